@@ -1,0 +1,103 @@
+// Encoding standard "Interface TextDecoder". Only UTF-8 and UTF-16LE are
+// implemented; other encodings' labels throw a RangeError, as unknown labels do.
+import { defineInterface, toDictionary, toDOMString, viewBufferSource } from '../webidl/index.ts';
+import { runUtf16leDecoder, runUtf8Decoder, Utf16leDecoder, Utf8Decoder } from './utf8.ts';
+
+// Encoding "Names and labels", for the two encodings we decode.
+const labels = new Map<string, 'utf-8' | 'utf-16le'>([
+  ['unicode-1-1-utf-8', 'utf-8'],
+  ['unicode11utf8', 'utf-8'],
+  ['unicode20utf8', 'utf-8'],
+  ['utf-8', 'utf-8'],
+  ['utf8', 'utf-8'],
+  ['x-unicode20utf8', 'utf-8'],
+  ['csunicode', 'utf-16le'],
+  ['iso-10646-ucs-2', 'utf-16le'],
+  ['ucs-2', 'utf-16le'],
+  ['unicode', 'utf-16le'],
+  ['unicodefeff', 'utf-16le'],
+  ['utf-16', 'utf-16le'],
+  ['utf-16le', 'utf-16le'],
+]);
+
+const asciiWhitespace = /^[\t\n\f\r ]+|[\t\n\f\r ]+$/g;
+
+/** Encoding "get an encoding", limited to the labels above. */
+function getAnEncoding(label: string): 'utf-8' | 'utf-16le' | undefined {
+  return labels.get(label.replace(asciiWhitespace, '').replace(/[A-Z]+/g, (s) => s.toLowerCase()));
+}
+
+const noBytes = new Uint8Array(0);
+
+export class TextDecoder {
+  #encoding: 'utf-8' | 'utf-16le';
+  #decoder: Utf8Decoder | Utf16leDecoder;
+  #fatal: boolean;
+  #ignoreBOM: boolean;
+  #bomSeen = false;
+  #doNotFlush = false;
+
+  constructor(label: unknown = 'utf-8', options: unknown = undefined) {
+    const name = toDOMString(label);
+    const dict = toDictionary(options, "Failed to construct 'TextDecoder'");
+    const encoding = getAnEncoding(name);
+    if (encoding === undefined) {
+      throw new RangeError(`Failed to construct 'TextDecoder': the encoding label '${name}' is not supported (only UTF-8 and UTF-16LE are)`);
+    }
+    this.#fatal = dict === undefined ? false : Boolean(dict.fatal);
+    this.#ignoreBOM = dict === undefined ? false : Boolean(dict.ignoreBOM);
+    this.#encoding = encoding;
+    this.#decoder = encoding === 'utf-8' ? new Utf8Decoder() : new Utf16leDecoder();
+  }
+
+  get encoding(): string {
+    return this.#encoding;
+  }
+
+  get fatal(): boolean {
+    return this.#fatal;
+  }
+
+  get ignoreBOM(): boolean {
+    return this.#ignoreBOM;
+  }
+
+  /** Encoding TextDecoder decode(input, options). */
+  decode(input: unknown = undefined, options: unknown = undefined): string {
+    let bytes: Uint8Array = noBytes;
+    if (input !== undefined) {
+      const view = viewBufferSource(input, true, "Failed to execute 'decode' on 'TextDecoder'");
+      if (view === null) {
+        throw new TypeError("Failed to execute 'decode' on 'TextDecoder': the input is not an ArrayBuffer or ArrayBufferView");
+      }
+      bytes = view;
+    }
+    const dict = toDictionary(options, "Failed to execute 'decode' on 'TextDecoder'");
+    const stream = dict === undefined ? false : Boolean(dict.stream);
+    const decoder = this.#decoder;
+    if (!this.#doNotFlush) {
+      decoder.reset();
+      this.#bomSeen = false;
+    }
+    this.#doNotFlush = stream;
+    let output: string;
+    try {
+      output =
+        decoder instanceof Utf8Decoder
+          ? runUtf8Decoder(decoder, bytes, !stream, this.#fatal)
+          : runUtf16leDecoder(decoder, bytes, !stream, this.#fatal);
+    } catch (error) {
+      // A fatal error ends the stream: the next call starts afresh, as in browsers.
+      this.#doNotFlush = false;
+      throw error;
+    }
+    // Encoding "serialize I/O queue": only the first code point can be the BOM.
+    if (!this.#ignoreBOM && !this.#bomSeen && output.length > 0) {
+      this.#bomSeen = true;
+      if (output.charCodeAt(0) === 0xfeff) output = output.slice(1);
+    }
+    return output;
+  }
+}
+
+defineInterface(TextDecoder, 'TextDecoder');

@@ -1,0 +1,249 @@
+// Fetch §5.4 "Request class". A worker has no base URL, so relative URLs fail to
+// parse. Left out until their machinery exists: signal, referrer, referrerPolicy,
+// integrity, keepalive, priority, duplex and destination.
+import { URL } from 'whatwg-url';
+import {
+  defineInterface,
+  requireArguments,
+  toByteString,
+  toDictionary,
+  toEnum,
+  toUSVString,
+} from '../webidl/index.ts';
+import {
+  type Body,
+  type BodyInit,
+  type BodyMixin,
+  type BodyWithType,
+  bodyFromBytes,
+  cloneBody,
+  defineBodyMixin,
+  extractBody,
+  isUnusable,
+  proxyBody,
+} from './body.ts';
+import {
+  appendToHeaderList,
+  copyHeaders,
+  fill,
+  getHeadersGuard,
+  headerListContains,
+  Headers,
+  type HeadersInit,
+  headersFromFlat,
+  setHeadersGuard,
+} from './headers.ts';
+
+export type RequestMode = 'navigate' | 'same-origin' | 'no-cors' | 'cors';
+export type RequestCredentials = 'omit' | 'same-origin' | 'include';
+export type RequestCache = 'default' | 'no-store' | 'reload' | 'no-cache' | 'force-cache' | 'only-if-cached';
+export type RequestRedirect = 'follow' | 'error' | 'manual';
+
+const requestModes: readonly RequestMode[] = ['navigate', 'same-origin', 'no-cors', 'cors'];
+const requestCredentials: readonly RequestCredentials[] = ['omit', 'same-origin', 'include'];
+const requestCaches: readonly RequestCache[] = ['default', 'no-store', 'reload', 'no-cache', 'force-cache', 'only-if-cached'];
+const requestRedirects: readonly RequestRedirect[] = ['follow', 'error', 'manual'];
+
+export interface RequestInit {
+  body?: BodyInit | null;
+  cache?: RequestCache;
+  credentials?: RequestCredentials;
+  headers?: HeadersInit;
+  method?: string;
+  mode?: RequestMode;
+  redirect?: RequestRedirect;
+  window?: null;
+}
+
+// RFC 9110 token (Fetch "method").
+const methodToken = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Fetch "normalize" a method.
+const normalizedMethods = new Map([
+  ['delete', 'DELETE'],
+  ['get', 'GET'],
+  ['head', 'HEAD'],
+  ['options', 'OPTIONS'],
+  ['post', 'POST'],
+  ['put', 'PUT'],
+]);
+const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
+const corsSafelistedMethods = new Set(['GET', 'HEAD', 'POST']);
+
+/** Fetch §5.4 constructor steps on a string: parse (no base URL) and refuse credentials. */
+function parseRequestURL(input: string, where: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(input);
+  } catch {
+    throw new TypeError(`${where}: ${JSON.stringify(input)} is not an absolute URL (a worker has no base URL)`);
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new TypeError(`${where}: the URL ${JSON.stringify(input)} includes credentials`);
+  }
+  return parsed.href;
+}
+
+function checkMethod(value: unknown, where: string): string {
+  const method = toByteString(value, where);
+  if (!methodToken.test(method)) throw new TypeError(`${where}: ${JSON.stringify(method)} is not a valid HTTP method`);
+  if (forbiddenMethods.has(method.toUpperCase())) throw new TypeError(`${where}: the method ${method} is forbidden`);
+  return normalizedMethods.get(method.toLowerCase()) ?? method;
+}
+
+// Constructing with this symbol skips the constructor steps: the module's own
+// factories fill the fields in. Tenant code cannot get hold of it.
+const internal = Symbol('internal');
+
+let createRequest: (method: string, url: string, headers: Headers, body: Body | null) => Request;
+let bodyOf: (object: unknown) => Body | null;
+let isRequest: (value: unknown) => value is Request;
+
+export interface Request extends BodyMixin {}
+
+export class Request {
+  #method = 'GET';
+  #url = '';
+  #headers!: Headers;
+  #body: Body | null = null;
+  #mode: RequestMode = 'cors';
+  #credentials: RequestCredentials = 'same-origin';
+  #cache: RequestCache = 'default';
+  #redirect: RequestRedirect = 'follow';
+
+  constructor(input: Request | string | URL, init: RequestInit = {}) {
+    if ((input as unknown) === internal) return;
+    const where = "Failed to construct 'Request'";
+    requireArguments(arguments.length, 1, where);
+    // WebIDL conversions: RequestInfo, then RequestInit's members in lexicographic order.
+    const inputRequest = isRequest(input) ? input : null;
+    const inputURL = inputRequest === null ? toUSVString(input) : '';
+    const dict = toDictionary(init, where) ?? {};
+    const bodyMember = dict.body;
+    const initBody: BodyWithType | null = bodyMember === undefined || bodyMember === null ? null : extractBody(bodyMember, where);
+    const cacheMember = dict.cache;
+    const cache = cacheMember === undefined ? undefined : toEnum(cacheMember, requestCaches, where);
+    const credentialsMember = dict.credentials;
+    const credentials = credentialsMember === undefined ? undefined : toEnum(credentialsMember, requestCredentials, where);
+    const headersInit = dict.headers;
+    const methodMember = dict.method;
+    const method = methodMember === undefined ? undefined : toByteString(methodMember, where);
+    const modeMember = dict.mode;
+    const mode = modeMember === undefined ? undefined : toEnum(modeMember, requestModes, where);
+    const redirectMember = dict.redirect;
+    const redirect = redirectMember === undefined ? undefined : toEnum(redirectMember, requestRedirects, where);
+    const windowMember = dict.window;
+    if (windowMember !== undefined && windowMember !== null) throw new TypeError(`${where}: window can only be null`);
+
+    if (inputRequest === null) {
+      this.#url = parseRequestURL(inputURL, where);
+    } else {
+      this.#url = inputRequest.#url;
+      this.#method = inputRequest.#method;
+      this.#mode = inputRequest.#mode;
+      this.#credentials = inputRequest.#credentials;
+      this.#cache = inputRequest.#cache;
+      this.#redirect = inputRequest.#redirect;
+    }
+    if (mode === 'navigate') throw new TypeError(`${where}: mode cannot be 'navigate'`);
+    if (mode !== undefined) this.#mode = mode;
+    if (credentials !== undefined) this.#credentials = credentials;
+    if (cache !== undefined) this.#cache = cache;
+    if (this.#cache === 'only-if-cached' && this.#mode !== 'same-origin') {
+      throw new TypeError(`${where}: cache 'only-if-cached' needs mode 'same-origin'`);
+    }
+    if (redirect !== undefined) this.#redirect = redirect;
+    if (method !== undefined) this.#method = checkMethod(method, where);
+
+    // Headers: init's replace the input's (the "init is not empty" steps).
+    if (headersInit === undefined && inputRequest !== null) {
+      this.#headers = copyHeaders(inputRequest.#headers, 'request');
+    } else {
+      this.#headers = new Headers();
+      setHeadersGuard(this.#headers, 'request');
+      if (headersInit !== undefined) fill(this.#headers, headersInit, where);
+    }
+    if (this.#mode === 'no-cors' && !corsSafelistedMethods.has(this.#method)) {
+      throw new TypeError(`${where}: mode 'no-cors' allows only GET, HEAD and POST`);
+    }
+
+    const inputBody = inputRequest === null ? null : inputRequest.#body;
+    if ((initBody !== null || inputBody !== null) && (this.#method === 'GET' || this.#method === 'HEAD')) {
+      throw new TypeError(`${where}: a ${this.#method} request cannot have a body`);
+    }
+    if (initBody !== null) {
+      if (initBody.type !== null && !headerListContains(this.#headers, 'content-type')) {
+        appendToHeaderList(this.#headers, 'content-type', initBody.type);
+      }
+      this.#body = initBody.body;
+    } else if (inputBody !== null) {
+      if (isUnusable(inputBody)) throw new TypeError(`${where}: the input request's body has already been used`);
+      this.#body = proxyBody(inputBody);
+    }
+  }
+
+  get method(): string {
+    return this.#method;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  get headers(): Headers {
+    return this.#headers;
+  }
+
+  get mode(): RequestMode {
+    return this.#mode;
+  }
+
+  get credentials(): RequestCredentials {
+    return this.#credentials;
+  }
+
+  get cache(): RequestCache {
+    return this.#cache;
+  }
+
+  get redirect(): RequestRedirect {
+    return this.#redirect;
+  }
+
+  clone(): Request {
+    if (isUnusable(this.#body)) throw new TypeError("Failed to execute 'clone' on 'Request': the body has already been used");
+    const headers = copyHeaders(this.#headers, getHeadersGuard(this.#headers));
+    const clone = createRequest(this.#method, this.#url, headers, this.#body === null ? null : cloneBody(this.#body));
+    clone.#mode = this.#mode;
+    clone.#credentials = this.#credentials;
+    clone.#cache = this.#cache;
+    clone.#redirect = this.#redirect;
+    return clone;
+  }
+
+  static {
+    createRequest = (method, url, headers, body) => {
+      const request = new Request(internal as never);
+      request.#method = method;
+      request.#url = url;
+      request.#headers = headers;
+      request.#body = body;
+      return request;
+    };
+    bodyOf = (object) => (object as Request).#body;
+    isRequest = (value): value is Request => typeof value === 'object' && value !== null && #body in value;
+  }
+}
+
+defineBodyMixin(Request.prototype, (object) => bodyOf(object));
+defineInterface(Request, 'Request');
+
+/**
+ * The Request the dispatcher hands the tenant for an incoming HTTP request.
+ * method, url and headers come from the host's HTTP parser and are trusted as
+ * valid. The headers are immutable, as workerd makes them: they describe what
+ * arrived, and a tenant that wants others makes `new Request(request, {headers})`.
+ * Takes ownership of flatHeaders and body.
+ */
+export function requestFromWire(method: string, url: string, flatHeaders: string[], body: ArrayBuffer | null): Request {
+  return createRequest(method, url, headersFromFlat(flatHeaders, 'immutable'), body === null ? null : bodyFromBytes(body));
+}

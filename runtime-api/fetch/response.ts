@@ -1,0 +1,200 @@
+// Fetch §5.5 "Response class". A constructed response has no URL list, so url
+// is '' and redirected is false.
+import { URL } from 'whatwg-url';
+import {
+  defineInterface,
+  requireArguments,
+  toByteString,
+  toDictionary,
+  toUnsignedShort,
+  toUSVString,
+} from '../webidl/index.ts';
+import {
+  type Body,
+  type BodyInit,
+  type BodyMixin,
+  type BodyWithType,
+  bodyFromString,
+  bodyToWire,
+  cloneBody,
+  defineBodyMixin,
+  extractBody,
+  isUnusable,
+} from './body.ts';
+import {
+  appendToHeaderList,
+  copyHeaders,
+  fill,
+  getHeadersGuard,
+  headerListContains,
+  Headers,
+  type HeadersInit,
+  headersToFlat,
+  setHeadersGuard,
+} from './headers.ts';
+
+export type ResponseType = 'basic' | 'cors' | 'default' | 'error' | 'opaque' | 'opaqueredirect';
+
+export interface ResponseInit {
+  headers?: HeadersInit;
+  status?: number;
+  statusText?: string;
+}
+
+// RFC 9112 reason-phrase: HTAB, SP, VCHAR, obs-text.
+const reasonPhrase = /^[\t\x20-\x7e\x80-\xff]*$/;
+const stringify = JSON.stringify;
+const nullBodyStatuses = new Set([101, 103, 204, 205, 304]);
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+
+// Constructing with this symbol skips the constructor steps (see request.ts).
+const internal = Symbol('internal');
+
+let createResponse: (type: ResponseType, status: number, headers: Headers) => Response;
+let bodyOf: (object: unknown) => Body | null;
+let initializeResponse: (response: Response, init: unknown, body: BodyWithType | null, where: string) => void;
+let toWire: (response: Response) => [status: number, flatHeaders: string[], body: string | ArrayBuffer | null];
+
+export interface Response extends BodyMixin {}
+
+export class Response {
+  #type: ResponseType = 'default';
+  #status = 200;
+  #statusText = '';
+  #headers!: Headers;
+  #body: Body | null = null;
+
+  constructor(body: BodyInit | null = null, init: ResponseInit = {}) {
+    if ((body as unknown) === internal) return;
+    const where = "Failed to construct 'Response'";
+    this.#headers = new Headers();
+    setHeadersGuard(this.#headers, 'response');
+    initializeResponse(this, init, body === null || body === undefined ? null : extractBody(body, where), where);
+  }
+
+  get type(): ResponseType {
+    return this.#type;
+  }
+
+  get url(): string {
+    return '';
+  }
+
+  get redirected(): boolean {
+    return false;
+  }
+
+  get status(): number {
+    return this.#status;
+  }
+
+  get ok(): boolean {
+    return this.#status >= 200 && this.#status <= 299;
+  }
+
+  get statusText(): string {
+    return this.#statusText;
+  }
+
+  get headers(): Headers {
+    return this.#headers;
+  }
+
+  clone(): Response {
+    if (isUnusable(this.#body)) throw new TypeError("Failed to execute 'clone' on 'Response': the body has already been used");
+    const clone = createResponse(this.#type, this.#status, copyHeaders(this.#headers, getHeadersGuard(this.#headers)));
+    clone.#statusText = this.#statusText;
+    clone.#body = this.#body === null ? null : cloneBody(this.#body);
+    return clone;
+  }
+
+  /** Fetch §5.5 Response.error(): a network error. */
+  static error(): Response {
+    return createResponse('error', 0, immutableHeaders());
+  }
+
+  /** Fetch §5.5 Response.redirect(url, status). */
+  static redirect(url: string | URL, status: number = 302): Response {
+    const where = "Failed to execute 'redirect' on 'Response'";
+    requireArguments(arguments.length, 1, where);
+    const input = toUSVString(url);
+    const code = toUnsignedShort(status);
+    let parsed: URL;
+    try {
+      parsed = new URL(input);
+    } catch {
+      throw new TypeError(`${where}: ${JSON.stringify(input)} is not an absolute URL (a worker has no base URL)`);
+    }
+    if (!redirectStatuses.has(code)) throw new RangeError(`${where}: ${code} is not a redirect status`);
+    const headers = immutableHeaders();
+    appendToHeaderList(headers, 'location', parsed.href);
+    return createResponse('default', code, headers);
+  }
+
+  /** Fetch §5.5 Response.json(data, init): "serialize a JavaScript value to JSON bytes". */
+  static json(data: unknown, init: ResponseInit = {}): Response {
+    const where = "Failed to execute 'json' on 'Response'";
+    requireArguments(arguments.length, 1, where);
+    const json = stringify(data) as string | undefined;
+    if (json === undefined) throw new TypeError(`${where}: the data cannot be serialized to JSON`);
+    const headers = new Headers();
+    setHeadersGuard(headers, 'response');
+    const response = createResponse('default', 200, headers);
+    // JSON.stringify escapes lone surrogates, so its output is a scalar value string.
+    initializeResponse(response, init, { body: bodyFromString(json), type: 'application/json' }, where);
+    return response;
+  }
+
+  static {
+    createResponse = (type, status, headers) => {
+      const response = new Response(internal as never);
+      response.#type = type;
+      response.#status = status;
+      response.#headers = headers;
+      return response;
+    };
+    bodyOf = (object) => (object as Response).#body;
+    toWire = (response) => [response.#status, headersToFlat(response.#headers), bodyToWire(response.#body)];
+    // Fetch §5.5 "initialize a response", with ResponseInit converted first
+    // (members in lexicographic order: headers, status, statusText).
+    initializeResponse = (response, init, body, where) => {
+      const dict = toDictionary(init, where) ?? {};
+      const headersInit = dict.headers;
+      const statusMember = dict.status;
+      const status = statusMember === undefined ? 200 : toUnsignedShort(statusMember);
+      const statusTextMember = dict.statusText;
+      const statusText = statusTextMember === undefined ? '' : toByteString(statusTextMember, where);
+      if (status < 200 || status > 599) throw new RangeError(`${where}: status ${status} is outside 200-599`);
+      if (!reasonPhrase.test(statusText)) throw new TypeError(`${where}: ${JSON.stringify(statusText)} is not a valid status text`);
+      response.#status = status;
+      response.#statusText = statusText;
+      if (headersInit !== undefined) fill(response.#headers, headersInit, where);
+      if (body !== null) {
+        if (nullBodyStatuses.has(status)) throw new TypeError(`${where}: a response with status ${status} cannot have a body`);
+        response.#body = body.body;
+        if (body.type !== null && !headerListContains(response.#headers, 'content-type')) {
+          appendToHeaderList(response.#headers, 'content-type', body.type);
+        }
+      }
+    };
+  }
+}
+
+function immutableHeaders(): Headers {
+  const headers = new Headers();
+  setHeadersGuard(headers, 'immutable');
+  return headers;
+}
+
+defineBodyMixin(Response.prototype, (object) => bodyOf(object));
+defineInterface(Response, 'Response');
+
+/**
+ * What the dispatcher writes for a tenant's Response: status, the header list
+ * ([name0, value0, …], lower-case names; read-only, see headersToFlat) and the
+ * body (the string as given, or an ArrayBuffer the caller owns). Marks the body
+ * used; a TypeError if it was already read. Response.error() gives status 0.
+ */
+export function responseToWire(response: Response): [status: number, flatHeaders: string[], body: string | ArrayBuffer | null] {
+  return toWire(response);
+}

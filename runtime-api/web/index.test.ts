@@ -1,0 +1,80 @@
+// The folder's contract: these APIs run in a bare V8 context, with only the
+// ECMAScript built-ins. Bundled as the runtime bundles it, then run in node:vm.
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import * as web from './index.ts';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+describe('runtime-api/web in a bare V8 context', () => {
+  it('exports the public classes and the dispatcher hooks', () => {
+    expect(Object.keys(web).sort()).toEqual(
+      [
+        'DOMException', 'Headers', 'Request', 'Response', 'TextDecoder', 'TextEncoder', 'atob', 'btoa', 'bodyToWire',
+        'headersFromFlat', 'headersToFlat', 'requestFromWire', 'responseToWire', 'setHeadersGuard', 'structuredClone',
+      ].sort(),
+    );
+  });
+
+  it('loads and serves a request with no Node or Web globals', async () => {
+    // whatwg-url builds a TextEncoder and TextDecoder when it loads, so ours
+    // must be global first; require() keeps that order in the bundle. The
+    // neutral platform keeps @exodus/bytes (under whatwg-url) off its browser
+    // build, which expects TextDecoder to know 'latin1'.
+    const result = await build({
+      stdin: {
+        contents: `
+          globalThis.TextEncoder = require('../encoding/text-encoder.ts').TextEncoder;
+          globalThis.TextDecoder = require('../encoding/text-decoder.ts').TextDecoder;
+          module.exports = require('./index.ts');`,
+        resolveDir: here,
+        loader: 'js',
+      },
+      bundle: true,
+      write: false,
+      format: 'iife',
+      globalName: 'web',
+      platform: 'neutral',
+      mainFields: ['module', 'main'],
+      logLevel: 'silent',
+    });
+    const context = vm.createContext({});
+    expect(vm.runInContext('typeof TextEncoder + typeof URL + typeof Headers + typeof structuredClone', context)).toBe(
+      'undefinedundefinedundefinedundefined',
+    );
+    vm.runInContext(result.outputFiles[0]!.text, context);
+    const answer = await (vm.runInContext(
+      `(async () => {
+        const { Headers, Request, Response, TextDecoder, atob, btoa, structuredClone, DOMException, requestFromWire, responseToWire } = web;
+        const request = requestFromWire('POST', 'https://x.test/a', ['Host', 'x.test'], new Uint8Array([0x7b, 0x7d]).buffer);
+        const copy = new Request(request.url + '?q=1', { method: 'post', body: await request.text() });
+        let cloneError;
+        try { structuredClone(() => 1); } catch (e) { cloneError = e instanceof DOMException && e.name; }
+        const response = Response.json({
+          url: copy.url,
+          body: await copy.json(),
+          euro: new TextDecoder().decode(new Uint8Array([0xe2, 0x82, 0xac])),
+          base64: atob(btoa('hi')),
+          headers: [...new Headers({ B: '1', a: '2' })],
+          cloneError,
+        });
+        return JSON.stringify(responseToWire(response));
+      })()`,
+      context,
+    ) as Promise<string>);
+    expect(JSON.parse(answer)).toEqual([
+      200,
+      ['content-type', 'application/json'],
+      JSON.stringify({
+        url: 'https://x.test/a?q=1',
+        body: {},
+        euro: '€',
+        base64: 'hi',
+        headers: [['a', '2'], ['b', '1']],
+        cloneError: 'DataCloneError',
+      }),
+    ]);
+  });
+});

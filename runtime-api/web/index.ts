@@ -1,0 +1,11 @@
+// The Web APIs runtime-api gives tenants, and the few module functions the
+// dispatcher uses to move requests and responses across the isolate boundary.
+export { DOMException } from './dom-exception.ts';
+export { atob, btoa } from './base64.ts';
+export { structuredClone } from './structured-clone.ts';
+export { TextDecoder } from '../encoding/text-decoder.ts';
+export { TextEncoder } from '../encoding/text-encoder.ts';
+export { Headers, headersFromFlat, headersToFlat, setHeadersGuard, type HeadersGuard, type HeadersInit } from '../fetch/headers.ts';
+export { bodyToWire, type BodyInit } from '../fetch/body.ts';
+export { Request, requestFromWire, type RequestInit } from '../fetch/request.ts';
+export { Response, responseToWire, type ResponseInit } from '../fetch/response.ts';

@@ -1,0 +1,2 @@
+export * from './conversions.ts';
+export * from './interface.ts';
