@@ -1,0 +1,83 @@
+// Handler dispatch: requests arrive from the host in batches (every request that reached the
+// gateway in one event-loop turn), run concurrently, and go back as flat records.
+//
+// Why batches: each host→isolate call is a hop between threads, which costs more than a hello
+// handler itself. One call per batch, and one answer for every response that is ready before the
+// batch's microtasks run dry, makes the hop cost per batch instead of per request.
+import { host } from '../host/host-calls.ts';
+import { Response, requestFromWire, responseToWire } from '../web/index.ts';
+import { ExecutionContext, settleWaitUntil } from './execution-context.ts';
+
+interface ExportedHandler {
+  fetch(request: unknown, env: unknown, ctx: ExecutionContext): unknown;
+}
+
+let handler: ExportedHandler | undefined;
+let env: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+/** Record layout of a request in a batch: [id, method, url, flatHeaders, body]. */
+const REQUEST_FIELDS = 5;
+/**
+ * Record layout of a result: [id, kind, a, b, c, waitUntilPending].
+ * kind 0: a = status, b = flat headers, c = body.  kind 1 (exception): a = name, b = message, c = stack.
+ */
+export const RESULT_OK = 0;
+export const RESULT_EXCEPTION = 1;
+
+/**
+ * How many microtask turns a batch waits for its handlers before answering. Handlers that finish
+ * without real I/O (most) need a few turns per `await`; the rest answer later through host.respond.
+ */
+const BATCH_MICROTASK_TURNS = 64;
+
+export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<string, unknown>): void {
+  const exported = namespace.default as Partial<ExportedHandler> | undefined;
+  if (exported === null || typeof exported !== 'object' || typeof exported.fetch !== 'function') {
+    throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }`');
+  }
+  handler = exported as ExportedHandler;
+  env = Object.freeze(tenantEnv);
+}
+
+export async function dispatchBatch(batch: unknown[]): Promise<unknown[]> {
+  const ready: unknown[] = [];
+  let pending = 0;
+  let open = true;
+  for (let i = 0; i < batch.length; i += REQUEST_FIELDS) {
+    pending++;
+    runRequest(batch[i] as number, batch[i + 1] as string, batch[i + 2] as string, batch[i + 3] as string[], batch[i + 4] as ArrayBuffer | null).then((record) => {
+      pending--;
+      if (open) ready.push(...record);
+      else host().respond(record);
+    });
+  }
+  for (let turn = 0; pending > 0 && turn < BATCH_MICROTASK_TURNS; turn++) await undefined;
+  open = false;
+  return ready;
+}
+
+async function runRequest(id: number, method: string, url: string, headers: string[], body: ArrayBuffer | null): Promise<unknown[]> {
+  const ctx = new ExecutionContext();
+  try {
+    const request = requestFromWire(method, url, headers, body);
+    const response = await handler!.fetch(request, env, ctx);
+    if (!(response instanceof Response)) {
+      throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${describe(response)}`);
+    }
+    if (response.type === 'error') throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
+    const [status, flatHeaders, wireBody] = responseToWire(response);
+    return [id, RESULT_OK, status, flatHeaders, wireBody, settleWaitUntil(ctx, id)];
+  } catch (err) {
+    const e = err instanceof Error ? err : null;
+    const name = e ? String(e.name) : 'Error';
+    const message = e ? String(e.message) : `Uncaught ${describe(err)}`;
+    const stack = e && typeof e.stack === 'string' ? e.stack : `${name}: ${message}`;
+    return [id, RESULT_EXCEPTION, name, message, stack, settleWaitUntil(ctx, id)];
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `an object (${Object.prototype.toString.call(value)})`;
+  return typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : String(value);
+}

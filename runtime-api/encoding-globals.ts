@@ -1,0 +1,8 @@
+// TextEncoder and TextDecoder on the global object before anything else loads: whatwg-url builds
+// its encoder and decoder when its module is evaluated, and a bare isolate has neither.
+import { TextDecoder } from './encoding/text-decoder.ts';
+import { TextEncoder } from './encoding/text-encoder.ts';
+
+for (const [name, value] of Object.entries({ TextEncoder, TextDecoder })) {
+  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+}

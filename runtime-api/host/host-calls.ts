@@ -1,0 +1,28 @@
+// The only doors from an isolate to the host. The engine hands these functions (isolated-vm
+// Callbacks, which copy their arguments) to `init`, and they live on in this module's closure:
+// tenant code can call the Web APIs built on them but never reach the functions themselves.
+
+export interface HostCalls {
+  /** Forward one console line to the host log. */
+  log(level: string, message: string): void;
+  /** Fresh random bytes from the host's CSPRNG. */
+  randomBytes(length: number): ArrayBuffer;
+  setTimer(id: number, delayMs: number): void;
+  clearTimer(id: number): void;
+  /** Responses that finished after their dispatch batch returned, flat as in dispatch.ts. */
+  respond(results: unknown[]): void;
+  /** All `ctx.waitUntil` work of request `id` has settled. */
+  taskDone(id: number): void;
+}
+
+let calls: HostCalls | undefined;
+
+export function setHostCalls(c: HostCalls): void {
+  if (calls) throw new Error('host calls are set once per isolate');
+  calls = c;
+}
+
+export function host(): HostCalls {
+  if (!calls) throw new Error('islet runtime used before init');
+  return calls;
+}

@@ -1,0 +1,85 @@
+// Renders console arguments as text, close to what Node and browsers print, without needing
+// anything but ECMAScript built-ins. Bounded in depth and length: a log call must not be a way to
+// make the host copy unbounded strings.
+
+const MAX_DEPTH = 3;
+const MAX_ITEMS = 100;
+const MAX_LENGTH = 16 * 1024;
+
+export function formatLogArgs(args: unknown[]): string {
+  let out = '';
+  let i = 0;
+  const first = args[0];
+  if (typeof first === 'string' && first.includes('%')) {
+    out = first.replace(/%[sdifjoOc%]/g, (spec) => {
+      if (spec === '%%') return '%';
+      if (i + 1 >= args.length) return spec;
+      const v = args[++i];
+      switch (spec) {
+        case '%s': return typeof v === 'string' ? v : inspect(v, 1);
+        case '%d': case '%i': return String(typeof v === 'bigint' ? v : parseInt(String(v), 10));
+        case '%f': return String(parseFloat(String(v)));
+        case '%c': return '';
+        case '%j': try { return JSON.stringify(v); } catch { return '[Circular]'; }
+        default: return inspect(v, 0);
+      }
+    });
+    i++;
+  }
+  for (; i < args.length; i++) {
+    const v = args[i];
+    const piece = typeof v === 'string' ? v : inspect(v, 0);
+    out = out ? `${out} ${piece}` : piece;
+    if (out.length > MAX_LENGTH) break;
+  }
+  return out.length > MAX_LENGTH ? `${out.slice(0, MAX_LENGTH)}… (truncated)` : out;
+}
+
+export function inspect(value: unknown, depth: number, seen: unknown[] = []): string {
+  switch (typeof value) {
+    case 'string': return depth === 0 ? value : JSON.stringify(value);
+    case 'bigint': return `${value}n`;
+    case 'symbol': return value.toString();
+    case 'function': return `[Function: ${value.name || '(anonymous)'}]`;
+    case 'undefined': return 'undefined';
+    case 'number': return Object.is(value, -0) ? '-0' : String(value);
+    case 'boolean': return String(value);
+  }
+  if (value === null) return 'null';
+  if (seen.includes(value)) return '[Circular]';
+  if (value instanceof Error) return value.stack || `${value.name}: ${value.message}`;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+  if (value instanceof RegExp) return String(value);
+  if (depth >= MAX_DEPTH) return Array.isArray(value) ? '[Array]' : '[Object]';
+  const next = [...seen, value];
+  const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : inspect(v, depth + 1, next));
+  if (Array.isArray(value)) {
+    const items = value.slice(0, MAX_ITEMS).map(show);
+    if (value.length > MAX_ITEMS) items.push(`... ${value.length - MAX_ITEMS} more items`);
+    return `[ ${items.join(', ')} ]`;
+  }
+  if (ArrayBuffer.isView(value)) {
+    const name = value.constructor?.name ?? 'TypedArray';
+    const bytes = value instanceof DataView ? [] : Array.from(value as unknown as ArrayLike<number>).slice(0, MAX_ITEMS);
+    return `${name}(${(value as unknown as { length?: number }).length ?? value.byteLength}) [ ${bytes.join(', ')} ]`;
+  }
+  if (value instanceof Map) {
+    const items = [...value].slice(0, MAX_ITEMS).map(([k, v]) => `${show(k)} => ${show(v)}`);
+    return `Map(${value.size}) { ${items.join(', ')} }`;
+  }
+  if (value instanceof Set) {
+    return `Set(${value.size}) { ${[...value].slice(0, MAX_ITEMS).map(show).join(', ')} }`;
+  }
+  const tag = (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+  const ctor = (value as object).constructor;
+  const prefix = typeof tag === 'string' ? `${tag} ` : ctor && ctor !== Object && typeof ctor.name === 'string' ? `${ctor.name} ` : '';
+  const keys = Object.keys(value as object);
+  if (keys.length === 0) return `${prefix}{}`;
+  const entries = keys.slice(0, MAX_ITEMS).map((k) => {
+    const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k);
+    let v: unknown;
+    try { v = (value as Record<string, unknown>)[k]; } catch { return `${key}: [Getter threw]`; }
+    return `${key}: ${show(v)}`;
+  });
+  return `${prefix}{ ${entries.join(', ')} }`;
+}

@@ -1,0 +1,75 @@
+// setTimeout & co. on host timers: the isolate keeps the callbacks, the host only keeps ids and
+// delays, and fires a timer by calling `fireTimer(id)` back into the isolate.
+import { host } from './host-calls.ts';
+
+interface Timer {
+  callback: (...args: unknown[]) => void;
+  args: unknown[];
+  /** Re-arm delay for setInterval; 0 for setTimeout. */
+  repeatMs: number;
+}
+
+const timers = new Map<number, Timer>();
+let nextId = 1;
+let maxTimers = Infinity;
+
+export function setMaxTimers(n: number): void {
+  maxTimers = n;
+}
+
+function normalizeDelay(ms: unknown): number {
+  const n = Number(ms);
+  // HTML timers clamp to [0, 2^31-1]; NaN and negatives mean "as soon as possible".
+  return n > 0 ? Math.min(Math.floor(n), 2 ** 31 - 1) : 0;
+}
+
+function arm(callback: unknown, ms: unknown, args: unknown[], repeat: boolean): number {
+  if (typeof callback !== 'function') {
+    // Strings are code in browsers; an isolate has no eval-from-timer, so say so plainly.
+    throw new TypeError('setTimeout/setInterval need a function as their first argument');
+  }
+  if (timers.size >= maxTimers) throw new RangeError(`too many pending timers (limit ${maxTimers})`);
+  const delay = normalizeDelay(ms);
+  const id = nextId++;
+  timers.set(id, { callback: callback as Timer['callback'], args, repeatMs: repeat ? Math.max(delay, 1) : 0 });
+  host().setTimer(id, delay);
+  return id;
+}
+
+export function setTimeout(callback: unknown, ms?: unknown, ...args: unknown[]): number {
+  return arm(callback, ms, args, false);
+}
+
+export function setInterval(callback: unknown, ms?: unknown, ...args: unknown[]): number {
+  return arm(callback, ms, args, true);
+}
+
+export function clearTimeout(id?: unknown): void {
+  const n = Number(id);
+  if (timers.delete(n)) host().clearTimer(n);
+}
+
+export const clearInterval = clearTimeout;
+
+export function queueMicrotask(callback: unknown): void {
+  if (typeof callback !== 'function') throw new TypeError('queueMicrotask needs a function');
+  Promise.resolve().then(() => callback()).catch(reportError);
+}
+
+/** Called by the host when timer `id` is due. */
+export function fireTimer(id: number): void {
+  const timer = timers.get(id);
+  if (!timer) return;
+  if (timer.repeatMs) host().setTimer(id, timer.repeatMs);
+  else timers.delete(id);
+  try {
+    timer.callback(...timer.args);
+  } catch (err) {
+    reportError(err);
+  }
+}
+
+export function reportError(err: unknown): void {
+  const text = err instanceof Error ? err.stack || `${err.name}: ${err.message}` : String(err);
+  host().log('error', `Uncaught ${text}`);
+}

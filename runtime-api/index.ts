@@ -1,0 +1,49 @@
+// The runtime every isolate boots with. Evaluating this script only defines things: the Web API
+// globals tenants see, and one hidden entry object the host picks up, calls `init` on, and
+// removes from the global scope before any tenant code runs.
+import './encoding-globals.ts';
+import { URL, URLSearchParams } from 'whatwg-url';
+import {
+  DOMException, Headers, Request, Response, TextDecoder, TextEncoder, atob, btoa, structuredClone,
+} from './web/index.ts';
+import { console } from './host/console.ts';
+import { crypto, Crypto } from './host/crypto.ts';
+import { setHostCalls, type HostCalls } from './host/host-calls.ts';
+import {
+  clearInterval, clearTimeout, fireTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
+} from './host/timers.ts';
+import { dispatchBatch, setTenant } from './dispatch/dispatch.ts';
+import { ExecutionContext } from './dispatch/execution-context.ts';
+
+const globals: Record<string, unknown> = {
+  URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
+  atob, btoa, structuredClone, console, crypto, Crypto, setTimeout, clearTimeout, setInterval,
+  clearInterval, queueMicrotask, reportError, ExecutionContext,
+};
+
+// Web APIs are writable, configurable, non-enumerable properties of the global object (WebIDL).
+for (const [name, value] of Object.entries(globals)) {
+  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+}
+Object.defineProperty(globalThis, 'self', { value: globalThis, writable: true, configurable: true, enumerable: false });
+Object.defineProperty(globalThis, 'navigator', {
+  value: Object.freeze({ userAgent: 'islet' }), writable: true, configurable: true, enumerable: false,
+});
+
+const entry = {
+  // Positional, because isolated-vm transfers Callbacks as arguments but not inside objects.
+  init(
+    log: HostCalls['log'], randomBytes: HostCalls['randomBytes'], setTimer: HostCalls['setTimer'],
+    clearTimer: HostCalls['clearTimer'], respond: HostCalls['respond'], taskDone: HostCalls['taskDone'],
+    maxTimers: number,
+  ): void {
+    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone });
+    setMaxTimers(maxTimers);
+    delete (globalThis as Record<string, unknown>).__islet_runtime;
+  },
+  setTenant,
+  dispatchBatch,
+  fireTimer,
+};
+
+Object.defineProperty(globalThis, '__islet_runtime', { value: entry, configurable: true, enumerable: false });
