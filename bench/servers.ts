@@ -1,0 +1,122 @@
+// The servers a benchmark compares, each started as its own process so that its CPU time can be
+// read from /proc and nothing else is counted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const NODE = process.execPath;
+
+export interface Target {
+  name: string;
+  url: string;
+  /** Host header the load generator sends. */
+  host: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export type TargetName = 'node' | 'islet' | 'workerd';
+
+export async function startTarget(name: TargetName, fixture: string): Promise<Target> {
+  const port = await freePort();
+  const dir = await mkdtemp(path.join(tmpdir(), `islet-bench-${name}-`));
+  const entry = path.join(ROOT, 'fixtures', fixture, 'index.ts');
+  let child: ChildProcess;
+  let host = `127.0.0.1:${port}`;
+  if (name === 'node') {
+    child = spawn(NODE, [path.join(ROOT, 'bench/bare-node-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
+  } else if (name === 'islet') {
+    const config = path.join(dir, 'islet.config.json');
+    await writeFile(config, JSON.stringify({ functions: { [fixture]: { entry } } }));
+    child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.ts'), 'serve', '--config', config, '--port', String(port)], {
+      stdio: 'ignore',
+      env: { ...cleanEnv(), ISLET_LOG_LEVEL: 'warn' },
+    });
+    host = `${fixture}.localhost:${port}`;
+  } else {
+    const bundle = await esbuild.build({ entryPoints: [entry], bundle: true, write: false, format: 'esm', platform: 'neutral', target: 'es2024', conditions: ['workerd', 'worker', 'browser'] });
+    await writeFile(path.join(dir, 'worker.js'), bundle.outputFiles[0]!.text);
+    await writeFile(path.join(dir, 'config.capnp'), workerdConfig(port));
+    child = spawn(workerdBinary(), ['serve', path.join(dir, 'config.capnp')], { stdio: 'ignore', cwd: dir, env: cleanEnv() });
+  }
+  const url = `http://127.0.0.1:${port}/`;
+  await waitUntilServing(url, host, child);
+  return {
+    name,
+    url,
+    host,
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** CPU time (user + system) a process has used so far, in microseconds, from /proc. */
+export async function cpuMicros(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which may contain spaces: utime is field 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks / CLOCK_TICKS) * 1e6;
+}
+
+// sysconf(_SC_CLK_TCK) is 100 on every Linux this runs on.
+const CLOCK_TICKS = 100;
+
+export function workerdBinary(): string {
+  return path.join(ROOT, 'node_modules/workerd/bin/workerd');
+}
+
+function workerdConfig(port: number): string {
+  return `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .worker)],
+  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+);
+const worker :Workerd.Worker = (
+  modules = [(name = "worker.js", esModule = embed "worker.js")],
+  compatibilityDate = "2025-01-01",
+);
+`;
+}
+
+// The environment may carry NODE_EXTRA_CA_CERTS and the like, which slow every Node start and
+// have nothing to do with serving.
+function cleanEnv(): NodeJS.ProcessEnv {
+  const { PATH, HOME, LANG } = process.env;
+  return { PATH, HOME, LANG };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function waitUntilServing(url: string, host: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${url}: server exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(url, { headers: { host } });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url}: server did not answer within 20 s`);
+}

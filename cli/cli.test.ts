@@ -1,0 +1,198 @@
+// End to end through the real `islet` command: start the server as a user would, speak HTTP.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from '../engine/gateway/test-http.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ISLET = path.join(ROOT, 'cli/islet.ts');
+const children: ChildProcess[] = [];
+let tmp: string;
+
+/** Starts `islet <args>` and resolves with the URL it prints once it listens. */
+function start(args: string[], env: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ['--no-node-snapshot', ISLET, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ISLET_LOG_LEVEL: 'info', ...env },
+  });
+  children.push(child);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const m = /(?:listening at|at) (http:\/\/[\d.]+:\d+)/.exec(output);
+      if (m) resolve({ url: m[1]!, child, output: () => output });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`islet exited with ${code}:\n${output}`)));
+  });
+}
+
+function runCli(args: string[]) {
+  return spawnSync(process.execPath, ['--no-node-snapshot', ISLET, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+}
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'islet-cli-'));
+});
+
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('islet serve', () => {
+  const TOKEN = 'test-token-123';
+  let url: string;
+
+  beforeAll(async () => {
+    const config = path.join(tmp, 'islet.config.json');
+    await writeFile(config, JSON.stringify({
+      limits: { cpuMs: 50 },
+      functions: {
+        hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') },
+        api: { entry: path.join(ROOT, 'fixtures/json-api/index.ts'), env: { GREETING: 'hej' } },
+        hog: { entry: path.join(ROOT, 'fixtures/cpu-hog/index.js') },
+        throws: { entry: path.join(ROOT, 'fixtures/throws/index.js') },
+      },
+    }));
+    ({ url } = await start(['serve', '--config', config, '--port', '0', '--admin-token', TOKEN]));
+  });
+
+  it('routes by the first label of Host', async () => {
+    const hello = await request(url, { host: 'hello.localhost:8787' });
+    expect(hello.status).toBe(200);
+    expect(hello.text).toBe('Hello World!');
+    expect(hello.headers['content-type']).toBe('text/plain;charset=UTF-8');
+    const api = await request(url, { host: 'api.example.com', path: '/greeting?name=x' });
+    expect(api.json()).toEqual({ greeting: 'hej', name: 'x' });
+  });
+
+  it('answers 404 no-such-function for unknown and bare hosts', async () => {
+    for (const host of ['nobody.localhost', 'localhost']) {
+      const res = await request(url, { host });
+      expect(res.status).toBe(404);
+      expect(res.headers['islet-error']).toBe('no-such-function');
+    }
+  });
+
+  it('maps limits and exceptions to their statuses, without stacks', async () => {
+    const hog = await request(url, { host: 'hog.localhost' });
+    expect([hog.status, hog.headers['islet-error']]).toEqual([503, 'cpu-limit']);
+    const thrown = await request(url, { host: 'throws.localhost' });
+    expect([thrown.status, thrown.headers['islet-error']]).toEqual([500, 'exception']);
+    expect(thrown.text).not.toContain('tenant code failed');
+    const big = await request(url, { host: 'hello.localhost', method: 'POST', body: Buffer.alloc(10), headers: { 'content-length': String(200 * 1024 * 1024) } }).catch(() => null);
+    if (big) expect([big.status, big.headers['islet-error']]).toEqual([413, 'body-too-large']);
+  });
+
+  it('refuses the admin API without the right bearer token', async () => {
+    expect((await request(url, { path: '/_islet/functions' })).status).toBe(401);
+    const wrong = await request(url, { path: '/_islet/functions', headers: { authorization: 'Bearer nope' } });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers['www-authenticate']).toContain('Bearer');
+  });
+
+  it('deploys, updates, lists and removes functions through the admin API', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const put = (code: string, extra = {}) => request(url, {
+      method: 'PUT', path: '/_islet/functions/greeter', headers: auth,
+      body: JSON.stringify({ code, limits: { cpuMs: 20, memoryMb: 64 }, env: { WHO: 'world' }, ...extra }),
+    });
+    const created = await put('export default { fetch: (req: Request, env: {WHO: string}) => new Response(`hi ${env.WHO}`) }');
+    expect(created.status).toBe(201);
+    expect(created.json()).toMatchObject({ name: 'greeter', created: true, limits: { cpuMs: 20, memoryMb: 64, wallMs: 30000 } });
+    expect((await request(url, { host: 'greeter.localhost' })).text).toBe('hi world');
+
+    const updated = await put('export default { fetch: () => new Response("v2") }');
+    expect(updated.status).toBe(200);
+    expect((await request(url, { host: 'greeter.localhost' })).text).toBe('v2');
+
+    const bad = await put('export default { fetch( }');
+    expect(bad.status).toBe(400);
+    expect(bad.json().diagnostics.join()).toMatch(/greeter\.ts:1:\d+/);
+    expect((await request(url, { host: 'greeter.localhost' })).text).toBe('v2');
+
+    expect((await put('x', { extra: 1 })).status).toBe(400);
+    const badLimits = await request(url, { method: 'PUT', path: '/_islet/functions/greeter', headers: auth, body: JSON.stringify({ code: 'x', limits: { memoryMb: 1 } }) });
+    expect(badLimits.status).toBe(400);
+    expect(badLimits.json().message).toContain('memoryMb');
+    expect((await request(url, { method: 'PUT', path: '/_islet/functions/greeter', headers: auth, body: '{' })).status).toBe(400);
+
+    const list = await request(url, { path: '/_islet/functions', headers: auth });
+    const names = list.json().functions.map((f: { name: string }) => f.name);
+    expect(names).toEqual(expect.arrayContaining(['hello', 'api', 'greeter']));
+    expect(list.json().functions.find((f: { name: string }) => f.name === 'greeter').limits.cpuMs).toBe(20);
+
+    expect((await request(url, { method: 'DELETE', path: '/_islet/functions/greeter', headers: auth })).status).toBe(204);
+    expect((await request(url, { host: 'greeter.localhost' })).status).toBe(404);
+    expect((await request(url, { method: 'DELETE', path: '/_islet/functions/greeter', headers: auth })).status).toBe(404);
+  });
+});
+
+describe('islet dev', () => {
+  it('serves one function on every path and reloads it when a source file changes', async () => {
+    const dir = path.join(tmp, 'dev-app');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'message.ts'), 'export const message = "first";\n');
+    await writeFile(path.join(dir, 'index.ts'), 'import { message } from "./message.ts";\nexport default { fetch: (r: Request) => new Response(`${message} ${new URL(r.url).pathname}`) };\n');
+    const { url, output } = await start(['dev', path.join(dir, 'index.ts'), '--port', '0']);
+    expect((await request(url, { path: '/any/path' })).text).toBe('first /any/path');
+
+    await writeFile(path.join(dir, 'message.ts'), 'export const message = "second";\n');
+    let text = '';
+    for (let i = 0; i < 100 && text !== 'second /'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      text = (await request(url)).text;
+    }
+    expect(text).toBe('second /');
+
+    // A broken save keeps the last good version serving and says why.
+    await writeFile(path.join(dir, 'message.ts'), 'export const message = ;\n');
+    for (let i = 0; i < 100 && !output().includes('message.ts:1'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(output()).toContain('message.ts:1');
+    expect((await request(url)).text).toBe('second /');
+  });
+
+  it('shows tenant stacks in dev', async () => {
+    const { url } = await start(['dev', path.join(ROOT, 'fixtures/throws/index.js'), '--port', '0']);
+    const res = await request(url);
+    expect(res.status).toBe(500);
+    expect(res.json().stack).toContain('tenant code failed on purpose');
+  });
+});
+
+describe('flags', () => {
+  it('--help describes every flag of every command', () => {
+    const top = runCli(['--help']);
+    expect(top.status).toBe(0);
+    expect(top.stdout).toContain('dev <entry>');
+    const dev = runCli(['dev', '--help']);
+    for (const flag of ['--port', '--host', '--cpu-ms', '--memory-mb']) expect(dev.stdout).toContain(flag);
+    const serve = runCli(['serve', '--help']);
+    for (const flag of ['--config', '--port', '--host', '--admin-token']) expect(serve.stdout).toContain(flag);
+  });
+
+  it('bad flags, bad config and broken entries exit 2 with a clear message', async () => {
+    const unknown = runCli(['serve', '--bogus']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--bogus'");
+    expect(runCli(['dev', 'x.ts', '--cpu-ms', 'lots']).status).toBe(2);
+    expect(runCli(['frobnicate']).status).toBe(2);
+    const config = path.join(tmp, 'bad.json');
+    await writeFile(config, JSON.stringify({ functions: { hello: { entry: 'x.ts', limits: { cpuMs: 0 } } } }));
+    const badConfig = runCli(['serve', '--config', config]);
+    expect(badConfig.status).toBe(2);
+    expect(badConfig.stderr).toContain('cpuMs');
+    const broken = path.join(tmp, 'broken.ts');
+    await writeFile(broken, 'export default {\n  fetch() { return new Response( }\n};\n');
+    const dev = runCli(['dev', broken, '--port', '0']);
+    expect(dev.status).toBe(2);
+    expect(dev.stderr).toMatch(/broken\.ts:2:\d+: error/);
+  });
+});

@@ -1,0 +1,80 @@
+// `islet dev <entry>`: one function on every path, rebuilt and swapped when its sources change.
+import path from 'node:path';
+import { BundleError, ConfigError, Engine, createGateway, createLogger, serveGateway } from '../engine/index.ts';
+import { intFlag, parse, UsageError } from './args.ts';
+import { SourceWatcher } from './watch.ts';
+
+export const devHelp = `Usage: islet dev <entry> [options]
+
+Serves one function, from a TypeScript or JavaScript entry file, on every path. Rebuilds and
+swaps it when the entry or anything it imports changes. Tenant stack traces are shown.
+
+Options:
+  --port <n>         port to listen on (default 8787; 0 picks a free one)
+  --host <addr>      address to listen on (default 127.0.0.1)
+  --cpu-ms <n>       CPU time per request, in ms (default 50)
+  --memory-mb <n>    isolate memory limit, in MB (default 128)
+  -h, --help         show this help`;
+
+export async function dev(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'cpu-ms': { type: 'string' },
+    'memory-mb': { type: 'string' },
+  }, 'dev');
+  if (values.help) {
+    console.log(devHelp);
+    return;
+  }
+  if (positionals.length !== 1) throw new UsageError('islet dev needs exactly one entry file.\nRun "islet dev --help" for usage.');
+  const entry = path.resolve(positionals[0]!);
+  const port = intFlag(values.port as string | undefined, 'port', 0, 65535) ?? 8787;
+  const host = (values.host as string | undefined) ?? '127.0.0.1';
+  const limits = {
+    ...(values['cpu-ms'] !== undefined && { cpuMs: intFlag(values['cpu-ms'] as string, 'cpu-ms', 1, 60_000) }),
+    ...(values['memory-mb'] !== undefined && { memoryMb: intFlag(values['memory-mb'] as string, 'memory-mb', 8, 16_384) }),
+  };
+
+  const logger = createLogger({ pretty: true });
+  const engine = new Engine({ logger, exposeStack: true });
+  const name = functionName(entry);
+  const deploy = () => engine.deploy(name, { entry, limits });
+
+  let first;
+  try {
+    first = await deploy();
+  } catch (err) {
+    if (err instanceof BundleError) throw new ConfigError(err.message);
+    throw err;
+  }
+  const watcher = new SourceWatcher(async () => {
+    try {
+      const result = await deploy();
+      watcher.set(result.inputs);
+      logger.info(`reloaded ${path.relative(process.cwd(), entry)}`);
+    } catch (err) {
+      // Keep serving the last good version; the developer sees why the new one was refused.
+      logger.error((err as Error).message);
+    }
+  });
+  watcher.set(first.inputs);
+
+  const served = await serveGateway(createGateway(engine, { function: name }), { port, host });
+  console.log(`islet dev: serving ${path.relative(process.cwd(), entry)} as "${name}" at ${served.url}`);
+  const stop = async () => {
+    watcher.close();
+    await served.close();
+    await engine.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+/** fixtures/hello/index.ts → "hello"; src/my_api.ts → "my-api". */
+function functionName(entry: string): string {
+  const stem = path.basename(entry).replace(/\.[^.]+$/, '');
+  const base = stem === 'index' ? path.basename(path.dirname(entry)) : stem;
+  return base.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'dev';
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env -S node --no-node-snapshot
+// The `islet` command: picks a subcommand, and turns usage and config errors into a clear
+// message and exit code 2 (runtime failures exit 1).
+import { BundleError, ConfigError } from '../engine/index.ts';
+import { UsageError } from './args.ts';
+import { dev, devHelp } from './dev.ts';
+import { serve, serveHelp } from './serve.ts';
+
+const help = `Usage: islet <command> [options]
+
+Commands:
+  dev <entry>    serve one function from a source file, reloading on change
+  serve          serve many functions, routed by Host, with an admin API
+  bench          measure islet against bare node:http (see bench/)
+
+Run "islet <command> --help" for a command's options.
+
+${devHelp.split('\n')[0]}
+${serveHelp.split('\n')[0]}`;
+
+const commands: Record<string, (args: string[]) => Promise<void>> = {
+  dev,
+  serve,
+  bench: async (args) => {
+    const { bench } = await import('../bench/throughput.ts');
+    await bench(args);
+  },
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    console.log(help);
+    return;
+  }
+  const run = commands[command];
+  if (!run) throw new UsageError(`unknown command "${command}".\nRun "islet --help" for usage.`);
+  await run(rest);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof BundleError) {
+    console.error(`islet: ${err.message}`);
+    process.exit(2);
+  }
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,95 @@
+// Tenant code in, one ESM module out: esbuild's API in process, aimed at the isolate's V8.
+import { builtinModules } from 'node:module';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import { BundleError } from '../errors.ts';
+
+export interface TenantBundle {
+  /** One self-contained ES module. */
+  code: string;
+  /** Files the bundle was built from (absolute paths), for `islet dev` to watch. */
+  inputs: string[];
+}
+
+const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+// The isolate tier runs plain V8: a Node built-in would only fail later, at run time, with a
+// less helpful message. Refuse it at bundle time, naming the importing file and line.
+const refuseNodeBuiltins: esbuild.Plugin = {
+  name: 'islet-refuse-node-builtins',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
+      if (!NODE_BUILTINS.has(args.path)) return undefined;
+      return {
+        errors: [{ text: `Node built-in "${args.path}" is not available in the isolate tier (isolates run Web APIs only)` }],
+      };
+    });
+  },
+};
+
+// Code sent through the admin API is untrusted input to the host: letting esbuild resolve its
+// imports would let it read files from the server's disk into the bundle.
+const refuseAllImports: esbuild.Plugin = {
+  name: 'islet-refuse-imports',
+  setup(build) {
+    build.onResolve({ filter: /.*/ }, (args) => ({
+      errors: [{ text: `import "${args.path}" is not allowed in code deployed through the admin API: deploy one bundled module (e.g. esbuild --bundle --format=esm)` }],
+    }));
+  },
+};
+
+const COMMON: esbuild.BuildOptions = {
+  bundle: true,
+  write: false,
+  format: 'esm',
+  platform: 'neutral',
+  // Node 24's V8 (13.x) understands all of ES2024; newer syntax is lowered where esbuild can.
+  target: 'es2024',
+  mainFields: ['workerd', 'worker', 'browser', 'module', 'main'],
+  conditions: ['workerd', 'worker', 'browser'],
+  logLevel: 'silent',
+  legalComments: 'none',
+  charset: 'utf8',
+  metafile: true,
+};
+
+/** Bundles an entry file (TypeScript or JavaScript, may import npm packages). */
+export async function bundleEntry(entry: string): Promise<TenantBundle> {
+  const absolute = path.resolve(entry);
+  return run({ ...COMMON, entryPoints: [absolute], plugins: [refuseNodeBuiltins] }, process.cwd());
+}
+
+/** Bundles one module's source, as sent through the admin API; it may not import anything. */
+export async function bundleSource(source: string, name: string): Promise<TenantBundle> {
+  return run(
+    {
+      ...COMMON,
+      stdin: { contents: source, loader: 'ts', sourcefile: `${name}.ts` },
+      plugins: [refuseAllImports],
+    },
+    undefined,
+  );
+}
+
+async function run(options: esbuild.BuildOptions, cwd: string | undefined): Promise<TenantBundle> {
+  let result: esbuild.BuildResult<{ write: false; metafile: true }>;
+  try {
+    result = (await esbuild.build(options)) as esbuild.BuildResult<{ write: false; metafile: true }>;
+  } catch (err) {
+    const failure = err as esbuild.BuildFailure;
+    if (!Array.isArray(failure.errors)) throw err;
+    throw new BundleError('the function\'s code could not be bundled', failure.errors.map(formatMessage));
+  }
+  const code = result.outputFiles[0]?.text ?? '';
+  const inputs = Object.keys(result.metafile.inputs)
+    .filter((p) => !p.startsWith('<'))
+    .map((p) => path.resolve(cwd ?? process.cwd(), p));
+  return { code, inputs };
+}
+
+function formatMessage(m: esbuild.Message): string {
+  const loc = m.location;
+  if (!loc) return `error: ${m.text}`;
+  const where = `${loc.file}:${loc.line}:${loc.column + 1}`;
+  return `${where}: error: ${m.text}${loc.lineText ? `\n    ${loc.lineText}` : ''}`;
+}

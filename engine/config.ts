@@ -1,0 +1,75 @@
+// islet.config.json: the functions `islet serve` starts with, plus server defaults.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError } from './errors.ts';
+import type { FunctionConfig } from './engine.ts';
+import { resolveLimits, type Limits } from './limits.ts';
+
+export interface ServerConfig {
+  port?: number;
+  host?: string;
+  /** Defaults for every function; each function may override them. */
+  limits?: Partial<Limits>;
+  functions: Record<string, FunctionConfig>;
+}
+
+/**
+ * Example:
+ * { "port": 8787, "limits": { "cpuMs": 50 },
+ *   "functions": { "hello": { "entry": "fixtures/hello/index.ts", "env": { "GREETING": "hi" } } } }
+ * Entry paths are relative to the config file.
+ */
+export async function loadConfig(file: string): Promise<ServerConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${file}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, path.dirname(path.resolve(file)), file);
+}
+
+export function parseConfig(raw: unknown, baseDir: string, source = 'config'): ServerConfig {
+  if (!isObject(raw)) throw new ConfigError(`${source}: must be a JSON object`);
+  const { port, host, limits, functions = {}, ...rest } = raw;
+  unknownKeys(rest, source);
+  if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)) {
+    throw new ConfigError(`${source}: "port" must be an integer from 0 to 65535`);
+  }
+  if (host !== undefined && typeof host !== 'string') throw new ConfigError(`${source}: "host" must be a string`);
+  if (limits !== undefined) resolveLimits(limits);
+  if (!isObject(functions)) throw new ConfigError(`${source}: "functions" must be an object of name → {entry, limits, env}`);
+  const out: Record<string, FunctionConfig> = {};
+  for (const [name, fn] of Object.entries(functions)) {
+    const where = `${source}: function "${name}"`;
+    if (!isObject(fn)) throw new ConfigError(`${where} must be an object`);
+    const { entry, code, limits: fnLimits, env, ...extra } = fn;
+    unknownKeys(extra, where);
+    if (entry !== undefined && typeof entry !== 'string') throw new ConfigError(`${where}: "entry" must be a path`);
+    if (code !== undefined && typeof code !== 'string') throw new ConfigError(`${where}: "code" must be a string`);
+    if ((entry === undefined) === (code === undefined)) throw new ConfigError(`${where} needs exactly one of "entry" or "code"`);
+    if (fnLimits !== undefined) resolveLimits(fnLimits);
+    if (env !== undefined && !isObject(env)) throw new ConfigError(`${where}: "env" must be an object`);
+    out[name] = {
+      ...(entry !== undefined ? { entry: path.resolve(baseDir, entry) } : { code: code as string }),
+      limits: fnLimits as Partial<Limits> | undefined,
+      env: env as Record<string, unknown> | undefined,
+    };
+  }
+  return { port: port as number | undefined, host: host as string | undefined, limits: limits as Partial<Limits> | undefined, functions: out };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function unknownKeys(rest: Record<string, unknown>, where: string): void {
+  const keys = Object.keys(rest);
+  if (keys.length) throw new ConfigError(`${where}: unknown field(s) ${keys.map((k) => JSON.stringify(k)).join(', ')}`);
+}

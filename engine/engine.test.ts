@@ -1,0 +1,243 @@
+// The engine end to end through its library API (Engine.fetch with Web Requests): every fixture,
+// every limit, and isolation between tenants. Gateway and CLI tests cover the HTTP side.
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { Writable } from 'node:stream';
+import { BundleError, ConfigError, Engine } from './index.ts';
+
+const fixture = (name: string, file = 'index.ts') => fileURLToPath(new URL(`../fixtures/${name}/${file}`, import.meta.url));
+const get = (engine: Engine, fn: string, path = '/', init?: RequestInit) => engine.fetch(fn, new Request(`http://${fn}.test${path}`, init));
+
+const logLines: Record<string, unknown>[] = [];
+const logger = pino({ level: 'debug' }, new Writable({
+  write(chunk, _enc, done) {
+    logLines.push(JSON.parse(chunk.toString()));
+    done();
+  },
+}));
+
+let engine: Engine;
+
+beforeAll(async () => {
+  engine = new Engine({ logger });
+  await Promise.all([
+    engine.deploy('hello', { entry: fixture('hello') }),
+    engine.deploy('json-api', { entry: fixture('json-api'), env: { GREETING: 'ahoy' } }),
+    engine.deploy('hono-app', { entry: fixture('hono-app') }),
+    engine.deploy('cpu-hog', { entry: fixture('cpu-hog', 'index.js') }),
+    engine.deploy('memory-bomb', { entry: fixture('memory-bomb', 'index.js'), limits: { memoryMb: 32, cpuMs: 5_000 } }),
+    engine.deploy('throws', { entry: fixture('throws', 'index.js') }),
+    engine.deploy('wait-until', { entry: fixture('wait-until', 'index.js') }),
+  ]);
+});
+
+afterAll(() => engine.close());
+
+describe('fixtures', () => {
+  it('hello answers with the Fetch standard default content type', async () => {
+    const res = await get(engine, 'hello');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain;charset=UTF-8');
+    expect(await res.text()).toBe('Hello World!');
+  });
+
+  it('the TypeScript JSON API routes, parses bodies and reads env', async () => {
+    const greeting = await get(engine, 'json-api', '/greeting?name=Ada');
+    expect(greeting.headers.get('content-type')).toBe('application/json');
+    expect(await greeting.json()).toEqual({ greeting: 'ahoy', name: 'Ada' });
+
+    const created = await get(engine, 'json-api', '/todos', { method: 'POST', body: JSON.stringify({ title: 'ship it' }) });
+    expect(created.status).toBe(201);
+    const todo: any = await created.json();
+    expect(todo).toMatchObject({ title: 'ship it', done: false });
+    expect(todo.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(created.headers.get('location')).toBe(`/todos/${todo.id}`);
+    expect(await (await get(engine, 'json-api', `/todos/${todo.id}`)).json()).toEqual(todo);
+
+    const bad = await get(engine, 'json-api', '/todos', { method: 'POST', body: '{nope' });
+    expect(bad.status).toBe(400);
+  });
+
+  it('a Hono app bundled from npm serves its routes', async () => {
+    expect(await (await get(engine, 'hono-app', '/')).text()).toBe('Hello from Hono!');
+    const user = await get(engine, 'hono-app', '/users/42', { headers: { 'user-agent': 'vitest' } });
+    expect(await user.json()).toEqual({ id: '42', agent: 'vitest' });
+    const echo = await get(engine, 'hono-app', '/echo', { method: 'POST', body: '{"a":[1,2]}', headers: { 'content-type': 'application/json' } });
+    expect(await echo.json()).toEqual({ a: [1, 2] });
+    expect((await get(engine, 'hono-app', '/missing')).status).toBe(404);
+  });
+
+  it('ctx.waitUntil work goes on after the response', async () => {
+    const res = await get(engine, 'wait-until', '/?id=w1');
+    expect(res.status).toBe(202);
+    expect(await (await get(engine, 'wait-until', '/log')).json()).not.toContain('w1');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await (await get(engine, 'wait-until', '/log')).json()).toContain('w1');
+    expect(logLines.some((l) => l.fn === 'wait-until' && l.msg === 'background work for w1 finished')).toBe(true);
+  });
+});
+
+describe('errors', () => {
+  it('a throwing tenant answers 500 exception, without its stack outside dev', async () => {
+    const res = await get(engine, 'throws');
+    expect(res.status).toBe(500);
+    expect(res.headers.get('islet-error')).toBe('exception');
+    const body = await res.json();
+    expect(body).toEqual({ error: 'exception', function: 'throws' });
+    expect(logLines.some((l) => l.fn === 'throws' && String(l.stack ?? l.msg).includes('tenant code failed on purpose'))).toBe(true);
+  });
+
+  it('islet dev mode shows the stack', async () => {
+    const dev = new Engine({ exposeStack: true });
+    await dev.deploy('throws', { entry: fixture('throws', 'index.js') });
+    const body: any = await (await get(dev, "throws")).json();
+    expect(body.stack).toContain('Error: tenant code failed on purpose');
+    expect(body.stack).toContain('deepInside');
+    const notResponse: any = await (await get(dev, "throws", "/not-a-response")).json();
+    expect(notResponse.stack).toContain('must return a Response');
+    await dev.close();
+  });
+
+  it('an unknown function is 404 no-such-function', async () => {
+    const res = await get(engine, 'nobody');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('islet-error')).toBe('no-such-function');
+  });
+
+  it('code that does not bundle names the file and line', async () => {
+    const err = await engine.deploy('broken', { code: 'export default {\n  fetch() { return new Response( }\n}' }).catch((e) => e);
+    expect(err).toBeInstanceOf(BundleError);
+    expect(err.diagnostics.join('\n')).toMatch(/broken\.ts:2:\d+: error/);
+    expect(engine.has('broken')).toBe(false);
+  });
+
+  it('code that loads but exports no fetch handler is refused', async () => {
+    const err = await engine.deploy('nofetch', { code: 'export default { hello: 1 }' }).catch((e) => e);
+    expect(err).toBeInstanceOf(BundleError);
+    expect(err.message).toContain('export default { fetch');
+  });
+
+  it('Node built-ins and admin-API imports are refused at bundle time', async () => {
+    const builtin = await engine.deploy('fs', { code: "import fs from 'node:fs'; export default { fetch() { return new Response(String(fs)) } }" }).catch((e) => e);
+    expect(builtin).toBeInstanceOf(BundleError);
+    expect(builtin.diagnostics.join()).toContain('import "node:fs" is not allowed');
+    const top = await engine.deploy('toplevel', { code: 'throw new TypeError("boom at load")' }).catch((e) => e);
+    expect(top).toBeInstanceOf(BundleError);
+    expect(top.message).toContain('boom at load');
+  });
+
+  it('bad names and limits are config errors', async () => {
+    await expect(engine.deploy('Bad_Name', { code: '' })).rejects.toBeInstanceOf(ConfigError);
+    await expect(engine.deploy('ok', { code: '', limits: { cpuMs: -1 } })).rejects.toThrow(/cpuMs must be an integer/);
+    await expect(engine.deploy('ok', { code: '', limits: { cpuSeconds: 1 } as never })).rejects.toThrow(/unknown limit/);
+  });
+});
+
+describe('limits', () => {
+  it('a CPU hog is stopped with 503 cpu-limit, also when it spins after an await', async () => {
+    for (const path of ['/', '/?after-await']) {
+      const started = performance.now();
+      const res = await get(engine, 'cpu-hog', path);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('islet-error')).toBe('cpu-limit');
+      expect(await res.json()).toMatchObject({ error: 'cpu_limit_exceeded', function: 'cpu-hog' });
+      expect(performance.now() - started).toBeLessThan(1_000);
+    }
+  });
+
+  it('other tenants keep answering while a hog runs', async () => {
+    const hog = get(engine, 'cpu-hog');
+    const hellos = await Promise.all(Array.from({ length: 20 }, () => get(engine, 'hello')));
+    expect(hellos.every((r) => r.status === 200)).toBe(true);
+    expect((await hog).status).toBe(503);
+  });
+
+  it('a memory bomb gets 503 memory-limit, 20 times in a row, and the host lives on', async () => {
+    for (let i = 0; i < 20; i++) {
+      const res = await get(engine, 'memory-bomb', i % 2 ? '/?buffers' : '/');
+      expect(res.status).toBe(503);
+      expect(res.headers.get('islet-error')).toBe('memory-limit');
+      expect(await res.json()).toMatchObject({ error: 'memory_limit_exceeded', function: 'memory-bomb' });
+    }
+    expect((await get(engine, 'hello')).status).toBe(200);
+  }, 60_000);
+
+  it('a request that never answers hits the wall-clock limit', async () => {
+    await engine.deploy('hangs', { code: 'export default { fetch() { return new Promise(() => {}) } }', limits: { wallMs: 200 } });
+    const res = await get(engine, 'hangs');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('islet-error')).toBe('wall-limit');
+    expect(await res.json()).toMatchObject({ error: 'wall_limit_exceeded', function: 'hangs' });
+  });
+
+  it('a body over the limit is 413', async () => {
+    await engine.deploy('small-body', { code: 'export default { async fetch(r) { return new Response(await r.text()) } }', limits: { maxBodyBytes: 10 } });
+    const ok = await get(engine, 'small-body', '/', { method: 'POST', body: '0123456789' });
+    expect(await ok.text()).toBe('0123456789');
+    const res = await get(engine, 'small-body', '/', { method: 'POST', body: '0123456789+' });
+    expect(res.status).toBe(413);
+    expect(res.headers.get('islet-error')).toBe('body-too-large');
+  });
+
+  it('work after the response that burns CPU is stopped too', async () => {
+    await engine.deploy('bg-hog', {
+      code: 'let n = 0; export default { fetch() { n++; setTimeout(() => { for (;;) {} }, 1); return new Response(String(n)) } }',
+    });
+    expect(await (await get(engine, 'bg-hog')).text()).toBe('1');
+    await new Promise((r) => setTimeout(r, 300));
+    // The hog's isolate was recycled: module state starts over.
+    expect(await (await get(engine, 'bg-hog')).text()).toBe('1');
+  });
+});
+
+describe('isolation', () => {
+  it('tenants do not share globals', async () => {
+    await engine.deploy('writer', { code: 'globalThis.secret = "w"; Array.prototype.evil = 1; export default { fetch() { return new Response(String(globalThis.secret)) } }' });
+    await engine.deploy('reader', { code: 'export default { fetch() { return new Response(typeof globalThis.secret + " " + typeof [].evil) } }' });
+    expect(await (await get(engine, 'writer')).text()).toBe('w');
+    expect(await (await get(engine, 'reader')).text()).toBe('undefined undefined');
+  });
+
+  it('no host object or isolated-vm handle is reachable from tenant code', async () => {
+    await engine.deploy('probe', {
+      code: `export default { fetch() {
+        const names = Object.getOwnPropertyNames(globalThis);
+        return Response.json({ names, hasRequire: typeof globalThis.require, hasProcess: typeof globalThis.process, runtime: typeof globalThis.__islet_runtime });
+      } }`,
+    });
+    const body: any = await (await get(engine, "probe")).json();
+    expect(body).toMatchObject({ hasRequire: 'undefined', hasProcess: 'undefined', runtime: 'undefined' });
+    const web = ['URL', 'URLSearchParams', 'DOMException', 'Headers', 'Request', 'Response', 'TextDecoder', 'TextEncoder',
+      'atob', 'btoa', 'structuredClone', 'console', 'crypto', 'Crypto', 'setTimeout', 'clearTimeout', 'setInterval',
+      'clearInterval', 'queueMicrotask', 'reportError', 'ExecutionContext', 'self', 'navigator'];
+    // Everything else on the global object must be an ECMAScript built-in of this V8.
+    const extra = body.names.filter((n: string) => !web.includes(n) && !(n in globalThis));
+    expect(extra).toEqual([]);
+  });
+});
+
+describe('deploys', () => {
+  it('a redeploy swaps versions without dropping a request in flight', async () => {
+    const slow = (v: string) => `export default { async fetch() { await new Promise(r => setTimeout(r, 200)); return new Response("${v}") } }`;
+    const first = await engine.deploy('swap', { code: slow('v1') });
+    expect(first.created).toBe(true);
+    const inFlight = get(engine, 'swap');
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await engine.deploy('swap', { code: slow('v2') });
+    expect(second.created).toBe(false);
+    expect(await (await inFlight).text()).toBe('v1');
+    expect(await (await get(engine, 'swap')).text()).toBe('v2');
+    expect(await engine.undeploy('swap')).toBe(true);
+    expect((await get(engine, 'swap')).status).toBe(404);
+  });
+
+  it('console output reaches the host log, tagged with the function', async () => {
+    await engine.deploy('talker', { code: 'export default { fetch() { console.log("hi %s", "there", { a: 1 }); console.error(new Error("bad")); return new Response("") } }' });
+    await get(engine, 'talker');
+    await new Promise((r) => setTimeout(r, 20));
+    const mine = logLines.filter((l) => l.fn === 'talker' && l.src === 'console');
+    expect(mine.map((l) => l.msg)).toContainEqual('hi there { a: 1 }');
+    expect(mine.some((l) => l.level === 50 && String(l.msg).startsWith('Error: bad'))).toBe(true);
+  });
+});

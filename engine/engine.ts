@@ -1,0 +1,229 @@
+// The engine as a library: deploy functions, invoke them with wire requests or Web Requests.
+// It owns the function table and nothing else: sandboxes come from a tier, HTTP from the gateway.
+import { bundleEntry, bundleSource } from './bundle/tenant-bundle.ts';
+import { BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError } from './errors.ts';
+import { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.ts';
+import { silentLogger, type Logger } from './observe/index.ts';
+import { IsolateTier } from './tiers/isolate/index.ts';
+import type { IsolationTier, Sandbox, SandboxSpec, TenantLog } from './tiers/tier.ts';
+import { responseFromWire, wireFromRequest, type WireRequest, type WireResponse } from './wire.ts';
+
+export interface FunctionConfig {
+  /** Module source (TypeScript or JavaScript) with no imports; or use `entry`. */
+  code?: string;
+  /** Path of an entry file, bundled with its imports (npm packages included). */
+  entry?: string;
+  limits?: Partial<Limits>;
+  /** Values the handler receives as `env`. */
+  env?: Record<string, unknown>;
+}
+
+export interface FunctionInfo {
+  name: string;
+  limits: Limits;
+  env: string[];
+  entry?: string;
+}
+
+export interface DeployResult extends FunctionInfo {
+  created: boolean;
+  /** Source files the bundle was built from (for watching). */
+  inputs: string[];
+}
+
+export interface EngineOptions {
+  logger?: Logger;
+  /** Default limits for functions that do not set their own. */
+  limits?: Partial<Limits>;
+  /** Put tenant stack traces in 500 answers (islet dev). */
+  exposeStack?: boolean;
+  tier?: IsolationTier;
+}
+
+interface FunctionSlot {
+  name: string;
+  limits: Limits;
+  env: Record<string, unknown>;
+  entry?: string;
+  spec: SandboxSpec;
+  sandbox: Sandbox | undefined;
+  starting: Promise<Sandbox> | undefined;
+}
+
+// Function names are DNS labels, because the gateway routes by the first label of Host.
+const NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export class Engine {
+  readonly logger: Logger;
+  readonly exposeStack: boolean;
+  readonly defaultLimits: Limits;
+  readonly #tier: IsolationTier;
+  readonly #functions = new Map<string, FunctionSlot>();
+  /** Latest deploy per name, so a slow deploy never overwrites a newer one. */
+  readonly #deploySeq = new Map<string, number>();
+
+  constructor(options: EngineOptions = {}) {
+    this.logger = options.logger ?? silentLogger();
+    this.exposeStack = options.exposeStack ?? false;
+    this.defaultLimits = resolveLimits(options.limits ?? {}, DEFAULT_LIMITS);
+    this.#tier = options.tier ?? new IsolateTier();
+  }
+
+  /**
+   * Bundles and starts `name`. A first deploy creates it; a redeploy swaps in the new version
+   * once it has loaded, while requests in flight finish on the old one. Code that does not
+   * bundle or load throws BundleError and leaves the running version untouched.
+   */
+  async deploy(name: string, config: FunctionConfig): Promise<DeployResult> {
+    if (typeof name !== 'string' || !NAME.test(name)) {
+      throw new ConfigError(`function name ${JSON.stringify(name)} must be a DNS label: a-z, 0-9 and '-', at most 63 characters`);
+    }
+    const limits = resolveLimits(config.limits ?? {}, this.defaultLimits);
+    const env = checkEnv(config.env);
+    if ((config.code === undefined) === (config.entry === undefined)) {
+      throw new ConfigError(`function "${name}" needs exactly one of "code" or "entry"`);
+    }
+    if (config.code !== undefined && typeof config.code !== 'string') throw new ConfigError('"code" must be a string');
+    const seq = (this.#deploySeq.get(name) ?? 0) + 1;
+    this.#deploySeq.set(name, seq);
+
+    const bundle = config.entry !== undefined ? await bundleEntry(config.entry) : await bundleSource(config.code!, name);
+    const spec: SandboxSpec = { name, code: bundle.code, limits, env, log: this.#tenantLog(name) };
+    const sandbox = await this.#tier.start(spec);
+    if (this.#deploySeq.get(name) !== seq) {
+      sandbox.stop();
+      throw new ConfigError(`function "${name}" was redeployed while this deploy was loading`);
+    }
+    const previous = this.#functions.get(name);
+    this.#functions.set(name, { name, limits, env, entry: config.entry, spec, sandbox, starting: undefined });
+    if (previous) void this.#retire(previous);
+    this.logger.info({ fn: name, limits }, previous ? 'function updated' : 'function deployed');
+    return { ...this.#info(this.#functions.get(name)!), created: !previous, inputs: bundle.inputs };
+  }
+
+  async undeploy(name: string): Promise<boolean> {
+    const slot = this.#functions.get(name);
+    if (!slot) return false;
+    this.#functions.delete(name);
+    this.#deploySeq.set(name, (this.#deploySeq.get(name) ?? 0) + 1);
+    this.logger.info({ fn: name }, 'function removed');
+    await this.#retire(slot);
+    return true;
+  }
+
+  has(name: string): boolean {
+    return this.#functions.has(name);
+  }
+
+  list(): FunctionInfo[] {
+    return [...this.#functions.values()].map((slot) => this.#info(slot));
+  }
+
+  get(name: string): FunctionInfo | undefined {
+    const slot = this.#functions.get(name);
+    return slot && this.#info(slot);
+  }
+
+  limitsOf(name: string): Limits | undefined {
+    return this.#functions.get(name)?.limits;
+  }
+
+  /** The data path: one request to one function. Rejects with an IsletError on any failure. */
+  invoke(name: string, request: WireRequest): Promise<WireResponse> {
+    const slot = this.#functions.get(name);
+    if (!slot) return Promise.reject(new NoSuchFunctionError(name));
+    const sandbox = slot.sandbox;
+    if (sandbox?.alive) return sandbox.invoke(request);
+    return this.#restart(slot).then((s) => s.invoke(request));
+  }
+
+  /**
+   * Web-standard entry point: never throws for tenant or limit errors, it answers them the way
+   * the gateway does (status, `islet-error` header, JSON body).
+   */
+  async fetch(name: string, request: Request): Promise<Response> {
+    try {
+      const limits = this.#functions.get(name)?.limits ?? this.defaultLimits;
+      const wire = await wireFromRequest(request, name, limits.maxBodyBytes);
+      return responseFromWire(await this.invoke(name, wire));
+    } catch (err) {
+      return this.errorResponse(err, name);
+    }
+  }
+
+  errorResponse(err: unknown, name: string | undefined): Response {
+    if (err instanceof TenantExceptionError) this.logger.error({ fn: name, stack: err.tenantStack }, err.message);
+    else if (!(err instanceof IsletError)) this.logger.error({ fn: name, err }, 'internal error');
+    const answer = errorAnswer(err, name, this.exposeStack);
+    return new Response(answer.body, { status: answer.status, headers: answer.headers });
+  }
+
+  async close(): Promise<void> {
+    const slots = [...this.#functions.values()];
+    this.#functions.clear();
+    for (const slot of slots) {
+      slot.sandbox?.stop();
+      slot.starting?.then((s) => s.stop(), () => {});
+    }
+  }
+
+  /** A sandbox died (a limit, or memory): the next request boots a fresh one. */
+  #restart(slot: FunctionSlot): Promise<Sandbox> {
+    slot.starting ??= this.#tier.start(slot.spec).then(
+      (sandbox) => {
+        slot.starting = undefined;
+        if (this.#functions.get(slot.name) !== slot) {
+          sandbox.stop();
+        } else {
+          slot.sandbox = sandbox;
+        }
+        return sandbox;
+      },
+      (err: unknown) => {
+        slot.starting = undefined;
+        // Code that loaded at deploy time and fails now is not a bad request from this client.
+        if (err instanceof BundleError || !(err instanceof IsletError)) {
+          this.logger.error({ fn: slot.name, err }, 'function failed to restart');
+          throw new SandboxUnavailableError(`function "${slot.name}" could not be restarted`);
+        }
+        throw err;
+      },
+    );
+    return slot.starting;
+  }
+
+  async #retire(slot: FunctionSlot): Promise<void> {
+    await slot.sandbox?.retire();
+    await slot.starting?.then((s) => s.stop(), () => {});
+  }
+
+  #info(slot: FunctionSlot): FunctionInfo {
+    const info: FunctionInfo = { name: slot.name, limits: slot.limits, env: Object.keys(slot.env) };
+    if (slot.entry) info.entry = slot.entry;
+    return info;
+  }
+
+  #tenantLog(name: string): TenantLog {
+    const log = this.logger.child({ fn: name });
+    return {
+      console: (level, message) => {
+        const method = level === 'error' || level === 'warn' || level === 'debug' ? level : 'info';
+        log[method]({ src: 'console' }, message);
+      },
+      event: (level, message, fields) => log[level](fields ?? {}, message),
+    };
+  }
+}
+
+function checkEnv(env: unknown): Record<string, unknown> {
+  if (env === undefined) return {};
+  if (env === null || typeof env !== 'object' || Array.isArray(env)) {
+    throw new ConfigError('"env" must be an object of names to values');
+  }
+  try {
+    // env crosses into the isolate by structured copy: JSON-shaped values are what survives.
+    return JSON.parse(JSON.stringify(env)) as Record<string, unknown>;
+  } catch {
+    throw new ConfigError('"env" must hold JSON values');
+  }
+}

@@ -1,0 +1,117 @@
+// Typed errors and the one place they turn into HTTP answers. A tenant-facing error carries the
+// `islet-error` code, the status and the JSON `error` field; everything else is a host bug (500).
+
+export abstract class IsletError extends Error {
+  /** Value of the `islet-error` response header. */
+  abstract readonly code: string;
+  /** HTTP status the gateway answers with. */
+  abstract readonly status: number;
+  /** Value of `error` in the JSON body. */
+  abstract readonly errorName: string;
+}
+
+/** The limit a sandbox was stopped for; shared by every request it was serving. */
+export class CpuLimitError extends IsletError {
+  readonly code = 'cpu-limit';
+  readonly status = 503;
+  readonly errorName = 'cpu_limit_exceeded';
+  constructor(fn: string, cpuMs: number) {
+    super(`function "${fn}" exceeded its CPU limit of ${cpuMs} ms`);
+  }
+}
+
+export class MemoryLimitError extends IsletError {
+  readonly code = 'memory-limit';
+  readonly status = 503;
+  readonly errorName = 'memory_limit_exceeded';
+  constructor(fn: string, memoryMb: number) {
+    super(`function "${fn}" exceeded its memory limit of ${memoryMb} MB; its isolate was disposed`);
+  }
+}
+
+export class WallLimitError extends IsletError {
+  readonly code = 'wall-limit';
+  readonly status = 503;
+  readonly errorName = 'wall_limit_exceeded';
+  constructor(fn: string, wallMs: number) {
+    super(`function "${fn}" did not answer within its wall-clock limit of ${wallMs} ms`);
+  }
+}
+
+export class BodyTooLargeError extends IsletError {
+  readonly code = 'body-too-large';
+  readonly status = 413;
+  readonly errorName = 'body_too_large';
+  constructor(fn: string, maxBodyBytes: number) {
+    super(`request body for function "${fn}" is larger than its limit of ${maxBodyBytes} bytes`);
+  }
+}
+
+/** The tenant's code threw (or returned something that is not a Response). */
+export class TenantExceptionError extends IsletError {
+  readonly code = 'exception';
+  readonly status = 500;
+  readonly errorName = 'exception';
+  readonly tenantStack: string;
+  constructor(fn: string, name: string, message: string, stack: string) {
+    super(`function "${fn}" threw ${name}: ${message}`);
+    this.tenantStack = stack || `${name}: ${message}`;
+  }
+}
+
+export class NoSuchFunctionError extends IsletError {
+  readonly code = 'no-such-function';
+  readonly status = 404;
+  readonly errorName = 'no_such_function';
+  constructor(fn: string) {
+    super(fn ? `no function named "${fn}" is deployed` : 'the request names no function');
+  }
+}
+
+/** Tenant code that cannot be bundled or loaded; `diagnostics` name file and line. */
+export class BundleError extends IsletError {
+  readonly code = 'bad-code';
+  readonly status = 400;
+  readonly errorName = 'bad_code';
+  readonly diagnostics: string[];
+  constructor(message: string, diagnostics: string[] = []) {
+    super(diagnostics.length ? `${message}\n${diagnostics.join('\n')}` : message);
+    this.diagnostics = diagnostics;
+  }
+}
+
+/** A sandbox could not be started for a reason that is not the tenant's code. */
+export class SandboxUnavailableError extends IsletError {
+  readonly code = 'unavailable';
+  readonly status = 503;
+  readonly errorName = 'sandbox_unavailable';
+}
+
+/** Bad configuration or flags: reported to the operator, never sent to a client. */
+export class ConfigError extends Error {}
+
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * The single mapping from an error to what the client sees. `exposeStack` is for `islet dev`:
+ * production answers never leak a tenant's stack or a host error's message.
+ */
+export function errorAnswer(err: unknown, fn: string | undefined, exposeStack: boolean): ErrorAnswer {
+  const headers = { 'content-type': 'application/json', 'islet-error': 'internal' };
+  if (!(err instanceof IsletError)) {
+    return { status: 500, headers, body: JSON.stringify({ error: 'internal_error', function: fn ?? null }) };
+  }
+  headers['islet-error'] = err.code;
+  const body: Record<string, unknown> = { error: err.errorName, function: fn ?? null };
+  if (err instanceof TenantExceptionError) {
+    if (exposeStack) body.stack = err.tenantStack;
+  } else {
+    body.message = err.message;
+  }
+  if (err instanceof BundleError) body.diagnostics = err.diagnostics;
+  return { status: err.status, headers, body: JSON.stringify(body) };
+}

@@ -1,0 +1,84 @@
+// The admin API under /_islet/: deploy, update, remove and list functions. Bearer token only;
+// without a configured token the API stays shut rather than open.
+import { timingSafeEqual } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import type { Engine } from '../engine.ts';
+import { BundleError, ConfigError } from '../errors.ts';
+
+/** Largest deploy request accepted (code + env + limits as JSON). */
+const MAX_DEPLOY_BYTES = 32 * 1024 * 1024;
+
+export function adminApi(engine: Engine, token: string | undefined): Hono {
+  const api = new Hono();
+
+  api.use('*', async (c, next) => {
+    if (!token) return problem(c, 401, 'unauthorized', 'the admin API is disabled: start islet with --admin-token or ISLET_ADMIN_TOKEN');
+    if (!tokenMatches(c.req.header('authorization'), token)) {
+      c.header('www-authenticate', 'Bearer realm="islet"');
+      return problem(c, 401, 'unauthorized', 'a valid "Authorization: Bearer <token>" header is required');
+    }
+    return next();
+  });
+
+  api.get('/functions', (c) => c.json({ functions: engine.list() }));
+
+  api.get('/functions/:name', (c) => {
+    const info = engine.get(c.req.param('name'));
+    return info ? c.json(info) : problem(c, 404, 'no_such_function', `no function named "${c.req.param('name')}"`);
+  });
+
+  api.put('/functions/:name', async (c) => {
+    const name = c.req.param('name');
+    if (Number(c.req.header('content-length')) > MAX_DEPLOY_BYTES) {
+      return problem(c, 413, 'body_too_large', `deploy requests are limited to ${MAX_DEPLOY_BYTES} bytes`);
+    }
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return problem(c, 400, 'bad_request', 'the body must be JSON: {"code": "...", "limits": {...}, "env": {...}}');
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      return problem(c, 400, 'bad_request', 'the body must be a JSON object');
+    }
+    const { code, limits, env, ...rest } = body as Record<string, unknown>;
+    const unknownKeys = Object.keys(rest);
+    if (unknownKeys.length) return problem(c, 400, 'bad_request', `unknown field(s): ${unknownKeys.join(', ')}`);
+    if (typeof code !== 'string') return problem(c, 400, 'bad_request', '"code" (the module source, a string) is required');
+    try {
+      const result = await engine.deploy(name, {
+        code,
+        limits: limits as Record<string, number> | undefined,
+        env: env as Record<string, unknown> | undefined,
+      });
+      const { inputs: _inputs, created, ...info } = result;
+      return c.json({ ...info, created }, created ? 201 : 200);
+    } catch (err) {
+      if (err instanceof BundleError) {
+        return c.json({ error: 'bad_code', message: err.message.split('\n')[0], diagnostics: err.diagnostics }, 400);
+      }
+      if (err instanceof ConfigError) return problem(c, 400, 'bad_request', err.message);
+      throw err;
+    }
+  });
+
+  api.delete('/functions/:name', async (c) => {
+    const removed = await engine.undeploy(c.req.param('name'));
+    return removed ? c.body(null, 204) : problem(c, 404, 'no_such_function', `no function named "${c.req.param('name')}"`);
+  });
+
+  api.notFound((c) => problem(c, 404, 'not_found', `no admin route ${c.req.method} ${c.req.path}`));
+  return api;
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!match) return false;
+  const given = Buffer.from(match[1]!.trim());
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function problem(c: Context, status: 400 | 401 | 404 | 413, error: string, message: string): Response {
+  return c.json({ error, message }, status);
+}

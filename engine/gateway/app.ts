@@ -1,0 +1,29 @@
+// The gateway: one Hono app in front of the engine. /_islet/* is the admin API; everything else
+// goes to the function named by the first label of the Host header (hello.localhost → hello).
+import { Hono, type Context } from 'hono';
+import type { Engine } from '../engine.ts';
+import { adminApi } from './admin.ts';
+import { islet } from './middleware.ts';
+
+export interface GatewayOptions {
+  /** Bearer token for /_islet/; without one the admin API answers 401. */
+  adminToken?: string;
+  /** Serve this one function on every host and path (islet dev). */
+  function?: string;
+}
+
+export function createGateway(engine: Engine, options: GatewayOptions = {}): Hono {
+  const app = new Hono();
+  if (options.function === undefined) app.route('/_islet', adminApi(engine, options.adminToken));
+  app.use('*', islet(engine, { function: options.function ?? functionFromHost }));
+  app.onError((err, c) => engine.errorResponse(err, undefined));
+  return app;
+}
+
+/** "hello.localhost:8787" → "hello". A bare host (no dot) names no function. */
+export function functionFromHost(c: Context): string {
+  // Off Node (or in app.request()) there may be no Host header: the URL's host is the same thing.
+  const host = c.req.header('host') ?? new URL(c.req.url).host;
+  const dot = host.indexOf('.');
+  return dot > 0 ? host.slice(0, dot).toLowerCase() : '';
+}

@@ -1,0 +1,41 @@
+// `islet()`: Hono middleware that hands a request to a deployed function. The gateway uses it
+// for host-routed traffic, and users mount it in their own Hono apps as an edge gateway.
+import type { IncomingMessage } from 'node:http';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Engine } from '../engine.ts';
+import { NoSuchFunctionError } from '../errors.ts';
+import { responseFromWire, wireFromRequest, type WireRequest } from '../wire.ts';
+import { wireFromIncoming } from './node-wire.ts';
+
+export interface IsletMiddlewareOptions {
+  /**
+   * Which function serves the request: a name, or a function of the context. Returning
+   * undefined passes the request on to the next handler.
+   */
+  function: string | ((c: Context) => string | undefined);
+  /** When the chosen function is not deployed: answer 404 (default) or pass to `next()`. */
+  fallthrough?: boolean;
+}
+
+export function islet(engine: Engine, options: IsletMiddlewareOptions): MiddlewareHandler {
+  const pick = typeof options.function === 'string' ? () => options.function as string : options.function;
+  return async (c, next) => {
+    const name = pick(c);
+    if (name === undefined || (options.fallthrough && !engine.has(name))) return next();
+    try {
+      const wire = await toWire(c, engine, name);
+      return responseFromWire(await engine.invoke(name, wire));
+    } catch (err) {
+      return engine.errorResponse(err, name);
+    }
+  };
+}
+
+function toWire(c: Context, engine: Engine, name: string): WireRequest | Promise<WireRequest> {
+  const limits = engine.limitsOf(name);
+  if (!limits) throw new NoSuchFunctionError(name);
+  // On @hono/node-server the Node request is at hand: skip building a Web Request.
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming && Array.isArray(incoming.rawHeaders)) return wireFromIncoming(incoming, name, limits.maxBodyBytes);
+  return wireFromRequest(c.req.raw, name, limits.maxBodyBytes);
+}

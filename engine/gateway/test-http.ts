@@ -1,0 +1,45 @@
+// A small HTTP client for end-to-end tests: plain node:http, so tests can set any Host header and
+// see exactly what the server sent.
+import http from 'node:http';
+
+export interface TestResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+  json<T = any>(): T;
+}
+
+export interface TestRequest {
+  method?: string;
+  path?: string;
+  host?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export function request(baseUrl: string, req: TestRequest = {}): Promise<TestResponse> {
+  const url = new URL(req.path ?? '/', baseUrl);
+  return new Promise((resolve, reject) => {
+    const r = http.request(
+      {
+        hostname: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method: req.method ?? 'GET',
+        headers: { ...(req.host ? { host: req.host } : {}), ...req.headers },
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+        });
+        res.on('error', reject);
+      },
+    );
+    r.on('error', reject);
+    r.end(req.body);
+  });
+}

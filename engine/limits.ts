@@ -1,0 +1,57 @@
+// Every limit islet enforces, with its default, in one place. Units are in the names.
+import { ConfigError } from './errors.ts';
+
+export interface Limits {
+  /** CPU time one request may use inside its sandbox, including work after an `await`. */
+  cpuMs: number;
+  /** V8 heap (plus large ArrayBuffers) one isolate may hold. */
+  memoryMb: number;
+  /** Wall-clock time from dispatch to response (and to the end of `ctx.waitUntil` work). */
+  wallMs: number;
+  /** Largest request body the gateway accepts. */
+  maxBodyBytes: number;
+  /** CPU time the tenant module's top level may use when it is loaded. */
+  startupCpuMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  cpuMs: 50,
+  memoryMb: 128,
+  wallMs: 30_000,
+  maxBodyBytes: 100 * 1024 * 1024,
+  startupCpuMs: 1_000,
+});
+
+// Bounds that keep a typo in a config from turning into a host problem (isolated-vm refuses
+// memory limits under 8 MB; a multi-hour request is never what anyone meant).
+const BOUNDS: Record<keyof Limits, [min: number, max: number]> = {
+  cpuMs: [1, 60_000],
+  memoryMb: [8, 16_384],
+  wallMs: [1, 15 * 60_000],
+  maxBodyBytes: [0, 2 ** 31 - 1],
+  startupCpuMs: [1, 60_000],
+};
+
+/** How often the limit watchdog samples isolates' CPU time while they have work in flight. */
+export const WATCHDOG_INTERVAL_MS = 5;
+
+/** Most timers one isolate may have pending; beyond it setTimeout throws instead of growing host state. */
+export const MAX_TIMERS_PER_ISOLATE = 10_000;
+
+export function resolveLimits(overrides: unknown = {}, base: Readonly<Limits> = DEFAULT_LIMITS): Limits {
+  if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {
+    throw new ConfigError('limits must be an object like {"cpuMs": 50, "memoryMb": 128}');
+  }
+  const limits: Limits = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (!(key in BOUNDS)) {
+      throw new ConfigError(`unknown limit "${key}" (known: ${Object.keys(BOUNDS).join(', ')})`);
+    }
+    const [min, max] = BOUNDS[key as keyof Limits];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(`limit ${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    }
+    limits[key as keyof Limits] = value;
+  }
+  return limits;
+}

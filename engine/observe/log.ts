@@ -1,0 +1,25 @@
+// Host logging with pino: JSON lines for `islet serve` (cheap, machine-readable), a readable
+// single-line form for `islet dev`. Tenant console output goes through here tagged with `fn`.
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+
+export interface LogOptions {
+  level?: string;
+  /** Human-readable output for a terminal (islet dev). */
+  pretty?: boolean;
+}
+
+export function createLogger(options: LogOptions = {}): Logger {
+  const level = options.level ?? process.env.ISLET_LOG_LEVEL ?? 'info';
+  if (options.pretty) {
+    return pino({ level, base: undefined }, pretty({ sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+  }
+  return pino({ level, base: undefined });
+}
+
+/** A logger that drops everything, for library users who bring no logger. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,260 @@
+// One V8 isolate serving one function: boots the runtime and the tenant module, batches requests
+// into it, and turns limit violations into typed errors for every request it was serving.
+import { getRandomValues } from 'node:crypto';
+import ivm from 'isolated-vm';
+import {
+  BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
+  WallLimitError,
+} from '../../errors.ts';
+import { MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
+import type { WireRequest, WireResponse } from '../../wire.ts';
+import type { Sandbox, SandboxSpec } from '../tier.ts';
+import type { LimitEnforcer, MeteredTask, SandboxMeter } from './limit-enforcer.ts';
+import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
+
+interface Task extends MeteredTask {
+  readonly id: number;
+  resolve(response: WireResponse): void;
+  reject(err: Error): void;
+  /** The response went out; the task stays only while waitUntil work runs. */
+  answered: boolean;
+}
+
+// Result records from runtime-api/dispatch/dispatch.ts: [id, kind, a, b, c, waitUntilPending].
+const RESULT_FIELDS = 6;
+const RESULT_EXCEPTION = 1;
+const MAX_RANDOM_BLOCK = 65536;
+
+let nextTaskId = 1;
+
+export class IsolateSandbox implements Sandbox {
+  readonly #spec: SandboxSpec;
+  readonly #isolate: ivm.Isolate;
+  readonly #meter: SandboxMeter<Task>;
+  readonly #tasks = new Map<number, Task>();
+  readonly #timers = new Map<number, NodeJS.Timeout>();
+  #runtime: RuntimeEntry | undefined;
+  #queue: unknown[] = [];
+  #flushScheduled = false;
+  #death: IsletError | undefined;
+  #retiring: (() => void) | undefined;
+
+  private constructor(spec: SandboxSpec, enforcer: LimitEnforcer) {
+    this.#spec = spec;
+    this.#isolate = new ivm.Isolate({
+      memoryLimit: spec.limits.memoryMb,
+      onCatastrophicError: (message) => {
+        spec.log.event('error', 'isolate suffered a catastrophic error', { message });
+        this.#die(new SandboxUnavailableError(`function "${spec.name}" lost its isolate: ${message}`));
+      },
+    });
+    this.#meter = enforcer.meter<Task>(spec.limits.cpuMs, {
+      readCpuNs: () => (this.#isolate.isDisposed ? 0 : Number(this.#isolate.cpuTime)),
+      onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
+      onWallLimit: (task) => this.#onWallLimit(task),
+    });
+  }
+
+  static async start(spec: SandboxSpec, enforcer: LimitEnforcer): Promise<IsolateSandbox> {
+    const sandbox = new IsolateSandbox(spec, enforcer);
+    try {
+      await sandbox.#boot();
+    } catch (err) {
+      sandbox.stop();
+      throw err;
+    }
+    return sandbox;
+  }
+
+  get alive(): boolean {
+    return this.#death === undefined && !this.#isolate.isDisposed;
+  }
+
+  get inFlight(): number {
+    return this.#tasks.size;
+  }
+
+  async #boot(): Promise<void> {
+    const { name, limits } = this.#spec;
+    const context = await this.#isolate.createContext();
+    const runtime = await loadRuntime(this.#isolate, context);
+    await runtime.init.apply(undefined, [
+      new ivm.Callback((level: string, message: string) => this.#spec.log.console(String(level), String(message)), { ignored: true }),
+      new ivm.Callback((length: number) => this.#randomBytes(length)),
+      new ivm.Callback((id: number, delayMs: number) => this.#setTimer(id, delayMs), { ignored: true }),
+      new ivm.Callback((id: number) => this.#clearTimer(id), { ignored: true }),
+      new ivm.Callback((results: unknown[]) => this.#onResults(results), { ignored: true }),
+      new ivm.Callback((id: number) => this.#onTaskDone(id), { ignored: true }),
+      MAX_TIMERS_PER_ISOLATE,
+    ]);
+    this.#runtime = runtime;
+    let module: ivm.Module;
+    try {
+      module = await this.#isolate.compileModule(this.#spec.code, { filename: `file:///${name}.js` });
+      await module.instantiate(context, (specifier) => {
+        throw new Error(`cannot import "${specifier}": the function must be one bundled module`);
+      });
+      await module.evaluate({ timeout: limits.startupCpuMs });
+      await runtime.setTenant.apply(undefined, [module.namespace.derefInto(), new ivm.ExternalCopy(this.#spec.env).copyInto()]);
+    } catch (err) {
+      if (this.#isolate.isDisposed) throw new MemoryLimitError(name, limits.memoryMb);
+      const message = err instanceof Error ? err.message : String(err);
+      const stack = err instanceof Error && err.stack ? err.stack.split('\n').filter((l) => !l.includes('node:') && !l.includes('/engine/')) : [];
+      throw new BundleError(`function "${name}" failed to load: ${message}`, stack.slice(1));
+    }
+  }
+
+  invoke(request: WireRequest): Promise<WireResponse> {
+    if (!this.alive) return Promise.reject(this.#death ?? this.#deathFromDisposal());
+    return new Promise<WireResponse>((resolve, reject) => {
+      const task: Task = {
+        id: nextTaskId++,
+        resolve,
+        reject,
+        cpuNs: 0,
+        deadline: performance.now() + this.#spec.limits.wallMs,
+        answered: false,
+      };
+      this.#tasks.set(task.id, task);
+      this.#meter.start(task);
+      this.#queue.push(task.id, request.method, request.url, request.headers, request.body);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        // setImmediate runs after the poll phase: every request parsed in this loop turn joins.
+        setImmediate(this.#flush);
+      }
+    });
+  }
+
+  #flush = (): void => {
+    this.#flushScheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
+    if (!this.alive) return;
+    this.#runtime!.dispatchBatch
+      .apply(undefined, [batch], { arguments: { copy: true }, result: { copy: true, promise: true } })
+      .then((results) => this.#onResults(results as unknown as unknown[]), (err: unknown) => this.#onBatchFailed(err, batch));
+  };
+
+  #onResults = (results: unknown[]): void => {
+    for (let i = 0; i < results.length; i += RESULT_FIELDS) {
+      const task = this.#tasks.get(results[i] as number);
+      if (!task || task.answered) continue;
+      const waitUntilPending = results[i + 5] === true;
+      if (results[i + 1] === RESULT_EXCEPTION) {
+        const [name, message, stack] = [String(results[i + 2]), String(results[i + 3]), String(results[i + 4])];
+        // An ArrayBuffer allocation refused for lack of memory surfaces as a RangeError inside
+        // the tenant; when it escapes, treat it as the memory limit it is.
+        if (name === 'RangeError' && message === 'Array buffer allocation failed') {
+          this.#die(new MemoryLimitError(this.#spec.name, this.#spec.limits.memoryMb));
+          return;
+        }
+        task.reject(new TenantExceptionError(this.#spec.name, name, message, stack));
+      } else {
+        task.resolve({
+          status: results[i + 2] as number,
+          headers: results[i + 3] as string[],
+          body: results[i + 4] as WireResponse['body'],
+        });
+      }
+      task.answered = true;
+      if (!waitUntilPending) this.#finish(task);
+    }
+  };
+
+  #onBatchFailed(err: unknown, batch: unknown[]): void {
+    if (!this.alive || this.#isolate.isDisposed) {
+      this.#die(this.#death ?? this.#deathFromDisposal(err));
+      return;
+    }
+    // The runtime itself failed (a host bug, not the tenant's): fail just this batch.
+    this.#spec.log.event('error', 'dispatch failed', { error: String(err) });
+    for (let i = 0; i < batch.length; i += 5) {
+      const task = this.#tasks.get(batch[i] as number);
+      if (!task) continue;
+      task.reject(err instanceof Error ? err : new Error(String(err)));
+      this.#finish(task);
+    }
+  }
+
+  #deathFromDisposal(err?: unknown): IsletError {
+    const message = err instanceof Error ? err.message : '';
+    if (message.includes('memory limit') || this.#isolate.isDisposed) {
+      return new MemoryLimitError(this.#spec.name, this.#spec.limits.memoryMb);
+    }
+    return new SandboxUnavailableError(`function "${this.#spec.name}" has no running isolate`);
+  }
+
+  #onTaskDone(id: number): void {
+    const task = this.#tasks.get(id);
+    if (task) this.#finish(task);
+  }
+
+  #finish(task: Task): void {
+    this.#tasks.delete(task.id);
+    this.#meter.end(task);
+    if (this.#retiring && this.#tasks.size === 0) this.#retiring();
+  }
+
+  #onWallLimit(task: Task): void {
+    if (!task.answered) task.reject(new WallLimitError(this.#spec.name, this.#spec.limits.wallMs));
+    else this.#spec.log.event('warn', 'waitUntil work cut off at the wall-clock limit', { wallMs: this.#spec.limits.wallMs });
+    task.answered = true;
+    this.#finish(task);
+  }
+
+  #randomBytes(length: number): ArrayBuffer {
+    const n = Math.min(Math.max(0, Math.floor(Number(length)) || 0), MAX_RANDOM_BLOCK);
+    return getRandomValues(new Uint8Array(n)).buffer;
+  }
+
+  #setTimer(id: number, delayMs: number): void {
+    if (!this.alive || this.#timers.size >= MAX_TIMERS_PER_ISOLATE) return;
+    clearTimeout(this.#timers.get(id));
+    const handle = setTimeout(() => {
+      this.#timers.delete(id);
+      if (!this.alive) return;
+      this.#meter.poke();
+      this.#runtime!.fireTimer.applyIgnored(undefined, [id]);
+    }, Math.max(0, Number(delayMs) || 0));
+    handle.unref();
+    this.#timers.set(id, handle);
+  }
+
+  #clearTimer(id: number): void {
+    clearTimeout(this.#timers.get(id));
+    this.#timers.delete(id);
+  }
+
+  /** Ends the isolate for `reason`: every request it was serving fails with that reason. */
+  #die(reason: IsletError, quiet = false): void {
+    if (this.#death) return;
+    this.#death = reason;
+    this.#meter.stop();
+    for (const handle of this.#timers.values()) clearTimeout(handle);
+    this.#timers.clear();
+    if (!this.#isolate.isDisposed) this.#isolate.dispose();
+    for (const task of this.#tasks.values()) if (!task.answered) task.reject(reason);
+    this.#tasks.clear();
+    this.#queue = [];
+    if (!quiet) this.#spec.log.event('warn', reason.message, { code: reason.code });
+    this.#retiring?.();
+  }
+
+  retire(): Promise<void> {
+    if (!this.alive || this.#tasks.size === 0) {
+      this.stop();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#retiring = () => {
+        this.stop();
+        resolve();
+      };
+    });
+  }
+
+  stop(): void {
+    this.#die(new SandboxUnavailableError(`function "${this.#spec.name}" was stopped`), true);
+  }
+}

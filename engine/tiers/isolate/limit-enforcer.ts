@@ -1,0 +1,148 @@
+// CPU and wall-clock limits for isolates, enforced in one place by a watchdog on the host's event
+// loop that samples each busy isolate's CPU clock (`isolate.cpuTime`, which advances live while
+// the isolate runs on its own thread).
+//
+// Why a watchdog and not isolated-vm's per-call `timeout`: the timeout only covers the
+// synchronous part of a call, not work after an `await`, and arms a timer per call (~16 µs of
+// CPU per request under load). The watchdog costs one clock read per busy isolate per tick.
+//
+// Attribution: CPU an isolate uses during a tick is shared equally by the requests in flight in
+// it, so with one request at a time the figure is exact, and a request that runs away alongside
+// n others is stopped after at most n × cpuMs. Work while no request is in flight (timers that
+// fire after the response) draws on one background budget of cpuMs, refilled when the next
+// request starts. Killing means disposing the isolate: the only way to stop a running loop.
+import { WATCHDOG_INTERVAL_MS } from '../../limits.ts';
+
+export interface MeteredTask {
+  /** CPU charged so far, in nanoseconds. */
+  cpuNs: number;
+  /** performance.now() after which the request is over its wall-clock limit. */
+  readonly deadline: number;
+}
+
+export interface MeterHooks<T extends MeteredTask> {
+  readCpuNs(): number;
+  onCpuLimit(): void;
+  onWallLimit(task: T): void;
+}
+
+export class SandboxMeter<T extends MeteredTask> {
+  readonly tasks = new Set<T>();
+  readonly #hooks: MeterHooks<T>;
+  readonly #cpuLimitNs: number;
+  readonly #enforcer: LimitEnforcer;
+  #lastCpuNs = 0;
+  #backgroundNs = 0;
+  #watched = false;
+
+  constructor(enforcer: LimitEnforcer, cpuLimitMs: number, hooks: MeterHooks<T>) {
+    this.#enforcer = enforcer;
+    this.#cpuLimitNs = cpuLimitMs * 1e6;
+    this.#hooks = hooks;
+  }
+
+  start(task: T): void {
+    this.#backgroundNs = 0;
+    this.tasks.add(task);
+    this.#watch();
+  }
+
+  end(task: T): void {
+    this.tasks.delete(task);
+  }
+
+  /** Something may run without a request (a timer fired): keep an eye on it. */
+  poke(): void {
+    this.#watch();
+  }
+
+  stop(): void {
+    this.tasks.clear();
+    this.#enforcer.unwatch(this);
+    this.#watched = false;
+  }
+
+  #watch(): void {
+    if (this.#watched) return;
+    this.#watched = true;
+    this.#lastCpuNs = this.#hooks.readCpuNs();
+    this.#enforcer.watch(this);
+  }
+
+  /** One watchdog tick; returns false when there is nothing left to watch. */
+  sample(now: number): boolean {
+    const cpu = this.#hooks.readCpuNs();
+    const delta = cpu - this.#lastCpuNs;
+    this.#lastCpuNs = cpu;
+    const n = this.tasks.size;
+    if (n === 0) {
+      if (delta === 0) {
+        this.#watched = false;
+        return false;
+      }
+      this.#backgroundNs += delta;
+      if (this.#backgroundNs > this.#cpuLimitNs) return this.#overCpu();
+      return true;
+    }
+    const share = delta / n;
+    for (const task of this.tasks) {
+      task.cpuNs += share;
+      if (task.cpuNs > this.#cpuLimitNs) return this.#overCpu();
+      if (now > task.deadline) this.#hooks.onWallLimit(task);
+    }
+    return true;
+  }
+
+  #overCpu(): false {
+    this.#watched = false;
+    this.#hooks.onCpuLimit();
+    return false;
+  }
+}
+
+/** The watchdog: one interval for all busy sandboxes, running only while any is busy. */
+export class LimitEnforcer {
+  readonly #watched = new Set<SandboxMeter<MeteredTask>>();
+  readonly #intervalMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(intervalMs = WATCHDOG_INTERVAL_MS) {
+    this.#intervalMs = intervalMs;
+  }
+
+  meter<T extends MeteredTask>(cpuLimitMs: number, hooks: MeterHooks<T>): SandboxMeter<T> {
+    return new SandboxMeter<T>(this, cpuLimitMs, hooks);
+  }
+
+  watch(meter: SandboxMeter<any>): void {
+    this.#watched.add(meter);
+    if (!this.#timer) {
+      this.#timer = setInterval(this.#tick, this.#intervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  unwatch(meter: SandboxMeter<any>): void {
+    this.#watched.delete(meter);
+    this.#idleCheck();
+  }
+
+  get watching(): number {
+    return this.#watched.size;
+  }
+
+  #tick = (): void => {
+    const now = performance.now();
+    for (const meter of this.#watched) {
+      if (!meter.sample(now)) this.#watched.delete(meter);
+    }
+    this.#idleCheck();
+  };
+
+  #idleCheck(): void {
+    if (this.#watched.size === 0 && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}

@@ -1,0 +1,32 @@
+// Loads the runtime (runtime-api/) into a fresh context. The compiled script's V8 code cache is
+// kept for the life of the process, so only the first isolate pays for parsing the runtime.
+import ivm from 'isolated-vm';
+import { runtimeScript } from '../../bundle/runtime-bundle.ts';
+
+export interface RuntimeEntry {
+  init: ivm.Reference<(...args: unknown[]) => void>;
+  setTenant: ivm.Reference<(namespace: unknown, env: unknown) => void>;
+  dispatchBatch: ivm.Reference<(batch: unknown[]) => Promise<unknown[]>>;
+  fireTimer: ivm.Reference<(id: number) => void>;
+}
+
+let codeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
+
+export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context): Promise<RuntimeEntry> {
+  const source = await runtimeScript();
+  // isolated-vm sets cachedDataRejected (README) though its typings omit it.
+  const script: ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean } = await isolate.compileScript(source, {
+    filename: 'islet:runtime',
+    cachedData: codeCache,
+    produceCachedData: codeCache === undefined,
+  });
+  if (script.cachedDataRejected) codeCache = undefined;
+  else if (!codeCache && script.cachedData) codeCache = script.cachedData;
+  await script.run(context, { release: true });
+  const entry = await context.global.get('__islet_runtime', { reference: true });
+  const [init, setTenant, dispatchBatch, fireTimer] = await Promise.all(
+    ['init', 'setTenant', 'dispatchBatch', 'fireTimer'].map((key) => entry.get(key, { reference: true })),
+  );
+  entry.release();
+  return { init, setTenant, dispatchBatch, fireTimer } as RuntimeEntry;
+}

@@ -1,0 +1,37 @@
+// One contract for every isolation backend: start a sandbox for a function, invoke it with wire
+// requests, stop it. The isolate tier is the default; heavier tiers implement the same shape.
+import type { Limits } from '../limits.ts';
+import type { WireRequest, WireResponse } from '../wire.ts';
+
+/** Where a tenant's console lines and the sandbox's own events go. */
+export interface TenantLog {
+  console(level: string, message: string): void;
+  event(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface SandboxSpec {
+  name: string;
+  /** One bundled ES module. */
+  code: string;
+  limits: Limits;
+  env: Record<string, unknown>;
+  log: TenantLog;
+}
+
+export interface Sandbox {
+  /** False once the sandbox was stopped or killed by a limit; callers start a new one. */
+  readonly alive: boolean;
+  /** Requests (including their waitUntil work) not finished yet. */
+  readonly inFlight: number;
+  invoke(request: WireRequest): Promise<WireResponse>;
+  /** Stop taking requests, let those in flight finish, then release everything. */
+  retire(): Promise<void>;
+  /** Release everything now; requests in flight fail. */
+  stop(): void;
+}
+
+export interface IsolationTier {
+  readonly name: string;
+  /** Starts a sandbox running `spec.code`; rejects with BundleError if the code does not load. */
+  start(spec: SandboxSpec): Promise<Sandbox>;
+}
