@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { request } from '../engine/gateway/test-http.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NODE = process.execPath;
@@ -20,7 +21,8 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type TargetName = 'node' | 'islet' | 'workerd';
+export type TargetName = 'node' | 'naive-ivm' | 'islet' | 'workerd';
+export const TARGETS: TargetName[] = ['node', 'naive-ivm', 'islet', 'workerd'];
 
 export async function startTarget(name: TargetName, fixture: string): Promise<Target> {
   const port = await freePort();
@@ -30,6 +32,8 @@ export async function startTarget(name: TargetName, fixture: string): Promise<Ta
   let host = `127.0.0.1:${port}`;
   if (name === 'node') {
     child = spawn(NODE, [path.join(ROOT, 'bench/bare-node-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
+  } else if (name === 'naive-ivm') {
+    child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'bench/naive-ivm-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
   } else if (name === 'islet') {
     const config = path.join(dir, 'islet.config.json');
     await writeFile(config, JSON.stringify({ functions: { [fixture]: { entry } } }));
@@ -111,8 +115,9 @@ async function waitUntilServing(url: string, host: string, child: ChildProcess):
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${url}: server exited with code ${child.exitCode}`);
     try {
-      const res = await fetch(url, { headers: { host } });
-      if (res.ok) return;
+      // node:http, because fetch() does not let a caller set Host.
+      const res = await request(url, { host });
+      if (res.status === 200) return;
     } catch {
       // not listening yet
     }

@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { cpuMicros, startTarget, type TargetName } from './servers.ts';
+import { cpuMicros, startTarget, TARGETS, type TargetName } from './servers.ts';
 
 export interface Row {
   target: string;
@@ -23,7 +23,7 @@ const help = `Usage: islet bench [options]   (or: npm run bench -- [options])
 Load-tests hello on each target with autocannon and prints a table and JSON.
 
 Options:
-  --targets <list>     comma-separated: node,islet,workerd (default all three)
+  --targets <list>     comma-separated from node, naive-ivm, islet, workerd (default all)
   --duration <s>       measured seconds per target per round (default 10)
   --warmup <s>         unmeasured seconds before each measurement (default 3)
   --connections <n>    concurrent connections (default 50)
@@ -36,7 +36,7 @@ export async function bench(args: string[]): Promise<Row[]> {
   const { values } = parseArgs({
     args,
     options: {
-      targets: { type: 'string', default: 'node,islet,workerd' },
+      targets: { type: 'string', default: TARGETS.join(',') },
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '3' },
       connections: { type: 'string', default: '50' },
@@ -51,7 +51,7 @@ export async function bench(args: string[]): Promise<Row[]> {
     return [];
   }
   const targets = values.targets.split(',') as TargetName[];
-  for (const t of targets) if (!['node', 'islet', 'workerd'].includes(t)) throw new Error(`unknown target "${t}"`);
+  for (const t of targets) if (!TARGETS.includes(t)) throw new Error(`unknown target "${t}" (known: ${TARGETS.join(', ')})`);
   const duration = Number(values.duration);
   const warmup = Number(values.warmup);
   const connections = Number(values.connections);
