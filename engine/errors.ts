@@ -68,6 +68,13 @@ export class NoSuchFunctionError extends IsletError {
   }
 }
 
+/** A request islet cannot pass on: its Host and target do not form a URL. */
+export class BadRequestError extends IsletError {
+  readonly code = 'bad-request';
+  readonly status = 400;
+  readonly errorName = 'bad_request';
+}
+
 /** Tenant code that cannot be bundled or loaded; `diagnostics` name file and line. */
 export class BundleError extends IsletError {
   readonly code = 'bad-code';

@@ -1,14 +1,12 @@
 // Node's IncomingMessage → WireRequest without building a Web Request first: raw headers are
 // already the flat list the isolate wants, and the body is read once, up to the function's limit.
 import type { IncomingMessage } from 'node:http';
-import { BodyTooLargeError } from '../errors.ts';
+import { BadRequestError, BodyTooLargeError } from '../errors.ts';
 import type { WireRequest } from '../wire.ts';
 
 export function wireFromIncoming(incoming: IncomingMessage, fn: string, maxBodyBytes: number): WireRequest | Promise<WireRequest> {
   const headers = incoming.rawHeaders;
-  const path = incoming.url ?? '/';
-  // Origin-form targets ("/path") get the Host's origin; absolute-form ones are kept as sent.
-  const url = path.charCodeAt(0) === 47 /* / */ ? `${protocolOf(incoming)}://${incoming.headers.host || 'localhost'}${path}` : path;
+  const url = requestUrl(incoming);
   const method = incoming.method ?? 'GET';
   const hasBody = method !== 'GET' && method !== 'HEAD'
     && (incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined);
@@ -16,8 +14,22 @@ export function wireFromIncoming(incoming: IncomingMessage, fn: string, maxBodyB
   return readBody(incoming, fn, maxBodyBytes).then((body) => ({ method, url, headers, body }));
 }
 
-function protocolOf(incoming: IncomingMessage): string {
-  return (incoming.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+// A request's URL as the URL standard serializes it, which is what `request.url` must be in the
+// isolate. Most targets are already in that form; the rest go through Node's WHATWG URL parser.
+const PLAIN_HOST = /^[a-z0-9.-]+(?::\d{1,5})?$/;
+const PLAIN_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/;
+
+export function requestUrl(incoming: IncomingMessage): string {
+  const target = incoming.url ?? '/';
+  const host = incoming.headers.host || 'localhost';
+  const scheme = (incoming.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http';
+  if (PLAIN_HOST.test(host) && !host.endsWith(scheme === 'http' ? ':80' : ':443') && PLAIN_PATH.test(target) && !target.includes('/.')) {
+    return `${scheme}://${host}${target}`;
+  }
+  // Absolute-form targets ("GET http://a/b") are URLs already; origin-form ones get the Host.
+  const parsed = URL.parse(target.charCodeAt(0) === 47 /* / */ ? `${scheme}://${host}${target}` : target);
+  if (!parsed) throw new BadRequestError(`the request's Host (${JSON.stringify(host)}) and target do not form a valid URL`);
+  return parsed.href;
 }
 
 function readBody(incoming: IncomingMessage, fn: string, maxBodyBytes: number): Promise<ArrayBuffer> {

@@ -49,7 +49,7 @@ export class IsolateSandbox implements Sandbox {
       },
     });
     this.#meter = enforcer.meter<Task>(spec.limits.cpuMs, {
-      readCpuNs: () => (this.#isolate.isDisposed ? 0 : Number(this.#isolate.cpuTime)),
+      readCpuNs: () => this.#readCpuNs(),
       onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
       onWallLimit: (task) => this.#onWallLimit(task),
     });
@@ -68,6 +68,13 @@ export class IsolateSandbox implements Sandbox {
 
   get alive(): boolean {
     return this.#death === undefined && !this.#isolate.isDisposed;
+  }
+
+  #readCpuNs(): number {
+    if (!this.#isolate.isDisposed) return Number(this.#isolate.cpuTime);
+    // isolated-vm disposed it (memory limit) while no call of ours was waiting to notice.
+    queueMicrotask(() => this.#die(this.#death ?? this.#deathFromDisposal()));
+    return 0;
   }
 
   get inFlight(): number {

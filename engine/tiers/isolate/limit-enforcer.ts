@@ -72,7 +72,7 @@ export class SandboxMeter<T extends MeteredTask> {
   /** One watchdog tick; returns false when there is nothing left to watch. */
   sample(now: number): boolean {
     const cpu = this.#hooks.readCpuNs();
-    const delta = cpu - this.#lastCpuNs;
+    const delta = Math.max(0, cpu - this.#lastCpuNs);
     this.#lastCpuNs = cpu;
     const n = this.tasks.size;
     if (n === 0) {
