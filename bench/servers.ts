@@ -37,7 +37,7 @@ export async function startTarget(name: TargetName, fixture: string): Promise<Ta
   } else if (name === 'islet') {
     const config = path.join(dir, 'islet.config.json');
     await writeFile(config, JSON.stringify({ functions: { [fixture]: { entry } } }));
-    child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.ts'), 'serve', '--config', config, '--port', String(port)], {
+    child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', String(port)], {
       stdio: 'ignore',
       env: { ...cleanEnv(), ISLET_LOG_LEVEL: 'warn' },
     });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../engine/gateway/test-http.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const ISLET = path.join(ROOT, 'cli/islet.ts');
+const ISLET = path.join(ROOT, 'cli/islet.js');
 const children: ChildProcess[] = [];
 let tmp: string;
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --no-node-snapshot
 // The `islet` command: picks a subcommand, and turns usage and config errors into a clear
 // message and exit code 2 (runtime failures exit 1).
 import { BundleError, ConfigError } from '../engine/index.ts';
