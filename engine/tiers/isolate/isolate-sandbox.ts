@@ -43,6 +43,8 @@ export class IsolateSandbox implements Sandbox {
     this.#spec = spec;
     this.#isolate = new ivm.Isolate({
       memoryLimit: spec.limits.memoryMb,
+      // isolated-vm advises ending the process after this; until a supervisor can replace the
+      // engine process (issue 7), islet drops the isolate and keeps serving the others.
       onCatastrophicError: (message) => {
         spec.log.event('error', 'isolate suffered a catastrophic error', { message });
         this.#die(new SandboxUnavailableError(`function "${spec.name}" lost its isolate: ${message}`));
@@ -66,8 +68,10 @@ export class IsolateSandbox implements Sandbox {
     return sandbox;
   }
 
+  // A field check, not isolate.isDisposed: that is a native call, and this runs twice a request.
+  // A disposal islet did not cause is noticed by the next batch or watchdog tick instead.
   get alive(): boolean {
-    return this.#death === undefined && !this.#isolate.isDisposed;
+    return this.#death === undefined;
   }
 
   #readCpuNs(): number {
@@ -104,7 +108,9 @@ export class IsolateSandbox implements Sandbox {
       await module.evaluate({ timeout: limits.startupCpuMs });
       await runtime.setTenant.apply(undefined, [module.namespace.derefInto(), new ivm.ExternalCopy(this.#spec.env).copyInto()]);
     } catch (err) {
-      if (this.#isolate.isDisposed) throw new MemoryLimitError(name, limits.memoryMb);
+      if (this.#isolate.isDisposed) {
+        throw new BundleError(`function "${name}" exceeded its memory limit of ${limits.memoryMb} MB while loading`);
+      }
       const message = err instanceof Error ? err.message : String(err);
       const stack = err instanceof Error && err.stack ? err.stack.split('\n').filter((l) => !l.includes('node:') && !l.includes('/engine/')) : [];
       throw new BundleError(`function "${name}" failed to load: ${message}`, stack.slice(1));
@@ -112,7 +118,7 @@ export class IsolateSandbox implements Sandbox {
   }
 
   invoke(request: WireRequest): Promise<WireResponse> {
-    if (!this.alive) return Promise.reject(this.#death ?? this.#deathFromDisposal());
+    if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<WireResponse>((resolve, reject) => {
       const task: Task = {
         id: nextTaskId++,
@@ -170,7 +176,7 @@ export class IsolateSandbox implements Sandbox {
   };
 
   #onBatchFailed(err: unknown, batch: unknown[]): void {
-    if (!this.alive || this.#isolate.isDisposed) {
+    if (this.#isolate.isDisposed) {
       this.#die(this.#death ?? this.#deathFromDisposal(err));
       return;
     }
