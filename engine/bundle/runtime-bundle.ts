@@ -5,6 +5,17 @@ import * as esbuild from 'esbuild';
 
 const ENTRY = fileURLToPath(new URL('../../runtime-api/index.ts', import.meta.url));
 
+// whatwg-url loads @exodus/bytes' legacy multi-byte encoders (~390 KB, mostly tables) for
+// documents in encodings like Shift_JIS. A worker has no document: its URLs are always UTF-8, so
+// every isolate would pay to evaluate tables it can never use.
+const dropLegacyEncodings: esbuild.Plugin = {
+  name: 'islet-drop-legacy-encodings',
+  setup(build) {
+    build.onResolve({ filter: /^@exodus\/bytes\/encoding\.js$/ }, (args) => ({ path: args.path, namespace: 'islet-empty' }));
+    build.onLoad({ filter: /.*/, namespace: 'islet-empty' }, () => ({ contents: '', loader: 'js' }));
+  },
+};
+
 let cached: Promise<string> | undefined;
 
 export function runtimeScript(): Promise<string> {
@@ -21,6 +32,7 @@ export function runtimeScript(): Promise<string> {
       legalComments: 'none',
       charset: 'utf8',
       minifySyntax: true,
+      plugins: [dropLegacyEncodings],
     })
     .then((r) => r.outputFiles[0]!.text);
   return cached;
