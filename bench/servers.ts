@@ -49,7 +49,13 @@ export async function startTarget(name: TargetName, fixture: string): Promise<Ta
     child = spawn(workerdBinary(), ['serve', path.join(dir, 'config.capnp')], { stdio: 'ignore', cwd: dir, env: cleanEnv() });
   }
   const url = `http://127.0.0.1:${port}/`;
-  await waitUntilServing(url, host, child);
+  try {
+    await waitUntilServing(url, host, child);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     name,
     url,

@@ -152,7 +152,11 @@ export class Engine {
   }
 
   errorResponse(err: unknown, name: string | undefined): Response {
-    if (err instanceof TenantExceptionError) this.logger.error({ fn: name, stack: err.tenantStack }, err.message);
+    if (err instanceof TenantExceptionError) {
+      // In dev the stack is the message, so a terminal shows it as lines, not as an escaped field.
+      if (this.exposeStack) this.logger.error({ fn: name }, err.tenantStack);
+      else this.logger.error({ fn: name, stack: err.tenantStack }, err.message);
+    }
     else if (!(err instanceof IsletError)) this.logger.error({ fn: name, err }, 'internal error');
     const answer = errorAnswer(err, name, this.exposeStack);
     return new Response(answer.body, { status: answer.status, headers: answer.headers });

@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { ConfigError } from '../errors.ts';
 
 export interface ServedGateway {
   url: string;
@@ -24,6 +25,12 @@ export function serveGateway(app: Hono, options: { port: number; host: string })
         }),
       });
     });
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const where = `${options.host}:${options.port}`;
+      if (err.code === 'EADDRINUSE') reject(new ConfigError(`cannot listen on ${where}: the address is already in use (try another --port)`));
+      else if (err.code === 'EACCES') reject(new ConfigError(`cannot listen on ${where}: permission denied`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new ConfigError(`cannot listen on ${where}: no such local address`));
+      else reject(err);
+    });
   });
 }

@@ -14,7 +14,17 @@ export interface LogOptions {
 export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env.ISLET_LOG_LEVEL ?? 'info';
   if (options.pretty) {
-    return pino({ level, base: undefined }, pretty({ sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+    return pino(
+      { level, base: undefined },
+      pretty({
+        sync: true,
+        translateTime: 'HH:MM:ss.l',
+        // "12:00:01.123 INFO: hello: the line" — the function's name leads, fields stay on one line.
+        messageFormat: '{if fn}{fn}: {end}{msg}',
+        ignore: 'pid,hostname,fn,src',
+        singleLine: true,
+      }),
+    );
   }
   return pino({ level, base: undefined });
 }

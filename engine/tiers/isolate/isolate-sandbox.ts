@@ -27,6 +27,11 @@ const MAX_RANDOM_BLOCK = 65536;
 
 let nextTaskId = 1;
 
+/** A tenant's stack ends in islet's dispatcher; those frames mean nothing to its author. */
+function withoutRuntimeFrames(stack: string): string {
+  return stack.split('\n').filter((line) => !line.includes('(islet:runtime:')).join('\n');
+}
+
 export class IsolateSandbox implements Sandbox {
   readonly #spec: SandboxSpec;
   readonly #isolate: ivm.Isolate;
@@ -162,7 +167,7 @@ export class IsolateSandbox implements Sandbox {
           this.#die(new MemoryLimitError(this.#spec.name, this.#spec.limits.memoryMb));
           return;
         }
-        task.reject(new TenantExceptionError(this.#spec.name, name, message, stack));
+        task.reject(new TenantExceptionError(this.#spec.name, name, message, withoutRuntimeFrames(stack)));
       } else {
         task.resolve({
           status: results[i + 2] as number,
