@@ -58,6 +58,13 @@ describe('islet serve', () => {
         api: { entry: path.join(ROOT, 'fixtures/json-api/index.ts'), env: { GREETING: 'hej' } },
         hog: { entry: path.join(ROOT, 'fixtures/cpu-hog/index.js') },
         throws: { entry: path.join(ROOT, 'fixtures/throws/index.js') },
+        hono: { entry: path.join(ROOT, 'fixtures/hono-app/index.ts') },
+        bomb: { entry: path.join(ROOT, 'fixtures/memory-bomb/index.js'), limits: { memoryMb: 32, cpuMs: 5000 } },
+        later: { entry: path.join(ROOT, 'fixtures/wait-until/index.js') },
+        small: { code: 'export default { async fetch(r) { return new Response(await r.text()) } }', limits: { maxBodyBytes: 10 } },
+        hangs: { code: 'export default { fetch: () => new Promise(() => {}) }', limits: { wallMs: 300 } },
+        writer: { code: 'globalThis.shared = "writer"; export default { fetch: () => new Response(String(globalThis.shared)) }' },
+        reader: { code: 'export default { fetch: () => new Response(typeof globalThis.shared) }' },
       },
     }));
     ({ url } = await start(['serve', '--config', config, '--port', '0', '--admin-token', TOKEN]));
@@ -80,14 +87,46 @@ describe('islet serve', () => {
     }
   });
 
-  it('maps limits and exceptions to their statuses, without stacks', async () => {
-    const hog = await request(url, { host: 'hog.localhost' });
-    expect([hog.status, hog.headers['islet-error']]).toEqual([503, 'cpu-limit']);
+  it('serves the Hono app and runs waitUntil work after answering', async () => {
+    expect((await request(url, { host: 'hono.localhost', path: '/users/7' })).json()).toEqual({ id: '7', agent: null });
+    const accepted = await request(url, { host: 'later.localhost', path: '/?id=e2e' });
+    expect([accepted.status, accepted.text]).toEqual([202, 'accepted e2e']);
+    let log: string[] = [];
+    for (let i = 0; i < 50 && !log.includes('e2e'); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      log = (await request(url, { host: 'later.localhost', path: '/log' })).json();
+    }
+    expect(log).toContain('e2e');
+  });
+
+  it('maps every limit and exceptions to their statuses, without stacks', async () => {
+    const hog = await request(url, { host: 'hog.localhost', path: '/?after-await' });
+    expect([hog.status, hog.headers['islet-error'], hog.json().error]).toEqual([503, 'cpu-limit', 'cpu_limit_exceeded']);
+    for (let i = 0; i < 3; i++) {
+      const bomb = await request(url, { host: 'bomb.localhost' });
+      expect([bomb.status, bomb.headers['islet-error'], bomb.json().function]).toEqual([503, 'memory-limit', 'bomb']);
+    }
+    const hang = await request(url, { host: 'hangs.localhost' });
+    expect([hang.status, hang.headers['islet-error']]).toEqual([503, 'wall-limit']);
     const thrown = await request(url, { host: 'throws.localhost' });
     expect([thrown.status, thrown.headers['islet-error']]).toEqual([500, 'exception']);
     expect(thrown.text).not.toContain('tenant code failed');
-    const big = await request(url, { host: 'hello.localhost', method: 'POST', body: Buffer.alloc(10), headers: { 'content-length': String(200 * 1024 * 1024) } }).catch(() => null);
-    if (big) expect([big.status, big.headers['islet-error']]).toEqual([413, 'body-too-large']);
+    expect((await request(url, { host: 'small.localhost', method: 'POST', body: '0123456789' })).text).toBe('0123456789');
+    const big = await request(url, { host: 'small.localhost', method: 'POST', body: '0123456789!' });
+    expect([big.status, big.headers['islet-error']]).toEqual([413, 'body-too-large']);
+    const declared = await request(url, { host: 'small.localhost', method: 'POST', body: 'x'.repeat(64 * 1024) });
+    expect(declared.status).toBe(413);
+    expect((await request(url, { host: 'hello.localhost' })).status).toBe(200);
+  });
+
+  it('keeps tenants\' globals apart', async () => {
+    expect((await request(url, { host: 'writer.localhost' })).text).toBe('writer');
+    expect((await request(url, { host: 'reader.localhost' })).text).toBe('undefined');
+  });
+
+  it('answers 400 for a Host that cannot form a URL', async () => {
+    const res = await request(url, { host: 'bad host.localhost' });
+    expect(res.status).toBe(400);
   });
 
   it('refuses the admin API without the right bearer token', async () => {
