@@ -16,6 +16,15 @@ const dropLegacyEncodings: esbuild.Plugin = {
   },
 };
 
+// whatwg-url's IDNA goes through runtime-api/url/idna.ts, which loads tr46 only when needed.
+const IDNA = fileURLToPath(new URL('../../runtime-api/url/idna.ts', import.meta.url));
+const lazyIdna: esbuild.Plugin = {
+  name: 'islet-lazy-idna',
+  setup(build) {
+    build.onResolve({ filter: /^tr46$/ }, () => ({ path: IDNA }));
+  },
+};
+
 let cached: Promise<string> | undefined;
 
 export function runtimeScript(): Promise<string> {
@@ -32,7 +41,7 @@ export function runtimeScript(): Promise<string> {
       legalComments: 'none',
       charset: 'utf8',
       minifySyntax: true,
-      plugins: [dropLegacyEncodings],
+      plugins: [dropLegacyEncodings, lazyIdna],
     })
     .then((r) => r.outputFiles[0]!.text);
   return cached;
