@@ -38,6 +38,8 @@ export interface EngineOptions {
   /** Put tenant stack traces in 500 answers (islet dev). */
   exposeStack?: boolean;
   tier?: IsolationTier;
+  /** Boot isolates from a V8 snapshot of the runtime (default true). Ignored with `tier`. */
+  snapshot?: boolean;
 }
 
 interface FunctionSlot {
@@ -66,7 +68,7 @@ export class Engine {
     this.logger = options.logger ?? silentLogger();
     this.exposeStack = options.exposeStack ?? false;
     this.defaultLimits = resolveLimits(options.limits ?? {}, DEFAULT_LIMITS);
-    this.#tier = options.tier ?? new IsolateTier();
+    this.#tier = options.tier ?? new IsolateTier({ snapshot: options.snapshot });
   }
 
   /**

@@ -1,5 +1,6 @@
 // The in-isolate runtime (runtime-api/) as one classic script, built once per process. It only
-// defines classes and functions, so the same text can later go into a V8 startup snapshot.
+// defines classes and functions, so the same text also goes into a V8 startup snapshot.
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
@@ -25,6 +26,19 @@ const lazyIdna: esbuild.Plugin = {
   },
 };
 
+// V8 builds startup snapshots with no SharedArrayBuffer on the global object, and two modules
+// under whatwg-url read SharedArrayBuffer.prototype when they load. In a snapshot they get a
+// stand-in whose brand check every value fails: whatwg-url never handles buffers.
+const snapshotSafeWebidl: esbuild.Plugin = {
+  name: 'islet-snapshot-safe-webidl',
+  setup(build) {
+    build.onLoad({ filter: /[\\/](webidl-conversions[\\/]lib[\\/]index|whatwg-url[\\/]lib[\\/]utils)\.js$/ }, async (args) => ({
+      contents: `var SharedArrayBuffer = globalThis.SharedArrayBuffer ?? class SharedArrayBuffer { #brand; get byteLength() { return this.#brand; } get growable() { return this.#brand; } };\n${await readFile(args.path, 'utf8')}`,
+      loader: 'js',
+    }));
+  },
+};
+
 let cached: Promise<string> | undefined;
 
 export function runtimeScript(): Promise<string> {
@@ -41,7 +55,7 @@ export function runtimeScript(): Promise<string> {
       legalComments: 'none',
       charset: 'utf8',
       minifySyntax: true,
-      plugins: [dropLegacyEncodings, lazyIdna],
+      plugins: [dropLegacyEncodings, lazyIdna, snapshotSafeWebidl],
     })
     .then((r) => r.outputFiles[0]!.text);
   return cached;

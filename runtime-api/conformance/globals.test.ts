@@ -12,101 +12,104 @@ async function run(name: string, body: string): Promise<any> {
   return res.json();
 }
 
-beforeAll(() => {
-  engine = new Engine();
-});
-afterAll(() => engine.close());
+// Booted from the runtime snapshot and plainly: both must behave the same.
+describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snapshot: $snapshot)', ({ snapshot }) => {
+  beforeAll(() => {
+    engine = new Engine({ snapshot });
+  });
+  afterAll(() => engine.close());
 
-describe('timers', () => {
-  it('setTimeout fires in order, clearTimeout cancels, setInterval repeats', async () => {
-    const out = await run('timers', `
-      const log = [];
-      const cancelled = setTimeout(() => log.push('cancelled'), 5);
-      clearTimeout(cancelled);
-      await new Promise((r) => { setTimeout(() => log.push('b'), 20); setTimeout(() => log.push('a', ...[1, 2]), 10); setTimeout(r, 40); });
-      let n = 0;
-      await new Promise((r) => { const id = setInterval(() => { if (++n === 3) { clearInterval(id); r(); } }, 5); });
-      queueMicrotask(() => log.push('micro'));
-      await null;
-      return Response.json({ log, n });
-    `);
-    expect(out).toEqual({ log: ['a', 1, 2, 'b', 'micro'], n: 3 });
+  describe('timers', () => {
+    it('setTimeout fires in order, clearTimeout cancels, setInterval repeats', async () => {
+      const out = await run('timers', `
+        const log = [];
+        const cancelled = setTimeout(() => log.push('cancelled'), 5);
+        clearTimeout(cancelled);
+        await new Promise((r) => { setTimeout(() => log.push('b'), 20); setTimeout(() => log.push('a', ...[1, 2]), 10); setTimeout(r, 40); });
+        let n = 0;
+        await new Promise((r) => { const id = setInterval(() => { if (++n === 3) { clearInterval(id); r(); } }, 5); });
+        queueMicrotask(() => log.push('micro'));
+        await null;
+        return Response.json({ log, n });
+      `);
+      expect(out).toEqual({ log: ['a', 1, 2, 'b', 'micro'], n: 3 });
+    });
+
+    it('refuses strings as timer callbacks', async () => {
+      const out = await run('timer-string', `
+        try { setTimeout('1 + 1', 0); return Response.json('no error'); } catch (e) { return Response.json(e.name); }
+      `);
+      expect(out).toBe('TypeError');
+    });
   });
 
-  it('refuses strings as timer callbacks', async () => {
-    const out = await run('timer-string', `
-      try { setTimeout('1 + 1', 0); return Response.json('no error'); } catch (e) { return Response.json(e.name); }
-    `);
-    expect(out).toBe('TypeError');
-  });
-});
+  describe('crypto', () => {
+    it('randomUUID is v4 and unique; getRandomValues fills and enforces the quota', async () => {
+      const out = await run('crypto', `
+        const ids = new Set(Array.from({ length: 1000 }, () => crypto.randomUUID()));
+        const bytes = crypto.getRandomValues(new Uint8Array(32));
+        let quota, type;
+        try { crypto.getRandomValues(new Uint8Array(65537)); } catch (e) { quota = e.name; }
+        try { crypto.getRandomValues(new Float64Array(2)); } catch (e) { type = e.name; }
+        return Response.json({ unique: ids.size, sample: [...ids][0], nonZero: bytes.some((b) => b !== 0), quota, type,
+          max: crypto.getRandomValues(new Uint8Array(65536)).length });
+      `);
+      expect(out.unique).toBe(1000);
+      expect(out.sample).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(out).toMatchObject({ nonZero: true, quota: 'QuotaExceededError', type: 'TypeMismatchError', max: 65536 });
+    });
 
-describe('crypto', () => {
-  it('randomUUID is v4 and unique; getRandomValues fills and enforces the quota', async () => {
-    const out = await run('crypto', `
-      const ids = new Set(Array.from({ length: 1000 }, () => crypto.randomUUID()));
-      const bytes = crypto.getRandomValues(new Uint8Array(32));
-      let quota, type;
-      try { crypto.getRandomValues(new Uint8Array(65537)); } catch (e) { quota = e.name; }
-      try { crypto.getRandomValues(new Float64Array(2)); } catch (e) { type = e.name; }
-      return Response.json({ unique: ids.size, sample: [...ids][0], nonZero: bytes.some((b) => b !== 0), quota, type,
-        max: crypto.getRandomValues(new Uint8Array(65536)).length });
-    `);
-    expect(out.unique).toBe(1000);
-    expect(out.sample).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(out).toMatchObject({ nonZero: true, quota: 'QuotaExceededError', type: 'TypeMismatchError', max: 65536 });
+    it('two isolates never see the same random bytes', async () => {
+      const code = 'return Response.json(crypto.randomUUID());';
+      const a = await run('rand-a', code);
+      const b = await run('rand-b', code);
+      expect(a).not.toBe(b);
+    });
   });
 
-  it('two isolates never see the same random bytes', async () => {
-    const code = 'return Response.json(crypto.randomUUID());';
-    const a = await run('rand-a', code);
-    const b = await run('rand-b', code);
-    expect(a).not.toBe(b);
-  });
-});
-
-describe('web globals', () => {
-  it('structuredClone, atob/btoa, TextEncoder/TextDecoder and URLSearchParams behave as on the web', async () => {
-    const out = await run('web', `
-      const src = { d: new Date(0), m: new Map([[1, { x: 2 }]]), bytes: new Uint8Array([1, 2, 3]) };
-      src.self = src;
-      const copy = structuredClone(src);
-      let cloneError;
-      try { structuredClone(() => 1); } catch (e) { cloneError = e.name; }
-      let atobError;
-      try { atob('***'); } catch (e) { atobError = e.name; }
-      const utf8 = new TextEncoder().encode('héllo ✓');
-      return Response.json({
-        cycle: copy.self === copy, notSame: copy !== src && copy.m !== src.m, date: copy.d.getTime(), map: copy.m.get(1).x,
-        bytes: [...copy.bytes], cloneError, b64: btoa('hi there'), back: atob('aGkgdGhlcmU='), atobError,
-        utf8: utf8.length, round: new TextDecoder().decode(utf8),
-        params: new URLSearchParams({ a: '1 2', b: 'é' }).toString(), ua: navigator.userAgent,
+  describe('web globals', () => {
+    it('structuredClone, atob/btoa, TextEncoder/TextDecoder and URLSearchParams behave as on the web', async () => {
+      const out = await run('web', `
+        const src = { d: new Date(0), m: new Map([[1, { x: 2 }]]), bytes: new Uint8Array([1, 2, 3]) };
+        src.self = src;
+        const copy = structuredClone(src);
+        let cloneError;
+        try { structuredClone(() => 1); } catch (e) { cloneError = e.name; }
+        let atobError;
+        try { atob('***'); } catch (e) { atobError = e.name; }
+        const utf8 = new TextEncoder().encode('héllo ✓');
+        return Response.json({
+          cycle: copy.self === copy, notSame: copy !== src && copy.m !== src.m, date: copy.d.getTime(), map: copy.m.get(1).x,
+          bytes: [...copy.bytes], cloneError, b64: btoa('hi there'), back: atob('aGkgdGhlcmU='), atobError,
+          utf8: utf8.length, round: new TextDecoder().decode(utf8),
+          params: new URLSearchParams({ a: '1 2', b: 'é' }).toString(), ua: navigator.userAgent,
+        });
+      `);
+      expect(out).toEqual({
+        cycle: true, notSame: true, date: 0, map: 2, bytes: [1, 2, 3], cloneError: 'DataCloneError', b64: 'aGkgdGhlcmU=',
+        back: 'hi there', atobError: 'InvalidCharacterError', utf8: 10, round: 'héllo ✓', params: 'a=1+2&b=%C3%A9', ua: 'islet',
       });
-    `);
-    expect(out).toEqual({
-      cycle: true, notSame: true, date: 0, map: 2, bytes: [1, 2, 3], cloneError: 'DataCloneError', b64: 'aGkgdGhlcmU=',
-      back: 'hi there', atobError: 'InvalidCharacterError', utf8: 10, round: 'héllo ✓', params: 'a=1+2&b=%C3%A9', ua: 'islet',
     });
-  });
 
-  it('Request and Response follow the Fetch standard at the boundary', async () => {
-    await engine.deploy('fetch-shapes', {
-      code: `export default { async fetch(request) {
-        const u = new URL(request.url);
-        if (u.pathname === '/redirect') return Response.redirect('https://example.com/next', 307);
-        if (u.pathname === '/bytes') return new Response(new Uint8Array([104, 105]), { headers: { 'x-kind': 'bytes' } });
-        if (u.pathname === '/cookies') { const h = new Headers(); h.append('set-cookie', 'a=1'); h.append('set-cookie', 'b=2'); return new Response(null, { status: 204, headers: h }); }
-        return Response.json({ method: request.method, ct: request.headers.get('content-type'), body: await request.text(), immutable: (() => { try { request.headers.set('x', '1'); return false } catch { return true } })() });
-      } }`,
+    it('Request and Response follow the Fetch standard at the boundary', async () => {
+      await engine.deploy('fetch-shapes', {
+        code: `export default { async fetch(request) {
+          const u = new URL(request.url);
+          if (u.pathname === '/redirect') return Response.redirect('https://example.com/next', 307);
+          if (u.pathname === '/bytes') return new Response(new Uint8Array([104, 105]), { headers: { 'x-kind': 'bytes' } });
+          if (u.pathname === '/cookies') { const h = new Headers(); h.append('set-cookie', 'a=1'); h.append('set-cookie', 'b=2'); return new Response(null, { status: 204, headers: h }); }
+          return Response.json({ method: request.method, ct: request.headers.get('content-type'), body: await request.text(), immutable: (() => { try { request.headers.set('x', '1'); return false } catch { return true } })() });
+        } }`,
+      });
+      const go = (path: string, init?: RequestInit) => engine.fetch('fetch-shapes', new Request(`http://f.test${path}`, init));
+      const redirect = await go('/redirect');
+      expect([redirect.status, redirect.headers.get('location')]).toEqual([307, 'https://example.com/next']);
+      const bytes = await go('/bytes');
+      expect([await bytes.text(), bytes.headers.get('content-type'), bytes.headers.get('x-kind')]).toEqual(['hi', null, 'bytes']);
+      const cookies = await go('/cookies');
+      expect([cookies.status, cookies.headers.getSetCookie()]).toEqual([204, ['a=1', 'b=2']]);
+      const echo = await go('/echo', { method: 'PUT', body: 'payload', headers: { 'content-type': 'text/x-thing' } });
+      expect(await echo.json()).toEqual({ method: 'PUT', ct: 'text/x-thing', body: 'payload', immutable: true });
     });
-    const go = (path: string, init?: RequestInit) => engine.fetch('fetch-shapes', new Request(`http://f.test${path}`, init));
-    const redirect = await go('/redirect');
-    expect([redirect.status, redirect.headers.get('location')]).toEqual([307, 'https://example.com/next']);
-    const bytes = await go('/bytes');
-    expect([await bytes.text(), bytes.headers.get('content-type'), bytes.headers.get('x-kind')]).toEqual(['hi', null, 'bytes']);
-    const cookies = await go('/cookies');
-    expect([cookies.status, cookies.headers.getSetCookie()]).toEqual([204, ['a=1', 'b=2']]);
-    const echo = await go('/echo', { method: 'PUT', body: 'payload', headers: { 'content-type': 'text/x-thing' } });
-    expect(await echo.json()).toEqual({ method: 'PUT', ct: 'text/x-thing', body: 'payload', immutable: true });
   });
 });

@@ -65,9 +65,9 @@ async function runInIsolate(kind: string, file: string): Promise<unknown[]> {
   return (await res.json()) as unknown[];
 }
 
-describe.skipIf(!present)('WPT url (inside an isolate)', () => {
+describe.skipIf(!present).each([{ snapshot: true }, { snapshot: false }])('WPT url inside an isolate (snapshot: $snapshot)', ({ snapshot }) => {
   beforeAll(async () => {
-    engine = new Engine();
+    engine = new Engine({ snapshot });
     await engine.deploy('wpt', { code: RUNNER, limits: { cpuMs: 10_000 } });
   });
   afterAll(() => engine.close());

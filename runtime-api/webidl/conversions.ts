@@ -65,6 +65,7 @@ function intrinsicGetter(proto: object, key: string): (this: unknown) => unknown
   return Object.getOwnPropertyDescriptor(proto, key)!.get!;
 }
 
+// A V8 startup snapshot is built without SharedArrayBuffer: then no value counts as one.
 const hasSharedArrayBuffer = typeof SharedArrayBuffer === 'function';
 const arrayBufferByteLength = intrinsicGetter(ArrayBuffer.prototype, 'byteLength');
 const arrayBufferResizable = intrinsicGetter(ArrayBuffer.prototype, 'resizable');
@@ -116,8 +117,8 @@ export function viewBufferSource(value: unknown, allowShared: boolean, where: st
     if (arrayBufferResizable.call(buffer)) throw new TypeError(`${where}: a resizable ArrayBuffer is not accepted`);
     if (arrayBufferDetached.call(buffer)) return new Uint8Array(0);
   } else {
-    if (!allowShared) throw new TypeError(`${where}: a view of a SharedArrayBuffer is not accepted`);
-    if (sharedArrayBufferGrowable!.call(buffer)) throw new TypeError(`${where}: a growable SharedArrayBuffer is not accepted`);
+    if (!allowShared || !sharedArrayBufferGrowable) throw new TypeError(`${where}: a view of a SharedArrayBuffer is not accepted`);
+    if (sharedArrayBufferGrowable.call(buffer)) throw new TypeError(`${where}: a growable SharedArrayBuffer is not accepted`);
   }
   if (buffer === value) return new Uint8Array(buffer);
   const view = value as ArrayBufferView;

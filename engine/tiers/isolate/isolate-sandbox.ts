@@ -44,10 +44,14 @@ export class IsolateSandbox implements Sandbox {
   #death: IsletError | undefined;
   #retiring: (() => void) | undefined;
 
-  private constructor(spec: SandboxSpec, enforcer: LimitEnforcer) {
+  readonly #fromSnapshot: boolean;
+
+  private constructor(spec: SandboxSpec, enforcer: LimitEnforcer, snapshot: ivm.ExternalCopy<ArrayBuffer> | undefined) {
     this.#spec = spec;
+    this.#fromSnapshot = snapshot !== undefined;
     this.#isolate = new ivm.Isolate({
       memoryLimit: spec.limits.memoryMb,
+      snapshot,
       // isolated-vm advises ending the process after this; until a supervisor can replace the
       // engine process (issue 7), islet drops the isolate and keeps serving the others.
       onCatastrophicError: (message) => {
@@ -62,8 +66,9 @@ export class IsolateSandbox implements Sandbox {
     });
   }
 
-  static async start(spec: SandboxSpec, enforcer: LimitEnforcer): Promise<IsolateSandbox> {
-    const sandbox = new IsolateSandbox(spec, enforcer);
+  /** Boots from `snapshot` (the runtime already evaluated) when given, else plainly. */
+  static async start(spec: SandboxSpec, enforcer: LimitEnforcer, snapshot?: ivm.ExternalCopy<ArrayBuffer>): Promise<IsolateSandbox> {
+    const sandbox = new IsolateSandbox(spec, enforcer, snapshot);
     try {
       await sandbox.#boot();
     } catch (err) {
@@ -93,7 +98,7 @@ export class IsolateSandbox implements Sandbox {
   async #boot(): Promise<void> {
     const { name, limits } = this.#spec;
     const context = await this.#isolate.createContext();
-    const runtime = await loadRuntime(this.#isolate, context);
+    const runtime = await loadRuntime(this.#isolate, context, this.#fromSnapshot);
     await runtime.init.apply(undefined, [
       new ivm.Callback((level: string, message: string) => this.#spec.log.console(String(level), String(message)), { ignored: true }),
       new ivm.Callback((length: number) => this.#randomBytes(length)),

@@ -1,5 +1,6 @@
-// Loads the runtime (runtime-api/) into a fresh context. The compiled script's V8 code cache is
-// kept for the life of the process, so only the first isolate pays for parsing the runtime.
+// Gets the runtime (runtime-api/) into a fresh context: already there when the isolate booted
+// from the runtime snapshot, else compiled and run, with the script's V8 code cache kept for the
+// life of the process so that only the first plain boot pays for parsing it.
 import ivm from 'isolated-vm';
 import { runtimeScript } from '../../bundle/runtime-bundle.ts';
 
@@ -12,7 +13,17 @@ export interface RuntimeEntry {
 
 let codeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 
-export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context): Promise<RuntimeEntry> {
+export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context, fromSnapshot: boolean): Promise<RuntimeEntry> {
+  if (!fromSnapshot) await runScript(isolate, context);
+  const entry = await context.global.get('__islet_runtime', { reference: true });
+  const [init, setTenant, dispatchBatch, fireTimer] = await Promise.all(
+    ['init', 'setTenant', 'dispatchBatch', 'fireTimer'].map((key) => entry.get(key, { reference: true })),
+  );
+  entry.release();
+  return { init, setTenant, dispatchBatch, fireTimer } as RuntimeEntry;
+}
+
+async function runScript(isolate: ivm.Isolate, context: ivm.Context): Promise<void> {
   const source = await runtimeScript();
   // isolated-vm sets cachedDataRejected (README) though its typings omit it.
   const script: ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean } = await isolate.compileScript(source, {
@@ -23,10 +34,4 @@ export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context): P
   if (script.cachedDataRejected) codeCache = undefined;
   else if (!codeCache && script.cachedData) codeCache = script.cachedData;
   await script.run(context, { release: true });
-  const entry = await context.global.get('__islet_runtime', { reference: true });
-  const [init, setTenant, dispatchBatch, fireTimer] = await Promise.all(
-    ['init', 'setTenant', 'dispatchBatch', 'fireTimer'].map((key) => entry.get(key, { reference: true })),
-  );
-  entry.release();
-  return { init, setTenant, dispatchBatch, fireTimer } as RuntimeEntry;
 }

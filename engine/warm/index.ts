@@ -1,0 +1,1 @@
+export { createSnapshot, runtimeSnapshot, type Snapshot } from './runtime-snapshot.ts';
