@@ -241,3 +241,29 @@ describe('deploys', () => {
     expect(mine.some((l) => l.level === 50 && String(l.msg).startsWith('Error: bad'))).toBe(true);
   });
 });
+
+describe('live isolate cap', () => {
+  it('evicts the least recently used idle isolate instead of booting past the cap', async () => {
+    const capped = new Engine({ maxLive: 3 });
+    const code = (n: number) => `let boots = (globalThis.boots ?? 0) + 1; globalThis.boots = boots; export default { fetch: () => new Response("${n}") }`;
+    for (let i = 0; i < 5; i++) await capped.deploy(`f${i}`, { code: code(i) });
+    expect(capped.liveCount).toBeLessThanOrEqual(3);
+    for (let i = 0; i < 5; i++) expect(await (await get(capped, `f${i}`)).text()).toBe(String(i));
+    expect(capped.liveCount).toBeLessThanOrEqual(3);
+    await capped.close();
+  });
+
+  it('refuses a boot when every isolate under the cap is busy', async () => {
+    const capped = new Engine({ maxLive: 1 });
+    await capped.deploy('busy', { code: 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("done")), 300)) }' });
+    await capped.deploy('other', { code: 'export default { fetch: () => new Response("other") }' });
+    // "other" evicted "busy" when it deployed; now "busy" boots again and holds the only slot.
+    const slow = get(capped, 'busy');
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await get(capped, 'other');
+    expect([refused.status, refused.headers.get('islet-error')]).toEqual([503, 'unavailable']);
+    expect(await (await slow).text()).toBe('done');
+    expect(await (await get(capped, 'other')).text()).toBe('other');
+    await capped.close();
+  });
+});

@@ -2,7 +2,7 @@
 // It owns the function table and nothing else: sandboxes come from a tier, HTTP from the gateway.
 import { bundleEntry, bundleSource } from './bundle/tenant-bundle.ts';
 import { BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError } from './errors.ts';
-import { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.ts';
+import { DEFAULT_LIMITS, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from './limits.ts';
 import { silentLogger, type Logger } from './observe/index.ts';
 import { IsolateTier } from './tiers/isolate/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TenantLog } from './tiers/tier.ts';
@@ -40,6 +40,8 @@ export interface EngineOptions {
   tier?: IsolationTier;
   /** Boot isolates from a V8 snapshot of the runtime (default true). Ignored with `tier`. */
   snapshot?: boolean;
+  /** Most live sandboxes at once (default MAX_LIVE_ISOLATES); past it, idle ones are evicted. */
+  maxLive?: number;
 }
 
 interface FunctionSlot {
@@ -50,6 +52,8 @@ interface FunctionSlot {
   spec: SandboxSpec;
   sandbox: Sandbox | undefined;
   starting: Promise<Sandbox> | undefined;
+  /** When it last got a request, on the engine's use counter (for least-recently-used eviction). */
+  lastUse: number;
 }
 
 // Function names are DNS labels, because the gateway routes by the first label of Host.
@@ -63,12 +67,16 @@ export class Engine {
   readonly #functions = new Map<string, FunctionSlot>();
   /** Latest deploy per name, so a slow deploy never overwrites a newer one. */
   readonly #deploySeq = new Map<string, number>();
+  readonly #maxLive: number;
+  #useCounter = 0;
 
   constructor(options: EngineOptions = {}) {
     this.logger = options.logger ?? silentLogger();
     this.exposeStack = options.exposeStack ?? false;
     this.defaultLimits = resolveLimits(options.limits ?? {}, DEFAULT_LIMITS);
     this.#tier = options.tier ?? new IsolateTier({ snapshot: options.snapshot });
+    this.#maxLive = options.maxLive ?? MAX_LIVE_ISOLATES;
+    if (!Number.isInteger(this.#maxLive) || this.#maxLive < 1) throw new ConfigError('maxLive must be a positive integer');
   }
 
   /**
@@ -91,13 +99,14 @@ export class Engine {
 
     const bundle = config.entry !== undefined ? await bundleEntry(config.entry) : await bundleSource(config.code!, name);
     const spec: SandboxSpec = { name, code: bundle.code, limits, env, log: this.#tenantLog(name) };
+    this.#makeRoom();
     const sandbox = await this.#tier.start(spec);
     if (this.#deploySeq.get(name) !== seq) {
       sandbox.stop();
       throw new ConfigError(`function "${name}" was redeployed while this deploy was loading`);
     }
     const previous = this.#functions.get(name);
-    this.#functions.set(name, { name, limits, env, entry: config.entry, spec, sandbox, starting: undefined });
+    this.#functions.set(name, { name, limits, env, entry: config.entry, spec, sandbox, starting: undefined, lastUse: ++this.#useCounter });
     if (previous) void this.#retire(previous);
     this.logger.info({ fn: name, limits }, previous ? 'function updated' : 'function deployed');
     return { ...this.#info(this.#functions.get(name)!), created: !previous, inputs: bundle.inputs };
@@ -134,9 +143,37 @@ export class Engine {
   invoke(name: string, request: WireRequest): Promise<WireResponse> {
     const slot = this.#functions.get(name);
     if (!slot) return Promise.reject(new NoSuchFunctionError(name));
+    slot.lastUse = ++this.#useCounter;
     const sandbox = slot.sandbox;
     if (sandbox?.alive) return sandbox.invoke(request);
     return this.#restart(slot).then((s) => s.invoke(request));
+  }
+
+  /** Sandboxes alive or booting now. */
+  get liveCount(): number {
+    let n = 0;
+    for (const slot of this.#functions.values()) if (slot.sandbox?.alive || slot.starting) n++;
+    return n;
+  }
+
+  /**
+   * Called before booting a sandbox: at the cap, stop the least recently used idle one (its next
+   * request boots it again). With none idle the new boot is refused rather than risk V8's abort.
+   */
+  #makeRoom(): void {
+    let live = 0;
+    let victim: FunctionSlot | undefined;
+    for (const slot of this.#functions.values()) {
+      if (slot.starting) live++;
+      if (!slot.sandbox?.alive) continue;
+      live++;
+      if (slot.sandbox.inFlight === 0 && (!victim || slot.lastUse < victim.lastUse)) victim = slot;
+    }
+    if (live < this.#maxLive) return;
+    if (!victim) throw new SandboxUnavailableError(`all ${this.#maxLive} isolates this process may hold are busy`);
+    this.logger.info({ fn: victim.name, live }, 'isolate evicted to stay under the live isolate cap');
+    victim.sandbox!.stop();
+    victim.sandbox = undefined;
   }
 
   /**
@@ -175,6 +212,13 @@ export class Engine {
 
   /** A sandbox died (a limit, or memory): the next request boots a fresh one. */
   #restart(slot: FunctionSlot): Promise<Sandbox> {
+    if (!slot.starting) {
+      try {
+        this.#makeRoom();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     slot.starting ??= this.#tier.start(slot.spec).then(
       (sandbox) => {
         slot.starting = undefined;

@@ -35,6 +35,13 @@ const BOUNDS: Record<keyof Limits, [min: number, max: number]> = {
 /** How often the limit watchdog samples isolates' CPU time while they have work in flight. */
 export const WATCHDOG_INTERVAL_MS = 5;
 
+/**
+ * Most live isolates one engine process keeps. V8 under Node 24 + isolated-vm 7 aborts the whole
+ * process when it creates its ~4,065th live isolate (measured; not catchable), so past this cap
+ * the engine evicts the least recently used idle isolate instead of booting one more.
+ */
+export const MAX_LIVE_ISOLATES = 3_000;
+
 /** Most timers one isolate may have pending; beyond it setTimeout throws instead of growing host state. */
 export const MAX_TIMERS_PER_ISOLATE = 10_000;
 
