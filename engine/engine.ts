@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from '.
 import { silentLogger, type Logger } from './observe/index.ts';
 import { IsolateTier } from './tiers/isolate/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TenantLog } from './tiers/tier.ts';
+import type { TemplatePoolOptions } from './warm/index.ts';
 import { responseFromWire, wireFromRequest, type WireRequest, type WireResponse } from './wire.ts';
 
 export interface FunctionConfig {
@@ -40,6 +41,8 @@ export interface EngineOptions {
   tier?: IsolationTier;
   /** Boot isolates from a V8 snapshot of the runtime (default true). Ignored with `tier`. */
   snapshot?: boolean;
+  /** Blank isolates kept ready for cold starts (default on). Ignored with `tier`. */
+  templates?: TemplatePoolOptions | false;
   /** Most live sandboxes at once (default MAX_LIVE_ISOLATES); past it, idle ones are evicted. */
   maxLive?: number;
 }
@@ -55,6 +58,9 @@ interface FunctionSlot {
   /** When it last got a request, on the engine's use counter (for least-recently-used eviction). */
   lastUse: number;
 }
+
+/** How long an evicted isolate lives on before it is disposed (see #makeRoom). */
+const EVICTION_DELAY_MS = 10;
 
 // Function names are DNS labels, because the gateway routes by the first label of Host.
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -74,7 +80,11 @@ export class Engine {
     this.logger = options.logger ?? silentLogger();
     this.exposeStack = options.exposeStack ?? false;
     this.defaultLimits = resolveLimits(options.limits ?? {}, DEFAULT_LIMITS);
-    this.#tier = options.tier ?? new IsolateTier({ snapshot: options.snapshot });
+    this.#tier = options.tier ?? new IsolateTier({
+      snapshot: options.snapshot,
+      templates: options.templates,
+      onWarning: (message, fields) => this.logger.warn(fields, message),
+    });
     this.#maxLive = options.maxLive ?? MAX_LIVE_ISOLATES;
     if (!Number.isInteger(this.#maxLive) || this.#maxLive < 1) throw new ConfigError('maxLive must be a positive integer');
   }
@@ -172,8 +182,11 @@ export class Engine {
     if (live < this.#maxLive) return;
     if (!victim) throw new SandboxUnavailableError(`all ${this.#maxLive} isolates this process may hold are busy`);
     this.logger.info({ fn: victim.name, live }, 'isolate evicted to stay under the live isolate cap');
-    victim.sandbox!.stop();
+    // Disposing an isolate holds the event loop for a while; the request that needed the room
+    // should not wait for it. It is idle, so nothing is lost in the meantime.
+    const evicted = victim.sandbox!;
     victim.sandbox = undefined;
+    setTimeout(() => evicted.stop(), EVICTION_DELAY_MS).unref();
   }
 
   /**
@@ -202,6 +215,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    this.#tier.close?.();
     const slots = [...this.#functions.values()];
     this.#functions.clear();
     for (const slot of slots) {

@@ -34,4 +34,6 @@ export interface IsolationTier {
   readonly name: string;
   /** Starts a sandbox running `spec.code`; rejects with BundleError if the code does not load. */
   start(spec: SandboxSpec): Promise<Sandbox>;
+  /** Release what the tier keeps besides sandboxes (warm templates). */
+  close?(): void;
 }

@@ -1,5 +1,5 @@
 // The isolate tier: every function in its own V8 isolate, inside the engine process.
-import { runtimeSnapshot, type Snapshot } from '../../warm/index.ts';
+import { runtimeSnapshot, TemplatePool, type Snapshot, type TemplatePoolOptions } from '../../warm/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec } from '../tier.ts';
 import { IsolateSandbox } from './isolate-sandbox.ts';
 import { LimitEnforcer } from './limit-enforcer.ts';
@@ -9,6 +9,10 @@ export interface IsolateTierOptions {
   snapshot?: boolean;
   /** Where the snapshot comes from (tests give one that fails). */
   makeSnapshot?: (onFailure: (err: unknown) => void) => Promise<Snapshot | undefined>;
+  /** Keep blank isolates ready for cold starts (default on); false boots each one on demand. */
+  templates?: TemplatePoolOptions | false;
+  /** Where the tier reports trouble that is nobody's request's fault. */
+  onWarning?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 export class IsolateTier implements IsolationTier {
@@ -16,17 +20,43 @@ export class IsolateTier implements IsolationTier {
   readonly #enforcer = new LimitEnforcer();
   readonly #snapshot: boolean;
   readonly #makeSnapshot: NonNullable<IsolateTierOptions['makeSnapshot']>;
+  readonly #warn: NonNullable<IsolateTierOptions['onWarning']>;
+  readonly #pool: TemplatePool<IsolateSandbox> | undefined;
 
   constructor(options: IsolateTierOptions = {}) {
     this.#snapshot = options.snapshot ?? true;
     this.#makeSnapshot = options.makeSnapshot ?? runtimeSnapshot;
+    this.#warn = options.onWarning ?? (() => {});
+    if (options.templates !== false) {
+      this.#pool = new TemplatePool(
+        (memoryMb) => this.#blank(memoryMb),
+        (err) => this.#warn('a template isolate failed to boot', { error: String(err) }),
+        options.templates,
+      );
+    }
   }
 
   async start(spec: SandboxSpec): Promise<Sandbox> {
+    let sandbox = this.#pool?.take(spec.limits.memoryMb);
+    if (!sandbox?.alive) sandbox = await this.#blank(spec.limits.memoryMb);
+    await sandbox.specialise(spec, this.#enforcer);
+    return sandbox;
+  }
+
+  /** Templates ready and wanted, per memoryMb. */
+  templateStats(): ReturnType<TemplatePool<IsolateSandbox>['stats']> {
+    return this.#pool?.stats() ?? [];
+  }
+
+  close(): void {
+    this.#pool?.close();
+  }
+
+  async #blank(memoryMb: number): Promise<IsolateSandbox> {
     const snapshot = this.#snapshot
-      ? await this.#makeSnapshot((err) => spec.log.event('warn', 'runtime snapshot failed: isolates boot without it', { error: String(err) }))
+      ? await this.#makeSnapshot((err) => this.#warn('runtime snapshot failed: isolates boot without it', { error: String(err) }))
       : undefined;
-    return IsolateSandbox.start(spec, this.#enforcer, snapshot);
+    return IsolateSandbox.blank(memoryMb, snapshot);
   }
 }
 

@@ -33,44 +33,45 @@ function withoutRuntimeFrames(stack: string): string {
 }
 
 export class IsolateSandbox implements Sandbox {
-  readonly #spec: SandboxSpec;
+  // Set when the sandbox is specialised for a function; a blank sandbox (booted ahead of time
+  // for the template pool) has only its isolate, context and runtime.
+  #spec!: SandboxSpec;
+  #meter: SandboxMeter<Task> | undefined;
   readonly #isolate: ivm.Isolate;
-  readonly #meter: SandboxMeter<Task>;
+  readonly #fromSnapshot: boolean;
+  readonly #memoryMb: number;
   readonly #tasks = new Map<number, Task>();
   readonly #timers = new Map<number, NodeJS.Timeout>();
+  #context: ivm.Context | undefined;
   #runtime: RuntimeEntry | undefined;
   #queue: unknown[] = [];
   #flushScheduled = false;
   #death: IsletError | undefined;
   #retiring: (() => void) | undefined;
 
-  readonly #fromSnapshot: boolean;
-
-  private constructor(spec: SandboxSpec, enforcer: LimitEnforcer, snapshot: ivm.ExternalCopy<ArrayBuffer> | undefined) {
-    this.#spec = spec;
+  private constructor(memoryMb: number, snapshot: ivm.ExternalCopy<ArrayBuffer> | undefined) {
     this.#fromSnapshot = snapshot !== undefined;
+    this.#memoryMb = memoryMb;
     this.#isolate = new ivm.Isolate({
-      memoryLimit: spec.limits.memoryMb,
+      memoryLimit: memoryMb,
       snapshot,
       // isolated-vm advises ending the process after this; until a supervisor can replace the
       // engine process (issue 7), islet drops the isolate and keeps serving the others.
       onCatastrophicError: (message) => {
-        spec.log.event('error', 'isolate suffered a catastrophic error', { message });
-        this.#die(new SandboxUnavailableError(`function "${spec.name}" lost its isolate: ${message}`));
+        this.#spec?.log.event('error', 'isolate suffered a catastrophic error', { message });
+        this.#die(new SandboxUnavailableError(`an isolate was lost: ${message}`));
       },
-    });
-    this.#meter = enforcer.meter<Task>(spec.limits.cpuMs, {
-      readCpuNs: () => this.#readCpuNs(),
-      onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
-      onWallLimit: (task) => this.#onWallLimit(task),
     });
   }
 
-  /** Boots from `snapshot` (the runtime already evaluated) when given, else plainly. */
-  static async start(spec: SandboxSpec, enforcer: LimitEnforcer, snapshot?: ivm.ExternalCopy<ArrayBuffer>): Promise<IsolateSandbox> {
-    const sandbox = new IsolateSandbox(spec, enforcer, snapshot);
+  /**
+   * An isolate with the runtime loaded and no tenant yet, from `snapshot` (the runtime already
+   * evaluated) when given, else booted plainly. `specialise` makes it serve a function.
+   */
+  static async blank(memoryMb: number, snapshot?: ivm.ExternalCopy<ArrayBuffer>): Promise<IsolateSandbox> {
+    const sandbox = new IsolateSandbox(memoryMb, snapshot);
     try {
-      await sandbox.#boot();
+      await sandbox.#bootRuntime();
     } catch (err) {
       sandbox.stop();
       throw err;
@@ -78,8 +79,18 @@ export class IsolateSandbox implements Sandbox {
     return sandbox;
   }
 
-  // A field check, not isolate.isDisposed: that is a native call, and this runs twice a request.
-  // A disposal islet did not cause is noticed by the next batch or watchdog tick instead.
+  /** A blank sandbox specialised for `spec`: what a cold start without a template pool does. */
+  static async start(spec: SandboxSpec, enforcer: LimitEnforcer, snapshot?: ivm.ExternalCopy<ArrayBuffer>): Promise<IsolateSandbox> {
+    const sandbox = await IsolateSandbox.blank(spec.limits.memoryMb, snapshot);
+    await sandbox.specialise(spec, enforcer);
+    return sandbox;
+  }
+
+  /** The memory limit this isolate was created with (fixed for its life). */
+  get memoryMb(): number {
+    return this.#memoryMb;
+  }
+
   get alive(): boolean {
     return this.#death === undefined;
   }
@@ -95,12 +106,11 @@ export class IsolateSandbox implements Sandbox {
     return this.#tasks.size;
   }
 
-  async #boot(): Promise<void> {
-    const { name, limits } = this.#spec;
+  async #bootRuntime(): Promise<void> {
     const context = await this.#isolate.createContext();
     const runtime = await loadRuntime(this.#isolate, context, this.#fromSnapshot);
     await runtime.init.apply(undefined, [
-      new ivm.Callback((level: string, message: string) => this.#spec.log.console(String(level), String(message)), { ignored: true }),
+      new ivm.Callback((level: string, message: string) => this.#spec?.log.console(String(level), String(message)), { ignored: true }),
       new ivm.Callback((length: number) => this.#randomBytes(length)),
       new ivm.Callback((id: number, delayMs: number) => this.#setTimer(id, delayMs), { ignored: true }),
       new ivm.Callback((id: number) => this.#clearTimer(id), { ignored: true }),
@@ -108,21 +118,37 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((id: number) => this.#onTaskDone(id), { ignored: true }),
       MAX_TIMERS_PER_ISOLATE,
     ]);
+    this.#context = context;
     this.#runtime = runtime;
-    let module: ivm.Module;
+  }
+
+  /** Loads the tenant's module into this blank sandbox; throws BundleError if it does not load. */
+  async specialise(spec: SandboxSpec, enforcer: LimitEnforcer): Promise<void> {
+    if (this.#spec) throw new Error('a sandbox is specialised once');
+    this.#spec = spec;
+    this.#meter = enforcer.meter<Task>(spec.limits.cpuMs, {
+      readCpuNs: () => this.#readCpuNs(),
+      onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
+      onWallLimit: (task) => this.#onWallLimit(task),
+    });
+    const { name, limits } = spec;
+    const context = this.#context!;
+    const runtime = this.#runtime!;
     try {
-      module = await this.#isolate.compileModule(this.#spec.code, { filename: `file:///${name}.js` });
+      const module = await this.#isolate.compileModule(spec.code, { filename: `file:///${name}.js` });
       await module.instantiate(context, (specifier) => {
         throw new Error(`cannot import "${specifier}": the function must be one bundled module`);
       });
       await module.evaluate({ timeout: limits.startupCpuMs });
-      await runtime.setTenant.apply(undefined, [module.namespace.derefInto(), new ivm.ExternalCopy(this.#spec.env).copyInto()]);
+      await runtime.setTenant.apply(undefined, [module.namespace.derefInto(), new ivm.ExternalCopy(spec.env).copyInto()]);
     } catch (err) {
       if (this.#isolate.isDisposed) {
+        this.stop();
         throw new BundleError(`function "${name}" exceeded its memory limit of ${limits.memoryMb} MB while loading`);
       }
       const message = err instanceof Error ? err.message : String(err);
       const stack = err instanceof Error && err.stack ? err.stack.split('\n').filter((l) => !l.includes('node:') && !l.includes('/engine/')) : [];
+      this.stop();
       throw new BundleError(`function "${name}" failed to load: ${message}`, stack.slice(1));
     }
   }
@@ -139,7 +165,7 @@ export class IsolateSandbox implements Sandbox {
         answered: false,
       };
       this.#tasks.set(task.id, task);
-      this.#meter.start(task);
+      this.#meter!.start(task);
       this.#queue.push(task.id, request.method, request.url, request.headers, request.body);
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
@@ -215,7 +241,7 @@ export class IsolateSandbox implements Sandbox {
 
   #finish(task: Task): void {
     this.#tasks.delete(task.id);
-    this.#meter.end(task);
+    this.#meter!.end(task);
     if (this.#retiring && this.#tasks.size === 0) this.#retiring();
   }
 
@@ -237,7 +263,7 @@ export class IsolateSandbox implements Sandbox {
     const handle = setTimeout(() => {
       this.#timers.delete(id);
       if (!this.alive) return;
-      this.#meter.poke();
+      this.#meter?.poke();
       this.#runtime!.fireTimer.applyIgnored(undefined, [id]);
     }, Math.max(0, Number(delayMs) || 0));
     handle.unref();
@@ -253,14 +279,14 @@ export class IsolateSandbox implements Sandbox {
   #die(reason: IsletError, quiet = false): void {
     if (this.#death) return;
     this.#death = reason;
-    this.#meter.stop();
+    this.#meter?.stop();
     for (const handle of this.#timers.values()) clearTimeout(handle);
     this.#timers.clear();
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
     for (const task of this.#tasks.values()) if (!task.answered) task.reject(reason);
     this.#tasks.clear();
     this.#queue = [];
-    if (!quiet) this.#spec.log.event('warn', reason.message, { code: reason.code });
+    if (!quiet) this.#spec?.log.event('warn', reason.message, { code: reason.code });
     this.#retiring?.();
   }
 
@@ -278,6 +304,6 @@ export class IsolateSandbox implements Sandbox {
   }
 
   stop(): void {
-    this.#die(new SandboxUnavailableError(`function "${this.#spec.name}" was stopped`), true);
+    this.#die(new SandboxUnavailableError(`function "${this.#spec?.name ?? '(none)'}" was stopped`), true);
   }
 }

@@ -1,0 +1,87 @@
+// Cold starts measured at the HTTP client: the first request to a function whose isolate is not
+// running, for a 1 KB and a 100 KB function, booted plainly, from the runtime snapshot, or
+// specialised from the template pool; and a warm hit for comparison. Each cold request goes to a
+// function evicted from an engine capped at a few live isolates, so every one boots.
+// A benchmark, not a test: `node --no-node-snapshot bench/coldstart.ts [--functions 200]`.
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Engine, createGateway, serveGateway, type EngineOptions } from '../engine/index.ts';
+import { request } from '../engine/gateway/test-http.ts';
+
+/** A module of about `bytes` bytes: real functions, so V8 has real code to parse. */
+function functionOfSize(bytes: number, tag: string): string {
+  const parts = [`const tag = ${JSON.stringify(tag)};`];
+  for (let i = 0; parts.join('\n').length < bytes - 200; i++) {
+    const next = i === 0 ? 'y' : `helper${i - 1}(y + 1)`;
+    parts.push(`function helper${i}(x) { const y = x * ${i} + ${i % 7}; return y > ${i * 3} ? y - ${i} : ${next}; }`);
+  }
+  parts.push('export default { fetch() { return new Response(tag + helper0(1)); } };');
+  return parts.join('\n');
+}
+
+const SCENARIOS: { name: string; options: EngineOptions }[] = [
+  { name: 'plain boot', options: { snapshot: false, templates: false } },
+  { name: 'snapshot boot', options: { templates: false } },
+  { name: 'template pool', options: {} },
+];
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
+}
+
+export async function coldstart(args: string[]) {
+  const { values } = parseArgs({
+    args,
+    options: { functions: { type: 'string', default: '200' }, gap: { type: 'string', default: '20' }, json: { type: 'string' } },
+  });
+  const n = Number(values.functions);
+  const gapMs = Number(values.gap);
+  const rows: Record<string, unknown>[] = [];
+  for (const size of [1024, 100 * 1024]) {
+    for (const scenario of SCENARIOS) {
+      const engine = new Engine({ ...scenario.options, maxLive: 4 });
+      const served = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
+      for (let i = 0; i < n; i++) await engine.deploy(`f${i}`, { code: functionOfSize(size, `f${i}`) });
+      const cold: number[] = [];
+      const warm: number[] = [];
+      for (let i = 0; i < n; i++) {
+        await new Promise((r) => setTimeout(r, gapMs));
+        const host = `f${i}.localhost`;
+        let t = performance.now();
+        const res = await request(served.url, { host });
+        cold.push(performance.now() - t);
+        if (res.status !== 200) throw new Error(`${host}: ${res.status} ${res.text}`);
+        t = performance.now();
+        await request(served.url, { host });
+        warm.push(performance.now() - t);
+      }
+      cold.sort((a, b) => a - b);
+      warm.sort((a, b) => a - b);
+      const row = {
+        size: size === 1024 ? '1 KB' : '100 KB',
+        scenario: scenario.name,
+        coldP50Ms: +percentile(cold, 0.5).toFixed(2),
+        coldP99Ms: +percentile(cold, 0.99).toFixed(2),
+        warmP50Ms: +percentile(warm, 0.5).toFixed(2),
+        warmP99Ms: +percentile(warm, 0.99).toFixed(2),
+      };
+      rows.push(row);
+      console.error(JSON.stringify(row));
+      await served.close();
+      await engine.close();
+    }
+  }
+  console.table(rows);
+  const report = { bench: 'coldstart', functions: n, gapMs, date: new Date().toISOString(), rows };
+  console.log(JSON.stringify(report));
+  if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  return rows;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  coldstart(process.argv.slice(2)).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../limits.ts';
+import { IsolateTier } from '../tiers/isolate/index.ts';
+import { TemplatePool } from './template-pool.ts';
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+const FAST = { refillDelayMs: 0 };
+
+class Fake {
+  stopped = false;
+  readonly memoryMb: number;
+  constructor(memoryMb: number) {
+    this.memoryMb = memoryMb;
+  }
+  stop() {
+    this.stopped = true;
+  }
+}
+
+function fakePool(options = {}) {
+  options = { ...FAST, ...options };
+  let booted = 0;
+  const errors: unknown[] = [];
+  let fail = false;
+  const pool = new TemplatePool<Fake>(
+    async (mb) => {
+      if (fail) throw new Error('cannot boot');
+      booted++;
+      return new Fake(mb);
+    },
+    (err) => errors.push(err),
+    options,
+  );
+  return { pool, errors, booted: () => booted, failNext: (v: boolean) => (fail = v) };
+}
+
+describe('TemplatePool', () => {
+  it('misses at first, then refills in the background and hands out ready templates', async () => {
+    const { pool, booted } = fakePool();
+    expect(pool.take(128)).toBeUndefined();
+    await tick();
+    expect(pool.stats()).toEqual([{ memoryMb: 128, ready: 2, target: 2 }]);
+    const t = pool.take(128)!;
+    expect(t.memoryMb).toBe(128);
+    await tick();
+    expect(booted()).toBe(3);
+    expect(pool.stats()[0]!.ready).toBe(2);
+  });
+
+  it('keeps shelves per memory limit and grows a shelf up to maxSize on misses', async () => {
+    const { pool } = fakePool({ maxSize: 3 });
+    for (let i = 0; i < 5; i++) pool.take(64);
+    pool.take(256);
+    await tick();
+    expect(pool.stats()).toEqual([{ memoryMb: 64, ready: 3, target: 3 }, { memoryMb: 256, ready: 2, target: 2 }]);
+    expect(pool.take(64)!.memoryMb).toBe(64);
+  });
+
+  it('shrinks a shelf that has not missed for a while', async () => {
+    const { pool } = fakePool({ shrinkAfterMs: 0 });
+    pool.take(128);
+    await tick();
+    await new Promise((r) => setTimeout(r, 2));
+    pool.take(128);
+    await tick();
+    expect(pool.stats()[0]!.target).toBe(1);
+  });
+
+  it('reports boot failures without retrying in a loop, and stops templates on close', async () => {
+    const { pool, errors, failNext } = fakePool();
+    failNext(true);
+    pool.take(128);
+    await tick();
+    expect(errors).toHaveLength(1);
+    failNext(false);
+    pool.take(128);
+    await tick();
+    const ready = pool.take(128)!;
+    pool.close();
+    expect(ready.stopped).toBe(false);
+    await tick();
+    expect(pool.stats()[0]!.ready).toBe(0);
+  });
+});
+
+describe('template pool in the isolate tier', () => {
+  it('specialises ready isolates for new functions, each with only its own code', async () => {
+    const tier = new IsolateTier({ templates: FAST });
+    const log = { console() {}, event() {} };
+    const spec = (name: string) => ({
+      name, limits: DEFAULT_LIMITS, env: {}, log,
+      code: `globalThis.mine = (globalThis.mine ?? []).concat("${name}"); export default { fetch: () => Response.json(globalThis.mine) }`,
+    });
+    const first = await tier.start(spec('a'));
+    for (let i = 0; i < 100 && (tier.templateStats()[0]?.ready ?? 0) < 1; i++) await tick();
+    expect(tier.templateStats()[0]!.ready).toBeGreaterThan(0);
+    const second = await tier.start(spec('b'));
+    const req = { method: 'GET', url: 'http://t.test/', headers: [], body: null };
+    expect((await first.invoke(req)).body).toBe('["a"]');
+    expect((await second.invoke(req)).body).toBe('["b"]');
+    first.stop();
+    second.stop();
+    tier.close();
+  });
+});
