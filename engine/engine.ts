@@ -6,7 +6,7 @@ import { DEFAULT_LIMITS, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from '.
 import { silentLogger, type Logger } from './observe/index.ts';
 import { IsolateTier } from './tiers/isolate/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TenantLog } from './tiers/tier.ts';
-import type { TemplatePoolOptions } from './warm/index.ts';
+import { FixedTtlPolicy, type KeepAlivePolicy, type TemplatePoolOptions } from './warm/index.ts';
 import { responseFromWire, wireFromRequest, type WireRequest, type WireResponse } from './wire.ts';
 
 export interface FunctionConfig {
@@ -45,6 +45,22 @@ export interface EngineOptions {
   templates?: TemplatePoolOptions | false;
   /** Most live sandboxes at once (default MAX_LIVE_ISOLATES); past it, idle ones are evicted. */
   maxLive?: number;
+  /** When idle isolates are unloaded and pre-warmed (default: kept 10 minutes after use). */
+  keepAlive?: KeepAlivePolicy;
+  /** How often the keep-alive policy is applied, in ms (default 1000). */
+  keepAliveSweepMs?: number;
+}
+
+/** What the engine has done with isolates since it started. */
+export interface EngineStats {
+  /** Requests that had to boot their function's isolate first. */
+  coldStarts: number;
+  /** Isolates booted ahead of a predicted request. */
+  prewarms: number;
+  /** Idle isolates unloaded by the keep-alive policy. */
+  unloads: number;
+  /** Idle isolates evicted to stay under the live isolate cap. */
+  evictions: number;
 }
 
 interface FunctionSlot {
@@ -55,8 +71,10 @@ interface FunctionSlot {
   spec: SandboxSpec;
   sandbox: Sandbox | undefined;
   starting: Promise<Sandbox> | undefined;
-  /** When it last got a request, on the engine's use counter (for least-recently-used eviction). */
-  lastUse: number;
+  /** When it last got a request (Date.now()): for eviction and the keep-alive policy. */
+  lastUseMs: number;
+  /** Pre-warm at this time (Date.now()) if still unloaded, as the keep-alive policy asked. */
+  prewarmAt?: number;
 }
 
 /** How long an evicted isolate lives on before it is disposed (see #makeRoom). */
@@ -74,7 +92,9 @@ export class Engine {
   /** Latest deploy per name, so a slow deploy never overwrites a newer one. */
   readonly #deploySeq = new Map<string, number>();
   readonly #maxLive: number;
-  #useCounter = 0;
+  readonly #keepAlive: KeepAlivePolicy;
+  readonly #sweepTimer: NodeJS.Timeout;
+  readonly #stats: EngineStats = { coldStarts: 0, prewarms: 0, unloads: 0, evictions: 0 };
 
   constructor(options: EngineOptions = {}) {
     this.logger = options.logger ?? silentLogger();
@@ -87,6 +107,9 @@ export class Engine {
     });
     this.#maxLive = options.maxLive ?? MAX_LIVE_ISOLATES;
     if (!Number.isInteger(this.#maxLive) || this.#maxLive < 1) throw new ConfigError('maxLive must be a positive integer');
+    this.#keepAlive = options.keepAlive ?? new FixedTtlPolicy();
+    this.#sweepTimer = setInterval(() => this.sweep(), options.keepAliveSweepMs ?? 1000);
+    this.#sweepTimer.unref();
   }
 
   /**
@@ -116,7 +139,7 @@ export class Engine {
       throw new ConfigError(`function "${name}" was redeployed while this deploy was loading`);
     }
     const previous = this.#functions.get(name);
-    this.#functions.set(name, { name, limits, env, entry: config.entry, spec, sandbox, starting: undefined, lastUse: ++this.#useCounter });
+    this.#functions.set(name, { name, limits, env, entry: config.entry, spec, sandbox, starting: undefined, lastUseMs: Date.now() });
     if (previous) void this.#retire(previous);
     this.logger.info({ fn: name, limits }, previous ? 'function updated' : 'function deployed');
     return { ...this.#info(this.#functions.get(name)!), created: !previous, inputs: bundle.inputs };
@@ -126,6 +149,7 @@ export class Engine {
     const slot = this.#functions.get(name);
     if (!slot) return false;
     this.#functions.delete(name);
+    this.#keepAlive.forget(name);
     this.#deploySeq.set(name, (this.#deploySeq.get(name) ?? 0) + 1);
     this.logger.info({ fn: name }, 'function removed');
     await this.#retire(slot);
@@ -153,10 +177,44 @@ export class Engine {
   invoke(name: string, request: WireRequest): Promise<WireResponse> {
     const slot = this.#functions.get(name);
     if (!slot) return Promise.reject(new NoSuchFunctionError(name));
-    slot.lastUse = ++this.#useCounter;
+    const now = Date.now();
     const sandbox = slot.sandbox;
+    // An idle gap (nothing in flight) is what the keep-alive policy learns from.
+    if (!sandbox || sandbox.inFlight === 0) this.#keepAlive.recordArrival(name, now - slot.lastUseMs);
+    slot.lastUseMs = now;
     if (sandbox?.alive) return sandbox.invoke(request);
+    this.#stats.coldStarts++;
     return this.#restart(slot).then((s) => s.invoke(request));
+  }
+
+  stats(): EngineStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Applies the keep-alive policy: unloads idle isolates whose time is up (or that the policy
+   * wants unloaded until a pre-warm), and boots those whose pre-warm time has come. Runs on a
+   * timer; callable directly with a clock value.
+   */
+  sweep(now = Date.now()): void {
+    for (const slot of this.#functions.values()) {
+      const sandbox = slot.sandbox;
+      if (sandbox?.alive) {
+        if (sandbox.inFlight > 0) continue;
+        const idle = now - slot.lastUseMs;
+        const decision = this.#keepAlive.decide(slot.name);
+        const early = decision.prewarmAfterMs !== undefined && idle < decision.prewarmAfterMs;
+        if (!early && idle <= decision.keepAliveMs) continue;
+        if (early) slot.prewarmAt = slot.lastUseMs + decision.prewarmAfterMs!;
+        slot.sandbox = undefined;
+        sandbox.stop();
+        this.#stats.unloads++;
+      } else if (!slot.starting && slot.prewarmAt !== undefined && now >= slot.prewarmAt) {
+        slot.prewarmAt = undefined;
+        this.#stats.prewarms++;
+        this.#restart(slot).catch((err: unknown) => this.logger.warn({ fn: slot.name, err }, 'pre-warm failed'));
+      }
+    }
   }
 
   /** Sandboxes alive or booting now. */
@@ -177,11 +235,12 @@ export class Engine {
       if (slot.starting) live++;
       if (!slot.sandbox?.alive) continue;
       live++;
-      if (slot.sandbox.inFlight === 0 && (!victim || slot.lastUse < victim.lastUse)) victim = slot;
+      if (slot.sandbox.inFlight === 0 && (!victim || slot.lastUseMs < victim.lastUseMs)) victim = slot;
     }
     if (live < this.#maxLive) return;
     if (!victim) throw new SandboxUnavailableError(`all ${this.#maxLive} isolates this process may hold are busy`);
     this.logger.info({ fn: victim.name, live }, 'isolate evicted to stay under the live isolate cap');
+    this.#stats.evictions++;
     // Disposing an isolate holds the event loop for a while; the request that needed the room
     // should not wait for it. It is idle, so nothing is lost in the meantime.
     const evicted = victim.sandbox!;
@@ -215,6 +274,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#sweepTimer);
     this.#tier.close?.();
     const slots = [...this.#functions.values()];
     this.#functions.clear();

@@ -1,2 +1,5 @@
 export { createSnapshot, runtimeSnapshot, type Snapshot } from './runtime-snapshot.ts';
 export { TemplatePool, type Template, type TemplatePoolOptions } from './template-pool.ts';
+export {
+  FixedTtlPolicy, HistogramPolicy, type HistogramOptions, type KeepAliveDecision, type KeepAlivePolicy,
+} from './keep-alive.ts';
