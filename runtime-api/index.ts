@@ -35,9 +35,9 @@ const entry = {
   init(
     log: HostCalls['log'], randomBytes: HostCalls['randomBytes'], setTimer: HostCalls['setTimer'],
     clearTimer: HostCalls['clearTimer'], respond: HostCalls['respond'], taskDone: HostCalls['taskDone'],
-    maxTimers: number,
+    domainToASCII: HostCalls['domainToASCII'], maxTimers: number,
   ): void {
-    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone });
+    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII });
     setMaxTimers(maxTimers);
     delete (globalThis as Record<string, unknown>).__islet_runtime;
   },

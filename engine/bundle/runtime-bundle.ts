@@ -17,7 +17,7 @@ const dropLegacyEncodings: esbuild.Plugin = {
   },
 };
 
-// whatwg-url's IDNA goes through runtime-api/url/idna.ts, which loads tr46 only when needed.
+// whatwg-url's IDNA goes through runtime-api/url/idna.ts: tr46 is not bundled at all.
 const IDNA = fileURLToPath(new URL('../../runtime-api/url/idna.ts', import.meta.url));
 const lazyIdna: esbuild.Plugin = {
   name: 'islet-lazy-idna',

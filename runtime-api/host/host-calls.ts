@@ -13,6 +13,8 @@ export interface HostCalls {
   respond(results: unknown[]): void;
   /** All `ctx.waitUntil` work of request `id` has settled. */
   taskDone(id: number): void;
+  /** UTS #46 ToASCII with the URL standard's options; null on failure. */
+  domainToASCII(domain: string): string | null;
 }
 
 let calls: HostCalls | undefined;

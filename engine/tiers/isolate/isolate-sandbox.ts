@@ -1,6 +1,7 @@
 // One V8 isolate serving one function: boots the runtime and the tenant module, batches requests
 // into it, and turns limit violations into typed errors for every request it was serving.
 import { getRandomValues } from 'node:crypto';
+import { domainToASCII } from 'node:url';
 import ivm from 'isolated-vm';
 import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
@@ -116,6 +117,7 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((id: number) => this.#clearTimer(id), { ignored: true }),
       new ivm.Callback((results: unknown[]) => this.#onResults(results), { ignored: true }),
       new ivm.Callback((id: number) => this.#onTaskDone(id), { ignored: true }),
+      new ivm.Callback((domain: string) => domainToASCII(String(domain)) || null),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;

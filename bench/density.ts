@@ -1,0 +1,67 @@
+// Host memory per idle warm tenant: deploy N copies of a fixture in one engine process, send each
+// one request, then read the process's RSS. Each (fixture, N) runs in a fresh child process.
+// A benchmark, not a test: `node --no-node-snapshot bench/density.ts [--counts 1000,3000]`.
+import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { bundleEntry } from '../engine/bundle/tenant-bundle.ts';
+import { Engine } from '../engine/index.ts';
+
+const FIXTURES: Record<string, string> = {
+  hello: fileURLToPath(new URL('../fixtures/hello/index.ts', import.meta.url)),
+  'hono-app': fileURLToPath(new URL('../fixtures/hono-app/index.ts', import.meta.url)),
+};
+
+/** In the child: deploy `count` tenants of `fixture`, warm each, print one JSON line. */
+async function measure(fixture: string, count: number): Promise<void> {
+  const { code } = await bundleEntry(FIXTURES[fixture]!);
+  // Cap above the count so nothing is evicted; templates off so only tenants are counted.
+  const engine = new Engine({ maxLive: count + 10, templates: false });
+  await engine.deploy('warmup', { code });
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    await engine.deploy(`t${i}`, { code });
+    const res = await engine.fetch(`t${i}`, new Request(`http://t${i}.test/`));
+    if (res.status !== 200) throw new Error(`t${i}: ${res.status}`);
+  }
+  const rss = process.memoryUsage().rss;
+  console.log(JSON.stringify({
+    fixture, tenants: count,
+    rssMb: Math.round(rss / 1048576),
+    mbPerTenant: +((rss - before) / count / 1048576).toFixed(2),
+    deploySeconds: +((performance.now() - started) / 1000).toFixed(1),
+  }));
+  process.exit(0);
+}
+
+export async function density(args: string[]) {
+  const { values } = parseArgs({ args, options: { counts: { type: 'string', default: '1000,3000' }, json: { type: 'string' } } });
+  const rows = [];
+  for (const fixture of Object.keys(FIXTURES)) {
+    for (const count of values.counts.split(',').map(Number)) {
+      const out = execFileSync(process.execPath, ['--no-node-snapshot', '--expose-gc', fileURLToPath(import.meta.url), '--child', fixture, String(count)], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      });
+      const row = JSON.parse(out.trim().split('\n').pop()!);
+      console.error(JSON.stringify(row));
+      rows.push(row);
+    }
+  }
+  console.table(rows);
+  const report = { bench: 'density', date: new Date().toISOString(), rows };
+  console.log(JSON.stringify(report));
+  if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  return rows;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const main = process.argv[2] === '--child' ? measure(process.argv[3]!, Number(process.argv[4])) : density(process.argv.slice(2));
+  main.catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
