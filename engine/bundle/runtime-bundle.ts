@@ -54,7 +54,10 @@ export function runtimeScript(): Promise<string> {
       logLevel: 'silent',
       legalComments: 'none',
       charset: 'utf8',
-      minifySyntax: true,
+      // Every isolate holds the script's source for lazy compilation: keep it small. keepNames
+      // because Web API classes must keep their names (Headers.name, error.name, etc.).
+      minify: true,
+      keepNames: true,
       plugins: [dropLegacyEncodings, lazyIdna, snapshotSafeWebidl],
     })
     .then((r) => r.outputFiles[0]!.text);
