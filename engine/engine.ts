@@ -1,5 +1,6 @@
 // The engine as a library: deploy functions, invoke them with wire requests or Web Requests.
 // It owns the function table and nothing else: sandboxes come from a tier, HTTP from the gateway.
+import { totalmem } from 'node:os';
 import { bundleEntry, bundleSource } from './bundle/tenant-bundle.ts';
 import { BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError } from './errors.ts';
 import { DEFAULT_LIMITS, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from './limits.ts';
@@ -49,6 +50,14 @@ export interface EngineOptions {
   keepAlive?: KeepAlivePolicy;
   /** How often the keep-alive policy is applied, in ms (default 1000). */
   keepAliveSweepMs?: number;
+  /**
+   * Memory bound for warm isolates: when the process's RSS passes it, each sweep evicts least
+   * recently used idle isolates until the estimate is back under (default 75% of the machine's
+   * memory; Infinity turns it off).
+   */
+  maxRssMb?: number;
+  /** Reads the process's RSS in bytes (tests give a fake one). */
+  readRss?: () => number;
 }
 
 /** What the engine has done with isolates since it started. */
@@ -92,6 +101,8 @@ export class Engine {
   /** Latest deploy per name, so a slow deploy never overwrites a newer one. */
   readonly #deploySeq = new Map<string, number>();
   readonly #maxLive: number;
+  readonly #maxRssBytes: number;
+  readonly #readRss: () => number;
   readonly #keepAlive: KeepAlivePolicy;
   readonly #sweepTimer: NodeJS.Timeout;
   readonly #stats: EngineStats = { coldStarts: 0, prewarms: 0, unloads: 0, evictions: 0 };
@@ -107,6 +118,8 @@ export class Engine {
     });
     this.#maxLive = options.maxLive ?? MAX_LIVE_ISOLATES;
     if (!Number.isInteger(this.#maxLive) || this.#maxLive < 1) throw new ConfigError('maxLive must be a positive integer');
+    this.#maxRssBytes = (options.maxRssMb ?? (0.75 * totalmem()) / 1048576) * 1048576;
+    this.#readRss = options.readRss ?? (() => process.memoryUsage.rss());
     this.#keepAlive = options.keepAlive ?? new FixedTtlPolicy();
     this.#sweepTimer = setInterval(() => this.sweep(), options.keepAliveSweepMs ?? 1000);
     this.#sweepTimer.unref();
@@ -215,6 +228,31 @@ export class Engine {
         this.#restart(slot).catch((err: unknown) => this.logger.warn({ fn: slot.name, err }, 'pre-warm failed'));
       }
     }
+    this.#relieveMemory();
+  }
+
+  /**
+   * Over the RSS bound, evict idle isolates, least recently used first: as many as the overshoot
+   * divided by the average isolate's share of RSS (freed memory is not returned to the OS at once,
+   * so the RSS itself would lag behind and over-evict).
+   */
+  #relieveMemory(): void {
+    const rss = this.#readRss();
+    if (rss <= this.#maxRssBytes) return;
+    const idle = [...this.#functions.values()]
+      .filter((slot) => slot.sandbox?.alive && slot.sandbox.inFlight === 0)
+      .sort((a, b) => a.lastUseMs - b.lastUseMs);
+    const live = this.liveCount;
+    if (idle.length === 0 || live === 0) return;
+    const perIsolate = rss / live;
+    const count = Math.min(idle.length, Math.ceil((rss - this.#maxRssBytes) / perIsolate));
+    for (const slot of idle.slice(0, count)) {
+      const sandbox = slot.sandbox!;
+      slot.sandbox = undefined;
+      sandbox.stop();
+      this.#stats.evictions++;
+    }
+    this.logger.warn({ rssMb: Math.round(rss / 1048576), evicted: count }, 'memory bound passed: idle isolates evicted');
   }
 
   /** Sandboxes alive or booting now. */

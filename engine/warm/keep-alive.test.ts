@@ -80,3 +80,25 @@ describe('keep-alive in the engine', () => {
     await engine.close();
   });
 });
+
+describe('memory bound', () => {
+  it('evicts least recently used idle isolates when the process passes its RSS bound', async () => {
+    let rss = 100 * 1048576;
+    const engine = new Engine({ maxRssMb: 200, readRss: () => rss, keepAliveSweepMs: 60_000 });
+    const code = 'export default { fetch: () => new Response("ok") }';
+    for (const name of ['a', 'b', 'c', 'd']) await engine.deploy(name, { code });
+    await engine.fetch('c', new Request('http://c.test/'));
+    engine.sweep();
+    expect(engine.stats().evictions).toBe(0);
+    // 4 isolates in 300 MB: 75 MB each, 100 MB over the bound: the two least recently used go.
+    rss = 300 * 1048576;
+    engine.sweep();
+    expect(engine.stats().evictions).toBe(2);
+    expect(engine.liveCount).toBe(2);
+    expect(await (await engine.fetch('c', new Request('http://c.test/'))).text()).toBe('ok');
+    expect(engine.stats().coldStarts).toBe(0);
+    expect(await (await engine.fetch('a', new Request('http://a.test/'))).text()).toBe('ok');
+    expect(engine.stats().coldStarts).toBe(1);
+    await engine.close();
+  });
+});
