@@ -7,7 +7,9 @@ import { DEFAULT_LIMITS, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from '.
 import { silentLogger, type Logger } from './observe/index.ts';
 import { IsolateTier } from './tiers/isolate/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TenantLog } from './tiers/tier.ts';
-import { FixedTtlPolicy, type KeepAlivePolicy, type TemplatePoolOptions } from './warm/index.ts';
+import {
+  FixedTtlPolicy, Residency, type KeepAlivePolicy, type ResidencyStats, type ResidentSlot, type TemplatePoolOptions,
+} from './warm/index.ts';
 import { responseFromWire, wireFromRequest, type WireRequest, type WireResponse } from './wire.ts';
 
 export interface FunctionConfig {
@@ -61,33 +63,14 @@ export interface EngineOptions {
 }
 
 /** What the engine has done with isolates since it started. */
-export interface EngineStats {
-  /** Requests that had to boot their function's isolate first. */
-  coldStarts: number;
-  /** Isolates booted ahead of a predicted request. */
-  prewarms: number;
-  /** Idle isolates unloaded by the keep-alive policy. */
-  unloads: number;
-  /** Idle isolates evicted to stay under the live isolate cap. */
-  evictions: number;
-}
+export type EngineStats = ResidencyStats;
 
-interface FunctionSlot {
-  name: string;
+interface FunctionSlot extends ResidentSlot {
   limits: Limits;
   env: Record<string, unknown>;
   entry?: string;
   spec: SandboxSpec;
-  sandbox: Sandbox | undefined;
-  starting: Promise<Sandbox> | undefined;
-  /** When it last got a request (Date.now()): for eviction and the keep-alive policy. */
-  lastUseMs: number;
-  /** Pre-warm at this time (Date.now()) if still unloaded, as the keep-alive policy asked. */
-  prewarmAt?: number;
 }
-
-/** How long an evicted isolate lives on before it is disposed (see #makeRoom). */
-const EVICTION_DELAY_MS = 10;
 
 // Function names are DNS labels, because the gateway routes by the first label of Host.
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -100,12 +83,8 @@ export class Engine {
   readonly #functions = new Map<string, FunctionSlot>();
   /** Latest deploy per name, so a slow deploy never overwrites a newer one. */
   readonly #deploySeq = new Map<string, number>();
-  readonly #maxLive: number;
-  readonly #maxRssBytes: number;
-  readonly #readRss: () => number;
-  readonly #keepAlive: KeepAlivePolicy;
+  readonly #residency: Residency;
   readonly #sweepTimer: NodeJS.Timeout;
-  readonly #stats: EngineStats = { coldStarts: 0, prewarms: 0, unloads: 0, evictions: 0 };
 
   constructor(options: EngineOptions = {}) {
     this.logger = options.logger ?? silentLogger();
@@ -116,11 +95,16 @@ export class Engine {
       templates: options.templates,
       onWarning: (message, fields) => this.logger.warn(fields, message),
     });
-    this.#maxLive = options.maxLive ?? MAX_LIVE_ISOLATES;
-    if (!Number.isInteger(this.#maxLive) || this.#maxLive < 1) throw new ConfigError('maxLive must be a positive integer');
-    this.#maxRssBytes = (options.maxRssMb ?? (0.75 * totalmem()) / 1048576) * 1048576;
-    this.#readRss = options.readRss ?? (() => process.memoryUsage.rss());
-    this.#keepAlive = options.keepAlive ?? new FixedTtlPolicy();
+    const maxLive = options.maxLive ?? MAX_LIVE_ISOLATES;
+    if (!Number.isInteger(maxLive) || maxLive < 1) throw new ConfigError('maxLive must be a positive integer');
+    this.#residency = new Residency({
+      maxLive,
+      maxRssBytes: (options.maxRssMb ?? (0.75 * totalmem()) / 1048576) * 1048576,
+      readRss: options.readRss ?? (() => process.memoryUsage.rss()),
+      keepAlive: options.keepAlive ?? new FixedTtlPolicy(),
+      logger: this.logger,
+      restart: (slot) => this.#restart(slot as FunctionSlot),
+    });
     this.#sweepTimer = setInterval(() => this.sweep(), options.keepAliveSweepMs ?? 1000);
     this.#sweepTimer.unref();
   }
@@ -145,7 +129,7 @@ export class Engine {
 
     const bundle = config.entry !== undefined ? await bundleEntry(config.entry) : await bundleSource(config.code!, name);
     const spec: SandboxSpec = { name, code: bundle.code, limits, env, log: this.#tenantLog(name) };
-    this.#makeRoom();
+    this.#residency.makeRoom(this.#functions.values());
     const sandbox = await this.#tier.start(spec);
     if (this.#deploySeq.get(name) !== seq) {
       sandbox.stop();
@@ -162,7 +146,7 @@ export class Engine {
     const slot = this.#functions.get(name);
     if (!slot) return false;
     this.#functions.delete(name);
-    this.#keepAlive.forget(name);
+    this.#residency.forget(name);
     this.#deploySeq.set(name, (this.#deploySeq.get(name) ?? 0) + 1);
     this.logger.info({ fn: name }, 'function removed');
     await this.#retire(slot);
@@ -190,100 +174,24 @@ export class Engine {
   invoke(name: string, request: WireRequest): Promise<WireResponse> {
     const slot = this.#functions.get(name);
     if (!slot) return Promise.reject(new NoSuchFunctionError(name));
-    const now = Date.now();
+    this.#residency.arrived(slot, Date.now());
     const sandbox = slot.sandbox;
-    // An idle gap (nothing in flight) is what the keep-alive policy learns from.
-    if (!sandbox || sandbox.inFlight === 0) this.#keepAlive.recordArrival(name, now - slot.lastUseMs);
-    slot.lastUseMs = now;
     if (sandbox?.alive) return sandbox.invoke(request);
-    this.#stats.coldStarts++;
     return this.#restart(slot).then((s) => s.invoke(request));
   }
 
   stats(): EngineStats {
-    return { ...this.#stats };
+    return { ...this.#residency.stats };
   }
 
-  /**
-   * Applies the keep-alive policy: unloads idle isolates whose time is up (or that the policy
-   * wants unloaded until a pre-warm), and boots those whose pre-warm time has come. Runs on a
-   * timer; callable directly with a clock value.
-   */
+  /** Applies the keep-alive policy and the memory bound; runs on a timer, callable with a clock. */
   sweep(now = Date.now()): void {
-    for (const slot of this.#functions.values()) {
-      const sandbox = slot.sandbox;
-      if (sandbox?.alive) {
-        if (sandbox.inFlight > 0) continue;
-        const idle = now - slot.lastUseMs;
-        const decision = this.#keepAlive.decide(slot.name);
-        const early = decision.prewarmAfterMs !== undefined && idle < decision.prewarmAfterMs;
-        if (!early && idle <= decision.keepAliveMs) continue;
-        if (early) slot.prewarmAt = slot.lastUseMs + decision.prewarmAfterMs!;
-        slot.sandbox = undefined;
-        sandbox.stop();
-        this.#stats.unloads++;
-      } else if (!slot.starting && slot.prewarmAt !== undefined && now >= slot.prewarmAt) {
-        slot.prewarmAt = undefined;
-        this.#stats.prewarms++;
-        this.#restart(slot).catch((err: unknown) => this.logger.warn({ fn: slot.name, err }, 'pre-warm failed'));
-      }
-    }
-    this.#relieveMemory();
-  }
-
-  /**
-   * Over the RSS bound, evict idle isolates, least recently used first: as many as the overshoot
-   * divided by the average isolate's share of RSS (freed memory is not returned to the OS at once,
-   * so the RSS itself would lag behind and over-evict).
-   */
-  #relieveMemory(): void {
-    const rss = this.#readRss();
-    if (rss <= this.#maxRssBytes) return;
-    const idle = [...this.#functions.values()]
-      .filter((slot) => slot.sandbox?.alive && slot.sandbox.inFlight === 0)
-      .sort((a, b) => a.lastUseMs - b.lastUseMs);
-    const live = this.liveCount;
-    if (idle.length === 0 || live === 0) return;
-    const perIsolate = rss / live;
-    const count = Math.min(idle.length, Math.ceil((rss - this.#maxRssBytes) / perIsolate));
-    for (const slot of idle.slice(0, count)) {
-      const sandbox = slot.sandbox!;
-      slot.sandbox = undefined;
-      sandbox.stop();
-      this.#stats.evictions++;
-    }
-    this.logger.warn({ rssMb: Math.round(rss / 1048576), evicted: count }, 'memory bound passed: idle isolates evicted');
+    this.#residency.sweep(this.#functions.values(), now);
   }
 
   /** Sandboxes alive or booting now. */
   get liveCount(): number {
-    let n = 0;
-    for (const slot of this.#functions.values()) if (slot.sandbox?.alive || slot.starting) n++;
-    return n;
-  }
-
-  /**
-   * Called before booting a sandbox: at the cap, stop the least recently used idle one (its next
-   * request boots it again). With none idle the new boot is refused rather than risk V8's abort.
-   */
-  #makeRoom(): void {
-    let live = 0;
-    let victim: FunctionSlot | undefined;
-    for (const slot of this.#functions.values()) {
-      if (slot.starting) live++;
-      if (!slot.sandbox?.alive) continue;
-      live++;
-      if (slot.sandbox.inFlight === 0 && (!victim || slot.lastUseMs < victim.lastUseMs)) victim = slot;
-    }
-    if (live < this.#maxLive) return;
-    if (!victim) throw new SandboxUnavailableError(`all ${this.#maxLive} isolates this process may hold are busy`);
-    this.logger.info({ fn: victim.name, live }, 'isolate evicted to stay under the live isolate cap');
-    this.#stats.evictions++;
-    // Disposing an isolate holds the event loop for a while; the request that needed the room
-    // should not wait for it. It is idle, so nothing is lost in the meantime.
-    const evicted = victim.sandbox!;
-    victim.sandbox = undefined;
-    setTimeout(() => evicted.stop(), EVICTION_DELAY_MS).unref();
+    return this.#residency.live(this.#functions.values());
   }
 
   /**
@@ -326,7 +234,7 @@ export class Engine {
   #restart(slot: FunctionSlot): Promise<Sandbox> {
     if (!slot.starting) {
       try {
-        this.#makeRoom();
+        this.#residency.makeRoom(this.#functions.values());
       } catch (err) {
         return Promise.reject(err);
       }

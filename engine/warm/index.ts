@@ -3,3 +3,4 @@ export { TemplatePool, type Template, type TemplatePoolOptions } from './templat
 export {
   FixedTtlPolicy, HistogramPolicy, type HistogramOptions, type KeepAliveDecision, type KeepAlivePolicy,
 } from './keep-alive.ts';
+export { Residency, type ResidencyOptions, type ResidencyStats, type ResidentSlot } from './residency.ts';
