@@ -170,6 +170,10 @@ describe('islet serve', () => {
     expect((await request(url, { method: 'DELETE', path: '/_islet/functions/greeter', headers: auth })).status).toBe(204);
     expect((await request(url, { host: 'greeter.localhost' })).status).toBe(404);
     expect((await request(url, { method: 'DELETE', path: '/_islet/functions/greeter', headers: auth })).status).toBe(404);
+
+    const status = await request(url, { path: '/_islet/status', headers: auth });
+    expect(status.json()).toMatchObject({ tier: 'isolate', snapshot: true, functions: expect.any(Number), liveIsolates: expect.any(Number), coldStarts: expect.any(Number) });
+    expect((await request(url, { path: '/_islet/status' })).status).toBe(401);
   });
 });
 

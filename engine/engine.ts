@@ -184,6 +184,19 @@ export class Engine {
     return { ...this.#residency.stats };
   }
 
+  /** What an operator wants to see at a glance (the admin API's /_islet/status). */
+  status(): Record<string, unknown> {
+    const memory = process.memoryUsage();
+    return {
+      functions: this.#functions.size,
+      liveIsolates: this.liveCount,
+      ...this.stats(),
+      rssMb: Math.round(memory.rss / 1048576),
+      heapUsedMb: Math.round(memory.heapUsed / 1048576),
+      ...this.#tier.status?.(),
+    };
+  }
+
   /** Applies the keep-alive policy and the memory bound; runs on a timer, callable with a clock. */
   sweep(now = Date.now()): void {
     this.#residency.sweep(this.#functions.values(), now);

@@ -22,6 +22,8 @@ export function adminApi(engine: Engine, token: string | undefined): Hono {
 
   api.get('/functions', (c) => c.json({ functions: engine.list() }));
 
+  api.get('/status', (c) => c.json(engine.status()));
+
   api.get('/functions/:name', (c) => {
     const info = engine.get(c.req.param('name'));
     return info ? c.json(info) : problem(c, 404, 'no_such_function', `no function named "${c.req.param('name')}"`);

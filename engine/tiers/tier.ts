@@ -36,4 +36,6 @@ export interface IsolationTier {
   start(spec: SandboxSpec): Promise<Sandbox>;
   /** Release what the tier keeps besides sandboxes (warm templates). */
   close?(): void;
+  /** What the tier has warm or prepared, for the status endpoint. */
+  status?(): Record<string, unknown>;
 }

@@ -48,6 +48,10 @@ export class IsolateTier implements IsolationTier {
     return this.#pool?.stats() ?? [];
   }
 
+  status(): Record<string, unknown> {
+    return { tier: this.name, snapshot: this.#snapshot, templates: this.templateStats() };
+  }
+
   close(): void {
     this.#pool?.close();
   }
