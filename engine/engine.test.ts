@@ -232,6 +232,20 @@ describe('deploys', () => {
     expect((await get(engine, 'swap')).status).toBe(404);
   });
 
+  it('console output is rate-limited before it reaches the host, and says how much it dropped', async () => {
+    const before = logLines.length;
+    await engine.deploy('chatty', { code: 'export default { fetch() { for (let i = 0; i < 5000; i++) console.log("line", i); return new Response("") } }' });
+    await get(engine, 'chatty');
+    await new Promise((r) => setTimeout(r, 50));
+    const mine = logLines.slice(before).filter((l) => l.fn === 'chatty' && l.src === 'console');
+    expect(mine.length).toBeLessThan(300);
+    expect(mine.length).toBeGreaterThanOrEqual(200);
+    await new Promise((r) => setTimeout(r, 30));
+    await get(engine, 'chatty');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(logLines.some((l) => l.fn === 'chatty' && /line\(s\) dropped/.test(String(l.msg)))).toBe(true);
+  });
+
   it('console output reaches the host log, tagged with the function', async () => {
     await engine.deploy('talker', { code: 'export default { fetch() { console.log("hi %s", "there", { a: 1 }); console.error(new Error("bad")); return new Response("") } }' });
     await get(engine, 'talker');

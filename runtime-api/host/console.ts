@@ -1,8 +1,29 @@
 // `console` for tenant code: every call becomes one line in the host log, tagged with its level.
+// Lines are rate-limited here, before they cross to the host: writing a log line costs the host
+// more CPU than the tenant spends asking for it, and that CPU is not the tenant's to spend.
 import { host } from './host-calls.ts';
 import { formatLogArgs, inspect } from './inspect.ts';
 
+/** Token bucket: a burst of BURST lines, then PER_SECOND lines a second. */
+const BURST = 200;
+const PER_SECOND = 100;
+let tokens = BURST;
+let refilledAt = 0;
+let dropped = 0;
+
 function emit(level: string, args: unknown[]): void {
+  const now = Date.now();
+  tokens = Math.min(BURST, tokens + ((now - refilledAt) / 1000) * PER_SECOND);
+  refilledAt = now;
+  if (tokens < 1) {
+    dropped++;
+    return;
+  }
+  tokens--;
+  if (dropped) {
+    host().log('warn', `console: ${dropped} line(s) dropped (limit: ${BURST} at once, ${PER_SECOND} a second)`);
+    dropped = 0;
+  }
   host().log(level, formatLogArgs(args));
 }
 
