@@ -12,7 +12,7 @@ import { setHostCalls, type HostCalls } from './host/host-calls.ts';
 import {
   clearInterval, clearTimeout, fireTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
 } from './host/timers.ts';
-import { dispatchBatch, setTenant } from './dispatch/dispatch.ts';
+import { dispatchBatch, setTenant, warmDispatch } from './dispatch/dispatch.ts';
 import { ExecutionContext } from './dispatch/execution-context.ts';
 
 const globals: Record<string, unknown> = {
@@ -44,6 +44,7 @@ const entry = {
   setTenant,
   dispatchBatch,
   fireTimer,
+  warmup: warmDispatch,
 };
 
 Object.defineProperty(globalThis, '__islet_runtime', { value: entry, configurable: true, enumerable: false });

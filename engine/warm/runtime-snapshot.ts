@@ -18,6 +18,7 @@ const WARMUP = `
   Response.json({ a: 1 }); Response.redirect('http://warm.example/', 302);
   new TextDecoder().decode(new TextEncoder().encode('warm'));
   structuredClone({ a: [1, 'b'] }); btoa(atob('d2FybQ=='));
+  __islet_runtime.warmup();
 `;
 
 /** A snapshot of an isolate that has evaluated `code`; throws what V8 threw. */
