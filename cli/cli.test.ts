@@ -177,6 +177,21 @@ describe('islet serve', () => {
   });
 });
 
+describe('islet serve shutdown', () => {
+  it('finishes requests in flight on SIGTERM, then exits 0', async () => {
+    const config = path.join(tmp, 'slow.config.json');
+    await writeFile(config, JSON.stringify({ functions: { slow: { code: 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("finished")), 400)) }' } } }));
+    const { url, child } = await start(['serve', '--config', config, '--port', '0']);
+    const inFlight = request(url, { host: 'slow.localhost' });
+    await new Promise((r) => setTimeout(r, 100));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const res = await inFlight;
+    expect([res.status, res.text]).toEqual([200, 'finished']);
+    expect(await exited).toBe(0);
+  });
+});
+
 describe('islet dev', () => {
   it('serves one function on every path and reloads it when a source file changes', async () => {
     const dir = path.join(tmp, 'dev-app');

@@ -41,7 +41,9 @@ export async function serve(args: string[]): Promise<void> {
   const served = await serveGateway(createGateway(engine, { adminToken }), { port, host });
   logger.info({ url: served.url, functions: Object.keys(config.functions), admin: adminToken ? 'enabled' : 'disabled' }, 'islet serve listening');
   console.log(`islet serve: listening at ${served.url}`);
+  // SIGTERM/SIGINT: finish the requests in flight (up to 10 s), then exit.
   const stop = async () => {
+    logger.info('islet serve stopping: finishing requests in flight');
     await served.close();
     await engine.close();
     process.exit(0);

@@ -8,7 +8,11 @@ export interface ServedGateway {
   url: string;
   port: number;
   server: ServerType;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets requests in flight finish (closing idle keep-alive
+   * connections at once), and cuts whatever is left after `graceMs` (default 10 s).
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export function serveGateway(app: Hono, options: { port: number; host: string }): Promise<ServedGateway> {
@@ -19,9 +23,14 @@ export function serveGateway(app: Hono, options: { port: number; host: string })
         url: `http://${host}:${info.port}`,
         port: info.port,
         server,
-        close: () => new Promise<void>((done) => {
-          server.close(() => done());
-          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        close: (graceMs = 10_000) => new Promise<void>((done) => {
+          const http = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+          const cut = setTimeout(() => http.closeAllConnections?.(), graceMs);
+          server.close(() => {
+            clearTimeout(cut);
+            done();
+          });
+          http.closeIdleConnections?.();
         }),
       });
     });
