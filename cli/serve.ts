@@ -14,7 +14,13 @@ Options:
   --host <addr>         address to listen on (default 127.0.0.1, or the config's "host")
   --admin-token <t>     bearer token for the admin API (or ISLET_ADMIN_TOKEN); without it the
                         admin API is disabled
-  -h, --help            show this help`;
+  -h, --help            show this help
+
+Environment:
+  ISLET_ADMIN_TOKEN     the admin token, when --admin-token is not given
+  ISLET_LOG_LEVEL       log level: debug, info (default), warn, error or silent
+
+Logs are JSON lines on stdout. SIGTERM or SIGINT finish the requests in flight, then exit.`;
 
 export async function serve(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
