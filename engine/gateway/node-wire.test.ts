@@ -29,3 +29,29 @@ describe('requestUrl', () => {
     expect(() => requestUrl(incoming('/', 'bad host'))).toThrow(BadRequestError);
   });
 });
+
+describe('wireFromIncoming', () => {
+  it('gives up on a body whose client went away', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { wireFromIncoming } = await import('./node-wire.ts');
+    const stream = Object.assign(new PassThrough(), {
+      url: '/', method: 'POST', rawHeaders: ['host', 'h'], headers: { host: 'h', 'transfer-encoding': 'chunked' }, socket: {}, complete: false,
+    });
+    const pending = wireFromIncoming(stream as unknown as IncomingMessage, 'fn', 1000);
+    stream.write('partial');
+    stream.destroy();
+    await expect(pending).rejects.toBeInstanceOf(BadRequestError);
+  });
+
+  it('reads a whole body', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { wireFromIncoming } = await import('./node-wire.ts');
+    const stream = Object.assign(new PassThrough(), {
+      url: '/p', method: 'PUT', rawHeaders: ['host', 'h'], headers: { host: 'h', 'content-length': '5' }, socket: {}, complete: true,
+    });
+    const pending = wireFromIncoming(stream as unknown as IncomingMessage, 'fn', 1000);
+    stream.end('hello');
+    const wire = await pending;
+    expect([wire.method, wire.url, new TextDecoder().decode(wire.body!)]).toEqual(['PUT', 'http://h/p', 'hello']);
+  });
+});

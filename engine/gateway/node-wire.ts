@@ -64,5 +64,9 @@ function readBody(incoming: IncomingMessage, fn: string, maxBodyBytes: number): 
       resolve(out.buffer);
     });
     incoming.once('error', reject);
+    // A client that goes away mid-upload ends the stream with neither 'end' nor (always) 'error'.
+    incoming.once('close', () => {
+      if (!incoming.complete) reject(new BadRequestError('the client closed the connection before sending the whole body'));
+    });
   });
 }
