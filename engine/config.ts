@@ -49,7 +49,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
   for (const [name, fn] of Object.entries(functions)) {
     const where = `${source}: function "${name}"`;
     if (!isObject(fn)) throw new ConfigError(`${where} must be an object`);
-    const { entry, code, limits: fnLimits, env, ...extra } = fn;
+    const { entry, code, limits: fnLimits, env, egress, ...extra } = fn;
     unknownKeys(extra, where);
     if (entry !== undefined && typeof entry !== 'string') throw new ConfigError(`${where}: "entry" must be a path`);
     if (code !== undefined && typeof code !== 'string') throw new ConfigError(`${where}: "code" must be a string`);
@@ -60,6 +60,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
       ...(entry !== undefined ? { entry: path.resolve(baseDir, entry) } : { code: code as string }),
       limits: fnLimits as Partial<Limits> | undefined,
       env: env as Record<string, unknown> | undefined,
+      ...(egress !== undefined && { egress: egress as FunctionConfig['egress'] }),
     };
   }
   return { port: port as number | undefined, host: host as string | undefined, limits: limits as Partial<Limits> | undefined, functions: out };

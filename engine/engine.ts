@@ -5,6 +5,7 @@ import { bundleEntry, bundleSource } from './bundle/tenant-bundle.ts';
 import { BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError } from './errors.ts';
 import { DEFAULT_LIMITS, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from './limits.ts';
 import { silentLogger, type Logger } from './observe/index.ts';
+import { createOutboundFetch, type EgressOptions, type OutboundFetch } from './egress/index.ts';
 import { IsolateTier } from './tiers/isolate/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TenantLog } from './tiers/tier.ts';
 import {
@@ -20,6 +21,8 @@ export interface FunctionConfig {
   limits?: Partial<Limits>;
   /** Values the handler receives as `env`. */
   env?: Record<string, unknown>;
+  /** What the function's fetch() may reach; by default public addresses only. */
+  egress?: EgressOptions;
 }
 
 export interface FunctionInfo {
@@ -84,6 +87,7 @@ export class Engine {
   /** Latest deploy per name, so a slow deploy never overwrites a newer one. */
   readonly #deploySeq = new Map<string, number>();
   readonly #residency: Residency;
+  readonly #outbounds = new Map<string, OutboundFetch>();
   readonly #sweepTimer: NodeJS.Timeout;
 
   constructor(options: EngineOptions = {}) {
@@ -128,7 +132,7 @@ export class Engine {
     this.#deploySeq.set(name, seq);
 
     const bundle = config.entry !== undefined ? await bundleEntry(config.entry) : await bundleSource(config.code!, name);
-    const spec: SandboxSpec = { name, code: bundle.code, limits, env, log: this.#tenantLog(name) };
+    const spec: SandboxSpec = { name, code: bundle.code, limits, env, log: this.#tenantLog(name), outbound: this.#outbound(config.egress) };
     this.#residency.makeRoom(this.#functions.values());
     const sandbox = await this.#tier.start(spec);
     if (this.#deploySeq.get(name) !== seq) {
@@ -280,6 +284,18 @@ export class Engine {
     await slot.starting?.then((s) => s.stop(), () => {});
   }
 
+  /** One undici agent (connection pool) per distinct egress policy, shared by functions. */
+  #outbound(egress: unknown): OutboundFetch {
+    const options = checkEgress(egress);
+    const key = JSON.stringify(options);
+    let outbound = this.#outbounds.get(key);
+    if (!outbound) {
+      outbound = createOutboundFetch(options);
+      this.#outbounds.set(key, outbound);
+    }
+    return outbound;
+  }
+
   #info(slot: FunctionSlot): FunctionInfo {
     const info: FunctionInfo = { name: slot.name, limits: slot.limits, env: Object.keys(slot.env) };
     if (slot.entry) info.entry = slot.entry;
@@ -296,6 +312,22 @@ export class Engine {
       event: (level, message, fields) => log[level](fields ?? {}, message),
     };
   }
+}
+
+function checkEgress(egress: unknown): EgressOptions {
+  if (egress === undefined) return {};
+  if (egress === null || typeof egress !== 'object' || Array.isArray(egress)) throw new ConfigError('"egress" must be an object');
+  const { allowPrivate, timeoutMs, maxResponseBytes, ...rest } = egress as Record<string, unknown>;
+  if (Object.keys(rest).length) throw new ConfigError(`unknown egress option(s): ${Object.keys(rest).join(', ')}`);
+  if (allowPrivate !== undefined && typeof allowPrivate !== 'boolean') throw new ConfigError('egress.allowPrivate must be true or false');
+  for (const [key, value] of [['timeoutMs', timeoutMs], ['maxResponseBytes', maxResponseBytes]] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || (value as number) < 1)) throw new ConfigError(`egress.${key} must be a positive integer`);
+  }
+  return {
+    ...(allowPrivate !== undefined && { allowPrivate: allowPrivate as boolean }),
+    ...(timeoutMs !== undefined && { timeoutMs: timeoutMs as number }),
+    ...(maxResponseBytes !== undefined && { maxResponseBytes: maxResponseBytes as number }),
+  };
 }
 
 function checkEnv(env: unknown): Record<string, unknown> {

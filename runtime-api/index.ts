@@ -8,6 +8,7 @@ import {
 } from './web/index.ts';
 import { console } from './host/console.ts';
 import { crypto, Crypto } from './host/crypto.ts';
+import { fetch, settleFetch } from './host/outbound-fetch.ts';
 import { setHostCalls, type HostCalls } from './host/host-calls.ts';
 import {
   clearInterval, clearTimeout, fireTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
@@ -18,7 +19,7 @@ import { ExecutionContext } from './dispatch/execution-context.ts';
 const globals: Record<string, unknown> = {
   URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
   atob, btoa, structuredClone, console, crypto, Crypto, setTimeout, clearTimeout, setInterval,
-  clearInterval, queueMicrotask, reportError, ExecutionContext,
+  clearInterval, queueMicrotask, reportError, ExecutionContext, fetch,
 };
 
 // Web APIs are writable, configurable, non-enumerable properties of the global object (WebIDL).
@@ -35,15 +36,16 @@ const entry = {
   init(
     log: HostCalls['log'], randomBytes: HostCalls['randomBytes'], setTimer: HostCalls['setTimer'],
     clearTimer: HostCalls['clearTimer'], respond: HostCalls['respond'], taskDone: HostCalls['taskDone'],
-    domainToASCII: HostCalls['domainToASCII'], maxTimers: number,
+    domainToASCII: HostCalls['domainToASCII'], startFetch: HostCalls['startFetch'], maxTimers: number,
   ): void {
-    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII });
+    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch });
     setMaxTimers(maxTimers);
     delete (globalThis as Record<string, unknown>).__islet_runtime;
   },
   setTenant,
   dispatchBatch,
   fireTimer,
+  settleFetch,
   warmup: warmDispatch,
 };
 

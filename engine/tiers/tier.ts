@@ -1,5 +1,6 @@
 // One contract for every isolation backend: start a sandbox for a function, invoke it with wire
 // requests, stop it. The isolate tier is the default; heavier tiers implement the same shape.
+import type { OutboundFetch } from '../egress/index.ts';
 import type { Limits } from '../limits.ts';
 import type { WireRequest, WireResponse } from '../wire.ts';
 
@@ -16,6 +17,8 @@ export interface SandboxSpec {
   limits: Limits;
   env: Record<string, unknown>;
   log: TenantLog;
+  /** Runs the function's subrequests (its fetch() calls), under its egress policy. */
+  outbound: OutboundFetch;
 }
 
 export interface Sandbox {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createOutboundFetch } from '../egress/index.ts';
 import { DEFAULT_LIMITS } from '../limits.ts';
 import { IsolateTier } from '../tiers/isolate/index.ts';
 import type { TenantLog } from '../tiers/tier.ts';
@@ -18,7 +19,7 @@ describe('runtime snapshot', () => {
     expect(await runtimeSnapshot((err) => failures.push(err))).toBeDefined();
     expect(failures).toEqual([]);
     const log = recordingLog();
-    const sandbox = await new IsolateTier({ snapshot: true, templates: false }).start({ name: 'snap', code, limits: DEFAULT_LIMITS, env: {}, log });
+    const sandbox = await new IsolateTier({ snapshot: true, templates: false }).start({ name: 'snap', code, limits: DEFAULT_LIMITS, env: {}, outbound: createOutboundFetch(), log });
     expect(await sandbox.invoke(request)).toMatchObject({ status: 200, body: '/path undefined' });
     expect(log.events).toEqual([]);
     sandbox.stop();
@@ -40,7 +41,7 @@ describe('runtime snapshot', () => {
         }
       },
     });
-    const sandbox = await tier.start({ name: 'plain', code, limits: DEFAULT_LIMITS, env: {}, log });
+    const sandbox = await tier.start({ name: 'plain', code, limits: DEFAULT_LIMITS, env: {}, outbound: createOutboundFetch(), log });
     expect(await sandbox.invoke(request)).toMatchObject({ status: 200, body: '/path undefined' });
     expect(warnings).toEqual(['runtime snapshot failed: isolates boot without it']);
     sandbox.stop();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createOutboundFetch } from '../egress/index.ts';
 import { DEFAULT_LIMITS } from '../limits.ts';
 import { IsolateTier } from '../tiers/isolate/index.ts';
 import { TemplatePool } from './template-pool.ts';
@@ -88,7 +89,7 @@ describe('template pool in the isolate tier', () => {
     const tier = new IsolateTier({ templates: FAST });
     const log = { console() {}, event() {} };
     const spec = (name: string) => ({
-      name, limits: DEFAULT_LIMITS, env: {}, log,
+      name, limits: DEFAULT_LIMITS, env: {}, outbound: createOutboundFetch(), log,
       code: `globalThis.mine = (globalThis.mine ?? []).concat("${name}"); export default { fetch: () => Response.json(globalThis.mine) }`,
     });
     const first = await tier.start(spec('a'));

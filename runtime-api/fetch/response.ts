@@ -1,5 +1,5 @@
 // Fetch §5.5 "Response class". A constructed response has no URL list, so url
-// is '' and redirected is false.
+// is '' and redirected is false; one from fetch() has the list it was fetched through.
 import { URL } from 'whatwg-url';
 import {
   defineInterface,
@@ -14,6 +14,7 @@ import {
   type BodyInit,
   type BodyMixin,
   type BodyWithType,
+  bodyFromBytes,
   bodyFromString,
   bodyToWire,
   cloneBody,
@@ -29,6 +30,7 @@ import {
   headerListContains,
   Headers,
   type HeadersInit,
+  headersFromFlat,
   headersToFlat,
   setHeadersGuard,
 } from './headers.ts';
@@ -54,6 +56,7 @@ let createResponse: (type: ResponseType, status: number, headers: Headers) => Re
 let bodyOf: (object: unknown) => Body | null;
 let initializeResponse: (response: Response, init: unknown, body: BodyWithType | null, where: string) => void;
 let toWire: (response: Response) => [status: number, flatHeaders: string[], body: string | ArrayBuffer | null];
+let fromNetwork: (status: number, statusText: string, flatHeaders: string[], body: ArrayBuffer | null, urls: string[]) => Response;
 
 export interface Response extends BodyMixin {}
 
@@ -63,6 +66,8 @@ export class Response {
   #statusText = '';
   #headers!: Headers;
   #body: Body | null = null;
+  /** Fetch's URL list: where a response fetched by fetch() came from, redirects included. */
+  #urlList: string[] = [];
 
   constructor(body: BodyInit | null = null, init: ResponseInit = {}) {
     if ((body as unknown) === internal) return;
@@ -77,11 +82,11 @@ export class Response {
   }
 
   get url(): string {
-    return '';
+    return this.#urlList.at(-1) ?? '';
   }
 
   get redirected(): boolean {
-    return false;
+    return this.#urlList.length > 1;
   }
 
   get status(): number {
@@ -105,6 +110,7 @@ export class Response {
     const clone = createResponse(this.#type, this.#status, copyHeaders(this.#headers, getHeadersGuard(this.#headers)));
     clone.#statusText = this.#statusText;
     clone.#body = this.#body === null ? null : cloneBody(this.#body);
+    clone.#urlList = this.#urlList;
     return clone;
   }
 
@@ -155,6 +161,13 @@ export class Response {
     };
     bodyOf = (object) => (object as Response).#body;
     toWire = (response) => [response.#status, headersToFlat(response.#headers), bodyToWire(response.#body)];
+    fromNetwork = (status, statusText, flatHeaders, body, urls) => {
+      const response = createResponse('basic', status, headersFromFlat(flatHeaders, 'immutable'));
+      response.#statusText = statusText;
+      response.#body = body === null ? null : bodyFromBytes(body);
+      response.#urlList = urls;
+      return response;
+    };
     // Fetch §5.5 "initialize a response", with ResponseInit converted first
     // (members in lexicographic order: headers, status, statusText).
     initializeResponse = (response, init, body, where) => {
@@ -195,6 +208,11 @@ defineInterface(Response, 'Response');
  * body (the string as given, or an ArrayBuffer the caller owns). Marks the body
  * used; a TypeError if it was already read. Response.error() gives status 0.
  */
+/** A response fetch() received: immutable headers, type "basic", its URL list (Fetch §4.1). */
+export function responseFromNetwork(status: number, statusText: string, flatHeaders: string[], body: ArrayBuffer | null, urls: string[]): Response {
+  return fromNetwork(status, statusText, flatHeaders, body, urls);
+}
+
 export function responseToWire(response: Response): [status: number, flatHeaders: string[], body: string | ArrayBuffer | null] {
   return toWire(response);
 }

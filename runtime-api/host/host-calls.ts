@@ -15,6 +15,8 @@ export interface HostCalls {
   taskDone(id: number): void;
   /** UTS #46 ToASCII with the URL standard's options; null on failure. */
   domainToASCII(domain: string): string | null;
+  /** Start subrequest `id`; the host answers through the runtime's settleFetch. */
+  startFetch(id: number, method: string, url: string, headers: string[], body: ArrayBuffer | null, redirect: string): void;
 }
 
 let calls: HostCalls | undefined;

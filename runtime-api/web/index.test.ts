@@ -13,7 +13,7 @@ describe('runtime-api/web in a bare V8 context', () => {
     expect(Object.keys(web).sort()).toEqual(
       [
         'DOMException', 'Headers', 'Request', 'Response', 'TextDecoder', 'TextEncoder', 'atob', 'btoa', 'bodyToWire',
-        'headersFromFlat', 'headersToFlat', 'requestFromWire', 'responseToWire', 'setHeadersGuard', 'structuredClone',
+        'headersFromFlat', 'headersToFlat', 'requestFromWire', 'responseFromNetwork', 'responseToWire', 'setHeadersGuard', 'structuredClone',
       ].sort(),
     );
   });

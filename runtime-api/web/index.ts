@@ -8,4 +8,4 @@ export { TextEncoder } from '../encoding/text-encoder.ts';
 export { Headers, headersFromFlat, headersToFlat, setHeadersGuard, type HeadersGuard, type HeadersInit } from '../fetch/headers.ts';
 export { bodyToWire, type BodyInit } from '../fetch/body.ts';
 export { Request, requestFromWire, type RequestInit } from '../fetch/request.ts';
-export { Response, responseToWire, type ResponseInit } from '../fetch/response.ts';
+export { Response, responseFromNetwork, responseToWire, type ResponseInit } from '../fetch/response.ts';

@@ -7,6 +7,7 @@ import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
+import { EgressError } from '../../egress/index.ts';
 import { MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import type { WireRequest, WireResponse } from '../../wire.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
@@ -118,6 +119,10 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((results: unknown[]) => this.#onResults(results), { ignored: true }),
       new ivm.Callback((id: number) => this.#onTaskDone(id), { ignored: true }),
       new ivm.Callback((domain: string) => domainToASCII(String(domain)) || null),
+      new ivm.Callback(
+        (id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string) => this.#startFetch(id, method, url, headers, body, redirect),
+        { ignored: true },
+      ),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
@@ -252,6 +257,25 @@ export class IsolateSandbox implements Sandbox {
     else this.#spec.log.event('warn', 'waitUntil work cut off at the wall-clock limit', { wallMs: this.#spec.limits.wallMs });
     task.answered = true;
     this.#finish(task);
+  }
+
+  /** A subrequest from the tenant's fetch(): the values come from the isolate, so check them. */
+  #startFetch(id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string): void {
+    if (!this.alive || !this.#spec) return;
+    const flat = Array.isArray(headers) ? headers.map(String) : [];
+    const mode = redirect === 'manual' || redirect === 'error' ? redirect : 'follow';
+    this.#spec
+      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode })
+      .then(
+        (res) => this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls]),
+        (err: unknown) => this.#settleFetch([id, false, 0, err instanceof EgressError ? err.message : 'fetch failed', [], null, []]),
+      );
+  }
+
+  #settleFetch(args: unknown[]): void {
+    if (!this.alive) return;
+    this.#meter?.poke();
+    this.#runtime!.settleFetch.applyIgnored(undefined, args, { arguments: { copy: true } });
   }
 
   #randomBytes(length: number): ArrayBuffer {

@@ -9,6 +9,7 @@ export interface RuntimeEntry {
   setTenant: ivm.Reference<(namespace: unknown, env: unknown) => void>;
   dispatchBatch: ivm.Reference<(batch: unknown[]) => Promise<unknown[]>>;
   fireTimer: ivm.Reference<(id: number) => void>;
+  settleFetch: ivm.Reference<(...args: unknown[]) => void>;
 }
 
 let codeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
@@ -16,11 +17,11 @@ let codeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context, fromSnapshot: boolean): Promise<RuntimeEntry> {
   if (!fromSnapshot) await runScript(isolate, context);
   const entry = await context.global.get('__islet_runtime', { reference: true });
-  const [init, setTenant, dispatchBatch, fireTimer] = await Promise.all(
-    ['init', 'setTenant', 'dispatchBatch', 'fireTimer'].map((key) => entry.get(key, { reference: true })),
+  const [init, setTenant, dispatchBatch, fireTimer, settleFetch] = await Promise.all(
+    ['init', 'setTenant', 'dispatchBatch', 'fireTimer', 'settleFetch'].map((key) => entry.get(key, { reference: true })),
   );
   entry.release();
-  return { init, setTenant, dispatchBatch, fireTimer } as RuntimeEntry;
+  return { init, setTenant, dispatchBatch, fireTimer, settleFetch } as RuntimeEntry;
 }
 
 async function runScript(isolate: ivm.Isolate, context: ivm.Context): Promise<void> {

@@ -1,0 +1,91 @@
+// Tenant subrequests end to end: fetch() inside an isolate, executed by the host, against a
+// server on 127.0.0.1 — refused by the default egress policy, allowed when the function says so.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../engine.ts';
+
+let origin: string;
+let server: http.Server;
+let engine: Engine;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.url === '/redirect') {
+        res.writeHead(302, { location: '/echo?from=redirect' });
+        return res.end();
+      }
+      if (req.url === '/big') {
+        res.writeHead(200, { 'content-length': String(2 * 1024 * 1024) });
+        return res.end(Buffer.alloc(2 * 1024 * 1024));
+      }
+      res.writeHead(201, { 'content-type': 'application/json', 'x-seen': req.headers['x-tenant'] ?? '' });
+      res.end(JSON.stringify({ method: req.method, url: req.url, body: Buffer.concat(chunks).toString() }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  engine = new Engine();
+});
+
+afterAll(async () => {
+  await engine.close();
+  server.close();
+});
+
+const proxy = `export default {
+  async fetch(request) {
+    const target = new URL(request.url).searchParams.get('to');
+    try {
+      const res = await fetch(target, { method: 'POST', body: 'ping', headers: { 'x-tenant': 'yes' } });
+      return Response.json({ status: res.status, seen: res.headers.get('x-seen'), url: res.url, redirected: res.redirected, body: await res.json() });
+    } catch (err) {
+      return Response.json({ error: err.name, message: err.message });
+    }
+  },
+};`;
+
+async function call(fn: string, to: string): Promise<any> {
+  const res = await engine.fetch(fn, new Request(`http://${fn}.test/?to=${encodeURIComponent(to)}`));
+  return res.json();
+}
+
+describe('fetch() from tenant code', () => {
+  it('refuses loopback and private addresses by default, by literal and by name', async () => {
+    await engine.deploy('public-only', { code: proxy });
+    for (const to of [`${origin}/echo`, origin.replace('127.0.0.1', 'localhost') + '/echo', 'http://169.254.169.254/latest/meta-data']) {
+      const out = await call('public-only', to);
+      expect(out.error, to).toBe('TypeError');
+      expect(out.message, to).toMatch(/refused/);
+    }
+    expect((await call('public-only', 'file:///etc/passwd')).message).toMatch(/http: and https:/);
+  });
+
+  it('reaches them when the function is allowed private addresses: method, headers, body, status', async () => {
+    await engine.deploy('internal', { code: proxy, egress: { allowPrivate: true } });
+    expect(await call('internal', `${origin}/echo`)).toEqual({
+      status: 201, seen: 'yes', url: `${origin}/echo`, redirected: false, body: { method: 'POST', url: '/echo', body: 'ping' },
+    });
+  });
+
+  it('follows redirects like the Fetch standard (302 after POST becomes GET)', async () => {
+    await engine.deploy('redirects', { code: proxy, egress: { allowPrivate: true } });
+    const out = await call('redirects', `${origin}/redirect`);
+    expect(out).toMatchObject({ status: 201, redirected: true, url: `${origin}/echo?from=redirect`, body: { method: 'GET', body: '' } });
+  });
+
+  it('enforces the response size bound and reports unreachable hosts as TypeError', async () => {
+    await engine.deploy('bounded', { code: proxy, egress: { allowPrivate: true, maxResponseBytes: 1024 * 1024 } });
+    expect((await call('bounded', `${origin}/big`)).message).toMatch(/larger than 1048576 bytes/);
+    const closed = await call('bounded', 'http://127.0.0.1:1/');
+    expect(closed).toMatchObject({ error: 'TypeError' });
+    expect(closed.message).toMatch(/failed/);
+  });
+
+  it('rejects a bad egress option at deploy time', async () => {
+    await expect(engine.deploy('bad', { code: proxy, egress: { allowPrivate: 'yes' } as never })).rejects.toThrow(/allowPrivate/);
+  });
+});

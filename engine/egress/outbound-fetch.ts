@@ -1,0 +1,157 @@
+// Subrequests made by tenant code (the isolate's fetch()), executed by the host with undici.
+// Every connection goes through one lookup that refuses non-public addresses unless the function
+// is allowed them, and redirects are followed here, hop by hop, so that no hop escapes the check
+// (a redirect to an IP literal never goes through DNS). Time spent waiting here is not the
+// tenant's CPU time: its isolate is idle meanwhile.
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
+import { Agent, fetch } from 'undici';
+import { isNonPublicAddress } from './address-policy.ts';
+
+export interface EgressOptions {
+  /** Let subrequests reach loopback, private and link-local addresses. Default false. */
+  allowPrivate?: boolean;
+  /** Whole subrequest, redirects and body included. Default 30 s. */
+  timeoutMs?: number;
+  /** Largest response body handed back to the tenant. Default 32 MB. */
+  maxResponseBytes?: number;
+}
+
+export interface OutboundRequest {
+  method: string;
+  url: string;
+  headers: string[];
+  body: ArrayBuffer | null;
+  redirect: 'follow' | 'manual' | 'error';
+}
+
+export interface OutboundResponse {
+  status: number;
+  statusText: string;
+  headers: string[];
+  body: ArrayBuffer | null;
+  /** Every URL the request went to, redirects included. */
+  urls: string[];
+}
+
+/** Shown to the tenant as a TypeError from fetch(), as network errors are on the web. */
+export class EgressError extends Error {}
+
+const MAX_REDIRECTS = 20;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+export type OutboundFetch = (request: OutboundRequest) => Promise<OutboundResponse>;
+
+export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch {
+  const allowPrivate = options.allowPrivate ?? false;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const maxBytes = options.maxResponseBytes ?? 32 * 1024 * 1024;
+
+  const lookup = ((hostname: string, opts: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    dnsLookup(hostname, { all: true }, (err, addresses: LookupAddress[]) => {
+      if (err) return callback(err);
+      const usable = allowPrivate ? addresses : addresses.filter((a) => !isNonPublicAddress(a.address));
+      if (usable.length === 0) return callback(new EgressError(`fetch to ${hostname} refused: it resolves only to non-public addresses`));
+      if (opts.all) callback(null, usable);
+      else callback(null, usable[0]!.address, usable[0]!.family);
+    });
+  }) as unknown as LookupFunction;
+  const agent = new Agent({ connect: { lookup } });
+
+  return async (request) => {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const urls: string[] = [];
+    let { method, url, body } = request;
+    let headers = request.headers;
+    try {
+      for (;;) {
+        checkUrl(url, allowPrivate);
+        urls.push(url);
+        const res = await fetch(url, {
+          method,
+          headers: pairs(headers),
+          body: body === null ? null : new Uint8Array(body),
+          redirect: 'manual',
+          signal,
+          dispatcher: agent,
+        });
+        const location = res.headers.get('location');
+        if (request.redirect !== 'manual' && REDIRECT_STATUSES.has(res.status) && location !== null) {
+          if (request.redirect === 'error') throw new EgressError(`fetch to ${url} was redirected and redirect is "error"`);
+          if (urls.length > MAX_REDIRECTS) throw new EgressError(`fetch to ${request.url} was redirected more than ${MAX_REDIRECTS} times`);
+          await res.body?.cancel();
+          url = new URL(location, url).href;
+          // Fetch §4.4 "HTTP-redirect fetch" step 12: 303 (and 301/302 after POST) become GET.
+          if (res.status === 303 ? method !== 'HEAD' : (res.status === 301 || res.status === 302) && method === 'POST') {
+            method = 'GET';
+            body = null;
+            headers = withoutBodyHeaders(headers);
+          }
+          continue;
+        }
+        const flat: string[] = [];
+        res.headers.forEach((value, name) => flat.push(name, value));
+        return { status: res.status, statusText: res.statusText, headers: flat, body: await readBody(res, maxBytes, url), urls };
+      }
+    } catch (err) {
+      throw toEgressError(err, request.url, timeoutMs);
+    }
+  };
+}
+
+function checkUrl(url: string, allowPrivate: boolean): void {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new EgressError(`fetch supports http: and https: URLs, not ${parsed.protocol}`);
+  }
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  if (!allowPrivate && isIP(host) && isNonPublicAddress(host)) {
+    throw new EgressError(`fetch to ${parsed.hostname} refused: not a public address`);
+  }
+}
+
+async function readBody(res: Response, maxBytes: number, url: string): Promise<ArrayBuffer | null> {
+  if (res.body === null) return null;
+  if (Number(res.headers.get('content-length')) > maxBytes) {
+    await res.body.cancel();
+    throw new EgressError(`response from ${url} is larger than ${maxBytes} bytes`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw new EgressError(`response from ${url} is larger than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out.buffer;
+}
+
+function pairs(flat: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
+}
+
+function withoutBodyHeaders(flat: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    if (!/^content-(type|length|encoding|language|location)$/i.test(flat[i]!)) out.push(flat[i]!, flat[i + 1]!);
+  }
+  return out;
+}
+
+function toEgressError(err: unknown, url: string, timeoutMs: number): EgressError {
+  if (err instanceof EgressError) return err;
+  const e = err as Error & { cause?: unknown };
+  if (e?.name === 'TimeoutError') return new EgressError(`fetch to ${url} timed out after ${timeoutMs} ms`);
+  const cause = e?.cause;
+  if (cause instanceof EgressError) return cause;
+  const detail = cause instanceof Error ? cause.message : e?.message ?? String(err);
+  return new EgressError(`fetch to ${url} failed: ${detail}`);
+}
