@@ -4,7 +4,8 @@
 import './encoding-globals.ts';
 import { URL, URLSearchParams } from 'whatwg-url';
 import {
-  DOMException, Headers, Request, Response, TextDecoder, TextEncoder, atob, btoa, structuredClone,
+  AbortController, AbortSignal, CustomEvent, DOMException, Event, EventTarget, Headers, Request, Response, TextDecoder,
+  TextEncoder, atob, btoa, setReportError, structuredClone,
 } from './web/index.ts';
 import { console } from './host/console.ts';
 import { crypto, Crypto } from './host/crypto.ts';
@@ -19,8 +20,12 @@ import { ExecutionContext } from './dispatch/execution-context.ts';
 const globals: Record<string, unknown> = {
   URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
   atob, btoa, structuredClone, console, crypto, Crypto, setTimeout, clearTimeout, setInterval,
-  clearInterval, queueMicrotask, reportError, ExecutionContext, fetch,
+  clearInterval, queueMicrotask, reportError, ExecutionContext, fetch, Event, EventTarget, CustomEvent,
+  AbortController, AbortSignal,
 };
+
+// An exception in an event listener is reported like any uncaught error: to the host log.
+setReportError(reportError);
 
 // Web APIs are writable, configurable, non-enumerable properties of the global object (WebIDL).
 for (const [name, value] of Object.entries(globals)) {
@@ -36,9 +41,10 @@ const entry = {
   init(
     log: HostCalls['log'], randomBytes: HostCalls['randomBytes'], setTimer: HostCalls['setTimer'],
     clearTimer: HostCalls['clearTimer'], respond: HostCalls['respond'], taskDone: HostCalls['taskDone'],
-    domainToASCII: HostCalls['domainToASCII'], startFetch: HostCalls['startFetch'], maxTimers: number,
+    domainToASCII: HostCalls['domainToASCII'], startFetch: HostCalls['startFetch'], abortFetch: HostCalls['abortFetch'],
+    maxTimers: number,
   ): void {
-    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch });
+    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch });
     setMaxTimers(maxTimers);
     delete (globalThis as Record<string, unknown>).__islet_runtime;
   },

@@ -8,6 +8,7 @@ import { Engine } from '../engine.ts';
 let origin: string;
 let server: http.Server;
 let engine: Engine;
+let slowClosed: Promise<boolean> | undefined;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -17,6 +18,11 @@ beforeAll(async () => {
       if (req.url === '/redirect') {
         res.writeHead(302, { location: '/echo?from=redirect' });
         return res.end();
+      }
+      if (req.url === '/slow') {
+        slowClosed = new Promise((r) => res.on('close', () => r(true)));
+        setTimeout(() => res.end('late'), 2_000).unref();
+        return;
       }
       if (req.url === '/big') {
         res.writeHead(200, { 'content-length': String(2 * 1024 * 1024) });
@@ -83,6 +89,24 @@ describe('fetch() from tenant code', () => {
     const closed = await call('bounded', 'http://127.0.0.1:1/');
     expect(closed).toMatchObject({ error: 'TypeError' });
     expect(closed.message).toMatch(/failed/);
+  });
+
+  it('aborts through AbortSignal: the tenant sees the reason, the host drops the connection', async () => {
+    await engine.deploy('aborts', {
+      egress: { allowPrivate: true },
+      code: `export default { async fetch(request) {
+        const to = new URL(request.url).searchParams.get('to');
+        const c = new AbortController();
+        setTimeout(() => c.abort(), 50);
+        let manual, timeout, early;
+        try { await fetch(to, { signal: c.signal }); } catch (e) { manual = e.name; }
+        try { await fetch(to, { signal: AbortSignal.timeout(50) }); } catch (e) { timeout = e.name; }
+        try { await fetch(to, { signal: AbortSignal.abort(new TypeError('no')) }); } catch (e) { early = e.message; }
+        return Response.json({ manual, timeout, early });
+      } }`,
+    });
+    expect(await call('aborts', `${origin}/slow`)).toEqual({ manual: 'AbortError', timeout: 'TimeoutError', early: 'no' });
+    expect(await slowClosed).toBe(true);
   });
 
   it('rejects a bad egress option at deploy time', async () => {

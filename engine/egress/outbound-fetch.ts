@@ -40,7 +40,8 @@ export class EgressError extends Error {}
 const MAX_REDIRECTS = 20;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-export type OutboundFetch = (request: OutboundRequest) => Promise<OutboundResponse>;
+/** Runs one subrequest; `signal` cancels it (the tenant aborted, or its isolate went away). */
+export type OutboundFetch = (request: OutboundRequest, signal?: AbortSignal) => Promise<OutboundResponse>;
 
 export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch {
   const allowPrivate = options.allowPrivate ?? false;
@@ -58,8 +59,9 @@ export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch 
   }) as unknown as LookupFunction;
   const agent = new Agent({ connect: { lookup } });
 
-  return async (request) => {
-    const signal = AbortSignal.timeout(timeoutMs);
+  return async (request, cancel) => {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
     const urls: string[] = [];
     let { method, url, body } = request;
     let headers = request.headers;
@@ -94,6 +96,7 @@ export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch 
         return { status: res.status, statusText: res.statusText, headers: flat, body: await readBody(res, maxBytes, url), urls };
       }
     } catch (err) {
+      if (cancel?.aborted) throw new EgressError(`fetch to ${request.url} was aborted`);
       throw toEgressError(err, request.url, timeoutMs);
     }
   };

@@ -17,6 +17,8 @@ export interface HostCalls {
   domainToASCII(domain: string): string | null;
   /** Start subrequest `id`; the host answers through the runtime's settleFetch. */
   startFetch(id: number, method: string, url: string, headers: string[], body: ArrayBuffer | null, redirect: string): void;
+  /** Cancel subrequest `id`. */
+  abortFetch(id: number): void;
 }
 
 let calls: HostCalls | undefined;

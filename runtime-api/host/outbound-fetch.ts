@@ -1,7 +1,7 @@
 // fetch() for tenant code: the request is built and validated here with the runtime's own Request,
 // sent to the host as plain data, and answered through settleFetch when the host is done. The
 // host decides what may be reached (engine/egress/).
-import { headersToFlat, Request, responseFromNetwork, type Response } from '../web/index.ts';
+import { AbortSignal, addAbortAlgorithm, headersToFlat, Request, responseFromNetwork, type Response } from '../web/index.ts';
 import { host } from './host-calls.ts';
 
 interface Pending {
@@ -18,11 +18,35 @@ const MAX_PENDING = 256;
 
 export async function fetch(input: unknown, init?: unknown): Promise<Response> {
   const request = new Request(input as never, init as never);
+  // Request has no signal of its own yet, so fetch reads init.signal itself (Fetch §5.4 step 30).
+  const signal = init !== null && typeof init === 'object' ? (init as { signal?: unknown }).signal : undefined;
+  if (signal !== undefined && signal !== null && !(signal instanceof AbortSignal)) {
+    throw new TypeError("fetch: init.signal must be an AbortSignal");
+  }
+  if (signal?.aborted) throw signal.reason;
   if (pending.size >= MAX_PENDING) throw new TypeError(`fetch: more than ${MAX_PENDING} subrequests are already pending`);
   const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
   const id = nextId++;
   return new Promise<Response>((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    let stopListening = () => {};
+    pending.set(id, {
+      resolve: (response) => {
+        stopListening();
+        resolve(response);
+      },
+      reject: (err) => {
+        stopListening();
+        reject(err);
+      },
+    });
+    if (signal) {
+      // Fetch §4.1 "abort fetch": reject with the signal's reason, and cancel the host's request.
+      stopListening = addAbortAlgorithm(signal, () => {
+        if (!pending.delete(id)) return;
+        host().abortFetch(id);
+        reject(signal.reason);
+      });
+    }
     host().startFetch(id, request.method, request.url, [...headersToFlat(request.headers)], body, request.redirect);
   });
 }

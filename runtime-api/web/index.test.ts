@@ -12,8 +12,9 @@ describe('runtime-api/web in a bare V8 context', () => {
   it('exports the public classes and the dispatcher hooks', () => {
     expect(Object.keys(web).sort()).toEqual(
       [
-        'DOMException', 'Headers', 'Request', 'Response', 'TextDecoder', 'TextEncoder', 'atob', 'btoa', 'bodyToWire',
-        'headersFromFlat', 'headersToFlat', 'requestFromWire', 'responseFromNetwork', 'responseToWire', 'setHeadersGuard', 'structuredClone',
+        'AbortController', 'AbortSignal', 'CustomEvent', 'DOMException', 'Event', 'EventTarget', 'Headers', 'Request', 'Response',
+        'TextDecoder', 'TextEncoder', 'addAbortAlgorithm', 'atob', 'btoa', 'bodyToWire', 'headersFromFlat', 'headersToFlat',
+        'requestFromWire', 'responseFromNetwork', 'responseToWire', 'setEventClock', 'setHeadersGuard', 'setReportError', 'structuredClone',
       ].sort(),
     );
   });
@@ -48,6 +49,19 @@ describe('runtime-api/web in a bare V8 context', () => {
     const answer = await (vm.runInContext(
       `(async () => {
         const { Headers, Request, Response, TextDecoder, atob, btoa, structuredClone, DOMException, requestFromWire, responseToWire } = web;
+        const { AbortController, AbortSignal, CustomEvent, EventTarget, addAbortAlgorithm, setReportError } = web;
+        const events = [];
+        setReportError((e) => events.push('reported ' + e.message));
+        const controller = new AbortController();
+        const any = AbortSignal.any([controller.signal]);
+        addAbortAlgorithm(any, () => events.push('algorithm'));
+        any.onabort = (e) => events.push(e.type + ' ' + e.isTrusted + ' ' + any.reason);
+        const target = new EventTarget();
+        target.addEventListener('x', () => { throw new Error('boom'); });
+        target.addEventListener('x', (e) => events.push(e.detail), { signal: any });
+        target.dispatchEvent(new CustomEvent('x', { detail: 'heard' }));
+        controller.abort('why');
+        target.dispatchEvent(new CustomEvent('x', { detail: 'not heard' }));
         const request = requestFromWire('POST', 'https://x.test/a', ['Host', 'x.test'], new Uint8Array([0x7b, 0x7d]).buffer);
         const copy = new Request(request.url + '?q=1', { method: 'post', body: await request.text() });
         let cloneError;
@@ -59,6 +73,7 @@ describe('runtime-api/web in a bare V8 context', () => {
           base64: atob(btoa('hi')),
           headers: [...new Headers({ B: '1', a: '2' })],
           cloneError,
+          events,
         });
         return JSON.stringify(responseToWire(response));
       })()`,
@@ -74,6 +89,7 @@ describe('runtime-api/web in a bare V8 context', () => {
         base64: 'hi',
         headers: [['a', '2'], ['b', '1']],
         cloneError: 'DataCloneError',
+        events: ['reported boom', 'heard', 'algorithm', 'abort true why', 'reported boom'],
       }),
     ]);
   });

@@ -1,6 +1,11 @@
 // The Web APIs runtime-api gives tenants, and the few module functions the
 // dispatcher uses to move requests and responses across the isolate boundary.
 export { DOMException } from './dom-exception.ts';
+export {
+  CustomEvent, Event, EventTarget, setEventClock, setReportError,
+  type AddEventListenerOptions, type CustomEventInit, type EventInit, type EventListenerOptions, type EventListenerOrEventListenerObject,
+} from './event.ts';
+export { AbortController, AbortSignal, addAbortAlgorithm } from './abort.ts';
 export { atob, btoa } from './base64.ts';
 export { structuredClone } from './structured-clone.ts';
 export { TextDecoder } from '../encoding/text-decoder.ts';

@@ -44,6 +44,8 @@ export class IsolateSandbox implements Sandbox {
   readonly #memoryMb: number;
   readonly #tasks = new Map<number, Task>();
   readonly #timers = new Map<number, NodeJS.Timeout>();
+  /** Subrequests in progress, by the id the runtime gave them. */
+  readonly #subrequests = new Map<number, AbortController>();
   #context: ivm.Context | undefined;
   #runtime: RuntimeEntry | undefined;
   #queue: unknown[] = [];
@@ -123,6 +125,7 @@ export class IsolateSandbox implements Sandbox {
         (id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string) => this.#startFetch(id, method, url, headers, body, redirect),
         { ignored: true },
       ),
+      new ivm.Callback((id: number) => this.#abortFetch(id), { ignored: true }),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
@@ -261,15 +264,23 @@ export class IsolateSandbox implements Sandbox {
 
   /** A subrequest from the tenant's fetch(): the values come from the isolate, so check them. */
   #startFetch(id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string): void {
-    if (!this.alive || !this.#spec) return;
+    if (!this.alive || !this.#spec || this.#subrequests.has(id)) return;
     const flat = Array.isArray(headers) ? headers.map(String) : [];
     const mode = redirect === 'manual' || redirect === 'error' ? redirect : 'follow';
+    const cancel = new AbortController();
+    this.#subrequests.set(id, cancel);
     this.#spec
-      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode })
+      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode }, cancel.signal)
       .then(
         (res) => this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls]),
         (err: unknown) => this.#settleFetch([id, false, 0, err instanceof EgressError ? err.message : 'fetch failed', [], null, []]),
-      );
+      )
+      .finally(() => this.#subrequests.delete(id));
+  }
+
+  /** The tenant aborted subrequest `id` (its AbortSignal fired). */
+  #abortFetch(id: number): void {
+    this.#subrequests.get(id)?.abort();
   }
 
   #settleFetch(args: unknown[]): void {
@@ -308,6 +319,8 @@ export class IsolateSandbox implements Sandbox {
     this.#meter?.stop();
     for (const handle of this.#timers.values()) clearTimeout(handle);
     this.#timers.clear();
+    for (const cancel of this.#subrequests.values()) cancel.abort();
+    this.#subrequests.clear();
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
     for (const task of this.#tasks.values()) if (!task.answered) task.reject(reason);
     this.#tasks.clear();
