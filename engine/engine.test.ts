@@ -282,3 +282,19 @@ describe('live isolate cap', () => {
     await capped.close();
   });
 });
+
+describe('what comes out of an isolate', () => {
+  it('is checked by the host: a tenant that patches the runtime gets a 500, not a broken socket', async () => {
+    await engine.deploy('tamper', {
+      code: `const push = Array.prototype.push;
+        export default { fetch() {
+          // Corrupt every array the runtime builds from now on: push a non-string header value.
+          Array.prototype.push = function (...items) { return push.call(this, ...items.map((x) => (x === 'text/plain;charset=UTF-8' ? 42 : x))); };
+          return new Response('x');
+        } }`,
+    });
+    const res = await get(engine, 'tamper');
+    expect([res.status, res.headers.get('islet-error')]).toEqual([500, 'exception']);
+    expect((await get(engine, 'hello')).status).toBe(200);
+  });
+});

@@ -29,6 +29,16 @@ const MAX_RANDOM_BLOCK = 65536;
 
 let nextTaskId = 1;
 
+/**
+ * What comes out of an isolate is data the tenant could have shaped (by patching built-ins the
+ * runtime relies on), so the host checks its shape before writing it to a socket.
+ */
+function isWireResponse(r: { status: unknown; headers: unknown; body: unknown }): r is WireResponse {
+  return typeof r.status === 'number' && Number.isInteger(r.status) && r.status >= 200 && r.status <= 599
+    && Array.isArray(r.headers) && r.headers.length % 2 === 0 && r.headers.every((h) => typeof h === 'string')
+    && (r.body === null || typeof r.body === 'string' || r.body instanceof ArrayBuffer);
+}
+
 /** A tenant's stack ends in islet's dispatcher; those frames mean nothing to its author. */
 function withoutRuntimeFrames(stack: string): string {
   return stack.split('\n').filter((line) => !line.includes('(islet:runtime:')).join('\n');
@@ -210,11 +220,9 @@ export class IsolateSandbox implements Sandbox {
         }
         task.reject(new TenantExceptionError(this.#spec.name, name, message, withoutRuntimeFrames(stack)));
       } else {
-        task.resolve({
-          status: results[i + 2] as number,
-          headers: results[i + 3] as string[],
-          body: results[i + 4] as WireResponse['body'],
-        });
+        const response = { status: results[i + 2], headers: results[i + 3], body: results[i + 4] };
+        if (isWireResponse(response)) task.resolve(response);
+        else task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
       }
       task.answered = true;
       if (!waitUntilPending) this.#finish(task);
