@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { bundleEntry } from '../engine/bundle/tenant-bundle.ts';
+import { bundleEntry } from '../engine/bundle/index.ts';
 import { Engine } from '../engine/index.ts';
 
 const FIXTURES: Record<string, string> = {

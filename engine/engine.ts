@@ -1,7 +1,7 @@
 // The engine as a library: deploy functions, invoke them with wire requests or Web Requests.
 // It owns the function table and nothing else: sandboxes come from a tier, HTTP from the gateway.
 import { totalmem } from 'node:os';
-import { bundleEntry, bundleSource } from './bundle/tenant-bundle.ts';
+import { bundleEntry, bundleSource } from './bundle/index.ts';
 import { BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError } from './errors.ts';
 import { DEFAULT_LIMITS, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from './limits.ts';
 import { silentLogger, type Logger } from './observe/index.ts';

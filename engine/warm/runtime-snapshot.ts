@@ -2,7 +2,7 @@
 // instead of compiling and running it. Built once per process from trusted code only — isolated-vm
 // documents createSnapshot as unstable and unisolated, which is also why tenant code never goes in.
 import ivm from 'isolated-vm';
-import { runtimeScript } from '../bundle/runtime-bundle.ts';
+import { runtimeScript } from '../bundle/index.ts';
 
 export type Snapshot = ivm.ExternalCopy<ArrayBuffer>;
 

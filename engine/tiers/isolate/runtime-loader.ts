@@ -2,7 +2,7 @@
 // from the runtime snapshot, else compiled and run, with the script's V8 code cache kept for the
 // life of the process so that only the first plain boot pays for parsing it.
 import ivm from 'isolated-vm';
-import { runtimeScript } from '../../bundle/runtime-bundle.ts';
+import { runtimeScript } from '../../bundle/index.ts';
 
 export interface RuntimeEntry {
   init: ivm.Reference<(...args: unknown[]) => void>;

@@ -1,0 +1,2 @@
+export { runtimeScript } from './runtime-bundle.ts';
+export { bundleEntry, bundleSource, type TenantBundle } from './tenant-bundle.ts';
