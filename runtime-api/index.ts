@@ -4,8 +4,8 @@
 import './encoding-globals.ts';
 import { URL, URLSearchParams } from 'whatwg-url';
 import {
-  AbortController, AbortSignal, CustomEvent, DOMException, Event, EventTarget, Headers, Request, Response, TextDecoder,
-  TextEncoder, atob, btoa, setReportError, structuredClone,
+  AbortController, AbortSignal, Blob, CustomEvent, DOMException, Event, EventTarget, File, FormData, Headers, Request,
+  Response, TextDecoder, TextEncoder, atob, btoa, setReportError, structuredClone,
 } from './web/index.ts';
 import { console } from './host/console.ts';
 import { crypto, Crypto } from './host/crypto.ts';
@@ -21,7 +21,7 @@ const globals: Record<string, unknown> = {
   URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
   atob, btoa, structuredClone, console, crypto, Crypto, setTimeout, clearTimeout, setInterval,
   clearInterval, queueMicrotask, reportError, ExecutionContext, fetch, Event, EventTarget, CustomEvent,
-  AbortController, AbortSignal,
+  AbortController, AbortSignal, Blob, File, FormData,
 };
 
 // An exception in an event listener is reported like any uncaught error: to the host log.

@@ -91,6 +91,33 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
       });
     });
 
+    it('FormData uploads parse, and multipart and Blob bodies go out', async () => {
+      await engine.deploy('forms', {
+        code: `export default { async fetch(request) {
+          if (request.method === 'POST') {
+            const form = await request.formData();
+            const file = form.get('upload');
+            return Response.json({ name: form.get('name'), file: file.name, type: file.type, text: await file.text() });
+          }
+          const out = new FormData();
+          out.append('greeting', 'hi');
+          out.append('blob', new Blob(['bytes'], { type: 'text/x-b' }), 'b.txt');
+          return new Response(out);
+        } }`,
+      });
+      const upload = new FormData();
+      upload.append('name', 'ada');
+      upload.append('upload', new Blob(['file body'], { type: 'text/plain' }), 'notes.txt');
+      const posted = await engine.fetch('forms', new Request('http://forms.test/', { method: 'POST', body: upload }));
+      expect(await posted.json()).toEqual({ name: 'ada', file: 'notes.txt', type: 'text/plain', text: 'file body' });
+      const got = await engine.fetch('forms', new Request('http://forms.test/'));
+      expect(got.headers.get('content-type')).toMatch(/^multipart\/form-data; boundary=/);
+      const parsed = await got.formData();
+      expect(parsed.get('greeting')).toBe('hi');
+      const blob = parsed.get('blob') as File;
+      expect([blob.name, blob.type, await blob.text()]).toEqual(['b.txt', 'text/x-b', 'bytes']);
+    });
+
     it('Request and Response follow the Fetch standard at the boundary', async () => {
       await engine.deploy('fetch-shapes', {
         code: `export default { async fetch(request) {

@@ -1,10 +1,17 @@
 // Fetch §5.2 "BodyInit unions" (extract a body) and §5.3 "Body mixin", for the
-// body types islet has so far: strings, buffer sources and URLSearchParams.
-// There are no streams yet, so the mixin has no `body` getter (and no blob() or
-// formData()); a string body stays a string, so text() and the wire never
-// round-trip it through UTF-8.
+// body types islet has so far: strings, buffer sources, Blob, FormData and
+// URLSearchParams. There are no streams yet, so the mixin has no `body` getter;
+// a string body stays a string, so text() and the wire never round-trip it
+// through UTF-8.
 import { utf8Decode, utf8Encode } from '../encoding/utf8.ts';
+// The files themselves, not web/index.ts, which re-exports this module.
+import { type Blob, blobBytes, blobType, createBlob, isBlob, toBlobType } from '../web/blob.ts';
+import { createFormData, type FormData, formDataEntryList, isFormData } from '../web/form-data.ts';
 import { toUSVString, viewBufferSource } from '../webidl/index.ts';
+import { Headers } from './headers.ts';
+import { extractMimeType, essence, type MimeType, serializeMimeType } from './mime-type.ts';
+import { encodeMultipartFormData, parseMultipartFormData } from './multipart.ts';
+import { parseURLEncoded } from './urlencoded.ts';
 
 /** Fetch "body", minus its stream: the source and whether it was disturbed. */
 export interface Body {
@@ -23,12 +30,14 @@ export interface BodyWithType {
 export interface BodyMixin {
   readonly bodyUsed: boolean;
   arrayBuffer(): Promise<ArrayBuffer>;
+  blob(): Promise<Blob>;
   bytes(): Promise<Uint8Array<ArrayBuffer>>;
+  formData(): Promise<FormData>;
   json(): Promise<unknown>;
   text(): Promise<string>;
 }
 
-export type BodyInit = string | ArrayBuffer | ArrayBufferView | SharedArrayBuffer | URLSearchParamsLike;
+export type BodyInit = string | ArrayBuffer | ArrayBufferView | SharedArrayBuffer | Blob | FormData | URLSearchParamsLike;
 interface URLSearchParamsLike {
   readonly [Symbol.toStringTag]: 'URLSearchParams';
 }
@@ -44,6 +53,15 @@ export function isURLSearchParams(value: object): boolean {
 /** Fetch §5.2 "extract a body" from a non-null BodyInit, converting it as WebIDL's union would. */
 export function extractBody(object: unknown, where: string): BodyWithType {
   if (typeof object === 'object' && object !== null) {
+    if (isBlob(object)) {
+      // A blob's bytes are shared with slices and files, and the body's must be its own.
+      const type = blobType(object);
+      return { body: { source: new Uint8Array(blobBytes(object)), used: false }, type: type === '' ? null : type };
+    }
+    if (isFormData(object)) {
+      const { bytes, boundary } = encodeMultipartFormData(formDataEntryList(object));
+      return { body: { source: bytes, used: false }, type: `multipart/form-data; boundary=${boundary}` };
+    }
     const view = viewBufferSource(object, false, where);
     // The spec copies a buffer source's bytes here; later changes to it do not count.
     if (view !== null) return { body: { source: new Uint8Array(view), used: false }, type: null };
@@ -126,11 +144,39 @@ function consumeBody<T>(read: () => T): Promise<T> {
   }
 }
 
+// Taken at load, before tenant code could replace it.
+const getHeader = Headers.prototype.get;
+
+/** blob()'s type: the MIME type serialized, then held to File API's rule for a Blob's type, as Node's blob() is. */
+function blobTypeFrom(mimeType: MimeType | null): string {
+  return mimeType === null ? '' : toBlobType(serializeMimeType(mimeType));
+}
+
+/** Fetch §5.3 formData() steps, on the bytes read and the result of "get the MIME type". */
+function formDataFrom(bytes: Uint8Array, mimeType: MimeType | null): FormData {
+  const type = mimeType === null ? null : essence(mimeType);
+  if (type === 'multipart/form-data') {
+    const boundary = mimeType?.parameters.get('boundary');
+    if (boundary === undefined) throw new TypeError('The multipart/form-data Content-Type has no boundary');
+    return createFormData(parseMultipartFormData(bytes, boundary));
+  }
+  if (type === 'application/x-www-form-urlencoded') return createFormData(parseURLEncoded(bytes));
+  throw new TypeError('The Content-Type is neither multipart/form-data nor application/x-www-form-urlencoded');
+}
+
 /**
  * Defines the Body mixin's members on a class prototype. bodyOf is the class's
  * accessor to an instance's body; it throws a TypeError for other objects.
+ * The prototype's own headers getter stands for the header list: it is taken
+ * now, so a tenant redefining `headers` later cannot change what blob() and
+ * formData() read.
  */
 export function defineBodyMixin(prototype: object, bodyOf: (object: unknown) => Body | null): void {
+  const headersOf = Object.getOwnPropertyDescriptor(prototype, 'headers')?.get;
+  if (headersOf === undefined) throw new TypeError('The Body mixin needs a headers getter on the prototype');
+  // Fetch §5.3 "get the MIME type".
+  const mimeTypeOf = (object: unknown): MimeType | null =>
+    extractMimeType(Reflect.apply(getHeader, Reflect.apply(headersOf, object, []), ['content-type']) as string | null);
   const members = {
     get bodyUsed(): boolean {
       const body = bodyOf(this);
@@ -139,8 +185,20 @@ export function defineBodyMixin(prototype: object, bodyOf: (object: unknown) => 
     arrayBuffer(): Promise<ArrayBuffer> {
       return consumeBody(() => readBytes(bodyOf(this)).buffer);
     },
+    blob(): Promise<Blob> {
+      return consumeBody(() => {
+        const bytes = readBytes(bodyOf(this));
+        return createBlob(bytes, blobTypeFrom(mimeTypeOf(this)));
+      });
+    },
     bytes(): Promise<Uint8Array<ArrayBuffer>> {
       return consumeBody(() => readBytes(bodyOf(this)));
+    },
+    formData(): Promise<FormData> {
+      return consumeBody(() => {
+        const bytes = readBytes(bodyOf(this));
+        return formDataFrom(bytes, mimeTypeOf(this));
+      });
     },
     json(): Promise<unknown> {
       return consumeBody(() => JSON.parse(readText(bodyOf(this))) as unknown);

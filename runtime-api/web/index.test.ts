@@ -12,9 +12,10 @@ describe('runtime-api/web in a bare V8 context', () => {
   it('exports the public classes and the dispatcher hooks', () => {
     expect(Object.keys(web).sort()).toEqual(
       [
-        'AbortController', 'AbortSignal', 'CustomEvent', 'DOMException', 'Event', 'EventTarget', 'Headers', 'Request', 'Response',
-        'TextDecoder', 'TextEncoder', 'addAbortAlgorithm', 'atob', 'btoa', 'bodyToWire', 'headersFromFlat', 'headersToFlat',
-        'requestFromWire', 'responseFromNetwork', 'responseToWire', 'setEventClock', 'setHeadersGuard', 'setReportError', 'structuredClone',
+        'AbortController', 'AbortSignal', 'Blob', 'CustomEvent', 'DOMException', 'Event', 'EventTarget', 'File', 'FormData', 'Headers',
+        'Request', 'Response', 'TextDecoder', 'TextEncoder', 'addAbortAlgorithm', 'atob', 'btoa', 'bodyToWire', 'headersFromFlat',
+        'headersToFlat', 'requestFromWire', 'responseFromNetwork', 'responseToWire', 'setEventClock', 'setHeadersGuard', 'setReportError',
+        'structuredClone',
       ].sort(),
     );
   });
@@ -50,6 +51,14 @@ describe('runtime-api/web in a bare V8 context', () => {
       `(async () => {
         const { Headers, Request, Response, TextDecoder, atob, btoa, structuredClone, DOMException, requestFromWire, responseToWire } = web;
         const { AbortController, AbortSignal, CustomEvent, EventTarget, addAbortAlgorithm, setReportError } = web;
+        const { Blob, FormData } = web;
+        // The runtime installs crypto; a multipart boundary looks it up when a body is made.
+        globalThis.crypto = { getRandomValues: (array) => array.fill(7) };
+        const form = new FormData();
+        form.append('name', 'value');
+        form.append('file', new Blob(['a', new Blob(['bytes'])]).slice(1, undefined, 'Text/Plain'), 'f.txt');
+        const parsed = await new Response(form).formData();
+        const file = parsed.get('file');
         const events = [];
         setReportError((e) => events.push('reported ' + e.message));
         const controller = new AbortController();
@@ -74,6 +83,7 @@ describe('runtime-api/web in a bare V8 context', () => {
           headers: [...new Headers({ B: '1', a: '2' })],
           cloneError,
           events,
+          form: [parsed.get('name'), file.name, file.type, await file.text()],
         });
         return JSON.stringify(responseToWire(response));
       })()`,
@@ -90,6 +100,7 @@ describe('runtime-api/web in a bare V8 context', () => {
         headers: [['a', '2'], ['b', '1']],
         cloneError: 'DataCloneError',
         events: ['reported boom', 'heard', 'algorithm', 'abort true why', 'reported boom'],
+        form: ['value', 'f.txt', 'text/plain', 'bytes'],
       }),
     ]);
   });

@@ -8,6 +8,8 @@ export {
 export { AbortController, AbortSignal, addAbortAlgorithm } from './abort.ts';
 export { atob, btoa } from './base64.ts';
 export { structuredClone } from './structured-clone.ts';
+export { Blob, File, type BlobPart, type BlobPropertyBag, type EndingType, type FilePropertyBag } from './blob.ts';
+export { FormData, type FormDataEntryValue } from './form-data.ts';
 export { TextDecoder } from '../encoding/text-decoder.ts';
 export { TextEncoder } from '../encoding/text-encoder.ts';
 export { Headers, headersFromFlat, headersToFlat, setHeadersGuard, type HeadersGuard, type HeadersInit } from '../fetch/headers.ts';
