@@ -1,7 +1,7 @@
 // The engine as a library: deploy functions, invoke them with wire requests or Web Requests.
 // It owns the function table and nothing else: sandboxes come from a tier, HTTP from the gateway.
 import { totalmem } from 'node:os';
-import { bundleEntry, bundleSource } from './bundle/index.ts';
+import { bundleEntry, bundleSource, stackMapper } from './bundle/index.ts';
 import { BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError } from './errors.ts';
 import { DEFAULT_LIMITS, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from './limits.ts';
 import { silentLogger, type Logger } from './observe/index.ts';
@@ -132,7 +132,16 @@ export class Engine {
     this.#deploySeq.set(name, seq);
 
     const bundle = config.entry !== undefined ? await bundleEntry(config.entry) : await bundleSource(config.code!, name);
-    const spec: SandboxSpec = { name, code: bundle.code, limits, env, log: this.#tenantLog(name), outbound: this.#outbound(config.egress) };
+    const spec: SandboxSpec = {
+      name,
+      code: bundle.code,
+      limits,
+      env,
+      log: this.#tenantLog(name),
+      outbound: this.#outbound(config.egress),
+      // The isolate names the module file:///<name>.js (see IsolateSandbox.specialise).
+      mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,
+    };
     this.#residency.makeRoom(this.#functions.values());
     const sandbox = await this.#tier.start(spec);
     if (this.#deploySeq.get(name) !== seq) {

@@ -7,6 +7,8 @@ import { BundleError } from '../errors.ts';
 export interface TenantBundle {
   /** One self-contained ES module. */
   code: string;
+  /** Its source map (JSON), sources relative to the working directory, without their content. */
+  sourceMap: string | undefined;
   /** Files the bundle was built from (absolute paths), for `islet dev` to watch. */
   inputs: string[];
 }
@@ -51,12 +53,15 @@ const COMMON: esbuild.BuildOptions = {
   legalComments: 'none',
   charset: 'utf8',
   metafile: true,
+  // External so the module stays small; the host maps tenant stack traces with it.
+  sourcemap: 'external',
+  sourcesContent: false,
 };
 
 /** Bundles an entry file (TypeScript or JavaScript, may import npm packages). */
 export async function bundleEntry(entry: string): Promise<TenantBundle> {
   const absolute = path.resolve(entry);
-  return run({ ...COMMON, entryPoints: [absolute], plugins: [refuseNodeBuiltins] }, process.cwd());
+  return run({ ...COMMON, entryPoints: [absolute], outfile: path.join(process.cwd(), 'bundle.js'), plugins: [refuseNodeBuiltins] }, process.cwd());
 }
 
 /** Bundles one module's source, as sent through the admin API; it may not import anything. */
@@ -65,6 +70,7 @@ export async function bundleSource(source: string, name: string): Promise<Tenant
     {
       ...COMMON,
       stdin: { contents: source, loader: 'ts', sourcefile: `${name}.ts` },
+      outfile: path.join(process.cwd(), 'bundle.js'),
       plugins: [refuseAllImports],
     },
     undefined,
@@ -80,11 +86,12 @@ async function run(options: esbuild.BuildOptions, cwd: string | undefined): Prom
     if (!Array.isArray(failure.errors)) throw err;
     throw new BundleError('the function\'s code could not be bundled', failure.errors.map(formatMessage));
   }
-  const code = result.outputFiles[0]?.text ?? '';
+  const code = result.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
+  const sourceMap = result.outputFiles.find((f) => f.path.endsWith('.map'))?.text;
   const inputs = Object.keys(result.metafile.inputs)
     .filter((p) => !p.startsWith('<'))
     .map((p) => path.resolve(cwd ?? process.cwd(), p));
-  return { code, inputs };
+  return { code, sourceMap, inputs };
 }
 
 function formatMessage(m: esbuild.Message): string {

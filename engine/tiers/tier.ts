@@ -19,6 +19,8 @@ export interface SandboxSpec {
   log: TenantLog;
   /** Runs the function's subrequests (its fetch() calls), under its egress policy. */
   outbound: OutboundFetch;
+  /** Rewrites a stack trace from the bundle to the function's sources. */
+  mapStack?: (stack: string) => string;
 }
 
 export interface Sandbox {

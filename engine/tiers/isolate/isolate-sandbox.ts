@@ -167,7 +167,8 @@ export class IsolateSandbox implements Sandbox {
         throw new BundleError(`function "${name}" exceeded its memory limit of ${limits.memoryMb} MB while loading`);
       }
       const message = err instanceof Error ? err.message : String(err);
-      const stack = err instanceof Error && err.stack ? err.stack.split('\n').filter((l) => !l.includes('node:') && !l.includes('/engine/')) : [];
+      const raw = err instanceof Error && err.stack ? (spec.mapStack?.(err.stack) ?? err.stack) : '';
+      const stack = raw ? raw.split('\n').filter((l) => !l.includes('node:') && !l.includes('/engine/')) : [];
       this.stop();
       throw new BundleError(`function "${name}" failed to load: ${message}`, stack.slice(1));
     }
@@ -218,7 +219,8 @@ export class IsolateSandbox implements Sandbox {
           this.#die(new MemoryLimitError(this.#spec.name, this.#spec.limits.memoryMb));
           return;
         }
-        task.reject(new TenantExceptionError(this.#spec.name, name, message, withoutRuntimeFrames(stack)));
+        const mapped = this.#spec.mapStack?.(withoutRuntimeFrames(stack)) ?? withoutRuntimeFrames(stack);
+        task.reject(new TenantExceptionError(this.#spec.name, name, message, mapped));
       } else {
         const response = { status: results[i + 2], headers: results[i + 3], body: results[i + 4] };
         if (isWireResponse(response)) task.resolve(response);
