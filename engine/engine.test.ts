@@ -215,7 +215,7 @@ describe('isolation', () => {
     const web = ['URL', 'URLSearchParams', 'DOMException', 'Headers', 'Request', 'Response', 'TextDecoder', 'TextEncoder',
       'atob', 'btoa', 'structuredClone', 'console', 'crypto', 'Crypto', 'setTimeout', 'clearTimeout', 'setInterval',
       'clearInterval', 'queueMicrotask', 'reportError', 'ExecutionContext', 'fetch', 'Event', 'EventTarget', 'CustomEvent',
-      'AbortController', 'AbortSignal', 'Blob', 'File', 'FormData', 'self', 'navigator'];
+      'AbortController', 'AbortSignal', 'Blob', 'File', 'FormData', 'performance', 'Performance', 'self', 'navigator'];
     // Everything else on the global object must be an ECMAScript built-in of this V8.
     const extra = body.names.filter((n: string) => !web.includes(n) && !(n in globalThis));
     expect(extra).toEqual([]);

@@ -10,6 +10,7 @@ import {
 import { console } from './host/console.ts';
 import { crypto, Crypto } from './host/crypto.ts';
 import { fetch, settleFetch } from './host/outbound-fetch.ts';
+import { Performance, performance, startPerformanceClock } from './host/performance.ts';
 import { setHostCalls, type HostCalls } from './host/host-calls.ts';
 import {
   clearInterval, clearTimeout, fireTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
@@ -21,7 +22,7 @@ const globals: Record<string, unknown> = {
   URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
   atob, btoa, structuredClone, console, crypto, Crypto, setTimeout, clearTimeout, setInterval,
   clearInterval, queueMicrotask, reportError, ExecutionContext, fetch, Event, EventTarget, CustomEvent,
-  AbortController, AbortSignal, Blob, File, FormData,
+  AbortController, AbortSignal, Blob, File, FormData, performance, Performance,
 };
 
 // An exception in an event listener is reported like any uncaught error: to the host log.
@@ -46,6 +47,7 @@ const entry = {
   ): void {
     setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch });
     setMaxTimers(maxTimers);
+    startPerformanceClock();
     delete (globalThis as Record<string, unknown>).__islet_runtime;
   },
   setTenant,
