@@ -217,6 +217,15 @@ describe('islet dev', () => {
     expect((await request(url)).text).toBe('second /');
   });
 
+  it('runs the scheduled handler on GET /__scheduled with --test-scheduled', async () => {
+    const entry = path.join(tmp, 'cron.js');
+    await writeFile(entry, 'const runs = []; export default { fetch: () => Response.json(runs), scheduled(c) { runs.push(c.cron) } };\n');
+    const { url } = await start(['dev', entry, '--port', '0', '--test-scheduled']);
+    const ran = await request(url, { path: '/__scheduled?cron=*/5+*+*+*+*' });
+    expect([ran.status, ran.text]).toEqual([200, 'Ran scheduled event\n']);
+    expect((await request(url)).json()).toEqual(['*/5 * * * *']);
+  });
+
   it('shows tenant stacks in dev', async () => {
     const { url } = await start(['dev', path.join(ROOT, 'fixtures/throws/index.js'), '--port', '0']);
     const res = await request(url);
@@ -231,7 +240,7 @@ describe('flags', () => {
     expect(top.status).toBe(0);
     expect(top.stdout).toContain('dev <entry>');
     const dev = runCli(['dev', '--help']);
-    for (const flag of ['--port', '--host', '--cpu-ms', '--memory-mb']) expect(dev.stdout).toContain(flag);
+    for (const flag of ['--port', '--host', '--cpu-ms', '--memory-mb', '--test-scheduled']) expect(dev.stdout).toContain(flag);
     const serve = runCli(['serve', '--help']);
     for (const flag of ['--config', '--port', '--host', '--admin-token']) expect(serve.stdout).toContain(flag);
   });

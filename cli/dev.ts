@@ -14,6 +14,7 @@ Options:
   --host <addr>      address to listen on (default 127.0.0.1)
   --cpu-ms <n>       CPU time per request, in ms (default 50)
   --memory-mb <n>    isolate memory limit, in MB (default 128)
+  --test-scheduled   GET /__scheduled?cron=<expr> runs the scheduled handler
   -h, --help         show this help`;
 
 export async function dev(args: string[]): Promise<void> {
@@ -22,6 +23,7 @@ export async function dev(args: string[]): Promise<void> {
     host: { type: 'string' },
     'cpu-ms': { type: 'string' },
     'memory-mb': { type: 'string' },
+    'test-scheduled': { type: 'boolean' },
   }, 'dev');
   if (values.help) {
     console.log(devHelp);
@@ -60,7 +62,7 @@ export async function dev(args: string[]): Promise<void> {
   });
   watcher.set(first.inputs);
 
-  const served = await serveGateway(createGateway(engine, { function: name }), { port, host });
+  const served = await serveGateway(createGateway(engine, { function: name, testScheduled: values['test-scheduled'] === true }), { port, host });
   console.log(`islet dev: serving ${path.relative(process.cwd(), entry)} as "${name}" at ${served.url}`);
   const stop = async () => {
     watcher.close();

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ConfigError } from './errors.ts';
 import type { FunctionConfig } from './engine.ts';
 import { resolveLimits, type Limits } from './limits.ts';
+import { checkCrons } from './sched/index.ts';
 
 export interface ServerConfig {
   port?: number;
@@ -49,7 +50,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
   for (const [name, fn] of Object.entries(functions)) {
     const where = `${source}: function "${name}"`;
     if (!isObject(fn)) throw new ConfigError(`${where} must be an object`);
-    const { entry, code, limits: fnLimits, env, egress, ...extra } = fn;
+    const { entry, code, limits: fnLimits, env, egress, crons, ...extra } = fn;
     unknownKeys(extra, where);
     if (entry !== undefined && typeof entry !== 'string') throw new ConfigError(`${where}: "entry" must be a path`);
     if (code !== undefined && typeof code !== 'string') throw new ConfigError(`${where}: "code" must be a string`);
@@ -61,6 +62,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
       limits: fnLimits as Partial<Limits> | undefined,
       env: env as Record<string, unknown> | undefined,
       ...(egress !== undefined && { egress: egress as FunctionConfig['egress'] }),
+      ...(crons !== undefined && { crons: checkCrons(crons) }),
     };
   }
   return { port: port as number | undefined, host: host as string | undefined, limits: limits as Partial<Limits> | undefined, functions: out };

@@ -215,7 +215,7 @@ describe('isolation', () => {
     const web = ['URL', 'URLSearchParams', 'DOMException', 'Headers', 'Request', 'Response', 'TextDecoder', 'TextEncoder',
       'atob', 'btoa', 'structuredClone', 'console', 'crypto', 'Crypto', 'setTimeout', 'clearTimeout', 'setInterval',
       'clearInterval', 'queueMicrotask', 'reportError', 'ExecutionContext', 'fetch', 'Event', 'EventTarget', 'CustomEvent',
-      'AbortController', 'AbortSignal', 'Blob', 'File', 'FormData', 'performance', 'Performance', 'self', 'navigator'];
+      'AbortController', 'AbortSignal', 'Blob', 'File', 'FormData', 'performance', 'Performance', 'ScheduledController', 'self', 'navigator'];
     // Everything else on the global object must be an ECMAScript built-in of this V8.
     const extra = body.names.filter((n: string) => !web.includes(n) && !(n in globalThis));
     expect(extra).toEqual([]);
@@ -300,5 +300,41 @@ describe('what comes out of an isolate', () => {
     const res = await get(engine, 'tamper');
     expect([res.status, res.headers.get('islet-error')]).toEqual([500, 'exception']);
     expect((await get(engine, 'hello')).status).toBe(200);
+  });
+});
+
+describe('scheduled handlers', () => {
+  const code = `const runs = [];
+    export default {
+      fetch: () => Response.json(runs),
+      async scheduled(controller, env, ctx) {
+        if (controller.cron === 'boom') throw new Error('scheduled failed');
+        ctx.waitUntil(new Promise((r) => setTimeout(r, 20)).then(() => runs.push(controller.cron + '@' + (controller.scheduledTime > 0))));
+      },
+    };`;
+
+  it('runs on demand, waits for waitUntil work, and reports exceptions', async () => {
+    await engine.deploy('cron-fn', { code });
+    await engine.scheduled('cron-fn', '0 * * * *');
+    expect(await (await get(engine, 'cron-fn')).json()).toEqual(['0 * * * *@true']);
+    await expect(engine.scheduled('cron-fn', 'boom')).rejects.toThrow(/scheduled failed/);
+  });
+
+  it('fires from cron expressions in the config, and refuses bad ones', async () => {
+    await engine.deploy('every-second', { code, crons: ['* * * * * *'] });
+    expect(engine.get('every-second')!.crons).toEqual(['* * * * * *']);
+    await new Promise((r) => setTimeout(r, 1_300));
+    expect(((await (await get(engine, "every-second")).json()) as unknown[]).length).toBeGreaterThanOrEqual(1);
+    await engine.undeploy('every-second');
+    await expect(engine.deploy('bad-cron', { code, crons: ['61 * * * *'] })).rejects.toThrow(/cron expression "61 \* \* \* \*" is not valid/);
+  });
+
+  it('a module with only a scheduled handler deploys, and its HTTP requests get a clear 500', async () => {
+    const dev = new Engine({ exposeStack: true });
+    await dev.deploy('only-cron', { code: 'export default { scheduled() {} }' });
+    const res = await get(dev, 'only-cron');
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as { stack: string }).stack).toContain('no fetch handler');
+    await dev.close();
   });
 });

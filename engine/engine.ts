@@ -6,6 +6,7 @@ import { BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError,
 import { DEFAULT_LIMITS, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from './limits.ts';
 import { silentLogger, type Logger } from './observe/index.ts';
 import { createOutboundFetch, type EgressOptions, type OutboundFetch } from './egress/index.ts';
+import { CronTriggers, checkCrons } from './sched/index.ts';
 import { IsolateTier } from './tiers/isolate/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TenantLog } from './tiers/tier.ts';
 import {
@@ -23,12 +24,15 @@ export interface FunctionConfig {
   env?: Record<string, unknown>;
   /** What the function's fetch() may reach; by default public addresses only. */
   egress?: EgressOptions;
+  /** Cron expressions that run the function's scheduled handler. */
+  crons?: string[];
 }
 
 export interface FunctionInfo {
   name: string;
   limits: Limits;
   env: string[];
+  crons: string[];
   entry?: string;
 }
 
@@ -69,6 +73,7 @@ export interface EngineOptions {
 export type EngineStats = ResidencyStats;
 
 interface FunctionSlot extends ResidentSlot {
+  crons: string[];
   limits: Limits;
   env: Record<string, unknown>;
   entry?: string;
@@ -88,6 +93,7 @@ export class Engine {
   readonly #deploySeq = new Map<string, number>();
   readonly #residency: Residency;
   readonly #outbounds = new Map<string, OutboundFetch>();
+  readonly #crons = new CronTriggers();
   readonly #sweepTimer: NodeJS.Timeout;
 
   constructor(options: EngineOptions = {}) {
@@ -124,6 +130,7 @@ export class Engine {
     }
     const limits = resolveLimits(config.limits ?? {}, this.defaultLimits);
     const env = checkEnv(config.env);
+    const crons = checkCrons(config.crons);
     if ((config.code === undefined) === (config.entry === undefined)) {
       throw new ConfigError(`function "${name}" needs exactly one of "code" or "entry"`);
     }
@@ -149,7 +156,8 @@ export class Engine {
       throw new ConfigError(`function "${name}" was redeployed while this deploy was loading`);
     }
     const previous = this.#functions.get(name);
-    this.#functions.set(name, { name, limits, env, entry: config.entry, spec, sandbox, starting: undefined, lastUseMs: Date.now() });
+    this.#functions.set(name, { name, limits, env, crons, entry: config.entry, spec, sandbox, starting: undefined, lastUseMs: Date.now() });
+    this.#crons.set(name, crons, (cron, at) => void this.scheduled(name, cron, at).catch(() => {}));
     if (previous) void this.#retire(previous);
     this.logger.info({ fn: name, limits }, previous ? 'function updated' : 'function deployed');
     return { ...this.#info(this.#functions.get(name)!), created: !previous, inputs: bundle.inputs };
@@ -160,6 +168,7 @@ export class Engine {
     if (!slot) return false;
     this.#functions.delete(name);
     this.#residency.forget(name);
+    this.#crons.clear(name);
     this.#deploySeq.set(name, (this.#deploySeq.get(name) ?? 0) + 1);
     this.logger.info({ fn: name }, 'function removed');
     await this.#retire(slot);
@@ -191,6 +200,25 @@ export class Engine {
     const sandbox = slot.sandbox;
     if (sandbox?.alive) return sandbox.invoke(request);
     return this.#restart(slot).then((s) => s.invoke(request));
+  }
+
+  /**
+   * Runs `name`'s scheduled handler, as a cron trigger does (and `islet dev --test-scheduled`).
+   * Rejects with an IsletError when it throws or hits a limit; the error is logged either way.
+   */
+  async scheduled(name: string, cron = '', scheduledTime = Date.now()): Promise<void> {
+    const slot = this.#functions.get(name);
+    if (!slot) throw new NoSuchFunctionError(name);
+    this.#residency.arrived(slot, Date.now());
+    try {
+      const sandbox = slot.sandbox?.alive ? slot.sandbox : await this.#restart(slot);
+      await sandbox.scheduled(cron, scheduledTime);
+      this.logger.info({ fn: name, cron }, 'scheduled event ran');
+    } catch (err) {
+      const stack = err instanceof TenantExceptionError ? err.tenantStack : undefined;
+      this.logger.error({ fn: name, cron, stack }, `scheduled event failed: ${(err as Error).message}`);
+      throw err;
+    }
   }
 
   stats(): EngineStats {
@@ -247,6 +275,7 @@ export class Engine {
 
   async close(): Promise<void> {
     clearInterval(this.#sweepTimer);
+    this.#crons.close();
     this.#tier.close?.();
     const slots = [...this.#functions.values()];
     this.#functions.clear();
@@ -306,7 +335,7 @@ export class Engine {
   }
 
   #info(slot: FunctionSlot): FunctionInfo {
-    const info: FunctionInfo = { name: slot.name, limits: slot.limits, env: Object.keys(slot.env) };
+    const info: FunctionInfo = { name: slot.name, limits: slot.limits, env: Object.keys(slot.env), crons: slot.crons };
     if (slot.entry) info.entry = slot.entry;
     return info;
   }

@@ -15,14 +15,14 @@ import { setHostCalls, type HostCalls } from './host/host-calls.ts';
 import {
   clearInterval, clearTimeout, fireTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
 } from './host/timers.ts';
-import { dispatchBatch, setTenant, warmDispatch } from './dispatch/dispatch.ts';
+import { dispatchBatch, runScheduled, ScheduledController, setTenant, warmDispatch } from './dispatch/dispatch.ts';
 import { ExecutionContext } from './dispatch/execution-context.ts';
 
 const globals: Record<string, unknown> = {
   URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
   atob, btoa, structuredClone, console, crypto, Crypto, setTimeout, clearTimeout, setInterval,
   clearInterval, queueMicrotask, reportError, ExecutionContext, fetch, Event, EventTarget, CustomEvent,
-  AbortController, AbortSignal, Blob, File, FormData, performance, Performance,
+  AbortController, AbortSignal, Blob, File, FormData, performance, Performance, ScheduledController,
 };
 
 // An exception in an event listener is reported like any uncaught error: to the host log.
@@ -54,6 +54,7 @@ const entry = {
   dispatchBatch,
   fireTimer,
   settleFetch,
+  runScheduled,
   warmup: warmDispatch,
 };
 

@@ -9,7 +9,16 @@ export interface ExecutionContext {
   passThroughOnException(): void;
 }
 
-/** What a function's module exports by default. */
+/** The `controller` argument of a scheduled handler. */
+export interface ScheduledController {
+  readonly cron: string;
+  /** When the run was due, in ms since the epoch. */
+  readonly scheduledTime: number;
+  noRetry(): void;
+}
+
+/** What a function's module exports by default: a fetch handler, a scheduled handler, or both. */
 export interface ExportedHandler<Env = Record<string, unknown>> {
-  fetch(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response>;
+  fetch?(request: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response>;
+  scheduled?(controller: ScheduledController, env: Env, ctx: ExecutionContext): void | Promise<void>;
 }

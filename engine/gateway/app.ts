@@ -10,11 +10,24 @@ export interface GatewayOptions {
   adminToken?: string;
   /** Serve this one function on every host and path (islet dev). */
   function?: string;
+  /** With `function`: GET /__scheduled?cron=… runs its scheduled handler (islet dev --test-scheduled). */
+  testScheduled?: boolean;
 }
 
 export function createGateway(engine: Engine, options: GatewayOptions = {}): Hono {
   const app = new Hono();
   if (options.function === undefined) app.route('/_islet', adminApi(engine, options.adminToken));
+  const fn = options.function;
+  if (fn !== undefined && options.testScheduled) {
+    app.get('/__scheduled', async (c) => {
+      try {
+        await engine.scheduled(fn, c.req.query('cron') ?? '');
+        return c.text('Ran scheduled event\n');
+      } catch (err) {
+        return engine.errorResponse(err, fn);
+      }
+    });
+  }
   app.use('*', islet(engine, { function: options.function ?? functionFromHost }));
   app.onError((err, c) => engine.errorResponse(err, undefined));
   return app;

@@ -29,6 +29,8 @@ export interface Sandbox {
   /** Requests (including their waitUntil work) not finished yet. */
   readonly inFlight: number;
   invoke(request: WireRequest): Promise<WireResponse>;
+  /** Runs the scheduled handler (a cron trigger fired); rejects like invoke on limits and throws. */
+  scheduled(cron: string, scheduledTime: number): Promise<void>;
   /** Stop taking requests, let those in flight finish, then release everything. */
   retire(): Promise<void>;
   /** Release everything now; requests in flight fail. */

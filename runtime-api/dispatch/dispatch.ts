@@ -6,10 +6,11 @@
 // batch's microtasks run dry, makes the hop cost per batch instead of per request.
 import { host } from '../host/host-calls.ts';
 import { Response, requestFromWire, responseToWire } from '../web/index.ts';
-import { ExecutionContext, settleWaitUntil } from './execution-context.ts';
+import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
 
 interface ExportedHandler {
-  fetch(request: unknown, env: unknown, ctx: ExecutionContext): unknown;
+  fetch?(request: unknown, env: unknown, ctx: ExecutionContext): unknown;
+  scheduled?(controller: ScheduledController, env: unknown, ctx: ExecutionContext): unknown;
 }
 
 let handler: ExportedHandler | undefined;
@@ -31,11 +32,11 @@ export const RESULT_EXCEPTION = 1;
 const BATCH_MICROTASK_TURNS = 64;
 
 export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<string, unknown>): void {
-  const exported = namespace.default as Partial<ExportedHandler> | undefined;
-  if (exported === null || typeof exported !== 'object' || typeof exported.fetch !== 'function') {
-    throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }`');
+  const exported = namespace.default as ExportedHandler | undefined;
+  if (exported === null || typeof exported !== 'object' || (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function')) {
+    throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler)');
   }
-  handler = exported as ExportedHandler;
+  handler = exported;
   env = Object.freeze(tenantEnv);
 }
 
@@ -60,6 +61,7 @@ async function runRequest(id: number, method: string, url: string, headers: stri
   const ctx = new ExecutionContext();
   try {
     const request = requestFromWire(method, url, headers, body);
+    if (typeof handler!.fetch !== 'function') throw new TypeError('this function has no fetch handler (it exports only scheduled)');
     const response = await handler!.fetch(request, env, ctx);
     if (!(response instanceof Response)) {
       throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${describe(response)}`);
@@ -94,5 +96,39 @@ export function warmDispatch(): void {
     void dispatchBatch([0, 'GET', 'http://warm.example/a?b=c', ['host', 'warm.example', 'accept', '*/*'], null]);
   } finally {
     handler = saved;
+  }
+}
+
+/** The `controller` argument of a scheduled handler (Workers' ScheduledController). */
+export class ScheduledController {
+  readonly cron: string;
+  readonly scheduledTime: number;
+  constructor(cron: string, scheduledTime: number) {
+    this.cron = cron;
+    this.scheduledTime = scheduledTime;
+  }
+
+  /** Workers would not retry a failed run; islet never retries, so there is nothing to turn off. */
+  noRetry(): void {}
+
+  get [Symbol.toStringTag]() {
+    return 'ScheduledController';
+  }
+}
+
+/**
+ * Runs the scheduled handler for `cron`, waiting for its ctx.waitUntil work as Workers does.
+ * Resolves to [] on success, or [name, message, stack] when it threw.
+ */
+export async function runScheduled(cron: string, scheduledTime: number): Promise<string[]> {
+  const ctx = new ExecutionContext();
+  try {
+    if (typeof handler?.scheduled !== 'function') throw new TypeError('this function has no scheduled handler');
+    await handler.scheduled(new ScheduledController(cron, scheduledTime), env, ctx);
+    await waitUntilSettled(ctx);
+    return [];
+  } catch (err) {
+    const e = err instanceof Error ? err : null;
+    return [e ? String(e.name) : 'Error', e ? String(e.message) : `Uncaught ${describe(err)}`, e && typeof e.stack === 'string' ? e.stack : ''];
   }
 }

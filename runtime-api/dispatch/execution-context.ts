@@ -38,3 +38,9 @@ export function settleWaitUntil(ctx: ExecutionContext, id: number): boolean {
   });
   return true;
 }
+
+/** Resolves when all of `ctx`'s waitUntil work has settled, logging rejections. */
+export async function waitUntilSettled(ctx: ExecutionContext): Promise<void> {
+  const results = await Promise.allSettled(waitUntils.get(ctx)!);
+  for (const r of results) if (r.status === 'rejected') reportError(r.reason);
+}

@@ -196,6 +196,39 @@ export class IsolateSandbox implements Sandbox {
     });
   }
 
+  /** Runs the function's scheduled handler, under the same CPU and wall-clock limits as a request. */
+  scheduled(cron: string, scheduledTime: number): Promise<void> {
+    if (!this.alive) return Promise.reject(this.#death!);
+    return new Promise<void>((resolve, reject) => {
+      const task: Task = {
+        id: nextTaskId++,
+        resolve: () => resolve(),
+        reject,
+        cpuNs: 0,
+        deadline: performance.now() + this.#spec.limits.wallMs,
+        answered: false,
+      };
+      this.#tasks.set(task.id, task);
+      this.#meter!.start(task);
+      this.#runtime!.runScheduled.apply(undefined, [cron, scheduledTime], { result: { copy: true, promise: true } }).then(
+        (result) => {
+          if (!this.#tasks.has(task.id)) return;
+          const [name, message, stack] = result as unknown as string[];
+          if (name === undefined) task.resolve(undefined as never);
+          else task.reject(new TenantExceptionError(this.#spec.name, name, message ?? '', this.#spec.mapStack?.(stack ?? '') ?? stack ?? ''));
+          task.answered = true;
+          this.#finish(task);
+        },
+        (err: unknown) => {
+          if (this.#isolate.isDisposed) return this.#die(this.#death ?? this.#deathFromDisposal(err));
+          if (!this.#tasks.has(task.id)) return;
+          task.reject(err instanceof Error ? err : new Error(String(err)));
+          this.#finish(task);
+        },
+      );
+    });
+  }
+
   #flush = (): void => {
     this.#flushScheduled = false;
     const batch = this.#queue;

@@ -10,6 +10,7 @@ export interface RuntimeEntry {
   dispatchBatch: ivm.Reference<(batch: unknown[]) => Promise<unknown[]>>;
   fireTimer: ivm.Reference<(id: number) => void>;
   settleFetch: ivm.Reference<(...args: unknown[]) => void>;
+  runScheduled: ivm.Reference<(cron: string, scheduledTime: number) => Promise<string[]>>;
 }
 
 let codeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
@@ -17,11 +18,10 @@ let codeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context, fromSnapshot: boolean): Promise<RuntimeEntry> {
   if (!fromSnapshot) await runScript(isolate, context);
   const entry = await context.global.get('__islet_runtime', { reference: true });
-  const [init, setTenant, dispatchBatch, fireTimer, settleFetch] = await Promise.all(
-    ['init', 'setTenant', 'dispatchBatch', 'fireTimer', 'settleFetch'].map((key) => entry.get(key, { reference: true })),
-  );
+  const keys = ['init', 'setTenant', 'dispatchBatch', 'fireTimer', 'settleFetch', 'runScheduled'] as const;
+  const refs = await Promise.all(keys.map((key) => entry.get(key, { reference: true })));
   entry.release();
-  return { init, setTenant, dispatchBatch, fireTimer, settleFetch } as RuntimeEntry;
+  return Object.fromEntries(keys.map((key, i) => [key, refs[i]])) as unknown as RuntimeEntry;
 }
 
 async function runScript(isolate: ivm.Isolate, context: ivm.Context): Promise<void> {

@@ -1,0 +1,1 @@
+export { CronTriggers, checkCrons } from './cron-triggers.ts';
