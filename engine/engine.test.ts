@@ -212,7 +212,7 @@ describe('isolation', () => {
     });
     const body: any = await (await get(engine, "probe")).json();
     expect(body).toMatchObject({ hasRequire: 'undefined', hasProcess: 'undefined', runtime: 'undefined' });
-    const web = ['URL', 'URLSearchParams', 'DOMException', 'Headers', 'Request', 'Response', 'TextDecoder', 'TextEncoder',
+    const web = ['URL', 'URLSearchParams', 'URLPattern', 'DOMException', 'Headers', 'Request', 'Response', 'TextDecoder', 'TextEncoder',
       'atob', 'btoa', 'structuredClone', 'console', 'crypto', 'Crypto', 'setTimeout', 'clearTimeout', 'setInterval',
       'clearInterval', 'queueMicrotask', 'reportError', 'ExecutionContext', 'fetch', 'Event', 'EventTarget', 'CustomEvent',
       'AbortController', 'AbortSignal', 'Blob', 'File', 'FormData', 'performance', 'Performance', 'ScheduledController', 'self', 'navigator'];

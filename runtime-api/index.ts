@@ -3,6 +3,7 @@
 // removes from the global scope before any tenant code runs.
 import './encoding-globals.ts';
 import { URL, URLSearchParams } from 'whatwg-url';
+import { URLPattern } from 'urlpattern-polyfill/urlpattern';
 import {
   AbortController, AbortSignal, Blob, CustomEvent, DOMException, Event, EventTarget, File, FormData, Headers, Request,
   Response, TextDecoder, TextEncoder, atob, btoa, setReportError, structuredClone,
@@ -19,7 +20,7 @@ import { dispatchBatch, runScheduled, ScheduledController, setTenant, warmDispat
 import { ExecutionContext } from './dispatch/execution-context.ts';
 
 const globals: Record<string, unknown> = {
-  URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
+  URL, URLSearchParams, URLPattern, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
   atob, btoa, structuredClone, console, crypto, Crypto, setTimeout, clearTimeout, setInterval,
   clearInterval, queueMicrotask, reportError, ExecutionContext, fetch, Event, EventTarget, CustomEvent,
   AbortController, AbortSignal, Blob, File, FormData, performance, Performance, ScheduledController,
