@@ -10,6 +10,7 @@ import {
 } from './web/index.ts';
 import { console } from './host/console.ts';
 import { crypto, Crypto } from './host/crypto.ts';
+import { SubtleCrypto } from './host/subtle-crypto.ts';
 import { fetch, settleFetch } from './host/outbound-fetch.ts';
 import { Performance, performance, startPerformanceClock } from './host/performance.ts';
 import { setHostCalls, type HostCalls } from './host/host-calls.ts';
@@ -24,6 +25,7 @@ const globals: Record<string, unknown> = {
   atob, btoa, structuredClone, console, crypto, Crypto, setTimeout, clearTimeout, setInterval,
   clearInterval, queueMicrotask, reportError, ExecutionContext, fetch, Event, EventTarget, CustomEvent,
   AbortController, AbortSignal, Blob, File, FormData, performance, Performance, ScheduledController,
+  SubtleCrypto,
 };
 
 // An exception in an event listener is reported like any uncaught error: to the host log.
@@ -44,9 +46,9 @@ const entry = {
     log: HostCalls['log'], randomBytes: HostCalls['randomBytes'], setTimer: HostCalls['setTimer'],
     clearTimer: HostCalls['clearTimer'], respond: HostCalls['respond'], taskDone: HostCalls['taskDone'],
     domainToASCII: HostCalls['domainToASCII'], startFetch: HostCalls['startFetch'], abortFetch: HostCalls['abortFetch'],
-    maxTimers: number,
+    digest: HostCalls['digest'], maxTimers: number,
   ): void {
-    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch });
+    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest });
     setMaxTimers(maxTimers);
     startPerformanceClock();
     delete (globalThis as Record<string, unknown>).__islet_runtime;

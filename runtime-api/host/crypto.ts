@@ -3,6 +3,7 @@
 // every isolate, so a future V8 snapshot of this runtime can never share random bytes.
 import { host } from './host-calls.ts';
 import { DOMException } from '../web/index.ts';
+import { subtle, type SubtleCrypto } from './subtle-crypto.ts';
 
 const BLOCK = 4096;
 // Web Crypto §10.1.1: requests over 65536 bytes are a QuotaExceededError.
@@ -55,6 +56,9 @@ class Crypto {
   }
   randomUUID(): string {
     return randomUUID();
+  }
+  get subtle(): SubtleCrypto {
+    return subtle;
   }
   get [Symbol.toStringTag]() {
     return 'Crypto';

@@ -19,6 +19,8 @@ export interface HostCalls {
   startFetch(id: number, method: string, url: string, headers: string[], body: ArrayBuffer | null, redirect: string): void;
   /** Cancel subrequest `id`. */
   abortFetch(id: number): void;
+  /** The digest of `data` with a node:crypto hash name (sha1, sha256, sha384, sha512). */
+  digest(algorithm: string, data: ArrayBuffer): ArrayBuffer;
 }
 
 let calls: HostCalls | undefined;

@@ -1,6 +1,6 @@
 // One V8 isolate serving one function: boots the runtime and the tenant module, batches requests
 // into it, and turns limit violations into typed errors for every request it was serving.
-import { getRandomValues } from 'node:crypto';
+import { createHash, getRandomValues } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import ivm from 'isolated-vm';
 import {
@@ -37,6 +37,15 @@ function isWireResponse(r: { status: unknown; headers: unknown; body: unknown })
   return typeof r.status === 'number' && Number.isInteger(r.status) && r.status >= 200 && r.status <= 599
     && Array.isArray(r.headers) && r.headers.length % 2 === 0 && r.headers.every((h) => typeof h === 'string')
     && (r.body === null || typeof r.body === 'string' || r.body instanceof ArrayBuffer);
+}
+
+const DIGESTS = new Set(['sha1', 'sha256', 'sha384', 'sha512']);
+
+/** crypto.subtle.digest for the isolate; the arguments come from tenant code, so check them. */
+function digest(algorithm: string, data: unknown): ArrayBuffer {
+  if (!DIGESTS.has(algorithm) || !(data instanceof ArrayBuffer)) throw new TypeError('digest: unsupported algorithm or data');
+  const out = createHash(algorithm).update(new Uint8Array(data)).digest();
+  return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
 }
 
 /** A tenant's stack ends in islet's dispatcher; those frames mean nothing to its author. */
@@ -136,6 +145,7 @@ export class IsolateSandbox implements Sandbox {
         { ignored: true },
       ),
       new ivm.Callback((id: number) => this.#abortFetch(id), { ignored: true }),
+      new ivm.Callback((algorithm: string, data: unknown) => digest(algorithm, data)),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
