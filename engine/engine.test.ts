@@ -215,7 +215,11 @@ describe('isolation', () => {
     const web = ['URL', 'URLSearchParams', 'URLPattern', 'DOMException', 'Headers', 'Request', 'Response', 'TextDecoder', 'TextEncoder',
       'atob', 'btoa', 'structuredClone', 'console', 'crypto', 'Crypto', 'setTimeout', 'clearTimeout', 'setInterval',
       'clearInterval', 'queueMicrotask', 'reportError', 'ExecutionContext', 'fetch', 'Event', 'EventTarget', 'CustomEvent',
-      'AbortController', 'AbortSignal', 'Blob', 'File', 'FormData', 'performance', 'Performance', 'ScheduledController', 'SubtleCrypto', 'self', 'navigator'];
+      'AbortController', 'AbortSignal', 'Blob', 'File', 'FormData', 'performance', 'Performance', 'ScheduledController', 'SubtleCrypto', 'ReadableStream', 'ReadableStreamDefaultReader',
+      'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableStreamDefaultController', 'ReadableByteStreamController',
+      'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream',
+      'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'TextEncoderStream',
+      'TextDecoderStream', 'self', 'navigator'];
     // Everything else on the global object must be an ECMAScript built-in of this V8.
     const extra = body.names.filter((n: string) => !web.includes(n) && !(n in globalThis));
     expect(extra).toEqual([]);

@@ -5,8 +5,11 @@ import './encoding-globals.ts';
 import { URL, URLSearchParams } from 'whatwg-url';
 import { URLPattern } from 'urlpattern-polyfill/urlpattern';
 import {
-  AbortController, AbortSignal, Blob, CustomEvent, DOMException, Event, EventTarget, File, FormData, Headers, Request,
-  Response, TextDecoder, TextEncoder, atob, btoa, setReportError, structuredClone,
+  AbortController, AbortSignal, Blob, ByteLengthQueuingStrategy, CountQueuingStrategy, CustomEvent, DOMException, Event,
+  EventTarget, File, FormData, Headers, ReadableByteStreamController, ReadableStream, ReadableStreamBYOBReader,
+  ReadableStreamBYOBRequest, ReadableStreamDefaultController, ReadableStreamDefaultReader, Request, Response, TextDecoder,
+  TextDecoderStream, TextEncoder, TextEncoderStream, TransformStream, TransformStreamDefaultController, WritableStream,
+  WritableStreamDefaultController, WritableStreamDefaultWriter, atob, btoa, setReportError, structuredClone,
 } from './web/index.ts';
 import { console } from './host/console.ts';
 import { crypto, Crypto } from './host/crypto.ts';
@@ -25,7 +28,10 @@ const globals: Record<string, unknown> = {
   atob, btoa, structuredClone, console, crypto, Crypto, setTimeout, clearTimeout, setInterval,
   clearInterval, queueMicrotask, reportError, ExecutionContext, fetch, Event, EventTarget, CustomEvent,
   AbortController, AbortSignal, Blob, File, FormData, performance, Performance, ScheduledController,
-  SubtleCrypto,
+  SubtleCrypto, ReadableStream, ReadableStreamDefaultReader, ReadableStreamBYOBReader, ReadableStreamBYOBRequest,
+  ReadableStreamDefaultController, ReadableByteStreamController, WritableStream, WritableStreamDefaultWriter,
+  WritableStreamDefaultController, TransformStream, TransformStreamDefaultController, ByteLengthQueuingStrategy,
+  CountQueuingStrategy, TextEncoderStream, TextDecoderStream,
 };
 
 // An exception in an event listener is reported like any uncaught error: to the host log.

@@ -26,6 +26,8 @@ const CASES: { worker: string; method?: string; path: string; body?: string; hea
   { worker: 'redirect', path: '/' },
   { worker: 'redirect', path: '/throw' },
   { worker: 'events', path: '/' },
+  { worker: 'streams', path: '/stream' },
+  { worker: 'streams', path: '/pipes' },
   { worker: 'digest', method: 'POST', path: '/', body: 'the quick brown fox' },
   { worker: 'forms', method: 'POST', path: '/', body: 'k=v&k=w&e=%E2%82%AC', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
   { worker: 'hono', path: '/users/7?q=x' },

@@ -5,7 +5,7 @@
 // handler itself. One call per batch, and one answer for every response that is ready before the
 // batch's microtasks run dry, makes the hop cost per batch instead of per request.
 import { host } from '../host/host-calls.ts';
-import { Response, requestFromWire, responseToWire } from '../web/index.ts';
+import { Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireAsync } from '../web/index.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
 
 interface ExportedHandler {
@@ -67,7 +67,8 @@ async function runRequest(id: number, method: string, url: string, headers: stri
       throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${describe(response)}`);
     }
     if (response.type === 'error') throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
-    const [status, flatHeaders, wireBody] = responseToWire(response);
+    // A stream body is collected before it is sent (end-to-end streaming is not there yet).
+    const [status, flatHeaders, wireBody] = responseHasStreamBody(response) ? await responseToWireAsync(response) : responseToWire(response);
     return [id, RESULT_OK, status, flatHeaders, wireBody, settleWaitUntil(ctx, id)];
   } catch (err) {
     const e = err instanceof Error ? err : null;

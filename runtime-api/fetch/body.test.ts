@@ -5,7 +5,26 @@ import { FormData } from '../web/form-data.ts';
 import { bodyToWire, extractBody, isURLSearchParams } from './body.ts';
 import { Headers } from './headers.ts';
 import { Request } from './request.ts';
-import { Response } from './response.ts';
+import { Response, responseHasStreamBody, responseToWire, responseToWireAsync } from './response.ts';
+import { ReadableStream } from '../web/streams.ts';
+
+/** A ponyfill stream of the given chunks, which it enqueues one per pull. */
+function streamOf(...chunks: unknown[]): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (chunks.length === 0) controller.close();
+      else controller.enqueue(chunks.shift() as Uint8Array);
+    },
+  });
+}
+
+const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += new TextDecoder().decode(chunk, { stream: true });
+  return text;
+}
 
 async function read(r: Response | globalThis.Response): Promise<[string | null, number[]]> {
   return [r.headers.get('content-type'), [...new Uint8Array(await r.arrayBuffer())]];
@@ -73,10 +92,10 @@ describe('Body mixin', () => {
     await expect(Response.prototype.blob.call({})).rejects.toThrow(TypeError);
     await expect(Request.prototype.formData.call(new Response('a=b'))).rejects.toThrow(TypeError);
     expect(() => Object.getOwnPropertyDescriptor(Response.prototype, 'bodyUsed')!.get!.call({})).toThrow(TypeError);
-    for (const key of ['arrayBuffer', 'blob', 'bytes', 'formData', 'json', 'text', 'bodyUsed']) {
+    expect(() => Object.getOwnPropertyDescriptor(Response.prototype, 'body')!.get!.call({})).toThrow(TypeError);
+    for (const key of ['arrayBuffer', 'blob', 'body', 'bytes', 'formData', 'json', 'text', 'bodyUsed']) {
       expect(Object.getOwnPropertyDescriptor(Response.prototype, key)!.enumerable, key).toBe(true);
     }
-    expect('body' in Response.prototype).toBe(false);
   });
 
   it('gives the wire the original string, or bytes the caller owns', () => {
@@ -231,5 +250,123 @@ describe('Blob and FormData bodies', () => {
     } finally {
       Headers.prototype.get = get;
     }
+  });
+});
+
+describe('Body mixin with streams', () => {
+  it('reads a ReadableStream body with every reader, and gives it no Content-Type', async () => {
+    const euro = encode('€');
+    expect(await new Response(streamOf(encode('a'), euro.subarray(0, 1), euro.subarray(1))).text()).toBe('a€');
+    expect(await new Response(streamOf(encode('{"a":'), encode('[1]}'))).json()).toEqual({ a: [1] });
+    expect([...new Uint8Array(await new Response(streamOf(Uint8Array.of(1), Uint8Array.of(2, 3))).arrayBuffer())]).toEqual([1, 2, 3]);
+    expect([...(await new Response(streamOf()).bytes())]).toEqual([]);
+    const typed = new Response(streamOf(encode('x=1')), { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect((await typed.clone().formData()).get('x')).toBe('1');
+    expect(await (await typed.blob()).text()).toBe('x=1');
+    expect(new Response(streamOf()).headers.get('content-type')).toBe(null);
+    const request = new Request('https://x.test/', { method: 'POST', body: streamOf(encode('req')) });
+    expect(request.headers.get('content-type')).toBe(null);
+    expect(await request.text()).toBe('req');
+  });
+
+  it('rejects chunks that are not Uint8Arrays, and a stream that errors', async () => {
+    await expect(new Response(streamOf('text')).text()).rejects.toThrow(TypeError);
+    await expect(new Response(streamOf(new Uint16Array(2))).arrayBuffer()).rejects.toThrow(TypeError);
+    const failing = new ReadableStream({ pull: (controller) => controller.error(new RangeError('boom')) });
+    await expect(new Response(failing).text()).rejects.toThrow(RangeError);
+  });
+
+  it('refuses a locked or disturbed stream, and rejects reads of a stream the tenant locked', async () => {
+    const locked = streamOf();
+    locked.getReader();
+    expect(() => new Response(locked)).toThrow(TypeError);
+    const disturbed = streamOf();
+    await disturbed.cancel();
+    expect(() => new Request('https://x.test/', { method: 'POST', body: disturbed })).toThrow(TypeError);
+    const response = new Response(streamOf(encode('a')));
+    const reader = response.body!.getReader();
+    expect(response.bodyUsed).toBe(false);
+    await expect(response.text()).rejects.toThrow(/locked/);
+    expect((await reader.read()).value).toEqual(encode('a'));
+    expect(response.bodyUsed).toBe(true);
+    await expect(response.text()).rejects.toThrow(TypeError);
+    expect(() => response.clone()).toThrow(TypeError);
+  });
+
+  it('makes the body getter\'s stream once, over the bytes, and reading it uses the body', async () => {
+    expect(new Response(null).body).toBe(null);
+    expect(new Response().body).toBe(null);
+    const response = new Response('héllo');
+    const stream = response.body!;
+    expect(stream).toBeInstanceOf(ReadableStream);
+    expect(response.body).toBe(stream);
+    expect(response.bodyUsed).toBe(false);
+    const text = readAll(stream);
+    expect(response.bodyUsed).toBe(true);
+    expect(await text).toBe('héllo');
+    await expect(response.text()).rejects.toThrow(TypeError);
+    // Round trip: one body's stream as another's.
+    expect(await new Response(new Response(Uint8Array.of(0xe2, 0x82, 0xac)).body).text()).toBe('€');
+    const given = streamOf(encode('same'));
+    expect(new Response(given).body).toBe(given);
+  });
+
+  it('leaves the stream locked and disturbed after a reader took the bytes', async () => {
+    const response = new Response('abc');
+    const stream = response.body!;
+    expect(await response.text()).toBe('abc');
+    expect(stream.locked).toBe(true);
+    const read = new Response('def');
+    expect(await read.text()).toBe('def');
+    expect(read.body!.locked).toBe(true);
+    expect(read.bodyUsed).toBe(true);
+  });
+
+  it('tees a stream body on clone, and each side reads all of it', async () => {
+    const response = new Response(streamOf(encode('a'), encode('b')));
+    const before = response.body;
+    const clone = response.clone();
+    expect(response.body).not.toBe(before);
+    expect(before!.locked).toBe(true);
+    expect(await clone.text()).toBe('ab');
+    expect(await response.text()).toBe('ab');
+    const made = new Response('xy');
+    void made.body;
+    const madeClone = made.clone();
+    expect([await made.text(), await madeClone.text()]).toEqual(['xy', 'xy']);
+    const request = new Request('https://x.test/', { method: 'PUT', body: streamOf(encode('r')) });
+    expect(await request.clone().text()).toBe('r');
+    expect(await request.text()).toBe('r');
+  });
+
+  it('moves a stream body into a Request made from another, which is then used', async () => {
+    const input = new Request('https://x.test/', { method: 'POST', body: streamOf(encode('moved')) });
+    const copy = new Request(input);
+    expect(input.bodyUsed).toBe(true);
+    expect(await copy.text()).toBe('moved');
+    const fromSource = new Request('https://x.test/', { method: 'POST', body: 'src' });
+    void fromSource.body;
+    const copied = new Request(fromSource);
+    expect(fromSource.bodyUsed).toBe(true);
+    expect(await copied.text()).toBe('src');
+  });
+
+  it('sends a stream body only on the async wire path', async () => {
+    const streamed = new Response(streamOf(encode('wi'), encode('re')), { status: 201, headers: { 'x-a': '1' } });
+    expect(responseHasStreamBody(streamed)).toBe(true);
+    expect(() => responseToWire(streamed)).toThrow(/responseToWireAsync|async/);
+    const [status, headers, body] = await responseToWireAsync(streamed);
+    expect([status, headers, new TextDecoder().decode(body as ArrayBuffer)]).toEqual([201, ['x-a', '1'], 'wire']);
+    expect(streamed.bodyUsed).toBe(true);
+    await expect(responseToWireAsync(streamed)).rejects.toThrow(TypeError);
+    // A stream the getter made but nobody read still goes as its source.
+    const plain = new Response('as is');
+    void plain.body;
+    expect(responseHasStreamBody(plain)).toBe(false);
+    expect(await responseToWireAsync(plain)).toEqual([200, ['content-type', 'text/plain;charset=UTF-8'], 'as is']);
+    expect(plain.body!.locked).toBe(true);
+    expect(await responseToWireAsync(new Response(null, { status: 204 }))).toEqual([204, [], null]);
+    await expect(responseToWireAsync(new Response(streamOf(5)))).rejects.toThrow(TypeError);
+    expect(bodyToWire(null)).toBe(null);
   });
 });

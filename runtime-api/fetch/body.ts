@@ -1,23 +1,31 @@
-// Fetch §5.2 "BodyInit unions" (extract a body) and §5.3 "Body mixin", for the
-// body types islet has so far: strings, buffer sources, Blob, FormData and
-// URLSearchParams. There are no streams yet, so the mixin has no `body` getter;
-// a string body stays a string, so text() and the wire never round-trip it
-// through UTF-8.
+// Fetch §5.2 "BodyInit unions" (extract a body) and §5.3 "Body mixin". A body
+// keeps its source (a string stays a string, so text() and the wire never
+// round-trip it through UTF-8) and makes its stream only when `body` is read;
+// a ReadableStream body has a stream and no source, and is read chunk by chunk.
 import { utf8Decode, utf8Encode } from '../encoding/utf8.ts';
 // The files themselves, not web/index.ts, which re-exports this module.
 import { type Blob, blobBytes, blobType, createBlob, isBlob, toBlobType } from '../web/blob.ts';
 import { createFormData, type FormData, formDataEntryList, isFormData } from '../web/form-data.ts';
-import { toUSVString, viewBufferSource } from '../webidl/index.ts';
+import {
+  isReadableStream, isReadableStreamDisturbed, isReadableStreamLocked, ReadableStream, ReadableStreamDefaultReader, TransformStream,
+} from '../web/streams.ts';
+import { toUSVString, typedArrayName, viewBufferSource } from '../webidl/index.ts';
 import { Headers } from './headers.ts';
 import { extractMimeType, essence, type MimeType, serializeMimeType } from './mime-type.ts';
 import { encodeMultipartFormData, parseMultipartFormData } from './multipart.ts';
 import { parseURLEncoded } from './urlencoded.ts';
 
-/** Fetch "body", minus its stream: the source and whether it was disturbed. */
+/** Fetch "body": its source, its stream once there is one, and whether islet itself consumed it. */
 export interface Body {
-  /** A scalar value string, or bytes whose whole ArrayBuffer belongs to this body alone. */
-  source: string | Uint8Array<ArrayBuffer>;
-  /** The stream's "disturbed": read, moved to another body, or sent. */
+  /**
+   * A scalar value string, or bytes whose whole ArrayBuffer belongs to this body
+   * alone; null when the stream holds the bytes (a ReadableStream body, or a
+   * made stream that was pulled).
+   */
+  source: string | Uint8Array<ArrayBuffer> | null;
+  /** Fetch body's "stream": the tenant's, or made on the first `body` get. */
+  stream: ReadableStream<Uint8Array> | null;
+  /** Read, moved to another body, or sent by islet; a tenant reading the stream shows in its [[disturbed]]. */
   used: boolean;
 }
 
@@ -28,6 +36,7 @@ export interface BodyWithType {
 
 /** The Body mixin's members, for the TypeScript types of Request and Response. */
 export interface BodyMixin {
+  readonly body: ReadableStream<Uint8Array> | null;
   readonly bodyUsed: boolean;
   arrayBuffer(): Promise<ArrayBuffer>;
   blob(): Promise<Blob>;
@@ -37,7 +46,8 @@ export interface BodyMixin {
   text(): Promise<string>;
 }
 
-export type BodyInit = string | ArrayBuffer | ArrayBufferView | SharedArrayBuffer | Blob | FormData | URLSearchParamsLike;
+export type BodyInit =
+  | string | ArrayBuffer | ArrayBufferView | SharedArrayBuffer | Blob | FormData | URLSearchParamsLike | ReadableStream<Uint8Array>;
 interface URLSearchParamsLike {
   readonly [Symbol.toStringTag]: 'URLSearchParams';
 }
@@ -56,89 +66,226 @@ export function extractBody(object: unknown, where: string): BodyWithType {
     if (isBlob(object)) {
       // A blob's bytes are shared with slices and files, and the body's must be its own.
       const type = blobType(object);
-      return { body: { source: new Uint8Array(blobBytes(object)), used: false }, type: type === '' ? null : type };
+      return { body: sourceBody(new Uint8Array(blobBytes(object))), type: type === '' ? null : type };
+    }
+    if (isReadableStream(object)) {
+      if (isReadableStreamLocked(object) || isReadableStreamDisturbed(object)) {
+        throw new TypeError(`${where}: the ReadableStream is locked or has already been read`);
+      }
+      return { body: { source: null, stream: object as ReadableStream<Uint8Array>, used: false }, type: null };
     }
     if (isFormData(object)) {
       const { bytes, boundary } = encodeMultipartFormData(formDataEntryList(object));
-      return { body: { source: bytes, used: false }, type: `multipart/form-data; boundary=${boundary}` };
+      return { body: sourceBody(bytes), type: `multipart/form-data; boundary=${boundary}` };
     }
     const view = viewBufferSource(object, false, where);
     // The spec copies a buffer source's bytes here; later changes to it do not count.
-    if (view !== null) return { body: { source: new Uint8Array(view), used: false }, type: null };
+    if (view !== null) return { body: sourceBody(new Uint8Array(view)), type: null };
     if (isURLSearchParams(object)) {
-      return { body: { source: String(object), used: false }, type: 'application/x-www-form-urlencoded;charset=UTF-8' };
+      return { body: sourceBody(String(object)), type: 'application/x-www-form-urlencoded;charset=UTF-8' };
     }
   }
-  return { body: { source: toUSVString(object), used: false }, type: 'text/plain;charset=UTF-8' };
+  return { body: sourceBody(toUSVString(object)), type: 'text/plain;charset=UTF-8' };
+}
+
+function sourceBody(source: string | Uint8Array<ArrayBuffer>): Body {
+  return { source, stream: null, used: false };
 }
 
 /** A body for a string the caller knows is well-formed (JSON.stringify output, say). */
 export function bodyFromString(source: string): Body {
-  return { source, used: false };
+  return sourceBody(source);
 }
 
 /** A body over bytes the caller gives up (an ArrayBuffer from the wire). */
 export function bodyFromBytes(buffer: ArrayBuffer): Body {
-  return { source: new Uint8Array(buffer), used: false };
+  return sourceBody(new Uint8Array(buffer));
 }
 
 /** Fetch §5.3: an object is "unusable" when its body is non-null and disturbed. */
 export function isUnusable(body: Body | null): boolean {
-  return body !== null && body.used;
+  return body !== null && isDisturbed(body);
 }
 
-/** Fetch "clone a body": bytes are copied so each body still owns its buffer. */
+function isDisturbed(body: Body): boolean {
+  return body.used || (body.stream !== null && isReadableStreamDisturbed(body.stream));
+}
+
+// Taken at load, before tenant code could replace them.
+const getReader = ReadableStream.prototype.getReader as (this: ReadableStream<Uint8Array>) => ReadableStreamDefaultReader<Uint8Array>;
+const read = ReadableStreamDefaultReader.prototype.read as (this: ReadableStreamDefaultReader<Uint8Array>) => Promise<ReadableStreamReadResult<Uint8Array>>;
+const cancel = ReadableStreamDefaultReader.prototype.cancel;
+const tee = ReadableStream.prototype.tee as (this: ReadableStream<Uint8Array>) => [ReadableStream<Uint8Array>, ReadableStream<Uint8Array>];
+const pipeThrough = ReadableStream.prototype.pipeThrough;
+
+type ReadableStreamReadResult<T> = { done: false; value: T } | { done: true; value?: undefined };
+
+/**
+ * The source can be taken without the stream while nobody has the stream's
+ * bytes: there is no stream yet, or the one made for `body` was never locked
+ * or read (its pull, which hands the source over, has not run).
+ */
+function canTakeSource(body: Body): boolean {
+  const stream = body.stream;
+  return body.source !== null && (stream === null || (!isReadableStreamLocked(stream) && !isReadableStreamDisturbed(stream)));
+}
+
+/** True when reading the body means reading its stream, so only the async paths can. */
+export function hasStreamBody(body: Body | null): boolean {
+  return body !== null && !isDisturbed(body) && !canTakeSource(body);
+}
+
+/** Fetch body's stream, for the `body` getter: made once, over the source, when first asked for. */
+function bodyStream(body: Body): ReadableStream<Uint8Array> {
+  if (body.stream !== null) return body.stream;
+  if (body.used) {
+    // What consume body left behind: locked by its reader, and disturbed.
+    const stream = new ReadableStream<Uint8Array>();
+    void Reflect.apply(cancel, Reflect.apply(getReader, stream, []), []);
+    body.stream = stream;
+    return stream;
+  }
+  // highWaterMark 0: pull runs on the first read, so until then the source can still be taken without a copy.
+  // Held here too: clone and proxy let go of body.source before a tee or pipe pulls.
+  let pending = body.source;
+  body.stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        const source = pending;
+        pending = null;
+        body.source = null;
+        if (source !== null && source.length > 0) {
+          controller.enqueue(typeof source === 'string' ? utf8Encode(source) : source);
+        }
+        controller.close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return body.stream;
+}
+
+/** Fetch "clone a body": bytes are copied so each body still owns its buffer; a stream is teed. */
 export function cloneBody(body: Body): Body {
   const source = body.source;
-  return { source: typeof source === 'string' ? source : new Uint8Array(source), used: false };
+  if (body.stream === null && source !== null) {
+    return sourceBody(typeof source === 'string' ? source : new Uint8Array(source));
+  }
+  const [out1, out2] = Reflect.apply(tee, bodyStream(body), []) as [ReadableStream<Uint8Array>, ReadableStream<Uint8Array>];
+  body.stream = out1;
+  body.source = null;
+  return { source: null, stream: out2, used: false };
 }
 
-/** Fetch §5.4 "creating a proxy" for an input request's body: the new body takes the source, the old one is disturbed. */
+/**
+ * Fetch §5.4 "creating a proxy" for an input request's body: the new body takes
+ * the source, or a stream piped from the old one; the old one is disturbed.
+ */
 export function proxyBody(body: Body): Body {
-  const proxy = { source: body.source, used: false };
+  if (canTakeSource(body)) return sourceBody(takeSource(body));
+  const identity = new TransformStream<Uint8Array, Uint8Array>();
+  const stream = Reflect.apply(pipeThrough, body.stream, [identity]) as ReadableStream<Uint8Array>;
   body.used = true;
-  body.source = '';
-  return proxy;
+  return { source: null, stream, used: false };
 }
 
-/** Marks the body used and returns its source; the body lets go of it, so bytes can be handed out without a copy. */
+function usedError(): TypeError {
+  return new TypeError('The body has already been used');
+}
+
+/**
+ * Marks the body used and returns its source; the body lets go of it, so bytes
+ * can be handed out without a copy. A made stream is locked and cancelled, as
+ * reading it would have left it.
+ */
 function takeSource(body: Body): string | Uint8Array<ArrayBuffer> {
-  if (body.used) throw new TypeError('The body has already been used');
+  if (isDisturbed(body)) throw usedError();
   body.used = true;
-  const source = body.source;
-  body.source = '';
+  const source = body.source!;
+  body.source = null;
+  if (body.stream !== null) void Reflect.apply(cancel, Reflect.apply(getReader, body.stream, []), []);
   return source;
+}
+
+/**
+ * Fetch "fully read" a body's stream (Streams "read all bytes"): the reader is
+ * taken now, so a locked stream throws and the stream is locked at once.
+ */
+function readStream(body: Body): Promise<Uint8Array<ArrayBuffer>> {
+  if (isDisturbed(body)) throw usedError();
+  const stream = body.stream!;
+  if (isReadableStreamLocked(stream)) throw new TypeError('The body stream is locked');
+  const reader = Reflect.apply(getReader, stream, []) as ReadableStreamDefaultReader<Uint8Array>;
+  body.used = true;
+  body.source = null;
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const step = (result: ReadableStreamReadResult<Uint8Array>): Uint8Array<ArrayBuffer> | Promise<Uint8Array<ArrayBuffer>> => {
+    if (result.done) return concat(chunks, length);
+    const chunk = result.value as unknown;
+    if (typedArrayName(chunk) !== 'Uint8Array') throw new TypeError('The body stream gave a chunk that is not a Uint8Array');
+    chunks.push(chunk as Uint8Array);
+    length += (chunk as Uint8Array).length;
+    return (Reflect.apply(read, reader, []) as Promise<ReadableStreamReadResult<Uint8Array>>).then(step);
+  };
+  return (Reflect.apply(read, reader, []) as Promise<ReadableStreamReadResult<Uint8Array>>).then(step);
+}
+
+/** The chunks copied into one buffer the body owns: a chunk may be a view the tenant still holds. */
+function concat(chunks: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
 }
 
 /**
  * The body as the dispatcher writes it: the string as it was given, or a
  * whole ArrayBuffer the caller now owns. Marks the body used; a used body is
- * a TypeError, as a disturbed one is for respondWith.
+ * a TypeError, as a disturbed one is for respondWith, and so is one that only
+ * its stream can give (see hasStreamBody and bodyToWireAsync).
  */
 export function bodyToWire(body: Body | null): string | ArrayBuffer | null {
   if (body === null) return null;
+  if (hasStreamBody(body)) throw new TypeError('The body is a stream: send it with the async path (bodyToWireAsync)');
   const source = takeSource(body);
   return typeof source === 'string' ? source : source.buffer;
 }
 
-function readBytes(body: Body | null): Uint8Array<ArrayBuffer> {
-  if (body === null) return new Uint8Array(0);
-  const source = takeSource(body);
+/** bodyToWire for any body: a stream body is read to the end into one ArrayBuffer. */
+export function bodyToWireAsync(body: Body | null): Promise<string | ArrayBuffer | null> {
+  try {
+    if (!hasStreamBody(body)) return Promise.resolve(bodyToWire(body));
+    return readStream(body!).then((bytes) => bytes.buffer);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function toBytes(source: string | Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
   return typeof source === 'string' ? (utf8Encode(source) as Uint8Array<ArrayBuffer>) : source;
 }
 
 /** text(): Encoding "UTF-8 decode", which drops a leading BOM; for a string source, the U+FEFF it encodes to. */
-function readText(body: Body | null): string {
-  if (body === null) return '';
-  const source = takeSource(body);
+function toText(source: string | Uint8Array<ArrayBuffer>): string {
   if (typeof source !== 'string') return utf8Decode(source);
   return source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
 }
 
-/** Fetch §5.3 "consume body": a rejected promise for an unusable body, else the converted bytes. */
-function consumeBody<T>(read: () => T): Promise<T> {
+/**
+ * Fetch §5.3 "consume body": a rejected promise for an unusable body or a
+ * locked stream, else the converted source (at once) or stream bytes (once read).
+ */
+function consumeBody<T>(bodyOf: () => Body | null, convert: (source: string | Uint8Array<ArrayBuffer>) => T): Promise<T> {
   try {
-    return Promise.resolve(read());
+    // Inside the try: the brand check in bodyOf rejects too.
+    const body = bodyOf();
+    if (body === null) return Promise.resolve(convert(new Uint8Array(0)));
+    if (isDisturbed(body) || canTakeSource(body)) return Promise.resolve(convert(takeSource(body)));
+    return readStream(body).then(convert);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -178,33 +325,31 @@ export function defineBodyMixin(prototype: object, bodyOf: (object: unknown) => 
   const mimeTypeOf = (object: unknown): MimeType | null =>
     extractMimeType(Reflect.apply(getHeader, Reflect.apply(headersOf, object, []), ['content-type']) as string | null);
   const members = {
+    get body(): ReadableStream<Uint8Array> | null {
+      const body = bodyOf(this);
+      return body === null ? null : bodyStream(body);
+    },
     get bodyUsed(): boolean {
       const body = bodyOf(this);
-      return body !== null && body.used;
+      return body !== null && isDisturbed(body);
     },
     arrayBuffer(): Promise<ArrayBuffer> {
-      return consumeBody(() => readBytes(bodyOf(this)).buffer);
+      return consumeBody(() => bodyOf(this), (source) => toBytes(source).buffer);
     },
     blob(): Promise<Blob> {
-      return consumeBody(() => {
-        const bytes = readBytes(bodyOf(this));
-        return createBlob(bytes, blobTypeFrom(mimeTypeOf(this)));
-      });
+      return consumeBody(() => bodyOf(this), (source) => createBlob(toBytes(source), blobTypeFrom(mimeTypeOf(this))));
     },
     bytes(): Promise<Uint8Array<ArrayBuffer>> {
-      return consumeBody(() => readBytes(bodyOf(this)));
+      return consumeBody(() => bodyOf(this), toBytes);
     },
     formData(): Promise<FormData> {
-      return consumeBody(() => {
-        const bytes = readBytes(bodyOf(this));
-        return formDataFrom(bytes, mimeTypeOf(this));
-      });
+      return consumeBody(() => bodyOf(this), (source) => formDataFrom(toBytes(source), mimeTypeOf(this)));
     },
     json(): Promise<unknown> {
-      return consumeBody(() => JSON.parse(readText(bodyOf(this))) as unknown);
+      return consumeBody(() => bodyOf(this), (source) => JSON.parse(toText(source)) as unknown);
     },
     text(): Promise<string> {
-      return consumeBody(() => readText(bodyOf(this)));
+      return consumeBody(() => bodyOf(this), toText);
     },
   };
   for (const key of Object.keys(members)) {

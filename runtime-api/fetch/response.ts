@@ -17,9 +17,11 @@ import {
   bodyFromBytes,
   bodyFromString,
   bodyToWire,
+  bodyToWireAsync,
   cloneBody,
   defineBodyMixin,
   extractBody,
+  hasStreamBody,
   isUnusable,
 } from './body.ts';
 import {
@@ -55,7 +57,9 @@ const internal = Symbol('internal');
 let createResponse: (type: ResponseType, status: number, headers: Headers) => Response;
 let bodyOf: (object: unknown) => Body | null;
 let initializeResponse: (response: Response, init: unknown, body: BodyWithType | null, where: string) => void;
-let toWire: (response: Response) => [status: number, flatHeaders: string[], body: string | ArrayBuffer | null];
+type WireResponse = [status: number, flatHeaders: string[], body: string | ArrayBuffer | null];
+let toWire: (response: Response) => WireResponse;
+let toWireAsync: (response: Response) => Promise<WireResponse>;
 let fromNetwork: (status: number, statusText: string, flatHeaders: string[], body: ArrayBuffer | null, urls: string[]) => Response;
 
 export interface Response extends BodyMixin {}
@@ -161,6 +165,11 @@ export class Response {
     };
     bodyOf = (object) => (object as Response).#body;
     toWire = (response) => [response.#status, headersToFlat(response.#headers), bodyToWire(response.#body)];
+    toWireAsync = (response) => {
+      const status = response.#status;
+      const flatHeaders = headersToFlat(response.#headers);
+      return bodyToWireAsync(response.#body).then((body) => [status, flatHeaders, body]);
+    };
     fromNetwork = (status, statusText, flatHeaders, body, urls) => {
       const response = createResponse('basic', status, headersFromFlat(flatHeaders, 'immutable'));
       response.#statusText = statusText;
@@ -202,17 +211,37 @@ function immutableHeaders(): Headers {
 defineBodyMixin(Response.prototype, (object) => bodyOf(object));
 defineInterface(Response, 'Response');
 
-/**
- * What the dispatcher writes for a tenant's Response: status, the header list
- * ([name0, value0, …], lower-case names; read-only, see headersToFlat) and the
- * body (the string as given, or an ArrayBuffer the caller owns). Marks the body
- * used; a TypeError if it was already read. Response.error() gives status 0.
- */
 /** A response fetch() received: immutable headers, type "basic", its URL list (Fetch §4.1). */
 export function responseFromNetwork(status: number, statusText: string, flatHeaders: string[], body: ArrayBuffer | null, urls: string[]): Response {
   return fromNetwork(status, statusText, flatHeaders, body, urls);
 }
 
-export function responseToWire(response: Response): [status: number, flatHeaders: string[], body: string | ArrayBuffer | null] {
+/**
+ * What the dispatcher writes for a tenant's Response: status, the header list
+ * ([name0, value0, …], lower-case names; read-only, see headersToFlat) and the
+ * body (the string as given, or an ArrayBuffer the caller owns). Marks the body
+ * used; a TypeError if it was already read, or if it is a stream body
+ * (responseHasStreamBody: use responseToWireAsync). Response.error() gives status 0.
+ */
+export function responseToWire(response: Response): WireResponse {
   return toWire(response);
+}
+
+/** True when only responseToWireAsync can send the response: its body must be read from a ReadableStream. */
+export function responseHasStreamBody(response: Response): boolean {
+  return hasStreamBody(bodyOf(response));
+}
+
+/**
+ * responseToWire for any response: a stream body is read to its end into one
+ * ArrayBuffer. The headers are taken before the stream is read. Rejects as
+ * responseToWire throws, and with the stream's error or a TypeError for a
+ * chunk that is not a Uint8Array.
+ */
+export function responseToWireAsync(response: Response): Promise<WireResponse> {
+  try {
+    return toWireAsync(response);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }

@@ -15,7 +15,10 @@ describe('runtime-api/web in a bare V8 context', () => {
         'AbortController', 'AbortSignal', 'Blob', 'CustomEvent', 'DOMException', 'Event', 'EventTarget', 'File', 'FormData', 'Headers',
         'Request', 'Response', 'TextDecoder', 'TextEncoder', 'addAbortAlgorithm', 'atob', 'btoa', 'bodyToWire', 'headersFromFlat',
         'headersToFlat', 'requestFromWire', 'responseFromNetwork', 'responseToWire', 'setEventClock', 'setHeadersGuard', 'setReportError',
-        'structuredClone',
+        'structuredClone', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'ReadableByteStreamController', 'ReadableStream',
+        'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableStreamDefaultController', 'ReadableStreamDefaultReader',
+        'TextDecoderStream', 'TextEncoderStream', 'TransformStream', 'TransformStreamDefaultController', 'WritableStream',
+        'WritableStreamDefaultController', 'WritableStreamDefaultWriter', 'responseHasStreamBody', 'responseToWireAsync',
       ].sort(),
     );
   });
@@ -51,7 +54,15 @@ describe('runtime-api/web in a bare V8 context', () => {
       `(async () => {
         const { Headers, Request, Response, TextDecoder, atob, btoa, structuredClone, DOMException, requestFromWire, responseToWire } = web;
         const { AbortController, AbortSignal, CustomEvent, EventTarget, addAbortAlgorithm, setReportError } = web;
-        const { Blob, FormData } = web;
+        const { Blob, FormData, ReadableStream, TextDecoderStream, TextEncoderStream, responseToWireAsync } = web;
+        // Streams in a bare context: text through the encoder and decoder streams, as a body, sent by the async path.
+        // The runtime installs ReadableStream; Blob.stream() looks it up when called.
+        globalThis.ReadableStream = ReadableStream;
+        let parts = ['str', 'eam\u20ac'];
+        const text = new ReadableStream({ pull: (c) => (parts.length > 0 ? c.enqueue(parts.shift()) : c.close()) });
+        const streamed = new Response(text.pipeThrough(new TextEncoderStream()));
+        const echoed = await new Response(new Response(streamed.body).body.pipeThrough(new TextDecoderStream()).pipeThrough(new TextEncoderStream())).text();
+        const [, , wire] = await responseToWireAsync(new Response(new Blob(['blob']).stream()));
         // The runtime installs crypto; a multipart boundary looks it up when a body is made.
         globalThis.crypto = { getRandomValues: (array) => array.fill(7) };
         const form = new FormData();
@@ -84,6 +95,7 @@ describe('runtime-api/web in a bare V8 context', () => {
           cloneError,
           events,
           form: [parsed.get('name'), file.name, file.type, await file.text()],
+          streams: [echoed, new TextDecoder().decode(wire)],
         });
         return JSON.stringify(responseToWire(response));
       })()`,
@@ -101,6 +113,7 @@ describe('runtime-api/web in a bare V8 context', () => {
         cloneError: 'DataCloneError',
         events: ['reported boom', 'heard', 'algorithm', 'abort true why', 'reported boom'],
         form: ['value', 'f.txt', 'text/plain', 'bytes'],
+        streams: ['stream€', 'blob'],
       }),
     ]);
   });

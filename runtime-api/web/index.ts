@@ -13,6 +13,13 @@ export { FormData, type FormDataEntryValue } from './form-data.ts';
 export { TextDecoder } from '../encoding/text-decoder.ts';
 export { TextEncoder } from '../encoding/text-encoder.ts';
 export { Headers, headersFromFlat, headersToFlat, setHeadersGuard, type HeadersGuard, type HeadersInit } from '../fetch/headers.ts';
+export {
+  ByteLengthQueuingStrategy, CountQueuingStrategy, ReadableByteStreamController, ReadableStream, ReadableStreamBYOBReader,
+  ReadableStreamBYOBRequest, ReadableStreamDefaultController, ReadableStreamDefaultReader, TextDecoderStream, TextEncoderStream,
+  TransformStream, TransformStreamDefaultController, WritableStream, WritableStreamDefaultController, WritableStreamDefaultWriter,
+} from './streams.ts';
 export { bodyToWire, type BodyInit } from '../fetch/body.ts';
 export { Request, requestFromWire, type RequestInit } from '../fetch/request.ts';
-export { Response, responseFromNetwork, responseToWire, type ResponseInit } from '../fetch/response.ts';
+export {
+  Response, responseFromNetwork, responseHasStreamBody, responseToWire, responseToWireAsync, type ResponseInit,
+} from '../fetch/response.ts';

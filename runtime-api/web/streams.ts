@@ -1,0 +1,38 @@
+// WHATWG Streams, from web-streams-polyfill's ponyfill (a port of the spec's
+// reference implementation; it installs no globals), plus the few abstract
+// operations Fetch needs and the Encoding standard's stream classes.
+import { ReadableStream } from 'web-streams-polyfill';
+
+export {
+  ByteLengthQueuingStrategy, CountQueuingStrategy, ReadableByteStreamController, ReadableStream, ReadableStreamBYOBReader,
+  ReadableStreamBYOBRequest, ReadableStreamDefaultController, ReadableStreamDefaultReader, TransformStream,
+  TransformStreamDefaultController, WritableStream, WritableStreamDefaultController, WritableStreamDefaultWriter,
+} from 'web-streams-polyfill';
+export { TextDecoderStream, TextEncoderStream } from './text-streams.ts';
+
+// Taken at load, before tenant code could replace it. Its brand check throws for anything but a ReadableStream.
+const lockedGetter = Object.getOwnPropertyDescriptor(ReadableStream.prototype, 'locked')!.get!;
+
+/** WebIDL's brand check for ReadableStream, which the ponyfill keeps to itself. */
+export function isReadableStream(value: unknown): value is ReadableStream {
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    Reflect.apply(lockedGetter, value, []);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Streams §4.9.2 IsReadableStreamLocked. */
+export function isReadableStreamLocked(stream: ReadableStream): boolean {
+  return Reflect.apply(lockedGetter, stream, []) as boolean;
+}
+
+/**
+ * Streams' [[disturbed]] slot: read from or cancelled. Fetch's bodyUsed needs
+ * it and the public API does not expose it; the ponyfill keeps it as _disturbed.
+ */
+export function isReadableStreamDisturbed(stream: ReadableStream): boolean {
+  return (stream as unknown as { _disturbed: boolean })._disturbed;
+}
