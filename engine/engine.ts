@@ -3,8 +3,8 @@
 import { totalmem } from 'node:os';
 import { bundleEntry, bundleSource, stackMapper } from './bundle/index.ts';
 import { BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError } from './errors.ts';
-import { DEFAULT_LIMITS, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from './limits.ts';
-import { silentLogger, type Logger } from './observe/index.ts';
+import { DEFAULT_LIMITS, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from './limits.ts';
+import { mappingCount, maxMapCount, silentLogger, type Logger } from './observe/index.ts';
 import { createOutboundFetch, type EgressOptions, type OutboundFetch } from './egress/index.ts';
 import { CronTriggers, checkCrons } from './sched/index.ts';
 import { IsolateTier } from './tiers/isolate/index.ts';
@@ -67,6 +67,8 @@ export interface EngineOptions {
   maxRssMb?: number;
   /** Reads the process's RSS in bytes (tests give a fake one). */
   readRss?: () => number;
+  /** Reads the process's memory-mapping count (tests give a fake one). */
+  readMappings?: () => number;
 }
 
 /** What the engine has done with isolates since it started. */
@@ -105,12 +107,16 @@ export class Engine {
       templates: options.templates,
       onWarning: (message, fields) => this.logger.warn(fields, message),
     });
-    const maxLive = options.maxLive ?? MAX_LIVE_ISOLATES;
+    const mapLimit = maxMapCount();
+    const mapBudget = mapLimit === undefined ? Infinity : Math.floor(mapLimit * MAP_BUDGET_SHARE);
+    const maxLive = options.maxLive ?? Math.min(MAX_LIVE_ISOLATES, Math.floor(mapBudget / MAPPINGS_PER_ISOLATE));
     if (!Number.isInteger(maxLive) || maxLive < 1) throw new ConfigError('maxLive must be a positive integer');
     this.#residency = new Residency({
       maxLive,
       maxRssBytes: (options.maxRssMb ?? (0.75 * totalmem()) / 1048576) * 1048576,
       readRss: options.readRss ?? (() => process.memoryUsage.rss()),
+      maxMappings: mapBudget,
+      readMappings: options.readMappings ?? mappingCount,
       keepAlive: options.keepAlive ?? new FixedTtlPolicy(),
       logger: this.logger,
       restart: (slot) => this.#restart(slot as FunctionSlot),

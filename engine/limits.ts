@@ -36,11 +36,17 @@ const BOUNDS: Record<keyof Limits, [min: number, max: number]> = {
 export const WATCHDOG_INTERVAL_MS = 5;
 
 /**
- * Most live isolates one engine process keeps. V8 under Node 24 + isolated-vm 7 aborts the whole
- * process when it creates its ~4,065th live isolate (measured; not catchable), so past this cap
- * the engine evicts the least recently used idle isolate instead of booting one more.
+ * Most live isolates one engine process keeps. V8 aborts the whole process (not catchable) when
+ * an isolate cannot get heap memory, long before RAM runs out: measured here, ~4,065 hello
+ * isolates or ~2,100 Hono-app isolates (the limit follows the isolates' total heap reservation,
+ * not their count). 1,500 leaves room for heavier tenants; residency also watches the
+ * process's memory mappings (MAP_BUDGET_SHARE) and RSS. Past the cap, the least recently used idle
+ * isolate is evicted instead of booting one more.
  */
-export const MAX_LIVE_ISOLATES = 3_000;
+export const MAX_LIVE_ISOLATES = 1_500;
+export const MAPPINGS_PER_ISOLATE = 20;
+/** Share of vm.max_map_count the process may use before idle isolates are evicted. */
+export const MAP_BUDGET_SHARE = 0.75;
 
 /** Most timers one isolate may have pending; beyond it setTimeout throws instead of growing host state. */
 export const MAX_TIMERS_PER_ISOLATE = 10_000;

@@ -81,6 +81,22 @@ describe('keep-alive in the engine', () => {
   });
 });
 
+describe('memory-mapping bound', () => {
+  it('evicts idle isolates when the process nears its mapping budget', async () => {
+    let maps = 1_000;
+    const engine = new Engine({ readMappings: () => maps, keepAliveSweepMs: 60_000, maxRssMb: Infinity });
+    const code = 'export default { fetch: () => new Response("ok") }';
+    for (const name of ['a', 'b', 'c', 'd']) await engine.deploy(name, { code });
+    engine.sweep();
+    expect(engine.stats().evictions).toBe(0);
+    maps = 10_000_000;
+    engine.sweep();
+    expect(engine.stats().evictions).toBe(4);
+    expect(engine.liveCount).toBe(0);
+    await engine.close();
+  });
+});
+
 describe('memory bound', () => {
   it('evicts least recently used idle isolates when the process passes its RSS bound', async () => {
     let rss = 100 * 1048576;

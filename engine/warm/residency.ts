@@ -33,6 +33,9 @@ export interface ResidencyOptions {
   maxLive: number;
   maxRssBytes: number;
   readRss: () => number;
+  /** Mappings the process may hold before idle isolates are evicted (Infinity: not watched). */
+  maxMappings: number;
+  readMappings: () => number;
   keepAlive: KeepAlivePolicy;
   logger: Logger;
   /** Boots a slot's isolate again (used for pre-warming). */
@@ -117,6 +120,25 @@ export class Residency {
       }
     }
     this.#relieveMemory(slots);
+    this.#relieveMappings(slots);
+  }
+
+  /** Like the memory bound, for memory mappings (see MAPPINGS_PER_ISOLATE in limits.ts). */
+  #relieveMappings(slots: ResidentSlot[]): void {
+    if (!Number.isFinite(this.#o.maxMappings)) return;
+    const maps = this.#o.readMappings();
+    if (maps <= this.#o.maxMappings) return;
+    const live = this.live(slots);
+    const idle = slots.filter((slot) => slot.sandbox?.alive && slot.sandbox.inFlight === 0).sort((a, b) => a.lastUseMs - b.lastUseMs);
+    if (idle.length === 0 || live === 0) return;
+    const count = Math.min(idle.length, Math.ceil((maps - this.#o.maxMappings) / (maps / live)));
+    for (const slot of idle.slice(0, count)) {
+      const sandbox = slot.sandbox!;
+      slot.sandbox = undefined;
+      sandbox.stop();
+      this.stats.evictions++;
+    }
+    this.#o.logger.warn({ mappings: maps, evicted: count }, 'memory-mapping budget passed: idle isolates evicted');
   }
 
   /**
