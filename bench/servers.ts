@@ -2,12 +2,11 @@
 // read from /proc and nothing else is counted.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { request } from '../engine/gateway/test-http.ts';
+import { freePort, request } from '../engine/gateway/test-http.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NODE = process.execPath;
@@ -105,16 +104,6 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return { PATH, HOME, LANG };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 async function waitUntilServing(url: string, host: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 20_000;

@@ -1,6 +1,7 @@
 // A small HTTP client for end-to-end tests: plain node:http, so tests can set any Host header and
 // see exactly what the server sent.
 import http from 'node:http';
+import { createServer } from 'node:net';
 
 export interface TestResponse {
   status: number;
@@ -41,5 +42,17 @@ export function request(baseUrl: string, req: TestRequest = {}): Promise<TestRes
     );
     r.on('error', reject);
     r.end(req.body);
+  });
+}
+
+/** A TCP port free on 127.0.0.1 right now (for servers started as child processes). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
   });
 }

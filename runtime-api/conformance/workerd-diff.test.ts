@@ -5,14 +5,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleEntry } from '../../engine/bundle/index.ts';
 import { Engine } from '../../engine/index.ts';
-import { request } from '../../engine/gateway/test-http.ts';
+import { freePort, request } from '../../engine/gateway/test-http.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CORPUS = path.join(ROOT, 'fixtures/diff');
@@ -41,16 +40,6 @@ const ports = new Map<string, number>();
 let engine: Engine;
 let skipReason = '';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 beforeAll(async () => {
   const files = (await readdir(CORPUS)).filter((f) => /\.(js|ts)$/.test(f));

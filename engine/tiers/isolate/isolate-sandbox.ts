@@ -184,19 +184,25 @@ export class IsolateSandbox implements Sandbox {
     }
   }
 
+  /** A unit of work the limits apply to (a request, or a scheduled run), registered and metered. */
+  #startTask(resolve: Task['resolve'], reject: Task['reject']): Task {
+    const task: Task = {
+      id: nextTaskId++,
+      resolve,
+      reject,
+      cpuNs: 0,
+      deadline: performance.now() + this.#spec.limits.wallMs,
+      answered: false,
+    };
+    this.#tasks.set(task.id, task);
+    this.#meter!.start(task);
+    return task;
+  }
+
   invoke(request: WireRequest): Promise<WireResponse> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<WireResponse>((resolve, reject) => {
-      const task: Task = {
-        id: nextTaskId++,
-        resolve,
-        reject,
-        cpuNs: 0,
-        deadline: performance.now() + this.#spec.limits.wallMs,
-        answered: false,
-      };
-      this.#tasks.set(task.id, task);
-      this.#meter!.start(task);
+      const task = this.#startTask(resolve, reject);
       this.#queue.push(task.id, request.method, request.url, request.headers, request.body);
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
@@ -210,16 +216,7 @@ export class IsolateSandbox implements Sandbox {
   scheduled(cron: string, scheduledTime: number): Promise<void> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<void>((resolve, reject) => {
-      const task: Task = {
-        id: nextTaskId++,
-        resolve: () => resolve(),
-        reject,
-        cpuNs: 0,
-        deadline: performance.now() + this.#spec.limits.wallMs,
-        answered: false,
-      };
-      this.#tasks.set(task.id, task);
-      this.#meter!.start(task);
+      const task = this.#startTask(() => resolve(), reject);
       this.#runtime!.runScheduled.apply(undefined, [cron, scheduledTime], { result: { copy: true, promise: true } }).then(
         (result) => {
           if (!this.#tasks.has(task.id)) return;
