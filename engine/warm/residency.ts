@@ -123,42 +123,34 @@ export class Residency {
     this.#relieveMappings(slots);
   }
 
-  /** Like the memory bound, for memory mappings (see MAPPINGS_PER_ISOLATE in limits.ts). */
-  #relieveMappings(slots: ResidentSlot[]): void {
-    if (!Number.isFinite(this.#o.maxMappings)) return;
-    const maps = this.#o.readMappings();
-    if (maps <= this.#o.maxMappings) return;
-    const live = this.live(slots);
-    const idle = slots.filter((slot) => slot.sandbox?.alive && slot.sandbox.inFlight === 0).sort((a, b) => a.lastUseMs - b.lastUseMs);
-    if (idle.length === 0 || live === 0) return;
-    const count = Math.min(idle.length, Math.ceil((maps - this.#o.maxMappings) / (maps / live)));
-    for (const slot of idle.slice(0, count)) {
-      const sandbox = slot.sandbox!;
-      slot.sandbox = undefined;
-      sandbox.stop();
-      this.stats.evictions++;
-    }
-    this.#o.logger.warn({ mappings: maps, evicted: count }, 'memory-mapping budget passed: idle isolates evicted');
-  }
-
   /**
-   * Over the RSS bound, evict idle isolates, least recently used first: as many as the overshoot
-   * divided by the average isolate's share of RSS (freed memory reaches the OS late, so waiting
-   * for RSS itself to drop would evict far too many).
+   * Over a bound (RSS, or memory mappings — see MAPPINGS_PER_ISOLATE in limits.ts), evict idle
+   * isolates, least recently used first: as many as the overshoot divided by the average
+   * isolate's share (freed memory reaches the OS late, so waiting for the reading itself to drop
+   * would evict far too many).
    */
   #relieveMemory(slots: ResidentSlot[]): void {
     const rss = this.#o.readRss();
-    if (rss <= this.#o.maxRssBytes) return;
-    const idle = slots.filter((slot) => slot.sandbox?.alive && slot.sandbox.inFlight === 0).sort((a, b) => a.lastUseMs - b.lastUseMs);
+    if (rss > this.#o.maxRssBytes) this.#evictForOvershoot(slots, rss, this.#o.maxRssBytes, { rssMb: Math.round(rss / 1048576) }, 'memory bound');
+  }
+
+  #relieveMappings(slots: ResidentSlot[]): void {
+    if (!Number.isFinite(this.#o.maxMappings)) return;
+    const maps = this.#o.readMappings();
+    if (maps > this.#o.maxMappings) this.#evictForOvershoot(slots, maps, this.#o.maxMappings, { mappings: maps }, 'memory-mapping budget');
+  }
+
+  #evictForOvershoot(slots: ResidentSlot[], reading: number, bound: number, fields: Record<string, number>, what: string): void {
     const live = this.live(slots);
+    const idle = slots.filter((slot) => slot.sandbox?.alive && slot.sandbox.inFlight === 0).sort((a, b) => a.lastUseMs - b.lastUseMs);
     if (idle.length === 0 || live === 0) return;
-    const count = Math.min(idle.length, Math.ceil((rss - this.#o.maxRssBytes) / (rss / live)));
+    const count = Math.min(idle.length, Math.ceil((reading - bound) / (reading / live)));
     for (const slot of idle.slice(0, count)) {
       const sandbox = slot.sandbox!;
       slot.sandbox = undefined;
       sandbox.stop();
       this.stats.evictions++;
     }
-    this.#o.logger.warn({ rssMb: Math.round(rss / 1048576), evicted: count }, 'memory bound passed: idle isolates evicted');
+    this.#o.logger.warn({ ...fields, evicted: count }, `${what} passed: idle isolates evicted`);
   }
 }
