@@ -60,7 +60,6 @@ export class IsolateSandbox implements Sandbox {
   #meter: SandboxMeter<Task> | undefined;
   readonly #isolate: ivm.Isolate;
   readonly #fromSnapshot: boolean;
-  readonly #memoryMb: number;
   readonly #tasks = new Map<number, Task>();
   readonly #timers = new Map<number, NodeJS.Timeout>();
   /** Subrequests in progress, by the id the runtime gave them. */
@@ -74,7 +73,6 @@ export class IsolateSandbox implements Sandbox {
 
   private constructor(memoryMb: number, snapshot: ivm.ExternalCopy<ArrayBuffer> | undefined) {
     this.#fromSnapshot = snapshot !== undefined;
-    this.#memoryMb = memoryMb;
     this.#isolate = new ivm.Isolate({
       memoryLimit: memoryMb,
       snapshot,
@@ -109,11 +107,8 @@ export class IsolateSandbox implements Sandbox {
     return sandbox;
   }
 
-  /** The memory limit this isolate was created with (fixed for its life). */
-  get memoryMb(): number {
-    return this.#memoryMb;
-  }
-
+  // A field check, not isolate.isDisposed: that is a native call, and this runs twice a request.
+  // A disposal islet did not cause is noticed by the next batch or watchdog tick instead.
   get alive(): boolean {
     return this.#death === undefined;
   }
