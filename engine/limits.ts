@@ -68,3 +68,10 @@ export function resolveLimits(overrides: unknown = {}, base: Readonly<Limits> = 
   }
   return limits;
 }
+
+/** Web Crypto work an isolate may have running on the host at once. */
+export const MAX_CRYPTO_OPS_PER_ISOLATE = 32;
+/** PBKDF2 iterations one deriveBits may ask for (workerd's cap too): the host's threads are shared. */
+export const MAX_PBKDF2_ITERATIONS = 100_000;
+/** Largest RSA key generated or used: a 16,384-bit keygen would hold a host thread for minutes. */
+export const MAX_RSA_MODULUS_BITS = 4_096;

@@ -13,7 +13,8 @@ import {
 } from './web/index.ts';
 import { console } from './host/console.ts';
 import { crypto, Crypto } from './host/crypto.ts';
-import { SubtleCrypto } from './host/subtle-crypto.ts';
+import { CryptoKey } from './host/crypto-key.ts';
+import { settleCrypto, SubtleCrypto } from './host/subtle-crypto.ts';
 import { fetch, settleFetch } from './host/outbound-fetch.ts';
 import { Performance, performance, startPerformanceClock } from './host/performance.ts';
 import { setHostCalls, type HostCalls } from './host/host-calls.ts';
@@ -28,7 +29,7 @@ const globals: Record<string, unknown> = {
   atob, btoa, structuredClone, console, crypto, Crypto, setTimeout, clearTimeout, setInterval,
   clearInterval, queueMicrotask, reportError, ExecutionContext, fetch, Event, EventTarget, CustomEvent,
   AbortController, AbortSignal, Blob, File, FormData, performance, Performance, ScheduledController,
-  SubtleCrypto, ReadableStream, ReadableStreamDefaultReader, ReadableStreamBYOBReader, ReadableStreamBYOBRequest,
+  SubtleCrypto, CryptoKey, ReadableStream, ReadableStreamDefaultReader, ReadableStreamBYOBReader, ReadableStreamBYOBRequest,
   ReadableStreamDefaultController, ReadableByteStreamController, WritableStream, WritableStreamDefaultWriter,
   WritableStreamDefaultController, TransformStream, TransformStreamDefaultController, ByteLengthQueuingStrategy,
   CountQueuingStrategy, TextEncoderStream, TextDecoderStream,
@@ -52,9 +53,9 @@ const entry = {
     log: HostCalls['log'], randomBytes: HostCalls['randomBytes'], setTimer: HostCalls['setTimer'],
     clearTimer: HostCalls['clearTimer'], respond: HostCalls['respond'], taskDone: HostCalls['taskDone'],
     domainToASCII: HostCalls['domainToASCII'], startFetch: HostCalls['startFetch'], abortFetch: HostCalls['abortFetch'],
-    digest: HostCalls['digest'], maxTimers: number,
+    digest: HostCalls['digest'], startCrypto: HostCalls['startCrypto'], maxTimers: number,
   ): void {
-    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest });
+    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto });
     setMaxTimers(maxTimers);
     startPerformanceClock();
     delete (globalThis as Record<string, unknown>).__islet_runtime;
@@ -63,6 +64,7 @@ const entry = {
   dispatchBatch,
   fireTimer,
   settleFetch,
+  settleCrypto,
   runScheduled,
   warmup: warmDispatch,
 };

@@ -1,42 +1,209 @@
-// crypto.subtle, first part: digest (Web Crypto §14.3.5) with SHA-1/256/384/512, computed by the
-// host's node:crypto. The other SubtleCrypto methods are not there yet; they reject with
-// NotSupportedError, which is what Web Crypto itself answers for an unsupported algorithm.
+// crypto.subtle (Web Crypto §14). digest runs on a synchronous host call; every other method
+// converts its arguments here into plain data (algorithm dictionaries, key descriptors, byte
+// copies), runs on the host's node:crypto webcrypto, and settles through settleCrypto. Web
+// Crypto's own checks (algorithm/usage matching, parameter validation) are node's, with the
+// spec's DOMException names; the ones that depend on key slots the host never sees
+// (extractable) are made here.
 import { DOMException } from '../web/index.ts';
 import { viewBufferSource } from '../webidl/index.ts';
+import { heldKey, keyFromDescriptor, type KeyDescriptor } from './crypto-key.ts';
 import { host } from './host-calls.ts';
 
 const DIGESTS: Record<string, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
 
-/** Web Crypto §18.4 "normalize an algorithm", for the digest algorithms: a name or { name }. */
+// Operations waiting for the host, per isolate; the host keeps its own bound too.
+const MAX_PENDING = 32;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+const pending = new Map<number, Pending>();
+let nextId = 1;
+
+function call(op: string, args: unknown[]): Promise<unknown> {
+  if (pending.size >= MAX_PENDING) {
+    return Promise.reject(new DOMException(`more than ${MAX_PENDING} crypto.subtle operations are already running`, 'OperationError'));
+  }
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    host().startCrypto(id, op, args);
+  });
+}
+
+/** Called by the host when operation `id` is done: its result, or the {name, message} it failed with. */
+export function settleCrypto(id: number, ok: boolean, value: unknown): void {
+  const p = pending.get(id);
+  if (!p) return;
+  pending.delete(id);
+  if (ok) return p.resolve(value);
+  const { name, message } = value as { name: string; message: string };
+  p.reject(name === 'TypeError' ? new TypeError(message) : new DOMException(message, name));
+}
+
+function bytes(value: unknown, where: string): ArrayBuffer {
+  const view = viewBufferSource(value, false, where);
+  if (view === null) throw new TypeError(`${where}: expected a BufferSource`);
+  // A copy: the caller may change its buffer while the operation runs (§14.3, "get a copy of the bytes").
+  return view.slice().buffer;
+}
+
+const BYTE_MEMBERS = ['iv', 'counter', 'additionalData', 'label', 'salt', 'info', 'context'];
+const NUMBER_MEMBERS = ['length', 'tagLength', 'iterations', 'saltLength', 'modulusLength'];
+
+/**
+ * §18.4 "normalize an algorithm", the part that must happen before data leaves the isolate: a
+ * name or dictionary becomes a plain dictionary of the members some algorithm defines, with
+ * BufferSources copied and CryptoKeys turned into descriptors. Node validates the rest.
+ */
+function algorithmDict(algorithm: unknown, where: string): Record<string, unknown> {
+  if (typeof algorithm === 'string') return { name: algorithm };
+  if (algorithm === null || typeof algorithm !== 'object') throw new TypeError(`${where}: the algorithm must be a name or an object`);
+  const given = algorithm as Record<string, unknown>;
+  if (given.name === undefined) throw new TypeError(`${where}: the algorithm has no name`);
+  const out: Record<string, unknown> = { name: String(given.name) };
+  const hash = given.hash;
+  if (hash !== undefined) out.hash = typeof hash === 'string' ? hash : algorithmDict(hash, where);
+  for (const member of BYTE_MEMBERS) if (given[member] !== undefined) out[member] = bytes(given[member], where);
+  for (const member of NUMBER_MEMBERS) if (given[member] !== undefined) out[member] = Number(given[member]);
+  if (given.namedCurve !== undefined) out.namedCurve = String(given.namedCurve);
+  if (given.publicExponent !== undefined) {
+    if (!(given.publicExponent instanceof Uint8Array)) throw new TypeError(`${where}: publicExponent must be a Uint8Array`);
+    out.publicExponent = given.publicExponent.slice();
+  }
+  if (given.public !== undefined) out.public = descriptor(given.public, where);
+  return out;
+}
+
+function descriptor(key: unknown, where: string): KeyDescriptor {
+  const { extractable: _extractable, ...d } = heldKey(key, where);
+  return d;
+}
+
+function usageList(usages: unknown, where: string): string[] {
+  if (usages === null || typeof usages !== 'object' || typeof (usages as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+    throw new TypeError(`${where}: key usages must be a sequence`);
+  }
+  return Array.from(usages as Iterable<unknown>, String);
+}
+
+function keyData(format: string, data: unknown, where: string): unknown {
+  if (format !== 'jwk') return bytes(data, where);
+  if (data === null || typeof data !== 'object') throw new TypeError(`${where}: a JWK must be an object`);
+  // A JsonWebKey dictionary holds strings, booleans and lists of strings: JSON keeps exactly those.
+  return JSON.parse(JSON.stringify(data)) as unknown;
+}
+
+function requireExtractable(key: unknown, where: string): void {
+  if (!heldKey(key, where).extractable) throw new DOMException(`${where}: the key is not extractable`, 'InvalidAccessError');
+}
+
+/** A JWK with its members in workerd's order (kty first), so that it serialises the same on both. */
+function jwkInOrder(jwk: Record<string, unknown>): Record<string, unknown> {
+  const { kty, key_ops, alg, ext, ...rest } = jwk;
+  const ordered: Record<string, unknown> = { kty };
+  if (key_ops !== undefined) ordered.key_ops = key_ops;
+  if (alg !== undefined) ordered.alg = alg;
+  if (ext !== undefined) ordered.ext = ext;
+  return Object.assign(ordered, rest);
+}
+
+const where = (method: string) => `Failed to execute '${method}' on 'SubtleCrypto'`;
+
 function digestName(algorithm: unknown): string {
   const name = typeof algorithm === 'string' ? algorithm : (algorithm as { name?: unknown } | null)?.name;
   if (typeof name !== 'string') throw new TypeError('crypto.subtle.digest: the algorithm must be a name or { name }');
-  const upper = name.toUpperCase();
-  const hostName = DIGESTS[upper];
+  const hostName = DIGESTS[name.toUpperCase()];
   if (!hostName) throw new DOMException(`Unrecognized algorithm name: ${name}`, 'NotSupportedError');
   return hostName;
-}
-
-function notYet(method: string): () => Promise<never> {
-  return () => Promise.reject(new DOMException(`crypto.subtle.${method} is not available in islet yet`, 'NotSupportedError'));
 }
 
 class SubtleCrypto {
   async digest(algorithm: unknown, data: unknown): Promise<ArrayBuffer> {
     const name = digestName(algorithm);
-    const bytes = viewBufferSource(data, false, "Failed to execute 'digest' on 'SubtleCrypto'");
-    if (bytes === null) throw new TypeError("Failed to execute 'digest' on 'SubtleCrypto': data is not a BufferSource");
-    // A copy: the caller may change its buffer while the digest is computed (§14.3.5 step 2).
-    return host().digest(name, bytes.slice().buffer);
+    return host().digest(name, bytes(data, where('digest')));
+  }
+
+  async encrypt(algorithm: unknown, key: unknown, data: unknown): Promise<ArrayBuffer> {
+    const w = where('encrypt');
+    return call('encrypt', [algorithmDict(algorithm, w), descriptor(key, w), bytes(data, w)]) as Promise<ArrayBuffer>;
+  }
+
+  async decrypt(algorithm: unknown, key: unknown, data: unknown): Promise<ArrayBuffer> {
+    const w = where('decrypt');
+    return call('decrypt', [algorithmDict(algorithm, w), descriptor(key, w), bytes(data, w)]) as Promise<ArrayBuffer>;
+  }
+
+  async sign(algorithm: unknown, key: unknown, data: unknown): Promise<ArrayBuffer> {
+    const w = where('sign');
+    return call('sign', [algorithmDict(algorithm, w), descriptor(key, w), bytes(data, w)]) as Promise<ArrayBuffer>;
+  }
+
+  async verify(algorithm: unknown, key: unknown, signature: unknown, data: unknown): Promise<boolean> {
+    const w = where('verify');
+    return call('verify', [algorithmDict(algorithm, w), descriptor(key, w), bytes(signature, w), bytes(data, w)]) as Promise<boolean>;
+  }
+
+  async generateKey(algorithm: unknown, extractable: unknown, usages: unknown): Promise<unknown> {
+    const w = where('generateKey');
+    const result = await call('generateKey', [algorithmDict(algorithm, w), usageList(usages, w)]) as KeyDescriptor | { publicKey: KeyDescriptor; privateKey: KeyDescriptor };
+    // §14.3.6: a pair's public key is always extractable.
+    if ('publicKey' in result) {
+      return { publicKey: keyFromDescriptor(result.publicKey, true), privateKey: keyFromDescriptor(result.privateKey, Boolean(extractable)) };
+    }
+    return keyFromDescriptor(result, Boolean(extractable));
+  }
+
+  async importKey(format: unknown, keyData_: unknown, algorithm: unknown, extractable: unknown, usages: unknown): Promise<unknown> {
+    const w = where('importKey');
+    const f = String(format);
+    const d = await call('importKey', [f, keyData(f, keyData_, w), algorithmDict(algorithm, w), usageList(usages, w)]) as KeyDescriptor;
+    return keyFromDescriptor(d, Boolean(extractable));
+  }
+
+  async exportKey(format: unknown, key: unknown): Promise<unknown> {
+    const w = where('exportKey');
+    const d = descriptor(key, w);
+    requireExtractable(key, w);
+    const exported = await call('exportKey', [String(format), d]);
+    return exported instanceof ArrayBuffer ? exported : jwkInOrder(exported as Record<string, unknown>);
+  }
+
+  async deriveBits(algorithm: unknown, baseKey: unknown, length: unknown = null): Promise<ArrayBuffer> {
+    const w = where('deriveBits');
+    return call('deriveBits', [algorithmDict(algorithm, w), descriptor(baseKey, w), length === null ? null : Number(length)]) as Promise<ArrayBuffer>;
+  }
+
+  async deriveKey(algorithm: unknown, baseKey: unknown, derivedKeyType: unknown, extractable: unknown, usages: unknown): Promise<unknown> {
+    const w = where('deriveKey');
+    const d = await call('deriveKey', [algorithmDict(algorithm, w), descriptor(baseKey, w), algorithmDict(derivedKeyType, w), usageList(usages, w)]) as KeyDescriptor;
+    return keyFromDescriptor(d, Boolean(extractable));
+  }
+
+  async wrapKey(format: unknown, key: unknown, wrappingKey: unknown, wrapAlgorithm: unknown): Promise<ArrayBuffer> {
+    const w = where('wrapKey');
+    const d = descriptor(key, w);
+    requireExtractable(key, w);
+    return call('wrapKey', [String(format), d, descriptor(wrappingKey, w), algorithmDict(wrapAlgorithm, w)]) as Promise<ArrayBuffer>;
+  }
+
+  async unwrapKey(
+    format: unknown, wrappedKey: unknown, unwrappingKey: unknown, unwrapAlgorithm: unknown, unwrappedKeyAlgorithm: unknown,
+    extractable: unknown, usages: unknown,
+  ): Promise<unknown> {
+    const w = where('unwrapKey');
+    const d = await call('unwrapKey', [
+      String(format), bytes(wrappedKey, w), descriptor(unwrappingKey, w), algorithmDict(unwrapAlgorithm, w),
+      algorithmDict(unwrappedKeyAlgorithm, w), usageList(usages, w),
+    ]) as KeyDescriptor;
+    return keyFromDescriptor(d, Boolean(extractable));
   }
 
   get [Symbol.toStringTag]() {
     return 'SubtleCrypto';
   }
-}
-
-for (const method of ['encrypt', 'decrypt', 'sign', 'verify', 'generateKey', 'deriveKey', 'deriveBits', 'importKey', 'exportKey', 'wrapKey', 'unwrapKey']) {
-  Object.defineProperty(SubtleCrypto.prototype, method, { value: notYet(method), writable: true, configurable: true });
 }
 
 export const subtle = new SubtleCrypto();

@@ -8,11 +8,12 @@ import {
   WallLimitError,
 } from '../../errors.ts';
 import { EgressError } from '../../egress/index.ts';
-import { MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
+import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import type { WireRequest, WireResponse } from '../../wire.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
 import type { LimitEnforcer, MeteredTask, SandboxMeter } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
+import { runSubtle } from './web-crypto.ts';
 
 interface Task extends MeteredTask {
   readonly id: number;
@@ -28,6 +29,9 @@ const RESULT_EXCEPTION = 1;
 const MAX_RANDOM_BLOCK = 65536;
 
 let nextTaskId = 1;
+
+/** settleCrypto's arguments: operation id, whether it succeeded, its result or failure. */
+type CryptoSettled = [id: number, ok: boolean, value: unknown];
 
 /**
  * What comes out of an isolate is data the tenant could have shaped (by patching built-ins the
@@ -64,6 +68,8 @@ export class IsolateSandbox implements Sandbox {
   readonly #timers = new Map<number, NodeJS.Timeout>();
   /** Subrequests in progress, by the id the runtime gave them. */
   readonly #subrequests = new Map<number, AbortController>();
+  /** crypto.subtle operations running on the host's thread pool. */
+  #cryptoOps = 0;
   #context: ivm.Context | undefined;
   #runtime: RuntimeEntry | undefined;
   #queue: unknown[] = [];
@@ -141,6 +147,7 @@ export class IsolateSandbox implements Sandbox {
       ),
       new ivm.Callback((id: number) => this.#abortFetch(id), { ignored: true }),
       new ivm.Callback((algorithm: string, data: unknown) => digest(algorithm, data)),
+      new ivm.Callback((id: number, op: string, args: unknown) => this.#startCrypto(id, op, args), { ignored: true }),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
@@ -332,6 +339,28 @@ export class IsolateSandbox implements Sandbox {
     if (!this.alive) return;
     this.#meter?.poke();
     this.#runtime!.settleFetch.applyIgnored(undefined, args, { arguments: { copy: true } });
+  }
+
+  /** A crypto.subtle operation: the arguments come from the isolate, and web-crypto.ts checks them. */
+  #startCrypto(id: number, op: string, args: unknown): void {
+    if (!this.alive) return;
+    if (this.#cryptoOps >= MAX_CRYPTO_OPS_PER_ISOLATE) {
+      this.#settleCrypto([id, false, { name: 'OperationError', message: 'too many crypto.subtle operations at once' }]);
+      return;
+    }
+    this.#cryptoOps++;
+    runSubtle(String(op), args)
+      .then((value): CryptoSettled => [id, true, value], (failure: unknown): CryptoSettled => [id, false, failure])
+      .then((settled) => {
+        this.#cryptoOps--;
+        this.#settleCrypto(settled);
+      });
+  }
+
+  #settleCrypto(args: CryptoSettled): void {
+    if (!this.alive) return;
+    this.#meter?.poke();
+    this.#runtime!.settleCrypto.applyIgnored(undefined, args, { arguments: { copy: true } });
   }
 
   #randomBytes(length: number): ArrayBuffer {

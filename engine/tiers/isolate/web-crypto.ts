@@ -1,0 +1,224 @@
+// crypto.subtle for isolates, executed by the host's node:crypto webcrypto. Keys never cross as
+// host objects: a key lives in the isolate as its algorithm, usages and key material (in a
+// private field the tenant cannot read), and every operation re-imports it here. Node's webcrypto
+// does the Web Crypto checks (algorithm and usage matching, parameter validation) and throws the
+// spec's DOMExceptions, which go back to the tenant by name.
+import { webcrypto } from 'node:crypto';
+import { MAX_PBKDF2_ITERATIONS, MAX_RSA_MODULUS_BITS } from '../../limits.ts';
+
+type Key = webcrypto.CryptoKey;
+type Usage = webcrypto.KeyUsage;
+type Algorithm = Record<string, unknown> & { name: string };
+type Format = 'raw' | 'pkcs8' | 'spki' | 'jwk';
+
+// node's typings overload on formats and algorithm shapes; here both are data from the isolate,
+// checked once below and then by node itself.
+interface LooseSubtle {
+  encrypt(algorithm: Algorithm, key: Key, data: ArrayBuffer): Promise<ArrayBuffer>;
+  decrypt(algorithm: Algorithm, key: Key, data: ArrayBuffer): Promise<ArrayBuffer>;
+  sign(algorithm: Algorithm, key: Key, data: ArrayBuffer): Promise<ArrayBuffer>;
+  verify(algorithm: Algorithm, key: Key, signature: ArrayBuffer, data: ArrayBuffer): Promise<boolean>;
+  generateKey(algorithm: Algorithm, extractable: boolean, usages: Usage[]): Promise<Key | webcrypto.CryptoKeyPair>;
+  importKey(format: Format, data: unknown, algorithm: Algorithm, extractable: boolean, usages: Usage[]): Promise<Key>;
+  exportKey(format: Format, key: Key): Promise<ArrayBuffer | webcrypto.JsonWebKey>;
+  deriveBits(algorithm: Algorithm, baseKey: Key, length: number | null): Promise<ArrayBuffer>;
+  deriveKey(algorithm: Algorithm, baseKey: Key, derivedAlgorithm: Algorithm, extractable: boolean, usages: Usage[]): Promise<Key>;
+  wrapKey(format: Format, key: Key, wrappingKey: Key, algorithm: Algorithm): Promise<ArrayBuffer>;
+  unwrapKey(format: Format, wrapped: ArrayBuffer, unwrappingKey: Key, algorithm: Algorithm, unwrappedAlgorithm: Algorithm, extractable: boolean, usages: Usage[]): Promise<Key>;
+}
+const subtle = webcrypto.subtle as unknown as LooseSubtle;
+
+/** A key as it crosses the boundary: what the isolate's CryptoKey holds. */
+export interface KeyDescriptor {
+  type: 'secret' | 'private' | 'public';
+  algorithm: Algorithm;
+  usages: Usage[];
+  /** raw (secret), pkcs8 (private) or spki (public). */
+  material: ArrayBuffer;
+}
+
+/** What failed, in terms the isolate turns back into a DOMException or TypeError. */
+export interface CryptoFailure {
+  name: string;
+  message: string;
+}
+
+const TYPES = new Set(['secret', 'private', 'public']);
+const USAGES = new Set(['encrypt', 'decrypt', 'sign', 'verify', 'deriveKey', 'deriveBits', 'wrapKey', 'unwrapKey']);
+const FORMATS = new Set(['raw', 'pkcs8', 'spki', 'jwk']);
+// Key-derivation inputs that Web Crypto never lets anyone export, not even to re-import them.
+const UNEXPORTABLE = new Set(['PBKDF2', 'HKDF']);
+
+function materialFormat(type: KeyDescriptor['type']): 'raw' | 'pkcs8' | 'spki' {
+  return type === 'secret' ? 'raw' : type === 'private' ? 'pkcs8' : 'spki';
+}
+
+class CryptoInputError extends TypeError {}
+
+/** The descriptor came from the isolate, so check its shape before trusting any of it. */
+function checkDescriptor(value: unknown): KeyDescriptor {
+  const d = value as Partial<KeyDescriptor> | null;
+  if (
+    d === null || typeof d !== 'object' || !TYPES.has(d.type as string) || !(d.material instanceof ArrayBuffer)
+    || d.algorithm === null || typeof d.algorithm !== 'object' || typeof d.algorithm.name !== 'string'
+    || !Array.isArray(d.usages) || !d.usages.every((u) => USAGES.has(u))
+  ) {
+    throw new CryptoInputError('not a CryptoKey');
+  }
+  return d as KeyDescriptor;
+}
+
+function checkAlgorithm(value: unknown): Algorithm {
+  if (value === null || typeof value !== 'object' || typeof (value as Algorithm).name !== 'string') {
+    throw new CryptoInputError('the algorithm must be a name or an object with a name');
+  }
+  const algorithm = value as Algorithm;
+  // Bounds on work one call can put on the host's thread pool (workerd has the same PBKDF2 cap).
+  if (typeof algorithm.iterations === 'number' && algorithm.iterations > MAX_PBKDF2_ITERATIONS) {
+    throw Object.assign(new Error(`PBKDF2 with more than ${MAX_PBKDF2_ITERATIONS} iterations is not supported`), { name: 'NotSupportedError' });
+  }
+  if (typeof algorithm.modulusLength === 'number' && algorithm.modulusLength > MAX_RSA_MODULUS_BITS) {
+    throw Object.assign(new Error(`RSA keys over ${MAX_RSA_MODULUS_BITS} bits are not supported`), { name: 'NotSupportedError' });
+  }
+  return algorithm;
+}
+
+function checkUsages(value: unknown): Usage[] {
+  if (!Array.isArray(value) || !value.every((u) => typeof u === 'string')) throw new CryptoInputError('key usages must be a list of strings');
+  return value as Usage[];
+}
+
+function checkFormat(value: unknown): Format {
+  if (!FORMATS.has(value as string)) throw new CryptoInputError(`unknown key format ${JSON.stringify(value)}`);
+  return value as Format;
+}
+
+function keyData(format: string, value: unknown): ArrayBuffer | webcrypto.JsonWebKey {
+  if (format === 'jwk') {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new CryptoInputError('JWK key data must be an object');
+    return value as webcrypto.JsonWebKey;
+  }
+  if (!(value instanceof ArrayBuffer)) throw new CryptoInputError('key data must be a BufferSource');
+  return value;
+}
+
+/** Turns an isolate's key back into a host key; it lives for this one operation. */
+function importDescriptor(d: KeyDescriptor): Promise<Key> {
+  const extractable = !UNEXPORTABLE.has(d.algorithm.name.toUpperCase());
+  return subtle.importKey(materialFormat(d.type), d.material, d.algorithm, extractable, d.usages);
+}
+
+/**
+ * A host key as the isolate will hold it. `source` is the raw input for the algorithms whose keys
+ * cannot be exported (PBKDF2, HKDF): they are only ever imported from raw bytes.
+ */
+async function describe(key: Key, source?: ArrayBuffer): Promise<KeyDescriptor> {
+  const type = key.type as KeyDescriptor['type'];
+  const material = key.extractable ? (await subtle.exportKey(materialFormat(type), key)) as ArrayBuffer : source;
+  if (!material) throw new Error(`a ${key.algorithm.name} key cannot be held by an isolate`);
+  // Members in workerd's order (node puts an HMAC key's length before its hash), so that a key's
+  // algorithm serialises the same on both runtimes.
+  const { name, hash, ...rest } = key.algorithm as Algorithm;
+  const algorithm = (name === 'HMAC' ? { name, hash, ...rest } : { ...key.algorithm }) as Algorithm;
+  return { type, algorithm, usages: [...key.usages], material };
+}
+
+async function describeGenerated(result: Key | webcrypto.CryptoKeyPair): Promise<unknown> {
+  if ('privateKey' in result) {
+    return { publicKey: await describe(result.publicKey), privateKey: await describe(result.privateKey) };
+  }
+  return describe(result);
+}
+
+/** For ECDH and X25519, deriveBits names the peer's public key inside the algorithm. */
+async function withPeerKey(algorithm: Algorithm): Promise<Algorithm> {
+  if (algorithm.public === undefined) return algorithm;
+  return { ...algorithm, public: await importDescriptor(checkDescriptor(algorithm.public)) };
+}
+
+/** Import keys with extractable true so they can be re-exported as material; the isolate holds the flag. */
+async function importForIsolate(format: string, data: unknown, algorithm: Algorithm, usages: Usage[]): Promise<KeyDescriptor> {
+  const checkedFormat = checkFormat(format);
+  const bytes = keyData(checkedFormat, data);
+  if (UNEXPORTABLE.has(algorithm.name.toUpperCase())) {
+    const key = await subtle.importKey(checkedFormat, bytes, algorithm, false, usages);
+    return describe(key, bytes as ArrayBuffer);
+  }
+  return describe(await subtle.importKey(checkedFormat, bytes, algorithm, true, usages));
+}
+
+type Operation = (args: unknown[]) => Promise<unknown>;
+
+const OPERATIONS: Record<string, Operation> = {
+  async encrypt([algorithm, key, data]) {
+    return subtle.encrypt(checkAlgorithm(algorithm), await importDescriptor(checkDescriptor(key)), bytes(data));
+  },
+  async decrypt([algorithm, key, data]) {
+    return subtle.decrypt(checkAlgorithm(algorithm), await importDescriptor(checkDescriptor(key)), bytes(data));
+  },
+  async sign([algorithm, key, data]) {
+    return subtle.sign(checkAlgorithm(algorithm), await importDescriptor(checkDescriptor(key)), bytes(data));
+  },
+  async verify([algorithm, key, signature, data]) {
+    return subtle.verify(checkAlgorithm(algorithm), await importDescriptor(checkDescriptor(key)), bytes(signature), bytes(data));
+  },
+  async generateKey([algorithm, usages]) {
+    return describeGenerated(await subtle.generateKey(checkAlgorithm(algorithm), true, checkUsages(usages)));
+  },
+  async importKey([format, data, algorithm, usages]) {
+    return importForIsolate(format as string, data, checkAlgorithm(algorithm), checkUsages(usages));
+  },
+  async exportKey([format, key]) {
+    return subtle.exportKey(checkFormat(format), await importDescriptor(checkDescriptor(key)));
+  },
+  async deriveBits([algorithm, key, length]) {
+    const base = await importDescriptor(checkDescriptor(key));
+    return subtle.deriveBits(await withPeerKey(checkAlgorithm(algorithm)), base, length === null ? null : Number(length));
+  },
+  async deriveKey([algorithm, key, derivedAlgorithm, usages]) {
+    const base = await importDescriptor(checkDescriptor(key));
+    const derived = await subtle.deriveKey(await withPeerKey(checkAlgorithm(algorithm)), base, checkAlgorithm(derivedAlgorithm), true, checkUsages(usages));
+    return describe(derived);
+  },
+  async wrapKey([format, key, wrappingKey, algorithm]) {
+    const wrapping = await importDescriptor(checkDescriptor(wrappingKey));
+    return subtle.wrapKey(checkFormat(format), await importDescriptor(checkDescriptor(key)), wrapping, checkAlgorithm(algorithm));
+  },
+  async unwrapKey([format, wrapped, unwrappingKey, algorithm, unwrappedAlgorithm, usages]) {
+    const unwrapping = await importDescriptor(checkDescriptor(unwrappingKey));
+    return describe(await subtle.unwrapKey(
+      checkFormat(format), bytes(wrapped), unwrapping, checkAlgorithm(algorithm), checkAlgorithm(unwrappedAlgorithm), true, checkUsages(usages),
+    ));
+  },
+};
+
+function bytes(value: unknown): ArrayBuffer {
+  if (!(value instanceof ArrayBuffer)) throw new CryptoInputError('data must be a BufferSource');
+  return value;
+}
+
+/**
+ * Runs one SubtleCrypto operation for an isolate. Resolves with the result (ArrayBuffer, boolean,
+ * JWK object or key descriptor(s)) or rejects with a CryptoFailure, never with a host object.
+ */
+export async function runSubtle(op: string, args: unknown): Promise<unknown> {
+  const operation = Object.hasOwn(OPERATIONS, op) ? OPERATIONS[op] : undefined;
+  try {
+    if (!operation || !Array.isArray(args)) throw new CryptoInputError(`unknown operation ${JSON.stringify(op)}`);
+    return await operation(args);
+  } catch (err) {
+    throw failure(err);
+  }
+}
+
+function failure(err: unknown): CryptoFailure {
+  if (err instanceof CryptoInputError) return { name: 'TypeError', message: err.message };
+  if (err instanceof Error) {
+    // Node's webcrypto throws DOMExceptions for Web Crypto errors and TypeErrors (with an ERR_
+    // code) for WebIDL conversion failures; anything else is an operation that failed.
+    if (err.name === 'TypeError' || err.name === 'RangeError') return { name: 'TypeError', message: err.message };
+    if (/^[A-Z][A-Za-z]*Error$/.test(err.name) && err.name !== 'Error') return { name: err.name, message: err.message };
+    return { name: 'OperationError', message: err.message };
+  }
+  return { name: 'OperationError', message: String(err) };
+}
