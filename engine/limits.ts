@@ -12,6 +12,8 @@ export interface Limits {
   maxBodyBytes: number;
   /** CPU time the tenant module's top level may use when it is loaded. */
   startupCpuMs: number;
+  /** fetch() calls one request may make (including its waitUntil work), as in Workers. */
+  maxSubrequests: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -20,6 +22,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   wallMs: 30_000,
   maxBodyBytes: 100 * 1024 * 1024,
   startupCpuMs: 1_000,
+  maxSubrequests: 50,
 });
 
 // Bounds that keep a typo in a config from turning into a host problem (isolated-vm refuses
@@ -30,6 +33,7 @@ const BOUNDS: Record<keyof Limits, [min: number, max: number]> = {
   wallMs: [1, 15 * 60_000],
   maxBodyBytes: [0, 2 ** 31 - 1],
   startupCpuMs: [1, 60_000],
+  maxSubrequests: [0, 10_000],
 };
 
 /** How often the limit watchdog samples isolates' CPU time while they have work in flight. */

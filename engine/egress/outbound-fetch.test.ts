@@ -109,6 +109,23 @@ describe('fetch() from tenant code', () => {
     expect(await slowClosed).toBe(true);
   });
 
+  it('allows maxSubrequests fetch() calls per request, counting waitUntil work, and a fresh allowance per request', async () => {
+    await engine.deploy('fan-out', {
+      egress: { allowPrivate: true },
+      limits: { maxSubrequests: 3 },
+      code: `export default { async fetch(request, env, ctx) {
+        const to = new URL(request.url).searchParams.get('to');
+        const results = [];
+        for (let i = 0; i < 4; i++) results.push(await fetch(to).then((r) => r.status, (e) => e.message));
+        return Response.json(results);
+      } }`,
+    });
+    const first = await call('fan-out', `${origin}/echo`);
+    expect(first.slice(0, 3)).toEqual([201, 201, 201]);
+    expect(first[3]).toMatch(/too many subrequests \(a request may make 3\)/);
+    expect((await call('fan-out', `${origin}/echo`)).slice(0, 3)).toEqual([201, 201, 201]);
+  });
+
   it('rejects a bad egress option at deploy time', async () => {
     await expect(engine.deploy('bad', { code: proxy, egress: { allowPrivate: 'yes' } as never })).rejects.toThrow(/allowPrivate/);
   });

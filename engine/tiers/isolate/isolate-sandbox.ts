@@ -68,6 +68,12 @@ export class IsolateSandbox implements Sandbox {
   readonly #timers = new Map<number, NodeJS.Timeout>();
   /** Subrequests in progress, by the id the runtime gave them. */
   readonly #subrequests = new Map<number, AbortController>();
+  /**
+   * Subrequests the requests in flight may still make. The host cannot tell which of several
+   * interleaved requests called fetch() after an await, so their allowances are pooled: exact
+   * when requests do not overlap, and never more than maxSubrequests per request in flight.
+   */
+  #subrequestBudget = 0;
   /** crypto.subtle operations running on the host's thread pool. */
   #cryptoOps = 0;
   #context: ivm.Context | undefined;
@@ -197,6 +203,7 @@ export class IsolateSandbox implements Sandbox {
       answered: false,
     };
     this.#tasks.set(task.id, task);
+    this.#subrequestBudget += this.#spec.limits.maxSubrequests;
     this.#meter!.start(task);
     return task;
   }
@@ -303,6 +310,7 @@ export class IsolateSandbox implements Sandbox {
 
   #finish(task: Task): void {
     this.#tasks.delete(task.id);
+    this.#subrequestBudget = Math.min(this.#subrequestBudget, this.#tasks.size * this.#spec.limits.maxSubrequests);
     this.#meter!.end(task);
     if (this.#retiring && this.#tasks.size === 0) this.#retiring();
   }
@@ -317,6 +325,12 @@ export class IsolateSandbox implements Sandbox {
   /** A subrequest from the tenant's fetch(): the values come from the isolate, so check them. */
   #startFetch(id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string): void {
     if (!this.alive || !this.#spec || this.#subrequests.has(id)) return;
+    if (this.#subrequestBudget <= 0) {
+      const limit = this.#spec.limits.maxSubrequests;
+      this.#settleFetch([id, false, 0, `fetch: too many subrequests (a request may make ${limit})`, [], null, []]);
+      return;
+    }
+    this.#subrequestBudget--;
     const flat = Array.isArray(headers) ? headers.map(String) : [];
     const mode = redirect === 'manual' || redirect === 'error' ? redirect : 'follow';
     const cancel = new AbortController();
