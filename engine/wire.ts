@@ -14,8 +14,11 @@ export interface WireResponse {
   status: number;
   /** Flat [name0, value0, ...] with lower-case names; Set-Cookie entries stay separate. */
   headers: string[];
-  /** A string when the tenant built the body from one (written as UTF-8), else bytes. */
-  body: string | ArrayBuffer | null;
+  /**
+   * A string when the tenant built the body from one (written as UTF-8), else bytes; a stream when
+   * the tenant's body was a stream, read from the sandbox as the socket takes it.
+   */
+  body: string | ArrayBuffer | ReadableStream<Uint8Array> | null;
 }
 
 /** A Web Request as a WireRequest, refusing bodies over `maxBodyBytes`. */
@@ -49,9 +52,11 @@ export function responseFromWire(wire: WireResponse): Response {
     }
     (headers as Record<string, string>)[name] = flat[i + 1]!;
   }
-  let body: string | Uint8Array | null = null;
-  if (!NULL_BODY_STATUS.has(wire.status) && wire.body !== null) {
-    body = typeof wire.body === 'string' ? wire.body : new Uint8Array(wire.body);
+  let body: string | Uint8Array | ReadableStream<Uint8Array> | null = null;
+  if (NULL_BODY_STATUS.has(wire.status)) {
+    if (wire.body instanceof ReadableStream) void wire.body.cancel();
+  } else if (wire.body !== null) {
+    body = wire.body instanceof ArrayBuffer ? new Uint8Array(wire.body) : wire.body;
   }
   return new Response(body, { status: wire.status, headers });
 }

@@ -23,6 +23,7 @@ import {
 } from './host/timers.ts';
 import { dispatchBatch, runScheduled, ScheduledController, setTenant, warmDispatch } from './dispatch/dispatch.ts';
 import { ExecutionContext } from './dispatch/execution-context.ts';
+import { cancelResponseStream, pullResponseStream } from './dispatch/response-stream.ts';
 
 const globals: Record<string, unknown> = {
   URL, URLSearchParams, URLPattern, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
@@ -53,9 +54,9 @@ const entry = {
     log: HostCalls['log'], randomBytes: HostCalls['randomBytes'], setTimer: HostCalls['setTimer'],
     clearTimer: HostCalls['clearTimer'], respond: HostCalls['respond'], taskDone: HostCalls['taskDone'],
     domainToASCII: HostCalls['domainToASCII'], startFetch: HostCalls['startFetch'], abortFetch: HostCalls['abortFetch'],
-    digest: HostCalls['digest'], startCrypto: HostCalls['startCrypto'], maxTimers: number,
+    digest: HostCalls['digest'], startCrypto: HostCalls['startCrypto'], streamChunk: HostCalls['streamChunk'], maxTimers: number,
   ): void {
-    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto });
+    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto, streamChunk });
     setMaxTimers(maxTimers);
     startPerformanceClock();
     delete (globalThis as Record<string, unknown>).__islet_runtime;
@@ -65,6 +66,8 @@ const entry = {
   fireTimer,
   settleFetch,
   settleCrypto,
+  pullResponseStream,
+  cancelResponseStream,
   runScheduled,
   warmup: warmDispatch,
 };

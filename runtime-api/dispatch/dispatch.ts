@@ -5,8 +5,9 @@
 // handler itself. One call per batch, and one answer for every response that is ready before the
 // batch's microtasks run dry, makes the hop cost per batch instead of per request.
 import { host } from '../host/host-calls.ts';
-import { Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireAsync } from '../web/index.ts';
+import { Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream } from '../web/index.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
+import { openResponseStream } from './response-stream.ts';
 
 interface ExportedHandler {
   fetch?(request: unknown, env: unknown, ctx: ExecutionContext): unknown;
@@ -21,9 +22,11 @@ const REQUEST_FIELDS = 5;
 /**
  * Record layout of a result: [id, kind, a, b, c, waitUntilPending].
  * kind 0: a = status, b = flat headers, c = body.  kind 1 (exception): a = name, b = message, c = stack.
+ * kind 2: as 0 with c = null, and the body follows as a stream the host pulls (response-stream.ts).
  */
 export const RESULT_OK = 0;
 export const RESULT_EXCEPTION = 1;
+export const RESULT_STREAM = 2;
 
 /**
  * How many microtask turns a batch waits for its handlers before answering. Handlers that finish
@@ -67,8 +70,12 @@ async function runRequest(id: number, method: string, url: string, headers: stri
       throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${describe(response)}`);
     }
     if (response.type === 'error') throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
-    // A stream body is collected before it is sent (end-to-end streaming is not there yet).
-    const [status, flatHeaders, wireBody] = responseHasStreamBody(response) ? await responseToWireAsync(response) : responseToWire(response);
+    if (responseHasStreamBody(response)) {
+      const [status, flatHeaders, reader] = responseToWireStream(response);
+      openResponseStream(id, reader);
+      return [id, RESULT_STREAM, status, flatHeaders, null, settleWaitUntil(ctx, id)];
+    }
+    const [status, flatHeaders, wireBody] = responseToWire(response);
     return [id, RESULT_OK, status, flatHeaders, wireBody, settleWaitUntil(ctx, id)];
   } catch (err) {
     const e = err instanceof Error ? err : null;

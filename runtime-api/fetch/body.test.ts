@@ -5,7 +5,7 @@ import { FormData } from '../web/form-data.ts';
 import { bodyToWire, extractBody, isURLSearchParams } from './body.ts';
 import { Headers } from './headers.ts';
 import { Request } from './request.ts';
-import { Response, responseHasStreamBody, responseToWire, responseToWireAsync } from './response.ts';
+import { Response, responseHasStreamBody, responseToWire, responseToWireStream } from './response.ts';
 import { ReadableStream } from '../web/streams.ts';
 
 /** A ponyfill stream of the given chunks, which it enqueues one per pull. */
@@ -351,22 +351,30 @@ describe('Body mixin with streams', () => {
     expect(await copied.text()).toBe('src');
   });
 
-  it('sends a stream body only on the async wire path', async () => {
-    const streamed = new Response(streamOf(encode('wi'), encode('re')), { status: 201, headers: { 'x-a': '1' } });
+  it('sends a stream body chunk by chunk, cutting partial views out of their buffers, and only through the stream path', async () => {
+    const whole = encode('wi');
+    const part = encode('.re.').subarray(1, 3);
+    const streamed = new Response(streamOf(whole, part), { status: 201, headers: { 'x-a': '1' } });
     expect(responseHasStreamBody(streamed)).toBe(true);
-    expect(() => responseToWire(streamed)).toThrow(/responseToWireAsync|async/);
-    const [status, headers, body] = await responseToWireAsync(streamed);
-    expect([status, headers, new TextDecoder().decode(body as ArrayBuffer)]).toEqual([201, ['x-a', '1'], 'wire']);
+    expect(() => responseToWire(streamed)).toThrow(/chunk by chunk/);
+    const [status, headers, reader] = responseToWireStream(streamed);
+    expect([status, headers]).toEqual([201, ['x-a', '1']]);
+    const first = await reader.next();
+    const second = await reader.next();
+    expect(first).toBe(whole.buffer);
+    expect(second!.byteLength).toBe(2);
+    expect([first, second].map((b) => new TextDecoder().decode(b!))).toEqual(['wi', 're']);
+    expect(await reader.next()).toBe(null);
     expect(streamed.bodyUsed).toBe(true);
-    await expect(responseToWireAsync(streamed)).rejects.toThrow(TypeError);
+    expect(() => responseToWireStream(streamed)).toThrow(TypeError);
     // A stream the getter made but nobody read still goes as its source.
     const plain = new Response('as is');
     void plain.body;
     expect(responseHasStreamBody(plain)).toBe(false);
-    expect(await responseToWireAsync(plain)).toEqual([200, ['content-type', 'text/plain;charset=UTF-8'], 'as is']);
+    expect(responseToWire(plain)).toEqual([200, ['content-type', 'text/plain;charset=UTF-8'], 'as is']);
     expect(plain.body!.locked).toBe(true);
-    expect(await responseToWireAsync(new Response(null, { status: 204 }))).toEqual([204, [], null]);
-    await expect(responseToWireAsync(new Response(streamOf(5)))).rejects.toThrow(TypeError);
+    const [, , numbers] = responseToWireStream(new Response(streamOf(5)));
+    await expect(numbers.next()).rejects.toThrow(TypeError);
     expect(bodyToWire(null)).toBe(null);
   });
 });

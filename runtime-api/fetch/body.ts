@@ -9,7 +9,7 @@ import { createFormData, type FormData, formDataEntryList, isFormData } from '..
 import {
   isReadableStream, isReadableStreamDisturbed, isReadableStreamLocked, ReadableStream, ReadableStreamDefaultReader, TransformStream,
 } from '../web/streams.ts';
-import { toUSVString, typedArrayName, viewBufferSource } from '../webidl/index.ts';
+import { isArrayBuffer, toUSVString, typedArrayName, viewBufferSource } from '../webidl/index.ts';
 import { Headers } from './headers.ts';
 import { extractMimeType, essence, type MimeType, serializeMimeType } from './mime-type.ts';
 import { encodeMultipartFormData, parseMultipartFormData } from './multipart.ts';
@@ -231,6 +231,39 @@ function readStream(body: Body): Promise<Uint8Array<ArrayBuffer>> {
   return (Reflect.apply(read, reader, []) as Promise<ReadableStreamReadResult<Uint8Array>>).then(step);
 }
 
+/** Reads a body stream chunk by chunk: the next chunk's bytes, or null at the end. */
+export interface ChunkReader {
+  next(): Promise<ArrayBuffer | null>;
+  cancel(reason?: unknown): void;
+}
+
+/**
+ * Takes the body's stream for sending as it is produced (the response streams to the socket).
+ * Marks the body used, like readStream; each chunk must be a Uint8Array.
+ */
+export function bodyChunkReader(body: Body): ChunkReader {
+  if (isDisturbed(body)) throw usedError();
+  const stream = body.stream!;
+  if (isReadableStreamLocked(stream)) throw new TypeError('The body stream is locked');
+  const reader = Reflect.apply(getReader, stream, []) as ReadableStreamDefaultReader<Uint8Array>;
+  body.used = true;
+  body.source = null;
+  return {
+    next: () => (Reflect.apply(read, reader, []) as Promise<ReadableStreamReadResult<Uint8Array>>).then((result) => {
+      if (result.done) return null;
+      const chunk = result.value as unknown;
+      if (typedArrayName(chunk) !== 'Uint8Array') throw new TypeError('The body stream gave a chunk that is not a Uint8Array');
+      // The host call copies what it is given, when it is called: a view of a whole buffer goes
+      // as that buffer (one copy); a view of part of one is cut out first, or the copy would
+      // carry the whole buffer.
+      const view = chunk as Uint8Array;
+      return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && isArrayBuffer(view.buffer)
+        ? view.buffer : view.slice().buffer;
+    }),
+    cancel: (reason) => void (Reflect.apply(cancel, reader, [reason]) as Promise<void>).catch(() => {}),
+  };
+}
+
 /** The chunks copied into one buffer the body owns: a chunk may be a view the tenant still holds. */
 function concat(chunks: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(length);
@@ -246,23 +279,13 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {
  * The body as the dispatcher writes it: the string as it was given, or a
  * whole ArrayBuffer the caller now owns. Marks the body used; a used body is
  * a TypeError, as a disturbed one is for respondWith, and so is one that only
- * its stream can give (see hasStreamBody and bodyToWireAsync).
+ * its stream can give (see hasStreamBody and bodyChunkReader).
  */
 export function bodyToWire(body: Body | null): string | ArrayBuffer | null {
   if (body === null) return null;
-  if (hasStreamBody(body)) throw new TypeError('The body is a stream: send it with the async path (bodyToWireAsync)');
+  if (hasStreamBody(body)) throw new TypeError('The body is a stream: send it chunk by chunk (bodyChunkReader)');
   const source = takeSource(body);
   return typeof source === 'string' ? source : source.buffer;
-}
-
-/** bodyToWire for any body: a stream body is read to the end into one ArrayBuffer. */
-export function bodyToWireAsync(body: Body | null): Promise<string | ArrayBuffer | null> {
-  try {
-    if (!hasStreamBody(body)) return Promise.resolve(bodyToWire(body));
-    return readStream(body!).then((bytes) => bytes.buffer);
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 function toBytes(source: string | Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {

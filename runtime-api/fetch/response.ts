@@ -17,7 +17,8 @@ import {
   bodyFromBytes,
   bodyFromString,
   bodyToWire,
-  bodyToWireAsync,
+  bodyChunkReader,
+  type ChunkReader,
   cloneBody,
   defineBodyMixin,
   extractBody,
@@ -59,7 +60,7 @@ let bodyOf: (object: unknown) => Body | null;
 let initializeResponse: (response: Response, init: unknown, body: BodyWithType | null, where: string) => void;
 type WireResponse = [status: number, flatHeaders: string[], body: string | ArrayBuffer | null];
 let toWire: (response: Response) => WireResponse;
-let toWireAsync: (response: Response) => Promise<WireResponse>;
+let toWireStream: (response: Response) => [status: number, flatHeaders: string[], body: ChunkReader];
 let fromNetwork: (status: number, statusText: string, flatHeaders: string[], body: ArrayBuffer | null, urls: string[]) => Response;
 
 export interface Response extends BodyMixin {}
@@ -165,11 +166,7 @@ export class Response {
     };
     bodyOf = (object) => (object as Response).#body;
     toWire = (response) => [response.#status, headersToFlat(response.#headers), bodyToWire(response.#body)];
-    toWireAsync = (response) => {
-      const status = response.#status;
-      const flatHeaders = headersToFlat(response.#headers);
-      return bodyToWireAsync(response.#body).then((body) => [status, flatHeaders, body]);
-    };
+    toWireStream = (response) => [response.#status, headersToFlat(response.#headers), bodyChunkReader(response.#body!)];
     fromNetwork = (status, statusText, flatHeaders, body, urls) => {
       const response = createResponse('basic', status, headersFromFlat(flatHeaders, 'immutable'));
       response.#statusText = statusText;
@@ -221,27 +218,18 @@ export function responseFromNetwork(status: number, statusText: string, flatHead
  * ([name0, value0, …], lower-case names; read-only, see headersToFlat) and the
  * body (the string as given, or an ArrayBuffer the caller owns). Marks the body
  * used; a TypeError if it was already read, or if it is a stream body
- * (responseHasStreamBody: use responseToWireAsync). Response.error() gives status 0.
+ * (responseHasStreamBody: use responseToWireStream). Response.error() gives status 0.
  */
 export function responseToWire(response: Response): WireResponse {
   return toWire(response);
 }
 
-/** True when only responseToWireAsync can send the response: its body must be read from a ReadableStream. */
+/** True when only responseToWireStream can send the response: its body must be read from a ReadableStream. */
 export function responseHasStreamBody(response: Response): boolean {
   return hasStreamBody(bodyOf(response));
 }
 
-/**
- * responseToWire for any response: a stream body is read to its end into one
- * ArrayBuffer. The headers are taken before the stream is read. Rejects as
- * responseToWire throws, and with the stream's error or a TypeError for a
- * chunk that is not a Uint8Array.
- */
-export function responseToWireAsync(response: Response): Promise<WireResponse> {
-  try {
-    return toWireAsync(response);
-  } catch (error) {
-    return Promise.reject(error);
-  }
+/** For a response whose body is a stream (responseHasStreamBody): its status, headers and a reader of its chunks. */
+export function responseToWireStream(response: Response): [status: number, flatHeaders: string[], body: ChunkReader] {
+  return toWireStream(response);
 }

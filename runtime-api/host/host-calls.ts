@@ -21,6 +21,8 @@ export interface HostCalls {
   abortFetch(id: number): void;
   /** The digest of `data` with a node:crypto hash name (sha1, sha256, sha384, sha512). */
   digest(algorithm: string, data: ArrayBuffer): ArrayBuffer;
+  /** The next chunk of request `id`'s streamed response body: bytes, or null at its end or on `error`. */
+  streamChunk(id: number, chunk: ArrayBuffer | null, error: string | null): void;
   /** Start crypto.subtle operation `id`; the host answers through the runtime's settleCrypto. */
   startCrypto(id: number, op: string, args: unknown[]): void;
 }

@@ -18,7 +18,7 @@ describe('runtime-api/web in a bare V8 context', () => {
         'structuredClone', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'ReadableByteStreamController', 'ReadableStream',
         'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableStreamDefaultController', 'ReadableStreamDefaultReader',
         'TextDecoderStream', 'TextEncoderStream', 'TransformStream', 'TransformStreamDefaultController', 'WritableStream',
-        'WritableStreamDefaultController', 'WritableStreamDefaultWriter', 'responseHasStreamBody', 'responseToWireAsync',
+        'WritableStreamDefaultController', 'WritableStreamDefaultWriter', 'responseHasStreamBody', 'responseToWireStream',
       ].sort(),
     );
   });
@@ -54,15 +54,17 @@ describe('runtime-api/web in a bare V8 context', () => {
       `(async () => {
         const { Headers, Request, Response, TextDecoder, atob, btoa, structuredClone, DOMException, requestFromWire, responseToWire } = web;
         const { AbortController, AbortSignal, CustomEvent, EventTarget, addAbortAlgorithm, setReportError } = web;
-        const { Blob, FormData, ReadableStream, TextDecoderStream, TextEncoderStream, responseToWireAsync } = web;
-        // Streams in a bare context: text through the encoder and decoder streams, as a body, sent by the async path.
+        const { Blob, FormData, ReadableStream, TextDecoderStream, TextEncoderStream, responseToWireStream } = web;
+        // Streams in a bare context: text through the encoder and decoder streams, as a body, sent chunk by chunk.
         // The runtime installs ReadableStream; Blob.stream() looks it up when called.
         globalThis.ReadableStream = ReadableStream;
         let parts = ['str', 'eam\u20ac'];
         const text = new ReadableStream({ pull: (c) => (parts.length > 0 ? c.enqueue(parts.shift()) : c.close()) });
         const streamed = new Response(text.pipeThrough(new TextEncoderStream()));
         const echoed = await new Response(new Response(streamed.body).body.pipeThrough(new TextDecoderStream()).pipeThrough(new TextEncoderStream())).text();
-        const [, , wire] = await responseToWireAsync(new Response(new Blob(['blob']).stream()));
+        const [, , reader] = responseToWireStream(new Response(new Blob(['blob']).stream()));
+        const wire = await reader.next();
+        const end = await reader.next();
         // The runtime installs crypto; a multipart boundary looks it up when a body is made.
         globalThis.crypto = { getRandomValues: (array) => array.fill(7) };
         const form = new FormData();
@@ -95,7 +97,7 @@ describe('runtime-api/web in a bare V8 context', () => {
           cloneError,
           events,
           form: [parsed.get('name'), file.name, file.type, await file.text()],
-          streams: [echoed, new TextDecoder().decode(wire)],
+          streams: [echoed, new TextDecoder().decode(wire), end],
         });
         return JSON.stringify(responseToWire(response));
       })()`,
@@ -113,7 +115,7 @@ describe('runtime-api/web in a bare V8 context', () => {
         cloneError: 'DataCloneError',
         events: ['reported boom', 'heard', 'algorithm', 'abort true why', 'reported boom'],
         form: ['value', 'f.txt', 'text/plain', 'bytes'],
-        streams: ['stream€', 'blob'],
+        streams: ['stream€', 'blob', null],
       }),
     ]);
   });

@@ -18,8 +18,8 @@ export {
   ReadableStreamBYOBRequest, ReadableStreamDefaultController, ReadableStreamDefaultReader, TextDecoderStream, TextEncoderStream,
   TransformStream, TransformStreamDefaultController, WritableStream, WritableStreamDefaultController, WritableStreamDefaultWriter,
 } from './streams.ts';
-export { bodyToWire, type BodyInit } from '../fetch/body.ts';
+export { bodyToWire, type BodyInit, type ChunkReader } from '../fetch/body.ts';
 export { Request, requestFromWire, type RequestInit } from '../fetch/request.ts';
 export {
-  Response, responseFromNetwork, responseHasStreamBody, responseToWire, responseToWireAsync, type ResponseInit,
+  Response, responseFromNetwork, responseHasStreamBody, responseToWire, responseToWireStream, type ResponseInit,
 } from '../fetch/response.ts';

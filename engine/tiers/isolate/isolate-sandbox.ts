@@ -13,19 +13,24 @@ import type { WireRequest, WireResponse } from '../../wire.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
 import type { LimitEnforcer, MeteredTask, SandboxMeter } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
+import { StreamedBody } from './streamed-body.ts';
 import { runSubtle } from './web-crypto.ts';
 
 interface Task extends MeteredTask {
   readonly id: number;
   resolve(response: WireResponse): void;
   reject(err: Error): void;
-  /** The response went out; the task stays only while waitUntil work runs. */
+  /** The response went out; the task stays only while waitUntil work runs or its body streams. */
   answered: boolean;
+  waitUntilPending: boolean;
+  /** The response body, while the tenant's stream is still producing it. */
+  body: StreamedBody | undefined;
 }
 
 // Result records from runtime-api/dispatch/dispatch.ts: [id, kind, a, b, c, waitUntilPending].
 const RESULT_FIELDS = 6;
 const RESULT_EXCEPTION = 1;
+const RESULT_STREAM = 2;
 const MAX_RANDOM_BLOCK = 65536;
 
 let nextTaskId = 1;
@@ -154,6 +159,7 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((id: number) => this.#abortFetch(id), { ignored: true }),
       new ivm.Callback((algorithm: string, data: unknown) => digest(algorithm, data)),
       new ivm.Callback((id: number, op: string, args: unknown) => this.#startCrypto(id, op, args), { ignored: true }),
+      new ivm.Callback((id: number, chunk: unknown, error: unknown) => this.#onStreamChunk(id, chunk, error), { ignored: true }),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
@@ -201,6 +207,8 @@ export class IsolateSandbox implements Sandbox {
       cpuNs: 0,
       deadline: performance.now() + this.#spec.limits.wallMs,
       answered: false,
+      waitUntilPending: false,
+      body: undefined,
     };
     this.#tasks.set(task.id, task);
     this.#subrequestBudget += this.#spec.limits.maxSubrequests;
@@ -259,8 +267,8 @@ export class IsolateSandbox implements Sandbox {
     for (let i = 0; i < results.length; i += RESULT_FIELDS) {
       const task = this.#tasks.get(results[i] as number);
       if (!task || task.answered) continue;
-      const waitUntilPending = results[i + 5] === true;
-      if (results[i + 1] === RESULT_EXCEPTION) {
+      const kind = results[i + 1];
+      if (kind === RESULT_EXCEPTION) {
         const [name, message, stack] = [String(results[i + 2]), String(results[i + 3]), String(results[i + 4])];
         // An ArrayBuffer allocation refused for lack of memory surfaces as a RangeError inside
         // the tenant; when it escapes, treat it as the memory limit it is.
@@ -272,13 +280,50 @@ export class IsolateSandbox implements Sandbox {
         task.reject(new TenantExceptionError(this.#spec.name, name, message, mapped));
       } else {
         const response = { status: results[i + 2], headers: results[i + 3], body: results[i + 4] };
-        if (isWireResponse(response)) task.resolve(response);
-        else task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
+        if (!isWireResponse(response) || (kind === RESULT_STREAM && response.body !== null)) {
+          task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
+        } else {
+          if (kind === RESULT_STREAM) response.body = this.#streamBody(task);
+          task.resolve(response);
+        }
       }
       task.answered = true;
-      if (!waitUntilPending) this.#finish(task);
+      task.waitUntilPending = results[i + 5] === true;
+      this.#finishIfDone(task);
     }
   };
+
+  /** The body of `task`'s response as a stream pulled from the isolate chunk by chunk. */
+  #streamBody(task: Task): ReadableStream<Uint8Array> {
+    const id = task.id;
+    task.body = new StreamedBody({
+      pull: () => {
+        if (!this.alive) return;
+        this.#meter?.poke();
+        this.#runtime!.pullResponseStream.applyIgnored(undefined, [id]);
+      },
+      cancel: () => {
+        if (this.alive) this.#runtime!.cancelResponseStream.applyIgnored(undefined, [id]);
+      },
+      closed: () => queueMicrotask(() => this.#finishIfDone(task)),
+    });
+    return task.body.stream;
+  }
+
+  #onStreamChunk(id: number, chunk: unknown, error: unknown): void {
+    const body = this.#tasks.get(id)?.body;
+    if (!body) return;
+    if (chunk !== null && !(chunk instanceof ArrayBuffer)) {
+      body.fail(new TypeError('the runtime produced a malformed body chunk'));
+      return;
+    }
+    body.receive(chunk, error === null ? null : String(error));
+  }
+
+  /** A task ends when its response went out, its waitUntil work settled and its body was sent. */
+  #finishIfDone(task: Task): void {
+    if (task.answered && !task.waitUntilPending && !task.body?.open && this.#tasks.get(task.id) === task) this.#finish(task);
+  }
 
   #onBatchFailed(err: unknown, batch: unknown[]): void {
     if (this.#isolate.isDisposed) {
@@ -305,7 +350,9 @@ export class IsolateSandbox implements Sandbox {
 
   #onTaskDone(id: number): void {
     const task = this.#tasks.get(id);
-    if (task) this.#finish(task);
+    if (!task) return;
+    task.waitUntilPending = false;
+    this.#finishIfDone(task);
   }
 
   #finish(task: Task): void {
@@ -316,8 +363,12 @@ export class IsolateSandbox implements Sandbox {
   }
 
   #onWallLimit(task: Task): void {
-    if (!task.answered) task.reject(new WallLimitError(this.#spec.name, this.#spec.limits.wallMs));
-    else this.#spec.log.event('warn', 'waitUntil work cut off at the wall-clock limit', { wallMs: this.#spec.limits.wallMs });
+    const limit = new WallLimitError(this.#spec.name, this.#spec.limits.wallMs);
+    if (!task.answered) task.reject(limit);
+    else if (task.body?.open) {
+      this.#spec.log.event('warn', 'response body stream cut off at the wall-clock limit', { wallMs: this.#spec.limits.wallMs });
+      task.body.fail(limit);
+    } else this.#spec.log.event('warn', 'waitUntil work cut off at the wall-clock limit', { wallMs: this.#spec.limits.wallMs });
     task.answered = true;
     this.#finish(task);
   }
@@ -410,7 +461,10 @@ export class IsolateSandbox implements Sandbox {
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
-    for (const task of this.#tasks.values()) if (!task.answered) task.reject(reason);
+    for (const task of this.#tasks.values()) {
+      if (!task.answered) task.reject(reason);
+      task.body?.fail(reason);
+    }
     this.#tasks.clear();
     this.#queue = [];
     if (!quiet) this.#spec?.log.event('warn', reason.message, { code: reason.code });

@@ -1,0 +1,79 @@
+// A tenant's stream response body on the host side: a ReadableStream whose pulls ask the isolate
+// for one chunk at a time. It only pulls while its reader (the socket writer) wants more, so the
+// bytes in flight stay bounded by the queue below plus one chunk, whatever the body's length.
+import { ByteLengthQueuingStrategy } from 'node:stream/web';
+
+/** Bytes read ahead of the socket: enough to keep it busy while the next chunk is produced. */
+const READ_AHEAD_BYTES = 64 * 1024;
+
+export interface StreamedBodySource {
+  /** Ask the isolate for the next chunk; it arrives through StreamedBody.receive. */
+  pull(): void;
+  /** The reader went away (client disconnected): stop the tenant's stream. */
+  cancel(): void;
+  /** The body ended, by its end, an error or a cancel; called once. */
+  closed(): void;
+}
+
+export class StreamedBody {
+  readonly stream: ReadableStream<Uint8Array>;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #chunkArrived: (() => void) | undefined;
+  #open = true;
+  readonly #source: StreamedBodySource;
+
+  constructor(source: StreamedBodySource) {
+    this.#source = source;
+    this.stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#controller = controller;
+      },
+      pull: () => new Promise<void>((resolve) => {
+        this.#chunkArrived = resolve;
+        source.pull();
+      }),
+      cancel: () => {
+        if (!this.#close()) return;
+        source.cancel();
+      },
+    }, new ByteLengthQueuingStrategy({ highWaterMark: READ_AHEAD_BYTES }));
+  }
+
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** A chunk from the isolate: bytes, or null for the end; `error` when the tenant's stream failed. */
+  receive(chunk: ArrayBuffer | null, error: string | null): void {
+    if (!this.#open) return;
+    if (error !== null) return this.fail(new Error(`the response body stream failed: ${error}`));
+    if (chunk === null) {
+      this.#close();
+      this.#controller.close();
+    } else if (chunk.byteLength > 0) {
+      this.#controller.enqueue(new Uint8Array(chunk));
+    }
+    this.#wake();
+    // An empty chunk carries nothing; the stream pulls again.
+  }
+
+  /** Ends the body with `reason` (a limit, the isolate's death): the socket write fails and closes. */
+  fail(reason: Error): void {
+    if (!this.#close()) return;
+    this.#controller.error(reason);
+    this.#wake();
+  }
+
+  #wake(): void {
+    const resolve = this.#chunkArrived;
+    this.#chunkArrived = undefined;
+    resolve?.();
+  }
+
+  #close(): boolean {
+    if (!this.#open) return false;
+    this.#open = false;
+    this.#source.closed();
+    return true;
+  }
+}

@@ -1,0 +1,34 @@
+// Response bodies that are streams, sent as they are produced: the host pulls one chunk at a time
+// (when its socket can take more), so a large or endless body never sits whole in either heap.
+import { host } from '../host/host-calls.ts';
+import type { ChunkReader } from '../web/index.ts';
+
+/** Open response streams by the id of the request they answer. */
+const open = new Map<number, ChunkReader>();
+
+export function openResponseStream(id: number, reader: ChunkReader): void {
+  open.set(id, reader);
+}
+
+/** The host wants the next chunk of request `id`'s body: it answers with host.streamChunk. */
+export function pullResponseStream(id: number): void {
+  const reader = open.get(id);
+  if (!reader) return;
+  reader.next().then(
+    (chunk) => {
+      if (chunk === null) open.delete(id);
+      host().streamChunk(id, chunk, null);
+    },
+    (err: unknown) => {
+      open.delete(id);
+      host().streamChunk(id, null, err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+    },
+  );
+}
+
+/** The client went away (or a limit ended the request): cancel the tenant's stream. */
+export function cancelResponseStream(id: number): void {
+  const reader = open.get(id);
+  open.delete(id);
+  reader?.cancel();
+}
