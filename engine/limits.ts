@@ -36,6 +36,12 @@ const BOUNDS: Record<keyof Limits, [min: number, max: number]> = {
   maxSubrequests: [0, 10_000],
 };
 
+/**
+ * Request bodies declared (Content-Length) up to this size are read whole before dispatch: one
+ * copy into the isolate, in the same batch as the request. Bigger and chunked bodies stream.
+ */
+export const MAX_BUFFERED_BODY_BYTES = 1024 * 1024;
+
 /** How often the limit watchdog samples isolates' CPU time while they have work in flight. */
 export const WATCHDOG_INTERVAL_MS = 5;
 

@@ -1,13 +1,15 @@
 // The shape a request and a response have while they cross the sandbox boundary: plain data that
 // copies cheaply (strings, flat arrays, one ArrayBuffer), never Node or Web objects.
 import { BodyTooLargeError } from './errors.ts';
+import { MAX_BUFFERED_BODY_BYTES } from './limits.ts';
 
 export interface WireRequest {
   method: string;
   url: string;
   /** Flat [name0, value0, name1, value1, ...], as Node's `rawHeaders`. */
   headers: string[];
-  body: ArrayBuffer | null;
+  /** Bytes read whole, or a stream the sandbox reads as the tenant does (big and chunked bodies). */
+  body: ArrayBuffer | ReadableStream<Uint8Array> | null;
 }
 
 export interface WireResponse {
@@ -21,17 +23,37 @@ export interface WireResponse {
   body: string | ArrayBuffer | ReadableStream<Uint8Array> | null;
 }
 
-/** A Web Request as a WireRequest, refusing bodies over `maxBodyBytes`. */
+/**
+ * A Web Request as a WireRequest, refusing bodies over `maxBodyBytes`: a small declared body is
+ * read whole, any other streams through with its bytes counted against the limit.
+ */
 export async function wireFromRequest(request: Request, fn: string, maxBodyBytes: number): Promise<WireRequest> {
   const headers: string[] = [];
   request.headers.forEach((value, key) => headers.push(key, value));
-  let body: ArrayBuffer | null = null;
+  let body: WireRequest['body'] = null;
   if (request.body !== null && request.method !== 'GET' && request.method !== 'HEAD') {
-    if (Number(request.headers.get('content-length')) > maxBodyBytes) throw new BodyTooLargeError(fn, maxBodyBytes);
-    body = await request.arrayBuffer();
-    if (body.byteLength > maxBodyBytes) throw new BodyTooLargeError(fn, maxBodyBytes);
+    const declared = Number(request.headers.get('content-length'));
+    if (declared > maxBodyBytes) throw new BodyTooLargeError(fn, maxBodyBytes);
+    if (declared <= MAX_BUFFERED_BODY_BYTES) {
+      body = await request.arrayBuffer();
+      if (body.byteLength > maxBodyBytes) throw new BodyTooLargeError(fn, maxBodyBytes);
+    } else {
+      body = request.body.pipeThrough(byteLimit(fn, maxBodyBytes));
+    }
   }
   return { method: request.method, url: request.url, headers, body };
+}
+
+/** Passes bytes through until more than `maxBodyBytes` went by, then fails the stream. */
+function byteLimit(fn: string, maxBodyBytes: number): TransformStream<Uint8Array, Uint8Array> {
+  let size = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      size += chunk.byteLength;
+      if (size > maxBodyBytes) controller.error(new BodyTooLargeError(fn, maxBodyBytes));
+      else controller.enqueue(chunk);
+    },
+  });
 }
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);

@@ -24,6 +24,7 @@ import {
 import { dispatchBatch, runScheduled, ScheduledController, setTenant, warmDispatch } from './dispatch/dispatch.ts';
 import { ExecutionContext } from './dispatch/execution-context.ts';
 import { cancelResponseStream, pullResponseStream } from './dispatch/response-stream.ts';
+import { settleRequestChunk } from './dispatch/request-stream.ts';
 
 const globals: Record<string, unknown> = {
   URL, URLSearchParams, URLPattern, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
@@ -54,9 +55,13 @@ const entry = {
     log: HostCalls['log'], randomBytes: HostCalls['randomBytes'], setTimer: HostCalls['setTimer'],
     clearTimer: HostCalls['clearTimer'], respond: HostCalls['respond'], taskDone: HostCalls['taskDone'],
     domainToASCII: HostCalls['domainToASCII'], startFetch: HostCalls['startFetch'], abortFetch: HostCalls['abortFetch'],
-    digest: HostCalls['digest'], startCrypto: HostCalls['startCrypto'], streamChunk: HostCalls['streamChunk'], maxTimers: number,
+    digest: HostCalls['digest'], startCrypto: HostCalls['startCrypto'], streamChunk: HostCalls['streamChunk'],
+    pullRequestBody: HostCalls['pullRequestBody'], cancelRequestBody: HostCalls['cancelRequestBody'], maxTimers: number,
   ): void {
-    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto, streamChunk });
+    setHostCalls({
+      log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto, streamChunk,
+      pullRequestBody, cancelRequestBody,
+    });
     setMaxTimers(maxTimers);
     startPerformanceClock();
     delete (globalThis as Record<string, unknown>).__islet_runtime;
@@ -68,6 +73,7 @@ const entry = {
   settleCrypto,
   pullResponseStream,
   cancelResponseStream,
+  settleRequestChunk,
   runScheduled,
   warmup: warmDispatch,
 };

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { BadRequestError } from '../errors.ts';
+import { BadRequestError, BodyTooLargeError } from '../errors.ts';
 import { requestUrl } from './node-wire.ts';
 
 const incoming = (url: string, host?: string) => ({ url, headers: host === undefined ? {} : { host }, socket: {} }) as unknown as IncomingMessage;
@@ -31,16 +31,32 @@ describe('requestUrl', () => {
 });
 
 describe('wireFromIncoming', () => {
-  it('gives up on a body whose client went away', async () => {
+  it('streams a chunked body, and fails it when the client goes away', async () => {
     const { PassThrough } = await import('node:stream');
     const { wireFromIncoming } = await import('./node-wire.ts');
     const stream = Object.assign(new PassThrough(), {
       url: '/', method: 'POST', rawHeaders: ['host', 'h'], headers: { host: 'h', 'transfer-encoding': 'chunked' }, socket: {}, complete: false,
     });
-    const pending = wireFromIncoming(stream as unknown as IncomingMessage, 'fn', 1000);
+    const wire = await wireFromIncoming(stream as unknown as IncomingMessage, 'fn', 1000);
+    const reader = (wire.body as ReadableStream<Uint8Array>).getReader();
     stream.write('partial');
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('partial');
     stream.destroy();
-    await expect(pending).rejects.toBeInstanceOf(BadRequestError);
+    await expect(reader.read()).rejects.toBeInstanceOf(BadRequestError);
+  });
+
+  it('counts a streamed body against the limit as it arrives', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { wireFromIncoming } = await import('./node-wire.ts');
+    const stream = Object.assign(new PassThrough(), {
+      url: '/', method: 'POST', rawHeaders: ['host', 'h'], headers: { host: 'h', 'transfer-encoding': 'chunked' }, socket: {}, complete: false,
+    });
+    const wire = await wireFromIncoming(stream as unknown as IncomingMessage, 'fn', 10);
+    const reader = (wire.body as ReadableStream<Uint8Array>).getReader();
+    stream.write('12345');
+    await reader.read();
+    stream.write('678901');
+    await expect(reader.read()).rejects.toBeInstanceOf(BodyTooLargeError);
   });
 
   it('reads a whole body', async () => {
@@ -52,6 +68,6 @@ describe('wireFromIncoming', () => {
     const pending = wireFromIncoming(stream as unknown as IncomingMessage, 'fn', 1000);
     stream.end('hello');
     const wire = await pending;
-    expect([wire.method, wire.url, new TextDecoder().decode(wire.body!)]).toEqual(['PUT', 'http://h/p', 'hello']);
+    expect([wire.method, wire.url, new TextDecoder().decode(wire.body as ArrayBuffer)]).toEqual(['PUT', 'http://h/p', 'hello']);
   });
 });

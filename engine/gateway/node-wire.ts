@@ -1,8 +1,11 @@
 // Node's IncomingMessage → WireRequest without building a Web Request first: raw headers are
-// already the flat list the isolate wants, and the body is read once, up to the function's limit.
+// already the flat list the isolate wants. A small body is read whole before dispatch (one copy,
+// one batch); a big or chunked one streams to the tenant as it reads it.
 import type { IncomingMessage } from 'node:http';
 import { BadRequestError, BodyTooLargeError } from '../errors.ts';
+import { MAX_BUFFERED_BODY_BYTES } from '../limits.ts';
 import type { WireRequest } from '../wire.ts';
+import { incomingBodyStream } from './incoming-body.ts';
 
 export function wireFromIncoming(incoming: IncomingMessage, fn: string, maxBodyBytes: number): WireRequest | Promise<WireRequest> {
   const headers = incoming.rawHeaders;
@@ -11,7 +14,13 @@ export function wireFromIncoming(incoming: IncomingMessage, fn: string, maxBodyB
   const hasBody = method !== 'GET' && method !== 'HEAD'
     && (incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined);
   if (!hasBody) return { method, url, headers, body: null };
-  return readBody(incoming, fn, maxBodyBytes).then((body) => ({ method, url, headers, body }));
+  const declared = Number(incoming.headers['content-length']);
+  if (declared > maxBodyBytes) {
+    incoming.resume();
+    return Promise.reject(new BodyTooLargeError(fn, maxBodyBytes));
+  }
+  if (declared <= MAX_BUFFERED_BODY_BYTES) return readBody(incoming, fn, maxBodyBytes).then((body) => ({ method, url, headers, body }));
+  return { method, url, headers, body: incomingBodyStream(incoming, fn, maxBodyBytes) };
 }
 
 // A request's URL as the URL standard serializes it, which is what `request.url` must be in the
@@ -33,11 +42,6 @@ export function requestUrl(incoming: IncomingMessage): string {
 }
 
 function readBody(incoming: IncomingMessage, fn: string, maxBodyBytes: number): Promise<ArrayBuffer> {
-  const declared = Number(incoming.headers['content-length']);
-  if (declared > maxBodyBytes) {
-    incoming.resume();
-    return Promise.reject(new BodyTooLargeError(fn, maxBodyBytes));
-  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -7,6 +7,7 @@
 import { host } from '../host/host-calls.ts';
 import { Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream } from '../web/index.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
+import { requestBodyStream } from './request-stream.ts';
 import { openResponseStream } from './response-stream.ts';
 
 interface ExportedHandler {
@@ -17,7 +18,7 @@ interface ExportedHandler {
 let handler: ExportedHandler | undefined;
 let env: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
-/** Record layout of a request in a batch: [id, method, url, flatHeaders, body]. */
+/** Record layout of a request in a batch: [id, method, url, flatHeaders, body]; body true: it streams (request-stream.ts). */
 const REQUEST_FIELDS = 5;
 /**
  * Record layout of a result: [id, kind, a, b, c, waitUntilPending].
@@ -49,7 +50,7 @@ export async function dispatchBatch(batch: unknown[]): Promise<unknown[]> {
   let open = true;
   for (let i = 0; i < batch.length; i += REQUEST_FIELDS) {
     pending++;
-    runRequest(batch[i] as number, batch[i + 1] as string, batch[i + 2] as string, batch[i + 3] as string[], batch[i + 4] as ArrayBuffer | null).then((record) => {
+    runRequest(batch[i] as number, batch[i + 1] as string, batch[i + 2] as string, batch[i + 3] as string[], batch[i + 4] as ArrayBuffer | true | null).then((record) => {
       pending--;
       if (open) ready.push(...record);
       else host().respond(record);
@@ -60,10 +61,10 @@ export async function dispatchBatch(batch: unknown[]): Promise<unknown[]> {
   return ready;
 }
 
-async function runRequest(id: number, method: string, url: string, headers: string[], body: ArrayBuffer | null): Promise<unknown[]> {
+async function runRequest(id: number, method: string, url: string, headers: string[], body: ArrayBuffer | true | null): Promise<unknown[]> {
   const ctx = new ExecutionContext();
   try {
-    const request = requestFromWire(method, url, headers, body);
+    const request = requestFromWire(method, url, headers, body === true ? requestBodyStream(id) : body);
     if (typeof handler!.fetch !== 'function') throw new TypeError('this function has no fetch handler (it exports only scheduled)');
     const response = await handler!.fetch(request, env, ctx);
     if (!(response instanceof Response)) {

@@ -102,6 +102,11 @@ export function bodyFromBytes(buffer: ArrayBuffer): Body {
   return sourceBody(new Uint8Array(buffer));
 }
 
+/** A body that is a stream the runtime made (a streamed request body), for the tenant to read. */
+export function bodyFromStream(stream: ReadableStream<Uint8Array>): Body {
+  return { source: null, stream, used: false };
+}
+
 /** Fetch §5.3: an object is "unusable" when its body is non-null and disturbed. */
 export function isUnusable(body: Body | null): boolean {
   return body !== null && isDisturbed(body);

@@ -1,6 +1,7 @@
 // Fetch §5.4 "Request class". A worker has no base URL, so relative URLs fail to
 // parse. Left out until their machinery exists: signal, referrer, referrerPolicy,
 // integrity, keepalive, priority, duplex and destination.
+import type { ReadableStream } from '../web/streams.ts';
 import { URL } from 'whatwg-url';
 import {
   defineInterface,
@@ -16,6 +17,7 @@ import {
   type BodyMixin,
   type BodyWithType,
   bodyFromBytes,
+  bodyFromStream,
   cloneBody,
   defineBodyMixin,
   extractBody,
@@ -244,6 +246,7 @@ defineInterface(Request, 'Request');
  * arrived, and a tenant that wants others makes `new Request(request, {headers})`.
  * Takes ownership of flatHeaders and body.
  */
-export function requestFromWire(method: string, url: string, flatHeaders: string[], body: ArrayBuffer | null): Request {
-  return createRequest(method, url, headersFromFlat(flatHeaders, 'immutable'), body === null ? null : bodyFromBytes(body));
+export function requestFromWire(method: string, url: string, flatHeaders: string[], body: ArrayBuffer | ReadableStream<Uint8Array> | null): Request {
+  const wireBody = body === null ? null : body instanceof ArrayBuffer ? bodyFromBytes(body) : bodyFromStream(body);
+  return createRequest(method, url, headersFromFlat(flatHeaders, 'immutable'), wireBody);
 }

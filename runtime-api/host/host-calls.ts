@@ -23,6 +23,10 @@ export interface HostCalls {
   digest(algorithm: string, data: ArrayBuffer): ArrayBuffer;
   /** The next chunk of request `id`'s streamed response body: bytes, or null at its end or on `error`. */
   streamChunk(id: number, chunk: ArrayBuffer | null, error: string | null): void;
+  /** The tenant reads request `id`'s streamed body: the host answers through settleRequestChunk. */
+  pullRequestBody(id: number): void;
+  /** The tenant cancelled request `id`'s streamed body. */
+  cancelRequestBody(id: number): void;
   /** Start crypto.subtle operation `id`; the host answers through the runtime's settleCrypto. */
   startCrypto(id: number, op: string, args: unknown[]): void;
 }

@@ -25,6 +25,8 @@ interface Task extends MeteredTask {
   waitUntilPending: boolean;
   /** The response body, while the tenant's stream is still producing it. */
   body: StreamedBody | undefined;
+  /** A streamed request body, while the tenant may still read it. */
+  requestBody: ReadableStreamDefaultReader<Uint8Array> | undefined;
 }
 
 // Result records from runtime-api/dispatch/dispatch.ts: [id, kind, a, b, c, waitUntilPending].
@@ -55,6 +57,12 @@ function digest(algorithm: string, data: unknown): ArrayBuffer {
   if (!DIGESTS.has(algorithm) || !(data instanceof ArrayBuffer)) throw new TypeError('digest: unsupported algorithm or data');
   const out = createHash(algorithm).update(new Uint8Array(data)).digest();
   return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
+}
+
+/** The bytes of `view` as an ArrayBuffer of their own (a copy only when the view is part of a buffer). */
+function ownBuffer(view: Uint8Array): ArrayBuffer {
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer
+    ? view.buffer : view.slice().buffer;
 }
 
 /** A tenant's stack ends in islet's dispatcher; those frames mean nothing to its author. */
@@ -160,6 +168,8 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((algorithm: string, data: unknown) => digest(algorithm, data)),
       new ivm.Callback((id: number, op: string, args: unknown) => this.#startCrypto(id, op, args), { ignored: true }),
       new ivm.Callback((id: number, chunk: unknown, error: unknown) => this.#onStreamChunk(id, chunk, error), { ignored: true }),
+      new ivm.Callback((id: number) => this.#pullRequestBody(id), { ignored: true }),
+      new ivm.Callback((id: number) => this.#releaseRequestBody(this.#tasks.get(id)), { ignored: true }),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
@@ -209,6 +219,7 @@ export class IsolateSandbox implements Sandbox {
       answered: false,
       waitUntilPending: false,
       body: undefined,
+      requestBody: undefined,
     };
     this.#tasks.set(task.id, task);
     this.#subrequestBudget += this.#spec.limits.maxSubrequests;
@@ -220,7 +231,13 @@ export class IsolateSandbox implements Sandbox {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<WireResponse>((resolve, reject) => {
       const task = this.#startTask(resolve, reject);
-      this.#queue.push(task.id, request.method, request.url, request.headers, request.body);
+      let body: unknown = request.body;
+      if (body instanceof ReadableStream) {
+        // The isolate gets a marker and pulls the bytes when the tenant reads them.
+        task.requestBody = (body as ReadableStream<Uint8Array>).getReader();
+        body = true;
+      }
+      this.#queue.push(task.id, request.method, request.url, request.headers, body);
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         // setImmediate runs after the poll phase: every request parsed in this loop turn joins.
@@ -320,6 +337,35 @@ export class IsolateSandbox implements Sandbox {
     body.receive(chunk, error === null ? null : String(error));
   }
 
+  /** The tenant reads its streamed request body: send it the next chunk (null at the end). */
+  #pullRequestBody(id: number): void {
+    const task = this.#tasks.get(id);
+    const reader = task?.requestBody;
+    if (!reader) return;
+    reader.read().then(
+      ({ done, value }) => {
+        if (done) task.requestBody = undefined;
+        this.#settleRequestChunk([id, done ? null : ownBuffer(value), null]);
+      },
+      (err: unknown) => {
+        task.requestBody = undefined;
+        this.#settleRequestChunk([id, null, err instanceof IsletError ? err.message : 'the request body could not be read']);
+      },
+    );
+  }
+
+  #settleRequestChunk(args: [id: number, chunk: ArrayBuffer | null, error: string | null]): void {
+    if (!this.alive) return;
+    this.#meter?.poke();
+    this.#runtime!.settleRequestChunk.applyIgnored(undefined, args, { arguments: { copy: true } });
+  }
+
+  /** The tenant cancelled the body or its request ended: the rest is drained, not read into the isolate. */
+  #releaseRequestBody(task: Task | undefined): void {
+    task?.requestBody?.cancel().catch(() => {});
+    if (task) task.requestBody = undefined;
+  }
+
   /** A task ends when its response went out, its waitUntil work settled and its body was sent. */
   #finishIfDone(task: Task): void {
     if (task.answered && !task.waitUntilPending && !task.body?.open && this.#tasks.get(task.id) === task) this.#finish(task);
@@ -357,6 +403,7 @@ export class IsolateSandbox implements Sandbox {
 
   #finish(task: Task): void {
     this.#tasks.delete(task.id);
+    this.#releaseRequestBody(task);
     this.#subrequestBudget = Math.min(this.#subrequestBudget, this.#tasks.size * this.#spec.limits.maxSubrequests);
     this.#meter!.end(task);
     if (this.#retiring && this.#tasks.size === 0) this.#retiring();
@@ -464,6 +511,7 @@ export class IsolateSandbox implements Sandbox {
     for (const task of this.#tasks.values()) {
       if (!task.answered) task.reject(reason);
       task.body?.fail(reason);
+      this.#releaseRequestBody(task);
     }
     this.#tasks.clear();
     this.#queue = [];

@@ -12,6 +12,7 @@ export interface RuntimeEntry {
   settleFetch: ivm.Reference<(...args: unknown[]) => void>;
   settleCrypto: ivm.Reference<(id: number, ok: boolean, value: unknown) => void>;
   pullResponseStream: ivm.Reference<(id: number) => void>;
+  settleRequestChunk: ivm.Reference<(id: number, chunk: ArrayBuffer | null, error: string | null) => void>;
   cancelResponseStream: ivm.Reference<(id: number) => void>;
   runScheduled: ivm.Reference<(cron: string, scheduledTime: number) => Promise<string[]>>;
 }
@@ -21,7 +22,7 @@ let codeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context, fromSnapshot: boolean): Promise<RuntimeEntry> {
   if (!fromSnapshot) await runScript(isolate, context);
   const entry = await context.global.get('__islet_runtime', { reference: true });
-  const keys = ['init', 'setTenant', 'dispatchBatch', 'fireTimer', 'settleFetch', 'settleCrypto', 'pullResponseStream', 'cancelResponseStream', 'runScheduled'] as const;
+  const keys = ['init', 'setTenant', 'dispatchBatch', 'fireTimer', 'settleFetch', 'settleCrypto', 'pullResponseStream', 'cancelResponseStream', 'settleRequestChunk', 'runScheduled'] as const;
   const refs = await Promise.all(keys.map((key) => entry.get(key, { reference: true })));
   entry.release();
   return Object.fromEntries(keys.map((key, i) => [key, refs[i]])) as unknown as RuntimeEntry;
