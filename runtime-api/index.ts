@@ -3,7 +3,7 @@
 // removes from the global scope before any tenant code runs.
 import './encoding-globals.ts';
 import { URL, URLSearchParams } from 'whatwg-url';
-import { URLPattern } from 'urlpattern-polyfill/urlpattern';
+import { URLPattern } from './url/url-pattern.ts';
 import {
   AbortController, AbortSignal, Blob, ByteLengthQueuingStrategy, CountQueuingStrategy, CustomEvent, DOMException, Event,
   EventTarget, File, FormData, Headers, ReadableByteStreamController, ReadableStream, ReadableStreamBYOBReader,
