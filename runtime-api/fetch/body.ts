@@ -212,28 +212,42 @@ function takeSource(body: Body): string | Uint8Array<ArrayBuffer> {
   return source;
 }
 
-/**
- * Fetch "fully read" a body's stream (Streams "read all bytes"): the reader is
- * taken now, so a locked stream throws and the stream is locked at once.
- */
-function readStream(body: Body): Promise<Uint8Array<ArrayBuffer>> {
+/** Locks the body's stream to a reader of ours and marks the body used; a used or locked one is a TypeError. */
+function takeReader(body: Body): ReadableStreamDefaultReader<Uint8Array> {
   if (isDisturbed(body)) throw usedError();
   const stream = body.stream!;
   if (isReadableStreamLocked(stream)) throw new TypeError('The body stream is locked');
   const reader = Reflect.apply(getReader, stream, []) as ReadableStreamDefaultReader<Uint8Array>;
   body.used = true;
   body.source = null;
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  const step = (result: ReadableStreamReadResult<Uint8Array>): Uint8Array<ArrayBuffer> | Promise<Uint8Array<ArrayBuffer>> => {
-    if (result.done) return concat(chunks, length);
+  return reader;
+}
+
+/** The next chunk of a body stream, null at its end; a chunk that is not a Uint8Array is a TypeError. */
+function nextChunk(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array | null> {
+  return (Reflect.apply(read, reader, []) as Promise<ReadableStreamReadResult<Uint8Array>>).then((result) => {
+    if (result.done) return null;
     const chunk = result.value as unknown;
     if (typedArrayName(chunk) !== 'Uint8Array') throw new TypeError('The body stream gave a chunk that is not a Uint8Array');
-    chunks.push(chunk as Uint8Array);
-    length += (chunk as Uint8Array).length;
-    return (Reflect.apply(read, reader, []) as Promise<ReadableStreamReadResult<Uint8Array>>).then(step);
+    return chunk as Uint8Array;
+  });
+}
+
+/**
+ * Fetch "fully read" a body's stream (Streams "read all bytes"): the reader is
+ * taken now, so a locked stream throws and the stream is locked at once.
+ */
+function readStream(body: Body): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = takeReader(body);
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const step = (chunk: Uint8Array | null): Uint8Array<ArrayBuffer> | Promise<Uint8Array<ArrayBuffer>> => {
+    if (chunk === null) return concat(chunks, length);
+    chunks.push(chunk);
+    length += chunk.length;
+    return nextChunk(reader).then(step);
   };
-  return (Reflect.apply(read, reader, []) as Promise<ReadableStreamReadResult<Uint8Array>>).then(step);
+  return nextChunk(reader).then(step);
 }
 
 /** Reads a body stream chunk by chunk: the next chunk's bytes, or null at the end. */
@@ -247,21 +261,13 @@ export interface ChunkReader {
  * Marks the body used, like readStream; each chunk must be a Uint8Array.
  */
 export function bodyChunkReader(body: Body): ChunkReader {
-  if (isDisturbed(body)) throw usedError();
-  const stream = body.stream!;
-  if (isReadableStreamLocked(stream)) throw new TypeError('The body stream is locked');
-  const reader = Reflect.apply(getReader, stream, []) as ReadableStreamDefaultReader<Uint8Array>;
-  body.used = true;
-  body.source = null;
+  const reader = takeReader(body);
   return {
-    next: () => (Reflect.apply(read, reader, []) as Promise<ReadableStreamReadResult<Uint8Array>>).then((result) => {
-      if (result.done) return null;
-      const chunk = result.value as unknown;
-      if (typedArrayName(chunk) !== 'Uint8Array') throw new TypeError('The body stream gave a chunk that is not a Uint8Array');
+    next: () => nextChunk(reader).then((view) => {
+      if (view === null) return null;
       // The host call copies what it is given, when it is called: a view of a whole buffer goes
       // as that buffer (one copy); a view of part of one is cut out first, or the copy would
       // carry the whole buffer.
-      const view = chunk as Uint8Array;
       return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && isArrayBuffer(view.buffer)
         ? view.buffer : view.slice().buffer;
     }),
