@@ -53,7 +53,7 @@ export function runtimeScript(): Promise<string> {
       mainFields: ['module', 'main'],
       logLevel: 'silent',
       legalComments: 'none',
-      charset: 'utf8',
+      charset: 'ascii',
       // Every isolate holds the script's source for lazy compilation: keep it small. keepNames
       // because Web API classes must keep their names (Headers.name, error.name, etc.).
       minify: true,

@@ -39,43 +39,40 @@ describe('TemplatePool', () => {
   it('misses at first, then refills in the background and hands out ready templates', async () => {
     const { pool, booted } = fakePool();
     expect(pool.take(128)).toBeUndefined();
-    await tick();
-    expect(pool.stats()).toEqual([{ memoryMb: 128, ready: 2, target: 2 }]);
+    await expect.poll(() => pool.stats()).toEqual([{ memoryMb: 128, ready: 2, target: 2 }]);
     const t = pool.take(128)!;
     expect(t.memoryMb).toBe(128);
-    await tick();
-    expect(booted()).toBe(3);
-    expect(pool.stats()[0]!.ready).toBe(2);
+    await expect.poll(() => booted()).toBe(3);
+    await expect.poll(() => pool.stats()[0]!.ready).toBe(2);
   });
 
   it('keeps shelves per memory limit and grows a shelf up to maxSize on misses', async () => {
     const { pool } = fakePool({ maxSize: 3 });
     for (let i = 0; i < 5; i++) pool.take(64);
     pool.take(256);
-    await tick();
-    expect(pool.stats()).toEqual([{ memoryMb: 64, ready: 3, target: 3 }, { memoryMb: 256, ready: 2, target: 2 }]);
+    await expect.poll(() => pool.stats()).toEqual([{ memoryMb: 64, ready: 3, target: 3 }, { memoryMb: 256, ready: 2, target: 2 }]);
     expect(pool.take(64)!.memoryMb).toBe(64);
   });
 
   it('shrinks a shelf that has not missed for a while', async () => {
     const { pool } = fakePool({ shrinkAfterMs: 0 });
     pool.take(128);
-    await tick();
+    await expect.poll(() => pool.stats()[0]!.ready).toBe(2);
     await new Promise((r) => setTimeout(r, 2));
     pool.take(128);
-    await tick();
-    expect(pool.stats()[0]!.target).toBe(1);
+    await expect.poll(() => pool.stats()[0]!.target).toBe(1);
   });
 
   it('reports boot failures without retrying in a loop, and stops templates on close', async () => {
     const { pool, errors, failNext } = fakePool();
     failNext(true);
     pool.take(128);
+    await expect.poll(() => errors.length).toBe(1);
     await tick();
     expect(errors).toHaveLength(1);
     failNext(false);
     pool.take(128);
-    await tick();
+    await expect.poll(() => pool.stats()[0]!.ready).toBeGreaterThan(0);
     const ready = pool.take(128)!;
     pool.close();
     expect(ready.stopped).toBe(false);
