@@ -27,7 +27,7 @@ async function measure(fixture: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     await engine.deploy(`t${i}`, { code });
     const res = await engine.fetch(`t${i}`, new Request(`http://t${i}.test/`));
-    if (res.status !== 200) throw new Error(`t${i}: ${res.status}`);
+    if (res.status !== 200) throw new Error(`t${i}: ${res.status} ${await res.text()}`);
   }
   await new Promise((r) => setTimeout(r, 100)); // evicted isolates are disposed a moment later
   const rss = process.memoryUsage().rss;

@@ -69,6 +69,21 @@ describe('SandboxMeter', () => {
     expect(events).toEqual(['cpu']);
   });
 
+  it('never charges a tick more than the whole process used: a wall-clock reading on a loaded machine', () => {
+    const { clock, events, meter, task } = setup(10);
+    const t = task('a');
+    meter.start(t);
+    // 30 ms passed on the isolate's clock while the process got 3 ms of CPU (waiting for a core).
+    clock.cpuNs += 30e6;
+    expect(meter.sample(0, 3e6)).toBe(true);
+    expect(t.cpuNs).toBe(3e6);
+    expect(events).toEqual([]);
+    // Without contention the reading stands, and a runaway is still stopped.
+    clock.cpuNs += 8e6;
+    expect(meter.sample(0, 9e6)).toBe(false);
+    expect(events).toEqual(['cpu']);
+  });
+
   it('stops watching an idle isolate, and the watchdog stops when nothing is watched', () => {
     const { enforcer, meter, task } = setup(10);
     const t = task('a');
@@ -77,6 +92,26 @@ describe('SandboxMeter', () => {
     meter.end(t);
     expect(meter.sample(0)).toBe(false);
     meter.stop();
+    expect(enforcer.watching).toBe(0);
+  });
+});
+
+describe('LimitEnforcer', () => {
+  it('hands each tick the CPU the process used since the previous one', async () => {
+    let processNs = 1e9;
+    const enforcer = new LimitEnforcer(1, () => processNs);
+    const seen: number[] = [];
+    const probe = {
+      sample: (_now: number, processCpuNs: number) => {
+        seen.push(processCpuNs);
+        processNs += 5e6;
+        return seen.length < 2;
+      },
+    };
+    enforcer.watch(probe as never);
+    processNs += 2e6;
+    await expect.poll(() => seen.length).toBe(2);
+    expect(seen).toEqual([2e6, 5e6]);
     expect(enforcer.watching).toBe(0);
   });
 });

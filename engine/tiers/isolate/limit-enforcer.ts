@@ -11,6 +11,13 @@
 // n others is stopped after at most n × cpuMs. Work while no request is in flight (timers that
 // fire after the response) draws on one background budget of cpuMs, refilled when the next
 // request starts. Killing means disposing the isolate: the only way to stop a running loop.
+//
+// Why each charge is capped by the process's own CPU time: on Linux, isolated-vm's cpuTime is the
+// thread CPU clock for finished stretches of work but the steady (wall) clock for the stretch in
+// progress, since it cannot read another thread's CPU clock. On a loaded machine a thread waits
+// for a core while that clock runs, and a hello request was charged 50 ms. An isolate's thread
+// belongs to this process, so it cannot have used more CPU in a tick than the whole process did:
+// that bound (getrusage, exact) is free, and without contention it changes nothing.
 import { WATCHDOG_INTERVAL_MS } from '../../limits.ts';
 
 export interface MeteredTask {
@@ -69,10 +76,13 @@ export class SandboxMeter<T extends MeteredTask> {
     this.#enforcer.watch(this);
   }
 
-  /** One watchdog tick; returns false when there is nothing left to watch. */
-  sample(now: number): boolean {
+  /**
+   * One watchdog tick; `processCpuNs` is the CPU the whole process used since the last tick.
+   * Returns false when there is nothing left to watch.
+   */
+  sample(now: number, processCpuNs = Infinity): boolean {
     const cpu = this.#hooks.readCpuNs();
-    const delta = Math.max(0, cpu - this.#lastCpuNs);
+    const delta = Math.min(Math.max(0, cpu - this.#lastCpuNs), processCpuNs);
     this.#lastCpuNs = cpu;
     const n = this.tasks.size;
     if (n === 0) {
@@ -104,10 +114,13 @@ export class SandboxMeter<T extends MeteredTask> {
 export class LimitEnforcer {
   readonly #watched = new Set<SandboxMeter<MeteredTask>>();
   readonly #intervalMs: number;
+  readonly #readProcessCpuNs: () => number;
   #timer: NodeJS.Timeout | undefined;
+  #lastProcessCpuNs = 0;
 
-  constructor(intervalMs = WATCHDOG_INTERVAL_MS) {
+  constructor(intervalMs = WATCHDOG_INTERVAL_MS, readProcessCpuNs = processCpuNs) {
     this.#intervalMs = intervalMs;
+    this.#readProcessCpuNs = readProcessCpuNs;
   }
 
   meter<T extends MeteredTask>(cpuLimitMs: number, hooks: MeterHooks<T>): SandboxMeter<T> {
@@ -117,6 +130,7 @@ export class LimitEnforcer {
   watch(meter: SandboxMeter<any>): void {
     this.#watched.add(meter);
     if (!this.#timer) {
+      this.#lastProcessCpuNs = this.#readProcessCpuNs();
       this.#timer = setInterval(this.#tick, this.#intervalMs);
       this.#timer.unref();
     }
@@ -133,8 +147,11 @@ export class LimitEnforcer {
 
   #tick = (): void => {
     const now = performance.now();
+    const processCpu = this.#readProcessCpuNs();
+    const processDelta = processCpu - this.#lastProcessCpuNs;
+    this.#lastProcessCpuNs = processCpu;
     for (const meter of this.#watched) {
-      if (!meter.sample(now)) this.#watched.delete(meter);
+      if (!meter.sample(now, processDelta)) this.#watched.delete(meter);
     }
     this.#idleCheck();
   };
@@ -145,4 +162,10 @@ export class LimitEnforcer {
       this.#timer = undefined;
     }
   }
+}
+
+/** CPU time of the whole process (every thread: the event loop and the isolates'), in ns. */
+function processCpuNs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) * 1000;
 }
