@@ -10,20 +10,19 @@ const help = `Usage: islet <command> [options]
 Commands:
   dev <entry>    serve one function from a source file, reloading on change
   serve          serve many functions, routed by Host, with an admin API
-  bench          measure islet against bare node:http (see bench/)
+  bench <url>    load-test an HTTP endpoint (or --fixture <name>): latency, errors, compare
 
 Run "islet <command> --help" for a command's options.
 
 ${devHelp.split('\n')[0]}
-${serveHelp.split('\n')[0]}`;
+${serveHelp.split('\n')[0]}
+Usage: islet bench <url>... [options]`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   dev,
   serve,
-  bench: async (args) => {
-    const { bench } = await import('../bench/throughput.ts');
-    await bench(args);
-  },
+  // Loaded on demand: autocannon and undici are not needed to serve.
+  bench: async (args) => (await import('./bench/index.ts')).bench(args),
 };
 
 async function main(argv: string[]): Promise<void> {
