@@ -5,7 +5,7 @@ import type { BenchReport } from './report.ts';
 
 const WIDTH = 960;
 const PANEL_HEIGHT = 300;
-const MARGIN = { left: 70, right: 70, top: 40, bottom: 40 };
+const MARGIN = { left: 70, right: 90, top: 40, bottom: 40 };
 const COLORS = { p50: '#2563eb', p99: '#ea580c', max: '#dc2626', rps: '#e5e7eb', raw: '#16a34a', grid: '#e5e7eb', text: '#374151' };
 
 export function renderChart(r: BenchReport): string {
@@ -75,8 +75,9 @@ function distributionPanel(r: BenchReport): string {
 
 function yGrid(max: number, y: (v: number) => number, x0: number, x1: number, label: (v: number) => string): string[] {
   const out: string[] = [];
-  for (let i = 0; i <= 4; i++) {
-    const v = (max * i) / 4;
+  // Five steps: a 1, 2 or 5 × 10^k maximum then gives round labels.
+  for (let i = 0; i <= 5; i++) {
+    const v = (max * i) / 5;
     out.push(`<line x1="${x0}" x2="${x1}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="${COLORS.grid}"/>`);
     out.push(`<text x="${x0 - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="${COLORS.text}">${label(v)}</text>`);
   }
@@ -105,7 +106,7 @@ export function niceCeil(v: number): number {
 }
 
 function fmt(v: number): string {
-  return v >= 10 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(3).replace(/0+$/, '');
+  return v >= 10 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(3).replace(/\.?0+$/, '');
 }
 
 function escape(s: string): string {

@@ -40,8 +40,9 @@ export async function scrapeMetrics(origin: string, token: string | undefined, h
       signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS),
     });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    return { ok: false, reason: `${METRICS_PATH}: ${cause ?? (err as Error).message}` };
+    // fetch() says only "fetch failed"; the cause says why (ECONNREFUSED, bad port...).
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    return { ok: false, reason: `${METRICS_PATH}: ${cause?.code ?? cause?.message ?? (err as Error).message}` };
   }
   const text = await res.text();
   if (res.status === 401 || res.status === 403) return { ok: false, reason: `${METRICS_PATH} answered ${res.status}: give --admin-token or ISLET_ADMIN_TOKEN` };
