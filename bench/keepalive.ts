@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FixedTtlPolicy, HistogramPolicy, type KeepAlivePolicy } from '../engine/warm/index.ts';
+import { sized } from './scale.ts';
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
@@ -106,8 +107,8 @@ export async function keepalive(args: string[]) {
   const { values } = parseArgs({
     args,
     options: {
-      functions: { type: 'string', default: '1000' },
-      days: { type: 'string', default: '3' },
+      functions: { type: 'string', default: sized('1000', '50') },
+      days: { type: 'string', default: sized('3', '1') },
       'isolate-mb': { type: 'string', default: '2.9' },
       json: { type: 'string' },
     },

@@ -20,8 +20,8 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type TargetName = 'node' | 'naive-ivm' | 'islet' | 'workerd';
-export const TARGETS: TargetName[] = ['node', 'naive-ivm', 'islet', 'workerd'];
+export type TargetName = 'node' | 'hono-node' | 'naive-ivm' | 'islet' | 'workerd';
+export const TARGETS: TargetName[] = ['node', 'hono-node', 'naive-ivm', 'islet', 'workerd'];
 
 export async function startTarget(name: TargetName, fixture: string): Promise<Target> {
   const port = await freePort();
@@ -30,7 +30,9 @@ export async function startTarget(name: TargetName, fixture: string): Promise<Ta
   let child: ChildProcess;
   let host = `127.0.0.1:${port}`;
   if (name === 'node') {
-    child = spawn(NODE, [path.join(ROOT, 'bench/bare-node-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
+    child = spawn(NODE, [path.join(ROOT, 'bench/bare-node-server.ts'), String(port), fixture], { stdio: 'ignore', env: cleanEnv() });
+  } else if (name === 'hono-node') {
+    child = spawn(NODE, [path.join(ROOT, 'bench/hono-node-server.ts'), String(port), fixture], { stdio: 'ignore', env: cleanEnv() });
   } else if (name === 'naive-ivm') {
     child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'bench/naive-ivm-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
   } else if (name === 'islet') {
