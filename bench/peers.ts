@@ -33,8 +33,8 @@ export async function peers(args: string[]): Promise<PeerRow[]> {
   const { values } = parseArgs({
     args,
     options: {
-      duration: { type: 'string', default: sized('10', '1') },
-      warmup: { type: 'string', default: sized('3', '0.5') },
+      duration: { type: 'string', default: sized('10', '0.5') },
+      warmup: { type: 'string', default: sized('3', '0') },
       connections: { type: 'string', default: '50' },
       rounds: { type: 'string', default: sized('3', '1') },
       peers: { type: 'string', default: PEERS.join(',') },

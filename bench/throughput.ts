@@ -37,7 +37,7 @@ export async function bench(args: string[]): Promise<Row[]> {
   const { values } = parseArgs({
     args,
     options: {
-      targets: { type: 'string', default: TARGETS.join(',') },
+      targets: { type: 'string', default: sized(TARGETS.join(','), 'node,islet') },
       duration: { type: 'string', default: sized('10', '1') },
       warmup: { type: 'string', default: sized('3', '0') },
       connections: { type: 'string', default: '50' },
