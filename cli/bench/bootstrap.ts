@@ -1,6 +1,8 @@
 // Bootstrap confidence intervals for the difference of a statistic between two runs. Latencies
 // within a run are correlated in time (a GC pause, a noisy neighbour), so whole seconds are
 // resampled (a block bootstrap); resampling single requests would claim false precision.
+import { seededRandom } from './random.ts';
+
 export interface BootstrapOptions {
   iterations: number;
   /** Two-sided confidence level. */
@@ -36,7 +38,7 @@ export function bootstrapDifference(a: number[][], b: number[][], statistic: Sta
     blocksB = blocksB.flat().map((v) => [v]);
     resampled = 'requests';
   }
-  const random = mulberry32(o.seed);
+  const random = seededRandom(o.seed);
   const diffs = new Float64Array(o.iterations);
   for (let i = 0; i < o.iterations; i++) diffs[i] = statistic(resample(blocksB, random)) - statistic(resample(blocksA, random));
   diffs.sort();
@@ -101,14 +103,4 @@ function select(values: Float64Array, k: number): number {
     else break;
   }
   return values[k]!;
-}
-
-/** A small seeded PRNG, so the same two files always give the same interval. */
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
