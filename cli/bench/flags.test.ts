@@ -35,6 +35,14 @@ describe('parseBenchArgs', () => {
     expect(o.body?.toString()).toBe('{"a":1}');
   });
 
+  it('reads more URLs from --url-file, skipping blanks and comments', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'islet-flags-'));
+    await writeFile(path.join(dir, 'urls.txt'), '# routes\nhttp://a.test/one\n\n  http://a.test/two  \n');
+    const o = await run(['http://a.test/', '--url-file', path.join(dir, 'urls.txt')]);
+    expect(o.urls).toEqual(['http://a.test/', 'http://a.test/one', 'http://a.test/two']);
+    await expect(parseBenchArgs(['--url-file', path.join(dir, 'none.txt')], {})).rejects.toThrow(/--url-file: cannot read/);
+  });
+
   it('takes paths with --fixture, and the length of the run from --stages', async () => {
     const o = await run(['--fixture', 'json-api', '/greeting?name=x', '--stages', '2s:10,3s:50']);
     expect(o.fixture).toBe('json-api');

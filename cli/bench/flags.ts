@@ -60,6 +60,7 @@ Load:
   -m, --method <verb>     HTTP method (default ${BENCH_DEFAULTS.method})
   -H, --header <k=v>      request header, repeatable (k: v also accepted)
   --body <file>           request body from a file
+  --url-file <file>       more URLs (or paths, with --fixture), one a line: per-route rows
   --timeout <t>           per-request timeout, counted as an error (default ${BENCH_DEFAULTS.timeoutS}s)
 
 Open model (fixed arrival rate instead of as-fast-as-possible):
@@ -100,6 +101,7 @@ const FLAGS: Options = {
   chart: { type: 'string' },
   assert: { type: 'string' },
   compare: { type: 'string' },
+  'url-file': { type: 'string' },
   fixture: { type: 'string' },
   'admin-token': { type: 'string' },
 };
@@ -119,19 +121,14 @@ export async function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = pr
   }
   const fixture = str('fixture');
   if (fixture !== undefined && !/^[a-z0-9][a-z0-9-]*$/.test(fixture)) throw new UsageError(`--fixture must be a fixture folder name, got "${fixture}"`);
-  const urls = fixture === undefined ? positionals.map(checkUrl) : positionals.map(checkPath);
+  const listed = str('url-file') === undefined ? [] : await readUrlFile(str('url-file')!);
+  const targets = [...positionals, ...listed];
+  const urls = fixture === undefined ? targets.map(checkUrl) : targets.map(checkPath);
   if (fixture === undefined && urls.length === 0) throw new UsageError('islet bench needs a URL (or --fixture <name>).\nRun "islet bench --help" for usage.');
   const rateRps = str('rate') === undefined ? undefined : positiveNumber(str('rate')!, 'rate');
   const stages = str('stages') === undefined ? undefined : parseStages(str('stages')!);
   const bodyFile = str('body');
-  let body: Buffer | undefined;
-  if (bodyFile !== undefined) {
-    try {
-      body = await readFile(bodyFile);
-    } catch (err) {
-      throw new UsageError(`--body: cannot read ${bodyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
+  const body = bodyFile === undefined ? undefined : await readFlagFile(bodyFile, 'body');
   const durationS = stages ? stages.reduce((s, x) => s + x.durationS, 0) : parseDurationS(str('duration') ?? String(BENCH_DEFAULTS.durationS), 'duration');
   if (stages && str('duration') !== undefined) throw new UsageError('--duration and --stages both set the length of the run: give one');
   return {
@@ -184,6 +181,20 @@ export function parseHeaders(list: string[]): Record<string, string> {
     headers[m[1]!.toLowerCase()] = m[2]!;
   }
   return headers;
+}
+
+/** One URL (or, with --fixture, one path) a line; blank lines and # comments skipped. */
+async function readUrlFile(file: string): Promise<string[]> {
+  const text = (await readFlagFile(file, 'url-file')).toString('utf8');
+  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+async function readFlagFile(file: string, flag: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new UsageError(`--${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 function checkUrl(text: string): string {

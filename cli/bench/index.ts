@@ -29,7 +29,12 @@ export async function bench(args: string[]): Promise<void> {
   }
   if (command.kind === 'compare') {
     const [a, b] = await Promise.all([readReport(command.a), readReport(command.b)]);
-    const rows = compareReports(a, b);
+    let rows;
+    try {
+      rows = compareReports(a, b);
+    } catch (err) {
+      throw new UsageError(`--compare: ${(err as Error).message}`);
+    }
     console.log(args.includes('--json') ? JSON.stringify({ a: command.a, b: command.b, rows }) : formatComparison(command.a, command.b, rows));
     return;
   }
@@ -58,7 +63,8 @@ async function measure(options: BenchOptions): Promise<BenchReport> {
       const origin = fixture.origin;
       urls = (urls.length ? urls : ['/']).map((p) => new URL(p, origin).href);
       headers = { host: fixture.host, ...headers };
-      adminToken ??= fixture.adminToken;
+      // The server was started with its own token; one from the environment would not match it.
+      adminToken = fixture.adminToken;
     }
     const load = { urls, method: options.method, headers, body: options.body, connections: options.connections, timeoutS: options.timeoutS };
     if (options.warmupS > 0) await warmUp({ ...load, durationS: options.warmupS });

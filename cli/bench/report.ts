@@ -92,8 +92,8 @@ export function buildReport({ options, recorder, elapsedS, generator, server }: 
       second,
       requests: s.requests,
       errors: s.errors,
-      p50Ms: ms(s.histogram.getValueAtPercentile(50)),
-      p99Ms: ms(s.histogram.getValueAtPercentile(99)),
+      p50Ms: percentileMs(s.histogram, 50),
+      p99Ms: percentileMs(s.histogram, 99),
       maxMs: ms(s.histogram.maxValue),
     })),
     distribution: distribution(recorder.corrected),
@@ -103,14 +103,20 @@ export function buildReport({ options, recorder, elapsedS, generator, server }: 
 }
 
 export function summarize(h: hdr.Histogram): LatencySummary {
+  const at = (p: number) => percentileMs(h, p);
   return {
-    p50: ms(h.getValueAtPercentile(50)),
-    p90: ms(h.getValueAtPercentile(90)),
-    p99: ms(h.getValueAtPercentile(99)),
-    p999: ms(h.getValueAtPercentile(99.9)),
+    p50: at(50),
+    p90: at(90),
+    p99: at(99),
+    p999: at(99.9),
     max: ms(h.maxValue),
     mean: ms(h.totalCount ? h.mean : 0),
   };
+}
+
+/** A percentile reads as the top of its bucket, which can lie just above the largest value. */
+function percentileMs(h: hdr.Histogram, percentile: number): number {
+  return ms(Math.min(h.getValueAtPercentile(percentile), h.maxValue));
 }
 
 function distribution(h: hdr.Histogram): { percentile: number; ms: number }[] {
@@ -119,7 +125,7 @@ function distribution(h: hdr.Histogram): { percentile: number; ms: number }[] {
   // 0 to 5 nines in tenths: evenly spaced on the chart's log axis, up to the max.
   for (let nines = 0; nines <= 5; nines += 0.1) {
     const percentile = 100 * (1 - 10 ** -nines);
-    points.push({ percentile: round(percentile, 4), ms: ms(h.getValueAtPercentile(percentile)) });
+    points.push({ percentile: round(percentile, 4), ms: percentileMs(h, percentile) });
   }
   points.push({ percentile: 100, ms: ms(h.maxValue) });
   return points;
