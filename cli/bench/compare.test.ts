@@ -7,7 +7,7 @@ import type { BenchReport } from './report.ts';
 function seconds(n: number, centerUs: number, seed: number): number[][] {
   let s = seed;
   const next = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  return Array.from({ length: n }, () => Array.from({ length: 400 }, () => Math.round(centerUs * (0.5 + next()) + (next() < 0.01 ? centerUs * 5 : 0))));
+  return Array.from({ length: n }, () => Array.from({ length: 200 }, () => Math.round(centerUs * (0.5 + next()) + (next() < 0.01 ? centerUs * 5 : 0))));
 }
 
 function report(samples: number[][], rps: number): BenchReport {
