@@ -2,6 +2,7 @@
 // message and exit code 2 (runtime failures exit 1).
 import { BundleError, ConfigError } from '../engine/index.ts';
 import { UsageError } from './args.ts';
+import { benchHelp } from './bench/flags.ts';
 import { dev, devHelp } from './dev.ts';
 import { serve, serveHelp } from './serve.ts';
 
@@ -16,7 +17,7 @@ Run "islet <command> --help" for a command's options.
 
 ${devHelp.split('\n')[0]}
 ${serveHelp.split('\n')[0]}
-Usage: islet bench <url>... [options]`;
+${benchHelp.split('\n')[0]}`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   dev,

@@ -53,7 +53,7 @@ describe('parseBenchArgs', () => {
 
   it('recognises help and compare', async () => {
     expect(await parseBenchArgs(['--help'])).toEqual({ kind: 'help' });
-    expect(await parseBenchArgs(['--compare', 'a.json', 'b.json'])).toEqual({ kind: 'compare', a: 'a.json', b: 'b.json' });
+    expect(await parseBenchArgs(['--compare', 'a.json', 'b.json', '--json'])).toEqual({ kind: 'compare', a: 'a.json', b: 'b.json', json: true });
   });
 
   it.each([

@@ -108,7 +108,7 @@ const FLAGS: Options = {
 
 export type BenchCommand =
   | { kind: 'help' }
-  | { kind: 'compare'; a: string; b: string }
+  | { kind: 'compare'; a: string; b: string; json: boolean }
   | { kind: 'run'; options: BenchOptions };
 
 export async function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<BenchCommand> {
@@ -117,7 +117,7 @@ export async function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = pr
   const str = (k: string) => values[k] as string | undefined;
   if (str('compare') !== undefined) {
     if (positionals.length !== 1) throw new UsageError('--compare needs two files: islet bench --compare a.json b.json');
-    return { kind: 'compare', a: str('compare')!, b: positionals[0]! };
+    return { kind: 'compare', a: str('compare')!, b: positionals[0]!, json: values.json === true };
   }
   const fixture = str('fixture');
   if (fixture !== undefined && !/^[a-z0-9][a-z0-9-]*$/.test(fixture)) throw new UsageError(`--fixture must be a fixture folder name, got "${fixture}"`);

@@ -35,7 +35,7 @@ export async function bench(args: string[]): Promise<void> {
     } catch (err) {
       throw new UsageError(`--compare: ${(err as Error).message}`);
     }
-    console.log(args.includes('--json') ? JSON.stringify({ a: command.a, b: command.b, rows }) : formatComparison(command.a, command.b, rows));
+    console.log(command.json ? JSON.stringify({ a: command.a, b: command.b, rows }) : formatComparison(command.a, command.b, rows));
     return;
   }
   const options = command.options;
