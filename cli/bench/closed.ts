@@ -22,8 +22,7 @@ export interface Measured {
   elapsedS: number;
 }
 
-export async function runClosed(load: ClosedLoad): Promise<Measured> {
-  const startMs = nowMs();
+export async function runClosed(load: ClosedLoad, startMs = nowMs()): Promise<Measured> {
   const recorder = new Recorder(load.urls, startMs);
   const routeOf = new Map(load.urls.map((u, i) => [u, i]));
   const result = await new Promise<autocannon.Result>((resolve, reject) => {

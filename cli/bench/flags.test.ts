@@ -63,6 +63,7 @@ describe('parseBenchArgs', () => {
     [['http://x/', '-c', '0'], /--connections must be an integer/],
     [['http://x/', '-d', '10 minutes'], /--duration must be a duration/],
     [['http://x/', '--rate', '0'], /--rate must be above 0/],
+    [['http://x/', '-c', '2', '--workers', '3'], /cannot exceed --connections/],
     [['http://x/', '--stages', '10s'], /not duration:rate/],
     [['http://x/', '--stages', '1s:5', '-d', '3'], /give one/],
     [['http://x/', '--body', '/no/such/file'], /cannot read/],

@@ -27,7 +27,7 @@ export interface BenchOptions {
   stages: Stage[] | undefined;
   /** Coordinated-omission correction (open model): latency counted from the intended send time. */
   correction: boolean;
-  /** Open model: load-generator threads, each with its own histograms, merged at the end. */
+  /** Load-generator threads, each with its own histograms, merged at the end. */
   workers: number;
   json: boolean;
   out: string | undefined;
@@ -62,13 +62,14 @@ Load:
   --body <file>           request body from a file
   --url-file <file>       more URLs (or paths, with --fixture), one a line: per-route rows
   --timeout <t>           per-request timeout, counted as an error (default ${BENCH_DEFAULTS.timeoutS}s)
+  --workers <n>           load-generator threads, histograms merged exactly (default 1):
+                          when the load generator saturates its core
 
 Open model (fixed arrival rate instead of as-fast-as-possible):
   --rate <r>              send r requests/s whatever the server does
   --stages <list>         ramp the rate: 10s:100,30s:1000 (linear from --rate, or 0)
   --uncorrected           latency from the actual send, not the intended one (no
                           coordinated-omission correction; both are shown by default)
-  --workers <n>           load-generator threads, histograms merged exactly (default 1)
 
 Output:
   --json                  print one JSON document instead of the table
@@ -130,12 +131,15 @@ export async function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = pr
   const bodyFile = str('body');
   const body = bodyFile === undefined ? undefined : await readFlagFile(bodyFile, 'body');
   const durationS = stages ? stages.reduce((s, x) => s + x.durationS, 0) : parseDurationS(str('duration') ?? String(BENCH_DEFAULTS.durationS), 'duration');
+  const connections = intFlag(str('connections'), 'connections', 1, 10_000) ?? BENCH_DEFAULTS.connections;
+  const workers = intFlag(str('workers'), 'workers', 1, 64) ?? BENCH_DEFAULTS.workers;
+  if (workers > connections) throw new UsageError(`--workers (${workers}) cannot exceed --connections (${connections}): each thread needs a connection`);
   if (stages && str('duration') !== undefined) throw new UsageError('--duration and --stages both set the length of the run: give one');
   return {
     kind: 'run',
     options: {
       urls,
-      connections: intFlag(str('connections'), 'connections', 1, 10_000) ?? BENCH_DEFAULTS.connections,
+      connections,
       durationS,
       warmupS: str('warmup') === undefined ? BENCH_DEFAULTS.warmupS : parseDurationS(str('warmup')!, 'warmup', true),
       method: (str('method') ?? BENCH_DEFAULTS.method).toUpperCase(),
@@ -145,7 +149,7 @@ export async function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = pr
       rateRps,
       stages,
       correction: values.uncorrected !== true,
-      workers: intFlag(str('workers'), 'workers', 1, 64) ?? BENCH_DEFAULTS.workers,
+      workers,
       json: values.json === true,
       out: str('out'),
       chart: str('chart'),

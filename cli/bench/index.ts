@@ -4,8 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { UsageError } from '../args.ts';
 import { firstFailure, parseAssertions } from './assert.ts';
 import { renderChart } from './chart.ts';
-import { nowMs } from './clock.ts';
-import { runClosed, warmUp } from './closed.ts';
+import { warmUp } from './closed.ts';
 import { compareReports, formatComparison } from './compare.ts';
 import { startFixture, type FixtureServer } from './fixture.ts';
 import { benchHelp, parseBenchArgs, type BenchOptions } from './flags.ts';
@@ -13,7 +12,7 @@ import { buildReport, checkReport, type BenchReport, type GeneratorUse } from '.
 import { openStages } from './schedule.ts';
 import { scrapeMetrics, serverView } from './server-metrics.ts';
 import { formatReport } from './table.ts';
-import { runOpenThreads } from './threads.ts';
+import { runOnThreads, type Job } from './threads.ts';
 
 export { benchHelp };
 export type { BenchReport };
@@ -73,16 +72,15 @@ async function measure(options: BenchOptions): Promise<BenchReport> {
     const cpuBefore = process.cpuUsage();
     const wallBefore = performance.now();
     const open = options.rateRps !== undefined || options.stages !== undefined;
-    let measured;
-    if (open) {
-      const stopProgress = openProgress(options.durationS);
-      const recorder = await runOpenThreads({ ...load, correction: options.correction, ...openStages(options.rateRps, options.stages, options.durationS) }, options.workers).finally(stopProgress);
-      measured = { recorder, elapsedS: (nowMs() - recorder.startMs) / 1000 };
-    } else {
-      measured = await runClosed({ ...load, durationS: options.durationS, progress: process.stderr.isTTY === true });
-    }
+    // autocannon draws its own progress bar on one thread; the open model and threads get a counter.
+    const autocannonBar = !open && options.workers === 1 && process.stderr.isTTY === true;
+    const stopProgress = autocannonBar ? () => {} : progressLine(options.durationS);
+    const job: Job = open
+      ? { model: 'open', load: { ...load, correction: options.correction, ...openStages(options.rateRps, options.stages, options.durationS) } }
+      : { model: 'closed', load: { ...load, durationS: options.durationS } };
+    const measured = await runOnThreads(job, options.workers, autocannonBar).finally(stopProgress);
     const cpu = process.cpuUsage(cpuBefore);
-    const threads = open ? options.workers : 1;
+    const threads = options.workers;
     const cpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - wallBefore)) * 100;
     const generator: GeneratorUse = { cpuPercent: Math.round(cpuPercent * 10) / 10, threads, saturated: cpuPercent / threads >= SATURATED_PERCENT };
     const after = await scrapeMetrics(origin, adminToken);
@@ -93,11 +91,11 @@ async function measure(options: BenchOptions): Promise<BenchReport> {
   }
 }
 
-/** Seconds elapsed on stderr while the open model runs (autocannon draws its own bar otherwise). */
-function openProgress(durationS: number): () => void {
+/** Seconds elapsed, on a terminal's stderr, where autocannon's own bar is not drawn. */
+function progressLine(durationS: number): () => void {
   if (!process.stderr.isTTY) return () => {};
   const started = performance.now();
-  const timer = setInterval(() => process.stderr.write(`\ropen model: ${Math.round((performance.now() - started) / 1000)} s of ${durationS} s `), 1000);
+  const timer = setInterval(() => process.stderr.write(`\rislet bench: ${Math.round((performance.now() - started) / 1000)} s of ${durationS} s `), 1000);
   return () => {
     clearInterval(timer);
     process.stderr.write('\n');

@@ -1,11 +1,12 @@
-// The open model against a local server: the schedule is kept, and coordinated omission is
-// corrected. Latencies are compared with each other, never with a speed.
+// The load models against a local server (open.ts, and threads.ts for both models): the
+// schedule is kept, coordinated omission is corrected, threads' histograms merge. Latencies are
+// compared with each other, never with a speed.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nowMs } from './clock.ts';
 import { runOpen } from './open.ts';
-import { runOpenThreads } from './threads.ts';
+import { runOnThreads } from './threads.ts';
 
 let url: string;
 let server: http.Server;
@@ -52,10 +53,19 @@ describe('open model', () => {
   });
 
   it('splits the schedule across threads and merges their histograms', async () => {
-    const r = await runOpenThreads({ ...base, urls: [`${url}/`], connections: 4, correction: true, startRps: 300, stages: [{ durationS: 0.5, targetRps: 300 }] }, 2);
+    const { recorder: r } = await runOnThreads({ model: 'open', load: { ...base, urls: [`${url}/`], connections: 4, correction: true, startRps: 300, stages: [{ durationS: 0.5, targetRps: 300 }] } }, 2, false);
     expect(r.requests).toBe(150);
     expect(r.routes[0]!.requests).toBe(150);
     expect(r.seconds.reduce((n, s) => n + s.requests, 0)).toBe(150);
+  });
+
+  it('runs the closed model on threads too, each with its share of the connections', async () => {
+    const { recorder: r, elapsedS } = await runOnThreads({ model: 'closed', load: { method: 'GET', headers: {}, body: undefined, timeoutS: 5, urls: [`${url}/`, `${url}/missing`], connections: 4, durationS: 0.5 } }, 2, false);
+    expect(r.requests).toBeGreaterThan(0);
+    expect(r.routes.every((x) => x.requests > 0)).toBe(true);
+    expect(r.routes[1]!.non2xx).toBe(r.routes[1]!.requests);
+    expect(r.seconds.reduce((n, s) => n + s.requests, 0)).toBe(r.requests);
+    expect(elapsedS).toBeGreaterThan(0.4);
   });
 
   it('sorts failures into the error taxonomy', async () => {
