@@ -53,7 +53,7 @@ describe('islet bench', () => {
     const compared = await islet(['--compare', out, out]);
     expect(compared.code, compared.stderr).toBe(0);
     expect(compared.stdout).toMatch(/p99 .* within noise/);
-  });
+  }, 60_000);
 
   it('exits 1 with a one-line reason when an assertion fails, and runs the open model', async () => {
     const r = await islet(['--fixture', 'json-api', '/greeting', '/nope', '-d', '1', '--warmup', '0', '--rate', '50', '-c', '2', '--assert', 'non2xx=0']);
@@ -63,7 +63,7 @@ describe('islet bench', () => {
     expect(r.stdout).toMatch(/corrected .*\n\s*raw /);
     expect(r.stdout).toContain('/greeting');
     expect(r.stdout).toMatch(/non-2xx \d+: 404 ×\d+/);
-  });
+  }, 60_000);
 
   it('refuses bad usage with exit 2 before any load', async () => {
     const r = await islet(['--fixture', 'hello', '--assert', 'speed>1']);
@@ -75,5 +75,5 @@ describe('islet bench', () => {
     const notReport = await islet(['--compare', path.join(ROOT, 'package.json'), path.join(ROOT, 'package.json')]);
     expect(notReport.code).toBe(2);
     expect(notReport.stderr).toMatch(/not an "islet bench --out" report/);
-  });
+  }, 60_000);
 });

@@ -11,6 +11,7 @@ import { UsageError } from '../args.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 2_000;
 
 export interface FixtureServer {
   origin: string;
@@ -35,7 +36,10 @@ export async function startFixture(name: string): Promise<FixtureServer> {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
+      // It waits for open connections to finish; an interrupted run may still hold some.
+      const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
       await exited;
+      clearTimeout(kill);
     }
     await rm(dir, { recursive: true, force: true });
   };

@@ -53,6 +53,12 @@ export async function bench(args: string[]): Promise<void> {
 
 async function measure(options: BenchOptions): Promise<BenchReport> {
   let fixture: FixtureServer | undefined;
+  // Interrupted mid-run, the fixture's server must not outlive us as an orphan.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void (fixture?.stop() ?? Promise.resolve()).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     let urls = options.urls;
     let headers = options.headers;
@@ -87,6 +93,8 @@ async function measure(options: BenchOptions): Promise<BenchReport> {
     const server = serverView(before, after, measured.recorder.requests);
     return buildReport({ options: { ...options, urls }, ...measured, generator, server });
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await fixture?.stop();
   }
 }
