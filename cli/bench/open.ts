@@ -31,8 +31,13 @@ interface Route {
   path: string;
   idle: Client[];
   all: Client[];
-  /** Intended send times of arrivals waiting for a connection. */
+  /** Intended send times of arrivals waiting for a connection, from `head` on (a FIFO). */
   waiting: number[];
+  head: number;
+}
+
+function queued(route: Route): number {
+  return route.waiting.length - route.head;
 }
 
 export async function runOpen(load: OpenLoad, recorder = new Recorder(load.urls, load.startMs)): Promise<Recorder> {
@@ -41,7 +46,7 @@ export async function runOpen(load: OpenLoad, recorder = new Recorder(load.urls,
   const routes: Route[] = load.urls.map((u, index) => {
     const url = new URL(u);
     const all = Array.from({ length: perRoute }, () => new Client(url.origin, { pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connectTimeout: timeoutMs }));
-    return { index, path: url.pathname + url.search, idle: [...all], all, waiting: [] };
+    return { index, path: url.pathname + url.search, idle: [...all], all, waiting: [], head: 0 };
   });
   const arrivals = arrivalTimes(load.startRps, load.stages);
   const endMs = load.startMs + load.stages.reduce((s, x) => s + x.durationS, 0) * 1000;
@@ -52,7 +57,7 @@ export async function runOpen(load: OpenLoad, recorder = new Recorder(load.urls,
   await new Promise<void>((resolve) => {
     let finished = false;
     const finishIfDone = () => {
-      if (finished || !next.done || inFlight > 0 || routes.some((r) => r.waiting.length > 0)) return;
+      if (finished || !next.done || inFlight > 0 || routes.some((r) => queued(r) > 0)) return;
       finished = true;
       resolve();
     };
@@ -76,12 +81,18 @@ export async function runOpen(load: OpenLoad, recorder = new Recorder(load.urls,
         });
     };
     const pump = (route: Route) => {
-      while (route.idle.length > 0 && route.waiting.length > 0) send(route, route.idle.pop()!, route.waiting.shift()!);
+      while (route.idle.length > 0 && queued(route) > 0) send(route, route.idle.pop()!, route.waiting[route.head++]!);
+      // Drop what was sent once it is most of the array: shift() would make an overload quadratic.
+      if (route.head > 1024 && route.head * 2 > route.waiting.length) {
+        route.waiting = route.waiting.slice(route.head);
+        route.head = 0;
+      }
     };
     const tick = () => {
       const now = nowMs();
       while (!next.done && load.startMs + next.value <= now) {
-        if (index % load.threads === load.thread) routes[index % routes.length]!.waiting.push(load.startMs + next.value);
+        // This thread's own arrivals go round its routes, so every thread uses all its connections.
+        if (index % load.threads === load.thread) routes[Math.floor(index / load.threads) % routes.length]!.waiting.push(load.startMs + next.value);
         index++;
         next = arrivals.next();
       }
@@ -90,7 +101,11 @@ export async function runOpen(load: OpenLoad, recorder = new Recorder(load.urls,
       else {
         // Arrivals still queued a timeout after the schedule ended would never have been served in time.
         setTimeout(() => {
-          for (const r of routes) for (const _ of r.waiting.splice(0)) recorder.error(Object.assign(new Error('not sent: every connection stayed busy'), { code: 'ETIMEDOUT' }), endMs);
+          for (const r of routes) {
+            for (let n = queued(r); n > 0; n--) recorder.error(Object.assign(new Error('not sent: every connection stayed busy'), { code: 'ETIMEDOUT' }), endMs);
+            r.waiting = [];
+            r.head = 0;
+          }
           finishIfDone();
         }, Math.max(0, endMs + timeoutMs - nowMs())).unref();
         finishIfDone();
