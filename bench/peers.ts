@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { sized } from './scale.ts';
+import { sized, TINY_LOAD } from './scale.ts';
 import { cpuMicros, startTarget, type Target, type TargetName } from './servers.ts';
 
 const PEERS: TargetName[] = ['node', 'hono-node', 'workerd', 'islet'];
@@ -119,7 +119,7 @@ async function measure(server: Target, connections: number, seconds: number): Pr
 }
 
 function load(server: Target, connections: number, seconds: number): Promise<autocannon.Result> {
-  return autocannon({ url: server.url, connections, duration: seconds, headers: { host: server.host } });
+  return autocannon({ url: server.url, connections, duration: seconds, headers: { host: server.host }, ...TINY_LOAD });
 }
 
 /** Each measure's median on its own: the rounds are repeats, not paired observations. */

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { cpuMicros, startTarget, TARGETS, type TargetName } from './servers.ts';
-import { sized } from './scale.ts';
+import { sized, TINY_LOAD } from './scale.ts';
 
 export interface Row {
   target: string;
@@ -98,7 +98,7 @@ export async function bench(args: string[]): Promise<Row[]> {
 }
 
 function load(url: string, host: string, connections: number, seconds: number): Promise<autocannon.Result> {
-  return autocannon({ url, connections, duration: seconds, headers: { host } });
+  return autocannon({ url, connections, duration: seconds, headers: { host }, ...TINY_LOAD });
 }
 
 function medianBy<T>(rows: T[], key: (r: T) => number): T {
