@@ -1,6 +1,8 @@
 // End to end through the real `islet bench` command: it starts `islet serve` with a fixture as a
 // child, loads it for a second, and prints a well-formed report. Nothing here asserts a speed.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -63,6 +65,30 @@ describe('islet bench', () => {
     expect(r.stdout).toMatch(/corrected .*\n\s*raw /);
     expect(r.stdout).toContain('/greeting');
     expect(r.stdout).toMatch(/non-2xx \d+: 404 ×\d+/);
+  }, 60_000);
+
+  it("adds the server's side from /_islet/metrics, read before and after the window", async () => {
+    let scrapes = 0;
+    const server = http.createServer((req, res) => {
+      if (req.url !== '/_islet/metrics') return void res.end('hello');
+      if (req.headers.authorization !== 'Bearer t0k') return void res.writeHead(401).end();
+      const n = scrapes++;
+      res.end(`islet_cpu_seconds_total{function="hello",engine="0"} ${n * 0.5}\nislet_cold_starts_total{function="hello",engine="0"} ${n}\nprocess_cpu_seconds_total ${n * 2}\n`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const r = await islet([url, '-d', '1', '--warmup', '0', '-c', '2', '--json', '--admin-token', 't0k']);
+      expect(r.code, r.stderr).toBe(0);
+      const report = checkReport(JSON.parse(r.stdout), 'stdout');
+      expect(scrapes).toBe(2);
+      expect(report.server).toMatchObject({ available: true, processCpuMs: 2000, functions: [{ function: 'hello', cpuMs: 500, coldStarts: 1 }] });
+      const text = await islet([url, '-d', '1', '--warmup', '0', '-c', '2', '--admin-token', 't0k']);
+      expect(text.stdout).toMatch(/server \(\/_islet\/metrics, same window\): CPU 2000 ms/);
+      expect(text.stdout).toMatch(/hello\s+0\s+500\.0/);
+    } finally {
+      server.close();
+    }
   }, 60_000);
 
   it('refuses bad usage with exit 2 before any load', async () => {
