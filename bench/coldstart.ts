@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Engine, createGateway, serveGateway, type EngineOptions } from '../engine/index.ts';
 import { request } from '../engine/gateway/test-http.ts';
+import { sized } from './scale.ts';
 
 /** A module of about `bytes` bytes: real functions, so V8 has real code to parse. */
 function functionOfSize(bytes: number, tag: string): string {
@@ -33,7 +34,7 @@ function percentile(sorted: number[], p: number): number {
 export async function coldstart(args: string[]) {
   const { values } = parseArgs({
     args,
-    options: { functions: { type: 'string', default: '200' }, gap: { type: 'string', default: '20' }, json: { type: 'string' } },
+    options: { functions: { type: 'string', default: sized('200', '3') }, gap: { type: 'string', default: sized('20', '0') }, json: { type: 'string' } },
   });
   const n = Number(values.functions);
   const gapMs = Number(values.gap);

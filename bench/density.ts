@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundleEntry } from '../engine/bundle/index.ts';
 import { Engine } from '../engine/index.ts';
+import { sized } from './scale.ts';
 
 const FIXTURES: Record<string, string> = {
   hello: fileURLToPath(new URL('../fixtures/hello/index.ts', import.meta.url)),
@@ -43,7 +44,7 @@ async function measure(fixture: string, count: number): Promise<void> {
 }
 
 export async function density(args: string[]) {
-  const { values } = parseArgs({ args, options: { counts: { type: 'string', default: '1000,3000' }, json: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { counts: { type: 'string', default: sized('1000,3000', '3') }, json: { type: 'string' } } });
   const rows = [];
   for (const fixture of Object.keys(FIXTURES)) {
     for (const count of values.counts.split(',').map(Number)) {

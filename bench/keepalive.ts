@@ -9,19 +9,11 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FixedTtlPolicy, HistogramPolicy, type KeepAlivePolicy } from '../engine/warm/index.ts';
+import { seededRandom } from '../cli/bench/random.ts';
+import { sized } from './scale.ts';
 
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
-
-/** Deterministic PRNG (mulberry32), so every run replays the same trace. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Shape = 'timer' | 'poisson' | 'bursty';
 
@@ -33,7 +25,7 @@ interface FunctionTrace {
 
 /** One function's invocation pattern over `horizon` ms (generated lazily: hot ones are huge). */
 function traceOf(seed: number, horizon: number): FunctionTrace {
-  const pick = rng(seed);
+  const pick = seededRandom(seed);
   const r = pick();
   const shape: Shape = r < 0.3 ? 'timer' : r < 0.75 ? 'poisson' : 'bursty';
   const periodMin = [1, 5, 10, 15, 30, 60, 120, 240][Math.floor(pick() * 8)]!;
@@ -41,7 +33,7 @@ function traceOf(seed: number, horizon: number): FunctionTrace {
   const perDay = 10 ** (8 * pick() ** 2.2 - 2);
   const meanGap = DAY / perDay;
   const times = function* (): Iterable<number> {
-    const random = rng(seed * 7919 + 1);
+    const random = seededRandom(seed * 7919 + 1);
     const gap = () => -Math.log(1 - random()) * meanGap;
     if (shape === 'timer') {
       for (let t = random() * periodMin * MIN; t < horizon; t += periodMin * MIN + (random() - 0.5) * 2_000) yield t;
@@ -106,8 +98,8 @@ export async function keepalive(args: string[]) {
   const { values } = parseArgs({
     args,
     options: {
-      functions: { type: 'string', default: '1000' },
-      days: { type: 'string', default: '3' },
+      functions: { type: 'string', default: sized('1000', '50') },
+      days: { type: 'string', default: sized('3', '1') },
       'isolate-mb': { type: 'string', default: '2.9' },
       json: { type: 'string' },
     },

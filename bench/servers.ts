@@ -1,7 +1,7 @@
 // The servers a benchmark compares, each started as its own process so that its CPU time can be
 // read from /proc and nothing else is counted.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,8 +20,8 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type TargetName = 'node' | 'naive-ivm' | 'islet' | 'workerd';
-export const TARGETS: TargetName[] = ['node', 'naive-ivm', 'islet', 'workerd'];
+export type TargetName = 'node' | 'hono-node' | 'naive-ivm' | 'islet' | 'workerd';
+export const TARGETS: TargetName[] = ['node', 'hono-node', 'naive-ivm', 'islet', 'workerd'];
 
 export async function startTarget(name: TargetName, fixture: string): Promise<Target> {
   const port = await freePort();
@@ -30,7 +30,9 @@ export async function startTarget(name: TargetName, fixture: string): Promise<Ta
   let child: ChildProcess;
   let host = `127.0.0.1:${port}`;
   if (name === 'node') {
-    child = spawn(NODE, [path.join(ROOT, 'bench/bare-node-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
+    child = spawn(NODE, [path.join(ROOT, 'bench/bare-node-server.ts'), String(port), fixture], { stdio: 'ignore', env: cleanEnv() });
+  } else if (name === 'hono-node') {
+    child = spawn(NODE, [path.join(ROOT, 'bench/hono-node-server.ts'), String(port), fixture], { stdio: 'ignore', env: cleanEnv() });
   } else if (name === 'naive-ivm') {
     child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'bench/naive-ivm-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
   } else if (name === 'islet') {
@@ -68,13 +70,37 @@ export async function startTarget(name: TargetName, fixture: string): Promise<Ta
   };
 }
 
-/** CPU time (user + system) a process has used so far, in microseconds, from /proc. */
+/**
+ * CPU time (user + system) a process and its live descendants have used so far, in
+ * microseconds, from /proc. Descendants count because a server may do its work in child
+ * processes (a supervisor in front of its engines).
+ */
 export async function cpuMicros(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which may contain spaces: utime is field 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks / CLOCK_TICKS) * 1e6;
+  let total = 0;
+  for (const p of await processTree(pid)) {
+    try {
+      const stat = await readFile(`/proc/${p}/stat`, 'utf8');
+      // Fields after the command name, which may contain spaces: utime is field 14, stime 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1e6;
+    } catch {
+      // a child that exited since it was listed
+    }
+  }
+  return total;
+}
+
+/** `pid` and its descendants, from each thread's /proc/<pid>/task/<tid>/children. */
+async function processTree(pid: number): Promise<number[]> {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const tasks = await readdir(`/proc/${out[i]}/task`).catch(() => [] as string[]);
+    for (const tid of tasks) {
+      const children = await readFile(`/proc/${out[i]}/task/${tid}/children`, 'utf8').catch(() => '');
+      for (const c of children.split(' ')) if (c.trim()) out.push(Number(c));
+    }
+  }
+  return out;
 }
 
 // sysconf(_SC_CLK_TCK) is 100 on every Linux this runs on.

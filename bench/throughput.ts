@@ -1,11 +1,12 @@
 // Throughput of hello on islet vs bare node:http (and workerd), side by side in one run:
 // autocannon with 50 connections after a warm-up, then req/s, latency, server CPU per request,
-// and each target's ratio to bare node:http. A benchmark, not a test: run `npm run bench`.
+// and each target's ratio to bare node:http. A benchmark, not a test: `npm run bench:throughput`.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { cpuMicros, startTarget, TARGETS, type TargetName } from './servers.ts';
+import { sized, TINY_LOAD } from './scale.ts';
 
 export interface Row {
   target: string;
@@ -18,12 +19,12 @@ export interface Row {
   ratioToNode: number;
 }
 
-const help = `Usage: islet bench [options]   (or: npm run bench -- [options])
+const help = `Usage: npm run bench:throughput -- [options]
 
 Load-tests hello on each target with autocannon and prints a table and JSON.
 
 Options:
-  --targets <list>     comma-separated from node, naive-ivm, islet, workerd (default all)
+  --targets <list>     comma-separated from ${TARGETS.join(', ')} (default all)
   --duration <s>       measured seconds per target per round (default 10)
   --warmup <s>         unmeasured seconds before each measurement (default 3)
   --connections <n>    concurrent connections (default 50)
@@ -36,9 +37,9 @@ export async function bench(args: string[]): Promise<Row[]> {
   const { values } = parseArgs({
     args,
     options: {
-      targets: { type: 'string', default: TARGETS.join(',') },
-      duration: { type: 'string', default: '10' },
-      warmup: { type: 'string', default: '3' },
+      targets: { type: 'string', default: sized(TARGETS.join(','), 'node,islet') },
+      duration: { type: 'string', default: sized('10', '1') },
+      warmup: { type: 'string', default: sized('3', '0') },
       connections: { type: 'string', default: '50' },
       rounds: { type: 'string', default: '1' },
       fixture: { type: 'string', default: 'hello' },
@@ -97,7 +98,7 @@ export async function bench(args: string[]): Promise<Row[]> {
 }
 
 function load(url: string, host: string, connections: number, seconds: number): Promise<autocannon.Result> {
-  return autocannon({ url, connections, duration: seconds, headers: { host } });
+  return autocannon({ url, connections, duration: seconds, headers: { host }, ...TINY_LOAD });
 }
 
 function medianBy<T>(rows: T[], key: (r: T) => number): T {

@@ -2,6 +2,7 @@
 // message and exit code 2 (runtime failures exit 1).
 import { BundleError, ConfigError } from '../engine/index.ts';
 import { UsageError } from './args.ts';
+import { benchHelp } from './bench/flags.ts';
 import { dev, devHelp } from './dev.ts';
 import { serve, serveHelp } from './serve.ts';
 
@@ -10,20 +11,19 @@ const help = `Usage: islet <command> [options]
 Commands:
   dev <entry>    serve one function from a source file, reloading on change
   serve          serve many functions, routed by Host, with an admin API
-  bench          measure islet against bare node:http (see bench/)
+  bench <url>    load-test an HTTP endpoint (or --fixture <name>): latency, errors, compare
 
 Run "islet <command> --help" for a command's options.
 
 ${devHelp.split('\n')[0]}
-${serveHelp.split('\n')[0]}`;
+${serveHelp.split('\n')[0]}
+${benchHelp.split('\n')[0]}`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   dev,
   serve,
-  bench: async (args) => {
-    const { bench } = await import('../bench/throughput.ts');
-    await bench(args);
-  },
+  // Loaded on demand: autocannon and undici are not needed to serve.
+  bench: async (args) => (await import('./bench/index.ts')).bench(args),
 };
 
 async function main(argv: string[]): Promise<void> {
