@@ -68,3 +68,27 @@ export function resolveLimits(overrides: unknown = {}, base: Readonly<Limits> = 
   }
   return limits;
 }
+
+/** Defaults of the accelerator pool (engine/accel/) and of a function's AI binding. */
+export const ACCEL_DEFAULTS = Object.freeze({
+  /** Most calls one model runs as one batch. */
+  maxBatch: 32,
+  /** How long a model's oldest queued call waits for others to join its batch, in µs. */
+  maxWaitUs: 1_000,
+  /** Most calls queued for one model; past it calls fail at once as overloaded. */
+  maxQueued: 1_024,
+  /** Most calls one function may have queued or running at once (its quota). */
+  maxPending: 64,
+  /** How long one call may take, queue included (also never past the function's wallMs). */
+  timeoutMs: 10_000,
+  /** Largest input one call may send, all tensors together. */
+  maxInputBytes: 16 * 1024 * 1024,
+});
+
+/**
+ * Worker threads in the accelerator pool: half the cores (at least one, at most eight), leaving
+ * the rest to the event loop and the isolates' threads. Each worker runs one batch at a time.
+ */
+export function accelWorkers(cores: number): number {
+  return Math.max(1, Math.min(8, Math.floor(cores / 2)));
+}
