@@ -22,6 +22,7 @@ import {
 } from './host/timers.ts';
 import { dispatchBatch, runScheduled, ScheduledController, setTenant, warmDispatch } from './dispatch/dispatch.ts';
 import { ExecutionContext } from './dispatch/execution-context.ts';
+import { settleAi } from './bindings/ai.ts';
 
 const globals: Record<string, unknown> = {
   URL, URLSearchParams, URLPattern, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
@@ -52,9 +53,9 @@ const entry = {
     log: HostCalls['log'], randomBytes: HostCalls['randomBytes'], setTimer: HostCalls['setTimer'],
     clearTimer: HostCalls['clearTimer'], respond: HostCalls['respond'], taskDone: HostCalls['taskDone'],
     domainToASCII: HostCalls['domainToASCII'], startFetch: HostCalls['startFetch'], abortFetch: HostCalls['abortFetch'],
-    digest: HostCalls['digest'], maxTimers: number,
+    digest: HostCalls['digest'], aiRun: HostCalls['aiRun'], aiAbort: HostCalls['aiAbort'], maxTimers: number,
   ): void {
-    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest });
+    setHostCalls({ log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, aiRun, aiAbort });
     setMaxTimers(maxTimers);
     startPerformanceClock();
     delete (globalThis as Record<string, unknown>).__islet_runtime;
@@ -64,6 +65,7 @@ const entry = {
   fireTimer,
   settleFetch,
   runScheduled,
+  settleAi,
   warmup: warmDispatch,
 };
 

@@ -82,6 +82,16 @@ export interface ModelInfo {
   error?: string;
 }
 
+function infoOf(m: Model): ModelInfo {
+  return {
+    name: m.name,
+    backend: m.config.backend,
+    ...(m.device && { device: m.device }),
+    ...(m.signature && { signature: m.signature }),
+    ...(m.error && { error: m.error }),
+  };
+}
+
 const WORKER = new URL('./worker.ts', import.meta.url).href;
 const nowUs = () => performance.now() * 1000;
 
@@ -168,13 +178,13 @@ export class AccelPool {
   /** The models a call may name, with where they run and what they take. */
   async models(): Promise<ModelInfo[]> {
     await this.ready;
-    return [...this.#models.values()].map((m) => ({
-      name: m.name,
-      backend: m.config.backend,
-      ...(m.device && { device: m.device }),
-      ...(m.signature && { signature: m.signature }),
-      ...(m.error && { error: m.error }),
-    }));
+    return [...this.#models.values()].map(infoOf);
+  }
+
+  async model(name: string): Promise<ModelInfo | undefined> {
+    if (!this.#started) await this.ready;
+    const model = this.#models.get(name);
+    return model && infoOf(model);
   }
 
   /** Runs one call; rejects with a typed AccelError. */

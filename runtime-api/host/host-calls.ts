@@ -21,6 +21,10 @@ export interface HostCalls {
   abortFetch(id: number): void;
   /** The digest of `data` with a node:crypto hash name (sha1, sha256, sha384, sha512). */
   digest(algorithm: string, data: ArrayBuffer): ArrayBuffer;
+  /** Start AI call `id` (env.AI.run); the host answers through the runtime's settleAi. */
+  aiRun(id: number, model: string, inputs: unknown[], timeoutMs: number | null): void;
+  /** Cancel AI call `id`. */
+  aiAbort(id: number): void;
 }
 
 let calls: HostCalls | undefined;

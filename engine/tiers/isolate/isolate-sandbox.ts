@@ -7,6 +7,8 @@ import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
+import { AccelError, type TensorMap } from '../../accel/index.ts';
+import type { WireTensor } from '../../bindings/index.ts';
 import { EgressError } from '../../egress/index.ts';
 import { MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import type { WireRequest, WireResponse } from '../../wire.ts';
@@ -64,6 +66,8 @@ export class IsolateSandbox implements Sandbox {
   readonly #timers = new Map<number, NodeJS.Timeout>();
   /** Subrequests in progress, by the id the runtime gave them. */
   readonly #subrequests = new Map<number, AbortController>();
+  /** AI calls in progress, by the id the runtime gave them. */
+  readonly #aiCalls = new Map<number, AbortController>();
   #context: ivm.Context | undefined;
   #runtime: RuntimeEntry | undefined;
   #queue: unknown[] = [];
@@ -141,6 +145,8 @@ export class IsolateSandbox implements Sandbox {
       ),
       new ivm.Callback((id: number) => this.#abortFetch(id), { ignored: true }),
       new ivm.Callback((algorithm: string, data: unknown) => digest(algorithm, data)),
+      new ivm.Callback((id: number, model: string, inputs: unknown, timeoutMs: unknown) => this.#startAi(id, model, inputs, timeoutMs), { ignored: true }),
+      new ivm.Callback((id: number) => this.#aiCalls.get(id)?.abort(), { ignored: true }),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
@@ -165,7 +171,7 @@ export class IsolateSandbox implements Sandbox {
         throw new Error(`cannot import "${specifier}": the function must be one bundled module`);
       });
       await module.evaluate({ timeout: limits.startupCpuMs });
-      await runtime.setTenant.apply(undefined, [module.namespace.derefInto(), new ivm.ExternalCopy(spec.env).copyInto()]);
+      await runtime.setTenant.apply(undefined, [module.namespace.derefInto(), new ivm.ExternalCopy(spec.env).copyInto(), spec.ai?.binding ?? null]);
     } catch (err) {
       if (this.#isolate.isDisposed) {
         this.stop();
@@ -334,6 +340,42 @@ export class IsolateSandbox implements Sandbox {
     this.#runtime!.settleFetch.applyIgnored(undefined, args, { arguments: { copy: true } });
   }
 
+  /** env.AI.run from the tenant: `inputs` is what the runtime flattened, checked by the binding. */
+  #startAi(id: number, model: string, inputs: unknown, timeoutMs: unknown): void {
+    if (!this.alive || !this.#spec?.ai || this.#aiCalls.has(id)) return;
+    const cancel = new AbortController();
+    this.#aiCalls.set(id, cancel);
+    const timeout = typeof timeoutMs === 'number' ? timeoutMs : undefined;
+    this.#spec.ai
+      .run(String(model), inputs as WireTensor[], timeout, cancel.signal)
+      .then(
+        (outputs) => this.#settleAi(id, outputs),
+        (err: unknown) => this.#settleAi(id, err instanceof Error ? err : new Error(String(err))),
+      )
+      .finally(() => this.#aiCalls.delete(id));
+  }
+
+  /**
+   * Answers AI call `id`. Output buffers are moved into the isolate (ExternalCopy transferOut +
+   * transferIn), not copied; the names, dtypes and shapes go as one small copied list.
+   */
+  #settleAi(id: number, result: TensorMap | Error): void {
+    if (!this.alive) return;
+    this.#meter?.poke();
+    if (result instanceof Error) {
+      // A host bug is logged here and told to the tenant without its details.
+      const known = result instanceof AccelError;
+      if (!known) this.#spec.log.event('error', 'AI call failed inside islet', { error: String(result.stack ?? result) });
+      const args = [id, known ? result.code : 'backend_error', known ? result.message : 'the AI call failed inside islet', []];
+      this.#runtime!.settleAi.applyIgnored(undefined, args, { arguments: { copy: true } });
+      return;
+    }
+    const entries = Object.entries(result);
+    const meta = entries.map(([name, t]) => [name, t.dtype, t.shape, t.data instanceof ArrayBuffer ? null : t.data]);
+    const buffers = entries.flatMap(([, t]) => (t.data instanceof ArrayBuffer ? [new ivm.ExternalCopy(t.data, { transferOut: true }).copyInto({ release: true, transferIn: true })] : []));
+    this.#runtime!.settleAi.applyIgnored(undefined, [id, '', '', new ivm.ExternalCopy(meta).copyInto({ release: true }), ...buffers]);
+  }
+
   #randomBytes(length: number): ArrayBuffer {
     const n = Math.min(Math.max(0, Math.floor(Number(length)) || 0), MAX_RANDOM_BLOCK);
     return getRandomValues(new Uint8Array(n)).buffer;
@@ -366,6 +408,8 @@ export class IsolateSandbox implements Sandbox {
     this.#timers.clear();
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
+    for (const cancel of this.#aiCalls.values()) cancel.abort();
+    this.#aiCalls.clear();
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
     for (const task of this.#tasks.values()) if (!task.answered) task.reject(reason);
     this.#tasks.clear();
