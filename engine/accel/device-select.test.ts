@@ -57,7 +57,7 @@ describe('probeCuda', () => {
 
 describe('checkModels', () => {
   it('fills in defaults and refuses what cannot work', () => {
-    expect(checkModels({ m: { path: 'a.onnx', maxBatch: 8 } }).m).toEqual({ path: 'a.onnx', backend: 'onnx', device: 'auto', maxBatch: 8, maxWaitUs: 1000, maxQueued: 1024 });
+    expect(checkModels({ m: { path: 'a.onnx', maxBatch: 8 } }).m).toEqual({ path: 'a.onnx', backend: 'onnx', device: 'auto', maxBatch: 8, maxWaitUs: 0, maxQueued: 1024 });
     expect(() => checkModels({ m: { path: 'a.bin' } })).toThrow(/needs a "path" to an .onnx file/);
     expect(() => checkModels({ '@islet/mine': { path: 'a.onnx' } })).toThrow(/may not start with @islet/);
     expect(() => checkModels({ m: { path: 'a.onnx', maxBatch: 0 } })).toThrow(/"maxBatch" must be an integer from 1/);
