@@ -77,7 +77,7 @@ export const ACCEL_DEFAULTS = Object.freeze({
    * How long a model's oldest queued call waits for others while a worker is free, in µs. At 0 a
    * batch goes as soon as a worker is free, with every call queued by then: under load calls
    * gather while the workers are busy, so batches fill by themselves, and a lone call waits for
-   * nothing (measured: 1 ms here cost a single caller 5× its latency and bought nothing at 64).
+   * nothing (measured: 1 ms here cost a single caller about 6× its latency and did not help at 64).
    */
   maxWaitUs: 0,
   /** Most calls queued for one model; past it calls fail at once as overloaded. */

@@ -3,8 +3,9 @@
 // whole ArrayBuffers (one bulk copy out; results are moved in without a copy); failures are
 // AIErrors whose `name` and `code` say what went wrong. Only classes and functions are defined
 // at load time, so this module can sit in the runtime's V8 snapshot.
-import { AbortSignal, addAbortAlgorithm } from '../web/index.ts';
+import { AbortSignal } from '../web/index.ts';
 import { host } from '../host/host-calls.ts';
+import { PendingCalls } from '../host/pending-calls.ts';
 
 /** What one input or output looks like to the tenant. */
 export interface AiTensor {
@@ -95,13 +96,7 @@ function toWire(name: string, value: unknown): WireTensor {
   throw new TypeError(`${where} must be a typed array, numbers, strings, or { data, shape }`);
 }
 
-interface Pending {
-  resolve(outputs: Record<string, AiTensor>): void;
-  reject(err: unknown): void;
-}
-
-const pending = new Map<number, Pending>();
-let nextId = 1;
+const pending = new PendingCalls<Record<string, AiTensor>>();
 
 export class Ai {
   /** Runs `model` on `inputs` (name → typed array, numbers, strings or { data, shape }). */
@@ -120,28 +115,7 @@ export class Ai {
     } catch (err) {
       return Promise.reject(err);
     }
-    const id = nextId++;
-    return new Promise((resolve, reject) => {
-      let stopListening = () => {};
-      pending.set(id, {
-        resolve: (outputs) => {
-          stopListening();
-          resolve(outputs);
-        },
-        reject: (err) => {
-          stopListening();
-          reject(err);
-        },
-      });
-      if (signal) {
-        stopListening = addAbortAlgorithm(signal, () => {
-          if (!pending.delete(id)) return;
-          host().aiAbort(id);
-          reject(signal.reason);
-        });
-      }
-      host().aiRun(id, model, wire, timeoutMs ?? null);
-    });
+    return pending.start(signal, (id) => host().aiRun(id, model, wire, timeoutMs ?? null), (id) => host().aiAbort(id));
   }
 
   get [Symbol.toStringTag]() {
@@ -154,9 +128,8 @@ export class Ai {
  * [name, dtype, shape, strings | null] entry per output and the numeric outputs' buffers in order.
  */
 export function settleAi(id: number, code: string, message: string, meta: [string, string, number[], string[] | null][], ...buffers: ArrayBuffer[]): void {
-  const p = pending.get(id);
+  const p = pending.take(id);
   if (!p) return;
-  pending.delete(id);
   if (code) {
     p.reject(new AIError(code, message));
     return;
