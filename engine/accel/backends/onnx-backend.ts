@@ -16,7 +16,11 @@ let ortError = '';
 
 function loadOrt(): Promise<OrtModule | undefined> {
   ort ??= import('onnxruntime-node').then(
-    (m) => (m.default ?? m) as OrtModule,
+    (m) => {
+      const o = (m.default ?? m) as OrtModule;
+      o.env.logLevel = 'fatal';
+      return o;
+    },
     (err: unknown) => {
       ortError = err instanceof Error ? err.message.split('\n')[0]! : String(err);
       return undefined;
@@ -68,6 +72,9 @@ async function createSession(o: OrtModule, file: string, device: Device): Promis
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    // onnxruntime would also print a failed provider to stderr; the error it throws is what
+    // islet reports (as the model's fallback reason), in its own log.
+    logSeverityLevel: 4,
   });
 }
 
