@@ -109,6 +109,14 @@ describe('env.AI', () => {
     expect(timed).toEqual(['AITimeoutError', 'timeout', 'the call to model "slow" did not finish within 50 ms']);
   });
 
+  it('outputs that share a buffer reach the tenant intact (copied for all but the last, which is moved)', async () => {
+    const out = await run('ai-shared', `
+      const r = await env.AI.run('slow', { x: new Float32Array([-5]) });
+      return Response.json([[...r.y.data], [...r.batchSize.data], [...r.batchSeq.data]]);
+    `);
+    expect(out).toEqual([[-10], [-10], [-10]]);
+  });
+
   it('config mistakes are refused at deploy', async () => {
     const deploy = (ai: unknown, env?: Record<string, unknown>) => engine.deploy('ai-cfg', { code: 'export default { fetch: () => new Response() }', ai: ai as never, env });
     await expect(deploy({ binding: 'not valid' })).rejects.toThrow(/ai.binding must be a JavaScript identifier/);

@@ -362,18 +362,28 @@ export class IsolateSandbox implements Sandbox {
   #settleAi(id: number, result: TensorMap | Error): void {
     if (!this.alive) return;
     this.#meter?.poke();
-    if (result instanceof Error) {
-      // A host bug is logged here and told to the tenant without its details.
-      const known = result instanceof AccelError;
-      if (!known) this.#spec.log.event('error', 'AI call failed inside islet', { error: String(result.stack ?? result) });
-      const args = [id, known ? result.code : 'backend_error', known ? result.message : 'the AI call failed inside islet', []];
-      this.#runtime!.settleAi.applyIgnored(undefined, args, { arguments: { copy: true } });
-      return;
+    if (!(result instanceof Error)) {
+      try {
+        const entries = Object.entries(result);
+        const meta = entries.map(([name, t]) => [name, t.dtype, t.shape, t.data instanceof ArrayBuffer ? null : t.data]);
+        // A buffer shared by several outputs is copied for all but its last use, then moved.
+        const lastUse = new Map(entries.map(([, t], i) => [t.data, i]));
+        const buffers = entries.flatMap(([, t], i) => {
+          if (!(t.data instanceof ArrayBuffer)) return [];
+          if (lastUse.get(t.data) !== i) return [new ivm.ExternalCopy(t.data).copyInto({ release: true })];
+          return [new ivm.ExternalCopy(t.data, { transferOut: true }).copyInto({ release: true, transferIn: true })];
+        });
+        this.#runtime!.settleAi.applyIgnored(undefined, [id, '', '', new ivm.ExternalCopy(meta).copyInto({ release: true }), ...buffers]);
+        return;
+      } catch (err) {
+        result = err instanceof Error ? err : new Error(String(err));
+      }
     }
-    const entries = Object.entries(result);
-    const meta = entries.map(([name, t]) => [name, t.dtype, t.shape, t.data instanceof ArrayBuffer ? null : t.data]);
-    const buffers = entries.flatMap(([, t]) => (t.data instanceof ArrayBuffer ? [new ivm.ExternalCopy(t.data, { transferOut: true }).copyInto({ release: true, transferIn: true })] : []));
-    this.#runtime!.settleAi.applyIgnored(undefined, [id, '', '', new ivm.ExternalCopy(meta).copyInto({ release: true }), ...buffers]);
+    // A host bug is logged here and told to the tenant without its details.
+    const known = result instanceof AccelError ? result : undefined;
+    if (!known) this.#spec.log.event('error', 'AI call failed inside islet', { error: String(result.stack ?? result) });
+    const args = [id, known?.code ?? 'backend_error', known?.message ?? 'the AI call failed inside islet', []];
+    this.#runtime!.settleAi.applyIgnored(undefined, args, { arguments: { copy: true } });
   }
 
   #randomBytes(length: number): ArrayBuffer {
