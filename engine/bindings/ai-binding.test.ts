@@ -8,9 +8,13 @@ import { Engine } from '../index.ts';
 const TEST_BACKEND = new URL('../accel/test-backend.ts', import.meta.url).href;
 let engine: Engine;
 
-/** Deploys `body` as the inside of an async fetch handler and returns its JSON answer. */
+/**
+ * Deploys `body` as the inside of an async fetch handler and returns its JSON answer. The CPU
+ * limit is generous: these tests are about the binding, and on a loaded machine an isolate's CPU
+ * clock can jump by milliseconds while it only waits.
+ */
 async function run(name: string, body: string, ai: Record<string, unknown> = {}): Promise<any> {
-  await engine.deploy(name, { code: `export default { async fetch(request, env, ctx) { ${body} } }`, ai });
+  await engine.deploy(name, { code: `export default { async fetch(request, env, ctx) { ${body} } }`, ai, limits: { cpuMs: 1000 } });
   const res = await engine.fetch(name, new Request(`http://${name}.test/`));
   expect(res.status, await res.clone().text()).toBe(200);
   return res.json();
@@ -24,6 +28,7 @@ beforeAll(() => {
     models: {
       classifier: { path: `${MODELS_DIR}/mlp-classifier.onnx` },
       slow: { backend: 'test', maxBatch: 1, options: { delayMs: 300 } },
+      narrow: { backend: 'test', maxBatch: 1, maxQueued: 1, options: { delayMs: 100 } },
     },
     accel: { workers: 1, backendModules: [TEST_BACKEND] },
   });
@@ -107,6 +112,19 @@ describe('env.AI', () => {
       return Response.json(late);
     `);
     expect(timed).toEqual(['AITimeoutError', 'timeout', 'the call to model "slow" did not finish within 50 ms']);
+  });
+
+  it('a full model queue is an overloaded error in the tenant', async () => {
+    const out = await run('ai-overload', `
+      const x = () => ({ x: new Float32Array([1]) });
+      const running = env.AI.run('narrow', x());
+      await new Promise((r) => setTimeout(r, 20));
+      const queued = env.AI.run('narrow', x());
+      const refused = await env.AI.run('narrow', x()).catch((e) => [e.name, e.code]);
+      await Promise.all([running, queued]);
+      return Response.json(refused);
+    `);
+    expect(out).toEqual(['AIOverloadedError', 'overloaded']);
   });
 
   it('outputs that share a buffer reach the tenant intact (copied for all but the last, which is moved)', async () => {
