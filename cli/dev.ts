@@ -15,6 +15,7 @@ Options:
   --cpu-ms <n>       CPU time per request, in ms (default 50)
   --memory-mb <n>    isolate memory limit, in MB (default 128)
   --test-scheduled   GET /__scheduled?cron=<expr> runs the scheduled handler
+  --ai <name>        give the function the AI binding as env.<name> (built-in models only)
   -h, --help         show this help`;
 
 export async function dev(args: string[]): Promise<void> {
@@ -24,6 +25,7 @@ export async function dev(args: string[]): Promise<void> {
     'cpu-ms': { type: 'string' },
     'memory-mb': { type: 'string' },
     'test-scheduled': { type: 'boolean' },
+    ai: { type: 'string' },
   }, 'dev');
   if (values.help) {
     console.log(devHelp);
@@ -41,7 +43,8 @@ export async function dev(args: string[]): Promise<void> {
   const logger = createLogger({ pretty: true });
   const engine = new Engine({ logger, exposeStack: true });
   const name = functionName(entry);
-  const deploy = () => engine.deploy(name, { entry, limits });
+  const ai = values.ai !== undefined ? { binding: values.ai as string } : undefined;
+  const deploy = () => engine.deploy(name, { entry, limits, ai });
 
   let first;
   try {

@@ -5,6 +5,7 @@ import { ConfigError } from './errors.ts';
 import type { FunctionConfig } from './engine.ts';
 import { resolveLimits, type Limits } from './limits.ts';
 import { checkCrons } from './sched/index.ts';
+import { checkModels, type ModelConfig } from './accel/index.ts';
 
 export interface ServerConfig {
   port?: number;
@@ -12,6 +13,8 @@ export interface ServerConfig {
   /** Defaults for every function; each function may override them. */
   limits?: Partial<Limits>;
   functions: Record<string, FunctionConfig>;
+  /** Models for the accelerator pool (env.AI); paths are relative to the config file. */
+  models?: Record<string, ModelConfig>;
 }
 
 /**
@@ -38,7 +41,7 @@ export async function loadConfig(file: string): Promise<ServerConfig> {
 
 export function parseConfig(raw: unknown, baseDir: string, source = 'config'): ServerConfig {
   if (!isObject(raw)) throw new ConfigError(`${source}: must be a JSON object`);
-  const { port, host, limits, functions = {}, ...rest } = raw;
+  const { port, host, limits, functions = {}, models, ...rest } = raw;
   unknownKeys(rest, source);
   if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)) {
     throw new ConfigError(`${source}: "port" must be an integer from 0 to 65535`);
@@ -50,7 +53,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
   for (const [name, fn] of Object.entries(functions)) {
     const where = `${source}: function "${name}"`;
     if (!isObject(fn)) throw new ConfigError(`${where} must be an object`);
-    const { entry, code, limits: fnLimits, env, egress, crons, ...extra } = fn;
+    const { entry, code, limits: fnLimits, env, egress, crons, ai, ...extra } = fn;
     unknownKeys(extra, where);
     if (entry !== undefined && typeof entry !== 'string') throw new ConfigError(`${where}: "entry" must be a path`);
     if (code !== undefined && typeof code !== 'string') throw new ConfigError(`${where}: "code" must be a string`);
@@ -63,9 +66,15 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
       env: env as Record<string, unknown> | undefined,
       ...(egress !== undefined && { egress: egress as FunctionConfig['egress'] }),
       ...(crons !== undefined && { crons: checkCrons(crons) }),
+      ...(ai !== undefined && { ai: ai as FunctionConfig['ai'] }),
     };
   }
-  return { port: port as number | undefined, host: host as string | undefined, limits: limits as Partial<Limits> | undefined, functions: out };
+  const checkedModels = checkModels(models, `${source}: models`);
+  for (const model of Object.values(checkedModels)) if (model.path !== undefined) model.path = path.resolve(baseDir, model.path);
+  return {
+    port: port as number | undefined, host: host as string | undefined, limits: limits as Partial<Limits> | undefined, functions: out,
+    ...(models !== undefined && { models: checkedModels }),
+  };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

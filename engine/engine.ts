@@ -1,6 +1,8 @@
 // The engine as a library: deploy functions, invoke them with wire requests or Web Requests.
 // It owns the function table and nothing else: sandboxes come from a tier, HTTP from the gateway.
 import { totalmem } from 'node:os';
+import { AccelPool, checkModels, type AccelPoolOptions, type ModelConfig } from './accel/index.ts';
+import { aiHost, checkAiBinding, type AiBindingConfig, type ResolvedAiBinding } from './bindings/index.ts';
 import { bundleEntry, bundleSource, stackMapper } from './bundle/index.ts';
 import { BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError } from './errors.ts';
 import { DEFAULT_LIMITS, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from './limits.ts';
@@ -26,6 +28,8 @@ export interface FunctionConfig {
   egress?: EgressOptions;
   /** Cron expressions that run the function's scheduled handler. */
   crons?: string[];
+  /** Gives the function env.AI (or the name in `binding`): calls into the accelerator pool. */
+  ai?: AiBindingConfig;
 }
 
 export interface FunctionInfo {
@@ -34,6 +38,7 @@ export interface FunctionInfo {
   env: string[];
   crons: string[];
   entry?: string;
+  ai?: ResolvedAiBinding;
 }
 
 export interface DeployResult extends FunctionInfo {
@@ -69,6 +74,10 @@ export interface EngineOptions {
   readRss?: () => number;
   /** Reads the process's memory-mapping count (tests give a fake one). */
   readMappings?: () => number;
+  /** Models the accelerator pool serves besides the built-in ones (the config's "models"). */
+  models?: Record<string, ModelConfig>;
+  /** Accelerator pool settings; the pool starts with the first function that has an AI binding. */
+  accel?: Omit<AccelPoolOptions, 'models' | 'logger'>;
 }
 
 /** What the engine has done with isolates since it started. */
@@ -76,6 +85,7 @@ export type EngineStats = ResidencyStats;
 
 interface FunctionSlot extends ResidentSlot {
   crons: string[];
+  ai?: ResolvedAiBinding;
   limits: Limits;
   env: Record<string, unknown>;
   entry?: string;
@@ -97,9 +107,12 @@ export class Engine {
   readonly #outbounds = new Map<string, OutboundFetch>();
   readonly #crons = new CronTriggers();
   readonly #sweepTimer: NodeJS.Timeout;
+  readonly #accelOptions: AccelPoolOptions;
+  #accel: AccelPool | undefined;
 
   constructor(options: EngineOptions = {}) {
     this.logger = options.logger ?? silentLogger();
+    this.#accelOptions = { ...options.accel, models: checkModels(options.models), logger: this.logger.child({ src: 'accel' }) };
     this.exposeStack = options.exposeStack ?? false;
     this.defaultLimits = resolveLimits(options.limits ?? {}, DEFAULT_LIMITS);
     this.#tier = options.tier ?? new IsolateTier({
@@ -137,6 +150,7 @@ export class Engine {
     const limits = resolveLimits(config.limits ?? {}, this.defaultLimits);
     const env = checkEnv(config.env);
     const crons = checkCrons(config.crons);
+    const ai = checkAiBinding(config.ai, env, `function "${name}"`);
     if ((config.code === undefined) === (config.entry === undefined)) {
       throw new ConfigError(`function "${name}" needs exactly one of "code" or "entry"`);
     }
@@ -154,6 +168,7 @@ export class Engine {
       outbound: this.#outbound(config.egress),
       // The isolate names the module file:///<name>.js (see IsolateSandbox.specialise).
       mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,
+      ...(ai && { ai: aiHost(name, ai, this.#accelPool(), limits.wallMs) }),
     };
     this.#residency.makeRoom(this.#functions.values());
     const sandbox = await this.#tier.start(spec);
@@ -162,7 +177,7 @@ export class Engine {
       throw new ConfigError(`function "${name}" was redeployed while this deploy was loading`);
     }
     const previous = this.#functions.get(name);
-    this.#functions.set(name, { name, limits, env, crons, entry: config.entry, spec, sandbox, starting: undefined, lastUseMs: Date.now() });
+    this.#functions.set(name, { name, limits, env, crons, ai, entry: config.entry, spec, sandbox, starting: undefined, lastUseMs: Date.now() });
     this.#crons.set(name, crons, (cron, at) => void this.scheduled(name, cron, at).catch(() => {}));
     if (previous) void this.#retire(previous);
     this.logger.info({ fn: name, limits }, previous ? 'function updated' : 'function deployed');
@@ -241,6 +256,7 @@ export class Engine {
       rssMb: Math.round(memory.rss / 1048576),
       heapUsedMb: Math.round(memory.heapUsed / 1048576),
       ...this.#tier.status?.(),
+      accel: this.#accel?.status() ?? { state: 'off', reason: 'no function has an AI binding yet' },
     };
   }
 
@@ -289,6 +305,13 @@ export class Engine {
       slot.sandbox?.stop();
       slot.starting?.then((s) => s.stop(), () => {});
     }
+    await this.#accel?.close();
+  }
+
+  /** The accelerator pool, started the first time a function needs it (its workers cost memory). */
+  #accelPool(): AccelPool {
+    this.#accel ??= new AccelPool(this.#accelOptions);
+    return this.#accel;
   }
 
   /** A sandbox died (a limit, or memory): the next request boots a fresh one. */
@@ -343,6 +366,7 @@ export class Engine {
   #info(slot: FunctionSlot): FunctionInfo {
     const info: FunctionInfo = { name: slot.name, limits: slot.limits, env: Object.keys(slot.env), crons: slot.crons };
     if (slot.entry) info.entry = slot.entry;
+    if (slot.ai) info.ai = slot.ai;
     return info;
   }
 

@@ -7,3 +7,5 @@ export { createGateway, functionFromHost, islet, serveGateway, type GatewayOptio
 export { createLogger, type Logger } from './observe/index.ts';
 export { loadConfig, parseConfig, type ServerConfig } from './config.ts';
 export { FixedTtlPolicy, HistogramPolicy, type HistogramOptions, type KeepAlivePolicy, type TemplatePoolOptions } from './warm/index.ts';
+export { AccelPool, type AccelPoolOptions, type ModelConfig, type ModelInfo } from './accel/index.ts';
+export type { AiBindingConfig } from './bindings/index.ts';

@@ -85,3 +85,32 @@ export const MAX_CRYPTO_OPS_PER_ISOLATE = 32;
 export const MAX_PBKDF2_ITERATIONS = 100_000;
 /** Largest RSA key generated or used: a 16,384-bit keygen would hold a host thread for minutes. */
 export const MAX_RSA_MODULUS_BITS = 4_096;
+
+/** Defaults of the accelerator pool (engine/accel/) and of a function's AI binding. */
+export const ACCEL_DEFAULTS = Object.freeze({
+  /** Most calls one model runs as one batch. */
+  maxBatch: 32,
+  /**
+   * How long a model's oldest queued call waits for others while a worker is free, in µs. At 0 a
+   * batch goes as soon as a worker is free, with every call queued by then: under load calls
+   * gather while the workers are busy, so batches fill by themselves, and a lone call waits for
+   * nothing (measured: 1 ms here cost a single caller about 6× its latency and did not help at 64).
+   */
+  maxWaitUs: 0,
+  /** Most calls queued for one model; past it calls fail at once as overloaded. */
+  maxQueued: 1_024,
+  /** Most calls one function may have queued or running at once (its quota). */
+  maxPending: 64,
+  /** How long one call may take, queue included (also never past the function's wallMs). */
+  timeoutMs: 10_000,
+  /** Largest input one call may send, all tensors together. */
+  maxInputBytes: 16 * 1024 * 1024,
+});
+
+/**
+ * Worker threads in the accelerator pool: half the cores (at least one, at most eight), leaving
+ * the rest to the event loop and the isolates' threads. Each worker runs one batch at a time.
+ */
+export function accelWorkers(cores: number): number {
+  return Math.max(1, Math.min(8, Math.floor(cores / 2)));
+}

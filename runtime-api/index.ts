@@ -25,6 +25,7 @@ import { dispatchBatch, runScheduled, ScheduledController, setTenant, warmDispat
 import { ExecutionContext } from './dispatch/execution-context.ts';
 import { cancelResponseStream, pullResponseStream } from './dispatch/response-stream.ts';
 import { settleRequestChunk } from './dispatch/request-stream.ts';
+import { settleAi } from './bindings/ai.ts';
 
 const globals: Record<string, unknown> = {
   URL, URLSearchParams, URLPattern, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
@@ -56,11 +57,12 @@ const entry = {
     clearTimer: HostCalls['clearTimer'], respond: HostCalls['respond'], taskDone: HostCalls['taskDone'],
     domainToASCII: HostCalls['domainToASCII'], startFetch: HostCalls['startFetch'], abortFetch: HostCalls['abortFetch'],
     digest: HostCalls['digest'], startCrypto: HostCalls['startCrypto'], streamChunk: HostCalls['streamChunk'],
-    pullRequestBody: HostCalls['pullRequestBody'], cancelRequestBody: HostCalls['cancelRequestBody'], maxTimers: number,
+    pullRequestBody: HostCalls['pullRequestBody'], cancelRequestBody: HostCalls['cancelRequestBody'], aiRun: HostCalls['aiRun'],
+    aiAbort: HostCalls['aiAbort'], maxTimers: number,
   ): void {
     setHostCalls({
       log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto, streamChunk,
-      pullRequestBody, cancelRequestBody,
+      pullRequestBody, cancelRequestBody, aiRun, aiAbort,
     });
     setMaxTimers(maxTimers);
     startPerformanceClock();
@@ -75,6 +77,7 @@ const entry = {
   cancelResponseStream,
   settleRequestChunk,
   runScheduled,
+  settleAi,
   warmup: warmDispatch,
 };
 

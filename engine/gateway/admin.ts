@@ -43,7 +43,7 @@ export function adminApi(engine: Engine, token: string | undefined): Hono {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       return problem(c, 400, 'bad_request', 'the body must be a JSON object');
     }
-    const { code, limits, env, egress, crons, ...rest } = body as Record<string, unknown>;
+    const { code, limits, env, egress, crons, ai, ...rest } = body as Record<string, unknown>;
     const unknownKeys = Object.keys(rest);
     if (unknownKeys.length) return problem(c, 400, 'bad_request', `unknown field(s): ${unknownKeys.join(', ')}`);
     if (typeof code !== 'string') return problem(c, 400, 'bad_request', '"code" (the module source, a string) is required');
@@ -54,6 +54,7 @@ export function adminApi(engine: Engine, token: string | undefined): Hono {
         env: env as Record<string, unknown> | undefined,
         egress: egress as Record<string, unknown> | undefined,
         crons: crons as string[] | undefined,
+        ai: ai as Record<string, unknown> | undefined,
       });
       const { inputs: _inputs, created, ...info } = result;
       return c.json({ ...info, created }, created ? 201 : 200);

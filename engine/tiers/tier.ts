@@ -1,5 +1,6 @@
 // One contract for every isolation backend: start a sandbox for a function, invoke it with wire
 // requests, stop it. The isolate tier is the default; heavier tiers implement the same shape.
+import type { AiHost } from '../bindings/index.ts';
 import type { OutboundFetch } from '../egress/index.ts';
 import type { Limits } from '../limits.ts';
 import type { WireRequest, WireResponse } from '../wire.ts';
@@ -21,6 +22,8 @@ export interface SandboxSpec {
   outbound: OutboundFetch;
   /** Rewrites a stack trace from the bundle to the function's sources. */
   mapStack?: (stack: string) => string;
+  /** The host end of the function's AI binding, when it has one (env[ai.binding]). */
+  ai?: AiHost;
 }
 
 export interface Sandbox {

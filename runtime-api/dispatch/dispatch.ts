@@ -4,6 +4,7 @@
 // Why batches: each host→isolate call is a hop between threads, which costs more than a hello
 // handler itself. One call per batch, and one answer for every response that is ready before the
 // batch's microtasks run dry, makes the hop cost per batch instead of per request.
+import { Ai } from '../bindings/ai.ts';
 import { host } from '../host/host-calls.ts';
 import { Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream } from '../web/index.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
@@ -35,12 +36,14 @@ export const RESULT_STREAM = 2;
  */
 const BATCH_MICROTASK_TURNS = 64;
 
-export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<string, unknown>): void {
+/** Binds the tenant's module; `aiBinding` names the env entry that gets env.AI, if it has one. */
+export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<string, unknown>, aiBinding: string | null = null): void {
   const exported = namespace.default as ExportedHandler | undefined;
   if (exported === null || typeof exported !== 'object' || (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function')) {
     throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler)');
   }
   handler = exported;
+  if (aiBinding !== null) tenantEnv[aiBinding] = new Ai();
   env = Object.freeze(tenantEnv);
 }
 

@@ -29,6 +29,10 @@ export interface HostCalls {
   cancelRequestBody(id: number): void;
   /** Start crypto.subtle operation `id`; the host answers through the runtime's settleCrypto. */
   startCrypto(id: number, op: string, args: unknown[]): void;
+  /** Start AI call `id` (env.AI.run); the host answers through the runtime's settleAi. */
+  aiRun(id: number, model: string, inputs: unknown[], timeoutMs: number | null): void;
+  /** Cancel AI call `id`. */
+  aiAbort(id: number): void;
 }
 
 let calls: HostCalls | undefined;

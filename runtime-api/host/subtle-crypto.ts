@@ -8,36 +8,27 @@ import { DOMException } from '../web/index.ts';
 import { viewBufferSource } from '../webidl/index.ts';
 import { heldKey, keyFromDescriptor, type KeyDescriptor } from './crypto-key.ts';
 import { host } from './host-calls.ts';
+import { PendingCalls } from './pending-calls.ts';
 
 const DIGESTS: Record<string, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
 
 // Operations waiting for the host, per isolate; the host keeps its own bound too.
 const MAX_PENDING = 32;
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: unknown): void;
-}
-
-const pending = new Map<number, Pending>();
-let nextId = 1;
+const pending = new PendingCalls<unknown>();
 
 function call(op: string, args: unknown[]): Promise<unknown> {
   if (pending.size >= MAX_PENDING) {
     return Promise.reject(new DOMException(`more than ${MAX_PENDING} crypto.subtle operations are already running`, 'OperationError'));
   }
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    host().startCrypto(id, op, args);
-  });
+  // Web Crypto operations take no AbortSignal: nothing cancels them once started.
+  return pending.start(undefined, (id) => host().startCrypto(id, op, args), () => {});
 }
 
 /** Called by the host when operation `id` is done: its result, or the {name, message} it failed with. */
 export function settleCrypto(id: number, ok: boolean, value: unknown): void {
-  const p = pending.get(id);
+  const p = pending.take(id);
   if (!p) return;
-  pending.delete(id);
   if (ok) return p.resolve(value);
   const { name, message } = value as { name: string; message: string };
   p.reject(name === 'TypeError' ? new TypeError(message) : new DOMException(message, name));

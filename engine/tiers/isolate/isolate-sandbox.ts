@@ -7,6 +7,8 @@ import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
+import { AccelError, type TensorMap } from '../../accel/index.ts';
+import type { WireTensor } from '../../bindings/index.ts';
 import { EgressError } from '../../egress/index.ts';
 import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import type { WireRequest, WireResponse } from '../../wire.ts';
@@ -89,6 +91,8 @@ export class IsolateSandbox implements Sandbox {
   #subrequestBudget = 0;
   /** crypto.subtle operations running on the host's thread pool. */
   #cryptoOps = 0;
+  /** AI calls in progress, by the id the runtime gave them. */
+  readonly #aiCalls = new Map<number, AbortController>();
   #context: ivm.Context | undefined;
   #runtime: RuntimeEntry | undefined;
   #queue: unknown[] = [];
@@ -170,6 +174,8 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((id: number, chunk: unknown, error: unknown) => this.#onStreamChunk(id, chunk, error), { ignored: true }),
       new ivm.Callback((id: number) => this.#pullRequestBody(id), { ignored: true }),
       new ivm.Callback((id: number) => this.#releaseRequestBody(this.#tasks.get(id)), { ignored: true }),
+      new ivm.Callback((id: number, model: string, inputs: unknown, timeoutMs: unknown) => this.#startAi(id, model, inputs, timeoutMs), { ignored: true }),
+      new ivm.Callback((id: number) => this.#aiCalls.get(id)?.abort(), { ignored: true }),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
@@ -194,7 +200,7 @@ export class IsolateSandbox implements Sandbox {
         throw new Error(`cannot import "${specifier}": the function must be one bundled module`);
       });
       await module.evaluate({ timeout: limits.startupCpuMs });
-      await runtime.setTenant.apply(undefined, [module.namespace.derefInto(), new ivm.ExternalCopy(spec.env).copyInto()]);
+      await runtime.setTenant.apply(undefined, [module.namespace.derefInto(), new ivm.ExternalCopy(spec.env).copyInto(), spec.ai?.binding ?? null]);
     } catch (err) {
       if (this.#isolate.isDisposed) {
         this.stop();
@@ -475,6 +481,52 @@ export class IsolateSandbox implements Sandbox {
     this.#runtime!.settleCrypto.applyIgnored(undefined, args, { arguments: { copy: true } });
   }
 
+  /** env.AI.run from the tenant: `inputs` is what the runtime flattened, checked by the binding. */
+  #startAi(id: number, model: string, inputs: unknown, timeoutMs: unknown): void {
+    if (!this.alive || !this.#spec?.ai || this.#aiCalls.has(id)) return;
+    const cancel = new AbortController();
+    this.#aiCalls.set(id, cancel);
+    const timeout = typeof timeoutMs === 'number' ? timeoutMs : undefined;
+    this.#spec.ai
+      .run(String(model), inputs as WireTensor[], timeout, cancel.signal)
+      .then(
+        (outputs) => this.#settleAi(id, outputs),
+        (err: unknown) => this.#settleAi(id, err instanceof Error ? err : new Error(String(err))),
+      )
+      .finally(() => this.#aiCalls.delete(id));
+  }
+
+  /**
+   * Answers AI call `id`. Output buffers are moved into the isolate (ExternalCopy transferOut +
+   * transferIn), not copied; the names, dtypes and shapes go as one small copied list.
+   */
+  #settleAi(id: number, result: TensorMap | Error): void {
+    if (!this.alive) return;
+    this.#meter?.poke();
+    if (!(result instanceof Error)) {
+      try {
+        const entries = Object.entries(result);
+        const meta = entries.map(([name, t]) => [name, t.dtype, t.shape, t.data instanceof ArrayBuffer ? null : t.data]);
+        // A buffer shared by several outputs is copied for all but its last use, then moved.
+        const lastUse = new Map(entries.map(([, t], i) => [t.data, i]));
+        const buffers = entries.flatMap(([, t], i) => {
+          if (!(t.data instanceof ArrayBuffer)) return [];
+          if (lastUse.get(t.data) !== i) return [new ivm.ExternalCopy(t.data).copyInto({ release: true })];
+          return [new ivm.ExternalCopy(t.data, { transferOut: true }).copyInto({ release: true, transferIn: true })];
+        });
+        this.#runtime!.settleAi.applyIgnored(undefined, [id, '', '', new ivm.ExternalCopy(meta).copyInto({ release: true }), ...buffers]);
+        return;
+      } catch (err) {
+        result = err instanceof Error ? err : new Error(String(err));
+      }
+    }
+    // A host bug is logged here and told to the tenant without its details.
+    const known = result instanceof AccelError ? result : undefined;
+    if (!known) this.#spec.log.event('error', 'AI call failed inside islet', { error: String(result.stack ?? result) });
+    const args = [id, known?.code ?? 'backend_error', known?.message ?? 'the AI call failed inside islet', []];
+    this.#runtime!.settleAi.applyIgnored(undefined, args, { arguments: { copy: true } });
+  }
+
   #randomBytes(length: number): ArrayBuffer {
     const n = Math.min(Math.max(0, Math.floor(Number(length)) || 0), MAX_RANDOM_BLOCK);
     return getRandomValues(new Uint8Array(n)).buffer;
@@ -507,6 +559,8 @@ export class IsolateSandbox implements Sandbox {
     this.#timers.clear();
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
+    for (const cancel of this.#aiCalls.values()) cancel.abort();
+    this.#aiCalls.clear();
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
     for (const task of this.#tasks.values()) {
       if (!task.answered) task.reject(reason);

@@ -6,7 +6,7 @@ import { runtimeScript } from '../../bundle/index.ts';
 
 export interface RuntimeEntry {
   init: ivm.Reference<(...args: unknown[]) => void>;
-  setTenant: ivm.Reference<(namespace: unknown, env: unknown) => void>;
+  setTenant: ivm.Reference<(namespace: unknown, env: unknown, aiBinding: string | null) => void>;
   dispatchBatch: ivm.Reference<(batch: unknown[]) => Promise<unknown[]>>;
   fireTimer: ivm.Reference<(id: number) => void>;
   settleFetch: ivm.Reference<(...args: unknown[]) => void>;
@@ -15,6 +15,7 @@ export interface RuntimeEntry {
   settleRequestChunk: ivm.Reference<(id: number, chunk: ArrayBuffer | null, error: string | null) => void>;
   cancelResponseStream: ivm.Reference<(id: number) => void>;
   runScheduled: ivm.Reference<(cron: string, scheduledTime: number) => Promise<string[]>>;
+  settleAi: ivm.Reference<(...args: unknown[]) => void>;
 }
 
 let codeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
@@ -22,7 +23,10 @@ let codeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
 export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context, fromSnapshot: boolean): Promise<RuntimeEntry> {
   if (!fromSnapshot) await runScript(isolate, context);
   const entry = await context.global.get('__islet_runtime', { reference: true });
-  const keys = ['init', 'setTenant', 'dispatchBatch', 'fireTimer', 'settleFetch', 'settleCrypto', 'pullResponseStream', 'cancelResponseStream', 'settleRequestChunk', 'runScheduled'] as const;
+  const keys = [
+    'init', 'setTenant', 'dispatchBatch', 'fireTimer', 'settleFetch', 'settleCrypto', 'pullResponseStream', 'cancelResponseStream',
+    'settleRequestChunk', 'runScheduled', 'settleAi',
+  ] as const;
   const refs = await Promise.all(keys.map((key) => entry.get(key, { reference: true })));
   entry.release();
   return Object.fromEntries(keys.map((key, i) => [key, refs[i]])) as unknown as RuntimeEntry;

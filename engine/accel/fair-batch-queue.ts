@@ -1,0 +1,87 @@
+// One model's queue: calls wait here until a batch goes out, and each batch is filled round-robin
+// across tenants — one call from each tenant with calls waiting, then another round — starting
+// with the tenants the previous batch reached last. A tenant with a thousand calls queued gets no
+// bigger share of a batch than one with a single call, so it cannot starve anyone.
+
+export interface QueuedCall {
+  readonly tenant: string;
+  /** When the call was queued, in µs on performance.now()'s clock. */
+  readonly queuedUs: number;
+}
+
+export interface FairBatchQueueOptions {
+  maxBatch: number;
+  /** How long the oldest call waits for others before its batch goes anyway. */
+  maxWaitUs: number;
+  /** Most calls queued; push refuses beyond it. */
+  maxQueued: number;
+}
+
+export class FairBatchQueue<C extends QueuedCall> {
+  readonly options: Readonly<FairBatchQueueOptions>;
+  /** Tenants in the order their next call is taken; each list is in arrival order. */
+  readonly #byTenant = new Map<string, C[]>();
+  #size = 0;
+
+  constructor(options: FairBatchQueueOptions) {
+    this.options = options;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Queues `call`; false when the queue is full. */
+  push(call: C): boolean {
+    if (this.#size >= this.options.maxQueued) return false;
+    const list = this.#byTenant.get(call.tenant);
+    if (list) list.push(call);
+    else this.#byTenant.set(call.tenant, [call]);
+    this.#size++;
+    return true;
+  }
+
+  /** Takes `call` out (it was cancelled); false when it was not queued. */
+  remove(call: C): boolean {
+    const list = this.#byTenant.get(call.tenant);
+    const i = list?.indexOf(call) ?? -1;
+    if (i < 0) return false;
+    list!.splice(i, 1);
+    if (list!.length === 0) this.#byTenant.delete(call.tenant);
+    this.#size--;
+    return true;
+  }
+
+  /** µs until a batch should go: 0 when full enough or waited long enough, Infinity when empty. */
+  waitUs(nowUs: number): number {
+    if (this.#size === 0) return Infinity;
+    if (this.#size >= this.options.maxBatch) return 0;
+    let oldest = Infinity;
+    for (const list of this.#byTenant.values()) oldest = Math.min(oldest, list[0]!.queuedUs);
+    return Math.max(0, oldest + this.options.maxWaitUs - nowUs);
+  }
+
+  /** The next batch: up to maxBatch calls, round-robin across tenants. */
+  take(): C[] {
+    const batch: C[] = [];
+    const served: string[] = [];
+    while (batch.length < this.options.maxBatch && this.#byTenant.size > 0) {
+      for (const [tenant, list] of this.#byTenant) {
+        batch.push(list.shift()!);
+        if (!served.includes(tenant)) served.push(tenant);
+        if (list.length === 0) this.#byTenant.delete(tenant);
+        if (batch.length === this.options.maxBatch) break;
+      }
+    }
+    // Tenants this batch reached go to the back, so the next batch starts with the others.
+    for (const tenant of served) {
+      const list = this.#byTenant.get(tenant);
+      if (list) {
+        this.#byTenant.delete(tenant);
+        this.#byTenant.set(tenant, list);
+      }
+    }
+    this.#size -= batch.length;
+    return batch;
+  }
+}

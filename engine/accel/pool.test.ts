@@ -1,0 +1,235 @@
+// The pool with real worker threads: built-in and ONNX models, batching, fairness, quotas,
+// overload, timeouts, cancellation, crashes and device fallback.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFixtureModels } from '../../fixtures/accel/make-models.ts';
+import { EMBED_DIMS, EMBED_MODEL, TOP_K_MODEL } from './backends/index.ts';
+import {
+  AbortedError, AccelTimeoutError, BackendError, BadInputError, OverloadedError, QuotaExceededError, UnknownModelError,
+} from './errors.ts';
+import { AccelPool, type AccelPoolOptions } from './pool.ts';
+import { CRASH, HANG, REFUSE, THROW } from './test-backend.ts';
+import type { Tensor, TensorMap } from './tensor.ts';
+
+const TEST_BACKEND = new URL('./test-backend.ts', import.meta.url).href;
+let dir: string;
+let models: Awaited<ReturnType<typeof writeFixtureModels>>;
+const pools: AccelPool[] = [];
+
+function pool(options: AccelPoolOptions = {}): AccelPool {
+  const p = new AccelPool({ workers: 1, backendModules: [TEST_BACKEND], ...options });
+  pools.push(p);
+  return p;
+}
+
+const f32 = (shape: number[], values: number[]): Tensor => ({ dtype: 'float32', shape, data: Float32Array.from(values).buffer });
+const x = (...values: number[]): TensorMap => ({ x: f32([values.length, 1], values) });
+const floats = (t: Tensor | undefined) => [...new Float32Array(t!.data as ArrayBuffer)];
+const ints = (t: Tensor | undefined) => [...new Int32Array(t!.data as ArrayBuffer)];
+/** A deterministic input row for the MLP. */
+const row = (i: number, features: number) => Array.from({ length: features }, (_, j) => Math.sin(i * 31 + j));
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'islet-accel-'));
+  models = await writeFixtureModels(dir);
+});
+
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('models', () => {
+  it('the built-in embedder and top-k work with no config', async () => {
+    const p = pool();
+    const texts = ['the cat sat on the mat', 'a cat sat on a mat', 'quarterly revenue grew'];
+    const out = await p.run({ tenant: 't', model: EMBED_MODEL, inputs: { text: { dtype: 'string', shape: [3], data: texts } } });
+    expect(out.embedding!.shape).toEqual([3, EMBED_DIMS]);
+    const e = new Float32Array(out.embedding!.data as ArrayBuffer);
+    const top = await p.run({
+      tenant: 't',
+      model: TOP_K_MODEL,
+      inputs: { query: { dtype: 'float32', shape: [1, EMBED_DIMS], data: e.slice(0, EMBED_DIMS).buffer }, candidates: { dtype: 'float32', shape: [2, EMBED_DIMS], data: e.slice(EMBED_DIMS).buffer }, k: { dtype: 'int32', shape: [], data: Int32Array.of(2).buffer } },
+    });
+    expect(ints(top.indices)).toEqual([0, 1]);
+    const [near, far] = floats(top.scores);
+    expect(near).toBeGreaterThan(0.5);
+    expect(far).toBeLessThan(0.2);
+    const status = p.status() as any;
+    expect(status.models[EMBED_MODEL]).toMatchObject({ backend: 'cpu', device: 'cpu', calls: 1 });
+  });
+
+  it('an ONNX model from the config runs on onnxruntime, on the CPU here', async () => {
+    const p = pool({ models: { mlp: { path: models['mlp-classifier'], maxBatch: 16 } } });
+    const out = await p.run({ tenant: 't', model: 'mlp', inputs: { input: f32([2, 8], [...row(0, 8), ...row(1, 8)]) } });
+    expect(out.probabilities!.shape).toEqual([2, 3]);
+    expect(out.label).toMatchObject({ dtype: 'int64', shape: [2] });
+    const probs = floats(out.probabilities);
+    expect(probs[0]! + probs[1]! + probs[2]!).toBeCloseTo(1, 5);
+    const info = (await p.models()).find((m) => m.name === 'mlp');
+    expect(info).toMatchObject({ backend: 'onnx', device: 'cpu', signature: { batching: 'rows', inputs: { input: { dtype: 'float32', shape: [null, 8] } } } });
+  });
+
+  it('batched and unbatched runs give identical outputs, ONNX and built-in', async () => {
+    const config = { mlp: { path: models['mlp-bench'], maxBatch: 32, maxWaitUs: 5000 } };
+    const on = pool({ models: config });
+    const off = pool({ models: config, batching: false });
+    const texts = Array.from({ length: 48 }, (_, i) => `document ${i} about topic ${i % 7}`);
+    const calls = (p: AccelPool) => Promise.all([
+      ...Array.from({ length: 48 }, (_, i) => p.run({ tenant: `t${i % 3}`, model: 'mlp', inputs: { input: f32([1, 256], row(i, 256)) } })),
+      ...texts.map((text, i) => p.run({ tenant: `t${i % 3}`, model: EMBED_MODEL, inputs: { text: { dtype: 'string', shape: [1], data: [text] } } })),
+    ]);
+    const [a, b] = await Promise.all([calls(on), calls(off)]);
+    for (let i = 0; i < a.length; i++) {
+      for (const name of Object.keys(a[i]!)) expect(Buffer.from(a[i]![name]!.data as ArrayBuffer).equals(Buffer.from(b[i]![name]!.data as ArrayBuffer))).toBe(true);
+    }
+    const [batched, single] = [(on.status() as any).models, (off.status() as any).models];
+    expect(batched.mlp.meanBatch).toBeGreaterThan(4);
+    expect(single.mlp).toMatchObject({ batches: 48, meanBatch: 1 });
+  });
+});
+
+describe('scheduling', () => {
+  it('a greedy tenant cannot starve another: each batch takes from both', async () => {
+    const p = pool({ models: { slow: { backend: 'test', maxBatch: 4, maxWaitUs: 0, options: { delayMs: 15 } } } });
+    await p.ready;
+    let greedyDone = 0;
+    const greedy = Array.from({ length: 40 }, (_, i) => p.run({ tenant: 'greedy', model: 'slow', inputs: x(i), maxPending: 100 }).then((r) => {
+      greedyDone++;
+      return r;
+    }));
+    const lightSeqs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const out = await p.run({ tenant: 'light', model: 'slow', inputs: x(1000 + i) });
+      lightSeqs.push(ints(out.batchSeq)[0]!);
+      expect(ints(out.batchSize)[0]).toBe(4);
+    }
+    // Three light calls in a row went through while most of the greedy tenant's 40 still waited.
+    expect(greedyDone).toBeLessThan(20);
+    expect(lightSeqs[2]! - lightSeqs[0]!).toBeLessThanOrEqual(4);
+    await Promise.all(greedy);
+  });
+
+  it('a tenant over its quota is refused at once, others are not', async () => {
+    const p = pool({ models: { slow: { backend: 'test', maxBatch: 1, options: { delayMs: 30 } } } });
+    const held = Array.from({ length: 3 }, (_, i) => p.run({ tenant: 'a', model: 'slow', inputs: x(i), maxPending: 3 }));
+    await expect(p.run({ tenant: 'a', model: 'slow', inputs: x(9), maxPending: 3 })).rejects.toBeInstanceOf(QuotaExceededError);
+    await expect(p.run({ tenant: 'b', model: 'slow', inputs: x(9), maxPending: 3 })).resolves.toBeDefined();
+    await Promise.all(held);
+    await expect(p.run({ tenant: 'a', model: 'slow', inputs: x(9), maxPending: 3 })).resolves.toBeDefined();
+  });
+
+  it('a full queue answers overloaded, to every tenant', async () => {
+    const p = pool({ models: { slow: { backend: 'test', maxBatch: 1, maxQueued: 2, options: { delayMs: 50 } } } });
+    await p.ready;
+    const running = p.run({ tenant: 'a', model: 'slow', inputs: x(1) });
+    await new Promise((r) => setImmediate(r));
+    const queued = [p.run({ tenant: 'b', model: 'slow', inputs: x(2) }), p.run({ tenant: 'c', model: 'slow', inputs: x(3) })];
+    const refused = p.run({ tenant: 'd', model: 'slow', inputs: x(4) });
+    await expect(refused).rejects.toBeInstanceOf(OverloadedError);
+    await expect(refused).rejects.toThrow(/overloaded: 2 calls are already queued/);
+    await Promise.all([running, ...queued]);
+  });
+});
+
+describe('timeouts and cancellation', () => {
+  it('a call that waits too long in the queue times out and never runs', async () => {
+    const p = pool({ models: { slow: { backend: 'test', maxBatch: 1, options: { delayMs: 150 } } } });
+    await p.ready;
+    const first = p.run({ tenant: 'a', model: 'slow', inputs: x(1) });
+    await new Promise((r) => setImmediate(r));
+    const started = performance.now();
+    await expect(p.run({ tenant: 'b', model: 'slow', inputs: x(2), timeoutMs: 40 })).rejects.toBeInstanceOf(AccelTimeoutError);
+    expect(performance.now() - started).toBeLessThan(140);
+    await first;
+    expect((p.status() as any).models.slow).toMatchObject({ calls: 1, queued: 0 });
+  });
+
+  it('an aborted call leaves the queue; an abandoned running batch is stopped and its worker replaced', async () => {
+    const p = pool({ models: { slow: { backend: 'test', maxBatch: 1, options: { delayMs: 10 } } } });
+    await p.ready;
+    const hung = p.run({ tenant: 'a', model: 'slow', inputs: x(HANG), timeoutMs: 100 });
+    await new Promise((r) => setImmediate(r));
+    const cancel = new AbortController();
+    const aborted = p.run({ tenant: 'b', model: 'slow', inputs: x(2), signal: cancel.signal });
+    cancel.abort();
+    await expect(aborted).rejects.toBeInstanceOf(AbortedError);
+    await expect(hung).rejects.toBeInstanceOf(AccelTimeoutError);
+    // The hung batch's worker was terminated; a fresh one serves the next call well within the hang.
+    const out = await p.run({ tenant: 'a', model: 'slow', inputs: x(21), timeoutMs: 5000 });
+    expect(floats(out.y)).toEqual([42]);
+  });
+});
+
+describe('failures', () => {
+  it('a batch that crashes its worker fails alone; the pool replaces the worker', async () => {
+    const p = pool({ models: { m: { backend: 'test', maxBatch: 2, maxWaitUs: 0 } } });
+    await p.ready;
+    const results = await Promise.allSettled([
+      p.run({ tenant: 'a', model: 'm', inputs: x(CRASH) }),
+      p.run({ tenant: 'b', model: 'm', inputs: x(1) }),
+      p.run({ tenant: 'c', model: 'm', inputs: x(2) }),
+      p.run({ tenant: 'd', model: 'm', inputs: x(3) }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((results[0] as PromiseRejectedResult).reason).toBeInstanceOf(BackendError);
+    expect((results[0] as PromiseRejectedResult).reason.message).toMatch(/batch of 2 call\(s\).*exited/);
+    const after = await p.run({ tenant: 'a', model: 'm', inputs: x(5) });
+    expect(floats(after.y)).toEqual([10]);
+    expect((p.status() as any).models.m.failedBatches).toBe(1);
+  });
+
+  it('a backend that throws fails that batch; a call the model refuses fails alone', async () => {
+    const p = pool({ models: { m: { backend: 'test', maxBatch: 8, maxWaitUs: 20_000 } } });
+    await expect(p.run({ tenant: 'a', model: 'm', inputs: x(THROW) })).rejects.toThrow(/told to fail/);
+    const [refused, fine] = await Promise.allSettled([
+      p.run({ tenant: 'a', model: 'm', inputs: x(REFUSE) }),
+      p.run({ tenant: 'b', model: 'm', inputs: x(4) }),
+    ]);
+    expect((refused as PromiseRejectedResult).reason).toBeInstanceOf(BadInputError);
+    expect(fine).toMatchObject({ status: 'fulfilled' });
+    expect(ints((fine as PromiseFulfilledResult<TensorMap>).value.batchSize)).toEqual([2]);
+  });
+
+  it('bad inputs are refused before they are queued, with what was expected', async () => {
+    const p = pool({ models: { mlp: { path: models['mlp-classifier'] } } });
+    await expect(p.run({ tenant: 'a', model: 'nope', inputs: {} })).rejects.toBeInstanceOf(UnknownModelError);
+    const bad = (inputs: TensorMap) => p.run({ tenant: 'a', model: 'mlp', inputs });
+    await expect(bad({})).rejects.toThrow(/takes inputs "input"; missing input/);
+    await expect(bad({ input: f32([1, 8], row(0, 8)), extra: f32([1], [1]) })).rejects.toThrow(/unknown extra/);
+    await expect(bad({ input: { dtype: 'int32', shape: [1, 8], data: new Int32Array(8).buffer } })).rejects.toThrow(/must be float32, got int32/);
+    await expect(bad({ input: f32([1, 7], row(0, 7)) })).rejects.toThrow(/must have shape \[\?, 8\], got \[1, 7\]/);
+    await expect(bad({ input: f32([2, 8], row(0, 8)) })).rejects.toThrow(/has 8 elements, its shape \[2, 8\] needs 16/);
+    await expect(bad({ input: f32([0, 8], []) })).rejects.toThrow(/at least one row/);
+    await expect(p.run({
+      tenant: 'a', model: TOP_K_MODEL,
+      inputs: { query: f32([1, 2], [1, 0]), candidates: f32([1, 3], [1, 0, 0]), k: { dtype: 'int32', shape: [], data: Int32Array.of(1).buffer } },
+    })).rejects.toThrow(/query rows have 2 dimensions, candidate rows 3/);
+    expect((p.status() as any).models.mlp.calls).toBe(0);
+  });
+
+  it('a model that cannot load is reported, and calls to it fail clearly', async () => {
+    const p = pool({ models: { broken: { path: path.join(dir, 'missing.onnx') } } });
+    await expect(p.run({ tenant: 'a', model: 'broken', inputs: {} })).rejects.toThrow(/model "broken" is unavailable: failed to load/);
+    expect((p.status() as any).models.broken.error).toMatch(/failed to load/);
+  });
+});
+
+describe('devices', () => {
+  it('on a machine that reports CUDA, the model is planned on CUDA and falls back to the CPU when the provider fails', async () => {
+    const p = pool({
+      models: { mlp: { path: models['mlp-classifier'] } },
+      probe: async (workerProbe) => {
+        const real = await workerProbe();
+        return { ...real, capabilities: { ...real.capabilities, onnx: { available: true, devices: ['cuda', 'cpu'], detail: 'injected: a GPU machine' } } };
+      },
+    });
+    const out = await p.run({ tenant: 'a', model: 'mlp', inputs: { input: f32([1, 8], row(3, 8)) } });
+    expect(out.probabilities!.shape).toEqual([1, 3]);
+    const status = (p.status() as any).models.mlp;
+    expect(status.device).toBe('cpu');
+    expect(status.fallback).toMatch(/^cuda failed: /);
+  });
+});

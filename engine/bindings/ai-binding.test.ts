@@ -1,0 +1,153 @@
+// env.AI end to end inside real isolates: tenants call models through the binding and get typed
+// results and typed errors; the host never fails with them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MODELS_DIR } from '../../fixtures/accel/make-models.ts';
+import { ConfigError } from '../errors.ts';
+import { Engine } from '../index.ts';
+
+const TEST_BACKEND = new URL('../accel/test-backend.ts', import.meta.url).href;
+let engine: Engine;
+
+/**
+ * Deploys `body` as the inside of an async fetch handler and returns its JSON answer. The CPU
+ * limit is generous: these tests are about the binding, and on a loaded machine an isolate's CPU
+ * clock can jump by milliseconds while it only waits.
+ */
+async function run(name: string, body: string, ai: Record<string, unknown> = {}): Promise<any> {
+  await engine.deploy(name, { code: `export default { async fetch(request, env, ctx) { ${body} } }`, ai, limits: { cpuMs: 1000 } });
+  const res = await engine.fetch(name, new Request(`http://${name}.test/`));
+  expect(res.status, await res.clone().text()).toBe(200);
+  return res.json();
+}
+
+/** Runs `call` (an expression using env.AI) and answers the error's name, code and message. */
+const failing = (call: string) => `try { await ${call}; return Response.json('no error'); } catch (e) { return Response.json({ name: e.name, code: e.code, message: e.message }); }`;
+
+beforeAll(() => {
+  engine = new Engine({
+    models: {
+      classifier: { path: `${MODELS_DIR}/mlp-classifier.onnx` },
+      slow: { backend: 'test', maxBatch: 1, options: { delayMs: 300 } },
+      narrow: { backend: 'test', maxBatch: 1, maxQueued: 1, options: { delayMs: 100 } },
+    },
+    accel: { workers: 1, backendModules: [TEST_BACKEND] },
+  });
+});
+afterAll(() => engine.close());
+
+describe('env.AI', () => {
+  it('runs built-in and ONNX models and answers typed arrays', async () => {
+    const out = await run('ai-ok', `
+      const { embedding } = await env.AI.run('@islet/embed-text', { text: ['hello world', 'hello there'] });
+      const { probabilities, label } = await env.AI.run('classifier', { input: new Float32Array(16).fill(0.25) });
+      const nested = await env.AI.run('classifier', { input: [[0, 1, 2, 3, 4, 5, 6, 7]] });
+      return Response.json({
+        embedding: [embedding.dtype, embedding.shape, embedding.data.constructor.name],
+        probabilities: [probabilities.shape, probabilities.data.constructor.name, label.data.constructor.name],
+        nested: nested.probabilities.shape,
+      });
+    `);
+    expect(out).toEqual({
+      embedding: ['float32', [2, 256], 'Float32Array'],
+      probabilities: [[2, 3], 'Float32Array', 'BigInt64Array'],
+      nested: [1, 3],
+    });
+  });
+
+  it('the binding name is configurable and does not appear unless asked for', async () => {
+    expect(await run('ai-named', `return Response.json([typeof env.AI, typeof env.Models.run, Object.prototype.toString.call(env.Models)]);`, { binding: 'Models' }))
+      .toEqual(['undefined', 'function', '[object Ai]']);
+    await engine.deploy('no-ai', { code: 'export default { fetch: (r, env) => Response.json(Object.keys(env)) }', env: { A: 1 } });
+    expect(await (await engine.fetch('no-ai', new Request('http://x/'))).json()).toEqual(['A']);
+  });
+
+  it('unknown models and bad inputs are typed errors in the tenant', async () => {
+    const out = await run('ai-bad', `
+      const tries = {
+        unknown: () => env.AI.run('gpt-9', { x: 1 }),
+        dtype: () => env.AI.run('classifier', { input: new Int32Array(8) }),
+        shape: () => env.AI.run('classifier', { input: { data: new Float32Array(8), shape: [2, 4] } }),
+        ragged: () => env.AI.run('classifier', { input: [[1, 2], [3]] }),
+        uneven: () => env.AI.run('classifier', { input: new Float32Array(7) }),
+        missing: () => env.AI.run('@islet/embed-text', {}),
+        notObject: () => env.AI.run('classifier', 5),
+      };
+      const out = {};
+      for (const [k, f] of Object.entries(tries)) { try { await f(); out[k] = 'no error'; } catch (e) { out[k] = [e.name, e.code ?? null, e.message]; } }
+      return Response.json(out);
+    `);
+    expect(out.unknown.slice(0, 2)).toEqual(['AIUnknownModelError', 'unknown_model']);
+    expect(out.unknown[2]).toMatch(/no model named "gpt-9".*@islet\/embed-text/);
+    expect(out.dtype).toEqual(['AIInputError', 'bad_input', 'model "classifier" input "input" must be float32, got int32']);
+    expect(out.shape).toEqual(['AIInputError', 'bad_input', 'model "classifier" input "input" must have shape [?, 8], got [2, 4]']);
+    expect(out.ragged[0]).toBe('TypeError');
+    expect(out.uneven[2]).toMatch(/give a shape; 7 elements do not fit \[\?, 8\]/);
+    expect(out.missing[2]).toMatch(/takes inputs "text"; missing text/);
+    expect(out.notObject[0]).toBe('TypeError');
+  });
+
+  it('a model list in the binding limits what the function may call', async () => {
+    const out = await run('ai-allow', failing(`env.AI.run('classifier', { input: new Float32Array(8) })`), { models: ['@islet/embed-text'] });
+    expect(out).toMatchObject({ name: 'AIUnknownModelError', code: 'unknown_model', message: expect.stringMatching(/available: @islet\/embed-text\)$/) });
+  });
+
+  it('quota, timeout and abort are typed errors; the isolate keeps serving', async () => {
+    const out = await run('ai-limits', `
+      const x = { x: new Float32Array([1]) };
+      const held = [env.AI.run('slow', x), env.AI.run('slow', x)];
+      const over = await env.AI.run('slow', x).catch((e) => [e.name, e.code]);
+      const late = await env.AI.run('slow', x, { timeoutMs: 50 }).catch((e) => [e.name, e.code]);
+      const ctl = new AbortController();
+      const aborted = env.AI.run('slow', x, { signal: ctl.signal }).catch((e) => e.name);
+      ctl.abort();
+      const done = await Promise.all(held);
+      return Response.json({ over, late, aborted: await aborted, y: [...done[0].y.data] });
+    `, { maxPending: 2 });
+    expect(out).toEqual({ over: ['AIQuotaExceededError', 'quota_exceeded'], late: ['AIQuotaExceededError', 'quota_exceeded'], aborted: 'AbortError', y: [2] });
+    const timed = await run('ai-timeout', `
+      const x = { x: new Float32Array([1]) };
+      const first = env.AI.run('slow', x);
+      const late = await env.AI.run('slow', x, { timeoutMs: 50 }).catch((e) => [e.name, e.code, e.message]);
+      await first;
+      return Response.json(late);
+    `);
+    expect(timed).toEqual(['AITimeoutError', 'timeout', 'the call to model "slow" did not finish within 50 ms']);
+  });
+
+  it('a full model queue is an overloaded error in the tenant', async () => {
+    const out = await run('ai-overload', `
+      const x = () => ({ x: new Float32Array([1]) });
+      const running = env.AI.run('narrow', x());
+      await new Promise((r) => setTimeout(r, 20));
+      const queued = env.AI.run('narrow', x());
+      const refused = await env.AI.run('narrow', x()).catch((e) => [e.name, e.code]);
+      await Promise.all([running, queued]);
+      return Response.json(refused);
+    `);
+    expect(out).toEqual(['AIOverloadedError', 'overloaded']);
+  });
+
+  it('outputs that share a buffer reach the tenant intact (copied for all but the last, which is moved)', async () => {
+    const out = await run('ai-shared', `
+      const r = await env.AI.run('slow', { x: new Float32Array([-5]) });
+      return Response.json([[...r.y.data], [...r.batchSize.data], [...r.batchSeq.data]]);
+    `);
+    expect(out).toEqual([[-10], [-10], [-10]]);
+  });
+
+  it('config mistakes are refused at deploy', async () => {
+    const deploy = (ai: unknown, env?: Record<string, unknown>) => engine.deploy('ai-cfg', { code: 'export default { fetch: () => new Response() }', ai: ai as never, env });
+    await expect(deploy({ binding: 'not valid' })).rejects.toThrow(/ai.binding must be a JavaScript identifier/);
+    await expect(deploy({}, { AI: 'x' })).rejects.toThrow(/ai.binding "AI" is also an env variable/);
+    await expect(deploy({ maxPending: 0 })).rejects.toBeInstanceOf(ConfigError);
+    await expect(deploy({ colour: 1 })).rejects.toThrow(/unknown ai field\(s\) colour/);
+  });
+
+  it('the status reports the pool, its devices and each model', async () => {
+    const accel = engine.status().accel as any;
+    expect(accel).toMatchObject({ state: 'ready', workers: 1, devices: ['cpu'] });
+    expect(accel.models.classifier).toMatchObject({ backend: 'onnx', device: 'cpu' });
+    expect(accel.backends.onnx.detail).toMatch(/onnxruntime-node .*cuda: /);
+    expect(engine.get('ai-named')?.ai).toEqual({ binding: 'Models', maxPending: 64, timeoutMs: 10000 });
+  });
+});

@@ -1,0 +1,125 @@
+// env.AI, host side: a function's binding to the accelerator pool. It turns what the isolate sent
+// (checked here: it comes from tenant code) into tensors, applies the function's settings (which
+// models, how many calls pending, how long a call may take) and runs the call in the pool.
+import {
+  BadInputError, inferShape, isDType, NUMERIC_DTYPES, UnknownModelError, type AccelPool, type ModelInfo, type Tensor,
+  type TensorMap,
+} from '../accel/index.ts';
+import { ConfigError } from '../errors.ts';
+import { ACCEL_DEFAULTS } from '../limits.ts';
+
+/** A function's "ai" config: `{}` gives it env.AI with the defaults. */
+export interface AiBindingConfig {
+  /** The name in env (default "AI"). */
+  binding?: string;
+  /** Models the function may call (default: every model the pool serves). */
+  models?: string[];
+  /** Most calls pending at once (default ACCEL_DEFAULTS.maxPending). */
+  maxPending?: number;
+  /** Longest a call may take, queue included (default ACCEL_DEFAULTS.timeoutMs; never past wallMs). */
+  timeoutMs?: number;
+}
+
+export type ResolvedAiBinding = Required<Omit<AiBindingConfig, 'models'>> & { models?: string[] };
+
+/** One tensor as the isolate sends it: JSON numbers arrive as dtype "number", a bare typed array with no shape. */
+export interface WireTensor {
+  name: string;
+  dtype: string;
+  shape: number[] | null;
+  data: ArrayBuffer | unknown[];
+}
+
+/** The host end of env.AI that a sandbox calls. */
+export interface AiHost {
+  /** The name the binding has in env. */
+  readonly binding: string;
+  run(model: string, inputs: WireTensor[], timeoutMs: number | undefined, signal: AbortSignal): Promise<TensorMap>;
+  models(): Promise<ModelInfo[]>;
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]{0,63}$/;
+
+export function checkAiBinding(raw: unknown, env: Record<string, unknown>, where: string): ResolvedAiBinding | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${where}: "ai" must be an object like {"binding": "AI"}`);
+  const { binding = 'AI', models, maxPending = ACCEL_DEFAULTS.maxPending, timeoutMs = ACCEL_DEFAULTS.timeoutMs, ...rest } = raw as Record<string, unknown>;
+  if (Object.keys(rest).length) throw new ConfigError(`${where}: unknown ai field(s) ${Object.keys(rest).join(', ')}`);
+  if (typeof binding !== 'string' || !IDENTIFIER.test(binding)) throw new ConfigError(`${where}: ai.binding must be a JavaScript identifier`);
+  if (Object.hasOwn(env, binding)) throw new ConfigError(`${where}: ai.binding "${binding}" is also an env variable`);
+  if (models !== undefined && (!Array.isArray(models) || !models.every((m) => typeof m === 'string'))) throw new ConfigError(`${where}: ai.models must be a list of model names`);
+  if (!Number.isInteger(maxPending) || (maxPending as number) < 1 || (maxPending as number) > 100_000) throw new ConfigError(`${where}: ai.maxPending must be an integer from 1 to 100000`);
+  if (!Number.isInteger(timeoutMs) || (timeoutMs as number) < 1 || (timeoutMs as number) > 15 * 60_000) throw new ConfigError(`${where}: ai.timeoutMs must be an integer from 1 to 900000`);
+  return { binding, maxPending: maxPending as number, timeoutMs: timeoutMs as number, ...(models && { models: models as string[] }) };
+}
+
+export function aiHost(tenant: string, config: ResolvedAiBinding, pool: AccelPool, wallMs: number): AiHost {
+  const allowed = config.models && new Set(config.models);
+  const ceilingMs = Math.min(config.timeoutMs, wallMs);
+  const visible = async () => (await pool.models()).filter((m) => !allowed || allowed.has(m.name));
+  return {
+    binding: config.binding,
+    models: visible,
+    async run(model, wire, timeoutMs, signal) {
+      const info = typeof model === 'string' && (!allowed || allowed.has(model)) ? await pool.model(model) : undefined;
+      if (!info) throw new UnknownModelError(String(model), (await visible()).map((m) => m.name));
+      const inputs = tensorsFromWire(model, info, wire);
+      const limit = timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs > 0 ? Math.min(timeoutMs, ceilingMs) : ceilingMs;
+      return pool.run({ tenant, model, inputs, timeoutMs: limit, maxPending: config.maxPending, signal });
+    },
+  };
+}
+
+/** The isolate's tensors, checked and converted; shapes are filled in and JSON numbers typed from the model's signature. */
+export function tensorsFromWire(model: string, info: ModelInfo, wire: WireTensor[]): TensorMap {
+  if (!Array.isArray(wire)) throw new BadInputError('inputs must be an object of name → tensor');
+  const out: TensorMap = {};
+  let bytes = 0;
+  for (const t of wire) {
+    const name = String(t?.name);
+    const spec = info.signature?.inputs[name];
+    const where = `model "${model}" input "${name}"`;
+    if (!spec) throw new BadInputError(`model "${model}" has no input "${name}" (its inputs: ${Object.keys(info.signature?.inputs ?? {}).join(', ')})`);
+    const tensor = toTensor(where, t, spec.dtype, spec.shape);
+    bytes += tensor.data instanceof ArrayBuffer ? tensor.data.byteLength : (tensor.data as string[]).reduce((n, s) => n + s.length * 2, 0);
+    if (bytes > ACCEL_DEFAULTS.maxInputBytes) throw new BadInputError(`inputs to model "${model}" are larger than ${ACCEL_DEFAULTS.maxInputBytes} bytes`);
+    out[name] = tensor;
+  }
+  return out;
+}
+
+function toTensor(where: string, t: WireTensor, dtype: Tensor['dtype'], specShape: (number | null)[]): Tensor {
+  const values = t.data;
+  let data: ArrayBuffer | string[];
+  if (t.dtype === 'number') {
+    if (!Array.isArray(values) || !values.every((v) => typeof v === 'number')) throw new BadInputError(`${where}: numbers expected`);
+    if (dtype === 'string') throw new BadInputError(`${where} takes strings, got numbers`);
+    data = numbersTo(where, dtype, values as number[]);
+  } else if (t.dtype === 'string') {
+    if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) throw new BadInputError(`${where}: strings expected`);
+    data = values as string[];
+  } else if (isDType(t.dtype) && values instanceof ArrayBuffer) {
+    if (values.byteLength % NUMERIC_DTYPES[t.dtype as keyof typeof NUMERIC_DTYPES].BYTES_PER_ELEMENT !== 0) throw new BadInputError(`${where}: data does not fit its dtype`);
+    data = values;
+  } else {
+    throw new BadInputError(`${where}: a typed array, numbers or strings expected`);
+  }
+  const tensorDtype = t.dtype === 'number' ? dtype : (t.dtype as Tensor['dtype']);
+  const length = Array.isArray(data) ? data.length : data.byteLength / NUMERIC_DTYPES[tensorDtype as keyof typeof NUMERIC_DTYPES].BYTES_PER_ELEMENT;
+  let shape = t.shape;
+  if (shape === null) {
+    shape = inferShape(specShape, length) ?? null;
+    if (!shape) throw new BadInputError(`${where}: give a shape; ${length} elements do not fit [${specShape.map((d) => d ?? '?').join(', ')}] one way only`);
+  } else if (!Array.isArray(shape) || shape.length > 8 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new BadInputError(`${where}: shape must be a list of at most 8 whole numbers`);
+  }
+  return { dtype: tensorDtype, shape, data };
+}
+
+function numbersTo(where: string, dtype: keyof typeof NUMERIC_DTYPES, values: number[]): ArrayBuffer {
+  if (dtype === 'int64' || dtype === 'uint64') {
+    if (!values.every(Number.isSafeInteger)) throw new BadInputError(`${where} takes whole numbers`);
+    return NUMERIC_DTYPES[dtype].from(values.map(BigInt)).buffer as ArrayBuffer;
+  }
+  return NUMERIC_DTYPES[dtype].from(values).buffer as ArrayBuffer;
+}

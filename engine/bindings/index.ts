@@ -1,0 +1,2 @@
+// What tenants get in `env` besides plain values: today the AI binding (env.AI).
+export { aiHost, checkAiBinding, tensorsFromWire, type AiBindingConfig, type AiHost, type ResolvedAiBinding, type WireTensor } from './ai-binding.ts';

@@ -1,0 +1,50 @@
+// Calls the host answers later, by id (subrequests, AI calls): each waits here until the host
+// settles it; an AbortSignal rejects it at once with the signal's reason and tells the host to stop.
+import { addAbortAlgorithm, type AbortSignal } from '../web/index.ts';
+
+export interface Settle<T> {
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+export class PendingCalls<T> {
+  readonly #pending = new Map<number, Settle<T>>();
+  #nextId = 1;
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** Starts a call: `send(id)` hands it to the host; `abort(id)` tells the host it was cancelled. */
+  start(signal: AbortSignal | undefined, send: (id: number) => void, abort: (id: number) => void): Promise<T> {
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      let stopListening = () => {};
+      this.#pending.set(id, {
+        resolve: (value) => {
+          stopListening();
+          resolve(value);
+        },
+        reject: (err) => {
+          stopListening();
+          reject(err);
+        },
+      });
+      if (signal) {
+        stopListening = addAbortAlgorithm(signal, () => {
+          if (!this.#pending.delete(id)) return;
+          abort(id);
+          reject(signal.reason);
+        });
+      }
+      send(id);
+    });
+  }
+
+  /** Takes call `id` out to settle it; undefined when it was settled or aborted already. */
+  take(id: number): Settle<T> | undefined {
+    const p = this.#pending.get(id);
+    this.#pending.delete(id);
+    return p;
+  }
+}
