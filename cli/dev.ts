@@ -1,6 +1,6 @@
 // `islet dev <entry>`: one function on every path, rebuilt and swapped when its sources change.
 import path from 'node:path';
-import { BundleError, ConfigError, Engine, createGateway, createLogger, serveGateway } from '../engine/index.ts';
+import { BundleError, ConfigError, Engine, checkTierFields, createGateway, createLogger, serveGateway } from '../engine/index.ts';
 import { intFlag, parse, UsageError } from './args.ts';
 import { SourceWatcher } from './watch.ts';
 
@@ -14,6 +14,8 @@ Options:
   --host <addr>      address to listen on (default 127.0.0.1)
   --cpu-ms <n>       CPU time per request, in ms (default 50)
   --memory-mb <n>    isolate memory limit, in MB (default 128)
+  --tier <t>         isolation tier: isolate (default), process, container or auto
+  --needs <list>     what the function needs, comma-separated (e.g. node-builtins)
   --test-scheduled   GET /__scheduled?cron=<expr> runs the scheduled handler
   -h, --help         show this help`;
 
@@ -23,6 +25,8 @@ export async function dev(args: string[]): Promise<void> {
     host: { type: 'string' },
     'cpu-ms': { type: 'string' },
     'memory-mb': { type: 'string' },
+    tier: { type: 'string' },
+    needs: { type: 'string' },
     'test-scheduled': { type: 'boolean' },
   }, 'dev');
   if (values.help) {
@@ -38,10 +42,18 @@ export async function dev(args: string[]): Promise<void> {
     ...(values['memory-mb'] !== undefined && { memoryMb: intFlag(values['memory-mb'] as string, 'memory-mb', 8, 16_384) }),
   };
 
+  const tierFields = (() => {
+    try {
+      return checkTierFields(values.tier, (values.needs as string | undefined)?.split(',').map((n) => n.trim()).filter(Boolean));
+    } catch (err) {
+      throw new UsageError(`--tier/--needs: ${(err as Error).message}`);
+    }
+  })();
+
   const logger = createLogger({ pretty: true });
   const engine = new Engine({ logger, exposeStack: true });
   const name = functionName(entry);
-  const deploy = () => engine.deploy(name, { entry, limits });
+  const deploy = () => engine.deploy(name, { entry, limits, ...tierFields });
 
   let first;
   try {
@@ -63,7 +75,7 @@ export async function dev(args: string[]): Promise<void> {
   watcher.set(first.inputs);
 
   const served = await serveGateway(createGateway(engine, { function: name, testScheduled: values['test-scheduled'] === true }), { port, host });
-  console.log(`islet dev: serving ${path.relative(process.cwd(), entry)} as "${name}" at ${served.url}`);
+  console.log(`islet dev: serving ${path.relative(process.cwd(), entry)} as "${name}" on the ${first.tier} tier (${first.tierReason}) at ${served.url}`);
   const stop = async () => {
     watcher.close();
     await served.close();

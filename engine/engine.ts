@@ -7,8 +7,7 @@ import { DEFAULT_LIMITS, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_LIVE_ISOLAT
 import { mappingCount, maxMapCount, silentLogger, type Logger } from './observe/index.ts';
 import { createOutboundFetch, type EgressOptions, type OutboundFetch } from './egress/index.ts';
 import { CronTriggers, checkCrons } from './sched/index.ts';
-import { IsolateTier } from './tiers/isolate/index.ts';
-import type { IsolationTier, Sandbox, SandboxSpec, TenantLog } from './tiers/tier.ts';
+import { checkTierFields, chooseTier, hostTiers, IsolateTier, type IsolationTier, type Need, type Sandbox, type SandboxSpec, type TenantLog, type TierName, type TierRequest } from './tiers/index.ts';
 import {
   FixedTtlPolicy, Residency, type KeepAlivePolicy, type ResidencyStats, type ResidentSlot, type TemplatePoolOptions,
 } from './warm/index.ts';
@@ -26,6 +25,10 @@ export interface FunctionConfig {
   egress?: EgressOptions;
   /** Cron expressions that run the function's scheduled handler. */
   crons?: string[];
+  /** Which isolation tier runs it (default "isolate"); "auto" picks the cheapest that meets `needs`. */
+  tier?: TierRequest;
+  /** What the code needs from its sandbox, e.g. ["node-builtins"]. */
+  needs?: Need[];
 }
 
 export interface FunctionInfo {
@@ -34,9 +37,13 @@ export interface FunctionInfo {
   env: string[];
   crons: string[];
   entry?: string;
+  tier: TierName;
+  needs: Need[];
 }
 
 export interface DeployResult extends FunctionInfo {
+  /** Why this tier runs the function. */
+  tierReason: string;
   created: boolean;
   /** Source files the bundle was built from (for watching). */
   inputs: string[];
@@ -48,7 +55,10 @@ export interface EngineOptions {
   limits?: Partial<Limits>;
   /** Put tenant stack traces in 500 answers (islet dev). */
   exposeStack?: boolean;
+  /** The isolate tier to use (tests give a custom one). */
   tier?: IsolationTier;
+  /** The other tiers functions may ask for (default: every backend islet has, see tiers/index.ts). */
+  tiers?: IsolationTier[];
   /** Boot isolates from a V8 snapshot of the runtime (default true). Ignored with `tier`. */
   snapshot?: boolean;
   /** Blank isolates kept ready for cold starts (default on). Ignored with `tier`. */
@@ -80,6 +90,8 @@ interface FunctionSlot extends ResidentSlot {
   env: Record<string, unknown>;
   entry?: string;
   spec: SandboxSpec;
+  tier: IsolationTier;
+  needs: Need[];
 }
 
 // Function names are DNS labels, because the gateway routes by the first label of Host.
@@ -90,6 +102,8 @@ export class Engine {
   readonly exposeStack: boolean;
   readonly defaultLimits: Limits;
   readonly #tier: IsolationTier;
+  /** Every tier, the isolate tier first. */
+  readonly #tiers: IsolationTier[];
   readonly #functions = new Map<string, FunctionSlot>();
   /** Latest deploy per name, so a slow deploy never overwrites a newer one. */
   readonly #deploySeq = new Map<string, number>();
@@ -107,6 +121,7 @@ export class Engine {
       templates: options.templates,
       onWarning: (message, fields) => this.logger.warn(fields, message),
     });
+    this.#tiers = [this.#tier, ...(options.tiers ?? hostTiers())];
     const mapLimit = maxMapCount();
     const mapBudget = mapLimit === undefined ? Infinity : Math.floor(mapLimit * MAP_BUDGET_SHARE);
     const maxLive = options.maxLive ?? Math.min(MAX_LIVE_ISOLATES, Math.floor(mapBudget / MAPPINGS_PER_ISOLATE));
@@ -141,11 +156,14 @@ export class Engine {
       throw new ConfigError(`function "${name}" needs exactly one of "code" or "entry"`);
     }
     if (config.code !== undefined && typeof config.code !== 'string') throw new ConfigError('"code" must be a string');
+    const fields = checkTierFields(config.tier, config.needs);
+    const { tier, reason: tierReason } = chooseTier(fields.tier, fields.needs, this.#tiers);
     const seq = (this.#deploySeq.get(name) ?? 0) + 1;
     this.#deploySeq.set(name, seq);
 
-    const bundle = config.entry !== undefined ? await bundleEntry(config.entry) : await bundleSource(config.code!, name);
-    const spec: SandboxSpec = {
+    const nodeBuiltins = tier.capabilities.accepts.includes('node-builtins');
+    const bundle = config.entry !== undefined ? await bundleEntry(config.entry, { nodeBuiltins }) : await bundleSource(config.code!, name, { nodeBuiltins });
+    const bundled: SandboxSpec = {
       name,
       code: bundle.code,
       limits,
@@ -155,18 +173,19 @@ export class Engine {
       // The isolate names the module file:///<name>.js (see IsolateSandbox.specialise).
       mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,
     };
+    const spec = (await tier.prepare?.(bundled)) ?? bundled;
     this.#residency.makeRoom(this.#functions.values());
-    const sandbox = await this.#tier.start(spec);
+    const sandbox = await tier.start(spec);
     if (this.#deploySeq.get(name) !== seq) {
       sandbox.stop();
       throw new ConfigError(`function "${name}" was redeployed while this deploy was loading`);
     }
     const previous = this.#functions.get(name);
-    this.#functions.set(name, { name, limits, env, crons, entry: config.entry, spec, sandbox, starting: undefined, lastUseMs: Date.now() });
+    this.#functions.set(name, { name, limits, env, crons, entry: config.entry, spec, tier, needs: fields.needs, sandbox, starting: undefined, lastUseMs: Date.now() });
     this.#crons.set(name, crons, (cron, at) => void this.scheduled(name, cron, at).catch(() => {}));
     if (previous) void this.#retire(previous);
-    this.logger.info({ fn: name, limits }, previous ? 'function updated' : 'function deployed');
-    return { ...this.#info(this.#functions.get(name)!), created: !previous, inputs: bundle.inputs };
+    this.logger.info({ fn: name, limits, tier: tier.name, tierReason }, previous ? 'function updated' : 'function deployed');
+    return { ...this.#info(this.#functions.get(name)!), tierReason, created: !previous, inputs: bundle.inputs };
   }
 
   async undeploy(name: string): Promise<boolean> {
@@ -241,6 +260,7 @@ export class Engine {
       rssMb: Math.round(memory.rss / 1048576),
       heapUsedMb: Math.round(memory.heapUsed / 1048576),
       ...this.#tier.status?.(),
+      tiers: Object.fromEntries(this.#tiers.slice(1).map((t) => [t.name, t.status?.() ?? { available: !t.unavailable() }])),
     };
   }
 
@@ -282,7 +302,7 @@ export class Engine {
   async close(): Promise<void> {
     clearInterval(this.#sweepTimer);
     this.#crons.close();
-    this.#tier.close?.();
+    for (const tier of this.#tiers) tier.close?.();
     const slots = [...this.#functions.values()];
     this.#functions.clear();
     for (const slot of slots) {
@@ -300,7 +320,7 @@ export class Engine {
         return Promise.reject(err);
       }
     }
-    slot.starting ??= this.#tier.start(slot.spec).then(
+    slot.starting ??= slot.tier.start(slot.spec).then(
       (sandbox) => {
         slot.starting = undefined;
         if (this.#functions.get(slot.name) !== slot) {
@@ -341,7 +361,7 @@ export class Engine {
   }
 
   #info(slot: FunctionSlot): FunctionInfo {
-    const info: FunctionInfo = { name: slot.name, limits: slot.limits, env: Object.keys(slot.env), crons: slot.crons };
+    const info: FunctionInfo = { name: slot.name, limits: slot.limits, env: Object.keys(slot.env), crons: slot.crons, tier: slot.tier.name, needs: slot.needs };
     if (slot.entry) info.entry = slot.entry;
     return info;
   }

@@ -374,6 +374,15 @@ export class IsolateSandbox implements Sandbox {
     this.#retiring?.();
   }
 
+  async health(): Promise<boolean> {
+    if (!this.alive) return false;
+    try {
+      return (await this.#context!.eval('1')) === 1;
+    } catch {
+      return false;
+    }
+  }
+
   retire(): Promise<void> {
     if (!this.alive || this.#tasks.size === 0) {
       this.stop();

@@ -1,0 +1,136 @@
+// One cgroup per sandbox, for the limits a process boundary alone cannot hold: memory (heap plus
+// buffers and native allocations), process count and CPU share. Works with cgroup v2 (a unified
+// hierarchy whose controllers are enabled) and v1 (a hierarchy per controller), including hybrid
+// hosts where v1 controllers sit beside a controller-less cgroup2 mount.
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface CgroupLimits {
+  memoryBytes: number;
+  pidsMax: number;
+  /** CPUs the sandbox may use at once (1 = one core's worth per period). */
+  cpus: number;
+}
+
+type Layout =
+  | { version: 2; dir: string }
+  | { version: 1; memory: string; pids: string | undefined; cpu: string | undefined };
+
+/** Where this process's own cgroups are, and which version: undefined when none is usable. */
+export function detectCgroups(root = '/sys/fs/cgroup', selfCgroup = '/proc/self/cgroup'): Layout | undefined {
+  let lines: string[];
+  try {
+    lines = readFileSync(selfCgroup, 'utf8').trim().split('\n');
+  } catch {
+    return undefined;
+  }
+  const pathOf = (controller: string): string | undefined => {
+    for (const line of lines) {
+      const [, controllers, p] = line.split(':');
+      if (controllers?.split(',').includes(controller)) return p;
+    }
+    return undefined;
+  };
+  const controllersFile = path.join(root, 'cgroup.controllers');
+  if (existsSync(controllersFile) && readFileSync(controllersFile, 'utf8').split(/\s+/).includes('memory')) {
+    const own = lines.find((l) => l.startsWith('0::'))?.slice(3) ?? '/';
+    return { version: 2, dir: path.join(root, own) };
+  }
+  const v1 = (controller: string, mount = controller): string | undefined => {
+    const p = pathOf(controller);
+    const dir = p === undefined ? undefined : path.join(root, mount, p);
+    return dir && existsSync(dir) ? dir : undefined;
+  };
+  const memory = v1('memory');
+  if (!memory) return undefined;
+  return { version: 1, memory, pids: v1('pids'), cpu: v1('cpu') };
+}
+
+const RMDIR_TRIES = 20;
+const RMDIR_RETRY_MS = 5;
+
+/** A cgroup made for one sandbox. The launcher puts the sandbox's first process in it. */
+export class SandboxCgroup {
+  /** Files the sandbox's pid is written to (cgroup.procs of each hierarchy). */
+  readonly procsFiles: string[];
+  readonly #dirs: string[];
+  readonly #oomFile: string;
+
+  private constructor(dirs: string[], oomFile: string) {
+    this.#dirs = dirs;
+    this.procsFiles = dirs.map((d) => path.join(d, 'cgroup.procs'));
+    this.#oomFile = oomFile;
+  }
+
+  /** Creates the cgroup with `limits`; throws when the hierarchy cannot be written (not root). */
+  static create(layout: Layout, name: string, limits: CgroupLimits): SandboxCgroup {
+    const periodUs = 100_000;
+    const quotaUs = Math.round(limits.cpus * periodUs);
+    if (layout.version === 2) {
+      const dir = path.join(layout.dir, name);
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'memory.max'), String(limits.memoryBytes));
+      writeFileSync(path.join(dir, 'memory.swap.max'), '0');
+      writeFileSync(path.join(dir, 'pids.max'), String(limits.pidsMax));
+      writeFileSync(path.join(dir, 'cpu.max'), `${quotaUs} ${periodUs}`);
+      return new SandboxCgroup([dir], path.join(dir, 'memory.events'));
+    }
+    const dirs: string[] = [];
+    const memory = path.join(layout.memory, name);
+    mkdirSync(memory);
+    dirs.push(memory);
+    writeFileSync(path.join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+    // Without swap accounting there is no memsw file and swap is not charged: nothing to cap.
+    const memsw = path.join(memory, 'memory.memsw.limit_in_bytes');
+    if (existsSync(memsw)) writeFileSync(memsw, String(limits.memoryBytes));
+    if (layout.pids) {
+      const dir = path.join(layout.pids, name);
+      mkdirSync(dir);
+      dirs.push(dir);
+      writeFileSync(path.join(dir, 'pids.max'), String(limits.pidsMax));
+    }
+    if (layout.cpu) {
+      const dir = path.join(layout.cpu, name);
+      mkdirSync(dir);
+      dirs.push(dir);
+      writeFileSync(path.join(dir, 'cpu.cfs_period_us'), String(periodUs));
+      writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), String(quotaUs));
+    }
+    return new SandboxCgroup(dirs, path.join(memory, 'memory.oom_control'));
+  }
+
+  /** True when the kernel's OOM killer ended a process of this cgroup. */
+  oomKilled(): boolean {
+    try {
+      const m = /^oom_kill (\d+)$/m.exec(readFileSync(this.#oomFile, 'utf8'));
+      return m !== null && Number(m[1]) > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Removes the cgroup once its processes are gone; the kernel may say EBUSY for a moment after exit. */
+  async remove(): Promise<void> {
+    for (const dir of this.#dirs) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          rmdirSync(dir);
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') break;
+          if (code !== 'EBUSY' || attempt >= RMDIR_TRIES) throw err;
+          await new Promise((r) => setTimeout(r, RMDIR_RETRY_MS * attempt));
+        }
+      }
+    }
+  }
+}
+
+/** `/bin/sh` joins the cgroups, then execs the sandbox: no window where it runs outside them. */
+export function commandInCgroup(cgroup: SandboxCgroup, command: string, args: string[]): { command: string; args: string[] } {
+  const script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"';
+  return { command: '/bin/sh', args: ['-c', script, 'islet-cgroup', ...cgroup.procsFiles, '--', command, ...args] };
+}
+
+export type { Layout as CgroupLayout };

@@ -1,0 +1,352 @@
+// One function in its own Node process (inside whatever boundary the launcher adds: none, a
+// bubblewrap container), speaking the framed protocol over a pipe. The host meters the process's
+// CPU per request, watches its memory, and turns a limit or a crash into a typed error for every
+// request it was serving.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import {
+  BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
+  WallLimitError, type IsletError as IsletErrorType,
+} from '../../errors.ts';
+import { EgressError } from '../../egress/index.ts';
+import { SANDBOX_START_TIMEOUT_MS } from '../../limits.ts';
+import type { WireRequest, WireResponse } from '../../wire.ts';
+import type { LimitEnforcer, MeteredTask, SandboxMeter } from '../isolate/index.ts';
+import type { Sandbox, SandboxSpec } from '../tier.ts';
+import type { SandboxCgroup } from './cgroup.ts';
+import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
+
+interface Task extends MeteredTask {
+  readonly id: number;
+  resolve(value: WireResponse | undefined): void;
+  reject(err: Error): void;
+  answered: boolean;
+}
+
+export interface ProcessLaunch {
+  command: string;
+  args: string[];
+  /** The sandbox's cgroup, when the host has usable cgroups; removed after the process exits. */
+  cgroup?: SandboxCgroup;
+  /** Memory the sandbox may hold, watched through RSS when there is no cgroup to enforce it. */
+  memoryBytes: number;
+  /** The bundle file the runtime imports, as the sandbox sees it. */
+  moduleFile: string;
+}
+
+const MAX_STDERR_TAIL = 4096;
+const HEALTH_TIMEOUT_MS = 1000;
+const PAGE_BYTES = 4096;
+// The protocol refuses frames past this: a response larger than the sandbox's memory cannot be
+// real, so a bigger length means a corrupted or hostile stream.
+const FRAME_SLACK_BYTES = 64 * 1024 * 1024;
+
+let nextTaskId = 1;
+
+/** The process at the bottom of `pid`'s descendants: node itself under sh, bwrap or their inits. */
+function leafPid(pid: number): number {
+  for (let depth = 0; depth < 8; depth++) {
+    let children: string[];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {
+      return pid;
+    }
+    if (children.length === 0) return pid;
+    pid = Number(children[children.length - 1]);
+  }
+  return pid;
+}
+
+function isWireResponse(status: unknown, headers: unknown): boolean {
+  return typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599
+    && Array.isArray(headers) && headers.length % 2 === 0 && headers.every((h) => typeof h === 'string');
+}
+
+function toArrayBuffer(bytes: Uint8Array | null): ArrayBuffer | null {
+  if (!bytes) return null;
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
+}
+
+export class ProcessSandbox implements Sandbox {
+  readonly #spec: SandboxSpec;
+  readonly #launch: ProcessLaunch;
+  readonly #child: ChildProcess;
+  readonly #channel: Writable;
+  readonly #reader: FrameReader;
+  readonly #meter: SandboxMeter<Task>;
+  readonly #tasks = new Map<number, Task>();
+  readonly #subrequests = new Map<number, AbortController>();
+  readonly #pings = new Map<number, (ok: boolean) => void>();
+  #hostPid = 0;
+  #stderr = '';
+  #death: IsletErrorType | undefined;
+  #retiring: (() => void) | undefined;
+  #onLoaded: ((err?: Error) => void) | undefined;
+
+  private constructor(spec: SandboxSpec, launch: ProcessLaunch, enforcer: LimitEnforcer) {
+    this.#spec = spec;
+    this.#launch = launch;
+    this.#reader = new FrameReader(spec.limits.maxBodyBytes + launch.memoryBytes + FRAME_SLACK_BYTES);
+    this.#meter = enforcer.meter<Task>(spec.limits.cpuMs, {
+      readCpuNs: () => this.#sample(),
+      onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
+      onWallLimit: (task) => this.#onWallLimit(task),
+    });
+    // A clean environment: nothing of the host's leaks in, and NODE_EXTRA_CA_CERTS and the like
+    // do not slow every start.
+    this.#child = spawn(launch.command, launch.args, { env: { ISLET_CHANNEL_FD: '3' }, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    this.#channel = this.#child.stdio[3] as Writable;
+    this.#child.stdio[3]!.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#child.stdio[3]!.on('error', () => {});
+    this.#child.stderr!.on('data', (chunk: Buffer) => {
+      this.#stderr = (this.#stderr + chunk.toString()).slice(-MAX_STDERR_TAIL);
+    });
+    this.#child.on('error', (err) => this.#die(new SandboxUnavailableError(`function "${spec.name}": the sandbox could not be started: ${err.message}`)));
+    // 'close', not 'exit': it comes after stderr has been read, which says whether V8 ran out of heap.
+    this.#child.on('close', (code, signal) => this.#onExit(code, signal));
+  }
+
+  /** Starts the process and loads `spec`'s module in it; rejects with BundleError when it does not load. */
+  static async start(spec: SandboxSpec, launch: ProcessLaunch, enforcer: LimitEnforcer): Promise<ProcessSandbox> {
+    const sandbox = new ProcessSandbox(spec, launch, enforcer);
+    await sandbox.#load();
+    return sandbox;
+  }
+
+  get alive(): boolean {
+    return this.#death === undefined;
+  }
+
+  get inFlight(): number {
+    return this.#tasks.size;
+  }
+
+  #load(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#onLoaded = undefined;
+        this.stop();
+        reject(new SandboxUnavailableError(`function "${this.#spec.name}": the sandbox did not start within ${SANDBOX_START_TIMEOUT_MS} ms`));
+      }, SANDBOX_START_TIMEOUT_MS);
+      this.#onLoaded = (err) => {
+        clearTimeout(timer);
+        this.#onLoaded = undefined;
+        if (err) {
+          this.stop();
+          reject(err);
+        } else {
+          this.#hostPid = leafPid(this.#child.pid!);
+          resolve();
+        }
+      };
+      this.#send({ t: 'load', file: this.#launch.moduleFile, name: this.#spec.name, env: this.#spec.env });
+    });
+  }
+
+  #send(head: FrameHead, body?: Uint8Array | null): void {
+    if (this.#channel.writable) this.#channel.write(encodeFrame(head, body));
+  }
+
+  /** The watchdog's tick: the CPU clock of node's main thread (ns), and its RSS without a cgroup. */
+  #sample(): number {
+    if (!this.#hostPid) return 0;
+    try {
+      if (!this.#launch.cgroup) {
+        const rssPages = Number(readFileSync(`/proc/${this.#hostPid}/statm`, 'utf8').split(' ')[1]);
+        if (rssPages * PAGE_BYTES > this.#launch.memoryBytes) {
+          queueMicrotask(() => this.#die(new MemoryLimitError(this.#spec.name, this.#spec.limits.memoryMb)));
+        }
+      }
+      return Number(readFileSync(`/proc/${this.#hostPid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      return 0;
+    }
+  }
+
+  #startTask(resolve: Task['resolve'], reject: Task['reject']): Task {
+    const task: Task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: performance.now() + this.#spec.limits.wallMs, answered: false };
+    this.#tasks.set(task.id, task);
+    this.#meter.start(task);
+    return task;
+  }
+
+  invoke(request: WireRequest): Promise<WireResponse> {
+    if (!this.alive) return Promise.reject(this.#death!);
+    return new Promise<WireResponse>((resolve, reject) => {
+      const task = this.#startTask(resolve as Task['resolve'], reject);
+      const body = request.body ? new Uint8Array(request.body) : null;
+      this.#send({ t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers }, body);
+    });
+  }
+
+  scheduled(cron: string, scheduledTime: number): Promise<void> {
+    if (!this.alive) return Promise.reject(this.#death!);
+    return new Promise<void>((resolve, reject) => {
+      const task = this.#startTask(() => resolve(), reject);
+      this.#send({ t: 'sched', id: task.id, cron, scheduledTime });
+    });
+  }
+
+  health(): Promise<boolean> {
+    if (!this.alive) return Promise.resolve(false);
+    const id = nextTaskId++;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => this.#pings.get(id)?.(false), HEALTH_TIMEOUT_MS);
+      this.#pings.set(id, (ok) => {
+        clearTimeout(timer);
+        this.#pings.delete(id);
+        resolve(ok);
+      });
+      this.#send({ t: 'ping', id });
+    });
+  }
+
+  #onData(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.#reader.push(chunk);
+    } catch (err) {
+      this.#die(new SandboxCrashedError(`function "${this.#spec.name}": its sandbox broke the protocol (${(err as Error).message})`));
+      return;
+    }
+    for (const frame of frames) this.#onFrame(frame);
+  }
+
+  #onFrame({ head, body }: Frame): void {
+    switch (head.t) {
+      case 'ready': return this.#onLoaded?.();
+      case 'load-error': {
+        const stack = String(head.stack ?? '');
+        const mapped = (this.#spec.mapStack?.(stack) ?? stack).split('\n').slice(1).filter(Boolean);
+        return this.#onLoaded?.(new BundleError(`function "${this.#spec.name}" failed to load: ${String(head.message)}`, mapped));
+      }
+      case 'res': return this.#onResponse(head, body);
+      case 'exc': return this.#onException(head);
+      case 'done':
+      case 'sched-done': {
+        const task = this.#tasks.get(Number(head.id));
+        if (!task) return;
+        if (!task.answered) task.resolve(undefined);
+        task.answered = true;
+        return this.#finish(task);
+      }
+      case 'log': return this.#spec.log.console(String(head.level), String(head.message));
+      case 'fetch': return this.#startFetch(head, body);
+      case 'fetch-abort': return this.#subrequests.get(Number(head.id))?.abort();
+      case 'pong': return this.#pings.get(Number(head.id))?.(true);
+    }
+  }
+
+  #onResponse(head: FrameHead, body: Uint8Array | null): void {
+    const task = this.#tasks.get(Number(head.id));
+    if (!task || task.answered) return;
+    task.answered = true;
+    if (isWireResponse(head.status, head.headers)) {
+      task.resolve({ status: head.status as number, headers: head.headers as string[], body: head.hasBody ? (toArrayBuffer(body) ?? new ArrayBuffer(0)) : null });
+    } else {
+      task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
+    }
+    if (head.waitUntil !== true) this.#finish(task);
+  }
+
+  #onException(head: FrameHead): void {
+    const task = this.#tasks.get(Number(head.id));
+    if (!task || task.answered) return;
+    const [name, message, stack] = [String(head.name), String(head.message), String(head.stack)];
+    // As in the isolate tier: a refused ArrayBuffer allocation that escapes is the memory limit.
+    if (name === 'RangeError' && message === 'Array buffer allocation failed') {
+      this.#die(new MemoryLimitError(this.#spec.name, this.#spec.limits.memoryMb));
+      return;
+    }
+    task.answered = true;
+    task.reject(new TenantExceptionError(this.#spec.name, name, message, this.#spec.mapStack?.(stack) ?? stack));
+    if (head.waitUntil !== true) this.#finish(task);
+  }
+
+  /** A subrequest from the tenant's fetch(): the values come from the sandbox, so check them. */
+  #startFetch(head: FrameHead, body: Uint8Array | null): void {
+    const id = Number(head.id);
+    if (!Number.isInteger(id) || this.#subrequests.has(id)) return;
+    const headers = Array.isArray(head.headers) ? head.headers.map(String) : [];
+    const redirect = head.redirect === 'manual' || head.redirect === 'error' ? head.redirect : 'follow';
+    const cancel = new AbortController();
+    this.#subrequests.set(id, cancel);
+    this.#meter.poke();
+    this.#spec
+      .outbound({ method: String(head.method), url: String(head.url), headers, body: toArrayBuffer(body), redirect }, cancel.signal)
+      .then(
+        (res) => this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls }, res.body ? new Uint8Array(res.body) : null),
+        (err: unknown) => this.#send({ t: 'fetch-res', id, error: err instanceof EgressError ? err.message : 'fetch failed' }),
+      )
+      .finally(() => this.#subrequests.delete(id));
+  }
+
+  #finish(task: Task): void {
+    this.#tasks.delete(task.id);
+    this.#meter.end(task);
+    if (this.#retiring && this.#tasks.size === 0) this.#retiring();
+  }
+
+  #onWallLimit(task: Task): void {
+    if (!task.answered) task.reject(new WallLimitError(this.#spec.name, this.#spec.limits.wallMs));
+    else this.#spec.log.event('warn', 'waitUntil work cut off at the wall-clock limit', { wallMs: this.#spec.limits.wallMs });
+    task.answered = true;
+    this.#finish(task);
+  }
+
+  #onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const outOfMemory = this.#launch.cgroup?.oomKilled() || /heap out of memory|Reached heap limit/.test(this.#stderr);
+    const reason = outOfMemory
+      ? new MemoryLimitError(this.#spec.name, this.#spec.limits.memoryMb)
+      : new SandboxCrashedError(`function "${this.#spec.name}": its sandbox exited (${signal ?? `code ${code}`})`);
+    if (this.#onLoaded) {
+      const detail = this.#stderr.trim().split('\n').slice(-5);
+      this.#onLoaded(outOfMemory ? new BundleError(`function "${this.#spec.name}" exceeded its memory limit of ${this.#spec.limits.memoryMb} MB while loading`) : new BundleError(`function "${this.#spec.name}" failed to load: its sandbox exited (${signal ?? `code ${code}`})`, detail));
+    }
+    this.#die(reason, false, this.#stderr);
+    void this.#launch.cgroup?.remove().catch((err: unknown) => this.#spec.log.event('warn', 'a sandbox cgroup could not be removed', { error: String(err) }));
+  }
+
+  /** Ends the sandbox for `reason`: every request it was serving fails with that reason. */
+  #die(reason: IsletError, quiet = false, stderr = ''): void {
+    if (this.#death) return;
+    this.#death = reason;
+    this.#meter.stop();
+    for (const cancel of this.#subrequests.values()) cancel.abort();
+    this.#subrequests.clear();
+    for (const ping of this.#pings.values()) ping(false);
+    this.#child.stdio[3]?.destroy();
+    // SIGKILL both: the launcher's process (bwrap, which takes its sandbox down with it) and node.
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
+    if (this.#hostPid && this.#hostPid !== this.#child.pid) {
+      try {
+        process.kill(this.#hostPid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    for (const task of this.#tasks.values()) if (!task.answered) task.reject(reason);
+    this.#tasks.clear();
+    if (!quiet) this.#spec.log.event('warn', reason.message, { code: reason.code, ...(stderr && { stderr: stderr.trim().split('\n').slice(-5).join('\n') }) });
+    this.#retiring?.();
+  }
+
+  retire(): Promise<void> {
+    if (!this.alive || this.#tasks.size === 0) {
+      this.stop();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#retiring = () => {
+        this.stop();
+        resolve();
+      };
+    });
+  }
+
+  stop(): void {
+    this.#die(new SandboxUnavailableError(`function "${this.#spec.name}" was stopped`), true);
+  }
+}
