@@ -11,6 +11,7 @@ Commands:
   dev <entry>    serve one function from a source file, reloading on change
   serve          serve many functions, routed by Host, with an admin API
   bench          measure islet against bare node:http (see bench/)
+  setup tiers    install what the process/container tiers need from Debian (root, apt-get)
 
 Run "islet <command> --help" for a command's options.
 
@@ -20,6 +21,11 @@ ${serveHelp.split('\n')[0]}`;
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   dev,
   serve,
+  setup: async (args) => {
+    if (args.length !== 1 || args[0] !== 'tiers') throw new UsageError('usage: islet setup tiers');
+    const { setupTiers } = await import('../engine/tiers/setup.ts');
+    setupTiers();
+  },
   bench: async (args) => {
     const { bench } = await import('../bench/throughput.ts');
     await bench(args);

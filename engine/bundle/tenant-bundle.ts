@@ -97,7 +97,7 @@ export async function bundleSource(source: string, name: string, options: Bundle
       ...(options.nodeBuiltins && NODE_TARGET),
       stdin: { contents: source, loader: 'ts', sourcefile: `${name}.ts` },
       outfile: path.join(process.cwd(), 'bundle.js'),
-      plugins: options.nodeBuiltins ? [keepNodeBuiltins, refuseAllImports] : [refuseAllImports],
+      plugins: [options.nodeBuiltins ? keepNodeBuiltins : refuseNodeBuiltins, refuseAllImports],
     },
     undefined,
   );
