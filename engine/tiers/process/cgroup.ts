@@ -34,11 +34,11 @@ export function detectCgroups(root = '/sys/fs/cgroup', selfCgroup = '/proc/self/
   const controllersFile = path.join(root, 'cgroup.controllers');
   if (existsSync(controllersFile) && readFileSync(controllersFile, 'utf8').split(/\s+/).includes('memory')) {
     const own = lines.find((l) => l.startsWith('0::'))?.slice(3) ?? '/';
-    return { version: 2, dir: path.join(root, own) };
+    return { version: 2, dir: path.resolve(root, `.${own}`) };
   }
   const v1 = (controller: string, mount = controller): string | undefined => {
     const p = pathOf(controller);
-    const dir = p === undefined ? undefined : path.join(root, mount, p);
+    const dir = p === undefined ? undefined : path.resolve(root, mount, `.${p}`);
     return dir && existsSync(dir) ? dir : undefined;
   };
   const memory = v1('memory');
@@ -66,37 +66,37 @@ export class SandboxCgroup {
   static create(layout: Layout, name: string, limits: CgroupLimits): SandboxCgroup {
     const periodUs = 100_000;
     const quotaUs = Math.round(limits.cpus * periodUs);
-    if (layout.version === 2) {
-      const dir = path.join(layout.dir, name);
-      mkdirSync(dir);
-      writeFileSync(path.join(dir, 'memory.max'), String(limits.memoryBytes));
-      writeFileSync(path.join(dir, 'memory.swap.max'), '0');
-      writeFileSync(path.join(dir, 'pids.max'), String(limits.pidsMax));
-      writeFileSync(path.join(dir, 'cpu.max'), `${quotaUs} ${periodUs}`);
-      return new SandboxCgroup([dir], path.join(dir, 'memory.events'));
-    }
     const dirs: string[] = [];
-    const memory = path.join(layout.memory, name);
-    mkdirSync(memory);
-    dirs.push(memory);
-    writeFileSync(path.join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-    // Without swap accounting there is no memsw file and swap is not charged: nothing to cap.
-    const memsw = path.join(memory, 'memory.memsw.limit_in_bytes');
-    if (existsSync(memsw)) writeFileSync(memsw, String(limits.memoryBytes));
-    if (layout.pids) {
-      const dir = path.join(layout.pids, name);
+    const make = (parent: string, files: Record<string, string>): string => {
+      const dir = path.join(parent, name);
       mkdirSync(dir);
       dirs.push(dir);
-      writeFileSync(path.join(dir, 'pids.max'), String(limits.pidsMax));
+      for (const [file, value] of Object.entries(files)) writeFileSync(path.join(dir, file), value);
+      return dir;
+    };
+    try {
+      if (layout.version === 2) {
+        const dir = make(layout.dir, { 'memory.max': String(limits.memoryBytes), 'memory.swap.max': '0', 'pids.max': String(limits.pidsMax), 'cpu.max': `${quotaUs} ${periodUs}` });
+        return new SandboxCgroup(dirs, path.join(dir, 'memory.events'));
+      }
+      const memory = make(layout.memory, { 'memory.limit_in_bytes': String(limits.memoryBytes) });
+      // Without swap accounting there is no memsw file and swap is not charged: nothing to cap.
+      const memsw = path.join(memory, 'memory.memsw.limit_in_bytes');
+      if (existsSync(memsw)) writeFileSync(memsw, String(limits.memoryBytes));
+      if (layout.pids) make(layout.pids, { 'pids.max': String(limits.pidsMax) });
+      if (layout.cpu) make(layout.cpu, { 'cpu.cfs_period_us': String(periodUs), 'cpu.cfs_quota_us': String(quotaUs) });
+      return new SandboxCgroup(dirs, path.join(memory, 'memory.oom_control'));
+    } catch (err) {
+      // Half made (a controller refused a value): take back what was made.
+      for (const dir of dirs.reverse()) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // Left for the operator: a cgroup directory holds no data.
+        }
+      }
+      throw err;
     }
-    if (layout.cpu) {
-      const dir = path.join(layout.cpu, name);
-      mkdirSync(dir);
-      dirs.push(dir);
-      writeFileSync(path.join(dir, 'cpu.cfs_period_us'), String(periodUs));
-      writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), String(quotaUs));
-    }
-    return new SandboxCgroup(dirs, path.join(memory, 'memory.oom_control'));
   }
 
   /** True when the kernel's OOM killer ended a process of this cgroup. */
