@@ -1,7 +1,7 @@
 // The isolation tiers side by side: per tier, the cold start (first request to a function whose
-// sandbox is not running, at the HTTP client), the raw start of its boundary (Node started and
-// exited directly, or inside bubblewrap, for comparison), and warm latency and req/s through the
-// same gateway. A benchmark, not a test:
+// sandbox is not running, at the HTTP client) from a template and booted from nothing, the raw
+// start of its boundary (Node started and exited directly, or inside bubblewrap, for
+// comparison), and warm latency and req/s through the same gateway. A benchmark, not a test:
 //   node --no-node-snapshot bench/tiers.ts [--cold 20] [--requests 2000] [--duration 5] [--json out.json]
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -52,6 +52,35 @@ function rawStartMs(tier: TierName, rounds: number): number | undefined {
   return median(times);
 }
 
+/** Cold starts of `name`: each round unloads every idle sandbox, then times one request. */
+async function coldStarts(engine: Engine, port: number, name: string, rounds: number): Promise<number[]> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const cold: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    engine.sweep(Date.now() + DAY_MS);
+    // Let the unloaded sandbox's exit and the template refill settle before timing.
+    await new Promise((r) => setTimeout(r, 50));
+    const { ms, status } = await timedGet(agent, port, `${name}.localhost`);
+    if (status !== 200) throw new Error(`${name}: cold request answered ${status}`);
+    cold.push(ms);
+  }
+  agent.destroy();
+  return cold.sort((a, b) => a - b);
+}
+
+/** The same tiers with nothing booted ahead: every cold start starts a sandbox from scratch. */
+async function bootColdStarts(tier: TierName, rounds: number): Promise<number[]> {
+  const engine = new Engine({ templates: false, tiers: [new ProcessTier({ templates: false }), new ContainerTier({ templates: false })] });
+  const served = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
+  try {
+    await engine.deploy(`boot-${tier}`, { entry: HELLO, tier });
+    return await coldStarts(engine, served.port, `boot-${tier}`, rounds);
+  } finally {
+    await served.close();
+    await engine.close();
+  }
+}
+
 export async function benchTiers(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
@@ -83,27 +112,20 @@ export async function benchTiers(argv: string[]) {
       const name = `hello-${tier}`;
       const host = `${name}.localhost`;
       await engine.deploy(name, { entry: HELLO, tier });
+      const cold = await coldStarts(engine, served.port, name, coldRounds);
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      const cold: number[] = [];
-      for (let i = 0; i < coldRounds; i++) {
-        engine.sweep(Date.now() + DAY_MS);
-        // The unloaded sandbox is stopped on the sweep; let its exit settle before timing.
-        await new Promise((r) => setTimeout(r, 20));
-        const { ms, status } = await timedGet(agent, served.port, host);
-        if (status !== 200) throw new Error(`${tier}: cold request answered ${status}`);
-        cold.push(ms);
-      }
       const warm: number[] = [];
       for (let i = 0; i < requests; i++) warm.push((await timedGet(agent, served.port, host)).ms);
       agent.destroy();
       warm.sort((a, b) => a - b);
-      cold.sort((a, b) => a - b);
       const load = await autocannon({ url: served.url, connections, duration: seconds, headers: { host } });
       const raw = rawStartMs(tier, coldRounds);
+      const boot = await bootColdStarts(tier, coldRounds);
       const row = {
         tier,
         coldP50Ms: +percentile(cold, 0.5).toFixed(1),
         coldP99Ms: +percentile(cold, 0.99).toFixed(1),
+        bootColdP50Ms: +percentile(boot, 0.5).toFixed(1),
         rawStartMs: raw === undefined ? null : +raw.toFixed(1),
         warmP50Ms: +percentile(warm, 0.5).toFixed(3),
         warmP99Ms: +percentile(warm, 0.99).toFixed(3),

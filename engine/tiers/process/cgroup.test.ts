@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { commandInCgroup, detectCgroups, SandboxCgroup } from './cgroup.ts';
+import { commandInCgroup, detectCgroups, removeStaleCgroups, SandboxCgroup } from './cgroup.ts';
 
 let root: string;
 const LIMITS = { memoryBytes: 192 * 1048576, pidsMax: 256, cpus: 1 };
@@ -66,6 +66,16 @@ describe('cgroups', () => {
     for (const f of ['memory.max', 'memory.swap.max', 'pids.max', 'cpu.max']) rmSync(path.join(dir, f));
     await cg.remove();
     expect(existsSync(dir)).toBe(false);
+  });
+
+  it('leftovers of engines that are gone are removed; a live engine\'s are kept', () => {
+    fakeFs({ 'fs/cgroup.controllers': 'memory', self: '0::/\n' });
+    const layout = detectCgroups(path.join(root, 'fs'), path.join(root, 'self'))!;
+    for (const dir of ['islet-2147483646-process-1', `islet-${process.pid}-process-2`, 'other-1']) mkdirSync(path.join(root, 'fs', dir));
+    removeStaleCgroups(layout, 'islet-');
+    expect(existsSync(path.join(root, 'fs/islet-2147483646-process-1'))).toBe(false);
+    expect(existsSync(path.join(root, `fs/islet-${process.pid}-process-2`))).toBe(true);
+    expect(existsSync(path.join(root, 'fs/other-1'))).toBe(true);
   });
 
   it('the launch command joins every hierarchy before it execs the sandbox', () => {

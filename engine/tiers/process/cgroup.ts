@@ -2,7 +2,7 @@
 // buffers and native allocations), process count and CPU share. Works with cgroup v2 (a unified
 // hierarchy whose controllers are enabled) and v1 (a hierarchy per controller), including hybrid
 // hosts where v1 controllers sit beside a controller-less cgroup2 mount.
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface CgroupLimits {
@@ -44,6 +44,42 @@ export function detectCgroups(root = '/sys/fs/cgroup', selfCgroup = '/proc/self/
   const memory = v1('memory');
   if (!memory) return undefined;
   return { version: 1, memory, pids: v1('pids'), cpu: v1('cpu') };
+}
+
+/** True while process `pid` exists (signal 0 checks without sending). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes cgroups named `<prefix><pid>-…` left by engine processes that are gone (killed before
+ * their sandboxes' cgroups could be removed). Busy or foreign ones are left alone.
+ */
+export function removeStaleCgroups(layout: Layout, prefix: string): void {
+  const parents = layout.version === 2 ? [layout.dir] : [layout.memory, layout.pids, layout.cpu].filter((d): d is string => d !== undefined);
+  const pattern = new RegExp(`^${prefix}(\\d+)-`);
+  for (const parent of parents) {
+    let entries: string[];
+    try {
+      entries = readdirSync(parent);
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const m = pattern.exec(entry);
+      if (!m || processAlive(Number(m[1]))) continue;
+      try {
+        rmdirSync(path.join(parent, entry));
+      } catch {
+        // Still busy, or not ours to remove.
+      }
+    }
+  }
 }
 
 const RMDIR_TRIES = 20;

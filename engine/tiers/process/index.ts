@@ -3,18 +3,24 @@
 // processes, workers, addons or writes), a heap limit, a cgroup where the host allows one, and the
 // host's CPU and wall-clock watchdog. Heavier tiers reuse it with another launcher.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SANDBOX_CPUS, SANDBOX_PIDS_MAX, SANDBOX_PROCESS_OVERHEAD_MB } from '../../limits.ts';
+import { TemplatePool, type TemplatePoolOptions } from '../../warm/index.ts';
 import { LimitEnforcer } from '../isolate/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TierCapabilities, TierName } from '../tier.ts';
-import { commandInCgroup, detectCgroups, SandboxCgroup, type CgroupLayout } from './cgroup.ts';
+import { commandInCgroup, detectCgroups, processAlive, removeStaleCgroups, SandboxCgroup, type CgroupLayout } from './cgroup.ts';
 import { directLauncher, type Launcher } from './launcher.ts';
 import { ProcessSandbox } from './process-sandbox.ts';
 import { writeRuntimeFile } from './runtime-file.ts';
 
 export interface ProcessTierOptions {
+  /**
+   * Blank sandboxes kept ready for cold starts (default: none until the first cold start, then
+   * adapting between 0 and 4 per memoryMb); false boots each one on demand.
+   */
+  templates?: TemplatePoolOptions | false;
   /** Put each sandbox in its own cgroup when the host allows (default true). */
   cgroups?: boolean;
   /** Where bundles and the runtime are written (default: a fresh directory under the OS tmpdir). */
@@ -22,6 +28,11 @@ export interface ProcessTierOptions {
 }
 
 let nextSandbox = 1;
+/** Cgroups and work directories are named `islet-<engine pid>-…`, so leftovers of dead engines can be found. */
+const CGROUP_PREFIX = 'islet-';
+
+// Each blank sandbox is a whole Node process (~45 MB): a smaller, emptier shelf than isolates'.
+const TEMPLATE_DEFAULTS: TemplatePoolOptions = { minSize: 0, maxSize: 4 };
 
 export class ProcessTier implements IsolationTier {
   readonly name: TierName = 'process';
@@ -35,9 +46,14 @@ export class ProcessTier implements IsolationTier {
   readonly #ownsWorkDir: boolean;
   #runtime: Promise<string> | undefined;
   #started = 0;
+  readonly #pool: TemplatePool<ProcessSandbox> | undefined;
 
   constructor(options: ProcessTierOptions = {}) {
+    if (options.templates !== false) {
+      this.#pool = new TemplatePool((memoryMb) => this.#blank(memoryMb), () => {}, { ...TEMPLATE_DEFAULTS, ...options.templates });
+    }
     this.#cgroupLayout = options.cgroups === false ? undefined : detectCgroups();
+    if (this.#cgroupLayout) removeStaleCgroups(this.#cgroupLayout, CGROUP_PREFIX);
     if (options.cgroups !== false && !this.#cgroupLayout) this.#cgroupTrouble = 'no writable cgroup hierarchy with a memory controller';
     this.#workDir = options.workDir;
     this.#ownsWorkDir = options.workDir === undefined;
@@ -47,37 +63,47 @@ export class ProcessTier implements IsolationTier {
     return this.launcher.unavailable();
   }
 
-  /** Writes the bundle to a directory of its own, the only tenant files its sandbox may read. */
+  /** Writes the bundle once per version; each sandbox of the function gets a copy in its own directory. */
   async prepare(spec: SandboxSpec): Promise<SandboxSpec> {
     const hash = createHash('sha256').update(spec.code).digest('hex').slice(0, 16);
-    const dir = path.join(this.#dir(), `fn-${spec.name}-${hash}`);
+    const dir = path.join(this.#dir(), 'bundles');
     mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, 'index.mjs');
+    const file = path.join(dir, `${spec.name}-${hash}.mjs`);
     writeFileSync(file, spec.code);
     return { ...spec, artifact: file };
   }
 
   async start(spec: SandboxSpec): Promise<Sandbox> {
     const prepared = spec.artifact ? spec : await this.prepare(spec);
-    const moduleFile = prepared.artifact!;
+    let sandbox = this.#pool?.take(spec.limits.memoryMb);
+    if (!sandbox?.alive) sandbox = await this.#blank(spec.limits.memoryMb);
+    this.#started++;
+    await sandbox.specialise(prepared, this.#enforcer);
+    return sandbox;
+  }
+
+  /** A booted sandbox with no tenant: its own directory, Node's limits, its cgroup. */
+  async #blank(memoryMb: number): Promise<ProcessSandbox> {
     this.#runtime ??= writeRuntimeFile(this.#dir());
     const runtime = await this.#runtime;
-    const { memoryMb } = spec.limits;
+    const id = nextSandbox++;
+    const slotDir = path.join(this.#dir(), `sandbox-${id}`);
+    mkdirSync(slotDir);
     const memoryBytes = (memoryMb + SANDBOX_PROCESS_OVERHEAD_MB) * 1048576;
     const nodeArgs = [
       '--permission',
       `--allow-fs-read=${runtime}`,
-      `--allow-fs-read=${path.dirname(moduleFile)}`,
+      `--allow-fs-read=${slotDir}`,
       `--max-old-space-size=${memoryMb}`,
       runtime,
     ];
-    let { command, args } = this.launcher.command({ node: process.execPath, nodeArgs, readable: [runtime, path.dirname(moduleFile)], network: false });
-    const cgroup = this.#cgroup(spec.name, memoryBytes);
+    let { command, args } = this.launcher.command({ node: process.execPath, nodeArgs, readable: [runtime, slotDir], network: false });
+    const cgroup = this.#cgroup(`${CGROUP_PREFIX}${process.pid}-${this.name}-${id}`, memoryBytes);
     if (cgroup) ({ command, args } = commandInCgroup(cgroup, command, args));
-    this.#started++;
     try {
-      return await ProcessSandbox.start(prepared, { command, args, cgroup, memoryBytes, moduleFile }, this.#enforcer);
+      return await ProcessSandbox.blank({ command, args, cgroup, memoryBytes, slotDir });
     } catch (err) {
+      rmSync(slotDir, { recursive: true, force: true });
       await cgroup?.remove().catch(() => {});
       throw err;
     }
@@ -88,19 +114,24 @@ export class ProcessTier implements IsolationTier {
       available: !this.unavailable(),
       ...(this.unavailable() && { missing: this.unavailable() }),
       started: this.#started,
+      templates: this.#pool?.stats() ?? [],
       cgroups: this.#cgroupLayout ? `v${this.#cgroupLayout.version}` : false,
       ...(this.#cgroupTrouble && { cgroupTrouble: this.#cgroupTrouble }),
     };
   }
 
   close(): void {
+    this.#pool?.close();
     if (this.#ownsWorkDir && this.#workDir) rmSync(this.#workDir, { recursive: true, force: true });
     this.#workDir = undefined;
     this.#runtime = undefined;
   }
 
   #dir(): string {
-    this.#workDir ??= mkdtempSync(path.join(tmpdir(), `islet-${this.name}-`));
+    if (!this.#workDir) {
+      removeStaleWorkDirs(this.name);
+      this.#workDir = mkdtempSync(path.join(tmpdir(), `islet-${this.name}-${process.pid}-`));
+    }
     return this.#workDir;
   }
 
@@ -108,7 +139,7 @@ export class ProcessTier implements IsolationTier {
   #cgroup(name: string, memoryBytes: number): SandboxCgroup | undefined {
     if (!this.#cgroupLayout || this.#cgroupTrouble) return undefined;
     try {
-      return SandboxCgroup.create(this.#cgroupLayout, `islet-${process.pid}-${name}-${nextSandbox++}`, {
+      return SandboxCgroup.create(this.#cgroupLayout, name, {
         memoryBytes,
         pidsMax: SANDBOX_PIDS_MAX,
         cpus: SANDBOX_CPUS,
@@ -117,6 +148,15 @@ export class ProcessTier implements IsolationTier {
       this.#cgroupTrouble = `cgroups not writable: ${(err as Error).message}`;
       return undefined;
     }
+  }
+}
+
+/** Work directories of engines that died without closing their tier. */
+function removeStaleWorkDirs(tier: string): void {
+  const pattern = new RegExp(`^islet-${tier}-(\\d+)-`);
+  for (const entry of readdirSync(tmpdir())) {
+    const m = pattern.exec(entry);
+    if (m && !processAlive(Number(m[1]))) rmSync(path.join(tmpdir(), entry), { recursive: true, force: true });
   }
 }
 

@@ -1,13 +1,16 @@
 // One function in its own Node process (inside whatever boundary the launcher adds: none, a
-// bubblewrap container), speaking the framed protocol over a pipe. The host meters the process's
-// CPU per request, watches its memory, and turns a limit or a crash into a typed error for every
-// request it was serving.
+// bubblewrap container), speaking the framed protocol over a pipe. A sandbox boots blank (Node
+// and the runtime up, Web APIs warmed, no tenant) so a template pool can hold it ready, then is
+// specialised: the tenant's bundle goes into its own directory and is loaded. The host meters the
+// process's CPU per request, watches its memory, and turns a limit or a crash into a typed error
+// for every request it was serving.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import type { Writable } from 'node:stream';
 import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
-  WallLimitError, type IsletError as IsletErrorType,
+  WallLimitError,
 } from '../../errors.ts';
 import { EgressError } from '../../egress/index.ts';
 import { SANDBOX_START_TIMEOUT_MS } from '../../limits.ts';
@@ -31,8 +34,8 @@ export interface ProcessLaunch {
   cgroup?: SandboxCgroup;
   /** Memory the sandbox may hold, watched through RSS when there is no cgroup to enforce it. */
   memoryBytes: number;
-  /** The bundle file the runtime imports, as the sandbox sees it. */
-  moduleFile: string;
+  /** The sandbox's own directory, the only tenant files it can read; its bundle goes there. */
+  slotDir: string;
 }
 
 const MAX_STDERR_TAIL = 4096;
@@ -70,30 +73,26 @@ function toArrayBuffer(bytes: Uint8Array | null): ArrayBuffer | null {
 }
 
 export class ProcessSandbox implements Sandbox {
-  readonly #spec: SandboxSpec;
+  // Set when the sandbox is specialised; a blank one has only its process and runtime.
+  #spec: SandboxSpec | undefined;
+  #meter: SandboxMeter<Task> | undefined;
   readonly #launch: ProcessLaunch;
   readonly #child: ChildProcess;
   readonly #channel: Writable;
   readonly #reader: FrameReader;
-  readonly #meter: SandboxMeter<Task>;
   readonly #tasks = new Map<number, Task>();
   readonly #subrequests = new Map<number, AbortController>();
   readonly #pings = new Map<number, (ok: boolean) => void>();
   #hostPid = 0;
   #stderr = '';
-  #death: IsletErrorType | undefined;
+  #death: IsletError | undefined;
   #retiring: (() => void) | undefined;
-  #onLoaded: ((err?: Error) => void) | undefined;
+  /** Settles the current step (boot or load) when the runtime answers or the process dies. */
+  #onStep: ((err?: Error) => void) | undefined;
 
-  private constructor(spec: SandboxSpec, launch: ProcessLaunch, enforcer: LimitEnforcer) {
-    this.#spec = spec;
+  private constructor(launch: ProcessLaunch) {
     this.#launch = launch;
-    this.#reader = new FrameReader(spec.limits.maxBodyBytes + launch.memoryBytes + FRAME_SLACK_BYTES);
-    this.#meter = enforcer.meter<Task>(spec.limits.cpuMs, {
-      readCpuNs: () => this.#sample(),
-      onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
-      onWallLimit: (task) => this.#onWallLimit(task),
-    });
+    this.#reader = new FrameReader(launch.memoryBytes + FRAME_SLACK_BYTES);
     // A clean environment: nothing of the host's leaks in, and NODE_EXTRA_CA_CERTS and the like
     // do not slow every start.
     this.#child = spawn(launch.command, launch.args, { env: { ISLET_CHANNEL_FD: '3' }, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
@@ -103,16 +102,31 @@ export class ProcessSandbox implements Sandbox {
     this.#child.stderr!.on('data', (chunk: Buffer) => {
       this.#stderr = (this.#stderr + chunk.toString()).slice(-MAX_STDERR_TAIL);
     });
-    this.#child.on('error', (err) => this.#die(new SandboxUnavailableError(`function "${spec.name}": the sandbox could not be started: ${err.message}`)));
+    this.#child.on('error', (err) => this.#die(new SandboxUnavailableError(`a sandbox could not be started: ${err.message}`)));
     // 'close', not 'exit': it comes after stderr has been read, which says whether V8 ran out of heap.
     this.#child.on('close', (code, signal) => this.#onExit(code, signal));
   }
 
-  /** Starts the process and loads `spec`'s module in it; rejects with BundleError when it does not load. */
-  static async start(spec: SandboxSpec, launch: ProcessLaunch, enforcer: LimitEnforcer): Promise<ProcessSandbox> {
-    const sandbox = new ProcessSandbox(spec, launch, enforcer);
-    await sandbox.#load();
+  /** Starts the process and waits for its runtime to be ready for a tenant. */
+  static async blank(launch: ProcessLaunch): Promise<ProcessSandbox> {
+    const sandbox = new ProcessSandbox(launch);
+    await sandbox.#step('boot', () => {});
+    sandbox.#hostPid = leafPid(sandbox.#child.pid!);
     return sandbox;
+  }
+
+  /** Loads the function's bundle (`spec.artifact`); throws BundleError when it does not load. */
+  async specialise(spec: SandboxSpec, enforcer: LimitEnforcer): Promise<void> {
+    if (this.#spec) throw new Error('a sandbox is specialised once');
+    this.#spec = spec;
+    this.#meter = enforcer.meter<Task>(spec.limits.cpuMs, {
+      readCpuNs: () => this.#sample(),
+      onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
+      onWallLimit: (task) => this.#onWallLimit(task),
+    });
+    const file = path.join(this.#launch.slotDir, 'index.mjs');
+    copyFileSync(spec.artifact!, file);
+    await this.#step('load', () => this.#send({ t: 'load', file, name: spec.name, env: spec.env }));
   }
 
   get alive(): boolean {
@@ -123,26 +137,25 @@ export class ProcessSandbox implements Sandbox {
     return this.#tasks.size;
   }
 
-  #load(): Promise<void> {
+  /** Waits for the runtime to finish `what` (settled by #onStep); on failure the sandbox is stopped. */
+  #step(what: 'boot' | 'load', begin: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#onLoaded = undefined;
-        this.stop();
-        reject(new SandboxUnavailableError(`function "${this.#spec.name}": the sandbox did not start within ${SANDBOX_START_TIMEOUT_MS} ms`));
+        this.#onStep?.(new SandboxUnavailableError(`${this.#who()}: the sandbox did not ${what} within ${SANDBOX_START_TIMEOUT_MS} ms`));
       }, SANDBOX_START_TIMEOUT_MS);
-      this.#onLoaded = (err) => {
+      this.#onStep = (err) => {
         clearTimeout(timer);
-        this.#onLoaded = undefined;
-        if (err) {
-          this.stop();
-          reject(err);
-        } else {
-          this.#hostPid = leafPid(this.#child.pid!);
-          resolve();
-        }
+        this.#onStep = undefined;
+        if (!err) return resolve();
+        this.stop();
+        reject(err);
       };
-      this.#send({ t: 'load', file: this.#launch.moduleFile, name: this.#spec.name, env: this.#spec.env });
+      begin();
     });
+  }
+
+  #who(): string {
+    return this.#spec ? `function "${this.#spec.name}"` : 'a blank sandbox';
   }
 
   #send(head: FrameHead, body?: Uint8Array | null): void {
@@ -156,7 +169,7 @@ export class ProcessSandbox implements Sandbox {
       if (!this.#launch.cgroup) {
         const rssPages = Number(readFileSync(`/proc/${this.#hostPid}/statm`, 'utf8').split(' ')[1]);
         if (rssPages * PAGE_BYTES > this.#launch.memoryBytes) {
-          queueMicrotask(() => this.#die(new MemoryLimitError(this.#spec.name, this.#spec.limits.memoryMb)));
+          queueMicrotask(() => this.#die(new MemoryLimitError(this.#spec!.name, this.#spec!.limits.memoryMb)));
         }
       }
       return Number(readFileSync(`/proc/${this.#hostPid}/schedstat`, 'utf8').split(' ')[0]);
@@ -166,9 +179,9 @@ export class ProcessSandbox implements Sandbox {
   }
 
   #startTask(resolve: Task['resolve'], reject: Task['reject']): Task {
-    const task: Task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: performance.now() + this.#spec.limits.wallMs, answered: false };
+    const task: Task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: performance.now() + this.#spec!.limits.wallMs, answered: false };
     this.#tasks.set(task.id, task);
-    this.#meter.start(task);
+    this.#meter!.start(task);
     return task;
   }
 
@@ -208,19 +221,22 @@ export class ProcessSandbox implements Sandbox {
     try {
       frames = this.#reader.push(chunk);
     } catch (err) {
-      this.#die(new SandboxCrashedError(`function "${this.#spec.name}": its sandbox broke the protocol (${(err as Error).message})`));
+      this.#die(new SandboxCrashedError(`${this.#who()}: its sandbox broke the protocol (${(err as Error).message})`));
       return;
     }
     for (const frame of frames) this.#onFrame(frame);
   }
 
   #onFrame({ head, body }: Frame): void {
+    if (head.t === 'booted' || head.t === 'ready') return this.#onStep?.();
+    // Anything else comes from a tenant's module: only once there is one.
+    const spec = this.#spec;
+    if (!spec) return;
     switch (head.t) {
-      case 'ready': return this.#onLoaded?.();
       case 'load-error': {
         const stack = String(head.stack ?? '');
-        const mapped = (this.#spec.mapStack?.(stack) ?? stack).split('\n').slice(1).filter(Boolean);
-        return this.#onLoaded?.(new BundleError(`function "${this.#spec.name}" failed to load: ${String(head.message)}`, mapped));
+        const mapped = (spec.mapStack?.(stack) ?? stack).split('\n').slice(1).filter(Boolean);
+        return this.#onStep?.(new BundleError(`function "${spec.name}" failed to load: ${String(head.message)}`, mapped));
       }
       case 'res': return this.#onResponse(head, body);
       case 'exc': return this.#onException(head);
@@ -232,7 +248,7 @@ export class ProcessSandbox implements Sandbox {
         task.answered = true;
         return this.#finish(task);
       }
-      case 'log': return this.#spec.log.console(String(head.level), String(head.message));
+      case 'log': return spec.log.console(String(head.level), String(head.message));
       case 'fetch': return this.#startFetch(head, body);
       case 'fetch-abort': return this.#subrequests.get(Number(head.id))?.abort();
       case 'pong': return this.#pings.get(Number(head.id))?.(true);
@@ -246,7 +262,7 @@ export class ProcessSandbox implements Sandbox {
     if (isWireResponse(head.status, head.headers)) {
       task.resolve({ status: head.status as number, headers: head.headers as string[], body: head.hasBody ? (toArrayBuffer(body) ?? new ArrayBuffer(0)) : null });
     } else {
-      task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
+      task.reject(new TenantExceptionError(this.#spec!.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
     }
     if (head.waitUntil !== true) this.#finish(task);
   }
@@ -257,11 +273,11 @@ export class ProcessSandbox implements Sandbox {
     const [name, message, stack] = [String(head.name), String(head.message), String(head.stack)];
     // As in the isolate tier: a refused ArrayBuffer allocation that escapes is the memory limit.
     if (name === 'RangeError' && message === 'Array buffer allocation failed') {
-      this.#die(new MemoryLimitError(this.#spec.name, this.#spec.limits.memoryMb));
+      this.#die(new MemoryLimitError(this.#spec!.name, this.#spec!.limits.memoryMb));
       return;
     }
     task.answered = true;
-    task.reject(new TenantExceptionError(this.#spec.name, name, message, this.#spec.mapStack?.(stack) ?? stack));
+    task.reject(new TenantExceptionError(this.#spec!.name, name, message, this.#spec!.mapStack?.(stack) ?? stack));
     if (head.waitUntil !== true) this.#finish(task);
   }
 
@@ -273,8 +289,8 @@ export class ProcessSandbox implements Sandbox {
     const redirect = head.redirect === 'manual' || head.redirect === 'error' ? head.redirect : 'follow';
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
-    this.#meter.poke();
-    this.#spec
+    this.#meter!.poke();
+    this.#spec!
       .outbound({ method: String(head.method), url: String(head.url), headers, body: toArrayBuffer(body), redirect }, cancel.signal)
       .then(
         (res) => this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls }, res.body ? new Uint8Array(res.body) : null),
@@ -285,35 +301,40 @@ export class ProcessSandbox implements Sandbox {
 
   #finish(task: Task): void {
     this.#tasks.delete(task.id);
-    this.#meter.end(task);
+    this.#meter!.end(task);
     if (this.#retiring && this.#tasks.size === 0) this.#retiring();
   }
 
   #onWallLimit(task: Task): void {
-    if (!task.answered) task.reject(new WallLimitError(this.#spec.name, this.#spec.limits.wallMs));
-    else this.#spec.log.event('warn', 'waitUntil work cut off at the wall-clock limit', { wallMs: this.#spec.limits.wallMs });
+    if (!task.answered) task.reject(new WallLimitError(this.#spec!.name, this.#spec!.limits.wallMs));
+    else this.#spec!.log.event('warn', 'waitUntil work cut off at the wall-clock limit', { wallMs: this.#spec!.limits.wallMs });
     task.answered = true;
     this.#finish(task);
   }
 
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const memoryMb = this.#spec?.limits.memoryMb ?? 0;
     const outOfMemory = this.#launch.cgroup?.oomKilled() || /heap out of memory|Reached heap limit/.test(this.#stderr);
+    const how = signal ?? `code ${code}`;
     const reason = outOfMemory
-      ? new MemoryLimitError(this.#spec.name, this.#spec.limits.memoryMb)
-      : new SandboxCrashedError(`function "${this.#spec.name}": its sandbox exited (${signal ?? `code ${code}`})`);
-    if (this.#onLoaded) {
+      ? new MemoryLimitError(this.#spec?.name ?? '', memoryMb)
+      : new SandboxCrashedError(`${this.#who()}: its sandbox exited (${how})`);
+    if (this.#onStep) {
       const detail = this.#stderr.trim().split('\n').slice(-5);
-      this.#onLoaded(outOfMemory ? new BundleError(`function "${this.#spec.name}" exceeded its memory limit of ${this.#spec.limits.memoryMb} MB while loading`) : new BundleError(`function "${this.#spec.name}" failed to load: its sandbox exited (${signal ?? `code ${code}`})`, detail));
+      if (!this.#spec) this.#onStep(new SandboxUnavailableError(`a sandbox exited while booting (${how}): ${detail.join(' ')}`));
+      else if (outOfMemory) this.#onStep(new BundleError(`function "${this.#spec.name}" exceeded its memory limit of ${memoryMb} MB while loading`));
+      else this.#onStep(new BundleError(`function "${this.#spec.name}" failed to load: its sandbox exited (${how})`, detail));
     }
     this.#die(reason, false, this.#stderr);
-    void this.#launch.cgroup?.remove().catch((err: unknown) => this.#spec.log.event('warn', 'a sandbox cgroup could not be removed', { error: String(err) }));
+    rmSync(this.#launch.slotDir, { recursive: true, force: true });
+    void this.#launch.cgroup?.remove().catch((err: unknown) => this.#spec?.log.event('warn', 'a sandbox cgroup could not be removed', { error: String(err) }));
   }
 
   /** Ends the sandbox for `reason`: every request it was serving fails with that reason. */
   #die(reason: IsletError, quiet = false, stderr = ''): void {
     if (this.#death) return;
     this.#death = reason;
-    this.#meter.stop();
+    this.#meter?.stop();
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
     for (const ping of this.#pings.values()) ping(false);
@@ -329,7 +350,7 @@ export class ProcessSandbox implements Sandbox {
     }
     for (const task of this.#tasks.values()) if (!task.answered) task.reject(reason);
     this.#tasks.clear();
-    if (!quiet) this.#spec.log.event('warn', reason.message, { code: reason.code, ...(stderr && { stderr: stderr.trim().split('\n').slice(-5).join('\n') }) });
+    if (!quiet) this.#spec?.log.event('warn', reason.message, { code: reason.code, ...(stderr && { stderr: stderr.trim().split('\n').slice(-5).join('\n') }) });
     this.#retiring?.();
   }
 
@@ -347,6 +368,6 @@ export class ProcessSandbox implements Sandbox {
   }
 
   stop(): void {
-    this.#die(new SandboxUnavailableError(`function "${this.#spec.name}" was stopped`), true);
+    this.#die(new SandboxUnavailableError(`${this.#who()} was stopped`), true);
   }
 }
