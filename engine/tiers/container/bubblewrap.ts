@@ -20,7 +20,7 @@ function systemDirs(): string[] {
   return args;
 }
 
-export function bubblewrapArgs({ node, nodeArgs, readable, network }: LaunchRequest): string[] {
+export function bubblewrapArgs({ node, nodeArgs, readable, network }: Pick<LaunchRequest, 'node' | 'nodeArgs' | 'readable' | 'network'>): string[] {
   return [
     '--unshare-all',
     ...(network ? ['--share-net'] : []),
@@ -46,6 +46,8 @@ export function bubblewrapArgs({ node, nodeArgs, readable, network }: LaunchRequ
 }
 
 export class BubblewrapLauncher implements Launcher {
+  readonly channel = 'fd3';
+  readonly cpuClock = 'main-thread';
   #probe: string | undefined | null = null;
 
   /** Looks for bwrap and runs it once: user namespaces may be off even where it is installed. */

@@ -39,6 +39,8 @@ export class ProcessTier implements IsolationTier {
   // ~30 ms to start node and load the runtime here; an idle sandbox holds ~45 MB of RSS.
   readonly capabilities: TierCapabilities = { coldStartMs: 30, densityPerGb: 20, accepts: ['node-builtins'], strength: 2 };
   protected readonly launcher: Launcher = directLauncher;
+  /** Memory a sandbox may hold beyond its heap limit: Node's own, plus the boundary's. */
+  protected readonly memoryOverheadMb: number = SANDBOX_PROCESS_OVERHEAD_MB;
   readonly #enforcer = new LimitEnforcer();
   readonly #cgroupLayout: CgroupLayout | undefined;
   #cgroupTrouble: string | undefined;
@@ -86,24 +88,30 @@ export class ProcessTier implements IsolationTier {
   async #blank(memoryMb: number): Promise<ProcessSandbox> {
     this.#runtime ??= writeRuntimeFile(this.#dir());
     const runtime = await this.#runtime;
-    const id = nextSandbox++;
-    const slotDir = path.join(this.#dir(), `sandbox-${id}`);
-    mkdirSync(slotDir);
-    const memoryBytes = (memoryMb + SANDBOX_PROCESS_OVERHEAD_MB) * 1048576;
+    const id = `${CGROUP_PREFIX}${process.pid}-${this.name}-${nextSandbox++}`;
+    const dir = path.join(this.#dir(), id);
+    const codeDir = path.join(dir, 'code');
+    const scratchDir = path.join(dir, 'launch');
+    mkdirSync(codeDir, { recursive: true });
+    mkdirSync(scratchDir);
+    const memoryBytes = (memoryMb + this.memoryOverheadMb) * 1048576;
     const nodeArgs = [
       '--permission',
       `--allow-fs-read=${runtime}`,
-      `--allow-fs-read=${slotDir}`,
+      `--allow-fs-read=${codeDir}`,
       `--max-old-space-size=${memoryMb}`,
       runtime,
     ];
-    let { command, args } = this.launcher.command({ node: process.execPath, nodeArgs, readable: [runtime, slotDir], network: false });
-    const cgroup = this.#cgroup(`${CGROUP_PREFIX}${process.pid}-${this.name}-${id}`, memoryBytes);
-    if (cgroup) ({ command, args } = commandInCgroup(cgroup, command, args));
+    const request = { id, scratchDir, node: process.execPath, nodeArgs, readable: [runtime, codeDir], network: false };
+    const cgroup = this.#cgroup(id, memoryBytes);
     try {
-      return await ProcessSandbox.blank({ command, args, cgroup, memoryBytes, slotDir });
+      let { command, args } = this.launcher.command(request);
+      if (cgroup) ({ command, args } = commandInCgroup(cgroup, command, args));
+      const { channel, cpuClock } = this.launcher;
+      const cleanup = this.launcher.cleanup && (() => this.launcher.cleanup!(request));
+      return await ProcessSandbox.blank({ command, args, cgroup, memoryBytes, dir, codeDir, channel, cpuClock, cleanup });
     } catch (err) {
-      rmSync(slotDir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
       await cgroup?.remove().catch(() => {});
       throw err;
     }

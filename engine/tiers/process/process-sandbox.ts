@@ -5,7 +5,7 @@
 // process's CPU per request, watches its memory, and turns a limit or a crash into a typed error
 // for every request it was serving.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import {
@@ -18,6 +18,7 @@ import type { WireRequest, WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, MeteredTask, SandboxMeter } from '../isolate/index.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
 import type { SandboxCgroup } from './cgroup.ts';
+import type { Launcher } from './launcher.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
 
 interface Task extends MeteredTask {
@@ -34,8 +35,14 @@ export interface ProcessLaunch {
   cgroup?: SandboxCgroup;
   /** Memory the sandbox may hold, watched through RSS when there is no cgroup to enforce it. */
   memoryBytes: number;
-  /** The sandbox's own directory, the only tenant files it can read; its bundle goes there. */
-  slotDir: string;
+  /** The sandbox's own directory, removed when it exits. */
+  dir: string;
+  /** Inside `dir`: the only tenant files the sandbox can read; its bundle goes there. */
+  codeDir: string;
+  channel: Launcher['channel'];
+  cpuClock: Launcher['cpuClock'];
+  /** Runs after the process exited (a container runtime's leftover state). */
+  cleanup?: () => void;
 }
 
 const MAX_STDERR_TAIL = 4096;
@@ -47,19 +54,51 @@ const FRAME_SLACK_BYTES = 64 * 1024 * 1024;
 
 let nextTaskId = 1;
 
-/** The process at the bottom of `pid`'s descendants: node itself under sh, bwrap or their inits. */
+/** Children of `pid`, forked by any of its threads (Go programs such as runsc fork from any). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) if (child) out.push(Number(child));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
+
+/** The process at the bottom of `pid`'s descendants: node itself under sh, bwrap, runc or their inits. */
 function leafPid(pid: number): number {
   for (let depth = 0; depth < 8; depth++) {
-    let children: string[];
-    try {
-      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    } catch {
-      return pid;
-    }
+    const children = childrenOf(pid);
     if (children.length === 0) return pid;
-    pid = Number(children[children.length - 1]);
+    pid = children[children.length - 1]!;
   }
   return pid;
+}
+
+const CLOCK_TICK_NS = 1e9 / 100;
+
+/** CPU time (user + system) of `pid` and every process under it, in ns, at clock-tick resolution. */
+function treeCpuNs(pid: number, depth = 0): number {
+  let ticks = 0;
+  try {
+    // Fields after the parenthesised command: utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks = Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+  let ns = ticks * CLOCK_TICK_NS;
+  if (depth < 8) for (const child of childrenOf(pid)) ns += treeCpuNs(child, depth + 1);
+  return ns;
 }
 
 function isWireResponse(status: unknown, headers: unknown): boolean {
@@ -95,10 +134,16 @@ export class ProcessSandbox implements Sandbox {
     this.#reader = new FrameReader(launch.memoryBytes + FRAME_SLACK_BYTES);
     // A clean environment: nothing of the host's leaks in, and NODE_EXTRA_CA_CERTS and the like
     // do not slow every start.
-    this.#child = spawn(launch.command, launch.args, { env: { ISLET_CHANNEL_FD: '3' }, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
-    this.#channel = this.#child.stdio[3] as Writable;
-    this.#child.stdio[3]!.on('data', (chunk: Buffer) => this.#onData(chunk));
-    this.#child.stdio[3]!.on('error', () => {});
+    const fd3 = launch.channel === 'fd3';
+    this.#child = spawn(launch.command, launch.args, {
+      env: { ISLET_CHANNEL_FD: fd3 ? '3' : 'stdio' },
+      stdio: fd3 ? ['ignore', 'ignore', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+    });
+    this.#channel = (fd3 ? this.#child.stdio[3] : this.#child.stdin) as Writable;
+    const incoming = fd3 ? this.#child.stdio[3]! : this.#child.stdout!;
+    incoming.on('data', (chunk: Buffer) => this.#onData(chunk));
+    incoming.on('error', () => {});
+    this.#channel.on('error', () => {});
     this.#child.stderr!.on('data', (chunk: Buffer) => {
       this.#stderr = (this.#stderr + chunk.toString()).slice(-MAX_STDERR_TAIL);
     });
@@ -124,7 +169,7 @@ export class ProcessSandbox implements Sandbox {
       onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
       onWallLimit: (task) => this.#onWallLimit(task),
     });
-    const file = path.join(this.#launch.slotDir, 'index.mjs');
+    const file = path.join(this.#launch.codeDir, 'index.mjs');
     copyFileSync(spec.artifact!, file);
     await this.#step('load', () => this.#send({ t: 'load', file, name: spec.name, env: spec.env }));
   }
@@ -162,9 +207,10 @@ export class ProcessSandbox implements Sandbox {
     if (this.#channel.writable) this.#channel.write(encodeFrame(head, body));
   }
 
-  /** The watchdog's tick: the CPU clock of node's main thread (ns), and its RSS without a cgroup. */
+  /** The watchdog's tick: the sandbox's CPU clock (ns), and its RSS without a cgroup. */
   #sample(): number {
     if (!this.#hostPid) return 0;
+    if (this.#launch.cpuClock === 'process-tree') return treeCpuNs(this.#child.pid!);
     try {
       if (!this.#launch.cgroup) {
         const rssPages = Number(readFileSync(`/proc/${this.#hostPid}/statm`, 'utf8').split(' ')[1]);
@@ -326,7 +372,8 @@ export class ProcessSandbox implements Sandbox {
       else this.#onStep(new BundleError(`function "${this.#spec.name}" failed to load: its sandbox exited (${how})`, detail));
     }
     this.#die(reason, false, this.#stderr);
-    rmSync(this.#launch.slotDir, { recursive: true, force: true });
+    rmSync(this.#launch.dir, { recursive: true, force: true });
+    this.#launch.cleanup?.();
     void this.#launch.cgroup?.remove().catch((err: unknown) => this.#spec?.log.event('warn', 'a sandbox cgroup could not be removed', { error: String(err) }));
   }
 
@@ -338,7 +385,7 @@ export class ProcessSandbox implements Sandbox {
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
     for (const ping of this.#pings.values()) ping(false);
-    this.#child.stdio[3]?.destroy();
+    this.#channel.destroy();
     // SIGKILL both: the launcher's process (bwrap, which takes its sandbox down with it) and node.
     if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
     if (this.#hostPid && this.#hostPid !== this.#child.pid) {

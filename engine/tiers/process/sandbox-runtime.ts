@@ -1,9 +1,11 @@
 // The runtime inside a process, container or VM sandbox: a plain Node 24 process that loads one
 // tenant module and serves the Workers handler contract with Node's own Web APIs (Request,
 // Response, Headers, URL, streams, crypto). It speaks the framed protocol on the descriptor
-// named by ISLET_CHANNEL_FD (3, a pipe to the host; a virtio-serial port inside a VM). The
-// tenant's fetch() goes to the host, which runs it under the function's egress policy.
-import { createReadStream, createWriteStream } from 'node:fs';
+// named by ISLET_CHANNEL_FD (3, a socket pair to the host), or on stdin and stdout when that is
+// "stdio" (inside container runtimes). The tenant's fetch() goes to the host, which runs it
+// under the function's egress policy.
+import { Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
@@ -15,9 +17,10 @@ interface ExportedHandler {
 
 // Frames from the host are requests and subrequest answers; bodies are bounded by the host.
 const MAX_FRAME_BYTES = 2 ** 31 - 1;
-const fd = Number(process.env.ISLET_CHANNEL_FD ?? 3);
-const input = createReadStream('', { fd, highWaterMark: 256 * 1024 });
-const output = createWriteStream('', { fd });
+const channel = process.env.ISLET_CHANNEL_FD ?? '3';
+const [inFd, outFd] = channel === 'stdio' ? [0, 1] : [Number(channel), Number(channel)];
+const input = new Socket({ fd: inFd, readable: true, writable: inFd === outFd });
+const output = inFd === outFd ? input : new Socket({ fd: outFd, readable: false, writable: true });
 const reader = new FrameReader(MAX_FRAME_BYTES);
 const subrequests = new Map<number, { resolve(frame: Frame): void; reject(err: unknown): void }>();
 let nextSubrequest = 1;
@@ -139,8 +142,18 @@ async function hostFetch(input: Request | string | URL, init?: RequestInit): Pro
   }
 }
 
-/** console lines go to the host's log, tagged with the function, formatted as Node prints them. */
+/**
+ * console lines go to the host's log, tagged with the function, formatted as Node prints them;
+ * so do writes to process.stdout, which may be the channel itself.
+ */
 function forwardConsole(): void {
+  const stdout = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      send({ t: 'log', level: 'log', message: chunk.toString().replace(/\n$/, '') });
+      done();
+    },
+  });
+  Object.defineProperty(process, 'stdout', { value: stdout, configurable: true });
   for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {
     console[level] = (...args: unknown[]) => {
       const message = args.map((a) => (typeof a === 'string' ? a : inspect(a, { depth: 4, breakLength: Infinity }))).join(' ');
@@ -181,8 +194,8 @@ forwardConsole();
 globalThis.fetch = hostFetch;
 await warmWebApis();
 send({ t: 'booted' });
-input.on('data', (chunk: Buffer | string) => {
-  for (const frame of reader.push(chunk as Buffer)) onFrame(frame);
+input.on('data', (chunk: Buffer) => {
+  for (const frame of reader.push(chunk)) onFrame(frame);
 });
 // The host closed the channel: nothing more will come, so end (timers included).
 input.on('end', () => process.exit(0));
