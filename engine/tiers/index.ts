@@ -1,15 +1,17 @@
 // The isolation tiers: one interface (tier.ts), one folder per backend, and the choice between them.
 import { ContainerTier } from './container/index.ts';
+import { GvisorTier } from './gvisor/index.ts';
 import { ProcessTier } from './process/index.ts';
 import type { IsolationTier } from './tier.ts';
 
 export { checkTierFields, chooseTier, type TierChoice, type TierRequest } from './choose.ts';
-export { ContainerTier } from './container/index.ts';
+export { CONTAINER_RUNTIMES, ContainerTier, type ContainerRuntime, type ContainerTierOptions } from './container/index.ts';
+export { GvisorTier } from './gvisor/index.ts';
 export { IsolateTier } from './isolate/index.ts';
 export { ProcessTier, type ProcessTierOptions } from './process/index.ts';
 export * from './tier.ts';
 
 /** The tiers besides isolates an engine offers by default; each starts nothing until used. */
 export function hostTiers(): IsolationTier[] {
-  return [new ProcessTier(), new ContainerTier()];
+  return [new ProcessTier(), new ContainerTier(), new GvisorTier()];
 }

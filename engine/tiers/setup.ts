@@ -3,9 +3,12 @@
 import { spawnSync } from 'node:child_process';
 import { findExecutable } from './host-binaries.ts';
 
-/** Per tier, the programs it runs and the Debian packages that bring them. */
+/** Per backend, the programs it runs and the Debian packages that bring them. */
 export const TIER_PACKAGES: Record<string, { binaries: string[]; packages: string[] }> = {
-  container: { binaries: ['bwrap'], packages: ['bubblewrap'] },
+  'container (bubblewrap)': { binaries: ['bwrap'], packages: ['bubblewrap'] },
+  'container (runc)': { binaries: ['runc'], packages: ['runc'] },
+  'container (crun)': { binaries: ['crun'], packages: ['crun'] },
+  gvisor: { binaries: ['runsc'], packages: ['runsc'] },
 };
 
 export interface SetupResult {

@@ -82,7 +82,7 @@ export function removeStaleCgroups(layout: Layout, prefix: string): void {
   }
 }
 
-const RMDIR_TRIES = 20;
+const RMDIR_TRIES = 40;
 const RMDIR_RETRY_MS = 5;
 
 /** A cgroup made for one sandbox. The launcher puts the sandbox's first process in it. */
@@ -135,19 +135,35 @@ export class SandboxCgroup {
     }
   }
 
-  /** True when the kernel's OOM killer ended a process of this cgroup. */
+  /**
+   * True when the kernel's OOM killer ended a process of this cgroup, or (v1, where the kill is
+   * counted in a nested container cgroup that is gone by now) usage reached the limit.
+   */
   oomKilled(): boolean {
-    try {
-      const m = /^oom_kill (\d+)$/m.exec(readFileSync(this.#oomFile, 'utf8'));
-      return m !== null && Number(m[1]) > 0;
-    } catch {
-      return false;
-    }
+    const read = (file: string) => {
+      try {
+        return readFileSync(path.join(this.#dirs[0]!, file), 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    const m = /^oom_kill (\d+)$/m.exec(read(path.basename(this.#oomFile)));
+    if (m !== null && Number(m[1]) > 0) return true;
+    const maxUsage = Number(read('memory.max_usage_in_bytes'));
+    return maxUsage > 0 && maxUsage >= Number(read('memory.limit_in_bytes'));
   }
 
   /** Removes the cgroup once its processes are gone; the kernel may say EBUSY for a moment after exit. */
   async remove(): Promise<void> {
-    for (const dir of this.#dirs) {
+    // A container runtime's nested cgroups first (runc leaves none behind; a killed one may).
+    const nested = this.#dirs.flatMap((dir) => {
+      try {
+        return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(dir, e.name));
+      } catch {
+        return [];
+      }
+    });
+    for (const dir of [...nested, ...this.#dirs]) {
       for (let attempt = 1; ; attempt++) {
         try {
           rmdirSync(dir);

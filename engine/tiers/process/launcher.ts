@@ -33,7 +33,7 @@ export interface Launcher {
   /** Writes what the launch needs (into request.scratchDir) and returns the command line. */
   command(request: LaunchRequest): { command: string; args: string[] };
   /** Releases what outlives the launched process (a container runtime's state), after it exits. */
-  cleanup?(request: LaunchRequest): void;
+  cleanup?(request: LaunchRequest): Promise<void>;
 }
 
 /** The process tier: Node itself, with its permission model as the boundary. */

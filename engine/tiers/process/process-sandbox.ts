@@ -41,8 +41,8 @@ export interface ProcessLaunch {
   codeDir: string;
   channel: Launcher['channel'];
   cpuClock: Launcher['cpuClock'];
-  /** Runs after the process exited (a container runtime's leftover state). */
-  cleanup?: () => void;
+  /** Runs after the process exited (a container runtime's leftover state), before its cgroup goes. */
+  cleanup?: () => Promise<void>;
 }
 
 const MAX_STDERR_TAIL = 4096;
@@ -373,8 +373,10 @@ export class ProcessSandbox implements Sandbox {
     }
     this.#die(reason, false, this.#stderr);
     rmSync(this.#launch.dir, { recursive: true, force: true });
-    this.#launch.cleanup?.();
-    void this.#launch.cgroup?.remove().catch((err: unknown) => this.#spec?.log.event('warn', 'a sandbox cgroup could not be removed', { error: String(err) }));
+    void (async () => {
+      await this.#launch.cleanup?.();
+      await this.#launch.cgroup?.remove();
+    })().catch((err: unknown) => this.#spec?.log.event('warn', 'a sandbox cgroup could not be removed', { error: String(err) }));
   }
 
   /** Ends the sandbox for `reason`: every request it was serving fails with that reason. */
