@@ -302,13 +302,14 @@ export class Engine {
   async close(): Promise<void> {
     clearInterval(this.#sweepTimer);
     this.#crons.close();
-    for (const tier of this.#tiers) tier.close?.();
     const slots = [...this.#functions.values()];
     this.#functions.clear();
     for (const slot of slots) {
       slot.sandbox?.stop();
       slot.starting?.then((s) => s.stop(), () => {});
     }
+    // Process-based tiers wait here until their sandboxes' cgroups and runtime state are gone.
+    await Promise.all(this.#tiers.map((tier) => tier.close?.()));
   }
 
   /** A sandbox died (a limit, or memory): the next request boots a fresh one. */

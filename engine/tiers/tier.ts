@@ -80,8 +80,8 @@ export interface IsolationTier {
   prepare?(spec: SandboxSpec): Promise<SandboxSpec>;
   /** Starts a sandbox running `spec.code`; rejects with BundleError if the code does not load. */
   start(spec: SandboxSpec): Promise<Sandbox>;
-  /** Release what the tier keeps besides sandboxes (warm templates, prepared files). */
-  close?(): void;
+  /** Release what the tier keeps (warm templates, prepared files), and stop its sandboxes. */
+  close?(): void | Promise<void>;
   /** What the tier has warm or prepared, for the status endpoint. */
   status?(): Record<string, unknown>;
 }

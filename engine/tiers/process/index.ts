@@ -49,6 +49,8 @@ export class ProcessTier implements IsolationTier {
   #runtime: Promise<string> | undefined;
   #started = 0;
   readonly #pool: TemplatePool<ProcessSandbox> | undefined;
+  /** Every sandbox not yet gone, so close() can wait for their cleanup. */
+  readonly #sandboxes = new Set<ProcessSandbox>();
 
   constructor(options: ProcessTierOptions = {}) {
     if (options.templates !== false) {
@@ -109,7 +111,10 @@ export class ProcessTier implements IsolationTier {
       if (cgroup) ({ command, args } = commandInCgroup(cgroup, command, args));
       const { channel, cpuClock } = this.launcher;
       const cleanup = this.launcher.cleanup && (() => this.launcher.cleanup!(request));
-      return await ProcessSandbox.blank({ command, args, cgroup, memoryBytes, dir, codeDir, channel, cpuClock, cleanup });
+      const sandbox = await ProcessSandbox.blank({ command, args, cgroup, memoryBytes, dir, codeDir, channel, cpuClock, cleanup });
+      this.#sandboxes.add(sandbox);
+      void sandbox.exited.then(() => this.#sandboxes.delete(sandbox));
+      return sandbox;
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       await cgroup?.remove().catch(() => {});
@@ -128,8 +133,12 @@ export class ProcessTier implements IsolationTier {
     };
   }
 
-  close(): void {
+  /** Stops every sandbox of this tier and waits until their cgroups and runtime state are gone. */
+  async close(): Promise<void> {
     this.#pool?.close();
+    const sandboxes = [...this.#sandboxes];
+    for (const sandbox of sandboxes) sandbox.stop();
+    await Promise.all(sandboxes.map((s) => s.exited));
     if (this.#ownsWorkDir && this.#workDir) rmSync(this.#workDir, { recursive: true, force: true });
     this.#workDir = undefined;
     this.#runtime = undefined;

@@ -126,12 +126,16 @@ export class ProcessSandbox implements Sandbox {
   #stderr = '';
   #death: IsletError | undefined;
   #retiring: (() => void) | undefined;
+  /** Resolves once the process has exited and what it leaves behind (cgroup, runtime state) is gone. */
+  readonly exited: Promise<void>;
+  #onExited!: () => void;
   /** Settles the current step (boot or load) when the runtime answers or the process dies. */
   #onStep: ((err?: Error) => void) | undefined;
 
   private constructor(launch: ProcessLaunch) {
     this.#launch = launch;
     this.#reader = new FrameReader(launch.memoryBytes + FRAME_SLACK_BYTES);
+    this.exited = new Promise((resolve) => (this.#onExited = resolve));
     // A clean environment: nothing of the host's leaks in, and NODE_EXTRA_CA_CERTS and the like
     // do not slow every start.
     const fd3 = launch.channel === 'fd3';
@@ -376,7 +380,9 @@ export class ProcessSandbox implements Sandbox {
     void (async () => {
       await this.#launch.cleanup?.();
       await this.#launch.cgroup?.remove();
-    })().catch((err: unknown) => this.#spec?.log.event('warn', 'a sandbox cgroup could not be removed', { error: String(err) }));
+    })()
+      .catch((err: unknown) => this.#spec?.log.event('warn', 'a sandbox cgroup could not be removed', { error: String(err) }))
+      .finally(this.#onExited);
   }
 
   /** Ends the sandbox for `reason`: every request it was serving fails with that reason. */
