@@ -33,9 +33,12 @@ describe('islet dev --tier', () => {
     expect((await request(url)).text).toBe('Hello World!');
   });
 
-  it('refuses a tier it does not know, naming the ones it does', () => {
+  it('refuses a tier or container runtime it does not know, naming the ones it does', () => {
     const run = spawnSync(process.execPath, ['--no-node-snapshot', ISLET, 'dev', 'fixtures/hello/index.ts', '--tier', 'vm'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('"tier" must be one of isolate, process, container, gvisor, microvm, auto');
+    const runtime = spawnSync(process.execPath, ['--no-node-snapshot', ISLET, 'serve', '--container-runtime', 'docker'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+    expect(runtime.status).toBe(2);
+    expect(runtime.stderr).toContain('--container-runtime must be one of bubblewrap, runc, crun, got "docker"');
   });
 });

@@ -1,7 +1,7 @@
 // `islet dev <entry>`: one function on every path, rebuilt and swapped when its sources change.
 import path from 'node:path';
-import { BundleError, ConfigError, Engine, checkTierFields, createGateway, createLogger, serveGateway } from '../engine/index.ts';
-import { intFlag, parse, UsageError } from './args.ts';
+import { BundleError, ConfigError, Engine, checkTierFields, createGateway, createLogger, hostTiers, serveGateway } from '../engine/index.ts';
+import { containerRuntimeFlag, intFlag, parse, UsageError } from './args.ts';
 import { SourceWatcher } from './watch.ts';
 
 export const devHelp = `Usage: islet dev <entry> [options]
@@ -16,6 +16,8 @@ Options:
   --memory-mb <n>    isolate memory limit, in MB (default 128)
   --tier <t>         isolation tier: isolate (default), process, container or auto
   --needs <list>     what the function needs, comma-separated (e.g. node-builtins)
+  --container-runtime <r>  what makes the container tier's containers: bubblewrap
+                     (default), runc or crun
   --test-scheduled   GET /__scheduled?cron=<expr> runs the scheduled handler
   -h, --help         show this help`;
 
@@ -27,6 +29,7 @@ export async function dev(args: string[]): Promise<void> {
     'memory-mb': { type: 'string' },
     tier: { type: 'string' },
     needs: { type: 'string' },
+    'container-runtime': { type: 'string' },
     'test-scheduled': { type: 'boolean' },
   }, 'dev');
   if (values.help) {
@@ -51,7 +54,7 @@ export async function dev(args: string[]): Promise<void> {
   })();
 
   const logger = createLogger({ pretty: true });
-  const engine = new Engine({ logger, exposeStack: true });
+  const engine = new Engine({ logger, exposeStack: true, tiers: hostTiers({ containerRuntime: containerRuntimeFlag(values['container-runtime']) }) });
   const name = functionName(entry);
   const deploy = () => engine.deploy(name, { entry, limits, ...tierFields });
 

@@ -7,4 +7,4 @@ export { createGateway, functionFromHost, islet, serveGateway, type GatewayOptio
 export { createLogger, type Logger } from './observe/index.ts';
 export { loadConfig, parseConfig, type ServerConfig } from './config.ts';
 export { FixedTtlPolicy, HistogramPolicy, type HistogramOptions, type KeepAlivePolicy, type TemplatePoolOptions } from './warm/index.ts';
-export { checkTierFields, ContainerTier, IsolateTier, NEEDS, ProcessTier, TIER_NAMES, type IsolationTier, type Need, type Sandbox, type SandboxSpec, type TierCapabilities, type TierName, type TierRequest } from './tiers/index.ts';
+export { checkTierFields, CONTAINER_RUNTIMES, ContainerTier, GvisorTier, hostTiers, IsolateTier, NEEDS, ProcessTier, TIER_NAMES, type ContainerRuntime, type IsolationTier, type Need, type Sandbox, type SandboxSpec, type TierCapabilities, type TierName, type TierRequest } from './tiers/index.ts';

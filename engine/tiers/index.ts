@@ -1,5 +1,5 @@
 // The isolation tiers: one interface (tier.ts), one folder per backend, and the choice between them.
-import { ContainerTier } from './container/index.ts';
+import { ContainerTier, type ContainerRuntime } from './container/index.ts';
 import { GvisorTier } from './gvisor/index.ts';
 import { ProcessTier } from './process/index.ts';
 import type { IsolationTier } from './tier.ts';
@@ -11,7 +11,12 @@ export { IsolateTier } from './isolate/index.ts';
 export { ProcessTier, type ProcessTierOptions } from './process/index.ts';
 export * from './tier.ts';
 
+export interface HostTierOptions {
+  /** What makes the container tier's containers (default bubblewrap). */
+  containerRuntime?: ContainerRuntime;
+}
+
 /** The tiers besides isolates an engine offers by default; each starts nothing until used. */
-export function hostTiers(): IsolationTier[] {
-  return [new ProcessTier(), new ContainerTier(), new GvisorTier()];
+export function hostTiers(options: HostTierOptions = {}): IsolationTier[] {
+  return [new ProcessTier(), new ContainerTier({ runtime: options.containerRuntime }), new GvisorTier()];
 }
