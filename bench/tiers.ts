@@ -2,14 +2,15 @@
 // sandbox is not running, at the HTTP client) from a template and booted from nothing, the raw
 // start of its boundary (Node started and exited directly, or inside bubblewrap, for
 // comparison), and warm latency and req/s through the same gateway. A benchmark, not a test:
-//   node --no-node-snapshot bench/tiers.ts [--cold 20] [--requests 2000] [--duration 5] [--json out.json]
+//   node --no-node-snapshot bench/tiers.ts [--cold 20] [--requests 2000] [--duration 5]
+//     [--container-runtime bubblewrap|runc|crun] [--json out.json]
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { ContainerTier, Engine, ProcessTier, createGateway, serveGateway, type IsolationTier, type TierName } from '../engine/index.ts';
+import { ContainerTier, Engine, GvisorTier, ProcessTier, createGateway, serveGateway, type ContainerRuntime, type IsolationTier, type TierName } from '../engine/index.ts';
 import { bubblewrapArgs } from '../engine/tiers/container/index.ts';
 import { findExecutable } from '../engine/tiers/host-binaries.ts';
 
@@ -25,23 +26,24 @@ function median(values: number[]): number {
 }
 
 /** One GET on a kept-alive connection, timed. */
-function timedGet(agent: http.Agent, port: number, host: string): Promise<{ ms: number; status: number }> {
+function timedGet(agent: http.Agent, port: number, host: string): Promise<{ ms: number; status: number; body: string }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ ms: performance.now() - started, status: res.statusCode ?? 0 }));
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk));
+      res.on('end', () => resolve({ ms: performance.now() - started, status: res.statusCode ?? 0, body }));
     }).on('error', reject);
   });
 }
 
 /** Node started and exited the way the tier starts it, without islet: the floor for its cold start. */
-function rawStartMs(tier: TierName, rounds: number): number | undefined {
+function rawStartMs(tier: TierName, runtime: ContainerRuntime, rounds: number): number | undefined {
   const node = process.execPath;
   let command: string;
   let args: string[];
   if (tier === 'process') [command, args] = [node, ['-e', '0']];
-  else if (tier === 'container') [command, args] = [findExecutable('bwrap')!, bubblewrapArgs({ node, nodeArgs: ['-e', '0'], readable: [], network: false })];
+  else if (tier === 'container' && runtime === 'bubblewrap') [command, args] = [findExecutable('bwrap')!, bubblewrapArgs({ node, nodeArgs: ['-e', '0'], readable: [], network: false })];
   else return undefined;
   const times: number[] = [];
   for (let i = 0; i < rounds; i++) {
@@ -60,8 +62,8 @@ async function coldStarts(engine: Engine, port: number, name: string, rounds: nu
     engine.sweep(Date.now() + DAY_MS);
     // Let the unloaded sandbox's exit and the template refill settle before timing.
     await new Promise((r) => setTimeout(r, 50));
-    const { ms, status } = await timedGet(agent, port, `${name}.localhost`);
-    if (status !== 200) throw new Error(`${name}: cold request answered ${status}`);
+    const { ms, status, body } = await timedGet(agent, port, `${name}.localhost`);
+    if (status !== 200) throw new Error(`${name}: cold request answered ${status}: ${body}`);
     cold.push(ms);
   }
   agent.destroy();
@@ -69,8 +71,9 @@ async function coldStarts(engine: Engine, port: number, name: string, rounds: nu
 }
 
 /** The same tiers with nothing booted ahead: every cold start starts a sandbox from scratch. */
-async function bootColdStarts(tier: TierName, rounds: number): Promise<number[]> {
-  const engine = new Engine({ templates: false, tiers: [new ProcessTier({ templates: false }), new ContainerTier({ templates: false })] });
+async function bootColdStarts(tier: TierName, runtime: ContainerRuntime, rounds: number): Promise<number[]> {
+  const off = { templates: false } as const;
+  const engine = new Engine({ ...off, tiers: [new ProcessTier(off), new ContainerTier({ ...off, runtime }), new GvisorTier(off)] });
   const served = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
   try {
     await engine.deploy(`boot-${tier}`, { entry: HELLO, tier });
@@ -89,6 +92,7 @@ export async function benchTiers(argv: string[]) {
       requests: { type: 'string', default: '2000' },
       duration: { type: 'string', default: '5' },
       connections: { type: 'string', default: '10' },
+      'container-runtime': { type: 'string', default: 'bubblewrap' },
       json: { type: 'string' },
     },
   });
@@ -96,16 +100,18 @@ export async function benchTiers(argv: string[]) {
   const requests = Number(values.requests);
   const seconds = Number(values.duration);
   const connections = Number(values.connections);
-  const extra: IsolationTier[] = [new ProcessTier(), new ContainerTier()];
+  const runtime = values['container-runtime'] as ContainerRuntime;
+  const extra: IsolationTier[] = [new ProcessTier(), new ContainerTier({ runtime }), new GvisorTier()];
   const engine = new Engine({ tiers: extra });
   const served = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
   const rows: Record<string, unknown>[] = [];
   const skipped: Record<string, string> = {};
   try {
     for (const tier of ['isolate', ...extra.map((t) => t.name)] as TierName[]) {
+      const label = tier === 'container' ? `container (${runtime})` : tier;
       const missing = extra.find((t) => t.name === tier)?.unavailable();
       if (missing) {
-        skipped[tier] = missing;
+        skipped[label] = missing;
         console.error(`skipping ${tier}: ${missing}`);
         continue;
       }
@@ -119,10 +125,10 @@ export async function benchTiers(argv: string[]) {
       agent.destroy();
       warm.sort((a, b) => a - b);
       const load = await autocannon({ url: served.url, connections, duration: seconds, headers: { host } });
-      const raw = rawStartMs(tier, coldRounds);
-      const boot = await bootColdStarts(tier, coldRounds);
+      const raw = rawStartMs(tier, runtime, coldRounds);
+      const boot = await bootColdStarts(tier, runtime, coldRounds);
       const row = {
-        tier,
+        tier: label,
         coldP50Ms: +percentile(cold, 0.5).toFixed(1),
         coldP99Ms: +percentile(cold, 0.99).toFixed(1),
         bootColdP50Ms: +percentile(boot, 0.5).toFixed(1),
@@ -145,7 +151,7 @@ export async function benchTiers(argv: string[]) {
     if (isolate) row.warmOverheadMs = +((row.warmP50Ms as number) - (isolate.warmP50Ms as number)).toFixed(3);
   }
   console.table(rows);
-  const report = { bench: 'tiers', coldRounds, requests, seconds, connections, date: new Date().toISOString(), rows, skipped };
+  const report = { bench: 'tiers', containerRuntime: runtime, coldRounds, requests, seconds, connections, date: new Date().toISOString(), rows, skipped };
   console.log(JSON.stringify(report));
   if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
   return report;
