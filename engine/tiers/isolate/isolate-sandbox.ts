@@ -5,29 +5,21 @@ import { domainToASCII } from 'node:url';
 import ivm from 'isolated-vm';
 import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
-  WallLimitError,
 } from '../../errors.ts';
 import { EgressError } from '../../egress/index.ts';
 import { MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import type { WireRequest, WireResponse } from '../../wire.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
-import type { LimitEnforcer, MeteredTask, SandboxMeter } from './limit-enforcer.ts';
+import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
+import type { LimitEnforcer, SandboxMeter } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 
-interface Task extends MeteredTask {
-  readonly id: number;
-  resolve(response: WireResponse): void;
-  reject(err: Error): void;
-  /** The response went out; the task stays only while waitUntil work runs. */
-  answered: boolean;
-}
 
 // Result records from runtime-api/dispatch/dispatch.ts: [id, kind, a, b, c, waitUntilPending].
 const RESULT_FIELDS = 6;
 const RESULT_EXCEPTION = 1;
 const MAX_RANDOM_BLOCK = 65536;
 
-let nextTaskId = 1;
 
 /**
  * What comes out of an isolate is data the tenant could have shaped (by patching built-ins the
@@ -57,10 +49,10 @@ export class IsolateSandbox implements Sandbox {
   // Set when the sandbox is specialised for a function; a blank sandbox (booted ahead of time
   // for the template pool) has only its isolate, context and runtime.
   #spec!: SandboxSpec;
-  #meter: SandboxMeter<Task> | undefined;
+  #meter: SandboxMeter<SandboxTask> | undefined;
   readonly #isolate: ivm.Isolate;
   readonly #fromSnapshot: boolean;
-  readonly #tasks = new Map<number, Task>();
+  readonly #tasks = new SandboxTasks();
   readonly #timers = new Map<number, NodeJS.Timeout>();
   /** Subrequests in progress, by the id the runtime gave them. */
   readonly #subrequests = new Map<number, AbortController>();
@@ -69,7 +61,6 @@ export class IsolateSandbox implements Sandbox {
   #queue: unknown[] = [];
   #flushScheduled = false;
   #death: IsletError | undefined;
-  #retiring: (() => void) | undefined;
 
   private constructor(memoryMb: number, snapshot: ivm.ExternalCopy<ArrayBuffer> | undefined) {
     this.#fromSnapshot = snapshot !== undefined;
@@ -151,11 +142,12 @@ export class IsolateSandbox implements Sandbox {
   async specialise(spec: SandboxSpec, enforcer: LimitEnforcer): Promise<void> {
     if (this.#spec) throw new Error('a sandbox is specialised once');
     this.#spec = spec;
-    this.#meter = enforcer.meter<Task>(spec.limits.cpuMs, {
+    this.#meter = enforcer.meter<SandboxTask>(spec.limits.cpuMs, {
       readCpuNs: () => this.#readCpuNs(),
       onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
-      onWallLimit: (task) => this.#onWallLimit(task),
+      onWallLimit: (task) => this.#tasks.overWallClock(task, spec),
     });
+    this.#tasks.meter = this.#meter;
     const { name, limits } = spec;
     const context = this.#context!;
     const runtime = this.#runtime!;
@@ -179,25 +171,10 @@ export class IsolateSandbox implements Sandbox {
     }
   }
 
-  /** A unit of work the limits apply to (a request, or a scheduled run), registered and metered. */
-  #startTask(resolve: Task['resolve'], reject: Task['reject']): Task {
-    const task: Task = {
-      id: nextTaskId++,
-      resolve,
-      reject,
-      cpuNs: 0,
-      deadline: performance.now() + this.#spec.limits.wallMs,
-      answered: false,
-    };
-    this.#tasks.set(task.id, task);
-    this.#meter!.start(task);
-    return task;
-  }
-
   invoke(request: WireRequest): Promise<WireResponse> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<WireResponse>((resolve, reject) => {
-      const task = this.#startTask(resolve, reject);
+      const task = this.#tasks.start(resolve, reject, this.#spec.limits.wallMs);
       this.#queue.push(task.id, request.method, request.url, request.headers, request.body);
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
@@ -211,21 +188,21 @@ export class IsolateSandbox implements Sandbox {
   scheduled(cron: string, scheduledTime: number): Promise<void> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<void>((resolve, reject) => {
-      const task = this.#startTask(() => resolve(), reject);
+      const task = this.#tasks.start(() => resolve(), reject, this.#spec.limits.wallMs);
       this.#runtime!.runScheduled.apply(undefined, [cron, scheduledTime], { result: { copy: true, promise: true } }).then(
         (result) => {
-          if (!this.#tasks.has(task.id)) return;
+          if (!this.#tasks.get(task.id)) return;
           const [name, message, stack] = result as unknown as string[];
           if (name === undefined) task.resolve(undefined as never);
           else task.reject(new TenantExceptionError(this.#spec.name, name, message ?? '', this.#spec.mapStack?.(stack ?? '') ?? stack ?? ''));
           task.answered = true;
-          this.#finish(task);
+          this.#tasks.finish(task);
         },
         (err: unknown) => {
           if (this.#isolate.isDisposed) return this.#die(this.#death ?? this.#deathFromDisposal(err));
-          if (!this.#tasks.has(task.id)) return;
+          if (!this.#tasks.get(task.id)) return;
           task.reject(err instanceof Error ? err : new Error(String(err)));
-          this.#finish(task);
+          this.#tasks.finish(task);
         },
       );
     });
@@ -262,7 +239,7 @@ export class IsolateSandbox implements Sandbox {
         else task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
       }
       task.answered = true;
-      if (!waitUntilPending) this.#finish(task);
+      if (!waitUntilPending) this.#tasks.finish(task);
     }
   };
 
@@ -277,7 +254,7 @@ export class IsolateSandbox implements Sandbox {
       const task = this.#tasks.get(batch[i] as number);
       if (!task) continue;
       task.reject(err instanceof Error ? err : new Error(String(err)));
-      this.#finish(task);
+      this.#tasks.finish(task);
     }
   }
 
@@ -291,20 +268,7 @@ export class IsolateSandbox implements Sandbox {
 
   #onTaskDone(id: number): void {
     const task = this.#tasks.get(id);
-    if (task) this.#finish(task);
-  }
-
-  #finish(task: Task): void {
-    this.#tasks.delete(task.id);
-    this.#meter!.end(task);
-    if (this.#retiring && this.#tasks.size === 0) this.#retiring();
-  }
-
-  #onWallLimit(task: Task): void {
-    if (!task.answered) task.reject(new WallLimitError(this.#spec.name, this.#spec.limits.wallMs));
-    else this.#spec.log.event('warn', 'waitUntil work cut off at the wall-clock limit', { wallMs: this.#spec.limits.wallMs });
-    task.answered = true;
-    this.#finish(task);
+    if (task) this.#tasks.finish(task);
   }
 
   /** A subrequest from the tenant's fetch(): the values come from the isolate, so check them. */
@@ -367,11 +331,9 @@ export class IsolateSandbox implements Sandbox {
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
-    for (const task of this.#tasks.values()) if (!task.answered) task.reject(reason);
-    this.#tasks.clear();
     this.#queue = [];
     if (!quiet) this.#spec?.log.event('warn', reason.message, { code: reason.code });
-    this.#retiring?.();
+    this.#tasks.failAll(reason);
   }
 
   async health(): Promise<boolean> {
@@ -384,16 +346,8 @@ export class IsolateSandbox implements Sandbox {
   }
 
   retire(): Promise<void> {
-    if (!this.alive || this.#tasks.size === 0) {
-      this.stop();
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      this.#retiring = () => {
-        this.stop();
-        resolve();
-      };
-    });
+    if (!this.alive) this.stop();
+    return this.#tasks.retire(() => this.stop());
   }
 
   stop(): void {

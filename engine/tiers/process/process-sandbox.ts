@@ -10,23 +10,16 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
-  WallLimitError,
 } from '../../errors.ts';
 import { EgressError } from '../../egress/index.ts';
 import { SANDBOX_START_TIMEOUT_MS } from '../../limits.ts';
 import type { WireRequest, WireResponse } from '../../wire.ts';
-import type { LimitEnforcer, MeteredTask, SandboxMeter } from '../isolate/index.ts';
+import type { LimitEnforcer, SandboxMeter } from '../isolate/index.ts';
+import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
 import type { SandboxCgroup } from './cgroup.ts';
 import type { Launcher } from './launcher.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
-
-interface Task extends MeteredTask {
-  readonly id: number;
-  resolve(value: WireResponse | undefined): void;
-  reject(err: Error): void;
-  answered: boolean;
-}
 
 export interface ProcessLaunch {
   command: string;
@@ -52,7 +45,7 @@ const PAGE_BYTES = 4096;
 // real, so a bigger length means a corrupted or hostile stream.
 const FRAME_SLACK_BYTES = 64 * 1024 * 1024;
 
-let nextTaskId = 1;
+let nextPingId = 1;
 
 /** Children of `pid`, forked by any of its threads (Go programs such as runsc fork from any). */
 function childrenOf(pid: number): number[] {
@@ -114,18 +107,17 @@ function toArrayBuffer(bytes: Uint8Array | null): ArrayBuffer | null {
 export class ProcessSandbox implements Sandbox {
   // Set when the sandbox is specialised; a blank one has only its process and runtime.
   #spec: SandboxSpec | undefined;
-  #meter: SandboxMeter<Task> | undefined;
+  #meter: SandboxMeter<SandboxTask> | undefined;
   readonly #launch: ProcessLaunch;
   readonly #child: ChildProcess;
   readonly #channel: Writable;
   readonly #reader: FrameReader;
-  readonly #tasks = new Map<number, Task>();
+  readonly #tasks = new SandboxTasks();
   readonly #subrequests = new Map<number, AbortController>();
   readonly #pings = new Map<number, (ok: boolean) => void>();
   #hostPid = 0;
   #stderr = '';
   #death: IsletError | undefined;
-  #retiring: (() => void) | undefined;
   /** Resolves once the process has exited and what it leaves behind (cgroup, runtime state) is gone. */
   readonly exited: Promise<void>;
   #onExited!: () => void;
@@ -168,11 +160,12 @@ export class ProcessSandbox implements Sandbox {
   async specialise(spec: SandboxSpec, enforcer: LimitEnforcer): Promise<void> {
     if (this.#spec) throw new Error('a sandbox is specialised once');
     this.#spec = spec;
-    this.#meter = enforcer.meter<Task>(spec.limits.cpuMs, {
+    this.#meter = enforcer.meter<SandboxTask>(spec.limits.cpuMs, {
       readCpuNs: () => this.#sample(),
       onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
-      onWallLimit: (task) => this.#onWallLimit(task),
+      onWallLimit: (task) => this.#tasks.overWallClock(task, spec),
     });
+    this.#tasks.meter = this.#meter;
     const file = path.join(this.#launch.codeDir, 'index.mjs');
     copyFileSync(spec.artifact!, file);
     await this.#step('load', () => this.#send({ t: 'load', file, name: spec.name, env: spec.env }));
@@ -228,17 +221,10 @@ export class ProcessSandbox implements Sandbox {
     }
   }
 
-  #startTask(resolve: Task['resolve'], reject: Task['reject']): Task {
-    const task: Task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: performance.now() + this.#spec!.limits.wallMs, answered: false };
-    this.#tasks.set(task.id, task);
-    this.#meter!.start(task);
-    return task;
-  }
-
   invoke(request: WireRequest): Promise<WireResponse> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<WireResponse>((resolve, reject) => {
-      const task = this.#startTask(resolve as Task['resolve'], reject);
+      const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs);
       const body = request.body ? new Uint8Array(request.body) : null;
       this.#send({ t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers }, body);
     });
@@ -247,14 +233,14 @@ export class ProcessSandbox implements Sandbox {
   scheduled(cron: string, scheduledTime: number): Promise<void> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<void>((resolve, reject) => {
-      const task = this.#startTask(() => resolve(), reject);
+      const task = this.#tasks.start(() => resolve(), reject, this.#spec!.limits.wallMs);
       this.#send({ t: 'sched', id: task.id, cron, scheduledTime });
     });
   }
 
   health(): Promise<boolean> {
     if (!this.alive) return Promise.resolve(false);
-    const id = nextTaskId++;
+    const id = nextPingId++;
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => this.#pings.get(id)?.(false), HEALTH_TIMEOUT_MS);
       this.#pings.set(id, (ok) => {
@@ -296,7 +282,7 @@ export class ProcessSandbox implements Sandbox {
         if (!task) return;
         if (!task.answered) task.resolve(undefined);
         task.answered = true;
-        return this.#finish(task);
+        return this.#tasks.finish(task);
       }
       case 'log': return spec.log.console(String(head.level), String(head.message));
       case 'fetch': return this.#startFetch(head, body);
@@ -314,7 +300,7 @@ export class ProcessSandbox implements Sandbox {
     } else {
       task.reject(new TenantExceptionError(this.#spec!.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
     }
-    if (head.waitUntil !== true) this.#finish(task);
+    if (head.waitUntil !== true) this.#tasks.finish(task);
   }
 
   #onException(head: FrameHead): void {
@@ -328,7 +314,7 @@ export class ProcessSandbox implements Sandbox {
     }
     task.answered = true;
     task.reject(new TenantExceptionError(this.#spec!.name, name, message, this.#spec!.mapStack?.(stack) ?? stack));
-    if (head.waitUntil !== true) this.#finish(task);
+    if (head.waitUntil !== true) this.#tasks.finish(task);
   }
 
   /** A subrequest from the tenant's fetch(): the values come from the sandbox, so check them. */
@@ -347,19 +333,6 @@ export class ProcessSandbox implements Sandbox {
         (err: unknown) => this.#send({ t: 'fetch-res', id, error: err instanceof EgressError ? err.message : 'fetch failed' }),
       )
       .finally(() => this.#subrequests.delete(id));
-  }
-
-  #finish(task: Task): void {
-    this.#tasks.delete(task.id);
-    this.#meter!.end(task);
-    if (this.#retiring && this.#tasks.size === 0) this.#retiring();
-  }
-
-  #onWallLimit(task: Task): void {
-    if (!task.answered) task.reject(new WallLimitError(this.#spec!.name, this.#spec!.limits.wallMs));
-    else this.#spec!.log.event('warn', 'waitUntil work cut off at the wall-clock limit', { wallMs: this.#spec!.limits.wallMs });
-    task.answered = true;
-    this.#finish(task);
   }
 
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {
@@ -389,7 +362,6 @@ export class ProcessSandbox implements Sandbox {
   #die(reason: IsletError, quiet = false, stderr = ''): void {
     if (this.#death) return;
     this.#death = reason;
-    this.#meter?.stop();
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
     for (const ping of this.#pings.values()) ping(false);
@@ -403,23 +375,13 @@ export class ProcessSandbox implements Sandbox {
         // Already gone.
       }
     }
-    for (const task of this.#tasks.values()) if (!task.answered) task.reject(reason);
-    this.#tasks.clear();
     if (!quiet) this.#spec?.log.event('warn', reason.message, { code: reason.code, ...(stderr && { stderr: stderr.trim().split('\n').slice(-5).join('\n') }) });
-    this.#retiring?.();
+    this.#tasks.failAll(reason);
   }
 
   retire(): Promise<void> {
-    if (!this.alive || this.#tasks.size === 0) {
-      this.stop();
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      this.#retiring = () => {
-        this.stop();
-        resolve();
-      };
-    });
+    if (!this.alive) this.stop();
+    return this.#tasks.retire(() => this.stop());
   }
 
   stop(): void {
