@@ -11,7 +11,7 @@ Commands:
   dev <entry>    serve one function from a source file, reloading on change
   serve          serve many functions, routed by Host, with an admin API
   bench          measure islet against bare node:http (see bench/)
-  setup tiers    install what the process/container tiers need from Debian (root, apt-get)
+  setup tiers    install what the container and gVisor tiers need from Debian (root, apt-get)
 
 Run "islet <command> --help" for a command's options.
 

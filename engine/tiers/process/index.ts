@@ -48,6 +48,7 @@ export class ProcessTier implements IsolationTier {
   readonly #ownsWorkDir: boolean;
   #runtime: Promise<string> | undefined;
   #started = 0;
+  #checked = false;
   readonly #pool: TemplatePool<ProcessSandbox> | undefined;
   /** Every sandbox not yet gone, so close() can wait for their cleanup. */
   readonly #sandboxes = new Set<ProcessSandbox>();
@@ -64,6 +65,7 @@ export class ProcessTier implements IsolationTier {
   }
 
   unavailable(): string | undefined {
+    this.#checked = true;
     return this.launcher.unavailable();
   }
 
@@ -123,9 +125,11 @@ export class ProcessTier implements IsolationTier {
   }
 
   status(): Record<string, unknown> {
+    // Checking may run a container (hundreds of ms): the status endpoint does not start one.
+    const missing = this.#checked ? this.unavailable() : undefined;
     return {
-      available: !this.unavailable(),
-      ...(this.unavailable() && { missing: this.unavailable() }),
+      available: this.#checked ? !missing : 'not checked yet',
+      ...(missing && { missing }),
       started: this.#started,
       templates: this.#pool?.stats() ?? [],
       cgroups: this.#cgroupLayout ? `v${this.#cgroupLayout.version}` : false,
