@@ -61,6 +61,9 @@ export const SANDBOX_PROCESS_OVERHEAD_MB = 64;
 export const SANDBOX_PIDS_MAX = 256;
 /** CPUs one such sandbox may use at once, through its cgroup's CPU quota. */
 export const SANDBOX_CPUS = 1;
+/** Console lines a process-based sandbox may log at once, then per second (as the isolate runtime's console). */
+export const CONSOLE_BURST_LINES = 200;
+export const CONSOLE_LINES_PER_SECOND = 100;
 /** How long a process-based sandbox may take to start and load its module. */
 export const SANDBOX_START_TIMEOUT_MS = 15_000;
 

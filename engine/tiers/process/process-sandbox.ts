@@ -1,5 +1,5 @@
 // One function in its own Node process (inside whatever boundary the launcher adds: none, a
-// bubblewrap container), speaking the framed protocol over a pipe. A sandbox boots blank (Node
+// bubblewrap or OCI container, gVisor), speaking the framed protocol over a pipe. A sandbox boots blank (Node
 // and the runtime up, Web APIs warmed, no tenant) so a template pool can hold it ready, then is
 // specialised: the tenant's bundle goes into its own directory and is loaded. The host meters the
 // process's CPU per request, watches its memory, and turns a limit or a crash into a typed error
@@ -19,6 +19,7 @@ import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
 import type { SandboxCgroup } from './cgroup.ts';
 import type { Launcher } from './launcher.ts';
+import { LogBudget } from './log-budget.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
 
 export interface ProcessLaunch {
@@ -115,6 +116,7 @@ export class ProcessSandbox implements Sandbox {
   readonly #tasks = new SandboxTasks();
   readonly #subrequests = new Map<number, AbortController>();
   readonly #pings = new Map<number, (ok: boolean) => void>();
+  readonly #logBudget = new LogBudget();
   #hostPid = 0;
   #stderr = '';
   #death: IsletError | undefined;
@@ -284,7 +286,7 @@ export class ProcessSandbox implements Sandbox {
         task.answered = true;
         return this.#tasks.finish(task);
       }
-      case 'log': return spec.log.console(String(head.level), String(head.message));
+      case 'log': return this.#logBudget.line(spec.log, String(head.level), String(head.message));
       case 'fetch': return this.#startFetch(head, body);
       case 'fetch-abort': return this.#subrequests.get(Number(head.id))?.abort();
       case 'pong': return this.#pings.get(Number(head.id))?.(true);
