@@ -191,6 +191,21 @@ describe.skipIf(!processBackend)('choosing a tier', () => {
     expect(bad.json().message).toMatch(/tier "isolate" does not satisfy node-builtins/);
   });
 
+  it('a tenant stack trace is mapped to its sources as on the isolate tier, without the runtime\'s frames', async () => {
+    const dev = new Engine({ exposeStack: true, tiers: [new ProcessTier({ templates: false })] });
+    try {
+      const stacks = [];
+      for (const tier of ['isolate', 'process'] as const) {
+        await dev.deploy(`throws-${tier}`, { entry: fixture('throws', 'index.js'), tier });
+        stacks.push(((await (await dev.fetch(`throws-${tier}`, new Request('http://x/'))).json()) as { stack: string }).stack);
+      }
+      expect(stacks[1]).toBe(stacks[0]);
+      expect(stacks[1]).toContain('at deepInside (fixtures/throws/index.js:2:9)');
+    } finally {
+      await dev.close();
+    }
+  });
+
   it('auto with no needs stays on isolates; Node built-ins need a tier with Node', async () => {
     const engine = processBackend!.engine!;
     expect((await engine.deploy('auto-plain', { entry: fixture('hello'), tier: 'auto' })).tier).toBe('isolate');

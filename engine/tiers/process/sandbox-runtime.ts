@@ -36,7 +36,9 @@ function send(head: FrameHead, body?: Uint8Array | null): void {
 /** Stack traces name the module as the isolate tier does, so the host's source map applies. */
 function stackOf(err: unknown): string {
   const stack = err instanceof Error && typeof err.stack === 'string' ? err.stack : '';
-  return stack.split('\n').filter((line) => !line.includes('sandbox-runtime.ts') && !line.includes('node:internal')).join('\n').replaceAll(moduleUrl, shownUrl);
+  // The runtime's own frames and Node's (`at Socket.emit (node:events:…)`) mean nothing to the tenant.
+  const ours = (line: string) => line.includes(import.meta.url) || /\(node:|at node:/.test(line);
+  return stack.split('\n').filter((line) => !ours(line)).join('\n').replaceAll(moduleUrl, shownUrl);
 }
 
 function errorFields(err: unknown): { name: string; message: string; stack: string } {
@@ -178,7 +180,7 @@ function onFrame({ head, body }: Frame): void {
 }
 
 /**
- * Node loads its Web API implementation (undici) on first use, ~20 ms here: do it while the
+ * Node loads its Web API implementation (undici) on first use, ~20–50 ms here: do it while the
  * sandbox is blank, so that it is not part of a cold start.
  */
 async function warmWebApis(): Promise<void> {
