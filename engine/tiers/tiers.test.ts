@@ -24,6 +24,8 @@ interface Backend {
 
 const BACKENDS: Backend[] = [
   { label: 'process', tier: new ProcessTier(), lifecycle: true },
+  // Where cgroups are not writable (not root), memory is watched through RSS instead.
+  { label: 'process without cgroups', tier: new ProcessTier({ cgroups: false }), lifecycle: false },
   { label: 'container (bubblewrap)', tier: new ContainerTier(), lifecycle: true },
   { label: 'container (runc)', tier: new ContainerTier({ runtime: 'runc' }), lifecycle: false },
   { label: 'container (crun)', tier: new ContainerTier({ runtime: 'crun' }), lifecycle: false },
