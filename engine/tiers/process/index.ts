@@ -108,18 +108,23 @@ export class ProcessTier implements IsolationTier {
     ];
     const request = { id, scratchDir, node: process.execPath, nodeArgs, readable: [runtime, codeDir], network: false };
     const cgroup = this.#cgroup(id, memoryBytes);
+    let spawned = false;
     try {
       let { command, args } = this.launcher.command(request);
       if (cgroup) ({ command, args } = commandInCgroup(cgroup, command, args));
       const { channel, cpuClock } = this.launcher;
       const cleanup = this.launcher.cleanup && (() => this.launcher.cleanup!(request));
-      const sandbox = await ProcessSandbox.blank({ command, args, cgroup, memoryBytes, dir, codeDir, channel, cpuClock, cleanup });
-      this.#sandboxes.add(sandbox);
-      void sandbox.exited.then(() => this.#sandboxes.delete(sandbox));
-      return sandbox;
+      return await ProcessSandbox.blank({ command, args, cgroup, memoryBytes, dir, codeDir, channel, cpuClock, cleanup }, (sandbox) => {
+        spawned = true;
+        this.#sandboxes.add(sandbox);
+        void sandbox.exited.then(() => this.#sandboxes.delete(sandbox));
+      });
     } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      await cgroup?.remove().catch(() => {});
+      // A sandbox that was spawned cleans up after itself on exit; this is for one that was not.
+      if (!spawned) {
+        rmSync(dir, { recursive: true, force: true });
+        await cgroup?.remove().catch(() => {});
+      }
       throw err;
     }
   }

@@ -150,9 +150,13 @@ export class ProcessSandbox implements Sandbox {
     this.#child.on('close', (code, signal) => this.#onExit(code, signal));
   }
 
-  /** Starts the process and waits for its runtime to be ready for a tenant. */
-  static async blank(launch: ProcessLaunch): Promise<ProcessSandbox> {
+  /**
+   * Starts the process and waits for its runtime to be ready for a tenant. `onSpawn` learns of
+   * the sandbox at once, so that its owner can stop it and wait for its exit even mid-boot.
+   */
+  static async blank(launch: ProcessLaunch, onSpawn: (sandbox: ProcessSandbox) => void = () => {}): Promise<ProcessSandbox> {
     const sandbox = new ProcessSandbox(launch);
+    onSpawn(sandbox);
     await sandbox.#step('boot', () => {});
     sandbox.#hostPid = leafPid(sandbox.#child.pid!);
     return sandbox;
