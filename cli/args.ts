@@ -1,6 +1,7 @@
 // Flag parsing for every subcommand, on node:util parseArgs. Bad input is a UsageError: the CLI
 // prints it with the command's help hint and exits 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CONTAINER_RUNTIMES, type ContainerRuntime } from '../engine/index.ts';
 
 export class UsageError extends Error {}
 
@@ -24,4 +25,10 @@ export function intFlag(value: string | undefined, flag: string, min: number, ma
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < min || n > max) throw new UsageError(`--${flag} must be an integer from ${min} to ${max}, got "${value}"`);
   return n;
+}
+
+export function containerRuntimeFlag(value: unknown): ContainerRuntime | undefined {
+  if (value === undefined) return undefined;
+  if (!CONTAINER_RUNTIMES.includes(value as ContainerRuntime)) throw new UsageError(`--container-runtime must be one of ${CONTAINER_RUNTIMES.join(', ')}, got "${String(value)}"`);
+  return value as ContainerRuntime;
 }

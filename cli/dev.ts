@@ -1,7 +1,7 @@
 // `islet dev <entry>`: one function on every path, rebuilt and swapped when its sources change.
 import path from 'node:path';
-import { BundleError, ConfigError, Engine, createGateway, createLogger, serveGateway } from '../engine/index.ts';
-import { intFlag, parse, UsageError } from './args.ts';
+import { BundleError, ConfigError, Engine, checkTierFields, createGateway, createLogger, hostTiers, serveGateway } from '../engine/index.ts';
+import { containerRuntimeFlag, intFlag, parse, UsageError } from './args.ts';
 import { SourceWatcher } from './watch.ts';
 
 export const devHelp = `Usage: islet dev <entry> [options]
@@ -14,6 +14,11 @@ Options:
   --host <addr>      address to listen on (default 127.0.0.1)
   --cpu-ms <n>       CPU time per request, in ms (default 50)
   --memory-mb <n>    isolate memory limit, in MB (default 128)
+  --tier <t>         isolation tier: isolate (default), process, container, gvisor
+                     or auto (the cheapest that meets --needs)
+  --needs <list>     what the function needs, comma-separated (e.g. node-builtins)
+  --container-runtime <r>  what makes the container tier's containers: bubblewrap
+                     (default), runc or crun
   --test-scheduled   GET /__scheduled?cron=<expr> runs the scheduled handler
   --ai <name>        give the function the AI binding as env.<name> (built-in models only)
   -h, --help         show this help`;
@@ -24,6 +29,9 @@ export async function dev(args: string[]): Promise<void> {
     host: { type: 'string' },
     'cpu-ms': { type: 'string' },
     'memory-mb': { type: 'string' },
+    tier: { type: 'string' },
+    needs: { type: 'string' },
+    'container-runtime': { type: 'string' },
     'test-scheduled': { type: 'boolean' },
     ai: { type: 'string' },
   }, 'dev');
@@ -40,11 +48,19 @@ export async function dev(args: string[]): Promise<void> {
     ...(values['memory-mb'] !== undefined && { memoryMb: intFlag(values['memory-mb'] as string, 'memory-mb', 8, 16_384) }),
   };
 
+  const tierFields = (() => {
+    try {
+      return checkTierFields(values.tier, (values.needs as string | undefined)?.split(',').map((n) => n.trim()).filter(Boolean));
+    } catch (err) {
+      throw new UsageError(`--tier/--needs: ${(err as Error).message}`);
+    }
+  })();
+
   const logger = createLogger({ pretty: true });
-  const engine = new Engine({ logger, exposeStack: true });
+  const engine = new Engine({ logger, exposeStack: true, tiers: hostTiers({ containerRuntime: containerRuntimeFlag(values['container-runtime']) }) });
   const name = functionName(entry);
   const ai = values.ai !== undefined ? { binding: values.ai as string } : undefined;
-  const deploy = () => engine.deploy(name, { entry, limits, ai });
+  const deploy = () => engine.deploy(name, { entry, limits, ai, ...tierFields });
 
   let first;
   try {
@@ -66,7 +82,7 @@ export async function dev(args: string[]): Promise<void> {
   watcher.set(first.inputs);
 
   const served = await serveGateway(createGateway(engine, { function: name, testScheduled: values['test-scheduled'] === true }), { port, host });
-  console.log(`islet dev: serving ${path.relative(process.cwd(), entry)} as "${name}" at ${served.url}`);
+  console.log(`islet dev: serving ${path.relative(process.cwd(), entry)} as "${name}" on the ${first.tier} tier (${first.tierReason}) at ${served.url}`);
   const stop = async () => {
     watcher.close();
     await served.close();

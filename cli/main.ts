@@ -12,6 +12,7 @@ Commands:
   dev <entry>    serve one function from a source file, reloading on change
   serve          serve many functions, routed by Host, with an admin API
   bench <url>    load-test an HTTP endpoint (or --fixture <name>): latency, errors, compare
+  setup tiers    install what the container and gVisor tiers need from Debian (root, apt-get)
 
 Run "islet <command> --help" for a command's options.
 
@@ -22,6 +23,11 @@ ${benchHelp.split('\n')[0]}`;
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   dev,
   serve,
+  setup: async (args) => {
+    if (args.length !== 1 || args[0] !== 'tiers') throw new UsageError('usage: islet setup tiers');
+    const { setupTiers } = await import('../engine/tiers/setup.ts');
+    setupTiers();
+  },
   // Loaded on demand: autocannon and undici are not needed to serve.
   bench: async (args) => (await import('./bench/index.ts')).bench(args),
 };

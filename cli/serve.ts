@@ -1,6 +1,6 @@
 // `islet serve`: many functions in one process, routed by Host, managed through /_islet/.
-import { Engine, createGateway, createLogger, loadConfig, serveGateway, type ServerConfig } from '../engine/index.ts';
-import { intFlag, parse } from './args.ts';
+import { Engine, createGateway, createLogger, hostTiers, loadConfig, serveGateway, type ServerConfig } from '../engine/index.ts';
+import { containerRuntimeFlag, intFlag, parse } from './args.ts';
 
 export const serveHelp = `Usage: islet serve [options]
 
@@ -14,6 +14,8 @@ Options:
   --host <addr>         address to listen on (default 127.0.0.1, or the config's "host")
   --admin-token <t>     bearer token for the admin API (or ISLET_ADMIN_TOKEN); without it the
                         admin API is disabled
+  --container-runtime <r>  what makes the container tier's containers: bubblewrap (default),
+                        runc or crun
   -h, --help            show this help
 
 Environment:
@@ -28,6 +30,7 @@ export async function serve(args: string[]): Promise<void> {
     port: { type: 'string' },
     host: { type: 'string' },
     'admin-token': { type: 'string' },
+    'container-runtime': { type: 'string' },
   }, 'serve');
   if (values.help) {
     console.log(serveHelp);
@@ -40,7 +43,12 @@ export async function serve(args: string[]): Promise<void> {
   const adminToken = (values['admin-token'] as string | undefined) ?? process.env.ISLET_ADMIN_TOKEN;
 
   const logger = createLogger();
-  const engine = new Engine({ logger, limits: config.limits, models: config.models });
+  const engine = new Engine({
+    logger,
+    limits: config.limits,
+    models: config.models,
+    tiers: hostTiers({ containerRuntime: containerRuntimeFlag(values['container-runtime']) }),
+  });
   // A function that fails to load is a config error: refuse to start rather than serve half.
   for (const [name, fn] of Object.entries(config.functions)) await engine.deploy(name, fn);
 

@@ -6,6 +6,7 @@ import type { FunctionConfig } from './engine.ts';
 import { resolveLimits, type Limits } from './limits.ts';
 import { checkCrons } from './sched/index.ts';
 import { checkModels, type ModelConfig } from './accel/index.ts';
+import { checkTierFields } from './tiers/index.ts';
 
 export interface ServerConfig {
   port?: number;
@@ -53,13 +54,18 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
   for (const [name, fn] of Object.entries(functions)) {
     const where = `${source}: function "${name}"`;
     if (!isObject(fn)) throw new ConfigError(`${where} must be an object`);
-    const { entry, code, limits: fnLimits, env, egress, crons, ai, ...extra } = fn;
+    const { entry, code, limits: fnLimits, env, egress, crons, ai, tier, needs, ...extra } = fn;
     unknownKeys(extra, where);
     if (entry !== undefined && typeof entry !== 'string') throw new ConfigError(`${where}: "entry" must be a path`);
     if (code !== undefined && typeof code !== 'string') throw new ConfigError(`${where}: "code" must be a string`);
     if ((entry === undefined) === (code === undefined)) throw new ConfigError(`${where} needs exactly one of "entry" or "code"`);
     if (fnLimits !== undefined) resolveLimits(fnLimits);
     if (env !== undefined && !isObject(env)) throw new ConfigError(`${where}: "env" must be an object`);
+    try {
+      checkTierFields(tier, needs);
+    } catch (err) {
+      throw new ConfigError(`${where}: ${(err as Error).message}`);
+    }
     out[name] = {
       ...(entry !== undefined ? { entry: path.resolve(baseDir, entry) } : { code: code as string }),
       limits: fnLimits as Partial<Limits> | undefined,
@@ -67,6 +73,8 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
       ...(egress !== undefined && { egress: egress as FunctionConfig['egress'] }),
       ...(crons !== undefined && { crons: checkCrons(crons) }),
       ...(ai !== undefined && { ai: ai as FunctionConfig['ai'] }),
+      ...(tier !== undefined && { tier: tier as FunctionConfig['tier'] }),
+      ...(needs !== undefined && { needs: needs as FunctionConfig['needs'] }),
     };
   }
   const checkedModels = checkModels(models, `${source}: models`);

@@ -125,7 +125,7 @@ describe('errors', () => {
   it('Node built-ins and admin-API imports are refused at bundle time', async () => {
     const builtin = await engine.deploy('fs', { code: "import fs from 'node:fs'; export default { fetch() { return new Response(String(fs)) } }" }).catch((e) => e);
     expect(builtin).toBeInstanceOf(BundleError);
-    expect(builtin.diagnostics.join()).toContain('import "node:fs" is not allowed');
+    expect(builtin.diagnostics.join()).toContain('Node built-in "node:fs" is not available in the isolate tier');
     const top = await engine.deploy('toplevel', { code: 'throw new TypeError("boom at load")' }).catch((e) => e);
     expect(top).toBeInstanceOf(BundleError);
     expect(top.message).toContain('boom at load');

@@ -9,8 +9,7 @@ import { DEFAULT_LIMITS, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_LIVE_ISOLAT
 import { mappingCount, maxMapCount, silentLogger, type Logger } from './observe/index.ts';
 import { createOutboundFetch, type EgressOptions, type OutboundFetch } from './egress/index.ts';
 import { CronTriggers, checkCrons } from './sched/index.ts';
-import { IsolateTier } from './tiers/isolate/index.ts';
-import type { IsolationTier, Sandbox, SandboxSpec, TenantLog } from './tiers/tier.ts';
+import { checkTierFields, chooseTier, hostTiers, IsolateTier, type IsolationTier, type Need, type Sandbox, type SandboxSpec, type TenantLog, type TierName, type TierRequest } from './tiers/index.ts';
 import {
   FixedTtlPolicy, Residency, type KeepAlivePolicy, type ResidencyStats, type ResidentSlot, type TemplatePoolOptions,
 } from './warm/index.ts';
@@ -30,6 +29,10 @@ export interface FunctionConfig {
   crons?: string[];
   /** Gives the function env.AI (or the name in `binding`): calls into the accelerator pool. */
   ai?: AiBindingConfig;
+  /** Which isolation tier runs it (default "isolate"); "auto" picks the cheapest that meets `needs`. */
+  tier?: TierRequest;
+  /** What the code needs from its sandbox, e.g. ["node-builtins"]. */
+  needs?: Need[];
 }
 
 export interface FunctionInfo {
@@ -39,9 +42,13 @@ export interface FunctionInfo {
   crons: string[];
   entry?: string;
   ai?: ResolvedAiBinding;
+  tier: TierName;
+  needs: Need[];
 }
 
 export interface DeployResult extends FunctionInfo {
+  /** Why this tier runs the function. */
+  tierReason: string;
   created: boolean;
   /** Source files the bundle was built from (for watching). */
   inputs: string[];
@@ -53,7 +60,10 @@ export interface EngineOptions {
   limits?: Partial<Limits>;
   /** Put tenant stack traces in 500 answers (islet dev). */
   exposeStack?: boolean;
+  /** The isolate tier to use (tests give a custom one). */
   tier?: IsolationTier;
+  /** The other tiers functions may ask for (default: every backend islet has, see tiers/index.ts). */
+  tiers?: IsolationTier[];
   /** Boot isolates from a V8 snapshot of the runtime (default true). Ignored with `tier`. */
   snapshot?: boolean;
   /** Blank isolates kept ready for cold starts (default on). Ignored with `tier`. */
@@ -90,6 +100,8 @@ interface FunctionSlot extends ResidentSlot {
   env: Record<string, unknown>;
   entry?: string;
   spec: SandboxSpec;
+  tier: IsolationTier;
+  needs: Need[];
 }
 
 // Function names are DNS labels, because the gateway routes by the first label of Host.
@@ -100,6 +112,8 @@ export class Engine {
   readonly exposeStack: boolean;
   readonly defaultLimits: Limits;
   readonly #tier: IsolationTier;
+  /** Every tier, the isolate tier first. */
+  readonly #tiers: IsolationTier[];
   readonly #functions = new Map<string, FunctionSlot>();
   /** Latest deploy per name, so a slow deploy never overwrites a newer one. */
   readonly #deploySeq = new Map<string, number>();
@@ -120,6 +134,7 @@ export class Engine {
       templates: options.templates,
       onWarning: (message, fields) => this.logger.warn(fields, message),
     });
+    this.#tiers = [this.#tier, ...(options.tiers ?? hostTiers())];
     const mapLimit = maxMapCount();
     const mapBudget = mapLimit === undefined ? Infinity : Math.floor(mapLimit * MAP_BUDGET_SHARE);
     const maxLive = options.maxLive ?? Math.min(MAX_LIVE_ISOLATES, Math.floor(mapBudget / MAPPINGS_PER_ISOLATE));
@@ -155,11 +170,14 @@ export class Engine {
       throw new ConfigError(`function "${name}" needs exactly one of "code" or "entry"`);
     }
     if (config.code !== undefined && typeof config.code !== 'string') throw new ConfigError('"code" must be a string');
+    const fields = checkTierFields(config.tier, config.needs);
+    const { tier, reason: tierReason } = chooseTier(fields.tier, fields.needs, this.#tiers);
     const seq = (this.#deploySeq.get(name) ?? 0) + 1;
     this.#deploySeq.set(name, seq);
 
-    const bundle = config.entry !== undefined ? await bundleEntry(config.entry) : await bundleSource(config.code!, name);
-    const spec: SandboxSpec = {
+    const nodeBuiltins = tier.capabilities.accepts.includes('node-builtins');
+    const bundle = config.entry !== undefined ? await bundleEntry(config.entry, { nodeBuiltins }) : await bundleSource(config.code!, name, { nodeBuiltins });
+    const bundled: SandboxSpec = {
       name,
       code: bundle.code,
       limits,
@@ -170,18 +188,21 @@ export class Engine {
       mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,
       ...(ai && { ai: aiHost(name, ai, this.#accelPool(), limits.wallMs) }),
     };
+    const spec = (await tier.prepare?.(bundled)) ?? bundled;
     this.#residency.makeRoom(this.#functions.values());
-    const sandbox = await this.#tier.start(spec);
+    const sandbox = await tier.start(spec);
     if (this.#deploySeq.get(name) !== seq) {
       sandbox.stop();
       throw new ConfigError(`function "${name}" was redeployed while this deploy was loading`);
     }
     const previous = this.#functions.get(name);
-    this.#functions.set(name, { name, limits, env, crons, ai, entry: config.entry, spec, sandbox, starting: undefined, lastUseMs: Date.now() });
+    this.#functions.set(name, {
+      name, limits, env, crons, ai, entry: config.entry, spec, tier, needs: fields.needs, sandbox, starting: undefined, lastUseMs: Date.now(),
+    });
     this.#crons.set(name, crons, (cron, at) => void this.scheduled(name, cron, at).catch(() => {}));
     if (previous) void this.#retire(previous);
-    this.logger.info({ fn: name, limits }, previous ? 'function updated' : 'function deployed');
-    return { ...this.#info(this.#functions.get(name)!), created: !previous, inputs: bundle.inputs };
+    this.logger.info({ fn: name, limits, tier: tier.name, tierReason }, previous ? 'function updated' : 'function deployed');
+    return { ...this.#info(this.#functions.get(name)!), tierReason, created: !previous, inputs: bundle.inputs };
   }
 
   async undeploy(name: string): Promise<boolean> {
@@ -257,6 +278,7 @@ export class Engine {
       heapUsedMb: Math.round(memory.heapUsed / 1048576),
       ...this.#tier.status?.(),
       accel: this.#accel?.status() ?? { state: 'off', reason: 'no function has an AI binding yet' },
+      tiers: Object.fromEntries(this.#tiers.slice(1).map((t) => [t.name, t.status?.() ?? { available: !t.unavailable() }])),
     };
   }
 
@@ -298,13 +320,14 @@ export class Engine {
   async close(): Promise<void> {
     clearInterval(this.#sweepTimer);
     this.#crons.close();
-    this.#tier.close?.();
     const slots = [...this.#functions.values()];
     this.#functions.clear();
     for (const slot of slots) {
       slot.sandbox?.stop();
       slot.starting?.then((s) => s.stop(), () => {});
     }
+    // Process-based tiers wait here until their sandboxes' cgroups and runtime state are gone.
+    await Promise.all(this.#tiers.map((tier) => tier.close?.()));
     await this.#accel?.close();
   }
 
@@ -323,7 +346,7 @@ export class Engine {
         return Promise.reject(err);
       }
     }
-    slot.starting ??= this.#tier.start(slot.spec).then(
+    slot.starting ??= slot.tier.start(slot.spec).then(
       (sandbox) => {
         slot.starting = undefined;
         if (this.#functions.get(slot.name) !== slot) {
@@ -364,7 +387,7 @@ export class Engine {
   }
 
   #info(slot: FunctionSlot): FunctionInfo {
-    const info: FunctionInfo = { name: slot.name, limits: slot.limits, env: Object.keys(slot.env), crons: slot.crons };
+    const info: FunctionInfo = { name: slot.name, limits: slot.limits, env: Object.keys(slot.env), crons: slot.crons, tier: slot.tier.name, needs: slot.needs };
     if (slot.entry) info.entry = slot.entry;
     if (slot.ai) info.ai = slot.ai;
     return info;

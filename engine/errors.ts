@@ -94,6 +94,13 @@ export class SandboxUnavailableError extends IsletError {
   readonly errorName = 'sandbox_unavailable';
 }
 
+/** A process, container or VM sandbox died under a request without hitting a limit; the next request starts a new one. */
+export class SandboxCrashedError extends IsletError {
+  readonly code = 'sandbox-crashed';
+  readonly status = 502;
+  readonly errorName = 'sandbox_crashed';
+}
+
 /** Bad configuration or flags: reported to the operator, never sent to a client. */
 export class ConfigError extends Error {}
 

@@ -9,3 +9,4 @@ export { loadConfig, parseConfig, type ServerConfig } from './config.ts';
 export { FixedTtlPolicy, HistogramPolicy, type HistogramOptions, type KeepAlivePolicy, type TemplatePoolOptions } from './warm/index.ts';
 export { AccelPool, type AccelPoolOptions, type ModelConfig, type ModelInfo } from './accel/index.ts';
 export type { AiBindingConfig } from './bindings/index.ts';
+export { checkTierFields, CONTAINER_RUNTIMES, ContainerTier, GvisorTier, hostTiers, IsolateTier, NEEDS, ProcessTier, TIER_NAMES, type ContainerRuntime, type IsolationTier, type Need, type Sandbox, type SandboxSpec, type TierCapabilities, type TierName, type TierRequest } from './tiers/index.ts';

@@ -61,6 +61,22 @@ export const MAP_BUDGET_SHARE = 0.75;
 /** Most timers one isolate may have pending; beyond it setTimeout throws instead of growing host state. */
 export const MAX_TIMERS_PER_ISOLATE = 10_000;
 
+/**
+ * Memory a process-based sandbox (process, container) may hold beyond its heap limit (memoryMb):
+ * Node's own RSS (~45 MB idle here) plus room for buffers. The cgroup (or, without cgroups, the
+ * RSS watchdog) enforces memoryMb + this; V8's --max-old-space-size enforces memoryMb.
+ */
+export const SANDBOX_PROCESS_OVERHEAD_MB = 64;
+/** Processes and threads one such sandbox may have (Node runs ~11 threads; gVisor needs >= 256). */
+export const SANDBOX_PIDS_MAX = 256;
+/** CPUs one such sandbox may use at once, through its cgroup's CPU quota. */
+export const SANDBOX_CPUS = 1;
+/** Console lines a process-based sandbox may log at once, then per second (as the isolate runtime's console). */
+export const CONSOLE_BURST_LINES = 200;
+export const CONSOLE_LINES_PER_SECOND = 100;
+/** How long a process-based sandbox may take to start and load its module. */
+export const SANDBOX_START_TIMEOUT_MS = 15_000;
+
 export function resolveLimits(overrides: unknown = {}, base: Readonly<Limits> = DEFAULT_LIMITS): Limits {
   if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {
     throw new ConfigError('limits must be an object like {"cpuMs": 50, "memoryMb": 128}');

@@ -23,9 +23,17 @@ const refuseNodeBuiltins: esbuild.Plugin = {
     build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
       if (!NODE_BUILTINS.has(args.path)) return undefined;
       return {
-        errors: [{ text: `Node built-in "${args.path}" is not available in the isolate tier (isolates run Web APIs only)` }],
+        errors: [{ text: `Node built-in "${args.path}" is not available in the isolate tier (isolates run Web APIs only); declare \"needs\": [\"node-builtins\"] to run on a tier with Node's APIs` }],
       };
     });
+  },
+};
+
+// Node built-ins read nothing from the server's disk at bundle time: they stay imports.
+const keepNodeBuiltins: esbuild.Plugin = {
+  name: 'islet-keep-node-builtins',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => (NODE_BUILTINS.has(args.path) ? { path: args.path, external: true } : undefined));
   },
 };
 
@@ -58,20 +66,38 @@ const COMMON: esbuild.BuildOptions = {
   sourcesContent: false,
 };
 
-/** Bundles an entry file (TypeScript or JavaScript, may import npm packages). */
-export async function bundleEntry(entry: string): Promise<TenantBundle> {
-  const absolute = path.resolve(entry);
-  return run({ ...COMMON, entryPoints: [absolute], outfile: path.join(process.cwd(), 'bundle.js'), plugins: [refuseNodeBuiltins] }, process.cwd());
+export interface BundleOptions {
+  /**
+   * The function runs on a tier with Node's APIs (process, container, VM): `node:*` imports stay
+   * imports, packages resolve to their Node builds, and CommonJS `require` works in the module.
+   */
+  nodeBuiltins?: boolean;
 }
 
-/** Bundles one module's source, as sent through the admin API; it may not import anything. */
-export async function bundleSource(source: string, name: string): Promise<TenantBundle> {
+// Under Node, a bundled CommonJS dependency's require('fs') needs a real require in the module.
+const NODE_TARGET: esbuild.BuildOptions = {
+  platform: 'node',
+  mainFields: ['module', 'main'],
+  conditions: ['node'],
+  banner: { js: "import { createRequire as __isletCreateRequire } from 'node:module'; const require = __isletCreateRequire(import.meta.url);" },
+};
+
+/** Bundles an entry file (TypeScript or JavaScript, may import npm packages). */
+export async function bundleEntry(entry: string, options: BundleOptions = {}): Promise<TenantBundle> {
+  const absolute = path.resolve(entry);
+  const target = options.nodeBuiltins ? { ...NODE_TARGET, plugins: [] } : { plugins: [refuseNodeBuiltins] };
+  return run({ ...COMMON, ...target, entryPoints: [absolute], outfile: path.join(process.cwd(), 'bundle.js') }, process.cwd());
+}
+
+/** Bundles one module's source, as sent through the admin API; it may import only Node built-ins, and those only with `nodeBuiltins`. */
+export async function bundleSource(source: string, name: string, options: BundleOptions = {}): Promise<TenantBundle> {
   return run(
     {
       ...COMMON,
+      ...(options.nodeBuiltins && NODE_TARGET),
       stdin: { contents: source, loader: 'ts', sourcefile: `${name}.ts` },
       outfile: path.join(process.cwd(), 'bundle.js'),
-      plugins: [refuseAllImports],
+      plugins: [options.nodeBuiltins ? keepNodeBuiltins : refuseNodeBuiltins, refuseAllImports],
     },
     undefined,
   );

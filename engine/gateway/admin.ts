@@ -2,7 +2,7 @@
 // without a configured token the API stays shut rather than open.
 import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import type { Engine } from '../engine.ts';
+import type { Engine, FunctionConfig } from '../engine.ts';
 import { BundleError, ConfigError } from '../errors.ts';
 
 /** Largest deploy request accepted (code + env + limits as JSON). */
@@ -43,7 +43,7 @@ export function adminApi(engine: Engine, token: string | undefined): Hono {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       return problem(c, 400, 'bad_request', 'the body must be a JSON object');
     }
-    const { code, limits, env, egress, crons, ai, ...rest } = body as Record<string, unknown>;
+    const { code, limits, env, egress, crons, ai, tier, needs, ...rest } = body as Record<string, unknown>;
     const unknownKeys = Object.keys(rest);
     if (unknownKeys.length) return problem(c, 400, 'bad_request', `unknown field(s): ${unknownKeys.join(', ')}`);
     if (typeof code !== 'string') return problem(c, 400, 'bad_request', '"code" (the module source, a string) is required');
@@ -55,6 +55,8 @@ export function adminApi(engine: Engine, token: string | undefined): Hono {
         egress: egress as Record<string, unknown> | undefined,
         crons: crons as string[] | undefined,
         ai: ai as Record<string, unknown> | undefined,
+        tier: tier as FunctionConfig['tier'],
+        needs: needs as FunctionConfig['needs'],
       });
       const { inputs: _inputs, created, ...info } = result;
       return c.json({ ...info, created }, created ? 201 : 200);

@@ -1,9 +1,36 @@
-// One contract for every isolation backend: start a sandbox for a function, invoke it with wire
-// requests, stop it. The isolate tier is the default; heavier tiers implement the same shape.
+// One contract for every isolation backend: prepare a function's code, start a sandbox for it,
+// invoke it with wire requests, check its health, stop it. The isolate tier is the default;
+// heavier tiers implement the same shape, and each says what it costs and what it accepts.
 import type { AiHost } from '../bindings/index.ts';
 import type { OutboundFetch } from '../egress/index.ts';
 import type { Limits } from '../limits.ts';
 import type { WireRequest, WireResponse } from '../wire.ts';
+
+/** The backends islet knows, cheapest first. */
+export const TIER_NAMES = ['isolate', 'process', 'container', 'gvisor', 'microvm'] as const;
+export type TierName = (typeof TIER_NAMES)[number];
+
+/**
+ * What a function may declare it needs. `node-builtins`: imports `node:*` modules; `native`:
+ * loads native addons (which Node's permission model refuses); `untrusted-strong`: code that
+ * must not share a kernel interface with the host beyond a syscall filter (gVisor, a VM).
+ */
+export const NEEDS = ['node-builtins', 'native', 'untrusted-strong'] as const;
+export type Need = (typeof NEEDS)[number];
+
+export interface TierCapabilities {
+  /** Typical cold start of a hello function on this tier, measured on this project's machines. */
+  coldStartMs: number;
+  /** About how many idle hello sandboxes fit in a GB of memory. */
+  densityPerGb: number;
+  /** The needs this tier satisfies. */
+  accepts: readonly Need[];
+  /**
+   * Strength of the boundary, 1 to 4: 1 V8's isolate, 2 an OS process under Node's permission
+   * model, 3 kernel namespaces and cgroups, 4 a separate kernel (gVisor's or a VM's).
+   */
+  strength: 1 | 2 | 3 | 4;
+}
 
 /** Where a tenant's console lines and the sandbox's own events go. */
 export interface TenantLog {
@@ -24,6 +51,8 @@ export interface SandboxSpec {
   mapStack?: (stack: string) => string;
   /** The host end of the function's AI binding, when it has one (env[ai.binding]). */
   ai?: AiHost;
+  /** What the tier's prepare() made for start() (a bundle file, an image). */
+  artifact?: string;
 }
 
 export interface Sandbox {
@@ -34,6 +63,8 @@ export interface Sandbox {
   invoke(request: WireRequest): Promise<WireResponse>;
   /** Runs the scheduled handler (a cron trigger fired); rejects like invoke on limits and throws. */
   scheduled(cron: string, scheduledTime: number): Promise<void>;
+  /** True when the sandbox answers a round trip through its boundary. */
+  health(): Promise<boolean>;
   /** Stop taking requests, let those in flight finish, then release everything. */
   retire(): Promise<void>;
   /** Release everything now; requests in flight fail. */
@@ -41,11 +72,19 @@ export interface Sandbox {
 }
 
 export interface IsolationTier {
-  readonly name: string;
+  readonly name: TierName;
+  readonly capabilities: TierCapabilities;
+  /** Why this tier cannot run on this host (what is missing), or undefined when it can. */
+  unavailable(): string | undefined;
+  /**
+   * Makes `spec` startable (writes the bundle where the sandbox can read it, builds an image) and
+   * returns the spec start() takes; called once per deploy, before the first start.
+   */
+  prepare?(spec: SandboxSpec): Promise<SandboxSpec>;
   /** Starts a sandbox running `spec.code`; rejects with BundleError if the code does not load. */
   start(spec: SandboxSpec): Promise<Sandbox>;
-  /** Release what the tier keeps besides sandboxes (warm templates). */
-  close?(): void;
+  /** Release what the tier keeps (warm templates, prepared files), and stop its sandboxes. */
+  close?(): void | Promise<void>;
   /** What the tier has warm or prepared, for the status endpoint. */
   status?(): Record<string, unknown>;
 }

@@ -13,17 +13,14 @@ import { EgressError } from '../../egress/index.ts';
 import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import type { WireRequest, WireResponse } from '../../wire.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
-import type { LimitEnforcer, MeteredTask, SandboxMeter } from './limit-enforcer.ts';
+import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
+import type { LimitEnforcer, SandboxMeter } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { StreamedBody } from './streamed-body.ts';
 import { runSubtle } from './web-crypto.ts';
 
-interface Task extends MeteredTask {
-  readonly id: number;
-  resolve(response: WireResponse): void;
-  reject(err: Error): void;
-  /** The response went out; the task stays only while waitUntil work runs or its body streams. */
-  answered: boolean;
+/** A request in this isolate: besides waitUntil work, it lasts while its body streams either way. */
+interface Task extends SandboxTask {
   waitUntilPending: boolean;
   /** The response body, while the tenant's stream is still producing it. */
   body: StreamedBody | undefined;
@@ -37,7 +34,6 @@ const RESULT_EXCEPTION = 1;
 const RESULT_STREAM = 2;
 const MAX_RANDOM_BLOCK = 65536;
 
-let nextTaskId = 1;
 
 /** settleCrypto's arguments: operation id, whether it succeeded, its result or failure. */
 type CryptoSettled = [id: number, ok: boolean, value: unknown];
@@ -79,7 +75,20 @@ export class IsolateSandbox implements Sandbox {
   #meter: SandboxMeter<Task> | undefined;
   readonly #isolate: ivm.Isolate;
   readonly #fromSnapshot: boolean;
-  readonly #tasks = new Map<number, Task>();
+  readonly #tasks = new SandboxTasks<Task>({
+    released: (task, remaining) => {
+      this.#releaseRequestBody(task);
+      this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * this.#spec.limits.maxSubrequests);
+    },
+    cutShort: (task, reason) => {
+      if (!task.body?.open) return false;
+      if (reason instanceof WallLimitError) {
+        this.#spec.log.event('warn', 'response body stream cut off at the wall-clock limit', { wallMs: this.#spec.limits.wallMs });
+      }
+      task.body.fail(reason);
+      return true;
+    },
+  });
   readonly #timers = new Map<number, NodeJS.Timeout>();
   /** Subrequests in progress, by the id the runtime gave them. */
   readonly #subrequests = new Map<number, AbortController>();
@@ -98,7 +107,6 @@ export class IsolateSandbox implements Sandbox {
   #queue: unknown[] = [];
   #flushScheduled = false;
   #death: IsletError | undefined;
-  #retiring: (() => void) | undefined;
 
   private constructor(memoryMb: number, snapshot: ivm.ExternalCopy<ArrayBuffer> | undefined) {
     this.#fromSnapshot = snapshot !== undefined;
@@ -189,8 +197,9 @@ export class IsolateSandbox implements Sandbox {
     this.#meter = enforcer.meter<Task>(spec.limits.cpuMs, {
       readCpuNs: () => this.#readCpuNs(),
       onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
-      onWallLimit: (task) => this.#onWallLimit(task),
+      onWallLimit: (task) => this.#tasks.overWallClock(task, spec),
     });
+    this.#tasks.meter = this.#meter;
     const { name, limits } = spec;
     const context = this.#context!;
     const runtime = this.#runtime!;
@@ -216,21 +225,8 @@ export class IsolateSandbox implements Sandbox {
 
   /** A unit of work the limits apply to (a request, or a scheduled run), registered and metered. */
   #startTask(resolve: Task['resolve'], reject: Task['reject']): Task {
-    const task: Task = {
-      id: nextTaskId++,
-      resolve,
-      reject,
-      cpuNs: 0,
-      deadline: performance.now() + this.#spec.limits.wallMs,
-      answered: false,
-      waitUntilPending: false,
-      body: undefined,
-      requestBody: undefined,
-    };
-    this.#tasks.set(task.id, task);
     this.#subrequestBudget += this.#spec.limits.maxSubrequests;
-    this.#meter!.start(task);
-    return task;
+    return this.#tasks.start(resolve, reject, this.#spec.limits.wallMs, { waitUntilPending: false, body: undefined, requestBody: undefined });
   }
 
   invoke(request: WireRequest): Promise<WireResponse> {
@@ -259,18 +255,18 @@ export class IsolateSandbox implements Sandbox {
       const task = this.#startTask(() => resolve(), reject);
       this.#runtime!.runScheduled.apply(undefined, [cron, scheduledTime], { result: { copy: true, promise: true } }).then(
         (result) => {
-          if (!this.#tasks.has(task.id)) return;
+          if (!this.#tasks.get(task.id)) return;
           const [name, message, stack] = result as unknown as string[];
           if (name === undefined) task.resolve(undefined as never);
           else task.reject(new TenantExceptionError(this.#spec.name, name, message ?? '', this.#spec.mapStack?.(stack ?? '') ?? stack ?? ''));
           task.answered = true;
-          this.#finish(task);
+          this.#tasks.finish(task);
         },
         (err: unknown) => {
           if (this.#isolate.isDisposed) return this.#die(this.#death ?? this.#deathFromDisposal(err));
-          if (!this.#tasks.has(task.id)) return;
+          if (!this.#tasks.get(task.id)) return;
           task.reject(err instanceof Error ? err : new Error(String(err)));
-          this.#finish(task);
+          this.#tasks.finish(task);
         },
       );
     });
@@ -374,7 +370,7 @@ export class IsolateSandbox implements Sandbox {
 
   /** A task ends when its response went out, its waitUntil work settled and its body was sent. */
   #finishIfDone(task: Task): void {
-    if (task.answered && !task.waitUntilPending && !task.body?.open && this.#tasks.get(task.id) === task) this.#finish(task);
+    if (task.answered && !task.waitUntilPending && !task.body?.open) this.#tasks.finish(task);
   }
 
   #onBatchFailed(err: unknown, batch: unknown[]): void {
@@ -388,7 +384,7 @@ export class IsolateSandbox implements Sandbox {
       const task = this.#tasks.get(batch[i] as number);
       if (!task) continue;
       task.reject(err instanceof Error ? err : new Error(String(err)));
-      this.#finish(task);
+      this.#tasks.finish(task);
     }
   }
 
@@ -405,25 +401,6 @@ export class IsolateSandbox implements Sandbox {
     if (!task) return;
     task.waitUntilPending = false;
     this.#finishIfDone(task);
-  }
-
-  #finish(task: Task): void {
-    this.#tasks.delete(task.id);
-    this.#releaseRequestBody(task);
-    this.#subrequestBudget = Math.min(this.#subrequestBudget, this.#tasks.size * this.#spec.limits.maxSubrequests);
-    this.#meter!.end(task);
-    if (this.#retiring && this.#tasks.size === 0) this.#retiring();
-  }
-
-  #onWallLimit(task: Task): void {
-    const limit = new WallLimitError(this.#spec.name, this.#spec.limits.wallMs);
-    if (!task.answered) task.reject(limit);
-    else if (task.body?.open) {
-      this.#spec.log.event('warn', 'response body stream cut off at the wall-clock limit', { wallMs: this.#spec.limits.wallMs });
-      task.body.fail(limit);
-    } else this.#spec.log.event('warn', 'waitUntil work cut off at the wall-clock limit', { wallMs: this.#spec.limits.wallMs });
-    task.answered = true;
-    this.#finish(task);
   }
 
   /** A subrequest from the tenant's fetch(): the values come from the isolate, so check them. */
@@ -562,28 +539,23 @@ export class IsolateSandbox implements Sandbox {
     for (const cancel of this.#aiCalls.values()) cancel.abort();
     this.#aiCalls.clear();
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
-    for (const task of this.#tasks.values()) {
-      if (!task.answered) task.reject(reason);
-      task.body?.fail(reason);
-      this.#releaseRequestBody(task);
-    }
-    this.#tasks.clear();
     this.#queue = [];
     if (!quiet) this.#spec?.log.event('warn', reason.message, { code: reason.code });
-    this.#retiring?.();
+    this.#tasks.failAll(reason);
+  }
+
+  async health(): Promise<boolean> {
+    if (!this.alive) return false;
+    try {
+      return (await this.#context!.eval('1')) === 1;
+    } catch {
+      return false;
+    }
   }
 
   retire(): Promise<void> {
-    if (!this.alive || this.#tasks.size === 0) {
-      this.stop();
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      this.#retiring = () => {
-        this.stop();
-        resolve();
-      };
-    });
+    if (!this.alive) this.stop();
+    return this.#tasks.retire(() => this.stop());
   }
 
   stop(): void {

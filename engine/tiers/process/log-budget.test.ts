@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { LogBudget } from './log-budget.ts';
+
+describe('console lines from a process sandbox', () => {
+  it('pass in a burst of 200, then 100 a second, and dropped ones are counted', () => {
+    const lines: string[] = [];
+    const log = { console: (_level: string, message: string) => lines.push(message), event() {} };
+    const budget = new LogBudget();
+    for (let i = 0; i < 250; i++) budget.line(log, 'info', `l${i}`, 1_000);
+    expect(lines).toHaveLength(200);
+    budget.line(log, 'info', 'later', 1_100);
+    expect(lines.slice(200)).toEqual(['console: 50 line(s) dropped (limit: 200 at once, 100 a second)', 'later']);
+  });
+});

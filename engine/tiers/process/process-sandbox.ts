@@ -1,0 +1,398 @@
+// One function in its own Node process (inside whatever boundary the launcher adds: none, a
+// bubblewrap or OCI container, gVisor), speaking the framed protocol over a pipe. A sandbox boots blank (Node
+// and the runtime up, Web APIs warmed, no tenant) so a template pool can hold it ready, then is
+// specialised: the tenant's bundle goes into its own directory and is loaded. The host meters the
+// process's CPU per request, watches its memory, and turns a limit or a crash into a typed error
+// for every request it was serving.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import {
+  BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
+} from '../../errors.ts';
+import { EgressError } from '../../egress/index.ts';
+import { SANDBOX_START_TIMEOUT_MS } from '../../limits.ts';
+import { bufferedBody, type WireRequest, type WireResponse } from '../../wire.ts';
+import type { LimitEnforcer, SandboxMeter } from '../isolate/index.ts';
+import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
+import type { Sandbox, SandboxSpec } from '../tier.ts';
+import type { SandboxCgroup } from './cgroup.ts';
+import type { Launcher } from './launcher.ts';
+import { LogBudget } from './log-budget.ts';
+import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
+
+export interface ProcessLaunch {
+  command: string;
+  args: string[];
+  /** The sandbox's cgroup, when the host has usable cgroups; removed after the process exits. */
+  cgroup?: SandboxCgroup;
+  /** Memory the sandbox may hold, watched through RSS when there is no cgroup to enforce it. */
+  memoryBytes: number;
+  /** The sandbox's own directory, removed when it exits. */
+  dir: string;
+  /** Inside `dir`: the only tenant files the sandbox can read; its bundle goes there. */
+  codeDir: string;
+  channel: Launcher['channel'];
+  cpuClock: Launcher['cpuClock'];
+  /** Runs after the process exited (a container runtime's leftover state), before its cgroup goes. */
+  cleanup?: () => Promise<void>;
+}
+
+const MAX_STDERR_TAIL = 4096;
+const HEALTH_TIMEOUT_MS = 1000;
+const PAGE_BYTES = 4096;
+// The protocol refuses frames past this: a response larger than the sandbox's memory cannot be
+// real, so a bigger length means a corrupted or hostile stream.
+const FRAME_SLACK_BYTES = 64 * 1024 * 1024;
+
+let nextPingId = 1;
+
+/** Children of `pid`, forked by any of its threads (Go programs such as runsc fork from any). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) if (child) out.push(Number(child));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
+
+/** The process at the bottom of `pid`'s descendants: node itself under sh, bwrap, runc or their inits. */
+function leafPid(pid: number): number {
+  for (let depth = 0; depth < 8; depth++) {
+    const children = childrenOf(pid);
+    if (children.length === 0) return pid;
+    pid = children[children.length - 1]!;
+  }
+  return pid;
+}
+
+const CLOCK_TICK_NS = 1e9 / 100;
+
+/** CPU time (user + system) of `pid` and every process under it, in ns, at clock-tick resolution. */
+function treeCpuNs(pid: number, depth = 0): number {
+  let ticks = 0;
+  try {
+    // Fields after the parenthesised command: utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks = Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+  let ns = ticks * CLOCK_TICK_NS;
+  if (depth < 8) for (const child of childrenOf(pid)) ns += treeCpuNs(child, depth + 1);
+  return ns;
+}
+
+function isWireResponse(status: unknown, headers: unknown): boolean {
+  return typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599
+    && Array.isArray(headers) && headers.length % 2 === 0 && headers.every((h) => typeof h === 'string');
+}
+
+function toArrayBuffer(bytes: Uint8Array | null): ArrayBuffer | null {
+  if (!bytes) return null;
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
+}
+
+export class ProcessSandbox implements Sandbox {
+  // Set when the sandbox is specialised; a blank one has only its process and runtime.
+  #spec: SandboxSpec | undefined;
+  #meter: SandboxMeter<SandboxTask> | undefined;
+  readonly #launch: ProcessLaunch;
+  readonly #child: ChildProcess;
+  readonly #channel: Writable;
+  readonly #reader: FrameReader;
+  readonly #tasks = new SandboxTasks();
+  readonly #subrequests = new Map<number, AbortController>();
+  readonly #pings = new Map<number, (ok: boolean) => void>();
+  readonly #logBudget = new LogBudget();
+  #hostPid = 0;
+  #stderr = '';
+  #death: IsletError | undefined;
+  /** Resolves once the process has exited and what it leaves behind (cgroup, runtime state) is gone. */
+  readonly exited: Promise<void>;
+  #onExited!: () => void;
+  /** Settles the current step (boot or load) when the runtime answers or the process dies. */
+  #onStep: ((err?: Error) => void) | undefined;
+
+  private constructor(launch: ProcessLaunch) {
+    this.#launch = launch;
+    this.#reader = new FrameReader(launch.memoryBytes + FRAME_SLACK_BYTES);
+    this.exited = new Promise((resolve) => (this.#onExited = resolve));
+    // A clean environment: nothing of the host's leaks in, and NODE_EXTRA_CA_CERTS and the like
+    // do not slow every start.
+    const fd3 = launch.channel === 'fd3';
+    this.#child = spawn(launch.command, launch.args, {
+      env: { ISLET_CHANNEL_FD: fd3 ? '3' : 'stdio' },
+      stdio: fd3 ? ['ignore', 'ignore', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+    });
+    this.#channel = (fd3 ? this.#child.stdio[3] : this.#child.stdin) as Writable;
+    const incoming = fd3 ? this.#child.stdio[3]! : this.#child.stdout!;
+    incoming.on('data', (chunk: Buffer) => this.#onData(chunk));
+    incoming.on('error', () => {});
+    this.#channel.on('error', () => {});
+    this.#child.stderr!.on('data', (chunk: Buffer) => {
+      this.#stderr = (this.#stderr + chunk.toString()).slice(-MAX_STDERR_TAIL);
+    });
+    this.#child.on('error', (err) => this.#die(new SandboxUnavailableError(`a sandbox could not be started: ${err.message}`)));
+    // 'close', not 'exit': it comes after stderr has been read, which says whether V8 ran out of heap.
+    this.#child.on('close', (code, signal) => this.#onExit(code, signal));
+  }
+
+  /**
+   * Starts the process and waits for its runtime to be ready for a tenant. `onSpawn` learns of
+   * the sandbox at once, so that its owner can stop it and wait for its exit even mid-boot.
+   */
+  static async blank(launch: ProcessLaunch, onSpawn: (sandbox: ProcessSandbox) => void = () => {}): Promise<ProcessSandbox> {
+    const sandbox = new ProcessSandbox(launch);
+    onSpawn(sandbox);
+    await sandbox.#step('boot', () => {});
+    sandbox.#hostPid = leafPid(sandbox.#child.pid!);
+    return sandbox;
+  }
+
+  /** Loads the function's bundle (`spec.artifact`); throws BundleError when it does not load. */
+  async specialise(spec: SandboxSpec, enforcer: LimitEnforcer): Promise<void> {
+    if (this.#spec) throw new Error('a sandbox is specialised once');
+    this.#spec = spec;
+    this.#meter = enforcer.meter<SandboxTask>(spec.limits.cpuMs, {
+      readCpuNs: () => this.#sample(),
+      onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
+      onWallLimit: (task) => this.#tasks.overWallClock(task, spec),
+    });
+    this.#tasks.meter = this.#meter;
+    const file = path.join(this.#launch.codeDir, 'index.mjs');
+    copyFileSync(spec.artifact!, file);
+    await this.#step('load', () => this.#send({ t: 'load', file, name: spec.name, env: spec.env }));
+  }
+
+  get alive(): boolean {
+    return this.#death === undefined;
+  }
+
+  get inFlight(): number {
+    return this.#tasks.size;
+  }
+
+  /** Waits for the runtime to finish `what` (settled by #onStep); on failure the sandbox is stopped. */
+  #step(what: 'boot' | 'load', begin: () => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#onStep?.(new SandboxUnavailableError(`${this.#who()}: the sandbox did not ${what} within ${SANDBOX_START_TIMEOUT_MS} ms`));
+      }, SANDBOX_START_TIMEOUT_MS);
+      this.#onStep = (err) => {
+        clearTimeout(timer);
+        this.#onStep = undefined;
+        if (!err) return resolve();
+        this.stop();
+        reject(err);
+      };
+      begin();
+    });
+  }
+
+  #who(): string {
+    return this.#spec ? `function "${this.#spec.name}"` : 'a blank sandbox';
+  }
+
+  #send(head: FrameHead, body?: Uint8Array | null): void {
+    if (this.#channel.writable) this.#channel.write(encodeFrame(head, body));
+  }
+
+  /** The watchdog's tick: the sandbox's CPU clock (ns), and its RSS without a cgroup. */
+  #sample(): number {
+    if (!this.#hostPid) return 0;
+    if (this.#launch.cpuClock === 'process-tree') return treeCpuNs(this.#child.pid!);
+    try {
+      if (!this.#launch.cgroup) {
+        const rssPages = Number(readFileSync(`/proc/${this.#hostPid}/statm`, 'utf8').split(' ')[1]);
+        if (rssPages * PAGE_BYTES > this.#launch.memoryBytes) {
+          queueMicrotask(() => this.#die(new MemoryLimitError(this.#spec!.name, this.#spec!.limits.memoryMb)));
+        }
+      }
+      return Number(readFileSync(`/proc/${this.#hostPid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      return 0;
+    }
+  }
+
+  invoke(request: WireRequest): Promise<WireResponse> {
+    if (!this.alive) return Promise.reject(this.#death!);
+    // The framed protocol carries a body whole: a streamed one is collected first.
+    if (request.body instanceof ReadableStream) return bufferedBody(request.body).then((body) => this.invoke({ ...request, body }));
+    return new Promise<WireResponse>((resolve, reject) => {
+      const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs);
+      const body = request.body instanceof ArrayBuffer ? new Uint8Array(request.body) : null;
+      this.#send({ t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers }, body);
+    });
+  }
+
+  scheduled(cron: string, scheduledTime: number): Promise<void> {
+    if (!this.alive) return Promise.reject(this.#death!);
+    return new Promise<void>((resolve, reject) => {
+      const task = this.#tasks.start(() => resolve(), reject, this.#spec!.limits.wallMs);
+      this.#send({ t: 'sched', id: task.id, cron, scheduledTime });
+    });
+  }
+
+  health(): Promise<boolean> {
+    if (!this.alive) return Promise.resolve(false);
+    const id = nextPingId++;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => this.#pings.get(id)?.(false), HEALTH_TIMEOUT_MS);
+      this.#pings.set(id, (ok) => {
+        clearTimeout(timer);
+        this.#pings.delete(id);
+        resolve(ok);
+      });
+      this.#send({ t: 'ping', id });
+    });
+  }
+
+  #onData(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.#reader.push(chunk);
+    } catch (err) {
+      this.#die(new SandboxCrashedError(`${this.#who()}: its sandbox broke the protocol (${(err as Error).message})`));
+      return;
+    }
+    for (const frame of frames) this.#onFrame(frame);
+  }
+
+  #onFrame({ head, body }: Frame): void {
+    if (head.t === 'booted' || head.t === 'ready') return this.#onStep?.();
+    // Anything else comes from a tenant's module: only once there is one.
+    const spec = this.#spec;
+    if (!spec) return;
+    switch (head.t) {
+      case 'load-error': {
+        const stack = String(head.stack ?? '');
+        const mapped = (spec.mapStack?.(stack) ?? stack).split('\n').slice(1).filter(Boolean);
+        return this.#onStep?.(new BundleError(`function "${spec.name}" failed to load: ${String(head.message)}`, mapped));
+      }
+      case 'res': return this.#onResponse(head, body);
+      case 'exc': return this.#onException(head);
+      case 'done':
+      case 'sched-done': {
+        const task = this.#tasks.get(Number(head.id));
+        if (!task) return;
+        if (!task.answered) task.resolve(undefined);
+        task.answered = true;
+        return this.#tasks.finish(task);
+      }
+      case 'log': return this.#logBudget.line(spec.log, String(head.level), String(head.message));
+      case 'fetch': return this.#startFetch(head, body);
+      case 'fetch-abort': return this.#subrequests.get(Number(head.id))?.abort();
+      case 'pong': return this.#pings.get(Number(head.id))?.(true);
+    }
+  }
+
+  #onResponse(head: FrameHead, body: Uint8Array | null): void {
+    const task = this.#tasks.get(Number(head.id));
+    if (!task || task.answered) return;
+    task.answered = true;
+    if (isWireResponse(head.status, head.headers)) {
+      task.resolve({ status: head.status as number, headers: head.headers as string[], body: head.hasBody ? (toArrayBuffer(body) ?? new ArrayBuffer(0)) : null });
+    } else {
+      task.reject(new TenantExceptionError(this.#spec!.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
+    }
+    if (head.waitUntil !== true) this.#tasks.finish(task);
+  }
+
+  #onException(head: FrameHead): void {
+    const task = this.#tasks.get(Number(head.id));
+    if (!task || task.answered) return;
+    const [name, message, stack] = [String(head.name), String(head.message), String(head.stack)];
+    // As in the isolate tier: a refused ArrayBuffer allocation that escapes is the memory limit.
+    if (name === 'RangeError' && message === 'Array buffer allocation failed') {
+      this.#die(new MemoryLimitError(this.#spec!.name, this.#spec!.limits.memoryMb));
+      return;
+    }
+    task.answered = true;
+    task.reject(new TenantExceptionError(this.#spec!.name, name, message, this.#spec!.mapStack?.(stack) ?? stack));
+    if (head.waitUntil !== true) this.#tasks.finish(task);
+  }
+
+  /** A subrequest from the tenant's fetch(): the values come from the sandbox, so check them. */
+  #startFetch(head: FrameHead, body: Uint8Array | null): void {
+    const id = Number(head.id);
+    if (!Number.isInteger(id) || this.#subrequests.has(id)) return;
+    const headers = Array.isArray(head.headers) ? head.headers.map(String) : [];
+    const redirect = head.redirect === 'manual' || head.redirect === 'error' ? head.redirect : 'follow';
+    const cancel = new AbortController();
+    this.#subrequests.set(id, cancel);
+    this.#meter!.poke();
+    this.#spec!
+      .outbound({ method: String(head.method), url: String(head.url), headers, body: toArrayBuffer(body), redirect }, cancel.signal)
+      .then(
+        (res) => this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls }, res.body ? new Uint8Array(res.body) : null),
+        (err: unknown) => this.#send({ t: 'fetch-res', id, error: err instanceof EgressError ? err.message : 'fetch failed' }),
+      )
+      .finally(() => this.#subrequests.delete(id));
+  }
+
+  #onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const memoryMb = this.#spec?.limits.memoryMb ?? 0;
+    const outOfMemory = this.#launch.cgroup?.oomKilled() || /heap out of memory|Reached heap limit/.test(this.#stderr);
+    const how = signal ?? `code ${code}`;
+    const reason = outOfMemory
+      ? new MemoryLimitError(this.#spec?.name ?? '', memoryMb)
+      : new SandboxCrashedError(`${this.#who()}: its sandbox exited (${how})`);
+    if (this.#onStep) {
+      const detail = this.#stderr.trim().split('\n').slice(-5);
+      if (!this.#spec) this.#onStep(new SandboxUnavailableError(`a sandbox exited while booting (${how}): ${detail.join(' ')}`));
+      else if (outOfMemory) this.#onStep(new BundleError(`function "${this.#spec.name}" exceeded its memory limit of ${memoryMb} MB while loading`));
+      else this.#onStep(new BundleError(`function "${this.#spec.name}" failed to load: its sandbox exited (${how})`, detail));
+    }
+    this.#die(reason, false, this.#stderr);
+    rmSync(this.#launch.dir, { recursive: true, force: true });
+    void (async () => {
+      await this.#launch.cleanup?.();
+      await this.#launch.cgroup?.remove();
+    })()
+      .catch((err: unknown) => this.#spec?.log.event('warn', 'a sandbox cgroup could not be removed', { error: String(err) }))
+      .finally(this.#onExited);
+  }
+
+  /** Ends the sandbox for `reason`: every request it was serving fails with that reason. */
+  #die(reason: IsletError, quiet = false, stderr = ''): void {
+    if (this.#death) return;
+    this.#death = reason;
+    for (const cancel of this.#subrequests.values()) cancel.abort();
+    this.#subrequests.clear();
+    for (const ping of this.#pings.values()) ping(false);
+    this.#channel.destroy();
+    // SIGKILL both: the launcher's process (bwrap, which takes its sandbox down with it) and node.
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
+    if (this.#hostPid && this.#hostPid !== this.#child.pid) {
+      try {
+        process.kill(this.#hostPid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    if (!quiet) this.#spec?.log.event('warn', reason.message, { code: reason.code, ...(stderr && { stderr: stderr.trim().split('\n').slice(-5).join('\n') }) });
+    this.#tasks.failAll(reason);
+  }
+
+  retire(): Promise<void> {
+    if (!this.alive) this.stop();
+    return this.#tasks.retire(() => this.stop());
+  }
+
+  stop(): void {
+    this.#die(new SandboxUnavailableError(`${this.#who()} was stopped`), true);
+  }
+}

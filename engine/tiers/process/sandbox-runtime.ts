@@ -1,0 +1,204 @@
+// The runtime inside a process, container or VM sandbox: a plain Node 24 process that loads one
+// tenant module and serves the Workers handler contract with Node's own Web APIs (Request,
+// Response, Headers, URL, streams, crypto). It speaks the framed protocol on the descriptor
+// named by ISLET_CHANNEL_FD (3, a socket pair to the host), or on stdin and stdout when that is
+// "stdio" (inside container runtimes). The tenant's fetch() goes to the host, which runs it
+// under the function's egress policy.
+import { Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { inspect } from 'node:util';
+import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
+
+interface ExportedHandler {
+  fetch?(request: Request, env: unknown, ctx: unknown): unknown;
+  scheduled?(controller: unknown, env: unknown, ctx: unknown): unknown;
+}
+
+// Frames from the host are requests and subrequest answers; bodies are bounded by the host.
+const MAX_FRAME_BYTES = 2 ** 31 - 1;
+const channel = process.env.ISLET_CHANNEL_FD ?? '3';
+const [inFd, outFd] = channel === 'stdio' ? [0, 1] : [Number(channel), Number(channel)];
+const input = new Socket({ fd: inFd, readable: true, writable: inFd === outFd });
+const output = inFd === outFd ? input : new Socket({ fd: outFd, readable: false, writable: true });
+const reader = new FrameReader(MAX_FRAME_BYTES);
+const subrequests = new Map<number, { resolve(frame: Frame): void; reject(err: unknown): void }>();
+let nextSubrequest = 1;
+let handler: ExportedHandler | undefined;
+let env: Record<string, unknown> = {};
+let moduleUrl = '';
+let shownUrl = '';
+
+function send(head: FrameHead, body?: Uint8Array | null): void {
+  output.write(encodeFrame(head, body));
+}
+
+/** Stack traces name the module as the isolate tier does, so the host's source map applies. */
+function stackOf(err: unknown): string {
+  const stack = err instanceof Error && typeof err.stack === 'string' ? err.stack : '';
+  // The runtime's own frames and Node's (`at Socket.emit (node:events:…)`) mean nothing to the tenant.
+  const ours = (line: string) => line.includes(import.meta.url) || /\(node:|at node:/.test(line);
+  return stack.split('\n').filter((line) => !ours(line)).join('\n').replaceAll(moduleUrl, shownUrl);
+}
+
+function errorFields(err: unknown): { name: string; message: string; stack: string } {
+  const e = err instanceof Error ? err : null;
+  return { name: e ? String(e.name) : 'Error', message: e ? String(e.message) : `Uncaught ${String(err)}`, stack: stackOf(err) };
+}
+
+class ExecutionContext {
+  readonly promises: Promise<unknown>[] = [];
+  waitUntil(promise: unknown): void {
+    this.promises.push(Promise.resolve(promise));
+  }
+  passThroughOnException(): void {}
+}
+
+async function load(head: FrameHead): Promise<void> {
+  moduleUrl = pathToFileURL(String(head.file)).href;
+  shownUrl = `file:///${String(head.name)}.js`;
+  env = Object.freeze(head.env as Record<string, unknown>);
+  try {
+    const namespace = (await import(moduleUrl)) as { default?: ExportedHandler };
+    const exported = namespace.default;
+    if (exported === null || typeof exported !== 'object' || (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function')) {
+      throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler)');
+    }
+    handler = exported;
+    send({ t: 'ready' });
+  } catch (err) {
+    send({ t: 'load-error', ...errorFields(err) });
+  }
+}
+
+function flatHeaders(headers: Headers): string[] {
+  const flat: string[] = [];
+  for (const [name, value] of headers) flat.push(name, value);
+  return flat;
+}
+
+async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<void> {
+  const id = head.id!;
+  const ctx = new ExecutionContext();
+  try {
+    const pairs = head.headers as string[];
+    const headers = new Headers();
+    for (let i = 0; i < pairs.length; i += 2) headers.append(pairs[i]!, pairs[i + 1]!);
+    const request = new Request(String(head.url), { method: String(head.method), headers, body });
+    if (typeof handler?.fetch !== 'function') throw new TypeError('this function has no fetch handler (it exports only scheduled)');
+    const response = await handler.fetch(request, env, ctx);
+    if (!(response instanceof Response)) throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${typeof response === 'string' ? `the string ${JSON.stringify(response.slice(0, 40))}` : String(response)}`);
+    if (response.type === 'error') throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
+    const bytes = response.body ? new Uint8Array(await response.arrayBuffer()) : null;
+    send({ t: 'res', id, status: response.status, headers: flatHeaders(response.headers), hasBody: bytes !== null, waitUntil: ctx.promises.length > 0 }, bytes);
+  } catch (err) {
+    send({ t: 'exc', id, ...errorFields(err), waitUntil: ctx.promises.length > 0 });
+  }
+  if (ctx.promises.length) {
+    await Promise.allSettled(ctx.promises);
+    send({ t: 'done', id });
+  }
+}
+
+async function runScheduled(head: FrameHead): Promise<void> {
+  const ctx = new ExecutionContext();
+  try {
+    if (typeof handler?.scheduled !== 'function') throw new TypeError('this function has no scheduled handler');
+    const controller = { cron: String(head.cron), scheduledTime: Number(head.scheduledTime), noRetry() {} };
+    await handler.scheduled(controller, env, ctx);
+    await Promise.allSettled(ctx.promises);
+    send({ t: 'sched-done', id: head.id });
+  } catch (err) {
+    send({ t: 'exc', id: head.id, ...errorFields(err), waitUntil: false });
+  }
+}
+
+/** fetch() inside the sandbox: the host makes the request, under the function's egress policy. */
+async function hostFetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
+  const request = new Request(input, init);
+  const body = request.body ? new Uint8Array(await request.arrayBuffer()) : null;
+  const id = nextSubrequest++;
+  const answer = new Promise<Frame>((resolve, reject) => subrequests.set(id, { resolve, reject }));
+  const onAbort = () => {
+    send({ t: 'fetch-abort', id });
+    subrequests.get(id)?.reject(request.signal.reason);
+    subrequests.delete(id);
+  };
+  request.signal.addEventListener('abort', onAbort, { once: true });
+  send({ t: 'fetch', id, method: request.method, url: request.url, headers: flatHeaders(request.headers), redirect: request.redirect }, body);
+  try {
+    const { head, body: resBody } = await answer;
+    if (head.error !== undefined) throw new TypeError(String(head.error));
+    const pairs = head.headers as string[];
+    const headers = new Headers();
+    for (let i = 0; i < pairs.length; i += 2) headers.append(pairs[i]!, pairs[i + 1]!);
+    const status = Number(head.status);
+    const nullBody = status === 101 || status === 204 || status === 205 || status === 304;
+    const response = new Response(nullBody ? null : resBody, { status, statusText: String(head.statusText), headers });
+    const urls = head.urls as string[];
+    Object.defineProperty(response, 'url', { value: urls[urls.length - 1] ?? request.url });
+    Object.defineProperty(response, 'redirected', { value: urls.length > 1 });
+    return response;
+  } finally {
+    request.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * console lines go to the host's log, tagged with the function, formatted as Node prints them;
+ * so do writes to process.stdout, which may be the channel itself.
+ */
+function forwardConsole(): void {
+  const stdout = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      send({ t: 'log', level: 'log', message: chunk.toString().replace(/\n$/, '') });
+      done();
+    },
+  });
+  Object.defineProperty(process, 'stdout', { value: stdout, configurable: true });
+  for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+    console[level] = (...args: unknown[]) => {
+      const message = args.map((a) => (typeof a === 'string' ? a : inspect(a, { depth: 4, breakLength: Infinity }))).join(' ');
+      send({ t: 'log', level, message });
+    };
+  }
+}
+
+function onFrame({ head, body }: Frame): void {
+  switch (head.t) {
+    case 'load': void load(head); break;
+    case 'req': void runRequest(head, body); break;
+    case 'sched': void runScheduled(head); break;
+    case 'ping': send({ t: 'pong', id: head.id }); break;
+    case 'fetch-res': {
+      const pending = subrequests.get(head.id!);
+      subrequests.delete(head.id!);
+      pending?.resolve({ head, body });
+      break;
+    }
+  }
+}
+
+/**
+ * Node loads its Web API implementation (undici) on first use, ~20–50 ms here: do it while the
+ * sandbox is blank, so that it is not part of a cold start.
+ */
+async function warmWebApis(): Promise<void> {
+  const request = new Request('http://warm.invalid/', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: new Uint8Array([1]) });
+  await request.arrayBuffer();
+  const response = new Response('warm', { headers: { 'x-warm': '1' } });
+  flatHeaders(response.headers);
+  await response.arrayBuffer();
+  new URL('http://warm.invalid/a?b=c').searchParams.get('b');
+}
+
+forwardConsole();
+globalThis.fetch = hostFetch;
+await warmWebApis();
+send({ t: 'booted' });
+input.on('data', (chunk: Buffer) => {
+  for (const frame of reader.push(chunk)) onFrame(frame);
+});
+// The host closed the channel: nothing more will come, so end (timers included).
+input.on('end', () => process.exit(0));
+process.on('unhandledRejection', (err) => send({ t: 'log', level: 'error', message: `unhandled rejection: ${stackOf(err) || String(err)}` }));

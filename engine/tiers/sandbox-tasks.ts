@@ -1,0 +1,106 @@
+// The requests (and scheduled runs) a sandbox is serving, whatever the tier: each is metered for
+// CPU and wall clock, answered once, kept until its waitUntil work ends, and failed together when
+// the sandbox dies. A retiring sandbox stops once the last one finishes.
+import { WallLimitError } from '../errors.ts';
+import type { MeteredTask, SandboxMeter } from './isolate/index.ts';
+import type { SandboxSpec } from './tier.ts';
+
+export interface SandboxTask extends MeteredTask {
+  readonly id: number;
+  resolve(value: any): void;
+  reject(err: Error): void;
+  /** The response went out; the task stays only while waitUntil work runs. */
+  answered: boolean;
+}
+
+/** What a tier keeps per task besides the common fields, and how it lets go of it. */
+export interface TaskHooks<T extends SandboxTask> {
+  /** The task left, finished or failed: release what it holds (`remaining` tasks are left). */
+  released?(task: T, remaining: number): void;
+  /**
+   * The task's response went out, but the task was cut short (wall clock, the sandbox's death):
+   * return true when the tier dealt with it (a streamed body it fails), false to log it as
+   * waitUntil work cut off.
+   */
+  cutShort?(task: T, reason: Error): boolean;
+}
+
+let nextTaskId = 1;
+
+export class SandboxTasks<T extends SandboxTask = SandboxTask> {
+  readonly #tasks = new Map<number, T>();
+  readonly #hooks: TaskHooks<T>;
+  #meter: SandboxMeter<T> | undefined;
+  #retiring: (() => void) | undefined;
+
+  constructor(hooks: TaskHooks<T> = {}) {
+    this.#hooks = hooks;
+  }
+
+  /** The meter charging the tasks' CPU; set when the sandbox gets its function. */
+  set meter(meter: SandboxMeter<T>) {
+    this.#meter = meter;
+  }
+
+  get size(): number {
+    return this.#tasks.size;
+  }
+
+  get(id: number): T | undefined {
+    return this.#tasks.get(id);
+  }
+
+  /** Registers and meters a task; `fields` are the tier's own (see TaskHooks). */
+  start(resolve: SandboxTask['resolve'], reject: SandboxTask['reject'], wallMs: number, fields?: Omit<T, keyof SandboxTask>): T {
+    const task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: performance.now() + wallMs, answered: false, ...fields } as T;
+    this.#tasks.set(task.id, task);
+    this.#meter!.start(task);
+    return task;
+  }
+
+  finish(task: T): void {
+    if (this.#tasks.get(task.id) !== task) return;
+    this.#tasks.delete(task.id);
+    this.#meter!.end(task);
+    this.#hooks.released?.(task, this.#tasks.size);
+    if (this.#retiring && this.#tasks.size === 0) this.#retiring();
+  }
+
+  /** The watchdog found `task` past its deadline: it answers 503, or its remaining work is cut off. */
+  overWallClock(task: T, spec: SandboxSpec): void {
+    const limit = new WallLimitError(spec.name, spec.limits.wallMs);
+    if (!task.answered) task.reject(limit);
+    else if (!this.#hooks.cutShort?.(task, limit)) {
+      spec.log.event('warn', 'waitUntil work cut off at the wall-clock limit', { wallMs: spec.limits.wallMs });
+    }
+    task.answered = true;
+    this.finish(task);
+  }
+
+  /** The sandbox died for `reason`: every task not answered yet fails with it. */
+  failAll(reason: Error): void {
+    this.#meter?.stop();
+    const tasks = [...this.#tasks.values()];
+    this.#tasks.clear();
+    for (const task of tasks) {
+      if (!task.answered) task.reject(reason);
+      else this.#hooks.cutShort?.(task, reason);
+      this.#hooks.released?.(task, 0);
+    }
+    this.#retiring?.();
+  }
+
+  /** Resolves once no task is left, then calls `stop` (at once when none is running). */
+  retire(stop: () => void): Promise<void> {
+    if (this.#tasks.size === 0) {
+      stop();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#retiring = () => {
+        stop();
+        resolve();
+      };
+    });
+  }
+}

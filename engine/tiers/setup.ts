@@ -1,0 +1,48 @@
+// Installs what the heavier tiers need from Debian. Idempotent and quick when everything is
+// there; skips with a message (never fails) when it cannot install: not root, or no apt-get.
+import { spawnSync } from 'node:child_process';
+import { findExecutable } from './host-binaries.ts';
+
+/** Per backend, the programs it runs and the Debian packages that bring them. */
+export const TIER_PACKAGES: Record<string, { binaries: string[]; packages: string[] }> = {
+  'container (bubblewrap)': { binaries: ['bwrap'], packages: ['bubblewrap'] },
+  'container (runc)': { binaries: ['runc'], packages: ['runc'] },
+  'container (crun)': { binaries: ['crun'], packages: ['crun'] },
+  gvisor: { binaries: ['runsc'], packages: ['runsc'] },
+};
+
+export interface SetupResult {
+  installed: string[];
+  alreadyThere: string[];
+  /** Why nothing was installed, when something was missing and could not be. */
+  skipped?: string;
+}
+
+export function setupTiers(log: (line: string) => void = console.log): SetupResult {
+  const missing = Object.entries(TIER_PACKAGES).filter(([, need]) => need.binaries.some((b) => !findExecutable(b)));
+  const alreadyThere = Object.keys(TIER_PACKAGES).filter((tier) => !missing.some(([t]) => t === tier));
+  if (missing.length === 0) {
+    log(`islet setup: tier backends already installed (${alreadyThere.join(', ')})`);
+    return { installed: [], alreadyThere };
+  }
+  const packages = missing.flatMap(([, need]) => need.packages);
+  const skip = (why: string): SetupResult => {
+    log(`islet setup: not installing ${packages.join(', ')}: ${why}; the ${missing.map(([t]) => t).join(', ')} tier tests will skip`);
+    return { installed: [], alreadyThere, skipped: why };
+  };
+  if (process.getuid?.() !== 0) return skip('not root');
+  const aptGet = findExecutable('apt-get');
+  if (!aptGet) return skip('no apt-get on this host');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => spawnSync(aptGet, ['install', '-y', '-q', '--no-install-recommends', ...packages], { env, encoding: 'utf8' });
+  log(`islet setup: installing ${packages.join(', ')} with apt-get`);
+  let result = install();
+  if (result.status !== 0) {
+    // A fresh image often has no package lists yet.
+    spawnSync(aptGet, ['update', '-q'], { env, stdio: 'ignore' });
+    result = install();
+  }
+  if (result.status !== 0) return skip(`apt-get failed: ${(result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ')}`);
+  log(`islet setup: installed ${packages.join(', ')}`);
+  return { installed: missing.map(([t]) => t), alreadyThere };
+}

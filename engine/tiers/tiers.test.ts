@@ -1,0 +1,220 @@
+// The same fixtures through the real HTTP server on every tier this host can run: each answers
+// exactly as the isolate tier does, limits fire with the same error shapes, and the tiers that
+// run processes replace a crashed sandbox and let the keep-alive reap idle ones.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine, createGateway, serveGateway, type IsolationTier, type TierName } from '../index.ts';
+import { request, type TestResponse } from '../gateway/test-http.ts';
+import { ContainerTier, GvisorTier, ProcessTier } from './index.ts';
+
+const fixture = (name: string, file = 'index.ts') => fileURLToPath(new URL(`../../fixtures/${name}/${file}`, import.meta.url));
+const TOKEN = 'tiers-test-token';
+
+interface Backend {
+  label: string;
+  tier: IsolationTier;
+  /** Crash, health, keep-alive, wall clock and subrequests too, not only the shared fixtures. */
+  lifecycle: boolean;
+  engine?: Engine;
+  url?: string;
+  close?: () => Promise<void>;
+}
+
+const BACKENDS: Backend[] = [
+  { label: 'process', tier: new ProcessTier(), lifecycle: true },
+  // Where cgroups are not writable (not root), memory is watched through RSS instead.
+  { label: 'process without cgroups', tier: new ProcessTier({ cgroups: false }), lifecycle: false },
+  { label: 'container (bubblewrap)', tier: new ContainerTier(), lifecycle: true },
+  { label: 'container (runc)', tier: new ContainerTier({ runtime: 'runc' }), lifecycle: false },
+  { label: 'container (crun)', tier: new ContainerTier({ runtime: 'crun' }), lifecycle: false },
+  { label: 'gvisor', tier: new GvisorTier(), lifecycle: true },
+];
+const runnable = BACKENDS.filter((b) => {
+  const missing = b.tier.unavailable();
+  if (missing) console.warn(`skipping the ${b.label} backend: ${missing}`);
+  return !missing;
+});
+
+const FIXTURES = [
+  { name: 'hello', entry: fixture('hello') },
+  { name: 'api', entry: fixture('json-api'), env: { GREETING: 'hej' } },
+  { name: 'hog', entry: fixture('cpu-hog', 'index.js'), limits: { cpuMs: 50 } },
+  { name: 'bomb', entry: fixture('memory-bomb', 'index.js'), limits: { memoryMb: 32, cpuMs: 5_000 } },
+  { name: 'throws', entry: fixture('throws', 'index.js') },
+];
+
+// The reference: the same fixtures on the isolate tier.
+const isolate: Backend = { label: 'isolate', tier: undefined as never, lifecycle: false };
+
+const get = (backend: Backend, fn: string, path = '/', init: { method?: string; body?: string } = {}) =>
+  request(backend.url!, { host: `${fn}.localhost`, path, ...init });
+
+/** What must agree across tiers: status, the islet-error header, content type and body. */
+const shape = (res: TestResponse) => ({ status: res.status, error: res.headers['islet-error'], type: res.headers['content-type'], body: res.text });
+
+async function serve(backend: Backend, tier: TierName | undefined): Promise<void> {
+  backend.engine = new Engine({ tiers: backend.tier ? [backend.tier] : [] });
+  const served = await serveGateway(createGateway(backend.engine, { adminToken: TOKEN }), { port: 0, host: '127.0.0.1' });
+  backend.url = served.url;
+  backend.close = async () => {
+    await served.close();
+    await backend.engine!.close();
+  };
+  await Promise.all(FIXTURES.map(({ name, ...config }) => backend.engine!.deploy(name, { ...config, tier })));
+}
+
+beforeAll(async () => {
+  await Promise.all([serve(isolate, undefined), ...runnable.map((b) => serve(b, b.tier.name))]);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([isolate, ...runnable].map((b) => b.close?.()));
+});
+
+describe.each(runnable)('the $label backend', (backend) => {
+  it('answers hello exactly as the isolate tier does', async () => {
+    expect(shape(await get(backend, 'hello'))).toEqual(shape(await get(isolate, 'hello')));
+    expect((await get(backend, 'hello')).text).toBe('Hello World!');
+  });
+
+  it('routes, parses JSON bodies and reads env as the isolate tier does', async () => {
+    expect(shape(await get(backend, 'api', '/greeting?name=Ada'))).toEqual(shape(await get(isolate, 'api', '/greeting?name=Ada')));
+    const created = await get(backend, 'api', '/todos', { method: 'POST', body: JSON.stringify({ title: 'ship it' }) });
+    expect(created.status).toBe(201);
+    const todo = created.json();
+    expect(todo).toMatchObject({ title: 'ship it', done: false });
+    expect(created.headers.location).toBe(`/todos/${todo.id}`);
+    expect((await get(backend, 'api', `/todos/${todo.id}`)).json()).toEqual(todo);
+    const bad = { method: 'POST', body: '{nope' };
+    expect(shape(await get(backend, 'api', '/todos', bad))).toEqual(shape(await get(isolate, 'api', '/todos', bad)));
+  });
+
+  it('a tenant that throws answers 500 with islet-error: exception, as on the isolate tier', async () => {
+    for (const path of ['/', '/not-a-response']) expect(shape(await get(backend, 'throws', path))).toEqual(shape(await get(isolate, 'throws', path)));
+  });
+
+  it('stops a CPU hog with islet-error: cpu-limit, also after an await', async () => {
+    for (const path of ['/', '/?after-await']) {
+      const started = performance.now();
+      const res = await get(backend, 'hog', path);
+      expect(shape(res)).toEqual(shape(await get(isolate, 'hog', path)));
+      expect(performance.now() - started).toBeLessThan(5_000);
+    }
+  });
+
+  it('stops a memory bomb (heap and ArrayBuffers) with islet-error: memory-limit, then serves again', async () => {
+    for (const path of ['/', '/?buffers']) expect(shape(await get(backend, 'bomb', path))).toEqual(shape(await get(isolate, 'bomb', path)));
+    expect((await get(backend, 'hello')).status).toBe(200);
+  });
+});
+
+describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $label backend', (backend) => {
+  const tier = backend.tier.name;
+
+  it('a crash answers 502 sandbox-crashed and the next request gets a new sandbox', async () => {
+    await backend.engine!.deploy('crash', {
+      code: 'let n = 0; export default { fetch(r) { if (new URL(r.url).pathname === "/exit") process.exit(3); return new Response(`n ${++n}`); } }',
+      tier,
+      needs: ['node-builtins'],
+    });
+    expect((await get(backend, 'crash')).text).toBe('n 1');
+    expect((await get(backend, 'crash')).text).toBe('n 2');
+    const crashed = await get(backend, 'crash', '/exit');
+    expect(crashed.status).toBe(502);
+    expect(crashed.headers['islet-error']).toBe('sandbox-crashed');
+    expect((await get(backend, 'crash')).text).toBe('n 1');
+  });
+
+  it('answers health checks through its boundary until stopped', async () => {
+    const log = { console() {}, event() {} };
+    const sandbox = await backend.tier.start({ name: 'health', code: 'export default { fetch: () => new Response("") }', limits: backend.engine!.defaultLimits, env: {}, log, outbound: () => Promise.reject(new Error('none')) });
+    expect(await sandbox.health()).toBe(true);
+    sandbox.stop();
+    expect(sandbox.alive).toBe(false);
+    expect(await sandbox.health()).toBe(false);
+  });
+
+  it('the keep-alive sweep unloads an idle sandbox; the next request starts one', async () => {
+    await backend.engine!.deploy('idle', { entry: fixture('hello'), tier });
+    const live = backend.engine!.liveCount;
+    backend.engine!.sweep(Date.now() + 11 * 60_000);
+    expect(backend.engine!.liveCount).toBeLessThan(live);
+    expect((await get(backend, 'idle')).text).toBe('Hello World!');
+  });
+
+  it('enforces the wall-clock limit', async () => {
+    await backend.engine!.deploy('slow', { code: 'export default { async fetch() { await new Promise((r) => setTimeout(r, 5000)); return new Response("late"); } }', tier, limits: { wallMs: 100 } });
+    const res = await get(backend, 'slow');
+    expect(res.status).toBe(503);
+    expect(res.headers['islet-error']).toBe('wall-limit');
+  });
+
+  it("runs the tenant's fetch() through the host, under the function's egress policy", async () => {
+    const upstream = http.createServer((req, res) => res.end(`upstream saw ${req.method} ${req.url}`));
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const target = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/x`;
+    const code = `export default { async fetch() { try { const r = await fetch(${JSON.stringify(target)}); return new Response(await r.text()); } catch (e) { return new Response(String(e), { status: 599 }); } } }`;
+    try {
+      await backend.engine!.deploy('egress', { code, tier });
+      const refused = await get(backend, 'egress');
+      expect(refused.status).toBe(599);
+      expect(refused.text).toMatch(/TypeError/);
+      await backend.engine!.deploy('egress', { code, tier, egress: { allowPrivate: true } });
+      expect((await get(backend, 'egress')).text).toBe('upstream saw GET /x');
+    } finally {
+      upstream.close();
+    }
+  });
+});
+
+const processBackend = runnable.find((b) => b.label === 'process');
+
+describe.skipIf(!processBackend)('choosing a tier', () => {
+  it('the admin API deploys on a named tier and says which and why', async () => {
+    const url = processBackend!.url!;
+    const res = await request(url, {
+      method: 'PUT',
+      path: '/_islet/functions/adm',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ code: 'export default { fetch: () => new Response("ok") }', tier: 'auto', needs: ['node-builtins'] }),
+    });
+    expect(res.status).toBe(201);
+    expect(res.json()).toMatchObject({ tier: 'process', needs: ['node-builtins'], tierReason: expect.stringContaining('cheapest available tier') });
+    expect((await request(url, { host: 'adm.localhost' })).text).toBe('ok');
+    const bad = await request(url, {
+      method: 'PUT',
+      path: '/_islet/functions/adm2',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ code: 'export default {}', tier: 'isolate', needs: ['node-builtins'] }),
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json().message).toMatch(/tier "isolate" does not satisfy node-builtins/);
+  });
+
+  it('a tenant stack trace is mapped to its sources as on the isolate tier, without the runtime\'s frames', async () => {
+    const dev = new Engine({ exposeStack: true, tiers: [new ProcessTier({ templates: false })] });
+    try {
+      const stacks = [];
+      for (const tier of ['isolate', 'process'] as const) {
+        await dev.deploy(`throws-${tier}`, { entry: fixture('throws', 'index.js'), tier });
+        stacks.push(((await (await dev.fetch(`throws-${tier}`, new Request('http://x/'))).json()) as { stack: string }).stack);
+      }
+      expect(stacks[1]).toBe(stacks[0]);
+      expect(stacks[1]).toContain('at deepInside (fixtures/throws/index.js:2:9)');
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('auto with no needs stays on isolates; Node built-ins need a tier with Node', async () => {
+    const engine = processBackend!.engine!;
+    expect((await engine.deploy('auto-plain', { entry: fixture('hello'), tier: 'auto' })).tier).toBe('isolate');
+    const code = 'import { createHash } from "node:crypto"; export default { fetch: () => new Response(createHash("sha256").update("x").digest("hex")) }';
+    await expect(engine.deploy('builtin-iso', { code })).rejects.toThrow(/Node built-in "node:crypto" is not available in the isolate tier/);
+    const r = await engine.deploy('builtin-auto', { code, tier: 'auto', needs: ['node-builtins'] });
+    expect(r.tier).toBe('process');
+    expect(await (await engine.fetch('builtin-auto', new Request('http://x/'))).text()).toBe('2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881');
+  });
+});
