@@ -4,22 +4,26 @@ import { BundleError, ConfigError } from '../engine/index.ts';
 import { UsageError } from './args.ts';
 import { dev, devHelp } from './dev.ts';
 import { serve, serveHelp } from './serve.ts';
+import { tail, tailHelp } from './tail.ts';
 
 const help = `Usage: islet <command> [options]
 
 Commands:
   dev <entry>    serve one function from a source file, reloading on change
   serve          serve many functions, routed by Host, with an admin API
+  tail <name>    follow a function's logs live on a running server
   bench          measure islet against bare node:http (see bench/)
 
 Run "islet <command> --help" for a command's options.
 
 ${devHelp.split('\n')[0]}
-${serveHelp.split('\n')[0]}`;
+${serveHelp.split('\n')[0]}
+${tailHelp.split('\n')[0]}`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   dev,
   serve,
+  tail,
   bench: async (args) => {
     const { bench } = await import('../bench/throughput.ts');
     await bench(args);

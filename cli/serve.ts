@@ -50,6 +50,7 @@ export async function serve(args: string[]): Promise<void> {
   // SIGTERM/SIGINT: finish the requests in flight (up to 10 s), then exit.
   const stop = async () => {
     logger.info('islet serve stopping: finishing requests in flight');
+    engine.logs.close();
     await served.close();
     await engine.close();
     process.exit(0);

@@ -1,4 +1,5 @@
 // Every limit islet enforces, with its default, in one place. Units are in the names.
+import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
 
 export interface Limits {
@@ -12,6 +13,12 @@ export interface Limits {
   maxBodyBytes: number;
   /** CPU time the tenant module's top level may use when it is loaded. */
   startupCpuMs: number;
+  /** Requests one isolate serves at once (async handlers interleave); past it, another replica boots. */
+  concurrency: number;
+  /** Most isolates (replicas) the function may have at once, each on its own thread. */
+  maxReplicas: number;
+  /** Requests that may wait for a free replica; past it, new ones are refused (503 overloaded). */
+  maxQueue: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -20,6 +27,11 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   wallMs: 30_000,
   maxBodyBytes: 100 * 1024 * 1024,
   startupCpuMs: 1_000,
+  concurrency: 64,
+  // One per core: isolated-vm runs each isolate on its own thread, so a CPU-bound function's
+  // replicas use every core, and more than that would only add memory.
+  maxReplicas: availableParallelism(),
+  maxQueue: 256,
 });
 
 // Bounds that keep a typo in a config from turning into a host problem (isolated-vm refuses
@@ -30,6 +42,9 @@ const BOUNDS: Record<keyof Limits, [min: number, max: number]> = {
   wallMs: [1, 15 * 60_000],
   maxBodyBytes: [0, 2 ** 31 - 1],
   startupCpuMs: [1, 60_000],
+  concurrency: [1, 10_000],
+  maxReplicas: [1, 256],
+  maxQueue: [0, 100_000],
 };
 
 /** How often the limit watchdog samples isolates' CPU time while they have work in flight. */

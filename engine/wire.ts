@@ -16,6 +16,8 @@ export interface WireResponse {
   headers: string[];
   /** A string when the tenant built the body from one (written as UTF-8), else bytes. */
   body: string | ArrayBuffer | null;
+  /** CPU the sandbox spent on it, in ns, where the tier can tell (for the request log). */
+  cpuNs?: number;
 }
 
 /** A Web Request as a WireRequest, refusing bodies over `maxBodyBytes`. */

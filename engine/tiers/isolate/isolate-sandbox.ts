@@ -10,7 +10,7 @@ import {
 import { EgressError } from '../../egress/index.ts';
 import { MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import type { WireRequest, WireResponse } from '../../wire.ts';
-import type { Sandbox, SandboxSpec } from '../tier.ts';
+import type { Sandbox, SandboxSpec, SandboxUsage } from '../tier.ts';
 import type { LimitEnforcer, MeteredTask, SandboxMeter } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 
@@ -26,6 +26,8 @@ interface Task extends MeteredTask {
 const RESULT_FIELDS = 6;
 const RESULT_EXCEPTION = 1;
 const MAX_RANDOM_BLOCK = 65536;
+/** How stale a heap reading may be before usage() asks for a fresh one. */
+const HEAP_READ_INTERVAL_MS = 1_000;
 
 let nextTaskId = 1;
 
@@ -70,6 +72,13 @@ export class IsolateSandbox implements Sandbox {
   #flushScheduled = false;
   #death: IsletError | undefined;
   #retiring: (() => void) | undefined;
+  /** The isolate's CPU clock at its last reading (kept once it is disposed), in ns. */
+  #cpuNs = 0;
+  /** The clock when the last answers came out: CPU since then is shared by the next ones. */
+  #cpuAnsweredNs = 0;
+  #heapBytes = 0;
+  #heapReadAt = -Infinity;
+  #heapReading = false;
 
   private constructor(memoryMb: number, snapshot: ivm.ExternalCopy<ArrayBuffer> | undefined) {
     this.#fromSnapshot = snapshot !== undefined;
@@ -114,14 +123,36 @@ export class IsolateSandbox implements Sandbox {
   }
 
   #readCpuNs(): number {
-    if (!this.#isolate.isDisposed) return Number(this.#isolate.cpuTime);
+    if (!this.#isolate.isDisposed) return (this.#cpuNs = Number(this.#isolate.cpuTime));
     // isolated-vm disposed it (memory limit) while no call of ours was waiting to notice.
     queueMicrotask(() => this.#die(this.#death ?? this.#deathFromDisposal()));
-    return 0;
+    return this.#cpuNs;
   }
 
   get inFlight(): number {
     return this.#tasks.size;
+  }
+
+  usage(): SandboxUsage {
+    if (this.#isolate.isDisposed) return { cpuNs: this.#cpuNs, heapBytes: 0 };
+    // Heap statistics need the isolate's lock, which a tenant spinning in a loop holds: read them
+    // asynchronously and answer with the last reading (at most HEAP_READ_INTERVAL_MS old, or the
+    // previous call's). The CPU clock needs no lock.
+    const now = performance.now();
+    if (!this.#heapReading && now - this.#heapReadAt > HEAP_READ_INTERVAL_MS) {
+      this.#heapReadAt = now;
+      this.#heapReading = true;
+      this.#isolate.getHeapStatistics().then(
+        (heap) => {
+          this.#heapBytes = heap.used_heap_size + heap.externally_allocated_size;
+          this.#heapReading = false;
+        },
+        () => {
+          this.#heapReading = false;
+        },
+      );
+    }
+    return { cpuNs: this.#readCpuNs(), heapBytes: this.#heapBytes };
   }
 
   async #bootRuntime(): Promise<void> {
@@ -166,6 +197,7 @@ export class IsolateSandbox implements Sandbox {
       });
       await module.evaluate({ timeout: limits.startupCpuMs });
       await runtime.setTenant.apply(undefined, [module.namespace.derefInto(), new ivm.ExternalCopy(spec.env).copyInto()]);
+      this.#cpuAnsweredNs = this.#readCpuNs();
     } catch (err) {
       if (this.#isolate.isDisposed) {
         this.stop();
@@ -242,6 +274,11 @@ export class IsolateSandbox implements Sandbox {
   };
 
   #onResults = (results: unknown[]): void => {
+    // One clock read per batch, not per request: the batch's answers share the CPU used since the
+    // last answers came out (the figure in the request log; limits are metered separately).
+    const cpuNs = this.#readCpuNs();
+    const cpuShareNs = (cpuNs - this.#cpuAnsweredNs) / (results.length / RESULT_FIELDS);
+    this.#cpuAnsweredNs = cpuNs;
     for (let i = 0; i < results.length; i += RESULT_FIELDS) {
       const task = this.#tasks.get(results[i] as number);
       if (!task || task.answered) continue;
@@ -257,7 +294,7 @@ export class IsolateSandbox implements Sandbox {
         const mapped = this.#spec.mapStack?.(withoutRuntimeFrames(stack)) ?? withoutRuntimeFrames(stack);
         task.reject(new TenantExceptionError(this.#spec.name, name, message, mapped));
       } else {
-        const response = { status: results[i + 2], headers: results[i + 3], body: results[i + 4] };
+        const response = { status: results[i + 2], headers: results[i + 3], body: results[i + 4], cpuNs: cpuShareNs };
         if (isWireResponse(response)) task.resolve(response);
         else task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
       }
