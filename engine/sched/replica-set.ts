@@ -93,8 +93,9 @@ export class ReplicaSet {
 
   /** CPU used by every replica the function has had, in ns. */
   cpuNs(): number {
+    const live = this.all; // first: pruning retires the dead ones' CPU
     let total = this.retiredCpuNs;
-    for (const r of this.all) total += r.sandbox.usage?.().cpuNs ?? 0;
+    for (const r of live) total += r.sandbox.usage?.().cpuNs ?? 0;
     return total;
   }
 
