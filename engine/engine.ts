@@ -10,7 +10,7 @@ import {
   EngineMetrics, LogTap, mappingCount, maxMapCount, ResourceMonitor, silentLogger, type FunctionGauges, type FunctionMeter, type Logger,
 } from './observe/index.ts';
 import { createOutboundFetch, type EgressOptions, type OutboundFetch } from './egress/index.ts';
-import { CronTriggers, checkCrons, resolveSchedOptions, SchedFunction, Scheduler, type SchedOptions } from './sched/index.ts';
+import { CronTriggers, checkCrons, resolveSchedOptions, SchedFunction, Scheduler, type SchedOptions, type Settled } from './sched/index.ts';
 import { IsolateTier } from './tiers/isolate/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TenantLog } from './tiers/tier.ts';
 import {
@@ -91,6 +91,8 @@ interface FunctionSlot extends ResidentSlot {
   meter: FunctionMeter;
   /** Its logger (tagged with `fn`), for the request lines. */
   log: Logger;
+  /** Accounts for one of its requests (made once per deploy, not per request). */
+  served: Settled<WireResponse>;
 }
 
 /** The status code a failed request is answered with (as errorAnswer maps it). */
@@ -209,10 +211,12 @@ export class Engine {
     const previous = this.#functions.get(name);
     const fn = this.#sched.add(name, limits);
     fn.replicas.add(sandbox);
-    this.#functions.set(name, {
+    const slot: FunctionSlot = {
       name, limits, env, crons, entry: config.entry, spec, fn, replicas: fn.replicas, lastUseMs: Date.now(),
       meter: this.metrics.meter(name), log: this.logger.child({ fn: name }),
-    });
+      served: (response, err, started) => this.#served(slot, response, err, started),
+    };
+    this.#functions.set(name, slot);
     this.#crons.set(name, crons, (cron, at) => void this.scheduled(name, cron, at).catch(() => {}));
     if (previous) {
       this.#sched.replace(previous.fn, fn);
@@ -258,17 +262,13 @@ export class Engine {
     const slot = this.#functions.get(name);
     if (!slot) return Promise.reject(new NoSuchFunctionError(name));
     if (this.#residency.arrived(slot, Date.now())) slot.meter.coldStarts++;
-    const started = performance.now();
-    const answer = this.#sched.submit(slot.fn, (sandbox) => sandbox.invoke(request));
-    answer.then(
-      (response) => this.#served(slot, started, response.status, response.cpuNs),
-      (err: unknown) => this.#served(slot, started, statusOf(err), undefined),
-    );
-    return answer;
+    return this.#sched.submit(slot.fn, (sandbox) => sandbox.invoke(request), slot.served);
   }
 
   /** A request's metrics and its log line (and the same line to anyone tailing the function). */
-  #served(slot: FunctionSlot, started: number, status: number, cpuNs: number | undefined): void {
+  #served(slot: FunctionSlot, response: WireResponse | undefined, err: unknown, started: number): void {
+    const status = response ? response.status : statusOf(err);
+    const cpuNs = response?.cpuNs;
     const ms = performance.now() - started;
     slot.meter.served(status, ms / 1000);
     const logged = slot.log.isLevelEnabled('info');

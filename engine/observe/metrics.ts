@@ -1,8 +1,8 @@
 // Prometheus metrics for GET /_islet/metrics (names in the shared contract; `islet bench` reads
-// them). The request path only bumps plain numbers in a per-function meter and observes one
-// cached histogram child; counters and gauges are filled from those numbers and from the engine's
-// state when a scrape collects them.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+// them). The request path only bumps plain numbers in a per-function meter (a status count and a
+// latency bucket); counters, gauges and the latency histogram are filled from those numbers and
+// from the engine's state when a scrape collects them, so no label set is hashed per request.
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { ShedReason } from '../errors.ts';
 
 export type LimitLabel = 'cpu' | 'memory' | 'wall';
@@ -34,31 +34,50 @@ export class FunctionMeter {
   coldStarts = 0;
   readonly limitKills: Record<LimitLabel, number> = { cpu: 0, memory: 0, wall: 0 };
   readonly shed: Partial<Record<ShedReason, number>> = {};
-  readonly #observe: (seconds: number) => void;
-
-  constructor(observe: (seconds: number) => void) {
-    this.#observe = observe;
-  }
+  /** Requests per latency bucket (not cumulative; the last one is +Inf). */
+  readonly buckets = new Float64Array(DURATION_BUCKETS_S.length + 1);
+  secondsSum = 0;
 
   served(status: number, seconds: number): void {
     this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
-    this.#observe(seconds);
+    let i = 0;
+    while (i < DURATION_BUCKETS_S.length && seconds > DURATION_BUCKETS_S[i]!) i++;
+    this.buckets[i]!++;
+    this.secondsSum += seconds;
   }
+}
+
+/** islet_request_duration_seconds, written from the meters' buckets at scrape time. */
+function durationHistogram(meters: Map<string, FunctionMeter>): Metric {
+  const name = 'islet_request_duration_seconds';
+  const help = 'Time from arrival to answer, queueing included';
+  const get = () => {
+    const values: { metricName: string; labels: Record<string, string>; value: number }[] = [];
+    for (const [fn, meter] of meters) {
+      let cumulative = 0;
+      meter.buckets.forEach((n, i) => {
+        cumulative += n;
+        const le = i < DURATION_BUCKETS_S.length ? String(DURATION_BUCKETS_S[i]) : '+Inf';
+        values.push({ metricName: `${name}_bucket`, labels: { le, function: fn }, value: cumulative });
+      });
+      values.push({ metricName: `${name}_sum`, labels: { function: fn }, value: meter.secondsSum });
+      values.push({ metricName: `${name}_count`, labels: { function: fn }, value: cumulative });
+    }
+    return { name, help, type: 'histogram', values, aggregator: 'sum' };
+  };
+  // prom-client's registry takes any object that answers get() like its own metrics do.
+  return { name, help, type: 'histogram', get } as unknown as Metric;
 }
 
 export class EngineMetrics {
   readonly registry = new Registry();
   readonly #meters = new Map<string, FunctionMeter>();
-  readonly #duration: Histogram<'function'>;
 
   constructor(source: MetricsSource) {
     const r = this.registry;
     const meters = this.#meters;
     collectDefaultMetrics({ register: r });
-    this.#duration = new Histogram({
-      name: 'islet_request_duration_seconds', help: 'Time from arrival to answer, queueing included', labelNames: ['function'],
-      buckets: DURATION_BUCKETS_S, registers: [r],
-    });
+    r.registerMetric(durationHistogram(meters));
     // Counters are set from the meters' totals at scrape time: the request path never hashes labels.
     const fromMeters = <L extends string>(name: string, help: string, labelNames: L[], fill: (c: Counter<L>, fn: string, m: FunctionMeter) => void) =>
       new Counter<L>({
@@ -126,8 +145,7 @@ export class EngineMetrics {
   meter(fn: string): FunctionMeter {
     let meter = this.#meters.get(fn);
     if (!meter) {
-      const child = this.#duration.labels(fn);
-      meter = new FunctionMeter((seconds) => child.observe(seconds));
+      meter = new FunctionMeter();
       this.#meters.set(fn, meter);
     }
     return meter;
@@ -136,7 +154,6 @@ export class EngineMetrics {
   /** The function was removed: its series go. */
   drop(fn: string): void {
     this.#meters.delete(fn);
-    this.#duration.remove(fn);
   }
 
   text(): Promise<string> {

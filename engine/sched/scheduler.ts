@@ -2,7 +2,7 @@
 // and replica limits, a bounded queue behind them, quarantine for repeat offenders. Across
 // functions: an in-flight cap shared by deficit round robin (fair-queue.ts), and admission
 // control that refuses early (503 overloaded) when event-loop lag or memory pass their bounds,
-// starting with the functions that hold more than their share of the engine's work.
+// refusing the functions that send more requests than the average function.
 //
 // The request path is counters and one pick over a function's few replicas; sampling, scaling
 // and queue expiry run on a tick (which also measures the event loop's lag by its own lateness).
@@ -28,11 +28,15 @@ export interface SchedHooks {
   onQuarantine(fn: SchedFunction, periodMs: number): void;
 }
 
+/** Told how a submitted run ended, and when it was submitted (performance.now()). */
+export type Settled<T> = (value: T | undefined, err: unknown, submittedAt: number) => void;
+
 interface Waiting {
   run(sandbox: Sandbox): Promise<unknown>;
   resolve(value: unknown): void;
   reject(err: unknown): void;
-  /** performance.now() when it joined the queue. */
+  settled: Settled<unknown> | undefined;
+  /** performance.now() when it was submitted. */
   since: number;
 }
 
@@ -65,6 +69,9 @@ export class SchedFunction implements Flow {
   removed = false;
   /** The replica the round robin found free for it. */
   picked: Replica | undefined;
+  /** Requests submitted since the last tick, and their rate (moving average, per second). */
+  arrivals = 0;
+  rate = 0;
   /** Per tick: requests finished, highest load, since when its load would fit one replica fewer. */
   completed = 0;
   peakLoad = 0;
@@ -87,9 +94,8 @@ export class Scheduler {
   readonly #drr: DeficitRoundRobin<SchedFunction>;
   readonly #timer: NodeJS.Timeout;
   #inFlight = 0;
-  /** Sum of every function's load, and how many functions have any. */
-  #load = 0;
-  #loaded = 0;
+  /** Average request rate of the functions that had requests lately (per second). */
+  #averageRate = 0;
   #pressure: ShedReason | undefined;
   #lagMs = 0;
   #lastTick = performance.now();
@@ -126,25 +132,30 @@ export class Scheduler {
     this.#failQueue(fn, reason);
   }
 
-  /** Runs `run` on one of `fn`'s sandboxes, now or when its turn comes; refuses early when overloaded. */
-  submit<T>(fn: SchedFunction, run: (sandbox: Sandbox) => Promise<T>): Promise<T> {
+  /**
+   * Runs `run` on one of `fn`'s sandboxes, now or when its turn comes; refuses early when
+   * overloaded. `settled` hears how it ended, refusals included, without a promise of its own.
+   */
+  submit<T>(fn: SchedFunction, run: (sandbox: Sandbox) => Promise<T>, settled?: Settled<T>): Promise<T> {
+    const now = performance.now();
+    fn.arrivals++;
     if (fn.quarantine.until !== 0) {
-      const now = performance.now();
-      if (now < fn.quarantine.until) return Promise.reject(new QuarantinedError(fn.name, fn.quarantine.retryAfterS(now)));
+      if (now < fn.quarantine.until) return this.#refuse(new QuarantinedError(fn.name, fn.quarantine.retryAfterS(now)), now, settled);
       fn.quarantine.until = 0;
     }
-    // Under pressure, refuse the functions whose load is over the engine's average per function.
-    if (this.#pressure !== undefined && fn.load + 1 > this.#load / this.#loaded) return this.#shed(fn, this.#pressure);
+    // Under pressure, refuse the functions sending more than the average function: the cost that
+    // lags the event loop is per request (parsing, writing), so request rate is the share to judge.
+    if (this.#pressure !== undefined && fn.rate > 0 && fn.rate >= this.#averageRate) return this.#shed(fn, this.#pressure, now, settled);
     if (fn.queue.length === 0 && this.#inFlight < this.#o.maxInFlight) {
       const replica = fn.replicas.pick(fn.limits.concurrency);
       if (replica) {
         this.#addLoad(fn, 1);
-        return this.#dispatch(fn, replica, run);
+        return this.#dispatch(fn, replica, run, now, settled);
       }
     }
-    if (fn.queue.length >= fn.limits.maxQueue) return this.#shed(fn, 'queue');
+    if (fn.queue.length >= fn.limits.maxQueue) return this.#shed(fn, 'queue', now, settled);
     return new Promise<T>((resolve, reject) => {
-      this.#enqueue(fn, { run, resolve: resolve as (v: unknown) => void, reject, since: performance.now() });
+      this.#enqueue(fn, { run, resolve: resolve as (v: unknown) => void, reject, settled: settled as Settled<unknown> | undefined, since: now });
       if (!fn.replicas.pick(fn.limits.concurrency)) this.#scaleOut(fn);
     });
   }
@@ -178,12 +189,22 @@ export class Scheduler {
     this.#lastTick = now;
     const rssMb = this.#hooks.readRss() / 1048576;
     this.#pressure = this.#lagMs > this.#o.maxEventLoopLagMs ? 'event-loop-lag' : rssMb > this.#o.maxRssMb ? 'memory' : undefined;
+    let rates = 0;
+    let senders = 0;
     for (const fn of this.#functions) {
-      if (fn.load === 0 && fn.completed === 0 && fn.replicas.all.length <= 1) continue;
+      if (fn.load === 0 && fn.completed === 0 && fn.arrivals === 0 && fn.rate === 0 && fn.replicas.all.length <= 1) continue;
+      fn.rate = 0.5 * fn.rate + 0.5 * (fn.arrivals / (tickNs / 1e9));
+      if (fn.rate < 0.5) fn.rate = 0;
+      fn.arrivals = 0;
+      if (fn.rate > 0) {
+        rates += fn.rate;
+        senders++;
+      }
       this.#expireWaits(fn, now);
       this.#learnCost(fn, tickNs);
       this.#scale(fn, now, tickNs);
     }
+    this.#averageRate = senders > 0 ? rates / senders : 0;
   }
 
   close(reason: IsletError): void {
@@ -191,7 +212,7 @@ export class Scheduler {
     for (const fn of this.#functions) this.remove(fn, reason);
   }
 
-  #dispatch<T>(fn: SchedFunction, replica: Replica, run: (sandbox: Sandbox) => Promise<T>): Promise<T> {
+  #dispatch<T>(fn: SchedFunction, replica: Replica, run: (sandbox: Sandbox) => Promise<T>, since: number, settled: Settled<T> | undefined): Promise<T> {
     this.#inFlight++;
     fn.inFlight++;
     ReplicaSet.touch(replica);
@@ -201,9 +222,13 @@ export class Scheduler {
     } catch (err) {
       answer = Promise.reject(err);
     }
-    answer.then(() => this.#release(fn), (err: unknown) => {
+    answer.then((value) => {
+      this.#release(fn);
+      settled?.(value, undefined, since);
+    }, (err: unknown) => {
       this.#noteFailure(fn, err);
       this.#release(fn);
+      settled?.(undefined, err, since);
     });
     return answer;
   }
@@ -222,7 +247,7 @@ export class Scheduler {
       const fn = this.#drr.next(this.#canSend);
       if (!fn) return;
       const waiting = fn.queue.shift()!;
-      this.#dispatch(fn, fn.picked!, waiting.run).then(waiting.resolve, waiting.reject);
+      this.#dispatch(fn, fn.picked!, waiting.run, waiting.since, waiting.settled).then(waiting.resolve, waiting.reject);
     }
   }
 
@@ -235,23 +260,29 @@ export class Scheduler {
   }
 
   #addLoad(fn: SchedFunction, delta: number): void {
-    const before = fn.load;
     fn.load += delta;
-    this.#load += delta;
-    if (before === 0 && fn.load > 0) this.#loaded++;
-    else if (before > 0 && fn.load === 0) this.#loaded--;
     if (fn.load > fn.peakLoad) fn.peakLoad = fn.load;
   }
 
-  #shed(fn: SchedFunction, reason: ShedReason): Promise<never> {
+  #shed(fn: SchedFunction, reason: ShedReason, now: number, settled: Settled<never> | undefined): Promise<never> {
     this.#hooks.onShed(fn, reason);
-    return Promise.reject(new OverloadedError(fn.name, reason, OVERLOAD_RETRY_AFTER_S));
+    return this.#refuse(new OverloadedError(fn.name, reason, OVERLOAD_RETRY_AFTER_S), now, settled);
+  }
+
+  #refuse(err: IsletError, now: number, settled: Settled<never> | undefined): Promise<never> {
+    settled?.(undefined, err, now);
+    return Promise.reject(err);
   }
 
   #failQueue(fn: SchedFunction, reason: unknown): void {
     const waiting = fn.queue.splice(0);
     this.#addLoad(fn, -waiting.length);
-    for (const w of waiting) w.reject(reason);
+    for (const w of waiting) this.#failWaiting(w, reason);
+  }
+
+  #failWaiting(waiting: Waiting, reason: unknown): void {
+    waiting.settled?.(undefined, reason, waiting.since);
+    waiting.reject(reason);
   }
 
   #forget(fn: SchedFunction): void {
@@ -289,7 +320,7 @@ export class Scheduler {
       const waiting = fn.queue.shift()!;
       this.#addLoad(fn, -1);
       this.#hooks.onShed(fn, 'queue-wait');
-      waiting.reject(new OverloadedError(fn.name, 'queue-wait', OVERLOAD_RETRY_AFTER_S));
+      this.#failWaiting(waiting, new OverloadedError(fn.name, 'queue-wait', OVERLOAD_RETRY_AFTER_S));
     }
   }
 
