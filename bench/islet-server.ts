@@ -24,12 +24,15 @@ export interface IsletServer {
   stop(): Promise<void>;
 }
 
-/** Starts islet serve with `functions` (config entries); `probe` is a function answering 200 on GET /. */
-export async function startIslet(functions: Record<string, unknown>, probe: string): Promise<IsletServer> {
+/**
+ * Starts islet serve with `functions` (config entries) and `sched` options; `probe` is a function
+ * answering 200 on GET /.
+ */
+export async function startIslet(functions: Record<string, unknown>, probe: string, sched?: Record<string, unknown>): Promise<IsletServer> {
   const port = await freePort();
   const dir = await mkdtemp(path.join(tmpdir(), 'islet-bench-'));
   const config = path.join(dir, 'islet.config.json');
-  await writeFile(config, JSON.stringify({ functions }));
+  await writeFile(config, JSON.stringify({ functions, sched }));
   const child = spawn(process.execPath, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', String(port), '--admin-token', BENCH_TOKEN], {
     stdio: 'ignore',
     env: { ...cleanEnv(), ISLET_LOG_LEVEL: 'warn' },

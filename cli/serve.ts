@@ -40,7 +40,7 @@ export async function serve(args: string[]): Promise<void> {
   const adminToken = (values['admin-token'] as string | undefined) ?? process.env.ISLET_ADMIN_TOKEN;
 
   const logger = createLogger();
-  const engine = new Engine({ logger, limits: config.limits });
+  const engine = new Engine({ logger, limits: config.limits, sched: config.sched });
   // A function that fails to load is a config error: refuse to start rather than serve half.
   for (const [name, fn] of Object.entries(config.functions)) await engine.deploy(name, fn);
 

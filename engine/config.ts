@@ -4,13 +4,15 @@ import path from 'node:path';
 import { ConfigError } from './errors.ts';
 import type { FunctionConfig } from './engine.ts';
 import { resolveLimits, type Limits } from './limits.ts';
-import { checkCrons } from './sched/index.ts';
+import { checkCrons, resolveSchedOptions, type SchedOptions } from './sched/index.ts';
 
 export interface ServerConfig {
   port?: number;
   host?: string;
   /** Defaults for every function; each function may override them. */
   limits?: Partial<Limits>;
+  /** Engine-wide scheduling: in-flight cap, admission thresholds, quarantine (engine/sched/sched-options.ts). */
+  sched?: Partial<SchedOptions>;
   functions: Record<string, FunctionConfig>;
 }
 
@@ -38,13 +40,15 @@ export async function loadConfig(file: string): Promise<ServerConfig> {
 
 export function parseConfig(raw: unknown, baseDir: string, source = 'config'): ServerConfig {
   if (!isObject(raw)) throw new ConfigError(`${source}: must be a JSON object`);
-  const { port, host, limits, functions = {}, ...rest } = raw;
+  const { port, host, limits, sched, functions = {}, ...rest } = raw;
   unknownKeys(rest, source);
   if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)) {
     throw new ConfigError(`${source}: "port" must be an integer from 0 to 65535`);
   }
   if (host !== undefined && typeof host !== 'string') throw new ConfigError(`${source}: "host" must be a string`);
   if (limits !== undefined) resolveLimits(limits);
+  if (sched !== undefined && !isObject(sched)) throw new ConfigError(`${source}: "sched" must be an object`);
+  if (sched !== undefined) resolveSchedOptions(sched as Partial<SchedOptions>);
   if (!isObject(functions)) throw new ConfigError(`${source}: "functions" must be an object of name → {entry, limits, env}`);
   const out: Record<string, FunctionConfig> = {};
   for (const [name, fn] of Object.entries(functions)) {
@@ -65,7 +69,10 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
       ...(crons !== undefined && { crons: checkCrons(crons) }),
     };
   }
-  return { port: port as number | undefined, host: host as string | undefined, limits: limits as Partial<Limits> | undefined, functions: out };
+  return {
+    port: port as number | undefined, host: host as string | undefined, limits: limits as Partial<Limits> | undefined,
+    ...(sched !== undefined && { sched: sched as Partial<SchedOptions> }), functions: out,
+  };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
