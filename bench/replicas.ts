@@ -61,7 +61,7 @@ export async function replicasBench(args: string[]): Promise<unknown> {
     const samples: Record<string, Row[]> = { one: [], two: [] };
     for (let round = 0; round < rounds; round++) {
       for (const fn of ['one', 'two'] as const) {
-        await autocannon({ url: server.url, connections, duration: 2, headers: { host: server.host(fn) } }); // warm-up (and scale-out)
+        await autocannon({ url: server.url, connections, duration: Math.min(2, duration), headers: { host: server.host(fn) } }); // warm-up (and scale-out)
         let replicas = 0;
         const watch = setInterval(async () => {
           const m = /^islet_replicas\{function="(\w+)"\} (\d+)$/gm;

@@ -28,7 +28,7 @@ export interface SchedOptions {
   maxInFlight: number;
   /** In-flight slot time a waiting function earns per deficit-round-robin round, in ms. */
   quantumMs: number;
-  /** Event-loop lag (how late the scheduler's tick ran) past which functions over their share are refused. */
+  /** Event-loop lag (how late the scheduler's tick ran, twice in a row) past which the busiest functions are refused. */
   maxEventLoopLagMs: number;
   /** Process RSS past which functions over their share are refused. */
   maxRssMb: number;

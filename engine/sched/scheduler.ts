@@ -98,6 +98,7 @@ export class Scheduler {
   #averageRate = 0;
   #pressure: ShedReason | undefined;
   #lagMs = 0;
+  #previousLagMs = 0;
   #lastTick = performance.now();
   /** One kill fails every request in its isolate with the same error: count it once. */
   #lastKill: unknown;
@@ -185,10 +186,13 @@ export class Scheduler {
     const tickNs = Math.max(1, (now - this.#lastTick) * 1e6);
     // The tick is its own lag probe: perf_hooks' delay histogram drops the sample in progress when
     // it is reset, which is exactly the long stall a window should catch.
+    this.#previousLagMs = this.#lagMs;
     this.#lagMs = Math.max(0, now - this.#lastTick - this.#o.tickMs);
     this.#lastTick = now;
     const rssMb = this.#hooks.readRss() / 1048576;
-    this.#pressure = this.#lagMs > this.#o.maxEventLoopLagMs ? 'event-loop-lag' : rssMb > this.#o.maxRssMb ? 'memory' : undefined;
+    // Two late ticks in a row: one alone is a GC pause or a descheduled moment, not overload.
+    const lagging = Math.min(this.#lagMs, this.#previousLagMs) > this.#o.maxEventLoopLagMs;
+    this.#pressure = lagging ? 'event-loop-lag' : rssMb > this.#o.maxRssMb ? 'memory' : undefined;
     let rates = 0;
     let senders = 0;
     for (const fn of this.#functions) {
