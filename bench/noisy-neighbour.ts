@@ -3,11 +3,10 @@
 // Prints the good tenant's p50/p99/errors side by side (table + JSON) and checks the bar: p99
 // with neighbours ≤ 1.5× solo, and zero errors. A benchmark, not a test: `npm run bench:noisy`.
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { benchArgs, emitReport, runAsScript } from './bench-cli.ts';
 import { counterBy, startIslet, type IsletServer } from './islet-server.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -46,28 +45,9 @@ interface Neighbour {
 }
 
 export async function noisyNeighbour(args: string[]): Promise<unknown> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      duration: { type: 'string', default: '10' },
-      rate: { type: 'string', default: '500' },
-      connections: { type: 'string', default: '10' },
-      flood: { type: 'string', default: '100' },
-      json: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(help);
-    return undefined;
-  }
-  const duration = Number(values.duration);
-  const rate = Number(values.rate);
-  const connections = Number(values.connections);
-  const flood = Number(values.flood);
-  for (const [flag, v] of Object.entries({ duration, rate, connections, flood })) {
-    if (!(v > 0)) throw new Error(`--${flag} must be a positive number`);
-  }
+  const parsed = benchArgs(args, { duration: 10, rate: 500, connections: 10, flood: 100 }, help);
+  if (!parsed) return undefined;
+  const { duration, rate, connections, flood } = parsed.numbers as Record<'duration' | 'rate' | 'connections' | 'flood', number>;
 
   const server = await startIslet(FUNCTIONS, 'good');
   try {
@@ -98,9 +78,7 @@ export async function noisyNeighbour(args: string[]): Promise<unknown> {
       shed: counterBy(metrics, 'islet_shed_total', 'reason'),
       statuses: counterBy(metrics, 'islet_requests_total', 'status'),
     };
-    console.log(JSON.stringify(report));
-    if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
-    return report;
+    return await emitReport(report, parsed.json);
   } finally {
     await server.stop();
   }
@@ -136,9 +114,4 @@ function neighbour(server: IsletServer, fn: string, connections: number, duratio
   });
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  noisyNeighbour(process.argv.slice(2)).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, noisyNeighbour);

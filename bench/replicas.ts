@@ -1,10 +1,8 @@
 // Replicas spread CPU-bound work over cores: the same CPU-bound function with maxReplicas 1 and
 // with 2, under the same autocannon load, side by side. Prints req/s, latency, the replicas the
 // function had under load, and the ratio. A benchmark, not a test: `npm run bench:replicas`.
-import { writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { benchArgs, emitReport, runAsScript } from './bench-cli.ts';
 import { counterBy, startIslet } from './islet-server.ts';
 import { cpuMicros } from './servers.ts';
 
@@ -32,25 +30,9 @@ interface Row {
 }
 
 export async function replicasBench(args: string[]): Promise<unknown> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      duration: { type: 'string', default: '10' },
-      connections: { type: 'string', default: '8' },
-      'work-ms': { type: 'string', default: '5' },
-      rounds: { type: 'string', default: '1' },
-      json: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(help);
-    return undefined;
-  }
-  const duration = Number(values.duration);
-  const connections = Number(values.connections);
-  const workMs = Number(values['work-ms']);
-  const rounds = Number(values.rounds);
+  const parsed = benchArgs(args, { duration: 10, connections: 8, 'work-ms': 5, rounds: 1 }, help);
+  if (!parsed) return undefined;
+  const { duration, connections, 'work-ms': workMs, rounds } = parsed.numbers as Record<'duration' | 'connections' | 'work-ms' | 'rounds', number>;
   // Burns `workMs` of CPU with arithmetic, not by watching a clock, so each request is the same work.
   const code = `const SPINS = ${Math.round(workMs * 200_000)};
     export default { fetch() { let x = 0; for (let i = 0; i < SPINS; i++) x = (x * 31 + i) | 0; return new Response(String(x)) } }`;
@@ -87,17 +69,10 @@ export async function replicasBench(args: string[]): Promise<unknown> {
     console.table(rows);
     console.log(`2 replicas / 1 replica: ${ratio}× the throughput`);
     const report = { bench: 'replicas', date: new Date().toISOString(), durationS: duration, connections, workMs, rounds, rows, ratio };
-    console.log(JSON.stringify(report));
-    if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
-    return report;
+    return await emitReport(report, parsed.json);
   } finally {
     await server.stop();
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  replicasBench(process.argv.slice(2)).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, replicasBench);

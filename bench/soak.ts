@@ -2,10 +2,8 @@
 // hostile tenants (one spinning, one allocating until killed) every 30 s. Prints errors and the
 // server's RSS over time, then whether RSS stayed flat after warm-up. `npm run soak`
 // (`-- --duration 20 --interval 5` for a short run); never part of npm test.
-import { writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { benchArgs, emitReport, runAsScript } from './bench-cli.ts';
 import { request } from '../engine/gateway/test-http.ts';
 import { counterBy, startIslet } from './islet-server.ts';
 
@@ -33,23 +31,10 @@ interface Sample {
 const FLAT_GROWTH = 0.1;
 
 export async function soak(args: string[]): Promise<unknown> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      duration: { type: 'string', default: '600' },
-      connections: { type: 'string', default: '100' },
-      functions: { type: 'string', default: '50' },
-      interval: { type: 'string', default: '10' },
-      'hostile-every': { type: 'string', default: '30' },
-      json: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(help);
-    return undefined;
-  }
-  const [duration, connections, count, interval, hostileEvery] = [values.duration, values.connections, values.functions, values.interval, values['hostile-every']].map(Number) as [number, number, number, number, number];
+  const parsed = benchArgs(args, { duration: 600, connections: 100, functions: 50, interval: 10, 'hostile-every': 30 }, help);
+  if (!parsed) return undefined;
+  const { duration, connections, functions: count, interval, 'hostile-every': hostileEvery } =
+    parsed.numbers as Record<'duration' | 'connections' | 'functions' | 'interval' | 'hostile-every', number>;
   const names = Array.from({ length: count }, (_, i) => `fn${i}`);
   const functions: Record<string, unknown> = Object.fromEntries(names.map((name) => [name, {
     code: `let n = 0; export default { fetch: (r) => Response.json({ fn: "${name}", n: ++n, path: new URL(r.url).pathname }) }`,
@@ -117,17 +102,10 @@ export async function soak(args: string[]): Promise<unknown> {
     console.table([summary].map(({ hostile: _h, statuses: _s, shed: _shed, ...s }) => s));
     console.log('answers by status (all functions):', statuses, 'refused by admission control:', shed);
     const report = { bench: 'soak', date: new Date().toISOString(), durationS: duration, connections, functions: count, samples, summary };
-    console.log(JSON.stringify(report));
-    if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
-    return report;
+    return await emitReport(report, parsed.json);
   } finally {
     await server.stop();
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  soak(process.argv.slice(2)).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, soak);
