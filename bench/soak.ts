@@ -94,13 +94,14 @@ export async function soak(args: string[]): Promise<unknown> {
     const metrics = await server.admin('metrics');
     const statuses = counterBy(metrics, 'islet_requests_total', 'status');
     const shed = counterBy(metrics, 'islet_shed_total', 'reason');
+    const limitKills = counterBy(metrics, 'islet_limit_kills_total', 'function');
     const summary = {
-      requests: result.requests.total, reqPerSec: Math.round(result.requests.average), non2xx: result.non2xx, errors, statuses, shed,
+      requests: result.requests.total, reqPerSec: Math.round(result.requests.average), non2xx: result.non2xx, errors, statuses, shed, limitKills,
       rssAfterWarmupMb: first, rssEndMb: last, rssGrowth: growth, rssFlat: growth <= FLAT_GROWTH, hostile,
     };
     console.table(samples);
-    console.table([summary].map(({ hostile: _h, statuses: _s, shed: _shed, ...s }) => s));
-    console.log('answers by status (all functions):', statuses, 'refused by admission control:', shed);
+    console.table([summary].map(({ hostile: _h, statuses: _s, shed: _shed, limitKills: _k, ...s }) => s));
+    console.log('answers by status (all functions):', statuses, 'refused by admission control:', shed, 'limit kills:', limitKills);
     const report = { bench: 'soak', date: new Date().toISOString(), durationS: duration, connections, functions: count, samples, summary };
     return await emitReport(report, parsed.json);
   } finally {
