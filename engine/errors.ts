@@ -115,8 +115,8 @@ export class OverloadedError extends IsletError {
 
 const SHED_WHY: Record<ShedReason, string> = {
   queue: 'too many of its requests are waiting already',
-  'event-loop-lag': 'the engine is overloaded (event-loop lag) and this function holds more than its share',
-  memory: 'the engine is short of memory and this function holds more than its share',
+  'event-loop-lag': 'the engine is overloaded (event-loop lag) and this function sends more requests than most',
+  memory: 'the engine is short of memory and this function sends more requests than most',
   'queue-wait': 'it waited in the queue for too long',
 };
 

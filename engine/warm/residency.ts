@@ -52,7 +52,7 @@ interface IdleReplica {
 
 /** Least valuable first: extra replicas before last ones, then least recently used. */
 function byValue(a: IdleReplica, b: IdleReplica): number {
-  return Number(a.extra) === Number(b.extra) ? a.replica.lastUse - b.replica.lastUse : Number(b.extra) - Number(a.extra);
+  return a.extra === b.extra ? a.replica.lastUse - b.replica.lastUse : Number(b.extra) - Number(a.extra);
 }
 
 /** How long an evicted isolate lives on before it is disposed (see makeRoom). */
@@ -66,8 +66,10 @@ export class Residency {
     this.#o = options;
   }
 
-  /** A request arrived for `slot`: the policy learns from the idle gap before it, if any. */
-  /** Returns whether the request is a cold start (no replica of the function is live). */
+  /**
+   * A request arrived for `slot`: the policy learns from the idle gap before it, if any. Returns
+   * whether it is a cold start (no replica of the function is live).
+   */
   arrived(slot: ResidentSlot, now: number): boolean {
     if (slot.replicas.inFlight === 0) this.#o.keepAlive.recordArrival(slot.name, now - slot.lastUseMs);
     slot.lastUseMs = now;

@@ -275,9 +275,10 @@ export class IsolateSandbox implements Sandbox {
 
   #onResults = (results: unknown[]): void => {
     // One clock read per batch, not per request: the batch's answers share the CPU used since the
-    // last answers came out (the figure in the request log; limits are metered separately).
+    // last answers came out (the figure in the request log; limits are metered separately). The
+    // clock of a running isolate can read ahead and then step back (see README), hence the floor.
     const cpuNs = this.#readCpuNs();
-    const cpuShareNs = (cpuNs - this.#cpuAnsweredNs) / (results.length / RESULT_FIELDS);
+    const cpuShareNs = Math.max(0, cpuNs - this.#cpuAnsweredNs) / (results.length / RESULT_FIELDS);
     this.#cpuAnsweredNs = cpuNs;
     for (let i = 0; i < results.length; i += RESULT_FIELDS) {
       const task = this.#tasks.get(results[i] as number);
