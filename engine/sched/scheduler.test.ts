@@ -51,6 +51,19 @@ describe('replicas', () => {
     expect(await (await get(engine, 'slow')).text()).toMatch(/^[a-z0-9]+$/);
   });
 
+  it('under the live-isolate cap, a function\'s extra replica is evicted before another function\'s last one', async () => {
+    const engine = engineWith({ maxLive: 3, sched: { scaleInAfterMs: 60_000 } });
+    await engine.deploy('a', { code: SLOW(100), limits: { concurrency: 1, maxReplicas: 2 } });
+    await engine.deploy('b', { code: SLOW(1) });
+    await get(engine, 'b');
+    // b is now the least recently used isolate; a gets a second replica and uses both.
+    await Promise.all([get(engine, 'a'), get(engine, 'a')]);
+    expect([replicasOf(engine, 'a'), replicasOf(engine, 'b'), engine.liveCount]).toEqual([2, 1, 3]);
+    await engine.deploy('c', { code: SLOW(1) });
+    expect([replicasOf(engine, 'a'), replicasOf(engine, 'b'), replicasOf(engine, 'c')]).toEqual([1, 1, 1]);
+    expect(engine.stats().evictions).toBe(1);
+  });
+
   it('never go past maxReplicas: the rest wait in the queue', async () => {
     const engine = engineWith({});
     await engine.deploy('one', { code: SLOW(50), limits: { concurrency: 1, maxReplicas: 1 } });

@@ -298,8 +298,10 @@ export class Scheduler {
   /** Boots one more replica unless one is booting already or the function is at its limit. */
   #scaleOut(fn: SchedFunction): void {
     if (fn.removed || fn.replicas.booting > 0 || fn.replicas.live >= fn.limits.maxReplicas) return;
+    // Counted as booting only after boot() made room for it: it must not count against itself.
+    const boot = this.#hooks.boot(fn);
     fn.replicas.booting++;
-    this.#hooks.boot(fn).then(
+    boot.then(
       (sandbox) => {
         fn.replicas.booting--;
         if (fn.removed) {
