@@ -125,13 +125,12 @@ const worker :Workerd.Worker = (
 
 // The environment may carry NODE_EXTRA_CA_CERTS and the like, which slow every Node start and
 // have nothing to do with serving.
-function cleanEnv(): NodeJS.ProcessEnv {
+export function cleanEnv(): NodeJS.ProcessEnv {
   const { PATH, HOME, LANG } = process.env;
   return { PATH, HOME, LANG };
 }
 
-
-async function waitUntilServing(url: string, host: string, child: ChildProcess): Promise<void> {
+export async function waitUntilServing(url: string, host: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${url}: server exited with code ${child.exitCode}`);

@@ -48,6 +48,7 @@ afterAll(async () => {
 describe('islet serve', () => {
   const TOKEN = 'test-token-123';
   let url: string;
+  let serverOutput: () => string;
 
   beforeAll(async () => {
     const config = path.join(tmp, 'islet.config.json');
@@ -65,9 +66,76 @@ describe('islet serve', () => {
         hangs: { code: 'export default { fetch: () => new Promise(() => {}) }', limits: { wallMs: 300 } },
         writer: { code: 'globalThis.shared = "writer"; export default { fetch: () => new Response(String(globalThis.shared)) }' },
         reader: { code: 'export default { fetch: () => new Response(typeof globalThis.shared) }' },
+        talker: { code: 'export default { fetch: (r) => { console.log("hi from", new URL(r.url).pathname); return new Response("ok") } }' },
       },
     }));
-    ({ url } = await start(['serve', '--config', config, '--port', '0', '--admin-token', TOKEN]));
+    ({ url, output: serverOutput } = await start(['serve', '--config', config, '--port', '0', '--admin-token', TOKEN]));
+  });
+
+  it('serves Prometheus metrics per function to the admin token holder', async () => {
+    for (let i = 0; i < 3; i++) await request(url, { host: 'hello.localhost' });
+    // The first request kills the hog's isolate, so the second boots a fresh one: a cold start.
+    for (let i = 0; i < 2; i++) await request(url, { host: 'hog.localhost' });
+    expect((await request(url, { path: '/_islet/metrics' })).status).toBe(401);
+    const res = await request(url, { path: '/_islet/metrics', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    const text = res.text;
+    expect(text).toMatch(/^islet_requests_total\{function="hello",status="200"\} [3-9]/m);
+    expect(text).toMatch(/^islet_requests_total\{function="hog",status="503"\} 2$/m);
+    expect(text).toMatch(/^islet_limit_kills_total\{function="hog",limit="cpu"\} 2$/m);
+    expect(text).toMatch(/^islet_request_duration_seconds_bucket\{le="0\.05",function="hello"\} [3-9]/m);
+    expect(text).toMatch(/^islet_request_duration_seconds_count\{function="hello"\} [3-9]/m);
+    // The hog ran to its 50 ms CPU limit, twice.
+    expect(Number(/^islet_cpu_seconds_total\{function="hog"\} ([\d.e-]+)$/m.exec(text)?.[1])).toBeGreaterThan(0.09);
+    expect(text).toMatch(/^islet_heap_bytes\{function="hello"\} \d+/m);
+    expect(text).toMatch(/^islet_queue_length\{function="hello"\} 0$/m);
+    expect(text).toMatch(/^islet_cold_starts_total\{function="hog"\} 1$/m);
+    expect(text).toMatch(/^islet_isolates_alive \d+$/m);
+    expect(text).toMatch(/^islet_event_loop_lag_seconds [\d.e-]+$/m);
+    for (const name of ['islet_shed_total', 'process_resident_memory_bytes', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes']) {
+      expect(text).toContain(`# TYPE ${name} `);
+    }
+  });
+
+  it('reports the scheduler, the process and the busiest isolates in /_islet/status', async () => {
+    const status = (await request(url, { path: '/_islet/status', headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    expect(status.scheduler).toMatchObject({ inFlight: expect.any(Number), eventLoopLagMs: expect.any(Number), shedding: null });
+    const hello = status.busiest.find((f: { name: string }) => f.name === 'hello');
+    expect(hello).toMatchObject({ inFlight: 0, queued: 0, quarantinedForMs: 0 });
+    expect(hello.isolates[0]).toMatchObject({ inFlight: 0, heapMb: expect.any(Number), cpuMs: expect.any(Number) });
+  });
+
+  it('logs one JSON line per request, and islet tail follows a function live', async () => {
+    await request(url, { host: 'talker.localhost', path: '/first' });
+    await new Promise((r) => setTimeout(r, 50));
+    const lines = serverOutput().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    expect(lines).toContainEqual(expect.objectContaining({ fn: 'talker', msg: 'request', status: 200, ms: expect.any(Number), cpuMs: expect.any(Number) }));
+    expect(lines).toContainEqual(expect.objectContaining({ fn: 'talker', src: 'console', msg: 'hi from /first' }));
+
+    const tail = spawn(process.execPath, ['--no-node-snapshot', ISLET, 'tail', 'talker', '--url', url], { cwd: ROOT, env: { ...process.env, ISLET_ADMIN_TOKEN: TOKEN } });
+    children.push(tail);
+    let out = '';
+    const seen = (text: string) => new Promise<void>((resolve, reject) => {
+      const check = () => out.includes(text) && resolve();
+      tail.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        check();
+      });
+      tail.once('exit', (code) => reject(new Error(`islet tail exited with ${code}: ${out}`)));
+      check();
+    });
+    await seen('following logs');
+    await request(url, { host: 'talker.localhost', path: '/second' });
+    await request(url, { host: 'hello.localhost' });
+    await seen('hi from /second');
+    await seen('request status=200');
+    expect(out).not.toContain('hello');
+    tail.kill();
+
+    const missing = runCli(['tail', 'nobody', '--url', url, '--admin-token', TOKEN]);
+    expect([missing.status, missing.stderr]).toEqual([2, expect.stringContaining('404')]);
+    expect(runCli(['tail', 'talker', '--url', url, '--admin-token', 'wrong']).stderr).toContain('401');
   });
 
   it('routes by the first label of Host', async () => {
@@ -243,6 +311,8 @@ describe('flags', () => {
     for (const flag of ['--port', '--host', '--cpu-ms', '--memory-mb', '--test-scheduled']) expect(dev.stdout).toContain(flag);
     const serve = runCli(['serve', '--help']);
     for (const flag of ['--config', '--port', '--host', '--admin-token']) expect(serve.stdout).toContain(flag);
+    const tail = runCli(['tail', '--help']);
+    for (const flag of ['--url', '--admin-token', '--json']) expect(tail.stdout).toContain(flag);
   });
 
   it('bad flags, bad config and broken entries exit 2 with a clear message', async () => {

@@ -5,12 +5,14 @@ import { UsageError } from './args.ts';
 import { benchHelp } from './bench/flags.ts';
 import { dev, devHelp } from './dev.ts';
 import { serve, serveHelp } from './serve.ts';
+import { tail, tailHelp } from './tail.ts';
 
 const help = `Usage: islet <command> [options]
 
 Commands:
   dev <entry>    serve one function from a source file, reloading on change
   serve          serve many functions, routed by Host, with an admin API
+  tail <name>    follow a function's logs live on a running server
   bench <url>    load-test an HTTP endpoint (or --fixture <name>): latency, errors, compare
   setup tiers    install what the container and gVisor tiers need from Debian (root, apt-get)
 
@@ -18,11 +20,13 @@ Run "islet <command> --help" for a command's options.
 
 ${devHelp.split('\n')[0]}
 ${serveHelp.split('\n')[0]}
-${benchHelp.split('\n')[0]}`;
+${benchHelp.split('\n')[0]}
+${tailHelp.split('\n')[0]}`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   dev,
   serve,
+  tail,
   setup: async (args) => {
     if (args.length !== 1 || args[0] !== 'tiers') throw new UsageError('usage: islet setup tiers');
     const { setupTiers } = await import('../engine/tiers/setup.ts');

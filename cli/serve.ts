@@ -47,6 +47,7 @@ export async function serve(args: string[]): Promise<void> {
     logger,
     limits: config.limits,
     models: config.models,
+    sched: config.sched,
     tiers: hostTiers({ containerRuntime: containerRuntimeFlag(values['container-runtime']) }),
   });
   // A function that fails to load is a config error: refuse to start rather than serve half.
@@ -58,6 +59,7 @@ export async function serve(args: string[]): Promise<void> {
   // SIGTERM/SIGINT: finish the requests in flight (up to 10 s), then exit.
   const stop = async () => {
     logger.info('islet serve stopping: finishing requests in flight');
+    engine.logs.close();
     await served.close();
     await engine.close();
     process.exit(0);

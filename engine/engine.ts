@@ -4,12 +4,19 @@ import { totalmem } from 'node:os';
 import { AccelPool, checkModels, type AccelPoolOptions, type ModelConfig } from './accel/index.ts';
 import { aiHost, checkAiBinding, type AiBindingConfig, type ResolvedAiBinding } from './bindings/index.ts';
 import { bundleEntry, bundleSource, stackMapper } from './bundle/index.ts';
-import { BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError } from './errors.ts';
+import {
+  BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError,
+} from './errors.ts';
 import { DEFAULT_LIMITS, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from './limits.ts';
-import { mappingCount, maxMapCount, silentLogger, type Logger } from './observe/index.ts';
+import {
+  EngineMetrics, LogTap, mappingCount, maxMapCount, ResourceMonitor, silentLogger, type FunctionGauges, type FunctionMeter, type Logger,
+} from './observe/index.ts';
 import { createOutboundFetch, type EgressOptions, type OutboundFetch } from './egress/index.ts';
-import { CronTriggers, checkCrons } from './sched/index.ts';
-import { checkTierFields, chooseTier, hostTiers, IsolateTier, type IsolationTier, type Need, type Sandbox, type SandboxSpec, type TenantLog, type TierName, type TierRequest } from './tiers/index.ts';
+import { CronTriggers, checkCrons, resolveSchedOptions, SchedFunction, Scheduler, type SchedOptions, type Settled } from './sched/index.ts';
+import {
+  checkTierFields, chooseTier, hostTiers, IsolateTier, type IsolationTier, type Need, type Sandbox, type SandboxSpec, type TenantLog,
+  type TierName, type TierRequest,
+} from './tiers/index.ts';
 import {
   FixedTtlPolicy, Residency, type KeepAlivePolicy, type ResidencyStats, type ResidentSlot, type TemplatePoolOptions,
 } from './warm/index.ts';
@@ -88,6 +95,8 @@ export interface EngineOptions {
   models?: Record<string, ModelConfig>;
   /** Accelerator pool settings; the pool starts with the first function that has an AI binding. */
   accel?: Omit<AccelPoolOptions, 'models' | 'logger'>;
+  /** Engine-wide scheduling: in-flight cap, fair queuing, admission thresholds, quarantine. */
+  sched?: Partial<SchedOptions>;
 }
 
 /** What the engine has done with isolates since it started. */
@@ -102,7 +111,22 @@ interface FunctionSlot extends ResidentSlot {
   spec: SandboxSpec;
   tier: IsolationTier;
   needs: Need[];
+  /** Its replicas, queue and quarantine record. */
+  fn: SchedFunction;
+  meter: FunctionMeter;
+  /** Its logger (tagged with `fn`), for the request lines. */
+  log: Logger;
+  /** Accounts for one of its requests (made once per deploy, not per request). */
+  served: Settled<WireResponse>;
 }
+
+/** The status code a failed request is answered with (as errorAnswer maps it). */
+function statusOf(err: unknown): number {
+  return err instanceof IsletError ? err.status : 500;
+}
+
+/** How many functions /_islet/status details (the ones holding the most isolate heap). */
+const STATUS_BUSIEST = 50;
 
 // Function names are DNS labels, because the gateway routes by the first label of Host.
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -121,6 +145,12 @@ export class Engine {
   readonly #outbounds = new Map<string, OutboundFetch>();
   readonly #crons = new CronTriggers();
   readonly #sweepTimer: NodeJS.Timeout;
+  readonly #sched: Scheduler;
+  readonly #monitor = new ResourceMonitor();
+  /** Prometheus metrics (GET /_islet/metrics). */
+  readonly metrics: EngineMetrics;
+  /** Live log lines per function (GET /_islet/functions/:name/logs). */
+  readonly logs = new LogTap();
   readonly #accelOptions: AccelPoolOptions;
   #accel: AccelPool | undefined;
 
@@ -139,15 +169,35 @@ export class Engine {
     const mapBudget = mapLimit === undefined ? Infinity : Math.floor(mapLimit * MAP_BUDGET_SHARE);
     const maxLive = options.maxLive ?? Math.min(MAX_LIVE_ISOLATES, Math.floor(mapBudget / MAPPINGS_PER_ISOLATE));
     if (!Number.isInteger(maxLive) || maxLive < 1) throw new ConfigError('maxLive must be a positive integer');
+    const readRss = options.readRss ?? (() => process.memoryUsage.rss());
+    this.#sched = new Scheduler(resolveSchedOptions(options.sched), {
+      boot: (fn) => this.#boot(fn),
+      readRss,
+      onShed: (fn, reason) => {
+        const meter = this.#functions.get(fn.name)?.meter;
+        if (meter) meter.shed[reason] = (meter.shed[reason] ?? 0) + 1;
+      },
+      onLimitKill: (fn, limit) => {
+        const meter = this.#functions.get(fn.name)?.meter;
+        if (meter) meter.limitKills[limit]++;
+      },
+      onQuarantine: (fn, periodMs) => this.logger.warn({ fn: fn.name, periodMs }, 'function quarantined: it keeps hitting its limits'),
+    });
+    this.metrics = new EngineMetrics({
+      isolatesAlive: () => this.liveCount,
+      eventLoopLagSeconds: () => this.#sched.eventLoopLagMs / 1000,
+      functions: () => this.#gauges(),
+      sandboxProcesses: () => this.#sandboxProcesses(),
+    });
     this.#residency = new Residency({
       maxLive,
       maxRssBytes: (options.maxRssMb ?? (0.75 * totalmem()) / 1048576) * 1048576,
-      readRss: options.readRss ?? (() => process.memoryUsage.rss()),
+      readRss,
       maxMappings: mapBudget,
       readMappings: options.readMappings ?? mappingCount,
       keepAlive: options.keepAlive ?? new FixedTtlPolicy(),
       logger: this.logger,
-      restart: (slot) => this.#restart(slot as FunctionSlot),
+      prewarm: (slot) => this.#sched.warm((slot as FunctionSlot).fn),
     });
     this.#sweepTimer = setInterval(() => this.sweep(), options.keepAliveSweepMs ?? 1000);
     this.#sweepTimer.unref();
@@ -196,11 +246,19 @@ export class Engine {
       throw new ConfigError(`function "${name}" was redeployed while this deploy was loading`);
     }
     const previous = this.#functions.get(name);
-    this.#functions.set(name, {
-      name, limits, env, crons, ai, entry: config.entry, spec, tier, needs: fields.needs, sandbox, starting: undefined, lastUseMs: Date.now(),
-    });
+    const fn = this.#sched.add(name, limits);
+    fn.replicas.add(sandbox);
+    const slot: FunctionSlot = {
+      name, limits, env, crons, ai, entry: config.entry, spec, tier, needs: fields.needs, fn, replicas: fn.replicas, lastUseMs: Date.now(),
+      meter: this.metrics.meter(name), log: this.logger.child({ fn: name }),
+      served: (response, err, started) => this.#served(slot, response, err, started),
+    };
+    this.#functions.set(name, slot);
     this.#crons.set(name, crons, (cron, at) => void this.scheduled(name, cron, at).catch(() => {}));
-    if (previous) void this.#retire(previous);
+    if (previous) {
+      this.#sched.replace(previous.fn, fn);
+      void this.#retire(previous);
+    }
     this.logger.info({ fn: name, limits, tier: tier.name, tierReason }, previous ? 'function updated' : 'function deployed');
     return { ...this.#info(this.#functions.get(name)!), tierReason, created: !previous, inputs: bundle.inputs };
   }
@@ -211,6 +269,8 @@ export class Engine {
     this.#functions.delete(name);
     this.#residency.forget(name);
     this.#crons.clear(name);
+    this.#sched.remove(slot.fn, new NoSuchFunctionError(name));
+    this.metrics.drop(name);
     this.#deploySeq.set(name, (this.#deploySeq.get(name) ?? 0) + 1);
     this.logger.info({ fn: name }, 'function removed');
     await this.#retire(slot);
@@ -238,10 +298,21 @@ export class Engine {
   invoke(name: string, request: WireRequest): Promise<WireResponse> {
     const slot = this.#functions.get(name);
     if (!slot) return Promise.reject(new NoSuchFunctionError(name));
-    this.#residency.arrived(slot, Date.now());
-    const sandbox = slot.sandbox;
-    if (sandbox?.alive) return sandbox.invoke(request);
-    return this.#restart(slot).then((s) => s.invoke(request));
+    if (this.#residency.arrived(slot, Date.now())) slot.meter.coldStarts++;
+    return this.#sched.submit(slot.fn, (sandbox) => sandbox.invoke(request), slot.served);
+  }
+
+  /** A request's metrics and its log line (and the same line to anyone tailing the function). */
+  #served(slot: FunctionSlot, response: WireResponse | undefined, err: unknown, started: number): void {
+    const status = response ? response.status : statusOf(err);
+    const cpuNs = response?.cpuNs;
+    const ms = performance.now() - started;
+    slot.meter.served(status, ms / 1000);
+    const logged = slot.log.isLevelEnabled('info');
+    if (!logged && !this.logs.following(slot.name)) return;
+    const fields = { status, ms: Math.round(ms * 100) / 100, cpuMs: cpuNs === undefined ? null : Math.round(cpuNs / 1e4) / 100 };
+    if (logged) slot.log.info(fields, 'request');
+    if (this.logs.following(slot.name)) this.logs.publish({ time: Date.now(), level: 'info', fn: slot.name, msg: 'request', ...fields });
   }
 
   /**
@@ -251,10 +322,9 @@ export class Engine {
   async scheduled(name: string, cron = '', scheduledTime = Date.now()): Promise<void> {
     const slot = this.#functions.get(name);
     if (!slot) throw new NoSuchFunctionError(name);
-    this.#residency.arrived(slot, Date.now());
+    if (this.#residency.arrived(slot, Date.now())) slot.meter.coldStarts++;
     try {
-      const sandbox = slot.sandbox?.alive ? slot.sandbox : await this.#restart(slot);
-      await sandbox.scheduled(cron, scheduledTime);
+      await this.#sched.submit(slot.fn, (sandbox) => sandbox.scheduled(cron, scheduledTime));
       this.logger.info({ fn: name, cron }, 'scheduled event ran');
     } catch (err) {
       const stack = err instanceof TenantExceptionError ? err.tenantStack : undefined;
@@ -270,21 +340,67 @@ export class Engine {
   /** What an operator wants to see at a glance (the admin API's /_islet/status). */
   status(): Record<string, unknown> {
     const memory = process.memoryUsage();
+    const mb = (bytes: number) => Math.round(bytes / 1048576);
     return {
       functions: this.#functions.size,
       liveIsolates: this.liveCount,
       ...this.stats(),
-      rssMb: Math.round(memory.rss / 1048576),
-      heapUsedMb: Math.round(memory.heapUsed / 1048576),
+      rssMb: mb(memory.rss),
+      heapUsedMb: mb(memory.heapUsed),
       ...this.#tier.status?.(),
+      scheduler: { inFlight: this.#sched.inFlight, eventLoopLagMs: Math.round(this.#sched.eventLoopLagMs), shedding: this.#sched.pressure ?? null },
+      process: this.#monitor.engine ? { cpuPercent: this.#monitor.engine.cpuPercent, rssMb: mb(this.#monitor.engine.rssBytes) } : null,
+      busiest: this.#busiest(STATUS_BUSIEST),
       accel: this.#accel?.status() ?? { state: 'off', reason: 'no function has an AI binding yet' },
       tiers: Object.fromEntries(this.#tiers.slice(1).map((t) => [t.name, t.status?.() ?? { available: !t.unavailable() }])),
     };
   }
 
+  /** The functions holding the most isolate heap, with their replicas' heap and CPU. */
+  #busiest(count: number): Record<string, unknown>[] {
+    const now = performance.now();
+    const rows = [];
+    for (const slot of this.#functions.values()) {
+      const { fn } = slot;
+      const replicas = fn.replicas.all;
+      if (replicas.length === 0 && fn.load === 0 && fn.quarantine.until <= now) continue;
+      const isolates = replicas.map((r) => {
+        const usage = r.sandbox.usage?.();
+        return { inFlight: r.sandbox.inFlight, heapMb: usage ? Math.round(usage.heapBytes / 10485.76) / 100 : null, cpuMs: usage ? Math.round(usage.cpuNs / 1e6) : null };
+      });
+      rows.push({
+        name: slot.name, inFlight: fn.inFlight, queued: fn.queue.length, isolates,
+        quarantinedForMs: fn.quarantine.until > now ? Math.round(fn.quarantine.until - now) : 0,
+        heap: isolates.reduce((sum, i) => sum + (i.heapMb ?? 0), 0),
+      });
+    }
+    return rows.sort((a, b) => b.heap - a.heap).slice(0, count).map(({ heap: _heap, ...row }) => row);
+  }
+
+  *#gauges(): Iterable<FunctionGauges> {
+    for (const slot of this.#functions.values()) {
+      const { replicas } = slot.fn;
+      yield { name: slot.name, cpuNs: replicas.cpuNs(), heapBytes: replicas.heapBytes(), queueLength: slot.fn.queue.length, replicas: replicas.all.length };
+    }
+  }
+
+  *#sandboxProcesses(): Iterable<{ fn: string; pid: number; cpuPercent: number; rssBytes: number }> {
+    for (const slot of this.#functions.values()) {
+      for (const { sandbox } of slot.fn.replicas.all) {
+        const usage = sandbox.pid === undefined ? undefined : this.#monitor.sandboxes.get(sandbox.pid);
+        if (usage) yield { fn: slot.name, pid: sandbox.pid!, ...usage };
+      }
+    }
+  }
+
   /** Applies the keep-alive policy and the memory bound; runs on a timer, callable with a clock. */
   sweep(now = Date.now()): void {
     this.#residency.sweep(this.#functions.values(), now);
+    void this.#monitor.sample(this.#sandboxPids()).catch((err: unknown) => this.logger.warn({ err }, 'resource sampling failed'));
+  }
+
+  *#sandboxPids(): Iterable<number> {
+    for (const slot of this.#functions.values()) for (const { sandbox } of slot.fn.replicas.all) if (sandbox.pid !== undefined) yield sandbox.pid;
   }
 
   /** Sandboxes alive or booting now. */
@@ -320,12 +436,11 @@ export class Engine {
   async close(): Promise<void> {
     clearInterval(this.#sweepTimer);
     this.#crons.close();
+    this.#sched.close(new SandboxUnavailableError('the engine is shutting down'));
+    this.#monitor.close();
     const slots = [...this.#functions.values()];
     this.#functions.clear();
-    for (const slot of slots) {
-      slot.sandbox?.stop();
-      slot.starting?.then((s) => s.stop(), () => {});
-    }
+    for (const slot of slots) for (const sandbox of slot.replicas.clear()) sandbox.stop();
     // Process-based tiers wait here until their sandboxes' cgroups and runtime state are gone.
     await Promise.all(this.#tiers.map((tier) => tier.close?.()));
     await this.#accel?.close();
@@ -337,41 +452,28 @@ export class Engine {
     return this.#accel;
   }
 
-  /** A sandbox died (a limit, or memory): the next request boots a fresh one. */
-  #restart(slot: FunctionSlot): Promise<Sandbox> {
-    if (!slot.starting) {
-      try {
-        this.#residency.makeRoom(this.#functions.values());
-      } catch (err) {
-        return Promise.reject(err);
-      }
+  /** Boots one more replica of a function: on a cold start, a scale-out or a pre-warm. */
+  #boot(fn: SchedFunction): Promise<Sandbox> {
+    const slot = this.#functions.get(fn.name);
+    if (!slot || slot.fn !== fn) return Promise.reject(new NoSuchFunctionError(fn.name));
+    try {
+      this.#residency.makeRoom(this.#functions.values());
+    } catch (err) {
+      return Promise.reject(err);
     }
-    slot.starting ??= slot.tier.start(slot.spec).then(
-      (sandbox) => {
-        slot.starting = undefined;
-        if (this.#functions.get(slot.name) !== slot) {
-          sandbox.stop();
-        } else {
-          slot.sandbox = sandbox;
-        }
-        return sandbox;
-      },
-      (err: unknown) => {
-        slot.starting = undefined;
-        // Code that loaded at deploy time and fails now is not a bad request from this client.
-        if (err instanceof BundleError || !(err instanceof IsletError)) {
-          this.logger.error({ fn: slot.name, err }, 'function failed to restart');
-          throw new SandboxUnavailableError(`function "${slot.name}" could not be restarted`);
-        }
-        throw err;
-      },
-    );
-    return slot.starting;
+    return slot.tier.start(slot.spec).catch((err: unknown) => {
+      // Code that loaded at deploy time and fails now is not a bad request from this client.
+      if (err instanceof BundleError || !(err instanceof IsletError)) {
+        this.logger.error({ fn: fn.name, err }, 'function failed to restart');
+        throw new SandboxUnavailableError(`function "${fn.name}" could not be restarted`);
+      }
+      throw err;
+    });
   }
 
+  /** Lets a replaced or removed version's requests in flight finish, then releases its isolates. */
   async #retire(slot: FunctionSlot): Promise<void> {
-    await slot.sandbox?.retire();
-    await slot.starting?.then((s) => s.stop(), () => {});
+    await Promise.all(slot.replicas.clear().map((sandbox) => sandbox.retire()));
   }
 
   /** One undici agent (connection pool) per distinct egress policy, shared by functions. */
@@ -399,8 +501,12 @@ export class Engine {
       console: (level, message) => {
         const method = level === 'error' || level === 'warn' || level === 'debug' ? level : 'info';
         log[method]({ src: 'console' }, message);
+        if (this.logs.following(name)) this.logs.publish({ time: Date.now(), level: method, fn: name, msg: message, src: 'console' });
       },
-      event: (level, message, fields) => log[level](fields ?? {}, message),
+      event: (level, message, fields) => {
+        log[level](fields ?? {}, message);
+        if (this.logs.following(name)) this.logs.publish({ time: Date.now(), level, fn: name, msg: message, ...fields });
+      },
     };
   }
 }

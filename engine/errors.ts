@@ -8,6 +8,8 @@ export abstract class IsletError extends Error {
   abstract readonly status: number;
   /** Value of `error` in the JSON body. */
   abstract readonly errorName: string;
+  /** Seconds after which a retry may succeed (the `Retry-After` header), for refusals that pass. */
+  readonly retryAfterS?: number;
 }
 
 /** The limit a sandbox was stopped for; shared by every request it was serving. */
@@ -101,6 +103,42 @@ export class SandboxCrashedError extends IsletError {
   readonly errorName = 'sandbox_crashed';
 }
 
+/** Why admission control refused a request (the `reason` label of islet_shed_total). */
+export type ShedReason = 'queue' | 'event-loop-lag' | 'memory' | 'queue-wait';
+
+/** Refused before it reached a sandbox, because the host or this function's queue is full. */
+export class OverloadedError extends IsletError {
+  readonly code = 'overloaded';
+  readonly status = 503;
+  readonly errorName = 'overloaded';
+  readonly reason: ShedReason;
+  override readonly retryAfterS: number;
+  constructor(fn: string, reason: ShedReason, retryAfterS: number) {
+    super(`function "${fn}" was refused: ${SHED_WHY[reason]}`);
+    this.reason = reason;
+    this.retryAfterS = retryAfterS;
+  }
+}
+
+const SHED_WHY: Record<ShedReason, string> = {
+  queue: 'too many of its requests are waiting already',
+  'event-loop-lag': 'the engine is overloaded (event-loop lag) and this function sends more requests than most',
+  memory: 'the engine is short of memory and this function sends more requests than most',
+  'queue-wait': 'it waited in the queue for too long',
+};
+
+/** The function hit its limits again and again, and is backed off for a while. */
+export class QuarantinedError extends IsletError {
+  readonly code = 'quarantined';
+  readonly status = 503;
+  readonly errorName = 'quarantined';
+  override readonly retryAfterS: number;
+  constructor(fn: string, retryAfterS: number) {
+    super(`function "${fn}" hit its limits repeatedly and is quarantined for ${retryAfterS} s`);
+    this.retryAfterS = retryAfterS;
+  }
+}
+
 /** Bad configuration or flags: reported to the operator, never sent to a client. */
 export class ConfigError extends Error {}
 
@@ -115,11 +153,12 @@ export interface ErrorAnswer {
  * production answers never leak a tenant's stack or a host error's message.
  */
 export function errorAnswer(err: unknown, fn: string | undefined, exposeStack: boolean): ErrorAnswer {
-  const headers = { 'content-type': 'application/json', 'islet-error': 'internal' };
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'islet-error': 'internal' };
   if (!(err instanceof IsletError)) {
     return { status: 500, headers, body: JSON.stringify({ error: 'internal_error', function: fn ?? null }) };
   }
   headers['islet-error'] = err.code;
+  if (err.retryAfterS !== undefined) headers['retry-after'] = String(err.retryAfterS);
   const body: Record<string, unknown> = { error: err.errorName, function: fn ?? null };
   if (err instanceof TenantExceptionError) {
     if (exposeStack) body.stack = err.tenantStack;

@@ -1,4 +1,5 @@
 // Every limit islet enforces, with its default, in one place. Units are in the names.
+import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
 
 export interface Limits {
@@ -14,6 +15,12 @@ export interface Limits {
   startupCpuMs: number;
   /** fetch() calls one request may make (including its waitUntil work), as in Workers. */
   maxSubrequests: number;
+  /** Requests one isolate serves at once (async handlers interleave); past it, another replica boots. */
+  concurrency: number;
+  /** Most isolates (replicas) the function may have at once, each on its own thread. */
+  maxReplicas: number;
+  /** Requests that may wait for a free replica; past it, new ones are refused (503 overloaded). */
+  maxQueue: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -23,6 +30,11 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxBodyBytes: 100 * 1024 * 1024,
   startupCpuMs: 1_000,
   maxSubrequests: 50,
+  concurrency: 64,
+  // One per core: isolated-vm runs each isolate on its own thread, so a CPU-bound function's
+  // replicas use every core, and more than that would only add memory.
+  maxReplicas: availableParallelism(),
+  maxQueue: 256,
 });
 
 // Bounds that keep a typo in a config from turning into a host problem (isolated-vm refuses
@@ -34,6 +46,9 @@ const BOUNDS: Record<keyof Limits, [min: number, max: number]> = {
   maxBodyBytes: [0, 2 ** 31 - 1],
   startupCpuMs: [1, 60_000],
   maxSubrequests: [0, 10_000],
+  concurrency: [1, 10_000],
+  maxReplicas: [1, 256],
+  maxQueue: [0, 100_000],
 };
 
 /**

@@ -21,6 +21,8 @@ export interface WireResponse {
    * the tenant's body was a stream, read from the sandbox as the socket takes it.
    */
   body: string | ArrayBuffer | ReadableStream<Uint8Array> | null;
+  /** CPU the sandbox spent on it, in ns, where the tier can tell (for the request log). */
+  cpuNs?: number;
 }
 
 /**

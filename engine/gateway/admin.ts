@@ -4,6 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import type { Engine, FunctionConfig } from '../engine.ts';
 import { BundleError, ConfigError } from '../errors.ts';
+import { ndjsonStream } from '../observe/index.ts';
 
 /** Largest deploy request accepted (code + env + limits as JSON). */
 const MAX_DEPLOY_BYTES = 32 * 1024 * 1024;
@@ -23,6 +24,13 @@ export function adminApi(engine: Engine, token: string | undefined): Hono {
   api.get('/functions', (c) => c.json({ functions: engine.list() }));
 
   api.get('/status', (c) => c.json(engine.status()));
+  api.get('/metrics', async (c) => c.body(await engine.metrics.text(), 200, { 'content-type': engine.metrics.contentType }));
+  api.get('/functions/:name/logs', (c) => {
+    const name = c.req.param('name');
+    if (!engine.has(name)) return problem(c, 404, 'no_such_function', `no function named "${name}"`);
+    const stream = ndjsonStream(engine.logs, name);
+    return c.body(stream, 200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  });
 
   api.get('/functions/:name', (c) => {
     const info = engine.get(c.req.param('name'));

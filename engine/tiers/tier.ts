@@ -55,6 +55,14 @@ export interface SandboxSpec {
   artifact?: string;
 }
 
+/** What a sandbox uses, for the resource monitor and the metrics. */
+export interface SandboxUsage {
+  /** CPU time it has used since it started, in ns. */
+  cpuNs: number;
+  /** Heap (plus external memory) it holds now, in bytes. */
+  heapBytes: number;
+}
+
 export interface Sandbox {
   /** False once the sandbox was stopped or killed by a limit; callers start a new one. */
   readonly alive: boolean;
@@ -69,6 +77,10 @@ export interface Sandbox {
   retire(): Promise<void>;
   /** Release everything now; requests in flight fail. */
   stop(): void;
+  /** CPU and memory so far; after the sandbox ended, its last reading. */
+  usage?(): SandboxUsage;
+  /** The OS process it runs in, for tiers that run sandboxes in their own (the resource monitor watches it). */
+  readonly pid?: number;
 }
 
 export interface IsolationTier {

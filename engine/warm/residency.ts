@@ -1,16 +1,17 @@
-// Which functions keep a live isolate: the keep-alive policy (unload idle ones, pre-warm before a
+// Which isolates stay live: the keep-alive policy (unload idle functions, pre-warm before a
 // predicted request), the live-isolate cap (V8 aborts the process near 4,065 isolates) and the
-// memory bound. The engine owns the function table; this decides over it.
+// memory bound. The engine owns the function table and the scheduler each function's replicas;
+// this decides which replicas go. Under pressure the least valuable idle isolates go first: a
+// function's extra replicas before any function's last one, least recently used first.
 import type { Logger } from 'pino';
 import { SandboxUnavailableError } from '../errors.ts';
-import type { Sandbox } from '../tiers/tier.ts';
+import type { Replica, ReplicaSet } from '../sched/index.ts';
 import type { KeepAlivePolicy } from './keep-alive.ts';
 
 /** The part of a deployed function residency looks at and changes. */
 export interface ResidentSlot {
   readonly name: string;
-  sandbox: Sandbox | undefined;
-  starting: Promise<Sandbox> | undefined;
+  readonly replicas: ReplicaSet;
   /** When it last got a request (Date.now()). */
   lastUseMs: number;
   /** Pre-warm at this time (Date.now()) if still unloaded, as the keep-alive policy asked. */
@@ -38,8 +39,20 @@ export interface ResidencyOptions {
   readMappings: () => number;
   keepAlive: KeepAlivePolicy;
   logger: Logger;
-  /** Boots a slot's isolate again (used for pre-warming). */
-  restart: (slot: ResidentSlot) => Promise<unknown>;
+  /** Boots a replica for a slot that has none (pre-warming). */
+  prewarm: (slot: ResidentSlot) => void;
+}
+
+interface IdleReplica {
+  slot: ResidentSlot;
+  replica: Replica;
+  /** Another replica of the same function stays warm without it. */
+  extra: boolean;
+}
+
+/** Least valuable first: extra replicas before last ones, then least recently used. */
+function byValue(a: IdleReplica, b: IdleReplica): number {
+  return a.extra === b.extra ? a.replica.lastUse - b.replica.lastUse : Number(b.extra) - Number(a.extra);
 }
 
 /** How long an evicted isolate lives on before it is disposed (see makeRoom). */
@@ -53,11 +66,16 @@ export class Residency {
     this.#o = options;
   }
 
-  /** A request arrived for `slot`: the policy learns from the idle gap before it, if any. */
-  arrived(slot: ResidentSlot, now: number): void {
-    if (!slot.sandbox || slot.sandbox.inFlight === 0) this.#o.keepAlive.recordArrival(slot.name, now - slot.lastUseMs);
+  /**
+   * A request arrived for `slot`: the policy learns from the idle gap before it, if any. Returns
+   * whether it is a cold start (no replica of the function is live).
+   */
+  arrived(slot: ResidentSlot, now: number): boolean {
+    if (slot.replicas.inFlight === 0) this.#o.keepAlive.recordArrival(slot.name, now - slot.lastUseMs);
     slot.lastUseMs = now;
-    if (!slot.sandbox?.alive) this.stats.coldStarts++;
+    if (slot.replicas.warm) return false;
+    this.stats.coldStarts++;
+    return true;
   }
 
   forget(name: string): void {
@@ -66,31 +84,28 @@ export class Residency {
 
   live(slots: Iterable<ResidentSlot>): number {
     let n = 0;
-    for (const slot of slots) if (slot.sandbox?.alive || slot.starting) n++;
+    for (const slot of slots) n += slot.replicas.live;
     return n;
   }
 
   /**
-   * Before booting a sandbox: at the cap, evict the least recently used idle one (its next
-   * request boots it again). With none idle the boot is refused rather than risk V8's abort.
+   * Before booting a sandbox: at the cap, evict the least valuable idle replica (its function's
+   * next request boots it again). With none idle the boot is refused rather than risk V8's abort.
    */
   makeRoom(slots: Iterable<ResidentSlot>): void {
     let live = 0;
-    let victim: ResidentSlot | undefined;
+    let victim: IdleReplica | undefined;
     for (const slot of slots) {
-      if (slot.starting) live++;
-      if (!slot.sandbox?.alive) continue;
-      live++;
-      if (slot.sandbox.inFlight === 0 && (!victim || slot.lastUseMs < victim.lastUseMs)) victim = slot;
+      live += slot.replicas.live;
+      for (const candidate of idleReplicas(slot)) if (!victim || byValue(candidate, victim) < 0) victim = candidate;
     }
     if (live < this.#o.maxLive) return;
     if (!victim) throw new SandboxUnavailableError(`all ${this.#o.maxLive} isolates this process may hold are busy`);
-    this.#o.logger.info({ fn: victim.name, live }, 'isolate evicted to stay under the live isolate cap');
+    this.#o.logger.info({ fn: victim.slot.name, live, extra: victim.extra }, 'isolate evicted to stay under the live isolate cap');
     this.stats.evictions++;
     // Disposing an isolate holds the event loop for a while; the request that needed the room
     // should not wait for it. It is idle, so nothing is lost in the meantime.
-    const evicted = victim.sandbox!;
-    victim.sandbox = undefined;
+    const evicted = victim.slot.replicas.remove(victim.replica);
     setTimeout(() => evicted.stop(), EVICTION_DELAY_MS).unref();
   }
 
@@ -102,21 +117,20 @@ export class Residency {
   sweep(functions: Iterable<ResidentSlot>, now: number): void {
     const slots = [...functions];
     for (const slot of slots) {
-      const sandbox = slot.sandbox;
-      if (sandbox?.alive) {
-        if (sandbox.inFlight > 0) continue;
+      const replicas = slot.replicas;
+      if (replicas.warm) {
+        if (replicas.inFlight > 0 || replicas.booting > 0) continue;
         const idle = now - slot.lastUseMs;
         const decision = this.#o.keepAlive.decide(slot.name);
         const early = decision.prewarmAfterMs !== undefined && idle < decision.prewarmAfterMs;
         if (!early && idle <= decision.keepAliveMs) continue;
         if (early) slot.prewarmAt = slot.lastUseMs + decision.prewarmAfterMs!;
-        slot.sandbox = undefined;
-        sandbox.stop();
+        for (const sandbox of replicas.clear()) sandbox.stop();
         this.stats.unloads++;
-      } else if (!slot.starting && slot.prewarmAt !== undefined && now >= slot.prewarmAt) {
+      } else if (replicas.booting === 0 && slot.prewarmAt !== undefined && now >= slot.prewarmAt) {
         slot.prewarmAt = undefined;
         this.stats.prewarms++;
-        this.#o.restart(slot).catch((err: unknown) => this.#o.logger.warn({ fn: slot.name, err }, 'pre-warm failed'));
+        this.#o.prewarm(slot);
       }
     }
     this.#relieveMemory(slots);
@@ -125,7 +139,7 @@ export class Residency {
 
   /**
    * Over a bound (RSS, or memory mappings — see MAPPINGS_PER_ISOLATE in limits.ts), evict idle
-   * isolates, least recently used first: as many as the overshoot divided by the average
+   * isolates, least valuable first: as many as the overshoot divided by the average
    * isolate's share (freed memory reaches the OS late, so waiting for the reading itself to drop
    * would evict far too many).
    */
@@ -142,15 +156,20 @@ export class Residency {
 
   #evictForOvershoot(slots: ResidentSlot[], reading: number, bound: number, fields: Record<string, number>, what: string): void {
     const live = this.live(slots);
-    const idle = slots.filter((slot) => slot.sandbox?.alive && slot.sandbox.inFlight === 0).sort((a, b) => a.lastUseMs - b.lastUseMs);
+    const idle = slots.flatMap(idleReplicas).sort(byValue);
     if (idle.length === 0 || live === 0) return;
     const count = Math.min(idle.length, Math.ceil((reading - bound) / (reading / live)));
-    for (const slot of idle.slice(0, count)) {
-      const sandbox = slot.sandbox!;
-      slot.sandbox = undefined;
-      sandbox.stop();
+    for (const { slot, replica } of idle.slice(0, count)) {
+      slot.replicas.remove(replica).stop();
       this.stats.evictions++;
     }
     this.#o.logger.warn({ ...fields, evicted: count }, `${what} passed: idle isolates evicted`);
   }
+}
+
+function idleReplicas(slot: ResidentSlot): IdleReplica[] {
+  const all = slot.replicas.all;
+  const out: IdleReplica[] = [];
+  for (const replica of all) if (replica.sandbox.inFlight === 0) out.push({ slot, replica, extra: all.length > 1 });
+  return out;
 }

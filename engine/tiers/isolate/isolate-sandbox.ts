@@ -12,7 +12,7 @@ import type { WireTensor } from '../../bindings/index.ts';
 import { EgressError } from '../../egress/index.ts';
 import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import type { WireRequest, WireResponse } from '../../wire.ts';
-import type { Sandbox, SandboxSpec } from '../tier.ts';
+import type { Sandbox, SandboxSpec, SandboxUsage } from '../tier.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import type { LimitEnforcer, SandboxMeter } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
@@ -33,6 +33,8 @@ const RESULT_FIELDS = 6;
 const RESULT_EXCEPTION = 1;
 const RESULT_STREAM = 2;
 const MAX_RANDOM_BLOCK = 65536;
+/** How stale a heap reading may be before usage() asks for a fresh one. */
+const HEAP_READ_INTERVAL_MS = 1_000;
 
 
 /** settleCrypto's arguments: operation id, whether it succeeded, its result or failure. */
@@ -107,6 +109,13 @@ export class IsolateSandbox implements Sandbox {
   #queue: unknown[] = [];
   #flushScheduled = false;
   #death: IsletError | undefined;
+  /** The isolate's CPU clock at its last reading (kept once it is disposed), in ns. */
+  #cpuNs = 0;
+  /** The clock when the last answers came out: CPU since then is shared by the next ones. */
+  #cpuAnsweredNs = 0;
+  #heapBytes = 0;
+  #heapReadAt = -Infinity;
+  #heapReading = false;
 
   private constructor(memoryMb: number, snapshot: ivm.ExternalCopy<ArrayBuffer> | undefined) {
     this.#fromSnapshot = snapshot !== undefined;
@@ -151,14 +160,36 @@ export class IsolateSandbox implements Sandbox {
   }
 
   #readCpuNs(): number {
-    if (!this.#isolate.isDisposed) return Number(this.#isolate.cpuTime);
+    if (!this.#isolate.isDisposed) return (this.#cpuNs = Number(this.#isolate.cpuTime));
     // isolated-vm disposed it (memory limit) while no call of ours was waiting to notice.
     queueMicrotask(() => this.#die(this.#death ?? this.#deathFromDisposal()));
-    return 0;
+    return this.#cpuNs;
   }
 
   get inFlight(): number {
     return this.#tasks.size;
+  }
+
+  usage(): SandboxUsage {
+    if (this.#isolate.isDisposed) return { cpuNs: this.#cpuNs, heapBytes: 0 };
+    // Heap statistics need the isolate's lock, which a tenant spinning in a loop holds: read them
+    // asynchronously and answer with the last reading (at most HEAP_READ_INTERVAL_MS old, or the
+    // previous call's). The CPU clock needs no lock.
+    const now = performance.now();
+    if (!this.#heapReading && now - this.#heapReadAt > HEAP_READ_INTERVAL_MS) {
+      this.#heapReadAt = now;
+      this.#heapReading = true;
+      this.#isolate.getHeapStatistics().then(
+        (heap) => {
+          this.#heapBytes = heap.used_heap_size + heap.externally_allocated_size;
+          this.#heapReading = false;
+        },
+        () => {
+          this.#heapReading = false;
+        },
+      );
+    }
+    return { cpuNs: this.#readCpuNs(), heapBytes: this.#heapBytes };
   }
 
   async #bootRuntime(): Promise<void> {
@@ -210,6 +241,7 @@ export class IsolateSandbox implements Sandbox {
       });
       await module.evaluate({ timeout: limits.startupCpuMs });
       await runtime.setTenant.apply(undefined, [module.namespace.derefInto(), new ivm.ExternalCopy(spec.env).copyInto(), spec.ai?.binding ?? null]);
+      this.#cpuAnsweredNs = this.#readCpuNs();
     } catch (err) {
       if (this.#isolate.isDisposed) {
         this.stop();
@@ -283,6 +315,12 @@ export class IsolateSandbox implements Sandbox {
   };
 
   #onResults = (results: unknown[]): void => {
+    // One clock read per batch, not per request: the batch's answers share the CPU used since the
+    // last answers came out (the figure in the request log; limits are metered separately). The
+    // clock of a running isolate can read ahead and then step back (see README), hence the floor.
+    const cpuNs = this.#readCpuNs();
+    const cpuShareNs = Math.max(0, cpuNs - this.#cpuAnsweredNs) / (results.length / RESULT_FIELDS);
+    this.#cpuAnsweredNs = cpuNs;
     for (let i = 0; i < results.length; i += RESULT_FIELDS) {
       const task = this.#tasks.get(results[i] as number);
       if (!task || task.answered) continue;
@@ -298,7 +336,7 @@ export class IsolateSandbox implements Sandbox {
         const mapped = this.#spec.mapStack?.(withoutRuntimeFrames(stack)) ?? withoutRuntimeFrames(stack);
         task.reject(new TenantExceptionError(this.#spec.name, name, message, mapped));
       } else {
-        const response = { status: results[i + 2], headers: results[i + 3], body: results[i + 4] };
+        const response = { status: results[i + 2], headers: results[i + 3], body: results[i + 4], cpuNs: cpuShareNs };
         if (!isWireResponse(response) || (kind === RESULT_STREAM && response.body !== null)) {
           task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
         } else {

@@ -1,0 +1,117 @@
+// The noisy-neighbour bench: a well-behaved tenant under steady autocannon load alone, then again
+// while one tenant spins in while(true), one allocates until killed and one floods requests.
+// Prints the good tenant's p50/p99/errors side by side (table + JSON) and checks the bar: p99
+// with neighbours ≤ 1.5× solo, and zero errors. A benchmark, not a test: `npm run bench:noisy`.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { benchArgs, emitReport, runAsScript } from './bench-cli.ts';
+import { counterBy, startIslet, type IsletServer } from './islet-server.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+const help = `Usage: npm run bench:noisy -- [options]
+
+Options:
+  --duration <s>          seconds per phase (default 10)
+  --rate <n>              the good tenant's requests per second (default 500)
+  --connections <n>       the good tenant's connections (default 10)
+  --flood <n>             the flooding tenant's connections (default 100)
+  --json <file>           also write the results as JSON to this file
+  -h, --help              show this help`;
+
+const FUNCTIONS = {
+  good: { code: 'export default { fetch: (r) => Response.json({ path: new URL(r.url).pathname }) }' },
+  flood: { code: 'export default { fetch: () => new Response("flood") }' },
+  spin: { code: 'export default { fetch() { for (;;) {} } }', limits: { cpuMs: 50 } },
+  alloc: { code: 'export default { fetch() { const hoard = []; for (;;) hoard.push(new Array(1e6).fill(1.5)); } }', limits: { memoryMb: 64, cpuMs: 5000 } },
+};
+
+export interface Phase {
+  phase: string;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  non2xx: number;
+}
+
+interface Neighbour {
+  name: string;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+export async function noisyNeighbour(args: string[]): Promise<unknown> {
+  const parsed = benchArgs(args, { duration: 10, rate: 500, connections: 10, flood: 100 }, help);
+  if (!parsed) return undefined;
+  const { duration, rate, connections, flood } = parsed.numbers as Record<'duration' | 'rate' | 'connections' | 'flood', number>;
+
+  const server = await startIslet(FUNCTIONS, 'good');
+  try {
+    const good = () => load(server, 'good', connections, duration, rate);
+    await load(server, 'good', connections, Math.min(2, duration), rate); // warm-up
+    const solo = { phase: 'solo', ...(await good()) };
+    // The neighbours run in their own processes, so the load generator's CPU for the flood is
+    // not taken from the good tenant's client.
+    const neighbours = [
+      neighbour(server, 'spin', 2, duration + 1),
+      neighbour(server, 'alloc', 2, duration + 1),
+      neighbour(server, 'flood', flood, duration + 1),
+    ];
+    await new Promise((r) => setTimeout(r, 500));
+    const noisy = { phase: 'with neighbours', ...(await good()) };
+    const hostile = await Promise.all(neighbours);
+    const metrics = await server.admin('metrics');
+    const rows: Phase[] = [solo, noisy];
+    const p99Ratio = Number((noisy.p99Ms / Math.max(solo.p99Ms, 1)).toFixed(2));
+    const pass = p99Ratio <= 1.5 && noisy.errors === 0 && noisy.non2xx === 0;
+    console.table(rows);
+    console.table(hostile);
+    console.log(`good tenant p99 with neighbours / solo: ${p99Ratio}× (bar ≤ 1.5×), errors ${noisy.errors + noisy.non2xx} (bar 0): ${pass ? 'PASS' : 'FAIL'}`);
+    const report = {
+      bench: 'noisy-neighbour', date: new Date().toISOString(), durationS: duration, rate, connections, flood,
+      rows, neighbours: hostile, p99Ratio, pass,
+      limitKills: counterBy(metrics, 'islet_limit_kills_total', 'function'),
+      shed: counterBy(metrics, 'islet_shed_total', 'reason'),
+      statuses: counterBy(metrics, 'islet_requests_total', 'status'),
+    };
+    return await emitReport(report, parsed.json);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function load(server: IsletServer, fn: string, connections: number, duration: number, rate: number): Promise<Omit<Phase, 'phase'>> {
+  const result = await autocannon({ url: server.url, connections, duration, overallRate: rate, headers: { host: server.host(fn) } });
+  return {
+    reqPerSec: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+/** autocannon's CLI in a child process against `fn`, as fast as it goes. */
+function neighbour(server: IsletServer, fn: string, connections: number, duration: number): Promise<Neighbour> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/autocannon/autocannon.js'), '--json', '-c', String(connections), '-d', String(duration), '-H', `host=${server.host(fn)}`, server.url], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('exit', () => {
+      try {
+        const r = JSON.parse(out) as autocannon.Result;
+        resolve({ name: fn, requests: r.requests.total, non2xx: r.non2xx, errors: r.errors + r.timeouts });
+      } catch {
+        reject(new Error(`autocannon against ${fn} printed no result: ${out.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+runAsScript(import.meta.url, noisyNeighbour);

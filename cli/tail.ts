@@ -1,0 +1,70 @@
+// `islet tail <function>`: follows a function's logs live through the admin API's NDJSON stream.
+import { ConfigError } from '../engine/index.ts';
+import { parse, UsageError } from './args.ts';
+
+export const tailHelp = `Usage: islet tail <function> [options]
+
+Follows a function's logs live on a running islet serve: one line per request (status,
+duration, CPU ms) and the function's console output. Ends when the server goes away.
+
+Options:
+  --url <url>           the server (default http://127.0.0.1:8787)
+  --admin-token <t>     bearer token for the admin API (or ISLET_ADMIN_TOKEN)
+  --json                print the JSON lines as they come instead of readable lines
+  -h, --help            show this help`;
+
+export async function tail(args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, {
+    url: { type: 'string' },
+    'admin-token': { type: 'string' },
+    json: { type: 'boolean' },
+  }, 'tail');
+  if (values.help) {
+    console.log(tailHelp);
+    return;
+  }
+  if (positionals.length !== 1) throw new UsageError('name one function to follow.\nRun "islet tail --help" for usage.');
+  const name = positionals[0]!;
+  const base = (values.url as string | undefined) ?? 'http://127.0.0.1:8787';
+  const token = (values['admin-token'] as string | undefined) ?? process.env.ISLET_ADMIN_TOKEN ?? '';
+  let url: URL;
+  try {
+    url = new URL(`/_islet/functions/${encodeURIComponent(name)}/logs`, base);
+  } catch {
+    throw new UsageError(`--url must be a URL like http://127.0.0.1:8787, got "${base}"`);
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  } catch (err) {
+    throw new ConfigError(`cannot reach ${url.origin}: ${(err as Error).cause ?? (err as Error).message}`);
+  }
+  if (!res.ok || !res.body) {
+    const body = (await res.json().catch(() => ({}))) as { message?: string };
+    throw new ConfigError(`${url.origin} answered ${res.status}: ${body.message ?? res.statusText}`);
+  }
+  let pending = '';
+  for await (const chunk of res.body.pipeThrough(new TextDecoderStream())) {
+    pending += chunk;
+    let newline: number;
+    while ((newline = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      if (line) console.log(values.json ? line : readable(line));
+    }
+  }
+}
+
+/** "12:00:01.123 info  request status=200 ms=0.41 cpuMs=0.02" */
+function readable(line: string): string {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const { time, level, fn: _fn, msg, ...fields } = record;
+  const at = new Date(Number(time)).toISOString().slice(11, 23);
+  const rest = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+  return `${at} ${String(level).padEnd(5)} ${String(msg)}${rest ? ` ${rest}` : ''}`;
+}

@@ -1,0 +1,188 @@
+// The scheduler through a real engine and, where the answer's headers matter, a real server:
+// replicas scale out and in, a flood does not starve a light tenant, admission control refuses
+// early, repeat offenders are quarantined.
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createGateway, Engine, serveGateway, type EngineOptions } from '../index.ts';
+import type { ServedGateway } from '../gateway/index.ts';
+import { request } from '../gateway/test-http.ts';
+
+const fixture = (name: string, file = 'index.js') => fileURLToPath(new URL(`../../fixtures/${name}/${file}`, import.meta.url));
+const get = (engine: Engine, fn: string, path = '/') => engine.fetch(fn, new Request(`http://${fn}.test${path}`));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// Each isolate names itself once, so answers show which replica served them.
+const SLOW = (ms: number) => `const id = Math.random().toString(36).slice(2);
+  export default { async fetch() { await new Promise((r) => setTimeout(r, ${ms})); return new Response(id) } }`;
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0)) await c();
+});
+
+function engineWith(options: EngineOptions): Engine {
+  const engine = new Engine(options);
+  cleanup.push(() => engine.close());
+  return engine;
+}
+
+async function served(engine: Engine): Promise<ServedGateway> {
+  const server = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
+  cleanup.unshift(() => server.close(0));
+  return server;
+}
+
+const replicasOf = (engine: Engine, fn: string) =>
+  ((engine.status().busiest as { name: string; isolates: unknown[] }[]).find((r) => r.name === fn)?.isolates.length ?? 0);
+
+describe('replicas', () => {
+  it('scale out past the concurrency limit, share the work, and scale back in when idle', async () => {
+    const engine = engineWith({ sched: { tickMs: 50, scaleInAfterMs: 300 } });
+    // Slow enough that the replicas boot before the first ones free up, even on a loaded machine.
+    await engine.deploy('slow', { code: SLOW(400), limits: { concurrency: 2, maxReplicas: 3 } });
+    const answers = await Promise.all(Array.from({ length: 6 }, () => get(engine, 'slow').then((r) => r.text())));
+    // Two at a time per isolate: six at once need three replicas, and all three served.
+    expect(new Set(answers).size).toBe(3);
+    expect(replicasOf(engine, 'slow')).toBe(3);
+    const metrics = await engine.metrics.text();
+    expect(metrics).toContain('islet_replicas{function="slow"} 3');
+    await sleep(1_200);
+    expect(replicasOf(engine, 'slow')).toBe(1);
+    expect(await (await get(engine, 'slow')).text()).toMatch(/^[a-z0-9]+$/);
+  });
+
+  it('under the live-isolate cap, a function\'s extra replica is evicted before another function\'s last one', async () => {
+    const engine = engineWith({ maxLive: 3, sched: { scaleInAfterMs: 60_000 } });
+    await engine.deploy('a', { code: SLOW(100), limits: { concurrency: 1, maxReplicas: 2 } });
+    await engine.deploy('b', { code: SLOW(1) });
+    await get(engine, 'b');
+    // b is now the least recently used isolate; a gets a second replica and uses both.
+    await Promise.all([get(engine, 'a'), get(engine, 'a')]);
+    expect([replicasOf(engine, 'a'), replicasOf(engine, 'b'), engine.liveCount]).toEqual([2, 1, 3]);
+    await engine.deploy('c', { code: SLOW(1) });
+    expect([replicasOf(engine, 'a'), replicasOf(engine, 'b'), replicasOf(engine, 'c')]).toEqual([1, 1, 1]);
+    expect(engine.stats().evictions).toBe(1);
+  });
+
+  it('never go past maxReplicas: the rest wait in the queue', async () => {
+    const engine = engineWith({});
+    await engine.deploy('one', { code: SLOW(50), limits: { concurrency: 1, maxReplicas: 1 } });
+    const answers = await Promise.all(Array.from({ length: 4 }, () => get(engine, 'one').then((r) => r.text())));
+    expect(new Set(answers).size).toBe(1);
+  });
+
+  it('a CPU-bound function gets a second replica when its isolate is busy, though under its concurrency limit', async () => {
+    const engine = engineWith({ sched: { tickMs: 50 } });
+    await engine.deploy('crunch', {
+      code: 'export default { fetch() { const end = Date.now() + 20; while (Date.now() < end); return new Response("done") } }',
+      limits: { concurrency: 64, maxReplicas: 2, cpuMs: 1_000 },
+    });
+    const until = performance.now() + 800;
+    const worker = async () => {
+      while (performance.now() < until) expect((await get(engine, 'crunch')).status).toBe(200);
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    expect(replicasOf(engine, 'crunch')).toBe(2);
+  });
+});
+
+describe('fair queuing', () => {
+  it('a flood does not starve a light tenant', async () => {
+    // Two requests in flight engine-wide: everything else waits in its function's queue.
+    const engine = engineWith({ sched: { maxInFlight: 2 } });
+    await engine.deploy('flood', { code: SLOW(20) });
+    await engine.deploy('light', { code: SLOW(20) });
+    const order: string[] = [];
+    const flood = Array.from({ length: 60 }, () => get(engine, 'flood').then(() => order.push('flood')));
+    await sleep(5);
+    const light = get(engine, 'light').then(() => order.push('light'));
+    await Promise.all([...flood, light]);
+    // First come, first served would put it after all 60; round robin lets it in within a round.
+    expect(order.indexOf('light')).toBeLessThan(8);
+  });
+});
+
+describe('admission control', () => {
+  it('refuses at once with 503 overloaded and Retry-After when a function\'s queue is full', async () => {
+    const engine = engineWith({});
+    await engine.deploy('narrow', { code: SLOW(1_000), limits: { concurrency: 1, maxReplicas: 1, maxQueue: 2 } });
+    const { url } = await served(engine);
+    const started = performance.now();
+    const answers = Array.from({ length: 5 }, () => request(url, { host: 'narrow.localhost' }).then((r) => ({ r, ms: performance.now() - started })));
+    const done = await Promise.all(answers);
+    const refused = done.filter(({ r }) => r.status === 503);
+    expect(refused).toHaveLength(2);
+    for (const { r, ms } of refused) {
+      expect(r.headers['islet-error']).toBe('overloaded');
+      expect(r.headers['retry-after']).toBe('1');
+      expect(r.json()).toMatchObject({ error: 'overloaded', function: 'narrow' });
+      // Refused at once, not after the requests ahead of them (a second or more).
+      expect(ms).toBeLessThan(600);
+    }
+    expect(done.filter(({ r }) => r.status === 200)).toHaveLength(3);
+    expect(await engine.metrics.text()).toContain('islet_shed_total{function="narrow",reason="queue"} 2');
+  });
+
+  it('under memory pressure refuses the busiest functions, and lets a light one in', async () => {
+    let rss = 100 * 1048576;
+    const engine = engineWith({ readRss: () => rss, sched: { maxRssMb: 500, tickMs: 20 } });
+    await engine.deploy('heavy', { code: SLOW(400) });
+    await engine.deploy('light', { code: SLOW(1) });
+    const inFlight = Array.from({ length: 4 }, () => get(engine, 'heavy'));
+    rss = 600 * 1048576;
+    await sleep(60);
+    expect(engine.status().scheduler).toMatchObject({ shedding: 'memory' });
+    const refused = await get(engine, 'heavy');
+    expect([refused.status, refused.headers.get('islet-error'), refused.headers.get('retry-after')]).toEqual([503, 'overloaded', '1']);
+    expect((await get(engine, 'light')).status).toBe(200);
+    expect((await Promise.all(inFlight)).map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    rss = 100 * 1048576;
+    await sleep(60);
+    expect((await get(engine, 'heavy')).status).toBe(200);
+  });
+
+  it('when the event loop lags, refuses the function sending the requests', async () => {
+    const engine = engineWith({ sched: { maxEventLoopLagMs: 40, tickMs: 25 } });
+    await engine.deploy('busy', { code: SLOW(600) });
+    await engine.deploy('light', { code: SLOW(1) });
+    const inFlight = Array.from({ length: 3 }, () => get(engine, 'busy'));
+    // Two stalls, with the scheduler's tick in between: lag that lasts, not one late tick.
+    for (let stall = 0; stall < 2; stall++) {
+      const end = Date.now() + 120;
+      while (Date.now() < end);
+      await sleep(0);
+    }
+    const deadline = performance.now() + 1_000;
+    while (engine.status().scheduler && (engine.status().scheduler as { shedding: unknown }).shedding !== 'event-loop-lag') {
+      expect(performance.now()).toBeLessThan(deadline);
+      await sleep(1);
+    }
+    // Both in the same turn as the check above: the pressure is still on.
+    const refused = get(engine, 'busy');
+    const admitted = get(engine, 'light');
+    expect((await refused).headers.get('islet-error')).toBe('overloaded');
+    expect((await admitted).status).toBe(200);
+    await Promise.all(inFlight);
+    expect(await engine.metrics.text()).toMatch(/islet_shed_total\{function="busy",reason="event-loop-lag"\} 1/);
+  });
+});
+
+describe('quarantine', () => {
+  it('backs off a function that keeps hitting its limits, for longer each time, and nobody else', async () => {
+    const engine = engineWith({ sched: { quarantine: { strikes: 3, windowMs: 10_000, baseMs: 1_100, maxMs: 10_000, forgiveAfterMs: 60_000 } } });
+    await engine.deploy('hog', { entry: fixture('cpu-hog'), limits: { cpuMs: 20 } });
+    await engine.deploy('hello', { entry: fixture('hello', 'index.ts') });
+    const { url } = await served(engine);
+    const hit = () => request(url, { host: 'hog.localhost' });
+    for (let i = 0; i < 3; i++) expect((await hit()).headers['islet-error']).toBe('cpu-limit');
+    const first = await hit();
+    expect([first.status, first.headers['islet-error'], first.headers['retry-after']]).toEqual([503, 'quarantined', '2']);
+    expect(first.json()).toMatchObject({ error: 'quarantined', function: 'hog' });
+    expect((await request(url, { host: 'hello.localhost' })).status).toBe(200);
+    await sleep(1_150);
+    for (let i = 0; i < 3; i++) expect((await hit()).headers['islet-error']).toBe('cpu-limit');
+    const second = await hit();
+    expect([second.headers['islet-error'], second.headers['retry-after']]).toEqual(['quarantined', '3']);
+    expect(await engine.metrics.text()).toContain('islet_limit_kills_total{function="hog",limit="cpu"} 6');
+  });
+});

@@ -1,0 +1,386 @@
+// Where a request waits and which sandbox runs it. Per function: replicas up to its concurrency
+// and replica limits, a bounded queue behind them, quarantine for repeat offenders. Across
+// functions: an in-flight cap shared by deficit round robin (fair-queue.ts), and admission
+// control that refuses early (503 overloaded) when event-loop lag or memory pass their bounds,
+// refusing the functions that send more requests than the average function.
+//
+// The request path is counters and one pick over a function's few replicas; sampling, scaling
+// and queue expiry run on a tick (which also measures the event loop's lag by its own lateness).
+import {
+  CpuLimitError, IsletError, MemoryLimitError, OverloadedError, QuarantinedError, WallLimitError, type ShedReason,
+} from '../errors.ts';
+import type { Limits } from '../limits.ts';
+import type { Sandbox } from '../tiers/tier.ts';
+import { DeficitRoundRobin, type Flow } from './fair-queue.ts';
+import { QuarantineRecord } from './quarantine.ts';
+import { ReplicaSet, type Replica } from './replica-set.ts';
+import type { SchedOptions } from './sched-options.ts';
+
+export type LimitKind = 'cpu' | 'memory' | 'wall';
+
+/** What the scheduler needs from the engine, and tells it. */
+export interface SchedHooks {
+  /** Boots a sandbox for `fn` (making room under the live-isolate cap first). */
+  boot(fn: SchedFunction): Promise<Sandbox>;
+  readRss(): number;
+  onShed(fn: SchedFunction, reason: ShedReason): void;
+  onLimitKill(fn: SchedFunction, limit: LimitKind): void;
+  onQuarantine(fn: SchedFunction, periodMs: number): void;
+}
+
+/** Told how a submitted run ended, and when it was submitted (performance.now()). */
+export type Settled<T> = (value: T | undefined, err: unknown, submittedAt: number) => void;
+
+interface Waiting {
+  run(sandbox: Sandbox): Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+  settled: Settled<unknown> | undefined;
+  /** performance.now() when it was submitted. */
+  since: number;
+}
+
+// Until a function's cost is measured, a request is taken to hold its slot this long; measured
+// costs are kept within these bounds so a round never needs more than a few visits.
+const INITIAL_COST_NS = 1e6;
+const MIN_COST_NS = 5e4;
+const MAX_COST_NS = 1e8;
+// Retry-After for requests refused because the engine is overloaded.
+const OVERLOAD_RETRY_AFTER_S = 1;
+
+/** One deployed function as the scheduler sees it. */
+export class SchedFunction implements Flow {
+  readonly name: string;
+  readonly limits: Limits;
+  readonly replicas = new ReplicaSet();
+  readonly queue: Waiting[] = [];
+  readonly quarantine = new QuarantineRecord();
+  deficitNs = 0;
+  inRound = false;
+  /**
+   * How long a request holds an in-flight slot (moving average over ticks, by Little's law:
+   * in flight × tick ÷ finished), in ns: its cost in the round robin.
+   */
+  costNs = INITIAL_COST_NS;
+  inFlight = 0;
+  /** In flight plus waiting. */
+  load = 0;
+  /** Undeployed or replaced: boots that finish now are stopped. */
+  removed = false;
+  /** The replica the round robin found free for it. */
+  picked: Replica | undefined;
+  /** Requests submitted since the last tick, and their rate (moving average, per second). */
+  arrivals = 0;
+  rate = 0;
+  /** Per tick: requests finished, highest load, since when its load would fit one replica fewer. */
+  completed = 0;
+  peakLoad = 0;
+  calmSince = 0;
+
+  constructor(name: string, limits: Limits) {
+    this.name = name;
+    this.limits = limits;
+  }
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+}
+
+export class Scheduler {
+  readonly #o: SchedOptions;
+  readonly #hooks: SchedHooks;
+  readonly #functions = new Set<SchedFunction>();
+  readonly #drr: DeficitRoundRobin<SchedFunction>;
+  readonly #timer: NodeJS.Timeout;
+  #inFlight = 0;
+  /** Average request rate of the functions that had requests lately (per second). */
+  #averageRate = 0;
+  #pressure: ShedReason | undefined;
+  #lagMs = 0;
+  #previousLagMs = 0;
+  #lastTick = performance.now();
+  /** One kill fails every request in its isolate with the same error: count it once. */
+  #lastKill: unknown;
+
+  constructor(options: SchedOptions, hooks: SchedHooks) {
+    this.#o = options;
+    this.#hooks = hooks;
+    this.#drr = new DeficitRoundRobin(options.quantumMs * 1e6);
+    this.#timer = setInterval(() => this.tick(), options.tickMs);
+    this.#timer.unref();
+  }
+
+  add(name: string, limits: Limits): SchedFunction {
+    const fn = new SchedFunction(name, limits);
+    this.#functions.add(fn);
+    return fn;
+  }
+
+  /** `next` takes over `previous`'s waiting requests (a redeploy); `previous` stops taking new ones. */
+  replace(previous: SchedFunction, next: SchedFunction): void {
+    this.#forget(previous);
+    next.replicas.retiredCpuNs += previous.replicas.cpuNs();
+    const waiting = previous.queue.splice(0);
+    this.#addLoad(previous, -waiting.length);
+    for (const w of waiting) this.#enqueue(next, w);
+    this.#pump();
+  }
+
+  /** The function is gone: its waiting requests fail with `reason`. */
+  remove(fn: SchedFunction, reason: IsletError): void {
+    this.#forget(fn);
+    this.#failQueue(fn, reason);
+  }
+
+  /**
+   * Runs `run` on one of `fn`'s sandboxes, now or when its turn comes; refuses early when
+   * overloaded. `settled` hears how it ended, refusals included, without a promise of its own.
+   */
+  submit<T>(fn: SchedFunction, run: (sandbox: Sandbox) => Promise<T>, settled?: Settled<T>): Promise<T> {
+    const now = performance.now();
+    fn.arrivals++;
+    if (fn.quarantine.until !== 0) {
+      if (now < fn.quarantine.until) return this.#refuse(new QuarantinedError(fn.name, fn.quarantine.retryAfterS(now)), now, settled);
+      fn.quarantine.until = 0;
+    }
+    // Under pressure, refuse the functions sending more than the average function: the cost that
+    // lags the event loop is per request (parsing, writing), so request rate is the share to judge.
+    if (this.#pressure !== undefined && fn.rate > 0 && fn.rate >= this.#averageRate) return this.#shed(fn, this.#pressure, now, settled);
+    if (fn.queue.length === 0 && this.#inFlight < this.#o.maxInFlight) {
+      const replica = fn.replicas.pick(fn.limits.concurrency);
+      if (replica) {
+        this.#addLoad(fn, 1);
+        return this.#dispatch(fn, replica, run, now, settled);
+      }
+    }
+    if (fn.queue.length >= fn.limits.maxQueue) return this.#shed(fn, 'queue', now, settled);
+    return new Promise<T>((resolve, reject) => {
+      this.#enqueue(fn, { run, resolve: resolve as (v: unknown) => void, reject, settled: settled as Settled<unknown> | undefined, since: now });
+      if (!fn.replicas.pick(fn.limits.concurrency)) this.#scaleOut(fn);
+    });
+  }
+
+  /** Boots a replica if the function has none (a keep-alive pre-warm). */
+  warm(fn: SchedFunction): void {
+    if (fn.replicas.live === 0) this.#scaleOut(fn);
+  }
+
+  /** Requests in flight in all sandboxes. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** How late the last tick ran, in ms: the event loop's lag. */
+  get eventLoopLagMs(): number {
+    return this.#lagMs;
+  }
+
+  /** Why new work over its share is refused now, if it is. */
+  get pressure(): ShedReason | undefined {
+    return this.#pressure;
+  }
+
+  /** Samples lag, memory and each busy function's replicas; scales out and in; expires waits. */
+  tick(now = performance.now()): void {
+    const tickNs = Math.max(1, (now - this.#lastTick) * 1e6);
+    // The tick is its own lag probe: perf_hooks' delay histogram drops the sample in progress when
+    // it is reset, which is exactly the long stall a window should catch.
+    this.#previousLagMs = this.#lagMs;
+    this.#lagMs = Math.max(0, now - this.#lastTick - this.#o.tickMs);
+    this.#lastTick = now;
+    const rssMb = this.#hooks.readRss() / 1048576;
+    // Two late ticks in a row: one alone is a GC pause or a descheduled moment, not overload.
+    const lagging = Math.min(this.#lagMs, this.#previousLagMs) > this.#o.maxEventLoopLagMs;
+    this.#pressure = lagging ? 'event-loop-lag' : rssMb > this.#o.maxRssMb ? 'memory' : undefined;
+    let rates = 0;
+    let senders = 0;
+    for (const fn of this.#functions) {
+      if (fn.load === 0 && fn.completed === 0 && fn.arrivals === 0 && fn.rate === 0 && fn.replicas.all.length <= 1) continue;
+      fn.rate = 0.5 * fn.rate + 0.5 * (fn.arrivals / (tickNs / 1e9));
+      if (fn.rate < 0.5) fn.rate = 0;
+      fn.arrivals = 0;
+      if (fn.rate > 0) {
+        rates += fn.rate;
+        senders++;
+      }
+      this.#expireWaits(fn, now);
+      this.#learnCost(fn, tickNs);
+      this.#scale(fn, now, tickNs);
+    }
+    this.#averageRate = senders > 0 ? rates / senders : 0;
+  }
+
+  close(reason: IsletError): void {
+    clearInterval(this.#timer);
+    for (const fn of this.#functions) this.remove(fn, reason);
+  }
+
+  #dispatch<T>(fn: SchedFunction, replica: Replica, run: (sandbox: Sandbox) => Promise<T>, since: number, settled: Settled<T> | undefined): Promise<T> {
+    this.#inFlight++;
+    fn.inFlight++;
+    ReplicaSet.touch(replica);
+    let answer: Promise<T>;
+    try {
+      answer = run(replica.sandbox);
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
+    answer.then((value) => {
+      this.#release(fn);
+      settled?.(value, undefined, since);
+    }, (err: unknown) => {
+      this.#noteFailure(fn, err);
+      this.#release(fn);
+      settled?.(undefined, err, since);
+    });
+    return answer;
+  }
+
+  #release(fn: SchedFunction): void {
+    this.#inFlight--;
+    fn.inFlight--;
+    fn.completed++;
+    this.#addLoad(fn, -1);
+    if (this.#drr.size > 0) this.#pump();
+  }
+
+  /** Lets waiting requests in while there is room, in deficit-round-robin order. */
+  #pump(): void {
+    while (this.#inFlight < this.#o.maxInFlight) {
+      const fn = this.#drr.next(this.#canSend);
+      if (!fn) return;
+      const waiting = fn.queue.shift()!;
+      this.#dispatch(fn, fn.picked!, waiting.run, waiting.since, waiting.settled).then(waiting.resolve, waiting.reject);
+    }
+  }
+
+  #canSend = (fn: SchedFunction): boolean => (fn.picked = fn.replicas.pick(fn.limits.concurrency)) !== undefined;
+
+  #enqueue(fn: SchedFunction, waiting: Waiting): void {
+    fn.queue.push(waiting);
+    this.#addLoad(fn, 1);
+    this.#drr.activate(fn);
+  }
+
+  #addLoad(fn: SchedFunction, delta: number): void {
+    fn.load += delta;
+    if (fn.load > fn.peakLoad) fn.peakLoad = fn.load;
+  }
+
+  #shed(fn: SchedFunction, reason: ShedReason, now: number, settled: Settled<never> | undefined): Promise<never> {
+    this.#hooks.onShed(fn, reason);
+    return this.#refuse(new OverloadedError(fn.name, reason, OVERLOAD_RETRY_AFTER_S), now, settled);
+  }
+
+  #refuse(err: IsletError, now: number, settled: Settled<never> | undefined): Promise<never> {
+    settled?.(undefined, err, now);
+    return Promise.reject(err);
+  }
+
+  #failQueue(fn: SchedFunction, reason: unknown): void {
+    const waiting = fn.queue.splice(0);
+    this.#addLoad(fn, -waiting.length);
+    for (const w of waiting) this.#failWaiting(w, reason);
+  }
+
+  #failWaiting(waiting: Waiting, reason: unknown): void {
+    waiting.settled?.(undefined, reason, waiting.since);
+    waiting.reject(reason);
+  }
+
+  #forget(fn: SchedFunction): void {
+    fn.removed = true;
+    this.#functions.delete(fn);
+    this.#drr.remove(fn);
+  }
+
+  /** Boots one more replica unless one is booting already or the function is at its limit. */
+  #scaleOut(fn: SchedFunction): void {
+    if (fn.removed || fn.replicas.booting > 0 || fn.replicas.live >= fn.limits.maxReplicas) return;
+    // Counted as booting only after boot() made room for it: it must not count against itself.
+    const boot = this.#hooks.boot(fn);
+    fn.replicas.booting++;
+    boot.then(
+      (sandbox) => {
+        fn.replicas.booting--;
+        if (fn.removed) {
+          sandbox.stop();
+          return;
+        }
+        fn.replicas.add(sandbox);
+        this.#pump();
+        // Still more waiting than the replicas take: one more, one boot at a time.
+        if (fn.queue.length > 0 && !fn.replicas.pick(fn.limits.concurrency)) this.#scaleOut(fn);
+      },
+      (err: unknown) => {
+        fn.replicas.booting--;
+        // With replicas left, the queue drains through them; with none, nothing would serve it.
+        if (!fn.replicas.warm) this.#failQueue(fn, err);
+      },
+    );
+  }
+
+  #expireWaits(fn: SchedFunction, now: number): void {
+    while (fn.queue.length > 0 && now - fn.queue[0]!.since > this.#o.maxQueueWaitMs) {
+      const waiting = fn.queue.shift()!;
+      this.#addLoad(fn, -1);
+      this.#hooks.onShed(fn, 'queue-wait');
+      this.#failWaiting(waiting, new OverloadedError(fn.name, 'queue-wait', OVERLOAD_RETRY_AFTER_S));
+    }
+  }
+
+  /**
+   * Reads each replica's CPU clock: a function whose replicas are all busy on their threads with
+   * more work than replicas gets another (CPU-bound work spreads over cores); one whose load has
+   * fit in one replica fewer, with room to spare, for scaleInAfterMs loses its newest idle one.
+   */
+  #scale(fn: SchedFunction, now: number, tickNs: number): void {
+    const replicas = fn.replicas.all;
+    let busy = 0;
+    let allBusy = replicas.length > 0;
+    for (const replica of replicas) {
+      const cpu = replica.sandbox.usage?.().cpuNs ?? replica.cpuSeenNs;
+      replica.busyShare = Math.max(0, cpu - replica.cpuSeenNs) / tickNs;
+      replica.cpuSeenNs = cpu;
+      busy += replica.busyShare;
+      if (replica.busyShare < this.#o.scaleOutBusyShare) allBusy = false;
+    }
+    const n = replicas.length;
+    if (allBusy && fn.load > n) this.#scaleOut(fn);
+    const fewer = n - 1;
+    const calm = n > 1 && fn.peakLoad <= fewer * fn.limits.concurrency * 0.5 && busy <= fewer * this.#o.scaleOutBusyShare * 0.5;
+    fn.peakLoad = fn.load;
+    if (!calm) {
+      fn.calmSince = 0;
+      return;
+    }
+    if (fn.calmSince === 0) fn.calmSince = now;
+    if (now - fn.calmSince < this.#o.scaleInAfterMs) return;
+    fn.calmSince = 0;
+    let victim = replicas[n - 1]!;
+    for (const replica of replicas) if (replica.sandbox.inFlight < victim.sandbox.inFlight) victim = replica;
+    void fn.replicas.remove(victim).retire();
+  }
+
+  /** Little's law over the tick: slot-time held (in flight × tick) per request finished. */
+  #learnCost(fn: SchedFunction, tickNs: number): void {
+    if (fn.completed > 0) {
+      const cost = Math.min(MAX_COST_NS, Math.max(MIN_COST_NS, (fn.inFlight * tickNs) / fn.completed));
+      fn.costNs = 0.7 * fn.costNs + 0.3 * cost;
+    }
+    fn.completed = 0;
+  }
+
+  #noteFailure(fn: SchedFunction, err: unknown): void {
+    const limit = err instanceof CpuLimitError ? 'cpu' : err instanceof MemoryLimitError ? 'memory' : err instanceof WallLimitError ? 'wall' : undefined;
+    if (!limit || err === this.#lastKill) return;
+    this.#lastKill = err;
+    this.#hooks.onLimitKill(fn, limit);
+    if (this.#o.quarantine === false) return;
+    const periodMs = fn.quarantine.strike(performance.now(), this.#o.quarantine);
+    if (periodMs === undefined) return;
+    this.#hooks.onQuarantine(fn, periodMs);
+    this.#failQueue(fn, new QuarantinedError(fn.name, Math.ceil(periodMs / 1000)));
+  }
+}
