@@ -1,7 +1,7 @@
 // The servers a benchmark compares, each started as its own process so that its CPU time can be
 // read from /proc and nothing else is counted.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,8 +20,8 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type TargetName = 'node' | 'naive-ivm' | 'islet' | 'workerd';
-export const TARGETS: TargetName[] = ['node', 'naive-ivm', 'islet', 'workerd'];
+export type TargetName = 'node' | 'naive-ivm' | 'islet' | 'islet-in-process' | 'workerd';
+export const TARGETS: TargetName[] = ['node', 'naive-ivm', 'islet', 'islet-in-process', 'workerd'];
 
 export async function startTarget(name: TargetName, fixture: string): Promise<Target> {
   const port = await freePort();
@@ -33,10 +33,12 @@ export async function startTarget(name: TargetName, fixture: string): Promise<Ta
     child = spawn(NODE, [path.join(ROOT, 'bench/bare-node-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
   } else if (name === 'naive-ivm') {
     child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'bench/naive-ivm-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
-  } else if (name === 'islet') {
+  } else if (name === 'islet' || name === 'islet-in-process') {
+    // islet: the supervisor in front of one engine process; islet-in-process: the engine alone.
     const config = path.join(dir, 'islet.config.json');
     await writeFile(config, JSON.stringify({ functions: { [fixture]: { entry } } }));
-    child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', String(port)], {
+    const mode = name === 'islet' ? [] : ['--in-process'];
+    child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', String(port), ...mode], {
       stdio: 'ignore',
       env: { ...cleanEnv(), ISLET_LOG_LEVEL: 'warn' },
     });
@@ -68,12 +70,33 @@ export async function startTarget(name: TargetName, fixture: string): Promise<Ta
   };
 }
 
-/** CPU time (user + system) a process has used so far, in microseconds, from /proc. */
+/**
+ * CPU time (user + system) a process and its live descendants (a supervisor's engines) have used
+ * so far, in microseconds, from /proc.
+ */
 export async function cpuMicros(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which may contain spaces: utime is field 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
+  const stats = new Map<number, string[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Fields after the command name, which may contain spaces: ppid is field 4, utime 14, stime 15.
+    if (stat) stats.set(Number(entry), stat.slice(stat.lastIndexOf(')') + 2).split(' '));
+  }
+  const tree = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [p, fields] of stats) {
+      if (!tree.has(p) && tree.has(Number(fields[1]))) {
+        tree.add(p);
+        grew = true;
+      }
+    }
+  }
+  let ticks = 0;
+  for (const p of tree) {
+    const fields = stats.get(p);
+    if (fields) ticks += Number(fields[11]) + Number(fields[12]);
+  }
   return (ticks / CLOCK_TICKS) * 1e6;
 }
 

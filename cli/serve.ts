@@ -1,12 +1,19 @@
-// `islet serve`: many functions in one process, routed by Host, managed through /_islet/.
-import { Engine, createGateway, createLogger, loadConfig, serveGateway, type ServerConfig } from '../engine/index.ts';
-import { intFlag, parse } from './args.ts';
+// `islet serve`: many functions, routed by Host, managed through /_islet/. By default a
+// supervisor owns the socket and runs the engine as a child process it restarts if it dies;
+// --in-process serves from this process, unsupervised.
+import { Engine, createGateway, createLogger, loadConfig, serveGateway, type Logger, type ServerConfig } from '../engine/index.ts';
+import { Supervisor } from '../engine/supervisor/index.ts';
+import { intFlag, parse, UsageError } from './args.ts';
 
 export const serveHelp = `Usage: islet serve [options]
 
-Serves many functions in one process. A request goes to the function named by the first label
-of its Host header (hello.localhost:8787 → "hello"). Functions come from the config file and
-from the admin API (PUT /_islet/functions/<name>, bearer token required).
+Serves many functions. A request goes to the function named by the first label of its Host
+header (hello.localhost:8787 → "hello"). Functions come from the config file and from the admin
+API (PUT /_islet/functions/<name>, bearer token required).
+
+A supervisor process owns the listening socket and runs the engine as a child process; if the
+engine dies, a new one starts with every function (admin deploys included) while the socket
+stays open, and requests that were in flight on the dead engine answer 502 engine-restarted.
 
 Options:
   --config <file>       functions and defaults (JSON; see README). Optional.
@@ -14,6 +21,12 @@ Options:
   --host <addr>         address to listen on (default 127.0.0.1, or the config's "host")
   --admin-token <t>     bearer token for the admin API (or ISLET_ADMIN_TOKEN); without it the
                         admin API is disabled
+  --workers <n>         engine processes (default 1); each function has a home engine, chosen
+                        by consistent hashing, and a hot one may spill to a second
+  --recycle-rss-mb <n>  replace an engine whose RSS passes n MB with a fresh one, after its
+                        requests in flight finish (default: never)
+  --in-process          serve from this process, without a supervisor: nothing restarts a
+                        crashed engine, but requests skip one hop (see README)
   -h, --help            show this help
 
 Environment:
@@ -28,32 +41,69 @@ export async function serve(args: string[]): Promise<void> {
     port: { type: 'string' },
     host: { type: 'string' },
     'admin-token': { type: 'string' },
+    workers: { type: 'string' },
+    'recycle-rss-mb': { type: 'string' },
+    'in-process': { type: 'boolean' },
   }, 'serve');
   if (values.help) {
     console.log(serveHelp);
     return;
   }
-  if (positionals.length) throw new (await import('./args.ts')).UsageError(`unexpected argument "${positionals[0]}".\nRun "islet serve --help" for usage.`);
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}".\nRun "islet serve --help" for usage.`);
   const config: ServerConfig = values.config ? await loadConfig(values.config as string) : { functions: {} };
   const port = intFlag(values.port as string | undefined, 'port', 0, 65535) ?? config.port ?? 8787;
   const host = (values.host as string | undefined) ?? config.host ?? '127.0.0.1';
   const adminToken = (values['admin-token'] as string | undefined) ?? process.env.ISLET_ADMIN_TOKEN;
 
-  const logger = createLogger();
-  const engine = new Engine({ logger, limits: config.limits });
-  // A function that fails to load is a config error: refuse to start rather than serve half.
-  for (const [name, fn] of Object.entries(config.functions)) await engine.deploy(name, fn);
+  const workers = intFlag(values.workers as string | undefined, 'workers', 1, 256);
+  const recycleRssMb = intFlag(values['recycle-rss-mb'] as string | undefined, 'recycle-rss-mb', 1, 1 << 20);
+  const inProcess = values['in-process'] === true;
+  if (inProcess && (workers !== undefined || recycleRssMb !== undefined)) {
+    throw new UsageError('--in-process runs no engine processes: it cannot take --workers or --recycle-rss-mb');
+  }
 
-  const served = await serveGateway(createGateway(engine, { adminToken }), { port, host });
-  logger.info({ url: served.url, functions: Object.keys(config.functions), admin: adminToken ? 'enabled' : 'disabled' }, 'islet serve listening');
-  console.log(`islet serve: listening at ${served.url}`);
-  // SIGTERM/SIGINT: finish the requests in flight (up to 10 s), then exit.
-  const stop = async () => {
+  const logger = createLogger();
+  const listen = { port, host, adminToken, config, logger };
+  const { url, stop } = inProcess ? await serveInProcess(listen) : await serveSupervised({ ...listen, workers, recycleRssMb });
+  logger.info({ url, functions: Object.keys(config.functions), admin: adminToken ? 'enabled' : 'disabled', workers: inProcess ? 0 : workers ?? 1 }, 'islet serve listening');
+  console.log(`islet serve: listening at ${url}`);
+  // SIGTERM/SIGINT: stop accepting, finish the requests in flight (up to 10 s), then exit.
+  const onSignal = async () => {
     logger.info('islet serve stopping: finishing requests in flight');
-    await served.close();
-    await engine.close();
+    await stop();
     process.exit(0);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
+
+interface ServeSetup {
+  port: number;
+  host: string;
+  adminToken?: string;
+  config: ServerConfig;
+  logger: Logger;
+}
+
+async function serveSupervised(s: ServeSetup & { workers?: number; recycleRssMb?: number }) {
+  const supervisor = new Supervisor({
+    port: s.port, host: s.host, adminToken: s.adminToken, limits: s.config.limits, functions: s.config.functions,
+    workers: s.workers, recycleRssMb: s.recycleRssMb, logger: s.logger,
+  });
+  const url = await supervisor.start();
+  return { url, stop: () => supervisor.close() };
+}
+
+async function serveInProcess(s: ServeSetup) {
+  const engine = new Engine({ logger: s.logger, limits: s.config.limits });
+  // A function that fails to load is a config error: refuse to start rather than serve half.
+  for (const [name, fn] of Object.entries(s.config.functions)) await engine.deploy(name, fn);
+  const served = await serveGateway(createGateway(engine, { adminToken: s.adminToken }), { port: s.port, host: s.host });
+  return {
+    url: served.url,
+    stop: async () => {
+      await served.close();
+      await engine.close();
+    },
+  };
 }

@@ -36,6 +36,15 @@ export interface FunctionInfo {
   entry?: string;
 }
 
+export interface DeployOptions {
+  /**
+   * Boot the function's isolate now, which proves that its code loads (default true). Off, the
+   * first request boots it: for re-deploying code that loaded before, as an engine replacing a
+   * dead one does, where starting fast matters more.
+   */
+  boot?: boolean;
+}
+
 export interface DeployResult extends FunctionInfo {
   created: boolean;
   /** Source files the bundle was built from (for watching). */
@@ -130,7 +139,7 @@ export class Engine {
    * once it has loaded, while requests in flight finish on the old one. Code that does not
    * bundle or load throws BundleError and leaves the running version untouched.
    */
-  async deploy(name: string, config: FunctionConfig): Promise<DeployResult> {
+  async deploy(name: string, config: FunctionConfig, options: DeployOptions = {}): Promise<DeployResult> {
     if (typeof name !== 'string' || !NAME.test(name)) {
       throw new ConfigError(`function name ${JSON.stringify(name)} must be a DNS label: a-z, 0-9 and '-', at most 63 characters`);
     }
@@ -155,10 +164,11 @@ export class Engine {
       // The isolate names the module file:///<name>.js (see IsolateSandbox.specialise).
       mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,
     };
-    this.#residency.makeRoom(this.#functions.values());
-    const sandbox = await this.#tier.start(spec);
+    const boot = options.boot ?? true;
+    if (boot) this.#residency.makeRoom(this.#functions.values());
+    const sandbox = boot ? await this.#tier.start(spec) : undefined;
     if (this.#deploySeq.get(name) !== seq) {
-      sandbox.stop();
+      sandbox?.stop();
       throw new ConfigError(`function "${name}" was redeployed while this deploy was loading`);
     }
     const previous = this.#functions.get(name);

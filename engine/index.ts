@@ -1,5 +1,5 @@
 // islet's public face: `import { Engine, islet } from 'islet'`.
-export { Engine, type EngineStats, type DeployResult, type EngineOptions, type FunctionConfig, type FunctionInfo } from './engine.ts';
+export { Engine, type EngineStats, type DeployOptions, type DeployResult, type EngineOptions, type FunctionConfig, type FunctionInfo } from './engine.ts';
 export { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.ts';
 export * from './errors.ts';
 export type { WireRequest, WireResponse } from './wire.ts';

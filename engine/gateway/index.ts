@@ -1,3 +1,4 @@
-export { createGateway, functionFromHost, type GatewayOptions } from './app.ts';
+export { MAX_DEPLOY_BYTES } from './admin.ts';
+export { createGateway, functionFromHost, functionFromHostHeader, type GatewayOptions } from './app.ts';
 export { islet, type IsletMiddlewareOptions } from './middleware.ts';
-export { serveGateway, type ServedGateway } from './server.ts';
+export { listenError, serveGateway, type ListenOptions, type ServedGateway } from './server.ts';

@@ -1,0 +1,46 @@
+// What `islet serve` tells its supervisor, and every default of the multi-process layer.
+import type { FunctionConfig } from '../engine.ts';
+import type { Limits } from '../limits.ts';
+import type { Logger } from '../observe/index.ts';
+
+export interface SupervisorOptions {
+  port?: number;
+  host?: string;
+  /** Engine processes (default 1); functions are spread over them by consistent hashing. */
+  workers?: number;
+  adminToken?: string;
+  /** Default limits for every function (the config's "limits"). */
+  limits?: Partial<Limits>;
+  /** The config's functions; admin deploys join them. */
+  functions?: Record<string, FunctionConfig>;
+  /** An engine whose RSS passes this is replaced by a fresh one (default: off). */
+  recycleRssMb?: number;
+  /** How often engines' RSS is read, in ms. */
+  rssCheckMs?: number;
+  /** How long requests in flight may take to finish when an engine drains or islet stops. */
+  drainGraceMs?: number;
+  /** How long a request waits for its engine to be replaced before it is answered 503. */
+  restartWaitMs?: number;
+  /** Keep-alive connections the supervisor keeps to each engine. */
+  connectionsPerEngine?: number;
+  /**
+   * Keep one spare engine process booted (no functions), so that replacing a dead or recycled
+   * engine skips starting Node and isolated-vm (default true).
+   */
+  standby?: boolean;
+  /** Live isolates per engine (engine default MAX_LIVE_ISOLATES); for benches and tests. */
+  maxLive?: number;
+  logger?: Logger;
+}
+
+export const SUPERVISOR_DEFAULTS = {
+  port: 8787,
+  host: '127.0.0.1',
+  workers: 1,
+  recycleRssMb: Infinity,
+  rssCheckMs: 1_000,
+  drainGraceMs: 10_000,
+  restartWaitMs: 10_000,
+  connectionsPerEngine: 128,
+  standby: true,
+} as const;
