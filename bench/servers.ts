@@ -20,8 +20,8 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type TargetName = 'node' | 'naive-ivm' | 'islet' | 'islet-in-process' | 'workerd';
-export const TARGETS: TargetName[] = ['node', 'naive-ivm', 'islet', 'islet-in-process', 'workerd'];
+export type TargetName = 'node' | 'naive-ivm' | 'islet' | 'islet-in-process' | 'islet-workers-2' | 'workerd';
+export const TARGETS: TargetName[] = ['node', 'naive-ivm', 'islet', 'islet-in-process', 'islet-workers-2', 'workerd'];
 
 export async function startTarget(name: TargetName, fixture: string): Promise<Target> {
   const port = await freePort();
@@ -33,11 +33,12 @@ export async function startTarget(name: TargetName, fixture: string): Promise<Ta
     child = spawn(NODE, [path.join(ROOT, 'bench/bare-node-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
   } else if (name === 'naive-ivm') {
     child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'bench/naive-ivm-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
-  } else if (name === 'islet' || name === 'islet-in-process') {
-    // islet: the supervisor in front of one engine process; islet-in-process: the engine alone.
+  } else if (name.startsWith('islet')) {
+    // islet: the supervisor in front of one engine process; islet-in-process: the engine alone;
+    // islet-workers-2: the supervisor in front of two engines.
     const config = path.join(dir, 'islet.config.json');
     await writeFile(config, JSON.stringify({ functions: { [fixture]: { entry } } }));
-    const mode = name === 'islet' ? [] : ['--in-process'];
+    const mode = ({ islet: [], 'islet-in-process': ['--in-process'], 'islet-workers-2': ['--workers', '2'] } as Record<string, string[]>)[name]!;
     child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', String(port), ...mode], {
       stdio: 'ignore',
       env: { ...cleanEnv(), ISLET_LOG_LEVEL: 'warn' },

@@ -2,6 +2,7 @@
 // supervisor owns the socket and runs the engine as a child process it restarts if it dies;
 // --in-process serves from this process, unsupervised.
 import { Engine, createGateway, createLogger, loadConfig, serveGateway, type Logger, type ServerConfig } from '../engine/index.ts';
+import { ISOLATE_TEARDOWN_SETTLE_MS } from '../engine/limits.ts';
 import { Supervisor } from '../engine/supervisor/index.ts';
 import { intFlag, parse, UsageError } from './args.ts';
 
@@ -70,8 +71,7 @@ export async function serve(args: string[]): Promise<void> {
   // SIGTERM/SIGINT: stop accepting, finish the requests in flight (up to 10 s), then exit.
   const onSignal = async () => {
     logger.info('islet serve stopping: finishing requests in flight');
-    await stop();
-    process.exit(0);
+    process.exit((await stop()) ? 0 : 1);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -104,6 +104,9 @@ async function serveInProcess(s: ServeSetup) {
     stop: async () => {
       await served.close();
       await engine.close();
+      // Exiting while isolated-vm still tears isolates down can crash the process on its way out.
+      await new Promise((r) => setTimeout(r, ISOLATE_TEARDOWN_SETTLE_MS));
+      return true;
     },
   };
 }

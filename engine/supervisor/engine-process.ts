@@ -9,7 +9,7 @@ import type { EngineStart, FromEngine, ToEngine } from './protocol.ts';
 
 const WORKER = fileURLToPath(new URL('./engine-worker.ts', import.meta.url));
 
-export type EngineState = 'starting' | 'serving' | 'draining' | 'exited';
+export type EngineState = 'starting' | 'serving' | 'draining' | 'failed' | 'exited';
 
 export class EngineProcess {
   readonly child: ChildProcess;
@@ -18,10 +18,11 @@ export class EngineProcess {
   state: EngineState = 'starting';
   /** Requests the supervisor has sent here and not seen answered. */
   inFlight = 0;
-  /** Resolves with the exit code or signal when the process is gone. */
+  /** Resolves with the exit code or signal when the process is gone ('0' once it drained). */
   readonly exited: Promise<string>;
   readonly #pending = new Map<number, { resolve: (errors: Record<string, string>) => void; reject: (err: Error) => void }>();
   #nextId = 1;
+  #drained = false;
   #idleWaiters: (() => void)[] = [];
   #up: Promise<void>;
 
@@ -32,6 +33,7 @@ export class EngineProcess {
     this.pool = new Pool('http://localhost', { socketPath: start.socketPath, connections: options.connections, pipelining: 1, keepAliveTimeout: 60_000 });
     this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => {
       this.state = 'exited';
+      if (this.#drained && signal === 'SIGKILL') [code, signal] = [0, null];
       const why = new Error(`engine process exited (${signal ?? code})`);
       for (const p of this.#pending.values()) p.reject(why);
       this.#pending.clear();
@@ -42,6 +44,7 @@ export class EngineProcess {
       const onMessage = (m: FromEngine) => {
         if (m.t === 'up') this.#send(start);
         else if (m.t === 'listening') resolve();
+        else if (m.t === 'drained') this.#drained = true;
         else if (m.t === 'done') {
           this.#pending.get(m.id)?.resolve(m.errors);
           this.#pending.delete(m.id);

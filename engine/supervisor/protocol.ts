@@ -23,5 +23,7 @@ export type ToEngine =
 export type FromEngine =
   | { t: 'up' }
   | { t: 'listening' }
+  /** Requests finished and isolates disposed: the SIGKILL that follows is the engine's own exit. */
+  | { t: 'drained' }
   /** Answer to deploy/undeploy `id`: per function, the error message if it failed. */
   | { t: 'done'; id: number; errors: Record<string, string> };

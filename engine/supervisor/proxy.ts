@@ -10,7 +10,11 @@ import { EngineRestartedError, errorAnswer } from '../errors.ts';
 // most of them, and `expect: 100-continue` was already answered by the front server.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect']);
 
-export function forward(pool: Dispatcher, req: IncomingMessage, res: ServerResponse, fn: string, done: () => void): void {
+/**
+ * `done` runs once the exchange is over, however it ended; `engineFailed` when the engine's
+ * connection broke under the request (not when the client went away).
+ */
+export function forward(pool: Dispatcher, req: IncomingMessage, res: ServerResponse, fn: string, done: () => void, engineFailed: () => void): void {
   const raw = req.rawHeaders;
   const headers: string[] = [];
   let hasBody = false;
@@ -26,8 +30,12 @@ export function forward(pool: Dispatcher, req: IncomingMessage, res: ServerRespo
     done();
   };
   let controller: Dispatcher.DispatchController | undefined;
+  let clientGone = false;
   res.once('close', () => {
-    if (!res.writableFinished) controller?.abort(new Error('client went away'));
+    if (!res.writableFinished) {
+      clientGone = true;
+      controller?.abort(new Error('client went away'));
+    }
     finish();
   });
   pool.dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null }, {
@@ -47,6 +55,7 @@ export function forward(pool: Dispatcher, req: IncomingMessage, res: ServerRespo
       finish();
     },
     onResponseError(_c, err) {
+      if (!clientGone) engineFailed();
       if (res.headersSent || res.destroyed) {
         res.destroy(err);
       } else {

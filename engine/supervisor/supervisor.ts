@@ -136,7 +136,18 @@ export class Supervisor {
       engine.inFlight--;
       this.#load[slotIndex]!--;
       if (engine.inFlight === 0) engine.emitIdle();
-    });
+    }, () => this.#failed(engine));
+  }
+
+  /**
+   * A request's connection to `engine` broke: the engine is dying (or broken). Nothing more is
+   * sent to it, so that requests arriving before its exit is seen wait for the replacement
+   * instead of failing too; the kill makes sure the exit comes.
+   */
+  #failed(engine: EngineProcess): void {
+    if (engine.state !== 'serving') return;
+    engine.state = 'failed';
+    engine.kill();
   }
 
   /**
@@ -157,10 +168,11 @@ export class Supervisor {
 
   /**
    * SIGTERM: stop accepting, let requests in flight finish (up to graceMs), then drain every
-   * engine (each disposes its isolates before it exits).
+   * engine (each disposes its isolates before it exits). Resolves false if an engine did not
+   * exit cleanly (a crash in its teardown).
    */
-  async close(graceMs = this.#options.drainGraceMs): Promise<void> {
-    if (this.#closing) return;
+  async close(graceMs = this.#options.drainGraceMs): Promise<boolean> {
+    if (this.#closing) return true;
     this.#closing = true;
     clearInterval(this.#rssTimer);
     const server = this.#server;
@@ -173,11 +185,17 @@ export class Supervisor {
     }
     const stopping = new Error('islet is shutting down');
     for (const slot of this.#slots) for (const w of slot.waiters.splice(0)) w(stopping);
-    await Promise.all([
-      ...this.#slots.flatMap((slot) => [slot.engine?.drain(graceMs), slot.replacing?.then((e) => e.drain(graceMs), () => {})]),
-      this.#takeStandby()?.drain(0),
-    ]);
+    const engines = [...this.#slots.flatMap((slot) => [slot.engine, slot.replacing?.catch(() => undefined)]), this.#takeStandby()];
+    const exits = await Promise.all(engines.map(async (e) => {
+      const engine = await e;
+      if (!engine) return '0';
+      await engine.drain(graceMs);
+      return engine.exited;
+    }));
     rmSync(this.#dir, { recursive: true, force: true });
+    const unclean = exits.filter((why) => why !== '0');
+    if (unclean.length) this.logger.error({ exits: unclean }, 'engine process(es) did not exit cleanly');
+    return unclean.length === 0;
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
