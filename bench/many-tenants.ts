@@ -73,7 +73,11 @@ export async function manyTenants(args: string[]) {
     const passes = [];
     for (let pass = 0; pass < 2; pass++) {
       const t0 = performance.now();
-      const errors = await pool(tenants, concurrency, async (i) => (await get(`t${i}.localhost`)) === 200);
+      const errors = await pool(tenants, concurrency, async (i) => {
+        const status = await get(`t${i}.localhost`).catch((err: Error) => err.message);
+        if (status !== 200) console.error(`pass ${pass + 1}, t${i}: ${status}`);
+        return status === 200;
+      });
       passes.push({ errors, seconds: (performance.now() - t0) / 1000 });
     }
     const status = (await request(url, { path: '/_islet/status', headers: { authorization: `Bearer ${TOKEN}` } })).json();

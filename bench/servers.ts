@@ -20,8 +20,8 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type TargetName = 'node' | 'naive-ivm' | 'islet' | 'islet-in-process' | 'islet-workers-2' | 'workerd';
-export const TARGETS: TargetName[] = ['node', 'naive-ivm', 'islet', 'islet-in-process', 'islet-workers-2', 'workerd'];
+export type TargetName = 'node' | 'naive-ivm' | 'islet' | 'islet-proxy' | 'islet-in-process' | 'islet-workers-2' | 'workerd';
+export const TARGETS: TargetName[] = ['node', 'naive-ivm', 'islet', 'islet-proxy', 'islet-in-process', 'islet-workers-2', 'workerd'];
 
 export async function startTarget(name: TargetName, fixture: string): Promise<Target> {
   const port = await freePort();
@@ -34,11 +34,12 @@ export async function startTarget(name: TargetName, fixture: string): Promise<Ta
   } else if (name === 'naive-ivm') {
     child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'bench/naive-ivm-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
   } else if (name.startsWith('islet')) {
-    // islet: the supervisor in front of one engine process; islet-in-process: the engine alone;
-    // islet-workers-2: the supervisor in front of two engines.
+    // islet: the supervisor handing connections to one engine process; islet-proxy: the
+    // supervisor forwarding each request to it; islet-in-process: the engine alone;
+    // islet-workers-2: the supervisor proxying to two engines.
     const config = path.join(dir, 'islet.config.json');
     await writeFile(config, JSON.stringify({ functions: { [fixture]: { entry } } }));
-    const mode = ({ islet: [], 'islet-in-process': ['--in-process'], 'islet-workers-2': ['--workers', '2'] } as Record<string, string[]>)[name]!;
+    const mode = ({ islet: [], 'islet-proxy': ['--proxy'], 'islet-in-process': ['--in-process'], 'islet-workers-2': ['--workers', '2'] } as Record<string, string[]>)[name]!;
     child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', String(port), ...mode], {
       stdio: 'ignore',
       env: { ...cleanEnv(), ISLET_LOG_LEVEL: 'warn' },

@@ -23,8 +23,8 @@ const help = `Usage: islet bench [options]   (or: npm run bench -- [options])
 Load-tests hello on each target with autocannon and prints a table and JSON.
 
 Options:
-  --targets <list>     comma-separated from node, naive-ivm, islet (supervised), islet-in-process,
-                       islet-workers-2, workerd (default all)
+  --targets <list>     comma-separated from node, naive-ivm, islet (supervised), islet-proxy,
+                       islet-in-process, islet-workers-2, workerd (default all)
   --duration <s>       measured seconds per target per round (default 10)
   --warmup <s>         unmeasured seconds before each measurement (default 3)
   --connections <n>    concurrent connections (default 50)

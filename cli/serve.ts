@@ -26,8 +26,11 @@ Options:
                         by consistent hashing, and a hot one may spill to a second
   --recycle-rss-mb <n>  replace an engine whose RSS passes n MB with a fresh one, after its
                         requests in flight finish (default: never)
+  --proxy               with one engine, have the supervisor forward each request instead of
+                        handing connections to the engine (always so with --workers > 1;
+                        costs CPU per request, see README)
   --in-process          serve from this process, without a supervisor: nothing restarts a
-                        crashed engine, but requests skip one hop (see README)
+                        crashed engine
   -h, --help            show this help
 
 Environment:
@@ -45,6 +48,7 @@ export async function serve(args: string[]): Promise<void> {
     workers: { type: 'string' },
     'recycle-rss-mb': { type: 'string' },
     'in-process': { type: 'boolean' },
+    proxy: { type: 'boolean' },
   }, 'serve');
   if (values.help) {
     console.log(serveHelp);
@@ -59,13 +63,14 @@ export async function serve(args: string[]): Promise<void> {
   const workers = intFlag(values.workers as string | undefined, 'workers', 1, 256);
   const recycleRssMb = intFlag(values['recycle-rss-mb'] as string | undefined, 'recycle-rss-mb', 1, 1 << 20);
   const inProcess = values['in-process'] === true;
-  if (inProcess && (workers !== undefined || recycleRssMb !== undefined)) {
-    throw new UsageError('--in-process runs no engine processes: it cannot take --workers or --recycle-rss-mb');
+  const proxy = values.proxy === true;
+  if (inProcess && (workers !== undefined || recycleRssMb !== undefined || proxy)) {
+    throw new UsageError('--in-process runs no engine processes: it cannot take --workers, --recycle-rss-mb or --proxy');
   }
 
   const logger = createLogger();
   const listen = { port, host, adminToken, config, logger };
-  const { url, stop } = inProcess ? await serveInProcess(listen) : await serveSupervised({ ...listen, workers, recycleRssMb });
+  const { url, stop } = inProcess ? await serveInProcess(listen) : await serveSupervised({ ...listen, workers, recycleRssMb, proxy });
   logger.info({ url, functions: Object.keys(config.functions), admin: adminToken ? 'enabled' : 'disabled', workers: inProcess ? 0 : workers ?? 1 }, 'islet serve listening');
   console.log(`islet serve: listening at ${url}`);
   // SIGTERM/SIGINT: stop accepting, finish the requests in flight (up to 10 s), then exit.
@@ -85,10 +90,10 @@ interface ServeSetup {
   logger: Logger;
 }
 
-async function serveSupervised(s: ServeSetup & { workers?: number; recycleRssMb?: number }) {
+async function serveSupervised(s: ServeSetup & { workers?: number; recycleRssMb?: number; proxy: boolean }) {
   const supervisor = new Supervisor({
     port: s.port, host: s.host, adminToken: s.adminToken, limits: s.config.limits, functions: s.config.functions,
-    workers: s.workers, recycleRssMb: s.recycleRssMb, logger: s.logger,
+    workers: s.workers, recycleRssMb: s.recycleRssMb, logger: s.logger, dataPath: s.proxy ? 'proxy' : undefined,
   });
   const url = await supervisor.start();
   return { url, stop: () => supervisor.close() };

@@ -1,12 +1,10 @@
-// The admin API (/_islet/) in front of the engines. Each engine still checks the token and
-// answers; the supervisor decides which engine is asked, records deploys and removals in its
-// function table once an engine accepted them, and gathers the answers that span engines
-// (the function list, status, metrics).
+// The admin API (/_islet/) in front of several engines. Each engine still checks the token and
+// answers; the supervisor decides which engine is asked and gathers the answers that span
+// engines (the function list, status, metrics).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FunctionConfig } from '../engine.ts';
 import { EngineRestartedError } from '../errors.ts';
-import { MAX_DEPLOY_BYTES } from '../gateway/index.ts';
 import type { EngineProcess } from './engine-process.ts';
+import { clusterStatus, supervisorMetrics } from './cluster-status.ts';
 import { mergeMetrics } from './metrics-merge.ts';
 import type { Supervisor } from './supervisor.ts';
 
@@ -29,8 +27,8 @@ export class AdminFront {
     if (one) {
       const name = decodeURIComponent(one[1]!);
       const home = this.#sup.ring.home(name);
-      if (!one[2] && (req.method === 'PUT' || req.method === 'DELETE')) return this.#write(req, res, name, home);
-      // Reads of one function (and its log stream) go to its home engine as they are.
+      // Deploys, removals and reads of one function (its log stream too) go to its home engine;
+      // the engine reports a successful deploy or removal to the supervisor, which keeps it.
       return this.#sup.dispatch(home, await this.#sup.engineOf(home), req, res, name);
     }
     if (req.method === 'GET' && pathname === '/_islet/functions') return this.#gather(req, res, (answers) => functionList(answers));
@@ -40,60 +38,25 @@ export class AdminFront {
     return this.#sup.dispatch(0, await this.#sup.engineOf(0), req, res, '');
   }
 
-  /** A deploy or removal: the home engine answers; if it accepted, the table keeps it. */
-  async #write(req: IncomingMessage, res: ServerResponse, name: string, home: number): Promise<void> {
-    const body = await readBody(req, MAX_DEPLOY_BYTES);
-    if (!body) return void send(res, { status: 413, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ error: 'body_too_large', message: `deploy requests are limited to ${MAX_DEPLOY_BYTES} bytes` })) });
-    const seq = this.#sup.table.begin(name);
-    const engine = await this.#sup.engineOf(home);
-    const answer = await ask(engine, req.method!, req.url!, forwardedHeaders(req), body);
-    if (answer.status >= 200 && answer.status < 300) {
-      const config = req.method === 'PUT' ? deployedConfig(body) : undefined;
-      if (this.#sup.table.commit(name, seq, config)) await this.#sup.propagate(name, config, engine);
-    }
-    send(res, answer);
-  }
-
   /** Asks every engine the same GET; the first refusal (say a wrong token) is the answer. */
   async #gather(req: IncomingMessage, res: ServerResponse, merge: (answers: EngineAnswer[]) => EngineAnswer): Promise<void> {
     const engines = await Promise.all(this.#sup.engines().map((_, i) => this.#sup.engineOf(i)));
-    const answers = await Promise.all(engines.map((e) => ask(e, 'GET', req.url!, forwardedHeaders(req), undefined)));
+    const answers = await Promise.all(engines.map((e) => ask(e, req.url!, forwardedHeaders(req))));
     send(res, answers.find((a) => a.status !== 200) ?? merge(answers));
   }
 
   #status(answers: EngineAnswer[]): EngineAnswer {
     const engines = this.#sup.engines();
-    const each = answers.map((a) => JSON.parse(a.body.toString()) as Record<string, unknown>);
-    // Counters and sizes add up across engines; the rest (version, tiers) is the same in each.
-    const total: Record<string, unknown> = {};
-    for (const status of each) {
-      for (const [key, value] of Object.entries(status)) {
-        total[key] = typeof value === 'number' ? ((total[key] as number | undefined) ?? 0) + value : (total[key] ?? value);
-      }
-    }
-    const body = {
-      ...total,
-      functions: this.#sup.table.size,
-      workers: this.#sup.workers,
-      engineRestarts: this.#sup.stats.restarts,
-      engineRecycles: this.#sup.stats.recycles,
-      engines: each.map((status, i) => ({ slot: i, pid: engines[i]?.pid, inFlight: engines[i]?.inFlight, ...status })),
-    };
-    return json(200, body);
+    return json(200, clusterStatus(answers.map((a, i) => ({
+      pid: engines[i]?.pid ?? 0,
+      inFlight: engines[i]?.inFlight ?? 0,
+      status: JSON.parse(a.body.toString()) as Record<string, unknown>,
+    })), this.#sup.info()));
   }
 
   #metrics(answers: EngineAnswer[]): EngineAnswer {
-    const own = [
-      '# HELP islet_engine_restarts_total Engine processes that died and were replaced.',
-      '# TYPE islet_engine_restarts_total counter',
-      `islet_engine_restarts_total ${this.#sup.stats.restarts}`,
-      '# HELP islet_engine_recycles_total Engine processes replaced for passing their RSS threshold.',
-      '# TYPE islet_engine_recycles_total counter',
-      `islet_engine_recycles_total ${this.#sup.stats.recycles}`,
-      '',
-    ].join('\n');
     const merged = mergeMetrics(answers.map((a) => a.body.toString()), answers.map((_, i) => String(i)));
-    return { status: 200, headers: { 'content-type': String(answers[0]?.headers['content-type'] ?? 'text/plain; version=0.0.4; charset=utf-8') }, body: Buffer.from(own + merged) };
+    return { status: 200, headers: { 'content-type': String(answers[0]?.headers['content-type'] ?? 'text/plain; version=0.0.4; charset=utf-8') }, body: Buffer.from(supervisorMetrics(this.#sup.info()) + merged) };
   }
 }
 
@@ -106,16 +69,10 @@ function functionList(answers: EngineAnswer[]): EngineAnswer {
   return json(200, { functions: [...seen.values()] });
 }
 
-/** What the engine was given, as the function table keeps it for a replacement engine. */
-function deployedConfig(body: Buffer): FunctionConfig {
-  const { code, limits, env, egress, crons } = JSON.parse(body.toString()) as FunctionConfig;
-  return { code, limits, env, egress, crons };
-}
-
-async function ask(engine: EngineProcess, method: string, path: string, headers: string[], body: Buffer | undefined): Promise<EngineAnswer> {
+async function ask(engine: EngineProcess, path: string, headers: string[]): Promise<EngineAnswer> {
   engine.inFlight++;
   try {
-    const res = await engine.pool.request({ method: method as 'GET', path, headers, body });
+    const res = await engine.pool.request({ method: 'GET', path, headers });
     return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
   } catch {
     // The only way a request on the engine's own socket fails: the engine died under it.
@@ -128,20 +85,7 @@ async function ask(engine: EngineProcess, method: string, path: string, headers:
 
 function forwardedHeaders(req: IncomingMessage): string[] {
   const auth = req.headers.authorization;
-  const type = req.headers['content-type'];
-  return [...(auth ? ['authorization', auth] : []), ...(type ? ['content-type', type] : [])];
-}
-
-/** The whole body, or undefined past `limit` bytes. */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  return auth ? ['authorization', auth] : [];
 }
 
 function json(status: number, body: unknown): EngineAnswer {

@@ -5,7 +5,15 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { FunctionConfig } from '../engine.ts';
-import type { EngineStart, FromEngine, ToEngine } from './protocol.ts';
+import type { Socket } from 'node:net';
+import type { ConnectionReport, EngineStart, FromEngine, ToEngine } from './protocol.ts';
+
+/** What an engine tells the supervisor besides answers to its calls. */
+export interface EngineEvents {
+  connections(engine: EngineProcess, report: ConnectionReport): void;
+  /** A deploy (config) or removal (undefined) through this engine's admin API. */
+  adminWrite(engine: EngineProcess, name: string, config: FunctionConfig | undefined): void;
+}
 
 const WORKER = fileURLToPath(new URL('./engine-worker.ts', import.meta.url));
 
@@ -26,7 +34,7 @@ export class EngineProcess {
   #idleWaiters: (() => void)[] = [];
   #up: Promise<void>;
 
-  constructor(start: EngineStart, options: { connections: number }) {
+  constructor(start: EngineStart, options: { connections: number; events: EngineEvents }) {
     this.socketPath = start.socketPath;
     // stdout/stderr inherited: the engines' JSON log lines join the supervisor's.
     this.child = fork(WORKER, [], { execArgv: ['--no-node-snapshot', ...process.execArgv.filter((a) => a !== '--no-node-snapshot')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
@@ -42,9 +50,12 @@ export class EngineProcess {
     }));
     this.#up = new Promise((resolve, reject) => {
       const onMessage = (m: FromEngine) => {
-        if (m.t === 'up') this.#send(start);
+        if (m.t === 'up') this.send(start);
         else if (m.t === 'listening') resolve();
         else if (m.t === 'drained') this.#drained = true;
+        else if (m.t === 'conns') options.events.connections(this, m);
+        else if (m.t === 'deployed') options.events.adminWrite(this, m.name, m.config);
+        else if (m.t === 'removed') options.events.adminWrite(this, m.name, undefined);
         else if (m.t === 'done') {
           this.#pending.get(m.id)?.resolve(m.errors);
           this.#pending.delete(m.id);
@@ -83,7 +94,7 @@ export class EngineProcess {
   async drain(graceMs: number): Promise<void> {
     if (this.state === 'exited') return;
     this.state = 'draining';
-    if (this.child.connected) this.#send({ t: 'drain', graceMs });
+    if (this.child.connected) this.send({ t: 'drain', graceMs });
     else this.child.kill('SIGTERM');
     // A stuck engine does not get to hold the supervisor's shutdown.
     const kill = setTimeout(() => this.child.kill('SIGKILL'), graceMs + 5_000);
@@ -128,11 +139,19 @@ export class EngineProcess {
     return new Promise((resolve, reject) => {
       if (this.state === 'exited') return reject(new Error('engine process has exited'));
       this.#pending.set(m.id, { resolve, reject });
-      this.#send(m);
+      this.send(m);
     });
   }
 
-  #send(m: ToEngine): void {
+  /** Passes a client connection to the engine; `failed` runs if it could not be delivered. */
+  handOver(id: number, socket: Socket, failed: () => void): void {
+    if (!this.child.connected) return failed();
+    this.child.send({ t: 'conn', id } satisfies ToEngine, socket, { keepOpen: true }, (err) => {
+      if (err) failed();
+    });
+  }
+
+  send(m: ToEngine): void {
     if (this.child.connected) this.child.send(m);
   }
 }

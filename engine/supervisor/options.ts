@@ -28,6 +28,12 @@ export interface SupervisorOptions {
    * engine skips starting Node and isolated-vm (default true).
    */
   standby?: boolean;
+  /**
+   * How requests reach the engine: 'handoff' passes each connection to it (one engine only;
+   * the default with one), 'proxy' has the supervisor forward each request (the default with
+   * several, which need the Host to pick the engine). See README, "Supervisor".
+   */
+  dataPath?: 'handoff' | 'proxy';
   /** Live isolates per engine (engine default MAX_LIVE_ISOLATES); for benches and tests. */
   maxLive?: number;
   logger?: Logger;

@@ -2,6 +2,7 @@
 // traffic does not use it: requests go to the engine's Unix socket.
 import type { FunctionConfig } from '../engine.ts';
 import type { Limits } from '../limits.ts';
+import type { SupervisorInfo } from './cluster-status.ts';
 
 export interface EngineStart {
   t: 'start';
@@ -13,8 +14,27 @@ export interface EngineStart {
   maxLive?: number;
 }
 
+/** What happened to the connections handed to an engine since its last report. */
+export interface ConnectionReport {
+  /** Pairs of connection id and change in its requests in flight. */
+  delta: number[];
+  /** Connections the engine closed: the supervisor closes its descriptor too. */
+  closed: number[];
+  /** Connections given back idle (after `release`), to go to another engine. */
+  released: number[];
+}
+
 export type ToEngine =
   | EngineStart
+  /** Sent with the connection's socket as the handle. */
+  | { t: 'conn'; id: number }
+  /** Give every connection back as soon as no request is in flight on it. */
+  | { t: 'release' }
+  /**
+   * With connection handoff the engine answers /_islet/status and /_islet/metrics itself, in
+   * the supervisor's shape: what only the supervisor knows, sent whenever it changes.
+   */
+  | { t: 'info'; info: SupervisorInfo }
   /** `boot: false` leaves each isolate to its first request (code that loaded before). */
   | { t: 'deploy'; id: number; functions: [name: string, config: FunctionConfig][]; boot: boolean }
   | { t: 'undeploy'; id: number; name: string }
@@ -22,6 +42,10 @@ export type ToEngine =
 
 export type FromEngine =
   | { t: 'up' }
+  | ({ t: 'conns' } & ConnectionReport)
+  /** A deploy or removal through the engine's admin API succeeded: the supervisor keeps it. */
+  | { t: 'deployed'; name: string; config: FunctionConfig }
+  | { t: 'removed'; name: string }
   | { t: 'listening' }
   /** Requests finished and isolates disposed: the SIGKILL that follows is the engine's own exit. */
   | { t: 'drained' }

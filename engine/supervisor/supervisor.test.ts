@@ -100,7 +100,8 @@ describe('supervisor', () => {
     const lost = await inFlight;
     expect(lost.status).toBe(502);
     expect(lost.headers['islet-error']).toBe('engine-restarted');
-    expect(lost.json()).toMatchObject({ error: 'engine_restarted', function: 'slow' });
+    // The supervisor wrote this answer on a connection it had handed over: it never read the request.
+    expect(lost.json()).toMatchObject({ error: 'engine_restarted' });
 
     // Asked at once, these wait for the new engine instead of failing.
     const [hello, echo] = await Promise.all([request(url, { host: 'hello.localhost' }), request(url, { host: 'echo.localhost', path: '/after' })]);

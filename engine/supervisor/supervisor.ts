@@ -4,14 +4,16 @@
 // The socket never closes while engines come and go: requests wait for a replacement instead.
 import { mkdtempSync, rmSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FunctionConfig } from '../engine.ts';
 import { ConfigError, SandboxUnavailableError, errorAnswer } from '../errors.ts';
 import { functionFromHostHeader, listenError } from '../gateway/index.ts';
 import { silentLogger, type Logger } from '../observe/index.ts';
-import { EngineProcess } from './engine-process.ts';
+import { EngineProcess, type EngineEvents } from './engine-process.ts';
+import type { SupervisorInfo } from './cluster-status.ts';
+import { Handoff } from './handoff.ts';
 import { FunctionTable } from './function-table.ts';
 import { HashRing } from './hash-ring.ts';
 import { AdminFront } from './admin-front.ts';
@@ -40,7 +42,7 @@ export class Supervisor {
   readonly ring: HashRing;
   readonly table: FunctionTable;
   readonly stats: SupervisorStats = { restarts: 0, recycles: 0 };
-  readonly #options: Required<Omit<SupervisorOptions, 'logger' | 'functions' | 'adminToken' | 'limits' | 'maxLive'>> & SupervisorOptions;
+  readonly #options: Required<Omit<SupervisorOptions, 'logger' | 'functions' | 'adminToken' | 'limits' | 'maxLive' | 'dataPath'>> & SupervisorOptions;
   readonly #slots: Slot[];
   /** Requests in flight per slot, the load the ring bounds. */
   readonly #load: Int32Array;
@@ -49,7 +51,8 @@ export class Supervisor {
   readonly #spilling = new Set<string>();
   readonly #admin: AdminFront;
   readonly #dir: string;
-  #server?: http.Server;
+  #server?: http.Server | net.Server;
+  readonly #handoff?: Handoff;
   #generation = 0;
   #closing = false;
   #standby?: EngineProcess;
@@ -59,6 +62,7 @@ export class Supervisor {
     // An option given as undefined takes its default.
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.#options = { ...SUPERVISOR_DEFAULTS, ...given };
+    this.#options.dataPath ??= this.#options.workers === 1 ? 'handoff' : 'proxy';
     this.logger = options.logger ?? silentLogger();
     this.workers = this.#options.workers;
     if (!Number.isInteger(this.workers) || this.workers < 1 || this.workers > 256) throw new ConfigError('workers must be an integer from 1 to 256');
@@ -68,6 +72,10 @@ export class Supervisor {
     this.#load = new Int32Array(this.workers);
     this.#dir = mkdtempSync(path.join(tmpdir(), 'islet-engines-'));
     this.#admin = new AdminFront(this);
+    if (this.#options.dataPath === 'handoff') {
+      if (this.workers > 1) throw new ConfigError('connection handoff serves one engine: with several workers requests are proxied');
+      this.#handoff = new Handoff();
+    }
   }
 
   /**
@@ -83,7 +91,9 @@ export class Supervisor {
       await this.close(0);
       throw err;
     }
-    const server = http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => this.#handle(req, res));
+    // One engine: connections are handed to it and requests skip the supervisor. Several: the
+    // supervisor reads each request's Host to pick its engine, so it proxies.
+    const server = this.#handoff?.server ?? http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => this.#handle(req, res));
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, `${this.#options.host}:${this.#options.port}`)));
@@ -103,6 +113,10 @@ export class Supervisor {
   /** Engines serving now, by slot (undefined while a slot's engine is being replaced). */
   engines(): (EngineProcess | undefined)[] {
     return this.#slots.map((s) => s.engine);
+  }
+
+  info(): SupervisorInfo {
+    return { workers: this.workers, functions: this.table.size, engineRestarts: this.stats.restarts, engineRecycles: this.stats.recycles };
   }
 
   /** Every slot the function is deployed on: its home first. */
@@ -150,11 +164,27 @@ export class Supervisor {
     engine.kill();
   }
 
+  readonly #events: EngineEvents = {
+    connections: (engine, report) => this.#handoff?.report(engine, report),
+    adminWrite: (engine, name, config) => {
+      this.table.set(name, config);
+      this.#pushInfo();
+      void this.#propagate(name, config, engine);
+    },
+  };
+
+  /** With handoff, the engine answers status and metrics itself: it needs the supervisor's part. */
+  #pushInfo(): void {
+    if (!this.#handoff) return;
+    const info = this.info();
+    for (const slot of this.#slots) slot.engine?.send({ t: 'info', info });
+  }
+
   /**
    * A function was deployed or removed through the admin API on `answered`: bring every other
    * engine that holds it (spill copies, an engine starting to replace one) up to date.
    */
-  async propagate(name: string, config: FunctionConfig | undefined, answered: EngineProcess): Promise<void> {
+  async #propagate(name: string, config: FunctionConfig | undefined, answered: EngineProcess): Promise<void> {
     const targets = new Set<EngineProcess>();
     for (const index of this.placements(name)) {
       const slot = this.#slots[index]!;
@@ -176,12 +206,15 @@ export class Supervisor {
     this.#closing = true;
     clearInterval(this.#rssTimer);
     const server = this.#server;
-    if (server) {
+    if (server instanceof http.Server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const cut = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(cut);
+    } else {
+      // Handed-over connections are the engines' to drain; the listening socket closes now.
+      server?.close();
     }
     const stopping = new Error('islet is shutting down');
     for (const slot of this.#slots) for (const w of slot.waiters.splice(0)) w(stopping);
@@ -192,6 +225,7 @@ export class Supervisor {
       await engine.drain(graceMs);
       return engine.exited;
     }));
+    this.#handoff?.destroyAll();
     rmSync(this.#dir, { recursive: true, force: true });
     const unclean = exits.filter((why) => why !== '0');
     if (unclean.length) this.logger.error({ exits: unclean }, 'engine process(es) did not exit cleanly');
@@ -270,7 +304,7 @@ export class Supervisor {
       adminToken: this.#options.adminToken,
       limits: this.#options.limits,
       maxLive: this.#options.maxLive,
-    }, { connections: this.#options.connectionsPerEngine });
+    }, { connections: this.#options.connectionsPerEngine, events: this.#events });
   }
 
   #takeStandby(): EngineProcess | undefined {
@@ -294,8 +328,11 @@ export class Supervisor {
     const startedAt = Date.now();
     engine.state = 'serving';
     slot.engine = engine;
+    this.#handoff?.serveWith(engine);
+    this.#pushInfo();
     for (const w of slot.waiters.splice(0)) w(engine);
     void engine.exited.then((why) => {
+      this.#handoff?.engineGone(engine);
       if (slot.engine !== engine || this.#closing) return;
       slot.engine = undefined;
       this.stats.restarts++;
@@ -343,7 +380,8 @@ export class Supervisor {
   /** An engine taken out of service: once its requests in flight are answered, it drains and exits. */
   async #retire(engine: EngineProcess): Promise<void> {
     engine.state = 'draining';
-    await engine.idle(this.#options.drainGraceMs);
+    if (this.#handoff) await this.#handoff.release(engine, this.#options.drainGraceMs);
+    else await engine.idle(this.#options.drainGraceMs);
     await engine.drain(this.#options.drainGraceMs);
   }
 
@@ -356,6 +394,7 @@ export class Supervisor {
       const rss = engine.rssBytes();
       if (rss <= limit) continue;
       this.stats.recycles++;
+      this.#pushInfo();
       this.logger.info({ engine: slot.index, pid: engine.pid, rssMb: Math.round(rss / 1048576) }, 'engine process over its RSS threshold: recycling it');
       this.#replace(slot).catch(() => {});
     }
