@@ -24,8 +24,8 @@ export async function recovery(args: string[]) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', path.join(dir, 'islet.config.json'), '--port', String(port), '--admin-token', TOKEN, '--workers', values.workers], {
-    stdio: 'ignore',
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ISLET_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', process.env.RECOVERY_LOG ? 'inherit' : 'ignore', 'inherit'],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ISLET_LOG_LEVEL: process.env.RECOVERY_LOG ? 'info' : 'warn' },
   });
   try {
     await until(async () => (await request(url, { host: 'cfg0.localhost' })).status === 200, 60_000);

@@ -34,6 +34,11 @@ export interface SupervisorOptions {
    * several, which need the Host to pick the engine). See README, "Supervisor".
    */
   dataPath?: 'handoff' | 'proxy';
+  /**
+   * An engine that dies sooner than this after it started serving counts toward a crash loop:
+   * from the second in a row, replacements wait 100 ms, doubling up to 5 s.
+   */
+  quickCrashMs?: number;
   /** Live isolates per engine (engine default MAX_LIVE_ISOLATES); for benches and tests. */
   maxLive?: number;
   logger?: Logger;
@@ -49,4 +54,5 @@ export const SUPERVISOR_DEFAULTS = {
   restartWaitMs: 10_000,
   connectionsPerEngine: 128,
   standby: true,
+  quickCrashMs: 1_000,
 } as const;

@@ -281,7 +281,9 @@ export class Supervisor {
    * loading stands between a crash and the first answer.
    */
   async #startEngine(slot: Slot, initial: boolean): Promise<EngineProcess> {
-    const engine = (!initial && this.#takeStandby()) || this.#newEngine();
+    const startedAt = performance.now();
+    const standby = initial ? undefined : this.#takeStandby();
+    const engine = standby ?? this.#newEngine();
     try {
       const functions = this.table.entries((name) => this.placements(name).includes(slot.index));
       // The first engines prove that the config's code loads; a replacement's functions loaded
@@ -290,6 +292,7 @@ export class Supervisor {
       const failed = Object.entries(errors);
       if (failed.length && initial) throw new ConfigError(failed.map(([name, message]) => `function "${name}": ${message}`).join('\n'));
       for (const [name, message] of failed) this.logger.error({ fn: name, engine: slot.index }, `function failed to load in a new engine: ${message}`);
+      this.logger.info({ engine: slot.index, pid: engine.pid, functions: functions.length, standby: standby !== undefined, ms: Math.round(performance.now() - startedAt) }, 'engine process ready');
       return engine;
     } catch (err) {
       engine.kill();
@@ -336,7 +339,7 @@ export class Supervisor {
       if (slot.engine !== engine || this.#closing) return;
       slot.engine = undefined;
       this.stats.restarts++;
-      slot.quickCrashes = Date.now() - startedAt < 10_000 ? slot.quickCrashes + 1 : 0;
+      slot.quickCrashes = Date.now() - startedAt < this.#options.quickCrashMs ? slot.quickCrashes + 1 : 0;
       this.logger.error({ engine: slot.index, pid: engine.pid, exit: why }, 'engine process died; starting a new one');
       this.#replace(slot);
     });
