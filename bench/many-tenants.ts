@@ -50,10 +50,11 @@ export async function manyTenants(args: string[]) {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ISLET_LOG_LEVEL: 'warn' },
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const get = (host: string) => new Promise<number>((resolve, reject) => {
+  /** 200, or what went wrong (status and islet-error). */
+  const get = (host: string) => new Promise<number | string>((resolve, reject) => {
     http.get({ hostname: '127.0.0.1', port, path: '/', headers: { host }, agent }, (res) => {
       res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('end', () => resolve(res.statusCode === 200 ? 200 : `${res.statusCode} ${res.headers['islet-error']}`));
     }).on('error', reject);
   });
   try {

@@ -5,6 +5,7 @@
 // so a crash leaves the supervisor knowing which connections were owed an answer.
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { IdleSignal } from './idle-signal.ts';
 import type { ConnectionReport } from './protocol.ts';
 
 const CONN_ID = Symbol('islet.connectionId');
@@ -21,7 +22,7 @@ export class AdoptedConnections {
   #released: number[] = [];
   #flushing = false;
   #releasing = false;
-  #idleWaiters: (() => void)[] = [];
+  readonly #idle = new IdleSignal();
 
   constructor(server: Server, report: (r: ConnectionReport) => void) {
     this.#server = server;
@@ -33,7 +34,7 @@ export class AdoptedConnections {
       res.once('close', () => {
         this.#change(id, -1);
         if (this.#releasing && this.#inFlight.get(id) === 0) this.#giveBack(id);
-        if (this.total === 0) for (const w of this.#idleWaiters.splice(0)) w();
+        if (this.total === 0) this.#idle.notify();
       });
     });
   }
@@ -68,14 +69,7 @@ export class AdoptedConnections {
 
   /** Resolves when no request is in flight on an adopted connection (or after timeoutMs). */
   idle(timeoutMs: number): Promise<void> {
-    if (this.total === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.#idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.#idle.wait(this.total === 0, timeoutMs);
   }
 
   /**

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { FunctionConfig } from '../engine.ts';
+import { IdleSignal } from './idle-signal.ts';
 import type { Socket } from 'node:net';
 import type { ConnectionReport, EngineStart, FromEngine, ToEngine } from './protocol.ts';
 
@@ -31,7 +32,7 @@ export class EngineProcess {
   readonly #pending = new Map<number, { resolve: (errors: Record<string, string>) => void; reject: (err: Error) => void }>();
   #nextId = 1;
   #drained = false;
-  #idleWaiters: (() => void)[] = [];
+  readonly #idle = new IdleSignal();
   #up: Promise<void>;
 
   constructor(start: EngineStart, options: { connections: number; events: EngineEvents }) {
@@ -105,19 +106,12 @@ export class EngineProcess {
 
   /** Resolves when no request is in flight here any more (or after timeoutMs). */
   idle(timeoutMs: number): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.#idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.#idle.wait(this.inFlight === 0, timeoutMs);
   }
 
   /** Called by the supervisor when its last request in flight here was answered. */
   emitIdle(): void {
-    for (const w of this.#idleWaiters.splice(0)) w();
+    this.#idle.notify();
   }
 
   kill(): void {
