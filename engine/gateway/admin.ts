@@ -6,7 +6,7 @@ import type { Engine } from '../engine.ts';
 import { BundleError, ConfigError } from '../errors.ts';
 
 /** Largest deploy request accepted (code + env + limits as JSON). */
-export const MAX_DEPLOY_BYTES = 32 * 1024 * 1024;
+const MAX_DEPLOY_BYTES = 32 * 1024 * 1024;
 
 export function adminApi(engine: Engine, token: string | undefined): Hono {
   const api = new Hono();

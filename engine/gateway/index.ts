@@ -1,4 +1,3 @@
-export { MAX_DEPLOY_BYTES } from './admin.ts';
 export { createGateway, functionFromHost, functionFromHostHeader, type GatewayOptions } from './app.ts';
 export { islet, type IsletMiddlewareOptions } from './middleware.ts';
 export { listenError, serveGateway, type ListenOptions, type ServedGateway } from './server.ts';
