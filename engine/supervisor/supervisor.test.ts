@@ -139,21 +139,21 @@ describe('supervisor', () => {
     }
   });
 
-  it('recycles engines past the RSS threshold without failing a request', async () => {
-    const { url } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') } }, ['--recycle-rss-mb', '1']);
-    const first = (await status(url)).engines[0].pid;
+  it.each([['handed over', []], ['proxied', ['--workers', '2']]])('recycles engines past the RSS threshold without failing a request (%s)', async (_, flags) => {
+    const { url } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') } }, ['--recycle-rss-mb', '1', ...flags]);
+    const first = (await status(url)).engines.map((e: { pid: number }) => e.pid);
     const until = new Promise((r) => setTimeout(r, 3_500));
     const statuses = await load(url, 'hello.localhost', 8, until);
     const after = await status(url);
     expect(after.engineRecycles).toBeGreaterThanOrEqual(1);
-    expect(after.engines[0].pid).not.toBe(first);
+    expect(after.engines[0].pid).not.toBe(first[0]);
     expect(statuses.length).toBeGreaterThan(100);
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
   });
 
   it('with --workers 2, keeps each function on one engine and gathers the admin answers', async () => {
     const names = ['a1', 'b2', 'c3', 'd4', 'e5', 'f6', 'g7', 'h8'];
-    const { url } = await serve(Object.fromEntries(names.map((n) => [n, { code: COUNTER }])), ['--workers', '2']);
+    const { url } = await serve({ ...Object.fromEntries(names.map((n) => [n, { code: COUNTER }])), hot: { code: SLOW } }, ['--workers', '2']);
     // Each function's counter lives in one isolate: if requests went to two engines, it would repeat.
     for (const name of names) {
       const seen: TestResponse[] = [];
@@ -163,11 +163,21 @@ describe('supervisor', () => {
     const s = await status(url);
     expect(s.workers).toBe(2);
     expect(s.engines).toHaveLength(2);
-    expect(s.engines[0].functions + s.engines[1].functions).toBe(names.length);
+    expect(s.engines[0].functions + s.engines[1].functions).toBe(names.length + 1);
     expect(s.engines[0].functions).toBeGreaterThan(0);
     expect(s.engines[1].functions).toBeGreaterThan(0);
     const listed = (await request(url, { path: '/_islet/functions', headers: auth })).json();
-    expect(listed.functions.map((f: { name: string }) => f.name).sort()).toEqual(names);
+    expect(listed.functions.map((f: { name: string }) => f.name).sort()).toEqual([...names, 'hot'].sort());
+
+    // 80 requests in flight at once for one function: past its home's bound, it spills to the
+    // other engine (deployed there in the background), and nothing fails on the way.
+    for (let wave = 0; wave < 2; wave++) {
+      const answers = await Promise.all(Array.from({ length: 80 }, () => request(url, { host: 'hot.localhost' })));
+      expect(answers.filter((r) => r.status !== 200)).toEqual([]);
+    }
+    const spilled = await status(url);
+    expect(spilled.engines[0].functions + spilled.engines[1].functions).toBe(names.length + 2);
+    expect(spilled.functions).toBe(names.length + 1);
     expect((await request(url, { path: '/_islet/status' })).status).toBe(401);
     // A deploy goes to the function's home engine, and stays there.
     expect((await request(url, { method: 'PUT', path: '/_islet/functions/late', headers: auth, body: JSON.stringify({ code: COUNTER }) })).status).toBe(201);
