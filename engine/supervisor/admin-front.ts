@@ -40,9 +40,20 @@ export class AdminFront {
 
   /** Asks every engine the same GET; the first refusal (say a wrong token) is the answer. */
   async #gather(req: IncomingMessage, res: ServerResponse, merge: (answers: EngineAnswer[]) => EngineAnswer): Promise<void> {
-    const engines = await Promise.all(this.#sup.engines().map((_, i) => this.#sup.engineOf(i)));
-    const answers = await Promise.all(engines.map((e) => ask(e, req.url!, forwardedHeaders(req))));
+    const answers = await Promise.all(this.#sup.engines().map((_, i) => this.#askSlot(i, req)));
     send(res, answers.find((a) => a.status !== 200) ?? merge(answers));
+  }
+
+  /** The slot's engine's answer; asked again of its successor if it was being replaced. */
+  async #askSlot(slot: number, req: IncomingMessage): Promise<EngineAnswer> {
+    for (let attempt = 0; ; attempt++) {
+      const engine = await this.#sup.engineOf(slot);
+      try {
+        return await ask(engine, req.url!, forwardedHeaders(req));
+      } catch (err) {
+        if (attempt > 0 || engine.state === 'serving') throw err;
+      }
+    }
   }
 
   #status(answers: EngineAnswer[]): EngineAnswer {

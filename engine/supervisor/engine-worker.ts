@@ -17,7 +17,8 @@ const DEPLOY_CONCURRENCY = 16;
 /** Deployed and removed before the supervisor can send any function of its own. */
 const WARM_UP = 'islet-warm-up';
 
-const send = (m: FromEngine) => process.send!(m);
+// The callback keeps a write to a supervisor that just died from being an uncaught 'error'.
+const send = (m: FromEngine) => process.connected && process.send!(m, undefined, undefined, () => {});
 let engine: Engine | undefined;
 let served: ServedGateway | undefined;
 let adopted: AdoptedConnections | undefined;

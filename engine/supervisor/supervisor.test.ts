@@ -22,7 +22,7 @@ async function serve(functions: Record<string, unknown>, flags: string[] = []) {
   await writeFile(config, JSON.stringify({ functions }));
   const child = spawn(process.execPath, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', '0', '--admin-token', TOKEN, ...flags], {
     cwd: ROOT,
-    env: { ...process.env, ISLET_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ISLET_LOG_LEVEL: 'error' },
   });
   children.push(child);
   let output = '';
@@ -123,7 +123,7 @@ describe('supervisor', () => {
 
   it('drains requests in flight on SIGTERM and exits 0, also right after a memory-limit kill', async () => {
     for (let round = 0; round < 3; round++) {
-      const { url, child, exited } = await serve({
+      const { url, child, exited, output } = await serve({
         slow: { code: SLOW },
         bomb: { entry: path.join(ROOT, 'fixtures/memory-bomb/index.js'), limits: { memoryMb: 16, cpuMs: 5000 } },
       });
@@ -134,7 +134,7 @@ describe('supervisor', () => {
       child.kill('SIGTERM');
       const res = await inFlight;
       expect([res.status, res.text]).toEqual([200, 'finished']);
-      expect(await exited).toEqual({ code: 0, signal: null });
+      expect(await exited, output()).toEqual({ code: 0, signal: null });
       await expect(request(url, { host: 'slow.localhost' })).rejects.toThrow(/ECONNREFUSED/);
     }
   });

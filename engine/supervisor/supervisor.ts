@@ -264,14 +264,17 @@ export class Supervisor {
     this.#spilling.add(fn);
     // Requests keep going home until the copy is loaded.
     void this.engineOf(index)
-      .then((e) => e.deploy([[fn, config]]))
-      .then((errors) => {
-        if (errors[fn] || this.table.get(fn) !== config) return;
+      .then(async (e) => {
+        const errors = await e.deploy([[fn, config]]);
+        // The slot's engine changed meanwhile (recycled, crashed): the next overload tries again.
+        if (errors[fn] || this.table.get(fn) !== config || this.#slots[index]!.engine !== e) return;
         let set = this.#spilled.get(fn);
         if (!set) this.#spilled.set(fn, (set = new Set()));
         set.add(index);
         this.logger.info({ fn, engine: index }, 'function spilled to a second engine');
-      }, () => {})
+      })
+      // An engine that went away mid-deploy: the function simply did not spill this time.
+      .catch(() => {})
       .finally(() => this.#spilling.delete(fn));
   }
 
@@ -285,14 +288,21 @@ export class Supervisor {
     const standby = initial ? undefined : this.#takeStandby();
     const engine = standby ?? this.#newEngine();
     try {
-      const functions = this.table.entries((name) => this.placements(name).includes(slot.index));
-      // The first engines prove that the config's code loads; a replacement's functions loaded
-      // before, and their isolates start as their requests come.
-      const errors = await engine.deploy(functions, initial);
-      const failed = Object.entries(errors);
-      if (failed.length && initial) throw new ConfigError(failed.map(([name, message]) => `function "${name}": ${message}`).join('\n'));
-      for (const [name, message] of failed) this.logger.error({ fn: name, engine: slot.index }, `function failed to load in a new engine: ${message}`);
-      this.logger.info({ engine: slot.index, pid: engine.pid, functions: functions.length, standby: standby !== undefined, ms: Math.round(performance.now() - startedAt) }, 'engine process ready');
+      await engine.listening();
+      // Until nothing is missing: a function may spill to this slot while the engine loads.
+      const loaded = new Set<string>();
+      for (;;) {
+        const functions = this.table.entries((name) => !loaded.has(name) && this.placements(name).includes(slot.index));
+        if (!functions.length) break;
+        for (const [name] of functions) loaded.add(name);
+        // The first engines prove that the config's code loads; a replacement's functions loaded
+        // before, and their isolates start as their requests come.
+        const errors = await engine.deploy(functions, initial);
+        const failed = Object.entries(errors);
+        if (failed.length && initial) throw new ConfigError(failed.map(([name, message]) => `function "${name}": ${message}`).join('\n'));
+        for (const [name, message] of failed) this.logger.error({ fn: name, engine: slot.index }, `function failed to load in a new engine: ${message}`);
+      }
+      this.logger.info({ engine: slot.index, pid: engine.pid, functions: loaded.size, standby: standby !== undefined, ms: Math.round(performance.now() - startedAt) }, 'engine process ready');
       return engine;
     } catch (err) {
       engine.kill();
