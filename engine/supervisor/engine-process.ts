@@ -40,7 +40,9 @@ export class EngineProcess {
     // stdout/stderr inherited: the engines' JSON log lines join the supervisor's.
     this.child = fork(WORKER, [], { execArgv: ['--no-node-snapshot', ...process.execArgv.filter((a) => a !== '--no-node-snapshot')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     this.pool = new Pool('http://localhost', { socketPath: start.socketPath, connections: options.connections, pipelining: 1, keepAliveTimeout: 60_000 });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => {
+    // 'close', not 'exit': it comes after the IPC channel is drained, so a "drained" message sent
+    // just before the engine's exit is always seen first.
+    this.exited = new Promise((resolve) => this.child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
       this.state = 'exited';
       if (this.#drained && signal === 'SIGKILL') [code, signal] = [0, null];
       const why = new Error(`engine process exited (${signal ?? code})`);
