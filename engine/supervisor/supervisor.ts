@@ -8,7 +8,7 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FunctionConfig } from '../engine.ts';
-import { ConfigError, SandboxUnavailableError, errorAnswer } from '../errors.ts';
+import { ConfigError, IsletError, SandboxUnavailableError, errorAnswer } from '../errors.ts';
 import { functionFromHostHeader, listenError } from '../gateway/index.ts';
 import { silentLogger, type Logger } from '../observe/index.ts';
 import { EngineProcess, type EngineEvents } from './engine-process.ts';
@@ -216,7 +216,7 @@ export class Supervisor {
       // Handed-over connections are the engines' to drain; the listening socket closes now.
       server?.close();
     }
-    const stopping = new Error('islet is shutting down');
+    const stopping = new SandboxUnavailableError('islet is shutting down');
     for (const slot of this.#slots) for (const w of slot.waiters.splice(0)) w(stopping);
     const engines = [...this.#slots.flatMap((slot) => [slot.engine, slot.replacing?.catch(() => undefined)]), this.#takeStandby()];
     const exits = await Promise.all(engines.map(async (e) => {
@@ -251,7 +251,7 @@ export class Supervisor {
   }
 
   #fail(res: ServerResponse, err: unknown, fn: string | undefined): void {
-    if (!(err instanceof SandboxUnavailableError)) this.logger.error({ err, fn }, 'supervisor error');
+    if (!(err instanceof IsletError)) this.logger.error({ err, fn }, 'supervisor error');
     if (res.headersSent) return void res.destroy();
     const answer = errorAnswer(err, fn, false);
     res.writeHead(answer.status, answer.headers).end(answer.body);
