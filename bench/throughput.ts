@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { cpuMicros, startTarget, TARGETS, type TargetName } from './servers.ts';
 
+const DEFAULT_TARGETS: TargetName[] = ['node', 'naive-ivm', 'islet', 'workerd'];
+
 export interface Row {
   target: string;
   reqPerSec: number;
@@ -24,7 +26,8 @@ Load-tests hello on each target with autocannon and prints a table and JSON.
 
 Options:
   --targets <list>     comma-separated from node, naive-ivm, islet (supervised), islet-proxy,
-                       islet-in-process, islet-workers-2, workerd (default all)
+                       islet-in-process, islet-workers-2, workerd (default node, naive-ivm,
+                       islet, workerd; npm run bench:supervisor compares the islet modes)
   --duration <s>       measured seconds per target per round (default 10)
   --warmup <s>         unmeasured seconds before each measurement (default 3)
   --connections <n>    concurrent connections (default 50)
@@ -37,7 +40,7 @@ export async function bench(args: string[]): Promise<Row[]> {
   const { values } = parseArgs({
     args,
     options: {
-      targets: { type: 'string', default: TARGETS.join(',') },
+      targets: { type: 'string', default: DEFAULT_TARGETS.join(',') },
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '3' },
       connections: { type: 'string', default: '50' },
