@@ -180,10 +180,11 @@ describe('islet serve', () => {
 describe('islet serve shutdown', () => {
   it('finishes requests in flight on SIGTERM, then exits 0', async () => {
     const config = path.join(tmp, 'slow.config.json');
-    await writeFile(config, JSON.stringify({ functions: { slow: { code: 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("finished")), 400)) }' } } }));
-    const { url, child } = await start(['serve', '--config', config, '--port', '0']);
+    await writeFile(config, JSON.stringify({ functions: { slow: { code: 'export default { fetch: () => { console.log("started"); return new Promise((r) => setTimeout(() => r(new Response("finished")), 400)) } }' } } }));
+    const { url, child, output } = await start(['serve', '--config', config, '--port', '0']);
     const inFlight = request(url, { host: 'slow.localhost' });
-    await new Promise((r) => setTimeout(r, 100));
+    // In flight for sure: the tenant has started on it (a fixed sleep is too short on a busy machine).
+    while (!output().includes('"started"')) await new Promise((r) => setTimeout(r, 10));
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     child.kill('SIGTERM');
     const res = await inFlight;

@@ -92,7 +92,7 @@ interface ServeSetup {
 
 async function serveSupervised(s: ServeSetup & { workers?: number; recycleRssMb?: number; proxy: boolean }) {
   const supervisor = new Supervisor({
-    port: s.port, host: s.host, adminToken: s.adminToken, limits: s.config.limits, functions: s.config.functions,
+    port: s.port, host: s.host, adminToken: s.adminToken, engine: { limits: s.config.limits }, functions: s.config.functions,
     workers: s.workers, recycleRssMb: s.recycleRssMb, logger: s.logger, dataPath: s.proxy ? 'proxy' : undefined,
   });
   const url = await supervisor.start();

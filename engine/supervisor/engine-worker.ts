@@ -42,7 +42,7 @@ process.on('SIGINT', () => {});
 send({ t: 'up' });
 
 async function start(m: EngineStart): Promise<void> {
-  engine = new Engine({ logger: createLogger(), limits: m.limits, maxLive: m.maxLive });
+  engine = new Engine({ ...m.engine, logger: createLogger() });
   // Make the runtime snapshot and fill the template pool now, not when the first function
   // arrives: a standby engine is then ready to take over in the time it takes to bundle.
   await engine.deploy(WARM_UP, { code: 'export default { fetch: () => new Response(null) }' });

@@ -1,7 +1,12 @@
 // What `islet serve` tells its supervisor, and every default of the multi-process layer.
-import type { FunctionConfig } from '../engine.ts';
-import type { Limits } from '../limits.ts';
+import type { EngineOptions, FunctionConfig } from '../engine.ts';
 import type { Logger } from '../observe/index.ts';
+
+/**
+ * The Engine options an engine process starts with. They cross the IPC channel, so only plain
+ * data: a setting the config file gives every engine belongs here.
+ */
+export type EngineSettings = Pick<EngineOptions, 'limits'>;
 
 export interface SupervisorOptions {
   port?: number;
@@ -9,8 +14,8 @@ export interface SupervisorOptions {
   /** Engine processes (default 1); functions are spread over them by consistent hashing. */
   workers?: number;
   adminToken?: string;
-  /** Default limits for every function (the config's "limits"). */
-  limits?: Partial<Limits>;
+  /** What each engine is built with (the config's defaults for every function). */
+  engine?: EngineSettings;
   /** The config's functions; admin deploys join them. */
   functions?: Record<string, FunctionConfig>;
   /** An engine whose RSS passes this is replaced by a fresh one (default: off). */
@@ -39,8 +44,6 @@ export interface SupervisorOptions {
    * from the second in a row, replacements wait 100 ms, doubling up to 5 s.
    */
   quickCrashMs?: number;
-  /** Live isolates per engine (engine default MAX_LIVE_ISOLATES); for benches and tests. */
-  maxLive?: number;
   logger?: Logger;
 }
 

@@ -1,17 +1,15 @@
-// Messages between the supervisor and an engine process, over the child's IPC channel. HTTP
-// traffic does not use it: requests go to the engine's Unix socket.
+// Messages between the supervisor and an engine process, over the child's IPC channel (handed
+// over connections travel with `conn` messages; proxied requests use the engine's Unix socket).
 import type { FunctionConfig } from '../engine.ts';
-import type { Limits } from '../limits.ts';
 import type { SupervisorInfo } from './cluster-status.ts';
+import type { EngineSettings } from './options.ts';
 
 export interface EngineStart {
   t: 'start';
   /** Unix socket the engine serves its gateway on. */
   socketPath: string;
   adminToken?: string;
-  limits?: Partial<Limits>;
-  /** Engine options that only benches and tests change. */
-  maxLive?: number;
+  engine?: EngineSettings;
 }
 
 /** What happened to the connections handed to an engine since its last report. */

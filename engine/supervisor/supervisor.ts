@@ -42,7 +42,7 @@ export class Supervisor {
   readonly ring: HashRing;
   readonly table: FunctionTable;
   readonly stats: SupervisorStats = { restarts: 0, recycles: 0 };
-  readonly #options: Required<Omit<SupervisorOptions, 'logger' | 'functions' | 'adminToken' | 'limits' | 'maxLive' | 'dataPath'>> & SupervisorOptions;
+  readonly #options: Required<Omit<SupervisorOptions, 'logger' | 'functions' | 'adminToken' | 'engine' | 'dataPath'>> & SupervisorOptions;
   readonly #slots: Slot[];
   /** Requests in flight per slot, the load the ring bounds. */
   readonly #load: Int32Array;
@@ -315,8 +315,7 @@ export class Supervisor {
       t: 'start',
       socketPath: path.join(this.#dir, `engine-${++this.#generation}.sock`),
       adminToken: this.#options.adminToken,
-      limits: this.#options.limits,
-      maxLive: this.#options.maxLive,
+      engine: this.#options.engine,
     }, { connections: this.#options.connectionsPerEngine, events: this.#events });
   }
 
