@@ -1,9 +1,9 @@
 // `islet serve`: many functions, routed by Host, managed through /_islet/. By default a
 // supervisor owns the socket and runs the engine as a child process it restarts if it dies;
 // --in-process serves from this process, unsupervised.
-import { Engine, createGateway, createLogger, loadConfig, serveGateway, type Logger, type ServerConfig } from '../engine/index.ts';
-import { ISOLATE_TEARDOWN_SETTLE_MS } from '../engine/limits.ts';
-import { Supervisor } from '../engine/supervisor/index.ts';
+import {
+  Engine, ISOLATE_TEARDOWN_SETTLE_MS, Supervisor, createGateway, createLogger, loadConfig, serveGateway, type Logger, type ServerConfig,
+} from '../engine/index.ts';
 import { intFlag, parse, UsageError } from './args.ts';
 
 export const serveHelp = `Usage: islet serve [options]
