@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, request } from '../engine/gateway/test-http.ts';
-import { cleanEnv, waitUntilServing } from './servers.ts';
+import { cleanEnv, rssBytes, waitUntilServing } from './servers.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BENCH_TOKEN = 'bench-token';
@@ -19,7 +19,7 @@ export interface IsletServer {
   host(fn: string): string;
   /** GET /_islet/<path> with the bench's admin token. */
   admin(path: string): Promise<string>;
-  /** The server's resident memory now, in bytes (from /proc). */
+  /** The server's resident memory now, supervisor and engines together, in bytes (from /proc). */
   rssBytes(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -52,7 +52,7 @@ export async function startIslet(functions: Record<string, unknown>, probe: stri
     pid: child.pid!,
     host,
     admin: async (p) => (await request(url, { path: `/_islet/${p}`, headers: { authorization: `Bearer ${BENCH_TOKEN}` } })).text,
-    rssBytes: async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024,
+    rssBytes: () => rssBytes(child.pid!),
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));

@@ -1,6 +1,7 @@
 // Replicas spread CPU-bound work over cores: the same CPU-bound function with maxReplicas 1 and
 // with 2, under the same autocannon load, side by side. Prints req/s, latency, the replicas the
 // function had under load, and the ratio. A benchmark, not a test: `npm run bench:replicas`.
+import { parsePrometheus } from '../cli/bench/prometheus.ts';
 import autocannon from 'autocannon';
 import { benchArgs, emitReport, runAsScript } from './bench-cli.ts';
 import { counterBy, startIslet } from './islet-server.ts';
@@ -46,8 +47,9 @@ export async function replicasBench(args: string[]): Promise<unknown> {
         await autocannon({ url: server.url, connections, duration: Math.min(2, duration), headers: { host: server.host(fn) } }); // warm-up (and scale-out)
         let replicas = 0;
         const watch = setInterval(async () => {
-          const m = /^islet_replicas\{function="(\w+)"\} (\d+)$/gm;
-          for (const [, name, n] of (await server.admin('metrics')).matchAll(m)) if (name === fn) replicas = Math.max(replicas, Number(n));
+          for (const s of parsePrometheus(await server.admin('metrics'))) {
+            if (s.name === 'islet_replicas' && s.labels.function === fn) replicas = Math.max(replicas, s.value);
+          }
         }, 500);
         const before = counterBy(await server.admin('metrics'), 'islet_requests_total', 'status');
         const cpuBefore = await cpuMicros(server.pid);

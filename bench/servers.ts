@@ -20,8 +20,8 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type TargetName = 'node' | 'hono-node' | 'naive-ivm' | 'islet' | 'workerd';
-export const TARGETS: TargetName[] = ['node', 'hono-node', 'naive-ivm', 'islet', 'workerd'];
+export type TargetName = 'node' | 'hono-node' | 'naive-ivm' | 'islet' | 'islet-proxy' | 'islet-in-process' | 'islet-workers-2' | 'workerd';
+export const TARGETS: TargetName[] = ['node', 'hono-node', 'naive-ivm', 'islet', 'islet-proxy', 'islet-in-process', 'islet-workers-2', 'workerd'];
 
 export async function startTarget(name: TargetName, fixture: string): Promise<Target> {
   const port = await freePort();
@@ -35,10 +35,14 @@ export async function startTarget(name: TargetName, fixture: string): Promise<Ta
     child = spawn(NODE, [path.join(ROOT, 'bench/hono-node-server.ts'), String(port), fixture], { stdio: 'ignore', env: cleanEnv() });
   } else if (name === 'naive-ivm') {
     child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'bench/naive-ivm-server.ts'), String(port)], { stdio: 'ignore', env: cleanEnv() });
-  } else if (name === 'islet') {
+  } else if (name.startsWith('islet')) {
+    // islet: the supervisor handing connections to one engine process; islet-proxy: the
+    // supervisor forwarding each request to it; islet-in-process: the engine alone;
+    // islet-workers-2: the supervisor proxying to two engines.
     const config = path.join(dir, 'islet.config.json');
     await writeFile(config, JSON.stringify({ functions: { [fixture]: { entry } } }));
-    child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', String(port)], {
+    const mode = ({ islet: [], 'islet-proxy': ['--proxy'], 'islet-in-process': ['--in-process'], 'islet-workers-2': ['--workers', '2'] } as Record<string, string[]>)[name]!;
+    child = spawn(NODE, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', String(port), ...mode], {
       stdio: 'ignore',
       env: { ...cleanEnv(), ISLET_LOG_LEVEL: 'warn' },
     });
@@ -86,6 +90,16 @@ export async function cpuMicros(pid: number): Promise<number> {
     } catch {
       // a child that exited since it was listed
     }
+  }
+  return total;
+}
+
+/** Resident memory of a process and its live descendants (a supervisor and its engines), in bytes. */
+export async function rssBytes(pid: number): Promise<number> {
+  let total = 0;
+  for (const p of await processTree(pid)) {
+    const status = await readFile(`/proc/${p}/status`, 'utf8').catch(() => '');
+    total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
   }
   return total;
 }

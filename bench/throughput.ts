@@ -8,6 +8,8 @@ import autocannon from 'autocannon';
 import { cpuMicros, startTarget, TARGETS, type TargetName } from './servers.ts';
 import { sized, TINY_LOAD } from './scale.ts';
 
+const DEFAULT_TARGETS: TargetName[] = ['node', 'hono-node', 'naive-ivm', 'islet', 'workerd'];
+
 export interface Row {
   target: string;
   reqPerSec: number;
@@ -24,7 +26,9 @@ const help = `Usage: npm run bench:throughput -- [options]
 Load-tests hello on each target with autocannon and prints a table and JSON.
 
 Options:
-  --targets <list>     comma-separated from ${TARGETS.join(', ')} (default all)
+  --targets <list>     comma-separated from node, hono-node, naive-ivm, islet (supervised), islet-proxy,
+                       islet-in-process, islet-workers-2, workerd (default node, hono-node,
+                       naive-ivm, islet, workerd; npm run bench:supervisor compares the islet modes)
   --duration <s>       measured seconds per target per round (default 10)
   --warmup <s>         unmeasured seconds before each measurement (default 3)
   --connections <n>    concurrent connections (default 50)
@@ -37,7 +41,7 @@ export async function bench(args: string[]): Promise<Row[]> {
   const { values } = parseArgs({
     args,
     options: {
-      targets: { type: 'string', default: sized(TARGETS.join(','), 'node,islet') },
+      targets: { type: 'string', default: sized(DEFAULT_TARGETS.join(','), 'node,islet') },
       duration: { type: 'string', default: sized('10', '1') },
       warmup: { type: 'string', default: sized('3', '0') },
       connections: { type: 'string', default: '50' },

@@ -53,6 +53,15 @@ export interface FunctionInfo {
   needs: Need[];
 }
 
+export interface DeployOptions {
+  /**
+   * Boot the function's isolate now, which proves that its code loads (default true). Off, the
+   * first request boots it: for re-deploying code that loaded before, as an engine replacing a
+   * dead one does, where starting fast matters more.
+   */
+  boot?: boolean;
+}
+
 export interface DeployResult extends FunctionInfo {
   /** Why this tier runs the function. */
   tierReason: string;
@@ -208,7 +217,7 @@ export class Engine {
    * once it has loaded, while requests in flight finish on the old one. Code that does not
    * bundle or load throws BundleError and leaves the running version untouched.
    */
-  async deploy(name: string, config: FunctionConfig): Promise<DeployResult> {
+  async deploy(name: string, config: FunctionConfig, options: DeployOptions = {}): Promise<DeployResult> {
     if (typeof name !== 'string' || !NAME.test(name)) {
       throw new ConfigError(`function name ${JSON.stringify(name)} must be a DNS label: a-z, 0-9 and '-', at most 63 characters`);
     }
@@ -239,15 +248,16 @@ export class Engine {
       ...(ai && { ai: aiHost(name, ai, this.#accelPool(), limits.wallMs) }),
     };
     const spec = (await tier.prepare?.(bundled)) ?? bundled;
-    this.#residency.makeRoom(this.#functions.values());
-    const sandbox = await tier.start(spec);
+    const boot = options.boot ?? true;
+    if (boot) this.#residency.makeRoom(this.#functions.values());
+    const sandbox = boot ? await tier.start(spec) : undefined;
     if (this.#deploySeq.get(name) !== seq) {
-      sandbox.stop();
+      sandbox?.stop();
       throw new ConfigError(`function "${name}" was redeployed while this deploy was loading`);
     }
     const previous = this.#functions.get(name);
     const fn = this.#sched.add(name, limits);
-    fn.replicas.add(sandbox);
+    if (sandbox) fn.replicas.add(sandbox);
     const slot: FunctionSlot = {
       name, limits, env, crons, ai, entry: config.entry, spec, tier, needs: fields.needs, fn, replicas: fn.replicas, lastUseMs: Date.now(),
       meter: this.metrics.meter(name), log: this.logger.child({ fn: name }),

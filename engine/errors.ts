@@ -139,6 +139,19 @@ export class QuarantinedError extends IsletError {
   }
 }
 
+/**
+ * The engine process serving the request died before answering (the supervisor starts a new
+ * one). Nothing says whether the tenant's code ran: a client may retry only what is idempotent.
+ */
+export class EngineRestartedError extends IsletError {
+  readonly code = 'engine-restarted';
+  readonly status = 502;
+  readonly errorName = 'engine_restarted';
+  constructor() {
+    super('the engine process serving this request stopped before answering; a new one is starting');
+  }
+}
+
 /** Bad configuration or flags: reported to the operator, never sent to a client. */
 export class ConfigError extends Error {}
 

@@ -1,6 +1,6 @@
 // islet's public face: `import { Engine, islet } from 'islet'`.
-export { Engine, type EngineStats, type DeployResult, type EngineOptions, type FunctionConfig, type FunctionInfo } from './engine.ts';
-export { DEFAULT_LIMITS, resolveLimits, type Limits } from './limits.ts';
+export { Engine, type EngineStats, type DeployOptions, type DeployResult, type EngineOptions, type FunctionConfig, type FunctionInfo } from './engine.ts';
+export { DEFAULT_LIMITS, ISOLATE_TEARDOWN_SETTLE_MS, resolveLimits, type Limits } from './limits.ts';
 export * from './errors.ts';
 export type { WireRequest, WireResponse } from './wire.ts';
 export { createGateway, functionFromHost, islet, serveGateway, type GatewayOptions, type IsletMiddlewareOptions } from './gateway/index.ts';
@@ -11,3 +11,4 @@ export { FixedTtlPolicy, HistogramPolicy, type HistogramOptions, type KeepAliveP
 export { AccelPool, type AccelPoolOptions, type ModelConfig, type ModelInfo } from './accel/index.ts';
 export type { AiBindingConfig } from './bindings/index.ts';
 export { checkTierFields, CONTAINER_RUNTIMES, ContainerTier, GvisorTier, hostTiers, IsolateTier, NEEDS, ProcessTier, TIER_NAMES, type ContainerRuntime, type IsolationTier, type Need, type Sandbox, type SandboxSpec, type TierCapabilities, type TierName, type TierRequest } from './tiers/index.ts';
+export { Supervisor, type EngineSettings, type SupervisorOptions } from './supervisor/index.ts';

@@ -73,6 +73,15 @@ export const MAPPINGS_PER_ISOLATE = 20;
 /** Share of vm.max_map_count the process may use before idle isolates are evicted. */
 export const MAP_BUDGET_SHARE = 0.75;
 
+/**
+ * How long `islet serve --in-process` waits after disposing its isolates before it exits.
+ * isolated-vm finishes tearing isolates down on its own threads; a process that exited at once
+ * after an isolate's memory-limit kill crashed (SIGSEGV) in 10 of 10 runs here, and in none of 10
+ * with this wait (`npm run soak:shutdown`). Engines under the supervisor skip Node's teardown
+ * instead (engine/supervisor/engine-worker.ts), because the wait alone still failed 4 of 40.
+ */
+export const ISOLATE_TEARDOWN_SETTLE_MS = 200;
+
 /** Most timers one isolate may have pending; beyond it setTimeout throws instead of growing host state. */
 export const MAX_TIMERS_PER_ISOLATE = 10_000;
 

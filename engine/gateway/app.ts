@@ -36,7 +36,10 @@ export function createGateway(engine: Engine, options: GatewayOptions = {}): Hon
 /** "hello.localhost:8787" → "hello". A bare host (no dot) names no function. */
 export function functionFromHost(c: Context): string {
   // Off Node (or in app.request()) there may be no Host header: the URL's host is the same thing.
-  const host = c.req.header('host') ?? new URL(c.req.url).host;
+  return functionFromHostHeader(c.req.header('host') ?? new URL(c.req.url).host);
+}
+
+export function functionFromHostHeader(host: string): string {
   const dot = host.indexOf('.');
   return dot > 0 ? host.slice(0, dot).toLowerCase() : '';
 }

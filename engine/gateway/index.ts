@@ -1,3 +1,3 @@
-export { createGateway, functionFromHost, type GatewayOptions } from './app.ts';
+export { createGateway, functionFromHost, functionFromHostHeader, type GatewayOptions } from './app.ts';
 export { islet, type IsletMiddlewareOptions } from './middleware.ts';
-export { serveGateway, type ServedGateway } from './server.ts';
+export { listenError, serveGateway, type ListenOptions, type ServedGateway } from './server.ts';

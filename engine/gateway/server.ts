@@ -1,6 +1,7 @@
-// Puts a gateway on a TCP port with @hono/node-server.
+// Puts a gateway on a TCP port (or a Unix socket, for an engine behind the supervisor) with
+// @hono/node-server.
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import { createAdaptorServer, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { ConfigError } from '../errors.ts';
 
@@ -15,13 +16,19 @@ export interface ServedGateway {
   close(graceMs?: number): Promise<void>;
 }
 
-export function serveGateway(app: Hono, options: { port: number; host: string }): Promise<ServedGateway> {
+export type ListenOptions = { port: number; host: string } | { path: string };
+
+export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedGateway> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, port: options.port, hostname: options.host }, (info: AddressInfo) => {
-      const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+    const server = createAdaptorServer({ fetch: app.fetch });
+    const onListening = () => {
+      // A Unix socket has no port; its clients name the path themselves.
+      const info = server.address() as AddressInfo | string;
+      const tcp = typeof info === 'string' ? undefined : info;
+      const host = tcp?.family === 'IPv6' ? `[${tcp.address}]` : tcp?.address ?? 'localhost';
       resolve({
-        url: `http://${host}:${info.port}`,
-        port: info.port,
+        url: tcp ? `http://${host}:${tcp.port}` : 'http://localhost',
+        port: tcp?.port ?? 0,
         server,
         close: (graceMs = 10_000) => new Promise<void>((done) => {
           const http = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
@@ -33,13 +40,17 @@ export function serveGateway(app: Hono, options: { port: number; host: string })
           http.closeIdleConnections?.();
         }),
       });
-    });
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const where = `${options.host}:${options.port}`;
-      if (err.code === 'EADDRINUSE') reject(new ConfigError(`cannot listen on ${where}: the address is already in use (try another --port)`));
-      else if (err.code === 'EACCES') reject(new ConfigError(`cannot listen on ${where}: permission denied`));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new ConfigError(`cannot listen on ${where}: no such local address`));
-      else reject(err);
-    });
+    };
+    if ('path' in options) server.listen(options.path, onListening);
+    else server.listen(options.port, options.host, onListening);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, 'path' in options ? options.path : `${options.host}:${options.port}`)));
   });
+}
+
+/** A failure to listen, as the operator should read it (ConfigError for the usual causes). */
+export function listenError(err: NodeJS.ErrnoException, where: string): Error {
+  if (err.code === 'EADDRINUSE') return new ConfigError(`cannot listen on ${where}: the address is already in use (try another --port)`);
+  if (err.code === 'EACCES') return new ConfigError(`cannot listen on ${where}: permission denied`);
+  if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') return new ConfigError(`cannot listen on ${where}: no such local address`);
+  return err;
 }

@@ -1,0 +1,142 @@
+// Connection handoff, the supervisor's data path with one engine: the supervisor accepts each TCP
+// connection and passes it to the engine process (child.send with the socket, keepOpen), which
+// serves HTTP on it directly, so requests cost the supervisor nothing. The supervisor keeps its
+// own descriptor of every connection, unread, and the engine reports, once per event-loop turn,
+// which connections have requests in flight. When the engine dies, connections that had one get
+// 502 `engine-restarted` written by the supervisor and are closed; idle ones (and any request
+// bytes still unread in the kernel) pass to the replacement engine unnoticed by the client.
+import net from 'node:net';
+import { EngineRestartedError, errorAnswer } from '../errors.ts';
+import type { EngineProcess } from './engine-process.ts';
+import type { ConnectionReport } from './protocol.ts';
+
+interface Connection {
+  socket: net.Socket;
+  engine?: EngineProcess;
+  /** Requests in flight on it, as last reported by its engine. */
+  inFlight: number;
+}
+
+export class Handoff {
+  readonly server: net.Server;
+  readonly #conns = new Map<number, Connection>();
+  /** Connections waiting for an engine to serve them. */
+  #waiting: number[] = [];
+  #target?: EngineProcess;
+  #nextId = 1;
+  #releases = new Map<EngineProcess, () => void>();
+
+  constructor() {
+    // Paused: the supervisor never reads a byte; the engine's parser does.
+    this.server = net.createServer({ pauseOnConnect: true }, (socket) => {
+      const id = this.#nextId++;
+      socket.on('error', () => {});
+      this.#conns.set(id, { socket, inFlight: 0 });
+      this.#hand(id);
+    });
+  }
+
+  /** New connections (and those coming back from a dead or released engine) go to `engine`. */
+  serveWith(engine: EngineProcess): void {
+    this.#target = engine;
+    for (const id of this.#waiting.splice(0)) this.#hand(id);
+  }
+
+  /** Requests in flight on `engine`'s connections. */
+  inFlight(engine: EngineProcess): number {
+    let n = 0;
+    for (const c of this.#conns.values()) if (c.engine === engine) n += c.inFlight;
+    return n;
+  }
+
+  /** An engine's report of its connections since its last one. */
+  report(engine: EngineProcess, r: ConnectionReport): void {
+    for (let i = 0; i < r.delta.length; i += 2) {
+      const c = this.#conns.get(r.delta[i]!);
+      if (c?.engine === engine) c.inFlight += r.delta[i + 1]!;
+    }
+    for (const id of r.closed) {
+      this.#conns.get(id)?.socket.destroy();
+      this.#conns.delete(id);
+    }
+    for (const id of r.released) {
+      const c = this.#conns.get(id);
+      if (c?.engine !== engine) continue;
+      c.engine = undefined;
+      c.inFlight = 0;
+      this.#hand(id);
+    }
+    if (this.#releases.has(engine) && !this.#owns(engine)) this.#releases.get(engine)!();
+  }
+
+  /**
+   * The engine is gone: a connection with a request in flight gets 502 engine-restarted and is
+   * closed (its request may have half-run; the client decides whether to retry); the others
+   * wait for the next engine.
+   */
+  engineGone(engine: EngineProcess): void {
+    if (this.#target === engine) this.#target = undefined;
+    const answer = errorAnswer(new EngineRestartedError(), undefined, false);
+    const head = `HTTP/1.1 ${answer.status} Bad Gateway\r\n${Object.entries(answer.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}content-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n`;
+    for (const [id, c] of this.#conns) {
+      if (c.engine !== engine) continue;
+      c.engine = undefined;
+      if (c.inFlight > 0) {
+        c.socket.end(head + answer.body, () => c.socket.destroy());
+        this.#conns.delete(id);
+      } else {
+        this.#hand(id);
+      }
+    }
+    this.#releases.get(engine)?.();
+  }
+
+  /**
+   * Recycling: `engine` gives back each connection once no request is in flight on it, and they
+   * move to the serving engine. Resolves when it holds none (or after timeoutMs).
+   */
+  release(engine: EngineProcess, timeoutMs: number): Promise<void> {
+    if (!this.#owns(engine)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.#releases.delete(engine);
+        resolve();
+      }
+      this.#releases.set(engine, done);
+      engine.send({ t: 'release' });
+    });
+  }
+
+  /** Shutdown: every connection still open is closed (engines have drained by now). */
+  destroyAll(): void {
+    for (const c of this.#conns.values()) c.socket.destroy();
+    this.#conns.clear();
+  }
+
+  #owns(engine: EngineProcess): boolean {
+    for (const c of this.#conns.values()) if (c.engine === engine) return true;
+    return false;
+  }
+
+  #hand(id: number): void {
+    const c = this.#conns.get(id);
+    if (!c) return;
+    const target = this.#target;
+    if (!target || target.state !== 'serving') {
+      this.#waiting.push(id);
+      return;
+    }
+    c.engine = target;
+    c.inFlight = 0;
+    target.handOver(id, c.socket, () => {
+      // The engine died before it got the socket: the next engine will.
+      if (c.engine === target) {
+        c.engine = undefined;
+        this.#waiting.push(id);
+      }
+    });
+  }
+}

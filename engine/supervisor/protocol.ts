@@ -1,0 +1,51 @@
+// Messages between the supervisor and an engine process, over the child's IPC channel (handed
+// over connections travel with `conn` messages; proxied requests use the engine's Unix socket).
+import type { FunctionConfig } from '../engine.ts';
+import type { SupervisorInfo } from './cluster-status.ts';
+import type { EngineSettings } from './options.ts';
+
+export interface EngineStart {
+  t: 'start';
+  /** Unix socket the engine serves its gateway on. */
+  socketPath: string;
+  adminToken?: string;
+  engine?: EngineSettings;
+}
+
+/** What happened to the connections handed to an engine since its last report. */
+export interface ConnectionReport {
+  /** Pairs of connection id and change in its requests in flight. */
+  delta: number[];
+  /** Connections the engine closed: the supervisor closes its descriptor too. */
+  closed: number[];
+  /** Connections given back idle (after `release`), to go to another engine. */
+  released: number[];
+}
+
+export type ToEngine =
+  | EngineStart
+  /** Sent with the connection's socket as the handle. */
+  | { t: 'conn'; id: number }
+  /** Give every connection back as soon as no request is in flight on it. */
+  | { t: 'release' }
+  /**
+   * With connection handoff the engine answers /_islet/status and /_islet/metrics itself, in
+   * the supervisor's shape: what only the supervisor knows, sent whenever it changes.
+   */
+  | { t: 'info'; info: SupervisorInfo }
+  /** `boot: false` leaves each isolate to its first request (code that loaded before). */
+  | { t: 'deploy'; id: number; functions: [name: string, config: FunctionConfig][]; boot: boolean }
+  | { t: 'undeploy'; id: number; name: string }
+  | { t: 'drain'; graceMs: number };
+
+export type FromEngine =
+  | { t: 'up' }
+  | ({ t: 'conns' } & ConnectionReport)
+  /** A deploy or removal through the engine's admin API succeeded: the supervisor keeps it. */
+  | { t: 'deployed'; name: string; config: FunctionConfig }
+  | { t: 'removed'; name: string }
+  | { t: 'listening' }
+  /** Requests finished and isolates disposed: the SIGKILL that follows is the engine's own exit. */
+  | { t: 'drained' }
+  /** Answer to deploy/undeploy `id`: per function, the error message if it failed. */
+  | { t: 'done'; id: number; errors: Record<string, string> };

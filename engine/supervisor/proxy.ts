@@ -1,0 +1,68 @@
+// One request from the front socket to an engine process and its answer back, through an undici
+// pool of keep-alive connections to the engine's Unix socket. If the engine dies before it
+// answers, the client gets 502 `engine-restarted` (or, once the answer had started, a cut
+// connection, as from any server that dies mid-answer).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { EngineRestartedError, errorAnswer } from '../errors.ts';
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's, not the request's; undici refuses
+// most of them, and `expect: 100-continue` was already answered by the front server.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect']);
+
+/**
+ * `done` runs once the exchange is over, however it ended; `engineFailed` when the engine's
+ * connection broke under the request (not when the client went away).
+ */
+export function forward(pool: Dispatcher, req: IncomingMessage, res: ServerResponse, fn: string, done: () => void, engineFailed: () => void): void {
+  const raw = req.rawHeaders;
+  const headers: string[] = [];
+  let hasBody = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name === 'content-length' || name === 'transfer-encoding') hasBody = true;
+    if (!HOP_BY_HOP.has(name)) headers.push(raw[i]!, raw[i + 1]!);
+  }
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    done();
+  };
+  let controller: Dispatcher.DispatchController | undefined;
+  let clientGone = false;
+  res.once('close', () => {
+    if (!res.writableFinished) {
+      clientGone = true;
+      controller?.abort(new Error('client went away'));
+    }
+    finish();
+  });
+  pool.dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null }, {
+    onRequestStart(c) {
+      controller = c;
+    },
+    onResponseStart(c, statusCode, resHeaders) {
+      for (const h of HOP_BY_HOP) delete resHeaders[h];
+      res.writeHead(statusCode, resHeaders);
+      res.on('drain', () => c.resume());
+    },
+    onResponseData(c, chunk) {
+      if (!res.write(chunk)) c.pause();
+    },
+    onResponseEnd() {
+      res.end();
+      finish();
+    },
+    onResponseError(_c, err) {
+      if (!clientGone) engineFailed();
+      if (res.headersSent || res.destroyed) {
+        res.destroy(err);
+      } else {
+        const answer = errorAnswer(new EngineRestartedError(), fn || undefined, false);
+        res.writeHead(answer.status, answer.headers).end(answer.body);
+      }
+      finish();
+    },
+  });
+}

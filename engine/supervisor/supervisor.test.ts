@@ -1,0 +1,192 @@
+// End to end through `islet serve`: the supervisor in front of real engine processes, over HTTP.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request, type TestResponse } from '../gateway/test-http.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TOKEN = 'sup-token';
+const auth = { authorization: `Bearer ${TOKEN}` };
+const children: ChildProcess[] = [];
+let tmp: string;
+
+const SLOW = 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("finished")), 600)) }';
+const COUNTER = 'let n = 0; export default { fetch: () => new Response(String(++n)) }';
+
+async function serve(functions: Record<string, unknown>, flags: string[] = []) {
+  const config = path.join(tmp, `config-${children.length}.json`);
+  await writeFile(config, JSON.stringify({ functions }));
+  const child = spawn(process.execPath, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', '0', '--admin-token', TOKEN, ...flags], {
+    cwd: ROOT,
+    env: { ...process.env, ISLET_LOG_LEVEL: 'error' },
+  });
+  children.push(child);
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const m = /listening at (http:\/\/[\d.]+:\d+)/.exec(output);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`islet exited with ${code}:\n${output}`)));
+  });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  return { url, child, exited, output: () => output };
+}
+
+async function status(url: string) {
+  return (await request(url, { path: '/_islet/status', headers: auth })).json();
+}
+
+/** Keeps `concurrency` clients sending requests to `host` until `stop` resolves; returns every status. */
+async function load(url: string, host: string, concurrency: number, stop: Promise<unknown>): Promise<number[]> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const statuses: number[] = [];
+  let done = false;
+  void stop.then(() => (done = true));
+  const { hostname, port } = new URL(url);
+  const one = () => new Promise<number>((resolve) => {
+    const req = http.get({ hostname, port, path: '/', headers: { host }, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', () => resolve(-1));
+  });
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (!done) statuses.push(await one());
+  }));
+  agent.destroy();
+  return statuses;
+}
+
+/** Waits until the engine has a request in flight besides the status request asking. */
+async function untilInFlight(url: string): Promise<void> {
+  while ((await status(url)).engines[0].inFlight < 2) await new Promise((r) => setTimeout(r, 10));
+}
+
+/** Milliseconds until `host` answers 200, asking every 5 ms. */
+async function firstSuccess(url: string, host: string, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    // A request that raced the crash may get 502 engine-restarted, or a closed connection if the
+    // engine read it in the very turn it died (see README, "Connection handoff").
+    const res = await request(url, { host }).catch(() => undefined);
+    if (res?.status === 200) return Date.now() - started;
+    if (res) expect(res.headers['islet-error']).toBe('engine-restarted');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return Infinity;
+}
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(tmpdir(), 'islet-sup-'));
+});
+
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('supervisor', () => {
+  it('replaces a killed engine with every function while the socket stays open; the request in flight gets 502', async () => {
+    const { url } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') }, slow: { code: SLOW } });
+    const deployed = await request(url, { method: 'PUT', path: '/_islet/functions/echo', headers: auth, body: JSON.stringify({ code: 'export default { fetch: (r) => new Response("echo " + new URL(r.url).pathname) }', env: { A: 1 } }) });
+    expect(deployed.status).toBe(201);
+    expect((await request(url, { host: 'echo.localhost', path: '/before' })).text).toBe('echo /before');
+
+    const before = await status(url);
+    const inFlight = request(url, { host: 'slow.localhost' });
+    await untilInFlight(url);
+    process.kill(before.engines[0].pid, 'SIGKILL');
+    const lost = await inFlight;
+    expect(lost.status).toBe(502);
+    expect(lost.headers['islet-error']).toBe('engine-restarted');
+    // The supervisor wrote this answer on a connection it had handed over: it never read the request.
+    expect(lost.json()).toMatchObject({ error: 'engine_restarted' });
+
+    // Asked at once, these wait for the new engine instead of failing.
+    const [hello, echo] = await Promise.all([request(url, { host: 'hello.localhost' }), request(url, { host: 'echo.localhost', path: '/after' })]);
+    expect([hello.status, hello.text]).toEqual([200, 'Hello World!']);
+    expect([echo.status, echo.text]).toEqual([200, 'echo /after']);
+    const after = await status(url);
+    expect(after.engines[0].pid).not.toBe(before.engines[0].pid);
+    expect(after.engineRestarts).toBe(1);
+    const listed = (await request(url, { path: '/_islet/functions/echo', headers: auth })).json();
+    expect(listed.env).toEqual(['A']);
+
+    // A removal is kept too: the next engine does not bring the function back.
+    expect((await request(url, { method: 'DELETE', path: '/_islet/functions/echo', headers: auth })).status).toBe(204);
+    process.kill(after.engines[0].pid, 'SIGKILL');
+    expect(await firstSuccess(url, 'hello.localhost', 5_000)).toBeLessThan(5_000);
+    expect((await request(url, { host: 'echo.localhost' })).status).toBe(404);
+  });
+
+  it('drains requests in flight on SIGTERM and exits 0, also right after a memory-limit kill', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { url, child, exited, output } = await serve({
+        slow: { code: SLOW },
+        bomb: { entry: path.join(ROOT, 'fixtures/memory-bomb/index.js'), limits: { memoryMb: 16, cpuMs: 5000 } },
+      });
+      const bomb = await request(url, { host: 'bomb.localhost' });
+      expect(bomb.headers['islet-error']).toBe('memory-limit');
+      const inFlight = request(url, { host: 'slow.localhost' });
+      await untilInFlight(url);
+      child.kill('SIGTERM');
+      const res = await inFlight;
+      expect([res.status, res.text]).toEqual([200, 'finished']);
+      expect(await exited, output()).toEqual({ code: 0, signal: null });
+      await expect(request(url, { host: 'slow.localhost' })).rejects.toThrow(/ECONNREFUSED/);
+    }
+  });
+
+  it.each([['handed over', []], ['proxied', ['--workers', '2']]])('recycles engines past the RSS threshold without failing a request (%s)', async (_, flags) => {
+    const { url } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') } }, ['--recycle-rss-mb', '1', ...flags]);
+    const first = (await status(url)).engines.map((e: { pid: number }) => e.pid);
+    const until = new Promise((r) => setTimeout(r, 3_500));
+    const statuses = await load(url, 'hello.localhost', 8, until);
+    const after = await status(url);
+    expect(after.engineRecycles).toBeGreaterThanOrEqual(1);
+    expect(after.engines[0].pid).not.toBe(first[0]);
+    expect(statuses.length).toBeGreaterThan(100);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  });
+
+  it('with --workers 2, keeps each function on one engine and gathers the admin answers', async () => {
+    const names = ['a1', 'b2', 'c3', 'd4', 'e5', 'f6', 'g7', 'h8'];
+    const { url } = await serve({ ...Object.fromEntries(names.map((n) => [n, { code: COUNTER }])), hot: { code: SLOW } }, ['--workers', '2']);
+    // Each function's counter lives in one isolate: if requests went to two engines, it would repeat.
+    for (const name of names) {
+      const seen: TestResponse[] = [];
+      for (let i = 0; i < 6; i++) seen.push(await request(url, { host: `${name}.localhost` }));
+      expect(seen.map((r) => r.text)).toEqual(['1', '2', '3', '4', '5', '6']);
+    }
+    const s = await status(url);
+    expect(s.workers).toBe(2);
+    expect(s.engines).toHaveLength(2);
+    expect(s.engines[0].functions + s.engines[1].functions).toBe(names.length + 1);
+    expect(s.engines[0].functions).toBeGreaterThan(0);
+    expect(s.engines[1].functions).toBeGreaterThan(0);
+    const listed = (await request(url, { path: '/_islet/functions', headers: auth })).json();
+    expect(listed.functions.map((f: { name: string }) => f.name).sort()).toEqual([...names, 'hot'].sort());
+
+    // 80 requests in flight at once for one function: past its home's bound, it spills to the
+    // other engine (deployed there in the background), and nothing fails on the way.
+    for (let wave = 0; wave < 2; wave++) {
+      const answers = await Promise.all(Array.from({ length: 80 }, () => request(url, { host: 'hot.localhost' })));
+      expect(answers.filter((r) => r.status !== 200)).toEqual([]);
+    }
+    const spilled = await status(url);
+    expect(spilled.engines[0].functions + spilled.engines[1].functions).toBe(names.length + 2);
+    expect(spilled.functions).toBe(names.length + 1);
+    expect((await request(url, { path: '/_islet/status' })).status).toBe(401);
+    // A deploy goes to the function's home engine, and stays there.
+    expect((await request(url, { method: 'PUT', path: '/_islet/functions/late', headers: auth, body: JSON.stringify({ code: COUNTER }) })).status).toBe(201);
+    for (let i = 1; i <= 4; i++) expect((await request(url, { host: 'late.localhost' })).text).toBe(String(i));
+  });
+});

@@ -1,0 +1,414 @@
+// The supervisor behind `islet serve`: it owns the listening socket and runs the engines as child
+// processes, routes each request to its function's engine, keeps every deployment so that an
+// engine that dies is replaced with all its functions, and recycles engines that grow too big.
+// The socket never closes while engines come and go: requests wait for a replacement instead.
+import { mkdtempSync, rmSync } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FunctionConfig } from '../engine.ts';
+import { ConfigError, IsletError, SandboxUnavailableError, errorAnswer } from '../errors.ts';
+import { functionFromHostHeader, listenError } from '../gateway/index.ts';
+import { silentLogger, type Logger } from '../observe/index.ts';
+import { EngineProcess, type EngineEvents } from './engine-process.ts';
+import type { SupervisorInfo } from './cluster-status.ts';
+import { Handoff } from './handoff.ts';
+import { FunctionTable } from './function-table.ts';
+import { HashRing } from './hash-ring.ts';
+import { AdminFront } from './admin-front.ts';
+import { forward } from './proxy.ts';
+import { SUPERVISOR_DEFAULTS, type SupervisorOptions } from './options.ts';
+
+/** One place on the hash ring: the engine serving it now, and the one replacing it, if any. */
+interface Slot {
+  index: number;
+  engine?: EngineProcess;
+  replacing?: Promise<EngineProcess>;
+  /** Requests waiting for this slot to have a serving engine again. */
+  waiters: ((engine: EngineProcess | Error) => void)[];
+  /** Crashes in a row of engines that died soon after starting, for backing off. */
+  quickCrashes: number;
+}
+
+export interface SupervisorStats {
+  restarts: number;
+  recycles: number;
+}
+
+export class Supervisor {
+  readonly logger: Logger;
+  readonly workers: number;
+  readonly ring: HashRing;
+  readonly table: FunctionTable;
+  readonly stats: SupervisorStats = { restarts: 0, recycles: 0 };
+  readonly #options: Required<Omit<SupervisorOptions, 'logger' | 'functions' | 'adminToken' | 'engine' | 'dataPath'>> & SupervisorOptions;
+  readonly #slots: Slot[];
+  /** Requests in flight per slot, the load the ring bounds. */
+  readonly #load: Int32Array;
+  /** Per function, the slots it is deployed on beyond its home (where it spilled). */
+  readonly #spilled = new Map<string, Set<number>>();
+  readonly #spilling = new Set<string>();
+  readonly #admin: AdminFront;
+  readonly #dir: string;
+  #server?: http.Server | net.Server;
+  readonly #handoff?: Handoff;
+  #generation = 0;
+  #closing = false;
+  #standby?: EngineProcess;
+  #rssTimer?: NodeJS.Timeout;
+
+  constructor(options: SupervisorOptions) {
+    // An option given as undefined takes its default.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.#options = { ...SUPERVISOR_DEFAULTS, ...given };
+    this.#options.dataPath ??= this.#options.workers === 1 ? 'handoff' : 'proxy';
+    this.logger = options.logger ?? silentLogger();
+    this.workers = this.#options.workers;
+    if (!Number.isInteger(this.workers) || this.workers < 1 || this.workers > 256) throw new ConfigError('workers must be an integer from 1 to 256');
+    this.ring = new HashRing({ engines: this.workers });
+    this.table = new FunctionTable(options.functions);
+    this.#slots = Array.from({ length: this.workers }, (_, index) => ({ index, waiters: [], quickCrashes: 0 }));
+    this.#load = new Int32Array(this.workers);
+    this.#dir = mkdtempSync(path.join(tmpdir(), 'islet-engines-'));
+    this.#admin = new AdminFront(this);
+    if (this.#options.dataPath === 'handoff') {
+      if (this.workers > 1) throw new ConfigError('connection handoff serves one engine: with several workers requests are proxied');
+      this.#handoff = new Handoff();
+    }
+  }
+
+  /**
+   * Starts the engines with the config's functions (a function that does not load is a config
+   * error: nothing is served), then listens. Resolves with the URL.
+   */
+  async start(): Promise<string> {
+    try {
+      const engines = await Promise.all(this.#slots.map((slot) => this.#startEngine(slot, true)));
+      engines.forEach((engine, i) => this.#serve(this.#slots[i]!, engine));
+      this.#refillStandby();
+    } catch (err) {
+      await this.close(0);
+      throw err;
+    }
+    // One engine: connections are handed to it and requests skip the supervisor. Several: the
+    // supervisor reads each request's Host to pick its engine, so it proxies.
+    const server = this.#handoff?.server ?? http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => this.#handle(req, res));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, `${this.#options.host}:${this.#options.port}`)));
+      server.listen(this.#options.port, this.#options.host, () => resolve());
+    }).catch(async (err: unknown) => {
+      await this.close(0);
+      throw err;
+    });
+    if (Number.isFinite(this.#options.recycleRssMb)) {
+      this.#rssTimer = setInterval(() => this.#checkRss(), this.#options.rssCheckMs);
+      this.#rssTimer.unref();
+    }
+    const info = server.address() as AddressInfo;
+    return `http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`;
+  }
+
+  /** Engines serving now, by slot (undefined while a slot's engine is being replaced). */
+  engines(): (EngineProcess | undefined)[] {
+    return this.#slots.map((s) => s.engine);
+  }
+
+  info(): SupervisorInfo {
+    return { workers: this.workers, functions: this.table.size, engineRestarts: this.stats.restarts, engineRecycles: this.stats.recycles };
+  }
+
+  /** Every slot the function is deployed on: its home first. */
+  placements(name: string): number[] {
+    return [this.ring.home(name), ...(this.#spilled.get(name) ?? [])];
+  }
+
+  /** The serving engine of a slot, waiting for one while it is being replaced. */
+  engineOf(slotIndex: number): Promise<EngineProcess> {
+    const slot = this.#slots[slotIndex]!;
+    if (slot.engine?.state === 'serving') return Promise.resolve(slot.engine);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        slot.waiters.splice(slot.waiters.indexOf(waiter), 1);
+        reject(new SandboxUnavailableError(`no engine process was ready within ${this.#options.restartWaitMs} ms`));
+      }, this.#options.restartWaitMs);
+      const waiter = (e: EngineProcess | Error) => {
+        clearTimeout(timer);
+        if (e instanceof Error) reject(e);
+        else resolve(e);
+      };
+      slot.waiters.push(waiter);
+    });
+  }
+
+  /** Sends a request to an engine, counting it against the slot's load until it is answered. */
+  dispatch(slotIndex: number, engine: EngineProcess, req: IncomingMessage, res: ServerResponse, fn: string): void {
+    engine.inFlight++;
+    this.#load[slotIndex]!++;
+    forward(engine.pool, req, res, fn, () => {
+      engine.inFlight--;
+      this.#load[slotIndex]!--;
+      if (engine.inFlight === 0) engine.emitIdle();
+    }, () => this.#failed(engine));
+  }
+
+  /**
+   * A request's connection to `engine` broke: the engine is dying (or broken). Nothing more is
+   * sent to it, so that requests arriving before its exit is seen wait for the replacement
+   * instead of failing too; the kill makes sure the exit comes.
+   */
+  #failed(engine: EngineProcess): void {
+    if (engine.state !== 'serving') return;
+    engine.state = 'failed';
+    engine.kill();
+  }
+
+  readonly #events: EngineEvents = {
+    connections: (engine, report) => this.#handoff?.report(engine, report),
+    adminWrite: (engine, name, config) => {
+      this.table.set(name, config);
+      this.#pushInfo();
+      void this.#propagate(name, config, engine);
+    },
+  };
+
+  /** With handoff, the engine answers status and metrics itself: it needs the supervisor's part. */
+  #pushInfo(): void {
+    if (!this.#handoff) return;
+    const info = this.info();
+    for (const slot of this.#slots) slot.engine?.send({ t: 'info', info });
+  }
+
+  /**
+   * A function was deployed or removed through the admin API on `answered`: bring every other
+   * engine that holds it (spill copies, an engine starting to replace one) up to date.
+   */
+  async #propagate(name: string, config: FunctionConfig | undefined, answered: EngineProcess): Promise<void> {
+    const targets = new Set<EngineProcess>();
+    for (const index of this.placements(name)) {
+      const slot = this.#slots[index]!;
+      if (slot.engine && slot.engine !== answered) targets.add(slot.engine);
+      const next = slot.replacing && (await slot.replacing.catch(() => undefined));
+      if (next && next !== answered) targets.add(next);
+    }
+    if (!config) this.#spilled.delete(name);
+    await Promise.all([...targets].map((e) => (config ? e.deploy([[name, config]]) : e.undeploy(name)).catch(() => {})));
+  }
+
+  /**
+   * SIGTERM: stop accepting, let requests in flight finish (up to graceMs), then drain every
+   * engine (each disposes its isolates before it exits). Resolves false if an engine did not
+   * exit cleanly (a crash in its teardown).
+   */
+  async close(graceMs = this.#options.drainGraceMs): Promise<boolean> {
+    if (this.#closing) return true;
+    this.#closing = true;
+    clearInterval(this.#rssTimer);
+    const server = this.#server;
+    if (server instanceof http.Server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(cut);
+    } else {
+      // Handed-over connections are the engines' to drain; the listening socket closes now.
+      server?.close();
+    }
+    const stopping = new SandboxUnavailableError('islet is shutting down');
+    for (const slot of this.#slots) for (const w of slot.waiters.splice(0)) w(stopping);
+    const engines = [...this.#slots.flatMap((slot) => [slot.engine, slot.replacing?.catch(() => undefined)]), this.#takeStandby()];
+    const exits = await Promise.all(engines.map(async (e) => {
+      const engine = await e;
+      if (!engine) return '0';
+      await engine.drain(graceMs);
+      return engine.exited;
+    }));
+    this.#handoff?.destroyAll();
+    rmSync(this.#dir, { recursive: true, force: true });
+    const unclean = exits.filter((why) => why !== '0');
+    if (unclean.length) this.logger.error({ exits: unclean }, 'engine process(es) did not exit cleanly');
+    return unclean.length === 0;
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    if (url.startsWith('/_islet/') || url === '/_islet') {
+      void this.#admin.handle(req, res).catch((err: unknown) => this.#fail(res, err, undefined));
+      return;
+    }
+    const fn = functionFromHostHeader(req.headers.host ?? '');
+    let index = this.ring.pick(fn, this.#load);
+    const home = this.ring.home(fn);
+    if (index !== home && !this.#spilled.get(fn)?.has(index)) {
+      this.#spill(fn, index);
+      index = home;
+    }
+    const engine = this.#slots[index]!.engine;
+    if (engine?.state === 'serving') return this.dispatch(index, engine, req, res, fn);
+    this.engineOf(index).then((e) => this.dispatch(index, e, req, res, fn), (err: unknown) => this.#fail(res, err, fn));
+  }
+
+  #fail(res: ServerResponse, err: unknown, fn: string | undefined): void {
+    if (!(err instanceof IsletError)) this.logger.error({ err, fn }, 'supervisor error');
+    if (res.headersSent) return void res.destroy();
+    const answer = errorAnswer(err, fn, false);
+    res.writeHead(answer.status, answer.headers).end(answer.body);
+  }
+
+  /** A hot function's home is over its bound: deploy it on its second engine, in the background. */
+  #spill(fn: string, index: number): void {
+    const config = this.table.get(fn);
+    if (!config || this.#spilling.has(fn)) return;
+    this.#spilling.add(fn);
+    // Requests keep going home until the copy is loaded.
+    void this.engineOf(index)
+      .then(async (e) => {
+        const errors = await e.deploy([[fn, config]]);
+        // The slot's engine changed meanwhile (recycled, crashed): the next overload tries again.
+        if (errors[fn] || this.table.get(fn) !== config || this.#slots[index]!.engine !== e) return;
+        let set = this.#spilled.get(fn);
+        if (!set) this.#spilled.set(fn, (set = new Set()));
+        set.add(index);
+        this.logger.info({ fn, engine: index }, 'function spilled to a second engine');
+      })
+      // An engine that went away mid-deploy: the function simply did not spill this time.
+      .catch(() => {})
+      .finally(() => this.#spilling.delete(fn));
+  }
+
+  /**
+   * Starts an engine for `slot` with every function placed there; resolves once it serves them
+   * all. A replacement takes the standby engine, already booted, so that only the functions'
+   * loading stands between a crash and the first answer.
+   */
+  async #startEngine(slot: Slot, initial: boolean): Promise<EngineProcess> {
+    const startedAt = performance.now();
+    const standby = initial ? undefined : this.#takeStandby();
+    const engine = standby ?? this.#newEngine();
+    try {
+      await engine.listening();
+      // Until nothing is missing: a function may spill to this slot while the engine loads.
+      const loaded = new Set<string>();
+      for (;;) {
+        const functions = this.table.entries((name) => !loaded.has(name) && this.placements(name).includes(slot.index));
+        if (!functions.length) break;
+        for (const [name] of functions) loaded.add(name);
+        // The first engines prove that the config's code loads; a replacement's functions loaded
+        // before, and their isolates start as their requests come.
+        const errors = await engine.deploy(functions, initial);
+        const failed = Object.entries(errors);
+        if (failed.length && initial) throw new ConfigError(failed.map(([name, message]) => `function "${name}": ${message}`).join('\n'));
+        for (const [name, message] of failed) this.logger.error({ fn: name, engine: slot.index }, `function failed to load in a new engine: ${message}`);
+      }
+      this.logger.info({ engine: slot.index, pid: engine.pid, functions: loaded.size, standby: standby !== undefined, ms: Math.round(performance.now() - startedAt) }, 'engine process ready');
+      return engine;
+    } catch (err) {
+      engine.kill();
+      throw err;
+    }
+  }
+
+  #newEngine(): EngineProcess {
+    return new EngineProcess({
+      t: 'start',
+      socketPath: path.join(this.#dir, `engine-${++this.#generation}.sock`),
+      adminToken: this.#options.adminToken,
+      engine: this.#options.engine,
+    }, { connections: this.#options.connectionsPerEngine, events: this.#events });
+  }
+
+  #takeStandby(): EngineProcess | undefined {
+    const standby = this.#standby;
+    this.#standby = undefined;
+    return standby?.state === 'starting' ? standby : undefined;
+  }
+
+  /** Boots a spare engine with no functions, for the next replacement. */
+  #refillStandby(): void {
+    if (!this.#options.standby || this.#standby || this.#closing) return;
+    const standby = this.#newEngine();
+    this.#standby = standby;
+    void standby.exited.then(() => {
+      if (this.#standby === standby) this.#standby = undefined;
+    });
+  }
+
+  /** Puts `engine` in service for `slot`, and arranges its replacement if it dies. */
+  #serve(slot: Slot, engine: EngineProcess): void {
+    const startedAt = Date.now();
+    engine.state = 'serving';
+    slot.engine = engine;
+    this.#handoff?.serveWith(engine);
+    this.#pushInfo();
+    for (const w of slot.waiters.splice(0)) w(engine);
+    void engine.exited.then((why) => {
+      this.#handoff?.engineGone(engine);
+      if (slot.engine !== engine || this.#closing) return;
+      slot.engine = undefined;
+      this.stats.restarts++;
+      slot.quickCrashes = Date.now() - startedAt < this.#options.quickCrashMs ? slot.quickCrashes + 1 : 0;
+      this.logger.error({ engine: slot.index, pid: engine.pid, exit: why }, 'engine process died; starting a new one');
+      this.#replace(slot);
+    });
+  }
+
+  /** Starts a new engine for the slot (after a back-off when engines keep dying young). */
+  #replace(slot: Slot): Promise<EngineProcess> {
+    if (slot.replacing) return slot.replacing;
+    const delayMs = slot.quickCrashes > 1 ? Math.min(5_000, 100 * 2 ** (slot.quickCrashes - 2)) : 0;
+    const attempt = async (): Promise<EngineProcess> => {
+      await new Promise((r) => setTimeout(r, delayMs));
+      return this.#startEngine(slot, false);
+    };
+    slot.replacing = attempt().then(
+      (engine) => {
+        slot.replacing = undefined;
+        if (this.#closing) {
+          void engine.drain(0);
+          return engine;
+        }
+        const old = slot.engine;
+        this.#serve(slot, engine);
+        if (old) void this.#retire(old);
+        this.#refillStandby();
+        return engine;
+      },
+      (err: unknown) => {
+        slot.replacing = undefined;
+        this.logger.error({ engine: slot.index, err }, 'engine process failed to start; trying again');
+        if (!this.#closing) {
+          slot.quickCrashes++;
+          void this.#replace(slot);
+        }
+        throw err;
+      },
+    );
+    slot.replacing.catch(() => {});
+    return slot.replacing;
+  }
+
+  /** An engine taken out of service: once its requests in flight are answered, it drains and exits. */
+  async #retire(engine: EngineProcess): Promise<void> {
+    engine.state = 'draining';
+    if (this.#handoff) await this.#handoff.release(engine, this.#options.drainGraceMs);
+    else await engine.idle(this.#options.drainGraceMs);
+    await engine.drain(this.#options.drainGraceMs);
+  }
+
+  /** Recycling: an engine past the RSS threshold is replaced by a fresh one, with no request lost. */
+  #checkRss(): void {
+    const limit = this.#options.recycleRssMb * 1048576;
+    for (const slot of this.#slots) {
+      const engine = slot.engine;
+      if (!engine || engine.state !== 'serving' || slot.replacing) continue;
+      const rss = engine.rssBytes();
+      if (rss <= limit) continue;
+      this.stats.recycles++;
+      this.#pushInfo();
+      this.logger.info({ engine: slot.index, pid: engine.pid, rssMb: Math.round(rss / 1048576) }, 'engine process over its RSS threshold: recycling it');
+      this.#replace(slot).catch(() => {});
+    }
+  }
+}
