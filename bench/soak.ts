@@ -2,6 +2,7 @@
 // hostile tenants (one spinning, one allocating until killed) every 30 s. Prints errors and the
 // server's RSS over time, then whether RSS stayed flat after warm-up. `npm run soak`
 // (`-- --duration 20 --interval 5` for a short run); never part of npm test.
+import { parsePrometheus } from '../cli/bench/prometheus.ts';
 import autocannon from 'autocannon';
 import { benchArgs, emitReport, runAsScript } from './bench-cli.ts';
 import { request } from '../engine/gateway/test-http.ts';
@@ -64,7 +65,8 @@ export async function soak(args: string[]): Promise<unknown> {
     const sampler = setInterval(async () => {
       const w = window;
       window = { ok: 0, non2xx: 0, errors: 0 };
-      const isolates = Number(/^islet_isolates_alive (\d+)$/m.exec(await server.admin('metrics'))?.[1] ?? 0);
+      // Summed over engines: a supervised server labels each engine's samples.
+      const isolates = parsePrometheus(await server.admin('metrics')).filter((m) => m.name === 'islet_isolates_alive').reduce((n, m) => n + m.value, 0);
       const sample = {
         atS: Math.round((performance.now() - started) / 1000), reqPerSec: Math.round((w.ok + w.non2xx) / interval),
         non2xx: w.non2xx, errors: w.errors, rssMb: Math.round((await server.rssBytes()) / 1048576), isolates,
