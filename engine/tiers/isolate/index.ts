@@ -2,7 +2,7 @@
 import { runtimeSnapshot, TemplatePool, type Snapshot, type TemplatePoolOptions } from '../../warm/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TierCapabilities } from '../tier.ts';
 import { IsolateSandbox } from './isolate-sandbox.ts';
-import { LimitEnforcer } from './limit-enforcer.ts';
+import { LimitEnforcer, offThreadCpuNs } from './limit-enforcer.ts';
 
 export interface IsolateTierOptions {
   /** Boot isolates from a V8 snapshot of the runtime (default true); off, they evaluate it. */
@@ -19,7 +19,9 @@ export class IsolateTier implements IsolationTier {
   readonly name = 'isolate';
   // Cold start with the template pool (README, Cold starts); ~3.2 MB per live hello isolate.
   readonly capabilities: TierCapabilities = { coldStartMs: 1.4, densityPerGb: 300, accepts: [], strength: 1 };
-  readonly #enforcer = new LimitEnforcer();
+  // Isolates' clocks read wall time while they run: charges are bounded by this process's CPU
+  // outside the event loop (see limit-enforcer.ts).
+  readonly #enforcer = new LimitEnforcer({ readCpuBudgetNs: offThreadCpuNs });
   readonly #snapshot: boolean;
   readonly #makeSnapshot: NonNullable<IsolateTierOptions['makeSnapshot']>;
   readonly #warn: NonNullable<IsolateTierOptions['onWarning']>;

@@ -12,12 +12,15 @@
 // fire after the response) draws on one background budget of cpuMs, refilled when the next
 // request starts. Killing means disposing the isolate: the only way to stop a running loop.
 //
-// Why each charge is capped by the process's own CPU time: on Linux, isolated-vm's cpuTime is the
-// thread CPU clock for finished stretches of work but the steady (wall) clock for the stretch in
-// progress, since it cannot read another thread's CPU clock. On a loaded machine a thread waits
-// for a core while that clock runs, and a hello request was charged 50 ms. An isolate's thread
-// belongs to this process, so it cannot have used more CPU in a tick than the whole process did:
-// that bound (getrusage, exact) is free, and without contention it changes nothing.
+// Why a tick's charges are scaled to a budget: on Linux, isolated-vm's cpuTime is the thread CPU
+// clock for finished stretches of work but the steady (wall) clock for the stretch in progress,
+// since it cannot read another thread's CPU clock. On a loaded machine a thread waits for a core
+// while that clock runs, and a hello request was charged 50 ms. The isolates' threads belong to
+// this process and are not its event-loop thread, so together they cannot have used more CPU in
+// a tick than the process used outside that thread (getrusage minus the thread's own clock, both
+// exact): when the readings add up to more, each is scaled down to fit. Without contention the
+// readings fit and nothing changes; with it, a runaway is stopped later rather than a bystander
+// killed. Clocks that are exact (a child process's CPU time, for the process tiers) take no budget.
 import { WATCHDOG_INTERVAL_MS } from '../../limits.ts';
 
 export interface MeteredTask {
@@ -76,14 +79,16 @@ export class SandboxMeter<T extends MeteredTask> {
     this.#enforcer.watch(this);
   }
 
-  /**
-   * One watchdog tick; `processCpuNs` is the CPU the whole process used since the last tick.
-   * Returns false when there is nothing left to watch.
-   */
-  sample(now: number, processCpuNs = Infinity): boolean {
+  /** The sandbox's CPU clock advance since the last reading, in ns. */
+  read(): number {
     const cpu = this.#hooks.readCpuNs();
-    const delta = Math.min(Math.max(0, cpu - this.#lastCpuNs), processCpuNs);
+    const delta = Math.max(0, cpu - this.#lastCpuNs);
     this.#lastCpuNs = cpu;
+    return delta;
+  }
+
+  /** Charges one tick's `delta` to the work in flight; returns false when there is nothing left to watch. */
+  charge(now: number, delta: number): boolean {
     const n = this.tasks.size;
     if (n === 0) {
       if (delta === 0) {
@@ -110,17 +115,28 @@ export class SandboxMeter<T extends MeteredTask> {
   }
 }
 
+export interface LimitEnforcerOptions {
+  /** How often busy sandboxes are sampled (default WATCHDOG_INTERVAL_MS). */
+  intervalMs?: number;
+  /**
+   * Total CPU time so far, in ns, that the metered clocks' threads can have used between them;
+   * each tick's charges are scaled to fit its advance. For isolates: offThreadCpuNs. Leave it out
+   * for exact clocks.
+   */
+  readCpuBudgetNs?: () => number;
+}
+
 /** The watchdog: one interval for all busy sandboxes, running only while any is busy. */
 export class LimitEnforcer {
   readonly #watched = new Set<SandboxMeter<MeteredTask>>();
   readonly #intervalMs: number;
-  readonly #readProcessCpuNs: () => number;
+  readonly #readCpuBudgetNs: (() => number) | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #lastProcessCpuNs = 0;
+  #lastBudgetNs = 0;
 
-  constructor(intervalMs = WATCHDOG_INTERVAL_MS, readProcessCpuNs = processCpuNs) {
-    this.#intervalMs = intervalMs;
-    this.#readProcessCpuNs = readProcessCpuNs;
+  constructor(options: LimitEnforcerOptions = {}) {
+    this.#intervalMs = options.intervalMs ?? WATCHDOG_INTERVAL_MS;
+    this.#readCpuBudgetNs = options.readCpuBudgetNs;
   }
 
   meter<T extends MeteredTask>(cpuLimitMs: number, hooks: MeterHooks<T>): SandboxMeter<T> {
@@ -130,7 +146,7 @@ export class LimitEnforcer {
   watch(meter: SandboxMeter<any>): void {
     this.#watched.add(meter);
     if (!this.#timer) {
-      this.#lastProcessCpuNs = this.#readProcessCpuNs();
+      this.#lastBudgetNs = this.#readCpuBudgetNs?.() ?? 0;
       this.#timer = setInterval(this.#tick, this.#intervalMs);
       this.#timer.unref();
     }
@@ -147,12 +163,19 @@ export class LimitEnforcer {
 
   #tick = (): void => {
     const now = performance.now();
-    const processCpu = this.#readProcessCpuNs();
-    const processDelta = processCpu - this.#lastProcessCpuNs;
-    this.#lastProcessCpuNs = processCpu;
-    for (const meter of this.#watched) {
-      if (!meter.sample(now, processDelta)) this.#watched.delete(meter);
+    const meters = [...this.#watched];
+    const deltas = meters.map((meter) => meter.read());
+    let scale = 1;
+    if (this.#readCpuBudgetNs) {
+      const budgetNs = this.#readCpuBudgetNs();
+      const available = Math.max(0, budgetNs - this.#lastBudgetNs);
+      this.#lastBudgetNs = budgetNs;
+      const total = deltas.reduce((sum, d) => sum + d, 0);
+      if (total > available) scale = available / total;
     }
+    meters.forEach((meter, i) => {
+      if (!meter.charge(now, deltas[i]! * scale)) this.#watched.delete(meter);
+    });
     this.#idleCheck();
   };
 
@@ -164,8 +187,9 @@ export class LimitEnforcer {
   }
 }
 
-/** CPU time of the whole process (every thread: the event loop and the isolates'), in ns. */
-function processCpuNs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) * 1000;
+/** CPU time this process has used outside its event-loop thread (the isolates' threads among them), in ns. */
+export function offThreadCpuNs(): number {
+  const all = process.cpuUsage();
+  const loop = process.threadCpuUsage();
+  return (all.user + all.system - loop.user - loop.system) * 1000;
 }
