@@ -15,6 +15,8 @@ const children: ChildProcess[] = [];
 let tmp: string;
 
 const SLOW = 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("finished")), 600)) }';
+// Still running seconds after it was asked: long enough to be caught in flight on a loaded machine.
+const SLOWER = SLOW.replace('600', '5000');
 const COUNTER = 'let n = 0; export default { fetch: () => new Response(String(++n)) }';
 
 async function serve(functions: Record<string, unknown>, flags: string[] = []) {
@@ -95,7 +97,7 @@ afterAll(async () => {
 
 describe('supervisor', () => {
   it('replaces a killed engine with every function while the socket stays open; the request in flight gets 502', async () => {
-    const { url } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') }, slow: { code: SLOW } });
+    const { url } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') }, slow: { code: SLOWER } });
     const deployed = await request(url, { method: 'PUT', path: '/_islet/functions/echo', headers: auth, body: JSON.stringify({ code: 'export default { fetch: (r) => new Response("echo " + new URL(r.url).pathname) }', env: { A: 1 } }) });
     expect(deployed.status).toBe(201);
     expect((await request(url, { host: 'echo.localhost', path: '/before' })).text).toBe('echo /before');
@@ -103,6 +105,10 @@ describe('supervisor', () => {
     const before = await status(url);
     const inFlight = request(url, { host: 'slow.localhost' });
     await untilInFlight(url);
+    // The engine tells the supervisor about a new request one event-loop turn after it parses it
+    // (batched over IPC); status answers from the engine. Give that report time to arrive: a kill
+    // inside the gap is the known race in README ("Connection handoff"), not what this tests.
+    await new Promise((r) => setTimeout(r, 300));
     process.kill(before.engines[0].pid, 'SIGKILL');
     const lost = await inFlight;
     expect(lost.status).toBe(502);
