@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { BadRequestError, BodyTooLargeError } from '../errors.ts';
-import { requestUrl } from './node-wire.ts';
+import { requestUrl, wireFromIncoming } from './node-wire.ts';
 
 const incoming = (url: string, host?: string) => ({ url, headers: host === undefined ? {} : { host }, socket: {} }) as unknown as IncomingMessage;
 
@@ -30,14 +31,16 @@ describe('requestUrl', () => {
   });
 });
 
+/** A request body the test writes, with the fields wireFromIncoming reads from an IncomingMessage. */
+function uploading(method: string, url: string, headers: Record<string, string>, complete: boolean) {
+  const stream = Object.assign(new PassThrough(), { url, method, rawHeaders: ['host', 'h'], headers: { host: 'h', ...headers }, socket: {}, complete });
+  return { stream, message: stream as unknown as IncomingMessage };
+}
+
 describe('wireFromIncoming', () => {
   it('streams a chunked body, and fails it when the client goes away', async () => {
-    const { PassThrough } = await import('node:stream');
-    const { wireFromIncoming } = await import('./node-wire.ts');
-    const stream = Object.assign(new PassThrough(), {
-      url: '/', method: 'POST', rawHeaders: ['host', 'h'], headers: { host: 'h', 'transfer-encoding': 'chunked' }, socket: {}, complete: false,
-    });
-    const wire = await wireFromIncoming(stream as unknown as IncomingMessage, 'fn', 1000);
+    const { stream, message } = uploading('POST', '/', { 'transfer-encoding': 'chunked' }, false);
+    const wire = await wireFromIncoming(message, 'fn', 1000);
     const reader = (wire.body as ReadableStream<Uint8Array>).getReader();
     stream.write('partial');
     expect(new TextDecoder().decode((await reader.read()).value)).toBe('partial');
@@ -46,12 +49,8 @@ describe('wireFromIncoming', () => {
   });
 
   it('counts a streamed body against the limit as it arrives', async () => {
-    const { PassThrough } = await import('node:stream');
-    const { wireFromIncoming } = await import('./node-wire.ts');
-    const stream = Object.assign(new PassThrough(), {
-      url: '/', method: 'POST', rawHeaders: ['host', 'h'], headers: { host: 'h', 'transfer-encoding': 'chunked' }, socket: {}, complete: false,
-    });
-    const wire = await wireFromIncoming(stream as unknown as IncomingMessage, 'fn', 10);
+    const { stream, message } = uploading('POST', '/', { 'transfer-encoding': 'chunked' }, false);
+    const wire = await wireFromIncoming(message, 'fn', 10);
     const reader = (wire.body as ReadableStream<Uint8Array>).getReader();
     stream.write('12345');
     await reader.read();
@@ -60,12 +59,8 @@ describe('wireFromIncoming', () => {
   });
 
   it('reads a whole body', async () => {
-    const { PassThrough } = await import('node:stream');
-    const { wireFromIncoming } = await import('./node-wire.ts');
-    const stream = Object.assign(new PassThrough(), {
-      url: '/p', method: 'PUT', rawHeaders: ['host', 'h'], headers: { host: 'h', 'content-length': '5' }, socket: {}, complete: true,
-    });
-    const pending = wireFromIncoming(stream as unknown as IncomingMessage, 'fn', 1000);
+    const { stream, message } = uploading('PUT', '/p', { 'content-length': '5' }, true);
+    const pending = wireFromIncoming(message, 'fn', 1000);
     stream.end('hello');
     const wire = await pending;
     expect([wire.method, wire.url, new TextDecoder().decode(wire.body as ArrayBuffer)]).toEqual(['PUT', 'http://h/p', 'hello']);
