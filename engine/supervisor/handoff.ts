@@ -2,9 +2,10 @@
 // connection and passes it to the engine process (child.send with the socket, keepOpen), which
 // serves HTTP on it directly, so requests cost the supervisor nothing. The supervisor keeps its
 // own descriptor of every connection, unread, and the engine reports, once per event-loop turn,
-// which connections have requests in flight. When the engine dies, connections that had one get
-// 502 `engine-restarted` written by the supervisor and are closed; idle ones (and any request
-// bytes still unread in the kernel) pass to the replacement engine unnoticed by the client.
+// which connections have requests in flight (for status, draining and recycling). When the engine
+// dies, every connection it held gets 502 `engine-restarted` written by the supervisor and is
+// closed: a report lags the engine by up to one turn, so a connection it last called idle may
+// carry a request the engine had already read, and nothing else would ever answer it.
 import net from 'node:net';
 import { EngineRestartedError, errorAnswer } from '../errors.ts';
 import type { EngineProcess } from './engine-process.ts';
@@ -70,9 +71,12 @@ export class Handoff {
   }
 
   /**
-   * The engine is gone: a connection with a request in flight gets 502 engine-restarted and is
-   * closed (its request may have half-run; the client decides whether to retry); the others
-   * wait for the next engine.
+   * The engine is gone: every connection it held gets 502 engine-restarted and is closed. One that
+   * was reported busy had a request half-run; one reported idle may still have had a request read
+   * in the engine's last turn, before the report could go out. A truly idle keep-alive client
+   * sees an unsolicited answer and a close, which clients treat as a stale connection (as after a
+   * server's idle timeout) and reconnect; the client that did send a request gets a retryable 502
+   * instead of waiting forever. Connections never handed to it go to the next engine.
    */
   engineGone(engine: EngineProcess): void {
     if (this.#target === engine) this.#target = undefined;
@@ -80,13 +84,8 @@ export class Handoff {
     const head = `HTTP/1.1 ${answer.status} Bad Gateway\r\n${Object.entries(answer.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}content-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n`;
     for (const [id, c] of this.#conns) {
       if (c.engine !== engine) continue;
-      c.engine = undefined;
-      if (c.inFlight > 0) {
-        c.socket.end(head + answer.body, () => c.socket.destroy());
-        this.#conns.delete(id);
-      } else {
-        this.#hand(id);
-      }
+      c.socket.end(head + answer.body, () => c.socket.destroy());
+      this.#conns.delete(id);
     }
     this.#releases.get(engine)?.();
   }
