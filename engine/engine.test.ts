@@ -123,6 +123,14 @@ describe('errors', () => {
     expect(err.message).toContain('export default { fetch');
   });
 
+  it('modules load as scripts where they can, and as modules where they need to (top-level await)', async () => {
+    await engine.deploy('tla', { code: 'const n = await Promise.resolve(41); export default { fetch: () => new Response(String(n + 1)) }' });
+    expect(await (await get(engine, 'tla')).text()).toBe('42');
+    const throwsAtLoad = await engine.deploy('loadfail', { code: 'throw new TypeError("not today"); export default { fetch() {} }' }).catch((e) => e);
+    expect(throwsAtLoad).toBeInstanceOf(BundleError);
+    expect(throwsAtLoad.message).toContain('failed to load: not today');
+  });
+
   it('Node built-ins and admin-API imports are refused at bundle time', async () => {
     const builtin = await engine.deploy('fs', { code: "import fs from 'node:fs'; export default { fetch() { return new Response(String(fs)) } }" }).catch((e) => e);
     expect(builtin).toBeInstanceOf(BundleError);
@@ -190,7 +198,10 @@ describe('limits', () => {
       code: 'let n = 0; export default { fetch() { n++; setTimeout(() => { for (;;) {} }, 1); return new Response(String(n)) } }',
     });
     expect(await (await get(engine, 'bg-hog')).text()).toBe('1');
-    await new Promise((r) => setTimeout(r, 300));
+    // Stopped within its CPU limit's ticks (polled: a machine busy with other work is slower).
+    const live = engine.liveCount;
+    for (let waited = 0; engine.liveCount === live && waited < 5_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    expect(engine.liveCount).toBe(live - 1);
     // The hog's isolate was recycled: module state starts over.
     expect(await (await get(engine, 'bg-hog')).text()).toBe('1');
   });

@@ -18,7 +18,7 @@ import {
   type TierName, type TierRequest,
 } from './tiers/index.ts';
 import {
-  FixedTtlPolicy, Residency, type KeepAlivePolicy, type ResidencyStats, type ResidentSlot, type TemplatePoolOptions,
+  CodeCache, FixedTtlPolicy, Residency, type KeepAlivePolicy, type ResidencyStats, type ResidentSlot, type TemplatePoolOptions, type CodeCacheOptions,
 } from './warm/index.ts';
 import { responseFromWire, wireFromRequest, type WireRequest, type WireResponse } from './wire.ts';
 
@@ -84,6 +84,8 @@ export interface EngineOptions {
   snapshot?: boolean;
   /** Blank isolates kept ready for cold starts (default on). Ignored with `tier`. */
   templates?: TemplatePoolOptions | false;
+  /** V8 code caches of tenant bundles, per bundle (default on, 64 MB). Ignored with `tier`. */
+  codeCache?: CodeCacheOptions | false;
   /** Most live sandboxes at once (default MAX_LIVE_ISOLATES); past it, idle ones are evicted. */
   maxLive?: number;
   /** When idle isolates are unloaded and pre-warmed (default: kept 10 minutes after use). */
@@ -171,6 +173,7 @@ export class Engine {
     this.#tier = options.tier ?? new IsolateTier({
       snapshot: options.snapshot,
       templates: options.templates,
+      codeCache: options.codeCache,
       onWarning: (message, fields) => this.logger.warn(fields, message),
     });
     this.#tiers = [this.#tier, ...(options.tiers ?? hostTiers())];
@@ -235,15 +238,18 @@ export class Engine {
     this.#deploySeq.set(name, seq);
 
     const nodeBuiltins = tier.capabilities.accepts.includes('node-builtins');
-    const bundle = config.entry !== undefined ? await bundleEntry(config.entry, { nodeBuiltins }) : await bundleSource(config.code!, name, { nodeBuiltins });
+    const bundleOptions = { nodeBuiltins, format: tier.capabilities.bundleFormat };
+    const bundle = config.entry !== undefined ? await bundleEntry(config.entry, bundleOptions) : await bundleSource(config.code!, name, bundleOptions);
     const bundled: SandboxSpec = {
       name,
       code: bundle.code,
+      format: bundle.format,
+      codeKey: CodeCache.key(bundle.code),
       limits,
       env,
       log: this.#tenantLog(name),
       outbound: this.#outbound(config.egress),
-      // The isolate names the module file:///<name>.js (see IsolateSandbox.specialise).
+      // The isolate names the bundle file:///<name>.js (see IsolateSandbox.specialise).
       mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,
       ...(ai && { ai: aiHost(name, ai, this.#accelPool(), limits.wallMs) }),
     };

@@ -2,6 +2,7 @@
 // invoke it with wire requests, check its health, stop it. The isolate tier is the default;
 // heavier tiers implement the same shape, and each says what it costs and what it accepts.
 import type { AiHost } from '../bindings/index.ts';
+import type { BundleFormat } from '../bundle/index.ts';
 import type { OutboundFetch } from '../egress/index.ts';
 import type { Limits } from '../limits.ts';
 import type { WireRequest, WireResponse } from '../wire.ts';
@@ -19,6 +20,8 @@ export const NEEDS = ['node-builtins', 'native', 'untrusted-strong'] as const;
 export type Need = (typeof NEEDS)[number];
 
 export interface TierCapabilities {
+  /** How the tier wants tenant code bundled; default 'module'. */
+  bundleFormat?: BundleFormat;
   /** Typical cold start of a hello function on this tier, measured on this project's machines. */
   coldStartMs: number;
   /** About how many idle hello sandboxes fit in a GB of memory. */
@@ -40,8 +43,12 @@ export interface TenantLog {
 
 export interface SandboxSpec {
   name: string;
-  /** One bundled ES module. */
+  /** One bundled ES module, or (`format: 'script'`) a script whose value is the module's exports. */
   code: string;
+  /** Default 'module'. Only tiers that ask for scripts (`bundleFormat`) get them. */
+  format?: BundleFormat;
+  /** Identifies `code` for caches (a hash), computed once per deploy. */
+  codeKey?: string;
   limits: Limits;
   env: Record<string, unknown>;
   log: TenantLog;

@@ -1,3 +1,4 @@
+export { CodeCache, type CodeCacheOptions, type CodeCacheStats } from './code-cache.ts';
 export { createSnapshot, runtimeSnapshot, type Snapshot } from './runtime-snapshot.ts';
 export { TemplatePool, type Template, type TemplatePoolOptions } from './template-pool.ts';
 export {

@@ -1,5 +1,5 @@
 // The isolate tier: every function in its own V8 isolate, inside the engine process.
-import { runtimeSnapshot, TemplatePool, type Snapshot, type TemplatePoolOptions } from '../../warm/index.ts';
+import { CodeCache, runtimeSnapshot, TemplatePool, type CodeCacheOptions, type Snapshot, type TemplatePoolOptions } from '../../warm/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TierCapabilities } from '../tier.ts';
 import { IsolateSandbox } from './isolate-sandbox.ts';
 import { LimitEnforcer, offThreadCpuNs } from './limit-enforcer.ts';
@@ -11,6 +11,8 @@ export interface IsolateTierOptions {
   makeSnapshot?: (onFailure: (err: unknown) => void) => Promise<Snapshot | undefined>;
   /** Keep blank isolates ready for cold starts (default on); false boots each one on demand. */
   templates?: TemplatePoolOptions | false;
+  /** V8 code caches of tenant bundles (default on, 64 MB); false compiles every cold start afresh. */
+  codeCache?: CodeCache | CodeCacheOptions | false;
   /** Where the tier reports trouble that is nobody's request's fault. */
   onWarning?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -18,7 +20,7 @@ export interface IsolateTierOptions {
 export class IsolateTier implements IsolationTier {
   readonly name = 'isolate';
   // Cold start with the template pool (README, Cold starts); ~3.2 MB per live hello isolate.
-  readonly capabilities: TierCapabilities = { coldStartMs: 1.4, densityPerGb: 300, accepts: [], strength: 1 };
+  readonly capabilities: TierCapabilities = { coldStartMs: 1.4, densityPerGb: 300, accepts: [], strength: 1, bundleFormat: 'script' };
   // Isolates' clocks read wall time while they run: charges are bounded by this process's CPU
   // outside the event loop (see limit-enforcer.ts).
   readonly #enforcer = new LimitEnforcer({ readCpuBudgetNs: offThreadCpuNs });
@@ -26,11 +28,14 @@ export class IsolateTier implements IsolationTier {
   readonly #makeSnapshot: NonNullable<IsolateTierOptions['makeSnapshot']>;
   readonly #warn: NonNullable<IsolateTierOptions['onWarning']>;
   readonly #pool: TemplatePool<IsolateSandbox> | undefined;
+  readonly #codeCache: CodeCache | undefined;
 
   constructor(options: IsolateTierOptions = {}) {
     this.#snapshot = options.snapshot ?? true;
     this.#makeSnapshot = options.makeSnapshot ?? runtimeSnapshot;
     this.#warn = options.onWarning ?? (() => {});
+    const codeCache = options.codeCache;
+    this.#codeCache = codeCache === false ? undefined : codeCache instanceof CodeCache ? codeCache : new CodeCache(codeCache);
     if (options.templates !== false) {
       this.#pool = new TemplatePool(
         (memoryMb) => this.#blank(memoryMb),
@@ -48,7 +53,7 @@ export class IsolateTier implements IsolationTier {
   async start(spec: SandboxSpec): Promise<Sandbox> {
     let sandbox = this.#pool?.take(spec.limits.memoryMb);
     if (!sandbox?.alive) sandbox = await this.#blank(spec.limits.memoryMb);
-    await sandbox.specialise(spec, this.#enforcer);
+    await sandbox.specialise(spec, this.#enforcer, this.#codeCache);
     return sandbox;
   }
 
@@ -58,11 +63,12 @@ export class IsolateTier implements IsolationTier {
   }
 
   status(): Record<string, unknown> {
-    return { tier: this.name, snapshot: this.#snapshot, templates: this.templateStats() };
+    return { tier: this.name, snapshot: this.#snapshot, templates: this.templateStats(), codeCache: this.#codeCache?.stats() };
   }
 
   close(): void {
     this.#pool?.close();
+    this.#codeCache?.clear();
   }
 
   async #blank(memoryMb: number): Promise<IsolateSandbox> {

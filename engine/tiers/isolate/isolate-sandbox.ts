@@ -14,6 +14,7 @@ import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_TIMERS_PER_ISOLATE } from '../../limits
 import type { WireRequest, WireResponse } from '../../wire.ts';
 import type { Sandbox, SandboxSpec, SandboxUsage } from '../tier.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
+import type { CodeCache } from '../../warm/index.ts';
 import type { LimitEnforcer, SandboxMeter } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { StreamedBody } from './streamed-body.ts';
@@ -221,7 +222,7 @@ export class IsolateSandbox implements Sandbox {
   }
 
   /** Loads the tenant's module into this blank sandbox; throws BundleError if it does not load. */
-  async specialise(spec: SandboxSpec, enforcer: LimitEnforcer): Promise<void> {
+  async specialise(spec: SandboxSpec, enforcer: LimitEnforcer, codeCache?: CodeCache): Promise<void> {
     if (this.#spec) throw new Error('a sandbox is specialised once');
     this.#spec = spec;
     this.#meter = enforcer.meter<Task>(spec.limits.cpuMs, {
@@ -231,15 +232,10 @@ export class IsolateSandbox implements Sandbox {
     });
     this.#tasks.meter = this.#meter;
     const { name, limits } = spec;
-    const context = this.#context!;
     const runtime = this.#runtime!;
     try {
-      const module = await this.#isolate.compileModule(spec.code, { filename: `file:///${name}.js` });
-      await module.instantiate(context, (specifier) => {
-        throw new Error(`cannot import "${specifier}": the function must be one bundled module`);
-      });
-      await module.evaluate({ timeout: limits.startupCpuMs });
-      await runtime.setTenant.apply(undefined, [module.namespace.derefInto(), new ivm.ExternalCopy(spec.env).copyInto(), spec.ai?.binding ?? null]);
+      const exported = spec.format === 'script' ? await this.#runScript(spec, codeCache) : await this.#evaluateModule(spec);
+      await runtime.setTenant.apply(undefined, [exported, new ivm.ExternalCopy(spec.env).copyInto(), spec.ai?.binding ?? null]);
       this.#cpuAnsweredNs = this.#readCpuNs();
     } catch (err) {
       if (this.#isolate.isDisposed) {
@@ -252,6 +248,33 @@ export class IsolateSandbox implements Sandbox {
       this.stop();
       throw new BundleError(`function "${name}" failed to load: ${message}`, stack.slice(1));
     }
+  }
+
+  /** Runs a script bundle (compiled from `codeCache` when it holds it); its value is the exports. */
+  async #runScript(spec: SandboxSpec, codeCache: CodeCache | undefined): Promise<ivm.Dereference<unknown>> {
+    const key = codeCache && spec.codeKey;
+    const cachedData = key ? codeCache.get(key) : undefined;
+    const script: ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean } = await this.#isolate.compileScript(spec.code, {
+      filename: `file:///${spec.name}.js`,
+      cachedData,
+      produceCachedData: key !== undefined,
+    });
+    if (key) {
+      if (cachedData && script.cachedDataRejected) codeCache.reject(key);
+      if (script.cachedData) codeCache.set(key, script.cachedData);
+    }
+    const exported = await script.run(this.#context!, { timeout: spec.limits.startupCpuMs, reference: true, release: true });
+    return exported.derefInto({ release: true });
+  }
+
+  /** Links and evaluates a module bundle; its namespace is the exports. */
+  async #evaluateModule(spec: SandboxSpec): Promise<ivm.Dereference<unknown>> {
+    const module = await this.#isolate.compileModule(spec.code, { filename: `file:///${spec.name}.js` });
+    await module.instantiate(this.#context!, (specifier) => {
+      throw new Error(`cannot import "${specifier}": the function must be one bundled module`);
+    });
+    await module.evaluate({ timeout: spec.limits.startupCpuMs });
+    return module.namespace.derefInto();
   }
 
   /** A unit of work the limits apply to (a request, or a scheduled run), registered and metered. */

@@ -1,0 +1,31 @@
+import vm from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { bundleSource } from './index.ts';
+
+describe('tenant bundles', () => {
+  it('as a script, evaluate to the module\'s exports, in strict mode, with top-level names kept local', async () => {
+    const bundle = await bundleSource('const secret = 1; export const strict = (function () { return this === undefined; })(); export default { fetch() { return secret; } };', 'f', { format: 'script' });
+    expect(bundle.format).toBe('script');
+    const context = vm.createContext({});
+    const exported = vm.runInContext(bundle.code, context);
+    expect(exported.default.fetch()).toBe(1);
+    expect(exported.strict).toBe(true);
+    expect(vm.runInContext('typeof secret + typeof module + typeof exports', context)).toBe('undefinedundefinedundefined');
+  });
+
+  it('stay modules where only a module can say it: top-level await, import.meta', async () => {
+    for (const source of ['const x = await Promise.resolve(1); export default { fetch: () => x };', 'export default { fetch: () => import.meta.url };']) {
+      const bundle = await bundleSource(source, 'f', { format: 'script' });
+      expect(bundle.format).toBe('module');
+      expect(bundle.code).toContain('export {');
+    }
+    expect((await bundleSource('export default {}', 'f')).format).toBe('module');
+  });
+
+  it('as a script, keep a source map that points into the source', async () => {
+    const bundle = await bundleSource('export default {\n  fetch() {\n    throw new Error("here");\n  }\n};', 'f', { format: 'script' });
+    const map = JSON.parse(bundle.sourceMap!);
+    expect(map.sources).toEqual(['f.ts']);
+    expect(bundle.code.split('\n')[0]).toContain('"use strict"');
+  });
+});
