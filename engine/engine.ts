@@ -255,7 +255,7 @@ export class Engine {
     };
     const spec = (await tier.prepare?.(bundled)) ?? bundled;
     const boot = options.boot ?? true;
-    if (boot) this.#residency.makeRoom(this.#functions.values());
+    if (boot) this.#residency.makeRoom(() => this.#functions.values());
     const sandbox = boot ? await tier.start(spec) : undefined;
     if (this.#deploySeq.get(name) !== seq) {
       sandbox?.stop();
@@ -473,7 +473,7 @@ export class Engine {
     const slot = this.#functions.get(fn.name);
     if (!slot || slot.fn !== fn) return Promise.reject(new NoSuchFunctionError(fn.name));
     try {
-      this.#residency.makeRoom(this.#functions.values());
+      this.#residency.makeRoom(() => this.#functions.values());
     } catch (err) {
       return Promise.reject(err);
     }

@@ -92,14 +92,14 @@ export class Residency {
    * Before booting a sandbox: at the cap, evict the least valuable idle replica (its function's
    * next request boots it again). With none idle the boot is refused rather than risk V8's abort.
    */
-  makeRoom(slots: Iterable<ResidentSlot>): void {
-    let live = 0;
+  makeRoom(slots: () => Iterable<ResidentSlot>): void {
+    // Counting is cheap; ranking every idle replica is not, and is only needed at the cap.
+    const live = this.live(slots());
+    if (live < this.#o.maxLive) return;
     let victim: IdleReplica | undefined;
-    for (const slot of slots) {
-      live += slot.replicas.live;
+    for (const slot of slots()) {
       for (const candidate of idleReplicas(slot)) if (!victim || byValue(candidate, victim) < 0) victim = candidate;
     }
-    if (live < this.#o.maxLive) return;
     if (!victim) throw new SandboxUnavailableError(`all ${this.#o.maxLive} isolates this process may hold are busy`);
     this.#o.logger.info({ fn: victim.slot.name, live, extra: victim.extra }, 'isolate evicted to stay under the live isolate cap');
     this.stats.evictions++;
