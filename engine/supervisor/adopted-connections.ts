@@ -1,8 +1,8 @@
 // The engine's side of connection handoff: it serves HTTP on connections the supervisor passed
-// it, and reports, once per event-loop turn, how many requests are in flight on each, which it
-// closed, and which it gave back. A request is reported in the turn its headers were parsed,
-// before any tenant code runs for it (that happens on isolate threads, answering in later turns),
-// so a crash leaves the supervisor knowing which connections were owed an answer.
+// it, counts the requests in flight on each (to give connections back idle when recycled, and to
+// drain), and reports, once per event-loop turn, which connections it closed and which it gave
+// back. Requests themselves cost no message: when an engine dies, the supervisor answers every
+// connection it held, busy or not (see handoff.ts).
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { IdleSignal } from './idle-signal.ts';
@@ -17,7 +17,6 @@ export class AdoptedConnections {
   readonly #inFlight = new Map<number, number>();
   readonly #sockets = new Map<number, Socket>();
   readonly #giving = new Set<number>();
-  #delta = new Map<number, number>();
   #closed: number[] = [];
   #released: number[] = [];
   #flushing = false;
@@ -85,8 +84,6 @@ export class AdoptedConnections {
 
   #change(id: number, by: number): void {
     this.#inFlight.set(id, (this.#inFlight.get(id) ?? 0) + by);
-    this.#delta.set(id, (this.#delta.get(id) ?? 0) + by);
-    this.#schedule();
   }
 
   #schedule(): void {
@@ -94,11 +91,8 @@ export class AdoptedConnections {
     this.#flushing = true;
     setImmediate(() => {
       this.#flushing = false;
-      const delta: number[] = [];
-      for (const [id, by] of this.#delta) if (by !== 0) delta.push(id, by);
-      this.#delta = new Map();
-      if (!delta.length && !this.#closed.length && !this.#released.length) return;
-      this.#report({ delta, closed: this.#closed, released: this.#released });
+      if (!this.#closed.length && !this.#released.length) return;
+      this.#report({ closed: this.#closed, released: this.#released });
       this.#closed = [];
       this.#released = [];
     });

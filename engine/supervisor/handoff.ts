@@ -1,11 +1,11 @@
 // Connection handoff, the supervisor's data path with one engine: the supervisor accepts each TCP
 // connection and passes it to the engine process (child.send with the socket, keepOpen), which
 // serves HTTP on it directly, so requests cost the supervisor nothing. The supervisor keeps its
-// own descriptor of every connection, unread, and the engine reports, once per event-loop turn,
-// which connections have requests in flight (for status, draining and recycling). When the engine
-// dies, every connection it held gets 502 `engine-restarted` written by the supervisor and is
-// closed: a report lags the engine by up to one turn, so a connection it last called idle may
-// carry a request the engine had already read, and nothing else would ever answer it.
+// own descriptor of every connection, unread; the engine reports which ones it closed or gave
+// back. When the engine dies, every connection it held gets 502 `engine-restarted` written by the
+// supervisor and is closed: the supervisor cannot know which ones carry a request the engine had
+// read (a per-request report would lag by a turn, and cost a message on the busiest path), and
+// nothing else would ever answer them.
 import net from 'node:net';
 import { EngineRestartedError, errorAnswer } from '../errors.ts';
 import type { EngineProcess } from './engine-process.ts';
@@ -14,8 +14,6 @@ import type { ConnectionReport } from './protocol.ts';
 interface Connection {
   socket: net.Socket;
   engine?: EngineProcess;
-  /** Requests in flight on it, as last reported by its engine. */
-  inFlight: number;
 }
 
 export class Handoff {
@@ -32,7 +30,7 @@ export class Handoff {
     this.server = net.createServer({ pauseOnConnect: true }, (socket) => {
       const id = this.#nextId++;
       socket.on('error', () => {});
-      this.#conns.set(id, { socket, inFlight: 0 });
+      this.#conns.set(id, { socket });
       this.#hand(id);
     });
   }
@@ -43,19 +41,8 @@ export class Handoff {
     for (const id of this.#waiting.splice(0)) this.#hand(id);
   }
 
-  /** Requests in flight on `engine`'s connections. */
-  inFlight(engine: EngineProcess): number {
-    let n = 0;
-    for (const c of this.#conns.values()) if (c.engine === engine) n += c.inFlight;
-    return n;
-  }
-
   /** An engine's report of its connections since its last one. */
   report(engine: EngineProcess, r: ConnectionReport): void {
-    for (let i = 0; i < r.delta.length; i += 2) {
-      const c = this.#conns.get(r.delta[i]!);
-      if (c?.engine === engine) c.inFlight += r.delta[i + 1]!;
-    }
     for (const id of r.closed) {
       this.#conns.get(id)?.socket.destroy();
       this.#conns.delete(id);
@@ -64,7 +51,6 @@ export class Handoff {
       const c = this.#conns.get(id);
       if (c?.engine !== engine) continue;
       c.engine = undefined;
-      c.inFlight = 0;
       this.#hand(id);
     }
     if (this.#releases.has(engine) && !this.#owns(engine)) this.#releases.get(engine)!();
@@ -129,7 +115,6 @@ export class Handoff {
       return;
     }
     c.engine = target;
-    c.inFlight = 0;
     target.handOver(id, c.socket, () => {
       // The engine died before it got the socket: the next engine will.
       if (c.engine === target) {

@@ -14,8 +14,6 @@ export interface EngineStart {
 
 /** What happened to the connections handed to an engine since its last report. */
 export interface ConnectionReport {
-  /** Pairs of connection id and change in its requests in flight. */
-  delta: number[];
   /** Connections the engine closed: the supervisor closes its descriptor too. */
   closed: number[];
   /** Connections given back idle (after `release`), to go to another engine. */
