@@ -202,6 +202,7 @@ describe('limits', () => {
     const live = engine.liveCount;
     for (let waited = 0; engine.liveCount === live && waited < 5_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     expect(engine.liveCount).toBe(live - 1);
+    expect(engine.metrics.meter('bg-hog').limitKills.cpu).toBe(1);
     // The hog's isolate was recycled: module state starts over.
     expect(await (await get(engine, 'bg-hog')).text()).toBe('1');
   });

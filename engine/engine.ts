@@ -240,8 +240,13 @@ export class Engine {
     const nodeBuiltins = tier.capabilities.accepts.includes('node-builtins');
     const bundleOptions = { nodeBuiltins, format: tier.capabilities.bundleFormat };
     const bundle = config.entry !== undefined ? await bundleEntry(config.entry, bundleOptions) : await bundleSource(config.code!, name, bundleOptions);
+    const onEnded = (reason: IsletError) => {
+      const slot = this.#functions.get(name);
+      if (slot?.spec.onEnded === onEnded) this.#sched.noteEnded(slot.fn, reason);
+    };
     const bundled: SandboxSpec = {
       name,
+      onEnded,
       code: bundle.code,
       format: bundle.format,
       codeKey: CodeCache.key(bundle.code),

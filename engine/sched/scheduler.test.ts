@@ -185,4 +185,17 @@ describe('quarantine', () => {
     expect([second.headers['islet-error'], second.headers['retry-after']]).toEqual(['quarantined', '3']);
     expect(await engine.metrics.text()).toContain('islet_limit_kills_total{function="hog",limit="cpu"} 6');
   });
+
+  it('counts limits hit by work after the response, which no request waits for', async () => {
+    const engine = engineWith({ sched: { quarantine: { strikes: 2, windowMs: 10_000, baseMs: 5_000, maxMs: 10_000, forgiveAfterMs: 60_000 } } });
+    await engine.deploy('late', { code: 'export default { fetch() { setTimeout(() => { for (;;) {} }, 1); return new Response("ok") } }', limits: { cpuMs: 20 } });
+    for (let strike = 1; strike <= 2; strike++) {
+      expect(await (await get(engine, 'late')).text()).toBe('ok');
+      const kills = () => engine.metrics.meter('late').limitKills.cpu;
+      for (let waited = 0; kills() < strike && waited < 5_000; waited += 20) await sleep(20);
+      expect(kills()).toBe(strike);
+    }
+    const refused = await get(engine, 'late');
+    expect([refused.status, refused.headers.get('islet-error')]).toEqual([503, 'quarantined']);
+  });
 });

@@ -100,8 +100,8 @@ export class Scheduler {
   #lagMs = 0;
   #previousLagMs = 0;
   #lastTick = performance.now();
-  /** One kill fails every request in its isolate with the same error: count it once. */
-  #lastKill: unknown;
+  /** Kills already counted: one kill fails every request in flight, and is also told on its own. */
+  readonly #counted = new WeakSet<object>();
 
   constructor(options: SchedOptions, hooks: SchedHooks) {
     this.#o = options;
@@ -372,10 +372,18 @@ export class Scheduler {
     fn.completed = 0;
   }
 
+  /**
+   * A sandbox of `fn` ended on its own (a limit or a crash), perhaps with no request in flight:
+   * work after the response that hits a limit counts, and backs the function off, as well.
+   */
+  noteEnded(fn: SchedFunction, reason: unknown): void {
+    if (!fn.removed) this.#noteFailure(fn, reason);
+  }
+
   #noteFailure(fn: SchedFunction, err: unknown): void {
     const limit = err instanceof CpuLimitError ? 'cpu' : err instanceof MemoryLimitError ? 'memory' : err instanceof WallLimitError ? 'wall' : undefined;
-    if (!limit || err === this.#lastKill) return;
-    this.#lastKill = err;
+    if (!limit || this.#counted.has(err as object)) return;
+    this.#counted.add(err as object);
     this.#hooks.onLimitKill(fn, limit);
     if (this.#o.quarantine === false) return;
     const periodMs = fn.quarantine.strike(performance.now(), this.#o.quarantine);

@@ -2,6 +2,7 @@
 // invoke it with wire requests, check its health, stop it. The isolate tier is the default;
 // heavier tiers implement the same shape, and each says what it costs and what it accepts.
 import type { AiHost } from '../bindings/index.ts';
+import type { IsletError } from '../errors.ts';
 import type { BundleFormat } from '../bundle/index.ts';
 import type { OutboundFetch } from '../egress/index.ts';
 import type { Limits } from '../limits.ts';
@@ -58,6 +59,11 @@ export interface SandboxSpec {
   mapStack?: (stack: string) => string;
   /** The host end of the function's AI binding, when it has one (env[ai.binding]). */
   ai?: AiHost;
+  /**
+   * Told when a sandbox of this function ends on its own — a limit, a crash — whether or not a
+   * request was in flight (work after the response can hit a limit too). Not told for stop().
+   */
+  onEnded?: (reason: IsletError) => void;
   /** What the tier's prepare() made for start() (a bundle file, an image). */
   artifact?: string;
 }

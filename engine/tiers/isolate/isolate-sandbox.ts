@@ -378,8 +378,7 @@ export class IsolateSandbox implements Sandbox {
     task.body = new StreamedBody({
       pull: () => {
         if (!this.alive) return;
-        this.#meter?.poke();
-        this.#runtime!.pullResponseStream.applyIgnored(undefined, [id]);
+        this.#deliver(this.#runtime!.pullResponseStream, [id]);
       },
       cancel: () => {
         if (this.alive) this.#runtime!.cancelResponseStream.applyIgnored(undefined, [id]);
@@ -418,8 +417,7 @@ export class IsolateSandbox implements Sandbox {
 
   #settleRequestChunk(args: [id: number, chunk: ArrayBuffer | null, error: string | null]): void {
     if (!this.alive) return;
-    this.#meter?.poke();
-    this.#runtime!.settleRequestChunk.applyIgnored(undefined, args, { arguments: { copy: true } });
+    this.#deliver(this.#runtime!.settleRequestChunk, args, { arguments: { copy: true } });
   }
 
   /** The tenant cancelled the body or its request ended: the rest is drained, not read into the isolate. */
@@ -492,8 +490,7 @@ export class IsolateSandbox implements Sandbox {
 
   #settleFetch(args: unknown[]): void {
     if (!this.alive) return;
-    this.#meter?.poke();
-    this.#runtime!.settleFetch.applyIgnored(undefined, args, { arguments: { copy: true } });
+    this.#deliver(this.#runtime!.settleFetch, args, { arguments: { copy: true } });
   }
 
   /** A crypto.subtle operation: the arguments come from the isolate, and web-crypto.ts checks them. */
@@ -514,8 +511,7 @@ export class IsolateSandbox implements Sandbox {
 
   #settleCrypto(args: CryptoSettled): void {
     if (!this.alive) return;
-    this.#meter?.poke();
-    this.#runtime!.settleCrypto.applyIgnored(undefined, args, { arguments: { copy: true } });
+    this.#deliver(this.#runtime!.settleCrypto, args, { arguments: { copy: true } });
   }
 
   /** env.AI.run from the tenant: `inputs` is what the runtime flattened, checked by the binding. */
@@ -539,7 +535,6 @@ export class IsolateSandbox implements Sandbox {
    */
   #settleAi(id: number, result: TensorMap | Error): void {
     if (!this.alive) return;
-    this.#meter?.poke();
     if (!(result instanceof Error)) {
       try {
         const entries = Object.entries(result);
@@ -551,7 +546,7 @@ export class IsolateSandbox implements Sandbox {
           if (lastUse.get(t.data) !== i) return [new ivm.ExternalCopy(t.data).copyInto({ release: true })];
           return [new ivm.ExternalCopy(t.data, { transferOut: true }).copyInto({ release: true, transferIn: true })];
         });
-        this.#runtime!.settleAi.applyIgnored(undefined, [id, '', '', new ivm.ExternalCopy(meta).copyInto({ release: true }), ...buffers]);
+        this.#deliver(this.#runtime!.settleAi, [id, '', '', new ivm.ExternalCopy(meta).copyInto({ release: true }), ...buffers]);
         return;
       } catch (err) {
         result = err instanceof Error ? err : new Error(String(err));
@@ -561,7 +556,16 @@ export class IsolateSandbox implements Sandbox {
     const known = result instanceof AccelError ? result : undefined;
     if (!known) this.#spec.log.event('error', 'AI call failed inside islet', { error: String(result.stack ?? result) });
     const args = [id, known?.code ?? 'backend_error', known?.message ?? 'the AI call failed inside islet', []];
-    this.#runtime!.settleAi.applyIgnored(undefined, args, { arguments: { copy: true } });
+    this.#deliver(this.#runtime!.settleAi, args, { arguments: { copy: true } });
+  }
+
+  /**
+   * Calls the runtime with work no request is waiting for (a timer, a result, a chunk): the
+   * meter watches the isolate until the call has run, so that what it runs stays within cpuMs.
+   */
+  #deliver(runtimeFn: ivm.Reference<(...args: any[]) => unknown>, args: unknown[], options?: ivm.ReferenceApplyOptions): void {
+    const ran = this.#meter?.background() ?? (() => {});
+    runtimeFn.apply(undefined, args, options).then(ran, ran);
   }
 
   #randomBytes(length: number): ArrayBuffer {
@@ -575,8 +579,7 @@ export class IsolateSandbox implements Sandbox {
     const handle = setTimeout(() => {
       this.#timers.delete(id);
       if (!this.alive) return;
-      this.#meter?.poke();
-      this.#runtime!.fireTimer.applyIgnored(undefined, [id]);
+      this.#deliver(this.#runtime!.fireTimer, [id]);
     }, Math.max(0, Number(delayMs) || 0));
     handle.unref();
     this.#timers.set(id, handle);
@@ -600,7 +603,10 @@ export class IsolateSandbox implements Sandbox {
     this.#aiCalls.clear();
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
     this.#queue = [];
-    if (!quiet) this.#spec?.log.event('warn', reason.message, { code: reason.code });
+    if (!quiet) {
+      this.#spec?.log.event('warn', reason.message, { code: reason.code });
+      this.#spec?.onEnded?.(reason);
+    }
     this.#tasks.failAll(reason);
   }
 

@@ -17,6 +17,28 @@ function setup(cpuLimitMs: number) {
 }
 
 describe('SandboxMeter', () => {
+  it('keeps watching background work until it has run, however long its clock stands still', () => {
+    const { clock, events, enforcer, meter, tick } = setup(10);
+    meter.background();
+    expect(enforcer.watching).toBe(1);
+    // The isolate's thread has not got a core yet: no clock advance, but the work is still coming.
+    for (let i = 0; i < 5; i++) expect(tick(0)).toBe(true);
+    clock.cpuNs += 11e6;
+    expect(tick(0)).toBe(false);
+    expect(events).toEqual(['cpu']);
+  });
+
+  it('stops watching once background work has run and the clock stands still', () => {
+    const { clock, events, meter, tick } = setup(10);
+    const ran = meter.background();
+    clock.cpuNs += 1e6;
+    expect(tick(0)).toBe(true);
+    ran();
+    ran();
+    expect(tick(0)).toBe(false);
+    expect(events).toEqual([]);
+  });
+
   it('charges a lone request all of the isolate CPU and stops it past the limit', () => {
     const { clock, events, meter, task, tick } = setup(10);
     const t = task('a');

@@ -43,6 +43,8 @@ export class SandboxMeter<T extends MeteredTask> {
   readonly #enforcer: LimitEnforcer;
   #lastCpuNs = 0;
   #backgroundNs = 0;
+  /** Deliveries of background work not yet run (see background()). */
+  #background = 0;
   #watched = false;
 
   constructor(enforcer: LimitEnforcer, cpuLimitMs: number, hooks: MeterHooks<T>) {
@@ -64,6 +66,23 @@ export class SandboxMeter<T extends MeteredTask> {
   /** Something may run without a request (a timer fired): keep an eye on it. */
   poke(): void {
     this.#watch();
+  }
+
+  /**
+   * Work no request waits for is on its way into the sandbox (a timer fired, a result delivered):
+   * watched at least until the returned function is called once it has run. A clock that has not
+   * moved proves nothing before then: on a loaded machine the sandbox's thread may still be
+   * waiting for a core, and a loop that starts after the watch ended would never be stopped.
+   */
+  background(): () => void {
+    this.#background++;
+    this.#watch();
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.#background--;
+    };
   }
 
   stop(): void {
@@ -91,7 +110,7 @@ export class SandboxMeter<T extends MeteredTask> {
   charge(now: number, delta: number): boolean {
     const n = this.tasks.size;
     if (n === 0) {
-      if (delta === 0) {
+      if (delta === 0 && this.#background === 0) {
         this.#watched = false;
         return false;
       }
