@@ -22,7 +22,7 @@ describe('npm run bench', () => {
       expect(Object.keys(saved.benchmarks)).toEqual(HERE);
       for (const [name, r] of Object.entries(saved.benchmarks)) expect(r.status, `${name}: ${JSON.stringify(r)}`).not.toBe('failed');
       // The ones in this repository today must have run and reported rows under their own name.
-      for (const name of ['throughput', 'peers', 'coldstart', 'density', 'keepalive']) {
+      for (const name of ['throughput', 'peers', 'coldstart', 'function-snapshot', 'density', 'keepalive']) {
         const r = saved.benchmarks[name]!;
         expect(r.status, name).toBe('ok');
         if (r.status !== 'ok') continue;
