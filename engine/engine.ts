@@ -238,7 +238,11 @@ export class Engine {
     this.#deploySeq.set(name, seq);
 
     const nodeBuiltins = tier.capabilities.accepts.includes('node-builtins');
-    const bundleOptions = { nodeBuiltins, format: tier.capabilities.bundleFormat };
+    const packagesAtRunTime = fields.needs.includes('native');
+    if (packagesAtRunTime && config.entry === undefined) {
+      throw new ConfigError(`function "${name}" needs native: deploy it as an "entry" whose packages are installed beside it (native addons are loaded from there at run time)`);
+    }
+    const bundleOptions = { nodeBuiltins, packagesAtRunTime, format: tier.capabilities.bundleFormat };
     const bundle = config.entry !== undefined ? await bundleEntry(config.entry, bundleOptions) : await bundleSource(config.code!, name, bundleOptions);
     const onEnded = (reason: IsletError) => {
       const slot = this.#functions.get(name);
@@ -249,6 +253,7 @@ export class Engine {
       onEnded,
       code: bundle.code,
       format: bundle.format,
+      ...(bundle.packageRoot && { packageRoot: bundle.packageRoot }),
       codeKey: CodeCache.key(bundle.code),
       limits,
       env,

@@ -1,6 +1,6 @@
 // Tenant code in, one ESM module (or, for the isolate tier, one script) out: esbuild's API in
 // process, aimed at the isolate's V8.
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { BundleError } from '../errors.ts';
@@ -13,6 +13,8 @@ export interface TenantBundle {
   sourceMap: string | undefined;
   /** Files the bundle was built from (absolute paths), for `islet dev` to watch. */
   inputs: string[];
+  /** With `packagesAtRunTime`: the directory holding every package the code imports (a node_modules). */
+  packageRoot?: string;
 }
 
 const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
@@ -93,6 +95,49 @@ export interface BundleOptions {
    * in modules, so such code stays one.
    */
   format?: BundleFormat;
+  /**
+   * Leave npm packages out of the bundle, imported at run time from where Node finds them for the
+   * entry (for native addons, whose `.node` files cannot be bundled); implies `nodeBuiltins`.
+   */
+  packagesAtRunTime?: boolean;
+}
+
+/**
+ * Every package import stays an import, of the file Node itself would load for the importing
+ * file, by absolute path: the sandbox then needs to read only those packages' directory (the
+ * bundle's packageRoot), wherever its own copy of the bundle lies.
+ */
+function packagesAtRunTime(found: string[]): esbuild.Plugin {
+  return {
+    name: 'islet-packages-at-run-time',
+    setup(build) {
+      build.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (NODE_BUILTINS.has(args.path)) return { path: args.path, external: true };
+        try {
+          const file = createRequire(path.join(args.resolveDir, 'index.js')).resolve(args.path);
+          found.push(file);
+          return { path: file, external: true };
+        } catch {
+          return { errors: [{ text: `package "${args.path}" is not installed where ${args.resolveDir} would find it (npm install it there)` }] };
+        }
+      });
+    },
+  };
+}
+
+/**
+ * The deepest directory holding the node_modules of every one of `files`: a package's own
+ * dependencies (its platform's prebuilt addon, say) may be installed beside it, not inside it.
+ */
+function packageRoot(files: string[]): string | undefined {
+  const trees = files.map((file) => {
+    const at = file.indexOf(`${path.sep}node_modules${path.sep}`);
+    return at < 0 ? path.dirname(file) : file.slice(0, at + '/node_modules'.length);
+  });
+  if (!trees.length) return undefined;
+  let dir = trees[0]!;
+  for (const tree of trees) while (tree !== dir && !tree.startsWith(dir + path.sep)) dir = path.dirname(dir);
+  return dir;
 }
 
 // Under Node, a bundled CommonJS dependency's require('fs') needs a real require in the module.
@@ -106,8 +151,11 @@ const NODE_TARGET: esbuild.BuildOptions = {
 /** Bundles an entry file (TypeScript or JavaScript, may import npm packages). */
 export async function bundleEntry(entry: string, options: BundleOptions = {}): Promise<TenantBundle> {
   const absolute = path.resolve(entry);
-  const target = options.nodeBuiltins ? { ...NODE_TARGET, plugins: [] } : { plugins: [refuseNodeBuiltins] };
-  return run({ ...COMMON, ...target, entryPoints: [absolute], outfile: path.join(process.cwd(), 'bundle.js') }, process.cwd(), options.format);
+  const packages: string[] = [];
+  const plugins = options.packagesAtRunTime ? [packagesAtRunTime(packages)] : options.nodeBuiltins ? [] : [refuseNodeBuiltins];
+  const target = options.nodeBuiltins || options.packagesAtRunTime ? { ...NODE_TARGET, plugins } : { plugins };
+  const bundle = await run({ ...COMMON, ...target, entryPoints: [absolute], outfile: path.join(process.cwd(), 'bundle.js') }, process.cwd(), options.format);
+  return options.packagesAtRunTime ? { ...bundle, packageRoot: packageRoot(packages) } : bundle;
 }
 
 /** Bundles one module's source, as sent through the admin API; it may import only Node built-ins, and those only with `nodeBuiltins`. */

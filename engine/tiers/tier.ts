@@ -14,7 +14,8 @@ export type TierName = (typeof TIER_NAMES)[number];
 
 /**
  * What a function may declare it needs. `node-builtins`: imports `node:*` modules; `native`:
- * loads native addons (which Node's permission model refuses); `untrusted-strong`: code that
+ * loads native addons (from the packages installed beside its entry, which then stay out of its
+ * bundle; native code is not bound by Node's permission model, so only kernel boundaries take it); `untrusted-strong`: code that
  * must not share a kernel interface with the host beyond a syscall filter (gVisor, a VM).
  */
 export const NEEDS = ['node-builtins', 'native', 'untrusted-strong'] as const;
@@ -64,6 +65,11 @@ export interface SandboxSpec {
    * request was in flight (work after the response can hit a limit too). Not told for stop().
    */
   onEnded?: (reason: IsletError) => void;
+  /**
+   * The directory of the npm packages the code imports at run time (functions that need native
+   * addons): its sandboxes may read it and load addons from it.
+   */
+  packageRoot?: string;
   /** What the tier's prepare() made for start() (a bundle file, an image). */
   artifact?: string;
 }

@@ -28,7 +28,7 @@ export class ContainerTier extends ProcessTier {
     this.runtime = options.runtime ?? 'bubblewrap';
     if (!CONTAINER_RUNTIMES.includes(this.runtime)) throw new RangeError(`container runtime must be one of ${CONTAINER_RUNTIMES.join(', ')}`);
     this.launcher = this.runtime === 'bubblewrap' ? new BubblewrapLauncher() : new OciLauncher(this.runtime);
-    this.capabilities = { coldStartMs: COLD_START_MS[this.runtime], densityPerGb: 20, accepts: ['node-builtins'], strength: 3 };
+    this.capabilities = { coldStartMs: COLD_START_MS[this.runtime], densityPerGb: 20, accepts: ['node-builtins', 'native'], strength: 3 };
   }
 
   override status(): Record<string, unknown> {

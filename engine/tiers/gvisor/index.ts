@@ -12,7 +12,7 @@ const GVISOR_OVERHEAD_MB = 160;
 export class GvisorTier extends ProcessTier {
   override readonly name: TierName = 'gvisor';
   // ~270 ms cold for a hello sandbox booted from nothing on the ptrace platform.
-  override readonly capabilities: TierCapabilities = { coldStartMs: 270, densityPerGb: 8, accepts: ['node-builtins', 'untrusted-strong'], strength: 4 };
+  override readonly capabilities: TierCapabilities = { coldStartMs: 270, densityPerGb: 8, accepts: ['node-builtins', 'native', 'untrusted-strong'], strength: 4 };
   protected override readonly launcher: Launcher = new OciLauncher('runsc');
   protected override readonly memoryOverheadMb = GVISOR_OVERHEAD_MB;
 }

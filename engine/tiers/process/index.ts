@@ -81,15 +81,19 @@ export class ProcessTier implements IsolationTier {
 
   async start(spec: SandboxSpec): Promise<Sandbox> {
     const prepared = spec.artifact ? spec : await this.prepare(spec);
-    let sandbox = this.#pool?.take(spec.limits.memoryMb);
-    if (!sandbox?.alive) sandbox = await this.#blank(spec.limits.memoryMb);
+    // A function with packages of its own needs a sandbox that can read them: booted for it.
+    let sandbox = spec.packageRoot ? undefined : this.#pool?.take(spec.limits.memoryMb);
+    if (!sandbox?.alive) sandbox = await this.#blank(spec.limits.memoryMb, spec.packageRoot);
     this.#started++;
     await sandbox.specialise(prepared, this.#enforcer);
     return sandbox;
   }
 
-  /** A booted sandbox with no tenant: its own directory, Node's limits, its cgroup. */
-  async #blank(memoryMb: number): Promise<ProcessSandbox> {
+  /**
+   * A booted sandbox with no tenant: its own directory, Node's limits, its cgroup. With
+   * `packageRoot`, it may also read that directory and load native addons from it.
+   */
+  async #blank(memoryMb: number, packageRoot?: string): Promise<ProcessSandbox> {
     this.#runtime ??= writeRuntimeFile(this.#dir());
     const runtime = await this.#runtime;
     const id = `${CGROUP_PREFIX}${process.pid}-${this.name}-${nextSandbox++}`;
@@ -103,10 +107,12 @@ export class ProcessTier implements IsolationTier {
       '--permission',
       `--allow-fs-read=${runtime}`,
       `--allow-fs-read=${codeDir}`,
+      ...(packageRoot ? [`--allow-fs-read=${packageRoot}`, '--allow-addons'] : []),
       `--max-old-space-size=${memoryMb}`,
       runtime,
     ];
-    const request = { id, scratchDir, node: process.execPath, nodeArgs, readable: [runtime, codeDir], network: false };
+    const readable = packageRoot ? [runtime, codeDir, packageRoot] : [runtime, codeDir];
+    const request = { id, scratchDir, node: process.execPath, nodeArgs, readable, network: false };
     const cgroup = this.#cgroup(id, memoryBytes);
     let spawned = false;
     try {
