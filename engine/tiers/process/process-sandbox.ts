@@ -383,7 +383,10 @@ export class ProcessSandbox implements Sandbox {
         // Already gone.
       }
     }
-    if (!quiet) this.#spec?.log.event('warn', reason.message, { code: reason.code, ...(stderr && { stderr: stderr.trim().split('\n').slice(-5).join('\n') }) });
+    if (!quiet) {
+      this.#spec?.log.event('warn', reason.message, { code: reason.code, ...(stderr && { stderr: stderr.trim().split('\n').slice(-5).join('\n') }) });
+      this.#spec?.onEnded?.(reason);
+    }
     this.#tasks.failAll(reason);
   }
 
