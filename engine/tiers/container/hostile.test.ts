@@ -8,29 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../index.ts';
 import { findExecutable } from '../host-binaries.ts';
+import { hostileProbes } from '../hostile-probes.ts';
 import { ProcessTier } from '../process/index.ts';
 import { bubblewrapArgs, ContainerTier } from './index.ts';
 
 const REPO_FILE = fileURLToPath(new URL('../../../package.json', import.meta.url));
-
-// Each probe answers "ok: …" when it got through, or "denied: <error code>".
-const probes = (port: number) => `
-  const fs = await import('node:fs');
-  const net = await import('node:net');
-  const tryIt = async (f) => { try { return 'ok: ' + String(await f()).slice(0, 80); } catch (e) { return 'denied: ' + (e.code ?? e.message); } };
-  const connect = (host, p) => new Promise((resolve, reject) => {
-    const s = net.connect({ host, port: p, timeout: 2000 }, () => { s.destroy(); resolve('connected'); });
-    s.on('error', reject);
-    s.on('timeout', () => { s.destroy(); reject(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })); });
-  });
-  const results = {
-    passwd: await tryIt(() => fs.readFileSync('/etc/passwd', 'utf8')),
-    repo: await tryIt(() => fs.readFileSync(${JSON.stringify(REPO_FILE)}, 'utf8')),
-    hostProcesses: await tryIt(() => fs.readdirSync('/proc').filter((d) => /^\\d+$/.test(d)).length > 3 ? 'many' : (() => { throw Object.assign(new Error(), { code: 'FEW' }); })()),
-    write: await tryIt(() => fs.writeFileSync('/tmp/owned', 'x')),
-    loopback: await tryIt(() => connect('127.0.0.1', ${port})),
-    internet: await tryIt(() => connect('1.1.1.1', 53)),
-  };`;
+const probes = (port: number) => hostileProbes(port, REPO_FILE);
 
 const container = new ContainerTier();
 const missing = container.unavailable();
