@@ -7,8 +7,7 @@
 import { createReadStream, createWriteStream, fstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { Writable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
