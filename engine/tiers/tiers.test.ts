@@ -19,8 +19,6 @@ interface Backend {
   lifecycle: boolean;
   /** Per test, for backends that boot for seconds (default vitest's). */
   timeoutMs?: number;
-  /** The engine's scheduler settings besides quarantine. */
-  sched?: Record<string, unknown>;
   engine?: Engine;
   url?: string;
   close?: () => Promise<void>;
@@ -34,9 +32,8 @@ const BACKENDS: Backend[] = [
   { label: 'container (runc)', tier: new ContainerTier({ runtime: 'runc' }), lifecycle: false },
   { label: 'container (crun)', tier: new ContainerTier({ runtime: 'crun' }), lifecycle: false },
   { label: 'gvisor', tier: new GvisorTier(), lifecycle: true },
-  // A VM boots in ~5 s here, 10–20 s while the rest of the suite runs beside it: longer tests, and
-  // a queue that waits for a replacement VM rather than answering 503 after 10 s.
-  { label: 'microvm', tier: new MicrovmTier(), lifecycle: true, timeoutMs: 90_000, sched: { maxQueueWaitMs: 60_000 } },
+  // A VM boots in ~5 s here, 10–20 s while the rest of the suite runs beside it.
+  { label: 'microvm', tier: new MicrovmTier(), lifecycle: true, timeoutMs: 90_000 },
 ];
 const runnable = BACKENDS.filter((b) => {
   const missing = b.tier.unavailable();
@@ -64,7 +61,7 @@ const shape = (res: TestResponse) => ({ status: res.status, error: res.headers['
 async function serve(backend: Backend, tier: TierName | undefined): Promise<void> {
   // The isolate engine answers the hog and the bomb once per backend compared with it: far more
   // limit hits than quarantine allows, which has tests of its own.
-  backend.engine = new Engine({ tiers: backend.tier ? [backend.tier] : [], sched: { quarantine: false, ...backend.sched } });
+  backend.engine = new Engine({ tiers: backend.tier ? [backend.tier] : [], sched: { quarantine: false } });
   const served = await serveGateway(createGateway(backend.engine, { adminToken: TOKEN }), { port: 0, host: '127.0.0.1' });
   backend.url = served.url;
   backend.close = async () => {

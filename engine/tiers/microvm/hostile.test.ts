@@ -2,34 +2,21 @@
 // files of the host's but the read-only disk holding Node and the runtime. The VM is the whole
 // boundary here (the guest's Node runs without the permission model), so every probe goes as
 // far as the guest kernel lets it.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../../index.ts';
 import { hostileProbes } from '../hostile-probes.ts';
 import { MicrovmTier } from './index.ts';
 
-const REPO_FILE = fileURLToPath(new URL('../../../package.json', import.meta.url));
+const { probes } = hostileProbes();
 const microvm = new MicrovmTier({ templates: false });
 const missing = microvm.unavailable();
-let upstream: http.Server;
-let port: number;
-
-beforeAll(async () => {
-  upstream = http.createServer((_req, res) => res.end('host secret'));
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  port = (upstream.address() as AddressInfo).port;
-});
-
-afterAll(() => upstream.close());
 
 describe.skipIf(missing)(`a hostile tenant in the microvm tier${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('reads no host files, reaches no network, cannot write the shared disk', async () => {
     const engine = new Engine({ tiers: [microvm] });
     try {
       const code = `export default { async fetch() {
-        ${hostileProbes(port, REPO_FILE)}
+        ${probes()}
         results.sharedDisk = await tryIt(() => fs.writeFileSync('/node/owned', 'x'));
         results.kernel = await tryIt(() => fs.readFileSync('/proc/cmdline', 'utf8'));
         return Response.json(results);
