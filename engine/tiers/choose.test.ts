@@ -15,7 +15,7 @@ const isolate = fakeTier('isolate', 1, []);
 const processTier = fakeTier('process', 30, ['node-builtins']);
 const container = fakeTier('container', 40, ['node-builtins'], 'bubblewrap (bwrap) is not installed');
 const gvisor = fakeTier('gvisor', 270, ['node-builtins', 'untrusted-strong']);
-const microvm = fakeTier('microvm', 3_000, ['node-builtins', 'untrusted-strong']);
+const microvm = fakeTier('microvm', 5_800, ['node-builtins', 'untrusted-strong']);
 
 describe('chooseTier', () => {
   it('defaults to the isolate tier', () => {

@@ -95,7 +95,11 @@ export class ProcessTier implements IsolationTier {
   async #blank(memoryMb: number): Promise<ProcessSandbox> {
     this.#runtime ??= writeRuntimeFile(this.#dir());
     const runtime = await this.#runtime;
-    this.#launcherReady ??= this.launcher.prepare?.();
+    // Once; a failure is tried again at the next start.
+    this.#launcherReady ??= this.launcher.prepare?.().catch((err: unknown) => {
+      this.#launcherReady = undefined;
+      throw err;
+    });
     await this.#launcherReady;
     const id = `${CGROUP_PREFIX}${process.pid}-${this.name}-${nextSandbox++}`;
     const dir = path.join(this.#dir(), id);
