@@ -5,14 +5,14 @@
 // so it gets at most VM_COLD_ROUNDS cold starts of each kind, and each template cold start waits
 // until the pool has a booted VM ready. A benchmark, not a test:
 //   node --no-node-snapshot bench/tiers.ts [--cold 20] [--requests 2000] [--duration 5]
-//     [--container-runtime bubblewrap|runc|crun] [--json out.json]
+//     [--container-runtime bubblewrap|runc|crun] [--tiers isolate,process,…] [--json out.json]
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { ContainerTier, Engine, GvisorTier, MicrovmTier, ProcessTier, createGateway, serveGateway, type ContainerRuntime, type IsolationTier, type TierName } from '../engine/index.ts';
+import { ContainerTier, Engine, GvisorTier, MicrovmTier, ProcessTier, createGateway, serveGateway, type ContainerRuntime, type IsolationTier, type TierName, TIER_NAMES } from '../engine/index.ts';
 import { bubblewrapArgs } from '../engine/tiers/container/index.ts';
 import { findExecutable } from '../engine/tiers/host-binaries.ts';
 
@@ -108,6 +108,7 @@ export async function benchTiers(argv: string[]) {
       duration: { type: 'string', default: '5' },
       connections: { type: 'string', default: '10' },
       'container-runtime': { type: 'string', default: 'bubblewrap' },
+      tiers: { type: 'string', default: TIER_NAMES.join(',') },
       json: { type: 'string' },
     },
   });
@@ -122,7 +123,8 @@ export async function benchTiers(argv: string[]) {
   const rows: Record<string, unknown>[] = [];
   const skipped: Record<string, string> = {};
   try {
-    for (const tier of ['isolate', ...extra.map((t) => t.name)] as TierName[]) {
+    const wanted = values.tiers.split(',');
+    for (const tier of (['isolate', ...extra.map((t) => t.name)] as TierName[]).filter((t) => wanted.includes(t))) {
       const label = tier === 'container' ? `container (${runtime})` : tier;
       const missing = extra.find((t) => t.name === tier)?.unavailable();
       if (missing) {
