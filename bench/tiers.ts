@@ -1,21 +1,25 @@
 // The isolation tiers side by side: per tier, the cold start (first request to a function whose
 // sandbox is not running, at the HTTP client) from a template and booted from nothing, the raw
 // start of its boundary (Node started and exited directly, or inside bubblewrap, for
-// comparison), and warm latency and req/s through the same gateway. A benchmark, not a test:
+// comparison), and warm latency and req/s through the same gateway. A microVM boots for seconds,
+// so it gets at most VM_COLD_ROUNDS cold starts of each kind, and each template cold start waits
+// until the pool has a booted VM ready. A benchmark, not a test:
 //   node --no-node-snapshot bench/tiers.ts [--cold 20] [--requests 2000] [--duration 5]
-//     [--container-runtime bubblewrap|runc|crun] [--json out.json]
+//     [--container-runtime bubblewrap|runc|crun] [--tiers isolate,process,…] [--json out.json]
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { ContainerTier, Engine, GvisorTier, ProcessTier, createGateway, serveGateway, type ContainerRuntime, type IsolationTier, type TierName } from '../engine/index.ts';
+import { ContainerTier, Engine, GvisorTier, MicrovmTier, ProcessTier, createGateway, serveGateway, type ContainerRuntime, type IsolationTier, type TierName, TIER_NAMES } from '../engine/index.ts';
 import { bubblewrapArgs } from '../engine/tiers/container/index.ts';
 import { findExecutable } from '../engine/tiers/host-binaries.ts';
 
 const HELLO = fileURLToPath(new URL('../fixtures/hello/index.ts', import.meta.url));
 const DAY_MS = 86_400_000;
+const VM_COLD_ROUNDS = 5;
+const TEMPLATE_WAIT_MS = 60_000;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
@@ -54,14 +58,25 @@ function rawStartMs(tier: TierName, runtime: ContainerRuntime, rounds: number): 
   return median(times);
 }
 
-/** Cold starts of `name`: each round unloads every idle sandbox, then times one request. */
-async function coldStarts(engine: Engine, port: number, name: string, rounds: number): Promise<number[]> {
+/** Waits until `tier` has a blank sandbox ready in its template pool (or gives up after a while). */
+async function templateReady(tier: IsolationTier): Promise<void> {
+  const deadline = Date.now() + TEMPLATE_WAIT_MS;
+  const ready = () => ((tier.status?.().templates ?? []) as { ready: number }[]).some((s) => s.ready > 0);
+  while (!ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
+
+/**
+ * Cold starts of `name`: each round unloads every idle sandbox, then times one request; with
+ * `waitFor`, only once that tier has a template ready (the first round still finds none).
+ */
+async function coldStarts(engine: Engine, port: number, name: string, rounds: number, waitFor?: IsolationTier): Promise<number[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const cold: number[] = [];
   for (let i = 0; i < rounds; i++) {
     engine.sweep(Date.now() + DAY_MS);
     // Let the unloaded sandbox's exit and the template refill settle before timing.
     await new Promise((r) => setTimeout(r, 50));
+    if (waitFor && i > 0) await templateReady(waitFor);
     const { ms, status, body } = await timedGet(agent, port, `${name}.localhost`);
     if (status !== 200) throw new Error(`${name}: cold request answered ${status}: ${body}`);
     cold.push(ms);
@@ -73,7 +88,7 @@ async function coldStarts(engine: Engine, port: number, name: string, rounds: nu
 /** The same tiers with nothing booted ahead: every cold start starts a sandbox from scratch. */
 async function bootColdStarts(tier: TierName, runtime: ContainerRuntime, rounds: number): Promise<number[]> {
   const off = { templates: false } as const;
-  const engine = new Engine({ ...off, tiers: [new ProcessTier(off), new ContainerTier({ ...off, runtime }), new GvisorTier(off)] });
+  const engine = new Engine({ ...off, tiers: [new ProcessTier(off), new ContainerTier({ ...off, runtime }), new GvisorTier(off), new MicrovmTier(off)] });
   const served = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
   try {
     await engine.deploy(`boot-${tier}`, { entry: HELLO, tier });
@@ -93,6 +108,7 @@ export async function benchTiers(argv: string[]) {
       duration: { type: 'string', default: '5' },
       connections: { type: 'string', default: '10' },
       'container-runtime': { type: 'string', default: 'bubblewrap' },
+      tiers: { type: 'string', default: TIER_NAMES.join(',') },
       json: { type: 'string' },
     },
   });
@@ -101,13 +117,14 @@ export async function benchTiers(argv: string[]) {
   const seconds = Number(values.duration);
   const connections = Number(values.connections);
   const runtime = values['container-runtime'] as ContainerRuntime;
-  const extra: IsolationTier[] = [new ProcessTier(), new ContainerTier({ runtime }), new GvisorTier()];
+  const extra: IsolationTier[] = [new ProcessTier(), new ContainerTier({ runtime }), new GvisorTier(), new MicrovmTier()];
   const engine = new Engine({ tiers: extra });
   const served = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
   const rows: Record<string, unknown>[] = [];
   const skipped: Record<string, string> = {};
   try {
-    for (const tier of ['isolate', ...extra.map((t) => t.name)] as TierName[]) {
+    const wanted = values.tiers.split(',');
+    for (const tier of (['isolate', ...extra.map((t) => t.name)] as TierName[]).filter((t) => wanted.includes(t))) {
       const label = tier === 'container' ? `container (${runtime})` : tier;
       const missing = extra.find((t) => t.name === tier)?.unavailable();
       if (missing) {
@@ -118,7 +135,9 @@ export async function benchTiers(argv: string[]) {
       const name = `hello-${tier}`;
       const host = `${name}.localhost`;
       await engine.deploy(name, { entry: HELLO, tier });
-      const cold = await coldStarts(engine, served.port, name, coldRounds);
+      const vm = tier === 'microvm';
+      const rounds = vm ? Math.min(coldRounds, VM_COLD_ROUNDS) : coldRounds;
+      const cold = await coldStarts(engine, served.port, name, rounds, vm ? extra.find((t) => t.name === tier) : undefined);
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       const warm: number[] = [];
       for (let i = 0; i < requests; i++) warm.push((await timedGet(agent, served.port, host)).ms);
@@ -126,7 +145,7 @@ export async function benchTiers(argv: string[]) {
       warm.sort((a, b) => a - b);
       const load = await autocannon({ url: served.url, connections, duration: seconds, headers: { host } });
       const raw = rawStartMs(tier, runtime, coldRounds);
-      const boot = await bootColdStarts(tier, runtime, coldRounds);
+      const boot = await bootColdStarts(tier, runtime, rounds);
       const row = {
         tier: label,
         coldP50Ms: +percentile(cold, 0.5).toFixed(1),

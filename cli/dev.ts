@@ -14,7 +14,7 @@ Options:
   --host <addr>      address to listen on (default 127.0.0.1)
   --cpu-ms <n>       CPU time per request, in ms (default 50)
   --memory-mb <n>    isolate memory limit, in MB (default 128)
-  --tier <t>         isolation tier: isolate (default), process, container, gvisor
+  --tier <t>         isolation tier: isolate (default), process, container, gvisor, microvm
                      or auto (the cheapest that meets --needs)
   --needs <list>     what the function needs, comma-separated (e.g. node-builtins)
   --container-runtime <r>  what makes the container tier's containers: bubblewrap

@@ -30,7 +30,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   setup: async (args) => {
     if (args.length !== 1 || args[0] !== 'tiers') throw new UsageError('usage: islet setup tiers');
     const { setupTiers } = await import('../engine/tiers/setup.ts');
-    setupTiers();
+    await setupTiers();
   },
   // Loaded on demand: autocannon and undici are not needed to serve.
   bench: async (args) => (await import('./bench/index.ts')).bench(args),

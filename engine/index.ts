@@ -10,5 +10,5 @@ export type { QuarantineOptions, SchedOptions } from './sched/index.ts';
 export { FixedTtlPolicy, HistogramPolicy, type HistogramOptions, type KeepAlivePolicy, type TemplatePoolOptions } from './warm/index.ts';
 export { AccelPool, type AccelPoolOptions, type ModelConfig, type ModelInfo } from './accel/index.ts';
 export type { AiBindingConfig } from './bindings/index.ts';
-export { checkTierFields, CONTAINER_RUNTIMES, ContainerTier, GvisorTier, hostTiers, IsolateTier, NEEDS, ProcessTier, TIER_NAMES, type ContainerRuntime, type IsolationTier, type Need, type Sandbox, type SandboxSpec, type TierCapabilities, type TierName, type TierRequest } from './tiers/index.ts';
+export { checkTierFields, CONTAINER_RUNTIMES, ContainerTier, GvisorTier, hostTiers, IsolateTier, MicrovmTier, NEEDS, ProcessTier, TIER_NAMES, type ContainerRuntime, type IsolationTier, type Need, type Sandbox, type SandboxSpec, type TierCapabilities, type TierName, type TierRequest } from './tiers/index.ts';
 export { Supervisor, type EngineSettings, type SupervisorOptions } from './supervisor/index.ts';

@@ -100,6 +100,8 @@ export const CONSOLE_BURST_LINES = 200;
 export const CONSOLE_LINES_PER_SECOND = 100;
 /** How long a process-based sandbox may take to start and load its module. */
 export const SANDBOX_START_TIMEOUT_MS = 15_000;
+/** The same for a microVM: booting a kernel and Node under TCG takes ~3–6 s alone, far more on a busy host. */
+export const VM_SANDBOX_START_TIMEOUT_MS = 60_000;
 
 export function resolveLimits(overrides: unknown = {}, base: Readonly<Limits> = DEFAULT_LIMITS): Limits {
   if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {

@@ -3,7 +3,7 @@
 // early, repeat offenders are quarantined.
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createGateway, Engine, serveGateway, type EngineOptions } from '../index.ts';
+import { createGateway, Engine, IsolateTier, serveGateway, type EngineOptions, type IsolationTier } from '../index.ts';
 import type { ServedGateway } from '../gateway/index.ts';
 import { request } from '../gateway/test-http.ts';
 
@@ -62,6 +62,24 @@ describe('replicas', () => {
     await engine.deploy('c', { code: SLOW(1) });
     expect([replicasOf(engine, 'a'), replicasOf(engine, 'b'), replicasOf(engine, 'c')]).toEqual([1, 1, 1]);
     expect(engine.stats().evictions).toBe(1);
+  });
+
+  it("requests waiting for a function's first sandbox wait for its boot, though it outlasts the queue's limit", async () => {
+    const isolates = new IsolateTier();
+    cleanup.push(async () => isolates.close());
+    const slowBoot: IsolationTier = {
+      name: 'isolate',
+      capabilities: isolates.capabilities,
+      unavailable: () => undefined,
+      start: async (spec) => {
+        await sleep(400);
+        return isolates.start(spec);
+      },
+    };
+    const engine = engineWith({ tier: slowBoot, sched: { tickMs: 20, maxQueueWaitMs: 100 } });
+    await engine.deploy('vm', { code: SLOW(1) });
+    engine.sweep(Date.now() + 86_400_000);
+    expect((await get(engine, 'vm')).status).toBe(200);
   });
 
   it('never go past maxReplicas: the rest wait in the queue', async () => {

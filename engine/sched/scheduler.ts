@@ -322,6 +322,9 @@ export class Scheduler {
   }
 
   #expireWaits(fn: SchedFunction, now: number): void {
+    // Waiting for the function's first sandbox is waiting for its boot, which the tier bounds (a
+    // failed boot fails the queue): a microVM's boot can outlast the queue's limit.
+    if (!fn.replicas.warm && fn.replicas.booting > 0) return;
     while (fn.queue.length > 0 && now - fn.queue[0]!.since > this.#o.maxQueueWaitMs) {
       const waiting = fn.queue.shift()!;
       this.#addLoad(fn, -1);

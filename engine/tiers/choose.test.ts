@@ -15,6 +15,7 @@ const isolate = fakeTier('isolate', 1, []);
 const processTier = fakeTier('process', 30, ['node-builtins']);
 const container = fakeTier('container', 40, ['node-builtins'], 'bubblewrap (bwrap) is not installed');
 const gvisor = fakeTier('gvisor', 270, ['node-builtins', 'untrusted-strong']);
+const microvm = fakeTier('microvm', 5_800, ['node-builtins', 'untrusted-strong']);
 
 describe('chooseTier', () => {
   it('defaults to the isolate tier', () => {
@@ -34,6 +35,14 @@ describe('chooseTier', () => {
     const strong = chooseTier('auto', ['untrusted-strong'], [gvisor, container, processTier, isolate]);
     expect(strong.tier).toBe(gvisor);
     expect(strong.reason).toContain('needs untrusted-strong');
+  });
+
+  it('auto takes a microVM for untrusted-strong only where gVisor, which starts faster, is not available', () => {
+    expect(chooseTier('auto', ['untrusted-strong'], [microvm, gvisor, processTier, isolate]).tier).toBe(gvisor);
+    const noGvisor = fakeTier('gvisor', 270, ['node-builtins', 'untrusted-strong'], 'runsc is not installed');
+    const strong = chooseTier('auto', ['untrusted-strong'], [microvm, noGvisor, processTier, isolate]);
+    expect(strong.tier).toBe(microvm);
+    expect(strong.reason).toContain('skipped gvisor (runsc is not installed)');
   });
 
   it('auto skips unavailable tiers, naming them, and fails clearly when none is left', () => {

@@ -1,6 +1,7 @@
 // The isolation tiers: one interface (tier.ts), one folder per backend, and the choice between them.
 import { ContainerTier, type ContainerRuntime } from './container/index.ts';
 import { GvisorTier } from './gvisor/index.ts';
+import { MicrovmTier } from './microvm/index.ts';
 import { ProcessTier } from './process/index.ts';
 import type { IsolationTier } from './tier.ts';
 
@@ -8,6 +9,7 @@ export { checkTierFields, chooseTier, type TierChoice, type TierRequest } from '
 export { CONTAINER_RUNTIMES, ContainerTier, type ContainerRuntime, type ContainerTierOptions } from './container/index.ts';
 export { GvisorTier } from './gvisor/index.ts';
 export { IsolateTier } from './isolate/index.ts';
+export { MicrovmTier, type MicrovmTierOptions } from './microvm/index.ts';
 export { ProcessTier, type ProcessTierOptions } from './process/index.ts';
 export * from './tier.ts';
 
@@ -18,5 +20,5 @@ export interface HostTierOptions {
 
 /** The tiers besides isolates an engine offers by default; each starts nothing until used. */
 export function hostTiers(options: HostTierOptions = {}): IsolationTier[] {
-  return [new ProcessTier(), new ContainerTier({ runtime: options.containerRuntime }), new GvisorTier()];
+  return [new ProcessTier(), new ContainerTier({ runtime: options.containerRuntime }), new GvisorTier(), new MicrovmTier()];
 }

@@ -4,10 +4,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { Engine, createGateway, serveGateway, type IsolationTier, type TierName } from '../index.ts';
 import { request, type TestResponse } from '../gateway/test-http.ts';
-import { ContainerTier, GvisorTier, ProcessTier } from './index.ts';
+import { ContainerTier, GvisorTier, MicrovmTier, ProcessTier } from './index.ts';
 
 const fixture = (name: string, file = 'index.ts') => fileURLToPath(new URL(`../../fixtures/${name}/${file}`, import.meta.url));
 const TOKEN = 'tiers-test-token';
@@ -17,6 +17,8 @@ interface Backend {
   tier: IsolationTier;
   /** Crash, health, keep-alive, wall clock and subrequests too, not only the shared fixtures. */
   lifecycle: boolean;
+  /** Per test, for backends that boot for seconds (default vitest's). */
+  timeoutMs?: number;
   engine?: Engine;
   url?: string;
   close?: () => Promise<void>;
@@ -30,6 +32,9 @@ const BACKENDS: Backend[] = [
   { label: 'container (runc)', tier: new ContainerTier({ runtime: 'runc' }), lifecycle: false },
   { label: 'container (crun)', tier: new ContainerTier({ runtime: 'crun' }), lifecycle: false },
   { label: 'gvisor', tier: new GvisorTier(), lifecycle: true },
+  // A VM boots in ~5 s here, 10–20 s while the rest of the suite runs beside it; one template at
+  // most, so that the pool does not boot VMs no test takes.
+  { label: 'microvm', tier: new MicrovmTier({ templates: { maxSize: 1 } }), lifecycle: true, timeoutMs: 90_000 },
 ];
 const runnable = BACKENDS.filter((b) => {
   const missing = b.tier.unavailable();
@@ -69,13 +74,18 @@ async function serve(backend: Backend, tier: TierName | undefined): Promise<void
 
 beforeAll(async () => {
   await Promise.all([serve(isolate, undefined), ...runnable.map((b) => serve(b, b.tier.name))]);
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await Promise.all([isolate, ...runnable].map((b) => b.close?.()));
 });
 
+/** `it` with the backend's own timeout. */
+const itOn = (backend: Backend) => (name: string, fn: () => Promise<void>) => test(name, fn, backend.timeoutMs);
+
 describe.each(runnable)('the $label backend', (backend) => {
+  const it = itOn(backend);
+
   it('answers hello exactly as the isolate tier does', async () => {
     expect(shape(await get(backend, 'hello'))).toEqual(shape(await get(isolate, 'hello')));
     expect((await get(backend, 'hello')).text).toBe('Hello World!');
@@ -113,6 +123,7 @@ describe.each(runnable)('the $label backend', (backend) => {
 });
 
 describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $label backend', (backend) => {
+  const it = itOn(backend);
   const tier = backend.tier.name;
 
   it('a crash answers 502 sandbox-crashed and the next request gets a new sandbox', async () => {

@@ -2,55 +2,23 @@
 // reach the network, neither through the engine (bubblewrap plus Node's permission model) nor
 // with Node's permission model out of the way (bubblewrap alone).
 import { spawnSync } from 'node:child_process';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../../index.ts';
 import { findExecutable } from '../host-binaries.ts';
+import { hostileProbes } from '../hostile-probes.ts';
 import { ProcessTier } from '../process/index.ts';
 import { bubblewrapArgs, ContainerTier } from './index.ts';
 
-const REPO_FILE = fileURLToPath(new URL('../../../package.json', import.meta.url));
-
-// Each probe answers "ok: …" when it got through, or "denied: <error code>".
-const probes = (port: number) => `
-  const fs = await import('node:fs');
-  const net = await import('node:net');
-  const tryIt = async (f) => { try { return 'ok: ' + String(await f()).slice(0, 80); } catch (e) { return 'denied: ' + (e.code ?? e.message); } };
-  const connect = (host, p) => new Promise((resolve, reject) => {
-    const s = net.connect({ host, port: p, timeout: 2000 }, () => { s.destroy(); resolve('connected'); });
-    s.on('error', reject);
-    s.on('timeout', () => { s.destroy(); reject(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })); });
-  });
-  const results = {
-    passwd: await tryIt(() => fs.readFileSync('/etc/passwd', 'utf8')),
-    repo: await tryIt(() => fs.readFileSync(${JSON.stringify(REPO_FILE)}, 'utf8')),
-    hostProcesses: await tryIt(() => fs.readdirSync('/proc').filter((d) => /^\\d+$/.test(d)).length > 3 ? 'many' : (() => { throw Object.assign(new Error(), { code: 'FEW' }); })()),
-    write: await tryIt(() => fs.writeFileSync('/tmp/owned', 'x')),
-    loopback: await tryIt(() => connect('127.0.0.1', ${port})),
-    internet: await tryIt(() => connect('1.1.1.1', 53)),
-  };`;
-
+const { probes } = hostileProbes();
 const container = new ContainerTier();
 const missing = container.unavailable();
-let upstream: http.Server;
-let port: number;
-
-beforeAll(async () => {
-  upstream = http.createServer((_req, res) => res.end('host secret'));
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  port = (upstream.address() as AddressInfo).port;
-});
-
-afterAll(() => upstream.close());
 
 describe.skipIf(missing)(`a hostile tenant in the container tier${missing ? ` (skipped: ${missing})` : ''}`, () => {
   it('through the engine: no host files, no host processes, no writes, no network', async () => {
     const engine = new Engine({ tiers: [new ProcessTier(), container] });
     try {
       await engine.deploy('hostile', {
-        code: `export default { async fetch() { ${probes(port)} return Response.json(results); } }`,
+        code: `export default { async fetch() { ${probes()} return Response.json(results); } }`,
         tier: 'container',
         needs: ['node-builtins'],
         limits: { cpuMs: 2_000 },
@@ -63,7 +31,7 @@ describe.skipIf(missing)(`a hostile tenant in the container tier${missing ? ` (s
   });
 
   it("bubblewrap alone holds, with Node's permission model off", () => {
-    const args = bubblewrapArgs({ node: process.execPath, nodeArgs: ['--input-type=module', '-e', `${probes(port)} console.log(JSON.stringify(results));`], readable: [], network: false });
+    const args = bubblewrapArgs({ node: process.execPath, nodeArgs: ['--input-type=module', '-e', `${probes()} console.log(JSON.stringify(results));`], readable: [], network: false });
     const run = spawnSync(findExecutable('bwrap')!, args, { encoding: 'utf8', timeout: 20_000 });
     expect(run.stderr).toBe('');
     const results = JSON.parse(run.stdout) as Record<string, string>;
@@ -81,7 +49,7 @@ describe('a hostile tenant in the process tier', () => {
   it("Node's permission model refuses the host's files (the network it does not cover: see README)", async () => {
     const engine = new Engine({ tiers: [new ProcessTier()] });
     try {
-      await engine.deploy('nosy', { code: `export default { async fetch() { ${probes(port)} return Response.json(results); } }`, tier: 'process', limits: { cpuMs: 2_000 } });
+      await engine.deploy('nosy', { code: `export default { async fetch() { ${probes()} return Response.json(results); } }`, tier: 'process', limits: { cpuMs: 2_000 } });
       const results = await (await engine.fetch('nosy', new Request('http://nosy/'))).json() as Record<string, string>;
       expect(results.passwd).toMatch(/^denied: ERR_ACCESS_DENIED/);
       expect(results.repo).toMatch(/^denied: ERR_ACCESS_DENIED/);

@@ -106,7 +106,7 @@ export class OciLauncher implements Launcher {
     if (process.getuid?.() !== 0) return (this.#probe = `${this.runtime} needs root here (rootless containers are not set up)`);
     const scratch = mkdtempSync(path.join(tmpdir(), `islet-probe-${this.runtime}-`));
     try {
-      const request = { id: `islet-probe-${process.pid}-${this.runtime}`, scratchDir: scratch, node: '/usr/bin/true', nodeArgs: [], readable: [], network: false };
+      const request = { id: `islet-probe-${process.pid}-${this.runtime}`, scratchDir: scratch, node: '/usr/bin/true', nodeArgs: [], readable: [], memoryMb: 0, network: false };
       const { command, args } = this.command(request);
       const run = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
       const { command: del, args: delArgs } = this.#invocation(['delete', this.runtime === 'runsc' ? '-force' : '--force', request.id]);

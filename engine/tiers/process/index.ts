@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SANDBOX_CPUS, SANDBOX_PIDS_MAX, SANDBOX_PROCESS_OVERHEAD_MB } from '../../limits.ts';
+import { SANDBOX_CPUS, SANDBOX_PIDS_MAX, SANDBOX_PROCESS_OVERHEAD_MB, SANDBOX_START_TIMEOUT_MS } from '../../limits.ts';
 import { TemplatePool, type TemplatePoolOptions } from '../../warm/index.ts';
 import { LimitEnforcer } from '../isolate/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TierCapabilities, TierName } from '../tier.ts';
@@ -41,12 +41,15 @@ export class ProcessTier implements IsolationTier {
   protected readonly launcher: Launcher = directLauncher;
   /** Memory a sandbox may hold beyond its heap limit: Node's own, plus the boundary's. */
   protected readonly memoryOverheadMb: number = SANDBOX_PROCESS_OVERHEAD_MB;
+  /** How long a sandbox may take to boot, and then to load its module. */
+  protected readonly startTimeoutMs: number = SANDBOX_START_TIMEOUT_MS;
   readonly #enforcer = new LimitEnforcer();
   readonly #cgroupLayout: CgroupLayout | undefined;
   #cgroupTrouble: string | undefined;
   #workDir: string | undefined;
   readonly #ownsWorkDir: boolean;
   #runtime: Promise<string> | undefined;
+  #launcherReady: Promise<void> | undefined;
   #started = 0;
   #checked = false;
   readonly #pool: TemplatePool<ProcessSandbox> | undefined;
@@ -96,6 +99,12 @@ export class ProcessTier implements IsolationTier {
   async #blank(memoryMb: number, packageRoot?: string): Promise<ProcessSandbox> {
     this.#runtime ??= writeRuntimeFile(this.#dir());
     const runtime = await this.#runtime;
+    // Once; a failure is tried again at the next start.
+    this.#launcherReady ??= this.launcher.prepare?.().catch((err: unknown) => {
+      this.#launcherReady = undefined;
+      throw err;
+    });
+    await this.#launcherReady;
     const id = `${CGROUP_PREFIX}${process.pid}-${this.name}-${nextSandbox++}`;
     const dir = path.join(this.#dir(), id);
     const codeDir = path.join(dir, 'code');
@@ -112,15 +121,16 @@ export class ProcessTier implements IsolationTier {
       runtime,
     ];
     const readable = packageRoot ? [runtime, codeDir, packageRoot] : [runtime, codeDir];
-    const request = { id, scratchDir, node: process.execPath, nodeArgs, readable, network: false };
+    const request = { id, scratchDir, node: process.execPath, nodeArgs, readable, memoryMb, network: false };
     const cgroup = this.#cgroup(id, memoryBytes);
     let spawned = false;
     try {
       let { command, args } = this.launcher.command(request);
       if (cgroup) ({ command, args } = commandInCgroup(cgroup, command, args));
-      const { channel, cpuClock } = this.launcher;
+      const { channel, cpuClock, cpuSlowdown, codeFile } = this.launcher;
       const cleanup = this.launcher.cleanup && (() => this.launcher.cleanup!(request));
-      return await ProcessSandbox.blank({ command, args, cgroup, memoryBytes, dir, codeDir, channel, cpuClock, cleanup }, (sandbox) => {
+      const launch = { command, args, cgroup, memoryBytes, dir, codeDir, channel, cpuClock, cpuSlowdown, codeFile, startTimeoutMs: this.startTimeoutMs, cleanup };
+      return await ProcessSandbox.blank(launch, (sandbox) => {
         spawned = true;
         this.#sandboxes.add(sandbox);
         void sandbox.exited.then(() => this.#sandboxes.delete(sandbox));
@@ -157,6 +167,7 @@ export class ProcessTier implements IsolationTier {
     if (this.#ownsWorkDir && this.#workDir) rmSync(this.#workDir, { recursive: true, force: true });
     this.#workDir = undefined;
     this.#runtime = undefined;
+    this.#launcherReady = undefined;
   }
 
   #dir(): string {

@@ -12,6 +12,8 @@ export interface LaunchRequest {
   nodeArgs: string[];
   /** Files and directories the sandbox must be able to read (the runtime, the bundle). */
   readable: string[];
+  /** The tenant's heap limit in MB (Node's --max-old-space-size, in nodeArgs too). */
+  memoryMb: number;
   /** Whether the function may reach the network itself (only the host's fetch() otherwise). */
   network: boolean;
 }
@@ -25,11 +27,24 @@ export interface Launcher {
   /**
    * Whose CPU clock a request is charged: "main-thread", node's main thread (its host pid is the
    * launcher's deepest descendant), or "process-tree", every process under the launcher (gVisor,
-   * whose sandboxed node is no host process).
+   * whose sandboxed node is no host process), or "vcpu-threads", the virtual CPU threads of a VM.
    */
-  readonly cpuClock: 'main-thread' | 'process-tree';
+  readonly cpuClock: 'main-thread' | 'process-tree' | 'vcpu-threads';
+  /**
+   * How many times slower than native the sandbox runs its code (an emulated CPU): its CPU clock
+   * is divided by this before a request is charged, so cpuMs means about the same work on every
+   * tier. Default 1.
+   */
+  readonly cpuSlowdown?: number;
+  /**
+   * Set when the sandbox cannot read the host's files (a VM): the bundle travels in the load
+   * frame and the runtime writes it to this path inside the sandbox.
+   */
+  readonly codeFile?: string;
   /** What is missing on this host to launch this way, or undefined when nothing is. */
   unavailable(): string | undefined;
+  /** Builds what every launch needs, once, before the first (a VM's guest image). */
+  prepare?(): Promise<void>;
   /** Writes what the launch needs (into request.scratchDir) and returns the command line. */
   command(request: LaunchRequest): { command: string; args: string[] };
   /** Releases what outlives the launched process (a container runtime's state), after it exits. */

@@ -12,7 +12,6 @@ import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
 } from '../../errors.ts';
 import { EgressError } from '../../egress/index.ts';
-import { SANDBOX_START_TIMEOUT_MS } from '../../limits.ts';
 import { bufferedBody, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, SandboxMeter } from '../isolate/index.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
@@ -35,6 +34,12 @@ export interface ProcessLaunch {
   codeDir: string;
   channel: Launcher['channel'];
   cpuClock: Launcher['cpuClock'];
+  /** Divides the CPU clock before it is charged (Launcher.cpuSlowdown). */
+  cpuSlowdown?: number;
+  /** Where the runtime writes the bundle it gets in the load frame, when it cannot read `codeDir` (a VM). */
+  codeFile?: string;
+  /** How long booting, and then loading the tenant's module, may each take. */
+  startTimeoutMs: number;
   /** Runs after the process exited (a container runtime's leftover state), before its cgroup goes. */
   cleanup?: () => Promise<void>;
 }
@@ -79,6 +84,26 @@ function leafPid(pid: number): number {
 
 const CLOCK_TICK_NS = 1e9 / 100;
 
+/** Threads of `pid` that run a VM's virtual CPUs (QEMU names them "CPU 0/TCG", "CPU 0/KVM"). */
+function vcpuThreads(pid: number): number[] {
+  const tids: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      if (/^CPU \d+\//.test(readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8'))) tids.push(Number(tid));
+    }
+  } catch {
+    // The process ended meanwhile.
+  }
+  return tids;
+}
+
+/** CPU time of the threads `tids` of `pid`, in ns (schedstat's run time). */
+function threadsCpuNs(pid: number, tids: readonly number[]): number {
+  let ns = 0;
+  for (const tid of tids) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+  return ns;
+}
+
 /** CPU time (user + system) of `pid` and every process under it, in ns, at clock-tick resolution. */
 function treeCpuNs(pid: number, depth = 0): number {
   let ticks = 0;
@@ -118,6 +143,8 @@ export class ProcessSandbox implements Sandbox {
   readonly #pings = new Map<number, (ok: boolean) => void>();
   readonly #logBudget = new LogBudget();
   #hostPid = 0;
+  /** With cpuClock "vcpu-threads": the VM's virtual CPU threads, found once it booted. */
+  #vcpus: number[] = [];
   #stderr = '';
   #death: IsletError | undefined;
   /** Resolves once the process has exited and what it leaves behind (cgroup, runtime state) is gone. */
@@ -159,6 +186,7 @@ export class ProcessSandbox implements Sandbox {
     onSpawn(sandbox);
     await sandbox.#step('boot', () => {});
     sandbox.#hostPid = leafPid(sandbox.#child.pid!);
+    if (launch.cpuClock === 'vcpu-threads') sandbox.#vcpus = vcpuThreads(sandbox.#hostPid);
     return sandbox;
   }
 
@@ -172,9 +200,11 @@ export class ProcessSandbox implements Sandbox {
       onWallLimit: (task) => this.#tasks.overWallClock(task, spec),
     });
     this.#tasks.meter = this.#meter;
-    const file = path.join(this.#launch.codeDir, 'index.mjs');
-    copyFileSync(spec.artifact!, file);
-    await this.#step('load', () => this.#send({ t: 'load', file, name: spec.name, env: spec.env }));
+    const { codeFile } = this.#launch;
+    const file = codeFile ?? path.join(this.#launch.codeDir, 'index.mjs');
+    if (!codeFile) copyFileSync(spec.artifact!, file);
+    const code = codeFile ? readFileSync(spec.artifact!) : null;
+    await this.#step('load', () => this.#send({ t: 'load', file, name: spec.name, env: spec.env }, code));
   }
 
   get alive(): boolean {
@@ -189,8 +219,8 @@ export class ProcessSandbox implements Sandbox {
   #step(what: 'boot' | 'load', begin: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#onStep?.(new SandboxUnavailableError(`${this.#who()}: the sandbox did not ${what} within ${SANDBOX_START_TIMEOUT_MS} ms`));
-      }, SANDBOX_START_TIMEOUT_MS);
+        this.#onStep?.(new SandboxUnavailableError(`${this.#who()}: the sandbox did not ${what} within ${this.#launch.startTimeoutMs} ms`));
+      }, this.#launch.startTimeoutMs);
       this.#onStep = (err) => {
         clearTimeout(timer);
         this.#onStep = undefined;
@@ -214,6 +244,13 @@ export class ProcessSandbox implements Sandbox {
   #sample(): number {
     if (!this.#hostPid) return 0;
     if (this.#launch.cpuClock === 'process-tree') return treeCpuNs(this.#child.pid!);
+    if (this.#launch.cpuClock === 'vcpu-threads') {
+      try {
+        return threadsCpuNs(this.#hostPid, this.#vcpus) / (this.#launch.cpuSlowdown ?? 1);
+      } catch {
+        return 0;
+      }
+    }
     try {
       if (!this.#launch.cgroup) {
         const rssPages = Number(readFileSync(`/proc/${this.#hostPid}/statm`, 'utf8').split(' ')[1]);
@@ -345,7 +382,8 @@ export class ProcessSandbox implements Sandbox {
 
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {
     const memoryMb = this.#spec?.limits.memoryMb ?? 0;
-    const outOfMemory = this.#launch.cgroup?.oomKilled() || /heap out of memory|Reached heap limit/.test(this.#stderr);
+    // Node's own report, or (in a VM, whose console is this stderr) the guest kernel's OOM killer.
+    const outOfMemory = this.#launch.cgroup?.oomKilled() || /heap out of memory|Reached heap limit|[Oo]ut of memory: Killed process/.test(this.#stderr);
     const how = signal ?? `code ${code}`;
     const reason = outOfMemory
       ? new MemoryLimitError(this.#spec?.name ?? '', memoryMb)

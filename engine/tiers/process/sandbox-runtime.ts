@@ -1,11 +1,13 @@
 // The runtime inside a process, container or VM sandbox: a plain Node 24 process that loads one
 // tenant module and serves the Workers handler contract with Node's own Web APIs (Request,
 // Response, Headers, URL, streams, crypto). It speaks the framed protocol on the descriptor
-// named by ISLET_CHANNEL_FD (3, a socket pair to the host), or on stdin and stdout when that is
-// "stdio" (inside container runtimes). The tenant's fetch() goes to the host, which runs it
-// under the function's egress policy.
+// named by ISLET_CHANNEL_FD (3, a socket pair to the host, or in a VM a virtio serial port), or
+// on stdin and stdout when that is "stdio" (inside container runtimes). The tenant's fetch()
+// goes to the host, which runs it under the function's egress policy.
+import { createReadStream, createWriteStream, fstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { Writable } from 'node:stream';
+import path from 'node:path';
+import { type Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
@@ -19,8 +21,10 @@ interface ExportedHandler {
 const MAX_FRAME_BYTES = 2 ** 31 - 1;
 const channel = process.env.ISLET_CHANNEL_FD ?? '3';
 const [inFd, outFd] = channel === 'stdio' ? [0, 1] : [Number(channel), Number(channel)];
-const input = new Socket({ fd: inFd, readable: true, writable: inFd === outFd });
-const output = inFd === outFd ? input : new Socket({ fd: outFd, readable: false, writable: true });
+// A character device (a VM's virtio serial port) is no socket: it is read and written as a file.
+const device = fstatSync(inFd).isCharacterDevice();
+const input: Readable = device ? createReadStream('', { fd: inFd, highWaterMark: 256 * 1024 }) : new Socket({ fd: inFd, readable: true, writable: inFd === outFd });
+const output: Writable = device ? createWriteStream('', { fd: outFd }) : inFd === outFd ? (input as Socket) : new Socket({ fd: outFd, readable: false, writable: true });
 const reader = new FrameReader(MAX_FRAME_BYTES);
 const subrequests = new Map<number, { resolve(frame: Frame): void; reject(err: unknown): void }>();
 let nextSubrequest = 1;
@@ -54,7 +58,12 @@ class ExecutionContext {
   passThroughOnException(): void {}
 }
 
-async function load(head: FrameHead): Promise<void> {
+/** Loads the tenant's module: from a file the host wrote, or (in a VM) from the bytes in the frame. */
+async function load(head: FrameHead, code: Uint8Array | null): Promise<void> {
+  if (code) {
+    mkdirSync(path.dirname(String(head.file)), { recursive: true });
+    writeFileSync(String(head.file), code);
+  }
   moduleUrl = pathToFileURL(String(head.file)).href;
   shownUrl = `file:///${String(head.name)}.js`;
   env = Object.freeze(head.env as Record<string, unknown>);
@@ -166,7 +175,7 @@ function forwardConsole(): void {
 
 function onFrame({ head, body }: Frame): void {
   switch (head.t) {
-    case 'load': void load(head); break;
+    case 'load': void load(head, body); break;
     case 'req': void runRequest(head, body); break;
     case 'sched': void runScheduled(head); break;
     case 'ping': send({ t: 'pong', id: head.id }); break;
