@@ -43,6 +43,12 @@ setReportError(reportError);
 
 // Web APIs are writable, configurable, non-enumerable properties of the global object (WebIDL).
 for (const [name, value] of Object.entries(globals)) {
+  // The bundle keeps source names but changes a few (whatwg-url's URL becomes URL5, a class that
+  // names itself in its body _Request): an interface's name is its own. Only those few get `name`
+  // redefined; an alias (clearInterval is clearTimeout) keeps the name it has.
+  if (typeof value === 'function' && value.name !== name && globals[value.name] !== value) {
+    Object.defineProperty(value, 'name', { value: name, configurable: true });
+  }
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
 }
 Object.defineProperty(globalThis, 'self', { value: globalThis, writable: true, configurable: true, enumerable: false });

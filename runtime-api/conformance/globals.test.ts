@@ -122,6 +122,16 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
       });
     });
 
+    it('every global function and interface is named for its global; classes keep their source names', async () => {
+      const out = await run('names', `
+        const misnamed = Object.getOwnPropertyNames(globalThis)
+          .filter((key) => typeof globalThis[key] === 'function' && globalThis[key].name !== key && globalThis[globalThis[key].name] !== globalThis[key]);
+        return Response.json({ misnamed, url: String(Object.getPrototypeOf(new URL('http://a.test/')).constructor.name),
+          reader: new ReadableStream().getReader().constructor.name, method: Headers.prototype.get.name });
+      `);
+      expect(out).toEqual({ misnamed: [], url: 'URL', reader: 'ReadableStreamDefaultReader', method: 'get' });
+    });
+
     it('FormData uploads parse, and multipart and Blob bodies go out', async () => {
       await engine.deploy('forms', {
         code: `export default { async fetch(request) {
