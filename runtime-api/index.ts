@@ -83,6 +83,22 @@ Object.defineProperty(globalThis, 'navigator', {
   value: Object.freeze({ userAgent: 'islet' }), writable: true, configurable: true, enumerable: false,
 });
 
+/**
+ * The host's idle collection (IsolateSandbox.reclaim): V8's memory-reducing GC, which also shrinks
+ * the young generation and flushes unused bytecode, giving the isolate's idle pages back. V8 runs
+ * it when an embedder reports low memory, and isolated-vm does so before it refuses an
+ * ArrayBuffer past the isolate's memory limit: asking for one bigger than any limit (1 TiB) runs
+ * the collection, then fails harmlessly. (V8's gc() would need --expose-gc, which puts a
+ * non-deletable `gc` on every tenant's global object.)
+ */
+function collectGarbage(): void {
+  try {
+    new ArrayBuffer(2 ** 40);
+  } catch {
+    // "Array buffer allocation failed", after the collection: the expected outcome.
+  }
+}
+
 const entry = {
   // Positional, because isolated-vm transfers Callbacks as arguments but not inside objects.
   init(
@@ -112,6 +128,7 @@ const entry = {
   runScheduled,
   settleAi,
   warmup: warmDispatch,
+  collectGarbage,
 };
 
 Object.defineProperty(globalThis, '__islet_runtime', { value: entry, configurable: true, enumerable: false });
