@@ -69,6 +69,9 @@ export const WATCHDOG_INTERVAL_MS = 5;
  * isolate is evicted instead of booting one more.
  */
 export const MAX_LIVE_ISOLATES = 1_500;
+export const MAPPINGS_PER_ISOLATE = 20;
+/** Share of vm.max_map_count the process may use before idle isolates are evicted. */
+export const MAP_BUDGET_SHARE = 0.75;
 
 /**
  * An isolate whose function has had no request for this long gets one memory-reducing garbage
@@ -82,9 +85,6 @@ export const IDLE_GC_AFTER_MS = 60_000;
  * serve requests, so a crowd going idle together is spread out (≤ ~50 ms of CPU a second).
  */
 export const IDLE_GCS_PER_SWEEP = 2;
-export const MAPPINGS_PER_ISOLATE = 20;
-/** Share of vm.max_map_count the process may use before idle isolates are evicted. */
-export const MAP_BUDGET_SHARE = 0.75;
 
 /**
  * How long `islet serve --in-process` waits after disposing its isolates before it exits.
