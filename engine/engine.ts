@@ -7,7 +7,9 @@ import { bundleEntry, bundleSource, stackMapper } from './bundle/index.ts';
 import {
   BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError,
 } from './errors.ts';
-import { DEFAULT_LIMITS, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_LIVE_ISOLATES, resolveLimits, type Limits } from './limits.ts';
+import {
+  DEFAULT_LIMITS, IDLE_GC_AFTER_MS, IDLE_GCS_PER_SWEEP, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_LIVE_ISOLATES, resolveLimits, type Limits,
+} from './limits.ts';
 import {
   EngineMetrics, LogTap, mappingCount, maxMapCount, ResourceMonitor, silentLogger, type FunctionGauges, type FunctionMeter, type Logger,
 } from './observe/index.ts';
@@ -92,6 +94,8 @@ export interface EngineOptions {
   keepAlive?: KeepAlivePolicy;
   /** How often the keep-alive policy is applied, in ms (default 1000). */
   keepAliveSweepMs?: number;
+  /** A function idle this long has its isolates collect their garbage, once per idle spell (default IDLE_GC_AFTER_MS). */
+  idleGcAfterMs?: number;
   /**
    * Memory bound for warm isolates: when the process's RSS passes it, each sweep evicts least
    * recently used idle isolates until the estimate is back under (default 75% of the machine's
@@ -208,6 +212,8 @@ export class Engine {
       maxMappings: mapBudget,
       readMappings: options.readMappings ?? mappingCount,
       keepAlive: options.keepAlive ?? new FixedTtlPolicy(),
+      idleGcAfterMs: options.idleGcAfterMs ?? IDLE_GC_AFTER_MS,
+      idleGcsPerSweep: IDLE_GCS_PER_SWEEP,
       logger: this.logger,
       prewarm: (slot) => this.#sched.warm((slot as FunctionSlot).fn),
     });

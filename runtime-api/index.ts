@@ -3,7 +3,6 @@
 // removes from the global scope before any tenant code runs.
 import './encoding-globals.ts';
 import { URL, URLSearchParams } from 'whatwg-url';
-import { URLPattern } from './url/url-pattern.ts';
 import {
   AbortController, AbortSignal, Blob, ByteLengthQueuingStrategy, CountQueuingStrategy, CustomEvent, DOMException, Event,
   EventTarget, File, FormData, Headers, ReadableByteStreamController, ReadableStream, ReadableStreamBYOBReader,
@@ -28,7 +27,7 @@ import { settleRequestChunk } from './dispatch/request-stream.ts';
 import { settleAi } from './bindings/ai.ts';
 
 const globals: Record<string, unknown> = {
-  URL, URLSearchParams, URLPattern, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
+  URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
   atob, btoa, structuredClone, console, crypto, Crypto, setTimeout, clearTimeout, setInterval,
   clearInterval, queueMicrotask, reportError, ExecutionContext, fetch, Event, EventTarget, CustomEvent,
   AbortController, AbortSignal, Blob, File, FormData, performance, Performance, ScheduledController,
@@ -41,14 +40,64 @@ const globals: Record<string, unknown> = {
 // An exception in an event listener is reported like any uncaught error: to the host log.
 setReportError(reportError);
 
+// Interfaces few functions use, evaluated on first access rather than in every isolate. esbuild
+// bundles a require()d module as a function that runs on its first call, so until then an isolate
+// holds only its source (README, "Where an idle hello tenant's memory goes").
+const lazyGlobals: Record<string, () => unknown> = {
+  URLPattern: () => (require('./url/url-pattern.ts') as typeof import('./url/url-pattern.ts')).URLPattern,
+};
+
+/**
+ * The bundle keeps source names but changes a few (whatwg-url's URL becomes URL5, a class that
+ * names itself in its body _Request): an interface's name is its own. Only those few get `name`
+ * redefined; an alias (clearInterval is clearTimeout) keeps the name it has.
+ */
+function named(name: string, value: unknown): unknown {
+  if (typeof value === 'function' && value.name !== name && globals[value.name] !== value) {
+    Object.defineProperty(value, 'name', { value: name, configurable: true });
+  }
+  return value;
+}
+
 // Web APIs are writable, configurable, non-enumerable properties of the global object (WebIDL).
-for (const [name, value] of Object.entries(globals)) {
+function defineGlobal(name: string, value: unknown): void {
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+}
+
+for (const [name, value] of Object.entries(globals)) defineGlobal(name, named(name, value));
+// A lazy global is an accessor until first read or written, then the data property it would have been.
+for (const [name, load] of Object.entries(lazyGlobals)) {
+  Object.defineProperty(globalThis, name, {
+    get: () => {
+      const value = named(name, load());
+      defineGlobal(name, value);
+      return value;
+    },
+    set: (value: unknown) => defineGlobal(name, value),
+    configurable: true,
+    enumerable: false,
+  });
 }
 Object.defineProperty(globalThis, 'self', { value: globalThis, writable: true, configurable: true, enumerable: false });
 Object.defineProperty(globalThis, 'navigator', {
   value: Object.freeze({ userAgent: 'islet' }), writable: true, configurable: true, enumerable: false,
 });
+
+/**
+ * The host's idle collection (IsolateSandbox.reclaim): V8's memory-reducing GC, which also shrinks
+ * the young generation and flushes unused bytecode, giving the isolate's idle pages back. V8 runs
+ * it when an embedder reports low memory, and isolated-vm does so before it refuses an
+ * ArrayBuffer past the isolate's memory limit: asking for one bigger than any limit (1 TiB) runs
+ * the collection, then fails harmlessly. (V8's gc() would need --expose-gc, which puts a
+ * non-deletable `gc` on every tenant's global object.)
+ */
+function collectGarbage(): void {
+  try {
+    new ArrayBuffer(2 ** 40);
+  } catch {
+    // "Array buffer allocation failed", after the collection: the expected outcome.
+  }
+}
 
 const entry = {
   // Positional, because isolated-vm transfers Callbacks as arguments but not inside objects.
@@ -79,6 +128,7 @@ const entry = {
   runScheduled,
   settleAi,
   warmup: warmDispatch,
+  collectGarbage,
 };
 
 Object.defineProperty(globalThis, '__islet_runtime', { value: entry, configurable: true, enumerable: false });

@@ -96,6 +96,12 @@ export interface Sandbox {
   retire(): Promise<void>;
   /** Release everything now; requests in flight fail. */
   stop(): void;
+  /**
+   * Idle: give back memory the sandbox keeps only for speed (the isolate tier runs a
+   * memory-reducing garbage collection, charged to no one). False when it does nothing: busy,
+   * or nothing ran since it last did.
+   */
+  reclaim?(): boolean;
   /** CPU and memory so far; after the sandbox ended, its last reading. */
   usage?(): SandboxUsage;
   /** The OS process it runs in, for tiers that run sandboxes in their own (the resource monitor watches it). */

@@ -28,6 +28,8 @@ export interface ResidencyStats {
   unloads: number;
   /** Idle isolates evicted to stay under the live isolate cap or the memory bound. */
   evictions: number;
+  /** Idle collections started in isolates whose function had no request for idleGcAfterMs. */
+  reclaims: number;
 }
 
 export interface ResidencyOptions {
@@ -38,6 +40,10 @@ export interface ResidencyOptions {
   maxMappings: number;
   readMappings: () => number;
   keepAlive: KeepAlivePolicy;
+  /** A function idle this long has its idle sandboxes reclaim memory (Sandbox.reclaim). */
+  idleGcAfterMs: number;
+  /** Most reclaims one sweep starts. */
+  idleGcsPerSweep: number;
   logger: Logger;
   /** Boots a replica for a slot that has none (pre-warming). */
   prewarm: (slot: ResidentSlot) => void;
@@ -59,7 +65,7 @@ function byValue(a: IdleReplica, b: IdleReplica): number {
 const EVICTION_DELAY_MS = 10;
 
 export class Residency {
-  readonly stats: ResidencyStats = { coldStarts: 0, prewarms: 0, unloads: 0, evictions: 0 };
+  readonly stats: ResidencyStats = { coldStarts: 0, prewarms: 0, unloads: 0, evictions: 0, reclaims: 0 };
   readonly #o: ResidencyOptions;
 
   constructor(options: ResidencyOptions) {
@@ -112,7 +118,7 @@ export class Residency {
   /**
    * Applies the keep-alive policy — unloads idle isolates whose time is up (or that the policy
    * wants unloaded until a pre-warm), boots those whose pre-warm time has come — then the memory
-   * bound.
+   * bound, then has those idle for idleGcAfterMs give memory back.
    */
   sweep(functions: Iterable<ResidentSlot>, now: number): void {
     const slots = [...functions];
@@ -135,6 +141,20 @@ export class Residency {
     }
     this.#relieveMemory(slots);
     this.#relieveMappings(slots);
+    this.#reclaimIdle(slots, now);
+  }
+
+  #reclaimIdle(slots: ResidentSlot[], now: number): void {
+    let started = 0;
+    for (const slot of slots) {
+      if (now - slot.lastUseMs < this.#o.idleGcAfterMs) continue;
+      for (const { replica } of idleReplicas(slot)) {
+        if (started >= this.#o.idleGcsPerSweep) return;
+        if (!replica.sandbox.reclaim?.()) continue;
+        started++;
+        this.stats.reclaims++;
+      }
+    }
   }
 
   /**

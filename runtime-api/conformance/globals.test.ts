@@ -122,6 +122,29 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
       });
     });
 
+    it('every global function and interface is named for its global; classes keep their source names', async () => {
+      const out = await run('names', `
+        const misnamed = Object.getOwnPropertyNames(globalThis)
+          .filter((key) => typeof globalThis[key] === 'function' && globalThis[key].name !== key && globalThis[globalThis[key].name] !== globalThis[key]);
+        return Response.json({ misnamed, url: String(Object.getPrototypeOf(new URL('http://a.test/')).constructor.name),
+          reader: new ReadableStream().getReader().constructor.name, method: Headers.prototype.get.name });
+      `);
+      expect(out).toEqual({ misnamed: [], url: 'URL', reader: 'ReadableStreamDefaultReader', method: 'get' });
+    });
+
+    it('URLPattern is evaluated on first use, then is the data property WebIDL defines', async () => {
+      const out = await run('lazy-pattern', `
+        const before = Object.getOwnPropertyDescriptor(globalThis, 'URLPattern');
+        const match = new URLPattern({ pathname: '/users/:id' }).exec('https://a.test/users/7').pathname.groups.id;
+        const after = Object.getOwnPropertyDescriptor(globalThis, 'URLPattern');
+        const mine = function Mine() {};
+        URLPattern = mine;
+        return Response.json({ lazy: typeof before.get, match, after: [typeof after.value, after.writable, after.enumerable, after.configurable],
+          name: after.value.name, replaced: globalThis.URLPattern === mine && mine.name === 'Mine' });
+      `);
+      expect(out).toEqual({ lazy: 'function', match: '7', after: ['function', true, false, true], name: 'URLPattern', replaced: true });
+    });
+
     it('FormData uploads parse, and multipart and Blob bodies go out', async () => {
       await engine.deploy('forms', {
         code: `export default { async fetch(request) {

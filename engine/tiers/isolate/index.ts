@@ -19,8 +19,8 @@ export interface IsolateTierOptions {
 
 export class IsolateTier implements IsolationTier {
   readonly name = 'isolate';
-  // Cold start with the template pool (README, Cold starts); ~3.2 MB per live hello isolate.
-  readonly capabilities: TierCapabilities = { coldStartMs: 1.4, densityPerGb: 300, accepts: [], strength: 1, bundleFormat: 'script' };
+  // Cold start with the template pool (README, Cold starts); ~2.7 MB per live hello isolate.
+  readonly capabilities: TierCapabilities = { coldStartMs: 1.4, densityPerGb: 370, accepts: [], strength: 1, bundleFormat: 'script' };
   // Isolates' clocks read wall time while they run: charges are bounded by this process's CPU
   // outside the event loop (see limit-enforcer.ts).
   readonly #enforcer = new LimitEnforcer({ readCpuBudgetNs: offThreadCpuNs });

@@ -116,6 +116,9 @@ export class IsolateSandbox implements Sandbox {
   #heapBytes = 0;
   #heapReadAt = -Infinity;
   #heapReading = false;
+  /** An idle collection ran and nothing has run in the isolate since. */
+  #reclaimed = false;
+  #reclaiming = false;
 
   private constructor(memoryMb: number, snapshot: ivm.ExternalCopy<ArrayBuffer> | undefined) {
     this.#fromSnapshot = snapshot !== undefined;
@@ -279,6 +282,7 @@ export class IsolateSandbox implements Sandbox {
 
   /** A unit of work the limits apply to (a request, or a scheduled run), registered and metered. */
   #startTask(resolve: Task['resolve'], reject: Task['reject']): Task {
+    this.#reclaimed = false;
     this.#subrequestBudget += this.#spec.limits.maxSubrequests;
     return this.#tasks.start(resolve, reject, this.#spec.limits.wallMs, { waitUntilPending: false, body: undefined, requestBody: undefined });
   }
@@ -579,6 +583,7 @@ export class IsolateSandbox implements Sandbox {
     const handle = setTimeout(() => {
       this.#timers.delete(id);
       if (!this.alive) return;
+      this.#reclaimed = false;
       this.#deliver(this.#runtime!.fireTimer, [id]);
     }, Math.max(0, Number(delayMs) || 0));
     handle.unref();
@@ -608,6 +613,26 @@ export class IsolateSandbox implements Sandbox {
       this.#spec?.onEnded?.(reason);
     }
     this.#tasks.failAll(reason);
+  }
+
+  /**
+   * A memory-reducing collection while nothing runs in the isolate (no request, no timer), once
+   * per idle spell. It runs on the isolate's thread; the meter is held meanwhile, so neither a
+   * request that arrives during it nor the next request's CPU figure pays for it.
+   */
+  reclaim(): boolean {
+    if (!this.alive || !this.#meter || this.#reclaimed || this.#reclaiming || this.#tasks.size > 0 || this.#timers.size > 0) return false;
+    this.#reclaiming = true;
+    this.#meter.hold(true);
+    const done = (): void => {
+      this.#reclaiming = false;
+      this.#reclaimed = true;
+      if (!this.alive) return;
+      this.#meter!.hold(false);
+      this.#cpuAnsweredNs = this.#readCpuNs();
+    };
+    this.#runtime!.collectGarbage.apply(undefined, []).then(done, done);
+    return true;
   }
 
   async health(): Promise<boolean> {

@@ -46,6 +46,7 @@ export class SandboxMeter<T extends MeteredTask> {
   /** Deliveries of background work not yet run (see background()). */
   #background = 0;
   #watched = false;
+  #held = false;
 
   constructor(enforcer: LimitEnforcer, cpuLimitMs: number, hooks: MeterHooks<T>) {
     this.#enforcer = enforcer;
@@ -85,6 +86,15 @@ export class SandboxMeter<T extends MeteredTask> {
     };
   }
 
+  /**
+   * While held, the sandbox's CPU is the host's own work (an idle garbage collection), charged to
+   * no one: a request that arrives meanwhile waits for it without paying for it.
+   */
+  hold(held: boolean): void {
+    this.#held = held;
+    this.#lastCpuNs = this.#hooks.readCpuNs();
+  }
+
   stop(): void {
     this.tasks.clear();
     this.#enforcer.unwatch(this);
@@ -101,7 +111,7 @@ export class SandboxMeter<T extends MeteredTask> {
   /** The sandbox's CPU clock advance since the last reading, in ns. */
   read(): number {
     const cpu = this.#hooks.readCpuNs();
-    const delta = Math.max(0, cpu - this.#lastCpuNs);
+    const delta = this.#held ? 0 : Math.max(0, cpu - this.#lastCpuNs);
     this.#lastCpuNs = cpu;
     return delta;
   }

@@ -16,6 +16,7 @@ export interface RuntimeEntry {
   cancelResponseStream: ivm.Reference<(id: number) => void>;
   runScheduled: ivm.Reference<(cron: string, scheduledTime: number) => Promise<string[]>>;
   settleAi: ivm.Reference<(...args: unknown[]) => void>;
+  collectGarbage: ivm.Reference<() => void>;
 }
 
 let codeCache: ivm.ExternalCopy<ArrayBuffer> | undefined;
@@ -25,7 +26,7 @@ export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context, fr
   const entry = await context.global.get('__islet_runtime', { reference: true });
   const keys = [
     'init', 'setTenant', 'dispatchBatch', 'fireTimer', 'settleFetch', 'settleCrypto', 'pullResponseStream', 'cancelResponseStream',
-    'settleRequestChunk', 'runScheduled', 'settleAi',
+    'settleRequestChunk', 'runScheduled', 'settleAi', 'collectGarbage',
   ] as const;
   const refs = await Promise.all(keys.map((key) => entry.get(key, { reference: true })));
   entry.release();
