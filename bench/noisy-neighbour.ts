@@ -18,8 +18,12 @@ Options:
   --rate <n>              the good tenant's requests per second (default 500)
   --connections <n>       the good tenant's connections (default 10)
   --flood <n>             the flooding tenant's connections (default 100)
+  --neighbours <list>     which neighbours run, comma-separated from spin, alloc, flood
+                          (default all three; one at a time shows which one hurts)
   --json <file>           also write the results as JSON to this file
   -h, --help              show this help`;
+
+const NEIGHBOURS = ['spin', 'alloc', 'flood'] as const;
 
 const FUNCTIONS = {
   good: { code: 'export default { fetch: (r) => Response.json({ path: new URL(r.url).pathname }) }' },
@@ -45,9 +49,13 @@ interface Neighbour {
 }
 
 export async function noisyNeighbour(args: string[]): Promise<unknown> {
-  const parsed = benchArgs(args, { duration: 10, rate: 500, connections: 10, flood: 100 }, help);
+  const parsed = benchArgs(args, { duration: 10, rate: 500, connections: 10, flood: 100 }, help, { neighbours: NEIGHBOURS.join(',') });
   if (!parsed) return undefined;
   const { duration, rate, connections, flood } = parsed.numbers as Record<'duration' | 'rate' | 'connections' | 'flood', number>;
+  const chosen = parsed.strings.neighbours!.split(',').filter(Boolean);
+  const unknown = chosen.filter((n) => !(NEIGHBOURS as readonly string[]).includes(n));
+  if (chosen.length === 0 || unknown.length > 0) throw new Error(`--neighbours takes a list from ${NEIGHBOURS.join(', ')}, got "${parsed.strings.neighbours}"`);
+  const connectionsOf: Record<string, number> = { spin: 2, alloc: 2, flood };
 
   const server = await startIslet(FUNCTIONS, 'good');
   try {
@@ -56,13 +64,9 @@ export async function noisyNeighbour(args: string[]): Promise<unknown> {
     const solo = { phase: 'solo', ...(await good()) };
     // The neighbours run in their own processes, so the load generator's CPU for the flood is
     // not taken from the good tenant's client.
-    const neighbours = [
-      neighbour(server, 'spin', 2, duration + 1),
-      neighbour(server, 'alloc', 2, duration + 1),
-      neighbour(server, 'flood', flood, duration + 1),
-    ];
+    const neighbours = chosen.map((fn) => neighbour(server, fn, connectionsOf[fn]!, duration + 1));
     await new Promise((r) => setTimeout(r, 500));
-    const noisy = { phase: 'with neighbours', ...(await good()) };
+    const noisy = { phase: chosen.length === NEIGHBOURS.length ? 'with neighbours' : `with ${chosen.join(', ')}`, ...(await good()) };
     const hostile = await Promise.all(neighbours);
     const metrics = await server.admin('metrics');
     const rows: Phase[] = [solo, noisy];
