@@ -12,6 +12,9 @@ describe('QuarantineRecord', () => {
     expect(q.strike(20, o)).toBe(100);
     expect(q.until).toBe(120);
     expect(q.retryAfterS(21)).toBe(1);
+    // A request that was already running is killed during the quarantine: it does not extend it.
+    expect(q.strike(30, o)).toBeUndefined();
+    expect(q.until).toBe(120);
     // On probation after its release: each strike sends it back, for twice as long.
     const periods = [];
     for (let round = 0; round < 3; round++) periods.push(q.strike(200 + round * 500, o));

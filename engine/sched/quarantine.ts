@@ -23,7 +23,8 @@ export class QuarantineRecord {
     this.#lastStrike = now;
     this.#strikes = this.#strikes.filter((t) => now - t < o.windowMs);
     this.#strikes.push(now);
-    const onProbation = this.#periodMs > 0;
+    // A kill while still in quarantine is of a request let in before it began: not a re-offence.
+    const onProbation = this.#periodMs > 0 && now >= this.until;
     if (!onProbation && this.#strikes.length < o.strikes) return undefined;
     this.#strikes = [];
     this.#periodMs = this.#periodMs === 0 ? o.baseMs : Math.min(o.maxMs, this.#periodMs * 2);
