@@ -7,12 +7,17 @@ import { parseArgs } from 'node:util';
 export interface BenchArgs {
   /** The numeric flags, checked positive. */
   numbers: Record<string, number>;
+  /** The string flags. */
+  strings: Record<string, string>;
   json: string | undefined;
 }
 
-/** Parses `args` for numeric flags with `defaults`; undefined after printing `help` for --help. */
-export function benchArgs(args: string[], defaults: Record<string, number>, help: string): BenchArgs | undefined {
-  const options = Object.fromEntries(Object.entries(defaults).map(([flag, value]) => [flag, { type: 'string' as const, default: String(value) }]));
+/**
+ * Parses `args` for numeric flags with `defaults` and string flags with `stringDefaults`;
+ * undefined after printing `help` for --help.
+ */
+export function benchArgs(args: string[], defaults: Record<string, number>, help: string, stringDefaults: Record<string, string> = {}): BenchArgs | undefined {
+  const options = Object.fromEntries(Object.entries({ ...defaults, ...stringDefaults }).map(([flag, value]) => [flag, { type: 'string' as const, default: String(value) }]));
   const { values } = parseArgs({ args, options: { ...options, json: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }) as
     { values: Record<string, string | boolean | undefined> };
   if (values.help) {
@@ -25,7 +30,8 @@ export function benchArgs(args: string[], defaults: Record<string, number>, help
     if (!(n > 0)) throw new Error(`--${flag} must be a positive number, got "${String(values[flag])}"`);
     numbers[flag] = n;
   }
-  return { numbers, json: values.json as string | undefined };
+  const strings = Object.fromEntries(Object.keys(stringDefaults).map((flag) => [flag, String(values[flag])]));
+  return { numbers, strings, json: values.json as string | undefined };
 }
 
 /** Prints the report as one JSON line, and writes it to `file` when given. */

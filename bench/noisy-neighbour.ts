@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { benchArgs, emitReport, runAsScript } from './bench-cli.ts';
 import { counterBy, startIslet, type IsletServer } from './islet-server.ts';
+import { processTree } from './servers.ts';
+import { threadSnapshot, threadTimes, type ThreadClassifier } from './thread-census.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -18,8 +20,12 @@ Options:
   --rate <n>              the good tenant's requests per second (default 500)
   --connections <n>       the good tenant's connections (default 10)
   --flood <n>             the flooding tenant's connections (default 100)
+  --neighbours <list>     which neighbours run, comma-separated from spin, alloc, flood
+                          (default all three; one at a time shows which one hurts)
   --json <file>           also write the results as JSON to this file
   -h, --help              show this help`;
+
+const NEIGHBOURS = ['spin', 'alloc', 'flood'] as const;
 
 const FUNCTIONS = {
   good: { code: 'export default { fetch: (r) => Response.json({ path: new URL(r.url).pathname }) }' },
@@ -45,9 +51,13 @@ interface Neighbour {
 }
 
 export async function noisyNeighbour(args: string[]): Promise<unknown> {
-  const parsed = benchArgs(args, { duration: 10, rate: 500, connections: 10, flood: 100 }, help);
+  const parsed = benchArgs(args, { duration: 10, rate: 500, connections: 10, flood: 100 }, help, { neighbours: NEIGHBOURS.join(',') });
   if (!parsed) return undefined;
   const { duration, rate, connections, flood } = parsed.numbers as Record<'duration' | 'rate' | 'connections' | 'flood', number>;
+  const chosen = parsed.strings.neighbours!.split(',').filter(Boolean);
+  const unknown = chosen.filter((n) => !(NEIGHBOURS as readonly string[]).includes(n));
+  if (chosen.length === 0 || unknown.length > 0) throw new Error(`--neighbours takes a list from ${NEIGHBOURS.join(', ')}, got "${parsed.strings.neighbours}"`);
+  const connectionsOf: Record<string, number> = { spin: 2, alloc: 2, flood };
 
   const server = await startIslet(FUNCTIONS, 'good');
   try {
@@ -56,24 +66,25 @@ export async function noisyNeighbour(args: string[]): Promise<unknown> {
     const solo = { phase: 'solo', ...(await good()) };
     // The neighbours run in their own processes, so the load generator's CPU for the flood is
     // not taken from the good tenant's client.
-    const neighbours = [
-      neighbour(server, 'spin', 2, duration + 1),
-      neighbour(server, 'alloc', 2, duration + 1),
-      neighbour(server, 'flood', flood, duration + 1),
-    ];
+    const neighbours = chosen.map((fn) => neighbour(server, fn, connectionsOf[fn]!, duration + 1));
     await new Promise((r) => setTimeout(r, 500));
-    const noisy = { phase: 'with neighbours', ...(await good()) };
-    const hostile = await Promise.all(neighbours);
+    const census = await censusOf(server, neighbours);
+    const before = await threadSnapshot(census.pids, census.classify);
+    const noisy = { phase: chosen.length === NEIGHBOURS.length ? 'with neighbours' : `with ${chosen.join(', ')}`, ...(await good()) };
+    const cpu = threadTimes(before, await threadSnapshot(census.pids, census.classify));
+    const hostile = await Promise.all(neighbours.map((n) => n.result));
     const metrics = await server.admin('metrics');
     const rows: Phase[] = [solo, noisy];
     const p99Ratio = Number((noisy.p99Ms / Math.max(solo.p99Ms, 1)).toFixed(2));
     const pass = p99Ratio <= 1.5 && noisy.errors === 0 && noisy.non2xx === 0;
     console.table(rows);
     console.table(hostile);
+    console.log('Where the CPU went while the good tenant ran with its neighbours (seconds on a core, and runnable but waiting for one):');
+    console.table(cpu);
     console.log(`good tenant p99 with neighbours / solo: ${p99Ratio}× (bar ≤ 1.5×), errors ${noisy.errors + noisy.non2xx} (bar 0): ${pass ? 'PASS' : 'FAIL'}`);
     const report = {
       bench: 'noisy-neighbour', date: new Date().toISOString(), durationS: duration, rate, connections, flood,
-      rows, neighbours: hostile, p99Ratio, pass,
+      rows, neighbours: hostile, cpu, p99Ratio, pass,
       limitKills: counterBy(metrics, 'islet_limit_kills_total', 'function'),
       shed: counterBy(metrics, 'islet_shed_total', 'reason'),
       statuses: counterBy(metrics, 'islet_requests_total', 'status'),
@@ -95,14 +106,36 @@ async function load(server: IsletServer, fn: string, connections: number, durati
   };
 }
 
+// What Node names its main thread; threads that native code starts from it inherit the name.
+const NODE_MAIN_THREAD = 'MainThread';
+
+/**
+ * The processes to watch and how to name their threads: the supervisor, the engines (their event
+ * loop apart from the rest: isolated-vm's threads inherit the main thread's name, so they can be
+ * told from Node's own), each neighbour's load generator, and this process (the good tenant's).
+ */
+async function censusOf(server: IsletServer, neighbours: { name: string; pid: number }[]): Promise<{ pids: number[]; classify: ThreadClassifier }> {
+  const tree = await processTree(server.pid);
+  const generators = new Map(neighbours.map((n) => [n.pid, n.name]));
+  const classify: ThreadClassifier = (pid, tid, comm, processComm) => {
+    if (pid === process.pid) return 'good tenant\'s load generator';
+    if (generators.has(pid)) return `${generators.get(pid)}'s load generator`;
+    if (pid === server.pid) return 'supervisor';
+    if (processComm !== NODE_MAIN_THREAD) return `engine's child ${processComm}`;
+    if (tid === pid) return 'engine: event loop';
+    return comm === NODE_MAIN_THREAD ? 'engine: isolate threads' : 'engine: other threads (GC, libuv)';
+  };
+  return { pids: [process.pid, ...generators.keys(), ...tree], classify };
+}
+
 /** autocannon's CLI in a child process against `fn`, as fast as it goes. */
-function neighbour(server: IsletServer, fn: string, connections: number, duration: number): Promise<Neighbour> {
+function neighbour(server: IsletServer, fn: string, connections: number, duration: number): { name: string; pid: number; result: Promise<Neighbour> } {
   const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/autocannon/autocannon.js'), '--json', '-c', String(connections), '-d', String(duration), '-H', `host=${server.host(fn)}`, server.url], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  return new Promise((resolve, reject) => {
+  return { name: fn, pid: child.pid!, result: new Promise((resolve, reject) => {
     child.once('exit', () => {
       try {
         const r = JSON.parse(out) as autocannon.Result;
@@ -111,7 +144,7 @@ function neighbour(server: IsletServer, fn: string, connections: number, duratio
         reject(new Error(`autocannon against ${fn} printed no result: ${out.slice(0, 200)}`));
       }
     });
-  });
+  }) };
 }
 
 runAsScript(import.meta.url, noisyNeighbour);

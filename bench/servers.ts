@@ -105,7 +105,7 @@ export async function rssBytes(pid: number): Promise<number> {
 }
 
 /** `pid` and its descendants, from each thread's /proc/<pid>/task/<tid>/children. */
-async function processTree(pid: number): Promise<number[]> {
+export async function processTree(pid: number): Promise<number[]> {
   const out = [pid];
   for (let i = 0; i < out.length; i++) {
     const tasks = await readdir(`/proc/${out[i]}/task`).catch(() => [] as string[]);

@@ -16,9 +16,18 @@ describe('system benches (smoke)', () => {
     expect(report.rows.map((r: { phase: string }) => r.phase)).toEqual(['solo', 'with neighbours']);
     for (const row of report.rows) expect(row).toMatchObject({ reqPerSec: expect.any(Number), p50Ms: expect.any(Number), p99Ms: expect.any(Number), errors: expect.any(Number) });
     expect(report.neighbours.map((n: { name: string }) => n.name)).toEqual(['spin', 'alloc', 'flood']);
+    // Where the CPU went: the engine's event loop is told apart from its other threads.
+    expect(report.cpu.map((g: { group: string }) => g.group)).toContain('engine: event loop');
     expect(typeof report.pass).toBe('boolean');
     // The spinner was stopped for its CPU limit at least once.
     expect(report.limitKills.spin).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it('noisy-neighbour runs the neighbours it is given, and refuses one it does not know', async () => {
+    const report = (await noisyNeighbour(['--duration', '1', '--rate', '100', '--neighbours', 'flood', '--flood', '10'])) as Record<string, any>;
+    expect(report.rows.map((r: { phase: string }) => r.phase)).toEqual(['solo', 'with flood']);
+    expect(report.neighbours.map((n: { name: string }) => n.name)).toEqual(['flood']);
+    await expect(noisyNeighbour(['--neighbours', 'spin,mine'])).rejects.toThrow(/--neighbours/);
   }, 60_000);
 
   it('replicas measures maxReplicas 1 against 2', async () => {

@@ -2,6 +2,9 @@
 // strike; enough strikes in a short window quarantine the function (its requests are refused
 // with 503 quarantined) for a period that doubles each time it re-offends soon after, so a
 // tenant that spins or allocates until killed cannot keep the host booting isolates for it.
+// Released from quarantine, a function is on probation until forgiven: one strike sends it
+// back. Each kill costs the host a limit's worth of CPU (or a heap filled to its limit) and a
+// boot, taken from the other tenants; a full window of strikes after every release doubled that.
 import type { QuarantineOptions } from './sched-options.ts';
 
 /** One function's record. `until` is read on every request, so it is a plain field. */
@@ -20,7 +23,9 @@ export class QuarantineRecord {
     this.#lastStrike = now;
     this.#strikes = this.#strikes.filter((t) => now - t < o.windowMs);
     this.#strikes.push(now);
-    if (this.#strikes.length < o.strikes) return undefined;
+    // A kill while still in quarantine is of a request let in before it began: not a re-offence.
+    const onProbation = this.#periodMs > 0 && now >= this.until;
+    if (!onProbation && this.#strikes.length < o.strikes) return undefined;
     this.#strikes = [];
     this.#periodMs = this.#periodMs === 0 ? o.baseMs : Math.min(o.maxMs, this.#periodMs * 2);
     this.until = now + this.#periodMs;
