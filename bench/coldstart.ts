@@ -39,6 +39,7 @@ const SCENARIOS: { name: string; options: EngineOptions }[] = [
   { name: 'plain boot', options: { snapshot: false, templates: false, codeCache: false } },
   { name: 'snapshot boot', options: { templates: false, codeCache: false } },
   { name: 'snapshot + code cache', options: { templates: false } },
+  { name: 'template pool', options: { codeCache: false } },
   { name: 'template pool + code cache', options: {} },
 ];
 
