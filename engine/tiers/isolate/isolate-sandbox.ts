@@ -569,7 +569,14 @@ export class IsolateSandbox implements Sandbox {
    */
   #deliver(runtimeFn: ivm.Reference<(...args: any[]) => unknown>, args: unknown[], options?: ivm.ReferenceApplyOptions): void {
     const ran = this.#meter?.background() ?? (() => {});
-    runtimeFn.apply(undefined, args, options).then(ran, ran);
+    let call: Promise<unknown>;
+    try {
+      call = runtimeFn.apply(undefined, args, options);
+    } catch (err) {
+      ran();
+      throw err;
+    }
+    call.then(ran, ran);
   }
 
   #randomBytes(length: number): ArrayBuffer {
