@@ -57,9 +57,9 @@ export class Handoff {
   }
 
   /**
-   * The engine is gone: every connection it held gets 502 engine-restarted and is closed. One that
-   * was reported busy had a request half-run; one reported idle may still have had a request read
-   * in the engine's last turn, before the report could go out. A truly idle keep-alive client
+   * The engine is gone: every connection it held gets 502 engine-restarted and is closed. Some
+   * carry a request the engine had read (perhaps half-run); the supervisor cannot tell which, and
+   * nothing else would answer them. A truly idle keep-alive client
    * sees an unsolicited answer and a close, which clients treat as a stale connection (as after a
    * server's idle timeout) and reconnect; the client that did send a request gets a retryable 502
    * instead of waiting forever. Connections never handed to it go to the next engine.
