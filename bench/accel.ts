@@ -10,14 +10,14 @@
 //           awaits env.AI.run, through the engine and the isolates (no HTTP).
 // Tenants rotate over 8 names. A benchmark, not a test:
 // `npm run bench:accel -- [--duration 3] [--rounds 3] [--callers 1,8,64] [--workloads mlp,embed,env-mlp] [--json out.json]`.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AccelPool, type ModelConfig } from '../engine/accel/index.ts';
 import { Engine } from '../engine/index.ts';
 import { writeFixtureModels } from '../fixtures/accel/make-models.ts';
+import { emitReport, runAsScript } from './bench-cli.ts';
 
 const FEATURES = 256;
 const TENANTS = 8;
@@ -187,14 +187,7 @@ export async function benchAccel(args: string[]) {
   }
   console.table(rows.map(({ batched: _b, unbatched: _u, ...row }) => row));
   const report = { bench: 'accel', date: new Date().toISOString(), workers: workerCount, device, durationS: ms / 1000, rounds, ...batchOptions, rows };
-  console.log(JSON.stringify(report));
-  if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
-  return report;
+  return emitReport(report, values.json);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  benchAccel(process.argv.slice(2)).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, benchAccel);

@@ -3,12 +3,11 @@
 // specialised from the template pool; and a warm hit for comparison. Each cold request goes to a
 // function evicted from an engine capped at a few live isolates, so every one boots.
 // A benchmark, not a test: `node --no-node-snapshot bench/coldstart.ts [--functions 200]`.
-import { writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundleSource } from '../engine/bundle/index.ts';
 import { Engine, createGateway, serveGateway, type EngineOptions } from '../engine/index.ts';
 import { request } from '../engine/gateway/test-http.ts';
+import { emitReport, runAsScript } from './bench-cli.ts';
 import { sized } from './scale.ts';
 
 /**
@@ -93,14 +92,7 @@ export async function coldstart(args: string[]) {
   }
   console.table(rows);
   const report = { bench: 'coldstart', functions: n, gapMs, date: new Date().toISOString(), rows };
-  console.log(JSON.stringify(report));
-  if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
-  return rows;
+  return emitReport(report, values.json);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  coldstart(process.argv.slice(2)).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, coldstart);

@@ -7,7 +7,6 @@
 //   node --no-node-snapshot bench/tiers.ts [--cold 20] [--requests 2000] [--duration 5]
 //     [--container-runtime bubblewrap|runc|crun] [--tiers isolate,process,…] [--json out.json]
 import { spawnSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -15,6 +14,7 @@ import autocannon from 'autocannon';
 import { ContainerTier, Engine, GvisorTier, MicrovmTier, ProcessTier, createGateway, serveGateway, type ContainerRuntime, type IsolationTier, type TierName, TIER_NAMES } from '../engine/index.ts';
 import { bubblewrapArgs } from '../engine/tiers/container/index.ts';
 import { findExecutable } from '../engine/tiers/host-binaries.ts';
+import { emitReport, runAsScript } from './bench-cli.ts';
 
 const HELLO = fileURLToPath(new URL('../fixtures/hello/index.ts', import.meta.url));
 const DAY_MS = 86_400_000;
@@ -171,14 +171,7 @@ export async function benchTiers(argv: string[]) {
   }
   console.table(rows);
   const report = { bench: 'tiers', containerRuntime: runtime, coldRounds, requests, seconds, connections, date: new Date().toISOString(), rows, skipped };
-  console.log(JSON.stringify(report));
-  if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
-  return report;
+  return emitReport(report, values.json);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  benchTiers(process.argv.slice(2)).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runAsScript(import.meta.url, benchTiers);

@@ -131,8 +131,9 @@ function packagesAtRunTime(found: string[]): esbuild.Plugin {
  */
 function packageRoot(files: string[]): string | undefined {
   const trees = files.map((file) => {
-    const at = file.indexOf(`${path.sep}node_modules${path.sep}`);
-    return at < 0 ? path.dirname(file) : file.slice(0, at + '/node_modules'.length);
+    const tree = `${path.sep}node_modules`;
+    const at = file.indexOf(tree + path.sep);
+    return at < 0 ? path.dirname(file) : file.slice(0, at + tree.length);
   });
   if (!trees.length) return undefined;
   let dir = trees[0]!;
