@@ -18,6 +18,7 @@ import { AccelPool, type ModelConfig } from '../engine/accel/index.ts';
 import { Engine } from '../engine/index.ts';
 import { writeFixtureModels } from '../fixtures/accel/make-models.ts';
 import { emitReport, runAsScript } from './bench-cli.ts';
+import { percentile } from './percentile.ts';
 
 const FEATURES = 256;
 const TENANTS = 8;
@@ -85,10 +86,6 @@ type Measured = Awaited<ReturnType<typeof load>> & { meanBatch: number };
 
 function median(runs: Measured[]): Measured {
   return [...runs].sort((a, b) => a.callsPerSec - b.callsPerSec)[Math.floor((runs.length - 1) / 2)]!;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]! : 0;
 }
 
 /** `callers` loops calling `target` for `ms`; answers calls/s and latency percentiles. */

@@ -8,6 +8,7 @@ import { bundleSource } from '../engine/bundle/index.ts';
 import { Engine, createGateway, serveGateway, type EngineOptions } from '../engine/index.ts';
 import { request } from '../engine/gateway/test-http.ts';
 import { emitReport, runAsScript } from './bench-cli.ts';
+import { percentile } from './percentile.ts';
 import { sized } from './scale.ts';
 
 /**
@@ -41,10 +42,6 @@ const SCENARIOS: { name: string; options: EngineOptions }[] = [
   { name: 'template pool', options: { codeCache: false } },
   { name: 'template pool + code cache', options: {} },
 ];
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
-}
 
 export async function coldstart(args: string[]) {
   const { values } = parseArgs({

@@ -23,6 +23,7 @@ import { IsolateTier } from '../engine/tiers/isolate/index.ts';
 import type { SandboxSpec } from '../engine/tiers/index.ts';
 import { CodeCache } from '../engine/warm/index.ts';
 import { emitReport, runAsScript } from './bench-cli.ts';
+import { percentile } from './percentile.ts';
 import { functionOfSize } from './coldstart.ts';
 import { sized } from './scale.ts';
 
@@ -41,10 +42,6 @@ const MAKE_SNAPSHOT = `
 `;
 
 const request = { method: 'GET', url: 'http://f.test/', headers: [], body: null };
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
-}
 
 function summary(values: number[]) {
   const sorted = [...values].sort((a, b) => a - b);

@@ -15,15 +15,12 @@ import { ContainerTier, Engine, GvisorTier, MicrovmTier, ProcessTier, createGate
 import { bubblewrapArgs } from '../engine/tiers/container/index.ts';
 import { findExecutable } from '../engine/tiers/host-binaries.ts';
 import { emitReport, runAsScript } from './bench-cli.ts';
+import { percentile } from './percentile.ts';
 
 const HELLO = fileURLToPath(new URL('../fixtures/hello/index.ts', import.meta.url));
 const DAY_MS = 86_400_000;
 const VM_COLD_ROUNDS = 5;
 const TEMPLATE_WAIT_MS = 60_000;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
-}
 
 function median(values: number[]): number {
   return percentile([...values].sort((a, b) => a - b), 0.5);
