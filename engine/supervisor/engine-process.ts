@@ -148,6 +148,9 @@ export class EngineProcess {
   }
 
   send(m: ToEngine): void {
-    if (this.child.connected) this.child.send(m);
+    // `connected` can still be true when the engine has just died: the write then fails with
+    // EPIPE, which without a callback is an 'error' event that would end the supervisor. The
+    // engine's end is handled where its 'close' arrives.
+    if (this.child.connected) this.child.send(m, () => {});
   }
 }
