@@ -17,6 +17,7 @@ import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import type { CodeCache } from '../../warm/index.ts';
 import type { LimitEnforcer, SandboxMeter } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
+import { runSlots } from './run-slots.ts';
 import { StreamedBody } from './streamed-body.ts';
 import { runSubtle } from './web-crypto.ts';
 
@@ -330,14 +331,23 @@ export class IsolateSandbox implements Sandbox {
     });
   }
 
-  #flush = (): void => {
+  #flush = (): void => runSlots.run(this.#dispatch);
+
+  // Runs when a thread of isolated-vm's pool is free (run-slots.ts): requests that arrive while
+  // the batch waits for one join it.
+  #dispatch = (): Promise<void> | undefined => {
     this.#flushScheduled = false;
     const batch = this.#queue;
     this.#queue = [];
-    if (!this.alive) return;
-    this.#runtime!.dispatchBatch
-      .apply(undefined, [batch], { arguments: { copy: true }, result: { copy: true, promise: true } })
-      .then((results) => this.#onResults(results as unknown as unknown[]), (err: unknown) => this.#onBatchFailed(err, batch));
+    if (!this.alive) return undefined;
+    let call: Promise<unknown>;
+    try {
+      call = this.#runtime!.dispatchBatch.apply(undefined, [batch], { arguments: { copy: true }, result: { copy: true, promise: true } });
+    } catch (err) {
+      this.#onBatchFailed(err, batch);
+      return undefined;
+    }
+    return call.then((results) => this.#onResults(results as unknown as unknown[]), (err: unknown) => this.#onBatchFailed(err, batch));
   };
 
   #onResults = (results: unknown[]): void => {
@@ -569,14 +579,22 @@ export class IsolateSandbox implements Sandbox {
    */
   #deliver(runtimeFn: ivm.Reference<(...args: any[]) => unknown>, args: unknown[], options?: ivm.ReferenceApplyOptions): void {
     const ran = this.#meter?.background() ?? (() => {});
-    let call: Promise<unknown>;
-    try {
-      call = runtimeFn.apply(undefined, args, options);
-    } catch (err) {
-      ran();
-      throw err;
-    }
-    call.then(ran, ran);
+    runSlots.run(() => {
+      if (!this.alive) {
+        ran();
+        return undefined;
+      }
+      let call: Promise<unknown>;
+      try {
+        call = runtimeFn.apply(undefined, args, options);
+      } catch (err) {
+        // Only a disposed isolate refuses a call outright; its requests learn why from #die.
+        ran();
+        if (this.#isolate.isDisposed) this.#die(this.#death ?? this.#deathFromDisposal(err));
+        return undefined;
+      }
+      return call.then(ran, ran);
+    });
   }
 
   #randomBytes(length: number): ArrayBuffer {
