@@ -26,16 +26,16 @@ export interface IsletServer {
 
 /**
  * Starts islet serve with `functions` (config entries) and `sched` options; `probe` is a function
- * answering 200 on GET /.
+ * answering 200 on GET /; `env` is added to the server's environment.
  */
-export async function startIslet(functions: Record<string, unknown>, probe: string, sched?: Record<string, unknown>): Promise<IsletServer> {
+export async function startIslet(functions: Record<string, unknown>, probe: string, sched?: Record<string, unknown>, env: Record<string, string> = {}): Promise<IsletServer> {
   const port = await freePort();
   const dir = await mkdtemp(path.join(tmpdir(), 'islet-bench-'));
   const config = path.join(dir, 'islet.config.json');
   await writeFile(config, JSON.stringify({ functions, sched }));
   const child = spawn(process.execPath, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', String(port), '--admin-token', BENCH_TOKEN], {
     stdio: 'ignore',
-    env: { ...cleanEnv(), ISLET_LOG_LEVEL: 'warn' },
+    env: { ...cleanEnv(), ISLET_LOG_LEVEL: 'warn', ...env },
   });
   const url = `http://127.0.0.1:${port}/`;
   const host = (fn: string) => `${fn}.localhost:${port}`;

@@ -25,6 +25,7 @@ export const BENCHMARKS: Benchmark[] = [
   { name: 'peers', file: 'peers.ts', about: 'hello and 2 KB JSON on node:http, Hono on Node, workerd and islet, interleaved rounds, ratios to node:http' },
   { name: 'coldstart', file: 'coldstart.ts', about: 'first request to a function whose isolate is not running: plain boot, snapshot, code cache, template pool' },
   { name: 'function-snapshot', file: 'function-snapshot.ts', about: 'a snapshot per function (made in a child process) against the template pool' },
+  { name: 'many-functions', file: 'many-functions.ts', about: 'hello-sized JSON spread over 1 to 200 functions, with and without the gate on calls into isolates' },
   { name: 'density', file: 'density.ts', about: 'host memory per idle warm tenant' },
   { name: 'keepalive', file: 'keepalive.ts', about: 'keep-alive policies replayed on an Azure-shaped trace: cold starts vs memory-time' },
   { name: 'accel', file: 'accel.ts', about: 'the accelerator pool' },
