@@ -131,17 +131,19 @@ async function censusOf(server: IsletServer, neighbours: { name: string; pid: nu
 /** autocannon's CLI in a child process against `fn`, as fast as it goes. */
 function neighbour(server: IsletServer, fn: string, connections: number, duration: number): { name: string; pid: number; result: Promise<Neighbour> } {
   const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/autocannon/autocannon.js'), '--json', '-c', String(connections), '-d', String(duration), '-H', `host=${server.host(fn)}`, server.url], {
-    stdio: ['ignore', 'pipe', 'ignore'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
   return { name: fn, pid: child.pid!, result: new Promise((resolve, reject) => {
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       try {
         const r = JSON.parse(out) as autocannon.Result;
         resolve({ name: fn, requests: r.requests.total, non2xx: r.non2xx, errors: r.errors + r.timeouts });
       } catch {
-        reject(new Error(`autocannon against ${fn} printed no result: ${out.slice(0, 200)}`));
+        reject(new Error(`autocannon against ${fn} printed no result (exit ${code ?? signal}): ${out.slice(0, 200)} ${err.slice(-500)}`));
       }
     });
   }) };
