@@ -9,14 +9,6 @@ import { IdleSignal } from './idle-signal.ts';
 import type { Socket } from 'node:net';
 import type { ConnectionReport, EngineStart, FromEngine, ToEngine } from './protocol.ts';
 
-/**
- * Node flags of every engine process. --no-node-snapshot: isolated-vm needs it. --no-maglev: each
- * tenant isolate tiers up the runtime's hot code on its own, and Maglev's compile jobs held
- * ~430 MB of an engine serving 50 busy functions (a jemalloc heap profile); without Maglev the
- * engine's RSS under that load fell by a third, at the same throughput (README, "Soak").
- */
-export const ENGINE_V8_FLAGS = ['--no-node-snapshot', '--no-maglev'];
-
 /** What an engine tells the supervisor besides answers to its calls. */
 export interface EngineEvents {
   connections(engine: EngineProcess, report: ConnectionReport): void;
@@ -46,9 +38,7 @@ export class EngineProcess {
   constructor(start: EngineStart, options: { connections: number; events: EngineEvents }) {
     this.socketPath = start.socketPath;
     // stdout/stderr inherited: the engines' JSON log lines join the supervisor's.
-    // The supervisor's own flags come last, so `node --maglev …` still wins over ENGINE_V8_FLAGS.
-    const execArgv = [...ENGINE_V8_FLAGS, ...process.execArgv.filter((a) => !ENGINE_V8_FLAGS.includes(a))];
-    this.child = fork(WORKER, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    this.child = fork(WORKER, [], { execArgv: ['--no-node-snapshot', ...process.execArgv.filter((a) => a !== '--no-node-snapshot')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     this.pool = new Pool('http://localhost', { socketPath: start.socketPath, connections: options.connections, pipelining: 1, keepAliveTimeout: 60_000 });
     // 'close', not 'exit': it comes after the IPC channel is drained, so a "drained" message sent
     // just before the engine's exit is always seen first.
