@@ -18,7 +18,7 @@ import { AccelPool, type ModelConfig } from '../engine/accel/index.ts';
 import { Engine } from '../engine/index.ts';
 import { writeFixtureModels } from '../fixtures/accel/make-models.ts';
 import { emitReport, runAsScript } from './bench-cli.ts';
-import { percentile } from './percentile.ts';
+import { medianBy, percentile } from './percentile.ts';
 
 const FEATURES = 256;
 const TENANTS = 8;
@@ -83,10 +83,6 @@ const WORKLOADS: Record<string, (setup: Setup) => Promise<Target>> = {
 };
 
 type Measured = Awaited<ReturnType<typeof load>> & { meanBatch: number };
-
-function median(runs: Measured[]): Measured {
-  return [...runs].sort((a, b) => a.callsPerSec - b.callsPerSec)[Math.floor((runs.length - 1) / 2)]!;
-}
 
 /** `callers` loops calling `target` for `ms`; answers calls/s and latency percentiles. */
 async function load(target: Target, callers: number, ms: number) {
@@ -155,7 +151,7 @@ export async function benchAccel(args: string[]) {
               runs[mode].push(await measure(targets[mode], callers, ms));
             }
           }
-          const [on, off] = [median(runs.on), median(runs.off)];
+          const [on, off] = [medianBy(runs.on, (r) => r.callsPerSec), medianBy(runs.off, (r) => r.callsPerSec)];
           const row = {
             workload,
             callers,

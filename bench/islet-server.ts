@@ -1,6 +1,7 @@
 // `islet serve` in a child process with a config written for the bench, for benches that need
 // several functions (the noisy neighbour, replicas and soak benches).
 import { spawn } from 'node:child_process';
+import type autocannon from 'autocannon';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -59,6 +60,22 @@ export async function startIslet(functions: Record<string, unknown>, probe: stri
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `count` small JSON functions fn0, fn1, … (config entries), each answering its name, how many
+ * requests it has served and the path: the load the soak and bench:functions spread.
+ */
+export function jsonFunctions(count: number): Record<string, { code: string }> {
+  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`fn${i}`, {
+    code: `let n = 0; export default { fetch: (r) => Response.json({ fn: "fn${i}", n: ++n, path: new URL(r.url).pathname }) }`,
+  }]));
+}
+
+/** autocannon requests that send each request to the next of `hosts` (Host headers) in turn. */
+export function everyHostInTurn(hosts: string[]): autocannon.Request[] {
+  let next = 0;
+  return [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, host: hosts[next++ % hosts.length]! } }) }];
 }
 
 /** Sums of a Prometheus counter by one label, from /_islet/metrics text. */

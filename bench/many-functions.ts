@@ -5,7 +5,8 @@
 // server's RSS at the end. `npm run bench:functions`; a benchmark, not a test.
 import autocannon from 'autocannon';
 import { benchArgs, emitReport, runAsScript } from './bench-cli.ts';
-import { startIslet } from './islet-server.ts';
+import { everyHostInTurn, jsonFunctions, startIslet } from './islet-server.ts';
+import { medianBy } from './percentile.ts';
 import { sized, TINY_LOAD } from './scale.ts';
 import { cpuMicros } from './servers.ts';
 
@@ -38,20 +39,14 @@ interface Row {
 }
 
 function load(url: string, hosts: string[], connections: number, duration: number): Promise<autocannon.Result> {
-  let next = 0;
   return new Promise((resolve, reject) => {
-    autocannon({
-      url, connections, duration, ...TINY_LOAD,
-      requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, host: hosts[next++ % hosts.length]! } }) }],
-    }, (err, result) => (err ? reject(err) : resolve(result)));
+    autocannon({ url, connections, duration, ...TINY_LOAD, requests: everyHostInTurn(hosts) }, (err, result) => (err ? reject(err) : resolve(result)));
   });
 }
 
 async function measure(count: number, mode: (typeof MODES)[number], o: { connections: number; duration: number; warmup: number }): Promise<Row> {
-  const names = Array.from({ length: count }, (_, i) => `fn${i}`);
-  const functions = Object.fromEntries(names.map((name) => [name, {
-    code: `let n = 0; export default { fetch: (r) => Response.json({ fn: "${name}", n: ++n, path: new URL(r.url).pathname }) }`,
-  }]));
+  const functions = jsonFunctions(count);
+  const names = Object.keys(functions);
   const server = await startIslet(functions, names[0]!, undefined, mode.env);
   try {
     const hosts = names.map((n) => server.host(n));
@@ -69,11 +64,6 @@ async function measure(count: number, mode: (typeof MODES)[number], o: { connect
   } finally {
     await server.stop();
   }
-}
-
-function median(rows: Row[]): Row {
-  const sorted = [...rows].sort((a, b) => a.reqPerSec - b.reqPerSec);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 export async function manyFunctions(args: string[]): Promise<unknown> {
@@ -96,8 +86,8 @@ export async function manyFunctions(args: string[]): Promise<unknown> {
         runs.get(mode.mode)!.push(row);
       }
     }
-    const gated = median(runs.get(MODES[0].mode)!);
-    const ungated = median(runs.get(MODES[1].mode)!);
+    const gated = medianBy(runs.get(MODES[0].mode)!, (r) => r.reqPerSec);
+    const ungated = medianBy(runs.get(MODES[1].mode)!, (r) => r.reqPerSec);
     rows.push(gated, ungated);
     console.error(`${count} functions: gated / no gate = ${(gated.reqPerSec / Math.max(1, ungated.reqPerSec)).toFixed(2)}× req/s`);
   }

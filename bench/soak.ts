@@ -6,7 +6,7 @@ import { parsePrometheus } from '../cli/bench/prometheus.ts';
 import autocannon from 'autocannon';
 import { benchArgs, emitReport, runAsScript } from './bench-cli.ts';
 import { request } from '../engine/gateway/test-http.ts';
-import { counterBy, startIslet } from './islet-server.ts';
+import { counterBy, everyHostInTurn, jsonFunctions, startIslet } from './islet-server.ts';
 
 const help = `Usage: npm run soak -- [options]
 
@@ -36,10 +36,8 @@ export async function soak(args: string[]): Promise<unknown> {
   if (!parsed) return undefined;
   const { duration, connections, functions: count, interval, 'hostile-every': hostileEvery } =
     parsed.numbers as Record<'duration' | 'connections' | 'functions' | 'interval' | 'hostile-every', number>;
-  const names = Array.from({ length: count }, (_, i) => `fn${i}`);
-  const functions: Record<string, unknown> = Object.fromEntries(names.map((name) => [name, {
-    code: `let n = 0; export default { fetch: (r) => Response.json({ fn: "${name}", n: ++n, path: new URL(r.url).pathname }) }`,
-  }]));
+  const functions: Record<string, unknown> = jsonFunctions(count);
+  const names = Object.keys(functions);
   functions.spin = { code: 'export default { fetch() { for (;;) {} } }' };
   functions.alloc = { code: 'export default { fetch() { const a = []; for (;;) a.push(new Array(1e6).fill(1.5)); } }', limits: { memoryMb: 64, cpuMs: 5000 } };
   const server = await startIslet(functions, names[0]!);
@@ -47,7 +45,6 @@ export async function soak(args: string[]): Promise<unknown> {
   const samples: Sample[] = [];
   const hostile = { requests: 0, statuses: {} as Record<string, number> };
   let window = { ok: 0, non2xx: 0, errors: 0 };
-  let next = 0;
   const started = performance.now();
   try {
     let finish!: (result: autocannon.Result) => void;
@@ -55,7 +52,7 @@ export async function soak(args: string[]): Promise<unknown> {
     const finished = new Promise<autocannon.Result>((resolve, reject) => [finish, fail] = [resolve, reject]);
     const run = autocannon({
       url: server.url, connections, duration,
-      requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, host: hosts[next++ % hosts.length]! } }) }],
+      requests: everyHostInTurn(hosts),
     }, (err, result) => (err ? fail(err) : finish(result)));
     run.on('response', (_client: unknown, status: number) => {
       if (status >= 200 && status < 300) window.ok++;
