@@ -164,10 +164,15 @@ export class IsolateSandbox implements Sandbox {
   }
 
   #readCpuNs(): number {
-    if (!this.#isolate.isDisposed) return (this.#cpuNs = Number(this.#isolate.cpuTime));
-    // isolated-vm disposed it (memory limit) while no call of ours was waiting to notice.
-    queueMicrotask(() => this.#die(this.#death ?? this.#deathFromDisposal()));
-    return this.#cpuNs;
+    // isolated-vm disposes an isolate past its memory limit on its own thread, at any moment (a
+    // check of isDisposed before the read would race it): the read itself tells.
+    try {
+      return (this.#cpuNs = Number(this.#isolate.cpuTime));
+    } catch {
+      // Disposed while no call of ours was waiting to notice.
+      queueMicrotask(() => this.#die(this.#death ?? this.#deathFromDisposal()));
+      return this.#cpuNs;
+    }
   }
 
   get inFlight(): number {
@@ -183,15 +188,17 @@ export class IsolateSandbox implements Sandbox {
     if (!this.#heapReading && now - this.#heapReadAt > HEAP_READ_INTERVAL_MS) {
       this.#heapReadAt = now;
       this.#heapReading = true;
-      this.#isolate.getHeapStatistics().then(
-        (heap) => {
+      const done = () => {
+        this.#heapReading = false;
+      };
+      try {
+        this.#isolate.getHeapStatistics().then((heap) => {
           this.#heapBytes = heap.used_heap_size + heap.externally_allocated_size;
-          this.#heapReading = false;
-        },
-        () => {
-          this.#heapReading = false;
-        },
-      );
+          done();
+        }, done);
+      } catch {
+        done(); // disposed since the check above
+      }
     }
     return { cpuNs: this.#readCpuNs(), heapBytes: this.#heapBytes };
   }
@@ -631,7 +638,11 @@ export class IsolateSandbox implements Sandbox {
     this.#subrequests.clear();
     for (const cancel of this.#aiCalls.values()) cancel.abort();
     this.#aiCalls.clear();
-    if (!this.#isolate.isDisposed) this.#isolate.dispose();
+    try {
+      this.#isolate.dispose();
+    } catch {
+      // isolated-vm disposed it already (memory limit).
+    }
     this.#queue = [];
     if (!quiet) {
       this.#spec?.log.event('warn', reason.message, { code: reason.code });
