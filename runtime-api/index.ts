@@ -3,6 +3,8 @@
 // removes from the global scope before any tenant code runs.
 import './encoding-globals.ts';
 import { URL, URLSearchParams } from 'whatwg-url';
+import urlStateMachine from 'whatwg-url/lib/url-state-machine.js';
+import { installFastURLParse } from './url/fast-parse.ts';
 import {
   AbortController, AbortSignal, Blob, ByteLengthQueuingStrategy, CountQueuingStrategy, CustomEvent, DOMException, Event,
   EventTarget, File, FormData, Headers, ReadableByteStreamController, ReadableStream, ReadableStreamBYOBReader,
@@ -36,6 +38,9 @@ const globals: Record<string, unknown> = {
   WritableStreamDefaultController, TransformStream, TransformStreamDefaultController, ByteLengthQueuingStrategy,
   CountQueuingStrategy, TextEncoderStream, TextDecoderStream,
 };
+
+// `new URL(request.url)` and its kind skip whatwg-url's state machine (url/fast-parse.ts).
+installFastURLParse(urlStateMachine);
 
 // An exception in an event listener is reported like any uncaught error: to the host log.
 setReportError(reportError);
