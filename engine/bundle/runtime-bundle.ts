@@ -39,6 +39,33 @@ const snapshotSafeWebidl: esbuild.Plugin = {
   },
 };
 
+// whatwg-url gives every URL a URLSearchParams object when it is constructed, though most
+// workers parse a URL for its pathname and never ask for `searchParams`: in a cold isolate that
+// cost as much as parsing the URL (README, "Load spread over many functions"). The object is made
+// on first use instead, from the query as it is then; every change to a URL's query goes through
+// a setter that updates the object, which then makes it first, so the two stay in step as before.
+const EAGER_QUERY = `this._query = URLSearchParams.createImpl(globalObject, [query], { doNotStripQMark: true });
+    this._query._url = this;`;
+const LAZY_QUERY = `this._globalObject = globalObject;
+  }
+
+  get _query() {
+    const query = URLSearchParams.createImpl(this._globalObject, [this._url.query ?? ""], { doNotStripQMark: true });
+    query._url = this;
+    Object.defineProperty(this, "_query", { value: query, writable: true, configurable: true });
+    return query;`;
+const lazySearchParams: esbuild.Plugin = {
+  name: 'islet-lazy-search-params',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]whatwg-url[\\/]lib[\\/]URL-impl\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      // A whatwg-url that no longer has these lines needs this plugin looked at again: fail the build.
+      if (!source.includes(EAGER_QUERY)) throw new Error(`${args.path}: the URLSearchParams construction islet defers was not found`);
+      return { contents: source.replace(EAGER_QUERY, LAZY_QUERY), loader: 'js' };
+    });
+  },
+};
+
 let cached: Promise<string> | undefined;
 
 export function runtimeScript(): Promise<string> {
@@ -62,7 +89,7 @@ export function runtimeScript(): Promise<string> {
       // bundle changes (URL5, _Request) are restored for globals by runtime-api/index.ts.
       minifyWhitespace: true,
       minifySyntax: true,
-      plugins: [dropLegacyEncodings, lazyIdna, snapshotSafeWebidl],
+      plugins: [dropLegacyEncodings, lazyIdna, snapshotSafeWebidl, lazySearchParams],
     })
     .then((r) => r.outputFiles[0]!.text);
   return cached;

@@ -96,6 +96,35 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
     });
   });
 
+  describe('URL', () => {
+    it('parses on the fast path and the full one alike, and makes searchParams on first use in step with the query', async () => {
+      const out = await run('url', `
+        const fast = new URL('https://Example.com:443/a/b?x=1&y=2#h');
+        const full = new URL('HTTPS://Example.com:443/a/./b?x=1&y=2#h');
+        const parts = (u) => [u.href, u.origin, u.host, u.port, u.pathname, u.search, u.hash];
+        const u = new URL('http://h/p?a=1');
+        u.search = '?b=2';
+        const afterSearch = u.searchParams.get('b');
+        const same = u.searchParams === u.searchParams;
+        u.searchParams.append('c', '3 4');
+        const v = new URL('http://h/?a=1');
+        v.href = 'http://k/?z=9';
+        const w = new URL('http://h/?q=1');
+        w.searchParams.set('q', '2');
+        w.search = '';
+        return Response.json({
+          fast: parts(fast), full: parts(full), afterSearch, same, href: u.href, vz: v.searchParams.get('z'),
+          wSize: [...w.searchParams].length, wHref: w.href, relative: new URL('../c?d', fast).href,
+        });
+      `);
+      const expected = ['https://example.com/a/b?x=1&y=2#h', 'https://example.com', 'example.com', '', '/a/b', '?x=1&y=2', '#h'];
+      expect(out).toEqual({
+        fast: expected, full: expected, afterSearch: '2', same: true, href: 'http://h/p?b=2&c=3+4', vz: '9',
+        wSize: 0, wHref: 'http://h/', relative: 'https://example.com/c?d',
+      });
+    });
+  });
+
   describe('web globals', () => {
     it('structuredClone, atob/btoa, TextEncoder/TextDecoder and URLSearchParams behave as on the web', async () => {
       const out = await run('web', `
