@@ -176,6 +176,30 @@ describe('streamed response bodies', () => {
     await expect.poll(async () => (await count()).cancelled, { timeout: 2_000 }).toBe(true);
   });
 
+  it('stop a cancel() that spins at the CPU limit, like any of the tenant\'s work', async () => {
+    await engine.deploy('cancel-spinner', {
+      code: `let served = 0;
+      export default {
+        fetch(request) {
+          served++;
+          if (new URL(request.url).pathname === '/served') return Response.json({ served });
+          return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(${CHUNK})); }, cancel() { for (;;) {} } }, { highWaterMark: 0 }));
+        },
+      };`,
+      limits: { cpuMs: 50 },
+    });
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: served.port, path: '/endless', headers: { host: 'cancel-spinner.localhost' } }, resolve).on('error', reject);
+    });
+    await new Promise((resolve) => res.once('data', resolve));
+    res.destroy();
+    // The loop in cancel() ends with its isolate at 50 ms of CPU; the next request gets a fresh one.
+    await settle(500);
+    const next = await request(served.url, { path: '/served', host: 'cancel-spinner.localhost' });
+    expect(next.status).toBe(200);
+    expect(await next.json()).toEqual({ served: 1 });
+  });
+
   it('carries 256 MB through without the host holding it', async () => {
     const before = process.memoryUsage.rss();
     let peak = before;

@@ -401,8 +401,9 @@ export class IsolateSandbox implements Sandbox {
         if (!this.alive) return;
         this.#deliver(this.#runtime!.pullResponseStream, [id]);
       },
+      // The tenant's cancel() runs in there: through the gate and under the meter, like a pull.
       cancel: () => {
-        if (this.alive) this.#runtime!.cancelResponseStream.applyIgnored(undefined, [id]);
+        if (this.alive) this.#deliver(this.#runtime!.cancelResponseStream, [id]);
       },
       closed: () => queueMicrotask(() => this.#finishIfDone(task)),
     });

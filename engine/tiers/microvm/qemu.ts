@@ -29,18 +29,26 @@ export const TCG_CPU_SLOWDOWN = 10;
 /** TCG's translated-code cache (QEMU's default is 1 GB); Node's JIT keeps it busy, so not tiny. */
 export const TCG_CODE_CACHE_MB = 128;
 
+/** hostTscKhz's reading; null until it has read. */
+let tscKhz: number | undefined | null = null;
+
 /**
  * The host's TSC frequency in kHz. Under TCG the guest's TSC is the host's, and the kernel's own
  * calibration against the emulated PIT fails now and then under load (the boot then stalls), so
  * the guest is told the frequency instead (`tsc_early_khz`).
  */
 function hostTscKhz(): number | undefined {
-  try {
-    const mhz = /^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1];
-    return mhz ? Math.round(Number(mhz) * 1000) : undefined;
-  } catch {
-    return undefined;
+  // Read once a process: /proc/cpuinfo is tens of KB of text on a big host, and a launch is not
+  // the place to parse it again.
+  if (tscKhz === null) {
+    try {
+      const mhz = /^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1];
+      tscKhz = mhz ? Math.round(Number(mhz) * 1000) : undefined;
+    } catch {
+      tscKhz = undefined;
+    }
   }
+  return tscKhz;
 }
 
 export class QemuLauncher implements Launcher {
