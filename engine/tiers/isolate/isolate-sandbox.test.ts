@@ -61,19 +61,20 @@ describe.each([{ snapshot: true }, { snapshot: false }])('idle collection (snaps
   });
 
   it('is charged to no one: a request that waits for it stays within a small CPU limit', async () => {
-    // A big live heap makes the collection take far longer than the 20 ms the request may use
-    // (a limit with room: a request in an isolate whose bytecode the collection flushed compiles
-    // it again, and on a loaded machine the clock of a running isolate reads ahead).
+    // A big live heap makes the collection take far longer (~0.7 s here) than the 100 ms the
+    // request may use. The limit has room because on a loaded machine the clock of a running
+    // isolate reads ahead (README, Limit mechanisms): at 20 ms this failed once beside the suite's
+    // 256 MB streaming test.
     const sandbox = await start(snapshot, `
       const keep = Array.from({ length: 800_000 }, (_, i) => ({ i, s: 'x' + i }));
       export default { fetch() { return new Response(String(keep.length)); } };
-    `, { cpuMs: 20, startupCpuMs: 4_000 });
+    `, { cpuMs: 100, startupCpuMs: 4_000 });
     expect((await sandbox.invoke(request)).status).toBe(200);
     const started = performance.now();
     expect(sandbox.reclaim!()).toBe(true);
     // Sent at once: it waits in the isolate's queue behind the collection, its CPU limit running.
     expect((await sandbox.invoke(request)).status).toBe(200);
-    expect(performance.now() - started).toBeGreaterThan(40);
+    expect(performance.now() - started).toBeGreaterThan(200);
     sandbox.stop();
   });
 });
