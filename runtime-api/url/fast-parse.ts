@@ -143,12 +143,15 @@ export function fastParseURL(input: string): URLRecord | null {
   return { scheme, username: '', password: '', host, port, path, query, fragment };
 }
 
+// Both run per label or segment of every URL: the first character rules out almost all of them.
 function punycodeLabel(input: string, at: number): boolean {
-  return input.startsWith('xn--', at) || input.slice(at, at + 4).toLowerCase() === 'xn--';
+  const c = input.charCodeAt(at) | 0x20; // ASCII lowercase
+  return c === 0x78 && input.slice(at, at + 4).toLowerCase() === 'xn--';
 }
 
 function dotSegment(segment: string): boolean {
-  if (segment.length === 0 || segment.length > 6) return false;
+  const c = segment.charCodeAt(0);
+  if ((c !== DOT && c !== 0x25) || segment.length > 6) return false; // "." or "%"
   const s = segment.toLowerCase().replaceAll('%2e', '.');
   return s === '.' || s === '..';
 }
