@@ -11,9 +11,10 @@ vi.spyOn(console, 'table').mockImplementation(() => {});
 vi.spyOn(console, 'error').mockImplementation(() => {});
 
 describe('system benches (smoke)', () => {
-  it('noisy-neighbour compares the good tenant alone and with neighbours', async () => {
+  it('noisy-neighbour compares the good tenant alone and with neighbours, after the machine\'s floor', async () => {
     const report = (await noisyNeighbour(['--duration', '1', '--rate', '100', '--flood', '10'])) as Record<string, any>;
-    expect(report.rows.map((r: { phase: string }) => r.phase)).toEqual(['solo', 'with neighbours']);
+    expect(report.rows.map((r: { phase: string }) => r.phase)).toEqual(['machine floor (bare node:http, alone)', 'solo', 'with neighbours']);
+    expect(report.machineFloorP99Ms).toBe(report.rows[0].p99Ms);
     for (const row of report.rows) expect(row).toMatchObject({ reqPerSec: expect.any(Number), p50Ms: expect.any(Number), p99Ms: expect.any(Number), errors: expect.any(Number) });
     expect(report.neighbours.map((n: { name: string }) => n.name)).toEqual(['spin', 'alloc', 'flood']);
     // Where the CPU went: the engine's event loop is told apart from its other threads.
@@ -24,10 +25,12 @@ describe('system benches (smoke)', () => {
   }, 60_000);
 
   it('noisy-neighbour runs the neighbours it is given, and refuses one it does not know', async () => {
-    const report = (await noisyNeighbour(['--duration', '1', '--rate', '100', '--neighbours', 'flood', '--flood', '10'])) as Record<string, any>;
+    const report = (await noisyNeighbour(['--duration', '1', '--rate', '100', '--neighbours', 'flood', '--flood', '10', '--floor', 'off'])) as Record<string, any>;
     expect(report.rows.map((r: { phase: string }) => r.phase)).toEqual(['solo', 'with flood']);
+    expect(report.machineFloorP99Ms).toBeNull();
     expect(report.neighbours.map((n: { name: string }) => n.name)).toEqual(['flood']);
     await expect(noisyNeighbour(['--neighbours', 'spin,mine'])).rejects.toThrow(/--neighbours/);
+    await expect(noisyNeighbour(['--floor', 'maybe'])).rejects.toThrow(/--floor/);
   }, 60_000);
 
   it('replicas measures maxReplicas 1 against 2', async () => {
