@@ -4,7 +4,9 @@
 import './encoding-globals.ts';
 import { URL, URLSearchParams } from 'whatwg-url';
 import urlStateMachine from 'whatwg-url/lib/url-state-machine.js';
+import urlencoded from 'whatwg-url/lib/urlencoded.js';
 import { installFastURLParse } from './url/fast-parse.ts';
+import { installFastUrlencoded } from './url/fast-urlencoded.ts';
 import {
   AbortController, AbortSignal, Blob, ByteLengthQueuingStrategy, CountQueuingStrategy, CustomEvent, DOMException, Event,
   EventTarget, File, FormData, Headers, ReadableByteStreamController, ReadableStream, ReadableStreamBYOBReader,
@@ -39,8 +41,10 @@ const globals: Record<string, unknown> = {
   CountQueuingStrategy, TextEncoderStream, TextDecoderStream,
 };
 
-// `new URL(request.url)` and its kind skip whatwg-url's state machine (url/fast-parse.ts).
+// `new URL(request.url)` and its kind skip whatwg-url's state machine (url/fast-parse.ts), and
+// a query without percent-escapes its byte-level urlencoded parser (url/fast-urlencoded.ts).
 installFastURLParse(urlStateMachine);
+installFastUrlencoded(urlencoded);
 
 // An exception in an event listener is reported like any uncaught error: to the host log.
 setReportError(reportError);

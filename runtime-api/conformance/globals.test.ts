@@ -97,7 +97,7 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
   });
 
   describe('URL', () => {
-    it('parses on the fast path and the full one alike, and makes searchParams on first use in step with the query', async () => {
+    it('parses on the fast paths and the full ones alike, and makes searchParams on first use in step with the query', async () => {
       const out = await run('url', `
         const fast = new URL('https://Example.com:443/a/b?x=1&y=2#h');
         const full = new URL('HTTPS://Example.com:443/a/./b?x=1&y=2#h');
@@ -115,12 +115,14 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
         return Response.json({
           fast: parts(fast), full: parts(full), afterSearch, same, href: u.href, vz: v.searchParams.get('z'),
           wSize: [...w.searchParams].length, wHref: w.href, relative: new URL('../c?d', fast).href,
+          plain: [...new URL('http://h/?q=a+b&&x&caf\u00e9=1').searchParams], escaped: [...new URLSearchParams('q=a%2Bb&r=%41+%zz')],
         });
       `);
       const expected = ['https://example.com/a/b?x=1&y=2#h', 'https://example.com', 'example.com', '', '/a/b', '?x=1&y=2', '#h'];
       expect(out).toEqual({
         fast: expected, full: expected, afterSearch: '2', same: true, href: 'http://h/p?b=2&c=3+4', vz: '9',
         wSize: 0, wHref: 'http://h/', relative: 'https://example.com/c?d',
+        plain: [['q', 'a b'], ['x', ''], ['caf\u00e9', '1']], escaped: [['q', 'a+b'], ['r', 'A %zz']],
       });
     });
   });
