@@ -587,21 +587,30 @@ export class IsolateSandbox implements Sandbox {
    */
   #deliver(runtimeFn: ivm.Reference<(...args: any[]) => unknown>, args: unknown[], options?: ivm.ReferenceApplyOptions): void {
     const ran = this.#meter?.background() ?? (() => {});
+    this.#gated(() => runtimeFn.apply(undefined, args, options), ran);
+  }
+
+  /**
+   * Makes `call` (one call into the isolate) when the gate has a place for it (run-slots.ts);
+   * `after` runs once it has run, or when it could not be made: the sandbox died meanwhile, or
+   * isolated-vm refused it for an isolate it had disposed, taken in here as the sandbox's death.
+   */
+  #gated(call: () => Promise<unknown>, after: () => void): void {
     runSlots.run(() => {
       if (!this.alive) {
-        ran();
+        after();
         return undefined;
       }
-      let call: Promise<unknown>;
+      let made: Promise<unknown>;
       try {
-        call = runtimeFn.apply(undefined, args, options);
+        made = call();
       } catch (err) {
         // Only a disposed isolate refuses a call outright; its requests learn why from #die.
-        ran();
+        after();
         if (this.#isolate.isDisposed) this.#die(this.#death ?? this.#deathFromDisposal(err));
         return undefined;
       }
-      return call.then(ran, ran);
+      return made.then(after, after);
     });
   }
 
@@ -669,13 +678,7 @@ export class IsolateSandbox implements Sandbox {
       this.#cpuAnsweredNs = this.#readCpuNs();
     };
     // Through the gate like every call: a collection holds a pool thread for ~25 ms.
-    runSlots.run(() => {
-      if (!this.alive) {
-        done();
-        return undefined;
-      }
-      return this.#runtime!.collectGarbage.apply(undefined, []).then(done, done);
-    });
+    this.#gated(() => this.#runtime!.collectGarbage.apply(undefined, []), done);
     return true;
   }
 
