@@ -51,6 +51,7 @@ const DOT = 0x2e;
 const COLON = 0x3a;
 const QUESTION = 0x3f;
 const HASH = 0x23;
+const PERCENT = 0x25;
 
 /** The URL record of `input` when it has the common shape above, else null (meaning: ask the full parser). */
 export function fastParseURL(input: string): URLRecord | null {
@@ -151,7 +152,7 @@ function punycodeLabel(input: string, at: number): boolean {
 
 function dotSegment(segment: string): boolean {
   const c = segment.charCodeAt(0);
-  if ((c !== DOT && c !== 0x25) || segment.length > 6) return false; // "." or "%"
+  if ((c !== DOT && c !== PERCENT) || segment.length > 6) return false;
   const s = segment.toLowerCase().replaceAll('%2e', '.');
   return s === '.' || s === '..';
 }
