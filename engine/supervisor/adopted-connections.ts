@@ -3,20 +3,21 @@
 // drain), and reports, once per event-loop turn, which connections it closed and which it gave
 // back. Requests themselves cost no message: when an engine dies, the supervisor answers every
 // connection it held, busy or not (see handoff.ts).
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { IdleSignal } from './idle-signal.ts';
 import type { ConnectionReport } from './protocol.ts';
 
 const CONN_ID = Symbol('islet.connectionId');
-type Adopted = Socket & { [CONN_ID]?: number };
+const IN_FLIGHT = Symbol('islet.requestsInFlight');
+type Adopted = Socket & { [CONN_ID]?: number; [IN_FLIGHT]?: number };
 
 export class AdoptedConnections {
   readonly #server: Server;
   readonly #report: (r: ConnectionReport) => void;
-  readonly #inFlight = new Map<number, number>();
-  readonly #sockets = new Map<number, Socket>();
+  readonly #sockets = new Map<number, Adopted>();
   readonly #giving = new Set<number>();
+  #total = 0;
   #closed: number[] = [];
   #released: number[] = [];
   #flushing = false;
@@ -26,31 +27,32 @@ export class AdoptedConnections {
   constructor(server: Server, report: (r: ConnectionReport) => void) {
     this.#server = server;
     this.#report = report;
-    server.on('request', (req, res) => {
-      const id = (req.socket as Adopted)[CONN_ID];
-      if (id === undefined) return; // a connection of the engine's own socket (the supervisor's admin calls)
-      this.#change(id, 1);
-      res.once('close', () => {
-        this.#change(id, -1);
-        if (this.#releasing && this.#inFlight.get(id) === 0) this.#giveBack(id);
-        if (this.total === 0) this.#idle.notify();
-      });
+    // This runs for every request: counts live on the socket and one listener function serves
+    // every response (a closure and map updates per request cost ~6% of a hello's CPU).
+    const tracker = this;
+    function responseClosed(this: ServerResponse): void {
+      tracker.#finished(this.req.socket as Adopted);
+    }
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const socket = req.socket as Adopted;
+      if (socket[IN_FLIGHT] === undefined) return; // a connection of the engine's own socket (the supervisor's admin calls)
+      socket[IN_FLIGHT]++;
+      this.#total++;
+      res.on('close', responseClosed);
     });
   }
 
   /** Requests in flight on adopted connections. */
   get total(): number {
-    let n = 0;
-    for (const v of this.#inFlight.values()) n += v;
-    return n;
+    return this.#total;
   }
 
   adopt(id: number, socket: Socket): void {
-    (socket as Adopted)[CONN_ID] = id;
-    this.#inFlight.set(id, 0);
-    this.#sockets.set(id, socket);
+    const adopted = socket as Adopted;
+    adopted[CONN_ID] = id;
+    adopted[IN_FLIGHT] = 0;
+    this.#sockets.set(id, adopted);
     socket.once('close', () => {
-      this.#inFlight.delete(id);
       this.#sockets.delete(id);
       if (this.#giving.delete(id)) this.#released.push(id);
       else this.#closed.push(id);
@@ -63,7 +65,7 @@ export class AdoptedConnections {
   /** Give every connection back once it has no request in flight. */
   release(): void {
     this.#releasing = true;
-    for (const [id, n] of this.#inFlight) if (n === 0) this.#giveBack(id);
+    for (const [id, socket] of this.#sockets) if (socket[IN_FLIGHT] === 0) this.#giveBack(id);
   }
 
   /** Resolves when no request is in flight on an adopted connection (or after timeoutMs). */
@@ -82,8 +84,11 @@ export class AdoptedConnections {
     socket.destroy();
   }
 
-  #change(id: number, by: number): void {
-    this.#inFlight.set(id, (this.#inFlight.get(id) ?? 0) + by);
+  #finished(socket: Adopted): void {
+    socket[IN_FLIGHT]!--;
+    this.#total--;
+    if (this.#releasing && socket[IN_FLIGHT] === 0) this.#giveBack(socket[CONN_ID]!);
+    if (this.#total === 0) this.#idle.notify();
   }
 
   #schedule(): void {
