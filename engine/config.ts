@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ConfigError } from './errors.ts';
 import type { FunctionConfig } from './engine.ts';
 import { resolveLimits, type Limits } from './limits.ts';
-import { checkCrons, resolveSchedOptions, type SchedOptions } from './sched/index.ts';
+import { checkCrons, resolveSchedOptions, type SchedOverrides } from './sched/index.ts';
 import { checkModels, type ModelConfig } from './accel/index.ts';
 import { checkTierFields } from './tiers/index.ts';
 
@@ -14,7 +14,7 @@ export interface ServerConfig {
   /** Defaults for every function; each function may override them. */
   limits?: Partial<Limits>;
   /** Engine-wide scheduling: in-flight cap, admission thresholds, quarantine (engine/sched/sched-options.ts). */
-  sched?: Partial<SchedOptions>;
+  sched?: SchedOverrides;
   functions: Record<string, FunctionConfig>;
   /** Models for the accelerator pool (env.AI); paths are relative to the config file. */
   models?: Record<string, ModelConfig>;
@@ -52,7 +52,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
   if (host !== undefined && typeof host !== 'string') throw new ConfigError(`${source}: "host" must be a string`);
   if (limits !== undefined) resolveLimits(limits);
   if (sched !== undefined && !isObject(sched)) throw new ConfigError(`${source}: "sched" must be an object`);
-  if (sched !== undefined) resolveSchedOptions(sched as Partial<SchedOptions>);
+  if (sched !== undefined) resolveSchedOptions(sched as SchedOverrides);
   if (!isObject(functions)) throw new ConfigError(`${source}: "functions" must be an object of name → {entry, limits, env}`);
   const out: Record<string, FunctionConfig> = {};
   for (const [name, fn] of Object.entries(functions)) {
@@ -85,7 +85,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
   for (const model of Object.values(checkedModels)) if (model.path !== undefined) model.path = path.resolve(baseDir, model.path);
   return {
     port: port as number | undefined, host: host as string | undefined, limits: limits as Partial<Limits> | undefined, functions: out,
-    ...(sched !== undefined && { sched: sched as Partial<SchedOptions> }),
+    ...(sched !== undefined && { sched: sched as SchedOverrides }),
     ...(models !== undefined && { models: checkedModels }),
   };
 }

@@ -14,7 +14,7 @@ import {
   EngineMetrics, LogTap, mappingCount, maxMapCount, ResourceMonitor, silentLogger, type FunctionGauges, type FunctionMeter, type Logger,
 } from './observe/index.ts';
 import { createOutboundFetch, type EgressOptions, type OutboundFetch } from './egress/index.ts';
-import { CronTriggers, checkCrons, resolveSchedOptions, SchedFunction, Scheduler, type SchedOptions, type Settled } from './sched/index.ts';
+import { CronTriggers, checkCrons, resolveSchedOptions, SchedFunction, Scheduler, type SchedOverrides, type Settled } from './sched/index.ts';
 import {
   checkTierFields, chooseTier, hostTiers, IsolateTier, type IsolationTier, type Need, type Sandbox, type SandboxSpec, type TenantLog,
   type TierName, type TierRequest,
@@ -111,7 +111,7 @@ export interface EngineOptions {
   /** Accelerator pool settings; the pool starts with the first function that has an AI binding. */
   accel?: Omit<AccelPoolOptions, 'models' | 'logger'>;
   /** Engine-wide scheduling: in-flight cap, fair queuing, admission thresholds, quarantine. */
-  sched?: Partial<SchedOptions>;
+  sched?: SchedOverrides;
 }
 
 /** What the engine has done with isolates since it started. */

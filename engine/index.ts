@@ -6,7 +6,7 @@ export type { WireRequest, WireResponse } from './wire.ts';
 export { createGateway, functionFromHost, islet, serveGateway, type GatewayOptions, type IsletMiddlewareOptions } from './gateway/index.ts';
 export { createLogger, type Logger } from './observe/index.ts';
 export { loadConfig, parseConfig, type ServerConfig } from './config.ts';
-export type { QuarantineOptions, SchedOptions } from './sched/index.ts';
+export type { QuarantineOptions, SchedOptions, SchedOverrides } from './sched/index.ts';
 export { FixedTtlPolicy, HistogramPolicy, type HistogramOptions, type KeepAlivePolicy, type TemplatePoolOptions } from './warm/index.ts';
 export { AccelPool, type AccelPoolOptions, type ModelConfig, type ModelInfo } from './accel/index.ts';
 export type { AiBindingConfig } from './bindings/index.ts';

@@ -5,9 +5,11 @@ import { DEFAULT_QUARANTINE, resolveSchedOptions } from './sched-options.ts';
 
 describe('scheduler options', () => {
   it('override the defaults, quarantine included, and can turn quarantine off', () => {
-    const o = resolveSchedOptions({ maxInFlight: 8, quarantine: { strikes: 2 } as never });
+    const o = resolveSchedOptions({ maxInFlight: 8, quarantine: { strikes: 2 } });
     expect(o.maxInFlight).toBe(8);
     expect(o.quarantine).toEqual({ ...DEFAULT_QUARANTINE, strikes: 2 });
+    // A hold of 0 sends quarantine refusals at once; it is the one option where 0 means off.
+    expect(resolveSchedOptions({ quarantine: { holdMs: 0 } }).quarantine).toMatchObject({ holdMs: 0, maxHeld: DEFAULT_QUARANTINE.maxHeld });
     expect(resolveSchedOptions({ quarantine: false }).quarantine).toBe(false);
   });
 
@@ -15,6 +17,9 @@ describe('scheduler options', () => {
     expect(() => resolveSchedOptions({ maxInflight: 8 } as never)).toThrow(/unknown scheduler option "maxInflight"/);
     expect(() => resolveSchedOptions({ tickMs: 0 })).toThrow(/tickMs must be a positive number/);
     expect(() => resolveSchedOptions({ quarantine: { baseMs: 'soon' } as never })).toThrow(/quarantine\.baseMs/);
+    expect(() => resolveSchedOptions({ quarantine: { holdMs: -1 } })).toThrow(/quarantine\.holdMs must be a positive number/);
+    expect(() => resolveSchedOptions({ quarantine: { maxHeld: 0 } })).toThrow(/quarantine\.maxHeld must be a positive number/);
+    expect(() => resolveSchedOptions({ quarantine: { holdms: 5 } as never })).toThrow(/unknown scheduler option "quarantine\.holdms"/);
   });
 
   it('come from the config file\'s "sched", checked when it is read', () => {

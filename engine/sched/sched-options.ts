@@ -12,6 +12,14 @@ export interface QuarantineOptions {
   maxMs: number;
   /** A function this long without a strike starts over at `baseMs`. */
   forgiveAfterMs: number;
+  /**
+   * How long a quarantined function's refusal is held before it is sent (never past the end of
+   * the quarantine); 0 sends it at once. A client that retries at once would otherwise get
+   * refusals as fast as the event loop can write them, costing the host what a hello flood does.
+   */
+  holdMs: number;
+  /** Refusals held at once, engine-wide; past it they are sent at once. */
+  maxHeld: number;
 }
 
 export interface SchedOptions {
@@ -44,6 +52,8 @@ export const DEFAULT_QUARANTINE: Readonly<QuarantineOptions> = Object.freeze({
   baseMs: 1_000,
   maxMs: 60_000,
   forgiveAfterMs: 60_000,
+  holdMs: 1_000,
+  maxHeld: 1_024,
 });
 
 export function defaultSchedOptions(): SchedOptions {
@@ -61,13 +71,20 @@ export function defaultSchedOptions(): SchedOptions {
   };
 }
 
+/** What a config may set: any option, and any part of `quarantine` (the rest keeps its default). */
+export type SchedOverrides = Partial<Omit<SchedOptions, 'quarantine'>> & { quarantine?: Partial<QuarantineOptions> | false };
+
 /** Defaults overridden by `overrides`; a bad value is a ConfigError naming it. */
-export function resolveSchedOptions(overrides: Partial<SchedOptions> = {}): SchedOptions {
+export function resolveSchedOptions(overrides: SchedOverrides = {}): SchedOptions {
   const options = defaultSchedOptions();
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
     if (!(key in options)) throw new ConfigError(`unknown scheduler option "${key}" (known: ${Object.keys(options).join(', ')})`);
     if (key === 'quarantine') {
+      if (value !== false) {
+        const unknown = Object.keys(value as object).find((k) => !(k in DEFAULT_QUARANTINE));
+        if (unknown !== undefined) throw new ConfigError(`unknown scheduler option "quarantine.${unknown}" (known: ${Object.keys(DEFAULT_QUARANTINE).join(', ')})`);
+      }
       options.quarantine = value === false ? false : { ...DEFAULT_QUARANTINE, ...checkPositive(value as Partial<QuarantineOptions>, 'quarantine.') };
       continue;
     }
@@ -77,8 +94,12 @@ export function resolveSchedOptions(overrides: Partial<SchedOptions> = {}): Sche
   return options;
 }
 
+// Options where 0 means "off" rather than a bound.
+const MAY_BE_ZERO = new Set(['quarantine.holdMs']);
+
 function checkPositive<T extends object>(values: T, prefix: string): T {
   for (const [key, value] of Object.entries(values)) {
+    if (MAY_BE_ZERO.has(prefix + key) && value === 0) continue;
     if (typeof value !== 'number' || !(value > 0)) throw new ConfigError(`scheduler option ${prefix}${key} must be a positive number, got ${JSON.stringify(value)}`);
   }
   return values;

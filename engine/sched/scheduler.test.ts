@@ -187,7 +187,7 @@ describe('admission control', () => {
 
 describe('quarantine', () => {
   it('backs off a function that keeps hitting its limits, for longer each time, and nobody else', async () => {
-    const engine = engineWith({ sched: { quarantine: { strikes: 3, windowMs: 10_000, baseMs: 1_100, maxMs: 10_000, forgiveAfterMs: 60_000 } } });
+    const engine = engineWith({ sched: { quarantine: { strikes: 3, windowMs: 10_000, baseMs: 1_100, maxMs: 10_000, forgiveAfterMs: 60_000, holdMs: 0 } } });
     await engine.deploy('hog', { entry: fixture('cpu-hog'), limits: { cpuMs: 20 } });
     await engine.deploy('hello', { entry: fixture('hello', 'index.ts') });
     const { url } = await served(engine);
@@ -205,8 +205,49 @@ describe('quarantine', () => {
     expect(await engine.metrics.text()).toContain('islet_limit_kills_total{function="hog",limit="cpu"} 4');
   });
 
+  it('holds a quarantined function\'s refusals before sending them, at most maxHeld at once, and none past close', async () => {
+    const engine = engineWith({ sched: { quarantine: { strikes: 1, baseMs: 5_000, holdMs: 400, maxHeld: 2 } } });
+    await engine.deploy('hog', { entry: fixture('cpu-hog'), limits: { cpuMs: 20 } });
+    await engine.deploy('hello', { entry: fixture('hello', 'index.ts') });
+    expect((await get(engine, 'hog')).headers.get('islet-error')).toBe('cpu-limit');
+    const timed = async (fn: string) => {
+      const t0 = performance.now();
+      const res = await get(engine, fn);
+      return { ms: performance.now() - t0, status: res.status, error: res.headers.get('islet-error'), retryAfter: res.headers.get('retry-after') };
+    };
+    // Two held (the cap), the third sent at once; others are served meanwhile.
+    const refusals = [timed('hog'), timed('hog'), timed('hog')];
+    const hello = await timed('hello');
+    expect(hello.status).toBe(200);
+    expect(hello.ms).toBeLessThan(400);
+    const [a, b, c] = await Promise.all(refusals);
+    for (const r of [a!, b!, c!]) expect([r.status, r.error]).toEqual([503, 'quarantined']);
+    expect(a!.ms).toBeGreaterThanOrEqual(390);
+    expect(b!.ms).toBeGreaterThanOrEqual(390);
+    expect(c!.ms).toBeLessThan(390);
+    // Retry-After counts from when the refusal is sent: 5 s of quarantine less the hold.
+    expect(Number(a!.retryAfter)).toBe(5);
+    // Closing the engine sends what it holds instead of keeping anyone waiting.
+    const held = timed('hog');
+    await sleep(50);
+    await engine.close();
+    const late = await held;
+    expect([late.status, late.error]).toEqual([503, 'quarantined']);
+    expect(late.ms).toBeLessThan(390);
+  });
+
+  it('holds a refusal no longer than the quarantine lasts', async () => {
+    const engine = engineWith({ sched: { quarantine: { strikes: 1, baseMs: 300, holdMs: 10_000 } } });
+    await engine.deploy('hog', { entry: fixture('cpu-hog'), limits: { cpuMs: 20 } });
+    expect((await get(engine, 'hog')).headers.get('islet-error')).toBe('cpu-limit');
+    const t0 = performance.now();
+    const refused = await get(engine, 'hog');
+    expect([refused.status, refused.headers.get('islet-error')]).toEqual([503, 'quarantined']);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+  });
+
   it('counts limits hit by work after the response, which no request waits for', async () => {
-    const engine = engineWith({ sched: { quarantine: { strikes: 2, windowMs: 10_000, baseMs: 5_000, maxMs: 10_000, forgiveAfterMs: 60_000 } } });
+    const engine = engineWith({ sched: { quarantine: { strikes: 2, windowMs: 10_000, baseMs: 5_000, maxMs: 10_000, forgiveAfterMs: 60_000, holdMs: 0 } } });
     await engine.deploy('late', { code: 'export default { fetch() { setTimeout(() => { for (;;) {} }, 1); return new Response("ok") } }', limits: { cpuMs: 20 } });
     for (let strike = 1; strike <= 2; strike++) {
       expect(await (await get(engine, 'late')).text()).toBe('ok');

@@ -94,6 +94,8 @@ export class Scheduler {
   readonly #drr: DeficitRoundRobin<SchedFunction>;
   readonly #timer: NodeJS.Timeout;
   #inFlight = 0;
+  /** Quarantine refusals being held (#refuseQuarantined), each a function that sends it now. */
+  readonly #held = new Set<() => void>();
   /** Average request rate of the functions that had requests lately (per second). */
   #averageRate = 0;
   #pressure: ShedReason | undefined;
@@ -141,7 +143,7 @@ export class Scheduler {
     const now = performance.now();
     fn.arrivals++;
     if (fn.quarantine.until !== 0) {
-      if (now < fn.quarantine.until) return this.#refuse(new QuarantinedError(fn.name, fn.quarantine.retryAfterS(now)), now, settled);
+      if (now < fn.quarantine.until) return this.#refuseQuarantined(fn, now, settled);
       fn.quarantine.until = 0;
     }
     // Under pressure, refuse the functions sending more than the average function: the cost that
@@ -213,6 +215,7 @@ export class Scheduler {
 
   close(reason: IsletError): void {
     clearInterval(this.#timer);
+    for (const send of [...this.#held]) send();
     for (const fn of this.#functions) this.remove(fn, reason);
   }
 
@@ -271,6 +274,29 @@ export class Scheduler {
   #shed(fn: SchedFunction, reason: ShedReason, now: number, settled: Settled<never> | undefined): Promise<never> {
     this.#hooks.onShed(fn, reason);
     return this.#refuse(new OverloadedError(fn.name, reason, OVERLOAD_RETRY_AFTER_S), now, settled);
+  }
+
+  /**
+   * A quarantined function's refusal, sent after `holdMs` (or when the quarantine ends, if
+   * sooner): a client retrying at once then costs a refusal per hold instead of as many as the
+   * event loop can write. Past `maxHeld` held at once (a client with many connections), or with
+   * no hold configured, it goes at once.
+   */
+  #refuseQuarantined(fn: SchedFunction, now: number, settled: Settled<never> | undefined): Promise<never> {
+    const refusal = (at: number) => new QuarantinedError(fn.name, fn.quarantine.retryAfterS(at));
+    const holdMs = this.#o.quarantine ? Math.min(this.#o.quarantine.holdMs, fn.quarantine.until - now) : 0;
+    if (holdMs <= 0 || !this.#o.quarantine || this.#held.size >= this.#o.quarantine.maxHeld) return this.#refuse(refusal(now), now, settled);
+    return new Promise<never>((_, reject) => {
+      const send = () => {
+        clearTimeout(timer);
+        this.#held.delete(send);
+        const err = refusal(performance.now());
+        settled?.(undefined, err, now);
+        reject(err);
+      };
+      const timer = setTimeout(send, holdMs);
+      this.#held.add(send);
+    });
   }
 
   #refuse(err: IsletError, now: number, settled: Settled<never> | undefined): Promise<never> {
