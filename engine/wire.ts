@@ -69,18 +69,50 @@ function byteLimit(fn: string, maxBodyBytes: number): TransformStream<Uint8Array
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
+// What HTTP/1.1 can carry (RFC 9110 §5.1, §5.5): a lower-case token as a name (Headers lower-cases
+// them), visible ASCII, space, tab and obs-text as a value. Fetch also lets other control
+// characters into values, which Node refuses to write once the status line is out.
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const MALFORMED = 'the runtime produced a malformed response (was it tampered with?)';
+
 /**
- * A WireResponse as a Response. Headers go in as a plain object when names are unique: the shape
- * @hono/node-server writes straight to the socket without building a Headers object.
+ * Why a sandbox's answer cannot go to a socket as it is, or undefined when it can. What comes out
+ * of a sandbox is data the tenant could have shaped (by patching built-ins the runtime relies
+ * on), so every tier checks it before resolving the request with it.
+ */
+export function wireResponseProblem(status: unknown, headers: unknown): string | undefined {
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) return MALFORMED;
+  if (!Array.isArray(headers) || headers.length % 2 !== 0) return MALFORMED;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name: unknown = headers[i];
+    const value: unknown = headers[i + 1];
+    if (typeof name !== 'string' || typeof value !== 'string' || !FIELD_NAME.test(name)) return MALFORMED;
+    if (!FIELD_VALUE.test(value)) return `the response header "${name}" has a value HTTP cannot carry (a control character other than tab)`;
+  }
+  return undefined;
+}
+
+// The connection's framing and its hop-by-hop headers are the server's, not the function's: a
+// tenant's Content-Length or Transfer-Encoding that disagreed with the body would desync the
+// connection for the responses after it (response splitting), as would Connection or Upgrade.
+// workerd drops them too; Node frames the body itself.
+const SERVER_OWNED = new Set(['connection', 'content-length', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+/**
+ * A WireResponse as a Response, without the headers the server owns. Headers go in as a plain
+ * object when names are unique: the shape @hono/node-server writes straight to the socket
+ * without building a Headers object.
  */
 export function responseFromWire(wire: WireResponse): Response {
   const flat = wire.headers;
   let headers: Record<string, string> | Headers = {};
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!;
+    if (SERVER_OWNED.has(name)) continue;
     if (name in headers) {
       headers = new Headers();
-      for (let j = 0; j < flat.length; j += 2) headers.append(flat[j]!, flat[j + 1]!);
+      for (let j = 0; j < flat.length; j += 2) if (!SERVER_OWNED.has(flat[j]!)) headers.append(flat[j]!, flat[j + 1]!);
       break;
     }
     (headers as Record<string, string>)[name] = flat[i + 1]!;

@@ -11,7 +11,7 @@ import { AccelError, type TensorMap } from '../../accel/index.ts';
 import type { WireTensor } from '../../bindings/index.ts';
 import { EgressError } from '../../egress/index.ts';
 import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
-import type { WireRequest, WireResponse } from '../../wire.ts';
+import { wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { Sandbox, SandboxSpec, SandboxUsage } from '../tier.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import type { CodeCache } from '../../warm/index.ts';
@@ -41,15 +41,6 @@ const HEAP_READ_INTERVAL_MS = 1_000;
 /** settleCrypto's arguments: operation id, whether it succeeded, its result or failure. */
 type CryptoSettled = [id: number, ok: boolean, value: unknown];
 
-/**
- * What comes out of an isolate is data the tenant could have shaped (by patching built-ins the
- * runtime relies on), so the host checks its shape before writing it to a socket.
- */
-function isWireResponse(r: { status: unknown; headers: unknown; body: unknown }): r is WireResponse {
-  return typeof r.status === 'number' && Number.isInteger(r.status) && r.status >= 200 && r.status <= 599
-    && Array.isArray(r.headers) && r.headers.length % 2 === 0 && r.headers.every((h) => typeof h === 'string')
-    && (r.body === null || typeof r.body === 'string' || r.body instanceof ArrayBuffer);
-}
 
 const DIGESTS = new Set(['sha1', 'sha256', 'sha384', 'sha512']);
 
@@ -379,9 +370,12 @@ export class IsolateSandbox implements Sandbox {
         const mapped = this.#spec.mapStack?.(withoutRuntimeFrames(stack)) ?? withoutRuntimeFrames(stack);
         task.reject(new TenantExceptionError(this.#spec.name, name, message, mapped));
       } else {
-        const response = { status: results[i + 2], headers: results[i + 3], body: results[i + 4], cpuNs: cpuShareNs };
-        if (!isWireResponse(response) || (kind === RESULT_STREAM && response.body !== null)) {
-          task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
+        const response = { status: results[i + 2], headers: results[i + 3], body: results[i + 4], cpuNs: cpuShareNs } as WireResponse;
+        const body: unknown = response.body;
+        const problem = wireResponseProblem(response.status, response.headers)
+          ?? (body === null || (kind !== RESULT_STREAM && (typeof body === 'string' || body instanceof ArrayBuffer)) ? undefined : 'the runtime produced a malformed response (was it tampered with?)');
+        if (problem !== undefined) {
+          task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', problem, ''));
         } else {
           if (kind === RESULT_STREAM) response.body = this.#streamBody(task);
           task.resolve(response);

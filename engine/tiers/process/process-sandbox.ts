@@ -12,7 +12,7 @@ import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
 } from '../../errors.ts';
 import { EgressError } from '../../egress/index.ts';
-import { bufferedBody, type WireRequest, type WireResponse } from '../../wire.ts';
+import { bufferedBody, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, SandboxMeter } from '../isolate/index.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
@@ -118,11 +118,6 @@ function treeCpuNs(pid: number, depth = 0): number {
   let ns = ticks * CLOCK_TICK_NS;
   if (depth < 8) for (const child of childrenOf(pid)) ns += treeCpuNs(child, depth + 1);
   return ns;
-}
-
-function isWireResponse(status: unknown, headers: unknown): boolean {
-  return typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599
-    && Array.isArray(headers) && headers.length % 2 === 0 && headers.every((h) => typeof h === 'string');
 }
 
 function toArrayBuffer(bytes: Uint8Array | null): ArrayBuffer | null {
@@ -340,10 +335,11 @@ export class ProcessSandbox implements Sandbox {
     const task = this.#tasks.get(Number(head.id));
     if (!task || task.answered) return;
     task.answered = true;
-    if (isWireResponse(head.status, head.headers)) {
+    const problem = wireResponseProblem(head.status, head.headers);
+    if (problem === undefined) {
       task.resolve({ status: head.status as number, headers: head.headers as string[], body: head.hasBody ? (toArrayBuffer(body) ?? new ArrayBuffer(0)) : null });
     } else {
-      task.reject(new TenantExceptionError(this.#spec!.name, 'TypeError', 'the runtime produced a malformed response (was it tampered with?)', ''));
+      task.reject(new TenantExceptionError(this.#spec!.name, 'TypeError', problem, ''));
     }
     if (head.waitUntil !== true) this.#tasks.finish(task);
   }

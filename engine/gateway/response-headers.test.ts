@@ -1,0 +1,123 @@
+// What a tenant's response headers may do to the connection: nothing. Framing (Content-Length,
+// Transfer-Encoding) and hop-by-hop headers are the server's; header values HTTP cannot carry are
+// the tenant's error, answered as one. Spoken over raw sockets, so that a desynchronised
+// connection shows as the wrong bytes.
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../engine.ts';
+import { createGateway } from './app.ts';
+import { serveGateway, type ServedGateway } from './server.ts';
+import { request } from './test-http.ts';
+
+const tenant = `export default {
+  fetch(request) {
+    const t = new URL(request.url).searchParams.get('t');
+    if (t === 'short') return new Response('hello', { headers: { 'content-length': '2' } });
+    if (t === 'long') return new Response('hello', { headers: { 'content-length': '100' } });
+    if (t === 'chunked') return new Response('hello', { headers: { 'transfer-encoding': 'chunked' } });
+    if (t === 'stream') return new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('hello')); c.close(); } }), { headers: { 'content-length': '3', 'transfer-encoding': 'gzip' } });
+    if (t === 'hop') return new Response('hello', { headers: { connection: 'close', 'keep-alive': 'timeout=1', upgrade: 'h2c', 'x-kept': 'yes' } });
+    if (t === 'ctl') return new Response('hello', { headers: { 'x-c': 'a\\u0001b' } });
+    return new Response('next');
+  },
+};`;
+
+let engine: Engine;
+let served: ServedGateway;
+
+beforeAll(async () => {
+  engine = new Engine();
+  await engine.deploy('t', { code: tenant });
+  served = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
+});
+
+afterAll(async () => {
+  await served.close(100);
+  await engine.close();
+});
+
+/** Sends `paths` pipelined on one connection; resolves with every byte the server sent until it went quiet. */
+function pipelined(paths: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(served.port, '127.0.0.1');
+    let received = '';
+    let quiet: NodeJS.Timeout | undefined;
+    const settle = () => {
+      clearTimeout(quiet);
+      quiet = setTimeout(() => {
+        socket.destroy();
+        resolve(received);
+      }, 300);
+    };
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+      settle();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(received));
+    socket.write(paths.map((p) => `GET ${p} HTTP/1.1\r\nHost: t.localhost\r\n\r\n`).join(''));
+    settle();
+  });
+}
+
+/** Splits raw HTTP/1.1 responses the way a client does: by each one's own framing. */
+function parseResponses(raw: string): { head: string; body: string }[] {
+  const out: { head: string; body: string }[] = [];
+  let rest = raw;
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) throw new Error(`not a response: ${JSON.stringify(rest.slice(0, 60))}`);
+    const head = rest.slice(0, end);
+    rest = rest.slice(end + 4);
+    const length = /\r\ncontent-length: (\d+)/i.exec(head);
+    if (/\r\ntransfer-encoding: chunked/i.test(head)) {
+      let body = '';
+      for (;;) {
+        const line = rest.indexOf('\r\n');
+        const size = parseInt(rest.slice(0, line), 16);
+        rest = rest.slice(line + 2);
+        if (size === 0) {
+          rest = rest.slice(2);
+          break;
+        }
+        body += rest.slice(0, size);
+        rest = rest.slice(size + 2);
+      }
+      out.push({ head, body });
+    } else {
+      const n = length ? Number(length[1]) : rest.length;
+      out.push({ head, body: rest.slice(0, n) });
+      rest = rest.slice(n);
+    }
+  }
+  return out;
+}
+
+describe("a tenant's response headers", () => {
+  it('cannot set the framing: the server frames the body it has, and the next response on the connection is intact', async () => {
+    for (const t of ['short', 'long', 'chunked', 'stream']) {
+      const responses = parseResponses(await pipelined([`/?t=${t}`, '/?t=next']));
+      expect(responses.map((r) => r.body), t).toEqual(['hello', 'next']);
+      const head = responses[0]!.head.toLowerCase();
+      // One framing, never both (RFC 9112 §6.1).
+      expect(head.includes('content-length:') && head.includes('transfer-encoding:'), t).toBe(false);
+      expect(head, t).not.toMatch(/transfer-encoding: gzip/);
+    }
+  });
+
+  it('cannot set hop-by-hop headers: the connection stays as the server keeps it', async () => {
+    const responses = parseResponses(await pipelined(['/?t=hop', '/?t=next']));
+    expect(responses.map((r) => r.body)).toEqual(['hello', 'next']);
+    const head = responses[0]!.head.toLowerCase();
+    expect(head).toContain('x-kept: yes');
+    expect(head).not.toMatch(/upgrade:|keep-alive: timeout=1|connection: close/);
+  });
+
+  it('with a value HTTP cannot carry, answer 500 as the tenant\'s exception, counted as one', async () => {
+    const res = await request(served.url, { path: '/?t=ctl', host: 't.localhost' });
+    expect([res.status, res.headers['islet-error']]).toEqual([500, 'exception']);
+    expect(res.json()).toMatchObject({ error: 'exception' });
+    expect(await engine.metrics.text()).toMatch(/islet_requests_total\{function="t",status="500"\} 1/);
+    expect((await request(served.url, { path: '/', host: 't.localhost' })).text).toBe('next');
+  });
+});
