@@ -257,6 +257,7 @@ export class Engine {
     const bundled: SandboxSpec = {
       name,
       onEnded,
+      onRoom: this.#roomFreed,
       code: bundle.code,
       format: bundle.format,
       ...(bundle.packageRoot && { packageRoot: bundle.packageRoot }),
@@ -483,6 +484,8 @@ export class Engine {
     this.#accel ??= new AccelPool(this.#accelOptions);
     return this.#accel;
   }
+
+  #roomFreed = (): void => this.#sched.roomFreed();
 
   /** Boots one more replica of a function: on a cold start, a scale-out or a pre-warm. */
   #boot(fn: SchedFunction): Promise<Sandbox> {

@@ -102,6 +102,34 @@ describe('replicas', () => {
     await Promise.all([worker(), worker(), worker(), worker()]);
     expect(replicasOf(engine, 'crunch')).toBe(2);
   });
+
+  it('let a waiting request in when a replica\'s room comes back after the answer (waitUntil, a streamed body)', async () => {
+    const engine = engineWith({ sched: { maxQueueWaitMs: 3_000 } });
+    const limits = { concurrency: 1, maxReplicas: 1 };
+    await engine.deploy('tail', {
+      code: 'export default { fetch(r, env, ctx) { if (r.url.endsWith("/tail")) ctx.waitUntil(new Promise((done) => setTimeout(done, 300))); return new Response("ok") } }',
+      limits,
+    });
+    await engine.deploy('stream', {
+      code: `export default { fetch(r) {
+        if (!r.url.endsWith("/slow")) return new Response("ok");
+        let n = 0;
+        return new Response(new ReadableStream({ async pull(c) { await new Promise((t) => setTimeout(t, 100)); if (n++ < 3) c.enqueue(new Uint8Array(1)); else c.close(); } }));
+      } }`,
+      limits,
+    });
+    for (const [fn, path] of [['tail', '/tail'], ['stream', '/slow']] as const) {
+      const first = await get(engine, fn, path);
+      expect(first.status).toBe(200);
+      // The first request's work goes on after its answer, holding the one place; the next waits for it.
+      const t0 = performance.now();
+      const next = get(engine, fn);
+      await first.arrayBuffer();
+      const res = await next;
+      expect([fn, res.status]).toEqual([fn, 200]);
+      expect(performance.now() - t0).toBeLessThan(2_000);
+    }
+  });
 });
 
 describe('fair queuing', () => {

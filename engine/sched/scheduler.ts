@@ -405,6 +405,14 @@ export class Scheduler {
    * A sandbox of `fn` ended on its own (a limit or a crash), perhaps with no request in flight:
    * work after the response that hits a limit counts, and backs the function off, as well.
    */
+  /**
+   * A sandbox has room again outside a request's answer (its waitUntil work or streamed body
+   * ended): let waiting requests in. Answers themselves pump through their own release.
+   */
+  roomFreed(): void {
+    if (this.#drr.size > 0) this.#pump();
+  }
+
   noteEnded(fn: SchedFunction, reason: unknown): void {
     if (!fn.removed) this.#noteFailure(fn, reason);
   }

@@ -66,6 +66,11 @@ export interface SandboxSpec {
    */
   onEnded?: (reason: IsletError) => void;
   /**
+   * A request left the sandbox: requests waiting for room in it may go in. Its answer may have
+   * gone long before (waitUntil work, a streamed body), when nothing else tells the scheduler.
+   */
+  onRoom?: () => void;
+  /**
    * The directory of the npm packages the code imports at run time (functions that need native
    * addons): its sandboxes may read it and load addons from it.
    */

@@ -73,6 +73,7 @@ export class IsolateSandbox implements Sandbox {
     released: (task, remaining) => {
       this.#releaseRequestBody(task);
       this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * this.#spec.limits.maxSubrequests);
+      this.#spec.onRoom?.();
     },
     cutShort: (task, reason) => {
       if (!task.body?.open) return false;

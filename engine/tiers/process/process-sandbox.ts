@@ -133,7 +133,7 @@ export class ProcessSandbox implements Sandbox {
   readonly #child: ChildProcess;
   readonly #channel: Writable;
   readonly #reader: FrameReader;
-  readonly #tasks = new SandboxTasks();
+  readonly #tasks = new SandboxTasks({ released: () => this.#spec?.onRoom?.() });
   readonly #subrequests = new Map<number, AbortController>();
   readonly #pings = new Map<number, (ok: boolean) => void>();
   readonly #logBudget = new LogBudget();
