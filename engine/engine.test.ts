@@ -278,6 +278,39 @@ describe('deploys', () => {
   });
 });
 
+describe('what a tenant leaves uncaught', () => {
+  it('a floating rejection is logged as the tenant\'s and harms no request, its own or the others in its batch', async () => {
+    await engine.deploy('floating', {
+      code: `export default { async fetch(r) {
+        if (r.url.endsWith('/float')) { Promise.reject(new Error('nobody awaits this')); fetch('not a url'); }
+        if (r.url.endsWith('/later')) setTimeout(() => { Promise.reject(new Error('from a timer')); }, 1);
+        return new Response('after');
+      } }`,
+    });
+    // Requests in one event-loop turn go to the isolate in one call, as a batch.
+    const paths = Array.from({ length: 20 }, (_, i) => (i % 4 === 0 ? '/float' : '/'));
+    const answers = await Promise.all(paths.map((p) => get(engine, 'floating', p).then(async (r) => `${r.status} ${await r.text()}`)));
+    expect(answers).toEqual(paths.map(() => '200 after'));
+    expect((await get(engine, 'floating', '/later')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 50));
+    const logged = logLines.filter((l) => l.fn === 'floating' && l.src === 'console').map((l) => String(l.msg));
+    expect(logged.some((m) => m.startsWith('Uncaught (in promise) Error: nobody awaits this'))).toBe(true);
+    expect(logged.some((m) => m.startsWith('Uncaught (in promise) Error: from a timer'))).toBe(true);
+  });
+
+  it('a throw that throws again when read answers 500 for that request only', async () => {
+    await engine.deploy('trap', {
+      code: `export default { fetch(r) {
+        if (r.url.endsWith('/trap')) throw new Proxy({}, { getPrototypeOf() { throw 1 }, get() { throw 2 } });
+        return new Response('fine');
+      } }`,
+    });
+    const paths = Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? '/trap' : '/'));
+    const statuses = await Promise.all(paths.map((p) => get(engine, 'trap', p).then((r) => r.status)));
+    expect(statuses).toEqual(paths.map((p) => (p === '/trap' ? 500 : 200)));
+  });
+});
+
 describe('live isolate cap', () => {
   it('evicts the least recently used idle isolate instead of booting past the cap', async () => {
     const capped = new Engine({ maxLive: 3 });

@@ -24,7 +24,7 @@ import { setHostCalls, type HostCalls } from './host/host-calls.ts';
 import {
   clearInterval, clearTimeout, fireTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
 } from './host/timers.ts';
-import { dispatchBatch, runScheduled, ScheduledController, setTenant, warmDispatch } from './dispatch/dispatch.ts';
+import { answersOf, dispatchBatch, runScheduled, ScheduledController, setTenant, warmDispatch } from './dispatch/dispatch.ts';
 import { ExecutionContext } from './dispatch/execution-context.ts';
 import { cancelResponseStream, pullResponseStream } from './dispatch/response-stream.ts';
 import { settleRequestChunk } from './dispatch/request-stream.ts';
@@ -128,6 +128,7 @@ const entry = {
   },
   setTenant,
   dispatchBatch,
+  answersOf,
   fireTimer,
   settleFetch,
   settleCrypto,

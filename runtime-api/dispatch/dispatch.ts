@@ -47,8 +47,22 @@ export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<
   env = Object.freeze(tenantEnv);
 }
 
-export async function dispatchBatch(batch: unknown[]): Promise<unknown[]> {
+/**
+ * Answers of batches the host has not confirmed yet, by batch number. isolated-vm fails a call
+ * whose task ends with a promise rejection nobody handled (a tenant's floating `Promise.reject()`
+ * or unawaited failing `fetch()`) and drops what the call returned: the host then takes the
+ * batch's answers back from here (answersOf) instead of failing every request in it. Each batch
+ * says which batches the host has settled, and their answers are let go.
+ */
+const unconfirmed = new Map<number, unknown[]>();
+
+export async function dispatchBatch(batch: unknown[], seq: number, settledUpTo: number): Promise<unknown[]> {
+  for (const done of unconfirmed.keys()) {
+    if (done > settledUpTo) break;
+    unconfirmed.delete(done);
+  }
   const ready: unknown[] = [];
+  unconfirmed.set(seq, ready);
   let pending = 0;
   let open = true;
   for (let i = 0; i < batch.length; i += REQUEST_FIELDS) {
@@ -61,6 +75,13 @@ export async function dispatchBatch(batch: unknown[]): Promise<unknown[]> {
   }
   for (let turn = 0; pending > 0 && turn < BATCH_MICROTASK_TURNS; turn++) await undefined;
   open = false;
+  return ready;
+}
+
+/** What batch `seq` answered before its call failed (undefined: it is not known here). */
+export function answersOf(seq: number): unknown[] | undefined {
+  const ready = unconfirmed.get(seq);
+  unconfirmed.delete(seq);
   return ready;
 }
 
@@ -82,17 +103,31 @@ async function runRequest(id: number, method: string, url: string, headers: stri
     const [status, flatHeaders, wireBody] = responseToWire(response);
     return [id, RESULT_OK, status, flatHeaders, wireBody, settleWaitUntil(ctx, id)];
   } catch (err) {
-    const e = err instanceof Error ? err : null;
-    const name = e ? String(e.name) : 'Error';
-    const message = e ? String(e.message) : `Uncaught ${describe(err)}`;
-    const stack = e && typeof e.stack === 'string' ? e.stack : `${name}: ${message}`;
-    return [id, RESULT_EXCEPTION, name, message, stack, settleWaitUntil(ctx, id)];
+    return [id, RESULT_EXCEPTION, ...describeThrown(err), settleWaitUntil(ctx, id)];
+  }
+}
+
+/**
+ * [name, message, stack] of what the tenant threw. Reading it runs the tenant's code (getters, a
+ * Proxy's traps), which may throw in turn: that must not escape, or the request never answers.
+ */
+function describeThrown(err: unknown): [string, string, string] {
+  try {
+    if (err instanceof Error) {
+      const name = String(err.name);
+      const message = String(err.message);
+      return [name, message, typeof err.stack === 'string' ? err.stack : `${name}: ${message}`];
+    }
+    const message = `Uncaught ${describe(err)}`;
+    return ['Error', message, `Error: ${message}`];
+  } catch {
+    return ['Error', 'Uncaught exception (reading what was thrown threw again)', 'Error: Uncaught exception'];
   }
 }
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'object') return `an object (${Object.prototype.toString.call(value)})`;
+  if (typeof value === 'object' || typeof value === 'function') return `an object (${Object.prototype.toString.call(value)})`;
   return typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : String(value);
 }
 
@@ -105,7 +140,7 @@ export function warmDispatch(): void {
   const saved = handler;
   handler = { fetch: (request) => new Response('warm', { headers: { 'x-host': String((request as Request).headers.get('host')) } }) };
   try {
-    void dispatchBatch([0, 'GET', 'http://warm.example/a?b=c', ['host', 'warm.example', 'accept', '*/*'], null]);
+    void dispatchBatch([0, 'GET', 'http://warm.example/a?b=c', ['host', 'warm.example', 'accept', '*/*'], null], 0, 0);
   } finally {
     handler = saved;
   }

@@ -101,6 +101,9 @@ export class IsolateSandbox implements Sandbox {
   #runtime: RuntimeEntry | undefined;
   #queue: unknown[] = [];
   #flushScheduled = false;
+  /** Batches sent, and the last whose answers came back (the runtime keeps them until then). */
+  #batchSeq = 0;
+  #settledSeq = 0;
   #death: IsletError | undefined;
   /** The isolate's CPU clock at its last reading (kept once it is disposed), in ns. */
   #cpuNs = 0;
@@ -340,13 +343,17 @@ export class IsolateSandbox implements Sandbox {
     this.#queue = [];
     if (!this.alive) return undefined;
     let call: Promise<unknown>;
+    const seq = ++this.#batchSeq;
     try {
-      call = this.#runtime!.dispatchBatch.apply(undefined, [batch], { arguments: { copy: true }, result: { copy: true, promise: true } });
+      call = this.#runtime!.dispatchBatch.apply(undefined, [batch, seq, this.#settledSeq], { arguments: { copy: true }, result: { copy: true, promise: true } });
     } catch (err) {
-      this.#onBatchFailed(err, batch);
+      this.#onBatchFailed(err, batch, seq);
       return undefined;
     }
-    return call.then((results) => this.#onResults(results as unknown as unknown[]), (err: unknown) => this.#onBatchFailed(err, batch));
+    return call.then((results) => {
+      this.#settledSeq = seq;
+      this.#onResults(results as unknown as unknown[]);
+    }, (err: unknown) => this.#onBatchFailed(err, batch, seq));
   };
 
   #onResults = (results: unknown[]): void => {
@@ -448,19 +455,38 @@ export class IsolateSandbox implements Sandbox {
     if (task.answered && !task.waitUntilPending && !task.body?.open) this.#tasks.finish(task);
   }
 
-  #onBatchFailed(err: unknown, batch: unknown[]): void {
+  #onBatchFailed(err: unknown, batch: unknown[], seq: number): void {
     if (this.#isolate.isDisposed) {
       this.#die(this.#death ?? this.#deathFromDisposal(err));
       return;
     }
-    // The runtime itself failed (a host bug, not the tenant's): fail just this batch.
+    // isolated-vm fails a call whose task left a promise rejection unhandled, and drops what it
+    // returned: the tenant's floating rejection, to be logged as Workers does, while the batch's
+    // answers are taken back from the runtime. Requests still running answer later as usual.
+    this.#logUncaught(err);
+    this.#gated(() => this.#runtime!.answersOf.apply(undefined, [seq], { result: { copy: true } }).then((answers) => {
+      this.#settledSeq = Math.max(this.#settledSeq, seq);
+      if (Array.isArray(answers)) this.#onResults(answers);
+      else this.#failBatch(err, batch);
+    }, () => this.#failBatch(err, batch)), () => {});
+  }
+
+  /** The runtime itself failed on a batch (a host bug, not the tenant's): fail just this batch. */
+  #failBatch(err: unknown, batch: unknown[]): void {
+    if (!this.alive) return;
     this.#spec.log.event('error', 'dispatch failed', { error: String(err) });
     for (let i = 0; i < batch.length; i += 5) {
       const task = this.#tasks.get(batch[i] as number);
-      if (!task) continue;
+      if (!task || task.answered) continue;
       task.reject(err instanceof Error ? err : new Error(String(err)));
       this.#tasks.finish(task);
     }
+  }
+
+  /** A call into the isolate failed with what the tenant left uncaught: its log shows it. */
+  #logUncaught(err: unknown): void {
+    const stack = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
+    this.#spec.log.console('error', `Uncaught (in promise) ${this.#spec.mapStack?.(withoutRuntimeFrames(stack)) ?? withoutRuntimeFrames(stack)}`);
   }
 
   #deathFromDisposal(err?: unknown): IsletError {
@@ -582,7 +608,11 @@ export class IsolateSandbox implements Sandbox {
    */
   #deliver(runtimeFn: ivm.Reference<(...args: any[]) => unknown>, args: unknown[], options?: ivm.ReferenceApplyOptions): void {
     const ran = this.#meter?.background() ?? (() => {});
-    this.#gated(() => runtimeFn.apply(undefined, args, options), ran);
+    // It fails only when what it ran left a rejection unhandled (a timer callback's, say), or
+    // when the isolate died, which the meter and the next call find out.
+    this.#gated(() => runtimeFn.apply(undefined, args, options).catch((err: unknown) => {
+      if (this.alive && !this.#isolate.isDisposed) this.#logUncaught(err);
+    }), ran);
   }
 
   /**

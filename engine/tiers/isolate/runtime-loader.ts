@@ -7,7 +7,8 @@ import { runtimeScript } from '../../bundle/index.ts';
 export interface RuntimeEntry {
   init: ivm.Reference<(...args: unknown[]) => void>;
   setTenant: ivm.Reference<(namespace: unknown, env: unknown, aiBinding: string | null) => void>;
-  dispatchBatch: ivm.Reference<(batch: unknown[]) => Promise<unknown[]>>;
+  dispatchBatch: ivm.Reference<(batch: unknown[], seq: number, settledUpTo: number) => Promise<unknown[]>>;
+  answersOf: ivm.Reference<(seq: number) => unknown[] | undefined>;
   fireTimer: ivm.Reference<(id: number) => void>;
   settleFetch: ivm.Reference<(...args: unknown[]) => void>;
   settleCrypto: ivm.Reference<(id: number, ok: boolean, value: unknown) => void>;
@@ -25,7 +26,7 @@ export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context, fr
   if (!fromSnapshot) await runScript(isolate, context);
   const entry = await context.global.get('__islet_runtime', { reference: true });
   const keys = [
-    'init', 'setTenant', 'dispatchBatch', 'fireTimer', 'settleFetch', 'settleCrypto', 'pullResponseStream', 'cancelResponseStream',
+    'init', 'setTenant', 'dispatchBatch', 'answersOf', 'fireTimer', 'settleFetch', 'settleCrypto', 'pullResponseStream', 'cancelResponseStream',
     'settleRequestChunk', 'runScheduled', 'settleAi', 'collectGarbage',
   ] as const;
   const refs = await Promise.all(keys.map((key) => entry.get(key, { reference: true })));
