@@ -1,6 +1,7 @@
 // `islet()`: Hono middleware that hands a request to a deployed function. The gateway uses it
 // for host-routed traffic, and users mount it in their own Hono apps as an edge gateway.
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Engine } from '../engine.ts';
 import { NoSuchFunctionError } from '../errors.ts';
@@ -24,11 +25,37 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
     if (name === undefined || (options.fallthrough && !engine.has(name))) return next();
     try {
       const wire = await toWire(c, engine, name);
-      return responseFromWire(await engine.invoke(name, wire));
+      const answer = await engine.invoke(name, wire);
+      const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+      if (answer.body instanceof ReadableStream && incoming?.socket) answer.body = cutOnFailure(answer.body, incoming.socket);
+      return responseFromWire(answer);
     } catch (err) {
       return engine.errorResponse(err, name);
     }
   };
+}
+
+/**
+ * A streamed body that, should it fail midway, cuts the connection: the client must not take a
+ * truncated body for a whole one, and the sandbox has logged why. Failing the stream instead
+ * would have @hono/node-server print the error raw to the console, and the error carries text
+ * from the tenant (it could forge log lines).
+ */
+function cutOnFailure(body: ReadableStream<Uint8Array>, socket: Socket): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch {
+        // The socket's close cancels this stream; its reader then ends quietly.
+        socket.destroy();
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
 }
 
 function toWire(c: Context, engine: Engine, name: string): WireRequest | Promise<WireRequest> {

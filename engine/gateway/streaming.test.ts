@@ -3,7 +3,9 @@
 // cancels the tenant's stream, and a large body passes without the host holding it. Requests: a
 // big or chunked upload reaches the tenant as a stream, counted against maxBodyBytes.
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Engine } from '../engine.ts';
 import { createGateway } from './app.ts';
 import { serveGateway, type ServedGateway } from './server.ts';
@@ -38,7 +40,9 @@ export default {
     }
     if (url.pathname === '/fails') {
       let n = 0;
-      return new Response(new ReadableStream({ pull(c) { if (n++ < 2) c.enqueue(new Uint8Array(10)); else c.error(new Error('broke')); } }));
+      // A message that would forge a log line if it reached a log stream raw.
+      const message = 'broke\\n{"level":50,"fn":"someone-else","msg":"FORGED"}';
+      return new Response(new ReadableStream({ pull(c) { if (n++ < 2) c.enqueue(new Uint8Array(10)); else c.error(new Error(message)); } }));
     }
     pulled = 0; cancelled = false;
     return new Response(new ReadableStream({
@@ -50,9 +54,16 @@ export default {
 
 let engine: Engine;
 let served: ServedGateway;
+const logLines: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
-  engine = new Engine();
+  const logger = pino({ level: 'info' }, new Writable({
+    write(chunk, _enc, done) {
+      logLines.push(JSON.parse(chunk.toString()));
+      done();
+    },
+  }));
+  engine = new Engine({ logger });
   // Producing 256 MB in 64 KB chunks costs the isolate 12-25 µs of CPU a chunk: far over the default 50 ms.
   await engine.deploy('streamer', { code: streamer, limits: { cpuMs: 10_000, wallMs: 60_000 } });
   served = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
@@ -217,7 +228,11 @@ describe('streamed response bodies', () => {
     expect(peak - before).toBeLessThan(96 * 1024 * 1024);
   }, 60_000);
 
-  it('cuts the connection when the tenant stream errors midway', async () => {
+  it('cuts the connection when the tenant stream errors midway, and logs why as data, not raw text', async () => {
+    const printed: string[] = [];
+    const spies = (['error', 'info', 'log', 'warn'] as const).map((level) => vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+      printed.push(args.map(String).join(' '));
+    }));
     const outcome = await new Promise<string>((resolve) => {
       http.get({ host: '127.0.0.1', port: served.port, path: '/fails', headers: { host: 'streamer.localhost' } }, (res) => {
         res.on('data', () => {});
@@ -229,5 +244,9 @@ describe('streamed response bodies', () => {
     expect(outcome).toBe('aborted');
     // The isolate keeps serving.
     expect((await request(served.url, { path: '/count', host: 'streamer.localhost' })).status).toBe(200);
+    for (const spy of spies) spy.mockRestore();
+    expect(printed.filter((line) => line.includes('FORGED'))).toEqual([]);
+    const logged = logLines.find((l) => l.fn === 'streamer' && /stream failed midway/.test(String(l.msg)));
+    expect(logged?.error).toContain('"msg":"FORGED"');
   });
 });

@@ -419,6 +419,10 @@ export class IsolateSandbox implements Sandbox {
       body.fail(new TypeError('the runtime produced a malformed body chunk'));
       return;
     }
+    if (error !== null) {
+      // The tenant's words go into a field of a JSON log line, never raw onto a log stream.
+      this.#spec.log.event('error', 'the response body stream failed midway; the connection is cut', { error: String(error) });
+    }
     body.receive(chunk, error === null ? null : String(error));
   }
 
