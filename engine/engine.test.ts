@@ -144,6 +144,14 @@ describe('errors', () => {
     await expect(engine.deploy('Bad_Name', { code: '' })).rejects.toBeInstanceOf(ConfigError);
     await expect(engine.deploy('ok', { code: '', limits: { cpuMs: -1 } })).rejects.toThrow(/cpuMs must be an integer/);
     await expect(engine.deploy('ok', { code: '', limits: { cpuSeconds: 1 } as never })).rejects.toThrow(/unknown limit/);
+    // Names every object has are not limits either (they once crashed the check: 500, not 400).
+    for (const key of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      await expect(engine.deploy('ok', { code: '', limits: JSON.parse(`{"${key}": 1}`) })).rejects.toThrow(new RegExp(`unknown limit "${key}"`));
+    }
+    // A subrequest timeout no request could wait for, or one that would overflow a timer.
+    for (const timeoutMs of [15 * 60_000 + 1, 2 ** 31 + 5, 1e300]) {
+      await expect(engine.deploy('ok', { code: '', egress: { timeoutMs } })).rejects.toBeInstanceOf(ConfigError);
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import {
   BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError,
 } from './errors.ts';
 import {
-  DEFAULT_LIMITS, IDLE_GC_AFTER_MS, IDLE_GCS_PER_SWEEP, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_LIVE_ISOLATES, resolveLimits, type Limits,
+  DEFAULT_LIMITS, IDLE_GC_AFTER_MS, IDLE_GCS_PER_SWEEP, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_EGRESS_TIMEOUT_MS, MAX_LIVE_ISOLATES, resolveLimits, type Limits,
 } from './limits.ts';
 import {
   EngineMetrics, LogTap, mappingCount, maxMapCount, ResourceMonitor, silentLogger, type FunctionGauges, type FunctionMeter, type Logger,
@@ -553,7 +553,11 @@ function checkEgress(egress: unknown): EgressOptions {
   if (Object.keys(rest).length) throw new ConfigError(`unknown egress option(s): ${Object.keys(rest).join(', ')}`);
   if (allowPrivate !== undefined && typeof allowPrivate !== 'boolean') throw new ConfigError('egress.allowPrivate must be true or false');
   for (const [key, value] of [['timeoutMs', timeoutMs], ['maxResponseBytes', maxResponseBytes]] as const) {
-    if (value !== undefined && (!Number.isInteger(value) || (value as number) < 1)) throw new ConfigError(`egress.${key} must be a positive integer`);
+    if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 1)) throw new ConfigError(`egress.${key} must be a positive integer`);
+  }
+  // Past the longest a request may run, a timer would also overflow (Node clamps it to 1 ms).
+  if (timeoutMs !== undefined && (timeoutMs as number) > MAX_EGRESS_TIMEOUT_MS) {
+    throw new ConfigError(`egress.timeoutMs must be at most ${MAX_EGRESS_TIMEOUT_MS} (the longest wallMs), got ${timeoutMs}`);
   }
   return {
     ...(allowPrivate !== undefined && { allowPrivate: allowPrivate as boolean }),

@@ -116,13 +116,16 @@ export const SANDBOX_START_TIMEOUT_MS = 15_000;
 /** The same for a microVM: booting a kernel and Node under TCG takes ~3–6 s alone, far more on a busy host. */
 export const VM_SANDBOX_START_TIMEOUT_MS = 60_000;
 
+/** A subrequest's longest time: no request may wait longer (wallMs's bound). */
+export const MAX_EGRESS_TIMEOUT_MS = BOUNDS.wallMs[1];
+
 export function resolveLimits(overrides: unknown = {}, base: Readonly<Limits> = DEFAULT_LIMITS): Limits {
   if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) {
     throw new ConfigError('limits must be an object like {"cpuMs": 50, "memoryMb": 128}');
   }
   const limits: Limits = { ...base };
   for (const [key, value] of Object.entries(overrides)) {
-    if (!(key in BOUNDS)) {
+    if (!Object.hasOwn(BOUNDS, key)) {
       throw new ConfigError(`unknown limit "${key}" (known: ${Object.keys(BOUNDS).join(', ')})`);
     }
     const [min, max] = BOUNDS[key as keyof Limits];
