@@ -236,7 +236,7 @@ describe('isolation', () => {
     const web = ['URL', 'URLSearchParams', 'URLPattern', 'DOMException', 'Headers', 'Request', 'Response', 'TextDecoder', 'TextEncoder',
       'atob', 'btoa', 'structuredClone', 'console', 'crypto', 'Crypto', 'setTimeout', 'clearTimeout', 'setInterval',
       'clearInterval', 'queueMicrotask', 'reportError', 'ExecutionContext', 'fetch', 'Event', 'EventTarget', 'CustomEvent',
-      'AbortController', 'AbortSignal', 'Blob', 'File', 'FormData', 'performance', 'Performance', 'ScheduledController', 'SubtleCrypto', 'ReadableStream', 'ReadableStreamDefaultReader',
+      'AbortController', 'AbortSignal', 'ErrorEvent', 'PromiseRejectionEvent', 'MessageEvent', 'CloseEvent', 'Blob', 'File', 'FormData', 'performance', 'Performance', 'ScheduledController', 'SubtleCrypto', 'ReadableStream', 'ReadableStreamDefaultReader',
       'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableStreamDefaultController', 'ReadableByteStreamController',
       'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream',
       'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'TextEncoderStream',

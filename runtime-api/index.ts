@@ -21,6 +21,8 @@ import { settleCrypto, SubtleCrypto } from './host/subtle-crypto.ts';
 import { fetch, settleFetch } from './host/outbound-fetch.ts';
 import { Performance, performance, startPerformanceClock } from './host/performance.ts';
 import { setHostCalls, type HostCalls } from './host/host-calls.ts';
+import { findSharedArrayBuffer, markPlatformInterface } from './webidl/index.ts';
+import { defineEventInterfaces } from './web/event-interfaces.ts';
 import {
   clearInterval, clearTimeout, fireTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
 } from './host/timers.ts';
@@ -46,6 +48,12 @@ const globals: Record<string, unknown> = {
 installFastURLParse(urlStateMachine);
 installFastUrlencoded(urlencoded);
 
+// Interfaces not made with defineInterface hold their state in slots all the same: structuredClone
+// must refuse their objects (workerd does, for CryptoKey too), not copy their own properties.
+for (const cls of [URL, URLSearchParams, Crypto, CryptoKey, SubtleCrypto, Performance, ExecutionContext, ScheduledController]) {
+  markPlatformInterface(cls);
+}
+
 // An exception in an event listener is reported like any uncaught error: to the host log.
 setReportError(reportError);
 
@@ -53,8 +61,22 @@ setReportError(reportError);
 // bundles a require()d module as a function that runs on its first call, so until then an isolate
 // holds only its source (README, "Where an idle hello tenant's memory goes").
 const lazyGlobals: Record<string, () => unknown> = {
-  URLPattern: () => (require('./url/url-pattern.ts') as typeof import('./url/url-pattern.ts')).URLPattern,
+  URLPattern: () => {
+    const { URLPattern } = require('./url/url-pattern.ts') as typeof import('./url/url-pattern.ts');
+    markPlatformInterface(URLPattern);
+    return URLPattern;
+  },
+  ErrorEvent: () => eventInterfaces().ErrorEvent,
+  PromiseRejectionEvent: () => eventInterfaces().PromiseRejectionEvent,
+  MessageEvent: () => eventInterfaces().MessageEvent,
+  CloseEvent: () => eventInterfaces().CloseEvent,
 };
+
+let events: ReturnType<typeof defineEventInterfaces> | undefined;
+function eventInterfaces(): ReturnType<typeof defineEventInterfaces> {
+  events ??= defineEventInterfaces();
+  return events;
+}
 
 /**
  * The bundle keeps source names but changes a few (whatwg-url's URL becomes URL5, a class that
@@ -89,7 +111,8 @@ for (const [name, load] of Object.entries(lazyGlobals)) {
 }
 Object.defineProperty(globalThis, 'self', { value: globalThis, writable: true, configurable: true, enumerable: false });
 Object.defineProperty(globalThis, 'navigator', {
-  value: Object.freeze({ userAgent: 'islet' }), writable: true, configurable: true, enumerable: false,
+  // hardwareConcurrency as workerd reports it: a worker's code runs on one thread.
+  value: Object.freeze({ userAgent: 'islet', hardwareConcurrency: 1 }), writable: true, configurable: true, enumerable: false,
 });
 
 /**
@@ -124,6 +147,7 @@ const entry = {
     });
     setMaxTimers(maxTimers);
     startPerformanceClock();
+    findSharedArrayBuffer();
     delete (globalThis as Record<string, unknown>).__islet_runtime;
   },
   setTenant,

@@ -37,6 +37,24 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
       expect(out).toEqual({ log: ['a', 1, 2, 'b', 'micro'], n: 3 });
     });
 
+    it('calls timer callbacks with the global object as this, so no tenant reaches the timer record', async () => {
+      const out = await run('timer-this', `
+        let n = 0;
+        const thisValues = await new Promise((r) => {
+          const seen = [];
+          setTimeout(function () { seen.push(this === globalThis); }, 0);
+          const id = setInterval(function () {
+            seen.push(this === globalThis);
+            // Were this the runtime's record, this would stop the interval re-arming.
+            this.repeatMs = 0;
+            if (++n === 2) { clearInterval(id); r(seen); }
+          }, 1);
+        });
+        return Response.json({ thisValues, n });
+      `);
+      expect(out).toEqual({ thisValues: [true, true, true], n: 2 });
+    });
+
     it('refuses strings as timer callbacks', async () => {
       const out = await run('timer-string', `
         try { setTimeout('1 + 1', 0); return Response.json('no error'); } catch (e) { return Response.json(e.name); }
@@ -86,6 +104,31 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
       expect(out.leaked).toBe('InvalidAccessError');
       expect(out.own).toEqual([]);
       expect(out.statics.sort()).toEqual(['length', 'name', 'prototype']);
+    });
+
+    it('AES-GCM takes short IVs, PBKDF2 keys are never extractable, getRandomValues needs a view, timingSafeEqual compares', async () => {
+      const out = await run('subtle-edges', `
+        const name = (f) => { try { const v = f(); return v instanceof Promise ? v.then(() => 'no error', (e) => e.name) : v; } catch (e) { return e.name; } };
+        const key = await crypto.subtle.importKey('raw', new Uint8Array(16), 'AES-GCM', false, ['encrypt', 'decrypt']);
+        const iv = new Uint8Array(8);
+        const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, new Uint8Array([1, 2]));
+        const opened = [...new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed))];
+        const eq = crypto.subtle.timingSafeEqual;
+        return Response.json({
+          sealed: sealed.byteLength, opened,
+          pbkdf2: await name(() => crypto.subtle.importKey('raw', new Uint8Array(4), 'PBKDF2', true, ['deriveBits'])),
+          hkdf: await name(() => crypto.subtle.importKey('raw', new Uint8Array(4), 'HKDF', true, ['deriveBits'])),
+          pbkdf2Fixed: await name(() => crypto.subtle.importKey('raw', new Uint8Array(4), 'PBKDF2', false, ['deriveBits'])),
+          noArgument: name(() => crypto.getRandomValues()), notView: name(() => crypto.getRandomValues([1])),
+          equal: [eq.call(crypto.subtle, new Uint8Array([1, 2]), new Uint8Array([1, 2]).buffer), crypto.subtle.timingSafeEqual(new Uint8Array([1, 2]), new Uint16Array([0x0201]))],
+          different: crypto.subtle.timingSafeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 3])),
+          lengths: name(() => crypto.subtle.timingSafeEqual(new Uint8Array(1), new Uint8Array(2))),
+        });
+      `);
+      expect(out).toEqual({
+        sealed: 18, opened: [1, 2], pbkdf2: 'SyntaxError', hkdf: 'SyntaxError', pbkdf2Fixed: 'no error', noArgument: 'TypeError',
+        notView: 'TypeError', equal: [true, true], different: false, lengths: 'TypeError',
+      });
     });
 
     it('two isolates never see the same random bytes', async () => {
@@ -151,6 +194,52 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
         back: 'hi there', atobError: 'InvalidCharacterError', utf8: 10, round: 'héllo ✓', params: 'a=1+2&b=%C3%A9', ua: 'islet',
         coarse: true,
       });
+    });
+
+    it('structuredClone refuses platform objects with hidden state and clones Blob and File; TextDecoder reads shared memory', async () => {
+      const out = await run('clone-platform', `
+        const name = (f) => { try { f(); return 'no error'; } catch (e) { return e.name; } };
+        const key = await crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, true, ['sign']);
+        const [blob, file] = structuredClone([new Blob(['ab'], { type: 'text/x' }), new File(['c'], 'f.txt', { lastModified: 5 })]);
+        const shared = new Uint8Array(new SharedArrayBuffer(2));
+        shared.set([104, 105]);
+        return Response.json({
+          refused: [new URL('https://a.test/'), new URLSearchParams('a=1'), key, shared.buffer, crypto, performance]
+            .map((v) => name(() => structuredClone(v))),
+          blob: [blob instanceof Blob, blob.type, await blob.text()], file: [file instanceof File, file.name, file.lastModified],
+          decoded: new TextDecoder().decode(shared),
+        });
+      `);
+      expect(out).toEqual({
+        refused: Array(6).fill('DataCloneError'), blob: [true, 'text/x', 'ab'], file: [true, 'f.txt', 5], decoded: 'hi',
+      });
+    });
+
+    it('has the event interfaces workers construct, loaded on first use, and navigator.hardwareConcurrency', async () => {
+      const out = await run('event-interfaces', `
+        const lazy = ['ErrorEvent', 'PromiseRejectionEvent', 'MessageEvent', 'CloseEvent'].map((n) => typeof Object.getOwnPropertyDescriptor(globalThis, n).get);
+        const events = [new ErrorEvent('error', { message: 'm' }).message, new PromiseRejectionEvent('r', { promise: Promise.resolve(), reason: 1 }).reason,
+          new MessageEvent('message', { data: 'd' }).data, new CloseEvent('close', { code: 1000 }).code, new CloseEvent('close') instanceof Event];
+        return Response.json({ lazy, events, names: [ErrorEvent.name, CloseEvent.name], cores: navigator.hardwareConcurrency });
+      `);
+      expect(out).toEqual({ lazy: Array(4).fill('function'), events: ['m', 1, 'd', 1000, true], names: ['ErrorEvent', 'CloseEvent'], cores: 1 });
+    });
+
+    it('gives the incoming request a signal, and redirect mode manual as workerd does', async () => {
+      const out = await run('incoming-request', `
+        return Response.json({ signal: Object.prototype.toString.call(request.signal), aborted: request.signal.aborted, same: request.signal === request.signal,
+          redirect: request.redirect, forwarded: new Request('https://upstream.test/', request).redirect, integrity: request.integrity, keepalive: request.keepalive });
+      `);
+      expect(out).toEqual({ signal: '[object AbortSignal]', aborted: false, same: true, redirect: 'manual', forwarded: 'manual', integrity: '', keepalive: false });
+    });
+
+    it('console has every method of the Console Standard, each callable', async () => {
+      const out = await run('console-methods', `
+        const methods = ['assert', 'clear', 'count', 'countReset', 'debug', 'dir', 'dirxml', 'error', 'group', 'groupCollapsed',
+          'groupEnd', 'info', 'log', 'table', 'time', 'timeEnd', 'timeLog', 'trace', 'warn'];
+        return Response.json(methods.filter((m) => { try { console[m]('probe'); return false; } catch { return true; } }));
+      `);
+      expect(out).toEqual([]);
     });
 
     it('every global function and interface is named for its global; classes keep their source names', async () => {

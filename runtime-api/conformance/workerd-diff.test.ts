@@ -35,6 +35,7 @@ const CASES: { worker: string; method?: string; path: string; body?: string; hea
   { worker: 'hono', path: '/users/7?q=x' },
   { worker: 'hono', method: 'POST', path: '/echo', body: '{"a":[1,2]}', headers: { 'content-type': 'application/json' } },
   { worker: 'hono', path: '/missing' },
+  { worker: 'platform', path: '/' },
 ];
 
 let workerd: ChildProcess | undefined;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { headersToFlat } from './headers.ts';
 import { Request, requestFromWire } from './request.ts';
+import { AbortController, AbortSignal } from '../web/abort.ts';
 
 function outcome(f: () => unknown): unknown {
   try {
@@ -19,6 +20,9 @@ function describeRequest(r: Request | globalThis.Request): unknown {
     credentials: r.credentials,
     cache: r.cache,
     redirect: r.redirect,
+    integrity: r.integrity,
+    keepalive: r.keepalive,
+    signal: [Object.prototype.toString.call(r.signal), r.signal.aborted],
     bodyUsed: r.bodyUsed,
   };
 }
@@ -62,6 +66,9 @@ describe('Request', () => {
       ['https://example.com', { cache: 'only-if-cached', mode: 'same-origin' }],
       ['https://example.com', { window: {} }],
       ['https://example.com', { window: null }],
+      ['https://example.com', { integrity: 'sha256-abc', keepalive: 1 }],
+      ['https://example.com', { signal: null }],
+      ['https://example.com', { signal: {} }],
     ];
     for (const [i, [input, init]] of cases.entries()) {
       const ours = outcome(() => describeRequest(new Request(input as string, init as never)));
@@ -103,11 +110,38 @@ describe('Request', () => {
     expect(none.clone().bodyUsed).toBe(false);
   });
 
+  it('has a signal that follows init.signal, or the input request\'s', () => {
+    const controller = new AbortController();
+    const r = new Request('https://example.com/', { signal: controller.signal });
+    // A dependent signal (Fetch §5.4 step 30), the same object on every read.
+    expect(r.signal).not.toBe(controller.signal);
+    expect(r.signal).toBe(r.signal);
+    const copied = new Request(r);
+    const cloned = r.clone();
+    const detached = new Request(r, { signal: null });
+    const fresh = new Request('https://example.com/');
+    expect([r.signal.aborted, copied.signal.aborted, cloned.signal.aborted]).toEqual([false, false, false]);
+    const reason = new Error('stop');
+    controller.abort(reason);
+    expect([r.signal.reason, copied.signal.reason, cloned.signal.reason]).toEqual([reason, reason, reason]);
+    expect([detached.signal.aborted, fresh.signal.aborted]).toEqual([false, false]);
+    // Read for the first time after the abort, a signal is aborted all the same.
+    expect(new Request(new Request('https://example.com/', { signal: controller.signal })).signal.reason).toBe(reason);
+    expect((new Request('https://example.com/', { signal: AbortSignal.abort() }).signal.reason as Error).name).toBe('AbortError');
+  });
+
+  it('keeps integrity and keepalive through copies and clones', () => {
+    const r = new Request('https://example.com/', { integrity: 'sha256-x', keepalive: true });
+    expect([new Request(r).integrity, r.clone().keepalive, new Request(r, { keepalive: false }).keepalive]).toEqual(['sha256-x', true, false]);
+  });
+
   it('builds incoming requests from the wire without revalidating', async () => {
     const flat = ['Host', 'example.com', 'Content-Type', 'application/json'];
     const body = new TextEncoder().encode('{"ok":true}').buffer;
     const r = requestFromWire('POST', 'https://example.com/api?x=1', flat, body);
-    expect([r.method, r.url, r.headers.get('host'), r.mode, r.redirect]).toEqual(['POST', 'https://example.com/api?x=1', 'example.com', 'cors', 'follow']);
+    // Redirect mode "manual", as workerd's: a proxy forwarding the request passes redirects on.
+    expect([r.method, r.url, r.headers.get('host'), r.mode, r.redirect]).toEqual(['POST', 'https://example.com/api?x=1', 'example.com', 'cors', 'manual']);
+    expect([new Request(r, { body: 'x' }).redirect, r.clone().redirect, r.signal.aborted]).toEqual(['manual', 'manual', false]);
     expect(() => r.headers.set('x', 'y')).toThrow(TypeError);
     expect(await r.json()).toEqual({ ok: true });
     expect(headersToFlat(r.headers)).toEqual(['host', 'example.com', 'content-type', 'application/json']);

@@ -1,13 +1,15 @@
 // Fetch §5.4 "Request class". A worker has no base URL, so relative URLs fail to
-// parse. Left out until their machinery exists: signal, referrer, referrerPolicy,
-// integrity, keepalive, priority, duplex and destination.
+// parse. Left out until their machinery exists: referrer, referrerPolicy, priority,
+// duplex and destination.
 import type { ReadableStream } from '../web/streams.ts';
+import { type AbortSignal, dependentAbortSignal, isAbortSignalObject } from '../web/abort.ts';
 import { URL } from 'whatwg-url';
 import {
   defineInterface,
   requireArguments,
   toByteString,
   toDictionary,
+  toDOMString,
   toEnum,
   toUSVString,
 } from '../webidl/index.ts';
@@ -51,9 +53,12 @@ export interface RequestInit {
   cache?: RequestCache;
   credentials?: RequestCredentials;
   headers?: HeadersInit;
+  integrity?: string;
+  keepalive?: boolean;
   method?: string;
   mode?: RequestMode;
   redirect?: RequestRedirect;
+  signal?: AbortSignal | null;
   window?: null;
 }
 
@@ -99,6 +104,8 @@ const internal = Symbol('internal');
 let createRequest: (method: string, url: string, headers: Headers, body: Body | null) => Request;
 let bodyOf: (object: unknown) => Body | null;
 let isRequest: (value: unknown) => value is Request;
+let signalSourceOf: (request: Request) => AbortSignal | null;
+let wireRequest: typeof createRequest;
 
 export interface Request extends BodyMixin {}
 
@@ -111,6 +118,15 @@ export class Request {
   #credentials: RequestCredentials = 'same-origin';
   #cache: RequestCache = 'default';
   #redirect: RequestRedirect = 'follow';
+  #integrity = '';
+  #keepalive = false;
+  /**
+   * The signal this request's signal follows (init's or the input request's), or null for one that
+   * never aborts. The dependent signal the spec makes at construction is made on first read of
+   * `signal`: most requests are never asked for it, and it would abort exactly when its source does.
+   */
+  #signalSource: AbortSignal | null = null;
+  #signal: AbortSignal | null = null;
 
   constructor(input: Request | string | URL, init: RequestInit = {}) {
     if ((input as unknown) === internal) return;
@@ -127,12 +143,20 @@ export class Request {
     const credentialsMember = dict.credentials;
     const credentials = credentialsMember === undefined ? undefined : toEnum(credentialsMember, requestCredentials, where);
     const headersInit = dict.headers;
+    const integrityMember = dict.integrity;
+    const integrity = integrityMember === undefined ? undefined : toDOMString(integrityMember);
+    const keepaliveMember = dict.keepalive;
+    const keepalive = keepaliveMember === undefined ? undefined : Boolean(keepaliveMember);
     const methodMember = dict.method;
     const method = methodMember === undefined ? undefined : toByteString(methodMember, where);
     const modeMember = dict.mode;
     const mode = modeMember === undefined ? undefined : toEnum(modeMember, requestModes, where);
     const redirectMember = dict.redirect;
     const redirect = redirectMember === undefined ? undefined : toEnum(redirectMember, requestRedirects, where);
+    const signalMember = dict.signal;
+    if (signalMember !== undefined && signalMember !== null && !isAbortSignalObject(signalMember)) {
+      throw new TypeError(`${where}: member signal is not of type 'AbortSignal'`);
+    }
     const windowMember = dict.window;
     if (windowMember !== undefined && windowMember !== null) throw new TypeError(`${where}: window can only be null`);
 
@@ -145,6 +169,9 @@ export class Request {
       this.#credentials = inputRequest.#credentials;
       this.#cache = inputRequest.#cache;
       this.#redirect = inputRequest.#redirect;
+      this.#integrity = inputRequest.#integrity;
+      this.#keepalive = inputRequest.#keepalive;
+      this.#signalSource = inputRequest.#signalSource;
     }
     if (mode === 'navigate') throw new TypeError(`${where}: mode cannot be 'navigate'`);
     if (mode !== undefined) this.#mode = mode;
@@ -154,6 +181,9 @@ export class Request {
       throw new TypeError(`${where}: cache 'only-if-cached' needs mode 'same-origin'`);
     }
     if (redirect !== undefined) this.#redirect = redirect;
+    if (integrity !== undefined) this.#integrity = integrity;
+    if (keepalive !== undefined) this.#keepalive = keepalive;
+    if (signalMember !== undefined) this.#signalSource = signalMember;
     if (method !== undefined) this.#method = checkMethod(method, where);
 
     // Headers: init's replace the input's (the "init is not empty" steps).
@@ -211,6 +241,19 @@ export class Request {
     return this.#redirect;
   }
 
+  get integrity(): string {
+    return this.#integrity;
+  }
+
+  get keepalive(): boolean {
+    return this.#keepalive;
+  }
+
+  get signal(): AbortSignal {
+    this.#signal ??= dependentAbortSignal(this.#signalSource);
+    return this.#signal;
+  }
+
   clone(): Request {
     if (isUnusable(this.#body)) throw new TypeError("Failed to execute 'clone' on 'Request': the body has already been used");
     const headers = copyHeaders(this.#headers, getHeadersGuard(this.#headers));
@@ -219,6 +262,9 @@ export class Request {
     clone.#credentials = this.#credentials;
     clone.#cache = this.#cache;
     clone.#redirect = this.#redirect;
+    clone.#integrity = this.#integrity;
+    clone.#keepalive = this.#keepalive;
+    clone.#signalSource = this.#signalSource;
     return clone;
   }
 
@@ -233,6 +279,12 @@ export class Request {
     };
     bodyOf = (object) => (object as Request).#body;
     isRequest = (value): value is Request => typeof value === 'object' && value !== null && #body in value;
+    signalSourceOf = (request) => request.#signalSource;
+    wireRequest = (method, url, headers, body) => {
+      const request = createRequest(method, url, headers, body);
+      request.#redirect = 'manual';
+      return request;
+    };
   }
 }
 
@@ -244,9 +296,20 @@ defineInterface(Request, 'Request');
  * method, url and headers come from the host's HTTP parser and are trusted as
  * valid. The headers are immutable, as workerd makes them: they describe what
  * arrived, and a tenant that wants others makes `new Request(request, {headers})`.
+ * Its redirect mode is "manual", as workerd's: a proxy that forwards it with
+ * `fetch(new Request(upstream, request))` passes a redirect on to its client
+ * instead of following it. Its signal never aborts.
  * Takes ownership of flatHeaders and body.
  */
 export function requestFromWire(method: string, url: string, flatHeaders: string[], body: ArrayBuffer | ReadableStream<Uint8Array> | null): Request {
   const wireBody = body === null ? null : body instanceof ArrayBuffer ? bodyFromBytes(body) : bodyFromStream(body);
-  return createRequest(method, url, headersFromFlat(flatHeaders, 'immutable'), wireBody);
+  return wireRequest(method, url, headersFromFlat(flatHeaders, 'immutable'), wireBody);
+}
+
+/**
+ * What fetch() must follow to honour request's signal: the signal it was made with, or null when
+ * it can never abort. The same as request.signal, without making it (or running a tenant's getter).
+ */
+export function requestSignalSource(request: Request): AbortSignal | null {
+  return signalSourceOf(request);
 }

@@ -41,6 +41,8 @@ export const console = {
     if (!condition) emit('error', ['Assertion failed', ...args]);
   },
   dir: (value: unknown) => emit('info', [inspect(value, 0)]),
+  // Console Standard: a value that is no DOM node prints as log would print it.
+  dirxml: (...args: unknown[]) => emit('info', args),
   table: (value: unknown) => emit('info', [value]),
   count: (label = 'default') => {
     const n = (counts.get(label) ?? 0) + 1;
@@ -60,5 +62,9 @@ export const console = {
     if (start !== undefined) emit('info', [`${label}: ${Date.now() - start}ms`]);
   },
   group: (...args: unknown[]) => { if (args.length) emit('info', args); },
+  // A log line has no collapsed state to show.
+  groupCollapsed: (...args: unknown[]) => { if (args.length) emit('info', args); },
   groupEnd: () => {},
+  // A log is append-only: there is no screen to clear.
+  clear: () => {},
 };

@@ -3,6 +3,7 @@
 // every isolate, so a future V8 snapshot of this runtime can never share random bytes.
 import { host } from './host-calls.ts';
 import { DOMException } from '../web/index.ts';
+import { requireArguments } from '../webidl/index.ts';
 import { subtle, type SubtleCrypto } from './subtle-crypto.ts';
 
 const BLOCK = 4096;
@@ -25,6 +26,10 @@ function take(n: number): Uint8Array {
 const INTEGER_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array];
 
 export function getRandomValues<T extends ArrayBufferView>(array: T): T {
+  // WebIDL: the parameter is an ArrayBufferView; Web Crypto's own check (integer types) comes after.
+  if (!ArrayBuffer.isView(array)) {
+    throw new TypeError("Failed to execute 'getRandomValues' on 'Crypto': parameter 1 is not of type 'ArrayBufferView'");
+  }
   if (!INTEGER_ARRAYS.some((C) => array instanceof C)) {
     throw new DOMException('getRandomValues needs an integer typed array', 'TypeMismatchError');
   }
@@ -52,6 +57,7 @@ export function randomUUID(): string {
 
 class Crypto {
   getRandomValues<T extends ArrayBufferView>(array: T): T {
+    requireArguments(arguments.length, 1, "Failed to execute 'getRandomValues' on 'Crypto'");
     return getRandomValues(array);
   }
   randomUUID(): string {

@@ -1,7 +1,7 @@
 // fetch() for tenant code: the request is built and validated here with the runtime's own Request,
 // sent to the host as plain data, and answered through settleFetch when the host is done. The
 // host decides what may be reached (engine/egress/).
-import { AbortSignal, headersToFlat, Request, responseFromNetwork, type Response } from '../web/index.ts';
+import { headersToFlat, Request, requestSignalSource, responseFromNetwork, type Response } from '../web/index.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
 
@@ -13,12 +13,12 @@ const MAX_PENDING = 256;
 
 export async function fetch(input: unknown, init?: unknown): Promise<Response> {
   const request = new Request(input as never, init as never);
-  // Request has no signal of its own yet, so fetch reads init.signal itself (Fetch §5.4 step 30).
-  const signal = init !== null && typeof init === 'object' ? (init as { signal?: unknown }).signal : undefined;
-  if (signal !== undefined && signal !== null && !(signal instanceof AbortSignal)) {
-    throw new TypeError("fetch: init.signal must be an AbortSignal");
-  }
+  // Fetch §5.6 fetch() steps 2-4: the request's signal, which follows init.signal or the input
+  // Request's. Its source aborts exactly when it does, and needs no dependent signal made.
+  const signal = requestSignalSource(request);
   if (signal?.aborted) throw signal.reason;
+  // Fetch would check the response against it; unchecked, it would promise what nobody verified.
+  if (request.integrity !== '') throw new TypeError('fetch: integrity metadata is not checked here; the integrity option must be empty');
   if (pending.size >= MAX_PENDING) throw new TypeError(`fetch: more than ${MAX_PENDING} subrequests are already pending`);
   const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.

@@ -17,6 +17,8 @@ export class PendingCalls<T> {
 
   /** Starts a call: `send(id)` hands it to the host; `abort(id)` tells the host it was cancelled. */
   start(signal: AbortSignal | undefined, send: (id: number) => void, abort: (id: number) => void): Promise<T> {
+    // Aborted while the caller was getting ready (reading a body): an abort algorithm would never run.
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
       let stopListening = () => {};

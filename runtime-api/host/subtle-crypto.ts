@@ -5,8 +5,8 @@
 // spec's DOMException names; the ones that depend on key slots the host never sees
 // (extractable) are made here.
 import { DOMException } from '../web/index.ts';
-import { viewBufferSource } from '../webidl/index.ts';
-import { heldKey, keyFromDescriptor, type KeyDescriptor } from './crypto-key.ts';
+import { requireArguments, viewBufferSource } from '../webidl/index.ts';
+import { type CryptoKey, heldKey, keyFromDescriptor, type KeyDescriptor } from './crypto-key.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
 
@@ -87,6 +87,16 @@ function keyData(format: string, data: unknown, where: string): unknown {
   return JSON.parse(JSON.stringify(data)) as unknown;
 }
 
+// Key-derivation inputs: their "import key" steps refuse an extractable key (after checking the
+// format and usages, which the host has done when its answer comes back).
+const NEVER_EXTRACTABLE = new Set(['PBKDF2', 'HKDF']);
+
+function importedKey(d: KeyDescriptor, extractable: unknown, where: string): CryptoKey {
+  const name = d.algorithm.name as string;
+  if (extractable && NEVER_EXTRACTABLE.has(name)) throw new DOMException(`${where}: a ${name} key cannot be extractable`, 'SyntaxError');
+  return keyFromDescriptor(d, Boolean(extractable));
+}
+
 function requireExtractable(key: unknown, where: string): void {
   if (!heldKey(key, where).extractable) throw new DOMException(`${where}: the key is not extractable`, 'InvalidAccessError');
 }
@@ -151,7 +161,7 @@ class SubtleCrypto {
     const w = where('importKey');
     const f = String(format);
     const d = await call('importKey', [f, keyData(f, keyData_, w), algorithmDict(algorithm, w), usageList(usages, w)]) as KeyDescriptor;
-    return keyFromDescriptor(d, Boolean(extractable));
+    return importedKey(d, extractable, w);
   }
 
   async exportKey(format: unknown, key: unknown): Promise<unknown> {
@@ -189,7 +199,25 @@ class SubtleCrypto {
       String(format), bytes(wrappedKey, w), descriptor(unwrappingKey, w), algorithmDict(unwrapAlgorithm, w),
       algorithmDict(unwrappedKeyAlgorithm, w), usageList(usages, w),
     ]) as KeyDescriptor;
-    return keyFromDescriptor(d, Boolean(extractable));
+    return importedKey(d, extractable, w);
+  }
+
+  /**
+   * Cloudflare's extension, for checking MACs such as webhook signatures: whether a and b hold the
+   * same bytes, in a time that depends on their length only. Buffers of different lengths are a
+   * TypeError, as in workerd, rather than an early false.
+   */
+  timingSafeEqual(a: unknown, b: unknown): boolean {
+    const w = where('timingSafeEqual');
+    requireArguments(arguments.length, 2, w);
+    const x = viewBufferSource(a, false, w);
+    if (x === null) throw new TypeError(`${w}: parameter 1 is not of type 'BufferSource'`);
+    const y = viewBufferSource(b, false, w);
+    if (y === null) throw new TypeError(`${w}: parameter 2 is not of type 'BufferSource'`);
+    if (x.byteLength !== y.byteLength) throw new TypeError(`${w}: Input buffers must have the same byte length.`);
+    let difference = 0;
+    for (let i = 0; i < x.length; i++) difference |= x[i]! ^ y[i]!;
+    return difference === 0;
   }
 
   get [Symbol.toStringTag]() {

@@ -2,6 +2,9 @@
 // delays, and fires a timer by calling `fireTimer(id)` back into the isolate.
 import { host } from './host-calls.ts';
 
+// Captured at load: a tenant that replaces Reflect.apply must not change how its timers are called.
+const { apply } = Reflect;
+
 interface Timer {
   callback: (...args: unknown[]) => void;
   args: unknown[];
@@ -63,7 +66,8 @@ export function fireTimer(id: number): void {
   if (timer.repeatMs) host().setTimer(id, timer.repeatMs);
   else timers.delete(id);
   try {
-    timer.callback(...timer.args);
+    // HTML "timer initialization steps": the callback's this is the global object, never the record.
+    apply(timer.callback, globalThis, timer.args);
   } catch (err) {
     reportError(err);
   }

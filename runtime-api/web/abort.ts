@@ -269,6 +269,19 @@ export function addAbortAlgorithm(signal: AbortSignal, algorithm: () => void): (
   return addAlgorithm(signal, algorithm);
 }
 
+/**
+ * Fetch's request signal: a new signal that follows source (DOM §3.1.3 "create a dependent abort
+ * signal" from « source »), or, with no source, one that never aborts.
+ */
+export function dependentAbortSignal(source: AbortSignal | null): AbortSignal {
+  return source === null ? new AbortSignal(constructorKey) : createDependentSignal([source]);
+}
+
+/** True for an AbortSignal made here (a brand check: instanceof can be spoofed). */
+export function isAbortSignalObject(value: unknown): value is AbortSignal {
+  return isAbortSignal(value);
+}
+
 function abortError(): DOMException {
   return new DOMException('This operation was aborted', 'AbortError');
 }

@@ -19,7 +19,7 @@ export {
   TransformStream, TransformStreamDefaultController, WritableStream, WritableStreamDefaultController, WritableStreamDefaultWriter,
 } from './streams.ts';
 export { bodyToWire, type BodyInit, type ChunkReader } from '../fetch/body.ts';
-export { Request, requestFromWire, type RequestInit } from '../fetch/request.ts';
+export { Request, requestFromWire, requestSignalSource, type RequestInit } from '../fetch/request.ts';
 export {
   Response, responseFromNetwork, responseHasStreamBody, responseToWire, responseToWireStream, type ResponseInit,
 } from '../fetch/response.ts';

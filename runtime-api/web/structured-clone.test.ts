@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Headers } from '../fetch/headers.ts';
+import { Blob, File } from './blob.ts';
 import { DOMException } from './dom-exception.ts';
 import { structuredClone } from './structured-clone.ts';
 
@@ -147,6 +148,15 @@ describe('structuredClone', () => {
     detached.transfer();
     expect(errorName(() => structuredClone(detached))).toBe('DataCloneError');
     for (const view of views) expect(errorName(() => structuredClone(view))).toBe('DataCloneError');
+  });
+
+  it('clones Blob and File (File API serialization steps), as their own classes', async () => {
+    const blob = new Blob(['ab'], { type: 'text/x' });
+    const file = new File(['cd'], 'n.txt', { type: 'text/y', lastModified: 42 });
+    const [b, f, again] = structuredClone([blob, file, blob]) as [Blob, File, Blob];
+    expect([b instanceof Blob, b !== blob, b.type, b.size, await b.text()]).toEqual([true, true, 'text/x', 2, 'ab']);
+    expect([f instanceof File, f.name, f.type, f.lastModified, await f.text()]).toEqual([true, 'n.txt', 'text/y', 42, 'cd']);
+    expect(again).toBe(b);
   });
 
   it('transfers ArrayBuffers', () => {

@@ -3,8 +3,12 @@
 // back in one realm. The serialized form is a graph of the records below; as in
 // the spec, serialization finishes (getters run, transfers detach) before any
 // clone exists.
-import { isArrayBuffer, isPlatformPrototype, requireArguments, toDictionary, toDOMString, typedArrayName } from '../webidl/index.ts';
+import {
+  isArrayBuffer, isPlatformPrototype, isSharedArrayBuffer, isSharedArrayBufferPrototype, requireArguments, toDictionary, toDOMString,
+  typedArrayName,
+} from '../webidl/index.ts';
 import { DOMException, isDOMException } from './dom-exception.ts';
+import { Blob, blobBytes, blobType, createBlob, createFile, File, fileLastModified, fileName, isBlob, isFile } from './blob.ts';
 
 type Primitive = undefined | null | boolean | number | bigint | string;
 type Serialized = Primitive | SerializedRecord;
@@ -56,6 +60,14 @@ interface DOMExceptionRecord extends RecordBase {
   name: string;
   message: string;
 }
+/** File API Blob and File serialization steps; the bytes are shared, since a blob's never change. */
+interface BlobRecord extends RecordBase {
+  type: 'Blob' | 'File';
+  bytes: Uint8Array<ArrayBuffer>;
+  blobType: string;
+  name: string;
+  lastModified: number;
+}
 interface ObjectRecord extends RecordBase {
   type: 'Array' | 'Object';
   length: number;
@@ -70,6 +82,7 @@ type SerializedRecord =
   | SetRecord
   | ErrorRecord
   | DOMExceptionRecord
+  | BlobRecord
   | ObjectRecord;
 
 type Memory = Map<object, SerializedRecord>;
@@ -143,6 +156,8 @@ type Kind =
   | 'Set'
   | 'Error'
   | 'DOMException'
+  | 'Blob'
+  | 'File'
   | 'Platform'
   | 'Uncloneable';
 
@@ -168,11 +183,12 @@ const brandChecks: Partial<Record<Kind, (value: object) => boolean>> = {
   Date: (v) => succeeds(() => Date.prototype.getTime.call(v)),
   RegExp: (v) => succeeds(() => getter(RegExp.prototype, 'source').call(v)),
   ArrayBuffer: (v) => isArrayBuffer(v),
-  SharedArrayBuffer: (v) => succeeds(() => getter(SharedArrayBuffer.prototype, 'byteLength').call(v)),
   Map: (v) => succeeds(() => getter(Map.prototype, 'size').call(v)),
   Set: (v) => succeeds(() => getter(Set.prototype, 'size').call(v)),
   Error: (v) => (errorIsError === undefined ? true : errorIsError(v)),
   DOMException: (v) => isDOMException(v),
+  Blob: (v) => isBlob(v),
+  File: (v) => isFile(v),
 };
 
 const prototypeKinds = new Map<object, Kind>([
@@ -188,8 +204,9 @@ const prototypeKinds = new Map<object, Kind>([
   [Set.prototype, 'Set'],
   [Error.prototype, 'Error'],
   [DOMException.prototype, 'DOMException'],
+  [Blob.prototype, 'Blob'],
+  [File.prototype, 'File'],
 ]);
-if (typeof SharedArrayBuffer === 'function') prototypeKinds.set(SharedArrayBuffer.prototype, 'SharedArrayBuffer');
 // Objects with internal slots HTML cannot serialize (step 21): weak collections,
 // promises, symbols, generators, built-in iterators, Intl objects…
 for (const proto of [
@@ -222,6 +239,9 @@ function classify(value: object): Kind {
       if (brandChecks[kind]!(value)) return kind;
     } else if (isPlatformPrototype(proto)) {
       return 'Platform';
+    } else if (isSharedArrayBufferPrototype(proto) && isSharedArrayBuffer(value)) {
+      // Not in prototypeKinds: an isolate booted from a snapshot gains SharedArrayBuffer after this module loads.
+      return 'SharedArrayBuffer';
     }
   }
   return 'Object'; // a null-prototype object
@@ -321,6 +341,15 @@ function structuredSerializeInternal(value: unknown, memory: Memory): Serialized
       // WebIDL DOMException serialization steps.
       record = { type: kind, name: (value as DOMException).name, message: (value as DOMException).message };
       break;
+    case 'Blob':
+    case 'File': {
+      const file = kind === 'File';
+      record = {
+        type: kind, bytes: blobBytes(value as Blob), blobType: blobType(value as Blob),
+        name: file ? fileName(value as File) : '', lastModified: file ? fileLastModified(value as File) : 0,
+      };
+      break;
+    }
     case 'Platform':
       throw dataCloneError(`${Object.prototype.toString.call(value)} could not be cloned`);
     case 'Uncloneable':
@@ -497,6 +526,12 @@ function structuredDeserialize(serialized: Serialized): unknown {
     }
     case 'DOMException':
       value = new DOMException(serialized.message, serialized.name);
+      break;
+    case 'Blob':
+      value = createBlob(serialized.bytes, serialized.blobType);
+      break;
+    case 'File':
+      value = createFile(serialized.bytes, serialized.name, serialized.blobType, serialized.lastModified);
       break;
     case 'Array':
     case 'Object': {

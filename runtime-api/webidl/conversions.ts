@@ -65,13 +65,26 @@ function intrinsicGetter(proto: object, key: string): (this: unknown) => unknown
   return Object.getOwnPropertyDescriptor(proto, key)!.get!;
 }
 
-// A V8 startup snapshot is built without SharedArrayBuffer: then no value counts as one.
-const hasSharedArrayBuffer = typeof SharedArrayBuffer === 'function';
 const arrayBufferByteLength = intrinsicGetter(ArrayBuffer.prototype, 'byteLength');
 const arrayBufferResizable = intrinsicGetter(ArrayBuffer.prototype, 'resizable');
 const arrayBufferDetached = intrinsicGetter(ArrayBuffer.prototype, 'detached');
-const sharedArrayBufferByteLength = hasSharedArrayBuffer ? intrinsicGetter(SharedArrayBuffer.prototype, 'byteLength') : undefined;
-const sharedArrayBufferGrowable = hasSharedArrayBuffer ? intrinsicGetter(SharedArrayBuffer.prototype, 'growable') : undefined;
+let sharedArrayBufferPrototype: object | undefined;
+let sharedArrayBufferByteLength: ((this: unknown) => unknown) | undefined;
+let sharedArrayBufferGrowable: ((this: unknown) => unknown) | undefined;
+
+/**
+ * Looks up SharedArrayBuffer's intrinsics. A V8 startup snapshot is built without
+ * SharedArrayBuffer, which an isolate booted from it gains only then: the runtime's
+ * init calls this again, before any tenant code runs. Until found, no value counts as one.
+ */
+export function findSharedArrayBuffer(): void {
+  if (typeof SharedArrayBuffer !== 'function') return;
+  sharedArrayBufferPrototype = SharedArrayBuffer.prototype;
+  sharedArrayBufferByteLength = intrinsicGetter(SharedArrayBuffer.prototype, 'byteLength');
+  sharedArrayBufferGrowable = intrinsicGetter(SharedArrayBuffer.prototype, 'growable');
+}
+
+findSharedArrayBuffer();
 
 function hasSlot(getter: ((this: unknown) => unknown) | undefined, value: object): boolean {
   if (getter === undefined) return false;
@@ -86,6 +99,11 @@ function hasSlot(getter: ((this: unknown) => unknown) | undefined, value: object
 /** True when value has [[ArrayBufferData]] and is not shared (instanceof can be spoofed). */
 export function isArrayBuffer(value: unknown): value is ArrayBuffer {
   return typeof value === 'object' && value !== null && !ArrayBuffer.isView(value) && hasSlot(arrayBufferByteLength, value);
+}
+
+/** True for SharedArrayBuffer.prototype: a cheap first test, before the brand check, for a value's prototype chain. */
+export function isSharedArrayBufferPrototype(proto: object): boolean {
+  return proto === sharedArrayBufferPrototype;
 }
 
 /** True when value is a SharedArrayBuffer. */

@@ -24,6 +24,15 @@ export function defineIteratorPrototype(proto: object, name: string): void {
   platformPrototypes.add(proto);
 }
 
+/**
+ * Remembers an interface made some other way (whatwg-url's URL, the host-backed crypto classes) as
+ * a platform interface too, so that structuredClone refuses its objects instead of copying their
+ * (absent) own properties.
+ */
+export function markPlatformInterface(cls: abstract new (...args: never[]) => unknown): void {
+  platformPrototypes.add(cls.prototype as object);
+}
+
 /** True when proto is the prototype of a Web platform interface defined here. */
 export function isPlatformPrototype(proto: object): boolean {
   return platformPrototypes.has(proto);

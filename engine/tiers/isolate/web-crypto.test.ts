@@ -1,5 +1,6 @@
 // The host side of crypto.subtle: what reaches it is data an isolate shaped, so malformed keys and
 // unknown operations must fail as TypeErrors, never reach node:crypto as host objects.
+import { createCipheriv } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { runSubtle, type KeyDescriptor } from './web-crypto.ts';
 
@@ -15,6 +16,40 @@ describe('runSubtle', () => {
     const sealed = await runSubtle('encrypt', [{ name: 'AES-GCM', iv }, key, new Uint8Array([1, 2, 3]).buffer]) as ArrayBuffer;
     const opened = await runSubtle('decrypt', [{ name: 'AES-GCM', iv }, key, sealed]) as ArrayBuffer;
     expect([...new Uint8Array(opened)]).toEqual([1, 2, 3]);
+  });
+
+  it('takes AES-GCM IVs shorter than 12 bytes, which node\'s webcrypto refuses, with tag length and additional data', async () => {
+    const key = await aesKey();
+    const data = new Uint8Array([1, 2, 3]).buffer;
+    for (const length of [1, 8, 11]) {
+      const iv = new Uint8Array(length).fill(7).buffer;
+      const algorithm = { name: 'AES-GCM', iv, tagLength: 96, additionalData: new Uint8Array([5]).buffer };
+      const sealed = await runSubtle('encrypt', [algorithm, key, data]) as ArrayBuffer;
+      expect(sealed.byteLength).toBe(3 + 12);
+      // The same bytes as node's GCM cipher makes (the reference for what Web Crypto specifies).
+      const c = createCipheriv('aes-128-gcm', new Uint8Array(16).fill(1), new Uint8Array(iv), { authTagLength: 12 });
+      c.setAAD(new Uint8Array([5]));
+      expect(Buffer.from(sealed)).toEqual(Buffer.concat([c.update(new Uint8Array(data)), c.final(), c.getAuthTag()]));
+      expect([...new Uint8Array(await runSubtle('decrypt', [algorithm, key, sealed]) as ArrayBuffer)]).toEqual([1, 2, 3]);
+    }
+    // Past one 1 MB piece (these run on the event loop in pieces): the same bytes as in one go.
+    const big = new Uint8Array(2.5 * 1048576).map((_, i) => i % 251);
+    const bigSealed = await runSubtle('encrypt', [{ name: 'AES-GCM', iv: new Uint8Array(8).buffer }, key, big.buffer]) as ArrayBuffer;
+    const once = createCipheriv('aes-128-gcm', new Uint8Array(16).fill(1), new Uint8Array(8), { authTagLength: 16 });
+    expect(Buffer.from(bigSealed).equals(Buffer.concat([once.update(big), once.final(), once.getAuthTag()]))).toBe(true);
+    const bigOpened = await runSubtle('decrypt', [{ name: 'AES-GCM', iv: new Uint8Array(8).buffer }, key, bigSealed]) as ArrayBuffer;
+    expect(Buffer.from(bigOpened).equals(big)).toBe(true);
+    const iv = new Uint8Array(8).buffer;
+    const sealed = await runSubtle('encrypt', [{ name: 'AES-GCM', iv }, key, data]) as ArrayBuffer;
+    new Uint8Array(sealed)[0]! ^= 1;
+    const encryptOnly = { ...key, usages: ['encrypt'] };
+    const failures = await Promise.all([
+      runSubtle('decrypt', [{ name: 'AES-GCM', iv }, key, sealed]),
+      runSubtle('decrypt', [{ name: 'AES-GCM', iv }, encryptOnly, sealed]),
+      runSubtle('encrypt', [{ name: 'AES-GCM', iv, tagLength: 100 }, key, data]),
+      runSubtle('encrypt', [{ name: 'AES-GCM', iv: new ArrayBuffer(0) }, key, data]),
+    ].map((p) => p.then(() => 'no error', (e: { name: string }) => e.name)));
+    expect(failures).toEqual(['OperationError', 'InvalidAccessError', 'OperationError', 'OperationError']);
   });
 
   it('keeps PBKDF2 key material although node will not export it', async () => {
