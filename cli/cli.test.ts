@@ -1,5 +1,6 @@
 // End to end through the real `islet` command: start the server as a user would, speak HTTP.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -205,6 +206,47 @@ describe('islet serve', () => {
     expect(res.status).toBe(400);
   });
 
+  it('keeps admin paths and IP-addressed requests away from tenant routing', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    for (const path of ['/_islet/functions/a/b', '/_islet/nothing-here']) {
+      const res = await request(url, { path, headers: auth, host: 'hello.localhost' });
+      expect([path, res.status, res.json().error]).toEqual([path, 404, 'not_found']);
+    }
+    // "127.0.0.1" names no function, although its first label would be "127".
+    const put = await request(url, {
+      method: 'PUT', path: '/_islet/functions/127', headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'export default { fetch: () => new Response("numbers") }' }),
+    });
+    expect(put.status).toBe(201);
+    const byIp = await request(url, { host: '127.0.0.1:8787' });
+    expect([byIp.status, byIp.headers['islet-error']]).toEqual([404, 'no-such-function']);
+    expect((await request(url, { host: '127.example.com' })).text).toBe('numbers');
+  });
+
+  it('limits deploy bodies as they arrive, chunked ones too', async () => {
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const target = new URL('/_islet/functions/huge', url);
+      const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => { body += c.toString(); });
+        res.on('end', () => resolve({ status: res.statusCode!, text: body }));
+      });
+      req.on('error', reject);
+      // No Content-Length: chunked. 34 MB, past the 32 MB limit.
+      const block = Buffer.alloc(1 << 20, 32);
+      let sent = 0;
+      const write = () => {
+        while (sent < 34) {
+          sent++;
+          if (!req.write(block)) return void req.once('drain', write);
+        }
+        req.end();
+      };
+      write();
+    });
+    expect([status, JSON.parse(text).error]).toEqual([413, 'body_too_large']);
+  });
+
   it('refuses the admin API without the right bearer token', async () => {
     expect((await request(url, { path: '/_islet/functions' })).status).toBe(401);
     const wrong = await request(url, { path: '/_islet/functions', headers: { authorization: 'Bearer nope' } });
@@ -246,6 +288,14 @@ describe('islet serve', () => {
     expect((await request(url, { method: 'DELETE', path: '/_islet/functions/greeter', headers: auth })).status).toBe(204);
     expect((await request(url, { host: 'greeter.localhost' })).status).toBe(404);
     expect((await request(url, { method: 'DELETE', path: '/_islet/functions/greeter', headers: auth })).status).toBe(404);
+
+    // Two deploys of one name at once: the later decides, the earlier is told it was overtaken.
+    const slow = put('const end = Date.now() + 400; while (Date.now() < end); export default { fetch: () => new Response("slow") }');
+    await new Promise((r) => setTimeout(r, 100));
+    const later = await put('export default { fetch: () => new Response("later") }');
+    const overtaken = await slow;
+    expect([later.status, overtaken.status, overtaken.json().error]).toEqual([201, 409, 'conflict']);
+    expect((await request(url, { host: 'greeter.localhost' })).text).toBe('later');
 
     const status = await request(url, { path: '/_islet/status', headers: auth });
     expect(status.json()).toMatchObject({ tier: 'isolate', snapshot: true, functions: expect.any(Number), liveIsolates: expect.any(Number), coldStarts: expect.any(Number) });

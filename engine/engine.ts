@@ -5,7 +5,7 @@ import { AccelPool, checkModels, type AccelPoolOptions, type ModelConfig } from 
 import { aiHost, checkAiBinding, type AiBindingConfig, type ResolvedAiBinding } from './bindings/index.ts';
 import { bundleEntry, bundleSource, stackMapper } from './bundle/index.ts';
 import {
-  BundleError, ConfigError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError,
+  BundleError, ConfigError, DeploySupersededError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError,
 } from './errors.ts';
 import {
   DEFAULT_LIMITS, IDLE_GC_AFTER_MS, IDLE_GCS_PER_SWEEP, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_EGRESS_TIMEOUT_MS, MAX_LIVE_ISOLATES, resolveLimits, type Limits,
@@ -276,7 +276,7 @@ export class Engine {
     const sandbox = boot ? await tier.start(spec) : undefined;
     if (this.#deploySeq.get(name) !== seq) {
       sandbox?.stop();
-      throw new ConfigError(`function "${name}" was redeployed while this deploy was loading`);
+      throw new DeploySupersededError(`function "${name}" was deployed again while this deploy was loading; the later deploy decides`);
     }
     const previous = this.#functions.get(name);
     const fn = this.#sched.add(name, limits);

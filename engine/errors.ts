@@ -155,6 +155,9 @@ export class EngineRestartedError extends IsletError {
 /** Bad configuration or flags: reported to the operator, never sent to a client. */
 export class ConfigError extends Error {}
 
+/** A deploy overtaken by a later deploy of the same function before it finished loading. */
+export class DeploySupersededError extends ConfigError {}
+
 export interface ErrorAnswer {
   status: number;
   headers: Record<string, string>;

@@ -2,8 +2,9 @@
 // without a configured token the API stays shut rather than open.
 import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { Engine, FunctionConfig } from '../engine.ts';
-import { BundleError, ConfigError } from '../errors.ts';
+import { BundleError, ConfigError, DeploySupersededError } from '../errors.ts';
 import { ndjsonStream } from '../observe/index.ts';
 
 /** Largest deploy request accepted (code + env + limits as JSON). */
@@ -37,11 +38,14 @@ export function adminApi(engine: Engine, token: string | undefined): Hono {
     return info ? c.json(info) : problem(c, 404, 'no_such_function', `no function named "${c.req.param('name')}"`);
   });
 
-  api.put('/functions/:name', async (c) => {
+  // Counts the bytes as they arrive: a chunked body declares no length to check up front.
+  const deployLimit = bodyLimit({
+    maxSize: MAX_DEPLOY_BYTES,
+    onError: (c) => problem(c, 413, 'body_too_large', `deploy requests are limited to ${MAX_DEPLOY_BYTES} bytes`),
+  });
+
+  api.put('/functions/:name', deployLimit, async (c) => {
     const name = c.req.param('name');
-    if (Number(c.req.header('content-length')) > MAX_DEPLOY_BYTES) {
-      return problem(c, 413, 'body_too_large', `deploy requests are limited to ${MAX_DEPLOY_BYTES} bytes`);
-    }
     let body: unknown;
     try {
       body = await c.req.json();
@@ -72,6 +76,7 @@ export function adminApi(engine: Engine, token: string | undefined): Hono {
       if (err instanceof BundleError) {
         return c.json({ error: 'bad_code', message: err.message.split('\n')[0], diagnostics: err.diagnostics }, 400);
       }
+      if (err instanceof DeploySupersededError) return problem(c, 409, 'conflict', err.message);
       if (err instanceof ConfigError) return problem(c, 400, 'bad_request', err.message);
       throw err;
     }
@@ -82,7 +87,8 @@ export function adminApi(engine: Engine, token: string | undefined): Hono {
     return removed ? c.body(null, 204) : problem(c, 404, 'no_such_function', `no function named "${c.req.param('name')}"`);
   });
 
-  api.notFound((c) => problem(c, 404, 'not_found', `no admin route ${c.req.method} ${c.req.path}`));
+  // Mounted in the gateway, an unmatched admin path would otherwise go on to tenant routing.
+  api.all('*', (c) => problem(c, 404, 'not_found', `no admin route ${c.req.method} ${c.req.path}`));
   return api;
 }
 
@@ -94,6 +100,6 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-function problem(c: Context, status: 400 | 401 | 404 | 413, error: string, message: string): Response {
+function problem(c: Context, status: 400 | 401 | 404 | 409 | 413, error: string, message: string): Response {
   return c.json({ error, message }, status);
 }

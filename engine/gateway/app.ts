@@ -33,7 +33,11 @@ export function createGateway(engine: Engine, options: GatewayOptions = {}): Hon
   return app;
 }
 
-/** "hello.localhost:8787" → "hello". A bare host (no dot) names no function. */
+// An IPv4 address with an optional port: its first label is a number, not a function's name.
+// (An IPv6 literal, "[::1]:8787", has no dot before its first label.)
+const IPV4_HOST = /^\d{1,3}(?:\.\d{1,3}){3}(?::\d*)?$/;
+
+/** "hello.localhost:8787" → "hello". A bare host (no dot) or an IP address names no function. */
 export function functionFromHost(c: Context): string {
   // Off Node (or in app.request()) there may be no Host header: the URL's host is the same thing.
   return functionFromHostHeader(c.req.header('host') ?? new URL(c.req.url).host);
@@ -41,5 +45,6 @@ export function functionFromHost(c: Context): string {
 
 export function functionFromHostHeader(host: string): string {
   const dot = host.indexOf('.');
+  if (dot > 0 && host.charCodeAt(0) <= 57 /* 9 */ && IPV4_HOST.test(host)) return '';
   return dot > 0 ? host.slice(0, dot).toLowerCase() : '';
 }
