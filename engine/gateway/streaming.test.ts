@@ -15,9 +15,9 @@ const CHUNK = 64 * 1024;
 
 // One isolate serves every request of a function, so /count can report what /stream has done.
 const streamer = `
-let pulled = 0, cancelled = false;
+let pulled = 0, cancelled = false, readLater, laterResult = null;
 export default {
-  async fetch(request) {
+  async fetch(request, env, ctx) {
     const url = new URL(request.url);
     if (url.pathname === '/count') return Response.json({ pulled, cancelled });
     if (url.pathname === '/upload') {
@@ -30,6 +30,20 @@ export default {
       return Response.json({ bytes, chunks });
     }
     if (url.pathname === '/ignore-body') return new Response('did not read it');
+    if (url.pathname === '/echo') return new Response(request.body);
+    if (url.pathname === '/read-later') {
+      readLater = ctx.waitUntil((async () => {
+        let bytes = 0;
+        try {
+          for await (const chunk of request.body) bytes += chunk.length;
+          return { bytes };
+        } catch (e) {
+          return { bytes, error: e.message };
+        }
+      })().then((r) => { laterResult = r; }));
+      return new Response('answered first');
+    }
+    if (url.pathname === '/later-result') return Response.json(laterResult);
     if (url.pathname === '/sized') {
       const total = Number(url.searchParams.get('mb')) * 1024 * 1024;
       const chunk = new Uint8Array(${CHUNK}).fill(120);
@@ -139,6 +153,21 @@ describe('streamed request bodies', () => {
     const res = await engine.fetch('streamer', new Request('http://streamer.test/upload', { method: 'POST', body, duplex: 'half' } as RequestInit));
     expect(await res.json()).toMatchObject({ bytes: 4 * 1024 * 1024 });
   });
+
+  it('stream back out as a response body (an echo), and fail, not end early, when read after the response', async () => {
+    const total = 8 * 1024 * 1024;
+    const echoed = await upload('/echo', total);
+    expect([echoed.status, echoed.text.length]).toEqual([200, total]);
+    const res = await upload('/read-later', total);
+    expect(res.text).toBe('answered first');
+    let later: { bytes: number; error?: string } | null = null;
+    for (let waited = 0; waited < 5_000 && !later; waited += 50) {
+      await settle(50);
+      later = (await request(served.url, { path: '/later-result', host: 'streamer.localhost' })).json();
+    }
+    // Never a short count passing for the whole body (it once read ~300 KB of 8 MB, "done").
+    expect(later?.error).toMatch(/can't be read after the response was sent/);
+  }, 30_000);
 
   it('leave the connection usable when the tenant does not read them', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -38,6 +38,8 @@ const MAX_RANDOM_BLOCK = 65536;
 /** How stale a heap reading may be before usage() asks for a fresh one. */
 const HEAP_READ_INTERVAL_MS = 1_000;
 
+const BODY_AFTER_RESPONSE = "the request body can't be read after the response was sent; read it (or tee it) before responding";
+
 /** settleCrypto's arguments: operation id, whether it succeeded, its result or failure. */
 type CryptoSettled = [id: number, ok: boolean, value: unknown];
 
@@ -386,6 +388,7 @@ export class IsolateSandbox implements Sandbox {
           task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', problem, ''));
         } else {
           if (kind === RESULT_STREAM) response.body = this.#streamBody(task);
+          else this.#releaseRequestBody(task);
           task.resolve(response);
         }
       }
@@ -407,7 +410,10 @@ export class IsolateSandbox implements Sandbox {
       cancel: () => {
         if (this.alive) this.#deliver(this.#runtime!.cancelResponseStream, [id]);
       },
-      closed: () => queueMicrotask(() => this.#finishIfDone(task)),
+      closed: () => queueMicrotask(() => {
+        this.#releaseRequestBody(task);
+        this.#finishIfDone(task);
+      }),
     });
     return task.body.stream;
   }
@@ -430,9 +436,13 @@ export class IsolateSandbox implements Sandbox {
   #pullRequestBody(id: number): void {
     const task = this.#tasks.get(id);
     const reader = task?.requestBody;
-    if (!reader) return;
+    // Released once the whole response went out (the server drains the rest of the upload then):
+    // an error, as on Workers, rather than an early end that would pass for the whole body.
+    if (!task || !reader) return this.#settleRequestChunk([id, null, BODY_AFTER_RESPONSE]);
     reader.read().then(
       ({ done, value }) => {
+        // Released while this read waited: the end it reports is the release, not the body's.
+        if (done && task.requestBody !== reader) return this.#settleRequestChunk([id, null, BODY_AFTER_RESPONSE]);
         if (done) task.requestBody = undefined;
         this.#settleRequestChunk([id, done ? null : ownBuffer(value), null]);
       },
@@ -448,7 +458,10 @@ export class IsolateSandbox implements Sandbox {
     this.#deliver(this.#runtime!.settleRequestChunk, args, { arguments: { copy: true } });
   }
 
-  /** The tenant cancelled the body or its request ended: the rest is drained, not read into the isolate. */
+  /**
+   * The tenant cancelled the body, its whole response went out, or its request ended: the rest is
+   * drained, not read into the isolate.
+   */
   #releaseRequestBody(task: Task | undefined): void {
     task?.requestBody?.cancel().catch(() => {});
     if (task) task.requestBody = undefined;
