@@ -1,6 +1,7 @@
 // End to end through the real `islet` command: start the server as a user would, speak HTTP.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import { connect } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -154,6 +155,22 @@ describe('islet serve', () => {
     expect(hello.headers['content-type']).toBe('text/plain;charset=UTF-8');
     const api = await request(url, { host: 'api.example.com', path: '/greeting?name=x' });
     expect(api.json()).toEqual({ greeting: 'hej', name: 'x' });
+  });
+
+  it('routes an absolute-form request by its target, not its Host, and refuses two Hosts', async () => {
+    const raw = (head: string) => new Promise<string>((resolve, reject) => {
+      const target = new URL(url);
+      const socket = connect(Number(target.port), target.hostname);
+      let text = '';
+      socket.on('data', (c) => { text += c.toString(); });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+      socket.write(`${head}\r\nConnection: close\r\n\r\n`);
+    });
+    const absolute = await raw('GET http://api.example.com/greeting?name=abs HTTP/1.1\r\nHost: hello.localhost');
+    expect(absolute).toMatch(/^HTTP\/1\.1 200/);
+    expect(absolute).toContain('{"greeting":"hej","name":"abs"}');
+    expect(await raw('GET / HTTP/1.1\r\nHost: hello.localhost\r\nHost: api.localhost')).toMatch(/^HTTP\/1\.1 400/);
   });
 
   it('answers 404 no-such-function for unknown and bare hosts', async () => {

@@ -1,5 +1,6 @@
 // The gateway: one Hono app in front of the engine. /_islet/* is the admin API; everything else
 // goes to the function named by the first label of the Host header (hello.localhost → hello).
+import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import type { Engine } from '../engine.ts';
 import { adminApi } from './admin.ts';
@@ -39,6 +40,13 @@ const IPV4_HOST = /^\d{1,3}(?:\.\d{1,3}){3}(?::\d*)?$/;
 
 /** "hello.localhost:8787" → "hello". A bare host (no dot) or an IP address names no function. */
 export function functionFromHost(c: Context): string {
+  // An absolute-form target ("GET http://a.example/x") names the host itself, and the Host header
+  // is then ignored (RFC 9112 §3.2.2), as requestUrl does for the URL the function sees.
+  const target = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.url;
+  if (target !== undefined && target.charCodeAt(0) !== 47 /* / */) {
+    const host = URL.parse(target)?.host;
+    if (host) return functionFromHostHeader(host);
+  }
   // Off Node (or in app.request()) there may be no Host header: the URL's host is the same thing.
   return functionFromHostHeader(c.req.header('host') ?? new URL(c.req.url).host);
 }

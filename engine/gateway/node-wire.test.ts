@@ -18,6 +18,8 @@ describe('requestUrl', () => {
       ['http://other.example/x', 'ignored', 'http://other.example/x'],
       ['/x', undefined, 'http://localhost/x'],
       ['/x', '[::1]:8787', 'http://[::1]:8787/x'],
+      ['/a?x#frag', 'h', 'http://h/a?x'],
+      ['/a/../../b?x#frag', 'h', 'http://h/b?x'],
     ];
     for (const [target, host, expected] of cases) {
       const got = requestUrl(incoming(target, host));
@@ -38,6 +40,11 @@ function uploading(method: string, url: string, headers: Record<string, string>,
 }
 
 describe('wireFromIncoming', () => {
+  it('refuses a request with two Host headers', () => {
+    const twoHosts = { url: '/', method: 'GET', rawHeaders: ['Host', 'a.example', 'host', 'b.example'], headers: { host: 'a.example' }, socket: {} } as unknown as IncomingMessage;
+    expect(() => wireFromIncoming(twoHosts, 'a', 1024)).toThrow(/more than one Host/);
+  });
+
   it('streams a chunked body, and fails it when the client goes away', async () => {
     const { stream, message } = uploading('POST', '/', { 'transfer-encoding': 'chunked' }, false);
     const wire = await wireFromIncoming(message, 'fn', 1000);

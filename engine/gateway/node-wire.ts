@@ -9,6 +9,7 @@ import { incomingBodyStream } from './incoming-body.ts';
 
 export function wireFromIncoming(incoming: IncomingMessage, fn: string, maxBodyBytes: number): WireRequest | Promise<WireRequest> {
   const headers = incoming.rawHeaders;
+  checkOneHost(headers);
   const url = requestUrl(incoming);
   const method = incoming.method ?? 'GET';
   const hasBody = method !== 'GET' && method !== 'HEAD'
@@ -29,7 +30,10 @@ const PLAIN_HOST = /^[a-z0-9.-]+(?::\d{1,5})?$/;
 const PLAIN_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/;
 
 export function requestUrl(incoming: IncomingMessage): string {
-  const target = incoming.url ?? '/';
+  let target = incoming.url ?? '/';
+  // A request-target has no fragment (RFC 9112 §3.2); Node lets one through.
+  const hash = target.indexOf('#');
+  if (hash >= 0) target = target.slice(0, hash);
   const host = incoming.headers.host || 'localhost';
   const scheme = (incoming.socket as { encrypted?: boolean } | null)?.encrypted ? 'https' : 'http';
   if (PLAIN_HOST.test(host) && !host.endsWith(scheme === 'http' ? ':80' : ':443') && PLAIN_PATH.test(target) && !target.includes('/.')) {
@@ -39,6 +43,18 @@ export function requestUrl(incoming: IncomingMessage): string {
   const parsed = URL.parse(target.charCodeAt(0) === 47 /* / */ ? `${scheme}://${host}${target}` : target);
   if (!parsed) throw new BadRequestError(`the request's Host (${JSON.stringify(host)}) and target do not form a valid URL`);
   return parsed.href;
+}
+
+/**
+ * RFC 9112 §3.2: a request with more than one Host is answered 400. Node keeps the first; a proxy
+ * in front may have routed by another, and the function must not be chosen by one and see the other.
+ */
+function checkOneHost(rawHeaders: string[]): void {
+  let hosts = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) throw new BadRequestError('the request has more than one Host header');
+  }
 }
 
 function readBody(incoming: IncomingMessage, fn: string, maxBodyBytes: number): Promise<ArrayBuffer> {
