@@ -55,30 +55,40 @@ beforeAll(async () => {
     return;
   }
   dir = await mkdtemp(path.join(tmpdir(), 'islet-workerd-diff-'));
-  const services: string[] = [];
-  const sockets: string[] = [];
   for (const [i, w] of workers.entries()) {
     // workerd gets the same single module islet runs: bundled by islet's bundler.
     await writeFile(path.join(dir, `${w}.js`), (await bundleEntry(path.join(CORPUS, files[i]!))).code);
-    const port = await freePort();
-    ports.set(w, port);
-    services.push(`(name = "${w}", worker = (modules = [(name = "${w}.js", esModule = embed "${w}.js")], compatibilityDate = "2025-01-01"))`);
-    sockets.push(`(name = "${w}", address = "127.0.0.1:${port}", http = (), service = "${w}")`);
   }
-  await writeFile(path.join(dir, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (services = [${services.join(', ')}], sockets = [${sockets.join(', ')}]);\n`);
-  workerd = spawn(WORKERD, ['serve', path.join(dir, 'config.capnp')], { stdio: 'ignore', cwd: dir });
-  const first = ports.values().next().value!;
-  for (let i = 0; i < 100; i++) {
-    if (workerd.exitCode !== null) break;
-    try {
-      await request(`http://127.0.0.1:${first}/`);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
+  // A free port can be taken by a test running beside this one before workerd binds it: then it
+  // exits at once, and it gets new ports (a skip would hide the comparison from the whole run).
+  let stderr = '';
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const services: string[] = [];
+    const sockets: string[] = [];
+    for (const w of workers) {
+      const port = await freePort();
+      ports.set(w, port);
+      services.push(`(name = "${w}", worker = (modules = [(name = "${w}.js", esModule = embed "${w}.js")], compatibilityDate = "2025-01-01"))`);
+      sockets.push(`(name = "${w}", address = "127.0.0.1:${port}", http = (), service = "${w}")`);
     }
+    await writeFile(path.join(dir, 'config.capnp'), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (services = [${services.join(', ')}], sockets = [${sockets.join(', ')}]);\n`);
+    const child = spawn(WORKERD, ['serve', path.join(dir, 'config.capnp')], { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir });
+    workerd = child;
+    stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const first = ports.values().next().value!;
+    for (let i = 0; i < 100 && child.exitCode === null; i++) {
+      try {
+        await request(`http://127.0.0.1:${first}/`);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    child.kill('SIGKILL');
   }
-  skipReason = `workerd did not start (exit code ${workerd.exitCode})`;
+  skipReason = `workerd did not start (exit code ${workerd?.exitCode}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
 }, 30_000);
 
 afterAll(async () => {
