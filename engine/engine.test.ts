@@ -129,6 +129,17 @@ describe('errors', () => {
     const throwsAtLoad = await engine.deploy('loadfail', { code: 'throw new TypeError("not today"); export default { fetch() {} }' }).catch((e) => e);
     expect(throwsAtLoad).toBeInstanceOf(BundleError);
     expect(throwsAtLoad.message).toContain('failed to load: not today');
+    // Top-level await on the host's work (a timer, crypto.subtle) finishes after the call that
+    // evaluated the module returned: the deploy waits for it.
+    await engine.deploy('tla-host', {
+      code: `await new Promise((r) => setTimeout(r, 20));
+        const key = await crypto.subtle.importKey('raw', new Uint8Array(16), 'AES-GCM', false, ['encrypt']);
+        export default { fetch: () => new Response(key.algorithm.name) }`,
+    });
+    expect(await (await get(engine, 'tla-host')).text()).toBe('AES-GCM');
+    const never = await engine.deploy('tla-never', { code: 'await new Promise(() => {}); export default { fetch: () => new Response("x") }', limits: { wallMs: 300 } }).catch((e) => e);
+    expect(never).toBeInstanceOf(BundleError);
+    expect(never.message).toMatch(/top level did not finish within 300 ms/);
   });
 
   it('Node built-ins and admin-API imports are refused at bundle time', async () => {

@@ -182,8 +182,14 @@ async function run(options: esbuild.BuildOptions, cwd: string | undefined, forma
     });
     if (script && !script.usesImportMeta) return script.bundle;
   }
-  return (await build(options, cwd, 'module')).bundle;
+  return (await build({ ...options, footer: { js: `export const ${MODULE_LOADED_EXPORT} = true;` } }, cwd, 'module')).bundle;
 }
+
+/**
+ * The last export of a module bundle, set by its last statement: with top-level await a module's
+ * evaluation goes on after the call that started it returned, and the sandbox waits for this.
+ */
+export const MODULE_LOADED_EXPORT = '__isletLoaded';
 
 async function build(options: esbuild.BuildOptions, cwd: string | undefined, format: BundleFormat): Promise<{ bundle: TenantBundle; usesImportMeta: boolean }> {
   let result: esbuild.BuildResult<{ write: false; metafile: true }>;

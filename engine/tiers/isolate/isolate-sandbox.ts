@@ -12,6 +12,7 @@ import type { WireTensor } from '../../bindings/index.ts';
 import { EgressError } from '../../egress/index.ts';
 import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import { wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
+import { MODULE_LOADED_EXPORT } from '../../bundle/index.ts';
 import type { Sandbox, SandboxSpec, SandboxUsage } from '../tier.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import type { CodeCache } from '../../warm/index.ts';
@@ -282,6 +283,18 @@ export class IsolateSandbox implements Sandbox {
       throw new Error(`cannot import "${specifier}": the function must be one bundled module`);
     });
     await module.evaluate({ timeout: spec.limits.startupCpuMs });
+    // With top-level await on the host's work (a timer, crypto.subtle, fetch), evaluation goes on
+    // after evaluate() returned: wait for the module's last statement, as long as a request may.
+    // Until it ran, reading its export throws (a const not yet initialised); code that did not
+    // come from islet's bundler has no such export and is taken as loaded.
+    const loaded = () => module.namespace.get(MODULE_LOADED_EXPORT).then(() => true, () => false);
+    for (const deadline = performance.now() + spec.limits.wallMs; !(await loaded());) {
+      if (!this.alive || this.#isolate.isDisposed) throw new Error('the isolate ended while the module loaded');
+      if (performance.now() > deadline) {
+        throw new Error(`its top level did not finish within ${spec.limits.wallMs} ms (a top-level await still waiting, or one that failed)`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
     return module.namespace.derefInto();
   }
 
