@@ -10,11 +10,24 @@ interface Timer {
   args: unknown[];
   /** Re-arm delay for setInterval; 0 for setTimeout. */
   repeatMs: number;
+  /** HTML's timer nesting level: how many timer callbacks deep it was set (or has repeated). */
+  nesting: number;
 }
 
 const timers = new Map<number, Timer>();
 let nextId = 1;
 let maxTimers = Infinity;
+/** Nesting level of the timer whose callback runs now; 0 outside timer callbacks. */
+let firing = 0;
+
+/**
+ * HTML timer initialization steps 10-11: past 5 levels of nesting a delay under 4 ms becomes 4.
+ * A 0 ms timer is not otherwise delayed (the host runs it on the next turn), so a callback that
+ * sets itself again cannot make the host spin for it.
+ */
+function clampNested(delay: number, nesting: number): number {
+  return nesting > 5 && delay < 4 ? 4 : delay;
+}
 
 export function setMaxTimers(n: number): void {
   maxTimers = n;
@@ -32,9 +45,10 @@ function arm(callback: unknown, ms: unknown, args: unknown[], repeat: boolean): 
     throw new TypeError('setTimeout/setInterval need a function as their first argument');
   }
   if (timers.size >= maxTimers) throw new RangeError(`too many pending timers (limit ${maxTimers})`);
-  const delay = normalizeDelay(ms);
+  const nesting = firing + 1;
+  const delay = clampNested(normalizeDelay(ms), nesting);
   const id = nextId++;
-  timers.set(id, { callback: callback as Timer['callback'], args, repeatMs: repeat ? Math.max(delay, 1) : 0 });
+  timers.set(id, { callback: callback as Timer['callback'], args, repeatMs: repeat ? Math.max(delay, 1) : 0, nesting });
   host().setTimer(id, delay);
   return id;
 }
@@ -63,13 +77,16 @@ export function queueMicrotask(callback: unknown): void {
 export function fireTimer(id: number): void {
   const timer = timers.get(id);
   if (!timer) return;
-  if (timer.repeatMs) host().setTimer(id, timer.repeatMs);
+  if (timer.repeatMs) host().setTimer(id, clampNested(timer.repeatMs, ++timer.nesting));
   else timers.delete(id);
+  firing = timer.nesting;
   try {
     // HTML "timer initialization steps": the callback's this is the global object, never the record.
     apply(timer.callback, globalThis, timer.args);
   } catch (err) {
     reportError(err);
+  } finally {
+    firing = 0;
   }
 }
 

@@ -87,7 +87,7 @@ export class IsolateSandbox implements Sandbox {
       return true;
     },
   });
-  readonly #timers = new Map<number, NodeJS.Timeout>();
+  readonly #timers = new Map<number, { timeout?: NodeJS.Timeout; immediate?: NodeJS.Immediate }>();
   /** Subrequests in progress, by the id the runtime gave them. */
   readonly #subrequests = new Map<number, AbortController>();
   /**
@@ -676,19 +676,27 @@ export class IsolateSandbox implements Sandbox {
 
   #setTimer(id: number, delayMs: number): void {
     if (!this.alive || this.#timers.size >= MAX_TIMERS_PER_ISOLATE) return;
-    clearTimeout(this.#timers.get(id));
-    const handle = setTimeout(() => {
+    this.#clearTimer(id);
+    const fire = () => {
       this.#timers.delete(id);
       if (!this.alive) return;
       this.#reclaimed = false;
       this.#deliver(this.#runtime!.fireTimer, [id]);
-    }, Math.max(0, Number(delayMs) || 0));
-    handle.unref();
+    };
+    // Node runs a 0 ms timeout after 1 ms, behind timers set earlier for 1 ms; HTML and workerd
+    // run it first. The runtime clamps nested ones (HTML's 4 ms past 5 levels), so an immediate
+    // here cannot be turned into a busy loop.
+    const delay = Math.max(0, Number(delayMs) || 0);
+    const handle = delay === 0 ? { immediate: setImmediate(fire) } : { timeout: setTimeout(fire, delay) };
+    (handle.immediate ?? handle.timeout)!.unref();
     this.#timers.set(id, handle);
   }
 
   #clearTimer(id: number): void {
-    clearTimeout(this.#timers.get(id));
+    const handle = this.#timers.get(id);
+    if (!handle) return;
+    if (handle.immediate) clearImmediate(handle.immediate);
+    else clearTimeout(handle.timeout);
     this.#timers.delete(id);
   }
 
@@ -697,8 +705,7 @@ export class IsolateSandbox implements Sandbox {
     if (this.#death) return;
     this.#death = reason;
     this.#meter?.stop();
-    for (const handle of this.#timers.values()) clearTimeout(handle);
-    this.#timers.clear();
+    for (const id of [...this.#timers.keys()]) this.#clearTimer(id);
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
     for (const cancel of this.#aiCalls.values()) cancel.abort();

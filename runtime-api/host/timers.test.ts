@@ -1,0 +1,60 @@
+// Timers inside an isolate, through the engine: the order HTML (and workerd) gives them, and the
+// nesting clamp that keeps a timer re-arming itself at 0 ms from making the host spin.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../engine/index.ts';
+
+let engine: Engine;
+
+beforeAll(async () => {
+  engine = new Engine();
+  await engine.deploy('timers', {
+    code: `export default {
+      async fetch(request) {
+        const test = new URL(request.url).pathname;
+        if (test === '/order') {
+          const order = [];
+          await new Promise((done) => {
+            setTimeout(() => order.push('a'), 2);
+            setTimeout(() => order.push('b'), 1);
+            setTimeout(() => order.push('c'), 0);
+            setTimeout(() => { order.push('d'); }, 0);
+            setTimeout(done, 20);
+          });
+          return Response.json(order);
+        }
+        // Each callback sets the next at 0 ms: from the 6th level on HTML makes it 4 ms.
+        const started = Date.now();
+        const gaps = [];
+        await new Promise((done) => {
+          let last = Date.now();
+          const step = (n) => {
+            const now = Date.now();
+            gaps.push(now - last);
+            last = now;
+            if (n === 30) return done();
+            setTimeout(step, 0, n + 1);
+          };
+          setTimeout(step, 0, 1);
+        });
+        return Response.json({ gaps, total: Date.now() - started });
+      },
+    };`,
+  });
+});
+
+afterAll(() => engine.close());
+
+describe('timers', () => {
+  it('run 0 ms timers before 1 ms ones set earlier, as HTML and workerd do', async () => {
+    expect(await (await engine.fetch('timers', new Request('http://t.test/order'))).json()).toEqual(['c', 'd', 'b', 'a']);
+  });
+
+  it('clamp timers nested more than 5 deep to 4 ms, so a 0 ms chain cannot spin', async () => {
+    const { gaps, total } = await (await engine.fetch('timers', new Request('http://t.test/chain'))).json() as { gaps: number[]; total: number };
+    expect(gaps).toHaveLength(30);
+    // The last 24 steps are clamped to 4 ms or more each. Date.now() reads whole ms, so a single
+    // gap may read 3; their sum is one difference of two readings, off by at most 1.
+    expect(gaps.slice(6).reduce((sum, g) => sum + g, 0)).toBeGreaterThanOrEqual(24 * 4 - 1);
+    expect(total).toBeGreaterThanOrEqual(24 * 4 - 1);
+  });
+});
