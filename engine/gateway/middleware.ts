@@ -28,7 +28,12 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       const answer = await engine.invoke(name, wire);
       const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
       if (answer.body instanceof ReadableStream && incoming?.socket) answer.body = cutOnFailure(answer.body, incoming.socket);
-      return responseFromWire(answer);
+      const response = responseFromWire(answer);
+      // HEAD answers with GET's headers, its length included (RFC 9110 §9.3.2); the server sends no body.
+      if (c.req.method === 'HEAD' && answer.body !== null && !(answer.body instanceof ReadableStream)) {
+        response.headers.set('content-length', String(typeof answer.body === 'string' ? Buffer.byteLength(answer.body) : answer.body.byteLength));
+      }
+      return response;
     } catch (err) {
       return engine.errorResponse(err, name);
     }

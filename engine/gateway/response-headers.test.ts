@@ -113,6 +113,22 @@ describe("a tenant's response headers", () => {
     expect(head).not.toMatch(/upgrade:|keep-alive: timeout=1|connection: close/);
   });
 
+  it('on HEAD, carry the length GET would have, and no body', async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(served.port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
+      socket.on('end', () => resolve(received));
+      socket.on('error', reject);
+      socket.write('HEAD /?t=hop HTTP/1.1\r\nHost: t.localhost\r\n\r\nGET /?t=next HTTP/1.1\r\nHost: t.localhost\r\nConnection: close\r\n\r\n');
+    });
+    const [head, rest] = [raw.slice(0, raw.indexOf('\r\n\r\n')), raw.slice(raw.indexOf('\r\n\r\n') + 4)];
+    expect(head.toLowerCase()).toContain('content-length: 5');
+    // No body after the HEAD answer: the next bytes are the GET's answer.
+    expect(rest).toMatch(/^HTTP\/1\.1 200/);
+    expect(parseResponses(rest).map((r) => r.body)).toEqual(['next']);
+  });
+
   it('with a value HTTP cannot carry, answer 500 as the tenant\'s exception, counted as one', async () => {
     const res = await request(served.url, { path: '/?t=ctl', host: 't.localhost' });
     expect([res.status, res.headers['islet-error']]).toEqual([500, 'exception']);
