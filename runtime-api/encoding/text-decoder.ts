@@ -1,5 +1,7 @@
-// Encoding standard "Interface TextDecoder". Only UTF-8 and UTF-16LE are
-// implemented; other encodings' labels throw a RangeError, as unknown labels do.
+// Encoding standard "Interface TextDecoder". UTF-8 and UTF-16LE are decoded here; the legacy
+// encodings (windows-1252, Shift_JIS, GBK…) by the host (engine/tiers/isolate/legacy-text.ts),
+// whose TextDecoder implements the same standard: their tables would cost every isolate memory.
+import { host } from '../host/host-calls.ts';
 import { defineInterface, toDictionary, toDOMString, viewBufferSource } from '../webidl/index.ts';
 import { runUtf16leDecoder, runUtf8Decoder, Utf16leDecoder, Utf8Decoder } from './utf8.ts';
 
@@ -22,16 +24,28 @@ const labels = new Map<string, 'utf-8' | 'utf-16le'>([
 
 const asciiWhitespace = /^[\t\n\f\r ]+|[\t\n\f\r ]+$/g;
 
-/** Encoding "get an encoding", limited to the labels above. */
-function getAnEncoding(label: string): 'utf-8' | 'utf-16le' | undefined {
-  return labels.get(label.replace(asciiWhitespace, '').replace(/[A-Z]+/g, (s) => s.toLowerCase()));
+/** Encoding "get an encoding": the labels above here, the others from the host. */
+function getAnEncoding(label: string): string | undefined {
+  const local = labels.get(label.replace(asciiWhitespace, '').replace(/[A-Z]+/g, (s) => s.toLowerCase()));
+  if (local !== undefined) return local;
+  let calls;
+  try {
+    calls = host();
+  } catch {
+    return undefined; // outside an isolate (the snapshot's build, unit tests): these two only
+  }
+  return calls.encodingOf(label) ?? undefined;
 }
+
+let nextLegacyId = 1;
 
 const noBytes = new Uint8Array(0);
 
 export class TextDecoder {
-  #encoding: 'utf-8' | 'utf-16le';
-  #decoder: Utf8Decoder | Utf16leDecoder;
+  #encoding: string;
+  /** null for a legacy encoding, which the host decodes as decoder #legacyId. */
+  #decoder: Utf8Decoder | Utf16leDecoder | null;
+  #legacyId = 0;
   #fatal: boolean;
   #ignoreBOM: boolean;
   #bomSeen = false;
@@ -41,13 +55,15 @@ export class TextDecoder {
     const name = toDOMString(label);
     const dict = toDictionary(options, "Failed to construct 'TextDecoder'");
     const encoding = getAnEncoding(name);
-    if (encoding === undefined) {
-      throw new RangeError(`Failed to construct 'TextDecoder': the encoding label '${name}' is not supported (only UTF-8 and UTF-16LE are)`);
+    // "replacement" is a name the standard gives labels that must not be decoded (XSS vectors).
+    if (encoding === undefined || encoding === 'replacement') {
+      throw new RangeError(`Failed to construct 'TextDecoder': the encoding label '${name}' is not supported`);
     }
     this.#fatal = dict === undefined ? false : Boolean(dict.fatal);
     this.#ignoreBOM = dict === undefined ? false : Boolean(dict.ignoreBOM);
     this.#encoding = encoding;
-    this.#decoder = encoding === 'utf-8' ? new Utf8Decoder() : new Utf16leDecoder();
+    this.#decoder = encoding === 'utf-8' ? new Utf8Decoder() : encoding === 'utf-16le' ? new Utf16leDecoder() : null;
+    if (this.#decoder === null) this.#legacyId = nextLegacyId++;
   }
 
   get encoding(): string {
@@ -75,6 +91,12 @@ export class TextDecoder {
     const dict = toDictionary(options, "Failed to execute 'decode' on 'TextDecoder'");
     const stream = dict === undefined ? false : Boolean(dict.stream);
     const decoder = this.#decoder;
+    if (decoder === null) {
+      // A copy of just the view's bytes crosses to the host; its decoder keeps a stream's state.
+      const [ok, text] = host().decodeLegacy(this.#legacyId, this.#encoding, bytes.slice().buffer, stream, this.#fatal, this.#ignoreBOM);
+      if (!ok) throw new TypeError(`Failed to execute 'decode' on 'TextDecoder': ${text}`);
+      return text;
+    }
     if (!this.#doNotFlush) {
       decoder.reset();
       this.#bomSeen = false;

@@ -33,6 +33,13 @@ export interface HostCalls {
   aiRun(id: number, model: string, inputs: unknown[], timeoutMs: number | null): void;
   /** Cancel AI call `id`. */
   aiAbort(id: number): void;
+  /** The name of the encoding `label` names (a legacy one: see TextDecoder), or null. */
+  encodingOf(label: string): string | null;
+  /**
+   * Legacy decoder `id` over `bytes` (`stream`: more follows, keep its state): [true, text] or
+   * [false, why], the latter a TypeError for the tenant (fatal mode's invalid data, say).
+   */
+  decodeLegacy(id: number, encoding: string, bytes: ArrayBuffer, stream: boolean, fatal: boolean, ignoreBOM: boolean): [boolean, string];
 }
 
 let calls: HostCalls | undefined;

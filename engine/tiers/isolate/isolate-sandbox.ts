@@ -13,6 +13,7 @@ import { EgressError } from '../../egress/index.ts';
 import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import { wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import { MODULE_LOADED_EXPORT } from '../../bundle/index.ts';
+import { LegacyDecoders, legacyEncodingOf } from './legacy-text.ts';
 import type { Sandbox, SandboxSpec, SandboxUsage } from '../tier.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import type { CodeCache } from '../../warm/index.ts';
@@ -88,6 +89,7 @@ export class IsolateSandbox implements Sandbox {
     },
   });
   readonly #timers = new Map<number, { timeout?: NodeJS.Timeout; immediate?: NodeJS.Immediate }>();
+  readonly #legacyDecoders = new LegacyDecoders();
   /** Subrequests in progress, by the id the runtime gave them. */
   readonly #subrequests = new Map<number, AbortController>();
   /**
@@ -224,6 +226,9 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((id: number) => this.#releaseRequestBody(this.#tasks.get(id)), { ignored: true }),
       new ivm.Callback((id: number, model: string, inputs: unknown, timeoutMs: unknown) => this.#startAi(id, model, inputs, timeoutMs), { ignored: true }),
       new ivm.Callback((id: number) => this.#aiCalls.get(id)?.abort(), { ignored: true }),
+      new ivm.Callback((label: string) => legacyEncodingOf(label)),
+      new ivm.Callback((id: number, encoding: string, bytes: unknown, stream: boolean, fatal: boolean, ignoreBOM: boolean) =>
+        new ivm.ExternalCopy(this.#legacyDecoders.decode(id, encoding, bytes, stream, fatal, ignoreBOM)).copyInto()),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
@@ -706,6 +711,7 @@ export class IsolateSandbox implements Sandbox {
     this.#death = reason;
     this.#meter?.stop();
     for (const id of [...this.#timers.keys()]) this.#clearTimer(id);
+    this.#legacyDecoders.clear();
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
     for (const cancel of this.#aiCalls.values()) cancel.abort();
