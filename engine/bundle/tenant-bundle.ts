@@ -182,12 +182,16 @@ async function run(options: esbuild.BuildOptions, cwd: string | undefined, forma
     });
     if (script && !script.usesImportMeta) return script.bundle;
   }
-  return (await build({ ...options, footer: { js: `export const ${MODULE_LOADED_EXPORT} = true;` } }, cwd, 'module')).bundle;
+  // Only for the isolate tier (which asked for a script): other runtimes import the module and wait
+  // for its top level themselves, and workerd refuses an export that is no handler.
+  const loaded = format === 'script' ? { footer: { js: `export const ${MODULE_LOADED_EXPORT} = true;` } } : {};
+  return (await build({ ...options, ...loaded }, cwd, 'module')).bundle;
 }
 
 /**
- * The last export of a module bundle, set by its last statement: with top-level await a module's
- * evaluation goes on after the call that started it returned, and the sandbox waits for this.
+ * The last export of a module bundle made for the isolate tier, set by its last statement: with
+ * top-level await a module's evaluation goes on after the call that started it returned, and the
+ * sandbox waits for this.
  */
 export const MODULE_LOADED_EXPORT = '__isletLoaded';
 
