@@ -23,6 +23,7 @@ import { Performance, performance, startPerformanceClock } from './host/performa
 import { setHostCalls, type HostCalls } from './host/host-calls.ts';
 import { findSharedArrayBuffer, markPlatformInterface } from './webidl/index.ts';
 import { defineEventInterfaces } from './web/event-interfaces.ts';
+import { defineCompressionStreams } from './compression/compression-streams.ts';
 import {
   clearInterval, clearTimeout, fireTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
 } from './host/timers.ts';
@@ -70,12 +71,21 @@ const lazyGlobals: Record<string, () => unknown> = {
   PromiseRejectionEvent: () => eventInterfaces().PromiseRejectionEvent,
   MessageEvent: () => eventInterfaces().MessageEvent,
   CloseEvent: () => eventInterfaces().CloseEvent,
+  CompressionStream: () => compressionStreams().CompressionStream,
+  DecompressionStream: () => compressionStreams().DecompressionStream,
 };
 
 let events: ReturnType<typeof defineEventInterfaces> | undefined;
 function eventInterfaces(): ReturnType<typeof defineEventInterfaces> {
   events ??= defineEventInterfaces();
   return events;
+}
+
+let compression: ReturnType<typeof defineCompressionStreams> | undefined;
+function compressionStreams(): ReturnType<typeof defineCompressionStreams> {
+  // The codecs and fflate are require()d, so evaluated when the first stream is made.
+  compression ??= defineCompressionStreams(() => require('./compression/codecs.ts') as typeof import('./compression/codecs.ts'));
+  return compression;
 }
 
 /**

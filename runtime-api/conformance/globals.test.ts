@@ -1,4 +1,5 @@
 // The runtime's host-backed globals, exercised where tenants use them: inside an isolate.
+import { createGzip, deflateRawSync, deflateSync, gunzipSync, gzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../engine/index.ts';
 
@@ -263,6 +264,118 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
           name: after.value.name, replaced: globalThis.URLPattern === mine && mine.name === 'Mine' });
       `);
       expect(out).toEqual({ lazy: 'function', match: '7', after: ['function', true, false, true], name: 'URLPattern', replaced: true });
+    });
+
+    describe('compression streams', () => {
+      // A few hundred KB that compress some but not all the way: words, with random bytes between.
+      const data = new Uint8Array(300_000);
+      const words = new TextEncoder().encode('the quick brown fox jumps over the lazy dog ');
+      for (let i = 0, x = 1; i < data.length; i++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        data[i] = (x >>> 24) % 4 === 0 ? x >>> 16 : words[i % words.length]!;
+      }
+      const zlibOf = { gzip: [gzipSync, gunzipSync], deflate: [deflateSync, inflateSync], 'deflate-raw': [deflateRawSync, inflateRawSync] } as const;
+
+      it('are evaluated on first use and round trip a few hundred KB in uneven chunks', async () => {
+        const out = await run('compression-lazy', `
+          const lazy = ['CompressionStream', 'DecompressionStream'].map((n) => typeof Object.getOwnPropertyDescriptor(globalThis, n).get);
+          const data = new Uint8Array(300000);
+          for (let i = 0, x = 7; i < data.length; i++) { x = (x * 1103515245 + 12345) >>> 0; data[i] = (x >>> 24) % 3 ? i % 61 : x >>> 16; }
+          const pieces = (bytes, size) => { const out = []; for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size)); return out; };
+          const pass = async (chunks, stream) => {
+            const done = new Response(stream.readable).arrayBuffer();
+            const writer = stream.writable.getWriter();
+            for (const chunk of chunks) writer.write(chunk);
+            writer.close();
+            return new Uint8Array(await done);
+          };
+          const same = [];
+          for (const format of ['gzip', 'deflate', 'deflate-raw']) {
+            const compressed = await pass(pieces(data, 70001), new CompressionStream(format));
+            const back = await pass(pieces(compressed, 999), new DecompressionStream(format));
+            same.push(back.length === data.length && back.every((b, i) => b === data[i]) && compressed.length < data.length);
+          }
+          const after = Object.getOwnPropertyDescriptor(globalThis, 'CompressionStream');
+          return Response.json({ lazy, same, after: [typeof after.value, after.writable, after.enumerable, after.configurable], names: [CompressionStream.name, DecompressionStream.name],
+            tag: Object.prototype.toString.call(new DecompressionStream('gzip')) });
+        `);
+        expect(out).toEqual({ lazy: ['function', 'function'], same: [true, true, true], after: ['function', true, false, true],
+          names: ['CompressionStream', 'DecompressionStream'], tag: '[object DecompressionStream]' });
+      });
+
+      it('write what node:zlib reads and read what it writes, as request and response bodies', async () => {
+        await engine.deploy('compression-pipe', {
+          code: `export default { fetch(request) {
+            const { pathname, searchParams } = new URL(request.url);
+            const Stream = pathname === '/compress' ? CompressionStream : DecompressionStream;
+            return new Response(request.body.pipeThrough(new Stream(searchParams.get('format'))));
+          } }`,
+        });
+        const post = async (path: string, body: Uint8Array) => {
+          const res = await engine.fetch('compression-pipe', new Request(`http://c.test${path}`, { method: 'POST', body }));
+          expect(res.status).toBe(200);
+          return new Uint8Array(await res.arrayBuffer());
+        };
+        for (const [format, [compress, decompress]] of Object.entries(zlibOf)) {
+          expect(Buffer.compare(decompress(await post(`/compress?format=${format}`, data)), data), format).toBe(0);
+          expect(Buffer.compare(await post(`/decompress?format=${format}`, compress(data)), data), format).toBe(0);
+        }
+      });
+
+      it('error with a TypeError on unknown formats, chunks that are no BufferSource, corrupt, truncated and trailing data', async () => {
+        const gzip = gzipSync(data);
+        const corrupt = Buffer.from(gzip);
+        corrupt[corrupt.length - 8] ^= 1;
+        await engine.deploy('compression-errors', {
+          code: `export default { async fetch(request) {
+            const bytes = new Uint8Array(await request.arrayBuffer());
+            const name = async (f) => { try { await f(); return 'no error'; } catch (e) { return e.name; } };
+            const gunzip = (...chunks) => name(async () => {
+              const stream = new DecompressionStream('gzip');
+              const done = new Response(stream.readable).arrayBuffer();
+              const writer = stream.writable.getWriter();
+              for (const chunk of chunks) writer.write(chunk).catch(() => {});
+              writer.close().catch(() => {});
+              await done;
+            });
+            return Response.json({
+              unknown: await name(() => new CompressionStream('brotli')), missing: await name(() => new DecompressionStream()),
+              string: await name(() => new Response(new Blob(['x']).stream().pipeThrough(new TextDecoderStream()).pipeThrough(new CompressionStream('gzip'))).arrayBuffer()),
+              whole: await gunzip(bytes.subarray(0, ${gzip.length})),
+              corrupt: await gunzip(bytes.subarray(${gzip.length})),
+              truncated: await gunzip(bytes.subarray(0, ${gzip.length - 1})),
+              trailing: await gunzip(bytes.subarray(0, ${gzip.length}), Uint8Array.of(0)),
+            });
+          } }`,
+        });
+        const res = await engine.fetch('compression-errors', new Request('http://c.test/', { method: 'POST', body: Buffer.concat([gzip, corrupt]) }));
+        expect(await res.json()).toEqual({ unknown: 'TypeError', missing: 'TypeError', string: 'TypeError', whole: 'no error', corrupt: 'TypeError', truncated: 'TypeError', trailing: 'TypeError' });
+      });
+
+      it('a decompression bomb meets the tenant\'s memory limit, not the host\'s', async () => {
+        // 256 MB of zeros, gzipped in pieces so the host never holds them: about 250 KB.
+        const gzip = createGzip();
+        const zeros = Buffer.alloc(1 << 20);
+        const parts: Buffer[] = [];
+        gzip.on('data', (part: Buffer) => parts.push(part));
+        const ended = new Promise((resolve) => gzip.on('end', resolve));
+        for (let i = 0; i < 256; i++) gzip.write(zeros);
+        gzip.end();
+        await ended;
+        await engine.deploy('compression-bomb', {
+          code: `export default { async fetch(request) {
+            const out = await new Response(request.body.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer();
+            return new Response(String(out.byteLength));
+          } }`,
+          limits: { memoryMb: 32, cpuMs: 5_000 },
+        });
+        const bomb = Buffer.concat(parts);
+        const res = await engine.fetch('compression-bomb', new Request('http://c.test/', { method: 'POST', body: bomb }));
+        expect([res.status, res.headers.get('islet-error')]).toEqual([503, 'memory-limit']);
+        // The same function, with a body it can hold, works in a new isolate.
+        const small = await engine.fetch('compression-bomb', new Request('http://c.test/', { method: 'POST', body: gzipSync(zeros) }));
+        expect(await small.text()).toBe(String(zeros.length));
+      });
     });
 
     it('FormData uploads parse, and multipart and Blob bodies go out', async () => {

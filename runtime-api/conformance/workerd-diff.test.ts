@@ -36,6 +36,8 @@ const CASES: { worker: string; method?: string; path: string; body?: string; hea
   { worker: 'hono', method: 'POST', path: '/echo', body: '{"a":[1,2]}', headers: { 'content-type': 'application/json' } },
   { worker: 'hono', path: '/missing' },
   { worker: 'platform', path: '/' },
+  { worker: 'compression', method: 'POST', path: '/', body: 'a body, compressed and decompressed on its way through' },
+  { worker: 'compression', path: '/errors' },
 ];
 
 let workerd: ChildProcess | undefined;
