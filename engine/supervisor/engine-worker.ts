@@ -78,8 +78,10 @@ const reportAdminWrites = async (c: import('hono').Context, next: () => Promise<
   if (c.res.status >= 300) return;
   const name = c.req.param('name')!;
   if (method === 'DELETE') return send({ t: 'removed', name });
-  const { code, limits, env, egress, crons } = JSON.parse(body) as FunctionConfig;
-  send({ t: 'deployed', name, config: { code, limits, env, egress, crons } });
+  // Everything the admin API takes, so that a replacement engine deploys the same function (a
+  // tier, needs or an AI binding left out would boot it elsewhere, or without its binding).
+  const { code, limits, env, egress, crons, ai, tier, needs } = JSON.parse(body) as FunctionConfig;
+  send({ t: 'deployed', name, config: { code, limits, env, egress, crons, ai, tier, needs } });
 };
 
 async function deployAll(functions: [string, FunctionConfig][], boot: boolean): Promise<Record<string, string>> {

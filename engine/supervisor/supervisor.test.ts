@@ -99,7 +99,8 @@ afterAll(async () => {
 describe('supervisor', () => {
   it('replaces a killed engine with every function while the socket stays open; the request in flight gets 502', async () => {
     const { url } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') }, slow: { code: SLOWER } });
-    const deployed = await request(url, { method: 'PUT', path: '/_islet/functions/echo', headers: auth, body: JSON.stringify({ code: 'export default { fetch: (r) => new Response("echo " + new URL(r.url).pathname) }', env: { A: 1 } }) });
+    // On the process tier: a replacement engine must deploy it there again, not on the default tier.
+    const deployed = await request(url, { method: 'PUT', path: '/_islet/functions/echo', headers: auth, body: JSON.stringify({ code: 'export default { fetch: (r) => new Response("echo " + new URL(r.url).pathname) }', env: { A: 1 }, tier: 'process' }) });
     expect(deployed.status).toBe(201);
     expect((await request(url, { host: 'echo.localhost', path: '/before' })).text).toBe('echo /before');
 
@@ -124,6 +125,7 @@ describe('supervisor', () => {
     expect(after.engineRestarts).toBe(1);
     const listed = (await request(url, { path: '/_islet/functions/echo', headers: auth })).json();
     expect(listed.env).toEqual(['A']);
+    expect(listed.tier).toBe('process');
 
     // A removal is kept too: the next engine does not bring the function back.
     expect((await request(url, { method: 'DELETE', path: '/_islet/functions/echo', headers: auth })).status).toBe(204);
