@@ -4,9 +4,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Engine } from '../engine.ts';
-import { NoSuchFunctionError } from '../errors.ts';
+import { BodyTooLargeError, NoSuchFunctionError } from '../errors.ts';
 import { responseFromWire, wireFromRequest, type WireRequest } from '../wire.ts';
-import { wireFromIncoming } from './node-wire.ts';
+import { wireFromIncoming, wireHeadFromIncoming } from './node-wire.ts';
 
 export interface IsletMiddlewareOptions {
   /**
@@ -68,6 +68,20 @@ function toWire(c: Context, engine: Engine, name: string): WireRequest | Promise
   if (!limits) throw new NoSuchFunctionError(name);
   // On @hono/node-server the Node request is at hand: skip building a Web Request.
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  if (incoming && Array.isArray(incoming.rawHeaders)) return wireFromIncoming(incoming, name, limits.maxBodyBytes);
+  if (incoming && Array.isArray(incoming.rawHeaders)) {
+    // Middleware before this one (a validator, a logger) may have read the body through Hono: it is
+    // then in Hono's cache, not on the socket, where waiting for it would wait forever.
+    if (incoming.readableDidRead || incoming.readableEnded) return wireWithCachedBody(c, incoming, name, limits.maxBodyBytes);
+    return wireFromIncoming(incoming, name, limits.maxBodyBytes);
+  }
   return wireFromRequest(c.req.raw, name, limits.maxBodyBytes);
+}
+
+async function wireWithCachedBody(c: Context, incoming: IncomingMessage, name: string, maxBodyBytes: number): Promise<WireRequest> {
+  const wire = wireHeadFromIncoming(incoming);
+  if (wire.method === 'GET' || wire.method === 'HEAD') return wire;
+  const body = await c.req.arrayBuffer();
+  if (body.byteLength > maxBodyBytes) throw new BodyTooLargeError(name, maxBodyBytes);
+  wire.body = body;
+  return wire;
 }

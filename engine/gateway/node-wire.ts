@@ -7,11 +7,14 @@ import { MAX_BUFFERED_BODY_BYTES } from '../limits.ts';
 import type { WireRequest } from '../wire.ts';
 import { incomingBodyStream } from './incoming-body.ts';
 
+/** The request line and headers of `incoming`, as a WireRequest without a body. */
+export function wireHeadFromIncoming(incoming: IncomingMessage): WireRequest {
+  checkOneHost(incoming.rawHeaders);
+  return { method: incoming.method ?? 'GET', url: requestUrl(incoming), headers: incoming.rawHeaders, body: null };
+}
+
 export function wireFromIncoming(incoming: IncomingMessage, fn: string, maxBodyBytes: number): WireRequest | Promise<WireRequest> {
-  const headers = incoming.rawHeaders;
-  checkOneHost(headers);
-  const url = requestUrl(incoming);
-  const method = incoming.method ?? 'GET';
+  const { method, url, headers } = wireHeadFromIncoming(incoming);
   const hasBody = method !== 'GET' && method !== 'HEAD'
     && (incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined);
   if (!hasBody) return { method, url, headers, body: null };
