@@ -9,6 +9,8 @@ import { IdleSignal } from './idle-signal.ts';
 import type { ConnectionReport } from './protocol.ts';
 
 const CONN_ID = Symbol('islet.connectionId');
+/** How often connections with requests in flight are looked at for answers going out. */
+const ANSWER_WATCH_MS = 20;
 const IN_FLIGHT = Symbol('islet.requestsInFlight');
 type Adopted = Socket & { [CONN_ID]?: number; [IN_FLIGHT]?: number };
 
@@ -20,6 +22,13 @@ export class AdoptedConnections {
   #total = 0;
   #closed: number[] = [];
   #released: number[] = [];
+  /** Sockets with requests in flight, watched for answers that take a while to go out. */
+  readonly #inFlightSockets = new Set<Adopted>();
+  /** Connections reported answering, and what to report at the next flush. */
+  readonly #answering = new Set<number>();
+  #nowAnswering: number[] = [];
+  #nowAnswered: number[] = [];
+  #watch: NodeJS.Timeout | undefined;
   #flushing = false;
   #releasing = false;
   readonly #idle = new IdleSignal();
@@ -39,6 +48,8 @@ export class AdoptedConnections {
       socket[IN_FLIGHT]++;
       this.#total++;
       res.on('close', responseClosed);
+      this.#inFlightSockets.add(socket);
+      this.#watch ??= setTimeout(this.#watchAnswers, ANSWER_WATCH_MS).unref();
     });
   }
 
@@ -87,19 +98,48 @@ export class AdoptedConnections {
   #finished(socket: Adopted): void {
     socket[IN_FLIGHT]!--;
     this.#total--;
+    if (socket[IN_FLIGHT] === 0) {
+      this.#inFlightSockets.delete(socket);
+      if (this.#answering.delete(socket[CONN_ID]!)) {
+        this.#nowAnswered.push(socket[CONN_ID]!);
+        this.#schedule();
+      }
+    }
     if (this.#releasing && socket[IN_FLIGHT] === 0) this.#giveBack(socket[CONN_ID]!);
     if (this.#total === 0) this.#idle.notify();
   }
+
+  /**
+   * Every ANSWER_WATCH_MS while requests are in flight: connections whose answer has started going
+   * out (a streamed body, say) are reported, so that a dead engine's supervisor cuts them instead
+   * of writing a 502 into them. Answers that start and end between two looks are never reported,
+   * which spares the common quick answer a message.
+   */
+  #watchAnswers = (): void => {
+    this.#watch = undefined;
+    for (const socket of this.#inFlightSockets) {
+      const id = socket[CONN_ID]!;
+      if (this.#answering.has(id)) continue;
+      if ((socket as Adopted & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true) {
+        this.#answering.add(id);
+        this.#nowAnswering.push(id);
+      }
+    }
+    if (this.#nowAnswering.length) this.#schedule();
+    if (this.#inFlightSockets.size > 0) this.#watch = setTimeout(this.#watchAnswers, ANSWER_WATCH_MS).unref();
+  };
 
   #schedule(): void {
     if (this.#flushing) return;
     this.#flushing = true;
     setImmediate(() => {
       this.#flushing = false;
-      if (!this.#closed.length && !this.#released.length) return;
-      this.#report({ closed: this.#closed, released: this.#released });
+      if (!this.#closed.length && !this.#released.length && !this.#nowAnswering.length && !this.#nowAnswered.length) return;
+      this.#report({ closed: this.#closed, released: this.#released, answering: this.#nowAnswering, answered: this.#nowAnswered });
       this.#closed = [];
       this.#released = [];
+      this.#nowAnswering = [];
+      this.#nowAnswered = [];
     });
   }
 }

@@ -14,6 +14,8 @@ import type { ConnectionReport } from './protocol.ts';
 interface Connection {
   socket: net.Socket;
   engine?: EngineProcess;
+  /** The engine reported an answer going out on it (ConnectionReport.answering). */
+  answering?: boolean;
 }
 
 export class Handoff {
@@ -43,6 +45,14 @@ export class Handoff {
 
   /** An engine's report of its connections since its last one. */
   report(engine: EngineProcess, r: ConnectionReport): void {
+    for (const id of r.answering ?? []) {
+      const c = this.#conns.get(id);
+      if (c?.engine === engine) c.answering = true;
+    }
+    for (const id of r.answered ?? []) {
+      const c = this.#conns.get(id);
+      if (c?.engine === engine) c.answering = false;
+    }
     for (const id of r.closed) {
       this.#conns.get(id)?.socket.destroy();
       this.#conns.delete(id);
@@ -70,7 +80,9 @@ export class Handoff {
     const head = `HTTP/1.1 ${answer.status} Bad Gateway\r\n${Object.entries(answer.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}content-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n`;
     for (const [id, c] of this.#conns) {
       if (c.engine !== engine) continue;
-      c.socket.end(head + answer.body, () => c.socket.destroy());
+      // Midway through an answer, a 502 would be read as part of its body: cut it instead.
+      if (c.answering) c.socket.destroy();
+      else c.socket.end(head + answer.body, () => c.socket.destroy());
       this.#conns.delete(id);
     }
     this.#releases.get(engine)?.();

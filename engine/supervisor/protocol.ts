@@ -18,6 +18,13 @@ export interface ConnectionReport {
   closed: number[];
   /** Connections given back idle (after `release`), to go to another engine. */
   released: number[];
+  /**
+   * Connections where an answer has been going out for a while (a streamed body): should the
+   * engine die now, the supervisor must cut them, not write a 502 into the middle of the answer.
+   */
+  answering?: number[];
+  /** Connections whose long answer ended since. */
+  answered?: number[];
 }
 
 export type ToEngine =

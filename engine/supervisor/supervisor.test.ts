@@ -146,6 +146,28 @@ describe('supervisor', () => {
     expect((await request(url, { host: 'echo.localhost' })).status).toBe(404);
   });
 
+  it('cuts a connection whose answer was going out when the engine died, without writing a 502 into it', async () => {
+    const { url } = await serve({
+      drip: { code: `export default { fetch() { let n = 0; return new Response(new ReadableStream({
+        async pull(c) { await new Promise((r) => setTimeout(r, 100)); c.enqueue(new TextEncoder().encode("chunk" + n++ + "\\n")); },
+      })); } }`, limits: { cpuMs: 5000 } },
+    });
+    const before = await status(url);
+    const { hostname, port } = new URL(url);
+    const socket = net.connect(Number(port), hostname);
+    let seen = '';
+    socket.on('data', (b) => (seen += b));
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write('GET / HTTP/1.1\r\nhost: drip.localhost\r\n\r\n');
+    while (!seen.includes('chunk2')) await new Promise((r) => setTimeout(r, 10));
+    process.kill(before.engines[0].pid, 'SIGKILL');
+    await closed;
+    expect(seen).toMatch(/^HTTP\/1\.1 200/);
+    expect(seen).not.toContain('502');
+    // Cut, not ended: no last chunk, so the client knows the body is incomplete.
+    expect(seen.endsWith('0\r\n\r\n')).toBe(false);
+  });
+
   it('drains requests in flight on SIGTERM and exits 0, also right after a memory-limit kill', async () => {
     for (let round = 0; round < 3; round++) {
       const { url, child, exited, output } = await serve({
