@@ -330,6 +330,9 @@ describe('islet serve shutdown', () => {
     while (!output().includes('"started"')) await new Promise((r) => setTimeout(r, 10));
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     child.kill('SIGTERM');
+    // A second signal (an impatient operator) neither kills the supervisor nor orphans its engine.
+    await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
     const res = await inFlight;
     expect([res.status, res.text]).toEqual([200, 'finished']);
     expect(await exited).toBe(0);

@@ -79,13 +79,21 @@ export async function serve(args: string[]): Promise<void> {
   const { url, stop } = inProcess ? await serveInProcess(listen) : await serveSupervised({ ...listen, workers, recycleRssMb, proxy });
   logger.info({ url, functions: Object.keys(config.functions), admin: adminToken ? 'enabled' : 'disabled', workers: inProcess ? 0 : workers ?? 1 }, 'islet serve listening');
   console.log(`islet serve: listening at ${url}`);
-  // SIGTERM/SIGINT: stop accepting, finish the requests in flight (up to 10 s), then exit.
+  // SIGTERM/SIGINT: stop accepting, finish the requests in flight (up to 10 s), then exit. A
+  // second signal changes nothing: Node's default action would end this process at once and leave
+  // its engines running on their own, and the drain is bounded anyway.
+  let stopping = false;
   const onSignal = async () => {
+    if (stopping) {
+      logger.info('islet serve is already stopping: finishing requests in flight (at most 10 s)');
+      return;
+    }
+    stopping = true;
     logger.info('islet serve stopping: finishing requests in flight');
     process.exit((await stop()) ? 0 : 1);
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
 interface ServeSetup {
