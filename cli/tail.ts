@@ -44,14 +44,19 @@ export async function tail(args: string[]): Promise<void> {
     throw new ConfigError(`${url.origin} answered ${res.status}: ${body.message ?? res.statusText}`);
   }
   let pending = '';
-  for await (const chunk of res.body.pipeThrough(new TextDecoderStream())) {
-    pending += chunk;
-    let newline: number;
-    while ((newline = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
-      if (line) console.log(values.json ? line : readable(line));
+  try {
+    for await (const chunk of res.body.pipeThrough(new TextDecoderStream())) {
+      pending += chunk;
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        if (line) console.log(values.json ? line : readable(line));
+      }
     }
+  } catch (err) {
+    // The server (or its engine) went away mid-stream: say so in a line, not a stack.
+    throw new ConfigError(`${url.origin} closed the log stream: ${(err as Error).cause ?? (err as Error).message}`);
   }
 }
 
