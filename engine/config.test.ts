@@ -9,4 +9,12 @@ describe('islet.config.json', () => {
     expect(() => parseConfig({ functions: { a: { code: 'x', tier: 'docker' } } }, '/')).toThrow(/function "a": "tier" must be one of/);
     expect(() => parseConfig({ functions: { a: { code: 'x', needs: ['gpu'] } } }, '/')).toThrow(/function "a": "needs" must be a list of node-builtins, native, untrusted-strong/);
   });
+
+  it('names the function or section in every error about a value', () => {
+    const fns = (b: Record<string, unknown>) => ({ functions: { ok: { code: 'x' }, b: { code: 'y', ...b }, c: { code: 'z' } } });
+    expect(() => parseConfig(fns({ limits: { cpuMs: 0 } }), '/', 'cfg')).toThrow(/^cfg: function "b": limit cpuMs must be an integer/);
+    expect(() => parseConfig(fns({ crons: ['61 * * * *'] }), '/', 'cfg')).toThrow(/^cfg: function "b": .*61 \* \* \* \*/);
+    expect(() => parseConfig({ limits: { memoryMb: 1 }, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "limits": limit memoryMb/);
+    expect(() => parseConfig({ sched: { tickMs: 0 }, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "sched": scheduler option tickMs/);
+  });
 });

@@ -50,9 +50,9 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
     throw new ConfigError(`${source}: "port" must be an integer from 0 to 65535`);
   }
   if (host !== undefined && typeof host !== 'string') throw new ConfigError(`${source}: "host" must be a string`);
-  if (limits !== undefined) resolveLimits(limits);
+  if (limits !== undefined) naming(`${source}: "limits"`, () => resolveLimits(limits));
   if (sched !== undefined && !isObject(sched)) throw new ConfigError(`${source}: "sched" must be an object`);
-  if (sched !== undefined) resolveSchedOptions(sched as SchedOverrides);
+  if (sched !== undefined) naming(`${source}: "sched"`, () => resolveSchedOptions(sched as SchedOverrides));
   if (!isObject(functions)) throw new ConfigError(`${source}: "functions" must be an object of name → {entry, limits, env}`);
   const out: Record<string, FunctionConfig> = {};
   for (const [name, fn] of Object.entries(functions)) {
@@ -63,19 +63,15 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
     if (entry !== undefined && typeof entry !== 'string') throw new ConfigError(`${where}: "entry" must be a path`);
     if (code !== undefined && typeof code !== 'string') throw new ConfigError(`${where}: "code" must be a string`);
     if ((entry === undefined) === (code === undefined)) throw new ConfigError(`${where} needs exactly one of "entry" or "code"`);
-    if (fnLimits !== undefined) resolveLimits(fnLimits);
+    if (fnLimits !== undefined) naming(where, () => resolveLimits(fnLimits));
     if (env !== undefined && !isObject(env)) throw new ConfigError(`${where}: "env" must be an object`);
-    try {
-      checkTierFields(tier, needs);
-    } catch (err) {
-      throw new ConfigError(`${where}: ${(err as Error).message}`);
-    }
+    naming(where, () => checkTierFields(tier, needs));
     out[name] = {
       ...(entry !== undefined ? { entry: path.resolve(baseDir, entry) } : { code: code as string }),
       limits: fnLimits as Partial<Limits> | undefined,
       env: env as Record<string, unknown> | undefined,
       ...(egress !== undefined && { egress: egress as FunctionConfig['egress'] }),
-      ...(crons !== undefined && { crons: checkCrons(crons) }),
+      ...(crons !== undefined && { crons: naming(where, () => checkCrons(crons)) }),
       ...(ai !== undefined && { ai: ai as FunctionConfig['ai'] }),
       ...(tier !== undefined && { tier: tier as FunctionConfig['tier'] }),
       ...(needs !== undefined && { needs: needs as FunctionConfig['needs'] }),
@@ -88,6 +84,16 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
     ...(sched !== undefined && { sched: sched as SchedOverrides }),
     ...(models !== undefined && { models: checkedModels }),
   };
+}
+
+/** Runs a check whose ConfigError should say where in the config it was. */
+function naming<T>(where: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${where}: ${err.message}`);
+    throw err;
+  }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
