@@ -29,13 +29,13 @@ export class AdminFront {
       const home = this.#sup.ring.home(name);
       // Deploys, removals and reads of one function (its log stream too) go to its home engine;
       // the engine reports a successful deploy or removal to the supervisor, which keeps it.
-      return this.#sup.dispatch(home, await this.#sup.engineOf(home), req, res, name);
+      return this.#sup.dispatch(home, await this.#sup.engineOf(home), req, res, name, 0);
     }
     if (req.method === 'GET' && pathname === '/_islet/functions') return this.#gather(req, res, (answers) => functionList(answers));
     if (req.method === 'GET' && pathname === '/_islet/status') return this.#gather(req, res, (answers) => this.#status(answers));
     if (req.method === 'GET' && pathname === '/_islet/metrics') return this.#gather(req, res, (answers) => this.#metrics(answers));
     // Anything else (a wrong token, an unknown route) is answered by an engine, as in one process.
-    return this.#sup.dispatch(0, await this.#sup.engineOf(0), req, res, '');
+    return this.#sup.dispatch(0, await this.#sup.engineOf(0), req, res, '', 0);
   }
 
   /** Asks every engine the same GET; the first refusal (say a wrong token) is the answer. */

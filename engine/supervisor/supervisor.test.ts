@@ -216,6 +216,14 @@ describe('supervisor', () => {
     const listed = (await request(url, { path: '/_islet/functions', headers: auth })).json();
     expect(listed.functions.map((f: { name: string }) => f.name).sort()).toEqual([...names, 'hot'].sort());
 
+    // Log streams are no load: forty followers of a1 do not make it spill (its counter goes on).
+    const { hostname, port } = new URL(url);
+    const streams = await Promise.all(Array.from({ length: 40 }, () => new Promise<http.ClientRequest>((resolve) => {
+      const req = http.get({ hostname, port, path: '/_islet/functions/a1/logs', headers: auth }, () => resolve(req));
+    })));
+    for (let i = 7; i <= 9; i++) expect((await request(url, { host: 'a1.localhost' })).text).toBe(String(i));
+    for (const stream of streams) stream.destroy();
+
     // 80 requests in flight at once for one function: past its home's bound, it spills to the
     // other engine (deployed there in the background), and nothing fails on the way.
     for (let wave = 0; wave < 2; wave++) {

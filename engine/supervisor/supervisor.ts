@@ -142,13 +142,17 @@ export class Supervisor {
     });
   }
 
-  /** Sends a request to an engine, counting it against the slot's load until it is answered. */
-  dispatch(slotIndex: number, engine: EngineProcess, req: IncomingMessage, res: ServerResponse, fn: string): void {
+  /**
+   * Sends a request to an engine, counting it against the slot's load until it is answered. Admin
+   * calls (`load: 0`) do not count: a log stream stays open for as long as someone follows it,
+   * and forty of them would make a function spill to an engine whose logs nobody follows.
+   */
+  dispatch(slotIndex: number, engine: EngineProcess, req: IncomingMessage, res: ServerResponse, fn: string, load: 0 | 1 = 1): void {
     engine.inFlight++;
-    this.#load[slotIndex]!++;
+    this.#load[slotIndex]! += load;
     forward(engine.pool, req, res, fn, () => {
       engine.inFlight--;
-      this.#load[slotIndex]!--;
+      this.#load[slotIndex]! -= load;
       if (engine.inFlight === 0) engine.emitIdle();
     }, () => this.#failed(engine));
   }
