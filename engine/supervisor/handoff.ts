@@ -7,7 +7,8 @@
 // read (a per-request report would lag by a turn, and cost a message on the busiest path), and
 // nothing else would ever answer them.
 import net from 'node:net';
-import { EngineRestartedError, errorAnswer } from '../errors.ts';
+import { STATUS_CODES } from 'node:http';
+import { EngineRestartedError, errorAnswer, type IsletError } from '../errors.ts';
 import type { EngineProcess } from './engine-process.ts';
 import type { ConnectionReport } from './protocol.ts';
 
@@ -74,10 +75,10 @@ export class Handoff {
    * server's idle timeout) and reconnect; the client that did send a request gets a retryable 502
    * instead of waiting forever. Connections never handed to it go to the next engine.
    */
-  engineGone(engine: EngineProcess): void {
+  engineGone(engine: EngineProcess, why: IsletError = new EngineRestartedError()): void {
     if (this.#target === engine) this.#target = undefined;
-    const answer = errorAnswer(new EngineRestartedError(), undefined, false);
-    const head = `HTTP/1.1 ${answer.status} Bad Gateway\r\n${Object.entries(answer.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}content-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n`;
+    const answer = errorAnswer(why, undefined, false);
+    const head = `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\n${Object.entries(answer.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}content-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n`;
     for (const [id, c] of this.#conns) {
       if (c.engine !== engine) continue;
       // Midway through an answer, a 502 would be read as part of its body: cut it instead.

@@ -348,7 +348,8 @@ export class Supervisor {
     this.#pushInfo();
     for (const w of slot.waiters.splice(0)) w(engine);
     void engine.exited.then((why) => {
-      this.#handoff?.engineGone(engine);
+      // Cut off at the end of a shutdown's drain, a request is told so, not that a new engine comes.
+      this.#handoff?.engineGone(engine, this.#closing ? new SandboxUnavailableError('islet is shutting down') : undefined);
       if (slot.engine !== engine || this.#closing) return;
       slot.engine = undefined;
       this.stats.restarts++;
