@@ -16,12 +16,8 @@ Commands:
   bench <url>    load-test an HTTP endpoint (or --fixture <name>): latency, errors, compare
   setup tiers    install what the container and gVisor tiers need from Debian (root, apt-get)
 
-Run "islet <command> --help" for a command's options.
-
-${devHelp.split('\n')[0]}
-${serveHelp.split('\n')[0]}
-${benchHelp.split('\n')[0]}
-${tailHelp.split('\n')[0]}`;
+Run "islet <command> --help" for a command's options:
+${[devHelp, serveHelp, benchHelp, tailHelp].map((h) => `  ${h.split('\n')[0]!.replace(/^Usage: /, '')}`).join('\n')}`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   dev,
