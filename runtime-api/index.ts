@@ -27,7 +27,7 @@ import { defineCompressionStreams } from './compression/compression-streams.ts';
 import {
   clearInterval, clearTimeout, fireTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
 } from './host/timers.ts';
-import { answersOf, dispatchBatch, runScheduled, ScheduledController, setTenant, warmDispatch } from './dispatch/dispatch.ts';
+import { answersOf, dispatchBatch, forgetAnswers, runScheduled, ScheduledController, setTenant, warmDispatch } from './dispatch/dispatch.ts';
 import { ExecutionContext } from './dispatch/execution-context.ts';
 import { cancelResponseStream, pullResponseStream } from './dispatch/response-stream.ts';
 import { settleRequestChunk } from './dispatch/request-stream.ts';
@@ -134,6 +134,9 @@ Object.defineProperty(globalThis, 'navigator', {
  * non-deletable `gc` on every tenant's global object.)
  */
 function collectGarbage(): void {
+  // The last batch's answers are kept until the next batch (dispatch.ts); an idle isolate has
+  // none in flight, and the bodies in them are what this collection is for.
+  forgetAnswers();
   try {
     new ArrayBuffer(2 ** 40);
   } catch {

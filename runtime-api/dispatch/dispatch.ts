@@ -78,6 +78,11 @@ export async function dispatchBatch(batch: unknown[], seq: number, settledUpTo: 
   return ready;
 }
 
+/** Lets every kept answer go: the host's idle collection runs only with nothing in flight. */
+export function forgetAnswers(): void {
+  unconfirmed.clear();
+}
+
 /** What batch `seq` answered before its call failed (undefined: it is not known here). */
 export function answersOf(seq: number): unknown[] | undefined {
   const ready = unconfirmed.get(seq);

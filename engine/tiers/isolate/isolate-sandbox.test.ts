@@ -37,6 +37,19 @@ describe.each([{ snapshot: true }, { snapshot: false }])('idle collection (snaps
     sandbox.stop();
   });
 
+  it('gives back the last answer the runtime keeps for the host (a big body)', async () => {
+    // The runtime keeps a batch's answers until the next batch (a failed call's recovery): idle,
+    // the last one would hold its 8 MB body for as long as the isolate lives.
+    const sandbox = await start(snapshot, `export default { fetch() { return new Response(new Uint8Array(8 * 1048576)); } };`, { memoryMb: 64 });
+    expect((await sandbox.invoke(request)).status).toBe(200);
+    const before = await heapBytes(sandbox);
+    expect(sandbox.reclaim!()).toBe(true);
+    const after = await heapBytes(sandbox);
+    // The body is there twice (the Response's and the answer's copy), ~16 MB: both must go.
+    expect(before - after).toBeGreaterThan(12 * 1048576);
+    sandbox.stop();
+  });
+
   it('runs once per idle spell and never while a request or a timer is pending', async () => {
     const sandbox = await start(snapshot, `
       export default { async fetch(request) {
