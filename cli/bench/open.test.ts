@@ -68,6 +68,15 @@ describe('open model', () => {
     expect(elapsedS).toBeGreaterThan(0.4);
   });
 
+  it('counts bytes as the closed model does: whole responses, head and body', async () => {
+    const open = await runOpen({ ...base, urls: [`${url}/`], connections: 2, correction: true, startRps: 200, stages: [{ durationS: 0.3, targetRps: 200 }], startMs: nowMs() });
+    const { recorder: closed } = await runOnThreads({ model: 'closed', load: { method: 'GET', headers: {}, body: undefined, timeoutS: 5, urls: [`${url}/`], connections: 2, durationS: 0.3 } }, 1, false);
+    const perResponse = (r: { bytes: number; requests: number }) => r.bytes / r.requests;
+    // A bare "ok" with Node's headers, chunked: ~140 bytes on the wire, of which the body is 2.
+    expect(perResponse(closed)).toBeGreaterThan(50);
+    expect(Math.abs(perResponse(open) - perResponse(closed))).toBeLessThan(3);
+  });
+
   it('sorts failures into the error taxonomy', async () => {
     const closed = http.createServer();
     await new Promise<void>((res) => closed.listen(0, '127.0.0.1', res));

@@ -2,6 +2,7 @@
 // does, as real users do. A request that finds every connection busy waits in a queue; with
 // coordinated-omission correction its latency counts from when it was meant to be sent, so a
 // stalled server shows up in the percentiles instead of silently lowering the request rate.
+import { STATUS_CODES } from 'node:http';
 import { Client } from 'undici';
 import { nowMs } from './clock.ts';
 import type { Stage } from './flags.ts';
@@ -36,6 +37,19 @@ interface Route {
   head: number;
 }
 
+/**
+ * The bytes of a response's status line and headers as they came over the wire, give or take the
+ * reason phrase: autocannon (the closed model) counts whole responses as read off the socket, and
+ * so must this, or the two models' throughput would not compare.
+ */
+function headBytes(status: number, headers: Record<string, string | string[] | undefined>): number {
+  let n = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n\r\n`.length;
+  for (const [name, value] of Object.entries(headers)) {
+    for (const v of Array.isArray(value) ? value : [value ?? '']) n += name.length + 2 + Buffer.byteLength(v) + 2;
+  }
+  return n;
+}
+
 function queued(route: Route): number {
   return route.waiting.length - route.head;
 }
@@ -67,8 +81,14 @@ export async function runOpen(load: OpenLoad, recorder = new Recorder(load.urls,
       client
         .request({ path: route.path, method: load.method as 'GET', headers: load.headers, body: load.body })
         .then(async (res) => {
-          let bytes = 0;
-          for await (const chunk of res.body) bytes += (chunk as Buffer).length;
+          let bytes = headBytes(res.statusCode, res.headers);
+          const chunked = String(res.headers['transfer-encoding'] ?? '').includes('chunked');
+          for await (const chunk of res.body) {
+            const n = (chunk as Buffer).length;
+            // Chunked framing, "<hex length>\r\n…\r\n", as if each chunk read was one sent.
+            bytes += chunked ? n + n.toString(16).length + 4 : n;
+          }
+          if (chunked) bytes += 5; // the last chunk, "0\r\n\r\n"
           const doneMs = nowMs();
           recorder.response(route.index, res.statusCode, bytes, doneMs - sentMs, load.correction ? doneMs - intendedMs : doneMs - sentMs, doneMs);
         })
