@@ -74,7 +74,7 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 // characters into values, which Node refuses to write once the status line is out.
 const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const MALFORMED = 'the runtime produced a malformed response (was it tampered with?)';
+export const MALFORMED_RESPONSE = 'the runtime produced a malformed response (was it tampered with?)';
 
 /**
  * Why a sandbox's answer cannot go to a socket as it is, or undefined when it can. What comes out
@@ -82,12 +82,12 @@ const MALFORMED = 'the runtime produced a malformed response (was it tampered wi
  * on), so every tier checks it before resolving the request with it.
  */
 export function wireResponseProblem(status: unknown, headers: unknown): string | undefined {
-  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) return MALFORMED;
-  if (!Array.isArray(headers) || headers.length % 2 !== 0) return MALFORMED;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) return MALFORMED_RESPONSE;
+  if (!Array.isArray(headers) || headers.length % 2 !== 0) return MALFORMED_RESPONSE;
   for (let i = 0; i < headers.length; i += 2) {
     const name: unknown = headers[i];
     const value: unknown = headers[i + 1];
-    if (typeof name !== 'string' || typeof value !== 'string' || !FIELD_NAME.test(name)) return MALFORMED;
+    if (typeof name !== 'string' || typeof value !== 'string' || !FIELD_NAME.test(name)) return MALFORMED_RESPONSE;
     if (!FIELD_VALUE.test(value)) return `the response header "${name}" has a value HTTP cannot carry (a control character other than tab)`;
   }
   return undefined;

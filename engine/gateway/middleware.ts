@@ -24,9 +24,10 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
     const name = pick(c);
     if (name === undefined || (options.fallthrough && !engine.has(name))) return next();
     try {
-      const wire = await toWire(c, engine, name);
-      const answer = await engine.invoke(name, wire);
+      // On @hono/node-server the Node request is at hand: no Web Request needs building.
       const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+      const wire = await toWire(c, engine, name, incoming);
+      const answer = await engine.invoke(name, wire);
       if (answer.body instanceof ReadableStream && incoming?.socket) answer.body = cutOnFailure(answer.body, incoming.socket);
       const response = responseFromWire(answer);
       // HEAD answers with GET's headers, its length included (RFC 9110 §9.3.2); the server sends no body.
@@ -63,11 +64,9 @@ function cutOnFailure(body: ReadableStream<Uint8Array>, socket: Socket): Readabl
   }, { highWaterMark: 0 });
 }
 
-function toWire(c: Context, engine: Engine, name: string): WireRequest | Promise<WireRequest> {
+function toWire(c: Context, engine: Engine, name: string, incoming: IncomingMessage | undefined): WireRequest | Promise<WireRequest> {
   const limits = engine.limitsOf(name);
   if (!limits) throw new NoSuchFunctionError(name);
-  // On @hono/node-server the Node request is at hand: skip building a Web Request.
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   if (incoming && Array.isArray(incoming.rawHeaders)) {
     // Middleware before this one (a validator, a logger) may have read the body through Hono: it is
     // then in Hono's cache, not on the socket, where waiting for it would wait forever.

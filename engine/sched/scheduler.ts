@@ -284,8 +284,9 @@ export class Scheduler {
    */
   #refuseQuarantined(fn: SchedFunction, now: number, settled: Settled<never> | undefined): Promise<never> {
     const refusal = (at: number) => new QuarantinedError(fn.name, fn.quarantine.retryAfterS(at));
-    const holdMs = this.#o.quarantine ? Math.min(this.#o.quarantine.holdMs, fn.quarantine.until - now) : 0;
-    if (holdMs <= 0 || !this.#o.quarantine || this.#held.size >= this.#o.quarantine.maxHeld) return this.#refuse(refusal(now), now, settled);
+    const o = this.#o.quarantine;
+    const holdMs = o ? Math.min(o.holdMs, fn.quarantine.until - now) : 0;
+    if (!o || holdMs <= 0 || this.#held.size >= o.maxHeld) return this.#refuse(refusal(now), now, settled);
     return new Promise<never>((_, reject) => {
       const send = () => {
         clearTimeout(timer);
@@ -402,10 +403,6 @@ export class Scheduler {
   }
 
   /**
-   * A sandbox of `fn` ended on its own (a limit or a crash), perhaps with no request in flight:
-   * work after the response that hits a limit counts, and backs the function off, as well.
-   */
-  /**
    * A sandbox has room again outside a request's answer (its waitUntil work or streamed body
    * ended): let waiting requests in. Answers themselves pump through their own release.
    */
@@ -413,6 +410,10 @@ export class Scheduler {
     if (this.#drr.size > 0) this.#pump();
   }
 
+  /**
+   * A sandbox of `fn` ended on its own (a limit or a crash), perhaps with no request in flight:
+   * work after the response that hits a limit counts, and backs the function off, as well.
+   */
   noteEnded(fn: SchedFunction, reason: unknown): void {
     if (!fn.removed) this.#noteFailure(fn, reason);
   }

@@ -99,13 +99,14 @@ export class AdoptedConnections {
     socket[IN_FLIGHT]!--;
     this.#total--;
     if (socket[IN_FLIGHT] === 0) {
+      const id = socket[CONN_ID]!;
       this.#inFlightSockets.delete(socket);
-      if (this.#answering.delete(socket[CONN_ID]!)) {
-        this.#nowAnswered.push(socket[CONN_ID]!);
+      if (this.#answering.delete(id)) {
+        this.#nowAnswered.push(id);
         this.#schedule();
       }
+      if (this.#releasing) this.#giveBack(id);
     }
-    if (this.#releasing && socket[IN_FLIGHT] === 0) this.#giveBack(socket[CONN_ID]!);
     if (this.#total === 0) this.#idle.notify();
   }
 

@@ -46,14 +46,8 @@ export class Handoff {
 
   /** An engine's report of its connections since its last one. */
   report(engine: EngineProcess, r: ConnectionReport): void {
-    for (const id of r.answering ?? []) {
-      const c = this.#conns.get(id);
-      if (c?.engine === engine) c.answering = true;
-    }
-    for (const id of r.answered ?? []) {
-      const c = this.#conns.get(id);
-      if (c?.engine === engine) c.answering = false;
-    }
+    this.#markAnswering(engine, r.answering, true);
+    this.#markAnswering(engine, r.answered, false);
     for (const id of r.closed) {
       this.#conns.get(id)?.socket.destroy();
       this.#conns.delete(id);
@@ -112,6 +106,13 @@ export class Handoff {
   destroyAll(): void {
     for (const c of this.#conns.values()) c.socket.destroy();
     this.#conns.clear();
+  }
+
+  #markAnswering(engine: EngineProcess, ids: number[] | undefined, answering: boolean): void {
+    for (const id of ids ?? []) {
+      const c = this.#conns.get(id);
+      if (c?.engine === engine) c.answering = answering;
+    }
   }
 
   #owns(engine: EngineProcess): boolean {
