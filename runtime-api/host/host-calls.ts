@@ -7,7 +7,8 @@ export interface HostCalls {
   log(level: string, message: string): void;
   /** Fresh random bytes from the host's CSPRNG. */
   randomBytes(length: number): ArrayBuffer;
-  setTimer(id: number, delayMs: number): void;
+  /** Arm timer `id` for `delayMs` from `setAt` (the isolate's Date.now() when tenant code set it). */
+  setTimer(id: number, delayMs: number, setAt: number): void;
   clearTimer(id: number): void;
   /** Responses that finished after their dispatch batch returned, flat as in dispatch.ts. */
   respond(results: unknown[]): void;

@@ -2,8 +2,12 @@
 // delays, and fires a timer by calling `fireTimer(id)` back into the isolate.
 import { host } from './host-calls.ts';
 
-// Captured at load: a tenant that replaces Reflect.apply must not change how its timers are called.
+// Captured at load: a tenant that replaces Reflect.apply, Date.now or Promise#then must not change
+// how its timers are called or when they are due.
 const { apply } = Reflect;
+const dateNow = Date.now;
+const { then } = Promise.prototype;
+const settled = Promise.resolve();
 
 interface Timer {
   callback: (...args: unknown[]) => void;
@@ -33,6 +37,25 @@ export function setMaxTimers(n: number): void {
   maxTimers = n;
 }
 
+/**
+ * The time timers set in this turn count from: read once per turn (until the next microtask
+ * checkpoint), as workerd freezes the clock while code runs. `setTimeout(a, 2); setTimeout(b, 1)`
+ * then always has b due first, however long the host takes to hear of the two.
+ */
+let turnTime: number | undefined;
+
+function endTurn(): void {
+  turnTime = undefined;
+}
+
+function turnNow(): number {
+  if (turnTime === undefined) {
+    turnTime = dateNow();
+    apply(then, settled, [endTurn]);
+  }
+  return turnTime;
+}
+
 function normalizeDelay(ms: unknown): number {
   const n = Number(ms);
   // HTML timers clamp to [0, 2^31-1]; NaN and negatives mean "as soon as possible".
@@ -49,7 +72,7 @@ function arm(callback: unknown, ms: unknown, args: unknown[], repeat: boolean): 
   const delay = clampNested(normalizeDelay(ms), nesting);
   const id = nextId++;
   timers.set(id, { callback: callback as Timer['callback'], args, repeatMs: repeat ? Math.max(delay, 1) : 0, nesting });
-  host().setTimer(id, delay);
+  host().setTimer(id, delay, turnNow());
   return id;
 }
 
@@ -77,7 +100,7 @@ export function queueMicrotask(callback: unknown): void {
 export function fireTimer(id: number): void {
   const timer = timers.get(id);
   if (!timer) return;
-  if (timer.repeatMs) host().setTimer(id, clampNested(timer.repeatMs, ++timer.nesting));
+  if (timer.repeatMs) host().setTimer(id, clampNested(timer.repeatMs, ++timer.nesting), turnNow());
   else timers.delete(id);
   firing = timer.nesting;
   try {

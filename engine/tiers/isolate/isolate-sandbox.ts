@@ -21,6 +21,7 @@ import type { LimitEnforcer, SandboxMeter } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { runSlots } from './run-slots.ts';
 import { StreamedBody } from './streamed-body.ts';
+import { TimerQueue } from './timer-queue.ts';
 import { runSubtle } from './web-crypto.ts';
 
 /** A request in this isolate: besides waitUntil work, it lasts while its body streams either way. */
@@ -87,7 +88,7 @@ export class IsolateSandbox implements Sandbox {
       return true;
     },
   });
-  readonly #timers = new Map<number, { timeout?: NodeJS.Timeout; immediate?: NodeJS.Immediate }>();
+  readonly #timers = new TimerQueue((id) => this.#fireTimer(id));
   readonly #legacyDecoders = new LegacyDecoders();
   /** Subrequests in progress, by the id the runtime gave them. */
   readonly #subrequests = new Map<number, AbortController>();
@@ -208,8 +209,8 @@ export class IsolateSandbox implements Sandbox {
     await runtime.init.apply(undefined, [
       new ivm.Callback((level: string, message: string) => this.#spec?.log.console(String(level), String(message)), { ignored: true }),
       new ivm.Callback((length: number) => this.#randomBytes(length)),
-      new ivm.Callback((id: number, delayMs: number) => this.#setTimer(id, delayMs), { ignored: true }),
-      new ivm.Callback((id: number) => this.#clearTimer(id), { ignored: true }),
+      new ivm.Callback((id: number, delayMs: number, setAt: number) => this.#setTimer(id, delayMs, setAt), { ignored: true }),
+      new ivm.Callback((id: number) => this.#timers.clear(Number(id)), { ignored: true }),
       new ivm.Callback((results: unknown[]) => this.#onResults(results), { ignored: true }),
       new ivm.Callback((id: number) => this.#onTaskDone(id), { ignored: true }),
       new ivm.Callback((domain: string) => domainToASCII(String(domain)) || null),
@@ -679,30 +680,15 @@ export class IsolateSandbox implements Sandbox {
     return getRandomValues(new Uint8Array(n)).buffer;
   }
 
-  #setTimer(id: number, delayMs: number): void {
+  #setTimer(id: number, delayMs: number, setAt: number): void {
     if (!this.alive || this.#timers.size >= MAX_TIMERS_PER_ISOLATE) return;
-    this.#clearTimer(id);
-    const fire = () => {
-      this.#timers.delete(id);
-      if (!this.alive) return;
-      this.#reclaimed = false;
-      this.#deliver(this.#runtime!.fireTimer, [id]);
-    };
-    // Node runs a 0 ms timeout after 1 ms, behind timers set earlier for 1 ms; HTML and workerd
-    // run it first. The runtime clamps nested ones (HTML's 4 ms past 5 levels), so an immediate
-    // here cannot be turned into a busy loop.
-    const delay = Math.max(0, Number(delayMs) || 0);
-    const handle = delay === 0 ? { immediate: setImmediate(fire) } : { timeout: setTimeout(fire, delay) };
-    (handle.immediate ?? handle.timeout)!.unref();
-    this.#timers.set(id, handle);
+    this.#timers.set(id, Number(delayMs), Number(setAt));
   }
 
-  #clearTimer(id: number): void {
-    const handle = this.#timers.get(id);
-    if (!handle) return;
-    if (handle.immediate) clearImmediate(handle.immediate);
-    else clearTimeout(handle.timeout);
-    this.#timers.delete(id);
+  #fireTimer(id: number): void {
+    if (!this.alive) return;
+    this.#reclaimed = false;
+    this.#deliver(this.#runtime!.fireTimer, [id]);
   }
 
   /** Ends the isolate for `reason`: every request it was serving fails with that reason. */
@@ -710,7 +696,7 @@ export class IsolateSandbox implements Sandbox {
     if (this.#death) return;
     this.#death = reason;
     this.#meter?.stop();
-    for (const id of [...this.#timers.keys()]) this.#clearTimer(id);
+    this.#timers.clearAll();
     this.#legacyDecoders.clear();
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();

@@ -1,0 +1,114 @@
+// One isolate's pending timers on the host, kept in the order HTML fires them: by deadline, then
+// by the order they were set. Each timer's deadline counts from when the isolate set it (the
+// runtime sends that time along), not from when the host heard of it: the runtime's calls reach
+// the host as separate tasks, and on a busy host a millisecond can pass between two of them, which
+// with one Node timer per isolate timer let `setTimeout(a, 2); setTimeout(b, 1)` fire a first.
+// One Node timer (or immediate, when the head is already due) wakes the queue for its head.
+
+interface Entry {
+  id: number;
+  /** Date.now() milliseconds at which the timer is due. */
+  deadline: number;
+  /** When it was (re)armed among this queue's timers: the tie-break, and unique. */
+  seq: number;
+}
+
+function before(a: Entry, b: Entry): boolean {
+  return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
+}
+
+export class TimerQueue {
+  readonly #fire: (id: number) => void;
+  readonly #byId = new Map<number, Entry>();
+  /** Sorted by `before`; holds exactly the entries of #byId. */
+  readonly #queue: Entry[] = [];
+  #seq = 0;
+  #wake: { at: number; timeout?: NodeJS.Timeout; immediate?: NodeJS.Immediate } | undefined;
+
+  constructor(fire: (id: number) => void) {
+    this.#fire = fire;
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /**
+   * Timer `id` (re)armed for `delayMs` from `setAt`, the isolate's clock when its code set it. A
+   * `setAt` in the future or not a number counts from now: the host's clock is the authority.
+   */
+  set(id: number, delayMs: number, setAt: number): void {
+    this.#remove(id);
+    const now = Date.now();
+    const from = Number.isFinite(setAt) && setAt <= now ? setAt : now;
+    const entry: Entry = { id, deadline: from + Math.max(0, Number(delayMs) || 0), seq: this.#seq++ };
+    this.#byId.set(id, entry);
+    this.#queue.splice(this.#indexFor(entry), 0, entry);
+    this.#schedule();
+  }
+
+  clear(id: number): void {
+    if (this.#remove(id)) this.#schedule();
+  }
+
+  clearAll(): void {
+    this.#byId.clear();
+    this.#queue.length = 0;
+    this.#schedule();
+  }
+
+  #remove(id: number): boolean {
+    const entry = this.#byId.get(id);
+    if (!entry) return false;
+    this.#byId.delete(id);
+    // Entries are unique under `before` (seqs are), so the binary search lands on this one.
+    this.#queue.splice(this.#indexFor(entry), 1);
+    return true;
+  }
+
+  /** The first index whose entry does not come before `entry`. */
+  #indexFor(entry: Entry): number {
+    let low = 0;
+    let high = this.#queue.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (before(this.#queue[mid]!, entry)) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /** Keeps one wake-up armed for the head's deadline, or none when the queue is empty. */
+  #schedule(): void {
+    const head = this.#queue[0];
+    if (this.#wake && head?.deadline === this.#wake.at) return;
+    this.#cancelWake();
+    if (!head) return;
+    const delay = head.deadline - Date.now();
+    // unref: a tenant's pending timer must not keep the host process alive on its own.
+    this.#wake = delay <= 0
+      ? { at: head.deadline, immediate: setImmediate(() => this.#run()).unref() }
+      : { at: head.deadline, timeout: setTimeout(() => this.#run(), delay).unref() };
+  }
+
+  #cancelWake(): void {
+    if (!this.#wake) return;
+    if (this.#wake.immediate) clearImmediate(this.#wake.immediate);
+    else clearTimeout(this.#wake.timeout);
+    this.#wake = undefined;
+  }
+
+  #run(): void {
+    this.#wake = undefined;
+    const now = Date.now();
+    // Only timers armed before this run: one that a callback sets at 0 ms waits for the next turn.
+    const armedBefore = this.#seq;
+    // One at a time, so a callback that clears a timer due in this same run stops it.
+    while (this.#queue.length > 0 && this.#queue[0]!.deadline <= now && this.#queue[0]!.seq < armedBefore) {
+      const entry = this.#queue.shift()!;
+      this.#byId.delete(entry.id);
+      this.#fire(entry.id);
+    }
+    this.#schedule();
+  }
+}
