@@ -29,6 +29,17 @@ export default {
       }
       return Response.json({ bytes, chunks });
     }
+    if (url.pathname === '/upload-byob') {
+      // Reads into one 1000-byte buffer, handed back each time: no chunk is ever bigger.
+      const reader = request.body.getReader({ mode: 'byob' });
+      let bytes = 0, reads = 0, biggest = 0, buffer = new ArrayBuffer(1000);
+      for (;;) {
+        const { done, value } = await reader.read(new Uint8Array(buffer));
+        if (done) break;
+        bytes += value.length; reads++; biggest = Math.max(biggest, value.length); buffer = value.buffer;
+      }
+      return Response.json({ bytes, reads, biggest });
+    }
     if (url.pathname === '/ignore-body') return new Response('did not read it');
     if (url.pathname === '/echo') return new Response(request.body);
     if (url.pathname === '/read-later') {
@@ -122,6 +133,15 @@ describe('streamed request bodies', () => {
     const out = JSON.parse(res.text);
     expect(out.bytes).toBe(64 * 1024 * 1024);
     expect(out.chunks).toBeGreaterThan(1);
+  }, 30_000);
+
+  it('can be read with a BYOB reader into the tenant\'s own buffer', async () => {
+    const res = await upload('/upload-byob', 1024 * 1024);
+    expect(res.status).toBe(200);
+    const out = JSON.parse(res.text);
+    expect(out).toMatchObject({ bytes: 1024 * 1024, biggest: 1000 });
+    // Each read fills what it can of 1000 bytes (less at the end of a chunk from the socket).
+    expect(out.reads).toBeGreaterThanOrEqual(Math.ceil((1024 * 1024) / 1000));
   }, 30_000);
 
   it('answer 413 when declared too large, fail inside the tenant once a chunked one passes maxBodyBytes', async () => {

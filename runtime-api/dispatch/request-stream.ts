@@ -2,9 +2,10 @@
 // them off the socket) only as it reads, so a big upload never sits whole in the isolate.
 import { host } from '../host/host-calls.ts';
 import { ReadableStream } from '../web/index.ts';
+import { closeByteStream, type ReadableByteStreamController } from '../web/streams.ts';
 
 interface Waiting {
-  controller: ReadableStreamDefaultController<Uint8Array>;
+  controller: ReadableByteStreamController;
   resolve(): void;
 }
 
@@ -12,8 +13,10 @@ interface Waiting {
 const waiting = new Map<number, Waiting>();
 
 export function requestBodyStream(id: number): ReadableStream<Uint8Array> {
+  // A byte stream, as Fetch's request bodies are: a BYOB reader reads straight into its own buffer.
   return new ReadableStream<Uint8Array>({
-    pull: (controller) => new Promise<void>((resolve) => {
+    type: 'bytes',
+    pull: (controller: ReadableByteStreamController) => new Promise<void>((resolve) => {
       waiting.set(id, { controller, resolve });
       host().pullRequestBody(id);
     }),
@@ -28,9 +31,15 @@ export function requestBodyStream(id: number): ReadableStream<Uint8Array> {
 export function settleRequestChunk(id: number, chunk: ArrayBuffer | null, error: string | null): void {
   const w = waiting.get(id);
   if (!w) return;
+  if (chunk !== null && error === null && chunk.byteLength === 0) {
+    // A byte stream takes no empty chunks, and the pull must not end without one (nothing would
+    // pull again for the waiting read): ask the host for the next chunk instead.
+    host().pullRequestBody(id);
+    return;
+  }
   waiting.delete(id);
   if (error !== null) w.controller.error(new TypeError(error));
-  else if (chunk === null) w.controller.close();
+  else if (chunk === null) closeByteStream(w.controller);
   else w.controller.enqueue(new Uint8Array(chunk));
   w.resolve();
 }

@@ -322,6 +322,40 @@ describe('Body mixin with streams', () => {
     expect(read.bodyUsed).toBe(true);
   });
 
+  it('makes byte streams, so a BYOB reader reads the body into its own buffer', async () => {
+    /** Reads with a BYOB reader, `size` bytes at a time, into buffers it hands back each time. */
+    async function readByob(stream: ReadableStream<Uint8Array>, size: number): Promise<number[]> {
+      const reader = stream.getReader({ mode: 'byob' });
+      const out: number[] = [];
+      let buffer = new ArrayBuffer(size);
+      for (;;) {
+        const { done, value } = await reader.read(new Uint8Array(buffer));
+        if (done) return out;
+        out.push(...value);
+        buffer = value.buffer;
+      }
+    }
+    const bytes = [...encode('hello, byte stream')];
+    expect(await readByob(new Response('hello, byte stream').body!, 4)).toEqual(bytes);
+    const response = new Response(Uint8Array.from(bytes));
+    const clone = response.clone();
+    void response.body;
+    const teed = response.clone(); // a tee of the made stream: both sides are byte streams too
+    expect(await readByob(response.body!, 5)).toEqual(bytes);
+    expect(await readByob(teed.body!, 7)).toEqual(bytes);
+    expect(await readByob(clone.body!, 100)).toEqual(bytes);
+    expect(await readByob(new Request('https://x.test/', { method: 'POST', body: 'hello, byte stream' }).body!, 3)).toEqual(bytes);
+    expect(await readByob(new Blob(['hello, ', 'byte stream']).stream() as ReadableStream<Uint8Array>, 6)).toEqual(bytes);
+    // An empty body: a BYOB read waiting when the stream closes is answered done, not left waiting.
+    expect(await readByob(new Response('').body!, 4)).toEqual([]);
+    // A used body's stream is one too, locked as reading left it.
+    const used = new Response('x');
+    await used.text();
+    expect(() => used.body!.getReader({ mode: 'byob' })).toThrow(TypeError);
+    // A stream the tenant made keeps the type it was made with.
+    expect(() => new Response(streamOf(encode('a'))).body!.getReader({ mode: 'byob' })).toThrow(TypeError);
+  });
+
   it('tees a stream body on clone, and each side reads all of it', async () => {
     const response = new Response(streamOf(encode('a'), encode('b')));
     const before = response.body;

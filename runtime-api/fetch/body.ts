@@ -7,7 +7,7 @@ import { utf8Decode, utf8Encode } from '../encoding/utf8.ts';
 import { type Blob, blobBytes, blobType, createBlob, isBlob, toBlobType } from '../web/blob.ts';
 import { createFormData, type FormData, formDataEntryList, isFormData } from '../web/form-data.ts';
 import {
-  isReadableStream, isReadableStreamDisturbed, isReadableStreamLocked, ReadableStream, ReadableStreamDefaultReader, TransformStream,
+  closeByteStream, isReadableStream, isReadableStreamDisturbed, isReadableStreamLocked, ReadableStream, ReadableStreamDefaultReader, TransformStream,
 } from '../web/streams.ts';
 import { isArrayBuffer, toUSVString, typedArrayName, viewBufferSource } from '../webidl/index.ts';
 import { Headers } from './headers.ts';
@@ -145,16 +145,19 @@ function bodyStream(body: Body): ReadableStream<Uint8Array> {
   if (body.stream !== null) return body.stream;
   if (body.used) {
     // What consume body left behind: locked by its reader, and disturbed.
-    const stream = new ReadableStream<Uint8Array>();
+    const stream = new ReadableStream<Uint8Array>({ type: 'bytes' });
     void Reflect.apply(cancel, Reflect.apply(getReader, stream, []), []);
     body.stream = stream;
     return stream;
   }
   // highWaterMark 0: pull runs on the first read, so until then the source can still be taken without a copy.
   // Held here too: clone and proxy let go of body.source before a tee or pipe pulls.
+  // A byte stream, as Fetch sets bodies up "with byte reading support": BYOB readers work, and
+  // enqueue moves the source's buffer into the stream, which it can since the body owns it.
   let pending = body.source;
   body.stream = new ReadableStream<Uint8Array>(
     {
+      type: 'bytes',
       pull(controller) {
         const source = pending;
         pending = null;
@@ -162,7 +165,7 @@ function bodyStream(body: Body): ReadableStream<Uint8Array> {
         if (source !== null && source.length > 0) {
           controller.enqueue(typeof source === 'string' ? utf8Encode(source) : source);
         }
-        controller.close();
+        closeByteStream(controller);
       },
     },
     { highWaterMark: 0 },

@@ -147,6 +147,7 @@ function settle<T>(read: () => T): Promise<T> {
 }
 
 interface ReadableStreamSource {
+  type: 'bytes';
   start(controller: { enqueue(chunk: Uint8Array): void; close(): void }): void;
 }
 
@@ -189,7 +190,9 @@ export class Blob {
     if (typeof ReadableStreamConstructor !== 'function') {
       throw new TypeError("Failed to execute 'stream' on 'Blob': streams are not available yet");
     }
+    // File API "get stream" sets the stream up with byte reading support, so BYOB readers work.
     return new ReadableStreamConstructor({
+      type: 'bytes',
       start(controller) {
         if (bytes.length > 0) controller.enqueue(bytes.slice());
         controller.close();

@@ -1,7 +1,7 @@
 // WHATWG Streams, from web-streams-polyfill's ponyfill (a port of the spec's
 // reference implementation; it installs no globals), plus the few abstract
 // operations Fetch needs and the Encoding standard's stream classes.
-import { ReadableStream } from 'web-streams-polyfill';
+import { ReadableByteStreamController, ReadableStream, ReadableStreamBYOBRequest } from 'web-streams-polyfill';
 
 export {
   ByteLengthQueuingStrategy, CountQueuingStrategy, ReadableByteStreamController, ReadableStream, ReadableStreamBYOBReader,
@@ -35,4 +35,20 @@ export function isReadableStreamLocked(stream: ReadableStream): boolean {
  */
 export function isReadableStreamDisturbed(stream: ReadableStream): boolean {
   return (stream as unknown as { _disturbed: boolean })._disturbed;
+}
+
+// Taken at load, like lockedGetter.
+const byteClose = ReadableByteStreamController.prototype.close;
+const byobRequestGetter = Object.getOwnPropertyDescriptor(ReadableByteStreamController.prototype, 'byobRequest')!.get!;
+const byobRespond = ReadableStreamBYOBRequest.prototype.respond;
+
+/**
+ * Closes a byte stream the runtime made. A BYOB read waiting at that moment is only answered
+ * (done) once the source responds to its request with 0 bytes (Streams §4.7.4 close(): "the
+ * underlying byte source must respond to it"); without that, the reader waits forever.
+ */
+export function closeByteStream(controller: ReadableByteStreamController): void {
+  Reflect.apply(byteClose, controller, []);
+  const request = Reflect.apply(byobRequestGetter, controller, []) as ReadableStreamBYOBRequest | null;
+  if (request !== null) Reflect.apply(byobRespond, request, [0]);
 }
