@@ -10,6 +10,8 @@ let server: http.Server;
 let engine: Engine;
 let slowClosed: Promise<boolean> | undefined;
 let hits = 0;
+let slowArrived: () => void;
+const slowSeen = new Promise<void>((r) => (slowArrived = r));
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -21,8 +23,11 @@ beforeAll(async () => {
     if (req.url === '/slow') {
       slowClosed = new Promise((r) => res.on('close', () => r(true)));
       setTimeout(() => res.end('late'), 2_000).unref();
+      slowArrived();
       return;
     }
+    // Answers once /slow has arrived: the tenant aborts /slow then, not after a guessed delay.
+    if (req.url === '/wait-slow') return void slowSeen.then(() => res.end('ok'));
     res.end('ok');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -51,7 +56,8 @@ describe('fetch(request) from tenant code', () => {
       const reason = await name(fetch(new Request(origin + '/', { signal: AbortSignal.abort('mine') })));
       const c = new AbortController();
       const late = name(fetch(new Request(origin + '/slow', { signal: c.signal })));
-      setTimeout(() => c.abort(), 50);
+      await fetch(origin + '/wait-slow');
+      c.abort();
       // A Request made from one with a signal follows that signal too.
       const copied = await name(fetch(new Request(new Request(origin + '/', { signal: AbortSignal.abort() }))));
       // Integrity metadata islet cannot check is refused (as workerd does), not silently ignored.
@@ -60,7 +66,7 @@ describe('fetch(request) from tenant code', () => {
     } }`);
     expect(out).toEqual({ early: 'AbortError', reason: 'mine', late: 'AbortError', copied: 'AbortError', integrity: 'TypeError' });
     expect(await slowClosed).toBe(true);
-    expect(hits).toBe(1); // only /slow: the aborted ones never left the isolate
+    expect(hits).toBe(2); // only /slow and /wait-slow: the aborted ones never left the isolate
   });
 
   it('passes a redirect through when a proxy forwards the incoming request (its redirect mode is manual)', async () => {
