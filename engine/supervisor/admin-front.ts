@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EngineRestartedError } from '../errors.ts';
 import type { EngineProcess } from './engine-process.ts';
 import { clusterStatus, supervisorMetrics } from './cluster-status.ts';
+import { MergedTail } from './merged-tail.ts';
 import { mergeMetrics } from './metrics-merge.ts';
 import type { Supervisor } from './supervisor.ts';
 
@@ -26,6 +27,8 @@ export class AdminFront {
     const one = /^\/_islet\/functions\/([^/]+)(\/.*)?$/.exec(pathname);
     if (one) {
       const name = decodeURIComponent(one[1]!);
+      // A function that spilled runs on two engines, and each sees only its own requests.
+      if (req.method === 'GET' && one[2] === '/logs' && this.#sup.workers > 1) return MergedTail.start(this.#sup, name, req, res);
       const home = this.#sup.ring.home(name);
       // Deploys, removals and reads of one function (its log stream too) go to its home engine;
       // the engine reports a successful deploy or removal to the supervisor, which keeps it.

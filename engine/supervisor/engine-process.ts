@@ -39,7 +39,10 @@ export class EngineProcess {
     this.socketPath = start.socketPath;
     // stdout/stderr inherited: the engines' JSON log lines join the supervisor's.
     this.child = fork(WORKER, [], { execArgv: ['--no-node-snapshot', ...process.execArgv.filter((a) => a !== '--no-node-snapshot')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
-    this.pool = new Pool('http://localhost', { socketPath: start.socketPath, connections: options.connections, pipelining: 1, keepAliveTimeout: 60_000 });
+    this.pool = new Pool('http://localhost', { socketPath: start.socketPath, connections: options.connections, pipelining: 1, keepAliveTimeout: 60_000,
+      // The engine enforces the tenants' limits; a proxy timeout of its own would cut a quiet
+      // stream (server-sent events, a log tail) after undici's default 5 minutes.
+      bodyTimeout: 0 });
     // 'close', not 'exit': it comes after the IPC channel is drained, so a "drained" message sent
     // just before the engine's exit is always seen first.
     this.exited = new Promise((resolve) => this.child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {

@@ -224,6 +224,19 @@ describe('supervisor', () => {
     for (let i = 7; i <= 9; i++) expect((await request(url, { host: 'a1.localhost' })).text).toBe(String(i));
     for (const stream of streams) stream.destroy();
 
+    // Someone follows hot's logs from before it spills: the stream must carry every request's
+    // line, from whichever engine served it.
+    let hotLog = '';
+    const hotTail = await new Promise<http.ClientRequest>((resolve) => {
+      const req = http.get({ hostname, port, path: '/_islet/functions/hot/logs', headers: auth }, (res) => {
+        expect(res.statusCode).toBe(200);
+        res.setEncoding('utf8');
+        res.on('data', (text: string) => (hotLog += text));
+        resolve(req);
+      });
+    });
+    const requestLines = () => hotLog.split('\n').filter((line) => line.includes('"msg":"request"')).length;
+
     // 80 requests in flight at once for one function: past its home's bound, it spills to the
     // other engine (deployed there in the background), and nothing fails on the way.
     for (let wave = 0; wave < 2; wave++) {
@@ -232,6 +245,24 @@ describe('supervisor', () => {
     }
     const spilled = await status(url);
     expect(spilled.engines[0].functions + spilled.engines[1].functions).toBe(names.length + 2);
+    for (let waited = 0; requestLines() < 160 && waited < 2_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    expect(requestLines()).toBe(160);
+    // Whole lines, each one JSON, however the two engines' streams interleaved.
+    for (const line of hotLog.split('\n').filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
+
+    // The stream outlives an engine crash: it follows hot on the engines that replace them.
+    const linesBefore = requestLines();
+    for (const engine of spilled.engines) process.kill(engine.pid, 'SIGKILL');
+    expect(await firstSuccess(url, 'hot.localhost', 10_000)).toBeLessThan(10_000);
+    // Requests go on until one's line arrives: the stream may rejoin just after the first answer.
+    for (let waited = 0; requestLines() === linesBefore && waited < 3_000; waited += 20) {
+      await request(url, { host: 'hot.localhost' });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(requestLines()).toBeGreaterThan(linesBefore);
+    hotTail.destroy();
+    expect((await request(url, { path: '/_islet/functions/nope/logs', headers: auth })).status).toBe(404);
+    expect((await request(url, { path: '/_islet/functions/hot/logs' })).status).toBe(401);
     expect(spilled.functions).toBe(names.length + 1);
     expect((await request(url, { path: '/_islet/status' })).status).toBe(401);
     // A deploy goes to the function's home engine, and stays there.

@@ -20,6 +20,9 @@ import { AdminFront } from './admin-front.ts';
 import { forward } from './proxy.ts';
 import { SUPERVISOR_DEFAULTS, type SupervisorOptions } from './options.ts';
 
+/** How long a spill waits for log followers to start following the function on its new engine. */
+const PLACEMENT_HOOK_MS = 2_000;
+
 /** One place on the hash ring: the engine serving it now, and the one replacing it, if any. */
 interface Slot {
   index: number;
@@ -49,6 +52,7 @@ export class Supervisor {
   /** Per function, the slots it is deployed on beyond its home (where it spilled). */
   readonly #spilled = new Map<string, Set<number>>();
   readonly #spilling = new Set<string>();
+  readonly #placementHooks = new Set<(name: string, slot: number) => Promise<void>>();
   readonly #admin: AdminFront;
   readonly #dir: string;
   #server?: http.Server | net.Server;
@@ -117,6 +121,15 @@ export class Supervisor {
 
   info(): SupervisorInfo {
     return { workers: this.workers, functions: this.table.size, engineRestarts: this.stats.restarts, engineRecycles: this.stats.recycles };
+  }
+
+  /**
+   * Runs `hook` before a function is placed on another slot (a spill), so that its log followers
+   * follow it there before any request is routed there. Returns the unsubscribe.
+   */
+  beforePlacement(hook: (name: string, slot: number) => Promise<void>): () => void {
+    this.#placementHooks.add(hook);
+    return () => this.#placementHooks.delete(hook);
   }
 
   /** Every slot the function is deployed on: its home first. */
@@ -272,6 +285,10 @@ export class Supervisor {
         const errors = await e.deploy([[fn, config]]);
         // The slot's engine changed meanwhile (recycled, crashed): the next overload tries again.
         if (errors[fn] || this.table.get(fn) !== config || this.#slots[index]!.engine !== e) return;
+        // Bounded: a follower that cannot open its stream must not keep the function from spilling.
+        const hooks = Promise.allSettled([...this.#placementHooks].map((hook) => hook(fn, index)));
+        await Promise.race([hooks, new Promise((r) => setTimeout(r, PLACEMENT_HOOK_MS).unref())]);
+        if (this.table.get(fn) !== config || this.#slots[index]!.engine !== e) return;
         let set = this.#spilled.get(fn);
         if (!set) this.#spilled.set(fn, (set = new Set()));
         set.add(index);
