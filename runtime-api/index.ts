@@ -20,6 +20,7 @@ import { CryptoKey } from './host/crypto-key.ts';
 import { settleCrypto, SubtleCrypto } from './host/subtle-crypto.ts';
 import { fetch, settleFetch } from './host/outbound-fetch.ts';
 import { Performance, performance, startPerformanceClock } from './host/performance.ts';
+import { Scheduler, scheduler } from './host/scheduler.ts';
 import { setHostCalls, type HostCalls } from './host/host-calls.ts';
 import { findSharedArrayBuffer, markPlatformInterface } from './webidl/index.ts';
 import { defineEventInterfaces } from './web/event-interfaces.ts';
@@ -41,7 +42,7 @@ const globals: Record<string, unknown> = {
   SubtleCrypto, CryptoKey, ReadableStream, ReadableStreamDefaultReader, ReadableStreamBYOBReader, ReadableStreamBYOBRequest,
   ReadableStreamDefaultController, ReadableByteStreamController, WritableStream, WritableStreamDefaultWriter,
   WritableStreamDefaultController, TransformStream, TransformStreamDefaultController, ByteLengthQueuingStrategy,
-  CountQueuingStrategy, TextEncoderStream, TextDecoderStream,
+  CountQueuingStrategy, TextEncoderStream, TextDecoderStream, scheduler,
 };
 
 // `new URL(request.url)` and its kind skip whatwg-url's state machine (url/fast-parse.ts), and
@@ -51,7 +52,7 @@ installFastUrlencoded(urlencoded);
 
 // Interfaces not made with defineInterface hold their state in slots all the same: structuredClone
 // must refuse their objects (workerd does, for CryptoKey too), not copy their own properties.
-for (const cls of [URL, URLSearchParams, Crypto, CryptoKey, SubtleCrypto, Performance, ExecutionContext, ScheduledController]) {
+for (const cls of [URL, URLSearchParams, Crypto, CryptoKey, SubtleCrypto, Performance, ExecutionContext, ScheduledController, Scheduler]) {
   markPlatformInterface(cls);
 }
 

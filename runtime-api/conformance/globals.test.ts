@@ -56,6 +56,21 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
       expect(out).toEqual({ thisValues: [true, true, true], n: 2 });
     });
 
+    it('scheduler.wait sleeps on the same timers, and an AbortSignal stops it with its reason', async () => {
+      const out = await run('scheduler-wait', `
+        const order = [];
+        const started = Date.now();
+        await Promise.all([scheduler.wait(30).then(() => order.push('wait 30')), new Promise((r) => setTimeout(r, 10)).then(() => order.push('timeout 10'))]);
+        const waited = Date.now() - started;
+        const c = new AbortController();
+        const aborted = scheduler.wait(10_000, { signal: c.signal }).then(() => 'resolved', (e) => e);
+        c.abort('enough');
+        const early = await scheduler.wait(5, { signal: AbortSignal.abort() }).then(() => 'resolved', (e) => e.name);
+        return Response.json({ order, waited: waited >= 29, aborted: await aborted, early, tag: String(scheduler) });
+      `);
+      expect(out).toEqual({ order: ['timeout 10', 'wait 30'], waited: true, aborted: 'enough', early: 'AbortError', tag: '[object Scheduler]' });
+    });
+
     it('refuses strings as timer callbacks', async () => {
       const out = await run('timer-string', `
         try { setTimeout('1 + 1', 0); return Response.json('no error'); } catch (e) { return Response.json(e.name); }
