@@ -27,7 +27,7 @@ export class MemoryLimitError extends IsletError {
   readonly status = 503;
   readonly errorName = 'memory_limit_exceeded';
   constructor(fn: string, memoryMb: number) {
-    super(`function "${fn}" exceeded its memory limit of ${memoryMb} MB; its isolate was disposed`);
+    super(`function "${fn}" exceeded its memory limit of ${memoryMb} MB; its sandbox was ended`);
   }
 }
 

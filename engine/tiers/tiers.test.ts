@@ -180,6 +180,53 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       upstream.close();
     }
   });
+
+  it('meets the isolate tier\'s contract at its edges: odd throws, subrequest limits, aborted fetches, logs', async () => {
+    let hits = 0;
+    const upstream = http.createServer((req, res) => {
+      hits++;
+      let bytes = 0;
+      req.on('data', (b: Buffer) => (bytes += b.length));
+      req.on('end', () => res.end(`got ${bytes}`));
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const target = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/`;
+    const lines: string[] = [];
+    const unfollow = backend.engine!.logs.follow('edges', (record) => lines.push(record.msg));
+    const code = `export default { async fetch(request, env, ctx) {
+      const path = new URL(request.url).pathname;
+      const t = ${JSON.stringify(target)};
+      if (path === '/throw-null') throw Object.create(null);
+      if (path === '/fetches') {
+        const out = [];
+        out.push(await fetch(t, { signal: AbortSignal.abort() }).then(() => 'sent', (e) => e.name));
+        const stream = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('abc')); c.close(); } });
+        out.push(await fetch(t, { method: 'POST', body: stream }).then((r) => r.text(), (e) => String(e)));
+        for (let i = 0; i < 2; i++) out.push(await fetch(t).then((r) => r.text(), (e) => e.message));
+        return Response.json(out);
+      }
+      ctx.waitUntil(Promise.reject(new Error('bg failed')));
+      console.log('%s=%d', 'x', 5);
+      await scheduler.wait(1);
+      return Response.json({ timer: typeof setTimeout(() => {}, 0), redirect: request.redirect });
+    } }`;
+    try {
+      await backend.engine!.deploy('edges', { code, tier, limits: { maxSubrequests: 2, wallMs: 10_000 }, egress: { allowPrivate: true } });
+      const started = performance.now();
+      expect(shape(await get(backend, 'edges', '/throw-null'))).toMatchObject({ status: 500, error: 'exception' });
+      expect(performance.now() - started).toBeLessThan(5_000);
+      // The aborted fetch never left; the stream body went without duplex; the third is one too many.
+      expect((await get(backend, 'edges', '/fetches')).json()).toEqual(['AbortError', 'got 3', 'got 0', 'fetch: too many subrequests (a request may make 2)']);
+      expect(hits).toBe(2);
+      expect((await get(backend, 'edges', '/misc')).json()).toEqual({ timer: 'number', redirect: 'manual' });
+      for (let waited = 0; !lines.some((l) => l.startsWith('Uncaught Error: bg failed')) && waited < 3_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      expect(lines).toContain('x=5');
+      expect(lines.some((l) => l.startsWith('Uncaught Error: bg failed'))).toBe(true);
+    } finally {
+      unfollow();
+      upstream.close();
+    }
+  });
 });
 
 const processBackend = runnable.find((b) => b.label === 'process');

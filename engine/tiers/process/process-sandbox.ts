@@ -133,7 +133,14 @@ export class ProcessSandbox implements Sandbox {
   readonly #child: ChildProcess;
   readonly #channel: Writable;
   readonly #reader: FrameReader;
-  readonly #tasks = new SandboxTasks({ released: () => this.#spec?.onRoom?.() });
+  readonly #tasks = new SandboxTasks({
+    released: (_task, remaining) => {
+      this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * (this.#spec?.limits.maxSubrequests ?? 0));
+      this.#spec?.onRoom?.();
+    },
+  });
+  /** Subrequests the requests in flight may still make, pooled as in the isolate tier (isolate-sandbox.ts). */
+  #subrequestBudget = 0;
   readonly #subrequests = new Map<number, AbortController>();
   readonly #pings = new Map<number, (ok: boolean) => void>();
   readonly #logBudget = new LogBudget();
@@ -265,6 +272,7 @@ export class ProcessSandbox implements Sandbox {
     if (request.body instanceof ReadableStream) return bufferedBody(request.body).then((body) => this.invoke({ ...request, body }));
     return new Promise<WireResponse>((resolve, reject) => {
       const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs);
+      this.#subrequestBudget += this.#spec!.limits.maxSubrequests;
       const body = request.body instanceof ArrayBuffer ? new Uint8Array(request.body) : null;
       this.#send({ t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers }, body);
     });
@@ -274,6 +282,7 @@ export class ProcessSandbox implements Sandbox {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<void>((resolve, reject) => {
       const task = this.#tasks.start(() => resolve(), reject, this.#spec!.limits.wallMs);
+      this.#subrequestBudget += this.#spec!.limits.maxSubrequests;
       this.#send({ t: 'sched', id: task.id, cron, scheduledTime });
     });
   }
@@ -362,6 +371,11 @@ export class ProcessSandbox implements Sandbox {
   #startFetch(head: FrameHead, body: Uint8Array | null): void {
     const id = Number(head.id);
     if (!Number.isInteger(id) || this.#subrequests.has(id)) return;
+    if (this.#subrequestBudget <= 0) {
+      this.#send({ t: 'fetch-res', id, error: `fetch: too many subrequests (a request may make ${this.#spec!.limits.maxSubrequests})` });
+      return;
+    }
+    this.#subrequestBudget--;
     const headers = Array.isArray(head.headers) ? head.headers.map(String) : [];
     const redirect = head.redirect === 'manual' || head.redirect === 'error' ? head.redirect : 'follow';
     const cancel = new AbortController();

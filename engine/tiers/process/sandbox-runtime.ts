@@ -9,7 +9,8 @@ import { Socket } from 'node:net';
 import path from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { inspect } from 'node:util';
+import { formatWithOptions, inspect } from 'node:util';
+import { scheduler } from 'node:timers/promises';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
 
 interface ExportedHandler {
@@ -45,9 +46,31 @@ function stackOf(err: unknown): string {
   return stack.split('\n').filter((line) => !ours(line)).join('\n').replaceAll(moduleUrl, shownUrl);
 }
 
+/** What was thrown, as the isolate tier describes it (runtime-api/dispatch/dispatch.ts). */
 function errorFields(err: unknown): { name: string; message: string; stack: string } {
-  const e = err instanceof Error ? err : null;
-  return { name: e ? String(e.name) : 'Error', message: e ? String(e.message) : `Uncaught ${String(err)}`, stack: stackOf(err) };
+  // Reading what was thrown may throw again (a null-prototype object, a getter that throws): that
+  // must still answer the request, not leave it waiting for the wall-clock limit.
+  try {
+    if (err instanceof Error) return { name: String(err.name), message: String(err.message), stack: stackOf(err) };
+    return { name: 'Error', message: `Uncaught ${describe(err)}`, stack: '' };
+  } catch {
+    return { name: 'Error', message: 'Uncaught exception (reading what was thrown threw again)', stack: '' };
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object' || typeof value === 'function') return `an object (${Object.prototype.toString.call(value)})`;
+  return typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : String(value);
+}
+
+/**
+ * A log line for an error nobody handled, as the isolate tier writes it: "Uncaught …" for a
+ * waitUntil promise that rejected, "Uncaught (in promise) …" for a rejection left floating.
+ */
+function uncaught(err: unknown, floating: boolean): string {
+  const { name, message, stack } = errorFields(err);
+  return `Uncaught ${floating ? '(in promise) ' : ''}${stack || (message.startsWith('Uncaught ') ? message.slice(9) : `${name}: ${message}`)}`;
 }
 
 class ExecutionContext {
@@ -56,6 +79,11 @@ class ExecutionContext {
     this.promises.push(Promise.resolve(promise));
   }
   passThroughOnException(): void {}
+}
+
+/** An Error as console prints it, with stackOf's stack: what inspect would show, minus host paths. */
+function shownError(err: Error): { [inspect.custom](): string } {
+  return { [inspect.custom]: () => stackOf(err) || String(err) };
 }
 
 /** Loads the tenant's module: from a file the host wrote, or (in a VM) from the bytes in the frame. */
@@ -93,7 +121,8 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
     const pairs = head.headers as string[];
     const headers = new Headers();
     for (let i = 0; i < pairs.length; i += 2) headers.append(pairs[i]!, pairs[i + 1]!);
-    const request = new Request(String(head.url), { method: String(head.method), headers, body });
+    // Incoming requests are redirect "manual", as on Workers: a proxy passes redirects through.
+    const request = new Request(String(head.url), { method: String(head.method), headers, body, redirect: 'manual' });
     if (typeof handler?.fetch !== 'function') throw new TypeError('this function has no fetch handler (it exports only scheduled)');
     const response = await handler.fetch(request, env, ctx);
     if (!(response instanceof Response)) throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${typeof response === 'string' ? `the string ${JSON.stringify(response.slice(0, 40))}` : String(response)}`);
@@ -104,8 +133,15 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
     send({ t: 'exc', id, ...errorFields(err), waitUntil: ctx.promises.length > 0 });
   }
   if (ctx.promises.length) {
-    await Promise.allSettled(ctx.promises);
+    await settleWaitUntil(ctx);
     send({ t: 'done', id });
+  }
+}
+
+/** Waits for ctx.waitUntil's promises; one that rejects is logged, as an uncaught error is. */
+async function settleWaitUntil(ctx: ExecutionContext): Promise<void> {
+  for (const result of await Promise.allSettled(ctx.promises)) {
+    if (result.status === 'rejected') send({ t: 'log', level: 'error', message: uncaught(result.reason, false) });
   }
 }
 
@@ -115,7 +151,7 @@ async function runScheduled(head: FrameHead): Promise<void> {
     if (typeof handler?.scheduled !== 'function') throw new TypeError('this function has no scheduled handler');
     const controller = { cron: String(head.cron), scheduledTime: Number(head.scheduledTime), noRetry() {} };
     await handler.scheduled(controller, env, ctx);
-    await Promise.allSettled(ctx.promises);
+    await settleWaitUntil(ctx);
     send({ t: 'sched-done', id: head.id });
   } catch (err) {
     send({ t: 'exc', id: head.id, ...errorFields(err), waitUntil: false });
@@ -124,7 +160,11 @@ async function runScheduled(head: FrameHead): Promise<void> {
 
 /** fetch() inside the sandbox: the host makes the request, under the function's egress policy. */
 async function hostFetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
-  const request = new Request(input, init);
+  // Workers send a stream body without asking for `duplex: 'half'`, which Node's Request demands.
+  const streams = init?.body instanceof ReadableStream && !('duplex' in init);
+  const request = new Request(input, streams ? { ...init, duplex: 'half' } as RequestInit : init);
+  // An aborted signal stops the subrequest before it leaves, as fetch() does everywhere.
+  request.signal.throwIfAborted();
   const body = request.body ? new Uint8Array(await request.arrayBuffer()) : null;
   const id = nextSubrequest++;
   const answer = new Promise<Frame>((resolve, reject) => subrequests.set(id, { resolve, reject }));
@@ -167,7 +207,9 @@ function forwardConsole(): void {
   Object.defineProperty(process, 'stdout', { value: stdout, configurable: true });
   for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {
     console[level] = (...args: unknown[]) => {
-      const message = args.map((a) => (typeof a === 'string' ? a : inspect(a, { depth: 4, breakLength: Infinity }))).join(' ');
+      // printf-style substitutions (%s, %d, %o…) as every console has; an Error prints its stack as
+      // the isolate tier shows it (the module's public name, no runtime or Node frames).
+      const message = formatWithOptions({ depth: 4, breakLength: Infinity }, ...args.map((a) => (a instanceof Error ? shownError(a) : a)));
       send({ t: 'log', level, message });
     };
   }
@@ -203,6 +245,12 @@ async function warmWebApis(): Promise<void> {
 
 forwardConsole();
 globalThis.fetch = hostFetch;
+// Workers' timer ids are numbers (Node's are objects); Node's clear functions take the number too.
+const { setTimeout: nodeSetTimeout, setInterval: nodeSetInterval } = globalThis;
+globalThis.setTimeout = ((...args: Parameters<typeof nodeSetTimeout>) => Number(nodeSetTimeout(...args))) as unknown as typeof setTimeout;
+globalThis.setInterval = ((...args: Parameters<typeof nodeSetInterval>) => Number(nodeSetInterval(...args))) as unknown as typeof setInterval;
+// workerd's scheduler.wait(ms, { signal }); Node's timers/promises has the same one.
+Object.defineProperty(globalThis, 'scheduler', { value: scheduler, writable: true, configurable: true });
 await warmWebApis();
 send({ t: 'booted' });
 input.on('data', (chunk: Buffer) => {
@@ -210,4 +258,4 @@ input.on('data', (chunk: Buffer) => {
 });
 // The host closed the channel: nothing more will come, so end (timers included).
 input.on('end', () => process.exit(0));
-process.on('unhandledRejection', (err) => send({ t: 'log', level: 'error', message: `unhandled rejection: ${stackOf(err) || String(err)}` }));
+process.on('unhandledRejection', (err) => send({ t: 'log', level: 'error', message: uncaught(err, true) }));
