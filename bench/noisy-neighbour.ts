@@ -161,7 +161,9 @@ function neighbour(server: IsletServer, fn: string, connections: number, duratio
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
   return { name: fn, pid: child.pid!, result: new Promise((resolve, reject) => {
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': 'exit' can come before the last of stdout was read, and then the
+    // JSON is cut short (it failed a loaded CI run).
+    child.once('close', (code, signal) => {
       try {
         const r = JSON.parse(out) as autocannon.Result;
         resolve({ name: fn, requests: r.requests.total, non2xx: r.non2xx, errors: r.errors + r.timeouts });

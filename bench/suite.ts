@@ -111,7 +111,8 @@ async function runOne(b: Benchmark, tiny: boolean): Promise<BenchmarkResult> {
     process.stderr.write(chunk); // its table, for the person watching; our stdout stays quiet
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), tiny ? TIMEOUT_MS.tiny : TIMEOUT_MS.full);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c, signal) => resolve(signal ? null : c)));
+  // 'close': after the last of stdout was read ('exit' may come first and cut the report short).
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c, signal) => resolve(signal ? null : c)));
   clearTimeout(timer);
   if (code !== 0) return { status: 'failed', about: b.about, seconds: seconds(), error: code === null ? 'killed (timed out)' : `exited with code ${code}` };
   const report = lastJsonLine(stdout);
