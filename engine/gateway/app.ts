@@ -40,15 +40,43 @@ const IPV4_HOST = /^\d{1,3}(?:\.\d{1,3}){3}(?::\d*)?$/;
 
 /** "hello.localhost:8787" → "hello". A bare host (no dot) or an IP address names no function. */
 export function functionFromHost(c: Context): string {
-  // An absolute-form target ("GET http://a.example/x") names the host itself, and the Host header
-  // is then ignored (RFC 9112 §3.2.2), as requestUrl does for the URL the function sees.
   const target = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.url;
+  // Off Node (or in app.request()) there may be no Host header: the URL's host is the same thing.
+  return functionForTarget(target, c.req.header('host') ?? new URL(c.req.url).host);
+}
+
+/**
+ * The function a request line's target and Host header name. An absolute-form target ("GET
+ * http://a.example/x") names the host itself, and the Host header is then ignored (RFC 9112
+ * §3.2.2), as requestUrl does for the URL the function sees. The supervisor routes with this too,
+ * so that it sends a request to the engine that serves the function the engine will pick.
+ */
+export function functionForTarget(target: string | undefined, hostHeader: string): string {
   if (target !== undefined && target.charCodeAt(0) !== 47 /* / */) {
     const host = URL.parse(target)?.host;
     if (host) return functionFromHostHeader(host);
   }
-  // Off Node (or in app.request()) there may be no Host header: the URL's host is the same thing.
-  return functionFromHostHeader(c.req.header('host') ?? new URL(c.req.url).host);
+  return functionFromHostHeader(hostHeader);
+}
+
+/**
+ * A request line's target's path as the gateway's router sees it: after the URL parser resolved
+ * dot segments ("/x/../_islet") and Hono decoded escapes ("/%5Fislet").
+ */
+export function routerPath(target: string): string {
+  const path = URL.parse(target, 'http://gateway.invalid')?.pathname ?? '/';
+  if (!path.includes('%')) return path;
+  try {
+    return decodeURI(path);
+  } catch {
+    return path; // not decodable: the router leaves it as it is too
+  }
+}
+
+/** Whether a request line's target is the admin API, as the gateway's router decides it. */
+export function isAdminTarget(target: string): boolean {
+  const path = routerPath(target);
+  return path === '/_islet' || path.startsWith('/_islet/');
 }
 
 export function functionFromHostHeader(host: string): string {

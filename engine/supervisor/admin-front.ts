@@ -3,6 +3,7 @@
 // engines (the function list, status, metrics).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EngineRestartedError } from '../errors.ts';
+import { routerPath } from '../gateway/index.ts';
 import type { EngineProcess } from './engine-process.ts';
 import { clusterStatus, supervisorMetrics } from './cluster-status.ts';
 import { MergedTail } from './merged-tail.ts';
@@ -23,7 +24,8 @@ export class AdminFront {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { pathname } = new URL(req.url ?? '/', 'http://admin');
+    // The path the engines' router will see, so that each request is sent where it belongs.
+    const pathname = routerPath(req.url ?? '/');
     const one = /^\/_islet\/functions\/([^/]+)(\/.*)?$/.exec(pathname);
     if (one) {
       const name = decodeURIComponent(one[1]!);

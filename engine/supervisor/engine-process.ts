@@ -123,6 +123,18 @@ export class EngineProcess {
     this.child.kill('SIGKILL');
   }
 
+  /** Whether the engine answers over IPC within `timeoutMs`: alive, and its event loop turning. */
+  async responsive(timeoutMs: number): Promise<boolean> {
+    if (this.state === 'exited' || !this.child.connected) return false;
+    const id = this.#nextId++;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const ok = await Promise.race([this.#call({ t: 'ping', id }).then(() => true, () => false), late]);
+    clearTimeout(timer);
+    this.#pending.delete(id);
+    return ok;
+  }
+
   /** Resident memory of the engine process in bytes, from /proc (0 once it is gone). */
   rssBytes(): number {
     try {

@@ -35,6 +35,7 @@ process.on('message', (m: ToEngine, handle?: Socket) => {
   else if (m.t === 'deploy') void deployAll(m.functions, m.boot).then((errors) => send({ t: 'done', id: m.id, errors }));
   else if (m.t === 'undeploy') void engine!.undeploy(m.name).then(() => send({ t: 'done', id: m.id, errors: {} }));
   else if (m.t === 'drain') void drain(m.graceMs);
+  else if (m.t === 'ping') send({ t: 'done', id: m.id, errors: {} });
 });
 // The supervisor is gone (it was killed): nobody can reach this process any more.
 process.on('disconnect', () => void drain(0));

@@ -41,7 +41,9 @@ export type ToEngine =
   /** `boot: false` leaves each isolate to its first request (code that loaded before). */
   | { t: 'deploy'; id: number; functions: [name: string, config: FunctionConfig][]; boot: boolean }
   | { t: 'undeploy'; id: number; name: string }
-  | { t: 'drain'; graceMs: number };
+  | { t: 'drain'; graceMs: number }
+  /** Answered with `done` at once: the engine is alive and its event loop turns. */
+  | { t: 'ping'; id: number };
 
 export type FromEngine =
   | { t: 'up' }

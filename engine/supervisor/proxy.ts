@@ -4,7 +4,7 @@
 // connection, as from any server that dies mid-answer).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { EngineRestartedError, errorAnswer } from '../errors.ts';
+import { BadRequestError, EngineRestartedError, errorAnswer } from '../errors.ts';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's, not the request's; undici refuses
 // most of them, and `expect: 100-continue` was already answered by the front server.
@@ -55,6 +55,15 @@ export function forward(pool: Dispatcher, req: IncomingMessage, res: ServerRespo
       finish();
     },
     onResponseError(_c, err) {
+      // undici refuses some requests before sending them ("OPTIONS *", a second Host header): the
+      // client's error, which says nothing about the engine.
+      if ((err as { code?: unknown }).code === 'UND_ERR_INVALID_ARG') {
+        if (!res.headersSent && !res.destroyed) {
+          const answer = errorAnswer(new BadRequestError(`the request cannot be forwarded: ${err.message}`), fn || undefined, false);
+          res.writeHead(answer.status, answer.headers).end(answer.body);
+        }
+        return finish();
+      }
       if (!clientGone) engineFailed();
       if (res.headersSent || res.destroyed) {
         res.destroy(err);

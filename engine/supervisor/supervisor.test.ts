@@ -269,4 +269,37 @@ describe('supervisor', () => {
     expect((await request(url, { method: 'PUT', path: '/_islet/functions/late', headers: auth, body: JSON.stringify({ code: COUNTER }) })).status).toBe(201);
     for (let i = 1; i <= 4; i++) expect((await request(url, { host: 'late.localhost' })).text).toBe(String(i));
   });
+  it('in proxy mode, a request undici refuses or a tenant stream that fails costs its own connection, not the engine', async () => {
+    const { url } = await serve({
+      c1: { code: COUNTER },
+      broken: { code: `export default { fetch() { let n = 0; return new Response(new ReadableStream({ pull(c) { if (n++ < 2) c.enqueue(new Uint8Array(8)); else c.error(new Error('broke')); } })); } }` },
+    }, ['--workers', '2']);
+    const pids = async () => (await status(url)).engines.map((e: { pid: number }) => e.pid);
+    const before = await pids();
+    const { hostname, port } = new URL(url);
+    const raw = (text: string) => new Promise<string>((resolve) => {
+      const socket = net.connect(Number(port), hostname);
+      let seen = '';
+      socket.on('data', (b) => (seen += b));
+      socket.on('close', () => resolve(seen));
+      socket.on('error', () => {});
+      socket.write(text);
+    });
+    expect(await raw('OPTIONS * HTTP/1.1\r\nHost: c1.localhost\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
+    expect(await raw('GET / HTTP/1.1\r\nHost: c1.localhost\r\nHost: c1.localhost\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
+    // The failing stream is cut (no last chunk), and only it.
+    const cut = await raw('GET / HTTP/1.1\r\nHost: broken.localhost\r\n\r\n');
+    expect(cut).toMatch(/^HTTP\/1\.1 200/);
+    expect(cut.endsWith('0\r\n\r\n')).toBe(false);
+    // The counter's isolate lived through all of it: its engine was never replaced.
+    for (let i = 1; i <= 3; i++) expect((await request(url, { host: 'c1.localhost' })).text).toBe(String(i));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await pids()).toEqual(before);
+    expect((await status(url)).engineRestarts).toBe(0);
+    // The supervisor routes as the engines do: an absolute-form target names the function, and an
+    // escaped or dotted path to the admin API is the admin API of all engines.
+    expect(await raw('GET http://c1.localhost/ HTTP/1.1\r\nHost: nothing.localhost\r\nConnection: close\r\n\r\n')).toMatch(/\r\n\r\n4$/);
+    expect((await request(url, { path: '/%5Fislet/status', headers: auth })).json().engines).toHaveLength(2);
+    expect((await request(url, { path: '/x/../_islet/status', headers: auth })).json().engines).toHaveLength(2);
+  });
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FunctionConfig } from '../engine.ts';
 import { ConfigError, IsletError, SandboxUnavailableError, errorAnswer } from '../errors.ts';
-import { functionFromHostHeader, listenError } from '../gateway/index.ts';
+import { functionForTarget, isAdminTarget, listenError } from '../gateway/index.ts';
 import { silentLogger, type Logger } from '../observe/index.ts';
 import { EngineProcess, type EngineEvents } from './engine-process.ts';
 import type { SupervisorInfo } from './cluster-status.ts';
@@ -19,6 +19,12 @@ import { HashRing } from './hash-ring.ts';
 import { AdminFront } from './admin-front.ts';
 import { forward } from './proxy.ts';
 import { SUPERVISOR_DEFAULTS, type SupervisorOptions } from './options.ts';
+
+/**
+ * How long an engine has to answer a ping after a connection to it broke, before it is killed
+ * as dead or stuck. Generous: killing a live engine loses every request in flight on it.
+ */
+const ENGINE_CHECK_MS = 3_000;
 
 /** How long a spill waits for log followers to start following the function on its new engine. */
 const PLACEMENT_HOOK_MS = 2_000;
@@ -53,6 +59,8 @@ export class Supervisor {
   readonly #spilled = new Map<string, Set<number>>();
   readonly #spilling = new Set<string>();
   readonly #placementHooks = new Set<(name: string, slot: number) => Promise<void>>();
+  /** Engines being asked whether they are alive after a connection to them broke. */
+  readonly #checking = new WeakSet<EngineProcess>();
   readonly #admin: AdminFront;
   readonly #dir: string;
   #server?: http.Server | net.Server;
@@ -171,14 +179,21 @@ export class Supervisor {
   }
 
   /**
-   * A request's connection to `engine` broke: the engine is dying (or broken). Nothing more is
-   * sent to it, so that requests arriving before its exit is seen wait for the replacement
-   * instead of failing too; the kill makes sure the exit comes.
+   * A request's connection to `engine` broke. That is how an engine's death looks from here, but
+   * also how it looks when the engine cut one connection on purpose (a tenant's stream failed or
+   * hit its wall-clock limit): so the engine is asked over IPC whether it is alive. If it does
+   * not answer in time it is taken out of service (requests then wait for its replacement) and
+   * killed, which makes sure its exit comes; if it answers, only that one request was lost.
    */
   #failed(engine: EngineProcess): void {
-    if (engine.state !== 'serving') return;
-    engine.state = 'failed';
-    engine.kill();
+    if (engine.state !== 'serving' || this.#checking.has(engine)) return;
+    this.#checking.add(engine);
+    void engine.responsive(ENGINE_CHECK_MS).then((alive) => {
+      this.#checking.delete(engine);
+      if (alive || engine.state !== 'serving') return;
+      engine.state = 'failed';
+      engine.kill();
+    });
   }
 
   readonly #events: EngineEvents = {
@@ -251,11 +266,13 @@ export class Supervisor {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
-    if (url.startsWith('/_islet/') || url === '/_islet') {
+    // Decided as the engine's router will decide it ("/x/../_islet/…", "/%5Fislet/…" and absolute
+    // targets are the admin API there too), or a request would reach one engine's admin API alone.
+    if (isAdminTarget(url)) {
       void this.#admin.handle(req, res).catch((err: unknown) => this.#fail(res, err, undefined));
       return;
     }
-    const fn = functionFromHostHeader(req.headers.host ?? '');
+    const fn = functionForTarget(url, req.headers.host ?? '');
     let index = this.ring.pick(fn, this.#load);
     const home = this.ring.home(fn);
     if (index !== home && !this.#spilled.get(fn)?.has(index)) {
