@@ -3,6 +3,7 @@
 // cancels the tenant's stream, and a large body passes without the host holding it. Requests: a
 // big or chunked upload reaches the tenant as a stream, counted against maxBodyBytes.
 import http from 'node:http';
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -188,6 +189,20 @@ describe('streamed request bodies', () => {
     // Never a short count passing for the whole body (it once read ~300 KB of 8 MB, "done").
     expect(later?.error).toMatch(/can't be read after the response was sent/);
   }, 30_000);
+
+  it('cut off by the client count as the client\'s doing: no internal error is logged', async () => {
+    const before = logLines.length;
+    const socket = net.connect(served.port, '127.0.0.1');
+    socket.on('error', () => {});
+    // 1 KB of a declared 100 KB (small enough to be read whole before the tenant runs), then gone.
+    socket.write('POST /upload HTTP/1.1\r\nhost: streamer.localhost\r\ncontent-length: 102400\r\n\r\n' + 'x'.repeat(1024));
+    await settle(100);
+    socket.destroy();
+    await settle(300);
+    const internal = logLines.slice(before).filter((l) => Number(l.level) >= 50);
+    expect(internal).toEqual([]);
+    expect((await request(served.url, { path: '/count', host: 'streamer.localhost' })).status).toBe(200);
+  });
 
   it('leave the connection usable when the tenant does not read them', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
