@@ -71,6 +71,12 @@ describe('env.AI', () => {
         uneven: () => env.AI.run('classifier', { input: new Float32Array(7) }),
         missing: () => env.AI.run('@islet/embed-text', {}),
         notObject: () => env.AI.run('classifier', 5),
+        inherited: () => env.AI.run('@islet/embed-text', { text: ['a'], toString: new Float32Array(4) }),
+        bigK: () => env.AI.run('@islet/cosine-top-k', { query: [[1, 0]], candidates: [[1, 0], [0, 1]], k: 2 ** 32 + 1 }),
+        halfK: () => env.AI.run('@islet/cosine-top-k', { query: [[1, 0]], candidates: [[1, 0], [0, 1]], k: 1.5 }),
+        noDims: () => env.AI.run('@islet/cosine-top-k', { query: { data: new Float32Array(0), shape: [3, 0] }, candidates: { data: new Float32Array(0), shape: [4, 0] }, k: 1 }),
+        empty: () => env.AI.run('@islet/embed-text', { text: [] }),
+        tooMany: () => env.AI.run('classifier', { input: new Array(5 * 1024 * 1024).fill(0) }),
       };
       const out = {};
       for (const [k, f] of Object.entries(tries)) { try { await f(); out[k] = 'no error'; } catch (e) { out[k] = [e.name, e.code ?? null, e.message]; } }
@@ -84,6 +90,16 @@ describe('env.AI', () => {
     expect(out.uneven[2]).toMatch(/give a shape; 7 elements do not fit \[\?, 8\]/);
     expect(out.missing[2]).toMatch(/takes inputs "text"; missing text/);
     expect(out.notObject[0]).toBe('TypeError');
+    // An input named like an Object.prototype member is no input of the model, not a host failure.
+    expect(out.inherited.slice(0, 2)).toEqual(['AIInputError', 'bad_input']);
+    expect(out.inherited[2]).toMatch(/has no input "toString"/);
+    // Whole numbers are not wrapped or truncated into the dtype's range.
+    expect(out.bigK[2]).toMatch(/takes whole numbers from -2147483648 to 2147483647, got 4294967297/);
+    expect(out.halfK[2]).toMatch(/got 1\.5/);
+    expect(out.noDims.slice(0, 2)).toEqual(['AIInputError', 'bad_input']);
+    expect(out.empty).toEqual(['AIInputError', 'bad_input', 'AI.run: input "text" is empty']);
+    // Refused in the isolate before any copy to the host.
+    expect(out.tooMany[2]).toMatch(/plain arrays may hold 4194304/);
   });
 
   it('a model list in the binding limits what the function may call', async () => {

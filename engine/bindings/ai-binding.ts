@@ -77,7 +77,9 @@ export function tensorsFromWire(model: string, info: ModelInfo, wire: WireTensor
   let bytes = 0;
   for (const t of wire) {
     const name = String(t?.name);
-    const spec = info.signature?.inputs[name];
+    // Own names only: "toString" or "__proto__" is no input of any model.
+    const inputs = info.signature?.inputs;
+    const spec = inputs && Object.hasOwn(inputs, name) ? inputs[name] : undefined;
     const where = `model "${model}" input "${name}"`;
     if (!spec) throw new BadInputError(`model "${model}" has no input "${name}" (its inputs: ${Object.keys(info.signature?.inputs ?? {}).join(', ')})`);
     const tensor = toTensor(where, t, spec.dtype, spec.shape);
@@ -92,9 +94,12 @@ function toTensor(where: string, t: WireTensor, dtype: Tensor['dtype'], specShap
   const values = t.data;
   let data: ArrayBuffer | string[];
   if (t.dtype === 'number') {
-    if (!Array.isArray(values) || !values.every((v) => typeof v === 'number')) throw new BadInputError(`${where}: numbers expected`);
+    // Plain numbers come packed as float64 by the runtime (packed in the isolate, on the tenant's
+    // CPU); a plain list is still taken, as it came before.
+    const numbers = values instanceof ArrayBuffer && values.byteLength % 8 === 0 ? new Float64Array(values) : values;
+    if (!(numbers instanceof Float64Array) && (!Array.isArray(numbers) || !numbers.every((v) => typeof v === 'number'))) throw new BadInputError(`${where}: numbers expected`);
     if (dtype === 'string') throw new BadInputError(`${where} takes strings, got numbers`);
-    data = numbersTo(where, dtype, values as number[]);
+    data = numbersTo(where, dtype, numbers as Float64Array | number[]);
   } else if (t.dtype === 'string') {
     if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) throw new BadInputError(`${where}: strings expected`);
     data = values as string[];
@@ -116,10 +121,21 @@ function toTensor(where: string, t: WireTensor, dtype: Tensor['dtype'], specShap
   return { dtype: tensorDtype, shape, data };
 }
 
-function numbersTo(where: string, dtype: keyof typeof NUMERIC_DTYPES, values: number[]): ArrayBuffer {
-  if (dtype === 'int64' || dtype === 'uint64') {
-    if (!values.every(Number.isSafeInteger)) throw new BadInputError(`${where} takes whole numbers`);
-    return NUMERIC_DTYPES[dtype].from(values.map(BigInt)).buffer as ArrayBuffer;
+/** Whole-number ranges of the integer dtypes: a value outside is refused, not wrapped (2**32 + 1 is no int32 1). */
+const INTEGER_RANGES: Partial<Record<keyof typeof NUMERIC_DTYPES, [number, number]>> = {
+  int8: [-(2 ** 7), 2 ** 7 - 1], uint8: [0, 2 ** 8 - 1], int16: [-(2 ** 15), 2 ** 15 - 1], uint16: [0, 2 ** 16 - 1],
+  int32: [-(2 ** 31), 2 ** 31 - 1], uint32: [0, 2 ** 32 - 1],
+  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], uint64: [0, Number.MAX_SAFE_INTEGER],
+};
+
+function numbersTo(where: string, dtype: keyof typeof NUMERIC_DTYPES, values: Float64Array | number[]): ArrayBuffer {
+  const range = INTEGER_RANGES[dtype];
+  if (range) {
+    const [min, max] = range;
+    for (const v of values) {
+      if (!Number.isInteger(v) || v < min || v > max) throw new BadInputError(`${where} takes whole numbers from ${min} to ${max}, got ${v}`);
+    }
   }
+  if (dtype === 'int64' || dtype === 'uint64') return NUMERIC_DTYPES[dtype].from(Array.from(values, BigInt)).buffer as ArrayBuffer;
   return NUMERIC_DTYPES[dtype].from(values).buffer as ArrayBuffer;
 }

@@ -81,10 +81,15 @@ function toWire(name: string, value: unknown): WireTensor {
     return { name, dtype, shape: null, data: bytesOf(value) };
   }
   if (Array.isArray(value)) {
-    if (value.length > 0 && value.every((v) => typeof v === 'string')) return { name, dtype: 'string', shape: [value.length], data: value };
+    if (value.length === 0) throw new AIError('bad_input', `${where} is empty`);
+    if (value.every((v) => typeof v === 'string')) return { name, dtype: 'string', shape: [value.length], data: value };
     const flat = flatten(value);
     if (!flat) throw new TypeError(`${where}: an array must hold strings, or numbers in a rectangular nesting`);
-    return { name, dtype: 'number', shape: flat.shape, data: flat.data };
+    // Refused here, before a copy: the host would refuse it past its input limit anyway.
+    if (flat.data.length > MAX_PLAIN_NUMBERS) throw new AIError('bad_input', `${where} has ${flat.data.length} numbers; plain arrays may hold ${MAX_PLAIN_NUMBERS} (pass a typed array)`);
+    // Packed here, on the tenant's CPU: a plain array crossing element by element, then checked
+    // and converted on the host, cost the host's event loop seconds for a few million numbers.
+    return { name, dtype: 'number', shape: flat.shape, data: Float64Array.from(flat.data).buffer };
   }
   if (value !== null && typeof value === 'object' && 'data' in value) {
     const { data, shape } = value as { data: unknown; shape?: unknown };
@@ -95,6 +100,9 @@ function toWire(name: string, value: unknown): WireTensor {
   }
   throw new TypeError(`${where} must be a typed array, numbers, strings, or { data, shape }`);
 }
+
+/** Plain numbers one input may hold: the host's 16 MB input limit at 4 bytes a number. */
+const MAX_PLAIN_NUMBERS = 4 * 1024 * 1024;
 
 const pending = new PendingCalls<Record<string, AiTensor>>();
 

@@ -43,6 +43,7 @@ const topK: LoadedModel = {
   async run(calls) {
     return calls.map((call): TensorMap | CallFailure => {
       const [q, dims] = call.query!.shape as [number, number];
+      if (!(dims > 0)) return { error: 'query and candidate rows need at least one dimension' };
       if (call.candidates!.shape[1] !== dims) return { error: `query rows have ${dims} dimensions, candidate rows ${call.candidates!.shape[1]}` };
       const k = (view(call.k!) as Int32Array)[0]!;
       if (k < 1) return { error: `k must be at least 1, got ${k}` };
