@@ -181,6 +181,18 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     }
   });
 
+  it('charges CPU spent on Node\'s thread pool (a long PBKDF2) against cpuMs', async () => {
+    const code = `export default { async fetch() {
+      const key = await crypto.subtle.importKey('raw', new TextEncoder().encode('pw'), 'PBKDF2', false, ['deriveBits']);
+      const started = Date.now();
+      await crypto.subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-256', salt: new Uint8Array(16), iterations: 3_000_000 }, key, 256);
+      return new Response('derived in ' + (Date.now() - started) + ' ms');
+    } }`;
+    await backend.engine!.deploy('pbkdf2', { code, tier, limits: { cpuMs: 50 } });
+    const res = await get(backend, 'pbkdf2');
+    expect([res.status, res.headers['islet-error']], res.text).toEqual([503, 'cpu-limit']);
+  });
+
   it('meets the isolate tier\'s contract at its edges: odd throws, subrequest limits, aborted fetches, logs', async () => {
     let hits = 0;
     const upstream = http.createServer((req, res) => {

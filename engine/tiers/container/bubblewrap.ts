@@ -47,7 +47,7 @@ export function bubblewrapArgs({ node, nodeArgs, readable, network }: Pick<Launc
 
 export class BubblewrapLauncher implements Launcher {
   readonly channel = 'fd3';
-  readonly cpuClock = 'main-thread';
+  readonly cpuClock = 'all-threads';
   #probe: string | undefined | null = null;
 
   /** Looks for bwrap and runs it once: user namespaces may be off even where it is installed. */

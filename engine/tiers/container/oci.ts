@@ -78,7 +78,7 @@ export class OciLauncher implements Launcher {
   constructor(runtime: OciRuntime) {
     this.runtime = runtime;
     // gVisor's node runs inside its sentry: no host process to read a thread clock from.
-    this.cpuClock = runtime === 'runsc' ? 'process-tree' : 'main-thread';
+    this.cpuClock = runtime === 'runsc' ? 'process-tree' : 'all-threads';
   }
 
   /** The runtime's command line for `args` (run, delete), with what each runtime needs here. */

@@ -25,11 +25,11 @@ export interface Launcher {
    */
   readonly channel: 'fd3' | 'stdio';
   /**
-   * Whose CPU clock a request is charged: "main-thread", node's main thread (its host pid is the
-   * launcher's deepest descendant), or "process-tree", every process under the launcher (gVisor,
+   * Whose CPU clock a request is charged: "all-threads", every thread of node (its host pid is
+   * the launcher's deepest descendant; the thread pool's crypto and zlib work included), or "process-tree", every process under the launcher (gVisor,
    * whose sandboxed node is no host process), or "vcpu-threads", the virtual CPU threads of a VM.
    */
-  readonly cpuClock: 'main-thread' | 'process-tree' | 'vcpu-threads';
+  readonly cpuClock: 'all-threads' | 'process-tree' | 'vcpu-threads';
   /**
    * How many times slower than native the sandbox runs its code (an emulated CPU): its CPU clock
    * is divided by this before a request is charged, so cpuMs means about the same work on every
@@ -54,7 +54,7 @@ export interface Launcher {
 /** The process tier: Node itself, with its permission model as the boundary. */
 export const directLauncher: Launcher = {
   channel: 'fd3',
-  cpuClock: 'main-thread',
+  cpuClock: 'all-threads',
   unavailable: () => undefined,
   command: ({ node, nodeArgs }) => ({ command: node, args: nodeArgs }),
 };
