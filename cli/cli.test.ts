@@ -362,6 +362,18 @@ describe('islet dev', () => {
     for (let i = 0; i < 100 && !output().includes('message.ts:1'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(output()).toContain('message.ts:1');
     expect((await request(url)).text).toBe('second /');
+
+    // An import of a file that does not exist yet fails; creating the file is the fix, and it
+    // reloads without touching the file that imports it.
+    await writeFile(path.join(dir, 'message.ts'), 'export { message } from "./later.ts";\n');
+    for (let i = 0; i < 100 && !output().includes('later.ts'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(output()).toContain('later.ts');
+    await writeFile(path.join(dir, 'later.ts'), 'export const message = "third";\n');
+    for (let i = 0; i < 100 && text !== 'third /'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      text = (await request(url)).text;
+    }
+    expect(text).toBe('third /');
   });
 
   it('runs the scheduled handler on GET /__scheduled with --test-scheduled', async () => {

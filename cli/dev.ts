@@ -77,6 +77,7 @@ export async function dev(args: string[]): Promise<void> {
     } catch (err) {
       // Keep serving the last good version; the developer sees why the new one was refused.
       logger.error((err as Error).message);
+      watcher.broken();
     }
   });
   watcher.set(first.inputs);
