@@ -140,6 +140,19 @@ describe('errors', () => {
     const never = await engine.deploy('tla-never', { code: 'await new Promise(() => {}); export default { fetch: () => new Response("x") }', limits: { wallMs: 300 } }).catch((e) => e);
     expect(never).toBeInstanceOf(BundleError);
     expect(never.message).toMatch(/top level did not finish within 300 ms/);
+    // A top-level await that rejects fails the deploy with its error at once, not at the wall limit.
+    const started = performance.now();
+    const rejected = await engine.deploy('tla-rejects', {
+      code: 'await new Promise((r) => setTimeout(r, 10)); throw new Error("config fetch failed"); export default { fetch: () => new Response("x") }',
+      limits: { wallMs: 10_000 },
+    }).catch((e) => e);
+    expect(rejected).toBeInstanceOf(BundleError);
+    expect(rejected.message).toContain('failed to load: config fetch failed');
+    expect(performance.now() - started).toBeLessThan(5_000);
+    // A loop after a top-level await is stopped by the CPU limit, and said to be.
+    const spins = await engine.deploy('tla-spins', { code: 'await new Promise((r) => setTimeout(r, 10)); for (;;) {} export default { fetch: () => new Response("x") }' }).catch((e) => e);
+    expect(spins).toBeInstanceOf(BundleError);
+    expect(spins.message).toMatch(/exceeded its CPU limit of \d+ ms while loading/);
   });
 
   it('Node built-ins and admin-API imports are refused at bundle time', async () => {

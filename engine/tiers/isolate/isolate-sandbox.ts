@@ -90,6 +90,10 @@ export class IsolateSandbox implements Sandbox {
   });
   readonly #timers = new TimerQueue((id) => this.#fireTimer(id));
   readonly #legacyDecoders = new LegacyDecoders();
+  /** While a module bundle's top level runs on (after a top-level await). */
+  #loading = false;
+  /** What that top level left uncaught meanwhile: the module failed. */
+  #loadFailure: unknown;
   /** Subrequests in progress, by the id the runtime gave them. */
   readonly #subrequests = new Map<number, AbortController>();
   /**
@@ -252,6 +256,11 @@ export class IsolateSandbox implements Sandbox {
       await runtime.setTenant.apply(undefined, [exported, new ivm.ExternalCopy(spec.env).copyInto(), spec.ai?.binding ?? null]);
       this.#cpuAnsweredNs = this.#readCpuNs();
     } catch (err) {
+      // Killed by a limit while its top level ran (after a top-level await, on the meter): say which.
+      if (this.#death instanceof CpuLimitError) {
+        this.stop();
+        throw new BundleError(`${this.#death.message} while loading`);
+      }
       if (this.#isolate.isDisposed) {
         this.stop();
         throw new BundleError(`function "${name}" exceeded its memory limit of ${limits.memoryMb} MB while loading`);
@@ -287,7 +296,18 @@ export class IsolateSandbox implements Sandbox {
     await module.instantiate(this.#context!, (specifier) => {
       throw new Error(`cannot import "${specifier}": the function must be one bundled module`);
     });
-    await module.evaluate({ timeout: spec.limits.startupCpuMs });
+    this.#loadFailure = undefined;
+    this.#loading = true;
+    try {
+      await module.evaluate({ timeout: spec.limits.startupCpuMs });
+      return await this.#untilLoaded(spec, module);
+    } finally {
+      this.#loading = false;
+    }
+  }
+
+  /** Waits for a module's top level to have run to its end (its last statement, the loaded export). */
+  async #untilLoaded(spec: SandboxSpec, module: ivm.Module): Promise<ivm.Dereference<unknown>> {
     // With top-level await on the host's work (a timer, crypto.subtle, fetch), evaluation goes on
     // after evaluate() returned: wait for the module's last statement, as long as a request may.
     // Until it ran, reading its export throws (a const not yet initialised); code that did not
@@ -295,6 +315,8 @@ export class IsolateSandbox implements Sandbox {
     const loaded = () => module.namespace.get(MODULE_LOADED_EXPORT).then(() => true, () => false);
     for (const deadline = performance.now() + spec.limits.wallMs; !(await loaded());) {
       if (!this.alive || this.#isolate.isDisposed) throw new Error('the isolate ended while the module loaded');
+      // A top-level await that rejected: the module will never finish, so fail now with its error.
+      if (this.#loadFailure !== undefined) throw this.#loadFailure;
       if (performance.now() > deadline) {
         throw new Error(`its top level did not finish within ${spec.limits.wallMs} ms (a top-level await still waiting, or one that failed)`);
       }
@@ -647,7 +669,11 @@ export class IsolateSandbox implements Sandbox {
     // It fails only when what it ran left a rejection unhandled (a timer callback's, say), or
     // when the isolate died, which the meter and the next call find out.
     this.#gated(() => runtimeFn.apply(undefined, args, options).catch((err: unknown) => {
-      if (this.alive && !this.#isolate.isDisposed) this.#logUncaught(err);
+      if (!this.alive || this.#isolate.isDisposed) return;
+      // While a module loads, what its top level left uncaught is why it failed to load (a
+      // rejected top-level await), as an unhandled rejection ends a Node program.
+      if (this.#loading) this.#loadFailure ??= err;
+      else this.#logUncaught(err);
     }), ran);
   }
 
