@@ -181,6 +181,49 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     }
   });
 
+  it('streams a body still being produced, as the isolate tier does: the head and first bytes at once', async () => {
+    const code = `export default { fetch(request) {
+      const path = new URL(request.url).pathname;
+      const enc = new TextEncoder();
+      let n = 0;
+      if (path === '/broken') return new Response(new ReadableStream({ async pull(c) { if (n++ < 2) return c.enqueue(enc.encode('x')); await new Promise((r) => setTimeout(r, 50)); c.error(new Error('broke')); } }));
+      return new Response(new ReadableStream({
+        async pull(c) {
+          if (n === 3) return c.close();
+          if (n > 0) await new Promise((r) => setTimeout(r, 400));
+          c.enqueue(enc.encode('event ' + n++ + '\\n'));
+        },
+      }), { headers: { 'content-type': 'text/event-stream' } });
+    } }`;
+    await backend.engine!.deploy('sse', { code, tier, limits: { cpuMs: 1_000 } });
+    const { hostname, port } = new URL(backend.url!);
+    const started = performance.now();
+    const got = await new Promise<{ first: number; headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
+      http.get({ hostname, port, path: '/', headers: { host: 'sse.localhost' } }, (res) => {
+        let first = 0;
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (s: string) => { first ||= performance.now() - started; text += s; });
+        res.on('end', () => resolve({ first, headers: res.headers, text }));
+      }).on('error', reject);
+    });
+    expect(got.text).toBe('event 0\nevent 1\nevent 2\n');
+    expect(got.headers['transfer-encoding']).toBe('chunked');
+    // The first event came before the second was made (400 ms later), not with the whole body.
+    expect(got.first).toBeLessThan(performance.now() - started - 300);
+    // A stream that fails midway cuts the connection (the client must not take it for whole).
+    const cut = await new Promise<string>((resolve) => {
+      http.get({ hostname, port, path: '/broken', headers: { host: 'sse.localhost' } }, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => resolve('ended'));
+        res.on('error', () => resolve('cut'));
+        res.on('aborted', () => resolve('cut'));
+      }).on('error', () => resolve('cut'));
+    });
+    expect(cut).toBe('cut');
+    expect((await get(backend, 'hello')).status).toBe(200);
+  });
+
   it('charges CPU spent on Node\'s thread pool (a long PBKDF2) against cpuMs', async () => {
     const code = `export default { async fetch() {
       const key = await crypto.subtle.importKey('raw', new TextEncoder().encode('pw'), 'PBKDF2', false, ['deriveBits']);

@@ -20,7 +20,7 @@ import type { CodeCache } from '../../warm/index.ts';
 import type { LimitEnforcer, SandboxMeter } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { runSlots } from './run-slots.ts';
-import { StreamedBody } from './streamed-body.ts';
+import { StreamedBody } from '../streamed-body.ts';
 import { TimerQueue } from './timer-queue.ts';
 import { runSubtle } from './web-crypto.ts';
 

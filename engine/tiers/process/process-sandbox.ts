@@ -10,11 +10,13 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
+  WallLimitError,
 } from '../../errors.ts';
 import { EgressError } from '../../egress/index.ts';
 import { bufferedBody, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, SandboxMeter } from '../isolate/index.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
+import { StreamedBody } from '../streamed-body.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
 import type { SandboxCgroup } from './cgroup.ts';
 import type { Launcher } from './launcher.ts';
@@ -138,18 +140,33 @@ function toArrayBuffer(bytes: Uint8Array | null): ArrayBuffer | null {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
 }
 
+interface ProcessTask extends SandboxTask {
+  /** A streamed response body, pulled from the sandbox chunk by chunk. */
+  body: StreamedBody | undefined;
+  /** The runtime said its waitUntil work is still running (a `done` frame ends it). */
+  waitUntilPending: boolean;
+}
+
 export class ProcessSandbox implements Sandbox {
   // Set when the sandbox is specialised; a blank one has only its process and runtime.
   #spec: SandboxSpec | undefined;
-  #meter: SandboxMeter<SandboxTask> | undefined;
+  #meter: SandboxMeter<ProcessTask> | undefined;
   readonly #launch: ProcessLaunch;
   readonly #child: ChildProcess;
   readonly #channel: Writable;
   readonly #reader: FrameReader;
-  readonly #tasks = new SandboxTasks({
+  readonly #tasks = new SandboxTasks<ProcessTask>({
     released: (_task, remaining) => {
       this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * (this.#spec?.limits.maxSubrequests ?? 0));
       this.#spec?.onRoom?.();
+    },
+    cutShort: (task, reason) => {
+      if (!task.body?.open) return false;
+      if (reason instanceof WallLimitError) {
+        this.#spec?.log.event('warn', 'response body stream cut off at the wall-clock limit', { wallMs: this.#spec.limits.wallMs });
+      }
+      task.body.fail(reason);
+      return true;
     },
   });
   /** Subrequests the requests in flight may still make, pooled as in the isolate tier (isolate-sandbox.ts). */
@@ -211,7 +228,7 @@ export class ProcessSandbox implements Sandbox {
   async specialise(spec: SandboxSpec, enforcer: LimitEnforcer): Promise<void> {
     if (this.#spec) throw new Error('a sandbox is specialised once');
     this.#spec = spec;
-    this.#meter = enforcer.meter<SandboxTask>(spec.limits.cpuMs, {
+    this.#meter = enforcer.meter<ProcessTask>(spec.limits.cpuMs, {
       readCpuNs: () => this.#sample(),
       onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
       onWallLimit: (task) => this.#tasks.overWallClock(task, spec),
@@ -290,7 +307,7 @@ export class ProcessSandbox implements Sandbox {
     // The framed protocol carries a body whole: a streamed one is collected first.
     if (request.body instanceof ReadableStream) return bufferedBody(request.body).then((body) => this.invoke({ ...request, body }));
     return new Promise<WireResponse>((resolve, reject) => {
-      const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs);
+      const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs, { body: undefined, waitUntilPending: false });
       this.#subrequestBudget += this.#spec!.limits.maxSubrequests;
       const body = request.body instanceof ArrayBuffer ? new Uint8Array(request.body) : null;
       this.#send({ t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers }, body);
@@ -300,7 +317,7 @@ export class ProcessSandbox implements Sandbox {
   scheduled(cron: string, scheduledTime: number): Promise<void> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<void>((resolve, reject) => {
-      const task = this.#tasks.start(() => resolve(), reject, this.#spec!.limits.wallMs);
+      const task = this.#tasks.start(() => resolve(), reject, this.#spec!.limits.wallMs, { body: undefined, waitUntilPending: false });
       this.#subrequestBudget += this.#spec!.limits.maxSubrequests;
       this.#send({ t: 'sched', id: task.id, cron, scheduledTime });
     });
@@ -350,7 +367,13 @@ export class ProcessSandbox implements Sandbox {
         if (!task) return;
         if (!task.answered) task.resolve(undefined);
         task.answered = true;
-        return this.#tasks.finish(task);
+        task.waitUntilPending = false;
+        return this.#finishIfDone(task);
+      }
+      case 'chunk': {
+        // The next piece of a streamed body: bytes, or its end, or why the tenant's stream failed.
+        const error = head.error === undefined ? null : String(head.error);
+        return this.#tasks.get(Number(head.id))?.body?.receive(head.end === true ? null : (toArrayBuffer(body) ?? new ArrayBuffer(0)), error);
       }
       case 'log': return this.#logBudget.line(spec.log, String(head.level), String(head.message));
       case 'fetch': return this.#startFetch(head, body);
@@ -363,13 +386,36 @@ export class ProcessSandbox implements Sandbox {
     const task = this.#tasks.get(Number(head.id));
     if (!task || task.answered) return;
     task.answered = true;
+    task.waitUntilPending = head.waitUntil === true;
     const problem = wireResponseProblem(head.status, head.headers);
-    if (problem === undefined) {
-      task.resolve({ status: head.status as number, headers: head.headers as string[], body: head.hasBody ? (toArrayBuffer(body) ?? new ArrayBuffer(0)) : null });
-    } else {
+    if (problem !== undefined) {
       task.reject(new TenantExceptionError(this.#spec!.name, 'TypeError', problem, ''));
+      if (head.stream === true) this.#send({ t: 'cancel', id: task.id });
+    } else if (head.stream === true) {
+      // A body still being produced (server-sent events, a proxied stream): the head goes out now
+      // with what is there, the rest as the socket takes it.
+      const stream = this.#streamBody(task);
+      if (body && body.byteLength > 0) task.body!.receive(toArrayBuffer(body), null);
+      task.resolve({ status: head.status as number, headers: head.headers as string[], body: stream });
+    } else {
+      task.resolve({ status: head.status as number, headers: head.headers as string[], body: head.hasBody ? (toArrayBuffer(body) ?? new ArrayBuffer(0)) : null });
     }
-    if (head.waitUntil !== true) this.#tasks.finish(task);
+    this.#finishIfDone(task);
+  }
+
+  /** The body of `task`'s response as a stream that asks the sandbox for each next chunk. */
+  #streamBody(task: ProcessTask): ReadableStream<Uint8Array> {
+    const id = task.id;
+    task.body = new StreamedBody({
+      pull: () => this.#send({ t: 'pull', id }),
+      cancel: () => this.#send({ t: 'cancel', id }),
+      closed: () => queueMicrotask(() => this.#finishIfDone(task)),
+    });
+    return task.body.stream;
+  }
+
+  #finishIfDone(task: ProcessTask): void {
+    if (task.answered && !task.waitUntilPending && !task.body?.open) this.#tasks.finish(task);
   }
 
   #onException(head: FrameHead): void {
@@ -382,8 +428,9 @@ export class ProcessSandbox implements Sandbox {
       return;
     }
     task.answered = true;
+    task.waitUntilPending = head.waitUntil === true;
     task.reject(new TenantExceptionError(this.#spec!.name, name, message, this.#spec!.mapStack?.(stack) ?? stack));
-    if (head.waitUntil !== true) this.#tasks.finish(task);
+    this.#finishIfDone(task);
   }
 
   /** A subrequest from the tenant's fetch(): the values come from the sandbox, so check them. */

@@ -8,6 +8,7 @@ import { createReadStream, createWriteStream, fstatSync, mkdirSync, writeFileSyn
 import { Socket } from 'node:net';
 import path from 'node:path';
 import { type Readable, Writable } from 'node:stream';
+import type { ReadableStreamReadResult } from 'node:stream/web';
 import { pathToFileURL } from 'node:url';
 import { formatWithOptions, inspect } from 'node:util';
 import { scheduler } from 'node:timers/promises';
@@ -127,8 +128,14 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
     const response = await handler.fetch(request, env, ctx);
     if (!(response instanceof Response)) throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${typeof response === 'string' ? `the string ${JSON.stringify(response.slice(0, 40))}` : String(response)}`);
     if (response.type === 'error') throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
-    const bytes = response.body ? new Uint8Array(await response.arrayBuffer()) : null;
-    send({ t: 'res', id, status: response.status, headers: flatHeaders(response.headers), hasBody: bytes !== null, waitUntil: ctx.promises.length > 0 }, bytes);
+    const answer = { t: 'res', id, status: response.status, headers: flatHeaders(response.headers) };
+    if (response.body === null) {
+      send({ ...answer, hasBody: false, waitUntil: ctx.promises.length > 0 });
+    } else {
+      const { bytes, rest } = await readyBytes(response.body.getReader());
+      if (rest) streams.set(id, rest);
+      send({ ...answer, hasBody: true, stream: rest !== undefined, waitUntil: ctx.promises.length > 0 }, bytes);
+    }
   } catch (err) {
     send({ t: 'exc', id, ...errorFields(err), waitUntil: ctx.promises.length > 0 });
   }
@@ -143,6 +150,77 @@ async function settleWaitUntil(ctx: ExecutionContext): Promise<void> {
   for (const result of await Promise.allSettled(ctx.promises)) {
     if (result.status === 'rejected') send({ t: 'log', level: 'error', message: uncaught(result.reason, false) });
   }
+}
+
+/** A response body still being produced: the host pulls it chunk by chunk ('pull' frames). */
+interface BodyStream {
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+  /** A read started before the head went out, still to be answered. */
+  pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+}
+
+const streams = new Map<number, BodyStream>();
+
+/** A body held whole up to this size when it is all there at once; past it, it streams. */
+const WHOLE_BODY_BYTES = 1024 * 1024;
+
+const NOT_YET = Symbol('not yet');
+
+/** `read` if it settles within this turn of the event loop (a body already there), else NOT_YET. */
+function soon<T>(read: Promise<T>): Promise<T | typeof NOT_YET> {
+  return Promise.race([read, new Promise<typeof NOT_YET>((resolve) => setImmediate(() => resolve(NOT_YET)))]);
+}
+
+function chunkOf(value: unknown): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TypeError('The body stream gave a chunk that is not a Uint8Array');
+  return value;
+}
+
+/**
+ * What of a body is there now. A fixed body (a string, bytes: one chunk, already read) comes back
+ * whole; one still being produced (server-sent events, a proxied stream) or a big one comes back
+ * with the bytes read so far and the rest to stream, so its head goes out without waiting.
+ */
+async function readyBytes(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<{ bytes: Uint8Array; rest?: BodyStream }> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let read = reader.read(); ;) {
+    const result = await soon(read);
+    if (result === NOT_YET) return { bytes: Buffer.concat(chunks, size), rest: { reader, pending: read } };
+    if (result.done) return { bytes: Buffer.concat(chunks, size) };
+    const chunk = chunkOf(result.value);
+    chunks.push(chunk);
+    size += chunk.byteLength;
+    read = reader.read();
+    if (size > WHOLE_BODY_BYTES) return { bytes: Buffer.concat(chunks, size), rest: { reader, pending: read } };
+  }
+}
+
+/** The host wants the next chunk of request `id`'s streamed body. */
+async function pullBody(id: number): Promise<void> {
+  const body = streams.get(id);
+  if (!body) return;
+  try {
+    const read = body.pending ?? body.reader.read();
+    body.pending = undefined;
+    const result = await read;
+    if (result.done) {
+      streams.delete(id);
+      send({ t: 'chunk', id, end: true });
+    } else {
+      send({ t: 'chunk', id }, chunkOf(result.value));
+    }
+  } catch (err) {
+    streams.delete(id);
+    send({ t: 'chunk', id, end: true, error: errorFields(err).message });
+  }
+}
+
+/** The client went away (or the answer was refused): the tenant's stream is cancelled. */
+function cancelBody(id: number): void {
+  const body = streams.get(id);
+  streams.delete(id);
+  body?.reader.cancel().catch(() => {});
 }
 
 async function runScheduled(head: FrameHead): Promise<void> {
@@ -221,6 +299,8 @@ function onFrame({ head, body }: Frame): void {
     case 'req': void runRequest(head, body); break;
     case 'sched': void runScheduled(head); break;
     case 'ping': send({ t: 'pong', id: head.id }); break;
+    case 'pull': void pullBody(head.id!); break;
+    case 'cancel': cancelBody(head.id!); break;
     case 'fetch-res': {
       const pending = subrequests.get(head.id!);
       subrequests.delete(head.id!);

@@ -1,4 +1,4 @@
-// A tenant's stream response body on the host side: a ReadableStream whose pulls ask the isolate
+// A tenant's stream response body on the host side: a ReadableStream whose pulls ask the sandbox
 // for one chunk at a time. It only pulls while its reader (the socket writer) wants more, so the
 // bytes in flight stay bounded by the queue below plus one chunk, whatever the body's length.
 import { ByteLengthQueuingStrategy } from 'node:stream/web';
