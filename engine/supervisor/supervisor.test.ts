@@ -193,7 +193,8 @@ describe('supervisor', () => {
     const statuses = await load(url, 'hello.localhost', 8, until);
     const after = await status(url);
     expect(after.engineRecycles).toBeGreaterThanOrEqual(1);
-    expect(after.engines[0].pid).not.toBe(first[0]);
+    // Some engine was replaced (with two, on a loaded machine, maybe only the second so far).
+    expect(after.engines.some((e: { pid: number }, i: number) => e.pid !== first[i])).toBe(true);
     expect(statuses.length).toBeGreaterThan(100);
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
   });
