@@ -160,6 +160,21 @@ describe('timeouts and cancellation', () => {
     // The hung batch's worker was terminated; a fresh one serves the next call well within the hang.
     const out = await p.run({ tenant: 'a', model: 'slow', inputs: x(21), timeoutMs: 5000 });
     expect(floats(out.y)).toEqual([42]);
+    expect((p.status() as any).models.slow.stoppedBatches).toBe(1);
+  });
+
+  it('an abandoned batch about to end is left to end: its worker is not replaced', async () => {
+    const p = pool({ models: { slow: { backend: 'test', maxBatch: 1, options: { delayMs: 60 } } } });
+    await p.ready;
+    // Timed out while running, 60 ms from its end: replacing the worker would cost every tenant
+    // the new worker's start; each of these calls did, 100 of them in a row in a probe.
+    for (let i = 0; i < 3; i++) {
+      await expect(p.run({ tenant: 'a', model: 'slow', inputs: x(1), timeoutMs: 20 })).rejects.toBeInstanceOf(AccelTimeoutError);
+      await new Promise((r) => setTimeout(r, 80));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect((p.status() as any).models.slow).toMatchObject({ stoppedBatches: 0, batches: 3 });
+    expect(floats((await p.run({ tenant: 'b', model: 'slow', inputs: x(2) })).y)).toEqual([4]);
   });
 });
 

@@ -57,12 +57,23 @@ interface Model {
   calls: number;
   batches: number;
   failedBatches: number;
+  /** Batches stopped (their worker replaced) because every caller gave up and they ran on. */
+  stoppedBatches: number;
 }
 
 interface Batch {
   live: number;
   cancel: AbortController;
+  /** The worker answered (or failed): nothing left to stop. */
+  done: boolean;
 }
+
+/**
+ * How long a batch whose every caller gave up (timeout, abort) may run on before its worker is
+ * replaced. Most are about to end: replacing a worker reloads its runtime and models (hundreds of
+ * ms, one worker here), which a tenant timing its calls out on purpose made everyone pay.
+ */
+const ABANDONED_BATCH_GRACE_MS = 250;
 
 interface Call extends QueuedCall {
   model: Model;
@@ -148,7 +159,7 @@ export class AccelPool {
     const plans: ModelPlan[] = [];
     for (const [name, config] of Object.entries(configs)) {
       const batchOptions = this.#batching ? config : { ...config, maxBatch: 1, maxWaitUs: 0 };
-      const model: Model = { name, config, queue: new FairBatchQueue(batchOptions), calls: 0, batches: 0, failedBatches: 0 };
+      const model: Model = { name, config, queue: new FairBatchQueue(batchOptions), calls: 0, batches: 0, failedBatches: 0, stoppedBatches: 0 };
       const selected = selectDevice(name, config, this.#capabilities);
       model.error = selected.error;
       model.fallback = selected.fallback;
@@ -241,8 +252,13 @@ export class AccelPool {
     const wasQueued = call.model.queue.remove(call);
     this.#settle(call, reason);
     if (!wasQueued && call.batch && --call.batch.live === 0) {
-      this.#logger.warn({ model: call.model.name }, 'every caller of a running batch gave up: stopping it and replacing its worker');
-      call.batch.cancel.abort();
+      const { batch, model } = call;
+      setTimeout(() => {
+        if (batch.done || this.#closed) return;
+        model.stoppedBatches++;
+        this.#logger.warn({ model: model.name }, 'every caller of a running batch gave up and it ran on: stopping it and replacing its worker');
+        batch.cancel.abort();
+      }, ABANDONED_BATCH_GRACE_MS).unref();
     }
   }
 
@@ -301,7 +317,7 @@ export class AccelPool {
     this.#inFlight++;
     model.batches++;
     model.calls += calls.length;
-    const batch: Batch = { live: calls.length, cancel: new AbortController() };
+    const batch: Batch = { live: calls.length, cancel: new AbortController(), done: false };
     const inputs = calls.map((c) => {
       c.batch = batch;
       const map = c.inputs!;
@@ -330,6 +346,7 @@ export class AccelPool {
         },
       )
       .finally(() => {
+        batch.done = true;
         this.#inFlight--;
         this.#pump();
       });
@@ -348,6 +365,7 @@ export class AccelPool {
       batches: m.batches,
       meanBatch: m.batches ? Math.round((m.calls / m.batches) * 10) / 10 : 0,
       failedBatches: m.failedBatches,
+      stoppedBatches: m.stoppedBatches,
     }]));
     const devices = [...new Set([...this.#models.values()].flatMap((m) => (m.device ? [m.device] : [])))];
     return {
