@@ -21,6 +21,8 @@ export interface WireResponse {
    * the tenant's body was a stream, read from the sandbox as the socket takes it.
    */
   body: string | ArrayBuffer | ReadableStream<Uint8Array> | null;
+  /** The tenant's own reason phrase (`new Response(b, { statusText })`); absent for the default. */
+  statusText?: string;
   /** CPU the sandbox spent on it, in ns, where the tier can tell (for the request log). */
   cpuNs?: number;
 }
@@ -81,8 +83,10 @@ export const MALFORMED_RESPONSE = 'the runtime produced a malformed response (wa
  * of a sandbox is data the tenant could have shaped (by patching built-ins the runtime relies
  * on), so every tier checks it before resolving the request with it.
  */
-export function wireResponseProblem(status: unknown, headers: unknown): string | undefined {
+export function wireResponseProblem(status: unknown, headers: unknown, statusText?: unknown): string | undefined {
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) return MALFORMED_RESPONSE;
+  // A reason phrase is HTAB, SP, VCHAR and obs-text (RFC 9112 §4), as a field value.
+  if (statusText !== undefined && (typeof statusText !== 'string' || !FIELD_VALUE.test(statusText))) return MALFORMED_RESPONSE;
   if (!Array.isArray(headers) || headers.length % 2 !== 0) return MALFORMED_RESPONSE;
   for (let i = 0; i < headers.length; i += 2) {
     const name: unknown = headers[i];
@@ -123,5 +127,18 @@ export function responseFromWire(wire: WireResponse): Response {
   } else if (wire.body !== null) {
     body = wire.body instanceof ArrayBuffer ? new Uint8Array(wire.body) : wire.body;
   }
-  return new Response(body, { status: wire.status, headers });
+  return new Response(body, { status: wire.status, statusText: wire.statusText, headers });
+}
+
+/**
+ * How the isolate's runtime sends a reason phrase of the tenant's own: a first header pair with
+ * this name, which no real header can have (runtime-api/fetch/response.ts). Only when there is one,
+ * so the usual answer carries nothing more.
+ */
+export const STATUS_TEXT_FIELD = ':status-text';
+
+/** Takes the reason phrase out of a flat header list from the runtime: [statusText, headers]. */
+export function splitStatusText(headers: unknown): [string | undefined, unknown] {
+  if (!Array.isArray(headers) || headers[0] !== STATUS_TEXT_FIELD) return [undefined, headers];
+  return [headers[1] as string, headers.slice(2)];
 }

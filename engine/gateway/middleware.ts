@@ -1,6 +1,6 @@
 // `islet()`: Hono middleware that hands a request to a deployed function. The gateway uses it
 // for host-routed traffic, and users mount it in their own Hono apps as an edge gateway.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Engine } from '../engine.ts';
@@ -30,6 +30,12 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       const answer = await engine.invoke(name, wire);
       if (answer.body instanceof ReadableStream && incoming?.socket) answer.body = cutOnFailure(answer.body, incoming.socket);
       const response = responseFromWire(answer);
+      // @hono/node-server writes the status line from the status alone; Node takes the reason
+      // phrase set on the outgoing response, so a tenant's own statusText reaches the client.
+      if (answer.statusText !== undefined) {
+        const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+        if (outgoing) outgoing.statusMessage = answer.statusText;
+      }
       // HEAD answers with GET's headers, its length included (RFC 9110 §9.3.2); the server sends no body.
       if (c.req.method === 'HEAD' && answer.body !== null && !(answer.body instanceof ReadableStream)) {
         response.headers.set('content-length', String(typeof answer.body === 'string' ? Buffer.byteLength(answer.body) : answer.body.byteLength));

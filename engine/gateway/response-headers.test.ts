@@ -18,6 +18,8 @@ const tenant = `export default {
     if (t === 'stream') return new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('hello')); c.close(); } }), { headers: { 'content-length': '3', 'transfer-encoding': 'gzip' } });
     if (t === 'hop') return new Response('hello', { headers: { connection: 'close', 'keep-alive': 'timeout=1', upgrade: 'h2c', 'x-kept': 'yes' } });
     if (t === 'ctl') return new Response('hello', { headers: { 'x-c': 'a\\u0001b' } });
+    if (t === 'reason') return new Response('hello', { status: 299, statusText: 'Custom Reason' });
+    if (t === 'reason-stream') return new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('hello')); c.close(); } }), { status: 404, statusText: 'Nope' });
     return new Response('next');
   },
 };`;
@@ -92,6 +94,17 @@ function parseResponses(raw: string): { head: string; body: string }[] {
   }
   return out;
 }
+
+describe("a tenant's status text", () => {
+  it('is the status line\'s reason phrase, as on Workers, for fixed and streamed bodies; the default otherwise', async () => {
+    const responses = parseResponses(await pipelined(['/?t=reason', '/?t=reason-stream', '/?t=next']));
+    expect(responses.map((r) => r.head.split('\r\n')[0])).toEqual(['HTTP/1.1 299 Custom Reason', 'HTTP/1.1 404 Nope', 'HTTP/1.1 200 OK']);
+    expect(responses.map((r) => r.body)).toEqual(['hello', 'hello', 'next']);
+    // And to the library's callers, as the Response's statusText; no pseudo-header is left behind.
+    const res = await engine.fetch('t', new Request('http://t.test/?t=reason'));
+    expect([res.status, res.statusText, [...res.headers.keys()].filter((k) => k.startsWith(':'))]).toEqual([299, 'Custom Reason', []]);
+  });
+});
 
 describe("a tenant's response headers", () => {
   it('cannot set the framing: the server frames the body it has, and the next response on the connection is intact', async () => {

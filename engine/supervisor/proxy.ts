@@ -42,8 +42,10 @@ export function forward(pool: Dispatcher, req: IncomingMessage, res: ServerRespo
     onRequestStart(c) {
       controller = c;
     },
-    onResponseStart(c, statusCode, resHeaders) {
+    onResponseStart(c, statusCode, resHeaders, statusMessage) {
       for (const h of HOP_BY_HOP) delete resHeaders[h];
+      // The engine's reason phrase (a tenant's own statusText) passes through as it is.
+      if (statusMessage) res.statusMessage = statusMessage;
       res.writeHead(statusCode, resHeaders);
       res.on('drain', () => c.resume());
     },

@@ -273,6 +273,7 @@ describe('supervisor', () => {
   it('in proxy mode, a request undici refuses or a tenant stream that fails costs its own connection, not the engine', async () => {
     const { url } = await serve({
       c1: { code: COUNTER },
+      reason: { code: 'export default { fetch: () => new Response("x", { status: 299, statusText: "Custom Reason" }) }' },
       broken: { code: `export default { fetch() { let n = 0; return new Response(new ReadableStream({ pull(c) { if (n++ < 2) c.enqueue(new Uint8Array(8)); else c.error(new Error('broke')); } })); } }` },
     }, ['--workers', '2']);
     const pids = async () => (await status(url)).engines.map((e: { pid: number }) => e.pid);
@@ -302,5 +303,7 @@ describe('supervisor', () => {
     expect(await raw('GET http://c1.localhost/ HTTP/1.1\r\nHost: nothing.localhost\r\nConnection: close\r\n\r\n')).toMatch(/\r\n\r\n4$/);
     expect((await request(url, { path: '/%5Fislet/status', headers: auth })).json().engines).toHaveLength(2);
     expect((await request(url, { path: '/x/../_islet/status', headers: auth })).json().engines).toHaveLength(2);
+    // A tenant's reason phrase passes through the proxy.
+    expect(await raw('GET / HTTP/1.1\r\nHost: reason.localhost\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 299 Custom Reason\r\n/);
   });
 });

@@ -252,6 +252,7 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       const path = new URL(request.url).pathname;
       const t = ${JSON.stringify(target)};
       if (path === '/throw-null') throw Object.create(null);
+      if (path === '/reason') return new Response('x', { status: 299, statusText: 'Custom Reason' });
       if (path === '/fetches') {
         const out = [];
         out.push(await fetch(t, { signal: AbortSignal.abort() }).then(() => 'sent', (e) => e.name));
@@ -274,6 +275,8 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       expect((await get(backend, 'edges', '/fetches')).json()).toEqual(['AbortError', 'got 3', 'got 0', 'fetch: too many subrequests (a request may make 2)']);
       expect(hits).toBe(2);
       expect((await get(backend, 'edges', '/misc')).json()).toEqual({ timer: 'number', redirect: 'manual' });
+      const reason = await backend.engine!.fetch('edges', new Request('http://edges.test/reason'));
+      expect([reason.status, reason.statusText]).toEqual([299, 'Custom Reason']);
       for (let waited = 0; !lines.some((l) => l.startsWith('Uncaught Error: bg failed')) && waited < 3_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
       expect(lines).toContain('x=5');
       expect(lines.some((l) => l.startsWith('Uncaught Error: bg failed'))).toBe(true);

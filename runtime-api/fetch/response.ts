@@ -60,6 +60,16 @@ let bodyOf: (object: unknown) => Body | null;
 let initializeResponse: (response: Response, init: unknown, body: BodyWithType | null, where: string) => void;
 type WireResponse = [status: number, flatHeaders: string[], body: string | ArrayBuffer | null];
 let toWire: (response: Response) => WireResponse;
+
+/**
+ * The header list as the host gets it. A reason phrase of the tenant's own goes first, as a pair
+ * named ':status-text' (no header can have that name; engine/wire.ts takes it out), only when
+ * there is one: most answers carry none.
+ */
+function wireHeaders(headers: Headers, statusText: string): string[] {
+  const flat = headersToFlat(headers);
+  return statusText === '' ? flat : [':status-text', statusText, ...flat];
+}
 let toWireStream: (response: Response) => [status: number, flatHeaders: string[], body: ChunkReader];
 let fromNetwork: (status: number, statusText: string, flatHeaders: string[], body: ArrayBuffer | null, urls: string[]) => Response;
 
@@ -165,8 +175,8 @@ export class Response {
       return response;
     };
     bodyOf = (object) => (object as Response).#body;
-    toWire = (response) => [response.#status, headersToFlat(response.#headers), bodyToWire(response.#body)];
-    toWireStream = (response) => [response.#status, headersToFlat(response.#headers), bodyChunkReader(response.#body!)];
+    toWire = (response) => [response.#status, wireHeaders(response.#headers, response.#statusText), bodyToWire(response.#body)];
+    toWireStream = (response) => [response.#status, wireHeaders(response.#headers, response.#statusText), bodyChunkReader(response.#body!)];
     fromNetwork = (status, statusText, flatHeaders, body, urls) => {
       const response = createResponse('basic', status, headersFromFlat(flatHeaders, 'immutable'));
       response.#statusText = statusText;

@@ -387,7 +387,8 @@ export class ProcessSandbox implements Sandbox {
     if (!task || task.answered) return;
     task.answered = true;
     task.waitUntilPending = head.waitUntil === true;
-    const problem = wireResponseProblem(head.status, head.headers);
+    const statusText = typeof head.statusText === 'string' && head.statusText !== '' ? head.statusText : undefined;
+    const problem = wireResponseProblem(head.status, head.headers, statusText);
     if (problem !== undefined) {
       task.reject(new TenantExceptionError(this.#spec!.name, 'TypeError', problem, ''));
       if (head.stream === true) this.#send({ t: 'cancel', id: task.id });
@@ -396,9 +397,9 @@ export class ProcessSandbox implements Sandbox {
       // with what is there, the rest as the socket takes it.
       const stream = this.#streamBody(task);
       if (body && body.byteLength > 0) task.body!.receive(toArrayBuffer(body), null);
-      task.resolve({ status: head.status as number, headers: head.headers as string[], body: stream });
+      task.resolve({ status: head.status as number, headers: head.headers as string[], body: stream, ...(statusText && { statusText }) });
     } else {
-      task.resolve({ status: head.status as number, headers: head.headers as string[], body: head.hasBody ? (toArrayBuffer(body) ?? new ArrayBuffer(0)) : null });
+      task.resolve({ status: head.status as number, headers: head.headers as string[], body: head.hasBody ? (toArrayBuffer(body) ?? new ArrayBuffer(0)) : null, ...(statusText && { statusText }) });
     }
     this.#finishIfDone(task);
   }

@@ -128,7 +128,7 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
     const response = await handler.fetch(request, env, ctx);
     if (!(response instanceof Response)) throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${typeof response === 'string' ? `the string ${JSON.stringify(response.slice(0, 40))}` : String(response)}`);
     if (response.type === 'error') throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
-    const answer = { t: 'res', id, status: response.status, headers: flatHeaders(response.headers) };
+    const answer = { t: 'res', id, status: response.status, statusText: response.statusText, headers: flatHeaders(response.headers) };
     if (response.body === null) {
       send({ ...answer, hasBody: false, waitUntil: ctx.promises.length > 0 });
     } else {
