@@ -18,6 +18,8 @@ export interface IsletMiddlewareOptions {
   fallthrough?: boolean;
 }
 
+const ASCII_REASON = /^[\t\x20-\x7e]*$/;
+
 export function islet(engine: Engine, options: IsletMiddlewareOptions): MiddlewareHandler {
   const pick = typeof options.function === 'string' ? () => options.function as string : options.function;
   return async (c, next) => {
@@ -28,11 +30,18 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
       const wire = await toWire(c, engine, name, incoming);
       const answer = await engine.invoke(name, wire);
+      // HEAD sends no body: a streamed one is cancelled now, not left producing until its limit.
+      if (c.req.method === 'HEAD' && answer.body instanceof ReadableStream) {
+        void answer.body.cancel().catch(() => {});
+        answer.body = null;
+      }
       if (answer.body instanceof ReadableStream && incoming?.socket) answer.body = cutOnFailure(answer.body, incoming.socket);
       const response = responseFromWire(answer);
       // @hono/node-server writes the status line from the status alone; Node takes the reason
       // phrase set on the outgoing response, so a tenant's own statusText reaches the client.
-      if (answer.statusText !== undefined) {
+      // ASCII only: Node writes the head in the body's encoding, so obs-text would reach the client
+      // as UTF-8 or Latin-1 depending on the body; without it the code's default phrase goes out.
+      if (answer.statusText !== undefined && ASCII_REASON.test(answer.statusText)) {
         const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
         if (outgoing) outgoing.statusMessage = answer.statusText;
       }

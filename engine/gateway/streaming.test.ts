@@ -251,6 +251,34 @@ describe('streamed response bodies', () => {
     await expect.poll(async () => (await count()).cancelled, { timeout: 2_000 }).toBe(true);
   });
 
+  it('are cancelled in the tenant when the wall-clock limit cuts them, and at once on HEAD', async () => {
+    const forever = `let cancels = 0; export default { fetch(request) {
+      if (new URL(request.url).pathname === '/cancels') return Response.json(cancels);
+      let timer;
+      return new Response(new ReadableStream({
+        start(c) { timer = setInterval(() => c.enqueue(new Uint8Array(8)), 20); },
+        cancel() { clearInterval(timer); cancels++; },
+      }));
+    } }`;
+    await engine.deploy('forever-wall', { code: forever, limits: { wallMs: 500 } });
+    await engine.deploy('forever-head', { code: forever, limits: { wallMs: 20_000 } });
+    const cancels = async (fn: string) => (await request(served.url, { path: '/cancels', host: `${fn}.localhost` })).json<number>();
+    // Cut at 500 ms: the client sees the connection end, the tenant's cancel() runs.
+    await new Promise<void>((resolve) => {
+      http.get({ host: '127.0.0.1', port: served.port, path: '/', headers: { host: 'forever-wall.localhost' } }, (res) => {
+        res.on('data', () => {});
+        res.on('close', () => resolve());
+      }).on('error', () => resolve());
+    });
+    for (let i = 0; i < 50 && (await cancels('forever-wall')) === 0; i++) await settle(20);
+    expect(await cancels('forever-wall')).toBe(1);
+    // HEAD answers at once and the body is cancelled then, not at the 20 s limit.
+    const head = await request(served.url, { method: 'HEAD', host: 'forever-head.localhost' });
+    expect(head.status).toBe(200);
+    for (let i = 0; i < 50 && (await cancels('forever-head')) === 0; i++) await settle(20);
+    expect(await cancels('forever-head')).toBe(1);
+  });
+
   it('stop a cancel() that spins at the CPU limit, like any of the tenant\'s work', async () => {
     await engine.deploy('cancel-spinner', {
       code: `let served = 0;

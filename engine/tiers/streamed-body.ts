@@ -57,10 +57,15 @@ export class StreamedBody {
     // An empty chunk carries nothing; the stream pulls again.
   }
 
-  /** Ends the body with `reason` (a limit, the isolate's death): the socket write fails and closes. */
+  /**
+   * Ends the body with `reason` (a limit, the sandbox's death): the socket write fails and closes,
+   * and the tenant's stream is cancelled, as when the client leaves; otherwise a stream cut at the
+   * wall-clock limit would go on producing (its timers, its memory) for as long as the sandbox lives.
+   */
   fail(reason: Error): void {
     if (!this.#close()) return;
     this.#controller.error(reason);
+    this.#source.cancel();
     this.#wake();
   }
 
