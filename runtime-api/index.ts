@@ -26,7 +26,7 @@ import { findSharedArrayBuffer, markPlatformInterface } from './webidl/index.ts'
 import { defineEventInterfaces } from './web/event-interfaces.ts';
 import { defineCompressionStreams } from './compression/compression-streams.ts';
 import {
-  clearInterval, clearTimeout, fireTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
+  clearInterval, clearTimeout, fireDueTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
 } from './host/timers.ts';
 import { answersOf, dispatchBatch, forgetAnswers, runScheduled, ScheduledController, setTenant, warmDispatch } from './dispatch/dispatch.ts';
 import { ExecutionContext } from './dispatch/execution-context.ts';
@@ -167,7 +167,7 @@ const entry = {
   setTenant,
   dispatchBatch,
   answersOf,
-  fireTimer,
+  fireDueTimer,
   settleFetch,
   settleCrypto,
   pullResponseStream,

@@ -22,6 +22,28 @@ beforeAll(async () => {
           });
           return Response.json(order);
         }
+        if (test === '/many') {
+          // Thousands set in one long turn: the host hears of them while some are already due.
+          const fired = [];
+          const delays = [];
+          await new Promise((done) => {
+            for (let i = 0; i < 3000; i++) {
+              const delay = (i * 7919) % 50;
+              delays.push(delay);
+              setTimeout(() => { fired.push(i); if (fired.length === 3000) done(); }, delay);
+            }
+          });
+          const late = fired.filter((id, k) => k > 0 && (delays[id] < delays[fired[k - 1]] || (delays[id] === delays[fired[k - 1]] && id < fired[k - 1])));
+          return Response.json({ fired: fired.length, outOfOrder: late.length });
+        }
+        if (test === '/microtasks') {
+          const log = [];
+          await new Promise((done) => {
+            setTimeout(() => { log.push('t1'); Promise.resolve().then(() => log.push('m1')).then(() => log.push('m2')); }, 0);
+            setTimeout(() => { log.push('t2'); done(); }, 0);
+          });
+          return Response.json(log);
+        }
         // Each callback sets the next at 0 ms: from the 6th level on HTML makes it 4 ms.
         const started = Date.now();
         const gaps = [];
@@ -47,6 +69,15 @@ afterAll(() => engine.close());
 describe('timers', () => {
   it('run 0 ms timers before 1 ms ones set earlier, as HTML and workerd do', async () => {
     expect(await (await engine.fetch('timers', new Request('http://t.test/order'))).json()).toEqual(['c', 'd', 'b', 'a']);
+  });
+
+  it('keep that order when one turn sets thousands, however late the host hears of them', async () => {
+    const res = await engine.fetch('timers', new Request('http://t.test/many'));
+    expect(await res.json()).toEqual({ fired: 3000, outOfOrder: 0 });
+  });
+
+  it('run microtasks between timers, as between tasks', async () => {
+    expect(await (await engine.fetch('timers', new Request('http://t.test/microtasks'))).json()).toEqual(['t1', 'm1', 'm2', 't2']);
   });
 
   it('clamp timers nested more than 5 deep to 4 ms, so a 0 ms chain cannot spin', async () => {

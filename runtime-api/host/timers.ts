@@ -1,5 +1,9 @@
-// setTimeout & co. on host timers: the isolate keeps the callbacks, the host only keeps ids and
-// delays, and fires a timer by calling `fireTimer(id)` back into the isolate.
+// setTimeout & co. on host timers: the isolate keeps the callbacks and their order, the host only
+// wakes it. Each timer the tenant sets is also sent to the host (id, delay, when it was set), and
+// for each one that comes due the host calls `fireDueTimer()`, which runs the earliest due timer
+// of all the isolate has, by deadline and then by the order they were set (HTML's order). The
+// choice is made in here because the host hears of timers late: while a long turn sets a
+// thousand, it may find some due before it has heard of earlier ones.
 import { host } from './host-calls.ts';
 
 // Captured at load: a tenant that replaces Reflect.apply, Date.now or Promise#then must not change
@@ -10,6 +14,11 @@ const { then } = Promise.prototype;
 const settled = Promise.resolve();
 
 interface Timer {
+  id: number;
+  /** Date.now() milliseconds when it is due. */
+  deadline: number;
+  /** When it was (re)armed among all timers: the tie-break, and unique. */
+  seq: number;
   callback: (...args: unknown[]) => void;
   args: unknown[];
   /** Re-arm delay for setInterval; 0 for setTimeout. */
@@ -19,7 +28,40 @@ interface Timer {
 }
 
 const timers = new Map<number, Timer>();
+/** The pending timers by (deadline, seq), earliest first. */
+const queue: Timer[] = [];
 let nextId = 1;
+let nextSeq = 1;
+
+function before(a: Timer, b: Timer): boolean {
+  return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
+}
+
+/** The first index whose timer does not come before `timer`. */
+function indexFor(timer: Timer): number {
+  let low = 0;
+  let high = queue.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (before(queue[mid]!, timer)) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Queues `timer` `delay` ms from now (this turn's time) and tells the host to wake for it. */
+function schedule(timer: Timer, delay: number): void {
+  const setAt = turnNow();
+  timer.deadline = setAt + delay;
+  timer.seq = nextSeq++;
+  queue.splice(indexFor(timer), 0, timer);
+  host().setTimer(timer.id, delay, setAt);
+}
+
+function unqueue(timer: Timer): void {
+  const at = indexFor(timer);
+  if (queue[at] === timer) queue.splice(at, 1);
+}
 let maxTimers = Infinity;
 /** Nesting level of the timer whose callback runs now; 0 outside timer callbacks. */
 let firing = 0;
@@ -71,8 +113,9 @@ function arm(callback: unknown, ms: unknown, args: unknown[], repeat: boolean): 
   const nesting = firing + 1;
   const delay = clampNested(normalizeDelay(ms), nesting);
   const id = nextId++;
-  timers.set(id, { callback: callback as Timer['callback'], args, repeatMs: repeat ? Math.max(delay, 1) : 0, nesting });
-  host().setTimer(id, delay, turnNow());
+  const timer: Timer = { id, deadline: 0, seq: 0, callback: callback as Timer['callback'], args, repeatMs: repeat ? Math.max(delay, 1) : 0, nesting };
+  timers.set(id, timer);
+  schedule(timer, delay);
   return id;
 }
 
@@ -86,7 +129,11 @@ export function setInterval(callback: unknown, ms?: unknown, ...args: unknown[])
 
 export function clearTimeout(id?: unknown): void {
   const n = Number(id);
-  if (timers.delete(n)) host().clearTimer(n);
+  const timer = timers.get(n);
+  if (!timer) return;
+  timers.delete(n);
+  unqueue(timer);
+  host().clearTimer(n);
 }
 
 export const clearInterval = clearTimeout;
@@ -96,12 +143,17 @@ export function queueMicrotask(callback: unknown): void {
   Promise.resolve().then(() => callback()).catch(reportError);
 }
 
-/** Called by the host when timer `id` is due. */
-export function fireTimer(id: number): void {
-  const timer = timers.get(id);
-  if (!timer) return;
-  if (timer.repeatMs) host().setTimer(id, clampNested(timer.repeatMs, ++timer.nesting), turnNow());
-  else timers.delete(id);
+/**
+ * Called by the host once for each timer of its that came due: runs the earliest due timer the
+ * isolate has (maybe another one, set earlier than the host knew), or nothing when none is due
+ * (it ran on an earlier call). One per call, so microtasks run between timers, as between tasks.
+ */
+export function fireDueTimer(): void {
+  const timer = queue[0];
+  if (timer === undefined || timer.deadline > dateNow()) return;
+  queue.shift();
+  if (timer.repeatMs) schedule(timer, clampNested(timer.repeatMs, ++timer.nesting));
+  else timers.delete(timer.id);
   firing = timer.nesting;
   try {
     // HTML "timer initialization steps": the callback's this is the global object, never the record.

@@ -88,7 +88,7 @@ export class IsolateSandbox implements Sandbox {
       return true;
     },
   });
-  readonly #timers = new TimerQueue((id) => this.#fireTimer(id));
+  readonly #timers = new TimerQueue(() => this.#fireTimer());
   readonly #legacyDecoders = new LegacyDecoders();
   /** While a module bundle's top level runs on (after a top-level await). */
   #loading = false;
@@ -713,10 +713,11 @@ export class IsolateSandbox implements Sandbox {
     this.#timers.set(id, Number(delayMs), Number(setAt));
   }
 
-  #fireTimer(id: number): void {
+  /** One of the isolate's timers is due: it runs the earliest due of all it has (runtime-api/host/timers.ts). */
+  #fireTimer(): void {
     if (!this.alive) return;
     this.#reclaimed = false;
-    this.#deliver(this.#runtime!.fireTimer, [id]);
+    this.#deliver(this.#runtime!.fireDueTimer, []);
   }
 
   /** Ends the isolate for `reason`: every request it was serving fails with that reason. */

@@ -9,7 +9,7 @@ export interface RuntimeEntry {
   setTenant: ivm.Reference<(namespace: unknown, env: unknown, aiBinding: string | null) => void>;
   dispatchBatch: ivm.Reference<(batch: unknown[], seq: number, settledUpTo: number) => Promise<unknown[]>>;
   answersOf: ivm.Reference<(seq: number) => unknown[] | undefined>;
-  fireTimer: ivm.Reference<(id: number) => void>;
+  fireDueTimer: ivm.Reference<() => void>;
   settleFetch: ivm.Reference<(...args: unknown[]) => void>;
   settleCrypto: ivm.Reference<(id: number, ok: boolean, value: unknown) => void>;
   pullResponseStream: ivm.Reference<(id: number) => void>;
@@ -26,7 +26,7 @@ export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context, fr
   if (!fromSnapshot) await runScript(isolate, context);
   const entry = await context.global.get('__islet_runtime', { reference: true });
   const keys = [
-    'init', 'setTenant', 'dispatchBatch', 'answersOf', 'fireTimer', 'settleFetch', 'settleCrypto', 'pullResponseStream', 'cancelResponseStream',
+    'init', 'setTenant', 'dispatchBatch', 'answersOf', 'fireDueTimer', 'settleFetch', 'settleCrypto', 'pullResponseStream', 'cancelResponseStream',
     'settleRequestChunk', 'runScheduled', 'settleAi', 'collectGarbage',
   ] as const;
   const refs = await Promise.all(keys.map((key) => entry.get(key, { reference: true })));

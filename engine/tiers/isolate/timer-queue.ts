@@ -1,9 +1,10 @@
-// One isolate's pending timers on the host, kept in the order HTML fires them: by deadline, then
-// by the order they were set. Each timer's deadline counts from when the isolate set it (the
-// runtime sends that time along), not from when the host heard of it: the runtime's calls reach
-// the host as separate tasks, and on a busy host a millisecond can pass between two of them, which
-// with one Node timer per isolate timer let `setTimeout(a, 2); setTimeout(b, 1)` fire a first.
-// One Node timer (or immediate, when the head is already due) wakes the queue for its head.
+// One isolate's pending timers on the host, for waking the isolate when they come due: by
+// deadline, then by the order they were set. Each timer's deadline counts from when the isolate
+// set it (the runtime sends that time along), not from when the host heard of it: the runtime's
+// calls reach the host as separate tasks, and on a busy host a millisecond can pass between two
+// of them. Which timer runs is the runtime's choice (runtime-api/host/timers.ts): the host may
+// hear of an earlier one only after it fired a later one. One Node timer (or immediate, when the
+// head is already due) wakes the queue for its head.
 
 interface Entry {
   id: number;
