@@ -168,6 +168,25 @@ describe('supervisor', () => {
     expect(seen.endsWith('0\r\n\r\n')).toBe(false);
   });
 
+  it('replaces an engine that stops answering without dying (SIGSTOP)', async () => {
+    const { url } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') } });
+    const before = await status(url);
+    process.kill(before.engines[0].pid, 'SIGSTOP');
+    try {
+      // Heartbeats every 2 s, 3 s to answer: replaced within seconds, not when clients give up.
+      expect(await firstSuccess(url, 'hello.localhost', 20_000)).toBeLessThan(20_000);
+      const after = await status(url);
+      expect(after.engineRestarts).toBeGreaterThanOrEqual(1);
+      expect(after.engines[0].pid).not.toBe(before.engines[0].pid);
+    } finally {
+      try {
+        process.kill(before.engines[0].pid, 'SIGCONT');
+      } catch {
+        // Killed and gone, as it should be.
+      }
+    }
+  }, 30_000);
+
   it('drains requests in flight on SIGTERM and exits 0, also right after a memory-limit kill', async () => {
     for (let round = 0; round < 3; round++) {
       const { url, child, exited, output } = await serve({

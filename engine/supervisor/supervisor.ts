@@ -26,6 +26,9 @@ import { SUPERVISOR_DEFAULTS, type SupervisorOptions } from './options.ts';
  */
 const ENGINE_CHECK_MS = 3_000;
 
+/** How often every engine is asked whether it is alive, besides when a connection to it breaks. */
+const HEARTBEAT_MS = 2_000;
+
 /** How long a spill waits for log followers to start following the function on its new engine. */
 const PLACEMENT_HOOK_MS = 2_000;
 
@@ -69,6 +72,7 @@ export class Supervisor {
   #closing = false;
   #standby?: EngineProcess;
   #rssTimer?: NodeJS.Timeout;
+  #heartbeatTimer?: NodeJS.Timeout;
 
   constructor(options: SupervisorOptions) {
     // An option given as undefined takes its default.
@@ -118,6 +122,12 @@ export class Supervisor {
       this.#rssTimer = setInterval(() => this.#checkRss(), this.#options.rssCheckMs);
       this.#rssTimer.unref();
     }
+    // An engine that stops answering without dying (stopped, wedged in native code) would hold
+    // its requests until clients gave up; nothing else would notice, since no connection breaks.
+    this.#heartbeatTimer = setInterval(() => {
+      for (const slot of this.#slots) if (slot.engine) this.#failed(slot.engine, 'heartbeat');
+    }, HEARTBEAT_MS);
+    this.#heartbeatTimer.unref();
     const info = server.address() as AddressInfo;
     return `http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`;
   }
@@ -185,12 +195,13 @@ export class Supervisor {
    * not answer in time it is taken out of service (requests then wait for its replacement) and
    * killed, which makes sure its exit comes; if it answers, only that one request was lost.
    */
-  #failed(engine: EngineProcess): void {
+  #failed(engine: EngineProcess, why: 'connection' | 'heartbeat' = 'connection'): void {
     if (engine.state !== 'serving' || this.#checking.has(engine)) return;
     this.#checking.add(engine);
     void engine.responsive(ENGINE_CHECK_MS).then((alive) => {
       this.#checking.delete(engine);
       if (alive || engine.state !== 'serving') return;
+      this.logger.error({ pid: engine.pid, after: why }, `engine process did not answer within ${ENGINE_CHECK_MS} ms: replacing it`);
       engine.state = 'failed';
       engine.kill();
     });
@@ -237,6 +248,7 @@ export class Supervisor {
     if (this.#closing) return true;
     this.#closing = true;
     clearInterval(this.#rssTimer);
+    clearInterval(this.#heartbeatTimer);
     const server = this.#server;
     if (server instanceof http.Server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
