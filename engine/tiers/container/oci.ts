@@ -24,7 +24,7 @@ interface Mount {
 }
 
 /** config.json for one sandbox; `rootfs` gets the merged-usr symlinks (/lib → usr/lib) the host has. */
-export function ociConfig(request: Pick<LaunchRequest, 'node' | 'nodeArgs' | 'readable' | 'network'>, rootfs: string): Record<string, unknown> {
+export function ociConfig(request: Pick<LaunchRequest, 'id' | 'node' | 'nodeArgs' | 'readable' | 'network'>, rootfs: string): Record<string, unknown> {
   const bind = (p: string): Mount => ({ destination: p, type: 'bind', source: p, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
   const mounts: Mount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
@@ -57,7 +57,10 @@ export function ociConfig(request: Pick<LaunchRequest, 'node' | 'nodeArgs' | 're
     linux: {
       namespaces,
       // Relative: inside the cgroup the runtime process was started in, whose limits then hold.
-      cgroupsPath: 'container',
+      // Named for the container: in a hierarchy where the sandbox has no cgroup of its own (v1's
+      // cpuset), a shared name was one directory for all, and two containers starting together
+      // raced on it (one wrote its pid before the other had set the cpus: ENOSPC, a failed boot).
+      cgroupsPath: request.id,
       maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/sys/firmware'],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
