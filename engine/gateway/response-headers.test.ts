@@ -95,6 +95,21 @@ function parseResponses(raw: string): { head: string; body: string }[] {
   return out;
 }
 
+describe('CONNECT', () => {
+  it('is answered 501, not a connection closed without a word', async () => {
+    const raw = await new Promise<string>((resolve) => {
+      const socket = connect(served.port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
+      socket.on('close', () => resolve(received));
+      socket.on('error', () => resolve(received));
+      socket.write('CONNECT t.localhost:443 HTTP/1.1\r\nHost: t.localhost:443\r\n\r\n');
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 501 Not Implemented\r\n/);
+    expect(raw.endsWith('CONNECT is not served here\n')).toBe(true);
+  });
+});
+
 describe("a tenant's status text", () => {
   it('is the status line\'s reason phrase, as on Workers, for fixed and streamed bodies; the default otherwise', async () => {
     const responses = parseResponses(await pipelined(['/?t=reason', '/?t=reason-stream', '/?t=next']));

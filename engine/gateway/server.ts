@@ -1,6 +1,8 @@
 // Puts a gateway on a TCP port (or a Unix socket, for an engine behind the supervisor) with
 // @hono/node-server.
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createAdaptorServer, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { ConfigError } from '../errors.ts';
@@ -21,6 +23,7 @@ export type ListenOptions = { port: number; host: string } | { path: string };
 export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedGateway> {
   return new Promise((resolve, reject) => {
     const server = createAdaptorServer({ fetch: app.fetch });
+    server.on('connect', refuseConnect);
     const onListening = () => {
       // A Unix socket has no port; its clients name the path themselves.
       const info = server.address() as AddressInfo | string;
@@ -45,6 +48,15 @@ export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedG
     else server.listen(options.port, options.host, onListening);
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, 'path' in options ? options.path : `${options.host}:${options.port}`)));
   });
+}
+
+/**
+ * CONNECT asks for a tunnel, which no function serves: answered 501, where Node, with no listener
+ * for it, would close the connection without a word.
+ */
+export function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => {});
+  socket.end('HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain\r\ncontent-length: 27\r\nconnection: close\r\n\r\nCONNECT is not served here\n');
 }
 
 /** A failure to listen, as the operator should read it (ConfigError for the usual causes). */

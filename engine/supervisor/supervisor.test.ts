@@ -322,6 +322,7 @@ describe('supervisor', () => {
     expect(await raw('GET http://c1.localhost/ HTTP/1.1\r\nHost: nothing.localhost\r\nConnection: close\r\n\r\n')).toMatch(/\r\n\r\n4$/);
     expect((await request(url, { path: '/%5Fislet/status', headers: auth })).json().engines).toHaveLength(2);
     expect((await request(url, { path: '/x/../_islet/status', headers: auth })).json().engines).toHaveLength(2);
+    expect(await raw('CONNECT c1.localhost:443 HTTP/1.1\r\nHost: c1.localhost:443\r\n\r\n')).toMatch(/^HTTP\/1\.1 501 /);
     // A tenant's reason phrase passes through the proxy.
     expect(await raw('GET / HTTP/1.1\r\nHost: reason.localhost\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 299 Custom Reason\r\n/);
   });
