@@ -187,6 +187,7 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       const enc = new TextEncoder();
       let n = 0;
       if (path === '/broken') return new Response(new ReadableStream({ async pull(c) { if (n++ < 2) return c.enqueue(enc.encode('x')); await new Promise((r) => setTimeout(r, 50)); c.error(new Error('broke')); } }));
+      if (path === '/string-chunk') return new Response(new ReadableStream({ start(c) { c.enqueue('not bytes'); c.close(); } }));
       return new Response(new ReadableStream({
         async pull(c) {
           if (n === 3) return c.close();
@@ -221,6 +222,16 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       }).on('error', () => resolve('cut'));
     });
     expect(cut).toBe('cut');
+    // A chunk that is not bytes: the head went out, the body fails after it, as on the isolate tier.
+    const stringChunk = await new Promise<string>((resolve) => {
+      http.get({ hostname, port, path: '/string-chunk', headers: { host: 'sse.localhost' } }, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => resolve(`${res.statusCode} ended`));
+        res.on('error', () => resolve(`${res.statusCode} cut`));
+        res.on('aborted', () => resolve(`${res.statusCode} cut`));
+      }).on('error', () => resolve('no answer'));
+    });
+    expect(stringChunk).toBe('200 cut');
     expect((await get(backend, 'hello')).status).toBe(200);
   });
 

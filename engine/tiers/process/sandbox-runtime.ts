@@ -157,6 +157,8 @@ interface BodyStream {
   reader: ReadableStreamDefaultReader<Uint8Array>;
   /** A read started before the head went out, still to be answered. */
   pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  /** Why the stream already failed, to be said on the first pull (as the isolate tier does). */
+  failed?: Error;
 }
 
 const streams = new Map<number, BodyStream>();
@@ -171,8 +173,10 @@ function soon<T>(read: Promise<T>): Promise<T | typeof NOT_YET> {
   return Promise.race([read, new Promise<typeof NOT_YET>((resolve) => setImmediate(() => resolve(NOT_YET)))]);
 }
 
+const NOT_BYTES = 'The body stream gave a chunk that is not a Uint8Array';
+
 function chunkOf(value: unknown): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new TypeError('The body stream gave a chunk that is not a Uint8Array');
+  if (!(value instanceof Uint8Array)) throw new TypeError(NOT_BYTES);
   return value;
 }
 
@@ -188,7 +192,12 @@ async function readyBytes(reader: ReadableStreamDefaultReader<Uint8Array>): Prom
     const result = await soon(read);
     if (result === NOT_YET) return { bytes: Buffer.concat(chunks, size), rest: { reader, pending: read } };
     if (result.done) return { bytes: Buffer.concat(chunks, size) };
-    const chunk = chunkOf(result.value);
+    if (!(result.value instanceof Uint8Array)) {
+      // The head goes out and the body fails after it, as on the isolate tier, which reads the
+      // body only once its head is sent: a 200 and a cut connection, not a 500.
+      return { bytes: Buffer.concat(chunks, size), rest: { reader, pending: undefined, failed: new TypeError(NOT_BYTES) } };
+    }
+    const chunk = result.value;
     chunks.push(chunk);
     size += chunk.byteLength;
     read = reader.read();
@@ -201,6 +210,7 @@ async function pullBody(id: number): Promise<void> {
   const body = streams.get(id);
   if (!body) return;
   try {
+    if (body.failed) throw body.failed;
     const read = body.pending ?? body.reader.read();
     body.pending = undefined;
     const result = await read;
@@ -212,6 +222,7 @@ async function pullBody(id: number): Promise<void> {
     }
   } catch (err) {
     streams.delete(id);
+    body.reader.cancel(err).catch(() => {});
     send({ t: 'chunk', id, end: true, error: errorFields(err).message });
   }
 }
