@@ -45,6 +45,25 @@ export function request(baseUrl: string, req: TestRequest = {}): Promise<TestRes
   });
 }
 
+/**
+ * How a response's body ended: `whole` when its framing's end came, `cut` when the connection
+ * closed first (or no answer came: status 0). A server must cut, not end, a streamed body that
+ * fails midway, so that the client knows it is incomplete.
+ */
+export function bodyEnding(baseUrl: string, req: TestRequest = {}): Promise<{ status: number; ending: 'whole' | 'cut' }> {
+  const url = new URL(req.path ?? '/', baseUrl);
+  return new Promise((resolve) => {
+    const cut = (status: number) => () => resolve({ status, ending: 'cut' });
+    http.get({ hostname: url.hostname, port: url.port, path: url.pathname + url.search, headers: req.host ? { host: req.host } : {}, agent: false }, (res) => {
+      const status = res.statusCode ?? 0;
+      res.on('data', () => {});
+      res.on('end', () => resolve({ status, ending: 'whole' }));
+      res.on('error', cut(status));
+      res.on('aborted', cut(status));
+    }).on('error', cut(0));
+  });
+}
+
 /** A TCP port free on 127.0.0.1 right now (for servers started as child processes). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -68,6 +68,18 @@ async function load(url: string, host: string, concurrency: number, stop: Promis
   return statuses;
 }
 
+/** Writes `text` on a new connection to `url`: what came back so far, and all of it once it closed. */
+function rawConnection(url: string, text: string): { seen: () => string; closed: Promise<string> } {
+  const { hostname, port } = new URL(url);
+  const socket = net.connect(Number(port), hostname);
+  let seen = '';
+  socket.on('data', (b) => (seen += b));
+  socket.on('error', () => {});
+  const closed = new Promise<string>((r) => socket.once('close', () => r(seen)));
+  socket.write(text);
+  return { seen: () => seen, closed };
+}
+
 /** Waits until the engine has a request in flight besides the status request asking. */
 async function untilInFlight(url: string): Promise<void> {
   while ((await status(url)).engines[0].inFlight < 2) await new Promise((r) => setTimeout(r, 10));
@@ -131,17 +143,11 @@ describe('supervisor', () => {
     expect((await request(url, { method: 'DELETE', path: '/_islet/functions/echo', headers: auth })).status).toBe(204);
     // An idle keep-alive connection is answered and closed, not kept: the supervisor cannot tell
     // it from one whose request the engine read in its last turn.
-    const { hostname, port } = new URL(url);
-    const idle = net.connect(Number(port), hostname);
-    let seen = '';
-    idle.on('data', (b) => (seen += b));
-    const closed = new Promise((r) => idle.once('close', r));
-    idle.write('GET / HTTP/1.1\r\nhost: hello.localhost\r\n\r\n');
-    while (!seen.includes('Hello World!')) await new Promise((r) => setTimeout(r, 5));
+    const idle = rawConnection(url, 'GET / HTTP/1.1\r\nhost: hello.localhost\r\n\r\n');
+    while (!idle.seen().includes('Hello World!')) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 50));
     process.kill(after.engines[0].pid, 'SIGKILL');
-    await closed;
-    expect(seen).toMatch(/Hello World!HTTP\/1\.1 502 [^]*islet-error: engine-restarted/);
+    expect(await idle.closed).toMatch(/Hello World!HTTP\/1\.1 502 [^]*islet-error: engine-restarted/);
     expect(await firstSuccess(url, 'hello.localhost', 5_000)).toBeLessThan(5_000);
     expect((await request(url, { host: 'echo.localhost' })).status).toBe(404);
   });
@@ -153,15 +159,10 @@ describe('supervisor', () => {
       })); } }`, limits: { cpuMs: 5000 } },
     });
     const before = await status(url);
-    const { hostname, port } = new URL(url);
-    const socket = net.connect(Number(port), hostname);
-    let seen = '';
-    socket.on('data', (b) => (seen += b));
-    const closed = new Promise((r) => socket.once('close', r));
-    socket.write('GET / HTTP/1.1\r\nhost: drip.localhost\r\n\r\n');
-    while (!seen.includes('chunk2')) await new Promise((r) => setTimeout(r, 10));
+    const drip = rawConnection(url, 'GET / HTTP/1.1\r\nhost: drip.localhost\r\n\r\n');
+    while (!drip.seen().includes('chunk2')) await new Promise((r) => setTimeout(r, 10));
     process.kill(before.engines[0].pid, 'SIGKILL');
-    await closed;
+    const seen = await drip.closed;
     expect(seen).toMatch(/^HTTP\/1\.1 200/);
     expect(seen).not.toContain('502');
     // Cut, not ended: no last chunk, so the client knows the body is incomplete.
@@ -297,15 +298,7 @@ describe('supervisor', () => {
     }, ['--workers', '2']);
     const pids = async () => (await status(url)).engines.map((e: { pid: number }) => e.pid);
     const before = await pids();
-    const { hostname, port } = new URL(url);
-    const raw = (text: string) => new Promise<string>((resolve) => {
-      const socket = net.connect(Number(port), hostname);
-      let seen = '';
-      socket.on('data', (b) => (seen += b));
-      socket.on('close', () => resolve(seen));
-      socket.on('error', () => {});
-      socket.write(text);
-    });
+    const raw = (text: string) => rawConnection(url, text).closed;
     expect(await raw('OPTIONS * HTTP/1.1\r\nHost: c1.localhost\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
     expect(await raw('GET / HTTP/1.1\r\nHost: c1.localhost\r\nHost: c1.localhost\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
     // The failing stream is cut (no last chunk), and only it.
