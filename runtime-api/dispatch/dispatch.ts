@@ -7,6 +7,7 @@
 import { Ai } from '../bindings/ai.ts';
 import { host } from '../host/host-calls.ts';
 import { Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream } from '../web/index.ts';
+import { describe } from './describe.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
 import { requestBodyStream } from './request-stream.ts';
 import { openResponseStream } from './response-stream.ts';
@@ -128,12 +129,6 @@ function describeThrown(err: unknown): [string, string, string] {
   } catch {
     return ['Error', 'Uncaught exception (reading what was thrown threw again)', 'Error: Uncaught exception'];
   }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object' || typeof value === 'function') return `an object (${Object.prototype.toString.call(value)})`;
-  return typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : String(value);
 }
 
 /**

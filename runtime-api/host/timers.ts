@@ -4,6 +4,7 @@
 // of all the isolate has, by deadline and then by the order they were set (HTML's order). The
 // choice is made in here because the host hears of timers late: while a long turn sets a
 // thousand, it may find some due before it has heard of earlier ones.
+import { DeadlineQueue, type Deadlined } from './deadline-queue.ts';
 import { host } from './host-calls.ts';
 
 // Captured at load: a tenant that replaces Reflect.apply, Date.now or Promise#then must not change
@@ -13,12 +14,8 @@ const dateNow = Date.now;
 const { then } = Promise.prototype;
 const settled = Promise.resolve();
 
-interface Timer {
+interface Timer extends Deadlined {
   id: number;
-  /** Date.now() milliseconds when it is due. */
-  deadline: number;
-  /** When it was (re)armed among all timers: the tie-break, and unique. */
-  seq: number;
   callback: (...args: unknown[]) => void;
   args: unknown[];
   /** Re-arm delay for setInterval; 0 for setTimeout. */
@@ -28,40 +25,20 @@ interface Timer {
 }
 
 const timers = new Map<number, Timer>();
-/** The pending timers by (deadline, seq), earliest first. */
-const queue: Timer[] = [];
+/** The pending timers, earliest first. */
+const queue = new DeadlineQueue<Timer>();
 let nextId = 1;
 let nextSeq = 1;
-
-function before(a: Timer, b: Timer): boolean {
-  return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
-}
-
-/** The first index whose timer does not come before `timer`. */
-function indexFor(timer: Timer): number {
-  let low = 0;
-  let high = queue.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (before(queue[mid]!, timer)) low = mid + 1;
-    else high = mid;
-  }
-  return low;
-}
 
 /** Queues `timer` `delay` ms from now (this turn's time) and tells the host to wake for it. */
 function schedule(timer: Timer, delay: number): void {
   const setAt = turnNow();
   timer.deadline = setAt + delay;
   timer.seq = nextSeq++;
-  queue.splice(indexFor(timer), 0, timer);
+  queue.insert(timer);
   host().setTimer(timer.id, delay, setAt);
 }
 
-function unqueue(timer: Timer): void {
-  const at = indexFor(timer);
-  if (queue[at] === timer) queue.splice(at, 1);
-}
 let maxTimers = Infinity;
 /** Nesting level of the timer whose callback runs now; 0 outside timer callbacks. */
 let firing = 0;
@@ -132,7 +109,7 @@ export function clearTimeout(id?: unknown): void {
   const timer = timers.get(n);
   if (!timer) return;
   timers.delete(n);
-  unqueue(timer);
+  queue.remove(timer);
   host().clearTimer(n);
 }
 
@@ -149,7 +126,7 @@ export function queueMicrotask(callback: unknown): void {
  * (it ran on an earlier call). One per call, so microtasks run between timers, as between tasks.
  */
 export function fireDueTimer(): void {
-  const timer = queue[0];
+  const timer = queue.peek();
   if (timer === undefined || timer.deadline > dateNow()) return;
   queue.shift();
   if (timer.repeatMs) schedule(timer, clampNested(timer.repeatMs, ++timer.nesting));

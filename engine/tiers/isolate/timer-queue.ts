@@ -5,24 +5,17 @@
 // of them. Which timer runs is the runtime's choice (runtime-api/host/timers.ts): the host may
 // hear of an earlier one only after it fired a later one. One Node timer (or immediate, when the
 // head is already due) wakes the queue for its head.
+import { DeadlineQueue, type Deadlined } from '../../../runtime-api/host/deadline-queue.ts';
 
-interface Entry {
+interface Entry extends Deadlined {
   id: number;
-  /** Date.now() milliseconds at which the timer is due. */
-  deadline: number;
-  /** When it was (re)armed among this queue's timers: the tie-break, and unique. */
-  seq: number;
-}
-
-function before(a: Entry, b: Entry): boolean {
-  return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
 }
 
 export class TimerQueue {
   readonly #fire: (id: number) => void;
   readonly #byId = new Map<number, Entry>();
-  /** Sorted by `before`; holds exactly the entries of #byId. */
-  readonly #queue: Entry[] = [];
+  /** Holds exactly the entries of #byId. */
+  readonly #queue = new DeadlineQueue<Entry>();
   #seq = 0;
   #wake: { at: number; timeout?: NodeJS.Timeout; immediate?: NodeJS.Immediate } | undefined;
 
@@ -44,7 +37,7 @@ export class TimerQueue {
     const from = Number.isFinite(setAt) && setAt <= now ? setAt : now;
     const entry: Entry = { id, deadline: from + Math.max(0, Number(delayMs) || 0), seq: this.#seq++ };
     this.#byId.set(id, entry);
-    this.#queue.splice(this.#indexFor(entry), 0, entry);
+    this.#queue.insert(entry);
     this.#schedule();
   }
 
@@ -54,7 +47,7 @@ export class TimerQueue {
 
   clearAll(): void {
     this.#byId.clear();
-    this.#queue.length = 0;
+    this.#queue.clear();
     this.#schedule();
   }
 
@@ -62,26 +55,13 @@ export class TimerQueue {
     const entry = this.#byId.get(id);
     if (!entry) return false;
     this.#byId.delete(id);
-    // Entries are unique under `before` (seqs are), so the binary search lands on this one.
-    this.#queue.splice(this.#indexFor(entry), 1);
+    this.#queue.remove(entry);
     return true;
-  }
-
-  /** The first index whose entry does not come before `entry`. */
-  #indexFor(entry: Entry): number {
-    let low = 0;
-    let high = this.#queue.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if (before(this.#queue[mid]!, entry)) low = mid + 1;
-      else high = mid;
-    }
-    return low;
   }
 
   /** Keeps one wake-up armed for the head's deadline, or none when the queue is empty. */
   #schedule(): void {
-    const head = this.#queue[0];
+    const head = this.#queue.peek();
     if (this.#wake && head?.deadline === this.#wake.at) return;
     this.#cancelWake();
     if (!head) return;
@@ -105,7 +85,7 @@ export class TimerQueue {
     // Only timers armed before this run: one that a callback sets at 0 ms waits for the next turn.
     const armedBefore = this.#seq;
     // One at a time, so a callback that clears a timer due in this same run stops it.
-    while (this.#queue.length > 0 && this.#queue[0]!.deadline <= now && this.#queue[0]!.seq < armedBefore) {
+    for (let head = this.#queue.peek(); head && head.deadline <= now && head.seq < armedBefore; head = this.#queue.peek()) {
       const entry = this.#queue.shift()!;
       this.#byId.delete(entry.id);
       this.#fire(entry.id);

@@ -12,6 +12,8 @@ import type { ReadableStreamReadResult } from 'node:stream/web';
 import { pathToFileURL } from 'node:url';
 import { formatWithOptions, inspect } from 'node:util';
 import { scheduler } from 'node:timers/promises';
+// Bundled into the runtime file with it: the isolate runtime's wording for what was thrown.
+import { describe } from '../../../runtime-api/dispatch/describe.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
 
 interface ExportedHandler {
@@ -57,12 +59,6 @@ function errorFields(err: unknown): { name: string; message: string; stack: stri
   } catch {
     return { name: 'Error', message: 'Uncaught exception (reading what was thrown threw again)', stack: '' };
   }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object' || typeof value === 'function') return `an object (${Object.prototype.toString.call(value)})`;
-  return typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : String(value);
 }
 
 /**
@@ -250,8 +246,8 @@ async function runScheduled(head: FrameHead): Promise<void> {
 /** fetch() inside the sandbox: the host makes the request, under the function's egress policy. */
 async function hostFetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
   // Workers send a stream body without asking for `duplex: 'half'`, which Node's Request demands.
-  const streams = init?.body instanceof ReadableStream && !('duplex' in init);
-  const request = new Request(input, streams ? { ...init, duplex: 'half' } as RequestInit : init);
+  const needsDuplex = init?.body instanceof ReadableStream && !('duplex' in init);
+  const request = new Request(input, needsDuplex ? { ...init, duplex: 'half' } as RequestInit : init);
   // An aborted signal stops the subrequest before it leaves, as fetch() does everywhere.
   request.signal.throwIfAborted();
   const body = request.body ? new Uint8Array(await request.arrayBuffer()) : null;
