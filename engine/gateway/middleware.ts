@@ -26,12 +26,14 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
     const name = pick(c);
     if (name === undefined || (options.fallthrough && !engine.has(name))) return next();
     try {
-      // On @hono/node-server the Node request is at hand: no Web Request needs building.
-      const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+      // On @hono/node-server the Node request and response are at hand: no Web Request needs building.
+      const node = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
+      const incoming = node?.incoming;
       const wire = await toWire(c, engine, name, incoming);
       const answer = await engine.invoke(name, wire);
+      const head = wire.method === 'HEAD';
       // HEAD sends no body: a streamed one is cancelled now, not left producing until its limit.
-      if (c.req.method === 'HEAD' && answer.body instanceof ReadableStream) {
+      if (head && answer.body instanceof ReadableStream) {
         void answer.body.cancel().catch(() => {});
         answer.body = null;
       }
@@ -41,12 +43,9 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       // phrase set on the outgoing response, so a tenant's own statusText reaches the client.
       // ASCII only: Node writes the head in the body's encoding, so obs-text would reach the client
       // as UTF-8 or Latin-1 depending on the body; without it the code's default phrase goes out.
-      if (answer.statusText !== undefined && ASCII_REASON.test(answer.statusText)) {
-        const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-        if (outgoing) outgoing.statusMessage = answer.statusText;
-      }
+      if (answer.statusText !== undefined && node?.outgoing && ASCII_REASON.test(answer.statusText)) node.outgoing.statusMessage = answer.statusText;
       // HEAD answers with GET's headers, its length included (RFC 9110 §9.3.2); the server sends no body.
-      if (c.req.method === 'HEAD' && answer.body !== null && !(answer.body instanceof ReadableStream)) {
+      if (head && answer.body !== null && !(answer.body instanceof ReadableStream)) {
         response.headers.set('content-length', String(typeof answer.body === 'string' ? Buffer.byteLength(answer.body) : answer.body.byteLength));
       }
       return response;
