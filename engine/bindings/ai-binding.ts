@@ -94,12 +94,10 @@ function toTensor(where: string, t: WireTensor, dtype: Tensor['dtype'], specShap
   const values = t.data;
   let data: ArrayBuffer | string[];
   if (t.dtype === 'number') {
-    // Plain numbers come packed as float64 by the runtime (packed in the isolate, on the tenant's
-    // CPU); a plain list is still taken, as it came before.
-    const numbers = values instanceof ArrayBuffer && values.byteLength % 8 === 0 ? new Float64Array(values) : values;
-    if (!(numbers instanceof Float64Array) && (!Array.isArray(numbers) || !numbers.every((v) => typeof v === 'number'))) throw new BadInputError(`${where}: numbers expected`);
+    // Plain numbers come packed as float64 by the runtime (in the isolate, on the tenant's CPU).
+    if (!(values instanceof ArrayBuffer) || values.byteLength % 8 !== 0) throw new BadInputError(`${where}: numbers expected`);
     if (dtype === 'string') throw new BadInputError(`${where} takes strings, got numbers`);
-    data = numbersTo(where, dtype, numbers as Float64Array | number[]);
+    data = numbersTo(where, dtype, new Float64Array(values));
   } else if (t.dtype === 'string') {
     if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) throw new BadInputError(`${where}: strings expected`);
     data = values as string[];
@@ -128,7 +126,7 @@ const INTEGER_RANGES: Partial<Record<keyof typeof NUMERIC_DTYPES, [number, numbe
   int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], uint64: [0, Number.MAX_SAFE_INTEGER],
 };
 
-function numbersTo(where: string, dtype: keyof typeof NUMERIC_DTYPES, values: Float64Array | number[]): ArrayBuffer {
+function numbersTo(where: string, dtype: keyof typeof NUMERIC_DTYPES, values: Float64Array): ArrayBuffer {
   const range = INTEGER_RANGES[dtype];
   if (range) {
     const [min, max] = range;

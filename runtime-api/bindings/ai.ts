@@ -74,7 +74,7 @@ function flatten(value: unknown[]): { shape: number[]; data: number[] } | undefi
 function toWire(name: string, value: unknown): WireTensor {
   const where = `AI.run: input "${name}"`;
   if (typeof value === 'string') return { name, dtype: 'string', shape: [1], data: [value] };
-  if (typeof value === 'number') return { name, dtype: 'number', shape: [], data: [value] };
+  if (typeof value === 'number') return { name, dtype: 'number', shape: [], data: Float64Array.of(value).buffer };
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
     const dtype = dtypeOf(value);
     if (!dtype) throw new TypeError(`${where}: unsupported typed array`);
