@@ -86,12 +86,13 @@ function readBody(incoming: IncomingMessage, fn: string, maxBodyBytes: number): 
       }
       resolve(out.buffer);
     });
+    const cutShort = () => new BadRequestError('the client closed the connection before sending the whole body');
     // Node fails the body ('aborted', ECONNRESET) when the client leaves or its 408 ends a slow
     // upload: the client's doing, not an internal error to log with a stack.
-    incoming.once('error', (err) => reject(incoming.complete ? err : new BadRequestError('the client closed the connection before sending the whole body')));
+    incoming.once('error', (err) => reject(incoming.complete ? err : cutShort()));
     // A client that goes away mid-upload ends the stream with neither 'end' nor (always) 'error'.
     incoming.once('close', () => {
-      if (!incoming.complete) reject(new BadRequestError('the client closed the connection before sending the whole body'));
+      if (!incoming.complete) reject(cutShort());
     });
   });
 }
