@@ -6,6 +6,7 @@
 // followed again on its successor. The client's stream ends when it leaves or nothing is left to
 // follow.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
 import type { Dispatcher } from 'undici';
 import { errorAnswer, SandboxUnavailableError } from '../errors.ts';
 import type { EngineProcess } from './engine-process.ts';
@@ -21,8 +22,17 @@ export interface TailPlacements {
 interface Upstream {
   slot: number;
   controller?: Dispatcher.DispatchController;
+  /** UTF-8 as it arrives: a character may be split between two chunks. */
+  decoder: StringDecoder;
   /** The end of the last chunk, up to its first newline: a line still arriving. */
   partial: string;
+}
+
+/** An engine's answer other than a stream (a wrong token, no such function), sent on as it is. */
+interface Refusal {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
 }
 
 export class MergedTail {
@@ -75,9 +85,9 @@ export class MergedTail {
    * Opens slot's stream; resolves once it is following (the engine registers the follower before
    * it answers) or with the engine's refusal.
    */
-  async #follow(slot: number): Promise<{ status: number; headers: Record<string, string>; body: string } | undefined> {
+  async #follow(slot: number): Promise<Refusal | undefined> {
     if (!this.#open || this.#upstreams.has(slot)) return undefined;
-    const up: Upstream = { slot, partial: '' };
+    const up: Upstream = { slot, decoder: new StringDecoder('utf8'), partial: '' };
     this.#upstreams.set(slot, up);
     let engine: EngineProcess;
     try {
@@ -88,12 +98,9 @@ export class MergedTail {
       return undefined;
     }
     return new Promise((resolve) => {
-      let refusal: { status: number; headers: Record<string, string>; body: string } | undefined;
-      let settled = false;
-      const settle = () => {
-        if (!settled) resolve(refusal);
-        settled = true;
-      };
+      let refusal: Refusal | undefined;
+      // Once: following, or refused with the whole refusal read (a promise settles only once).
+      const settle = () => resolve(refusal);
       // No body timeout: a quiet function's stream may carry nothing for hours.
       engine.pool.dispatch({ path: this.#path, method: 'GET', headers: this.#headers, bodyTimeout: 0 }, {
         onRequestStart: (c) => {
@@ -110,10 +117,10 @@ export class MergedTail {
         },
         onResponseData: (c, chunk) => {
           if (refusal) {
-            refusal.body += chunk.toString();
+            refusal.body += up.decoder.write(chunk);
             return;
           }
-          const text = up.partial + chunk.toString();
+          const text = up.partial + up.decoder.write(chunk);
           const end = text.lastIndexOf('\n') + 1;
           up.partial = text.slice(end);
           // Whole lines only, so two engines' lines never interleave mid-line.
