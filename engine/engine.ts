@@ -332,7 +332,7 @@ export class Engine {
     const slot = this.#functions.get(name);
     if (!slot) return Promise.reject(new NoSuchFunctionError(name));
     if (this.#residency.arrived(slot, Date.now())) slot.meter.coldStarts++;
-    return this.#sched.submit(slot.fn, (sandbox) => sandbox.invoke(request), slot.served);
+    return this.#sched.submit(slot.fn, (sandbox) => sandbox.invoke(request), slot.served, request.signal);
   }
 
   /** A request's metrics and its log line (and the same line to anyone tailing the function). */

@@ -77,6 +77,20 @@ export class BadRequestError extends IsletError {
   readonly errorName = 'bad_request';
 }
 
+/**
+ * The client disconnected while its request still waited in the queue: it is dropped there, not
+ * run for nobody. 499 is nginx's "client closed request"; no answer reaches the client, but the
+ * request log and metrics show it.
+ */
+export class ClientClosedError extends IsletError {
+  readonly code = 'client-closed';
+  readonly status = 499;
+  readonly errorName = 'client_closed_request';
+  constructor(fn: string) {
+    super(`the client of a request to function "${fn}" disconnected while it waited in the queue`);
+  }
+}
+
 /** Tenant code that cannot be bundled or loaded; `diagnostics` name file and line. */
 export class BundleError extends IsletError {
   readonly code = 'bad-code';

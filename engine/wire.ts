@@ -10,6 +10,8 @@ export interface WireRequest {
   headers: string[];
   /** Bytes read whole, or a stream the sandbox reads as the tenant does (big and chunked bodies). */
   body: ArrayBuffer | ReadableStream<Uint8Array> | null;
+  /** Aborts when the client goes away before the answer is complete: request.signal in the sandbox. */
+  signal?: AbortSignal;
 }
 
 export interface WireResponse {
@@ -45,7 +47,7 @@ export async function wireFromRequest(request: Request, fn: string, maxBodyBytes
       body = request.body.pipeThrough(byteLimit(fn, maxBodyBytes));
     }
   }
-  return { method: request.method, url: request.url, headers, body };
+  return { method: request.method, url: request.url, headers, body, signal: request.signal };
 }
 
 /**

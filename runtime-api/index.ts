@@ -30,6 +30,7 @@ import {
 } from './host/timers.ts';
 import { answersOf, dispatchBatch, forgetAnswers, runScheduled, ScheduledController, setTenant, warmDispatch } from './dispatch/dispatch.ts';
 import { ExecutionContext } from './dispatch/execution-context.ts';
+import { abortRequest } from './dispatch/client-signal.ts';
 import { cancelResponseStream, pullResponseStream } from './dispatch/response-stream.ts';
 import { settleRequestChunk } from './dispatch/request-stream.ts';
 import { settleAi } from './bindings/ai.ts';
@@ -172,6 +173,7 @@ const entry = {
   settleCrypto,
   pullResponseStream,
   cancelResponseStream,
+  abortRequest,
   settleRequestChunk,
   runScheduled,
   settleAi,

@@ -30,6 +30,8 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       const node = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
       const incoming = node?.incoming;
       const wire = await toWire(c, engine, name, incoming);
+      // @hono/node-server aborts it when the connection closes before the response went out whole.
+      if (incoming) wire.signal = c.req.raw.signal;
       const answer = await engine.invoke(name, wire);
       const head = wire.method === 'HEAD';
       // HEAD sends no body: a streamed one is cancelled now, not left producing until its limit.

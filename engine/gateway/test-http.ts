@@ -75,3 +75,20 @@ export function freePort(): Promise<number> {
     srv.on('error', reject);
   });
 }
+
+/**
+ * Sends a GET and destroys the connection `after` ms, or once the first body bytes came: a client
+ * that leaves before its answer is complete. Resolves when the connection has closed.
+ */
+export function disconnectEarly(baseUrl: string, req: TestRequest, after: number | 'first-bytes'): Promise<void> {
+  const url = new URL(req.path ?? '/', baseUrl);
+  return new Promise((resolve) => {
+    const headers = req.host ? { host: req.host } : {};
+    const r = http.get({ hostname: url.hostname, port: url.port, path: url.pathname + url.search, headers, agent: false }, (res) => {
+      if (after === 'first-bytes') res.once('data', () => r.destroy());
+    });
+    r.on('error', () => {});
+    r.on('close', () => resolve());
+    if (after !== 'first-bytes') setTimeout(() => r.destroy(), after);
+  });
+}

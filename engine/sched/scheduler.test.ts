@@ -146,6 +146,28 @@ describe('fair queuing', () => {
     // First come, first served would put it after all 60; round robin lets it in within a round.
     expect(order.indexOf('light')).toBeLessThan(8);
   });
+
+  it('drop a request whose client left while it waited, without running it (499 client-closed)', async () => {
+    const engine = engineWith({});
+    await engine.deploy('one', {
+      code: `let runs = 0; export default { async fetch(r) {
+        if (new URL(r.url).pathname === '/runs') return new Response(String(runs));
+        runs++; await new Promise((resolve) => setTimeout(resolve, 300)); return new Response('ran');
+      } }`,
+      limits: { concurrency: 1, maxReplicas: 1 },
+    });
+    const first = get(engine, 'one');
+    await sleep(50);
+    const client = new AbortController();
+    const left = engine.fetch('one', new Request('http://one.test/', { signal: client.signal }));
+    const stays = get(engine, 'one');
+    client.abort();
+    expect(await (await first).text()).toBe('ran');
+    const gone = await left;
+    expect([gone.status, gone.headers.get('islet-error')]).toEqual([499, 'client-closed']);
+    expect(await (await stays).text()).toBe('ran');
+    expect(await (await get(engine, 'one', '/runs')).text()).toBe('2');
+  });
 });
 
 describe('admission control', () => {

@@ -7,7 +7,7 @@
 // The request path is counters and one pick over a function's few replicas; sampling, scaling
 // and queue expiry run on a tick (which also measures the event loop's lag by its own lateness).
 import {
-  CpuLimitError, IsletError, MemoryLimitError, OverloadedError, QuarantinedError, WallLimitError, type ShedReason,
+  ClientClosedError, CpuLimitError, IsletError, MemoryLimitError, OverloadedError, QuarantinedError, WallLimitError, type ShedReason,
 } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import type { Sandbox } from '../tiers/tier.ts';
@@ -38,6 +38,8 @@ interface Waiting {
   settled: Settled<unknown> | undefined;
   /** performance.now() when it was submitted. */
   since: number;
+  /** Aborts when its client leaves: it is then dropped from the queue instead of run. */
+  signal: AbortSignal | undefined;
 }
 
 // Until a function's cost is measured, a request is taken to hold its slot this long; measured
@@ -139,7 +141,7 @@ export class Scheduler {
    * Runs `run` on one of `fn`'s sandboxes, now or when its turn comes; refuses early when
    * overloaded. `settled` hears how it ended, refusals included, without a promise of its own.
    */
-  submit<T>(fn: SchedFunction, run: (sandbox: Sandbox) => Promise<T>, settled?: Settled<T>): Promise<T> {
+  submit<T>(fn: SchedFunction, run: (sandbox: Sandbox) => Promise<T>, settled?: Settled<T>, signal?: AbortSignal): Promise<T> {
     const now = performance.now();
     fn.arrivals++;
     if (fn.quarantine.until !== 0) {
@@ -158,7 +160,7 @@ export class Scheduler {
     }
     if (fn.queue.length >= fn.limits.maxQueue) return this.#shed(fn, 'queue', now, settled);
     return new Promise<T>((resolve, reject) => {
-      this.#enqueue(fn, { run, resolve: resolve as (v: unknown) => void, reject, settled: settled as Settled<unknown> | undefined, since: now });
+      this.#enqueue(fn, { run, resolve: resolve as (v: unknown) => void, reject, settled: settled as Settled<unknown> | undefined, since: now, signal });
       if (!fn.replicas.pick(fn.limits.concurrency)) this.#scaleOut(fn);
     });
   }
@@ -254,6 +256,10 @@ export class Scheduler {
       const fn = this.#drr.next(this.#canSend);
       if (!fn) return;
       const waiting = fn.queue.shift()!;
+      if (waiting.signal?.aborted) {
+        this.#dropLeft(fn, waiting);
+        continue;
+      }
       this.#dispatch(fn, fn.picked!, waiting.run, waiting.since, waiting.settled).then(waiting.resolve, waiting.reject);
     }
   }
@@ -311,6 +317,12 @@ export class Scheduler {
     for (const w of waiting) this.#failWaiting(w, reason);
   }
 
+  /** A waiting request whose client left: it leaves the queue unrun. */
+  #dropLeft(fn: SchedFunction, waiting: Waiting): void {
+    this.#addLoad(fn, -1);
+    this.#failWaiting(waiting, new ClientClosedError(fn.name));
+  }
+
   #failWaiting(waiting: Waiting, reason: unknown): void {
     waiting.settled?.(undefined, reason, waiting.since);
     waiting.reject(reason);
@@ -351,6 +363,7 @@ export class Scheduler {
   #expireWaits(fn: SchedFunction, now: number): void {
     // Waiting for the function's first sandbox is waiting for its boot, which the tier bounds (a
     // failed boot fails the queue): a microVM's boot can outlast the queue's limit.
+    while (fn.queue.length > 0 && fn.queue[0]!.signal?.aborted) this.#dropLeft(fn, fn.queue.shift()!);
     if (!fn.replicas.warm && fn.replicas.booting > 0) return;
     while (fn.queue.length > 0 && now - fn.queue[0]!.since > this.#o.maxQueueWaitMs) {
       const waiting = fn.queue.shift()!;

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { Engine, createGateway, serveGateway, type IsolationTier, type TierName } from '../index.ts';
-import { bodyEnding, request, type TestResponse } from '../gateway/test-http.ts';
+import { bodyEnding, disconnectEarly, request, type TestResponse } from '../gateway/test-http.ts';
 import { ContainerTier, GvisorTier, MicrovmTier, ProcessTier } from './index.ts';
 
 const fixture = (name: string, file = 'index.ts') => fileURLToPath(new URL(`../../fixtures/${name}/${file}`, import.meta.url));
@@ -217,6 +217,15 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     // A chunk that is not bytes: the head went out, the body fails after it, as on the isolate tier.
     expect(await bodyEnding(backend.url!, { path: '/string-chunk', host: 'sse.localhost' })).toEqual({ status: 200, ending: 'cut' });
     expect((await get(backend, 'hello')).status).toBe(200);
+  });
+
+  it('aborts request.signal when the client leaves, waiting or streaming, as the isolate tier does', async () => {
+    await backend.engine!.deploy('watcher', { entry: fixture('client-signal', 'index.js'), tier, limits: { wallMs: 10_000 } });
+    const seen = async () => (await get(backend, 'watcher', '/seen')).json<string[]>();
+    await disconnectEarly(backend.url!, { path: '/listen?tag=wait', host: 'watcher.localhost' }, 200);
+    await disconnectEarly(backend.url!, { path: '/stream?tag=stream', host: 'watcher.localhost' }, 'first-bytes');
+    expect((await get(backend, 'watcher', '/answered?tag=whole')).text).toBe('whole');
+    await expect.poll(seen, { timeout: 5_000 }).toEqual(expect.arrayContaining(['wait:AbortError', 'stream:true', 'whole:false']));
   });
 
   it('charges CPU spent on Node\'s thread pool (a long PBKDF2) against cpuMs', async () => {

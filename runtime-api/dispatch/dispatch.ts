@@ -7,6 +7,7 @@
 import { Ai } from '../bindings/ai.ts';
 import { host } from '../host/host-calls.ts';
 import { Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream } from '../web/index.ts';
+import { clientSignal, requestEnded, requestStarted } from './client-signal.ts';
 import { describe } from './describe.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
 import { requestBodyStream } from './request-stream.ts';
@@ -93,8 +94,9 @@ export function answersOf(seq: number): unknown[] | undefined {
 
 async function runRequest(id: number, method: string, url: string, headers: string[], body: ArrayBuffer | true | null): Promise<unknown[]> {
   const ctx = new ExecutionContext();
+  requestStarted(id);
   try {
-    const request = requestFromWire(method, url, headers, body === true ? requestBodyStream(id) : body);
+    const request = requestFromWire(method, url, headers, body === true ? requestBodyStream(id) : body, () => clientSignal(id));
     if (typeof handler!.fetch !== 'function') throw new TypeError('this function has no fetch handler (it exports only scheduled)');
     const response = await handler!.fetch(request, env, ctx);
     if (!(response instanceof Response)) {
@@ -103,12 +105,15 @@ async function runRequest(id: number, method: string, url: string, headers: stri
     if (response.type === 'error') throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
     if (responseHasStreamBody(response)) {
       const [status, flatHeaders, reader] = responseToWireStream(response);
+      // Its request ends with the stream (response-stream.ts).
       openResponseStream(id, reader);
       return [id, RESULT_STREAM, status, flatHeaders, null, settleWaitUntil(ctx, id)];
     }
     const [status, flatHeaders, wireBody] = responseToWire(response);
+    requestEnded(id);
     return [id, RESULT_OK, status, flatHeaders, wireBody, settleWaitUntil(ctx, id)];
   } catch (err) {
+    requestEnded(id);
     return [id, RESULT_EXCEPTION, ...describeThrown(err), settleWaitUntil(ctx, id)];
   }
 }

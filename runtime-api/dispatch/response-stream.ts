@@ -2,6 +2,7 @@
 // (when its socket can take more), so a large or endless body never sits whole in either heap.
 import { host } from '../host/host-calls.ts';
 import type { ChunkReader } from '../web/index.ts';
+import { abortRequest, requestEnded } from './client-signal.ts';
 
 /** Open response streams by the id of the request they answer. */
 const open = new Map<number, ChunkReader>();
@@ -16,19 +17,28 @@ export function pullResponseStream(id: number): void {
   if (!reader) return;
   reader.next().then(
     (chunk) => {
-      if (chunk === null) open.delete(id);
+      if (chunk === null) {
+        open.delete(id);
+        requestEnded(id);
+      }
       host().streamChunk(id, chunk, null);
     },
     (err: unknown) => {
       open.delete(id);
+      requestEnded(id);
       host().streamChunk(id, null, err instanceof Error ? `${err.name}: ${err.message}` : String(err));
     },
   );
 }
 
-/** The client went away (or a limit ended the request): cancel the tenant's stream. */
+/**
+ * The client went away (or a limit ended the request): cancel the tenant's stream, and abort
+ * request.signal for a handler that writes to it from elsewhere (a loop feeding a TransformStream).
+ */
 export function cancelResponseStream(id: number): void {
   const reader = open.get(id);
   open.delete(id);
+  abortRequest(id);
+  requestEnded(id);
   reader?.cancel();
 }

@@ -105,7 +105,10 @@ let createRequest: (method: string, url: string, headers: Headers, body: Body | 
 let bodyOf: (object: unknown) => Body | null;
 let isRequest: (value: unknown) => value is Request;
 let signalSourceOf: (request: Request) => AbortSignal | null;
-let wireRequest: typeof createRequest;
+let wireRequest: (method: string, url: string, headers: Headers, body: Body | null, signal: LazySignal | null) => Request;
+
+/** A signal made only when someone asks for it (Request.signal, fetch following it). */
+type LazySignal = () => AbortSignal;
 
 export interface Request extends BodyMixin {}
 
@@ -125,7 +128,7 @@ export class Request {
    * never aborts. The dependent signal the spec makes at construction is made on first read of
    * `signal`: most requests are never asked for it, and it would abort exactly when its source does.
    */
-  #signalSource: AbortSignal | null = null;
+  #signalSource: AbortSignal | LazySignal | null = null;
   #signal: AbortSignal | null = null;
 
   constructor(input: Request | string | URL, init: RequestInit = {}) {
@@ -250,8 +253,15 @@ export class Request {
   }
 
   get signal(): AbortSignal {
-    this.#signal ??= dependentAbortSignal(this.#signalSource);
+    this.#signal ??= dependentAbortSignal(this.#resolvedSignalSource());
     return this.#signal;
+  }
+
+  /** The signal source, an incoming request's lazy one made on first need. */
+  #resolvedSignalSource(): AbortSignal | null {
+    const source = this.#signalSource;
+    if (typeof source !== 'function') return source;
+    return (this.#signalSource = source());
   }
 
   clone(): Request {
@@ -279,10 +289,11 @@ export class Request {
     };
     bodyOf = (object) => (object as Request).#body;
     isRequest = (value): value is Request => typeof value === 'object' && value !== null && #body in value;
-    signalSourceOf = (request) => request.#signalSource;
-    wireRequest = (method, url, headers, body) => {
+    signalSourceOf = (request) => request.#resolvedSignalSource();
+    wireRequest = (method, url, headers, body, signal) => {
       const request = createRequest(method, url, headers, body);
       request.#redirect = 'manual';
+      request.#signalSource = signal;
       return request;
     };
   }
@@ -298,12 +309,15 @@ defineInterface(Request, 'Request');
  * arrived, and a tenant that wants others makes `new Request(request, {headers})`.
  * Its redirect mode is "manual", as workerd's: a proxy that forwards it with
  * `fetch(new Request(upstream, request))` passes a redirect on to its client
- * instead of following it. Its signal never aborts.
+ * instead of following it. Its signal follows `signal`, made on first read (the client's
+ * disconnect, dispatch/client-signal.ts); without one it never aborts.
  * Takes ownership of flatHeaders and body.
  */
-export function requestFromWire(method: string, url: string, flatHeaders: string[], body: ArrayBuffer | ReadableStream<Uint8Array> | null): Request {
+export function requestFromWire(
+  method: string, url: string, flatHeaders: string[], body: ArrayBuffer | ReadableStream<Uint8Array> | null, signal: LazySignal | null = null,
+): Request {
   const wireBody = body === null ? null : body instanceof ArrayBuffer ? bodyFromBytes(body) : bodyFromStream(body);
-  return wireRequest(method, url, headersFromFlat(flatHeaders, 'immutable'), wireBody);
+  return wireRequest(method, url, headersFromFlat(flatHeaders, 'immutable'), wireBody, signal);
 }
 
 /**

@@ -31,8 +31,13 @@ interface Task extends SandboxTask {
   body: StreamedBody | undefined;
   /** A streamed request body, while the tenant may still read it. */
   requestBody: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** The request's signal (its client's disconnect) and what listens to it, until the task ends. */
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
 }
 
+// Request records for runtime-api/dispatch/dispatch.ts: [id, method, url, headers, body].
+const REQUEST_FIELDS = 5;
 // Result records from runtime-api/dispatch/dispatch.ts: [id, kind, a, b, c, waitUntilPending].
 const RESULT_FIELDS = 6;
 const RESULT_EXCEPTION = 1;
@@ -76,6 +81,7 @@ export class IsolateSandbox implements Sandbox {
   readonly #tasks = new SandboxTasks<Task>({
     released: (task, remaining) => {
       this.#releaseRequestBody(task);
+      if (task.onAbort) task.signal!.removeEventListener('abort', task.onAbort);
       this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * this.#spec.limits.maxSubrequests);
       this.#spec.onRoom?.();
     },
@@ -110,6 +116,9 @@ export class IsolateSandbox implements Sandbox {
   #runtime: RuntimeEntry | undefined;
   #queue: unknown[] = [];
   #flushScheduled = false;
+  /** The last task id a batch took in; tasks whose client left while still queued. */
+  #dispatchedUpTo = 0;
+  #leftBeforeDispatch: number[] = [];
   /** Batches sent, and the last whose answers came back (the runtime keeps them until then). */
   #batchSeq = 0;
   #settledSeq = 0;
@@ -329,7 +338,9 @@ export class IsolateSandbox implements Sandbox {
   #startTask(resolve: Task['resolve'], reject: Task['reject']): Task {
     this.#reclaimed = false;
     this.#subrequestBudget += this.#spec.limits.maxSubrequests;
-    return this.#tasks.start(resolve, reject, this.#spec.limits.wallMs, { waitUntilPending: false, body: undefined, requestBody: undefined });
+    return this.#tasks.start(resolve, reject, this.#spec.limits.wallMs, {
+      waitUntilPending: false, body: undefined, requestBody: undefined, signal: undefined, onAbort: undefined,
+    });
   }
 
   invoke(request: WireRequest): Promise<WireResponse> {
@@ -343,6 +354,15 @@ export class IsolateSandbox implements Sandbox {
         body = true;
       }
       this.#queue.push(task.id, request.method, request.url, request.headers, body);
+      const signal = request.signal;
+      if (signal) {
+        if (signal.aborted) this.#clientLeft(task);
+        else {
+          task.signal = signal;
+          task.onAbort = () => this.#clientLeft(task);
+          signal.addEventListener('abort', task.onAbort, { once: true });
+        }
+      }
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         // setImmediate runs after the poll phase: every request parsed in this loop turn joins.
@@ -375,6 +395,17 @@ export class IsolateSandbox implements Sandbox {
     });
   }
 
+  /**
+   * The client of `task`'s request left before its answer was complete: its request.signal aborts
+   * in the isolate. One still in the queue is told once its batch has gone in (calls into an
+   * isolate run in the order they were made), or the runtime would not know the id yet.
+   */
+  #clientLeft(task: Task): void {
+    if (!this.alive) return;
+    if (task.id > this.#dispatchedUpTo) this.#leftBeforeDispatch.push(task.id);
+    else this.#deliver(this.#runtime!.abortRequest, [task.id]);
+  }
+
   #flush = (): void => runSlots.run(this.#dispatch);
 
   // Runs when a thread of isolated-vm's pool is free (run-slots.ts): requests that arrive while
@@ -391,6 +422,12 @@ export class IsolateSandbox implements Sandbox {
     } catch (err) {
       this.#onBatchFailed(err, batch, seq);
       return undefined;
+    }
+    // Task ids grow in the order requests join the queue: the batch's last is the highest so far.
+    if (batch.length > 0) this.#dispatchedUpTo = batch[batch.length - REQUEST_FIELDS] as number;
+    if (this.#leftBeforeDispatch.length > 0) {
+      for (const id of this.#leftBeforeDispatch) this.#deliver(this.#runtime!.abortRequest, [id]);
+      this.#leftBeforeDispatch = [];
     }
     return call.then((results) => {
       this.#settledSeq = seq;
@@ -535,7 +572,7 @@ export class IsolateSandbox implements Sandbox {
   #failBatch(err: unknown, batch: unknown[]): void {
     if (!this.alive) return;
     this.#spec.log.event('error', 'dispatch failed', { error: String(err) });
-    for (let i = 0; i < batch.length; i += 5) {
+    for (let i = 0; i < batch.length; i += REQUEST_FIELDS) {
       const task = this.#tasks.get(batch[i] as number);
       if (!task || task.answered) continue;
       task.reject(err instanceof Error ? err : new Error(String(err)));

@@ -15,6 +15,7 @@ export interface RuntimeEntry {
   pullResponseStream: ivm.Reference<(id: number) => void>;
   settleRequestChunk: ivm.Reference<(id: number, chunk: ArrayBuffer | null, error: string | null) => void>;
   cancelResponseStream: ivm.Reference<(id: number) => void>;
+  abortRequest: ivm.Reference<(id: number) => void>;
   runScheduled: ivm.Reference<(cron: string, scheduledTime: number) => Promise<string[]>>;
   settleAi: ivm.Reference<(...args: unknown[]) => void>;
   collectGarbage: ivm.Reference<() => void>;
@@ -27,7 +28,7 @@ export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context, fr
   const entry = await context.global.get('__islet_runtime', { reference: true });
   const keys = [
     'init', 'setTenant', 'dispatchBatch', 'answersOf', 'fireDueTimer', 'settleFetch', 'settleCrypto', 'pullResponseStream', 'cancelResponseStream',
-    'settleRequestChunk', 'runScheduled', 'settleAi', 'collectGarbage',
+    'abortRequest', 'settleRequestChunk', 'runScheduled', 'settleAi', 'collectGarbage',
   ] as const;
   const refs = await Promise.all(keys.map((key) => entry.get(key, { reference: true })));
   entry.release();

@@ -145,6 +145,9 @@ interface ProcessTask extends SandboxTask {
   body: StreamedBody | undefined;
   /** The runtime said its waitUntil work is still running (a `done` frame ends it). */
   waitUntilPending: boolean;
+  /** The request's signal (its client's disconnect) and what listens to it, until the task ends. */
+  signal?: AbortSignal;
+  onAbort?: () => void;
 }
 
 export class ProcessSandbox implements Sandbox {
@@ -156,7 +159,8 @@ export class ProcessSandbox implements Sandbox {
   readonly #channel: Writable;
   readonly #reader: FrameReader;
   readonly #tasks = new SandboxTasks<ProcessTask>({
-    released: (_task, remaining) => {
+    released: (task, remaining) => {
+      if (task.onAbort) task.signal!.removeEventListener('abort', task.onAbort);
       this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * (this.#spec?.limits.maxSubrequests ?? 0));
       this.#spec?.onRoom?.();
     },
@@ -311,6 +315,14 @@ export class ProcessSandbox implements Sandbox {
       this.#subrequestBudget += this.#spec!.limits.maxSubrequests;
       const body = request.body instanceof ArrayBuffer ? new Uint8Array(request.body) : null;
       this.#send({ t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers }, body);
+      // Its client left: request.signal aborts in the sandbox (frames arrive in the order sent).
+      const signal = request.signal;
+      if (signal?.aborted) this.#send({ t: 'abort', id: task.id });
+      else if (signal) {
+        task.signal = signal;
+        task.onAbort = () => this.#send({ t: 'abort', id: task.id });
+        signal.addEventListener('abort', task.onAbort, { once: true });
+      }
     });
   }
 

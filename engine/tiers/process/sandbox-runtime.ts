@@ -111,15 +111,27 @@ function flatHeaders(headers: Headers): string[] {
   return flat;
 }
 
+/**
+ * request.signal of the requests not answered whole yet: the host's 'abort' frame (its client
+ * disconnected) aborts it, as on the isolate tier (runtime-api/dispatch/client-signal.ts).
+ */
+const clientSignals = new Map<number, AbortController>();
+
+function abortRequest(id: number): void {
+  clientSignals.get(id)?.abort(new DOMException('The request was cancelled before its response was complete (its client disconnected)', 'AbortError'));
+}
+
 async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<void> {
   const id = head.id!;
   const ctx = new ExecutionContext();
+  const client = new AbortController();
+  clientSignals.set(id, client);
   try {
     const pairs = head.headers as string[];
     const headers = new Headers();
     for (let i = 0; i < pairs.length; i += 2) headers.append(pairs[i]!, pairs[i + 1]!);
     // Incoming requests are redirect "manual", as on Workers: a proxy passes redirects through.
-    const request = new Request(String(head.url), { method: String(head.method), headers, body, redirect: 'manual' });
+    const request = new Request(String(head.url), { method: String(head.method), headers, body, redirect: 'manual', signal: client.signal });
     if (typeof handler?.fetch !== 'function') throw new TypeError('this function has no fetch handler (it exports only scheduled)');
     const response = await handler.fetch(request, env, ctx);
     if (!(response instanceof Response)) throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${typeof response === 'string' ? `the string ${JSON.stringify(response.slice(0, 40))}` : String(response)}`);
@@ -129,12 +141,15 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
       send({ ...answer, hasBody: false, waitUntil: ctx.promises.length > 0 });
     } else {
       const { bytes, rest } = await readyBytes(response.body.getReader());
+      // A streamed body's request ends with its stream (pullBody, cancelBody).
       if (rest) streams.set(id, rest);
+      else clientSignals.delete(id);
       send({ ...answer, hasBody: true, stream: rest !== undefined, waitUntil: ctx.promises.length > 0 }, bytes);
     }
   } catch (err) {
     send({ t: 'exc', id, ...errorFields(err), waitUntil: ctx.promises.length > 0 });
   }
+  if (!streams.has(id)) clientSignals.delete(id);
   if (ctx.promises.length) {
     await settleWaitUntil(ctx);
     send({ t: 'done', id });
@@ -212,21 +227,25 @@ async function pullBody(id: number): Promise<void> {
     const result = await read;
     if (result.done) {
       streams.delete(id);
+      clientSignals.delete(id);
       send({ t: 'chunk', id, end: true });
     } else {
       send({ t: 'chunk', id }, chunkOf(result.value));
     }
   } catch (err) {
     streams.delete(id);
+    clientSignals.delete(id);
     body.reader.cancel(err).catch(() => {});
     send({ t: 'chunk', id, end: true, error: errorFields(err).message });
   }
 }
 
-/** The client went away (or the answer was refused): the tenant's stream is cancelled. */
+/** The client went away (or the answer was refused): the tenant's stream is cancelled, its signal aborted. */
 function cancelBody(id: number): void {
   const body = streams.get(id);
   streams.delete(id);
+  abortRequest(id);
+  clientSignals.delete(id);
   body?.reader.cancel().catch(() => {});
 }
 
@@ -308,6 +327,7 @@ function onFrame({ head, body }: Frame): void {
     case 'ping': send({ t: 'pong', id: head.id }); break;
     case 'pull': void pullBody(head.id!); break;
     case 'cancel': cancelBody(head.id!); break;
+    case 'abort': abortRequest(head.id!); break;
     case 'fetch-res': {
       const pending = subrequests.get(head.id!);
       subrequests.delete(head.id!);
