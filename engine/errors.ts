@@ -91,6 +91,16 @@ export class ClientClosedError extends IsletError {
   }
 }
 
+/** The client sent a body read whole before dispatch too slowly: not within the function's wallMs. */
+export class RequestTimeoutError extends IsletError {
+  readonly code = 'request-timeout';
+  readonly status = 408;
+  readonly errorName = 'request_timeout';
+  constructor(fn: string, wallMs: number) {
+    super(`the request body for function "${fn}" did not arrive within its wall-clock limit of ${wallMs} ms`);
+  }
+}
+
 /** Tenant code that cannot be bundled or loaded; `diagnostics` name file and line. */
 export class BundleError extends IsletError {
   readonly code = 'bad-code';

@@ -87,7 +87,7 @@ function toWire(c: Context, engine: Engine, name: string, incoming: IncomingMess
     // Middleware before this one (a validator, a logger) may have read the body through Hono: it is
     // then in Hono's cache, not on the socket, where waiting for it would wait forever.
     if (incoming.readableDidRead || incoming.readableEnded) return wireWithCachedBody(c, incoming, name, limits.maxBodyBytes);
-    return wireFromIncoming(incoming, name, limits.maxBodyBytes);
+    return wireFromIncoming(incoming, name, limits.maxBodyBytes, limits.wallMs);
   }
   return wireFromRequest(c.req.raw, name, limits.maxBodyBytes);
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { BadRequestError, BodyTooLargeError } from '../errors.ts';
+import { BadRequestError, BodyTooLargeError, RequestTimeoutError } from '../errors.ts';
 import { requestUrl, wireFromIncoming } from './node-wire.ts';
 
 const incoming = (url: string, host?: string) => ({ url, headers: host === undefined ? {} : { host }, socket: {} }) as unknown as IncomingMessage;
@@ -63,6 +63,14 @@ describe('wireFromIncoming', () => {
     await reader.read();
     stream.write('678901');
     await expect(reader.read()).rejects.toBeInstanceOf(BodyTooLargeError);
+  });
+
+  it('gives a body read whole until the function\'s wall-clock limit, then answers 408', async () => {
+    const { stream, message } = uploading('POST', '/', { 'content-length': '100' }, false);
+    const pending = wireFromIncoming(message, 'fn', 1000, 100);
+    stream.write('a trickle');
+    await expect(pending).rejects.toBeInstanceOf(RequestTimeoutError);
+    expect(new RequestTimeoutError('fn', 100).status).toBe(408);
   });
 
   it('reads a whole body', async () => {

@@ -2,7 +2,7 @@
 // already the flat list the isolate wants. A small body is read whole before dispatch (one copy,
 // one batch); a big or chunked one streams to the tenant as it reads it.
 import type { IncomingMessage } from 'node:http';
-import { BadRequestError, BodyTooLargeError } from '../errors.ts';
+import { BadRequestError, BodyTooLargeError, RequestTimeoutError } from '../errors.ts';
 import { MAX_BUFFERED_BODY_BYTES } from '../limits.ts';
 import type { WireRequest } from '../wire.ts';
 import { incomingBodyStream } from './incoming-body.ts';
@@ -13,7 +13,12 @@ export function wireHeadFromIncoming(incoming: IncomingMessage): WireRequest {
   return { method: incoming.method ?? 'GET', url: requestUrl(incoming), headers: incoming.rawHeaders, body: null };
 }
 
-export function wireFromIncoming(incoming: IncomingMessage, fn: string, maxBodyBytes: number): WireRequest | Promise<WireRequest> {
+/**
+ * `incoming` as a WireRequest. A body read whole must arrive within `bodyWithinMs` (the
+ * function's wallMs), or a client trickling it holds the connection until Node's 5-minute
+ * requestTimeout; a streamed one is read by the tenant, under its own wall clock.
+ */
+export function wireFromIncoming(incoming: IncomingMessage, fn: string, maxBodyBytes: number, bodyWithinMs = Infinity): WireRequest | Promise<WireRequest> {
   const { method, url, headers } = wireHeadFromIncoming(incoming);
   const hasBody = method !== 'GET' && method !== 'HEAD'
     && (incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined);
@@ -23,7 +28,7 @@ export function wireFromIncoming(incoming: IncomingMessage, fn: string, maxBodyB
     incoming.resume();
     return Promise.reject(new BodyTooLargeError(fn, maxBodyBytes));
   }
-  if (declared <= MAX_BUFFERED_BODY_BYTES) return readBody(incoming, fn, maxBodyBytes).then((body) => ({ method, url, headers, body }));
+  if (declared <= MAX_BUFFERED_BODY_BYTES) return readBody(incoming, fn, maxBodyBytes, bodyWithinMs).then((body) => ({ method, url, headers, body }));
   return { method, url, headers, body: incomingBodyStream(incoming, fn, maxBodyBytes) };
 }
 
@@ -60,8 +65,10 @@ function checkOneHost(rawHeaders: string[]): void {
   }
 }
 
-function readBody(incoming: IncomingMessage, fn: string, maxBodyBytes: number): Promise<ArrayBuffer> {
-  return new Promise((resolve, reject) => {
+function readBody(incoming: IncomingMessage, fn: string, maxBodyBytes: number, withinMs: number): Promise<ArrayBuffer> {
+  let late: NodeJS.Timeout | undefined;
+  return new Promise<ArrayBuffer>((resolve, reject) => {
+    if (Number.isFinite(withinMs)) late = setTimeout(() => reject(new RequestTimeoutError(fn, withinMs)), withinMs);
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
@@ -94,5 +101,5 @@ function readBody(incoming: IncomingMessage, fn: string, maxBodyBytes: number): 
     incoming.once('close', () => {
       if (!incoming.complete) reject(cutShort());
     });
-  });
+  }).finally(() => clearTimeout(late));
 }

@@ -204,6 +204,22 @@ describe('streamed request bodies', () => {
     expect((await request(served.url, { path: '/count', host: 'streamer.localhost' })).status).toBe(200);
   });
 
+  it('trickling in slower than the function\'s wall-clock limit are answered 408 and the connection closed', async () => {
+    await engine.deploy('quick-uploads', { code: streamer, limits: { wallMs: 300 } });
+    const socket = net.connect(served.port, '127.0.0.1');
+    socket.on('error', () => {});
+    let answer = '';
+    socket.on('data', (b: Buffer) => { answer += b.toString('latin1'); });
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
+    const started = performance.now();
+    // 10 bytes of a declared 1,000 (a body read whole before the tenant runs), then nothing more.
+    socket.write('POST /upload HTTP/1.1\r\nhost: quick-uploads.localhost\r\ncontent-length: 1000\r\n\r\n0123456789');
+    const closedAt = await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toContain('islet-error: request-timeout');
+    expect(closedAt - started).toBeLessThan(5_000);
+  });
+
   it('leave the connection usable when the tenant does not read them', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const post = (path: string) => new Promise<string>((resolve, reject) => {
