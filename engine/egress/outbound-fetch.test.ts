@@ -24,6 +24,15 @@ beforeAll(async () => {
         setTimeout(() => res.end('late'), 2_000).unref();
         return;
       }
+      if (req.url === '/headers') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ method: req.method, headers: req.headers }));
+      }
+      if (req.url?.startsWith('/to-other-origin')) {
+        // localhost and 127.0.0.1 are the same server but different origins.
+        res.writeHead(307, { location: `${origin.replace('127.0.0.1', 'localhost')}/headers` });
+        return res.end();
+      }
       if (req.url === '/big') {
         res.writeHead(200, { 'content-length': String(2 * 1024 * 1024) });
         return res.end(Buffer.alloc(2 * 1024 * 1024));
@@ -124,6 +133,39 @@ describe('fetch() from tenant code', () => {
     expect(first.slice(0, 3)).toEqual([201, 201, 201]);
     expect(first[3]).toMatch(/too many subrequests \(a request may make 3\)/);
     expect((await call('fan-out', `${origin}/echo`)).slice(0, 3)).toEqual([201, 201, 201]);
+  });
+
+  it('drops connection-level headers (a proxy forwarding its request), upper-cases known methods', async () => {
+    await engine.deploy('forwarder', {
+      egress: { allowPrivate: true },
+      code: `export default { async fetch(request) {
+        const to = new URL(request.url).searchParams.get('to');
+        const headers = { 'transfer-encoding': 'chunked', expect: '100-continue', upgrade: 'h2c', 'keep-alive': 'timeout=5', connection: 'keep-alive, upgrade', te: 'trailers', 'x-kept': 'yes' };
+        const res = await fetch(to, { method: 'patch', headers, body: 'data' });
+        return new Response(res.body, { status: res.status });
+      } }`,
+    });
+    const out = await call('forwarder', `${origin}/headers`);
+    expect(out.method).toBe('PATCH');
+    expect(out.headers['x-kept']).toBe('yes');
+    for (const name of ['expect', 'upgrade', 'keep-alive', 'te']) expect(out.headers[name], name).toBeUndefined();
+  });
+
+  it('does not send Authorization across origins when following a redirect', async () => {
+    await engine.deploy('credentials', {
+      egress: { allowPrivate: true },
+      code: `export default { async fetch(request) {
+        const to = new URL(request.url).searchParams.get('to');
+        const res = await fetch(to, { headers: { authorization: 'Bearer secret', 'x-other': 'kept' } });
+        return Response.json({ url: res.url, seen: (await res.json()).headers });
+      } }`,
+    });
+    const same = await call('credentials', `${origin}/headers`);
+    expect(same.seen.authorization).toBe('Bearer secret');
+    const crossed = await call('credentials', `${origin}/to-other-origin`);
+    expect(crossed.url).toContain('localhost');
+    expect(crossed.seen.authorization).toBeUndefined();
+    expect(crossed.seen['x-other']).toBe('kept');
   });
 
   it('rejects a bad egress option at deploy time', async () => {

@@ -63,8 +63,11 @@ export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch 
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
     const urls: string[] = [];
-    let { method, url, body } = request;
-    let headers = request.headers;
+    let { url, body } = request;
+    // Fetch upper-cases only six methods; the rest go out as written, and servers refuse a
+    // lower-case `patch`. workerd sends every method it knows in upper case, and so does islet.
+    let method = KNOWN_METHODS.has(request.method.toUpperCase()) ? request.method.toUpperCase() : request.method;
+    let headers = withoutHopByHop(request.headers);
     try {
       for (;;) {
         checkUrl(url, allowPrivate);
@@ -82,12 +85,15 @@ export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch 
           if (request.redirect === 'error') throw new EgressError(`fetch to ${url} was redirected and redirect is "error"`);
           if (urls.length > MAX_REDIRECTS) throw new EgressError(`fetch to ${request.url} was redirected more than ${MAX_REDIRECTS} times`);
           await res.body?.cancel();
-          url = new URL(location, url).href;
+          const next = new URL(location, url);
+          // Fetch §4.4 step 13: credentials meant for one origin are not sent to another.
+          if (next.origin !== new URL(url).origin) headers = without(headers, CREDENTIALS);
+          url = next.href;
           // Fetch §4.4 "HTTP-redirect fetch" step 12: 303 (and 301/302 after POST) become GET.
           if (res.status === 303 ? method !== 'HEAD' : (res.status === 301 || res.status === 302) && method === 'POST') {
             method = 'GET';
             body = null;
-            headers = withoutBodyHeaders(headers);
+            headers = without(headers, BODY_HEADERS);
           }
           continue;
         }
@@ -141,10 +147,22 @@ function pairs(flat: string[]): [string, string][] {
   return out;
 }
 
-function withoutBodyHeaders(flat: string[]): string[] {
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE']);
+const BODY_HEADERS = /^content-(type|length|encoding|language|location)$/i;
+const CREDENTIALS = /^authorization$/i;
+// Connection-level fields (RFC 9110 §7.6.1) describe the tenant's own connection, not the
+// subrequest's: a proxy forwarding its incoming request's headers would have undici refuse the
+// call (transfer-encoding, expect, upgrade, keep-alive). workerd drops them too.
+const HOP_BY_HOP = /^(connection|keep-alive|proxy-connection|transfer-encoding|te|trailer|upgrade|expect)$/i;
+
+function withoutHopByHop(flat: string[]): string[] {
+  return without(flat, HOP_BY_HOP);
+}
+
+function without(flat: string[], names: RegExp): string[] {
   const out: string[] = [];
   for (let i = 0; i < flat.length; i += 2) {
-    if (!/^content-(type|length|encoding|language|location)$/i.test(flat[i]!)) out.push(flat[i]!, flat[i + 1]!);
+    if (!names.test(flat[i]!)) out.push(flat[i]!, flat[i + 1]!);
   }
   return out;
 }
