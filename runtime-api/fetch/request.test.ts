@@ -156,10 +156,23 @@ describe('Request', () => {
     expect(() => clone.headers.set('x', 'y')).toThrow(TypeError);
   });
 
+  it('has Workers\' cf: an empty object on an incoming request, init\'s or the input\'s otherwise', () => {
+    const incoming = requestFromWire('GET', 'https://example.com/', [], null);
+    expect(incoming.cf).toEqual({});
+    expect(incoming.cf).toBe(incoming.cf);
+    expect(new Request(incoming).cf).toBe(incoming.cf);
+    expect(incoming.clone().cf).toBe(incoming.cf);
+    expect(new Request('https://example.com/').cf).toBeUndefined();
+    const options = { cacheTtl: 60 };
+    expect(new Request(incoming, { cf: options }).cf).toBe(options);
+    expect(() => new Request('https://example.com/', { cf: 5 as never })).toThrow(TypeError);
+  });
+
   it('has the WebIDL shape', () => {
     expect(Object.prototype.toString.call(new Request('https://a/'))).toBe('[object Request]');
     const ours = Object.keys(Request.prototype);
-    expect(ours.every((key) => key in globalThis.Request.prototype)).toBe(true);
+    // Node's, plus Workers' cf.
+    expect(ours.filter((key) => !(key in globalThis.Request.prototype))).toEqual(['cf']);
     expect(() => Object.getOwnPropertyDescriptor(Request.prototype, 'url')!.get!.call({})).toThrow(TypeError);
     expect(Request.length).toBe(1);
   });

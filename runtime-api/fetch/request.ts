@@ -51,6 +51,7 @@ const requestRedirects: readonly RequestRedirect[] = ['follow', 'error', 'manual
 export interface RequestInit {
   body?: BodyInit | null;
   cache?: RequestCache;
+  cf?: object | null;
   credentials?: RequestCredentials;
   headers?: HeadersInit;
   integrity?: string;
@@ -100,6 +101,8 @@ function checkMethod(value: unknown, where: string): string {
 // Constructing with this symbol skips the constructor steps: the module's own
 // factories fill the fields in. Tenant code cannot get hold of it.
 const internal = Symbol('internal');
+/** An incoming request's `cf`, made on first read. */
+const INCOMING_CF = Symbol('incoming cf');
 
 let createRequest: (method: string, url: string, headers: Headers, body: Body | null) => Request;
 let bodyOf: (object: unknown) => Body | null;
@@ -130,6 +133,8 @@ export class Request {
    */
   #signalSource: AbortSignal | LazySignal | null = null;
   #signal: AbortSignal | null = null;
+  /** Workers' `request.cf`: an incoming request's (INCOMING_CF until first read), or init's. */
+  #cf: object | typeof INCOMING_CF | undefined = undefined;
 
   constructor(input: Request | string | URL, init: RequestInit = {}) {
     if ((input as unknown) === internal) return;
@@ -143,6 +148,9 @@ export class Request {
     const initBody: BodyWithType | null = bodyMember === undefined || bodyMember === null ? null : extractBody(bodyMember, where);
     const cacheMember = dict.cache;
     const cache = cacheMember === undefined ? undefined : toEnum(cacheMember, requestCaches, where);
+    // Workers' own member: Cloudflare properties of a request (its `cf`), kept as given.
+    const cfMember = dict.cf;
+    if (cfMember !== undefined && cfMember !== null && typeof cfMember !== 'object') throw new TypeError(`${where}: member cf is not an object`);
     const credentialsMember = dict.credentials;
     const credentials = credentialsMember === undefined ? undefined : toEnum(credentialsMember, requestCredentials, where);
     const headersInit = dict.headers;
@@ -175,7 +183,9 @@ export class Request {
       this.#integrity = inputRequest.#integrity;
       this.#keepalive = inputRequest.#keepalive;
       this.#signalSource = inputRequest.#signalSource;
+      this.#cf = inputRequest.#cf;
     }
+    if (cfMember !== undefined) this.#cf = cfMember ?? undefined;
     if (mode === 'navigate') throw new TypeError(`${where}: mode cannot be 'navigate'`);
     if (mode !== undefined) this.#mode = mode;
     if (credentials !== undefined) this.#credentials = credentials;
@@ -252,6 +262,16 @@ export class Request {
     return this.#keepalive;
   }
 
+  /**
+   * Workers' Cloudflare properties (country, colo, TLS details…). islet runs on no Cloudflare
+   * edge and knows none of them: an incoming request's is an empty object, so that code reading
+   * `request.cf.country` gets undefined rather than a TypeError.
+   */
+  get cf(): object | undefined {
+    if (this.#cf === INCOMING_CF) this.#cf = {};
+    return this.#cf;
+  }
+
   get signal(): AbortSignal {
     this.#signal ??= dependentAbortSignal(this.#resolvedSignalSource());
     return this.#signal;
@@ -275,6 +295,7 @@ export class Request {
     clone.#integrity = this.#integrity;
     clone.#keepalive = this.#keepalive;
     clone.#signalSource = this.#signalSource;
+    clone.#cf = this.#cf;
     return clone;
   }
 
@@ -294,6 +315,7 @@ export class Request {
       const request = createRequest(method, url, headers, body);
       request.#redirect = 'manual';
       request.#signalSource = signal;
+      request.#cf = INCOMING_CF;
       return request;
     };
   }

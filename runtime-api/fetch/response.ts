@@ -198,6 +198,9 @@ export class Response {
       response.#status = status;
       response.#statusText = statusText;
       if (headersInit !== undefined) fill(response.#headers, headersInit, where);
+      // An empty body with a null body status (`new Response('', { status: 204 })`, common in CORS
+      // preflight answers) is taken as no body, as workerd does, though Fetch says to throw.
+      if (body !== null && nullBodyStatuses.has(status) && body.body.source !== null && body.body.source.length === 0) body = null;
       if (body !== null) {
         if (nullBodyStatuses.has(status)) throw new TypeError(`${where}: a response with status ${status} cannot have a body`);
         response.#body = body.body;

@@ -132,6 +132,8 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
     for (let i = 0; i < pairs.length; i += 2) headers.append(pairs[i]!, pairs[i + 1]!);
     // Incoming requests are redirect "manual", as on Workers: a proxy passes redirects through.
     const request = new Request(String(head.url), { method: String(head.method), headers, body, redirect: 'manual', signal: client.signal });
+    // Workers' request.cf, empty off Cloudflare's edge, as the isolate tier gives it.
+    Object.defineProperty(request, 'cf', { value: {}, enumerable: true });
     if (typeof handler?.fetch !== 'function') throw new TypeError('this function has no fetch handler (it exports only scheduled)');
     const response = await handler.fetch(request, env, ctx);
     if (!(response instanceof Response)) throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${typeof response === 'string' ? `the string ${JSON.stringify(response.slice(0, 40))}` : String(response)}`);
