@@ -1,5 +1,6 @@
 // The shape a request and a response have while they cross the sandbox boundary: plain data that
 // copies cheaply (strings, flat arrays, one ArrayBuffer), never Node or Web objects.
+import { encodeBody, encodesBody } from './content-encoding.ts';
 import { BodyTooLargeError } from './errors.ts';
 import { MAX_BUFFERED_BODY_BYTES } from './limits.ts';
 
@@ -25,6 +26,8 @@ export interface WireResponse {
   body: string | ArrayBuffer | ReadableStream<Uint8Array> | null;
   /** The tenant's own reason phrase (`new Response(b, { statusText })`); absent for the default. */
   statusText?: string;
+  /** The body is already encoded as its Content-Encoding says (Workers' `encodeBody: 'manual'`). */
+  encodedByTenant?: boolean;
   /** CPU the sandbox spent on it, in ns, where the tier can tell (for the request log). */
   cpuNs?: number;
 }
@@ -113,8 +116,10 @@ const SERVER_OWNED = new Set(['connection', 'content-length', 'keep-alive', 'pro
 export function responseFromWire(wire: WireResponse): Response {
   const flat = wire.headers;
   let headers: Record<string, string> | Headers = {};
+  let contentEncoding: string | undefined;
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!;
+    if (name === 'content-encoding') contentEncoding = flat[i + 1];
     if (SERVER_OWNED.has(name)) continue;
     if (name in headers) {
       headers = new Headers();
@@ -128,19 +133,29 @@ export function responseFromWire(wire: WireResponse): Response {
     if (wire.body instanceof ReadableStream) void wire.body.cancel();
   } else if (wire.body !== null) {
     body = wire.body instanceof ArrayBuffer ? new Uint8Array(wire.body) : wire.body;
+    if (contentEncoding !== undefined && !wire.encodedByTenant && encodesBody(contentEncoding)) body = encodeBody(body, contentEncoding);
   }
   return new Response(body, { status: wire.status, statusText: wire.statusText, headers });
 }
 
 /**
- * How the isolate's runtime sends a reason phrase of the tenant's own: a first header pair with
- * this name, which no real header can have (runtime-api/fetch/response.ts). Only when there is one,
- * so the usual answer carries nothing more.
+ * How the isolate's runtime sends a reason phrase of the tenant's own and `encodeBody: 'manual'`:
+ * leading header pairs with these names, which no real header can have
+ * (runtime-api/fetch/response.ts). Only when there are, so the usual answer carries nothing more.
  */
-export const STATUS_TEXT_FIELD = ':status-text';
+const STATUS_TEXT_FIELD = ':status-text';
+const ENCODE_BODY_FIELD = ':encode-body';
 
-/** Takes the reason phrase out of a flat header list from the runtime: [statusText, headers]. */
-export function splitStatusText(headers: unknown): [string | undefined, unknown] {
-  if (!Array.isArray(headers) || headers[0] !== STATUS_TEXT_FIELD) return [undefined, headers];
-  return [headers[1] as string, headers.slice(2)];
+/** Takes the runtime's leading fields out of its flat header list: [statusText, encodeBodyManual, headers]. */
+export function splitPseudoFields(headers: unknown): [string | undefined, boolean, unknown] {
+  if (!Array.isArray(headers) || typeof headers[0] !== 'string' || headers[0][0] !== ':') return [undefined, false, headers];
+  let statusText: string | undefined;
+  let i = 0;
+  if (headers[i] === STATUS_TEXT_FIELD) {
+    statusText = headers[i + 1] as string;
+    i += 2;
+  }
+  const manual = headers[i] === ENCODE_BODY_FIELD;
+  if (manual) i += 2;
+  return [statusText, manual, headers.slice(i)];
 }

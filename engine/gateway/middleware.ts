@@ -5,7 +5,8 @@ import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Engine } from '../engine.ts';
 import { BodyTooLargeError, NoSuchFunctionError } from '../errors.ts';
-import { responseFromWire, wireFromRequest, type WireRequest } from '../wire.ts';
+import { encodesBody } from '../content-encoding.ts';
+import { responseFromWire, wireFromRequest, type WireRequest, type WireResponse } from '../wire.ts';
 import { wireFromIncoming, wireHeadFromIncoming } from './node-wire.ts';
 
 export interface IsletMiddlewareOptions {
@@ -46,8 +47,9 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       // ASCII only: Node writes the head in the body's encoding, so obs-text would reach the client
       // as UTF-8 or Latin-1 depending on the body; without it the code's default phrase goes out.
       if (answer.statusText !== undefined && node?.outgoing && ASCII_REASON.test(answer.statusText)) node.outgoing.statusMessage = answer.statusText;
-      // HEAD answers with GET's headers, its length included (RFC 9110 §9.3.2); the server sends no body.
-      if (head && answer.body !== null && !(answer.body instanceof ReadableStream)) {
+      // HEAD answers with GET's headers, its length included (RFC 9110 §9.3.2); the server sends no
+      // body. Not when the body would be encoded on the way out: that length is not known.
+      if (head && answer.body !== null && !(answer.body instanceof ReadableStream) && !encodedOnTheWay(answer)) {
         response.headers.set('content-length', String(typeof answer.body === 'string' ? Buffer.byteLength(answer.body) : answer.body.byteLength));
       }
       return response;
@@ -55,6 +57,15 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       return engine.errorResponse(err, name);
     }
   };
+}
+
+/** True when the answer's body is encoded on its way out (responseFromWire), to a length not known yet. */
+function encodedOnTheWay(answer: WireResponse): boolean {
+  if (answer.encodedByTenant) return false;
+  for (let i = 0; i < answer.headers.length; i += 2) {
+    if (answer.headers[i] === 'content-encoding') return encodesBody(answer.headers[i + 1]!);
+  }
+  return false;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   requireArguments,
   toByteString,
   toDictionary,
+  toEnum,
   toUnsignedShort,
   toUSVString,
 } from '../webidl/index.ts';
@@ -41,10 +42,14 @@ import {
 export type ResponseType = 'basic' | 'cors' | 'default' | 'error' | 'opaque' | 'opaqueredirect';
 
 export interface ResponseInit {
+  /** Workers' member: 'manual' when the body is already encoded as its Content-Encoding says. */
+  encodeBody?: 'automatic' | 'manual';
   headers?: HeadersInit;
   status?: number;
   statusText?: string;
 }
+
+const encodeBodyValues = ['automatic', 'manual'] as const;
 
 // RFC 9112 reason-phrase: HTAB, SP, VCHAR, obs-text.
 const reasonPhrase = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -63,12 +68,14 @@ let toWire: (response: Response) => WireResponse;
 
 /**
  * The header list as the host gets it. A reason phrase of the tenant's own goes first, as a pair
- * named ':status-text' (no header can have that name; engine/wire.ts takes it out), only when
- * there is one: most answers carry none.
+ * named ':status-text', and `encodeBody: 'manual'` as ':encode-body' (no header can have such a
+ * name; engine/wire.ts takes them out), only when there are: most answers carry neither.
  */
-function wireHeaders(headers: Headers, statusText: string): string[] {
+function wireHeaders(headers: Headers, statusText: string, encodeBodyManual: boolean): string[] {
   const flat = headersToFlat(headers);
-  return statusText === '' ? flat : [':status-text', statusText, ...flat];
+  if (encodeBodyManual) flat.unshift(':encode-body', 'manual');
+  if (statusText !== '') flat.unshift(':status-text', statusText);
+  return flat;
 }
 let toWireStream: (response: Response) => [status: number, flatHeaders: string[], body: ChunkReader];
 let fromNetwork: (status: number, statusText: string, flatHeaders: string[], body: ArrayBuffer | null, urls: string[]) => Response;
@@ -79,6 +86,11 @@ export class Response {
   #type: ResponseType = 'default';
   #status = 200;
   #statusText = '';
+  /**
+   * Workers' encodeBody: with 'automatic' (the default) the host encodes the body as the
+   * Content-Encoding header says on the way out; 'manual' sends the bytes as they are.
+   */
+  #encodeBodyManual = false;
   #headers!: Headers;
   #body: Body | null = null;
   /** Fetch's URL list: where a response fetched by fetch() came from, redirects included. */
@@ -124,6 +136,7 @@ export class Response {
     if (isUnusable(this.#body)) throw new TypeError("Failed to execute 'clone' on 'Response': the body has already been used");
     const clone = createResponse(this.#type, this.#status, copyHeaders(this.#headers, getHeadersGuard(this.#headers)));
     clone.#statusText = this.#statusText;
+    clone.#encodeBodyManual = this.#encodeBodyManual;
     clone.#body = this.#body === null ? null : cloneBody(this.#body);
     clone.#urlList = this.#urlList;
     return clone;
@@ -175,8 +188,10 @@ export class Response {
       return response;
     };
     bodyOf = (object) => (object as Response).#body;
-    toWire = (response) => [response.#status, wireHeaders(response.#headers, response.#statusText), bodyToWire(response.#body)];
-    toWireStream = (response) => [response.#status, wireHeaders(response.#headers, response.#statusText), bodyChunkReader(response.#body!)];
+    toWire = (response) => [response.#status, wireHeaders(response.#headers, response.#statusText, response.#encodeBodyManual), bodyToWire(response.#body)];
+    toWireStream = (response) => [
+      response.#status, wireHeaders(response.#headers, response.#statusText, response.#encodeBodyManual), bodyChunkReader(response.#body!),
+    ];
     fromNetwork = (status, statusText, flatHeaders, body, urls) => {
       const response = createResponse('basic', status, headersFromFlat(flatHeaders, 'immutable'));
       response.#statusText = statusText;
@@ -188,6 +203,8 @@ export class Response {
     // (members in lexicographic order: headers, status, statusText).
     initializeResponse = (response, init, body, where) => {
       const dict = toDictionary(init, where) ?? {};
+      const encodeBodyMember = dict.encodeBody;
+      const encodeBody = encodeBodyMember === undefined ? 'automatic' : toEnum(encodeBodyMember, encodeBodyValues, where);
       const headersInit = dict.headers;
       const statusMember = dict.status;
       const status = statusMember === undefined ? 200 : toUnsignedShort(statusMember);
@@ -197,6 +214,7 @@ export class Response {
       if (!reasonPhrase.test(statusText)) throw new TypeError(`${where}: ${JSON.stringify(statusText)} is not a valid status text`);
       response.#status = status;
       response.#statusText = statusText;
+      response.#encodeBodyManual = encodeBody === 'manual';
       if (headersInit !== undefined) fill(response.#headers, headersInit, where);
       // An empty body with a null body status (`new Response('', { status: 204 })`, common in CORS
       // preflight answers) is taken as no body, as workerd does, though Fetch says to throw.

@@ -11,7 +11,7 @@ import { AccelError, type TensorMap } from '../../accel/index.ts';
 import type { WireTensor } from '../../bindings/index.ts';
 import { EgressError } from '../../egress/index.ts';
 import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
-import { MALFORMED_RESPONSE, splitStatusText, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
+import { MALFORMED_RESPONSE, splitPseudoFields, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import { MODULE_LOADED_EXPORT } from '../../bundle/index.ts';
 import { LegacyDecoders, legacyEncodingOf } from './legacy-text.ts';
 import type { Sandbox, SandboxSpec, SandboxUsage } from '../tier.ts';
@@ -457,9 +457,10 @@ export class IsolateSandbox implements Sandbox {
         const mapped = this.#spec.mapStack?.(withoutRuntimeFrames(stack)) ?? withoutRuntimeFrames(stack);
         task.reject(new TenantExceptionError(this.#spec.name, name, message, mapped));
       } else {
-        const [statusText, headers] = splitStatusText(results[i + 3]);
+        const [statusText, encodedByTenant, headers] = splitPseudoFields(results[i + 3]);
         const response = { status: results[i + 2], headers, body: results[i + 4], cpuNs: cpuShareNs } as WireResponse;
         if (statusText !== undefined) response.statusText = statusText;
+        if (encodedByTenant) response.encodedByTenant = true;
         const body: unknown = response.body;
         // A streamed answer's body follows as chunks; any other is a string or bytes, or none.
         const bodyFits = body === null || (kind !== RESULT_STREAM && (typeof body === 'string' || body instanceof ArrayBuffer));
