@@ -51,7 +51,7 @@ const BODY_AFTER_RESPONSE = "the request body can't be read after the response w
 /** settleCrypto's arguments: operation id, whether it succeeded, its result or failure. */
 type CryptoSettled = [id: number, ok: boolean, value: unknown];
 
-const DIGESTS = new Set(['sha1', 'sha256', 'sha384', 'sha512']);
+const DIGESTS = new Set(['sha1', 'sha256', 'sha384', 'sha512', 'md5']);
 
 /** crypto.subtle.digest for the isolate; the arguments come from tenant code, so check them. */
 function digest(algorithm: string, data: unknown): ArrayBuffer {
