@@ -286,6 +286,20 @@ describe('deploys', () => {
     expect((await get(engine, 'swap')).status).toBe(404);
   });
 
+  it('of one name that overlap: the later decides, unless it fails, and a deploy that fails cancels nothing', async () => {
+    const loading = (v: string) => `await new Promise((r) => setTimeout(r, 300)); export default { fetch: () => new Response("${v}") }`;
+    const earlier = engine.deploy('overlap', { code: loading('earlier') });
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(engine.deploy('overlap', { code: 'export default {' })).rejects.toThrow(BundleError);
+    await earlier;
+    expect(await (await get(engine, 'overlap')).text()).toBe('earlier');
+    const superseded = engine.deploy('overlap', { code: loading('superseded') });
+    await new Promise((r) => setTimeout(r, 50));
+    await engine.deploy('overlap', { code: 'export default { fetch: () => new Response("later") }' });
+    await expect(superseded).rejects.toThrow(/the later deploy decides/);
+    expect(await (await get(engine, 'overlap')).text()).toBe('later');
+  });
+
   it('console output is rate-limited before it reaches the host, and says how much it dropped', async () => {
     const before = logLines.length;
     await engine.deploy('chatty', { code: 'export default { fetch() { for (let i = 0; i < 5000; i++) console.log("line", i); return new Response("") } }' });

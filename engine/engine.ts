@@ -3,7 +3,8 @@
 import { totalmem } from 'node:os';
 import { AccelPool, checkModels, type AccelPoolOptions, type ModelConfig } from './accel/index.ts';
 import { aiHost, checkAiBinding, type AiBindingConfig, type ResolvedAiBinding } from './bindings/index.ts';
-import { bundleEntry, bundleSource, stackMapper } from './bundle/index.ts';
+import { bundleEntry, bundleSource, stackMapper, type TenantBundle } from './bundle/index.ts';
+import { DeployOrder } from './deploy-order.ts';
 import {
   BundleError, ConfigError, DeploySupersededError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError,
 } from './errors.ts';
@@ -42,6 +43,11 @@ export interface FunctionConfig {
   tier?: TierRequest;
   /** What the code needs from its sandbox, e.g. ["node-builtins"]. */
   needs?: Need[];
+  /**
+   * With `entry`: a bundle already made from it (DeployResult.bundle), run instead of bundling the
+   * files again when it has the format the tier wants. Not part of the config file or admin API.
+   */
+  bundle?: TenantBundle;
 }
 
 export interface FunctionInfo {
@@ -70,6 +76,19 @@ export interface DeployResult extends FunctionInfo {
   created: boolean;
   /** Source files the bundle was built from (for watching). */
   inputs: string[];
+  /** The bundle it runs: a supervisor hands an `entry` function's to the engines it starts later. */
+  bundle: TenantBundle;
+}
+
+/** What deploy() made of a FunctionConfig's fields before it starts loading. */
+interface CheckedConfig {
+  limits: Limits;
+  env: Record<string, unknown>;
+  crons: string[];
+  ai: ResolvedAiBinding | undefined;
+  fields: ReturnType<typeof checkTierFields>;
+  tier: IsolationTier;
+  tierReason: string;
 }
 
 export interface EngineOptions {
@@ -155,7 +174,7 @@ export class Engine {
   readonly #tiers: IsolationTier[];
   readonly #functions = new Map<string, FunctionSlot>();
   /** Latest deploy per name, so a slow deploy never overwrites a newer one. */
-  readonly #deploySeq = new Map<string, number>();
+  readonly #deploys = new DeployOrder();
   readonly #residency: Residency;
   readonly #outbounds = new Map<string, OutboundFetch>();
   readonly #crons = new CronTriggers();
@@ -240,8 +259,18 @@ export class Engine {
     if (config.code !== undefined && typeof config.code !== 'string') throw new ConfigError('"code" must be a string');
     const fields = checkTierFields(config.tier, config.needs);
     const { tier, reason: tierReason } = chooseTier(fields.tier, fields.needs, this.#tiers);
-    const seq = (this.#deploySeq.get(name) ?? 0) + 1;
-    this.#deploySeq.set(name, seq);
+    const seq = this.#deploys.start(name);
+    try {
+      return await this.#deploy(name, config, options, seq, { limits, env, crons, ai, fields, tier, tierReason });
+    } catch (err) {
+      this.#deploys.failed(name, seq);
+      throw err;
+    }
+  }
+
+  /** The rest of deploy(), with `config` checked: bundle, boot, and take effect unless superseded. */
+  async #deploy(name: string, config: FunctionConfig, options: DeployOptions, seq: number, checked: CheckedConfig): Promise<DeployResult> {
+    const { limits, env, crons, ai, fields, tier, tierReason } = checked;
 
     const nodeBuiltins = tier.capabilities.accepts.includes('node-builtins');
     const packagesAtRunTime = fields.needs.includes('native');
@@ -249,7 +278,10 @@ export class Engine {
       throw new ConfigError(`function "${name}" needs native: deploy it as an "entry" whose packages are installed beside it (native addons are loaded from there at run time)`);
     }
     const bundleOptions = { nodeBuiltins, packagesAtRunTime, format: tier.capabilities.bundleFormat };
-    const bundle = config.entry !== undefined ? await bundleEntry(config.entry, bundleOptions) : await bundleSource(config.code!, name, bundleOptions);
+    // A bundle made from `entry` before (by this engine or another, handed over by the supervisor)
+    // is used as it is: the files on disk may have changed since it was deployed.
+    const bundle = config.bundle && config.bundle.format === (tier.capabilities.bundleFormat ?? 'module') ? config.bundle
+      : config.entry !== undefined ? await bundleEntry(config.entry, bundleOptions) : await bundleSource(config.code!, name, bundleOptions);
     const onEnded = (reason: IsletError) => {
       const slot = this.#functions.get(name);
       if (slot?.spec.onEnded === onEnded) this.#sched.noteEnded(slot.fn, reason);
@@ -274,10 +306,11 @@ export class Engine {
     const boot = options.boot ?? true;
     if (boot) this.#residency.makeRoom(() => this.#functions.values());
     const sandbox = boot ? await tier.start(spec) : undefined;
-    if (this.#deploySeq.get(name) !== seq) {
+    if (!this.#deploys.decides(name, seq)) {
       sandbox?.stop();
       throw new DeploySupersededError(`function "${name}" was deployed again while this deploy was loading; the later deploy decides`);
     }
+    this.#deploys.tookEffect(name, seq);
     const previous = this.#functions.get(name);
     const fn = this.#sched.add(name, limits);
     if (sandbox) fn.replicas.add(sandbox);
@@ -293,7 +326,7 @@ export class Engine {
       void this.#retire(previous);
     }
     this.logger.info({ fn: name, limits, tier: tier.name, tierReason }, previous ? 'function updated' : 'function deployed');
-    return { ...this.#info(this.#functions.get(name)!), tierReason, created: !previous, inputs: bundle.inputs };
+    return { ...this.#info(this.#functions.get(name)!), tierReason, created: !previous, inputs: bundle.inputs, bundle };
   }
 
   async undeploy(name: string): Promise<boolean> {
@@ -304,7 +337,7 @@ export class Engine {
     this.#crons.clear(name);
     this.#sched.remove(slot.fn, new NoSuchFunctionError(name));
     this.metrics.drop(name);
-    this.#deploySeq.set(name, (this.#deploySeq.get(name) ?? 0) + 1);
+    this.#deploys.removed(name);
     this.logger.info({ fn: name }, 'function removed');
     await this.#retire(slot);
     return true;
