@@ -10,7 +10,10 @@ import { ndjsonStream } from '../observe/index.ts';
 /** Largest deploy request accepted (code + env + limits as JSON). */
 const MAX_DEPLOY_BYTES = 32 * 1024 * 1024;
 
-export function adminApi(engine: Engine, token: string | undefined): Hono {
+/** A deploy (its config) or a removal (undefined) made through the admin API. */
+export type AdminWrite = (name: string, config: FunctionConfig | undefined) => void;
+
+export function adminApi(engine: Engine, token: string | undefined, onWrite?: AdminWrite): Hono {
   const api = new Hono();
 
   api.use('*', async (c, next) => {
@@ -59,18 +62,21 @@ export function adminApi(engine: Engine, token: string | undefined): Hono {
     const unknownKeys = Object.keys(rest);
     if (unknownKeys.length) return problem(c, 400, 'bad_request', `unknown field(s): ${unknownKeys.join(', ')}`);
     if (typeof code !== 'string') return problem(c, 400, 'bad_request', '"code" (the module source, a string) is required');
+    const config: FunctionConfig = {
+      code,
+      limits: limits as Record<string, number> | undefined,
+      env: env as Record<string, unknown> | undefined,
+      egress: egress as Record<string, unknown> | undefined,
+      crons: crons as string[] | undefined,
+      ai: ai as Record<string, unknown> | undefined,
+      tier: tier as FunctionConfig['tier'],
+      needs: needs as FunctionConfig['needs'],
+    };
     try {
-      const result = await engine.deploy(name, {
-        code,
-        limits: limits as Record<string, number> | undefined,
-        env: env as Record<string, unknown> | undefined,
-        egress: egress as Record<string, unknown> | undefined,
-        crons: crons as string[] | undefined,
-        ai: ai as Record<string, unknown> | undefined,
-        tier: tier as FunctionConfig['tier'],
-        needs: needs as FunctionConfig['needs'],
-      });
-      const { inputs: _inputs, created, ...info } = result;
+      const result = await engine.deploy(name, config);
+      // Installed in the engine in the turn that resolved deploy(): no other write came between.
+      onWrite?.(name, config);
+      const { inputs: _inputs, bundle: _bundle, created, ...info } = result;
       return c.json({ ...info, created }, created ? 201 : 200);
     } catch (err) {
       if (err instanceof BundleError) {
@@ -83,7 +89,13 @@ export function adminApi(engine: Engine, token: string | undefined): Hono {
   });
 
   api.delete('/functions/:name', async (c) => {
-    const removed = await engine.undeploy(c.req.param('name'));
+    const name = c.req.param('name');
+    const existed = engine.has(name);
+    // undeploy() takes the function out at once, then waits for its requests in flight: the
+    // removal is reported now, before a deploy of the same name made meanwhile, not after it.
+    const removing = engine.undeploy(name);
+    if (existed) onWrite?.(name, undefined);
+    const removed = await removing;
     return removed ? c.body(null, 204) : problem(c, 404, 'no_such_function', `no function named "${c.req.param('name')}"`);
   });
 

@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import type { Engine } from '../engine.ts';
-import { adminApi } from './admin.ts';
+import { adminApi, type AdminWrite } from './admin.ts';
 import { islet } from './middleware.ts';
 
 export interface GatewayOptions {
@@ -13,11 +13,16 @@ export interface GatewayOptions {
   function?: string;
   /** With `function`: GET /__scheduled?cron=… runs its scheduled handler (islet dev --test-scheduled). */
   testScheduled?: boolean;
+  /**
+   * Told of each deploy (its config) and removal (undefined) made through the admin API, in the
+   * order they took effect in the engine (a supervisor keeps them for the engines it starts later).
+   */
+  onAdminWrite?: AdminWrite;
 }
 
 export function createGateway(engine: Engine, options: GatewayOptions = {}): Hono {
   const app = new Hono();
-  if (options.function === undefined) app.route('/_islet', adminApi(engine, options.adminToken));
+  if (options.function === undefined) app.route('/_islet', adminApi(engine, options.adminToken, options.onAdminWrite));
   const fn = options.function;
   if (fn !== undefined && options.testScheduled) {
     app.get('/__scheduled', async (c) => {

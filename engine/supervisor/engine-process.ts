@@ -4,6 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import type { TenantBundle } from '../bundle/index.ts';
 import type { FunctionConfig } from '../engine.ts';
 import { IdleSignal } from './idle-signal.ts';
 import type { Socket } from 'node:net';
@@ -14,6 +15,8 @@ export interface EngineEvents {
   connections(engine: EngineProcess, report: ConnectionReport): void;
   /** A deploy (config) or removal (undefined) through this engine's admin API. */
   adminWrite(engine: EngineProcess, name: string, config: FunctionConfig | undefined): void;
+  /** The bundle an `entry` function of the config loaded from. */
+  bundled(name: string, bundle: TenantBundle): void;
 }
 
 const WORKER = fileURLToPath(new URL('./engine-worker.ts', import.meta.url));
@@ -62,6 +65,7 @@ export class EngineProcess {
         else if (m.t === 'conns') options.events.connections(this, m);
         else if (m.t === 'deployed') options.events.adminWrite(this, m.name, m.config);
         else if (m.t === 'removed') options.events.adminWrite(this, m.name, undefined);
+        else if (m.t === 'bundled') options.events.bundled(m.name, m.bundle);
         else if (m.t === 'done') {
           this.#pending.get(m.id)?.resolve(m.errors);
           this.#pending.delete(m.id);

@@ -51,7 +51,6 @@ async function start(m: EngineStart): Promise<void> {
   await engine.deploy(WARM_UP, { code: 'export default { fetch: () => new Response(null) }' });
   await engine.undeploy(WARM_UP);
   const app = new Hono();
-  app.use('/_islet/functions/:name', reportAdminWrites);
   app.get('/_islet/status', async (c, next) => {
     await next();
     if (!info || c.res.status !== 200) return;
@@ -64,26 +63,15 @@ async function start(m: EngineStart): Promise<void> {
     const text = mergeMetrics([await c.res.text()], ['0']);
     c.res = c.body(supervisorMetrics(info) + text, 200, { 'content-type': c.res.headers.get('content-type') ?? 'text/plain' });
   });
-  app.route('/', createGateway(engine, { adminToken: m.adminToken }));
+  // Deploys and removals through the admin API, reported as they take effect, so that an engine
+  // started later deploys the same functions (the whole config: a tier, needs or an AI binding
+  // left out would boot it elsewhere, or without its binding).
+  const onAdminWrite = (name: string, config: FunctionConfig | undefined) => send(config ? { t: 'deployed', name, config } : { t: 'removed', name });
+  app.route('/', createGateway(engine, { adminToken: m.adminToken, onAdminWrite }));
   served = await serveGateway(app, { path: m.socketPath });
   adopted = new AdoptedConnections(served.server as import('node:http').Server, (r) => send({ t: 'conns', ...r }));
   send({ t: 'listening' });
 }
-
-/** Deploys and removals through the admin API, reported once they succeeded, in that order. */
-const reportAdminWrites = async (c: import('hono').Context, next: () => Promise<void>) => {
-  const method = c.req.method;
-  if (method !== 'PUT' && method !== 'DELETE') return next();
-  const body = method === 'PUT' ? await c.req.raw.clone().text() : '';
-  await next();
-  if (c.res.status >= 300) return;
-  const name = c.req.param('name')!;
-  if (method === 'DELETE') return send({ t: 'removed', name });
-  // Everything the admin API takes, so that a replacement engine deploys the same function (a
-  // tier, needs or an AI binding left out would boot it elsewhere, or without its binding).
-  const { code, limits, env, egress, crons, ai, tier, needs } = JSON.parse(body) as FunctionConfig;
-  send({ t: 'deployed', name, config: { code, limits, env, egress, crons, ai, tier, needs } });
-};
 
 async function deployAll(functions: [string, FunctionConfig][], boot: boolean): Promise<Record<string, string>> {
   const errors: Record<string, string> = {};
@@ -92,7 +80,8 @@ async function deployAll(functions: [string, FunctionConfig][], boot: boolean): 
     while (next < functions.length) {
       const [name, config] = functions[next++]!;
       try {
-        await engine!.deploy(name, config, { boot });
+        const { bundle } = await engine!.deploy(name, config, { boot });
+        if (config.entry !== undefined && config.bundle === undefined) send({ t: 'bundled', name, bundle: { ...bundle, inputs: [] } });
       } catch (err) {
         errors[name] = (err as Error).message;
       }

@@ -1,5 +1,6 @@
 // Messages between the supervisor and an engine process, over the child's IPC channel (handed
 // over connections travel with `conn` messages; proxied requests use the engine's Unix socket).
+import type { TenantBundle } from '../bundle/index.ts';
 import type { FunctionConfig } from '../engine.ts';
 import type { SupervisorInfo } from './cluster-status.ts';
 import type { EngineSettings } from './options.ts';
@@ -51,6 +52,8 @@ export type FromEngine =
   /** A deploy or removal through the engine's admin API succeeded: the supervisor keeps it. */
   | { t: 'deployed'; name: string; config: FunctionConfig }
   | { t: 'removed'; name: string }
+  /** An `entry` function of the config loaded from this bundle: later engines get it, not the files. */
+  | { t: 'bundled'; name: string; bundle: TenantBundle }
   | { t: 'listening' }
   /** Requests finished and isolates disposed: the SIGKILL that follows is the engine's own exit. */
   | { t: 'drained' }

@@ -152,6 +152,33 @@ describe('supervisor', () => {
     expect((await request(url, { host: 'echo.localhost' })).status).toBe(404);
   });
 
+  it('restarts with what the engine ran, not what is on disk or whichever admin answer came last; refuses a deploy before reading it', async () => {
+    const entry = path.join(tmp, 'pinned.js');
+    await writeFile(entry, 'export default { fetch: () => new Response("version A") }');
+    const { url } = await serve({ pinned: { entry } });
+    // No token: refused at once, though the body has not ended (it is never read into memory).
+    const unauthenticated = rawConnection(url, `PUT /_islet/functions/x HTTP/1.1\r\nhost: localhost\r\ntransfer-encoding: chunked\r\n\r\n100000\r\n${'x'.repeat(0x100000)}\r\n`);
+    await expect.poll(() => unauthenticated.seen(), { timeout: 5_000 }).toMatch(/^HTTP\/1\.1 401 /);
+
+    // A removal that waits for a request in flight, and a deploy of the same name that succeeds
+    // meanwhile: the engine ends with the deploy, and so must the next engine.
+    const put = (code: string) => request(url, { method: 'PUT', path: '/_islet/functions/overlap', headers: auth, body: JSON.stringify({ code }) });
+    expect((await put(SLOW.replace('600', '1500'))).status).toBe(201);
+    const inFlight = request(url, { host: 'overlap.localhost' });
+    await untilInFlight(url);
+    const removal = request(url, { method: 'DELETE', path: '/_islet/functions/overlap', headers: auth });
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await put('export default { fetch: () => new Response("second") }')).status).toBe(201);
+    expect([(await removal).status, (await inFlight).text]).toEqual([204, 'finished']);
+
+    // The entry file changes on disk; the engine dies.
+    await writeFile(entry, 'export default { fetch: () => new Response("version B, never deployed") }');
+    process.kill((await status(url)).engines[0].pid, 'SIGKILL');
+    expect(await firstSuccess(url, 'pinned.localhost', 10_000)).toBeLessThan(10_000);
+    expect((await request(url, { host: 'pinned.localhost' })).text).toBe('version A');
+    expect((await request(url, { host: 'overlap.localhost' })).text).toBe('second');
+  });
+
   it('cuts a connection whose answer was going out when the engine died, without writing a 502 into it', async () => {
     const { url } = await serve({
       drip: { code: `export default { fetch() { let n = 0; return new Response(new ReadableStream({

@@ -214,6 +214,12 @@ export class Supervisor {
       this.#pushInfo();
       void this.#propagate(name, config, engine);
     },
+    // The config's files are bundled once, by the first engine to load them: engines started
+    // later (replacements, recycles, spill) run that bundle, not whatever is on disk by then.
+    bundled: (name, bundle) => {
+      const config = this.table.get(name);
+      if (config?.entry !== undefined && config.bundle === undefined) this.table.set(name, { ...config, bundle });
+    },
   };
 
   /** With handoff, the engine answers status and metrics itself: it needs the supervisor's part. */
