@@ -69,7 +69,7 @@ describe('islet serve', () => {
         hangs: { code: 'export default { fetch: () => new Promise(() => {}) }', limits: { wallMs: 300 } },
         writer: { code: 'globalThis.shared = "writer"; export default { fetch: () => new Response(String(globalThis.shared)) }' },
         reader: { code: 'export default { fetch: () => new Response(typeof globalThis.shared) }' },
-        talker: { code: 'export default { fetch: (r) => { console.log("hi from", new URL(r.url).pathname); return new Response("ok") } }' },
+        talker: { code: 'export default { fetch: (r) => { console.log("hi from", new URL(r.url).pathname, "\\u001b[31m\\nforged"); return new Response("ok") } }' },
       },
     }));
     ({ url, output: serverOutput } = await start(['serve', '--config', config, '--port', '0', '--admin-token', TOKEN]));
@@ -121,7 +121,7 @@ describe('islet serve', () => {
     await new Promise((r) => setTimeout(r, 50));
     const lines = serverOutput().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     expect(lines).toContainEqual(expect.objectContaining({ fn: 'talker', msg: 'request', status: 200, ms: expect.any(Number), cpuMs: expect.any(Number) }));
-    expect(lines).toContainEqual(expect.objectContaining({ fn: 'talker', src: 'console', msg: 'hi from /first' }));
+    expect(lines).toContainEqual(expect.objectContaining({ fn: 'talker', src: 'console', msg: expect.stringMatching(/^hi from \/first /) }));
 
     const tail = spawn(process.execPath, ['--no-node-snapshot', ISLET, 'tail', 'talker', '--url', url], { cwd: ROOT, env: { ...process.env, ISLET_ADMIN_TOKEN: TOKEN } });
     children.push(tail);
@@ -141,6 +141,9 @@ describe('islet serve', () => {
     await seen('hi from /second');
     await seen('request status=200');
     expect(out).not.toContain('hello');
+    // The tenant's escape sequence and newline, shown escaped: no forged line, nothing for the terminal.
+    expect(out).toContain('hi from /second \\u001b[31m\\u000aforged');
+    expect(out).not.toContain('\u001b');
     tail.kill();
 
     const missing = runCli(['tail', 'nobody', '--url', url, '--admin-token', TOKEN]);
@@ -412,6 +415,8 @@ describe('flags', () => {
     expect(unknown.stderr).toContain("Unknown option '--bogus'");
     expect(runCli(['dev', 'x.ts', '--cpu-ms', 'lots']).status).toBe(2);
     expect(runCli(['frobnicate']).status).toBe(2);
+    const spaced = runCli(['serve', '--admin-token', 'secret ']);
+    expect([spaced.status, spaced.stderr]).toEqual([2, expect.stringContaining('visible ASCII')]);
     const config = path.join(tmp, 'bad.json');
     await writeFile(config, JSON.stringify({ functions: { hello: { entry: 'x.ts', limits: { cpuMs: 0 } } } }));
     const badConfig = runCli(['serve', '--config', config]);

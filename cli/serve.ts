@@ -63,6 +63,11 @@ export async function serve(args: string[]): Promise<void> {
   const port = intFlag(values.port as string | undefined, 'port', 0, 65535) ?? config.port ?? 8787;
   const host = (values.host as string | undefined) ?? config.host ?? '127.0.0.1';
   const adminToken = (values['admin-token'] as string | undefined) ?? process.env.ISLET_ADMIN_TOKEN;
+  // A token no client can send back as it is (HTTP trims spaces; clients encode non-ASCII their
+  // own way) would leave the admin API shut with every call a 401 and no word why.
+  if (adminToken !== undefined && !/^[\x21-\x7e]+$/.test(adminToken)) {
+    throw new UsageError('--admin-token (or ISLET_ADMIN_TOKEN) must be visible ASCII characters, without spaces');
+  }
 
   const workers = intFlag(values.workers as string | undefined, 'workers', 1, 256);
   const recycleRssMb = intFlag(values['recycle-rss-mb'] as string | undefined, 'recycle-rss-mb', 1, 1 << 20);

@@ -70,6 +70,14 @@ function readable(line: string): string {
   }
   const { time, level, fn: _fn, msg, ...fields } = record;
   const at = new Date(Number(time)).toISOString().slice(11, 23);
-  const rest = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
-  return `${at} ${String(level).padEnd(5)} ${String(msg)}${rest ? ` ${rest}` : ''}`;
+  const rest = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? printable(v) : JSON.stringify(v)}`).join(' ');
+  return `${at} ${String(level).padEnd(5)} ${printable(String(msg))}${rest ? ` ${rest}` : ''}`;
+}
+
+/**
+ * A tenant's words with control characters escaped: a newline would start what looks like a log
+ * line of its own, and an escape sequence would reach the operator's terminal.
+ */
+function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -28,7 +28,9 @@ export class AdminFront {
     const pathname = routerPath(req.url ?? '/');
     const one = /^\/_islet\/functions\/([^/]+)(\/.*)?$/.exec(pathname);
     if (one) {
-      const name = decodeURIComponent(one[1]!);
+      // A malformed escape names no function: the engine answers it (401, or 404 for no route).
+      const name = decodeName(one[1]!);
+      if (name === undefined) return this.#sup.dispatch(0, await this.#sup.engineOf(0), req, res, '', 0);
       // A function that spilled runs on two engines, and each sees only its own requests.
       if (req.method === 'GET' && one[2] === '/logs' && this.#sup.workers > 1) return MergedTail.start(this.#sup, name, req, res);
       const home = this.#sup.ring.home(name);
@@ -112,4 +114,12 @@ function send(res: ServerResponse, answer: EngineAnswer): void {
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && k !== 'content-length' && k !== 'connection' && k !== 'keep-alive' && k !== 'transfer-encoding') headers[k] = v;
   res.writeHead(answer.status, headers).end(answer.body);
+}
+
+function decodeName(encoded: string): string | undefined {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
 }

@@ -255,6 +255,9 @@ describe('supervisor', () => {
       for (let i = 0; i < 6; i++) seen.push(await request(url, { host: `${name}.localhost` }));
       expect(seen.map((r) => r.text)).toEqual(['1', '2', '3', '4', '5', '6']);
     }
+    // A malformed escape in an admin path is the engine's 401 (or its 404 with the token), not a 500.
+    expect((await request(url, { path: '/_islet/functions/%C0' })).status).toBe(401);
+    expect((await request(url, { path: '/_islet/functions/%E0%A4%A', headers: auth })).status).toBe(404);
     const s = await status(url);
     expect(s.workers).toBe(2);
     expect(s.engines).toHaveLength(2);
