@@ -52,7 +52,7 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
 
   /** Registers and meters a task; `fields` are the tier's own (see TaskHooks). */
   start(resolve: SandboxTask['resolve'], reject: SandboxTask['reject'], wallMs: number, fields?: Omit<T, keyof SandboxTask>): T {
-    const task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: performance.now() + wallMs, answered: false, ...fields } as T;
+    const task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: performance.now() + wallMs, answered: false, signal: undefined, ...fields } as T;
     this.#tasks.set(task.id, task);
     this.#meter!.start(task);
     return task;

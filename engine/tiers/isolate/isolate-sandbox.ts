@@ -31,9 +31,6 @@ interface Task extends SandboxTask {
   body: StreamedBody | undefined;
   /** A streamed request body, while the tenant may still read it. */
   requestBody: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  /** The request's signal (its client's disconnect) and what listens to it, until the task ends. */
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
 }
 
 // Request records for runtime-api/dispatch/dispatch.ts: [id, method, url, headers, body].
@@ -81,7 +78,6 @@ export class IsolateSandbox implements Sandbox {
   readonly #tasks = new SandboxTasks<Task>({
     released: (task, remaining) => {
       this.#releaseRequestBody(task);
-      if (task.onAbort) task.signal!.removeEventListener('abort', task.onAbort);
       this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * this.#spec.limits.maxSubrequests);
       this.#spec.onRoom?.();
     },
@@ -256,6 +252,7 @@ export class IsolateSandbox implements Sandbox {
       readCpuNs: () => this.#readCpuNs(),
       onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
       onWallLimit: (task) => this.#tasks.overWallClock(task, spec),
+      onClientLeft: (task) => this.#clientLeft(task),
     });
     this.#tasks.meter = this.#meter;
     const { name, limits } = spec;
@@ -338,9 +335,7 @@ export class IsolateSandbox implements Sandbox {
   #startTask(resolve: Task['resolve'], reject: Task['reject']): Task {
     this.#reclaimed = false;
     this.#subrequestBudget += this.#spec.limits.maxSubrequests;
-    return this.#tasks.start(resolve, reject, this.#spec.limits.wallMs, {
-      waitUntilPending: false, body: undefined, requestBody: undefined, signal: undefined, onAbort: undefined,
-    });
+    return this.#tasks.start(resolve, reject, this.#spec.limits.wallMs, { waitUntilPending: false, body: undefined, requestBody: undefined });
   }
 
   invoke(request: WireRequest): Promise<WireResponse> {
@@ -354,15 +349,9 @@ export class IsolateSandbox implements Sandbox {
         body = true;
       }
       this.#queue.push(task.id, request.method, request.url, request.headers, body);
-      const signal = request.signal;
-      if (signal) {
-        if (signal.aborted) this.#clientLeft(task);
-        else {
-          task.signal = signal;
-          task.onAbort = () => this.#clientLeft(task);
-          signal.addEventListener('abort', task.onAbort, { once: true });
-        }
-      }
+      // The watchdog looks at it on each tick (onClientLeft).
+      if (request.signal?.aborted) this.#clientLeft(task);
+      else task.signal = request.signal;
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         // setImmediate runs after the poll phase: every request parsed in this loop turn joins.

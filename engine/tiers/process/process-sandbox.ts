@@ -145,9 +145,6 @@ interface ProcessTask extends SandboxTask {
   body: StreamedBody | undefined;
   /** The runtime said its waitUntil work is still running (a `done` frame ends it). */
   waitUntilPending: boolean;
-  /** The request's signal (its client's disconnect) and what listens to it, until the task ends. */
-  signal?: AbortSignal;
-  onAbort?: () => void;
 }
 
 export class ProcessSandbox implements Sandbox {
@@ -159,8 +156,7 @@ export class ProcessSandbox implements Sandbox {
   readonly #channel: Writable;
   readonly #reader: FrameReader;
   readonly #tasks = new SandboxTasks<ProcessTask>({
-    released: (task, remaining) => {
-      if (task.onAbort) task.signal!.removeEventListener('abort', task.onAbort);
+    released: (_task, remaining) => {
       this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * (this.#spec?.limits.maxSubrequests ?? 0));
       this.#spec?.onRoom?.();
     },
@@ -236,6 +232,7 @@ export class ProcessSandbox implements Sandbox {
       readCpuNs: () => this.#sample(),
       onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
       onWallLimit: (task) => this.#tasks.overWallClock(task, spec),
+      onClientLeft: (task) => this.#send({ t: 'abort', id: task.id }),
     });
     this.#tasks.meter = this.#meter;
     const { codeFile } = this.#launch;
@@ -316,13 +313,9 @@ export class ProcessSandbox implements Sandbox {
       const body = request.body instanceof ArrayBuffer ? new Uint8Array(request.body) : null;
       this.#send({ t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers }, body);
       // Its client left: request.signal aborts in the sandbox (frames arrive in the order sent).
-      const signal = request.signal;
-      if (signal?.aborted) this.#send({ t: 'abort', id: task.id });
-      else if (signal) {
-        task.signal = signal;
-        task.onAbort = () => this.#send({ t: 'abort', id: task.id });
-        signal.addEventListener('abort', task.onAbort, { once: true });
-      }
+      // Otherwise the watchdog looks at the signal on each tick (onClientLeft).
+      if (request.signal?.aborted) this.#send({ t: 'abort', id: task.id });
+      else task.signal = request.signal;
     });
   }
 
