@@ -84,13 +84,13 @@ export async function serve(args: string[]): Promise<void> {
   const { url, stop } = inProcess ? await serveInProcess(listen) : await serveSupervised({ ...listen, workers, recycleRssMb, proxy });
   logger.info({ url, functions: Object.keys(config.functions), admin: adminToken ? 'enabled' : 'disabled', workers: inProcess ? 0 : workers ?? 1 }, 'islet serve listening');
   console.log(`islet serve: listening at ${url}`);
-  // SIGTERM/SIGINT: stop accepting, finish the requests in flight (up to 10 s), then exit. A
+  // SIGTERM/SIGINT: stop accepting, finish the requests in flight (up to drainGraceMs), then exit. A
   // second signal changes nothing: Node's default action would end this process at once and leave
   // its engines running on their own, and the drain is bounded anyway.
   let stopping = false;
   const onSignal = async () => {
     if (stopping) {
-      logger.info('islet serve is already stopping: finishing requests in flight (at most 10 s)');
+      logger.info('islet serve is already stopping: finishing requests in flight');
       return;
     }
     stopping = true;
@@ -114,6 +114,7 @@ async function serveSupervised(s: ServeSetup & { workers?: number; recycleRssMb?
   const supervisor = new Supervisor({
     port: s.port, host: s.host, adminToken: s.adminToken, engine: { limits: s.config.limits, models: s.config.models, sched: s.config.sched, containerRuntime: s.containerRuntime }, functions: s.config.functions,
     workers: s.workers, recycleRssMb: s.recycleRssMb, logger: s.logger, dataPath: s.proxy ? 'proxy' : undefined,
+    ...(s.config.drainGraceMs !== undefined && { drainGraceMs: s.config.drainGraceMs }),
   });
   const url = await supervisor.start();
   return { url, stop: () => supervisor.close() };
@@ -135,7 +136,7 @@ async function serveInProcess(s: ServeSetup) {
     stop: async () => {
       // Live log streams never end by themselves: close them first, or they hold the close to its grace.
       engine.logs.close();
-      await served.close();
+      await served.close(s.config.drainGraceMs);
       await engine.close();
       // Exiting while isolated-vm still tears isolates down can crash the process on its way out.
       await new Promise((r) => setTimeout(r, ISOLATE_TEARDOWN_SETTLE_MS));

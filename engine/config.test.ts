@@ -15,6 +15,8 @@ describe('islet.config.json', () => {
     expect(() => parseConfig(fns({ limits: { cpuMs: 0 } }), '/', 'cfg')).toThrow(/^cfg: function "b": limit cpuMs must be an integer/);
     expect(() => parseConfig(fns({ crons: ['61 * * * *'] }), '/', 'cfg')).toThrow(/^cfg: function "b": .*61 \* \* \* \*/);
     expect(() => parseConfig({ limits: { memoryMb: 1 }, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "limits": limit memoryMb/);
+    expect(() => parseConfig({ drainGraceMs: -1, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "drainGraceMs" must be an integer/);
+    expect(parseConfig({ drainGraceMs: 2500, functions: {} }, '/').drainGraceMs).toBe(2500);
     expect(() => parseConfig({ sched: { tickMs: 0 }, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "sched": scheduler option tickMs/);
   });
 });

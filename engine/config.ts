@@ -18,6 +18,8 @@ export interface ServerConfig {
   functions: Record<string, FunctionConfig>;
   /** Models for the accelerator pool (env.AI); paths are relative to the config file. */
   models?: Record<string, ModelConfig>;
+  /** How long SIGTERM lets requests in flight finish before they are answered 503 or cut (default 10 s). */
+  drainGraceMs?: number;
 }
 
 /**
@@ -44,12 +46,15 @@ export async function loadConfig(file: string): Promise<ServerConfig> {
 
 export function parseConfig(raw: unknown, baseDir: string, source = 'config'): ServerConfig {
   if (!isObject(raw)) throw new ConfigError(`${source}: must be a JSON object`);
-  const { port, host, limits, sched, functions = {}, models, ...rest } = raw;
+  const { port, host, limits, sched, functions = {}, models, drainGraceMs, ...rest } = raw;
   unknownKeys(rest, source);
   if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)) {
     throw new ConfigError(`${source}: "port" must be an integer from 0 to 65535`);
   }
   if (host !== undefined && typeof host !== 'string') throw new ConfigError(`${source}: "host" must be a string`);
+  if (drainGraceMs !== undefined && (!Number.isInteger(drainGraceMs) || (drainGraceMs as number) < 0 || (drainGraceMs as number) > 600_000)) {
+    throw new ConfigError(`${source}: "drainGraceMs" must be an integer number of ms from 0 to 600000`);
+  }
   if (limits !== undefined) naming(`${source}: "limits"`, () => resolveLimits(limits));
   if (sched !== undefined && !isObject(sched)) throw new ConfigError(`${source}: "sched" must be an object`);
   if (sched !== undefined) naming(`${source}: "sched"`, () => resolveSchedOptions(sched as SchedOverrides));
@@ -83,6 +88,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
     port: port as number | undefined, host: host as string | undefined, limits: limits as Partial<Limits> | undefined, functions: out,
     ...(sched !== undefined && { sched: sched as SchedOverrides }),
     ...(models !== undefined && { models: checkedModels }),
+    ...(drainGraceMs !== undefined && { drainGraceMs: drainGraceMs as number }),
   };
 }
 

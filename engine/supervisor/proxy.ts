@@ -4,7 +4,7 @@
 // connection, as from any server that dies mid-answer).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { BadRequestError, EngineRestartedError, errorAnswer } from '../errors.ts';
+import { BadRequestError, EngineRestartedError, errorAnswer, type IsletError } from '../errors.ts';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's, not the request's; undici refuses
 // most of them, and `expect: 100-continue` was already answered by the front server.
@@ -12,9 +12,13 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 
 /**
  * `done` runs once the exchange is over, however it ended; `engineFailed` when the engine's
- * connection broke under the request (not when the client went away).
+ * connection broke under the request (not when the client went away). Returns what ends the
+ * exchange early (the supervisor shutting down): the client gets `reason`'s answer if none had
+ * started, else a cut connection.
  */
-export function forward(pool: Dispatcher, req: IncomingMessage, res: ServerResponse, fn: string, done: () => void, engineFailed: () => void): void {
+export function forward(
+  pool: Dispatcher, req: IncomingMessage, res: ServerResponse, fn: string, done: () => void, engineFailed: () => void,
+): (reason: IsletError) => void {
   const raw = req.rawHeaders;
   const headers: string[] = [];
   let hasBody = false;
@@ -31,6 +35,7 @@ export function forward(pool: Dispatcher, req: IncomingMessage, res: ServerRespo
   };
   let controller: Dispatcher.DispatchController | undefined;
   let clientGone = false;
+  let stopped: IsletError | undefined;
   res.once('close', () => {
     if (!res.writableFinished) {
       clientGone = true;
@@ -41,6 +46,7 @@ export function forward(pool: Dispatcher, req: IncomingMessage, res: ServerRespo
   pool.dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null }, {
     onRequestStart(c) {
       controller = c;
+      if (stopped) c.abort(stopped);
     },
     onResponseStart(c, statusCode, resHeaders, statusMessage) {
       for (const h of HOP_BY_HOP) delete resHeaders[h];
@@ -57,6 +63,7 @@ export function forward(pool: Dispatcher, req: IncomingMessage, res: ServerRespo
       finish();
     },
     onResponseError(_c, err) {
+      if (stopped) return finish();
       // undici refuses some requests before sending them ("OPTIONS *", a second Host header): the
       // client's error, which says nothing about the engine.
       if ((err as { code?: unknown }).code === 'UND_ERR_INVALID_ARG') {
@@ -76,4 +83,15 @@ export function forward(pool: Dispatcher, req: IncomingMessage, res: ServerRespo
       finish();
     },
   });
+  return (reason) => {
+    if (finished || stopped) return;
+    stopped = reason;
+    if (res.headersSent) {
+      res.destroy();
+    } else {
+      const answer = errorAnswer(reason, fn || undefined, false);
+      res.writeHead(answer.status, { ...answer.headers, connection: 'close' }).end(answer.body);
+    }
+    controller?.abort(reason);
+  };
 }

@@ -20,9 +20,13 @@ const SLOW = 'export default { fetch: () => new Promise((r) => setTimeout(() => 
 const SLOWER = SLOW.replace('600', '5000');
 const COUNTER = 'let n = 0; export default { fetch: () => new Response(String(++n)) }';
 
-async function serve(functions: Record<string, unknown>, flags: string[] = []) {
+function serve(functions: Record<string, unknown>, flags: string[] = []) {
+  return serveWith({ functions }, flags);
+}
+
+async function serveWith(settings: Record<string, unknown>, flags: string[] = []) {
   const config = path.join(tmp, `config-${children.length}.json`);
-  await writeFile(config, JSON.stringify({ functions }));
+  await writeFile(config, JSON.stringify(settings));
   const child = spawn(process.execPath, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', '0', '--admin-token', TOKEN, ...flags], {
     cwd: ROOT,
     env: { ...process.env, ISLET_LOG_LEVEL: 'error' },
@@ -231,6 +235,16 @@ describe('supervisor', () => {
       expect(await exited, output()).toEqual({ code: 0, signal: null });
       await expect(request(url, { host: 'slow.localhost' })).rejects.toThrow(/ECONNREFUSED/);
     }
+  });
+
+  it('answers a request still running at the end of the SIGTERM grace 503, also when proxied', async () => {
+    const { url, child, exited } = await serveWith({ drainGraceMs: 300, functions: { slow: { code: SLOWER } } }, ['--workers', '2']);
+    const inFlight = request(url, { host: 'slow.localhost' });
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGTERM');
+    const res = await inFlight;
+    expect([res.status, res.headers['islet-error'], res.json().message]).toEqual([503, 'unavailable', 'islet is shutting down']);
+    expect((await exited).code).toBe(0);
   });
 
   it.each([['handed over', []], ['proxied', ['--workers', '2']]])('recycles engines past the RSS threshold without failing a request (%s)', async (_, flags) => {

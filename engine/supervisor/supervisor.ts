@@ -181,11 +181,13 @@ export class Supervisor {
   dispatch(slotIndex: number, engine: EngineProcess, req: IncomingMessage, res: ServerResponse, fn: string, load: 0 | 1 = 1): void {
     engine.inFlight++;
     this.#load[slotIndex]! += load;
-    forward(engine.pool, req, res, fn, () => {
+    const stop = forward(engine.pool, req, res, fn, () => {
       engine.inFlight--;
       this.#load[slotIndex]! -= load;
+      this.#proxied.delete(stop);
       if (engine.inFlight === 0) engine.emitIdle();
     }, () => this.#failed(engine));
+    this.#proxied.add(stop);
   }
 
   /**
@@ -206,6 +208,9 @@ export class Supervisor {
       engine.kill();
     });
   }
+
+  /** Ends each proxied exchange still open (proxy.ts): what close() calls once its grace is over. */
+  readonly #proxied = new Set<(reason: IsletError) => void>();
 
   readonly #events: EngineEvents = {
     connections: (engine, report) => this.#handoff?.report(engine, report),
@@ -259,9 +264,18 @@ export class Supervisor {
     if (server instanceof http.Server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+      // Past the grace, a request still waiting is answered 503 "shutting down", as the engines'
+      // own drain answers it with handoff (one whose answer had started is cut), and a connection
+      // that still will not close, a second later, is closed.
+      let last: NodeJS.Timeout | undefined;
+      const cut = setTimeout(() => {
+        const stopping = new SandboxUnavailableError('islet is shutting down');
+        for (const stop of [...this.#proxied]) stop(stopping);
+        last = setTimeout(() => server.closeAllConnections(), 1_000);
+      }, graceMs);
       await closed;
       clearTimeout(cut);
+      clearTimeout(last);
     } else {
       // Handed-over connections are the engines' to drain; the listening socket closes now.
       server?.close();
