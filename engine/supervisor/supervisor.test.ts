@@ -1,5 +1,6 @@
 // End to end through `islet serve`: the supervisor in front of real engine processes, over HTTP.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -82,6 +83,23 @@ function rawConnection(url: string, text: string): { seen: () => string; closed:
   const closed = new Promise<string>((r) => socket.once('close', () => r(seen)));
   socket.write(text);
   return { seen: () => seen, closed };
+}
+
+/** The pids of `pid`'s living child processes, from /proc. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may hold spaces, so read after its closing parenthesis.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === pid && state !== 'Z') children.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return children;
 }
 
 /** Waits until the engine has a request in flight besides the status request asking. */
@@ -199,6 +217,19 @@ describe('supervisor', () => {
     // Cut, not ended: no last chunk, so the client knows the body is incomplete.
     expect(seen.endsWith('0\r\n\r\n')).toBe(false);
   });
+
+  it('starts another standby engine when the standby dies', async () => {
+    const { url, child } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') } });
+    const serving = (await status(url)).engines[0].pid;
+    const standbys = () => childrenOf(child.pid!).filter((pid) => pid !== serving);
+    await expect.poll(standbys, { timeout: 10_000 }).toHaveLength(1);
+    const [first] = standbys();
+    process.kill(first!, 'SIGKILL');
+    await expect.poll(() => standbys().filter((pid) => pid !== first), { timeout: 10_000 }).toHaveLength(1);
+    // The next crash takes it: recovery is the fast path again.
+    process.kill(serving, 'SIGKILL');
+    expect(await firstSuccess(url, 'hello.localhost', 10_000)).toBeLessThan(10_000);
+  }, 30_000);
 
   it('replaces an engine that stops answering without dying (SIGSTOP)', async () => {
     const { url } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') } });

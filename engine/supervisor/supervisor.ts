@@ -48,6 +48,9 @@ export interface SupervisorStats {
   recycles: number;
 }
 
+/** How long after a standby engine died before another is started. */
+const STANDBY_RETRY_MS = 1_000;
+
 export class Supervisor {
   readonly logger: Logger;
   readonly workers: number;
@@ -401,7 +404,11 @@ export class Supervisor {
     const standby = this.#newEngine();
     this.#standby = standby;
     void standby.exited.then(() => {
-      if (this.#standby === standby) this.#standby = undefined;
+      if (this.#standby !== standby) return;
+      // It died waiting (killed, out of memory): another one, after a pause, so that a standby that
+      // cannot start does not spin.
+      this.#standby = undefined;
+      setTimeout(() => this.#refillStandby(), STANDBY_RETRY_MS).unref();
     });
   }
 
