@@ -267,6 +267,15 @@ describe('streamed response bodies', () => {
     await expect.poll(async () => (await count()).cancelled, { timeout: 2_000 }).toBe(true);
   });
 
+  it('take any BufferSource as a chunk (an ArrayBuffer, a DataView), as workerd does', async () => {
+    const code = `export default { fetch: () => new Response(new ReadableStream({ start(c) {
+      const enc = new TextEncoder();
+      c.enqueue(enc.encode('a').buffer); c.enqueue(new DataView(enc.encode('bc').buffer)); c.enqueue(new Uint16Array([0x6564])); c.close();
+    } })) }`;
+    await engine.deploy('buffers', { code });
+    expect((await request(served.url, { host: 'buffers.localhost' })).text).toBe('abcde');
+  });
+
   it('are cancelled in the tenant when the wall-clock limit cuts them, and at once on HEAD', async () => {
     const forever = `let cancels = 0; export default { fetch(request) {
       if (new URL(request.url).pathname === '/cancels') return Response.json(cancels);

@@ -188,6 +188,7 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       let n = 0;
       if (path === '/broken') return new Response(new ReadableStream({ async pull(c) { if (n++ < 2) return c.enqueue(enc.encode('x')); await new Promise((r) => setTimeout(r, 50)); c.error(new Error('broke')); } }));
       if (path === '/string-chunk') return new Response(new ReadableStream({ start(c) { c.enqueue('not bytes'); c.close(); } }));
+      if (path === '/buffers') return new Response(new ReadableStream({ start(c) { c.enqueue(enc.encode('a').buffer); c.enqueue(new DataView(enc.encode('bc').buffer)); c.close(); } }));
       return new Response(new ReadableStream({
         async pull(c) {
           if (n === 3) return c.close();
@@ -214,6 +215,8 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     expect(got.first).toBeLessThan(performance.now() - started - 300);
     // A stream that fails midway cuts the connection (the client must not take it for whole).
     expect((await bodyEnding(backend.url!, { path: '/broken', host: 'sse.localhost' })).ending).toBe('cut');
+    // Chunks that are other BufferSources than Uint8Arrays go out as bytes, as on workerd.
+    expect((await get(backend, 'sse', '/buffers')).text).toBe('abc');
     // A chunk that is not bytes: the head went out, the body fails after it, as on the isolate tier.
     expect(await bodyEnding(backend.url!, { path: '/string-chunk', host: 'sse.localhost' })).toEqual({ status: 200, ending: 'cut' });
     expect((await get(backend, 'hello')).status).toBe(200);

@@ -260,13 +260,27 @@ export interface ChunkReader {
 }
 
 /**
+ * The next chunk of a body stream being sent, null at its end. Any BufferSource goes, as workerd
+ * sends it (a chunk from `await blob.arrayBuffer()`, a DataView), where reading the body with
+ * text() and the like takes Uint8Arrays only, as Fetch says.
+ */
+function nextChunkToSend(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array | null> {
+  return (Reflect.apply(read, reader, []) as Promise<ReadableStreamReadResult<Uint8Array>>).then((result) => {
+    if (result.done) return null;
+    const view = viewBufferSource(result.value, false, 'The body stream');
+    if (view === null) throw new TypeError('The body stream gave a chunk that is not an ArrayBuffer or a view of one');
+    return view;
+  });
+}
+
+/**
  * Takes the body's stream for sending as it is produced (the response streams to the socket).
- * Marks the body used, like readStream; each chunk must be a Uint8Array.
+ * Marks the body used, like readStream.
  */
 export function bodyChunkReader(body: Body): ChunkReader {
   const reader = takeReader(body);
   return {
-    next: () => nextChunk(reader).then((view) => {
+    next: () => nextChunkToSend(reader).then((view) => {
       if (view === null) return null;
       // The host call copies what it is given, when it is called: a view of a whole buffer goes
       // as that buffer (one copy); a view of part of one is cut out first, or the copy would

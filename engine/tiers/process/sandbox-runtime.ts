@@ -186,11 +186,20 @@ function soon<T>(read: Promise<T>): Promise<T | typeof NOT_YET> {
   return Promise.race([read, new Promise<typeof NOT_YET>((resolve) => setImmediate(() => resolve(NOT_YET)))]);
 }
 
-const NOT_BYTES = 'The body stream gave a chunk that is not a Uint8Array';
+const NOT_BYTES = 'The body stream gave a chunk that is not an ArrayBuffer or a view of one';
+
+/** A chunk's bytes: any BufferSource, as the isolate tier (and workerd) send it. */
+function bytesOf(value: unknown): Uint8Array | undefined {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return undefined;
+}
 
 function chunkOf(value: unknown): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new TypeError(NOT_BYTES);
-  return value;
+  const bytes = bytesOf(value);
+  if (!bytes) throw new TypeError(NOT_BYTES);
+  return bytes;
 }
 
 /**
@@ -205,12 +214,12 @@ async function readyBytes(reader: ReadableStreamDefaultReader<Uint8Array>): Prom
     const result = await soon(read);
     if (result === NOT_YET) return { bytes: Buffer.concat(chunks, size), rest: { reader, pending: read } };
     if (result.done) return { bytes: Buffer.concat(chunks, size) };
-    if (!(result.value instanceof Uint8Array)) {
+    const chunk = bytesOf(result.value);
+    if (!chunk) {
       // The head goes out and the body fails after it, as on the isolate tier, which reads the
       // body only once its head is sent: a 200 and a cut connection, not a 500.
       return { bytes: Buffer.concat(chunks, size), rest: { reader, pending: undefined, failed: new TypeError(NOT_BYTES) } };
     }
-    const chunk = result.value;
     chunks.push(chunk);
     size += chunk.byteLength;
     read = reader.read();
