@@ -74,6 +74,13 @@ export function inspect(value: unknown, depth: number, seen: unknown[] = []): st
   const ctor = (value as object).constructor;
   const prefix = typeof tag === 'string' ? `${tag} ` : ctor && ctor !== Object && typeof ctor.name === 'string' ? `${ctor.name} ` : '';
   const keys = Object.keys(value as object);
+  if (typeof tag === 'string') {
+    // Web API objects keep their state in private fields (the streams ponyfill in fields of its
+    // own): what they hold is in their entries or their attributes (getters on the prototype),
+    // which is what Node and workerd print.
+    if (ENTRIES_SHOWN.has(tag) && keys.length === 0) return showEntries(value as Iterable<[unknown, unknown]>, tag, show);
+    if (ATTRIBUTES_SHOWN.has(tag)) return showAttributes(value as object, prefix, show);
+  }
   if (keys.length === 0) return `${prefix}{}`;
   const entries = keys.slice(0, MAX_ITEMS).map((k) => {
     const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k);
@@ -82,4 +89,46 @@ export function inspect(value: unknown, depth: number, seen: unknown[] = []): st
     return `${key}: ${show(v)}`;
   });
   return `${prefix}{ ${entries.join(', ')} }`;
+}
+
+/** Interfaces printed as their entries: `Headers(1) { 'content-type' => 'text/plain' }`. */
+const ENTRIES_SHOWN = new Set(['Headers', 'URLSearchParams', 'FormData']);
+/** Interfaces printed as their attributes: `URL { href: 'https://a/', … }`. */
+const ATTRIBUTES_SHOWN = new Set([
+  'URL', 'URLPattern', 'Request', 'Response', 'Blob', 'File', 'AbortSignal', 'AbortController', 'Event', 'CustomEvent',
+  'ReadableStream', 'WritableStream', 'TransformStream', 'TextEncoder', 'TextDecoder', 'CryptoKey', 'DOMException',
+]);
+
+function showEntries(value: Iterable<[unknown, unknown]>, tag: string, show: (v: unknown) => string): string {
+  const items: string[] = [];
+  try {
+    for (const [k, v] of value) {
+      if (items.length === MAX_ITEMS) {
+        items.push('...');
+        break;
+      }
+      items.push(`${show(k)} => ${show(v)}`);
+    }
+  } catch {
+    return `${tag} {}`;
+  }
+  return `${tag}(${items.length}) { ${items.join(', ')} }`;
+}
+
+/** Attributes made on first read (a body's stream, a request's signal): logging must not make them. */
+const MADE_ON_READ = new Set(['body', 'signal']);
+
+function showAttributes(value: object, prefix: string, show: (v: unknown) => string): string {
+  const items: string[] = [];
+  for (let proto = Object.getPrototypeOf(value); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const [name, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(proto))) {
+      if (!descriptor.get || MADE_ON_READ.has(name) || items.length >= MAX_ITEMS) continue;
+      try {
+        items.push(`${name}: ${show(Reflect.get(proto, name, value))}`);
+      } catch {
+        // An attribute that throws for this object (a getter meant for another kind) is left out.
+      }
+    }
+  }
+  return items.length ? `${prefix}{ ${items.join(', ')} }` : `${prefix}{}`;
 }

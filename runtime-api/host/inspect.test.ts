@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { URL, URLSearchParams } from 'whatwg-url';
+import { Headers, ReadableStream, Request, Response, responseHasStreamBody } from '../web/index.ts';
+import { formatLogArgs } from './inspect.ts';
+
+describe('console formatting', () => {
+  it('shows what Web API objects hold, as Node and workerd do, not an empty {}', () => {
+    expect(formatLogArgs([new Headers({ 'Content-Type': 'text/plain', 'x-a': '1' })])).toBe("Headers(2) { \"content-type\" => \"text/plain\", \"x-a\" => \"1\" }");
+    expect(formatLogArgs([new URLSearchParams('a=1&b=2')])).toBe('URLSearchParams(2) { "a" => "1", "b" => "2" }');
+    const url = formatLogArgs([new URL('https://example.com:8443/p?q=1#h')]);
+    expect(url).toMatch(/^URL \{ href: "https:\/\/example\.com:8443\/p\?q=1#h", origin: "https:\/\/example\.com:8443", .*pathname: "\/p"/);
+    const response = formatLogArgs([new Response('x', { status: 201 })]);
+    expect(response).toMatch(/^Response \{ .*status: 201/);
+    expect(response).toContain('headers: Headers(1) { "content-type" => "text/plain;charset=UTF-8" }');
+    expect(formatLogArgs([new Request('https://a.test/x', { method: 'POST' })])).toMatch(/^Request \{ method: "POST", url: "https:\/\/a\.test\/x"/);
+    expect(formatLogArgs([new ReadableStream()])).toBe('ReadableStream { locked: false }');
+  });
+
+  it('does not make what is made on first read (a body stream, a signal) by logging it', () => {
+    const response = new Response('x');
+    expect(formatLogArgs([response])).not.toContain('body:');
+    expect(responseHasStreamBody(response)).toBe(false);
+  });
+
+  it('leaves other objects as they were', () => {
+    class Plain { get hidden() { return 1; } }
+    expect(formatLogArgs([new Plain()])).toBe('Plain {}');
+    expect(formatLogArgs([{ a: 1 }])).toBe('{ a: 1 }');
+  });
+});
