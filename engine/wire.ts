@@ -53,15 +53,6 @@ export async function wireFromRequest(request: Request, fn: string, maxBodyBytes
   return { method: request.method, url: request.url, headers, body, signal: request.signal };
 }
 
-/**
- * A request body read whole, for sandboxes that take bytes only (the process-based tiers): a
- * streamed body is collected here, failing as its stream fails (past maxBodyBytes, say).
- */
-export async function bufferedBody(body: WireRequest['body']): Promise<ArrayBuffer | null> {
-  if (!(body instanceof ReadableStream)) return body;
-  return new Response(body).arrayBuffer();
-}
-
 /** Passes bytes through until more than `maxBodyBytes` went by, then fails the stream. */
 function byteLimit(fn: string, maxBodyBytes: number): TransformStream<Uint8Array, Uint8Array> {
   let size = 0;

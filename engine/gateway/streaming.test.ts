@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Engine } from '../engine.ts';
 import { createGateway } from './app.ts';
 import { serveGateway, type ServedGateway } from './server.ts';
-import { bodyEnding, request } from './test-http.ts';
+import { bodyEnding, chunkedUpload, request } from './test-http.ts';
 
 const CHUNK = 64 * 1024;
 
@@ -103,29 +103,7 @@ afterAll(async () => {
 const count = async () => (await request(served.url, { path: '/count', host: 'streamer.localhost' })).json<{ pulled: number; cancelled: boolean }>();
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** POSTs `total` bytes in `chunk`-sized writes with chunked transfer encoding. */
-function upload(path: string, total: number, chunk = 256 * 1024): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: served.port, path, method: 'POST', headers: { host: 'streamer.localhost' } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (s: string) => { text += s; });
-      res.on('end', () => resolve({ status: res.statusCode!, text }));
-    });
-    req.on('error', reject);
-    const block = Buffer.alloc(chunk, 97);
-    let sent = 0;
-    const write = () => {
-      while (sent < total) {
-        const n = Math.min(chunk, total - sent);
-        sent += n;
-        if (!req.write(n === chunk ? block : block.subarray(0, n))) return void req.once('drain', write);
-      }
-      req.end();
-    };
-    write();
-  });
-}
+const upload = (path: string, total: number, chunk?: number) => chunkedUpload(served.url, { path, host: 'streamer.localhost' }, total, chunk);
 
 describe('streamed request bodies', () => {
   it('reach the tenant as a stream it reads chunk by chunk', async () => {

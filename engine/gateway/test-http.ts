@@ -92,3 +92,29 @@ export function disconnectEarly(baseUrl: string, req: TestRequest, after: number
     if (after !== 'first-bytes') setTimeout(() => r.destroy(), after);
   });
 }
+
+/** POSTs `total` bytes in `chunk`-sized writes with chunked transfer encoding: what came back. */
+export function chunkedUpload(baseUrl: string, req: TestRequest, total: number, chunk = 256 * 1024): Promise<{ status: number; text: string }> {
+  const url = new URL(req.path ?? '/', baseUrl);
+  return new Promise((resolve, reject) => {
+    const headers = req.host ? { host: req.host } : {};
+    const r = http.request({ hostname: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (s: string) => { text += s; });
+      res.on('end', () => resolve({ status: res.statusCode!, text }));
+    });
+    r.on('error', reject);
+    const block = Buffer.alloc(chunk, 97);
+    let sent = 0;
+    const write = () => {
+      while (sent < total) {
+        const n = Math.min(chunk, total - sent);
+        sent += n;
+        if (!r.write(n === chunk ? block : block.subarray(0, n))) return void r.once('drain', write);
+      }
+      r.end();
+    };
+    write();
+  });
+}

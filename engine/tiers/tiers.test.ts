@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { Engine, createGateway, serveGateway, type IsolationTier, type TierName } from '../index.ts';
-import { bodyEnding, disconnectEarly, request, type TestResponse } from '../gateway/test-http.ts';
+import { bodyEnding, chunkedUpload, disconnectEarly, request, type TestResponse } from '../gateway/test-http.ts';
 import { ContainerTier, GvisorTier, MicrovmTier, ProcessTier } from './index.ts';
 
 const fixture = (name: string, file = 'index.ts') => fileURLToPath(new URL(`../../fixtures/${name}/${file}`, import.meta.url));
@@ -229,6 +229,33 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     await disconnectEarly(backend.url!, { path: '/stream?tag=stream', host: 'watcher.localhost' }, 'first-bytes');
     expect((await get(backend, 'watcher', '/answered?tag=whole')).text).toBe('whole');
     await expect.poll(seen, { timeout: 5_000 }).toEqual(expect.arrayContaining(['wait:AbortError', 'stream:true', 'whole:false']));
+  });
+
+  it('streams a big or chunked request body to the tenant as it reads it, as the isolate tier does', async () => {
+    const code = `export default { async fetch(request, env, ctx) {
+      const path = new URL(request.url).pathname;
+      if (path === '/echo') return new Response(request.body);
+      if (path === '/later') {
+        ctx.waitUntil(request.text().then(() => console.log('read after'), (e) => console.log('later: ' + e.message)));
+        return new Response('answered first');
+      }
+      let bytes = 0, chunks = 0;
+      try {
+        for await (const c of request.body) { bytes += c.byteLength; chunks++; }
+      } catch (e) {
+        return Response.json({ error: e.message, bytes });
+      }
+      return Response.json({ bytes, chunks });
+    } }`;
+    await backend.engine!.deploy('uploads', { code, tier, limits: { maxBodyBytes: 4 * 1024 * 1024, cpuMs: 2_000 } });
+    const to = { host: 'uploads.localhost' };
+    const whole = JSON.parse((await chunkedUpload(backend.url!, { ...to, path: '/' }, 3 * 1024 * 1024, 64 * 1024)).text);
+    expect(whole.bytes).toBe(3 * 1024 * 1024);
+    expect(whole.chunks).toBeGreaterThan(1);
+    const over = JSON.parse((await chunkedUpload(backend.url!, { ...to, path: '/' }, 5 * 1024 * 1024, 64 * 1024)).text);
+    expect(over.error).toMatch(/larger than its limit/);
+    expect((await chunkedUpload(backend.url!, { ...to, path: '/echo' }, 2 * 1024 * 1024, 64 * 1024)).text.length).toBe(2 * 1024 * 1024);
+    expect((await chunkedUpload(backend.url!, { ...to, path: '/later' }, 2 * 1024 * 1024, 64 * 1024)).text).toBe('answered first');
   });
 
   it('charges CPU spent on Node\'s thread pool (a long PBKDF2) against cpuMs', async () => {

@@ -20,6 +20,7 @@ import type { CodeCache } from '../../warm/index.ts';
 import type { LimitEnforcer, SandboxMeter } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { runSlots } from './run-slots.ts';
+import { BODY_AFTER_RESPONSE, RequestBody } from '../request-body.ts';
 import { StreamedBody } from '../streamed-body.ts';
 import { TimerQueue } from './timer-queue.ts';
 import { runSubtle } from './web-crypto.ts';
@@ -30,7 +31,7 @@ interface Task extends SandboxTask {
   /** The response body, while the tenant's stream is still producing it. */
   body: StreamedBody | undefined;
   /** A streamed request body, while the tenant may still read it. */
-  requestBody: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  requestBody: RequestBody | undefined;
 }
 
 // Request records for runtime-api/dispatch/dispatch.ts: [id, method, url, headers, body].
@@ -43,7 +44,6 @@ const MAX_RANDOM_BLOCK = 65536;
 /** How stale a heap reading may be before usage() asks for a fresh one. */
 const HEAP_READ_INTERVAL_MS = 1_000;
 
-const BODY_AFTER_RESPONSE = "the request body can't be read after the response was sent; read it (or tee it) before responding";
 
 /** settleCrypto's arguments: operation id, whether it succeeded, its result or failure. */
 type CryptoSettled = [id: number, ok: boolean, value: unknown];
@@ -55,12 +55,6 @@ function digest(algorithm: string, data: unknown): ArrayBuffer {
   if (!DIGESTS.has(algorithm) || !(data instanceof ArrayBuffer)) throw new TypeError('digest: unsupported algorithm or data');
   const out = createHash(algorithm).update(new Uint8Array(data)).digest();
   return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
-}
-
-/** The bytes of `view` as an ArrayBuffer of their own (a copy only when the view is part of a buffer). */
-function ownBuffer(view: Uint8Array): ArrayBuffer {
-  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer
-    ? view.buffer : view.slice().buffer;
 }
 
 /** A tenant's stack ends in islet's dispatcher; those frames mean nothing to its author. */
@@ -345,7 +339,7 @@ export class IsolateSandbox implements Sandbox {
       let body: unknown = request.body;
       if (body instanceof ReadableStream) {
         // The isolate gets a marker and pulls the bytes when the tenant reads them.
-        task.requestBody = (body as ReadableStream<Uint8Array>).getReader();
+        task.requestBody = new RequestBody(body as ReadableStream<Uint8Array>);
         body = true;
       }
       this.#queue.push(task.id, request.method, request.url, request.headers, body);
@@ -504,23 +498,9 @@ export class IsolateSandbox implements Sandbox {
 
   /** The tenant reads its streamed request body: send it the next chunk (null at the end). */
   #pullRequestBody(id: number): void {
-    const task = this.#tasks.get(id);
-    const reader = task?.requestBody;
-    // Released once the whole response went out (the server drains the rest of the upload then):
-    // an error, as on Workers, rather than an early end that would pass for the whole body.
-    if (!task || !reader) return this.#settleRequestChunk([id, null, BODY_AFTER_RESPONSE]);
-    reader.read().then(
-      ({ done, value }) => {
-        // Released while this read waited: the end it reports is the release, not the body's.
-        if (done && task.requestBody !== reader) return this.#settleRequestChunk([id, null, BODY_AFTER_RESPONSE]);
-        if (done) task.requestBody = undefined;
-        this.#settleRequestChunk([id, done ? null : ownBuffer(value), null]);
-      },
-      (err: unknown) => {
-        task.requestBody = undefined;
-        this.#settleRequestChunk([id, null, err instanceof IsletError ? err.message : 'the request body could not be read']);
-      },
-    );
+    const body = this.#tasks.get(id)?.requestBody;
+    if (!body) return this.#settleRequestChunk([id, null, BODY_AFTER_RESPONSE]);
+    void body.next().then(([chunk, error]) => this.#settleRequestChunk([id, chunk, error]));
   }
 
   #settleRequestChunk(args: [id: number, chunk: ArrayBuffer | null, error: string | null]): void {
@@ -533,8 +513,7 @@ export class IsolateSandbox implements Sandbox {
    * drained, not read into the isolate.
    */
   #releaseRequestBody(task: Task | undefined): void {
-    task?.requestBody?.cancel().catch(() => {});
-    if (task) task.requestBody = undefined;
+    task?.requestBody?.release();
   }
 
   /** A task ends when its response went out, its waitUntil work settled and its body was sent. */

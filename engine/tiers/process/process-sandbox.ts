@@ -13,9 +13,10 @@ import {
   WallLimitError,
 } from '../../errors.ts';
 import { EgressError } from '../../egress/index.ts';
-import { bufferedBody, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
+import { wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, SandboxMeter } from '../isolate/index.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
+import { BODY_AFTER_RESPONSE, RequestBody, type BodyChunk } from '../request-body.ts';
 import { StreamedBody } from '../streamed-body.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
 import type { SandboxCgroup } from './cgroup.ts';
@@ -145,6 +146,8 @@ interface ProcessTask extends SandboxTask {
   body: StreamedBody | undefined;
   /** The runtime said its waitUntil work is still running (a `done` frame ends it). */
   waitUntilPending: boolean;
+  /** A streamed request body, while the tenant may still read it ('body-pull' frames). */
+  requestBody: RequestBody | undefined;
 }
 
 export class ProcessSandbox implements Sandbox {
@@ -156,7 +159,8 @@ export class ProcessSandbox implements Sandbox {
   readonly #channel: Writable;
   readonly #reader: FrameReader;
   readonly #tasks = new SandboxTasks<ProcessTask>({
-    released: (_task, remaining) => {
+    released: (task, remaining) => {
+      task.requestBody?.release();
       this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * (this.#spec?.limits.maxSubrequests ?? 0));
       this.#spec?.onRoom?.();
     },
@@ -305,13 +309,17 @@ export class ProcessSandbox implements Sandbox {
 
   invoke(request: WireRequest): Promise<WireResponse> {
     if (!this.alive) return Promise.reject(this.#death!);
-    // The framed protocol carries a body whole: a streamed one is collected first.
-    if (request.body instanceof ReadableStream) return bufferedBody(request.body).then((body) => this.invoke({ ...request, body }));
     return new Promise<WireResponse>((resolve, reject) => {
-      const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs, { body: undefined, waitUntilPending: false });
+      const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs, { body: undefined, waitUntilPending: false, requestBody: undefined });
       this.#subrequestBudget += this.#spec!.limits.maxSubrequests;
-      const body = request.body instanceof ArrayBuffer ? new Uint8Array(request.body) : null;
-      this.#send({ t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers }, body);
+      const head = { t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers };
+      if (request.body instanceof ReadableStream) {
+        // A big or chunked body streams: the sandbox asks for each chunk as its tenant reads.
+        task.requestBody = new RequestBody(request.body);
+        this.#send({ ...head, streamBody: true });
+      } else {
+        this.#send(head, request.body instanceof ArrayBuffer ? new Uint8Array(request.body) : null);
+      }
       // Its client left: request.signal aborts in the sandbox (frames arrive in the order sent).
       // Otherwise the watchdog looks at the signal on each tick (onClientLeft).
       if (request.signal?.aborted) this.#send({ t: 'abort', id: task.id });
@@ -322,7 +330,7 @@ export class ProcessSandbox implements Sandbox {
   scheduled(cron: string, scheduledTime: number): Promise<void> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<void>((resolve, reject) => {
-      const task = this.#tasks.start(() => resolve(), reject, this.#spec!.limits.wallMs, { body: undefined, waitUntilPending: false });
+      const task = this.#tasks.start(() => resolve(), reject, this.#spec!.limits.wallMs, { body: undefined, waitUntilPending: false, requestBody: undefined });
       this.#subrequestBudget += this.#spec!.limits.maxSubrequests;
       this.#send({ t: 'sched', id: task.id, cron, scheduledTime });
     });
@@ -383,6 +391,8 @@ export class ProcessSandbox implements Sandbox {
       case 'log': return this.#logBudget.line(spec.log, String(head.level), String(head.message));
       case 'fetch': return this.#startFetch(head, body);
       case 'fetch-abort': return this.#subrequests.get(Number(head.id))?.abort();
+      case 'body-pull': return this.#pullRequestBody(Number(head.id));
+      case 'body-cancel': return this.#tasks.get(Number(head.id))?.requestBody?.release();
       case 'pong': return this.#pings.get(Number(head.id))?.(true);
     }
   }
@@ -404,9 +414,21 @@ export class ProcessSandbox implements Sandbox {
       if (body && body.byteLength > 0) task.body!.receive(toArrayBuffer(body), null);
       task.resolve({ status: head.status as number, headers: head.headers as string[], body: stream, ...(statusText && { statusText }) });
     } else {
+      task.requestBody?.release();
       task.resolve({ status: head.status as number, headers: head.headers as string[], body: head.hasBody ? (toArrayBuffer(body) ?? new ArrayBuffer(0)) : null, ...(statusText && { statusText }) });
     }
     this.#finishIfDone(task);
+  }
+
+  /** The tenant reads its streamed request body: send it the next chunk, its end, or why not. */
+  #pullRequestBody(id: number): void {
+    const body = this.#tasks.get(id)?.requestBody;
+    const next: Promise<BodyChunk> = body ? body.next() : Promise.resolve([null, BODY_AFTER_RESPONSE]);
+    void next.then(([chunk, error]) => {
+      if (error !== null) this.#send({ t: 'body-chunk', id, error });
+      else if (chunk === null) this.#send({ t: 'body-chunk', id, end: true });
+      else this.#send({ t: 'body-chunk', id }, new Uint8Array(chunk));
+    });
   }
 
   /** The body of `task`'s response as a stream that asks the sandbox for each next chunk. */
@@ -415,7 +437,10 @@ export class ProcessSandbox implements Sandbox {
     task.body = new StreamedBody({
       pull: () => this.#send({ t: 'pull', id }),
       cancel: () => this.#send({ t: 'cancel', id }),
-      closed: () => queueMicrotask(() => this.#finishIfDone(task)),
+      closed: () => queueMicrotask(() => {
+        task.requestBody?.release();
+        this.#finishIfDone(task);
+      }),
     });
     return task.body.stream;
   }

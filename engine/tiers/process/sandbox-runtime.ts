@@ -111,6 +111,29 @@ function flatHeaders(headers: Headers): string[] {
   return flat;
 }
 
+/** The streamed request bodies waiting for their next chunk from the host, by request id. */
+const uploads = new Map<number, (head: FrameHead, bytes: Uint8Array | null) => void>();
+
+/** Request `id`'s body as a stream that asks the host for each chunk ('body-pull', 'body-chunk'). */
+function uploadStream(id: number): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    pull: (controller) => new Promise<void>((resolve) => {
+      uploads.set(id, (head, bytes) => {
+        uploads.delete(id);
+        if (head.error !== undefined) controller.error(new TypeError(String(head.error)));
+        else if (head.end === true) controller.close();
+        else controller.enqueue(bytes ?? new Uint8Array(0));
+        resolve();
+      });
+      send({ t: 'body-pull', id });
+    }),
+    cancel: () => {
+      uploads.delete(id);
+      send({ t: 'body-cancel', id });
+    },
+  }, { highWaterMark: 0 });
+}
+
 /**
  * request.signal of the requests not answered whole yet: the host's 'abort' frame (its client
  * disconnected) aborts it, as on the isolate tier (runtime-api/dispatch/client-signal.ts).
@@ -131,7 +154,10 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
     const headers = new Headers();
     for (let i = 0; i < pairs.length; i += 2) headers.append(pairs[i]!, pairs[i + 1]!);
     // Incoming requests are redirect "manual", as on Workers: a proxy passes redirects through.
-    const request = new Request(String(head.url), { method: String(head.method), headers, body, redirect: 'manual', signal: client.signal });
+    const init: RequestInit & { duplex?: 'half' } = { method: String(head.method), headers, body, redirect: 'manual', signal: client.signal };
+    // A big or chunked upload streams: read from the host as the tenant reads it.
+    if (head.streamBody === true) Object.assign(init, { body: uploadStream(id), duplex: 'half' });
+    const request = new Request(String(head.url), init);
     // Workers' request.cf, empty off Cloudflare's edge, as the isolate tier gives it.
     Object.defineProperty(request, 'cf', { value: {}, enumerable: true });
     if (typeof handler?.fetch !== 'function') throw new TypeError('this function has no fetch handler (it exports only scheduled)');
@@ -339,6 +365,7 @@ function onFrame({ head, body }: Frame): void {
     case 'pull': void pullBody(head.id!); break;
     case 'cancel': cancelBody(head.id!); break;
     case 'abort': abortRequest(head.id!); break;
+    case 'body-chunk': uploads.get(head.id!)?.(head, body); break;
     case 'fetch-res': {
       const pending = subrequests.get(head.id!);
       subrequests.delete(head.id!);
