@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Response, responseToWire } from './response.ts';
+import { Response, responseFromNetwork, responseToWire } from './response.ts';
 
 function outcome(f: () => unknown): unknown {
   try {
@@ -63,6 +63,11 @@ describe('Response', () => {
       expect([r.status, r.body, r.headers.get('content-type')]).toEqual([status, null, null]);
     }
     expect(() => new Response(' ', { status: 204 })).toThrow(TypeError);
+  });
+
+  it('has the URL it was fetched from, without its fragment (Fetch: "exclude fragment")', () => {
+    const response = responseFromNetwork(200, 'OK', [], null, ['https://a.test/first#one', 'https://a.test/x?q=1#frag']);
+    expect([response.url, response.redirected]).toEqual(['https://a.test/x?q=1', true]);
   });
 
   it('converts status as a WebIDL unsigned short (modulo 2^16)', () => {

@@ -108,8 +108,11 @@ export class Response {
     return this.#type;
   }
 
+  /** Fetch §5.5: the last URL of the list, serialized with "exclude fragment" set. */
   get url(): string {
-    return this.#urlList.at(-1) ?? '';
+    const url = this.#urlList.at(-1) ?? '';
+    const hash = url.indexOf('#');
+    return hash < 0 ? url : url.slice(0, hash);
   }
 
   get redirected(): boolean {
