@@ -33,35 +33,62 @@ export interface WireResponse {
 }
 
 /**
- * A Web Request as a WireRequest, refusing bodies over `maxBodyBytes`: a small declared body is
- * read whole, any other streams through with its bytes counted against the limit.
+ * A Web Request as a WireRequest, refusing bodies over `maxBodyBytes`: a body that turns out
+ * small is read whole (one copy, the fast path), a bigger one streams on, its bytes counted
+ * against the limit as they come.
  */
 export async function wireFromRequest(request: Request, fn: string, maxBodyBytes: number): Promise<WireRequest> {
   const headers: string[] = [];
   request.headers.forEach((value, key) => headers.push(key, value));
   let body: WireRequest['body'] = null;
   if (request.body !== null && request.method !== 'GET' && request.method !== 'HEAD') {
-    const declared = Number(request.headers.get('content-length'));
-    if (declared > maxBodyBytes) throw new BodyTooLargeError(fn, maxBodyBytes);
-    if (declared <= MAX_BUFFERED_BODY_BYTES) {
-      body = await request.arrayBuffer();
-      if (body.byteLength > maxBodyBytes) throw new BodyTooLargeError(fn, maxBodyBytes);
-    } else {
-      body = request.body.pipeThrough(byteLimit(fn, maxBodyBytes));
-    }
+    if (Number(request.headers.get('content-length') ?? 0) > maxBodyBytes) throw new BodyTooLargeError(fn, maxBodyBytes);
+    // Not by its Content-Length, which a Web Request's stream need not keep to (or have at all).
+    body = await wholeOrStreamed(request.body, fn, maxBodyBytes);
   }
   return { method: request.method, url: request.url, headers, body, signal: request.signal };
 }
 
-/** Passes bytes through until more than `maxBodyBytes` went by, then fails the stream. */
-function byteLimit(fn: string, maxBodyBytes: number): TransformStream<Uint8Array, Uint8Array> {
+/**
+ * Reads `stream` up to MAX_BUFFERED_BODY_BYTES: all of it, if it ended by then, else a stream of
+ * what was read and the rest. Either way more than `maxBodyBytes` is a BodyTooLargeError.
+ */
+async function wholeOrStreamed(stream: ReadableStream<Uint8Array>, fn: string, maxBodyBytes: number): Promise<ArrayBuffer | ReadableStream<Uint8Array>> {
+  const reader = stream.getReader();
+  const read: Uint8Array[] = [];
   let size = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      size += chunk.byteLength;
-      if (size > maxBodyBytes) controller.error(new BodyTooLargeError(fn, maxBodyBytes));
-      else controller.enqueue(chunk);
+  const count = (chunk: Uint8Array) => {
+    size += chunk.byteLength;
+    if (size > maxBodyBytes) {
+      void reader.cancel().catch(() => {});
+      throw new BodyTooLargeError(fn, maxBodyBytes);
+    }
+    return chunk;
+  };
+  while (size <= MAX_BUFFERED_BODY_BYTES) {
+    const { done, value } = await reader.read();
+    if (done) {
+      const whole = new Uint8Array(size);
+      let offset = 0;
+      for (const chunk of read) {
+        whole.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+      return whole.buffer;
+    }
+    read.push(count(value));
+  }
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of read) controller.enqueue(chunk);
+      read.length = 0;
     },
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(count(value));
+    },
+    cancel: (reason) => reader.cancel(reason),
   });
 }
 

@@ -45,9 +45,11 @@ const IPV4_HOST = /^\d{1,3}(?:\.\d{1,3}){3}(?::\d*)?$/;
 
 /** "hello.localhost:8787" → "hello". A bare host (no dot) or an IP address names no function. */
 export function functionFromHost(c: Context): string {
-  const target = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.url;
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  // Node's parsed Host, where there is one: reading the Web Request's headers would build them.
   // Off Node (or in app.request()) there may be no Host header: the URL's host is the same thing.
-  return functionForTarget(target, c.req.header('host') ?? new URL(c.req.url).host);
+  const host = incoming?.headers.host ?? c.req.header('host') ?? new URL(c.req.url).host;
+  return functionForTarget(incoming?.url, host);
 }
 
 /**

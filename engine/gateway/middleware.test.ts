@@ -1,6 +1,7 @@
 // islet() inside a user's own Hono app on @hono/node-server, where middleware before it may have
 // read the request body already (a validator, a logger).
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../engine.ts';
 import { islet } from './middleware.ts';
@@ -14,11 +15,37 @@ let logged = '';
 beforeAll(async () => {
   engine = new Engine();
   await engine.deploy('echo', { code: 'export default { async fetch(r) { return new Response(r.method + " " + await r.text()) } }', limits: { maxBodyBytes: 64 } });
+  await engine.deploy('mirror', {
+    code: `export default { async fetch(r) {
+      const body = new Uint8Array(await r.arrayBuffer());
+      return Response.json({ url: r.url, auth: r.headers.get('authorization'), user: r.headers.get('x-user'), bytes: body.length, sum: body.reduce((a, b) => a + b, 0) });
+    } }`,
+    limits: { maxBodyBytes: 8 * 1024 * 1024 },
+  });
   const app = new Hono();
   app.post('/logged/*', async (c, next) => {
     logged = await c.req.text();
     await next();
   });
+  // An auth layer: the credential stays here, the function gets who it was.
+  app.use('/auth/*', async (c, next) => {
+    c.req.raw.headers.delete('authorization');
+    c.req.raw.headers.set('x-user', 'bob');
+    await next();
+  });
+  app.use('/rewrite/*', async (c, next) => {
+    c.req.raw = new Request(c.req.url.replace('/rewrite/', '/inner/'), c.req.raw);
+    await next();
+  });
+  app.use('/limited/*', bodyLimit({ maxSize: 8 * 1024 * 1024 }));
+  app.use('/touched/*', async (c, next) => {
+    if (!c.req.raw.body) return c.text('no body', 400);
+    await next();
+  });
+  app.all('/auth/*', islet(engine, { function: 'mirror' }));
+  app.all('/rewrite/*', islet(engine, { function: 'mirror' }));
+  app.all('/limited/*', islet(engine, { function: 'mirror' }));
+  app.all('/touched/*', islet(engine, { function: 'mirror' }));
   app.all('*', islet(engine, { function: 'echo' }));
   served = await serveGateway(app, { port: 0, host: '127.0.0.1' });
 });
@@ -38,5 +65,48 @@ describe('islet() after middleware that read the body', () => {
     expect([big.status, big.headers['islet-error']]).toEqual([413, 'body-too-large']);
     // Untouched bodies still come off the socket.
     expect((await request(served.url, { method: 'POST', path: '/direct', body: 'raw' })).text).toBe('POST raw');
+  });
+});
+
+describe('islet() after middleware that changed the request', () => {
+  it('hands the function the headers and URL as the app left them, not as they arrived', async () => {
+    const seen = (await request(served.url, { path: '/auth/x', headers: { authorization: 'Bearer secret' } })).json();
+    expect([seen.auth, seen.user]).toEqual([null, 'bob']);
+    expect((await request(served.url, { path: '/rewrite/a?b=1' })).json().url).toMatch(/\/inner\/a\?b=1$/);
+  });
+
+  it('passes every byte of a body that middleware wrapped or only looked at (Hono bodyLimit)', async () => {
+    for (const path of ['/limited/x', '/touched/x']) {
+      for (const size of [200 * 1024, 3_000_000]) {
+        const body = Buffer.alloc(size, 7);
+        const seen = (await request(served.url, { method: 'POST', path, body })).json();
+        expect([path, seen.bytes, seen.sum]).toEqual([path, size, size * 7]);
+      }
+    }
+  });
+});
+
+describe('Engine.fetch', () => {
+  it('counts a streamed body against maxBodyBytes as it arrives, without reading it all first', async () => {
+    let pulled = 0;
+    const endless = () => new ReadableStream<Uint8Array>({ pull(c) { pulled++; c.enqueue(new Uint8Array(64 * 1024)); } });
+    const res = await engine.fetch('echo', new Request('http://echo.test/', { method: 'POST', body: endless(), duplex: 'half' } as RequestInit));
+    expect([res.status, res.headers.get('islet-error')]).toEqual([413, 'body-too-large']);
+    expect(pulled).toBeLessThan(10);
+    // Past the limit only after the first megabyte: it streams to the tenant, whose read then fails.
+    await engine.deploy('count', { code: 'export default { async fetch(r) { return new Response(String((await r.arrayBuffer()).byteLength)) } }', limits: { maxBodyBytes: 3 * 1024 * 1024 } });
+    let sent = 0;
+    const big = () => new ReadableStream<Uint8Array>({ pull(c) { sent += 64 * 1024; c.enqueue(new Uint8Array(64 * 1024)); if (sent >= 2 * 1024 * 1024) c.close(); } });
+    expect(await (await engine.fetch('count', new Request('http://count.test/', { method: 'POST', body: big(), duplex: 'half' } as RequestInit))).text()).toBe(String(2 * 1024 * 1024));
+    pulled = 0;
+    const tooBig = await engine.fetch('count', new Request('http://count.test/', { method: 'POST', body: endless(), duplex: 'half' } as RequestInit));
+    expect([tooBig.status, tooBig.headers.get('islet-error')]).toEqual([500, 'exception']);
+    expect(pulled).toBeLessThan(60);
+    // A small declared length that the stream does not keep to is counted all the same.
+    const liar = new Request('http://echo.test/', {
+      method: 'POST', headers: { 'content-length': '10' }, duplex: 'half',
+      body: new ReadableStream<Uint8Array>({ pull(c) { c.enqueue(new Uint8Array(64 * 1024)); } }),
+    } as RequestInit);
+    expect((await engine.fetch('echo', liar)).headers.get('islet-error')).toBe('body-too-large');
   });
 });

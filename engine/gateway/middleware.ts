@@ -7,7 +7,7 @@ import type { Engine } from '../engine.ts';
 import { BodyTooLargeError, NoSuchFunctionError } from '../errors.ts';
 import { encodesBody } from '../content-encoding.ts';
 import { responseFromWire, wireFromRequest, type WireRequest, type WireResponse } from '../wire.ts';
-import { wireFromIncoming, wireHeadFromIncoming } from './node-wire.ts';
+import { wireFromIncoming } from './node-wire.ts';
 
 export interface IsletMiddlewareOptions {
   /**
@@ -94,20 +94,38 @@ function cutOnFailure(body: ReadableStream<Uint8Array>, socket: Socket): Readabl
 function toWire(c: Context, engine: Engine, name: string, incoming: IncomingMessage | undefined): WireRequest | Promise<WireRequest> {
   const limits = engine.limitsOf(name);
   if (!limits) throw new NoSuchFunctionError(name);
-  if (incoming && Array.isArray(incoming.rawHeaders)) {
-    // Middleware before this one (a validator, a logger) may have read the body through Hono: it is
-    // then in Hono's cache, not on the socket, where waiting for it would wait forever.
-    if (incoming.readableDidRead || incoming.readableEnded) return wireWithCachedBody(c, incoming, name, limits.maxBodyBytes);
-    return wireFromIncoming(incoming, name, limits.maxBodyBytes, limits.wallMs);
-  }
-  return wireFromRequest(c.req.raw, name, limits.maxBodyBytes);
+  // The fast path: a request nothing before this middleware touched goes from Node's parsed head
+  // and the socket, without a Web Request being built.
+  if (incoming && untouched(c.req.raw, incoming)) return wireFromIncoming(incoming, name, limits.maxBodyBytes, limits.wallMs);
+  // Otherwise the request as the app left it: middleware before this one may have changed its
+  // headers or URL (an auth layer taking a credential out), replaced it (Hono's bodyLimit does),
+  // or read its body (then kept in Hono's cache, no longer on the socket).
+  return wireFromApp(c, name, limits.maxBodyBytes);
 }
 
-async function wireWithCachedBody(c: Context, incoming: IncomingMessage, name: string, maxBodyBytes: number): Promise<WireRequest> {
-  const wire = wireHeadFromIncoming(incoming);
-  if (wire.method === 'GET' || wire.method === 'HEAD') return wire;
+/** Own fields of a request @hono/node-server has just made: its IncomingMessage, method and URL. */
+const FRESH_NODE_REQUEST_FIELDS = 3;
+
+/**
+ * True while `raw` is the request @hono/node-server made for `incoming`, as it made it, and the
+ * socket's body is unread. Its headers, body and signal are made on first read, as symbol-keyed
+ * fields of its own: one more field means someone read (and may have changed) them. Anything
+ * else, an HTTP/2 request, or an @hono/node-server that builds its requests otherwise, takes the
+ * path through the Web Request, which is always right.
+ */
+function untouched(raw: Request, incoming: IncomingMessage): boolean {
+  return incoming.httpVersionMajor === 1 && incoming.readableFlowing === null && !incoming.readableDidRead && !incoming.readableEnded
+    && Object.getPrototypeOf(Object.getPrototypeOf(raw)) === globalThis.Request.prototype
+    && Object.getOwnPropertySymbols(raw).length === FRESH_NODE_REQUEST_FIELDS;
+}
+
+async function wireFromApp(c: Context, name: string, maxBodyBytes: number): Promise<WireRequest> {
+  const raw = c.req.raw;
+  if (!raw.bodyUsed) return wireFromRequest(raw, name, maxBodyBytes);
+  // Read through Hono (c.req.json(), a validator): the bytes are in its cache.
   const body = await c.req.arrayBuffer();
   if (body.byteLength > maxBodyBytes) throw new BodyTooLargeError(name, maxBodyBytes);
-  wire.body = body;
-  return wire;
+  const headers: string[] = [];
+  raw.headers.forEach((value, key) => headers.push(key, value));
+  return { method: raw.method, url: raw.url, headers, body: raw.method === 'GET' || raw.method === 'HEAD' ? null : body };
 }

@@ -8,7 +8,7 @@ import type { WireRequest } from '../wire.ts';
 import { incomingBodyStream } from './incoming-body.ts';
 
 /** The request line and headers of `incoming`, as a WireRequest without a body. */
-export function wireHeadFromIncoming(incoming: IncomingMessage): WireRequest {
+function wireHeadFromIncoming(incoming: IncomingMessage): WireRequest {
   checkOneHost(incoming.rawHeaders);
   return { method: incoming.method ?? 'GET', url: requestUrl(incoming), headers: incoming.rawHeaders, body: null };
 }
