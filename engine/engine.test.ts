@@ -1,5 +1,6 @@
 // The engine end to end through its library API (Engine.fetch with Web Requests): every fixture,
 // every limit, and isolation between tenants. Gateway and CLI tests cover the HTTP side.
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -432,5 +433,19 @@ describe('scheduled handlers', () => {
     expect(res.status).toBe(500);
     expect(((await res.json()) as { stack: string }).stack).toContain('no fetch handler');
     await dev.close();
+  });
+});
+
+describe('as a library', () => {
+  it('keeps a script alive while a request waits on a tenant timer', () => {
+    // Nothing but the awaited request holds the script open: no server, no timer of its own.
+    const script = `
+      const { Engine } = await import(${JSON.stringify(fileURLToPath(new URL('./index.ts', import.meta.url)))});
+      const engine = new Engine();
+      await engine.deploy('later', { code: 'export default { async fetch() { await scheduler.wait(200); return new Response("answered") } }' });
+      console.log(await (await engine.fetch('later', new Request('http://later.test/'))).text());
+      await engine.close();`;
+    const run = spawnSync(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect([run.status, run.stdout.trim()], run.stderr).toEqual([0, 'answered']);
   });
 });

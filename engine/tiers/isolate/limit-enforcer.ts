@@ -166,7 +166,11 @@ export interface LimitEnforcerOptions {
   readCpuBudgetNs?: () => number;
 }
 
-/** The watchdog: one interval for all busy sandboxes, running only while any is busy. */
+/**
+ * The watchdog: one interval for all busy sandboxes, running only while any is busy. It holds the
+ * process open meanwhile, as pending I/O does: a script awaiting engine.fetch() on a tenant that
+ * waits on its own setTimeout (whose host timer does not hold the process) would otherwise exit.
+ */
 export class LimitEnforcer {
   readonly #watched = new Set<SandboxMeter<MeteredTask>>();
   readonly #intervalMs: number;
@@ -188,7 +192,6 @@ export class LimitEnforcer {
     if (!this.#timer) {
       this.#lastBudgetNs = this.#readCpuBudgetNs?.() ?? 0;
       this.#timer = setInterval(this.#tick, this.#intervalMs);
-      this.#timer.unref();
     }
   }
 
