@@ -437,6 +437,15 @@ describe('scheduled handlers', () => {
 });
 
 describe('as a library', () => {
+  it('answers HEAD through Engine.fetch with no body, and takes no deploy once closed', async () => {
+    const own = new Engine();
+    await own.deploy('h', { code: 'export default { fetch: () => new Response("a body") }' });
+    const head = await own.fetch('h', new Request('http://h.test/', { method: 'HEAD' }));
+    expect([head.status, await head.text()]).toEqual([200, '']);
+    await own.close();
+    await expect(own.deploy('h', { code: 'export default { fetch: () => new Response("x") }' })).rejects.toThrow(/closed/);
+  });
+
   it('keeps a script alive while a request waits on a tenant timer', () => {
     // Nothing but the awaited request holds the script open: no server, no timer of its own.
     const script = `

@@ -175,6 +175,7 @@ export class Engine {
   readonly #functions = new Map<string, FunctionSlot>();
   /** Latest deploy per name, so a slow deploy never overwrites a newer one. */
   readonly #deploys = new DeployOrder();
+  #closed = false;
   readonly #residency: Residency;
   readonly #outbounds = new Map<string, OutboundFetch>();
   readonly #crons = new CronTriggers();
@@ -246,6 +247,7 @@ export class Engine {
    * bundle or load throws BundleError and leaves the running version untouched.
    */
   async deploy(name: string, config: FunctionConfig, options: DeployOptions = {}): Promise<DeployResult> {
+    if (this.#closed) throw new ConfigError('the engine is closed: it takes no more deploys');
     if (typeof name !== 'string' || !NAME.test(name)) {
       throw new ConfigError(`function name ${JSON.stringify(name)} must be a DNS label: a-z, 0-9 and '-', at most 63 characters`);
     }
@@ -482,7 +484,13 @@ export class Engine {
     try {
       const limits = this.#functions.get(name)?.limits ?? this.defaultLimits;
       const wire = await wireFromRequest(request, name, limits.maxBodyBytes);
-      return responseFromWire(await this.invoke(name, wire));
+      const answer = await this.invoke(name, wire);
+      // HEAD: GET's status and headers, no body (a streamed one stops being produced).
+      if (wire.method === 'HEAD' && answer.body !== null) {
+        if (answer.body instanceof ReadableStream) void answer.body.cancel().catch(() => {});
+        answer.body = null;
+      }
+      return responseFromWire(answer);
     } catch (err) {
       return this.errorResponse(err, name);
     }
@@ -499,7 +507,12 @@ export class Engine {
     return new Response(answer.body, { status: answer.status, headers: answer.headers });
   }
 
+  /**
+   * Stops at once: requests in flight answer 503 (there is no drain here; islet serve drains
+   * before it calls this), and the engine takes no more deploys.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#sweepTimer);
     this.#crons.close();
     this.#sched.close(new SandboxUnavailableError('the engine is shutting down'));
