@@ -115,6 +115,7 @@ async function serveSupervised(s: ServeSetup & { workers?: number; recycleRssMb?
     port: s.port, host: s.host, adminToken: s.adminToken, engine: { limits: s.config.limits, models: s.config.models, sched: s.config.sched, containerRuntime: s.containerRuntime }, functions: s.config.functions,
     workers: s.workers, recycleRssMb: s.recycleRssMb, logger: s.logger, dataPath: s.proxy ? 'proxy' : undefined,
     ...(s.config.drainGraceMs !== undefined && { drainGraceMs: s.config.drainGraceMs }),
+    trustProxy: s.config.trustProxy ?? false,
   });
   const url = await supervisor.start();
   return { url, stop: () => supervisor.close() };
@@ -130,7 +131,7 @@ async function serveInProcess(s: ServeSetup) {
   });
   // A function that fails to load is a config error: refuse to start rather than serve half.
   for (const [name, fn] of Object.entries(s.config.functions)) await engine.deploy(name, fn);
-  const served = await serveGateway(createGateway(engine, { adminToken: s.adminToken }), { port: s.port, host: s.host });
+  const served = await serveGateway(createGateway(engine, { adminToken: s.adminToken, trustProxy: s.config.trustProxy ?? false }), { port: s.port, host: s.host });
   return {
     url: served.url,
     stop: async () => {

@@ -17,6 +17,7 @@ describe('islet.config.json', () => {
     expect(() => parseConfig({ limits: { memoryMb: 1 }, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "limits": limit memoryMb/);
     expect(() => parseConfig({ drainGraceMs: -1, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "drainGraceMs" must be an integer/);
     expect(parseConfig({ drainGraceMs: 2500, functions: {} }, '/').drainGraceMs).toBe(2500);
+    expect(() => parseConfig({ trustProxy: 'yes', functions: {} }, '/', 'cfg')).toThrow(/^cfg: "trustProxy" must be true or false/);
     expect(() => parseConfig({ sched: { tickMs: 0 }, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "sched": scheduler option tickMs/);
   });
 });

@@ -20,6 +20,8 @@ export interface ServerConfig {
   models?: Record<string, ModelConfig>;
   /** How long SIGTERM lets requests in flight finish before they are answered 503 or cut (default 10 s). */
   drainGraceMs?: number;
+  /** Behind a TLS-terminating proxy: request URLs take their scheme from X-Forwarded-Proto. */
+  trustProxy?: boolean;
 }
 
 /**
@@ -46,12 +48,13 @@ export async function loadConfig(file: string): Promise<ServerConfig> {
 
 export function parseConfig(raw: unknown, baseDir: string, source = 'config'): ServerConfig {
   if (!isObject(raw)) throw new ConfigError(`${source}: must be a JSON object`);
-  const { port, host, limits, sched, functions = {}, models, drainGraceMs, ...rest } = raw;
+  const { port, host, limits, sched, functions = {}, models, drainGraceMs, trustProxy, ...rest } = raw;
   unknownKeys(rest, source);
   if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)) {
     throw new ConfigError(`${source}: "port" must be an integer from 0 to 65535`);
   }
   if (host !== undefined && typeof host !== 'string') throw new ConfigError(`${source}: "host" must be a string`);
+  if (trustProxy !== undefined && typeof trustProxy !== 'boolean') throw new ConfigError(`${source}: "trustProxy" must be true or false`);
   if (drainGraceMs !== undefined && (!Number.isInteger(drainGraceMs) || (drainGraceMs as number) < 0 || (drainGraceMs as number) > 600_000)) {
     throw new ConfigError(`${source}: "drainGraceMs" must be an integer number of ms from 0 to 600000`);
   }
@@ -89,6 +92,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
     ...(sched !== undefined && { sched: sched as SchedOverrides }),
     ...(models !== undefined && { models: checkedModels }),
     ...(drainGraceMs !== undefined && { drainGraceMs: drainGraceMs as number }),
+    ...(trustProxy !== undefined && { trustProxy: trustProxy as boolean }),
   };
 }
 

@@ -18,6 +18,8 @@ export interface GatewayOptions {
    * order they took effect in the engine (a supervisor keeps them for the engines it starts later).
    */
   onAdminWrite?: AdminWrite;
+  /** Behind a TLS-terminating proxy: request URLs take their scheme from X-Forwarded-Proto. */
+  trustProxy?: boolean;
 }
 
 export function createGateway(engine: Engine, options: GatewayOptions = {}): Hono {
@@ -34,7 +36,7 @@ export function createGateway(engine: Engine, options: GatewayOptions = {}): Hon
       }
     });
   }
-  app.use('*', islet(engine, { function: options.function ?? functionFromHost }));
+  app.use('*', islet(engine, { function: options.function ?? functionFromHost, trustProxy: options.trustProxy ?? false }));
   app.onError((err, c) => engine.errorResponse(err, undefined));
   return app;
 }

@@ -43,6 +43,7 @@ beforeAll(async () => {
     await next();
   });
   app.all('/auth/*', islet(engine, { function: 'mirror' }));
+  app.all('/behind-tls/*', islet(engine, { function: 'mirror', trustProxy: true }));
   app.all('/rewrite/*', islet(engine, { function: 'mirror' }));
   app.all('/limited/*', islet(engine, { function: 'mirror' }));
   app.all('/touched/*', islet(engine, { function: 'mirror' }));
@@ -83,6 +84,15 @@ describe('islet() after middleware that changed the request', () => {
         expect([path, seen.bytes, seen.sum]).toEqual([path, size, size * 7]);
       }
     }
+  });
+});
+
+describe('islet() behind a proxy', () => {
+  it('takes the scheme from X-Forwarded-Proto only when told to trust the proxy', async () => {
+    const url = (path: string, proto?: string) => request(served.url, { path, headers: proto ? { 'x-forwarded-proto': proto } : {} }).then((r) => r.json().url as string);
+    expect(await url('/behind-tls/a?b=1', 'https, http')).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/behind-tls\/a\?b=1$/);
+    expect(await url('/behind-tls/a')).toMatch(/^http:/);
+    expect(await url('/auth/a', 'https')).toMatch(/^http:/);
   });
 });
 

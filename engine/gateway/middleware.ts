@@ -17,6 +17,12 @@ export interface IsletMiddlewareOptions {
   function: string | ((c: Context) => string | undefined);
   /** When the chosen function is not deployed: answer 404 (default) or pass to `next()`. */
   fallthrough?: boolean;
+  /**
+   * Behind a proxy that terminates TLS: the URL the function sees takes its scheme from the
+   * request's X-Forwarded-Proto (the first, the client's), as it does on Workers, which always see
+   * https. Only with a proxy in front that sets it: a client could send its own.
+   */
+  trustProxy?: boolean;
 }
 
 const ASCII_REASON = /^[\t\x20-\x7e]*$/;
@@ -33,6 +39,7 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       const wire = await toWire(c, engine, name, incoming);
       // @hono/node-server aborts it when the connection closes before the response went out whole.
       if (incoming) wire.signal = c.req.raw.signal;
+      if (options.trustProxy) wire.url = withForwardedScheme(wire.url, incoming ? incoming.headers['x-forwarded-proto'] : c.req.header('x-forwarded-proto'));
       const answer = await engine.invoke(name, wire);
       const head = wire.method === 'HEAD';
       // HEAD sends no body: a streamed one is cancelled now, not left producing until its limit.
@@ -57,6 +64,14 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       return engine.errorResponse(err, name);
     }
   };
+}
+
+/** `url` with the scheme X-Forwarded-Proto names, when it names http or https. */
+function withForwardedScheme(url: string, forwarded: string | string[] | undefined): string {
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
+  if (first === 'https' && url.startsWith('http:')) return `https:${url.slice(5)}`;
+  if (first === 'http' && url.startsWith('https:')) return `http:${url.slice(6)}`;
+  return url;
 }
 
 /** True when the answer's body is encoded on its way out (responseFromWire), to a length not known yet. */

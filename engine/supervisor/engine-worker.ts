@@ -67,7 +67,7 @@ async function start(m: EngineStart): Promise<void> {
   // started later deploys the same functions (the whole config: a tier, needs or an AI binding
   // left out would boot it elsewhere, or without its binding).
   const onAdminWrite = (name: string, config: FunctionConfig | undefined) => send(config ? { t: 'deployed', name, config } : { t: 'removed', name });
-  app.route('/', createGateway(engine, { adminToken: m.adminToken, onAdminWrite }));
+  app.route('/', createGateway(engine, { adminToken: m.adminToken, onAdminWrite, trustProxy: m.trustProxy ?? false }));
   served = await serveGateway(app, { path: m.socketPath });
   adopted = new AdoptedConnections(served.server as import('node:http').Server, (r) => send({ t: 'conns', ...r }));
   send({ t: 'listening' });

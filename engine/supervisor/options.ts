@@ -18,6 +18,8 @@ export interface SupervisorOptions {
   /** Engine processes (default 1); functions are spread over them by consistent hashing. */
   workers?: number;
   adminToken?: string;
+  /** Request URLs take their scheme from X-Forwarded-Proto (a TLS-terminating proxy in front). */
+  trustProxy?: boolean;
   /** What each engine is built with (the config's defaults for every function). */
   engine?: EngineSettings;
   /** The config's functions; admin deploys join them. */

@@ -10,6 +10,8 @@ export interface EngineStart {
   /** Unix socket the engine serves its gateway on. */
   socketPath: string;
   adminToken?: string;
+  /** The config's trustProxy: request URLs take their scheme from X-Forwarded-Proto. */
+  trustProxy?: boolean;
   engine?: EngineSettings;
 }
 

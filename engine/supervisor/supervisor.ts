@@ -57,7 +57,7 @@ export class Supervisor {
   readonly ring: HashRing;
   readonly table: FunctionTable;
   readonly stats: SupervisorStats = { restarts: 0, recycles: 0 };
-  readonly #options: Required<Omit<SupervisorOptions, 'logger' | 'functions' | 'adminToken' | 'engine' | 'dataPath'>> & SupervisorOptions;
+  readonly #options: Required<Omit<SupervisorOptions, 'logger' | 'functions' | 'adminToken' | 'engine' | 'dataPath' | 'trustProxy'>> & SupervisorOptions;
   readonly #slots: Slot[];
   /** Requests in flight per slot, the load the ring bounds. */
   readonly #load: Int32Array;
@@ -388,6 +388,7 @@ export class Supervisor {
       t: 'start',
       socketPath: path.join(this.#dir, `engine-${++this.#generation}.sock`),
       adminToken: this.#options.adminToken,
+      trustProxy: this.#options.trustProxy ?? false,
       engine: this.#options.engine,
     }, { connections: this.#options.connectionsPerEngine, events: this.#events });
   }
