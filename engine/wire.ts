@@ -67,15 +67,7 @@ async function wholeOrStreamed(stream: ReadableStream<Uint8Array>, fn: string, m
   };
   while (size <= MAX_BUFFERED_BODY_BYTES) {
     const { done, value } = await reader.read();
-    if (done) {
-      const whole = new Uint8Array(size);
-      let offset = 0;
-      for (const chunk of read) {
-        whole.set(chunk, offset);
-        offset += chunk.byteLength;
-      }
-      return whole.buffer;
-    }
+    if (done) return joinedBytes(read, size);
     read.push(count(value));
   }
   return new ReadableStream<Uint8Array>({
@@ -90,6 +82,17 @@ async function wholeOrStreamed(stream: ReadableStream<Uint8Array>, fn: string, m
     },
     cancel: (reason) => reader.cancel(reason),
   });
+}
+
+/** `chunks` (`size` bytes in all) in one ArrayBuffer of their own. */
+export function joinedBytes(chunks: readonly Uint8Array[], size: number): ArrayBuffer {
+  const whole = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return whole.buffer;
 }
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);

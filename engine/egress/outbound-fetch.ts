@@ -6,6 +6,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent, fetch } from 'undici';
+import { joinedBytes } from '../wire.ts';
 import { isNonPublicAddress } from './address-policy.ts';
 
 export interface EgressOptions {
@@ -132,13 +133,7 @@ async function readBody(res: Response, maxBytes: number, url: string): Promise<A
     if (size > maxBytes) throw new EgressError(`response from ${url} is larger than ${maxBytes} bytes`);
     chunks.push(chunk);
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out.buffer;
+  return joinedBytes(chunks, size);
 }
 
 function pairs(flat: string[]): [string, string][] {
