@@ -43,6 +43,14 @@ describe('HashRing', () => {
     expect(ring.pick('hot', load)).toBe(home); // both full: stay home
   });
 
+  it('remembers a bounded number of names: made-up hosts cannot grow it without end', () => {
+    const ring = new HashRing({ engines: 3, cachedNames: 100 });
+    const first = ring.home('fn-0');
+    for (let i = 1; i < 10_000; i++) ring.home(`made-up-${i}`);
+    expect(ring.cachedNames).toBe(100);
+    expect(ring.home('fn-0')).toBe(first);
+  });
+
   it('has one candidate with one engine', () => {
     const ring = new HashRing({ engines: 1 });
     expect(ring.candidates('x')).toEqual([0, 0]);

@@ -4,6 +4,7 @@
 // A function whose home is busier than its share may spill to the next engine on the ring, and
 // only to that one, so that its isolates live in at most two processes.
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
 export interface HashRingOptions {
   /** Engines on the ring: indexes 0..engines-1. */
@@ -14,9 +15,11 @@ export interface HashRingOptions {
   epsilon?: number;
   /** No spill while the home carries fewer requests in flight than this. Default 32. */
   minSpillLoad?: number;
+  /** Names whose engines are remembered (the most recently routed). Default 65,536. */
+  cachedNames?: number;
 }
 
-export const HASH_RING_DEFAULTS = { pointsPerEngine: 64, epsilon: 0.25, minSpillLoad: 32 } as const;
+export const HASH_RING_DEFAULTS = { pointsPerEngine: 64, epsilon: 0.25, minSpillLoad: 32, cachedNames: 65_536 } as const;
 
 export class HashRing {
   readonly engines: number;
@@ -24,12 +27,17 @@ export class HashRing {
   readonly #owners: Uint16Array;
   readonly #epsilon: number;
   readonly #minSpillLoad: number;
-  /** name → [home, spill], cached: hashing a name costs more than routing it. */
-  readonly #cache = new Map<string, readonly [number, number]>();
+  /**
+   * name → [home, spill], cached: hashing a name costs more than routing it. Bounded: every
+   * request's Host names a "function" before anyone knows whether it exists, so a client sending
+   * endless made-up hosts would otherwise grow it without end.
+   */
+  readonly #cache: LRUCache<string, readonly [number, number]>;
 
   constructor(options: HashRingOptions) {
     if (!Number.isInteger(options.engines) || options.engines < 1 || options.engines > 1024) throw new RangeError('engines must be an integer from 1 to 1024');
     this.engines = options.engines;
+    this.#cache = new LRUCache({ max: options.cachedNames ?? HASH_RING_DEFAULTS.cachedNames });
     this.#epsilon = options.epsilon ?? HASH_RING_DEFAULTS.epsilon;
     this.#minSpillLoad = options.minSpillLoad ?? HASH_RING_DEFAULTS.minSpillLoad;
     const per = options.pointsPerEngine ?? HASH_RING_DEFAULTS.pointsPerEngine;
@@ -82,6 +90,11 @@ export class HashRing {
     for (let i = 0; i < load.length; i++) total += load[i]!;
     const bound = Math.ceil(((1 + this.#epsilon) * total) / this.engines);
     return homeLoad >= bound && load[spill]! < bound ? spill : home;
+  }
+
+  /** Names whose engines are remembered now. */
+  get cachedNames(): number {
+    return this.#cache.size;
   }
 
   forget(name: string): void {
