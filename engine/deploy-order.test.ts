@@ -22,4 +22,15 @@ describe('DeployOrder', () => {
     expect(order.decides('f', c)).toBe(false);
     expect(order.decides('g', order.start('g'))).toBe(true);
   });
+
+  it('keeps nothing of a name once nothing of it is loading', () => {
+    const order = new DeployOrder();
+    for (let i = 0; i < 1000; i++) {
+      const ok = order.start(`fn-${i}`);
+      order.failed(`fn-${i}`, order.start(`fn-${i}`));
+      order.tookEffect(`fn-${i}`, ok);
+      order.removed(`fn-${i}`);
+    }
+    expect(order.loading).toBe(0);
+  });
 });

@@ -1,44 +1,59 @@
 // Which of overlapping deploys of one function takes effect. The one that started last decides,
 // as long as it has not failed: a deploy that fails to bundle or load must not cancel an earlier,
-// valid one still loading (nothing would be deployed). A removal counts as a deploy that took
-// effect at once.
+// valid one still loading (nothing would be deployed). A deploy that takes effect, or a removal,
+// supersedes those that started before it. Only deploys still loading are kept, so a name leaves
+// no trace once nothing of it is loading.
 
-interface Deploys {
-  next: number;
-  /** Deploys still loading, and the one that took effect last. */
-  live: Set<number>;
+/** One deploy, from start() until it failed or took effect. */
+export interface PendingDeploy {
+  readonly seq: number;
+  superseded: boolean;
 }
 
 export class DeployOrder {
-  readonly #byName = new Map<string, Deploys>();
+  #next = 0;
+  readonly #loading = new Map<string, Set<PendingDeploy>>();
 
-  /** A deploy of `name` starts: its number, for the calls below. */
-  start(name: string): number {
-    let deploys = this.#byName.get(name);
-    if (!deploys) this.#byName.set(name, (deploys = { next: 0, live: new Set() }));
-    const seq = ++deploys.next;
-    deploys.live.add(seq);
-    return seq;
+  /** A deploy of `name` starts. */
+  start(name: string): PendingDeploy {
+    const deploy = { seq: ++this.#next, superseded: false };
+    let loading = this.#loading.get(name);
+    if (!loading) this.#loading.set(name, (loading = new Set()));
+    loading.add(deploy);
+    return deploy;
   }
 
   /** The deploy failed before it took effect: it no longer stands in an earlier one's way. */
-  failed(name: string, seq: number): void {
-    this.#byName.get(name)?.live.delete(seq);
+  failed(name: string, deploy: PendingDeploy): void {
+    this.#settle(name, deploy);
   }
 
-  /** True when no deploy that started later is still loading or took effect. */
-  decides(name: string, seq: number): boolean {
-    for (const other of this.#byName.get(name)?.live ?? []) if (other > seq) return false;
+  /** True unless a later deploy (or a removal) took effect, or one that started later is still loading. */
+  decides(name: string, deploy: PendingDeploy): boolean {
+    if (deploy.superseded) return false;
+    for (const other of this.#loading.get(name) ?? []) if (other.seq > deploy.seq) return false;
     return true;
   }
 
   /** The deploy took effect: those that started before it are superseded. */
-  tookEffect(name: string, seq: number): void {
-    this.#byName.get(name)?.live.forEach((other, _, live) => { if (other < seq) live.delete(other); });
+  tookEffect(name: string, deploy: PendingDeploy): void {
+    for (const other of this.#loading.get(name) ?? []) if (other.seq < deploy.seq) other.superseded = true;
+    this.#settle(name, deploy);
   }
 
-  /** The function was removed: every deploy still loading is superseded. */
+  /** The function was removed: every deploy of it still loading is superseded. */
   removed(name: string): void {
-    this.tookEffect(name, this.start(name));
+    for (const other of this.#loading.get(name) ?? []) other.superseded = true;
+  }
+
+  /** Names with a deploy loading (what this keeps). */
+  get loading(): number {
+    return this.#loading.size;
+  }
+
+  #settle(name: string, deploy: PendingDeploy): void {
+    const loading = this.#loading.get(name);
+    loading?.delete(deploy);
+    if (loading?.size === 0) this.#loading.delete(name);
   }
 }

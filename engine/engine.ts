@@ -4,7 +4,7 @@ import { totalmem } from 'node:os';
 import { AccelPool, checkModels, type AccelPoolOptions, type ModelConfig } from './accel/index.ts';
 import { aiHost, checkAiBinding, type AiBindingConfig, type ResolvedAiBinding } from './bindings/index.ts';
 import { bundleEntry, bundleSource, stackMapper, type TenantBundle } from './bundle/index.ts';
-import { DeployOrder } from './deploy-order.ts';
+import { DeployOrder, type PendingDeploy } from './deploy-order.ts';
 import {
   BundleError, ConfigError, DeploySupersededError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError,
 } from './errors.ts';
@@ -261,17 +261,17 @@ export class Engine {
     if (config.code !== undefined && typeof config.code !== 'string') throw new ConfigError('"code" must be a string');
     const fields = checkTierFields(config.tier, config.needs);
     const { tier, reason: tierReason } = chooseTier(fields.tier, fields.needs, this.#tiers);
-    const seq = this.#deploys.start(name);
+    const pending = this.#deploys.start(name);
     try {
-      return await this.#deploy(name, config, options, seq, { limits, env, crons, ai, fields, tier, tierReason });
+      return await this.#deploy(name, config, options, pending, { limits, env, crons, ai, fields, tier, tierReason });
     } catch (err) {
-      this.#deploys.failed(name, seq);
+      this.#deploys.failed(name, pending);
       throw err;
     }
   }
 
   /** The rest of deploy(), with `config` checked: bundle, boot, and take effect unless superseded. */
-  async #deploy(name: string, config: FunctionConfig, options: DeployOptions, seq: number, checked: CheckedConfig): Promise<DeployResult> {
+  async #deploy(name: string, config: FunctionConfig, options: DeployOptions, pending: PendingDeploy, checked: CheckedConfig): Promise<DeployResult> {
     const { limits, env, crons, ai, fields, tier, tierReason } = checked;
 
     const nodeBuiltins = tier.capabilities.accepts.includes('node-builtins');
@@ -308,11 +308,11 @@ export class Engine {
     const boot = options.boot ?? true;
     if (boot) this.#residency.makeRoom(() => this.#functions.values());
     const sandbox = boot ? await tier.start(spec) : undefined;
-    if (!this.#deploys.decides(name, seq)) {
+    if (!this.#deploys.decides(name, pending)) {
       sandbox?.stop();
       throw new DeploySupersededError(`function "${name}" was deployed again while this deploy was loading; the later deploy decides`);
     }
-    this.#deploys.tookEffect(name, seq);
+    this.#deploys.tookEffect(name, pending);
     const previous = this.#functions.get(name);
     const fn = this.#sched.add(name, limits);
     if (sandbox) fn.replicas.add(sandbox);
