@@ -168,6 +168,13 @@ describe('fetch() from tenant code', () => {
     expect(crossed.seen['x-other']).toBe('kept');
   });
 
+  it('gives up on a subrequest past the egress timeout', async () => {
+    await engine.deploy('impatient', { code: proxy, egress: { allowPrivate: true, timeoutMs: 150 } });
+    const started = performance.now();
+    expect(await call('impatient', `${origin}/slow`)).toEqual({ error: 'TypeError', message: `fetch to ${origin}/slow timed out after 150 ms` });
+    expect(performance.now() - started).toBeLessThan(1_500);
+  });
+
   it('rejects a bad egress option at deploy time', async () => {
     await expect(engine.deploy('bad', { code: proxy, egress: { allowPrivate: 'yes' } as never })).rejects.toThrow(/allowPrivate/);
   });

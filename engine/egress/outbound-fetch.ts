@@ -61,8 +61,15 @@ export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch 
   const agent = new Agent({ connect: { lookup } });
 
   return async (request, cancel) => {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
+    // One controller and one timer, both let go when the call ends: AbortSignal.timeout() and
+    // AbortSignal.any() are kept alive by Node until the timeout fires, with undici's listener on
+    // them (~1.5 KB a subrequest for 30 s after it finished: 200 MB at 5,000 subrequests a second).
+    const controller = new AbortController();
+    const signal = controller.signal;
+    const timer = setTimeout(() => controller.abort(new DOMException(`fetch timed out after ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+    const onCancel = () => controller.abort(cancel!.reason);
+    if (cancel?.aborted) onCancel();
+    else cancel?.addEventListener('abort', onCancel, { once: true });
     const urls: string[] = [];
     let { url, body } = request;
     // Fetch upper-cases only six methods; the rest go out as written, and servers refuse a
@@ -105,6 +112,9 @@ export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch 
     } catch (err) {
       if (cancel?.aborted) throw new EgressError(`fetch to ${request.url} was aborted`);
       throw toEgressError(err, request.url, timeoutMs);
+    } finally {
+      clearTimeout(timer);
+      cancel?.removeEventListener('abort', onCancel);
     }
   };
 }
