@@ -366,7 +366,8 @@ export class Engine {
   invoke(name: string, request: WireRequest): Promise<WireResponse> {
     const slot = this.#functions.get(name);
     if (!slot) return Promise.reject(new NoSuchFunctionError(name));
-    if (this.#residency.arrived(slot, Date.now())) slot.meter.coldStarts++;
+    // A quarantined function's request is refused before it could boot anything: no cold start.
+    if (!this.#sched.quarantined(slot.fn) && this.#residency.arrived(slot, Date.now())) slot.meter.coldStarts++;
     return this.#sched.submit(slot.fn, (sandbox) => sandbox.invoke(request), slot.served, request.signal);
   }
 
@@ -390,7 +391,7 @@ export class Engine {
   async scheduled(name: string, cron = '', scheduledTime = Date.now()): Promise<void> {
     const slot = this.#functions.get(name);
     if (!slot) throw new NoSuchFunctionError(name);
-    if (this.#residency.arrived(slot, Date.now())) slot.meter.coldStarts++;
+    if (!this.#sched.quarantined(slot.fn) && this.#residency.arrived(slot, Date.now())) slot.meter.coldStarts++;
     try {
       await this.#sched.submit(slot.fn, (sandbox) => sandbox.scheduled(cron, scheduledTime));
       this.logger.info({ fn: name, cron }, 'scheduled event ran');

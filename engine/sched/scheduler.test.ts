@@ -252,7 +252,10 @@ describe('quarantine', () => {
     expect((await hit()).headers['islet-error']).toBe('cpu-limit');
     const second = await hit();
     expect([second.headers['islet-error'], second.headers['retry-after']]).toEqual(['quarantined', '3']);
-    expect(await engine.metrics.text()).toContain('islet_limit_kills_total{function="hog",limit="cpu"} 4');
+    const metrics = await engine.metrics.text();
+    expect(metrics).toContain('islet_limit_kills_total{function="hog",limit="cpu"} 4');
+    // The refusals booted nothing: only the requests after each kill were cold starts.
+    expect(metrics).toContain('islet_cold_starts_total{function="hog"} 3');
   });
 
   it('holds a quarantined function\'s refusals before sending them, at most maxHeld at once, and none past close', async () => {

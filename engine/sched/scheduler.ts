@@ -165,6 +165,11 @@ export class Scheduler {
     });
   }
 
+  /** True while the function's requests are refused for its quarantine: they boot nothing. */
+  quarantined(fn: SchedFunction, now = performance.now()): boolean {
+    return fn.quarantine.until !== 0 && now < fn.quarantine.until;
+  }
+
   /** Boots a replica if the function has none (a keep-alive pre-warm). */
   warm(fn: SchedFunction): void {
     if (fn.replicas.live === 0) this.#scaleOut(fn);
