@@ -1,7 +1,7 @@
 // The shape a request and a response have while they cross the sandbox boundary: plain data that
 // copies cheaply (strings, flat arrays, one ArrayBuffer), never Node or Web objects.
 import { encodeBody, encodesBody } from './content-encoding.ts';
-import { BodyTooLargeError } from './errors.ts';
+import { BodyTooLargeError, RequestTimeoutError } from './errors.ts';
 import { MAX_BUFFERED_BODY_BYTES } from './limits.ts';
 
 export interface WireRequest {
@@ -37,24 +37,49 @@ export interface WireResponse {
  * small is read whole (one copy, the fast path), a bigger one streams on, its bytes counted
  * against the limit as they come.
  */
-export async function wireFromRequest(request: Request, fn: string, maxBodyBytes: number): Promise<WireRequest> {
+export async function wireFromRequest(request: Request, fn: string, maxBodyBytes: number, bodyWithinMs = Infinity): Promise<WireRequest> {
   const headers: string[] = [];
   request.headers.forEach((value, key) => headers.push(key, value));
   let body: WireRequest['body'] = null;
   if (request.body !== null && request.method !== 'GET' && request.method !== 'HEAD') {
     if (Number(request.headers.get('content-length') ?? 0) > maxBodyBytes) throw new BodyTooLargeError(fn, maxBodyBytes);
     // Not by its Content-Length, which a Web Request's stream need not keep to (or have at all).
-    body = await wholeOrStreamed(request.body, fn, maxBodyBytes);
+    body = await wholeOrStreamed(request.body, fn, maxBodyBytes, bodyWithinMs);
   }
   return { method: request.method, url: request.url, headers, body, signal: request.signal };
 }
 
 /**
  * Reads `stream` up to MAX_BUFFERED_BODY_BYTES: all of it, if it ended by then, else a stream of
- * what was read and the rest. Either way more than `maxBodyBytes` is a BodyTooLargeError.
+ * what was read and the rest. Either way more than `maxBodyBytes` is a BodyTooLargeError, and a
+ * first megabyte that takes longer than `withinMs` to arrive (a client trickling it, while no
+ * wall clock runs yet) a RequestTimeoutError.
  */
-async function wholeOrStreamed(stream: ReadableStream<Uint8Array>, fn: string, maxBodyBytes: number): Promise<ArrayBuffer | ReadableStream<Uint8Array>> {
+async function wholeOrStreamed(
+  stream: ReadableStream<Uint8Array>, fn: string, maxBodyBytes: number, withinMs: number,
+): Promise<ArrayBuffer | ReadableStream<Uint8Array>> {
   const reader = stream.getReader();
+  let late: NodeJS.Timeout | undefined;
+  // Cancelling the reader ends its pending read as if the body had ended: the flag tells them apart.
+  let timedOut = false;
+  if (Number.isFinite(withinMs)) {
+    late = setTimeout(() => {
+      timedOut = true;
+      void reader.cancel().catch(() => {});
+    }, withinMs);
+  }
+  try {
+    return await readSmall(reader, fn, maxBodyBytes, () => {
+      if (timedOut) throw new RequestTimeoutError(fn, withinMs);
+    });
+  } finally {
+    clearTimeout(late);
+  }
+}
+
+async function readSmall(
+  reader: ReadableStreamDefaultReader<Uint8Array>, fn: string, maxBodyBytes: number, checkTime: () => void,
+): Promise<ArrayBuffer | ReadableStream<Uint8Array>> {
   const read: Uint8Array[] = [];
   let size = 0;
   const count = (chunk: Uint8Array) => {
@@ -67,6 +92,7 @@ async function wholeOrStreamed(stream: ReadableStream<Uint8Array>, fn: string, m
   };
   while (size <= MAX_BUFFERED_BODY_BYTES) {
     const { done, value } = await reader.read();
+    checkTime();
     if (done) return joinedBytes(read, size);
     read.push(count(value));
   }

@@ -151,12 +151,12 @@ describe('fetch() from tenant code', () => {
     for (const name of ['expect', 'upgrade', 'keep-alive', 'te']) expect(out.headers[name], name).toBeUndefined();
   });
 
-  it('does not send Authorization across origins when following a redirect', async () => {
+  it('does not send credentials (Authorization, Cookie, Proxy-Authorization) across origins when following a redirect', async () => {
     await engine.deploy('credentials', {
       egress: { allowPrivate: true },
       code: `export default { async fetch(request) {
         const to = new URL(request.url).searchParams.get('to');
-        const res = await fetch(to, { headers: { authorization: 'Bearer secret', 'x-other': 'kept' } });
+        const res = await fetch(to, { headers: { authorization: 'Bearer secret', cookie: 'session=s3cret', 'proxy-authorization': 'Basic s3cret', 'x-other': 'kept' } });
         return Response.json({ url: res.url, seen: (await res.json()).headers });
       } }`,
     });
@@ -164,7 +164,7 @@ describe('fetch() from tenant code', () => {
     expect(same.seen.authorization).toBe('Bearer secret');
     const crossed = await call('credentials', `${origin}/to-other-origin`);
     expect(crossed.url).toContain('localhost');
-    expect(crossed.seen.authorization).toBeUndefined();
+    expect([crossed.seen.authorization, crossed.seen.cookie, crossed.seen['proxy-authorization']]).toEqual([undefined, undefined, undefined]);
     expect(crossed.seen['x-other']).toBe('kept');
   });
 

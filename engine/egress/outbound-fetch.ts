@@ -154,7 +154,8 @@ function pairs(flat: string[]): [string, string][] {
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE']);
 const BODY_HEADERS = /^content-(type|length|encoding|language|location)$/i;
-const CREDENTIALS = /^authorization$/i;
+// Fetch names Authorization; undici's own redirects drop these three, and islet's do too.
+const CREDENTIALS = /^(authorization|proxy-authorization|cookie)$/i;
 // Connection-level fields (RFC 9110 §7.6.1) describe the tenant's own connection, not the
 // subrequest's: a proxy forwarding its incoming request's headers would have undici refuse the
 // call (transfer-encoding, expect, upgrade, keep-alive). workerd drops them too.

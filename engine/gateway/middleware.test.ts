@@ -1,5 +1,6 @@
 // islet() inside a user's own Hono app on @hono/node-server, where middleware before it may have
 // read the request body already (a validator, a logger).
+import net from 'node:net';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +21,7 @@ beforeAll(async () => {
       const body = new Uint8Array(await r.arrayBuffer());
       return Response.json({ url: r.url, auth: r.headers.get('authorization'), user: r.headers.get('x-user'), bytes: body.length, sum: body.reduce((a, b) => a + b, 0) });
     } }`,
-    limits: { maxBodyBytes: 8 * 1024 * 1024 },
+    limits: { maxBodyBytes: 8 * 1024 * 1024, wallMs: 1_000 },
   });
   const app = new Hono();
   app.post('/logged/*', async (c, next) => {
@@ -84,6 +85,25 @@ describe('islet() after middleware that changed the request', () => {
         expect([path, seen.bytes, seen.sum]).toEqual([path, size, size * 7]);
       }
     }
+  });
+});
+
+describe('islet() after middleware that looked at the request', () => {
+  /** What the server answers to `text` on a new connection, once it closes it (or 5 s). */
+  const exchange = (text: string) => new Promise<string>((resolve) => {
+    const socket = net.connect(served.port, '127.0.0.1');
+    let seen = '';
+    socket.on('data', (b) => (seen += b));
+    socket.on('error', () => {});
+    socket.once('close', () => resolve(seen));
+    setTimeout(() => socket.destroy(), 5_000);
+    socket.write(text);
+  });
+
+  it('still refuses two Host headers and a body trickling in past wallMs', async () => {
+    expect(await exchange('GET /auth/x HTTP/1.1\r\nHost: a.localhost\r\nHost: b.localhost\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    const slow = await exchange('POST /auth/x HTTP/1.1\r\nHost: a.localhost\r\nContent-Length: 1000\r\n\r\n0123456789');
+    expect(slow).toMatch(/^HTTP\/1\.1 408 [^]*islet-error: request-timeout/);
   });
 });
 

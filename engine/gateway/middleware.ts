@@ -7,7 +7,7 @@ import type { Engine } from '../engine.ts';
 import { BodyTooLargeError, NoSuchFunctionError } from '../errors.ts';
 import { encodesBody } from '../content-encoding.ts';
 import { responseFromWire, wireFromRequest, type WireRequest, type WireResponse } from '../wire.ts';
-import { wireFromIncoming } from './node-wire.ts';
+import { checkOneHost, wireFromIncoming } from './node-wire.ts';
 
 export interface IsletMiddlewareOptions {
   /**
@@ -109,13 +109,17 @@ function cutOnFailure(body: ReadableStream<Uint8Array>, socket: Socket): Readabl
 function toWire(c: Context, engine: Engine, name: string, incoming: IncomingMessage | undefined): WireRequest | Promise<WireRequest> {
   const limits = engine.limitsOf(name);
   if (!limits) throw new NoSuchFunctionError(name);
-  // The fast path: a request nothing before this middleware touched goes from Node's parsed head
-  // and the socket, without a Web Request being built.
-  if (incoming && untouched(c.req.raw, incoming)) return wireFromIncoming(incoming, name, limits.maxBodyBytes, limits.wallMs);
+  if (incoming) {
+    // The fast path: a request nothing before this middleware touched goes from Node's parsed head
+    // and the socket, without a Web Request being built.
+    if (untouched(c.req.raw, incoming)) return wireFromIncoming(incoming, name, limits.maxBodyBytes, limits.wallMs);
+    // Either way the function is chosen by one Host and must not see another (RFC 9112 §3.2).
+    checkOneHost(incoming.rawHeaders);
+  }
   // Otherwise the request as the app left it: middleware before this one may have changed its
   // headers or URL (an auth layer taking a credential out), replaced it (Hono's bodyLimit does),
   // or read its body (then kept in Hono's cache, no longer on the socket).
-  return wireFromApp(c, name, limits.maxBodyBytes);
+  return wireFromApp(c, name, limits.maxBodyBytes, limits.wallMs);
 }
 
 /** Own fields of a request @hono/node-server has just made: its IncomingMessage, method and URL. */
@@ -134,9 +138,9 @@ function untouched(raw: Request, incoming: IncomingMessage): boolean {
     && Object.getOwnPropertySymbols(raw).length === FRESH_NODE_REQUEST_FIELDS;
 }
 
-async function wireFromApp(c: Context, name: string, maxBodyBytes: number): Promise<WireRequest> {
+async function wireFromApp(c: Context, name: string, maxBodyBytes: number, bodyWithinMs: number): Promise<WireRequest> {
   const raw = c.req.raw;
-  if (!raw.bodyUsed) return wireFromRequest(raw, name, maxBodyBytes);
+  if (!raw.bodyUsed) return wireFromRequest(raw, name, maxBodyBytes, bodyWithinMs);
   // Read through Hono (c.req.json(), a validator): the bytes are in its cache.
   const body = await c.req.arrayBuffer();
   if (body.byteLength > maxBodyBytes) throw new BodyTooLargeError(name, maxBodyBytes);

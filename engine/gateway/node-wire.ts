@@ -9,7 +9,6 @@ import { incomingBodyStream } from './incoming-body.ts';
 
 /** The request line and headers of `incoming`, as a WireRequest without a body. */
 function wireHeadFromIncoming(incoming: IncomingMessage): WireRequest {
-  checkOneHost(incoming.rawHeaders);
   return { method: incoming.method ?? 'GET', url: requestUrl(incoming), headers: incoming.rawHeaders, body: null };
 }
 
@@ -19,6 +18,7 @@ function wireHeadFromIncoming(incoming: IncomingMessage): WireRequest {
  * requestTimeout; a streamed one is read by the tenant, under its own wall clock.
  */
 export function wireFromIncoming(incoming: IncomingMessage, fn: string, maxBodyBytes: number, bodyWithinMs = Infinity): WireRequest | Promise<WireRequest> {
+  checkOneHost(incoming.rawHeaders);
   const { method, url, headers } = wireHeadFromIncoming(incoming);
   const hasBody = method !== 'GET' && method !== 'HEAD'
     && (incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined);
@@ -57,7 +57,7 @@ export function requestUrl(incoming: IncomingMessage): string {
  * RFC 9112 §3.2: a request with more than one Host is answered 400. Node keeps the first; a proxy
  * in front may have routed by another, and the function must not be chosen by one and see the other.
  */
-function checkOneHost(rawHeaders: string[]): void {
+export function checkOneHost(rawHeaders: string[]): void {
   let hosts = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
