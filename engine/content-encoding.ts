@@ -12,16 +12,28 @@ const ENCODERS: Record<string, () => Duplex> = {
   'x-gzip': () => zlib.createGzip(),
   deflate: () => zlib.createDeflate(),
   br: () => zlib.createBrotliCompress(),
+  zstd: () => zlib.createZstdCompress(),
 };
 
-/** True when a body sent with this Content-Encoding value must be encoded here: one coding islet knows. */
+/** The codings of a Content-Encoding value, in the order they were applied. */
+function codings(contentEncoding: string): string[] {
+  return contentEncoding.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity');
+}
+
+/**
+ * True when a body sent with this Content-Encoding value must be encoded here: codings islet knows
+ * (one, or several in order, `gzip, br`, as fetch() decodes them). Anything else passes as it is.
+ */
 export function encodesBody(contentEncoding: string): boolean {
-  return Object.hasOwn(ENCODERS, contentEncoding.trim().toLowerCase());
+  const list = codings(contentEncoding);
+  return list.length > 0 && list.every((c) => Object.hasOwn(ENCODERS, c));
 }
 
 /** `body` encoded as `contentEncoding` (one that encodesBody accepts), as a stream. */
 export function encodeBody(body: string | Uint8Array | ReadableStream<Uint8Array>, contentEncoding: string): ReadableStream<Uint8Array> {
-  const source = body instanceof ReadableStream ? body : new Blob([body]).stream();
-  const encoder = Duplex.toWeb(ENCODERS[contentEncoding.trim().toLowerCase()]!()) as ReadableWritablePair<Uint8Array, Uint8Array>;
-  return source.pipeThrough(encoder);
+  let stream = body instanceof ReadableStream ? body : new Blob([body]).stream();
+  for (const coding of codings(contentEncoding)) {
+    stream = stream.pipeThrough(Duplex.toWeb(ENCODERS[coding]!()) as ReadableWritablePair<Uint8Array, Uint8Array>);
+  }
+  return stream;
 }
