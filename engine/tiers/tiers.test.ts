@@ -3,6 +3,7 @@
 // run processes replace a crashed sandbox and let the keep-alive reap idle ones.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { Engine, createGateway, serveGateway, type IsolationTier, type TierName } from '../index.ts';
@@ -229,6 +230,26 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     await disconnectEarly(backend.url!, { path: '/stream?tag=stream', host: 'watcher.localhost' }, 'first-bytes');
     expect((await get(backend, 'watcher', '/answered?tag=whole')).text).toBe('whole');
     await expect.poll(seen, { timeout: 5_000 }).toEqual(expect.arrayContaining(['wait:AbortError', 'stream:true', 'whole:false']));
+  });
+
+  it('encodes a body as its Content-Encoding says, unless the tenant did with encodeBody: manual', async () => {
+    const code = `export default { async fetch(request) {
+      const text = 'encoded once '.repeat(20);
+      if (new URL(request.url).pathname === '/manual') {
+        return new Response(new Response(text).body.pipeThrough(new CompressionStream('gzip')), { headers: { 'content-encoding': 'gzip' }, encodeBody: 'manual' });
+      }
+      return new Response(text, { headers: { 'content-encoding': 'gzip' } });
+    } }`;
+    await backend.engine!.deploy('encoded', { code, tier });
+    const { hostname, port } = new URL(backend.url!);
+    const raw = (path: string) => new Promise<Buffer>((resolve, reject) => {
+      http.get({ hostname, port, path, headers: { host: 'encoded.localhost' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+      }).on('error', reject);
+    });
+    for (const path of ['/', '/manual']) expect(gunzipSync(await raw(path)).toString(), path).toBe('encoded once '.repeat(20));
   });
 
   it('streams a big or chunked request body to the tenant as it reads it, as the isolate tier does', async () => {

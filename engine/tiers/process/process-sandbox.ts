@@ -403,6 +403,8 @@ export class ProcessSandbox implements Sandbox {
     task.answered = true;
     task.waitUntilPending = head.waitUntil === true;
     const statusText = typeof head.statusText === 'string' && head.statusText !== '' ? head.statusText : undefined;
+    // Fields every answer carries beside its body: a reason phrase and encodeBody 'manual', if any.
+    const extra = { ...(statusText && { statusText }), ...(head.encoded === true && { encodedByTenant: true }) };
     const problem = wireResponseProblem(head.status, head.headers, statusText);
     if (problem !== undefined) {
       task.reject(new TenantExceptionError(this.#spec!.name, 'TypeError', problem, ''));
@@ -412,10 +414,10 @@ export class ProcessSandbox implements Sandbox {
       // with what is there, the rest as the socket takes it.
       const stream = this.#streamBody(task);
       if (body && body.byteLength > 0) task.body!.receive(toArrayBuffer(body), null);
-      task.resolve({ status: head.status as number, headers: head.headers as string[], body: stream, ...(statusText && { statusText }) });
+      task.resolve({ status: head.status as number, headers: head.headers as string[], body: stream, ...extra });
     } else {
       task.requestBody?.release();
-      task.resolve({ status: head.status as number, headers: head.headers as string[], body: head.hasBody ? (toArrayBuffer(body) ?? new ArrayBuffer(0)) : null, ...(statusText && { statusText }) });
+      task.resolve({ status: head.status as number, headers: head.headers as string[], body: head.hasBody ? (toArrayBuffer(body) ?? new ArrayBuffer(0)) : null, ...extra });
     }
     this.#finishIfDone(task);
   }

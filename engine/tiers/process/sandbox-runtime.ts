@@ -140,6 +140,9 @@ function uploadStream(id: number): ReadableStream<Uint8Array> {
  */
 const clientSignals = new Map<number, AbortController>();
 
+/** Responses made with `encodeBody: 'manual'`: their bytes are already as Content-Encoding says. */
+const encodedByTenant = new WeakSet<Response>();
+
 function abortRequest(id: number): void {
   clientSignals.get(id)?.abort(new DOMException('The request was cancelled before its response was complete (its client disconnected)', 'AbortError'));
 }
@@ -164,7 +167,10 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
     const response = await handler.fetch(request, env, ctx);
     if (!(response instanceof Response)) throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${typeof response === 'string' ? `the string ${JSON.stringify(response.slice(0, 40))}` : String(response)}`);
     if (response.type === 'error') throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
-    const answer = { t: 'res', id, status: response.status, statusText: response.statusText, headers: flatHeaders(response.headers) };
+    const answer = {
+      t: 'res', id, status: response.status, statusText: response.statusText, headers: flatHeaders(response.headers),
+      ...(encodedByTenant.has(response) && { encoded: true }),
+    };
     if (response.body === null) {
       send({ ...answer, hasBody: false, waitUntil: ctx.promises.length > 0 });
     } else {
@@ -396,6 +402,15 @@ globalThis.setTimeout = ((...args: Parameters<typeof nodeSetTimeout>) => Number(
 globalThis.setInterval = ((...args: Parameters<typeof nodeSetInterval>) => Number(nodeSetInterval(...args))) as unknown as typeof setInterval;
 // workerd's scheduler.wait(ms, { signal }); Node's timers/promises has the same one.
 Object.defineProperty(globalThis, 'scheduler', { value: scheduler, writable: true, configurable: true });
+// Workers' `new Response(body, { encodeBody: 'manual' })`, which Node's Response drops: noted here
+// (a Proxy, so that instanceof and the statics stay Node's own) and told to the host.
+globalThis.Response = new Proxy(globalThis.Response, {
+  construct(target, args, newTarget) {
+    const response = Reflect.construct(target, args, newTarget) as Response;
+    if ((args[1] as { encodeBody?: unknown } | undefined)?.encodeBody === 'manual') encodedByTenant.add(response);
+    return response;
+  },
+});
 await warmWebApis();
 send({ t: 'booted' });
 input.on('data', (chunk: Buffer) => {
