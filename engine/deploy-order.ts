@@ -8,6 +8,9 @@
 export interface PendingDeploy {
   readonly seq: number;
   superseded: boolean;
+  /** Resolves once it failed or took effect. */
+  readonly settled: Promise<void>;
+  settle(): void;
 }
 
 export class DeployOrder {
@@ -16,7 +19,8 @@ export class DeployOrder {
 
   /** A deploy of `name` starts. */
   start(name: string): PendingDeploy {
-    const deploy = { seq: ++this.#next, superseded: false };
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const deploy = { seq: ++this.#next, superseded: false, settled: promise, settle: resolve };
     let loading = this.#loading.get(name);
     if (!loading) this.#loading.set(name, (loading = new Set()));
     loading.add(deploy);
@@ -26,6 +30,18 @@ export class DeployOrder {
   /** The deploy failed before it took effect: it no longer stands in an earlier one's way. */
   failed(name: string, deploy: PendingDeploy): void {
     this.#settle(name, deploy);
+  }
+
+  /**
+   * Waits while deploys that started after this one are still loading: if they all fail, this one
+   * still decides (a broken later deploy must not leave nothing deployed).
+   */
+  async laterSettled(name: string, deploy: PendingDeploy): Promise<void> {
+    for (;;) {
+      const later = [...(this.#loading.get(name) ?? [])].filter((other) => other.seq > deploy.seq);
+      if (later.length === 0 || deploy.superseded) return;
+      await Promise.all(later.map((other) => other.settled));
+    }
   }
 
   /** True unless a later deploy (or a removal) took effect, or one that started later is still loading. */
@@ -52,6 +68,7 @@ export class DeployOrder {
   }
 
   #settle(name: string, deploy: PendingDeploy): void {
+    deploy.settle();
     const loading = this.#loading.get(name);
     loading?.delete(deploy);
     if (loading?.size === 0) this.#loading.delete(name);

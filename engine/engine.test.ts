@@ -294,6 +294,13 @@ describe('deploys', () => {
     await expect(engine.deploy('overlap', { code: 'export default {' })).rejects.toThrow(BundleError);
     await earlier;
     expect(await (await get(engine, 'overlap')).text()).toBe('earlier');
+    // A later deploy that fails only once it loads: the earlier one, loaded first, waits for it.
+    const waits = engine.deploy('overlap', { code: loading('waited') });
+    await new Promise((r) => setTimeout(r, 50));
+    const failsLate = engine.deploy('overlap', { code: 'await new Promise((r) => setTimeout(r, 600)); throw new Error("late"); export default {}' });
+    await expect(failsLate).rejects.toThrow(BundleError);
+    await waits;
+    expect(await (await get(engine, 'overlap')).text()).toBe('waited');
     const superseded = engine.deploy('overlap', { code: loading('superseded') });
     await new Promise((r) => setTimeout(r, 50));
     await engine.deploy('overlap', { code: 'export default { fetch: () => new Response("later") }' });

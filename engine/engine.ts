@@ -307,7 +307,16 @@ export class Engine {
     const spec = (await tier.prepare?.(bundled)) ?? bundled;
     const boot = options.boot ?? true;
     if (boot) this.#residency.makeRoom(() => this.#functions.values());
-    const sandbox = boot ? await tier.start(spec) : undefined;
+    let sandbox: Sandbox | undefined;
+    try {
+      sandbox = boot ? await tier.start(spec) : undefined;
+      await this.#deploys.laterSettled(name, pending);
+      // Closed meanwhile: nothing would sweep or stop what this deploy started.
+      if (this.#closed) throw new ConfigError('the engine closed while this deploy was loading');
+    } catch (err) {
+      sandbox?.stop();
+      throw err;
+    }
     if (!this.#deploys.decides(name, pending)) {
       sandbox?.stop();
       throw new DeploySupersededError(`function "${name}" was deployed again while this deploy was loading; the later deploy decides`);
