@@ -112,6 +112,9 @@ describe('islet() behind a proxy', () => {
     const url = (path: string, proto?: string) => request(served.url, { path, headers: proto ? { 'x-forwarded-proto': proto } : {} }).then((r) => r.json().url as string);
     expect(await url('/behind-tls/a?b=1', 'https, http')).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/behind-tls\/a\?b=1$/);
     expect(await url('/behind-tls/a')).toMatch(/^http:/);
+    // Serialized as the URL standard does: a port that is the scheme's default is dropped.
+    const defaultPort = await request(served.url, { path: '/behind-tls/p', host: 'example.com:443', headers: { 'x-forwarded-proto': 'https' } });
+    expect(defaultPort.json().url).toBe('https://example.com/behind-tls/p');
     expect(await url('/auth/a', 'https')).toMatch(/^http:/);
   });
 });

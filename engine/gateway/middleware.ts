@@ -66,12 +66,16 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
   };
 }
 
-/** `url` with the scheme X-Forwarded-Proto names, when it names http or https. */
+/**
+ * `url` with the scheme X-Forwarded-Proto names, when it names http or https, serialized as the
+ * URL standard does (the protocol setter drops a port that is the new scheme's default).
+ */
 function withForwardedScheme(url: string, forwarded: string | string[] | undefined): string {
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
-  if (first === 'https' && url.startsWith('http:')) return `https:${url.slice(5)}`;
-  if (first === 'http' && url.startsWith('https:')) return `http:${url.slice(6)}`;
-  return url;
+  const scheme = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
+  if ((scheme !== 'https' && scheme !== 'http') || url.startsWith(`${scheme}:`)) return url;
+  const parsed = new URL(url);
+  parsed.protocol = `${scheme}:`;
+  return parsed.href;
 }
 
 /** True when the answer's body is encoded on its way out (responseFromWire), to a length not known yet. */

@@ -168,6 +168,21 @@ describe('fair queuing', () => {
     expect(await (await stays).text()).toBe('ran');
     expect(await (await get(engine, 'one', '/runs')).text()).toBe('2');
   });
+
+  it('free the queue places of clients that left, wherever they wait in it', async () => {
+    const engine = engineWith({ sched: { tickMs: 20 } });
+    await engine.deploy('one', { code: SLOW(400), limits: { concurrency: 1, maxReplicas: 1, maxQueue: 2 } });
+    const running = get(engine, 'one');
+    await sleep(50);
+    const staying = get(engine, 'one');
+    const client = new AbortController();
+    const leaving = engine.fetch('one', new Request('http://one.test/', { signal: client.signal }));
+    client.abort();
+    await sleep(100);
+    // The queue holds one live request and no ghost: a new one still fits.
+    const late = await Promise.all([get(engine, 'one'), leaving, running, staying]);
+    expect(late.map((r) => r.status)).toEqual([200, 499, 200, 200]);
+  });
 });
 
 describe('admission control', () => {

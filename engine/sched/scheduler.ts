@@ -368,7 +368,13 @@ export class Scheduler {
   #expireWaits(fn: SchedFunction, now: number): void {
     // Waiting for the function's first sandbox is waiting for its boot, which the tier bounds (a
     // failed boot fails the queue): a microVM's boot can outlast the queue's limit.
-    while (fn.queue.length > 0 && fn.queue[0]!.signal?.aborted) this.#dropLeft(fn, fn.queue.shift()!);
+    // Requests whose client left hold their place in the queue (and count as load) until dropped.
+    if (fn.queue.some((w) => w.signal?.aborted)) {
+      const stay = fn.queue.filter((w) => !w.signal?.aborted);
+      const left = fn.queue.filter((w) => w.signal?.aborted);
+      fn.queue.splice(0, fn.queue.length, ...stay);
+      for (const waiting of left) this.#dropLeft(fn, waiting);
+    }
     if (!fn.replicas.warm && fn.replicas.booting > 0) return;
     while (fn.queue.length > 0 && now - fn.queue[0]!.since > this.#o.maxQueueWaitMs) {
       const waiting = fn.queue.shift()!;
