@@ -464,4 +464,15 @@ describe('as a library', () => {
     const run = spawnSync(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
     expect([run.status, run.stdout.trim()], run.stderr).toEqual([0, 'answered']);
   });
+
+  it('lets a script end that is done with the engine, though a tenant timer keeps firing', () => {
+    // No close(): the tenant's 1 ms interval is background work, not a request in flight.
+    const script = `
+      const { Engine } = await import(${JSON.stringify(fileURLToPath(new URL('./index.ts', import.meta.url)))});
+      const engine = new Engine();
+      await engine.deploy('ticks', { code: 'setInterval(() => { const t = Date.now(); while (Date.now() - t < 2) {} }, 1); export default { fetch: () => new Response("ok") }', limits: { cpuMs: 60_000 } });
+      console.log(await (await engine.fetch('ticks', new Request('http://ticks.test/'))).text());`;
+    const run = spawnSync(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 15_000 });
+    expect([run.signal, run.stdout.trim()], run.stderr).toEqual([null, 'ok']);
+  });
 });

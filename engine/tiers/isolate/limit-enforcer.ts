@@ -167,9 +167,11 @@ export interface LimitEnforcerOptions {
 }
 
 /**
- * The watchdog: one interval for all busy sandboxes, running only while any is busy. It holds the
- * process open meanwhile, as pending I/O does: a script awaiting engine.fetch() on a tenant that
- * waits on its own setTimeout (whose host timer does not hold the process) would otherwise exit.
+ * The watchdog: one interval for all busy sandboxes, running only while any is busy. While a
+ * request is in flight it holds the process open, as pending I/O does: a script awaiting
+ * engine.fetch() on a tenant that waits on its own setTimeout (whose host timer does not hold the
+ * process) would otherwise exit. A tenant's own timers firing with no request (background work)
+ * do not: they must not keep a script alive that is done with the engine.
  */
 export class LimitEnforcer {
   readonly #watched = new Set<SandboxMeter<MeteredTask>>();
@@ -216,9 +218,13 @@ export class LimitEnforcer {
       const total = deltas.reduce((sum, d) => sum + d, 0);
       if (total > available) scale = available / total;
     }
+    let requests = false;
     meters.forEach((meter, i) => {
       if (!meter.charge(now, deltas[i]! * scale)) this.#watched.delete(meter);
+      else if (meter.tasks.size > 0) requests = true;
     });
+    if (requests) this.#timer?.ref();
+    else this.#timer?.unref();
     this.#idleCheck();
   };
 
