@@ -1,6 +1,8 @@
 // islet() inside a user's own Hono app on @hono/node-server, where middleware before it may have
 // read the request body already (a validator, a logger).
-import net from 'node:net';
+import http2 from 'node:http2';
+import net, { type AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,5 +143,32 @@ describe('Engine.fetch', () => {
       body: new ReadableStream<Uint8Array>({ pull(c) { c.enqueue(new Uint8Array(64 * 1024)); } }),
     } as RequestInit);
     expect((await engine.fetch('echo', liar)).headers.get('islet-error')).toBe('body-too-large');
+  });
+});
+
+describe('islet() on HTTP/2', () => {
+  it('gives the function the URL from :authority and no pseudo-headers', async () => {
+    const app = new Hono();
+    app.all('*', islet(engine, { function: 'mirror' }));
+    const server = createAdaptorServer({ fetch: app.fetch, createServer: http2.createServer });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.address() as AddressInfo).port;
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      const req = client.request({ ':method': 'POST', ':path': '/h2/a?b=1', ':authority': `example.test:${port}`, authorization: 'Bearer t' });
+      req.end('body');
+      const text = await new Promise<string>((resolve, reject) => {
+        let data = '';
+        req.setEncoding('utf8');
+        req.on('data', (d: string) => (data += d));
+        req.on('end', () => resolve(data));
+        req.on('error', reject);
+      });
+      const seen = JSON.parse(text);
+      expect([seen.url, seen.auth, seen.bytes]).toEqual([`http://example.test:${port}/h2/a?b=1`, 'Bearer t', 4]);
+    } finally {
+      client.close();
+      server.close();
+    }
   });
 });
