@@ -1,5 +1,6 @@
 // islet() inside a user's own Hono app on @hono/node-server, where middleware before it may have
 // read the request body already (a validator, a logger).
+import http from 'node:http';
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
@@ -169,6 +170,31 @@ describe('islet() on HTTP/2', () => {
     } finally {
       client.close();
       server.close();
+    }
+  });
+});
+
+describe("islet() and a tenant's reason phrase", () => {
+  it('goes out with its response, not with one that middleware put in its place', async () => {
+    await engine.deploy('phrase', { code: 'export default { fetch: () => new Response("x", { status: 403, statusText: "Custom" }) }' });
+    const app = new Hono();
+    app.use('/replaced/*', async (c, next) => {
+      await next();
+      c.res = new Response('blocked', { status: 403 });
+    });
+    app.all('*', islet(engine, { function: 'phrase' }));
+    const own = await serveGateway(app, { port: 0, host: '127.0.0.1' });
+    const statusLine = (path: string) => new Promise<string>((resolve) => {
+      http.get({ host: '127.0.0.1', port: own.port, path }, (res) => {
+        res.resume();
+        resolve(`${res.statusCode} ${res.statusMessage}`);
+      });
+    });
+    try {
+      expect(await statusLine('/kept')).toBe('403 Custom');
+      expect(await statusLine('/replaced/x')).toBe('403 Forbidden');
+    } finally {
+      await own.close(100);
     }
   });
 });

@@ -53,7 +53,12 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       // phrase set on the outgoing response, so a tenant's own statusText reaches the client.
       // ASCII only: Node writes the head in the body's encoding, so obs-text would reach the client
       // as UTF-8 or Latin-1 depending on the body; without it the code's default phrase goes out.
-      if (answer.statusText !== undefined && node?.outgoing && ASCII_REASON.test(answer.statusText)) node.outgoing.statusMessage = answer.statusText;
+      if (answer.statusText !== undefined && node?.outgoing && ASCII_REASON.test(answer.statusText)) {
+        // Hono keeps a handler's response in c.res only when middleware wraps it (copying its
+        // statusText); otherwise it sends it as it is, and c.res is never set (not finalized).
+        const reason = answer.statusText;
+        sendReasonPhrase(node.outgoing, reason, () => !c.finalized || c.res.statusText === reason);
+      }
       // HEAD answers with GET's headers, its length included (RFC 9110 §9.3.2); the server sends no
       // body. Not when the body would be encoded on the way out: that length is not known.
       if (head && answer.body !== null && !(answer.body instanceof ReadableStream) && !encodedOnTheWay(answer)) {
@@ -64,6 +69,20 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       return engine.errorResponse(err, name);
     }
   };
+}
+
+/**
+ * Has `outgoing` send `reason` as its status line's phrase, if `stillOurs()` when the head goes out:
+ * middleware after this one may have put another response in its place (a 403 of its own), which
+ * must not go out with the tenant's phrase.
+ */
+function sendReasonPhrase(outgoing: ServerResponse, reason: string, stillOurs: () => boolean): void {
+  const writeHead = outgoing.writeHead;
+  outgoing.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+    outgoing.writeHead = writeHead;
+    if (stillOurs()) this.statusMessage = reason;
+    return writeHead.apply(this, args);
+  } as ServerResponse['writeHead'];
 }
 
 /**
