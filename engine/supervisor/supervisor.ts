@@ -184,13 +184,17 @@ export class Supervisor {
   dispatch(slotIndex: number, engine: EngineProcess, req: IncomingMessage, res: ServerResponse, fn: string, load: 0 | 1 = 1): void {
     engine.inFlight++;
     this.#load[slotIndex]! += load;
-    const stop = forward(engine.pool, req, res, fn, () => {
+    // forward() may end the exchange before it returns (undici refuses some requests at once).
+    let ended = false;
+    let stop: ((reason: IsletError) => void) | undefined;
+    stop = forward(engine.pool, req, res, fn, () => {
+      ended = true;
       engine.inFlight--;
       this.#load[slotIndex]! -= load;
-      this.#proxied.delete(stop);
+      if (stop) this.#proxied.delete(stop);
       if (engine.inFlight === 0) engine.emitIdle();
     }, () => this.#failed(engine));
-    this.#proxied.add(stop);
+    if (!ended) this.#proxied.add(stop);
   }
 
   /**
