@@ -23,7 +23,7 @@ import {
 import {
   CodeCache, FixedTtlPolicy, Residency, type KeepAlivePolicy, type ResidencyStats, type ResidentSlot, type TemplatePoolOptions, type CodeCacheOptions,
 } from './warm/index.ts';
-import { responseFromWire, wireFromRequest, type WireRequest, type WireResponse } from './wire.ts';
+import { headAnswer, responseFromWire, wireFromRequest, type WireRequest, type WireResponse } from './wire.ts';
 
 export interface FunctionConfig {
   /** Module source (TypeScript or JavaScript) with no imports; or use `entry`. */
@@ -496,10 +496,7 @@ export class Engine {
       const wire = await wireFromRequest(request, name, limits.maxBodyBytes);
       const answer = await this.invoke(name, wire);
       // HEAD: GET's status and headers, no body (a streamed one stops being produced).
-      if (wire.method === 'HEAD' && answer.body !== null) {
-        if (answer.body instanceof ReadableStream) void answer.body.cancel().catch(() => {});
-        answer.body = null;
-      }
+      if (wire.method === 'HEAD') headAnswer(answer);
       return responseFromWire(answer);
     } catch (err) {
       return this.errorResponse(err, name);

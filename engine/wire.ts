@@ -38,8 +38,7 @@ export interface WireResponse {
  * against the limit as they come.
  */
 export async function wireFromRequest(request: Request, fn: string, maxBodyBytes: number, bodyWithinMs = Infinity): Promise<WireRequest> {
-  const headers: string[] = [];
-  request.headers.forEach((value, key) => headers.push(key, value));
+  const headers = flatHeaders(request.headers);
   let body: WireRequest['body'] = null;
   if (request.body !== null && request.method !== 'GET' && request.method !== 'HEAD') {
     if (Number(request.headers.get('content-length') ?? 0) > maxBodyBytes) throw new BodyTooLargeError(fn, maxBodyBytes);
@@ -47,6 +46,13 @@ export async function wireFromRequest(request: Request, fn: string, maxBodyBytes
     body = await wholeOrStreamed(request.body, fn, maxBodyBytes, bodyWithinMs);
   }
   return { method: request.method, url: request.url, headers, body, signal: request.signal };
+}
+
+/** A Web Headers object as the flat [name0, value0, …] list the boundary carries. */
+export function flatHeaders(headers: Headers): string[] {
+  const flat: string[] = [];
+  headers.forEach((value, key) => flat.push(key, value));
+  return flat;
 }
 
 /**
@@ -163,10 +169,8 @@ const SERVER_OWNED = new Set(['connection', 'content-length', 'keep-alive', 'pro
 export function responseFromWire(wire: WireResponse): Response {
   const flat = wire.headers;
   let headers: Record<string, string> | Headers = {};
-  let contentEncoding: string | undefined;
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!;
-    if (name === 'content-encoding') contentEncoding = flat[i + 1];
     if (SERVER_OWNED.has(name)) continue;
     if (name in headers) {
       headers = new Headers();
@@ -180,9 +184,36 @@ export function responseFromWire(wire: WireResponse): Response {
     if (wire.body instanceof ReadableStream) void wire.body.cancel();
   } else if (wire.body !== null) {
     body = wire.body instanceof ArrayBuffer ? new Uint8Array(wire.body) : wire.body;
-    if (contentEncoding !== undefined && !wire.encodedByTenant && encodesBody(contentEncoding)) body = encodeBody(body, contentEncoding);
+    const coding = encodingOnTheWay(wire);
+    if (coding !== undefined) body = encodeBody(body, coding);
   }
   return new Response(body, { status: wire.status, statusText: wire.statusText, headers });
+}
+
+/** The Content-Encoding responseFromWire encodes `wire`'s body with on its way out, if any. */
+function encodingOnTheWay(wire: WireResponse): string | undefined {
+  if (wire.encodedByTenant) return undefined;
+  for (let i = 0; i < wire.headers.length; i += 2) {
+    if (wire.headers[i] === 'content-encoding') return encodesBody(wire.headers[i + 1]!) ? wire.headers[i + 1] : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The answer to a HEAD request: `answer` loses its body (a streamed one is cancelled, not left
+ * producing until its limit), and the length GET's body would have had is returned for the
+ * Content-Length (RFC 9110 §9.3.2) when it is known: not for a stream, nor for a body that would
+ * be encoded on its way out.
+ */
+export function headAnswer(answer: WireResponse): number | undefined {
+  const body = answer.body;
+  answer.body = null;
+  if (body instanceof ReadableStream) {
+    void body.cancel().catch(() => {});
+    return undefined;
+  }
+  if (body === null || encodingOnTheWay(answer) !== undefined) return undefined;
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
 }
 
 /**

@@ -5,8 +5,7 @@ import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Engine } from '../engine.ts';
 import { BodyTooLargeError, NoSuchFunctionError } from '../errors.ts';
-import { encodesBody } from '../content-encoding.ts';
-import { responseFromWire, wireFromRequest, type WireRequest, type WireResponse } from '../wire.ts';
+import { flatHeaders, headAnswer, responseFromWire, wireFromRequest, type WireRequest } from '../wire.ts';
 import { checkOneHost, wireFromIncoming } from './node-wire.ts';
 
 export interface IsletMiddlewareOptions {
@@ -41,12 +40,7 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       if (incoming) wire.signal = c.req.raw.signal;
       if (options.trustProxy) wire.url = withForwardedScheme(wire.url, incoming ? incoming.headers['x-forwarded-proto'] : c.req.header('x-forwarded-proto'));
       const answer = await engine.invoke(name, wire);
-      const head = wire.method === 'HEAD';
-      // HEAD sends no body: a streamed one is cancelled now, not left producing until its limit.
-      if (head && answer.body instanceof ReadableStream) {
-        void answer.body.cancel().catch(() => {});
-        answer.body = null;
-      }
+      const headLength = wire.method === 'HEAD' ? headAnswer(answer) : undefined;
       if (answer.body instanceof ReadableStream && incoming?.socket) answer.body = cutOnFailure(answer.body, incoming.socket);
       const response = responseFromWire(answer);
       // @hono/node-server writes the status line from the status alone; Node takes the reason
@@ -59,11 +53,7 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
         const reason = answer.statusText;
         sendReasonPhrase(node.outgoing, reason, () => !c.finalized || c.res.statusText === reason);
       }
-      // HEAD answers with GET's headers, its length included (RFC 9110 §9.3.2); the server sends no
-      // body. Not when the body would be encoded on the way out: that length is not known.
-      if (head && answer.body !== null && !(answer.body instanceof ReadableStream) && !encodedOnTheWay(answer)) {
-        response.headers.set('content-length', String(typeof answer.body === 'string' ? Buffer.byteLength(answer.body) : answer.body.byteLength));
-      }
+      if (headLength !== undefined) response.headers.set('content-length', String(headLength));
       return response;
     } catch (err) {
       return engine.errorResponse(err, name);
@@ -95,15 +85,6 @@ function withForwardedScheme(url: string, forwarded: string | string[] | undefin
   const parsed = new URL(url);
   parsed.protocol = `${scheme}:`;
   return parsed.href;
-}
-
-/** True when the answer's body is encoded on its way out (responseFromWire), to a length not known yet. */
-function encodedOnTheWay(answer: WireResponse): boolean {
-  if (answer.encodedByTenant) return false;
-  for (let i = 0; i < answer.headers.length; i += 2) {
-    if (answer.headers[i] === 'content-encoding') return encodesBody(answer.headers[i + 1]!);
-  }
-  return false;
 }
 
 /**
@@ -167,7 +148,5 @@ async function wireFromApp(c: Context, name: string, maxBodyBytes: number, bodyW
   // Read through Hono (c.req.json(), a validator): the bytes are in its cache.
   const body = await c.req.arrayBuffer();
   if (body.byteLength > maxBodyBytes) throw new BodyTooLargeError(name, maxBodyBytes);
-  const headers: string[] = [];
-  raw.headers.forEach((value, key) => headers.push(key, value));
-  return { method: raw.method, url: raw.url, headers, body: raw.method === 'GET' || raw.method === 'HEAD' ? null : body };
+  return { method: raw.method, url: raw.url, headers: flatHeaders(raw.headers), body: raw.method === 'GET' || raw.method === 'HEAD' ? null : body };
 }
