@@ -4,7 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BadRequestError, BodyTooLargeError, RequestTimeoutError } from '../errors.ts';
 import { MAX_BUFFERED_BODY_BYTES } from '../limits.ts';
-import type { WireRequest } from '../wire.ts';
+import { joinedBytes, type WireRequest } from '../wire.ts';
 import { incomingBodyStream } from './incoming-body.ts';
 
 /** The request line and headers of `incoming`, as a WireRequest without a body. */
@@ -85,13 +85,7 @@ function readBody(incoming: IncomingMessage, fn: string, maxBodyBytes: number, w
     incoming.on('data', onData);
     incoming.once('end', () => {
       if (size > maxBodyBytes) return;
-      const out = new Uint8Array(size);
-      let offset = 0;
-      for (const c of chunks) {
-        out.set(c, offset);
-        offset += c.length;
-      }
-      resolve(out.buffer);
+      resolve(joinedBytes(chunks, size));
     });
     const cutShort = () => new BadRequestError('the client closed the connection before sending the whole body');
     // Node fails the body ('aborted', ECONNRESET) when the client leaves or its 408 ends a slow

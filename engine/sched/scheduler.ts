@@ -366,8 +366,6 @@ export class Scheduler {
   }
 
   #expireWaits(fn: SchedFunction, now: number): void {
-    // Waiting for the function's first sandbox is waiting for its boot, which the tier bounds (a
-    // failed boot fails the queue): a microVM's boot can outlast the queue's limit.
     // Requests whose client left hold their place in the queue (and count as load) until dropped.
     if (fn.queue.some((w) => w.signal?.aborted)) {
       const stay = fn.queue.filter((w) => !w.signal?.aborted);
@@ -375,6 +373,8 @@ export class Scheduler {
       fn.queue.splice(0, fn.queue.length, ...stay);
       for (const waiting of left) this.#dropLeft(fn, waiting);
     }
+    // Waiting for the function's first sandbox is waiting for its boot, which the tier bounds (a
+    // failed boot fails the queue): a microVM's boot can outlast the queue's limit.
     if (!fn.replicas.warm && fn.replicas.booting > 0) return;
     while (fn.queue.length > 0 && now - fn.queue[0]!.since > this.#o.maxQueueWaitMs) {
       const waiting = fn.queue.shift()!;

@@ -41,7 +41,7 @@ export class RequestBody {
 }
 
 /** The bytes of `view` as an ArrayBuffer of their own (a copy only when the view is part of a buffer). */
-export function ownBuffer(view: Uint8Array): ArrayBuffer {
+function ownBuffer(view: Uint8Array): ArrayBuffer {
   return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer
     ? view.buffer : view.slice().buffer;
 }
