@@ -313,13 +313,12 @@ export class Engine {
       await this.#deploys.laterSettled(name, pending);
       // Closed meanwhile: nothing would sweep or stop what this deploy started.
       if (this.#closed) throw new ConfigError('the engine closed while this deploy was loading');
+      if (!this.#deploys.decides(name, pending)) {
+        throw new DeploySupersededError(`function "${name}" was deployed again while this deploy was loading; the later deploy decides`);
+      }
     } catch (err) {
       sandbox?.stop();
       throw err;
-    }
-    if (!this.#deploys.decides(name, pending)) {
-      sandbox?.stop();
-      throw new DeploySupersededError(`function "${name}" was deployed again while this deploy was loading; the later deploy decides`);
     }
     this.#deploys.tookEffect(name, pending);
     const previous = this.#functions.get(name);
