@@ -342,9 +342,8 @@ export class IsolateSandbox implements Sandbox {
         body = true;
       }
       this.#queue.push(task.id, request.method, request.url, request.headers, body);
-      // The watchdog looks at it on each tick (onClientLeft).
-      if (request.signal?.aborted) this.#clientLeft(task);
-      else task.signal = request.signal;
+      // The watchdog looks at it on each tick (onClientLeft), aborted already or not.
+      task.signal = request.signal;
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         // setImmediate runs after the poll phase: every request parsed in this loop turn joins.

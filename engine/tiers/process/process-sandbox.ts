@@ -320,10 +320,8 @@ export class ProcessSandbox implements Sandbox {
       } else {
         this.#send(head, request.body instanceof ArrayBuffer ? new Uint8Array(request.body) : null);
       }
-      // Its client left: request.signal aborts in the sandbox (frames arrive in the order sent).
-      // Otherwise the watchdog looks at the signal on each tick (onClientLeft).
-      if (request.signal?.aborted) this.#send({ t: 'abort', id: task.id });
-      else task.signal = request.signal;
+      // The watchdog looks at it on each tick (onClientLeft), aborted already or not.
+      task.signal = request.signal;
     });
   }
 
