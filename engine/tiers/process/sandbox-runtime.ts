@@ -175,14 +175,13 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
       send({ ...answer, hasBody: false, waitUntil: ctx.promises.length > 0 });
     } else {
       const { bytes, rest } = await readyBytes(response.body.getReader());
-      // A streamed body's request ends with its stream (pullBody, cancelBody).
       if (rest) streams.set(id, rest);
-      else clientSignals.delete(id);
       send({ ...answer, hasBody: true, stream: rest !== undefined, waitUntil: ctx.promises.length > 0 }, bytes);
     }
   } catch (err) {
     send({ t: 'exc', id, ...errorFields(err), waitUntil: ctx.promises.length > 0 });
   }
+  // A streamed body's request ends with its stream (pullBody, cancelBody).
   if (!streams.has(id)) clientSignals.delete(id);
   if (ctx.promises.length) {
     await settleWaitUntil(ctx);
