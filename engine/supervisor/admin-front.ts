@@ -27,10 +27,9 @@ export class AdminFront {
     // The path the engines' router will see, so that each request is sent where it belongs.
     const pathname = routerPath(req.url ?? '/');
     const one = /^\/_islet\/functions\/([^/]+)(\/.*)?$/.exec(pathname);
-    if (one) {
-      // A malformed escape names no function: the engine answers it (401, or 404 for no route).
-      const name = decodeName(one[1]!);
-      if (name === undefined) return this.#sup.dispatch(0, await this.#sup.engineOf(0), req, res, '', 0);
+    // A malformed escape names no function: it goes on to the engine's answer below (401, or 404).
+    const name = one ? decodeName(one[1]!) : undefined;
+    if (one && name !== undefined) {
       // A function that spilled runs on two engines, and each sees only its own requests.
       if (req.method === 'GET' && one[2] === '/logs' && this.#sup.workers > 1) return MergedTail.start(this.#sup, name, req, res);
       const home = this.#sup.ring.home(name);
