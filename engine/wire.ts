@@ -28,6 +28,11 @@ export interface WireResponse {
   statusText?: string;
   /** The body is already encoded as its Content-Encoding says (Workers' `encodeBody: 'manual'`). */
   encodedByTenant?: boolean;
+  /**
+   * A streamed body's length, declared by the tenant (a FixedLengthStream): it goes out as the
+   * Content-Length, and the sandbox cuts a body that does not keep to it (tiers/streamed-body.ts).
+   */
+  bodyLength?: number;
   /** CPU the sandbox spent on it, in ns, where the tier can tell (for the request log). */
   cpuNs?: number;
 }
@@ -186,6 +191,11 @@ export function responseFromWire(wire: WireResponse): Response {
     body = wire.body instanceof ArrayBuffer ? new Uint8Array(wire.body) : wire.body;
     const coding = encodingOnTheWay(wire);
     if (coding !== undefined) body = encodeBody(body, coding);
+    else if (wire.bodyLength !== undefined && body instanceof ReadableStream) {
+      // Node frames other bodies itself; a stream's length only the tenant could tell.
+      if (headers instanceof Headers) headers.set('content-length', String(wire.bodyLength));
+      else headers['content-length'] = String(wire.bodyLength);
+    }
   }
   return new Response(body, { status: wire.status, statusText: wire.statusText, headers });
 }
@@ -202,17 +212,20 @@ function encodingOnTheWay(wire: WireResponse): string | undefined {
 /**
  * The answer to a HEAD request: `answer` loses its body (a streamed one is cancelled, not left
  * producing until its limit), and the length GET's body would have had is returned for the
- * Content-Length (RFC 9110 §9.3.2) when it is known: not for a stream, nor for a body that would
- * be encoded on its way out.
+ * Content-Length (RFC 9110 §9.3.2) when it is known: for a stream only when it declared its length,
+ * never for a body that would be encoded on its way out.
  */
 export function headAnswer(answer: WireResponse): number | undefined {
   const body = answer.body;
   answer.body = null;
-  if (body instanceof ReadableStream) {
-    void body.cancel().catch(() => {});
+  if (body === null || encodingOnTheWay(answer) !== undefined) {
+    if (body instanceof ReadableStream) void body.cancel().catch(() => {});
     return undefined;
   }
-  if (body === null || encodingOnTheWay(answer) !== undefined) return undefined;
+  if (body instanceof ReadableStream) {
+    void body.cancel().catch(() => {});
+    return answer.bodyLength;
+  }
   return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
 }
 

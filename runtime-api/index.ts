@@ -22,7 +22,9 @@ import { fetch, settleFetch } from './host/outbound-fetch.ts';
 import { Performance, performance, startPerformanceClock } from './host/performance.ts';
 import { Scheduler, scheduler } from './host/scheduler.ts';
 import { setHostCalls, type HostCalls } from './host/host-calls.ts';
-import { findSharedArrayBuffer, markPlatformInterface } from './webidl/index.ts';
+import { findSharedArrayBuffer, markPlatformInterface, viewBufferSource } from './webidl/index.ts';
+import { declareStreamLength } from './web/streams.ts';
+import type { IdentityStreams } from './web/identity-streams.ts';
 import { defineEventInterfaces } from './web/event-interfaces.ts';
 import { defineCompressionStreams } from './compression/compression-streams.ts';
 import {
@@ -75,6 +77,8 @@ const lazyGlobals: Record<string, () => unknown> = {
   CloseEvent: () => eventInterfaces().CloseEvent,
   CompressionStream: () => compressionStreams().CompressionStream,
   DecompressionStream: () => compressionStreams().DecompressionStream,
+  IdentityTransformStream: () => identityStreams().IdentityTransformStream,
+  FixedLengthStream: () => identityStreams().FixedLengthStream,
 };
 
 let events: ReturnType<typeof defineEventInterfaces> | undefined;
@@ -88,6 +92,20 @@ function compressionStreams(): ReturnType<typeof defineCompressionStreams> {
   // The codecs and fflate are require()d, so evaluated when the first stream is made.
   compression ??= defineCompressionStreams(() => require('./compression/codecs.ts') as typeof import('./compression/codecs.ts'));
   return compression;
+}
+
+let identity: IdentityStreams | undefined;
+function identityStreams(): IdentityStreams {
+  if (identity === undefined) {
+    const { defineIdentityStreams } = require('./web/identity-streams.ts') as typeof import('./web/identity-streams.ts');
+    // The ponyfill's classes, typed apart from the lib's they implement.
+    identity = defineIdentityStreams(
+      TransformStream as unknown as typeof globalThis.TransformStream,
+      (chunk) => viewBufferSource(chunk, false, 'The written chunk'),
+      declareStreamLength as unknown as (readable: globalThis.ReadableStream<Uint8Array>, length: number) => void,
+    );
+  }
+  return identity;
 }
 
 /**

@@ -21,8 +21,12 @@ export class StreamedBody {
   #chunkArrived: (() => void) | undefined;
   #open = true;
   readonly #source: StreamedBodySource;
+  /** The length the tenant declared for the body (a FixedLengthStream), which it is held to. */
+  readonly #declared: number | undefined;
+  #received = 0;
 
-  constructor(source: StreamedBodySource) {
+  constructor(declaredLength: number | undefined, source: StreamedBodySource) {
+    this.#declared = declaredLength;
     this.#source = source;
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
@@ -47,6 +51,14 @@ export class StreamedBody {
   receive(chunk: ArrayBuffer | null, error: string | null): void {
     if (!this.#open) return;
     if (error !== null) return this.fail(new Error(`the response body stream failed: ${error}`));
+    if (chunk !== null) this.#received += chunk.byteLength;
+    // The declared length went out as the Content-Length: a body that breaks it would leave the
+    // connection framed wrong for whatever follows on it, so it fails (and the connection is cut)
+    // before a byte too many is passed on, or at an end that comes short.
+    const declared = this.#declared;
+    if (declared !== undefined && (this.#received > declared || (chunk === null && this.#received < declared))) {
+      return this.fail(new Error(`the response body was declared as ${declared} bytes and ${chunk === null ? 'ended after' : 'went past that, to'} ${this.#received}`));
+    }
     if (chunk === null) {
       this.#close();
       this.#controller.close();

@@ -49,6 +49,7 @@ const FIXTURES = [
   { name: 'hog', entry: fixture('cpu-hog', 'index.js'), limits: { cpuMs: 50 } },
   { name: 'bomb', entry: fixture('memory-bomb', 'index.js'), limits: { memoryMb: 32, cpuMs: 5_000 } },
   { name: 'throws', entry: fixture('throws', 'index.js') },
+  { name: 'fixed', entry: fixture('fixed-length', 'index.js') },
 ];
 
 // The reference: the same fixtures on the isolate tier.
@@ -250,6 +251,17 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       }).on('error', reject);
     });
     for (const path of ['/', '/manual']) expect(gunzipSync(await raw(path)).toString(), path).toBe('encoded once '.repeat(20));
+  });
+
+  it('sends a FixedLengthStream body with its Content-Length and holds it to it, as the isolate tier does', async () => {
+    const fixed = await get(backend, 'fixed', '/fixed');
+    expect([fixed.text, fixed.headers['content-length'], fixed.headers['transfer-encoding']]).toEqual(['hello world', '11', undefined]);
+    expect((await get(backend, 'fixed', '/fixed', { method: 'HEAD' })).headers['content-length']).toBe('11');
+    for (const path of ['/over', '/short', '/lie-short']) {
+      expect(await bodyEnding(backend.url!, { path, host: 'fixed.localhost' }), path).toEqual({ status: 200, ending: 'cut' });
+    }
+    expect((await get(backend, 'fixed', '/identity')).text).toBe('abcd');
+    expect(await (await get(backend, 'fixed', '/shape')).json()).toEqual(await (await get(isolate, 'fixed', '/shape')).json());
   });
 
   it('streams a big or chunked request body to the tenant as it reads it, as the isolate tier does', async () => {

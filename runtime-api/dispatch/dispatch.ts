@@ -26,7 +26,8 @@ const REQUEST_FIELDS = 5;
 /**
  * Record layout of a result: [id, kind, a, b, c, waitUntilPending].
  * kind 0: a = status, b = flat headers, c = body.  kind 1 (exception): a = name, b = message, c = stack.
- * kind 2: as 0 with c = null, and the body follows as a stream the host pulls (response-stream.ts).
+ * kind 2: as 0 with c = the body's length when it declared one (a FixedLengthStream), else null, and
+ * the body follows as a stream the host pulls (response-stream.ts).
  */
 export const RESULT_OK = 0;
 export const RESULT_EXCEPTION = 1;
@@ -107,7 +108,7 @@ async function runRequest(id: number, method: string, url: string, headers: stri
       const [status, flatHeaders, reader] = responseToWireStream(response);
       // Its request ends with the stream (response-stream.ts).
       openResponseStream(id, reader);
-      return [id, RESULT_STREAM, status, flatHeaders, null, settleWaitUntil(ctx, id)];
+      return [id, RESULT_STREAM, status, flatHeaders, reader.length, settleWaitUntil(ctx, id)];
     }
     const [status, flatHeaders, wireBody] = responseToWire(response);
     requestEnded(id);

@@ -7,7 +7,8 @@ import { utf8Decode, utf8Encode } from '../encoding/utf8.ts';
 import { type Blob, blobBytes, blobType, createBlob, isBlob, toBlobType } from '../web/blob.ts';
 import { createFormData, type FormData, formDataEntryList, isFormData } from '../web/form-data.ts';
 import {
-  closeByteStream, isReadableStream, isReadableStreamDisturbed, isReadableStreamLocked, ReadableStream, ReadableStreamDefaultReader, TransformStream,
+  closeByteStream, declaredStreamLength, isReadableStream, isReadableStreamDisturbed, isReadableStreamLocked, ReadableStream,
+  ReadableStreamDefaultReader, TransformStream,
 } from '../web/streams.ts';
 import { isArrayBuffer, toUSVString, typedArrayName, viewBufferSource } from '../webidl/index.ts';
 import { Headers } from './headers.ts';
@@ -255,6 +256,8 @@ function readStream(body: Body): Promise<Uint8Array<ArrayBuffer>> {
 
 /** Reads a body stream chunk by chunk: the next chunk's bytes, or null at the end. */
 export interface ChunkReader {
+  /** The bytes the stream declared it will carry (a FixedLengthStream's), else null. */
+  readonly length: number | null;
   next(): Promise<ArrayBuffer | null>;
   cancel(reason?: unknown): void;
 }
@@ -278,8 +281,10 @@ function nextChunkToSend(reader: ReadableStreamDefaultReader<Uint8Array>): Promi
  * Marks the body used, like readStream.
  */
 export function bodyChunkReader(body: Body): ChunkReader {
+  const length = body.stream === null ? undefined : declaredStreamLength(body.stream);
   const reader = takeReader(body);
   return {
+    length: length ?? null,
     next: () => nextChunkToSend(reader).then((view) => {
       if (view === null) return null;
       // The host call copies what it is given, when it is called: a view of a whole buffer goes

@@ -52,3 +52,18 @@ export function closeByteStream(controller: ReadableByteStreamController): void 
   const request = Reflect.apply(byobRequestGetter, controller, []) as ReadableStreamBYOBRequest | null;
   if (request !== null) Reflect.apply(byobRespond, request, [0]);
 }
+
+/**
+ * The lengths FixedLengthStreams declared for their readable sides (identity-streams.ts): a
+ * Response with one as its body goes out with that Content-Length.
+ */
+const declaredLengths = new WeakMap<ReadableStream<Uint8Array>, number>();
+
+export function declareStreamLength(stream: ReadableStream<Uint8Array>, length: number): void {
+  declaredLengths.set(stream, length);
+}
+
+/** The length `stream` declared it will carry, if it is a FixedLengthStream's readable side. */
+export function declaredStreamLength(stream: ReadableStream<Uint8Array>): number | undefined {
+  return declaredLengths.get(stream);
+}

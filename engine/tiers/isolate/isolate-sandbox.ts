@@ -443,14 +443,21 @@ export class IsolateSandbox implements Sandbox {
         if (statusText !== undefined) response.statusText = statusText;
         if (encodedByTenant) response.encodedByTenant = true;
         const body: unknown = response.body;
-        // A streamed answer's body follows as chunks; any other is a string or bytes, or none.
-        const bodyFits = body === null || (kind !== RESULT_STREAM && (typeof body === 'string' || body instanceof ArrayBuffer));
+        // A streamed answer's body follows as chunks, the field saying its declared length if it
+        // has one; any other is a string or bytes, or none.
+        const bodyFits = body === null || (kind === RESULT_STREAM
+          ? Number.isSafeInteger(body) && (body as number) >= 0
+          : typeof body === 'string' || body instanceof ArrayBuffer);
         const problem = wireResponseProblem(response.status, response.headers, statusText) ?? (bodyFits ? undefined : MALFORMED_RESPONSE);
         if (problem !== undefined) {
           task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', problem, ''));
         } else {
-          if (kind === RESULT_STREAM) response.body = this.#streamBody(task);
-          else this.#releaseRequestBody(task);
+          if (kind === RESULT_STREAM) {
+            if (body !== null) response.bodyLength = body as number;
+            response.body = this.#streamBody(task, response.bodyLength);
+          } else {
+            this.#releaseRequestBody(task);
+          }
           task.resolve(response);
         }
       }
@@ -461,9 +468,9 @@ export class IsolateSandbox implements Sandbox {
   };
 
   /** The body of `task`'s response as a stream pulled from the isolate chunk by chunk. */
-  #streamBody(task: Task): ReadableStream<Uint8Array> {
+  #streamBody(task: Task, declaredLength: number | undefined): ReadableStream<Uint8Array> {
     const id = task.id;
-    task.body = new StreamedBody({
+    task.body = new StreamedBody(declaredLength, {
       pull: () => {
         if (!this.alive) return;
         this.#deliver(this.#runtime!.pullResponseStream, [id]);

@@ -13,7 +13,7 @@ import {
   WallLimitError,
 } from '../../errors.ts';
 import { EgressError } from '../../egress/index.ts';
-import { wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
+import { MALFORMED_RESPONSE, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, SandboxMeter } from '../isolate/index.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import { BODY_AFTER_RESPONSE, RequestBody, type BodyChunk } from '../request-body.ts';
@@ -403,16 +403,20 @@ export class ProcessSandbox implements Sandbox {
     const statusText = typeof head.statusText === 'string' && head.statusText !== '' ? head.statusText : undefined;
     // Fields every answer carries beside its body: a reason phrase and encodeBody 'manual', if any.
     const extra = { ...(statusText && { statusText }), ...(head.encoded === true && { encodedByTenant: true }) };
-    const problem = wireResponseProblem(head.status, head.headers, statusText);
+    // A streamed body's declared length (a FixedLengthStream), which it is held to.
+    const declared = head.stream === true && head.length !== undefined ? head.length : undefined;
+    const problem = wireResponseProblem(head.status, head.headers, statusText)
+      ?? (declared === undefined || (Number.isSafeInteger(declared) && (declared as number) >= 0) ? undefined : MALFORMED_RESPONSE);
     if (problem !== undefined) {
       task.reject(new TenantExceptionError(this.#spec!.name, 'TypeError', problem, ''));
       if (head.stream === true) this.#send({ t: 'cancel', id: task.id });
     } else if (head.stream === true) {
       // A body still being produced (server-sent events, a proxied stream): the head goes out now
       // with what is there, the rest as the socket takes it.
-      const stream = this.#streamBody(task);
+      const bodyLength = declared as number | undefined;
+      const stream = this.#streamBody(task, bodyLength);
       if (body && body.byteLength > 0) task.body!.receive(toArrayBuffer(body), null);
-      task.resolve({ status: head.status as number, headers: head.headers as string[], body: stream, ...extra });
+      task.resolve({ status: head.status as number, headers: head.headers as string[], body: stream, ...extra, ...(bodyLength !== undefined && { bodyLength }) });
     } else {
       task.requestBody?.release();
       task.resolve({ status: head.status as number, headers: head.headers as string[], body: head.hasBody ? (toArrayBuffer(body) ?? new ArrayBuffer(0)) : null, ...extra });
@@ -432,9 +436,9 @@ export class ProcessSandbox implements Sandbox {
   }
 
   /** The body of `task`'s response as a stream that asks the sandbox for each next chunk. */
-  #streamBody(task: ProcessTask): ReadableStream<Uint8Array> {
+  #streamBody(task: ProcessTask, declaredLength: number | undefined): ReadableStream<Uint8Array> {
     const id = task.id;
-    task.body = new StreamedBody({
+    task.body = new StreamedBody(declaredLength, {
       pull: () => this.#send({ t: 'pull', id }),
       cancel: () => this.#send({ t: 'cancel', id }),
       closed: () => queueMicrotask(() => {

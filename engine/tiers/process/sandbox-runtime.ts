@@ -14,6 +14,7 @@ import { formatWithOptions, inspect } from 'node:util';
 import { scheduler } from 'node:timers/promises';
 // Bundled into the runtime file with it: the isolate runtime's wording for what was thrown.
 import { describe } from '../../../runtime-api/dispatch/describe.ts';
+import { defineIdentityStreams } from '../../../runtime-api/web/identity-streams.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
 
 interface ExportedHandler {
@@ -143,6 +144,9 @@ const clientSignals = new Map<number, AbortController>();
 /** Responses made with `encodeBody: 'manual'`: their bytes are already as Content-Encoding says. */
 const encodedByTenant = new WeakSet<Response>();
 
+/** The lengths FixedLengthStreams declared for their readable sides: a body's Content-Length. */
+const declaredLengths = new WeakMap<ReadableStream, number>();
+
 function abortRequest(id: number): void {
   clientSignals.get(id)?.abort(new DOMException('The request was cancelled before its response was complete (its client disconnected)', 'AbortError'));
 }
@@ -174,9 +178,10 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
     if (response.body === null) {
       send({ ...answer, hasBody: false, waitUntil: ctx.promises.length > 0 });
     } else {
+      const length = declaredLengths.get(response.body);
       const { bytes, rest } = await readyBytes(response.body.getReader());
       if (rest) streams.set(id, rest);
-      send({ ...answer, hasBody: true, stream: rest !== undefined, waitUntil: ctx.promises.length > 0 }, bytes);
+      send({ ...answer, hasBody: true, stream: rest !== undefined, ...(rest && length !== undefined && { length }), waitUntil: ctx.promises.length > 0 }, bytes);
     }
   } catch (err) {
     send({ t: 'exc', id, ...errorFields(err), waitUntil: ctx.promises.length > 0 });
@@ -410,6 +415,11 @@ globalThis.Response = new Proxy(globalThis.Response, {
     return response;
   },
 });
+// Workers' byte TransformStreams, as the isolate tier defines them.
+const identity = defineIdentityStreams(TransformStream, (chunk) => bytesOf(chunk) ?? null, (readable, length) => declaredLengths.set(readable, length));
+for (const [name, value] of Object.entries(identity)) {
+  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+}
 await warmWebApis();
 send({ t: 'booted' });
 input.on('data', (chunk: Buffer) => {

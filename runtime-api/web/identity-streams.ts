@@ -1,0 +1,99 @@
+// Workers' byte TransformStreams. IdentityTransformStream passes the bytes written to it through
+// unchanged; FixedLengthStream also holds them to a length declared up front, and a Response whose
+// body is its readable side goes out with that Content-Length instead of chunked (a download's
+// progress bar, a client that needs the size first). The host checks the bytes against the
+// declared length again as they leave: a tenant owns its realm, runtime code included, so what it
+// declares is a claim, and a wrong one must cut the connection rather than desync it.
+//
+// Both runtimes define them: the isolate's over the web-streams-polyfill classes, the process
+// tier's over Node's, so the classes take what they build on as arguments.
+
+/** What the writable side takes: WebIDL's BufferSource. */
+type ByteChunk = ArrayBuffer | ArrayBufferView;
+
+export interface ByteStreamOptions {
+  /** Bytes the writable side queues before write() waits (workerd's option; default 0). */
+  highWaterMark?: number;
+}
+
+export interface IdentityStreams {
+  IdentityTransformStream: new (options?: ByteStreamOptions) => TransformStream<ByteChunk, Uint8Array>;
+  FixedLengthStream: new (expectedLength: number | bigint, options?: ByteStreamOptions) => TransformStream<ByteChunk, Uint8Array>;
+}
+
+/**
+ * Defines the two classes over `Transform`. `bytesOf` gives a chunk's bytes (null: not a
+ * BufferSource); `declare` records the length a FixedLengthStream's readable side will carry.
+ */
+export function defineIdentityStreams(
+  Transform: typeof TransformStream,
+  bytesOf: (chunk: unknown) => Uint8Array | null,
+  declare: (readable: ReadableStream<Uint8Array>, length: number) => void,
+): IdentityStreams {
+  function chunkBytes(chunk: unknown): Uint8Array {
+    const bytes = bytesOf(chunk);
+    if (bytes !== null) return bytes;
+    throw new TypeError(typeof chunk === 'string'
+      ? 'This TransformStream carries bytes, but a string was written to it: encode it first (new TextEncoder().encode(text))'
+      : 'This TransformStream carries bytes: write an ArrayBuffer or a view of one');
+  }
+
+  function strategy(options: ByteStreamOptions | undefined): QueuingStrategy<unknown> {
+    const highWaterMark = options?.highWaterMark === undefined ? 0 : Number(options.highWaterMark);
+    if (!(highWaterMark >= 0)) throw new RangeError('highWaterMark must be a non-negative number');
+    return { highWaterMark, size: (chunk) => bytesOf(chunk)?.byteLength ?? 0 };
+  }
+
+  // The length the FixedLengthStream being constructed passes to its base class: constructors run
+  // synchronously, so it is read before anything else could set it.
+  let nextExpected: number | undefined;
+
+  class IdentityTransformStream extends Transform<ByteChunk, Uint8Array> {
+    constructor(options?: ByteStreamOptions) {
+      const expected = nextExpected;
+      nextExpected = undefined;
+      let seen = 0;
+      super({
+        transform(chunk, controller) {
+          const bytes = chunkBytes(chunk);
+          if (expected !== undefined) {
+            seen += bytes.byteLength;
+            if (seen > expected) throw new TypeError(`More bytes were written to a FixedLengthStream than the ${expected} it was made for`);
+          }
+          controller.enqueue(bytes);
+        },
+        flush() {
+          if (expected !== undefined && seen < expected) {
+            throw new TypeError(`A FixedLengthStream made for ${expected} bytes was closed after ${seen}`);
+          }
+        },
+      }, strategy(options));
+      if (expected !== undefined) declare(this.readable, expected);
+    }
+
+    get [Symbol.toStringTag](): string {
+      return 'IdentityTransformStream';
+    }
+  }
+
+  class FixedLengthStream extends IdentityTransformStream {
+    constructor(expectedLength: number | bigint, options?: ByteStreamOptions) {
+      const expected = typeof expectedLength === 'bigint' ? Number(expectedLength) : expectedLength;
+      if (typeof expected !== 'number' || !Number.isSafeInteger(expected) || expected < 0) {
+        throw new TypeError('FixedLengthStream needs a length in bytes: a non-negative integer');
+      }
+      nextExpected = expected;
+      try {
+        super(options);
+      } finally {
+        nextExpected = undefined;
+      }
+    }
+
+    override get [Symbol.toStringTag](): string {
+      return 'FixedLengthStream';
+    }
+  }
+
+  return { IdentityTransformStream, FixedLengthStream };
+}
