@@ -264,6 +264,24 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     expect(await (await get(backend, 'fixed', '/shape')).json()).toEqual(await (await get(isolate, 'fixed', '/shape')).json());
   });
 
+  it('hashes with crypto.DigestStream as the isolate tier does', async () => {
+    const code = `export default { async fetch() {
+      const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
+      const stream = new crypto.DigestStream('SHA-256');
+      const writer = stream.getWriter();
+      await writer.write('abc');
+      await writer.write(new Uint8Array(300000).fill(7));
+      await writer.close();
+      let unknown;
+      try { new crypto.DigestStream('SHA-3'); } catch (e) { unknown = e.name; }
+      return Response.json({ digest: hex(await stream.digest), unknown, tag: String(stream) });
+    } }`;
+    await Promise.all([backend.engine!.deploy('digester', { code, tier }), isolate.engine!.deploy('digester', { code })]);
+    const got = await (await get(backend, 'digester')).json<{ digest: string }>();
+    expect(got).toEqual(await (await get(isolate, 'digester')).json());
+    expect(got.digest).toHaveLength(64);
+  });
+
   it('streams a big or chunked request body to the tenant as it reads it, as the isolate tier does', async () => {
     const code = `export default { async fetch(request, env, ctx) {
       const path = new URL(request.url).pathname;

@@ -5,6 +5,7 @@ import { host } from './host-calls.ts';
 import { DOMException } from '../web/index.ts';
 import { requireArguments } from '../webidl/index.ts';
 import { subtle, type SubtleCrypto } from './subtle-crypto.ts';
+import { DigestStream } from './digest.ts';
 
 const BLOCK = 4096;
 // Web Crypto §10.1.1: requests over 65536 bytes are a QuotaExceededError.
@@ -65,6 +66,10 @@ class Crypto {
   }
   get subtle(): SubtleCrypto {
     return subtle;
+  }
+  /** Workers' crypto.DigestStream. */
+  get DigestStream(): typeof DigestStream {
+    return DigestStream;
   }
   get [Symbol.toStringTag]() {
     return 'Crypto';

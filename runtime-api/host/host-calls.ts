@@ -20,8 +20,12 @@ export interface HostCalls {
   startFetch(id: number, method: string, url: string, headers: string[], body: ArrayBuffer | null, redirect: string): void;
   /** Cancel subrequest `id`. */
   abortFetch(id: number): void;
-  /** The digest of `data` with a node:crypto hash name (sha1, sha256, sha384, sha512). */
-  digest(algorithm: string, data: ArrayBuffer): ArrayBuffer;
+  /**
+   * Hashes `data` (at most 256 KB) with a node:crypto hash name (sha1, sha256, sha384, sha512,
+   * md5). Stream 0: the digest of `data`. Any other: feeds that stream's hash, kept on the host,
+   * and with `end` returns its digest (else null).
+   */
+  digest(algorithm: string, data: ArrayBuffer, stream: number, end: boolean): ArrayBuffer | null;
   /** The next chunk of request `id`'s streamed response body: bytes, or null at its end or on `error`. */
   streamChunk(id: number, chunk: ArrayBuffer | null, error: string | null): void;
   /** The tenant reads request `id`'s streamed body: the host answers through settleRequestChunk. */

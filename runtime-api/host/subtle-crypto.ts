@@ -1,4 +1,4 @@
-// crypto.subtle (Web Crypto §14). digest runs on a synchronous host call; every other method
+// crypto.subtle (Web Crypto §14). digest runs on synchronous host calls (digest.ts); every other method
 // converts its arguments here into plain data (algorithm dictionaries, key descriptors, byte
 // copies), runs on the host's node:crypto webcrypto, and settles through settleCrypto. Web
 // Crypto's own checks (algorithm/usage matching, parameter validation) are node's, with the
@@ -7,11 +7,10 @@
 import { DOMException } from '../web/index.ts';
 import { requireArguments, viewBufferSource } from '../webidl/index.ts';
 import { type CryptoKey, heldKey, keyFromDescriptor, type KeyDescriptor } from './crypto-key.ts';
+import { digestBytes, digestName } from './digest.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
 
-// MD5 is not Web Crypto's; Workers offer it for digests (ETags, legacy checksums), and so does islet.
-const DIGESTS: Record<string, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512', MD5: 'md5' };
 
 // Operations waiting for the host, per isolate; the host keeps its own bound too.
 const MAX_PENDING = 32;
@@ -114,18 +113,12 @@ function jwkInOrder(jwk: Record<string, unknown>): Record<string, unknown> {
 
 const where = (method: string) => `Failed to execute '${method}' on 'SubtleCrypto'`;
 
-function digestName(algorithm: unknown): string {
-  const name = typeof algorithm === 'string' ? algorithm : (algorithm as { name?: unknown } | null)?.name;
-  if (typeof name !== 'string') throw new TypeError('crypto.subtle.digest: the algorithm must be a name or { name }');
-  const hostName = DIGESTS[name.toUpperCase()];
-  if (!hostName) throw new DOMException(`Unrecognized algorithm name: ${name}`, 'NotSupportedError');
-  return hostName;
-}
-
 class SubtleCrypto {
   async digest(algorithm: unknown, data: unknown): Promise<ArrayBuffer> {
-    const name = digestName(algorithm);
-    return host().digest(name, bytes(data, where('digest')));
+    const name = digestName(algorithm, 'crypto.subtle.digest');
+    const view = viewBufferSource(data, false, where('digest'));
+    if (view === null) throw new TypeError(`${where('digest')}: expected a BufferSource`);
+    return digestBytes(name, view);
   }
 
   async encrypt(algorithm: unknown, key: unknown, data: unknown): Promise<ArrayBuffer> {

@@ -1,6 +1,6 @@
 // One V8 isolate serving one function: boots the runtime and the tenant module, batches requests
 // into it, and turns limit violations into typed errors for every request it was serving.
-import { createHash, getRandomValues } from 'node:crypto';
+import { getRandomValues } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import ivm from 'isolated-vm';
 import {
@@ -14,6 +14,7 @@ import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_TIMERS_PER_ISOLATE } from '../../limits
 import { MALFORMED_RESPONSE, splitPseudoFields, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import { MODULE_LOADED_EXPORT } from '../../bundle/index.ts';
 import { LegacyDecoders, legacyEncodingOf } from './legacy-text.ts';
+import { Digests } from './digests.ts';
 import type { Sandbox, SandboxSpec, SandboxUsage } from '../tier.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import type { CodeCache } from '../../warm/index.ts';
@@ -47,15 +48,6 @@ const HEAP_READ_INTERVAL_MS = 1_000;
 /** settleCrypto's arguments: operation id, whether it succeeded, its result or failure. */
 type CryptoSettled = [id: number, ok: boolean, value: unknown];
 
-const DIGESTS = new Set(['sha1', 'sha256', 'sha384', 'sha512', 'md5']);
-
-/** crypto.subtle.digest for the isolate; the arguments come from tenant code, so check them. */
-function digest(algorithm: string, data: unknown): ArrayBuffer {
-  if (!DIGESTS.has(algorithm) || !(data instanceof ArrayBuffer)) throw new TypeError('digest: unsupported algorithm or data');
-  const out = createHash(algorithm).update(new Uint8Array(data)).digest();
-  return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength);
-}
-
 /** A tenant's stack ends in islet's dispatcher; those frames mean nothing to its author. */
 function withoutRuntimeFrames(stack: string): string {
   return stack.split('\n').filter((line) => !line.includes('(islet:runtime:')).join('\n');
@@ -85,6 +77,7 @@ export class IsolateSandbox implements Sandbox {
   });
   readonly #timers = new TimerQueue(() => this.#fireTimer());
   readonly #legacyDecoders = new LegacyDecoders();
+  readonly #digests = new Digests();
   /** While a module bundle's top level runs on (after a top-level await). */
   #loading = false;
   /** What that top level left uncaught meanwhile: the module failed. */
@@ -221,7 +214,7 @@ export class IsolateSandbox implements Sandbox {
         { ignored: true },
       ),
       new ivm.Callback((id: number) => this.#abortFetch(id), { ignored: true }),
-      new ivm.Callback((algorithm: string, data: unknown) => digest(algorithm, data)),
+      new ivm.Callback((algorithm: unknown, data: unknown, stream: unknown, end: unknown) => this.#digests.update(algorithm, data, stream, end)),
       new ivm.Callback((id: number, op: string, args: unknown) => this.#startCrypto(id, op, args), { ignored: true }),
       new ivm.Callback((id: number, chunk: unknown, error: unknown) => this.#onStreamChunk(id, chunk, error), { ignored: true }),
       new ivm.Callback((id: number) => this.#pullRequestBody(id), { ignored: true }),
@@ -738,6 +731,7 @@ export class IsolateSandbox implements Sandbox {
     this.#meter?.stop();
     this.#timers.clearAll();
     this.#legacyDecoders.clear();
+    this.#digests.clear();
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
     for (const cancel of this.#aiCalls.values()) cancel.abort();

@@ -4,6 +4,7 @@
 // named by ISLET_CHANNEL_FD (3, a socket pair to the host, or in a VM a virtio serial port), or
 // on stdin and stdout when that is "stdio" (inside container runtimes). The tenant's fetch()
 // goes to the host, which runs it under the function's egress policy.
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, fstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { scheduler } from 'node:timers/promises';
 // Bundled into the runtime file with it: the isolate runtime's wording for what was thrown.
 import { describe } from '../../../runtime-api/dispatch/describe.ts';
 import { defineIdentityStreams } from '../../../runtime-api/web/identity-streams.ts';
+import { nodeDigestName } from '../../../runtime-api/host/digest-names.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
 
 interface ExportedHandler {
@@ -415,6 +417,50 @@ globalThis.Response = new Proxy(globalThis.Response, {
     return response;
   },
 });
+/** Workers' crypto.DigestStream, as the isolate tier has it (runtime-api/host/digest.ts). */
+class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView | string> {
+  readonly #digest: Promise<ArrayBuffer>;
+
+  constructor(algorithm: unknown) {
+    const name = nodeDigestName(algorithm, 'DigestStream');
+    if (name === undefined) throw new DOMException(`Unrecognized algorithm name: ${String((algorithm as { name?: unknown })?.name ?? algorithm)}`, 'NotSupportedError');
+    const hash = createHash(name);
+    let settle!: { resolve(digest: ArrayBuffer): void; reject(reason: unknown): void };
+    const digest = new Promise<ArrayBuffer>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    super({
+      write(chunk) {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : bytesOf(chunk);
+        if (bytes === undefined) {
+          const err = new TypeError('DigestStream takes an ArrayBuffer, a view of one, or a string');
+          settle.reject(err);
+          throw err;
+        }
+        hash.update(bytes);
+      },
+      close() {
+        const out = hash.digest();
+        settle.resolve(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer);
+      },
+      abort(reason) {
+        settle.reject(reason);
+      },
+    });
+    this.#digest = digest;
+    digest.catch(() => {});
+  }
+
+  get digest(): Promise<ArrayBuffer> {
+    return this.#digest;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'DigestStream';
+  }
+}
+Object.defineProperty(globalThis.crypto, 'DigestStream', { value: DigestStream, writable: true, configurable: true, enumerable: false });
+
 // Workers' byte TransformStreams, as the isolate tier defines them.
 const identity = defineIdentityStreams(TransformStream, (chunk) => bytesOf(chunk) ?? null, (readable, length) => declaredLengths.set(readable, length));
 for (const [name, value] of Object.entries(identity)) {

@@ -1,0 +1,50 @@
+// Digests for isolates (crypto.subtle.digest, crypto.DigestStream), computed by node:crypto on a
+// synchronous host call. Such a call runs on the engine's event loop, so one call hashes at most
+// DIGEST_PIECE_BYTES (~0.5 ms of SHA-256 here): the runtime feeds bigger data piece by piece into
+// a hash kept here between calls, and other tenants' I/O runs between the pieces. (One call over
+// 32 MB held the loop for 60 ms.) The isolate waits through each call, so the tenant's own CPU
+// clock pays for its hashing, as it would in workerd.
+import { createHash, type Hash } from 'node:crypto';
+
+/** Bytes one host call may hash: the runtime's piece size (runtime-api/host/digest.ts) is the same. */
+export const DIGEST_PIECE_BYTES = 256 * 1024;
+
+/** DigestStreams (and big digests in progress) one isolate may have open at once. */
+const MAX_OPEN_DIGESTS = 64;
+
+const ALGORITHMS = new Set(['sha1', 'sha256', 'sha384', 'sha512', 'md5']);
+
+export class Digests {
+  readonly #open = new Map<number, Hash>();
+
+  /**
+   * Hashes `data` with `algorithm` (a node:crypto name). Stream 0 is a one-shot digest; any other
+   * stream number feeds that stream's hash, made on first use, and `end` returns its digest and
+   * forgets it. Everything here comes from the isolate, so it is checked first.
+   */
+  update(algorithm: unknown, data: unknown, stream: unknown, end: unknown): ArrayBuffer | null {
+    if (typeof algorithm !== 'string' || !ALGORITHMS.has(algorithm) || !(data instanceof ArrayBuffer) || !Number.isSafeInteger(stream)) {
+      throw new TypeError('digest: unsupported algorithm or data');
+    }
+    if (data.byteLength > DIGEST_PIECE_BYTES) throw new TypeError(`digest: more than ${DIGEST_PIECE_BYTES} bytes in one piece`);
+    const id = stream as number;
+    let hash = this.#open.get(id);
+    if (hash === undefined) {
+      if (id !== 0 && this.#open.size >= MAX_OPEN_DIGESTS) {
+        throw new TypeError(`more than ${MAX_OPEN_DIGESTS} DigestStreams are open at once: close some first`);
+      }
+      hash = createHash(algorithm);
+      if (id !== 0) this.#open.set(id, hash);
+    }
+    hash.update(new Uint8Array(data));
+    if (id !== 0 && end !== true) return null;
+    this.#open.delete(id);
+    const out = hash.digest();
+    return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
+  }
+
+  /** Forgets every open hash (the isolate is gone). */
+  clear(): void {
+    this.#open.clear();
+  }
+}

@@ -1,0 +1,14 @@
+// The digest algorithms isolates and process sandboxes offer, by Web Crypto name, with node:crypto's
+// name for each. MD5 is not Web Crypto's; Workers offer it for digests (ETags, legacy checksums),
+// and so does islet.
+const DIGESTS: Record<string, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512', MD5: 'md5' };
+
+/**
+ * node:crypto's name for the digest `algorithm` names (a name or `{ name }`, any case); undefined
+ * for one not offered. A TypeError when it is neither a string nor has a string name.
+ */
+export function nodeDigestName(algorithm: unknown, where: string): string | undefined {
+  const name = typeof algorithm === 'string' ? algorithm : (algorithm as { name?: unknown } | null)?.name;
+  if (typeof name !== 'string') throw new TypeError(`${where}: the algorithm must be a name or { name }`);
+  return Object.hasOwn(DIGESTS, name.toUpperCase()) ? DIGESTS[name.toUpperCase()] : undefined;
+}

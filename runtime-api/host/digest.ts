@@ -1,0 +1,96 @@
+// Hashing on the host, piece by piece: a host call runs on the engine's event loop, so it takes at
+// most PIECE_BYTES (engine/tiers/isolate/digests.ts holds it to that), and bigger data goes as
+// pieces into a hash the host keeps between calls. crypto.subtle.digest and Workers'
+// crypto.DigestStream both use it.
+import { utf8Encode } from '../encoding/utf8.ts';
+import { DOMException } from '../web/dom-exception.ts';
+import { WritableStream } from '../web/streams.ts';
+import { viewBufferSource } from '../webidl/index.ts';
+import { nodeDigestName } from './digest-names.ts';
+import { host } from './host-calls.ts';
+
+const PIECE_BYTES = 256 * 1024;
+
+/** The host's name for a digest algorithm (a name or `{ name }`), or the error Web Crypto names. */
+export function digestName(algorithm: unknown, where: string): string {
+  const name = nodeDigestName(algorithm, where);
+  if (name === undefined) throw new DOMException(`Unrecognized algorithm name: ${String((algorithm as { name?: unknown })?.name ?? algorithm)}`, 'NotSupportedError');
+  return name;
+}
+
+// Stream 0 is the host's one-shot digest; these number the hashes kept open between calls.
+let nextStream = 1;
+
+/** The host call for one piece: its bytes copied out of the view (the call copies a whole buffer). */
+function feed(name: string, bytes: Uint8Array, stream: number, end: boolean): ArrayBuffer | null {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  return host().digest(name, whole ? bytes.buffer as ArrayBuffer : bytes.slice().buffer, stream, end);
+}
+
+/** Feeds `bytes` to open hash `stream`, piece by piece. */
+function feedPieces(name: string, bytes: Uint8Array, stream: number): void {
+  for (let at = 0; at < bytes.byteLength; at += PIECE_BYTES) feed(name, bytes.subarray(at, at + PIECE_BYTES), stream, false);
+}
+
+/** The digest of `bytes` with the host's hash `name`. */
+export function digestBytes(name: string, bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteLength <= PIECE_BYTES) return feed(name, bytes, 0, true)!;
+  const stream = nextStream++;
+  feedPieces(name, bytes, stream);
+  return feed(name, new Uint8Array(0), stream, true)!;
+}
+
+/**
+ * Workers' crypto.DigestStream: a WritableStream whose `digest` promise resolves to the hash of
+ * every byte written, once it is closed. The bytes go to the host as they are written; the
+ * isolate keeps none of them. Chunks are BufferSources or strings (UTF-8), as in workerd.
+ */
+export class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView | string> {
+  readonly #digest: Promise<ArrayBuffer>;
+
+  constructor(algorithm: unknown) {
+    const name = digestName(algorithm, 'DigestStream');
+    const stream = nextStream++;
+    let settle!: { resolve(digest: ArrayBuffer): void; reject(reason: unknown): void };
+    const digest = new Promise<ArrayBuffer>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    // The host's hash, once a byte was fed to it: one never written to needs no call to forget it.
+    let opened = false;
+    super({
+      write(chunk) {
+        try {
+          const bytes = typeof chunk === 'string' ? utf8Encode(chunk) : viewBufferSource(chunk, false, 'DigestStream');
+          if (bytes === null) throw new TypeError('DigestStream takes an ArrayBuffer, a view of one, or a string');
+          if (bytes.byteLength === 0) return;
+          opened = true;
+          feedPieces(name, bytes, stream);
+        } catch (err) {
+          // The stream errors with it, and so does the digest: it can no longer be had.
+          if (opened) feed(name, new Uint8Array(0), stream, true);
+          opened = false;
+          settle.reject(err);
+          throw err;
+        }
+      },
+      close() {
+        settle.resolve(feed(name, new Uint8Array(0), stream, true)!);
+      },
+      abort(reason) {
+        if (opened) feed(name, new Uint8Array(0), stream, true);
+        settle.reject(reason);
+      },
+    });
+    this.#digest = digest;
+    // Nobody need await it: a rejection after abort() must not count as unhandled.
+    digest.catch(() => {});
+  }
+
+  get digest(): Promise<ArrayBuffer> {
+    return this.#digest;
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'DigestStream';
+  }
+}
