@@ -161,9 +161,22 @@ export const ACCEL_DEFAULTS = Object.freeze({
   maxPending: 64,
   /** How long one call may take, queue included (also never past the function's wallMs). */
   timeoutMs: 10_000,
-  /** Largest input one call may send, all tensors together. */
+  /**
+   * Largest input one call may send, all tensors together. A string counts its UTF-16 bytes plus
+   * STRING_OVERHEAD_BYTES, so a million empty strings weigh what crossing them costs.
+   */
   maxInputBytes: 16 * 1024 * 1024,
+  /**
+   * Largest output a built-in model makes for one call, and most multiply-adds one top-k call may
+   * ask for (~0.3 s of a worker): outputs are computed in the host's memory, not the tenant's,
+   * and one worker serves every tenant, so a call past either fails alone before it runs.
+   */
+  maxOutputBytes: 16 * 1024 * 1024,
+  maxWorkPerCall: 2 ** 27,
 });
+
+/** What one string in an env.AI input counts for besides its characters (see maxInputBytes). */
+export const STRING_OVERHEAD_BYTES = 32;
 
 /**
  * Worker threads in the accelerator pool: half the cores (at least one, at most eight), leaving

@@ -227,7 +227,7 @@ describe('failures', () => {
 
   it('a model that cannot load is reported, and calls to it fail clearly', async () => {
     const p = pool({ models: { broken: { path: path.join(dir, 'missing.onnx') } } });
-    await expect(p.run({ tenant: 'a', model: 'broken', inputs: {} })).rejects.toThrow(/model "broken" is unavailable: failed to load/);
+    await expect(p.run({ tenant: 'a', model: 'broken', inputs: {} })).rejects.toThrow(/model "broken" is unavailable on this host/);
     expect((p.status() as any).models.broken.error).toMatch(/failed to load/);
   });
 });

@@ -192,6 +192,11 @@ export class AccelPool {
     return [...this.#models.values()].map(infoOf);
   }
 
+  /** Calls `tenant` has queued or running. */
+  pendingCalls(tenant: string): number {
+    return this.#pending.get(tenant) ?? 0;
+  }
+
   async model(name: string): Promise<ModelInfo | undefined> {
     if (!this.#started) await this.ready;
     const model = this.#models.get(name);
@@ -205,7 +210,8 @@ export class AccelPool {
     if (this.#startError) throw new BackendError(`the accelerator pool failed to start: ${this.#startError}`);
     const model = this.#models.get(request.model);
     if (!model) throw new UnknownModelError(request.model, [...this.#models.keys()]);
-    if (model.error) throw new BackendError(`model "${model.name}" is unavailable: ${model.error}`);
+    // The reason (a path, a library's words) is in the log and the status, not in what callers see.
+    if (model.error) throw new BackendError(`model "${model.name}" is unavailable on this host`);
     checkInputs(model.name, model.signature!, request.inputs);
     const maxPending = request.maxPending ?? ACCEL_DEFAULTS.maxPending;
     const pending = this.#pending.get(request.tenant) ?? 0;

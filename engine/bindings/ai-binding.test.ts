@@ -29,6 +29,7 @@ beforeAll(() => {
       classifier: { path: `${MODELS_DIR}/mlp-classifier.onnx` },
       slow: { backend: 'test', maxBatch: 1, options: { delayMs: 300 } },
       narrow: { backend: 'test', maxBatch: 1, maxQueued: 1, options: { delayMs: 100 } },
+      missing: { path: '/srv/operator-only/private-model.onnx' },
     },
     accel: { workers: 1, backendModules: [TEST_BACKEND] },
   });
@@ -102,6 +103,42 @@ describe('env.AI', () => {
     expect(out.tooMany[2]).toMatch(/plain arrays may hold 4194304/);
   });
 
+  it('inputs past the limit are refused in the isolate, strings weighed by count too; outputs and work past theirs fail alone', async () => {
+    const out = await run('ai-bounds', `
+      const outcome = (p) => p.then(() => 'ok', (e) => [e.name, e.code, e.message]);
+      const bigTyped = await outcome(env.AI.run('classifier', { input: new Float32Array(4 * 1024 * 1024 + 1) }));
+      const emptyStrings = await outcome(env.AI.run('@islet/embed-text', { text: new Array(600000).fill('') }));
+      // 70,000 short texts are a small input and 70 MB of embeddings.
+      const manyTexts = await outcome(env.AI.run('@islet/embed-text', { text: new Array(70000).fill('a') }));
+      // One call too big for the worker, in the same batch as a small one (the worker is busy
+      // with 'slow' while both queue): the big one fails, the small one is answered.
+      const held = env.AI.run('slow', { x: new Float32Array([1]) });
+      await new Promise((r) => setTimeout(r, 30));
+      const column = { data: new Float32Array(1000000).fill(1), shape: [1000000, 1] };
+      const [huge, small] = await Promise.all([
+        outcome(env.AI.run('@islet/cosine-top-k', { query: column, candidates: column, k: 1000000 })),
+        env.AI.run('@islet/cosine-top-k', { query: [[1, 0]], candidates: [[1, 0], [0, 1]], k: 1 }),
+      ]);
+      const work = await outcome(env.AI.run('@islet/cosine-top-k', {
+        query: { data: new Float32Array(1000 * 500), shape: [1000, 500] }, candidates: { data: new Float32Array(1000 * 500), shape: [1000, 500] }, k: 1,
+      }));
+      await held;
+      return Response.json({ bigTyped, emptyStrings, manyTexts, huge, small: [...small.indices.data], work });
+    `, { timeoutMs: 20_000 });
+    expect(out.bigTyped).toEqual(['AIInputError', 'bad_input', 'inputs to model "classifier" are larger than 16777216 bytes']);
+    expect(out.emptyStrings.slice(0, 2)).toEqual(['AIInputError', 'bad_input']);
+    expect(out.manyTexts[2]).toMatch(/70000 texts would make 71680000 bytes of output; one call may make 16777216/);
+    expect(out.huge[2]).toMatch(/bytes of output; one call may make/);
+    expect(out.small).toEqual([0]);
+    expect(out.work[2]).toMatch(/more work than one call may ask for/);
+  });
+
+  it('an unavailable model is a backend error that keeps the operator\'s reason (a path on the host) to the operator', async () => {
+    const out = await run('ai-missing', failing(`env.AI.run('missing', { input: new Float32Array(8) })`));
+    expect(out).toEqual({ name: 'AIBackendError', code: 'backend_error', message: 'model "missing" is unavailable on this host' });
+    expect((engine.status().accel as any).models.missing.error).toMatch(/operator-only/);
+  });
+
   it('a model list in the binding limits what the function may call', async () => {
     const out = await run('ai-allow', failing(`env.AI.run('classifier', { input: new Float32Array(8) })`), { models: ['@islet/embed-text'] });
     expect(out).toMatchObject({ name: 'AIUnknownModelError', code: 'unknown_model', message: expect.stringMatching(/available: @islet\/embed-text\)$/) });
@@ -113,10 +150,10 @@ describe('env.AI', () => {
       const held = [env.AI.run('slow', x), env.AI.run('slow', x)];
       const over = await env.AI.run('slow', x).catch((e) => [e.name, e.code]);
       const late = await env.AI.run('slow', x, { timeoutMs: 50 }).catch((e) => [e.name, e.code]);
+      const done = await Promise.all(held);
       const ctl = new AbortController();
       const aborted = env.AI.run('slow', x, { signal: ctl.signal }).catch((e) => e.name);
       ctl.abort();
-      const done = await Promise.all(held);
       return Response.json({ over, late, aborted: await aborted, y: [...done[0].y.data] });
     `, { maxPending: 2 });
     expect(out).toEqual({ over: ['AIQuotaExceededError', 'quota_exceeded'], late: ['AIQuotaExceededError', 'quota_exceeded'], aborted: 'AbortError', y: [2] });

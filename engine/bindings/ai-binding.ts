@@ -5,8 +5,9 @@ import {
   BadInputError, inferShape, isDType, NUMERIC_DTYPES, UnknownModelError, type AccelPool, type ModelInfo, type Tensor,
   type TensorMap,
 } from '../accel/index.ts';
+import { BackendError, QuotaExceededError } from '../accel/errors.ts';
 import { ConfigError } from '../errors.ts';
-import { ACCEL_DEFAULTS } from '../limits.ts';
+import { ACCEL_DEFAULTS, STRING_OVERHEAD_BYTES } from '../limits.ts';
 
 /** A function's "ai" config: `{}` gives it env.AI with the defaults. */
 export interface AiBindingConfig {
@@ -34,6 +35,8 @@ export interface WireTensor {
 export interface AiHost {
   /** The name the binding has in env. */
   readonly binding: string;
+  /** Most calls the function may have pending (the runtime refuses more before copying inputs out). */
+  readonly maxPending: number;
   run(model: string, inputs: WireTensor[], timeoutMs: number | undefined, signal: AbortSignal): Promise<TensorMap>;
   models(): Promise<ModelInfo[]>;
 }
@@ -59,10 +62,16 @@ export function aiHost(tenant: string, config: ResolvedAiBinding, pool: AccelPoo
   const visible = async () => (await pool.models()).filter((m) => !allowed || allowed.has(m.name));
   return {
     binding: config.binding,
+    maxPending: config.maxPending,
     models: visible,
     async run(model, wire, timeoutMs, signal) {
       const info = typeof model === 'string' && (!allowed || allowed.has(model)) ? await pool.model(model) : undefined;
       if (!info) throw new UnknownModelError(String(model), (await visible()).map((m) => m.name));
+      // Why it is unavailable (a path on this host, a library's message) is the operator's to
+      // read, in the log and /_islet/status, not the tenant's.
+      if (info.error) throw new BackendError(`model "${model}" is unavailable on this host`);
+      // Before the inputs are converted: a call over the quota costs the host nothing more.
+      if (pool.pendingCalls(tenant) >= config.maxPending) throw new QuotaExceededError(tenant, config.maxPending);
       const inputs = tensorsFromWire(model, info, wire);
       const limit = timeoutMs !== undefined && Number.isFinite(timeoutMs) && timeoutMs > 0 ? Math.min(timeoutMs, ceilingMs) : ceilingMs;
       return pool.run({ tenant, model, inputs, timeoutMs: limit, maxPending: config.maxPending, signal });
@@ -83,7 +92,9 @@ export function tensorsFromWire(model: string, info: ModelInfo, wire: WireTensor
     const where = `model "${model}" input "${name}"`;
     if (!spec) throw new BadInputError(`model "${model}" has no input "${name}" (its inputs: ${Object.keys(info.signature?.inputs ?? {}).join(', ')})`);
     const tensor = toTensor(where, t, spec.dtype, spec.shape);
-    bytes += tensor.data instanceof ArrayBuffer ? tensor.data.byteLength : (tensor.data as string[]).reduce((n, s) => n + s.length * 2, 0);
+    bytes += tensor.data instanceof ArrayBuffer
+      ? tensor.data.byteLength
+      : (tensor.data as string[]).reduce((n, s) => n + s.length * 2 + STRING_OVERHEAD_BYTES, 0);
     if (bytes > ACCEL_DEFAULTS.maxInputBytes) throw new BadInputError(`inputs to model "${model}" are larger than ${ACCEL_DEFAULTS.maxInputBytes} bytes`);
     out[name] = tensor;
   }

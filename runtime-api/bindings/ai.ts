@@ -104,9 +104,29 @@ function toWire(name: string, value: unknown): WireTensor {
 /** Plain numbers one input may hold: the host's 16 MB input limit at 4 bytes a number. */
 const MAX_PLAIN_NUMBERS = 4 * 1024 * 1024;
 
+/** The host's input limit (engine/limits.ts ACCEL_DEFAULTS.maxInputBytes), and what a string counts besides its characters. */
+const MAX_INPUT_BYTES = 16 * 1024 * 1024;
+const STRING_OVERHEAD_BYTES = 32;
+
+/** What the host will count the inputs as, at least: typed arrays by their bytes, strings as it weighs them. */
+function inputBytes(wire: WireTensor[]): number {
+  let bytes = 0;
+  for (const t of wire) {
+    if (t.data instanceof ArrayBuffer) bytes += t.dtype === 'number' ? 0 : t.data.byteLength;
+    else for (const s of t.data as string[]) bytes += s.length * 2 + STRING_OVERHEAD_BYTES;
+  }
+  return bytes;
+}
+
 const pending = new PendingCalls<Record<string, AiTensor>>();
 
 export class Ai {
+  readonly #maxPending: number;
+
+  constructor(maxPending: number) {
+    this.#maxPending = maxPending;
+  }
+
   /** Runs `model` on `inputs` (name → typed array, numbers, strings or { data, shape }). */
   run(model: unknown, inputs: unknown, options?: unknown): Promise<Record<string, AiTensor>> {
     if (typeof model !== 'string') return Promise.reject(new TypeError('AI.run: the model must be a name (a string)'));
@@ -117,11 +137,18 @@ export class Ai {
     if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) return Promise.reject(new TypeError('AI.run: timeoutMs must be a positive number'));
     if (signal !== undefined && !(signal instanceof AbortSignal)) return Promise.reject(new TypeError('AI.run: signal must be an AbortSignal'));
     if (signal?.aborted) return Promise.reject(signal.reason);
+    // The host checks both again; refused here, a call costs it no copy of its inputs.
+    if (pending.size >= this.#maxPending) {
+      return Promise.reject(new AIError('quota_exceeded', `this function already has ${this.#maxPending} AI calls pending, its quota (ai.maxPending)`));
+    }
     let wire: WireTensor[];
     try {
       wire = Object.entries(inputs).map(([name, value]) => toWire(name, value));
     } catch (err) {
       return Promise.reject(err);
+    }
+    if (inputBytes(wire) > MAX_INPUT_BYTES) {
+      return Promise.reject(new AIError('bad_input', `inputs to model "${model}" are larger than ${MAX_INPUT_BYTES} bytes`));
     }
     return pending.start(signal, (id) => host().aiRun(id, model, wire, timeoutMs ?? null), (id) => host().aiAbort(id));
   }

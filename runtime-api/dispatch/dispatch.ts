@@ -39,14 +39,17 @@ export const RESULT_STREAM = 2;
  */
 const BATCH_MICROTASK_TURNS = 64;
 
-/** Binds the tenant's module; `aiBinding` names the env entry that gets env.AI, if it has one. */
-export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<string, unknown>, aiBinding: string | null = null): void {
+/**
+ * Binds the tenant's module; `aiBinding` names the env entry that gets env.AI, if it has one,
+ * with at most `aiMaxPending` calls pending.
+ */
+export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<string, unknown>, aiBinding: string | null = null, aiMaxPending = 64): void {
   const exported = namespace.default as ExportedHandler | undefined;
   if (exported === null || typeof exported !== 'object' || (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function')) {
     throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler)');
   }
   handler = exported;
-  if (aiBinding !== null) tenantEnv[aiBinding] = new Ai();
+  if (aiBinding !== null) tenantEnv[aiBinding] = new Ai(aiMaxPending);
   env = Object.freeze(tenantEnv);
 }
 

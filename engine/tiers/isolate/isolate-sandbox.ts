@@ -245,7 +245,7 @@ export class IsolateSandbox implements Sandbox {
     const runtime = this.#runtime!;
     try {
       const exported = spec.format === 'script' ? await this.#runScript(spec, codeCache) : await this.#evaluateModule(spec);
-      await runtime.setTenant.apply(undefined, [exported, new ivm.ExternalCopy(spec.env).copyInto(), spec.ai?.binding ?? null]);
+      await runtime.setTenant.apply(undefined, [exported, new ivm.ExternalCopy(spec.env).copyInto(), spec.ai?.binding ?? null, spec.ai?.maxPending ?? 0]);
       this.#cpuAnsweredNs = this.#readCpuNs();
     } catch (err) {
       // Killed by a limit while its top level ran (after a top-level await, on the meter): say which.
