@@ -167,6 +167,12 @@ export const ACCEL_DEFAULTS = Object.freeze({
    */
   maxInputBytes: 16 * 1024 * 1024,
   /**
+   * Most strings one call may send, all inputs together: they cross the boundary and are checked
+   * one by one on the engine's event loop (half a million took it ~100 ms), where bytes cross in
+   * one copy.
+   */
+  maxStrings: 65_536,
+  /**
    * Largest output a built-in model makes for one call, and most multiply-adds one top-k call may
    * ask for (~0.3 s of a worker): outputs are computed in the host's memory, not the tenant's,
    * and one worker serves every tenant, so a call past either fails alone before it runs.

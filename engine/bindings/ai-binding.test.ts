@@ -108,8 +108,9 @@ describe('env.AI', () => {
       const outcome = (p) => p.then(() => 'ok', (e) => [e.name, e.code, e.message]);
       const bigTyped = await outcome(env.AI.run('classifier', { input: new Float32Array(4 * 1024 * 1024 + 1) }));
       const emptyStrings = await outcome(env.AI.run('@islet/embed-text', { text: new Array(600000).fill('') }));
-      // 70,000 short texts are a small input and 70 MB of embeddings.
-      const manyTexts = await outcome(env.AI.run('@islet/embed-text', { text: new Array(70000).fill('a') }));
+      // 20,000 short texts are a small input and 20 MB of embeddings.
+      const tooManyStrings = await outcome(env.AI.run('@islet/embed-text', { text: new Array(70000).fill('a') }));
+      const manyTexts = await outcome(env.AI.run('@islet/embed-text', { text: new Array(20000).fill('a') }));
       // One call too big for the worker, in the same batch as a small one (the worker is busy
       // with 'slow' while both queue): the big one fails, the small one is answered.
       const held = env.AI.run('slow', { x: new Float32Array([1]) });
@@ -123,11 +124,12 @@ describe('env.AI', () => {
         query: { data: new Float32Array(1000 * 500), shape: [1000, 500] }, candidates: { data: new Float32Array(1000 * 500), shape: [1000, 500] }, k: 1,
       }));
       await held;
-      return Response.json({ bigTyped, emptyStrings, manyTexts, huge, small: [...small.indices.data], work });
+      return Response.json({ bigTyped, emptyStrings, tooManyStrings, manyTexts, huge, small: [...small.indices.data], work });
     `, { timeoutMs: 20_000 });
     expect(out.bigTyped).toEqual(['AIInputError', 'bad_input', 'inputs to model "classifier" are larger than 16777216 bytes']);
     expect(out.emptyStrings.slice(0, 2)).toEqual(['AIInputError', 'bad_input']);
-    expect(out.manyTexts[2]).toMatch(/70000 texts would make 71680000 bytes of output; one call may make 16777216/);
+    expect(out.tooManyStrings).toEqual(['AIInputError', 'bad_input', 'inputs to model "@islet/embed-text" hold more than 65536 strings']);
+    expect(out.manyTexts[2]).toMatch(/20000 texts would make 20480000 bytes of output; one call may make 16777216/);
     expect(out.huge[2]).toMatch(/bytes of output; one call may make/);
     expect(out.small).toEqual([0]);
     expect(out.work[2]).toMatch(/more work than one call may ask for/);

@@ -84,6 +84,7 @@ export function tensorsFromWire(model: string, info: ModelInfo, wire: WireTensor
   if (!Array.isArray(wire)) throw new BadInputError('inputs must be an object of name → tensor');
   const out: TensorMap = {};
   let bytes = 0;
+  let strings = 0;
   for (const t of wire) {
     const name = String(t?.name);
     // Own names only: "toString" or "__proto__" is no input of any model.
@@ -96,6 +97,8 @@ export function tensorsFromWire(model: string, info: ModelInfo, wire: WireTensor
       ? tensor.data.byteLength
       : (tensor.data as string[]).reduce((n, s) => n + s.length * 2 + STRING_OVERHEAD_BYTES, 0);
     if (bytes > ACCEL_DEFAULTS.maxInputBytes) throw new BadInputError(`inputs to model "${model}" are larger than ${ACCEL_DEFAULTS.maxInputBytes} bytes`);
+    if (Array.isArray(tensor.data)) strings += tensor.data.length;
+    if (strings > ACCEL_DEFAULTS.maxStrings) throw new BadInputError(`inputs to model "${model}" hold more than ${ACCEL_DEFAULTS.maxStrings} strings`);
     out[name] = tensor;
   }
   return out;

@@ -107,6 +107,14 @@ const MAX_PLAIN_NUMBERS = 4 * 1024 * 1024;
 /** The host's input limit (engine/limits.ts ACCEL_DEFAULTS.maxInputBytes), and what a string counts besides its characters. */
 const MAX_INPUT_BYTES = 16 * 1024 * 1024;
 const STRING_OVERHEAD_BYTES = 32;
+/** The host's limit on strings in one call (ACCEL_DEFAULTS.maxStrings). */
+const MAX_STRINGS = 65_536;
+
+function stringCount(wire: WireTensor[]): number {
+  let count = 0;
+  for (const t of wire) if (!(t.data instanceof ArrayBuffer)) count += t.data.length;
+  return count;
+}
 
 /** What the host will count the inputs as, at least: typed arrays by their bytes, strings as it weighs them. */
 function inputBytes(wire: WireTensor[]): number {
@@ -149,6 +157,9 @@ export class Ai {
     }
     if (inputBytes(wire) > MAX_INPUT_BYTES) {
       return Promise.reject(new AIError('bad_input', `inputs to model "${model}" are larger than ${MAX_INPUT_BYTES} bytes`));
+    }
+    if (stringCount(wire) > MAX_STRINGS) {
+      return Promise.reject(new AIError('bad_input', `inputs to model "${model}" hold more than ${MAX_STRINGS} strings`));
     }
     return pending.start(signal, (id) => host().aiRun(id, model, wire, timeoutMs ?? null), (id) => host().aiAbort(id));
   }
