@@ -350,6 +350,9 @@ describe('what a tenant leaves uncaught', () => {
     const logged = logLines.filter((l) => l.fn === 'floating' && l.src === 'console').map((l) => String(l.msg));
     expect(logged.some((m) => m.startsWith('Uncaught (in promise) Error: nobody awaits this'))).toBe(true);
     expect(logged.some((m) => m.startsWith('Uncaught (in promise) Error: from a timer'))).toBe(true);
+    // The tenant's frames only: not the engine's files on the host the error travelled through.
+    const uncaught = logged.filter((m) => m.startsWith('Uncaught'));
+    expect(uncaught.filter((m) => /isolated-vm boundary|\/engine\/|node:internal/.test(m))).toEqual([]);
   });
 
   it('a throw that throws again when read answers 500 for that request only', async () => {

@@ -48,9 +48,15 @@ const HEAP_READ_INTERVAL_MS = 1_000;
 /** settleCrypto's arguments: operation id, whether it succeeded, its result or failure. */
 type CryptoSettled = [id: number, ok: boolean, value: unknown];
 
-/** A tenant's stack ends in islet's dispatcher; those frames mean nothing to its author. */
+/**
+ * A tenant's stack ends in islet's dispatcher; those frames mean nothing to its author. An error
+ * isolated-vm carried out of the isolate goes on past `<isolated-vm boundary>` with the host's own
+ * frames (the engine's files, where it is installed), which are no tenant's business either.
+ */
 function withoutRuntimeFrames(stack: string): string {
-  return stack.split('\n').filter((line) => !line.includes('(islet:runtime:')).join('\n');
+  const lines = stack.split('\n');
+  const boundary = lines.findIndex((line) => line.includes('<isolated-vm boundary>'));
+  return (boundary === -1 ? lines : lines.slice(0, boundary)).filter((line) => !line.includes('(islet:runtime:')).join('\n');
 }
 
 export class IsolateSandbox implements Sandbox {
