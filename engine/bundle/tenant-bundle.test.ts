@@ -22,6 +22,11 @@ describe('tenant bundles', () => {
     expect((await bundleSource('export default {}', 'f')).format).toBe('module');
   });
 
+  it('replace process.env.NODE_ENV, which npm packages branch on, and leave no other `process` behind', async () => {
+    const bundle = await bundleSource('export default { fetch: () => [process.env.NODE_ENV === "production" ? "lean" : "dev", typeof process] };', 'f', { format: 'script' });
+    expect(vm.runInContext(bundle.code, vm.createContext({})).default.fetch()).toEqual(['lean', 'undefined']);
+  });
+
   it('as a script, keep a source map that points into the source', async () => {
     const bundle = await bundleSource('export default {\n  fetch() {\n    throw new Error("here");\n  }\n};', 'f', { format: 'script' });
     const map = JSON.parse(bundle.sourceMap!);

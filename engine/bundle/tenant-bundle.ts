@@ -68,6 +68,9 @@ const COMMON: esbuild.BuildOptions = {
   // External so the module stays small; the host maps tenant stack traces with it.
   sourcemap: 'external',
   sourcesContent: false,
+  // Many npm packages (React among them) branch on process.env.NODE_ENV, and a worker has no
+  // `process`: replaced at build time, as wrangler does, they load and take their lean path.
+  define: { 'process.env.NODE_ENV': '"production"' },
 };
 
 /**
