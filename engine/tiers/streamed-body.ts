@@ -24,6 +24,8 @@ export class StreamedBody {
   /** The length the tenant declared for the body (a FixedLengthStream), which it is held to. */
   readonly #declared: number | undefined;
   #received = 0;
+  /** receiveFirst's chunk is taken without a pull. */
+  #firstAllowed = false;
 
   constructor(declaredLength: number | undefined, source: StreamedBodySource) {
     this.#declared = declaredLength;
@@ -47,17 +49,30 @@ export class StreamedBody {
     return this.#open;
   }
 
-  /** A chunk from the isolate: bytes, or null for the end; `error` when the tenant's stream failed. */
-  receive(chunk: ArrayBuffer | null, error: string | null): void {
-    if (!this.#open) return;
-    if (error !== null) return this.fail(new Error(`the response body stream failed: ${error}`));
+  /**
+   * A chunk the sandbox was asked for (pull): bytes, or null for the end; `error` when the
+   * tenant's stream failed. A chunk nobody asked for fails the body and answers false: a sandbox
+   * sending chunks faster than the socket takes them would otherwise fill the engine's memory.
+   */
+  receive(chunk: ArrayBuffer | null, error: string | null): boolean {
+    if (!this.#open) return true;
+    if (this.#chunkArrived === undefined && !this.#firstAllowed) {
+      this.fail(new Error('the sandbox sent a body chunk nobody asked for'));
+      return false;
+    }
+    this.#firstAllowed = false;
+    if (error !== null) {
+      this.fail(new Error(`the response body stream failed: ${error}`));
+      return true;
+    }
     if (chunk !== null) this.#received += chunk.byteLength;
     // The declared length went out as the Content-Length: a body that breaks it would leave the
     // connection framed wrong for whatever follows on it, so it fails (and the connection is cut)
     // before a byte too many is passed on, or at an end that comes short.
     const declared = this.#declared;
     if (declared !== undefined && (this.#received > declared || (chunk === null && this.#received < declared))) {
-      return this.fail(new Error(`the response body was declared as ${declared} bytes and ${chunk === null ? 'ended after' : 'went past that, to'} ${this.#received}`));
+      this.fail(new Error(`the response body was declared as ${declared} bytes and ${chunk === null ? 'ended after' : 'went past that, to'} ${this.#received}`));
+      return true;
     }
     if (chunk === null) {
       this.#close();
@@ -67,6 +82,13 @@ export class StreamedBody {
     }
     this.#wake();
     // An empty chunk carries nothing; the stream pulls again.
+    return true;
+  }
+
+  /** The bytes that came with the answer's head, before anything was pulled (the process tiers send them). */
+  receiveFirst(chunk: ArrayBuffer): void {
+    this.#firstAllowed = true;
+    this.receive(chunk, null);
   }
 
   /**

@@ -356,7 +356,18 @@ export class ProcessSandbox implements Sandbox {
       this.#die(new SandboxCrashedError(`${this.#who()}: its sandbox broke the protocol (${(err as Error).message})`));
       return;
     }
-    for (const frame of frames) this.#onFrame(frame);
+    // Frames come from a process that runs tenant code, which can write to the channel itself
+    // (fs.writeSync on its descriptor): any field may be anything. One that makes handling it
+    // throw is a broken protocol, and ends that sandbox, never the engine.
+    for (const frame of frames) {
+      if (!this.alive) return;
+      try {
+        this.#onFrame(frame);
+      } catch (err) {
+        this.#die(new SandboxCrashedError(`${this.#who()}: its sandbox broke the protocol (a malformed ${typeof frame.head?.t === 'string' ? JSON.stringify(frame.head.t.slice(0, 20)) : ''} frame: ${err instanceof Error ? err.message : 'unreadable'})`));
+        return;
+      }
+    }
   }
 
   #onFrame({ head, body }: Frame): void {
@@ -376,6 +387,8 @@ export class ProcessSandbox implements Sandbox {
       case 'sched-done': {
         const task = this.#tasks.get(Number(head.id));
         if (!task) return;
+        // 'done' ends a request's waitUntil work after its answer; a scheduled run has no answer.
+        if (!task.answered && head.t === 'done') throw new Error('a request was done before it was answered');
         if (!task.answered) task.resolve(undefined);
         task.answered = true;
         task.waitUntilPending = false;
@@ -383,8 +396,13 @@ export class ProcessSandbox implements Sandbox {
       }
       case 'chunk': {
         // The next piece of a streamed body: bytes, or its end, or why the tenant's stream failed.
+        // Only ever one the host asked for: more would pile up in the engine's memory.
         const error = head.error === undefined ? null : String(head.error);
-        return this.#tasks.get(Number(head.id))?.body?.receive(head.end === true ? null : (toArrayBuffer(body) ?? new ArrayBuffer(0)), error);
+        const streamed = this.#tasks.get(Number(head.id))?.body;
+        if (streamed && !streamed.receive(head.end === true ? null : (toArrayBuffer(body) ?? new ArrayBuffer(0)), error)) {
+          throw new Error('a body chunk nobody asked for');
+        }
+        return;
       }
       case 'log': return this.#logBudget.line(spec.log, String(head.level), String(head.message));
       case 'fetch': return this.#startFetch(head, body);
@@ -415,7 +433,7 @@ export class ProcessSandbox implements Sandbox {
       // with what is there, the rest as the socket takes it.
       const bodyLength = declared as number | undefined;
       const stream = this.#streamBody(task, bodyLength);
-      if (body && body.byteLength > 0) task.body!.receive(toArrayBuffer(body), null);
+      if (body && body.byteLength > 0) task.body!.receiveFirst(toArrayBuffer(body)!);
       task.resolve({ status: head.status as number, headers: head.headers as string[], body: stream, ...extra, ...(bodyLength !== undefined && { bodyLength }) });
     } else {
       task.requestBody?.release();

@@ -5,6 +5,8 @@
 // on stdin and stdout when that is "stdio" (inside container runtimes). The tenant's fetch()
 // goes to the host, which runs it under the function's egress policy.
 import { createHash } from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
+import os from 'node:os';
 import { createReadStream, createWriteStream, fstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import path from 'node:path';
@@ -400,6 +402,38 @@ async function warmWebApis(): Promise<void> {
   new URL('http://warm.invalid/a?b=c').searchParams.get('b');
 }
 
+/**
+ * Node's permission model (the process tier's boundary) does not cover signals or scheduling
+ * priorities, and the sandbox shares the engine's user and process group: process.kill(0) or
+ * process.kill(process.ppid) ended the engine and every tenant with it, and os.setPriority could
+ * starve it. Before any tenant code loads, both are held to this process; the originals stay in
+ * this closure only. (Containers, gVisor and VMs also have their own user and pid namespace.)
+ */
+function confineToSelf(): void {
+  const denied = (what: string) => Object.assign(new Error(`${what}: a sandbox may act only on its own process (pid ${process.pid})`), { code: 'ERR_ACCESS_DENIED' });
+  const self = (pid: unknown) => pid === undefined || pid === 0 ? false : Number(pid) === process.pid;
+  const internals = process as unknown as { _kill(pid: number, signal: number): number };
+  const rawKill = internals._kill.bind(process);
+  internals._kill = (pid, signal) => {
+    if (!self(pid)) throw denied('process.kill');
+    return rawKill(pid, signal);
+  };
+  const kill = process.kill.bind(process);
+  process.kill = (pid, signal) => {
+    if (!self(pid)) throw denied('process.kill');
+    return kill(pid, signal);
+  };
+  const setPriority = os.setPriority.bind(os) as (pid: number, priority: number) => void;
+  os.setPriority = ((pid: number, priority?: number) => {
+    if (priority === undefined) return setPriority(0, pid);
+    if (pid !== 0 && !self(pid)) throw denied('os.setPriority');
+    return setPriority(pid, priority);
+  }) as typeof os.setPriority;
+  // `import { setPriority } from 'node:os'` in a tenant module sees the guarded one too.
+  syncBuiltinESMExports();
+}
+
+confineToSelf();
 forwardConsole();
 globalThis.fetch = hostFetch;
 // Workers' timer ids are numbers (Node's are objects); Node's clear functions take the number too.

@@ -1,0 +1,118 @@
+// A hostile tenant on the process tier, where tenant code shares a Node process with islet's
+// sandbox runtime: it may signal or renice only its own process, and frames it forges on the
+// channel to the host (its descriptor is there to write to) end its own sandbox at worst, never
+// the engine, and never fill the engine's memory.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../index.ts';
+import { request } from '../../gateway/test-http.ts';
+import { createGateway, serveGateway, type ServedGateway } from '../../gateway/index.ts';
+import { ProcessTier } from './index.ts';
+
+const tier = new ProcessTier();
+const missing = tier.unavailable();
+if (missing) console.warn(`skipping the process tier's hostile tests: ${missing}`);
+
+// Writes a frame as the protocol has it ([u32 rest][u32 head length][head JSON][body]) straight
+// to the channel, and learns its own request's id the way a tenant could: from the runtime's
+// JSON.parse of the frames coming in.
+const FORGER = `
+import fs from 'node:fs';
+let lastId = 0;
+const parse = JSON.parse;
+JSON.parse = function (text, ...rest) {
+  const value = parse.call(this, text, ...rest);
+  if (value && value.t === 'req' && typeof value.id === 'number') lastId = value.id;
+  return value;
+};
+const fd = Number(process.env.ISLET_CHANNEL_FD ?? 3);
+function forge(head, body = new Uint8Array(0)) {
+  const json = Buffer.from(JSON.stringify(head));
+  const out = Buffer.alloc(8 + json.length + body.length);
+  out.writeUInt32BE(4 + json.length + body.length, 0);
+  out.writeUInt32BE(json.length, 4);
+  json.copy(out, 8);
+  out.set(body, 8 + json.length);
+  // The descriptor is non-blocking: wait out a full socket buffer rather than die of EAGAIN.
+  for (let at = 0; at < out.length;) {
+    try { at += fs.writeSync(fd, out, at); } catch (e) { if (e.code !== 'EAGAIN') throw e; }
+  }
+}
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    const id = lastId;
+    if (url.pathname === '/signals') {
+      const os = await import('node:os');
+      const tryIt = (f) => { try { f(); return 'ok'; } catch (e) { return e.code ?? e.message; } };
+      const parentPriority = os.getPriority(process.ppid);
+      return Response.json({
+        parent: tryIt(() => process.kill(process.ppid, 0)),
+        group: tryIt(() => process.kill(0, 0)),
+        everyone: tryIt(() => process.kill(-1, 0)),
+        raw: tryIt(() => process._kill(process.ppid, 0)),
+        renice: tryIt(() => os.setPriority(process.ppid, parentPriority)),
+        self: tryIt(() => process.kill(process.pid, 0)),
+        selfPriority: tryIt(() => os.setPriority(os.getPriority())),
+      });
+    }
+    if (url.pathname === '/forge-exception') forge({ t: 'exc', id, name: { toString: 1 } });
+    if (url.pathname === '/forge-done') forge({ t: 'done', id });
+    if (url.pathname === '/flood') {
+      // A body that never produces, then chunks nobody asked for, as fast as they can be written.
+      setTimeout(() => { for (let i = 0; i < 8; i++) forge({ t: 'chunk', id }, new Uint8Array(64 * 1024)); }, 50);
+      return new Response(new ReadableStream({ pull() { return new Promise(() => {}); } }));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return new Response('pid ' + process.pid);
+  },
+};`;
+
+describe.skipIf(missing)('a hostile tenant on the process tier', () => {
+  let engine: Engine;
+  let served: ServedGateway;
+  const host = 'forger.localhost';
+  beforeAll(async () => {
+    engine = new Engine({ tiers: [tier], sched: { quarantine: false } });
+    await engine.deploy('forger', { code: FORGER, tier: 'process', needs: ['node-builtins'], limits: { cpuMs: 2_000, wallMs: 3_000 } });
+    served = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
+  }, 60_000);
+  afterAll(async () => {
+    await served.close(100);
+    await engine.close();
+  });
+
+  it('may signal and renice only its own process, not the engine, its process group or everyone', async () => {
+    const res = await request(served.url, { path: '/signals', host });
+    expect(await res.json()).toEqual({
+      parent: 'ERR_ACCESS_DENIED', group: 'ERR_ACCESS_DENIED', everyone: 'ERR_ACCESS_DENIED', raw: 'ERR_ACCESS_DENIED',
+      renice: 'ERR_ACCESS_DENIED', self: 'ok', selfPriority: 'ok',
+    });
+  });
+
+  it('ends only its own sandbox with a frame that breaks the protocol; the engine serves on', async () => {
+    for (const path of ['/forge-exception', '/forge-done']) {
+      const res = await request(served.url, { path, host });
+      expect([res.status, res.headers['islet-error']], path).toEqual([502, 'sandbox-crashed']);
+      expect((await request(served.url, { path: '/', host })).text).toMatch(/^pid \d+$/);
+    }
+  });
+
+  it('cannot make the engine buffer body chunks it did not ask for: the first one ends its sandbox', async () => {
+    const pid = async () => (await request(served.url, { path: '/', host })).text;
+    const before = await pid();
+    // A reader that takes nothing for a while: the host asks for what fills its read-ahead, then
+    // stops asking, and the chunks still coming are the sandbox's own idea.
+    const res = await engine.fetch('forger', new Request('http://forger.test/flood'));
+    await new Promise((r) => setTimeout(r, 500));
+    let received = 0;
+    const ending = await (async () => {
+      for await (const chunk of res.body!) received += chunk.length;
+      return 'whole';
+    })().catch((err: Error) => err.message);
+    expect(ending).toMatch(/broke the protocol|nobody asked for/);
+    expect(received).toBeLessThanOrEqual(128 * 1024);
+    const after = await pid();
+    expect(after).toMatch(/^pid \d+$/);
+    expect(after).not.toBe(before);
+  });
+});
