@@ -264,6 +264,15 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     expect(await (await get(backend, 'fixed', '/shape')).json()).toEqual(await (await get(isolate, 'fixed', '/shape')).json());
   });
 
+  it('takes an empty body with a null-body status as no body, as the isolate tier (and workerd) do', async () => {
+    const code = `export default { fetch: (r) => new Response(new URL(r.url).pathname === '/bytes' ? new Uint8Array(0) : '', { status: 204, headers: { 'access-control-allow-origin': '*' } }) }`;
+    await Promise.all([backend.engine!.deploy('preflight', { code, tier }), isolate.engine!.deploy('preflight', { code })]);
+    for (const path of ['/', '/bytes']) {
+      const got = await get(backend, 'preflight', path);
+      expect([got.status, got.headers['access-control-allow-origin'], got.text], path).toEqual([204, '*', '']);
+    }
+  });
+
   it('hashes with crypto.DigestStream as the isolate tier does', async () => {
     const code = `export default { async fetch() {
       const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');

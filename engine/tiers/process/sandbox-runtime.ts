@@ -444,8 +444,15 @@ globalThis.setInterval = ((...args: Parameters<typeof nodeSetInterval>) => Numbe
 Object.defineProperty(globalThis, 'scheduler', { value: scheduler, writable: true, configurable: true });
 // Workers' `new Response(body, { encodeBody: 'manual' })`, which Node's Response drops: noted here
 // (a Proxy, so that instanceof and the statics stay Node's own) and told to the host.
+// And, as workerd (and the isolate tier) do, an empty body with a null-body status (a CORS
+// preflight's `new Response('', { status: 204 })`) is taken as no body, where Fetch would throw.
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 globalThis.Response = new Proxy(globalThis.Response, {
   construct(target, args, newTarget) {
+    const status = (args[1] as { status?: unknown } | undefined)?.status;
+    const body = args[0];
+    const empty = body === '' || ((body instanceof ArrayBuffer || ArrayBuffer.isView(body)) && body.byteLength === 0);
+    if (empty && NULL_BODY_STATUSES.has(Number(status))) args = [null, ...args.slice(1)];
     const response = Reflect.construct(target, args, newTarget) as Response;
     if ((args[1] as { encodeBody?: unknown } | undefined)?.encodeBody === 'manual') encodedByTenant.add(response);
     return response;
