@@ -67,7 +67,7 @@ setReportError(reportError);
 // holds only its source (README, "Where an idle hello tenant's memory goes").
 const lazyGlobals: Record<string, () => unknown> = {
   URLPattern: () => {
-    const { URLPattern } = require('./url/url-pattern.ts') as typeof import('./url/url-pattern.ts');
+    const { URLPattern } = require('./url/url-pattern') as typeof import('./url/url-pattern.ts');
     markPlatformInterface(URLPattern);
     return URLPattern;
   },
@@ -90,14 +90,14 @@ function eventInterfaces(): ReturnType<typeof defineEventInterfaces> {
 let compression: ReturnType<typeof defineCompressionStreams> | undefined;
 function compressionStreams(): ReturnType<typeof defineCompressionStreams> {
   // The codecs and fflate are require()d, so evaluated when the first stream is made.
-  compression ??= defineCompressionStreams(() => require('./compression/codecs.ts') as typeof import('./compression/codecs.ts'));
+  compression ??= defineCompressionStreams(() => require('./compression/codecs') as typeof import('./compression/codecs.ts'));
   return compression;
 }
 
 let identity: IdentityStreams | undefined;
 function identityStreams(): IdentityStreams {
   if (identity === undefined) {
-    const { defineIdentityStreams } = require('./web/identity-streams.ts') as typeof import('./web/identity-streams.ts');
+    const { defineIdentityStreams } = require('./web/identity-streams') as typeof import('./web/identity-streams.ts');
     // The ponyfill's classes, typed apart from the lib's they implement.
     identity = defineIdentityStreams(
       TransformStream as unknown as typeof globalThis.TransformStream,

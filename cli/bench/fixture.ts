@@ -7,9 +7,13 @@ import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isBuilt } from '../../engine/own-file.ts';
 import { UsageError } from '../args.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+// The package's root: two folders up from the sources, three from dist/cli/bench.
+const ROOT = fileURLToPath(new URL(isBuilt(import.meta.url) ? '../../..' : '../..', import.meta.url));
+// The CLI's launcher beside this folder: cli/islet.js, or dist/cli/islet.js in the package.
+const LAUNCHER = fileURLToPath(new URL('../islet.js', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 2_000;
 
@@ -28,7 +32,7 @@ export async function startFixture(name: string): Promise<FixtureServer> {
   const config = path.join(dir, 'islet.config.json');
   await writeFile(config, JSON.stringify({ functions: { [name]: { entry } } }));
   const adminToken = randomBytes(16).toString('hex');
-  const child = spawn(process.execPath, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', '0', '--admin-token', adminToken], {
+  const child = spawn(process.execPath, ['--no-node-snapshot', LAUNCHER, 'serve', '--config', config, '--port', '0', '--admin-token', adminToken], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ISLET_LOG_LEVEL: 'warn' },
   });

@@ -6,6 +6,7 @@ import { nowMs } from './clock.ts';
 import { runClosed, type ClosedLoad, type Measured } from './closed.ts';
 import { runOpen, type OpenLoad } from './open.ts';
 import { Recorder, type RecorderSnapshot } from './recorder.ts';
+import { ownFile } from '../../engine/own-file.ts';
 
 /** Time for the threads to start before the load does, so that none begins late. */
 const THREAD_START_MS = 300;
@@ -27,7 +28,7 @@ export async function runOnThreads(job: Job, threads: number, progress: boolean)
   const results = await Promise.all(
     Array.from({ length: threads }, (_, thread) => new Promise<ThreadResult>((resolve, reject) => {
       const task: ThreadTask = { ...job, startMs, thread, threads };
-      const worker = new Worker(new URL('./thread-worker.ts', import.meta.url), { workerData: task });
+      const worker = new Worker(ownFile('./thread-worker', import.meta.url), { workerData: task });
       worker.once('message', resolve);
       worker.once('error', reject);
       worker.once('exit', (code) => code !== 0 && reject(new Error(`load thread ${thread} exited with ${code}`)));

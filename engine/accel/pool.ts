@@ -18,6 +18,7 @@ import { builtinModelConfig, checkModels, type ModelConfig, type ResolvedModelCo
 import { checkInputs } from './signature.ts';
 import { buffersOf, type TensorMap } from './tensor.ts';
 import type { Description, ProbeReply, WorkerData, WorkerTask } from './worker.ts';
+import { ownFile } from '../own-file.ts';
 
 export interface AccelPoolOptions {
   /** Models beyond the built-in ones (the config's "models"). */
@@ -103,7 +104,7 @@ function infoOf(m: Model): ModelInfo {
   };
 }
 
-const WORKER = new URL('./worker.ts', import.meta.url).href;
+const WORKER = ownFile('./worker', import.meta.url).href;
 const nowUs = () => performance.now() * 1000;
 
 export class AccelPool {

@@ -3,8 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { ownFile } from '../own-file.ts';
 
-const ENTRY = fileURLToPath(new URL('../../runtime-api/index.ts', import.meta.url));
+const ENTRY = fileURLToPath(ownFile('../../runtime-api/index', import.meta.url));
 
 // whatwg-url loads @exodus/bytes' legacy multi-byte encoders (~390 KB, mostly tables) for
 // documents in encodings like Shift_JIS. A worker has no document: its URLs are always UTF-8, so
@@ -18,7 +19,7 @@ const dropLegacyEncodings: esbuild.Plugin = {
 };
 
 // whatwg-url's IDNA goes through runtime-api/url/idna.ts: tr46 is not bundled at all.
-const IDNA = fileURLToPath(new URL('../../runtime-api/url/idna.ts', import.meta.url));
+const IDNA = fileURLToPath(ownFile('../../runtime-api/url/idna', import.meta.url));
 const lazyIdna: esbuild.Plugin = {
   name: 'islet-lazy-idna',
   setup(build) {

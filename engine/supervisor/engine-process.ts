@@ -9,6 +9,7 @@ import type { FunctionConfig } from '../engine.ts';
 import { IdleSignal } from './idle-signal.ts';
 import type { Socket } from 'node:net';
 import type { ConnectionReport, EngineStart, FromEngine, ToEngine } from './protocol.ts';
+import { ownFile } from '../own-file.ts';
 
 /** What an engine tells the supervisor besides answers to its calls. */
 export interface EngineEvents {
@@ -19,7 +20,7 @@ export interface EngineEvents {
   bundled(name: string, bundle: TenantBundle): void;
 }
 
-const WORKER = fileURLToPath(new URL('./engine-worker.ts', import.meta.url));
+const WORKER = fileURLToPath(ownFile('./engine-worker', import.meta.url));
 
 export type EngineState = 'starting' | 'serving' | 'draining' | 'failed' | 'exited';
 

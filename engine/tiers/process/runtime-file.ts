@@ -4,8 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { ownFile } from '../../own-file.ts';
 
-const ENTRY = fileURLToPath(new URL('./sandbox-runtime.ts', import.meta.url));
+const ENTRY = fileURLToPath(ownFile('./sandbox-runtime', import.meta.url));
 
 /** Writes the runtime to `dir`/runtime.mjs and returns that path. */
 export async function writeRuntimeFile(dir: string): Promise<string> {
