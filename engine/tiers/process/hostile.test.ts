@@ -97,6 +97,20 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
     }
   });
 
+  it('has CPU it burns after its answer (a timer) metered, as on isolates, not left burning a core', async () => {
+    await engine.deploy('burner', {
+      code: `export default { fetch(r) { if (new URL(r.url).pathname === '/burn') setTimeout(() => { for (;;) {} }, 200); return new Response('pid ' + process.pid); } }`,
+      tier: 'process', needs: ['node-builtins'], limits: { cpuMs: 50 },
+    });
+    const first = await request(served.url, { path: '/burn', host: 'burner.localhost' });
+    expect(first.text).toMatch(/^pid \d+$/);
+    // Killed at its background budget within a check or two; the next request gets a new sandbox.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const next = await request(served.url, { path: '/', host: 'burner.localhost' });
+    expect(next.status).toBe(200);
+    expect(next.text).not.toBe(first.text);
+  });
+
   it('cannot make the engine buffer body chunks it did not ask for: the first one ends its sandbox', async () => {
     const pid = async () => (await request(served.url, { path: '/', host })).text;
     const before = await pid();

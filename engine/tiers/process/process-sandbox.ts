@@ -150,10 +150,17 @@ interface ProcessTask extends SandboxTask {
   requestBody: RequestBody | undefined;
 }
 
+/** How often the clock of a sandbox with nothing in flight is read. */
+const IDLE_CPU_CHECK_MS = 500;
+/** CPU an idle Node process spends between two looks without running tenant code (its GC, timers of its own). */
+const IDLE_CPU_NOISE_NS = 5e6;
+
 export class ProcessSandbox implements Sandbox {
   // Set when the sandbox is specialised; a blank one has only its process and runtime.
   #spec: SandboxSpec | undefined;
   #meter: SandboxMeter<ProcessTask> | undefined;
+  /** Looks at the clock of a sandbox with nothing in flight (see IDLE_CPU_CHECK_MS). */
+  #idleCheck: NodeJS.Timeout | undefined;
   readonly #launch: ProcessLaunch;
   readonly #child: ChildProcess;
   readonly #channel: Writable;
@@ -239,6 +246,17 @@ export class ProcessSandbox implements Sandbox {
       onClientLeft: (task) => this.#send({ t: 'abort', id: task.id }),
     });
     this.#tasks.meter = this.#meter;
+    // The isolate tier meters a tenant's timers as they fire; here they fire in another process,
+    // unseen. So the clock of a sandbox with nothing in flight is looked at now and then, and
+    // once it has moved the watchdog meters what follows against the background budget (cpuMs),
+    // as on isolates: a loop started from a timer after the answer no longer burns a core until
+    // the keep-alive unloads the sandbox.
+    let lastCpuNs = this.#sample();
+    this.#idleCheck = setInterval(() => {
+      const cpuNs = this.#sample();
+      if (cpuNs - lastCpuNs > IDLE_CPU_NOISE_NS) this.#meter?.poke();
+      lastCpuNs = cpuNs;
+    }, IDLE_CPU_CHECK_MS).unref();
     const { codeFile } = this.#launch;
     const file = codeFile ?? path.join(this.#launch.codeDir, 'index.mjs');
     if (!codeFile) copyFileSync(spec.artifact!, file);
@@ -537,6 +555,7 @@ export class ProcessSandbox implements Sandbox {
   #die(reason: IsletError, quiet = false, stderr = ''): void {
     if (this.#death) return;
     this.#death = reason;
+    clearInterval(this.#idleCheck);
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
     for (const ping of this.#pings.values()) ping(false);
