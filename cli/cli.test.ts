@@ -69,7 +69,7 @@ describe('islet serve', () => {
         hangs: { code: 'export default { fetch: () => new Promise(() => {}) }', limits: { wallMs: 300 } },
         writer: { code: 'globalThis.shared = "writer"; export default { fetch: () => new Response(String(globalThis.shared)) }' },
         reader: { code: 'export default { fetch: () => new Response(typeof globalThis.shared) }' },
-        talker: { code: 'export default { fetch: (r) => { console.log("hi from", new URL(r.url).pathname, "\\u001b[31m\\nforged"); return new Response("ok") } }' },
+        talker: { code: 'export default { fetch: (r) => { const path = new URL(r.url).pathname; if (path === "/throw") throw new Error("from " + path); console.log("hi from", path, "\\u001b[31m\\nforged"); return new Response("ok") } }' },
       },
     }));
     ({ url, output: serverOutput } = await start(['serve', '--config', config, '--port', '0', '--admin-token', TOKEN]));
@@ -141,9 +141,14 @@ describe('islet serve', () => {
     await seen('hi from /second');
     await seen('request status=200');
     expect(out).not.toContain('hello');
-    // The tenant's escape sequence and newline, shown escaped: no forged line, nothing for the terminal.
-    expect(out).toContain('hi from /second \\u001b[31m\\u000aforged');
+    // The tenant's escape sequence shown escaped, its newline as a line behind the margin: no
+    // forged line, nothing for the terminal.
+    expect(out).toContain('hi from /second \\u001b[31m src=console\n             | forged');
     expect(out).not.toContain('\u001b');
+    expect(out.split('\n').filter((l) => l.startsWith('forged'))).toEqual([]);
+    // Why a request answered 500: the exception and its stack, in the function's own stream.
+    await request(url, { host: 'talker.localhost', path: '/throw' });
+    await seen('Error: from /throw\n             | Error: from /throw\n             |     at ');
     tail.kill();
 
     const missing = runCli(['tail', 'nobody', '--url', url, '--admin-token', TOKEN]);

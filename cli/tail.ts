@@ -60,7 +60,11 @@ export async function tail(args: string[]): Promise<void> {
   }
 }
 
-/** "12:00:01.123 info  request status=200 ms=0.41 cpuMs=0.02" */
+/**
+ * "12:00:01.123 info  request status=200 ms=0.41 cpuMs=0.02". A message of several lines, and an
+ * exception's stack, go on below it, each line behind a margin: readable as lines, and no line a
+ * tenant wrote can pass for a log line of its own.
+ */
 function readable(line: string): string {
   let record: Record<string, unknown>;
   try {
@@ -68,11 +72,18 @@ function readable(line: string): string {
   } catch {
     return line;
   }
-  const { time, level, fn: _fn, msg, ...fields } = record;
+  const { time, level, fn: _fn, msg, stack, ...fields } = record;
   const at = new Date(Number(time)).toISOString().slice(11, 23);
+  const [first = '', ...more] = String(msg).split('\n');
+  if (typeof stack === 'string') more.push(...stack.split('\n'));
+  else if (stack !== undefined) fields.stack = stack;
   const rest = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? printable(v) : JSON.stringify(v)}`).join(' ');
-  return `${at} ${String(level).padEnd(5)} ${printable(String(msg))}${rest ? ` ${rest}` : ''}`;
+  const below = more.map((l) => `\n${CONTINUED}${printable(l)}`).join('');
+  return `${at} ${String(level).padEnd(5)} ${printable(first)}${rest ? ` ${rest}` : ''}${below}`;
 }
+
+/** The margin before a record's further lines. */
+const CONTINUED = '             | ';
 
 /**
  * A tenant's words with control characters escaped: a newline would start what looks like a log

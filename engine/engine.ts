@@ -405,7 +405,9 @@ export class Engine {
       this.logger.info({ fn: name, cron }, 'scheduled event ran');
     } catch (err) {
       const stack = err instanceof TenantExceptionError ? err.tenantStack : undefined;
-      this.logger.error({ fn: name, cron, stack }, `scheduled event failed: ${(err as Error).message}`);
+      const msg = `scheduled event failed: ${(err as Error).message}`;
+      this.logger.error({ fn: name, cron, stack }, msg);
+      if (this.logs.following(name)) this.logs.publish({ time: Date.now(), level: 'error', fn: name, msg, cron, ...(stack !== undefined && { stack }) });
       throw err;
     }
   }
@@ -507,6 +509,10 @@ export class Engine {
       // In dev the stack is the message, so a terminal shows it as lines, not as an escaped field.
       if (this.exposeStack) this.logger.error({ fn: name }, err.tenantStack);
       else this.logger.error({ fn: name, stack: err.tenantStack }, err.message);
+      // Its owner follows its logs (islet tail) to see why it answered 500.
+      if (name !== undefined && this.logs.following(name)) {
+        this.logs.publish({ time: Date.now(), level: 'error', fn: name, msg: err.message, stack: err.tenantStack });
+      }
     }
     else if (!(err instanceof IsletError)) this.logger.error({ fn: name, err }, 'internal error');
     const answer = errorAnswer(err, name, this.exposeStack);
