@@ -330,6 +330,29 @@ describe('deploys', () => {
     expect(mine.map((l) => l.msg)).toContainEqual('hi there { a: 1 }');
     expect(mine.some((l) => l.level === 50 && String(l.msg).startsWith('Error: bad'))).toBe(true);
   });
+
+  it('a stack in console output, a timer\'s or a waitUntil\'s, points into the sources as a thrown one does', async () => {
+    await engine.deploy('stacks', {
+      code: [
+        'export default {',
+        '  fetch(request, env, ctx) {',
+        '    console.log(new Error("logged"));',
+        '    setTimeout(() => { throw new Error("from a timer"); }, 1);',
+        '    ctx.waitUntil(Promise.reject(new Error("from waitUntil")));',
+        '    return new Response("");',
+        '  },',
+        '};',
+      ].join('\n'),
+    });
+    await get(engine, 'stacks');
+    await new Promise((r) => setTimeout(r, 100));
+    const lines = logLines.filter((l) => l.fn === 'stacks' && l.src === 'console').map((l) => String(l.msg));
+    for (const [what, line] of [['logged', 3], ['from a timer', 4], ['from waitUntil', 5]] as const) {
+      const logged = lines.find((m) => m.includes(`Error: ${what}`));
+      expect(logged, what).toMatch(new RegExp(`stacks\\.ts:${line}:`));
+      expect(logged, what).not.toMatch(/islet:runtime|file:\/\/\/stacks\.js/);
+    }
+  });
 });
 
 describe('what a tenant leaves uncaught', () => {

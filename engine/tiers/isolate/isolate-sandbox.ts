@@ -208,7 +208,7 @@ export class IsolateSandbox implements Sandbox {
     const context = await this.#isolate.createContext();
     const runtime = await loadRuntime(this.#isolate, context, this.#fromSnapshot);
     await runtime.init.apply(undefined, [
-      new ivm.Callback((level: string, message: string) => this.#spec?.log.console(String(level), String(message)), { ignored: true }),
+      new ivm.Callback((level: string, message: string) => this.#console(String(level), String(message)), { ignored: true }),
       new ivm.Callback((length: number) => this.#randomBytes(length)),
       new ivm.Callback((id: number, delayMs: number, setAt: number) => this.#setTimer(id, delayMs, setAt), { ignored: true }),
       new ivm.Callback((id: number) => this.#timers.clear(Number(id)), { ignored: true }),
@@ -551,6 +551,19 @@ export class IsolateSandbox implements Sandbox {
       task.reject(err instanceof Error ? err : new Error(String(err)));
       this.#tasks.finish(task);
     }
+  }
+
+  /**
+   * A console line of the tenant's. One that holds a stack (console.log(err), a timer's or a
+   * waitUntil's uncaught error) gets it as a thrown one does: mapped to the sources, without the
+   * runtime's frames.
+   */
+  #console(level: string, message: string): void {
+    const spec = this.#spec;
+    if (!spec) return;
+    if (!message.includes('\n    at ')) return spec.log.console(level, message);
+    const stack = withoutRuntimeFrames(message);
+    spec.log.console(level, spec.mapStack?.(stack) ?? stack);
   }
 
   /** A call into the isolate failed with what the tenant left uncaught: its log shows it. */

@@ -422,7 +422,12 @@ export class ProcessSandbox implements Sandbox {
         }
         return;
       }
-      case 'log': return this.#logBudget.line(spec.log, String(head.level), String(head.message));
+      case 'log': {
+        // A line holding a stack (console.log(err)) is mapped to the sources, as a thrown one is.
+        const message = String(head.message);
+        const shown = spec.mapStack && message.includes('\n    at ') ? spec.mapStack(message) : message;
+        return this.#logBudget.line(spec.log, String(head.level), shown);
+      }
       case 'fetch': return this.#startFetch(head, body);
       case 'fetch-abort': return this.#subrequests.get(Number(head.id))?.abort();
       case 'body-pull': return this.#pullRequestBody(Number(head.id));
