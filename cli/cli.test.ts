@@ -16,9 +16,9 @@ const children: ChildProcess[] = [];
 let tmp: string;
 
 /** Starts `islet <args>` and resolves with the URL it prints once it listens. */
-function start(args: string[], env: Record<string, string> = {}): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+function start(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<{ url: string; child: ChildProcess; output: () => string }> {
   const child = spawn(process.execPath, ['--no-node-snapshot', ISLET, ...args], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ISLET_LOG_LEVEL: 'info', ...env },
   });
   children.push(child);
@@ -391,6 +391,17 @@ describe('islet dev', () => {
     const ran = await request(url, { path: '/__scheduled?cron=*/5+*+*+*+*' });
     expect([ran.status, ran.text]).toEqual([200, 'Ran scheduled event\n']);
     expect((await request(url)).json()).toEqual(['*/5 * * * *']);
+  });
+
+  it('gives the function env variables from --var and from .dev.vars', async () => {
+    const dir = path.join(tmp, 'dev-vars');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'index.js'), 'export default { fetch: (r, env) => Response.json(env) };\n');
+    await writeFile(path.join(dir, '.dev.vars'), '# secrets for dev\nAPI_KEY="from file"\nGREETING=overridden\n');
+    const { url } = await start(['dev', 'index.js', '--port', '0', '--var', 'GREETING=hej', '--var', 'EMPTY='], {}, dir);
+    expect((await request(url)).json()).toEqual({ API_KEY: 'from file', GREETING: 'hej', EMPTY: '' });
+    expect(runCli(['dev', 'x.js', '--var', 'nope']).stderr).toContain('--var takes NAME=value');
   });
 
   it('shows tenant stacks in dev', async () => {

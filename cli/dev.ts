@@ -1,5 +1,7 @@
 // `islet dev <entry>`: one function on every path, rebuilt and swapped when its sources change.
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { BundleError, ConfigError, Engine, checkTierFields, createGateway, createLogger, hostTiers, serveGateway } from '../engine/index.ts';
 import { containerRuntimeFlag, intFlag, parse, UsageError } from './args.ts';
 import { SourceWatcher } from './watch.ts';
@@ -21,6 +23,9 @@ Options:
                      (default), runc or crun
   --test-scheduled   GET /__scheduled?cron=<expr> runs the scheduled handler
   --ai <name>        give the function the AI binding as env.<name> (built-in models only)
+  --var <NAME=value> an env variable for the function (repeatable). Variables are also read
+                     from .dev.vars in the current folder (NAME=value lines, as wrangler's),
+                     again at each reload; --var wins over .dev.vars
   -h, --help         show this help`;
 
 export async function dev(args: string[]): Promise<void> {
@@ -34,6 +39,7 @@ export async function dev(args: string[]): Promise<void> {
     'container-runtime': { type: 'string' },
     'test-scheduled': { type: 'boolean' },
     ai: { type: 'string' },
+    var: { type: 'string', multiple: true },
   }, 'dev');
   if (values.help) {
     console.log(devHelp);
@@ -60,7 +66,8 @@ export async function dev(args: string[]): Promise<void> {
   const engine = new Engine({ logger, exposeStack: true, tiers: hostTiers({ containerRuntime: containerRuntimeFlag(values['container-runtime']) }) });
   const name = functionName(entry);
   const ai = values.ai !== undefined ? { binding: values.ai as string } : undefined;
-  const deploy = () => engine.deploy(name, { entry, limits, ai, ...tierFields });
+  const flagVars = varsFromFlags((values.var as string[] | undefined) ?? []);
+  const deploy = () => engine.deploy(name, { entry, limits, ai, env: { ...devVars(), ...flagVars }, ...tierFields });
 
   let first;
   try {
@@ -92,6 +99,23 @@ export async function dev(args: string[]): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** `--var NAME=value` flags as env entries. */
+function varsFromFlags(flags: string[]): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const flag of flags) {
+    const at = flag.indexOf('=');
+    if (at < 1) throw new UsageError(`--var takes NAME=value, got ${JSON.stringify(flag)}`);
+    vars[flag.slice(0, at)] = flag.slice(at + 1);
+  }
+  return vars;
+}
+
+/** The variables in ./.dev.vars (dotenv syntax, parsed by Node's util.parseEnv), if there is one. */
+function devVars(): Record<string, string> {
+  const file = path.resolve('.dev.vars');
+  return existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) as Record<string, string> : {};
 }
 
 /** fixtures/hello/index.ts → "hello"; src/my_api.ts → "my-api". */
