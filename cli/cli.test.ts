@@ -16,20 +16,24 @@ const children: ChildProcess[] = [];
 let tmp: string;
 
 /** Starts `islet <args>` and resolves with the URL it prints once it listens. */
-function start(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+function start(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<{ url: string; child: ChildProcess; output: () => string; stdout: () => string }> {
   const child = spawn(process.execPath, ['--no-node-snapshot', ISLET, ...args], {
     cwd,
     env: { ...process.env, ISLET_LOG_LEVEL: 'info', ...env },
   });
   children.push(child);
   let output = '';
+  let stdout = '';
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const m = /(?:listening at|at) (http:\/\/[\d.]+:\d+)/.exec(output);
-      if (m) resolve({ url: m[1]!, child, output: () => output });
+      if (m) resolve({ url: m[1]!, child, output: () => output, stdout: () => stdout });
     };
-    child.stdout!.on('data', onData);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      onData(chunk);
+    });
     child.stderr!.on('data', onData);
     child.once('exit', (code) => reject(new Error(`islet exited with ${code}:\n${output}`)));
   });
@@ -52,6 +56,7 @@ describe('islet serve', () => {
   const TOKEN = 'test-token-123';
   let url: string;
   let serverOutput: () => string;
+  let serverStdout: () => string;
 
   beforeAll(async () => {
     const config = path.join(tmp, 'islet.config.json');
@@ -72,7 +77,7 @@ describe('islet serve', () => {
         talker: { code: 'export default { fetch: (r) => { const path = new URL(r.url).pathname; if (path === "/throw") throw new Error("from " + path); console.log("hi from", path, "\\u001b[31m\\nforged"); return new Response("ok") } }' },
       },
     }));
-    ({ url, output: serverOutput } = await start(['serve', '--config', config, '--port', '0', '--admin-token', TOKEN]));
+    ({ url, output: serverOutput, stdout: serverStdout } = await start(['serve', '--config', config, '--port', '0', '--admin-token', TOKEN]));
   });
 
   it('serves Prometheus metrics per function to the admin token holder', async () => {
@@ -119,6 +124,8 @@ describe('islet serve', () => {
   it('logs one JSON line per request, and islet tail follows a function live', async () => {
     await request(url, { host: 'talker.localhost', path: '/first' });
     await new Promise((r) => setTimeout(r, 50));
+    // stdout is JSON lines and nothing else (jq reads it); the "listening at" line is on stderr.
+    expect(serverStdout().split('\n').filter((l) => l !== '' && !l.startsWith('{'))).toEqual([]);
     const lines = serverOutput().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     expect(lines).toContainEqual(expect.objectContaining({ fn: 'talker', msg: 'request', status: 200, ms: expect.any(Number), cpuMs: expect.any(Number) }));
     expect(lines).toContainEqual(expect.objectContaining({ fn: 'talker', src: 'console', msg: expect.stringMatching(/^hi from \/first /) }));

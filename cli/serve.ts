@@ -83,7 +83,8 @@ export async function serve(args: string[]): Promise<void> {
   const listen = { port, host, adminToken, config, logger, containerRuntime };
   const { url, stop } = inProcess ? await serveInProcess(listen) : await serveSupervised({ ...listen, workers, recycleRssMb, proxy });
   logger.info({ url, functions: Object.keys(config.functions), admin: adminToken ? 'enabled' : 'disabled', workers: inProcess ? 0 : workers ?? 1 }, 'islet serve listening');
-  console.log(`islet serve: listening at ${url}`);
+  // For a person at a terminal, on stderr: stdout carries only JSON lines, for whatever reads them.
+  console.error(`islet serve: listening at ${url}`);
   // SIGTERM/SIGINT: stop accepting, finish the requests in flight (up to drainGraceMs), then exit. A
   // second signal changes nothing: Node's default action would end this process at once and leave
   // its engines running on their own, and the drain is bounded anyway.
