@@ -111,6 +111,16 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
     expect(next.text).not.toBe(first.text);
   });
 
+  it('is held at load to startupCpuMs and its wall-clock limit, as on isolates: bad code (400), not a sandbox that failed', async () => {
+    const started = performance.now();
+    const spin = await engine.deploy('spins-at-load', { code: 'for (;;) {} export default { fetch: () => new Response("") }', tier: 'process', needs: ['node-builtins'], limits: { startupCpuMs: 200 } }).catch((e) => e);
+    expect([spin.status, spin.message]).toEqual([400, expect.stringMatching(/startup CPU limit of 200 ms/)]);
+    const hang = await engine.deploy('awaits-forever', { code: 'await new Promise(() => {}); export default { fetch: () => new Response("") }', tier: 'process', needs: ['node-builtins'], limits: { wallMs: 2_500 } }).catch((e) => e);
+    expect([hang.status, hang.message]).toEqual([400, expect.stringMatching(/did not finish loading within 2500 ms/)]);
+    // Both well before the sandbox start timeout (15 s) that used to decide.
+    expect(performance.now() - started).toBeLessThan(8_000);
+  });
+
   it('cannot make the engine buffer body chunks it did not ask for: the first one ends its sandbox', async () => {
     const pid = async () => (await request(served.url, { path: '/', host })).text;
     const before = await pid();

@@ -150,6 +150,10 @@ interface ProcessTask extends SandboxTask {
   requestBody: RequestBody | undefined;
 }
 
+/** Least time a module's load is given, whatever its wallMs: Node's import of it is in there too. */
+const LOAD_FLOOR_MS = 2_000;
+/** How often a loading module's CPU is read against startupCpuMs. */
+const STARTUP_CPU_CHECK_MS = 50;
 /** How often the clock of a sandbox with nothing in flight is read. */
 const IDLE_CPU_CHECK_MS = 500;
 /** CPU an idle Node process spends between two looks without running tenant code (its GC, timers of its own). */
@@ -261,7 +265,13 @@ export class ProcessSandbox implements Sandbox {
     const file = codeFile ?? path.join(this.#launch.codeDir, 'index.mjs');
     if (!codeFile) copyFileSync(spec.artifact!, file);
     const code = codeFile ? readFileSync(spec.artifact!) : null;
-    await this.#step('load', () => this.#send({ t: 'load', file, name: spec.name, env: spec.env }, code));
+    // Its top level is held to what the isolate tier holds it to: startupCpuMs of CPU, and its
+    // wall-clock limit for a top-level await; past either it is bad code (400 at deploy), not a
+    // sandbox that failed to start (which the fixed start timeout, 15 s, would have said).
+    await this.#step('load', () => this.#send({ t: 'load', file, name: spec.name, env: spec.env }, code), {
+      wallMs: spec.limits.wallMs,
+      cpuMs: spec.limits.startupCpuMs,
+    });
   }
 
   get alive(): boolean {
@@ -272,14 +282,33 @@ export class ProcessSandbox implements Sandbox {
     return this.#tasks.size;
   }
 
-  /** Waits for the runtime to finish `what` (settled by #onStep); on failure the sandbox is stopped. */
-  #step(what: 'boot' | 'load', begin: () => void): Promise<void> {
+  /**
+   * Waits for the runtime to finish `what` (settled by #onStep); on failure the sandbox is stopped.
+   * Loading a tenant's module takes `topLevel`, its limits for the module's top level.
+   */
+  #step(what: 'boot' | 'load', begin: () => void, topLevel?: { wallMs: number; cpuMs: number }): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      // A module's load is Node's import as well as its top level: a VM's emulated CPU takes
+      // seconds for that, so there the start timeout stays the floor.
+      const loadFloorMs = this.#launch.cpuClock === 'vcpu-threads' ? this.#launch.startTimeoutMs : LOAD_FLOOR_MS;
+      const waitMs = topLevel ? Math.max(topLevel.wallMs, loadFloorMs) : this.#launch.startTimeoutMs;
       const timer = setTimeout(() => {
-        this.#onStep?.(new SandboxUnavailableError(`${this.#who()}: the sandbox did not ${what} within ${this.#launch.startTimeoutMs} ms`));
-      }, this.#launch.startTimeoutMs);
+        this.#onStep?.(topLevel
+          ? new BundleError(`${this.#who()} did not finish loading within ${waitMs} ms (its wall-clock limit): a top-level await that does not settle?`)
+          : new SandboxUnavailableError(`${this.#who()}: the sandbox did not ${what} within ${waitMs} ms`));
+      }, waitMs);
+      let cpuWatch: NodeJS.Timeout | undefined;
+      if (topLevel) {
+        const startNs = this.#sample();
+        cpuWatch = setInterval(() => {
+          if (this.#sample() - startNs > topLevel.cpuMs * 1e6) {
+            this.#onStep?.(new BundleError(`${this.#who()}: its top level ran past its startup CPU limit of ${topLevel.cpuMs} ms (startupCpuMs)`));
+          }
+        }, STARTUP_CPU_CHECK_MS);
+      }
       this.#onStep = (err) => {
         clearTimeout(timer);
+        clearInterval(cpuWatch);
         this.#onStep = undefined;
         if (!err) return resolve();
         this.stop();
