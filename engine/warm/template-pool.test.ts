@@ -63,6 +63,24 @@ describe('TemplatePool', () => {
     await expect.poll(() => pool.stats()[0]!.target).toBe(1);
   });
 
+  it('shrinks idle shelves without a take, and lets a memory size nobody takes go, unless warmed', async () => {
+    const { pool } = fakePool({ shrinkAfterMs: 1_000, dropAfterMs: 10_000 });
+    pool.warm(128);
+    pool.take(64);
+    pool.take(64);
+    await expect.poll(() => pool.stats()).toEqual([{ memoryMb: 128, ready: 1, target: 1 }, { memoryMb: 64, ready: 3, target: 3 }]);
+    const start = Date.now();
+    pool.shrinkIdle(start + 1_000);
+    expect(pool.stats()).toEqual([{ memoryMb: 128, ready: 1, target: 1 }, { memoryMb: 64, ready: 2, target: 2 }]);
+    pool.shrinkIdle(start + 2_000);
+    // Down to minSize while still in use...
+    pool.shrinkIdle(start + 3_000);
+    expect(pool.stats()).toEqual([{ memoryMb: 128, ready: 1, target: 1 }, { memoryMb: 64, ready: 1, target: 1 }]);
+    // ...and to none once nobody has taken one for dropAfterMs; the warmed size stays.
+    pool.shrinkIdle(start + 11_000);
+    expect(pool.stats()).toEqual([{ memoryMb: 128, ready: 1, target: 1 }]);
+  });
+
   it('reports boot failures without retrying in a loop, and stops templates on close', async () => {
     const { pool, errors, failNext } = fakePool();
     failNext(true);

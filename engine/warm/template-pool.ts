@@ -5,7 +5,9 @@
 //
 // Isolates are created with their memory limit fixed, so templates are kept per memoryMb.
 // The target size per memoryMb adapts to demand: each take that finds the pool empty raises it by
-// one (up to maxSize); every idle period without such a miss lowers it by one (down to minSize).
+// one (up to maxSize); every idle period without such a miss lowers it by one (down to minSize),
+// whether or not anything is taken meanwhile. A memory size nobody has taken a template for in
+// dropAfterMs (its functions gone, say) goes down to none, unless it was warmed on purpose.
 
 export interface Template {
   stop(): void;
@@ -18,6 +20,8 @@ export interface TemplatePoolOptions {
   maxSize?: number;
   /** A period without a miss after which the target shrinks by one. Default 30 s. */
   shrinkAfterMs?: number;
+  /** A period without a take after which a shelf not warmed on purpose shrinks to none. Default 10 min. */
+  dropAfterMs?: number;
   /**
    * How long a refill waits after a take. Creating an isolate from a snapshot holds the event
    * loop for a few milliseconds; waiting lets the cold request that took the template finish
@@ -26,13 +30,17 @@ export interface TemplatePoolOptions {
   refillDelayMs?: number;
 }
 
-const DEFAULTS: Required<TemplatePoolOptions> = { minSize: 1, maxSize: 8, shrinkAfterMs: 30_000, refillDelayMs: 10 };
+const DEFAULTS: Required<TemplatePoolOptions> = { minSize: 1, maxSize: 8, shrinkAfterMs: 30_000, dropAfterMs: 600_000, refillDelayMs: 10 };
 
 interface Shelf<T> {
   ready: T[];
   target: number;
   booting: boolean;
+  /** The last miss, or the last time the target shrank. */
   lastMiss: number;
+  lastTake: number;
+  /** Warmed on purpose (the default memory size): kept at minSize however long unused. */
+  pinned: boolean;
 }
 
 export class TemplatePool<T extends Template> {
@@ -40,6 +48,7 @@ export class TemplatePool<T extends Template> {
   readonly #options: Required<TemplatePoolOptions>;
   readonly #shelves = new Map<number, Shelf<T>>();
   readonly #onError: (err: unknown) => void;
+  #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(boot: (memoryMb: number) => Promise<T>, onError: (err: unknown) => void, options: TemplatePoolOptions = {}) {
@@ -55,6 +64,7 @@ export class TemplatePool<T extends Template> {
   take(memoryMb: number): T | undefined {
     const shelf = this.#shelf(memoryMb);
     const now = Date.now();
+    shelf.lastTake = now;
     const template = shelf.ready.pop();
     if (!template) {
       shelf.target = Math.min(this.#options.maxSize, shelf.target + 1);
@@ -69,7 +79,9 @@ export class TemplatePool<T extends Template> {
 
   /** Start filling the shelf for `memoryMb` (e.g. for the default limit, at start-up). */
   warm(memoryMb: number): void {
-    this.#refill(memoryMb, this.#shelf(memoryMb));
+    const shelf = this.#shelf(memoryMb);
+    shelf.pinned = true;
+    this.#refill(memoryMb, shelf);
   }
 
   /** Ready templates per memoryMb, and each shelf's current target. */
@@ -79,6 +91,7 @@ export class TemplatePool<T extends Template> {
 
   close(): void {
     this.#closed = true;
+    clearInterval(this.#sweeper);
     for (const shelf of this.#shelves.values()) {
       for (const t of shelf.ready) t.stop();
       shelf.ready = [];
@@ -88,10 +101,30 @@ export class TemplatePool<T extends Template> {
   #shelf(memoryMb: number): Shelf<T> {
     let shelf = this.#shelves.get(memoryMb);
     if (!shelf) {
-      shelf = { ready: [], target: this.#options.minSize, booting: false, lastMiss: Date.now() };
+      const now = Date.now();
+      shelf = { ready: [], target: this.#options.minSize, booting: false, lastMiss: now, lastTake: now, pinned: false };
       this.#shelves.set(memoryMb, shelf);
+      this.#sweeper ??= setInterval(() => this.shrinkIdle(), Math.max(this.#options.shrinkAfterMs, 1_000)).unref();
     }
     return shelf;
+  }
+
+  /**
+   * Shrinks shelves that went a period without a miss, as take() does, for pools nobody takes
+   * from: blank sandboxes of the process tiers hold ~45 MB each (a VM ~370 MB), and without this a
+   * memory size whose functions were all deleted kept its templates for as long as the engine ran.
+   */
+  shrinkIdle(now = Date.now()): void {
+    const { minSize, shrinkAfterMs, dropAfterMs } = this.#options;
+    for (const [memoryMb, shelf] of this.#shelves) {
+      const floor = shelf.pinned || now - shelf.lastTake < dropAfterMs ? minSize : 0;
+      if (shelf.target > floor && now - shelf.lastMiss >= shrinkAfterMs) {
+        shelf.target--;
+        shelf.lastMiss = now;
+      }
+      while (shelf.ready.length > shelf.target) shelf.ready.shift()!.stop();
+      if (shelf.target === 0 && shelf.ready.length === 0 && !shelf.booting && !shelf.pinned) this.#shelves.delete(memoryMb);
+    }
   }
 
   #refill(memoryMb: number, shelf: Shelf<T>): void {
