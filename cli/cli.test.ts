@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { connect } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -430,6 +431,10 @@ describe('flags', () => {
     for (const flag of ['--config', '--port', '--host', '--admin-token']) expect(serve.stdout).toContain(flag);
     const tail = runCli(['tail', '--help']);
     for (const flag of ['--url', '--admin-token', '--json']) expect(tail.stdout).toContain(flag);
+    const setup = runCli(['setup', '--help']);
+    expect([setup.status, setup.stdout]).toEqual([0, expect.stringContaining('microVM')]);
+    const version = runCli(['--version']);
+    expect([version.status, version.stdout.trim()]).toEqual([0, JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version]);
   });
 
   it('bad flags, bad config and broken entries exit 2 with a clear message', async () => {

@@ -1,6 +1,8 @@
 // The `islet` command: picks a subcommand, and turns usage and config errors into a clear
 // message and exit code 2 (runtime failures exit 1).
+import { readFileSync } from 'node:fs';
 import { BundleError, ConfigError } from '../engine/index.ts';
+import { isBuilt } from '../engine/own-file.ts';
 import { UsageError } from './args.ts';
 import { benchHelp } from './bench/flags.ts';
 import { dev, devHelp } from './dev.ts';
@@ -14,17 +16,29 @@ Commands:
   serve          serve many functions, routed by Host, with an admin API
   tail <name>    follow a function's logs live on a running server
   bench <url>    load-test an HTTP endpoint (or --fixture <name>): latency, errors, compare
-  setup tiers    install what the container and gVisor tiers need from Debian (root, apt-get)
+  setup tiers    install what the container, gVisor and microVM tiers need from Debian (root, apt-get)
 
-Run "islet <command> --help" for a command's options:
+Run "islet <command> --help" for a command's options ("islet --version" for the version):
 ${[devHelp, serveHelp, benchHelp, tailHelp].map((h) => `  ${h.split('\n')[0]!.replace(/^Usage: /, '')}`).join('\n')}`;
+
+const setupHelp = `Usage: islet setup tiers
+
+Installs from Debian (apt-get, as root) what the heavier isolation tiers need on this host:
+bubblewrap, runc and crun for the container tier, runsc for gVisor, and QEMU, a kernel, busybox
+and e2fsprogs for the microVM tier, whose guest image it then builds. What is already there is
+left alone; without root or apt-get it installs nothing and says so (it never fails), and a
+tier that lacks something stays unavailable, with islet saying why when a function asks for it.`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   dev,
   serve,
   tail,
   setup: async (args) => {
-    if (args.length !== 1 || args[0] !== 'tiers') throw new UsageError('usage: islet setup tiers');
+    if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+      console.log(setupHelp);
+      return;
+    }
+    if (args.length !== 1 || args[0] !== 'tiers') throw new UsageError(`${setupHelp.split('\n')[0]}\nRun "islet setup --help" for what it does.`);
     const { setupTiers } = await import('../engine/tiers/setup.ts');
     await setupTiers();
   },
@@ -36,6 +50,12 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     console.log(help);
+    return;
+  }
+  if (command === '--version' || command === '-v') {
+    // package.json is one folder up from the sources, two from dist/cli in the package.
+    const manifest = new URL(isBuilt(import.meta.url) ? '../../package.json' : '../package.json', import.meta.url);
+    console.log((JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version);
     return;
   }
   const run = commands[command];
