@@ -50,5 +50,7 @@ describe('the package, installed', () => {
   it('runs its CLI', async () => {
     const { stdout } = await run(process.execPath, ['--no-node-snapshot', path.join(installed, 'dist/cli/islet.js'), '--help'], { cwd: project });
     expect(stdout).toMatch(/^Usage: islet <command>/);
+    const version = await run(process.execPath, ['--no-node-snapshot', path.join(installed, 'dist/cli/islet.js'), '--version'], { cwd: project });
+    expect(version.stdout.trim()).toBe(JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')).version);
   });
 });
