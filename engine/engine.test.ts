@@ -265,7 +265,8 @@ describe('isolation', () => {
       'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableStreamDefaultController', 'ReadableByteStreamController',
       'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream',
       'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'TextEncoderStream',
-      'TextDecoderStream', 'CompressionStream', 'DecompressionStream', 'IdentityTransformStream', 'FixedLengthStream', 'self', 'navigator', 'scheduler'];
+      'TextDecoderStream', 'CompressionStream', 'DecompressionStream', 'IdentityTransformStream', 'FixedLengthStream', 'self', 'navigator', 'scheduler',
+      'addEventListener', 'removeEventListener', 'FetchEvent', 'ScheduledEvent'];
     // Everything else on the global object must be an ECMAScript built-in of this V8.
     const extra = body.names.filter((n: string) => !web.includes(n) && !(n in globalThis));
     expect(extra).toEqual([]);

@@ -30,7 +30,7 @@ import { defineCompressionStreams } from './compression/compression-streams.ts';
 import {
   clearInterval, clearTimeout, fireDueTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
 } from './host/timers.ts';
-import { answersOf, dispatchBatch, forgetAnswers, runScheduled, ScheduledController, setTenant, warmDispatch } from './dispatch/dispatch.ts';
+import { answersOf, dispatchBatch, forgetAnswers, runScheduled, ScheduledController, serviceWorker, setTenant, warmDispatch } from './dispatch/dispatch.ts';
 import { ExecutionContext } from './dispatch/execution-context.ts';
 import { abortRequest } from './dispatch/client-signal.ts';
 import { cancelResponseStream, pullResponseStream } from './dispatch/response-stream.ts';
@@ -46,6 +46,9 @@ const globals: Record<string, unknown> = {
   ReadableStreamDefaultController, ReadableByteStreamController, WritableStream, WritableStreamDefaultWriter,
   WritableStreamDefaultController, TransformStream, TransformStreamDefaultController, ByteLengthQueuingStrategy,
   CountQueuingStrategy, TextEncoderStream, TextDecoderStream, scheduler,
+  // Workers' service-worker syntax (dispatch/service-worker.ts).
+  addEventListener: serviceWorker.addEventListener, removeEventListener: serviceWorker.removeEventListener,
+  FetchEvent: serviceWorker.FetchEvent, ScheduledEvent: serviceWorker.ScheduledEvent,
 };
 
 // `new URL(request.url)` and its kind skip whatwg-url's state machine (url/fast-parse.ts), and

@@ -50,6 +50,7 @@ const FIXTURES = [
   { name: 'bomb', entry: fixture('memory-bomb', 'index.js'), limits: { memoryMb: 32, cpuMs: 5_000 } },
   { name: 'throws', entry: fixture('throws', 'index.js') },
   { name: 'fixed', entry: fixture('fixed-length', 'index.js') },
+  { name: 'sw', entry: fixture('service-worker', 'index.js'), env: { GREETING: 'hej' } },
 ];
 
 // The reference: the same fixtures on the isolate tier.
@@ -262,6 +263,16 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     }
     expect((await get(backend, 'fixed', '/identity')).text).toBe('abcd');
     expect(await (await get(backend, 'fixed', '/shape')).json()).toEqual(await (await get(isolate, 'fixed', '/shape')).json());
+  });
+
+  it('runs a worker in service-worker syntax (addEventListener, bindings as globals) as the isolate tier does', async () => {
+    for (const b of [isolate, backend]) {
+      expect((await get(b, 'sw', '/a')).json(), b.label).toEqual({ greeting: 'hej', path: '/a', event: 'function' });
+      expect((await get(b, 'sw', '/twice')).text, b.label).toBe('first');
+      expect([(await get(b, 'sw', '/none')).headers['islet-error']], b.label).toEqual(['exception']);
+      await b.engine!.scheduled('sw', '*/5 * * * *');
+      expect((await get(b, 'sw', '/seen')).json(), b.label).toEqual(expect.arrayContaining(['waited', 'InvalidStateError', 'cron */5 * * * *']));
+    }
   });
 
   it('takes an empty body with a null-body status as no body, as the isolate tier (and workerd) do', async () => {

@@ -6,12 +6,16 @@
 // batch's microtasks run dry, makes the hop cost per batch instead of per request.
 import { Ai } from '../bindings/ai.ts';
 import { host } from '../host/host-calls.ts';
-import { Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream } from '../web/index.ts';
+import { DOMException, Event, Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream } from '../web/index.ts';
 import { clientSignal, requestEnded, requestStarted } from './client-signal.ts';
 import { describe } from './describe.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
 import { requestBodyStream } from './request-stream.ts';
 import { openResponseStream } from './response-stream.ts';
+import { defineServiceWorker } from './service-worker.ts';
+
+/** addEventListener('fetch', …) and its events, for scripts in Workers' service-worker syntax. */
+export const serviceWorker = defineServiceWorker(Event as unknown as typeof globalThis.Event, DOMException as unknown as typeof globalThis.DOMException);
 
 interface ExportedHandler {
   fetch?(request: unknown, env: unknown, ctx: ExecutionContext): unknown;
@@ -45,12 +49,20 @@ const BATCH_MICROTASK_TURNS = 64;
  */
 export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<string, unknown>, aiBinding: string | null = null, aiMaxPending = 64): void {
   const exported = namespace.default as ExportedHandler | undefined;
-  if (exported === null || typeof exported !== 'object' || (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function')) {
-    throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler)');
+  // A script with no default export that registered listeners is in service-worker syntax.
+  const listening = exported === undefined ? serviceWorker.handler() as ExportedHandler | undefined : undefined;
+  if (!listening && (exported === null || typeof exported !== 'object' || (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function'))) {
+    throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler), or call addEventListener("fetch", …)');
   }
-  handler = exported;
+  handler = listening ?? exported;
   if (aiBinding !== null) tenantEnv[aiBinding] = new Ai(aiMaxPending);
   env = Object.freeze(tenantEnv);
+  // Such a script reads its bindings as globals; the Web APIs' names stay theirs.
+  if (listening) {
+    for (const [name, value] of Object.entries(tenantEnv)) {
+      if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+    }
+  }
 }
 
 /**

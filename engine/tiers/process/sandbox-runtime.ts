@@ -18,6 +18,7 @@ import { scheduler } from 'node:timers/promises';
 // Bundled into the runtime file with it: the isolate runtime's wording for what was thrown.
 import { describe } from '../../../runtime-api/dispatch/describe.ts';
 import { defineIdentityStreams } from '../../../runtime-api/web/identity-streams.ts';
+import { defineServiceWorker } from '../../../runtime-api/dispatch/service-worker.ts';
 import { nodeDigestName } from '../../../runtime-api/host/digest-names.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
 
@@ -100,10 +101,18 @@ async function load(head: FrameHead, code: Uint8Array | null): Promise<void> {
   try {
     const namespace = (await import(moduleUrl)) as { default?: ExportedHandler };
     const exported = namespace.default;
-    if (exported === null || typeof exported !== 'object' || (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function')) {
-      throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler)');
+    // A script with no default export that registered listeners is in service-worker syntax.
+    const listening = exported === undefined ? serviceWorker.handler() as ExportedHandler | undefined : undefined;
+    if (!listening && (exported === null || typeof exported !== 'object' || (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function'))) {
+      throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler), or call addEventListener("fetch", …)');
     }
-    handler = exported;
+    handler = listening ?? exported;
+    // Such a script reads its bindings as globals, as on the isolate tier.
+    if (listening) {
+      for (const [name, value] of Object.entries(env)) {
+        if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+      }
+    }
     send({ t: 'ready' });
   } catch (err) {
     send({ t: 'load-error', ...errorFields(err) });
@@ -501,6 +510,12 @@ class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView | string
   }
 }
 Object.defineProperty(globalThis.crypto, 'DigestStream', { value: DigestStream, writable: true, configurable: true, enumerable: false });
+
+// Workers' service-worker syntax, as the isolate tier has it.
+const serviceWorker = defineServiceWorker(Event, DOMException);
+for (const name of ['addEventListener', 'removeEventListener', 'FetchEvent', 'ScheduledEvent'] as const) {
+  Object.defineProperty(globalThis, name, { value: serviceWorker[name], writable: true, configurable: true, enumerable: false });
+}
 
 // Workers' byte TransformStreams, as the isolate tier defines them.
 const identity = defineIdentityStreams(TransformStream, (chunk) => bytesOf(chunk) ?? null, (readable, length) => declaredLengths.set(readable, length));

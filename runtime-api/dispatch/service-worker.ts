@@ -1,0 +1,137 @@
+// Workers' service-worker syntax: a script with no exports that registers its handlers with
+// `addEventListener('fetch', (event) => event.respondWith(...))` (and 'scheduled'), and reads
+// its bindings as globals. Cloudflare recommends modules now, but workerd still runs such
+// scripts and much Workers code is written this way. Both runtimes use this module (the isolate's
+// and the process tiers'), each with its own Event and DOMException classes.
+
+/** What a handler's `ctx` offers the events: waitUntil. */
+interface Context {
+  waitUntil(promise: unknown): void;
+}
+
+type Listener = ((event: Event) => unknown) | { handleEvent(event: Event): unknown };
+
+interface Handler {
+  fetch?(request: unknown, env: unknown, ctx: Context): unknown;
+  scheduled?(controller: { cron: string; scheduledTime: number }, env: unknown, ctx: Context): unknown;
+}
+
+export interface ServiceWorker {
+  addEventListener(type: string, listener: unknown): void;
+  removeEventListener(type: string, listener: unknown): void;
+  FetchEvent: new (...args: never[]) => Event;
+  ScheduledEvent: new (...args: never[]) => Event;
+  /** The handler the script's listeners make, or undefined when it registered none. */
+  handler(): Handler | undefined;
+}
+
+export function defineServiceWorker(EventClass: typeof Event, DOMExceptionClass: typeof DOMException): ServiceWorker {
+  const listeners: Record<string, Listener[]> = { fetch: [], scheduled: [] };
+  // Events are made here only: a token the constructors check, so tenant code cannot make one
+  // whose respondWith answers a request it was never given.
+  const token = Symbol('service worker event');
+
+  class FetchEvent extends EventClass {
+    readonly #request: unknown;
+    readonly #ctx: Context;
+    #response: Promise<unknown> | undefined;
+
+    constructor(type: string, request: unknown, ctx: Context, made: symbol) {
+      if (made !== token) throw new TypeError('Illegal constructor');
+      super(type);
+      this.#request = request;
+      this.#ctx = ctx;
+    }
+
+    get request(): unknown {
+      return this.#request;
+    }
+
+    /** The response, or a promise of one; once only. */
+    respondWith(response: unknown): void {
+      if (this.#response !== undefined) throw new DOMExceptionClass('respondWith() was already called for this request', 'InvalidStateError');
+      this.#response = Promise.resolve(response);
+    }
+
+    waitUntil(promise: unknown): void {
+      this.#ctx.waitUntil(promise);
+    }
+
+    /** islet has no origin behind a function to fall back to: accepted, as ctx's is. */
+    passThroughOnException(): void {}
+
+    static responseOf(event: FetchEvent): Promise<unknown> | undefined {
+      return event.#response;
+    }
+
+    get [Symbol.toStringTag](): string {
+      return 'FetchEvent';
+    }
+  }
+
+  class ScheduledEvent extends EventClass {
+    readonly #ctx: Context;
+    readonly cron: string;
+    readonly scheduledTime: number;
+
+    constructor(type: string, controller: { cron: string; scheduledTime: number }, ctx: Context, made: symbol) {
+      if (made !== token) throw new TypeError('Illegal constructor');
+      super(type);
+      this.#ctx = ctx;
+      this.cron = controller.cron;
+      this.scheduledTime = controller.scheduledTime;
+    }
+
+    waitUntil(promise: unknown): void {
+      this.#ctx.waitUntil(promise);
+    }
+
+    /** islet never retries a scheduled run. */
+    noRetry(): void {}
+
+    get [Symbol.toStringTag](): string {
+      return 'ScheduledEvent';
+    }
+  }
+
+  /** Runs the listeners in order; one that throws fails the event, as in workerd. */
+  function dispatch(type: string, event: Event): void {
+    for (const listener of [...listeners[type]!]) {
+      if (typeof listener === 'function') listener.call(globalThis, event);
+      else listener.handleEvent(event);
+    }
+  }
+
+  return {
+    addEventListener(type, listener) {
+      if (typeof listener !== 'function' && (typeof listener !== 'object' || listener === null || typeof (listener as { handleEvent?: unknown }).handleEvent !== 'function')) {
+        throw new TypeError('addEventListener: the listener must be a function or have a handleEvent method');
+      }
+      const list = listeners[String(type)];
+      // Other types (workerd's 'unhandledrejection', say) are taken and never fired.
+      if (list && !list.includes(listener as Listener)) list.push(listener as Listener);
+    },
+    removeEventListener(type, listener) {
+      const list = listeners[String(type)];
+      const at = list ? list.indexOf(listener as Listener) : -1;
+      if (at !== -1) list!.splice(at, 1);
+    },
+    FetchEvent,
+    ScheduledEvent,
+    handler() {
+      if (listeners.fetch!.length === 0 && listeners.scheduled!.length === 0) return undefined;
+      return {
+        fetch: (request, _env, ctx) => {
+          const event = new FetchEvent('fetch', request, ctx, token);
+          dispatch('fetch', event);
+          const response = FetchEvent.responseOf(event);
+          if (response === undefined) throw new TypeError('no "fetch" listener called event.respondWith() for this request');
+          return response;
+        },
+        scheduled: async (controller, _env, ctx) => {
+          dispatch('scheduled', new ScheduledEvent('scheduled', controller, ctx, token));
+        },
+      };
+    },
+  };
+}
