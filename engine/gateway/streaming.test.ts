@@ -254,6 +254,15 @@ describe('streamed response bodies', () => {
     expect((await request(served.url, { host: 'buffers.localhost' })).text).toBe('abcde');
   });
 
+  it('pass empty chunks over, however many come in a row', async () => {
+    const code = `export default { fetch: () => { let i = 0; return new Response(new ReadableStream({ pull(c) {
+      if (i++ < 10) c.enqueue(new Uint8Array(0)); else { c.enqueue(new TextEncoder().encode('end')); c.close(); }
+    } })) } }`;
+    await engine.deploy('empties', { code, limits: { wallMs: 3_000 } });
+    const res = await request(served.url, { host: 'empties.localhost' });
+    expect([res.status, res.text]).toEqual([200, 'end']);
+  });
+
   it('are cancelled in the tenant when the wall-clock limit cuts them, and at once on HEAD', async () => {
     const forever = `let cancels = 0; export default { fetch(request) {
       if (new URL(request.url).pathname === '/cancels') return Response.json(cancels);

@@ -30,6 +30,18 @@ describe('StreamedBody', () => {
     await expect(reader.read().then(() => reader.read())).rejects.toThrow(/nobody asked for/);
   });
 
+  it('asks again after empty chunks, however many come in a row', async () => {
+    const { streamed, reader, pulls } = body();
+    await settle();
+    const read = reader.read();
+    for (let i = 0; i < 5; i++) {
+      expect(streamed.receive(new ArrayBuffer(0), null)).toBe(true);
+      expect(pulls()).toBe(2 + i);
+    }
+    streamed.receive(bytes(4), null);
+    expect((await read).value?.byteLength).toBe(4);
+  });
+
   it('takes the bytes that came with the head without a pull', async () => {
     const { streamed, reader } = body();
     streamed.receiveFirst(bytes(3));

@@ -74,6 +74,14 @@ export class StreamedBody {
       this.fail(new Error(`the response body was declared as ${declared} bytes and ${chunk === null ? 'ended after' : 'went past that, to'} ${this.#received}`));
       return true;
     }
+    if (chunk !== null && chunk.byteLength === 0 && this.#chunkArrived !== undefined) {
+      // An empty chunk carries nothing: the pull stays open and the sandbox is asked for the next
+      // one. (Waking the stream instead left it waiting: a web stream pulls again after a pull
+      // that enqueued nothing only if a read came in meanwhile, so two empty chunks in a row hung
+      // the response until its wall-clock limit.)
+      this.#source.pull();
+      return true;
+    }
     if (chunk === null) {
       this.#close();
       this.#controller.close();
@@ -81,7 +89,6 @@ export class StreamedBody {
       this.#controller.enqueue(new Uint8Array(chunk));
     }
     this.#wake();
-    // An empty chunk carries nothing; the stream pulls again.
     return true;
   }
 
