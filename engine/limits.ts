@@ -141,6 +141,8 @@ export function resolveLimits(overrides: unknown = {}, base: Readonly<Limits> = 
 export const MAX_CRYPTO_OPS_PER_ISOLATE = 32;
 /** PBKDF2 iterations one deriveBits may ask for (workerd's cap too): the host's threads are shared. */
 export const MAX_PBKDF2_ITERATIONS = 100_000;
+/** Bits one PBKDF2 deriveBits may ask for: its work is iterations × hash-sized blocks (4 of SHA-512's). */
+export const MAX_PBKDF2_BITS = 2_048;
 /** Largest RSA key generated or used: a 16,384-bit keygen would hold a host thread for minutes. */
 export const MAX_RSA_MODULUS_BITS = 4_096;
 

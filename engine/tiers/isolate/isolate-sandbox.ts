@@ -45,6 +45,9 @@ const MAX_RANDOM_BLOCK = 65536;
 /** How stale a heap reading may be before usage() asks for a fresh one. */
 const HEAP_READ_INTERVAL_MS = 1_000;
 
+/** Web Crypto operations one isolate runs on the host's thread pool at once (see #runCrypto). */
+const CRYPTO_RUNNING_PER_ISOLATE = 2;
+
 /** settleCrypto's arguments: operation id, whether it succeeded, its result or failure. */
 type CryptoSettled = [id: number, ok: boolean, value: unknown];
 
@@ -98,6 +101,8 @@ export class IsolateSandbox implements Sandbox {
   #subrequestBudget = 0;
   /** crypto.subtle operations running on the host's thread pool. */
   #cryptoOps = 0;
+  #cryptoRunning = 0;
+  readonly #cryptoWaiting: (() => Promise<void>)[] = [];
   /** AI calls in progress, by the id the runtime gave them. */
   readonly #aiCalls = new Map<number, AbortController>();
   #context: ivm.Context | undefined;
@@ -627,12 +632,27 @@ export class IsolateSandbox implements Sandbox {
       return;
     }
     this.#cryptoOps++;
-    runSubtle(String(op), args)
+    this.#cryptoWaiting.push(() => runSubtle(String(op), args)
       .then((value): CryptoSettled => [id, true, value], (failure: unknown): CryptoSettled => [id, false, failure])
       .then((settled) => {
         this.#cryptoOps--;
+        this.#cryptoRunning--;
         this.#settleCrypto(settled);
-      });
+        this.#runCrypto();
+      }));
+    this.#runCrypto();
+  }
+
+  /**
+   * Web Crypto work runs on Node's thread pool, which every tenant (and the engine's zlib) shares
+   * and no tenant's CPU clock sees: one isolate runs at most CRYPTO_RUNNING_PER_ISOLATE operations
+   * at once, its others wait here, so a tenant's burst of PBKDF2 cannot hold every pool thread.
+   */
+  #runCrypto(): void {
+    while (this.#cryptoRunning < CRYPTO_RUNNING_PER_ISOLATE && this.#cryptoWaiting.length > 0 && this.alive) {
+      this.#cryptoRunning++;
+      void this.#cryptoWaiting.shift()!();
+    }
   }
 
   #settleCrypto(args: CryptoSettled): void {

@@ -83,5 +83,18 @@ describe('runSubtle', () => {
   it('bounds the work one call may put on the host', async () => {
     const rsa = runSubtle('generateKey', [{ name: 'RSA-PSS', modulusLength: 8192, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, ['sign']]);
     await expect(rsa).rejects.toMatchObject({ name: 'NotSupportedError' });
+    const pbkdf2 = await runSubtle('importKey', ['raw', new Uint8Array(16).buffer, { name: 'PBKDF2' }, ['deriveBits', 'deriveKey']]);
+    const params = { name: 'PBKDF2', hash: 'SHA-256', salt: new Uint8Array(16).buffer, iterations: 1000 };
+    // Its work grows with the bits asked for: past the bound, refused before it runs.
+    await expect(runSubtle('deriveBits', [params, pbkdf2, 256 * 300])).rejects.toMatchObject({ name: 'NotSupportedError' });
+    await expect(runSubtle('deriveKey', [params, pbkdf2, { name: 'HMAC', hash: 'SHA-256', length: 256 * 300 }, ['sign']])).rejects.toMatchObject({ name: 'NotSupportedError' });
+    expect(((await runSubtle('deriveBits', [params, pbkdf2, 2048])) as ArrayBuffer).byteLength).toBe(256);
+    // A bound the runtime checks as a number cannot be passed as a string that node would take.
+    for (const [op, args] of [
+      ['deriveBits', [{ ...params, iterations: '5000000' }, pbkdf2, 256]],
+      ['generateKey', [{ name: 'RSA-PSS', modulusLength: '16384', publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, ['sign']]],
+    ] as const) {
+      await expect(runSubtle(op, args as unknown as unknown[]), op).rejects.toMatchObject({ name: 'TypeError', message: expect.stringMatching(/must be a number/) });
+    }
   });
 });

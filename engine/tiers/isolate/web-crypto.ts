@@ -4,7 +4,7 @@
 // does the Web Crypto checks (algorithm and usage matching, parameter validation) and throws the
 // spec's DOMExceptions, which go back to the tenant by name.
 import { type CipherGCMTypes, type Cipheriv, createCipheriv, createDecipheriv, type Decipheriv, webcrypto } from 'node:crypto';
-import { MAX_PBKDF2_ITERATIONS, MAX_RSA_MODULUS_BITS } from '../../limits.ts';
+import { MAX_PBKDF2_BITS, MAX_PBKDF2_ITERATIONS, MAX_RSA_MODULUS_BITS } from '../../limits.ts';
 
 type Key = webcrypto.CryptoKey;
 type Usage = webcrypto.KeyUsage;
@@ -73,6 +73,13 @@ function checkAlgorithm(value: unknown): Algorithm {
     throw new CryptoInputError('the algorithm must be a name or an object with a name');
   }
   const algorithm = value as Algorithm;
+  // The runtime made these numbers, with whatever `Number` the tenant left on its global object:
+  // anything else here is refused, or a string "5000000" would pass the bounds below unchecked.
+  for (const member of NUMBER_MEMBERS) {
+    if (algorithm[member] !== undefined && (typeof algorithm[member] !== 'number' || !Number.isFinite(algorithm[member]))) {
+      throw new CryptoInputError(`the algorithm's ${member} must be a number`);
+    }
+  }
   // Bounds on work one call can put on the host's thread pool (workerd has the same PBKDF2 cap).
   if (typeof algorithm.iterations === 'number' && algorithm.iterations > MAX_PBKDF2_ITERATIONS) {
     throw Object.assign(new Error(`PBKDF2 with more than ${MAX_PBKDF2_ITERATIONS} iterations is not supported`), { name: 'NotSupportedError' });
@@ -81,6 +88,22 @@ function checkAlgorithm(value: unknown): Algorithm {
     throw Object.assign(new Error(`RSA keys over ${MAX_RSA_MODULUS_BITS} bits are not supported`), { name: 'NotSupportedError' });
   }
   return algorithm;
+}
+
+const NUMBER_MEMBERS = ['length', 'tagLength', 'iterations', 'saltLength', 'modulusLength'];
+
+/**
+ * PBKDF2's work grows with the bits asked for as well as the iterations (one run of them per
+ * hash-sized block): 256 × 300 bits at 100,000 iterations held a pool thread for seconds. The
+ * bits one deriveBits may ask of it are bounded too.
+ */
+function checkDerivedLength(algorithm: Algorithm, length: unknown): number | null {
+  if (length === null || length === undefined) return null;
+  if (typeof length !== 'number' || !Number.isFinite(length)) throw new CryptoInputError('deriveBits: the length must be a number');
+  if (algorithm.name.toUpperCase() === 'PBKDF2' && length > MAX_PBKDF2_BITS) {
+    throw Object.assign(new Error(`PBKDF2 deriving more than ${MAX_PBKDF2_BITS} bits is not supported`), { name: 'NotSupportedError' });
+  }
+  return length;
 }
 
 function checkUsages(value: unknown): Usage[] {
@@ -238,11 +261,16 @@ const OPERATIONS: Record<string, Operation> = {
   },
   async deriveBits([algorithm, key, length]) {
     const base = await importDescriptor(checkDescriptor(key));
-    return subtle.deriveBits(await withPeerKey(checkAlgorithm(algorithm)), base, length === null ? null : Number(length));
+    const checked = checkAlgorithm(algorithm);
+    return subtle.deriveBits(await withPeerKey(checked), base, checkDerivedLength(checked, length));
   },
   async deriveKey([algorithm, key, derivedAlgorithm, usages]) {
     const base = await importDescriptor(checkDescriptor(key));
-    const derived = await subtle.deriveKey(await withPeerKey(checkAlgorithm(algorithm)), base, checkAlgorithm(derivedAlgorithm), true, checkUsages(usages));
+    const checked = checkAlgorithm(algorithm);
+    const target = checkAlgorithm(derivedAlgorithm);
+    // The derived key's length is what PBKDF2 is asked for (an HMAC key's may be anything).
+    checkDerivedLength(checked, target.length);
+    const derived = await subtle.deriveKey(await withPeerKey(checked), base, target, true, checkUsages(usages));
     return describe(derived);
   },
   async wrapKey([format, key, wrappingKey, algorithm]) {
