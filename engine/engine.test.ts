@@ -323,6 +323,28 @@ describe('deploys', () => {
     expect(logLines.some((l) => l.fn === 'chatty' && /line\(s\) dropped/.test(String(l.msg)))).toBe(true);
   });
 
+  it('console output stays limited on the host when the tenant tampers with the runtime\'s clock and strings', async () => {
+    const before = logLines.length;
+    await engine.deploy('tamperer', {
+      code: `export default { fetch() {
+        let t = 0;
+        Date.now = () => (t += 1e7);
+        String.prototype.slice = function () { return String(this); };
+        const big = 'y'.repeat(100_000);
+        for (let i = 0; i < 2000; i++) console.log(big);
+        for (let i = 0; i < 500; i++) reportError(big);
+        return new Response('');
+      } }`,
+      limits: { cpuMs: 2_000 },
+    });
+    await get(engine, 'tamperer');
+    await new Promise((r) => setTimeout(r, 50));
+    const mine = logLines.slice(before).filter((l) => l.fn === 'tamperer' && l.src === 'console');
+    // A burst of 200, and 100 a second while the loop runs.
+    expect(mine.length).toBeLessThan(300);
+    expect(Math.max(...mine.map((l) => String(l.msg).length))).toBeLessThan(16 * 1024 + 64);
+  });
+
   it('console output reaches the host log, tagged with the function', async () => {
     await engine.deploy('talker', { code: 'export default { fetch() { console.log("hi %s", "there", { a: 1 }); console.error(new Error("bad")); return new Response("") } }' });
     await get(engine, 'talker');

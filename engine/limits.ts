@@ -111,6 +111,8 @@ export const SANDBOX_CPUS = 1;
 /** Console lines a process-based sandbox may log at once, then per second (as the isolate runtime's console). */
 export const CONSOLE_BURST_LINES = 200;
 export const CONSOLE_LINES_PER_SECOND = 100;
+/** Characters of one console line the host writes; the rest is cut (a stack with it). */
+export const CONSOLE_LINE_CHARS = 16 * 1024;
 /** How long a process-based sandbox may take to start and load its module. */
 export const SANDBOX_START_TIMEOUT_MS = 15_000;
 /** The same for a microVM: booting a kernel and Node under TCG takes ~3–6 s alone, far more on a busy host. */

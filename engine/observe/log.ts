@@ -26,8 +26,23 @@ export function createLogger(options: LogOptions = {}): Logger {
       }),
     );
   }
-  return pino({ level, base: undefined });
+  // pino writes asynchronously: lines wait in memory while stdout is slower than the engine
+  // logs (a reader that stalls, a pipe that fills). Bounded, they are dropped past 64 MB and
+  // counted, instead of growing the engine until it dies (a probe got 2 GB that way).
+  const destination = pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_BYTES });
+  let dropped = 0;
+  destination.on('drop', () => void dropped++);
+  const logger = pino({ level, base: undefined }, destination);
+  setInterval(() => {
+    if (dropped === 0) return;
+    logger.warn({ dropped }, 'log lines dropped: stdout was slower than the engine wrote them');
+    dropped = 0;
+  }, 5_000).unref();
+  return logger;
 }
+
+/** Log output the engine holds while stdout takes it; past it, lines are dropped and counted. */
+const LOG_BUFFER_BYTES = 64 * 1024 * 1024;
 
 /** A logger that drops everything, for library users who bring no logger. */
 export function silentLogger(): Logger {

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { Hono } from 'hono';
 import { Engine, type FunctionConfig } from '../engine.ts';
 import { createGateway, serveGateway, type ServedGateway } from '../gateway/index.ts';
-import { createLogger } from '../observe/index.ts';
+import { createLogger, type Logger } from '../observe/index.ts';
 import { hostTiers } from '../tiers/index.ts';
 import { AdoptedConnections } from './adopted-connections.ts';
 import { clusterStatus, supervisorMetrics, type SupervisorInfo } from './cluster-status.ts';
@@ -21,6 +21,9 @@ const WARM_UP = 'islet-warm-up';
 // The callback keeps a write to a supervisor that just died from being an uncaught 'error'.
 const send = (m: FromEngine) => process.connected && process.send!(m, undefined, undefined, () => {});
 let engine: Engine | undefined;
+let logger: Logger | undefined;
+/** How long a draining engine waits for its log to be written before it ends. */
+const LOG_FLUSH_MS = 1_000;
 let served: ServedGateway | undefined;
 let adopted: AdoptedConnections | undefined;
 let draining = false;
@@ -45,7 +48,8 @@ send({ t: 'up' });
 
 async function start(m: EngineStart): Promise<void> {
   const { containerRuntime, ...settings } = m.engine ?? {};
-  engine = new Engine({ ...settings, tiers: hostTiers({ containerRuntime }), logger: createLogger() });
+  logger = createLogger();
+  engine = new Engine({ ...settings, tiers: hostTiers({ containerRuntime }), logger });
   // Make the runtime snapshot and fill the template pool now, not when the first function
   // arrives: a standby engine is then ready to take over in the time it takes to bundle.
   await engine.deploy(WARM_UP, { code: 'export default { fetch: () => new Response(null) }' });
@@ -108,6 +112,12 @@ async function drain(graceMs: number): Promise<void> {
   await Promise.all([served?.close(graceMs), adopted?.idle(graceMs)]);
   (served?.server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
   await engine?.close();
+  // The log is written asynchronously: what it holds (the drain's own 503s among it) goes out
+  // before the SIGKILL, which would lose it; a stdout nobody reads gets a second, not forever.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, LOG_FLUSH_MS);
+    logger ? logger.flush(() => { clearTimeout(timer); resolve(); }) : resolve();
+  });
   if (!process.connected) process.kill(process.pid, 'SIGKILL');
   process.send!({ t: 'drained' } satisfies FromEngine, () => process.kill(process.pid, 'SIGKILL'));
 }

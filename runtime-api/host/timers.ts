@@ -5,6 +5,7 @@
 // choice is made in here because the host hears of timers late: while a long turn sets a
 // thousand, it may find some due before it has heard of earlier ones.
 import { DeadlineQueue, type Deadlined } from './deadline-queue.ts';
+import { logUncaught } from './console.ts';
 import { host } from './host-calls.ts';
 
 // Captured at load: a tenant that replaces Reflect.apply, Date.now or Promise#then must not change
@@ -144,5 +145,5 @@ export function fireDueTimer(): void {
 
 export function reportError(err: unknown): void {
   const text = err instanceof Error ? err.stack || `${err.name}: ${err.message}` : String(err);
-  host().log('error', `Uncaught ${text}`);
+  logUncaught(`Uncaught ${text}`);
 }

@@ -15,6 +15,7 @@ import { MALFORMED_RESPONSE, splitPseudoFields, wireResponseProblem, type WireRe
 import { MODULE_LOADED_EXPORT } from '../../bundle/index.ts';
 import { LegacyDecoders, legacyEncodingOf } from './legacy-text.ts';
 import { Digests } from './digests.ts';
+import { LogBudget } from '../log-budget.ts';
 import type { Sandbox, SandboxSpec, SandboxUsage } from '../tier.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import type { CodeCache } from '../../warm/index.ts';
@@ -87,6 +88,8 @@ export class IsolateSandbox implements Sandbox {
   readonly #timers = new TimerQueue(() => this.#fireTimer());
   readonly #legacyDecoders = new LegacyDecoders();
   readonly #digests = new Digests();
+  /** The limit on console lines that holds (the runtime's own runs in the tenant's realm). */
+  readonly #logBudget = new LogBudget();
   /** While a module bundle's top level runs on (after a top-level await). */
   #loading = false;
   /** What that top level left uncaught meanwhile: the module failed. */
@@ -566,15 +569,15 @@ export class IsolateSandbox implements Sandbox {
   #console(level: string, message: string): void {
     const spec = this.#spec;
     if (!spec) return;
-    if (!message.includes('\n    at ')) return spec.log.console(level, message);
+    if (!message.includes('\n    at ')) return this.#logBudget.line(spec.log, level, message);
     const stack = withoutRuntimeFrames(message);
-    spec.log.console(level, spec.mapStack?.(stack) ?? stack);
+    this.#logBudget.line(spec.log, level, spec.mapStack?.(stack) ?? stack);
   }
 
   /** A call into the isolate failed with what the tenant left uncaught: its log shows it. */
   #logUncaught(err: unknown): void {
     const stack = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
-    this.#spec.log.console('error', `Uncaught (in promise) ${this.#spec.mapStack?.(withoutRuntimeFrames(stack)) ?? withoutRuntimeFrames(stack)}`);
+    this.#logBudget.line(this.#spec.log, 'error', `Uncaught (in promise) ${this.#spec.mapStack?.(withoutRuntimeFrames(stack)) ?? withoutRuntimeFrames(stack)}`);
   }
 
   #deathFromDisposal(err?: unknown): IsletError {

@@ -21,7 +21,7 @@ import { StreamedBody } from '../streamed-body.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
 import type { SandboxCgroup } from './cgroup.ts';
 import type { Launcher } from './launcher.ts';
-import { LogBudget } from './log-budget.ts';
+import { LogBudget } from '../log-budget.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
 
 export interface ProcessLaunch {
