@@ -139,6 +139,9 @@ export function resolveLimits(overrides: unknown = {}, base: Readonly<Limits> = 
   return limits;
 }
 
+/** Subrequests one sandbox may have pending at once (the isolate runtime counts them too). */
+export const MAX_PENDING_SUBREQUESTS = 256;
+
 /** Web Crypto work an isolate may have running on the host at once. */
 export const MAX_CRYPTO_OPS_PER_ISOLATE = 32;
 /** PBKDF2 iterations one deriveBits may ask for (workerd's cap too): the host's threads are shared. */

@@ -1,1 +1,1 @@
-export { createOutboundFetch, EgressError, type EgressOptions, type OutboundFetch, type OutboundRequest, type OutboundResponse } from './outbound-fetch.ts';
+export { createOutboundFetch, EgressError, ResponseBytes, type EgressOptions, type OutboundFetch, type OutboundRequest, type OutboundResponse } from './outbound-fetch.ts';

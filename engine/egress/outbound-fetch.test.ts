@@ -33,6 +33,13 @@ beforeAll(async () => {
         res.writeHead(307, { location: `${origin.replace('127.0.0.1', 'localhost')}/headers` });
         return res.end();
       }
+      if (req.url?.startsWith('/held')) {
+        // 2 MB now, the rest 300 ms later: twenty of these are pending together.
+        res.writeHead(200);
+        res.write(Buffer.alloc(2 * 1024 * 1024));
+        setTimeout(() => res.end('.'), 300).unref();
+        return;
+      }
       if (req.url === '/big') {
         res.writeHead(200, { 'content-length': String(2 * 1024 * 1024) });
         return res.end(Buffer.alloc(2 * 1024 * 1024));
@@ -98,6 +105,27 @@ describe('fetch() from tenant code', () => {
     const closed = await call('bounded', 'http://127.0.0.1:1/');
     expect(closed).toMatchObject({ error: 'TypeError' });
     expect(closed.message).toMatch(/failed/);
+  });
+
+  it('holds at most the function\'s memory limit of response bytes across its pending subrequests', async () => {
+    await engine.deploy('hoarder', {
+      code: `export default { async fetch(request) {
+        const target = new URL(request.url).searchParams.get('to');
+        const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+          fetch(target + '/held?' + i).then((r) => r.arrayBuffer()).then((b) => 'ok ' + b.byteLength, (e) => e.message)));
+        return Response.json(outcomes);
+      } }`,
+      egress: { allowPrivate: true },
+      limits: { memoryMb: 16, cpuMs: 1_000 },
+    });
+    // 40 MB of bodies asked for at once; the host holds 16 MB of them at most.
+    const outcomes: string[] = await call('hoarder', origin);
+    const refused = outcomes.filter((o) => /would hold more than 16777216 bytes/.test(o));
+    expect(refused.length).toBeGreaterThan(0);
+    expect(outcomes.filter((o) => o === `ok ${2 * 1024 * 1024 + 1}`).length).toBeGreaterThan(0);
+    // What was handed over was let go: the same request again gets bodies through.
+    const again: string[] = await call('hoarder', origin);
+    expect(again.some((o) => o.startsWith('ok'))).toBe(true);
   });
 
   it('aborts through AbortSignal: the tenant sees the reason, the host drops the connection', async () => {

@@ -9,8 +9,8 @@ import {
 } from '../../errors.ts';
 import { AccelError, type TensorMap } from '../../accel/index.ts';
 import type { WireTensor } from '../../bindings/index.ts';
-import { EgressError } from '../../egress/index.ts';
-import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
+import { EgressError, ResponseBytes } from '../../egress/index.ts';
+import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_PENDING_SUBREQUESTS, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import { MALFORMED_RESPONSE, splitPseudoFields, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import { MODULE_LOADED_EXPORT } from '../../bundle/index.ts';
 import { LegacyDecoders, legacyEncodingOf } from './legacy-text.ts';
@@ -88,6 +88,8 @@ export class IsolateSandbox implements Sandbox {
   readonly #timers = new TimerQueue(() => this.#fireTimer());
   readonly #legacyDecoders = new LegacyDecoders();
   readonly #digests = new Digests();
+  /** Subrequest response bytes the host holds for this isolate: at most its memory limit's worth. */
+  #responseBytes = new ResponseBytes(0);
   /** The limit on console lines that holds (the runtime's own runs in the tenant's realm). */
   readonly #logBudget = new LogBudget();
   /** While a module bundle's top level runs on (after a top-level await). */
@@ -255,6 +257,7 @@ export class IsolateSandbox implements Sandbox {
       onClientLeft: (task) => this.#clientLeft(task),
     });
     this.#tasks.meter = this.#meter;
+    this.#responseBytes = new ResponseBytes(spec.limits.memoryMb * 1024 * 1024);
     const { name, limits } = spec;
     const runtime = this.#runtime!;
     try {
@@ -603,15 +606,24 @@ export class IsolateSandbox implements Sandbox {
       this.#settleFetch([id, false, 0, `fetch: too many subrequests (a request may make ${limit})`, [], null, []]);
       return;
     }
+    // The runtime keeps to this too, but its count runs in the tenant's realm.
+    if (this.#subrequests.size >= MAX_PENDING_SUBREQUESTS) {
+      this.#settleFetch([id, false, 0, `fetch: more than ${MAX_PENDING_SUBREQUESTS} subrequests are already pending`, [], null, []]);
+      return;
+    }
     this.#subrequestBudget--;
     const flat = Array.isArray(headers) ? headers.map(String) : [];
     const mode = redirect === 'manual' || redirect === 'error' ? redirect : 'follow';
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
     this.#spec
-      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode }, cancel.signal)
+      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode }, cancel.signal, this.#responseBytes)
       .then(
-        (res) => this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls]),
+        (res) => {
+          this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls]);
+          // Copied into the isolate (or dropped with it): the host holds it no more.
+          this.#responseBytes.release(res.body?.byteLength ?? 0);
+        },
         (err: unknown) => this.#settleFetch([id, false, 0, err instanceof EgressError ? err.message : 'fetch failed', [], null, []]),
       )
       .finally(() => this.#subrequests.delete(id));

@@ -12,7 +12,8 @@ import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
-import { EgressError } from '../../egress/index.ts';
+import { EgressError, ResponseBytes } from '../../egress/index.ts';
+import { MAX_PENDING_SUBREQUESTS } from '../../limits.ts';
 import { MALFORMED_RESPONSE, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, SandboxMeter } from '../isolate/index.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
@@ -163,6 +164,8 @@ export class ProcessSandbox implements Sandbox {
   // Set when the sandbox is specialised; a blank one has only its process and runtime.
   #spec: SandboxSpec | undefined;
   #meter: SandboxMeter<ProcessTask> | undefined;
+  /** Subrequest response bytes the host holds for this sandbox: at most its memory limit's worth. */
+  #responseBytes = new ResponseBytes(0);
   /** Looks at the clock of a sandbox with nothing in flight (see IDLE_CPU_CHECK_MS). */
   #idleCheck: NodeJS.Timeout | undefined;
   readonly #launch: ProcessLaunch;
@@ -250,6 +253,7 @@ export class ProcessSandbox implements Sandbox {
       onClientLeft: (task) => this.#send({ t: 'abort', id: task.id }),
     });
     this.#tasks.meter = this.#meter;
+    this.#responseBytes = new ResponseBytes(spec.limits.memoryMb * 1024 * 1024);
     // The isolate tier meters a tenant's timers as they fire; here they fire in another process,
     // unseen. So the clock of a sandbox with nothing in flight is looked at now and then, and
     // once it has moved the watchdog meters what follows against the background budget (cpuMs),
@@ -546,6 +550,10 @@ export class ProcessSandbox implements Sandbox {
       this.#send({ t: 'fetch-res', id, error: `fetch: too many subrequests (a request may make ${this.#spec!.limits.maxSubrequests})` });
       return;
     }
+    if (this.#subrequests.size >= MAX_PENDING_SUBREQUESTS) {
+      this.#send({ t: 'fetch-res', id, error: `fetch: more than ${MAX_PENDING_SUBREQUESTS} subrequests are already pending` });
+      return;
+    }
     this.#subrequestBudget--;
     const headers = Array.isArray(head.headers) ? head.headers.map(String) : [];
     const redirect = head.redirect === 'manual' || head.redirect === 'error' ? head.redirect : 'follow';
@@ -553,9 +561,12 @@ export class ProcessSandbox implements Sandbox {
     this.#subrequests.set(id, cancel);
     this.#meter!.poke();
     this.#spec!
-      .outbound({ method: String(head.method), url: String(head.url), headers, body: toArrayBuffer(body), redirect }, cancel.signal)
+      .outbound({ method: String(head.method), url: String(head.url), headers, body: toArrayBuffer(body), redirect }, cancel.signal, this.#responseBytes)
       .then(
-        (res) => this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls }, res.body ? new Uint8Array(res.body) : null),
+        (res) => {
+          this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls }, res.body ? new Uint8Array(res.body) : null);
+          this.#responseBytes.release(res.body?.byteLength ?? 0);
+        },
         (err: unknown) => this.#send({ t: 'fetch-res', id, error: err instanceof EgressError ? err.message : 'fetch failed' }),
       )
       .finally(() => this.#subrequests.delete(id));
