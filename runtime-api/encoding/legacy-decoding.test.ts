@@ -24,6 +24,14 @@ beforeAll(async () => {
       view: new TextDecoder('windows-1251').decode(new Uint8Array([0x41, 0xc0, 0xc1, 0x42]).subarray(1, 3)),
       replacement: attempt(() => new TextDecoder('iso-2022-kr')),
       unknown: attempt(() => new TextDecoder('nope')),
+      // 1 MB + 1 of GBK pairs: a pair straddles each 256 KB piece the host decodes at a time.
+      big: (() => {
+        const bytes = new Uint8Array(1024 * 1024 + 2);
+        for (let i = 1; i + 1 < bytes.length; i += 2) { bytes[i] = 0xd6; bytes[i + 1] = 0xd0; }
+        bytes[0] = 0x41;
+        const text = new TextDecoder('gbk').decode(bytes);
+        return [text.length, text[0], text[1], text.at(-1), new Set(text.slice(1)).size];
+      })(),
     }) };`,
   });
 });
@@ -43,6 +51,7 @@ describe('TextDecoder, legacy encodings', () => {
       view: 'АБ',
       replacement: expect.stringMatching(/^RangeError/),
       unknown: expect.stringMatching(/^RangeError/),
+      big: [1 + 524288 + 1, 'A', '中', '\u0000', 2],
     });
   });
 });

@@ -41,6 +41,9 @@ let nextLegacyId = 1;
 
 const noBytes = new Uint8Array(0);
 
+/** Bytes one legacy decoding host call takes (engine/tiers/isolate/legacy-text.ts holds it to that). */
+const LEGACY_PIECE_BYTES = 256 * 1024;
+
 export class TextDecoder {
   #encoding: string;
   /** null for a legacy encoding, which the host decodes as decoder #legacyId. */
@@ -92,10 +95,18 @@ export class TextDecoder {
     const stream = dict === undefined ? false : Boolean(dict.stream);
     const decoder = this.#decoder;
     if (decoder === null) {
-      // A copy of just the view's bytes crosses to the host; its decoder keeps a stream's state.
-      const [ok, text] = host().decodeLegacy(this.#legacyId, this.#encoding, bytes.slice().buffer, stream, this.#fatal, this.#ignoreBOM);
-      if (!ok) throw new TypeError(`Failed to execute 'decode' on 'TextDecoder': ${text}`);
-      return text;
+      // A copy of the view's bytes crosses to the host, whose decoder keeps a stream's state. A
+      // host call runs on the engine's event loop, so it takes LEGACY_PIECE_BYTES at most: more
+      // goes as pieces of one stream, and other tenants' I/O runs between them.
+      let out = '';
+      for (let at = 0; ; at += LEGACY_PIECE_BYTES) {
+        const last = at + LEGACY_PIECE_BYTES >= bytes.length;
+        const piece = bytes.slice(at, at + LEGACY_PIECE_BYTES);
+        const [ok, text] = host().decodeLegacy(this.#legacyId, this.#encoding, piece.buffer, last ? stream : true, this.#fatal, this.#ignoreBOM);
+        if (!ok) throw new TypeError(`Failed to execute 'decode' on 'TextDecoder': ${text}`);
+        out += text;
+        if (last) return out;
+      }
     }
     if (!this.#doNotFlush) {
       decoder.reset();

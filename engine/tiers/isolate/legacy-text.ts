@@ -4,6 +4,9 @@
 // whose TextDecoder (ICU) implements the same standard. A decoder reading a stream keeps its state
 // here between calls, per isolate.
 
+/** Bytes one call decodes (16 MB of Big5 held the loop ~120 ms in one call). */
+const LEGACY_PIECE_BYTES = 256 * 1024;
+
 /** Streaming legacy decoders one isolate may have open at once (each holds a little ICU state). */
 const MAX_STREAMING_DECODERS = 256;
 
@@ -27,6 +30,8 @@ export class LegacyDecoders {
    */
   decode(id: number, encoding: string, bytes: unknown, stream: boolean, fatal: boolean, ignoreBOM: boolean): LegacyDecodeResult {
     if (!(bytes instanceof ArrayBuffer)) return [false, 'TextDecoder: the runtime sent no bytes'];
+    // This runs on the engine's event loop: the runtime sends big inputs in pieces of this size.
+    if (bytes.byteLength > LEGACY_PIECE_BYTES) return [false, `TextDecoder: more than ${LEGACY_PIECE_BYTES} bytes in one piece`];
     let decoder = this.#streaming.get(id);
     if (!decoder) {
       if (stream && this.#streaming.size >= MAX_STREAMING_DECODERS) {
