@@ -39,7 +39,7 @@ export class EngineProcess {
   readonly #idle = new IdleSignal();
   #up: Promise<void>;
 
-  constructor(start: EngineStart, options: { connections: number; events: EngineEvents }) {
+  constructor(start: EngineStart, options: { connections: number | null; events: EngineEvents }) {
     this.socketPath = start.socketPath;
     // stdout/stderr inherited: the engines' JSON log lines join the supervisor's.
     this.child = fork(WORKER, [], { execArgv: ['--no-node-snapshot', ...process.execArgv.filter((a) => a !== '--no-node-snapshot')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });

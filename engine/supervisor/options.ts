@@ -32,8 +32,13 @@ export interface SupervisorOptions {
   drainGraceMs?: number;
   /** How long a request waits for its engine to be replaced before it is answered 503. */
   restartWaitMs?: number;
-  /** Keep-alive connections the supervisor keeps to each engine. */
-  connectionsPerEngine?: number;
+  /**
+   * Most connections the supervisor opens to each engine in proxy mode (default: as many as
+   * requests are in flight). A request past it waits in the supervisor, first come first served,
+   * where the engine's fair queue and shedding cannot see it: with 128, one tenant's 128 slow
+   * requests held every other tenant on that engine waiting for seconds.
+   */
+  connectionsPerEngine?: number | null;
   /**
    * Keep one spare engine process booted (no functions), so that replacing a dead or recycled
    * engine skips starting Node and isolated-vm (default true).
@@ -61,7 +66,7 @@ export const SUPERVISOR_DEFAULTS = {
   rssCheckMs: 1_000,
   drainGraceMs: 10_000,
   restartWaitMs: 10_000,
-  connectionsPerEngine: 128,
+  connectionsPerEngine: null,
   standby: true,
   quickCrashMs: 1_000,
 } as const;

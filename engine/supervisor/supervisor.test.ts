@@ -365,6 +365,30 @@ describe('supervisor', () => {
     expect((await request(url, { method: 'PUT', path: '/_islet/functions/late', headers: auth, body: JSON.stringify({ code: COUNTER }) })).status).toBe(201);
     for (let i = 1; i <= 4; i++) expect((await request(url, { host: 'late.localhost' })).text).toBe(String(i));
   });
+  it('in proxy mode, one tenant\'s many slow requests wait in its engine\'s fair queue, not ahead of everyone in the supervisor', async () => {
+    const { url } = await serve({
+      slow: { code: SLOWER.replace('5000', '3000'), limits: { maxReplicas: 1 } },
+      hello: { code: 'export default { fetch: () => new Response("hi") }' },
+    }, ['--proxy']);
+    const { hostname, port } = new URL(url);
+    // 200 slow requests in flight at once: more than 128, the connections the proxy used to keep
+    // to an engine, all of which they then held.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 200 });
+    const slow = Promise.all(Array.from({ length: 200 }, () => new Promise<number>((resolve) => {
+      http.get({ hostname, port, path: '/', headers: { host: 'slow.localhost' }, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      }).on('error', () => resolve(-1));
+    })));
+    await new Promise((r) => setTimeout(r, 500));
+    const started = performance.now();
+    expect((await request(url, { host: 'hello.localhost' })).text).toBe('hi');
+    expect(performance.now() - started).toBeLessThan(1_500);
+    // 64 run and 136 wait in the engine's queue (256 places): every one is answered.
+    expect(new Set(await slow)).toEqual(new Set([200]));
+    agent.destroy();
+  });
+
   it('in proxy mode, a request undici refuses or a tenant stream that fails costs its own connection, not the engine', async () => {
     const { url } = await serve({
       c1: { code: COUNTER },
