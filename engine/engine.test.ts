@@ -378,6 +378,23 @@ describe('deploys', () => {
   });
 });
 
+describe('quarantine across deploys', () => {
+  it('the same code deployed again stays quarantined; new code starts afresh', async () => {
+    const own = new Engine({ logger: pino({ level: 'silent' }), sched: { quarantine: { holdMs: 0 } } });
+    const spin = 'export default { fetch() { for (;;) {} } }';
+    await own.deploy('spinner', { code: spin, limits: { cpuMs: 10 } });
+    const status = async () => (await own.fetch('spinner', new Request('http://spinner.test/'))).headers.get('islet-error');
+    for (let i = 0; i < 5; i++) expect(await status()).toBe('cpu-limit');
+    expect(await status()).toBe('quarantined');
+    await own.deploy('spinner', { code: spin, limits: { cpuMs: 10 } });
+    expect(await status()).toBe('quarantined');
+    await own.deploy('spinner', { code: 'export default { fetch: () => new Response("fixed") }' });
+    const fixed = await own.fetch('spinner', new Request('http://spinner.test/'));
+    expect([fixed.status, await fixed.text()]).toEqual([200, 'fixed']);
+    await own.close();
+  });
+});
+
 describe('what a tenant leaves uncaught', () => {
   it('a floating rejection is logged as the tenant\'s and harms no request, its own or the others in its batch', async () => {
     await engine.deploy('floating', {

@@ -332,7 +332,9 @@ export class Engine {
     this.#functions.set(name, slot);
     this.#crons.set(name, crons, (cron, at) => void this.scheduled(name, cron, at).catch(() => {}));
     if (previous) {
-      this.#sched.replace(previous.fn, fn);
+      // The same code deployed again stays on the record it earned (its quarantine included);
+      // new code starts afresh, as a fix should.
+      this.#sched.replace(previous.fn, fn, previous.spec.codeKey === spec.codeKey);
       void this.#retire(previous);
     }
     this.logger.info({ fn: name, limits, tier: tier.name, tierReason }, previous ? 'function updated' : 'function deployed');

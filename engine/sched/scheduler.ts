@@ -56,7 +56,7 @@ export class SchedFunction implements Flow {
   readonly limits: Limits;
   readonly replicas = new ReplicaSet();
   readonly queue: Waiting[] = [];
-  readonly quarantine = new QuarantineRecord();
+  quarantine = new QuarantineRecord();
   deficitNs = 0;
   inRound = false;
   /**
@@ -122,8 +122,9 @@ export class Scheduler {
   }
 
   /** `next` takes over `previous`'s waiting requests (a redeploy); `previous` stops taking new ones. */
-  replace(previous: SchedFunction, next: SchedFunction): void {
+  replace(previous: SchedFunction, next: SchedFunction, sameCode = false): void {
     this.#forget(previous);
+    if (sameCode) next.quarantine = previous.quarantine;
     next.replicas.retiredCpuNs += previous.replicas.cpuNs();
     const waiting = previous.queue.splice(0);
     this.#addLoad(previous, -waiting.length);
