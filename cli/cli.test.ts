@@ -450,10 +450,25 @@ describe('flags', () => {
     const badConfig = runCli(['serve', '--config', config]);
     expect(badConfig.status).toBe(2);
     expect(badConfig.stderr).toContain('cpuMs');
+    const missing = runCli(['dev', path.join(tmp, 'no-such-file.ts'), '--port', '0']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/no-such-file\.ts/);
+  });
+
+  it('dev started on code that does not build says why, answers with it, and serves the code once a save fixes it', async () => {
     const broken = path.join(tmp, 'broken.ts');
     await writeFile(broken, 'export default {\n  fetch() { return new Response( }\n};\n');
-    const dev = runCli(['dev', broken, '--port', '0']);
-    expect(dev.status).toBe(2);
-    expect(dev.stderr).toMatch(/broken\.ts:2:\d+: error/);
+    const { url, output } = await start(['dev', broken, '--port', '0']);
+    expect(output()).toMatch(/broken\.ts:2:\d+: error/);
+    const first = await request(url);
+    expect([first.status, first.headers['islet-error']]).toEqual([500, 'bad-code']);
+    expect(first.text).toMatch(/does not build:[\s\S]*broken\.ts:2:\d+: error/);
+    await writeFile(broken, 'export default { fetch: () => new Response("fixed") };\n');
+    let text = '';
+    for (let i = 0; i < 100 && text !== 'fixed'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      text = (await request(url)).text;
+    }
+    expect(text).toBe('fixed');
   });
 });

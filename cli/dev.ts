@@ -73,8 +73,11 @@ export async function dev(args: string[]): Promise<void> {
   try {
     first = await deploy();
   } catch (err) {
-    if (err instanceof BundleError) throw new ConfigError(err.message);
-    throw err;
+    // No such file is a mistake on the command line; code that does not build yet is what dev
+    // is for: it says why, answers every request with it, and reloads once the code is fixed.
+    if (!(err instanceof BundleError) || !existsSync(entry)) throw err instanceof BundleError ? new ConfigError(err.message) : err;
+    logger.error((err as Error).message);
+    await engine.deploy(name, { code: brokenBuild(entry, (err as Error).message) });
   }
   const watcher = new SourceWatcher(async () => {
     try {
@@ -87,10 +90,16 @@ export async function dev(args: string[]): Promise<void> {
       watcher.broken();
     }
   });
-  watcher.set(first.inputs);
+  if (first) {
+    watcher.set(first.inputs);
+  } else {
+    watcher.set([entry]);
+    watcher.broken();
+  }
 
   const served = await serveGateway(createGateway(engine, { function: name, testScheduled: values['test-scheduled'] === true }), { port, host });
-  console.log(`islet dev: serving ${path.relative(process.cwd(), entry)} as "${name}" on the ${first.tier} tier (${first.tierReason}) at ${served.url}`);
+  const how = first ? `on the ${first.tier} tier (${first.tierReason})` : '(it does not build yet: every request gets the error until a save fixes it)';
+  console.log(`islet dev: serving ${path.relative(process.cwd(), entry)} as "${name}" ${how} at ${served.url}`);
   const stop = async () => {
     watcher.close();
     await served.close();
@@ -99,6 +108,12 @@ export async function dev(args: string[]): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** A stand-in function that answers 500 with why `entry` does not build. */
+function brokenBuild(entry: string, why: string): string {
+  const text = `islet dev: ${path.relative(process.cwd(), entry)} does not build:\n${why}\n`;
+  return `export default { fetch: () => new Response(${JSON.stringify(text)}, { status: 500, headers: { 'islet-error': 'bad-code' } }) }`;
 }
 
 /** `--var NAME=value` flags as env entries. */
