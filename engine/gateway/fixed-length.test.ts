@@ -81,11 +81,17 @@ describe('FixedLengthStream', () => {
     expect((await get('/fixed')).text).toBe('hello world');
   });
 
-  it('checks its arguments as workerd does and takes bytes only', async () => {
+  it('takes a body piped through it, the usual way to give one a Content-Length', async () => {
+    const piped = await get('/piped');
+    expect([piped.status, piped.text, piped.headers['content-length']]).toEqual([200, 'piped body', '10']);
+    expect((await get('/piped-identity')).text).toBe('through');
+  });
+
+  it('converts its arguments as workerd does, and takes strings as UTF-8', async () => {
     expect(await (await get('/shape')).json()).toEqual({
-      errors: ['TypeError', 'TypeError', 'TypeError', 'RangeError'],
-      string: 'TypeError',
-      afterString: 'TypeError',
+      errors: ['TypeError', 'made', 'made', 'TypeError', 'TypeError', 'TypeError'],
+      string: 'written',
+      afterString: [0xc3, 0xa9],
       isTransform: true,
       tag: '[object FixedLengthStream]',
     });

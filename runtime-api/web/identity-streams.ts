@@ -12,7 +12,7 @@
 type ByteChunk = ArrayBuffer | ArrayBufferView;
 
 export interface ByteStreamOptions {
-  /** Bytes the writable side queues before write() waits (workerd's option; default 0). */
+  /** Bytes the writable side queues before write() waits (workerd's option; default: one chunk). */
   highWaterMark?: number;
 }
 
@@ -30,18 +30,28 @@ export function defineIdentityStreams(
   bytesOf: (chunk: unknown) => Uint8Array | null,
   declare: (readable: ReadableStream<Uint8Array>, length: number) => void,
 ): IdentityStreams {
-  function chunkBytes(chunk: unknown): Uint8Array {
+  const encoder = new TextEncoder();
+
+  /** A chunk's bytes: a BufferSource's, or a string's in UTF-8, as workerd takes them; undefined is nothing. */
+  function chunkBytes(chunk: unknown): Uint8Array | null {
+    if (chunk === undefined) return null;
+    if (typeof chunk === 'string') return encoder.encode(chunk);
     const bytes = bytesOf(chunk);
     if (bytes !== null) return bytes;
-    throw new TypeError(typeof chunk === 'string'
-      ? 'This TransformStream carries bytes, but a string was written to it: encode it first (new TextEncoder().encode(text))'
-      : 'This TransformStream carries bytes: write an ArrayBuffer or a view of one');
+    throw new TypeError('This TransformStream carries bytes: write an ArrayBuffer, a view of one, or a string');
   }
 
-  function strategy(options: ByteStreamOptions | undefined): QueuingStrategy<unknown> {
-    const highWaterMark = options?.highWaterMark === undefined ? 0 : Number(options.highWaterMark);
-    if (!(highWaterMark >= 0)) throw new RangeError('highWaterMark must be a non-negative number');
-    return { highWaterMark, size: (chunk) => bytesOf(chunk)?.byteLength ?? 0 };
+  /**
+   * Without a highWaterMark, the writable side takes one chunk before write() waits, as a plain
+   * TransformStream's does: at 0, pipeTo() (which writes only while there is room) never started.
+   */
+  function strategy(options: ByteStreamOptions | undefined): QueuingStrategy<unknown> | undefined {
+    if (options === undefined || options === null) return undefined;
+    if (typeof options !== 'object') throw new TypeError('The options must be an object like { highWaterMark }');
+    if (options.highWaterMark === undefined) return undefined;
+    const highWaterMark = Number(options.highWaterMark);
+    if (!(highWaterMark >= 0)) throw new TypeError('highWaterMark must be a non-negative number');
+    return { highWaterMark, size: (chunk) => (typeof chunk === 'string' ? chunk.length : bytesOf(chunk)?.byteLength ?? 0) };
   }
 
   // The length the FixedLengthStream being constructed passes to its base class: constructors run
@@ -56,6 +66,8 @@ export function defineIdentityStreams(
       super({
         transform(chunk, controller) {
           const bytes = chunkBytes(chunk);
+          // Nothing to pass on: a reader never sees an empty chunk, as in workerd.
+          if (bytes === null || bytes.byteLength === 0) return;
           if (expected !== undefined) {
             seen += bytes.byteLength;
             if (seen > expected) throw new TypeError(`More bytes were written to a FixedLengthStream than the ${expected} it was made for`);
@@ -78,9 +90,10 @@ export function defineIdentityStreams(
 
   class FixedLengthStream extends IdentityTransformStream {
     constructor(expectedLength: number | bigint, options?: ByteStreamOptions) {
-      const expected = typeof expectedLength === 'bigint' ? Number(expectedLength) : expectedLength;
-      if (typeof expected !== 'number' || !Number.isSafeInteger(expected) || expected < 0) {
-        throw new TypeError('FixedLengthStream needs a length in bytes: a non-negative integer');
+      // WebIDL's conversion to an integer, as workerd's: "5" and 5.7 are 5.
+      const expected = Math.trunc(Number(expectedLength));
+      if (!Number.isFinite(expected) || expected < 0 || expected >= 2 ** 53 || (expectedLength as unknown) === undefined) {
+        throw new TypeError('FixedLengthStream requires an integer expected length less than 2^53');
       }
       nextExpected = expected;
       try {
