@@ -269,9 +269,13 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     for (const b of [isolate, backend]) {
       expect((await get(b, 'sw', '/a')).json(), b.label).toEqual({ greeting: 'hej', path: '/a', event: 'function' });
       expect((await get(b, 'sw', '/twice')).text, b.label).toBe('first');
+      const fallback = await get(b, 'sw', '/fallback');
+      expect([fallback.status, fallback.text], b.label).toEqual([404, 'fallback']);
       expect([(await get(b, 'sw', '/none')).headers['islet-error']], b.label).toEqual(['exception']);
       await b.engine!.scheduled('sw', '*/5 * * * *');
-      expect((await get(b, 'sw', '/seen')).json(), b.label).toEqual(expect.arrayContaining(['waited', 'InvalidStateError', 'cron */5 * * * *']));
+      const seen = (await get(b, 'sw', '/seen')).json() as string[];
+      expect(seen, b.label).toEqual(expect.arrayContaining(['waited', 'InvalidStateError', 'cron */5 * * * *']));
+      expect(seen.filter((s) => s === 'once'), b.label).toEqual(['once']);
     }
   });
 
@@ -294,7 +298,7 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       await writer.close();
       let unknown;
       try { new crypto.DigestStream('SHA-3'); } catch (e) { unknown = e.name; }
-      return Response.json({ digest: hex(await stream.digest), unknown, tag: String(stream) });
+      return Response.json({ digest: hex(await stream.digest), unknown, tag: String(stream), written: String(stream.bytesWritten) });
     } }`;
     await Promise.all([backend.engine!.deploy('digester', { code, tier }), isolate.engine!.deploy('digester', { code })]);
     const got = await (await get(backend, 'digester')).json<{ digest: string }>();

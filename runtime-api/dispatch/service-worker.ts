@@ -9,7 +9,12 @@ interface Context {
   waitUntil(promise: unknown): void;
 }
 
-type Listener = ((event: Event) => unknown) | { handleEvent(event: Event): unknown };
+type Callback = ((event: Event) => unknown) | { handleEvent(event: Event): unknown };
+
+interface Listener {
+  callback: Callback;
+  once: boolean;
+}
 
 interface Handler {
   fetch?(request: unknown, env: unknown, ctx: Context): unknown;
@@ -17,7 +22,7 @@ interface Handler {
 }
 
 export interface ServiceWorker {
-  addEventListener(type: string, listener: unknown): void;
+  addEventListener(type: string, listener: unknown, options?: unknown): void;
   removeEventListener(type: string, listener: unknown): void;
   FetchEvent: new (...args: never[]) => Event;
   ScheduledEvent: new (...args: never[]) => Event;
@@ -94,26 +99,38 @@ export function defineServiceWorker(EventClass: typeof Event, DOMExceptionClass:
     }
   }
 
-  /** Runs the listeners in order; one that throws fails the event, as in workerd. */
-  function dispatch(type: string, event: Event): void {
-    for (const listener of [...listeners[type]!]) {
-      if (typeof listener === 'function') listener.call(globalThis, event);
-      else listener.handleEvent(event);
+  /**
+   * Runs the listeners in order; one that throws fails the event, as in workerd. A listener that
+   * answered (respondWith sets the stop flags, Service Workers §4.5.4) or stopped the event is the
+   * last to run: later ones are fallbacks.
+   */
+  function dispatch(type: string, event: Event, answered: () => boolean): void {
+    const list = listeners[type]!;
+    for (const listener of [...list]) {
+      if (listener.once) list.splice(list.indexOf(listener), 1);
+      const callback = listener.callback;
+      if (typeof callback === 'function') callback.call(globalThis, event);
+      else callback.handleEvent(event);
+      if (answered() || event.cancelBubble) break;
     }
   }
 
   return {
-    addEventListener(type, listener) {
-      if (typeof listener !== 'function' && (typeof listener !== 'object' || listener === null || typeof (listener as { handleEvent?: unknown }).handleEvent !== 'function')) {
+    addEventListener(type, listener, options) {
+      // DOM: a null listener is no listener.
+      if (listener === null || listener === undefined) return;
+      if (typeof listener !== 'function' && (typeof listener !== 'object' || typeof (listener as { handleEvent?: unknown }).handleEvent !== 'function')) {
         throw new TypeError('addEventListener: the listener must be a function or have a handleEvent method');
       }
       const list = listeners[String(type)];
       // Other types (workerd's 'unhandledrejection', say) are taken and never fired.
-      if (list && !list.includes(listener as Listener)) list.push(listener as Listener);
+      if (!list || list.some((l) => l.callback === listener)) return;
+      const once = typeof options === 'object' && options !== null && Boolean((options as { once?: unknown }).once);
+      list.push({ callback: listener as Callback, once });
     },
     removeEventListener(type, listener) {
       const list = listeners[String(type)];
-      const at = list ? list.indexOf(listener as Listener) : -1;
+      const at = list ? list.findIndex((l) => l.callback === listener) : -1;
       if (at !== -1) list!.splice(at, 1);
     },
     FetchEvent,
@@ -123,13 +140,13 @@ export function defineServiceWorker(EventClass: typeof Event, DOMExceptionClass:
       return {
         fetch: (request, _env, ctx) => {
           const event = new FetchEvent('fetch', request, ctx, token);
-          dispatch('fetch', event);
+          dispatch('fetch', event, () => FetchEvent.responseOf(event) !== undefined);
           const response = FetchEvent.responseOf(event);
           if (response === undefined) throw new TypeError('no "fetch" listener called event.respondWith() for this request');
           return response;
         },
         scheduled: async (controller, _env, ctx) => {
-          dispatch('scheduled', new ScheduledEvent('scheduled', controller, ctx, token));
+          dispatch('scheduled', new ScheduledEvent('scheduled', controller, ctx, token), () => false);
         },
       };
     },
