@@ -121,13 +121,14 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
         await aborted.getWriter().abort(new Error('stop'));
         errors.push(await aborted.digest.then(() => 'digest', (e) => e.message));
         return Response.json({ whole, streamed: hex(await stream.digest), md5: hex(await text.digest), errors,
-          isWritable: stream instanceof WritableStream, tag: String(stream) });
+          isWritable: stream instanceof WritableStream, tag: String(stream), bytesWritten: [typeof stream.bytesWritten, String(stream.bytesWritten)] });
       `);
       const big = new Uint8Array(1024 * 1024 + 3).map((_, i) => i % 251);
       const sha256 = createHash('sha256').update(big.subarray(1)).digest('hex');
       expect(out).toEqual({
         whole: sha256, streamed: sha256, md5: createHash('md5').update('héllo world').digest('hex'),
         errors: ['NotSupportedError', 'TypeError', 'TypeError', 'stop'], isWritable: true, tag: '[object DigestStream]',
+        bytesWritten: ['bigint', String(1024 * 1024 + 2)],
       });
     });
 

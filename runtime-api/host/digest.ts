@@ -47,6 +47,7 @@ export function digestBytes(name: string, bytes: Uint8Array): ArrayBuffer {
  */
 export class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView | string> {
   readonly #digest: Promise<ArrayBuffer>;
+  #bytesWritten = 0n;
 
   constructor(algorithm: unknown) {
     const name = digestName(algorithm, 'DigestStream');
@@ -57,6 +58,7 @@ export class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView |
     });
     // The host's hash, once a byte was fed to it: one never written to needs no call to forget it.
     let opened = false;
+    let counted = (_bytes: number) => {};
     super({
       write(chunk) {
         try {
@@ -65,6 +67,7 @@ export class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView |
           if (bytes.byteLength === 0) return;
           opened = true;
           feedPieces(name, bytes, stream);
+          counted(bytes.byteLength);
         } catch (err) {
           // The stream errors with it, and so does the digest: it can no longer be had.
           if (opened) feed(name, new Uint8Array(0), stream, true);
@@ -82,12 +85,18 @@ export class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView |
       },
     });
     this.#digest = digest;
+    counted = (bytes) => void (this.#bytesWritten += BigInt(bytes));
     // Nobody need await it: a rejection after abort() must not count as unhandled.
     digest.catch(() => {});
   }
 
   get digest(): Promise<ArrayBuffer> {
     return this.#digest;
+  }
+
+  /** Bytes written so far, a bigint (workerd's). */
+  get bytesWritten(): bigint {
+    return this.#bytesWritten;
   }
 
   get [Symbol.toStringTag](): string {

@@ -470,6 +470,7 @@ globalThis.Response = new Proxy(globalThis.Response, {
 /** Workers' crypto.DigestStream, as the isolate tier has it (runtime-api/host/digest.ts). */
 class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView | string> {
   readonly #digest: Promise<ArrayBuffer>;
+  #bytesWritten = 0n;
 
   constructor(algorithm: unknown) {
     const name = nodeDigestName(algorithm, 'DigestStream');
@@ -479,6 +480,7 @@ class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView | string
     const digest = new Promise<ArrayBuffer>((resolve, reject) => {
       settle = { resolve, reject };
     });
+    let counted = (_bytes: number) => {};
     super({
       write(chunk) {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : bytesOf(chunk);
@@ -488,6 +490,7 @@ class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView | string
           throw err;
         }
         hash.update(bytes);
+        counted(bytes.byteLength);
       },
       close() {
         const out = hash.digest();
@@ -498,11 +501,17 @@ class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView | string
       },
     });
     this.#digest = digest;
+    counted = (bytes) => void (this.#bytesWritten += BigInt(bytes));
     digest.catch(() => {});
   }
 
   get digest(): Promise<ArrayBuffer> {
     return this.#digest;
+  }
+
+  /** Bytes written so far, a bigint (workerd's). */
+  get bytesWritten(): bigint {
+    return this.#bytesWritten;
   }
 
   get [Symbol.toStringTag](): string {
