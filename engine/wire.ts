@@ -187,17 +187,26 @@ export function responseFromWire(wire: WireResponse): Response {
   let body: string | Uint8Array | ReadableStream<Uint8Array> | null = null;
   if (NULL_BODY_STATUS.has(wire.status)) {
     if (wire.body instanceof ReadableStream) void wire.body.cancel();
-  } else if (wire.body !== null) {
+    // 205 Reset Content says so with a length of 0 (RFC 9110 §15.3.6), as workerd sends it.
+    if (wire.status === 205) setHeader(headers, 'content-length', '0');
+  } else if (wire.body === null) {
+    // No body is an empty one of known length: "content-length: 0", not a chunked nothing.
+    setHeader(headers, 'content-length', '0');
+  } else {
     body = wire.body instanceof ArrayBuffer ? new Uint8Array(wire.body) : wire.body;
     const coding = encodingOnTheWay(wire);
     if (coding !== undefined) body = encodeBody(body, coding);
     else if (wire.bodyLength !== undefined && body instanceof ReadableStream) {
       // Node frames other bodies itself; a stream's length only the tenant could tell.
-      if (headers instanceof Headers) headers.set('content-length', String(wire.bodyLength));
-      else headers['content-length'] = String(wire.bodyLength);
+      setHeader(headers, 'content-length', String(wire.bodyLength));
     }
   }
   return new Response(body, { status: wire.status, statusText: wire.statusText, headers });
+}
+
+function setHeader(headers: Record<string, string> | Headers, name: string, value: string): void {
+  if (headers instanceof Headers) headers.set(name, value);
+  else headers[name] = value;
 }
 
 /** The Content-Encoding responseFromWire encodes `wire`'s body with on its way out, if any. */

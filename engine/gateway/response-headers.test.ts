@@ -19,6 +19,8 @@ const tenant = `export default {
     if (t === 'hop') return new Response('hello', { headers: { connection: 'close', 'keep-alive': 'timeout=1', upgrade: 'h2c', 'x-kept': 'yes' } });
     if (t === 'ctl') return new Response('hello', { headers: { 'x-c': 'a\\u0001b' } });
     if (t === 'reason') return new Response('hello', { status: 299, statusText: 'Custom Reason' });
+    if (t === 'empty') return new Response(null, { headers: { 'content-length': '9' } });
+    if (t === 'reset') return new Response('', { status: 205 });
     if (t === 'reason-stream') return new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('hello')); c.close(); } }), { status: 404, statusText: 'Nope' });
     return new Response('next');
   },
@@ -139,6 +141,23 @@ describe("a tenant's response headers", () => {
     const head = responses[0]!.head.toLowerCase();
     expect(head).toContain('x-kept: yes');
     expect(head).not.toMatch(/upgrade:|keep-alive: timeout=1|connection: close/);
+  });
+
+  it('say an answer without a body has a length of 0 (205 included), as workerd does, not a chunked nothing', async () => {
+    for (const t of ['empty', 'reset']) {
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(served.port, '127.0.0.1');
+        let received = '';
+        socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
+        socket.on('end', () => resolve(received));
+        socket.on('error', reject);
+        socket.write(`GET /?t=${t} HTTP/1.1\r\nHost: t.localhost\r\nConnection: close\r\n\r\n`);
+      });
+      const head = raw.slice(0, raw.indexOf('\r\n\r\n')).toLowerCase();
+      expect(head, t).toContain('content-length: 0');
+      expect(head, t).not.toContain('transfer-encoding');
+      expect(raw.slice(raw.indexOf('\r\n\r\n') + 4), t).toBe('');
+    }
   });
 
   it('on HEAD, carry the length GET would have, and no body', async () => {
