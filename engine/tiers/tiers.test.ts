@@ -265,9 +265,16 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     expect(await (await get(backend, 'fixed', '/shape')).json()).toEqual(await (await get(isolate, 'fixed', '/shape')).json());
   });
 
+  it('gives a module its bindings in env only, never as globals', async () => {
+    const code = 'export default { fetch: (r, env) => new Response(typeof globalThis.GREETING + " " + env.GREETING) }';
+    await Promise.all([backend.engine!.deploy('module-env', { code, tier, env: { GREETING: 'hej' } }), isolate.engine!.deploy('module-env', { code, env: { GREETING: 'hej' } })]);
+    for (const b of [isolate, backend]) expect((await get(b, 'module-env')).text, b.label).toBe('undefined hej');
+  });
+
   it('runs a worker in service-worker syntax (addEventListener, bindings as globals) as the isolate tier does', async () => {
     for (const b of [isolate, backend]) {
-      expect((await get(b, 'sw', '/a')).json(), b.label).toEqual({ greeting: 'hej', path: '/a', event: 'function' });
+      expect((await get(b, 'sw', '/a')).json(), b.label).toEqual({ greeting: 'hej', atLoad: 'string', path: '/a', event: 'function' });
+
       expect((await get(b, 'sw', '/twice')).text, b.label).toBe('first');
       const fallback = await get(b, 'sw', '/fallback');
       expect([fallback.status, fallback.text], b.label).toEqual([404, 'fallback']);

@@ -57,11 +57,29 @@ export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<
   handler = listening ?? exported;
   if (aiBinding !== null) tenantEnv[aiBinding] = new Ai(aiMaxPending);
   env = Object.freeze(tenantEnv);
-  // Such a script reads its bindings as globals; the Web APIs' names stay theirs.
   if (listening) {
-    for (const [name, value] of Object.entries(tenantEnv)) {
-      if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
-    }
+    // Such a script reads its bindings as globals: the ones exposed before it ran, and env.AI.
+    if (aiBinding !== null) exposeBindings({ [aiBinding]: tenantEnv[aiBinding] });
+  } else {
+    // A module's bindings are its env argument only.
+    for (const name of exposed) delete (globalThis as Record<string, unknown>)[name];
+  }
+  exposed = [];
+}
+
+/** The bindings exposeBindings put on the global object, until setTenant knows the syntax. */
+let exposed: string[] = [];
+
+/**
+ * Puts the function's bindings on the global object before its script runs: a script in
+ * service-worker syntax reads them as globals, at its top level too. Names the global object
+ * already has (the Web APIs') stay theirs. setTenant takes them away again from a module.
+ */
+export function exposeBindings(bindings: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(bindings)) {
+    if (name in globalThis) continue;
+    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: true });
+    exposed.push(name);
   }
 }
 

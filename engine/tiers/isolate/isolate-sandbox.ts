@@ -261,6 +261,8 @@ export class IsolateSandbox implements Sandbox {
     const { name, limits } = spec;
     const runtime = this.#runtime!;
     try {
+      // A script in service-worker syntax reads its bindings as globals from its first line.
+      if (Object.keys(spec.env).length > 0) await runtime.exposeBindings.apply(undefined, [new ivm.ExternalCopy(spec.env).copyInto()]);
       const exported = spec.format === 'script' ? await this.#runScript(spec, codeCache) : await this.#evaluateModule(spec);
       await runtime.setTenant.apply(undefined, [exported, new ivm.ExternalCopy(spec.env).copyInto(), spec.ai?.binding ?? null, spec.ai?.maxPending ?? 0]);
       this.#cpuAnsweredNs = this.#readCpuNs();

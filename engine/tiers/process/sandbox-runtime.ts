@@ -98,6 +98,10 @@ async function load(head: FrameHead, code: Uint8Array | null): Promise<void> {
   moduleUrl = pathToFileURL(String(head.file)).href;
   shownUrl = `file:///${String(head.name)}.js`;
   env = Object.freeze(head.env as Record<string, unknown>);
+  // A script in service-worker syntax reads its bindings as globals from its first line; a
+  // module's are taken away again once it turns out to be one. The Web APIs' names stay theirs.
+  const exposed = Object.keys(env).filter((name) => !(name in globalThis));
+  for (const name of exposed) Object.defineProperty(globalThis, name, { value: env[name], writable: true, configurable: true, enumerable: true });
   try {
     const namespace = (await import(moduleUrl)) as { default?: ExportedHandler };
     const exported = namespace.default;
@@ -107,12 +111,7 @@ async function load(head: FrameHead, code: Uint8Array | null): Promise<void> {
       throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler), or call addEventListener("fetch", …)');
     }
     handler = listening ?? exported;
-    // Such a script reads its bindings as globals, as on the isolate tier.
-    if (listening) {
-      for (const [name, value] of Object.entries(env)) {
-        if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
-      }
-    }
+    if (!listening) for (const name of exposed) delete (globalThis as Record<string, unknown>)[name];
     send({ t: 'ready' });
   } catch (err) {
     send({ t: 'load-error', ...errorFields(err) });
