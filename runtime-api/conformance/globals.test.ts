@@ -224,6 +224,14 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
   });
 
   describe('web globals', () => {
+    it('a DOMException\'s stack starts with its name and message, as an Error\'s does', async () => {
+      const out = await run('domexception-stack', `
+        const e = new DOMException('it is over', 'AbortError');
+        return Response.json({ first: e.stack.split('\\n')[0], own: Object.hasOwn(e, 'message'), text: String(e) });
+      `);
+      expect(out).toEqual({ first: 'AbortError: it is over', own: false, text: 'AbortError: it is over' });
+    });
+
     it('structuredClone, atob/btoa, TextEncoder/TextDecoder and URLSearchParams behave as on the web', async () => {
       const out = await run('web', `
         const src = { d: new Date(0), m: new Map([[1, { x: 2 }]]), bytes: new Uint8Array([1, 2, 3]) };

@@ -29,6 +29,9 @@ const legacyCodes = new Map(Object.entries({
 }));
 
 let isDOMExceptionImpl: (value: object) => boolean;
+// V8's, taken at load (a tenant may replace Error's own).
+const defineProperty = Object.defineProperty;
+const captureStackTrace = (Error as { captureStackTrace?: (target: object, constructor: Function) => void }).captureStackTrace;
 
 export class DOMException extends Error {
   // WebIDL legacy code constants, also on the prototype (set up below).
@@ -67,6 +70,14 @@ export class DOMException extends Error {
     super();
     this.#message = toDOMString(message);
     this.#name = toDOMString(name);
+    // V8 writes a stack's first line from the data properties name and message, and these are
+    // getters: it read "Name" alone, and logs showed no message. Taken on a stand-in that has
+    // them as data, it reads "Name: message", as workerd's does.
+    if (captureStackTrace) {
+      const holder = { name: this.#name, message: this.#message, stack: '' };
+      captureStackTrace(holder, DOMException);
+      defineProperty(this, 'stack', { value: holder.stack, writable: true, configurable: true, enumerable: false });
+    }
   }
 
   override get name(): string {
