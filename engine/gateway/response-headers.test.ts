@@ -40,6 +40,18 @@ afterAll(async () => {
   await engine.close();
 });
 
+/** Writes `text` on a new connection; resolves with every byte the server sent until it closed it. */
+function exchange(text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(served.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
+    socket.on('end', () => resolve(received));
+    socket.on('error', reject);
+    socket.write(text);
+  });
+}
+
 /** Sends `paths` pipelined on one connection; resolves with every byte the server sent until it went quiet. */
 function pipelined(paths: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -145,14 +157,7 @@ describe("a tenant's response headers", () => {
 
   it('say an answer without a body has a length of 0 (205 included), as workerd does, not a chunked nothing', async () => {
     for (const t of ['empty', 'reset']) {
-      const raw = await new Promise<string>((resolve, reject) => {
-        const socket = connect(served.port, '127.0.0.1');
-        let received = '';
-        socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
-        socket.on('end', () => resolve(received));
-        socket.on('error', reject);
-        socket.write(`GET /?t=${t} HTTP/1.1\r\nHost: t.localhost\r\nConnection: close\r\n\r\n`);
-      });
+      const raw = await exchange(`GET /?t=${t} HTTP/1.1\r\nHost: t.localhost\r\nConnection: close\r\n\r\n`);
       const head = raw.slice(0, raw.indexOf('\r\n\r\n')).toLowerCase();
       expect(head, t).toContain('content-length: 0');
       expect(head, t).not.toContain('transfer-encoding');
@@ -161,14 +166,7 @@ describe("a tenant's response headers", () => {
   });
 
   it('on HEAD, carry the length GET would have, and no body', async () => {
-    const raw = await new Promise<string>((resolve, reject) => {
-      const socket = connect(served.port, '127.0.0.1');
-      let received = '';
-      socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
-      socket.on('end', () => resolve(received));
-      socket.on('error', reject);
-      socket.write('HEAD /?t=hop HTTP/1.1\r\nHost: t.localhost\r\n\r\nGET /?t=next HTTP/1.1\r\nHost: t.localhost\r\nConnection: close\r\n\r\n');
-    });
+    const raw = await exchange('HEAD /?t=hop HTTP/1.1\r\nHost: t.localhost\r\n\r\nGET /?t=next HTTP/1.1\r\nHost: t.localhost\r\nConnection: close\r\n\r\n');
     const [head, rest] = [raw.slice(0, raw.indexOf('\r\n\r\n')), raw.slice(raw.indexOf('\r\n\r\n') + 4)];
     expect(head.toLowerCase()).toContain('content-length: 5');
     // No body after the HEAD answer: the next bytes are the GET's answer.

@@ -7,6 +7,7 @@ import { DOMException } from '../web/dom-exception.ts';
 import { WritableStream } from '../web/streams.ts';
 import { viewBufferSource } from '../webidl/index.ts';
 import { nodeDigestName } from './digest-names.ts';
+import { defineDigestStream } from './digest-stream.ts';
 import { host } from './host-calls.ts';
 
 const PIECE_BYTES = 256 * 1024;
@@ -41,65 +42,27 @@ export function digestBytes(name: string, bytes: Uint8Array): ArrayBuffer {
 }
 
 /**
- * Workers' crypto.DigestStream: a WritableStream whose `digest` promise resolves to the hash of
- * every byte written, once it is closed. The bytes go to the host as they are written; the
- * isolate keeps none of them. Chunks are BufferSources or strings (UTF-8), as in workerd.
+ * Workers' crypto.DigestStream (digest-stream.ts) over the host's kept hashes: the bytes go to the
+ * host as they are written, and the isolate keeps none of them. Chunks are BufferSources or
+ * strings (UTF-8), as in workerd.
  */
-export class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView | string> {
-  readonly #digest: Promise<ArrayBuffer>;
-  #bytesWritten = 0n;
-
-  constructor(algorithm: unknown) {
+export const DigestStream = defineDigestStream(WritableStream as unknown as typeof globalThis.WritableStream, {
+  hasher(algorithm) {
     const name = digestName(algorithm, 'DigestStream');
     const stream = nextStream++;
-    let settle!: { resolve(digest: ArrayBuffer): void; reject(reason: unknown): void };
-    const digest = new Promise<ArrayBuffer>((resolve, reject) => {
-      settle = { resolve, reject };
-    });
-    // The host's hash, once a byte was fed to it: one never written to needs no call to forget it.
+    // The host's hash exists once a byte was fed to it: one never fed needs no call to drop it.
     let opened = false;
-    let counted = (_bytes: number) => {};
-    super({
-      write(chunk) {
-        try {
-          const bytes = typeof chunk === 'string' ? utf8Encode(chunk) : viewBufferSource(chunk, false, 'DigestStream');
-          if (bytes === null) throw new TypeError('DigestStream takes an ArrayBuffer, a view of one, or a string');
-          if (bytes.byteLength === 0) return;
-          opened = true;
-          feedPieces(name, bytes, stream);
-          counted(bytes.byteLength);
-        } catch (err) {
-          // The stream errors with it, and so does the digest: it can no longer be had.
-          if (opened) feed(name, new Uint8Array(0), stream, true);
-          opened = false;
-          settle.reject(err);
-          throw err;
-        }
+    return {
+      update(bytes) {
+        opened = true;
+        feedPieces(name, bytes, stream);
       },
-      close() {
-        settle.resolve(feed(name, new Uint8Array(0), stream, true)!);
-      },
-      abort(reason) {
+      finish: () => feed(name, new Uint8Array(0), stream, true)!,
+      drop() {
         if (opened) feed(name, new Uint8Array(0), stream, true);
-        settle.reject(reason);
+        opened = false;
       },
-    });
-    this.#digest = digest;
-    counted = (bytes) => void (this.#bytesWritten += BigInt(bytes));
-    // Nobody need await it: a rejection after abort() must not count as unhandled.
-    digest.catch(() => {});
-  }
-
-  get digest(): Promise<ArrayBuffer> {
-    return this.#digest;
-  }
-
-  /** Bytes written so far, a bigint (workerd's). */
-  get bytesWritten(): bigint {
-    return this.#bytesWritten;
-  }
-
-  get [Symbol.toStringTag](): string {
-    return 'DigestStream';
-  }
-}
+    };
+  },
+  bytesOf: (chunk) => (typeof chunk === 'string' ? utf8Encode(chunk) : viewBufferSource(chunk, false, 'DigestStream')),
+});

@@ -20,6 +20,7 @@ import { describe } from '../../../runtime-api/dispatch/describe.ts';
 import { defineIdentityStreams } from '../../../runtime-api/web/identity-streams.ts';
 import { defineServiceWorker } from '../../../runtime-api/dispatch/service-worker.ts';
 import { nodeDigestName } from '../../../runtime-api/host/digest-names.ts';
+import { defineDigestStream } from '../../../runtime-api/host/digest-stream.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
 
 interface ExportedHandler {
@@ -466,57 +467,23 @@ globalThis.Response = new Proxy(globalThis.Response, {
     return response;
   },
 });
-/** Workers' crypto.DigestStream, as the isolate tier has it (runtime-api/host/digest.ts). */
-class DigestStream extends WritableStream<ArrayBuffer | ArrayBufferView | string> {
-  readonly #digest: Promise<ArrayBuffer>;
-  #bytesWritten = 0n;
-
-  constructor(algorithm: unknown) {
+/** Workers' crypto.DigestStream, as the isolate tier has it, over node:crypto. */
+const DigestStream = defineDigestStream(WritableStream, {
+  hasher(algorithm) {
     const name = nodeDigestName(algorithm, 'DigestStream');
     if (name === undefined) throw new DOMException(`Unrecognized algorithm name: ${String((algorithm as { name?: unknown })?.name ?? algorithm)}`, 'NotSupportedError');
     const hash = createHash(name);
-    let settle!: { resolve(digest: ArrayBuffer): void; reject(reason: unknown): void };
-    const digest = new Promise<ArrayBuffer>((resolve, reject) => {
-      settle = { resolve, reject };
-    });
-    let counted = (_bytes: number) => {};
-    super({
-      write(chunk) {
-        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : bytesOf(chunk);
-        if (bytes === undefined) {
-          const err = new TypeError('DigestStream takes an ArrayBuffer, a view of one, or a string');
-          settle.reject(err);
-          throw err;
-        }
-        hash.update(bytes);
-        counted(bytes.byteLength);
-      },
-      close() {
+    return {
+      update: (bytes) => void hash.update(bytes),
+      finish() {
         const out = hash.digest();
-        settle.resolve(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer);
+        return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
       },
-      abort(reason) {
-        settle.reject(reason);
-      },
-    });
-    this.#digest = digest;
-    counted = (bytes) => void (this.#bytesWritten += BigInt(bytes));
-    digest.catch(() => {});
-  }
-
-  get digest(): Promise<ArrayBuffer> {
-    return this.#digest;
-  }
-
-  /** Bytes written so far, a bigint (workerd's). */
-  get bytesWritten(): bigint {
-    return this.#bytesWritten;
-  }
-
-  get [Symbol.toStringTag](): string {
-    return 'DigestStream';
-  }
-}
+      drop: () => {},
+    };
+  },
+  bytesOf: (chunk) => (typeof chunk === 'string' ? Buffer.from(chunk) : bytesOf(chunk) ?? null),
+});
 Object.defineProperty(globalThis.crypto, 'DigestStream', { value: DigestStream, writable: true, configurable: true, enumerable: false });
 
 // Workers' service-worker syntax, as the isolate tier has it.
