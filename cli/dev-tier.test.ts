@@ -14,22 +14,34 @@ afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
 });
 
+/** `islet dev fixtures/hello/index.ts` with `flags`: its URL once it serves, and what it printed. */
+async function dev(flags: string[]): Promise<{ url: string; output: string }> {
+  const child = spawn(process.execPath, ['--no-node-snapshot', ISLET, 'dev', 'fixtures/hello/index.ts', '--port', '0', ...flags], { cwd: ROOT });
+  children.push(child);
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const m = / at (http:\/\/[\d.]+:\d+)/.exec(output);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`islet dev exited with ${code}:\n${output}`)));
+  });
+  return { url, output };
+}
+
 describe('islet dev --tier', () => {
   it('serves the function in a process sandbox and says so', async () => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', ISLET, 'dev', 'fixtures/hello/index.ts', '--port', '0', '--tier', 'process'], { cwd: ROOT });
-    children.push(child);
-    let output = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        const m = / at (http:\/\/[\d.]+:\d+)/.exec(output);
-        if (m) resolve(m[1]!);
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`islet dev exited with ${code}:\n${output}`)));
-    });
+    const { url, output } = await dev(['--tier', 'process']);
     expect(output).toContain('on the process tier (tier "process" was asked for)');
+    expect((await request(url)).text).toBe('Hello World!');
+  });
+
+  it('with --needs and no --tier, serves on the cheapest tier that meets the needs', async () => {
+    const { url, output } = await dev(['--needs', 'node-builtins']);
+    expect(output).toContain('on the process tier (auto:');
     expect((await request(url)).text).toBe('Hello World!');
   });
 

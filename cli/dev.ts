@@ -18,7 +18,8 @@ Options:
   --memory-mb <n>    isolate memory limit, in MB (default 128)
   --tier <t>         isolation tier: isolate (default), process, container, gvisor, microvm
                      or auto (the cheapest that meets --needs)
-  --needs <list>     what the function needs, comma-separated (e.g. node-builtins)
+  --needs <list>     what the function needs, comma-separated (e.g. node-builtins); with no
+                     --tier, the cheapest available tier that meets them runs it
   --container-runtime <r>  what makes the container tier's containers: bubblewrap
                      (default), runc or crun
   --test-scheduled   GET /__scheduled?cron=<expr> runs the scheduled handler
@@ -56,7 +57,9 @@ export async function dev(args: string[]): Promise<void> {
 
   const tierFields = (() => {
     try {
-      return checkTierFields(values.tier, (values.needs as string | undefined)?.split(',').map((n) => n.trim()).filter(Boolean));
+      const needs = (values.needs as string | undefined)?.split(',').map((n) => n.trim()).filter(Boolean);
+      // Needs with no tier: the cheapest tier that meets them, as a bundle error's hint suggests.
+      return checkTierFields(values.tier ?? (needs?.length ? 'auto' : undefined), needs);
     } catch (err) {
       throw new UsageError(`--tier/--needs: ${(err as Error).message}`);
     }

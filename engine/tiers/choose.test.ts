@@ -25,6 +25,7 @@ describe('chooseTier', () => {
   it('a named tier must satisfy the needs and be available, and the error says what is missing', () => {
     expect(chooseTier('process', ['node-builtins'], [isolate, processTier]).tier).toBe(processTier);
     expect(() => chooseTier('isolate', ['node-builtins'], [isolate, processTier])).toThrow('tier "isolate" does not satisfy node-builtins; tiers that do: process');
+    expect(() => chooseTier(undefined, ['node-builtins'], [isolate, processTier])).toThrow(/no tier was named, so the default one was tried: name one of them, or "auto"/);
     expect(() => chooseTier('container', [], [isolate, container])).toThrow('tier "container" is not available on this host: bubblewrap (bwrap) is not installed');
     expect(() => chooseTier('microvm', [], [isolate])).toThrow('tier "microvm" is not part of this engine (it has: isolate)');
   });

@@ -35,7 +35,11 @@ export function chooseTier(requested: TierRequest | undefined, needs: readonly N
     const tier = tiers.find((t) => t.name === request);
     if (!tier) throw new ConfigError(`tier "${request}" is not part of this engine (it has: ${tiers.map((t) => t.name).join(', ')})`);
     const unmet = needs.filter((n) => !tier.capabilities.accepts.includes(n));
-    if (unmet.length) throw new ConfigError(`tier "${request}" does not satisfy ${unmet.join(', ')}; tiers that do: ${tiers.filter(satisfies).map((t) => t.name).join(', ') || 'none'}`);
+    if (unmet.length) {
+      // With no tier named, the default one was assumed: say how to have one chosen instead.
+      const hint = requested ? '' : ' (no tier was named, so the default one was tried: name one of them, or "auto" for the cheapest available)';
+      throw new ConfigError(`tier "${request}" does not satisfy ${unmet.join(', ')}; tiers that do: ${tiers.filter(satisfies).map((t) => t.name).join(', ') || 'none'}${hint}`);
+    }
     const missing = tier.unavailable();
     if (missing) throw new ConfigError(`tier "${request}" is not available on this host: ${missing}`);
     return { tier, reason: requested ? `tier "${request}" was asked for` : 'the default tier' };
