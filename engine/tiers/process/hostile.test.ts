@@ -53,6 +53,10 @@ export default {
         renice: tryIt(() => os.setPriority(process.ppid, parentPriority)),
         self: tryIt(() => process.kill(process.pid, 0)),
         selfPriority: tryIt(() => os.setPriority(os.getPriority())),
+        // One pid to the check, another (the process group) to the kill.
+        shifty: tryIt(() => { let n = 0; return process._kill({ valueOf: () => (++n === 1 ? process.pid : 0) }, 0); }),
+        // The parent's pid put where the check looks for its own.
+        renamed: tryIt(() => { const parent = process.ppid; Object.defineProperty(process, 'pid', { value: parent }); return process.kill(parent, 0); }),
       });
     }
     if (url.pathname === '/forge-exception') forge({ t: 'exc', id, name: { toString: 1 } });
@@ -85,7 +89,7 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
     const res = await request(served.url, { path: '/signals', host });
     expect(await res.json()).toEqual({
       parent: 'ERR_ACCESS_DENIED', group: 'ERR_ACCESS_DENIED', everyone: 'ERR_ACCESS_DENIED', raw: 'ERR_ACCESS_DENIED',
-      renice: 'ERR_ACCESS_DENIED', self: 'ok', selfPriority: 'ok',
+      renice: 'ERR_ACCESS_DENIED', self: 'ok', selfPriority: 'ok', shifty: 'ERR_ACCESS_DENIED', renamed: 'ERR_ACCESS_DENIED',
     });
   });
 

@@ -419,8 +419,12 @@ async function warmWebApis(): Promise<void> {
  * this closure only. (Containers, gVisor and VMs also have their own user and pid namespace.)
  */
 function confineToSelf(): void {
-  const denied = (what: string) => Object.assign(new Error(`${what}: a sandbox may act only on its own process (pid ${process.pid})`), { code: 'ERR_ACCESS_DENIED' });
-  const self = (pid: unknown) => pid === undefined || pid === 0 ? false : Number(pid) === process.pid;
+  // Taken now: process.pid is configurable, and a tenant could make it the engine's.
+  const ownPid = process.pid;
+  const denied = (what: string) => Object.assign(new Error(`${what}: a sandbox may act only on its own process (pid ${ownPid})`), { code: 'ERR_ACCESS_DENIED' });
+  // A number, checked and then passed on as it is: an object's valueOf could say one pid to the
+  // check and another (0, the process group) to the kill.
+  const self = (pid: unknown): pid is number => typeof pid === 'number' && pid === ownPid;
   const internals = process as unknown as { _kill(pid: number, signal: number): number };
   const rawKill = internals._kill.bind(process);
   internals._kill = (pid, signal) => {
@@ -433,10 +437,10 @@ function confineToSelf(): void {
     return kill(pid, signal);
   };
   const setPriority = os.setPriority.bind(os) as (pid: number, priority: number) => void;
-  os.setPriority = ((pid: number, priority?: number) => {
-    if (priority === undefined) return setPriority(0, pid);
+  os.setPriority = ((pid: unknown, priority?: unknown) => {
+    if (priority === undefined) return setPriority(0, pid as number);
     if (pid !== 0 && !self(pid)) throw denied('os.setPriority');
-    return setPriority(pid, priority);
+    return setPriority(pid as number, priority as number);
   }) as typeof os.setPriority;
   // `import { setPriority } from 'node:os'` in a tenant module sees the guarded one too.
   syncBuiltinESMExports();
