@@ -76,6 +76,11 @@ export class SandboxMeter<T extends MeteredTask> {
     this.#watch();
   }
 
+  /** The sandbox was seen quiet with nothing in flight: its background budget is whole again. */
+  rest(): void {
+    if (this.tasks.size === 0) this.#backgroundNs = 0;
+  }
+
   /**
    * Work no request waits for is on its way into the sandbox (a timer fired, a result delivered):
    * watched at least until the returned function is called once it has run. A clock that has not

@@ -123,6 +123,10 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
     expect([hang.status, hang.message]).toEqual([400, expect.stringMatching(/did not finish loading within 2500 ms/)]);
     // Both well before the sandbox start timeout (15 s) that used to decide.
     expect(performance.now() - started).toBeLessThan(8_000);
+    // A slow top level inside its startupCpuMs loads: its CPU is not the background budget's.
+    const slowTop = 'const end = Date.now() + 800; while (Date.now() < end) {} export default { fetch: () => new Response("loaded") }';
+    await engine.deploy('slow-top', { code: slowTop, tier: 'process', needs: ['node-builtins'], limits: { startupCpuMs: 5_000, cpuMs: 50 } });
+    expect((await request(served.url, { host: 'slow-top.localhost' })).text).toBe('loaded');
   });
 
   it('cannot make the engine buffer body chunks it did not ask for: the first one ends its sandbox', async () => {

@@ -157,8 +157,10 @@ const LOAD_FLOOR_MS = 2_000;
 const STARTUP_CPU_CHECK_MS = 50;
 /** How often the clock of a sandbox with nothing in flight is read. */
 const IDLE_CPU_CHECK_MS = 500;
-/** CPU an idle Node process spends between two looks without running tenant code (its GC, timers of its own). */
+/** CPU between two looks below which a sandbox counts as quiet (its runtime's own GC and timers). */
 const IDLE_CPU_NOISE_NS = 5e6;
+/** CPU between two looks past which a sandbox with nothing in flight is watched: 5% of a core. */
+const IDLE_CPU_BURN_NS = 25e6;
 
 export class ProcessSandbox implements Sandbox {
   // Set when the sandbox is specialised; a blank one has only its process and runtime.
@@ -254,17 +256,6 @@ export class ProcessSandbox implements Sandbox {
     });
     this.#tasks.meter = this.#meter;
     this.#responseBytes = new ResponseBytes(spec.limits.memoryMb * 1024 * 1024);
-    // The isolate tier meters a tenant's timers as they fire; here they fire in another process,
-    // unseen. So the clock of a sandbox with nothing in flight is looked at now and then, and
-    // once it has moved the watchdog meters what follows against the background budget (cpuMs),
-    // as on isolates: a loop started from a timer after the answer no longer burns a core until
-    // the keep-alive unloads the sandbox.
-    let lastCpuNs = this.#sample();
-    this.#idleCheck = setInterval(() => {
-      const cpuNs = this.#sample();
-      if (cpuNs - lastCpuNs > IDLE_CPU_NOISE_NS) this.#meter?.poke();
-      lastCpuNs = cpuNs;
-    }, IDLE_CPU_CHECK_MS).unref();
     const { codeFile } = this.#launch;
     const file = codeFile ?? path.join(this.#launch.codeDir, 'index.mjs');
     if (!codeFile) copyFileSync(spec.artifact!, file);
@@ -276,6 +267,21 @@ export class ProcessSandbox implements Sandbox {
       wallMs: spec.limits.wallMs,
       cpuMs: spec.limits.startupCpuMs,
     });
+    // The isolate tier meters a tenant's timers as they fire; here they fire in another process,
+    // unseen. So the clock of a loaded sandbox with nothing in flight is looked at now and then:
+    // once it burns (more than a quiet process's noise), the watchdog meters what follows against
+    // the background budget (cpuMs), as on isolates, and a loop started from a timer after the
+    // answer no longer burns a core until the keep-alive unloads the sandbox. A quiet look refills
+    // that budget: noise (a VM's idle vCPU, gVisor's Sentry) must not add up to a kill over hours.
+    // Only from here: its load is held to startupCpuMs, not to the background budget.
+    let lastCpuNs = this.#sample();
+    this.#idleCheck = setInterval(() => {
+      const cpuNs = this.#sample();
+      const burnt = cpuNs - lastCpuNs;
+      lastCpuNs = cpuNs;
+      if (burnt > IDLE_CPU_BURN_NS) this.#meter?.poke();
+      else if (burnt < IDLE_CPU_NOISE_NS) this.#meter?.rest();
+    }, IDLE_CPU_CHECK_MS).unref();
   }
 
   get alive(): boolean {
