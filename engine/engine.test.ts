@@ -512,9 +512,14 @@ describe('scheduled handlers', () => {
 describe('as a library', () => {
   it('answers HEAD through Engine.fetch with no body, and takes no deploy once closed', async () => {
     const own = new Engine();
-    await own.deploy('h', { code: 'export default { fetch: () => new Response("a body") }' });
+    await own.deploy('h', { code: `export default { fetch: (r) => new URL(r.url).pathname === '/stream'
+      ? new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(3)); c.close(); } }))
+      : new Response("a body") }` });
     const head = await own.fetch('h', new Request('http://h.test/', { method: 'HEAD' }));
-    expect([head.status, await head.text()]).toEqual([200, '']);
+    expect([head.status, await head.text(), head.headers.get('content-length')]).toEqual([200, '', '6']);
+    // A streamed body's length is not known ahead: HEAD claims none, and not 0.
+    const streamed = await own.fetch('h', new Request('http://h.test/stream', { method: 'HEAD' }));
+    expect([streamed.status, streamed.headers.get('content-length')]).toEqual([200, null]);
     await own.close();
     await expect(own.deploy('h', { code: 'export default { fetch: () => new Response("x") }' })).rejects.toThrow(/closed/);
   });

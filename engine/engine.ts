@@ -498,9 +498,12 @@ export class Engine {
       const limits = this.#functions.get(name)?.limits ?? this.defaultLimits;
       const wire = await wireFromRequest(request, name, limits.maxBodyBytes);
       const answer = await this.invoke(name, wire);
-      // HEAD: GET's status and headers, no body (a streamed one stops being produced).
-      if (wire.method === 'HEAD') headAnswer(answer);
-      return responseFromWire(answer);
+      // HEAD: GET's status and headers, no body (a streamed one stops being produced), and the
+      // length GET's body would have, where it is known.
+      const headLength = wire.method === 'HEAD' ? headAnswer(answer) : undefined;
+      const response = responseFromWire(answer);
+      if (headLength !== undefined) response.headers.set('content-length', String(headLength));
+      return response;
     } catch (err) {
       return this.errorResponse(err, name);
     }

@@ -33,6 +33,8 @@ export interface WireResponse {
    * Content-Length, and the sandbox cuts a body that does not keep to it (tiers/streamed-body.ts).
    */
   bodyLength?: number;
+  /** The body was left out (a HEAD answer): its length is not 0, but GET's, if known (headAnswer). */
+  bodyOmitted?: boolean;
   /** CPU the sandbox spent on it, in ns, where the tier can tell (for the request log). */
   cpuNs?: number;
 }
@@ -190,8 +192,9 @@ export function responseFromWire(wire: WireResponse): Response {
     // 205 Reset Content says so with a length of 0 (RFC 9110 §15.3.6), as workerd sends it.
     if (wire.status === 205) setHeader(headers, 'content-length', '0');
   } else if (wire.body === null) {
-    // No body is an empty one of known length: "content-length: 0", not a chunked nothing.
-    setHeader(headers, 'content-length', '0');
+    // No body is an empty one of known length: "content-length: 0", not a chunked nothing. A
+    // HEAD answer's left-out body says GET's length instead, when it is known.
+    if (!wire.bodyOmitted) setHeader(headers, 'content-length', '0');
   } else {
     body = wire.body instanceof ArrayBuffer ? new Uint8Array(wire.body) : wire.body;
     const coding = encodingOnTheWay(wire);
@@ -227,6 +230,7 @@ function encodingOnTheWay(wire: WireResponse): string | undefined {
 export function headAnswer(answer: WireResponse): number | undefined {
   const body = answer.body;
   answer.body = null;
+  answer.bodyOmitted = body !== null;
   if (body === null || encodingOnTheWay(answer) !== undefined) {
     if (body instanceof ReadableStream) void body.cancel().catch(() => {});
     return undefined;
