@@ -12,6 +12,15 @@ describe('console lines from a sandbox', () => {
     expect(lines.slice(200)).toEqual(['console: 50 line(s) dropped (limit: 200 at once, 100 a second)', 'later']);
   });
 
+  it('are rewritten (a stack mapped) only when they pass, and only as far as they are kept', () => {
+    const log = { console: () => {}, event() {} };
+    const budget = new LogBudget();
+    const seen: number[] = [];
+    for (let i = 0; i < 250; i++) budget.line(log, 'error', 'x'.repeat(100_000), 1_000, (text) => (seen.push(text.length), text));
+    expect(seen).toHaveLength(200);
+    expect(Math.max(...seen)).toBe(16 * 1024);
+  });
+
   it('are cut to 16 KB on the host, whatever the runtime sent', () => {
     const lines: string[] = [];
     const log = { console: (_level: string, message: string) => lines.push(message), event() {} };

@@ -11,7 +11,11 @@ export class LogBudget {
   #refilledAt = 0;
   #dropped = 0;
 
-  line(log: TenantLog, level: string, message: string, now = Date.now()): void {
+  /**
+   * One line of `level`. `rewrite` (a stack's mapping to the sources) runs on what passes, after
+   * the cut: the host spends nothing more on a line it drops, and a bounded time on one it keeps.
+   */
+  line(log: TenantLog, level: string, message: string, now = Date.now(), rewrite?: (text: string) => string): void {
     this.#tokens = Math.min(CONSOLE_BURST_LINES, this.#tokens + ((now - this.#refilledAt) / 1000) * CONSOLE_LINES_PER_SECOND);
     this.#refilledAt = now;
     if (this.#tokens < 1) {
@@ -23,6 +27,9 @@ export class LogBudget {
       log.console('warn', `console: ${this.#dropped} line(s) dropped (limit: ${CONSOLE_BURST_LINES} at once, ${CONSOLE_LINES_PER_SECOND} a second)`);
       this.#dropped = 0;
     }
-    log.console(level, message.length > CONSOLE_LINE_CHARS ? `${message.slice(0, CONSOLE_LINE_CHARS)}… (${message.length - CONSOLE_LINE_CHARS} more characters)` : message);
+    const cut = message.length > CONSOLE_LINE_CHARS;
+    const kept = cut ? message.slice(0, CONSOLE_LINE_CHARS) : message;
+    const shown = rewrite ? rewrite(kept) : kept;
+    log.console(level, cut ? `${shown}… (${message.length - CONSOLE_LINE_CHARS} more characters)` : shown);
   }
 }

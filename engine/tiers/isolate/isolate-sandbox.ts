@@ -575,14 +575,17 @@ export class IsolateSandbox implements Sandbox {
     const spec = this.#spec;
     if (!spec) return;
     if (!message.includes('\n    at ')) return this.#logBudget.line(spec.log, level, message);
-    const stack = withoutRuntimeFrames(message);
-    this.#logBudget.line(spec.log, level, spec.mapStack?.(stack) ?? stack);
+    this.#logBudget.line(spec.log, level, message, undefined, (kept) => {
+      const stack = withoutRuntimeFrames(kept);
+      return spec.mapStack?.(stack) ?? stack;
+    });
   }
 
   /** A call into the isolate failed with what the tenant left uncaught: its log shows it. */
   #logUncaught(err: unknown): void {
     const stack = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
-    this.#logBudget.line(this.#spec.log, 'error', `Uncaught (in promise) ${this.#spec.mapStack?.(withoutRuntimeFrames(stack)) ?? withoutRuntimeFrames(stack)}`);
+    const spec = this.#spec;
+    this.#logBudget.line(spec.log, 'error', `Uncaught (in promise) ${stack}`, undefined, (kept) => spec.mapStack?.(withoutRuntimeFrames(kept)) ?? withoutRuntimeFrames(kept));
   }
 
   #deathFromDisposal(err?: unknown): IsletError {

@@ -464,8 +464,8 @@ export class ProcessSandbox implements Sandbox {
       case 'log': {
         // A line holding a stack (console.log(err)) is mapped to the sources, as a thrown one is.
         const message = String(head.message);
-        const shown = spec.mapStack && message.includes('\n    at ') ? spec.mapStack(message) : message;
-        return this.#logBudget.line(spec.log, String(head.level), shown);
+        const rewrite = spec.mapStack && message.includes('\n    at ') ? spec.mapStack : undefined;
+        return this.#logBudget.line(spec.log, String(head.level), message, undefined, rewrite);
       }
       case 'fetch': return this.#startFetch(head, body);
       case 'fetch-abort': return this.#subrequests.get(Number(head.id))?.abort();
