@@ -132,6 +132,18 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
       });
     });
 
+    it('DigestStreams left open (a handler that returned early) never stop later ones', async () => {
+      const out = await run('digests-left-open', `
+        for (let i = 0; i < 1100; i++) await new crypto.DigestStream('SHA-1').getWriter().write(new Uint8Array(1));
+        const s = new crypto.DigestStream('SHA-256');
+        const w = s.getWriter();
+        await w.write('x');
+        await w.close();
+        return Response.json(new Uint8Array(await s.digest).length);
+      `);
+      expect(out).toBe(32);
+    });
+
     it('crypto.subtle follows Web Crypto where workerd does not: unknown algorithm and key format', async () => {
       const out = await run('subtle-spec', `
         const key = await crypto.subtle.importKey('raw', new Uint8Array(16), 'AES-GCM', false, ['encrypt']);

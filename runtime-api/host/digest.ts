@@ -54,13 +54,18 @@ export const DigestStream = defineDigestStream(WritableStream as unknown as type
     let opened = false;
     return {
       update(bytes) {
-        opened = true;
         feedPieces(name, bytes, stream);
+        opened = true;
       },
       finish: () => feed(name, new Uint8Array(0), stream, true)!,
       drop() {
-        if (opened) feed(name, new Uint8Array(0), stream, true);
+        if (!opened) return;
         opened = false;
+        try {
+          feed(name, new Uint8Array(0), stream, true);
+        } catch {
+          // Already gone on the host (let go as one of the oldest): nothing to drop.
+        }
       },
     };
   },

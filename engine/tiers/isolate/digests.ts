@@ -9,13 +9,21 @@ import { createHash, type Hash } from 'node:crypto';
 /** Bytes one host call may hash: the runtime's piece size (runtime-api/host/digest.ts) is the same. */
 export const DIGEST_PIECE_BYTES = 256 * 1024;
 
-/** DigestStreams (and big digests in progress) one isolate may have open at once. */
-const MAX_OPEN_DIGESTS = 64;
+/**
+ * DigestStreams (and big digests in progress) one isolate may have open at once. A stream left
+ * neither closed nor aborted (a handler that returned early) keeps its hash until then: past
+ * this, the oldest open one is let go, and a later write to it fails, where refusing new ones
+ * would have stopped every DigestStream of a long-lived isolate after enough abandoned ones.
+ */
+const MAX_OPEN_DIGESTS = 1_024;
+/** Streams let go of, remembered so that their next write fails rather than starting afresh. */
+const MAX_REMEMBERED_DROPS = 4_096;
 
 const ALGORITHMS = new Set(['sha1', 'sha256', 'sha384', 'sha512', 'md5']);
 
 export class Digests {
   readonly #open = new Map<number, Hash>();
+  readonly #dropped = new Set<number>();
 
   /**
    * Hashes `data` with `algorithm` (a node:crypto name). Stream 0 is a one-shot digest; any other
@@ -28,11 +36,12 @@ export class Digests {
     }
     if (data.byteLength > DIGEST_PIECE_BYTES) throw new TypeError(`digest: more than ${DIGEST_PIECE_BYTES} bytes in one piece`);
     const id = stream as number;
+    if (this.#dropped.has(id)) {
+      throw new TypeError(`this DigestStream was let go: more than ${MAX_OPEN_DIGESTS} were open at once, and it was the oldest`);
+    }
     let hash = this.#open.get(id);
     if (hash === undefined) {
-      if (id !== 0 && this.#open.size >= MAX_OPEN_DIGESTS) {
-        throw new TypeError(`more than ${MAX_OPEN_DIGESTS} DigestStreams are open at once: close some first`);
-      }
+      if (id !== 0 && this.#open.size >= MAX_OPEN_DIGESTS) this.#dropOldest();
       hash = createHash(algorithm);
       if (id !== 0) this.#open.set(id, hash);
     }
@@ -43,8 +52,16 @@ export class Digests {
     return out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength) as ArrayBuffer;
   }
 
+  #dropOldest(): void {
+    const oldest = this.#open.keys().next().value!;
+    this.#open.delete(oldest);
+    this.#dropped.add(oldest);
+    if (this.#dropped.size > MAX_REMEMBERED_DROPS) this.#dropped.delete(this.#dropped.values().next().value!);
+  }
+
   /** Forgets every open hash (the isolate is gone). */
   clear(): void {
     this.#open.clear();
+    this.#dropped.clear();
   }
 }
