@@ -332,8 +332,10 @@ export class ProcessSandbox implements Sandbox {
     return this.#spec ? `function "${this.#spec.name}"` : 'a blank sandbox';
   }
 
-  #send(head: FrameHead, body?: Uint8Array | null): void {
-    if (this.#channel.writable) this.#channel.write(encodeFrame(head, body));
+  /** Writes a frame to the sandbox; `written` runs once the channel has taken it (or cannot). */
+  #send(head: FrameHead, body?: Uint8Array | null, written?: () => void): void {
+    if (this.#channel.writable) this.#channel.write(encodeFrame(head, body), written && (() => written()));
+    else written?.();
   }
 
   /** The watchdog's tick: the sandbox's CPU clock (ns), and its RSS without a cgroup. */
@@ -570,8 +572,10 @@ export class ProcessSandbox implements Sandbox {
       .outbound({ method: String(head.method), url: String(head.url), headers, body: toArrayBuffer(body), redirect }, cancel.signal, this.#responseBytes)
       .then(
         (res) => {
-          this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls }, res.body ? new Uint8Array(res.body) : null);
-          this.#responseBytes.release(res.body?.byteLength ?? 0);
+          // Held until the channel has taken it: a sandbox that stops reading leaves it in the
+          // host's write buffer, which the budget must go on counting.
+          const bytes = res.body?.byteLength ?? 0;
+          this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls }, res.body ? new Uint8Array(res.body) : null, () => this.#responseBytes.release(bytes));
         },
         (err: unknown) => this.#send({ t: 'fetch-res', id, error: err instanceof EgressError ? err.message : 'fetch failed' }),
       )
