@@ -388,6 +388,9 @@ describe('quarantine across deploys', () => {
     expect(await status()).toBe('quarantined');
     await own.deploy('spinner', { code: spin, limits: { cpuMs: 10 } });
     expect(await status()).toBe('quarantined');
+    // New limits are a fix too (a CPU limit too tight for the work): a fresh record.
+    await own.deploy('spinner', { code: spin, limits: { cpuMs: 11 } });
+    expect(await status()).toBe('cpu-limit');
     await own.deploy('spinner', { code: 'export default { fetch: () => new Response("fixed") }' });
     const fixed = await own.fetch('spinner', new Request('http://spinner.test/'));
     expect([fixed.status, await fixed.text()]).toEqual([200, 'fixed']);

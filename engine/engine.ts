@@ -165,6 +165,12 @@ const STATUS_BUSIEST = 50;
 // Function names are DNS labels, because the gateway routes by the first label of Host.
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** Whether `next` is `previous` deployed again: the same code, limits, env and tier. */
+function sameDeployment(previous: FunctionSlot, next: FunctionSlot): boolean {
+  return previous.spec.codeKey === next.spec.codeKey && previous.tier === next.tier
+    && JSON.stringify(previous.limits) === JSON.stringify(next.limits) && JSON.stringify(previous.env) === JSON.stringify(next.env);
+}
+
 export class Engine {
   readonly logger: Logger;
   readonly exposeStack: boolean;
@@ -332,9 +338,9 @@ export class Engine {
     this.#functions.set(name, slot);
     this.#crons.set(name, crons, (cron, at) => void this.scheduled(name, cron, at).catch(() => {}));
     if (previous) {
-      // The same code deployed again stays on the record it earned (its quarantine included);
-      // new code starts afresh, as a fix should.
-      this.#sched.replace(previous.fn, fn, previous.spec.codeKey === spec.codeKey);
+      // The same function deployed again stays on the record it earned (its quarantine included);
+      // new code, limits, env or tier start afresh, as a fix should.
+      this.#sched.replace(previous.fn, fn, sameDeployment(previous, slot));
       void this.#retire(previous);
     }
     this.logger.info({ fn: name, limits, tier: tier.name, tierReason }, previous ? 'function updated' : 'function deployed');

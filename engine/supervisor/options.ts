@@ -33,10 +33,11 @@ export interface SupervisorOptions {
   /** How long a request waits for its engine to be replaced before it is answered 503. */
   restartWaitMs?: number;
   /**
-   * Most connections the supervisor opens to each engine in proxy mode (default: as many as
-   * requests are in flight). A request past it waits in the supervisor, first come first served,
-   * where the engine's fair queue and shedding cannot see it: with 128, one tenant's 128 slow
-   * requests held every other tenant on that engine waiting for seconds.
+   * Most connections the supervisor opens to each engine in proxy mode (default 1,024, each a
+   * file descriptor on both sides). A request past it waits in the supervisor, first come first
+   * served, where the engine's fair queue and shedding cannot see it: with 128, one tenant's 128
+   * slow requests held every other tenant on that engine waiting for seconds. So it stays well
+   * above what an engine admits of one function (concurrency × replicas + maxQueue: 384).
    */
   connectionsPerEngine?: number | null;
   /**
@@ -66,7 +67,7 @@ export const SUPERVISOR_DEFAULTS = {
   rssCheckMs: 1_000,
   drainGraceMs: 10_000,
   restartWaitMs: 10_000,
-  connectionsPerEngine: null,
+  connectionsPerEngine: 1_024,
   standby: true,
   quickCrashMs: 1_000,
 } as const;

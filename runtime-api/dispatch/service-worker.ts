@@ -107,7 +107,10 @@ export function defineServiceWorker(EventClass: typeof Event, DOMExceptionClass:
   function dispatch(type: string, event: Event, answered: () => boolean): void {
     const list = listeners[type]!;
     for (const listener of [...list]) {
-      if (listener.once) list.splice(list.indexOf(listener), 1);
+      // One an earlier listener removed does not run (DOM's "removed" flag).
+      const at = list.indexOf(listener);
+      if (at === -1) continue;
+      if (listener.once) list.splice(at, 1);
       const callback = listener.callback;
       if (typeof callback === 'function') callback.call(globalThis, event);
       else callback.handleEvent(event);
