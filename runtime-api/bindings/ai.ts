@@ -104,11 +104,16 @@ function toWire(name: string, value: unknown): WireTensor {
 /** Plain numbers one input may hold: the host's 16 MB input limit at 4 bytes a number. */
 const MAX_PLAIN_NUMBERS = 4 * 1024 * 1024;
 
-/** The host's input limit (engine/limits.ts ACCEL_DEFAULTS.maxInputBytes), and what a string counts besides its characters. */
-const MAX_INPUT_BYTES = 16 * 1024 * 1024;
-const STRING_OVERHEAD_BYTES = 32;
-/** The host's limit on strings in one call (ACCEL_DEFAULTS.maxStrings). */
-const MAX_STRINGS = 65_536;
+/**
+ * The host's bounds on one call (engine/limits.ts ACCEL_DEFAULTS and STRING_OVERHEAD_BYTES), given
+ * with the binding: the runtime checks them too, so that a call past them costs the host no copy.
+ */
+export interface AiLimits {
+  maxPending: number;
+  maxInputBytes: number;
+  maxStrings: number;
+  stringOverheadBytes: number;
+}
 
 function stringCount(wire: WireTensor[]): number {
   let count = 0;
@@ -117,11 +122,11 @@ function stringCount(wire: WireTensor[]): number {
 }
 
 /** What the host will count the inputs as, at least: typed arrays by their bytes, strings as it weighs them. */
-function inputBytes(wire: WireTensor[]): number {
+function inputBytes(wire: WireTensor[], stringOverheadBytes: number): number {
   let bytes = 0;
   for (const t of wire) {
     if (t.data instanceof ArrayBuffer) bytes += t.dtype === 'number' ? 0 : t.data.byteLength;
-    else for (const s of t.data as string[]) bytes += s.length * 2 + STRING_OVERHEAD_BYTES;
+    else for (const s of t.data as string[]) bytes += s.length * 2 + stringOverheadBytes;
   }
   return bytes;
 }
@@ -129,10 +134,10 @@ function inputBytes(wire: WireTensor[]): number {
 const pending = new PendingCalls<Record<string, AiTensor>>();
 
 export class Ai {
-  readonly #maxPending: number;
+  readonly #limits: AiLimits;
 
-  constructor(maxPending: number) {
-    this.#maxPending = maxPending;
+  constructor(limits: AiLimits) {
+    this.#limits = limits;
   }
 
   /** Runs `model` on `inputs` (name → typed array, numbers, strings or { data, shape }). */
@@ -146,8 +151,9 @@ export class Ai {
     if (signal !== undefined && !(signal instanceof AbortSignal)) return Promise.reject(new TypeError('AI.run: signal must be an AbortSignal'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     // The host checks both again; refused here, a call costs it no copy of its inputs.
-    if (pending.size >= this.#maxPending) {
-      return Promise.reject(new AIError('quota_exceeded', `this function already has ${this.#maxPending} AI calls pending, its quota (ai.maxPending)`));
+    const limits = this.#limits;
+    if (pending.size >= limits.maxPending) {
+      return Promise.reject(new AIError('quota_exceeded', `this function already has ${limits.maxPending} AI calls pending, its quota (ai.maxPending)`));
     }
     let wire: WireTensor[];
     try {
@@ -155,11 +161,11 @@ export class Ai {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (inputBytes(wire) > MAX_INPUT_BYTES) {
-      return Promise.reject(new AIError('bad_input', `inputs to model "${model}" are larger than ${MAX_INPUT_BYTES} bytes`));
+    if (inputBytes(wire, limits.stringOverheadBytes) > limits.maxInputBytes) {
+      return Promise.reject(new AIError('bad_input', `inputs to model "${model}" are larger than ${limits.maxInputBytes} bytes`));
     }
-    if (stringCount(wire) > MAX_STRINGS) {
-      return Promise.reject(new AIError('bad_input', `inputs to model "${model}" hold more than ${MAX_STRINGS} strings`));
+    if (stringCount(wire) > limits.maxStrings) {
+      return Promise.reject(new AIError('bad_input', `inputs to model "${model}" hold more than ${limits.maxStrings} strings`));
     }
     return pending.start(signal, (id) => host().aiRun(id, model, wire, timeoutMs ?? null), (id) => host().aiAbort(id));
   }

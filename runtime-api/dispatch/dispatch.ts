@@ -4,7 +4,7 @@
 // Why batches: each host→isolate call is a hop between threads, which costs more than a hello
 // handler itself. One call per batch, and one answer for every response that is ready before the
 // batch's microtasks run dry, makes the hop cost per batch instead of per request.
-import { Ai } from '../bindings/ai.ts';
+import { Ai, type AiLimits } from '../bindings/ai.ts';
 import { host } from '../host/host-calls.ts';
 import { DOMException, Event, Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream } from '../web/index.ts';
 import { clientSignal, requestEnded, requestStarted } from './client-signal.ts';
@@ -45,9 +45,9 @@ const BATCH_MICROTASK_TURNS = 64;
 
 /**
  * Binds the tenant's module; `aiBinding` names the env entry that gets env.AI, if it has one,
- * with at most `aiMaxPending` calls pending.
+ * held to `aiLimits`.
  */
-export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<string, unknown>, aiBinding: string | null = null, aiMaxPending = 64): void {
+export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<string, unknown>, aiBinding: string | null = null, aiLimits: AiLimits | null = null): void {
   const exported = namespace.default as ExportedHandler | undefined;
   // A script with no default export that registered listeners is in service-worker syntax.
   const listening = exported === undefined ? serviceWorker.handler() as ExportedHandler | undefined : undefined;
@@ -55,7 +55,7 @@ export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<
     throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler), or call addEventListener("fetch", …)');
   }
   handler = listening ?? exported;
-  if (aiBinding !== null) tenantEnv[aiBinding] = new Ai(aiMaxPending);
+  if (aiBinding !== null && aiLimits !== null) tenantEnv[aiBinding] = new Ai(aiLimits);
   env = Object.freeze(tenantEnv);
   if (listening) {
     // Such a script reads its bindings as globals: the ones exposed before it ran, and env.AI.

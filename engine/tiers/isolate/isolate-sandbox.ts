@@ -10,7 +10,7 @@ import {
 import { AccelError, type TensorMap } from '../../accel/index.ts';
 import type { WireTensor } from '../../bindings/index.ts';
 import { EgressError, ResponseBytes } from '../../egress/index.ts';
-import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_PENDING_SUBREQUESTS, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
+import { ACCEL_DEFAULTS, MAX_CRYPTO_OPS_PER_ISOLATE, MAX_PENDING_SUBREQUESTS, MAX_TIMERS_PER_ISOLATE, STRING_OVERHEAD_BYTES } from '../../limits.ts';
 import { MALFORMED_RESPONSE, splitPseudoFields, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import { MODULE_LOADED_EXPORT } from '../../bundle/index.ts';
 import { LegacyDecoders, legacyEncodingOf } from './legacy-text.ts';
@@ -51,6 +51,11 @@ const CRYPTO_RUNNING_PER_ISOLATE = 2;
 
 /** settleCrypto's arguments: operation id, whether it succeeded, its result or failure. */
 type CryptoSettled = [id: number, ok: boolean, value: unknown];
+
+/** The bounds the runtime's env.AI checks before a call leaves the isolate: the host's own. */
+function aiLimits(maxPending: number): Record<string, number> {
+  return { maxPending, maxInputBytes: ACCEL_DEFAULTS.maxInputBytes, maxStrings: ACCEL_DEFAULTS.maxStrings, stringOverheadBytes: STRING_OVERHEAD_BYTES };
+}
 
 /**
  * A tenant's stack ends in islet's dispatcher; those frames mean nothing to its author. An error
@@ -264,7 +269,7 @@ export class IsolateSandbox implements Sandbox {
       // A script in service-worker syntax reads its bindings as globals from its first line.
       if (Object.keys(spec.env).length > 0) await runtime.exposeBindings.apply(undefined, [new ivm.ExternalCopy(spec.env).copyInto()]);
       const exported = spec.format === 'script' ? await this.#runScript(spec, codeCache) : await this.#evaluateModule(spec);
-      await runtime.setTenant.apply(undefined, [exported, new ivm.ExternalCopy(spec.env).copyInto(), spec.ai?.binding ?? null, spec.ai?.maxPending ?? 0]);
+      await runtime.setTenant.apply(undefined, [exported, new ivm.ExternalCopy(spec.env).copyInto(), spec.ai?.binding ?? null, spec.ai ? new ivm.ExternalCopy(aiLimits(spec.ai.maxPending)).copyInto() : null]);
       this.#cpuAnsweredNs = this.#readCpuNs();
     } catch (err) {
       // Killed by a limit while its top level ran (after a top-level await, on the meter): say which.
