@@ -122,6 +122,14 @@ describe('errors', () => {
     const err = await engine.deploy('nofetch', { code: 'export default { hello: 1 }' }).catch((e) => e);
     expect(err).toBeInstanceOf(BundleError);
     expect(err.message).toContain('export default { fetch');
+    // The check is the runtime's: its frames mean nothing to the function's author.
+    expect(err.message).not.toContain('islet:runtime');
+  });
+
+  it('a top level that spins is refused naming the limit it ran past', async () => {
+    const err = await engine.deploy('spins', { code: 'for (;;) {} export default { fetch: () => new Response("") }', limits: { startupCpuMs: 100 } }).catch((e) => e);
+    expect(err).toBeInstanceOf(BundleError);
+    expect(err.message).toMatch(/top level ran past its startup CPU limit of 100 ms \(startupCpuMs\)/);
   });
 
   it('modules load as scripts where they can, and as modules where they need to (top-level await)', async () => {

@@ -1,6 +1,6 @@
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { bundleSource } from './index.ts';
+import { bundleEntry, bundleSource } from './index.ts';
 
 describe('tenant bundles', () => {
   it('as a script, evaluate to the module\'s exports, in strict mode, with top-level names kept local', async () => {
@@ -25,6 +25,10 @@ describe('tenant bundles', () => {
   it('replace process.env.NODE_ENV, which npm packages branch on, and leave no other `process` behind', async () => {
     const bundle = await bundleSource('export default { fetch: () => [process.env.NODE_ENV === "production" ? "lean" : "dev", typeof process] };', 'f', { format: 'script' });
     expect(vm.runInContext(bundle.code, vm.createContext({})).default.fetch()).toEqual(['lean', 'undefined']);
+  });
+
+  it('say plainly that an entry file does not exist', async () => {
+    await expect(bundleEntry('/no/such/dir/worker.ts')).rejects.toThrow(/the entry file \/no\/such\/dir\/worker\.ts does not exist/);
   });
 
   it('as a script, keep a source map that points into the source', async () => {

@@ -1,6 +1,7 @@
 // Tenant code in, one ESM module (or, for the isolate tier, one script) out: esbuild's API in
 // process, aimed at the isolate's V8.
 import { builtinModules, createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { BundleError } from '../errors.ts';
@@ -155,6 +156,8 @@ const NODE_TARGET: esbuild.BuildOptions = {
 /** Bundles an entry file (TypeScript or JavaScript, may import npm packages). */
 export async function bundleEntry(entry: string, options: BundleOptions = {}): Promise<TenantBundle> {
   const absolute = path.resolve(entry);
+  // esbuild would say "Could not resolve": a path that names no file is plainer said so.
+  if (!existsSync(absolute)) throw new BundleError(`the entry file ${entry} does not exist (looked for ${absolute})`);
   const packages: string[] = [];
   const plugins = options.packagesAtRunTime ? [packagesAtRunTime(packages)] : options.nodeBuiltins ? [] : [refuseNodeBuiltins];
   const target = options.nodeBuiltins || options.packagesAtRunTime ? { ...NODE_TARGET, plugins } : { plugins };

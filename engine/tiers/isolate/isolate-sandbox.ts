@@ -282,9 +282,14 @@ export class IsolateSandbox implements Sandbox {
         throw new BundleError(`function "${name}" exceeded its memory limit of ${limits.memoryMb} MB while loading`);
       }
       const message = err instanceof Error ? err.message : String(err);
-      const raw = err instanceof Error && err.stack ? (spec.mapStack?.(err.stack) ?? err.stack) : '';
-      const stack = raw ? raw.split('\n').filter((l) => !l.includes('node:') && !l.includes('/engine/')) : [];
       this.stop();
+      // isolated-vm's words for the run's timeout say nothing of which limit it was.
+      if (message === 'Script execution timed out.') {
+        throw new BundleError(`function "${name}": its top level ran past its startup CPU limit of ${limits.startupCpuMs} ms (startupCpuMs)`);
+      }
+      // The tenant's frames only: not the runtime's (setTenant's check), nor the host's.
+      const raw = err instanceof Error && err.stack ? withoutRuntimeFrames(spec.mapStack?.(err.stack) ?? err.stack) : '';
+      const stack = raw ? raw.split('\n').filter((l) => !l.includes('node:') && !l.includes('/engine/')) : [];
       throw new BundleError(`function "${name}" failed to load: ${message}`, stack.slice(1));
     }
   }
