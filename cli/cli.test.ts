@@ -401,6 +401,18 @@ describe('islet dev', () => {
     expect((await request(url)).json()).toEqual(['*/5 * * * *']);
   });
 
+  it('stops at once on Ctrl-C, though a streamed answer is still open', async () => {
+    const entry = path.join(tmp, 'ticker.js');
+    await writeFile(entry, 'export default { fetch: () => new Response(new ReadableStream({ pull: (c) => new Promise((r) => setTimeout(() => { c.enqueue(new Uint8Array(1)); r(); }, 100)) })) };\n');
+    const { url, child } = await start(['dev', entry, '--port', '0']);
+    const { hostname, port } = new URL(url);
+    await new Promise<void>((resolve) => http.get({ hostname, port, path: '/' }, (res) => res.once('data', () => resolve())).on('error', () => {}));
+    const started = performance.now();
+    child.kill('SIGINT');
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect(performance.now() - started).toBeLessThan(3_000);
+  });
+
   it('gives the function env variables from --var and from .dev.vars', async () => {
     const dir = path.join(tmp, 'dev-vars');
     const { mkdir } = await import('node:fs/promises');
