@@ -490,6 +490,7 @@ describe('scheduled handlers', () => {
       fetch: () => Response.json(runs),
       async scheduled(controller, env, ctx) {
         if (controller.cron === 'boom') throw new Error('scheduled failed');
+        if (controller.cron === 'later') ctx.waitUntil(Promise.reject(new Error('waitUntil work failed')));
         ctx.waitUntil(new Promise((r) => setTimeout(r, 20)).then(() => runs.push(controller.cron + '@' + (controller.scheduledTime > 0))));
       },
     };`;
@@ -499,6 +500,8 @@ describe('scheduled handlers', () => {
     await engine.scheduled('cron-fn', '0 * * * *');
     expect(await (await get(engine, 'cron-fn')).json()).toEqual(['0 * * * *@true']);
     await expect(engine.scheduled('cron-fn', 'boom')).rejects.toThrow(/scheduled failed/);
+    // Work it left to waitUntil that failed is the run's failure too, as workerd reports it.
+    await expect(engine.scheduled('cron-fn', 'later')).rejects.toThrow(/waitUntil work failed/);
   });
 
   it('fires from cron expressions in the config, and refuses bad ones', async () => {

@@ -280,6 +280,8 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       expect([fallback.status, fallback.text], b.label).toEqual([404, 'fallback']);
       expect([(await get(b, 'sw', '/none')).headers['islet-error']], b.label).toEqual(['exception']);
       await b.engine!.scheduled('sw', '*/5 * * * *');
+      // A scheduled run whose waitUntil work failed failed, as workerd reports it.
+      await expect(b.engine!.scheduled('sw', 'fail'), b.label).rejects.toThrow(/the work failed/);
       const seen = (await get(b, 'sw', '/seen')).json() as string[];
       expect(seen, b.label).toEqual(expect.arrayContaining(['waited', 'InvalidStateError', 'cron */5 * * * *']));
       expect(seen.filter((s) => s === 'once'), b.label).toEqual(['once']);

@@ -211,7 +211,8 @@ export async function runScheduled(cron: string, scheduledTime: number): Promise
   try {
     if (typeof handler?.scheduled !== 'function') throw new TypeError('this function has no scheduled handler');
     await handler.scheduled(new ScheduledController(cron, scheduledTime), env, ctx);
-    await waitUntilSettled(ctx);
+    const failed = await waitUntilSettled(ctx);
+    if (failed) throw failed.reason;
     return [];
   } catch (err) {
     const e = err instanceof Error ? err : null;

@@ -39,8 +39,17 @@ export function settleWaitUntil(ctx: ExecutionContext, id: number): boolean {
   return true;
 }
 
-/** Resolves when all of `ctx`'s waitUntil work has settled, logging rejections. */
-export async function waitUntilSettled(ctx: ExecutionContext): Promise<void> {
+/**
+ * Resolves when all of `ctx`'s waitUntil work has settled, logging rejections; with the first
+ * rejection's reason, if one rejected (a scheduled run's outcome is then an exception, as workerd's).
+ */
+export async function waitUntilSettled(ctx: ExecutionContext): Promise<{ reason: unknown } | undefined> {
   const results = await Promise.allSettled(waitUntils.get(ctx)!);
-  for (const r of results) if (r.status === 'rejected') reportError(r.reason);
+  let failed: { reason: unknown } | undefined;
+  for (const r of results) {
+    if (r.status !== 'rejected') continue;
+    reportError(r.reason);
+    failed ??= { reason: r.reason };
+  }
+  return failed;
 }

@@ -207,11 +207,18 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
   }
 }
 
-/** Waits for ctx.waitUntil's promises; one that rejects is logged, as an uncaught error is. */
-async function settleWaitUntil(ctx: ExecutionContext): Promise<void> {
+/**
+ * Waits for ctx.waitUntil's promises; one that rejects is logged, as an uncaught error is. With
+ * the first rejection's reason, if one rejected (a scheduled run then failed, as on isolates).
+ */
+async function settleWaitUntil(ctx: ExecutionContext): Promise<{ reason: unknown } | undefined> {
+  let failed: { reason: unknown } | undefined;
   for (const result of await Promise.allSettled(ctx.promises)) {
-    if (result.status === 'rejected') send({ t: 'log', level: 'error', message: uncaught(result.reason, false) });
+    if (result.status !== 'rejected') continue;
+    send({ t: 'log', level: 'error', message: uncaught(result.reason, false) });
+    failed ??= { reason: result.reason };
   }
+  return failed;
 }
 
 /** A response body still being produced: the host pulls it chunk by chunk ('pull' frames). */
@@ -315,7 +322,8 @@ async function runScheduled(head: FrameHead): Promise<void> {
     if (typeof handler?.scheduled !== 'function') throw new TypeError('this function has no scheduled handler');
     const controller = { cron: String(head.cron), scheduledTime: Number(head.scheduledTime), noRetry() {} };
     await handler.scheduled(controller, env, ctx);
-    await settleWaitUntil(ctx);
+    const failed = await settleWaitUntil(ctx);
+    if (failed) throw failed.reason;
     send({ t: 'sched-done', id: head.id });
   } catch (err) {
     send({ t: 'exc', id: head.id, ...errorFields(err), waitUntil: false });
