@@ -506,10 +506,8 @@ export class Engine {
       const answer = await this.invoke(name, wire);
       // HEAD: GET's status and headers, no body (a streamed one stops being produced), and the
       // length GET's body would have, where it is known.
-      const headLength = wire.method === 'HEAD' ? headAnswer(answer) : undefined;
-      const response = responseFromWire(answer);
-      if (headLength !== undefined) response.headers.set('content-length', String(headLength));
-      return response;
+      if (wire.method === 'HEAD') headAnswer(answer);
+      return responseFromWire(answer);
     } catch (err) {
       return this.errorResponse(err, name);
     }

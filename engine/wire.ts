@@ -29,11 +29,13 @@ export interface WireResponse {
   /** The body is already encoded as its Content-Encoding says (Workers' `encodeBody: 'manual'`). */
   encodedByTenant?: boolean;
   /**
-   * A streamed body's length, declared by the tenant (a FixedLengthStream): it goes out as the
-   * Content-Length, and the sandbox cuts a body that does not keep to it (tiers/streamed-body.ts).
+   * The body's length where only the tenant could tell it: a streamed body's declared length (a
+   * FixedLengthStream), which the sandbox cuts a body that does not keep to
+   * (tiers/streamed-body.ts), or, with `bodyOmitted`, the length GET's body would have had. It
+   * goes out as the Content-Length.
    */
   bodyLength?: number;
-  /** The body was left out (a HEAD answer): its length is not 0, but GET's, if known (headAnswer). */
+  /** The body was left out (a HEAD answer, headAnswer): its length is `bodyLength`, if known, not 0. */
   bodyOmitted?: boolean;
   /** CPU the sandbox spent on it, in ns, where the tier can tell (for the request log). */
   cpuNs?: number;
@@ -195,6 +197,7 @@ export function responseFromWire(wire: WireResponse): Response {
     // No body is an empty one of known length: "content-length: 0", not a chunked nothing. A
     // HEAD answer's left-out body says GET's length instead, when it is known.
     if (!wire.bodyOmitted) setHeader(headers, 'content-length', '0');
+    else if (wire.bodyLength !== undefined) setHeader(headers, 'content-length', String(wire.bodyLength));
   } else {
     body = wire.body instanceof ArrayBuffer ? new Uint8Array(wire.body) : wire.body;
     const coding = encodingOnTheWay(wire);
@@ -222,24 +225,18 @@ function encodingOnTheWay(wire: WireResponse): string | undefined {
 }
 
 /**
- * The answer to a HEAD request: `answer` loses its body (a streamed one is cancelled, not left
- * producing until its limit), and the length GET's body would have had is returned for the
- * Content-Length (RFC 9110 §9.3.2) when it is known: for a stream only when it declared its length,
- * never for a body that would be encoded on its way out.
+ * Makes `answer` the answer to a HEAD request: it loses its body (a streamed one is cancelled, not
+ * left producing until its limit), and keeps as `bodyLength` the length GET's body would have had,
+ * for the Content-Length (RFC 9110 §9.3.2), when it is known: for a stream only when it declared
+ * its length, never for a body that would be encoded on its way out.
  */
-export function headAnswer(answer: WireResponse): number | undefined {
+export function headAnswer(answer: WireResponse): void {
   const body = answer.body;
   answer.body = null;
   answer.bodyOmitted = body !== null;
-  if (body === null || encodingOnTheWay(answer) !== undefined) {
-    if (body instanceof ReadableStream) void body.cancel().catch(() => {});
-    return undefined;
-  }
-  if (body instanceof ReadableStream) {
-    void body.cancel().catch(() => {});
-    return answer.bodyLength;
-  }
-  return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  if (body instanceof ReadableStream) void body.cancel().catch(() => {});
+  if (body === null || encodingOnTheWay(answer) !== undefined) answer.bodyLength = undefined;
+  else if (!(body instanceof ReadableStream)) answer.bodyLength = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
 }
 
 /**

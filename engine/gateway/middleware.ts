@@ -40,7 +40,7 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       if (incoming) wire.signal = c.req.raw.signal;
       if (options.trustProxy) wire.url = withForwardedScheme(wire.url, incoming ? incoming.headers['x-forwarded-proto'] : c.req.header('x-forwarded-proto'));
       const answer = await engine.invoke(name, wire);
-      const headLength = wire.method === 'HEAD' ? headAnswer(answer) : undefined;
+      if (wire.method === 'HEAD') headAnswer(answer);
       if (answer.body instanceof ReadableStream && incoming?.socket) answer.body = cutOnFailure(answer.body, incoming.socket);
       const response = responseFromWire(answer);
       // @hono/node-server writes the status line from the status alone; Node takes the reason
@@ -53,7 +53,6 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
         const reason = answer.statusText;
         sendReasonPhrase(node.outgoing, reason, () => !c.finalized || c.res.statusText === reason);
       }
-      if (headLength !== undefined) response.headers.set('content-length', String(headLength));
       return response;
     } catch (err) {
       return engine.errorResponse(err, name);
