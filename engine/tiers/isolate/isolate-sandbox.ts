@@ -109,8 +109,7 @@ export class IsolateSandbox implements Sandbox {
    * when requests do not overlap, and never more than maxSubrequests per request in flight.
    */
   #subrequestBudget = 0;
-  /** crypto.subtle operations running on the host's thread pool. */
-  #cryptoOps = 0;
+  /** crypto.subtle operations running on the host's thread pool, and those waiting for a turn. */
   #cryptoRunning = 0;
   readonly #cryptoWaiting: (() => Promise<void>)[] = [];
   /** AI calls in progress, by the id the runtime gave them. */
@@ -288,7 +287,7 @@ export class IsolateSandbox implements Sandbox {
         throw new BundleError(`function "${name}": its top level ran past its startup CPU limit of ${limits.startupCpuMs} ms (startupCpuMs)`);
       }
       // The tenant's frames only: not the runtime's (setTenant's check), nor the host's.
-      const raw = err instanceof Error && err.stack ? withoutRuntimeFrames(spec.mapStack?.(err.stack) ?? err.stack) : '';
+      const raw = err instanceof Error && err.stack ? this.#tenantStack(err.stack) : '';
       const stack = raw ? raw.split('\n').filter((l) => !l.includes('node:') && !l.includes('/engine/')) : [];
       throw new BundleError(`function "${name}" failed to load: ${message}`, stack.slice(1));
     }
@@ -457,7 +456,7 @@ export class IsolateSandbox implements Sandbox {
           this.#die(new MemoryLimitError(this.#spec.name, this.#spec.limits.memoryMb));
           return;
         }
-        const mapped = this.#spec.mapStack?.(withoutRuntimeFrames(stack)) ?? withoutRuntimeFrames(stack);
+        const mapped = this.#tenantStack(stack);
         task.reject(new TenantExceptionError(this.#spec.name, name, message, mapped));
       } else {
         const [statusText, encodedByTenant, headers] = splitPseudoFields(results[i + 3]);
@@ -585,17 +584,19 @@ export class IsolateSandbox implements Sandbox {
     const spec = this.#spec;
     if (!spec) return;
     if (!message.includes('\n    at ')) return this.#logBudget.line(spec.log, level, message);
-    this.#logBudget.line(spec.log, level, message, undefined, (kept) => {
-      const stack = withoutRuntimeFrames(kept);
-      return spec.mapStack?.(stack) ?? stack;
-    });
+    this.#logBudget.line(spec.log, level, message, undefined, (kept) => this.#tenantStack(kept));
+  }
+
+  /** A stack as its tenant reads it: without the runtime's and the host's frames, mapped to its sources. */
+  #tenantStack(stack: string): string {
+    const own = withoutRuntimeFrames(stack);
+    return this.#spec?.mapStack?.(own) ?? own;
   }
 
   /** A call into the isolate failed with what the tenant left uncaught: its log shows it. */
   #logUncaught(err: unknown): void {
     const stack = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
-    const spec = this.#spec;
-    this.#logBudget.line(spec.log, 'error', `Uncaught (in promise) ${stack}`, undefined, (kept) => spec.mapStack?.(withoutRuntimeFrames(kept)) ?? withoutRuntimeFrames(kept));
+    this.#logBudget.line(this.#spec.log, 'error', `Uncaught (in promise) ${stack}`, undefined, (kept) => this.#tenantStack(kept));
   }
 
   #deathFromDisposal(err?: unknown): IsletError {
@@ -657,15 +658,13 @@ export class IsolateSandbox implements Sandbox {
   /** A crypto.subtle operation: the arguments come from the isolate, and web-crypto.ts checks them. */
   #startCrypto(id: number, op: string, args: unknown): void {
     if (!this.alive) return;
-    if (this.#cryptoOps >= MAX_CRYPTO_OPS_PER_ISOLATE) {
+    if (this.#cryptoRunning + this.#cryptoWaiting.length >= MAX_CRYPTO_OPS_PER_ISOLATE) {
       this.#settleCrypto([id, false, { name: 'OperationError', message: 'too many crypto.subtle operations at once' }]);
       return;
     }
-    this.#cryptoOps++;
     this.#cryptoWaiting.push(() => runSubtle(String(op), args)
       .then((value): CryptoSettled => [id, true, value], (failure: unknown): CryptoSettled => [id, false, failure])
       .then((settled) => {
-        this.#cryptoOps--;
         this.#cryptoRunning--;
         this.#settleCrypto(settled);
         this.#runCrypto();
