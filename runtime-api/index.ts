@@ -30,7 +30,7 @@ import { defineCompressionStreams } from './compression/compression-streams.ts';
 import {
   clearInterval, clearTimeout, fireDueTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
 } from './host/timers.ts';
-import { answersOf, dispatchBatch, exposeBindings, forgetAnswers, runScheduled, ScheduledController, serviceWorker, setTenant, warmDispatch } from './dispatch/dispatch.ts';
+import { answersOf, dispatchBatch, exposeEnv, forgetAnswers, runScheduled, ScheduledController, serviceWorker, setTenant, warmDispatch } from './dispatch/dispatch.ts';
 import { ExecutionContext } from './dispatch/execution-context.ts';
 import { abortRequest } from './dispatch/client-signal.ts';
 import { cancelResponseStream, pullResponseStream } from './dispatch/response-stream.ts';
@@ -200,7 +200,7 @@ const entry = {
   settleAi,
   warmup: warmDispatch,
   collectGarbage,
-  exposeBindings,
+  exposeBindings: exposeEnv,
 };
 
 Object.defineProperty(globalThis, '__islet_runtime', { value: entry, configurable: true, enumerable: false });

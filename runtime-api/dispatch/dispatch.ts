@@ -12,7 +12,7 @@ import { describe } from './describe.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
 import { requestBodyStream } from './request-stream.ts';
 import { openResponseStream } from './response-stream.ts';
-import { defineServiceWorker } from './service-worker.ts';
+import { defineServiceWorker, exposeBindings, takeBackBindings, tenantHandler } from './service-worker.ts';
 
 /** addEventListener('fetch', …) and its events, for scripts in Workers' service-worker syntax. */
 export const serviceWorker = defineServiceWorker(Event as unknown as typeof globalThis.Event, DOMException as unknown as typeof globalThis.DOMException);
@@ -48,39 +48,23 @@ const BATCH_MICROTASK_TURNS = 64;
  * held to `aiLimits`.
  */
 export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<string, unknown>, aiBinding: string | null = null, aiLimits: AiLimits | null = null): void {
-  const exported = namespace.default as ExportedHandler | undefined;
-  // A script with no default export that registered listeners is in service-worker syntax.
-  const listening = exported === undefined ? serviceWorker.handler() as ExportedHandler | undefined : undefined;
-  if (!listening && (exported === null || typeof exported !== 'object' || (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function'))) {
-    throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler), or call addEventListener("fetch", …)');
-  }
-  handler = listening ?? exported;
+  const chosen = tenantHandler<ExportedHandler>(namespace.default, serviceWorker);
+  handler = chosen.handler;
   if (aiBinding !== null && aiLimits !== null) tenantEnv[aiBinding] = new Ai(aiLimits);
   env = Object.freeze(tenantEnv);
-  if (listening) {
-    // Such a script reads its bindings as globals: the ones exposed before it ran, and env.AI.
-    if (aiBinding !== null) exposeBindings({ [aiBinding]: tenantEnv[aiBinding] });
-  } else {
-    // A module's bindings are its env argument only.
-    for (const name of exposed) delete (globalThis as Record<string, unknown>)[name];
-  }
+  // A service-worker script reads its bindings as globals: the ones exposed before it ran, and
+  // env.AI. A module's are its env argument only.
+  if (!chosen.listening) takeBackBindings(exposed);
+  else if (aiBinding !== null) exposeBindings({ [aiBinding]: tenantEnv[aiBinding] });
   exposed = [];
 }
 
-/** The bindings exposeBindings put on the global object, until setTenant knows the syntax. */
+/** The bindings exposeEnv put on the global object, until setTenant knows the script's syntax. */
 let exposed: string[] = [];
 
-/**
- * Puts the function's bindings on the global object before its script runs: a script in
- * service-worker syntax reads them as globals, at its top level too. Names the global object
- * already has (the Web APIs') stay theirs. setTenant takes them away again from a module.
- */
-export function exposeBindings(bindings: Record<string, unknown>): void {
-  for (const [name, value] of Object.entries(bindings)) {
-    if (name in globalThis) continue;
-    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: true });
-    exposed.push(name);
-  }
+/** The function's bindings as globals before its script runs (service-worker.ts, exposeBindings). */
+export function exposeEnv(bindings: Record<string, unknown>): void {
+  exposed.push(...exposeBindings(bindings));
 }
 
 /**

@@ -155,3 +155,33 @@ export function defineServiceWorker(EventClass: typeof Event, DOMExceptionClass:
     },
   };
 }
+
+/**
+ * The handler a loaded script serves: its default export, or, with none, the listeners it
+ * registered (service-worker syntax, `listening`). Neither is a TypeError saying both ways.
+ */
+export function tenantHandler<H extends Handler>(exported: unknown, sw: ServiceWorker): { handler: H; listening: boolean } {
+  const listening = exported === undefined ? sw.handler() : undefined;
+  if (listening) return { handler: listening as H, listening: true };
+  const handler = exported as H | null | undefined;
+  if (handler === null || typeof handler !== 'object' || (typeof handler.fetch !== 'function' && typeof handler.scheduled !== 'function')) {
+    throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler), or call addEventListener("fetch", …)');
+  }
+  return { handler, listening: false };
+}
+
+/**
+ * Puts bindings on the global object, where a script in service-worker syntax reads them, from
+ * its first line: before the code has run, neither runtime can tell which syntax it is in. Names
+ * the global object already has (the Web APIs') stay theirs. Returns the names it put there, for
+ * takeBackBindings once the code turns out to be a module, whose bindings are its env argument.
+ */
+export function exposeBindings(bindings: Record<string, unknown>): string[] {
+  const exposed = Object.keys(bindings).filter((name) => !(name in globalThis));
+  for (const name of exposed) Object.defineProperty(globalThis, name, { value: bindings[name], writable: true, configurable: true, enumerable: true });
+  return exposed;
+}
+
+export function takeBackBindings(names: readonly string[]): void {
+  for (const name of names) delete (globalThis as Record<string, unknown>)[name];
+}

@@ -18,7 +18,7 @@ import { scheduler } from 'node:timers/promises';
 // Bundled into the runtime file with it: the isolate runtime's wording for what was thrown.
 import { describe } from '../../../runtime-api/dispatch/describe.ts';
 import { defineIdentityStreams } from '../../../runtime-api/web/identity-streams.ts';
-import { defineServiceWorker } from '../../../runtime-api/dispatch/service-worker.ts';
+import { defineServiceWorker, exposeBindings, takeBackBindings, tenantHandler } from '../../../runtime-api/dispatch/service-worker.ts';
 import { nodeDigestName } from '../../../runtime-api/host/digest-names.ts';
 import { defineDigestStream } from '../../../runtime-api/host/digest-stream.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
@@ -100,19 +100,13 @@ async function load(head: FrameHead, code: Uint8Array | null): Promise<void> {
   shownUrl = `file:///${String(head.name)}.js`;
   env = Object.freeze(head.env as Record<string, unknown>);
   // A script in service-worker syntax reads its bindings as globals from its first line; a
-  // module's are taken away again once it turns out to be one. The Web APIs' names stay theirs.
-  const exposed = Object.keys(env).filter((name) => !(name in globalThis));
-  for (const name of exposed) Object.defineProperty(globalThis, name, { value: env[name], writable: true, configurable: true, enumerable: true });
+  // module's are taken away again once it turns out to be one.
+  const exposed = exposeBindings(env);
   try {
     const namespace = (await import(moduleUrl)) as { default?: ExportedHandler };
-    const exported = namespace.default;
-    // A script with no default export that registered listeners is in service-worker syntax.
-    const listening = exported === undefined ? serviceWorker.handler() as ExportedHandler | undefined : undefined;
-    if (!listening && (exported === null || typeof exported !== 'object' || (typeof exported.fetch !== 'function' && typeof exported.scheduled !== 'function'))) {
-      throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler), or call addEventListener("fetch", …)');
-    }
-    handler = listening ?? exported;
-    if (!listening) for (const name of exposed) delete (globalThis as Record<string, unknown>)[name];
+    const chosen = tenantHandler<ExportedHandler>(namespace.default, serviceWorker);
+    handler = chosen.handler;
+    if (!chosen.listening) takeBackBindings(exposed);
     send({ t: 'ready' });
   } catch (err) {
     send({ t: 'load-error', ...errorFields(err) });
