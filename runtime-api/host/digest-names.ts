@@ -4,11 +4,14 @@
 const DIGESTS: Record<string, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512', MD5: 'md5' };
 
 /**
- * node:crypto's name for the digest `algorithm` names (a name or `{ name }`, any case); undefined
- * for one not offered. A TypeError when it is neither a string nor has a string name.
+ * node:crypto's name for the digest `algorithm` names (a name or `{ name }`, any case). A
+ * TypeError when it is neither a string nor has a string name, and Web Crypto's NotSupportedError,
+ * made with the caller's DOMException, for one not offered.
  */
-export function nodeDigestName(algorithm: unknown, where: string): string | undefined {
+export function nodeDigestName(algorithm: unknown, where: string, DOMExceptionClass: typeof DOMException): string {
   const name = typeof algorithm === 'string' ? algorithm : (algorithm as { name?: unknown } | null)?.name;
   if (typeof name !== 'string') throw new TypeError(`${where}: the algorithm must be a name or { name }`);
-  return Object.hasOwn(DIGESTS, name.toUpperCase()) ? DIGESTS[name.toUpperCase()] : undefined;
+  const nodeName = Object.hasOwn(DIGESTS, name.toUpperCase()) ? DIGESTS[name.toUpperCase()] : undefined;
+  if (nodeName === undefined) throw new DOMExceptionClass(`Unrecognized algorithm name: ${name}`, 'NotSupportedError');
+  return nodeName;
 }

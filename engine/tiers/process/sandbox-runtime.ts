@@ -476,8 +476,7 @@ globalThis.Response = new Proxy(globalThis.Response, {
 /** Workers' crypto.DigestStream, as the isolate tier has it, over node:crypto. */
 const DigestStream = defineDigestStream(WritableStream, {
   hasher(algorithm) {
-    const name = nodeDigestName(algorithm, 'DigestStream');
-    if (name === undefined) throw new DOMException(`Unrecognized algorithm name: ${String((algorithm as { name?: unknown })?.name ?? algorithm)}`, 'NotSupportedError');
+    const name = nodeDigestName(algorithm, 'DigestStream', DOMException);
     const hash = createHash(name);
     return {
       update: (bytes) => void hash.update(bytes),
