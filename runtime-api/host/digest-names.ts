@@ -3,6 +3,9 @@
 // and so does islet.
 const DIGESTS: Record<string, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512', MD5: 'md5' };
 
+/** node:crypto's names of the digests offered: what the host accepts from an isolate. */
+export const NODE_DIGESTS: ReadonlySet<string> = new Set(Object.values(DIGESTS));
+
 /**
  * node:crypto's name for the digest `algorithm` names (a name or `{ name }`, any case). A
  * TypeError when it is neither a string nor has a string name, and Web Crypto's NotSupportedError,

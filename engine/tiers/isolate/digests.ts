@@ -5,6 +5,7 @@
 // 32 MB held the loop for 60 ms.) The isolate waits through each call, so the tenant's own CPU
 // clock pays for its hashing, as it would in workerd.
 import { createHash, type Hash } from 'node:crypto';
+import { NODE_DIGESTS } from '../../../runtime-api/host/digest-names.ts';
 
 /** Bytes one host call may hash: the runtime's piece size (runtime-api/host/digest.ts) is the same. */
 export const DIGEST_PIECE_BYTES = 256 * 1024;
@@ -19,8 +20,6 @@ const MAX_OPEN_DIGESTS = 1_024;
 /** Streams let go of, remembered so that their next write fails rather than starting afresh. */
 const MAX_REMEMBERED_DROPS = 4_096;
 
-const ALGORITHMS = new Set(['sha1', 'sha256', 'sha384', 'sha512', 'md5']);
-
 export class Digests {
   readonly #open = new Map<number, Hash>();
   readonly #dropped = new Set<number>();
@@ -31,7 +30,7 @@ export class Digests {
    * forgets it. Everything here comes from the isolate, so it is checked first.
    */
   update(algorithm: unknown, data: unknown, stream: unknown, end: unknown): ArrayBuffer | null {
-    if (typeof algorithm !== 'string' || !ALGORITHMS.has(algorithm) || !(data instanceof ArrayBuffer) || !Number.isSafeInteger(stream)) {
+    if (typeof algorithm !== 'string' || !NODE_DIGESTS.has(algorithm) || !(data instanceof ArrayBuffer) || !Number.isSafeInteger(stream)) {
       throw new TypeError('digest: unsupported algorithm or data');
     }
     if (data.byteLength > DIGEST_PIECE_BYTES) throw new TypeError(`digest: more than ${DIGEST_PIECE_BYTES} bytes in one piece`);
