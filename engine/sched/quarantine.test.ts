@@ -34,4 +34,51 @@ describe('QuarantineRecord', () => {
     q.strike(20_001, o);
     expect(q.strike(20_002, o)).toBe(100);
   });
+
+  it('does not quarantine a function whose other requests are answered: the kills must be a large share', () => {
+    const q = new QuarantineRecord();
+    // A client sends a killing request between every two answered ones: a third of the requests.
+    for (let i = 0; i < 30; i++) {
+      q.answered();
+      q.answered();
+      expect(q.strike(i * 10, o)).toBeUndefined();
+    }
+    expect(q.killShare).toBeLessThan(0.5);
+    // Everyone else stops; the kills alone soon make the share, and the strikes then count.
+    const periods = [];
+    for (let i = 0; i < 6; i++) periods.push(q.strike(400 + i * 10, o));
+    expect(periods.filter((p) => p !== undefined)).toEqual([100]);
+    expect(q.killShare).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('judges probation by the share as well', () => {
+    const q = new QuarantineRecord();
+    for (let i = 0; i < 3; i++) q.strike(i, o);
+    expect(q.until).toBe(102);
+    // Released, the function's clients come back: one client's killing request among many answers
+    // does not send it back.
+    for (let i = 0; i < 40; i++) q.answered();
+    expect(q.strike(200, o)).toBeUndefined();
+  });
+
+  it('counts work killed after its answer as a killed request, not as one more request', () => {
+    const q = new QuarantineRecord();
+    // Every request is answered, then its timer spins until killed: every request ends in a kill.
+    const periods = [];
+    for (let i = 0; i < 3; i++) {
+      q.answered();
+      periods.push(q.strike(i * 10, o, false));
+    }
+    expect(periods).toEqual([undefined, undefined, 100]);
+    expect(q.killShare).toBe(1);
+  });
+
+  it('judges by strikes alone with minKillShare 0', () => {
+    const q = new QuarantineRecord();
+    const alone = { ...o, minKillShare: 0 };
+    for (let i = 0; i < 20; i++) q.answered();
+    q.strike(0, alone);
+    q.strike(1, alone);
+    expect(q.strike(2, alone)).toBe(100);
+  });
 });

@@ -20,6 +20,9 @@ describe('scheduler options', () => {
     expect(() => resolveSchedOptions({ quarantine: { holdMs: -1 } })).toThrow(/quarantine\.holdMs must be a positive number/);
     expect(() => resolveSchedOptions({ quarantine: { maxHeld: 0 } })).toThrow(/quarantine\.maxHeld must be a positive number/);
     expect(() => resolveSchedOptions({ quarantine: { holdms: 5 } as never })).toThrow(/unknown scheduler option "quarantine\.holdms"/);
+    // A share: 0 (strikes alone) to 1.
+    expect(resolveSchedOptions({ quarantine: { minKillShare: 0 } }).quarantine).toMatchObject({ minKillShare: 0 });
+    expect(() => resolveSchedOptions({ quarantine: { minKillShare: 50 } })).toThrow(/quarantine\.minKillShare is a share from 0 to 1, got 50/);
   });
 
   it('come from the config file\'s "sched", checked when it is read', () => {

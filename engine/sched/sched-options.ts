@@ -7,6 +7,12 @@ export interface QuarantineOptions {
   /** Limit kills (cpu, memory, wall) within `windowMs` that put a function in quarantine. */
   strikes: number;
   windowMs: number;
+  /**
+   * ...provided kills are at least this share of its recent finished requests (a moving average
+   * over ~16), so that a few clients' killing requests cannot shut out everyone else's; 0 judges
+   * by strikes alone.
+   */
+  minKillShare: number;
   /** First quarantine period; each one that follows soon after doubles it, up to `maxMs`. */
   baseMs: number;
   maxMs: number;
@@ -49,6 +55,7 @@ export interface SchedOptions {
 export const DEFAULT_QUARANTINE: Readonly<QuarantineOptions> = Object.freeze({
   strikes: 5,
   windowMs: 10_000,
+  minKillShare: 0.5,
   baseMs: 1_000,
   maxMs: 60_000,
   forgiveAfterMs: 60_000,
@@ -86,6 +93,9 @@ export function resolveSchedOptions(overrides: SchedOverrides = {}): SchedOption
         if (unknown !== undefined) throw new ConfigError(`unknown scheduler option "quarantine.${unknown}" (known: ${Object.keys(DEFAULT_QUARANTINE).join(', ')})`);
       }
       options.quarantine = value === false ? false : { ...DEFAULT_QUARANTINE, ...checkPositive(value as Partial<QuarantineOptions>, 'quarantine.') };
+      if (options.quarantine !== false && options.quarantine.minKillShare > 1) {
+        throw new ConfigError(`scheduler option quarantine.minKillShare is a share from 0 to 1, got ${options.quarantine.minKillShare}`);
+      }
       continue;
     }
     checkPositive({ [key]: value }, '');
@@ -95,7 +105,7 @@ export function resolveSchedOptions(overrides: SchedOverrides = {}): SchedOption
 }
 
 // Options where 0 means "off" rather than a bound.
-const MAY_BE_ZERO = new Set(['quarantine.holdMs']);
+const MAY_BE_ZERO = new Set(['quarantine.holdMs', 'quarantine.minKillShare']);
 
 function checkPositive<T extends object>(values: T, prefix: string): T {
   for (const [key, value] of Object.entries(values)) {

@@ -273,6 +273,23 @@ describe('quarantine', () => {
     expect(metrics).toContain('islet_cold_starts_total{function="hog"} 3');
   });
 
+  it('does not let one client shut a function out for everyone: kills must be a large share of its requests', async () => {
+    const engine = engineWith({ sched: { quarantine: { strikes: 3, windowMs: 10_000, baseMs: 5_000, holdMs: 0 } } });
+    // Its parsing is slow for one input: any client can make it hit its CPU limit.
+    await engine.deploy('parser', {
+      code: 'export default { fetch(req) { if (new URL(req.url).searchParams.has("evil")) for (;;) {} return new Response("parsed") } }',
+      limits: { cpuMs: 20 },
+    });
+    for (let round = 0; round < 6; round++) {
+      expect((await get(engine, 'parser', '/?evil')).headers.get('islet-error')).toBe('cpu-limit');
+      for (let i = 0; i < 2; i++) expect(await (await get(engine, 'parser')).text()).toBe('parsed');
+    }
+    expect(engine.metrics.meter('parser').limitKills.cpu).toBe(6);
+    // The same kills with nobody else's requests answered: the function is what fails.
+    for (let i = 0; i < 5; i++) await get(engine, 'parser', '/?evil');
+    expect((await get(engine, 'parser')).headers.get('islet-error')).toBe('quarantined');
+  });
+
   it('holds a quarantined function\'s refusals before sending them, at most maxHeld at once, and none past close', async () => {
     const engine = engineWith({ sched: { quarantine: { strikes: 1, baseMs: 5_000, holdMs: 400, maxHeld: 2 } } });
     await engine.deploy('hog', { entry: fixture('cpu-hog'), limits: { cpuMs: 20 } });

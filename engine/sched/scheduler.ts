@@ -238,10 +238,12 @@ export class Scheduler {
       answer = Promise.reject(err);
     }
     answer.then((value) => {
+      fn.quarantine.answered();
       this.#release(fn);
       settled?.(value, undefined, since);
     }, (err: unknown) => {
-      this.#noteFailure(fn, err);
+      if (limitOf(err) === undefined) fn.quarantine.answered();
+      else this.#noteFailure(fn, err);
       this.#release(fn);
       settled?.(undefined, err, since);
     });
@@ -440,18 +442,24 @@ export class Scheduler {
    * work after the response that hits a limit counts, and backs the function off, as well.
    */
   noteEnded(fn: SchedFunction, reason: unknown): void {
-    if (!fn.removed) this.#noteFailure(fn, reason);
+    // Sandboxes tell their end before failing what they were serving: with requests in flight, the
+    // kill is theirs (a killed request); with none, it ends work after an answer already counted.
+    if (!fn.removed) this.#noteFailure(fn, reason, fn.inFlight > 0);
   }
 
-  #noteFailure(fn: SchedFunction, err: unknown): void {
-    const limit = err instanceof CpuLimitError ? 'cpu' : err instanceof MemoryLimitError ? 'memory' : err instanceof WallLimitError ? 'wall' : undefined;
+  #noteFailure(fn: SchedFunction, err: unknown, ofRequest = true): void {
+    const limit = limitOf(err);
     if (!limit || this.#counted.has(err as object)) return;
     this.#counted.add(err as object);
     this.#hooks.onLimitKill(fn, limit);
     if (this.#o.quarantine === false) return;
-    const periodMs = fn.quarantine.strike(performance.now(), this.#o.quarantine);
+    const periodMs = fn.quarantine.strike(performance.now(), this.#o.quarantine, ofRequest);
     if (periodMs === undefined) return;
     this.#hooks.onQuarantine(fn, periodMs);
     this.#failQueue(fn, new QuarantinedError(fn.name, Math.ceil(periodMs / 1000)));
   }
+}
+
+function limitOf(err: unknown): LimitKind | undefined {
+  return err instanceof CpuLimitError ? 'cpu' : err instanceof MemoryLimitError ? 'memory' : err instanceof WallLimitError ? 'wall' : undefined;
 }
