@@ -113,7 +113,7 @@ interface ServeSetup {
 
 async function serveSupervised(s: ServeSetup & { workers?: number; recycleRssMb?: number; proxy: boolean }) {
   const supervisor = new Supervisor({
-    port: s.port, host: s.host, adminToken: s.adminToken, engine: { limits: s.config.limits, models: s.config.models, sched: s.config.sched, containerRuntime: s.containerRuntime }, functions: s.config.functions,
+    port: s.port, host: s.host, adminToken: s.adminToken, engine: { limits: s.config.limits, models: s.config.models, sched: s.config.sched, cacheMaxMb: s.config.cacheMaxMb, containerRuntime: s.containerRuntime }, functions: s.config.functions,
     workers: s.workers, recycleRssMb: s.recycleRssMb, logger: s.logger, dataPath: s.proxy ? 'proxy' : undefined,
     ...(s.config.drainGraceMs !== undefined && { drainGraceMs: s.config.drainGraceMs }),
     trustProxy: s.config.trustProxy ?? false,
@@ -128,6 +128,7 @@ async function serveInProcess(s: ServeSetup) {
     limits: s.config.limits,
     models: s.config.models,
     sched: s.config.sched,
+    cacheMaxMb: s.config.cacheMaxMb,
     tiers: hostTiers({ containerRuntime: s.containerRuntime }),
   });
   // A function that fails to load is a config error: refuse to start rather than serve half.

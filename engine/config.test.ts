@@ -18,6 +18,9 @@ describe('islet.config.json', () => {
     expect(() => parseConfig({ drainGraceMs: -1, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "drainGraceMs" must be an integer/);
     expect(parseConfig({ drainGraceMs: 2500, functions: {} }, '/').drainGraceMs).toBe(2500);
     expect(() => parseConfig({ trustProxy: 'yes', functions: {} }, '/', 'cfg')).toThrow(/^cfg: "trustProxy" must be true or false/);
+    expect(() => parseConfig({ cacheMaxMb: 'lots', functions: {} }, '/', 'cfg')).toThrow(/^cfg: "cacheMaxMb" must be a number of MB/);
+    expect(parseConfig({ cacheMaxMb: 64, functions: {} }, '/').cacheMaxMb).toBe(64);
+    expect(() => parseConfig(fns({ limits: { cacheMb: -1 } }), '/', 'cfg')).toThrow(/^cfg: function "b": limit cacheMb/);
     expect(() => parseConfig({ sched: { tickMs: 0 }, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "sched": scheduler option tickMs/);
   });
 });

@@ -22,6 +22,8 @@ export interface ServerConfig {
   drainGraceMs?: number;
   /** Behind a TLS-terminating proxy: request URLs take their scheme from X-Forwarded-Proto. */
   trustProxy?: boolean;
+  /** All functions' Cache API storage together, per engine process, in MB (default 512). */
+  cacheMaxMb?: number;
 }
 
 /**
@@ -48,7 +50,7 @@ export async function loadConfig(file: string): Promise<ServerConfig> {
 
 export function parseConfig(raw: unknown, baseDir: string, source = 'config'): ServerConfig {
   if (!isObject(raw)) throw new ConfigError(`${source}: must be a JSON object`);
-  const { port, host, limits, sched, functions = {}, models, drainGraceMs, trustProxy, ...rest } = raw;
+  const { port, host, limits, sched, functions = {}, models, drainGraceMs, trustProxy, cacheMaxMb, ...rest } = raw;
   unknownKeys(rest, source);
   if (port !== undefined && (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)) {
     throw new ConfigError(`${source}: "port" must be an integer from 0 to 65535`);
@@ -57,6 +59,9 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
   if (trustProxy !== undefined && typeof trustProxy !== 'boolean') throw new ConfigError(`${source}: "trustProxy" must be true or false`);
   if (drainGraceMs !== undefined && (!Number.isInteger(drainGraceMs) || (drainGraceMs as number) < 0 || (drainGraceMs as number) > 600_000)) {
     throw new ConfigError(`${source}: "drainGraceMs" must be an integer number of ms from 0 to 600000`);
+  }
+  if (cacheMaxMb !== undefined && (typeof cacheMaxMb !== 'number' || !(cacheMaxMb >= 0 && cacheMaxMb <= 1_048_576))) {
+    throw new ConfigError(`${source}: "cacheMaxMb" must be a number of MB from 0 to 1048576`);
   }
   if (limits !== undefined) naming(`${source}: "limits"`, () => resolveLimits(limits));
   if (sched !== undefined && !isObject(sched)) throw new ConfigError(`${source}: "sched" must be an object`);
@@ -93,6 +98,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
     ...(models !== undefined && { models: checkedModels }),
     ...(drainGraceMs !== undefined && { drainGraceMs: drainGraceMs as number }),
     ...(trustProxy !== undefined && { trustProxy: trustProxy as boolean }),
+    ...(cacheMaxMb !== undefined && { cacheMaxMb: cacheMaxMb as number }),
   };
 }
 

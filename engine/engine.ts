@@ -4,12 +4,13 @@ import { totalmem } from 'node:os';
 import { AccelPool, checkModels, type AccelPoolOptions, type ModelConfig } from './accel/index.ts';
 import { aiHost, checkAiBinding, type AiBindingConfig, type ResolvedAiBinding } from './bindings/index.ts';
 import { bundleEntry, bundleSource, stackMapper, type TenantBundle } from './bundle/index.ts';
+import { CacheStore } from './cache/index.ts';
 import { DeployOrder, type PendingDeploy } from './deploy-order.ts';
 import {
   BundleError, ConfigError, DeploySupersededError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError,
 } from './errors.ts';
 import {
-  DEFAULT_LIMITS, IDLE_GC_AFTER_MS, IDLE_GCS_PER_SWEEP, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_EGRESS_TIMEOUT_MS, MAX_LIVE_ISOLATES, resolveLimits, type Limits,
+  DEFAULT_CACHE_MAX_MB, DEFAULT_LIMITS, IDLE_GC_AFTER_MS, IDLE_GCS_PER_SWEEP, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_EGRESS_TIMEOUT_MS, MAX_LIVE_ISOLATES, resolveLimits, type Limits,
 } from './limits.ts';
 import {
   EngineMetrics, LogTap, mappingCount, maxMapCount, ResourceMonitor, silentLogger, type FunctionGauges, type FunctionMeter, type Logger,
@@ -131,6 +132,8 @@ export interface EngineOptions {
   accel?: Omit<AccelPoolOptions, 'models' | 'logger'>;
   /** Engine-wide scheduling: in-flight cap, fair queuing, admission thresholds, quarantine. */
   sched?: SchedOverrides;
+  /** All functions' Cache API storage together, in MB (default DEFAULT_CACHE_MAX_MB); each function also has its `cacheMb`. */
+  cacheMaxMb?: number;
 }
 
 /** What the engine has done with isolates since it started. */
@@ -183,6 +186,7 @@ export class Engine {
   readonly #deploys = new DeployOrder();
   #closed = false;
   readonly #residency: Residency;
+  readonly #caches: CacheStore;
   readonly #outbounds = new Map<string, OutboundFetch>();
   readonly #crons = new CronTriggers();
   readonly #sweepTimer: NodeJS.Timeout;
@@ -200,6 +204,9 @@ export class Engine {
     this.#accelOptions = { ...options.accel, models: checkModels(options.models), logger: this.logger.child({ src: 'accel' }) };
     this.exposeStack = options.exposeStack ?? false;
     this.defaultLimits = resolveLimits(options.limits ?? {}, DEFAULT_LIMITS);
+    const cacheMaxMb = options.cacheMaxMb ?? DEFAULT_CACHE_MAX_MB;
+    if (!(cacheMaxMb >= 0 && cacheMaxMb <= 1_048_576)) throw new ConfigError(`cacheMaxMb must be a number of MB from 0 to 1048576, got ${cacheMaxMb}`);
+    this.#caches = new CacheStore(cacheMaxMb * 1048576);
     this.#tier = options.tier ?? new IsolateTier({
       snapshot: options.snapshot,
       templates: options.templates,
@@ -309,6 +316,8 @@ export class Engine {
       // The isolate names the bundle file:///<name>.js (see IsolateSandbox.specialise).
       mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,
       ...(ai && { ai: aiHost(name, ai, this.#accelPool(), limits.wallMs) }),
+      // Kept across redeploys of the function (a new version reads what the old one cached).
+      cache: this.#caches.forFunction(name, limits.cacheMb * 1048576),
     };
     const spec = (await tier.prepare?.(bundled)) ?? bundled;
     const boot = options.boot ?? true;
@@ -353,6 +362,7 @@ export class Engine {
     this.#functions.delete(name);
     this.#residency.forget(name);
     this.#crons.clear(name);
+    this.#caches.drop(name);
     this.#sched.remove(slot.fn, new NoSuchFunctionError(name));
     this.metrics.drop(name);
     this.#deploys.removed(name);
@@ -439,6 +449,7 @@ export class Engine {
       process: this.#monitor.engine ? { cpuPercent: this.#monitor.engine.cpuPercent, rssMb: mb(this.#monitor.engine.rssBytes) } : null,
       busiest: this.#busiest(STATUS_BUSIEST),
       accel: this.#accel?.status() ?? { state: 'off', reason: 'no function has an AI binding yet' },
+      cache: { usedMb: Math.round(this.#caches.bytes / 1048576 * 10) / 10, maxMb: this.#caches.maxBytes / 1048576 },
       tiers: Object.fromEntries(this.#tiers.slice(1).map((t) => [t.name, t.status?.() ?? { available: !t.unavailable() }])),
     };
   }

@@ -21,6 +21,8 @@ export interface Limits {
   maxReplicas: number;
   /** Requests that may wait for a free replica; past it, new ones are refused (503 overloaded). */
   maxQueue: number;
+  /** Bytes of responses the function's Cache API (caches.default, caches.open) keeps, in MB. */
+  cacheMb: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -35,6 +37,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   // replicas use every core, and more than that would only add memory.
   maxReplicas: availableParallelism(),
   maxQueue: 256,
+  cacheMb: 32,
 });
 
 // Bounds that keep a typo in a config from turning into a host problem (isolated-vm refuses
@@ -49,12 +52,16 @@ const BOUNDS: Record<keyof Limits, [min: number, max: number]> = {
   concurrency: [1, 10_000],
   maxReplicas: [1, 256],
   maxQueue: [0, 100_000],
+  cacheMb: [0, 16_384],
 };
 
 /**
  * Request bodies declared (Content-Length) up to this size are read whole before dispatch: one
  * copy into the isolate, in the same batch as the request. Bigger and chunked bodies stream.
  */
+/** All functions' Cache API storage together, in one engine process, by default (EngineOptions.cacheMaxMb). */
+export const DEFAULT_CACHE_MAX_MB = 512;
+
 export const MAX_BUFFERED_BODY_BYTES = 1024 * 1024;
 
 /** How often the limit watchdog samples isolates' CPU time while they have work in flight. */

@@ -82,7 +82,20 @@ const lazyGlobals: Record<string, () => unknown> = {
   DecompressionStream: () => compressionStreams().DecompressionStream,
   IdentityTransformStream: () => identityStreams().IdentityTransformStream,
   FixedLengthStream: () => identityStreams().FixedLengthStream,
+  caches: () => cacheApi().caches,
+  Cache: () => cacheApi().Cache,
+  CacheStorage: () => cacheApi().CacheStorage,
 };
+
+let cacheModule: typeof import('./host/cache-storage.ts') | undefined;
+function cacheApi(): typeof import('./host/cache-storage.ts') {
+  if (cacheModule === undefined) {
+    cacheModule = require('./host/cache-storage') as typeof import('./host/cache-storage.ts');
+    markPlatformInterface(cacheModule.Cache);
+    markPlatformInterface(cacheModule.CacheStorage);
+  }
+  return cacheModule;
+}
 
 let events: ReturnType<typeof defineEventInterfaces> | undefined;
 function eventInterfaces(): ReturnType<typeof defineEventInterfaces> {
@@ -175,11 +188,12 @@ const entry = {
     domainToASCII: HostCalls['domainToASCII'], startFetch: HostCalls['startFetch'], abortFetch: HostCalls['abortFetch'],
     digest: HostCalls['digest'], startCrypto: HostCalls['startCrypto'], streamChunk: HostCalls['streamChunk'],
     pullRequestBody: HostCalls['pullRequestBody'], cancelRequestBody: HostCalls['cancelRequestBody'], aiRun: HostCalls['aiRun'],
-    aiAbort: HostCalls['aiAbort'], encodingOf: HostCalls['encodingOf'], decodeLegacy: HostCalls['decodeLegacy'], maxTimers: number,
+    aiAbort: HostCalls['aiAbort'], encodingOf: HostCalls['encodingOf'], decodeLegacy: HostCalls['decodeLegacy'], cacheOp: HostCalls['cacheOp'],
+    maxTimers: number,
   ): void {
     setHostCalls({
       log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto, streamChunk,
-      pullRequestBody, cancelRequestBody, aiRun, aiAbort, encodingOf, decodeLegacy,
+      pullRequestBody, cancelRequestBody, aiRun, aiAbort, encodingOf, decodeLegacy, cacheOp,
     });
     setMaxTimers(maxTimers);
     startPerformanceClock();
@@ -198,6 +212,8 @@ const entry = {
   settleRequestChunk,
   runScheduled,
   settleAi,
+  // Only a tenant that used the Cache API has calls to settle: the module is loaded by then.
+  settleCache: (id: number, ok: boolean, value: unknown) => cacheApi().settleCache(id, ok, value),
   warmup: warmDispatch,
   collectGarbage,
   exposeBindings: exposeEnv,

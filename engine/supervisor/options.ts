@@ -7,7 +7,7 @@ import type { ContainerRuntime } from '../tiers/index.ts';
  * The Engine options an engine process starts with. They cross the IPC channel, so only plain
  * data: a setting the config file gives every engine belongs here.
  */
-export type EngineSettings = Pick<EngineOptions, 'limits' | 'models' | 'sched'> & {
+export type EngineSettings = Pick<EngineOptions, 'limits' | 'models' | 'sched' | 'cacheMaxMb'> & {
   /** What makes the container tier's containers (engines build their tiers themselves: tiers do not cross IPC). */
   containerRuntime?: ContainerRuntime;
 };

@@ -4,6 +4,7 @@
 import type { AiHost } from '../bindings/index.ts';
 import type { IsletError } from '../errors.ts';
 import type { BundleFormat } from '../bundle/index.ts';
+import type { FunctionCache } from '../cache/index.ts';
 import type { OutboundFetch } from '../egress/index.ts';
 import type { Limits } from '../limits.ts';
 import type { WireRequest, WireResponse } from '../wire.ts';
@@ -60,6 +61,8 @@ export interface SandboxSpec {
   mapStack?: (stack: string) => string;
   /** The host end of the function's AI binding, when it has one (env[ai.binding]). */
   ai?: AiHost;
+  /** The function's Cache API storage (caches.default, caches.open). */
+  cache?: FunctionCache;
   /**
    * Told when a sandbox of this function ends on its own — a limit, a crash — whether or not a
    * request was in flight (work after the response can hit a limit too). Not told for stop().

@@ -315,6 +315,36 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     expect(got.digest).toHaveLength(64);
   });
 
+  it('keeps responses in the Cache API as the isolate tier does', async () => {
+    const code = `export default { async fetch(request) {
+      const cache = caches.default, named = await caches.open('n');
+      const key = 'https://cache.test/' + new URL(request.url).pathname;
+      await cache.put(key, new Response('kept', { headers: { 'cache-control': 'max-age=60', etag: '"v"' } }));
+      await named.put(key, new Response(''));
+      const hit = await cache.match(key);
+      const empty = await named.match(key);
+      const part = await cache.match(new Request(key, { headers: { range: 'bytes=1-2' } }));
+      const fresh = await cache.match(new Request(key, { headers: { 'if-none-match': '"v"' } }));
+      let refused;
+      try { await cache.put(key, new Response('x', { status: 206 })); } catch (e) { refused = e.constructor.name + ': ' + e.message; }
+      return Response.json({
+        hit: [hit.status, await hit.text(), hit.headers.get('cf-cache-status')],
+        empty: [empty.status, empty.body === null, await empty.text()],
+        part: [part.status, await part.text(), part.headers.get('content-range')],
+        fresh: [fresh.status, fresh.body],
+        refused,
+        deleted: [await cache.delete(key), await cache.delete(key), await cache.match(key)],
+      });
+    } }`;
+    await Promise.all([backend.engine!.deploy('cacher', { code, tier }), isolate.engine!.deploy('cacher', { code })]);
+    const got = await (await get(backend, 'cacher')).json();
+    expect(got).toEqual(await (await get(isolate, 'cacher')).json());
+    expect(got).toEqual({
+      hit: [200, 'kept', 'HIT'], empty: [200, false, ''], part: [206, 'ep', 'bytes 1-2/4'], fresh: [304, null],
+      refused: 'TypeError: Cannot cache response to a range request (206 Partial Content).', deleted: [true, false, null],
+    });
+  });
+
   it('streams a big or chunked request body to the tenant as it reads it, as the isolate tier does', async () => {
     const code = `export default { async fetch(request, env, ctx) {
       const path = new URL(request.url).pathname;

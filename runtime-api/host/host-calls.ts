@@ -45,6 +45,12 @@ export interface HostCalls {
    * [false, why], the latter a TypeError for the tenant (fatal mode's invalid data, say).
    */
   decodeLegacy(id: number, encoding: string, bytes: ArrayBuffer, stream: boolean, fatal: boolean, ignoreBOM: boolean): [boolean, string];
+  /**
+   * Cache API call `id` ('match', 'put' or 'delete') on the function's cache `cacheName`, for
+   * [method, url, flat headers]; `put` sends [status, statusText, flat headers, body]. The host
+   * answers through the runtime's settleCache.
+   */
+  cacheOp(id: number, op: string, cacheName: string, request: [string, string, string[]], response: unknown[] | null, ignoreMethod: boolean): void;
 }
 
 let calls: HostCalls | undefined;

@@ -10,6 +10,7 @@ import {
 import { AccelError, type TensorMap } from '../../accel/index.ts';
 import type { WireTensor } from '../../bindings/index.ts';
 import { EgressError, ResponseBytes } from '../../egress/index.ts';
+import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
 import { ACCEL_DEFAULTS, MAX_CRYPTO_OPS_PER_ISOLATE, MAX_PENDING_SUBREQUESTS, MAX_TIMERS_PER_ISOLATE, STRING_OVERHEAD_BYTES } from '../../limits.ts';
 import { MALFORMED_RESPONSE, splitPseudoFields, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import { MODULE_LOADED_EXPORT } from '../../bundle/index.ts';
@@ -244,6 +245,8 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((label: string) => legacyEncodingOf(label)),
       new ivm.Callback((id: number, encoding: string, bytes: unknown, stream: boolean, fatal: boolean, ignoreBOM: boolean) =>
         new ivm.ExternalCopy(this.#legacyDecoders.decode(id, encoding, bytes, stream, fatal, ignoreBOM)).copyInto()),
+      new ivm.Callback((id: number, op: unknown, cacheName: unknown, request: unknown, response: unknown, ignoreMethod: unknown) =>
+        this.#cacheOp(Number(id), op, cacheName, request, response, ignoreMethod), { ignored: true }),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
@@ -643,6 +646,19 @@ export class IsolateSandbox implements Sandbox {
         (err: unknown) => this.#settleFetch([id, false, 0, err instanceof EgressError ? err.message : 'fetch failed', [], null, []]),
       )
       .finally(() => this.#subrequests.delete(id));
+  }
+
+  /** A Cache API call (caches.default, caches.open): it counts as a subrequest, as in Workers. */
+  #cacheOp(id: number, op: unknown, cacheName: unknown, request: unknown, response: unknown, ignoreMethod: unknown): void {
+    if (!this.alive || !this.#spec) return;
+    let result: CacheOpResult;
+    if (this.#subrequestBudget <= 0) {
+      result = { ok: false, message: `too many subrequests (a request may make ${this.#spec.limits.maxSubrequests}, Cache API calls included)` };
+    } else {
+      this.#subrequestBudget--;
+      result = runCacheOp(this.#spec.cache, op, cacheName, request, response, ignoreMethod);
+    }
+    this.#deliver(this.#runtime!.settleCache, [id, result.ok, result.ok ? result.value : result.message], { arguments: { copy: true } });
   }
 
   /** The tenant aborted subrequest `id` (its AbortSignal fired). */

@@ -12,6 +12,7 @@ import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
+import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
 import { EgressError, ResponseBytes } from '../../egress/index.ts';
 import { MAX_PENDING_SUBREQUESTS } from '../../limits.ts';
 import { MALFORMED_RESPONSE, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
@@ -470,6 +471,7 @@ export class ProcessSandbox implements Sandbox {
         return this.#logBudget.line(spec.log, String(head.level), message, undefined, rewrite);
       }
       case 'fetch': return this.#startFetch(head, body);
+      case 'cache': return this.#cacheOp(head, body);
       case 'fetch-abort': return this.#subrequests.get(Number(head.id))?.abort();
       case 'body-pull': return this.#pullRequestBody(Number(head.id));
       case 'body-cancel': return this.#tasks.get(Number(head.id))?.requestBody?.release();
@@ -580,6 +582,25 @@ export class ProcessSandbox implements Sandbox {
         (err: unknown) => this.#send({ t: 'fetch-res', id, error: err instanceof EgressError ? err.message : 'fetch failed' }),
       )
       .finally(() => this.#subrequests.delete(id));
+  }
+
+  /** A Cache API call: it counts as a subrequest, as in Workers; its fields are checked by runCacheOp. */
+  #cacheOp(head: FrameHead, body: Uint8Array | null): void {
+    const id = Number(head.id);
+    if (!Number.isInteger(id)) return;
+    let result: CacheOpResult;
+    if (this.#subrequestBudget <= 0) {
+      result = { ok: false, message: `too many subrequests (a request may make ${this.#spec!.limits.maxSubrequests}, Cache API calls included)` };
+    } else {
+      this.#subrequestBudget--;
+      const response = Array.isArray(head.response) ? [...(head.response as unknown[]), head.hasBody === true ? (body ?? new Uint8Array(0)) : null] : null;
+      result = runCacheOp(this.#spec!.cache, head.op, head.cacheName, head.request, response, head.ignoreMethod);
+    }
+    if (!result.ok) return this.#send({ t: 'cache-res', id, error: result.message });
+    const value = result.value;
+    if (!Array.isArray(value)) return this.#send({ t: 'cache-res', id, value });
+    const [status, statusText, headers, kept] = value;
+    this.#send({ t: 'cache-res', id, status, statusText, headers, hasBody: kept !== null }, kept && new Uint8Array(kept));
   }
 
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {

@@ -21,6 +21,7 @@ import { defineIdentityStreams } from '../../../runtime-api/web/identity-streams
 import { defineServiceWorker, exposeBindings, takeBackBindings, tenantHandler } from '../../../runtime-api/dispatch/service-worker.ts';
 import { nodeDigestName } from '../../../runtime-api/host/digest-names.ts';
 import { defineDigestStream } from '../../../runtime-api/host/digest-stream.ts';
+import { defineCacheApi, type CachedAnswer } from '../../../runtime-api/host/cache-api.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
 
 interface ExportedHandler {
@@ -391,6 +392,12 @@ function onFrame({ head, body }: Frame): void {
     case 'cancel': cancelBody(head.id!); break;
     case 'abort': abortRequest(head.id!); break;
     case 'body-chunk': uploads.get(head.id!)?.(head, body); break;
+    case 'cache-res': {
+      const pending = cacheCalls.get(head.id!);
+      cacheCalls.delete(head.id!);
+      pending?.({ head, body });
+      break;
+    }
     case 'fetch-res': {
       const pending = subrequests.get(head.id!);
       subrequests.delete(head.id!);
@@ -495,6 +502,34 @@ Object.defineProperty(globalThis.crypto, 'DigestStream', { value: DigestStream, 
 const serviceWorker = defineServiceWorker(Event, DOMException);
 for (const name of ['addEventListener', 'removeEventListener', 'FetchEvent', 'ScheduledEvent'] as const) {
   Object.defineProperty(globalThis, name, { value: serviceWorker[name], writable: true, configurable: true, enumerable: false });
+}
+
+// Workers' Cache API, as the isolate tier has it: the host keeps the responses (engine/cache/).
+const cacheCalls = new Map<number, (frame: Frame) => void>();
+let nextCacheCall = 1;
+const cacheApi = defineCacheApi({
+  Request,
+  flatHeaders,
+  async call(op, cacheName, request, response, ignoreMethod) {
+    const id = nextCacheCall++;
+    const answer = new Promise<Frame>((resolve) => cacheCalls.set(id, resolve));
+    const body = response?.[3];
+    // A body of none and an empty one differ (a 200 with '' against a 204): the head says which.
+    send({ t: 'cache', id, op, cacheName, request, response: response && response.slice(0, 3), hasBody: body != null, ignoreMethod }, body ? new Uint8Array(body) : null);
+    const { head, body: bytes } = await answer;
+    if (head.error !== undefined) throw new TypeError(String(head.error));
+    if (head.status === undefined) return head.value as boolean | null;
+    const kept = head.hasBody === true ? (bytes ?? new Uint8Array(0)) : null;
+    return [Number(head.status), String(head.statusText), head.headers as string[], kept && (kept.buffer.slice(kept.byteOffset, kept.byteOffset + kept.byteLength) as ArrayBuffer)];
+  },
+  responseOf: ([status, statusText, pairs, body]: CachedAnswer) => {
+    const headers = new Headers();
+    for (let i = 0; i + 1 < pairs.length; i += 2) headers.append(pairs[i]!, pairs[i + 1]!);
+    return new Response(body, { status, statusText, headers });
+  },
+});
+for (const [name, value] of Object.entries(cacheApi)) {
+  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
 }
 
 // Workers' byte TransformStreams, as the isolate tier defines them.

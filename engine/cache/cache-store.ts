@@ -1,0 +1,193 @@
+// The Cache API's storage (caches.default, caches.open(name)): responses kept in the engine's
+// memory, per function — a tenant reads and evicts only its own — and bounded twice: each
+// function by its `cacheMb` limit, least recently used out, and the engine by `cacheMaxMb`,
+// taken back from the function holding the most. Both tiers' runtimes come here, so a function's
+// replicas (and its sandboxes across restarts of them) share one cache. It lives as long as the
+// engine process: a cache, never the only copy of anything.
+import { LRUCache } from 'lru-cache';
+import { storability } from './cache-control.ts';
+import { byteRange, notModified } from './conditional.ts';
+
+/** A request as the runtimes send it: method, URL and flat headers ([name, value, …], lower-case names). */
+export interface CacheRequest {
+  method: string;
+  url: string;
+  headers: string[];
+}
+
+/** A response as kept and as answered: flat headers; a body of null for none. */
+export interface CachedResponse {
+  status: number;
+  statusText: string;
+  headers: string[];
+  body: ArrayBuffer | null;
+}
+
+/** A call the Cache API refuses; the tenant sees its message as a TypeError. */
+export class CacheError extends Error {}
+
+interface Entry extends CachedResponse {
+  expiresAt: number;
+  size: number;
+}
+
+/** Longest cache name (caches.open) accepted. */
+const MAX_CACHE_NAME = 1024;
+// What an entry costs beyond its bytes: the key, the record and the map's slot.
+const ENTRY_OVERHEAD_BYTES = 256;
+
+export class CacheStore {
+  readonly #functions = new Map<string, FunctionCache>();
+  #bytes = 0;
+  readonly maxBytes: number;
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** `name`'s cache, made on first use; later calls update its bound. */
+  forFunction(name: string, maxBytes: number): FunctionCache {
+    let cache = this.#functions.get(name);
+    if (!cache || cache.maxBytes !== maxBytes) {
+      cache?.clear();
+      cache = new FunctionCache(maxBytes, (delta) => this.#grew(delta));
+      this.#functions.set(name, cache);
+    }
+    return cache;
+  }
+
+  /** The function is gone: so is what it cached. */
+  drop(name: string): void {
+    this.#functions.get(name)?.clear();
+    this.#functions.delete(name);
+  }
+
+  /** Bytes held, all functions together. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  #grew(delta: number): void {
+    this.#bytes += delta;
+    while (this.#bytes > this.maxBytes) {
+      let biggest: FunctionCache | undefined;
+      for (const cache of this.#functions.values()) if (!biggest || cache.bytes > biggest.bytes) biggest = cache;
+      if (!biggest || biggest.bytes === 0 || !biggest.evictOne()) return;
+    }
+  }
+}
+
+export class FunctionCache {
+  readonly maxBytes: number;
+  readonly #entries: LRUCache<string, Entry>;
+  #bytes = 0;
+
+  constructor(maxBytes: number, grew: (delta: number) => void = () => {}) {
+    this.maxBytes = maxBytes;
+    this.#entries = new LRUCache<string, Entry>({
+      maxSize: Math.max(1, maxBytes),
+      sizeCalculation: (entry) => entry.size,
+      dispose: (entry) => {
+        this.#bytes -= entry.size;
+        grew(-entry.size);
+      },
+      onInsert: (entry) => {
+        this.#bytes += entry.size;
+        grew(entry.size);
+      },
+    });
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** cache.put(): throws CacheError for what the Cache API refuses; a response no shared cache keeps is not kept. */
+  put(cacheName: string, request: CacheRequest, response: CachedResponse, now = Date.now()): void {
+    const key = keyOf(cacheName, request.url);
+    if (request.method !== 'GET') throw new CacheError('Cannot cache response to non-GET request.');
+    if (response.status === 206) throw new CacheError('Cannot cache response to a range request (206 Partial Content).');
+    const headers = headerMap(response.headers);
+    if ((headers.get('vary') ?? '').split(',').some((v) => v.trim() === '*')) throw new CacheError("Cannot cache response with 'Vary: *' header.");
+    const verdict = storability(response.status, headers, now);
+    if (!verdict.store) {
+      // The tenant meant to replace what was there; an answer nobody may keep replaces it with nothing.
+      this.#entries.delete(key);
+      return;
+    }
+    const kept = verdict.dropHeaders.length === 0 ? response.headers : withoutHeaders(response.headers, verdict.dropHeaders);
+    let size = ENTRY_OVERHEAD_BYTES + key.length + response.statusText.length + (response.body?.byteLength ?? 0);
+    for (const text of kept) size += text.length;
+    if (size > this.maxBytes) {
+      throw new CacheError(`cache.put: the response (${size} bytes with its headers) is larger than this function's whole cache (limit cacheMb: ${this.maxBytes / 1048576} MB)`);
+    }
+    this.#entries.set(key, { status: response.status, statusText: response.statusText, headers: kept, body: response.body, expiresAt: now + verdict.ttlMs, size });
+  }
+
+  /** cache.match(): the kept response (or the conditional or range answer to `request`), or undefined. */
+  match(cacheName: string, request: CacheRequest, ignoreMethod: boolean, now = Date.now()): CachedResponse | undefined {
+    const key = keyOf(cacheName, request.url);
+    if (!ignoreMethod && request.method !== 'GET') return undefined;
+    const entry = this.#entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= now) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    const asked = headerMap(request.headers);
+    const stored = headerMap(entry.headers);
+    const hit = [...entry.headers, 'cf-cache-status', 'HIT'];
+    if (notModified(asked, stored)) return { status: 304, statusText: 'Not Modified', headers: withoutHeaders(hit, ['content-length', 'content-type', 'content-encoding']), body: null };
+    const range = entry.status === 200 && entry.body ? byteRange(asked.get('range'), entry.body.byteLength) : undefined;
+    if (range === 'unsatisfiable') {
+      return { status: 416, statusText: 'Range Not Satisfiable', headers: ['content-range', `bytes */${entry.body!.byteLength}`, 'cf-cache-status', 'HIT'], body: null };
+    }
+    if (range) {
+      const body = entry.body!.slice(range.start, range.end + 1);
+      const headers = [...withoutHeaders(hit, ['content-length', 'content-range']), 'content-range', `bytes ${range.start}-${range.end}/${entry.body!.byteLength}`];
+      return { status: 206, statusText: 'Partial Content', headers, body };
+    }
+    // The kept bytes are never handed out: the runtimes copy what they are given into the tenant's heap or channel.
+    return { status: entry.status, statusText: entry.statusText, headers: hit, body: entry.body };
+  }
+
+  /** cache.delete(): whether a response was kept for `request`. */
+  delete(cacheName: string, request: CacheRequest, ignoreMethod: boolean): boolean {
+    if (!ignoreMethod && request.method !== 'GET') return false;
+    return this.#entries.delete(keyOf(cacheName, request.url));
+  }
+
+  /** Drops the least recently used entry; false when there is none. */
+  evictOne(): boolean {
+    return this.#entries.pop() !== undefined;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+function keyOf(cacheName: string, url: string): string {
+  if (cacheName.length > MAX_CACHE_NAME) throw new CacheError(`cache names are at most ${MAX_CACHE_NAME} characters`);
+  if (!/^https?:/i.test(url)) throw new CacheError(`the Cache API keeps only http and https URLs, not ${JSON.stringify(url.slice(0, 64))}`);
+  // The fragment never reaches a server: the same resource with or without it.
+  const hash = url.indexOf('#');
+  return `${cacheName}\n${hash === -1 ? url : url.slice(0, hash)}`;
+}
+
+/** Flat headers as a map of lower-case names (repeated ones joined as the Fetch standard combines them). */
+function headerMap(flat: string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!.toLowerCase();
+    const previous = map.get(name);
+    map.set(name, previous === undefined ? flat[i + 1]! : `${previous}, ${flat[i + 1]}`);
+  }
+  return map;
+}
+
+function withoutHeaders(flat: string[], names: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) if (!names.includes(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
+  return out;
+}

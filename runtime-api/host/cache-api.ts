@@ -1,0 +1,107 @@
+// The Workers Cache API's shape — `caches.default`, `caches.open(name)`, each a Cache with match,
+// put and delete — for both runtimes: the isolate's (cache-storage.ts, over host calls) and the
+// process tiers' (engine/tiers/process/sandbox-runtime.ts, over its channel), each with its own
+// Request and Response. What a cache keeps, and for how long, is the host's (engine/cache/): the
+// runtime turns the tenant's Request and Response into plain data, reads the body to put, and
+// makes a Response of what the host answers.
+
+/** A kept response as the host answers it: [status, statusText, flat headers, body]. */
+export type CachedAnswer = [status: number, statusText: string, headers: string[], body: ArrayBuffer | null];
+
+interface RequestLike {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: unknown;
+}
+
+interface ResponseLike {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: unknown;
+  readonly body: unknown;
+  readonly bodyUsed: boolean;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+export interface CacheTransport<Req extends RequestLike, Res> {
+  Request: new (input: string) => Req;
+  flatHeaders(headers: Req['headers']): string[];
+  /** One call to the host: a kept response, a boolean (delete), or null (a miss, a put). */
+  call(op: 'match' | 'put' | 'delete', cacheName: string, request: [string, string, string[]], response: CachedAnswer | null, ignoreMethod: boolean): Promise<CachedAnswer | boolean | null>;
+  responseOf(answer: CachedAnswer): Res;
+}
+
+interface CacheQueryOptions {
+  ignoreMethod?: boolean;
+}
+
+export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<Req, Res>) {
+  const constructing = Symbol('Cache');
+  const required = (given: number, count: number, method: string, on: string) => {
+    if (given < count) throw new TypeError(`Failed to execute '${method}' on '${on}': ${count} argument${count === 1 ? '' : 's'} required, but only ${given} present`);
+  };
+  const requestOf = (input: unknown): Req => (input instanceof t.Request ? input : new t.Request(String(input)));
+  const wire = (request: Req): [string, string, string[]] => [request.method, request.url, t.flatHeaders(request.headers)];
+
+  class Cache {
+    readonly #name: string;
+
+    constructor(token?: unknown, name?: string) {
+      if (token !== constructing) throw new TypeError('Illegal constructor');
+      this.#name = name!;
+    }
+
+    async match(request: unknown, options?: CacheQueryOptions): Promise<Res | undefined> {
+      required(arguments.length, 1, 'match', 'Cache');
+      const answer = await t.call('match', this.#name, wire(requestOf(request)), null, Boolean(options?.ignoreMethod));
+      return Array.isArray(answer) ? t.responseOf(answer) : undefined;
+    }
+
+    async put(request: unknown, response: unknown): Promise<undefined> {
+      required(arguments.length, 2, 'put', 'Cache');
+      const req = requestOf(request);
+      const res = response as ResponseLike;
+      if (typeof res !== 'object' || res === null || typeof res.arrayBuffer !== 'function' || typeof res.status !== 'number') {
+        throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'");
+      }
+      if (res.bodyUsed) throw new TypeError("Failed to execute 'put' on 'Cache': the response's body was already used");
+      const body = res.body === null ? null : await res.arrayBuffer();
+      await t.call('put', this.#name, wire(req), [res.status, res.statusText, t.flatHeaders(res.headers as Req['headers']), body], false);
+      return undefined;
+    }
+
+    async delete(request: unknown, options?: CacheQueryOptions): Promise<boolean> {
+      required(arguments.length, 1, 'delete', 'Cache');
+      return (await t.call('delete', this.#name, wire(requestOf(request)), null, Boolean(options?.ignoreMethod))) === true;
+    }
+
+    get [Symbol.toStringTag]() {
+      return 'Cache';
+    }
+  }
+
+  class CacheStorage {
+    #default: Cache | undefined;
+
+    constructor(token?: unknown) {
+      if (token !== constructing) throw new TypeError('Illegal constructor');
+    }
+
+    /** The function's default cache (Workers' `caches.default`). */
+    get default(): Cache {
+      return (this.#default ??= new Cache(constructing, ''));
+    }
+
+    async open(cacheName: unknown): Promise<Cache> {
+      required(arguments.length, 1, 'open', 'CacheStorage');
+      // A name of its own: '' is the default cache's, and no name given here reaches it.
+      return new Cache(constructing, `:${String(cacheName)}`);
+    }
+
+    get [Symbol.toStringTag]() {
+      return 'CacheStorage';
+    }
+  }
+
+  return { Cache, CacheStorage, caches: new CacheStorage(constructing) };
+}
