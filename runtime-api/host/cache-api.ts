@@ -31,7 +31,7 @@ export interface CacheTransport<Req extends RequestLike, Res> {
   responseOf(answer: CachedAnswer): Res;
 }
 
-interface CacheQueryOptions {
+export interface CacheQueryOptions {
   ignoreMethod?: boolean;
 }
 
