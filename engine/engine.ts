@@ -515,6 +515,11 @@ export class Engine {
       const limits = this.#functions.get(name)?.limits ?? this.defaultLimits;
       const wire = await wireFromRequest(request, name, limits.maxBodyBytes);
       const answer = await this.invoke(name, wire);
+      if (answer.webSocket) {
+        // A Web Response cannot carry the socket: the handshake needs the gateway's server.
+        answer.webSocket.closed(1006, 'the request did not come through the gateway');
+        throw new TenantExceptionError(name, 'TypeError', 'the function answered with a WebSocket, which only the gateway\'s server (serveGateway) can complete; Engine.fetch cannot', '');
+      }
       // HEAD: GET's status and headers, no body (a streamed one stops being produced), and the
       // length GET's body would have, where it is known.
       if (wire.method === 'HEAD') headAnswer(answer);

@@ -39,6 +39,29 @@ export interface WireResponse {
   bodyOmitted?: boolean;
   /** CPU the sandbox spent on it, in ns, where the tier can tell (for the request log). */
   cpuNs?: number;
+  /** A 101 answering a WebSocket upgrade: the tenant's end of the socket (gateway/websocket.ts completes the handshake). */
+  webSocket?: TenantSocket;
+}
+
+/** The client's end of a WebSocket whose handshake is done, as the gateway holds it. */
+export interface ClientSocket {
+  /** A string goes as a text message, bytes as a binary one. */
+  send(data: string | ArrayBuffer): void;
+  /** Closes the connection; code 1005 sends a close frame without a code. */
+  close(code: number, reason: string): void;
+  /** Stop reading the client's messages (the tenant is behind), and read on. */
+  pause(): void;
+  resume(): void;
+}
+
+/** The tenant's end of a WebSocket its answer accepted, as its sandbox holds it. */
+export interface TenantSocket {
+  /** The handshake is done: what the tenant sends goes to `client` from now on. */
+  open(client: ClientSocket): void;
+  /** A message from the client: a string for text, an ArrayBuffer for binary. */
+  message(data: string | ArrayBuffer): void;
+  /** The connection closed (code 1006: lost without a close frame, or the handshake failed). */
+  closed(code: number, reason: string): void;
 }
 
 /**

@@ -36,6 +36,7 @@ import { abortRequest } from './dispatch/client-signal.ts';
 import { cancelResponseStream, pullResponseStream } from './dispatch/response-stream.ts';
 import { settleRequestChunk } from './dispatch/request-stream.ts';
 import { settleAi } from './bindings/ai.ts';
+import { defineWebSockets, socketEvent } from './host/websocket.ts';
 
 const globals: Record<string, unknown> = {
   URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
@@ -85,7 +86,15 @@ const lazyGlobals: Record<string, () => unknown> = {
   caches: () => cacheApi().caches,
   Cache: () => cacheApi().Cache,
   CacheStorage: () => cacheApi().CacheStorage,
+  WebSocket: () => webSockets().WebSocket,
+  WebSocketPair: () => webSockets().WebSocketPair,
 };
+
+let sockets: ReturnType<typeof defineWebSockets> | undefined;
+function webSockets(): ReturnType<typeof defineWebSockets> {
+  sockets ??= defineWebSockets(eventInterfaces() as never);
+  return sockets;
+}
 
 let cacheModule: typeof import('./host/cache-storage.ts') | undefined;
 function cacheApi(): typeof import('./host/cache-storage.ts') {
@@ -189,11 +198,11 @@ const entry = {
     digest: HostCalls['digest'], startCrypto: HostCalls['startCrypto'], streamChunk: HostCalls['streamChunk'],
     pullRequestBody: HostCalls['pullRequestBody'], cancelRequestBody: HostCalls['cancelRequestBody'], aiRun: HostCalls['aiRun'],
     aiAbort: HostCalls['aiAbort'], encodingOf: HostCalls['encodingOf'], decodeLegacy: HostCalls['decodeLegacy'], cacheOp: HostCalls['cacheOp'],
-    maxTimers: number,
+    wsSend: HostCalls['wsSend'], wsClose: HostCalls['wsClose'], maxTimers: number,
   ): void {
     setHostCalls({
       log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto, streamChunk,
-      pullRequestBody, cancelRequestBody, aiRun, aiAbort, encodingOf, decodeLegacy, cacheOp,
+      pullRequestBody, cancelRequestBody, aiRun, aiAbort, encodingOf, decodeLegacy, cacheOp, wsSend, wsClose,
     });
     setMaxTimers(maxTimers);
     startPerformanceClock();
@@ -214,6 +223,7 @@ const entry = {
   settleAi,
   // Only a tenant that used the Cache API has calls to settle: the module is loaded by then.
   settleCache: (id: number, ok: boolean, value: unknown) => cacheApi().settleCache(id, ok, value),
+  socketEvent,
   warmup: warmDispatch,
   collectGarbage,
   exposeBindings: exposeEnv,

@@ -7,6 +7,7 @@ import type { Engine } from '../engine.ts';
 import { BodyTooLargeError, NoSuchFunctionError } from '../errors.ts';
 import { flatHeaders, headAnswer, responseFromWire, wireFromRequest, type WireRequest } from '../wire.ts';
 import { checkOneHost, wireFromIncoming } from './node-wire.ts';
+import { answerWithSocket } from './websocket.ts';
 
 export interface IsletMiddlewareOptions {
   /**
@@ -40,6 +41,7 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       if (incoming) wire.signal = c.req.raw.signal;
       if (options.trustProxy) wire.url = withForwardedScheme(wire.url, incoming ? incoming.headers['x-forwarded-proto'] : c.req.header('x-forwarded-proto'));
       const answer = await engine.invoke(name, wire);
+      if (answer.webSocket) return await answerWithSocket(c, name, answer as typeof answer & { webSocket: NonNullable<typeof answer.webSocket> });
       if (wire.method === 'HEAD') headAnswer(answer);
       if (answer.body instanceof ReadableStream && incoming?.socket) answer.body = cutOnFailure(answer.body, incoming.socket);
       const response = responseFromWire(answer);

@@ -6,14 +6,19 @@ import type { Duplex } from 'node:stream';
 import { createAdaptorServer, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { ConfigError } from '../errors.ts';
+import type { WebSocketServer } from 'ws';
+import { createWebSocketServer } from './websocket.ts';
 
 export interface ServedGateway {
   url: string;
   port: number;
   server: ServerType;
+  /** Its WebSocket server: 'connection' (ws, request) for each upgrade it completed. */
+  webSockets: WebSocketServer;
   /**
    * Stops accepting connections, lets requests in flight finish (closing idle keep-alive
-   * connections at once), and cuts whatever is left after `graceMs` (default 10 s).
+   * connections at once, and asking WebSocket clients to go), and cuts whatever is left after
+   * `graceMs` (default 10 s).
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -22,7 +27,9 @@ export type ListenOptions = { port: number; host: string } | { path: string };
 
 export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedGateway> {
   return new Promise((resolve, reject) => {
-    const server = createAdaptorServer({ fetch: app.fetch });
+    // With a WebSocket server, upgrade requests reach the app too (gateway/websocket.ts).
+    const webSockets = createWebSocketServer();
+    const server = createAdaptorServer({ fetch: app.fetch, websocket: { server: webSockets } });
     server.on('connect', refuseConnect);
     const onListening = () => {
       // A Unix socket has no port; its clients name the path themselves.
@@ -33,9 +40,16 @@ export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedG
         url: tcp ? `http://${host}:${tcp.port}` : 'http://localhost',
         port: tcp?.port ?? 0,
         server,
+        webSockets,
         close: (graceMs = 10_000) => new Promise<void>((done) => {
           const http = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
-          const cut = setTimeout(() => http.closeAllConnections?.(), graceMs);
+          // Open WebSockets are asked to go (1001) at once: they could last for ever, and the
+          // server's close waits for every connection. Whatever is left is cut after the grace.
+          for (const ws of webSockets.clients) ws.close(1001, 'the server is shutting down');
+          const cut = setTimeout(() => {
+            http.closeAllConnections?.();
+            for (const ws of webSockets.clients) ws.terminate();
+          }, graceMs);
           server.close(() => {
             clearTimeout(cut);
             done();

@@ -45,6 +45,13 @@ export class ReplicaSet {
     return n;
   }
 
+  /** Connections held open (WebSockets) by all its replicas. */
+  get held(): number {
+    let n = 0;
+    for (const r of this.#replicas) n += r.sandbox.held ?? 0;
+    return n;
+  }
+
   /** `replica` takes a request now. */
   static touch(replica: Replica): void {
     replica.lastUse = ++uses;

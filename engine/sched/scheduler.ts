@@ -415,9 +415,12 @@ export class Scheduler {
     if (fn.calmSince === 0) fn.calmSince = now;
     if (now - fn.calmSince < this.#o.scaleInAfterMs) return;
     fn.calmSince = 0;
-    let victim = replicas[n - 1]!;
-    for (const replica of replicas) if (replica.sandbox.inFlight < victim.sandbox.inFlight) victim = replica;
-    void fn.replicas.remove(victim).retire();
+    // Not one holding WebSockets open: retiring it would close them (scale-in is for idle capacity).
+    let victim: Replica | undefined;
+    for (const replica of replicas) {
+      if (!replica.sandbox.held && (!victim || replica.sandbox.inFlight < victim.sandbox.inFlight)) victim = replica;
+    }
+    if (victim) void fn.replicas.remove(victim).retire();
   }
 
   /** Little's law over the tick: slot-time held (in flight × tick) per request finished. */

@@ -3,6 +3,7 @@
 // drain), and reports, once per event-loop turn, which connections it closed and which it gave
 // back. Requests themselves cost no message: when an engine dies, the supervisor answers every
 // connection it held, busy or not (see handoff.ts).
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { IdleSignal } from './idle-signal.ts';
@@ -33,9 +34,23 @@ export class AdoptedConnections {
   #releasing = false;
   readonly #idle = new IdleSignal();
 
-  constructor(server: Server, report: (r: ConnectionReport) => void) {
+  constructor(server: Server, report: (r: ConnectionReport) => void, webSockets?: EventEmitter) {
     this.#server = server;
     this.#report = report;
+    // An upgraded connection (a WebSocket) is one answer that lasts until it closes: never given
+    // back to the supervisor (it would serve the stream to the next engine as HTTP), and cut, not
+    // answered 502, if this engine dies. Its request never was a 'request' event.
+    webSockets?.on('connection', (_ws: unknown, req: IncomingMessage) => {
+      const socket = req.socket as Adopted;
+      if (socket[IN_FLIGHT] === undefined) return;
+      socket[IN_FLIGHT]++;
+      this.#total++;
+      socket.once('close', () => this.#finished(socket));
+      const id = socket[CONN_ID]!;
+      this.#answering.add(id);
+      this.#nowAnswering.push(id);
+      this.#schedule();
+    });
     // This runs for every request: counts live on the socket and one listener function serves
     // every response (a closure and map updates per request cost ~6% of a hello's CPU).
     const tracker = this;

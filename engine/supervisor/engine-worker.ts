@@ -73,7 +73,7 @@ async function start(m: EngineStart): Promise<void> {
   const onAdminWrite = (name: string, config: FunctionConfig | undefined) => send(config ? { t: 'deployed', name, config } : { t: 'removed', name });
   app.route('/', createGateway(engine, { adminToken: m.adminToken, onAdminWrite, trustProxy: m.trustProxy ?? false }));
   served = await serveGateway(app, { path: m.socketPath });
-  adopted = new AdoptedConnections(served.server as import('node:http').Server, (r) => send({ t: 'conns', ...r }));
+  adopted = new AdoptedConnections(served.server as import('node:http').Server, (r) => send({ t: 'conns', ...r }), served.webSockets);
   send({ t: 'listening' });
 }
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { request, type TestResponse } from '../gateway/test-http.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -387,6 +388,41 @@ describe('supervisor', () => {
     // 64 run and 136 wait in the engine's queue (256 places): every one is answered.
     expect(new Set(await slow)).toEqual(new Set([200]));
     agent.destroy();
+  });
+
+  it('carries WebSockets on the connections it hands to engines, and says plainly that --proxy does not', async () => {
+    const echo = `export default { fetch() {
+      const [client, server] = Object.values(new WebSocketPair());
+      server.accept();
+      server.addEventListener('message', (e) => server.send('echo:' + e.data));
+      return new Response(null, { status: 101, webSocket: client });
+    } }`;
+    const handed = await serve({ echo: { code: echo } });
+    const ws = new WebSocket(handed.url.replace('http', 'ws'), { headers: { host: 'echo.localhost' } });
+    const answer = new Promise<string>((resolve, reject) => {
+      ws.on('open', () => ws.send('hi'));
+      ws.on('message', (data) => resolve(String(data)));
+      ws.on('error', reject);
+    });
+    expect(await answer).toBe('echo:hi');
+    // Its engine dies: the connection is cut (1006), not answered with a 502 written into the
+    // WebSocket stream, and a new socket reaches the replacement engine.
+    const errors: string[] = [];
+    ws.on('error', (err) => errors.push(err.message));
+    const closed = new Promise<number>((resolve) => ws.on('close', resolve));
+    process.kill((await status(handed.url)).engines[0].pid, 'SIGKILL');
+    expect(await closed).toBe(1006);
+    expect(errors).toEqual([]);
+    const again = new WebSocket(handed.url.replace('http', 'ws'), { headers: { host: 'echo.localhost' } });
+    expect(await new Promise<string>((resolve, reject) => {
+      again.on('open', () => again.send('again'));
+      again.on('message', (data) => resolve(String(data)));
+      again.on('error', reject);
+    })).toBe('echo:again');
+    again.close();
+    const proxied = await serve({ echo: { code: echo } }, ['--proxy']);
+    const refused = await request(proxied.url, { host: 'echo.localhost', headers: { upgrade: 'websocket', connection: 'upgrade' } });
+    expect([refused.status, refused.headers['islet-error']]).toEqual([501, 'websocket-unsupported']);
   });
 
   it('in proxy mode, a request undici refuses or a tenant stream that fails costs its own connection, not the engine', async () => {

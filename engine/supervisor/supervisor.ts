@@ -312,6 +312,13 @@ export class Supervisor {
       return;
     }
     const fn = functionForTarget(url, req.headers.host ?? '');
+    // The proxy speaks HTTP requests to the engines (undici), with no way to carry an upgraded
+    // connection: said plainly, rather than the function seeing a request without its Upgrade.
+    if (req.headers.upgrade?.toLowerCase() === 'websocket') {
+      res.writeHead(501, { 'content-type': 'text/plain; charset=utf-8', 'islet-error': 'websocket-unsupported' });
+      res.end('WebSockets are not carried by islet serve --proxy: serve without --proxy (connections handed to the engines carry them)\n');
+      return;
+    }
     let index = this.ring.pick(fn, this.#load);
     const home = this.ring.home(fn);
     if (index !== home && !this.#spilled.get(fn)?.has(index)) {

@@ -95,6 +95,8 @@ export interface Sandbox {
   readonly alive: boolean;
   /** Requests (including their waitUntil work) not finished yet. */
   readonly inFlight: number;
+  /** Connections it holds open beyond requests (WebSockets): it is not idle while it has any. */
+  readonly held?: number;
   invoke(request: WireRequest): Promise<WireResponse>;
   /** Runs the scheduled handler (a cron trigger fired); rejects like invoke on limits and throws. */
   scheduled(cron: string, scheduledTime: number): Promise<void>;

@@ -345,6 +345,12 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     });
   });
 
+  it('says plainly that WebSockets are served on the isolate tier only', async () => {
+    const code = `export default { fetch() { try { new WebSocketPair(); return new Response('made'); } catch (e) { return new Response(e.constructor.name + ': ' + e.message); } } }`;
+    await backend.engine!.deploy('pair', { code, tier });
+    expect((await get(backend, 'pair')).text).toMatch(/^TypeError: WebSocketPair: WebSockets are served on the isolate tier only/);
+  });
+
   it('streams a big or chunked request body to the tenant as it reads it, as the isolate tier does', async () => {
     const code = `export default { async fetch(request, env, ctx) {
       const path = new URL(request.url).pathname;

@@ -125,7 +125,7 @@ export class Residency {
     for (const slot of slots) {
       const replicas = slot.replicas;
       if (replicas.warm) {
-        if (replicas.inFlight > 0 || replicas.booting > 0) continue;
+        if (replicas.inFlight > 0 || replicas.booting > 0 || replicas.held > 0) continue;
         const idle = now - slot.lastUseMs;
         const decision = this.#o.keepAlive.decide(slot.name);
         const early = decision.prewarmAfterMs !== undefined && idle < decision.prewarmAfterMs;
@@ -190,6 +190,6 @@ export class Residency {
 function idleReplicas(slot: ResidentSlot): IdleReplica[] {
   const all = slot.replicas.all;
   const out: IdleReplica[] = [];
-  for (const replica of all) if (replica.sandbox.inFlight === 0) out.push({ slot, replica, extra: all.length > 1 });
+  for (const replica of all) if (replica.sandbox.inFlight === 0 && !replica.sandbox.held) out.push({ slot, replica, extra: all.length > 1 });
   return out;
 }

@@ -6,7 +6,8 @@
 // batch's microtasks run dry, makes the hop cost per batch instead of per request.
 import { Ai, type AiLimits } from '../bindings/ai.ts';
 import { host } from '../host/host-calls.ts';
-import { DOMException, Event, Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream } from '../web/index.ts';
+import { DOMException, Event, Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream, responseWebSocket } from '../web/index.ts';
+import { handOverSocket } from '../host/websocket.ts';
 import { clientSignal, requestEnded, requestStarted } from './client-signal.ts';
 import { describe } from './describe.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
@@ -32,10 +33,13 @@ const REQUEST_FIELDS = 5;
  * kind 0: a = status, b = flat headers, c = body.  kind 1 (exception): a = name, b = message, c = stack.
  * kind 2: as 0 with c = the body's length when it declared one (a FixedLengthStream), else null, and
  * the body follows as a stream the host pulls (response-stream.ts).
+ * kind 3 (an upgrade answered with a WebSocketPair end): a = 101, b = flat headers, c = the
+ * socket's id (websocket.ts), the host completing the handshake.
  */
 export const RESULT_OK = 0;
 export const RESULT_EXCEPTION = 1;
 export const RESULT_STREAM = 2;
+export const RESULT_WEBSOCKET = 3;
 
 /**
  * How many microtask turns a batch waits for its handlers before answering. Handlers that finish
@@ -121,6 +125,13 @@ async function runRequest(id: number, method: string, url: string, headers: stri
       throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${describe(response)}`);
     }
     if (response.type === 'error') throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
+    const webSocket = responseWebSocket(response);
+    if (webSocket !== null) {
+      const socketId = handOverSocket(webSocket);
+      const [status, flatHeaders] = responseToWire(response);
+      requestEnded(id);
+      return [id, RESULT_WEBSOCKET, status, flatHeaders, socketId, settleWaitUntil(ctx, id)];
+    }
     if (responseHasStreamBody(response)) {
       const [status, flatHeaders, reader] = responseToWireStream(response);
       // Its request ends with the stream (response-stream.ts).

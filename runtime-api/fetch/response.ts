@@ -47,6 +47,8 @@ export interface ResponseInit {
   headers?: HeadersInit;
   status?: number;
   statusText?: string;
+  /** Workers' member: the end of a WebSocketPair that answers an upgrade (status 101). */
+  webSocket?: unknown;
 }
 
 const encodeBodyValues = ['automatic', 'manual'] as const;
@@ -65,6 +67,12 @@ let bodyOf: (object: unknown) => Body | null;
 let initializeResponse: (response: Response, init: unknown, body: BodyWithType | null, where: string) => void;
 type WireResponse = [status: number, flatHeaders: string[], body: string | ArrayBuffer | null];
 let toWire: (response: Response) => WireResponse;
+let webSocketOf: (response: Response) => unknown;
+
+/** The WebSocketPair end a response answers an upgrade with, or null. */
+export function responseWebSocket(response: Response): unknown {
+  return webSocketOf(response);
+}
 
 /**
  * The header list as the host gets it. A reason phrase of the tenant's own goes first, as a pair
@@ -95,6 +103,8 @@ export class Response {
   #body: Body | null = null;
   /** Fetch's URL list: where a response fetched by fetch() came from, redirects included. */
   #urlList: string[] = [];
+  /** Workers' webSocket: the WebSocketPair end given to the client of an upgrade (status 101). */
+  #webSocket: unknown = null;
 
   constructor(body: BodyInit | null = null, init: ResponseInit = {}) {
     if ((body as unknown) === internal) return;
@@ -129,6 +139,10 @@ export class Response {
 
   get statusText(): string {
     return this.#statusText;
+  }
+
+  get webSocket(): unknown {
+    return this.#webSocket;
   }
 
   get headers(): Headers {
@@ -191,6 +205,7 @@ export class Response {
       return response;
     };
     bodyOf = (object) => (object as Response).#body;
+    webSocketOf = (response) => response.#webSocket;
     toWire = (response) => [response.#status, wireHeaders(response.#headers, response.#statusText, response.#encodeBodyManual), bodyToWire(response.#body)];
     toWireStream = (response) => [
       response.#status, wireHeaders(response.#headers, response.#statusText, response.#encodeBodyManual), bodyChunkReader(response.#body!),
@@ -213,7 +228,12 @@ export class Response {
       const status = statusMember === undefined ? 200 : toUnsignedShort(statusMember);
       const statusTextMember = dict.statusText;
       const statusText = statusTextMember === undefined ? '' : toByteString(statusTextMember, where);
-      if (status < 200 || status > 599) throw new RangeError(`${where}: status ${status} is outside 200-599`);
+      // Workers: status 101 answers an upgrade, with the WebSocketPair end the client gets.
+      const webSocket = dict.webSocket ?? null;
+      if (webSocket !== null && status !== 101) throw new RangeError(`${where}: a response with a webSocket must have status 101, not ${status}`);
+      if (status === 101 && webSocket === null) throw new RangeError(`${where}: status 101 needs a webSocket (an end of a WebSocketPair)`);
+      if ((status < 200 || status > 599) && status !== 101) throw new RangeError(`${where}: status ${status} is outside 200-599`);
+      response.#webSocket = webSocket;
       if (!reasonPhrase.test(statusText)) throw new TypeError(`${where}: ${JSON.stringify(statusText)} is not a valid status text`);
       response.#status = status;
       response.#statusText = statusText;

@@ -18,7 +18,7 @@ describe('runtime-api/web in a bare V8 context', () => {
         'structuredClone', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'ReadableByteStreamController', 'ReadableStream',
         'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableStreamDefaultController', 'ReadableStreamDefaultReader',
         'TextDecoderStream', 'TextEncoderStream', 'TransformStream', 'TransformStreamDefaultController', 'WritableStream',
-        'WritableStreamDefaultController', 'WritableStreamDefaultWriter', 'responseHasStreamBody', 'responseToWireStream',
+        'WritableStreamDefaultController', 'WritableStreamDefaultWriter', 'responseHasStreamBody', 'responseToWireStream', 'responseWebSocket',
       ].sort(),
     );
   });

@@ -24,6 +24,7 @@ import type { LimitEnforcer, SandboxMeter } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { runSlots } from './run-slots.ts';
 import { BODY_AFTER_RESPONSE, RequestBody } from '../request-body.ts';
+import { SocketLink } from '../socket-link.ts';
 import { StreamedBody } from '../streamed-body.ts';
 import { TimerQueue } from './timer-queue.ts';
 import { runSubtle } from './web-crypto.ts';
@@ -43,6 +44,11 @@ const REQUEST_FIELDS = 5;
 const RESULT_FIELDS = 6;
 const RESULT_EXCEPTION = 1;
 const RESULT_STREAM = 2;
+const RESULT_WEBSOCKET = 3;
+// socketEvent's kinds (runtime-api/host/websocket.ts).
+const SOCKET_MESSAGE = 0;
+const SOCKET_CLOSE = 1;
+const SOCKET_LINKED = 2;
 const MAX_RANDOM_BLOCK = 65536;
 /** How stale a heap reading may be before usage() asks for a fresh one. */
 const HEAP_READ_INTERVAL_MS = 1_000;
@@ -115,6 +121,8 @@ export class IsolateSandbox implements Sandbox {
   readonly #cryptoWaiting: (() => Promise<void>)[] = [];
   /** AI calls in progress, by the id the runtime gave them. */
   readonly #aiCalls = new Map<number, AbortController>();
+  /** Open WebSockets, by the runtime's id: they keep the sandbox from being idle, not a request slot. */
+  readonly #sockets = new Map<number, SocketLink>();
   #context: ivm.Context | undefined;
   #runtime: RuntimeEntry | undefined;
   #queue: unknown[] = [];
@@ -247,6 +255,8 @@ export class IsolateSandbox implements Sandbox {
         new ivm.ExternalCopy(this.#legacyDecoders.decode(id, encoding, bytes, stream, fatal, ignoreBOM)).copyInto()),
       new ivm.Callback((id: number, op: unknown, cacheName: unknown, request: unknown, response: unknown, ignoreMethod: unknown) =>
         this.#cacheOp(Number(id), op, cacheName, request, response, ignoreMethod), { ignored: true }),
+      new ivm.Callback((id: number, data: unknown) => this.#socketSend(Number(id), data), { ignored: true }),
+      new ivm.Callback((id: number, code: unknown, reason: unknown) => this.#sockets.get(Number(id))?.close(Number(code), String(reason)), { ignored: true }),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
@@ -451,7 +461,9 @@ export class IsolateSandbox implements Sandbox {
       const task = this.#tasks.get(results[i] as number);
       if (!task || task.answered) continue;
       const kind = results[i + 1];
-      if (kind === RESULT_EXCEPTION) {
+      if (kind === RESULT_WEBSOCKET) {
+        this.#answerWithSocket(task, results[i + 3], results[i + 4]);
+      } else if (kind === RESULT_EXCEPTION) {
         const [name, message, stack] = [String(results[i + 2]), String(results[i + 3]), String(results[i + 4])];
         // An ArrayBuffer allocation refused for lack of memory surfaces as a RangeError inside
         // the tenant; when it escapes, treat it as the memory limit it is.
@@ -490,6 +502,42 @@ export class IsolateSandbox implements Sandbox {
       this.#finishIfDone(task);
     }
   };
+
+  /** `task` answered an upgrade with a WebSocketPair end: the runtime knows its other end as `socketId`. */
+  #answerWithSocket(task: Task, flatHeaders: unknown, socketId: unknown): void {
+    const [, , headers] = splitPseudoFields(flatHeaders);
+    const problem = wireResponseProblem(200, headers);
+    if (problem !== undefined || typeof socketId !== 'number' || !Number.isSafeInteger(socketId) || socketId <= 0 || this.#sockets.has(socketId)) {
+      task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', problem ?? MALFORMED_RESPONSE, ''));
+      return;
+    }
+    const link = new SocketLink({
+      message: (data, taken) => {
+        if (!this.alive) return taken();
+        this.#meter?.refill();
+        this.#deliver(this.#runtime!.socketEvent, [socketId, SOCKET_MESSAGE, data, 0, ''], { arguments: { copy: true } }, taken);
+      },
+      closed: (code, reason) => {
+        this.#sockets.delete(socketId);
+        if (this.alive) this.#deliver(this.#runtime!.socketEvent, [socketId, SOCKET_CLOSE, null, code, reason], { arguments: { copy: true } });
+      },
+    });
+    this.#sockets.set(socketId, link);
+    // What the handler sent before it answered waits in the isolate until now.
+    this.#deliver(this.#runtime!.socketEvent, [socketId, SOCKET_LINKED, null, 0, '']);
+    this.#releaseRequestBody(task);
+    task.resolve({ status: 101, headers, body: null, webSocket: link });
+  }
+
+  /** The tenant sends on WebSocket `id`: a string or bytes, from the isolate, so checked. */
+  #socketSend(id: number, data: unknown): void {
+    if (typeof data === 'string' || data instanceof ArrayBuffer) this.#sockets.get(id)?.send(data);
+  }
+
+  /** WebSockets open: the sandbox is not idle while it holds any, though they take no request slot. */
+  get held(): number {
+    return this.#sockets.size;
+  }
 
   /** The body of `task`'s response as a stream pulled from the isolate chunk by chunk. */
   #streamBody(task: Task, declaredLength: number | undefined): ReadableStream<Uint8Array> {
@@ -754,8 +802,12 @@ export class IsolateSandbox implements Sandbox {
    * Calls the runtime with work no request is waiting for (a timer, a result, a chunk): the
    * meter watches the isolate until the call has run, so that what it runs stays within cpuMs.
    */
-  #deliver(runtimeFn: ivm.Reference<(...args: any[]) => unknown>, args: unknown[], options?: ivm.ReferenceApplyOptions): void {
-    const ran = this.#meter?.background() ?? (() => {});
+  #deliver(runtimeFn: ivm.Reference<(...args: any[]) => unknown>, args: unknown[], options?: ivm.ReferenceApplyOptions, done?: () => void): void {
+    const background = this.#meter?.background();
+    const ran = done === undefined ? background ?? (() => {}) : () => {
+      background?.();
+      done();
+    };
     // It fails only when what it ran left a rejection unhandled (a timer callback's, say), or
     // when the isolate died, which the meter and the next call find out.
     this.#gated(() => runtimeFn.apply(undefined, args, options).catch((err: unknown) => {
@@ -820,6 +872,9 @@ export class IsolateSandbox implements Sandbox {
     this.#subrequests.clear();
     for (const cancel of this.#aiCalls.values()) cancel.abort();
     this.#aiCalls.clear();
+    // 1012 (service restart) when stopped — a redeploy, an unload —, 1011 when a limit ended it.
+    for (const link of this.#sockets.values()) link.end(quiet ? 1012 : 1011, quiet ? 'the function was restarted' : 'the function hit a limit');
+    this.#sockets.clear();
     try {
       this.#isolate.dispose();
     } catch {

@@ -76,6 +76,14 @@ export class SandboxMeter<T extends MeteredTask> {
     this.#watch();
   }
 
+  /**
+   * A WebSocket message arrived for the tenant: like a request, it starts with a whole CPU budget
+   * (the background one, as no request waits for it), as Workers meter each message.
+   */
+  refill(): void {
+    this.#backgroundNs = 0;
+  }
+
   /** The sandbox was seen quiet with nothing in flight: its background budget is whole again. */
   rest(): void {
     if (this.tasks.size === 0) this.#backgroundNs = 0;

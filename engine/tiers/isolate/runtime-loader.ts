@@ -19,6 +19,7 @@ export interface RuntimeEntry {
   runScheduled: ivm.Reference<(cron: string, scheduledTime: number) => Promise<string[]>>;
   settleAi: ivm.Reference<(...args: unknown[]) => void>;
   settleCache: ivm.Reference<(id: number, ok: boolean, value: unknown) => void>;
+  socketEvent: ivm.Reference<(id: number, kind: number, data: unknown, code: number, reason: string) => void>;
   collectGarbage: ivm.Reference<() => void>;
   exposeBindings: ivm.Reference<(env: unknown) => void>;
 }
@@ -30,7 +31,7 @@ export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context, fr
   const entry = await context.global.get('__islet_runtime', { reference: true });
   const keys = [
     'init', 'setTenant', 'dispatchBatch', 'answersOf', 'fireDueTimer', 'settleFetch', 'settleCrypto', 'pullResponseStream', 'cancelResponseStream',
-    'abortRequest', 'settleRequestChunk', 'runScheduled', 'settleAi', 'settleCache', 'collectGarbage', 'exposeBindings',
+    'abortRequest', 'settleRequestChunk', 'runScheduled', 'settleAi', 'settleCache', 'socketEvent', 'collectGarbage', 'exposeBindings',
   ] as const;
   const refs = await Promise.all(keys.map((key) => entry.get(key, { reference: true })));
   entry.release();

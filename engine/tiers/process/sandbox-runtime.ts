@@ -532,6 +532,14 @@ for (const [name, value] of Object.entries(cacheApi)) {
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
 }
 
+// WebSockets are served on the isolate tier only: a clear error rather than a ReferenceError.
+class WebSocketPair {
+  constructor() {
+    throw new TypeError('WebSocketPair: WebSockets are served on the isolate tier only; this function runs on a process-based tier');
+  }
+}
+Object.defineProperty(globalThis, 'WebSocketPair', { value: WebSocketPair, writable: true, configurable: true, enumerable: false });
+
 // Workers' byte TransformStreams, as the isolate tier defines them.
 const identity = defineIdentityStreams(TransformStream, (chunk) => bytesOf(chunk) ?? null, (readable, length) => declaredLengths.set(readable, length));
 for (const [name, value] of Object.entries(identity)) {

@@ -1,0 +1,200 @@
+// WebSockets end to end: the real server, a real WebSocket client (Node's), tenant code with
+// Workers' WebSocketPair. Messages both ways, closes from either side, the limits, and what
+// happens to requests that are not upgrades or answers that are not sockets.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGateway, Engine, serveGateway } from '../index.ts';
+import { FixedTtlPolicy } from '../warm/index.ts';
+import type { ServedGateway } from './index.ts';
+import { WebSocket } from 'ws';
+import { request } from './test-http.ts';
+
+const ECHO = `export default {
+  async fetch(request, env, ctx) {
+    const path = new URL(request.url).pathname;
+    if (request.headers.get('upgrade') !== 'websocket') {
+      if (path === '/sneaky') {
+        const [client] = Object.values(new WebSocketPair());
+        return new Response(null, { status: 101, webSocket: client });
+      }
+      return new Response('not an upgrade', { status: 426 });
+    }
+    if (path === '/refuse') return new Response('go away', { status: 403 });
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    let count = 0;
+    server.addEventListener('message', (event) => {
+      count++;
+      if (event.data === 'spin') for (;;) {}
+      if (event.data === 'bye') return server.close(4000, 'asked to');
+      if (event.data === 'count') return server.send(String(count));
+      if (typeof event.data === 'string') return server.send('echo:' + event.data);
+      server.send(new Uint8Array(event.data).reverse());
+    });
+    server.addEventListener('close', (event) => console.log('closed ' + event.code + ' ' + event.reason + ' ' + event.wasClean));
+    server.send('hello');
+    return new Response(null, { status: 101, webSocket: client, headers: { 'x-tenant': 'yes', 'sec-websocket-protocol': 'chat' } });
+  },
+};`;
+
+let engine: Engine;
+let served: ServedGateway;
+beforeAll(async () => {
+  // A spinning message is killed each time here: quarantine has tests of its own.
+  engine = new Engine({ sched: { quarantine: false } });
+  await engine.deploy('echo', { code: ECHO, limits: { cpuMs: 50 } });
+  served = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
+});
+afterAll(async () => {
+  await served.close(0);
+  await engine.close();
+});
+
+/** Opens a socket to `path` of the echo function; its messages are collected as they come. */
+function connect(path = '/', protocols: string[] = [], url = served.url) {
+  // ws lets a client name the Host: the gateway picks the function by its first label.
+  const ws = new WebSocket(`${url.replace('http', 'ws')}${path}`, protocols, { headers: { host: 'echo.localhost' } });
+  const messages: unknown[] = [];
+  const waiting: (() => void)[] = [];
+  ws.on('message', (data, isBinary) => {
+    messages.push(isBinary ? new Uint8Array(data as Buffer) : String(data));
+    waiting.splice(0).forEach((wake) => wake());
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  let headers: Record<string, string | string[] | undefined> = {};
+  ws.on('upgrade', (res) => (headers = res.headers));
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.on('open', () => resolve());
+    ws.on('unexpected-response', (_req, res) => reject(new Error(`refused: ${res.statusCode}`)));
+    ws.on('error', reject);
+  });
+  const next = async (): Promise<unknown> => {
+    while (messages.length === 0) await new Promise<void>((wake) => waiting.push(wake));
+    return messages.shift();
+  };
+  return { ws, opened, closed, next, headers: () => headers };
+}
+
+describe('WebSockets', () => {
+  it('carries text and binary messages both ways, with the tenant\'s headers and subprotocol on the 101', async () => {
+    const c = connect('/', ['chat', 'other']);
+    await c.opened;
+    expect(c.ws.protocol).toBe('chat');
+    expect(c.headers()['x-tenant']).toBe('yes');
+    expect(await c.next()).toBe('hello');
+    c.ws.send('ping');
+    expect(await c.next()).toBe('echo:ping');
+    c.ws.send(new Uint8Array([1, 2, 3]));
+    expect([...((await c.next()) as Uint8Array)]).toEqual([3, 2, 1]);
+    c.ws.send('count');
+    expect(await c.next()).toBe('3');
+    c.ws.send('bye');
+    const closed = await c.closed;
+    expect([closed.code, closed.reason]).toEqual([4000, 'asked to']);
+  });
+
+  it('tells the tenant when the client closes', async () => {
+    const lines: string[] = [];
+    const stop = engine.logs.follow('echo', (record) => lines.push(record.msg));
+    const c = connect();
+    await c.opened;
+    await c.next();
+    c.ws.close(3001, 'done here');
+    await c.closed;
+    await expect.poll(() => lines).toContain('closed 3001 done here true');
+    stop();
+  });
+
+  it('holds each message to the CPU limit: a spinning handler closes the socket (1011), and the next upgrade works', async () => {
+    const c = connect();
+    await c.opened;
+    await c.next();
+    c.ws.send('spin');
+    expect((await c.closed).code).toBe(1011);
+    const again = connect();
+    await again.opened;
+    expect(await again.next()).toBe('hello');
+    again.ws.close();
+  });
+
+  it('sends a refusal as it is, and refuses a socket given to a request that did not ask for one', async () => {
+    const refused = connect('/refuse');
+    await expect(refused.opened).rejects.toThrow('refused: 403');
+    const plain = await request(served.url, { host: 'echo.localhost', path: '/sneaky' });
+    expect([plain.status, plain.headers['islet-error']]).toEqual([500, 'exception']);
+    // Engine.fetch has no socket to complete a handshake on.
+    const direct = await engine.fetch('echo', new Request('http://echo.test/', { headers: { upgrade: 'websocket' } }));
+    expect(direct.status).toBe(500);
+  });
+
+  it('keeps its isolate from being unloaded while a socket is open, and lets it go after', async () => {
+    const own = new Engine({ keepAlive: new FixedTtlPolicy(50), keepAliveSweepMs: 20 });
+    await own.deploy('echo', { code: ECHO });
+    const server = await serveGateway(createGateway(own), { port: 0, host: '127.0.0.1' });
+    try {
+      const c = connect('/', [], server.url);
+      await c.opened;
+      await c.next();
+      c.ws.send('count');
+      expect(await c.next()).toBe('1');
+      await new Promise((r) => setTimeout(r, 300));
+      // The same isolate: its count of messages went on.
+      c.ws.send('count');
+      expect(await c.next()).toBe('2');
+      expect(own.liveCount).toBe(1);
+      c.ws.close();
+      await c.closed;
+      await expect.poll(() => own.liveCount, { timeout: 2_000 }).toBe(0);
+    } finally {
+      await server.close(0);
+      await own.close();
+    }
+  });
+
+  it('has Workers\' shapes and refusals inside the isolate', async () => {
+    await engine.deploy('shapes', {
+      code: `export default { fetch() {
+        const attempt = (f) => { try { f(); return 'ok'; } catch (e) { return e.name + ': ' + e.message; } };
+        const pair = new WebSocketPair();
+        const [client, server] = Object.values(pair);
+        return Response.json({
+          keys: Object.keys(pair),
+          tag: Object.prototype.toString.call(server),
+          state: [server.readyState, WebSocket.OPEN, server.CLOSED],
+          outbound: attempt(() => new WebSocket('wss://example.com')).split(':')[0],
+          sendFirst: attempt(() => server.send('x')),
+          badCode: attempt(() => { server.accept(); server.close(1001); }),
+          noSocket: attempt(() => new Response(null, { status: 101 })),
+          notUpgrade: attempt(() => new Response(null, { status: 200, webSocket: client })),
+          acceptHanded: attempt(() => { new Response(null, { status: 101, webSocket: client }); }),
+          big: attempt(() => server.send(new Uint8Array(1024 * 1024 + 1))),
+        });
+      } }`,
+    });
+    expect(await (await engine.fetch('shapes', new Request('http://shapes.test/'))).json()).toEqual({
+      keys: ['0', '1'],
+      tag: '[object WebSocket]',
+      state: [1, 1, 3],
+      outbound: 'TypeError',
+      sendFirst: 'TypeError: You must call accept() on this WebSocket before sending messages.',
+      badCode: 'InvalidAccessError: The close code must be 1000 or from 3000 to 4999, got 1001',
+      noSocket: expect.stringMatching(/^RangeError: .*status 101 needs a webSocket/),
+      notUpgrade: expect.stringMatching(/^RangeError: .*must have status 101/),
+      acceptHanded: 'ok',
+      big: 'RangeError: a WebSocket message is at most 1048576 bytes, got 1048577',
+    });
+  });
+
+  it('asks open sockets to go (1001) when the server closes, rather than waiting on them', async () => {
+    const own = new Engine();
+    await own.deploy('echo', { code: ECHO });
+    const server = await serveGateway(createGateway(own), { port: 0, host: '127.0.0.1' });
+    const c = connect('/', [], server.url);
+    await c.opened;
+    await c.next();
+    const t0 = performance.now();
+    await server.close(30_000);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect((await c.closed).code).toBe(1001);
+    await own.close();
+  });
+});

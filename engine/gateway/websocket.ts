@@ -1,0 +1,83 @@
+// WebSocket upgrades, on @hono/node-server's WebSocket support (the `ws` library underneath): the
+// upgrade request goes to the function like any request; when the tenant answers 101 with a
+// WebSocketPair end, Hono's upgradeWebSocket helper completes the handshake and the messages go
+// between the client and the tenant's socket (its sandbox's TenantSocket). Any other answer is
+// sent as the refusal of the upgrade.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { upgradeWebSocket } from '@hono/node-server';
+import type { Context } from 'hono';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { TenantExceptionError } from '../errors.ts';
+import type { ClientSocket, TenantSocket, WireResponse } from '../wire.ts';
+
+/** Workers' bound on one message; `ws` closes a connection whose client sends a bigger one (1009). */
+export const MAX_SOCKET_MESSAGE_BYTES = 1024 * 1024;
+
+/** The subprotocol each tenant picked (its 101's Sec-WebSocket-Protocol), for the handshake. */
+const pickedProtocol = new WeakMap<IncomingMessage, string>();
+
+/** The WebSocket server serveGateway gives @hono/node-server: handshakes only (noServer). */
+export function createWebSocketServer(): WebSocketServer {
+  return new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_SOCKET_MESSAGE_BYTES,
+    // Compression costs the host CPU per message that no tenant's limit sees; Workers offer none either.
+    perMessageDeflate: false,
+    handleProtocols: (offered, request) => {
+      const picked = pickedProtocol.get(request);
+      return picked !== undefined && offered.has(picked) ? picked : false;
+    },
+  });
+}
+
+/**
+ * The response for a request whose answer carries a WebSocket: the handshake when the request is
+ * an upgrade this server can complete, else a clear error (and the tenant's socket closes).
+ */
+export async function answerWithSocket(c: Context, name: string, answer: WireResponse & { webSocket: TenantSocket }): Promise<Response> {
+  const socket = answer.webSocket;
+  const node = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
+  // @hono/node-server hands an upgrade to the app with the IncomingMessage and no ServerResponse.
+  const upgrading = node?.incoming !== undefined && node.outgoing === undefined && c.req.header('upgrade')?.toLowerCase() === 'websocket';
+  if (!upgrading) {
+    socket.closed(1006, 'the request was not a WebSocket upgrade');
+    const why = c.req.header('upgrade')?.toLowerCase() === 'websocket'
+      ? 'the function answered with a WebSocket, but this server does not take WebSocket upgrades (serve it with serveGateway, or give @hono/node-server a { websocket: { server } })'
+      : 'the function answered with a WebSocket a request without "Upgrade: websocket"';
+    throw new TenantExceptionError(name, 'TypeError', why, '');
+  }
+  const headers = new Headers();
+  for (let i = 0; i < answer.headers.length; i += 2) {
+    const field = answer.headers[i]!;
+    if (field === 'sec-websocket-protocol') pickedProtocol.set(node.incoming!, answer.headers[i + 1]!.split(',')[0]!.trim());
+    else headers.append(field, answer.headers[i + 1]!);
+  }
+  let opened = false;
+  const upgrade = upgradeWebSocket(() => ({
+    onOpen: (_event, ws) => {
+      opened = true;
+      socket.open(clientOf(ws.raw as WebSocket));
+    },
+    onMessage: (event) => socket.message(event.data as string | ArrayBuffer),
+    onClose: (event) => socket.closed(event.code, event.reason),
+    // An error is followed by the close: that one tells the tenant.
+    onError: () => {},
+  }));
+  await upgrade(c, async () => {});
+  // A client that left during the handshake never opens: its tenant's socket closes.
+  node.incoming!.socket.once('close', () => {
+    if (!opened) socket.closed(1006, 'the client left during the handshake');
+  });
+  // The 101 carries the tenant's other headers (a Set-Cookie, say); the handshake's are ws's.
+  return new Response(null, { headers });
+}
+
+function clientOf(ws: WebSocket): ClientSocket {
+  return {
+    send: (data) => ws.send(data),
+    // 1005 is "no code given": ws sends a close frame without one when it gets none.
+    close: (code, reason) => (code === 1005 ? ws.close() : ws.close(code, reason)),
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+  };
+}

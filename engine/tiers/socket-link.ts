@@ -1,0 +1,98 @@
+// A WebSocket between a tenant and its client, on the sandbox's side: what the tenant sends before
+// the gateway has finished the handshake waits here (bounded), then goes to the client; what the
+// client sends goes to the tenant through `hooks`. Either side's close ends it once.
+import type { ClientSocket, TenantSocket } from '../wire.ts';
+
+/** What the tenant may send before the handshake is done; past it the socket closes (1009). */
+const MAX_EARLY_BYTES = 4 * 1024 * 1024;
+/**
+ * Client messages on their way into the sandbox; past it the client is not read until the tenant
+ * has taken half of them (its messages wait in the kernel's buffers, then in the client's).
+ */
+const MAX_INBOUND_BYTES = 8 * 1024 * 1024;
+
+export interface SocketLinkHooks {
+  /** A client message for the tenant; `taken` once it has been handed in. */
+  message(data: string | ArrayBuffer, taken: () => void): void;
+  /** The connection is over (told once): tell the tenant, forget the link. */
+  closed(code: number, reason: string): void;
+}
+
+export class SocketLink implements TenantSocket {
+  readonly #hooks: SocketLinkHooks;
+  #client: ClientSocket | undefined;
+  #early: (string | ArrayBuffer)[] = [];
+  #earlyBytes = 0;
+  /** The tenant's close, waiting for the handshake. */
+  #closing: [number, string] | undefined;
+  #ended = false;
+  #inboundBytes = 0;
+  #paused = false;
+
+  constructor(hooks: SocketLinkHooks) {
+    this.#hooks = hooks;
+  }
+
+  open(client: ClientSocket): void {
+    if (this.#ended) {
+      client.close(1001, 'the function went away');
+      return;
+    }
+    this.#client = client;
+    for (const data of this.#early) client.send(data);
+    this.#early = [];
+    if (this.#closing) client.close(...this.#closing);
+  }
+
+  message(data: string | ArrayBuffer): void {
+    if (this.#ended) return;
+    const size = typeof data === 'string' ? data.length * 2 : data.byteLength;
+    this.#inboundBytes += size;
+    if (this.#inboundBytes > MAX_INBOUND_BYTES && !this.#paused) {
+      this.#paused = true;
+      this.#client?.pause();
+    }
+    this.#hooks.message(data, () => {
+      this.#inboundBytes -= size;
+      if (this.#paused && this.#inboundBytes <= MAX_INBOUND_BYTES / 2) {
+        this.#paused = false;
+        this.#client?.resume();
+      }
+    });
+  }
+
+  /** Client messages handed to the sandbox and not yet taken in, in bytes. */
+  get inboundBytes(): number {
+    return this.#inboundBytes;
+  }
+
+  closed(code: number, reason: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#hooks.closed(code, reason);
+  }
+
+  /** The tenant sends. */
+  send(data: string | ArrayBuffer): void {
+    if (this.#ended || this.#closing) return;
+    if (this.#client) return this.#client.send(data);
+    this.#earlyBytes += typeof data === 'string' ? data.length * 3 : data.byteLength;
+    if (this.#earlyBytes > MAX_EARLY_BYTES) return this.close(1009, 'the function sent too much before the handshake was done');
+    this.#early.push(data);
+  }
+
+  /** The tenant closes; the client's close frame (or the connection's end) then ends the link. */
+  close(code: number, reason: string): void {
+    if (this.#ended || this.#closing) return;
+    this.#closing = [code, reason];
+    this.#client?.close(code, reason);
+  }
+
+  /** The sandbox is gone: the client's connection closes with `code`, and nothing more is told. */
+  end(code: number, reason: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#client) this.#client.close(code, reason);
+    else this.#closing = [code, reason];
+  }
+}
