@@ -52,6 +52,8 @@ export interface ClientSocket {
   /** Stop reading the client's messages (the tenant is behind), and read on. */
   pause(): void;
   resume(): void;
+  /** Bytes sent and not yet taken by the connection (the client is behind). */
+  readonly buffered: number;
 }
 
 /** The tenant's end of a WebSocket its answer accepted, as its sandbox holds it. */

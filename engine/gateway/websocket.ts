@@ -79,5 +79,8 @@ function clientOf(ws: WebSocket): ClientSocket {
     close: (code, reason) => (code === 1005 ? ws.close() : ws.close(code, reason)),
     pause: () => ws.pause(),
     resume: () => ws.resume(),
+    get buffered() {
+      return ws.bufferedAmount;
+    },
   };
 }

@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { ClientSocket } from '../wire.ts';
 import { SocketLink } from './socket-link.ts';
 
-function client() {
+function client(buffered = 0) {
   const log: string[] = [];
   const socket: ClientSocket = {
+    buffered,
     send: (data) => log.push(`send ${typeof data === 'string' ? data : `${data.byteLength} bytes`}`),
     close: (code, reason) => log.push(`close ${code} ${reason}`),
     pause: () => log.push('pause'),
@@ -55,5 +56,14 @@ describe('SocketLink', () => {
     other.closed(1006, '');
     expect(d.log).toEqual(['close 1011 the function hit a limit']);
     expect(closes).toEqual(['1000 bye']);
+  });
+
+  it('closes a socket whose client does not read what the tenant sends (1008), rather than holding it all', () => {
+    const link = new SocketLink({ message: () => {}, closed: () => {} });
+    const c = client(17 * 1024 * 1024);
+    link.open(c.socket);
+    link.send('more');
+    link.send('and more');
+    expect(c.log).toEqual(['close 1008 the client is not reading what the function sends']);
   });
 });

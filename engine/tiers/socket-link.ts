@@ -10,6 +10,12 @@ const MAX_EARLY_BYTES = 4 * 1024 * 1024;
  * has taken half of them (its messages wait in the kernel's buffers, then in the client's).
  */
 const MAX_INBOUND_BYTES = 8 * 1024 * 1024;
+/**
+ * What the tenant sent that the client has not taken; past it the socket closes (1008). send() is
+ * fire-and-forget on Workers too: a tenant writing faster than its client reads would otherwise
+ * grow the engine's memory without bound.
+ */
+const MAX_OUTBOUND_BYTES = 16 * 1024 * 1024;
 
 export interface SocketLinkHooks {
   /** A client message for the tenant; `taken` once it has been handed in. */
@@ -75,7 +81,10 @@ export class SocketLink implements TenantSocket {
   /** The tenant sends. */
   send(data: string | ArrayBuffer): void {
     if (this.#ended || this.#closing) return;
-    if (this.#client) return this.#client.send(data);
+    if (this.#client) {
+      if (this.#client.buffered > MAX_OUTBOUND_BYTES) return this.close(1008, 'the client is not reading what the function sends');
+      return this.#client.send(data);
+    }
     this.#earlyBytes += typeof data === 'string' ? data.length * 3 : data.byteLength;
     if (this.#earlyBytes > MAX_EARLY_BYTES) return this.close(1009, 'the function sent too much before the handshake was done');
     this.#early.push(data);
