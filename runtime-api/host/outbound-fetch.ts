@@ -2,6 +2,7 @@
 // sent to the host as plain data, and answered through settleFetch when the host is done. The
 // host decides what may be reached (engine/egress/).
 import { headersToFlat, Request, requestSignalSource, responseFromNetwork, type Response } from '../web/index.ts';
+import { processDataUrl } from '../fetch/data-url.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
 
@@ -19,6 +20,14 @@ export async function fetch(input: unknown, init?: unknown): Promise<Response> {
   if (signal?.aborted) throw signal.reason;
   // Fetch would check the response against it; unchecked, it would promise what nobody verified.
   if (request.integrity !== '') throw new TypeError('fetch: integrity metadata is not checked here; the integrity option must be empty');
+  // Fetch §4.2: a data: URL is answered here, from the URL itself: no subrequest, no host.
+  if (request.url.startsWith('data:')) {
+    const data = processDataUrl(request.url);
+    if (data === null) throw new TypeError('fetch failed: the data: URL is invalid');
+    const { body } = data;
+    const bytes = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body.buffer as ArrayBuffer : body.slice().buffer;
+    return responseFromNetwork(200, 'OK', ['content-type', data.mimeType], bytes, [request.url]);
+  }
   if (pending.size >= MAX_PENDING) throw new TypeError(`fetch: more than ${MAX_PENDING} subrequests are already pending`);
   const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
