@@ -2,7 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { connect } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -482,5 +482,24 @@ describe('flags', () => {
       text = (await request(url)).text;
     }
     expect(text).toBe('fixed');
+  });
+
+  it('dev started on an import that does not build, in another folder, reloads once that file is fixed', async () => {
+    const app = path.join(tmp, 'app');
+    const lib = path.join(tmp, 'lib');
+    await mkdir(app, { recursive: true });
+    await mkdir(lib, { recursive: true });
+    const entry = path.join(app, 'entry.ts');
+    await writeFile(entry, 'import { word } from "../lib/word.ts";\nexport default { fetch: () => new Response(word) };\n');
+    await writeFile(path.join(lib, 'word.ts'), 'export const word = ;\n');
+    const { url, output } = await start(['dev', entry, '--port', '0']);
+    expect(output()).toMatch(/word\.ts:1:\d+: error/);
+    await writeFile(path.join(lib, 'word.ts'), 'export const word = "mended";\n');
+    let text = '';
+    for (let i = 0; i < 100 && text !== 'mended'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      text = (await request(url)).text;
+    }
+    expect(text).toBe('mended');
   });
 });

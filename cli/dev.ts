@@ -73,6 +73,7 @@ export async function dev(args: string[]): Promise<void> {
   const deploy = () => engine.deploy(name, { entry, limits, ai, env: { ...devVars(), ...flagVars }, ...tierFields });
 
   let first;
+  let firstError: BundleError | undefined;
   try {
     first = await deploy();
   } catch (err) {
@@ -80,6 +81,7 @@ export async function dev(args: string[]): Promise<void> {
     // is for: it says why, answers every request with it, and reloads once the code is fixed.
     if (!(err instanceof BundleError) || !existsSync(entry)) throw err instanceof BundleError ? new ConfigError(err.message) : err;
     logger.error((err as Error).message);
+    firstError = err;
     await engine.deploy(name, { code: brokenBuild(entry, (err as Error).message) });
   }
   const watcher = new SourceWatcher(async () => {
@@ -90,14 +92,14 @@ export async function dev(args: string[]): Promise<void> {
     } catch (err) {
       // Keep serving the last good version; the developer sees why the new one was refused.
       logger.error((err as Error).message);
-      watcher.broken();
+      watcher.broken(err instanceof BundleError ? err.files : []);
     }
   });
   if (first) {
     watcher.set(first.inputs);
   } else {
     watcher.set([entry]);
-    watcher.broken();
+    watcher.broken(firstError?.files);
   }
 
   const served = await serveGateway(createGateway(engine, { function: name, testScheduled: values['test-scheduled'] === true }), { port, host });

@@ -21,22 +21,38 @@ export class SourceWatcher {
     this.#anyFile = false;
     this.#files = new Set(files.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`)));
     const dirs = new Set([...this.#files].map((f) => path.dirname(f)));
-    for (const dir of dirs) {
-      const w = watch(dir, (_event, name) => {
+    for (const dir of dirs) this.#watch(dir);
+  }
+
+  #watch(dir: string): void {
+    let w: FSWatcher;
+    try {
+      w = watch(dir, (_event, name) => {
         if (name && (this.#anyFile || this.#files.has(path.join(dir, name.toString())))) this.#debounce();
       });
-      w.on('error', () => {});
-      this.#watchers.push(w);
+    } catch {
+      return; // a folder that is gone: nothing there to wait for
     }
+    w.on('error', () => {});
+    this.#watchers.push(Object.assign(w, { dir }));
   }
 
   /**
    * The last build failed: rebuild on any change in the watched folders, not only to known
    * files, since the fix may be a file that does not exist yet (an import that could not be
-   * resolved). The next successful build's `set` narrows it again.
+   * resolved), and in the folders of the files its errors point at (a new import's folder, which
+   * no good build has read yet). The next successful build's `set` narrows it again.
    */
-  broken(): void {
+  broken(errorFiles: string[] = []): void {
     this.#anyFile = true;
+    const watched = new Set(this.#watchers.map((w) => (w as FSWatcher & { dir?: string }).dir));
+    for (const file of errorFiles) {
+      if (file.includes(`${path.sep}node_modules${path.sep}`)) continue;
+      const dir = path.dirname(file);
+      if (watched.has(dir)) continue;
+      watched.add(dir);
+      this.#watch(dir);
+    }
   }
 
   // Saves arrive as several events (truncate, write, rename): rebuild once they have settled.

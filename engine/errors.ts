@@ -107,9 +107,12 @@ export class BundleError extends IsletError {
   readonly status = 400;
   readonly errorName = 'bad_code';
   readonly diagnostics: string[];
-  constructor(message: string, diagnostics: string[] = []) {
+  /** The source files the diagnostics point at (absolute), for a watcher waiting for the fix. */
+  readonly files: string[];
+  constructor(message: string, diagnostics: string[] = [], files: string[] = []) {
     super(diagnostics.length ? `${message}\n${diagnostics.join('\n')}` : message);
     this.diagnostics = diagnostics;
+    this.files = files;
   }
 }
 

@@ -208,7 +208,8 @@ async function build(options: esbuild.BuildOptions, cwd: string | undefined, for
   } catch (err) {
     const failure = err as esbuild.BuildFailure;
     if (!Array.isArray(failure.errors)) throw err;
-    throw new BundleError('the function\'s code could not be bundled', failure.errors.map(formatMessage));
+    const files = failure.errors.flatMap((e) => (e.location?.file ? [path.resolve(cwd ?? process.cwd(), e.location.file)] : []));
+    throw new BundleError('the function\'s code could not be bundled', failure.errors.map(formatMessage), [...new Set(files)]);
   }
   const code = result.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
   const sourceMap = result.outputFiles.find((f) => f.path.endsWith('.map'))?.text;
