@@ -478,7 +478,10 @@ export class Engine {
   *#gauges(): Iterable<FunctionGauges> {
     for (const slot of this.#functions.values()) {
       const { replicas } = slot.fn;
-      yield { name: slot.name, cpuNs: replicas.cpuNs(), heapBytes: replicas.heapBytes(), queueLength: slot.fn.queue.length, replicas: replicas.all.length };
+      yield {
+        name: slot.name, cpuNs: replicas.cpuNs(), heapBytes: replicas.heapBytes(), queueLength: slot.fn.queue.length, replicas: replicas.all.length,
+        webSockets: replicas.held,
+      };
     }
   }
 

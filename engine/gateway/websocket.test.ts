@@ -141,6 +141,7 @@ describe('WebSockets', () => {
       c.ws.send('count');
       expect(await c.next()).toBe('2');
       expect(own.liveCount).toBe(1);
+      expect(await own.metrics.text()).toContain('islet_websockets_open{function="echo"} 1');
       c.ws.close();
       await c.closed;
       await expect.poll(() => own.liveCount, { timeout: 2_000 }).toBe(0);

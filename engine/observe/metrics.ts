@@ -22,6 +22,8 @@ export interface FunctionGauges {
   heapBytes: number;
   queueLength: number;
   replicas: number;
+  /** WebSockets its isolates hold open. */
+  webSockets: number;
 }
 
 /** Request latency buckets, in seconds: sub-millisecond hello answers up to the wall-clock limit. */
@@ -117,6 +119,7 @@ export class EngineMetrics {
     perFunction('islet_heap_bytes', 'Heap used by the function\'s isolates', (f) => f.heapBytes);
     perFunction('islet_queue_length', 'Requests waiting for a replica', (f) => f.queueLength);
     perFunction('islet_replicas', 'Isolates serving the function', (f) => f.replicas);
+    perFunction('islet_websockets_open', 'WebSockets the function\'s isolates hold open', (f) => f.webSockets);
     new Gauge({
       name: 'islet_isolates_alive', help: 'Live isolates (all functions, booting included)', registers: [r],
       collect() {
