@@ -317,7 +317,7 @@ export class Engine {
       mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,
       ...(ai && { ai: aiHost(name, ai, this.#accelPool(), limits.wallMs) }),
       // Kept across redeploys of the function (a new version reads what the old one cached).
-      cache: this.#caches.forFunction(name, limits.cacheMb * 1048576),
+      cache: () => this.#caches.get(name),
     };
     const spec = (await tier.prepare?.(bundled)) ?? bundled;
     const boot = options.boot ?? true;
@@ -336,6 +336,7 @@ export class Engine {
       throw err;
     }
     this.#deploys.tookEffect(name, pending);
+    this.#caches.configure(name, limits.cacheMb * 1048576);
     const previous = this.#functions.get(name);
     const fn = this.#sched.add(name, limits);
     if (sandbox) fn.replicas.add(sandbox);

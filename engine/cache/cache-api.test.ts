@@ -99,4 +99,24 @@ describe('the Cache API in tenant code', () => {
     const answers = await (await engine.fetch('few', new Request('http://few.test/'))).json();
     expect(answers).toEqual(['ok', 'ok', 'too many subrequests (a request may make 2, Cache API calls included)']);
   });
+
+  it('keeps the live version\'s cache through a deploy that fails, and counts nothing a removed function still puts', async () => {
+    await engine.deploy('kept', { code: WORKER });
+    await call('kept', 'op=put&body=live');
+    await expect(engine.deploy('kept', { code: 'throw new Error("no")', limits: { cacheMb: 1 } })).rejects.toThrow();
+    expect(await (await call('kept', 'op=match')).text()).toBe('live');
+    // A version that puts after its answer, undeployed meanwhile: its late put is refused, and
+    // the engine's count comes back to what the other functions hold.
+    await engine.deploy('late', {
+      code: `export default { fetch(request, env, ctx) {
+        ctx.waitUntil(new Promise((r) => setTimeout(r, 150)).then(() => caches.default.put('https://l.test/', new Response('x'.repeat(100000)))).catch(() => {}));
+        return new Response('answered');
+      } }`,
+    });
+    const before = (engine.status().cache as { usedMb: number }).usedMb;
+    expect(await (await engine.fetch('late', new Request('http://late.test/'))).text()).toBe('answered');
+    await engine.undeploy('late');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((engine.status().cache as { usedMb: number }).usedMb).toBe(before);
+  });
 });

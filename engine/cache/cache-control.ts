@@ -3,6 +3,7 @@
 // when the response states no lifetime. A small parser instead of a library: the library worth
 // having (http-cache-semantics) implements a browser's and a proxy's heuristics, not these rules,
 // and what is shared is splitting one header into directives.
+import { parseHttpDate } from './http-date.ts';
 
 /** Cache-Control directives by lower-case name; a value without `=` is true. */
 export type Directives = Map<string, string | true>;
@@ -63,17 +64,21 @@ export function storability(status: number, headers: ReadonlyMap<string, string>
   const dropHeaders = typeof privateFields === 'string' ? privateFields.split(',').map((f) => f.trim().toLowerCase()).filter((f) => f !== '') : [];
   // A cookie is one client's: kept only when the response says to keep it without.
   if (headers.has('set-cookie') && !dropHeaders.includes('set-cookie')) return { store: false, why: 'it sets a cookie (Set-Cookie)' };
-  const ttlS = lifetimeS(cc, headers, now);
-  if (ttlS === undefined) {
+  const lifetime = lifetimeS(cc, headers, now);
+  // RFC 9111 §4.2.3: the response's age so far (Age, or how long ago its Date was) is spent.
+  const ageS = currentAgeS(headers, now);
+  if (lifetime === undefined) {
     const fallback = DEFAULT_TTL_S.get(status);
     if (fallback === undefined) return { store: false, why: `status ${status} is not cached without a Cache-Control max-age` };
-    return { store: true, ttlMs: fallback * 1000, dropHeaders };
+    if (fallback - ageS <= 0) return { store: false, why: 'it is already stale' };
+    return { store: true, ttlMs: (fallback - ageS) * 1000, dropHeaders };
   }
+  const ttlS = lifetime - ageS;
   if (ttlS <= 0) return { store: false, why: 'it is already stale' };
   return { store: true, ttlMs: ttlS * 1000, dropHeaders };
 }
 
-/** The lifetime the response states, in seconds (s-maxage, max-age, then Expires), if any. */
+/** The freshness lifetime the response states, in seconds (s-maxage, max-age, then Expires − Date), if any. */
 function lifetimeS(cc: Directives, headers: ReadonlyMap<string, string>, now: number): number | undefined {
   for (const name of ['s-maxage', 'max-age']) {
     const value = cc.get(name);
@@ -82,8 +87,18 @@ function lifetimeS(cc: Directives, headers: ReadonlyMap<string, string>, now: nu
   }
   const expires = headers.get('expires');
   if (expires === undefined) return undefined;
-  const at = Date.parse(expires);
+  const at = parseHttpDate(expires);
   if (Number.isNaN(at)) return 0; // §5.3: an invalid date means already expired
-  const date = Date.parse(headers.get('date') ?? '');
+  const date = parseHttpDate(headers.get('date'));
+  // §4.2.1: without a Date, the time it was received (now), whose age is then 0.
   return (at - (Number.isNaN(date) ? now : date)) / 1000;
+}
+
+/** §4.2.3 current_age, for a response received now: the larger of Age and now − Date. */
+function currentAgeS(headers: ReadonlyMap<string, string>, now: number): number {
+  const age = headers.get('age')?.trim();
+  const ageS = age !== undefined && /^\d+$/.test(age) ? Number(age) : 0;
+  const date = parseHttpDate(headers.get('date'));
+  const apparentS = Number.isNaN(date) ? 0 : Math.max(0, (now - date) / 1000);
+  return Math.max(ageS, apparentS);
 }

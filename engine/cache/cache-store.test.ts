@@ -33,6 +33,14 @@ describe('Cache-Control', () => {
     expect(s(200, { expires: 'yesterday' })).toMatchObject({ store: false });
     expect(s(200, { 'set-cookie': 'a=1' })).toMatchObject({ store: false, why: expect.stringContaining('Set-Cookie') });
     expect(s(200, { 'set-cookie': 'a=1', 'cache-control': 'private=Set-Cookie, max-age=9' })).toEqual({ store: true, ttlMs: 9_000, dropHeaders: ['set-cookie'] });
+    // Its age so far is spent (RFC 9111 §4.2.3): Age, or how long ago its Date was.
+    expect(s(200, { 'cache-control': 'max-age=60', age: '50' })).toMatchObject({ ttlMs: 10_000 });
+    expect(s(200, { 'cache-control': 'max-age=60', age: '1000' })).toMatchObject({ store: false });
+    const hourAgo = new Date(NOW - 3_600_000).toUTCString();
+    expect(s(200, { expires: new Date(NOW - 1_000).toUTCString(), date: hourAgo })).toMatchObject({ store: false });
+    expect(s(200, { 'cache-control': 'max-age=7200', date: hourAgo })).toMatchObject({ ttlMs: 3_600_000 });
+    // Expires must be an HTTP-date; anything else is the past.
+    expect(s(200, { expires: '2099' })).toMatchObject({ store: false });
   });
 });
 
@@ -98,15 +106,53 @@ describe('FunctionCache', () => {
     const part = match(['range', 'bytes=1-3']);
     expect([part?.status, text(part), header(part, 'content-range'), header(part, 'content-length')]).toEqual([206, 'ell', 'bytes 1-3/5', undefined]);
     expect(match(['range', 'bytes=9-'])?.status).toBe(416);
+    // If-Range: the range only while the client's copy is this one (a strong tag, or the date).
+    c.put('', get('https://a.test/strong'), res(200, ['etag', '"s1"', 'last-modified', lastModified], 'hello'), NOW);
+    const ranged = (h: string[]) => c.match('', get('https://a.test/strong', ['range', 'bytes=0-1', ...h]), false, NOW)?.status;
+    expect([ranged(['if-range', '"s1"']), ranged(['if-range', '"s0"']), ranged(['if-range', 'W/"s1"']), ranged(['if-range', lastModified]), ranged(['if-range', 'yesterday'])])
+      .toEqual([206, 200, 200, 206, 200]);
+    // An entity tag with a comma inside its quotes is one tag.
+    c.put('', get('https://a.test/comma'), res(200, ['etag', '"a,b"'], 'x'), NOW);
+    expect(c.match('', get('https://a.test/comma', ['if-none-match', '"a,b"']), false, NOW)?.status).toBe(304);
+    // Not an HTTP-date: ignored.
+    expect(match(['if-modified-since', '2030'])?.status).toBe(200);
+  });
+
+  it('applies preconditions only to responses that would be a 2xx (RFC 9110 §13.2.1)', () => {
+    const c = new FunctionCache(1 << 20);
+    c.put('', get('https://a.test/gone'), res(404, ['etag', '"n"'], 'missing'), NOW);
+    expect(c.match('', get('https://a.test/gone', ['if-none-match', '*']), false, NOW)?.status).toBe(404);
+    expect(c.match('', get('https://a.test/gone', ['if-none-match', '"n"']), false, NOW)?.status).toBe(404);
+  });
+
+  it('counts what an entry really costs: many tiny headers are refused past 256, and packed', () => {
+    const c = new FunctionCache(1 << 20);
+    const many = Array.from({ length: 300 }, (_, i) => [`h${i}`, '']).flat();
+    expect(() => c.put('', get('https://a.test/'), res(200, many, ''), NOW)).toThrow(/at most 256 headers/);
+    c.put('', get('https://a.test/'), res(200, many.slice(0, 400), ''), NOW);
+    // 200 headers of two or three characters: more than their text, with each string's own cost.
+    expect(c.bytes).toBeGreaterThan(2 * JSON.stringify(many.slice(0, 400)).length);
+  });
+
+  it('takes a dropped function\'s puts as nothing', () => {
+    const store = new CacheStore(1 << 20);
+    store.configure('gone', 1 << 20);
+    const old = store.get('gone')!;
+    store.drop('gone');
+    old.put('', get('https://a.test/'), res(200, []), NOW);
+    expect([old.bytes, store.bytes]).toEqual([0, 0]);
   });
 
   it('keeps to its bound, least recently used out, and refuses an entry bigger than all of it', () => {
-    const c = new FunctionCache(3_000);
-    for (const path of ['a', 'b', 'c']) c.put('', get(`https://a.test/${path}`), res(200, [], 'x'.repeat(700)), NOW);
+    const c = new FunctionCache(4_000);
+    for (const path of ['a', 'b', 'c']) c.put('', get(`https://a.test/${path}`), res(200, [], 'x'.repeat(400)), NOW);
     c.match('', get('https://a.test/a'), false, NOW);
-    c.put('', get('https://a.test/d'), res(200, [], 'x'.repeat(700)), NOW);
+    c.put('', get('https://a.test/d'), res(200, [], 'x'.repeat(400)), NOW);
     expect(['a', 'b', 'c', 'd'].map((p) => c.match('', get(`https://a.test/${p}`), false, NOW) !== undefined)).toEqual([true, false, true, true]);
-    expect(c.bytes).toBeLessThanOrEqual(3_000);
+    expect(c.bytes).toBeLessThanOrEqual(4_000);
+    // A redeploy with a smaller cacheMb: what no longer fits goes, least recently used first.
+    c.resize(2_500);
+    expect(['a', 'c', 'd'].map((p) => c.match('', get(`https://a.test/${p}`), false, NOW) !== undefined)).toEqual([false, true, true]);
     expect(() => c.put('', get('https://a.test/big'), res(200, [], 'x'.repeat(5_000)), NOW)).toThrow(/larger than this function's whole cache/);
   });
 });
@@ -114,8 +160,10 @@ describe('FunctionCache', () => {
 describe('CacheStore', () => {
   it('bounds all functions together, taking back from the one holding the most; drops a function\'s with it', () => {
     const store = new CacheStore(4_000);
-    const a = store.forFunction('a', 1 << 20);
-    const b = store.forFunction('b', 1 << 20);
+    store.configure('a', 1 << 20);
+    store.configure('b', 1 << 20);
+    const a = store.get('a')!;
+    const b = store.get('b')!;
     for (let i = 0; i < 4; i++) a.put('', get(`https://a.test/${i}`), res(200, [], 'x'.repeat(700)), NOW);
     b.put('', get('https://b.test/'), res(200, [], 'x'.repeat(700)), NOW);
     expect(store.bytes).toBeLessThanOrEqual(4_000);
@@ -123,10 +171,11 @@ describe('CacheStore', () => {
     expect(b.match('', get('https://b.test/'), false, NOW)).toBeDefined();
     expect(a.match('', get('https://a.test/0'), false, NOW)).toBeUndefined();
     expect(a.match('', get('https://a.test/3'), false, NOW)).toBeDefined();
-    expect(store.forFunction('a', 1 << 20)).toBe(a);
+    store.configure('a', 1 << 20);
+    expect(store.get('a')).toBe(a);
     store.drop('a');
     expect(store.bytes).toBe(b.bytes);
-    expect(store.forFunction('a', 1 << 20).match('', get('https://a.test/3'), false, NOW)).toBeUndefined();
+    expect(store.get('a')).toBeUndefined();
   });
 });
 
@@ -143,5 +192,16 @@ describe('runCacheOp', () => {
     const hit = runCacheOp(c, 'match', '', req, null, false);
     expect(hit.ok && Array.isArray(hit.value) && new TextDecoder().decode(hit.value[3]!)).toBe('hi');
     expect(runCacheOp(undefined, 'match', '', req, null, false)).toMatchObject({ ok: false });
+  });
+});
+
+describe('HTTP-date', () => {
+  it('reads the three forms RFC 9110 allows, and nothing else', async () => {
+    const { parseHttpDate } = await import('./http-date.ts');
+    const at = Date.UTC(1994, 10, 6, 8, 49, 37);
+    expect(parseHttpDate('Sun, 06 Nov 1994 08:49:37 GMT')).toBe(at);
+    expect(parseHttpDate('Sunday, 06-Nov-94 08:49:37 GMT')).toBe(at);
+    expect(parseHttpDate('Sun Nov  6 08:49:37 1994')).toBe(at);
+    for (const bad of ['2020', '1994-11-06T08:49:37Z', 'Sun, 06 Nov 1994 08:49:37 PST', 'Sun, 32 Nov 1994 08:49:37 GMT', '']) expect(parseHttpDate(bad), bad).toBeNaN();
   });
 });

@@ -6,7 +6,7 @@
 // engine process: a cache, never the only copy of anything.
 import { LRUCache } from 'lru-cache';
 import { storability } from './cache-control.ts';
-import { byteRange, notModified } from './conditional.ts';
+import { byteRange, notModified, rangeStillApplies } from './conditional.ts';
 
 /** A request as the runtimes send it: method, URL and flat headers ([name, value, …], lower-case names). */
 export interface CacheRequest {
@@ -26,15 +26,23 @@ export interface CachedResponse {
 /** A call the Cache API refuses; the tenant sees its message as a TypeError. */
 export class CacheError extends Error {}
 
-interface Entry extends CachedResponse {
+interface Entry {
+  status: number;
+  statusText: string;
+  /** The flat header list, as JSON. */
+  headers: string;
+  body: ArrayBuffer | null;
   expiresAt: number;
   size: number;
 }
 
 /** Longest cache name (caches.open) accepted. */
 const MAX_CACHE_NAME = 1024;
-// What an entry costs beyond its bytes: the key, the record and the map's slot.
-const ENTRY_OVERHEAD_BYTES = 256;
+// What an entry costs beyond its strings and body: the record, the strings' own headers, the
+// body's ArrayBuffer object and lru-cache's slots (measured: ~450 bytes for an empty entry).
+const ENTRY_OVERHEAD_BYTES = 640;
+/** Headers a kept response may have (a real one has tens). */
+const MAX_HEADERS = 256;
 
 export class CacheStore {
   readonly #functions = new Map<string, FunctionCache>();
@@ -45,20 +53,27 @@ export class CacheStore {
     this.maxBytes = maxBytes;
   }
 
-  /** `name`'s cache, made on first use; later calls update its bound. */
-  forFunction(name: string, maxBytes: number): FunctionCache {
-    let cache = this.#functions.get(name);
-    if (!cache || cache.maxBytes !== maxBytes) {
-      cache?.clear();
-      cache = new FunctionCache(maxBytes, (delta) => this.#grew(delta));
-      this.#functions.set(name, cache);
-    }
-    return cache;
+  /** `name`'s cache, made with `maxBytes` or resized to it: a deploy of the function took effect. */
+  configure(name: string, maxBytes: number): void {
+    const cache = this.#functions.get(name);
+    if (cache) cache.resize(maxBytes);
+    else this.#functions.set(name, new FunctionCache(maxBytes, (delta) => this.#grew(delta)));
   }
 
-  /** The function is gone: so is what it cached. */
+  /**
+   * `name`'s cache, looked up at each call rather than held: a sandbox still draining after its
+   * function was undeployed finds none, and a failed deploy never made one.
+   */
+  get(name: string): FunctionCache | undefined {
+    return this.#functions.get(name);
+  }
+
+  /**
+   * The function is gone: so is what it cached, and what its draining sandboxes would still put
+   * (they hold this cache, which takes nothing more and counts for nothing).
+   */
   drop(name: string): void {
-    this.#functions.get(name)?.clear();
+    this.#functions.get(name)?.drop();
     this.#functions.delete(name);
   }
 
@@ -78,14 +93,16 @@ export class CacheStore {
 }
 
 export class FunctionCache {
-  readonly maxBytes: number;
+  #maxBytes: number;
   readonly #entries: LRUCache<string, Entry>;
   #bytes = 0;
+  #dropped = false;
 
   constructor(maxBytes: number, grew: (delta: number) => void = () => {}) {
-    this.maxBytes = maxBytes;
+    this.#maxBytes = maxBytes;
+    // Bounded here rather than by lru-cache's maxSize, which cannot change: a redeploy may resize.
     this.#entries = new LRUCache<string, Entry>({
-      maxSize: Math.max(1, maxBytes),
+      maxSize: Number.MAX_SAFE_INTEGER,
       sizeCalculation: (entry) => entry.size,
       dispose: (entry) => {
         this.#bytes -= entry.size;
@@ -96,6 +113,24 @@ export class FunctionCache {
         grew(entry.size);
       },
     });
+  }
+
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  resize(maxBytes: number): void {
+    this.#maxBytes = maxBytes;
+    this.#fit();
+  }
+
+  drop(): void {
+    this.#dropped = true;
+    this.#entries.clear();
+  }
+
+  #fit(): void {
+    while (this.#bytes > this.#maxBytes && this.#entries.pop() !== undefined);
   }
 
   get bytes(): number {
@@ -116,12 +151,17 @@ export class FunctionCache {
       return;
     }
     const kept = verdict.dropHeaders.length === 0 ? response.headers : withoutHeaders(response.headers, verdict.dropHeaders);
-    let size = ENTRY_OVERHEAD_BYTES + key.length + response.statusText.length + (response.body?.byteLength ?? 0);
-    for (const text of kept) size += text.length;
-    if (size > this.maxBytes) {
-      throw new CacheError(`cache.put: the response (${size} bytes with its headers) is larger than this function's whole cache (limit cacheMb: ${this.maxBytes / 1048576} MB)`);
+    if (kept.length / 2 > MAX_HEADERS) throw new CacheError(`cache.put: a kept response has at most ${MAX_HEADERS} headers, this one has ${kept.length / 2}`);
+    // Headers kept as one string: hundreds of tiny strings would each cost V8 more than their text.
+    const packed = JSON.stringify(kept);
+    // Strings are counted at two bytes a character: V8 keeps any with a non-Latin-1 character so.
+    const size = ENTRY_OVERHEAD_BYTES + 2 * (key.length + response.statusText.length + packed.length) + (response.body?.byteLength ?? 0);
+    if (size > this.#maxBytes) {
+      throw new CacheError(`cache.put: the response (${size} bytes with its headers) is larger than this function's whole cache (limit cacheMb: ${this.#maxBytes / 1048576} MB)`);
     }
-    this.#entries.set(key, { status: response.status, statusText: response.statusText, headers: kept, body: response.body, expiresAt: now + verdict.ttlMs, size });
+    if (this.#dropped) return;
+    this.#entries.set(key, { status: response.status, statusText: response.statusText, headers: packed, body: response.body, expiresAt: now + verdict.ttlMs, size });
+    this.#fit();
   }
 
   /** cache.match(): the kept response (or the conditional or range answer to `request`), or undefined. */
@@ -135,10 +175,15 @@ export class FunctionCache {
       return undefined;
     }
     const asked = headerMap(request.headers);
-    const stored = headerMap(entry.headers);
-    const hit = [...entry.headers, 'cf-cache-status', 'HIT'];
-    if (notModified(asked, stored)) return { status: 304, statusText: 'Not Modified', headers: withoutHeaders(hit, ['content-length', 'content-type', 'content-encoding']), body: null };
-    const range = entry.status === 200 && entry.body ? byteRange(asked.get('range'), entry.body.byteLength) : undefined;
+    const flat = JSON.parse(entry.headers) as string[];
+    const stored = headerMap(flat);
+    const hit = [...flat, 'cf-cache-status', 'HIT'];
+    // RFC 9110 §13.2.1: preconditions apply only where the answer would otherwise be a 2xx.
+    const success = entry.status >= 200 && entry.status <= 299;
+    if (success && notModified(asked, stored)) {
+      return { status: 304, statusText: 'Not Modified', headers: withoutHeaders(hit, ['content-length', 'content-type', 'content-encoding']), body: null };
+    }
+    const range = entry.status === 200 && entry.body && rangeStillApplies(asked, stored) ? byteRange(asked.get('range'), entry.body.byteLength) : undefined;
     if (range === 'unsatisfiable') {
       return { status: 416, statusText: 'Range Not Satisfiable', headers: ['content-range', `bytes */${entry.body!.byteLength}`, 'cf-cache-status', 'HIT'], body: null };
     }

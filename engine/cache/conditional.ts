@@ -1,6 +1,14 @@
 // Conditional and range requests answered from a kept response, as a cache answers them
-// (RFC 9110 §13.1.2, §13.1.3, §14.1.2): cache.match() with If-None-Match, If-Modified-Since or
-// Range in the request's headers.
+// (RFC 9110 §13.1.2, §13.1.3, §13.1.5, §14.1.2): cache.match() with If-None-Match,
+// If-Modified-Since, Range and If-Range in the request's headers.
+import { parseHttpDate } from './http-date.ts';
+
+const ENTITY_TAG = /(W\/)?"[^"]*"/g;
+
+/** The entity tags of a list (`"a", W/"b,c"`), commas inside quotes included. */
+function entityTags(list: string): string[] {
+  return list.match(ENTITY_TAG) ?? [];
+}
 
 /** True when the request's validators say its copy is current: the answer is 304. */
 export function notModified(asked: ReadonlyMap<string, string>, stored: ReadonlyMap<string, string>): boolean {
@@ -10,12 +18,28 @@ export function notModified(asked: ReadonlyMap<string, string>, stored: Readonly
     const etag = stored.get('etag');
     if (ifNoneMatch.trim() === '*') return true;
     if (etag === undefined) return false;
-    const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
-    return ifNoneMatch.split(',').some((tag) => opaque(tag) === opaque(etag));
+    const opaque = (tag: string) => tag.replace(/^W\//, '');
+    return entityTags(ifNoneMatch).some((tag) => opaque(tag) === opaque(etag.trim()));
   }
-  const since = Date.parse(asked.get('if-modified-since') ?? '');
-  const modified = Date.parse(stored.get('last-modified') ?? '');
+  // §13.1.3: a value that is not an HTTP-date is ignored.
+  const since = parseHttpDate(asked.get('if-modified-since'));
+  const modified = parseHttpDate(stored.get('last-modified'));
   return !Number.isNaN(since) && !Number.isNaN(modified) && modified <= since;
+}
+
+/**
+ * §13.1.5: with If-Range, a Range applies only while the kept response is the one the client
+ * has — a strong match of its entity tag, or exactly its Last-Modified date — else the whole.
+ */
+export function rangeStillApplies(asked: ReadonlyMap<string, string>, stored: ReadonlyMap<string, string>): boolean {
+  const ifRange = asked.get('if-range')?.trim();
+  if (ifRange === undefined) return true;
+  if (ifRange.startsWith('"') || ifRange.startsWith('W/')) {
+    const etag = stored.get('etag')?.trim();
+    return !ifRange.startsWith('W/') && etag !== undefined && !etag.startsWith('W/') && etag === ifRange;
+  }
+  const date = parseHttpDate(ifRange);
+  return !Number.isNaN(date) && date === parseHttpDate(stored.get('last-modified'));
 }
 
 /**

@@ -61,8 +61,8 @@ export interface SandboxSpec {
   mapStack?: (stack: string) => string;
   /** The host end of the function's AI binding, when it has one (env[ai.binding]). */
   ai?: AiHost;
-  /** The function's Cache API storage (caches.default, caches.open). */
-  cache?: FunctionCache;
+  /** The function's Cache API storage (caches.default, caches.open), looked up at each call: none once undeployed. */
+  cache?: () => FunctionCache | undefined;
   /**
    * Told when a sandbox of this function ends on its own — a limit, a crash — whether or not a
    * request was in flight (work after the response can hit a limit too). Not told for stop().

@@ -704,7 +704,7 @@ export class IsolateSandbox implements Sandbox {
       result = { ok: false, message: `too many subrequests (a request may make ${this.#spec.limits.maxSubrequests}, Cache API calls included)` };
     } else {
       this.#subrequestBudget--;
-      result = runCacheOp(this.#spec.cache, op, cacheName, request, response, ignoreMethod);
+      result = runCacheOp(this.#spec.cache?.(), op, cacheName, request, response, ignoreMethod);
     }
     this.#deliver(this.#runtime!.settleCache, [id, result.ok, result.ok ? result.value : result.message], { arguments: { copy: true } });
   }

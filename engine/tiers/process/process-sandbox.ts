@@ -594,7 +594,7 @@ export class ProcessSandbox implements Sandbox {
     } else {
       this.#subrequestBudget--;
       const response = Array.isArray(head.response) ? [...(head.response as unknown[]), head.hasBody === true ? (body ?? new Uint8Array(0)) : null] : null;
-      result = runCacheOp(this.#spec!.cache, head.op, head.cacheName, head.request, response, head.ignoreMethod);
+      result = runCacheOp(this.#spec!.cache?.(), head.op, head.cacheName, head.request, response, head.ignoreMethod);
     }
     if (!result.ok) return this.#send({ t: 'cache-res', id, error: result.message });
     const value = result.value;

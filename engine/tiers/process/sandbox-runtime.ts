@@ -520,7 +520,9 @@ const cacheApi = defineCacheApi({
     if (head.error !== undefined) throw new TypeError(String(head.error));
     if (head.status === undefined) return head.value as boolean | null;
     const kept = head.hasBody === true ? (bytes ?? new Uint8Array(0)) : null;
-    return [Number(head.status), String(head.statusText), head.headers as string[], kept && (kept.buffer.slice(kept.byteOffset, kept.byteOffset + kept.byteLength) as ArrayBuffer)];
+    // A frame's body is a copy of its own (protocol.ts), so its buffer is the body exactly.
+    const whole = kept && kept.byteOffset === 0 && kept.byteLength === kept.buffer.byteLength;
+    return [Number(head.status), String(head.statusText), head.headers as string[], kept && (whole ? kept.buffer as ArrayBuffer : kept.slice().buffer)];
   },
   responseOf: ([status, statusText, pairs, body]: CachedAnswer) => {
     const headers = new Headers();
