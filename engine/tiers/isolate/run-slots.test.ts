@@ -95,4 +95,19 @@ describe('RunSlots', () => {
     await tick();
     expect(slots.running).toBe(0);
   });
+
+  it('starts thousands of waiting calls that end at once without growing the stack', () => {
+    const slots = new RunSlots({ size: 1 });
+    let release!: () => void;
+    slots.run(() => new Promise<void>((r) => (release = r)));
+    let ran = 0;
+    // Calls for an isolate that died meanwhile: they end without running anything.
+    for (let i = 0; i < 50_000; i++) slots.run(() => void ran++);
+    release();
+    return new Promise<void>((done) => setImmediate(() => {
+      expect(ran).toBe(50_000);
+      expect(slots.waiting).toBe(0);
+      done();
+    }));
+  });
 });

@@ -42,6 +42,8 @@ export class RunSlots {
   readonly #waiting: (() => void)[] = [];
   #waitingHead = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** #startWaiting is running: an end inside it leaves the starting to its loop. */
+  #starting = false;
 
   constructor(options: RunSlotsOptions = {}) {
     this.size = Math.max(1, Math.floor(options.size ?? cpus().length + 1));
@@ -97,14 +99,23 @@ export class RunSlots {
   }
 
   #startWaiting(): void {
-    while (this.waiting > 0 && this.#free()) {
-      const next = this.#waiting[this.#waitingHead]!;
-      this.#waiting[this.#waitingHead++] = undefined as never;
-      if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {
-        this.#waiting.splice(0, this.#waitingHead);
-        this.#waitingHead = 0;
+    // A call that ends at once (its sandbox died: nothing to run) ends inside next(), which would
+    // start the next waiting one from there, one stack frame deeper per call: thousands queued for
+    // a dead isolate overflowed the stack. The loop here picks up the place it freed instead.
+    if (this.#starting) return;
+    this.#starting = true;
+    try {
+      while (this.waiting > 0 && this.#free()) {
+        const next = this.#waiting[this.#waitingHead]!;
+        this.#waiting[this.#waitingHead++] = undefined as never;
+        if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {
+          this.#waiting.splice(0, this.#waitingHead);
+          this.#waitingHead = 0;
+        }
+        next();
       }
-      next();
+    } finally {
+      this.#starting = false;
     }
     if (this.waiting === 0) {
       clearTimeout(this.#timer);
