@@ -25,6 +25,12 @@ const ECHO = `export default {
     server.addEventListener('message', (event) => {
       count++;
       if (event.data === 'spin') for (;;) {}
+      if (event.data === 'work') {
+        // ~10 ms of CPU: a fifth of the limit, each message.
+        const end = Date.now() + 10;
+        while (Date.now() < end) {}
+        return server.send('worked');
+      }
       if (event.data === 'bye') return server.close(4000, 'asked to');
       if (event.data === 'count') return server.send(String(count));
       if (typeof event.data === 'string') return server.send('echo:' + event.data);
@@ -197,5 +203,45 @@ describe('WebSockets', () => {
     expect(performance.now() - t0).toBeLessThan(5_000);
     expect((await c.closed).code).toBe(1001);
     await own.close();
+  });
+
+  it('gives each message a CPU limit of its own: a burst of busy messages all run, a spinner dies however often the client sends', async () => {
+    const c = connect();
+    await c.opened;
+    await c.next();
+    for (let i = 0; i < 8; i++) c.ws.send('work');
+    for (let i = 0; i < 8; i++) expect(await c.next()).toBe('worked');
+    // A client sending every 2 ms must not keep a spinning handler alive.
+    c.ws.send('spin');
+    const feeding = setInterval(() => c.ws.readyState === WebSocket.OPEN && c.ws.send('tick'), 2);
+    const t0 = performance.now();
+    try {
+      expect((await c.closed).code).toBe(1011);
+      expect(performance.now() - t0).toBeLessThan(2_000);
+    } finally {
+      clearInterval(feeding);
+    }
+  });
+
+  it('holds the host to its own checks: a tenant that patches the runtime\'s cannot send past 1 MB', async () => {
+    await engine.deploy('patcher', {
+      code: `export default { fetch() {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        server.addEventListener('message', () => {
+          Object.defineProperty(ArrayBuffer.prototype, 'byteLength', { get: () => 1 });
+          try { server.send(new Uint8Array(2 * 1024 * 1024)); server.send('sent'); } catch (e) { server.send(e.message); }
+        });
+        return new Response(null, { status: 101, webSocket: client });
+      } }`,
+    });
+    const ws = new WebSocket(`${served.url.replace('http', 'ws')}/`, { headers: { host: 'patcher.localhost' } });
+    const answer = await new Promise<string>((resolve, reject) => {
+      ws.on('open', () => ws.send('go'));
+      ws.on('message', (data) => resolve(String(data)));
+      ws.on('error', reject);
+    });
+    expect(answer).toBe('a WebSocket message is at most 1048576 bytes, got 2097152');
+    ws.close();
   });
 });

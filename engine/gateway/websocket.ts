@@ -9,9 +9,9 @@ import type { Context } from 'hono';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { TenantExceptionError } from '../errors.ts';
 import type { ClientSocket, TenantSocket, WireResponse } from '../wire.ts';
+// Workers' bound on one message; `ws` closes a connection whose client sends a bigger one (1009).
+import { MAX_SOCKET_MESSAGE_BYTES } from '../tiers/socket-link.ts';
 
-/** Workers' bound on one message; `ws` closes a connection whose client sends a bigger one (1009). */
-export const MAX_SOCKET_MESSAGE_BYTES = 1024 * 1024;
 
 /** The subprotocol each tenant picked (its 101's Sec-WebSocket-Protocol), for the handshake. */
 const pickedProtocol = new WeakMap<IncomingMessage, string>();

@@ -33,7 +33,12 @@ let info: SupervisorInfo | undefined;
 process.on('message', (m: ToEngine, handle?: Socket) => {
   if (m.t === 'start') void start(m);
   else if (m.t === 'conn') adopted!.adopt(m.id, handle!);
-  else if (m.t === 'release') adopted!.release();
+  else if (m.t === 'release') {
+    adopted!.release();
+    // Its WebSockets would never be idle: asked to go now (their clients reconnect, to the new
+    // engine), rather than held to the grace.
+    for (const ws of served?.webSockets.clients ?? []) ws.close(1001, 'the server is restarting');
+  }
   else if (m.t === 'info') info = m.info;
   else if (m.t === 'deploy') void deployAll(m.functions, m.boot).then((errors) => send({ t: 'done', id: m.id, errors }));
   else if (m.t === 'undeploy') void engine!.undeploy(m.name).then(() => send({ t: 'done', id: m.id, errors: {} }));

@@ -34,11 +34,18 @@ describe('SocketLink', () => {
     const mb = new ArrayBuffer(1024 * 1024);
     for (let i = 0; i < 9; i++) link.message(mb);
     expect(c.log).toEqual(['pause']);
-    for (let i = 0; i < 4; i++) pending.shift()!();
+    // Each message also counts what its place in the queue costs (256 bytes).
+    for (let i = 0; i < 5; i++) pending.shift()!();
     expect(c.log).toEqual(['pause']);
     pending.shift()!();
     expect(c.log).toEqual(['pause', 'resume']);
-    expect(link.inboundBytes).toBe(4 * 1024 * 1024);
+    expect(link.inboundBytes).toBe(3 * (1024 * 1024 + 256));
+    // Tiny messages count too: a flood of one-byte messages pauses the client as well.
+    const tiny = new SocketLink({ message: () => {}, closed: () => {} });
+    const t = client();
+    tiny.open(t.socket);
+    for (let i = 0; i < 40_000; i++) tiny.message('x');
+    expect(t.log).toEqual(['pause']);
   });
 
   it('tells the close once, and closes the client when the sandbox goes', () => {

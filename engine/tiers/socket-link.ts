@@ -3,6 +3,10 @@
 // client sends goes to the tenant through `hooks`. Either side's close ends it once.
 import type { ClientSocket, TenantSocket } from '../wire.ts';
 
+/** Workers' bound on one message, either way. */
+export const MAX_SOCKET_MESSAGE_BYTES = 1024 * 1024;
+/** What a client message on its way in costs besides its bytes (its place in the queue, closures). */
+const INBOUND_OVERHEAD_BYTES = 256;
 /** What the tenant may send before the handshake is done; past it the socket closes (1009). */
 const MAX_EARLY_BYTES = 4 * 1024 * 1024;
 /**
@@ -52,7 +56,7 @@ export class SocketLink implements TenantSocket {
 
   message(data: string | ArrayBuffer): void {
     if (this.#ended) return;
-    const size = typeof data === 'string' ? data.length * 2 : data.byteLength;
+    const size = INBOUND_OVERHEAD_BYTES + (typeof data === 'string' ? data.length * 2 : data.byteLength);
     this.#inboundBytes += size;
     if (this.#inboundBytes > MAX_INBOUND_BYTES && !this.#paused) {
       this.#paused = true;

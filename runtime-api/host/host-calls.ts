@@ -51,10 +51,10 @@ export interface HostCalls {
    * answers through the runtime's settleCache.
    */
   cacheOp(id: number, op: string, cacheName: string, request: [string, string, string[]], response: unknown[] | null, ignoreMethod: boolean): void;
-  /** A message for WebSocket `id`'s client: a string goes as text, an ArrayBuffer as binary. */
-  wsSend(id: number, data: string | ArrayBuffer): void;
-  /** Closes WebSocket `id` with `code` (1005: none given) and `reason`. */
-  wsClose(id: number, code: number, reason: string): void;
+  /** A message for WebSocket `id`'s client (a string as text, an ArrayBuffer as binary); null, or why the host refused it. */
+  wsSend(id: number, data: string | ArrayBuffer): string | null;
+  /** Closes WebSocket `id` with `code` (1005: none given) and `reason`; null, or why the host refused it. */
+  wsClose(id: number, code: number, reason: string): string | null;
 }
 
 let calls: HostCalls | undefined;

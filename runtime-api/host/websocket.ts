@@ -76,7 +76,7 @@ export function defineWebSockets(events: EventClasses): WebSockets {
     /** Events that came before accept(). */
     #early: (() => void)[] | undefined = [];
     /** What this end sent, and its close, before the host knew the socket (until SOCKET_LINKED). */
-    #outbox: (() => void)[] | undefined = [];
+    #outbox: (() => string | null)[] | undefined = [];
     readonly #handlers = new Map<string, ((event: Event) => unknown) | null>();
 
     constructor(url?: unknown, token?: unknown) {
@@ -119,7 +119,9 @@ export function defineWebSockets(events: EventClasses): WebSockets {
       if (this.#state !== 1) throw new TypeError("Can't call WebSocket send() after close().");
       let data: string | ArrayBuffer;
       if (message instanceof ArrayBuffer) data = message.slice(0);
-      else if (ArrayBuffer.isView(message)) data = (message.buffer as ArrayBuffer).slice(message.byteOffset, message.byteOffset + message.byteLength);
+      // A view's bytes, copied out of whatever buffer it is on (a SharedArrayBuffer's too).
+      else if (ArrayBuffer.isView(message)) data = new Uint8Array(message.buffer, message.byteOffset, message.byteLength).slice().buffer;
+      else if (Object.prototype.toString.call(message) === '[object SharedArrayBuffer]') data = new Uint8Array(message as ArrayBufferLike).slice().buffer;
       else data = toDOMString(message);
       // A string's UTF-8 is at most 3 bytes a code unit: most need no encoding to be measured.
       const size = typeof data !== 'string' ? data.byteLength : data.length * 3 <= MAX_MESSAGE_BYTES ? 0 : encoder.encode(data).byteLength;
@@ -147,9 +149,14 @@ export function defineWebSockets(events: EventClasses): WebSockets {
      * Sends to the client, through the host, once the host knows this socket: before the
      * response that hands its peer over has even been answered, what the handler sends waits.
      */
-    #toHost(send: () => void): void {
-      if (this.#outbox) this.#outbox.push(send);
-      else send();
+    #toHost(send: () => string | null): void {
+      if (this.#outbox) {
+        this.#outbox.push(send);
+        return;
+      }
+      // The host's word on it: the checks above run in the tenant's realm, the host's do not.
+      const refused = send();
+      if (refused !== null) throw new TypeError(refused);
     }
 
     /** An event for this end: fired now if accepted, else when it is. */

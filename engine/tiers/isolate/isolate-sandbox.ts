@@ -20,11 +20,11 @@ import { LogBudget } from '../log-budget.ts';
 import type { Sandbox, SandboxSpec, SandboxUsage } from '../tier.ts';
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import type { CodeCache } from '../../warm/index.ts';
-import type { LimitEnforcer, SandboxMeter } from './limit-enforcer.ts';
+import type { LimitEnforcer, SandboxMeter, Turn } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { runSlots } from './run-slots.ts';
 import { BODY_AFTER_RESPONSE, RequestBody } from '../request-body.ts';
-import { SocketLink } from '../socket-link.ts';
+import { MAX_SOCKET_MESSAGE_BYTES, SocketLink } from '../socket-link.ts';
 import { StreamedBody } from '../streamed-body.ts';
 import { TimerQueue } from './timer-queue.ts';
 import { runSubtle } from './web-crypto.ts';
@@ -49,6 +49,8 @@ const RESULT_WEBSOCKET = 3;
 const SOCKET_MESSAGE = 0;
 const SOCKET_CLOSE = 1;
 const SOCKET_LINKED = 2;
+/** socketEvent's arguments: socket id, kind, data, close code, close reason. */
+type SocketEventArgs = [id: number, kind: number, data: unknown, code: number, reason: string];
 const MAX_RANDOM_BLOCK = 65536;
 /** How stale a heap reading may be before usage() asks for a fresh one. */
 const HEAP_READ_INTERVAL_MS = 1_000;
@@ -123,6 +125,9 @@ export class IsolateSandbox implements Sandbox {
   readonly #aiCalls = new Map<number, AbortController>();
   /** Open WebSockets, by the runtime's id: they keep the sandbox from being idle, not a request slot. */
   readonly #sockets = new Map<number, SocketLink>();
+  /** WebSocket events on their way in, and whether one is in the isolate now (#toSocket). */
+  readonly #socketInbox: { args: SocketEventArgs; taken: (() => void) | undefined }[] = [];
+  #socketTurn = false;
   #context: ivm.Context | undefined;
   #runtime: RuntimeEntry | undefined;
   #queue: unknown[] = [];
@@ -255,8 +260,10 @@ export class IsolateSandbox implements Sandbox {
         new ivm.ExternalCopy(this.#legacyDecoders.decode(id, encoding, bytes, stream, fatal, ignoreBOM)).copyInto()),
       new ivm.Callback((id: number, op: unknown, cacheName: unknown, request: unknown, response: unknown, ignoreMethod: unknown) =>
         this.#cacheOp(Number(id), op, cacheName, request, response, ignoreMethod), { ignored: true }),
-      new ivm.Callback((id: number, data: unknown) => this.#socketSend(Number(id), data), { ignored: true }),
-      new ivm.Callback((id: number, code: unknown, reason: unknown) => this.#sockets.get(Number(id))?.close(Number(code), String(reason)), { ignored: true }),
+      // Synchronous, unlike most: the host takes each message (or refuses it) before the tenant's
+      // next send, so a tenant sending in a loop cannot pile copies up on the host first.
+      new ivm.Callback((id: number, data: unknown) => this.#socketSend(Number(id), data)),
+      new ivm.Callback((id: number, code: unknown, reason: unknown) => this.#socketClose(Number(id), code, reason)),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
@@ -514,24 +521,39 @@ export class IsolateSandbox implements Sandbox {
     const link = new SocketLink({
       message: (data, taken) => {
         if (!this.alive) return taken();
-        this.#meter?.refill();
-        this.#deliver(this.#runtime!.socketEvent, [socketId, SOCKET_MESSAGE, data, 0, ''], { arguments: { copy: true } }, taken);
+        this.#toSocket([socketId, SOCKET_MESSAGE, data, 0, ''], taken);
       },
       closed: (code, reason) => {
         this.#sockets.delete(socketId);
-        if (this.alive) this.#deliver(this.#runtime!.socketEvent, [socketId, SOCKET_CLOSE, null, code, reason], { arguments: { copy: true } });
+        if (this.alive) this.#toSocket([socketId, SOCKET_CLOSE, null, code, reason]);
       },
     });
     this.#sockets.set(socketId, link);
     // What the handler sent before it answered waits in the isolate until now.
-    this.#deliver(this.#runtime!.socketEvent, [socketId, SOCKET_LINKED, null, 0, '']);
+    this.#toSocket([socketId, SOCKET_LINKED, null, 0, '']);
     this.#releaseRequestBody(task);
     task.resolve({ status: 101, headers, body: null, webSocket: link });
   }
 
-  /** The tenant sends on WebSocket `id`: a string or bytes, from the isolate, so checked. */
-  #socketSend(id: number, data: unknown): void {
-    if (typeof data === 'string' || data instanceof ArrayBuffer) this.#sockets.get(id)?.send(data);
+  /**
+   * The tenant sends on WebSocket `id`: checked here, since the runtime's own checks run in the
+   * tenant's realm. Null when taken (or dropped, the socket closing), else why it was refused.
+   */
+  #socketSend(id: number, data: unknown): string | null {
+    if (typeof data !== 'string' && !(data instanceof ArrayBuffer)) return 'a WebSocket message is a string or bytes';
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (size > MAX_SOCKET_MESSAGE_BYTES) return `a WebSocket message is at most ${MAX_SOCKET_MESSAGE_BYTES} bytes, got ${size}`;
+    this.#sockets.get(id)?.send(data);
+    return null;
+  }
+
+  /** The tenant closes WebSocket `id`: code 1000, 3000–4999 or 1005 (none), a reason of at most 123 bytes. */
+  #socketClose(id: number, code: unknown, reason: unknown): string | null {
+    const valid = code === 1000 || code === 1005 || (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999);
+    if (!valid) return `the close code must be 1000 or from 3000 to 4999, got ${String(code)}`;
+    if (typeof reason !== 'string' || Buffer.byteLength(reason) > 123) return 'the close reason must be a string of at most 123 bytes';
+    this.#sockets.get(id)?.close(code, reason);
+    return null;
   }
 
   /** WebSockets open: the sandbox is not idle while it holds any, though they take no request slot. */
@@ -802,21 +824,50 @@ export class IsolateSandbox implements Sandbox {
    * Calls the runtime with work no request is waiting for (a timer, a result, a chunk): the
    * meter watches the isolate until the call has run, so that what it runs stays within cpuMs.
    */
-  #deliver(runtimeFn: ivm.Reference<(...args: any[]) => unknown>, args: unknown[], options?: ivm.ReferenceApplyOptions, done?: () => void): void {
-    const background = this.#meter?.background();
-    const ran = done === undefined ? background ?? (() => {}) : () => {
-      background?.();
-      done();
-    };
-    // It fails only when what it ran left a rejection unhandled (a timer callback's, say), or
-    // when the isolate died, which the meter and the next call find out.
-    this.#gated(() => runtimeFn.apply(undefined, args, options).catch((err: unknown) => {
-      if (!this.alive || this.#isolate.isDisposed) return;
-      // While a module loads, what its top level left uncaught is why it failed to load (a
-      // rejected top-level await), as an unhandled rejection ends a Node program.
-      if (this.#loading) this.#loadFailure ??= err;
-      else this.#logUncaught(err);
-    }), ran);
+  #deliver(runtimeFn: ivm.Reference<(...args: any[]) => unknown>, args: unknown[], options?: ivm.ReferenceApplyOptions): void {
+    const ran = this.#meter?.background() ?? (() => {});
+    this.#gated(() => runtimeFn.apply(undefined, args, options).catch(this.#deliveryFailed), ran);
+  }
+
+  /**
+   * A delivery fails only when what it ran left a rejection unhandled (a timer callback's, say),
+   * or when the isolate died, which the meter and the next call find out.
+   */
+  #deliveryFailed = (err: unknown): void => {
+    if (!this.alive || this.#isolate.isDisposed) return;
+    // While a module loads, what its top level left uncaught is why it failed to load (a
+    // rejected top-level await), as an unhandled rejection ends a Node program.
+    if (this.#loading) this.#loadFailure ??= err;
+    else this.#logUncaught(err);
+  };
+
+  /**
+   * A WebSocket event for the tenant (runtime-api/host/websocket.ts socketEvent). They go in one at
+   * a time, in order, each a turn of its own under cpuMs, as Workers meter each message: refilling
+   * a budget as messages arrived let a client keep a spinning handler alive by sending every few
+   * ms, and a burst of messages shared one budget. One call at a time also keeps a flood of
+   * messages from filling the gate that every tenant's calls wait in.
+   */
+  #toSocket(args: SocketEventArgs, taken?: () => void): void {
+    this.#socketInbox.push({ args, taken });
+    this.#nextSocketEvent();
+  }
+
+  #nextSocketEvent(): void {
+    if (this.#socketTurn || !this.alive) return;
+    const next = this.#socketInbox.shift();
+    if (!next) return;
+    this.#socketTurn = true;
+    let turn: Turn | undefined;
+    this.#gated(() => {
+      turn = this.#meter?.startTurn();
+      return this.#runtime!.socketEvent.apply(undefined, next.args, { arguments: { copy: true } }).catch(this.#deliveryFailed);
+    }, () => {
+      if (turn) this.#meter?.endTurn(turn);
+      this.#socketTurn = false;
+      next.taken?.();
+      this.#nextSocketEvent();
+    });
   }
 
   /**
@@ -875,6 +926,7 @@ export class IsolateSandbox implements Sandbox {
     // 1012 (service restart) when stopped — a redeploy, an unload —, 1011 when a limit ended it.
     for (const link of this.#sockets.values()) link.end(quiet ? 1012 : 1011, quiet ? 'the function was restarted' : 'the function hit a limit');
     this.#sockets.clear();
+    this.#socketInbox.length = 0;
     try {
       this.#isolate.dispose();
     } catch {

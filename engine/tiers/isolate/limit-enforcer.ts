@@ -35,6 +35,11 @@ export interface MeteredTask {
   signal?: AbortSignal | undefined;
 }
 
+/** A turn of work with a CPU limit of its own (SandboxMeter.startTurn). */
+export interface Turn {
+  cpuNs: number;
+}
+
 export interface MeterHooks<T extends MeteredTask> {
   readCpuNs(): number;
   onCpuLimit(): void;
@@ -50,6 +55,7 @@ export class SandboxMeter<T extends MeteredTask> {
   readonly #enforcer: LimitEnforcer;
   #lastCpuNs = 0;
   #backgroundNs = 0;
+  readonly #turns = new Set<Turn>();
   /** Deliveries of background work not yet run (see background()). */
   #background = 0;
   #watched = false;
@@ -77,16 +83,25 @@ export class SandboxMeter<T extends MeteredTask> {
   }
 
   /**
-   * A WebSocket message arrived for the tenant: like a request, it starts with a whole CPU budget
-   * (the background one, as no request waits for it), as Workers meter each message.
+   * Work that, like a request, has a CPU limit of its own, but no deadline and no client to leave
+   * (a WebSocket message's handler, as Workers meter each message): metered from when its call
+   * starts until endTurn.
    */
-  refill(): void {
+  startTurn(): Turn {
+    const turn = { cpuNs: 0 };
+    this.#turns.add(turn);
     this.#backgroundNs = 0;
+    this.#watch();
+    return turn;
+  }
+
+  endTurn(turn: Turn): void {
+    this.#turns.delete(turn);
   }
 
   /** The sandbox was seen quiet with nothing in flight: its background budget is whole again. */
   rest(): void {
-    if (this.tasks.size === 0) this.#backgroundNs = 0;
+    if (this.tasks.size === 0 && this.#turns.size === 0) this.#backgroundNs = 0;
   }
 
   /**
@@ -117,6 +132,7 @@ export class SandboxMeter<T extends MeteredTask> {
 
   stop(): void {
     this.tasks.clear();
+    this.#turns.clear();
     this.#enforcer.unwatch(this);
     this.#watched = false;
   }
@@ -138,7 +154,7 @@ export class SandboxMeter<T extends MeteredTask> {
 
   /** Charges one tick's `delta` to the work in flight; returns false when there is nothing left to watch. */
   charge(now: number, delta: number): boolean {
-    const n = this.tasks.size;
+    const n = this.tasks.size + this.#turns.size;
     if (n === 0) {
       if (delta === 0 && this.#background === 0) {
         this.#watched = false;
@@ -149,6 +165,10 @@ export class SandboxMeter<T extends MeteredTask> {
       return true;
     }
     const share = delta / n;
+    for (const turn of this.#turns) {
+      turn.cpuNs += share;
+      if (turn.cpuNs > this.#cpuLimitNs) return this.#overCpu();
+    }
     for (const task of this.tasks) {
       task.cpuNs += share;
       if (task.cpuNs > this.#cpuLimitNs) return this.#overCpu();
