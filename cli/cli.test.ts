@@ -356,6 +356,20 @@ describe('islet serve shutdown', () => {
 });
 
 describe('islet dev', () => {
+  it('dev serves WebSockets (fixtures/websocket-echo) to a browser-style client', async () => {
+    const { url } = await start(['dev', path.join(ROOT, 'fixtures/websocket-echo/index.ts'), '--port', '0']);
+    expect((await request(url)).status).toBe(426);
+    // Node's own WebSocket, as a browser would connect: dev serves its one function on any host.
+    const ws = new WebSocket(url.replace('http', 'ws'));
+    const echoed = await new Promise<string>((resolve, reject) => {
+      ws.addEventListener('open', () => ws.send('hi'));
+      ws.addEventListener('message', (event) => resolve(String(event.data)));
+      ws.addEventListener('error', () => reject(new Error('the WebSocket failed')));
+    });
+    expect(echoed).toBe('echo: hi');
+    ws.close();
+  });
+
   it('serves one function on every path and reloads it when a source file changes', async () => {
     const dir = path.join(tmp, 'dev-app');
     const { mkdir } = await import('node:fs/promises');
