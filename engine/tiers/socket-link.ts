@@ -1,6 +1,8 @@
 // A WebSocket between a tenant and its client, on the sandbox's side: what the tenant sends before
 // the gateway has finished the handshake waits here (bounded), then goes to the client; what the
-// client sends goes to the tenant through `hooks`. Either side's close ends it once.
+// client sends goes to the tenant through `hooks`, and a client the tenant has fallen behind is
+// not read until it catches up — per socket, and for all of a sandbox's sockets together
+// (SocketInflow). Either side's close ends it once.
 import type { ClientSocket, TenantSocket } from '../wire.ts';
 
 /** Workers' bound on one message, either way. */
@@ -10,16 +12,56 @@ const INBOUND_OVERHEAD_BYTES = 256;
 /** What the tenant may send before the handshake is done; past it the socket closes (1009). */
 const MAX_EARLY_BYTES = 4 * 1024 * 1024;
 /**
- * Client messages on their way into the sandbox; past it the client is not read until the tenant
- * has taken half of them (its messages wait in the kernel's buffers, then in the client's).
+ * Client messages on their way into the sandbox, per socket; past it the client is not read until
+ * the tenant has taken half of them (its messages wait in the kernel's buffers, then in the client's).
  */
 const MAX_INBOUND_BYTES = 8 * 1024 * 1024;
+/** The same for all of one sandbox's sockets together: many sockets could each queue their 8 MB. */
+const MAX_SANDBOX_INBOUND_BYTES = 32 * 1024 * 1024;
 /**
  * What the tenant sent that the client has not taken; past it the socket closes (1008). send() is
  * fire-and-forget on Workers too: a tenant writing faster than its client reads would otherwise
  * grow the engine's memory without bound.
  */
 const MAX_OUTBOUND_BYTES = 16 * 1024 * 1024;
+
+/** A first-in first-out queue whose take is O(1) (Array.shift copies the rest, every time). */
+export class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head === this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) this.clear();
+    else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+}
+
+/** One sandbox's client messages on their way in, all sockets together. */
+export class SocketInflow {
+  bytes = 0;
+  /** Links whose clients are held because the sandbox as a whole is over its bound. */
+  readonly held = new Set<SocketLink>();
+}
 
 export interface SocketLinkHooks {
   /** A client message for the tenant; `taken` once it has been handed in. */
@@ -30,6 +72,7 @@ export interface SocketLinkHooks {
 
 export class SocketLink implements TenantSocket {
   readonly #hooks: SocketLinkHooks;
+  readonly #inflow: SocketInflow;
   #client: ClientSocket | undefined;
   #early: (string | ArrayBuffer)[] = [];
   #earlyBytes = 0;
@@ -37,9 +80,13 @@ export class SocketLink implements TenantSocket {
   #closing: [number, string] | undefined;
   #ended = false;
   #inboundBytes = 0;
+  /** Over its own bound, or held for the sandbox's: the client is paused while either holds. */
+  #over = false;
+  #held = false;
   #paused = false;
 
-  constructor(hooks: SocketLinkHooks) {
+  constructor(inflow: SocketInflow, hooks: SocketLinkHooks) {
+    this.#inflow = inflow;
     this.#hooks = hooks;
   }
 
@@ -52,23 +99,47 @@ export class SocketLink implements TenantSocket {
     for (const data of this.#early) client.send(data);
     this.#early = [];
     if (this.#closing) client.close(...this.#closing);
+    this.#sync();
   }
 
   message(data: string | ArrayBuffer): void {
     if (this.#ended) return;
     const size = INBOUND_OVERHEAD_BYTES + (typeof data === 'string' ? data.length * 2 : data.byteLength);
+    const inflow = this.#inflow;
     this.#inboundBytes += size;
-    if (this.#inboundBytes > MAX_INBOUND_BYTES && !this.#paused) {
-      this.#paused = true;
-      this.#client?.pause();
+    inflow.bytes += size;
+    if (this.#inboundBytes > MAX_INBOUND_BYTES) this.#over = true;
+    if (inflow.bytes > MAX_SANDBOX_INBOUND_BYTES) {
+      this.#held = true;
+      inflow.held.add(this);
     }
+    this.#sync();
     this.#hooks.message(data, () => {
       this.#inboundBytes -= size;
-      if (this.#paused && this.#inboundBytes <= MAX_INBOUND_BYTES / 2) {
-        this.#paused = false;
-        this.#client?.resume();
+      inflow.bytes -= size;
+      if (this.#over && this.#inboundBytes <= MAX_INBOUND_BYTES / 2) {
+        this.#over = false;
+        this.#sync();
+      }
+      if (inflow.held.size > 0 && inflow.bytes <= MAX_SANDBOX_INBOUND_BYTES / 2) {
+        for (const link of inflow.held) link.#release();
+        inflow.held.clear();
       }
     });
+  }
+
+  #release(): void {
+    this.#held = false;
+    this.#sync();
+  }
+
+  /** Pauses or resumes the client to match what holds it. */
+  #sync(): void {
+    const pause = this.#over || this.#held;
+    if (pause === this.#paused || !this.#client) return;
+    this.#paused = pause;
+    if (pause) this.#client.pause();
+    else this.#client.resume();
   }
 
   /** Client messages handed to the sandbox and not yet taken in, in bytes. */
@@ -79,6 +150,7 @@ export class SocketLink implements TenantSocket {
   closed(code: number, reason: string): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#inflow.held.delete(this);
     this.#hooks.closed(code, reason);
   }
 
@@ -105,6 +177,7 @@ export class SocketLink implements TenantSocket {
   end(code: number, reason: string): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#inflow.held.delete(this);
     if (this.#client) this.#client.close(code, reason);
     else this.#closing = [code, reason];
   }

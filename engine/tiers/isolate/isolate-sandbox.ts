@@ -24,7 +24,7 @@ import type { LimitEnforcer, SandboxMeter, Turn } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { runSlots } from './run-slots.ts';
 import { BODY_AFTER_RESPONSE, RequestBody } from '../request-body.ts';
-import { MAX_SOCKET_MESSAGE_BYTES, SocketLink } from '../socket-link.ts';
+import { Fifo, MAX_SOCKET_MESSAGE_BYTES, SocketLink, SocketInflow } from '../socket-link.ts';
 import { StreamedBody } from '../streamed-body.ts';
 import { TimerQueue } from './timer-queue.ts';
 import { runSubtle } from './web-crypto.ts';
@@ -126,8 +126,10 @@ export class IsolateSandbox implements Sandbox {
   /** Open WebSockets, by the runtime's id: they keep the sandbox from being idle, not a request slot. */
   readonly #sockets = new Map<number, SocketLink>();
   /** WebSocket events on their way in, and whether one is in the isolate now (#toSocket). */
-  readonly #socketInbox: { args: SocketEventArgs; taken: (() => void) | undefined }[] = [];
+  readonly #socketInbox = new Fifo<{ args: SocketEventArgs; taken: (() => void) | undefined }>();
   #socketTurn = false;
+  /** Client messages on their way in for all its sockets together, bounded (socket-link.ts). */
+  readonly #socketInflow = new SocketInflow();
   #context: ivm.Context | undefined;
   #runtime: RuntimeEntry | undefined;
   #queue: unknown[] = [];
@@ -518,7 +520,7 @@ export class IsolateSandbox implements Sandbox {
       task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', problem ?? MALFORMED_RESPONSE, ''));
       return;
     }
-    const link = new SocketLink({
+    const link = new SocketLink(this.#socketInflow, {
       message: (data, taken) => {
         if (!this.alive) return taken();
         this.#toSocket([socketId, SOCKET_MESSAGE, data, 0, ''], taken);
@@ -926,7 +928,7 @@ export class IsolateSandbox implements Sandbox {
     // 1012 (service restart) when stopped — a redeploy, an unload —, 1011 when a limit ended it.
     for (const link of this.#sockets.values()) link.end(quiet ? 1012 : 1011, quiet ? 'the function was restarted' : 'the function hit a limit');
     this.#sockets.clear();
-    this.#socketInbox.length = 0;
+    this.#socketInbox.clear();
     try {
       this.#isolate.dispose();
     } catch {

@@ -28,6 +28,26 @@ describe('SandboxMeter', () => {
     expect(events).toEqual(['cpu']);
   });
 
+  it('gives each turn (a WebSocket message) a limit of its own, but no fresh background budget', () => {
+    const { clock, events, meter, tick } = setup(10);
+    // Three turns one after another, 8 ms each: under the limit each, though 24 ms together.
+    for (let i = 0; i < 3; i++) {
+      const turn = meter.startTurn();
+      clock.cpuNs += 8e6;
+      expect(tick(0)).toBe(true);
+      meter.endTurn(turn);
+    }
+    expect(events).toEqual([]);
+    // Background work (a timer) between turns spends one budget, whatever turns come between.
+    for (let i = 0; i < 3; i++) {
+      meter.background();
+      clock.cpuNs += 4e6;
+      tick(0);
+      meter.endTurn(meter.startTurn());
+    }
+    expect(events).toEqual(['cpu']);
+  });
+
   it('stops watching once background work has run and the clock stands still', () => {
     const { clock, events, meter, tick } = setup(10);
     const ran = meter.background();

@@ -90,7 +90,8 @@ export class SandboxMeter<T extends MeteredTask> {
   startTurn(): Turn {
     const turn = { cpuNs: 0 };
     this.#turns.add(turn);
-    this.#backgroundNs = 0;
+    // Unlike a request's start, no fresh background budget: a client sending a message every few
+    // ms would otherwise keep a tenant's spinning timer alive. The idle check's rest() refills it.
     this.#watch();
     return turn;
   }
