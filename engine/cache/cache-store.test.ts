@@ -179,6 +179,33 @@ describe('CacheStore', () => {
   });
 });
 
+describe('CacheStore bounds under pressure', () => {
+  it('makes room for a big entry among many small ones, counting each eviction once', () => {
+    const store = new CacheStore(5_000);
+    store.configure('f', 1 << 20);
+    const f = store.get('f')!;
+    f.put('', get('https://a.test/small1'), res(200, [], 'x'.repeat(900)), NOW);
+    f.put('', get('https://a.test/small2'), res(200, [], 'x'.repeat(900)), NOW);
+    // Room for it takes both small ones out.
+    f.put('', get('https://a.test/big'), res(200, [], 'x'.repeat(3_600)), NOW);
+    expect(store.bytes).toBe(f.bytes);
+    expect(store.bytes).toBeLessThanOrEqual(5_000);
+    expect(f.match('', get('https://a.test/big'), false, NOW)).toBeDefined();
+    expect(f.match('', get('https://a.test/small1'), false, NOW)).toBeUndefined();
+    expect(f.match('', get('https://a.test/small2'), false, NOW)).toBeUndefined();
+  });
+
+  it('evicts thousands of tiny entries for one put without recursing', () => {
+    const store = new CacheStore(8 << 20);
+    store.configure('f', 64 << 20);
+    const f = store.get('f')!;
+    for (let i = 0; i < 10_000; i++) f.put('', get(`https://a.test/${i}`), res(200, [], ''), NOW);
+    f.put('', get('https://a.test/big'), res(200, [], 'x'.repeat(7 << 20)), NOW);
+    expect(store.bytes).toBe(f.bytes);
+    expect(store.bytes).toBeLessThanOrEqual(8 << 20);
+  });
+});
+
 describe('runCacheOp', () => {
   it('checks every field a sandbox sends, and keeps its own copy of a body', () => {
     const c = new FunctionCache(1 << 20);

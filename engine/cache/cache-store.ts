@@ -47,6 +47,7 @@ const MAX_HEADERS = 256;
 export class CacheStore {
   readonly #functions = new Map<string, FunctionCache>();
   #bytes = 0;
+  #fitting = false;
   readonly maxBytes: number;
 
   constructor(maxBytes: number) {
@@ -57,7 +58,7 @@ export class CacheStore {
   configure(name: string, maxBytes: number): void {
     const cache = this.#functions.get(name);
     if (cache) cache.resize(maxBytes);
-    else this.#functions.set(name, new FunctionCache(maxBytes, (delta) => this.#grew(delta)));
+    else this.#functions.set(name, new FunctionCache(maxBytes, { grew: (delta) => (this.#bytes += delta), fit: () => this.#fit() }));
   }
 
   /**
@@ -82,14 +83,31 @@ export class CacheStore {
     return this.#bytes;
   }
 
-  #grew(delta: number): void {
-    this.#bytes += delta;
-    while (this.#bytes > this.maxBytes) {
-      let biggest: FunctionCache | undefined;
-      for (const cache of this.#functions.values()) if (!biggest || cache.bytes > biggest.bytes) biggest = cache;
-      if (!biggest || biggest.bytes === 0 || !biggest.evictOne()) return;
+  /**
+   * Over the engine's bound: entries go from the function holding the most, least recently used
+   * first. Called after a put has finished, never from lru-cache's own callbacks: evicting from
+   * inside them popped the entry being disposed again and again (its bytes subtracted each time),
+   * and recursed until the stack ran out.
+   */
+  #fit(): void {
+    if (this.#fitting) return;
+    this.#fitting = true;
+    try {
+      while (this.#bytes > this.maxBytes) {
+        let biggest: FunctionCache | undefined;
+        for (const cache of this.#functions.values()) if (!biggest || cache.bytes > biggest.bytes) biggest = cache;
+        if (!biggest || biggest.bytes === 0 || !biggest.evictOne()) return;
+      }
+    } finally {
+      this.#fitting = false;
     }
   }
+}
+
+/** How a function's cache tells the engine's store what it holds, and asks it to keep its bound. */
+interface StoreLink {
+  grew(delta: number): void;
+  fit(): void;
 }
 
 export class FunctionCache {
@@ -98,19 +116,23 @@ export class FunctionCache {
   #bytes = 0;
   #dropped = false;
 
-  constructor(maxBytes: number, grew: (delta: number) => void = () => {}) {
+  readonly #store: StoreLink | undefined;
+
+  constructor(maxBytes: number, store?: StoreLink) {
     this.#maxBytes = maxBytes;
+    this.#store = store;
     // Bounded here rather than by lru-cache's maxSize, which cannot change: a redeploy may resize.
     this.#entries = new LRUCache<string, Entry>({
       maxSize: Number.MAX_SAFE_INTEGER,
       sizeCalculation: (entry) => entry.size,
+      // Counting only: evicting from in here re-enters lru-cache mid-operation (CacheStore.#fit).
       dispose: (entry) => {
         this.#bytes -= entry.size;
-        grew(-entry.size);
+        store?.grew(-entry.size);
       },
       onInsert: (entry) => {
         this.#bytes += entry.size;
-        grew(entry.size);
+        store?.grew(entry.size);
       },
     });
   }
@@ -162,6 +184,7 @@ export class FunctionCache {
     if (this.#dropped) return;
     this.#entries.set(key, { status: response.status, statusText: response.statusText, headers: packed, body: response.body, expiresAt: now + verdict.ttlMs, size });
     this.#fit();
+    this.#store?.fit();
   }
 
   /** cache.match(): the kept response (or the conditional or range answer to `request`), or undefined. */
