@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, Engine, serveGateway } from '../index.ts';
 import { FixedTtlPolicy } from '../warm/index.ts';
 import type { ServedGateway } from './index.ts';
+import net from 'node:net';
 import { WebSocket } from 'ws';
 import { request } from './test-http.ts';
 
@@ -243,5 +244,32 @@ describe('WebSockets', () => {
     });
     expect(answer).toBe('a WebSocket message is at most 1048576 bytes, got 2097152');
     ws.close();
+  });
+
+  it('closes the tenant\'s socket when the client left (reset) while the tenant was still answering the upgrade', async () => {
+    const own = new Engine({ keepAlive: new FixedTtlPolicy(50), keepAliveSweepMs: 20 });
+    await own.deploy('slow', {
+      code: `export default { async fetch() {
+        await new Promise((r) => setTimeout(r, 300));
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        server.addEventListener('close', (e) => console.log('closed ' + e.code));
+        return new Response(null, { status: 101, webSocket: client });
+      } }`,
+    });
+    const server = await serveGateway(createGateway(own), { port: 0, host: '127.0.0.1' });
+    try {
+      const raw = net.connect(server.port, '127.0.0.1');
+      raw.on('error', () => {});
+      raw.write('GET / HTTP/1.1\r\nHost: slow.localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      await new Promise((r) => setTimeout(r, 50));
+      raw.resetAndDestroy();
+      await new Promise((r) => setTimeout(r, 500));
+      await expect.poll(() => own.metrics.text(), { timeout: 2_000 }).toContain('islet_websockets_open{function="slow"} 0');
+      await expect.poll(() => own.liveCount, { timeout: 2_000 }).toBe(0);
+    } finally {
+      await server.close(0);
+      await own.close();
+    }
   });
 });

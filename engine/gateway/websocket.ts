@@ -64,10 +64,15 @@ export async function answerWithSocket(c: Context, name: string, answer: WireRes
     onError: () => {},
   }));
   await upgrade(c, async () => {});
-  // A client that left during the handshake never opens: its tenant's socket closes.
-  node.incoming!.socket.once('close', () => {
+  // A client that left while the tenant was answering, or leaves during the handshake, never
+  // opens: its tenant's socket closes (else it would hold the isolate for ever). It may have gone
+  // already, its 'close' long past.
+  const raw = node.incoming!.socket;
+  const leftEarly = () => {
     if (!opened) socket.closed(1006, 'the client left during the handshake');
-  });
+  };
+  if (raw.destroyed) leftEarly();
+  else raw.once('close', leftEarly);
   // The 101 carries the tenant's other headers (a Set-Cookie, say); the handshake's are ws's.
   return new Response(null, { headers });
 }

@@ -62,6 +62,12 @@ describe('SocketLink', () => {
     other.end(1011, 'the function hit a limit');
     other.closed(1006, '');
     expect(d.log).toEqual(['close 1011 the function hit a limit']);
+    // Ended before the handshake: the client, once there, gets that code.
+    const early = new SocketLink(new SocketInflow(), { message: () => {}, closed: () => {} });
+    early.end(1011, 'the function hit a limit');
+    const e = client();
+    early.open(e.socket);
+    expect(e.log).toEqual(['close 1011 the function hit a limit']);
     expect(closes).toEqual(['1000 bye']);
   });
 

@@ -92,7 +92,8 @@ export class SocketLink implements TenantSocket {
 
   open(client: ClientSocket): void {
     if (this.#ended) {
-      client.close(1001, 'the function went away');
+      // The sandbox ended first (end() kept its code), or the connection did.
+      client.close(...(this.#closing ?? [1001, 'the function went away']));
       return;
     }
     this.#client = client;

@@ -50,12 +50,13 @@ describe('data: URLs', () => {
           const ok = await fetch('data:text/plain;base64,aMOp');
           let bad;
           try { await fetch('data:;base64,%'); } catch (e) { bad = e.name; }
-          return Response.json({ status: ok.status, type: ok.headers.get('content-type'), text: await ok.text(), url: ok.url, bad });
+          const head = await fetch('data:,abc', { method: 'HEAD' });
+          return Response.json({ status: ok.status, type: ok.headers.get('content-type'), text: await ok.text(), url: ok.url, bad, head: await head.text() });
         } }`,
         limits: { maxSubrequests: 0 },
       });
       const got = await (await engine.fetch('data', new Request('http://data.test/'))).json();
-      expect(got).toEqual({ status: 200, type: 'text/plain', text: 'hé', url: 'data:text/plain;base64,aMOp', bad: 'TypeError' });
+      expect(got).toEqual({ status: 200, type: 'text/plain', text: 'hé', url: 'data:text/plain;base64,aMOp', bad: 'TypeError', head: '' });
     } finally {
       await engine.close();
     }

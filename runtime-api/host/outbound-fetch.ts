@@ -26,7 +26,8 @@ export async function fetch(input: unknown, init?: unknown): Promise<Response> {
     if (data === null) throw new TypeError('fetch failed: the data: URL is invalid');
     const { body } = data;
     const bytes = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body.buffer as ArrayBuffer : body.slice().buffer;
-    return responseFromNetwork(200, 'OK', ['content-type', data.mimeType], bytes, [request.url]);
+    // Fetch §4.1 main fetch: a HEAD response's body is null.
+    return responseFromNetwork(200, 'OK', ['content-type', data.mimeType], request.method === 'HEAD' ? null : bytes, [request.url]);
   }
   if (pending.size >= MAX_PENDING) throw new TypeError(`fetch: more than ${MAX_PENDING} subrequests are already pending`);
   const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
