@@ -40,9 +40,12 @@ export class AdoptedConnections {
     // An upgraded connection (a WebSocket) is one answer that lasts until it closes: never given
     // back to the supervisor (it would serve the stream to the next engine as HTTP), and cut, not
     // answered 502, if this engine dies. Its request never was a 'request' event.
-    webSockets?.on('connection', (_ws: unknown, req: IncomingMessage) => {
+    webSockets?.on('connection', (ws: { close(code: number, reason: string): void }, req: IncomingMessage) => {
       const socket = req.socket as Adopted;
       if (socket[IN_FLIGHT] === undefined) return;
+      // Completed after this engine was told to give its connections back: asked to go at once,
+      // as the ones open then were (engine-worker.ts).
+      if (this.#releasing) ws.close(1001, 'the server is restarting');
       socket[IN_FLIGHT]++;
       this.#total++;
       socket.once('close', () => this.#finished(socket));
@@ -91,7 +94,7 @@ export class AdoptedConnections {
   /** Give every connection back once it has no request in flight. */
   release(): void {
     this.#releasing = true;
-    for (const [id, socket] of this.#sockets) if (socket[IN_FLIGHT] === 0) this.#giveBack(id);
+    for (const [id, socket] of this.#sockets) if (socket[IN_FLIGHT] === 0 && !upgrading(socket)) this.#giveBack(id);
   }
 
   /** Resolves when no request is in flight on an adopted connection (or after timeoutMs). */
@@ -158,4 +161,14 @@ export class AdoptedConnections {
       this.#nowAnswered = [];
     });
   }
+}
+
+/**
+ * True when Node's HTTP parser has left the socket: an upgrade is being answered (it never was a
+ * 'request', so it is not counted in flight) or was done. Such a connection is never HTTP again:
+ * given back, the next engine would wait for a request its client already sent. It ends on its
+ * own (a refused upgrade closes it) or becomes a WebSocket, counted from then on.
+ */
+function upgrading(socket: Socket): boolean {
+  return (socket as Socket & { parser?: unknown }).parser == null;
 }
