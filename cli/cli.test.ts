@@ -516,4 +516,23 @@ describe('flags', () => {
     }
     expect(text).toBe('mended');
   });
+
+  it('dev started on an import of a file that does not exist yet, in a folder that does not either, reloads once it is made', async () => {
+    const app = path.join(tmp, 'app2');
+    await mkdir(app, { recursive: true });
+    const entry = path.join(app, 'entry.ts');
+    await writeFile(entry, 'import { word } from "../later/word.ts";\nexport default { fetch: () => new Response(word) };\n');
+    const { url, output } = await start(['dev', entry, '--port', '0']);
+    expect(output()).toMatch(/Could not resolve/);
+    await mkdir(path.join(tmp, 'later'));
+    // Give the watcher a moment to take the new folder on (the failed rebuild its making triggers).
+    await new Promise((r) => setTimeout(r, 300));
+    await writeFile(path.join(tmp, 'later', 'word.ts'), 'export const word = "made";\n');
+    let text = '';
+    for (let i = 0; i < 100 && text !== 'made'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      text = (await request(url)).text;
+    }
+    expect(text).toBe('made');
+  });
 });

@@ -1,6 +1,6 @@
 // Calls `onChange` when any of a bundle's source files changes. Watches their directories, not
 // the files, because editors often save by replacing a file, which ends a per-file watch.
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
 export class SourceWatcher {
@@ -48,7 +48,9 @@ export class SourceWatcher {
     const watched = new Set(this.#watchers.map((w) => (w as FSWatcher & { dir?: string }).dir));
     for (const file of errorFiles) {
       if (file.includes(`${path.sep}node_modules${path.sep}`)) continue;
-      const dir = path.dirname(file);
+      // A missing import's folder may not exist yet either: its nearest existing parent sees it made.
+      let dir = path.dirname(file);
+      while (!existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
       if (watched.has(dir)) continue;
       watched.add(dir);
       this.#watch(dir);

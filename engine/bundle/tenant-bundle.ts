@@ -208,7 +208,7 @@ async function build(options: esbuild.BuildOptions, cwd: string | undefined, for
   } catch (err) {
     const failure = err as esbuild.BuildFailure;
     if (!Array.isArray(failure.errors)) throw err;
-    const files = failure.errors.flatMap((e) => (e.location?.file ? [path.resolve(cwd ?? process.cwd(), e.location.file)] : []));
+    const files = failure.errors.flatMap((e) => errorFiles(e, cwd ?? process.cwd()));
     throw new BundleError('the function\'s code could not be bundled', failure.errors.map(formatMessage), [...new Set(files)]);
   }
   const code = result.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
@@ -217,6 +217,17 @@ async function build(options: esbuild.BuildOptions, cwd: string | undefined, for
     .filter((p) => !p.startsWith('<'))
     .map((p) => path.resolve(cwd ?? process.cwd(), p));
   return { bundle: { code, format, sourceMap, inputs }, usesImportMeta: result.warnings.some((w) => w.id === 'empty-import-meta') };
+}
+
+/**
+ * The files an error is about: where it points, and for an import that does not resolve, the
+ * file it names (relative to the importer), which the fix may create.
+ */
+function errorFiles(m: esbuild.Message, cwd: string): string[] {
+  if (!m.location?.file) return [];
+  const importer = path.resolve(cwd, m.location.file);
+  const missing = /^Could not resolve "(\.{1,2}\/[^"]*|\/[^"]*)"/.exec(m.text)?.[1];
+  return missing === undefined ? [importer] : [importer, path.resolve(path.dirname(importer), missing)];
 }
 
 function formatMessage(m: esbuild.Message): string {
