@@ -239,8 +239,10 @@ describe('streamed response bodies', () => {
     await settle(300);
     const later = await count();
     // Production stopped: what was pulled fits in the socket buffers and the host's read-ahead.
+    // (Loopback's buffers grow with load: 16 MB past what was read was exceeded once, by 0.6 MB,
+    // in a full run on a loaded machine; an endless stream without backpressure passes any bound.)
     expect(later.pulled).toBe(paused.pulled);
-    expect(later.pulled * CHUNK).toBeLessThan(received + 16 * 1024 * 1024);
+    expect(later.pulled * CHUNK).toBeLessThan(received + 32 * 1024 * 1024);
     res.destroy();
     await expect.poll(async () => (await count()).cancelled, { timeout: 2_000 }).toBe(true);
   });
