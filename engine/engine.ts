@@ -481,7 +481,7 @@ export class Engine {
       const { replicas } = slot.fn;
       yield {
         name: slot.name, cpuNs: replicas.cpuNs(), heapBytes: replicas.heapBytes(), queueLength: slot.fn.queue.length, replicas: replicas.all.length,
-        webSockets: replicas.held,
+        webSockets: replicas.held, cacheBytes: this.#caches.get(slot.name)?.bytes ?? 0,
       };
     }
   }

@@ -55,6 +55,7 @@ describe('the Cache API in tenant code', () => {
     expect(await (await call('a', 'op=put&body=first')).text()).toBe('first');
     const hit = await call('a', 'op=match');
     expect([hit.status, await hit.text(), hit.headers.get('cf-cache-status'), hit.headers.get('etag')]).toEqual([200, 'first', 'HIT', '"e1"']);
+    expect(await engine.metrics.text()).toMatch(/islet_cache_bytes\{function="a"\} [1-9]\d*/);
     // Another function's cache, and another cache name, are their own.
     expect((await call('b', 'op=match')).status).toBe(404);
     expect((await call('a', 'op=match&named')).status).toBe(404);

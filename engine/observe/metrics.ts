@@ -24,6 +24,8 @@ export interface FunctionGauges {
   replicas: number;
   /** WebSockets its isolates hold open. */
   webSockets: number;
+  /** Bytes of responses its Cache API keeps. */
+  cacheBytes: number;
 }
 
 /** Request latency buckets, in seconds: sub-millisecond hello answers up to the wall-clock limit. */
@@ -120,6 +122,7 @@ export class EngineMetrics {
     perFunction('islet_queue_length', 'Requests waiting for a replica', (f) => f.queueLength);
     perFunction('islet_replicas', 'Isolates serving the function', (f) => f.replicas);
     perFunction('islet_websockets_open', 'WebSockets the function\'s isolates hold open', (f) => f.webSockets);
+    perFunction('islet_cache_bytes', 'Bytes of responses the function\'s Cache API keeps', (f) => f.cacheBytes);
     new Gauge({
       name: 'islet_isolates_alive', help: 'Live isolates (all functions, booting included)', registers: [r],
       collect() {
