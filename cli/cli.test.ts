@@ -12,6 +12,16 @@ import { request } from '../engine/gateway/test-http.ts';
 import { parsePrometheus } from './bench/prometheus.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** What `url` answers once `islet dev` has reloaded to answer `want` (or after ~5 s, whatever it answers then). */
+async function answerOnceReloaded(url: string, want: string): Promise<string> {
+  let text = '';
+  for (let i = 0; i < 100 && text !== want; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    text = (await request(url)).text;
+  }
+  return text;
+}
 const ISLET = path.join(ROOT, 'cli/islet.js');
 const children: ChildProcess[] = [];
 let tmp: string;
@@ -380,12 +390,7 @@ describe('islet dev', () => {
     expect((await request(url, { path: '/any/path' })).text).toBe('first /any/path');
 
     await writeFile(path.join(dir, 'message.ts'), 'export const message = "second";\n');
-    let text = '';
-    for (let i = 0; i < 100 && text !== 'second /'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      text = (await request(url)).text;
-    }
-    expect(text).toBe('second /');
+    expect(await answerOnceReloaded(url, 'second /')).toBe('second /');
 
     // A broken save keeps the last good version serving and says why.
     await writeFile(path.join(dir, 'message.ts'), 'export const message = ;\n');
@@ -399,11 +404,7 @@ describe('islet dev', () => {
     for (let i = 0; i < 100 && !output().includes('later.ts'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(output()).toContain('later.ts');
     await writeFile(path.join(dir, 'later.ts'), 'export const message = "third";\n');
-    for (let i = 0; i < 100 && text !== 'third /'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      text = (await request(url)).text;
-    }
-    expect(text).toBe('third /');
+    expect(await answerOnceReloaded(url, 'third /')).toBe('third /');
   });
 
   it('runs the scheduled handler on GET /__scheduled with --test-scheduled', async () => {
@@ -490,12 +491,7 @@ describe('flags', () => {
     expect([first.status, first.headers['islet-error']]).toEqual([500, 'bad-code']);
     expect(first.text).toMatch(/does not build:[\s\S]*broken\.ts:2:\d+: error/);
     await writeFile(broken, 'export default { fetch: () => new Response("fixed") };\n');
-    let text = '';
-    for (let i = 0; i < 100 && text !== 'fixed'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      text = (await request(url)).text;
-    }
-    expect(text).toBe('fixed');
+    expect(await answerOnceReloaded(url, 'fixed')).toBe('fixed');
   });
 
   it('dev started on an import that does not build, in another folder, reloads once that file is fixed', async () => {
@@ -509,12 +505,7 @@ describe('flags', () => {
     const { url, output } = await start(['dev', entry, '--port', '0']);
     expect(output()).toMatch(/word\.ts:1:\d+: error/);
     await writeFile(path.join(lib, 'word.ts'), 'export const word = "mended";\n');
-    let text = '';
-    for (let i = 0; i < 100 && text !== 'mended'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      text = (await request(url)).text;
-    }
-    expect(text).toBe('mended');
+    expect(await answerOnceReloaded(url, 'mended')).toBe('mended');
   });
 
   it('dev started on an import of a file that does not exist yet, in a folder that does not either, reloads once it is made', async () => {
@@ -528,11 +519,6 @@ describe('flags', () => {
     // Give the watcher a moment to take the new folder on (the failed rebuild its making triggers).
     await new Promise((r) => setTimeout(r, 300));
     await writeFile(path.join(tmp, 'later', 'word.ts'), 'export const word = "made";\n');
-    let text = '';
-    for (let i = 0; i < 100 && text !== 'made'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      text = (await request(url)).text;
-    }
-    expect(text).toBe('made');
+    expect(await answerOnceReloaded(url, 'made')).toBe('made');
   });
 });
