@@ -36,7 +36,7 @@ import { abortRequest } from './dispatch/client-signal.ts';
 import { cancelResponseStream, pullResponseStream } from './dispatch/response-stream.ts';
 import { settleRequestChunk } from './dispatch/request-stream.ts';
 import { settleAi } from './bindings/ai.ts';
-import { defineWebSockets, socketEvent } from './host/websocket.ts';
+import { defineIsolateWebSockets, socketEvent } from './host/websocket.ts';
 
 const globals: Record<string, unknown> = {
   URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
@@ -90,10 +90,8 @@ const lazyGlobals: Record<string, () => unknown> = {
   WebSocketPair: () => webSockets().WebSocketPair,
 };
 
-let sockets: ReturnType<typeof defineWebSockets> | undefined;
-function webSockets(): ReturnType<typeof defineWebSockets> {
-  sockets ??= defineWebSockets(eventInterfaces() as never);
-  return sockets;
+function webSockets(): ReturnType<typeof defineIsolateWebSockets> {
+  return defineIsolateWebSockets(eventInterfaces() as never);
 }
 
 let cacheModule: typeof import('./host/cache-storage.ts') | undefined;

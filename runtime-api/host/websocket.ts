@@ -1,257 +1,38 @@
-// Workers' server-side WebSockets: `new WebSocketPair()` gives two ends; the handler
-// accepts one (`server.accept()`) and answers the upgrade with the other
-// (`new Response(null, { status: 101, webSocket: client })`). The host then completes the
-// handshake with the client and carries messages both ways: what the tenant sends goes out
-// through host.wsSend, what the client sends comes in through socketEvent, under the function's
-// CPU limit per message. Outbound WebSockets (`new WebSocket(url)`, fetch with Upgrade) are not
-// offered, nor are the two ends talking to each other inside the isolate: one end is the client's. Defined on first use (index.ts, lazyGlobals), like the event interfaces it fires.
-import { DOMException, EventTarget, TextEncoder, type Event } from '../web/index.ts';
+// The isolate's WebSockets (websocket-api.ts) over host calls: the runtime's own events and
+// WebIDL conversions, host.wsSend / host.wsClose out, socketEvent in. Defined on first use
+// (index.ts, lazyGlobals), like the event interfaces it fires.
+import { DOMException, EventTarget, TextEncoder } from '../web/index.ts';
 import { defineInterface, requireArguments, toDOMString, toUnsignedShort } from '../webidl/index.ts';
+import { defineWebSockets, type WebSocketDeps, type WebSockets } from './websocket-api.ts';
 import { host } from './host-calls.ts';
-
-/** Workers' bound on one message, either way. */
-export const MAX_MESSAGE_BYTES = 1024 * 1024;
-/** WebSockets §9.3.3: a close reason is at most 123 bytes of UTF-8. */
-const MAX_REASON_BYTES = 123;
-
-// What the host tells socketEvent.
-export const SOCKET_MESSAGE = 0;
-export const SOCKET_CLOSE = 1;
-/** The host knows the socket now: what was sent before may go. */
-export const SOCKET_LINKED = 2;
-
-interface EventClasses {
-  MessageEvent: new (type: string, init?: Record<string, unknown>) => Event;
-  CloseEvent: new (type: string, init?: Record<string, unknown>) => Event;
-}
-
-interface WebSockets {
-  WebSocket: new (url?: unknown) => EventTarget;
-  WebSocketPair: new () => Record<0 | 1, EventTarget>;
-  /** The end a Response carries: its peer is bound to the host, under the id returned. */
-  handOver(end: unknown): number;
-  event(id: number, kind: number, data: unknown, code: number, reason: string): void;
-}
 
 let defined: WebSockets | undefined;
 
+/** Makes the classes, once, with the runtime's MessageEvent and CloseEvent. */
+export function defineIsolateWebSockets(events: Pick<WebSocketDeps, 'MessageEvent' | 'CloseEvent'>): WebSockets {
+  defined ??= defineWebSockets({
+    EventTarget: EventTarget as unknown as WebSocketDeps['EventTarget'],
+    DOMException: DOMException as unknown as WebSocketDeps['DOMException'],
+    MessageEvent: events.MessageEvent,
+    CloseEvent: events.CloseEvent,
+    encoder: new TextEncoder(),
+    toDOMString,
+    toUnsignedShort,
+    requireArguments,
+    defineInterface,
+    send: (id, data) => host().wsSend(id, data),
+    close: (id, code, reason) => host().wsClose(id, code, reason),
+  });
+  return defined;
+}
+
 /** For dispatch: the id the host knows the socket by, or a TypeError if `end` is no WebSocketPair end. */
 export function handOverSocket(end: unknown): number {
-  if (!defined) throw new TypeError('a Response\'s webSocket must be an end of a WebSocketPair');
+  if (!defined) throw new TypeError("a Response's webSocket must be an end of a WebSocketPair");
   return defined.handOver(end);
 }
 
 /** Called by the host: the client's message (a string for text, an ArrayBuffer for binary) or close. */
 export function socketEvent(id: number, kind: number, data: unknown, code: number, reason: string): void {
   defined?.event(id, kind, data, code, reason);
-}
-
-export function defineWebSockets(events: EventClasses): WebSockets {
-  const constructing = Symbol('WebSocket');
-  const bound = new Map<number, WebSocket>();
-  let nextId = 1;
-  const encoder = new TextEncoder();
-  // Set by the class's static block, which alone reaches its private fields.
-  let makePair: () => [WebSocket, WebSocket];
-  let handOver: (end: unknown) => number;
-  let deliver: WebSockets['event'];
-
-  class WebSocket extends EventTarget {
-    static readonly CONNECTING = 0;
-    static readonly OPEN = 1;
-    static readonly CLOSING = 2;
-    static readonly CLOSED = 3;
-    declare readonly CONNECTING: 0;
-    declare readonly OPEN: 1;
-    declare readonly CLOSING: 2;
-    declare readonly CLOSED: 3;
-
-    #state = 1;
-    #accepted = false;
-    /** Given to a Response: the client now holds this end, and it is no longer the tenant's. */
-    #handed = false;
-    #peer: WebSocket | undefined;
-    /** Its id on the host, once its peer was handed over. */
-    #id = 0;
-    /** Events that came before accept(). */
-    #early: (() => void)[] | undefined = [];
-    /** What this end sent, and its close, before the host knew the socket (until SOCKET_LINKED). */
-    #outbox: (() => string | null)[] | undefined = [];
-    readonly #handlers = new Map<string, ((event: Event) => unknown) | null>();
-
-    constructor(url?: unknown, token?: unknown) {
-      if (token !== constructing) {
-        throw new TypeError('islet opens no outbound WebSockets: answer an upgrade request with a WebSocketPair (new Response(null, { status: 101, webSocket: client }))');
-      }
-      super();
-    }
-
-    get readyState(): number {
-      return this.#state;
-    }
-
-    get url(): null {
-      return null;
-    }
-
-    get protocol(): string {
-      return '';
-    }
-
-    get extensions(): string {
-      return '';
-    }
-
-    /** Starts the delivery of this end's events: those that came before, then the rest as they come. */
-    accept(): void {
-      if (this.#handed) throw new TypeError('this end of the WebSocketPair was given to a Response: accept the other one');
-      if (this.#accepted) return;
-      this.#accepted = true;
-      const early = this.#early!;
-      this.#early = undefined;
-      for (const fire of early) fire();
-    }
-
-    send(message: unknown): void {
-      requireArguments(arguments.length, 1, "Failed to execute 'send' on 'WebSocket'");
-      if (this.#handed) throw new TypeError('this end of the WebSocketPair was given to a Response: send on the other one');
-      if (!this.#accepted) throw new TypeError('You must call accept() on this WebSocket before sending messages.');
-      if (this.#state !== 1) throw new TypeError("Can't call WebSocket send() after close().");
-      let data: string | ArrayBuffer;
-      if (message instanceof ArrayBuffer) data = message.slice(0);
-      // A view's bytes, copied out of whatever buffer it is on (a SharedArrayBuffer's too).
-      else if (ArrayBuffer.isView(message)) data = new Uint8Array(message.buffer, message.byteOffset, message.byteLength).slice().buffer;
-      else if (Object.prototype.toString.call(message) === '[object SharedArrayBuffer]') data = new Uint8Array(message as ArrayBufferLike).slice().buffer;
-      else data = toDOMString(message);
-      // A string's UTF-8 is at most 3 bytes a code unit: most need no encoding to be measured.
-      const size = typeof data !== 'string' ? data.byteLength : data.length * 3 <= MAX_MESSAGE_BYTES ? 0 : encoder.encode(data).byteLength;
-      if (size > MAX_MESSAGE_BYTES) throw new RangeError(`a WebSocket message is at most ${MAX_MESSAGE_BYTES} bytes, got ${size}`);
-      this.#toHost(() => host().wsSend(this.#id, data));
-    }
-
-    close(code?: unknown, reason?: unknown): void {
-      if (this.#handed) throw new TypeError('this end of the WebSocketPair was given to a Response: close the other one');
-      let closeCode = 1005;
-      if (code !== undefined) {
-        closeCode = toUnsignedShort(code);
-        if (closeCode !== 1000 && (closeCode < 3000 || closeCode > 4999)) {
-          throw new DOMException(`The close code must be 1000 or from 3000 to 4999, got ${closeCode}`, 'InvalidAccessError');
-        }
-      }
-      const why = reason === undefined ? '' : toDOMString(reason);
-      if (encoder.encode(why).byteLength > MAX_REASON_BYTES) throw new DOMException(`The close reason must be at most ${MAX_REASON_BYTES} bytes`, 'SyntaxError');
-      if (this.#state !== 1) return;
-      this.#state = 2;
-      this.#toHost(() => host().wsClose(this.#id, closeCode, why));
-    }
-
-    /**
-     * Sends to the client, through the host, once the host knows this socket: before the
-     * response that hands its peer over has even been answered, what the handler sends waits.
-     */
-    #toHost(send: () => string | null): void {
-      if (this.#outbox) {
-        this.#outbox.push(send);
-        return;
-      }
-      // The host's word on it: the checks above run in the tenant's realm, the host's do not.
-      const refused = send();
-      if (refused !== null) throw new TypeError(refused);
-    }
-
-    /** An event for this end: fired now if accepted, else when it is. */
-    #arrive(fire: () => void): void {
-      if (this.#early) this.#early.push(fire);
-      else fire();
-    }
-
-    #fire(event: Event): void {
-      this.dispatchEvent(event);
-    }
-
-    #closed(code: number, reason: string, wasClean: boolean): void {
-      if (this.#state === 3) return;
-      this.#state = 3;
-      if (this.#id !== 0) bound.delete(this.#id);
-      this.#fire(new events.CloseEvent('close', { code, reason, wasClean }));
-    }
-
-    static {
-      const handler = (type: string) => ({
-        get(this: WebSocket) {
-          return this.#handlers.get(type) ?? null;
-        },
-        set(this: WebSocket, value: unknown) {
-          const previous = this.#handlers.get(type);
-          if (previous) this.removeEventListener(type, previous as never);
-          const callback = typeof value === 'function' ? (value as (event: Event) => unknown) : null;
-          this.#handlers.set(type, callback);
-          if (callback) this.addEventListener(type, callback as never);
-        },
-        configurable: true,
-        enumerable: true,
-      });
-      for (const type of ['open', 'message', 'close', 'error']) Object.defineProperty(WebSocket.prototype, `on${type}`, handler(type));
-      for (const [name, value] of [['CONNECTING', 0], ['OPEN', 1], ['CLOSING', 2], ['CLOSED', 3]] as const) {
-        Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
-      }
-      const pairOf = (client: WebSocket, server: WebSocket) => {
-        client.#peer = server;
-        server.#peer = client;
-      };
-      makePair = () => {
-        const client = new WebSocket(undefined, constructing);
-        const server = new WebSocket(undefined, constructing);
-        pairOf(client, server);
-        return [client, server];
-      };
-      handOver = (end) => {
-        if (!(end instanceof WebSocket) || end.#peer === undefined) throw new TypeError("a Response's webSocket must be an end of a WebSocketPair");
-        if (end.#handed || end.#accepted) throw new TypeError("a Response's webSocket must be the end of the WebSocketPair not accepted, and given to one Response only");
-        if (end.#state !== 1) throw new TypeError("a Response's webSocket must be open");
-        const peer = end.#peer;
-        end.#handed = true;
-        peer.#id = nextId++;
-        bound.set(peer.#id, peer);
-        return peer.#id;
-      };
-      deliver = (id, kind, data, code, reason) => {
-        const socket = bound.get(id);
-        if (!socket) return;
-        if (kind === SOCKET_LINKED) {
-          const outbox = socket.#outbox ?? [];
-          socket.#outbox = undefined;
-          for (const send of outbox) send();
-        } else if (kind === SOCKET_MESSAGE) {
-          socket.#arrive(() => {
-            if (socket.#state !== 3) socket.#fire(new events.MessageEvent('message', { data }));
-          });
-        } else {
-          // The client's close (or the host's, when it went away): the socket is closed either way.
-          socket.#arrive(() => socket.#closed(code, reason, code !== 1006));
-        }
-      };
-    }
-  }
-
-  class WebSocketPair {
-    declare 0: WebSocket;
-    declare 1: WebSocket;
-
-    constructor() {
-      const [client, server] = makePair();
-      Object.defineProperty(this, 0, { value: client, enumerable: true });
-      Object.defineProperty(this, 1, { value: server, enumerable: true });
-    }
-  }
-
-  defineInterface(WebSocket, 'WebSocket');
-  defineInterface(WebSocketPair, 'WebSocketPair');
-  defined = {
-    WebSocket: WebSocket as unknown as WebSockets['WebSocket'],
-    WebSocketPair: WebSocketPair as unknown as WebSockets['WebSocketPair'],
-    handOver: (end) => handOver(end),
-    event: (id, kind, data, code, reason) => deliver(id, kind, data, code, reason),
-  };
-  return defined;
 }
