@@ -7,6 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { Engine, createGateway, serveGateway, type IsolationTier, type TierName } from '../index.ts';
+import { WebSocket } from 'ws';
 import { bodyEnding, chunkedUpload, disconnectEarly, request, type TestResponse } from '../gateway/test-http.ts';
 import { ContainerTier, GvisorTier, MicrovmTier, ProcessTier } from './index.ts';
 
@@ -345,10 +346,54 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     });
   });
 
-  it('says plainly that WebSockets are served on the isolate tier only', async () => {
-    const code = `export default { fetch() { try { new WebSocketPair(); return new Response('made'); } catch (e) { return new Response(e.constructor.name + ': ' + e.message); } } }`;
-    await backend.engine!.deploy('pair', { code, tier });
-    expect((await get(backend, 'pair')).text).toMatch(/^TypeError: WebSocketPair: WebSockets are served on the isolate tier only/);
+  it('serves WebSockets as the isolate tier does: text and binary both ways, the tenant\'s close, each message metered', async () => {
+    const code = `export default { fetch(request) {
+      const [client, server] = Object.values(new WebSocketPair());
+      server.accept();
+      server.addEventListener('message', (event) => {
+        if (event.data === 'bye') return server.close(4000, 'asked to');
+        if (event.data === 'spin') for (;;) {}
+        server.send(typeof event.data === 'string' ? 'echo:' + event.data : new Uint8Array(event.data).reverse());
+      });
+      server.send('hello');
+      return new Response(null, { status: 101, webSocket: client, headers: { 'x-tier': 'yes' } });
+    } }`;
+    await backend.engine!.deploy('wsecho', { code, tier, limits: { cpuMs: 50 } });
+    const session = async (steps: (ws: WebSocket, next: () => Promise<unknown>) => Promise<void>) => {
+      const ws = new WebSocket(backend.url!.replace('http', 'ws'), { headers: { host: 'wsecho.localhost' } });
+      const messages: unknown[] = [];
+      const waiting: (() => void)[] = [];
+      ws.on('message', (data, binary) => {
+        messages.push(binary ? [...new Uint8Array(data as Buffer)] : String(data));
+        waiting.splice(0).forEach((wake) => wake());
+      });
+      const closed = new Promise<number>((resolve) => ws.on('close', resolve));
+      await new Promise<void>((resolve, reject) => {
+        ws.on('open', () => resolve());
+        ws.on('error', reject);
+      });
+      const next = async () => {
+        while (messages.length === 0) await new Promise<void>((wake) => waiting.push(wake));
+        return messages.shift();
+      };
+      await steps(ws, next);
+      return closed;
+    };
+    const code1 = await session(async (ws, next) => {
+      expect(await next()).toBe('hello');
+      ws.send('hi');
+      expect(await next()).toBe('echo:hi');
+      ws.send(new Uint8Array([1, 2, 3]));
+      expect(await next()).toEqual([3, 2, 1]);
+      ws.send('bye');
+    });
+    expect(code1).toBe(4000);
+    // A spinning handler is stopped at its CPU limit; the socket closes 1011.
+    const code2 = await session(async (ws, next) => {
+      await next();
+      ws.send('spin');
+    });
+    expect(code2).toBe(1011);
   });
 
   it('streams a big or chunked request body to the tenant as it reads it, as the isolate tier does', async () => {

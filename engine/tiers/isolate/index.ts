@@ -79,4 +79,4 @@ export class IsolateTier implements IsolationTier {
   }
 }
 
-export { LimitEnforcer, type MeteredTask, type SandboxMeter } from './limit-enforcer.ts';
+export { LimitEnforcer, type MeteredTask, type SandboxMeter, type Turn } from './limit-enforcer.ts';

@@ -13,10 +13,26 @@ import {
   WallLimitError,
 } from '../../errors.ts';
 import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
+import { Fifo, MAX_SOCKET_MESSAGE_BYTES, SocketInflow, SocketLink } from '../socket-link.ts';
 import { EgressError, ResponseBytes } from '../../egress/index.ts';
 import { MAX_PENDING_SUBREQUESTS } from '../../limits.ts';
 import { MALFORMED_RESPONSE, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
-import type { LimitEnforcer, SandboxMeter } from '../isolate/index.ts';
+import type { LimitEnforcer, SandboxMeter, Turn } from '../isolate/index.ts';
+
+// The runtime's WebSocket event kinds (runtime-api/host/websocket-api.ts).
+const SOCKET_MESSAGE = 0;
+const SOCKET_CLOSE = 1;
+const SOCKET_LINKED = 2;
+
+/** A WebSocket event on its way to the tenant; `taken` once handled (a client message's accounting). */
+interface SocketEvent {
+  id: number;
+  kind: number;
+  data?: string | ArrayBuffer;
+  code?: number;
+  reason?: string;
+  taken?: () => void;
+}
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import { BODY_AFTER_RESPONSE, RequestBody, type BodyChunk } from '../request-body.ts';
 import { StreamedBody } from '../streamed-body.ts';
@@ -193,6 +209,11 @@ export class ProcessSandbox implements Sandbox {
   /** Subrequests the requests in flight may still make, pooled as in the isolate tier (isolate-sandbox.ts). */
   #subrequestBudget = 0;
   readonly #subrequests = new Map<number, AbortController>();
+  /** Open WebSockets, by the runtime's id, their events on the way in, and the one being handled. */
+  readonly #sockets = new Map<number, SocketLink>();
+  readonly #socketInbox = new Fifo<SocketEvent>();
+  #socketTurn: { turn: Turn; taken: (() => void) | undefined } | undefined;
+  readonly #socketInflow = new SocketInflow();
   readonly #pings = new Map<number, (ok: boolean) => void>();
   readonly #logBudget = new LogBudget();
   #hostPid = 0;
@@ -471,6 +492,9 @@ export class ProcessSandbox implements Sandbox {
         return this.#logBudget.line(spec.log, String(head.level), message, undefined, rewrite);
       }
       case 'fetch': return this.#startFetch(head, body);
+      case 'ws-send': return this.#socketSend(head, body);
+      case 'ws-close': return this.#socketClose(head);
+      case 'ws-done': return this.#socketDone();
       case 'cache': return this.#cacheOp(head, body);
       case 'fetch-abort': return this.#subrequests.get(Number(head.id))?.abort();
       case 'body-pull': return this.#pullRequestBody(Number(head.id));
@@ -484,6 +508,7 @@ export class ProcessSandbox implements Sandbox {
     if (!task || task.answered) return;
     task.answered = true;
     task.waitUntilPending = head.waitUntil === true;
+    if (head.webSocket !== undefined) return this.#answerWithSocket(task, head);
     const statusText = typeof head.statusText === 'string' && head.statusText !== '' ? head.statusText : undefined;
     // Fields every answer carries beside its body: a reason phrase and encodeBody 'manual', if any.
     const extra = { ...(statusText && { statusText }), ...(head.encoded === true && { encodedByTenant: true }) };
@@ -603,6 +628,79 @@ export class ProcessSandbox implements Sandbox {
     this.#send({ t: 'cache-res', id, status, statusText, headers, hasBody: kept !== null }, kept && new Uint8Array(kept));
   }
 
+  /** `task` answered an upgrade with a WebSocketPair end: the runtime knows its other end as `head.webSocket`. */
+  #answerWithSocket(task: ProcessTask, head: FrameHead): void {
+    const socketId = head.webSocket;
+    const problem = wireResponseProblem(200, head.headers);
+    if (problem !== undefined || typeof socketId !== 'number' || !Number.isSafeInteger(socketId) || socketId <= 0 || this.#sockets.has(socketId)) {
+      task.reject(new TenantExceptionError(this.#spec!.name, 'TypeError', problem ?? MALFORMED_RESPONSE, ''));
+    } else {
+      const link = new SocketLink(this.#socketInflow, {
+        message: (data, taken) => this.#toSocket({ id: socketId, kind: SOCKET_MESSAGE, data, taken }),
+        closed: (code, reason) => {
+          this.#sockets.delete(socketId);
+          this.#toSocket({ id: socketId, kind: SOCKET_CLOSE, code, reason });
+        },
+      });
+      this.#sockets.set(socketId, link);
+      this.#toSocket({ id: socketId, kind: SOCKET_LINKED });
+      task.requestBody?.release();
+      task.resolve({ status: 101, headers: head.headers as string[], body: null, webSocket: link });
+    }
+    this.#finishIfDone(task);
+  }
+
+  /**
+   * A WebSocket event for the tenant: one at a time, in order, each a turn under cpuMs of its own
+   * until the runtime says 'ws-done' (as on the isolate tier).
+   */
+  #toSocket(event: SocketEvent): void {
+    this.#socketInbox.push(event);
+    this.#nextSocketEvent();
+  }
+
+  #nextSocketEvent(): void {
+    if (this.#socketTurn || !this.alive) return;
+    const next = this.#socketInbox.shift();
+    if (!next) return;
+    this.#socketTurn = { turn: this.#meter!.startTurn(), taken: next.taken };
+    const data = next.data;
+    this.#send({ t: 'ws', id: next.id, kind: next.kind, text: typeof data === 'string', code: next.code ?? 0, reason: next.reason ?? '' },
+      data === undefined ? null : typeof data === 'string' ? Buffer.from(data) : new Uint8Array(data));
+  }
+
+  #socketDone(): void {
+    const current = this.#socketTurn;
+    if (!current) throw new Error('a WebSocket event was done that was not given');
+    this.#meter?.endTurn(current.turn);
+    this.#socketTurn = undefined;
+    current.taken?.();
+    this.#nextSocketEvent();
+  }
+
+  /** The tenant sends on WebSocket `id`: checked here, whatever its runtime checked. */
+  #socketSend(head: FrameHead, body: Uint8Array | null): void {
+    const link = this.#sockets.get(Number(head.id));
+    if (!link) return;
+    const bytes = body ?? new Uint8Array(0);
+    if (bytes.byteLength > MAX_SOCKET_MESSAGE_BYTES) return link.close(1009, 'the function sent a message over 1 MB');
+    link.send(head.text === true ? Buffer.from(bytes).toString('utf8') : toArrayBuffer(bytes) ?? new ArrayBuffer(0));
+  }
+
+  #socketClose(head: FrameHead): void {
+    const link = this.#sockets.get(Number(head.id));
+    const { code, reason } = head;
+    if (!link) return;
+    const valid = code === 1000 || code === 1005 || (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999);
+    if (!valid || typeof reason !== 'string' || Buffer.byteLength(reason) > 123) return link.close(1008, 'the function closed with a code or reason it may not');
+    link.close(code, reason);
+  }
+
+  /** WebSockets open: the sandbox is not idle while it holds any, though they take no request slot. */
+  get held(): number {
+    return this.#sockets.size;
+  }
+
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {
     const memoryMb = this.#spec?.limits.memoryMb ?? 0;
     // Node's own report, or (in a VM, whose console is this stderr) the guest kernel's OOM killer.
@@ -635,6 +733,10 @@ export class ProcessSandbox implements Sandbox {
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
     for (const ping of this.#pings.values()) ping(false);
+    // 1012 (service restart) when stopped — a redeploy, an unload —, 1011 when a limit ended it.
+    for (const link of this.#sockets.values()) link.end(quiet ? 1012 : 1011, quiet ? 'the function was restarted' : 'the function hit a limit');
+    this.#sockets.clear();
+    this.#socketInbox.clear();
     this.#channel.destroy();
     // SIGKILL both: the launcher's process (bwrap, which takes its sandbox down with it) and node.
     if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');

@@ -22,6 +22,7 @@ import { defineServiceWorker, exposeBindings, takeBackBindings, tenantHandler } 
 import { nodeDigestName } from '../../../runtime-api/host/digest-names.ts';
 import { defineDigestStream } from '../../../runtime-api/host/digest-stream.ts';
 import { defineCacheApi, type CachedAnswer } from '../../../runtime-api/host/cache-api.ts';
+import { defineWebSockets, SOCKET_MESSAGE, type WebSocketDeps } from '../../../runtime-api/host/websocket-api.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
 
 interface ExportedHandler {
@@ -39,6 +40,16 @@ const input: Readable = device ? createReadStream('', { fd: inFd, highWaterMark:
 const output: Writable = device ? createWriteStream('', { fd: outFd }) : inFd === outFd ? (input as Socket) : new Socket({ fd: outFd, readable: false, writable: true });
 const reader = new FrameReader(MAX_FRAME_BYTES);
 const subrequests = new Map<number, { resolve(frame: Frame): void; reject(err: unknown): void }>();
+/** A frame's body as an ArrayBuffer of its own (frames are copies of their own: protocol.ts). */
+function arrayBufferOf(body: Uint8Array | null): ArrayBuffer {
+  if (!body) return new ArrayBuffer(0);
+  return body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body.buffer as ArrayBuffer : body.slice().buffer;
+}
+
+/** Responses answering an upgrade, with the WebSocketPair end each gives the client. */
+const responseSockets = new WeakMap<Response, unknown>();
+/** Thrown past runRequest's answer when the answer went out already (a WebSocket's 101). */
+const SENT = Symbol('sent');
 let nextSubrequest = 1;
 let handler: ExportedHandler | undefined;
 let env: Record<string, unknown> = {};
@@ -179,6 +190,12 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
     const response = await handler.fetch(request, env, ctx);
     if (!(response instanceof Response)) throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${typeof response === 'string' ? `the string ${JSON.stringify(response.slice(0, 40))}` : String(response)}`);
     if (response.type === 'error') throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
+    const socketEnd = responseSockets.get(response);
+    if (socketEnd !== undefined) {
+      const socket = webSockets.handOver(socketEnd);
+      send({ t: 'res', id, status: 101, statusText: '', headers: flatHeaders(response.headers), hasBody: false, webSocket: socket, waitUntil: ctx.promises.length > 0 });
+      throw SENT;
+    }
     const answer = {
       t: 'res', id, status: response.status, statusText: response.statusText, headers: flatHeaders(response.headers),
       ...(encodedByTenant.has(response) && { encoded: true }),
@@ -192,7 +209,7 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
       send({ ...answer, hasBody: true, stream: rest !== undefined, ...(rest && length !== undefined && { length }), waitUntil: ctx.promises.length > 0 }, bytes);
     }
   } catch (err) {
-    send({ t: 'exc', id, ...errorFields(err), waitUntil: ctx.promises.length > 0 });
+    if (err !== SENT) send({ t: 'exc', id, ...errorFields(err), waitUntil: ctx.promises.length > 0 });
   }
   // A streamed body's request ends with its stream (pullBody, cancelBody).
   if (!streams.has(id)) clientSignals.delete(id);
@@ -392,6 +409,16 @@ function onFrame({ head, body }: Frame): void {
     case 'cancel': cancelBody(head.id!); break;
     case 'abort': abortRequest(head.id!); break;
     case 'body-chunk': uploads.get(head.id!)?.(head, body); break;
+    case 'ws': {
+      // A WebSocket event, one at a time: 'ws-done' once its listeners have run (its CPU is metered as a turn).
+      const data = head.kind === SOCKET_MESSAGE ? (head.text === true ? Buffer.from(body ?? []).toString('utf8') : arrayBufferOf(body)) : null;
+      try {
+        webSockets.event(Number(head.id), Number(head.kind), data, Number(head.code ?? 0), String(head.reason ?? ''));
+      } finally {
+        send({ t: 'ws-done' });
+      }
+      break;
+    }
     case 'cache-res': {
       const pending = cacheCalls.get(head.id!);
       cacheCalls.delete(head.id!);
@@ -471,6 +498,8 @@ Object.defineProperty(globalThis, 'scheduler', { value: scheduler, writable: tru
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 globalThis.Response = new Proxy(globalThis.Response, {
   construct(target, args, newTarget) {
+    const webSocket = (args[1] as { webSocket?: unknown } | undefined)?.webSocket ?? null;
+    if (webSocket !== null || Number((args[1] as { status?: unknown } | undefined)?.status) === 101) return socketResponse(target, args, newTarget, webSocket);
     const status = (args[1] as { status?: unknown } | undefined)?.status;
     const body = args[0];
     const empty = body === '' || ((body instanceof ArrayBuffer || ArrayBuffer.isView(body)) && body.byteLength === 0);
@@ -480,6 +509,22 @@ globalThis.Response = new Proxy(globalThis.Response, {
     return response;
   },
 });
+/**
+ * Workers' `new Response(null, { status: 101, webSocket })`, which Node's Response refuses (101 is
+ * outside 200-599): made with 200, then shows 101 and its webSocket, and is sent as the upgrade's
+ * answer (runRequest). The same rules as the isolate tier's Response.
+ */
+function socketResponse(target: typeof Response, args: unknown[], newTarget: Function, webSocket: unknown): Response {
+  const init = (args[1] ?? {}) as ResponseInit & { webSocket?: unknown };
+  if (webSocket === null) throw new RangeError("Failed to construct 'Response': status 101 needs a webSocket (an end of a WebSocketPair)");
+  if (Number(init.status) !== 101) throw new RangeError(`Failed to construct 'Response': a response with a webSocket must have status 101, not ${init.status ?? 200}`);
+  const response = Reflect.construct(target, [null, { headers: init.headers, statusText: init.statusText }], newTarget) as Response;
+  Object.defineProperty(response, 'status', { value: 101 });
+  Object.defineProperty(response, 'webSocket', { value: webSocket });
+  responseSockets.set(response, webSocket);
+  return response;
+}
+
 /** Workers' crypto.DigestStream, as the isolate tier has it, over node:crypto. */
 const DigestStream = defineDigestStream(WritableStream, {
   hasher(algorithm) {
@@ -534,13 +579,37 @@ for (const [name, value] of Object.entries(cacheApi)) {
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
 }
 
-// WebSockets are served on the isolate tier only: a clear error rather than a ReferenceError.
-class WebSocketPair {
-  constructor() {
-    throw new TypeError('WebSocketPair: WebSockets are served on the isolate tier only; this function runs on a process-based tier');
-  }
+// Workers' server-side WebSockets, as the isolate tier has them: the host carries the messages
+// ('ws-send', 'ws-close' out; 'ws' in, each answered 'ws-done').
+const webSockets = defineWebSockets({
+  EventTarget: EventTarget as unknown as WebSocketDeps['EventTarget'],
+  DOMException: DOMException as unknown as WebSocketDeps['DOMException'],
+  MessageEvent: MessageEvent as unknown as WebSocketDeps['MessageEvent'],
+  CloseEvent: CloseEvent as unknown as WebSocketDeps['CloseEvent'],
+  encoder: new TextEncoder(),
+  toDOMString: (value) => `${value as string}`,
+  // WebIDL unsigned short: ToNumber, truncated, modulo 2^16.
+  toUnsignedShort: (value) => {
+    const n = Math.trunc(Number(value));
+    return Number.isFinite(n) ? ((n % 65536) + 65536) % 65536 : 0;
+  },
+  requireArguments: (given, required, where) => {
+    if (given < required) throw new TypeError(`${where}: ${required} argument${required === 1 ? '' : 's'} required, but only ${given} present`);
+  },
+  defineInterface: (cls, name) => Object.defineProperty(cls.prototype, Symbol.toStringTag, { value: name, configurable: true }),
+  // The host checks them again; what it refuses it cannot say back in time to throw here.
+  send: (id, data) => {
+    send({ t: 'ws-send', id, text: typeof data === 'string' }, typeof data === 'string' ? Buffer.from(data) : new Uint8Array(data));
+    return null;
+  },
+  close: (id, code, reason) => {
+    send({ t: 'ws-close', id, code, reason });
+    return null;
+  },
+});
+for (const name of ['WebSocket', 'WebSocketPair'] as const) {
+  Object.defineProperty(globalThis, name, { value: webSockets[name], writable: true, configurable: true, enumerable: false });
 }
-Object.defineProperty(globalThis, 'WebSocketPair', { value: WebSocketPair, writable: true, configurable: true, enumerable: false });
 
 // Workers' byte TransformStreams, as the isolate tier defines them.
 const identity = defineIdentityStreams(TransformStream, (chunk) => bytesOf(chunk) ?? null, (readable, length) => declaredLengths.set(readable, length));
