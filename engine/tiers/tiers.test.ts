@@ -353,6 +353,7 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       server.addEventListener('message', (event) => {
         if (event.data === 'bye') return server.close(4000, 'asked to');
         if (event.data === 'spin') for (;;) {}
+        if (event.data === 'throw') throw new Error('a listener failed');
         server.send(typeof event.data === 'string' ? 'echo:' + event.data : new Uint8Array(event.data).reverse());
       });
       server.send('hello');
@@ -385,6 +386,10 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       expect(await next()).toBe('echo:hi');
       ws.send(new Uint8Array([1, 2, 3]));
       expect(await next()).toEqual([3, 2, 1]);
+      // A listener that throws is reported, as an uncaught error is; the socket (and sandbox) go on.
+      ws.send('throw');
+      ws.send('after');
+      expect(await next()).toBe('echo:after');
       ws.send('bye');
     });
     expect(code1).toBe(4000);

@@ -579,10 +579,49 @@ for (const [name, value] of Object.entries(cacheApi)) {
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
 }
 
+/**
+ * Node's EventTarget reports a listener's exception as an uncaught exception, which ends this
+ * process and every socket and request in it. A WebSocket's listeners report it as the isolate
+ * tier's do: to the function's log, the socket and the sandbox going on.
+ */
+type Listener = ((event: Event) => unknown) | { handleEvent(event: Event): unknown };
+type Wrapped = (event: Event) => unknown;
+
+class ReportingEventTarget extends EventTarget {
+  readonly #wrapped = new WeakMap<object, Map<string, Wrapped>>();
+
+  override addEventListener(type: string, listener: Listener | null, options?: Parameters<EventTarget['addEventListener']>[2]): void {
+    if (listener === null) return;
+    const byType = this.#wrapped.get(listener) ?? new Map<string, Wrapped>();
+    this.#wrapped.set(listener, byType);
+    let wrapper = byType.get(type);
+    if (!wrapper) {
+      const target = this;
+      wrapper = function (this: unknown, event: Event) {
+        try {
+          const result: unknown = typeof listener === 'function' ? listener.call(target, event) : listener.handleEvent(event);
+          // An async listener's rejection is an unhandled one, logged as such (process.on below).
+          return result;
+        } catch (err) {
+          send({ t: 'log', level: 'error', message: uncaught(err, false) });
+        }
+      };
+      byType.set(type, wrapper);
+    }
+    super.addEventListener(type, wrapper as (event: Event) => void, options);
+  }
+
+  override removeEventListener(type: string, listener: Listener | null, options?: Parameters<EventTarget['removeEventListener']>[2]): void {
+    if (listener === null) return;
+    const wrapper = this.#wrapped.get(listener)?.get(type);
+    super.removeEventListener(type, (wrapper ?? listener) as Wrapped, options);
+  }
+}
+
 // Workers' server-side WebSockets, as the isolate tier has them: the host carries the messages
 // ('ws-send', 'ws-close' out; 'ws' in, each answered 'ws-done').
 const webSockets = defineWebSockets({
-  EventTarget: EventTarget as unknown as WebSocketDeps['EventTarget'],
+  EventTarget: ReportingEventTarget as unknown as WebSocketDeps['EventTarget'],
   DOMException: DOMException as unknown as WebSocketDeps['DOMException'],
   MessageEvent: MessageEvent as unknown as WebSocketDeps['MessageEvent'],
   CloseEvent: CloseEvent as unknown as WebSocketDeps['CloseEvent'],
