@@ -3,7 +3,7 @@
 // for both tiers.
 import { CacheError, type CachedResponse, type CacheRequest, type FunctionCache } from './cache-store.ts';
 
-export type CacheOpResult = { ok: true; value: [number, string, string[], ArrayBuffer | null] | boolean | null } | { ok: false; message: string };
+export type CacheOpResult = { ok: true; value: [number, string, string[], ArrayBuffer | null] | boolean | number | null } | { ok: false; message: string };
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.length % 2 === 0 && v.every((s) => typeof s === 'string');
 
@@ -22,6 +22,9 @@ export function runCacheOp(cache: FunctionCache | undefined, op: unknown, cacheN
       }
       case 'delete':
         return { ok: true, value: cache.delete(cacheName, req, ignoreMethod === true) };
+      case 'limit':
+        // The runtime stops reading a body to put past it.
+        return { ok: true, value: cache.maxBytes };
       case 'put': {
         const res = responseOf(response);
         if (!res) return { ok: false, message: 'malformed cache call' };

@@ -328,21 +328,28 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       const fresh = await cache.match(new Request(key, { headers: { 'if-none-match': '"v"' } }));
       let refused;
       try { await cache.put(key, new Response('x', { status: 206 })); } catch (e) { refused = e.constructor.name + ': ' + e.message; }
+      // An endless body is refused once it passes cacheMb (1 here), its stream cancelled.
+      let tooBig, cancelled = false;
+      try {
+        await named.put(key + 'big', new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(256 * 1024)); }, cancel() { cancelled = true; } })));
+      } catch (e) { tooBig = e.constructor.name + ': ' + e.message; }
       return Response.json({
         hit: [hit.status, await hit.text(), hit.headers.get('cf-cache-status')],
         empty: [empty.status, empty.body === null, await empty.text()],
         part: [part.status, await part.text(), part.headers.get('content-range')],
         fresh: [fresh.status, fresh.body],
         refused,
+        tooBig: [tooBig, cancelled],
         deleted: [await cache.delete(key), await cache.delete(key), await cache.match(key)],
       });
     } }`;
-    await Promise.all([backend.engine!.deploy('cacher', { code, tier }), isolate.engine!.deploy('cacher', { code })]);
+    await Promise.all([backend.engine!.deploy('cacher', { code, tier, limits: { cacheMb: 1 } }), isolate.engine!.deploy('cacher', { code, limits: { cacheMb: 1 } })]);
     const got = await (await get(backend, 'cacher')).json();
     expect(got).toEqual(await (await get(isolate, 'cacher')).json());
     expect(got).toEqual({
       hit: [200, 'kept', 'HIT'], empty: [200, false, ''], part: [206, 'ep', 'bytes 1-2/4'], fresh: [304, null],
       refused: 'TypeError: Cannot cache response to a range request (206 Partial Content).', deleted: [true, false, null],
+      tooBig: ["TypeError: Cache.put: the response's body is larger than this function's whole cache (1048576 bytes, its cacheMb)", true],
     });
   });
 

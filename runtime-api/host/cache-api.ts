@@ -27,7 +27,7 @@ export interface CacheTransport<Req extends RequestLike, Res> {
   Request: new (input: string) => Req;
   flatHeaders(headers: Req['headers']): string[];
   /** One call to the host: a kept response, a boolean (delete), or null (a miss, a put). */
-  call(op: 'match' | 'put' | 'delete', cacheName: string, request: [string, string, string[]], response: CachedAnswer | null, ignoreMethod: boolean): Promise<CachedAnswer | boolean | null>;
+  call(op: 'match' | 'put' | 'delete' | 'limit', cacheName: string, request: [string, string, string[]], response: CachedAnswer | null, ignoreMethod: boolean): Promise<CachedAnswer | boolean | number | null>;
   responseOf(answer: CachedAnswer): Res;
 }
 
@@ -40,6 +40,11 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
   const required = (given: number, count: number, method: string, on: string) => {
     if (given < count) throw new TypeError(`Failed to execute '${method}' on '${on}': ${count} argument${count === 1 ? '' : 's'} required, but only ${given} present`);
   };
+  // The function's cacheMb in bytes, asked of the host once: a body bigger than the whole cache is
+  // refused as it is read, rather than read whole first (up to the sandbox's memory limit).
+  let limit: Promise<number> | undefined;
+  const cacheLimit = (): Promise<number> => (limit ??= t.call('limit', '', ['GET', 'http://limit.invalid/', []], null, false).then(Number));
+
   const requestOf = (input: unknown): Req => (input instanceof t.Request ? input : new t.Request(String(input)));
   const wire = (request: Req): [string, string, string[]] => [request.method, request.url, t.flatHeaders(request.headers)];
 
@@ -65,7 +70,7 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
         throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'");
       }
       if (res.bodyUsed) throw new TypeError("Failed to execute 'put' on 'Cache': the response's body was already used");
-      const body = res.body === null ? null : await res.arrayBuffer();
+      const body = res.body === null ? null : await readAtMost(res.body, await cacheLimit());
       await t.call('put', this.#name, wire(req), [res.status, res.statusText, t.flatHeaders(res.headers as Req['headers']), body], false);
       return undefined;
     }
@@ -104,4 +109,28 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
   }
 
   return { Cache, CacheStorage, caches: new CacheStorage(constructing) };
+}
+
+/** A body's bytes, or a TypeError as soon as they pass `limit` (its stream then cancelled). */
+async function readAtMost(body: unknown, limit: number): Promise<ArrayBuffer> {
+  const reader = (body as { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(reason?: unknown): Promise<void> } }).getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value!.byteLength;
+    if (size > limit) {
+      void reader.cancel();
+      throw new TypeError(`Cache.put: the response's body is larger than this function's whole cache (${limit} bytes, its cacheMb)`);
+    }
+    chunks.push(value!);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes.buffer;
 }

@@ -724,10 +724,11 @@ export class IsolateSandbox implements Sandbox {
   #cacheOp(id: number, op: unknown, cacheName: unknown, request: unknown, response: unknown, ignoreMethod: unknown): void {
     if (!this.alive || !this.#spec) return;
     let result: CacheOpResult;
-    if (this.#subrequestBudget <= 0) {
+    // Asking for the cache's size (once per sandbox, before a put) is no subrequest.
+    if (this.#subrequestBudget <= 0 && op !== 'limit') {
       result = { ok: false, message: `too many subrequests (a request may make ${this.#spec.limits.maxSubrequests}, Cache API calls included)` };
     } else {
-      this.#subrequestBudget--;
+      if (op !== 'limit') this.#subrequestBudget--;
       result = runCacheOp(this.#spec.cache?.(), op, cacheName, request, response, ignoreMethod);
     }
     this.#deliver(this.#runtime!.settleCache, [id, result.ok, result.ok ? result.value : result.message], { arguments: { copy: true } });

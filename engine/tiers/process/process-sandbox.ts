@@ -614,10 +614,11 @@ export class ProcessSandbox implements Sandbox {
     const id = Number(head.id);
     if (!Number.isInteger(id)) return;
     let result: CacheOpResult;
-    if (this.#subrequestBudget <= 0) {
+    // Asking for the cache's size (once per sandbox, before a put) is no subrequest.
+    if (this.#subrequestBudget <= 0 && head.op !== 'limit') {
       result = { ok: false, message: `too many subrequests (a request may make ${this.#spec!.limits.maxSubrequests}, Cache API calls included)` };
     } else {
-      this.#subrequestBudget--;
+      if (head.op !== 'limit') this.#subrequestBudget--;
       const response = Array.isArray(head.response) ? [...(head.response as unknown[]), head.hasBody === true ? (body ?? new Uint8Array(0)) : null] : null;
       result = runCacheOp(this.#spec!.cache?.(), head.op, head.cacheName, head.request, response, head.ignoreMethod);
     }

@@ -563,7 +563,7 @@ const cacheApi = defineCacheApi({
     send({ t: 'cache', id, op, cacheName, request, response: response && response.slice(0, 3), hasBody: body != null, ignoreMethod }, body ? new Uint8Array(body) : null);
     const { head, body: bytes } = await answer;
     if (head.error !== undefined) throw new TypeError(String(head.error));
-    if (head.status === undefined) return head.value as boolean | null;
+    if (head.status === undefined) return head.value as boolean | number | null;
     const kept = head.hasBody === true ? (bytes ?? new Uint8Array(0)) : null;
     // A frame's body is a copy of its own (protocol.ts), so its buffer is the body exactly.
     const whole = kept && kept.byteOffset === 0 && kept.byteLength === kept.buffer.byteLength;
