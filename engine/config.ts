@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from './errors.ts';
 import type { FunctionConfig } from './engine.ts';
-import { resolveLimits, type Limits } from './limits.ts';
+import { checkCacheMaxMb, resolveLimits, type Limits } from './limits.ts';
 import { checkCrons, resolveSchedOptions, type SchedOverrides } from './sched/index.ts';
 import { checkModels, type ModelConfig } from './accel/index.ts';
 import { checkTierFields } from './tiers/index.ts';
@@ -60,9 +60,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
   if (drainGraceMs !== undefined && (!Number.isInteger(drainGraceMs) || (drainGraceMs as number) < 0 || (drainGraceMs as number) > 600_000)) {
     throw new ConfigError(`${source}: "drainGraceMs" must be an integer number of ms from 0 to 600000`);
   }
-  if (cacheMaxMb !== undefined && (typeof cacheMaxMb !== 'number' || !(cacheMaxMb >= 0 && cacheMaxMb <= 1_048_576))) {
-    throw new ConfigError(`${source}: "cacheMaxMb" must be a number of MB from 0 to 1048576`);
-  }
+  if (cacheMaxMb !== undefined) naming(source, () => checkCacheMaxMb(cacheMaxMb));
   if (limits !== undefined) naming(`${source}: "limits"`, () => resolveLimits(limits));
   if (sched !== undefined && !isObject(sched)) throw new ConfigError(`${source}: "sched" must be an object`);
   if (sched !== undefined) naming(`${source}: "sched"`, () => resolveSchedOptions(sched as SchedOverrides));

@@ -10,7 +10,7 @@ import {
   BundleError, ConfigError, DeploySupersededError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError,
 } from './errors.ts';
 import {
-  DEFAULT_CACHE_MAX_MB, DEFAULT_LIMITS, IDLE_GC_AFTER_MS, IDLE_GCS_PER_SWEEP, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_EGRESS_TIMEOUT_MS, MAX_LIVE_ISOLATES, resolveLimits, type Limits,
+  checkCacheMaxMb, DEFAULT_CACHE_MAX_MB, DEFAULT_LIMITS, IDLE_GC_AFTER_MS, IDLE_GCS_PER_SWEEP, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_EGRESS_TIMEOUT_MS, MAX_LIVE_ISOLATES, resolveLimits, type Limits,
 } from './limits.ts';
 import {
   EngineMetrics, LogTap, mappingCount, maxMapCount, ResourceMonitor, silentLogger, type FunctionGauges, type FunctionMeter, type Logger,
@@ -204,9 +204,7 @@ export class Engine {
     this.#accelOptions = { ...options.accel, models: checkModels(options.models), logger: this.logger.child({ src: 'accel' }) };
     this.exposeStack = options.exposeStack ?? false;
     this.defaultLimits = resolveLimits(options.limits ?? {}, DEFAULT_LIMITS);
-    const cacheMaxMb = options.cacheMaxMb ?? DEFAULT_CACHE_MAX_MB;
-    if (!(cacheMaxMb >= 0 && cacheMaxMb <= 1_048_576)) throw new ConfigError(`cacheMaxMb must be a number of MB from 0 to 1048576, got ${cacheMaxMb}`);
-    this.#caches = new CacheStore(cacheMaxMb * 1048576);
+    this.#caches = new CacheStore(checkCacheMaxMb(options.cacheMaxMb ?? DEFAULT_CACHE_MAX_MB) * 1048576);
     this.#tier = options.tier ?? new IsolateTier({
       snapshot: options.snapshot,
       templates: options.templates,

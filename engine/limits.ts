@@ -55,13 +55,22 @@ const BOUNDS: Record<keyof Limits, [min: number, max: number]> = {
   cacheMb: [0, 16_384],
 };
 
+/** All functions' Cache API storage together, in one engine process, by default (EngineOptions.cacheMaxMb). */
+export const DEFAULT_CACHE_MAX_MB = 512;
+const MAX_CACHE_MAX_MB = 1_048_576;
+
+/** `value` as a cacheMaxMb (the Engine option, the config file's field), or a ConfigError saying why not. */
+export function checkCacheMaxMb(value: unknown): number {
+  if (typeof value !== 'number' || !(value >= 0 && value <= MAX_CACHE_MAX_MB)) {
+    throw new ConfigError(`"cacheMaxMb" must be a number of MB from 0 to ${MAX_CACHE_MAX_MB}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 /**
  * Request bodies declared (Content-Length) up to this size are read whole before dispatch: one
  * copy into the isolate, in the same batch as the request. Bigger and chunked bodies stream.
  */
-/** All functions' Cache API storage together, in one engine process, by default (EngineOptions.cacheMaxMb). */
-export const DEFAULT_CACHE_MAX_MB = 512;
-
 export const MAX_BUFFERED_BODY_BYTES = 1024 * 1024;
 
 /** How often the limit watchdog samples isolates' CPU time while they have work in flight. */

@@ -229,10 +229,6 @@ export class FunctionCache {
   evictOne(): boolean {
     return this.#entries.pop() !== undefined;
   }
-
-  clear(): void {
-    this.#entries.clear();
-  }
 }
 
 function keyOf(cacheName: string, url: string): string {
