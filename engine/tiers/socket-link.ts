@@ -183,3 +183,116 @@ export class SocketLink implements TenantSocket {
     else this.#closing = [code, reason];
   }
 }
+
+// The runtimes' WebSocket event kinds (runtime-api/host/websocket-api.ts).
+export const SOCKET_MESSAGE = 0;
+export const SOCKET_CLOSE = 1;
+export const SOCKET_LINKED = 2;
+
+/** A WebSocket event on its way to the tenant; `taken` once handled (a client message's accounting). */
+export interface SocketEvent {
+  id: number;
+  kind: number;
+  data?: string | ArrayBuffer;
+  code?: number;
+  reason?: string;
+  taken?: () => void;
+}
+
+/**
+ * One sandbox's open WebSockets, for every tier: their links by the runtime's id, the events on
+ * their way in — one in the sandbox at a time, in order, so that each can be a turn of its own
+ * under cpuMs (a budget refilled as messages arrived let a client keep a spinning handler alive,
+ * and a burst shared one budget) — and the host's own checks of what the tenant sends, since the
+ * runtime's run in the tenant's realm. The tier gives `deliver`, which hands one event in and
+ * calls done() once it has been handled.
+ */
+export class SandboxSockets {
+  readonly #links = new Map<number, SocketLink>();
+  readonly #inbox = new Fifo<SocketEvent>();
+  readonly #inflow = new SocketInflow();
+  /** The event in the sandbox now, if any. */
+  #current: SocketEvent | undefined;
+  readonly #deliver: (event: SocketEvent) => void;
+  readonly #alive: () => boolean;
+
+  constructor(deliver: (event: SocketEvent) => void, alive: () => boolean) {
+    this.#deliver = deliver;
+    this.#alive = alive;
+  }
+
+  /** Open sockets: the sandbox is not idle while it holds any, though they take no request slot. */
+  get size(): number {
+    return this.#links.size;
+  }
+
+  /** The runtime answered an upgrade with socket `id`: its link, or undefined for an id that is no new one. */
+  accept(id: unknown): SocketLink | undefined {
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0 || this.#links.has(id)) return undefined;
+    const link = new SocketLink(this.#inflow, {
+      message: (data, taken) => this.#push({ id, kind: SOCKET_MESSAGE, data, taken }),
+      closed: (code, reason) => {
+        this.#links.delete(id);
+        this.#push({ id, kind: SOCKET_CLOSE, code, reason });
+      },
+    });
+    this.#links.set(id, link);
+    // What the handler sent before it answered waits in the sandbox until now.
+    this.#push({ id, kind: SOCKET_LINKED });
+    return link;
+  }
+
+  /** The tenant sends on socket `id`: null when taken (or dropped, the socket closing), else why it was refused. */
+  send(id: number, data: unknown): string | null {
+    if (typeof data !== 'string' && !(data instanceof ArrayBuffer)) return 'a WebSocket message is a string or bytes';
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (size > MAX_SOCKET_MESSAGE_BYTES) return `a WebSocket message is at most ${MAX_SOCKET_MESSAGE_BYTES} bytes, got ${size}`;
+    this.#links.get(id)?.send(data);
+    return null;
+  }
+
+  /** The tenant closes socket `id`: code 1000, 3000–4999 or 1005 (none), a reason of at most 123 bytes; else why not. */
+  close(id: number, code: unknown, reason: unknown): string | null {
+    const valid = code === 1000 || code === 1005 || (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999);
+    if (!valid) return `the close code must be 1000 or from 3000 to 4999, got ${String(code)}`;
+    if (typeof reason !== 'string' || Buffer.byteLength(reason) > 123) return 'the close reason must be a string of at most 123 bytes';
+    this.#links.get(id)?.close(code, reason);
+    return null;
+  }
+
+  /** Socket `id`'s link: for a runtime the host cannot answer in time (a process's), to close it when it sends what send() or close() refuse. */
+  link(id: number): SocketLink | undefined {
+    return this.#links.get(id);
+  }
+
+  /** The event given to `deliver` has been handled: the next one may go in. False if none was given. */
+  done(): boolean {
+    const current = this.#current;
+    if (!current) return false;
+    this.#current = undefined;
+    current.taken?.();
+    this.#next();
+    return true;
+  }
+
+  /** The sandbox is gone: every client's connection closes, 1012 (service restart) when stopped, 1011 when a limit ended it. */
+  endAll(stopped: boolean): void {
+    for (const link of this.#links.values()) link.end(stopped ? 1012 : 1011, stopped ? 'the function was restarted' : 'the function hit a limit');
+    this.#links.clear();
+    this.#inbox.clear();
+  }
+
+  #push(event: SocketEvent): void {
+    if (!this.#alive()) return event.taken?.();
+    this.#inbox.push(event);
+    this.#next();
+  }
+
+  #next(): void {
+    if (this.#current || !this.#alive()) return;
+    const next = this.#inbox.shift();
+    if (!next) return;
+    this.#current = next;
+    this.#deliver(next);
+  }
+}

@@ -24,7 +24,7 @@ import type { LimitEnforcer, SandboxMeter, Turn } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { runSlots } from './run-slots.ts';
 import { BODY_AFTER_RESPONSE, RequestBody } from '../request-body.ts';
-import { Fifo, MAX_SOCKET_MESSAGE_BYTES, SocketLink, SocketInflow } from '../socket-link.ts';
+import { SandboxSockets, type SocketEvent } from '../socket-link.ts';
 import { StreamedBody } from '../streamed-body.ts';
 import { TimerQueue } from './timer-queue.ts';
 import { runSubtle } from './web-crypto.ts';
@@ -45,12 +45,6 @@ const RESULT_FIELDS = 6;
 const RESULT_EXCEPTION = 1;
 const RESULT_STREAM = 2;
 const RESULT_WEBSOCKET = 3;
-// socketEvent's kinds (runtime-api/host/websocket.ts).
-const SOCKET_MESSAGE = 0;
-const SOCKET_CLOSE = 1;
-const SOCKET_LINKED = 2;
-/** socketEvent's arguments: socket id, kind, data, close code, close reason. */
-type SocketEventArgs = [id: number, kind: number, data: unknown, code: number, reason: string];
 const MAX_RANDOM_BLOCK = 65536;
 /** How stale a heap reading may be before usage() asks for a fresh one. */
 const HEAP_READ_INTERVAL_MS = 1_000;
@@ -123,13 +117,8 @@ export class IsolateSandbox implements Sandbox {
   readonly #cryptoWaiting: (() => Promise<void>)[] = [];
   /** AI calls in progress, by the id the runtime gave them. */
   readonly #aiCalls = new Map<number, AbortController>();
-  /** Open WebSockets, by the runtime's id: they keep the sandbox from being idle, not a request slot. */
-  readonly #sockets = new Map<number, SocketLink>();
-  /** WebSocket events on their way in, and whether one is in the isolate now (#toSocket). */
-  readonly #socketInbox = new Fifo<{ args: SocketEventArgs; taken: (() => void) | undefined }>();
-  #socketTurn = false;
-  /** Client messages on their way in for all its sockets together, bounded (socket-link.ts). */
-  readonly #socketInflow = new SocketInflow();
+  /** Open WebSockets: events go in one at a time, each a turn of its own under cpuMs (#socketEvent). */
+  readonly #sockets = new SandboxSockets((event) => this.#socketEvent(event), () => this.alive);
   #context: ivm.Context | undefined;
   #runtime: RuntimeEntry | undefined;
   #queue: unknown[] = [];
@@ -264,8 +253,8 @@ export class IsolateSandbox implements Sandbox {
         this.#cacheOp(Number(id), op, cacheName, request, response, ignoreMethod), { ignored: true }),
       // Synchronous, unlike most: the host takes each message (or refuses it) before the tenant's
       // next send, so a tenant sending in a loop cannot pile copies up on the host first.
-      new ivm.Callback((id: number, data: unknown) => this.#socketSend(Number(id), data)),
-      new ivm.Callback((id: number, code: unknown, reason: unknown) => this.#socketClose(Number(id), code, reason)),
+      new ivm.Callback((id: number, data: unknown) => this.#sockets.send(Number(id), data)),
+      new ivm.Callback((id: number, code: unknown, reason: unknown) => this.#sockets.close(Number(id), code, reason)),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;
@@ -516,46 +505,13 @@ export class IsolateSandbox implements Sandbox {
   #answerWithSocket(task: Task, flatHeaders: unknown, socketId: unknown): void {
     const [, , headers] = splitPseudoFields(flatHeaders);
     const problem = wireResponseProblem(200, headers);
-    if (problem !== undefined || typeof socketId !== 'number' || !Number.isSafeInteger(socketId) || socketId <= 0 || this.#sockets.has(socketId)) {
+    const link = problem === undefined ? this.#sockets.accept(socketId) : undefined;
+    if (!link) {
       task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', problem ?? MALFORMED_RESPONSE, ''));
       return;
     }
-    const link = new SocketLink(this.#socketInflow, {
-      message: (data, taken) => {
-        if (!this.alive) return taken();
-        this.#toSocket([socketId, SOCKET_MESSAGE, data, 0, ''], taken);
-      },
-      closed: (code, reason) => {
-        this.#sockets.delete(socketId);
-        if (this.alive) this.#toSocket([socketId, SOCKET_CLOSE, null, code, reason]);
-      },
-    });
-    this.#sockets.set(socketId, link);
-    // What the handler sent before it answered waits in the isolate until now.
-    this.#toSocket([socketId, SOCKET_LINKED, null, 0, '']);
     this.#releaseRequestBody(task);
     task.resolve({ status: 101, headers, body: null, webSocket: link });
-  }
-
-  /**
-   * The tenant sends on WebSocket `id`: checked here, since the runtime's own checks run in the
-   * tenant's realm. Null when taken (or dropped, the socket closing), else why it was refused.
-   */
-  #socketSend(id: number, data: unknown): string | null {
-    if (typeof data !== 'string' && !(data instanceof ArrayBuffer)) return 'a WebSocket message is a string or bytes';
-    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-    if (size > MAX_SOCKET_MESSAGE_BYTES) return `a WebSocket message is at most ${MAX_SOCKET_MESSAGE_BYTES} bytes, got ${size}`;
-    this.#sockets.get(id)?.send(data);
-    return null;
-  }
-
-  /** The tenant closes WebSocket `id`: code 1000, 3000–4999 or 1005 (none), a reason of at most 123 bytes. */
-  #socketClose(id: number, code: unknown, reason: unknown): string | null {
-    const valid = code === 1000 || code === 1005 || (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999);
-    if (!valid) return `the close code must be 1000 or from 3000 to 4999, got ${String(code)}`;
-    if (typeof reason !== 'string' || Buffer.byteLength(reason) > 123) return 'the close reason must be a string of at most 123 bytes';
-    this.#sockets.get(id)?.close(code, reason);
-    return null;
   }
 
   /** WebSockets open: the sandbox is not idle while it holds any, though they take no request slot. */
@@ -844,34 +800,19 @@ export class IsolateSandbox implements Sandbox {
     else this.#logUncaught(err);
   };
 
-  /**
-   * A WebSocket event for the tenant (runtime-api/host/websocket.ts socketEvent). They go in one at
-   * a time, in order, each a turn of its own under cpuMs, as Workers meter each message: refilling
-   * a budget as messages arrived let a client keep a spinning handler alive by sending every few
-   * ms, and a burst of messages shared one budget. One call at a time also keeps a flood of
-   * messages from filling the gate that every tenant's calls wait in.
-   */
-  #toSocket(args: SocketEventArgs, taken?: () => void): void {
-    this.#socketInbox.push({ args, taken });
-    this.#nextSocketEvent();
-  }
-
-  #nextSocketEvent(): void {
-    if (this.#socketTurn || !this.alive) return;
-    const next = this.#socketInbox.shift();
-    if (!next) return;
-    this.#socketTurn = true;
+  /** One WebSocket event into the isolate (SandboxSockets gives them one at a time), metered as a turn of its own. */
+  #socketEvent(event: SocketEvent): void {
     let turn: Turn | undefined;
     this.#gated(() => {
       turn = this.#meter?.startTurn();
-      return this.#runtime!.socketEvent.apply(undefined, next.args, { arguments: { copy: true } }).catch(this.#deliveryFailed);
+      const args: [number, number, unknown, number, string] = [event.id, event.kind, event.data ?? null, event.code ?? 0, event.reason ?? ''];
+      return this.#runtime!.socketEvent.apply(undefined, args, { arguments: { copy: true } }).catch(this.#deliveryFailed);
     }, () => {
       if (turn) this.#meter?.endTurn(turn);
-      this.#socketTurn = false;
-      next.taken?.();
-      this.#nextSocketEvent();
+      this.#sockets.done();
     });
   }
+
 
   /**
    * Makes `call` (one call into the isolate) when the gate has a place for it (run-slots.ts);
@@ -926,10 +867,7 @@ export class IsolateSandbox implements Sandbox {
     this.#subrequests.clear();
     for (const cancel of this.#aiCalls.values()) cancel.abort();
     this.#aiCalls.clear();
-    // 1012 (service restart) when stopped — a redeploy, an unload —, 1011 when a limit ended it.
-    for (const link of this.#sockets.values()) link.end(quiet ? 1012 : 1011, quiet ? 'the function was restarted' : 'the function hit a limit');
-    this.#sockets.clear();
-    this.#socketInbox.clear();
+    this.#sockets.endAll(quiet);
     try {
       this.#isolate.dispose();
     } catch {

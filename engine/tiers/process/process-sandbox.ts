@@ -13,26 +13,11 @@ import {
   WallLimitError,
 } from '../../errors.ts';
 import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
-import { Fifo, MAX_SOCKET_MESSAGE_BYTES, SocketInflow, SocketLink } from '../socket-link.ts';
+import { MAX_SOCKET_MESSAGE_BYTES, SandboxSockets, type SocketEvent } from '../socket-link.ts';
 import { EgressError, ResponseBytes } from '../../egress/index.ts';
 import { MAX_PENDING_SUBREQUESTS } from '../../limits.ts';
 import { MALFORMED_RESPONSE, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, SandboxMeter, Turn } from '../isolate/index.ts';
-
-// The runtime's WebSocket event kinds (runtime-api/host/websocket-api.ts).
-const SOCKET_MESSAGE = 0;
-const SOCKET_CLOSE = 1;
-const SOCKET_LINKED = 2;
-
-/** A WebSocket event on its way to the tenant; `taken` once handled (a client message's accounting). */
-interface SocketEvent {
-  id: number;
-  kind: number;
-  data?: string | ArrayBuffer;
-  code?: number;
-  reason?: string;
-  taken?: () => void;
-}
 import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
 import { BODY_AFTER_RESPONSE, RequestBody, type BodyChunk } from '../request-body.ts';
 import { StreamedBody } from '../streamed-body.ts';
@@ -209,11 +194,9 @@ export class ProcessSandbox implements Sandbox {
   /** Subrequests the requests in flight may still make, pooled as in the isolate tier (isolate-sandbox.ts). */
   #subrequestBudget = 0;
   readonly #subrequests = new Map<number, AbortController>();
-  /** Open WebSockets, by the runtime's id, their events on the way in, and the one being handled. */
-  readonly #sockets = new Map<number, SocketLink>();
-  readonly #socketInbox = new Fifo<SocketEvent>();
-  #socketTurn: { turn: Turn; taken: (() => void) | undefined } | undefined;
-  readonly #socketInflow = new SocketInflow();
+  /** Open WebSockets: events go in one at a time, each a turn under cpuMs until the runtime says 'ws-done'. */
+  readonly #sockets = new SandboxSockets((event) => this.#socketEvent(event), () => this.alive);
+  #socketTurn: Turn | undefined;
   readonly #pings = new Map<number, (ok: boolean) => void>();
   readonly #logBudget = new LogBudget();
   #hostPid = 0;
@@ -631,70 +614,47 @@ export class ProcessSandbox implements Sandbox {
 
   /** `task` answered an upgrade with a WebSocketPair end: the runtime knows its other end as `head.webSocket`. */
   #answerWithSocket(task: ProcessTask, head: FrameHead): void {
-    const socketId = head.webSocket;
     const problem = wireResponseProblem(200, head.headers);
-    if (problem !== undefined || typeof socketId !== 'number' || !Number.isSafeInteger(socketId) || socketId <= 0 || this.#sockets.has(socketId)) {
+    const link = problem === undefined ? this.#sockets.accept(head.webSocket) : undefined;
+    if (!link) {
       task.reject(new TenantExceptionError(this.#spec!.name, 'TypeError', problem ?? MALFORMED_RESPONSE, ''));
     } else {
-      const link = new SocketLink(this.#socketInflow, {
-        message: (data, taken) => this.#toSocket({ id: socketId, kind: SOCKET_MESSAGE, data, taken }),
-        closed: (code, reason) => {
-          this.#sockets.delete(socketId);
-          this.#toSocket({ id: socketId, kind: SOCKET_CLOSE, code, reason });
-        },
-      });
-      this.#sockets.set(socketId, link);
-      this.#toSocket({ id: socketId, kind: SOCKET_LINKED });
       task.requestBody?.release();
       task.resolve({ status: 101, headers: head.headers as string[], body: null, webSocket: link });
     }
     this.#finishIfDone(task);
   }
 
-  /**
-   * A WebSocket event for the tenant: one at a time, in order, each a turn under cpuMs of its own
-   * until the runtime says 'ws-done' (as on the isolate tier).
-   */
-  #toSocket(event: SocketEvent): void {
-    this.#socketInbox.push(event);
-    this.#nextSocketEvent();
-  }
-
-  #nextSocketEvent(): void {
-    if (this.#socketTurn || !this.alive) return;
-    const next = this.#socketInbox.shift();
-    if (!next) return;
-    this.#socketTurn = { turn: this.#meter!.startTurn(), taken: next.taken };
-    const data = next.data;
-    this.#send({ t: 'ws', id: next.id, kind: next.kind, text: typeof data === 'string', code: next.code ?? 0, reason: next.reason ?? '' },
+  /** One WebSocket event into the sandbox (SandboxSockets gives them one at a time), a turn until 'ws-done'. */
+  #socketEvent(event: SocketEvent): void {
+    this.#socketTurn = this.#meter!.startTurn();
+    const data = event.data;
+    this.#send({ t: 'ws', id: event.id, kind: event.kind, text: typeof data === 'string', code: event.code ?? 0, reason: event.reason ?? '' },
       data === undefined ? null : typeof data === 'string' ? Buffer.from(data) : new Uint8Array(data));
   }
 
   #socketDone(): void {
-    const current = this.#socketTurn;
-    if (!current) throw new Error('a WebSocket event was done that was not given');
-    this.#meter?.endTurn(current.turn);
+    if (this.#socketTurn) this.#meter?.endTurn(this.#socketTurn);
     this.#socketTurn = undefined;
-    current.taken?.();
-    this.#nextSocketEvent();
+    if (!this.#sockets.done()) throw new Error('a WebSocket event was done that was not given');
   }
 
-  /** The tenant sends on WebSocket `id`: checked here, whatever its runtime checked. */
+  /**
+   * The tenant sends on WebSocket `id`. A process's runtime cannot be answered in time to throw,
+   * so what the host refuses (over 1 MB) closes the socket instead.
+   */
   #socketSend(head: FrameHead, body: Uint8Array | null): void {
-    const link = this.#sockets.get(Number(head.id));
-    if (!link) return;
+    const id = Number(head.id);
     const bytes = body ?? new Uint8Array(0);
-    if (bytes.byteLength > MAX_SOCKET_MESSAGE_BYTES) return link.close(1009, 'the function sent a message over 1 MB');
-    link.send(head.text === true ? Buffer.from(bytes).toString('utf8') : toArrayBuffer(bytes) ?? new ArrayBuffer(0));
+    // Measured as bytes first: a forged 100 MB frame is refused without being decoded.
+    const data = bytes.byteLength > MAX_SOCKET_MESSAGE_BYTES ? undefined
+      : head.text === true ? Buffer.from(bytes).toString('utf8') : toArrayBuffer(bytes) ?? new ArrayBuffer(0);
+    if (data === undefined || this.#sockets.send(id, data) !== null) this.#sockets.link(id)?.close(1009, 'the function sent a message over 1 MB');
   }
 
   #socketClose(head: FrameHead): void {
-    const link = this.#sockets.get(Number(head.id));
-    const { code, reason } = head;
-    if (!link) return;
-    const valid = code === 1000 || code === 1005 || (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999);
-    if (!valid || typeof reason !== 'string' || Buffer.byteLength(reason) > 123) return link.close(1008, 'the function closed with a code or reason it may not');
-    link.close(code, reason);
+    const id = Number(head.id);
+    if (this.#sockets.close(id, head.code, head.reason) !== null) this.#sockets.link(id)?.close(1008, 'the function closed with a code or reason it may not');
   }
 
   /** WebSockets open: the sandbox is not idle while it holds any, though they take no request slot. */
@@ -734,10 +694,7 @@ export class ProcessSandbox implements Sandbox {
     for (const cancel of this.#subrequests.values()) cancel.abort();
     this.#subrequests.clear();
     for (const ping of this.#pings.values()) ping(false);
-    // 1012 (service restart) when stopped — a redeploy, an unload —, 1011 when a limit ended it.
-    for (const link of this.#sockets.values()) link.end(quiet ? 1012 : 1011, quiet ? 'the function was restarted' : 'the function hit a limit');
-    this.#sockets.clear();
-    this.#socketInbox.clear();
+    this.#sockets.endAll(quiet);
     this.#channel.destroy();
     // SIGKILL both: the launcher's process (bwrap, which takes its sandbox down with it) and node.
     if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
