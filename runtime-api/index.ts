@@ -9,7 +9,7 @@ import { installFastURLParse } from './url/fast-parse.ts';
 import { installFastUrlencoded } from './url/fast-urlencoded.ts';
 import {
   AbortController, AbortSignal, Blob, ByteLengthQueuingStrategy, CountQueuingStrategy, CustomEvent, DOMException, Event,
-  EventTarget, File, FormData, Headers, ReadableByteStreamController, ReadableStream, ReadableStreamBYOBReader,
+  EventTarget, File, FormData, Headers, isResponse, ReadableByteStreamController, ReadableStream, ReadableStreamBYOBReader,
   ReadableStreamBYOBRequest, ReadableStreamDefaultController, ReadableStreamDefaultReader, Request, Response, TextDecoder,
   TextDecoderStream, TextEncoder, TextEncoderStream, TransformStream, TransformStreamDefaultController, WritableStream,
   WritableStreamDefaultController, WritableStreamDefaultWriter, atob, btoa, setReportError, structuredClone,
@@ -88,6 +88,20 @@ const lazyGlobals: Record<string, () => unknown> = {
   CacheStorage: () => cacheApi().CacheStorage,
   WebSocket: () => webSockets().WebSocket,
   WebSocketPair: () => webSockets().WebSocketPair,
+  HTMLRewriter: () => {
+    const { defineHTMLRewriter } = require('./html/html-rewriter') as typeof import('./html/html-rewriter.ts');
+    const { loadLolHtml } = require('./html/lol-html') as typeof import('./html/lol-html.ts');
+    const { HTMLRewriter } = defineHTMLRewriter({
+      lolHtml: loadLolHtml,
+      // The ponyfills' classes, typed apart from the lib's they implement.
+      Response: Response as unknown as typeof globalThis.Response,
+      Headers: Headers as unknown as typeof globalThis.Headers,
+      ReadableStream: ReadableStream as unknown as typeof globalThis.ReadableStream,
+      isResponse: isResponse as unknown as (value: unknown) => value is globalThis.Response,
+    });
+    markPlatformInterface(HTMLRewriter);
+    return HTMLRewriter;
+  },
 };
 
 function webSockets(): ReturnType<typeof defineIsolateWebSockets> {
@@ -196,11 +210,13 @@ const entry = {
     digest: HostCalls['digest'], startCrypto: HostCalls['startCrypto'], streamChunk: HostCalls['streamChunk'],
     pullRequestBody: HostCalls['pullRequestBody'], cancelRequestBody: HostCalls['cancelRequestBody'], aiRun: HostCalls['aiRun'],
     aiAbort: HostCalls['aiAbort'], encodingOf: HostCalls['encodingOf'], decodeLegacy: HostCalls['decodeLegacy'], cacheOp: HostCalls['cacheOp'],
-    wsSend: HostCalls['wsSend'], wsClose: HostCalls['wsClose'], maxTimers: number,
+    wsSend: HostCalls['wsSend'], wsClose: HostCalls['wsClose'], htmlRewriterWasm: HostCalls['htmlRewriterWasm'],
+    htmlRewriterReady: HostCalls['htmlRewriterReady'], maxTimers: number,
   ): void {
     setHostCalls({
       log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto, streamChunk,
-      pullRequestBody, cancelRequestBody, aiRun, aiAbort, encodingOf, decodeLegacy, cacheOp, wsSend, wsClose,
+      pullRequestBody, cancelRequestBody, aiRun, aiAbort, encodingOf, decodeLegacy, cacheOp, wsSend, wsClose, htmlRewriterWasm,
+      htmlRewriterReady,
     });
     setMaxTimers(maxTimers);
     startPerformanceClock();

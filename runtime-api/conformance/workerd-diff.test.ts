@@ -38,6 +38,10 @@ const CASES: { worker: string; method?: string; path: string; body?: string; hea
   { worker: 'platform', path: '/' },
   { worker: 'compression', method: 'POST', path: '/', body: 'a body, compressed and decompressed on its way through' },
   { worker: 'compression', path: '/errors' },
+  { worker: 'html-rewriter', path: '/' },
+  { worker: 'html-rewriter', path: '/chunked' },
+  { worker: 'html-rewriter', path: '/observe' },
+  { worker: 'html-rewriter', path: '/errors' },
 ];
 
 let workerd: ChildProcess | undefined;

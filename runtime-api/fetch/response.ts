@@ -69,6 +69,13 @@ type WireResponse = [status: number, flatHeaders: string[], body: string | Array
 let toWire: (response: Response) => WireResponse;
 let webSocketOf: (response: Response) => unknown;
 
+let isResponseObject: (value: unknown) => value is Response;
+
+/** Whether `value` is a Response (a brand check: an object made to look like one is not). */
+export function isResponse(value: unknown): value is Response {
+  return isResponseObject(value);
+}
+
 /** The WebSocketPair end a response answers an upgrade with, or null. */
 export function responseWebSocket(response: Response): unknown {
   return webSocketOf(response);
@@ -197,6 +204,7 @@ export class Response {
   }
 
   static {
+    isResponseObject = (value): value is Response => typeof value === 'object' && value !== null && #status in value;
     createResponse = (type, status, headers) => {
       const response = new Response(internal as never);
       response.#type = type;

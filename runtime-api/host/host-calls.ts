@@ -55,6 +55,13 @@ export interface HostCalls {
   wsSend(id: number, data: string | ArrayBuffer): string | null;
   /** Closes WebSocket `id` with `code` (1005: none given) and `reason`; null, or why the host refused it. */
   wsClose(id: number, code: number, reason: string): string | null;
+  /**
+   * The bytes of lol-html's WebAssembly module, for HTMLRewriter (runtime-api/html/). Loading it
+   * is not charged to the tenant (up to a bound) until htmlRewriterReady.
+   */
+  htmlRewriterWasm(): ArrayBuffer;
+  /** lol-html is compiled and warmed: the tenant's CPU is charged again. */
+  htmlRewriterReady(): void;
 }
 
 let calls: HostCalls | undefined;

@@ -21,5 +21,5 @@ export {
 export { bodyToWire, type BodyInit, type ChunkReader } from '../fetch/body.ts';
 export { Request, requestFromWire, requestSignalSource, type RequestInit } from '../fetch/request.ts';
 export {
-  Response, responseFromNetwork, responseHasStreamBody, responseToWire, responseToWireStream, responseWebSocket, type ResponseInit,
+  Response, isResponse, responseFromNetwork, responseHasStreamBody, responseToWire, responseToWireStream, responseWebSocket, type ResponseInit,
 } from '../fetch/response.ts';

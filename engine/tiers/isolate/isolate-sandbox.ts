@@ -23,6 +23,7 @@ import type { CodeCache } from '../../warm/index.ts';
 import type { LimitEnforcer, SandboxMeter, Turn } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { runSlots } from './run-slots.ts';
+import { LOL_HTML_LOAD_ALLOWANCE_NS, lolHtmlWasm } from './lol-html-wasm.ts';
 import { BODY_AFTER_RESPONSE, RequestBody } from '../request-body.ts';
 import { SandboxSockets, type SocketEvent } from '../socket-link.ts';
 import { StreamedBody } from '../streamed-body.ts';
@@ -255,6 +256,13 @@ export class IsolateSandbox implements Sandbox {
       // next send, so a tenant sending in a loop cannot pile copies up on the host first.
       new ivm.Callback((id: number, data: unknown) => this.#sockets.send(Number(id), data)),
       new ivm.Callback((id: number, code: unknown, reason: unknown) => this.#sockets.close(Number(id), code, reason)),
+      // Loading lol-html for a first HTMLRewriter (compiling and warming ~0.9 MB of WebAssembly,
+      // ~50 ms) would take a whole default CPU limit: the runtime brackets it with these two.
+      new ivm.Callback(() => {
+        this.#meter?.allow(LOL_HTML_LOAD_ALLOWANCE_NS);
+        return lolHtmlWasm().copyInto();
+      }),
+      new ivm.Callback(() => this.#meter?.allow(0)),
       MAX_TIMERS_PER_ISOLATE,
     ]);
     this.#context = context;

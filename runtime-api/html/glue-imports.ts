@@ -1,0 +1,16 @@
+// What html-rewriter-wasm's glue requires from Node's util, path and fs, as an isolate has it
+// (engine/bundle/runtime-bundle.ts points those requires here; assert gets a small module of its
+// own there, since the glue calls it as a function).
+import { host } from '../host/host-calls.ts';
+
+export { TextDecoder, TextEncoder } from '../web/index.ts';
+
+/** path.join, for the one path the glue makes: the name of its .wasm file, which is not read. */
+export function join(...parts: string[]): string {
+  return parts.join('/');
+}
+
+/** fs.readFileSync of the glue's .wasm file: the host has the bytes, read once per process. */
+export function readFileSync(): Uint8Array {
+  return new Uint8Array(host().htmlRewriterWasm());
+}
