@@ -274,7 +274,7 @@ describe('isolation', () => {
       'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream',
       'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'TextEncoderStream',
       'TextDecoderStream', 'CompressionStream', 'DecompressionStream', 'IdentityTransformStream', 'FixedLengthStream', 'self', 'navigator', 'scheduler',
-      'addEventListener', 'removeEventListener', 'FetchEvent', 'ScheduledEvent', 'caches', 'Cache', 'CacheStorage', 'WebSocket', 'WebSocketPair'];
+      'addEventListener', 'removeEventListener', 'FetchEvent', 'ScheduledEvent', 'caches', 'Cache', 'CacheStorage', 'WebSocket', 'WebSocketPair', 'HTMLRewriter'];
     // Everything else on the global object must be an ECMAScript built-in of this V8.
     const extra = body.names.filter((n: string) => !web.includes(n) && !(n in globalThis));
     expect(extra).toEqual([]);
