@@ -21,7 +21,7 @@ import { settleCrypto, SubtleCrypto } from './host/subtle-crypto.ts';
 import { fetch, settleFetch } from './host/outbound-fetch.ts';
 import { Performance, performance, startPerformanceClock } from './host/performance.ts';
 import { Scheduler, scheduler } from './host/scheduler.ts';
-import { setHostCalls, type HostCalls } from './host/host-calls.ts';
+import { host, setHostCalls, type HostCalls } from './host/host-calls.ts';
 import { findSharedArrayBuffer, markPlatformInterface, viewBufferSource } from './webidl/index.ts';
 import { declareStreamLength } from './web/streams.ts';
 import type { IdentityStreams } from './web/identity-streams.ts';
@@ -90,9 +90,10 @@ const lazyGlobals: Record<string, () => unknown> = {
   WebSocketPair: () => webSockets().WebSocketPair,
   HTMLRewriter: () => {
     const { defineHTMLRewriter } = require('./html/html-rewriter') as typeof import('./html/html-rewriter.ts');
-    const { loadLolHtml } = require('./html/lol-html') as typeof import('./html/lol-html.ts');
+    const { lolHtmlLoader } = require('./html/lol-html') as typeof import('./html/lol-html.ts');
     const { HTMLRewriter } = defineHTMLRewriter({
-      lolHtml: loadLolHtml,
+      // The host lets the load's CPU go uncharged (up to a bound) from when it hands over the bytes.
+      lolHtml: lolHtmlLoader(() => host().htmlRewriterReady()),
       // The ponyfills' classes, typed apart from the lib's they implement.
       Response: Response as unknown as typeof globalThis.Response,
       Headers: Headers as unknown as typeof globalThis.Headers,

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { ownFile } from '../own-file.ts';
+import { lolHtmlGlue } from './lol-html-glue.ts';
 
 const ENTRY = fileURLToPath(ownFile('../../runtime-api/index', import.meta.url));
 
@@ -67,35 +68,8 @@ const lazySearchParams: esbuild.Plugin = {
   },
 };
 
-// html-rewriter-wasm's glue is written for Node: it requires util (TextDecoder, TextEncoder),
-// assert, path and fs (to read its .wasm file beside it), some with String.raw`` specifiers that
-// esbuild does not follow, and names __dirname. In an isolate those come from the runtime
-// (runtime-api/html/glue-imports.ts: the module's bytes from the host) and assert from a small
-// module here, which the glue calls as a function.
+// What html-rewriter-wasm's glue requires from Node, as an isolate has it (lol-html-glue.ts).
 const GLUE_IMPORTS = fileURLToPath(ownFile('../../runtime-api/html/glue-imports', import.meta.url));
-const GLUE_FILE = /[\\/]html-rewriter-wasm[\\/]dist[\\/](html_rewriter|asyncify)\.js$/;
-const ASSERT = `function assert(ok, message) { if (!ok) throw new Error(message || 'lol-html: assertion failed'); }
-assert.strictEqual = (actual, expected, message) => assert(actual === expected, message);
-module.exports = assert;`;
-const lolHtmlGlue: esbuild.Plugin = {
-  name: 'islet-lol-html-glue',
-  setup(build) {
-    build.onLoad({ filter: GLUE_FILE }, async (args) => {
-      const source = await readFile(args.path, 'utf8');
-      const plain = source.replace(/require\(String\.raw`([^`]+)`\)/g, (_, name: string) => `require(${JSON.stringify(name)})`).replace(/\b__dirname\b/g, '""');
-      // A glue that no longer reads its module this way needs this plugin looked at again.
-      if (args.path.endsWith('html_rewriter.js') && !/require\('fs'\)\.readFileSync/.test(plain)) {
-        throw new Error(`${args.path}: the module loading islet replaces was not found`);
-      }
-      return { contents: plain, loader: 'js' };
-    });
-    build.onResolve({ filter: /^(util|path|fs|assert)$/ }, (args) => {
-      if (!GLUE_FILE.test(args.importer)) return undefined;
-      return args.path === 'assert' ? { path: 'assert', namespace: 'islet-lol-html-assert' } : { path: GLUE_IMPORTS };
-    });
-    build.onLoad({ filter: /.*/, namespace: 'islet-lol-html-assert' }, () => ({ contents: ASSERT, loader: 'js' }));
-  },
-};
 
 let cached: Promise<string> | undefined;
 
@@ -120,7 +94,7 @@ export function runtimeScript(): Promise<string> {
       // bundle changes (URL5, _Request) are restored for globals by runtime-api/index.ts.
       minifyWhitespace: true,
       minifySyntax: true,
-      plugins: [dropLegacyEncodings, lazyIdna, snapshotSafeWebidl, lazySearchParams, lolHtmlGlue],
+      plugins: [dropLegacyEncodings, lazyIdna, snapshotSafeWebidl, lazySearchParams, lolHtmlGlue(GLUE_IMPORTS)],
     })
     .then((r) => r.outputFiles[0]!.text);
   return cached;

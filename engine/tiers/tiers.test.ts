@@ -52,6 +52,7 @@ const FIXTURES = [
   { name: 'throws', entry: fixture('throws', 'index.js') },
   { name: 'fixed', entry: fixture('fixed-length', 'index.js') },
   { name: 'sw', entry: fixture('service-worker', 'index.js'), env: { GREETING: 'hej' } },
+  { name: 'rewriter', entry: fixture('diff', 'html-rewriter.js') },
 ];
 
 // The reference: the same fixtures on the isolate tier.
@@ -105,6 +106,14 @@ describe.each(runnable)('the $label backend', (backend) => {
     expect((await get(backend, 'api', `/todos/${todo.id}`)).json()).toEqual(todo);
     const bad = { method: 'POST', body: '{nope' };
     expect(shape(await get(backend, 'api', '/todos', bad))).toEqual(shape(await get(isolate, 'api', '/todos', bad)));
+  });
+
+  it('rewrites HTML as the isolate tier does (HTMLRewriter: rewrites, what handlers see, errors)', async () => {
+    for (const path of ['/', '/chunked', '/observe', '/errors']) {
+      const theirs = shape(await get(isolate, 'rewriter', path));
+      expect(theirs.status).toBe(200);
+      expect(shape(await get(backend, 'rewriter', path))).toEqual(theirs);
+    }
   });
 
   it('a tenant that throws answers 500 with islet-error: exception, as on the isolate tier', async () => {

@@ -1,6 +1,5 @@
 // What html-rewriter-wasm's glue requires from Node's util, path and fs, as an isolate has it
-// (engine/bundle/runtime-bundle.ts points those requires here; assert gets a small module of its
-// own there, since the glue calls it as a function).
+// (engine/bundle/lol-html-glue.ts points those requires here).
 import { host } from '../host/host-calls.ts';
 
 export { TextDecoder, TextEncoder } from '../web/index.ts';

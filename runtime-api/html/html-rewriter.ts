@@ -30,7 +30,7 @@ export interface HtmlRewriterDeps {
 /**
  * lol-html buffers a tag, attribute or comment until it is complete, with no bound of its own, and
  * its memory is not the isolate's heap (memoryMb does not see it) and never shrinks. So the host
- * gives its module a maximum memory (engine/tiers/isolate/lol-html-wasm.ts): past it, the module
+ * gives its module a maximum memory (engine/bundle/lol-html-glue.ts): past it, the module
  * traps (a page's markup needs kilobytes; text is streamed through).
  */
 export const LOL_HTML_MAX_MB = 64;

@@ -1,8 +1,8 @@
 // lol-html as html-rewriter-wasm builds it, loaded on first use. The package's glue is written for
-// Node (it requires util, assert, path and fs to read its .wasm file): the runtime bundle gives it
-// glue-imports.ts instead (engine/bundle/runtime-bundle.ts), so its module bytes come from the
-// host, and evaluating the glue compiles and instantiates the module in this isolate.
-import { host } from '../host/host-calls.ts';
+// Node (it requires util, assert, path and fs to read its .wasm file): each runtime's bundle gives
+// it what it needs instead (engine/bundle/lol-html-glue.ts): in an isolate the module's bytes come
+// from the host, in a process sandbox from the runtime file. Evaluating the glue compiles and
+// instantiates the module.
 import type { LolHtml, LolHtmlRewriter } from './html-rewriter.ts';
 
 interface Glue {
@@ -15,19 +15,21 @@ interface Glue {
 const WARM_UP = '<!DOCTYPE html><html lang="en"><head><title>t &amp; t</title></head><body class="a">'
   + '<!-- c --><p id="p" class="x">text <b>bold</b> more</p><a href="/r">r</a><img src="i"><br/><ul><li>1</li></ul></body></html>';
 
-let lolHtml: LolHtml | undefined;
-
-export function loadLolHtml(): LolHtml {
-  if (lolHtml === undefined) {
-    try {
-      const glue = require('html-rewriter-wasm') as Glue;
-      warmUp(glue);
-      lolHtml = { HTMLRewriter: glue.HTMLRewriter };
-    } finally {
-      host().htmlRewriterReady();
+/** A loader that evaluates the glue and warms the module once, then calls `loaded` (even if it failed). */
+export function lolHtmlLoader(loaded: () => void): () => LolHtml {
+  let lolHtml: LolHtml | undefined;
+  return () => {
+    if (lolHtml === undefined) {
+      try {
+        const glue = require('html-rewriter-wasm') as Glue;
+        warmUp(glue);
+        lolHtml = { HTMLRewriter: glue.HTMLRewriter };
+      } finally {
+        loaded();
+      }
     }
-  }
-  return lolHtml;
+    return lolHtml;
+  };
 }
 
 function warmUp(glue: Glue): void {

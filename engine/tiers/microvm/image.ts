@@ -11,7 +11,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findExecutable } from '../host-binaries.ts';
-import { writeRuntimeFile } from '../process/runtime-file.ts';
+import { LOL_HTML_FILE, writeRuntimeFile } from '../process/runtime-file.ts';
 import { cpioArchive, type CpioEntry } from './cpio.ts';
 
 /** What the guest kernel must load before /init can reach its disk and the host. */
@@ -145,6 +145,7 @@ export async function guestImage(dir = defaultImageDir(), node = process.execPat
       .update([kernel.vmlinuz, ...modules.map((m) => path.join(kernel.modulesDir, m)), busybox, node, ...libraries].map(fileStamp).join('\n'))
       .update(init)
       .update(readFileSync(runtime))
+      .update(readFileSync(path.join(path.dirname(runtime), LOL_HTML_FILE)))
       .digest('hex')
       .slice(0, 16);
     const final = path.join(dir, key);

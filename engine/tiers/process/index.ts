@@ -13,7 +13,7 @@ import type { IsolationTier, Sandbox, SandboxSpec, TierCapabilities, TierName } 
 import { commandInCgroup, detectCgroups, processAlive, removeStaleCgroups, SandboxCgroup, type CgroupLayout } from './cgroup.ts';
 import { directLauncher, type Launcher } from './launcher.ts';
 import { ProcessSandbox } from './process-sandbox.ts';
-import { writeRuntimeFile } from './runtime-file.ts';
+import { LOL_HTML_FILE, writeRuntimeFile } from './runtime-file.ts';
 
 export interface ProcessTierOptions {
   /**
@@ -112,15 +112,17 @@ export class ProcessTier implements IsolationTier {
     mkdirSync(codeDir, { recursive: true });
     mkdirSync(scratchDir);
     const memoryBytes = (memoryMb + this.memoryOverheadMb) * 1048576;
+    const lolHtml = path.join(path.dirname(runtime), LOL_HTML_FILE);
     const nodeArgs = [
       '--permission',
       `--allow-fs-read=${runtime}`,
+      `--allow-fs-read=${lolHtml}`,
       `--allow-fs-read=${codeDir}`,
       ...(packageRoot ? [`--allow-fs-read=${packageRoot}`, '--allow-addons'] : []),
       `--max-old-space-size=${memoryMb}`,
       runtime,
     ];
-    const readable = packageRoot ? [runtime, codeDir, packageRoot] : [runtime, codeDir];
+    const readable = packageRoot ? [runtime, lolHtml, codeDir, packageRoot] : [runtime, lolHtml, codeDir];
     const request = { id, scratchDir, node: process.execPath, nodeArgs, readable, memoryMb, network: false };
     const cgroup = this.#cgroup(id, memoryBytes);
     let spawned = false;

@@ -5,10 +5,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { ownFile } from '../../own-file.ts';
+import { lolHtmlGlue, lolHtmlModule } from '../../bundle/lol-html-glue.ts';
 
 const ENTRY = fileURLToPath(ownFile('./sandbox-runtime', import.meta.url));
+const LOL_HTML_IMPORTS = fileURLToPath(ownFile('./lol-html-imports', import.meta.url));
 
-/** Writes the runtime to `dir`/runtime.mjs and returns that path. */
+/** Written beside the runtime file: lol-html's module, for HTMLRewriter (lol-html-imports.ts). */
+export const LOL_HTML_FILE = 'lol-html.wasm';
+
+/** Writes the runtime to `dir`/runtime.mjs, and LOL_HTML_FILE beside it, and returns the runtime's path. */
 export async function writeRuntimeFile(dir: string): Promise<string> {
   const result = await esbuild.build({
     entryPoints: [ENTRY],
@@ -19,8 +24,10 @@ export async function writeRuntimeFile(dir: string): Promise<string> {
     target: 'node24',
     logLevel: 'silent',
     legalComments: 'none',
+    plugins: [lolHtmlGlue(LOL_HTML_IMPORTS)],
   });
   const file = path.join(dir, 'runtime.mjs');
   await writeFile(file, result.outputFiles[0]!.text);
+  await writeFile(path.join(dir, LOL_HTML_FILE), lolHtmlModule());
   return file;
 }
