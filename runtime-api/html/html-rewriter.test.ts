@@ -35,7 +35,7 @@ describe('HTMLRewriter', () => {
     expect(await res.text()).toBe('<html><body><a href="https://e.example/x">go</a><hr>&lt;i&gt;&amp;&lt;/i&gt;<p>hi <b>THERE</b></p></body></html><!-- end -->');
   });
 
-  it('waits for asynchronous handlers, with transforms in one isolate interleaving', async () => {
+  it('waits for asynchronous handlers; transforms in one isolate take turns while one waits', async () => {
     const res = await run('async', `
       const order = [];
       const one = (tag) => new HTMLRewriter().on('p', {
@@ -52,8 +52,43 @@ describe('HTMLRewriter', () => {
     expect(await res.json()).toEqual({
       a: '<p data-tag="a">x</p>',
       b: '<p data-tag="b">x</p>',
-      order: ['a in', 'b in', 'b out', 'a out'],
+      // lol-html's module has one stack: a rewriter waiting on a handler holds it (html-rewriter.ts).
+      order: ['a in', 'a out', 'b in', 'b out'],
     });
+  });
+
+  it('keeps concurrent transforms with asynchronous text handlers apart, round after round', async () => {
+    // Two rewriters suspended in the module at once corrupted it within a few rounds (a probe).
+    const res = await run('concurrent', `
+      const one = (d) => new HTMLRewriter().on('p', {
+        async text(t) { await new Promise((r) => setTimeout(r, d)); if (t.text) t.replace(t.text + d); },
+      }).transform(new Response('<p>hello</p><p>x</p>')).text();
+      const seen = new Set();
+      for (let round = 0; round < 30; round++) for (const out of await Promise.all([one(3), one(1)])) seen.add(out);
+      return Response.json([...seen].sort());
+    `, { cpuMs: 5_000 });
+    expect(await res.json()).toEqual(['<p>hello1</p><p>x1</p>', '<p>hello3</p><p>x3</p>']);
+  });
+
+  it('survives handlers that throw, reject or are cancelled mid-wait, and a thenable is waited for', async () => {
+    // Each exception used to unwind through the module and leak its stack: 32,701 throws or 642
+    // rejections broke an isolate's lol-html; a cancel under a waiting handler broke it at once.
+    const res = await run('abuse', `
+      const transform = (handlers) => new HTMLRewriter().on('p', handlers).transform(new Response('<p>x</p>'));
+      const failures = new Set();
+      for (let i = 0; i < 1000; i++) {
+        try { await transform({ element() { throw new Error('thrown'); } }).text(); } catch (err) { failures.add(err.message); }
+        try { await transform({ async element() { throw new Error('rejected'); } }).text(); } catch (err) { failures.add(err.message); }
+      }
+      const reader = transform({ async element() { await new Promise((r) => setTimeout(r, 20)); } }).body.getReader();
+      const pending = reader.read();
+      await new Promise((r) => setTimeout(r, 5));
+      await reader.cancel();
+      await pending.catch(() => {});
+      const thenable = await transform({ element(el) { return { then(done) { setTimeout(() => { el.setAttribute('late', '1'); done(); }, 5); } }; } }).text();
+      return Response.json({ failures: [...failures].sort(), thenable, after: await transform({ element(el) { el.setAttribute('ok', '1'); } }).text() });
+    `, { cpuMs: 10_000 });
+    expect(await res.json()).toEqual({ failures: ['rejected', 'thrown'], thenable: '<p late="1">x</p>', after: '<p ok="1">x</p>' });
   });
 
   it('rewrites a streamed body whose chunks split tags and characters', async () => {

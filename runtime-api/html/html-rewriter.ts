@@ -17,6 +17,8 @@ export interface LolHtmlRewriter {
 
 export interface LolHtml {
   HTMLRewriter: new (sink: (chunk: Uint8Array) => void) => LolHtmlRewriter;
+  /** Bytes of the module's memory now (it only grows, up to LOL_HTML_MAX_MB). */
+  memoryBytes(): number;
 }
 
 export interface HtmlRewriterDeps {
@@ -35,16 +37,39 @@ export interface HtmlRewriterDeps {
  */
 export const LOL_HTML_MAX_MB = 64;
 
-type Registration = [selector: string | null, handlers: object];
+/** The content handlers of one on() or onDocument(), read when it was called (as workerd does). */
+interface Handlers {
+  receiver: object;
+  element?: Function;
+  comments?: Function;
+  text?: Function;
+  doctype?: Function;
+  end?: Function;
+}
+
+type Registration = [selector: string | null, handlers: Handlers];
+
+const HANDLER_NAMES = ['element', 'comments', 'text', 'doctype', 'end'] as const;
 
 export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
   const { Response, Headers, ReadableStream } = deps;
   // A trap leaves the module's state (its allocator, the rewriter it was in) as it was at that
-  // instant: nothing more runs in this instance, and the isolate's next HTMLRewriter fails clearly.
-  let trapped = false;
+  // instant: nothing more runs in this instance, and the isolate's next HTMLRewriter says why.
+  let trapped: string | undefined;
   const lolHtml = (): LolHtml => {
-    if (trapped) throw new TypeError(`HTMLRewriter is unavailable in this isolate: an earlier document used up lol-html's ${LOL_HTML_MAX_MB} MB`);
+    if (trapped !== undefined) throw new TypeError(`HTMLRewriter is unavailable in this isolate: ${trapped}`);
     return deps.lolHtml();
+  };
+  // html-rewriter-wasm suspends a rewriter inside the module while an async handler waits
+  // (Asyncify), and the module has one stack: two rewriters suspended at once overwrite each
+  // other's frames (a probe's concurrent transforms with async text handlers corrupted it within
+  // a few rounds). So one write or end at a time per isolate, each holding the module until it
+  // settles, handlers included; transforms with synchronous handlers never wait long for it.
+  let turn: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = turn.then(work);
+    turn = run.then(noop, noop);
+    return run;
   };
 
   class HTMLRewriter {
@@ -55,15 +80,16 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
       const where = "Failed to execute 'on' on 'HTMLRewriter'";
       requireArguments(arguments.length, 2, where);
       const text = toDOMString(selector);
-      const checked = handlersOf(handlers, where);
+      const read = readHandlers(handlers, where);
       checkSelector(lolHtml(), text);
-      this.#registrations.push([text, checked]);
+      this.#registrations.push([text, read]);
       return this;
     }
 
     onDocument(handlers: unknown): this {
-      requireArguments(arguments.length, 1, "Failed to execute 'onDocument' on 'HTMLRewriter'");
-      this.#registrations.push([null, handlersOf(handlers, "Failed to execute 'onDocument' on 'HTMLRewriter'")]);
+      const where = "Failed to execute 'onDocument' on 'HTMLRewriter'";
+      requireArguments(arguments.length, 1, where);
+      this.#registrations.push([null, readHandlers(handlers, where)]);
       return this;
     }
 
@@ -80,7 +106,7 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
       init.headers.delete('content-length');
       if (response.body === null) return new Response(null, init);
       if (response.bodyUsed) throw new TypeError(`${where}: the response body has already been used`);
-      return new Response(rewrite(lolHtml(), this.#registrations, response.body), init);
+      return new Response(rewrite(lolHtml(), [...this.#registrations], response.body), init);
     }
 
     get [Symbol.toStringTag]() {
@@ -91,30 +117,107 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
   function rewrite(lol: LolHtml, registrations: Registration[], body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
     let output: ReadableStreamDefaultController<Uint8Array> | undefined;
     let produced = false;
+    // The first exception of a handler (thrown, or its promise rejected). It never reaches the
+    // module: an exception unwinding through it leaves its stack pointer behind (~32 bytes each;
+    // a probe broke an isolate's lol-html after 32,701 throws, 642 rejections), and a rejection
+    // leaves the rewriter suspended for good. Once there is one, no more handlers run, and the
+    // rewritten body fails with it when the module's call returns.
+    let failed: { error: unknown } | undefined;
+    const call = (fn: Function, receiver: object, content: unknown): unknown => {
+      if (failed) return undefined;
+      let result: unknown;
+      try {
+        result = Reflect.apply(fn, receiver, [content]);
+      } catch (error) {
+        failed = { error };
+        return undefined;
+      }
+      // A promise, or any thenable, is waited for (workerd takes promise-likes too); the module
+      // gets a promise that only fulfils.
+      let then: unknown;
+      try {
+        then = result !== null && (typeof result === 'object' || typeof result === 'function') ? (result as { then?: unknown }).then : undefined;
+      } catch (error) {
+        failed = { error };
+        return undefined;
+      }
+      if (typeof then !== 'function') return undefined;
+      return new Promise<void>((resolve) => {
+        try {
+          Reflect.apply(then, result, [() => resolve(), (error: unknown) => {
+            failed ??= { error };
+            resolve();
+          }]);
+        } catch (error) {
+          failed ??= { error };
+          resolve();
+        }
+      });
+    };
+    const forModule = ({ receiver, ...fns }: Handlers): object => {
+      const wrapped: Record<string, (content: unknown) => unknown> = {};
+      for (const name of HANDLER_NAMES) {
+        const fn = fns[name];
+        if (fn) wrapped[name] = (content) => call(fn, receiver, content);
+      }
+      return wrapped;
+    };
+    let cancelled = false;
+    // Called from inside the module, so it must not throw (see `failed`): a body cancelled while a
+    // handler waited has no one to enqueue to when the module resumes.
     const rewriter = new lol.HTMLRewriter((chunk) => {
       produced = true;
-      output!.enqueue(chunk);
+      if (cancelled) return;
+      try {
+        output!.enqueue(chunk);
+      } catch {}
     });
+    let busy = false;
     let freed = false;
     const free = () => {
-      if (freed) return;
+      if (freed || busy) return;
       freed = true;
       try {
         rewriter.free();
       } catch {
-        // A call that failed inside the module (a handler's exception) leaves the rewriter
-        // borrowed, and wasm-bindgen refuses to free it: it stays with the module's memory.
+        // Refused only if the module is in a call on this rewriter: it stays with the module.
       }
     };
     try {
       for (const [selector, handlers] of registrations) {
-        if (selector === null) rewriter.onDocument(handlers);
-        else rewriter.on(selector, handlers);
+        if (selector === null) rewriter.onDocument(forModule(handlers));
+        else rewriter.on(selector, forModule(handlers));
       }
     } catch (err) {
       free();
       throw err;
     }
+    // One call into the module, with the module to itself; a handler's exception fails it.
+    const step = (work: () => Promise<void>): Promise<void> => exclusive(async () => {
+      if (freed || cancelled) throw new TypeError('HTMLRewriter: the rewritten body was cancelled');
+      busy = true;
+      try {
+        await work();
+      } catch (err) {
+        throw trap(err);
+      } finally {
+        busy = false;
+      }
+      if (failed) throw failed.error;
+    });
+    // A trap is a fault in the module, not in the document or a handler (those are caught before):
+    // its memory used up, or its state broken (a tenant can free an element lol-html still uses).
+    const trap = (err: unknown): unknown => {
+      if (!(err instanceof Error && err.name === 'RuntimeError')) return err;
+      // Its allocator asks for room by doubling: one that failed had used over half of it.
+      const full = lol.memoryBytes() > (LOL_HTML_MAX_MB * 1048576) / 2;
+      trapped = full
+        ? `an earlier document needed more than lol-html's ${LOL_HTML_MAX_MB} MB`
+        : `lol-html failed on an earlier document (${err.message})`;
+      return full
+        ? new TypeError(`HTMLRewriter: the document needed more than lol-html's ${LOL_HTML_MAX_MB} MB (a tag, attribute or comment that does not end?)`)
+        : new TypeError(`HTMLRewriter: lol-html failed (${err.message})`);
+    };
     const reader = body.getReader();
     return new ReadableStream<Uint8Array>({
       start(controller) {
@@ -128,28 +231,26 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
           while (!produced) {
             const { done, value } = await reader.read();
             if (done) {
-              await rewriter.end();
+              await step(() => rewriter.end());
               free();
               controller.close();
               return;
             }
             if (!(value instanceof Uint8Array)) throw new TypeError('HTMLRewriter: the response body produced a chunk that is not a Uint8Array');
-            await rewriter.write(value);
+            await step(() => rewriter.write(value));
           }
         } catch (err) {
-          let failure = err;
-          if (err instanceof Error && err.name === 'RuntimeError') {
-            trapped = true;
-            failure = new TypeError(`HTMLRewriter: the document needed more than lol-html's ${LOL_HTML_MAX_MB} MB (a tag, attribute or comment that does not end?)`);
-          } else {
-            free();
-          }
-          reader.cancel(failure).catch(() => {});
-          throw failure;
+          if (trapped === undefined) free();
+          reader.cancel(err).catch(noop);
+          throw err;
         }
       },
+      // A rewriter suspended in the module (an async handler waiting) is freed once its call
+      // has settled: freeing it under the module traps when it resumes.
       cancel(reason) {
-        free();
+        cancelled = true;
+        if (!busy) free();
+        else turn.then(() => (trapped === undefined ? free() : undefined));
         return reader.cancel(reason);
       },
     });
@@ -157,6 +258,8 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
 
   return { HTMLRewriter };
 }
+
+function noop(): void {}
 
 /** Throws lol-html's TypeError for a selector it cannot parse ("Unsupported pseudo-class…"). */
 function checkSelector(lol: LolHtml, selector: string): void {
@@ -168,10 +271,19 @@ function checkSelector(lol: LolHtml, selector: string): void {
   }
 }
 
-// Handlers are read by lol-html's glue when content matches (element, comments, text, doctype,
-// end), each called as a method of the object given, as Workers does.
-function handlersOf(value: unknown, where: string): object {
-  const handlers = toDictionary(value, where);
-  if (handlers === undefined) throw new TypeError(`${where}: the handlers argument is not an object`);
-  return handlers as object;
+/**
+ * Reads a handlers dictionary once, when it is registered, as workerd does: each member present
+ * must be callable, and is later called as a method of the object given.
+ */
+function readHandlers(value: unknown, where: string): Handlers {
+  const dict = toDictionary(value, where);
+  if (dict === undefined) throw new TypeError(`${where}: the handlers argument is not an object`);
+  const handlers: Handlers = { receiver: dict };
+  for (const name of HANDLER_NAMES) {
+    const fn = dict[name];
+    if (fn === undefined) continue;
+    if (typeof fn !== 'function') throw new TypeError(`${where}: the '${name}' handler is not a function`);
+    handlers[name] = fn;
+  }
+  return handlers;
 }

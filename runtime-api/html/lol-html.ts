@@ -7,6 +7,7 @@ import type { LolHtml, LolHtmlRewriter } from './html-rewriter.ts';
 
 interface Glue {
   HTMLRewriter: new (sink: (chunk: Uint8Array) => void) => LolHtmlRewriter;
+  __wasm: { memory: { buffer: ArrayBuffer } };
 }
 
 // V8 compiles a WebAssembly function on its first call: a document that takes the common paths
@@ -23,7 +24,7 @@ export function lolHtmlLoader(loaded: () => void): () => LolHtml {
       try {
         const glue = require('html-rewriter-wasm') as Glue;
         warmUp(glue);
-        lolHtml = { HTMLRewriter: glue.HTMLRewriter };
+        lolHtml = { HTMLRewriter: glue.HTMLRewriter, memoryBytes: () => glue.__wasm.memory.buffer.byteLength };
       } finally {
         loaded();
       }
