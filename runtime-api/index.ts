@@ -37,6 +37,7 @@ import { cancelResponseStream, pullResponseStream } from './dispatch/response-st
 import { settleRequestChunk } from './dispatch/request-stream.ts';
 import { settleAi } from './bindings/ai.ts';
 import { defineIsolateWebSockets, socketEvent } from './host/websocket.ts';
+import { confineWebAssembly } from './host/webassembly.ts';
 
 const globals: Record<string, unknown> = {
   URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
@@ -212,7 +213,7 @@ const entry = {
     pullRequestBody: HostCalls['pullRequestBody'], cancelRequestBody: HostCalls['cancelRequestBody'], aiRun: HostCalls['aiRun'],
     aiAbort: HostCalls['aiAbort'], encodingOf: HostCalls['encodingOf'], decodeLegacy: HostCalls['decodeLegacy'], cacheOp: HostCalls['cacheOp'],
     wsSend: HostCalls['wsSend'], wsClose: HostCalls['wsClose'], htmlRewriterWasm: HostCalls['htmlRewriterWasm'],
-    htmlRewriterReady: HostCalls['htmlRewriterReady'], maxTimers: number,
+    htmlRewriterReady: HostCalls['htmlRewriterReady'], maxTimers: number, memoryLimitMb: number,
   ): void {
     setHostCalls({
       log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto, streamChunk,
@@ -220,6 +221,7 @@ const entry = {
       htmlRewriterReady,
     });
     setMaxTimers(maxTimers);
+    confineWebAssembly(memoryLimitMb * 1048576);
     startPerformanceClock();
     findSharedArrayBuffer();
     delete (globalThis as Record<string, unknown>).__islet_runtime;

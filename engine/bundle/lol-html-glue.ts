@@ -24,11 +24,17 @@ export function lolHtmlGlue(importsFile: string): esbuild.Plugin {
       build.onLoad({ filter: GLUE_FILE }, async (args) => {
         const source = await readFile(args.path, 'utf8');
         const plain = source.replace(/require\(String\.raw`([^`]+)`\)/g, (_, name: string) => `require(${JSON.stringify(name)})`).replace(/\b__dirname\b/g, '""');
-        // A glue that no longer reads its module this way needs this plugin looked at again.
-        if (args.path.endsWith('html_rewriter.js') && !/require\('fs'\)\.readFileSync/.test(plain)) {
+        if (!args.path.endsWith('html_rewriter.js')) return { contents: plain, loader: 'js' };
+        // The module is made with the constructors the runtime took before tenant code ran, not
+        // with whatever the global WebAssembly holds by then (a tenant's, or islet's refusal).
+        const intrinsic = plain
+          .replace('new WebAssembly.Module(bytes)', 'new (require("fs").WasmModule)(bytes)')
+          .replace('new WebAssembly.Instance(wasmModule, imports)', 'new (require("fs").WasmInstance)(wasmModule, imports)');
+        // A glue that no longer loads its module this way needs this plugin looked at again.
+        if (!/require\('fs'\)\.readFileSync/.test(intrinsic) || /\bWebAssembly\./.test(intrinsic)) {
           throw new Error(`${args.path}: the module loading islet replaces was not found`);
         }
-        return { contents: plain, loader: 'js' };
+        return { contents: intrinsic, loader: 'js' };
       });
       build.onResolve({ filter: /^(util|path|fs|assert)$/ }, (args) => {
         if (!GLUE_FILE.test(args.importer)) return undefined;

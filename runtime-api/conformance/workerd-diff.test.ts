@@ -42,6 +42,7 @@ const CASES: { worker: string; method?: string; path: string; body?: string; hea
   { worker: 'html-rewriter', path: '/chunked' },
   { worker: 'html-rewriter', path: '/observe' },
   { worker: 'html-rewriter', path: '/errors' },
+  { worker: 'webassembly', path: '/' },
 ];
 
 let workerd: ChildProcess | undefined;

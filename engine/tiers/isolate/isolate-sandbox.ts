@@ -141,9 +141,12 @@ export class IsolateSandbox implements Sandbox {
   /** An idle collection ran and nothing has run in the isolate since. */
   #reclaimed = false;
   #reclaiming = false;
+  /** The isolate's memory limit (its WebAssembly memories are bounded to it too: webassembly.ts). */
+  readonly #memoryMb: number;
 
   private constructor(memoryMb: number, snapshot: ivm.ExternalCopy<ArrayBuffer> | undefined) {
     this.#fromSnapshot = snapshot !== undefined;
+    this.#memoryMb = memoryMb;
     this.#isolate = new ivm.Isolate({
       memoryLimit: memoryMb,
       snapshot,
@@ -264,6 +267,7 @@ export class IsolateSandbox implements Sandbox {
       }),
       new ivm.Callback(() => this.#meter?.allow(0)),
       MAX_TIMERS_PER_ISOLATE,
+      this.#memoryMb,
     ]);
     this.#context = context;
     this.#runtime = runtime;

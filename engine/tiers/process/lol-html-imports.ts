@@ -15,3 +15,6 @@ export function join(...parts: string[]): string {
 export function readFileSync(): Uint8Array {
   return readFile(new URL('./lol-html.wasm', import.meta.url));
 }
+
+/** The constructors the glue makes its module with, taken when the runtime starts. */
+export const { Module: WasmModule, Instance: WasmInstance } = (globalThis as unknown as { WebAssembly: { Module: unknown; Instance: unknown } }).WebAssembly;
