@@ -38,6 +38,8 @@ import { settleRequestChunk } from './dispatch/request-stream.ts';
 import { settleAi } from './bindings/ai.ts';
 import { defineIsolateWebSockets, socketEvent } from './host/websocket.ts';
 import { confineWebAssembly } from './host/webassembly.ts';
+// Eagerly: it takes eval while no tenant code has run.
+import { isolateHTMLRewriter } from './html/isolate-html-rewriter.ts';
 
 const globals: Record<string, unknown> = {
   URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
@@ -90,17 +92,13 @@ const lazyGlobals: Record<string, () => unknown> = {
   WebSocket: () => webSockets().WebSocket,
   WebSocketPair: () => webSockets().WebSocketPair,
   HTMLRewriter: () => {
-    const { defineHTMLRewriter } = require('./html/html-rewriter') as typeof import('./html/html-rewriter.ts');
-    const { lolHtmlLoader } = require('./html/lol-html') as typeof import('./html/lol-html.ts');
-    const { HTMLRewriter } = defineHTMLRewriter({
-      // The host lets the load's CPU go uncharged (up to a bound) from when it hands over the bytes.
-      lolHtml: lolHtmlLoader(() => host().htmlRewriterReady()),
+    const HTMLRewriter = isolateHTMLRewriter({
       // The ponyfills' classes, typed apart from the lib's they implement.
       Response: Response as unknown as typeof globalThis.Response,
       Headers: Headers as unknown as typeof globalThis.Headers,
       ReadableStream: ReadableStream as unknown as typeof globalThis.ReadableStream,
       isResponse: isResponse as unknown as (value: unknown) => value is globalThis.Response,
-    });
+    }) as abstract new () => unknown;
     markPlatformInterface(HTMLRewriter);
     return HTMLRewriter;
   },
@@ -212,12 +210,12 @@ const entry = {
     digest: HostCalls['digest'], startCrypto: HostCalls['startCrypto'], streamChunk: HostCalls['streamChunk'],
     pullRequestBody: HostCalls['pullRequestBody'], cancelRequestBody: HostCalls['cancelRequestBody'], aiRun: HostCalls['aiRun'],
     aiAbort: HostCalls['aiAbort'], encodingOf: HostCalls['encodingOf'], decodeLegacy: HostCalls['decodeLegacy'], cacheOp: HostCalls['cacheOp'],
-    wsSend: HostCalls['wsSend'], wsClose: HostCalls['wsClose'], htmlRewriterWasm: HostCalls['htmlRewriterWasm'],
+    wsSend: HostCalls['wsSend'], wsClose: HostCalls['wsClose'], htmlRewriterGlue: HostCalls['htmlRewriterGlue'],
     htmlRewriterReady: HostCalls['htmlRewriterReady'], maxTimers: number, memoryLimitMb: number,
   ): void {
     setHostCalls({
       log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto, streamChunk,
-      pullRequestBody, cancelRequestBody, aiRun, aiAbort, encodingOf, decodeLegacy, cacheOp, wsSend, wsClose, htmlRewriterWasm,
+      pullRequestBody, cancelRequestBody, aiRun, aiAbort, encodingOf, decodeLegacy, cacheOp, wsSend, wsClose, htmlRewriterGlue,
       htmlRewriterReady,
     });
     setMaxTimers(maxTimers);

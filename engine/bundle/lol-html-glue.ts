@@ -1,15 +1,18 @@
 // lol-html for HTMLRewriter (runtime-api/html/): the npm package html-rewriter-wasm's module and
 // glue, made fit for islet's two runtimes. The glue is written for Node: it requires util
 // (TextDecoder, TextEncoder), assert, path and fs (to read its .wasm file beside it), some with
-// String.raw`` specifiers esbuild does not follow, and names __dirname. Each runtime's bundle
-// points util, path and fs at a module of its own (an isolate asks the host for the bytes, a
-// process sandbox has them in its runtime file) and assert at a small module here, which the glue
-// calls as a function.
+// String.raw`` specifiers esbuild does not follow, and names __dirname. Each build points util,
+// path and fs at a module of its own (the isolate's glue script at its argument, a process
+// sandbox's runtime at Node's encoders and the file beside it) and assert at a small module here,
+// which the glue calls as a function.
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type * as esbuild from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
 import { LOL_HTML_MAX_MB } from '../../runtime-api/html/html-rewriter.ts';
+import { ownFile } from '../own-file.ts';
+import { ISOLATE_SCRIPT } from './runtime-bundle.ts';
 
 const GLUE_FILE = /[\\/]html-rewriter-wasm[\\/]dist[\\/](html_rewriter|asyncify)\.js$/;
 const ASSERT = `function assert(ok, message) { if (!ok) throw new Error(message || 'lol-html: assertion failed'); }
@@ -43,6 +46,19 @@ export function lolHtmlGlue(importsFile: string): esbuild.Plugin {
       build.onLoad({ filter: /.*/, namespace: 'islet-lol-html-assert' }, () => ({ contents: ASSERT, loader: 'js' }));
     },
   };
+}
+
+const SCRIPT_IMPORTS = fileURLToPath(ownFile('./lol-html-glue-imports', import.meta.url));
+const SCRIPT_ENTRY = fileURLToPath(ownFile('../../runtime-api/html/glue-entry', import.meta.url));
+
+/**
+ * HTMLRewriter for isolates as one script whose value is a function of its imports
+ * (runtime-api/html/isolate-html-rewriter.ts), evaluated in an isolate on its first use.
+ */
+export async function lolHtmlGlueScript(): Promise<string> {
+  const result = await esbuild.build({ ...ISOLATE_SCRIPT, entryPoints: [SCRIPT_ENTRY], format: 'cjs', plugins: [lolHtmlGlue(SCRIPT_IMPORTS)] });
+  if (!result.outputFiles) throw new Error('the glue script was not built');
+  return `(function (__islet_glue_imports) { var module = { exports: {} }; var exports = module.exports;\n${result.outputFiles[0]!.text}\nreturn module.exports; })`;
 }
 
 const WASM_PAGE = 65536;

@@ -4,7 +4,6 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { ownFile } from '../own-file.ts';
-import { lolHtmlGlue } from './lol-html-glue.ts';
 
 const ENTRY = fileURLToPath(ownFile('../../runtime-api/index', import.meta.url));
 
@@ -68,34 +67,39 @@ const lazySearchParams: esbuild.Plugin = {
   },
 };
 
-// What html-rewriter-wasm's glue requires from Node, as an isolate has it (lol-html-glue.ts).
-const GLUE_IMPORTS = fileURLToPath(ownFile('../../runtime-api/html/glue-imports', import.meta.url));
-
 let cached: Promise<string> | undefined;
+
+/**
+ * How a script that runs in isolates is built: one ASCII file (a one-byte string in V8) for the
+ * isolate's V8, its whitespace minified.
+ */
+export const ISOLATE_SCRIPT: esbuild.BuildOptions = {
+  bundle: true,
+  write: false,
+  platform: 'neutral',
+  target: 'es2024',
+  mainFields: ['module', 'main'],
+  logLevel: 'silent',
+  legalComments: 'none',
+  charset: 'ascii',
+  minifyWhitespace: true,
+};
 
 export function runtimeScript(): Promise<string> {
   cached ??= esbuild
     .build({
+      ...ISOLATE_SCRIPT,
       entryPoints: [ENTRY],
-      bundle: true,
-      write: false,
       format: 'iife',
-      platform: 'neutral',
-      target: 'es2024',
-      mainFields: ['module', 'main'],
-      logLevel: 'silent',
-      legalComments: 'none',
-      charset: 'ascii',
       // Every isolate holds the script's source for lazy compilation: keep it small. Identifiers
       // are not minified, so functions and classes keep their source names (Headers.name, what
       // console.log prints) without esbuild's keepNames: that redefines `name` on every function,
       // which puts each one's properties in a dictionary and costs an isolate far more than the
       // longer source (README, "Where an idle hello tenant's memory goes"). The few names the
       // bundle changes (URL5, _Request) are restored for globals by runtime-api/index.ts.
-      minifyWhitespace: true,
       minifySyntax: true,
-      plugins: [dropLegacyEncodings, lazyIdna, snapshotSafeWebidl, lazySearchParams, lolHtmlGlue(GLUE_IMPORTS)],
+      plugins: [dropLegacyEncodings, lazyIdna, snapshotSafeWebidl, lazySearchParams],
     })
-    .then((r) => r.outputFiles[0]!.text);
+    .then((r) => r.outputFiles![0]!.text);
   return cached;
 }

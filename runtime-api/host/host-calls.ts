@@ -56,10 +56,10 @@ export interface HostCalls {
   /** Closes WebSocket `id` with `code` (1005: none given) and `reason`; null, or why the host refused it. */
   wsClose(id: number, code: number, reason: string): string | null;
   /**
-   * The bytes of lol-html's WebAssembly module, for HTMLRewriter (runtime-api/html/). Loading it
-   * is not charged to the tenant (up to a bound) until htmlRewriterReady.
+   * lol-html for HTMLRewriter (runtime-api/html/): the glue's script and the module's bytes.
+   * Loading them is not charged to the tenant (up to a bound) until htmlRewriterReady.
    */
-  htmlRewriterWasm(): ArrayBuffer;
+  htmlRewriterGlue(): [source: string, module: ArrayBuffer];
   /** lol-html is compiled and warmed: the tenant's CPU is charged again. */
   htmlRewriterReady(): void;
 }

@@ -1,11 +1,12 @@
 // lol-html as html-rewriter-wasm builds it, loaded on first use. The package's glue is written for
-// Node (it requires util, assert, path and fs to read its .wasm file): each runtime's bundle gives
-// it what it needs instead (engine/bundle/lol-html-glue.ts): in an isolate the module's bytes come
-// from the host, in a process sandbox from the runtime file. Evaluating the glue compiles and
-// instantiates the module.
+// Node (it requires util, assert, path and fs to read its .wasm file); engine/bundle/lol-html-glue.ts
+// makes it fit each runtime: an isolate is handed the glue's source and the module's bytes by the
+// host on first use (so the glue is no part of the runtime every isolate holds), a process sandbox
+// has both in its runtime file and beside it. Evaluating the glue compiles and instantiates the module.
 import type { LolHtml, LolHtmlRewriter } from './html-rewriter.ts';
 
-interface Glue {
+/** What the glue exports. */
+export interface Glue {
   HTMLRewriter: new (sink: (chunk: Uint8Array) => void) => LolHtmlRewriter;
   __wasm: { memory: { buffer: ArrayBuffer } };
 }
@@ -16,13 +17,13 @@ interface Glue {
 const WARM_UP = '<!DOCTYPE html><html lang="en"><head><title>t &amp; t</title></head><body class="a">'
   + '<!-- c --><p id="p" class="x">text <b>bold</b> more</p><a href="/r">r</a><img src="i"><br/><ul><li>1</li></ul></body></html>';
 
-/** A loader that evaluates the glue and warms the module once, then calls `loaded` (even if it failed). */
-export function lolHtmlLoader(loaded: () => void): () => LolHtml {
+/** A loader that gets the glue and warms the module once, then calls `loaded` (even if it failed). */
+export function lolHtmlLoader(getGlue: () => Glue, loaded: () => void): () => LolHtml {
   let lolHtml: LolHtml | undefined;
   return () => {
     if (lolHtml === undefined) {
       try {
-        const glue = require('html-rewriter-wasm') as Glue;
+        const glue = getGlue();
         warmUp(glue);
         lolHtml = { HTMLRewriter: glue.HTMLRewriter, memoryBytes: () => glue.__wasm.memory.buffer.byteLength };
       } finally {

@@ -23,7 +23,7 @@ import type { CodeCache } from '../../warm/index.ts';
 import type { LimitEnforcer, SandboxMeter, Turn } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { runSlots } from './run-slots.ts';
-import { LOL_HTML_LOAD_ALLOWANCE_NS, lolHtmlWasm } from './lol-html-wasm.ts';
+import { LOL_HTML_LOAD_ALLOWANCE_NS, lolHtmlGlue, prepareLolHtml } from './lol-html-wasm.ts';
 import { BODY_AFTER_RESPONSE, RequestBody } from '../request-body.ts';
 import { SandboxSockets, type SocketEvent } from '../socket-link.ts';
 import { StreamedBody } from '../streamed-body.ts';
@@ -228,6 +228,8 @@ export class IsolateSandbox implements Sandbox {
   }
 
   async #bootRuntime(): Promise<void> {
+    // Built once per process, beside the first boot: the isolate's call for it is synchronous.
+    const lolHtmlReady = prepareLolHtml();
     const context = await this.#isolate.createContext();
     const runtime = await loadRuntime(this.#isolate, context, this.#fromSnapshot);
     await runtime.init.apply(undefined, [
@@ -263,12 +265,13 @@ export class IsolateSandbox implements Sandbox {
       // ~50 ms) would take a whole default CPU limit: the runtime brackets it with these two.
       new ivm.Callback(() => {
         this.#meter?.allow(LOL_HTML_LOAD_ALLOWANCE_NS);
-        return lolHtmlWasm().copyInto();
+        return lolHtmlGlue().copyInto();
       }),
       new ivm.Callback(() => this.#meter?.allow(0)),
       MAX_TIMERS_PER_ISOLATE,
       this.#memoryMb,
     ]);
+    await lolHtmlReady;
     this.#context = context;
     this.#runtime = runtime;
   }

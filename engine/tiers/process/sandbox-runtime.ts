@@ -24,7 +24,7 @@ import { defineDigestStream } from '../../../runtime-api/host/digest-stream.ts';
 import { defineCacheApi, type CachedAnswer } from '../../../runtime-api/host/cache-api.ts';
 import { defineWebSockets, SOCKET_MESSAGE, type WebSocketDeps } from '../../../runtime-api/host/websocket-api.ts';
 import { defineHTMLRewriter } from '../../../runtime-api/html/html-rewriter.ts';
-import { lolHtmlLoader } from '../../../runtime-api/html/lol-html.ts';
+import { lolHtmlLoader, type Glue } from '../../../runtime-api/html/lol-html.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
 
 interface ExportedHandler {
@@ -661,7 +661,7 @@ for (const name of ['WebSocket', 'WebSocketPair'] as const) {
 
 // Workers' HTMLRewriter, as the isolate tier has it: lol-html from this file (lol-html-module.ts),
 // loaded when the function loads if its code names HTMLRewriter (load, below), else on first use.
-const loadLolHtml = lolHtmlLoader(() => {});
+const loadLolHtml = lolHtmlLoader(() => require('html-rewriter-wasm') as Glue, () => {});
 const { HTMLRewriter } = defineHTMLRewriter({
   lolHtml: loadLolHtml,
   Response,

@@ -1,0 +1,43 @@
+// HTMLRewriter in an isolate, made on the first use of the global: the host hands over a script
+// (glue-entry.ts and html-rewriter-wasm's glue, ~35 KB) and lol-html's module, and the script is
+// evaluated with the eval taken here before any tenant code ran. Until then an isolate holds none
+// of it. The host does not charge the load (up to a bound) from handing them over until `ready`.
+import { host } from '../host/host-calls.ts';
+import { wasmIntrinsics } from '../host/webassembly.ts';
+import { TextDecoder, TextEncoder } from '../web/index.ts';
+import type { HtmlRewriterDeps } from './html-rewriter.ts';
+
+/** What the glue's requires of Node's util, path and fs (and WebAssembly's constructors) give in an isolate. */
+export interface GlueImports {
+  TextDecoder: unknown;
+  TextEncoder: unknown;
+  join(...parts: string[]): string;
+  readFileSync(): Uint8Array;
+  WasmModule: unknown;
+  WasmInstance: unknown;
+}
+
+type GlueScript = (imports: GlueImports) => { makeHTMLRewriter(deps: Omit<HtmlRewriterDeps, 'lolHtml'>, loaded: () => void): unknown };
+
+const evaluate = globalThis.eval;
+
+export function isolateHTMLRewriter(deps: Omit<HtmlRewriterDeps, 'lolHtml'>): unknown {
+  const ready = () => host().htmlRewriterReady();
+  try {
+    const [source, bytes] = host().htmlRewriterGlue();
+    const { Module, Instance } = wasmIntrinsics();
+    const script = evaluate(source) as GlueScript;
+    return script({
+      TextDecoder,
+      TextEncoder,
+      // path.join, for the one path the glue makes: the name of its .wasm file, which is not read.
+      join: (...parts) => parts.join('/'),
+      readFileSync: () => new Uint8Array(bytes),
+      WasmModule: Module,
+      WasmInstance: Instance,
+    }).makeHTMLRewriter(deps, ready);
+  } catch (err) {
+    ready();
+    throw err;
+  }
+}
