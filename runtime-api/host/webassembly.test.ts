@@ -15,7 +15,8 @@ afterAll(async () => {
 
 it('bounds all of an isolate\'s WebAssembly memories together by its memory limit, made or grown', async () => {
   await engine.deploy('memories', {
-    limits: { memoryMb: 32 },
+    // A refusal may run a full collection first (~25 ms): CPU is not what this tests.
+    limits: { memoryMb: 32, cpuMs: 1_000 },
     code: `export default { fetch() {
       const tryIt = (make) => { try { make(); return 'ok'; } catch (err) { return err.constructor.name + ': ' + err.message; } };
       const kept = [];
@@ -40,4 +41,41 @@ it('bounds all of an isolate\'s WebAssembly memories together by its memory limi
     // The descriptor is read once: the size checked is the size made.
     getter: 'ok',
   });
+});
+
+it('reads a descriptor or a delta once, whatever it is, and counts what it made', async () => {
+  // Each of these took the engine gigabytes past the limit in a probe: a function as the
+  // descriptor skipped the check, and valueOf said 0 to the check and 8192 pages to V8.
+  await engine.deploy('tricks', {
+    limits: { memoryMb: 32 },
+    code: `export default { fetch() {
+      const tryIt = (make) => { try { return make(); } catch (err) { return err.constructor.name; } };
+      const twoFaced = () => { let calls = 0; return { valueOf: () => (calls++ === 0 ? 0 : 8192) }; };
+      const grown = new WebAssembly.Memory({ initial: 0 });
+      grown.grow(twoFaced());
+      return Response.json({
+        fn: tryIt(() => new WebAssembly.Memory(Object.assign(function () {}, { initial: 1024 })).buffer.byteLength),
+        initial: tryIt(() => new WebAssembly.Memory({ initial: twoFaced() }).buffer.byteLength),
+        grown: grown.buffer.byteLength,
+        wide: tryIt(() => new WebAssembly.Memory({ initial: 1, index: 'i64' })),
+      });
+    } }`,
+  });
+  const res = await engine.fetch('tricks', new Request('http://t.test/'));
+  expect(await res.json()).toEqual({ fn: 'RangeError', initial: 0, grown: 0, wide: 'TypeError' });
+});
+
+it('gives a dropped memory\'s pages back, collecting when the budget looks spent', async () => {
+  // A dropped memory puts no pressure on the heap: without the collection, the dead reservations
+  // refused the tenant for good.
+  await engine.deploy('churn', {
+    limits: { memoryMb: 32 },
+    code: `export default { fetch() {
+      try { new WebAssembly.Memory({ initial: 20 * 16 }); return new Response('made'); }
+      catch (err) { return new Response(err.message); }
+    } }`,
+  });
+  const answers: string[] = [];
+  for (let i = 0; i < 4; i++) answers.push(await (await engine.fetch('churn', new Request('http://c.test/'))).text());
+  expect(answers).toEqual(['made', 'made', 'made', 'made']);
 });

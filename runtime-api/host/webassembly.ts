@@ -97,28 +97,50 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
   Object.defineProperty(wasm, 'Module', { value: TenantModule, writable: true, configurable: true, enumerable: false });
 
   const budgetPages = Math.floor(maxMemoryBytes / PAGE_BYTES);
+  // The memories made here and the pages each holds. A dropped memory puts no pressure on the V8
+  // heap, so nothing may collect it for a long time: when the budget looks spent, a collection
+  // runs and the live ones are counted again before anything is refused.
+  const live = new Set<{ ref: WeakRef<WasmMemory>; pages: number }>();
+  const heldBy = new WeakMap<object, { ref: WeakRef<WasmMemory>; pages: number }>();
   let reservedPages = 0;
-  const pagesOf = new WeakMap<object, { pages: number }>();
-  const released = new FinalizationRegistry<{ pages: number }>((held) => {
-    reservedPages -= held.pages;
-  });
+  // A collection (~25 ms of the tenant's CPU) only if a memory was made since the last one.
+  let madeSinceCollection = false;
   const reserve = (pages: number, where: string) => {
-    if (!(pages <= budgetPages - reservedPages)) {
-      throw new RangeError(`${where}: the isolate's WebAssembly memories would pass its memory limit of ${maxMemoryBytes / 1048576} MB`);
+    if (pages <= budgetPages - reservedPages) return;
+    if (!madeSinceCollection) throw refusal(where);
+    madeSinceCollection = false;
+    collectGarbageNow();
+    reservedPages = 0;
+    for (const entry of live) {
+      if (entry.ref.deref() === undefined) live.delete(entry);
+      else reservedPages += entry.pages;
     }
+    if (pages <= budgetPages - reservedPages) return;
+    throw refusal(where);
   };
+  const refusal = (where: string) => new RangeError(`${where}: the isolate's WebAssembly memories would pass its memory limit of ${maxMemoryBytes / 1048576} MB`);
   const TenantMemory = function Memory(this: unknown, descriptor: unknown) {
     if (new.target === undefined) throw new TypeError("WebAssembly.Memory must be invoked with 'new'");
-    // Read once (a getter could say one size to the check and another to the constructor).
-    const d = descriptor as { initial?: unknown; maximum?: unknown; shared?: unknown; index?: unknown } | null | undefined;
-    const read = d === null || typeof d !== 'object' ? d : { initial: d.initial, maximum: d.maximum, shared: d.shared, index: d.index };
-    const initial = read !== null && typeof read === 'object' ? Number(read.initial) : NaN;
-    if (Number.isFinite(initial) && initial > 0) reserve(initial, 'WebAssembly.Memory()');
-    const memory = Reflect.construct(OriginalMemory, [read], new.target) as WasmMemory;
-    const held = { pages: memory.buffer.byteLength / PAGE_BYTES };
+    if (descriptor === null || (typeof descriptor !== 'object' && typeof descriptor !== 'function')) {
+      return Reflect.construct(OriginalMemory, [descriptor], new.target); // its TypeError
+    }
+    // Each member read and converted once, and the numbers checked are the numbers passed on: a
+    // getter or valueOf could say one size to the check and another to the constructor.
+    const d = descriptor as Record<string, unknown>;
+    const index = d.index;
+    const initialMember = d.initial;
+    const maximumMember = d.maximum;
+    const shared = Boolean(d.shared);
+    if (index !== undefined && `${index}` !== 'i32') throw new TypeError("WebAssembly.Memory(): islet's isolates make 32-bit memories only");
+    const initial = Number(initialMember);
+    const maximum = maximumMember === undefined ? undefined : Number(maximumMember);
+    if (initial > 0) reserve(Math.trunc(initial), 'WebAssembly.Memory()');
+    const memory = Reflect.construct(OriginalMemory, [{ initial, maximum, shared }], new.target) as WasmMemory;
+    const held = { ref: new WeakRef(memory), pages: memory.buffer.byteLength / PAGE_BYTES };
     reservedPages += held.pages;
-    pagesOf.set(memory, held);
-    released.register(memory, held);
+    live.add(held);
+    heldBy.set(memory, held);
+    madeSinceCollection = true;
     return memory;
   } as unknown as WasmNamespace['Memory'];
   Object.defineProperty(TenantMemory, 'name', { value: 'Memory' });
@@ -128,10 +150,10 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
   const grow = OriginalMemory.prototype.grow;
   Object.defineProperty(OriginalMemory.prototype, 'grow', {
     value: function grow_(this: WasmMemory, delta: unknown): number {
-      const pages = Number(delta);
-      const held = pagesOf.get(this);
-      if (held !== undefined && Number.isFinite(pages) && pages > 0) reserve(pages, 'WebAssembly.Memory.grow()');
-      const before = Reflect.apply(grow, this, [delta]) as number;
+      const pages = Number(delta); // once, and passed on as converted
+      const held = heldBy.get(this);
+      if (held !== undefined && pages > 0) reserve(Math.trunc(pages), 'WebAssembly.Memory.grow()');
+      const before = Reflect.apply(grow, this, [pages]) as number;
       if (held !== undefined) {
         const now = this.buffer.byteLength / PAGE_BYTES;
         reservedPages += now - held.pages;
@@ -144,4 +166,16 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
   });
   Object.defineProperty(OriginalMemory.prototype.grow, 'name', { value: 'grow' });
   Object.defineProperty(wasm, 'Memory', { value: TenantMemory, writable: true, configurable: true, enumerable: false });
+}
+
+/**
+ * A full collection now: V8's low-memory collection, which isolated-vm runs before it refuses an
+ * ArrayBuffer past the isolate's limit (the runtime's idle collection does the same, index.ts).
+ */
+function collectGarbageNow(): void {
+  try {
+    new ArrayBuffer(2 ** 40);
+  } catch {
+    // "Array buffer allocation failed", after the collection.
+  }
 }
