@@ -124,7 +124,7 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
     // rewritten body fails with it when the module's call returns.
     let failed: { error: unknown } | undefined;
     const call = (fn: Function, receiver: object, content: unknown): unknown => {
-      if (failed) return undefined;
+      if (failed || cancelled) return undefined;
       let result: unknown;
       try {
         result = Reflect.apply(fn, receiver, [content]);
@@ -142,15 +142,21 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
         return undefined;
       }
       if (typeof then !== 'function') return undefined;
+      // The module waits on this one, which cancel() may also settle (below).
       return new Promise<void>((resolve) => {
+        const settle = () => {
+          if (release === resolve) release = undefined;
+          resolve();
+        };
+        release = resolve;
         try {
-          Reflect.apply(then, result, [() => resolve(), (error: unknown) => {
+          Reflect.apply(then, result, [settle, (error: unknown) => {
             failed ??= { error };
-            resolve();
+            settle();
           }]);
         } catch (error) {
           failed ??= { error };
-          resolve();
+          settle();
         }
       });
     };
@@ -174,6 +180,8 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
     });
     let busy = false;
     let freed = false;
+    /** Lets the module go on past the handler it waits for (cancel()). */
+    let release: (() => void) | undefined;
     const free = () => {
       if (freed || busy) return;
       freed = true;
@@ -203,6 +211,7 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
       } finally {
         busy = false;
       }
+      if (cancelled) throw new TypeError('HTMLRewriter: the rewritten body was cancelled');
       if (failed) throw failed.error;
     });
     // A trap is a fault in the module, not in the document or a handler (those are caught before):
@@ -245,12 +254,15 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
           throw err;
         }
       },
-      // A rewriter suspended in the module (an async handler waiting) is freed once its call
-      // has settled: freeing it under the module traps when it resumes.
+      // A rewriter suspended in the module (an async handler waiting: perhaps forever, as when
+      // its request ran out of wall clock) is let go on at once, with no more handlers run and its
+      // output dropped: its call ends, the isolate's other transforms have the module, and the
+      // rewriter is freed (pull's catch). Freeing it while suspended traps; leaving it suspended
+      // kept its part of the module's stack for good (a probe's client broke it in 642 cancels).
       cancel(reason) {
         cancelled = true;
-        if (!busy) free();
-        else turn.then(() => (trapped === undefined ? free() : undefined));
+        if (busy) release?.();
+        else free();
         return reader.cancel(reason);
       },
     });
