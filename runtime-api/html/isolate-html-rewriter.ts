@@ -17,25 +17,32 @@ export interface GlueImports {
   WasmInstance: unknown;
 }
 
-type GlueScript = (imports: GlueImports) => { makeHTMLRewriter(deps: Omit<HtmlRewriterDeps, 'lolHtml'>, loaded: () => void): unknown };
+type GlueScript = (imports: GlueImports) => typeof import('./glue-entry.ts');
 
 const evaluate = globalThis.eval;
 
-export function isolateHTMLRewriter(deps: Omit<HtmlRewriterDeps, 'lolHtml'>): unknown {
+export function isolateHTMLRewriter(deps: Omit<HtmlRewriterDeps, 'lolHtml' | 'moreLolHtml'>): unknown {
   const ready = () => host().htmlRewriterReady();
   try {
     const [source, bytes] = host().htmlRewriterGlue();
     const { Module, Instance } = wasmIntrinsics();
     const script = evaluate(source) as GlueScript;
-    return script({
+    // Every instance of the module is made from the one compiled module (V8 shares its code,
+    // warmed by the first instance): each evaluation of the script is a new glue and instance.
+    let compiled: object | undefined;
+    const imports: GlueImports = {
       TextDecoder,
       TextEncoder,
       // path.join, for the one path the glue makes: the name of its .wasm file, which is not read.
       join: (...parts) => parts.join('/'),
       readFileSync: () => new Uint8Array(bytes),
-      WasmModule: Module,
+      WasmModule: function WasmModule(source: Uint8Array) {
+        compiled ??= new Module(source);
+        return compiled;
+      },
       WasmInstance: Instance,
-    }).makeHTMLRewriter(deps, ready);
+    };
+    return script(imports).makeHTMLRewriter(deps, ready, () => script(imports).glue());
   } catch (err) {
     ready();
     throw err;

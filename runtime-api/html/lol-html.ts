@@ -25,13 +25,18 @@ export function lolHtmlLoader(getGlue: () => Glue, loaded: () => void): () => Lo
       try {
         const glue = getGlue();
         warmUp(glue);
-        lolHtml = { HTMLRewriter: glue.HTMLRewriter, memoryBytes: () => glue.__wasm.memory.buffer.byteLength };
+        lolHtml = lolHtmlOf(glue);
       } finally {
         loaded();
       }
     }
     return lolHtml;
   };
+}
+
+/** What the rewriter needs of one instance of the glue. */
+export function lolHtmlOf(glue: Glue): LolHtml {
+  return { HTMLRewriter: glue.HTMLRewriter, memoryBytes: () => glue.__wasm.memory.buffer.byteLength };
 }
 
 function warmUp(glue: Glue): void {
