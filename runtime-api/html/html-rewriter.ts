@@ -1,9 +1,9 @@
 // Workers' HTMLRewriter: streaming HTML rewriting with CSS selectors. The parser and rewriter are
 // Cloudflare's lol-html (the engine behind Workers' own HTMLRewriter) compiled to WebAssembly by
 // the npm package html-rewriter-wasm, whose JS glue and module run inside the tenant's isolate:
-// the HTML a tenant rewrites never leaves its sandbox.
-// Evaluated on first use of the global (runtime-api/index.ts): the glue compiles the ~0.9 MB
-// module then (~8 ms, charged to the tenant like any of its work).
+// the HTML a tenant rewrites never leaves its sandbox. In an isolate this file comes with the glue,
+// in a script the host hands over on first use of the global (isolate-html-rewriter.ts); the
+// process tiers bundle it into their runtime (engine/tiers/process/sandbox-runtime.ts).
 import { requireArguments, toDictionary, toDOMString } from '../webidl/index.ts';
 
 /** What html-rewriter-wasm's HTMLRewriter offers; one of these runs one transform. */
