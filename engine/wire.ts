@@ -3,6 +3,7 @@
 import { encodeBody, encodesBody } from './content-encoding.ts';
 import { BodyTooLargeError, RequestTimeoutError } from './errors.ts';
 import { MAX_BUFFERED_BODY_BYTES } from './limits.ts';
+import { joinBytes } from '../runtime-api/web/bytes.ts';
 
 export interface WireRequest {
   method: string;
@@ -133,7 +134,7 @@ async function readSmall(
   while (size <= MAX_BUFFERED_BODY_BYTES) {
     const { done, value } = await reader.read();
     checkTime();
-    if (done) return joinedBytes(read, size);
+    if (done) return joinBytes(read, size).buffer;
     read.push(count(value));
   }
   return new ReadableStream<Uint8Array>({
@@ -150,16 +151,6 @@ async function readSmall(
   });
 }
 
-/** `chunks` (`size` bytes in all) in one ArrayBuffer of their own. */
-export function joinedBytes(chunks: readonly Uint8Array[], size: number): ArrayBuffer {
-  const whole = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    whole.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return whole.buffer;
-}
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 

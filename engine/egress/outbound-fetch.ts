@@ -6,7 +6,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent, fetch } from 'undici';
-import { joinedBytes } from '../wire.ts';
+import { joinBytes } from '../../runtime-api/web/bytes.ts';
 import { isNonPublicAddress } from './address-policy.ts';
 
 export interface EgressOptions {
@@ -179,7 +179,7 @@ async function readBody(res: Response, maxBytes: number, url: string, held: Resp
     held?.release(size);
     throw err;
   }
-  return joinedBytes(chunks, size);
+  return joinBytes(chunks, size).buffer;
 }
 
 function pairs(flat: string[]): [string, string][] {

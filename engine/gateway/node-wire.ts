@@ -4,7 +4,8 @@
 import type { IncomingMessage } from 'node:http';
 import { BadRequestError, BodyTooLargeError, RequestTimeoutError } from '../errors.ts';
 import { MAX_BUFFERED_BODY_BYTES } from '../limits.ts';
-import { joinedBytes, type WireRequest } from '../wire.ts';
+import { joinBytes } from '../../runtime-api/web/bytes.ts';
+import type { WireRequest } from '../wire.ts';
 import { incomingBodyStream } from './incoming-body.ts';
 
 /** The request line and headers of `incoming`, as a WireRequest without a body. */
@@ -85,7 +86,7 @@ function readBody(incoming: IncomingMessage, fn: string, maxBodyBytes: number, w
     incoming.on('data', onData);
     incoming.once('end', () => {
       if (size > maxBodyBytes) return;
-      resolve(joinedBytes(chunks, size));
+      resolve(joinBytes(chunks, size).buffer);
     });
     const cutShort = () => new BadRequestError('the client closed the connection before sending the whole body');
     // Node fails the body ('aborted', ECONNRESET) when the client leaves or its 408 ends a slow

@@ -3,6 +3,7 @@
 // round-trip it through UTF-8) and makes its stream only when `body` is read;
 // a ReadableStream body has a stream and no source, and is read chunk by chunk.
 import { utf8Decode, utf8Encode } from '../encoding/utf8.ts';
+import { joinBytes } from '../web/bytes.ts';
 // The files themselves, not web/index.ts, which re-exports this module.
 import { type Blob, blobBytes, blobType, createBlob, isBlob, toBlobType } from '../web/blob.ts';
 import { createFormData, type FormData, formDataEntryList, isFormData } from '../web/form-data.ts';
@@ -246,7 +247,8 @@ function readStream(body: Body): Promise<Uint8Array<ArrayBuffer>> {
   const chunks: Uint8Array[] = [];
   let length = 0;
   const step = (chunk: Uint8Array | null): Uint8Array<ArrayBuffer> | Promise<Uint8Array<ArrayBuffer>> => {
-    if (chunk === null) return concat(chunks, length);
+    // Copied into one buffer the body owns: a chunk may be a view the tenant still holds.
+    if (chunk === null) return joinBytes(chunks, length);
     chunks.push(chunk);
     length += chunk.length;
     return nextChunk(reader).then(step);
@@ -297,16 +299,6 @@ export function bodyChunkReader(body: Body): ChunkReader {
   };
 }
 
-/** The chunks copied into one buffer the body owns: a chunk may be a view the tenant still holds. */
-function concat(chunks: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
-}
 
 /**
  * The body as the dispatcher writes it: the string as it was given, or a

@@ -3,6 +3,7 @@
 // RFC 2046 §5.1.1's framing (preamble, transport padding and epilogue
 // allowed), as Fetch's formData() asks.
 import { runUtf8Decoder, Utf8Decoder, utf8Encode } from '../encoding/utf8.ts';
+import { joinBytes } from '../web/bytes.ts';
 import { blobBytes, blobType, createFile, fileName, toBlobType } from '../web/blob.ts';
 import type { FormDataEntry } from '../web/form-data.ts';
 
@@ -63,13 +64,7 @@ export function encodeMultipartFormData(entries: readonly FormDataEntry[]): { by
   chunks.push(utf8Encode(`${text}--${boundary}--\r\n`));
   let size = 0;
   for (const chunk of chunks) size += chunk.length;
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return { bytes, boundary };
+  return { bytes: joinBytes(chunks, size), boundary };
 }
 
 function formDataError(reason: string): TypeError {

@@ -5,6 +5,8 @@
 // runtime turns the tenant's Request and Response into plain data, reads the body to put, and
 // makes a Response of what the host answers.
 
+import { joinBytes } from '../web/bytes.ts';
+
 /** A kept response as the host answers it: [status, statusText, flat headers, body]. */
 export type CachedAnswer = [status: number, statusText: string, headers: string[], body: ArrayBuffer | null];
 
@@ -126,11 +128,5 @@ async function readAtMost(body: unknown, limit: number): Promise<ArrayBuffer> {
     }
     chunks.push(value!);
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return bytes.buffer;
+  return joinBytes(chunks, size).buffer;
 }

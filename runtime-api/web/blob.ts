@@ -3,6 +3,7 @@
 // FormData and the Body mixin share them, and every reader hands out a copy.
 // A slice keeps the whole buffer it was cut from alive, as long as it lives.
 import { utf8Decode, utf8Encode } from '../encoding/utf8.ts';
+import { joinBytes } from './bytes.ts';
 import {
   defineInterface,
   requireArguments,
@@ -128,13 +129,7 @@ function processBlobParts(parts: ConvertedPart[], endings: EndingType): Uint8Arr
     chunks.push(bytes);
     size += bytes.length;
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  return joinBytes(chunks, size);
 }
 
 /** A promise for read's result, or rejected with what it threw: WebIDL's promise-returning operations never throw. */
