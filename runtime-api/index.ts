@@ -38,6 +38,7 @@ import { settleRequestChunk } from './dispatch/request-stream.ts';
 import { settleAi } from './bindings/ai.ts';
 import { defineIsolateWebSockets, socketEvent } from './host/websocket.ts';
 import { confineWebAssembly } from './host/webassembly.ts';
+import { collectGarbageNow } from './host/collect-garbage.ts';
 // Eagerly: it takes eval while no tenant code has run.
 import { isolateHTMLRewriter } from './html/isolate-html-rewriter.ts';
 
@@ -182,23 +183,12 @@ Object.defineProperty(globalThis, 'navigator', {
   value: Object.freeze({ userAgent: 'islet', hardwareConcurrency: 1 }), writable: true, configurable: true, enumerable: false,
 });
 
-/**
- * The host's idle collection (IsolateSandbox.reclaim): V8's memory-reducing GC, which also shrinks
- * the young generation and flushes unused bytecode, giving the isolate's idle pages back. V8 runs
- * it when an embedder reports low memory, and isolated-vm does so before it refuses an
- * ArrayBuffer past the isolate's memory limit: asking for one bigger than any limit (1 TiB) runs
- * the collection, then fails harmlessly. (V8's gc() would need --expose-gc, which puts a
- * non-deletable `gc` on every tenant's global object.)
- */
+/** The host's idle collection (IsolateSandbox.reclaim): gives the isolate's idle pages back. */
 function collectGarbage(): void {
   // The last batch's answers are kept until the next batch (dispatch.ts); an idle isolate has
   // none in flight, and the bodies in them are what this collection is for.
   forgetAnswers();
-  try {
-    new ArrayBuffer(2 ** 40);
-  } catch {
-    // "Array buffer allocation failed", after the collection: the expected outcome.
-  }
+  collectGarbageNow();
 }
 
 const entry = {

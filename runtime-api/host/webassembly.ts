@@ -6,6 +6,8 @@
 // HTMLRewriter) is compiled from the intrinsics taken here, before any tenant code runs, and has
 // a maximum memory of its own (engine/bundle/lol-html-glue.ts).
 
+import { collectGarbageNow } from './collect-garbage.ts';
+
 const PAGE_BYTES = 65536;
 
 // The parts of the WebAssembly namespace used here (the project's TypeScript libs do not declare it).
@@ -166,16 +168,4 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
   });
   Object.defineProperty(OriginalMemory.prototype.grow, 'name', { value: 'grow' });
   Object.defineProperty(wasm, 'Memory', { value: TenantMemory, writable: true, configurable: true, enumerable: false });
-}
-
-/**
- * A full collection now: V8's low-memory collection, which isolated-vm runs before it refuses an
- * ArrayBuffer past the isolate's limit (the runtime's idle collection does the same, index.ts).
- */
-function collectGarbageNow(): void {
-  try {
-    new ArrayBuffer(2 ** 40);
-  } catch {
-    // "Array buffer allocation failed", after the collection.
-  }
 }
