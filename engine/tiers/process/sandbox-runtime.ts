@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import os from 'node:os';
-import { createReadStream, createWriteStream, fstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, fstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import path from 'node:path';
 import { type Readable, Writable } from 'node:stream';
@@ -123,7 +123,7 @@ async function load(head: FrameHead, code: Uint8Array | null): Promise<void> {
     if (!chosen.listening) takeBackBindings(exposed);
     // Compiling lol-html takes ~30–50 ms of CPU: within the load's budget rather than a request's
     // limit, for a function whose code names it. A failure here surfaces when the function uses it.
-    if ((code ? Buffer.from(code.buffer, code.byteOffset, code.byteLength) : readFileSync(String(head.file))).includes('HTMLRewriter')) {
+    if (head.htmlRewriter === true) {
       try {
         loadLolHtml();
       } catch {}
