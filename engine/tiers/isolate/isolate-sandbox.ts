@@ -23,7 +23,7 @@ import type { CodeCache } from '../../warm/index.ts';
 import type { LimitEnforcer, SandboxMeter, Turn } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { runSlots } from './run-slots.ts';
-import { LOL_HTML_LOAD_ALLOWANCE_NS, lolHtmlGlue, prepareLolHtml } from './lol-html-wasm.ts';
+import { LOL_HTML_LOAD_ALLOWANCE_NS, lolHtmlForIsolate, prepareLolHtml } from './lol-html-wasm.ts';
 import { BODY_AFTER_RESPONSE, RequestBody } from '../request-body.ts';
 import { SandboxSockets, type SocketEvent } from '../socket-link.ts';
 import { StreamedBody } from '../streamed-body.ts';
@@ -265,7 +265,7 @@ export class IsolateSandbox implements Sandbox {
       // ~50 ms) would take a whole default CPU limit: the runtime brackets it with these two.
       new ivm.Callback(() => {
         this.#meter?.allow(LOL_HTML_LOAD_ALLOWANCE_NS);
-        return lolHtmlGlue().copyInto();
+        return lolHtmlForIsolate().copyInto();
       }),
       new ivm.Callback(() => this.#meter?.allow(0)),
       MAX_TIMERS_PER_ISOLATE,

@@ -1,7 +1,7 @@
 // lol-html for HTMLRewriter (runtime-api/html/): the glue's script and the module's bytes, which
 // an isolate asks for the first time its tenant uses HTMLRewriter. Kept as one ExternalCopy per
-// process, made when the tier starts (the script is built asynchronously; the isolate's call is
-// synchronous): each isolate that asks gets its own copy of the ~0.9 MB and compiles it.
+// process, made beside the first isolate's boot (the script is built asynchronously; the
+// isolate's call is synchronous): each isolate that asks gets its own copy of the ~0.9 MB.
 import ivm from 'isolated-vm';
 import { lolHtmlGlueScript, lolHtmlModule } from '../../bundle/lol-html-glue.ts';
 
@@ -14,13 +14,13 @@ let ready: ivm.ExternalCopy<[string, ArrayBuffer]> | undefined;
 /** Builds the glue's script once per process; isolates may ask for it once this has resolved. */
 export function prepareLolHtml(): Promise<unknown> {
   glue ??= lolHtmlGlueScript().then((source) => {
-    ready = new ivm.ExternalCopy<[string, ArrayBuffer]>([source, lolHtmlModule().slice().buffer as ArrayBuffer]);
+    ready = new ivm.ExternalCopy<[string, ArrayBuffer]>([source, lolHtmlModule().buffer as ArrayBuffer]);
     return ready;
   });
   return glue;
 }
 
-export function lolHtmlGlue(): ivm.ExternalCopy<[string, ArrayBuffer]> {
+export function lolHtmlForIsolate(): ivm.ExternalCopy<[string, ArrayBuffer]> {
   if (ready === undefined) throw new Error('HTMLRewriter is not ready in this engine yet (lol-html is being prepared)');
   return ready;
 }
