@@ -15,7 +15,7 @@ import {
 import {
   EngineMetrics, LogTap, mappingCount, maxMapCount, ResourceMonitor, silentLogger, type FunctionGauges, type FunctionMeter, type Logger,
 } from './observe/index.ts';
-import { createOutboundFetch, type EgressOptions, type OutboundFetch } from './egress/index.ts';
+import { createOutboundFetch, createOutboundSocket, type EgressOptions, type OutboundFetch } from './egress/index.ts';
 import { CronTriggers, checkCrons, resolveSchedOptions, SchedFunction, Scheduler, type SchedOverrides, type Settled } from './sched/index.ts';
 import {
   checkTierFields, chooseTier, hostTiers, IsolateTier, type IsolationTier, type Need, type Sandbox, type SandboxSpec, type TenantLog,
@@ -603,6 +603,8 @@ export class Engine {
     let outbound = this.#outbounds.get(key);
     if (!outbound) {
       outbound = createOutboundFetch(options);
+      // Its WebSockets (fetch with Upgrade, new WebSocket) under the same policy.
+      outbound.connectSocket = createOutboundSocket(options);
       this.#outbounds.set(key, outbound);
     }
     return outbound;

@@ -18,7 +18,7 @@ import { console } from './host/console.ts';
 import { crypto, Crypto } from './host/crypto.ts';
 import { CryptoKey } from './host/crypto-key.ts';
 import { settleCrypto, SubtleCrypto } from './host/subtle-crypto.ts';
-import { fetch, settleFetch } from './host/outbound-fetch.ts';
+import { fetch, setOutboundSockets, settleFetch } from './host/outbound-fetch.ts';
 import { Performance, performance, startPerformanceClock } from './host/performance.ts';
 import { Scheduler, scheduler } from './host/scheduler.ts';
 import { host, setHostCalls, type HostCalls } from './host/host-calls.ts';
@@ -108,6 +108,8 @@ const lazyGlobals: Record<string, () => unknown> = {
 function webSockets(): ReturnType<typeof defineIsolateWebSockets> {
   return defineIsolateWebSockets(eventInterfaces() as never);
 }
+// A fetch() with Upgrade: websocket answers with one of them.
+setOutboundSockets(webSockets);
 
 let cacheModule: typeof import('./host/cache-storage.ts') | undefined;
 function cacheApi(): typeof import('./host/cache-storage.ts') {
@@ -200,12 +202,12 @@ const entry = {
     digest: HostCalls['digest'], startCrypto: HostCalls['startCrypto'], streamChunk: HostCalls['streamChunk'],
     pullRequestBody: HostCalls['pullRequestBody'], cancelRequestBody: HostCalls['cancelRequestBody'], aiRun: HostCalls['aiRun'],
     aiAbort: HostCalls['aiAbort'], encodingOf: HostCalls['encodingOf'], decodeLegacy: HostCalls['decodeLegacy'], cacheOp: HostCalls['cacheOp'],
-    wsSend: HostCalls['wsSend'], wsClose: HostCalls['wsClose'], htmlRewriterGlue: HostCalls['htmlRewriterGlue'],
+    wsSend: HostCalls['wsSend'], wsClose: HostCalls['wsClose'], wsConnect: HostCalls['wsConnect'], htmlRewriterGlue: HostCalls['htmlRewriterGlue'],
     htmlRewriterReady: HostCalls['htmlRewriterReady'], maxTimers: number, memoryLimitMb: number,
   ): void {
     setHostCalls({
       log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto, streamChunk,
-      pullRequestBody, cancelRequestBody, aiRun, aiAbort, encodingOf, decodeLegacy, cacheOp, wsSend, wsClose, htmlRewriterGlue,
+      pullRequestBody, cancelRequestBody, aiRun, aiAbort, encodingOf, decodeLegacy, cacheOp, wsSend, wsClose, wsConnect, htmlRewriterGlue,
       htmlRewriterReady,
     });
     setMaxTimers(maxTimers);

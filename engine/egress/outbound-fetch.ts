@@ -8,6 +8,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import { Agent, fetch } from 'undici';
 import { joinBytes } from '../../runtime-api/web/bytes.ts';
 import { isNonPublicAddress } from './address-policy.ts';
+import type { ConnectOutboundSocket } from './outbound-websocket.ts';
 
 export interface EgressOptions {
   /** Let subrequests reach loopback, private and link-local addresses. Default false. */
@@ -67,16 +68,16 @@ export class ResponseBytes {
 
 /**
  * Runs one subrequest; `signal` cancels it (the tenant aborted, or its isolate went away), and
- * `held` bounds the response bytes its sandbox's subrequests hold together.
+ * `held` bounds the response bytes its sandbox's subrequests hold together. `connectSocket`, where
+ * given, opens a WebSocket under the same policy (outbound-websocket.ts); without it, none opens.
  */
-export type OutboundFetch = (request: OutboundRequest, signal?: AbortSignal, held?: ResponseBytes) => Promise<OutboundResponse>;
+export type OutboundFetch = ((request: OutboundRequest, signal?: AbortSignal, held?: ResponseBytes) => Promise<OutboundResponse>) & {
+  connectSocket?: ConnectOutboundSocket;
+};
 
-export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch {
-  const allowPrivate = options.allowPrivate ?? false;
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const maxBytes = options.maxResponseBytes ?? 32 * 1024 * 1024;
-
-  const lookup = ((hostname: string, opts: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+/** The egress policy's DNS lookup, for any connection a tenant makes: non-public addresses are refused unless allowed. */
+export function egressLookup(allowPrivate: boolean): LookupFunction {
+  return ((hostname: string, opts: { all?: boolean }, callback: (...args: unknown[]) => void) => {
     dnsLookup(hostname, { all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err);
       const usable = allowPrivate ? addresses : addresses.filter((a) => !isNonPublicAddress(a.address));
@@ -85,9 +86,17 @@ export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch 
       else callback(null, usable[0]!.address, usable[0]!.family);
     });
   }) as unknown as LookupFunction;
+}
+
+export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch {
+  const allowPrivate = options.allowPrivate ?? false;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const maxBytes = options.maxResponseBytes ?? 32 * 1024 * 1024;
+
+  const lookup = egressLookup(allowPrivate);
   const agent = new Agent({ connect: { lookup } });
 
-  return async (request, cancel, held) => {
+  const outbound: OutboundFetch = async (request, cancel, held) => {
     // One controller and one timer, both let go when the call ends: AbortSignal.timeout() and
     // AbortSignal.any() are kept alive by Node until the timeout fires, with undici's listener on
     // them (~1.5 KB a subrequest for 30 s after it finished: 200 MB at 5,000 subrequests a second).
@@ -144,9 +153,11 @@ export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch 
       cancel?.removeEventListener('abort', onCancel);
     }
   };
+  return outbound;
 }
 
-function checkUrl(url: string, allowPrivate: boolean): void {
+/** A URL a subrequest may go to: http or https, and not a non-public address literal unless allowed. */
+export function checkUrl(url: string, allowPrivate: boolean): void {
   const parsed = new URL(url);
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new EgressError(`fetch supports http: and https: URLs, not ${parsed.protocol}`);
@@ -157,7 +168,8 @@ function checkUrl(url: string, allowPrivate: boolean): void {
   }
 }
 
-async function readBody(res: Response, maxBytes: number, url: string, held: ResponseBytes | undefined): Promise<ArrayBuffer | null> {
+/** A response body read whole, at most `maxBytes`, each chunk taken from `held` first. */
+export async function readBody(res: { body: AsyncIterable<Uint8Array> & { cancel(): Promise<void> } | null; headers: { get(name: string): string | null } }, maxBytes: number, url: string, held: ResponseBytes | undefined): Promise<ArrayBuffer | null> {
   if (res.body === null) return null;
   if (Number(res.headers.get('content-length')) > maxBytes) {
     await res.body.cancel();
@@ -201,7 +213,8 @@ function withoutHopByHop(flat: string[]): string[] {
   return without(flat, HOP_BY_HOP);
 }
 
-function without(flat: string[], names: RegExp): string[] {
+/** `flat` without the fields whose names match `names`. */
+export function without(flat: string[], names: RegExp): string[] {
   const out: string[] = [];
   for (let i = 0; i < flat.length; i += 2) {
     if (!names.test(flat[i]!)) out.push(flat[i]!, flat[i + 1]!);
@@ -209,7 +222,7 @@ function without(flat: string[], names: RegExp): string[] {
   return out;
 }
 
-function toEgressError(err: unknown, url: string, timeoutMs: number): EgressError {
+export function toEgressError(err: unknown, url: string, timeoutMs: number): EgressError {
   if (err instanceof EgressError) return err;
   const e = err as Error & { cause?: unknown };
   if (e?.name === 'TimeoutError') return new EgressError(`fetch to ${url} timed out after ${timeoutMs} ms`);

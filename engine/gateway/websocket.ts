@@ -8,9 +8,9 @@ import { upgradeWebSocket } from '@hono/node-server';
 import type { Context } from 'hono';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { TenantExceptionError } from '../errors.ts';
-import type { ClientSocket, TenantSocket, WireResponse } from '../wire.ts';
+import type { TenantSocket, WireResponse } from '../wire.ts';
 // Workers' bound on one message; `ws` closes a connection whose client sends a bigger one (1009).
-import { MAX_SOCKET_MESSAGE_BYTES } from '../tiers/socket-link.ts';
+import { clientSocketOf, MAX_SOCKET_MESSAGE_BYTES } from '../tiers/socket-link.ts';
 
 
 /** The subprotocol each tenant picked (its 101's Sec-WebSocket-Protocol), for the handshake. */
@@ -56,7 +56,7 @@ export async function answerWithSocket(c: Context, name: string, answer: WireRes
   const upgrade = upgradeWebSocket(() => ({
     onOpen: (_event, ws) => {
       opened = true;
-      socket.open(clientOf(ws.raw as WebSocket));
+      socket.open(clientSocketOf(ws.raw as WebSocket));
     },
     onMessage: (event) => socket.message(event.data as string | ArrayBuffer),
     onClose: (event) => socket.closed(event.code, event.reason),
@@ -75,17 +75,4 @@ export async function answerWithSocket(c: Context, name: string, answer: WireRes
   else raw.once('close', leftEarly);
   // The 101 carries the tenant's other headers (a Set-Cookie, say); the handshake's are ws's.
   return new Response(null, { headers });
-}
-
-function clientOf(ws: WebSocket): ClientSocket {
-  return {
-    send: (data) => ws.send(data),
-    // 1005 is "no code given": ws sends a close frame without one when it gets none.
-    close: (code, reason) => (code === 1005 ? ws.close() : ws.close(code, reason)),
-    pause: () => ws.pause(),
-    resume: () => ws.resume(),
-    get buffered() {
-      return ws.bufferedAmount;
-    },
-  };
 }

@@ -4,9 +4,16 @@
 // not read until it catches up — per socket, and for all of a sandbox's sockets together
 // (SocketInflow). Either side's close ends it once.
 import type { ClientSocket, TenantSocket } from '../wire.ts';
+import type { OutboundSocket } from '../egress/outbound-websocket.ts';
+import type { WebSocket } from 'ws';
 
 /** Workers' bound on one message, either way. */
 export const MAX_SOCKET_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * Outbound WebSockets one sandbox holds at once, open or connecting: each is a connection from the
+ * host and a socket of its own, which the tenant could otherwise open without end.
+ */
+export const MAX_OUTBOUND_SOCKETS = 32;
 /** What a client message on its way in costs besides its bytes (its place in the queue, closures). */
 const INBOUND_OVERHEAD_BYTES = 256;
 /** What the tenant may send before the handshake is done; past it the socket closes (1009). */
@@ -24,6 +31,20 @@ const MAX_SANDBOX_INBOUND_BYTES = 32 * 1024 * 1024;
  * grow the engine's memory without bound.
  */
 const MAX_OUTBOUND_BYTES = 16 * 1024 * 1024;
+
+/** A `ws` socket (a client's, or one the tenant opened) as its link writes to it. */
+export function clientSocketOf(ws: WebSocket): ClientSocket {
+  return {
+    send: (data) => ws.send(data),
+    // 1005 is "no code given": ws sends a close frame without one when it gets none.
+    close: (code, reason) => (code === 1005 ? ws.close() : ws.close(code, reason)),
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+    get buffered() {
+      return ws.bufferedAmount;
+    },
+  };
+}
 
 /** A first-in first-out queue whose take is O(1) (Array.shift copies the rest, every time). */
 export class Fifo<T> {
@@ -209,6 +230,8 @@ export interface SocketEvent {
  */
 export class SandboxSockets {
   readonly #links = new Map<number, SocketLink>();
+  /** Outbound sockets open (linkOutbound), until they close. */
+  #outbound = 0;
   readonly #inbox = new Fifo<SocketEvent>();
   readonly #inflow = new SocketInflow();
   /** The event in the sandbox now, if any. */
@@ -240,6 +263,35 @@ export class SandboxSockets {
     // What the handler sent before it answered waits in the sandbox until now.
     this.#push({ id, kind: SOCKET_LINKED });
     return link;
+  }
+
+  /**
+   * An outbound WebSocket the tenant opened (fetch with Upgrade, `new WebSocket`) is upgraded: it is
+   * carried under the runtime's `id` as a client's socket is. False, and the socket closed, for an
+   * id that is no new one.
+   */
+  linkOutbound(id: unknown, socket: OutboundSocket): boolean {
+    const link = this.accept(id);
+    if (!link) {
+      socket.close(1011, 'the function gave the socket an id in use');
+      return false;
+    }
+    this.#outbound++;
+    link.open(socket);
+    socket.attach({
+      message: (data) => link.message(data),
+      closed: (code, reason) => {
+        this.#outbound--;
+        link.closed(code, reason);
+      },
+    });
+    return true;
+  }
+
+  /** Why one more outbound WebSocket is refused now (open and connecting together), if it is. */
+  outboundRefusal(connecting: number): string | undefined {
+    if (this.#outbound + connecting < MAX_OUTBOUND_SOCKETS) return undefined;
+    return `fetch: a function may hold at most ${MAX_OUTBOUND_SOCKETS} outbound WebSockets at once, open or connecting`;
   }
 
   /** The tenant sends on socket `id`: null when taken (or dropped, the socket closing), else why it was refused. */

@@ -7,7 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
 import { Engine, createGateway, serveGateway, type IsolationTier, type TierName } from '../index.ts';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { bodyEnding, chunkedUpload, disconnectEarly, request, type TestResponse } from '../gateway/test-http.ts';
 import { ContainerTier, GvisorTier, MicrovmTier, ProcessTier } from './index.ts';
 
@@ -415,6 +415,40 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       ws.send('spin');
     });
     expect(code2).toBe(1011);
+  });
+
+  it('opens WebSockets of the function\'s own through the host, under its egress policy, as the isolate tier does', async () => {
+    const upstream = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => upstream.once('listening', r));
+    upstream.on('connection', (ws) => {
+      ws.send('hi');
+      ws.on('message', (data, binary) => ws.send(binary ? Buffer.from(data as Buffer).reverse() : `echo ${String(data)}`));
+    });
+    const base = `127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const code = `export default { async fetch() {
+      const res = await fetch('http://${base}/', { headers: { upgrade: 'websocket' } });
+      res.webSocket.accept();
+      const ws = new WebSocket('ws://${base}/');
+      const got = [];
+      await new Promise((resolve) => {
+        const take = (e) => { got.push(typeof e.data === 'string' ? e.data : [...new Uint8Array(e.data)]); if (got.length === 4) resolve(); };
+        res.webSocket.addEventListener('message', take);
+        ws.addEventListener('message', take);
+        ws.addEventListener('open', () => ws.send(new Uint8Array([1, 2])));
+        res.webSocket.send('a');
+      });
+      res.webSocket.close(1000);
+      ws.close(1000);
+      return Response.json({ status: res.status, got: got.map(String).sort() });
+    } }`;
+    try {
+      await backend.engine!.deploy('wsout', { code, tier, egress: { allowPrivate: true } });
+      const res = await get(backend, 'wsout');
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.text)).toEqual({ status: 101, got: ['2,1', 'echo a', 'hi', 'hi'] });
+    } finally {
+      upstream.close();
+    }
   });
 
   it('streams a big or chunked request body to the tenant as it reads it, as the isolate tier does', async () => {

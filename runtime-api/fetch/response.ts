@@ -93,7 +93,7 @@ function wireHeaders(headers: Headers, statusText: string, encodeBodyManual: boo
   return flat;
 }
 let toWireStream: (response: Response) => [status: number, flatHeaders: string[], body: ChunkReader];
-let fromNetwork: (status: number, statusText: string, flatHeaders: string[], body: ArrayBuffer | null, urls: string[]) => Response;
+let fromNetwork: (status: number, statusText: string, flatHeaders: string[], body: ArrayBuffer | null, urls: string[], webSocket: unknown) => Response;
 
 export interface Response extends BodyMixin {}
 
@@ -218,9 +218,10 @@ export class Response {
     toWireStream = (response) => [
       response.#status, wireHeaders(response.#headers, response.#statusText, response.#encodeBodyManual), bodyChunkReader(response.#body!),
     ];
-    fromNetwork = (status, statusText, flatHeaders, body, urls) => {
+    fromNetwork = (status, statusText, flatHeaders, body, urls, webSocket) => {
       const response = createResponse('basic', status, headersFromFlat(flatHeaders, 'immutable'));
       response.#statusText = statusText;
+      response.#webSocket = webSocket;
       response.#body = body === null ? null : bodyFromBytes(body);
       response.#urlList = urls;
       return response;
@@ -271,8 +272,8 @@ defineBodyMixin(Response.prototype, (object) => bodyOf(object));
 defineInterface(Response, 'Response');
 
 /** A response fetch() received: immutable headers, type "basic", its URL list (Fetch §4.1). */
-export function responseFromNetwork(status: number, statusText: string, flatHeaders: string[], body: ArrayBuffer | null, urls: string[]): Response {
-  return fromNetwork(status, statusText, flatHeaders, body, urls);
+export function responseFromNetwork(status: number, statusText: string, flatHeaders: string[], body: ArrayBuffer | null, urls: string[], webSocket: unknown = null): Response {
+  return fromNetwork(status, statusText, flatHeaders, body, urls, webSocket);
 }
 
 /**

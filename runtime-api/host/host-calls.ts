@@ -56,6 +56,11 @@ export interface HostCalls {
   /** Closes WebSocket `id` with `code` (1005: none given) and `reason`; null, or why the host refused it. */
   wsClose(id: number, code: number, reason: string): string | null;
   /**
+   * Opens an outbound WebSocket as subrequest `id`: the handshake's answer comes through
+   * settleFetch, with `socketId` when the server upgraded (the host then knows the socket by it).
+   */
+  wsConnect(id: number, socketId: number, url: string, headers: string[]): void;
+  /**
    * lol-html for HTMLRewriter (runtime-api/html/): the glue's script and the module's bytes.
    * Loading them is not charged to the tenant (up to a bound) until htmlRewriterReady.
    */

@@ -1,10 +1,11 @@
 // fetch() for tenant code: the request is built and validated here with the runtime's own Request,
 // sent to the host as plain data, and answered through settleFetch when the host is done. The
 // host decides what may be reached (engine/egress/).
-import { headersToFlat, Request, requestSignalSource, responseFromNetwork, type Response } from '../web/index.ts';
+import { headersToFlat, Request, requestSignalSource, responseFromNetwork, type AbortSignal, type Response } from '../web/index.ts';
 import { processDataUrl } from '../fetch/data-url.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
+import type { WebSockets } from './websocket-api.ts';
 
 const pending = new PendingCalls<Response>();
 
@@ -30,6 +31,11 @@ export async function fetch(input: unknown, init?: unknown): Promise<Response> {
     return responseFromNetwork(200, 'OK', ['content-type', data.mimeType], request.method === 'HEAD' ? null : bytes, [request.url]);
   }
   if (pending.size >= MAX_PENDING) throw new TypeError(`fetch: more than ${MAX_PENDING} subrequests are already pending`);
+  // Workers: a fetch() asking to upgrade to a WebSocket answers with the socket to accept.
+  if (isWebSocketUpgrade(request.headers.get('upgrade'))) {
+    if (request.method !== 'GET') throw new TypeError(`fetch: a WebSocket upgrade is a GET, not ${request.method}`);
+    return connectSocket(request.url, [...headersToFlat(request.headers)], signal ?? undefined);
+  }
   const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
   return pending.start(
@@ -39,16 +45,69 @@ export async function fetch(input: unknown, init?: unknown): Promise<Response> {
   );
 }
 
+function isWebSocketUpgrade(upgrade: string | null): boolean {
+  return upgrade !== null && upgrade.trim().toLowerCase() === 'websocket';
+}
+
+/** Outbound handshakes in flight, by subrequest id: the socket a 101 answer carries, and its id on the host. */
+const handshakes = new Map<number, [socket: unknown, socketId: number]>();
+
+/**
+ * An outbound WebSocket's handshake, made by the host as a subrequest: a Response whose webSocket
+ * is the socket (status 101) when the server upgraded, else the server's own answer.
+ */
+export function connectSocket(url: string, headers: string[], signal?: AbortSignal, ownId?: number): Promise<Response> {
+  const sockets = outboundSockets();
+  // `new WebSocket(url)` brings its own socket; a fetch() gets one to carry in its Response.
+  const [socket, socketId] = ownId === undefined ? sockets.outbound() : [null, ownId];
+  let fetchId = 0;
+  const answer = pending.start(
+    signal,
+    (id) => {
+      fetchId = id;
+      handshakes.set(id, [socket, socketId]);
+      host().wsConnect(id, socketId, url, headers);
+    },
+    (id) => host().abortFetch(id),
+  );
+  if (ownId !== undefined) return answer;
+  answer.then((response) => {
+    if (response.webSocket === null) sockets.release(socketId);
+  }, () => {
+    handshakes.delete(fetchId);
+    sockets.release(socketId);
+  });
+  return answer;
+}
+
 /**
  * Called by the host when subrequest `id` is done: with ok, the response's status, status text,
- * flat headers, body and URL list; without, the reason it failed.
+ * flat headers, body and URL list, and for an outbound WebSocket that upgraded its socket's id;
+ * without, the reason it failed.
  */
-export function settleFetch(id: number, ok: boolean, status: number, statusText: string, headers: string[], body: ArrayBuffer | null, urls: string[]): void {
+export function settleFetch(id: number, ok: boolean, status: number, statusText: string, headers: string[], body: ArrayBuffer | null, urls: string[], socketId = 0): void {
+  const handshake = handshakes.get(id);
+  handshakes.delete(id);
   const p = pending.take(id);
-  if (!p) return;
+  if (!p) {
+    // Aborted while the host was connecting it: the socket the host opened has no taker.
+    if (socketId !== 0) host().wsClose(socketId, 1000, 'the WebSocket handshake was aborted');
+    return;
+  }
   if (!ok) {
     p.reject(new TypeError(statusText));
     return;
   }
-  p.resolve(responseFromNetwork(status, statusText, headers, body, urls));
+  // A fetch()'s socket goes in its Response; a `new WebSocket`'s handshake has none (it is the socket).
+  const webSocket = socketId !== 0 && handshake?.[1] === socketId ? handshake[0] : null;
+  p.resolve(responseFromNetwork(status, statusText, headers, body, urls, webSocket));
+}
+
+let outboundSockets: () => Pick<WebSockets, 'outbound' | 'release'> = () => {
+  throw new TypeError('WebSockets are not available here');
+};
+
+/** How fetch() gets the runtime's WebSocket classes (made on first use, index.ts). */
+export function setOutboundSockets(get: () => Pick<WebSockets, 'outbound' | 'release'>): void {
+  outboundSockets = get;
 }

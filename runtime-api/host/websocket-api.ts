@@ -1,17 +1,21 @@
-// Workers' server-side WebSockets, for both runtimes: `new WebSocketPair()` gives two ends; the
+// Workers' WebSockets, for both runtimes. Server side: `new WebSocketPair()` gives two ends; the
 // handler accepts one (`server.accept()`) and answers the upgrade with the other
 // (`new Response(null, { status: 101, webSocket: client })`). The host then completes the
 // handshake with the client and carries messages both ways: what the tenant sends goes out
 // through `send`, what the client sends comes in through the definer's `event`, under the
-// function's CPU limit per message. Outbound WebSockets (`new WebSocket(url)`, fetch with Upgrade)
-// are not offered, nor are the two ends talking to each other inside the sandbox: one end is the
-// client's. The isolate's runtime (websocket.ts) and the process tiers' (sandbox-runtime.ts) each
-// give it their own events, conversions and way to the host.
+// function's CPU limit per message. Outbound: a fetch() with `Upgrade: websocket` answers with a
+// socket to accept (`outbound()` makes it; the fetch's host call connects it), and
+// `new WebSocket(url)` connects through `connect`, as in a browser. Not offered: the two ends of a
+// pair talking to each other inside the sandbox (one end is the client's). The isolate's runtime
+// (websocket.ts) and the process tiers' (sandbox-runtime.ts) each give it their own events,
+// conversions and way to the host.
 
 /** Workers' bound on one message, either way. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 /** WebSockets §9.3.3: a close reason is at most 123 bytes of UTF-8. */
 const MAX_REASON_BYTES = 123;
+/** A subprotocol is an HTTP token (RFC 6455 §4.1). */
+const SUBPROTOCOL = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 // What the host tells `event`.
 export const SOCKET_MESSAGE = 0;
@@ -43,6 +47,15 @@ export interface WebSocketDeps {
   send(id: number, data: string | ArrayBuffer): string | null;
   /** Closes socket `id` (code 1005: none given); null, or why the host refused it. */
   close(id: number, code: number, reason: string): string | null;
+  /** The runtime's own URL parser (the global one is the tenant's to replace). */
+  URL?: new (url: string) => { href: string; protocol: string; hash: string };
+  /** Plain events, for `new WebSocket`'s 'open' and 'error'. */
+  Event?: new (type: string) => EventLike;
+  /**
+   * `new WebSocket(url, protocols)`: connects socket `id` (url http: or https:) and settles with
+   * the subprotocol the server chose, or rejects with why it could not. Without it, none connects.
+   */
+  connect?(id: number, url: string, protocols: string[]): Promise<string>;
 }
 
 export interface WebSockets {
@@ -50,6 +63,10 @@ export interface WebSockets {
   WebSocketPair: new () => Record<0 | 1, EventTargetLike>;
   /** The end a Response carries: its peer is bound to the host, under the id returned. */
   handOver(end: unknown): number;
+  /** A socket for an outbound handshake, bound to the host under the id returned, for a Response to carry once upgraded. */
+  outbound(): [socket: EventTargetLike, id: number];
+  /** The handshake of outbound socket `id` did not upgrade: it is no socket, and the host will not name it. */
+  release(id: number): void;
   /** From the host: a client message (a string for text, an ArrayBuffer for binary), its close, or the link. */
   event(id: number, kind: number, data: unknown, code: number, reason: string): void;
 }
@@ -63,6 +80,7 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
   const encoder = deps.encoder;
   // Set by the class's static block, which alone reaches its private fields.
   let makePair: () => [WebSocket, WebSocket];
+  let makeOutbound: () => [WebSocket, number];
   let handOver: (end: unknown) => number;
   let deliver: WebSockets['event'];
 
@@ -89,23 +107,79 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
     #outbox: (() => string | null)[] | undefined = [];
     readonly #handlers = new Map<string, ((event: EventLike) => unknown) | null>();
 
-    constructor(url?: unknown, token?: unknown) {
-      if (token !== constructing) {
-        throw new TypeError('islet opens no outbound WebSockets: answer an upgrade request with a WebSocketPair (new Response(null, { status: 101, webSocket: client }))');
+    /** A socket of `new WebSocket(url)`: its URL, as given to the handshake (ws: or wss:). */
+    #url: string | null = null;
+    #protocol = '';
+
+    constructor(url?: unknown, protocols?: unknown) {
+      if (protocols === constructing) {
+        super();
+        return;
+      }
+      requireArguments(arguments.length, 1, "Failed to construct 'WebSocket'");
+      if (!deps.connect || !deps.URL || !deps.Event) throw new TypeError('this runtime opens no outbound WebSockets');
+      // WebSockets §3.1 "new WebSocket(url, protocols)": the URL, its scheme, no fragment.
+      let parsed: InstanceType<NonNullable<WebSocketDeps['URL']>>;
+      try {
+        parsed = new deps.URL(toDOMString(url));
+      } catch {
+        throw new DOMException(`Failed to construct 'WebSocket': the URL '${toDOMString(url)}' is invalid`, 'SyntaxError');
+      }
+      if (parsed.protocol === 'http:') parsed.protocol = 'ws:';
+      else if (parsed.protocol === 'https:') parsed.protocol = 'wss:';
+      if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+        throw new DOMException(`Failed to construct 'WebSocket': the URL's scheme must be 'ws' or 'wss', not '${parsed.protocol.slice(0, -1)}'`, 'SyntaxError');
+      }
+      if (parsed.hash !== '') throw new DOMException("Failed to construct 'WebSocket': the URL must not have a fragment", 'SyntaxError');
+      const list = protocols === undefined ? [] : typeof protocols === 'string' || typeof (protocols as Iterable<unknown>)?.[Symbol.iterator] !== 'function'
+        ? [toDOMString(protocols)]
+        : [...(protocols as Iterable<unknown>)].map(toDOMString);
+      const seen = new Set<string>();
+      for (const protocol of list) {
+        if (!SUBPROTOCOL.test(protocol) || seen.has(protocol.toLowerCase())) {
+          throw new DOMException(`Failed to construct 'WebSocket': the subprotocol '${protocol}' is invalid or duplicated`, 'SyntaxError');
+        }
+        seen.add(protocol.toLowerCase());
       }
       super();
+      this.#url = parsed.href;
+      this.#state = 0;
+      // No accept() for this kind: its events go to listeners as they come.
+      this.#accepted = true;
+      this.#early = undefined;
+      this.#id = nextId++;
+      bound.set(this.#id, this);
+      const http = parsed.href.replace(/^ws/, 'http');
+      deps.connect(this.#id, http, list).then((protocol) => {
+        if (this.#state === 3) return;
+        this.#protocol = protocol;
+        if (this.#state === 2) {
+          // close() while connecting: the handshake went through, and the close follows it.
+          this.#toHost(() => deps.close(this.#id, this.#closing![0], this.#closing![1]));
+          return;
+        }
+        this.#state = 1;
+        this.#fire(new (deps.Event!)('open'));
+      }, () => {
+        if (this.#state === 3) return;
+        // WebSockets §4 "fail the WebSocket connection": an error, then a close that was not clean.
+        this.#state = 3;
+        bound.delete(this.#id);
+        this.#fire(new (deps.Event!)('error'));
+        this.#fire(new events.CloseEvent('close', { code: 1006, reason: '', wasClean: false }));
+      });
     }
 
     get readyState(): number {
       return this.#state;
     }
 
-    get url(): null {
-      return null;
+    get url(): string | null {
+      return this.#url;
     }
 
     get protocol(): string {
-      return '';
+      return this.#protocol;
     }
 
     get extensions(): string {
@@ -126,6 +200,7 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
       requireArguments(arguments.length, 1, "Failed to execute 'send' on 'WebSocket'");
       if (this.#handed) throw new TypeError('this end of the WebSocketPair was given to a Response: send on the other one');
       if (!this.#accepted) throw new TypeError('You must call accept() on this WebSocket before sending messages.');
+      if (this.#state === 0) throw new DOMException("Failed to execute 'send' on 'WebSocket': still connecting", 'InvalidStateError');
       if (this.#state !== 1) throw new TypeError("Can't call WebSocket send() after close().");
       let data: string | ArrayBuffer;
       if (message instanceof ArrayBuffer) data = message.slice(0);
@@ -150,10 +225,19 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
       }
       const why = reason === undefined ? '' : toDOMString(reason);
       if (encoder.encode(why).byteLength > MAX_REASON_BYTES) throw new DOMException(`The close reason must be at most ${MAX_REASON_BYTES} bytes`, 'SyntaxError');
+      if (this.#state === 0) {
+        // Still connecting: the close goes once the handshake is done (or nothing, if it fails).
+        this.#state = 2;
+        this.#closing = [closeCode, why];
+        return;
+      }
       if (this.#state !== 1) return;
       this.#state = 2;
       this.#toHost(() => deps.close(this.#id, closeCode, why));
     }
+
+    /** close() before a `new WebSocket`'s handshake was done: its code and reason. */
+    #closing: [number, string] | undefined;
 
     /**
      * Sends to the client, through the host, once the host knows this socket: before the
@@ -215,8 +299,17 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
         pairOf(client, server);
         return [client, server];
       };
+      makeOutbound = () => {
+        const socket = new WebSocket(undefined, constructing);
+        socket.#id = nextId++;
+        bound.set(socket.#id, socket);
+        return [socket, socket.#id];
+      };
       handOver = (end) => {
-        if (!(end instanceof WebSocket) || end.#peer === undefined) throw new TypeError("a Response's webSocket must be an end of a WebSocketPair");
+        if (!(end instanceof WebSocket)) throw new TypeError("a Response's webSocket must be an end of a WebSocketPair");
+        if (end.#peer === undefined) {
+          throw new TypeError("a Response's webSocket must be an end of a WebSocketPair: one the function opened (fetch, new WebSocket) cannot answer an upgrade here; relay its messages through a pair");
+        }
         if (end.#handed || end.#accepted) throw new TypeError("a Response's webSocket must be the end of the WebSocketPair not accepted, and given to one Response only");
         if (end.#state !== 1) throw new TypeError("a Response's webSocket must be open");
         const peer = end.#peer;
@@ -261,6 +354,8 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
     WebSocket: WebSocket as unknown as WebSockets['WebSocket'],
     WebSocketPair: WebSocketPair as unknown as WebSockets['WebSocketPair'],
     handOver: (end) => handOver(end),
+    outbound: () => makeOutbound(),
+    release: (id) => void bound.delete(id),
     event: (id, kind, data, code, reason) => deliver(id, kind, data, code, reason),
   };
 }

@@ -1,10 +1,12 @@
 // The isolate's WebSockets (websocket-api.ts) over host calls: the runtime's own events and
 // WebIDL conversions, host.wsSend / host.wsClose out, socketEvent in. Defined on first use
 // (index.ts, lazyGlobals), like the event interfaces it fires.
-import { DOMException, EventTarget, TextEncoder } from '../web/index.ts';
+import { URL } from 'whatwg-url';
+import { DOMException, Event, EventTarget, TextEncoder } from '../web/index.ts';
 import { defineInterface, requireArguments, toDOMString, toUnsignedShort } from '../webidl/index.ts';
 import { defineWebSockets, type WebSocketDeps, type WebSockets } from './websocket-api.ts';
 import { host } from './host-calls.ts';
+import { connectSocket } from './outbound-fetch.ts';
 
 let defined: WebSockets | undefined;
 
@@ -22,6 +24,15 @@ export function defineIsolateWebSockets(events: Pick<WebSocketDeps, 'MessageEven
     defineInterface,
     send: (id, data) => host().wsSend(id, data),
     close: (id, code, reason) => host().wsClose(id, code, reason),
+    URL: URL as unknown as WebSocketDeps['URL'],
+    Event: Event as unknown as WebSocketDeps['Event'],
+    // `new WebSocket(url)`: the same handshake as a fetch() with Upgrade, made for this socket.
+    connect: async (id, url, protocols) => {
+      const headers = protocols.length > 0 ? ['sec-websocket-protocol', protocols.join(', ')] : [];
+      const response = await connectSocket(url, headers, undefined, id);
+      if (response.status !== 101) throw new TypeError(`the server answered the WebSocket handshake with ${response.status}`);
+      return response.headers.get('sec-websocket-protocol') ?? '';
+    },
   });
   return defined;
 }

@@ -107,6 +107,8 @@ export class IsolateSandbox implements Sandbox {
   #loadFailure: unknown;
   /** Subrequests in progress, by the id the runtime gave them. */
   readonly #subrequests = new Map<number, AbortController>();
+  /** Outbound WebSocket handshakes in flight (they count against the sandbox's outbound sockets). */
+  #handshakes = 0;
   /**
    * Subrequests the requests in flight may still make. The host cannot tell which of several
    * interleaved requests called fetch() after an await, so their allowances are pooled: exact
@@ -261,6 +263,7 @@ export class IsolateSandbox implements Sandbox {
       // next send, so a tenant sending in a loop cannot pile copies up on the host first.
       new ivm.Callback((id: number, data: unknown) => this.#sockets.send(Number(id), data)),
       new ivm.Callback((id: number, code: unknown, reason: unknown) => this.#sockets.close(Number(id), code, reason)),
+      new ivm.Callback((id: number, socketId: unknown, url: unknown, headers: unknown) => this.#startSocket(id, socketId, url, headers), { ignored: true }),
       // Loading lol-html for a first HTMLRewriter (compiling and warming ~0.9 MB of WebAssembly,
       // ~50 ms) would take a whole default CPU limit: the runtime brackets it with these two.
       new ivm.Callback(() => {
@@ -661,18 +664,18 @@ export class IsolateSandbox implements Sandbox {
   }
 
   /** A subrequest from the tenant's fetch(): the values come from the isolate, so check them. */
+  /** Why subrequest `id` may not start now (the request's budget, the pending bound), if it may not. */
+  #subrequestRefusal(): string | undefined {
+    if (this.#subrequestBudget <= 0) return `fetch: too many subrequests (a request may make ${this.#spec.limits.maxSubrequests})`;
+    // The runtime keeps to this too, but its count runs in the tenant's realm.
+    if (this.#subrequests.size >= MAX_PENDING_SUBREQUESTS) return `fetch: more than ${MAX_PENDING_SUBREQUESTS} subrequests are already pending`;
+    return undefined;
+  }
+
   #startFetch(id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string): void {
     if (!this.alive || !this.#spec || this.#subrequests.has(id)) return;
-    if (this.#subrequestBudget <= 0) {
-      const limit = this.#spec.limits.maxSubrequests;
-      this.#settleFetch([id, false, 0, `fetch: too many subrequests (a request may make ${limit})`, [], null, []]);
-      return;
-    }
-    // The runtime keeps to this too, but its count runs in the tenant's realm.
-    if (this.#subrequests.size >= MAX_PENDING_SUBREQUESTS) {
-      this.#settleFetch([id, false, 0, `fetch: more than ${MAX_PENDING_SUBREQUESTS} subrequests are already pending`, [], null, []]);
-      return;
-    }
+    const refused = this.#subrequestRefusal();
+    if (refused !== undefined) return this.#settleFetch([id, false, 0, refused, [], null, []]);
     this.#subrequestBudget--;
     const flat = Array.isArray(headers) ? headers.map(String) : [];
     const mode = redirect === 'manual' || redirect === 'error' ? redirect : 'follow';
@@ -689,6 +692,43 @@ export class IsolateSandbox implements Sandbox {
         (err: unknown) => this.#settleFetch([id, false, 0, err instanceof EgressError ? err.message : 'fetch failed', [], null, []]),
       )
       .finally(() => this.#subrequests.delete(id));
+  }
+
+  /**
+   * An outbound WebSocket's handshake (a fetch() with Upgrade, or `new WebSocket`): a subrequest,
+   * answered through settleFetch, with `socketId` (the runtime's name for the socket) once the
+   * server upgraded and the socket is linked.
+   */
+  #startSocket(id: number, socketId: unknown, url: unknown, headers: unknown): void {
+    if (!this.alive || !this.#spec || this.#subrequests.has(id)) return;
+    const connect = this.#spec.outbound.connectSocket;
+    const refused = connect === undefined ? 'fetch: this function cannot open WebSockets' : this.#subrequestRefusal() ?? this.#sockets.outboundRefusal(this.#handshakes);
+    if (refused !== undefined) return this.#settleFetch([id, false, 0, refused, [], null, []]);
+    this.#subrequestBudget--;
+    this.#handshakes++;
+    const cancel = new AbortController();
+    this.#subrequests.set(id, cancel);
+    const flat = Array.isArray(headers) ? headers.map(String) : [];
+    connect!({ url: String(url), headers: flat }, cancel.signal, this.#responseBytes)
+      .then(
+        ({ response: res, socket }) => {
+          if (!socket) {
+            this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls]);
+            this.#responseBytes.release(res.body?.byteLength ?? 0);
+          } else if (!this.alive || cancel.signal.aborted) {
+            socket.close(1001, 'the function went away');
+          } else if (this.#sockets.linkOutbound(socketId, socket)) {
+            this.#settleFetch([id, true, res.status, res.statusText, res.headers, null, res.urls, socketId]);
+          } else {
+            this.#settleFetch([id, false, 0, 'fetch: the WebSocket was given an id in use', [], null, []]);
+          }
+        },
+        (err: unknown) => this.#settleFetch([id, false, 0, err instanceof EgressError ? err.message : 'fetch failed', [], null, []]),
+      )
+      .finally(() => {
+        this.#handshakes--;
+        this.#subrequests.delete(id);
+      });
   }
 
   /** A Cache API call (caches.default, caches.open): it counts as a subrequest, as in Workers. */

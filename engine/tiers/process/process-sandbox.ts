@@ -194,6 +194,8 @@ export class ProcessSandbox implements Sandbox {
   /** Subrequests the requests in flight may still make, pooled as in the isolate tier (isolate-sandbox.ts). */
   #subrequestBudget = 0;
   readonly #subrequests = new Map<number, AbortController>();
+  /** Outbound WebSocket handshakes in flight (they count against the sandbox's outbound sockets). */
+  #handshakes = 0;
   /** Open WebSockets: events go in one at a time, each a turn under cpuMs until the runtime says 'ws-done'. */
   readonly #sockets = new SandboxSockets((event) => this.#socketEvent(event), () => this.alive);
   #socketTurn: Turn | undefined;
@@ -478,6 +480,7 @@ export class ProcessSandbox implements Sandbox {
         return this.#logBudget.line(spec.log, String(head.level), message, undefined, rewrite);
       }
       case 'fetch': return this.#startFetch(head, body);
+      case 'ws-connect': return this.#startSocket(head);
       case 'ws-send': return this.#socketSend(head, body);
       case 'ws-close': return this.#socketClose(head);
       case 'ws-done': return this.#socketDone();
@@ -563,18 +566,19 @@ export class ProcessSandbox implements Sandbox {
     this.#finishIfDone(task);
   }
 
+  /** Why a subrequest may not start now (the request's budget, the pending bound), if it may not. */
+  #subrequestRefusal(): string | undefined {
+    if (this.#subrequestBudget <= 0) return `fetch: too many subrequests (a request may make ${this.#spec!.limits.maxSubrequests})`;
+    if (this.#subrequests.size >= MAX_PENDING_SUBREQUESTS) return `fetch: more than ${MAX_PENDING_SUBREQUESTS} subrequests are already pending`;
+    return undefined;
+  }
+
   /** A subrequest from the tenant's fetch(): the values come from the sandbox, so check them. */
   #startFetch(head: FrameHead, body: Uint8Array | null): void {
     const id = Number(head.id);
     if (!Number.isInteger(id) || this.#subrequests.has(id)) return;
-    if (this.#subrequestBudget <= 0) {
-      this.#send({ t: 'fetch-res', id, error: `fetch: too many subrequests (a request may make ${this.#spec!.limits.maxSubrequests})` });
-      return;
-    }
-    if (this.#subrequests.size >= MAX_PENDING_SUBREQUESTS) {
-      this.#send({ t: 'fetch-res', id, error: `fetch: more than ${MAX_PENDING_SUBREQUESTS} subrequests are already pending` });
-      return;
-    }
+    const refused = this.#subrequestRefusal();
+    if (refused !== undefined) return this.#send({ t: 'fetch-res', id, error: refused });
     this.#subrequestBudget--;
     const headers = Array.isArray(head.headers) ? head.headers.map(String) : [];
     const redirect = head.redirect === 'manual' || head.redirect === 'error' ? head.redirect : 'follow';
@@ -593,6 +597,46 @@ export class ProcessSandbox implements Sandbox {
         (err: unknown) => this.#send({ t: 'fetch-res', id, error: err instanceof EgressError ? err.message : 'fetch failed' }),
       )
       .finally(() => this.#subrequests.delete(id));
+  }
+
+  /**
+   * An outbound WebSocket's handshake (a fetch() with Upgrade, or `new WebSocket`), as a
+   * subrequest: answered 'fetch-res', with `socket` (the sandbox's id for it) once the server
+   * upgraded and the socket is linked. The fields come from the sandbox, so check them.
+   */
+  #startSocket(head: FrameHead): void {
+    const id = Number(head.id);
+    if (!Number.isInteger(id) || this.#subrequests.has(id)) return;
+    const connect = this.#spec!.outbound.connectSocket;
+    const refused = connect === undefined ? 'fetch: this function cannot open WebSockets' : this.#subrequestRefusal() ?? this.#sockets.outboundRefusal(this.#handshakes);
+    if (refused !== undefined) return this.#send({ t: 'fetch-res', id, error: refused });
+    this.#subrequestBudget--;
+    this.#handshakes++;
+    const socketId = head.socket;
+    const headers = Array.isArray(head.headers) ? head.headers.map(String) : [];
+    const cancel = new AbortController();
+    this.#subrequests.set(id, cancel);
+    this.#meter!.poke();
+    connect!({ url: String(head.url), headers }, cancel.signal, this.#responseBytes)
+      .then(
+        ({ response: res, socket }) => {
+          if (!socket) {
+            const bytes = res.body?.byteLength ?? 0;
+            this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls }, res.body ? new Uint8Array(res.body) : null, () => this.#responseBytes.release(bytes));
+          } else if (!this.alive || cancel.signal.aborted) {
+            socket.close(1001, 'the function went away');
+          } else if (this.#sockets.linkOutbound(socketId, socket)) {
+            this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls, socket: socketId });
+          } else {
+            this.#send({ t: 'fetch-res', id, error: 'fetch: the WebSocket was given an id in use' });
+          }
+        },
+        (err: unknown) => this.#send({ t: 'fetch-res', id, error: err instanceof EgressError ? err.message : 'fetch failed' }),
+      )
+      .finally(() => {
+        this.#handshakes--;
+        this.#subrequests.delete(id);
+      });
   }
 
   /** A Cache API call: it counts as a subrequest, as in Workers; its fields are checked by runCacheOp. */

@@ -42,6 +42,9 @@ const input: Readable = device ? createReadStream('', { fd: inFd, highWaterMark:
 const output: Writable = device ? createWriteStream('', { fd: outFd }) : inFd === outFd ? (input as Socket) : new Socket({ fd: outFd, readable: false, writable: true });
 const reader = new FrameReader(MAX_FRAME_BYTES);
 const subrequests = new Map<number, { resolve(frame: Frame): void; reject(err: unknown): void }>();
+// Node's own, taken before tenant code runs (it may replace the globals).
+const NodeURL = URL;
+const NodeEvent = Event;
 /** A frame's body as an ArrayBuffer of its own (frames are copies of their own: protocol.ts). */
 function arrayBufferOf(body: Uint8Array | null): ArrayBuffer {
   if (!body) return new ArrayBuffer(0);
@@ -358,32 +361,58 @@ async function hostFetch(input: Request | string | URL, init?: RequestInit): Pro
   const request = new Request(input, needsDuplex ? { ...init, duplex: 'half' } as RequestInit : init);
   // An aborted signal stops the subrequest before it leaves, as fetch() does everywhere.
   request.signal.throwIfAborted();
+  // Workers: a fetch() asking to upgrade to a WebSocket answers with the socket to accept.
+  if (request.headers.get('upgrade')?.trim().toLowerCase() === 'websocket') {
+    if (request.method !== 'GET') throw new TypeError(`fetch: a WebSocket upgrade is a GET, not ${request.method}`);
+    const [socket, socketId] = webSockets.outbound();
+    try {
+      const { head, body } = await hostCall({ t: 'ws-connect', url: request.url, headers: flatHeaders(request.headers), socket: socketId }, null, request.signal);
+      if (head.socket === undefined) webSockets.release(socketId);
+      return responseOf(head, body, request.url, head.socket === undefined ? null : socket);
+    } catch (err) {
+      webSockets.release(socketId);
+      throw err;
+    }
+  }
   const body = request.body ? new Uint8Array(await request.arrayBuffer()) : null;
+  const { head, body: resBody } = await hostCall({ t: 'fetch', method: request.method, url: request.url, headers: flatHeaders(request.headers), redirect: request.redirect }, body, request.signal);
+  return responseOf(head, resBody, request.url, null);
+}
+
+/** A subrequest frame to the host (its id added), and the 'fetch-res' that answers it; `signal` aborts it. */
+async function hostCall(head: FrameHead, body: Uint8Array | null, signal?: AbortSignal): Promise<Frame> {
   const id = nextSubrequest++;
   const answer = new Promise<Frame>((resolve, reject) => subrequests.set(id, { resolve, reject }));
   const onAbort = () => {
     send({ t: 'fetch-abort', id });
-    subrequests.get(id)?.reject(request.signal.reason);
+    subrequests.get(id)?.reject(signal!.reason);
     subrequests.delete(id);
   };
-  request.signal.addEventListener('abort', onAbort, { once: true });
-  send({ t: 'fetch', id, method: request.method, url: request.url, headers: flatHeaders(request.headers), redirect: request.redirect }, body);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  send({ ...head, id }, body);
   try {
-    const { head, body: resBody } = await answer;
-    if (head.error !== undefined) throw new TypeError(String(head.error));
-    const pairs = head.headers as string[];
-    const headers = new Headers();
-    for (let i = 0; i < pairs.length; i += 2) headers.append(pairs[i]!, pairs[i + 1]!);
-    const status = Number(head.status);
-    const nullBody = status === 101 || status === 204 || status === 205 || status === 304;
-    const response = new Response(nullBody ? null : resBody, { status, statusText: String(head.statusText), headers });
-    const urls = head.urls as string[];
-    Object.defineProperty(response, 'url', { value: urls[urls.length - 1] ?? request.url });
-    Object.defineProperty(response, 'redirected', { value: urls.length > 1 });
-    return response;
+    const frame = await answer;
+    if (frame.head.error !== undefined) throw new TypeError(String(frame.head.error));
+    return frame;
   } finally {
-    request.signal.removeEventListener('abort', onAbort);
+    signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** The Response a 'fetch-res' describes; with `webSocket`, the upgrade's (status 101). */
+function responseOf(head: FrameHead, body: Uint8Array | null, requestUrl: string, webSocket: unknown): Response {
+  const pairs = head.headers as string[];
+  const headers = new Headers();
+  for (let i = 0; i < pairs.length; i += 2) headers.append(pairs[i]!, pairs[i + 1]!);
+  const status = Number(head.status);
+  const nullBody = status === 101 || status === 204 || status === 205 || status === 304;
+  const response = webSocket !== null
+    ? new Response(null, { status: 101, statusText: String(head.statusText), headers, webSocket } as ResponseInit)
+    : new Response(nullBody ? null : body, { status, statusText: String(head.statusText), headers });
+  const urls = head.urls as string[];
+  Object.defineProperty(response, 'url', { value: urls[urls.length - 1] ?? requestUrl });
+  Object.defineProperty(response, 'redirected', { value: urls.length > 1 });
+  return response;
 }
 
 /**
@@ -438,6 +467,8 @@ function onFrame({ head, body }: Frame): void {
       const pending = subrequests.get(head.id!);
       subrequests.delete(head.id!);
       pending?.resolve({ head, body });
+      // A WebSocket handshake aborted while the host was making it: the socket it opened has no taker.
+      if (!pending && head.socket !== undefined) send({ t: 'ws-close', id: Number(head.socket), code: 1000, reason: 'the WebSocket handshake was aborted' });
       break;
     }
   }
@@ -505,6 +536,8 @@ Object.defineProperty(globalThis, 'scheduler', { value: scheduler, writable: tru
 // And, as workerd (and the isolate tier) do, an empty body with a null-body status (a CORS
 // preflight's `new Response('', { status: 204 })`) is taken as no body, where Fetch would throw.
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+// Workers' Response has a webSocket, null unless it answers (or a fetch() made) an upgrade.
+Object.defineProperty(globalThis.Response.prototype, 'webSocket', { get: () => null, configurable: true });
 globalThis.Response = new Proxy(globalThis.Response, {
   construct(target, args, newTarget) {
     const webSocket = (args[1] as { webSocket?: unknown } | undefined)?.webSocket ?? null;
@@ -653,6 +686,16 @@ const webSockets = defineWebSockets({
   close: (id, code, reason) => {
     send({ t: 'ws-close', id, code, reason });
     return null;
+  },
+  URL: NodeURL,
+  Event: NodeEvent as unknown as WebSocketDeps['Event'],
+  // `new WebSocket(url)`: the same handshake as a fetch() with Upgrade, made for this socket.
+  connect: async (id, url, protocols) => {
+    const { head } = await hostCall({ t: 'ws-connect', url, headers: protocols.length > 0 ? ['sec-websocket-protocol', protocols.join(', ')] : [], socket: id }, null);
+    if (head.socket === undefined) throw new TypeError(`the server answered the WebSocket handshake with ${String(head.status)}`);
+    const pairs = head.headers as string[];
+    for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === 'sec-websocket-protocol') return pairs[i + 1]!;
+    return '';
   },
 });
 for (const name of ['WebSocket', 'WebSocketPair'] as const) {
