@@ -1,8 +1,28 @@
 // Outbound WebSockets end to end: tenant code opens them (a fetch() with Upgrade, `new WebSocket`)
 // to a real `ws` server on this host, through the engine, on the isolate and process tiers.
+import { createHash } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Engine } from '../index.ts';
+
+/** A raw TCP server that answers each connection with `answer` (a handshake of its own making), counting them. */
+async function rawServer(answer: (socket: Socket, head: string) => void): Promise<{ server: Server; port: number; connections: () => number }> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    socket.on('error', () => {});
+    let head = '';
+    socket.on('data', function read(chunk) {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', read);
+      answer(socket, head);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as { port: number }).port, connections: () => connections };
+}
 
 let server: WebSocketServer;
 let url: string;
@@ -123,6 +143,109 @@ describe('outbound WebSockets under the egress policy', () => {
       expect(body.refused).toMatch(/^TypeError: .*not a public address/);
       expect(body.events).toEqual(['error', 1006]);
     } finally {
+      await engine.close();
+    }
+  });
+
+  it('time out as a whole, however slowly the server answers', async () => {
+    // A byte every 100 ms of a 101 that never ends: no idle timeout trips on it.
+    const slow = await rawServer((socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nX-Slow: ');
+      const drip = setInterval(() => (socket.destroyed ? clearInterval(drip) : socket.write('a')), 100);
+    });
+    const engine = new Engine();
+    try {
+      await engine.deploy('slow', {
+        egress: { allowPrivate: true, timeoutMs: 500 },
+        code: `export default { async fetch() {
+          const started = Date.now();
+          const why = await fetch('http://127.0.0.1:${slow.port}/', { headers: { upgrade: 'websocket' } }).then(() => 'ok', (e) => e.message);
+          return Response.json({ why, ms: Date.now() - started });
+        } }`,
+      });
+      const { why, ms } = await (await engine.fetch('slow', new Request('http://slow.test/'))).json() as { why: string; ms: number };
+      expect(why).toMatch(/timed out after 500 ms/);
+      expect(ms).toBeLessThan(3_000);
+    } finally {
+      slow.server.close();
+      await engine.close();
+    }
+  });
+
+  it('bound what the tenant sent that the servers have not taken, for all its sockets together', async () => {
+    // Servers that upgrade, then read nothing: what the tenant sends piles up on the host.
+    const deaf = await rawServer((socket, head) => {
+      const key = /sec-websocket-key:\s*(.*)\r\n/i.exec(head)?.[1]?.trim() ?? '';
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      socket.pause();
+    });
+    const engine = new Engine();
+    try {
+      await engine.deploy('deaf', {
+        egress: { allowPrivate: true },
+        limits: { cpuMs: 5_000, wallMs: 20_000 },
+        // 16 sockets, 15 MB each: under the 16 MB one socket may hold, far over 32 MB for all.
+        code: `export default { async fetch() {
+          const sockets = await Promise.all(Array.from({ length: 16 }, () => new Promise((resolve, reject) => {
+            const ws = new WebSocket('ws://127.0.0.1:${deaf.port}/');
+            ws.onopen = () => resolve(ws);
+            ws.onerror = reject;
+          })));
+          const closes = [];
+          const started = Date.now();
+          for (const ws of sockets) ws.addEventListener('close', (e) => closes.push(e.code + ' ' + e.reason));
+          const message = 'a'.repeat(1024 * 1024 - 64);
+          for (let i = 0; i < 15; i++) {
+            for (const ws of sockets) if (ws.readyState === 1) ws.send(message);
+            await scheduler.wait(1);
+          }
+          // The host closes the socket over the bound; a server that reads nothing never answers the
+          // close, so the connection is cut after 2 s, and the close event comes then.
+          while (closes.length === 0 && Date.now() - started < 6_000) await scheduler.wait(50);
+          return Response.json(closes);
+        } }`,
+      });
+      const closes = await (await engine.fetch('deaf', new Request('http://deaf.test/'))).json() as string[];
+      expect(closes.length).toBeGreaterThan(0);
+      expect(closes[0]).toBe("1008 the function's WebSockets hold too much their peers have not taken");
+    } finally {
+      deaf.server.close();
+      await engine.close();
+    }
+  });
+
+  it('dial nothing for a socket id in use or malformed, which a process\'s runtime can forge', async () => {
+    const counted = await rawServer((socket) => socket.destroy());
+    const engine = new Engine();
+    try {
+      await engine.deploy('forger', {
+        tier: 'process',
+        needs: ['node-builtins'],
+        egress: { allowPrivate: true },
+        code: `import fs from 'node:fs';
+        function forge(head) {
+          const json = Buffer.from(JSON.stringify(head));
+          const out = Buffer.alloc(8 + json.length);
+          out.writeUInt32BE(4 + json.length, 0);
+          out.writeUInt32BE(json.length, 4);
+          json.copy(out, 8);
+          for (let at = 0; at < out.length;) { try { at += fs.writeSync(Number(process.env.ISLET_CHANNEL_FD ?? 3), out, at); } catch (e) { if (e.code !== 'EAGAIN') throw e; } }
+        }
+        export default { async fetch() {
+          // The first names a new id and is dialled; the same id again is in use while its
+          // handshake is, and the rest are no ids at all.
+          const url = 'http://127.0.0.1:${counted.port}/';
+          let id = 900000;
+          for (const socket of [7, 7, 7, 'x', -1, 0, 1e300, 2.5]) forge({ t: 'ws-connect', id: id++, url, headers: [], socket });
+          await scheduler.wait(300);
+          return new Response('forged');
+        } }`,
+      });
+      expect(await (await engine.fetch('forger', new Request('http://forger.test/'))).text()).toBe('forged');
+      expect(counted.connections()).toBe(1);
+    } finally {
+      counted.server.close();
       await engine.close();
     }
   });

@@ -25,6 +25,8 @@ export interface OutboundSocketSink {
 export interface OutboundSocket extends ClientSocket {
   /** Messages (and a close) that came before go to `sink` now, the rest as they come. */
   attach(sink: OutboundSocketSink): void;
+  /** Nobody will take it (its sandbox went, or its id was refused): the connection is cut, what comes dropped. */
+  discard(): void;
 }
 
 /** The handshake's answer: `socket` when the server upgraded (status 101), else its response. */
@@ -34,6 +36,14 @@ export interface OutboundSocketResult {
 }
 
 export type ConnectOutboundSocket = (request: OutboundSocketRequest, signal?: AbortSignal, held?: ResponseBytes) => Promise<OutboundSocketResult>;
+
+/**
+ * How long a close waits for the server's close frame before the connection is cut. ws waits 30 s,
+ * and a server that reads nothing keeps the close frame (and the unsent bytes before it) that long.
+ */
+const CLOSE_WAIT_MS = 2_000;
+/** Messages held for a socket not attached yet; it is paused meanwhile, so only what one read brought. */
+const MAX_EARLY_BYTES = 4 * 1024 * 1024;
 
 // The handshake's own fields are ws's to write; connection-level ones are the tenant's connection's.
 const NOT_FORWARDED = /^(connection|keep-alive|proxy-connection|transfer-encoding|te|trailer|upgrade|expect|host|sec-websocket-(key|version|extensions|accept|protocol))$/i;
@@ -63,6 +73,8 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
     }
     let settled = false;
     let ws: WebSocket;
+    /** A non-101 answer being read, cut if the handshake fails meanwhile. */
+    let answer: { destroy(): void } | undefined;
     try {
       ws = new WebSocket(url, protocols, {
         headers,
@@ -76,13 +88,21 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
     } catch (err) {
       return reject(toEgressError(err, request.url, timeoutMs));
     }
+    const settle = () => {
+      settled = true;
+      clearTimeout(timer);
+      cancel?.removeEventListener('abort', onCancel);
+    };
     const fail = (err: unknown) => {
       if (settled) return;
-      settled = true;
-      cancel?.removeEventListener('abort', onCancel);
+      settle();
+      answer?.destroy();
       ws.terminate();
       reject(cancel?.aborted ? new EgressError(`fetch to ${request.url} was aborted`) : toEgressError(err, request.url, timeoutMs));
     };
+    // The whole handshake, a non-101 answer's body included, as a subrequest's whole exchange is:
+    // ws's own handshakeTimeout is a socket idle timeout, which a server sending a byte a second never trips.
+    const timer = setTimeout(() => fail(new DOMException('timed out', 'TimeoutError')), timeoutMs);
     const onCancel = () => fail(cancel!.reason);
     if (cancel?.aborted) return onCancel();
     cancel?.addEventListener('abort', onCancel, { once: true });
@@ -90,7 +110,13 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
     // What comes before the sandbox attaches (a server may speak first, in the 101's own segment).
     let sink: OutboundSocketSink | undefined;
     const early: (() => void)[] = [];
-    const toSink = (event: (to: OutboundSocketSink) => void) => (sink ? event(sink) : early.push(() => event(sink!)));
+    let earlyBytes = 0;
+    const toSink = (event: (to: OutboundSocketSink) => void, bytes = 0) => {
+      if (sink) return event(sink);
+      earlyBytes += bytes;
+      if (earlyBytes > MAX_EARLY_BYTES) return ws.terminate();
+      early.push(() => event(sink!));
+    };
     let upgrade: { statusText: string; headers: string[] } | undefined;
     ws.on('upgrade', (res) => {
       const flat: string[] = [];
@@ -100,9 +126,11 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
     ws.on('message', (data, isBinary) => {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       const message = isBinary ? bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer : bytes.toString('utf8');
-      toSink((to) => to.message(message));
+      toSink((to) => to.message(message), bytes.byteLength);
     });
+    let closeWait: NodeJS.Timeout | undefined;
     ws.on('close', (code, reason) => {
+      clearTimeout(closeWait);
       if (!settled) return fail(new Error('the connection closed during the handshake'));
       toSink((to) => to.closed(code, reason.toString('utf8')));
     });
@@ -111,28 +139,45 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
       // The server did not upgrade: its answer is the response, read as a subrequest's is.
       const flat: string[] = [];
       for (let i = 0; i < res.rawHeaders.length; i += 2) flat.push(res.rawHeaders[i]!.toLowerCase(), res.rawHeaders[i + 1]!);
-      const answer = {
+      answer = res;
+      const reading = {
         body: { [Symbol.asyncIterator]: () => res[Symbol.asyncIterator](), cancel: async () => void res.destroy() },
         headers: { get: (name: string) => (res.headers[name] as string | undefined) ?? null },
       };
-      readBody(answer, maxBytes, request.url, held).then((bytes) => {
+      readBody(reading, maxBytes, request.url, held).then((bytes) => {
         if (settled) return held?.release(bytes?.byteLength ?? 0);
-        settled = true;
-        cancel?.removeEventListener('abort', onCancel);
+        settle();
         req.destroy();
         resolve({ response: { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: flat, body: bytes, urls: [request.url] } });
       }, fail);
     });
     ws.on('open', () => {
       if (settled) return ws.terminate();
-      settled = true;
-      cancel?.removeEventListener('abort', onCancel);
-      const socket: OutboundSocket = Object.assign(clientSocketOf(ws), {
-        attach: (to: OutboundSocketSink) => {
+      settle();
+      // Not read until the sandbox has linked it (attach): what a server floods meanwhile waits in the kernel.
+      ws.pause();
+      const client = clientSocketOf(ws);
+      const socket: OutboundSocket = {
+        send: client.send,
+        close: (code, reason) => {
+          client.close(code, reason);
+          closeWait ??= setTimeout(() => ws.terminate(), CLOSE_WAIT_MS).unref();
+        },
+        pause: client.pause,
+        resume: client.resume,
+        get buffered() {
+          return client.buffered;
+        },
+        attach: (to) => {
           sink = to;
           for (const event of early.splice(0)) event();
+          ws.resume();
         },
-      });
+        discard: () => {
+          socket.attach({ message: () => {}, closed: () => {} });
+          ws.terminate();
+        },
+      };
       resolve({ response: { status: 101, statusText: upgrade?.statusText ?? 'Switching Protocols', headers: upgrade?.headers ?? [], body: null, urls: [request.url] }, socket });
     });
   });

@@ -14,6 +14,14 @@ export const MAX_SOCKET_MESSAGE_BYTES = 1024 * 1024;
  * host and a socket of its own, which the tenant could otherwise open without end.
  */
 export const MAX_OUTBOUND_SOCKETS = 32;
+/**
+ * What the tenant sent on all of one sandbox's sockets that their peers have not taken; past it,
+ * the socket sending closes (1008). MAX_OUTBOUND_BYTES bounds one socket, but 32 of the tenant's
+ * own sockets to a server that never reads held 0.5 GB of the engine's memory.
+ */
+const MAX_SANDBOX_OUTBOUND_BYTES = 32 * 1024 * 1024;
+/** Past this much unsent on one socket, a send adds up the sandbox's backlog (only sockets behind pay for it). */
+const BACKLOG_CHECK_BYTES = 1024 * 1024;
 /** What a client message on its way in costs besides its bytes (its place in the queue, closures). */
 const INBOUND_OVERHEAD_BYTES = 256;
 /** What the tenant may send before the handshake is done; past it the socket closes (1009). */
@@ -169,22 +177,40 @@ export class SocketLink implements TenantSocket {
     return this.#inboundBytes;
   }
 
+  /** What the tenant sent that the peer has not taken yet (or that waits for the handshake), in bytes. */
+  get backlog(): number {
+    return this.#client ? this.#client.buffered : this.#earlyBytes;
+  }
+
   closed(code: number, reason: string): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#inflow.held.delete(this);
+    // Closed by the host for the tenant's own doing: that is what the tenant hears, whatever the
+    // peer answered (a peer that reads nothing never answers, and the connection is cut: 1006).
+    if (this.#refused) [code, reason] = this.#refused;
     this.#hooks.closed(code, reason);
+  }
+
+  /** Why the host closed this socket for what the tenant did (refuse()), if it did. */
+  #refused: [number, string] | undefined;
+
+  /** The host closes the socket because of what the tenant did; the tenant's close event says so. */
+  refuse(code: number, reason: string): void {
+    if (this.#ended || this.#closing) return;
+    this.#refused = [code, reason];
+    this.close(code, reason);
   }
 
   /** The tenant sends. */
   send(data: string | ArrayBuffer): void {
     if (this.#ended || this.#closing) return;
     if (this.#client) {
-      if (this.#client.buffered > MAX_OUTBOUND_BYTES) return this.close(1008, 'the client is not reading what the function sends');
+      if (this.#client.buffered > MAX_OUTBOUND_BYTES) return this.refuse(1008, 'the client is not reading what the function sends');
       return this.#client.send(data);
     }
     this.#earlyBytes += typeof data === 'string' ? data.length * 3 : data.byteLength;
-    if (this.#earlyBytes > MAX_EARLY_BYTES) return this.close(1009, 'the function sent too much before the handshake was done');
+    if (this.#earlyBytes > MAX_EARLY_BYTES) return this.refuse(1009, 'the function sent too much before the handshake was done');
     this.#early.push(data);
   }
 
@@ -232,6 +258,8 @@ export class SandboxSockets {
   readonly #links = new Map<number, SocketLink>();
   /** Outbound sockets open (linkOutbound), until they close. */
   #outbound = 0;
+  /** Ids of outbound sockets whose handshake is in flight (reserveOutbound). */
+  readonly #reserved = new Set<number>();
   readonly #inbox = new Fifo<SocketEvent>();
   readonly #inflow = new SocketInflow();
   /** The event in the sandbox now, if any. */
@@ -266,14 +294,35 @@ export class SandboxSockets {
   }
 
   /**
-   * An outbound WebSocket the tenant opened (fetch with Upgrade, `new WebSocket`) is upgraded: it is
-   * carried under the runtime's `id` as a client's socket is. False, and the socket closed, for an
-   * id that is no new one.
+   * Before an outbound WebSocket's handshake (fetch with Upgrade, `new WebSocket`): takes the
+   * runtime's `id` for it until the handshake ends (linkOutbound or unreserve), or says why not —
+   * an id that is no new one (a process's runtime can name any), or the sandbox's bound reached.
+   * Checked before the host dials anything.
    */
-  linkOutbound(id: unknown, socket: OutboundSocket): boolean {
-    const link = this.accept(id);
+  reserveOutbound(id: unknown): string | undefined {
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0 || this.#links.has(id) || this.#reserved.has(id)) {
+      return 'fetch: the WebSocket was given an id in use';
+    }
+    if (this.#outbound + this.#reserved.size >= MAX_OUTBOUND_SOCKETS) {
+      return `fetch: a function may hold at most ${MAX_OUTBOUND_SOCKETS} outbound WebSockets at once, open or connecting`;
+    }
+    this.#reserved.add(id);
+    return undefined;
+  }
+
+  /** The handshake for reserved `id` ended without a socket to link (or the socket was linked already). */
+  unreserve(id: number): void {
+    this.#reserved.delete(id);
+  }
+
+  /**
+   * An outbound WebSocket whose `id` was reserved is upgraded: it is carried under that id as a
+   * client's socket is. False, and the socket discarded, if the id was not reserved.
+   */
+  linkOutbound(id: number, socket: OutboundSocket): boolean {
+    const link = this.#reserved.delete(id) ? this.accept(id) : undefined;
     if (!link) {
-      socket.close(1011, 'the function gave the socket an id in use');
+      socket.discard();
       return false;
     }
     this.#outbound++;
@@ -288,19 +337,25 @@ export class SandboxSockets {
     return true;
   }
 
-  /** Why one more outbound WebSocket is refused now (open and connecting together), if it is. */
-  outboundRefusal(connecting: number): string | undefined {
-    if (this.#outbound + connecting < MAX_OUTBOUND_SOCKETS) return undefined;
-    return `fetch: a function may hold at most ${MAX_OUTBOUND_SOCKETS} outbound WebSockets at once, open or connecting`;
-  }
-
   /** The tenant sends on socket `id`: null when taken (or dropped, the socket closing), else why it was refused. */
   send(id: number, data: unknown): string | null {
     if (typeof data !== 'string' && !(data instanceof ArrayBuffer)) return 'a WebSocket message is a string or bytes';
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (size > MAX_SOCKET_MESSAGE_BYTES) return `a WebSocket message is at most ${MAX_SOCKET_MESSAGE_BYTES} bytes, got ${size}`;
-    this.#links.get(id)?.send(data);
+    const link = this.#links.get(id);
+    if (!link) return null;
+    link.send(data);
+    if (link.backlog > BACKLOG_CHECK_BYTES && this.#backlog() > MAX_SANDBOX_OUTBOUND_BYTES) {
+      link.refuse(1008, "the function's WebSockets hold too much their peers have not taken");
+    }
     return null;
+  }
+
+  /** What the tenant sent on all its sockets that their peers have not taken, in bytes. */
+  #backlog(): number {
+    let bytes = 0;
+    for (const link of this.#links.values()) bytes += link.backlog;
+    return bytes;
   }
 
   /** The tenant closes socket `id`: code 1000, 3000–4999 or 1005 (none), a reason of at most 123 bytes; else why not. */
@@ -331,6 +386,7 @@ export class SandboxSockets {
   endAll(stopped: boolean): void {
     for (const link of this.#links.values()) link.end(stopped ? 1012 : 1011, stopped ? 'the function was restarted' : 'the function hit a limit');
     this.#links.clear();
+    this.#reserved.clear();
     this.#inbox.clear();
   }
 

@@ -107,8 +107,6 @@ export class IsolateSandbox implements Sandbox {
   #loadFailure: unknown;
   /** Subrequests in progress, by the id the runtime gave them. */
   readonly #subrequests = new Map<number, AbortController>();
-  /** Outbound WebSocket handshakes in flight (they count against the sandbox's outbound sockets). */
-  #handshakes = 0;
   /**
    * Subrequests the requests in flight may still make. The host cannot tell which of several
    * interleaved requests called fetch() after an await, so their allowances are pooled: exact
@@ -702,10 +700,10 @@ export class IsolateSandbox implements Sandbox {
   #startSocket(id: number, socketId: unknown, url: unknown, headers: unknown): void {
     if (!this.alive || !this.#spec || this.#subrequests.has(id)) return;
     const connect = this.#spec.outbound.connectSocket;
-    const refused = connect === undefined ? 'fetch: this function cannot open WebSockets' : this.#subrequestRefusal() ?? this.#sockets.outboundRefusal(this.#handshakes);
+    // The socket's id is checked (and held) before anything is dialled: a process's runtime can name any.
+    const refused = connect === undefined ? 'fetch: this function cannot open WebSockets' : this.#subrequestRefusal() ?? this.#sockets.reserveOutbound(socketId);
     if (refused !== undefined) return this.#settleFetch([id, false, 0, refused, [], null, []]);
     this.#subrequestBudget--;
-    this.#handshakes++;
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
     const flat = Array.isArray(headers) ? headers.map(String) : [];
@@ -716,8 +714,8 @@ export class IsolateSandbox implements Sandbox {
             this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls]);
             this.#responseBytes.release(res.body?.byteLength ?? 0);
           } else if (!this.alive || cancel.signal.aborted) {
-            socket.close(1001, 'the function went away');
-          } else if (this.#sockets.linkOutbound(socketId, socket)) {
+            socket.discard();
+          } else if (this.#sockets.linkOutbound(socketId as number, socket)) {
             this.#settleFetch([id, true, res.status, res.statusText, res.headers, null, res.urls, socketId]);
           } else {
             this.#settleFetch([id, false, 0, 'fetch: the WebSocket was given an id in use', [], null, []]);
@@ -726,7 +724,7 @@ export class IsolateSandbox implements Sandbox {
         (err: unknown) => this.#settleFetch([id, false, 0, err instanceof EgressError ? err.message : 'fetch failed', [], null, []]),
       )
       .finally(() => {
-        this.#handshakes--;
+        this.#sockets.unreserve(socketId as number);
         this.#subrequests.delete(id);
       });
   }

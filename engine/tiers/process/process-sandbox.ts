@@ -194,8 +194,6 @@ export class ProcessSandbox implements Sandbox {
   /** Subrequests the requests in flight may still make, pooled as in the isolate tier (isolate-sandbox.ts). */
   #subrequestBudget = 0;
   readonly #subrequests = new Map<number, AbortController>();
-  /** Outbound WebSocket handshakes in flight (they count against the sandbox's outbound sockets). */
-  #handshakes = 0;
   /** Open WebSockets: events go in one at a time, each a turn under cpuMs until the runtime says 'ws-done'. */
   readonly #sockets = new SandboxSockets((event) => this.#socketEvent(event), () => this.alive);
   #socketTurn: Turn | undefined;
@@ -608,11 +606,11 @@ export class ProcessSandbox implements Sandbox {
     const id = Number(head.id);
     if (!Number.isInteger(id) || this.#subrequests.has(id)) return;
     const connect = this.#spec!.outbound.connectSocket;
-    const refused = connect === undefined ? 'fetch: this function cannot open WebSockets' : this.#subrequestRefusal() ?? this.#sockets.outboundRefusal(this.#handshakes);
+    const socketId = head.socket;
+    // The socket's id is checked (and held) before anything is dialled: a process's runtime can name any.
+    const refused = connect === undefined ? 'fetch: this function cannot open WebSockets' : this.#subrequestRefusal() ?? this.#sockets.reserveOutbound(socketId);
     if (refused !== undefined) return this.#send({ t: 'fetch-res', id, error: refused });
     this.#subrequestBudget--;
-    this.#handshakes++;
-    const socketId = head.socket;
     const headers = Array.isArray(head.headers) ? head.headers.map(String) : [];
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
@@ -624,8 +622,8 @@ export class ProcessSandbox implements Sandbox {
             const bytes = res.body?.byteLength ?? 0;
             this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls }, res.body ? new Uint8Array(res.body) : null, () => this.#responseBytes.release(bytes));
           } else if (!this.alive || cancel.signal.aborted) {
-            socket.close(1001, 'the function went away');
-          } else if (this.#sockets.linkOutbound(socketId, socket)) {
+            socket.discard();
+          } else if (this.#sockets.linkOutbound(socketId as number, socket)) {
             this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls, socket: socketId });
           } else {
             this.#send({ t: 'fetch-res', id, error: 'fetch: the WebSocket was given an id in use' });
@@ -634,7 +632,7 @@ export class ProcessSandbox implements Sandbox {
         (err: unknown) => this.#send({ t: 'fetch-res', id, error: err instanceof EgressError ? err.message : 'fetch failed' }),
       )
       .finally(() => {
-        this.#handshakes--;
+        this.#sockets.unreserve(socketId as number);
         this.#subrequests.delete(id);
       });
   }
@@ -696,12 +694,12 @@ export class ProcessSandbox implements Sandbox {
     // Measured as bytes first: a forged 100 MB frame is refused without being decoded.
     const data = bytes.byteLength > MAX_SOCKET_MESSAGE_BYTES ? undefined
       : head.text === true ? Buffer.from(bytes).toString('utf8') : toArrayBuffer(bytes) ?? new ArrayBuffer(0);
-    if (data === undefined || this.#sockets.send(id, data) !== null) this.#sockets.link(id)?.close(1009, 'the function sent a message over 1 MB');
+    if (data === undefined || this.#sockets.send(id, data) !== null) this.#sockets.link(id)?.refuse(1009, 'the function sent a message over 1 MB');
   }
 
   #socketClose(head: FrameHead): void {
     const id = Number(head.id);
-    if (this.#sockets.close(id, head.code, head.reason) !== null) this.#sockets.link(id)?.close(1008, 'the function closed with a code or reason it may not');
+    if (this.#sockets.close(id, head.code, head.reason) !== null) this.#sockets.link(id)?.refuse(1008, 'the function closed with a code or reason it may not');
   }
 
   /** WebSockets open: the sandbox is not idle while it holds any, though they take no request slot. */
