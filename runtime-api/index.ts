@@ -202,12 +202,13 @@ const entry = {
     digest: HostCalls['digest'], startCrypto: HostCalls['startCrypto'], streamChunk: HostCalls['streamChunk'],
     pullRequestBody: HostCalls['pullRequestBody'], cancelRequestBody: HostCalls['cancelRequestBody'], aiRun: HostCalls['aiRun'],
     aiAbort: HostCalls['aiAbort'], encodingOf: HostCalls['encodingOf'], decodeLegacy: HostCalls['decodeLegacy'], cacheOp: HostCalls['cacheOp'],
-    wsSend: HostCalls['wsSend'], wsClose: HostCalls['wsClose'], wsConnect: HostCalls['wsConnect'], htmlRewriterGlue: HostCalls['htmlRewriterGlue'],
+    wsSend: HostCalls['wsSend'], wsClose: HostCalls['wsClose'], wsConnect: HostCalls['wsConnect'], wsAccept: HostCalls['wsAccept'],
+    htmlRewriterGlue: HostCalls['htmlRewriterGlue'],
     htmlRewriterReady: HostCalls['htmlRewriterReady'], maxTimers: number, memoryLimitMb: number,
   ): void {
     setHostCalls({
       log, randomBytes, setTimer, clearTimer, respond, taskDone, domainToASCII, startFetch, abortFetch, digest, startCrypto, streamChunk,
-      pullRequestBody, cancelRequestBody, aiRun, aiAbort, encodingOf, decodeLegacy, cacheOp, wsSend, wsClose, wsConnect, htmlRewriterGlue,
+      pullRequestBody, cancelRequestBody, aiRun, aiAbort, encodingOf, decodeLegacy, cacheOp, wsSend, wsClose, wsConnect, wsAccept, htmlRewriterGlue,
       htmlRewriterReady,
     });
     setMaxTimers(maxTimers);

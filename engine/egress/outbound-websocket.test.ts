@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { Engine } from '../index.ts';
+import { WebSocket, WebSocketServer } from 'ws';
+import { createGateway, Engine, serveGateway } from '../index.ts';
 
 /** A raw TCP server that answers each connection with `answer` (a handshake of its own making), counting them. */
 async function rawServer(answer: (socket: Socket, head: string) => void): Promise<{ server: Server; port: number; connections: () => number }> {
@@ -83,7 +83,11 @@ const TENANT = (base: string) => `export default { async fetch(request) {
     const events = await new Promise((resolve) => { const seen = []; ws.onerror = (e) => seen.push(e.type); ws.onclose = (e) => resolve([...seen, e.type, e.code, e.wasClean]); });
     return Response.json({ status: res.status, webSocket: res.webSocket, body: await res.text(), events });
   }
-  if (path === '/proxy') return fetch('${base}/', { headers: { upgrade: 'websocket' } });
+  if (path === '/proxy') {
+    const res = await fetch('${base}/', { headers: { upgrade: 'websocket' } });
+    res.webSocket.accept();
+    return res;
+  }
   return new Response('?', { status: 404 });
 } }`;
 
@@ -119,9 +123,47 @@ for (const tier of ['isolate', 'process'] as const) {
       expect(await call('/refused')).toEqual({ status: 401, webSocket: null, body: 'no entry', events: ['error', 'close', 1006, false] });
     });
 
-    it('a socket the function opened cannot answer an upgrade', async () => {
+    it('a socket from fetch() answers an upgrade: the host joins the client to it (proxying), losing nothing', async () => {
+      const proxy = new Engine();
+      await proxy.deploy('proxy', {
+        tier,
+        egress: { allowPrivate: true },
+        code: `export default { fetch(request) {
+          if (request.headers.get('upgrade') !== 'websocket') return new Response('expected a WebSocket', { status: 426 });
+          return fetch('${url}' + new URL(request.url).pathname, request);
+        } }`,
+      });
+      const served = await serveGateway(createGateway(proxy), { port: 0, host: '127.0.0.1' });
+      try {
+        const client = new WebSocket(`${served.url.replace('http', 'ws')}/through`, ['chat'], { headers: { host: 'proxy.localhost', 'x-who': `proxied-${tier}` } });
+        const got: unknown[] = [];
+        const closed = new Promise<number>((resolve) => client.on('close', resolve));
+        await new Promise<void>((resolve, reject) => {
+          client.on('message', (data, binary) => {
+            got.push(binary ? [...(data as Buffer)] : String(data));
+            if (got.length === 3) resolve();
+          });
+          client.on('open', () => {
+            client.send('one');
+            client.send(new Uint8Array([1, 2, 3]));
+          });
+          client.on('error', reject);
+        });
+        // The upstream's greeting came while the function held the socket unread: it is not lost.
+        expect(got).toEqual([`hello proxied-${tier}`, 'echo one', [3, 2, 1]]);
+        expect(client.protocol).toBe('chat');
+        client.close(4002, 'client done');
+        expect(await closed).toBe(4002);
+        await expect.poll(() => closes.get(`proxied-${tier}`)).toEqual([4002, 'client done']);
+      } finally {
+        await served.close(0);
+        await proxy.close();
+      }
+    });
+
+    it('a socket the function accepted cannot also answer an upgrade', async () => {
       const err = await engine.invoke('out', { method: 'GET', url: 'http://out.test/proxy', headers: [], body: null }).catch((e: Error) => e);
-      expect((err as Error).message).toMatch(/one the function opened \(fetch, new WebSocket\) cannot answer an upgrade here/);
+      expect((err as Error).message).toMatch(/must be one not accepted/);
     });
   });
 }

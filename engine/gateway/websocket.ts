@@ -13,6 +13,8 @@ import type { TenantSocket, WireResponse } from '../wire.ts';
 import { clientSocketOf, MAX_SOCKET_MESSAGE_BYTES } from '../tiers/socket-link.ts';
 
 
+const HANDSHAKE_FIELDS = new Set(['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-extensions', 'sec-websocket-version']);
+
 /** The subprotocol each tenant picked (its 101's Sec-WebSocket-Protocol), for the handshake. */
 const pickedProtocol = new WeakMap<IncomingMessage, string>();
 
@@ -50,7 +52,9 @@ export async function answerWithSocket(c: Context, name: string, answer: WireRes
   for (let i = 0; i < answer.headers.length; i += 2) {
     const field = answer.headers[i]!;
     if (field === 'sec-websocket-protocol') pickedProtocol.set(node.incoming!, answer.headers[i + 1]!.split(',')[0]!.trim());
-    else headers.append(field, answer.headers[i + 1]!);
+    // The handshake's own fields are ws's to write: a 101 the tenant passes on from its own
+    // fetch() (proxying) carries the upstream's, which would go out twice and fail the handshake.
+    else if (!HANDSHAKE_FIELDS.has(field)) headers.append(field, answer.headers[i + 1]!);
   }
   let opened = false;
   const upgrade = upgradeWebSocket(() => ({

@@ -260,6 +260,10 @@ export class SandboxSockets {
   #outbound = 0;
   /** Ids of outbound sockets whose handshake is in flight (reserveOutbound). */
   readonly #reserved = new Set<number>();
+  /** Outbound sockets linked and not read yet: the tenant has not accepted them (acceptOutbound). */
+  readonly #unread = new Map<number, OutboundSocket>();
+  /** Outbound sockets the tenant answered an upgrade with, joined to that client (answer()). */
+  readonly #bridges = new Set<SocketBridge>();
   readonly #inbox = new Fifo<SocketEvent>();
   readonly #inflow = new SocketInflow();
   /** The event in the sandbox now, if any. */
@@ -317,7 +321,8 @@ export class SandboxSockets {
 
   /**
    * An outbound WebSocket whose `id` was reserved is upgraded: it is carried under that id as a
-   * client's socket is. False, and the socket discarded, if the id was not reserved.
+   * client's socket is, read once the tenant accepts it (acceptOutbound). False, and the socket
+   * discarded, if the id was not reserved.
    */
   linkOutbound(id: number, socket: OutboundSocket): boolean {
     const link = this.#reserved.delete(id) ? this.accept(id) : undefined;
@@ -327,6 +332,16 @@ export class SandboxSockets {
     }
     this.#outbound++;
     link.open(socket);
+    this.#unread.set(id, socket);
+    return true;
+  }
+
+  /** The tenant takes outbound socket `id`'s messages: they go to it from now on. */
+  acceptOutbound(id: unknown): void {
+    const socket = this.#unread.get(id as number);
+    const link = this.#links.get(id as number);
+    if (!socket || !link) return;
+    this.#unread.delete(id as number);
     socket.attach({
       message: (data) => link.message(data),
       closed: (code, reason) => {
@@ -334,7 +349,25 @@ export class SandboxSockets {
         link.closed(code, reason);
       },
     });
-    return true;
+  }
+
+  /**
+   * The runtime answered an upgrade with socket `id`: a new WebSocketPair end's (a link, as
+   * accept() makes), or an outbound socket of the tenant's own it never read, which the host joins
+   * to the client (`return fetch(request)`: proxying) and the tenant hears of no more. Undefined
+   * for any other id.
+   */
+  answer(id: unknown): TenantSocket | undefined {
+    const remote = this.#unread.get(id as number);
+    if (!remote) return this.accept(id);
+    this.#unread.delete(id as number);
+    this.#links.delete(id as number);
+    const bridge = new SocketBridge(remote, () => {
+      this.#bridges.delete(bridge);
+      this.#outbound--;
+    });
+    this.#bridges.add(bridge);
+    return bridge;
   }
 
   /** The tenant sends on socket `id`: null when taken (or dropped, the socket closing), else why it was refused. */
@@ -384,9 +417,13 @@ export class SandboxSockets {
 
   /** The sandbox is gone: every client's connection closes, 1012 (service restart) when stopped, 1011 when a limit ended it. */
   endAll(stopped: boolean): void {
-    for (const link of this.#links.values()) link.end(stopped ? 1012 : 1011, stopped ? 'the function was restarted' : 'the function hit a limit');
+    const [code, reason] = stopped ? [1012, 'the function was restarted'] : [1011, 'the function hit a limit'];
+    for (const link of this.#links.values()) link.end(code, reason);
+    for (const bridge of this.#bridges) bridge.end(code, reason);
     this.#links.clear();
     this.#reserved.clear();
+    this.#unread.clear();
+    this.#bridges.clear();
     this.#inbox.clear();
   }
 
@@ -402,5 +439,69 @@ export class SandboxSockets {
     if (!next) return;
     this.#current = next;
     this.#deliver(next);
+  }
+}
+
+/** A close code that may go in a close frame: a peer's 1005 (none) or 1006 (lost) may not. */
+function sendable(code: number): number {
+  return code === 1005 ? 1005 : (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999) ? code : 1001;
+}
+
+/**
+ * A client's WebSocket joined by the host to an outbound socket the tenant answered its upgrade
+ * with (proxying): messages go straight between the two, the tenant out of the way, under the
+ * same bounds as a tenant's socket (1 MB messages, as ws holds both to; 16 MB either peer has not
+ * taken, past which both close with 1008). Either side's close closes the other.
+ */
+class SocketBridge implements TenantSocket {
+  readonly #remote: OutboundSocket;
+  readonly #ended: () => void;
+  #client: ClientSocket | undefined;
+  #done = false;
+
+  constructor(remote: OutboundSocket, ended: () => void) {
+    this.#remote = remote;
+    this.#ended = ended;
+  }
+
+  open(client: ClientSocket): void {
+    if (this.#done) return client.close(1001, 'the function went away');
+    this.#client = client;
+    this.#remote.attach({
+      message: (data) => {
+        if (client.buffered > MAX_OUTBOUND_BYTES) return this.end(1008, 'the client is not reading what the server sends');
+        client.send(data);
+      },
+      closed: (code, reason) => {
+        client.close(sendable(code), reason);
+        this.#finish();
+      },
+    });
+  }
+
+  message(data: string | ArrayBuffer): void {
+    if (this.#done) return;
+    if (this.#remote.buffered > MAX_OUTBOUND_BYTES) return this.end(1008, 'the server is not reading what the client sends');
+    this.#remote.send(data);
+  }
+
+  closed(code: number, reason: string): void {
+    if (this.#done) return;
+    this.#remote.close(sendable(code), reason);
+    this.#finish();
+  }
+
+  /** Both connections close with `code` (the sandbox went, or a peer fell behind). */
+  end(code: number, reason: string): void {
+    if (this.#done) return;
+    this.#client?.close(code, reason);
+    this.#remote.close(code, reason);
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#ended();
   }
 }

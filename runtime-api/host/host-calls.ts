@@ -60,6 +60,8 @@ export interface HostCalls {
    * settleFetch, with `socketId` when the server upgraded (the host then knows the socket by it).
    */
   wsConnect(id: number, socketId: number, url: string, headers: string[]): void;
+  /** The tenant takes outbound WebSocket `id`'s messages (accept(), or a `new WebSocket` open): the host reads them from now on. */
+  wsAccept(id: number): void;
   /**
    * lol-html for HTMLRewriter (runtime-api/html/): the glue's script and the module's bytes.
    * Loading them is not charged to the tenant (up to a bound) until htmlRewriterReady.

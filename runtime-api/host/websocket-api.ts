@@ -56,6 +56,11 @@ export interface WebSocketDeps {
    * the subprotocol the server chose, or rejects with why it could not. Without it, none connects.
    */
   connect?(id: number, url: string, protocols: string[]): Promise<string>;
+  /**
+   * An outbound socket's messages are wanted (accept(), or a `new WebSocket` open): until then the
+   * host does not read them, so that a socket answering an upgrade unread loses none in between.
+   */
+  accept?(id: number): void;
 }
 
 export interface WebSockets {
@@ -147,6 +152,7 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
       // No accept() for this kind: its events go to listeners as they come.
       this.#accepted = true;
       this.#early = undefined;
+      this.#outbound = true;
       this.#id = nextId++;
       bound.set(this.#id, this);
       const http = parsed.href.replace(/^ws/, 'http');
@@ -159,6 +165,7 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
           return;
         }
         this.#state = 1;
+        deps.accept?.(this.#id);
         this.#fire(new (deps.Event!)('open'));
       }, () => {
         if (this.#state === 3) return;
@@ -191,10 +198,14 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
       if (this.#handed) throw new TypeError('this end of the WebSocketPair was given to a Response: accept the other one');
       if (this.#accepted) return;
       this.#accepted = true;
+      if (this.#outbound) deps.accept?.(this.#id);
       const early = this.#early!;
       this.#early = undefined;
       for (const fire of early) fire();
     }
+
+    /** Opened by the function (fetch with Upgrade, new WebSocket), not an end of a pair. */
+    #outbound = false;
 
     send(message: unknown): void {
       requireArguments(arguments.length, 1, "Failed to execute 'send' on 'WebSocket'");
@@ -301,17 +312,22 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
       };
       makeOutbound = () => {
         const socket = new WebSocket(undefined, constructing);
+        socket.#outbound = true;
         socket.#id = nextId++;
         bound.set(socket.#id, socket);
         return [socket, socket.#id];
       };
       handOver = (end) => {
-        if (!(end instanceof WebSocket)) throw new TypeError("a Response's webSocket must be an end of a WebSocketPair");
-        if (end.#peer === undefined) {
-          throw new TypeError("a Response's webSocket must be an end of a WebSocketPair: one the function opened (fetch, new WebSocket) cannot answer an upgrade here; relay its messages through a pair");
-        }
-        if (end.#handed || end.#accepted) throw new TypeError("a Response's webSocket must be the end of the WebSocketPair not accepted, and given to one Response only");
+        if (!(end instanceof WebSocket)) throw new TypeError("a Response's webSocket must be an end of a WebSocketPair, or one from fetch()");
+        if (end.#handed || end.#accepted) throw new TypeError("a Response's webSocket must be one not accepted, given to one Response only");
         if (end.#state !== 1) throw new TypeError("a Response's webSocket must be open");
+        if (end.#peer === undefined) {
+          // A socket from the function's own fetch(), unread: the host joins the client to it
+          // (proxying, `return fetch(request)`), and the function hears of it no more.
+          end.#handed = true;
+          bound.delete(end.#id);
+          return end.#id;
+        }
         const peer = end.#peer;
         end.#handed = true;
         peer.#id = nextId++;

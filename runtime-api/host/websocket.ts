@@ -24,6 +24,7 @@ export function defineIsolateWebSockets(events: Pick<WebSocketDeps, 'MessageEven
     defineInterface,
     send: (id, data) => host().wsSend(id, data),
     close: (id, code, reason) => host().wsClose(id, code, reason),
+    accept: (id) => host().wsAccept(id),
     URL: URL as unknown as WebSocketDeps['URL'],
     Event: Event as unknown as WebSocketDeps['Event'],
     // `new WebSocket(url)`: the same handshake as a fetch() with Upgrade, made for this socket.

@@ -262,6 +262,7 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((id: number, data: unknown) => this.#sockets.send(Number(id), data)),
       new ivm.Callback((id: number, code: unknown, reason: unknown) => this.#sockets.close(Number(id), code, reason)),
       new ivm.Callback((id: number, socketId: unknown, url: unknown, headers: unknown) => this.#startSocket(id, socketId, url, headers), { ignored: true }),
+      new ivm.Callback((id: unknown) => this.#sockets.acceptOutbound(id), { ignored: true }),
       // Loading lol-html for a first HTMLRewriter (compiling and warming ~0.9 MB of WebAssembly,
       // ~50 ms) would take a whole default CPU limit: the runtime brackets it with these two.
       new ivm.Callback(() => {
@@ -521,7 +522,7 @@ export class IsolateSandbox implements Sandbox {
   #answerWithSocket(task: Task, flatHeaders: unknown, socketId: unknown): void {
     const [, , headers] = splitPseudoFields(flatHeaders);
     const problem = wireResponseProblem(200, headers);
-    const link = problem === undefined ? this.#sockets.accept(socketId) : undefined;
+    const link = problem === undefined ? this.#sockets.answer(socketId) : undefined;
     if (!link) {
       task.reject(new TenantExceptionError(this.#spec.name, 'TypeError', problem ?? MALFORMED_RESPONSE, ''));
       return;

@@ -479,6 +479,7 @@ export class ProcessSandbox implements Sandbox {
       }
       case 'fetch': return this.#startFetch(head, body);
       case 'ws-connect': return this.#startSocket(head);
+      case 'ws-accept': return this.#sockets.acceptOutbound(head.id);
       case 'ws-send': return this.#socketSend(head, body);
       case 'ws-close': return this.#socketClose(head);
       case 'ws-done': return this.#socketDone();
@@ -660,7 +661,7 @@ export class ProcessSandbox implements Sandbox {
   /** `task` answered an upgrade with a WebSocketPair end: the runtime knows its other end as `head.webSocket`. */
   #answerWithSocket(task: ProcessTask, head: FrameHead): void {
     const problem = wireResponseProblem(200, head.headers);
-    const link = problem === undefined ? this.#sockets.accept(head.webSocket) : undefined;
+    const link = problem === undefined ? this.#sockets.answer(head.webSocket) : undefined;
     if (!link) {
       task.reject(new TenantExceptionError(this.#spec!.name, 'TypeError', problem ?? MALFORMED_RESPONSE, ''));
     } else {

@@ -687,6 +687,7 @@ const webSockets = defineWebSockets({
     send({ t: 'ws-close', id, code, reason });
     return null;
   },
+  accept: (id) => send({ t: 'ws-accept', id }),
   URL: NodeURL,
   Event: NodeEvent as unknown as WebSocketDeps['Event'],
   // `new WebSocket(url)`: the same handshake as a fetch() with Upgrade, made for this socket.
