@@ -82,6 +82,28 @@ function connect(path = '/', protocols: string[] = [], url = served.url) {
 }
 
 describe('WebSockets', () => {
+  it('hands messages that came before accept() to the listeners added right after it, as Workers do', async () => {
+    // The handler accepts its end only later; the client's first message waits in the isolate.
+    await engine.deploy('late', {
+      code: `export default { fetch(request, env, ctx) {
+        const [client, server] = Object.values(new WebSocketPair());
+        ctx.waitUntil(scheduler.wait(200).then(() => {
+          server.accept();
+          server.addEventListener('message', (event) => server.send('late:' + event.data));
+        }));
+        return new Response(null, { status: 101, webSocket: client });
+      } }`,
+    });
+    const ws = new WebSocket(`${served.url.replace('http', 'ws')}/`, { headers: { host: 'late.localhost' } });
+    const reply = new Promise<string>((resolve, reject) => {
+      ws.on('message', (data) => resolve(String(data)));
+      ws.on('error', reject);
+    });
+    ws.on('open', () => ws.send('first'));
+    expect(await reply).toBe('late:first');
+    ws.close();
+  });
+
   it('carries text and binary messages both ways, with the tenant\'s headers and subprotocol on the 101', async () => {
     const c = connect('/', ['chat', 'other']);
     await c.opened;

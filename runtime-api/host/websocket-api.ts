@@ -199,9 +199,14 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
       if (this.#accepted) return;
       this.#accepted = true;
       if (this.#outbound) deps.accept?.(this.#id);
-      const early = this.#early!;
-      this.#early = undefined;
-      for (const fire of early) fire();
+      // Events that came before go out once the code that called accept() has run on, as on
+      // Workers: `ws.accept(); ws.addEventListener('message', …)` must not miss them. Any that
+      // come meanwhile join them, in order.
+      void Promise.resolve().then(() => {
+        const early = this.#early!;
+        this.#early = undefined;
+        for (const fire of early) fire();
+      });
     }
 
     /** Opened by the function (fetch with Upgrade, new WebSocket), not an end of a pair. */
