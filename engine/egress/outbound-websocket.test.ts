@@ -295,6 +295,34 @@ describe('outbound WebSockets under the egress policy', () => {
     }
   });
 
+  it('give their place back when closed unread, or while connecting', async () => {
+    const engine = new Engine();
+    try {
+      await engine.deploy('churn', {
+        egress: { allowPrivate: true },
+        limits: { maxSubrequests: 200 },
+        // 40 rounds of 2, each closed without being read: past the bound of 32 unless each close frees its place.
+        code: `export default { async fetch() {
+          const closes = [];
+          for (let i = 0; i < 40; i++) {
+            const res = await fetch('${url}/', { headers: { upgrade: 'websocket', 'x-who': 'churn' + i } });
+            const ws = new WebSocket('${url.replace('http', 'ws')}/churn-new' + i);
+            ws.close(1000);
+            const closed = new Promise((resolve) => ws.addEventListener('close', (e) => resolve(e.code)));
+            res.webSocket.close(1000, 'unread');
+            closes.push(await closed);
+          }
+          return Response.json(closes);
+        } }`,
+      });
+      const res = await engine.fetch('churn', new Request('http://churn.test/'));
+      expect(res.status).toBe(200);
+      expect(new Set(await res.json() as number[])).toEqual(new Set([1000]));
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('are bounded per sandbox, and close when the function goes', async () => {
     const engine = new Engine();
     try {

@@ -396,6 +396,9 @@ export class SandboxSockets {
     const valid = code === 1000 || code === 1005 || (typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999);
     if (!valid) return `the close code must be 1000 or from 3000 to 4999, got ${String(code)}`;
     if (typeof reason !== 'string' || Buffer.byteLength(reason) > 123) return 'the close reason must be a string of at most 123 bytes';
+    // An outbound socket closed unread (never accepted) is read from now on: its close comes back
+    // through the link, and its place among the sandbox's outbound sockets is given up then.
+    if (this.#unread.has(id)) this.acceptOutbound(id);
     this.#links.get(id)?.close(code, reason);
     return null;
   }
