@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createGateway, Engine, serveGateway } from '../index.ts';
+import { FixedTtlPolicy } from '../warm/index.ts';
 
 /** A raw TCP server that answers each connection with `answer` (a handshake of its own making), counting them. */
 async function rawServer(answer: (socket: Socket, head: string) => void): Promise<{ server: Server; port: number; connections: () => number }> {
@@ -124,7 +125,8 @@ for (const tier of ['isolate', 'process'] as const) {
     });
 
     it('a socket from fetch() answers an upgrade: the host joins the client to it (proxying), losing nothing', async () => {
-      const proxy = new Engine();
+      // A keep-alive of 300 ms: a sandbox holding only a proxied socket must not count as idle.
+      const proxy = new Engine({ keepAlive: new FixedTtlPolicy(300), keepAliveSweepMs: 100 });
       await proxy.deploy('proxy', {
         tier,
         egress: { allowPrivate: true },
@@ -152,6 +154,11 @@ for (const tier of ['isolate', 'process'] as const) {
         // The upstream's greeting came while the function held the socket unread: it is not lost.
         expect(got).toEqual([`hello proxied-${tier}`, 'echo one', [3, 2, 1]]);
         expect(client.protocol).toBe('chat');
+        // Past the keep-alive, the sandbox (and with it the joined socket) is still there.
+        await new Promise((resolve) => setTimeout(resolve, 800));
+        const echoed = new Promise((resolve) => client.once('message', (data) => resolve(String(data))));
+        client.send('still');
+        expect(await echoed).toBe('echo still');
         client.close(4002, 'client done');
         expect(await closed).toBe(4002);
         await expect.poll(() => closes.get(`proxied-${tier}`)).toEqual([4002, 'client done']);
@@ -291,6 +298,63 @@ describe('outbound WebSockets under the egress policy', () => {
       expect(counted.connections()).toBe(1);
     } finally {
       counted.server.close();
+      await engine.close();
+    }
+  });
+
+  it('close when never accepted and their request is over, giving their place back', async () => {
+    const engine = new Engine();
+    try {
+      await engine.deploy('drops', {
+        egress: { allowPrivate: true },
+        code: `export default { async fetch(request) {
+          const res = await fetch('${url}/', { headers: { upgrade: 'websocket', 'x-who': new URL(request.url).pathname } });
+          return new Response(String(res.status));
+        } }`,
+      });
+      // One request at a time, each dropping its socket: 40 is past the bound of 32 unless each
+      // closes once its request is over.
+      for (let i = 0; i < 40; i++) {
+        const res = await engine.fetch('drops', new Request(`http://drops.test/dropped${i}`));
+        expect(await res.text()).toBe('101');
+      }
+      await expect.poll(() => closes.get('/dropped0')).toEqual([1001, 'it was never accepted, and the request that opened it is over']);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('close when they answer a request already over (its wall-clock limit passed)', async () => {
+    // Upgrades after 600 ms, past the function's 300 ms.
+    const late = await rawServer((socket, head) => {
+      setTimeout(() => {
+        const key = /sec-websocket-key:\s*(.*)\r\n/i.exec(head)?.[1]?.trim() ?? '';
+        const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      }, 600);
+    });
+    const engine = new Engine({ sched: { quarantine: false } });
+    try {
+      await engine.deploy('late', {
+        egress: { allowPrivate: true },
+        limits: { wallMs: 300 },
+        code: `export default { fetch(request) { return fetch('http://127.0.0.1:${late.port}/', request); } }`,
+      });
+      const served = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
+      try {
+        const client = new WebSocket(`${served.url.replace('http', 'ws')}/`, { headers: { host: 'late.localhost' } });
+        const status = await new Promise<number>((resolve) => client.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+        expect(status).toBe(503);
+        // The handshake completes after the answer went out; its socket is then closed by the host
+        // (this server never answers a close: cut after the host's 2 s wait).
+        const connections = () => new Promise<number>((resolve) => late.server.getConnections((_e, n) => resolve(n)));
+        await expect.poll(() => late.connections()).toBe(1);
+        await expect.poll(connections, { timeout: 5_000 }).toBe(0);
+      } finally {
+        await served.close(0);
+      }
+    } finally {
+      late.server.close();
       await engine.close();
     }
   });

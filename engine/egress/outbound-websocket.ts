@@ -27,6 +27,8 @@ export interface OutboundSocket extends ClientSocket {
   attach(sink: OutboundSocketSink): void;
   /** Nobody will take it (its sandbox went, or its id was refused): the connection is cut, what comes dropped. */
   discard(): void;
+  /** `then` runs when the connection has closed, attached or not. */
+  onClosed(then: () => void): void;
 }
 
 /** The handshake's answer: `socket` when the server upgraded (status 101), else its response. */
@@ -42,7 +44,11 @@ export type ConnectOutboundSocket = (request: OutboundSocketRequest, signal?: Ab
  * and a server that reads nothing keeps the close frame (and the unsent bytes before it) that long.
  */
 const CLOSE_WAIT_MS = 2_000;
-/** Messages held for a socket not attached yet; it is paused meanwhile, so only what one read brought. */
+/**
+ * Messages held for a socket not attached yet (the function has not accepted it, or is handing it
+ * to a client); past it the connection is cut. Reading on, rather than pausing, lets a server's
+ * close be seen (and the socket's place given back) even if the function never takes it.
+ */
 const MAX_EARLY_BYTES = 4 * 1024 * 1024;
 
 // The handshake's own fields are ws's to write; connection-level ones are the tenant's connection's.
@@ -129,9 +135,11 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
       toSink((to) => to.message(message), bytes.byteLength);
     });
     let closeWait: NodeJS.Timeout | undefined;
+    const whenClosed: (() => void)[] = [];
     ws.on('close', (code, reason) => {
       clearTimeout(closeWait);
       if (!settled) return fail(new Error('the connection closed during the handshake'));
+      for (const then of whenClosed.splice(0)) then();
       toSink((to) => to.closed(code, reason.toString('utf8')));
     });
     ws.on('error', (err) => fail(err));
@@ -154,8 +162,6 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
     ws.on('open', () => {
       if (settled) return ws.terminate();
       settle();
-      // Not read until the sandbox has linked it (attach): what a server floods meanwhile waits in the kernel.
-      ws.pause();
       const client = clientSocketOf(ws);
       const socket: OutboundSocket = {
         send: client.send,
@@ -171,11 +177,14 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
         attach: (to) => {
           sink = to;
           for (const event of early.splice(0)) event();
-          ws.resume();
         },
         discard: () => {
           socket.attach({ message: () => {}, closed: () => {} });
           ws.terminate();
+        },
+        onClosed: (then) => {
+          if (ws.readyState === WebSocket.CLOSED) then();
+          else whenClosed.push(then);
         },
       };
       resolve({ response: { status: 101, statusText: upgrade?.statusText ?? 'Switching Protocols', headers: upgrade?.headers ?? [], body: null, urls: [request.url] }, socket });

@@ -278,7 +278,8 @@ export class SandboxSockets {
 
   /** Open sockets: the sandbox is not idle while it holds any, though they take no request slot. */
   get size(): number {
-    return this.#links.size;
+    // A client joined to an outbound socket (answer()) is an open socket of the sandbox's too.
+    return this.#links.size + this.#bridges.size;
   }
 
   /** The runtime answered an upgrade with socket `id`: its link, or undefined for an id that is no new one. */
@@ -330,7 +331,15 @@ export class SandboxSockets {
       socket.discard();
       return false;
     }
+    // Its place is given back when its connection closes, however that comes about: read by the
+    // function, joined to a client, or never taken at all.
     this.#outbound++;
+    socket.onClosed(() => {
+      this.#outbound--;
+      // Closed by its server before the function took it: the function hears of it now (on
+      // accept(), as events that came before), and the sandbox holds the socket no more.
+      if (this.#unread.has(id)) this.acceptOutbound(id);
+    });
     link.open(socket);
     this.#unread.set(id, socket);
     return true;
@@ -344,11 +353,17 @@ export class SandboxSockets {
     this.#unread.delete(id as number);
     socket.attach({
       message: (data) => link.message(data),
-      closed: (code, reason) => {
-        this.#outbound--;
-        link.closed(code, reason);
-      },
+      closed: (code, reason) => link.closed(code, reason),
     });
+  }
+
+  /**
+   * No request is in flight: outbound sockets never accepted nor handed on close (1001), as on
+   * Workers, where a socket is its request's. A tenant that drops one would otherwise hold its
+   * place (and the connection) for as long as the server kept it open.
+   */
+  closeUnread(): void {
+    for (const id of this.#unread.keys()) this.#links.get(id)?.refuse(1001, 'it was never accepted, and the request that opened it is over');
   }
 
   /**
@@ -362,10 +377,7 @@ export class SandboxSockets {
     if (!remote) return this.accept(id);
     this.#unread.delete(id as number);
     this.#links.delete(id as number);
-    const bridge = new SocketBridge(remote, () => {
-      this.#bridges.delete(bridge);
-      this.#outbound--;
-    });
+    const bridge = new SocketBridge(remote, () => this.#bridges.delete(bridge));
     this.#bridges.add(bridge);
     return bridge;
   }

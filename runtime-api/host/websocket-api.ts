@@ -211,6 +211,8 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
 
     /** Opened by the function (fetch with Upgrade, new WebSocket), not an end of a pair. */
     #outbound = false;
+    /** Its peer's close has come (heard on accept(), if not accepted yet). */
+    #peerClosed = false;
 
     send(message: unknown): void {
       requireArguments(arguments.length, 1, "Failed to execute 'send' on 'WebSocket'");
@@ -327,6 +329,7 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
         if (end.#handed || end.#accepted) throw new TypeError("a Response's webSocket must be one not accepted, given to one Response only");
         if (end.#state !== 1) throw new TypeError("a Response's webSocket must be open");
         if (end.#peer === undefined) {
+          if (end.#peerClosed) throw new TypeError("a Response's webSocket must be open: its server closed this one");
           // A socket from the function's own fetch(), unread: the host joins the client to it
           // (proxying, `return fetch(request)`), and the function hears of it no more.
           end.#handed = true;
@@ -352,6 +355,7 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
           });
         } else {
           // The client's close (or the host's, when it went away): the socket is closed either way.
+          socket.#peerClosed = true;
           socket.#arrive(() => socket.#closed(code, reason, code !== 1006));
         }
       };

@@ -83,6 +83,8 @@ export class IsolateSandbox implements Sandbox {
     released: (task, remaining) => {
       this.#releaseRequestBody(task);
       this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * this.#spec.limits.maxSubrequests);
+      // No request left that could still take a socket it opened: one never accepted closes.
+      if (remaining === 0) this.#sockets.closeUnread();
       this.#spec.onRoom?.();
     },
     cutShort: (task, reason) => {
@@ -474,8 +476,13 @@ export class IsolateSandbox implements Sandbox {
     this.#cpuAnsweredNs = cpuNs;
     for (let i = 0; i < results.length; i += RESULT_FIELDS) {
       const task = this.#tasks.get(results[i] as number);
-      if (!task || task.answered) continue;
       const kind = results[i + 1];
+      if (!task || task.answered) {
+        // A socket answering a request already over (its wall-clock limit, its client gone): no
+        // client will have it, so it closes, giving back what it holds.
+        if (kind === RESULT_WEBSOCKET) this.#sockets.answer(results[i + 4])?.closed(1006, 'the request was over');
+        continue;
+      }
       if (kind === RESULT_WEBSOCKET) {
         this.#answerWithSocket(task, results[i + 3], results[i + 4]);
       } else if (kind === RESULT_EXCEPTION) {

@@ -180,6 +180,8 @@ export class ProcessSandbox implements Sandbox {
     released: (task, remaining) => {
       task.requestBody?.release();
       this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * (this.#spec?.limits.maxSubrequests ?? 0));
+      // No request left that could still take a socket it opened: one never accepted closes.
+      if (remaining === 0) this.#sockets.closeUnread();
       this.#spec?.onRoom?.();
     },
     cutShort: (task, reason) => {
@@ -493,7 +495,11 @@ export class ProcessSandbox implements Sandbox {
 
   #onResponse(head: FrameHead, body: Uint8Array | null): void {
     const task = this.#tasks.get(Number(head.id));
-    if (!task || task.answered) return;
+    if (!task || task.answered) {
+      // A socket answering a request already over: no client will have it, so it closes.
+      if (head.webSocket !== undefined) this.#sockets.answer(head.webSocket)?.closed(1006, 'the request was over');
+      return;
+    }
     task.answered = true;
     task.waitUntilPending = head.waitUntil === true;
     if (head.webSocket !== undefined) return this.#answerWithSocket(task, head);
