@@ -7,6 +7,13 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { createGateway, Engine, serveGateway } from '../index.ts';
 import { FixedTtlPolicy } from '../warm/index.ts';
 
+/** Completes a WebSocket handshake by hand (RFC 6455 §4.2.2), for servers that then misbehave. */
+function upgrade(socket: Socket, head: string): void {
+  const key = /sec-websocket-key:\s*(.*)\r\n/i.exec(head)?.[1]?.trim() ?? '';
+  const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+}
+
 /** A raw TCP server that answers each connection with `answer` (a handshake of its own making), counting them. */
 async function rawServer(answer: (socket: Socket, head: string) => void): Promise<{ server: Server; port: number; connections: () => number }> {
   let connections = 0;
@@ -224,9 +231,7 @@ describe('outbound WebSockets under the egress policy', () => {
   it('bound what the tenant sent that the servers have not taken, for all its sockets together', async () => {
     // Servers that upgrade, then read nothing: what the tenant sends piles up on the host.
     const deaf = await rawServer((socket, head) => {
-      const key = /sec-websocket-key:\s*(.*)\r\n/i.exec(head)?.[1]?.trim() ?? '';
-      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      upgrade(socket, head);
       socket.pause();
     });
     const engine = new Engine();
@@ -328,9 +333,7 @@ describe('outbound WebSockets under the egress policy', () => {
     // Upgrades after 600 ms, past the function's 300 ms.
     const late = await rawServer((socket, head) => {
       setTimeout(() => {
-        const key = /sec-websocket-key:\s*(.*)\r\n/i.exec(head)?.[1]?.trim() ?? '';
-        const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        upgrade(socket, head);
       }, 600);
     });
     const engine = new Engine({ sched: { quarantine: false } });
