@@ -4,7 +4,8 @@
 // not read until it catches up — per socket, and for all of a sandbox's sockets together
 // (SocketInflow). Either side's close ends it once.
 import type { ClientSocket, TenantSocket } from '../wire.ts';
-import type { OutboundSocket } from '../egress/outbound-websocket.ts';
+import { EgressError, type OutboundResponse } from '../egress/outbound-fetch.ts';
+import type { OutboundSocket, OutboundSocketResult } from '../egress/outbound-websocket.ts';
 import type { WebSocket } from 'ws';
 
 /** Workers' bound on one message, either way. */
@@ -39,6 +40,9 @@ const MAX_SANDBOX_INBOUND_BYTES = 32 * 1024 * 1024;
  * grow the engine's memory without bound.
  */
 const MAX_OUTBOUND_BYTES = 16 * 1024 * 1024;
+
+/** What the runtime is told of an outbound handshake: the server's answer (with the socket's id once upgraded and linked), or why it failed. */
+export type HandshakeAnswer = { response: OutboundResponse; socketId?: number } | { error: string };
 
 /** A `ws` socket (a client's, or one the tenant opened) as its link writes to it. */
 export function clientSocketOf(ws: WebSocket): ClientSocket {
@@ -300,7 +304,7 @@ export class SandboxSockets {
 
   /**
    * Before an outbound WebSocket's handshake (fetch with Upgrade, `new WebSocket`): takes the
-   * runtime's `id` for it until the handshake ends (linkOutbound or unreserve), or says why not —
+   * runtime's `id` for it until its handshake() ends, or says why not —
    * an id that is no new one (a process's runtime can name any), or the sandbox's bound reached.
    * Checked before the host dials anything.
    */
@@ -315,9 +319,26 @@ export class SandboxSockets {
     return undefined;
   }
 
-  /** The handshake for reserved `id` ended without a socket to link (or the socket was linked already). */
-  unreserve(id: number): void {
-    this.#reserved.delete(id);
+  /**
+   * The handshake of outbound socket `id` (reserved first: reserveOutbound), for both tiers: links
+   * the socket when the server upgrades, unless the caller gave up meanwhile (`cancel`) or the
+   * sandbox went (`alive`), and frees the reservation either way. What the runtime is to be told,
+   * or undefined when nobody is.
+   */
+  async handshake(id: number, connecting: Promise<OutboundSocketResult>, cancel: AbortSignal, alive: () => boolean): Promise<HandshakeAnswer | undefined> {
+    try {
+      const { response, socket } = await connecting;
+      if (!socket) return { response };
+      if (!alive() || cancel.aborted) {
+        socket.discard();
+        return undefined;
+      }
+      return this.#linkOutbound(id, socket) ? { response, socketId: id } : { error: 'fetch: the WebSocket was given an id in use' };
+    } catch (err) {
+      return { error: err instanceof EgressError ? err.message : 'fetch failed' };
+    } finally {
+      this.#reserved.delete(id);
+    }
   }
 
   /**
@@ -325,7 +346,7 @@ export class SandboxSockets {
    * client's socket is, read once the tenant accepts it (acceptOutbound). False, and the socket
    * discarded, if the id was not reserved.
    */
-  linkOutbound(id: number, socket: OutboundSocket): boolean {
+  #linkOutbound(id: number, socket: OutboundSocket): boolean {
     const link = this.#reserved.delete(id) ? this.accept(id) : undefined;
     if (!link) {
       socket.discard();

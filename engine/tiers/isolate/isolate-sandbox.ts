@@ -715,26 +715,17 @@ export class IsolateSandbox implements Sandbox {
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
     const flat = Array.isArray(headers) ? headers.map(String) : [];
-    connect!({ url: String(url), headers: flat }, cancel.signal, this.#responseBytes)
-      .then(
-        ({ response: res, socket }) => {
-          if (!socket) {
-            this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls]);
-            this.#responseBytes.release(res.body?.byteLength ?? 0);
-          } else if (!this.alive || cancel.signal.aborted) {
-            socket.discard();
-          } else if (this.#sockets.linkOutbound(socketId as number, socket)) {
-            this.#settleFetch([id, true, res.status, res.statusText, res.headers, null, res.urls, socketId]);
-          } else {
-            this.#settleFetch([id, false, 0, 'fetch: the WebSocket was given an id in use', [], null, []]);
-          }
-        },
-        (err: unknown) => this.#settleFetch([id, false, 0, err instanceof EgressError ? err.message : 'fetch failed', [], null, []]),
-      )
-      .finally(() => {
-        this.#sockets.unreserve(socketId as number);
-        this.#subrequests.delete(id);
-      });
+    const connecting = connect!({ url: String(url), headers: flat }, cancel.signal, this.#responseBytes);
+    this.#sockets.handshake(socketId as number, connecting, cancel.signal, () => this.alive)
+      .then((answer) => {
+        if (answer === undefined) return;
+        if ('error' in answer) return this.#settleFetch([id, false, 0, answer.error, [], null, []]);
+        const res = answer.response;
+        this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls, answer.socketId ?? 0]);
+        // Copied into the isolate (or dropped with it): the host holds it no more.
+        this.#responseBytes.release(res.body?.byteLength ?? 0);
+      })
+      .finally(() => this.#subrequests.delete(id));
   }
 
   /** A Cache API call (caches.default, caches.open): it counts as a subrequest, as in Workers. */

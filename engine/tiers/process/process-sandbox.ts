@@ -622,26 +622,21 @@ export class ProcessSandbox implements Sandbox {
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
     this.#meter!.poke();
-    connect!({ url: String(head.url), headers }, cancel.signal, this.#responseBytes)
-      .then(
-        ({ response: res, socket }) => {
-          if (!socket) {
-            const bytes = res.body?.byteLength ?? 0;
-            this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls }, res.body ? new Uint8Array(res.body) : null, () => this.#responseBytes.release(bytes));
-          } else if (!this.alive || cancel.signal.aborted) {
-            socket.discard();
-          } else if (this.#sockets.linkOutbound(socketId as number, socket)) {
-            this.#send({ t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls, socket: socketId });
-          } else {
-            this.#send({ t: 'fetch-res', id, error: 'fetch: the WebSocket was given an id in use' });
-          }
-        },
-        (err: unknown) => this.#send({ t: 'fetch-res', id, error: err instanceof EgressError ? err.message : 'fetch failed' }),
-      )
-      .finally(() => {
-        this.#sockets.unreserve(socketId as number);
-        this.#subrequests.delete(id);
-      });
+    const connecting = connect!({ url: String(head.url), headers }, cancel.signal, this.#responseBytes);
+    this.#sockets.handshake(socketId as number, connecting, cancel.signal, () => this.alive)
+      .then((answer) => {
+        if (answer === undefined) return;
+        if ('error' in answer) return this.#send({ t: 'fetch-res', id, error: answer.error });
+        const res = answer.response;
+        // Held until the channel has taken it, as a subrequest's body is (#startFetch).
+        const bytes = res.body?.byteLength ?? 0;
+        this.#send(
+          { t: 'fetch-res', id, status: res.status, statusText: res.statusText, headers: res.headers, urls: res.urls, socket: answer.socketId },
+          res.body ? new Uint8Array(res.body) : null,
+          () => this.#responseBytes.release(bytes),
+        );
+      })
+      .finally(() => this.#subrequests.delete(id));
   }
 
   /** A Cache API call: it counts as a subrequest, as in Workers; its fields are checked by runCacheOp. */
