@@ -85,7 +85,6 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
       ws = new WebSocket(url, protocols, {
         headers,
         lookup,
-        handshakeTimeout: timeoutMs,
         maxPayload: MAX_SOCKET_MESSAGE_BYTES,
         // Compression costs the host CPU per message that no tenant's limit sees; Workers offer none either.
         perMessageDeflate: false,
@@ -106,8 +105,8 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
       ws.terminate();
       reject(cancel?.aborted ? new EgressError(`fetch to ${request.url} was aborted`) : toEgressError(err, request.url, timeoutMs));
     };
-    // The whole handshake, a non-101 answer's body included, as a subrequest's whole exchange is:
-    // ws's own handshakeTimeout is a socket idle timeout, which a server sending a byte a second never trips.
+    // The whole handshake, a non-101 answer's body included, as a subrequest's whole exchange is
+    // (not ws's handshakeTimeout: an idle timeout, which a server sending a byte a second never trips).
     const timer = setTimeout(() => fail(new DOMException('timed out', 'TimeoutError')), timeoutMs);
     const onCancel = () => fail(cancel!.reason);
     if (cancel?.aborted) return onCancel();
@@ -125,9 +124,7 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
     };
     let upgrade: { statusText: string; headers: string[] } | undefined;
     ws.on('upgrade', (res) => {
-      const flat: string[] = [];
-      for (let i = 0; i < res.rawHeaders.length; i += 2) flat.push(res.rawHeaders[i]!.toLowerCase(), res.rawHeaders[i + 1]!);
-      upgrade = { statusText: res.statusMessage ?? '', headers: flat };
+      upgrade = { statusText: res.statusMessage ?? '', headers: lowerCaseNames(res.rawHeaders) };
     });
     ws.on('message', (data, isBinary) => {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
@@ -145,8 +142,7 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
     ws.on('error', (err) => fail(err));
     ws.on('unexpected-response', (req, res) => {
       // The server did not upgrade: its answer is the response, read as a subrequest's is.
-      const flat: string[] = [];
-      for (let i = 0; i < res.rawHeaders.length; i += 2) flat.push(res.rawHeaders[i]!.toLowerCase(), res.rawHeaders[i + 1]!);
+      const flat = lowerCaseNames(res.rawHeaders);
       answer = res;
       const reading = {
         body: { [Symbol.asyncIterator]: () => res[Symbol.asyncIterator](), cancel: async () => void res.destroy() },
@@ -190,4 +186,11 @@ export function createOutboundSocket(options: EgressOptions & { lookup?: LookupF
       resolve({ response: { status: 101, statusText: upgrade?.statusText ?? 'Switching Protocols', headers: upgrade?.headers ?? [], body: null, urls: [request.url] }, socket });
     });
   });
+}
+
+/** Node's rawHeaders with lower-case names, as the wire carries them (undici's headers come so). */
+function lowerCaseNames(raw: string[]): string[] {
+  const flat: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) flat.push(raw[i]!.toLowerCase(), raw[i + 1]!);
+  return flat;
 }
