@@ -5,7 +5,7 @@ import { headersToFlat, Request, requestSignalSource, responseFromNetwork, type 
 import { processDataUrl } from '../fetch/data-url.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
-import type { WebSockets } from './websocket-api.ts';
+import { asksForWebSocket, type WebSockets } from './websocket-api.ts';
 
 const pending = new PendingCalls<Response>();
 
@@ -32,10 +32,7 @@ export async function fetch(input: unknown, init?: unknown): Promise<Response> {
   }
   if (pending.size >= MAX_PENDING) throw new TypeError(`fetch: more than ${MAX_PENDING} subrequests are already pending`);
   // Workers: a fetch() asking to upgrade to a WebSocket answers with the socket to accept.
-  if (isWebSocketUpgrade(request.headers.get('upgrade'))) {
-    if (request.method !== 'GET') throw new TypeError(`fetch: a WebSocket upgrade is a GET, not ${request.method}`);
-    return connectSocket(request.url, [...headersToFlat(request.headers)], signal ?? undefined);
-  }
+  if (asksForWebSocket(request.method, request.headers.get('upgrade'))) return connectSocket(request.url, [...headersToFlat(request.headers)], signal ?? undefined);
   const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
   return pending.start(
@@ -45,32 +42,28 @@ export async function fetch(input: unknown, init?: unknown): Promise<Response> {
   );
 }
 
-function isWebSocketUpgrade(upgrade: string | null): boolean {
-  return upgrade !== null && upgrade.trim().toLowerCase() === 'websocket';
-}
-
-/** Outbound handshakes in flight, by subrequest id: the socket a 101 answer carries, and its id on the host. */
-const handshakes = new Map<number, [socket: unknown, socketId: number]>();
+/** A fetch()'s outbound handshakes in flight, by subrequest id: the socket a 101 answer carries. */
+const handshakes = new Map<number, unknown>();
 
 /**
  * An outbound WebSocket's handshake, made by the host as a subrequest: a Response whose webSocket
- * is the socket (status 101) when the server upgraded, else the server's own answer.
+ * is the socket (status 101) when the server upgraded, else the server's own answer. A
+ * `new WebSocket(url)` brings its own socket (`ownId`), and its Response carries none.
  */
 export function connectSocket(url: string, headers: string[], signal?: AbortSignal, ownId?: number): Promise<Response> {
+  if (ownId !== undefined) return pending.start(signal, (id) => host().wsConnect(id, ownId, url, headers), (id) => host().abortFetch(id));
   const sockets = outboundSockets();
-  // `new WebSocket(url)` brings its own socket; a fetch() gets one to carry in its Response.
-  const [socket, socketId] = ownId === undefined ? sockets.outbound() : [null, ownId];
+  const [socket, socketId] = sockets.outbound();
   let fetchId = 0;
   const answer = pending.start(
     signal,
     (id) => {
       fetchId = id;
-      handshakes.set(id, [socket, socketId]);
+      handshakes.set(id, socket);
       host().wsConnect(id, socketId, url, headers);
     },
     (id) => host().abortFetch(id),
   );
-  if (ownId !== undefined) return answer;
   answer.then((response) => {
     if (response.webSocket === null) sockets.release(socketId);
   }, () => {
@@ -86,7 +79,7 @@ export function connectSocket(url: string, headers: string[], signal?: AbortSign
  * without, the reason it failed.
  */
 export function settleFetch(id: number, ok: boolean, status: number, statusText: string, headers: string[], body: ArrayBuffer | null, urls: string[], socketId = 0): void {
-  const handshake = handshakes.get(id);
+  const socket = handshakes.get(id);
   handshakes.delete(id);
   const p = pending.take(id);
   if (!p) {
@@ -99,7 +92,7 @@ export function settleFetch(id: number, ok: boolean, status: number, statusText:
     return;
   }
   // A fetch()'s socket goes in its Response; a `new WebSocket`'s handshake has none (it is the socket).
-  const webSocket = socketId !== 0 && handshake?.[1] === socketId ? handshake[0] : null;
+  const webSocket = socketId !== 0 ? socket ?? null : null;
   p.resolve(responseFromNetwork(status, statusText, headers, body, urls, webSocket));
 }
 

@@ -14,6 +14,16 @@
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 /** WebSockets §9.3.3: a close reason is at most 123 bytes of UTF-8. */
 const MAX_REASON_BYTES = 123;
+/**
+ * Whether a fetch() asks for a WebSocket (Workers: `Upgrade: websocket`), for both runtimes'
+ * fetch; a TypeError for such a request that is no GET.
+ */
+export function asksForWebSocket(method: string, upgrade: string | null): boolean {
+  if (upgrade === null || upgrade.trim().toLowerCase() !== 'websocket') return false;
+  if (method !== 'GET') throw new TypeError(`fetch: a WebSocket upgrade is a GET, not ${method}`);
+  return true;
+}
+
 /** A subprotocol is an HTTP token (RFC 6455 §4.1). */
 const SUBPROTOCOL = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -58,7 +68,7 @@ export interface WebSocketDeps {
   connect?(id: number, url: string, protocols: string[]): Promise<string>;
   /**
    * An outbound socket's messages are wanted (accept(), or a `new WebSocket` open): until then the
-   * host does not read them, so that a socket answering an upgrade unread loses none in between.
+   * host holds them, so that a socket handed on to a client unread (proxying) loses none.
    */
   accept?(id: number): void;
 }

@@ -22,7 +22,7 @@ import { defineServiceWorker, exposeBindings, takeBackBindings, tenantHandler } 
 import { nodeDigestName } from '../../../runtime-api/host/digest-names.ts';
 import { defineDigestStream } from '../../../runtime-api/host/digest-stream.ts';
 import { defineCacheApi, type CachedAnswer } from '../../../runtime-api/host/cache-api.ts';
-import { defineWebSockets, SOCKET_MESSAGE, type WebSocketDeps } from '../../../runtime-api/host/websocket-api.ts';
+import { asksForWebSocket, defineWebSockets, SOCKET_MESSAGE, type WebSocketDeps } from '../../../runtime-api/host/websocket-api.ts';
 import { defineHTMLRewriter } from '../../../runtime-api/html/html-rewriter.ts';
 import { lolHtmlLoader, type Glue } from '../../../runtime-api/html/lol-html.ts';
 import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
@@ -362,8 +362,7 @@ async function hostFetch(input: Request | string | URL, init?: RequestInit): Pro
   // An aborted signal stops the subrequest before it leaves, as fetch() does everywhere.
   request.signal.throwIfAborted();
   // Workers: a fetch() asking to upgrade to a WebSocket answers with the socket to accept.
-  if (request.headers.get('upgrade')?.trim().toLowerCase() === 'websocket') {
-    if (request.method !== 'GET') throw new TypeError(`fetch: a WebSocket upgrade is a GET, not ${request.method}`);
+  if (asksForWebSocket(request.method, request.headers.get('upgrade'))) {
     const [socket, socketId] = webSockets.outbound();
     try {
       const { head, body } = await hostCall({ t: 'ws-connect', url: request.url, headers: flatHeaders(request.headers), socket: socketId }, null, request.signal);
