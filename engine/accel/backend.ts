@@ -2,7 +2,7 @@
 // probe what the machine offers, load a model once per worker, and run a batch of calls.
 import type { TensorMap, TensorSpec } from './tensor.ts';
 
-export type Device = 'cpu' | 'cuda';
+export type Device = 'cpu' | 'cuda' | 'webgpu';
 
 /** How a batch of calls is run: rows are joined along dimension 0 into one run, or calls run one by one. */
 export type Batching = 'rows' | 'calls';
@@ -34,6 +34,11 @@ export interface ModelPlan {
   path?: string;
   /** The config's backend-specific settings. */
   options?: Record<string, unknown>;
+  /**
+   * Set when "auto" planned an accelerator: time it against the CPU on a batch of `rows` rows and
+   * keep the faster (a GPU's fixed cost per run can outweigh its speed on a small model).
+   */
+  compare?: { rows: number };
 }
 
 /** One call's inputs made sense to the signature but not to the model (told to that caller only). */
@@ -47,6 +52,8 @@ export interface LoadedModel {
   device: Device;
   /** Why it runs elsewhere than planned, when it does. */
   fallback?: string;
+  /** How "auto" chose between devices, when it timed them. */
+  choice?: string;
   /**
    * Runs one batch: `calls[i]` was checked against the signature; the answer has one entry per
    * call, a CallFailure where the model refuses that call alone (the others still get answers).

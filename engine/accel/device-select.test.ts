@@ -1,8 +1,9 @@
 // Device selection and the CUDA probe, with the machine played by injected capabilities and file
 // systems: no GPU is needed to check that one would be chosen.
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Capabilities } from './backend.ts';
-import { probeCuda, type ProbeFs } from './backends/index.ts';
+import { probeCuda, probeWebGpu, type ProbeFs } from './backends/index.ts';
 import { selectDevice } from './device-select.ts';
 import { checkModels } from './model-config.ts';
 
@@ -18,13 +19,24 @@ const models = checkModels({
   auto: { path: 'm.onnx' },
   wantsCuda: { path: 'm.onnx', device: 'cuda' },
   wantsCpu: { path: 'm.onnx', device: 'cpu' },
+  wantsWebGpu: { path: 'm.onnx', device: 'webgpu' },
   custom: { backend: 'npu', path: 'm.bin' },
 });
 
 describe('selectDevice', () => {
   it('takes the GPU where the backend has one, and the CPU where asked', () => {
-    expect(selectDevice('auto', models.auto!, gpuMachine).plan).toEqual({ name: 'auto', backend: 'onnx', device: 'cuda', path: 'm.onnx' });
+    // "auto" plans the GPU and asks for it to be timed against the CPU at the model's batch size.
+    expect(selectDevice('auto', models.auto!, gpuMachine).plan).toEqual({ name: 'auto', backend: 'onnx', device: 'cuda', path: 'm.onnx', compare: { rows: 32 } });
+    expect(selectDevice('wantsCuda', models.wantsCuda!, gpuMachine).plan).toEqual({ name: 'wantsCuda', backend: 'onnx', device: 'cuda', path: 'm.onnx' });
     expect(selectDevice('wantsCpu', models.wantsCpu!, gpuMachine).plan?.device).toBe('cpu');
+  });
+
+  it('plans WebGPU where the backend offers it, and only there', () => {
+    const webgpuMachine: Capabilities = { ...cpuMachine, onnx: { available: true, devices: ['webgpu', 'cpu'], detail: 'webgpu: Vulkan loader present' } };
+    expect(selectDevice('auto', models.auto!, webgpuMachine).plan).toMatchObject({ device: 'webgpu', compare: { rows: 32 } });
+    expect(selectDevice('wantsWebGpu', models.wantsWebGpu!, webgpuMachine)).toMatchObject({ plan: { device: 'webgpu' }, fallback: undefined });
+    expect(selectDevice('wantsWebGpu', models.wantsWebGpu!, webgpuMachine).plan).not.toHaveProperty('compare');
+    expect(selectDevice('wantsWebGpu', models.wantsWebGpu!, gpuMachine)).toMatchObject({ plan: { device: 'cuda' }, fallback: expect.stringMatching(/^webgpu is not available to backend "onnx"/) });
   });
 
   it('falls back to the CPU, saying why, when CUDA is asked for and absent', () => {
@@ -41,10 +53,16 @@ describe('selectDevice', () => {
   });
 });
 
-describe('probeCuda', () => {
-  const fs = (files: Record<string, string>): ProbeFs => ({ exists: (f) => f in files, readText: (f) => files[f] });
-  const NVIDIA = { '/proc/driver/nvidia/version': 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15\nGCC 12' };
+const fs = (files: Record<string, string>): ProbeFs => ({
+  exists: (f) => f in files,
+  readText: (f) => files[f],
+  list: (dir) => Object.keys(files).filter((f) => path.dirname(f) === dir).map((f) => path.basename(f)),
+});
+const NVIDIA = { '/proc/driver/nvidia/version': 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15\nGCC 12' };
+/** /etc/ld.so.cache is binary; library names sit in it as plain text. */
+const LOADER = { '/etc/ld.so.cache': 'ld.so-1.7.0\0libvulkan.so.1\0/usr/lib/x86_64-linux-gnu/libvulkan.so.1\0' };
 
+describe('probeCuda', () => {
   it('needs both a driver and the CUDA provider library', () => {
     expect(probeCuda('/ort/bin', fs({}))).toEqual({ usable: false, detail: 'no NVIDIA driver found' });
     const noProvider = probeCuda('/ort/bin', fs(NVIDIA));
@@ -52,6 +70,22 @@ describe('probeCuda', () => {
     expect(noProvider.detail).toMatch(/550\.54\.15, but onnxruntime-node has no CUDA provider/);
     const ready = probeCuda('/ort/bin', fs({ ...NVIDIA, '/ort/bin/libonnxruntime_providers_cuda.so': '' }));
     expect(ready).toEqual({ usable: true, detail: 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15; CUDA provider present' });
+  });
+});
+
+describe('probeWebGpu', () => {
+  it('needs the provider in onnxruntime\'s build, a GPU device and the Vulkan loader', () => {
+    expect(probeWebGpu(false, fs({ ...NVIDIA, ...LOADER }), {})).toEqual({ usable: false, detail: 'this onnxruntime-node build has no WebGPU provider' });
+    expect(probeWebGpu(true, fs(LOADER), {})).toEqual({ usable: false, detail: 'no GPU device (/dev/nvidiactl, /dev/dri/renderD*)' });
+    expect(probeWebGpu(true, fs(NVIDIA), {}).detail).toMatch(/550\.54\.15, but no Vulkan loader \(libvulkan\.so\.1: Debian's libvulkan1, and libglvnd0 for NVIDIA's driver\)/);
+    expect(probeWebGpu(true, fs({ ...NVIDIA, ...LOADER }), {})).toEqual({ usable: true, detail: 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15; Vulkan loader present' });
+  });
+
+  it('takes any render node as a GPU, and a loader found on LD_LIBRARY_PATH', () => {
+    const machine = fs({ '/dev/dri/card0': '', '/dev/dri/renderD128': '', '/opt/vk/libvulkan.so.1': '' });
+    expect(probeWebGpu(true, machine, {}).detail).toBe("/dev/dri/renderD128, but no Vulkan loader (libvulkan.so.1: Debian's libvulkan1)");
+    expect(probeWebGpu(true, machine, { LD_LIBRARY_PATH: '/usr/local/lib::/opt/vk' })).toEqual({ usable: true, detail: '/dev/dri/renderD128; Vulkan loader present' });
+    expect(probeWebGpu(true, fs({ '/dev/dri/card0': '', ...LOADER }), {}).usable).toBe(false);
   });
 });
 

@@ -24,5 +24,11 @@ export function selectDevice(name: string, config: ResolvedModelConfig, caps: Ca
     if (backend.devices.includes(config.device)) device = config.device;
     else fallback = `${config.device} is not available to backend "${config.backend}" here (${backend.detail ?? 'no detail'}); using ${best}`;
   }
-  return { plan: { name, backend: config.backend, device, ...(config.path !== undefined && { path: config.path }), ...(config.options && { options: config.options }) }, fallback };
+  // "auto" with an accelerator at hand: the backend times it against the CPU at the batch size
+  // the model will see, since a GPU's fixed cost per run can make it the slower one.
+  const compare = config.device === 'auto' && device !== 'cpu' && backend.devices.includes('cpu') ? { rows: config.maxBatch } : undefined;
+  return {
+    plan: { name, backend: config.backend, device, ...(config.path !== undefined && { path: config.path }), ...(config.options && { options: config.options }), ...(compare && { compare }) },
+    fallback,
+  };
 }

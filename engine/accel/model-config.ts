@@ -8,7 +8,7 @@ export interface ModelConfig {
   path?: string;
   /** "auto" (default: onnx for .onnx files) or a backend's name. */
   backend?: string;
-  /** "auto" (default: the backend's best device here), "cpu" or "cuda". */
+  /** "auto" (default: the faster of the backend's accelerator and the CPU here), "cpu", "cuda" or "webgpu". */
   device?: 'auto' | Device;
   maxBatch?: number;
   maxWaitUs?: number;
@@ -25,6 +25,8 @@ export interface ResolvedModelConfig extends Required<Omit<ModelConfig, 'path' |
 /** Built-in models are named @islet/…; configured names may not take that prefix. */
 export const BUILTIN_PREFIX = '@islet/';
 const NAME = /^[A-Za-z0-9@][\w@.\-/]{0,127}$/;
+
+const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu'] as const satisfies readonly ('auto' | Device)[];
 
 const BOUNDS = { maxBatch: [1, 4096], maxWaitUs: [0, 1_000_000], maxQueued: [1, 1_000_000] } as const;
 
@@ -51,7 +53,7 @@ function checkModel(name: string, spec: unknown, where: string): ResolvedModelCo
   if (backend === 'auto' && !(typeof path === 'string' && path.endsWith('.onnx'))) {
     throw new ConfigError(`${where}: "backend": "auto" needs a "path" to an .onnx file; name the backend otherwise`);
   }
-  if (device !== 'auto' && device !== 'cpu' && device !== 'cuda') throw new ConfigError(`${where}: "device" must be "auto", "cpu" or "cuda"`);
+  if (!(DEVICES as readonly unknown[]).includes(device)) throw new ConfigError(`${where}: "device" must be ${DEVICES.map((d) => `"${d}"`).join(', ')}`);
   if (options !== undefined && !isObject(options)) throw new ConfigError(`${where}: "options" must be an object`);
   const numbers = { maxBatch, maxWaitUs, maxQueued };
   for (const [key, value] of Object.entries(numbers)) {

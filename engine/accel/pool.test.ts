@@ -11,9 +11,12 @@ import {
 } from './errors.ts';
 import { AccelPool, type AccelPoolOptions } from './pool.ts';
 import { CRASH, HANG, REFUSE, THROW } from './test-backend.ts';
+import { noWebGpu } from './test-gpu.ts';
+import type { Device } from './backend.ts';
 import type { Tensor, TensorMap } from './tensor.ts';
 
 const TEST_BACKEND = new URL('./test-backend.ts', import.meta.url).href;
+const noWebGpuReason = await noWebGpu;
 let dir: string;
 let models: Awaited<ReturnType<typeof writeFixtureModels>>;
 const pools: AccelPool[] = [];
@@ -28,12 +31,17 @@ const f32 = (shape: number[], values: number[]): Tensor => ({ dtype: 'float32', 
 const x = (...values: number[]): TensorMap => ({ x: f32([values.length, 1], values) });
 const floats = (t: Tensor | undefined) => [...new Float32Array(t!.data as ArrayBuffer)];
 const ints = (t: Tensor | undefined) => [...new Int32Array(t!.data as ArrayBuffer)];
+/** A probe that reports what the workers found, plus an accelerator for `backend`: a GPU machine, played. */
+const offering = (backend: string, device: Device): AccelPoolOptions['probe'] => async (workerProbe) => {
+  const real = await workerProbe();
+  return { ...real, capabilities: { ...real.capabilities, [backend]: { available: true, devices: [device, 'cpu'], detail: `injected: ${device}` } } };
+};
 /** A deterministic input row for the MLP. */
 const row = (i: number, features: number) => Array.from({ length: features }, (_, j) => Math.sin(i * 31 + j));
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'islet-accel-'));
-  models = await writeFixtureModels(dir);
+  models = await writeFixtureModels(dir, ['mlp-classifier', 'mlp-bench']);
 });
 
 afterAll(async () => {
@@ -236,15 +244,57 @@ describe('devices', () => {
   it('on a machine that reports CUDA, the model is planned on CUDA and falls back to the CPU when the provider fails', async () => {
     const p = pool({
       models: { mlp: { path: models['mlp-classifier'] } },
-      probe: async (workerProbe) => {
-        const real = await workerProbe();
-        return { ...real, capabilities: { ...real.capabilities, onnx: { available: true, devices: ['cuda', 'cpu'], detail: 'injected: a GPU machine' } } };
-      },
+      probe: offering('onnx', 'cuda'),
     });
     const out = await p.run({ tenant: 'a', model: 'mlp', inputs: { input: f32([1, 8], row(3, 8)) } });
     expect(out.probabilities!.shape).toEqual([1, 3]);
     const status = (p.status() as any).models.mlp;
     expect(status.device).toBe('cpu');
     expect(status.fallback).toMatch(/^cuda failed: /);
+    // Nothing runs on an accelerator after all: its lane is gone.
+    expect((p.status() as any).acceleratorWorkers).toBeUndefined();
+  });
+
+  it('a model on an accelerator runs in a lane of its own, one batch at a time, and CPU models never wait behind it', async () => {
+    const p = pool({
+      workers: 2,
+      models: {
+        gpu: { backend: 'test', device: 'cuda', maxBatch: 1, options: { delayMs: 60 } },
+        cpu: { backend: 'test', device: 'cpu', maxBatch: 1, options: { delayMs: 20 } },
+      },
+      probe: offering('test', 'cuda'),
+    });
+    await p.ready;
+    const done: string[] = [];
+    const call = (model: string, i: number) => p.run({ tenant: `t${i}`, model, inputs: x(i) }).then((out) => {
+      done.push(model);
+      return ints(out.batchSeq)[0];
+    });
+    const [gpu, cpu] = await Promise.all([
+      Promise.all([1, 2, 3, 4].map((i) => call('gpu', i))),
+      Promise.all([1, 2, 3, 4].map((i) => call('cpu', i))),
+    ]);
+    // One worker ran every GPU batch in turn: its counter went 1..4 (two would have repeated).
+    expect(gpu.sort()).toEqual([1, 2, 3, 4]);
+    expect(cpu).toHaveLength(4);
+    // The CPU's four batches (20 ms each, even one after another) were all done before the GPU's
+    // second (60 ms each): they did not queue behind them.
+    expect(done.slice(0, 5).filter((m) => m === 'cpu')).toHaveLength(4);
+    const status = p.status() as any;
+    expect(status).toMatchObject({ workers: 2, acceleratorWorkers: 1, models: { gpu: { device: 'cuda', batches: 4 }, cpu: { device: 'cpu', batches: 4 } } });
+  });
+
+  // Where a GPU answers, onnx-webgpu.test.ts runs the model on it instead.
+  it.skipIf(!noWebGpuReason)('a model asked onto WebGPU where no adapter answers runs on the CPU, saying why', async () => {
+    const p = pool({
+      models: { mlp: { path: models['mlp-classifier'], device: 'webgpu' } },
+      probe: offering('onnx', 'webgpu'),
+    });
+    const out = await p.run({ tenant: 'a', model: 'mlp', inputs: { input: f32([1, 8], row(3, 8)) } });
+    expect(out.probabilities!.shape).toEqual([1, 3]);
+    const status = (p.status() as any).models.mlp;
+    expect(status.device).toBe('cpu');
+    // onnxruntime's own words, without the source file and failed check it starts with.
+    expect(status.fallback).toMatch(/^webgpu failed: Failed to get a WebGPU adapter/);
   });
 });

@@ -10,6 +10,7 @@ import { ACCEL_DEFAULTS, accelWorkers } from '../limits.ts';
 import { silentLogger, type Logger } from '../observe/index.ts';
 import type { CallFailure, Capabilities, Device, ModelPlan, ModelSignature } from './backend.ts';
 import { selectDevice } from './device-select.ts';
+import { createTurnWord } from './gpu-turns.ts';
 import {
   AbortedError, AccelTimeoutError, BackendError, BadInputError, OverloadedError, QuotaExceededError, UnknownModelError,
 } from './errors.ts';
@@ -54,12 +55,27 @@ interface Model {
   signature?: ModelSignature;
   device?: Device;
   fallback?: string;
+  /** How "auto" chose the device, when it timed them. */
+  choice?: string;
   error?: string;
   calls: number;
   batches: number;
   failedBatches: number;
   /** Batches stopped (their worker replaced) because every caller gave up and they ran on. */
   stoppedBatches: number;
+}
+
+/**
+ * Where batches run. CPU models share `workers` threads. Models on an accelerator get one thread
+ * of their own, one batch at a time: a GPU's runs are serialized anyway (one WebGPU run at a time
+ * in the process, gpu-turns.ts), its weights then load once rather than once per worker (each
+ * load holds the GPU for ~250 ms for the bench's 84 MB MLP), and CPU batches never queue behind
+ * GPU ones.
+ */
+interface Lane {
+  piscina: Piscina;
+  capacity: number;
+  inFlight: number;
 }
 
 interface Batch {
@@ -105,6 +121,8 @@ function infoOf(m: Model): ModelInfo {
 }
 
 const WORKER = ownFile('./worker', import.meta.url).href;
+/** One for the process, shared by every pool's workers: WebGPU runs one at a time (gpu-turns.ts). */
+const GPU_TURNS = createTurnWord();
 const nowUs = () => performance.now() * 1000;
 
 export class AccelPool {
@@ -112,7 +130,9 @@ export class AccelPool {
   readonly ready: Promise<void>;
   readonly workers: number;
   readonly #logger: Logger;
-  readonly #piscina: Piscina;
+  readonly #cpuLane: Lane;
+  #acceleratorLane: Lane | undefined;
+  readonly #workerData: WorkerData;
   readonly #models = new Map<string, Model>();
   readonly #pending = new Map<string, number>();
   readonly #configured: Record<string, ResolvedModelConfig>;
@@ -120,7 +140,6 @@ export class AccelPool {
   #started = false;
   #capabilities: Capabilities = {};
   #startError: string | undefined;
-  #inFlight = 0;
   #cursor = 0;
   #wake: { cancel(): void } | undefined;
   #closed = false;
@@ -132,15 +151,9 @@ export class AccelPool {
     this.#batching = options.batching ?? true;
     this.workers = options.workers ?? accelWorkers(availableParallelism());
     if (!Number.isInteger(this.workers) || this.workers < 1) throw new RangeError('workers must be a positive integer');
-    this.#piscina = new Piscina({
-      filename: WORKER,
-      minThreads: this.workers,
-      maxThreads: this.workers,
-      concurrentTasksPerWorker: 1,
-      idleTimeout: Infinity,
-      workerData: { backendModules: options.backendModules ?? [] } satisfies WorkerData,
-    });
-    const workerProbe = () => this.#piscina.run({ op: 'probe' } satisfies WorkerTask) as Promise<ProbeReply>;
+    this.#workerData = { backendModules: options.backendModules ?? [], gpuTurns: GPU_TURNS };
+    this.#cpuLane = this.#lane(this.workers);
+    const workerProbe = () => this.#cpuLane.piscina.run({ op: 'probe' } satisfies WorkerTask) as Promise<ProbeReply>;
     this.ready = (options.probe ? options.probe(workerProbe) : workerProbe())
       .then((probe) => this.#describe(probe))
       .catch((err: unknown) => {
@@ -161,14 +174,22 @@ export class AccelPool {
     for (const [name, config] of Object.entries(configs)) {
       const batchOptions = this.#batching ? config : { ...config, maxBatch: 1, maxWaitUs: 0 };
       const model: Model = { name, config, queue: new FairBatchQueue(batchOptions), calls: 0, batches: 0, failedBatches: 0, stoppedBatches: 0 };
-      const selected = selectDevice(name, config, this.#capabilities);
+      const selected = selectDevice(name, batchOptions, this.#capabilities);
       model.error = selected.error;
       model.fallback = selected.fallback;
       model.plan = selected.plan;
       if (selected.plan) plans.push(selected.plan);
       this.#models.set(name, model);
     }
-    const described = (await this.#piscina.run({ op: 'describe', plans } satisfies WorkerTask)) as Description[];
+    // Models planned on an accelerator load (and are timed against the CPU) in its lane.
+    const accelerated = plans.filter((p) => p.device !== 'cpu');
+    if (accelerated.length) this.#acceleratorLane = this.#lane(1);
+    const describe = (lane: Lane | undefined, list: ModelPlan[]) =>
+      (lane && list.length ? lane.piscina.run({ op: 'describe', plans: list } satisfies WorkerTask) : Promise.resolve([])) as Promise<Description[]>;
+    const described = (await Promise.all([
+      describe(this.#cpuLane, plans.filter((p) => p.device === 'cpu')),
+      describe(this.#acceleratorLane, accelerated),
+    ])).flat();
     for (const d of described) {
       const model = this.#models.get(d.name)!;
       if (!d.ok) {
@@ -177,14 +198,41 @@ export class AccelPool {
       }
       model.signature = d.signature;
       model.device = d.device;
+      model.choice = d.choice;
       if (d.fallback) model.fallback = [model.fallback, d.fallback].filter(Boolean).join('; ');
+      // Every worker loads the model where the first one ended up: no worker times the devices
+      // again or retries one that failed, and all give the same numbers.
+      const { compare: _timed, ...plan } = model.plan!;
+      model.plan = { ...plan, device: d.device };
+    }
+    // Every model that was timed or fell back chose the CPU: the lane has nothing left to run.
+    if (this.#acceleratorLane && ![...this.#models.values()].some((m) => m.device && m.device !== 'cpu')) {
+      const idle = this.#acceleratorLane;
+      this.#acceleratorLane = undefined;
+      await idle.piscina.destroy();
     }
     for (const m of this.#models.values()) {
-      const fields = { model: m.name, backend: m.config.backend, device: m.device, fallback: m.fallback };
+      const fields = { model: m.name, backend: m.config.backend, device: m.device, fallback: m.fallback, choice: m.choice };
       if (m.error) this.#logger.error({ ...fields, error: m.error }, 'accelerator model unavailable');
       else if (m.fallback) this.#logger.warn(fields, 'accelerator model runs on a fallback device');
       else this.#logger.info(fields, 'accelerator model ready');
     }
+  }
+
+  #lane(threads: number): Lane {
+    const piscina = new Piscina({
+      filename: WORKER,
+      minThreads: threads,
+      maxThreads: threads,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Infinity,
+      workerData: this.#workerData,
+    });
+    return { piscina, capacity: threads, inFlight: 0 };
+  }
+
+  #laneOf(model: Model): Lane {
+    return model.device && model.device !== 'cpu' && this.#acceleratorLane ? this.#acceleratorLane : this.#cpuLane;
   }
 
   /** The models a call may name, with where they run and what they take. */
@@ -282,17 +330,20 @@ export class AccelPool {
     });
   }
 
-  /** Sends out batches while workers are free: the first ready model after the last one served. */
+  /** Sends out batches while lanes have free workers: the first ready model after the last one served. */
   #pump = (): void => {
     this.#wake?.cancel();
     this.#wake = undefined;
-    while (this.#inFlight < this.workers && !this.#closed) {
+    while (!this.#closed) {
       const models = [...this.#models.values()];
       const now = nowUs();
       let soonest = Infinity;
       let picked: Model | undefined;
       for (let k = 0; k < models.length; k++) {
         const model = models[(this.#cursor + k) % models.length]!;
+        // A full lane's models wait: the lane pumps again when a batch ends.
+        const lane = this.#laneOf(model);
+        if (lane.inFlight >= lane.capacity) continue;
         const wait = model.queue.waitUs(now);
         if (wait === 0) {
           picked = model;
@@ -321,7 +372,8 @@ export class AccelPool {
   }
 
   #dispatch(model: Model, calls: Call[]): void {
-    this.#inFlight++;
+    const lane = this.#laneOf(model);
+    lane.inFlight++;
     model.batches++;
     model.calls += calls.length;
     const batch: Batch = { live: calls.length, cancel: new AbortController(), done: false };
@@ -332,7 +384,7 @@ export class AccelPool {
       return map;
     });
     const task: WorkerTask = { op: 'run', plan: model.plan!, calls: inputs };
-    this.#piscina
+    lane.piscina
       .run(task, { transferList: buffersOf(inputs), signal: batch.cancel.signal })
       .then(
         (results: (TensorMap | CallFailure)[]) => calls.forEach((call, i) => {
@@ -354,7 +406,7 @@ export class AccelPool {
       )
       .finally(() => {
         batch.done = true;
-        this.#inFlight--;
+        lane.inFlight--;
         this.#pump();
       });
   }
@@ -364,6 +416,7 @@ export class AccelPool {
       backend: m.config.backend,
       device: m.device ?? null,
       ...(m.fallback && { fallback: m.fallback }),
+      ...(m.choice && { choice: m.choice }),
       ...(m.error && { error: m.error }),
       maxBatch: m.queue.options.maxBatch,
       maxWaitUs: m.queue.options.maxWaitUs,
@@ -382,7 +435,8 @@ export class AccelPool {
       batching: this.#batching,
       devices,
       backends: this.#capabilities,
-      batchesRunning: this.#inFlight,
+      ...(this.#acceleratorLane && { acceleratorWorkers: this.#acceleratorLane.capacity }),
+      batchesRunning: this.#cpuLane.inFlight + (this.#acceleratorLane?.inFlight ?? 0),
       tenantsWaiting: this.#pending.size,
       models,
     };
@@ -396,6 +450,6 @@ export class AccelPool {
       while (model.queue.size) for (const call of model.queue.take()) this.#settle(call, new AbortedError('the accelerator pool is closing'));
     }
     await this.ready;
-    await this.#piscina.destroy();
+    await Promise.all([this.#cpuLane.piscina.destroy(), this.#acceleratorLane?.piscina.destroy()]);
   }
 }

@@ -25,7 +25,8 @@ export const backend: Backend = {
     const delayMs = Number(plan.options?.delayMs ?? 0);
     let batches = 0;
     return {
-      device: 'cpu',
+      // Where the plan put it: a test may play an accelerator by offering one in the probe.
+      device: plan.device,
       signature: {
         inputs: { x: { dtype: 'float32', shape: [null, 1] } },
         outputs: { y: { dtype: 'float32', shape: [null, 1] }, batchSize: { dtype: 'int32', shape: [null, 1] }, batchSeq: { dtype: 'int32', shape: [null, 1] } },

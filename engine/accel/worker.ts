@@ -19,12 +19,14 @@ export interface ProbeReply {
 }
 
 export type Description =
-  | { name: string; ok: true; signature: ModelSignature; device: Device; fallback?: string }
+  | { name: string; ok: true; signature: ModelSignature; device: Device; fallback?: string; choice?: string }
   | { name: string; ok: false; error: string };
 
 export interface WorkerData {
   /** Modules (paths or URLs) whose `backend` export joins the built-in backends. */
   backendModules?: string[];
+  /** The process's WebGPU turn word (gpu-turns.ts). */
+  gpuTurns?: SharedArrayBuffer;
 }
 
 let backends: Promise<Map<string, Backend>> | undefined;
@@ -84,7 +86,7 @@ export default async function task(t: WorkerTask): Promise<unknown> {
       return Promise.all(t.plans.map(async (plan): Promise<Description> => {
         try {
           const m = await model(plan);
-          return { name: plan.name, ok: true, signature: m.signature, device: m.device, ...(m.fallback && { fallback: m.fallback }) };
+          return { name: plan.name, ok: true, signature: m.signature, device: m.device, ...(m.fallback && { fallback: m.fallback }), ...(m.choice && { choice: m.choice }) };
         } catch (err) {
           return { name: plan.name, ok: false, error: err instanceof Error ? err.message : String(err) };
         }

@@ -6,4 +6,4 @@ import { onnxBackend } from './onnx-backend.ts';
 export const BUILTIN_BACKENDS: readonly Backend[] = [cpuBackend, onnxBackend];
 export { EMBED_MODEL, TOP_K_MODEL } from './cpu-backend.ts';
 export { EMBED_DIMS } from './text-embed.ts';
-export { probeCuda, type ProbeFs } from './cuda-probe.ts';
+export { probeCuda, probeWebGpu, type ProbeFs } from './gpu-probe.ts';

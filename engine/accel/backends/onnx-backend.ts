@@ -1,13 +1,18 @@
 // ONNX models through onnxruntime-node, an optional dependency loaded with a dynamic import: when
-// it is absent the backend reports itself unavailable and everything else keeps working. On a
-// machine with an NVIDIA driver and onnxruntime's CUDA provider the CUDA execution provider is
-// used; a session that fails to start on CUDA falls back to the CPU provider, and says why.
+// it is absent the backend reports itself unavailable and everything else keeps working. GPUs are
+// reached through onnxruntime's CUDA provider (where its library is installed) or the WebGPU
+// provider its own build carries (Dawn on Vulkan); "auto" times the GPU against the CPU and keeps
+// the faster. A session that fails to start on a GPU falls back to the CPU provider, and says why.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import type { Backend, Device, LoadedModel, ModelPlan, ModelSignature } from '../backend.ts';
 import { concatRows, isDType, NUMERIC_DTYPES, splitRows, view, type DType, type Tensor, type TensorMap, type TensorSpec } from '../tensor.ts';
-import { ortBindingDir, probeCuda } from './cuda-probe.ts';
+import { workerData } from 'piscina';
+import { describeChoice, fastest, sampleInputs, timeDevices } from '../device-timing.ts';
+import { GpuTurns } from '../gpu-turns.ts';
+import type { WorkerData } from '../worker.ts';
+import { ortBindingDir, probeCuda, probeWebGpu } from './gpu-probe.ts';
 
 type OrtModule = typeof Ort;
 
@@ -64,8 +69,12 @@ function fromOrt(t: Ort.Tensor): Tensor {
   return { dtype, shape: [...t.dims], data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer };
 }
 
-async function createSession(o: OrtModule, file: string, device: Device): Promise<Ort.InferenceSession> {
-  return o.InferenceSession.create(file, {
+/** WebGPU steps run one at a time in the process (see gpu-turns.ts for why). */
+const turns = new GpuTurns((workerData as WorkerData | undefined)?.gpuTurns);
+const onDevice = <T>(device: Device, step: () => Promise<T>): Promise<T> => (device === 'webgpu' ? turns.take(step) : step());
+
+function createSession(o: OrtModule, file: string, device: Device): Promise<Ort.InferenceSession> {
+  return onDevice(device, () => o.InferenceSession.create(file, {
     executionProviders: [device],
     // One thread per session: the pool already runs one worker per share of the cores, and
     // results then do not depend on how a product was split across threads.
@@ -75,7 +84,40 @@ async function createSession(o: OrtModule, file: string, device: Device): Promis
     // onnxruntime would also print a failed provider to stderr; the error it throws is what
     // islet reports (as the model's fallback reason), in its own log.
     logSeverityLevel: 4,
-  });
+  }));
+}
+
+/**
+ * onnxruntime's first line, without the source file it names first and, for a failed check, the
+ * check itself: "/…/webgpu_context.cc:136 … Success was false. Failed to get a WebGPU adapter: …".
+ */
+function ortMessage(err: unknown): string {
+  const line = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+  const located = /^\/\S+:\d+ (.*)$/.exec(line);
+  if (!located) return line;
+  const check = located[1]!.lastIndexOf(' was false. ');
+  return check >= 0 ? located[1]!.slice(check + ' was false. '.length) : located[1]!;
+}
+
+/**
+ * "auto" planned an accelerator: time it and the CPU on a sample batch and keep the faster session
+ * (the other is released). A model islet cannot make sample inputs for keeps the accelerator.
+ */
+async function timeAgainstCpu(o: OrtModule, file: string, gpu: Ort.InferenceSession, device: Device, signature: ModelSignature, rows: number) {
+  const sample = sampleInputs(signature, rows);
+  if (typeof sample === 'string') return { session: gpu, device, choice: `auto: ${device}, not timed against the cpu (${sample})` };
+  const cpu = await createSession(o, file, 'cpu');
+  const feeds = Object.fromEntries(Object.entries(sample).map(([n, t]) => [n, toOrt(o, t)]));
+  try {
+    // Both are timed within one turn, so no other thread's GPU work lands in the GPU's figure.
+    const timings = await onDevice(device, () => timeDevices([{ device, run: () => gpu.run(feeds) }, { device: 'cpu', run: () => cpu.run(feeds) }]));
+    const chosen = fastest(timings).device;
+    await (chosen === 'cpu' ? onDevice(device, () => gpu.release()) : cpu.release());
+    return { session: chosen === 'cpu' ? cpu : gpu, device: chosen, choice: describeChoice(timings, rows) };
+  } catch (err) {
+    await cpu.release();
+    return { session: gpu, device, choice: `auto: ${device}, not timed against the cpu (a sample batch failed: ${ortMessage(err)})` };
+  }
 }
 
 export const onnxBackend: Backend = {
@@ -85,10 +127,12 @@ export const onnxBackend: Backend = {
     if (!o) return { available: false, devices: [], detail: `onnxruntime-node is not installed (${ortError})` };
     const dir = packageDir();
     const cuda = probeCuda(dir && ortBindingDir(dir));
+    const webgpu = probeWebGpu(o.listSupportedBackends().some((b) => b.name === 'webgpu' && b.bundled));
+    const devices: Device[] = [...(cuda.usable ? ['cuda' as const] : []), ...(webgpu.usable ? ['webgpu' as const] : []), 'cpu'];
     return {
       available: true,
-      devices: cuda.usable ? ['cuda', 'cpu'] : ['cpu'],
-      detail: `onnxruntime-node ${o.env.versions?.common ?? ''}; cuda: ${cuda.detail}`.trim(),
+      devices,
+      detail: `onnxruntime-node ${o.env.versions?.common ?? ''}; cuda: ${cuda.detail}; webgpu: ${webgpu.detail}`,
     };
   },
   async load(plan: ModelPlan): Promise<LoadedModel> {
@@ -102,20 +146,27 @@ export const onnxBackend: Backend = {
       session = await createSession(o, plan.path, device);
     } catch (err) {
       if (device === 'cpu') throw err;
-      fallback = `${device} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+      fallback = `${device} failed: ${ortMessage(err)}`;
       device = 'cpu';
       session = await createSession(o, plan.path, device);
     }
     const signature = signatureOf(session);
+    let choice: string | undefined;
+    if (plan.compare && device !== 'cpu') {
+      const timed = await timeAgainstCpu(o, plan.path, session, device, signature, plan.compare.rows);
+      ({ session, device, choice } = timed);
+    }
     const outputNames = Object.keys(signature.outputs);
     const runOne = async (feeds: TensorMap): Promise<TensorMap> => {
-      const out = await session.run(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, toOrt(o, t)])));
+      const inputs = Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, toOrt(o, t)]));
+      const out = await onDevice(device, () => session.run(inputs));
       return Object.fromEntries(outputNames.map((n) => [n, fromOrt(out[n]!)]));
     };
     return {
       signature,
       device,
       fallback,
+      choice,
       async run(calls) {
         if (signature.batching === 'calls' || calls.length === 1) return Promise.all(calls.map(runOne));
         const rows = calls.map((c) => Object.values(c)[0]!.shape[0]!);
