@@ -8,34 +8,40 @@
 //           hops between threads), on the pool directly;
 //   env-mlp the MLP from tenant code: each call is a request to one of 8 functions whose handler
 //           awaits env.AI.run, through the engine and the isolates (no HTTP).
-// Tenants rotate over 8 names. A benchmark, not a test:
-// `npm run bench:accel -- [--duration 3] [--rounds 3] [--callers 1,8,64] [--workloads mlp,embed,env-mlp] [--json out.json]`.
+// Tenants rotate over 8 names. `--model mlp-large` swaps the MLP for a 21M-parameter one
+// (1024 → 4096 → 4096 → 1000), and `--devices auto,cpu,webgpu` runs the MLP workloads once per
+// device, side by side (auto: what the pool chose here). A benchmark, not a test:
+// `npm run bench:accel -- [--duration 3] [--rounds 3] [--callers 1,8,64] [--workloads mlp,embed,env-mlp]
+//   [--model mlp-bench|mlp-large] [--devices auto] [--json out.json]`.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AccelPool, type ModelConfig } from '../engine/accel/index.ts';
 import { Engine } from '../engine/index.ts';
+import { accelWorkers } from '../engine/limits.ts';
 import { writeFixtureModels } from '../fixtures/accel/make-models.ts';
+import { FIXTURE_MODELS } from '../fixtures/accel/onnx-mlp.ts';
 import { emitReport, runAsScript } from './bench-cli.ts';
 import { medianBy, percentile } from './percentile.ts';
 
-const FEATURES = 256;
 const TENANTS = 8;
-const ROWS = Array.from({ length: 64 }, (_, i) => Float32Array.from({ length: FEATURES }, (_, j) => Math.sin(i * 13 + j)));
+const rowsOf = (features: number) => Array.from({ length: 64 }, (_, i) => Float32Array.from({ length: features }, (_, j) => Math.sin(i * 13 + j)));
 const TEXTS = Array.from({ length: 64 }, (_, i) => `request ${i}: summarise the quarterly report on topic ${i % 9} for the board`);
 
 /** One side of a comparison (batching on or off) for one workload. */
 interface Target {
   /** Caller `c`'s call number `i`. */
   call(c: number, i: number): Promise<unknown>;
-  /** The model's calls and batches so far. */
-  stats(): { calls: number; batches: number };
+  /** The model's calls and batches so far, and where it runs. */
+  stats(): { calls: number; batches: number; device?: string };
   close(): Promise<void>;
 }
 
 interface Setup {
   models: Record<string, ModelConfig>;
+  /** The MLP's input width. */
+  features: number;
   workers?: number;
   batching: boolean;
 }
@@ -45,7 +51,7 @@ async function poolTarget(setup: Setup, model: string, input: (i: number) => Par
   await pool.ready;
   return {
     call: (c, i) => pool.run({ tenant: `tenant-${c % TENANTS}`, model, inputs: input(i), maxPending: 1024 }),
-    stats: () => (pool.status().models as Record<string, { calls: number; batches: number }>)[model]!,
+    stats: () => (pool.status().models as Record<string, { calls: number; batches: number; device?: string }>)[model]!,
     close: () => pool.close(),
   };
 }
@@ -53,7 +59,7 @@ async function poolTarget(setup: Setup, model: string, input: (i: number) => Par
 async function engineTarget(setup: Setup): Promise<Target> {
   const engine = new Engine({ models: setup.models, accel: { workers: setup.workers, batching: setup.batching } });
   const code = `
-    const row = Float32Array.from({ length: ${FEATURES} }, (_, j) => Math.sin(j));
+    const row = Float32Array.from({ length: ${setup.features} }, (_, j) => Math.sin(j));
     export default { async fetch(request, env) {
       const { label } = await env.AI.run('mlp', { input: row });
       return new Response(String(label.data[0]));
@@ -71,16 +77,25 @@ async function engineTarget(setup: Setup): Promise<Target> {
   for (let t = 0; t < TENANTS; t++) await call(t);
   return {
     call,
-    stats: () => ((engine.status().accel as { models: Record<string, { calls: number; batches: number }> }).models.mlp!),
+    stats: () => ((engine.status().accel as { models: Record<string, { calls: number; batches: number; device?: string }> }).models.mlp!),
     close: () => engine.close(),
   };
 }
 
 const WORKLOADS: Record<string, (setup: Setup) => Promise<Target>> = {
-  mlp: (s) => poolTarget(s, 'mlp', (i) => ({ input: { dtype: 'float32', shape: [1, FEATURES], data: ROWS[i % 64]!.slice().buffer } })),
+  mlp: (s) => {
+    const rows = rowsOf(s.features);
+    return poolTarget(s, 'mlp', (i) => ({ input: { dtype: 'float32', shape: [1, s.features], data: rows[i % 64]!.slice().buffer } }));
+  },
   embed: (s) => poolTarget(s, '@islet/embed-text', (i) => ({ text: { dtype: 'string', shape: [1], data: [TEXTS[i % 64]!] } })),
   'env-mlp': engineTarget,
 };
+
+/** Where the MLP ran: "auto"'s choice is marked, and so is a device asked for that was not to be had. */
+function deviceColumn(asked: string, ran = '?'): string {
+  if (asked === 'auto') return `${ran} (auto)`;
+  return ran === asked ? ran : `${ran} (${asked} failed)`;
+}
 
 type Measured = Awaited<ReturnType<typeof load>> & { meanBatch: number };
 
@@ -119,6 +134,8 @@ export async function benchAccel(args: string[]) {
       workers: { type: 'string' },
       'max-batch': { type: 'string', default: '32' },
       'max-wait-us': { type: 'string', default: '0' },
+      model: { type: 'string', default: 'mlp-bench' },
+      devices: { type: 'string', default: 'auto' },
       json: { type: 'string' },
     },
   });
@@ -129,57 +146,60 @@ export async function benchAccel(args: string[]) {
   const workloads = values.workloads.split(',');
   for (const w of workloads) if (!WORKLOADS[w]) throw new Error(`unknown workload "${w}" (known: ${Object.keys(WORKLOADS).join(', ')})`);
   const workers = values.workers ? Number(values.workers) : undefined;
+  const modelName = values.model as keyof typeof FIXTURE_MODELS;
+  if (!Object.hasOwn(FIXTURE_MODELS, modelName)) throw new Error(`unknown model "${values.model}" (known: ${Object.keys(FIXTURE_MODELS).join(', ')})`);
+  const devices = values.devices.split(',') as NonNullable<ModelConfig['device']>[];
   const batchOptions = { maxBatch: Number(values['max-batch']), maxWaitUs: Number(values['max-wait-us']) };
   const dir = await mkdtemp(path.join(tmpdir(), 'islet-bench-accel-'));
   const rows: Record<string, unknown>[] = [];
-  let device: string | undefined;
   let workerCount: number | undefined;
   try {
-    const { 'mlp-bench': mlpPath } = await writeFixtureModels(dir, ['mlp-bench']);
-    // Built-in models take the defaults; the bench's batch settings apply to the MLP.
-    const models = { mlp: { path: mlpPath, ...batchOptions } };
-    for (const workload of workloads) {
-      const targets = { on: await WORKLOADS[workload]!({ models, workers, batching: true }), off: await WORKLOADS[workload]!({ models, workers, batching: false }) };
-      try {
-        for (const callers of callerCounts) {
-          // On and off alternate, `rounds` times, and each reports its median round: slow drifts
-          // of a shared machine then stay out of the ratio.
-          const runs: Record<'on' | 'off', Measured[]> = { on: [], off: [] };
-          for (let round = 0; round < rounds; round++) {
-            for (const mode of ['on', 'off'] as const) {
-              if (warmupMs && round === 0) await load(targets[mode], callers, warmupMs);
-              runs[mode].push(await measure(targets[mode], callers, ms));
+    const { [modelName]: mlpPath } = await writeFixtureModels(dir, [modelName]);
+    const features = FIXTURE_MODELS[modelName].features;
+    for (const [d, device] of devices.entries()) {
+      // Built-in models take the defaults; the bench's batch settings and device apply to the MLP.
+      const models = { mlp: { path: mlpPath, device, ...batchOptions } };
+      // The embedder is JavaScript on the CPU whatever the MLP's device: measured once.
+      for (const workload of workloads.filter((w) => d === 0 || w !== 'embed')) {
+        const targets = { on: await WORKLOADS[workload]!({ models, features, workers, batching: true }), off: await WORKLOADS[workload]!({ models, features, workers, batching: false }) };
+        try {
+          for (const callers of callerCounts) {
+            // On and off alternate, `rounds` times, and each reports its median round: slow drifts
+            // of a shared machine then stay out of the ratio.
+            const runs: Record<'on' | 'off', Measured[]> = { on: [], off: [] };
+            for (let round = 0; round < rounds; round++) {
+              for (const mode of ['on', 'off'] as const) {
+                if (warmupMs && round === 0) await load(targets[mode], callers, warmupMs);
+                runs[mode].push(await measure(targets[mode], callers, ms));
+              }
             }
+            const [on, off] = [medianBy(runs.on, (r) => r.callsPerSec), medianBy(runs.off, (r) => r.callsPerSec)];
+            const row = {
+              workload,
+              // Where it ran: what "auto" chose, or the device asked for (after any fallback).
+              device: workload === 'embed' ? 'cpu' : deviceColumn(device, targets.on.stats().device),
+              callers,
+              'batched calls/s': on.callsPerSec,
+              'unbatched calls/s': off.callsPerSec,
+              speedup: +(on.callsPerSec / Math.max(1, off.callsPerSec)).toFixed(2),
+              'batched p50/p99 ms': `${on.p50Ms} / ${on.p99Ms}`,
+              'unbatched p50/p99 ms': `${off.p50Ms} / ${off.p99Ms}`,
+              'mean batch': on.meanBatch,
+            };
+            rows.push({ ...row, batched: on, unbatched: off });
+            console.error(JSON.stringify(row));
           }
-          const [on, off] = [medianBy(runs.on, (r) => r.callsPerSec), medianBy(runs.off, (r) => r.callsPerSec)];
-          const row = {
-            workload,
-            callers,
-            'batched calls/s': on.callsPerSec,
-            'unbatched calls/s': off.callsPerSec,
-            speedup: +(on.callsPerSec / Math.max(1, off.callsPerSec)).toFixed(2),
-            'batched p50/p99 ms': `${on.p50Ms} / ${on.p99Ms}`,
-            'unbatched p50/p99 ms': `${off.p50Ms} / ${off.p99Ms}`,
-            'mean batch': on.meanBatch,
-          };
-          rows.push({ ...row, batched: on, unbatched: off });
-          console.error(JSON.stringify(row));
+        } finally {
+          await Promise.all([targets.on.close(), targets.off.close()]);
         }
-      } finally {
-        await Promise.all([targets.on.close(), targets.off.close()]);
       }
     }
-    // What the machine gave the MLP, from a pool of the same settings.
-    const probe = new AccelPool({ models, workers });
-    await probe.ready;
-    device = (probe.status().models as Record<string, { device: string }>).mlp?.device;
-    workerCount = probe.workers;
-    await probe.close();
+    workerCount = workers ?? accelWorkers(availableParallelism());
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
   console.table(rows.map(({ batched: _b, unbatched: _u, ...row }) => row));
-  const report = { bench: 'accel', date: new Date().toISOString(), workers: workerCount, device, durationS: ms / 1000, rounds, ...batchOptions, rows };
+  const report = { bench: 'accel', date: new Date().toISOString(), workers: workerCount, model: modelName, durationS: ms / 1000, rounds, ...batchOptions, rows };
   return emitReport(report, values.json);
 }
 
