@@ -460,6 +460,8 @@ describe('flags', () => {
     for (const flag of ['--url', '--admin-token', '--json']) expect(tail.stdout).toContain(flag);
     const setup = runCli(['setup', '--help']);
     expect([setup.status, setup.stdout]).toEqual([0, expect.stringContaining('microVM')]);
+    expect(setup.stdout).toContain('islet setup gpu installs');
+    expect(runCli(['setup', 'gpux']).status).toBe(2);
     const version = runCli(['--version']);
     expect([version.status, version.stdout.trim()]).toEqual([0, JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version]);
   });

@@ -17,17 +17,25 @@ Commands:
   tail <name>    follow a function's logs live on a running server
   bench <url>    load-test an HTTP endpoint (or --fixture <name>): latency, errors, compare
   setup tiers    install what the container, gVisor and microVM tiers need from Debian (root, apt-get)
+  setup gpu      install what models need to reach this machine's GPU through WebGPU (root, apt-get)
 
 Run "islet <command> --help" for a command's options ("islet --version" for the version):
 ${[devHelp, serveHelp, benchHelp, tailHelp].map((h) => `  ${h.split('\n')[0]!.replace(/^Usage: /, '')}`).join('\n')}`;
 
-const setupHelp = `Usage: islet setup tiers
+const setupHelp = `Usage: islet setup tiers|gpu
 
-Installs from Debian (apt-get, as root) what the heavier isolation tiers need on this host:
-bubblewrap, runc and crun for the container tier, runsc for gVisor, and QEMU, a kernel, busybox
-and e2fsprogs for the microVM tier, whose guest image it then builds. What is already there is
-left alone; without root or apt-get it installs nothing and says so (it never fails), and a
-tier that lacks something stays unavailable, with islet saying why when a function asks for it.`;
+islet setup tiers installs from Debian (apt-get, as root) what the heavier isolation tiers need
+on this host: bubblewrap, runc and crun for the container tier, runsc for gVisor, and QEMU, a
+kernel, busybox and e2fsprogs for the microVM tier, whose guest image it then builds.
+
+islet setup gpu installs what ONNX models need to run on this machine's GPU through
+onnxruntime's WebGPU provider: the Vulkan loader (libvulkan1), and libglvnd0 for NVIDIA's
+driver. The GPU's own driver is the machine's business. On a machine without a GPU it does
+nothing.
+
+What is already there is left alone; without root or apt-get it installs nothing and says so
+(it never fails), and what lacks something stays unavailable, with islet saying why (a tier when a
+function asks for it; a GPU in /_islet/status, models then running on the CPU).`;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   dev,
@@ -38,9 +46,9 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       console.log(setupHelp);
       return;
     }
-    if (args.length !== 1 || args[0] !== 'tiers') throw new UsageError(`${setupHelp.split('\n')[0]}\nRun "islet setup --help" for what it does.`);
-    const { setupTiers } = await import('../engine/tiers/setup.ts');
-    await setupTiers();
+    if (args.length !== 1 || (args[0] !== 'tiers' && args[0] !== 'gpu')) throw new UsageError(`${setupHelp.split('\n')[0]}\nRun "islet setup --help" for what it does.`);
+    if (args[0] === 'gpu') (await import('../engine/accel/setup-gpu.ts')).setupGpu();
+    else await (await import('../engine/tiers/setup.ts')).setupTiers();
   },
   // Loaded on demand: autocannon and undici are not needed to serve.
   bench: async (args) => (await import('./bench/index.ts')).bench(args),

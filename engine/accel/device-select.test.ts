@@ -60,7 +60,8 @@ const fs = (files: Record<string, string>): ProbeFs => ({
 });
 const NVIDIA = { '/proc/driver/nvidia/version': 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15\nGCC 12' };
 /** /etc/ld.so.cache is binary; library names sit in it as plain text. */
-const LOADER = { '/etc/ld.so.cache': 'ld.so-1.7.0\0libvulkan.so.1\0/usr/lib/x86_64-linux-gnu/libvulkan.so.1\0' };
+const LOADER = { '/etc/ld.so.cache': 'ld.so-1.7.0\0libvulkan.so.1\0/usr/lib/x86_64-linux-gnu/libvulkan.so.1\0libGLdispatch.so.0\0' };
+const LOADER_ONLY = { '/etc/ld.so.cache': 'ld.so-1.7.0\0libvulkan.so.1\0/usr/lib/x86_64-linux-gnu/libvulkan.so.1\0' };
 
 describe('probeCuda', () => {
   it('needs both a driver and the CUDA provider library', () => {
@@ -77,13 +78,15 @@ describe('probeWebGpu', () => {
   it('needs the provider in onnxruntime\'s build, a GPU device and the Vulkan loader', () => {
     expect(probeWebGpu(false, fs({ ...NVIDIA, ...LOADER }), {})).toEqual({ usable: false, detail: 'this onnxruntime-node build has no WebGPU provider' });
     expect(probeWebGpu(true, fs(LOADER), {})).toEqual({ usable: false, detail: 'no GPU device (/dev/nvidiactl, /dev/dri/renderD*)' });
-    expect(probeWebGpu(true, fs(NVIDIA), {}).detail).toMatch(/550\.54\.15, but no Vulkan loader \(libvulkan\.so\.1: Debian's libvulkan1, and libglvnd0 for NVIDIA's driver\)/);
+    expect(probeWebGpu(true, fs(NVIDIA), {}).detail).toMatch(/550\.54\.15, but no libvulkan\.so\.1 or libGLdispatch\.so\.0 \(libvulkan1 and libglvnd0 from Debian\)$/);
+    // NVIDIA's Vulkan driver needs libglvnd too.
+    expect(probeWebGpu(true, fs({ ...NVIDIA, ...LOADER_ONLY }), {}).detail).toMatch(/, but no libGLdispatch\.so\.0 \(libglvnd0 from Debian\)$/);
     expect(probeWebGpu(true, fs({ ...NVIDIA, ...LOADER }), {})).toEqual({ usable: true, detail: 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15; Vulkan loader present' });
   });
 
   it('takes any render node as a GPU, and a loader found on LD_LIBRARY_PATH', () => {
     const machine = fs({ '/dev/dri/card0': '', '/dev/dri/renderD128': '', '/opt/vk/libvulkan.so.1': '' });
-    expect(probeWebGpu(true, machine, {}).detail).toBe("/dev/dri/renderD128, but no Vulkan loader (libvulkan.so.1: Debian's libvulkan1)");
+    expect(probeWebGpu(true, machine, {}).detail).toBe('/dev/dri/renderD128, but no libvulkan.so.1 (libvulkan1 from Debian)');
     expect(probeWebGpu(true, machine, { LD_LIBRARY_PATH: '/usr/local/lib::/opt/vk' })).toEqual({ usable: true, detail: '/dev/dri/renderD128; Vulkan loader present' });
     expect(probeWebGpu(true, fs({ '/dev/dri/card0': '', ...LOADER }), {}).usable).toBe(false);
   });

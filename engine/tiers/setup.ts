@@ -1,7 +1,7 @@
 // Installs what the heavier tiers need from Debian, and builds the microVM tier's guest image.
 // Idempotent and quick when everything is there; skips with a message (never fails) when it
 // cannot install: not root, or no apt-get.
-import { spawnSync } from 'node:child_process';
+import { aptInstall } from '../apt-install.ts';
 import { findExecutable } from './host-binaries.ts';
 import { guestImage, guestImageMissing } from './microvm/index.ts';
 
@@ -58,19 +58,7 @@ function installTierPackages(log: (line: string) => void): SetupResult {
     log(`islet setup: not installing ${packages.join(', ')}: ${why}; the ${missing.map(([t]) => t).join(', ')} tier tests will skip`);
     return { installed: [], alreadyThere, skipped: why };
   };
-  if (process.getuid?.() !== 0) return skip('not root');
-  const aptGet = findExecutable('apt-get');
-  if (!aptGet) return skip('no apt-get on this host');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync(aptGet, ['install', '-y', '-q', '--no-install-recommends', ...packages], { env, encoding: 'utf8' });
-  log(`islet setup: installing ${packages.join(', ')} with apt-get`);
-  let result = install();
-  if (result.status !== 0) {
-    // A fresh image often has no package lists yet.
-    spawnSync(aptGet, ['update', '-q'], { env, stdio: 'ignore' });
-    result = install();
-  }
-  if (result.status !== 0) return skip(`apt-get failed: ${(result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ')}`);
-  log(`islet setup: installed ${packages.join(', ')}`);
+  const result = aptInstall(packages, log);
+  if (!result.ok) return skip(result.why);
   return { installed: missing.map(([t]) => t), alreadyThere };
 }

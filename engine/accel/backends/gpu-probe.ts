@@ -36,10 +36,13 @@ export const realFs: ProbeFs = {
 export interface GpuProbe {
   usable: boolean;
   detail: string;
+  /** Libraries a GPU here lacks for WebGPU (what `islet setup gpu` installs). */
+  missing?: string[];
 }
 
 export const CUDA_PROVIDER_LIB = 'libonnxruntime_providers_cuda.so';
-const VULKAN_LOADER = 'libvulkan.so.1';
+export const VULKAN_LOADER = 'libvulkan.so.1';
+export const GLVND = 'libGLdispatch.so.0';
 
 function nvidiaDriver(fs: ProbeFs): string | undefined {
   const version = fs.readText('/proc/driver/nvidia/version');
@@ -66,9 +69,18 @@ export function probeWebGpu(bundled: boolean, fs: ProbeFs = realFs, env: NodeJS.
   // The dynamic loader finds libraries through its cache and LD_LIBRARY_PATH; the cache is a
   // binary file that holds each library's name as plain text.
   const dirs = (env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
-  const loader = fs.readText('/etc/ld.so.cache')?.includes(VULKAN_LOADER) || dirs.some((d) => fs.exists(path.join(d, VULKAN_LOADER)));
-  if (!loader) return { usable: false, detail: `${gpu}, but no Vulkan loader (${VULKAN_LOADER}: Debian's libvulkan1${driver ? ', and libglvnd0 for NVIDIA\'s driver' : ''})` };
+  const cache = fs.readText('/etc/ld.so.cache') ?? '';
+  const found = (lib: string) => cache.includes(lib) || dirs.some((d) => fs.exists(path.join(d, lib)));
+  // NVIDIA's Vulkan driver lives in its GLX library, which needs libglvnd's dispatcher: without
+  // it Dawn finds no adapter (seen on an H100).
+  const missing = [...(found(VULKAN_LOADER) ? [] : [VULKAN_LOADER]), ...(driver && !found(GLVND) ? [GLVND] : [])];
+  if (missing.length) return { usable: false, detail: `${gpu}, but no ${missing.join(' or ')} (${gpuPackages(missing).join(' and ')} from Debian)`, missing };
   return { usable: true, detail: `${gpu}; Vulkan loader present` };
+}
+
+/** What a GPU machine needs for WebGPU beyond its driver, as Debian packages (islet setup gpu). */
+export function gpuPackages(missing: string[]): string[] {
+  return missing.map((lib) => (lib === GLVND ? 'libglvnd0' : 'libvulkan1'));
 }
 
 /** The folder holding onnxruntime-node's native binding for this platform, if there is one. */
