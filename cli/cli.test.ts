@@ -328,6 +328,16 @@ describe('islet serve', () => {
     expect(names).toEqual(expect.arrayContaining(['hello', 'api', 'greeter']));
     expect(list.json().functions.find((f: { name: string }) => f.name === 'greeter').limits.cpuMs).toBe(20);
 
+    // A service binding over the admin API: the caller reaches hello in process, without the network.
+    const caller = await request(url, {
+      method: 'PUT', path: '/_islet/functions/caller', headers: auth,
+      body: JSON.stringify({ code: 'export default { fetch: (req: Request, env: any) => env.HELLO.fetch("https://hello/") }', services: { HELLO: 'hello' } }),
+    });
+    expect([caller.status, caller.json().services]).toEqual([201, { HELLO: 'hello' }]);
+    expect((await request(url, { host: 'caller.localhost' })).text).toBe((await request(url, { host: 'hello.localhost' })).text);
+    expect((await request(url, { method: 'PUT', path: '/_islet/functions/caller', headers: auth, body: JSON.stringify({ code: 'x', services: { HELLO: 'Not Valid' } }) })).status).toBe(400);
+    expect((await request(url, { method: 'DELETE', path: '/_islet/functions/caller', headers: auth })).status).toBe(204);
+
     expect((await request(url, { method: 'DELETE', path: '/_islet/functions/greeter', headers: auth })).status).toBe(204);
     expect((await request(url, { host: 'greeter.localhost' })).status).toBe(404);
     expect((await request(url, { method: 'DELETE', path: '/_islet/functions/greeter', headers: auth })).status).toBe(404);

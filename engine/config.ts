@@ -69,7 +69,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
   for (const [name, fn] of Object.entries(functions)) {
     const where = `${source}: function "${name}"`;
     if (!isObject(fn)) throw new ConfigError(`${where} must be an object`);
-    const { entry, code, limits: fnLimits, env, egress, crons, ai, tier, needs, ...extra } = fn;
+    const { entry, code, limits: fnLimits, env, egress, crons, ai, services, tier, needs, ...extra } = fn;
     unknownKeys(extra, where);
     if (entry !== undefined && typeof entry !== 'string') throw new ConfigError(`${where}: "entry" must be a path`);
     if (code !== undefined && typeof code !== 'string') throw new ConfigError(`${where}: "code" must be a string`);
@@ -84,6 +84,7 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
       ...(egress !== undefined && { egress: egress as FunctionConfig['egress'] }),
       ...(crons !== undefined && { crons: naming(where, () => checkCrons(crons)) }),
       ...(ai !== undefined && { ai: ai as FunctionConfig['ai'] }),
+      ...(services !== undefined && { services: services as FunctionConfig['services'] }),
       ...(tier !== undefined && { tier: tier as FunctionConfig['tier'] }),
       ...(needs !== undefined && { needs: needs as FunctionConfig['needs'] }),
     };

@@ -2,7 +2,7 @@
 // It owns the function table and nothing else: sandboxes come from a tier, HTTP from the gateway.
 import { totalmem } from 'node:os';
 import { AccelPool, checkModels, type AccelPoolOptions, type ModelConfig } from './accel/index.ts';
-import { aiHost, checkAiBinding, type AiBindingConfig, type ResolvedAiBinding } from './bindings/index.ts';
+import { aiHost, checkAiBinding, checkServices, withServices, type AiBindingConfig, type ResolvedAiBinding } from './bindings/index.ts';
 import { bundleEntry, bundleSource, stackMapper, type TenantBundle } from './bundle/index.ts';
 import { CacheStore } from './cache/index.ts';
 import { DeployOrder, type PendingDeploy } from './deploy-order.ts';
@@ -40,6 +40,8 @@ export interface FunctionConfig {
   crons?: string[];
   /** Gives the function env.AI (or the name in `binding`): calls into the accelerator pool. */
   ai?: AiBindingConfig;
+  /** Service bindings: env.NAME.fetch() calls the function named, in process ({"AUTH": "auth"}). */
+  services?: Record<string, string>;
   /** Which isolation tier runs it (default "isolate"); "auto" picks the cheapest that meets `needs`. */
   tier?: TierRequest;
   /** What the code needs from its sandbox, e.g. ["node-builtins"]. */
@@ -58,6 +60,7 @@ export interface FunctionInfo {
   crons: string[];
   entry?: string;
   ai?: ResolvedAiBinding;
+  services?: Record<string, string>;
   tier: TierName;
   needs: Need[];
 }
@@ -87,6 +90,7 @@ interface CheckedConfig {
   env: Record<string, unknown>;
   crons: string[];
   ai: ResolvedAiBinding | undefined;
+  services: Record<string, string> | undefined;
   fields: ReturnType<typeof checkTierFields>;
   tier: IsolationTier;
   tierReason: string;
@@ -134,6 +138,11 @@ export interface EngineOptions {
   sched?: SchedOverrides;
   /** All functions' Cache API storage together, in MB (default DEFAULT_CACHE_MAX_MB); each function also has its `cacheMb`. */
   cacheMaxMb?: number;
+  /**
+   * Asked when a service binding names a function this engine does not hold (islet serve
+   * --workers: it is on another engine process); resolves once it is deployed here, or false.
+   */
+  placeService?: (name: string) => Promise<boolean>;
 }
 
 /** What the engine has done with isolates since it started. */
@@ -142,6 +151,7 @@ export type EngineStats = ResidencyStats;
 interface FunctionSlot extends ResidentSlot {
   crons: string[];
   ai?: ResolvedAiBinding;
+  services?: Record<string, string>;
   limits: Limits;
   env: Record<string, unknown>;
   entry?: string;
@@ -190,6 +200,7 @@ export class Engine {
   readonly #outbounds = new Map<string, OutboundFetch>();
   readonly #crons = new CronTriggers();
   readonly #sweepTimer: NodeJS.Timeout;
+  readonly #placeService: EngineOptions['placeService'];
   readonly #sched: Scheduler;
   readonly #monitor = new ResourceMonitor();
   /** Prometheus metrics (GET /_islet/metrics). */
@@ -248,6 +259,7 @@ export class Engine {
       logger: this.logger,
       prewarm: (slot) => this.#sched.warm((slot as FunctionSlot).fn),
     });
+    this.#placeService = options.placeService;
     this.#sweepTimer = setInterval(() => this.sweep(), options.keepAliveSweepMs ?? 1000);
     this.#sweepTimer.unref();
   }
@@ -266,6 +278,7 @@ export class Engine {
     const env = checkEnv(config.env);
     const crons = checkCrons(config.crons);
     const ai = checkAiBinding(config.ai, env, `function "${name}"`);
+    const services = checkServices(config.services, (binding) => Object.hasOwn(env, binding) || binding === ai?.binding, `function "${name}"`);
     if ((config.code === undefined) === (config.entry === undefined)) {
       throw new ConfigError(`function "${name}" needs exactly one of "code" or "entry"`);
     }
@@ -274,7 +287,7 @@ export class Engine {
     const { tier, reason: tierReason } = chooseTier(fields.tier, fields.needs, this.#tiers);
     const pending = this.#deploys.start(name);
     try {
-      return await this.#deploy(name, config, options, pending, { limits, env, crons, ai, fields, tier, tierReason });
+      return await this.#deploy(name, config, options, pending, { limits, env, crons, ai, services, fields, tier, tierReason });
     } catch (err) {
       this.#deploys.failed(name, pending);
       throw err;
@@ -283,7 +296,7 @@ export class Engine {
 
   /** The rest of deploy(), with `config` checked: bundle, boot, and take effect unless superseded. */
   async #deploy(name: string, config: FunctionConfig, options: DeployOptions, pending: PendingDeploy, checked: CheckedConfig): Promise<DeployResult> {
-    const { limits, env, crons, ai, fields, tier, tierReason } = checked;
+    const { limits, env, crons, ai, services, fields, tier, tierReason } = checked;
 
     const nodeBuiltins = tier.capabilities.accepts.includes('node-builtins');
     const packagesAtRunTime = fields.needs.includes('native');
@@ -310,7 +323,9 @@ export class Engine {
       limits,
       env,
       log: this.#tenantLog(name),
-      outbound: this.#outbound(config.egress),
+      // Subrequests: service bindings to the functions they name, the rest to the network.
+      outbound: services ? withServices(this.#outbound(config.egress), services, (target, request) => this.#callService(target, request)) : this.#outbound(config.egress),
+      ...(services && { services: Object.keys(services) }),
       // The isolate names the bundle file:///<name>.js (see IsolateSandbox.specialise).
       mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,
       ...(ai && { ai: aiHost(name, ai, this.#accelPool(), limits.wallMs) }),
@@ -339,7 +354,7 @@ export class Engine {
     const fn = this.#sched.add(name, limits);
     if (sandbox) fn.replicas.add(sandbox);
     const slot: FunctionSlot = {
-      name, limits, env, crons, ai, entry: config.entry, spec, tier, needs: fields.needs, fn, replicas: fn.replicas, lastUseMs: Date.now(),
+      name, limits, env, crons, ai, services, entry: config.entry, spec, tier, needs: fields.needs, fn, replicas: fn.replicas, lastUseMs: Date.now(),
       meter: this.metrics.meter(name), log: this.logger.child({ fn: name }),
       served: (response, err, started) => this.#served(slot, response, err, started),
     };
@@ -531,6 +546,12 @@ export class Engine {
     }
   }
 
+  /** A service binding's call: in this engine, after asking for the function to be placed here if it is not. */
+  async #callService(target: string, request: Request): Promise<Response> {
+    if (!this.#functions.has(target) && this.#placeService) await this.#placeService(target).catch(() => false);
+    return this.fetch(target, request);
+  }
+
   errorResponse(err: unknown, name: string | undefined): Response {
     if (err instanceof TenantExceptionError) {
       // In dev the stack is the message, so a terminal shows it as lines, not as an escaped field.
@@ -614,6 +635,7 @@ export class Engine {
     const info: FunctionInfo = { name: slot.name, limits: slot.limits, env: Object.keys(slot.env), crons: slot.crons, tier: slot.tier.name, needs: slot.needs };
     if (slot.entry) info.entry = slot.entry;
     if (slot.ai) info.ai = slot.ai;
+    if (slot.services) info.services = slot.services;
     return info;
   }
 

@@ -56,3 +56,11 @@ export interface AiError extends Error {
 export interface Ai {
   run(model: string, inputs: Record<string, AiInput>, options?: AiRunOptions): Promise<Record<string, AiTensor>>;
 }
+
+/**
+ * A service binding (`"services": { "AUTH": "auth" }` in the config gives `env.AUTH`): fetch()
+ * calls the function bound, in the same engine, without the network. It is a subrequest.
+ */
+export interface Fetcher {
+  fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
+}

@@ -68,10 +68,11 @@ export class ResponseBytes {
 
 /**
  * Runs one subrequest; `signal` cancels it (the tenant aborted, or its isolate went away), and
- * `held` bounds the response bytes its sandbox's subrequests hold together. `connectSocket`, where
+ * `held` bounds the response bytes its sandbox's subrequests hold together; `service` names the
+ * caller's service binding it goes through, if it does (bindings/service-binding.ts). `connectSocket`, where
  * given, opens a WebSocket under the same policy (outbound-websocket.ts); without it, none opens.
  */
-export type OutboundFetch = ((request: OutboundRequest, signal?: AbortSignal, held?: ResponseBytes) => Promise<OutboundResponse>) & {
+export type OutboundFetch = ((request: OutboundRequest, signal?: AbortSignal, held?: ResponseBytes, service?: string) => Promise<OutboundResponse>) & {
   connectSocket?: ConnectOutboundSocket;
 };
 
@@ -96,7 +97,9 @@ export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch 
   const lookup = egressLookup(allowPrivate);
   const agent = new Agent({ connect: { lookup } });
 
-  const outbound: OutboundFetch = async (request, cancel, held) => {
+  const outbound: OutboundFetch = async (request, cancel, held, service) => {
+    // Service bindings are routed before the network (bindings/service-binding.ts).
+    if (service !== undefined) throw new EgressError(`fetch: this function has no service binding "${service}"`);
     // One controller and one timer, both let go when the call ends: AbortSignal.timeout() and
     // AbortSignal.any() are kept alive by Node until the timeout fires, with undici's listener on
     // them (~1.5 KB a subrequest for 30 s after it finished: 200 MB at 5,000 subrequests a second).
@@ -194,7 +197,7 @@ export async function readBody(res: { body: AsyncIterable<Uint8Array> & { cancel
   return joinBytes(chunks, size).buffer;
 }
 
-function pairs(flat: string[]): [string, string][] {
+export function pairs(flat: string[]): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
   return out;

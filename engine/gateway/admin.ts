@@ -58,7 +58,7 @@ export function adminApi(engine: Engine, token: string | undefined, onWrite?: Ad
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       return problem(c, 400, 'bad_request', 'the body must be a JSON object');
     }
-    const { code, limits, env, egress, crons, ai, tier, needs, ...rest } = body as Record<string, unknown>;
+    const { code, limits, env, egress, crons, ai, services, tier, needs, ...rest } = body as Record<string, unknown>;
     const unknownKeys = Object.keys(rest);
     if (unknownKeys.length) return problem(c, 400, 'bad_request', `unknown field(s): ${unknownKeys.join(', ')}`);
     if (typeof code !== 'string') return problem(c, 400, 'bad_request', '"code" (the module source, a string) is required');
@@ -69,6 +69,7 @@ export function adminApi(engine: Engine, token: string | undefined, onWrite?: Ad
       egress: egress as Record<string, unknown> | undefined,
       crons: crons as string[] | undefined,
       ai: ai as Record<string, unknown> | undefined,
+      services: services as Record<string, string> | undefined,
       tier: tier as FunctionConfig['tier'],
       needs: needs as FunctionConfig['needs'],
     };

@@ -18,6 +18,8 @@ export interface EngineEvents {
   adminWrite(engine: EngineProcess, name: string, config: FunctionConfig | undefined): void;
   /** The bundle an `entry` function of the config loaded from. */
   bundled(name: string, bundle: TenantBundle): void;
+  /** A service binding in this engine names `name`, which it does not hold: place it here; resolves whether it is. */
+  place(engine: EngineProcess, name: string): Promise<boolean>;
 }
 
 const WORKER = fileURLToPath(ownFile('./engine-worker', import.meta.url));
@@ -67,6 +69,7 @@ export class EngineProcess {
         else if (m.t === 'deployed') options.events.adminWrite(this, m.name, m.config);
         else if (m.t === 'removed') options.events.adminWrite(this, m.name, undefined);
         else if (m.t === 'bundled') options.events.bundled(m.name, m.bundle);
+        else if (m.t === 'place') void options.events.place(this, m.name).catch(() => false).then((ok) => this.send({ t: 'placed', id: m.id, ok }));
         else if (m.t === 'done') {
           this.#pending.get(m.id)?.resolve(m.errors);
           this.#pending.delete(m.id);

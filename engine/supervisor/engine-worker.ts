@@ -44,7 +44,22 @@ process.on('message', (m: ToEngine, handle?: Socket) => {
   else if (m.t === 'undeploy') void engine!.undeploy(m.name).then(() => send({ t: 'done', id: m.id, errors: {} }));
   else if (m.t === 'drain') void drain(m.graceMs);
   else if (m.t === 'ping') send({ t: 'done', id: m.id, errors: {} });
+  else if (m.t === 'placed') {
+    placing.get(m.id)?.(m.ok);
+    placing.delete(m.id);
+  }
 });
+
+/** Functions this engine asked the supervisor to place here (a service binding's target), by request id. */
+const placing = new Map<number, (ok: boolean) => void>();
+let nextPlace = 1;
+function place(name: string): Promise<boolean> {
+  const id = nextPlace++;
+  return new Promise((resolve) => {
+    placing.set(id, resolve);
+    send({ t: 'place', id, name });
+  });
+}
 // The supervisor is gone (it was killed): nobody can reach this process any more.
 process.on('disconnect', () => void drain(0));
 process.on('SIGTERM', () => void drain(10_000));
@@ -54,7 +69,9 @@ send({ t: 'up' });
 async function start(m: EngineStart): Promise<void> {
   const { containerRuntime, ...settings } = m.engine ?? {};
   logger = createLogger();
-  engine = new Engine({ ...settings, tiers: hostTiers({ containerRuntime }), logger });
+  // With several engines a function's service binding may name one placed on another engine:
+  // the supervisor places it here too, and the call stays in process.
+  engine = new Engine({ ...settings, tiers: hostTiers({ containerRuntime }), logger, placeService: place });
   // Make the runtime snapshot and fill the template pool now, not when the first function
   // arrives: a standby engine is then ready to take over in the time it takes to bundle.
   await engine.deploy(WARM_UP, { code: 'export default { fetch: () => new Response(null) }' });

@@ -46,7 +46,9 @@ export type ToEngine =
   | { t: 'undeploy'; id: number; name: string }
   | { t: 'drain'; graceMs: number }
   /** Answered with `done` at once: the engine is alive and its event loop turns. */
-  | { t: 'ping'; id: number };
+  | { t: 'ping'; id: number }
+  /** Answer to `place` `id`: whether the function is now deployed in this engine. */
+  | { t: 'placed'; id: number; ok: boolean };
 
 export type FromEngine =
   | { t: 'up' }
@@ -60,4 +62,9 @@ export type FromEngine =
   /** Requests finished and isolates disposed: the SIGKILL that follows is the engine's own exit. */
   | { t: 'drained' }
   /** Answer to deploy/undeploy `id`: per function, the error message if it failed. */
-  | { t: 'done'; id: number; errors: Record<string, string> };
+  | { t: 'done'; id: number; errors: Record<string, string> }
+  /**
+   * A service binding here names a function this engine does not hold: deploy it here too (it is
+   * placed beside its caller, as a spill is), answered with `placed`.
+   */
+  | { t: 'place'; id: number; name: string };

@@ -366,6 +366,26 @@ describe('supervisor', () => {
     expect((await request(url, { method: 'PUT', path: '/_islet/functions/late', headers: auth, body: JSON.stringify({ code: COUNTER }) })).status).toBe(201);
     for (let i = 1; i <= 4; i++) expect((await request(url, { host: 'late.localhost' })).text).toBe(String(i));
   });
+  it('with --workers 2, a service binding reaches its function on the other engine: it is placed beside the caller, and kept up to date', async () => {
+    const callers = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8'];
+    const caller = { code: 'export default { fetch: async (r, env) => new Response(await (await env.T.fetch("https://target/")).text()) }', services: { T: 'target' } };
+    const { url } = await serve({ ...Object.fromEntries(callers.map((n) => [n, caller])), target: { code: 'export default { fetch: () => new Response("v1") }' } }, ['--workers', '2']);
+    const before = await status(url);
+    expect(before.engines[0].functions + before.engines[1].functions).toBe(callers.length + 1);
+    // Eight callers over two engines: some live away from target (all on one engine: 1 in 256).
+    for (const name of callers) expect((await request(url, { host: `${name}.localhost` })).text).toBe('v1');
+    const after = await status(url);
+    expect(after.engines[0].functions + after.engines[1].functions).toBe(callers.length + 2);
+    // A redeploy of the target reaches its copy beside the callers too.
+    expect((await request(url, { method: 'PUT', path: '/_islet/functions/target', headers: auth, body: JSON.stringify({ code: 'export default { fetch: () => new Response("v2") }' }) })).status).toBe(200);
+    for (let waited = 0; waited < 3_000; waited += 50) {
+      const seen = await Promise.all(callers.map(async (name) => (await request(url, { host: `${name}.localhost` })).text));
+      if (seen.every((t) => t === 'v2')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const name of callers) expect((await request(url, { host: `${name}.localhost` })).text).toBe('v2');
+  });
+
   it('in proxy mode, one tenant\'s many slow requests wait in its engine\'s fair queue, not ahead of everyone in the supervisor', async () => {
     const { url } = await serve({
       slow: { code: SLOWER.replace('5000', '3000'), limits: { maxReplicas: 1 } },

@@ -64,6 +64,8 @@ export class Supervisor {
   /** Per function, the slots it is deployed on beyond its home (where it spilled). */
   readonly #spilled = new Map<string, Set<number>>();
   readonly #spilling = new Set<string>();
+  /** Service-binding placements under way, by "function@slot". */
+  readonly #besides = new Map<string, Promise<boolean>>();
   readonly #placementHooks = new Set<(name: string, slot: number) => Promise<void>>();
   /** Engines being asked whether they are alive after a connection to them broke. */
   readonly #checking = new WeakSet<EngineProcess>();
@@ -232,6 +234,7 @@ export class Supervisor {
       const config = this.table.get(name);
       if (config?.entry !== undefined && config.bundle === undefined) this.table.set(name, { ...config, bundle });
     },
+    place: (engine, name) => this.#placeBeside(name, engine),
   };
 
   /** With handoff, the engine answers status and metrics itself: it needs the supervisor's part. */
@@ -345,21 +348,44 @@ export class Supervisor {
     // Requests keep going home until the copy is loaded.
     void this.engineOf(index)
       .then(async (e) => {
-        const errors = await e.deploy([[fn, config]]);
-        // The slot's engine changed meanwhile (recycled, crashed): the next overload tries again.
-        if (errors[fn] || this.table.get(fn) !== config || this.#slots[index]!.engine !== e) return;
-        // Bounded: a follower that cannot open its stream must not keep the function from spilling.
-        const hooks = Promise.allSettled([...this.#placementHooks].map((hook) => hook(fn, index)));
-        await Promise.race([hooks, new Promise((r) => setTimeout(r, PLACEMENT_HOOK_MS).unref())]);
-        if (this.table.get(fn) !== config || this.#slots[index]!.engine !== e) return;
-        let set = this.#spilled.get(fn);
-        if (!set) this.#spilled.set(fn, (set = new Set()));
-        set.add(index);
-        this.logger.info({ fn, engine: index }, 'function spilled to a second engine');
+        if (await this.#placeOn(fn, config, index, e)) this.logger.info({ fn, engine: index }, 'function spilled to a second engine');
       })
       // An engine that went away mid-deploy: the function simply did not spill this time.
       .catch(() => {})
       .finally(() => this.#spilling.delete(fn));
+  }
+
+  /**
+   * A service binding on `engine` names `fn`, which that engine does not hold: deploy it there,
+   * placed as a spill is (redeploys, removals and the engine's replacements keep it there), so
+   * the call stays in process. Resolves whether it is there.
+   */
+  #placeBeside(fn: string, engine: EngineProcess): Promise<boolean> {
+    const config = this.table.get(fn);
+    const index = this.#slots.findIndex((s) => s.engine === engine);
+    if (!config || index < 0) return Promise.resolve(false);
+    const key = `${fn}@${index}`;
+    let placing = this.#besides.get(key);
+    if (!placing) {
+      placing = this.#placeOn(fn, config, index, engine).finally(() => this.#besides.delete(key));
+      this.#besides.set(key, placing);
+    }
+    return placing;
+  }
+
+  /** Deploys `fn` on slot `index`'s engine `e` and adds the slot to its placements; false if that did not hold. */
+  async #placeOn(fn: string, config: FunctionConfig, index: number, e: EngineProcess): Promise<boolean> {
+    const errors = await e.deploy([[fn, config]]);
+    // The slot's engine changed meanwhile (recycled, crashed), or the function did: not placed.
+    if (errors[fn] || this.table.get(fn) !== config || this.#slots[index]!.engine !== e) return false;
+    // Bounded: a follower that cannot open its stream must not keep the function from its place.
+    const hooks = Promise.allSettled([...this.#placementHooks].map((hook) => hook(fn, index)));
+    await Promise.race([hooks, new Promise((r) => setTimeout(r, PLACEMENT_HOOK_MS).unref())]);
+    if (this.table.get(fn) !== config || this.#slots[index]!.engine !== e) return false;
+    let set = this.#spilled.get(fn);
+    if (!set) this.#spilled.set(fn, (set = new Set()));
+    if (index !== this.ring.home(fn)) set.add(index);
+    return true;
   }
 
   /**

@@ -61,6 +61,8 @@ export interface SandboxSpec {
   mapStack?: (stack: string) => string;
   /** The host end of the function's AI binding, when it has one (env[ai.binding]). */
   ai?: AiHost;
+  /** Its service bindings' names: the runtime gives each an env entry whose fetch() goes through `outbound`. */
+  services?: string[];
   /** The function's Cache API storage (caches.default, caches.open), looked up at each call: none once undeployed. */
   cache?: () => FunctionCache | undefined;
   /**

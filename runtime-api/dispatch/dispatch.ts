@@ -4,6 +4,7 @@
 // Why batches: each host→isolate call is a hop between threads, which costs more than a hello
 // handler itself. One call per batch, and one answer for every response that is ready before the
 // batch's microtasks run dry, makes the hop cost per batch instead of per request.
+import { Fetcher } from '../bindings/service.ts';
 import { Ai, type AiLimits } from '../bindings/ai.ts';
 import { host } from '../host/host-calls.ts';
 import { DOMException, Event, Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream, responseWebSocket } from '../web/index.ts';
@@ -49,17 +50,26 @@ const BATCH_MICROTASK_TURNS = 64;
 
 /**
  * Binds the tenant's module; `aiBinding` names the env entry that gets env.AI, if it has one,
- * held to `aiLimits`.
+ * held to `aiLimits`, and each of `services` an env entry whose fetch() calls the function bound.
  */
-export function setTenant(namespace: Record<string, unknown>, tenantEnv: Record<string, unknown>, aiBinding: string | null = null, aiLimits: AiLimits | null = null): void {
+export function setTenant(
+  namespace: Record<string, unknown>,
+  tenantEnv: Record<string, unknown>,
+  aiBinding: string | null = null,
+  aiLimits: AiLimits | null = null,
+  services: string[] | null = null,
+): void {
   const chosen = tenantHandler<ExportedHandler>(namespace.default, serviceWorker);
   handler = chosen.handler;
-  if (aiBinding !== null && aiLimits !== null) tenantEnv[aiBinding] = new Ai(aiLimits);
+  const made: Record<string, unknown> = {};
+  if (aiBinding !== null && aiLimits !== null) made[aiBinding] = new Ai(aiLimits);
+  for (const binding of services ?? []) made[binding] = new Fetcher(binding);
+  Object.assign(tenantEnv, made);
   env = Object.freeze(tenantEnv);
   // A service-worker script reads its bindings as globals: the ones exposed before it ran, and
-  // env.AI. A module's are its env argument only.
+  // those made here. A module's are its env argument only.
   if (!chosen.listening) takeBackBindings(exposed);
-  else if (aiBinding !== null) exposeBindings({ [aiBinding]: tenantEnv[aiBinding] });
+  else if (Object.keys(made).length) exposeBindings(made);
   exposed = [];
 }
 

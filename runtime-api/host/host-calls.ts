@@ -16,8 +16,11 @@ export interface HostCalls {
   taskDone(id: number): void;
   /** UTS #46 ToASCII with the URL standard's options; null on failure. */
   domainToASCII(domain: string): string | null;
-  /** Start subrequest `id`; the host answers through the runtime's settleFetch. */
-  startFetch(id: number, method: string, url: string, headers: string[], body: ArrayBuffer | null, redirect: string): void;
+  /**
+   * Start subrequest `id`; the host answers through the runtime's settleFetch. `service` names
+   * the service binding it goes through (env.NAME.fetch), or is null for the network.
+   */
+  startFetch(id: number, method: string, url: string, headers: string[], body: ArrayBuffer | null, redirect: string, service: string | null): void;
   /** Cancel subrequest `id`. */
   abortFetch(id: number): void;
   /**

@@ -13,7 +13,15 @@ const pending = new PendingCalls<Response>();
 // on the host.
 const MAX_PENDING = 256;
 
-export async function fetch(input: unknown, init?: unknown): Promise<Response> {
+export function fetch(input: unknown, init?: unknown): Promise<Response> {
+  return fetchThrough(null, input, init);
+}
+
+/**
+ * fetch(), to the network (`service` null) or through the function's service binding `service`
+ * (env.NAME.fetch, bindings/service.ts): the host then hands the request to the function bound.
+ */
+export async function fetchThrough(service: string | null, input: unknown, init?: unknown): Promise<Response> {
   const request = new Request(input as never, init as never);
   // Fetch §5.6 fetch() steps 2-4: the request's signal, which follows init.signal or the input
   // Request's. Its source aborts exactly when it does, and needs no dependent signal made.
@@ -22,7 +30,7 @@ export async function fetch(input: unknown, init?: unknown): Promise<Response> {
   // Fetch would check the response against it; unchecked, it would promise what nobody verified.
   if (request.integrity !== '') throw new TypeError('fetch: integrity metadata is not checked here; the integrity option must be empty');
   // Fetch §4.2: a data: URL is answered here, from the URL itself: no subrequest, no host.
-  if (request.url.startsWith('data:')) {
+  if (service === null && request.url.startsWith('data:')) {
     const data = processDataUrl(request.url);
     if (data === null) throw new TypeError('fetch failed: the data: URL is invalid');
     const { body } = data;
@@ -32,12 +40,15 @@ export async function fetch(input: unknown, init?: unknown): Promise<Response> {
   }
   if (pending.size >= MAX_PENDING) throw new TypeError(`fetch: more than ${MAX_PENDING} subrequests are already pending`);
   // Workers: a fetch() asking to upgrade to a WebSocket answers with the socket to accept.
-  if (asksForWebSocket(request.method, request.headers.get('upgrade'))) return connectSocket(request.url, [...headersToFlat(request.headers)], signal ?? undefined);
+  if (asksForWebSocket(request.method, request.headers.get('upgrade'))) {
+    if (service !== null) throw new TypeError(`${service}.fetch: WebSockets through a service binding are not supported`);
+    return connectSocket(request.url, [...headersToFlat(request.headers)], signal ?? undefined);
+  }
   const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
   return pending.start(
     signal ?? undefined,
-    (id) => host().startFetch(id, request.method, request.url, [...headersToFlat(request.headers)], body, request.redirect),
+    (id) => host().startFetch(id, request.method, request.url, [...headersToFlat(request.headers)], body, request.redirect, service),
     (id) => host().abortFetch(id),
   );
 }

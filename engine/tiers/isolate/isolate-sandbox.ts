@@ -243,7 +243,7 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((id: number) => this.#onTaskDone(id), { ignored: true }),
       new ivm.Callback((domain: string) => domainToASCII(String(domain)) || null),
       new ivm.Callback(
-        (id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string) => this.#startFetch(id, method, url, headers, body, redirect),
+        (id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string, service: unknown) => this.#startFetch(id, method, url, headers, body, redirect, service),
         { ignored: true },
       ),
       new ivm.Callback((id: number) => this.#abortFetch(id), { ignored: true }),
@@ -298,7 +298,13 @@ export class IsolateSandbox implements Sandbox {
       // A script in service-worker syntax reads its bindings as globals from its first line.
       if (Object.keys(spec.env).length > 0) await runtime.exposeBindings.apply(undefined, [new ivm.ExternalCopy(spec.env).copyInto()]);
       const exported = spec.format === 'script' ? await this.#runScript(spec, codeCache) : await this.#evaluateModule(spec);
-      await runtime.setTenant.apply(undefined, [exported, new ivm.ExternalCopy(spec.env).copyInto(), spec.ai?.binding ?? null, spec.ai ? new ivm.ExternalCopy(aiLimits(spec.ai.maxPending)).copyInto() : null]);
+      await runtime.setTenant.apply(undefined, [
+        exported,
+        new ivm.ExternalCopy(spec.env).copyInto(),
+        spec.ai?.binding ?? null,
+        spec.ai ? new ivm.ExternalCopy(aiLimits(spec.ai.maxPending)).copyInto() : null,
+        spec.services ? new ivm.ExternalCopy(spec.services).copyInto() : null,
+      ]);
       this.#cpuAnsweredNs = this.#readCpuNs();
     } catch (err) {
       // Killed by a limit while its top level ran (after a top-level await, on the meter): say which.
@@ -678,7 +684,7 @@ export class IsolateSandbox implements Sandbox {
     return undefined;
   }
 
-  #startFetch(id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string): void {
+  #startFetch(id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string, service: unknown): void {
     if (!this.alive || !this.#spec || this.#subrequests.has(id)) return;
     const refused = this.#subrequestRefusal();
     if (refused !== undefined) return this.#settleFetch([id, false, 0, refused, [], null, []]);
@@ -688,7 +694,7 @@ export class IsolateSandbox implements Sandbox {
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
     this.#spec
-      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode }, cancel.signal, this.#responseBytes)
+      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode }, cancel.signal, this.#responseBytes, typeof service === 'string' ? service : undefined)
       .then(
         (res) => {
           this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls]);

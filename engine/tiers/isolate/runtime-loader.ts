@@ -6,7 +6,7 @@ import { runtimeScript } from '../../bundle/index.ts';
 
 export interface RuntimeEntry {
   init: ivm.Reference<(...args: unknown[]) => void>;
-  setTenant: ivm.Reference<(namespace: unknown, env: unknown, aiBinding: string | null, aiLimits: unknown) => void>;
+  setTenant: ivm.Reference<(namespace: unknown, env: unknown, aiBinding: string | null, aiLimits: unknown, services: unknown) => void>;
   dispatchBatch: ivm.Reference<(batch: unknown[], seq: number, settledUpTo: number) => Promise<unknown[]>>;
   answersOf: ivm.Reference<(seq: number) => unknown[] | undefined>;
   fireDueTimer: ivm.Reference<() => void>;

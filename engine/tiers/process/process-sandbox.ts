@@ -273,7 +273,7 @@ export class ProcessSandbox implements Sandbox {
     // A function whose code names HTMLRewriter has lol-html compiled while it loads (~30–50 ms),
     // under startupCpuMs rather than a request's limit: the sandbox is told, not made to read it again.
     const htmlRewriter = spec.code.includes('HTMLRewriter');
-    await this.#step('load', () => this.#send({ t: 'load', file, name: spec.name, env: spec.env, htmlRewriter }, code), {
+    await this.#step('load', () => this.#send({ t: 'load', file, name: spec.name, env: spec.env, services: spec.services ?? [], htmlRewriter }, code), {
       wallMs: spec.limits.wallMs,
       cpuMs: spec.limits.startupCpuMs,
     });
@@ -591,7 +591,7 @@ export class ProcessSandbox implements Sandbox {
     this.#subrequests.set(id, cancel);
     this.#meter!.poke();
     this.#spec!
-      .outbound({ method: String(head.method), url: String(head.url), headers, body: toArrayBuffer(body), redirect }, cancel.signal, this.#responseBytes)
+      .outbound({ method: String(head.method), url: String(head.url), headers, body: toArrayBuffer(body), redirect }, cancel.signal, this.#responseBytes, typeof head.service === 'string' ? head.service : undefined)
       .then(
         (res) => {
           // Held until the channel has taken it: a sandbox that stops reading leaves it in the

@@ -115,7 +115,8 @@ async function load(head: FrameHead, code: Uint8Array | null): Promise<void> {
   }
   moduleUrl = pathToFileURL(String(head.file)).href;
   shownUrl = `file:///${String(head.name)}.js`;
-  env = Object.freeze(head.env as Record<string, unknown>);
+  const services = Array.isArray(head.services) ? head.services.map(String) : [];
+  env = Object.freeze({ ...(head.env as Record<string, unknown>), ...Object.fromEntries(services.map((b) => [b, new Fetcher(b)])) });
   // A script in service-worker syntax reads its bindings as globals from its first line; a
   // module's are taken away again once it turns out to be one.
   const exposed = exposeBindings(env);
@@ -354,8 +355,25 @@ async function runScheduled(head: FrameHead): Promise<void> {
   }
 }
 
-/** fetch() inside the sandbox: the host makes the request, under the function's egress policy. */
-async function hostFetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
+/** A service binding (env.AUTH): its fetch() goes to the function bound, through the host. */
+class Fetcher {
+  readonly #binding: string;
+  constructor(binding: string) {
+    this.#binding = binding;
+  }
+  fetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
+    return hostFetch(input, init, this.#binding);
+  }
+  get [Symbol.toStringTag](): string {
+    return 'Fetcher';
+  }
+}
+
+/**
+ * fetch() inside the sandbox: the host makes the request, under the function's egress policy, or
+ * hands it to the function bound to `service` (a service binding's fetch).
+ */
+async function hostFetch(input: Request | string | URL, init?: RequestInit, service?: string): Promise<Response> {
   // Workers send a stream body without asking for `duplex: 'half'`, which Node's Request demands.
   const needsDuplex = init?.body instanceof ReadableStream && !('duplex' in init);
   const request = new Request(input, needsDuplex ? { ...init, duplex: 'half' } as RequestInit : init);
@@ -363,6 +381,7 @@ async function hostFetch(input: Request | string | URL, init?: RequestInit): Pro
   request.signal.throwIfAborted();
   // Workers: a fetch() asking to upgrade to a WebSocket answers with the socket to accept.
   if (asksForWebSocket(request.method, request.headers.get('upgrade'))) {
+    if (service !== undefined) throw new TypeError(`${service}.fetch: WebSockets through a service binding are not supported`);
     const [socket, socketId] = webSockets.outbound();
     try {
       const { head, body } = await hostCall({ t: 'ws-connect', url: request.url, headers: flatHeaders(request.headers), socket: socketId }, null, request.signal);
@@ -374,7 +393,7 @@ async function hostFetch(input: Request | string | URL, init?: RequestInit): Pro
     }
   }
   const body = request.body ? new Uint8Array(await request.arrayBuffer()) : null;
-  const { head, body: resBody } = await hostCall({ t: 'fetch', method: request.method, url: request.url, headers: flatHeaders(request.headers), redirect: request.redirect }, body, request.signal);
+  const { head, body: resBody } = await hostCall({ t: 'fetch', method: request.method, url: request.url, headers: flatHeaders(request.headers), redirect: request.redirect, ...(service !== undefined && { service }) }, body, request.signal);
   return responseOf(head, resBody, request.url, null);
 }
 

@@ -1,0 +1,106 @@
+// Service bindings end to end inside real sandboxes: one function's env.AUTH.fetch() reaches
+// another function of the engine, on the isolate tier and in a process sandbox, with its answer,
+// its errors and the caller's subrequest bounds.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.ts';
+import { Engine } from '../index.ts';
+
+let engine: Engine;
+
+// The function bound: answers what it was asked, with two cookies and a status of its own.
+const AUTH = `export default { async fetch(request) {
+  const body = await request.text();
+  const headers = new Headers({ 'content-type': 'application/json', 'x-auth': 'yes' });
+  headers.append('set-cookie', 'a=1');
+  headers.append('set-cookie', 'b=2');
+  return new Response(JSON.stringify({ method: request.method, url: request.url, user: request.headers.get('x-user'), body }), { status: 201, headers });
+} }`;
+
+/** Deploys `body` as the inside of a fetch handler that has the service bindings `services`. */
+async function call(name: string, body: string, services: Record<string, string> = { AUTH: 'auth' }, extra: Record<string, unknown> = {}): Promise<any> {
+  await engine.deploy(name, { code: `export default { async fetch(request, env, ctx) { ${body} } }`, services, limits: { cpuMs: 1000 }, ...extra });
+  const res = await engine.fetch(name, new Request(`http://${name}.test/`));
+  expect(res.status, await res.clone().text()).toBe(200);
+  return res.json();
+}
+
+const ASK = `
+  const res = await env.AUTH.fetch('https://auth.internal/check?x=1', { method: 'POST', headers: { 'x-user': 'ann' }, body: 'hi' });
+  return Response.json({ status: res.status, json: await res.json(), auth: res.headers.get('x-auth'), cookies: res.headers.getSetCookie(), tag: Object.prototype.toString.call(env.AUTH) });`;
+const ANSWER = {
+  status: 201,
+  json: { method: 'POST', url: 'https://auth.internal/check?x=1', user: 'ann', body: 'hi' },
+  auth: 'yes',
+  cookies: ['a=1', 'b=2'],
+  tag: '[object Fetcher]',
+};
+
+beforeAll(async () => {
+  engine = new Engine();
+  await engine.deploy('auth', { code: AUTH });
+});
+afterAll(() => engine.close());
+
+describe('service bindings', () => {
+  it('env.NAME.fetch() reaches the function bound, in process, with its whole answer', async () => {
+    expect(await call('api', ASK)).toEqual(ANSWER);
+    expect(engine.get('api')?.services).toEqual({ AUTH: 'auth' });
+  });
+
+  it('work the same from a process sandbox', async () => {
+    expect(await call('api-process', ASK, { AUTH: 'auth' }, { tier: 'process' })).toEqual(ANSWER);
+  });
+
+  it('a service-worker script reads its binding as a global', async () => {
+    await engine.deploy('api-sw', {
+      code: `addEventListener('fetch', (event) => event.respondWith(AUTH.fetch('https://auth/x', { headers: { 'x-user': 'sw' } }).then((r) => r.json()).then((j) => Response.json(j))));`,
+      services: { AUTH: 'auth' },
+    });
+    const res = await engine.fetch('api-sw', new Request('http://api-sw.test/'));
+    expect(await res.json()).toMatchObject({ method: 'GET', user: 'sw' });
+  });
+
+  it('the callee\'s errors are its answers; a missing function is a 404 the caller can read', async () => {
+    await engine.deploy('broken', { code: 'export default { fetch() { throw new Error("nope") } }' });
+    const out = await call('api-errors', `
+      const missing = await env.GONE.fetch('https://gone/');
+      const broken = await env.BROKEN.fetch('https://broken/');
+      return Response.json({ missing: [missing.status, missing.headers.get('islet-error')], broken: [broken.status, broken.headers.get('islet-error')] });`,
+    { GONE: 'no-such-fn', BROKEN: 'broken' });
+    expect(out).toEqual({ missing: [404, 'no-such-function'], broken: [500, 'exception'] });
+  });
+
+  it('each call is a subrequest of the caller; WebSockets do not go through a binding', async () => {
+    const out = await call('api-bounds', `
+      const results = [];
+      for (let i = 0; i < 3; i++) results.push(await env.AUTH.fetch('https://auth/').then((r) => r.status, (e) => e.message));
+      let ws;
+      try { await env.AUTH.fetch('https://auth/', { headers: { upgrade: 'websocket' } }); } catch (e) { ws = e.message; }
+      return Response.json({ results, ws });`,
+    { AUTH: 'auth' }, { limits: { cpuMs: 1000, maxSubrequests: 2 } });
+    expect(out.results.slice(0, 2)).toEqual([201, 201]);
+    expect(out.results[2]).toMatch(/too many subrequests/);
+    expect(out.ws).toMatch(/AUTH\.fetch: WebSockets through a service binding are not supported/);
+  });
+
+  it('a function bound to itself recursing without end is stopped, and the engine serves on', async () => {
+    await engine.deploy('loop', {
+      code: `export default { async fetch(request, env) { const r = await env.SELF.fetch(request.url); return new Response('depth ' + r.status, { status: r.status }); } }`,
+      services: { SELF: 'loop' },
+      limits: { wallMs: 3000 },
+    });
+    const res = await engine.fetch('loop', new Request('http://loop.test/'));
+    expect(res.status).toBeGreaterThanOrEqual(500);
+    const again = await engine.fetch('auth', new Request('http://auth.test/'));
+    expect(again.status).toBe(201);
+  }, 20_000);
+
+  it('bad bindings are refused at deploy', async () => {
+    const deploy = (services: unknown, env?: Record<string, unknown>) => engine.deploy('bad', { code: 'export default { fetch: () => new Response("x") }', services: services as never, env, ai: undefined });
+    await expect(deploy(['auth'])).rejects.toThrow(ConfigError);
+    await expect(deploy({ 'not-an-identifier': 'auth' })).rejects.toThrow(/must be a JavaScript identifier/);
+    await expect(deploy({ AUTH: 'Not A Function' })).rejects.toThrow(/must name a function/);
+    await expect(deploy({ AUTH: 'auth' }, { AUTH: 'value' })).rejects.toThrow(/also an env variable/);
+    await expect(engine.deploy('bad', { code: 'export default {}', services: { AI: 'auth' }, ai: {} })).rejects.toThrow(/also an env variable or the AI binding/);
+  });
+});
