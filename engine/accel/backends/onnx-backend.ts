@@ -127,7 +127,7 @@ export const onnxBackend: Backend = {
     if (!o) return { available: false, devices: [], detail: `onnxruntime-node is not installed (${ortError})` };
     const dir = packageDir();
     const cuda = probeCuda(dir && ortBindingDir(dir));
-    const webgpu = probeWebGpu(o.listSupportedBackends().some((b) => b.name === 'webgpu' && b.bundled));
+    const webgpu = probeWebGpu((o.listSupportedBackends?.() ?? []).some((b) => b.name === 'webgpu' && b.bundled));
     const devices: Device[] = [...(cuda.usable ? ['cuda' as const] : []), ...(webgpu.usable ? ['webgpu' as const] : []), 'cpu'];
     return {
       available: true,
