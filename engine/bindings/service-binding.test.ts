@@ -95,10 +95,58 @@ describe('service bindings', () => {
     expect(again.status).toBe(201);
   }, 20_000);
 
+  it('a caller that gives up stops the callee\'s body, and the host holds none of it', async () => {
+    // The callee streams for ever; its globals say how far and whether its stream was cancelled.
+    await engine.deploy('drip', { code: `let pulled = 0, cancelled = false;
+      export default { fetch(r) {
+        if (new URL(r.url).pathname === '/state') return Response.json({ pulled, cancelled });
+        return new Response(new ReadableStream({ async pull(c) { pulled++; c.enqueue(new Uint8Array(64 * 1024)); await scheduler.wait(10); }, cancel() { cancelled = true; } }));
+      } }`, limits: { wallMs: 60_000 } });
+    const out = await call('api-gives-up', `
+      try { await env.D.fetch('https://d/', { signal: AbortSignal.timeout(200) }); return Response.json('answered'); }
+      catch (e) { return Response.json(e.name); }`, { D: 'drip' });
+    expect(out).toBe('TimeoutError');
+    const state = async () => (await engine.fetch('drip', new Request('http://drip.test/state'))).json() as Promise<{ pulled: number; cancelled: boolean }>;
+    await new Promise((r) => setTimeout(r, 100));
+    const first = await state();
+    await new Promise((r) => setTimeout(r, 300));
+    const later = await state();
+    expect(first.cancelled).toBe(true);
+    expect(later.pulled).toBe(first.pulled);
+  });
+
+  it('headers and methods go as they would to the network; redirects are followed to the same function', async () => {
+    await engine.deploy('mirror', { code: `export default { async fetch(r) {
+      const path = new URL(r.url).pathname;
+      if (path === '/start') return Response.redirect('https://mirror/final', 302);
+      if (path === '/final') return new Response('final');
+      return Response.json({ method: r.method, headers: Object.fromEntries(r.headers), body: await r.text() });
+    } }` });
+    const out = await call('api-headers', `
+      const echo = await (await env.M.fetch('https://mirror/echo', { method: 'patch', body: 'hello world',
+        headers: { connection: 'close', 'keep-alive': '5', te: 'trailers', upgrade: 'h2c', host: 'evil.example', 'content-length': '3', 'x-kept': 'yes' } })).json();
+      const follow = await env.M.fetch('https://mirror/start');
+      const manual = await env.M.fetch('https://mirror/start', { redirect: 'manual' });
+      let error; try { await env.M.fetch('https://mirror/start', { redirect: 'error' }); } catch (e) { error = e.message; }
+      return Response.json({ echo, follow: [follow.status, await follow.text(), follow.redirected, follow.url], manual: manual.status, error });`,
+    { M: 'mirror' });
+    expect(out.echo.method).toBe('PATCH');
+    expect(out.echo.body).toBe('hello world');
+    expect(out.echo.headers['x-kept']).toBe('yes');
+    for (const name of ['connection', 'keep-alive', 'te', 'upgrade']) expect(out.echo.headers).not.toHaveProperty(name);
+    expect(out.echo.headers.host).not.toBe('evil.example');
+    expect(out.echo.headers['content-length'] ?? '11').toBe('11');
+    expect(out.follow).toEqual([200, 'final', true, 'https://mirror/final']);
+    expect(out.manual).toBe(302);
+    expect(out.error).toMatch(/redirected and redirect is "error"/);
+  });
+
   it('bad bindings are refused at deploy', async () => {
     const deploy = (services: unknown, env?: Record<string, unknown>) => engine.deploy('bad', { code: 'export default { fetch: () => new Response("x") }', services: services as never, env, ai: undefined });
     await expect(deploy(['auth'])).rejects.toThrow(ConfigError);
     await expect(deploy({ 'not-an-identifier': 'auth' })).rejects.toThrow(/must be a JavaScript identifier/);
+    // As a config file or the admin API's JSON gives it: an own key, which would set env's prototype.
+    await expect(deploy(JSON.parse('{"__proto__": "auth"}'))).rejects.toThrow(/not __proto__/);
     await expect(deploy({ AUTH: 'Not A Function' })).rejects.toThrow(/must name a function/);
     await expect(deploy({ AUTH: 'auth' }, { AUTH: 'value' })).rejects.toThrow(/also an env variable/);
     await expect(engine.deploy('bad', { code: 'export default {}', services: { AI: 'auth' }, ai: {} })).rejects.toThrow(/also an env variable or the AI binding/);

@@ -3,9 +3,13 @@
 // no egress policy (the operator named the target in the config). The call is a subrequest of the
 // caller (its budget, its pending bound, its abort), and the callee runs under its own limits, so
 // what it answers, its error responses too (503 cpu-limit, 404 no-such-function), is what the
-// caller gets. Bodies are buffered both ways, as the caller's other subrequests are.
+// caller gets. Bodies are buffered both ways, as the caller's other subrequests are, and headers
+// and redirects are handled as for the network (hop-by-hop fields dropped, redirects followed).
 import { ConfigError } from '../errors.ts';
-import { EgressError, pairs, readBody, type OutboundFetch, type OutboundRequest, type OutboundResponse, type ResponseBytes } from '../egress/outbound-fetch.ts';
+import {
+  EgressError, nextHop, normalizedMethod, pairs, readBody, without, withoutHopByHop,
+  type Hop, type OutboundFetch, type OutboundRequest, type OutboundResponse, type ResponseBytes,
+} from '../egress/outbound-fetch.ts';
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]{0,63}$/;
 const FUNCTION_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -19,7 +23,7 @@ export function checkServices(raw: unknown, taken: (name: string) => boolean, wh
   const services = Object.entries(raw as Record<string, unknown>);
   if (services.length > 64) throw new ConfigError(`${where}: at most 64 service bindings`);
   for (const [binding, target] of services) {
-    if (!IDENTIFIER.test(binding)) throw new ConfigError(`${where}: service binding ${JSON.stringify(binding)} must be a JavaScript identifier`);
+    if (!IDENTIFIER.test(binding) || binding === '__proto__') throw new ConfigError(`${where}: service binding ${JSON.stringify(binding)} must be a JavaScript identifier (not __proto__)`);
     if (taken(binding)) throw new ConfigError(`${where}: service binding "${binding}" is also an env variable or the AI binding`);
     if (typeof target !== 'string' || !FUNCTION_NAME.test(target)) throw new ConfigError(`${where}: service binding "${binding}" must name a function (a DNS label), not ${JSON.stringify(target)}`);
   }
@@ -45,22 +49,34 @@ export function withServices(network: OutboundFetch, services: Record<string, st
 }
 
 async function callService(target: string, request: OutboundRequest, signal: AbortSignal | undefined, held: ResponseBytes | undefined, call: CallFunction): Promise<OutboundResponse> {
-  let req: Request;
-  try {
-    req = new Request(request.url, {
-      method: request.method,
-      headers: pairs(request.headers),
-      body: request.body,
-      redirect: request.redirect,
-      ...(signal && { signal }),
-    });
-  } catch (err) {
-    throw new EgressError(`fetch: service "${target}": ${(err as Error).message}`);
+  // As for the network: connection-level fields are the caller's own, the body sets its length,
+  // and Host comes from the URL.
+  let hop: Hop = { url: request.url, method: normalizedMethod(request.method), headers: without(withoutHopByHop(request.headers), OWN_FRAMING), body: request.body };
+  const urls: string[] = [];
+  for (;;) {
+    urls.push(hop.url);
+    let req: Request;
+    try {
+      req = new Request(hop.url, { method: hop.method, headers: pairs(hop.headers), body: hop.body, ...(signal && { signal }) });
+    } catch (err) {
+      throw new EgressError(`fetch: service "${target}": ${(err as Error).message}`);
+    }
+    const res = await call(target, req);
+    // A redirect goes to the same function again, at the new URL, as Fetch would follow it.
+    const next = nextHop(request.redirect, hop, res.status, res.headers.get('location'), urls.length, request.url);
+    if (next) {
+      await res.body?.cancel();
+      hop = next;
+      continue;
+    }
+    // As for a network answer: each Set-Cookie stays apart (Fetch's header iteration).
+    const flat: string[] = [];
+    res.headers.forEach((value, name) => flat.push(name, value));
+    // Read under the caller's signal: a caller that gave up stops the callee's body, and holds none of it.
+    const body = await readBody(res as never, MAX_RESPONSE_BYTES, `service "${target}"`, held, signal);
+    return { status: res.status, statusText: res.statusText, headers: flat, body, urls };
   }
-  const res = await call(target, req);
-  // As for a network answer: each Set-Cookie stays apart (Fetch's header iteration).
-  const flat: string[] = [];
-  res.headers.forEach((value, name) => flat.push(name, value));
-  const body = await readBody(res as never, MAX_RESPONSE_BYTES, `service "${target}"`, held);
-  return { status: res.status, statusText: res.statusText, headers: flat, body, urls: [request.url] };
 }
+
+/** Set from the request itself (its URL and body), never from what the caller wrote. */
+const OWN_FRAMING = /^(host|content-length)$/i;

@@ -113,7 +113,7 @@ export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch 
     let { url, body } = request;
     // Fetch upper-cases only six methods; the rest go out as written, and servers refuse a
     // lower-case `patch`. workerd sends every method it knows in upper case, and so does islet.
-    let method = KNOWN_METHODS.has(request.method.toUpperCase()) ? request.method.toUpperCase() : request.method;
+    let method = normalizedMethod(request.method);
     let headers = withoutHopByHop(request.headers);
     try {
       for (;;) {
@@ -127,21 +127,10 @@ export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch 
           signal,
           dispatcher: agent,
         });
-        const location = res.headers.get('location');
-        if (request.redirect !== 'manual' && REDIRECT_STATUSES.has(res.status) && location !== null) {
-          if (request.redirect === 'error') throw new EgressError(`fetch to ${url} was redirected and redirect is "error"`);
-          if (urls.length > MAX_REDIRECTS) throw new EgressError(`fetch to ${request.url} was redirected more than ${MAX_REDIRECTS} times`);
+        const hop = nextHop(request.redirect, { url, method, headers, body }, res.status, res.headers.get('location'), urls.length, request.url);
+        if (hop) {
           await res.body?.cancel();
-          const next = new URL(location, url);
-          // Fetch §4.4 step 13: credentials meant for one origin are not sent to another.
-          if (next.origin !== new URL(url).origin) headers = without(headers, CREDENTIALS);
-          url = next.href;
-          // Fetch §4.4 "HTTP-redirect fetch" step 12: 303 (and 301/302 after POST) become GET.
-          if (res.status === 303 ? method !== 'HEAD' : (res.status === 301 || res.status === 302) && method === 'POST') {
-            method = 'GET';
-            body = null;
-            headers = without(headers, BODY_HEADERS);
-          }
+          ({ url, method, headers, body } = hop);
           continue;
         }
         const flat: string[] = [];
@@ -159,6 +148,35 @@ export function createOutboundFetch(options: EgressOptions = {}): OutboundFetch 
   return outbound;
 }
 
+/** One request of a subrequest's chain of redirects. */
+export interface Hop {
+  url: string;
+  method: string;
+  headers: string[];
+  body: ArrayBuffer | null;
+}
+
+/**
+ * Where a redirect answer leads (Fetch §4.4 "HTTP-redirect fetch"), or undefined when `status`
+ * is the final answer; throws for redirect "error" and past MAX_REDIRECTS. `hops`: requests made.
+ */
+export function nextHop(redirect: OutboundRequest['redirect'], hop: Hop, status: number, location: string | null, hops: number, first: string): Hop | undefined {
+  if (redirect === 'manual' || !REDIRECT_STATUSES.has(status) || location === null) return undefined;
+  if (redirect === 'error') throw new EgressError(`fetch to ${hop.url} was redirected and redirect is "error"`);
+  if (hops > MAX_REDIRECTS) throw new EgressError(`fetch to ${first} was redirected more than ${MAX_REDIRECTS} times`);
+  const next = new URL(location, hop.url);
+  let { method, headers, body } = hop;
+  // Step 13: credentials meant for one origin are not sent to another.
+  if (next.origin !== new URL(hop.url).origin) headers = without(headers, CREDENTIALS);
+  // Step 12: 303 (and 301/302 after POST) become GET.
+  if (status === 303 ? method !== 'HEAD' : (status === 301 || status === 302) && method === 'POST') {
+    method = 'GET';
+    body = null;
+    headers = without(headers, BODY_HEADERS);
+  }
+  return { url: next.href, method, headers, body };
+}
+
 /** A URL a subrequest may go to: http or https, and not a non-public address literal unless allowed. */
 export function checkUrl(url: string, allowPrivate: boolean): void {
   const parsed = new URL(url);
@@ -171,18 +189,38 @@ export function checkUrl(url: string, allowPrivate: boolean): void {
   }
 }
 
-/** A response body read whole, at most `maxBytes`, each chunk taken from `held` first. */
-export async function readBody(res: { body: AsyncIterable<Uint8Array> & { cancel(): Promise<void> } | null; headers: { get(name: string): string | null } }, maxBytes: number, url: string, held: ResponseBytes | undefined): Promise<ArrayBuffer | null> {
+/**
+ * A response body read whole, at most `maxBytes`, each chunk taken from `held` first. `signal`
+ * stops the read (the body is cancelled, what was taken given back): a body whose producer has
+ * nothing more to send would otherwise be waited on, and held, after its caller gave up.
+ */
+export async function readBody(
+  res: { body: AsyncIterable<Uint8Array> & { cancel(): Promise<void> } | null; headers: { get(name: string): string | null } },
+  maxBytes: number,
+  url: string,
+  held: ResponseBytes | undefined,
+  signal?: AbortSignal,
+): Promise<ArrayBuffer | null> {
   if (res.body === null) return null;
-  if (Number(res.headers.get('content-length')) > maxBytes) {
+  if (Number(res.headers.get('content-length')) > maxBytes || signal?.aborted) {
     await res.body.cancel();
-    throw new EgressError(`response from ${url} is larger than ${maxBytes} bytes`);
+    throw new EgressError(signal?.aborted ? `fetch to ${url} was aborted` : `response from ${url} is larger than ${maxBytes} bytes`);
   }
   const chunks: Uint8Array[] = [];
   // Bytes held so far, each taken from `held` before it is kept.
   let size = 0;
+  const chunksOf = res.body[Symbol.asyncIterator]();
+  let stop: (() => void) | undefined;
+  const stopped = signal && new Promise<'aborted'>((resolve) => {
+    stop = () => resolve('aborted');
+    signal.addEventListener('abort', stop, { once: true });
+  });
   try {
-    for await (const chunk of res.body) {
+    for (;;) {
+      const next = stopped ? await Promise.race([chunksOf.next(), stopped]) : await chunksOf.next();
+      if (next === 'aborted') throw new EgressError(`fetch to ${url} was aborted`);
+      if (next.done) break;
+      const chunk = next.value;
       if (size + chunk.byteLength > maxBytes) throw new EgressError(`response from ${url} is larger than ${maxBytes} bytes`);
       if (held && !held.take(chunk.byteLength)) {
         throw new EgressError(`response from ${url} refused: the responses of this function's pending subrequests would hold more than ${held.limit} bytes`);
@@ -192,7 +230,11 @@ export async function readBody(res: { body: AsyncIterable<Uint8Array> & { cancel
     }
   } catch (err) {
     held?.release(size);
+    // Cancels the body: its producer stops, and nothing more is read.
+    void chunksOf.return?.().catch(() => {});
     throw err;
+  } finally {
+    if (stop) signal!.removeEventListener('abort', stop);
   }
   return joinBytes(chunks, size).buffer;
 }
@@ -204,6 +246,11 @@ export function pairs(flat: string[]): [string, string][] {
 }
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE']);
+
+/** A method as islet sends it: the known ones upper-cased (workerd does the same), others as written. */
+export function normalizedMethod(method: string): string {
+  return KNOWN_METHODS.has(method.toUpperCase()) ? method.toUpperCase() : method;
+}
 const BODY_HEADERS = /^content-(type|length|encoding|language|location)$/i;
 // Fetch names Authorization; undici's own redirects drop these three, and islet's do too.
 const CREDENTIALS = /^(authorization|proxy-authorization|cookie)$/i;
@@ -212,7 +259,7 @@ const CREDENTIALS = /^(authorization|proxy-authorization|cookie)$/i;
 // call (transfer-encoding, expect, upgrade, keep-alive). workerd drops them too.
 const HOP_BY_HOP = /^(connection|keep-alive|proxy-connection|transfer-encoding|te|trailer|upgrade|expect)$/i;
 
-function withoutHopByHop(flat: string[]): string[] {
+export function withoutHopByHop(flat: string[]): string[] {
   return without(flat, HOP_BY_HOP);
 }
 

@@ -367,9 +367,22 @@ describe('supervisor', () => {
     for (let i = 1; i <= 4; i++) expect((await request(url, { host: 'late.localhost' })).text).toBe(String(i));
   });
   it('with --workers 2, a service binding reaches its function on the other engine: it is placed beside the caller, and kept up to date', async () => {
+    // The target's cron (every second) reports here: its copy beside the callers must not run it too.
+    let cronRuns = 0;
+    const counter = http.createServer((_req, res) => {
+      cronRuns++;
+      res.end();
+    });
+    await new Promise<void>((r) => counter.listen(0, '127.0.0.1', r));
+    const cronUrl = `http://127.0.0.1:${(counter.address() as import('node:net').AddressInfo).port}/`;
+    const target = (v: string) => ({
+      code: `export default { fetch: () => new Response("${v}"), scheduled: async () => { await fetch("${cronUrl}") } }`,
+      crons: ['* * * * * *'],
+      egress: { allowPrivate: true },
+    });
     const callers = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8'];
     const caller = { code: 'export default { fetch: async (r, env) => new Response(await (await env.T.fetch("https://target/")).text()) }', services: { T: 'target' } };
-    const { url } = await serve({ ...Object.fromEntries(callers.map((n) => [n, caller])), target: { code: 'export default { fetch: () => new Response("v1") }' } }, ['--workers', '2']);
+    const { url } = await serve({ ...Object.fromEntries(callers.map((n) => [n, caller])), target: target('v1') }, ['--workers', '2']);
     const before = await status(url);
     expect(before.engines[0].functions + before.engines[1].functions).toBe(callers.length + 1);
     // Eight callers over two engines: some live away from target (all on one engine: 1 in 256).
@@ -377,7 +390,13 @@ describe('supervisor', () => {
     const after = await status(url);
     expect(after.engines[0].functions + after.engines[1].functions).toBe(callers.length + 2);
     // A redeploy of the target reaches its copy beside the callers too.
-    expect((await request(url, { method: 'PUT', path: '/_islet/functions/target', headers: auth, body: JSON.stringify({ code: 'export default { fetch: () => new Response("v2") }' }) })).status).toBe(200);
+    const runsBefore = cronRuns;
+    await new Promise((r) => setTimeout(r, 3_000));
+    // Once a second, from the target's home engine only (two engines would make it about six).
+    expect(cronRuns - runsBefore).toBeGreaterThanOrEqual(2);
+    expect(cronRuns - runsBefore).toBeLessThanOrEqual(4);
+    counter.close();
+    expect((await request(url, { method: 'PUT', path: '/_islet/functions/target', headers: auth, body: JSON.stringify(target('v2')) })).status).toBe(200);
     for (let waited = 0; waited < 3_000; waited += 50) {
       const seen = await Promise.all(callers.map(async (name) => (await request(url, { host: `${name}.localhost` })).text));
       if (seen.every((t) => t === 'v2')) break;

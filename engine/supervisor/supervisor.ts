@@ -249,15 +249,25 @@ export class Supervisor {
    * engine that holds it (spill copies, an engine starting to replace one) up to date.
    */
   async #propagate(name: string, config: FunctionConfig | undefined, answered: EngineProcess): Promise<void> {
-    const targets = new Set<EngineProcess>();
+    const targets = new Map<EngineProcess, number>();
     for (const index of this.placements(name)) {
       const slot = this.#slots[index]!;
-      if (slot.engine && slot.engine !== answered) targets.add(slot.engine);
+      if (slot.engine && slot.engine !== answered) targets.set(slot.engine, index);
       const next = slot.replacing && (await slot.replacing.catch(() => undefined));
-      if (next && next !== answered) targets.add(next);
+      if (next && next !== answered) targets.set(next, index);
     }
     if (!config) this.#spilled.delete(name);
-    await Promise.all([...targets].map((e) => (config ? e.deploy([[name, config]]) : e.undeploy(name)).catch(() => {})));
+    await Promise.all([...targets].map(([e, index]) => (config ? e.deploy([[name, this.#configOn(name, config, index)]]) : e.undeploy(name)).catch(() => {})));
+  }
+
+  /**
+   * A function's config as slot `index` runs it: a copy away from home (a spill, a service
+   * binding's target) serves requests but runs no crons, which its home engine runs once.
+   */
+  #configOn(name: string, config: FunctionConfig, index: number): FunctionConfig {
+    if (index === this.ring.home(name) || !config.crons?.length) return config;
+    const { crons: _home, ...copy } = config;
+    return copy;
   }
 
   /**
@@ -375,7 +385,7 @@ export class Supervisor {
 
   /** Deploys `fn` on slot `index`'s engine `e` and adds the slot to its placements; false if that did not hold. */
   async #placeOn(fn: string, config: FunctionConfig, index: number, e: EngineProcess): Promise<boolean> {
-    const errors = await e.deploy([[fn, config]]);
+    const errors = await e.deploy([[fn, this.#configOn(fn, config, index)]]);
     // The slot's engine changed meanwhile (recycled, crashed), or the function did: not placed.
     if (errors[fn] || this.table.get(fn) !== config || this.#slots[index]!.engine !== e) return false;
     // Bounded: a follower that cannot open its stream must not keep the function from its place.
@@ -407,7 +417,7 @@ export class Supervisor {
         for (const [name] of functions) loaded.add(name);
         // The first engines prove that the config's code loads; a replacement's functions loaded
         // before, and their isolates start as their requests come.
-        const errors = await engine.deploy(functions, initial);
+        const errors = await engine.deploy(functions.map(([name, config]) => [name, this.#configOn(name, config, slot.index)]), initial);
         const failed = Object.entries(errors);
         if (failed.length && initial) throw new ConfigError(failed.map(([name, message]) => `function "${name}": ${message}`).join('\n'));
         for (const [name, message] of failed) this.logger.error({ fn: name, engine: slot.index }, `function failed to load in a new engine: ${message}`);
