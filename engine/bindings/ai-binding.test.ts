@@ -7,6 +7,8 @@ import { Engine } from '../index.ts';
 
 const TEST_BACKEND = new URL('../accel/test-backend.ts', import.meta.url).href;
 let engine: Engine;
+/** The tier the tenant-facing tests deploy to: each runs on an isolate and in a process sandbox. */
+let tier: 'isolate' | 'process' = 'isolate';
 
 /**
  * Deploys `body` as the inside of an async fetch handler and returns its JSON answer. The CPU
@@ -14,7 +16,7 @@ let engine: Engine;
  * clock can jump by milliseconds while it only waits.
  */
 async function run(name: string, body: string, ai: Record<string, unknown> = {}): Promise<any> {
-  await engine.deploy(name, { code: `export default { async fetch(request, env, ctx) { ${body} } }`, ai, limits: { cpuMs: 1000 } });
+  await engine.deploy(name, { code: `export default { async fetch(request, env, ctx) { ${body} } }`, ai, limits: { cpuMs: 1000 }, tier });
   const res = await engine.fetch(name, new Request(`http://${name}.test/`));
   expect(res.status, await res.clone().text()).toBe(200);
   return res.json();
@@ -36,7 +38,11 @@ beforeAll(() => {
 });
 afterAll(() => engine.close());
 
-describe('env.AI', () => {
+describe.each(['isolate', 'process'] as const)('env.AI on the %s tier', (name) => {
+  beforeAll(() => {
+    tier = name;
+  });
+
   it('runs built-in and ONNX models and answers typed arrays', async () => {
     const out = await run('ai-ok', `
       const { embedding } = await env.AI.run('@islet/embed-text', { text: ['hello world', 'hello there'] });
@@ -190,6 +196,9 @@ describe('env.AI', () => {
     expect(out).toEqual([[-10], [-10], [-10]]);
   });
 
+});
+
+describe('env.AI config and status', () => {
   it('config mistakes are refused at deploy', async () => {
     const deploy = (ai: unknown, env?: Record<string, unknown>) => engine.deploy('ai-cfg', { code: 'export default { fetch: () => new Response() }', ai: ai as never, env });
     await expect(deploy({ binding: 'not valid' })).rejects.toThrow(/ai.binding must be a JavaScript identifier/);

@@ -56,6 +56,11 @@ export function checkAiBinding(raw: unknown, env: Record<string, unknown>, where
   return { binding, maxPending: maxPending as number, timeoutMs: timeoutMs as number, ...(models && { models: models as string[] }) };
 }
 
+/** The bounds a sandbox's env.AI checks before a call leaves it: the host's own (it checks them again). */
+export function runtimeAiLimits(maxPending: number): Record<string, number> {
+  return { maxPending, maxInputBytes: ACCEL_DEFAULTS.maxInputBytes, maxStrings: ACCEL_DEFAULTS.maxStrings, stringOverheadBytes: STRING_OVERHEAD_BYTES };
+}
+
 export function aiHost(tenant: string, config: ResolvedAiBinding, pool: AccelPool, wallMs: number): AiHost {
   const allowed = config.models && new Set(config.models);
   const ceilingMs = Math.min(config.timeoutMs, wallMs);

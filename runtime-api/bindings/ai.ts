@@ -1,195 +1,35 @@
 // env.AI inside the isolate: `run(model, inputs, options?)` sends the inputs to the host's
 // accelerator pool and resolves with the model's outputs as typed arrays. Typed arrays cross as
 // whole ArrayBuffers (one bulk copy out; results are moved in without a copy); failures are
-// AIErrors whose `name` and `code` say what went wrong. Only classes and functions are defined
-// at load time, so this module can sit in the runtime's V8 snapshot.
+// AIErrors whose `name` and `code` say what went wrong (ai-core.ts, shared with process sandboxes).
+// Only classes and functions are defined at load time, so this module can sit in the runtime's V8
+// snapshot.
 import { AbortSignal } from '../web/index.ts';
 import { host } from '../host/host-calls.ts';
 import { PendingCalls } from '../host/pending-calls.ts';
+import { AIError, outputsOf, type AiTensor, type AiTransport, type OutputMeta } from './ai-core.ts';
 
-/** What one input or output looks like to the tenant. */
-export interface AiTensor {
-  dtype: string;
-  shape: number[];
-  data: ArrayBufferView | string[];
-}
-
-const ERROR_NAMES: Record<string, string> = {
-  unknown_model: 'AIUnknownModelError',
-  bad_input: 'AIInputError',
-  quota_exceeded: 'AIQuotaExceededError',
-  timeout: 'AITimeoutError',
-  overloaded: 'AIOverloadedError',
-  aborted: 'AIAbortedError',
-  backend_error: 'AIBackendError',
-};
-
-/** An AI call failed: `code` is one of unknown_model, bad_input, quota_exceeded, timeout, overloaded, aborted, backend_error. */
-export class AIError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-    this.name = ERROR_NAMES[code] ?? 'AIBackendError';
-  }
-}
-
-const DTYPES: [string, new (buffer: ArrayBuffer) => ArrayBufferView][] = [
-  ['float32', Float32Array], ['float64', Float64Array], ['int8', Int8Array], ['uint8', Uint8Array], ['int16', Int16Array],
-  ['uint16', Uint16Array], ['int32', Int32Array], ['uint32', Uint32Array], ['int64', BigInt64Array], ['uint64', BigUint64Array],
-];
-
-function dtypeOf(view: ArrayBufferView): string | undefined {
-  if (view instanceof Uint8ClampedArray) return 'uint8';
-  return DTYPES.find(([, C]) => view instanceof C)?.[0];
-}
-
-function arrayOf(dtype: string, buffer: ArrayBuffer): ArrayBufferView {
-  const C = DTYPES.find(([name]) => name === dtype)?.[1];
-  return C ? new C(buffer) : new Uint8Array(buffer);
-}
-
-interface WireTensor {
-  name: string;
-  dtype: string;
-  shape: number[] | null;
-  data: ArrayBuffer | unknown[];
-}
-
-/** A typed array's own bytes as one ArrayBuffer: the buffer itself when the view covers all of it. */
-function bytesOf(view: ArrayBufferView): ArrayBuffer {
-  const whole = view.buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
-  return whole ? (view.buffer as ArrayBuffer) : (view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer);
-}
-
-/** Nested number arrays to one flat list and their shape; undefined when ragged or not numbers. */
-function flatten(value: unknown[]): { shape: number[]; data: number[] } | undefined {
-  const shape: number[] = [];
-  for (let level: unknown = value; Array.isArray(level); level = level[0]) shape.push(level.length);
-  const data = (value as unknown[]).flat(shape.length) as unknown[];
-  if (!data.every((v) => typeof v === 'number') || data.length !== shape.reduce((n, d) => n * d, 1)) return undefined;
-  return { shape, data: data as number[] };
-}
-
-function toWire(name: string, value: unknown): WireTensor {
-  const where = `AI.run: input "${name}"`;
-  if (typeof value === 'string') return { name, dtype: 'string', shape: [1], data: [value] };
-  if (typeof value === 'number') return { name, dtype: 'number', shape: [], data: Float64Array.of(value).buffer };
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-    const dtype = dtypeOf(value);
-    if (!dtype) throw new TypeError(`${where}: unsupported typed array`);
-    return { name, dtype, shape: null, data: bytesOf(value) };
-  }
-  if (Array.isArray(value)) {
-    if (value.length === 0) throw new AIError('bad_input', `${where} is empty`);
-    if (value.every((v) => typeof v === 'string')) return { name, dtype: 'string', shape: [value.length], data: value };
-    const flat = flatten(value);
-    if (!flat) throw new TypeError(`${where}: an array must hold strings, or numbers in a rectangular nesting`);
-    // Refused here, before a copy: the host would refuse it past its input limit anyway.
-    if (flat.data.length > MAX_PLAIN_NUMBERS) throw new AIError('bad_input', `${where} has ${flat.data.length} numbers; plain arrays may hold ${MAX_PLAIN_NUMBERS} (pass a typed array)`);
-    // Packed here, on the tenant's CPU: a plain array crossing element by element, then checked
-    // and converted on the host, cost the host's event loop seconds for a few million numbers.
-    return { name, dtype: 'number', shape: flat.shape, data: Float64Array.from(flat.data).buffer };
-  }
-  if (value !== null && typeof value === 'object' && 'data' in value) {
-    const { data, shape } = value as { data: unknown; shape?: unknown };
-    const inner = toWire(name, data);
-    if (shape === undefined) return inner;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw new TypeError(`${where}: shape must be a list of whole numbers`);
-    return { ...inner, shape: [...shape] };
-  }
-  throw new TypeError(`${where} must be a typed array, numbers, strings, or { data, shape }`);
-}
-
-/** Plain numbers one input may hold: the host's 16 MB input limit at 4 bytes a number. */
-const MAX_PLAIN_NUMBERS = 4 * 1024 * 1024;
-
-/**
- * The host's bounds on one call (engine/limits.ts ACCEL_DEFAULTS and STRING_OVERHEAD_BYTES), given
- * with the binding: the runtime checks them too, so that a call past them costs the host no copy.
- */
-export interface AiLimits {
-  maxPending: number;
-  maxInputBytes: number;
-  maxStrings: number;
-  stringOverheadBytes: number;
-}
-
-function stringCount(wire: WireTensor[]): number {
-  let count = 0;
-  for (const t of wire) if (!(t.data instanceof ArrayBuffer)) count += t.data.length;
-  return count;
-}
-
-/** What the host will count the inputs as, at least: typed arrays by their bytes, strings as it weighs them. */
-function inputBytes(wire: WireTensor[], stringOverheadBytes: number): number {
-  let bytes = 0;
-  for (const t of wire) {
-    if (t.data instanceof ArrayBuffer) bytes += t.dtype === 'number' ? 0 : t.data.byteLength;
-    else for (const s of t.data as string[]) bytes += s.length * 2 + stringOverheadBytes;
-  }
-  return bytes;
-}
+export { Ai, AIError, type AiLimits, type AiTensor } from './ai-core.ts';
 
 const pending = new PendingCalls<Record<string, AiTensor>>();
 
-export class Ai {
-  readonly #limits: AiLimits;
-
-  constructor(limits: AiLimits) {
-    this.#limits = limits;
-  }
-
-  /** Runs `model` on `inputs` (name → typed array, numbers, strings or { data, shape }). */
-  run(model: unknown, inputs: unknown, options?: unknown): Promise<Record<string, AiTensor>> {
-    if (typeof model !== 'string') return Promise.reject(new TypeError('AI.run: the model must be a name (a string)'));
-    if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs) || ArrayBuffer.isView(inputs)) {
-      return Promise.reject(new TypeError('AI.run: inputs must be an object of input name → tensor'));
-    }
-    const { timeoutMs, signal } = (options ?? {}) as { timeoutMs?: unknown; signal?: unknown };
-    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) return Promise.reject(new TypeError('AI.run: timeoutMs must be a positive number'));
-    if (signal !== undefined && !(signal instanceof AbortSignal)) return Promise.reject(new TypeError('AI.run: signal must be an AbortSignal'));
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    // The host checks both again; refused here, a call costs it no copy of its inputs.
-    const limits = this.#limits;
-    if (pending.size >= limits.maxPending) {
-      return Promise.reject(new AIError('quota_exceeded', `this function already has ${limits.maxPending} AI calls pending, its quota (ai.maxPending)`));
-    }
-    let wire: WireTensor[];
-    try {
-      wire = Object.entries(inputs).map(([name, value]) => toWire(name, value));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (inputBytes(wire, limits.stringOverheadBytes) > limits.maxInputBytes) {
-      return Promise.reject(new AIError('bad_input', `inputs to model "${model}" are larger than ${limits.maxInputBytes} bytes`));
-    }
-    if (stringCount(wire) > limits.maxStrings) {
-      return Promise.reject(new AIError('bad_input', `inputs to model "${model}" hold more than ${limits.maxStrings} strings`));
-    }
-    return pending.start(signal, (id) => host().aiRun(id, model, wire, timeoutMs ?? null), (id) => host().aiAbort(id));
-  }
-
-  get [Symbol.toStringTag]() {
-    return 'Ai';
-  }
-}
+/** Calls through isolated-vm callbacks, answered by settleAi. */
+export const isolateAi: AiTransport = {
+  isSignal: (value) => value instanceof AbortSignal,
+  get pending() {
+    return pending.size;
+  },
+  call: (model, wire, timeoutMs, signal) =>
+    pending.start(signal as AbortSignal | undefined, (id) => host().aiRun(id, model, wire, timeoutMs), (id) => host().aiAbort(id)),
+};
 
 /**
  * Called by the host when AI call `id` is done: with an error code and message, or with one
  * [name, dtype, shape, strings | null] entry per output and the numeric outputs' buffers in order.
  */
-export function settleAi(id: number, code: string, message: string, meta: [string, string, number[], string[] | null][], ...buffers: ArrayBuffer[]): void {
+export function settleAi(id: number, code: string, message: string, meta: OutputMeta[], ...buffers: ArrayBuffer[]): void {
   const p = pending.take(id);
   if (!p) return;
-  if (code) {
-    p.reject(new AIError(code, message));
-    return;
-  }
-  const outputs: Record<string, AiTensor> = {};
-  let next = 0;
-  for (const [name, dtype, shape, strings] of meta) {
-    outputs[name] = { dtype, shape, data: strings ?? arrayOf(dtype, buffers[next++]!) };
-  }
-  p.resolve(outputs);
+  if (code) p.reject(new AIError(code, message));
+  else p.resolve(outputsOf(meta, buffers));
 }

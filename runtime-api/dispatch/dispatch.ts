@@ -5,7 +5,7 @@
 // handler itself. One call per batch, and one answer for every response that is ready before the
 // batch's microtasks run dry, makes the hop cost per batch instead of per request.
 import { Fetcher } from '../bindings/service.ts';
-import { Ai, type AiLimits } from '../bindings/ai.ts';
+import { Ai, isolateAi, type AiLimits } from '../bindings/ai.ts';
 import { host } from '../host/host-calls.ts';
 import { DOMException, Event, Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream, responseWebSocket } from '../web/index.ts';
 import { handOverSocket } from '../host/websocket.ts';
@@ -62,7 +62,7 @@ export function setTenant(
   const chosen = tenantHandler<ExportedHandler>(namespace.default, serviceWorker);
   handler = chosen.handler;
   const made: Record<string, unknown> = {};
-  if (aiBinding !== null && aiLimits !== null) made[aiBinding] = new Ai(aiLimits);
+  if (aiBinding !== null && aiLimits !== null) made[aiBinding] = new Ai(aiLimits, isolateAi);
   for (const binding of services ?? []) made[binding] = new Fetcher(binding);
   Object.assign(tenantEnv, made);
   env = Object.freeze(tenantEnv);

@@ -8,10 +8,10 @@ import {
   WallLimitError,
 } from '../../errors.ts';
 import { AccelError, type TensorMap } from '../../accel/index.ts';
-import type { WireTensor } from '../../bindings/index.ts';
+import { runtimeAiLimits, type WireTensor } from '../../bindings/index.ts';
 import { EgressError, ResponseBytes } from '../../egress/index.ts';
 import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
-import { ACCEL_DEFAULTS, MAX_CRYPTO_OPS_PER_ISOLATE, MAX_PENDING_SUBREQUESTS, MAX_TIMERS_PER_ISOLATE, STRING_OVERHEAD_BYTES } from '../../limits.ts';
+import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_PENDING_SUBREQUESTS, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import { MALFORMED_RESPONSE, splitPseudoFields, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import { MODULE_LOADED_EXPORT } from '../../bundle/index.ts';
 import { LegacyDecoders, legacyEncodingOf } from './legacy-text.ts';
@@ -55,11 +55,6 @@ const CRYPTO_RUNNING_PER_ISOLATE = 2;
 
 /** settleCrypto's arguments: operation id, whether it succeeded, its result or failure. */
 type CryptoSettled = [id: number, ok: boolean, value: unknown];
-
-/** The bounds the runtime's env.AI checks before a call leaves the isolate: the host's own. */
-function aiLimits(maxPending: number): Record<string, number> {
-  return { maxPending, maxInputBytes: ACCEL_DEFAULTS.maxInputBytes, maxStrings: ACCEL_DEFAULTS.maxStrings, stringOverheadBytes: STRING_OVERHEAD_BYTES };
-}
 
 /**
  * A tenant's stack ends in islet's dispatcher; those frames mean nothing to its author. An error
@@ -302,7 +297,7 @@ export class IsolateSandbox implements Sandbox {
         exported,
         new ivm.ExternalCopy(spec.env).copyInto(),
         spec.ai?.binding ?? null,
-        spec.ai ? new ivm.ExternalCopy(aiLimits(spec.ai.maxPending)).copyInto() : null,
+        spec.ai ? new ivm.ExternalCopy(runtimeAiLimits(spec.ai.maxPending)).copyInto() : null,
         spec.services ? new ivm.ExternalCopy(spec.services).copyInto() : null,
       ]);
       this.#cpuAnsweredNs = this.#readCpuNs();

@@ -12,6 +12,8 @@ import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
+import { AccelError } from '../../accel/index.ts';
+import { runtimeAiLimits, type WireTensor } from '../../bindings/index.ts';
 import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
 import { MAX_SOCKET_MESSAGE_BYTES, SandboxSockets, type SocketEvent } from '../socket-link.ts';
 import { EgressError, ResponseBytes } from '../../egress/index.ts';
@@ -196,6 +198,8 @@ export class ProcessSandbox implements Sandbox {
   /** Subrequests the requests in flight may still make, pooled as in the isolate tier (isolate-sandbox.ts). */
   #subrequestBudget = 0;
   readonly #subrequests = new Map<number, AbortController>();
+  /** env.AI calls in flight, by the runtime's id. */
+  readonly #aiCalls = new Map<number, AbortController>();
   /** Open WebSockets: events go in one at a time, each a turn under cpuMs until the runtime says 'ws-done'. */
   readonly #sockets = new SandboxSockets((event) => this.#socketEvent(event), () => this.alive);
   #socketTurn: Turn | undefined;
@@ -273,7 +277,8 @@ export class ProcessSandbox implements Sandbox {
     // A function whose code names HTMLRewriter has lol-html compiled while it loads (~30–50 ms),
     // under startupCpuMs rather than a request's limit: the sandbox is told, not made to read it again.
     const htmlRewriter = spec.code.includes('HTMLRewriter');
-    await this.#step('load', () => this.#send({ t: 'load', file, name: spec.name, env: spec.env, services: spec.services ?? [], htmlRewriter }, code), {
+    const ai = spec.ai && { binding: spec.ai.binding, limits: runtimeAiLimits(spec.ai.maxPending) };
+    await this.#step('load', () => this.#send({ t: 'load', file, name: spec.name, env: spec.env, services: spec.services ?? [], ai, htmlRewriter }, code), {
       wallMs: spec.limits.wallMs,
       cpuMs: spec.limits.startupCpuMs,
     });
@@ -486,7 +491,9 @@ export class ProcessSandbox implements Sandbox {
       case 'ws-close': return this.#socketClose(head);
       case 'ws-done': return this.#socketDone();
       case 'cache': return this.#cacheOp(head, body);
-      case 'fetch-abort': return this.#subrequests.get(Number(head.id))?.abort();
+      case 'ai': return this.#startAi(head, body);
+      // One id space for the runtime's subrequests and AI calls (its hostCall).
+      case 'fetch-abort': return (this.#subrequests.get(Number(head.id)) ?? this.#aiCalls.get(Number(head.id)))?.abort();
       case 'body-pull': return this.#pullRequestBody(Number(head.id));
       case 'body-cancel': return this.#tasks.get(Number(head.id))?.requestBody?.release();
       case 'pong': return this.#pings.get(Number(head.id))?.(true);
@@ -602,6 +609,40 @@ export class ProcessSandbox implements Sandbox {
         (err: unknown) => this.#send({ t: 'fetch-res', id, error: err instanceof EgressError ? err.message : 'fetch failed' }),
       )
       .finally(() => this.#subrequests.delete(id));
+  }
+
+  /**
+   * env.AI.run from the sandbox: `tensors` describes the inputs (strings in the head, numeric ones
+   * as `bytes` of the body, one after another), answered 'fetch-res' with `outputs` described the
+   * same way, or `aiError`. The fields come from the sandbox, so they are checked; the binding
+   * checks the tensors against the model as it does an isolate's.
+   */
+  #startAi(head: FrameHead, body: Uint8Array | null): void {
+    const id = Number(head.id);
+    if (!Number.isInteger(id) || this.#aiCalls.has(id) || this.#subrequests.has(id)) return;
+    const fail = (code: string, message: string) => this.#send({ t: 'fetch-res', id, aiError: { code, message } });
+    const ai = this.#spec!.ai;
+    if (!ai) return fail('unknown_model', 'this function has no AI binding');
+    const wire = wireTensors(head.tensors, body);
+    if (typeof wire === 'string') return fail('bad_input', wire);
+    const cancel = new AbortController();
+    this.#aiCalls.set(id, cancel);
+    const timeoutMs = typeof head.timeoutMs === 'number' ? head.timeoutMs : undefined;
+    ai.run(String(head.model), wire, timeoutMs, cancel.signal)
+      .then(
+        (outputs) => {
+          const entries = Object.entries(outputs);
+          const numeric = entries.flatMap(([, t]) => (t.data instanceof ArrayBuffer ? [new Uint8Array(t.data)] : []));
+          const described = entries.map(([name, t]) => [name, t.dtype, t.shape, t.data instanceof ArrayBuffer ? null : t.data, t.data instanceof ArrayBuffer ? t.data.byteLength : 0]);
+          this.#send({ t: 'fetch-res', id, outputs: described }, joined(numeric));
+        },
+        (err: unknown) => {
+          // A host bug is logged here and told to the tenant without its details.
+          if (!(err instanceof AccelError)) this.#spec!.log.event('error', 'AI call failed inside islet', { error: String((err as Error)?.stack ?? err) });
+          fail(err instanceof AccelError ? err.code : 'backend_error', err instanceof AccelError ? err.message : 'the AI call failed inside islet');
+        },
+      )
+      .finally(() => this.#aiCalls.delete(id));
   }
 
   /**
@@ -738,8 +779,9 @@ export class ProcessSandbox implements Sandbox {
     if (this.#death) return;
     this.#death = reason;
     clearInterval(this.#idleCheck);
-    for (const cancel of this.#subrequests.values()) cancel.abort();
+    for (const cancel of [...this.#subrequests.values(), ...this.#aiCalls.values()]) cancel.abort();
     this.#subrequests.clear();
+    this.#aiCalls.clear();
     for (const ping of this.#pings.values()) ping(false);
     this.#sockets.endAll(quiet);
     this.#channel.destroy();
@@ -767,4 +809,41 @@ export class ProcessSandbox implements Sandbox {
   stop(): void {
     this.#die(new SandboxUnavailableError(`${this.#who()} was stopped`), true);
   }
+}
+
+/** Most input tensors one AI call may describe (a model takes a handful). */
+const MAX_AI_TENSORS = 64;
+
+/** An AI call's inputs from a sandbox's frame, or why they make no sense. */
+function wireTensors(described: unknown, body: Uint8Array | null): WireTensor[] | string {
+  if (!Array.isArray(described) || described.length > MAX_AI_TENSORS) return `an AI call describes its inputs as a list of at most ${MAX_AI_TENSORS}`;
+  const wire: WireTensor[] = [];
+  let offset = 0;
+  for (const t of described as Record<string, unknown>[]) {
+    if (t === null || typeof t !== 'object' || typeof t.name !== 'string' || typeof t.dtype !== 'string') return 'an AI input needs a name and a dtype';
+    const shape = t.shape === null ? null : Array.isArray(t.shape) ? t.shape : undefined;
+    if (shape === undefined) return `AI input "${t.name}": shape must be a list or null`;
+    if (Array.isArray(t.strings)) {
+      wire.push({ name: t.name, dtype: t.dtype, shape: shape as number[] | null, data: t.strings });
+      continue;
+    }
+    const bytes = t.bytes;
+    if (!Number.isInteger(bytes) || (bytes as number) < 0 || offset + (bytes as number) > (body?.byteLength ?? 0)) return `AI input "${t.name}": its bytes are not in the frame`;
+    // Its own buffer: the body's bytes are the frame reader's.
+    wire.push({ name: t.name, dtype: t.dtype, shape: shape as number[] | null, data: new Uint8Array(body!.subarray(offset, offset + (bytes as number))).buffer as ArrayBuffer });
+    offset += bytes as number;
+  }
+  return wire;
+}
+
+/** Buffers one after another, as one frame body. */
+function joined(parts: Uint8Array[]): Uint8Array | null {
+  if (parts.length === 0) return null;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }

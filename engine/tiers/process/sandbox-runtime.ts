@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { formatWithOptions, inspect } from 'node:util';
 import { scheduler } from 'node:timers/promises';
 // Bundled into the runtime file with it: the isolate runtime's wording for what was thrown.
+import { Ai, AIError, outputsOf, type AiLimits, type AiTransport } from '../../../runtime-api/bindings/ai-core.ts';
 import { describe } from '../../../runtime-api/dispatch/describe.ts';
 import { defineIdentityStreams } from '../../../runtime-api/web/identity-streams.ts';
 import { defineServiceWorker, exposeBindings, takeBackBindings, tenantHandler } from '../../../runtime-api/dispatch/service-worker.ts';
@@ -116,7 +117,10 @@ async function load(head: FrameHead, code: Uint8Array | null): Promise<void> {
   moduleUrl = pathToFileURL(String(head.file)).href;
   shownUrl = `file:///${String(head.name)}.js`;
   const services = Array.isArray(head.services) ? head.services.map(String) : [];
-  env = Object.freeze({ ...(head.env as Record<string, unknown>), ...Object.fromEntries(services.map((b) => [b, new Fetcher(b)])) });
+  const bindings: Record<string, unknown> = Object.fromEntries(services.map((b) => [b, new Fetcher(b)]));
+  const ai = head.ai as { binding: string; limits: AiLimits } | undefined;
+  if (ai) bindings[ai.binding] = new Ai(ai.limits, processAi);
+  env = Object.freeze({ ...(head.env as Record<string, unknown>), ...bindings });
   // A script in service-worker syntax reads its bindings as globals from its first line; a
   // module's are taken away again once it turns out to be one.
   const exposed = exposeBindings(env);
@@ -354,6 +358,43 @@ async function runScheduled(head: FrameHead): Promise<void> {
     send({ t: 'exc', id: head.id, ...errorFields(err), waitUntil: false });
   }
 }
+
+/** AI calls waiting for the host (the binding's quota check). */
+let aiPending = 0;
+
+/**
+ * env.AI's way to the host from a process: an 'ai' frame whose body holds the numeric inputs one
+ * after another (their sizes and the strings in the head), answered 'fetch-res' with the outputs
+ * described the same way, or `aiError`.
+ */
+const processAi: AiTransport = {
+  isSignal: (value) => value instanceof AbortSignal,
+  get pending() {
+    return aiPending;
+  },
+  async call(model, wire, timeoutMs, signal) {
+    const numeric = wire.flatMap((t) => (t.data instanceof ArrayBuffer ? [new Uint8Array(t.data)] : []));
+    const tensors = wire.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, ...(t.data instanceof ArrayBuffer ? { bytes: t.data.byteLength } : { strings: t.data }) }));
+    aiPending++;
+    try {
+      const { head, body } = await hostCall({ t: 'ai', model, timeoutMs, tensors }, numeric.length ? Buffer.concat(numeric) : null, signal as AbortSignal | undefined);
+      const failed = head.aiError as { code: string; message: string } | undefined;
+      if (failed) throw new AIError(String(failed.code), String(failed.message));
+      const outputs = head.outputs as [string, string, number[], string[] | null, number][];
+      const buffers: ArrayBuffer[] = [];
+      let offset = 0;
+      for (const [, , , strings, bytes] of outputs) {
+        if (strings) continue;
+        // A copy of its own (a Buffer's slice would share the frame's memory).
+        buffers.push(new Uint8Array(body!.subarray(offset, offset + bytes)).buffer as ArrayBuffer);
+        offset += bytes;
+      }
+      return outputsOf(outputs.map(([name, dtype, shape, strings]) => [name, dtype, shape, strings]), buffers);
+    } finally {
+      aiPending--;
+    }
+  },
+};
 
 /** A service binding (env.AUTH): its fetch() goes to the function bound, through the host. */
 class Fetcher {

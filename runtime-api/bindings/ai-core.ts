@@ -1,0 +1,196 @@
+// env.AI's tenant side, in any realm: the binding's checks, the packing of inputs into whole
+// ArrayBuffers, typed AIErrors, and the unpacking of answers. How a call reaches the host is the
+// realm's (an AiTransport): isolated-vm callbacks in an isolate (ai.ts), frames in a process
+// sandbox (engine/tiers/process/sandbox-runtime.ts). Only classes and functions are defined at
+// load time, so this module can sit in the runtime's V8 snapshot.
+
+/** What one input or output looks like to the tenant. */
+export interface AiTensor {
+  dtype: string;
+  shape: number[];
+  data: ArrayBufferView | string[];
+}
+
+const ERROR_NAMES: Record<string, string> = {
+  unknown_model: 'AIUnknownModelError',
+  bad_input: 'AIInputError',
+  quota_exceeded: 'AIQuotaExceededError',
+  timeout: 'AITimeoutError',
+  overloaded: 'AIOverloadedError',
+  aborted: 'AIAbortedError',
+  backend_error: 'AIBackendError',
+};
+
+/** An AI call failed: `code` is one of unknown_model, bad_input, quota_exceeded, timeout, overloaded, aborted, backend_error. */
+export class AIError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = ERROR_NAMES[code] ?? 'AIBackendError';
+  }
+}
+
+const DTYPES: [string, new (buffer: ArrayBuffer) => ArrayBufferView][] = [
+  ['float32', Float32Array], ['float64', Float64Array], ['int8', Int8Array], ['uint8', Uint8Array], ['int16', Int16Array],
+  ['uint16', Uint16Array], ['int32', Int32Array], ['uint32', Uint32Array], ['int64', BigInt64Array], ['uint64', BigUint64Array],
+];
+
+function dtypeOf(view: ArrayBufferView): string | undefined {
+  if (view instanceof Uint8ClampedArray) return 'uint8';
+  return DTYPES.find(([, C]) => view instanceof C)?.[0];
+}
+
+function arrayOf(dtype: string, buffer: ArrayBuffer): ArrayBufferView {
+  const C = DTYPES.find(([name]) => name === dtype)?.[1];
+  return C ? new C(buffer) : new Uint8Array(buffer);
+}
+
+export interface WireTensor {
+  name: string;
+  dtype: string;
+  shape: number[] | null;
+  data: ArrayBuffer | unknown[];
+}
+
+/** A typed array's own bytes as one ArrayBuffer: the buffer itself when the view covers all of it. */
+function bytesOf(view: ArrayBufferView): ArrayBuffer {
+  const whole = view.buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
+  return whole ? (view.buffer as ArrayBuffer) : (view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer);
+}
+
+/** Nested number arrays to one flat list and their shape; undefined when ragged or not numbers. */
+function flatten(value: unknown[]): { shape: number[]; data: number[] } | undefined {
+  const shape: number[] = [];
+  for (let level: unknown = value; Array.isArray(level); level = level[0]) shape.push(level.length);
+  const data = (value as unknown[]).flat(shape.length) as unknown[];
+  if (!data.every((v) => typeof v === 'number') || data.length !== shape.reduce((n, d) => n * d, 1)) return undefined;
+  return { shape, data: data as number[] };
+}
+
+function toWire(name: string, value: unknown): WireTensor {
+  const where = `AI.run: input "${name}"`;
+  if (typeof value === 'string') return { name, dtype: 'string', shape: [1], data: [value] };
+  if (typeof value === 'number') return { name, dtype: 'number', shape: [], data: Float64Array.of(value).buffer };
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    const dtype = dtypeOf(value);
+    if (!dtype) throw new TypeError(`${where}: unsupported typed array`);
+    return { name, dtype, shape: null, data: bytesOf(value) };
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) throw new AIError('bad_input', `${where} is empty`);
+    if (value.every((v) => typeof v === 'string')) return { name, dtype: 'string', shape: [value.length], data: value };
+    const flat = flatten(value);
+    if (!flat) throw new TypeError(`${where}: an array must hold strings, or numbers in a rectangular nesting`);
+    // Refused here, before a copy: the host would refuse it past its input limit anyway.
+    if (flat.data.length > MAX_PLAIN_NUMBERS) throw new AIError('bad_input', `${where} has ${flat.data.length} numbers; plain arrays may hold ${MAX_PLAIN_NUMBERS} (pass a typed array)`);
+    // Packed here, on the tenant's CPU: a plain array crossing element by element, then checked
+    // and converted on the host, cost the host's event loop seconds for a few million numbers.
+    return { name, dtype: 'number', shape: flat.shape, data: Float64Array.from(flat.data).buffer };
+  }
+  if (value !== null && typeof value === 'object' && 'data' in value) {
+    const { data, shape } = value as { data: unknown; shape?: unknown };
+    const inner = toWire(name, data);
+    if (shape === undefined) return inner;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw new TypeError(`${where}: shape must be a list of whole numbers`);
+    return { ...inner, shape: [...shape] };
+  }
+  throw new TypeError(`${where} must be a typed array, numbers, strings, or { data, shape }`);
+}
+
+/** Plain numbers one input may hold: the host's 16 MB input limit at 4 bytes a number. */
+const MAX_PLAIN_NUMBERS = 4 * 1024 * 1024;
+
+/**
+ * The host's bounds on one call (engine/limits.ts ACCEL_DEFAULTS and STRING_OVERHEAD_BYTES), given
+ * with the binding: the runtime checks them too, so that a call past them costs the host no copy.
+ */
+export interface AiLimits {
+  maxPending: number;
+  maxInputBytes: number;
+  maxStrings: number;
+  stringOverheadBytes: number;
+}
+
+function stringCount(wire: WireTensor[]): number {
+  let count = 0;
+  for (const t of wire) if (!(t.data instanceof ArrayBuffer)) count += t.data.length;
+  return count;
+}
+
+/** What the host will count the inputs as, at least: typed arrays by their bytes, strings as it weighs them. */
+function inputBytes(wire: WireTensor[], stringOverheadBytes: number): number {
+  let bytes = 0;
+  for (const t of wire) {
+    if (t.data instanceof ArrayBuffer) bytes += t.dtype === 'number' ? 0 : t.data.byteLength;
+    else for (const s of t.data as string[]) bytes += s.length * 2 + stringOverheadBytes;
+  }
+  return bytes;
+}
+
+/** How a realm's env.AI reaches the host. */
+export interface AiTransport {
+  /** Whether `value` is this realm's AbortSignal. */
+  isSignal(value: unknown): boolean;
+  /** AI calls of this sandbox waiting for the host (the quota check). */
+  readonly pending: number;
+  /** Sends one call; resolves with its outputs, rejects with an AIError or the signal's reason. */
+  call(model: string, wire: WireTensor[], timeoutMs: number | null, signal: unknown): Promise<Record<string, AiTensor>>;
+}
+
+export class Ai {
+  readonly #limits: AiLimits;
+  readonly #transport: AiTransport;
+
+  constructor(limits: AiLimits, transport: AiTransport) {
+    this.#limits = limits;
+    this.#transport = transport;
+  }
+
+  /** Runs `model` on `inputs` (name → typed array, numbers, strings or { data, shape }). */
+  run(model: unknown, inputs: unknown, options?: unknown): Promise<Record<string, AiTensor>> {
+    if (typeof model !== 'string') return Promise.reject(new TypeError('AI.run: the model must be a name (a string)'));
+    if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs) || ArrayBuffer.isView(inputs)) {
+      return Promise.reject(new TypeError('AI.run: inputs must be an object of input name → tensor'));
+    }
+    const { timeoutMs, signal } = (options ?? {}) as { timeoutMs?: unknown; signal?: unknown };
+    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) return Promise.reject(new TypeError('AI.run: timeoutMs must be a positive number'));
+    if (signal !== undefined && !this.#transport.isSignal(signal)) return Promise.reject(new TypeError('AI.run: signal must be an AbortSignal'));
+    if ((signal as { aborted?: boolean } | undefined)?.aborted) return Promise.reject((signal as { reason: unknown }).reason);
+    // The host checks both again; refused here, a call costs it no copy of its inputs.
+    const limits = this.#limits;
+    if (this.#transport.pending >= limits.maxPending) {
+      return Promise.reject(new AIError('quota_exceeded', `this function already has ${limits.maxPending} AI calls pending, its quota (ai.maxPending)`));
+    }
+    let wire: WireTensor[];
+    try {
+      wire = Object.entries(inputs).map(([name, value]) => toWire(name, value));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (inputBytes(wire, limits.stringOverheadBytes) > limits.maxInputBytes) {
+      return Promise.reject(new AIError('bad_input', `inputs to model "${model}" are larger than ${limits.maxInputBytes} bytes`));
+    }
+    if (stringCount(wire) > limits.maxStrings) {
+      return Promise.reject(new AIError('bad_input', `inputs to model "${model}" hold more than ${limits.maxStrings} strings`));
+    }
+    return this.#transport.call(model, wire, timeoutMs ?? null, signal);
+  }
+
+  get [Symbol.toStringTag]() {
+    return 'Ai';
+  }
+}
+
+/** One output as the host describes it: [name, dtype, shape, strings | null]; numeric ones' buffers follow in order. */
+export type OutputMeta = [string, string, number[], string[] | null];
+
+/** A call's answer as the tenant sees it: typed arrays over the numeric outputs' buffers, in order. */
+export function outputsOf(meta: OutputMeta[], buffers: ArrayBuffer[]): Record<string, AiTensor> {
+  const outputs: Record<string, AiTensor> = {};
+  let next = 0;
+  for (const [name, dtype, shape, strings] of meta) {
+    outputs[name] = { dtype, shape, data: strings ?? arrayOf(dtype, buffers[next++]!) };
+  }
+  return outputs;
+}
