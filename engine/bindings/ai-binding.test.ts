@@ -188,6 +188,23 @@ describe.each(['isolate', 'process'] as const)('env.AI on the %s tier', (name) =
     expect(out).toEqual(['AIOverloadedError', 'overloaded']);
   });
 
+  it('empty inputs are typed errors, empty outputs and shared memory work, as on every tier', async () => {
+    const out = await run('ai-edges', `
+      const empty = await env.AI.run('@islet/embed-text', { text: [] }).then(() => 'ok', (e) => e.code);
+      const zeros = await env.AI.run('@islet/cosine-top-k', { query: new Float32Array(0), candidates: new Float32Array(0), k: new Int32Array(0) }).then(() => 'ok', (e) => e.code);
+      const none = await env.AI.run('@islet/cosine-top-k', { query: { data: new Float32Array(0), shape: [0, 4] }, candidates: { data: new Float32Array(12), shape: [3, 4] }, k: 1 });
+      let shared = 'no SharedArrayBuffer here';
+      if (typeof SharedArrayBuffer === 'function') {
+        const rows = new Float32Array(new SharedArrayBuffer(8 * 4)).fill(0.5);
+        shared = (await env.AI.run('classifier', { input: rows })).probabilities.shape;
+      }
+      return Response.json({ empty, zeros, none: [none.indices.shape, none.scores.shape], shared });`);
+    expect(out.empty).toBe('bad_input');
+    expect(out.zeros).toBe('bad_input');
+    expect(out.none).toEqual([[0, 1], [0, 1]]);
+    if (tier === 'process') expect(out.shared).toEqual([1, 3]);
+  });
+
   it('outputs that share a buffer reach the tenant intact (copied for all but the last, which is moved)', async () => {
     const out = await run('ai-shared', `
       const r = await env.AI.run('slow', { x: new Float32Array([-5]) });

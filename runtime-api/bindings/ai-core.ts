@@ -55,8 +55,12 @@ export interface WireTensor {
 
 /** A typed array's own bytes as one ArrayBuffer: the buffer itself when the view covers all of it. */
 function bytesOf(view: ArrayBufferView): ArrayBuffer {
-  const whole = view.buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
-  return whole ? (view.buffer as ArrayBuffer) : (view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer);
+  if (!(view.buffer instanceof ArrayBuffer)) {
+    // A SharedArrayBuffer's bytes, copied into an ArrayBuffer of their own (what crosses to the host).
+    return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice().buffer;
+  }
+  const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
+  return whole ? view.buffer : view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
 }
 
 /** Nested number arrays to one flat list and their shape; undefined when ragged or not numbers. */

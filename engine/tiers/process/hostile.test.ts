@@ -66,6 +66,19 @@ export default {
       setTimeout(() => { for (let i = 0; i < 8; i++) forge({ t: 'chunk', id }, new Uint8Array(64 * 1024)); }, 50);
       return new Response(new ReadableStream({ pull() { return new Promise(() => {}); } }));
     }
+    if (url.pathname === '/ai-stall') {
+      // Stops reading the channel, then asks for big answers (16 MB embeddings of small inputs)
+      // as fast as the quota lets it: the host must not hold them all for it.
+      for (const h of process._getActiveHandles()) if (h && typeof h.pause === 'function' && h._handle && h._handle.fd === fd) h.pause();
+      const strings = Array(16384).fill('a');
+      let next = 1e9;
+      const end = Date.now() + 2500;
+      while (Date.now() < end) {
+        for (let i = 0; i < 4; i++) forge({ t: 'ai', id: next++, model: '@islet/embed-text', timeoutMs: 60000, tensors: [{ name: 'text', dtype: 'string', shape: [strings.length], strings }] });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return new Response('forged ' + (next - 1e9));
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
     return new Response('pid ' + process.pid);
   },
@@ -128,6 +141,27 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
     await engine.deploy('slow-top', { code: slowTop, tier: 'process', needs: ['node-builtins'], limits: { startupCpuMs: 5_000, cpuMs: 50 } });
     expect((await request(served.url, { host: 'slow-top.localhost' })).text).toBe('loaded');
   });
+
+  it('cannot make the engine hold AI answers it does not read: past its memory limit, calls are refused', async () => {
+    // A tier of its own: its sandboxes (and its template pool) are not the other tests'.
+    const ai = new Engine({ tiers: [new ProcessTier()], sched: { quarantine: false }, accel: { workers: 1 } });
+    try {
+      await ai.deploy('stall', { code: FORGER, tier: 'process', needs: ['node-builtins'], ai: {}, limits: { cpuMs: 5_000, wallMs: 20_000, memoryMb: 64 } });
+      const held = () => process.memoryUsage().arrayBuffers / 2 ** 20;
+      const before = held();
+      let most = 0;
+      const watch = setInterval(() => (most = Math.max(most, held() - before)), 100);
+      const res = await ai.fetch('stall', new Request('http://stall.test/ai-stall'));
+      expect(await res.text()).toMatch(/^forged \d+$/);
+      await new Promise((r) => setTimeout(r, 1_000));
+      clearInterval(watch);
+      // Each answer is 16 MB and they came at ~160 MB/s; what waits for the sandbox is bounded by
+      // its memory limit (64 MB), whatever it asks. Unbounded it was over 400 MB by now.
+      expect(most).toBeLessThan(250);
+    } finally {
+      await ai.close();
+    }
+  }, 30_000);
 
   it('cannot make the engine buffer body chunks it did not ask for: the first one ends its sandbox', async () => {
     const pid = async () => (await request(served.url, { path: '/', host })).text;

@@ -588,7 +588,7 @@ export class ProcessSandbox implements Sandbox {
   /** A subrequest from the tenant's fetch(): the values come from the sandbox, so check them. */
   #startFetch(head: FrameHead, body: Uint8Array | null): void {
     const id = Number(head.id);
-    if (!Number.isInteger(id) || this.#subrequests.has(id)) return;
+    if (!Number.isInteger(id) || this.#subrequests.has(id) || this.#aiCalls.has(id)) return;
     const refused = this.#subrequestRefusal();
     if (refused !== undefined) return this.#send({ t: 'fetch-res', id, error: refused });
     this.#subrequestBudget--;
@@ -634,7 +634,12 @@ export class ProcessSandbox implements Sandbox {
           const entries = Object.entries(outputs);
           const numeric = entries.flatMap(([, t]) => (t.data instanceof ArrayBuffer ? [new Uint8Array(t.data)] : []));
           const described = entries.map(([name, t]) => [name, t.dtype, t.shape, t.data instanceof ArrayBuffer ? null : t.data, t.data instanceof ArrayBuffer ? t.data.byteLength : 0]);
-          this.#send({ t: 'fetch-res', id, outputs: described }, joined(numeric));
+          // Counted until the channel has taken it, as a subrequest's answer is: a sandbox that
+          // stops reading would otherwise have the host hold answer after answer (16 MB each).
+          const answer = joined(numeric);
+          const bytes = answer?.byteLength ?? 0;
+          if (!this.#responseBytes.take(bytes)) return fail('overloaded', `this function's sandbox has not taken earlier answers (more than ${this.#responseBytes.limit} bytes wait for it)`);
+          this.#send({ t: 'fetch-res', id, outputs: described }, answer, () => this.#responseBytes.release(bytes));
         },
         (err: unknown) => {
           // A host bug is logged here and told to the tenant without its details.
@@ -652,7 +657,7 @@ export class ProcessSandbox implements Sandbox {
    */
   #startSocket(head: FrameHead): void {
     const id = Number(head.id);
-    if (!Number.isInteger(id) || this.#subrequests.has(id)) return;
+    if (!Number.isInteger(id) || this.#subrequests.has(id) || this.#aiCalls.has(id)) return;
     const connect = this.#spec!.outbound.connectSocket;
     const socketId = head.socket;
     // The socket's id is checked (and held) before anything is dialled: a process's runtime can name any.
@@ -811,6 +816,8 @@ export class ProcessSandbox implements Sandbox {
   }
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** Most input tensors one AI call may describe (a model takes a handful). */
 const MAX_AI_TENSORS = 64;
 
@@ -829,8 +836,8 @@ function wireTensors(described: unknown, body: Uint8Array | null): WireTensor[] 
     }
     const bytes = t.bytes;
     if (!Number.isInteger(bytes) || (bytes as number) < 0 || offset + (bytes as number) > (body?.byteLength ?? 0)) return `AI input "${t.name}": its bytes are not in the frame`;
-    // Its own buffer: the body's bytes are the frame reader's.
-    wire.push({ name: t.name, dtype: t.dtype, shape: shape as number[] | null, data: new Uint8Array(body!.subarray(offset, offset + (bytes as number))).buffer as ArrayBuffer });
+    // Its own buffer: the body's bytes are the frame reader's (an empty body arrives as null).
+    wire.push({ name: t.name, dtype: t.dtype, shape: shape as number[] | null, data: new Uint8Array((body ?? EMPTY).subarray(offset, offset + (bytes as number))).buffer as ArrayBuffer });
     offset += bytes as number;
   }
   return wire;

@@ -385,8 +385,8 @@ const processAi: AiTransport = {
       let offset = 0;
       for (const [, , , strings, bytes] of outputs) {
         if (strings) continue;
-        // A copy of its own (a Buffer's slice would share the frame's memory).
-        buffers.push(new Uint8Array(body!.subarray(offset, offset + bytes)).buffer as ArrayBuffer);
+        // A copy of its own (a Buffer's slice would share the frame's memory); an empty body is null.
+        buffers.push(new Uint8Array((body ?? new Uint8Array(0)).subarray(offset, offset + bytes)).buffer as ArrayBuffer);
         offset += bytes;
       }
       return outputsOf(outputs.map(([name, dtype, shape, strings]) => [name, dtype, shape, strings]), buffers);
