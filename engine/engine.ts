@@ -104,7 +104,10 @@ export interface EngineOptions {
   exposeStack?: boolean;
   /** The isolate tier to use (tests give a custom one). */
   tier?: IsolationTier;
-  /** The other tiers functions may ask for (default: every backend islet has, see tiers/index.ts). */
+  /**
+   * The other tiers functions may ask for (default: every backend islet has, see tiers/index.ts).
+   * The engine owns them: close() closes them, so one tier object serves one engine.
+   */
   tiers?: IsolationTier[];
   /** Boot isolates from a V8 snapshot of the runtime (default true). Ignored with `tier`. */
   snapshot?: boolean;
