@@ -284,6 +284,21 @@ describe('devices', () => {
     expect(status).toMatchObject({ workers: 2, acceleratorWorkers: 1, models: { gpu: { device: 'cuda', batches: 4 }, cpu: { device: 'cpu', batches: 4 } } });
   });
 
+  it('a batch that crashes the accelerator lane\'s worker fails alone; the lane gets another, and a hung one is stopped', async () => {
+    const p = pool({ models: { gpu: { backend: 'test', device: 'cuda', maxBatch: 1 } }, probe: offering('test', 'cuda') });
+    const results = await Promise.allSettled([
+      p.run({ tenant: 'a', model: 'gpu', inputs: x(CRASH) }),
+      p.run({ tenant: 'b', model: 'gpu', inputs: x(2) }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled']);
+    expect((results[0] as PromiseRejectedResult).reason.message).toMatch(/exited/);
+    // A hung batch whose caller gave up is stopped (its worker replaced), and the lane serves on.
+    await expect(p.run({ tenant: 'a', model: 'gpu', inputs: x(HANG), timeoutMs: 100 })).rejects.toBeInstanceOf(AccelTimeoutError);
+    const after = await p.run({ tenant: 'a', model: 'gpu', inputs: x(5) });
+    expect(floats(after.y)).toEqual([10]);
+    expect((p.status() as any).models.gpu).toMatchObject({ device: 'cuda', failedBatches: 1, stoppedBatches: 1 });
+  });
+
   // Where a GPU answers, onnx-webgpu.test.ts runs the model on it instead.
   it.skipIf(!noWebGpuReason)('a model asked onto WebGPU where no adapter answers runs on the CPU, saying why', async () => {
     const p = pool({
