@@ -327,7 +327,7 @@ export class Engine {
       env,
       log: this.#tenantLog(name),
       // Subrequests: service bindings to the functions they name, the rest to the network.
-      outbound: services ? withServices(this.#outbound(config.egress), services, (target, request) => this.#callService(target, request)) : this.#outbound(config.egress),
+      outbound: services ? withServices(this.#outbound(config.egress), services, (target, request, depth) => this.#callService(target, request, depth)) : this.#outbound(config.egress),
       ...(services && { services: Object.keys(services) }),
       // The isolate names the bundle file:///<name>.js (see IsolateSandbox.specialise).
       mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,
@@ -530,10 +530,16 @@ export class Engine {
    * Web-standard entry point: never throws for tenant or limit errors, it answers them the way
    * the gateway does (status, `islet-error` header, JSON body).
    */
-  async fetch(name: string, request: Request): Promise<Response> {
+  fetch(name: string, request: Request): Promise<Response> {
+    return this.#fetch(name, request, 0);
+  }
+
+  /** fetch(), for a request `depth` service-binding calls deep (0: from a client). */
+  async #fetch(name: string, request: Request, depth: number): Promise<Response> {
     try {
       const limits = this.#functions.get(name)?.limits ?? this.defaultLimits;
       const wire = await wireFromRequest(request, name, limits.maxBodyBytes);
+      if (depth > 0) wire.depth = depth;
       const answer = await this.invoke(name, wire);
       if (answer.webSocket) {
         // A Web Response cannot carry the socket: the handshake needs the gateway's server.
@@ -550,9 +556,9 @@ export class Engine {
   }
 
   /** A service binding's call: in this engine, after asking for the function to be placed here if it is not. */
-  async #callService(target: string, request: Request): Promise<Response> {
+  async #callService(target: string, request: Request, depth: number): Promise<Response> {
     if (!this.#functions.has(target) && this.#placeService) await this.#placeService(target).catch(() => false);
-    return this.fetch(target, request);
+    return this.#fetch(target, request, depth);
   }
 
   errorResponse(err: unknown, name: string | undefined): Response {

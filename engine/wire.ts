@@ -14,6 +14,8 @@ export interface WireRequest {
   body: ArrayBuffer | ReadableStream<Uint8Array> | null;
   /** Aborts when the client goes away before the answer is complete: request.signal in the sandbox. */
   signal?: AbortSignal;
+  /** Set by the host on a service binding's call: how many such calls deep it is (never from a client). */
+  depth?: number;
 }
 
 export interface WireResponse {

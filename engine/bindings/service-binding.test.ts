@@ -83,14 +83,23 @@ describe('service bindings', () => {
     expect(out.ws).toMatch(/AUTH\.fetch: WebSockets through a service binding are not supported/);
   });
 
-  it('a function bound to itself recursing without end is stopped, and the engine serves on', async () => {
+  it('a chain of service calls is bounded: a function bound to itself fails fast at 32 deep, and the engine serves on', async () => {
+    // Each hop says how deep it is; the one whose call is refused answers with its depth.
     await engine.deploy('loop', {
-      code: `export default { async fetch(request, env) { const r = await env.SELF.fetch(request.url); return new Response('depth ' + r.status, { status: r.status }); } }`,
+      code: `export default { async fetch(request, env) {
+        const n = Number(request.headers.get('x-n') ?? 0);
+        try {
+          const r = await env.SELF.fetch(request.url, { headers: { 'x-n': String(n + 1) } });
+          return new Response(await r.text(), { status: r.status });
+        } catch (e) { return new Response('refused at ' + n + ': ' + e.message, { status: 508 }); }
+      } }`,
       services: { SELF: 'loop' },
-      limits: { wallMs: 3000 },
+      limits: { wallMs: 10_000 },
     });
+    const started = performance.now();
     const res = await engine.fetch('loop', new Request('http://loop.test/'));
-    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect([res.status, await res.text()]).toEqual([508, 'refused at 32: SELF.fetch: the chain of service-binding calls is already 32 deep']);
+    expect(performance.now() - started).toBeLessThan(5_000);
     const again = await engine.fetch('auth', new Request('http://auth.test/'));
     expect(again.status).toBe(201);
   }, 20_000);

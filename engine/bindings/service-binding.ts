@@ -30,25 +30,33 @@ export function checkServices(raw: unknown, taken: (name: string) => boolean, wh
   return services.length ? Object.fromEntries(services) as Record<string, string> : undefined;
 }
 
-/** Calls function `name` with a request (Engine.fetch: never throws; errors are responses). */
-export type CallFunction = (name: string, request: Request) => Promise<Response>;
+/** Calls function `name` with a request, `depth` service calls deep (as Engine.fetch: errors are responses). */
+export type CallFunction = (name: string, request: Request, depth: number) => Promise<Response>;
+
+/**
+ * How deep a chain of service-binding calls may go, as Workers bounds it: a function bound to
+ * itself, or two bound to each other, fail fast rather than fill the engine until their
+ * wall-clock limits. The caller's depth is the deepest request its sandbox is serving.
+ */
+export const MAX_SERVICE_DEPTH = 32;
 
 /**
  * The caller's subrequests: those naming one of its service bindings go to that function, the
  * rest to `network` (its egress policy).
  */
 export function withServices(network: OutboundFetch, services: Record<string, string>, call: CallFunction): OutboundFetch {
-  const outbound: OutboundFetch = (request, signal, held, service) => {
+  const outbound: OutboundFetch = (request, signal, held, service, depth = 0) => {
     if (service === undefined) return network(request, signal, held);
     const target = Object.hasOwn(services, service) ? services[service] : undefined;
     if (target === undefined) return Promise.reject(new EgressError(`fetch: this function has no service binding "${service}"`));
-    return callService(target, request, signal, held, call);
+    if (depth >= MAX_SERVICE_DEPTH) return Promise.reject(new EgressError(`${service}.fetch: the chain of service-binding calls is already ${MAX_SERVICE_DEPTH} deep`));
+    return callService(target, request, signal, held, (name, req) => call(name, req, depth + 1));
   };
   if (network.connectSocket) outbound.connectSocket = network.connectSocket;
   return outbound;
 }
 
-async function callService(target: string, request: OutboundRequest, signal: AbortSignal | undefined, held: ResponseBytes | undefined, call: CallFunction): Promise<OutboundResponse> {
+async function callService(target: string, request: OutboundRequest, signal: AbortSignal | undefined, held: ResponseBytes | undefined, call: (name: string, request: Request) => Promise<Response>): Promise<OutboundResponse> {
   // As for the network: connection-level fields are the caller's own, the body sets its length,
   // and Host comes from the URL.
   let hop: Hop = { url: request.url, method: normalizedMethod(request.method), headers: without(withoutHopByHop(request.headers), OWN_FRAMING), body: request.body };

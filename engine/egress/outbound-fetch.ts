@@ -69,10 +69,11 @@ export class ResponseBytes {
 /**
  * Runs one subrequest; `signal` cancels it (the tenant aborted, or its isolate went away), and
  * `held` bounds the response bytes its sandbox's subrequests hold together; `service` names the
- * caller's service binding it goes through, if it does (bindings/service-binding.ts). `connectSocket`, where
+ * caller's service binding it goes through, if it does, and `depth` how many service-binding calls
+ * deep the caller already is (bindings/service-binding.ts). `connectSocket`, where
  * given, opens a WebSocket under the same policy (outbound-websocket.ts); without it, none opens.
  */
-export type OutboundFetch = ((request: OutboundRequest, signal?: AbortSignal, held?: ResponseBytes, service?: string) => Promise<OutboundResponse>) & {
+export type OutboundFetch = ((request: OutboundRequest, signal?: AbortSignal, held?: ResponseBytes, service?: string, depth?: number) => Promise<OutboundResponse>) & {
   connectSocket?: ConnectOutboundSocket;
 };
 

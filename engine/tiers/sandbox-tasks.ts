@@ -11,6 +11,8 @@ export interface SandboxTask extends MeteredTask {
   reject(err: Error): void;
   /** The response went out; the task stays only while waitUntil work runs. */
   answered: boolean;
+  /** How many service-binding calls deep its request is (0: from a client). */
+  depth?: number;
 }
 
 /** What a tier keeps per task besides the common fields, and how it lets go of it. */
@@ -40,6 +42,16 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
   /** The meter charging the tasks' CPU; set when the sandbox gets its function. */
   set meter(meter: SandboxMeter<T>) {
     this.#meter = meter;
+  }
+
+  /**
+   * The deepest service-binding chain among the tasks: what a service call made now is charged
+   * (the host cannot tell which request inside the sandbox made it, so it takes the deepest).
+   */
+  maxDepth(): number {
+    let deepest = 0;
+    for (const task of this.#tasks.values()) deepest = Math.max(deepest, task.depth ?? 0);
+    return deepest;
   }
 
   get size(): number {

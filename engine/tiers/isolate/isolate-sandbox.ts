@@ -387,6 +387,7 @@ export class IsolateSandbox implements Sandbox {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<WireResponse>((resolve, reject) => {
       const task = this.#startTask(resolve, reject);
+      task.depth = request.depth;
       let body: unknown = request.body;
       if (body instanceof ReadableStream) {
         // The isolate gets a marker and pulls the bytes when the tenant reads them.
@@ -689,7 +690,7 @@ export class IsolateSandbox implements Sandbox {
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
     this.#spec
-      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode }, cancel.signal, this.#responseBytes, typeof service === 'string' ? service : undefined)
+      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode }, cancel.signal, this.#responseBytes, typeof service === 'string' ? service : undefined, this.#tasks.maxDepth())
       .then(
         (res) => {
           this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls]);

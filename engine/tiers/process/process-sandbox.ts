@@ -385,6 +385,7 @@ export class ProcessSandbox implements Sandbox {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<WireResponse>((resolve, reject) => {
       const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs, { body: undefined, waitUntilPending: false, requestBody: undefined });
+      task.depth = request.depth;
       this.#subrequestBudget += this.#spec!.limits.maxSubrequests;
       const head = { t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers };
       if (request.body instanceof ReadableStream) {
@@ -598,7 +599,7 @@ export class ProcessSandbox implements Sandbox {
     this.#subrequests.set(id, cancel);
     this.#meter!.poke();
     this.#spec!
-      .outbound({ method: String(head.method), url: String(head.url), headers, body: toArrayBuffer(body), redirect }, cancel.signal, this.#responseBytes, typeof head.service === 'string' ? head.service : undefined)
+      .outbound({ method: String(head.method), url: String(head.url), headers, body: toArrayBuffer(body), redirect }, cancel.signal, this.#responseBytes, typeof head.service === 'string' ? head.service : undefined, this.#tasks.maxDepth())
       .then(
         (res) => {
           // Held until the channel has taken it: a sandbox that stops reading leaves it in the
