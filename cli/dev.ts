@@ -24,6 +24,8 @@ Options:
                      (default), runc or crun
   --test-scheduled   GET /__scheduled?cron=<expr> runs the scheduled handler
   --ai <name>        give the function the AI binding as env.<name> (built-in models only)
+  --service <NAME=entry>  a service binding (repeatable): env.NAME.fetch() calls the function
+                     built from that entry file, served beside it and reloaded with it
   --var <NAME=value> an env variable for the function (repeatable). Variables are also read
                      from .dev.vars in the current folder (NAME=value lines, as wrangler's),
                      again at each reload; --var wins over .dev.vars
@@ -40,6 +42,7 @@ export async function dev(args: string[]): Promise<void> {
     'container-runtime': { type: 'string' },
     'test-scheduled': { type: 'boolean' },
     ai: { type: 'string' },
+    service: { type: 'string', multiple: true },
     var: { type: 'string', multiple: true },
   }, 'dev');
   if (values.help) {
@@ -70,7 +73,16 @@ export async function dev(args: string[]): Promise<void> {
   const name = functionName(entry);
   const ai = values.ai !== undefined ? { binding: values.ai as string } : undefined;
   const flagVars = varsFromFlags((values.var as string[] | undefined) ?? []);
-  const deploy = () => engine.deploy(name, { entry, limits, ai, env: { ...devVars(), ...flagVars }, ...tierFields });
+  const bound = boundFunctions((values.service as string[] | undefined) ?? [], name);
+  const services = bound.length ? Object.fromEntries(bound.map((b) => [b.binding, b.name])) : undefined;
+  // The functions bound first (the one served calls them), each rebuilt at every reload with it;
+  // the inputs watched are all of theirs.
+  const deploy = async () => {
+    const inputs: string[] = [];
+    for (const b of bound) inputs.push(...(await engine.deploy(b.name, { entry: b.entry, limits, ...tierFields })).inputs);
+    const result = await engine.deploy(name, { entry, limits, ai, services, env: { ...devVars(), ...flagVars }, ...tierFields });
+    return { ...result, inputs: [...result.inputs, ...inputs] };
+  };
 
   let first;
   let firstError: BundleError | undefined;
@@ -123,6 +135,18 @@ const DEV_STOP_GRACE_MS = 500;
 function brokenBuild(entry: string, why: string): string {
   const text = `islet dev: ${path.relative(process.cwd(), entry)} does not build:\n${why}\n`;
   return `export default { fetch: () => new Response(${JSON.stringify(text)}, { status: 500, headers: { 'islet-error': 'bad-code' } }) }`;
+}
+
+/** `--service NAME=entry` flags: each entry becomes a function of its own, named from its file. */
+function boundFunctions(flags: string[], served: string): { binding: string; entry: string; name: string }[] {
+  return flags.map((flag) => {
+    const at = flag.indexOf('=');
+    if (at < 1 || at === flag.length - 1) throw new UsageError(`--service takes NAME=entry, got ${JSON.stringify(flag)}`);
+    const entry = path.resolve(flag.slice(at + 1));
+    const name = functionName(entry);
+    if (name === served) throw new UsageError(`--service ${flag}: its function would be named "${name}", as the one served is; rename one of the files`);
+    return { binding: flag.slice(0, at), entry, name };
+  });
 }
 
 /** `--var NAME=value` flags as env entries. */
