@@ -1,5 +1,6 @@
 // The engine as a library: deploy functions, invoke them with wire requests or Web Requests.
 // It owns the function table and nothing else: sandboxes come from a tier, HTTP from the gateway.
+import { FUNCTION_NAME } from './names.ts';
 import { totalmem } from 'node:os';
 import { AccelPool, checkModels, type AccelPoolOptions, type ModelConfig } from './accel/index.ts';
 import { aiHost, checkAiBinding, checkServices, withServices, type AiBindingConfig, type ResolvedAiBinding } from './bindings/index.ts';
@@ -178,9 +179,6 @@ function statusOf(err: unknown): number {
 /** How many functions /_islet/status details (the ones holding the most isolate heap). */
 const STATUS_BUSIEST = 50;
 
-// Function names are DNS labels, because the gateway routes by the first label of Host.
-const NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-
 /** Whether `next` is `previous` deployed again: the same code, limits, env and tier. */
 function sameDeployment(previous: FunctionSlot, next: FunctionSlot): boolean {
   return previous.spec.codeKey === next.spec.codeKey && previous.tier === next.tier
@@ -274,7 +272,7 @@ export class Engine {
    */
   async deploy(name: string, config: FunctionConfig, options: DeployOptions = {}): Promise<DeployResult> {
     if (this.#closed) throw new ConfigError('the engine is closed: it takes no more deploys');
-    if (typeof name !== 'string' || !NAME.test(name)) {
+    if (typeof name !== 'string' || !FUNCTION_NAME.test(name)) {
       throw new ConfigError(`function name ${JSON.stringify(name)} must be a DNS label: a-z, 0-9 and '-', at most 63 characters`);
     }
     const limits = resolveLimits(config.limits ?? {}, this.defaultLimits);
@@ -315,6 +313,7 @@ export class Engine {
       const slot = this.#functions.get(name);
       if (slot?.spec.onEnded === onEnded) this.#sched.noteEnded(slot.fn, reason);
     };
+    const network = this.#outbound(config.egress);
     const bundled: SandboxSpec = {
       name,
       onEnded,
@@ -327,7 +326,7 @@ export class Engine {
       env,
       log: this.#tenantLog(name),
       // Subrequests: service bindings to the functions they name, the rest to the network.
-      outbound: services ? withServices(this.#outbound(config.egress), services, (target, request, depth) => this.#callService(target, request, depth)) : this.#outbound(config.egress),
+      outbound: services ? withServices(network, services, (target, request, depth) => this.#callService(target, request, depth)) : network,
       ...(services && { services: Object.keys(services) }),
       // The isolate names the bundle file:///<name>.js (see IsolateSandbox.specialise).
       mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,

@@ -7,6 +7,7 @@ import {
 } from '../accel/index.ts';
 import { BackendError, QuotaExceededError } from '../accel/errors.ts';
 import { ConfigError } from '../errors.ts';
+import { BINDING_NAME } from '../names.ts';
 import { ACCEL_DEFAULTS, STRING_OVERHEAD_BYTES } from '../limits.ts';
 
 /** A function's "ai" config: `{}` gives it env.AI with the defaults. */
@@ -41,14 +42,13 @@ export interface AiHost {
   models(): Promise<ModelInfo[]>;
 }
 
-const IDENTIFIER = /^[A-Za-z_$][\w$]{0,63}$/;
 
 export function checkAiBinding(raw: unknown, env: Record<string, unknown>, where: string): ResolvedAiBinding | undefined {
   if (raw === undefined) return undefined;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${where}: "ai" must be an object like {"binding": "AI"}`);
   const { binding = 'AI', models, maxPending = ACCEL_DEFAULTS.maxPending, timeoutMs = ACCEL_DEFAULTS.timeoutMs, ...rest } = raw as Record<string, unknown>;
   if (Object.keys(rest).length) throw new ConfigError(`${where}: unknown ai field(s) ${Object.keys(rest).join(', ')}`);
-  if (typeof binding !== 'string' || !IDENTIFIER.test(binding)) throw new ConfigError(`${where}: ai.binding must be a JavaScript identifier`);
+  if (typeof binding !== 'string' || !BINDING_NAME.test(binding)) throw new ConfigError(`${where}: ai.binding must be a JavaScript identifier`);
   if (Object.hasOwn(env, binding)) throw new ConfigError(`${where}: ai.binding "${binding}" is also an env variable`);
   if (models !== undefined && (!Array.isArray(models) || !models.every((m) => typeof m === 'string'))) throw new ConfigError(`${where}: ai.models must be a list of model names`);
   if (!Number.isInteger(maxPending) || (maxPending as number) < 1 || (maxPending as number) > 100_000) throw new ConfigError(`${where}: ai.maxPending must be an integer from 1 to 100000`);

@@ -6,13 +6,12 @@
 // caller gets. Bodies are buffered both ways, as the caller's other subrequests are, and headers
 // and redirects are handled as for the network (hop-by-hop fields dropped, redirects followed).
 import { ConfigError } from '../errors.ts';
+import { BINDING_NAME, FUNCTION_NAME } from '../names.ts';
 import {
   EgressError, nextHop, normalizedMethod, pairs, readBody, without, withoutHopByHop,
   type Hop, type OutboundFetch, type OutboundRequest, type OutboundResponse, type ResponseBytes,
 } from '../egress/outbound-fetch.ts';
 
-const IDENTIFIER = /^[A-Za-z_$][\w$]{0,63}$/;
-const FUNCTION_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** What a service's answer may hold in the caller's host at once, as for a network subrequest. */
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
@@ -23,7 +22,7 @@ export function checkServices(raw: unknown, taken: (name: string) => boolean, wh
   const services = Object.entries(raw as Record<string, unknown>);
   if (services.length > 64) throw new ConfigError(`${where}: at most 64 service bindings`);
   for (const [binding, target] of services) {
-    if (!IDENTIFIER.test(binding) || binding === '__proto__') throw new ConfigError(`${where}: service binding ${JSON.stringify(binding)} must be a JavaScript identifier (not __proto__)`);
+    if (!BINDING_NAME.test(binding) || binding === '__proto__') throw new ConfigError(`${where}: service binding ${JSON.stringify(binding)} must be a JavaScript identifier (not __proto__)`);
     if (taken(binding)) throw new ConfigError(`${where}: service binding "${binding}" is also an env variable or the AI binding`);
     if (typeof target !== 'string' || !FUNCTION_NAME.test(target)) throw new ConfigError(`${where}: service binding "${binding}" must name a function (a DNS label), not ${JSON.stringify(target)}`);
   }
