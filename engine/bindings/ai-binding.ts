@@ -5,9 +5,10 @@ import {
   BadInputError, inferShape, isDType, NUMERIC_DTYPES, UnknownModelError, type AccelPool, type ModelInfo, type Tensor,
   type TensorMap,
 } from '../accel/index.ts';
-import { BackendError, QuotaExceededError } from '../accel/errors.ts';
+import { AccelError, BackendError, QuotaExceededError } from '../accel/errors.ts';
 import { ConfigError } from '../errors.ts';
 import { BINDING_NAME } from '../names.ts';
+import type { TenantLog } from '../tiers/tier.ts';
 import { ACCEL_DEFAULTS, STRING_OVERHEAD_BYTES } from '../limits.ts';
 
 /** A function's "ai" config: `{}` gives it env.AI with the defaults. */
@@ -59,6 +60,16 @@ export function checkAiBinding(raw: unknown, env: Record<string, unknown>, where
 /** The bounds a sandbox's env.AI checks before a call leaves it: the host's own (it checks them again). */
 export function runtimeAiLimits(maxPending: number): Record<string, number> {
   return { maxPending, maxInputBytes: ACCEL_DEFAULTS.maxInputBytes, maxStrings: ACCEL_DEFAULTS.maxStrings, stringOverheadBytes: STRING_OVERHEAD_BYTES };
+}
+
+/**
+ * What a sandbox tells its tenant of a failed AI call: an AccelError's own code and message; any
+ * other failure is a host bug, logged here and told without its details.
+ */
+export function aiFailure(err: unknown, log: TenantLog): { code: string; message: string } {
+  if (err instanceof AccelError) return { code: err.code, message: err.message };
+  log.event('error', 'AI call failed inside islet', { error: String((err as Error)?.stack ?? err) });
+  return { code: 'backend_error', message: 'the AI call failed inside islet' };
 }
 
 export function aiHost(tenant: string, config: ResolvedAiBinding, pool: AccelPool, wallMs: number): AiHost {

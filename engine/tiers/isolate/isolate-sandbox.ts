@@ -7,8 +7,8 @@ import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
-import { AccelError, type TensorMap } from '../../accel/index.ts';
-import { runtimeAiLimits, type WireTensor } from '../../bindings/index.ts';
+import type { TensorMap } from '../../accel/index.ts';
+import { aiFailure, runtimeAiLimits, type WireTensor } from '../../bindings/index.ts';
 import { EgressError, ResponseBytes } from '../../egress/index.ts';
 import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
 import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_PENDING_SUBREQUESTS, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
@@ -826,10 +826,8 @@ export class IsolateSandbox implements Sandbox {
         result = err instanceof Error ? err : new Error(String(err));
       }
     }
-    // A host bug is logged here and told to the tenant without its details.
-    const known = result instanceof AccelError ? result : undefined;
-    if (!known) this.#spec.log.event('error', 'AI call failed inside islet', { error: String(result.stack ?? result) });
-    const args = [id, known?.code ?? 'backend_error', known?.message ?? 'the AI call failed inside islet', []];
+    const { code, message } = aiFailure(result, this.#spec.log);
+    const args = [id, code, message, []];
     this.#deliver(this.#runtime!.settleAi, args, { arguments: { copy: true } });
   }
 

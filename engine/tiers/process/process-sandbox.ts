@@ -12,8 +12,7 @@ import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
-import { AccelError } from '../../accel/index.ts';
-import { runtimeAiLimits, type WireTensor } from '../../bindings/index.ts';
+import { aiFailure, runtimeAiLimits, type WireTensor } from '../../bindings/index.ts';
 import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
 import { MAX_SOCKET_MESSAGE_BYTES, SandboxSockets, type SocketEvent } from '../socket-link.ts';
 import { EgressError, ResponseBytes } from '../../egress/index.ts';
@@ -643,9 +642,8 @@ export class ProcessSandbox implements Sandbox {
           this.#send({ t: 'fetch-res', id, outputs: described }, answer, () => this.#responseBytes.release(bytes));
         },
         (err: unknown) => {
-          // A host bug is logged here and told to the tenant without its details.
-          if (!(err instanceof AccelError)) this.#spec!.log.event('error', 'AI call failed inside islet', { error: String((err as Error)?.stack ?? err) });
-          fail(err instanceof AccelError ? err.code : 'backend_error', err instanceof AccelError ? err.message : 'the AI call failed inside islet');
+          const { code, message } = aiFailure(err, this.#spec!.log);
+          fail(code, message);
         },
       )
       .finally(() => this.#aiCalls.delete(id));
