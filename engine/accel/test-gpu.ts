@@ -2,6 +2,7 @@
 // the way the backend would find it (a session on the committed fixture model). Every CI machine
 // here has none; the tests that need one skip with the reason, and run on a GPU machine (README).
 import { MODELS_DIR } from '../../fixtures/accel/make-models.ts';
+import { ortMessage } from './backends/onnx-backend.ts';
 
 /** Why there is no WebGPU adapter here, or undefined when there is one. */
 export const noWebGpu: Promise<string | undefined> = (async () => {
@@ -11,6 +12,6 @@ export const noWebGpu: Promise<string | undefined> = (async () => {
     await session.release();
     return undefined;
   } catch (err) {
-    return `no WebGPU adapter here (${(err instanceof Error ? err.message : String(err)).split('\n')[0]!.replace(/^.* was false\. /, '')})`;
+    return `no WebGPU adapter here (${ortMessage(err)})`;
   }
 })();

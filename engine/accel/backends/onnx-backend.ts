@@ -91,7 +91,7 @@ function createSession(o: OrtModule, file: string, device: Device): Promise<Ort.
  * onnxruntime's first line, without the source file it names first and, for a failed check, the
  * check itself: "/…/webgpu_context.cc:136 … Success was false. Failed to get a WebGPU adapter: …".
  */
-function ortMessage(err: unknown): string {
+export function ortMessage(err: unknown): string {
   const line = err instanceof Error ? err.message.split('\n')[0]! : String(err);
   const located = /^\/\S+:\d+ (.*)$/.exec(line);
   if (!located) return line;
