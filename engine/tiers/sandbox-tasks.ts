@@ -29,6 +29,14 @@ export interface TaskHooks<T extends SandboxTask> {
 
 let nextTaskId = 1;
 
+/**
+ * A subrequest's service binding, as a sandbox names it, and the depth it is charged (outbound's
+ * last two arguments); a network fetch names none and is charged nothing.
+ */
+export function serviceCall(service: unknown, tasks: SandboxTasks<any>): [service?: string, depth?: number] {
+  return typeof service === 'string' ? [service, tasks.maxDepth()] : [];
+}
+
 export class SandboxTasks<T extends SandboxTask = SandboxTask> {
   readonly #tasks = new Map<number, T>();
   readonly #hooks: TaskHooks<T>;

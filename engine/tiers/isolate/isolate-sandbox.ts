@@ -18,7 +18,7 @@ import { LegacyDecoders, legacyEncodingOf } from './legacy-text.ts';
 import { Digests } from './digests.ts';
 import { LogBudget } from '../log-budget.ts';
 import type { Sandbox, SandboxSpec, SandboxUsage } from '../tier.ts';
-import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
+import { SandboxTasks, type SandboxTask, serviceCall } from '../sandbox-tasks.ts';
 import type { CodeCache } from '../../warm/index.ts';
 import type { LimitEnforcer, SandboxMeter, Turn } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
@@ -690,7 +690,7 @@ export class IsolateSandbox implements Sandbox {
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
     this.#spec
-      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode }, cancel.signal, this.#responseBytes, typeof service === 'string' ? service : undefined, this.#tasks.maxDepth())
+      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode }, cancel.signal, this.#responseBytes, ...serviceCall(service, this.#tasks))
       .then(
         (res) => {
           this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls]);

@@ -12,6 +12,7 @@ import {
   BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
+import { joinBytes } from '../../../runtime-api/web/bytes.ts';
 import { aiFailure, runtimeAiLimits, type WireTensor } from '../../bindings/index.ts';
 import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
 import { MAX_SOCKET_MESSAGE_BYTES, SandboxSockets, type SocketEvent } from '../socket-link.ts';
@@ -19,7 +20,7 @@ import { EgressError, ResponseBytes } from '../../egress/index.ts';
 import { MAX_PENDING_SUBREQUESTS } from '../../limits.ts';
 import { MALFORMED_RESPONSE, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, SandboxMeter, Turn } from '../isolate/index.ts';
-import { SandboxTasks, type SandboxTask } from '../sandbox-tasks.ts';
+import { SandboxTasks, type SandboxTask, serviceCall } from '../sandbox-tasks.ts';
 import { BODY_AFTER_RESPONSE, RequestBody, type BodyChunk } from '../request-body.ts';
 import { StreamedBody } from '../streamed-body.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
@@ -598,7 +599,7 @@ export class ProcessSandbox implements Sandbox {
     this.#subrequests.set(id, cancel);
     this.#meter!.poke();
     this.#spec!
-      .outbound({ method: String(head.method), url: String(head.url), headers, body: toArrayBuffer(body), redirect }, cancel.signal, this.#responseBytes, typeof head.service === 'string' ? head.service : undefined, this.#tasks.maxDepth())
+      .outbound({ method: String(head.method), url: String(head.url), headers, body: toArrayBuffer(body), redirect }, cancel.signal, this.#responseBytes, ...serviceCall(head.service, this.#tasks))
       .then(
         (res) => {
           // Held until the channel has taken it: a sandbox that stops reading leaves it in the
@@ -636,8 +637,8 @@ export class ProcessSandbox implements Sandbox {
           const described = entries.map(([name, t]) => [name, t.dtype, t.shape, t.data instanceof ArrayBuffer ? null : t.data, t.data instanceof ArrayBuffer ? t.data.byteLength : 0]);
           // Counted until the channel has taken it, as a subrequest's answer is: a sandbox that
           // stops reading would otherwise have the host hold answer after answer (16 MB each).
-          const answer = joined(numeric);
-          const bytes = answer?.byteLength ?? 0;
+          const bytes = numeric.reduce((n, b) => n + b.byteLength, 0);
+          const answer = bytes ? joinBytes(numeric, bytes) : null;
           if (!this.#responseBytes.take(bytes)) return fail('overloaded', `this function's sandbox has not taken earlier answers (more than ${this.#responseBytes.limit} bytes wait for it)`);
           this.#send({ t: 'fetch-res', id, outputs: described }, answer, () => this.#responseBytes.release(bytes));
         },
@@ -840,16 +841,4 @@ function wireTensors(described: unknown, body: Uint8Array | null): WireTensor[] 
     offset += bytes as number;
   }
   return wire;
-}
-
-/** Buffers one after another, as one frame body. */
-function joined(parts: Uint8Array[]): Uint8Array | null {
-  if (parts.length === 0) return null;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
