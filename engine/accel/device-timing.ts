@@ -61,17 +61,18 @@ export function describeChoice(timings: Timing[], rows: number): string {
  */
 export function sampleInputs(signature: ModelSignature, rows: number): TensorMap | string {
   if (signature.batching !== 'rows') return 'its inputs have no batch dimension';
-  const shapes: [string, NumericDType, number[]][] = [];
+  const shapes: [string, NumericDType, number[], number][] = [];
   let bytes = 0;
   for (const [name, spec] of Object.entries(signature.inputs)) {
     if (spec.dtype === 'string') return `input "${name}" is text`;
     if (spec.shape.slice(1).some((d) => d === null)) return `input "${name}" has a free dimension besides the batch`;
     const shape = [rows, ...(spec.shape.slice(1) as number[])];
-    bytes += elementCount(shape) * bytesPerElement(spec.dtype);
-    shapes.push([name, spec.dtype, shape]);
+    const size = elementCount(shape) * bytesPerElement(spec.dtype);
+    bytes += size;
+    shapes.push([name, spec.dtype, shape, size]);
   }
   if (bytes > MAX_SAMPLE_BYTES) return `a batch of ${rows} rows is ${Math.round(bytes / 2 ** 20)} MB`;
-  return Object.fromEntries(shapes.map(([name, dtype, shape]) => [name, { dtype, shape, data: new ArrayBuffer(elementCount(shape) * bytesPerElement(dtype)) }]));
+  return Object.fromEntries(shapes.map(([name, dtype, shape, size]) => [name, { dtype, shape, data: new ArrayBuffer(size) }]));
 }
 
 /** A sample batch bigger than a call's own input bound is not made up for timing. */
