@@ -176,9 +176,11 @@ function describeThrown(err: unknown): [string, string, string] {
 }
 
 /**
- * Runs one request through the dispatch path with a throwaway handler, so that the V8 snapshot's
- * warm-up compiles it and new isolates do not pay for that on their first request. Only used
- * while the snapshot is made, before any host call exists.
+ * Runs one request through the dispatch path with a throwaway handler: while the V8 snapshot is
+ * made, so that it holds the path's compiled code, and in each template isolate before a tenant
+ * is loaded, so that its context's inline caches are filled too. It calls nothing on the host:
+ * the handler is synchronous and uses no waitUntil, and its batch number (0) is let go by the
+ * first real batch.
  */
 export function warmDispatch(): void {
   const saved = handler;

@@ -38,7 +38,7 @@ export class IsolateTier implements IsolationTier {
     this.#codeCache = codeCache === false ? undefined : codeCache instanceof CodeCache ? codeCache : new CodeCache(codeCache);
     if (options.templates !== false) {
       this.#pool = new TemplatePool(
-        (memoryMb) => this.#blank(memoryMb),
+        (memoryMb) => this.#blank(memoryMb, true),
         (err) => this.#warn('a template isolate failed to boot', { error: String(err) }),
         options.templates,
       );
@@ -71,11 +71,11 @@ export class IsolateTier implements IsolationTier {
     this.#codeCache?.clear();
   }
 
-  async #blank(memoryMb: number): Promise<IsolateSandbox> {
+  async #blank(memoryMb: number, rehearse = false): Promise<IsolateSandbox> {
     const snapshot = this.#snapshot
       ? await this.#makeSnapshot((err) => this.#warn('runtime snapshot failed: isolates boot without it', { error: String(err) }))
       : undefined;
-    return IsolateSandbox.blank(memoryMb, snapshot);
+    return IsolateSandbox.blank(memoryMb, snapshot, rehearse);
   }
 }
 

@@ -93,3 +93,40 @@ describe.each([{ snapshot: true }, { snapshot: false }])('idle collection (snaps
     sandbox.stop();
   });
 });
+
+describe('template isolates', () => {
+  it('rehearse the dispatch path without leaving anything the tenant or the host sees', async () => {
+    // A template runs one throwaway request of the runtime's own before any tenant is loaded
+    // (IsolateSandbox.blank): its answer, log or state must not surface in the tenant's first.
+    const logged: string[] = [];
+    const tier = new IsolateTier({ templates: { minSize: 1, refillDelayMs: 0 } });
+    const spec = (name: string) => ({
+      name, limits: DEFAULT_LIMITS, env: {}, outbound: createOutboundFetch(),
+      log: { console: (_level: string, message: string) => logged.push(message), event: (_level: string, message: string) => logged.push(message) },
+      code: `
+        let served = 0;
+        export default { fetch(request) {
+          served++;
+          return new Response(served + ' ' + request.url + ' ' + [...request.headers].length, { headers: { 'x-seen': String(request.signal.aborted) } });
+        } };`,
+    });
+    try {
+      const first = await tier.start(spec('a'));
+      // The template the first start took is refilled; the second start takes a rehearsed one.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(tier.templateStats()[0]?.ready).toBeGreaterThan(0);
+      const second = await tier.start(spec('b'));
+      for (const sandbox of [first, second]) {
+        const answer = await sandbox.invoke(request);
+        expect(answer.status).toBe(200);
+        expect(answer.body).toBe('1 http://r.test/ 0');
+        expect(answer.headers).not.toContain('x-host');
+        expect(answer.headers).toContain('x-seen');
+        sandbox.stop();
+      }
+      expect(logged).toEqual([]);
+    } finally {
+      tier.close();
+    }
+  });
+});

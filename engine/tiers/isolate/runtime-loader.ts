@@ -17,6 +17,8 @@ export interface RuntimeEntry {
   cancelResponseStream: ivm.Reference<(id: number) => void>;
   abortRequest: ivm.Reference<(id: number) => void>;
   runScheduled: ivm.Reference<(cron: string, scheduledTime: number) => Promise<string[]>>;
+  /** Runs one request through the dispatch path with a throwaway handler (see warmDispatch). */
+  warmup: ivm.Reference<() => void>;
   settleAi: ivm.Reference<(...args: unknown[]) => void>;
   settleCache: ivm.Reference<(id: number, ok: boolean, value: unknown) => void>;
   socketEvent: ivm.Reference<(id: number, kind: number, data: unknown, code: number, reason: string) => void>;
@@ -31,7 +33,7 @@ export async function loadRuntime(isolate: ivm.Isolate, context: ivm.Context, fr
   const entry = await context.global.get('__islet_runtime', { reference: true });
   const keys = [
     'init', 'setTenant', 'dispatchBatch', 'answersOf', 'fireDueTimer', 'settleFetch', 'settleCrypto', 'pullResponseStream', 'cancelResponseStream',
-    'abortRequest', 'settleRequestChunk', 'runScheduled', 'settleAi', 'settleCache', 'socketEvent', 'collectGarbage', 'exposeBindings',
+    'abortRequest', 'settleRequestChunk', 'runScheduled', 'settleAi', 'settleCache', 'socketEvent', 'collectGarbage', 'exposeBindings', 'warmup',
   ] as const;
   const refs = await Promise.all(keys.map((key) => entry.get(key, { reference: true })));
   entry.release();
