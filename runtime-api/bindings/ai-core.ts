@@ -63,10 +63,17 @@ function bytesOf(view: ArrayBufferView): ArrayBuffer {
   return whole ? view.buffer : view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
 }
 
-/** Nested number arrays to one flat list and their shape; undefined when ragged or not numbers. */
-function flatten(value: unknown[]): { shape: number[]; data: number[] } | undefined {
+/**
+ * Nested number arrays to one flat list and their shape; undefined when ragged or not numbers.
+ * Throws, before flattening copies anything, when the shape its first elements give holds more
+ * than `maxNumbers`: a tenant's oversized array would otherwise be copied whole only to be refused
+ * (a rectangular array holds exactly that many; a ragged one is refused either way).
+ */
+function flatten(value: unknown[], where: string, maxNumbers: number): { shape: number[]; data: number[] } | undefined {
   const shape: number[] = [];
   for (let level: unknown = value; Array.isArray(level); level = level[0]) shape.push(level.length);
+  const count = shape.reduce((n, d) => n * d, 1);
+  if (count > maxNumbers) throw new AIError('bad_input', `${where} has ${count} numbers; plain arrays may hold ${maxNumbers} (pass a typed array)`);
   const data = (value as unknown[]).flat(shape.length) as unknown[];
   if (!data.every((v) => typeof v === 'number') || data.length !== shape.reduce((n, d) => n * d, 1)) return undefined;
   return { shape, data: data as number[] };
@@ -84,10 +91,10 @@ function toWire(name: string, value: unknown): WireTensor {
   if (Array.isArray(value)) {
     if (value.length === 0) throw new AIError('bad_input', `${where} is empty`);
     if (value.every((v) => typeof v === 'string')) return { name, dtype: 'string', shape: [value.length], data: value };
-    const flat = flatten(value);
+    // Refused in flatten past MAX_PLAIN_NUMBERS, before a copy: the host would refuse it past its
+    // input limit anyway.
+    const flat = flatten(value, where, MAX_PLAIN_NUMBERS);
     if (!flat) throw new TypeError(`${where}: an array must hold strings, or numbers in a rectangular nesting`);
-    // Refused here, before a copy: the host would refuse it past its input limit anyway.
-    if (flat.data.length > MAX_PLAIN_NUMBERS) throw new AIError('bad_input', `${where} has ${flat.data.length} numbers; plain arrays may hold ${MAX_PLAIN_NUMBERS} (pass a typed array)`);
     // Packed here, on the tenant's CPU: a plain array crossing element by element, then checked
     // and converted on the host, cost the host's event loop seconds for a few million numbers.
     return { name, dtype: 'number', shape: flat.shape, data: Float64Array.from(flat.data).buffer };
