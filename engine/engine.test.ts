@@ -234,6 +234,27 @@ describe('limits', () => {
     expect(res.headers.get('islet-error')).toBe('body-too-large');
   });
 
+  it('a request body chunk the isolate has no room for fails the read at once: caught, or as the memory limit', async () => {
+    // The chunk is copied into the isolate as the tenant reads: past its memory limit that copy
+    // fails, and the read waiting for it once hung until the wall-clock limit.
+    const limits = { memoryMb: 32, wallMs: 20_000 };
+    await engine.deploy('eats', { limits, code: `export default { async fetch(r) {
+      try { return new Response(String((await r.arrayBuffer()).byteLength)); } catch (e) { return new Response(e.name + ': ' + e.message, { status: 413 }); }
+    } }` });
+    await engine.deploy('eats-uncaught', { limits, code: 'export default { async fetch(r) { return new Response(String((await r.arrayBuffer()).byteLength)); } }' });
+    const body = () => new Uint8Array(60 * 1048576);
+    const started = performance.now();
+    const caught = await get(engine, 'eats', '/', { method: 'POST', body: body() });
+    expect(await caught.text()).toBe('RangeError: Array buffer allocation failed');
+    expect(caught.status).toBe(413);
+    const uncaught = await get(engine, 'eats-uncaught', '/', { method: 'POST', body: body() });
+    expect(uncaught.status).toBe(503);
+    expect(uncaught.headers.get('islet-error')).toBe('memory-limit');
+    expect(performance.now() - started).toBeLessThan(10_000);
+    // The function serves on.
+    expect(await (await get(engine, 'eats', '/', { method: 'POST', body: 'abc' })).text()).toBe('3');
+  });
+
   it('work after the response that burns CPU is stopped too', async () => {
     await engine.deploy('bg-hog', {
       code: 'let n = 0; export default { fetch() { n++; setTimeout(() => { for (;;) {} }, 1); return new Response(String(n)) } }',

@@ -4,6 +4,14 @@
 // ending early and passing for the whole body.
 import { IsletError } from '../errors.ts';
 
+/**
+ * V8's message for an ArrayBuffer it cannot allocate (past an isolate's memory limit). Sent as a
+ * request body chunk's error, the runtime rejects the read with a RangeError of that message
+ * (runtime-api/dispatch/request-stream.ts), which a sandbox treats as the memory limit if the
+ * tenant lets it escape.
+ */
+export const ALLOCATION_FAILED = 'Array buffer allocation failed';
+
 export const BODY_AFTER_RESPONSE = "the request body can't be read after the response was sent; read it (or tee it) before responding";
 
 /** [bytes, null], [null, null] at the end, or [null, why] when it cannot be read. */

@@ -38,7 +38,10 @@ export function settleRequestChunk(id: number, chunk: ArrayBuffer | null, error:
     return;
   }
   waiting.delete(id);
-  if (error !== null) w.controller.error(new TypeError(error));
+  // The host could not copy the chunk in (engine/tiers/request-body.ts ALLOCATION_FAILED): the
+  // RangeError an allocation past the memory limit throws in here.
+  if (error === 'Array buffer allocation failed') w.controller.error(new RangeError(error));
+  else if (error !== null) w.controller.error(new TypeError(error));
   else if (chunk === null) closeByteStream(w.controller);
   else w.controller.enqueue(new Uint8Array(chunk));
   w.resolve();

@@ -24,7 +24,7 @@ import type { LimitEnforcer, SandboxMeter, Turn } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
 import { runSlots } from './run-slots.ts';
 import { LOL_HTML_LOAD_ALLOWANCE_NS, lolHtmlForIsolate, prepareLolHtml } from './lol-html-wasm.ts';
-import { BODY_AFTER_RESPONSE, RequestBody } from '../request-body.ts';
+import { ALLOCATION_FAILED, BODY_AFTER_RESPONSE, RequestBody } from '../request-body.ts';
 import { SandboxSockets, type SocketEvent } from '../socket-link.ts';
 import { StreamedBody } from '../streamed-body.ts';
 import { TimerQueue } from './timer-queue.ts';
@@ -498,7 +498,7 @@ export class IsolateSandbox implements Sandbox {
         const [name, message, stack] = [String(results[i + 2]), String(results[i + 3]), String(results[i + 4])];
         // An ArrayBuffer allocation refused for lack of memory surfaces as a RangeError inside
         // the tenant; when it escapes, treat it as the memory limit it is.
-        if (name === 'RangeError' && message === 'Array buffer allocation failed') {
+        if (name === 'RangeError' && message === ALLOCATION_FAILED) {
           this.#die(new MemoryLimitError(this.#spec.name, this.#spec.limits.memoryMb));
           return;
         }
@@ -595,7 +595,17 @@ export class IsolateSandbox implements Sandbox {
 
   #settleRequestChunk(args: [id: number, chunk: ArrayBuffer | null, error: string | null]): void {
     if (!this.alive) return;
-    this.#deliver(this.#runtime!.settleRequestChunk, args, { arguments: { copy: true } });
+    const ran = this.#meter?.background() ?? (() => {});
+    this.#gated(() => this.#runtime!.settleRequestChunk.apply(undefined, args, { arguments: { copy: true } }).catch((err: unknown) => {
+      // The chunk could not be copied in: the isolate has no room for it under its memory limit.
+      // The tenant's read rejects with the RangeError an allocation of its own would have thrown
+      // (uncaught, it is the memory limit), rather than wait for a chunk that never comes; the
+      // rest of the body is not read.
+      if (args[1] !== null && this.alive && isAllocationFailure(err)) {
+        this.#releaseRequestBody(this.#tasks.get(args[0]));
+        this.#settleRequestChunk([args[0], null, ALLOCATION_FAILED]);
+      } else this.#deliveryFailed(err);
+    }), ran);
   }
 
   /**
@@ -978,4 +988,9 @@ export class IsolateSandbox implements Sandbox {
   stop(): void {
     this.#die(new SandboxUnavailableError(`function "${this.#spec?.name ?? '(none)'}" was stopped`), true);
   }
+}
+
+/** isolated-vm's failure to copy an ArrayBuffer into an isolate past its memory limit. */
+function isAllocationFailure(err: unknown): boolean {
+  return err instanceof RangeError && err.message === ALLOCATION_FAILED;
 }

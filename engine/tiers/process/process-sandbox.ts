@@ -21,7 +21,7 @@ import { MAX_PENDING_SUBREQUESTS } from '../../limits.ts';
 import { MALFORMED_RESPONSE, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, SandboxMeter, Turn } from '../isolate/index.ts';
 import { SandboxTasks, type SandboxTask, serviceCall } from '../sandbox-tasks.ts';
-import { BODY_AFTER_RESPONSE, RequestBody, type BodyChunk } from '../request-body.ts';
+import { ALLOCATION_FAILED, BODY_AFTER_RESPONSE, RequestBody, type BodyChunk } from '../request-body.ts';
 import { StreamedBody } from '../streamed-body.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
 import type { SandboxCgroup } from './cgroup.ts';
@@ -569,7 +569,7 @@ export class ProcessSandbox implements Sandbox {
     if (!task || task.answered) return;
     const [name, message, stack] = [String(head.name), String(head.message), String(head.stack)];
     // As in the isolate tier: a refused ArrayBuffer allocation that escapes is the memory limit.
-    if (name === 'RangeError' && message === 'Array buffer allocation failed') {
+    if (name === 'RangeError' && message === ALLOCATION_FAILED) {
       this.#die(new MemoryLimitError(this.#spec!.name, this.#spec!.limits.memoryMb));
       return;
     }
