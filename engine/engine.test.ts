@@ -571,6 +571,26 @@ describe('as a library', () => {
     expect([run.status, run.stdout.trim()], run.stderr).toEqual([0, 'answered']);
   });
 
+  it('keeps a script alive while a request waits, though another tenant\'s timer let the watchdog go', () => {
+    // 'bg' keeps an interval going after it answered: the watchdog, watching it for background
+    // work only, no longer holds the process; a request that starts then must hold it again.
+    const script = `
+      const { Engine } = await import(${JSON.stringify(fileURLToPath(new URL('./index.ts', import.meta.url)))});
+      const engine = new Engine();
+      await engine.deploy('bg', { code: 'export default { fetch: () => { setInterval(() => {}, 2); return new Response("bg") } }' });
+      await engine.deploy('slow', { code: 'export default { async fetch() { await scheduler.wait(100); return new Response("slow") } }' });
+      await (await engine.fetch('bg', new Request('http://bg.test/'))).text();
+      const answers = [];
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 7));
+        answers.push(await (await engine.fetch('slow', new Request('http://slow.test/'))).text());
+      }
+      console.log(answers.join(','));
+      await engine.close();`;
+    const run = spawnSync(process.execPath, ['--no-node-snapshot', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect([run.status, run.stdout.trim()], run.stderr).toEqual([0, Array(10).fill('slow').join(',')]);
+  });
+
   it('lets a script end that is done with the engine, though a tenant timer keeps firing', () => {
     // No close(): the tenant's 1 ms interval is background work, not a request in flight.
     const script = `

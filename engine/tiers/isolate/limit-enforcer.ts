@@ -73,6 +73,9 @@ export class SandboxMeter<T extends MeteredTask> {
     this.#backgroundNs = 0;
     this.tasks.add(task);
     this.#watch();
+    // Already watched for background work, the watchdog may have been let go of the process:
+    // a request holds it again from its start, not from the next tick.
+    this.#enforcer.holdProcess();
   }
 
   end(task: T): void {
@@ -246,6 +249,11 @@ export class LimitEnforcer {
       this.#lastBudgetNs = this.#readCpuBudgetNs?.() ?? 0;
       this.#timer = setInterval(this.#tick, this.#intervalMs);
     }
+  }
+
+  /** A request is in flight: the watchdog keeps the process open (see the class's comment). */
+  holdProcess(): void {
+    this.#timer?.ref();
   }
 
   unwatch(meter: SandboxMeter<any>): void {
