@@ -474,6 +474,20 @@ describe('live isolate cap', () => {
     await capped.close();
   });
 
+  it('holds to the cap when many deploys boot at once, and every function still answers', async () => {
+    // Each deploy boots its function to prove it loads; at once, none of those boots was counted
+    // by the others, and the overshoot outlived them.
+    const capped = new Engine({ maxLive: 4 });
+    const names = Array.from({ length: 20 }, (_, i) => `d${i}`);
+    await Promise.all(names.map((n) => capped.deploy(n, { code: `export default { fetch: () => new Response("${n}") }` })));
+    expect(capped.liveCount).toBeLessThanOrEqual(4);
+    for (const n of names) expect(await (await get(capped, n)).text()).toBe(n);
+    expect(capped.liveCount).toBeLessThanOrEqual(4);
+    // Bad code is still refused at deploy, with or without room.
+    await expect(capped.deploy('bad', { code: 'export default { fetch() { return new Response( } }' })).rejects.toThrow(BundleError);
+    await capped.close();
+  });
+
   it('refuses a boot when every isolate under the cap is busy', async () => {
     const capped = new Engine({ maxLive: 1 });
     await capped.deploy('busy', { code: 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("done")), 300)) }' });

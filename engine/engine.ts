@@ -197,6 +197,8 @@ export class Engine {
   readonly #deploys = new DeployOrder();
   #closed = false;
   readonly #residency: Residency;
+  /** Deploys booting their first sandbox: counted against the live isolate cap before any function holds them. */
+  #deployBoots = 0;
   readonly #caches: CacheStore;
   readonly #outbounds = new Map<string, OutboundFetch>();
   readonly #crons = new CronTriggers();
@@ -336,10 +338,26 @@ export class Engine {
     };
     const spec = (await tier.prepare?.(bundled)) ?? bundled;
     const boot = options.boot ?? true;
-    if (boot) this.#residency.makeRoom(() => this.#functions.values());
+    // A deploy boots its function once, to prove it loads. Where the live isolate cap has no room
+    // (every isolate under it busy or booting, as with many deploys at once), the isolate is
+    // stopped once it has loaded: the function boots again on its first request.
+    let keep = boot;
+    if (boot) {
+      try {
+        this.#residency.makeRoom(() => this.#functions.values(), this.#deployBoots);
+      } catch (err) {
+        if (!(err instanceof SandboxUnavailableError)) throw err;
+        keep = false;
+      }
+    }
     let sandbox: Sandbox | undefined;
     try {
-      sandbox = boot ? await tier.start(spec) : undefined;
+      if (boot) this.#deployBoots++;
+      sandbox = boot ? await tier.start(spec).finally(() => this.#deployBoots--) : undefined;
+      if (!keep) {
+        sandbox?.stop();
+        sandbox = undefined;
+      }
       await this.#deploys.laterSettled(name, pending);
       // Closed meanwhile: nothing would sweep or stop what this deploy started.
       if (this.#closed) throw new ConfigError('the engine closed while this deploy was loading');
@@ -606,7 +624,7 @@ export class Engine {
     const slot = this.#functions.get(fn.name);
     if (!slot || slot.fn !== fn) return Promise.reject(new NoSuchFunctionError(fn.name));
     try {
-      this.#residency.makeRoom(() => this.#functions.values());
+      this.#residency.makeRoom(() => this.#functions.values(), this.#deployBoots);
     } catch (err) {
       return Promise.reject(err);
     }

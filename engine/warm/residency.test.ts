@@ -28,3 +28,29 @@ describe('idle collection in the engine', () => {
     await engine.close();
   });
 });
+
+describe('the live isolate cap in the sweep', () => {
+  it('evicts idle isolates down to the cap, least recently used first, never busy ones', async () => {
+    const { Residency } = await import('./residency.ts');
+    const { ReplicaSet } = await import('../sched/index.ts');
+    const { FixedTtlPolicy } = await import('./keep-alive.ts');
+    const { pino } = await import('pino');
+    const stopped: string[] = [];
+    const sandbox = (name: string, inFlight = 0) => ({ alive: true, inFlight, held: 0, stop: () => stopped.push(name) });
+    const slots = ['a', 'b', 'c', 'd', 'e', 'f'].map((name, i) => {
+      const replicas = new ReplicaSet();
+      // 'a' is the least recently used, and busy; the rest idle in order of use.
+      replicas.add(sandbox(name, name === 'a' ? 1 : 0) as never);
+      return { name, replicas, lastUseMs: Date.now() + i };
+    });
+    const residency = new Residency({
+      maxLive: 3, maxRssBytes: Infinity, readRss: () => 0, maxMappings: Infinity, readMappings: () => 0,
+      keepAlive: new FixedTtlPolicy(3_600_000), idleGcAfterMs: Infinity, idleGcsPerSweep: 0, logger: pino({ level: 'silent' }), prewarm: () => {},
+    });
+    residency.sweep(slots, Date.now());
+    expect(stopped).toEqual(['b', 'c', 'd']);
+    expect(residency.live(slots)).toBe(3);
+    residency.sweep(slots, Date.now());
+    expect(stopped).toHaveLength(3);
+  });
+});

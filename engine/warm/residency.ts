@@ -98,9 +98,10 @@ export class Residency {
    * Before booting a sandbox: at the cap, evict the least valuable idle replica (its function's
    * next request boots it again). With none idle the boot is refused rather than risk V8's abort.
    */
-  makeRoom(slots: () => Iterable<ResidentSlot>): void {
+  makeRoom(slots: () => Iterable<ResidentSlot>, booting = 0): void {
     // Counting is cheap; ranking every idle replica is not, and is only needed at the cap.
-    const live = this.live(slots());
+    // `booting`: sandboxes being started that no function's replicas count yet (deploys).
+    const live = this.live(slots()) + booting;
     if (live < this.#o.maxLive) return;
     let victim: IdleReplica | undefined;
     for (const slot of slots()) {
@@ -139,6 +140,7 @@ export class Residency {
         this.#o.prewarm(slot);
       }
     }
+    this.#relieveCap(slots);
     this.#relieveMemory(slots);
     this.#relieveMappings(slots);
     this.#reclaimIdle(slots, now);
@@ -166,6 +168,16 @@ export class Residency {
   #relieveMemory(slots: ResidentSlot[]): void {
     const rss = this.#o.readRss();
     if (rss > this.#o.maxRssBytes) this.#evictForOvershoot(slots, rss, this.#o.maxRssBytes, { rssMb: Math.round(rss / 1048576) }, 'memory bound');
+  }
+
+  /**
+   * Past the live isolate cap (boots that each found room while others were under way), idle
+   * isolates are evicted down to it: makeRoom only ever evicts one for one, so an overshoot would
+   * otherwise last.
+   */
+  #relieveCap(slots: ResidentSlot[]): void {
+    const live = this.live(slots);
+    if (live > this.#o.maxLive) this.#evictForOvershoot(slots, live, this.#o.maxLive, { live }, 'live isolate cap');
   }
 
   #relieveMappings(slots: ResidentSlot[]): void {
