@@ -54,6 +54,22 @@ describe('TemplatePool', () => {
     expect(pool.take(64)!.memoryMb).toBe(64);
   });
 
+  it('keeps at most maxTotal templates over all memory sizes, giving up the least recently taken', async () => {
+    // Functions may pick any of thousands of memory sizes; each used once grew a shelf of its own.
+    const { pool } = fakePool({ maxTotal: 5 });
+    for (let mb = 100; mb < 160; mb++) {
+      pool.take(mb);
+      await tick();
+      const total = pool.stats().reduce((n, s) => n + s.ready, 0);
+      expect(total).toBeLessThanOrEqual(5);
+    }
+    // The newest sizes hold the templates; an older one's were stopped to make room.
+    const ready = pool.stats().filter((s) => s.ready > 0).map((s) => s.memoryMb);
+    expect(Math.min(...ready)).toBeGreaterThan(150);
+    expect(pool.take(159)?.memoryMb).toBe(159);
+    pool.close();
+  });
+
   it('shrinks a shelf that has not missed for a while', async () => {
     const { pool } = fakePool({ shrinkAfterMs: 0 });
     pool.take(128);

@@ -18,6 +18,12 @@ export interface TemplatePoolOptions {
   minSize?: number;
   /** Most templates kept ready per memoryMb. Default 8. */
   maxSize?: number;
+  /**
+   * Most templates kept ready (or booting) over all memory sizes. Default 16. Templates are not
+   * counted against the engine's live isolate cap, and functions may pick any of thousands of
+   * memory sizes: without this bound, each size used once kept a shelf of its own for minutes.
+   */
+  maxTotal?: number;
   /** A period without a miss after which the target shrinks by one. Default 30 s. */
   shrinkAfterMs?: number;
   /** A period without a take after which a shelf not warmed on purpose shrinks to none. Default 10 min. */
@@ -30,7 +36,7 @@ export interface TemplatePoolOptions {
   refillDelayMs?: number;
 }
 
-const DEFAULTS: Required<TemplatePoolOptions> = { minSize: 1, maxSize: 8, shrinkAfterMs: 30_000, dropAfterMs: 600_000, refillDelayMs: 10 };
+const DEFAULTS: Required<TemplatePoolOptions> = { minSize: 1, maxSize: 8, maxTotal: 16, shrinkAfterMs: 30_000, dropAfterMs: 600_000, refillDelayMs: 10 };
 
 interface Shelf<T> {
   ready: T[];
@@ -55,8 +61,8 @@ export class TemplatePool<T extends Template> {
     this.#boot = boot;
     this.#onError = onError;
     this.#options = { ...DEFAULTS, ...options };
-    if (this.#options.minSize < 0 || this.#options.maxSize < this.#options.minSize) {
-      throw new RangeError('template pool sizes need 0 <= minSize <= maxSize');
+    if (this.#options.minSize < 0 || this.#options.maxSize < this.#options.minSize || this.#options.maxTotal < 0) {
+      throw new RangeError('template pool sizes need 0 <= minSize <= maxSize and 0 <= maxTotal');
     }
   }
 
@@ -131,6 +137,7 @@ export class TemplatePool<T extends Template> {
     if (shelf.booting || this.#closed) return;
     while (shelf.ready.length > shelf.target) shelf.ready.shift()!.stop();
     if (shelf.ready.length >= shelf.target) return;
+    if (!this.#roomForOne(shelf)) return;
     shelf.booting = true;
     const timer = setTimeout(() => {
       this.#boot(memoryMb).then(
@@ -148,5 +155,23 @@ export class TemplatePool<T extends Template> {
       );
     }, this.#options.refillDelayMs);
     timer.unref();
+  }
+
+  /**
+   * Whether `shelf` may boot one more template under maxTotal: at the bound, a ready template of
+   * the shelf taken from least recently (a pinned one last) is stopped to make room.
+   */
+  #roomForOne(shelf: Shelf<T>): boolean {
+    let total = 0;
+    for (const s of this.#shelves.values()) total += s.ready.length + (s.booting ? 1 : 0);
+    if (total < this.#options.maxTotal) return true;
+    let victim: Shelf<T> | undefined;
+    for (const s of this.#shelves.values()) {
+      if (s === shelf || s.ready.length === 0) continue;
+      if (!victim || Number(s.pinned) - Number(victim.pinned) < 0 || (s.pinned === victim.pinned && s.lastTake < victim.lastTake)) victim = s;
+    }
+    if (!victim) return false;
+    victim.ready.shift()!.stop();
+    return true;
   }
 }
