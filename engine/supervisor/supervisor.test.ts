@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { request, type TestResponse } from '../gateway/test-http.ts';
+import { HashRing } from './hash-ring.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN = 'sup-token';
@@ -403,6 +404,34 @@ describe('supervisor', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     for (const name of callers) expect((await request(url, { host: `${name}.localhost` })).text).toBe('v2');
+  });
+
+  it('with --workers 2, a target removed or redeployed while its copy loads beside the caller does not leave that copy behind', async () => {
+    // caller and both targets on different engines, so a binding call places a copy beside caller.
+    const ring = new HashRing({ engines: 2 });
+    expect(ring.home('tgt')).toBe(ring.home('moved'));
+    expect(ring.home('caller')).not.toBe(ring.home('tgt'));
+    const slow = (v: string) => ({ code: `await new Promise((r) => setTimeout(r, 1500)); export default { fetch: () => new Response("${v}") }` });
+    const caller = {
+      code: 'export default { fetch: async (r, env) => { const t = await (new URL(r.url).pathname === "/gone" ? env.G : env.M).fetch("https://t/"); return new Response(t.status + " " + await t.text()) } }',
+      services: { G: 'tgt', M: 'moved' },
+    };
+    const { url } = await serve({ caller, tgt: slow('v1'), moved: slow('v1') }, ['--workers', '2']);
+    const via = async (p: string) => (await request(url, { host: 'caller.localhost', path: p })).text;
+    // The first calls start loading the copies; the operator removes one target and redeploys the other meanwhile.
+    const first = [via('/gone'), via('/moved')];
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await request(url, { method: 'DELETE', path: '/_islet/functions/tgt', headers: auth })).status).toBe(204);
+    expect((await request(url, { method: 'PUT', path: '/_islet/functions/moved', headers: auth, body: JSON.stringify({ code: 'export default { fetch: () => new Response("v2") }' }) })).status).toBe(200);
+    const [gone, moved] = await Promise.all(first);
+    expect(gone).toMatch(/^404 /);
+    expect(moved).toBe('200 v2');
+    expect(await via('/gone')).toMatch(/^404 /);
+    expect(await via('/moved')).toBe('200 v2');
+    // Placed now, so a later redeploy reaches the copy.
+    expect((await request(url, { method: 'PUT', path: '/_islet/functions/moved', headers: auth, body: JSON.stringify({ code: 'export default { fetch: () => new Response("v3") }' }) })).status).toBe(200);
+    for (let waited = 0; waited < 3_000 && (await via('/moved')) !== '200 v3'; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    expect(await via('/moved')).toBe('200 v3');
   });
 
   it('in proxy mode, one tenant\'s many slow requests wait in its engine\'s fair queue, not ahead of everyone in the supervisor', async () => {

@@ -383,19 +383,41 @@ export class Supervisor {
     return placing;
   }
 
-  /** Deploys `fn` on slot `index`'s engine `e` and adds the slot to its placements; false if that did not hold. */
+  /**
+   * Deploys `fn` on slot `index`'s engine `e` and adds the slot to its placements; false if that
+   * did not hold. Until it is added, #propagate does not know of the copy: a redeploy meanwhile is
+   * deployed here too, and a copy that the table no longer matches (removed, or left behind on an
+   * engine taken out of service) is undeployed, or it would answer with a removed or old version.
+   */
   async #placeOn(fn: string, config: FunctionConfig, index: number, e: EngineProcess): Promise<boolean> {
-    const errors = await e.deploy([[fn, this.#configOn(fn, config, index)]]);
-    // The slot's engine changed meanwhile (recycled, crashed), or the function did: not placed.
-    if (errors[fn] || this.table.get(fn) !== config || this.#slots[index]!.engine !== e) return false;
-    // Bounded: a follower that cannot open its stream must not keep the function from its place.
-    const hooks = Promise.allSettled([...this.#placementHooks].map((hook) => hook(fn, index)));
-    await Promise.race([hooks, new Promise((r) => setTimeout(r, PLACEMENT_HOOK_MS).unref())]);
-    if (this.table.get(fn) !== config || this.#slots[index]!.engine !== e) return false;
-    let set = this.#spilled.get(fn);
-    if (!set) this.#spilled.set(fn, (set = new Set()));
-    if (index !== this.ring.home(fn)) set.add(index);
-    return true;
+    let placing: FunctionConfig | undefined = config;
+    let deployed: FunctionConfig | undefined;
+    let hooked = false;
+    while (placing) {
+      const errors = await e.deploy([[fn, this.#configOn(fn, placing, index)]]);
+      if (errors[fn]) break;
+      deployed = placing;
+      // The slot's engine changed meanwhile (recycled, crashed): not placed.
+      if (this.#slots[index]!.engine !== e) break;
+      if (!hooked) {
+        // Bounded: a follower that cannot open its stream must not keep the function from its place.
+        const hooks = Promise.allSettled([...this.#placementHooks].map((hook) => hook(fn, index)));
+        await Promise.race([hooks, new Promise((r) => setTimeout(r, PLACEMENT_HOOK_MS).unref())]);
+        hooked = true;
+        if (this.#slots[index]!.engine !== e) break;
+      }
+      placing = this.table.get(fn);
+      if (placing !== deployed) continue;
+      let set = this.#spilled.get(fn);
+      if (!set) this.#spilled.set(fn, (set = new Set()));
+      if (index !== this.ring.home(fn)) set.add(index);
+      return true;
+    }
+    const now = this.table.get(fn);
+    // A copy on a slot the function is placed on (its home) is #propagate's to keep up to date.
+    const owned = now !== undefined && this.#slots[index]!.engine === e && this.placements(fn).includes(index);
+    if (deployed && now !== deployed && !owned) await e.undeploy(fn).catch(() => {});
+    return false;
   }
 
   /**
