@@ -33,6 +33,18 @@ describe('HistogramPolicy', () => {
     expect(p.decide('hot')).toEqual({ keepAliveMs: 1 * MIN * 1.1 });
   });
 
+  it('ignores a negative idle time (the wall clock stepped back)', () => {
+    const p = new HistogramPolicy();
+    for (let i = 0; i < 10; i++) p.recordArrival('f', 30_000);
+    p.recordArrival('f', -2_000);
+    expect(p.decide('f')).toEqual({ keepAliveMs: 1 * MIN * 1.1 });
+    // Not a sample either: nine real ones are still too few to trust.
+    const q = new HistogramPolicy({ fallbackMs: 7 * MIN });
+    for (let i = 0; i < 9; i++) q.recordArrival('g', 30_000);
+    q.recordArrival('g', -1);
+    expect(q.decide('g')).toEqual({ keepAliveMs: 7 * MIN });
+  });
+
   it('falls back when most idle times are beyond the histogram', () => {
     const p = new HistogramPolicy({ fallbackMs: 3 * MIN });
     for (let i = 0; i < 20; i++) p.recordArrival('rare', 5 * 60 * MIN);

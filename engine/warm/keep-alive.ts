@@ -89,7 +89,9 @@ export class HistogramPolicy implements KeepAlivePolicy {
   }
 
   recordArrival(fn: string, idleMs: number | undefined): void {
-    if (idleMs === undefined) return;
+    // A negative idle time is the wall clock stepping back, not a measurement: it has no bin, and
+    // counted in bounds it would keep the percentile search from its target (the tail then reads 4 h).
+    if (idleMs === undefined || !(idleMs >= 0)) return;
     this.#decisions.delete(fn);
     let h = this.#histograms.get(fn);
     if (!h) {
