@@ -9,6 +9,7 @@ import { Ai, isolateAi, type AiLimits } from '../bindings/ai.ts';
 import { host } from '../host/host-calls.ts';
 import { DOMException, Event, Response, requestFromWire, responseHasStreamBody, responseToWire, responseToWireStream, responseWebSocket } from '../web/index.ts';
 import { handOverSocket } from '../host/websocket.ts';
+import { startPerformanceClock } from '../host/performance.ts';
 import { clientSignal, requestEnded, requestStarted } from './client-signal.ts';
 import { describe } from './describe.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
@@ -59,6 +60,8 @@ export function setTenant(
   aiLimits: AiLimits | null = null,
   services: string[] | null = null,
 ): void {
+  // Loaded now: performance.now() counts from here (or from the top level's first reading).
+  startPerformanceClock();
   const chosen = tenantHandler<ExportedHandler>(namespace.default, serviceWorker);
   handler = chosen.handler;
   const made: Record<string, unknown> = {};

@@ -1,23 +1,31 @@
 // performance.now() as workerd has it: coarse on purpose. It moves in whole milliseconds (Date.now()),
 // so tenant code gets no high-resolution timer for Spectre-style timing attacks.
-let timeOrigin = 0;
+//
+// The origin is the tenant's load, not the isolate's boot: an isolate booted ahead of need (a
+// template) would otherwise show its tenant when another tenant last cold-started.
+let timeOrigin: number | undefined;
 
-/** Set when the isolate starts serving (not when the snapshot was made). */
+/** Starts the clock, unless the tenant's top level already read it (and so started it). */
 export function startPerformanceClock(): void {
-  timeOrigin = Date.now();
+  timeOrigin ??= Date.now();
+}
+
+// No call into the isolate marks the start of a tenant's load, so its first reading does.
+function origin(): number {
+  return (timeOrigin ??= Date.now());
 }
 
 class Performance {
   get timeOrigin(): number {
-    return timeOrigin;
+    return origin();
   }
 
   now(): number {
-    return Date.now() - timeOrigin;
+    return Date.now() - origin();
   }
 
   toJSON(): { timeOrigin: number } {
-    return { timeOrigin };
+    return { timeOrigin: origin() };
   }
 
   get [Symbol.toStringTag]() {

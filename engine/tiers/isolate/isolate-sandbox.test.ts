@@ -129,4 +129,34 @@ describe('template isolates', () => {
       tier.close();
     }
   });
+
+  it('start the performance clock when the tenant loads, not when the template booted', async () => {
+    // Else a tenant would read, at its top level, when the template's previous taker cold-started.
+    const tier = new IsolateTier({ templates: { minSize: 1, refillDelayMs: 0 } });
+    const spec = (name: string, code: string) => ({ name, limits: DEFAULT_LIMITS, env: {}, outbound: createOutboundFetch(), log: quiet, code });
+    const clock = 'Response.json({ now: performance.now(), origin: performance.timeOrigin })';
+    try {
+      (await tier.start(spec('first', 'export default { fetch: () => new Response("") }'))).stop();
+      // The template that replaces the one taken boots now, long before the next tenant loads.
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(tier.templateStats()[0]?.ready).toBeGreaterThan(0);
+      const readsAtTop = Date.now();
+      const top = await tier.start(spec('top', `const atLoad = ${clock}; export default { fetch: () => atLoad }`));
+      const atTop = JSON.parse((await top.invoke(request)).body as string);
+      expect(atTop.now).toBeLessThan(300);
+      expect(Math.abs(atTop.origin - readsAtTop)).toBeLessThan(300);
+      top.stop();
+      // A tenant that reads it only later: counted from its load, not from its first reading.
+      await new Promise((r) => setTimeout(r, 300));
+      const loadedAt = Date.now();
+      const later = await tier.start(spec('later', `export default { fetch: () => ${clock} }`));
+      await new Promise((r) => setTimeout(r, 400));
+      const atRequest = JSON.parse((await later.invoke(request)).body as string);
+      expect(Math.abs(atRequest.origin - loadedAt)).toBeLessThan(300);
+      expect(atRequest.now).toBeGreaterThanOrEqual(350);
+      later.stop();
+    } finally {
+      tier.close();
+    }
+  });
 });
