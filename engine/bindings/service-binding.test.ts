@@ -124,6 +124,28 @@ describe('service bindings', () => {
     expect(later.pulled).toBe(first.pulled);
   });
 
+  it('a callee whose body fails midway has the caller\'s TypeError say why, not "fetch failed"', async () => {
+    // Two chunks, then the stream throws, or spins past the callee's CPU limit.
+    await engine.deploy('breaks', { code: `export default { fetch(r) {
+      const spin = new URL(r.url).pathname === '/spin';
+      let sent = 0;
+      return new Response(new ReadableStream({ pull(c) {
+        if (sent++ >= 2) { if (!spin) throw new Error('callee stream broke'); const t = Date.now(); while (Date.now() - t < 500); }
+        c.enqueue(new Uint8Array(1024));
+      } }));
+    } }`, limits: { cpuMs: 100 } });
+    const caller = `
+      const read = (path) => env.B.fetch('https://b' + path).then((r) => r.arrayBuffer()).then(() => 'read', (e) => e.name + ': ' + e.message);
+      return Response.json({ thrown: await read('/throw'), spun: await read('/spin') });`;
+    const expected = {
+      thrown: 'TypeError: service binding "B" (function "breaks"): the response body stream failed: Error: callee stream broke',
+      spun: 'TypeError: service binding "B" (function "breaks"): function "breaks" exceeded its CPU limit of 100 ms',
+    };
+    // Each tier hides a host error that is not an EgressError behind "fetch failed".
+    expect(await call('api-breaks', caller, { B: 'breaks' })).toEqual(expected);
+    expect(await call('api-breaks-process', caller, { B: 'breaks' }, { tier: 'process' })).toEqual(expected);
+  });
+
   it('headers and methods go as they would to the network; redirects are followed to the same function', async () => {
     await engine.deploy('mirror', { code: `export default { async fetch(r) {
       const path = new URL(r.url).pathname;

@@ -49,7 +49,8 @@ export function withServices(network: OutboundFetch, services: Record<string, st
     const target = Object.hasOwn(services, service) ? services[service] : undefined;
     if (target === undefined) return Promise.reject(new EgressError(`fetch: this function has no service binding "${service}"`));
     if (depth >= MAX_SERVICE_DEPTH) return Promise.reject(new EgressError(`${service}.fetch: the chain of service-binding calls is already ${MAX_SERVICE_DEPTH} deep`));
-    return callService(target, request, signal, held, (name, req) => call(name, req, depth + 1));
+    return callService(target, request, signal, held, (name, req) => call(name, req, depth + 1))
+      .catch((err: unknown) => Promise.reject(serviceError(err, service, target)));
   };
   if (network.connectSocket) outbound.connectSocket = network.connectSocket;
   return outbound;
@@ -62,12 +63,7 @@ async function callService(target: string, request: OutboundRequest, signal: Abo
   const urls: string[] = [];
   for (;;) {
     urls.push(hop.url);
-    let req: Request;
-    try {
-      req = new Request(hop.url, { method: hop.method, headers: pairs(hop.headers), body: hop.body, ...(signal && { signal }) });
-    } catch (err) {
-      throw new EgressError(`fetch: service "${target}": ${(err as Error).message}`);
-    }
+    const req = new Request(hop.url, { method: hop.method, headers: pairs(hop.headers), body: hop.body, ...(signal && { signal }) });
     const res = await call(target, req);
     // A redirect goes to the same function again, at the new URL, as Fetch would follow it.
     const next = nextHop(request.redirect, hop, res.status, res.headers.get('location'), urls.length, request.url);
@@ -83,6 +79,18 @@ async function callService(target: string, request: OutboundRequest, signal: Abo
     const body = await readBody(res as never, MAX_RESPONSE_BYTES, `service "${target}"`, held, signal);
     return { status: res.status, statusText: res.statusText, headers: flat, body, urls };
   }
+}
+
+/**
+ * What the caller's TypeError says when a call fails, worded as toEgressError words a network
+ * failure: the sandbox shows only "fetch failed" for an error that is not an EgressError (a
+ * callee whose body broke midway, or that hit its CPU limit while streaming). Only the message:
+ * a stack would show the host's paths.
+ */
+function serviceError(err: unknown, binding: string, target: string): EgressError {
+  if (err instanceof EgressError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new EgressError(`service binding "${binding}" (function "${target}"): ${detail}`);
 }
 
 /** Set from the request itself (its URL and body), never from what the caller wrote. */
