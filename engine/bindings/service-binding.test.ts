@@ -151,6 +151,7 @@ describe('service bindings', () => {
       const path = new URL(r.url).pathname;
       if (path === '/start') return Response.redirect('https://mirror/final', 302);
       if (path === '/final') return new Response('final');
+      if (path === '/to') return new Response(null, { status: 302, headers: { location: new URL(r.url).searchParams.get('location') } });
       return Response.json({ method: r.method, headers: Object.fromEntries(r.headers), body: await r.text() });
     } }` });
     const out = await call('api-headers', `
@@ -159,7 +160,10 @@ describe('service bindings', () => {
       const follow = await env.M.fetch('https://mirror/start');
       const manual = await env.M.fetch('https://mirror/start', { redirect: 'manual' });
       let error; try { await env.M.fetch('https://mirror/start', { redirect: 'error' }); } catch (e) { error = e.message; }
-      return Response.json({ echo, follow: [follow.status, await follow.text(), follow.redirected, follow.url], manual: manual.status, error });`,
+      // Fetch makes these network errors; the function is not called at the new URL.
+      const to = (location) => env.M.fetch('https://mirror/to?location=' + encodeURIComponent(location)).then((r) => [r.status, r.url], (e) => e.name + ': ' + e.message);
+      const refused = { javascript: await to('javascript:alert(1)'), data: await to('data:text/plain,hi'), ftp: await to('ftp://mirror/x'), invalid: await to('http://[::1') };
+      return Response.json({ echo, follow: [follow.status, await follow.text(), follow.redirected, follow.url], manual: manual.status, error, refused });`,
     { M: 'mirror' });
     expect(out.echo.method).toBe('PATCH');
     expect(out.echo.body).toBe('hello world');
@@ -170,6 +174,10 @@ describe('service bindings', () => {
     expect(out.follow).toEqual([200, 'final', true, 'https://mirror/final']);
     expect(out.manual).toBe(302);
     expect(out.error).toMatch(/redirected and redirect is "error"/);
+    expect(out.refused.javascript).toMatch(/^TypeError: fetch to .* was redirected to a non-HTTP URL \(javascript:\); redirects are followed only to http: and https:$/);
+    expect(out.refused.data).toMatch(/^TypeError: .*non-HTTP URL \(data:\)/);
+    expect(out.refused.ftp).toMatch(/^TypeError: .*non-HTTP URL \(ftp:\)/);
+    expect(out.refused.invalid).toMatch(/^TypeError: fetch to .* was redirected to a Location that is not a valid URL$/);
   });
 
   it('bad bindings are refused at deploy', async () => {

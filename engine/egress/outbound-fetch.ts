@@ -165,7 +165,14 @@ export function nextHop(redirect: OutboundRequest['redirect'], hop: Hop, status:
   if (redirect === 'manual' || !REDIRECT_STATUSES.has(status) || location === null) return undefined;
   if (redirect === 'error') throw new EgressError(`fetch to ${hop.url} was redirected and redirect is "error"`);
   if (hops > MAX_REDIRECTS) throw new EgressError(`fetch to ${first} was redirected more than ${MAX_REDIRECTS} times`);
-  const next = new URL(location, hop.url);
+  // Steps 3-5: a Location that is no URL, or not an HTTP(S) one, is a network error. The network
+  // path would refuse the next hop anyway (checkUrl); a service binding would call its function
+  // again at `javascript:alert(1)`.
+  const next = URL.parse(location, hop.url);
+  if (next === null) throw new EgressError(`fetch to ${hop.url} was redirected to a Location that is not a valid URL`);
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw new EgressError(`fetch to ${hop.url} was redirected to a non-HTTP URL (${next.protocol}); redirects are followed only to http: and https:`);
+  }
   let { method, headers, body } = hop;
   // Step 13: credentials meant for one origin are not sent to another.
   if (next.origin !== new URL(hop.url).origin) headers = without(headers, CREDENTIALS);
