@@ -63,7 +63,7 @@ async function callService(target: string, request: OutboundRequest, signal: Abo
   const urls: string[] = [];
   for (;;) {
     urls.push(hop.url);
-    const req = new Request(hop.url, { method: hop.method, headers: pairs(hop.headers), body: hop.body, ...(signal && { signal }) });
+    const req = new Request(hop.url, { method: hop.method, headers: pairs(withLength(hop)), body: hop.body, ...(signal && { signal }) });
     const res = await call(target, req);
     // A redirect goes to the same function again, at the new URL, as Fetch would follow it.
     const next = nextHop(request.redirect, hop, res.status, res.headers.get('location'), urls.length, request.url);
@@ -95,3 +95,12 @@ function serviceError(err: unknown, binding: string, target: string): EgressErro
 
 /** Set from the request itself (its URL and body), never from what the caller wrote. */
 const OWN_FRAMING = /^(host|content-length)$/i;
+
+/**
+ * The hop's headers with the Content-Length its body has, as the callee would get from a client
+ * (or undici would send): a Request keeps no such field for its body, so the callee saw none. The
+ * body is always buffered here, its length known; a hop with no body carries none.
+ */
+function withLength(hop: Hop): string[] {
+  return hop.body === null ? hop.headers : [...hop.headers, 'content-length', String(hop.body.byteLength)];
+}
