@@ -22,5 +22,10 @@ describe('islet.config.json', () => {
     expect(parseConfig({ cacheMaxMb: 64, functions: {} }, '/').cacheMaxMb).toBe(64);
     expect(() => parseConfig(fns({ limits: { cacheMb: -1 } }), '/', 'cfg')).toThrow(/^cfg: function "b": limit cacheMb/);
     expect(() => parseConfig({ sched: { tickMs: 0 }, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "sched": scheduler option tickMs/);
+    // Checked before any deploy, once each: deploy's own "function" prefix doubled it, without the file.
+    expect(() => parseConfig(fns({ services: { AUTH: 'Not A Function' } }), '/', 'cfg')).toThrow(/^cfg: function "b": service binding "AUTH" must name a function/);
+    expect(() => parseConfig(fns({ services: { AI: 'ok' }, ai: {} }), '/', 'cfg')).toThrow(/^cfg: function "b": service binding "AI" is also an env variable or the AI binding$/);
+    expect(() => parseConfig(fns({ ai: { binding: '1x' } }), '/', 'cfg')).toThrow(/^cfg: function "b": ai.binding must be a JavaScript identifier$/);
+    expect(parseConfig(fns({ services: { AUTH: 'ok' }, ai: {} }), '/').functions.b).toMatchObject({ services: { AUTH: 'ok' }, ai: {} });
   });
 });

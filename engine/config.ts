@@ -6,6 +6,7 @@ import type { FunctionConfig } from './engine.ts';
 import { checkCacheMaxMb, resolveLimits, type Limits } from './limits.ts';
 import { checkCrons, resolveSchedOptions, type SchedOverrides } from './sched/index.ts';
 import { checkModels, type ModelConfig } from './accel/index.ts';
+import { checkAiBinding, checkServices } from './bindings/index.ts';
 import { checkTierFields } from './tiers/index.ts';
 
 export interface ServerConfig {
@@ -77,6 +78,10 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
     if (fnLimits !== undefined) naming(where, () => resolveLimits(fnLimits));
     if (env !== undefined && !isObject(env)) throw new ConfigError(`${where}: "env" must be an object`);
     naming(where, () => checkTierFields(tier, needs));
+    // Checked here too, not only by deploy: the error then names the file, as for "limits" (a
+    // failed deploy read `function "a": function "a": …`, with no file).
+    const aiBinding = checkAiBinding(ai, env ?? {}, where);
+    checkServices(services, (binding) => Object.hasOwn(env ?? {}, binding) || binding === aiBinding?.binding, where);
     out[name] = {
       ...(entry !== undefined ? { entry: path.resolve(baseDir, entry) } : { code: code as string }),
       limits: fnLimits as Partial<Limits> | undefined,
