@@ -19,7 +19,7 @@ import { crypto, Crypto } from './host/crypto.ts';
 import { CryptoKey } from './host/crypto-key.ts';
 import { settleCrypto, SubtleCrypto } from './host/subtle-crypto.ts';
 import { fetch, setOutboundSockets, settleFetch } from './host/outbound-fetch.ts';
-import { Performance, performance } from './host/performance.ts';
+import { Performance, performance, resetPerformanceClock } from './host/performance.ts';
 import { Scheduler, scheduler } from './host/scheduler.ts';
 import { host, setHostCalls, type HostCalls } from './host/host-calls.ts';
 import { findSharedArrayBuffer, markPlatformInterface, viewBufferSource } from './webidl/index.ts';
@@ -213,6 +213,7 @@ const entry = {
     });
     setMaxTimers(maxTimers);
     confineWebAssembly(memoryLimitMb * 1048576);
+    resetPerformanceClock();
     findSharedArrayBuffer();
     delete (globalThis as Record<string, unknown>).__islet_runtime;
   },

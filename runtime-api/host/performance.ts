@@ -5,6 +5,14 @@
 // template) would otherwise show its tenant when another tenant last cold-started.
 let timeOrigin: number | undefined;
 
+/**
+ * At the isolate's boot: no origin yet, whatever the V8 snapshot may have captured (a reading
+ * while it was made would otherwise be every isolate's origin).
+ */
+export function resetPerformanceClock(): void {
+  timeOrigin = undefined;
+}
+
 /** Starts the clock, unless the tenant's top level already read it (and so started it). */
 export function startPerformanceClock(): void {
   timeOrigin ??= Date.now();
