@@ -408,6 +408,23 @@ describe('deploys', () => {
 });
 
 describe('quarantine across deploys', () => {
+  it('a top level that runs into its limit as the function restarts is a limit kill, and gets quarantined', async () => {
+    // Loads at deploy, then spins on every later boot: each request once cost a whole
+    // startupCpuMs and answered a generic 503, with no strike toward quarantine.
+    const own = new Engine({ logger: pino({ level: 'silent' }), maxLive: 1, sched: { quarantine: { holdMs: 0 } } });
+    await own.deploy('later-spins', {
+      code: 'if (globalThis.Date.now() > ' + (Date.now() + 300) + ') { for (;;) {} }\nexport default { fetch: () => new Response("ok") }',
+      limits: { startupCpuMs: 50 },
+    });
+    await own.deploy('other', { code: 'export default { fetch: () => new Response("other") }' }); // evicts it (maxLive 1)
+    await new Promise((r) => setTimeout(r, 350));
+    const seen: (string | null)[] = [];
+    for (let i = 0; i < 7; i++) seen.push((await own.fetch('later-spins', new Request('http://x.test/'))).headers.get('islet-error'));
+    // The fifth strike's own request is answered with the quarantine it started.
+    expect(seen).toEqual([...Array(4).fill('cpu-limit'), 'quarantined', 'quarantined', 'quarantined']);
+    await own.close();
+  });
+
   it('the same code deployed again stays quarantined; new code starts afresh', async () => {
     const own = new Engine({ logger: pino({ level: 'silent' }), sched: { quarantine: { holdMs: 0 } } });
     const spin = 'export default { fetch() { for (;;) {} } }';

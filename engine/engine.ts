@@ -8,7 +8,8 @@ import { bundleEntry, bundleSource, stackMapper, type TenantBundle } from './bun
 import { CacheStore } from './cache/index.ts';
 import { DeployOrder, type PendingDeploy } from './deploy-order.ts';
 import {
-  BundleError, ConfigError, DeploySupersededError, errorAnswer, IsletError, NoSuchFunctionError, SandboxUnavailableError, TenantExceptionError,
+  BundleError, ConfigError, CpuLimitError, DeploySupersededError, errorAnswer, IsletError, MemoryLimitError, NoSuchFunctionError, SandboxUnavailableError,
+  TenantExceptionError,
 } from './errors.ts';
 import {
   checkCacheMaxMb, DEFAULT_CACHE_MAX_MB, DEFAULT_LIMITS, IDLE_GC_AFTER_MS, IDLE_GCS_PER_SWEEP, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_EGRESS_TIMEOUT_MS, MAX_LIVE_ISOLATES, resolveLimits, type Limits,
@@ -629,6 +630,11 @@ export class Engine {
       return Promise.reject(err);
     }
     return slot.tier.start(slot.spec).catch((err: unknown) => {
+      // A top level that runs into a limit as it restarts (code that spins or fills memory once
+      // it is evicted, say) is the tenant's doing, as in a request: the client gets the limit's
+      // answer, and the function a strike toward quarantine, rather than a restart each request.
+      if (err instanceof BundleError && err.limit === 'cpu') throw new CpuLimitError(fn.name, slot.limits.startupCpuMs, err.message);
+      if (err instanceof BundleError && err.limit === 'memory') throw new MemoryLimitError(fn.name, slot.limits.memoryMb, err.message);
       // Code that loaded at deploy time and fails now is not a bad request from this client.
       if (err instanceof BundleError || !(err instanceof IsletError)) {
         this.logger.error({ fn: fn.name, err }, 'function failed to restart');

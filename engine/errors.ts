@@ -17,8 +17,8 @@ export class CpuLimitError extends IsletError {
   readonly code = 'cpu-limit';
   readonly status = 503;
   readonly errorName = 'cpu_limit_exceeded';
-  constructor(fn: string, cpuMs: number) {
-    super(`function "${fn}" exceeded its CPU limit of ${cpuMs} ms`);
+  constructor(fn: string, cpuMs: number, message = `function "${fn}" exceeded its CPU limit of ${cpuMs} ms`) {
+    super(message);
   }
 }
 
@@ -26,8 +26,8 @@ export class MemoryLimitError extends IsletError {
   readonly code = 'memory-limit';
   readonly status = 503;
   readonly errorName = 'memory_limit_exceeded';
-  constructor(fn: string, memoryMb: number) {
-    super(`function "${fn}" exceeded its memory limit of ${memoryMb} MB; its sandbox was ended`);
+  constructor(fn: string, memoryMb: number, message = `function "${fn}" exceeded its memory limit of ${memoryMb} MB; its sandbox was ended`) {
+    super(message);
   }
 }
 
@@ -109,10 +109,19 @@ export class BundleError extends IsletError {
   readonly diagnostics: string[];
   /** The source files the diagnostics point at (absolute), for a watcher waiting for the fix. */
   readonly files: string[];
+  /** The limit its top level ran into while loading, if that is why it failed. */
+  limit?: 'cpu' | 'memory';
   constructor(message: string, diagnostics: string[] = [], files: string[] = []) {
     super(diagnostics.length ? `${message}\n${diagnostics.join('\n')}` : message);
     this.diagnostics = diagnostics;
     this.files = files;
+  }
+
+  /** A load that failed because its top level ran into the CPU or memory limit. */
+  static ofLimit(limit: 'cpu' | 'memory', message: string): BundleError {
+    const err = new BundleError(message);
+    err.limit = limit;
+    return err;
   }
 }
 

@@ -362,6 +362,9 @@ export class Scheduler {
       },
       (err: unknown) => {
         fn.replicas.booting--;
+        // A boot whose top level ran into a limit (the engine says so with the limit's error) is
+        // a strike like a request's: a function that spins on every restart gets quarantined.
+        this.#noteFailure(fn, err);
         // With replicas left, the queue drains through them; with none, nothing would serve it.
         if (!fn.replicas.warm) this.#failQueue(fn, err);
       },

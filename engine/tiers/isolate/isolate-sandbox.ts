@@ -312,17 +312,17 @@ export class IsolateSandbox implements Sandbox {
       // Killed by a limit while its top level ran (after a top-level await, on the meter): say which.
       if (this.#death instanceof CpuLimitError) {
         this.stop();
-        throw new BundleError(`${this.#death.message} while loading`);
+        throw BundleError.ofLimit('cpu', `${this.#death.message} while loading`);
       }
       if (this.#isolate.isDisposed) {
         this.stop();
-        throw new BundleError(`function "${name}" exceeded its memory limit of ${limits.memoryMb} MB while loading`);
+        throw BundleError.ofLimit('memory', `function "${name}" exceeded its memory limit of ${limits.memoryMb} MB while loading`);
       }
       const message = err instanceof Error ? err.message : String(err);
       this.stop();
       // isolated-vm's words for the run's timeout say nothing of which limit it was.
       if (message === 'Script execution timed out.') {
-        throw new BundleError(`function "${name}": its top level ran past its startup CPU limit of ${limits.startupCpuMs} ms (startupCpuMs)`);
+        throw BundleError.ofLimit('cpu', `function "${name}": its top level ran past its startup CPU limit of ${limits.startupCpuMs} ms (startupCpuMs)`);
       }
       // The tenant's frames only: not the runtime's (setTenant's check), nor the host's.
       const raw = err instanceof Error && err.stack ? this.#tenantStack(err.stack) : '';

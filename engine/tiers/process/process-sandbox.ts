@@ -327,7 +327,7 @@ export class ProcessSandbox implements Sandbox {
         const startNs = this.#sample();
         cpuWatch = setInterval(() => {
           if (this.#sample() - startNs > topLevel.cpuMs * 1e6) {
-            this.#onStep?.(new BundleError(`${this.#who()}: its top level ran past its startup CPU limit of ${topLevel.cpuMs} ms (startupCpuMs)`));
+            this.#onStep?.(BundleError.ofLimit('cpu', `${this.#who()}: its top level ran past its startup CPU limit of ${topLevel.cpuMs} ms (startupCpuMs)`));
           }
         }, STARTUP_CPU_CHECK_MS);
       }
@@ -766,7 +766,7 @@ export class ProcessSandbox implements Sandbox {
     if (this.#onStep) {
       const detail = this.#stderr.trim().split('\n').slice(-5);
       if (!this.#spec) this.#onStep(new SandboxUnavailableError(`a sandbox exited while booting (${how}): ${detail.join(' ')}`));
-      else if (outOfMemory) this.#onStep(new BundleError(`function "${this.#spec.name}" exceeded its memory limit of ${memoryMb} MB while loading`));
+      else if (outOfMemory) this.#onStep(BundleError.ofLimit('memory', `function "${this.#spec.name}" exceeded its memory limit of ${memoryMb} MB while loading`));
       else this.#onStep(new BundleError(`function "${this.#spec.name}" failed to load: its sandbox exited (${how})`, detail));
     }
     this.#die(reason, false, this.#stderr);
