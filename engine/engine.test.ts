@@ -505,18 +505,30 @@ describe('live isolate cap', () => {
     await capped.close();
   });
 
-  it('refuses a boot when every isolate under the cap is busy', async () => {
+  it('waits for room when every isolate under the cap is busy, and is refused only past its queue wait', async () => {
     const capped = new Engine({ maxLive: 1 });
     await capped.deploy('busy', { code: 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("done")), 300)) }' });
     await capped.deploy('other', { code: 'export default { fetch: () => new Response("other") }' });
     // "other" evicted "busy" when it deployed; now "busy" boots again and holds the only slot.
     const slow = get(capped, 'busy');
     await new Promise((r) => setTimeout(r, 100));
-    const refused = await get(capped, 'other');
-    expect([refused.status, refused.headers.get('islet-error')]).toEqual([503, 'unavailable']);
+    // "other" waits for "busy" to answer, then takes its place (a burst of cold starts once
+    // answered 503 to every function whose isolate it had just evicted).
+    const waited = get(capped, 'other');
     expect(await (await slow).text()).toBe('done');
-    expect(await (await get(capped, 'other')).text()).toBe('other');
+    expect(await (await waited).text()).toBe('other');
     await capped.close();
+
+    const impatient = new Engine({ maxLive: 1, sched: { maxQueueWaitMs: 100 } });
+    await impatient.deploy('busy', { code: 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("done")), 1500)) }' });
+    await impatient.deploy('other', { code: 'export default { fetch: () => new Response("other") }' });
+    const slower = get(impatient, 'busy');
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await get(impatient, 'other');
+    expect([refused.status, refused.headers.get('islet-error')]).toEqual([503, 'overloaded']);
+    expect(await (await slower).text()).toBe('done');
+    expect(await (await get(impatient, 'other')).text()).toBe('other');
+    await impatient.close();
   });
 });
 

@@ -132,6 +132,12 @@ export class SandboxUnavailableError extends IsletError {
   readonly errorName = 'sandbox_unavailable';
 }
 
+/**
+ * No room under the live isolate cap: every isolate under it is busy or booting. The scheduler
+ * keeps the request queued and boots once one is idle (up to its queue wait), rather than refuse.
+ */
+export class NoRoomError extends SandboxUnavailableError {}
+
 /** A process, container or VM sandbox died under a request without hitting a limit; the next request starts a new one. */
 export class SandboxCrashedError extends IsletError {
   readonly code = 'sandbox-crashed';

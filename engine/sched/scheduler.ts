@@ -7,7 +7,7 @@
 // The request path is counters and one pick over a function's few replicas; sampling, scaling
 // and queue expiry run on a tick (which also measures the event loop's lag by its own lateness).
 import {
-  ClientClosedError, CpuLimitError, IsletError, MemoryLimitError, OverloadedError, QuarantinedError, WallLimitError, type ShedReason,
+  ClientClosedError, CpuLimitError, IsletError, MemoryLimitError, NoRoomError, OverloadedError, QuarantinedError, WallLimitError, type ShedReason,
 } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import type { Sandbox } from '../tiers/tier.ts';
@@ -106,6 +106,8 @@ export class Scheduler {
   #lastTick = performance.now();
   /** Kills already counted: one kill fails every request in flight, and is also told on its own. */
   readonly #counted = new WeakSet<object>();
+  /** Functions with requests queued for a first sandbox that found no room under the live isolate cap. */
+  readonly #roomWaiters = new Set<SchedFunction>();
 
   constructor(options: SchedOptions, hooks: SchedHooks) {
     this.#o = options;
@@ -215,10 +217,13 @@ export class Scheduler {
         senders++;
       }
       this.#expireWaits(fn, now);
+      if (this.#roomWaiters.has(fn) && fn.queue.length === 0) this.#roomWaiters.delete(fn);
       this.#learnCost(fn, tickNs);
       this.#scale(fn, now, tickNs);
     }
     this.#averageRate = senders > 0 ? rates / senders : 0;
+    // Room can also free without an answer (an isolate evicted by the sweep, or killed).
+    if (this.#roomWaiters.size > 0) this.#retryRoom();
   }
 
   close(reason: IsletError): void {
@@ -256,6 +261,15 @@ export class Scheduler {
     fn.completed++;
     this.#addLoad(fn, -1);
     if (this.#drr.size > 0) this.#pump();
+    if (this.#roomWaiters.size > 0) this.#retryRoom();
+  }
+
+  /** An isolate may have gone idle: functions waiting for room try to boot again, in turn. */
+  #retryRoom(): void {
+    for (const fn of [...this.#roomWaiters]) {
+      this.#roomWaiters.delete(fn);
+      if (!fn.removed && fn.queue.length > 0) this.#scaleOut(fn);
+    }
   }
 
   /** Lets waiting requests in while there is room, in deficit-round-robin order. */
@@ -362,6 +376,12 @@ export class Scheduler {
       },
       (err: unknown) => {
         fn.replicas.booting--;
+        // Every isolate under the cap is busy or booting (a burst of cold starts): its requests
+        // wait for one to go idle, as they would wait for a busy replica, up to maxQueueWaitMs.
+        if (err instanceof NoRoomError && !fn.replicas.warm && fn.queue.length > 0) {
+          this.#roomWaiters.add(fn);
+          return;
+        }
         // A boot whose top level ran into a limit (the engine says so with the limit's error) is
         // a strike like a request's: a function that spins on every restart gets quarantined.
         this.#noteFailure(fn, err);
@@ -441,6 +461,7 @@ export class Scheduler {
    */
   roomFreed(): void {
     if (this.#drr.size > 0) this.#pump();
+    if (this.#roomWaiters.size > 0) this.#retryRoom();
   }
 
   /**

@@ -4,7 +4,7 @@
 // this decides which replicas go. Under pressure the least valuable idle isolates go first: a
 // function's extra replicas before any function's last one, least recently used first.
 import type { Logger } from 'pino';
-import { SandboxUnavailableError } from '../errors.ts';
+import { NoRoomError } from '../errors.ts';
 import type { Replica, ReplicaSet } from '../sched/index.ts';
 import type { KeepAlivePolicy } from './keep-alive.ts';
 
@@ -96,7 +96,8 @@ export class Residency {
 
   /**
    * Before booting a sandbox: at the cap, evict the least valuable idle replica (its function's
-   * next request boots it again). With none idle the boot is refused rather than risk V8's abort.
+   * next request boots it again). With none idle the boot is refused (NoRoomError) rather than risk
+   * V8's abort; the scheduler keeps the request queued until an isolate goes idle.
    */
   makeRoom(slots: () => Iterable<ResidentSlot>, booting = 0): void {
     // Counting is cheap; ranking every idle replica is not, and is only needed at the cap.
@@ -107,7 +108,7 @@ export class Residency {
     for (const slot of slots()) {
       for (const candidate of idleReplicas(slot)) if (!victim || byValue(candidate, victim) < 0) victim = candidate;
     }
-    if (!victim) throw new SandboxUnavailableError(`all ${this.#o.maxLive} isolates this process may hold are busy`);
+    if (!victim) throw new NoRoomError(`all ${this.#o.maxLive} isolates this process may hold are busy`);
     this.#o.logger.info({ fn: victim.slot.name, live, extra: victim.extra }, 'isolate evicted to stay under the live isolate cap');
     this.stats.evictions++;
     // Disposing an isolate holds the event loop for a while; the request that needed the room
