@@ -1,6 +1,8 @@
 // Service bindings end to end inside real sandboxes: one function's env.AUTH.fetch() reaches
 // another function of the engine, on the isolate tier and in a process sandbox, with its answer,
 // its errors and the caller's subrequest bounds.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.ts';
 import { Engine } from '../index.ts';
@@ -137,6 +139,57 @@ describe('service bindings', () => {
     }
     expect(count).toEqual({ maxN: 32, errs: ['SELF.fetch: the chain of service-binding calls is already 32 deep'] });
     await hold;
+  }, 20_000);
+
+  it.each(['isolate', 'process'])('a caller\'s outstanding calls and fetches are aborted once its sandbox has no request left (%s)', async (tier) => {
+    // The callee waits until its request.signal aborts and counts it; the upstream server never
+    // answers and counts the connections it saw closed.
+    const slow = `slow-${tier}`;
+    await engine.deploy(slow, { code: `let started = 0, aborted = 0;
+      export default { async fetch(request) {
+        if (new URL(request.url).pathname === '/state') return Response.json({ started, aborted });
+        started++;
+        for (let i = 0; i < 100 && !request.signal.aborted; i++) await scheduler.wait(50);
+        if (request.signal.aborted) aborted++;
+        return new Response('slow done');
+      } }`, limits: { wallMs: 10_000 } });
+    let closed = 0, seen = 0;
+    const upstream = http.createServer((req) => { seen++; req.socket.on('close', () => closed++); });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const target = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/`;
+    try {
+      const caller = `caller-${tier}`;
+      await engine.deploy(caller, {
+        code: `export default { async fetch(request, env) {
+          if (new URL(request.url).pathname === '/float') {
+            env.SLOW.fetch('https://slow/').catch(() => {});
+            fetch(${JSON.stringify(target)}).catch(() => {});
+            // Time for the fetch to reach the server, which never answers.
+            await scheduler.wait(200);
+            return new Response('answered');
+          }
+          const r = await env.SLOW.fetch('https://slow/');
+          return new Response(await r.text());
+        } }`,
+        services: { SLOW: slow },
+        limits: { wallMs: 500 },
+        egress: { allowPrivate: true },
+        tier: tier as 'isolate',
+      });
+      // One leaves its call and fetch unawaited and answers; one is over its wall clock waiting.
+      expect(await (await engine.fetch(caller, new Request(`http://${caller}.test/float`))).text()).toBe('answered');
+      const late = await engine.fetch(caller, new Request(`http://${caller}.test/wait`));
+      expect([late.status, late.headers.get('islet-error')]).toEqual([503, 'wall-limit']);
+      let state = { started: 0, aborted: 0 };
+      for (let i = 0; i < 40 && (state.aborted < 2 || closed < 1); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        state = await (await engine.fetch(slow, new Request(`http://${slow}.test/state`))).json() as typeof state;
+      }
+      expect({ ...state, seen, closed }).toEqual({ started: 2, aborted: 2, seen: 1, closed: 1 });
+    } finally {
+      upstream.closeAllConnections();
+      upstream.close();
+    }
   }, 20_000);
 
   it('a caller that gives up stops the callee\'s body, and the host holds none of it', async () => {

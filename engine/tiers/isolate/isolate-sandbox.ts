@@ -18,7 +18,7 @@ import { LegacyDecoders, legacyEncodingOf } from './legacy-text.ts';
 import { Digests } from './digests.ts';
 import { LogBudget } from '../log-budget.ts';
 import type { Sandbox, SandboxSpec, SandboxUsage } from '../tier.ts';
-import { SandboxTasks, type SandboxTask, serviceCall } from '../sandbox-tasks.ts';
+import { abortOutstanding, SandboxTasks, type SandboxTask, serviceCall } from '../sandbox-tasks.ts';
 import type { CodeCache } from '../../warm/index.ts';
 import type { LimitEnforcer, SandboxMeter, Turn } from './limit-enforcer.ts';
 import { loadRuntime, type RuntimeEntry } from './runtime-loader.ts';
@@ -79,7 +79,10 @@ export class IsolateSandbox implements Sandbox {
       this.#releaseRequestBody(task);
       this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * this.#spec.limits.maxSubrequests);
       // No request left that could still take a socket it opened: one never accepted closes.
-      if (remaining === 0) this.#sockets.closeUnread();
+      if (remaining === 0) {
+        this.#sockets.closeUnread();
+        abortOutstanding(this.#subrequests, this.#aiCalls, this.#sockets.size);
+      }
       this.#spec.onRoom?.();
     },
     cutShort: (task, reason) => {

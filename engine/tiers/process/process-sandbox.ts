@@ -20,7 +20,7 @@ import { EgressError, ResponseBytes } from '../../egress/index.ts';
 import { MAX_PENDING_SUBREQUESTS } from '../../limits.ts';
 import { MALFORMED_RESPONSE, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, SandboxMeter, Turn } from '../isolate/index.ts';
-import { SandboxTasks, type SandboxTask, serviceCall } from '../sandbox-tasks.ts';
+import { abortOutstanding, SandboxTasks, type SandboxTask, serviceCall } from '../sandbox-tasks.ts';
 import { ALLOCATION_FAILED, BODY_AFTER_RESPONSE, RequestBody, type BodyChunk } from '../request-body.ts';
 import { StreamedBody } from '../streamed-body.ts';
 import type { Sandbox, SandboxSpec } from '../tier.ts';
@@ -183,7 +183,10 @@ export class ProcessSandbox implements Sandbox {
       task.requestBody?.release();
       this.#subrequestBudget = Math.min(this.#subrequestBudget, remaining * (this.#spec?.limits.maxSubrequests ?? 0));
       // No request left that could still take a socket it opened: one never accepted closes.
-      if (remaining === 0) this.#sockets.closeUnread();
+      if (remaining === 0) {
+        this.#sockets.closeUnread();
+        abortOutstanding(this.#subrequests, this.#aiCalls, this.#sockets.size);
+      }
       this.#spec?.onRoom?.();
     },
     cutShort: (task, reason) => {
