@@ -113,8 +113,7 @@ describe('template isolates', () => {
     try {
       const first = await tier.start(spec('a'));
       // The template the first start took is refilled; the second start takes a rehearsed one.
-      await new Promise((r) => setTimeout(r, 300));
-      expect(tier.templateStats()[0]?.ready).toBeGreaterThan(0);
+      await expect.poll(() => tier.templateStats()[0]?.ready ?? 0, { timeout: 10_000 }).toBeGreaterThan(0);
       const second = await tier.start(spec('b'));
       for (const sandbox of [first, second]) {
         const answer = await sandbox.invoke(request);
