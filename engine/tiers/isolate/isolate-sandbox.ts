@@ -11,7 +11,7 @@ import type { TensorMap } from '../../accel/index.ts';
 import { aiFailure, runtimeAiLimits, type WireTensor } from '../../bindings/index.ts';
 import { EgressError, ResponseBytes } from '../../egress/index.ts';
 import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
-import { MAX_CRYPTO_OPS_PER_ISOLATE, MAX_PENDING_SUBREQUESTS, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
+import { IDLE_GC_ALLOWANCE_NS, MAX_CRYPTO_OPS_PER_ISOLATE, MAX_PENDING_SUBREQUESTS, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import { MALFORMED_RESPONSE, splitPseudoFields, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import { MODULE_LOADED_EXPORT } from '../../bundle/index.ts';
 import { LegacyDecoders, legacyEncodingOf } from './legacy-text.ts';
@@ -956,17 +956,18 @@ export class IsolateSandbox implements Sandbox {
   /**
    * A memory-reducing collection while nothing runs in the isolate (no request, no timer), once
    * per idle spell. It runs on the isolate's thread; the meter is held meanwhile, so neither a
-   * request that arrives during it nor the next request's CPU figure pays for it.
+   * request that arrives during it nor the next request's CPU figure pays for it, and the next
+   * requests do not pay for undoing it either (IDLE_GC_ALLOWANCE_NS).
    */
   reclaim(): boolean {
     if (!this.alive || !this.#meter || this.#reclaimed || this.#reclaiming || this.#tasks.size > 0 || this.#timers.size > 0) return false;
     this.#reclaiming = true;
-    this.#meter.hold(true);
+    this.#meter.hold();
     const done = (): void => {
       this.#reclaiming = false;
       this.#reclaimed = true;
       if (!this.alive) return;
-      this.#meter!.hold(false);
+      this.#meter!.release(IDLE_GC_ALLOWANCE_NS);
       this.#cpuAnsweredNs = this.#readCpuNs();
     };
     // Through the gate like every call: a collection holds a pool thread for ~25 ms.

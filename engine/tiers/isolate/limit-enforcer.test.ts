@@ -113,6 +113,32 @@ describe('SandboxMeter', () => {
     expect(events).toEqual(['cpu']);
   });
 
+  it("charges no one for the host's own work, nor for the bounded aftermath it leaves", () => {
+    const { clock, events, enforcer, meter, task, tick } = setup(10);
+    meter.hold();
+    expect(enforcer.watching).toBe(1);
+    // An idle collection with nothing in flight: watched, but not out of the background budget.
+    clock.cpuNs += 25e6;
+    expect(tick(0)).toBe(true);
+    // A request that arrived meanwhile waits for it without paying for it.
+    const t = task('a');
+    meter.start(t);
+    clock.cpuNs += 25e6;
+    tick(0);
+    expect(t.cpuNs).toBe(0);
+    // Then the next 8 ms go uncharged (growing the heap, compiling again); a second grant does not add to it.
+    meter.release(8e6);
+    meter.release(5e6);
+    clock.cpuNs += 6e6;
+    tick(0);
+    clock.cpuNs += 6e6;
+    tick(0);
+    expect(t.cpuNs).toBe(4e6);
+    clock.cpuNs += 7e6;
+    expect(tick(0)).toBe(false);
+    expect(events).toEqual(['cpu']);
+  });
+
   it('stops watching an idle isolate, and the watchdog stops when nothing is watched', () => {
     const { enforcer, meter, task, tick } = setup(10);
     const t = task('a');
@@ -152,6 +178,24 @@ describe('LimitEnforcer', () => {
     expect(events).toEqual([]);
     for (const meter of meters) meter.stop();
     expect(enforcer.watching).toBe(0);
+  });
+
+  it("counts the host's own work in an isolate against the budget, though it charges no one", async () => {
+    let budget = 0;
+    const enforcer = new LimitEnforcer({ intervalMs: 1, readCpuBudgetNs: () => budget });
+    const clocks = [0, 0];
+    const [collecting, serving] = clocks.map((_, i) => enforcer.meter(1_000, { readCpuNs: () => clocks[i]!, onCpuLimit() {}, onWallLimit() {} }));
+    collecting!.hold();
+    const task = { cpuNs: 0, deadline: Infinity };
+    serving!.start(task);
+    // A collection used 5 ms of a core; the request's clock says 10 ms, half of it waiting for one.
+    clocks[0]! += 5e6;
+    clocks[1]! += 10e6;
+    budget += 10e6;
+    await expect.poll(() => task.cpuNs).toBeGreaterThan(0);
+    expect(task.cpuNs).toBeCloseTo(10e6 * (10 / 15), -1);
+    collecting!.stop();
+    serving!.stop();
   });
 
   it('charges exact clocks (a child process) without a budget', async () => {

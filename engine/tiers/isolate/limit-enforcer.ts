@@ -129,11 +129,24 @@ export class SandboxMeter<T extends MeteredTask> {
 
   /**
    * While held, the sandbox's CPU is the host's own work (an idle garbage collection), charged to
-   * no one: a request that arrives meanwhile waits for it without paying for it.
+   * no one: a request that arrives meanwhile waits for it without paying for it. It is watched
+   * all the same, so that its CPU counts when a tick's readings are scaled to the budget.
    */
-  hold(held: boolean): void {
-    this.#held = held;
+  hold(): void {
+    this.#held = true;
+    this.#watch();
     this.#lastCpuNs = this.#hooks.readCpuNs();
+  }
+
+  /**
+   * The host's work is done, but its aftermath is the host's too: after a low-memory collection
+   * the next requests grow the young generation and compile flushed bytecode again, so the next
+   * `aftermathNs` of CPU go uncharged. Only the host grants it, and grants do not add up.
+   */
+  release(aftermathNs: number): void {
+    this.#held = false;
+    this.#lastCpuNs = this.#hooks.readCpuNs();
+    this.#allowedNs = Math.max(this.#allowedNs, aftermathNs);
   }
 
   /**
@@ -160,24 +173,25 @@ export class SandboxMeter<T extends MeteredTask> {
     this.#enforcer.watch(this);
   }
 
-  /** The sandbox's CPU clock advance since the last reading, in ns. */
+  /** The sandbox's CPU clock advance since the last reading, in ns, the host's own work included (hold()). */
   read(): number {
     const cpu = this.#hooks.readCpuNs();
-    let delta = this.#held ? 0 : Math.max(0, cpu - this.#lastCpuNs);
+    const delta = Math.max(0, cpu - this.#lastCpuNs);
     this.#lastCpuNs = cpu;
-    if (this.#allowedNs > 0) {
-      const allowed = Math.min(this.#allowedNs, delta);
-      this.#allowedNs -= allowed;
-      delta -= allowed;
-    }
     return delta;
   }
 
   /** Charges one tick's `delta` to the work in flight; returns false when there is nothing left to watch. */
   charge(now: number, delta: number): boolean {
+    if (this.#held) delta = 0;
+    if (this.#allowedNs > 0) {
+      const allowed = Math.min(this.#allowedNs, delta);
+      this.#allowedNs -= allowed;
+      delta -= allowed;
+    }
     const n = this.tasks.size + this.#turns.size;
     if (n === 0) {
-      if (delta === 0 && this.#background === 0) {
+      if (delta === 0 && this.#background === 0 && !this.#held) {
         this.#watched = false;
         return false;
       }
