@@ -37,4 +37,14 @@ describe('tenant bundles', () => {
     expect(map.sources).toEqual(['f.ts']);
     expect(bundle.code.split('\n')[0]).toContain('"use strict"');
   });
+
+  it('made from the same code under two names are the same bundle, each naming its own file', async () => {
+    const source = 'export default function () { return new Response("x"); }';
+    for (const format of ['script', 'module'] as const) {
+      const [a, b] = await Promise.all([bundleSource(source, 'alpha', { format }), bundleSource(source, 'beta', { format })]);
+      expect(b.code).toBe(a.code);
+      expect([JSON.parse(a.sourceMap!).sources, JSON.parse(b.sourceMap!).sources]).toEqual([['alpha.ts'], ['beta.ts']]);
+    }
+    await expect(bundleSource('export default {\n  fetch() { return 1 +; }\n};', 'broken')).rejects.toThrow(/^broken\.ts:2:\d+: error/m);
+  });
 });

@@ -165,24 +165,35 @@ export async function bundleEntry(entry: string, options: BundleOptions = {}): P
   return options.packagesAtRunTime ? { ...bundle, packageRoot: packageRoot(packages) } : bundle;
 }
 
+/**
+ * The file name esbuild is given for code sent inline, whatever the function is called: esbuild
+ * names a module's own helpers after its file (`worker_default`), and with the function's name the
+ * same code deployed under two names bundled differently and shared no code cache
+ * (engine/warm/code-cache.ts). The function's name is put back where people read it: the source
+ * map (so stack traces) and build errors.
+ */
+const INLINE_SOURCE = 'worker.ts';
+
 /** Bundles one module's source, as sent through the admin API; it may import only Node built-ins, and those only with `nodeBuiltins`. */
 export async function bundleSource(source: string, name: string, options: BundleOptions = {}): Promise<TenantBundle> {
   return run(
     {
       ...COMMON,
       ...(options.nodeBuiltins && NODE_TARGET),
-      stdin: { contents: source, loader: 'ts', sourcefile: `${name}.ts` },
+      stdin: { contents: source, loader: 'ts', sourcefile: INLINE_SOURCE },
       outfile: path.join(process.cwd(), 'bundle.js'),
       plugins: [options.nodeBuiltins ? keepNodeBuiltins : refuseNodeBuiltins, refuseAllImports],
     },
     undefined,
     options.format,
+    `${name}.ts`,
   );
 }
 
-async function run(options: esbuild.BuildOptions, cwd: string | undefined, format: BundleFormat = 'module'): Promise<TenantBundle> {
+/** `shownAs`: the name people see for INLINE_SOURCE, with code given inline. */
+async function run(options: esbuild.BuildOptions, cwd: string | undefined, format: BundleFormat = 'module', shownAs?: string): Promise<TenantBundle> {
   if (format === 'script') {
-    const script = await build({ ...options, format: 'cjs', ...SCRIPT_WRAPPER }, cwd, 'script').catch((err: unknown) => {
+    const script = await build({ ...options, format: 'cjs', ...SCRIPT_WRAPPER }, cwd, 'script', shownAs).catch((err: unknown) => {
       if (err instanceof BundleError && err.diagnostics.some((d) => d.includes('Top-level await'))) return undefined;
       throw err;
     });
@@ -191,7 +202,7 @@ async function run(options: esbuild.BuildOptions, cwd: string | undefined, forma
   // Only for the isolate tier (which asked for a script): other runtimes import the module and wait
   // for its top level themselves, and workerd refuses an export that is no handler.
   const loaded = format === 'script' ? { footer: { js: `export const ${MODULE_LOADED_EXPORT} = true;` } } : {};
-  return (await build({ ...options, ...loaded }, cwd, 'module')).bundle;
+  return (await build({ ...options, ...loaded }, cwd, 'module', shownAs)).bundle;
 }
 
 /**
@@ -201,18 +212,25 @@ async function run(options: esbuild.BuildOptions, cwd: string | undefined, forma
  */
 export const MODULE_LOADED_EXPORT = '__isletLoaded';
 
-async function build(options: esbuild.BuildOptions, cwd: string | undefined, format: BundleFormat): Promise<{ bundle: TenantBundle; usesImportMeta: boolean }> {
+async function build(options: esbuild.BuildOptions, cwd: string | undefined, format: BundleFormat, shownAs?: string): Promise<{ bundle: TenantBundle; usesImportMeta: boolean }> {
+  const shown = (file: string): string => (shownAs !== undefined && file === INLINE_SOURCE ? shownAs : file);
   let result: esbuild.BuildResult<{ write: false; metafile: true }>;
   try {
     result = (await esbuild.build(options)) as esbuild.BuildResult<{ write: false; metafile: true }>;
   } catch (err) {
     const failure = err as esbuild.BuildFailure;
     if (!Array.isArray(failure.errors)) throw err;
-    const files = failure.errors.flatMap((e) => errorFiles(e, cwd ?? process.cwd()));
-    throw new BundleError('the function\'s code could not be bundled', failure.errors.map(formatMessage), [...new Set(files)]);
+    const errors = failure.errors.map((e) => (e.location ? { ...e, location: { ...e.location, file: shown(e.location.file) } } : e));
+    const files = errors.flatMap((e) => errorFiles(e, cwd ?? process.cwd()));
+    throw new BundleError('the function\'s code could not be bundled', errors.map(formatMessage), [...new Set(files)]);
   }
   const code = result.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
-  const sourceMap = result.outputFiles.find((f) => f.path.endsWith('.map'))?.text;
+  let sourceMap = result.outputFiles.find((f) => f.path.endsWith('.map'))?.text;
+  if (sourceMap && shownAs !== undefined) {
+    const map = JSON.parse(sourceMap) as { sources: string[] };
+    map.sources = map.sources.map(shown);
+    sourceMap = JSON.stringify(map);
+  }
   const inputs = Object.keys(result.metafile.inputs)
     .filter((p) => !p.startsWith('<'))
     .map((p) => path.resolve(cwd ?? process.cwd(), p));

@@ -1,5 +1,5 @@
 import ivm from 'isolated-vm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createOutboundFetch } from '../egress/index.ts';
 import { bundleSource } from '../bundle/index.ts';
 import { DEFAULT_LIMITS } from '../limits.ts';
@@ -52,6 +52,19 @@ describe('code cache', () => {
     for (const sandbox of [first, second]) expect(await sandbox.invoke(request)).toMatchObject({ status: 200, body: '1 env /path' });
     first.stop();
     second.stop();
+  });
+
+  it('the same code deployed under two names shares one entry, and an accepted entry is not made again', async () => {
+    const codeCache = new CodeCache();
+    const stored = vi.spyOn(codeCache, 'set');
+    const tier = new IsolateTier({ templates: false, codeCache });
+    const source = 'export default { fetch: () => new Response("same") }';
+    const [one, two] = await Promise.all([scriptSpec('one', source), scriptSpec('two', source)]);
+    expect(two.codeKey).toBe(one.codeKey);
+    const sandboxes = [await tier.start(one), await tier.start(two), await tier.start(two)];
+    expect(codeCache.stats()).toMatchObject({ entries: 1, hits: 2, misses: 1, rejected: 0 });
+    expect(stored).toHaveBeenCalledTimes(1);
+    for (const sandbox of sandboxes) sandbox.stop();
   });
 
   it('falls back to compiling the source when V8 rejects the cached data, and replaces it', async () => {

@@ -341,6 +341,8 @@ export class IsolateSandbox implements Sandbox {
     const script: ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean } = await this.#isolate.compileScript(spec.code, {
       filename: `file:///${spec.name}.js`,
       cachedData,
+      // Given cachedData too, isolated-vm makes a new cache only if V8 rejected it: an accepted
+      // one is not made, stored and measured again on every cold start.
       produceCachedData: key !== undefined,
     });
     if (key) {
