@@ -16,6 +16,9 @@ import { QuarantineRecord } from './quarantine.ts';
 import { ReplicaSet, type Replica } from './replica-set.ts';
 import type { SchedOptions } from './sched-options.ts';
 
+/** Functions waiting for room under the live isolate cap that each tick lets try again. */
+const ROOM_RETRIES_PER_TICK = 8;
+
 export type LimitKind = 'cpu' | 'memory' | 'wall';
 
 /** What the scheduler needs from the engine, and tells it. */
@@ -223,7 +226,7 @@ export class Scheduler {
     }
     this.#averageRate = senders > 0 ? rates / senders : 0;
     // Room can also free without an answer (an isolate evicted by the sweep, or killed).
-    if (this.#roomWaiters.size > 0) this.#retryRoom();
+    if (this.#roomWaiters.size > 0) this.#retryRoom(ROOM_RETRIES_PER_TICK);
   }
 
   close(reason: IsletError): void {
@@ -261,12 +264,17 @@ export class Scheduler {
     fn.completed++;
     this.#addLoad(fn, -1);
     if (this.#drr.size > 0) this.#pump();
-    if (this.#roomWaiters.size > 0) this.#retryRoom();
+    if (this.#roomWaiters.size > 0) this.#retryRoom(1);
   }
 
-  /** An isolate may have gone idle: functions waiting for room try to boot again, in turn. */
-  #retryRoom(): void {
-    for (const fn of [...this.#roomWaiters]) {
+  /**
+   * An isolate may have gone idle: the `count` functions that have waited for room longest try to
+   * boot again (one that still finds none goes to the back). An answer frees at most one isolate,
+   * so it retries one: trying every waiter on every answer would cost a burst of n cold starts n².
+   */
+  #retryRoom(count: number): void {
+    for (const fn of this.#roomWaiters) {
+      if (count-- <= 0) break;
       this.#roomWaiters.delete(fn);
       if (!fn.removed && fn.queue.length > 0) this.#scaleOut(fn);
     }
@@ -461,7 +469,7 @@ export class Scheduler {
    */
   roomFreed(): void {
     if (this.#drr.size > 0) this.#pump();
-    if (this.#roomWaiters.size > 0) this.#retryRoom();
+    if (this.#roomWaiters.size > 0) this.#retryRoom(1);
   }
 
   /**
