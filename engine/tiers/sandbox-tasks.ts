@@ -30,13 +30,6 @@ export interface TaskHooks<T extends SandboxTask> {
 let nextTaskId = 1;
 
 /**
- * How long a finished request's depth still counts for the service calls its sandbox makes: what
- * it left behind (a timer, a socket's handler) can call after it ended, while another request
- * keeps the sandbox busy. Past this a chain of such calls climbs at most one level per window.
- */
-export const DEPTH_MEMORY_MS = 30_000;
-
-/**
  * A subrequest's service binding, as a sandbox names it, and the depth it is charged (outbound's
  * last two arguments); a network fetch names none and is charged nothing.
  */
@@ -63,8 +56,6 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
   readonly #hooks: TaskHooks<T>;
   #meter: SandboxMeter<T> | undefined;
   #retiring: (() => void) | undefined;
-  /** Depth → when a task that deep last finished, since the sandbox was last idle. */
-  readonly #finishedDepths = new Map<number, number>();
 
   constructor(hooks: TaskHooks<T> = {}) {
     this.#hooks = hooks;
@@ -76,20 +67,12 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
   }
 
   /**
-   * What a service call made now is charged: the deepest service-binding chain among the tasks,
-   * and among those that finished in the last DEPTH_MEMORY_MS. The host cannot tell which request
-   * inside the sandbox made the call, nor whether one that ended left a timer that made it, so it
-   * takes the deepest. An idle sandbox forgets at once: with no request in flight it may make no
-   * calls, so what it left behind can only go on under a fresh request from outside.
+   * The deepest service-binding chain among the tasks: what a service call made now is charged
+   * (the host cannot tell which request inside the sandbox made it, so it takes the deepest).
    */
   maxDepth(): number {
     let deepest = 0;
     for (const task of this.#tasks.values()) deepest = Math.max(deepest, task.depth ?? 0);
-    const since = performance.now() - DEPTH_MEMORY_MS;
-    for (const [depth, at] of this.#finishedDepths) {
-      if (at < since) this.#finishedDepths.delete(depth);
-      else deepest = Math.max(deepest, depth);
-    }
     return deepest;
   }
 
@@ -112,8 +95,6 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
   finish(task: T): void {
     if (this.#tasks.get(task.id) !== task) return;
     this.#tasks.delete(task.id);
-    if (this.#tasks.size === 0) this.#finishedDepths.clear();
-    else if (task.depth) this.#finishedDepths.set(task.depth, performance.now());
     this.#meter!.end(task);
     this.#hooks.released?.(task, this.#tasks.size);
     if (this.#retiring && this.#tasks.size === 0) this.#retiring();
@@ -135,7 +116,6 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
     this.#meter?.stop();
     const tasks = [...this.#tasks.values()];
     this.#tasks.clear();
-    this.#finishedDepths.clear();
     for (const task of tasks) {
       if (!task.answered) task.reject(reason);
       else this.#hooks.cutShort?.(task, reason);
