@@ -491,6 +491,24 @@ describe('live isolate cap', () => {
     await capped.close();
   });
 
+  it('a request waiting for room is served by the version deployed while it waits', async () => {
+    // The redeploy at the cap only proves the new code loads; the waiting request, moved to the
+    // new version, once waited for a boot nobody started, until its queue wait ran out.
+    const capped = new Engine({ maxLive: 1 });
+    await capped.deploy('busy', { code: 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("done")), 500)) }' });
+    await capped.deploy('w', { code: 'export default { fetch: () => new Response("v1") }' });
+    const slow = get(capped, 'busy');
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    const waiting = get(capped, 'w');
+    await new Promise((r) => setTimeout(r, 100));
+    await capped.deploy('w', { code: 'export default { fetch: () => new Response("v2") }' });
+    expect(await (await waiting).text()).toBe('v2');
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect(await (await slow).text()).toBe('done');
+    await capped.close();
+  });
+
   it('holds to the cap when many deploys boot at once, and every function still answers', async () => {
     // Each deploy boots its function to prove it loads; at once, none of those boots was counted
     // by the others, and the overshoot outlived them.

@@ -135,6 +135,9 @@ export class Scheduler {
     this.#addLoad(previous, -waiting.length);
     for (const w of waiting) this.#enqueue(next, w);
     this.#pump();
+    // The new version may have no sandbox yet (deployed at the live isolate cap, its boot only
+    // proved it loads): the requests it took over need one booted, as a cold start would.
+    if (next.queue.length > 0 && !next.replicas.warm) this.#scaleOut(next);
   }
 
   /** The function is gone: its waiting requests fail with `reason`. */
