@@ -70,6 +70,21 @@ describe('TemplatePool', () => {
     pool.close();
   });
 
+  it('settles when the shelves want more than maxTotal between them, instead of trading templates forever', async () => {
+    // Three sizes each wanting 8 under a bound of 16 once took one template back and forth
+    // between shelves without end (~160 boots a second, no traffic).
+    const { pool, booted } = fakePool({ maxTotal: 16 });
+    for (const mb of [128, 256, 512]) for (let i = 0; i < 8; i++) pool.take(mb);
+    await new Promise((r) => setTimeout(r, 200));
+    const settled = booted();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(booted()).toBe(settled);
+    const ready = pool.stats().map((s) => s.ready);
+    expect(ready.reduce((a, b) => a + b, 0)).toBe(16);
+    expect(Math.max(...ready) - Math.min(...ready)).toBeLessThanOrEqual(1);
+    pool.close();
+  });
+
   it('shrinks a shelf that has not missed for a while', async () => {
     const { pool } = fakePool({ shrinkAfterMs: 0 });
     pool.take(128);

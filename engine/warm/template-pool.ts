@@ -159,15 +159,20 @@ export class TemplatePool<T extends Template> {
 
   /**
    * Whether `shelf` may boot one more template under maxTotal: at the bound, a ready template of
-   * the shelf taken from least recently (a pinned one last) is stopped to make room.
+   * the shelf taken from least recently (a pinned one last) is stopped to make room, but only from
+   * a shelf that holds more than this one will, or as many and was taken from less recently.
+   * Shelves whose targets add up to more than maxTotal then settle, instead of taking a template
+   * back and forth forever: a move to a shelf that ends up no smaller goes only from less recently
+   * to more recently taken, and any other move lowers the sum of squares of the shelves' sizes.
    */
   #roomForOne(shelf: Shelf<T>): boolean {
     let total = 0;
     for (const s of this.#shelves.values()) total += s.ready.length + (s.booting ? 1 : 0);
     if (total < this.#options.maxTotal) return true;
+    const after = shelf.ready.length + 1;
     let victim: Shelf<T> | undefined;
     for (const s of this.#shelves.values()) {
-      if (s === shelf || s.ready.length === 0) continue;
+      if (s === shelf || s.ready.length < after || (s.ready.length === after && s.lastTake >= shelf.lastTake)) continue;
       if (!victim || Number(s.pinned) - Number(victim.pinned) < 0 || (s.pinned === victim.pinned && s.lastTake < victim.lastTake)) victim = s;
     }
     if (!victim) return false;
