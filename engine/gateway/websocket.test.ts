@@ -104,6 +104,35 @@ describe('WebSockets', () => {
     ws.close();
   });
 
+  it('lets a fetch started as the socket was accepted finish after the 101, and answer down the socket', async () => {
+    // The upgrade's request is over once the 101 is out; the fetch is the socket's work, not a
+    // leftover of that request (outstanding subrequests are aborted only with no socket open).
+    const upstream = (await import('node:http')).createServer((req, res) => setTimeout(() => res.end('up:' + req.url), 200));
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const port = (upstream.address() as net.AddressInfo).port;
+    try {
+      await engine.deploy('ws-fetch', {
+        egress: { allowPrivate: true },
+        code: `export default { fetch() {
+          const [client, server] = Object.values(new WebSocketPair());
+          server.accept();
+          fetch('http://127.0.0.1:${port}/onopen').then((r) => r.text()).then((t) => server.send('fetched ' + t), (e) => server.send('failed ' + e.message));
+          return new Response(null, { status: 101, webSocket: client });
+        } }`,
+      });
+      const ws = new WebSocket(`${served.url.replace('http', 'ws')}/`, [], { headers: { host: 'ws-fetch.localhost' } });
+      const first = new Promise<string>((resolve, reject) => {
+        ws.on('message', (data) => resolve(String(data)));
+        ws.on('error', reject);
+      });
+      expect(await first).toBe('fetched up:/onopen');
+      ws.close();
+    } finally {
+      upstream.closeAllConnections();
+      upstream.close();
+    }
+  });
+
   it('carries text and binary messages both ways, with the tenant\'s headers and subprotocol on the 101', async () => {
     const c = connect('/', ['chat', 'other']);
     await c.opened;

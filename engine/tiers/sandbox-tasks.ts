@@ -40,15 +40,16 @@ export function serviceCall(service: unknown, tasks: SandboxTasks<any>): [servic
 /**
  * The sandbox's last task left: what its requests started and left outstanding ends with them, as
  * a request's I/O does on Workers when its context ends. The host cannot tell whose a subrequest
- * (a network fetch, a service-binding call, an outbound WebSocket's handshake) is, but with no
- * request left it is no one's, and one could not start now either. An aborted binding call aborts
- * its callee's request.signal, so an unawaited call does not hold the callee until its wallMs.
- * AI calls are aborted too, unless WebSockets are open: their events (which belong to no request)
- * may call env.AI, and an AI call is bounded by the function's wallMs anyway. Open WebSockets stay.
+ * (a network fetch, a service-binding call, an outbound WebSocket's handshake, an AI call) is, but
+ * with no request left it is no one's, and one could not start now either. An aborted binding
+ * call aborts its callee's request.signal, so an unawaited call does not hold the callee until its
+ * wallMs. Not while WebSockets are open: their work belongs to no request (a fetch started as the
+ * socket was accepted, whose answer goes down it), and each subrequest is bounded on its own.
  */
 export function abortOutstanding(subrequests: Map<number, AbortController>, aiCalls: Map<number, AbortController>, openSockets: number): void {
+  if (openSockets > 0) return;
   for (const cancel of subrequests.values()) cancel.abort();
-  if (openSockets === 0) for (const cancel of aiCalls.values()) cancel.abort();
+  for (const cancel of aiCalls.values()) cancel.abort();
 }
 
 export class SandboxTasks<T extends SandboxTask = SandboxTask> {
