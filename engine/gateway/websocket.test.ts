@@ -133,6 +133,39 @@ describe('WebSockets', () => {
     }
   });
 
+  it('lets go of what a request left outstanding once the last socket closes and no request is left', async () => {
+    // Spared while the socket was open (it might have been the socket's work), the call was then
+    // never aborted: the callee ran to its own timer.
+    await engine.deploy('callee', { code: `let log = [];
+      export default { fetch(request) {
+        if (new URL(request.url).pathname === '/log') return Response.json(log);
+        return new Promise((resolve) => {
+          request.signal.addEventListener('abort', () => { log.push('aborted'); resolve(new Response('aborted')); });
+          setTimeout(() => { log.push('ran out'); resolve(new Response('late')); }, 5000);
+        });
+      } }`, limits: { wallMs: 10_000 } });
+    await engine.deploy('holder', { services: { C: 'callee' }, code: `export default { fetch(request, env) {
+      if (request.headers.get('upgrade') === 'websocket') {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        return new Response(null, { status: 101, webSocket: client });
+      }
+      env.C.fetch('https://c/hang').catch(() => {});
+      return new Response('left a call behind');
+    } }`, limits: { maxReplicas: 1 } });
+    const ws = new WebSocket(`${served.url.replace('http', 'ws')}/`, [], { headers: { host: 'holder.localhost' } });
+    await new Promise((resolve, reject) => {
+      ws.on('open', resolve);
+      ws.on('error', reject);
+    });
+    expect(await (await engine.fetch('holder', new Request('http://holder.test/'))).text()).toBe('left a call behind');
+    await new Promise((r) => setTimeout(r, 200));
+    const log = async () => (await engine.fetch('callee', new Request('http://callee.test/log'))).json();
+    expect(await log()).toEqual([]);
+    ws.close();
+    await expect.poll(log, { timeout: 3_000 }).toEqual(['aborted']);
+  });
+
   it('carries text and binary messages both ways, with the tenant\'s headers and subprotocol on the 101', async () => {
     const c = connect('/', ['chat', 'other']);
     await c.opened;

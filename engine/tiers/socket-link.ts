@@ -274,10 +274,13 @@ export class SandboxSockets {
   #current: SocketEvent | undefined;
   readonly #deliver: (event: SocketEvent) => void;
   readonly #alive: () => boolean;
+  readonly #onNone: () => void;
 
-  constructor(deliver: (event: SocketEvent) => void, alive: () => boolean) {
+  /** `onNone`: the last open socket closed (work left for the sockets' sake may be let go). */
+  constructor(deliver: (event: SocketEvent) => void, alive: () => boolean, onNone: () => void = () => {}) {
     this.#deliver = deliver;
     this.#alive = alive;
+    this.#onNone = onNone;
   }
 
   /** Open sockets: the sandbox is not idle while it holds any, though they take no request slot. */
@@ -294,6 +297,7 @@ export class SandboxSockets {
       closed: (code, reason) => {
         this.#links.delete(id);
         this.#push({ id, kind: SOCKET_CLOSE, code, reason });
+        if (this.size === 0) this.#onNone();
       },
     });
     this.#links.set(id, link);
@@ -398,7 +402,10 @@ export class SandboxSockets {
     if (!remote) return this.accept(id);
     this.#unread.delete(id as number);
     this.#links.delete(id as number);
-    const bridge = new SocketBridge(remote, () => this.#bridges.delete(bridge));
+    const bridge = new SocketBridge(remote, () => {
+      this.#bridges.delete(bridge);
+      if (this.size === 0) this.#onNone();
+    });
     this.#bridges.add(bridge);
     return bridge;
   }

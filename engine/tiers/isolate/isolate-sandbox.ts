@@ -119,7 +119,11 @@ export class IsolateSandbox implements Sandbox {
   /** AI calls in progress, by the id the runtime gave them. */
   readonly #aiCalls = new Map<number, AbortController>();
   /** Open WebSockets: events go in one at a time, each a turn of its own under cpuMs (#socketEvent). */
-  readonly #sockets = new SandboxSockets((event) => this.#socketEvent(event), () => this.alive);
+  // The last socket closing with no request left: what was left outstanding for the sockets'
+  // sake (abortOutstanding spares it while any is open) is no one's now.
+  readonly #sockets = new SandboxSockets((event) => this.#socketEvent(event), () => this.alive, () => {
+    if (this.#tasks.size === 0) abortOutstanding(this.#subrequests, this.#aiCalls, 0);
+  });
   #context: ivm.Context | undefined;
   #runtime: RuntimeEntry | undefined;
   #queue: unknown[] = [];

@@ -204,7 +204,11 @@ export class ProcessSandbox implements Sandbox {
   /** env.AI calls in flight, by the runtime's id. */
   readonly #aiCalls = new Map<number, AbortController>();
   /** Open WebSockets: events go in one at a time, each a turn under cpuMs until the runtime says 'ws-done'. */
-  readonly #sockets = new SandboxSockets((event) => this.#socketEvent(event), () => this.alive);
+  // The last socket closing with no request left: what was left outstanding for the sockets'
+  // sake (abortOutstanding spares it while any is open) is no one's now.
+  readonly #sockets = new SandboxSockets((event) => this.#socketEvent(event), () => this.alive, () => {
+    if (this.#tasks.size === 0) abortOutstanding(this.#subrequests, this.#aiCalls, 0);
+  });
   #socketTurn: Turn | undefined;
   readonly #pings = new Map<number, (ok: boolean) => void>();
   readonly #logBudget = new LogBudget();
