@@ -8,8 +8,8 @@ import { bundleEntry, bundleSource, stackMapper, type TenantBundle } from './bun
 import { CacheStore } from './cache/index.ts';
 import { DeployOrder, type PendingDeploy } from './deploy-order.ts';
 import {
-  BundleError, ConfigError, CpuLimitError, DeploySupersededError, errorAnswer, IsletError, MemoryLimitError, NoSuchFunctionError, SandboxUnavailableError,
-  TenantExceptionError,
+  BundleError, ConfigError, CpuLimitError, DeploySupersededError, errorAnswer, IsletError, MemoryLimitError, NoRoomError, NoSuchFunctionError,
+  SandboxUnavailableError, TenantExceptionError,
 } from './errors.ts';
 import {
   checkCacheMaxMb, DEFAULT_CACHE_MAX_MB, DEFAULT_LIMITS, IDLE_GC_AFTER_MS, IDLE_GCS_PER_SWEEP, MAP_BUDGET_SHARE, MAPPINGS_PER_ISOLATE, MAX_EGRESS_TIMEOUT_MS, MAX_LIVE_ISOLATES, resolveLimits, type Limits,
@@ -347,7 +347,7 @@ export class Engine {
       try {
         this.#residency.makeRoom(() => this.#functions.values(), this.#deployBoots);
       } catch (err) {
-        if (!(err instanceof SandboxUnavailableError)) throw err;
+        if (!(err instanceof NoRoomError)) throw err;
         keep = false;
       }
     }

@@ -173,7 +173,7 @@ export class TemplatePool<T extends Template> {
     let victim: Shelf<T> | undefined;
     for (const s of this.#shelves.values()) {
       if (s === shelf || s.ready.length < after || (s.ready.length === after && s.lastTake >= shelf.lastTake)) continue;
-      if (!victim || Number(s.pinned) - Number(victim.pinned) < 0 || (s.pinned === victim.pinned && s.lastTake < victim.lastTake)) victim = s;
+      if (!victim || (!s.pinned && victim.pinned) || (s.pinned === victim.pinned && s.lastTake < victim.lastTake)) victim = s;
     }
     if (!victim) return false;
     victim.ready.shift()!.stop();

@@ -604,8 +604,7 @@ export class IsolateSandbox implements Sandbox {
 
   #settleRequestChunk(args: [id: number, chunk: ArrayBuffer | null, error: string | null]): void {
     if (!this.alive) return;
-    const ran = this.#meter?.background() ?? (() => {});
-    this.#gated(() => this.#runtime!.settleRequestChunk.apply(undefined, args, { arguments: { copy: true } }).catch((err: unknown) => {
+    this.#deliver(this.#runtime!.settleRequestChunk, args, { arguments: { copy: true } }, (err: unknown) => {
       // The chunk could not be copied in: the isolate has no room for it under its memory limit.
       // The tenant's read rejects with the RangeError an allocation of its own would have thrown
       // (uncaught, it is the memory limit), rather than wait for a chunk that never comes; the
@@ -614,7 +613,7 @@ export class IsolateSandbox implements Sandbox {
         this.#releaseRequestBody(this.#tasks.get(args[0]));
         this.#settleRequestChunk([args[0], null, ALLOCATION_FAILED]);
       } else this.#deliveryFailed(err);
-    }), ran);
+    });
   }
 
   /**
@@ -861,9 +860,14 @@ export class IsolateSandbox implements Sandbox {
    * Calls the runtime with work no request is waiting for (a timer, a result, a chunk): the
    * meter watches the isolate until the call has run, so that what it runs stays within cpuMs.
    */
-  #deliver(runtimeFn: ivm.Reference<(...args: any[]) => unknown>, args: unknown[], options?: ivm.ReferenceApplyOptions): void {
+  #deliver(
+    runtimeFn: ivm.Reference<(...args: any[]) => unknown>,
+    args: unknown[],
+    options?: ivm.ReferenceApplyOptions,
+    failed: (err: unknown) => void = this.#deliveryFailed,
+  ): void {
     const ran = this.#meter?.background() ?? (() => {});
-    this.#gated(() => runtimeFn.apply(undefined, args, options).catch(this.#deliveryFailed), ran);
+    this.#gated(() => runtimeFn.apply(undefined, args, options).catch(failed), ran);
   }
 
   /**
