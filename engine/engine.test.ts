@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
-import { BundleError, ConfigError, Engine } from './index.ts';
+import { BundleError, ConfigError, Engine, type EngineOptions } from './index.ts';
 
 const fixture = (name: string, file = 'index.ts') => fileURLToPath(new URL(`../fixtures/${name}/${file}`, import.meta.url));
 const get = (engine: Engine, fn: string, path = '/', init?: RequestInit) => engine.fetch(fn, new Request(`http://${fn}.test${path}`, init));
@@ -481,6 +481,19 @@ describe('what a tenant leaves uncaught', () => {
 });
 
 describe('live isolate cap', () => {
+  /**
+   * An engine with room for one isolate, and `name` deployed beside "busy" (evicting it), whose
+   * request then boots it again and holds the only slot for `busyMs`: `slow` is that request.
+   */
+  async function onlySlotBusy(busyMs: number, name: string, code: string, options: EngineOptions = {}) {
+    const engine = new Engine({ maxLive: 1, ...options });
+    await engine.deploy('busy', { code: `export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("done")), ${busyMs})) }` });
+    await engine.deploy(name, { code });
+    const slow = get(engine, 'busy');
+    await new Promise((r) => setTimeout(r, 100));
+    return { engine, slow };
+  }
+
   it('evicts the least recently used idle isolate instead of booting past the cap', async () => {
     const capped = new Engine({ maxLive: 3 });
     const code = (n: number) => `let boots = (globalThis.boots ?? 0) + 1; globalThis.boots = boots; export default { fetch: () => new Response("${n}") }`;
@@ -494,11 +507,7 @@ describe('live isolate cap', () => {
   it('a request waiting for room is served by the version deployed while it waits', async () => {
     // The redeploy at the cap only proves the new code loads; the waiting request, moved to the
     // new version, once waited for a boot nobody started, until its queue wait ran out.
-    const capped = new Engine({ maxLive: 1 });
-    await capped.deploy('busy', { code: 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("done")), 500)) }' });
-    await capped.deploy('w', { code: 'export default { fetch: () => new Response("v1") }' });
-    const slow = get(capped, 'busy');
-    await new Promise((r) => setTimeout(r, 100));
+    const { engine: capped, slow } = await onlySlotBusy(500, 'w', 'export default { fetch: () => new Response("v1") }');
     const started = performance.now();
     const waiting = get(capped, 'w');
     await new Promise((r) => setTimeout(r, 100));
@@ -524,12 +533,8 @@ describe('live isolate cap', () => {
   });
 
   it('waits for room when every isolate under the cap is busy, and is refused only past its queue wait', async () => {
-    const capped = new Engine({ maxLive: 1 });
-    await capped.deploy('busy', { code: 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("done")), 300)) }' });
-    await capped.deploy('other', { code: 'export default { fetch: () => new Response("other") }' });
-    // "other" evicted "busy" when it deployed; now "busy" boots again and holds the only slot.
-    const slow = get(capped, 'busy');
-    await new Promise((r) => setTimeout(r, 100));
+    const other = 'export default { fetch: () => new Response("other") }';
+    const { engine: capped, slow } = await onlySlotBusy(300, 'other', other);
     // "other" waits for "busy" to answer, then takes its place (a burst of cold starts once
     // answered 503 to every function whose isolate it had just evicted).
     const waited = get(capped, 'other');
@@ -537,11 +542,7 @@ describe('live isolate cap', () => {
     expect(await (await waited).text()).toBe('other');
     await capped.close();
 
-    const impatient = new Engine({ maxLive: 1, sched: { maxQueueWaitMs: 100 } });
-    await impatient.deploy('busy', { code: 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("done")), 1500)) }' });
-    await impatient.deploy('other', { code: 'export default { fetch: () => new Response("other") }' });
-    const slower = get(impatient, 'busy');
-    await new Promise((r) => setTimeout(r, 100));
+    const { engine: impatient, slow: slower } = await onlySlotBusy(1500, 'other', other, { sched: { maxQueueWaitMs: 100 } });
     const refused = await get(impatient, 'other');
     expect([refused.status, refused.headers.get('islet-error')]).toEqual([503, 'overloaded']);
     expect(await (await slower).text()).toBe('done');
