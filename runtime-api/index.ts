@@ -39,6 +39,7 @@ import { settleAi } from './bindings/ai.ts';
 import { defineIsolateWebSockets, socketEvent } from './host/websocket.ts';
 import { confineWebAssembly } from './host/webassembly.ts';
 import { collectGarbageNow } from './host/collect-garbage.ts';
+import { enterChain, UNKNOWN_DEPTH } from './dispatch/chain-depth.ts';
 // Eagerly: it takes eval while no tenant code has run.
 import { isolateHTMLRewriter } from './html/isolate-html-rewriter.ts';
 
@@ -187,6 +188,7 @@ Object.defineProperty(globalThis, 'navigator', {
 
 /** The host's idle collection (IsolateSandbox.reclaim): gives the isolate's idle pages back. */
 function collectGarbage(): void {
+  enterChain(UNKNOWN_DEPTH);
   // The last batch's answers are kept until the next batch (dispatch.ts); an idle isolate has
   // none in flight, and the bodies in them are what this collection is for.
   forgetAnswers();
@@ -231,7 +233,11 @@ const entry = {
   settleAi,
   // Only a tenant that used the Cache API has calls to settle: the module is loaded by then.
   settleCache: (id: number, ok: boolean, value: unknown) => cacheApi().settleCache(id, ok, value),
-  socketEvent,
+  // A socket's events belong to no request the runtime can name.
+  socketEvent: (id: number, kind: number, data: unknown, code: number, reason: string) => {
+    enterChain(UNKNOWN_DEPTH);
+    socketEvent(id, kind, data, code, reason);
+  },
   warmup: warmDispatch,
   collectGarbage,
   exposeBindings: exposeEnv,

@@ -106,6 +106,62 @@ describe('service bindings', () => {
     expect(again.status).toBe(201);
   }, 20_000);
 
+  it('each call is charged its own request\'s chain: overlapping chains of a function bound to itself all reach 31 deep', async () => {
+    // Four clients at once, each a chain of 31 hops through the same sandbox (a short wait and a
+    // digest per hop so that they overlap, and the call is made after both): no hop is refused,
+    // because none is charged another chain's depth.
+    await engine.deploy('chains', {
+      code: `export default { async fetch(request, env) {
+        const n = Number(request.headers.get('x-n') ?? 0);
+        await scheduler.wait(2);
+        await crypto.subtle.digest('SHA-256', new Uint8Array(n));
+        if (n === 31) return new Response('bottom');
+        try {
+          const r = await env.SELF.fetch(request.url, { headers: { 'x-n': String(n + 1) } });
+          return new Response(await r.text(), { status: r.status });
+        } catch (e) { return new Response('refused at ' + n + ': ' + e.message, { status: 508 }); }
+      } }`,
+      services: { SELF: 'chains' },
+      // One sandbox holding all 128 hops at once.
+      limits: { wallMs: 20_000, cpuMs: 1_000, maxReplicas: 1, concurrency: 128 },
+    });
+    const answers = await Promise.all(Array.from({ length: 4 }, async () => {
+      const res = await engine.fetch('chains', new Request('http://chains.test/'));
+      return `${res.status} ${await res.text()}`;
+    }));
+    expect(answers).toEqual(Array(4).fill('200 bottom'));
+  }, 30_000);
+
+  it('a chain that hops on from timers is bounded at 32 too, while another request keeps the sandbox busy', async () => {
+    // Each hop answers at once and makes the next call from a timer; a slow request keeps the
+    // sandbox from going idle (which would abort the hops' calls) for the whole test.
+    await engine.deploy('timer-chain', {
+      code: `let deepest = 0, refused = '';
+      export default { async fetch(request, env) {
+        const path = new URL(request.url).pathname;
+        if (path === '/state') return Response.json({ deepest, refused });
+        if (path === '/busy') { await scheduler.wait(3_000); return new Response('done'); }
+        const n = Number(request.headers.get('x-n') ?? 0);
+        deepest = Math.max(deepest, n);
+        setTimeout(() => env.SELF.fetch('http://timer-chain.test/hop', { headers: { 'x-n': String(n + 1) } })
+          .catch((e) => { refused ||= 'at ' + n + ': ' + e.message; }), 1);
+        return new Response('hop ' + n);
+      } }`,
+      services: { SELF: 'timer-chain' },
+      // One sandbox, whose globals every request reads.
+      limits: { wallMs: 10_000, maxReplicas: 1 },
+    });
+    const busy = engine.fetch('timer-chain', new Request('http://timer-chain.test/busy'));
+    expect(await (await engine.fetch('timer-chain', new Request('http://timer-chain.test/hop'))).text()).toBe('hop 0');
+    let state = { deepest: 0, refused: '' };
+    for (let i = 0; i < 100 && state.refused === ''; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      state = await (await engine.fetch('timer-chain', new Request('http://timer-chain.test/state'))).json() as typeof state;
+    }
+    expect(state).toEqual({ deepest: 32, refused: 'at 32: SELF.fetch: the chain of service-binding calls is already 32 deep' });
+    expect((await busy).status).toBe(200);
+  }, 20_000);
+
   it.each(['isolate', 'process'])('a caller\'s outstanding calls and fetches are aborted once its sandbox has no request left (%s)', async (tier) => {
     // The callee waits until its request.signal aborts and counts it; the upstream server never
     // answers and counts the connections it saw closed.

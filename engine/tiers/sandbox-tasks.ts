@@ -31,10 +31,16 @@ let nextTaskId = 1;
 
 /**
  * A subrequest's service binding, as a sandbox names it, and the depth it is charged (outbound's
- * last two arguments); a network fetch names none and is charged nothing.
+ * last two arguments); a network fetch names none and is charged nothing. `claimed` is the depth
+ * of the request that made it, when the sandbox's runtime could tell (the isolate tier's, which
+ * tenant code cannot change: runtime-api/dispatch/chain-depth.ts); else the call is charged the
+ * deepest request the sandbox is serving. A process sandbox's runtime shares its process with
+ * tenant code, so its word is not taken.
  */
-export function serviceCall(service: unknown, tasks: SandboxTasks<any>): [service?: string, depth?: number] {
-  return typeof service === 'string' ? [service, tasks.maxDepth()] : [];
+export function serviceCall(service: unknown, tasks: SandboxTasks<any>, claimed?: unknown): [service?: string, depth?: number] {
+  if (typeof service !== 'string') return [];
+  const named = typeof claimed === 'number' && Number.isSafeInteger(claimed) && claimed >= 0;
+  return [service, named ? claimed : tasks.maxDepth()];
 }
 
 /**
@@ -69,7 +75,7 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
 
   /**
    * The deepest service-binding chain among the tasks: what a service call made now is charged
-   * (the host cannot tell which request inside the sandbox made it, so it takes the deepest).
+   * when the host cannot tell which request inside the sandbox made it.
    */
   maxDepth(): number {
     let deepest = 0;

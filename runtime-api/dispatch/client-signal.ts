@@ -3,6 +3,7 @@
 // on slow work, or streaming to nobody, can stop. Made on first read: most handlers never ask.
 import { AbortController, type AbortSignal } from '../web/abort.ts';
 import { DOMException } from '../web/dom-exception.ts';
+import { enterChain, UNKNOWN_DEPTH } from './chain-depth.ts';
 
 /** A request still running here whose client left before its signal was read. */
 const GONE = 0;
@@ -33,8 +34,12 @@ export function clientSignal(id: number): AbortSignal {
   return controller.signal;
 }
 
-/** The host saw request `id`'s client disconnect, or cancelled its streamed body. */
-export function abortRequest(id: number): void {
+/**
+ * The host saw request `id` (`depth` service-binding calls deep) lose its client, or cancelled
+ * its streamed body.
+ */
+export function abortRequest(id: number, depth = UNKNOWN_DEPTH): void {
+  enterChain(depth);
   const state = running.get(id);
   if (state === undefined || state === GONE) return;
   if (state === null) running.set(id, GONE);

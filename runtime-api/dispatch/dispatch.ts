@@ -11,6 +11,7 @@ import { DOMException, Event, Response, requestFromWire, responseHasStreamBody, 
 import { handOverSocket } from '../host/websocket.ts';
 import { startPerformanceClock } from '../host/performance.ts';
 import { clientSignal, requestEnded, requestStarted } from './client-signal.ts';
+import { enterChain } from './chain-depth.ts';
 import { describe } from './describe.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
 import { requestBodyStream } from './request-stream.ts';
@@ -93,7 +94,9 @@ export function exposeEnv(bindings: Record<string, unknown>): void {
  */
 const unconfirmed = new Map<number, unknown[]>();
 
-export async function dispatchBatch(batch: unknown[], seq: number, settledUpTo: number): Promise<unknown[]> {
+/** Runs a batch of requests, all `depth` service-binding calls deep (the host batches them so). */
+export async function dispatchBatch(batch: unknown[], seq: number, settledUpTo: number, depth = 0): Promise<unknown[]> {
+  enterChain(depth);
   for (const done of unconfirmed.keys()) {
     if (done > settledUpTo) break;
     unconfirmed.delete(done);
@@ -217,6 +220,8 @@ export class ScheduledController {
  * Resolves to [] on success, or [name, message, stack] when it threw.
  */
 export async function runScheduled(cron: string, scheduledTime: number): Promise<string[]> {
+  // A scheduled run is a chain's start, as a client's request is.
+  enterChain(0);
   const ctx = new ExecutionContext();
   try {
     if (typeof handler?.scheduled !== 'function') throw new TypeError('this function has no scheduled handler');

@@ -3,6 +3,7 @@
 import { host } from '../host/host-calls.ts';
 import { ReadableStream } from '../web/index.ts';
 import { closeByteStream, type ReadableByteStreamController } from '../web/streams.ts';
+import { enterChain, UNKNOWN_DEPTH } from './chain-depth.ts';
 
 interface Waiting {
   controller: ReadableByteStreamController;
@@ -27,8 +28,12 @@ export function requestBodyStream(id: number): ReadableStream<Uint8Array> {
   }, { highWaterMark: 0 });
 }
 
-/** The host's answer to a pull: a chunk, null at the end, or why the body could not be read. */
-export function settleRequestChunk(id: number, chunk: ArrayBuffer | null, error: string | null): void {
+/**
+ * The host's answer to a pull: a chunk, null at the end, or why the body could not be read;
+ * `depth` is the depth of the request whose body it is.
+ */
+export function settleRequestChunk(id: number, chunk: ArrayBuffer | null, error: string | null, depth = UNKNOWN_DEPTH): void {
+  enterChain(depth);
   const w = waiting.get(id);
   if (!w) return;
   if (chunk !== null && error === null && chunk.byteLength === 0) {

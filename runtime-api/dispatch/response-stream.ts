@@ -3,6 +3,7 @@
 import { host } from '../host/host-calls.ts';
 import type { ChunkReader } from '../web/index.ts';
 import { abortRequest, requestEnded } from './client-signal.ts';
+import { enterChain, UNKNOWN_DEPTH } from './chain-depth.ts';
 
 /** Open response streams by the id of the request they answer. */
 const open = new Map<number, ChunkReader>();
@@ -11,8 +12,12 @@ export function openResponseStream(id: number, reader: ChunkReader): void {
   open.set(id, reader);
 }
 
-/** The host wants the next chunk of request `id`'s body: it answers with host.streamChunk. */
-export function pullResponseStream(id: number): void {
+/**
+ * The host wants the next chunk of request `id`'s body (`depth`: its request's, for the tenant's
+ * pull): it answers with host.streamChunk.
+ */
+export function pullResponseStream(id: number, depth = UNKNOWN_DEPTH): void {
+  enterChain(depth);
   const reader = open.get(id);
   if (!reader) return;
   reader.next().then(
@@ -35,10 +40,10 @@ export function pullResponseStream(id: number): void {
  * The client went away (or a limit ended the request): cancel the tenant's stream, and abort
  * request.signal for a handler that writes to it from elsewhere (a loop feeding a TransformStream).
  */
-export function cancelResponseStream(id: number): void {
+export function cancelResponseStream(id: number, depth = UNKNOWN_DEPTH): void {
   const reader = open.get(id);
   open.delete(id);
-  abortRequest(id);
+  abortRequest(id, depth);
   requestEnded(id);
   reader?.cancel();
 }

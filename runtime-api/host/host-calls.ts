@@ -18,9 +18,10 @@ export interface HostCalls {
   domainToASCII(domain: string): string | null;
   /**
    * Start subrequest `id`; the host answers through the runtime's settleFetch. `service` names
-   * the service binding it goes through (env.NAME.fetch), or is null for the network.
+   * the service binding it goes through (env.NAME.fetch), or is null for the network; `depth` is
+   * how deep the request that makes it is in a chain of such calls (dispatch/chain-depth.ts).
    */
-  startFetch(id: number, method: string, url: string, headers: string[], body: ArrayBuffer | null, redirect: string, service: string | null): void;
+  startFetch(id: number, method: string, url: string, headers: string[], body: ArrayBuffer | null, redirect: string, service: string | null, depth: number): void;
   /** Cancel subrequest `id`. */
   abortFetch(id: number): void;
   /**

@@ -5,6 +5,7 @@ import { headersToFlat, Request, requestSignalSource, responseFromNetwork, type 
 import { processDataUrl } from '../fetch/data-url.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
+import { chainDepth } from '../dispatch/chain-depth.ts';
 import { asksForWebSocket, type WebSockets } from './websocket-api.ts';
 
 const pending = new PendingCalls<Response>();
@@ -48,7 +49,7 @@ export async function fetchThrough(service: string | null, input: unknown, init?
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
   return pending.start(
     signal ?? undefined,
-    (id) => host().startFetch(id, request.method, request.url, [...headersToFlat(request.headers)], body, request.redirect, service),
+    (id) => host().startFetch(id, request.method, request.url, [...headersToFlat(request.headers)], body, request.redirect, service, chainDepth()),
     (id) => host().abortFetch(id),
   );
 }

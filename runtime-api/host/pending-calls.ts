@@ -1,10 +1,14 @@
 // Calls the host answers later, by id (subrequests, AI calls): each waits here until the host
 // settles it; an AbortSignal rejects it at once with the signal's reason and tells the host to stop.
+// The call that settles one works for the request that started it (dispatch/chain-depth.ts).
 import { addAbortAlgorithm, type AbortSignal } from '../web/index.ts';
+import { chainDepth, enterChain, UNKNOWN_DEPTH } from '../dispatch/chain-depth.ts';
 
 export interface Settle<T> {
   resolve(value: T): void;
   reject(err: unknown): void;
+  /** The service-binding depth of the request that started it. */
+  depth: number;
 }
 
 export class PendingCalls<T> {
@@ -20,6 +24,7 @@ export class PendingCalls<T> {
     // Aborted while the caller was getting ready (reading a body): an abort algorithm would never run.
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = this.#nextId++;
+    const depth = chainDepth();
     return new Promise<T>((resolve, reject) => {
       let stopListening = () => {};
       this.#pending.set(id, {
@@ -31,6 +36,7 @@ export class PendingCalls<T> {
           stopListening();
           reject(err);
         },
+        depth,
       });
       if (signal) {
         stopListening = addAbortAlgorithm(signal, () => {
@@ -43,10 +49,14 @@ export class PendingCalls<T> {
     });
   }
 
-  /** Takes call `id` out to settle it; undefined when it was settled or aborted already. */
+  /**
+   * Takes call `id` out to settle it (undefined when it was settled or aborted already): the work
+   * that follows is its starter's.
+   */
   take(id: number): Settle<T> | undefined {
     const p = this.#pending.get(id);
     this.#pending.delete(id);
+    enterChain(p ? p.depth : UNKNOWN_DEPTH);
     return p;
   }
 }

@@ -7,6 +7,7 @@
 import { DeadlineQueue, type Deadlined } from './deadline-queue.ts';
 import { logUncaught } from './console.ts';
 import { host } from './host-calls.ts';
+import { chainDepth, enterChain, UNKNOWN_DEPTH } from '../dispatch/chain-depth.ts';
 
 // Captured at load: a tenant that replaces Reflect.apply, Date.now or Promise#then must not change
 // how its timers are called or when they are due.
@@ -23,6 +24,8 @@ interface Timer extends Deadlined {
   repeatMs: number;
   /** HTML's timer nesting level: how many timer callbacks deep it was set (or has repeated). */
   nesting: number;
+  /** The service-binding depth of the request that set it: its callback works for that request. */
+  depth: number;
 }
 
 const timers = new Map<number, Timer>();
@@ -91,7 +94,7 @@ function arm(callback: unknown, ms: unknown, args: unknown[], repeat: boolean): 
   const nesting = firing + 1;
   const delay = clampNested(normalizeDelay(ms), nesting);
   const id = nextId++;
-  const timer: Timer = { id, deadline: 0, seq: 0, callback: callback as Timer['callback'], args, repeatMs: repeat ? Math.max(delay, 1) : 0, nesting };
+  const timer: Timer = { id, deadline: 0, seq: 0, callback: callback as Timer['callback'], args, repeatMs: repeat ? Math.max(delay, 1) : 0, nesting, depth: chainDepth() };
   timers.set(id, timer);
   schedule(timer, delay);
   return id;
@@ -128,8 +131,9 @@ export function queueMicrotask(callback: unknown): void {
  */
 export function fireDueTimer(): void {
   const timer = queue.peek();
-  if (timer === undefined || timer.deadline > dateNow()) return;
+  if (timer === undefined || timer.deadline > dateNow()) return enterChain(UNKNOWN_DEPTH);
   queue.shift();
+  enterChain(timer.depth);
   if (timer.repeatMs) schedule(timer, clampNested(timer.repeatMs, ++timer.nesting));
   else timers.delete(timer.id);
   firing = timer.nesting;

@@ -29,6 +29,7 @@ import { SandboxSockets, type SocketEvent } from '../socket-link.ts';
 import { StreamedBody } from '../streamed-body.ts';
 import { TimerQueue } from './timer-queue.ts';
 import { runSubtle } from './web-crypto.ts';
+import { UNKNOWN_DEPTH } from '../../../runtime-api/dispatch/chain-depth.ts';
 
 /** A request in this isolate: besides waitUntil work, it lasts while its body streams either way. */
 interface Task extends SandboxTask {
@@ -126,11 +127,19 @@ export class IsolateSandbox implements Sandbox {
   });
   #context: ivm.Context | undefined;
   #runtime: RuntimeEntry | undefined;
+  /**
+   * The requests waiting for the next call into the isolate, all #queueDepth service-binding
+   * calls deep; batches closed because a request of another depth came, in arrival order. A batch
+   * is of one depth because the runtime charges the service calls made while it runs to that
+   * depth (runtime-api/dispatch/chain-depth.ts): its requests' microtasks interleave.
+   */
   #queue: unknown[] = [];
+  #queueDepth = 0;
+  #closedBatches: { batch: unknown[]; depth: number }[] = [];
   #flushScheduled = false;
   /** The last task id a batch took in; tasks whose client left while still queued. */
   #dispatchedUpTo = 0;
-  #leftBeforeDispatch: number[] = [];
+  #leftBeforeDispatch: Task[] = [];
   /** Batches sent, and the last whose answers came back (the runtime keeps them until then). */
   #batchSeq = 0;
   #settledSeq = 0;
@@ -252,7 +261,8 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((id: number) => this.#onTaskDone(id), { ignored: true }),
       new ivm.Callback((domain: string) => domainToASCII(String(domain)) || null),
       new ivm.Callback(
-        (id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string, service: unknown) => this.#startFetch(id, method, url, headers, body, redirect, service),
+        (id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string, service: unknown, depth: unknown) =>
+          this.#startFetch(id, method, url, headers, body, redirect, service, depth),
         { ignored: true },
       ),
       new ivm.Callback((id: number) => this.#abortFetch(id), { ignored: true }),
@@ -410,6 +420,12 @@ export class IsolateSandbox implements Sandbox {
         task.requestBody = new RequestBody(body as ReadableStream<Uint8Array>);
         body = true;
       }
+      const depth = request.depth ?? 0;
+      if (depth !== this.#queueDepth && this.#queue.length > 0) {
+        this.#closedBatches.push({ batch: this.#queue, depth: this.#queueDepth });
+        this.#queue = [];
+      }
+      this.#queueDepth = depth;
       this.#queue.push(task.id, request.method, request.url, request.headers, body);
       // The watchdog looks at it on each tick (onClientLeft), aborted already or not.
       task.signal = request.signal;
@@ -452,38 +468,50 @@ export class IsolateSandbox implements Sandbox {
    */
   #clientLeft(task: Task): void {
     if (!this.alive) return;
-    if (task.id > this.#dispatchedUpTo) this.#leftBeforeDispatch.push(task.id);
-    else this.#deliver(this.#runtime!.abortRequest, [task.id]);
+    if (task.id > this.#dispatchedUpTo) this.#leftBeforeDispatch.push(task);
+    else this.#deliver(this.#runtime!.abortRequest, [task.id, task.depth ?? 0]);
   }
 
   #flush = (): void => runSlots.run(this.#dispatch);
 
   // Runs when a thread of isolated-vm's pool is free (run-slots.ts): requests that arrive while
   // the batch waits for one join it.
-  #dispatch = (): Promise<void> | undefined => {
+  // Several batches (of several depths) go in one after another on the same place.
+  #dispatch = (): Promise<unknown> | undefined => {
     this.#flushScheduled = false;
     const batch = this.#queue;
     this.#queue = [];
+    const closed = this.#closedBatches;
+    if (closed.length > 0) this.#closedBatches = [];
     if (!this.alive) return undefined;
+    const all = closed.length === 0
+      ? this.#send(batch, this.#queueDepth, true)
+      : Promise.all([...closed.map((b, i) => this.#send(b.batch, b.depth, i === 0)), this.#send(batch, this.#queueDepth, false)]);
+    if (this.#leftBeforeDispatch.length > 0) {
+      for (const task of this.#leftBeforeDispatch) this.#deliver(this.#runtime!.abortRequest, [task.id, task.depth ?? 0]);
+      this.#leftBeforeDispatch = [];
+    }
+    return all;
+  };
+
+  /** One batch into the isolate; the promise settles once its answers are taken (undefined: it failed to go in). */
+  #send(batch: unknown[], depth: number, first: boolean): Promise<void> | undefined {
+    if (!first && !this.alive) return undefined;
     let call: Promise<unknown>;
     const seq = ++this.#batchSeq;
     try {
-      call = this.#runtime!.dispatchBatch.apply(undefined, [batch, seq, this.#settledSeq], { arguments: { copy: true }, result: { copy: true, promise: true } });
+      call = this.#runtime!.dispatchBatch.apply(undefined, [batch, seq, this.#settledSeq, depth], { arguments: { copy: true }, result: { copy: true, promise: true } });
     } catch (err) {
       this.#onBatchFailed(err, batch, seq);
       return undefined;
     }
     // Task ids grow in the order requests join the queue: the batch's last is the highest so far.
     if (batch.length > 0) this.#dispatchedUpTo = batch[batch.length - REQUEST_FIELDS] as number;
-    if (this.#leftBeforeDispatch.length > 0) {
-      for (const id of this.#leftBeforeDispatch) this.#deliver(this.#runtime!.abortRequest, [id]);
-      this.#leftBeforeDispatch = [];
-    }
     return call.then((results) => {
-      this.#settledSeq = seq;
+      this.#settledSeq = Math.max(this.#settledSeq, seq);
       this.#onResults(results as unknown as unknown[]);
     }, (err: unknown) => this.#onBatchFailed(err, batch, seq));
-  };
+  }
 
   #onResults = (results: unknown[]): void => {
     // One clock read per batch, not per request: the batch's answers share the CPU used since the
@@ -567,11 +595,11 @@ export class IsolateSandbox implements Sandbox {
     task.body = new StreamedBody(declaredLength, {
       pull: () => {
         if (!this.alive) return;
-        this.#deliver(this.#runtime!.pullResponseStream, [id]);
+        this.#deliver(this.#runtime!.pullResponseStream, [id, task.depth ?? 0]);
       },
       // The tenant's cancel() runs in there: through the gate and under the meter, like a pull.
       cancel: () => {
-        if (this.alive) this.#deliver(this.#runtime!.cancelResponseStream, [id]);
+        if (this.alive) this.#deliver(this.#runtime!.cancelResponseStream, [id, task.depth ?? 0]);
       },
       closed: () => queueMicrotask(() => {
         this.#releaseRequestBody(task);
@@ -597,12 +625,14 @@ export class IsolateSandbox implements Sandbox {
 
   /** The tenant reads its streamed request body: send it the next chunk (null at the end). */
   #pullRequestBody(id: number): void {
-    const body = this.#tasks.get(id)?.requestBody;
-    if (!body) return this.#settleRequestChunk([id, null, BODY_AFTER_RESPONSE]);
-    void body.next().then(([chunk, error]) => this.#settleRequestChunk([id, chunk, error]));
+    const task = this.#tasks.get(id);
+    const body = task?.requestBody;
+    if (!body) return this.#settleRequestChunk([id, null, BODY_AFTER_RESPONSE, UNKNOWN_DEPTH]);
+    const depth = task!.depth ?? 0;
+    void body.next().then(([chunk, error]) => this.#settleRequestChunk([id, chunk, error, depth]));
   }
 
-  #settleRequestChunk(args: [id: number, chunk: ArrayBuffer | null, error: string | null]): void {
+  #settleRequestChunk(args: [id: number, chunk: ArrayBuffer | null, error: string | null, depth: number]): void {
     if (!this.alive) return;
     this.#deliver(this.#runtime!.settleRequestChunk, args, { arguments: { copy: true } }, (err: unknown) => {
       // The chunk could not be copied in: the isolate has no room for it under its memory limit.
@@ -611,7 +641,7 @@ export class IsolateSandbox implements Sandbox {
       // rest of the body is not read.
       if (args[1] !== null && this.alive && isAllocationFailure(err)) {
         this.#releaseRequestBody(this.#tasks.get(args[0]));
-        this.#settleRequestChunk([args[0], null, ALLOCATION_FAILED]);
+        this.#settleRequestChunk([args[0], null, ALLOCATION_FAILED, args[3]]);
       } else this.#deliveryFailed(err);
     });
   }
@@ -705,7 +735,7 @@ export class IsolateSandbox implements Sandbox {
     return undefined;
   }
 
-  #startFetch(id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string, service: unknown): void {
+  #startFetch(id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string, service: unknown, depth: unknown): void {
     if (!this.alive || !this.#spec || this.#subrequests.has(id)) return;
     const refused = this.#subrequestRefusal();
     if (refused !== undefined) return this.#settleFetch([id, false, 0, refused, [], null, []]);
@@ -715,7 +745,7 @@ export class IsolateSandbox implements Sandbox {
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
     this.#spec
-      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode }, cancel.signal, this.#responseBytes, ...serviceCall(service, this.#tasks))
+      .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode }, cancel.signal, this.#responseBytes, ...serviceCall(service, this.#tasks, depth))
       .then(
         (res) => {
           this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls]);
@@ -956,6 +986,7 @@ export class IsolateSandbox implements Sandbox {
       // isolated-vm disposed it already (memory limit).
     }
     this.#queue = [];
+    this.#closedBatches = [];
     if (!quiet) {
       this.#spec?.log.event('warn', reason.message, { code: reason.code });
       this.#spec?.onEnded?.(reason);

@@ -7,15 +7,15 @@ import { runtimeScript } from '../../bundle/index.ts';
 export interface RuntimeEntry {
   init: ivm.Reference<(...args: unknown[]) => void>;
   setTenant: ivm.Reference<(namespace: unknown, env: unknown, aiBinding: string | null, aiLimits: unknown, services: unknown) => void>;
-  dispatchBatch: ivm.Reference<(batch: unknown[], seq: number, settledUpTo: number) => Promise<unknown[]>>;
+  dispatchBatch: ivm.Reference<(batch: unknown[], seq: number, settledUpTo: number, depth: number) => Promise<unknown[]>>;
   answersOf: ivm.Reference<(seq: number) => unknown[] | undefined>;
   fireDueTimer: ivm.Reference<() => void>;
   settleFetch: ivm.Reference<(...args: unknown[]) => void>;
   settleCrypto: ivm.Reference<(id: number, ok: boolean, value: unknown) => void>;
-  pullResponseStream: ivm.Reference<(id: number) => void>;
-  settleRequestChunk: ivm.Reference<(id: number, chunk: ArrayBuffer | null, error: string | null) => void>;
-  cancelResponseStream: ivm.Reference<(id: number) => void>;
-  abortRequest: ivm.Reference<(id: number) => void>;
+  pullResponseStream: ivm.Reference<(id: number, depth: number) => void>;
+  settleRequestChunk: ivm.Reference<(id: number, chunk: ArrayBuffer | null, error: string | null, depth: number) => void>;
+  cancelResponseStream: ivm.Reference<(id: number, depth: number) => void>;
+  abortRequest: ivm.Reference<(id: number, depth: number) => void>;
   runScheduled: ivm.Reference<(cron: string, scheduledTime: number) => Promise<string[]>>;
   /** Runs one request through the dispatch path with a throwaway handler (see warmDispatch). */
   warmup: ivm.Reference<() => void>;
