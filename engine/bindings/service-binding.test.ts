@@ -122,8 +122,8 @@ describe('service bindings', () => {
         } catch (e) { return new Response('refused at ' + n + ': ' + e.message, { status: 508 }); }
       } }`,
       services: { SELF: 'chains' },
-      // One sandbox holding all 128 hops at once.
-      limits: { wallMs: 20_000, cpuMs: 1_000, maxReplicas: 1, concurrency: 128 },
+      // One sandbox holding all 128 hops at once (twice its concurrency: calls are not held to it).
+      limits: { wallMs: 20_000, cpuMs: 1_000, maxReplicas: 1 },
     });
     const answers = await Promise.all(Array.from({ length: 4 }, async () => {
       const res = await engine.fetch('chains', new Request('http://chains.test/'));
@@ -131,6 +131,27 @@ describe('service bindings', () => {
     }));
     expect(answers).toEqual(Array(4).fill('200 bottom'));
   }, 30_000);
+
+  it('calls do not wait for places their callers hold: a function bound to itself serves more clients than its concurrency', async () => {
+    // Four places in one replica, sixteen clients at once, each request one call to itself: the
+    // outer requests take every place and wait on their calls, which must not queue behind them.
+    await engine.deploy('reentrant', {
+      code: `export default { async fetch(request, env) {
+        if (new URL(request.url).pathname === '/inner') { await scheduler.wait(5); return new Response('inner'); }
+        const r = await env.SELF.fetch('http://reentrant.test/inner');
+        return new Response('outer ' + await r.text(), { status: r.status });
+      } }`,
+      services: { SELF: 'reentrant' },
+      limits: { concurrency: 4, maxReplicas: 1 },
+    });
+    const started = performance.now();
+    const answers = await Promise.all(Array.from({ length: 16 }, async () => {
+      const res = await engine.fetch('reentrant', new Request('http://reentrant.test/'));
+      return `${res.status} ${await res.text()}`;
+    }));
+    expect(answers).toEqual(Array(16).fill('200 outer inner'));
+    expect(performance.now() - started).toBeLessThan(5_000);
+  }, 20_000);
 
   it('a chain that hops on from timers is bounded at 32 too, while another request keeps the sandbox busy', async () => {
     // Each hop answers at once and makes the next call from a timer; a slow request keeps the

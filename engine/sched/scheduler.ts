@@ -43,6 +43,8 @@ interface Waiting {
   since: number;
   /** Aborts when its client leaves: it is then dropped from the queue instead of run. */
   signal: AbortSignal | undefined;
+  /** A service-binding call (see submit): it waits ahead of the clients' requests. */
+  nested: boolean;
 }
 
 // Until a function's cost is measured, a request is taken to hold its slot this long; measured
@@ -149,8 +151,15 @@ export class Scheduler {
   /**
    * Runs `run` on one of `fn`'s sandboxes, now or when its turn comes; refuses early when
    * overloaded. `settled` hears how it ended, refusals included, without a promise of its own.
+   *
+   * A `nested` run is a service-binding call, made by a request that holds a place already and
+   * waits for it: it is not held to the function's concurrency or the engine's in-flight cap, or
+   * to the queue of clients' requests. Otherwise callers holding every place would wait for
+   * calls that wait for their places: a function bound to itself, at 200 clients at once (each
+   * request one call), answered 72 of them 503 after 10 s in the queue. What bounds nested work
+   * instead: the chain's depth (32), the caller's subrequests, and the isolate's memory limit.
    */
-  submit<T>(fn: SchedFunction, run: (sandbox: Sandbox) => Promise<T>, settled?: Settled<T>, signal?: AbortSignal): Promise<T> {
+  submit<T>(fn: SchedFunction, run: (sandbox: Sandbox) => Promise<T>, settled?: Settled<T>, signal?: AbortSignal, nested = false): Promise<T> {
     const now = performance.now();
     fn.arrivals++;
     if (fn.quarantine.until !== 0) {
@@ -160,7 +169,15 @@ export class Scheduler {
     // Under pressure, refuse the functions sending more than the average function: the cost that
     // lags the event loop is per request (parsing, writing), so request rate is the share to judge.
     if (this.#pressure !== undefined && fn.rate > 0 && fn.rate >= this.#averageRate) return this.#shed(fn, this.#pressure, now, settled);
-    if (fn.queue.length === 0 && this.#inFlight < this.#o.maxInFlight) {
+    if (nested) {
+      const replica = fn.replicas.pick(Infinity);
+      if (replica) {
+        // Over the limit: spread what comes next over one more replica, as a queue would.
+        if (replica.sandbox.inFlight >= fn.limits.concurrency) this.#scaleOut(fn);
+        this.#addLoad(fn, 1);
+        return this.#dispatch(fn, replica, run, now, settled);
+      }
+    } else if (fn.queue.length === 0 && this.#inFlight < this.#o.maxInFlight) {
       const replica = fn.replicas.pick(fn.limits.concurrency);
       if (replica) {
         this.#addLoad(fn, 1);
@@ -169,7 +186,7 @@ export class Scheduler {
     }
     if (fn.queue.length >= fn.limits.maxQueue) return this.#shed(fn, 'queue', now, settled);
     return new Promise<T>((resolve, reject) => {
-      this.#enqueue(fn, { run, resolve: resolve as (v: unknown) => void, reject, settled: settled as Settled<unknown> | undefined, since: now, signal });
+      this.#enqueue(fn, { run, resolve: resolve as (v: unknown) => void, reject, settled: settled as Settled<unknown> | undefined, since: now, signal, nested });
       if (!fn.replicas.pick(fn.limits.concurrency)) this.#scaleOut(fn);
     });
   }
@@ -297,10 +314,18 @@ export class Scheduler {
     }
   }
 
-  #canSend = (fn: SchedFunction): boolean => (fn.picked = fn.replicas.pick(fn.limits.concurrency)) !== undefined;
+  // A nested call waits only for a first replica (the queue's head then): any live one takes it.
+  // (It still waits for the engine's in-flight cap here, in the rare case that the cap is full
+  // while the function has no replica.)
+  #canSend = (fn: SchedFunction): boolean => (fn.picked = fn.replicas.pick(fn.queue[0]?.nested ? Infinity : fn.limits.concurrency)) !== undefined;
 
   #enqueue(fn: SchedFunction, waiting: Waiting): void {
-    fn.queue.push(waiting);
+    if (waiting.nested) {
+      // Behind the other nested calls, ahead of every client's request.
+      let i = 0;
+      while (i < fn.queue.length && fn.queue[i]!.nested) i++;
+      fn.queue.splice(i, 0, waiting);
+    } else fn.queue.push(waiting);
     this.#addLoad(fn, 1);
     this.#drr.activate(fn);
   }
