@@ -39,7 +39,7 @@ import { settleAi } from './bindings/ai.ts';
 import { defineIsolateWebSockets, socketEvent } from './host/websocket.ts';
 import { confineWebAssembly } from './host/webassembly.ts';
 import { collectGarbageNow } from './host/collect-garbage.ts';
-import { enterChain, UNKNOWN_DEPTH } from './dispatch/chain-depth.ts';
+import { attributeV8Tasks, enterChain, UNKNOWN_DEPTH } from './dispatch/chain-depth.ts';
 // Eagerly: it takes eval while no tenant code has run.
 import { isolateHTMLRewriter } from './html/isolate-html-rewriter.ts';
 
@@ -59,6 +59,7 @@ const globals: Record<string, unknown> = {
 
 // `new URL(request.url)` and its kind skip whatwg-url's state machine (url/fast-parse.ts), and
 // a query without percent-escapes its byte-level urlencoded parser (url/fast-urlencoded.ts).
+attributeV8Tasks(globalThis);
 installFastURLParse(urlStateMachine);
 installFastUrlencoded(urlencoded);
 
@@ -188,7 +189,6 @@ Object.defineProperty(globalThis, 'navigator', {
 
 /** The host's idle collection (IsolateSandbox.reclaim): gives the isolate's idle pages back. */
 function collectGarbage(): void {
-  enterChain(UNKNOWN_DEPTH);
   // The last batch's answers are kept until the next batch (dispatch.ts); an idle isolate has
   // none in flight, and the bodies in them are what this collection is for.
   forgetAnswers();
@@ -219,9 +219,10 @@ const entry = {
     findSharedArrayBuffer();
     delete (globalThis as Record<string, unknown>).__islet_runtime;
   },
-  setTenant,
+  // The module's top level ran before this, between calls: at UNKNOWN, left by the call before.
+  setTenant: unattributed(setTenant),
   dispatchBatch,
-  answersOf,
+  answersOf: unattributed(answersOf),
   fireDueTimer,
   settleFetch,
   settleCrypto,
@@ -234,13 +235,21 @@ const entry = {
   // Only a tenant that used the Cache API has calls to settle: the module is loaded by then.
   settleCache: (id: number, ok: boolean, value: unknown) => cacheApi().settleCache(id, ok, value),
   // A socket's events belong to no request the runtime can name.
-  socketEvent: (id: number, kind: number, data: unknown, code: number, reason: string) => {
-    enterChain(UNKNOWN_DEPTH);
-    socketEvent(id, kind, data, code, reason);
-  },
+  socketEvent: unattributed(socketEvent),
   warmup: warmDispatch,
-  collectGarbage,
-  exposeBindings: exposeEnv,
+  collectGarbage: unattributed(collectGarbage),
+  exposeBindings: unattributed(exposeEnv),
 };
+
+/**
+ * An entry that does no request's work: what runs in it (and what it starts) is charged as the
+ * runtime cannot name (dispatch/chain-depth.ts), never at a depth an earlier call left behind.
+ */
+function unattributed<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  return (...args) => {
+    enterChain(UNKNOWN_DEPTH);
+    return fn(...args);
+  };
+}
 
 Object.defineProperty(globalThis, '__islet_runtime', { value: entry, configurable: true, enumerable: false });

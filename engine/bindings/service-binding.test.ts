@@ -132,6 +132,69 @@ describe('service bindings', () => {
     expect(answers).toEqual(Array(4).fill('200 bottom'));
   }, 30_000);
 
+  it('code V8 resumes in a task of its own stays in its chain: an Atomics.waitAsync wake-up, a template\'s top level', async () => {
+    // A hop refused at 32 waits on Atomics.waitAsync, then calls on: V8 wakes it outside any call
+    // from the host, which once left it the depth of the root's 1 ms interval (0) and let it go
+    // 200 deep. The interval keeps calls into the isolate coming.
+    await engine.deploy('waker', {
+      code: `let deepest = 0, refusals = 0;
+      const i32 = new Int32Array(new SharedArrayBuffer(4));
+      export default { async fetch(request, env) {
+        const hop = Number(request.headers.get('x-hop') ?? 0);
+        deepest = Math.max(deepest, hop);
+        if (hop === 0) {
+          const iv = setInterval(() => {}, 1);
+          await (await env.SELF.fetch(request.url, { headers: { 'x-hop': '1' } })).text();
+          clearInterval(iv);
+          return Response.json({ deepest, refusals });
+        }
+        if (hop === 32) {
+          try { await env.SELF.fetch(request.url); } catch { refusals++; }
+          const woken = Atomics.waitAsync(i32, 0, 0).value;
+          Atomics.notify(i32, 0);
+          await woken;
+        }
+        if (hop >= 100) return new Response('bottom');
+        const r = await env.SELF.fetch(request.url, { headers: { 'x-hop': String(hop + 1) } });
+        return new Response(await r.text(), { status: r.status });
+      } }`,
+      services: { SELF: 'waker' },
+      limits: { wallMs: 8_000, maxReplicas: 1 },
+    });
+    expect(await (await engine.fetch('waker', new Request('http://waker.test/'))).json()).toEqual({ deepest: 32, refusals: 1 });
+
+    // A template isolate ran a rehearsal request (depth 0) before the tenant's top level: a timer
+    // set there once fired at depth 0, and took over a refused hop's next call (150 deep).
+    const fresh = new Engine();
+    try {
+      await fresh.deploy('first', { code: 'export default { fetch() { return new Response("1") } }' });
+      for (let i = 0; i < 100 && !((fresh.status() as { templates: { ready: number }[] }).templates[0]?.ready > 0); i++) await new Promise((r) => setTimeout(r, 50));
+      expect((fresh.status() as { templates: { ready: number }[] }).templates[0]?.ready).toBeGreaterThan(0);
+      await fresh.deploy('relay', {
+        code: `let SELF, deepest = 0, jobs = [];
+        setInterval(() => { const hop = jobs.shift(); if (hop !== undefined) SELF.fetch('http://relay.test/', { headers: { 'x-hop': String(hop) } }).catch(() => {}); }, 5);
+        export default { async fetch(request, env) {
+          SELF = env.SELF;
+          const hop = Number(request.headers.get('x-hop') ?? 0);
+          deepest = Math.max(deepest, hop);
+          if (!request.headers.has('x-hop')) {
+            await (await env.SELF.fetch(request.url, { headers: { 'x-hop': '1' } })).text();
+            await scheduler.wait(400);
+            return Response.json({ deepest });
+          }
+          if (hop >= 100) return new Response('bottom');
+          try { return new Response(await (await env.SELF.fetch(request.url, { headers: { 'x-hop': String(hop + 1) } })).text()); }
+          catch { jobs.push(hop + 1); await scheduler.wait(300); return new Response('handed on'); }
+        } }`,
+        services: { SELF: 'relay' },
+        limits: { wallMs: 8_000, maxReplicas: 1 },
+      });
+      expect(await (await fresh.fetch('relay', new Request('http://relay.test/'))).json()).toEqual({ deepest: 32 });
+    } finally {
+      await fresh.close();
+    }
+  }, 20_000);
+
   it('calls do not wait for places their callers hold: a function bound to itself serves more clients than its concurrency', async () => {
     // Four places in one replica, sixteen clients at once, each request one call to itself: the
     // outer requests take every place and wait on their calls, which must not queue behind them.

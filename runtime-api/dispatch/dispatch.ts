@@ -11,7 +11,7 @@ import { DOMException, Event, Response, requestFromWire, responseHasStreamBody, 
 import { handOverSocket } from '../host/websocket.ts';
 import { startPerformanceClock } from '../host/performance.ts';
 import { clientSignal, requestEnded, requestStarted } from './client-signal.ts';
-import { enterChain } from './chain-depth.ts';
+import { enterChain, UNKNOWN_DEPTH } from './chain-depth.ts';
 import { describe } from './describe.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
 import { requestBodyStream } from './request-stream.ts';
@@ -195,6 +195,8 @@ export function warmDispatch(): void {
     void dispatchBatch([0, 'GET', 'http://warm.example/a?b=c', ['host', 'warm.example', 'accept', '*/*'], null], 0, 0);
   } finally {
     handler = saved;
+    // Not depth 0 for the tenant's top level, which runs next, outside any call that sets one.
+    enterChain(UNKNOWN_DEPTH);
   }
 }
 

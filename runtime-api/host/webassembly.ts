@@ -7,6 +7,7 @@
 // a maximum memory of its own (engine/bundle/lol-html-glue.ts).
 
 import { collectGarbageNow } from './collect-garbage.ts';
+import { resumingHere } from '../dispatch/chain-depth.ts';
 
 const PAGE_BYTES = 65536;
 
@@ -88,7 +89,8 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
     compileStreaming: () => Promise.reject(refused('compileStreaming')),
     instantiateStreaming: () => Promise.reject(refused('instantiateStreaming')),
     // A Module could be instantiated, but a tenant cannot come by one: bytes are refused.
-    instantiate: (source: unknown, ...rest: unknown[]) => (source instanceof OriginalModule ? Reflect.apply(instantiate, wasm, [source, ...rest]) : Promise.reject(refused('instantiate'))),
+    // V8 answers in a task of its own: what follows runs at the caller's depth again.
+    instantiate: (source: unknown, ...rest: unknown[]) => (source instanceof OriginalModule ? resumingHere(Reflect.apply(instantiate, wasm, [source, ...rest]) as Promise<unknown>) : Promise.reject(refused('instantiate'))),
   };
   for (const [name, fn] of Object.entries(methods)) {
     if (name.endsWith('Streaming') && !(name in wasm)) continue;
