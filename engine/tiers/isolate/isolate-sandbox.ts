@@ -65,7 +65,8 @@ type CryptoSettled = [id: number, ok: boolean, value: unknown];
 function withoutRuntimeFrames(stack: string): string {
   const lines = stack.split('\n');
   const boundary = lines.findIndex((line) => line.includes('<isolated-vm boundary>'));
-  return (boundary === -1 ? lines : lines.slice(0, boundary)).filter((line) => !line.includes('(islet:runtime:')).join('\n');
+  // A frame of the runtime reads `at name (islet:runtime:…)`, or `at islet:runtime:…` for an anonymous function.
+  return (boundary === -1 ? lines : lines.slice(0, boundary)).filter((line) => !/[( ]islet:runtime:/.test(line)).join('\n');
 }
 
 export class IsolateSandbox implements Sandbox {
