@@ -429,7 +429,7 @@ export class Engine {
     if (!slot) return Promise.reject(new NoSuchFunctionError(name));
     // A quarantined function's request is refused before it could boot anything: no cold start.
     if (!this.#sched.quarantined(slot.fn) && this.#residency.arrived(slot, Date.now())) slot.meter.coldStarts++;
-    return this.#sched.submit(slot.fn, (sandbox) => sandbox.invoke(request), slot.served, request.signal, (request.depth ?? 0) > 0);
+    return this.#sched.submit(slot.fn, (sandbox) => sandbox.invoke(request), slot.served, request.signal, request.depth ?? 0);
   }
 
   /** A request's metrics and its log line (and the same line to anyone tailing the function). */

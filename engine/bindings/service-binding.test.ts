@@ -216,6 +216,53 @@ describe('service bindings', () => {
     expect(performance.now() - started).toBeLessThan(5_000);
   }, 20_000);
 
+  it('a call is lent at most its caller\'s place: fan-out waits for places like anyone, other tenants are served, a cold callee boots', async () => {
+    const small = new Engine({ sched: { maxInFlight: 8 } });
+    try {
+      await small.deploy('other', { code: 'export default { fetch() { return new Response("other") } }' });
+      // One client request keeps 32 calls going at once for about a second.
+      await small.deploy('fan', {
+        code: `export default { async fetch(request, env) {
+          if (new URL(request.url).pathname === '/leaf') { await scheduler.wait(50); return new Response('l'); }
+          const end = Date.now() + 1_000;
+          const loops = await Promise.all(Array.from({ length: 32 }, async () => {
+            let n = 0;
+            while (Date.now() < end) { await (await env.SELF.fetch('http://fan.test/leaf')).text(); n++; }
+            return n;
+          }));
+          return new Response(String(loops.every((n) => n > 0)));
+        } }`,
+        services: { SELF: 'fan' },
+        limits: { maxReplicas: 1 },
+      });
+      const root = small.fetch('fan', new Request('http://fan.test/'));
+      let most = 0;
+      const watch = setInterval(() => { most = Math.max(most, (small.status() as { scheduler: { inFlight: number } }).scheduler.inFlight); }, 5);
+      await new Promise((r) => setTimeout(r, 200));
+      const started = performance.now();
+      const other = await small.fetch('other', new Request('http://other.test/'));
+      expect([other.status, await other.text()]).toEqual([200, 'other']);
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(await (await root).text()).toBe('true');
+      clearInterval(watch);
+      // The cap's 8 places, and as many lent to calls as requests run one level up: the root,
+      // and the other tenant's while it ran (without the bound, all 32 calls ran at once).
+      expect(most).toBeGreaterThan(4);
+      expect(most).toBeLessThanOrEqual(10);
+
+      // A cold callee: the callers hold every place while their calls wait for its first replica.
+      await small.deploy('cold', { code: 'export default { fetch() { return new Response("cold") } }' }, { boot: false });
+      await small.deploy('warm', {
+        code: `export default { async fetch(request, env) { await scheduler.wait(20); return new Response(await (await env.COLD.fetch('http://cold.test/')).text()); } }`,
+        services: { COLD: 'cold' },
+      });
+      const calls = Array.from({ length: 8 }, () => small.fetch('warm', new Request('http://warm.test/')).then((r) => r.text()));
+      expect(await Promise.all(calls)).toEqual(Array(8).fill('cold'));
+    } finally {
+      await small.close();
+    }
+  }, 20_000);
+
   it('a chain that hops on from timers is bounded at 32 too, while another request keeps the sandbox busy', async () => {
     // Each hop answers at once and makes the next call from a timer; a slow request keeps the
     // sandbox from going idle (which would abort the hops' calls) for the whole test.

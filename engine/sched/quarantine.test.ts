@@ -12,8 +12,9 @@ describe('QuarantineRecord', () => {
     expect(q.strike(20, o)).toBe(100);
     expect(q.until).toBe(120);
     expect(q.retryAfterS(21)).toBe(1);
-    // A request that was already running is killed during the quarantine: it does not extend it.
-    expect(q.strike(30, o)).toBeUndefined();
+    // Requests that were already running are killed during the quarantine (a burst, more than a
+    // window's worth): they neither extend it nor count towards the next.
+    for (let t = 30; t < 40; t++) expect(q.strike(t, o)).toBeUndefined();
     expect(q.until).toBe(120);
     // On probation after its release: each strike sends it back, for twice as long.
     const periods = [];

@@ -53,12 +53,15 @@ export class QuarantineRecord {
     } else {
       this.#killShare = Math.min(1, this.#killShare + 1 / this.#seen);
     }
+    // A kill while still in quarantine is of a request let in before it began: not a re-offence,
+    // nor a strike towards the next (one request that had fanned out 100 service-binding calls,
+    // all killed at their wall clock together, took the quarantine from 1 s to 60 s at once).
+    if (now < this.until) return undefined;
     if (now - this.#lastStrike > o.forgiveAfterMs) this.#periodMs = 0;
     this.#lastStrike = now;
     this.#strikes = this.#strikes.filter((t) => now - t < o.windowMs);
     this.#strikes.push(now);
-    // A kill while still in quarantine is of a request let in before it began: not a re-offence.
-    const onProbation = this.#periodMs > 0 && now >= this.until;
+    const onProbation = this.#periodMs > 0;
     if (!onProbation && this.#strikes.length < o.strikes) return undefined;
     if (this.#killShare < o.minKillShare) return undefined;
     this.#strikes = [];

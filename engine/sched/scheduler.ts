@@ -43,8 +43,8 @@ interface Waiting {
   since: number;
   /** Aborts when its client leaves: it is then dropped from the queue instead of run. */
   signal: AbortSignal | undefined;
-  /** A service-binding call (see submit): it waits ahead of the clients' requests. */
-  nested: boolean;
+  /** How many service-binding calls deep it is (see submit): above 0 it waits ahead of clients' requests. */
+  depth: number;
 }
 
 // Until a function's cost is measured, a request is taken to hold its slot this long; measured
@@ -74,8 +74,9 @@ export class SchedFunction implements Flow {
   load = 0;
   /** Undeployed or replaced: boots that finish now are stopped. */
   removed = false;
-  /** The replica the round robin found free for it. */
+  /** The replica the round robin found free for it, and whether it is lent a place there (submit). */
   picked: Replica | undefined;
+  pickedLent = false;
   /** Requests submitted since the last tick, and their rate (moving average, per second). */
   arrivals = 0;
   rate = 0;
@@ -101,6 +102,12 @@ export class Scheduler {
   readonly #drr: DeficitRoundRobin<SchedFunction>;
   readonly #timer: NodeJS.Timeout;
   #inFlight = 0;
+  /** Requests in flight by service-binding depth, those among them lent a place (submit), and all lent. */
+  readonly #inFlightAt: number[] = [];
+  readonly #lentAt: number[] = [];
+  #lent = 0;
+  /** Service-binding calls waiting in any queue. */
+  #nestedWaiting = 0;
   /** Quarantine refusals being held (#refuseQuarantined), each a function that sends it now. */
   readonly #held = new Set<() => void>();
   /** Average request rate of the functions that had requests lately (per second). */
@@ -133,8 +140,7 @@ export class Scheduler {
     this.#forget(previous);
     if (sameCode) next.quarantine = previous.quarantine;
     next.replicas.retiredCpuNs += previous.replicas.cpuNs();
-    const waiting = previous.queue.splice(0);
-    this.#addLoad(previous, -waiting.length);
+    const waiting = this.#takeQueue(previous);
     for (const w of waiting) this.#enqueue(next, w);
     this.#pump();
     // The new version may have no sandbox yet (deployed at the live isolate cap, its boot only
@@ -152,14 +158,18 @@ export class Scheduler {
    * Runs `run` on one of `fn`'s sandboxes, now or when its turn comes; refuses early when
    * overloaded. `settled` hears how it ended, refusals included, without a promise of its own.
    *
-   * A `nested` run is a service-binding call, made by a request that holds a place already and
-   * waits for it: it is not held to the function's concurrency or the engine's in-flight cap, or
-   * to the queue of clients' requests. Otherwise callers holding every place would wait for
-   * calls that wait for their places: a function bound to itself, at 200 clients at once (each
-   * request one call), answered 72 of them 503 after 10 s in the queue. What bounds nested work
-   * instead: the chain's depth (32), the caller's subrequests, and the isolate's memory limit.
+   * A run `depth` > 0 deep is a service-binding call, made by a request that holds a place and
+   * waits for it. Held to the places like a client's request, callers holding every place would
+   * wait for calls that wait for their places: a function bound to itself, at 200 clients at
+   * once (each request one call), answered 72 of them 503 after 10 s in the queue. So a call goes
+   * ahead of clients' requests, and when there is no place under the limits it may be lent one
+   * on any live replica, past the function's concurrency and the engine's in-flight cap, while
+   * the calls lent places at its depth are fewer than the requests in flight one level up: each
+   * caller lends about one place, a chain goes all the way down, and the bottom of every chain
+   * can always run. A caller's further calls (fan-out) wait for places like anyone's; unbounded
+   * lending let one client request hold 73 places under a cap of 16, and starve other tenants.
    */
-  submit<T>(fn: SchedFunction, run: (sandbox: Sandbox) => Promise<T>, settled?: Settled<T>, signal?: AbortSignal, nested = false): Promise<T> {
+  submit<T>(fn: SchedFunction, run: (sandbox: Sandbox) => Promise<T>, settled?: Settled<T>, signal?: AbortSignal, depth = 0): Promise<T> {
     const now = performance.now();
     fn.arrivals++;
     if (fn.quarantine.until !== 0) {
@@ -169,26 +179,37 @@ export class Scheduler {
     // Under pressure, refuse the functions sending more than the average function: the cost that
     // lags the event loop is per request (parsing, writing), so request rate is the share to judge.
     if (this.#pressure !== undefined && fn.rate > 0 && fn.rate >= this.#averageRate) return this.#shed(fn, this.#pressure, now, settled);
-    if (nested) {
-      const replica = fn.replicas.pick(Infinity);
-      if (replica) {
-        // Over the limit: spread what comes next over one more replica, as a queue would.
-        if (replica.sandbox.inFlight >= fn.limits.concurrency) this.#scaleOut(fn);
-        this.#addLoad(fn, 1);
-        return this.#dispatch(fn, replica, run, now, settled);
-      }
-    } else if (fn.queue.length === 0 && this.#inFlight < this.#o.maxInFlight) {
+    if ((depth > 0 || fn.queue.length === 0) && this.#inFlight - this.#lent < this.#o.maxInFlight) {
       const replica = fn.replicas.pick(fn.limits.concurrency);
       if (replica) {
         this.#addLoad(fn, 1);
-        return this.#dispatch(fn, replica, run, now, settled);
+        return this.#dispatch(fn, replica, run, now, settled, depth, false);
+      }
+    }
+    if (depth > 0 && this.#canLend(depth)) {
+      const replica = this.#lendOn(fn);
+      if (replica) {
+        this.#addLoad(fn, 1);
+        return this.#dispatch(fn, replica, run, now, settled, depth, true);
       }
     }
     if (fn.queue.length >= fn.limits.maxQueue) return this.#shed(fn, 'queue', now, settled);
     return new Promise<T>((resolve, reject) => {
-      this.#enqueue(fn, { run, resolve: resolve as (v: unknown) => void, reject, settled: settled as Settled<unknown> | undefined, since: now, signal, nested });
+      this.#enqueue(fn, { run, resolve: resolve as (v: unknown) => void, reject, settled: settled as Settled<unknown> | undefined, since: now, signal, depth });
       if (!fn.replicas.pick(fn.limits.concurrency)) this.#scaleOut(fn);
     });
+  }
+
+  /** A call `depth` deep may be lent a place (see submit). */
+  #canLend(depth: number): boolean {
+    return (this.#lentAt[depth] ?? 0) < (this.#inFlightAt[depth - 1] ?? 0);
+  }
+
+  /** The least loaded replica, full or not; over its concurrency, what comes next spreads over one more. */
+  #lendOn(fn: SchedFunction): Replica | undefined {
+    const replica = fn.replicas.pick(Infinity);
+    if (replica && replica.sandbox.inFlight >= fn.limits.concurrency) this.#scaleOut(fn);
+    return replica;
   }
 
   /** True while the function's requests are refused for its quarantine: they boot nothing. */
@@ -247,6 +268,8 @@ export class Scheduler {
     this.#averageRate = senders > 0 ? rates / senders : 0;
     // Room can also free without an answer (an isolate evicted by the sweep, or killed).
     if (this.#roomWaiters.size > 0) this.#retryRoom(ROOM_RETRIES_PER_TICK);
+    // A call may be lent a place since a request started one level up, which pumps nothing.
+    if (this.#nestedWaiting > 0) this.#pump();
   }
 
   close(reason: IsletError): void {
@@ -255,9 +278,14 @@ export class Scheduler {
     for (const fn of this.#functions) this.remove(fn, reason);
   }
 
-  #dispatch<T>(fn: SchedFunction, replica: Replica, run: (sandbox: Sandbox) => Promise<T>, since: number, settled: Settled<T> | undefined): Promise<T> {
+  #dispatch<T>(fn: SchedFunction, replica: Replica, run: (sandbox: Sandbox) => Promise<T>, since: number, settled: Settled<T> | undefined, depth: number, lent: boolean): Promise<T> {
     this.#inFlight++;
     fn.inFlight++;
+    this.#inFlightAt[depth] = (this.#inFlightAt[depth] ?? 0) + 1;
+    if (lent) {
+      this.#lentAt[depth] = (this.#lentAt[depth] ?? 0) + 1;
+      this.#lent++;
+    }
     ReplicaSet.touch(replica);
     let answer: Promise<T>;
     try {
@@ -267,20 +295,25 @@ export class Scheduler {
     }
     answer.then((value) => {
       fn.quarantine.answered();
-      this.#release(fn);
+      this.#release(fn, depth, lent);
       settled?.(value, undefined, since);
     }, (err: unknown) => {
       if (limitOf(err) === undefined) fn.quarantine.answered();
       else this.#noteFailure(fn, err);
-      this.#release(fn);
+      this.#release(fn, depth, lent);
       settled?.(undefined, err, since);
     });
     return answer;
   }
 
-  #release(fn: SchedFunction): void {
+  #release(fn: SchedFunction, depth: number, lent: boolean): void {
     this.#inFlight--;
     fn.inFlight--;
+    this.#inFlightAt[depth]!--;
+    if (lent) {
+      this.#lentAt[depth]!--;
+      this.#lent--;
+    }
     fn.completed++;
     this.#addLoad(fn, -1);
     if (this.#drr.size > 0) this.#pump();
@@ -300,30 +333,46 @@ export class Scheduler {
     }
   }
 
-  /** Lets waiting requests in while there is room, in deficit-round-robin order. */
+  /** Lets waiting requests in while there is room (or a call may be lent a place), in deficit-round-robin order. */
   #pump(): void {
-    while (this.#inFlight < this.#o.maxInFlight) {
+    for (;;) {
+      if (this.#inFlight - this.#lent >= this.#o.maxInFlight && this.#nestedWaiting === 0) return;
       const fn = this.#drr.next(this.#canSend);
       if (!fn) return;
       const waiting = fn.queue.shift()!;
+      if (waiting.depth > 0) this.#nestedWaiting--;
       if (waiting.signal?.aborted) {
         this.#dropLeft(fn, waiting);
         continue;
       }
-      this.#dispatch(fn, fn.picked!, waiting.run, waiting.since, waiting.settled).then(waiting.resolve, waiting.reject);
+      this.#dispatch(fn, fn.picked!, waiting.run, waiting.since, waiting.settled, waiting.depth, fn.pickedLent).then(waiting.resolve, waiting.reject);
     }
   }
 
-  // A nested call waits only for a first replica (the queue's head then): any live one takes it.
-  // (It still waits for the engine's in-flight cap here, in the rare case that the cap is full
-  // while the function has no replica.)
-  #canSend = (fn: SchedFunction): boolean => (fn.picked = fn.replicas.pick(fn.queue[0]?.nested ? Infinity : fn.limits.concurrency)) !== undefined;
+  #canSend = (fn: SchedFunction): boolean => {
+    fn.pickedLent = false;
+    if (this.#inFlight - this.#lent < this.#o.maxInFlight && (fn.picked = fn.replicas.pick(fn.limits.concurrency)) !== undefined) return true;
+    const head = fn.queue[0];
+    if (head === undefined || head.depth === 0 || !this.#canLend(head.depth)) return false;
+    fn.picked = this.#lendOn(fn);
+    fn.pickedLent = true;
+    return fn.picked !== undefined;
+  };
+
+  /** Takes every waiting request out of `fn`'s queue (they are no longer its load). */
+  #takeQueue(fn: SchedFunction): Waiting[] {
+    const waiting = fn.queue.splice(0);
+    this.#addLoad(fn, -waiting.length);
+    for (const w of waiting) if (w.depth > 0) this.#nestedWaiting--;
+    return waiting;
+  }
 
   #enqueue(fn: SchedFunction, waiting: Waiting): void {
-    if (waiting.nested) {
-      // Behind the other nested calls, ahead of every client's request.
+    if (waiting.depth > 0) {
+      // Behind the other calls, ahead of every client's request.
+      this.#nestedWaiting++;
       let i = 0;
-      while (i < fn.queue.length && fn.queue[i]!.nested) i++;
+      while (i < fn.queue.length && fn.queue[i]!.depth > 0) i++;
       fn.queue.splice(i, 0, waiting);
     } else fn.queue.push(waiting);
     this.#addLoad(fn, 1);
@@ -370,9 +419,7 @@ export class Scheduler {
   }
 
   #failQueue(fn: SchedFunction, reason: unknown): void {
-    const waiting = fn.queue.splice(0);
-    this.#addLoad(fn, -waiting.length);
-    for (const w of waiting) this.#failWaiting(w, reason);
+    for (const w of this.#takeQueue(fn)) this.#failWaiting(w, reason);
   }
 
   /** A waiting request whose client left: it leaves the queue unrun. */
@@ -433,13 +480,17 @@ export class Scheduler {
       const stay = fn.queue.filter((w) => !w.signal?.aborted);
       const left = fn.queue.filter((w) => w.signal?.aborted);
       fn.queue.splice(0, fn.queue.length, ...stay);
-      for (const waiting of left) this.#dropLeft(fn, waiting);
+      for (const waiting of left) {
+        if (waiting.depth > 0) this.#nestedWaiting--;
+        this.#dropLeft(fn, waiting);
+      }
     }
     // Waiting for the function's first sandbox is waiting for its boot, which the tier bounds (a
     // failed boot fails the queue): a microVM's boot can outlast the queue's limit.
     if (!fn.replicas.warm && fn.replicas.booting > 0) return;
     while (fn.queue.length > 0 && now - fn.queue[0]!.since > this.#o.maxQueueWaitMs) {
       const waiting = fn.queue.shift()!;
+      if (waiting.depth > 0) this.#nestedWaiting--;
       this.#addLoad(fn, -1);
       this.#hooks.onShed(fn, 'queue-wait');
       this.#failWaiting(waiting, new OverloadedError(fn.name, 'queue-wait', OVERLOAD_RETRY_AFTER_S));
