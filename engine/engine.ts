@@ -26,7 +26,7 @@ import {
 import {
   CodeCache, FixedTtlPolicy, Residency, type KeepAlivePolicy, type ResidencyStats, type ResidentSlot, type TemplatePoolOptions, type CodeCacheOptions,
 } from './warm/index.ts';
-import { headAnswer, responseFromWire, wireFromRequest, type WireRequest, type WireResponse } from './wire.ts';
+import { headAnswer, responseFromWire, wireFromRequest, type Lender, type WireRequest, type WireResponse } from './wire.ts';
 
 export interface FunctionConfig {
   /** Module source (TypeScript or JavaScript) with no imports; or use `entry`. */
@@ -329,7 +329,7 @@ export class Engine {
       env,
       log: this.#tenantLog(name),
       // Subrequests: service bindings to the functions they name, the rest to the network.
-      outbound: services ? withServices(network, services, (target, request, depth) => this.#callService(target, request, depth)) : network,
+      outbound: services ? withServices(network, services, (target, request, depth, lender) => this.#callService(target, request, depth, lender)) : network,
       ...(services && { services: Object.keys(services) }),
       // The isolate names the bundle file:///<name>.js (see IsolateSandbox.specialise).
       mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,
@@ -429,7 +429,7 @@ export class Engine {
     if (!slot) return Promise.reject(new NoSuchFunctionError(name));
     // A quarantined function's request is refused before it could boot anything: no cold start.
     if (!this.#sched.quarantined(slot.fn) && this.#residency.arrived(slot, Date.now())) slot.meter.coldStarts++;
-    return this.#sched.submit(slot.fn, (sandbox) => sandbox.invoke(request), slot.served, request.signal, request.depth ?? 0);
+    return this.#sched.submit(slot.fn, (sandbox) => sandbox.invoke(request), slot.served, request.signal, request.depth ?? 0, request.lender);
   }
 
   /** A request's metrics and its log line (and the same line to anyone tailing the function). */
@@ -552,12 +552,15 @@ export class Engine {
     return this.#fetch(name, request, 0);
   }
 
-  /** fetch(), for a request `depth` service-binding calls deep (0: from a client). */
-  async #fetch(name: string, request: Request, depth: number): Promise<Response> {
+  /** fetch(), for a request `depth` service-binding calls deep (0: from a client), `lender` lending it a place. */
+  async #fetch(name: string, request: Request, depth: number, lender?: Lender): Promise<Response> {
     try {
       const limits = this.#functions.get(name)?.limits ?? this.defaultLimits;
       const wire = await wireFromRequest(request, name, limits.maxBodyBytes);
-      if (depth > 0) wire.depth = depth;
+      if (depth > 0) {
+        wire.depth = depth;
+        wire.lender = lender;
+      }
       const answer = await this.invoke(name, wire);
       if (answer.webSocket) {
         // A Web Response cannot carry the socket: the handshake needs the gateway's server.
@@ -574,9 +577,9 @@ export class Engine {
   }
 
   /** A service binding's call: in this engine, after asking for the function to be placed here if it is not. */
-  async #callService(target: string, request: Request, depth: number): Promise<Response> {
+  async #callService(target: string, request: Request, depth: number, lender?: Lender): Promise<Response> {
     if (!this.#functions.has(target) && this.#placeService) await this.#placeService(target).catch(() => false);
-    return this.#fetch(target, request, depth);
+    return this.#fetch(target, request, depth, lender);
   }
 
   errorResponse(err: unknown, name: string | undefined): Response {

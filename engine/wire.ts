@@ -16,6 +16,19 @@ export interface WireRequest {
   signal?: AbortSignal;
   /** Set by the host on a service binding's call: how many such calls deep it is (never from a client). */
   depth?: number;
+  /** Set with depth: who may lend the call a place (the caller's sandbox; in process only). */
+  lender?: Lender;
+}
+
+/**
+ * What a sandbox's tasks at one depth lend the service-binding calls they make: a call may run
+ * past its function's limits (the scheduler's submit) while fewer calls are lent than those tasks
+ * (engine/tiers/sandbox-tasks.ts).
+ */
+export interface Lender {
+  canLend(): boolean;
+  take(): void;
+  giveBack(): void;
 }
 
 export interface WireResponse {

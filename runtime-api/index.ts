@@ -39,7 +39,7 @@ import { settleAi } from './bindings/ai.ts';
 import { defineIsolateWebSockets, socketEvent } from './host/websocket.ts';
 import { confineWebAssembly } from './host/webassembly.ts';
 import { collectGarbageNow } from './host/collect-garbage.ts';
-import { attributeV8Tasks, enterChain, UNKNOWN_DEPTH } from './dispatch/chain-depth.ts';
+import { attributeV8Tasks, chainDepth, enterChain, UNKNOWN_DEPTH } from './dispatch/chain-depth.ts';
 // Eagerly: it takes eval while no tenant code has run.
 import { isolateHTMLRewriter } from './html/isolate-html-rewriter.ts';
 
@@ -101,6 +101,8 @@ const lazyGlobals: Record<string, () => unknown> = {
       Headers: Headers as unknown as typeof globalThis.Headers,
       ReadableStream: ReadableStream as unknown as typeof globalThis.ReadableStream,
       isResponse: isResponse as unknown as (value: unknown) => value is globalThis.Response,
+      chainDepth,
+      enterChain,
     }) as abstract new () => unknown;
     markPlatformInterface(HTMLRewriter);
     return HTMLRewriter;

@@ -11,6 +11,7 @@ import {
   EgressError, nextHop, normalizedMethod, pairs, readBody, without, withoutHopByHop,
   type Hop, type OutboundFetch, type OutboundRequest, type OutboundResponse, type ResponseBytes,
 } from '../egress/outbound-fetch.ts';
+import type { Lender } from '../wire.ts';
 
 /** What a service's answer may hold in the caller's host at once, as for a network subrequest. */
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
@@ -29,8 +30,11 @@ export function checkServices(raw: unknown, taken: (name: string) => boolean, wh
   return services.length ? Object.fromEntries(services) as Record<string, string> : undefined;
 }
 
-/** Calls function `name` with a request, `depth` service calls deep (as Engine.fetch: errors are responses). */
-export type CallFunction = (name: string, request: Request, depth: number) => Promise<Response>;
+/**
+ * Calls function `name` with a request, `depth` service calls deep, `lender` lending it a place
+ * (as Engine.fetch: errors are responses).
+ */
+export type CallFunction = (name: string, request: Request, depth: number, lender?: Lender) => Promise<Response>;
 
 /**
  * How deep a chain of service-binding calls may go, as Workers bounds it: a function bound to
@@ -44,12 +48,12 @@ export const MAX_SERVICE_DEPTH = 32;
  * rest to `network` (its egress policy).
  */
 export function withServices(network: OutboundFetch, services: Record<string, string>, call: CallFunction): OutboundFetch {
-  const outbound: OutboundFetch = (request, signal, held, service, depth = 0) => {
+  const outbound: OutboundFetch = (request, signal, held, service, depth = 0, lender) => {
     if (service === undefined) return network(request, signal, held);
     const target = Object.hasOwn(services, service) ? services[service] : undefined;
     if (target === undefined) return Promise.reject(new EgressError(`fetch: this function has no service binding "${service}"`));
     if (depth >= MAX_SERVICE_DEPTH) return Promise.reject(new EgressError(`${service}.fetch: the chain of service-binding calls is already ${MAX_SERVICE_DEPTH} deep`));
-    return callService(target, request, signal, held, (name, req) => call(name, req, depth + 1))
+    return callService(target, request, signal, held, (name, req) => call(name, req, depth + 1, lender))
       .catch((err: unknown) => Promise.reject(serviceError(err, service, target)));
   };
   if (network.connectSocket) outbound.connectSocket = network.connectSocket;

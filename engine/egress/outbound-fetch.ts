@@ -9,6 +9,7 @@ import { Agent, fetch } from 'undici';
 import { joinBytes } from '../../runtime-api/web/bytes.ts';
 import { isNonPublicAddress } from './address-policy.ts';
 import type { ConnectOutboundSocket } from './outbound-websocket.ts';
+import type { Lender } from '../wire.ts';
 
 export interface EgressOptions {
   /** Let subrequests reach loopback, private and link-local addresses. Default false. */
@@ -69,11 +70,12 @@ export class ResponseBytes {
 /**
  * Runs one subrequest; `signal` cancels it (the tenant aborted, or its isolate went away), and
  * `held` bounds the response bytes its sandbox's subrequests hold together; `service` names the
- * caller's service binding it goes through, if it does, and `depth` how many service-binding calls
- * deep the caller already is (bindings/service-binding.ts). `connectSocket`, where
- * given, opens a WebSocket under the same policy (outbound-websocket.ts); without it, none opens.
+ * caller's service binding it goes through, if it does, `depth` how many service-binding calls
+ * deep the caller already is and `lender` who lends the call a place (bindings/service-binding.ts).
+ * `connectSocket`, where given, opens a WebSocket under the same policy (outbound-websocket.ts);
+ * without it, none opens.
  */
-export type OutboundFetch = ((request: OutboundRequest, signal?: AbortSignal, held?: ResponseBytes, service?: string, depth?: number) => Promise<OutboundResponse>) & {
+export type OutboundFetch = ((request: OutboundRequest, signal?: AbortSignal, held?: ResponseBytes, service?: string, depth?: number, lender?: Lender) => Promise<OutboundResponse>) & {
   connectSocket?: ConnectOutboundSocket;
 };
 

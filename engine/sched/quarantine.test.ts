@@ -36,6 +36,18 @@ describe('QuarantineRecord', () => {
     expect(q.strike(20_002, o)).toBe(100);
   });
 
+  it('counts the quiet spell that forgives from the end of the last quarantine, not from its last strike', () => {
+    // A quarantine longer than forgiveAfterMs has no strikes in it (its requests are refused): a
+    // function that kills itself again at once after it must not start over from baseMs.
+    const long = { ...o, maxMs: 800, forgiveAfterMs: 500 };
+    const q = new QuarantineRecord();
+    q.strike(0, long);
+    q.strike(1, long);
+    const periods = [q.strike(2, long)];
+    for (let round = 0; round < 4; round++) periods.push(q.strike(q.until + 10, long));
+    expect(periods).toEqual([100, 200, 400, 800, 800]);
+  });
+
   it('does not quarantine a function whose other requests are answered: the kills must be a large share', () => {
     const q = new QuarantineRecord();
     // A client sends a killing request between every two answered ones: a third of the requests.

@@ -26,6 +26,8 @@ export class QuarantineRecord {
   #strikes: number[] = [];
   #periodMs = 0;
   #lastStrike = -Infinity;
+  /** When the last quarantine ended (or ends). */
+  #endedAt = -Infinity;
   /** Share of recent finished requests that ended in a limit kill, and how many the average has seen. */
   #killShare = 0;
   #seen = 0;
@@ -57,7 +59,9 @@ export class QuarantineRecord {
     // nor a strike towards the next (one request that had fanned out 100 service-binding calls,
     // all killed at their wall clock together, took the quarantine from 1 s to 60 s at once).
     if (now < this.until) return undefined;
-    if (now - this.#lastStrike > o.forgiveAfterMs) this.#periodMs = 0;
+    // Forgiven after a quiet spell of forgiveAfterMs, counted from its last strike or from the
+    // end of its last quarantine (a quarantine has no strikes: it refuses the requests).
+    if (now - Math.max(this.#lastStrike, this.#endedAt) > o.forgiveAfterMs) this.#periodMs = 0;
     this.#lastStrike = now;
     this.#strikes = this.#strikes.filter((t) => now - t < o.windowMs);
     this.#strikes.push(now);
@@ -67,6 +71,7 @@ export class QuarantineRecord {
     this.#strikes = [];
     this.#periodMs = this.#periodMs === 0 ? o.baseMs : Math.min(o.maxMs, this.#periodMs * 2);
     this.until = now + this.#periodMs;
+    this.#endedAt = this.until;
     this.count++;
     return this.#periodMs;
   }

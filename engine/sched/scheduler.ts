@@ -15,6 +15,7 @@ import { DeficitRoundRobin, type Flow } from './fair-queue.ts';
 import { QuarantineRecord } from './quarantine.ts';
 import { ReplicaSet, type Replica } from './replica-set.ts';
 import type { SchedOptions } from './sched-options.ts';
+import type { Lender } from '../wire.ts';
 
 /** Functions waiting for room under the live isolate cap that each tick lets try again. */
 const ROOM_RETRIES_PER_TICK = 8;
@@ -45,6 +46,8 @@ interface Waiting {
   signal: AbortSignal | undefined;
   /** How many service-binding calls deep it is (see submit): above 0 it waits ahead of clients' requests. */
   depth: number;
+  /** Who may lend it a place (its caller's sandbox), for a call. */
+  lender: Lender | undefined;
 }
 
 // Until a function's cost is measured, a request is taken to hold its slot this long; measured
@@ -102,9 +105,7 @@ export class Scheduler {
   readonly #drr: DeficitRoundRobin<SchedFunction>;
   readonly #timer: NodeJS.Timeout;
   #inFlight = 0;
-  /** Requests in flight by service-binding depth, those among them lent a place (submit), and all lent. */
-  readonly #inFlightAt: number[] = [];
-  readonly #lentAt: number[] = [];
+  /** Calls in flight on a place lent them (submit): not counted against maxInFlight. */
   #lent = 0;
   /** Service-binding calls waiting in any queue. */
   #nestedWaiting = 0;
@@ -162,14 +163,16 @@ export class Scheduler {
    * waits for it. Held to the places like a client's request, callers holding every place would
    * wait for calls that wait for their places: a function bound to itself, at 200 clients at
    * once (each request one call), answered 72 of them 503 after 10 s in the queue. So a call goes
-   * ahead of clients' requests, and when there is no place under the limits it may be lent one
-   * on any live replica, past the function's concurrency and the engine's in-flight cap, while
-   * the calls lent places at its depth are fewer than the requests in flight one level up: each
-   * caller lends about one place, a chain goes all the way down, and the bottom of every chain
-   * can always run. A caller's further calls (fan-out) wait for places like anyone's; unbounded
-   * lending let one client request hold 73 places under a cap of 16, and starve other tenants.
+   * ahead of clients' requests, and when there is no place under the limits its `lender` (the
+   * caller's sandbox) may lend it one, on any live replica, past the function's concurrency and
+   * the engine's in-flight cap: while the calls it has lent places are fewer than its tasks at
+   * the caller's depth (Lender). Each caller lends about one place, so a chain goes all the way
+   * down and the bottom of every chain can always run, while a caller's further calls (fan-out)
+   * wait for places like anyone's. Lending without a bound let one client request hold 73 places
+   * under a cap of 16 and starve other tenants; one pool per depth for the whole engine let one
+   * tenant's fan-out take the places another tenant's requests would lend their own calls.
    */
-  submit<T>(fn: SchedFunction, run: (sandbox: Sandbox) => Promise<T>, settled?: Settled<T>, signal?: AbortSignal, depth = 0): Promise<T> {
+  submit<T>(fn: SchedFunction, run: (sandbox: Sandbox) => Promise<T>, settled?: Settled<T>, signal?: AbortSignal, depth = 0, lender?: Lender): Promise<T> {
     const now = performance.now();
     fn.arrivals++;
     if (fn.quarantine.until !== 0) {
@@ -183,26 +186,21 @@ export class Scheduler {
       const replica = fn.replicas.pick(fn.limits.concurrency);
       if (replica) {
         this.#addLoad(fn, 1);
-        return this.#dispatch(fn, replica, run, now, settled, depth, false);
+        return this.#dispatch(fn, replica, run, now, settled, undefined);
       }
     }
-    if (depth > 0 && this.#canLend(depth)) {
+    if (depth > 0 && lender?.canLend()) {
       const replica = this.#lendOn(fn);
       if (replica) {
         this.#addLoad(fn, 1);
-        return this.#dispatch(fn, replica, run, now, settled, depth, true);
+        return this.#dispatch(fn, replica, run, now, settled, lender);
       }
     }
     if (fn.queue.length >= fn.limits.maxQueue) return this.#shed(fn, 'queue', now, settled);
     return new Promise<T>((resolve, reject) => {
-      this.#enqueue(fn, { run, resolve: resolve as (v: unknown) => void, reject, settled: settled as Settled<unknown> | undefined, since: now, signal, depth });
+      this.#enqueue(fn, { run, resolve: resolve as (v: unknown) => void, reject, settled: settled as Settled<unknown> | undefined, since: now, signal, depth, lender });
       if (!fn.replicas.pick(fn.limits.concurrency)) this.#scaleOut(fn);
     });
-  }
-
-  /** A call `depth` deep may be lent a place (see submit). */
-  #canLend(depth: number): boolean {
-    return (this.#lentAt[depth] ?? 0) < (this.#inFlightAt[depth - 1] ?? 0);
   }
 
   /** The least loaded replica, full or not; over its concurrency, what comes next spreads over one more. */
@@ -268,7 +266,7 @@ export class Scheduler {
     this.#averageRate = senders > 0 ? rates / senders : 0;
     // Room can also free without an answer (an isolate evicted by the sweep, or killed).
     if (this.#roomWaiters.size > 0) this.#retryRoom(ROOM_RETRIES_PER_TICK);
-    // A call may be lent a place since a request started one level up, which pumps nothing.
+    // A call may be lent a place since its caller's sandbox took a task, which pumps nothing.
     if (this.#nestedWaiting > 0) this.#pump();
   }
 
@@ -278,12 +276,12 @@ export class Scheduler {
     for (const fn of this.#functions) this.remove(fn, reason);
   }
 
-  #dispatch<T>(fn: SchedFunction, replica: Replica, run: (sandbox: Sandbox) => Promise<T>, since: number, settled: Settled<T> | undefined, depth: number, lent: boolean): Promise<T> {
+  /** Runs it on `replica`; `lentBy` lent it the place (submit), or it has one of its own. */
+  #dispatch<T>(fn: SchedFunction, replica: Replica, run: (sandbox: Sandbox) => Promise<T>, since: number, settled: Settled<T> | undefined, lentBy: Lender | undefined): Promise<T> {
     this.#inFlight++;
     fn.inFlight++;
-    this.#inFlightAt[depth] = (this.#inFlightAt[depth] ?? 0) + 1;
-    if (lent) {
-      this.#lentAt[depth] = (this.#lentAt[depth] ?? 0) + 1;
+    if (lentBy) {
+      lentBy.take();
       this.#lent++;
     }
     ReplicaSet.touch(replica);
@@ -295,23 +293,22 @@ export class Scheduler {
     }
     answer.then((value) => {
       fn.quarantine.answered();
-      this.#release(fn, depth, lent);
+      this.#release(fn, lentBy);
       settled?.(value, undefined, since);
     }, (err: unknown) => {
       if (limitOf(err) === undefined) fn.quarantine.answered();
       else this.#noteFailure(fn, err);
-      this.#release(fn, depth, lent);
+      this.#release(fn, lentBy);
       settled?.(undefined, err, since);
     });
     return answer;
   }
 
-  #release(fn: SchedFunction, depth: number, lent: boolean): void {
+  #release(fn: SchedFunction, lentBy: Lender | undefined): void {
     this.#inFlight--;
     fn.inFlight--;
-    this.#inFlightAt[depth]!--;
-    if (lent) {
-      this.#lentAt[depth]!--;
+    if (lentBy) {
+      lentBy.giveBack();
       this.#lent--;
     }
     fn.completed++;
@@ -345,7 +342,7 @@ export class Scheduler {
         this.#dropLeft(fn, waiting);
         continue;
       }
-      this.#dispatch(fn, fn.picked!, waiting.run, waiting.since, waiting.settled, waiting.depth, fn.pickedLent).then(waiting.resolve, waiting.reject);
+      this.#dispatch(fn, fn.picked!, waiting.run, waiting.since, waiting.settled, fn.pickedLent ? waiting.lender : undefined).then(waiting.resolve, waiting.reject);
     }
   }
 
@@ -353,7 +350,7 @@ export class Scheduler {
     fn.pickedLent = false;
     if (this.#inFlight - this.#lent < this.#o.maxInFlight && (fn.picked = fn.replicas.pick(fn.limits.concurrency)) !== undefined) return true;
     const head = fn.queue[0];
-    if (head === undefined || head.depth === 0 || !this.#canLend(head.depth)) return false;
+    if (head === undefined || head.depth === 0 || !head.lender?.canLend()) return false;
     fn.picked = this.#lendOn(fn);
     fn.pickedLent = true;
     return fn.picked !== undefined;
@@ -488,8 +485,14 @@ export class Scheduler {
     // Waiting for the function's first sandbox is waiting for its boot, which the tier bounds (a
     // failed boot fails the queue): a microVM's boot can outlast the queue's limit.
     if (!fn.replicas.warm && fn.replicas.booting > 0) return;
-    while (fn.queue.length > 0 && now - fn.queue[0]!.since > this.#o.maxQueueWaitMs) {
-      const waiting = fn.queue.shift()!;
+    // Calls wait ahead of clients' requests, each part in arrival order: a client's wait is over
+    // even while younger calls keep coming in ahead of it.
+    const due = (w: Waiting) => now - w.since > this.#o.maxQueueWaitMs;
+    const firstClient = fn.queue.findIndex((w) => w.depth === 0);
+    if (!(fn.queue.length > 0 && due(fn.queue[0]!)) && !(firstClient > 0 && due(fn.queue[firstClient]!))) return;
+    const expired = fn.queue.filter(due);
+    fn.queue.splice(0, fn.queue.length, ...fn.queue.filter((w) => !due(w)));
+    for (const waiting of expired) {
       if (waiting.depth > 0) this.#nestedWaiting--;
       this.#addLoad(fn, -1);
       this.#hooks.onShed(fn, 'queue-wait');

@@ -4,6 +4,7 @@
 import { WallLimitError } from '../errors.ts';
 import type { MeteredTask, SandboxMeter } from './isolate/index.ts';
 import type { SandboxSpec } from './tier.ts';
+import type { Lender } from '../wire.ts';
 
 export interface SandboxTask extends MeteredTask {
   readonly id: number;
@@ -30,17 +31,18 @@ export interface TaskHooks<T extends SandboxTask> {
 let nextTaskId = 1;
 
 /**
- * A subrequest's service binding, as a sandbox names it, and the depth it is charged (outbound's
- * last two arguments); a network fetch names none and is charged nothing. `claimed` is the depth
- * of the request that made it, when the sandbox's runtime could tell (the isolate tier's, which
- * tenant code cannot change: runtime-api/dispatch/chain-depth.ts); else the call is charged the
- * deepest request the sandbox is serving. A process sandbox's runtime shares its process with
- * tenant code, so its word is not taken.
+ * A subrequest's service binding, as a sandbox names it, the depth it is charged and who lends
+ * it a place (outbound's last three arguments); a network fetch names none and is charged nothing.
+ * `claimed` is the depth of the request that made it, when the sandbox's runtime could tell (the
+ * isolate tier's, which tenant code cannot change: runtime-api/dispatch/chain-depth.ts); else the
+ * call is charged the deepest request the sandbox is serving. A process sandbox's runtime shares
+ * its process with tenant code, so its word is not taken.
  */
-export function serviceCall(service: unknown, tasks: SandboxTasks<any>, claimed?: unknown): [service?: string, depth?: number] {
+export function serviceCall(service: unknown, tasks: SandboxTasks<any>, claimed?: unknown): [service?: string, depth?: number, lender?: Lender] {
   if (typeof service !== 'string') return [];
   const named = typeof claimed === 'number' && Number.isSafeInteger(claimed) && claimed >= 0;
-  return [service, named ? claimed : tasks.maxDepth()];
+  const depth = named ? claimed : tasks.maxDepth();
+  return [service, depth, tasks.lender(depth)];
 }
 
 /**
@@ -60,6 +62,12 @@ export function abortOutstanding(subrequests: Map<number, AbortController>, aiCa
 
 export class SandboxTasks<T extends SandboxTask = SandboxTask> {
   readonly #tasks = new Map<number, T>();
+  /**
+   * Tasks by depth, and the calls lent a place on their behalf (Lender). A task counts until it
+   * ends, not when it answers: a streamed body's pull or waitUntil work still calls.
+   */
+  readonly #atDepth: number[] = [];
+  readonly #lentAt: number[] = [];
   readonly #hooks: TaskHooks<T>;
   #meter: SandboxMeter<T> | undefined;
   #retiring: (() => void) | undefined;
@@ -87,14 +95,29 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
     return this.#tasks.size;
   }
 
+  /** Lends the calls of the tasks `depth` deep: about one place per task (see Lender). */
+  lender(depth: number): Lender {
+    return {
+      canLend: () => (this.#lentAt[depth] ?? 0) < (this.#atDepth[depth] ?? 0),
+      take: () => {
+        this.#lentAt[depth] = (this.#lentAt[depth] ?? 0) + 1;
+      },
+      giveBack: () => {
+        this.#lentAt[depth]!--;
+      },
+    };
+  }
+
   get(id: number): T | undefined {
     return this.#tasks.get(id);
   }
 
   /** Registers and meters a task; `fields` are the tier's own (see TaskHooks). */
-  start(resolve: SandboxTask['resolve'], reject: SandboxTask['reject'], wallMs: number, fields?: Omit<T, keyof SandboxTask>): T {
+  start(resolve: SandboxTask['resolve'], reject: SandboxTask['reject'], wallMs: number, fields?: Omit<T, keyof SandboxTask> & Pick<SandboxTask, 'depth'>): T {
     const task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: performance.now() + wallMs, answered: false, signal: undefined, ...fields } as T;
     this.#tasks.set(task.id, task);
+    const depth = task.depth ?? 0;
+    this.#atDepth[depth] = (this.#atDepth[depth] ?? 0) + 1;
     this.#meter!.start(task);
     return task;
   }
@@ -102,6 +125,7 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
   finish(task: T): void {
     if (this.#tasks.get(task.id) !== task) return;
     this.#tasks.delete(task.id);
+    this.#atDepth[task.depth ?? 0]!--;
     this.#meter!.end(task);
     this.#hooks.released?.(task, this.#tasks.size);
     if (this.#retiring && this.#tasks.size === 0) this.#retiring();
@@ -123,6 +147,7 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
     this.#meter?.stop();
     const tasks = [...this.#tasks.values()];
     this.#tasks.clear();
+    this.#atDepth.length = 0;
     for (const task of tasks) {
       if (!task.answered) task.reject(reason);
       else this.#hooks.cutShort?.(task, reason);

@@ -6,6 +6,7 @@
 // makes a Response of what the host answers.
 
 import { joinBytes } from '../web/bytes.ts';
+import { resumingHere } from '../dispatch/chain-depth.ts';
 
 /** A kept response as the host answers it: [status, statusText, flat headers, body]. */
 export type CachedAnswer = [status: number, statusText: string, headers: string[], body: ArrayBuffer | null];
@@ -72,7 +73,8 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
         throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'");
       }
       if (res.bodyUsed) throw new TypeError("Failed to execute 'put' on 'Cache': the response's body was already used");
-      const body = res.body === null ? null : await readAtMost(res.body, await cacheLimit());
+      // The limit is asked for once, by the first put: the others go on at their own depth.
+      const body = res.body === null ? null : await readAtMost(res.body, await resumingHere(cacheLimit()));
       await t.call('put', this.#name, wire(req), [res.status, res.statusText, t.flatHeaders(res.headers as Req['headers']), body], false);
       return undefined;
     }

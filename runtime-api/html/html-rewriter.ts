@@ -30,6 +30,12 @@ export interface HtmlRewriterDeps {
   Headers: typeof globalThis.Headers;
   ReadableStream: typeof globalThis.ReadableStream;
   isResponse(value: unknown): value is Response;
+  /**
+   * The runtime's chain depth (runtime-api/dispatch/chain-depth.ts), handed in: in an isolate
+   * this module is a script of its own, with its own copy of every module it imports.
+   */
+  chainDepth?(): number;
+  enterChain?(depth: number): void;
 }
 
 /**
@@ -87,7 +93,13 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
   };
   const exclusive = <T>(at: Instance, work: () => Promise<T>): Promise<T> => {
     at.inFlight++;
-    const run = at.turn.then(work);
+    // The work runs when the step before it ends, in whatever call into the isolate ends it: it is
+    // still the work of the request that queued it (dispatch/chain-depth.ts).
+    const depth = deps.chainDepth?.();
+    const run = at.turn.then(() => {
+      if (depth !== undefined) deps.enterChain!(depth);
+      return work();
+    });
     at.turn = run.then(noop, noop);
     void at.turn.then(() => at.inFlight--);
     return run;
@@ -137,6 +149,10 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
   }
 
   function rewrite(registrations: Registration[], body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    // The handlers work for the request that made the transform, whichever call into the isolate
+    // the module resumes them in (dispatch/chain-depth.ts): one waiting on another rewriter's
+    // handler in the same instance resumes in that one's delivery.
+    const depth = deps.chainDepth?.();
     let output: ReadableStreamDefaultController<Uint8Array> | undefined;
     let produced = false;
     // The first exception of a handler (thrown, or its promise rejected). It never reaches the
@@ -148,6 +164,7 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
     const call = (fn: Function, receiver: object, content: unknown): unknown => {
       if (failed || cancelled) return undefined;
       let result: unknown;
+      if (depth !== undefined) deps.enterChain!(depth);
       try {
         result = Reflect.apply(fn, receiver, [content]);
       } catch (error) {

@@ -404,17 +404,16 @@ export class IsolateSandbox implements Sandbox {
   }
 
   /** A unit of work the limits apply to (a request, or a scheduled run), registered and metered. */
-  #startTask(resolve: Task['resolve'], reject: Task['reject']): Task {
+  #startTask(resolve: Task['resolve'], reject: Task['reject'], depth?: number): Task {
     this.#reclaimed = false;
     this.#subrequestBudget += this.#spec.limits.maxSubrequests;
-    return this.#tasks.start(resolve, reject, this.#spec.limits.wallMs, { waitUntilPending: false, body: undefined, requestBody: undefined });
+    return this.#tasks.start(resolve, reject, this.#spec.limits.wallMs, { waitUntilPending: false, body: undefined, requestBody: undefined, depth });
   }
 
   invoke(request: WireRequest): Promise<WireResponse> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<WireResponse>((resolve, reject) => {
-      const task = this.#startTask(resolve, reject);
-      task.depth = request.depth;
+      const task = this.#startTask(resolve, reject, request.depth);
       let body: unknown = request.body;
       if (body instanceof ReadableStream) {
         // The isolate gets a marker and pulls the bytes when the tenant reads them.

@@ -391,8 +391,7 @@ export class ProcessSandbox implements Sandbox {
   invoke(request: WireRequest): Promise<WireResponse> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<WireResponse>((resolve, reject) => {
-      const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs, { body: undefined, waitUntilPending: false, requestBody: undefined });
-      task.depth = request.depth;
+      const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs, { body: undefined, waitUntilPending: false, requestBody: undefined, depth: request.depth });
       this.#subrequestBudget += this.#spec!.limits.maxSubrequests;
       const head = { t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers };
       if (request.body instanceof ReadableStream) {
