@@ -348,6 +348,31 @@ describe('service bindings', () => {
     }
   }, 20_000);
 
+  it.each(['isolate', 'process'])('a fan-out at every hop of a function with one place finishes (%s)', async (tier) => {
+    // A tree of calls, two wide and three deep, through one place: each caller lends its place to
+    // one of its calls, and a call whose caller has lent all it may does not hold up the others.
+    const small = new Engine({ sched: { maxInFlight: 8, maxQueueWaitMs: 2_000 } });
+    try {
+      await small.deploy('tree', {
+        code: `export default { async fetch(request, env) {
+          const path = new URL(request.url).pathname;
+          const call = (p) => env.SELF.fetch('http://tree.test' + p).then(async (r) => r.status === 200 ? await r.text() : '[' + r.status + ']');
+          if (path === '/leaf') { await scheduler.wait(10); return new Response('.'); }
+          const below = { '/': '/mid', '/mid': '/low', '/low': '/leaf' }[path];
+          return new Response('(' + (await Promise.all([call(below), call(below)])).join('') + ')');
+        } }`,
+        services: { SELF: 'tree' },
+        limits: { concurrency: 1, maxReplicas: 1 },
+        tier: tier as 'isolate',
+      }, { boot: false });
+      const started = performance.now();
+      expect(await (await small.fetch('tree', new Request('http://tree.test/'))).text()).toBe('(((..)(..))((..)(..)))');
+      expect(performance.now() - started).toBeLessThan(1_500);
+    } finally {
+      await small.close();
+    }
+  }, 20_000);
+
   it('an HTMLRewriter handler calls at its own request\'s depth, though the module resumes it in another\'s delivery', async () => {
     // Eight requests keep all four lol-html instances waiting on slow handlers, so the chain's
     // rewriter shares an instance and runs when another request's timer lets it.

@@ -77,9 +77,13 @@ export class SchedFunction implements Flow {
   load = 0;
   /** Undeployed or replaced: boots that finish now are stopped. */
   removed = false;
-  /** The replica the round robin found free for it, and whether it is lent a place there (submit). */
+  /**
+   * The replica the round robin found free for it, and whether the request goes there on a place
+   * lent it (submit); which waiting request that is (a lent place may go to a call behind the head).
+   */
   picked: Replica | undefined;
   pickedLent = false;
+  pickedAt = 0;
   /** Requests submitted since the last tick, and their rate (moving average, per second). */
   arrivals = 0;
   rate = 0;
@@ -336,7 +340,7 @@ export class Scheduler {
       if (this.#inFlight - this.#lent >= this.#o.maxInFlight && this.#nestedWaiting === 0) return;
       const fn = this.#drr.next(this.#canSend);
       if (!fn) return;
-      const waiting = fn.queue.shift()!;
+      const waiting = fn.pickedAt === 0 ? fn.queue.shift()! : fn.queue.splice(fn.pickedAt, 1)[0]!;
       if (waiting.depth > 0) this.#nestedWaiting--;
       if (waiting.signal?.aborted) {
         this.#dropLeft(fn, waiting);
@@ -348,9 +352,15 @@ export class Scheduler {
 
   #canSend = (fn: SchedFunction): boolean => {
     fn.pickedLent = false;
+    fn.pickedAt = 0;
     if (this.#inFlight - this.#lent < this.#o.maxInFlight && (fn.picked = fn.replicas.pick(fn.limits.concurrency)) !== undefined) return true;
-    const head = fn.queue[0];
-    if (head === undefined || head.depth === 0 || !head.lender?.canLend()) return false;
+    // No place: the first call whose caller can lend it one, not just the head. The calls queued
+    // have different callers; one whose caller has lent all it may must not hold up the others,
+    // whose callers may be waiting on the very call it waits behind (a fan-out in each hop).
+    let at = 0;
+    while (at < fn.queue.length && fn.queue[at]!.depth > 0 && !fn.queue[at]!.lender?.canLend()) at++;
+    if (at >= fn.queue.length || fn.queue[at]!.depth === 0) return false;
+    fn.pickedAt = at;
     fn.picked = this.#lendOn(fn);
     fn.pickedLent = true;
     return fn.picked !== undefined;

@@ -41,8 +41,7 @@ let nextTaskId = 1;
 export function serviceCall(service: unknown, tasks: SandboxTasks<any>, claimed?: unknown): [service?: string, depth?: number, lender?: Lender] {
   if (typeof service !== 'string') return [];
   const named = typeof claimed === 'number' && Number.isSafeInteger(claimed) && claimed >= 0;
-  const depth = named ? claimed : tasks.maxDepth();
-  return [service, depth, tasks.lender(depth)];
+  return named ? [service, claimed, tasks.lender(claimed)] : [service, tasks.maxDepth(), tasks.lender()];
 }
 
 /**
@@ -68,6 +67,8 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
    */
   readonly #atDepth: number[] = [];
   readonly #lentAt: number[] = [];
+  /** Calls lent places on behalf of any task (Lender), by depth or not. */
+  #lent = 0;
   readonly #hooks: TaskHooks<T>;
   #meter: SandboxMeter<T> | undefined;
   #retiring: (() => void) | undefined;
@@ -95,15 +96,29 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
     return this.#tasks.size;
   }
 
-  /** Lends the calls of the tasks `depth` deep: about one place per task (see Lender). */
-  lender(depth: number): Lender {
+  /**
+   * Lends the calls of the tasks `depth` deep, about one place per task (see Lender); without a
+   * depth (the sandbox cannot tell which task calls: a process sandbox), of all its tasks, one
+   * place per task over all it lent. A lender of the deepest tasks only would have every task's
+   * calls compete for the one place the deepest needs, and lend nothing once those end.
+   */
+  lender(depth?: number): Lender {
+    if (depth === undefined) {
+      return {
+        canLend: () => this.#lent < this.#tasks.size,
+        take: () => this.#lent++,
+        giveBack: () => this.#lent--,
+      };
+    }
     return {
       canLend: () => (this.#lentAt[depth] ?? 0) < (this.#atDepth[depth] ?? 0),
       take: () => {
         this.#lentAt[depth] = (this.#lentAt[depth] ?? 0) + 1;
+        this.#lent++;
       },
       giveBack: () => {
         this.#lentAt[depth]!--;
+        this.#lent--;
       },
     };
   }
