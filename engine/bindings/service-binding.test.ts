@@ -413,7 +413,7 @@ describe('service bindings', () => {
       export default { async fetch(request, env) {
         const path = new URL(request.url).pathname;
         if (path === '/state') return Response.json({ deepest, refused });
-        if (path === '/busy') { await scheduler.wait(3_000); return new Response('done'); }
+        if (path === '/busy') { await scheduler.wait(1_000); return new Response('done'); }
         const n = Number(request.headers.get('x-n') ?? 0);
         deepest = Math.max(deepest, n);
         setTimeout(() => env.SELF.fetch('http://timer-chain.test/hop', { headers: { 'x-n': String(n + 1) } })
