@@ -26,6 +26,16 @@ async function call(name: string, body: string, services: Record<string, string>
   return res.json();
 }
 
+/** Runs `body` with an engine of its own, made with `options` and closed after. */
+async function withEngine(options: ConstructorParameters<typeof Engine>[0], body: (engine: Engine) => Promise<void>): Promise<void> {
+  const own = new Engine(options);
+  try {
+    await body(own);
+  } finally {
+    await own.close();
+  }
+}
+
 const ASK = `
   const res = await env.AUTH.fetch('https://auth.internal/check?x=1', { method: 'POST', headers: { 'x-user': 'ann' }, body: 'hi' });
   return Response.json({ status: res.status, json: await res.json(), auth: res.headers.get('x-auth'), cookies: res.headers.getSetCookie(), tag: Object.prototype.toString.call(env.AUTH) });`;
@@ -165,8 +175,7 @@ describe('service bindings', () => {
 
     // A template isolate ran a rehearsal request (depth 0) before the tenant's top level: a timer
     // set there once fired at depth 0, and took over a refused hop's next call (150 deep).
-    const fresh = new Engine();
-    try {
+    await withEngine({}, async (fresh) => {
       await fresh.deploy('first', { code: 'export default { fetch() { return new Response("1") } }' });
       for (let i = 0; i < 100 && !((fresh.status() as { templates: { ready: number }[] }).templates[0]?.ready > 0); i++) await new Promise((r) => setTimeout(r, 50));
       expect((fresh.status() as { templates: { ready: number }[] }).templates[0]?.ready).toBeGreaterThan(0);
@@ -190,9 +199,7 @@ describe('service bindings', () => {
         limits: { wallMs: 8_000, maxReplicas: 1 },
       });
       expect(await (await fresh.fetch('relay', new Request('http://relay.test/'))).json()).toEqual({ deepest: 32 });
-    } finally {
-      await fresh.close();
-    }
+    });
   }, 20_000);
 
   it('calls do not wait for places their callers hold: a function bound to itself serves more clients than its concurrency', async () => {
@@ -217,8 +224,7 @@ describe('service bindings', () => {
   }, 20_000);
 
   it('a call is lent at most its caller\'s place: fan-out waits for places like anyone, other tenants are served, a cold callee boots', async () => {
-    const small = new Engine({ sched: { maxInFlight: 8 } });
-    try {
+    await withEngine({ sched: { maxInFlight: 8 } }, async (small) => {
       await small.deploy('other', { code: 'export default { fetch() { return new Response("other") } }' });
       // One client request keeps 32 calls going at once for about a second.
       await small.deploy('fan', {
@@ -258,14 +264,11 @@ describe('service bindings', () => {
       });
       const calls = Array.from({ length: 8 }, () => small.fetch('warm', new Request('http://warm.test/')).then((r) => r.text()));
       expect(await Promise.all(calls)).toEqual(Array(8).fill('cold'));
-    } finally {
-      await small.close();
-    }
+    });
   }, 20_000);
 
   it('a caller lends places to its own calls only, until its task ends, and clients behind calls still expire', async () => {
-    const small = new Engine({ sched: { maxInFlight: 8, maxQueueWaitMs: 1_000 } });
-    try {
+    await withEngine({ sched: { maxInFlight: 8, maxQueueWaitMs: 1_000 } }, async (small) => {
       // One place and one replica: a call made after the answer, from a streamed body's pull or
       // from waitUntil, is lent the place its caller's task still holds.
       await small.deploy('late', {
@@ -343,16 +346,13 @@ describe('service bindings', () => {
       expect([client.status, client.headers.get('islet-error')]).toEqual([503, 'overloaded']);
       expect(performance.now() - clientStarted).toBeLessThan(2_500);
       expect(await root).toBe('root');
-    } finally {
-      await small.close();
-    }
+    });
   }, 20_000);
 
   it.each(['isolate', 'process'])('a fan-out at every hop of a function with one place finishes (%s)', async (tier) => {
     // A tree of calls, two wide and three deep, through one place: each caller lends its place to
     // one of its calls, and a call whose caller has lent all it may does not hold up the others.
-    const small = new Engine({ sched: { maxInFlight: 8, maxQueueWaitMs: 2_000 } });
-    try {
+    await withEngine({ sched: { maxInFlight: 8, maxQueueWaitMs: 2_000 } }, async (small) => {
       await small.deploy('tree', {
         code: `export default { async fetch(request, env) {
           const path = new URL(request.url).pathname;
@@ -368,9 +368,7 @@ describe('service bindings', () => {
       const started = performance.now();
       expect(await (await small.fetch('tree', new Request('http://tree.test/'))).text()).toBe('(((..)(..))((..)(..)))');
       expect(performance.now() - started).toBeLessThan(1_500);
-    } finally {
-      await small.close();
-    }
+    });
   }, 20_000);
 
   it('an HTMLRewriter handler calls at its own request\'s depth, though the module resumes it in another\'s delivery', async () => {
