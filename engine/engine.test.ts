@@ -532,6 +532,24 @@ describe('live isolate cap', () => {
     await capped.close();
   });
 
+  it('boots a function again whose last isolate was evicted while its requests waited for the in-flight cap', async () => {
+    // b's isolate is idle while its request waits for the engine's one place (a holds it); c's
+    // cold start evicts it; nothing booted b again, and its request waited out its queue wait.
+    const capped = new Engine({ maxLive: 2, sched: { maxInFlight: 1, maxQueueWaitMs: 3_000 } });
+    await capped.deploy('a', { code: 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("a")), 400)) }' });
+    await capped.deploy('b', { code: 'export default { fetch: () => new Response("b") }' });
+    await capped.deploy('c', { code: 'export default { fetch: () => new Response("c") }' }, { boot: false });
+    const started = performance.now();
+    const a = get(capped, 'a');
+    await new Promise((r) => setTimeout(r, 20));
+    const b = get(capped, 'b');
+    await new Promise((r) => setTimeout(r, 20));
+    const c = get(capped, 'c');
+    expect(await Promise.all([a, b, c].map(async (r) => (await r).text()))).toEqual(['a', 'b', 'c']);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    await capped.close();
+  });
+
   it('waits for room when every isolate under the cap is busy, and is refused only past its queue wait', async () => {
     const other = 'export default { fetch: () => new Response("other") }';
     const { engine: capped, slow } = await onlySlotBusy(300, 'other', other);

@@ -224,6 +224,29 @@ describe('admission control', () => {
     expect((await get(engine, 'heavy')).status).toBe(200);
   });
 
+  it('under pressure refuses clients\' requests, not the service-binding calls of requests already let in', async () => {
+    let rss = 100 * 1048576;
+    const engine = engineWith({ readRss: () => rss, sched: { maxRssMb: 500, tickMs: 20 } });
+    // Its request, let in, makes a call every 30 ms for a while; the calls alone give the
+    // function a request rate, the engine's highest, once memory passes its bound.
+    await engine.deploy('tree', {
+      code: `export default { async fetch(request, env) {
+        if (new URL(request.url).pathname === '/leaf') return new Response('.');
+        let answers = '';
+        for (let i = 0; i < 10; i++) { answers += await (await env.SELF.fetch('http://tree.test/leaf')).text(); await scheduler.wait(30); }
+        return new Response(answers);
+      } }`,
+      services: { SELF: 'tree' },
+    });
+    const root = get(engine, 'tree');
+    await sleep(60);
+    rss = 600 * 1048576;
+    await sleep(60);
+    expect(engine.status().scheduler).toMatchObject({ shedding: 'memory' });
+    expect([(await get(engine, 'tree')).status]).toEqual([503]);
+    expect(await (await root).text()).toBe('..........');
+  });
+
   it('when the event loop lags, refuses the function sending the requests', async () => {
     const engine = engineWith({ sched: { maxEventLoopLagMs: 40, tickMs: 25 } });
     await engine.deploy('busy', { code: SLOW(600) });

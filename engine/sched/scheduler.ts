@@ -185,7 +185,8 @@ export class Scheduler {
     }
     // Under pressure, refuse the functions sending more than the average function: the cost that
     // lags the event loop is per request (parsing, writing), so request rate is the share to judge.
-    if (this.#pressure !== undefined && fn.rate > 0 && fn.rate >= this.#averageRate) return this.#shed(fn, this.#pressure, now, settled);
+    // Not a call: its client's request was let in, and refusing its calls would waste the work done.
+    if (this.#pressure !== undefined && depth === 0 && fn.rate > 0 && fn.rate >= this.#averageRate) return this.#shed(fn, this.#pressure, now, settled);
     if ((depth > 0 || fn.queue.length === 0) && this.#inFlight - this.#lent < this.#o.maxInFlight) {
       const replica = fn.replicas.pick(fn.limits.concurrency);
       if (replica) {
@@ -263,6 +264,9 @@ export class Scheduler {
         senders++;
       }
       this.#expireWaits(fn, now);
+      // Requests waiting (for the in-flight cap) for a function whose last replica was evicted to
+      // make room for another: nothing else would boot it again before they time out.
+      if (fn.queue.length > 0 && fn.replicas.live === 0 && !this.#roomWaiters.has(fn)) this.#scaleOut(fn);
       if (this.#roomWaiters.has(fn) && fn.queue.length === 0) this.#roomWaiters.delete(fn);
       this.#learnCost(fn, tickNs);
       this.#scale(fn, now, tickNs);

@@ -30,18 +30,23 @@ export interface TaskHooks<T extends SandboxTask> {
 
 let nextTaskId = 1;
 
+/** Most places a sandbox that cannot tell which request calls lends at once: the deepest chain. */
+const MAX_LENT_UNNAMED = 32;
+
 /**
  * A subrequest's service binding, as a sandbox names it, the depth it is charged and who lends
  * it a place (outbound's last three arguments); a network fetch names none and is charged nothing.
  * `claimed` is the depth of the request that made it, when the sandbox's runtime could tell (the
- * isolate tier's, which tenant code cannot change: runtime-api/dispatch/chain-depth.ts); else the
- * call is charged the deepest request the sandbox is serving. A process sandbox's runtime shares
- * its process with tenant code, so its word is not taken.
+ * isolate tier's, which tenant code cannot change: runtime-api/dispatch/chain-depth.ts; negative
+ * when it could not: a WebSocket's event, which holds no place and lends none); else the call is
+ * charged the deepest request the sandbox is serving. A process sandbox's runtime shares its
+ * process with tenant code, so its word is not taken, and it lends per request over all its calls.
  */
 export function serviceCall(service: unknown, tasks: SandboxTasks<any>, claimed?: unknown): [service?: string, depth?: number, lender?: Lender] {
   if (typeof service !== 'string') return [];
+  if (claimed === undefined) return [service, tasks.maxDepth(), tasks.lender()];
   const named = typeof claimed === 'number' && Number.isSafeInteger(claimed) && claimed >= 0;
-  return named ? [service, claimed, tasks.lender(claimed)] : [service, tasks.maxDepth(), tasks.lender()];
+  return named ? [service, claimed, tasks.lender(claimed)] : [service, tasks.maxDepth()];
 }
 
 /**
@@ -99,13 +104,15 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
   /**
    * Lends the calls of the tasks `depth` deep, about one place per task (see Lender); without a
    * depth (the sandbox cannot tell which task calls: a process sandbox), of all its tasks, one
-   * place per task over all it lent. A lender of the deepest tasks only would have every task's
-   * calls compete for the one place the deepest needs, and lend nothing once those end.
+   * place per task over all it lent, and at most MAX_LENT_UNNAMED: a call lent a place to the
+   * same function is one more task there, which would lend the next call one, without end (one
+   * request's 32 calls to itself all ran at once). A lender of the deepest tasks only would have
+   * every task's calls compete for the one place the deepest needs, and lend nothing once those end.
    */
   lender(depth?: number): Lender {
     if (depth === undefined) {
       return {
-        canLend: () => this.#lent < this.#tasks.size,
+        canLend: () => this.#lent < Math.min(this.#tasks.size, MAX_LENT_UNNAMED),
         take: () => this.#lent++,
         giveBack: () => this.#lent--,
       };
