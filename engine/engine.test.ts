@@ -550,6 +550,22 @@ describe('live isolate cap', () => {
     await capped.close();
   });
 
+  it('does not evict, to boot another, an idle isolate whose function has requests waiting', async () => {
+    // While one request holds the engine's only place, three functions' requests wait for it:
+    // booting each again by evicting another's (as idle) made them evict each other every tick.
+    const capped = new Engine({ maxLive: 2, sched: { maxInFlight: 1, maxQueueWaitMs: 3_000, tickMs: 20 } });
+    await capped.deploy('busy', { code: 'export default { fetch: () => new Promise((r) => setTimeout(() => r(new Response("done")), 600)) }' });
+    for (const n of ['a', 'b', 'c']) await capped.deploy(n, { code: `export default { fetch: () => new Response("${n}") }` }, { boot: false });
+    const before = capped.stats().evictions;
+    const busy = get(capped, 'busy');
+    await new Promise((r) => setTimeout(r, 20));
+    const answers = await Promise.all(['a', 'b', 'c', 'a', 'b', 'c'].map(async (n) => (await get(capped, n)).text()));
+    expect(answers).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+    expect(await (await busy).text()).toBe('done');
+    expect(capped.stats().evictions - before).toBeLessThanOrEqual(4);
+    await capped.close();
+  });
+
   it('waits for room when every isolate under the cap is busy, and is refused only past its queue wait', async () => {
     const other = 'export default { fetch: () => new Response("other") }';
     const { engine: capped, slow } = await onlySlotBusy(300, 'other', other);

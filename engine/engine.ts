@@ -378,6 +378,9 @@ export class Engine {
       name, limits, env, crons, ai, services, entry: config.entry, spec, tier, needs: fields.needs, fn, replicas: fn.replicas, lastUseMs: Date.now(),
       meter: this.metrics.meter(name), log: this.logger.child({ fn: name }),
       served: (response, err, started) => this.#served(slot, response, err, started),
+      get waiting() {
+        return fn.queue.length;
+      },
     };
     this.#functions.set(name, slot);
     this.#crons.set(name, crons, (cron, at) => void this.scheduled(name, cron, at).catch(() => {}));

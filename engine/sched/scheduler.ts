@@ -265,8 +265,9 @@ export class Scheduler {
       }
       this.#expireWaits(fn, now);
       // Requests waiting (for the in-flight cap) for a function whose last replica was evicted to
-      // make room for another: nothing else would boot it again before they time out.
-      if (fn.queue.length > 0 && fn.replicas.live === 0 && !this.#roomWaiters.has(fn)) this.#scaleOut(fn);
+      // make room for another: nothing else would boot it again before they time out. Only once
+      // a place is free for them: booted while the cap holds, it would only wait, holding room.
+      if (fn.queue.length > 0 && fn.replicas.live === 0 && !this.#roomWaiters.has(fn) && (this.#inFlight - this.#lent < this.#o.maxInFlight || fn.queue[0]!.depth > 0)) this.#scaleOut(fn);
       if (this.#roomWaiters.has(fn) && fn.queue.length === 0) this.#roomWaiters.delete(fn);
       this.#learnCost(fn, tickNs);
       this.#scale(fn, now, tickNs);

@@ -16,6 +16,8 @@ export interface ResidentSlot {
   lastUseMs: number;
   /** Pre-warm at this time (Date.now()) if still unloaded, as the keep-alive policy asked. */
   prewarmAt?: number;
+  /** Requests waiting in its queue (for the engine's in-flight cap, say): its idle isolates are about to be used. */
+  readonly waiting?: number;
 }
 
 /** What residency has done since the engine started. */
@@ -201,6 +203,10 @@ export class Residency {
 }
 
 function idleReplicas(slot: ResidentSlot): IdleReplica[] {
+  // A function with requests waiting is not idle: evicting its isolate made the next function's
+  // boot evict it back, tick after tick, while the in-flight cap held them all (72 evictions
+  // in 1.5 s for three functions waiting).
+  if (slot.waiting) return [];
   const all = slot.replicas.all;
   const out: IdleReplica[] = [];
   for (const replica of all) if (replica.sandbox.inFlight === 0 && !replica.sandbox.held) out.push({ slot, replica, extra: all.length > 1 });
