@@ -12,8 +12,8 @@ export interface SandboxTask extends MeteredTask {
   reject(err: Error): void;
   /** The response went out; the task stays only while waitUntil work runs. */
   answered: boolean;
-  /** How many service-binding calls deep its request is (0: from a client). */
-  depth?: number;
+  /** How many service-binding calls deep its request is (0: from a client, or a scheduled run). */
+  readonly depth: number;
 }
 
 /** What a tier keeps per task besides the common fields, and how it lets go of it. */
@@ -92,9 +92,8 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
    * when the host cannot tell which request inside the sandbox made it.
    */
   maxDepth(): number {
-    let deepest = 0;
-    for (const task of this.#tasks.values()) deepest = Math.max(deepest, task.depth ?? 0);
-    return deepest;
+    for (let depth = this.#atDepth.length - 1; depth > 0; depth--) if (this.#atDepth[depth]) return depth;
+    return 0;
   }
 
   get size(): number {
@@ -134,11 +133,10 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
     return this.#tasks.get(id);
   }
 
-  /** Registers and meters a task; `fields` are the tier's own (see TaskHooks). */
-  start(resolve: SandboxTask['resolve'], reject: SandboxTask['reject'], wallMs: number, fields?: Omit<T, keyof SandboxTask> & Pick<SandboxTask, 'depth'>): T {
-    const task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: performance.now() + wallMs, answered: false, signal: undefined, ...fields } as T;
+  /** Registers and meters a task `depth` service-binding calls deep; `fields` are the tier's own (see TaskHooks). */
+  start(resolve: SandboxTask['resolve'], reject: SandboxTask['reject'], wallMs: number, depth = 0, fields?: Omit<T, keyof SandboxTask>): T {
+    const task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: performance.now() + wallMs, answered: false, signal: undefined, depth, ...fields } as T;
     this.#tasks.set(task.id, task);
-    const depth = task.depth ?? 0;
     this.#atDepth[depth] = (this.#atDepth[depth] ?? 0) + 1;
     this.#meter!.start(task);
     return task;
@@ -147,7 +145,7 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
   finish(task: T): void {
     if (this.#tasks.get(task.id) !== task) return;
     this.#tasks.delete(task.id);
-    this.#atDepth[task.depth ?? 0]!--;
+    this.#atDepth[task.depth]!--;
     this.#meter!.end(task);
     this.#hooks.released?.(task, this.#tasks.size);
     if (this.#retiring && this.#tasks.size === 0) this.#retiring();

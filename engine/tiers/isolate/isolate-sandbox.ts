@@ -407,7 +407,7 @@ export class IsolateSandbox implements Sandbox {
   #startTask(resolve: Task['resolve'], reject: Task['reject'], depth?: number): Task {
     this.#reclaimed = false;
     this.#subrequestBudget += this.#spec.limits.maxSubrequests;
-    return this.#tasks.start(resolve, reject, this.#spec.limits.wallMs, { waitUntilPending: false, body: undefined, requestBody: undefined, depth });
+    return this.#tasks.start(resolve, reject, this.#spec.limits.wallMs, depth, { waitUntilPending: false, body: undefined, requestBody: undefined });
   }
 
   invoke(request: WireRequest): Promise<WireResponse> {
@@ -420,12 +420,11 @@ export class IsolateSandbox implements Sandbox {
         task.requestBody = new RequestBody(body as ReadableStream<Uint8Array>);
         body = true;
       }
-      const depth = request.depth ?? 0;
-      if (depth !== this.#queueDepth && this.#queue.length > 0) {
+      if (task.depth !== this.#queueDepth && this.#queue.length > 0) {
         this.#closedBatches.push({ batch: this.#queue, depth: this.#queueDepth });
         this.#queue = [];
       }
-      this.#queueDepth = depth;
+      this.#queueDepth = task.depth;
       this.#queue.push(task.id, request.method, request.url, request.headers, body);
       // The watchdog looks at it on each tick (onClientLeft), aborted already or not.
       task.signal = request.signal;
@@ -469,7 +468,7 @@ export class IsolateSandbox implements Sandbox {
   #clientLeft(task: Task): void {
     if (!this.alive) return;
     if (task.id > this.#dispatchedUpTo) this.#leftBeforeDispatch.push(task);
-    else this.#deliver(this.#runtime!.abortRequest, [task.id, task.depth ?? 0]);
+    else this.#deliver(this.#runtime!.abortRequest, [task.id, task.depth]);
   }
 
   #flush = (): void => runSlots.run(this.#dispatch);
@@ -485,18 +484,19 @@ export class IsolateSandbox implements Sandbox {
     if (closed.length > 0) this.#closedBatches = [];
     if (!this.alive) return undefined;
     const all = closed.length === 0
-      ? this.#send(batch, this.#queueDepth, true)
-      : Promise.all([...closed.map((b, i) => this.#send(b.batch, b.depth, i === 0)), this.#send(batch, this.#queueDepth, false)]);
+      ? this.#send(batch, this.#queueDepth)
+      : Promise.all([...closed.map((b) => this.#send(b.batch, b.depth)), this.#send(batch, this.#queueDepth)]);
     if (this.#leftBeforeDispatch.length > 0) {
-      for (const task of this.#leftBeforeDispatch) this.#deliver(this.#runtime!.abortRequest, [task.id, task.depth ?? 0]);
+      for (const task of this.#leftBeforeDispatch) this.#deliver(this.#runtime!.abortRequest, [task.id, task.depth]);
       this.#leftBeforeDispatch = [];
     }
     return all;
   };
 
   /** One batch into the isolate; the promise settles once its answers are taken (undefined: it failed to go in). */
-  #send(batch: unknown[], depth: number, first: boolean): Promise<void> | undefined {
-    if (!first && !this.alive) return undefined;
+  #send(batch: unknown[], depth: number): Promise<void> | undefined {
+    // An earlier batch of the same turn may have found the isolate gone.
+    if (!this.alive) return undefined;
     let call: Promise<unknown>;
     const seq = ++this.#batchSeq;
     try {
@@ -595,11 +595,11 @@ export class IsolateSandbox implements Sandbox {
     task.body = new StreamedBody(declaredLength, {
       pull: () => {
         if (!this.alive) return;
-        this.#deliver(this.#runtime!.pullResponseStream, [id, task.depth ?? 0]);
+        this.#deliver(this.#runtime!.pullResponseStream, [id, task.depth]);
       },
       // The tenant's cancel() runs in there: through the gate and under the meter, like a pull.
       cancel: () => {
-        if (this.alive) this.#deliver(this.#runtime!.cancelResponseStream, [id, task.depth ?? 0]);
+        if (this.alive) this.#deliver(this.#runtime!.cancelResponseStream, [id, task.depth]);
       },
       closed: () => queueMicrotask(() => {
         this.#releaseRequestBody(task);
@@ -628,7 +628,7 @@ export class IsolateSandbox implements Sandbox {
     const task = this.#tasks.get(id);
     const body = task?.requestBody;
     if (!body) return this.#settleRequestChunk([id, null, BODY_AFTER_RESPONSE, UNKNOWN_DEPTH]);
-    const depth = task!.depth ?? 0;
+    const { depth } = task!;
     void body.next().then(([chunk, error]) => this.#settleRequestChunk([id, chunk, error, depth]));
   }
 

@@ -391,7 +391,7 @@ export class ProcessSandbox implements Sandbox {
   invoke(request: WireRequest): Promise<WireResponse> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<WireResponse>((resolve, reject) => {
-      const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs, { body: undefined, waitUntilPending: false, requestBody: undefined, depth: request.depth });
+      const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs, request.depth, { body: undefined, waitUntilPending: false, requestBody: undefined });
       this.#subrequestBudget += this.#spec!.limits.maxSubrequests;
       const head = { t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers };
       if (request.body instanceof ReadableStream) {
@@ -409,7 +409,7 @@ export class ProcessSandbox implements Sandbox {
   scheduled(cron: string, scheduledTime: number): Promise<void> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<void>((resolve, reject) => {
-      const task = this.#tasks.start(() => resolve(), reject, this.#spec!.limits.wallMs, { body: undefined, waitUntilPending: false, requestBody: undefined });
+      const task = this.#tasks.start(() => resolve(), reject, this.#spec!.limits.wallMs, 0, { body: undefined, waitUntilPending: false, requestBody: undefined });
       this.#subrequestBudget += this.#spec!.limits.maxSubrequests;
       this.#send({ t: 'sched', id: task.id, cron, scheduledTime });
     });
