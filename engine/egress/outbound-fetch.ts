@@ -65,6 +65,11 @@ export class ResponseBytes {
   release(bytes: number): void {
     this.#held = Math.max(0, this.#held - bytes);
   }
+
+  /** True while what is held has reached the limit: nothing more can be taken. */
+  get full(): boolean {
+    return this.#held >= this.limit;
+  }
 }
 
 /**

@@ -632,6 +632,9 @@ export class ProcessSandbox implements Sandbox {
     if (!ai) return fail('unknown_model', 'this function has no AI binding');
     const wire = wireTensors(head.tensors, body);
     if (typeof wire === 'string') return fail('bad_input', wire);
+    // A sandbox that has not taken earlier answers gets no more run for it: the model's work and
+    // the answer's bytes would be thrown away below, after costing the pool and the host's heap.
+    if (this.#responseBytes.full) return fail('overloaded', this.#unreadAnswers());
     const cancel = new AbortController();
     this.#aiCalls.set(id, cancel);
     const timeoutMs = typeof head.timeoutMs === 'number' ? head.timeoutMs : undefined;
@@ -644,8 +647,8 @@ export class ProcessSandbox implements Sandbox {
           // Counted until the channel has taken it, as a subrequest's answer is: a sandbox that
           // stops reading would otherwise have the host hold answer after answer (16 MB each).
           const bytes = numeric.reduce((n, b) => n + b.byteLength, 0);
-          const answer = bytes ? joinBytes(numeric, bytes) : null;
-          if (!this.#responseBytes.take(bytes)) return fail('overloaded', `this function's sandbox has not taken earlier answers (more than ${this.#responseBytes.limit} bytes wait for it)`);
+          if (!this.#responseBytes.take(bytes)) return fail('overloaded', this.#unreadAnswers());
+          const answer = bytes === 0 ? null : numeric.length === 1 ? numeric[0]! : joinBytes(numeric, bytes);
           this.#send({ t: 'fetch-res', id, outputs: described }, answer, () => this.#responseBytes.release(bytes));
         },
         (err: unknown) => {
@@ -654,6 +657,10 @@ export class ProcessSandbox implements Sandbox {
         },
       )
       .finally(() => this.#aiCalls.delete(id));
+  }
+
+  #unreadAnswers(): string {
+    return `this function's sandbox has not taken earlier answers (more than ${this.#responseBytes.limit} bytes wait for it)`;
   }
 
   /**
