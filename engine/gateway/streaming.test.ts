@@ -247,13 +247,23 @@ describe('streamed response bodies', () => {
     await expect.poll(async () => (await count()).cancelled, { timeout: 2_000 }).toBe(true);
   });
 
-  it('take any BufferSource as a chunk (an ArrayBuffer, a DataView), as workerd does', async () => {
+  it('take any BufferSource as a chunk (an ArrayBuffer, a DataView), and strings as UTF-8, as workerd does', async () => {
     const code = `export default { fetch: () => new Response(new ReadableStream({ start(c) {
       const enc = new TextEncoder();
       c.enqueue(enc.encode('a').buffer); c.enqueue(new DataView(enc.encode('bc').buffer)); c.enqueue(new Uint16Array([0x6564])); c.close();
     } })) }`;
     await engine.deploy('buffers', { code });
     expect((await request(served.url, { host: 'buffers.localhost' })).text).toBe('abcde');
+    // Server-sent events as Workers code writes them: strings, through a TransformStream.
+    const sse = `export default { fetch(request, env, ctx) {
+      const { readable, writable } = new TransformStream();
+      const writer = writable.getWriter();
+      ctx.waitUntil((async () => { await writer.write('data: 1\\n\\n'); await writer.write('data: é\\n\\n'); await writer.close(); })());
+      return new Response(readable, { headers: { 'content-type': 'text/event-stream' } });
+    } }`;
+    await engine.deploy('sse-strings', { code: sse });
+    const res = await request(served.url, { host: 'sse-strings.localhost' });
+    expect([res.status, res.text]).toEqual([200, 'data: 1\n\ndata: é\n\n']);
   });
 
   it('pass empty chunks over, however many come in a row', async () => {

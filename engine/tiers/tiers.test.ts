@@ -200,7 +200,8 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
       const enc = new TextEncoder();
       let n = 0;
       if (path === '/broken') return new Response(new ReadableStream({ async pull(c) { if (n++ < 2) return c.enqueue(enc.encode('x')); await new Promise((r) => setTimeout(r, 50)); c.error(new Error('broke')); } }));
-      if (path === '/string-chunk') return new Response(new ReadableStream({ start(c) { c.enqueue('not bytes'); c.close(); } }));
+      if (path === '/string-chunks') return new Response(new ReadableStream({ start(c) { c.enqueue('data: é\\n\\n'); c.enqueue(enc.encode('x')); c.close(); } }));
+      if (path === '/number-chunk') return new Response(new ReadableStream({ start(c) { c.enqueue(42); c.close(); } }));
       if (path === '/buffers') return new Response(new ReadableStream({ start(c) { c.enqueue(enc.encode('a').buffer); c.enqueue(new DataView(enc.encode('bc').buffer)); c.close(); } }));
       return new Response(new ReadableStream({
         async pull(c) {
@@ -230,8 +231,10 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     expect((await bodyEnding(backend.url!, { path: '/broken', host: 'sse.localhost' })).ending).toBe('cut');
     // Chunks that are other BufferSources than Uint8Arrays go out as bytes, as on workerd.
     expect((await get(backend, 'sse', '/buffers')).text).toBe('abc');
+    // Strings go out as UTF-8, as on the isolate tier and workerd (server-sent events code enqueues them).
+    expect((await get(backend, 'sse', '/string-chunks')).text).toBe('data: é\n\nx');
     // A chunk that is not bytes: the head went out, the body fails after it, as on the isolate tier.
-    expect(await bodyEnding(backend.url!, { path: '/string-chunk', host: 'sse.localhost' })).toEqual({ status: 200, ending: 'cut' });
+    expect(await bodyEnding(backend.url!, { path: '/number-chunk', host: 'sse.localhost' })).toEqual({ status: 200, ending: 'cut' });
     expect((await get(backend, 'hello')).status).toBe(200);
   });
 

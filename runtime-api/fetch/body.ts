@@ -228,13 +228,18 @@ function takeReader(body: Body): ReadableStreamDefaultReader<Uint8Array> {
   return reader;
 }
 
-/** The next chunk of a body stream, null at its end; a chunk that is not a Uint8Array is a TypeError. */
+/**
+ * The next chunk of a body stream, null at its end. Fetch takes Uint8Arrays only; workerd takes
+ * any ArrayBuffer or view (a stream of `await blob.arrayBuffer()` chunks, DataViews), and code
+ * written for Workers relies on it, so islet does too. Anything else (a string) is a TypeError,
+ * as on both.
+ */
 function nextChunk(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array | null> {
   return (Reflect.apply(read, reader, []) as Promise<ReadableStreamReadResult<Uint8Array>>).then((result) => {
     if (result.done) return null;
-    const chunk = result.value as unknown;
-    if (typedArrayName(chunk) !== 'Uint8Array') throw new TypeError('The body stream gave a chunk that is not a Uint8Array');
-    return chunk as Uint8Array;
+    const view = viewBufferSource(result.value, true, 'The body stream');
+    if (view === null) throw new TypeError('The body stream gave a chunk that is not an ArrayBuffer or a view of one');
+    return view;
   });
 }
 
@@ -266,14 +271,18 @@ export interface ChunkReader {
 
 /**
  * The next chunk of a body stream being sent, null at its end. Any BufferSource goes, as workerd
- * sends it (a chunk from `await blob.arrayBuffer()`, a DataView), where reading the body with
- * text() and the like takes Uint8Arrays only, as Fetch says.
+ * sends it (a chunk from `await blob.arrayBuffer()`, a DataView), and so does a string, as UTF-8:
+ * workerd sends those too, and server-sent events code written for it enqueues strings
+ * (`controller.enqueue('data: …\n\n')`, `writer.write(…)` on a TransformStream). Reading such a
+ * body with text() and the like is still a TypeError, on both.
  */
 function nextChunkToSend(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array | null> {
   return (Reflect.apply(read, reader, []) as Promise<ReadableStreamReadResult<Uint8Array>>).then((result) => {
     if (result.done) return null;
-    const view = viewBufferSource(result.value, false, 'The body stream');
-    if (view === null) throw new TypeError('The body stream gave a chunk that is not an ArrayBuffer or a view of one');
+    const chunk = result.value as unknown;
+    if (typeof chunk === 'string') return utf8Encode(chunk);
+    const view = viewBufferSource(chunk, false, 'The body stream');
+    if (view === null) throw new TypeError('The body stream gave a chunk that is not a string, an ArrayBuffer or a view of one');
     return view;
   });
 }

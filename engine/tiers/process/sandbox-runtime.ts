@@ -271,9 +271,9 @@ function soon<T>(read: Promise<T>): Promise<T | typeof NOT_YET> {
   return Promise.race([read, new Promise<typeof NOT_YET>((resolve) => setImmediate(() => resolve(NOT_YET)))]);
 }
 
-const NOT_BYTES = 'The body stream gave a chunk that is not an ArrayBuffer or a view of one';
+const NOT_BYTES = 'The body stream gave a chunk that is not a string, an ArrayBuffer or a view of one';
 
-/** A chunk's bytes: any BufferSource, as the isolate tier (and workerd) send it. */
+/** A chunk's bytes: any BufferSource. */
 function bytesOf(value: unknown): Uint8Array | undefined {
   if (value instanceof Uint8Array) return value;
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
@@ -281,8 +281,16 @@ function bytesOf(value: unknown): Uint8Array | undefined {
   return undefined;
 }
 
+/**
+ * A response body chunk's bytes as the isolate tier (and workerd) send it: any BufferSource, or a
+ * string as UTF-8 (server-sent events code enqueues strings); undefined for anything else.
+ */
+function sentBytesOf(value: unknown): Uint8Array | undefined {
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : bytesOf(value);
+}
+
 function chunkOf(value: unknown): Uint8Array {
-  const bytes = bytesOf(value);
+  const bytes = sentBytesOf(value);
   if (!bytes) throw new TypeError(NOT_BYTES);
   return bytes;
 }
@@ -299,7 +307,7 @@ async function readyBytes(reader: ReadableStreamDefaultReader<Uint8Array>): Prom
     const result = await soon(read);
     if (result === NOT_YET) return { bytes: Buffer.concat(chunks, size), rest: { reader, pending: read } };
     if (result.done) return { bytes: Buffer.concat(chunks, size) };
-    const chunk = bytesOf(result.value);
+    const chunk = sentBytesOf(result.value);
     if (!chunk) {
       // The head goes out and the body fails after it, as on the isolate tier, which reads the
       // body only once its head is sent: a 200 and a cut connection, not a 500.
@@ -640,7 +648,7 @@ const DigestStream = defineDigestStream(WritableStream, {
       drop: () => {},
     };
   },
-  bytesOf: (chunk) => (typeof chunk === 'string' ? Buffer.from(chunk) : bytesOf(chunk) ?? null),
+  bytesOf: (chunk) => sentBytesOf(chunk) ?? null,
 });
 Object.defineProperty(globalThis.crypto, 'DigestStream', { value: DigestStream, writable: true, configurable: true, enumerable: false });
 
