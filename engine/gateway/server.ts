@@ -29,7 +29,15 @@ export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedG
   return new Promise((resolve, reject) => {
     // With a WebSocket server, upgrade requests reach the app too (gateway/websocket.ts).
     const webSockets = createWebSocketServer();
-    const server = createAdaptorServer({ fetch: app.fetch, websocket: { server: webSockets } });
+    const server = createAdaptorServer({
+      fetch: app.fetch,
+      websocket: { server: webSockets },
+      // Only WebSocket upgrades take the upgrade path. Any other (h2c, which `curl --http2` asks
+      // for; a made-up one) is served as the plain request it also is, as RFC 9110 §7.8 lets a
+      // server do: @hono/node-server's upgrade listener ignores them, and they hung unanswered
+      // with their sockets held for ever.
+      serverOptions: { shouldUpgradeCallback: isWebSocketUpgrade },
+    });
     server.on('connect', refuseConnect);
     const onListening = () => {
       // A Unix socket has no port; its clients name the path themselves.
@@ -62,6 +70,14 @@ export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedG
     else server.listen(options.port, options.host, onListening);
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, 'path' in options ? options.path : `${options.host}:${options.port}`)));
   });
+}
+
+/**
+ * True for a request that asks to upgrade to a WebSocket: its Upgrade is `websocket` alone, which
+ * is what @hono/node-server's upgrade listener and ws's handshake both take.
+ */
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return req.headers.upgrade?.toLowerCase() === 'websocket';
 }
 
 /**

@@ -217,6 +217,30 @@ describe('WebSockets', () => {
     expect(direct.status).toBe(500);
   });
 
+  it('serves a request asking for another upgrade (h2c, as curl --http2 sends) as a plain one, and lets its socket go', async () => {
+    const ask = (upgrade: string) => new Promise<{ head: string; closed: boolean }>((resolve, reject) => {
+      const socket = net.connect(served.port, '127.0.0.1', () => socket.write(
+        `GET / HTTP/1.1\r\nHost: echo.localhost\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: ${upgrade}\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`,
+      ));
+      let got = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => {
+        got += chunk;
+        // The whole answer is in: the server keeps the connection open, so end it from here.
+        if (got.endsWith('not an upgrade')) socket.end();
+      });
+      socket.on('close', () => resolve({ head: got.split('\r\n')[0]!, closed: got.endsWith('not an upgrade') }));
+      socket.on('error', reject);
+      setTimeout(() => { socket.destroy(); resolve({ head: got, closed: false }); }, 3_000);
+    });
+    // Before, @hono/node-server's upgrade listener ignored them: no answer, the socket held for ever.
+    expect(await ask('h2c')).toEqual({ head: 'HTTP/1.1 426 Upgrade Required', closed: true });
+    expect(await ask('foo/1, websocket')).toEqual({ head: 'HTTP/1.1 426 Upgrade Required', closed: true });
+    // The server holds no connection for them once their clients left.
+    const connections = await new Promise<number>((resolve) => served.server.getConnections((_err, n) => resolve(n)));
+    expect(connections).toBe(0);
+  });
+
   it('keeps its isolate from being unloaded while a socket is open, and lets it go after', async () => {
     const own = new Engine({ keepAlive: new FixedTtlPolicy(50), keepAliveSweepMs: 20 });
     await own.deploy('echo', { code: ECHO });
