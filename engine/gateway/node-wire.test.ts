@@ -31,6 +31,17 @@ describe('requestUrl', () => {
   it('refuses a Host that cannot be part of a URL', () => {
     expect(() => requestUrl(incoming('/', 'bad host'))).toThrow(BadRequestError);
   });
+
+  it('takes an absolute-form target\'s host but the connection\'s scheme, and refuses credentials in it', () => {
+    // On plain TCP a client cannot make the function think it came over https.
+    expect(requestUrl(incoming('https://echo.example/x', 'other.example'))).toBe('http://echo.example/x');
+    expect(requestUrl(incoming('https://echo.example:8443/x', 'h'))).toBe('http://echo.example:8443/x');
+    const tls = { url: 'http://echo.example/x', headers: {}, socket: { encrypted: true } } as unknown as IncomingMessage;
+    expect(requestUrl(tls)).toBe('https://echo.example/x');
+    expect(() => requestUrl(incoming('http://user:pw@echo.example/x', 'h'))).toThrow(/credentials/);
+    expect(() => requestUrl(incoming('ftp://echo.example/x', 'h'))).toThrow(BadRequestError);
+    expect(() => requestUrl(incoming('*', 'h'))).toThrow(BadRequestError);
+  });
 });
 
 /** A request body the test writes, with the fields wireFromIncoming reads from an IncomingMessage. */
@@ -40,6 +51,12 @@ function uploading(method: string, url: string, headers: Record<string, string>,
 }
 
 describe('wireFromIncoming', () => {
+  it('gives the function the Host an absolute-form target names, not the Host header', () => {
+    const absolute = { url: 'http://echo.example/x', method: 'GET', rawHeaders: ['Host', 'other.example', 'X-A', '1'], headers: { host: 'other.example' }, socket: {} } as unknown as IncomingMessage;
+    expect(wireFromIncoming(absolute, 'echo', 1024)).toMatchObject({ url: 'http://echo.example/x', headers: ['Host', 'echo.example', 'X-A', '1'] });
+    expect(absolute.rawHeaders).toEqual(['Host', 'other.example', 'X-A', '1']);
+  });
+
   it('refuses a request with two Host headers', () => {
     const twoHosts = { url: '/', method: 'GET', rawHeaders: ['Host', 'a.example', 'host', 'b.example'], headers: { host: 'a.example' }, socket: {} } as unknown as IncomingMessage;
     expect(() => wireFromIncoming(twoHosts, 'a', 1024)).toThrow(/more than one Host/);

@@ -10,7 +10,28 @@ import { incomingBodyStream } from './incoming-body.ts';
 
 /** The request line and headers of `incoming`, as a WireRequest without a body. */
 function wireHeadFromIncoming(incoming: IncomingMessage): WireRequest {
-  return { method: incoming.method ?? 'GET', url: requestUrl(incoming), headers: incoming.rawHeaders, body: null };
+  const url = requestUrl(incoming);
+  // An absolute-form target names the host, and the Host header is ignored (RFC 9112 §3.2.2): the
+  // function sees the Host its URL has, not one naming another function (as a proxy would pass it on).
+  const headers = isAbsoluteForm(incoming.url) ? withHost(incoming.rawHeaders, new URL(url).host) : incoming.rawHeaders;
+  return { method: incoming.method ?? 'GET', url, headers, body: null };
+}
+
+function isAbsoluteForm(target: string | undefined): boolean {
+  return target !== undefined && target.charCodeAt(0) !== 47 /* / */;
+}
+
+/** `rawHeaders` with its Host (there is at most one: checkOneHost) set to `host`. */
+function withHost(rawHeaders: string[], host: string): string[] {
+  const headers = rawHeaders.slice();
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() === 'host') {
+      headers[i + 1] = host;
+      return headers;
+    }
+  }
+  headers.push('Host', host);
+  return headers;
 }
 
 /**
@@ -48,9 +69,26 @@ export function requestUrl(incoming: IncomingMessage): string {
   if (PLAIN_HOST.test(host) && !host.endsWith(scheme === 'http' ? ':80' : ':443') && PLAIN_PATH.test(target) && !target.includes('/.')) {
     return `${scheme}://${host}${target}`;
   }
-  // Absolute-form targets ("GET http://a/b") are URLs already; origin-form ones get the Host.
-  const parsed = URL.parse(target.charCodeAt(0) === 47 /* / */ ? `${scheme}://${host}${target}` : target);
+  if (isAbsoluteForm(target)) return absoluteTargetUrl(target, scheme);
+  // Origin-form targets get the Host.
+  const parsed = URL.parse(`${scheme}://${host}${target}`);
   if (!parsed) throw new BadRequestError(`the request's Host (${JSON.stringify(host)}) and target do not form a valid URL`);
+  return parsed.href;
+}
+
+/**
+ * An absolute-form target ("GET http://a.example/x"), a URL already, with the scheme of the
+ * connection it came on: a client may not tell a function it came over https on plain TCP (only
+ * a proxy in front can, with trustProxy). Credentials in it are an error (RFC 9110 §4.2.4).
+ */
+function absoluteTargetUrl(target: string, scheme: string): string {
+  const parsed = URL.parse(target);
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.host) {
+    throw new BadRequestError(`the request's target ${JSON.stringify(target.slice(0, 200))} is not an http or https URL`);
+  }
+  if (parsed.username || parsed.password) throw new BadRequestError('the request\'s target carries credentials (user:password@), which HTTP does not send there');
+  // The setter drops a port that is the new scheme's default, as the URL standard serializes it.
+  if (parsed.protocol !== `${scheme}:`) parsed.protocol = `${scheme}:`;
   return parsed.href;
 }
 
