@@ -47,7 +47,9 @@ export function wireFromIncoming(incoming: IncomingMessage, fn: string, maxBodyB
   if (!hasBody) return { method, url, headers, body: null };
   const declared = Number(incoming.headers['content-length']);
   if (declared > maxBodyBytes) {
-    incoming.resume();
+    // Drained so that the connection can serve on, unless the client waits to be asked for it
+    // (Expect: 100-continue): then it is not asked, and the connection closes after the 413.
+    if (incoming.headers.expect?.toLowerCase() !== '100-continue') incoming.resume();
     return Promise.reject(new BodyTooLargeError(fn, maxBodyBytes));
   }
   if (declared <= MAX_BUFFERED_BODY_BYTES) return readBody(incoming, fn, maxBodyBytes, bodyWithinMs).then((body) => ({ method, url, headers, body }));

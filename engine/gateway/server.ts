@@ -1,6 +1,6 @@
 // Puts a gateway on a TCP port (or a Unix socket, for an engine behind the supervisor) with
 // @hono/node-server.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createAdaptorServer, type ServerType } from '@hono/node-server';
@@ -39,6 +39,7 @@ export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedG
       serverOptions: { shouldUpgradeCallback: isWebSocketUpgrade },
     });
     server.on('connect', refuseConnect);
+    server.on('checkContinue', continueWhenRead);
     const onListening = () => {
       // A Unix socket has no port; its clients name the path themselves.
       const info = server.address() as AddressInfo | string;
@@ -70,6 +71,29 @@ export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedG
     else server.listen(options.port, options.host, onListening);
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, 'path' in options ? options.path : `${options.host}:${options.port}`)));
   });
+}
+
+/**
+ * `Expect: 100-continue` is answered `100 Continue` only once something reads the body, where Node
+ * would send it at once: a body the gateway refuses unread (declared past the function's
+ * maxBodyBytes, or no such function) or a function that never reads it is not invited, and the
+ * final answer goes instead, as RFC 9110 §10.1.1 has it, closing the connection (the client may
+ * not have sent the body it announced, so the next bytes could be either).
+ */
+export function continueWhenRead(this: Server, req: IncomingMessage, res: ServerResponse): void {
+  const keepAlive = res.shouldKeepAlive;
+  res.shouldKeepAlive = false;
+  const read = req._read;
+  req._read = function (this: IncomingMessage, size: number) {
+    req._read = read;
+    // After the answer's head, Node drains what is left: the client must not be invited then.
+    if (!res.headersSent) {
+      res.shouldKeepAlive = keepAlive;
+      res.writeContinue();
+    }
+    return read.call(this, size);
+  };
+  this.emit('request', req, res);
 }
 
 /**

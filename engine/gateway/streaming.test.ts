@@ -198,6 +198,39 @@ describe('streamed request bodies', () => {
     expect(closedAt - started).toBeLessThan(5_000);
   });
 
+  it('are asked for with 100 Continue only when read: a body refused or ignored is not invited, and its connection closes', async () => {
+    await engine.deploy('tiny-uploads', { code: streamer, limits: { maxBodyBytes: 10 } });
+    /** Sends a head with Expect: 100-continue; sends `body` only if invited. What came back, and how it ended. */
+    const expecting = (fn: string, path: string, body: string) => new Promise<{ answer: string; closedWithin: number }>((resolve) => {
+      const socket = net.connect(served.port, '127.0.0.1');
+      const started = performance.now();
+      let answer = '';
+      socket.on('error', () => {});
+      socket.on('data', (b: Buffer) => {
+        answer += b.toString('latin1');
+        if (answer === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write(body);
+      });
+      socket.on('close', () => resolve({ answer, closedWithin: performance.now() - started }));
+      socket.write(`POST ${path} HTTP/1.1\r\nhost: ${fn}.localhost\r\ncontent-length: ${body.length}\r\nexpect: 100-continue\r\n\r\n`);
+      // A keep-alive answer leaves the socket open: end it once a final answer is in.
+      const poll = setInterval(() => { if (/\r\n\r\n[^]*\}$|did not read it$/.test(answer)) { clearInterval(poll); socket.end(); } }, 20);
+      setTimeout(() => { clearInterval(poll); socket.destroy(); }, 5_000);
+    });
+    // Declared past maxBodyBytes: the 413 at once, without a 100 first; the connection closes.
+    const refused = await expecting('tiny-uploads', '/upload', 'x'.repeat(50));
+    expect(refused.answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(refused.answer.toLowerCase()).toContain('connection: close');
+    expect(refused.closedWithin).toBeLessThan(2_000);
+    // Read by the tenant: invited, sent, answered.
+    const read = await expecting('streamer', '/upload', 'y'.repeat(50));
+    expect(read.answer).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(read.answer).toContain('{"bytes":50');
+    // A tenant that answers without reading it: not invited either.
+    const ignored = await expecting('streamer', '/ignore-body', 'z'.repeat(2 * 1024 * 1024));
+    expect(ignored.answer).toMatch(/^HTTP\/1\.1 200 [^]*did not read it$/);
+    expect(ignored.answer.toLowerCase()).toContain('connection: close');
+  });
+
   it('leave the connection usable when the tenant does not read them', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const post = (path: string) => new Promise<string>((resolve, reject) => {
