@@ -316,6 +316,10 @@ describe('islet serve', () => {
     expect(bad.status).toBe(400);
     expect(bad.json().diagnostics.join()).toMatch(/greeter\.ts:1:\d+/);
     expect((await request(url, { host: 'greeter.localhost' })).text).toBe('v2');
+    // A top level that never finishes: the host's own stack (its frames, its install path) is not
+    // sent back as the code's diagnostics.
+    const never = await put('await new Promise(() => {}); export default { fetch: () => new Response("x") }', { limits: { wallMs: 200 } });
+    expect([never.status, never.json().message, never.json().diagnostics]).toEqual([400, expect.stringMatching(/did not finish within 200 ms/), []]);
 
     expect((await put('x', { extra: 1 })).status).toBe(400);
     const badLimits = await request(url, { method: 'PUT', path: '/_islet/functions/greeter', headers: auth, body: JSON.stringify({ code: 'x', limits: { memoryMb: 1 } }) });

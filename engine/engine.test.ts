@@ -149,6 +149,8 @@ describe('errors', () => {
     const never = await engine.deploy('tla-never', { code: 'await new Promise(() => {}); export default { fetch: () => new Response("x") }', limits: { wallMs: 300 } }).catch((e) => e);
     expect(never).toBeInstanceOf(BundleError);
     expect(never.message).toMatch(/top level did not finish within 300 ms/);
+    // The host found it: no stack of the host's own (its install path) goes back as the code's diagnostics.
+    expect(never.diagnostics).toEqual([]);
     // A top-level await that rejects fails the deploy with its error at once, not at the wall limit.
     const started = performance.now();
     const rejected = await engine.deploy('tla-rejects', {

@@ -392,11 +392,11 @@ export class IsolateSandbox implements Sandbox {
     // come from islet's bundler has no such export and is taken as loaded.
     const loaded = () => module.namespace.get(MODULE_LOADED_EXPORT).then(() => true, () => false);
     for (const deadline = performance.now() + spec.limits.wallMs; !(await loaded());) {
-      if (!this.alive || this.#isolate.isDisposed) throw new Error('the isolate ended while the module loaded');
+      if (!this.alive || this.#isolate.isDisposed) throw loadError('the isolate ended while the module loaded');
       // A top-level await that rejected: the module will never finish, so fail now with its error.
       if (this.#loadFailure !== undefined) throw this.#loadFailure;
       if (performance.now() > deadline) {
-        throw new Error(`its top level did not finish within ${spec.limits.wallMs} ms (a top-level await still waiting, or one that failed)`);
+        throw loadError(`its top level did not finish within ${spec.limits.wallMs} ms (a top-level await still waiting, or one that failed)`);
       }
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
@@ -1038,4 +1038,14 @@ export class IsolateSandbox implements Sandbox {
 /** isolated-vm's failure to copy an ArrayBuffer into an isolate past its memory limit. */
 function isAllocationFailure(err: unknown): boolean {
   return err instanceof RangeError && err.message === ALLOCATION_FAILED;
+}
+
+/**
+ * Why a module did not load, found by the host rather than thrown by the tenant's code: it has no
+ * stack worth showing (the host's own frames would reach the deployer as the code's diagnostics).
+ */
+function loadError(message: string): Error {
+  const err = new Error(message);
+  err.stack = '';
+  return err;
 }
