@@ -6,6 +6,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent, fetch } from 'undici';
+import { normalizedMethod } from '../../runtime-api/fetch/methods.ts';
 import { joinBytes } from '../../runtime-api/web/bytes.ts';
 import { isNonPublicAddress } from './address-policy.ts';
 import type { ConnectOutboundSocket } from './outbound-websocket.ts';
@@ -260,12 +261,8 @@ export function pairs(flat: string[]): [string, string][] {
   return out;
 }
 
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE']);
-
-/** A method as islet sends it: the known ones upper-cased (workerd does the same), others as written. */
-export function normalizedMethod(method: string): string {
-  return KNOWN_METHODS.has(method.toUpperCase()) ? method.toUpperCase() : method;
-}
+// A method as islet sends it: the ones workerd knows upper-cased, others as written.
+export { normalizedMethod };
 const BODY_HEADERS = /^content-(type|length|encoding|language|location)$/i;
 // Fetch names Authorization; undici's own redirects drop these three, and islet's do too.
 const CREDENTIALS = /^(authorization|proxy-authorization|cookie)$/i;

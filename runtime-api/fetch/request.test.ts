@@ -40,7 +40,6 @@ describe('Request', () => {
       ['https://example.com', 5],
       ['https://example.com', null],
       ['https://example.com', { method: 'post' }],
-      ['https://example.com', { method: 'Patch' }],
       ['https://example.com', { method: 'delete' }],
       ['https://example.com', { method: 'OpTiOnS' }],
       ['https://example.com', { method: 'bad method' }],
@@ -77,6 +76,13 @@ describe('Request', () => {
     }
     expect(() => (Request as unknown as () => Request)()).toThrow(TypeError);
     expect(() => new (Request as unknown as new () => Request)()).toThrow(TypeError);
+  });
+
+  it('upper-cases every method workerd knows, not only Fetch\'s six; others stay as written', () => {
+    // Node (Fetch) keeps "Patch"; workerd, whose code compares request.method === 'PATCH', does not.
+    const methods = ['Patch', 'purge', 'propfind', 'mkcol', 'm-search', 'query', 'delete', 'frobnicate', 'Foo'];
+    expect(methods.map((method) => new Request('https://example.com/', { method }).method))
+      .toEqual(['PATCH', 'PURGE', 'PROPFIND', 'MKCOL', 'M-SEARCH', 'QUERY', 'DELETE', 'frobnicate', 'Foo']);
   });
 
   it('copies a Request input, its headers replaced by init headers', async () => {

@@ -37,6 +37,7 @@ import {
   headersFromFlat,
   setHeadersGuard,
 } from './headers.ts';
+import { normalizedMethod } from './methods.ts';
 
 export type RequestMode = 'navigate' | 'same-origin' | 'no-cors' | 'cors';
 export type RequestCredentials = 'omit' | 'same-origin' | 'include';
@@ -66,14 +67,6 @@ export interface RequestInit {
 // RFC 9110 token (Fetch "method").
 const methodToken = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Fetch "normalize" a method.
-const normalizedMethods = new Map([
-  ['delete', 'DELETE'],
-  ['get', 'GET'],
-  ['head', 'HEAD'],
-  ['options', 'OPTIONS'],
-  ['post', 'POST'],
-  ['put', 'PUT'],
-]);
 const forbiddenMethods = new Set(['CONNECT', 'TRACE', 'TRACK']);
 const corsSafelistedMethods = new Set(['GET', 'HEAD', 'POST']);
 
@@ -95,7 +88,7 @@ function checkMethod(value: unknown, where: string): string {
   const method = toByteString(value, where);
   if (!methodToken.test(method)) throw new TypeError(`${where}: ${JSON.stringify(method)} is not a valid HTTP method`);
   if (forbiddenMethods.has(method.toUpperCase())) throw new TypeError(`${where}: the method ${method} is forbidden`);
-  return normalizedMethods.get(method.toLowerCase()) ?? method;
+  return normalizedMethod(method);
 }
 
 // Constructing with this symbol skips the constructor steps: the module's own
