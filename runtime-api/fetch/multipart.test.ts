@@ -83,6 +83,24 @@ describe('multipart/form-data parsing', () => {
     expect(parseMultipartFormData(encode('--b--'), 'b')).toEqual([]);
   });
 
+  it('reads the backslash escapes Go\'s mime/multipart writes in quoted names, as workerd does', async () => {
+    const part = (disposition: string) => `--b\r\nContent-Disposition: form-data; ${disposition}\r\n\r\nv\r\n`;
+    const body = [
+      part('name="f"; filename="a\\"b.txt"'),
+      part('name="g"; filename="C:\\\\d\\\\f.txt"'),
+      // A browser's raw backslash (HTML escapes only LF, CR and '"', as %0A, %0D and %22) stays.
+      part('name="h"; filename="a\\b.txt"'),
+      part('name="q\\"uote"'),
+      '--b--',
+    ].join('');
+    expect(await show(parseMultipartFormData(encode(body), 'b'))).toEqual([
+      ['f', ['a"b.txt', 'text/plain', 'v']],
+      ['g', ['C:\\d\\f.txt', 'text/plain', 'v']],
+      ['h', ['a\\b.txt', 'text/plain', 'v']],
+      ['q"uote', 'v'],
+    ]);
+  });
+
   it('keeps each file\'s bytes to itself', () => {
     const body = encode('--b\r\nContent-Disposition: form-data; name="f"; filename="f"\r\n\r\nabc\r\n--b--');
     const [[, file]] = parseMultipartFormData(body, 'b') as [[string, File]];

@@ -107,9 +107,27 @@ function indexOfBytes(input: Uint8Array, bytes: Uint8Array, from: number): numbe
 }
 
 /**
+ * A quoted parameter value starting after its opening quote at `position`: its text up to the
+ * closing quote, with `\"` and `\\` taken as one quote and one backslash, which is how Go's
+ * mime/multipart (and RFC 2045's quoted-string) escapes them and workerd reads them. HTML escapes
+ * a quote as %22 and never writes `\"`; a lone backslash before anything else stays, as a
+ * browser's raw `a\b.txt` needs. Null when no quote closes it.
+ */
+function quotedValue(value: string, position: number): [text: string, end: number] | null {
+  let text = '';
+  for (let i = position; i < value.length; i++) {
+    const c = value[i];
+    if (c === '"') return [text, i];
+    if (c === '\\' && (value[i + 1] === '"' || value[i + 1] === '\\')) text += value[++i];
+    else text += c;
+  }
+  return null;
+}
+
+/**
  * RFC 7578 §4.2 Content-Disposition: "form-data", then parameters in any
- * order, quoted (with HTML's %0A, %0D and %22 escapes, and no backslash
- * escapes) or tokens. Values are UTF-8; the first of each name counts.
+ * order, quoted (with HTML's %0A, %0D and %22 escapes, and the backslash
+ * escapes of quotedValue) or tokens. Values are UTF-8; the first of each name counts.
  */
 function parseContentDisposition(value: string): [name: string | null, filename: string | null] {
   let position = value.indexOf(';');
@@ -130,10 +148,10 @@ function parseContentDisposition(value: string): [name: string | null, filename:
     while (value[position] === ' ' || value[position] === '\t') position++;
     let parameterValue: string;
     if (value[position] === '"') {
-      end = value.indexOf('"', position + 1);
-      if (end < 0) throw formDataError('a quoted Content-Disposition parameter is not closed');
-      parameterValue = unescapeQuotedValue(value.slice(position + 1, end));
-      position = end + 1;
+      const quoted = quotedValue(value, position + 1);
+      if (quoted === null) throw formDataError('a quoted Content-Disposition parameter is not closed');
+      parameterValue = unescapeQuotedValue(quoted[0]);
+      position = quoted[1] + 1;
       while (value[position] === ' ' || value[position] === '\t') position++;
       if (position < value.length && value[position] !== ';') throw formDataError('text follows a quoted parameter');
     } else {
