@@ -101,6 +101,10 @@ describe('Headers', () => {
     expect([...h.values()]).toEqual(['x', '1, 2', 'c1', 'c2']);
     expect(h.get('set-cookie')).toBe('c1, c2');
     expect(h.getSetCookie()).toEqual(['c1', 'c2']);
+    // Workers' older getAll, for Set-Cookie only (workerd's words for any other name).
+    expect(h.getAll('Set-Cookie')).toEqual(['c1', 'c2']);
+    expect(() => h.getAll('b')).toThrow(/only be used with the header name "Set-Cookie"/);
+    expect(() => h.getAll('bad name')).toThrow(TypeError);
   });
 
   it('iterates live, as WebIDL pair iterators do', () => {
@@ -124,8 +128,8 @@ describe('Headers', () => {
     expect(() => h.forEach(5 as never)).toThrow(TypeError);
   });
 
-  it('has the WebIDL shape of Node\'s Headers', () => {
-    expect(Object.keys(Headers.prototype).sort()).toEqual(Object.keys(globalThis.Headers.prototype).sort());
+  it('has the WebIDL shape of Node\'s Headers, and Workers\' getAll', () => {
+    expect(Object.keys(Headers.prototype).sort()).toEqual([...Object.keys(globalThis.Headers.prototype), 'getAll'].sort());
     expect(Headers.prototype[Symbol.iterator]).toBe(Headers.prototype.entries);
     expect(Object.prototype.toString.call(new Headers())).toBe('[object Headers]');
     const it = new Headers().keys();

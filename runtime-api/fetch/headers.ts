@@ -124,6 +124,18 @@ export class Headers {
     return getCombined(this.#list, checkName(toByteString(name, where), where));
   }
 
+  /**
+   * Workers' older form of getSetCookie (not in Fetch): Set-Cookie only, which cannot be combined
+   * into one value; any other name is a TypeError, as on workerd.
+   */
+  getAll(name: string): string[] {
+    const where = "Failed to execute 'getAll' on 'Headers'";
+    requireArguments(arguments.length, 1, where);
+    const key = checkName(toByteString(name, where), where);
+    if (key !== 'set-cookie') throw new TypeError(`${where}: getAll() can only be used with the header name "Set-Cookie"`);
+    return this.getSetCookie();
+  }
+
   getSetCookie(): string[] {
     const list = this.#list;
     const out: string[] = [];
