@@ -52,6 +52,19 @@ describe('runSubtle', () => {
     expect(failures).toEqual(['OperationError', 'InvalidAccessError', 'OperationError', 'OperationError']);
   });
 
+  it('takes Workers\' NODE-ED25519 as Ed25519, for importing, signing and verifying', async () => {
+    const legacy = { name: 'NODE-ED25519', namedCurve: 'NODE-ED25519' };
+    const pair = await runSubtle('generateKey', [{ name: 'Ed25519' }, ['sign', 'verify']]) as { publicKey: KeyDescriptor; privateKey: KeyDescriptor };
+    // A raw public key, as Discord gives its bots: the last 32 bytes of the key's SPKI.
+    const raw = pair.publicKey.material.slice(-32);
+    const publicKey = await runSubtle('importKey', ['raw', raw, legacy, ['verify']]) as KeyDescriptor;
+    expect(publicKey.algorithm).toEqual({ name: 'Ed25519' });
+    const data = new Uint8Array([1, 2, 3]).buffer;
+    const signature = await runSubtle('sign', [legacy, pair.privateKey, data]) as ArrayBuffer;
+    expect(await runSubtle('verify', [legacy, publicKey, signature, data])).toBe(true);
+    expect(await runSubtle('verify', [{ name: 'Ed25519' }, publicKey, signature, new Uint8Array([1, 2]).buffer])).toBe(false);
+  });
+
   it('keeps PBKDF2 key material although node will not export it', async () => {
     const ok = await runSubtle('importKey', ['raw', new Uint8Array([9, 9]).buffer, { name: 'PBKDF2' }, ['deriveBits']]) as KeyDescriptor;
     expect([...new Uint8Array(ok.material)]).toEqual([9, 9]);

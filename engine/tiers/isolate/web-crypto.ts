@@ -72,7 +72,13 @@ function checkAlgorithm(value: unknown): Algorithm {
   if (value === null || typeof value !== 'object' || typeof (value as Algorithm).name !== 'string') {
     throw new CryptoInputError('the algorithm must be a name or an object with a name');
   }
-  const algorithm = value as Algorithm;
+  let algorithm = value as Algorithm;
+  // Workers' name for Ed25519 from before Web Crypto had it, still in Discord bots' signature
+  // checks: `{ name: 'NODE-ED25519', namedCurve: 'NODE-ED25519' }`, for keys, signing and verifying.
+  if (algorithm.name.toUpperCase() === 'NODE-ED25519') {
+    const { namedCurve: _curve, ...rest } = algorithm;
+    algorithm = { ...rest, name: 'Ed25519' };
+  }
   // The runtime made these numbers, with whatever `Number` the tenant left on its global object:
   // anything else here is refused, or a string "5000000" would pass the bounds below unchecked.
   for (const member of NUMBER_MEMBERS) {
