@@ -103,4 +103,16 @@ describe('Content-Encoding', () => {
     const head = await raw('/plain', 'HEAD');
     expect([head.status, head.headers['content-encoding'], head.headers['content-length'], head.bytes.length]).toEqual([200, 'gzip', undefined, 0]);
   });
+
+  it('applies at most two codings: a longer list passes as it is, costing the host nothing', async () => {
+    // One compressor per listed coding, each fed the last one's output: gzip listed 5,000 times
+    // took one request 14.8 s of host CPU and 1.2 GB; 1,000 times, 0.77 s.
+    const chain = Array(1_000).fill('gzip').join(', ');
+    const before = process.cpuUsage();
+    const res = await raw(`/plain?coding=${encodeURIComponent(chain)}`);
+    const used = process.cpuUsage(before);
+    expect([res.headers['content-encoding'], res.bytes.toString()]).toEqual([chain, TEXT]);
+    expect((used.user + used.system) / 1000).toBeLessThan(300);
+    expect(zlib.gunzipSync(zlib.gunzipSync((await raw(`/plain?coding=${encodeURIComponent('gzip, gzip')}`)).bytes)).toString()).toBe(TEXT);
+  });
 });
