@@ -105,6 +105,25 @@ describe('errors', () => {
     await dev.close();
   });
 
+  it('takes at most 16 KB of a thrown message and stack, whatever the runtime in the isolate was made to send', async () => {
+    const dev = new Engine({ exposeStack: true });
+    // A 28 MB stack held the host's event loop for 0.7 s while it was split and source-mapped.
+    // The runtime cuts it too, but runs in the tenant's realm: here its slice does nothing.
+    await dev.deploy('giant', { code: `export default { fetch() {
+      String.prototype.slice = function () { return String(this); };
+      const e = new Error('m'.repeat(1_000_000));
+      e.stack = 'Error: boom' + '\\n    at f (file:///t.js:1:1)'.repeat(1_000_000);
+      throw e;
+    } }`, limits: { cpuMs: 2_000 } });
+    const res = await get(dev, 'giant');
+    const body: any = await res.json();
+    expect([res.status, body.error]).toEqual([500, 'exception']);
+    expect(body.stack.length).toBeLessThan(17 * 1024);
+    expect(body.stack).toMatch(/^Error: boom\n {4}at f /);
+    expect(body.stack).toMatch(/cut at 16384 characters\)$/);
+    await dev.close();
+  });
+
   it('an unknown function is 404 no-such-function', async () => {
     const res = await get(engine, 'nobody');
     expect(res.status).toBe(404);

@@ -172,7 +172,9 @@ function describeThrown(err: unknown): [string, string, string] {
     if (err instanceof Error) {
       const name = String(err.name);
       const message = String(err.message);
-      return [name, message, typeof err.stack === 'string' ? err.stack : `${name}: ${message}`];
+      // The host takes 16 KB of each (THROWN_TEXT_CHARS); more would only be copied out to be cut.
+      const stack = typeof err.stack === 'string' ? err.stack : `${name}: ${message}`;
+      return [name.slice(0, 1024), message.slice(0, 32 * 1024), stack.slice(0, 32 * 1024)];
     }
     const message = `Uncaught ${describe(err)}`;
     return ['Error', message, `Error: ${message}`];

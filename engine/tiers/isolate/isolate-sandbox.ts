@@ -4,7 +4,7 @@ import { getRandomValues } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import ivm from 'isolated-vm';
 import {
-  BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
+  boundedThrown, BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
 import type { TensorMap } from '../../accel/index.ts';
@@ -532,7 +532,7 @@ export class IsolateSandbox implements Sandbox {
       if (kind === RESULT_WEBSOCKET) {
         this.#answerWithSocket(task, results[i + 3], results[i + 4]);
       } else if (kind === RESULT_EXCEPTION) {
-        const [name, message, stack] = [String(results[i + 2]), String(results[i + 3]), String(results[i + 4])];
+        const [name, message, stack] = boundedThrown(String(results[i + 2]), String(results[i + 3]), String(results[i + 4]));
         // An ArrayBuffer allocation refused for lack of memory surfaces as a RangeError inside
         // the tenant; when it escapes, treat it as the memory limit it is.
         if (name === 'RangeError' && message === ALLOCATION_FAILED) {

@@ -9,7 +9,7 @@ import { copyFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import {
-  BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
+  boundedThrown, BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxCrashedError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
 import { joinBytes } from '../../../runtime-api/web/bytes.ts';
@@ -573,7 +573,7 @@ export class ProcessSandbox implements Sandbox {
   #onException(head: FrameHead): void {
     const task = this.#tasks.get(Number(head.id));
     if (!task || task.answered) return;
-    const [name, message, stack] = [String(head.name), String(head.message), String(head.stack)];
+    const [name, message, stack] = boundedThrown(String(head.name), String(head.message), String(head.stack));
     // As in the isolate tier: a refused ArrayBuffer allocation that escapes is the memory limit.
     if (name === 'RangeError' && message === ALLOCATION_FAILED) {
       this.#die(new MemoryLimitError(this.#spec!.name, this.#spec!.limits.memoryMb));
