@@ -40,6 +40,7 @@ import { defineIsolateWebSockets, socketEvent } from './host/websocket.ts';
 import { confineWebAssembly } from './host/webassembly.ts';
 import { collectGarbageNow } from './host/collect-garbage.ts';
 import { attributeV8Tasks, chainDepth, enterChain, UNKNOWN_DEPTH } from './dispatch/chain-depth.ts';
+import { forbidAtomicsWait } from './web/atomics-wait.ts';
 // Eagerly: it takes eval while no tenant code has run.
 import { isolateHTMLRewriter } from './html/isolate-html-rewriter.ts';
 
@@ -57,9 +58,10 @@ const globals: Record<string, unknown> = {
   FetchEvent: serviceWorker.FetchEvent, ScheduledEvent: serviceWorker.ScheduledEvent,
 };
 
+attributeV8Tasks(globalThis);
+forbidAtomicsWait(globalThis);
 // `new URL(request.url)` and its kind skip whatwg-url's state machine (url/fast-parse.ts), and
 // a query without percent-escapes its byte-level urlencoded parser (url/fast-urlencoded.ts).
-attributeV8Tasks(globalThis);
 installFastURLParse(urlStateMachine);
 installFastUrlencoded(urlencoded);
 
