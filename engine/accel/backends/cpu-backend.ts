@@ -4,7 +4,7 @@ import type { Backend, CallFailure, LoadedModel, ModelSignature } from '../backe
 import { ACCEL_DEFAULTS } from '../../limits.ts';
 import { view, type TensorMap } from '../tensor.ts';
 import { EMBED_DIMS, embedText } from './text-embed.ts';
-import { cosineTopK } from './top-k.ts';
+import { cosineTopK, topKWork } from './top-k.ts';
 
 export const EMBED_MODEL = '@islet/embed-text';
 export const TOP_K_MODEL = '@islet/cosine-top-k';
@@ -53,8 +53,8 @@ const topK: LoadedModel = {
       const c = call.candidates!.shape[0]!;
       const outBytes = q * Math.min(k, c) * (Int32Array.BYTES_PER_ELEMENT + Float32Array.BYTES_PER_ELEMENT);
       if (outBytes > ACCEL_DEFAULTS.maxOutputBytes) return tooBig(q, 'query rows', outBytes);
-      if (q * c * dims > ACCEL_DEFAULTS.maxWorkPerCall) {
-        return { error: `${q} query rows × ${c} candidates × ${dims} dimensions is more work than one call may ask for (${ACCEL_DEFAULTS.maxWorkPerCall} multiply-adds): split it` };
+      if (topKWork(q, c, dims) > ACCEL_DEFAULTS.maxWorkPerCall) {
+        return { error: `${q} query rows × ${c} candidates × ${dims} dimensions is more work than one call may ask for (about ${ACCEL_DEFAULTS.maxWorkPerCall} multiply-adds, counting 8 a candidate per row besides its dimensions): split it` };
       }
       let r: ReturnType<typeof cosineTopK>;
       try {
