@@ -347,6 +347,21 @@ export function headersFromFlat(list: string[], guard: HeadersGuard): Headers {
 }
 
 /**
+ * The most characters a message's head may carry across to the host: names, values and the URL
+ * together, as Cloudflare bounds request and response headers (128 KB). The count is made before
+ * the copy, with nothing a tenant can patch (string lengths, an index loop): a response with a
+ * 20 MB header value held the host's event loop ~0.3 s a request, and unawaited fetch() calls with
+ * 1 MB headers piled 280 MB up on the host before it could refuse any.
+ */
+export const MAX_HEAD_CHARS = 128 * 1024;
+
+export function checkHeadSize(flat: readonly string[], url: string, where: string): void {
+  let chars = url.length;
+  for (let i = 0; i < flat.length; i++) chars += flat[i]!.length;
+  if (chars > MAX_HEAD_CHARS) throw new TypeError(`${where}: its URL and headers total ${chars} characters, more than ${MAX_HEAD_CHARS}`);
+}
+
+/**
  * The header list as [name0, value0, …] with lower-case names, in insertion
  * order, set-cookie pairs separate. Not a copy: the caller must not change it;
  * the Headers copies it before its own next change.

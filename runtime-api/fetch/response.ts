@@ -28,6 +28,7 @@ import {
 } from './body.ts';
 import {
   appendToHeaderList,
+  checkHeadSize,
   copyHeaders,
   fill,
   getHeadersGuard,
@@ -88,6 +89,7 @@ export function responseWebSocket(response: Response): unknown {
  */
 function wireHeaders(headers: Headers, statusText: string, encodeBodyManual: boolean): string[] {
   const flat = headersToFlat(headers);
+  checkHeadSize(flat, statusText, 'the response');
   if (encodeBodyManual) flat.unshift(':encode-body', 'manual');
   if (statusText !== '') flat.unshift(':status-text', statusText);
   return flat;

@@ -1,7 +1,7 @@
 // fetch() for tenant code: the request is built and validated here with the runtime's own Request,
 // sent to the host as plain data, and answered through settleFetch when the host is done. The
 // host decides what may be reached (engine/egress/).
-import { headersToFlat, Request, requestSignalSource, responseFromNetwork, type AbortSignal, type Response } from '../web/index.ts';
+import { checkHeadSize, headersToFlat, Request, requestSignalSource, responseFromNetwork, type AbortSignal, type Response } from '../web/index.ts';
 import { processDataUrl } from '../fetch/data-url.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
@@ -45,11 +45,13 @@ export async function fetchThrough(service: string | null, input: unknown, init?
     if (service !== null) throw new TypeError(`${service}.fetch: WebSockets through a service binding are not supported`);
     return connectSocket(request.url, [...headersToFlat(request.headers)], signal ?? undefined);
   }
+  const flat = headersToFlat(request.headers);
+  checkHeadSize(flat, request.url, 'fetch');
   const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
   return pending.start(
     signal ?? undefined,
-    (id) => host().startFetch(id, request.method, request.url, [...headersToFlat(request.headers)], body, request.redirect, service, chainDepth()),
+    (id) => host().startFetch(id, request.method, request.url, flat, body, request.redirect, service, chainDepth()),
     (id) => host().abortFetch(id),
   );
 }

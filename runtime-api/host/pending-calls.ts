@@ -14,9 +14,12 @@ export interface Settle<T> {
 export class PendingCalls<T> {
   readonly #pending = new Map<number, Settle<T>>();
   #nextId = 1;
+  // Counted apart from the map: callers bound their calls in flight by it, and a tenant can patch
+  // Map.prototype (its size getter) in this realm; a plain number it cannot reach.
+  #count = 0;
 
   get size(): number {
-    return this.#pending.size;
+    return this.#count;
   }
 
   /** Starts a call: `send(id)` hands it to the host; `abort(id)` tells the host it was cancelled. */
@@ -25,6 +28,7 @@ export class PendingCalls<T> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = this.#nextId++;
     const depth = chainDepth();
+    this.#count++;
     return new Promise<T>((resolve, reject) => {
       let stopListening = () => {};
       this.#pending.set(id, {
@@ -41,6 +45,7 @@ export class PendingCalls<T> {
       if (signal) {
         stopListening = addAbortAlgorithm(signal, () => {
           if (!this.#pending.delete(id)) return;
+          this.#count--;
           abort(id);
           reject(signal.reason);
         });
@@ -55,7 +60,10 @@ export class PendingCalls<T> {
    */
   take(id: number): Settle<T> | undefined {
     const p = this.#pending.get(id);
-    this.#pending.delete(id);
+    if (p) {
+      this.#pending.delete(id);
+      this.#count--;
+    }
     enterChain(p ? p.depth : UNKNOWN_DEPTH);
     return p;
   }

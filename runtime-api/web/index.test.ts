@@ -14,7 +14,7 @@ describe('runtime-api/web in a bare V8 context', () => {
       [
         'AbortController', 'AbortSignal', 'Blob', 'CustomEvent', 'DOMException', 'Event', 'EventTarget', 'File', 'FormData', 'Headers',
         'Request', 'Response', 'TextDecoder', 'TextEncoder', 'addAbortAlgorithm', 'atob', 'btoa', 'bodyToWire', 'headersFromFlat',
-        'headersToFlat', 'requestFromWire', 'requestSignalSource', 'isResponse', 'responseFromNetwork', 'responseToWire', 'setEventClock', 'setHeadersGuard', 'setReportError',
+        'checkHeadSize', 'headersToFlat', 'requestFromWire', 'requestSignalSource', 'isResponse', 'responseFromNetwork', 'responseToWire', 'setEventClock', 'setHeadersGuard', 'setReportError',
         'structuredClone', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'ReadableByteStreamController', 'ReadableStream',
         'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableStreamDefaultController', 'ReadableStreamDefaultReader',
         'TextDecoderStream', 'TextEncoderStream', 'TransformStream', 'TransformStreamDefaultController', 'WritableStream',
