@@ -27,7 +27,7 @@ const children: ChildProcess[] = [];
 let tmp: string;
 
 /** Starts `islet <args>` and resolves with the URL it prints once it listens. */
-function start(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<{ url: string; child: ChildProcess; output: () => string; stdout: () => string }> {
+function start(args: string[], env: Record<string, string> = {}, cwd = ROOT, onOutput?: (output: string) => void): Promise<{ url: string; child: ChildProcess; output: () => string; stdout: () => string }> {
   const child = spawn(process.execPath, ['--no-node-snapshot', ISLET, ...args], {
     cwd,
     env: { ...process.env, ISLET_LOG_LEVEL: 'info', ...env },
@@ -38,6 +38,7 @@ function start(args: string[], env: Record<string, string> = {}, cwd = ROOT): Pr
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
+      onOutput?.(output);
       const m = /(?:listening at|at) (http:\/\/[\d.]+:\d+)/.exec(output);
       if (m) resolve({ url: m[1]!, child, output: () => output, stdout: () => stdout });
     };
@@ -536,5 +537,67 @@ describe('flags', () => {
     await new Promise((r) => setTimeout(r, 300));
     await writeFile(path.join(tmp, 'later', 'word.ts'), 'export const word = "made";\n');
     expect(await answerOnceReloaded(url, 'made')).toBe('made');
+  });
+
+  it('dev serves a save made while its first build was still loading (a slow top level)', async () => {
+    const dir = path.join(tmp, 'slow-first');
+    await mkdir(dir, { recursive: true });
+    const entry = path.join(dir, 'index.js');
+    // Its top level takes 0.6 s, as a first deploy on a slow tier can: the save comes meanwhile,
+    // once the build has read the file (its top level says so).
+    await writeFile(entry, 'console.log("loading v1"); const end = Date.now() + 600; while (Date.now() < end) {}\nexport default { fetch: () => new Response("v1") };\n');
+    let saved: Promise<void> | undefined;
+    const { url } = await start(['dev', entry, '--port', '0'], {}, dir, (output) => {
+      if (output.includes('loading v1')) saved ??= writeFile(entry, 'export default { fetch: () => new Response("v2") };\n');
+    });
+    expect(saved).toBeDefined();
+    await saved;
+    // Before, the watcher began after the first deploy: the save was never built.
+    expect(await answerOnceReloaded(url, 'v2')).toBe('v2');
+  });
+
+  it('dev stopped during its first build closes its engine and exits 0 (sandboxes of other tiers go with it)', async () => {
+    const entry = path.join(tmp, 'slow-stop.js');
+    await writeFile(entry, 'console.log("loading"); const end = Date.now() + 800; while (Date.now() < end) {}\nexport default { fetch: () => new Response("x") };\n');
+    const child = spawn(process.execPath, ['--no-node-snapshot', ISLET, 'dev', entry, '--port', '0'], { cwd: tmp, env: { ...process.env, ISLET_LOG_LEVEL: 'info' } });
+    children.push(child);
+    let output = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('loading')) resolve();
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+    });
+    child.kill('SIGINT');
+    // Before, the handlers came after the first deploy: Node's default ended it (130) with the engine
+    // open, and a microVM tier's QEMU guests ran on, orphaned.
+    expect(await exited).toBe(0);
+  });
+
+  it('dev reloads when .dev.vars changes, and a log written beside broken code does not rebuild it', async () => {
+    const dir = path.join(tmp, 'dev-vars-reload');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'index.js'), 'export default { fetch: (r, env) => new Response(env.WORD) };\n');
+    await writeFile(path.join(dir, '.dev.vars'), 'WORD=first\n');
+    const { url, output } = await start(['dev', 'index.js', '--port', '0'], {}, dir);
+    expect((await request(url)).text).toBe('first');
+    await writeFile(path.join(dir, '.dev.vars'), 'WORD=second\n');
+    expect(await answerOnceReloaded(url, 'second')).toBe('second');
+
+    await writeFile(path.join(dir, 'index.js'), 'export default { fetch( };\n');
+    const errors = () => output().split('index.js:1:').length - 1;
+    for (let i = 0; i < 100 && errors() === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const seen = errors();
+    expect(seen).toBeGreaterThan(0);
+    // A log file in the folder (dev's own output redirected there, say): before, each write
+    // rebuilt the broken code, whose error was written to the log, which rebuilt it again.
+    for (let i = 0; i < 5; i++) {
+      await writeFile(path.join(dir, 'dev.log'), `line ${i}\n`, { flag: 'a' });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(errors()).toBe(seen);
   });
 });

@@ -1,8 +1,10 @@
 // `islet dev <entry>`: one function on every path, rebuilt and swapped when its sources change.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
-import { BundleError, ConfigError, Engine, checkTierFields, createGateway, createLogger, hostTiers, serveGateway } from '../engine/index.ts';
+import {
+  BundleError, ConfigError, DEFAULT_LIMITS, Engine, ISOLATE_TEARDOWN_SETTLE_MS, checkTierFields, createGateway, createLogger, hostTiers, serveGateway,
+} from '../engine/index.ts';
 import { containerRuntimeFlag, intFlag, parse, UsageError } from './args.ts';
 import { SourceWatcher } from './watch.ts';
 
@@ -84,48 +86,117 @@ export async function dev(args: string[]): Promise<void> {
     return { ...result, inputs: [...result.inputs, ...inputs] };
   };
 
-  let first;
-  let firstError: BundleError | undefined;
-  try {
-    first = await deploy();
-  } catch (err) {
-    // No such file is a mistake on the command line; code that does not build yet is what dev
-    // is for: it says why, answers every request with it, and reloads once the code is fixed.
-    if (!(err instanceof BundleError) || !existsSync(entry)) throw err instanceof BundleError ? new ConfigError(err.message) : err;
-    logger.error((err as Error).message);
-    firstError = err;
-    await engine.deploy(name, { code: brokenBuild(entry, (err as Error).message) });
-  }
-  const watcher = new SourceWatcher(async () => {
-    try {
-      const result = await deploy();
-      watcher.set(result.inputs);
-      logger.info(`reloaded ${path.relative(process.cwd(), entry)}`);
-    } catch (err) {
-      // Keep serving the last good version; the developer sees why the new one was refused.
-      logger.error((err as Error).message);
-      watcher.broken(err instanceof BundleError ? err.files : []);
-    }
-  });
-  if (first) {
-    watcher.set(first.inputs);
-  } else {
-    watcher.set([entry]);
-    watcher.broken(firstError?.files);
-  }
-
-  const served = await serveGateway(createGateway(engine, { function: name, testScheduled: values['test-scheduled'] === true }), { port, host });
-  const how = first ? `on the ${first.tier} tier (${first.tierReason})` : '(it does not build yet: every request gets the error until a save fixes it)';
-  console.log(`islet dev: serving ${path.relative(process.cwd(), entry)} as "${name}" ${how} at ${served.url}`);
+  // Stopping works from the start: a first deploy on the microVM tier takes seconds, and Ctrl-C
+  // then must still close the engine, or its QEMU guests outlive the command.
+  let served: Awaited<ReturnType<typeof serveGateway>> | undefined;
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     watcher.close();
     // Ctrl-C in dev means now: an open stream (an SSE tab) gets half a second, not the drain's 10.
-    await served.close(DEV_STOP_GRACE_MS);
+    await served?.close(DEV_STOP_GRACE_MS);
+    const wasBuilding = building;
     await engine.close();
+    // Exiting while isolated-vm still tears isolates down can crash the process on its way out.
+    // An isolate stopped while its module's top level runs goes on until that ends, which its
+    // startupCpuMs bounds: exiting sooner segfaulted (a top level busy for 0.8 s, Ctrl-C at once).
+    await new Promise((r) => setTimeout(r, ISOLATE_TEARDOWN_SETTLE_MS + (wasBuilding ? DEFAULT_LIMITS.startupCpuMs : 0)));
     process.exit(0);
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+
+  // One build at a time, and the last save always wins: a save during a build (or one whose
+  // event came before the build read its file) asks for one more build after it, never for one
+  // beside it (two deploys of one function at once refuse the older).
+  const dotDevVars = path.resolve('.dev.vars');
+  let building = false;
+  let again = false;
+  const build = async (): Promise<{ tier: string; tierReason: string } | BundleError> => {
+    const startedAt = Date.now();
+    try {
+      const result = await deploy();
+      // .dev.vars is read at each deploy, so a change to it reloads too.
+      const inputs = [...result.inputs, dotDevVars];
+      watcher.set(inputs);
+      if (changedSince(inputs, startedAt)) again = true;
+      return result;
+    } catch (err) {
+      if (!(err instanceof BundleError)) throw err;
+      watcher.broken(err.files);
+      if (changedSince([...err.files, entry], startedAt)) again = true;
+      return err;
+    }
+  };
+  const reload = async () => {
+    if (building) {
+      again = true;
+      return;
+    }
+    building = true;
+    try {
+      do {
+        again = false;
+        const outcome = await build();
+        if (stopping) return;
+        // Keep serving the last good version; the developer sees why the new one was refused.
+        if (outcome instanceof BundleError) logger.error(outcome.message);
+        else logger.info(`reloaded ${path.relative(process.cwd(), entry)}`);
+      } while (again);
+    } catch (err) {
+      logger.error((err as Error).message);
+    } finally {
+      building = false;
+    }
+  };
+  const watcher = new SourceWatcher(() => void reload());
+  // Watched from before the first build, which can take seconds: a save meanwhile is not lost.
+  watcher.set([entry, dotDevVars]);
+
+  building = true;
+  const first = await build()
+    .catch(async (err: unknown) => {
+      if (stopping) await new Promise(() => {});
+      watcher.close();
+      await engine.close();
+      throw err;
+    })
+    .finally(() => (building = false));
+  // Stopped while it built (the build fails as the engine closes): stop() exits once isolates
+  // are torn down; exiting sooner, with the error, can crash the process on its way out.
+  if (stopping) await new Promise(() => {});
+  if (first instanceof BundleError) {
+    // No such file is a mistake on the command line; code that does not build yet is what dev
+    // is for: it says why, answers every request with it, and reloads once the code is fixed.
+    if (!existsSync(entry) || statSync(entry).isDirectory()) {
+      watcher.close();
+      await engine.close();
+      throw new ConfigError(first.message);
+    }
+    logger.error(first.message);
+    await engine.deploy(name, { code: brokenBuild(entry, first.message) });
+  }
+  if (again) void reload();
+
+  served = await serveGateway(createGateway(engine, { function: name, testScheduled: values['test-scheduled'] === true }), { port, host });
+  const how = first instanceof BundleError ? '(it does not build yet: every request gets the error until a save fixes it)' : `on the ${first.tier} tier (${first.tierReason})`;
+  console.log(`islet dev: serving ${path.relative(process.cwd(), entry)} as "${name}" ${how} at ${served.url}`);
+}
+
+/**
+ * True when any of `files` was written at or after `since` (ms): a save the build may have missed.
+ * A file dated in the future (unpacked from elsewhere) does not count, or it would rebuild for ever.
+ */
+function changedSince(files: string[], since: number): boolean {
+  const now = Date.now();
+  return files.some((file) => {
+    try {
+      const { mtimeMs } = statSync(file);
+      return mtimeMs >= since && mtimeMs <= now;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** How long `islet dev` lets requests in flight finish when it is stopped. */

@@ -3,10 +3,16 @@
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
+// After a failed build, a file event in a watched folder counts if its name could be source: a
+// log, a database or an editor's swap file written beside the code must not rebuild (a dev
+// server logging into its own folder rebuilt 90 times in 5 s on each build error). A name
+// without an extension may be a folder an import needs.
+const SOURCE_NAME = /\.(?:[cm]?[jt]sx?|json)$|^[^.]+$/i;
+
 export class SourceWatcher {
-  #watchers: FSWatcher[] = [];
+  #watchers = new Map<string, FSWatcher>();
   #files = new Set<string>();
-  /** After a failed build: any file event in the watched folders counts (a missing import created). */
+  /** After a failed build: any source-like file event in the watched folders counts (a missing import created). */
   #anyFile = false;
   #timer: NodeJS.Timeout | undefined;
   readonly #onChange: () => void;
@@ -15,9 +21,12 @@ export class SourceWatcher {
     this.#onChange = onChange;
   }
 
-  /** Replace the watched set with `files` (node_modules are left out: they rarely change). */
+  /**
+   * Replace the watched set with `files` (node_modules are left out: they rarely change). A
+   * rebuild a save already asked for still comes: the save may be newer than what was built.
+   */
   set(files: string[]): void {
-    this.close();
+    this.#unwatch();
     this.#anyFile = false;
     this.#files = new Set(files.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`)));
     const dirs = new Set([...this.#files].map((f) => path.dirname(f)));
@@ -25,34 +34,37 @@ export class SourceWatcher {
   }
 
   #watch(dir: string): void {
+    this.#watchers.get(dir)?.close();
+    this.#watchers.delete(dir);
     let w: FSWatcher;
     try {
       w = watch(dir, (_event, name) => {
-        if (name && (this.#anyFile || this.#files.has(path.join(dir, name.toString())))) this.#debounce();
+        if (!name) return;
+        const file = name.toString();
+        if (this.#files.has(path.join(dir, file)) || (this.#anyFile && SOURCE_NAME.test(path.basename(file)))) this.#debounce();
       });
     } catch {
       return; // a folder that is gone: nothing there to wait for
     }
     w.on('error', () => {});
-    this.#watchers.push(Object.assign(w, { dir }));
+    this.#watchers.set(dir, w);
   }
 
   /**
    * The last build failed: rebuild on any change in the watched folders, not only to known
    * files, since the fix may be a file that does not exist yet (an import that could not be
    * resolved), and in the folders of the files its errors point at (a new import's folder, which
-   * no good build has read yet). The next successful build's `set` narrows it again.
+   * no good build has read yet). Those folders are watched anew even if they were already: one
+   * deleted and made again is another folder, and the old watch sees nothing more. The next
+   * successful build's `set` narrows it again.
    */
   broken(errorFiles: string[] = []): void {
     this.#anyFile = true;
-    const watched = new Set(this.#watchers.map((w) => (w as FSWatcher & { dir?: string }).dir));
     for (const file of errorFiles) {
       if (file.includes(`${path.sep}node_modules${path.sep}`)) continue;
       // A missing import's folder may not exist yet either: its nearest existing parent sees it made.
       let dir = path.dirname(file);
       while (!existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-      if (watched.has(dir)) continue;
-      watched.add(dir);
       this.#watch(dir);
     }
   }
@@ -63,9 +75,13 @@ export class SourceWatcher {
     this.#timer = setTimeout(this.#onChange, 50);
   }
 
+  #unwatch(): void {
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
+  }
+
   close(): void {
     clearTimeout(this.#timer);
-    for (const w of this.#watchers) w.close();
-    this.#watchers = [];
+    this.#unwatch();
   }
 }
