@@ -432,18 +432,28 @@ export class Engine {
     if (!slot) return Promise.reject(new NoSuchFunctionError(name));
     // A quarantined function's request is refused before it could boot anything: no cold start.
     if (!this.#sched.quarantined(slot.fn) && this.#residency.arrived(slot, Date.now())) slot.meter.coldStarts++;
-    return this.#sched.submit(slot.fn, (sandbox) => sandbox.invoke(request), slot.served, request.signal, request.depth ?? 0, request.lender);
+    // Its log line names the request: a closure of its own only when a line will be written.
+    const served: Settled<WireResponse> = slot.log.isLevelEnabled('info') || this.logs.following(name)
+      ? (response, err, started) => this.#served(slot, response, err, started, request)
+      : slot.served;
+    return this.#sched.submit(slot.fn, (sandbox) => sandbox.invoke(request), served, request.signal, request.depth ?? 0, request.lender);
   }
 
-  /** A request's metrics and its log line (and the same line to anyone tailing the function). */
-  #served(slot: FunctionSlot, response: WireResponse | undefined, err: unknown, started: number): void {
+  /**
+   * A request's metrics and its log line (and the same line to anyone tailing the function): its
+   * method and path (not the query, which may carry a token), status, wall time and CPU.
+   */
+  #served(slot: FunctionSlot, response: WireResponse | undefined, err: unknown, started: number, request?: WireRequest): void {
     const status = response ? response.status : statusOf(err);
     const cpuNs = response?.cpuNs;
     const ms = performance.now() - started;
     slot.meter.served(status, ms / 1000);
     const logged = slot.log.isLevelEnabled('info');
     if (!logged && !this.logs.following(slot.name)) return;
-    const fields = { status, ms: Math.round(ms * 100) / 100, cpuMs: cpuNs === undefined ? null : Math.round(cpuNs / 1e4) / 100 };
+    const fields = {
+      ...(request && { method: request.method, path: pathOf(request.url) }),
+      status, ms: Math.round(ms * 100) / 100, cpuMs: cpuNs === undefined ? null : Math.round(cpuNs / 1e4) / 100,
+    };
     if (logged) slot.log.info(fields, 'request');
     if (this.logs.following(slot.name)) this.logs.publish({ time: Date.now(), level: 'info', fn: slot.name, msg: 'request', ...fields });
   }
@@ -724,4 +734,12 @@ function checkEnv(env: unknown): Record<string, unknown> {
   } catch {
     throw new ConfigError('"env" must hold JSON values');
   }
+}
+
+/** The path of an absolute URL, without its query or fragment: 'http://h:1/a/b?c' → '/a/b'. */
+function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start < 0) return '/';
+  const end = url.slice(start).search(/[?#]/);
+  return end < 0 ? url.slice(start) : url.slice(start, start + end);
 }
