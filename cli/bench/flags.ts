@@ -3,6 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { intFlag, parse, UsageError, type Options } from '../args.ts';
 
+/** The methods autocannon can send. */
+const BENCH_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'];
+
 /** One leg of an open-model ramp: the arrival rate moves linearly to `targetRps` over `durationS`. */
 export interface Stage {
   durationS: number;
@@ -135,6 +138,9 @@ export async function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = pr
   const workers = intFlag(str('workers'), 'workers', 1, 64) ?? BENCH_DEFAULTS.workers;
   if (workers > connections) throw new UsageError(`--workers (${workers}) cannot exceed --connections (${connections}): each thread needs a connection`);
   if (stages && str('duration') !== undefined) throw new UsageError('--duration and --stages both set the length of the run: give one');
+  const method = (str('method') ?? BENCH_DEFAULTS.method).toUpperCase();
+  // autocannon sends these only, and threw its own stack at any other once the run began.
+  if (!BENCH_METHODS.includes(method)) throw new UsageError(`--method must be one of ${BENCH_METHODS.join(', ')}, got "${method}"`);
   return {
     kind: 'run',
     options: {
@@ -142,7 +148,7 @@ export async function parseBenchArgs(args: string[], env: NodeJS.ProcessEnv = pr
       connections,
       durationS,
       warmupS: str('warmup') === undefined ? BENCH_DEFAULTS.warmupS : parseDurationS(str('warmup')!, 'warmup', true),
-      method: (str('method') ?? BENCH_DEFAULTS.method).toUpperCase(),
+      method,
       headers: parseHeaders((values.header as string[] | undefined) ?? []),
       body,
       timeoutS: str('timeout') === undefined ? BENCH_DEFAULTS.timeoutS : parseDurationS(str('timeout')!, 'timeout'),

@@ -7,6 +7,14 @@ import { describe, expect, it } from 'vitest';
 const LOG = fileURLToPath(new URL('./log.ts', import.meta.url));
 
 describe('createLogger', () => {
+  it('refuses an unknown level with a message that lists the known ones (pino threw a stack)', async () => {
+    const { createLogger } = await import('./log.ts');
+    const { ConfigError } = await import('../errors.ts');
+    expect(() => createLogger({ level: 'verbose' })).toThrow(ConfigError);
+    expect(() => createLogger({ level: 'verbose' })).toThrow('must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"');
+    expect(createLogger({ level: 'warn' }).level).toBe('warn');
+  });
+
   it('holds at most 64 MB of lines stdout has not taken, and says how many it dropped', async () => {
     // 160 MB of lines while nobody reads the pipe; then the reader starts.
     const script = `

@@ -2,6 +2,7 @@
 // single-line form for `islet dev`. Tenant console output goes through here tagged with `fn`.
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { ConfigError } from '../errors.ts';
 
 export type { Logger };
 
@@ -11,8 +12,12 @@ export interface LogOptions {
   pretty?: boolean;
 }
 
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env.ISLET_LOG_LEVEL ?? 'info';
+  // pino throws its own stack at an unknown level: say what is wrong and what would do.
+  if (!LEVELS.includes(level)) throw new ConfigError(`ISLET_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got "${level}"`);
   if (options.pretty) {
     return pino(
       { level, base: undefined },
