@@ -28,7 +28,7 @@ const refuseNodeBuiltins: esbuild.Plugin = {
     build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
       if (!NODE_BUILTINS.has(args.path)) return undefined;
       return {
-        errors: [{ text: `Node built-in "${args.path}" is not available in the isolate tier (isolates run Web APIs only); declare \"needs\": [\"node-builtins\"] to run on a tier with Node's APIs` }],
+        errors: [{ text: `Node built-in "${args.path}" is not available in the isolate tier (isolates run Web APIs only); declare \"needs\": [\"node-builtins\"] (islet dev: --needs node-builtins) to run on a tier with Node's APIs` }],
       };
     });
   },
