@@ -158,7 +158,7 @@ describe('islet serve', () => {
     await request(url, { host: 'talker.localhost', path: '/second' });
     await request(url, { host: 'hello.localhost' });
     await seen('hi from /second');
-    await seen('request status=200');
+    await seen('request method=GET path=/second status=200');
     expect(out).not.toContain('hello');
     // The tenant's escape sequence shown escaped, its newline as a line behind the margin: no
     // forged line, nothing for the terminal.
@@ -362,6 +362,24 @@ describe('islet serve', () => {
 });
 
 describe('islet serve shutdown', () => {
+  it('ends islet tail with a line saying so, not a silent exit', async () => {
+    const TOKEN = 'tail-token';
+    const config = path.join(tmp, 'tailed.config.json');
+    await writeFile(config, JSON.stringify({ functions: { tailed: { code: 'export default { fetch: () => new Response("x") }' } } }));
+    const { url, child } = await start(['serve', '--config', config, '--port', '0', '--admin-token', TOKEN]);
+    const tail = spawn(process.execPath, ['--no-node-snapshot', ISLET, 'tail', 'tailed', '--url', url], { cwd: ROOT, env: { ...process.env, ISLET_ADMIN_TOKEN: TOKEN } });
+    children.push(tail);
+    let out = '';
+    let err = '';
+    tail.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    tail.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    while (!out.includes('following logs')) await new Promise((r) => setTimeout(r, 20));
+    const ended = new Promise<number | null>((resolve) => tail.once('exit', resolve));
+    child.kill('SIGTERM');
+    await ended;
+    expect(err).toContain('ended the log stream of "tailed" (the server is shutting down)');
+  });
+
   it('finishes requests in flight on SIGTERM, then exits 0', async () => {
     const config = path.join(tmp, 'slow.config.json');
     await writeFile(config, JSON.stringify({ functions: { slow: { code: 'export default { fetch: () => { console.log("started"); return new Promise((r) => setTimeout(() => r(new Response("finished")), 400)) } }' } } }));

@@ -58,6 +58,8 @@ export async function tail(args: string[]): Promise<void> {
     // The server (or its engine) went away mid-stream: say so in a line, not a stack.
     throw new ConfigError(`${url.origin} closed the log stream: ${(err as Error).cause ?? (err as Error).message}`);
   }
+  // Ended by the server, as it does when it shuts down: not a silent exit the operator has to guess at.
+  console.error(`islet tail: ${url.origin} ended the log stream of "${name}" (the server is shutting down)`);
 }
 
 /**
