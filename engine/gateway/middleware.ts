@@ -7,7 +7,7 @@ import type { Engine } from '../engine.ts';
 import { BodyTooLargeError, NoSuchFunctionError } from '../errors.ts';
 import { flatHeaders, headAnswer, responseFromWire, wireFromRequest, type WireRequest } from '../wire.ts';
 import { checkOneHost, wireFromIncoming } from './node-wire.ts';
-import { answerWithSocket } from './websocket.ts';
+import { answerWithSocket, refuseUpgrade } from './websocket.ts';
 
 export interface IsletMiddlewareOptions {
   /**
@@ -42,6 +42,8 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       if (options.trustProxy) wire.url = withForwardedScheme(wire.url, incoming ? incoming.headers['x-forwarded-proto'] : c.req.header('x-forwarded-proto'));
       const answer = await engine.invoke(name, wire);
       if (answer.webSocket) return await answerWithSocket(c, name, answer as typeof answer & { webSocket: NonNullable<typeof answer.webSocket> });
+      // An upgrade the function refused: @hono/node-server would send its status without its body.
+      if (incoming && node.outgoing === undefined && await refuseUpgrade(c, answer)) return new Response(null, { status: answer.status });
       if (wire.method === 'HEAD') headAnswer(answer);
       if (answer.body instanceof ReadableStream && incoming?.socket) answer.body = cutOnFailure(answer.body, incoming.socket);
       const response = responseFromWire(answer);

@@ -210,6 +210,19 @@ describe('WebSockets', () => {
   it('sends a refusal as it is, and refuses a socket given to a request that did not ask for one', async () => {
     const refused = connect('/refuse');
     await expect(refused.opened).rejects.toThrow('refused: 403');
+    // Body and headers included (before, @hono/node-server sent the status with Content-Length: 0).
+    const answer = await new Promise<{ status?: number; body: string; headers: Record<string, unknown> }>((resolve, reject) => {
+      const ws = new WebSocket(`${served.url.replace('http', 'ws')}/refuse`, { headers: { host: 'echo.localhost' } });
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode, body, headers: res.headers }));
+      });
+      ws.on('error', () => {});
+      ws.on('open', () => reject(new Error('opened')));
+    });
+    expect(answer).toMatchObject({ status: 403, body: 'go away', headers: { 'content-type': 'text/plain;charset=UTF-8', 'content-length': '7', connection: 'close' } });
     const plain = await request(served.url, { host: 'echo.localhost', path: '/sneaky' });
     expect([plain.status, plain.headers['islet-error']]).toEqual([500, 'exception']);
     // Engine.fetch has no socket to complete a handshake on.

@@ -3,7 +3,7 @@
 // WebSocketPair end, Hono's upgradeWebSocket helper completes the handshake and the messages go
 // between the client and the tenant's socket (its sandbox's TenantSocket). Any other answer is
 // sent as the refusal of the upgrade.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { upgradeWebSocket } from '@hono/node-server';
 import type { Context } from 'hono';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -79,4 +79,41 @@ export async function answerWithSocket(c: Context, name: string, answer: WireRes
   else raw.once('close', leftEarly);
   // The 101 carries the tenant's other headers (a Set-Cookie, say); the handshake's are ws's.
   return new Response(null, { headers });
+}
+
+/** The most of a refusal's body the gateway writes itself; a bigger one goes without its body, as before. */
+const REFUSAL_BODY_BYTES = 64 * 1024;
+// Framing is the gateway's to write; the rest of the tenant's headers go as they are.
+const REFUSAL_SKIPPED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade']);
+
+/**
+ * A WebSocket upgrade the function answered with anything but a socket (a 401 with why, a 426):
+ * sent whole, body included, and the connection closed. @hono/node-server's upgrade path writes
+ * only the status and headers, with `Content-Length: 0`, which lost the body a client such as
+ * ws's (its 'unexpected-response') can read. False when this one cannot be written here (a body
+ * past 64 KB, or one the host would have to encode): the caller answers as before.
+ */
+export async function refuseUpgrade(c: Context, answer: WireResponse): Promise<boolean> {
+  const node = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined;
+  const socket = node?.incoming?.socket;
+  if (!socket || node.outgoing !== undefined || socket.destroyed) return false;
+  let body: Buffer;
+  if (answer.body === null) body = Buffer.alloc(0);
+  else if (typeof answer.body === 'string') body = Buffer.from(answer.body);
+  else if (answer.body instanceof ArrayBuffer) body = Buffer.from(answer.body);
+  else return false;
+  if (body.length > REFUSAL_BODY_BYTES) return false;
+  const reason = answer.statusText !== undefined && /^[\t\x20-\x7e]*$/.test(answer.statusText) ? answer.statusText : STATUS_CODES[answer.status] ?? '';
+  const lines = [`HTTP/1.1 ${answer.status} ${reason}`];
+  for (let i = 0; i < answer.headers.length; i += 2) {
+    const name = answer.headers[i]!;
+    if (name === 'content-encoding' && !answer.encodedByTenant) return false;
+    if (!REFUSAL_SKIPPED.has(name)) lines.push(`${name}: ${answer.headers[i + 1]!}`);
+  }
+  lines.push('connection: close', `content-length: ${body.length}`, '', '');
+  // Written and flushed before the upgrade listener looks again: it finds the socket destroyed
+  // and writes nothing of its own.
+  await new Promise<void>((resolve) => socket.end(Buffer.concat([Buffer.from(lines.join('\r\n'), 'latin1'), body]), resolve));
+  socket.destroy();
+  return true;
 }
