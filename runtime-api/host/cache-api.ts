@@ -49,7 +49,16 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
   const cacheLimit = (): Promise<number> => (limit ??= t.call('limit', '', ['GET', 'http://limit.invalid/', []], null, false).then(Number));
 
   const requestOf = (input: unknown): Req => (input instanceof t.Request ? input : new t.Request(String(input)));
-  const wire = (request: Req): [string, string, string[]] => [request.method, request.url, t.flatHeaders(request.headers)];
+  // What goes to the host is plain strings, checked here before the copy (the host refuses too, but
+  // only once it holds them): a tenant's object can pass `instanceof Request` with a url of its
+  // own, or put a "response" whose statusText is an array of a thousand 1 MB strings (that one
+  // request ended the host process, out of heap).
+  const wire = (request: Req): [string, string, string[]] => {
+    const method = request.method, url = request.url, headers = t.flatHeaders(request.headers);
+    if (typeof method !== 'string' || typeof url !== 'string') throw new TypeError('Cache: the request is not a Request');
+    checkSize(headers, method.length + url.length, 'the request');
+    return [method, url, headers];
+  };
 
   class Cache {
     readonly #name: string;
@@ -74,8 +83,13 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
       }
       if (res.bodyUsed) throw new TypeError("Failed to execute 'put' on 'Cache': the response's body was already used");
       // The limit is asked for once, by the first put: the others go on at their own depth.
+      const key = wire(req);
+      const { status, statusText } = res;
+      const headers = t.flatHeaders(res.headers as Req['headers']);
+      if (!Number.isInteger(status) || typeof statusText !== 'string') throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'");
+      checkSize(headers, statusText.length, 'the response');
       const body = res.body === null ? null : await readAtMost(res.body, await resumingHere(cacheLimit()));
-      await t.call('put', this.#name, wire(req), [res.status, res.statusText, t.flatHeaders(res.headers as Req['headers']), body], false);
+      await t.call('put', this.#name, key, [status, statusText, headers, body], false);
       return undefined;
     }
 
@@ -113,6 +127,20 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
   }
 
   return { Cache, CacheStorage, caches: new CacheStorage(constructing) };
+}
+
+/** The most characters of a request's or response's head the Cache API hands the host (Cloudflare's 128 KB). */
+const MAX_HEAD_CHARS = 128 * 1024;
+
+/** A TypeError unless `flat` holds only strings and, with `chars` more, stays within MAX_HEAD_CHARS; an index loop, nothing a tenant can patch. */
+function checkSize(flat: unknown, chars: number, what: string): void {
+  if (!Array.isArray(flat)) throw new TypeError(`Cache: ${what}'s headers are not headers`);
+  for (let i = 0; i < flat.length; i++) {
+    const item: unknown = flat[i];
+    if (typeof item !== 'string') throw new TypeError(`Cache: ${what}'s headers are not headers`);
+    chars += item.length;
+  }
+  if (chars > MAX_HEAD_CHARS) throw new TypeError(`Cache: ${what}'s URL, status text and headers total ${chars} characters, more than ${MAX_HEAD_CHARS}`);
 }
 
 /** A body's bytes, or a TypeError as soon as they pass `limit` (its stream then cancelled). */

@@ -40,13 +40,13 @@ export async function fetchThrough(service: string | null, input: unknown, init?
     return responseFromNetwork(200, 'OK', ['content-type', data.mimeType], request.method === 'HEAD' ? null : bytes, [request.url]);
   }
   if (pending.size >= MAX_PENDING) throw new TypeError(`fetch: more than ${MAX_PENDING} subrequests are already pending`);
+  const flat = headersToFlat(request.headers);
+  checkHeadSize(flat, request.url, 'fetch');
   // Workers: a fetch() asking to upgrade to a WebSocket answers with the socket to accept.
   if (asksForWebSocket(request.method, request.headers.get('upgrade'))) {
     if (service !== null) throw new TypeError(`${service}.fetch: WebSockets through a service binding are not supported`);
-    return connectSocket(request.url, [...headersToFlat(request.headers)], signal ?? undefined);
+    return connectSocket(request.url, [...flat], signal ?? undefined);
   }
-  const flat = headersToFlat(request.headers);
-  checkHeadSize(flat, request.url, 'fetch');
   const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
   return pending.start(
@@ -65,6 +65,9 @@ const handshakes = new Map<number, unknown>();
  * `new WebSocket(url)` brings its own socket (`ownId`), and its Response carries none.
  */
 export function connectSocket(url: string, headers: string[], signal?: AbortSignal, ownId?: number): Promise<Response> {
+  // Before the copy to the host, as for fetch(): a `new WebSocket(url, protocols)` comes here with
+  // a URL and protocols of the tenant's, and the host's bound of 32 sockets came after each copy.
+  checkHeadSize(headers, url, 'WebSocket');
   if (ownId !== undefined) return pending.start(signal, (id) => host().wsConnect(id, ownId, url, headers), (id) => host().abortFetch(id));
   const sockets = outboundSockets();
   const [socket, socketId] = sockets.outbound();

@@ -41,6 +41,20 @@ function bytes(value: unknown, where: string): ArrayBuffer {
   return view.slice().buffer;
 }
 
+/**
+ * A name (an algorithm, a hash, a curve, a key format or usage) as a string no longer than any
+ * real one: a 16 MB algorithm name went to the host 32 calls at a time (500 MB of its heap, its
+ * event loop held 1.2 s) before the host could say it names nothing.
+ */
+function shortName(value: unknown, where: string): string {
+  const name = String(value);
+  if (name.length > 64) throw new DOMException(`${where}: no algorithm, format or usage has a ${name.length}-character name`, 'NotSupportedError');
+  return name;
+}
+
+/** JWKs cross as JSON; a real one (an RSA-4096 private key) is a few KB. */
+const MAX_JWK_CHARS = 64 * 1024;
+
 const BYTE_MEMBERS = ['iv', 'counter', 'additionalData', 'label', 'salt', 'info', 'context'];
 const NUMBER_MEMBERS = ['length', 'tagLength', 'iterations', 'saltLength', 'modulusLength'];
 
@@ -50,16 +64,16 @@ const NUMBER_MEMBERS = ['length', 'tagLength', 'iterations', 'saltLength', 'modu
  * BufferSources copied and CryptoKeys turned into descriptors. Node validates the rest.
  */
 function algorithmDict(algorithm: unknown, where: string): Record<string, unknown> {
-  if (typeof algorithm === 'string') return { name: algorithm };
+  if (typeof algorithm === 'string') return { name: shortName(algorithm, where) };
   if (algorithm === null || typeof algorithm !== 'object') throw new TypeError(`${where}: the algorithm must be a name or an object`);
   const given = algorithm as Record<string, unknown>;
   if (given.name === undefined) throw new TypeError(`${where}: the algorithm has no name`);
-  const out: Record<string, unknown> = { name: String(given.name) };
+  const out: Record<string, unknown> = { name: shortName(given.name, where) };
   const hash = given.hash;
-  if (hash !== undefined) out.hash = typeof hash === 'string' ? hash : algorithmDict(hash, where);
+  if (hash !== undefined) out.hash = typeof hash === 'string' ? shortName(hash, where) : algorithmDict(hash, where);
   for (const member of BYTE_MEMBERS) if (given[member] !== undefined) out[member] = bytes(given[member], where);
   for (const member of NUMBER_MEMBERS) if (given[member] !== undefined) out[member] = Number(given[member]);
-  if (given.namedCurve !== undefined) out.namedCurve = String(given.namedCurve);
+  if (given.namedCurve !== undefined) out.namedCurve = shortName(given.namedCurve, where);
   if (given.publicExponent !== undefined) {
     if (!(given.publicExponent instanceof Uint8Array)) throw new TypeError(`${where}: publicExponent must be a Uint8Array`);
     out.publicExponent = given.publicExponent.slice();
@@ -77,14 +91,19 @@ function usageList(usages: unknown, where: string): string[] {
   if (usages === null || typeof usages !== 'object' || typeof (usages as Iterable<unknown>)[Symbol.iterator] !== 'function') {
     throw new TypeError(`${where}: key usages must be a sequence`);
   }
-  return Array.from(usages as Iterable<unknown>, String);
+  const list = Array.from(usages as Iterable<unknown>, (usage) => shortName(usage, where));
+  // Eight usages exist; a list longer than a few dozen is not a list of them.
+  if (list.length > 32) throw new TypeError(`${where}: ${list.length} key usages given`);
+  return list;
 }
 
 function keyData(format: string, data: unknown, where: string): unknown {
   if (format !== 'jwk') return bytes(data, where);
   if (data === null || typeof data !== 'object') throw new TypeError(`${where}: a JWK must be an object`);
   // A JsonWebKey dictionary holds strings, booleans and lists of strings: JSON keeps exactly those.
-  return JSON.parse(JSON.stringify(data)) as unknown;
+  const json = JSON.stringify(data);
+  if (typeof json !== 'string' || json.length > MAX_JWK_CHARS) throw new DOMException(`${where}: the JWK is larger than any key's (${MAX_JWK_CHARS} characters)`, 'DataError');
+  return JSON.parse(json) as unknown;
 }
 
 // Key-derivation inputs: their "import key" steps refuse an extractable key (after checking the
@@ -153,7 +172,7 @@ class SubtleCrypto {
 
   async importKey(format: unknown, keyData_: unknown, algorithm: unknown, extractable: unknown, usages: unknown): Promise<unknown> {
     const w = where('importKey');
-    const f = String(format);
+    const f = shortName(format, w);
     const d = await call('importKey', [f, keyData(f, keyData_, w), algorithmDict(algorithm, w), usageList(usages, w)]) as KeyDescriptor;
     return importedKey(d, extractable, w);
   }
@@ -162,7 +181,7 @@ class SubtleCrypto {
     const w = where('exportKey');
     const d = descriptor(key, w);
     requireExtractable(key, w);
-    const exported = await call('exportKey', [String(format), d]);
+    const exported = await call('exportKey', [shortName(format, w), d]);
     return exported instanceof ArrayBuffer ? exported : jwkInOrder(exported as Record<string, unknown>);
   }
 
@@ -181,7 +200,7 @@ class SubtleCrypto {
     const w = where('wrapKey');
     const d = descriptor(key, w);
     requireExtractable(key, w);
-    return call('wrapKey', [String(format), d, descriptor(wrappingKey, w), algorithmDict(wrapAlgorithm, w)]) as Promise<ArrayBuffer>;
+    return call('wrapKey', [shortName(format, w), d, descriptor(wrappingKey, w), algorithmDict(wrapAlgorithm, w)]) as Promise<ArrayBuffer>;
   }
 
   async unwrapKey(
@@ -190,7 +209,7 @@ class SubtleCrypto {
   ): Promise<unknown> {
     const w = where('unwrapKey');
     const d = await call('unwrapKey', [
-      String(format), bytes(wrappedKey, w), descriptor(unwrappingKey, w), algorithmDict(unwrapAlgorithm, w),
+      shortName(format, w), bytes(wrappedKey, w), descriptor(unwrappingKey, w), algorithmDict(unwrapAlgorithm, w),
       algorithmDict(unwrappedKeyAlgorithm, w), usageList(usages, w),
     ]) as KeyDescriptor;
     return importedKey(d, extractable, w);

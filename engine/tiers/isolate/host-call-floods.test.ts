@@ -18,15 +18,15 @@ const logger = pino({ level: 'info' }, new Writable({
 let engine: Engine;
 
 beforeAll(() => {
-  engine = new Engine({ logger, sched: { quarantine: false } });
+  engine = new Engine({ logger, sched: { quarantine: false }, accel: { workers: 1 } });
 });
 afterAll(async () => {
   await engine.close();
 });
 
 /** Runs `code`'s fetch once; its answer, and how much the host's heap and ArrayBuffers grew at most meanwhile. */
-async function flood(name: string, code: string, cpuMs = 50): Promise<{ status: number; text: string; grewMb: number }> {
-  await engine.deploy(name, { code, limits: { cpuMs, memoryMb: 64 }, egress: { allowPrivate: true } });
+async function flood(name: string, code: string, cpuMs = 50, extra: Record<string, unknown> = {}): Promise<{ status: number; text: string; grewMb: number }> {
+  await engine.deploy(name, { code, limits: { cpuMs, memoryMb: 64 }, egress: { allowPrivate: true }, ...extra });
   const held = () => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers + m.external; };
   const before = held();
   let most = 0;
@@ -86,6 +86,33 @@ describe('calls to the host that are not waited for', () => {
     await new Promise((r) => setTimeout(r, 200));
     // 200 lines (the burst) of 16 KB at most, and their JSON.
     expect(logBytes - before).toBeLessThan(200 * 18 * 1024 + 256 * 1024);
+  });
+
+  it('the other ways a second probe found: fake Requests and Responses, WebSocket upgrades, AI model names, crypto names', async () => {
+    const got = await flood('other-floods', `export default { async fetch(request, env) {
+      const big = 'x'.repeat(16 * 1024 * 1024);
+      const outcome = (p) => p.then(() => 'ok', (e) => e.name + ': ' + e.message.slice(0, 80));
+      // A "Response" whose statusText is many references to one big string; a Request of the tenant's making.
+      const fake = { status: 200, statusText: Array(100).fill(big), headers: new Headers(), body: null, bodyUsed: false, arrayBuffer: async () => new ArrayBuffer(0) };
+      const forged = Object.create(Request.prototype, { url: { value: 'http://x/' + big }, method: { value: 'GET' }, headers: { value: new Headers() } });
+      return Response.json({
+        put: await outcome(caches.default.put('http://x/', fake)),
+        match: await outcome(caches.default.match(forged)),
+        header: await outcome(caches.default.match(new Request('http://x/', { headers: { x: big } }))),
+        upgrade: await outcome(fetch('http://127.0.0.1:9/', { headers: { upgrade: 'websocket', x: big } })),
+        ai: await outcome(env.AI.run(big, { text: 'a' })),
+        crypto: await outcome(crypto.subtle.generateKey({ name: big }, true, ['sign'])),
+      });
+    } }`, 200, { ai: {} });
+    expect(JSON.parse(got.text)).toEqual({
+      put: expect.stringMatching(/^TypeError: /),
+      match: expect.stringMatching(/^TypeError: /),
+      header: expect.stringMatching(/^TypeError: Cache: the request's URL, status text and headers total/),
+      upgrade: expect.stringMatching(/^TypeError: fetch: its URL and headers total/),
+      ai: expect.stringMatching(/model name is at most 256 characters/),
+      crypto: expect.stringMatching(/^NotSupportedError: /),
+    });
+    expect(got.grewMb).toBeLessThan(200);
   });
 
   it('a response\'s headers past 128 KB are a TypeError in the tenant, not 20 MB for the host to take', async () => {

@@ -73,6 +73,8 @@ function checkAlgorithm(value: unknown): Algorithm {
     throw new CryptoInputError('the algorithm must be a name or an object with a name');
   }
   let algorithm = value as Algorithm;
+  // The runtime keeps names short; one that is not came past it (a tenant's patched realm).
+  if (algorithm.name.length > 64) throw Object.assign(new Error('no algorithm has so long a name'), { name: 'NotSupportedError' });
   // Workers' name for Ed25519 from before Web Crypto had it, still in Discord bots' signature
   // checks: `{ name: 'NODE-ED25519', namedCurve: 'NODE-ED25519' }`, for keys, signing and verifying.
   if (algorithm.name.toUpperCase() === 'NODE-ED25519') {
