@@ -613,7 +613,7 @@ describe('flags', () => {
     // A log file in the folder (dev's own output redirected there, say): before, each write
     // rebuilt the broken code, whose error was written to the log, which rebuilt it again.
     for (let i = 0; i < 5; i++) {
-      await writeFile(path.join(dir, 'dev.log'), `line ${i}\n`, { flag: 'a' });
+      await writeFile(path.join(dir, i % 2 ? 'dev.log' : 'devlog'), `line ${i}\n`, { flag: 'a' });
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(errors()).toBe(seen);

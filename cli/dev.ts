@@ -154,14 +154,12 @@ export async function dev(args: string[]): Promise<void> {
   watcher.set([entry, dotDevVars]);
 
   building = true;
-  const first = await build()
-    .catch(async (err: unknown) => {
-      if (stopping) await new Promise(() => {});
-      watcher.close();
-      await engine.close();
-      throw err;
-    })
-    .finally(() => (building = false));
+  const first = await build().catch(async (err: unknown) => {
+    if (stopping) await new Promise(() => {});
+    watcher.close();
+    await engine.close();
+    throw err;
+  });
   // Stopped while it built (the build fails as the engine closes): stop() exits once isolates
   // are torn down; exiting sooner, with the error, can crash the process on its way out.
   if (stopping) await new Promise(() => {});
@@ -174,8 +172,11 @@ export async function dev(args: string[]): Promise<void> {
       throw new ConfigError(first.message);
     }
     logger.error(first.message);
-    await engine.deploy(name, { code: brokenBuild(entry, first.message) });
+    // Still under the one-build guard: a save meanwhile waits for it, rather than deploying
+    // beside it (the two refused each other, and dev exited).
+    await engine.deploy(name, { code: brokenBuild(entry, first.message) }).catch((err: Error) => logger.error(err.message));
   }
+  building = false;
   if (again) void reload();
 
   served = await serveGateway(createGateway(engine, { function: name, testScheduled: values['test-scheduled'] === true }), { port, host });

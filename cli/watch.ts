@@ -1,13 +1,22 @@
 // Calls `onChange` when any of a bundle's source files changes. Watches their directories, not
 // the files, because editors often save by replacing a file, which ends a per-file watch.
-import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
 // After a failed build, a file event in a watched folder counts if its name could be source: a
 // log, a database or an editor's swap file written beside the code must not rebuild (a dev
-// server logging into its own folder rebuilt 90 times in 5 s on each build error). A name
-// without an extension may be a folder an import needs.
-const SOURCE_NAME = /\.(?:[cm]?[jt]sx?|json)$|^[^.]+$/i;
+// server logging into its own folder rebuilt 90 times in 5 s on each build error), nor can
+// JSON count, which a log may be too. A folder counts: an import may need it.
+const SOURCE_NAME = /\.(?:[cm]?[jt]sx?)$/i;
+
+function isSourceOrFolder(file: string): boolean {
+  if (SOURCE_NAME.test(file)) return true;
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 export class SourceWatcher {
   #watchers = new Map<string, FSWatcher>();
@@ -41,7 +50,8 @@ export class SourceWatcher {
       w = watch(dir, (_event, name) => {
         if (!name) return;
         const file = name.toString();
-        if (this.#files.has(path.join(dir, file)) || (this.#anyFile && SOURCE_NAME.test(path.basename(file)))) this.#debounce();
+        const full = path.join(dir, file);
+        if (this.#files.has(full) || (this.#anyFile && isSourceOrFolder(full))) this.#debounce();
       });
     } catch {
       return; // a folder that is gone: nothing there to wait for

@@ -91,6 +91,8 @@ describe('multipart/form-data parsing', () => {
       // A browser's raw backslash (HTML escapes only LF, CR and '"', as %0A, %0D and %22) stays.
       part('name="h"; filename="a\\b.txt"'),
       part('name="q\\"uote"'),
+      // A browser's name that ends in a backslash: not an escaped quote, since nothing closes it then.
+      part('name="dir\\"; filename="C:\\temp\\"'),
       '--b--',
     ].join('');
     expect(await show(parseMultipartFormData(encode(body), 'b'))).toEqual([
@@ -98,6 +100,7 @@ describe('multipart/form-data parsing', () => {
       ['g', ['C:\\d\\f.txt', 'text/plain', 'v']],
       ['h', ['a\\b.txt', 'text/plain', 'v']],
       ['q"uote', 'v'],
+      ['dir\\', ['C:\\temp\\', 'text/plain', 'v']],
     ]);
   });
 

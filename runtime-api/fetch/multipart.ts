@@ -115,13 +115,28 @@ function indexOfBytes(input: Uint8Array, bytes: Uint8Array, from: number): numbe
  */
 function quotedValue(value: string, position: number): [text: string, end: number] | null {
   let text = '';
+  let escaped: [string, number] | null = null;
   for (let i = position; i < value.length; i++) {
     const c = value[i];
-    if (c === '"') return [text, i];
+    if (c === '"') {
+      escaped = [text, i];
+      break;
+    }
     if (c === '\\' && (value[i + 1] === '"' || value[i + 1] === '\\')) text += value[++i];
     else text += c;
   }
-  return null;
+  if (escaped && endsParameter(value, escaped[1] + 1)) return escaped;
+  // Read with escapes it does not end where a parameter may: a browser's name ending in a
+  // backslash (`name="dir\"; filename=…`, which HTML does not escape) is the plain quoted text.
+  const end = value.indexOf('"', position);
+  if (end >= 0 && endsParameter(value, end + 1)) return [value.slice(position, end), end];
+  return escaped;
+}
+
+/** True when only spaces or tabs come before the next ';' or the end, from `position`. */
+function endsParameter(value: string, position: number): boolean {
+  while (value[position] === ' ' || value[position] === '\t') position++;
+  return position >= value.length || value[position] === ';';
 }
 
 /**
