@@ -736,10 +736,18 @@ function checkEnv(env: unknown): Record<string, unknown> {
   }
 }
 
-/** The path of an absolute URL, without its query or fragment: 'http://h:1/a/b?c' → '/a/b'. */
+/**
+ * The path of an absolute URL, without its query or fragment: 'http://h:1/a/b?c' → '/a/b'; at
+ * most 1,024 characters of it, so that a request's log line stays a line (a 4 MB path, through a
+ * service binding, made one of 4 MB).
+ */
 function pathOf(url: string): string {
   const start = url.indexOf('/', url.indexOf('//') + 2);
   if (start < 0) return '/';
-  const end = url.slice(start).search(/[?#]/);
-  return end < 0 ? url.slice(start) : url.slice(start, start + end);
+  const head = url.slice(start, start + MAX_LOGGED_PATH + 1);
+  const end = head.search(/[?#]/);
+  const path = end < 0 ? head : head.slice(0, end);
+  return path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path;
 }
+
+const MAX_LOGGED_PATH = 1024;

@@ -7,6 +7,7 @@ import { MAX_BUFFERED_BODY_BYTES } from '../limits.ts';
 import { joinBytes } from '../../runtime-api/web/bytes.ts';
 import type { WireRequest } from '../wire.ts';
 import { incomingBodyStream } from './incoming-body.ts';
+import { EXPECTS_CONTINUE } from './server.ts';
 
 /** The request line and headers of `incoming`, as a WireRequest without a body. */
 function wireHeadFromIncoming(incoming: IncomingMessage): WireRequest {
@@ -49,7 +50,7 @@ export function wireFromIncoming(incoming: IncomingMessage, fn: string, maxBodyB
   if (declared > maxBodyBytes) {
     // Drained so that the connection can serve on, unless the client waits to be asked for it
     // (Expect: 100-continue): then it is not asked, and the connection closes after the 413.
-    if (incoming.headers.expect?.toLowerCase() !== '100-continue') incoming.resume();
+    if (!EXPECTS_CONTINUE.test(incoming.headers.expect ?? '')) incoming.resume();
     return Promise.reject(new BodyTooLargeError(fn, maxBodyBytes));
   }
   if (declared <= MAX_BUFFERED_BODY_BYTES) return readBody(incoming, fn, maxBodyBytes, bodyWithinMs).then((body) => ({ method, url, headers, body }));

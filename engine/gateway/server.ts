@@ -81,6 +81,13 @@ export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedG
  * not have sent the body it announced, so the next bytes could be either).
  */
 export function continueWhenRead(this: Server, req: IncomingMessage, res: ServerResponse): void {
+  // No body to ask for (a GET or HEAD with Expect): answered as Node does by default, with the
+  // 100 first; Node closes a connection whose 100-continue request got its answer without one.
+  if (!hasBody(req)) {
+    res.writeContinue();
+    this.emit('request', req, res);
+    return;
+  }
   const keepAlive = res.shouldKeepAlive;
   res.shouldKeepAlive = false;
   const read = req._read;
@@ -95,6 +102,14 @@ export function continueWhenRead(this: Server, req: IncomingMessage, res: Server
   };
   this.emit('request', req, res);
 }
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** Node's own test for an Expect that asks for 100 Continue (it also answers `100-continue, x`). */
+export const EXPECTS_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 
 /**
  * True for a request that asks to upgrade to a WebSocket: its Upgrade is `websocket` alone, which

@@ -231,6 +231,24 @@ describe('streamed request bodies', () => {
     expect(ignored.answer.toLowerCase()).toContain('connection: close');
   });
 
+  it('under Expect in any form Node takes, are still not invited when refused; a GET with Expect keeps its connection', async () => {
+    const raw = (bytes: string) => new Promise<string>((resolve) => {
+      const socket = net.connect(served.port, '127.0.0.1', () => socket.write(bytes));
+      let answer = '';
+      socket.on('data', (b: Buffer) => (answer += b.toString('latin1')));
+      socket.on('error', () => {});
+      setTimeout(() => { socket.destroy(); resolve(answer); }, 600);
+    });
+    await engine.deploy('tinier-uploads', { code: streamer, limits: { maxBodyBytes: 10 } });
+    // Node answers 'Expect: 100-continue, x' as a 100-continue too: refused unread all the same.
+    const listed = await raw('POST /upload HTTP/1.1\r\nhost: tinier-uploads.localhost\r\ncontent-length: 50\r\nexpect: 100-continue, x\r\n\r\n');
+    expect(listed).toMatch(/^HTTP\/1\.1 413 /);
+    // No body to ask for: answered as Node did before, its connection kept for the next one.
+    const get = await raw('GET /count HTTP/1.1\r\nhost: streamer.localhost\r\nexpect: 100-continue\r\n\r\n');
+    expect(get).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(get.toLowerCase()).toContain('connection: keep-alive');
+  });
+
   it('leave the connection usable when the tenant does not read them', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const post = (path: string) => new Promise<string>((resolve, reject) => {

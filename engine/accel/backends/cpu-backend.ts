@@ -53,8 +53,8 @@ const topK: LoadedModel = {
       const c = call.candidates!.shape[0]!;
       const outBytes = q * Math.min(k, c) * (Int32Array.BYTES_PER_ELEMENT + Float32Array.BYTES_PER_ELEMENT);
       if (outBytes > ACCEL_DEFAULTS.maxOutputBytes) return tooBig(q, 'query rows', outBytes);
-      if (topKWork(q, c, dims) > ACCEL_DEFAULTS.maxWorkPerCall) {
-        return { error: `${q} query rows × ${c} candidates × ${dims} dimensions is more work than one call may ask for (about ${ACCEL_DEFAULTS.maxWorkPerCall} multiply-adds, counting 8 a candidate per row besides its dimensions): split it` };
+      if (topKWork(q, c, dims, k) > ACCEL_DEFAULTS.maxWorkPerCall) {
+        return { error: `${q} query rows × ${c} candidates × ${dims} dimensions (k ${k}) is more work than one call may ask for (about ${ACCEL_DEFAULTS.maxWorkPerCall} multiply-adds, counting each candidate's heap work per row besides its dimensions): split it` };
       }
       let r: ReturnType<typeof cosineTopK>;
       try {

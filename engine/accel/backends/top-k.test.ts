@@ -38,6 +38,10 @@ describe('cosineTopK', () => {
   it('counts each candidate\'s own cost in the work bound: one dimension does not make a huge call cheap', () => {
     // The probe's call: 1,024 rows against 131,072 one-dimensional candidates, 6.4 s with a full sort.
     expect(topKWork(1024, 131_072, 1)).toBeGreaterThan(ACCEL_DEFAULTS.maxWorkPerCall);
-    expect(topKWork(64, 1024, 384)).toBeLessThan(ACCEL_DEFAULTS.maxWorkPerCall);
+    expect(topKWork(64, 1024, 384, 10)).toBeLessThan(ACCEL_DEFAULTS.maxWorkPerCall);
+    // Candidates in rising order each sift down the heap: a second probe's call within the first
+    // bound took 3.5 s at k = 65,536 (6 rows × 2,097,144 candidates × 2 dimensions).
+    expect(topKWork(6, 2_097_144, 2, 65_536)).toBeGreaterThan(ACCEL_DEFAULTS.maxWorkPerCall);
+    expect(topKWork(6, 2_097_144, 2, 1)).toBeGreaterThan(6 * 2_097_144 * (2 + 8));
   });
 });

@@ -618,9 +618,10 @@ export class IsolateSandbox implements Sandbox {
     }
     if (error !== null) {
       // The tenant's words go into a field of a JSON log line, never raw onto a log stream.
-      this.#spec.log.event('error', 'the response body stream failed midway; the connection is cut', { error: String(error) });
+      // Cut as a thrown error's message is: the tenant's text, of any length.
+      this.#spec.log.event('error', 'the response body stream failed midway; the connection is cut', { error: boundedThrown('', String(error), '')[1] });
     }
-    body.receive(chunk, error === null ? null : String(error));
+    body.receive(chunk, error === null ? null : boundedThrown('', String(error), '')[1]);
   }
 
   /** The tenant reads its streamed request body: send it the next chunk (null at the end). */
