@@ -574,6 +574,17 @@ describe('flags', () => {
     expect(await answerOnceReloaded(url, 'v2')).toBe('v2');
   });
 
+  it('dev reloads once a broken JSON import is fixed, though JSON is not taken as source in broken mode', async () => {
+    const dir = path.join(tmp, 'json-import');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'config.json'), '{ "word": "first", }');
+    await writeFile(path.join(dir, 'index.ts'), 'import config from "./config.json";\nexport default { fetch: () => new Response(config.word) };\n');
+    const { url, output } = await start(['dev', 'index.ts', '--port', '0'], {}, dir);
+    expect(output()).toMatch(/config\.json/);
+    await writeFile(path.join(dir, 'config.json'), '{ "word": "fixed" }');
+    expect(await answerOnceReloaded(url, 'fixed')).toBe('fixed');
+  });
+
   it('dev stopped during its first build closes its engine and exits 0 (sandboxes of other tiers go with it)', async () => {
     const entry = path.join(tmp, 'slow-stop.js');
     await writeFile(entry, 'console.log("loading"); const end = Date.now() + 800; while (Date.now() < end) {}\nexport default { fetch: () => new Response("x") };\n');

@@ -72,6 +72,9 @@ export class SourceWatcher {
     this.#anyFile = true;
     for (const file of errorFiles) {
       if (file.includes(`${path.sep}node_modules${path.sep}`)) continue;
+      // The file an error points at is watched by name whatever its kind (a config.json with a
+      // trailing comma, fixed, must rebuild though JSON is not taken as source in broken mode).
+      this.#files.add(file);
       // A missing import's folder may not exist yet either: its nearest existing parent sees it made.
       let dir = path.dirname(file);
       while (!existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);

@@ -451,7 +451,8 @@ export class Engine {
     const logged = slot.log.isLevelEnabled('info');
     if (!logged && !this.logs.following(slot.name)) return;
     const fields = {
-      ...(request && { method: request.method, path: pathOf(request.url) }),
+      // A method is a short token; one that is not (through a service binding) is cut like a path.
+      ...(request && { method: request.method.length > 32 ? `${request.method.slice(0, 32)}…` : request.method, path: pathOf(request.url) }),
       status, ms: Math.round(ms * 100) / 100, cpuMs: cpuNs === undefined ? null : Math.round(cpuNs / 1e4) / 100,
     };
     if (logged) slot.log.info(fields, 'request');

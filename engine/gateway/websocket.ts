@@ -111,6 +111,8 @@ export async function refuseUpgrade(c: Context, answer: WireResponse): Promise<b
     if (!REFUSAL_SKIPPED.has(name)) lines.push(`${name}: ${answer.headers[i + 1]!}`);
   }
   lines.push('connection: close', `content-length: ${body.length}`, '', '');
+  // The function saw a GET (the upgrade path hands it one); the client asked HEAD: no body then.
+  if (node!.incoming!.method === 'HEAD') body = Buffer.alloc(0);
   // Written and flushed before the upgrade listener looks again: it finds the socket destroyed
   // and writes nothing of its own.
   await new Promise<void>((resolve) => socket.end(Buffer.concat([Buffer.from(lines.join('\r\n'), 'latin1'), body]), resolve));

@@ -131,36 +131,57 @@ const byteLengthOf = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byt
 const { apply } = Reflect;
 
 /**
- * What the host will count the inputs as, at least: typed arrays by their bytes (plain numbers at
- * 4 bytes each, as packed), strings as it weighs them, names and shapes too; Infinity for what
- * cannot be measured. Index loops over plain values only.
+ * The inputs as they will cross, rebuilt here from plain values only (fresh arrays of the strings
+ * and numbers counted, never the tenant's own arrays, whose named properties isolated-vm would
+ * copy too: a probe sent 1 GB through `text.pad`), with what the host will count them as, at
+ * least: typed arrays by their bytes (plain numbers at 4 bytes each, as packed), strings as it
+ * weighs them, names and shapes too; Infinity for what cannot be measured.
  */
-function inputSize(wire: WireTensor[], stringOverheadBytes: number): { bytes: number; strings: number } {
+function checkedWire(wire: WireTensor[], stringOverheadBytes: number): { wire: WireTensor[]; bytes: number; strings: number } {
+  const out: WireTensor[] = [];
   let bytes = 0;
   let strings = 0;
-  if (!isArray(wire)) return { bytes: Infinity, strings: Infinity };
+  if (!isArray(wire)) return { wire: out, bytes: Infinity, strings: Infinity };
   for (let i = 0; i < wire.length; i++) {
     const t = wire[i]!;
-    const name: unknown = t.name, shape: unknown = t.shape, data: unknown = t.data;
-    bytes += typeof name === 'string' ? name.length * 2 : Infinity;
-    if (shape !== null) bytes += isArray(shape) ? shape.length * 8 : Infinity;
+    const name: unknown = t.name, dtype: unknown = t.dtype, shape: unknown = t.shape, data: unknown = t.data;
+    if (typeof name !== 'string' || typeof dtype !== 'string' || dtype.length > 16) return { wire: out, bytes: Infinity, strings };
+    bytes += name.length * 2;
+    let shapeCopy: number[] | null = null;
+    if (shape !== null) {
+      if (!isArray(shape)) return { wire: out, bytes: Infinity, strings };
+      shapeCopy = [];
+      for (let j = 0; j < shape.length; j++) {
+        const d: unknown = shape[j];
+        if (typeof d !== 'number') return { wire: out, bytes: Infinity, strings };
+        shapeCopy[j] = d;
+      }
+      bytes += shapeCopy.length * 8;
+    }
+    let dataCopy: ArrayBuffer | string[];
     if (isArray(data)) {
-      strings += data.length;
+      const texts: string[] = [];
       for (let j = 0; j < data.length; j++) {
         const text: unknown = data[j];
-        bytes += typeof text === 'string' ? text.length * 2 + stringOverheadBytes : Infinity;
+        if (typeof text !== 'string') return { wire: out, bytes: Infinity, strings };
+        texts[j] = text;
+        bytes += text.length * 2 + stringOverheadBytes;
       }
+      strings += texts.length;
+      dataCopy = texts;
     } else {
       let length: number;
       try {
         length = apply(byteLengthOf, data, []) as number;
       } catch {
-        return { bytes: Infinity, strings };
+        return { wire: out, bytes: Infinity, strings };
       }
-      bytes += t.dtype === 'number' ? length / 2 : length;
+      bytes += dtype === 'number' ? length / 2 : length;
+      dataCopy = data as ArrayBuffer;
     }
+    out[i] = { name, dtype, shape: shapeCopy, data: dataCopy } as WireTensor;
   }
-  return { bytes, strings };
+  return { wire: out, bytes, strings };
 }
 
 /** The longest model name a call may give: names are short ('@islet/embed-text'). */
@@ -207,14 +228,14 @@ export class Ai {
     } catch (err) {
       return Promise.reject(err);
     }
-    const size = inputSize(wire, limits.stringOverheadBytes);
+    const size = checkedWire(wire, limits.stringOverheadBytes);
     if (!(size.bytes <= limits.maxInputBytes)) {
       return Promise.reject(new AIError('bad_input', `inputs to model "${model}" are larger than ${limits.maxInputBytes} bytes`));
     }
     if (!(size.strings <= limits.maxStrings)) {
       return Promise.reject(new AIError('bad_input', `inputs to model "${model}" hold more than ${limits.maxStrings} strings`));
     }
-    return this.#transport.call(model, wire, timeoutMs ?? null, signal);
+    return this.#transport.call(model, size.wire, timeoutMs ?? null, signal);
   }
 
   get [Symbol.toStringTag]() {

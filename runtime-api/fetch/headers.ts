@@ -355,10 +355,26 @@ export function headersFromFlat(list: string[], guard: HeadersGuard): Headers {
  */
 export const MAX_HEAD_CHARS = 128 * 1024;
 
-export function checkHeadSize(flat: readonly string[], url: string, where: string): void {
-  let chars = url.length;
-  for (let i = 0; i < flat.length; i++) chars += flat[i]!.length;
+// Captured at load, before any tenant code runs in this realm.
+const isArray = Array.isArray;
+
+/**
+ * `flat` as a fresh array of its strings (so that only they cross: an array can carry named
+ * properties too), or a TypeError when it holds anything else or, with `text` and `extra` more
+ * characters, passes MAX_HEAD_CHARS.
+ */
+export function checkHeadSize(flat: unknown, text: string, where: string, extra = 0): string[] {
+  if (!isArray(flat)) throw new TypeError(`${where}: its headers are not a header list`);
+  let chars = text.length + extra;
+  const copy: string[] = [];
+  for (let i = 0; i < flat.length; i++) {
+    const item: unknown = flat[i];
+    if (typeof item !== 'string') throw new TypeError(`${where}: its headers are not a header list`);
+    copy[i] = item;
+    chars += item.length;
+  }
   if (chars > MAX_HEAD_CHARS) throw new TypeError(`${where}: its URL and headers total ${chars} characters, more than ${MAX_HEAD_CHARS}`);
+  return copy;
 }
 
 /**

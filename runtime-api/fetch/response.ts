@@ -88,8 +88,7 @@ export function responseWebSocket(response: Response): unknown {
  * name; engine/wire.ts takes them out), only when there are: most answers carry neither.
  */
 function wireHeaders(headers: Headers, statusText: string, encodeBodyManual: boolean): string[] {
-  const flat = headersToFlat(headers);
-  checkHeadSize(flat, statusText, 'the response');
+  const flat = checkHeadSize(headersToFlat(headers), statusText, 'the response');
   if (encodeBodyManual) flat.unshift(':encode-body', 'manual');
   if (statusText !== '') flat.unshift(':status-text', statusText);
   return flat;

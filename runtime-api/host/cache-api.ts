@@ -54,10 +54,9 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
   // own, or put a "response" whose statusText is an array of a thousand 1 MB strings (that one
   // request ended the host process, out of heap).
   const wire = (request: Req): [string, string, string[]] => {
-    const method = request.method, url = request.url, headers = t.flatHeaders(request.headers);
+    const method: unknown = request.method, url: unknown = request.url, headers = t.flatHeaders(request.headers);
     if (typeof method !== 'string' || typeof url !== 'string') throw new TypeError('Cache: the request is not a Request');
-    checkSize(headers, method.length + url.length, 'the request');
-    return [method, url, headers];
+    return [method, url, checkSize(headers, method.length + url.length, 'the request')];
   };
 
   class Cache {
@@ -78,18 +77,23 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
       required(arguments.length, 2, 'put', 'Cache');
       const req = requestOf(request);
       const res = response as ResponseLike;
-      if (typeof res !== 'object' || res === null || typeof res.arrayBuffer !== 'function' || typeof res.status !== 'number') {
+      if (typeof res !== 'object' || res === null || typeof res.arrayBuffer !== 'function') {
         throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'");
       }
       if (res.bodyUsed) throw new TypeError("Failed to execute 'put' on 'Cache': the response's body was already used");
       // The limit is asked for once, by the first put: the others go on at their own depth.
       const key = wire(req);
-      const { status, statusText } = res;
+      // Each field read once, and the value read is the value checked and sent (a getter may
+      // answer differently each time); the checks call nothing the tenant can replace.
+      const status: unknown = res.status;
+      const statusText: unknown = res.statusText;
       const headers = t.flatHeaders(res.headers as Req['headers']);
-      if (!Number.isInteger(status) || typeof statusText !== 'string') throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'");
-      checkSize(headers, statusText.length, 'the response');
+      if (typeof status !== 'number' || (status | 0) !== status || typeof statusText !== 'string') {
+        throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'");
+      }
+      const checkedHeaders = checkSize(headers, statusText.length, 'the response');
       const body = res.body === null ? null : await readAtMost(res.body, await resumingHere(cacheLimit()));
-      await t.call('put', this.#name, key, [status, statusText, headers, body], false);
+      await t.call('put', this.#name, key, [status, statusText, checkedHeaders, body], false);
       return undefined;
     }
 
@@ -132,15 +136,25 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
 /** The most characters of a request's or response's head the Cache API hands the host (Cloudflare's 128 KB). */
 const MAX_HEAD_CHARS = 128 * 1024;
 
-/** A TypeError unless `flat` holds only strings and, with `chars` more, stays within MAX_HEAD_CHARS; an index loop, nothing a tenant can patch. */
-function checkSize(flat: unknown, chars: number, what: string): void {
-  if (!Array.isArray(flat)) throw new TypeError(`Cache: ${what}'s headers are not headers`);
+// Captured at load, before any tenant code runs in this realm.
+const isArray = Array.isArray;
+
+/**
+ * `flat` copied into a fresh array of strings (so that nothing but them crosses: a tenant's array
+ * can carry named properties too), a TypeError unless it holds only strings and, with `chars`
+ * more, stays within MAX_HEAD_CHARS; an index loop, nothing a tenant can patch.
+ */
+function checkSize(flat: unknown, chars: number, what: string): string[] {
+  if (!isArray(flat)) throw new TypeError(`Cache: ${what}'s headers are not headers`);
+  const copy: string[] = [];
   for (let i = 0; i < flat.length; i++) {
     const item: unknown = flat[i];
     if (typeof item !== 'string') throw new TypeError(`Cache: ${what}'s headers are not headers`);
+    copy[i] = item;
     chars += item.length;
   }
   if (chars > MAX_HEAD_CHARS) throw new TypeError(`Cache: ${what}'s URL, status text and headers total ${chars} characters, more than ${MAX_HEAD_CHARS}`);
+  return copy;
 }
 
 /** A body's bytes, or a TypeError as soon as they pass `limit` (its stream then cancelled). */

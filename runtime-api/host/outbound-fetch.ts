@@ -30,28 +30,32 @@ export async function fetchThrough(service: string | null, input: unknown, init?
   if (signal?.aborted) throw signal.reason;
   // Fetch would check the response against it; unchecked, it would promise what nobody verified.
   if (request.integrity !== '') throw new TypeError('fetch: integrity metadata is not checked here; the integrity option must be empty');
+  // Each field read once, into values checked here and sent as they are: Request.prototype's
+  // getters are the tenant's to replace, and one answered the check small and the host big.
+  const method: unknown = request.method, url: unknown = request.url, redirect: unknown = request.redirect;
+  if (typeof method !== 'string' || typeof url !== 'string') throw new TypeError('fetch: the request is not a Request');
+  if (redirect !== 'follow' && redirect !== 'error' && redirect !== 'manual') throw new TypeError('fetch: the request is not a Request');
   // Fetch §4.2: a data: URL is answered here, from the URL itself: no subrequest, no host.
-  if (service === null && request.url.startsWith('data:')) {
-    const data = processDataUrl(request.url);
+  if (service === null && url.startsWith('data:')) {
+    const data = processDataUrl(url);
     if (data === null) throw new TypeError('fetch failed: the data: URL is invalid');
     const { body } = data;
     const bytes = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body.buffer as ArrayBuffer : body.slice().buffer;
     // Fetch §4.1 main fetch: a HEAD response's body is null.
-    return responseFromNetwork(200, 'OK', ['content-type', data.mimeType], request.method === 'HEAD' ? null : bytes, [request.url]);
+    return responseFromNetwork(200, 'OK', ['content-type', data.mimeType], method === 'HEAD' ? null : bytes, [url]);
   }
   if (pending.size >= MAX_PENDING) throw new TypeError(`fetch: more than ${MAX_PENDING} subrequests are already pending`);
-  const flat = headersToFlat(request.headers);
-  checkHeadSize(flat, request.url, 'fetch');
+  const flat = checkHeadSize(headersToFlat(request.headers), url, 'fetch', method.length);
   // Workers: a fetch() asking to upgrade to a WebSocket answers with the socket to accept.
-  if (asksForWebSocket(request.method, request.headers.get('upgrade'))) {
+  if (asksForWebSocket(method, request.headers.get('upgrade'))) {
     if (service !== null) throw new TypeError(`${service}.fetch: WebSockets through a service binding are not supported`);
-    return connectSocket(request.url, [...flat], signal ?? undefined);
+    return connectSocket(url, flat, signal ?? undefined);
   }
-  const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
+  const body = method === 'GET' || method === 'HEAD' ? null : await request.arrayBuffer();
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
   return pending.start(
     signal ?? undefined,
-    (id) => host().startFetch(id, request.method, request.url, flat, body, request.redirect, service, chainDepth()),
+    (id) => host().startFetch(id, method, url, flat, body, redirect, service, chainDepth()),
     (id) => host().abortFetch(id),
   );
 }
@@ -67,7 +71,8 @@ const handshakes = new Map<number, unknown>();
 export function connectSocket(url: string, headers: string[], signal?: AbortSignal, ownId?: number): Promise<Response> {
   // Before the copy to the host, as for fetch(): a `new WebSocket(url, protocols)` comes here with
   // a URL and protocols of the tenant's, and the host's bound of 32 sockets came after each copy.
-  checkHeadSize(headers, url, 'WebSocket');
+  if (typeof url !== 'string') throw new TypeError('WebSocket: the URL is not a string');
+  headers = checkHeadSize(headers, url, 'WebSocket');
   if (ownId !== undefined) return pending.start(signal, (id) => host().wsConnect(id, ownId, url, headers), (id) => host().abortFetch(id));
   const sockets = outboundSockets();
   const [socket, socketId] = sockets.outbound();

@@ -46,8 +46,14 @@ function bytes(value: unknown, where: string): ArrayBuffer {
  * real one: a 16 MB algorithm name went to the host 32 calls at a time (500 MB of its heap, its
  * event loop held 1.2 s) before the host could say it names nothing.
  */
+// Captured at load, before any tenant code runs in this realm: a tenant's `String = (v) => v`
+// passed an array of eight 16 MB strings through as a "name" of length 8.
+const toText = String;
+const arrayFrom = Array.from;
+const { stringify, parse } = JSON;
+
 function shortName(value: unknown, where: string): string {
-  const name = String(value);
+  const name = toText(value);
   if (name.length > 64) throw new DOMException(`${where}: no algorithm, format or usage has a ${name.length}-character name`, 'NotSupportedError');
   return name;
 }
@@ -91,7 +97,7 @@ function usageList(usages: unknown, where: string): string[] {
   if (usages === null || typeof usages !== 'object' || typeof (usages as Iterable<unknown>)[Symbol.iterator] !== 'function') {
     throw new TypeError(`${where}: key usages must be a sequence`);
   }
-  const list = Array.from(usages as Iterable<unknown>, (usage) => shortName(usage, where));
+  const list = arrayFrom(usages as Iterable<unknown>, (usage) => shortName(usage, where));
   // Eight usages exist; a list longer than a few dozen is not a list of them.
   if (list.length > 32) throw new TypeError(`${where}: ${list.length} key usages given`);
   return list;
@@ -101,9 +107,9 @@ function keyData(format: string, data: unknown, where: string): unknown {
   if (format !== 'jwk') return bytes(data, where);
   if (data === null || typeof data !== 'object') throw new TypeError(`${where}: a JWK must be an object`);
   // A JsonWebKey dictionary holds strings, booleans and lists of strings: JSON keeps exactly those.
-  const json = JSON.stringify(data);
+  const json = stringify(data);
   if (typeof json !== 'string' || json.length > MAX_JWK_CHARS) throw new DOMException(`${where}: the JWK is larger than any key's (${MAX_JWK_CHARS} characters)`, 'DataError');
-  return JSON.parse(json) as unknown;
+  return parse(json) as unknown;
 }
 
 // Key-derivation inputs: their "import key" steps refuse an extractable key (after checking the

@@ -115,6 +115,40 @@ describe('calls to the host that are not waited for', () => {
     expect(got.grewMb).toBeLessThan(200);
   });
 
+  it('and a third: extra properties on arrays, getters that answer twice, replaced String, JSON, Number.isInteger', async () => {
+    const got = await flood('third-floods', `export default { async fetch(request, env) {
+      const big = 'x'.repeat(16 * 1024 * 1024);
+      const outcome = (p) => p.then(() => 'ok', (e) => e.name);
+      const text = ['hello'];
+      text.pad = Array(4).fill(big);
+      const ai = [];
+      for (let i = 0; i < 4; i++) ai.push(outcome(env.AI.run('@islet/embed-text', { text })));
+      Number.isInteger = () => true;
+      let reads = 0;
+      const twoFaced = { get status() { return reads++ ? Array(4).fill(big) : 200; }, statusText: '', headers: new Headers(), body: null, bodyUsed: false, arrayBuffer: async () => new ArrayBuffer(0) };
+      const put = outcome(caches.default.put('http://x/', twoFaced));
+      const realString = String;
+      String = (v) => v;
+      const crypto1 = outcome(crypto.subtle.generateKey({ name: Array(4).fill(big) }, true, ['sign']));
+      String = realString;
+      const { stringify, parse } = JSON;
+      JSON.stringify = () => '{}';
+      JSON.parse = () => ({ kty: 'oct', k: Array(4).fill(big) });
+      const jwk = outcome(crypto.subtle.importKey('jwk', { kty: 'oct', k: 'AA' }, { name: 'HMAC', hash: 'SHA-256' }, true, ['sign']));
+      Object.defineProperty(Request.prototype, 'redirect', { get: () => Array(4).fill(big), configurable: true });
+      const redirect = outcome(fetch('http://127.0.0.1:9/'));
+      const results = { ai: await Promise.all(ai), put: await put, crypto: await crypto1, jwk: await jwk, redirect: await redirect };
+      JSON.stringify = stringify;
+      JSON.parse = parse;
+      return Response.json(results);
+    } }`, 500, { ai: {} });
+    expect(got.status).toBe(200);
+    // Whatever each call answers (the embedding runs on its one string; the put, its status read
+    // once, keeps a 200), the host took no 16 MB copies.
+    expect(JSON.parse(got.text)).toMatchObject({ put: 'ok', crypto: 'NotSupportedError', redirect: 'TypeError' });
+    expect(got.grewMb).toBeLessThan(200);
+  });
+
   it('a response\'s headers past 128 KB are a TypeError in the tenant, not 20 MB for the host to take', async () => {
     const got = await flood('header-flood', `const v = 'y'.repeat(20 * 1024 * 1024);
       export default { fetch() { return new Response('ok', { headers: { 'x-big': v } }); } }`);
