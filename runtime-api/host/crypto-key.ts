@@ -1,6 +1,7 @@
 // CryptoKey (Web Crypto §13). A key is its algorithm, usages and key material; the material sits
 // in a private field that tenant code cannot read, and crosses to the host only as the argument
 // of an operation (engine/tiers/isolate/web-crypto.ts), never as a host object.
+import { copyOfBytes } from '../web/plain-bytes.ts';
 
 /** A key as it crosses the boundary, in the host's shape. */
 export interface KeyDescriptor {
@@ -24,7 +25,7 @@ function copyAlgorithm(algorithm: Record<string, unknown>): Record<string, unkno
   const copy: Record<string, unknown> = { ...algorithm };
   const hash = algorithm.hash as { name?: unknown } | undefined;
   if (hash && typeof hash === 'object') copy.hash = { name: hash.name };
-  if (algorithm.publicExponent instanceof Uint8Array) copy.publicExponent = algorithm.publicExponent.slice();
+  if (algorithm.publicExponent instanceof Uint8Array) copy.publicExponent = copyOfBytes(algorithm.publicExponent, 'CryptoKey');
   return copy;
 }
 
@@ -55,7 +56,7 @@ export class CryptoKey {
     describeKey = (key) => {
       if (typeof key !== 'object' || key === null || !(#material in key)) return undefined;
       const k = key as CryptoKey;
-      return { type: k.#type, algorithm: copyAlgorithm(k.#algorithm), usages: [...k.#usages], material: k.#material, extractable: k.#extractable };
+      return { type: k.#type, algorithm: copyAlgorithm(k.#algorithm), usages: copyList(k.#usages), material: k.#material, extractable: k.#extractable };
     };
   }
 
@@ -91,3 +92,9 @@ export function heldKey(key: unknown, where: string): HeldKey {
   return d;
 }
 
+/** A key's usages copied with an index loop: spreading went through the tenant's Array iterator. */
+function copyList(list: readonly string[]): string[] {
+  const copy: string[] = [];
+  for (let i = 0; i < list.length; i++) copy[i] = list[i]!;
+  return copy;
+}

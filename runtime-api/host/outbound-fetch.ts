@@ -3,6 +3,7 @@
 // host decides what may be reached (engine/egress/).
 import { checkHeadSize, headersToFlat, Request, requestSignalSource, responseFromNetwork, type AbortSignal, type Response } from '../web/index.ts';
 import { processDataUrl } from '../fetch/data-url.ts';
+import { checkedArrayBuffer } from '../web/plain-bytes.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
 import { chainDepth } from '../dispatch/chain-depth.ts';
@@ -51,7 +52,8 @@ export async function fetchThrough(service: string | null, input: unknown, init?
     if (service !== null) throw new TypeError(`${service}.fetch: WebSockets through a service binding are not supported`);
     return connectSocket(url, flat, signal ?? undefined);
   }
-  const body = method === 'GET' || method === 'HEAD' ? null : await request.arrayBuffer();
+  // Request.prototype.arrayBuffer is the tenant's to replace: what it gives must be an ArrayBuffer.
+  const body = method === 'GET' || method === 'HEAD' ? null : checkedArrayBuffer(await request.arrayBuffer(), 'fetch');
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
   return pending.start(
     signal ?? undefined,

@@ -5,6 +5,7 @@
 // spec's DOMException names; the ones that depend on key slots the host never sees
 // (extractable) are made here.
 import { DOMException } from '../web/index.ts';
+import { copyOfBytes, copyOfView } from '../web/plain-bytes.ts';
 import { requireArguments, viewBufferSource } from '../webidl/index.ts';
 import { type CryptoKey, heldKey, keyFromDescriptor, type KeyDescriptor } from './crypto-key.ts';
 import { digestBytes, digestName } from './digest.ts';
@@ -38,7 +39,7 @@ function bytes(value: unknown, where: string): ArrayBuffer {
   const view = viewBufferSource(value, false, where);
   if (view === null) throw new TypeError(`${where}: expected a BufferSource`);
   // A copy: the caller may change its buffer while the operation runs (§14.3, "get a copy of the bytes").
-  return view.slice().buffer;
+  return copyOfView(view, where);
 }
 
 /**
@@ -49,6 +50,7 @@ function bytes(value: unknown, where: string): ArrayBuffer {
 // Captured at load, before any tenant code runs in this realm: a tenant's `String = (v) => v`
 // passed an array of eight 16 MB strings through as a "name" of length 8.
 const toText = String;
+const toNumber = Number;
 const arrayFrom = Array.from;
 const { stringify, parse } = JSON;
 
@@ -78,11 +80,14 @@ function algorithmDict(algorithm: unknown, where: string): Record<string, unknow
   const hash = given.hash;
   if (hash !== undefined) out.hash = typeof hash === 'string' ? shortName(hash, where) : algorithmDict(hash, where);
   for (const member of BYTE_MEMBERS) if (given[member] !== undefined) out[member] = bytes(given[member], where);
-  for (const member of NUMBER_MEMBERS) if (given[member] !== undefined) out[member] = Number(given[member]);
+  for (let i = 0; i < NUMBER_MEMBERS.length; i++) {
+    const member = NUMBER_MEMBERS[i]!;
+    if (given[member] !== undefined) out[member] = toNumber(given[member]);
+  }
   if (given.namedCurve !== undefined) out.namedCurve = shortName(given.namedCurve, where);
   if (given.publicExponent !== undefined) {
     if (!(given.publicExponent instanceof Uint8Array)) throw new TypeError(`${where}: publicExponent must be a Uint8Array`);
-    out.publicExponent = given.publicExponent.slice();
+    out.publicExponent = copyOfBytes(given.publicExponent, where);
   }
   if (given.public !== undefined) out.public = descriptor(given.public, where);
   return out;
@@ -193,7 +198,7 @@ class SubtleCrypto {
 
   async deriveBits(algorithm: unknown, baseKey: unknown, length: unknown = null): Promise<ArrayBuffer> {
     const w = where('deriveBits');
-    return call('deriveBits', [algorithmDict(algorithm, w), descriptor(baseKey, w), length === null ? null : Number(length)]) as Promise<ArrayBuffer>;
+    return call('deriveBits', [algorithmDict(algorithm, w), descriptor(baseKey, w), length === null ? null : toNumber(length)]) as Promise<ArrayBuffer>;
   }
 
   async deriveKey(algorithm: unknown, baseKey: unknown, derivedKeyType: unknown, extractable: unknown, usages: unknown): Promise<unknown> {

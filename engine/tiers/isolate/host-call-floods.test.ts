@@ -149,6 +149,38 @@ describe('calls to the host that are not waited for', () => {
     expect(got.grewMb).toBeLessThan(200);
   });
 
+  it('and a fourth: a replaced Array iterator, Uint8Array slice, Number or Request.arrayBuffer', async () => {
+    const got = await flood('fourth-floods', `export default { async fetch() {
+      const big = 'x'.repeat(16 * 1024 * 1024);
+      const t = Array(4).fill(big);
+      const outcome = (p) => p.then(() => 'ok', (e) => e.name);
+      const key = await crypto.subtle.importKey('raw', new Uint8Array(32), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+      const iterator = Array.prototype[Symbol.iterator];
+      Array.prototype[Symbol.iterator] = function* () { for (let i = 0; i < 4; i++) yield big; };
+      const signs = [];
+      for (let i = 0; i < 8; i++) signs.push(outcome(crypto.subtle.sign('HMAC', key, new Uint8Array(4))));
+      Array.prototype[Symbol.iterator] = iterator;
+      const slice = Uint8Array.prototype.slice;
+      Uint8Array.prototype.slice = function () { return { buffer: t }; };
+      for (let i = 0; i < 8; i++) signs.push(outcome(crypto.subtle.sign('HMAC', key, new Uint8Array(4))));
+      Uint8Array.prototype.slice = slice;
+      const realNumber = Number;
+      Number = (v) => v;
+      const lengths = [];
+      for (let i = 0; i < 8; i++) lengths.push(outcome(crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256', length: t }, true, ['sign'])));
+      Number = realNumber;
+      Request.prototype.arrayBuffer = async function () { return t; };
+      const posts = [];
+      for (let i = 0; i < 8; i++) posts.push(outcome(fetch('http://127.0.0.1:9/', { method: 'POST', body: 'a' })));
+      return Response.json({ signs: await Promise.all(signs), lengths: await Promise.all(lengths), posts: await Promise.all(posts) });
+    } }`, 500);
+    expect(got.status).toBe(200);
+    const answers = JSON.parse(got.text);
+    expect(answers.signs).toEqual(Array(16).fill('ok'));
+    expect(answers.posts).toEqual(Array(8).fill('TypeError'));
+    expect(got.grewMb).toBeLessThan(200);
+  });
+
   it('a response\'s headers past 128 KB are a TypeError in the tenant, not 20 MB for the host to take', async () => {
     const got = await flood('header-flood', `const v = 'y'.repeat(20 * 1024 * 1024);
       export default { fetch() { return new Response('ok', { headers: { 'x-big': v } }); } }`);
