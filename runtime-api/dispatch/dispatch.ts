@@ -109,8 +109,18 @@ export async function dispatchBatch(batch: unknown[], seq: number, settledUpTo: 
     pending++;
     runRequest(batch[i] as number, batch[i + 1] as string, batch[i + 2] as string, batch[i + 3] as string[], batch[i + 4] as ArrayBuffer | true | null).then((record) => {
       pending--;
-      if (open) ready.push(...record);
-      else host().respond(record);
+      if (open) {
+        // An index loop: spreading would go through the tenant's Array iterator.
+        for (let j = 0; j < record.length; j++) ready[ready.length] = record[j];
+        return;
+      }
+      try {
+        host().respond(record);
+      } catch {
+        // A record that cannot be copied (something the tenant made uncopyable got in): answer
+        // the request with an error rather than leave it to its wall-clock limit.
+        host().respond([record[0], RESULT_EXCEPTION, 'TypeError', 'the answer could not be sent to the host', '', record[5] === true]);
+      }
     });
   }
   for (let turn = 0; pending > 0 && turn < BATCH_MICROTASK_TURNS; turn++) await undefined;
@@ -167,14 +177,22 @@ async function runRequest(id: number, method: string, url: string, headers: stri
  * [name, message, stack] of what the tenant threw. Reading it runs the tenant's code (getters, a
  * Proxy's traps), which may throw in turn: that must not escape, or the request never answers.
  */
+const { apply } = Reflect;
+const { slice } = String.prototype;
+const cut = (text: string, max: number): string => (text.length > max ? apply(slice, text, [0, max]) as string : text);
+
 function describeThrown(err: unknown): [string, string, string] {
   try {
     if (err instanceof Error) {
-      const name = String(err.name);
-      const message = String(err.message);
+      // Template literals make primitive strings whatever String or an object's slice became; the
+      // cut uses the slice captured at load. A tenant's replaced String sent its own object, 150
+      // references to a 4 MB string, to the host as an error's name.
+      const name = `${err.name}`;
+      const message = `${err.message}`;
+      const given: unknown = err.stack;
+      const stack = typeof given === 'string' ? given : `${name}: ${message}`;
       // The host takes 16 KB of each (THROWN_TEXT_CHARS); more would only be copied out to be cut.
-      const stack = typeof err.stack === 'string' ? err.stack : `${name}: ${message}`;
-      return [name.slice(0, 1024), message.slice(0, 32 * 1024), stack.slice(0, 32 * 1024)];
+      return [cut(name, 1024), cut(message, 32 * 1024), cut(stack, 32 * 1024)];
     }
     const message = `Uncaught ${describe(err)}`;
     return ['Error', message, `Error: ${message}`];

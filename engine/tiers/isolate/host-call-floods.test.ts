@@ -181,6 +181,29 @@ describe('calls to the host that are not waited for', () => {
     expect(got.grewMb).toBeLessThan(200);
   });
 
+  it('and a fifth: a replaced Math.min in timers, a replaced String in a thrown error answered late', async () => {
+    const timers = await flood('timer-flood', `export default { fetch() {
+      const big = 'x'.repeat(4 * 1024 * 1024);
+      const delay = { pad: Array(8).fill(big), [Symbol.toPrimitive]() { return 1; } };
+      Math.min = () => delay;
+      for (let i = 0; i < 40; i++) setTimeout(() => {}, 1);
+      return new Response('armed');
+    } }`, 500);
+    expect([timers.status, timers.text]).toEqual([200, 'armed']);
+    expect(timers.grewMb).toBeLessThan(200);
+    const thrown = await flood('thrown-flood', `export default { async fetch() {
+      const big = 'x'.repeat(4 * 1024 * 1024);
+      const name = Object.assign(Object.create({ slice() { return this; } }), { pad: Array(150).fill(big), toString() { return 'Named'; } });
+      await new Promise((r) => setTimeout(r, 20));
+      globalThis.String = (v) => v;
+      const err = new Error('e');
+      err.name = name;
+      throw err;
+    } }`, 500);
+    expect(thrown.status).toBe(500);
+    expect(thrown.grewMb).toBeLessThan(200);
+  });
+
   it('a response\'s headers past 128 KB are a TypeError in the tenant, not 20 MB for the host to take', async () => {
     const got = await flood('header-flood', `const v = 'y'.repeat(20 * 1024 * 1024);
       export default { fetch() { return new Response('ok', { headers: { 'x-big': v } }); } }`);
