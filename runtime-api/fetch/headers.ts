@@ -347,37 +347,6 @@ export function headersFromFlat(list: string[], guard: HeadersGuard): Headers {
 }
 
 /**
- * The most characters a message's head may carry across to the host: names, values and the URL
- * together, as Cloudflare bounds request and response headers (128 KB). The count is made before
- * the copy, with nothing a tenant can patch (string lengths, an index loop): a response with a
- * 20 MB header value held the host's event loop ~0.3 s a request, and unawaited fetch() calls with
- * 1 MB headers piled 280 MB up on the host before it could refuse any.
- */
-export const MAX_HEAD_CHARS = 128 * 1024;
-
-// Captured at load, before any tenant code runs in this realm.
-const isArray = Array.isArray;
-
-/**
- * `flat` as a fresh array of its strings (so that only they cross: an array can carry named
- * properties too), or a TypeError when it holds anything else or, with `text` and `extra` more
- * characters, passes MAX_HEAD_CHARS.
- */
-export function checkHeadSize(flat: unknown, text: string, where: string, extra = 0): string[] {
-  if (!isArray(flat)) throw new TypeError(`${where}: its headers are not a header list`);
-  let chars = text.length + extra;
-  const copy: string[] = [];
-  for (let i = 0; i < flat.length; i++) {
-    const item: unknown = flat[i];
-    if (typeof item !== 'string') throw new TypeError(`${where}: its headers are not a header list`);
-    copy[i] = item;
-    chars += item.length;
-  }
-  if (chars > MAX_HEAD_CHARS) throw new TypeError(`${where}: its URL and headers total ${chars} characters, more than ${MAX_HEAD_CHARS}`);
-  return copy;
-}
-
-/**
  * The header list as [name0, value0, …] with lower-case names, in insertion
  * order, set-cookie pairs separate. Not a copy: the caller must not change it;
  * the Headers copies it before its own next change.

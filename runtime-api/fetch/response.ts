@@ -28,7 +28,6 @@ import {
 } from './body.ts';
 import {
   appendToHeaderList,
-  checkHeadSize,
   copyHeaders,
   fill,
   getHeadersGuard,
@@ -39,6 +38,7 @@ import {
   headersToFlat,
   setHeadersGuard,
 } from './headers.ts';
+import { checkHeadSize } from './head-size.ts';
 
 export type ResponseType = 'basic' | 'cors' | 'default' | 'error' | 'opaque' | 'opaqueredirect';
 
@@ -88,7 +88,7 @@ export function responseWebSocket(response: Response): unknown {
  * name; engine/wire.ts takes them out), only when there are: most answers carry neither.
  */
 function wireHeaders(headers: Headers, statusText: string, encodeBodyManual: boolean): string[] {
-  const flat = checkHeadSize(headersToFlat(headers), statusText, 'the response');
+  const flat = checkHeadSize(headersToFlat(headers), statusText.length, 'the response');
   if (encodeBodyManual) flat.unshift(':encode-body', 'manual');
   if (statusText !== '') flat.unshift(':status-text', statusText);
   return flat;

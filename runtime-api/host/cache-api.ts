@@ -7,6 +7,7 @@
 
 import { joinBytes } from '../web/bytes.ts';
 import { resumingHere } from '../dispatch/chain-depth.ts';
+import { checkHeadSize } from '../fetch/head-size.ts';
 
 /** A kept response as the host answers it: [status, statusText, flat headers, body]. */
 export type CachedAnswer = [status: number, statusText: string, headers: string[], body: ArrayBuffer | null];
@@ -56,7 +57,7 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
   const wire = (request: Req): [string, string, string[]] => {
     const method: unknown = request.method, url: unknown = request.url, headers = t.flatHeaders(request.headers);
     if (typeof method !== 'string' || typeof url !== 'string') throw new TypeError('Cache: the request is not a Request');
-    return [method, url, checkSize(headers, method.length + url.length, 'the request')];
+    return [method, url, checkHeadSize(headers, method.length + url.length, 'Cache', "the request's URL, status text and headers")];
   };
 
   class Cache {
@@ -91,7 +92,7 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
       if (typeof status !== 'number' || (status | 0) !== status || typeof statusText !== 'string') {
         throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'");
       }
-      const checkedHeaders = checkSize(headers, statusText.length, 'the response');
+      const checkedHeaders = checkHeadSize(headers, statusText.length, 'Cache', "the response's URL, status text and headers");
       const body = res.body === null ? null : await readAtMost(res.body, await resumingHere(cacheLimit()));
       await t.call('put', this.#name, key, [status, statusText, checkedHeaders, body], false);
       return undefined;
@@ -131,30 +132,6 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
   }
 
   return { Cache, CacheStorage, caches: new CacheStorage(constructing) };
-}
-
-/** The most characters of a request's or response's head the Cache API hands the host (Cloudflare's 128 KB). */
-const MAX_HEAD_CHARS = 128 * 1024;
-
-// Captured at load, before any tenant code runs in this realm.
-const isArray = Array.isArray;
-
-/**
- * `flat` copied into a fresh array of strings (so that nothing but them crosses: a tenant's array
- * can carry named properties too), a TypeError unless it holds only strings and, with `chars`
- * more, stays within MAX_HEAD_CHARS; an index loop, nothing a tenant can patch.
- */
-function checkSize(flat: unknown, chars: number, what: string): string[] {
-  if (!isArray(flat)) throw new TypeError(`Cache: ${what}'s headers are not headers`);
-  const copy: string[] = [];
-  for (let i = 0; i < flat.length; i++) {
-    const item: unknown = flat[i];
-    if (typeof item !== 'string') throw new TypeError(`Cache: ${what}'s headers are not headers`);
-    copy[i] = item;
-    chars += item.length;
-  }
-  if (chars > MAX_HEAD_CHARS) throw new TypeError(`Cache: ${what}'s URL, status text and headers total ${chars} characters, more than ${MAX_HEAD_CHARS}`);
-  return copy;
 }
 
 /** A body's bytes, or a TypeError as soon as they pass `limit` (its stream then cancelled). */

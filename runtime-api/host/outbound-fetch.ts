@@ -46,7 +46,7 @@ export async function fetchThrough(service: string | null, input: unknown, init?
     return responseFromNetwork(200, 'OK', ['content-type', data.mimeType], method === 'HEAD' ? null : bytes, [url]);
   }
   if (pending.size >= MAX_PENDING) throw new TypeError(`fetch: more than ${MAX_PENDING} subrequests are already pending`);
-  const flat = checkHeadSize(headersToFlat(request.headers), url, 'fetch', method.length);
+  const flat = checkHeadSize(headersToFlat(request.headers), url.length + method.length, 'fetch');
   // Workers: a fetch() asking to upgrade to a WebSocket answers with the socket to accept.
   if (asksForWebSocket(method, request.headers.get('upgrade'))) {
     if (service !== null) throw new TypeError(`${service}.fetch: WebSockets through a service binding are not supported`);
@@ -74,7 +74,7 @@ export function connectSocket(url: string, headers: string[], signal?: AbortSign
   // Before the copy to the host, as for fetch(): a `new WebSocket(url, protocols)` comes here with
   // a URL and protocols of the tenant's, and the host's bound of 32 sockets came after each copy.
   if (typeof url !== 'string') throw new TypeError('WebSocket: the URL is not a string');
-  headers = checkHeadSize(headers, url, 'WebSocket');
+  headers = checkHeadSize(headers, url.length, 'WebSocket');
   if (ownId !== undefined) return pending.start(signal, (id) => host().wsConnect(id, ownId, url, headers), (id) => host().abortFetch(id));
   const sockets = outboundSockets();
   const [socket, socketId] = sockets.outbound();

@@ -12,7 +12,8 @@ export { Blob, File, type BlobPart, type BlobPropertyBag, type EndingType, type 
 export { FormData, type FormDataEntryValue } from './form-data.ts';
 export { TextDecoder } from '../encoding/text-decoder.ts';
 export { TextEncoder } from '../encoding/text-encoder.ts';
-export { checkHeadSize, Headers, headersFromFlat, headersToFlat, setHeadersGuard, type HeadersGuard, type HeadersInit } from '../fetch/headers.ts';
+export { Headers, headersFromFlat, headersToFlat, setHeadersGuard, type HeadersGuard, type HeadersInit } from '../fetch/headers.ts';
+export { checkHeadSize } from '../fetch/head-size.ts';
 export {
   ByteLengthQueuingStrategy, CountQueuingStrategy, ReadableByteStreamController, ReadableStream, ReadableStreamBYOBReader,
   ReadableStreamBYOBRequest, ReadableStreamDefaultController, ReadableStreamDefaultReader, TextDecoderStream, TextEncoderStream,
