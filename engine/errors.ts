@@ -62,13 +62,17 @@ export const THROWN_TEXT_CHARS = 16 * 1024;
  * characters, the message and the stack to THROWN_TEXT_CHARS (the stack at a line's end).
  */
 export function boundedThrown(name: string, message: string, stack: string): [string, string, string] {
-  const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
   let frames = stack;
   if (frames.length > THROWN_TEXT_CHARS) {
     const end = frames.lastIndexOf('\n', THROWN_TEXT_CHARS);
     frames = `${frames.slice(0, end > 0 ? end : THROWN_TEXT_CHARS)}\n    … (cut at ${THROWN_TEXT_CHARS} characters)`;
   }
-  return [cut(name, 256), cut(message, THROWN_TEXT_CHARS), frames];
+  return [cutText(name, 256), cutText(message, THROWN_TEXT_CHARS), frames];
+}
+
+/** `text` cut to `max` characters (a thrown message's THROWN_TEXT_CHARS by default), marked where cut. */
+export function cutText(text: string, max = THROWN_TEXT_CHARS): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 export class TenantExceptionError extends IsletError {

@@ -174,6 +174,12 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 // characters into values, which Node refuses to write once the status line is out.
 const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/**
+ * A reason phrase the gateway writes as the tenant gave it: ASCII only, since Node writes a
+ * response's head in its body's encoding, so obs-text would reach the client as UTF-8 or Latin-1
+ * depending on the body; otherwise the status code's default phrase goes out.
+ */
+export const ASCII_REASON = /^[\t\x20-\x7e]*$/;
 export const MALFORMED_RESPONSE = 'the runtime produced a malformed response (was it tampered with?)';
 
 /**

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Engine } from '../engine.ts';
 import { BodyTooLargeError, NoSuchFunctionError } from '../errors.ts';
-import { flatHeaders, headAnswer, responseFromWire, wireFromRequest, type WireRequest } from '../wire.ts';
+import { ASCII_REASON, flatHeaders, headAnswer, responseFromWire, wireFromRequest, type WireRequest } from '../wire.ts';
 import { checkOneHost, wireFromIncoming } from './node-wire.ts';
 import { answerWithSocket, refuseUpgrade } from './websocket.ts';
 
@@ -25,7 +25,6 @@ export interface IsletMiddlewareOptions {
   trustProxy?: boolean;
 }
 
-const ASCII_REASON = /^[\t\x20-\x7e]*$/;
 
 export function islet(engine: Engine, options: IsletMiddlewareOptions): MiddlewareHandler {
   const pick = typeof options.function === 'string' ? () => options.function as string : options.function;

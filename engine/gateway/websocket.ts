@@ -8,7 +8,7 @@ import { upgradeWebSocket } from '@hono/node-server';
 import type { Context } from 'hono';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { TenantExceptionError } from '../errors.ts';
-import type { TenantSocket, WireResponse } from '../wire.ts';
+import { ASCII_REASON, type TenantSocket, type WireResponse } from '../wire.ts';
 // Workers' bound on one message; `ws` closes a connection whose client sends a bigger one (1009).
 import { clientSocketOf, MAX_SOCKET_MESSAGE_BYTES } from '../tiers/socket-link.ts';
 
@@ -103,7 +103,7 @@ export async function refuseUpgrade(c: Context, answer: WireResponse): Promise<b
   else if (answer.body instanceof ArrayBuffer) body = Buffer.from(answer.body);
   else return false;
   if (body.length > REFUSAL_BODY_BYTES) return false;
-  const reason = answer.statusText !== undefined && /^[\t\x20-\x7e]*$/.test(answer.statusText) ? answer.statusText : STATUS_CODES[answer.status] ?? '';
+  const reason = answer.statusText !== undefined && ASCII_REASON.test(answer.statusText) ? answer.statusText : STATUS_CODES[answer.status] ?? '';
   const lines = [`HTTP/1.1 ${answer.status} ${reason}`];
   for (let i = 0; i < answer.headers.length; i += 2) {
     const name = answer.headers[i]!;

@@ -4,7 +4,7 @@ import { getRandomValues } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import ivm from 'isolated-vm';
 import {
-  boundedThrown, BundleError, CpuLimitError, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
+  boundedThrown, BundleError, CpuLimitError, cutText, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
 import type { TensorMap } from '../../accel/index.ts';
@@ -616,12 +616,11 @@ export class IsolateSandbox implements Sandbox {
       body.fail(new TypeError('the runtime produced a malformed body chunk'));
       return;
     }
-    if (error !== null) {
-      // The tenant's words go into a field of a JSON log line, never raw onto a log stream.
-      // Cut as a thrown error's message is: the tenant's text, of any length.
-      this.#spec.log.event('error', 'the response body stream failed midway; the connection is cut', { error: boundedThrown('', String(error), '')[1] });
-    }
-    body.receive(chunk, error === null ? null : boundedThrown('', String(error), '')[1]);
+    // Cut as a thrown error's message is: the tenant's text, of any length.
+    const why = error === null ? null : cutText(String(error));
+    // The tenant's words go into a field of a JSON log line, never raw onto a log stream.
+    if (why !== null) this.#spec.log.event('error', 'the response body stream failed midway; the connection is cut', { error: why });
+    body.receive(chunk, why);
   }
 
   /** The tenant reads its streamed request body: send it the next chunk (null at the end). */
