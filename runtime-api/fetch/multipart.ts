@@ -125,18 +125,18 @@ function quotedValue(value: string, position: number): [text: string, end: numbe
     if (c === '\\' && (value[i + 1] === '"' || value[i + 1] === '\\')) text += value[++i];
     else text += c;
   }
-  if (escaped && endsParameter(value, escaped[1] + 1)) return escaped;
+  if (escaped && parameterEnd(value, escaped[1] + 1) >= 0) return escaped;
   // Read with escapes it does not end where a parameter may: a browser's name ending in a
   // backslash (`name="dir\"; filename=…`, which HTML does not escape) is the plain quoted text.
   const end = value.indexOf('"', position);
-  if (end >= 0 && endsParameter(value, end + 1)) return [value.slice(position, end), end];
+  if (end >= 0 && parameterEnd(value, end + 1) >= 0) return [value.slice(position, end), end];
   return escaped;
 }
 
-/** True when only spaces or tabs come before the next ';' or the end, from `position`. */
-function endsParameter(value: string, position: number): boolean {
+/** Where the parameter ends (its ';', or the value's end) when only spaces or tabs come before it from `position`; -1 when other text does. */
+function parameterEnd(value: string, position: number): number {
   while (value[position] === ' ' || value[position] === '\t') position++;
-  return position >= value.length || value[position] === ';';
+  return position >= value.length || value[position] === ';' ? position : -1;
 }
 
 /**
@@ -166,9 +166,8 @@ function parseContentDisposition(value: string): [name: string | null, filename:
       const quoted = quotedValue(value, position + 1);
       if (quoted === null) throw formDataError('a quoted Content-Disposition parameter is not closed');
       parameterValue = unescapeQuotedValue(quoted[0]);
-      position = quoted[1] + 1;
-      while (value[position] === ' ' || value[position] === '\t') position++;
-      if (position < value.length && value[position] !== ';') throw formDataError('text follows a quoted parameter');
+      position = parameterEnd(value, quoted[1] + 1);
+      if (position < 0) throw formDataError('text follows a quoted parameter');
     } else {
       end = value.indexOf(';', position);
       if (end < 0) end = value.length;
