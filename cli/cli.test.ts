@@ -51,8 +51,8 @@ function start(args: string[], env: Record<string, string> = {}, cwd = ROOT, onO
   });
 }
 
-function runCli(args: string[]) {
-  return spawnSync(process.execPath, ['--no-node-snapshot', ISLET, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+function runCli(args: string[], cwd = ROOT) {
+  return spawnSync(process.execPath, ['--no-node-snapshot', ISLET, ...args], { cwd, encoding: 'utf8', timeout: 20_000 });
 }
 
 beforeAll(async () => {
@@ -470,6 +470,17 @@ describe('islet dev', () => {
     const { url } = await start(['dev', 'index.js', '--port', '0', '--var', 'GREETING=hej', '--var', 'EMPTY='], {}, dir);
     expect((await request(url)).json()).toEqual({ API_KEY: 'from file', GREETING: 'hej', EMPTY: '' });
     expect(runCli(['dev', 'x.js', '--var', 'nope']).stderr).toContain('--var takes NAME=value');
+  });
+
+  it('says so when .dev.vars cannot be read, rather than crashing with a stack', async () => {
+    const dir = path.join(tmp, 'dev-vars-folder');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(path.join(dir, '.dev.vars'), { recursive: true });
+    await writeFile(path.join(dir, 'index.js'), 'export default { fetch: () => new Response("ok") };\n');
+    const run = runCli(['dev', 'index.js', '--port', '0'], dir);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('.dev.vars could not be read (EISDIR)');
+    expect(run.stderr).not.toContain('    at ');
   });
 
   it('shows tenant stacks in dev', async () => {

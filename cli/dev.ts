@@ -232,10 +232,19 @@ function varsFromFlags(flags: string[]): Record<string, string> {
   return vars;
 }
 
-/** The variables in ./.dev.vars (dotenv syntax, parsed by Node's util.parseEnv), if there is one. */
+/**
+ * The variables in ./.dev.vars (dotenv syntax, parsed by Node's util.parseEnv), if there is one.
+ * One that cannot be read (a folder, no permission) is the developer's to fix: at start dev exits
+ * saying so, at a reload it keeps serving the last version.
+ */
 function devVars(): Record<string, string> {
   const file = path.resolve('.dev.vars');
-  return existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) as Record<string, string> : {};
+  if (!existsSync(file)) return {};
+  try {
+    return parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+  } catch (err) {
+    throw new ConfigError(`.dev.vars could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): it should be a file of NAME=value lines`);
+  }
 }
 
 /** fixtures/hello/index.ts → "hello"; src/my_api.ts → "my-api". */
