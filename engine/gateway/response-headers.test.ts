@@ -120,7 +120,41 @@ describe('CONNECT', () => {
       socket.write('CONNECT t.localhost:443 HTTP/1.1\r\nHost: t.localhost:443\r\n\r\n');
     });
     expect(raw).toMatch(/^HTTP\/1\.1 501 Not Implemented\r\n/);
-    expect(raw.endsWith('CONNECT is not served here\n')).toBe(true);
+    expect(raw).toContain('\r\nislet-error: not-implemented\r\n');
+    expect(raw.endsWith('"message":"CONNECT is not served here"}')).toBe(true);
+  });
+});
+
+describe('a request the server cannot read', () => {
+  const exchange = (request: string) => new Promise<string>((resolve) => {
+    const socket = connect(served.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => { received += chunk.toString('latin1'); });
+    socket.on('close', () => resolve(received));
+    socket.on('error', () => resolve(received));
+    socket.write(request);
+  });
+
+  it("is refused in islet's error shape, whether Node's parser or the URL it makes of Host refuses it", async () => {
+    // Before, each was a bare 400 with no body: @hono/node-server's own answer to a Host it could
+    // not make a URL of, and Node's to a target it could not parse.
+    for (const request of [
+      'GET / HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: t.localhost:99999\r\nConnection: close\r\n\r\n',
+      'GET * HTTP/1.1\r\nHost: t.localhost\r\nConnection: close\r\n\r\n',
+      'GET x HTTP/1.1\r\nHost: t.localhost\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: t.localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+    ]) {
+      const raw = await exchange(request);
+      expect(raw, request).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      expect(raw, request).toContain('\r\nislet-error: bad-request\r\n');
+      expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).error, request).toBe('bad_request');
+    }
+    const tooBig = await exchange(`GET / HTTP/1.1\r\nHost: t.localhost\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(tooBig).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    expect(tooBig).toContain('\r\nislet-error: headers-too-large\r\n');
+    // The server is none the worse.
+    expect((await exchange('GET /?t=next HTTP/1.1\r\nHost: t.localhost\r\nConnection: close\r\n\r\n')).endsWith('next')).toBe(true);
   });
 });
 

@@ -1,11 +1,12 @@
 // Puts a gateway on a TCP port (or a Unix socket, for an engine behind the supervisor) with
 // @hono/node-server.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createAdaptorServer, type ServerType } from '@hono/node-server';
+import { createServer } from 'node:http';
+import { createAdaptorServer, getRequestListener, RequestError, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { ConfigError } from '../errors.ts';
+import { BadRequestError, ConfigError, errorAnswer } from '../errors.ts';
 import type { WebSocketServer } from 'ws';
 import { createWebSocketServer } from './websocket.ts';
 
@@ -37,8 +38,13 @@ export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedG
       // server do: @hono/node-server's upgrade listener ignores them, and they hung unanswered
       // with their sockets held for ever.
       serverOptions: { shouldUpgradeCallback: isWebSocketUpgrade },
+      // The listener createAdaptorServer would make, with an error handler: without one, a request
+      // whose Host or target @hono/node-server cannot make a URL of ("Host: a b", "GET x") got a
+      // bare 400 with no body, the only refusal without islet's error shape.
+      createServer: ((options: ServerOptions) => createServer(options, getRequestListener(app.fetch, { errorHandler: unreadableRequest }))) as typeof createServer,
     });
     server.on('connect', refuseConnect);
+    server.on('clientError', refuseUnparsable);
     server.on('checkContinue', continueWhenRead);
     const onListening = () => {
       // A Unix socket has no port; its clients name the path themselves.
@@ -71,6 +77,15 @@ export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedG
     else server.listen(options.port, options.host, onListening);
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, 'path' in options ? options.path : `${options.host}:${options.port}`)));
   });
+}
+
+/** What a request gets when @hono/node-server could not make a Request of it (or the app threw). */
+function unreadableRequest(err: unknown): Response {
+  const refused = err instanceof RequestError
+    ? new BadRequestError(`the request's Host and target do not form a valid URL (${err.message})`)
+    : err;
+  const { status, headers, body } = errorAnswer(refused, undefined, false);
+  return new Response(body, { status, headers });
 }
 
 /**
@@ -125,7 +140,30 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
  */
 export function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
   socket.on('error', () => {});
-  socket.end('HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain\r\ncontent-length: 27\r\nconnection: close\r\n\r\nCONNECT is not served here\n');
+  socket.end(rawRefusal(501, 'Not Implemented', 'not-implemented', 'CONNECT is not served here'));
+}
+
+/**
+ * A request Node's parser refused before any handler saw it (not HTTP/1.1, a target or header it
+ * cannot read, headers past its limit, too slow): answered as Node would (400, 431 or 408, then
+ * closed), in islet's error shape rather than a bare status line.
+ */
+export function refuseUnparsable(err: NodeJS.ErrnoException, socket: Duplex): void {
+  socket.on('error', () => {});
+  // Something was already written (a response under way), or the peer is gone: only cut it.
+  if (err.code === 'ECONNRESET' || !socket.writable || (socket as Socket).bytesWritten > 0) {
+    socket.destroy();
+    return;
+  }
+  if (err.code === 'HPE_HEADER_OVERFLOW') socket.end(rawRefusal(431, 'Request Header Fields Too Large', 'headers-too-large', 'the request\'s headers are past the server\'s limit'));
+  else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.end(rawRefusal(408, 'Request Timeout', 'request-timeout', 'the request did not arrive in time'));
+  else socket.end(rawRefusal(400, 'Bad Request', 'bad-request', `the request is not HTTP/1.1 that the server can read (${err.code ?? 'unreadable'})`));
+}
+
+/** An answer written straight to a socket, closing it: `{"error", "message"}` with `islet-error`. */
+function rawRefusal(status: number, reason: string, code: string, message: string): string {
+  const body = JSON.stringify({ error: code.replaceAll('-', '_'), function: null, message });
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\nislet-error: ${code}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
 /** A failure to listen, as the operator should read it (ConfigError for the usual causes). */

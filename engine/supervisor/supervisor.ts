@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FunctionConfig } from '../engine.ts';
 import { ConfigError, IsletError, SandboxUnavailableError, errorAnswer } from '../errors.ts';
-import { functionForTarget, isAdminTarget, listenError, refuseConnect } from '../gateway/index.ts';
+import { functionForTarget, isAdminTarget, listenError, refuseConnect, refuseUnparsable } from '../gateway/index.ts';
 import { silentLogger, type Logger } from '../observe/index.ts';
 import { EngineProcess, type EngineEvents } from './engine-process.ts';
 import type { SupervisorInfo } from './cluster-status.ts';
@@ -114,7 +114,7 @@ export class Supervisor {
     }
     // One engine: connections are handed to it and requests skip the supervisor. Several: the
     // supervisor reads each request's Host to pick its engine, so it proxies.
-    const server = this.#handoff?.server ?? http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => this.#handle(req, res)).on('connect', refuseConnect);
+    const server = this.#handoff?.server ?? http.createServer({ keepAliveTimeout: 5_000 }, (req, res) => this.#handle(req, res)).on('connect', refuseConnect).on('clientError', refuseUnparsable);
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, `${this.#options.host}:${this.#options.port}`)));
