@@ -367,6 +367,43 @@ describe('WebSockets', () => {
     ws.close();
   });
 
+  it('reads what it sends with built-ins the tenant cannot replace: a patched slice or encode sends nothing big', async () => {
+    await engine.deploy('slicer', {
+      code: `export default { fetch() {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        server.addEventListener('message', () => {
+          const big = 'x'.repeat(8 * 1024 * 1024);
+          const fake = Object.assign(new ArrayBuffer(0), { pad: Array(16).fill(big) });
+          ArrayBuffer.prototype.slice = () => fake;
+          Uint8Array.prototype.slice = () => new Uint8Array(fake);
+          TextEncoder.prototype.encode = () => new Uint8Array(0);
+          const outcomes = [];
+          for (const message of [new ArrayBuffer(4), new Uint8Array(4), new DataView(new ArrayBuffer(4)), big]) {
+            try { server.send(message); outcomes.push('sent'); } catch (e) { outcomes.push(e.name); }
+          }
+          try { server.close(1000, big); } catch (e) { outcomes.push(e.name); }
+          server.send(outcomes.join(','));
+        });
+        return new Response(null, { status: 101, webSocket: client });
+      } }`,
+    });
+    const ws = new WebSocket(`${served.url.replace('http', 'ws')}/`, { headers: { host: 'slicer.localhost' } });
+    const got: (string | number)[] = [];
+    await new Promise<void>((resolve, reject) => {
+      ws.on('open', () => ws.send('go'));
+      ws.on('message', (data, binary) => {
+        got.push(binary ? (data as Buffer).length : String(data));
+        if (!binary) resolve();
+      });
+      ws.on('error', reject);
+    });
+    // Before, each binary message went out as the tenant's slice made it: a 0-byte buffer whose
+    // named property, 16 references to an 8 MB string, was copied to the host with it.
+    expect(got).toEqual([4, 4, 4, 'sent,sent,sent,RangeError,SyntaxError']);
+    ws.close();
+  });
+
   it('closes the tenant\'s socket when the client left (reset) while the tenant was still answering the upgrade', async () => {
     const own = new Engine({ keepAlive: new FixedTtlPolicy(50), keepAliveSweepMs: 20 });
     await own.deploy('slow', {

@@ -12,7 +12,7 @@ import { handOverSocket } from '../host/websocket.ts';
 import { startPerformanceClock } from '../host/performance.ts';
 import { clientSignal, requestEnded, requestStarted } from './client-signal.ts';
 import { enterChain, UNKNOWN_DEPTH } from './chain-depth.ts';
-import { describe } from './describe.ts';
+import { describe, describeThrown } from './describe.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
 import { requestBodyStream } from './request-stream.ts';
 import { openResponseStream } from './response-stream.ts';
@@ -174,34 +174,6 @@ async function runRequest(id: number, method: string, url: string, headers: stri
 }
 
 /**
- * [name, message, stack] of what the tenant threw. Reading it runs the tenant's code (getters, a
- * Proxy's traps), which may throw in turn: that must not escape, or the request never answers.
- */
-const { apply } = Reflect;
-const { slice } = String.prototype;
-const cut = (text: string, max: number): string => (text.length > max ? apply(slice, text, [0, max]) as string : text);
-
-function describeThrown(err: unknown): [string, string, string] {
-  try {
-    if (err instanceof Error) {
-      // Template literals make primitive strings whatever String or an object's slice became; the
-      // cut uses the slice captured at load. A tenant's replaced String sent its own object, 150
-      // references to a 4 MB string, to the host as an error's name.
-      const name = `${err.name}`;
-      const message = `${err.message}`;
-      const given: unknown = err.stack;
-      const stack = typeof given === 'string' ? given : `${name}: ${message}`;
-      // The host takes 16 KB of each (THROWN_TEXT_CHARS); more would only be copied out to be cut.
-      return [cut(name, 1024), cut(message, 32 * 1024), cut(stack, 32 * 1024)];
-    }
-    const message = `Uncaught ${describe(err)}`;
-    return ['Error', message, `Error: ${message}`];
-  } catch {
-    return ['Error', 'Uncaught exception (reading what was thrown threw again)', 'Error: Uncaught exception'];
-  }
-}
-
-/**
  * Runs one request through the dispatch path with a throwaway handler: while the V8 snapshot is
  * made, so that it holds the path's compiled code, and in each template isolate before a tenant
  * is loaded, so that its context's inline caches are filled too. It calls nothing on the host:
@@ -252,7 +224,8 @@ export async function runScheduled(cron: string, scheduledTime: number): Promise
     if (failed) throw failed.reason;
     return [];
   } catch (err) {
-    const e = err instanceof Error ? err : null;
-    return [e ? String(e.name) : 'Error', e ? String(e.message) : `Uncaught ${describe(err)}`, e && typeof e.stack === 'string' ? e.stack : ''];
+    // Cut, and read with the built-ins there were at load, as a request's exception is: a cron
+    // run's 512 MB message (or a replaced String's answer) was copied whole to the host.
+    return describeThrown(err);
   }
 }

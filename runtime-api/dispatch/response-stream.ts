@@ -4,6 +4,10 @@ import { host } from '../host/host-calls.ts';
 import type { ChunkReader } from '../web/index.ts';
 import { abortRequest, requestEnded } from './client-signal.ts';
 import { enterChain, UNKNOWN_DEPTH } from './chain-depth.ts';
+import { cut, describe, describeThrown } from './describe.ts';
+
+/** The most of a stream's error text that goes to the host's log (which keeps 16 KB). */
+const ERROR_CHARS = 32 * 1024;
 
 /** Open response streams by the id of the request they answer. */
 const open = new Map<number, ChunkReader>();
@@ -31,7 +35,11 @@ export function pullResponseStream(id: number, depth = UNKNOWN_DEPTH): void {
     (err: unknown) => {
       open.delete(id);
       requestEnded(id);
-      host().streamChunk(id, null, err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+      // Cut before it is copied out, with the built-ins there were at load (describe.ts): a stream
+      // failing with a 512 MB message cost the host ~1 GB and a 0.5 s stall, and with a replaced
+      // String the process.
+      const [name, message] = describeThrown(err);
+      host().streamChunk(id, null, err instanceof Error ? `${name}: ${message}` : typeof err === 'string' ? cut(err, ERROR_CHARS) : describe(err));
     },
   );
 }

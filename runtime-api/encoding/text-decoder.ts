@@ -23,10 +23,24 @@ const labels = new Map<string, 'utf-8' | 'utf-16le'>([
 ]);
 
 const asciiWhitespace = /^[\t\n\f\r ]+|[\t\n\f\r ]+$/g;
+const { apply } = Reflect;
+const { replace, slice, toLowerCase } = String.prototype;
+/** Longer than any label the Encoding standard has (after its whitespace is trimmed). */
+const MAX_LABEL_CHARS = 64;
 
-/** Encoding "get an encoding": the labels above here, the others from the host. */
+/**
+ * Encoding "get an encoding": the labels above here, the others from the host. A label goes to
+ * the host (copied, then read synchronously there) only if it could be one, and it is trimmed
+ * with the String methods there were at load: a 512 MB label stalled the host's loop 1.5 s.
+ */
 function getAnEncoding(label: string): string | undefined {
-  const local = labels.get(label.replace(asciiWhitespace, '').replace(/[A-Z]+/g, (s) => s.toLowerCase()));
+  if (label.length > MAX_LABEL_CHARS * 4) return undefined;
+  const trimmed = apply(replace, label, [asciiWhitespace, '']) as string;
+  if (typeof trimmed !== 'string' || trimmed.length > MAX_LABEL_CHARS) return undefined;
+  // ASCII letters only: toLowerCase would make the Kelvin sign a "k".
+  const lower = apply(replace, trimmed, [/[A-Z]+/g, (s: string) => apply(toLowerCase, s, []) as string]) as string;
+  if (typeof lower !== 'string') return undefined;
+  const local = labels.get(lower);
   if (local !== undefined) return local;
   let calls;
   try {
@@ -34,7 +48,7 @@ function getAnEncoding(label: string): string | undefined {
   } catch {
     return undefined; // outside an isolate (the snapshot's build, unit tests): these two only
   }
-  return calls.encodingOf(label) ?? undefined;
+  return calls.encodingOf(lower) ?? undefined;
 }
 
 let nextLegacyId = 1;
@@ -60,7 +74,7 @@ export class TextDecoder {
     const encoding = getAnEncoding(name);
     // "replacement" is a name the standard gives labels that must not be decoded (XSS vectors).
     if (encoding === undefined || encoding === 'replacement') {
-      throw new RangeError(`Failed to construct 'TextDecoder': the encoding label '${name}' is not supported`);
+      throw new RangeError(`Failed to construct 'TextDecoder': the encoding label '${name.length > MAX_LABEL_CHARS ? `${apply(slice, name, [0, MAX_LABEL_CHARS]) as string}…` : name}' is not supported`);
     }
     this.#fatal = dict === undefined ? false : Boolean(dict.fatal);
     this.#ignoreBOM = dict === undefined ? false : Boolean(dict.ignoreBOM);

@@ -3,7 +3,7 @@
 // host decides what may be reached (engine/egress/).
 import { checkHeadSize, headersToFlat, Request, requestSignalSource, responseFromNetwork, type AbortSignal, type Response } from '../web/index.ts';
 import { processDataUrl } from '../fetch/data-url.ts';
-import { checkedArrayBuffer } from '../web/plain-bytes.ts';
+import { byteLengthOf, checkedArrayBuffer } from '../web/plain-bytes.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
 import { chainDepth } from '../dispatch/chain-depth.ts';
@@ -14,6 +14,18 @@ const pending = new PendingCalls<Response>();
 // A bound on subrequests waiting at once per isolate, so one tenant cannot queue unbounded work
 // on the host.
 const MAX_PENDING = 256;
+
+// And on the bytes of their bodies: each is copied to the host when its fetch() starts, and held
+// there until sent. Fifty 30 MB bodies to a server that did not read them put 355 MB on the
+// host's heap within one request's CPU limit. The bound is half the isolate's memory limit: a
+// body is in the isolate twice on its way out (the Request's and the copy sent), so no single body
+// could be larger anyway.
+let bodyBytesBound = 64 * 1048576;
+let bodyBytesPending = 0;
+
+export function setSubrequestBodyBound(bytes: number): void {
+  bodyBytesBound = bytes;
+}
 
 export function fetch(input: unknown, init?: unknown): Promise<Response> {
   return fetchThrough(null, input, init);
@@ -54,12 +66,30 @@ export async function fetchThrough(service: string | null, input: unknown, init?
   }
   // Request.prototype.arrayBuffer is the tenant's to replace: what it gives must be an ArrayBuffer.
   const body = method === 'GET' || method === 'HEAD' ? null : checkedArrayBuffer(await request.arrayBuffer(), 'fetch');
+  const bytes = body === null ? 0 : byteLengthOf(body, 'fetch');
+  if (bytes > 0 && bodyBytesPending + bytes > bodyBytesBound) {
+    throw new TypeError(`fetch: the bodies of subrequests already on their way and this one's (${bytes} bytes) would pass ${bodyBytesBound} bytes, half the function's memory limit`);
+  }
+  // Counted from here until the subrequest is answered, fails or is aborted.
+  bodyBytesPending += bytes;
+  let counted = bytes > 0;
+  const release = () => {
+    if (counted) bodyBytesPending -= bytes;
+    counted = false;
+  };
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
-  return pending.start(
-    signal ?? undefined,
-    (id) => host().startFetch(id, method, url, flat, body, redirect, service, chainDepth()),
-    (id) => host().abortFetch(id),
-  );
+  try {
+    const response = await pending.start(
+      signal ?? undefined,
+      (id) => host().startFetch(id, method, url, flat, body, redirect, service, chainDepth()),
+      (id) => host().abortFetch(id),
+    );
+    release();
+    return response;
+  } catch (err) {
+    release();
+    throw err;
+  }
 }
 
 /** A fetch()'s outbound handshakes in flight, by subrequest id: the socket a 101 answer carries. */

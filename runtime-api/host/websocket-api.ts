@@ -9,6 +9,7 @@
 // pair talking to each other inside the sandbox (one end is the client's). The isolate's runtime
 // (websocket.ts) and the process tiers' (sandbox-runtime.ts) each give it their own events,
 // conversions and way to the host.
+import { byteLengthOf, copyOfBufferSource } from '../web/plain-bytes.ts';
 
 /** Workers' bound on one message, either way. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -230,15 +231,20 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
       if (!this.#accepted) throw new TypeError('You must call accept() on this WebSocket before sending messages.');
       if (this.#state === 0) throw new DOMException("Failed to execute 'send' on 'WebSocket': still connecting", 'InvalidStateError');
       if (this.#state !== 1) throw new TypeError("Can't call WebSocket send() after close().");
-      let data: string | ArrayBuffer;
-      if (message instanceof ArrayBuffer) data = message.slice(0);
-      // A view's bytes, copied out of whatever buffer it is on (a SharedArrayBuffer's too).
-      else if (ArrayBuffer.isView(message)) data = new Uint8Array(message.buffer, message.byteOffset, message.byteLength).slice().buffer;
-      else if (Object.prototype.toString.call(message) === '[object SharedArrayBuffer]') data = new Uint8Array(message as ArrayBufferLike).slice().buffer;
-      else data = toDOMString(message);
-      // A string's UTF-8 is at most 3 bytes a code unit: most need no encoding to be measured.
-      const size = typeof data !== 'string' ? data.byteLength : data.length * 3 <= MAX_MESSAGE_BYTES ? 0 : encoder.encode(data).byteLength;
-      if (size > MAX_MESSAGE_BYTES) throw new RangeError(`a WebSocket message is at most ${MAX_MESSAGE_BYTES} bytes, got ${size}`);
+      // Bytes copied out of whatever buffer they are on (a SharedArrayBuffer's too), and sizes
+      // read, with intrinsics captured at load (web/plain-bytes.ts): what goes to the host is
+      // copied whole before it can refuse it, and a tenant's replaced slice or byteLength getter
+      // could have sent anything.
+      const bytes = copyOfBufferSource(message);
+      const data: string | ArrayBuffer = bytes ?? toDOMString(message);
+      // A string's UTF-8 is at least 1 and at most 3 bytes a code unit: most need no encoding to be measured.
+      const size = typeof data !== 'string'
+        ? byteLengthOf(data, 'WebSocket send')
+        : data.length > 3 * MAX_MESSAGE_BYTES ? data.length : data.length * 3 <= MAX_MESSAGE_BYTES ? 0 : encoder.encode(data).byteLength;
+      // The length is checked too: TextEncoder.prototype.encode is the tenant's to replace.
+      if (size > MAX_MESSAGE_BYTES || (typeof data === 'string' && data.length > MAX_MESSAGE_BYTES)) {
+        throw new RangeError(`a WebSocket message is at most ${MAX_MESSAGE_BYTES} bytes, got ${size || (data as string).length}`);
+      }
       this.#toHost(() => deps.send(this.#id, data));
     }
 
@@ -252,7 +258,7 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
         }
       }
       const why = reason === undefined ? '' : toDOMString(reason);
-      if (encoder.encode(why).byteLength > MAX_REASON_BYTES) throw new DOMException(`The close reason must be at most ${MAX_REASON_BYTES} bytes`, 'SyntaxError');
+      if (why.length > MAX_REASON_BYTES || encoder.encode(why).byteLength > MAX_REASON_BYTES) throw new DOMException(`The close reason must be at most ${MAX_REASON_BYTES} bytes`, 'SyntaxError');
       if (this.#state === 0) {
         // Still connecting: the close goes once the handshake is done (or nothing, if it fails).
         this.#state = 2;

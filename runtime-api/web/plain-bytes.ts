@@ -28,12 +28,60 @@ export function copyOfBytes(view: unknown, where: string): Uint8Array {
   return new PlainUint8Array(copyOfView(view, where));
 }
 
-/** `value` itself when it is an ArrayBuffer (not a look-alike); a TypeError otherwise. */
-export function checkedArrayBuffer(value: unknown, where: string): ArrayBuffer {
+const sharedByteLength = typeof SharedArrayBuffer === 'function'
+  ? Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')?.get
+  : undefined;
+
+/**
+ * A new ArrayBuffer holding the bytes of a BufferSource (an ArrayBuffer, a SharedArrayBuffer or a
+ * view of either), or undefined when `value` is none of them: what a tenant hands the runtime to
+ * send, read without any method or getter it can replace.
+ */
+export function copyOfBufferSource(value: unknown): ArrayBuffer | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  try {
+    apply(typedByteLength, value, []);
+    return copyOfView(value, 'a BufferSource');
+  } catch {}
+  let whole = false;
   try {
     apply(arrayBufferByteLength, value, []);
+    whole = true;
+  } catch {}
+  if (!whole && sharedByteLength !== undefined) {
+    try {
+      apply(sharedByteLength, value, []);
+      whole = true;
+    } catch {}
+  }
+  if (!whole) {
+    // A DataView: its own byteLength getter, captured like the others.
+    try {
+      const length = apply(dataViewByteLength, value, []) as number;
+      const offset = apply(dataViewByteOffset, value, []) as number;
+      const buffer = apply(dataViewBuffer, value, []) as ArrayBuffer;
+      return copyOfView(new PlainUint8Array(buffer, offset, length), 'a BufferSource');
+    } catch {
+      return undefined;
+    }
+  }
+  return copyOfView(new PlainUint8Array(value as ArrayBuffer), 'a BufferSource');
+}
+const dataViewByteLength = Object.getOwnPropertyDescriptor(DataView.prototype, 'byteLength')!.get!;
+const dataViewByteOffset = Object.getOwnPropertyDescriptor(DataView.prototype, 'byteOffset')!.get!;
+const dataViewBuffer = Object.getOwnPropertyDescriptor(DataView.prototype, 'buffer')!.get!;
+
+/** `value` itself when it is an ArrayBuffer (not a look-alike); a TypeError otherwise. */
+export function checkedArrayBuffer(value: unknown, where: string): ArrayBuffer {
+  byteLengthOf(value, where);
+  return value as ArrayBuffer;
+}
+
+/** The byte length of ArrayBuffer `value`, read with the getter there was at load; a TypeError for anything else. */
+export function byteLengthOf(value: unknown, where: string): number {
+  try {
+    return apply(arrayBufferByteLength, value, []) as number;
   } catch {
     throw new TypeError(`${where}: expected an ArrayBuffer`);
   }
-  return value as ArrayBuffer;
 }

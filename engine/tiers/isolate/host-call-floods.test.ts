@@ -3,6 +3,7 @@
 // refuse them only once it has the copies. So their sizes and numbers are bounded in the isolate,
 // before the copy, with nothing a tenant can patch. A probe piled gigabytes up on the host through
 // each of these and ended the host process.
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +34,8 @@ async function flood(name: string, code: string, cpuMs = 50, extra: Record<strin
   const watch = setInterval(() => (most = Math.max(most, held() - before)), 5);
   try {
     const res = await engine.fetch(name, new Request(`http://${name}.test/`));
-    const text = await res.text();
+    // A body that fails midway (a stream's error) is part of what is looked at, not the test's end.
+    const text = await res.text().catch((err: Error) => `failed: ${err.message.slice(0, 200)}`);
     return { status: res.status, text, grewMb: Math.max(most, held() - before) / 2 ** 20 };
   } finally {
     clearInterval(watch);
@@ -202,6 +204,77 @@ describe('calls to the host that are not waited for', () => {
     } }`, 500);
     expect(thrown.status).toBe(500);
     expect(thrown.grewMb).toBeLessThan(200);
+  });
+
+  it('and a sixth: error texts of failed streams, cron runs and thrown objects, and TextDecoder labels, are cut first', async () => {
+    // A 64 MB string costs the isolate one allocation; each text below was copied out whole.
+    const streamed = await flood('stream-error-flood', `const big = 'x'.repeat(64 * 1024 * 1024);
+      export default { fetch() {
+        let n = 0;
+        return new Response(new ReadableStream({ pull(c) { if (n++ === 0) return c.enqueue(new Uint8Array(1)); throw new Error(big); } }));
+      } }`, 500);
+    expect(streamed.grewMb).toBeLessThan(32);
+    const replaced = await flood('stream-string-flood', `const big = 'x'.repeat(8 * 1024 * 1024);
+      export default { fetch() {
+        let n = 0;
+        return new Response(new ReadableStream({ pull(c) {
+          if (n++ === 0) return c.enqueue(new Uint8Array(1));
+          const pad = Array(16).fill(big);
+          globalThis.String = () => pad;
+          throw 0;
+        } }));
+      } }`, 500);
+    expect(replaced.grewMb).toBeLessThan(64);
+    const object = await flood('thrown-object-flood', `const big = 'x'.repeat(64 * 1024 * 1024);
+      export default { fetch() { Object.prototype.toString = () => big; throw {}; } }`, 500);
+    expect(object.status).toBe(500);
+    expect(object.grewMb).toBeLessThan(32);
+    const label = await flood('label-flood', `const big = 'x'.repeat(64 * 1024 * 1024);
+      export default { fetch() {
+        String.prototype.replace = function () { return 'no-such-label'; };
+        try { new TextDecoder(big); } catch (e) { return new Response(e.name + ' ' + e.message.length); }
+        return new Response('decoded');
+      } }`, 500);
+    // The label is refused in the isolate, and the error quotes only its start.
+    expect(label.text).toMatch(/^RangeError \d{2,3}$/);
+    expect(label.grewMb).toBeLessThan(32);
+
+    await engine.deploy('cron-error-flood', { code: `const big = 'x'.repeat(64 * 1024 * 1024);
+      export default { fetch: () => new Response('ok'), scheduled() { throw new Error(big); } }`, limits: { cpuMs: 500, memoryMb: 64 } });
+    const held = () => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers + m.external; };
+    const before = held();
+    let most = 0;
+    const watch = setInterval(() => (most = Math.max(most, held() - before)), 5);
+    const failed = await engine.scheduled('cron-error-flood').then(() => undefined, (err: Error) => err);
+    clearInterval(watch);
+    expect(failed?.message.length).toBeLessThan(17 * 1024);
+    expect(Math.max(most, held() - before) / 2 ** 20).toBeLessThan(32);
+  });
+
+  it("subrequest bodies on their way at once are bounded by half the function's memory limit", async () => {
+    // A server that takes connections and never reads: each body waits on the host.
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => sockets.push(socket.pause()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const got = await flood('fetch-bodies-flood', `export default { async fetch() {
+        const body = new Uint8Array(8 * 1024 * 1024);
+        const outcomes = [];
+        for (let i = 0; i < 12; i++) {
+          outcomes.push(fetch('http://127.0.0.1:${port}/', { method: 'POST', body }).then(() => 'answered', (e) => e.message.split(' (')[0]));
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        const waiting = {};
+        return Response.json(await Promise.all(outcomes.map((o) => Promise.race([o, waiting]).then((v) => v === waiting ? 'waiting' : v))));
+      } }`, 2_000);
+      // Four fit half the 64 MB limit; the next ones are refused before they are copied out (before,
+      // the isolate's own limit refused them only once seven were on the host).
+      expect(JSON.parse(got.text)).toEqual([...Array(4).fill('waiting'), ...Array(8).fill("fetch: the bodies of subrequests already on their way and this one's")]);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
   });
 
   it('a response\'s headers past 128 KB are a TypeError in the tenant, not 20 MB for the host to take', async () => {

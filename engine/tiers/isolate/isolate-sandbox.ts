@@ -444,9 +444,13 @@ export class IsolateSandbox implements Sandbox {
       this.#runtime!.runScheduled.apply(undefined, [cron, scheduledTime], { result: { copy: true, promise: true } }).then(
         (result) => {
           if (!this.#tasks.get(task.id)) return;
-          const [name, message, stack] = result as unknown as string[];
-          if (name === undefined) task.resolve(undefined as never);
-          else task.reject(new TenantExceptionError(this.#spec.name, name, message ?? '', this.#spec.mapStack?.(stack ?? '') ?? stack ?? ''));
+          const thrown = result as unknown as string[];
+          if (thrown[0] === undefined) task.resolve(undefined as never);
+          else {
+            // As a request's exception: cut before the stack is split and source-mapped.
+            const [name, message, stack] = boundedThrown(String(thrown[0]), String(thrown[1] ?? ''), String(thrown[2] ?? ''));
+            task.reject(new TenantExceptionError(this.#spec.name, name, message, this.#spec.mapStack?.(stack) ?? stack));
+          }
           task.answered = true;
           this.#tasks.finish(task);
         },

@@ -12,6 +12,8 @@ const MAX_STREAMING_DECODERS = 256;
 
 /** Encoding "get an encoding": the encoding's name for `label`, or null when it names none. */
 export function legacyEncodingOf(label: string): string | null {
+  // The runtime sends only labels that could be one (text-decoder.ts); this holds if it did not.
+  if (typeof label !== 'string' || label.length > 256) return null;
   try {
     return new TextDecoder(String(label)).encoding;
   } catch {
