@@ -98,6 +98,23 @@ describe('FixedLengthStream', () => {
   });
 });
 
+describe('a body the runtime holds, passed on as a stream', () => {
+  it('keeps its length, as on workerd: new Response(response.body, response) is not chunked', async () => {
+    // Before, each went out chunked: only FixedLengthStreams declared a length.
+    const passed = await get('/passed-on');
+    expect([passed.text, passed.headers['content-length'], passed.headers['transfer-encoding'], passed.headers['x-from']]).toEqual(['héllo wörld', '13', undefined, 'origin']);
+    const cloned = await get('/passed-clone');
+    expect([cloned.headers['content-length'], cloned.headers['transfer-encoding']]).toEqual(['7', undefined]);
+    // A request body big enough to stream in (past 1 MB), passed back with its Content-Length.
+    const body = 'x'.repeat(1_500_000);
+    const echoed = await request(served.url, { path: '/passed-request', method: 'POST', host: 'fixed.localhost', body, headers: { 'content-length': String(body.length) } });
+    expect([echoed.text.length, echoed.headers['content-length'], echoed.headers['transfer-encoding']]).toEqual([body.length, String(body.length), undefined]);
+    // A stream the tenant builds has no length to keep.
+    const identity = await get('/identity');
+    expect(identity.headers['transfer-encoding']).toBe('chunked');
+  });
+});
+
 describe('IdentityTransformStream', () => {
   it('passes any BufferSource through as bytes, streamed chunked', async () => {
     const res = await get('/identity');

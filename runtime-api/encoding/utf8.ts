@@ -198,7 +198,7 @@ export function utf8Decode(bytes: Uint8Array): string {
 }
 
 /** UTF-8 byte length of s, counting each lone surrogate as U+FFFD (3 bytes). */
-function utf8Length(s: string): number {
+export function utf8Length(s: string): number {
   const n = s.length;
   let size = n;
   for (let i = 0; i < n; i++) {

@@ -2,13 +2,13 @@
 // keeps its source (a string stays a string, so text() and the wire never
 // round-trip it through UTF-8) and makes its stream only when `body` is read;
 // a ReadableStream body has a stream and no source, and is read chunk by chunk.
-import { utf8Decode, utf8Encode } from '../encoding/utf8.ts';
+import { utf8Decode, utf8Encode, utf8Length } from '../encoding/utf8.ts';
 import { joinBytes } from '../web/bytes.ts';
 // The files themselves, not web/index.ts, which re-exports this module.
 import { type Blob, blobBytes, blobType, createBlob, isBlob, toBlobType } from '../web/blob.ts';
 import { createFormData, type FormData, formDataEntryList, isFormData } from '../web/form-data.ts';
 import {
-  closeByteStream, declaredStreamLength, isReadableStream, isReadableStreamDisturbed, isReadableStreamLocked, ReadableStream,
+  closeByteStream, declaredStreamLength, declareStreamLength, isReadableStream, isReadableStreamDisturbed, isReadableStreamLocked, ReadableStream,
   ReadableStreamDefaultReader, TransformStream,
 } from '../web/streams.ts';
 import { isArrayBuffer, toUSVString, typedArrayName, viewBufferSource } from '../webidl/index.ts';
@@ -104,8 +104,13 @@ export function bodyFromBytes(buffer: ArrayBuffer): Body {
   return sourceBody(new Uint8Array(buffer));
 }
 
-/** A body that is a stream the runtime made (a streamed request body), for the tenant to read. */
-export function bodyFromStream(stream: ReadableStream<Uint8Array>): Body {
+/**
+ * A body that is a stream the runtime made (a streamed request body), for the tenant to read;
+ * `length` is what it will carry when the host knows (a request's Content-Length, which the
+ * host's parser holds the client to), so that passing it on keeps its length.
+ */
+export function bodyFromStream(stream: ReadableStream<Uint8Array>, length?: number): Body {
+  if (length !== undefined) declareStreamLength(stream, length);
   return { source: null, stream, used: false };
 }
 
@@ -172,6 +177,9 @@ function bodyStream(body: Body): ReadableStream<Uint8Array> {
     },
     { highWaterMark: 0 },
   );
+  // Its length is known, as workerd knows it: `new Response(response.body, response)`, the usual
+  // way to pass a fetched body on with other headers, goes out with a Content-Length, not chunked.
+  declareStreamLength(body.stream, pending === null ? 0 : typeof pending === 'string' ? utf8Length(pending) : pending.length);
   return body.stream;
 }
 
@@ -181,7 +189,14 @@ export function cloneBody(body: Body): Body {
   if (body.stream === null && source !== null) {
     return sourceBody(typeof source === 'string' ? source : new Uint8Array(source));
   }
-  const [out1, out2] = Reflect.apply(tee, bodyStream(body), []) as [ReadableStream<Uint8Array>, ReadableStream<Uint8Array>];
+  const stream = bodyStream(body);
+  const [out1, out2] = Reflect.apply(tee, stream, []) as [ReadableStream<Uint8Array>, ReadableStream<Uint8Array>];
+  // Each branch carries all of what the stream does (clone needs it unread).
+  const length = declaredStreamLength(stream);
+  if (length !== undefined) {
+    declareStreamLength(out1, length);
+    declareStreamLength(out2, length);
+  }
   body.stream = out1;
   body.source = null;
   return { source: null, stream: out2, used: false };

@@ -331,8 +331,19 @@ defineInterface(Request, 'Request');
 export function requestFromWire(
   method: string, url: string, flatHeaders: string[], body: ArrayBuffer | ReadableStream<Uint8Array> | null, signal: LazySignal | null = null,
 ): Request {
-  const wireBody = body === null ? null : body instanceof ArrayBuffer ? bodyFromBytes(body) : bodyFromStream(body);
+  const wireBody = body === null ? null : body instanceof ArrayBuffer ? bodyFromBytes(body) : bodyFromStream(body, declaredLength(flatHeaders));
   return wireRequest(method, url, headersFromFlat(flatHeaders, 'immutable'), wireBody, signal);
+}
+
+/** A streamed request body's Content-Length, which the host's HTTP parser holds the client to. */
+function declaredLength(flatHeaders: string[]): number | undefined {
+  for (let i = 0; i < flatHeaders.length; i += 2) {
+    if (flatHeaders[i]!.length === 14 && flatHeaders[i]!.toLowerCase() === 'content-length') {
+      const value = flatHeaders[i + 1]!;
+      return /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -54,8 +54,10 @@ export function closeByteStream(controller: ReadableByteStreamController): void 
 }
 
 /**
- * The lengths FixedLengthStreams declared for their readable sides (identity-streams.ts): a
- * Response with one as its body goes out with that Content-Length.
+ * The lengths streams declared they will carry: FixedLengthStreams' readable sides
+ * (identity-streams.ts) and the streams the runtime makes over bytes it holds or the host
+ * announced (fetch/body.ts). A Response with one as its body goes out with that Content-Length
+ * (and the host cuts a body that does not keep to it: engine/tiers/streamed-body.ts).
  */
 const declaredLengths = new WeakMap<ReadableStream<Uint8Array>, number>();
 
@@ -63,7 +65,7 @@ export function declareStreamLength(stream: ReadableStream<Uint8Array>, length: 
   declaredLengths.set(stream, length);
 }
 
-/** The length `stream` declared it will carry, if it is a FixedLengthStream's readable side. */
+/** The length `stream` declared it will carry, if it declared one. */
 export function declaredStreamLength(stream: ReadableStream<Uint8Array>): number | undefined {
   return declaredLengths.get(stream);
 }
