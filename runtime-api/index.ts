@@ -41,6 +41,7 @@ import { confineWebAssembly } from './host/webassembly.ts';
 import { collectGarbageNow } from './host/collect-garbage.ts';
 import { attributeV8Tasks, chainDepth, enterChain, UNKNOWN_DEPTH } from './dispatch/chain-depth.ts';
 import { forbidAtomicsWait } from './web/atomics-wait.ts';
+import { WORKERS_USER_AGENT } from './web/navigator.ts';
 // Eagerly: it takes eval while no tenant code has run.
 import { isolateHTMLRewriter } from './html/isolate-html-rewriter.ts';
 
@@ -187,8 +188,10 @@ for (const [name, load] of Object.entries(lazyGlobals)) {
 }
 Object.defineProperty(globalThis, 'self', { value: globalThis, writable: true, configurable: true, enumerable: false });
 Object.defineProperty(globalThis, 'navigator', {
-  // hardwareConcurrency as workerd reports it: a worker's code runs on one thread.
-  value: Object.freeze({ userAgent: 'islet', hardwareConcurrency: 1 }), writable: true, configurable: true, enumerable: false,
+  // As workerd reports them: libraries tell the runtime by the user agent (Hono's getRuntimeKey,
+  // and with it hono/adapter's env(c), which read nothing on "islet"); a worker's code runs on
+  // one thread.
+  value: Object.freeze({ userAgent: WORKERS_USER_AGENT, hardwareConcurrency: 1 }), writable: true, configurable: true, enumerable: false,
 });
 
 /** The host's idle collection (IsolateSandbox.reclaim): gives the isolate's idle pages back. */

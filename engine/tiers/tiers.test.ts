@@ -53,6 +53,7 @@ const FIXTURES = [
   { name: 'fixed', entry: fixture('fixed-length', 'index.js') },
   { name: 'sw', entry: fixture('service-worker', 'index.js'), env: { GREETING: 'hej' } },
   { name: 'rewriter', entry: fixture('diff', 'html-rewriter.js') },
+  { name: 'honoapp', entry: fixture('diff', 'hono.ts'), env: { GREETING: 'hej' } },
 ];
 
 // The reference: the same fixtures on the isolate tier.
@@ -98,6 +99,9 @@ describe.each(runnable)('the $label backend', (backend) => {
 
   it('routes, parses JSON bodies and reads env as the isolate tier does', async () => {
     expect(shape(await get(backend, 'api', '/greeting?name=Ada'))).toEqual(shape(await get(isolate, 'api', '/greeting?name=Ada')));
+    // Libraries that tell runtimes apart by navigator.userAgent take every tier for workerd: with
+    // Node's own, Hono's adapter read env from process.env on the process tiers.
+    expect((await get(backend, 'honoapp', '/runtime')).json()).toEqual({ runtime: 'workerd', greeting: 'hej' });
     const created = await get(backend, 'api', '/todos', { method: 'POST', body: JSON.stringify({ title: 'ship it' }) });
     expect(created.status).toBe(201);
     const todo = created.json();

@@ -264,7 +264,7 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
       `);
       expect(out).toEqual({
         cycle: true, notSame: true, date: 0, map: 2, bytes: [1, 2, 3], cloneError: 'DataCloneError', b64: 'aGkgdGhlcmU=',
-        back: 'hi there', atobError: 'InvalidCharacterError', utf8: 10, round: 'héllo ✓', params: 'a=1+2&b=%C3%A9', ua: 'islet',
+        back: 'hi there', atobError: 'InvalidCharacterError', utf8: 10, round: 'héllo ✓', params: 'a=1+2&b=%C3%A9', ua: 'Cloudflare-Workers',
         coarse: true,
       });
     });

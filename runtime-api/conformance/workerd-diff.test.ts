@@ -35,6 +35,7 @@ const CASES: { worker: string; method?: string; path: string; body?: string; hea
   { worker: 'hono', path: '/users/7?q=x' },
   { worker: 'hono', method: 'POST', path: '/echo', body: '{"a":[1,2]}', headers: { 'content-type': 'application/json' } },
   { worker: 'hono', path: '/missing' },
+  { worker: 'hono', path: '/runtime' },
   { worker: 'platform', path: '/' },
   { worker: 'compression', method: 'POST', path: '/', body: 'a body, compressed and decompressed on its way through' },
   { worker: 'compression', path: '/errors' },

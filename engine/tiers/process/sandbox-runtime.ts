@@ -23,6 +23,7 @@ import { defineServiceWorker, exposeBindings, takeBackBindings, tenantHandler } 
 import { nodeDigestName } from '../../../runtime-api/host/digest-names.ts';
 import { defineDigestStream } from '../../../runtime-api/host/digest-stream.ts';
 import { defineCacheApi, type CachedAnswer } from '../../../runtime-api/host/cache-api.ts';
+import { WORKERS_USER_AGENT } from '../../../runtime-api/web/navigator.ts';
 import { asksForWebSocket, defineWebSockets, SOCKET_MESSAGE, type WebSocketDeps } from '../../../runtime-api/host/websocket-api.ts';
 import { defineHTMLRewriter } from '../../../runtime-api/html/html-rewriter.ts';
 import { lolHtmlLoader, type Glue } from '../../../runtime-api/html/lol-html.ts';
@@ -598,6 +599,8 @@ globalThis.setTimeout = ((...args: Parameters<typeof nodeSetTimeout>) => Number(
 globalThis.setInterval = ((...args: Parameters<typeof nodeSetInterval>) => Number(nodeSetInterval(...args))) as unknown as typeof setInterval;
 // workerd's scheduler.wait(ms, { signal }); Node's timers/promises has the same one.
 Object.defineProperty(globalThis, 'scheduler', { value: scheduler, writable: true, configurable: true });
+// As in an isolate: Node's own ("Node.js/24") made Hono's adapter read env from process.env.
+Object.defineProperty(globalThis.navigator, 'userAgent', { value: WORKERS_USER_AGENT, writable: false, configurable: true, enumerable: true });
 // Workers' `new Response(body, { encodeBody: 'manual' })`, which Node's Response drops: noted here
 // (a Proxy, so that instanceof and the statics stay Node's own) and told to the host.
 // And, as workerd (and the isolate tier) do, an empty body with a null-body status (a CORS
