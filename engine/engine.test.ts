@@ -78,6 +78,30 @@ describe('fixtures', () => {
     expect(await (await get(engine, 'wait-until', '/log')).json()).toContain('w1');
     expect(logLines.some((l) => l.fn === 'wait-until' && l.msg === 'background work for w1 finished')).toBe(true);
   });
+
+  it('cloudflare:workers: a WorkerEntrypoint class handles each request and cron run, and env is there at the top', async () => {
+    await engine.deploy('entrypoint', { entry: fixture('entrypoint-class', 'index.js'), env: { GREETING: 'ahoy' } });
+    for (let i = 0; i < 2; i++) {
+      expect(await (await get(engine, 'entrypoint', '/a')).json()).toEqual({ path: '/a', greetingAtLoad: 'ahoy', greeting: 'ahoy', sameEnv: true, seen: 1 });
+    }
+    // Inline code too (the admin API's, which may import nothing else), and a scheduled method.
+    await engine.deploy('entrypoint-inline', {
+      code: `import { WorkerEntrypoint, env } from 'cloudflare:workers';
+        let runs = 0;
+        export default class extends WorkerEntrypoint {
+          fetch() { return Response.json({ runs, keys: Object.keys(env) }); }
+          scheduled(controller) { runs += controller.cron === '* * * * *' && this.env === env ? 1 : 100; }
+        }`,
+      env: { K: 'v' },
+    });
+    await engine.scheduled('entrypoint-inline', '* * * * *');
+    expect(await (await get(engine, 'entrypoint-inline')).json()).toEqual({ runs: 1, keys: ['K'] });
+    const sockets = await engine.deploy('sockets', { code: "import { connect } from 'cloudflare:sockets'; export default { fetch: () => new Response(typeof connect) }" }).catch((e) => e);
+    expect(sockets).toBeInstanceOf(BundleError);
+    expect(sockets.diagnostics.join()).toContain('"cloudflare:sockets" is not available in islet');
+    const classless = await engine.deploy('classless', { code: 'export default class { hello() {} }' }).catch((e) => e);
+    expect(classless.message).toContain('a class with neither a fetch nor a scheduled method');
+  });
 });
 
 describe('errors', () => {

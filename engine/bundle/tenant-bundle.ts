@@ -3,6 +3,7 @@
 import { builtinModules, createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { BundleError } from '../errors.ts';
 
@@ -39,6 +40,19 @@ const keepNodeBuiltins: esbuild.Plugin = {
   name: 'islet-keep-node-builtins',
   setup(build) {
     build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => (NODE_BUILTINS.has(args.path) ? { path: args.path, external: true } : undefined));
+  },
+};
+
+// Workers' own modules: `cloudflare:workers` is islet's file of it (WorkerEntrypoint, env, the base
+// classes), bundled in with the tenant's code; the others name APIs islet does not have, said so
+// at bundle time rather than as "Could not resolve".
+const CLOUDFLARE_WORKERS = fileURLToPath(new URL('../../runtime-api/bindings/cloudflare-workers.ts', import.meta.url));
+const cloudflareModules: esbuild.Plugin = {
+  name: 'islet-cloudflare-modules',
+  setup(build) {
+    build.onResolve({ filter: /^cloudflare:/ }, (args) => (args.path === 'cloudflare:workers'
+      ? { path: CLOUDFLARE_WORKERS }
+      : { errors: [{ text: `"${args.path}" is not available in islet (of Workers' own modules it has cloudflare:workers)` }] }));
   },
 };
 
@@ -159,7 +173,7 @@ export async function bundleEntry(entry: string, options: BundleOptions = {}): P
   // esbuild would say "Could not resolve": a path that names no file is plainer said so.
   if (!existsSync(absolute)) throw new BundleError(`the entry file ${entry} does not exist (looked for ${absolute})`);
   const packages: string[] = [];
-  const plugins = options.packagesAtRunTime ? [packagesAtRunTime(packages)] : options.nodeBuiltins ? [] : [refuseNodeBuiltins];
+  const plugins = [cloudflareModules, ...options.packagesAtRunTime ? [packagesAtRunTime(packages)] : options.nodeBuiltins ? [] : [refuseNodeBuiltins]];
   const target = options.nodeBuiltins || options.packagesAtRunTime ? { ...NODE_TARGET, plugins } : { plugins };
   const bundle = await run({ ...COMMON, ...target, entryPoints: [absolute], outfile: path.join(process.cwd(), 'bundle.js') }, process.cwd(), options.format);
   return options.packagesAtRunTime ? { ...bundle, packageRoot: packageRoot(packages) } : bundle;
@@ -182,7 +196,7 @@ export async function bundleSource(source: string, name: string, options: Bundle
       ...(options.nodeBuiltins && NODE_TARGET),
       stdin: { contents: source, loader: 'ts', sourcefile: INLINE_SOURCE },
       outfile: path.join(process.cwd(), 'bundle.js'),
-      plugins: [options.nodeBuiltins ? keepNodeBuiltins : refuseNodeBuiltins, refuseAllImports],
+      plugins: [cloudflareModules, options.nodeBuiltins ? keepNodeBuiltins : refuseNodeBuiltins, refuseAllImports],
     },
     undefined,
     options.format,

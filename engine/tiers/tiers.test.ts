@@ -54,6 +54,7 @@ const FIXTURES = [
   { name: 'sw', entry: fixture('service-worker', 'index.js'), env: { GREETING: 'hej' } },
   { name: 'rewriter', entry: fixture('diff', 'html-rewriter.js') },
   { name: 'honoapp', entry: fixture('diff', 'hono.ts'), env: { GREETING: 'hej' } },
+  { name: 'entrypoint', entry: fixture('entrypoint-class', 'index.js'), env: { GREETING: 'hej' } },
 ];
 
 // The reference: the same fixtures on the isolate tier.
@@ -102,6 +103,10 @@ describe.each(runnable)('the $label backend', (backend) => {
     // Libraries that tell runtimes apart by navigator.userAgent take every tier for workerd: with
     // Node's own, Hono's adapter read env from process.env on the process tiers.
     expect((await get(backend, 'honoapp', '/runtime')).json()).toEqual({ runtime: 'workerd', greeting: 'hej' });
+    // cloudflare:workers: a WorkerEntrypoint class as the handler, and env from the module's top.
+    for (let i = 0; i < 2; i++) {
+      expect((await get(backend, 'entrypoint', '/x')).json()).toEqual({ path: '/x', greetingAtLoad: 'hej', greeting: 'hej', sameEnv: true, seen: 1 });
+    }
     const created = await get(backend, 'api', '/todos', { method: 'POST', body: JSON.stringify({ title: 'ship it' }) });
     expect(created.status).toBe(201);
     const todo = created.json();

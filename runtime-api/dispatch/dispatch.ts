@@ -4,6 +4,7 @@
 // Why batches: each host→isolate call is a hop between threads, which costs more than a hello
 // handler itself. One call per batch, and one answer for every response that is ready before the
 // batch's microtasks run dry, makes the hop cost per batch instead of per request.
+import { ENV_KEY } from '../bindings/env-key.ts';
 import { Fetcher } from '../bindings/service.ts';
 import { Ai, isolateAi, type AiLimits } from '../bindings/ai.ts';
 import { host } from '../host/host-calls.ts';
@@ -28,6 +29,10 @@ interface ExportedHandler {
 
 let handler: ExportedHandler | undefined;
 let env: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+// The object env becomes, there from before the tenant's code runs: cloudflare:workers' `env` is
+// it, read at the module's first line (its variables are in it by then when the function has any).
+const sharedEnv: Record<string, unknown> = {};
+Object.defineProperty(globalThis, ENV_KEY, { value: sharedEnv, writable: false, configurable: true, enumerable: false });
 
 /** Record layout of a request in a batch: [id, method, url, flatHeaders, body]; body true: it streams (request-stream.ts). */
 const REQUEST_FIELDS = 5;
@@ -68,8 +73,7 @@ export function setTenant(
   const made: Record<string, unknown> = {};
   if (aiBinding !== null && aiLimits !== null) made[aiBinding] = new Ai(aiLimits, isolateAi);
   for (const binding of services ?? []) made[binding] = new Fetcher(binding);
-  Object.assign(tenantEnv, made);
-  env = Object.freeze(tenantEnv);
+  env = Object.freeze(Object.assign(sharedEnv, tenantEnv, made));
   // A service-worker script reads its bindings as globals: the ones exposed before it ran, and
   // those made here. A module's are its env argument only.
   if (!chosen.listening) takeBackBindings(exposed);
@@ -82,6 +86,7 @@ let exposed: string[] = [];
 
 /** The function's bindings as globals before its script runs (service-worker.ts, exposeBindings). */
 export function exposeEnv(bindings: Record<string, unknown>): void {
+  Object.assign(sharedEnv, bindings);
   exposed.push(...exposeBindings(bindings));
 }
 

@@ -163,11 +163,35 @@ export function defineServiceWorker(EventClass: typeof Event, DOMExceptionClass:
 export function tenantHandler<H extends Handler>(exported: unknown, sw: ServiceWorker): { handler: H; listening: boolean } {
   const listening = exported === undefined ? sw.handler() : undefined;
   if (listening) return { handler: listening as H, listening: true };
+  if (typeof exported === 'function') return { handler: classHandler(exported as EntrypointClass) as H, listening: false };
   const handler = exported as H | null | undefined;
   if (handler === null || typeof handler !== 'object' || (typeof handler.fetch !== 'function' && typeof handler.scheduled !== 'function')) {
     throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler), or call addEventListener("fetch", …)');
   }
   return { handler, listening: false };
+}
+
+type EntrypointClass = new (ctx: Context, env: unknown) => {
+  fetch?(request: unknown): unknown;
+  scheduled?(controller: unknown): unknown;
+};
+
+/**
+ * A default export that is a class (`export default class extends WorkerEntrypoint`, from
+ * cloudflare:workers) as a handler: as on workerd, each request or cron run gets an instance made
+ * with its ctx and the function's env, and its method is called with the request (or controller)
+ * alone.
+ */
+function classHandler(Entrypoint: EntrypointClass): Handler {
+  const proto = Entrypoint.prototype as Record<string, unknown> | undefined;
+  const has = (name: string) => typeof proto?.[name] === 'function';
+  if (!has('fetch') && !has('scheduled')) {
+    throw new TypeError('the module\'s default export is a class with neither a fetch nor a scheduled method (a WorkerEntrypoint needs one)');
+  }
+  return {
+    ...(has('fetch') && { fetch: (request, env, ctx) => new Entrypoint(ctx, env).fetch!(request) }),
+    ...(has('scheduled') && { scheduled: (controller, env, ctx) => new Entrypoint(ctx, env).scheduled!(controller) }),
+  };
 }
 
 /**

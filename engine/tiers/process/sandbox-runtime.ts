@@ -24,6 +24,7 @@ import { nodeDigestName } from '../../../runtime-api/host/digest-names.ts';
 import { defineDigestStream } from '../../../runtime-api/host/digest-stream.ts';
 import { defineCacheApi, type CachedAnswer } from '../../../runtime-api/host/cache-api.ts';
 import { WORKERS_USER_AGENT } from '../../../runtime-api/web/navigator.ts';
+import { ENV_KEY } from '../../../runtime-api/bindings/env-key.ts';
 import { asksForWebSocket, defineWebSockets, SOCKET_MESSAGE, type WebSocketDeps } from '../../../runtime-api/host/websocket-api.ts';
 import { defineHTMLRewriter } from '../../../runtime-api/html/html-rewriter.ts';
 import { lolHtmlLoader, type Glue } from '../../../runtime-api/html/lol-html.ts';
@@ -122,6 +123,8 @@ async function load(head: FrameHead, code: Uint8Array | null): Promise<void> {
   const ai = head.ai as { binding: string; limits: AiLimits } | undefined;
   if (ai) bindings[ai.binding] = new Ai(ai.limits, processAi);
   env = Object.freeze({ ...(head.env as Record<string, unknown>), ...bindings });
+  // cloudflare:workers' env is this object, from the module's first line.
+  Object.defineProperty(globalThis, ENV_KEY, { value: env, writable: false, configurable: true, enumerable: false });
   // A script in service-worker syntax reads its bindings as globals from its first line; a
   // module's are taken away again once it turns out to be one.
   const exposed = exposeBindings(env);
