@@ -36,13 +36,17 @@ describe('the package, installed', () => {
     await writeFile(app, `
       import { Engine } from 'islet';
       const engine = new Engine();
-      await engine.deploy('hello', { code: 'export default { fetch: (r) => new Response("hi " + new URL(r.url).pathname) }' });
+      // cloudflare:workers is a file of islet's the bundler finds beside its own compiled code.
+      await engine.deploy('hello', {
+        code: 'import { env } from "cloudflare:workers"; export default { fetch: (r) => new Response("hi " + new URL(r.url).pathname + env.MARK) }',
+        env: { MARK: '!' },
+      });
       const res = await engine.fetch('hello', new Request('http://hello.test/there'));
       console.log(res.status, await res.text());
       await engine.close();
     `);
     const { stdout } = await run(process.execPath, ['--no-node-snapshot', app], { cwd: project });
-    expect(stdout.trim()).toBe('200 hi /there');
+    expect(stdout.trim()).toBe('200 hi /there!');
     const sources = await readdir(path.join(installed, 'dist/engine'));
     expect(sources.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   });

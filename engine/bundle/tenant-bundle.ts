@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { BundleError } from '../errors.ts';
+import { ownFile } from '../own-file.ts';
 
 export interface TenantBundle {
   /** One self-contained ES module, or with `format: 'script'` a script whose value is its exports. */
@@ -46,7 +47,7 @@ const keepNodeBuiltins: esbuild.Plugin = {
 // Workers' own modules: `cloudflare:workers` is islet's file of it (WorkerEntrypoint, env, the base
 // classes), bundled in with the tenant's code; the others name APIs islet does not have, said so
 // at bundle time rather than as "Could not resolve".
-const CLOUDFLARE_WORKERS = fileURLToPath(new URL('../../runtime-api/bindings/cloudflare-workers.ts', import.meta.url));
+const CLOUDFLARE_WORKERS = fileURLToPath(ownFile('../../runtime-api/bindings/cloudflare-workers', import.meta.url));
 const cloudflareModules: esbuild.Plugin = {
   name: 'islet-cloudflare-modules',
   setup(build) {
