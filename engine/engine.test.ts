@@ -175,6 +175,23 @@ describe('errors', () => {
     expect(err.message).toMatch(/top level ran past its startup CPU limit of 100 ms \(startupCpuMs\)/);
   });
 
+  it('so does a load that spins after its top level: reading what it threw, or its exports', async () => {
+    // Each held a deploy (and a core) for ever: run()'s timeout had ended with the top level.
+    const codes = [
+      'const e = new Error("x"); Object.defineProperty(e, "stack", { get() { for (;;) {} } }); throw e; export default {}',
+      'throw { get message() { for (;;) {} } }; export default {}',
+      'await null; throw { get message() { for (;;) {} } }; export default {}',
+      'export default { get fetch() { for (;;) {} } }',
+    ];
+    const started = performance.now();
+    const errors = await Promise.all(codes.map((code, i) => engine.deploy(`spins-late-${i}`, { code, limits: { startupCpuMs: 100 } }).catch((e) => e)));
+    for (const err of errors) {
+      expect(err).toBeInstanceOf(BundleError);
+      expect(err.message).toContain('exceeded its CPU limit of 100 ms while loading');
+    }
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
   it('modules load as scripts where they can, and as modules where they need to (top-level await)', async () => {
     await engine.deploy('tla', { code: 'const n = await Promise.resolve(41); export default { fetch: () => new Response(String(n + 1)) }' });
     expect(await (await get(engine, 'tla')).text()).toBe('42');

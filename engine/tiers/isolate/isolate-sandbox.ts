@@ -48,6 +48,9 @@ const RESULT_EXCEPTION = 1;
 const RESULT_STREAM = 2;
 const RESULT_WEBSOCKET = 3;
 const MAX_RANDOM_BLOCK = 65536;
+/** A load's CPU past its startupCpuMs that is the runtime's own (setting the tenant up), and how often it is looked at. */
+const LOAD_CPU_GRACE_MS = 200;
+const LOAD_CHECK_MS = 20;
 /** How stale a heap reading may be before usage() asks for a fresh one. */
 const HEAP_READ_INTERVAL_MS = 1_000;
 
@@ -314,6 +317,17 @@ export class IsolateSandbox implements Sandbox {
     this.#responseBytes = new ResponseBytes(spec.limits.memoryMb * 1024 * 1024);
     const { name, limits } = spec;
     const runtime = this.#runtime!;
+    // run()'s and evaluate()'s timeouts stop the top level, but not what runs after it: isolated-vm
+    // reading a thrown value's message and stack (a getter that never returns), the runtime reading
+    // the exports (a `fetch` getter). A probe's deploy spun a core for ever that way. So the load as
+    // a whole is held to its CPU budget on the isolate's clock, past a grace for the runtime's own.
+    const loadStartNs = Number(this.#isolate.cpuTime);
+    const overrun = setInterval(() => {
+      if (this.#isolate.isDisposed) return;
+      if ((Number(this.#isolate.cpuTime) - loadStartNs) / 1e6 > limits.startupCpuMs + LOAD_CPU_GRACE_MS) {
+        this.#die(new CpuLimitError(name, limits.startupCpuMs), true);
+      }
+    }, LOAD_CHECK_MS);
     try {
       // A script in service-worker syntax reads its bindings as globals from its first line.
       if (Object.keys(spec.env).length > 0) await runtime.exposeBindings.apply(undefined, [new ivm.ExternalCopy(spec.env).copyInto()]);
@@ -346,6 +360,8 @@ export class IsolateSandbox implements Sandbox {
       const raw = err instanceof Error && err.stack ? this.#tenantStack(err.stack) : '';
       const stack = raw ? raw.split('\n').filter((l) => !l.includes('node:') && !l.includes('/engine/')) : [];
       throw new BundleError(`function "${name}" failed to load: ${message}`, stack.slice(1));
+    } finally {
+      clearInterval(overrun);
     }
   }
 
