@@ -22,6 +22,11 @@ describe('islet.config.json', () => {
     expect(parseConfig({ cacheMaxMb: 64, functions: {} }, '/').cacheMaxMb).toBe(64);
     expect(() => parseConfig(fns({ limits: { cacheMb: -1 } }), '/', 'cfg')).toThrow(/^cfg: function "b": limit cacheMb/);
     expect(() => parseConfig({ sched: { tickMs: 0 }, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "sched": scheduler option tickMs/);
+    // A string was spread into its characters: 'unknown scheduler option "quarantine.0"'.
+    expect(() => parseConfig({ sched: { quarantine: 'yes' }, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "sched": scheduler option "quarantine" must be false or an object/);
+    // A function named __proto__ set the list's prototype instead, and was silently not served.
+    expect(() => parseConfig(JSON.parse('{"functions": {"__proto__": {"code": "x"}}}'), '/', 'cfg')).toThrow(/^cfg: function "__proto__": a function's name must be a DNS label/);
+    expect(() => parseConfig({ functions: { Upper: { code: 'x' } } }, '/', 'cfg')).toThrow(/^cfg: function "Upper": a function's name must be a DNS label/);
     // Checked before any deploy, once each: deploy's own "function" prefix doubled it, without the file.
     expect(() => parseConfig(fns({ services: { AUTH: 'Not A Function' } }), '/', 'cfg')).toThrow(/^cfg: function "b": service binding "AUTH" must name a function/);
     expect(() => parseConfig(fns({ services: { AI: 'ok' }, ai: {} }), '/', 'cfg')).toThrow(/^cfg: function "b": service binding "AI" is also an env variable or the AI binding$/);

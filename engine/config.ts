@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from './errors.ts';
+import { FUNCTION_NAME } from './names.ts';
 import type { FunctionConfig } from './engine.ts';
 import { checkCacheMaxMb, resolveLimits, type Limits } from './limits.ts';
 import { checkCrons, resolveSchedOptions, type SchedOverrides } from './sched/index.ts';
@@ -66,9 +67,12 @@ export function parseConfig(raw: unknown, baseDir: string, source = 'config'): S
   if (sched !== undefined && !isObject(sched)) throw new ConfigError(`${source}: "sched" must be an object`);
   if (sched !== undefined) naming(`${source}: "sched"`, () => resolveSchedOptions(sched as SchedOverrides));
   if (!isObject(functions)) throw new ConfigError(`${source}: "functions" must be an object of name → {entry, limits, env}`);
-  const out: Record<string, FunctionConfig> = {};
+  // No prototype: a function named "__proto__" would have set it, and vanished from the list.
+  const out = Object.create(null) as Record<string, FunctionConfig>;
   for (const [name, fn] of Object.entries(functions)) {
     const where = `${source}: function "${name}"`;
+    // Checked here, naming the file, rather than by the deploy once the server has started.
+    if (!FUNCTION_NAME.test(name)) throw new ConfigError(`${where}: a function's name must be a DNS label (a-z, 0-9 and '-', at most 63 characters), as the gateway routes by the first label of Host`);
     if (!isObject(fn)) throw new ConfigError(`${where} must be an object`);
     const { entry, code, limits: fnLimits, env, egress, crons, ai, services, tier, needs, ...extra } = fn;
     unknownKeys(extra, where);

@@ -88,6 +88,9 @@ export function resolveSchedOptions(overrides: SchedOverrides = {}): SchedOption
     if (value === undefined) continue;
     if (!(key in options)) throw new ConfigError(`unknown scheduler option "${key}" (known: ${Object.keys(options).join(', ')})`);
     if (key === 'quarantine') {
+      if (value !== false && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+        throw new ConfigError(`scheduler option "quarantine" must be false or an object of its options (${Object.keys(DEFAULT_QUARANTINE).join(', ')}), got ${JSON.stringify(value)}`);
+      }
       if (value !== false) {
         const unknown = Object.keys(value as object).find((k) => !(k in DEFAULT_QUARANTINE));
         if (unknown !== undefined) throw new ConfigError(`unknown scheduler option "quarantine.${unknown}" (known: ${Object.keys(DEFAULT_QUARANTINE).join(', ')})`);
