@@ -293,6 +293,17 @@ describe('supervisor', () => {
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
   });
 
+  it('backs recycling off when a fresh engine is already past the threshold, rather than looping', async () => {
+    // A fresh engine uses ~140 MB: at 1 MB each was replaced as soon as it served, about once a
+    // second for as long as the server ran. Now each waits twice as long as the one before.
+    const { url } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') } }, ['--recycle-rss-mb', '1']);
+    await new Promise((r) => setTimeout(r, 8_000));
+    const after = await status(url);
+    expect(after.engineRecycles).toBeGreaterThanOrEqual(1);
+    expect(after.engineRecycles).toBeLessThanOrEqual(4);
+    expect((await request(url, { host: 'hello.localhost' })).status).toBe(200);
+  });
+
   it('with --workers 2, keeps each function on one engine and gathers the admin answers', async () => {
     const names = ['a1', 'b2', 'c3', 'd4', 'e5', 'f6', 'g7', 'h8'];
     const { url } = await serve({ ...Object.fromEntries(names.map((n) => [n, { code: COUNTER }])), hot: { code: SLOW } }, ['--workers', '2']);

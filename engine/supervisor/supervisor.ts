@@ -51,6 +51,10 @@ export interface SupervisorStats {
 /** How long after a standby engine died before another is started. */
 const STANDBY_RETRY_MS = 1_000;
 
+/** Recycling's backoff when fresh engines start over the threshold: the first wait, and the longest. */
+const RECYCLE_BACKOFF_FIRST_MS = 1_000;
+const RECYCLE_BACKOFF_MAX_MS = 300_000;
+
 export class Supervisor {
   readonly logger: Logger;
   readonly workers: number;
@@ -545,14 +549,34 @@ export class Supervisor {
     await engine.drain(this.#options.drainGraceMs);
   }
 
-  /** Recycling: an engine past the RSS threshold is replaced by a fresh one, with no request lost. */
+  /** Each serving engine's first RSS reading and when it was taken (recycling's backoff). */
+  readonly #firstSeen = new WeakMap<EngineProcess, { rss: number; at: number }>();
+  /** How long an engine must serve before it may be recycled: grows while fresh engines start over the threshold. */
+  #recycleAfterMs = 0;
+
+  /**
+   * Recycling: an engine past the RSS threshold is replaced by a fresh one, with no request lost.
+   * A threshold below what a fresh engine already uses would replace engines in a loop, each
+   * reloading every function (a probe's 50 MB: 13 in 15 s, for ever): when an engine was over it
+   * from its first reading, the next may be recycled only after serving twice as long (1 s, 2 s,
+   * … up to 5 min), and the operator is told once.
+   */
   #checkRss(): void {
     const limit = this.#options.recycleRssMb * 1048576;
+    const now = performance.now();
     for (const slot of this.#slots) {
       const engine = slot.engine;
       if (!engine || engine.state !== 'serving' || slot.replacing) continue;
       const rss = engine.rssBytes();
-      if (rss <= limit) continue;
+      let first = this.#firstSeen.get(engine);
+      if (!first) this.#firstSeen.set(engine, first = { rss, at: now });
+      if (rss <= limit || now - first.at < this.#recycleAfterMs) continue;
+      if (first.rss > limit) {
+        if (this.#recycleAfterMs === 0) {
+          this.logger.warn({ recycleRssMb: this.#options.recycleRssMb, freshRssMb: Math.round(first.rss / 1048576) }, 'the RSS threshold for recycling engines is below what a fresh engine uses: recycling backs off (raise --recycle-rss-mb)');
+        }
+        this.#recycleAfterMs = Math.min(Math.max(RECYCLE_BACKOFF_FIRST_MS, this.#recycleAfterMs * 2), RECYCLE_BACKOFF_MAX_MS);
+      }
       this.stats.recycles++;
       this.#pushInfo();
       this.logger.info({ engine: slot.index, pid: engine.pid, rssMb: Math.round(rss / 1048576) }, 'engine process over its RSS threshold: recycling it');
