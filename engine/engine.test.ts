@@ -247,6 +247,11 @@ describe('errors', () => {
     for (const timeoutMs of [15 * 60_000 + 1, 2 ** 31 + 5, 1e300]) {
       await expect(engine.deploy('ok', { code: '', egress: { timeoutMs } })).rejects.toBeInstanceOf(ConfigError);
     }
+    // An env too big to copy without holding every tenant's requests (a probe's 25 MB stalled them
+    // for seconds): refused before anything copies it.
+    const many = Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`K${i}`, 'v']));
+    await expect(engine.deploy('ok', { code: '', env: many })).rejects.toThrow(/"env" has 2000 names; a function may have at most 1024/);
+    await expect(engine.deploy('ok', { code: '', env: { BIG: 'x'.repeat(1_100_000) } })).rejects.toThrow(/"env" is \d+ characters as JSON; at most 1048576/);
   });
 });
 

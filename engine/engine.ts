@@ -729,13 +729,24 @@ function checkEnv(env: unknown): Record<string, unknown> {
   if (env === null || typeof env !== 'object' || Array.isArray(env)) {
     throw new ConfigError('"env" must be an object of names to values');
   }
+  const names = Object.keys(env).length;
+  if (names > MAX_ENV_NAMES) throw new ConfigError(`"env" has ${names} names; a function may have at most ${MAX_ENV_NAMES}`);
+  let json: string;
   try {
     // env crosses into the isolate by structured copy: JSON-shaped values are what survives.
-    return JSON.parse(JSON.stringify(env)) as Record<string, unknown>;
+    json = JSON.stringify(env);
   } catch {
     throw new ConfigError('"env" must hold JSON values');
   }
+  // Copying env (here, and into each isolate that boots) holds the event loop: a probe's 25 MB of
+  // 1.5 million names stalled every tenant's requests for seconds, and had them shed.
+  if (json.length > MAX_ENV_JSON_CHARS) throw new ConfigError(`"env" is ${json.length} characters as JSON; at most ${MAX_ENV_JSON_CHARS} (1 MB)`);
+  return JSON.parse(json) as Record<string, unknown>;
 }
+
+/** env's bounds: Workers allow 128 variables of 5 KB each (and as many secrets); these leave room. */
+const MAX_ENV_NAMES = 1_024;
+const MAX_ENV_JSON_CHARS = 1_048_576;
 
 /**
  * The path of an absolute URL, without its query or fragment: 'http://h:1/a/b?c' → '/a/b'; at
