@@ -92,12 +92,14 @@ export function adminApi(engine: Engine, token: string | undefined, onWrite?: Ad
   api.delete('/functions/:name', async (c) => {
     const name = c.req.param('name');
     const existed = engine.has(name);
-    // undeploy() takes the function out at once, then waits for its requests in flight: the
-    // removal is reported now, before a deploy of the same name made meanwhile, not after it.
+    // undeploy() takes the function out at once (new requests get 404), then waits for its
+    // requests in flight. The removal is reported now, before a deploy of the same name made
+    // meanwhile, and answered now: waiting for the requests held the operator up to a wallMs.
     const removing = engine.undeploy(name);
-    if (existed) onWrite?.(name, undefined);
-    const removed = await removing;
-    return removed ? c.body(null, 204) : problem(c, 404, 'no_such_function', `no function named "${c.req.param('name')}"`);
+    if (!existed) return problem(c, 404, 'no_such_function', `no function named "${name}"`);
+    onWrite?.(name, undefined);
+    removing.catch((err: unknown) => engine.logger.error({ fn: name, err }, 'retiring a removed function failed'));
+    return c.body(null, 204);
   });
 
   // Mounted in the gateway, an unmatched admin path would otherwise go on to tenant routing.
