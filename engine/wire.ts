@@ -237,6 +237,10 @@ export function responseFromWire(wire: WireResponse): Response {
     else if (wire.bodyLength !== undefined) setHeader(headers, 'content-length', String(wire.bodyLength));
   } else {
     body = wire.body instanceof ArrayBuffer ? new Uint8Array(wire.body) : wire.body;
+    // Node writes a response's head in its first body chunk's encoding when that chunk is a
+    // string (UTF-8), and in Latin-1 otherwise: header values are bytes, one a character, so with
+    // any past ASCII the body goes as bytes, or they would reach the client encoded twice.
+    if (typeof body === 'string' && hasNonAsciiValue(flat)) body = Buffer.from(body, 'utf8');
     const coding = encodingOnTheWay(wire);
     if (coding !== undefined) body = encodeBody(body, coding);
     else if (wire.bodyLength !== undefined && body instanceof ReadableStream) {
@@ -245,6 +249,13 @@ export function responseFromWire(wire: WireResponse): Response {
     }
   }
   return new Response(body, { status: wire.status, statusText: wire.statusText, headers });
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+function hasNonAsciiValue(flat: string[]): boolean {
+  for (let i = 1; i < flat.length; i += 2) if (NON_ASCII.test(flat[i]!)) return true;
+  return false;
 }
 
 function setHeader(headers: Record<string, string> | Headers, name: string, value: string): void {

@@ -21,6 +21,13 @@ const tenant = `export default {
     if (t === 'reason') return new Response('hello', { status: 299, statusText: 'Custom Reason' });
     if (t === 'empty') return new Response(null, { headers: { 'content-length': '9' } });
     if (t === 'reset') return new Response('', { status: 205 });
+    if (t === 'text-string') return new Response('x', { headers: { 'x-o': 'é€' } });
+    if (t === 'text-null') return new Response(null, { headers: { 'x-o': 'é€' } });
+    if (t === 'text-stream') return new Response(new ReadableStream({ start(c) { c.enqueue(new Uint8Array([120])); c.close(); } }), { headers: { 'x-o': 'é€' } });
+    if (t === 'echo') {
+      const v = request.headers.get('x-u');
+      return new Response([...v].map((c) => c.codePointAt(0).toString(16)).join(' '), { headers: { 'x-o': v } });
+    }
     if (t === 'reason-stream') return new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('hello')); c.close(); } }), { status: 404, statusText: 'Nope' });
     return new Response('next');
   },
@@ -122,6 +129,41 @@ describe('CONNECT', () => {
     expect(raw).toMatch(/^HTTP\/1\.1 501 Not Implemented\r\n/);
     expect(raw).toContain('\r\nislet-error: not-implemented\r\n');
     expect(raw.endsWith('"message":"CONNECT is not served here"}')).toBe(true);
+  });
+});
+
+describe('header values that are not ASCII', () => {
+  /** The bytes of the x-o header the server sent for `head`, as hex, and the body. */
+  const sent = (head: Buffer) => new Promise<{ value: string; body: string }>((resolve, reject) => {
+    const socket = connect(served.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const at = raw.indexOf('\r\nx-o: ') + 7;
+      const bodyAt = raw.indexOf('\r\n\r\n') + 4;
+      let body = raw.subarray(bodyAt).toString('latin1');
+      // A chunked body: its one chunk's bytes.
+      if (/^[0-9a-f]+\r\n/.test(body)) body = body.split('\r\n')[1]!;
+      resolve({ value: raw.subarray(at, raw.indexOf('\r\n', at)).toString('hex'), body });
+    });
+    socket.on('error', reject);
+    socket.write(head);
+  });
+  const get = (t: string, extra = Buffer.alloc(0)) => sent(Buffer.concat([Buffer.from(`GET /?t=${t} HTTP/1.1\r\nHost: t.localhost\r\nConnection: close\r\n`), extra, Buffer.from('\r\n')]));
+
+  it('go out as UTF-8, as on workerd, whatever the body is', async () => {
+    // Before, € was a TypeError (Fetch's ByteString), and é went out as E9 with no body and as
+    // C3 A9 with a string or a stream: Node writes a head in its first chunk's encoding.
+    for (const t of ['text-string', 'text-null', 'text-stream']) expect((await get(t)).value, t).toBe('c3a9e282ac');
+  });
+
+  it('come in as UTF-8 (a byte that is none as U+FFFD), and go back out as they came', async () => {
+    const echo = (bytes: string) => get('echo', Buffer.from(`x-u: ${bytes}\r\n`, 'latin1'));
+    // "é€" sent as UTF-8: read as two characters, and sent back as the same bytes.
+    expect(await echo(Buffer.from('é€', 'utf8').toString('latin1'))).toEqual({ value: 'c3a9e282ac', body: 'e9 20ac' });
+    // A Latin-1 é is no UTF-8: U+FFFD, as workerd reads it.
+    expect(await echo('\xe9')).toEqual({ value: 'efbfbd', body: 'fffd' });
   });
 });
 

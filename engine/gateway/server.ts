@@ -1,9 +1,9 @@
 // Puts a gateway on a TCP port (or a Unix socket, for an engine behind the supervisor) with
 // @hono/node-server.
-import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerOptions } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer } from 'node:http';
+import { createServer, ServerResponse } from 'node:http';
 import { createAdaptorServer, getRequestListener, RequestError, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { BadRequestError, ConfigError, errorAnswer } from '../errors.ts';
@@ -41,7 +41,7 @@ export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedG
       // The listener createAdaptorServer would make, with an error handler: without one, a request
       // whose Host or target @hono/node-server cannot make a URL of ("Host: a b", "GET x") got a
       // bare 400 with no body, the only refusal without islet's error shape.
-      createServer: ((options: ServerOptions) => createServer(options, getRequestListener(app.fetch, { errorHandler: unreadableRequest }))) as typeof createServer,
+      createServer: ((options: ServerOptions) => createServer({ ...options, ServerResponse: LatinHeadResponse }, getRequestListener(app.fetch, { errorHandler: unreadableRequest }))) as typeof createServer,
     });
     server.on('connect', refuseConnect);
     server.on('clientError', refuseUnparsable);
@@ -78,6 +78,25 @@ export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedG
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, 'path' in options ? options.path : `${options.host}:${options.port}`)));
   });
 }
+
+/**
+ * A ServerResponse whose head always goes out in Latin-1, header values being bytes one a
+ * character (as Node and undici have them): Node's flushHeaders() — which @hono/node-server calls
+ * before a streamed body — writes it in the default encoding, UTF-8, so a value with `é` (E9)
+ * reached the client as C3 A9 when the body was a stream and as E9 when it was not. Writing an
+ * empty chunk sends the head as any other first chunk does.
+ */
+class LatinHeadResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  override flushHeaders(): void {
+    // (headersSent is true from writeHead on, before a byte has gone: it cannot tell.)
+    if (this.writableEnded) return;
+    this.write(NO_BYTES);
+    // write() corks the socket until the next tick; a flush is for now (a body that fails at once
+    // must still find the head sent, or the client sees no status at all).
+    this.socket?.uncork();
+  }
+}
+const NO_BYTES = new Uint8Array(0);
 
 /** What a request gets when @hono/node-server could not make a Request of it (or the app threw). */
 function unreadableRequest(err: unknown): Response {

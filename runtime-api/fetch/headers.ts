@@ -12,6 +12,7 @@ import {
   defineIteratorPrototype,
   requireArguments,
   toByteString,
+  toUSVString,
 } from '../webidl/index.ts';
 
 export type HeadersGuard = 'immutable' | 'request' | 'request-no-cors' | 'response' | 'none';
@@ -99,7 +100,7 @@ export class Headers {
   append(name: string, value: string): void {
     const where = "Failed to execute 'append' on 'Headers'";
     requireArguments(arguments.length, 2, where);
-    appendHeader(this, toByteString(name, where), toByteString(value, where), where);
+    appendHeader(this, toByteString(name, where), toHeaderValue(value), where);
   }
 
   delete(name: string): void {
@@ -156,7 +157,7 @@ export class Headers {
     const where = "Failed to execute 'set' on 'Headers'";
     requireArguments(arguments.length, 2, where);
     const key = checkName(toByteString(name, where), where);
-    const normalized = checkValue(toByteString(value, where), where);
+    const normalized = checkValue(toHeaderValue(value), where);
     const list = mutableListOf(this, where);
     // Fetch "set": the first pair takes the value, the others go.
     let found = false;
@@ -286,6 +287,16 @@ function checkValue(value: string, where: string): string {
   return normalized;
 }
 
+/**
+ * A header value as workerd takes it: any text (a lone surrogate becomes U+FFFD), sent as UTF-8
+ * (engine/tiers/isolate/header-text.ts), where Fetch's ByteString refuses anything past U+00FF.
+ * Code that runs on Workers sets such values (a filename in Content-Disposition, a name in a
+ * custom header) and would fail here otherwise.
+ */
+function toHeaderValue(value: unknown): string {
+  return toUSVString(value);
+}
+
 /** Fetch §5.1 "append" a header to a Headers object: normalize, validate, append. */
 function appendHeader(headers: Headers, name: string, value: string, where: string): void {
   const key = checkName(name, where);
@@ -318,14 +329,14 @@ export function fill(headers: Headers, init: unknown, where: string): void {
       if (item === null || typeof item !== 'object' || typeof (item as Iterable<unknown>)[Symbol.iterator] !== 'function') {
         throw new TypeError(`${where}: each header must be a sequence of a name and a value`);
       }
-      const pair = Array.from(item as Iterable<unknown>, (part) => toByteString(part, where));
+      const pair = Array.from(item as Iterable<unknown>);
       if (pair.length !== 2) throw new TypeError(`${where}: each header must have exactly 2 items, not ${pair.length}`);
-      pairs.push(pair[0]!, pair[1]!);
+      pairs.push(toByteString(pair[0], where), toHeaderValue(pair[1]));
     }
   } else {
     for (const key of Reflect.ownKeys(init)) {
       if (!propertyIsEnumerable.call(init, key)) continue;
-      pairs.push(toByteString(key, where), toByteString((init as Record<PropertyKey, unknown>)[key], where));
+      pairs.push(toByteString(key, where), toHeaderValue((init as Record<PropertyKey, unknown>)[key]));
     }
   }
   for (let i = 0; i < pairs.length; i += 2) appendHeader(headers, pairs[i]!, pairs[i + 1]!, where);

@@ -28,6 +28,12 @@ beforeAll(async () => {
     }
     // Answers once /slow has arrived: the tenant aborts /slow then, not after a guessed delay.
     if (req.url === '/wait-slow') return void slowSeen.then(() => res.end('ok'));
+    // The bytes of the x-u header it got, as hex, and a header of its own in UTF-8.
+    if (req.url === '/text') {
+      const got = Buffer.from(req.headers['x-u'] as string, 'latin1').toString('hex');
+      res.writeHead(200, { 'x-o': Buffer.from('ĉu €', 'utf8').toString('latin1') });
+      return res.end(got);
+    }
     res.end('ok');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -47,6 +53,15 @@ async function call(fn: string, code: string): Promise<any> {
 }
 
 describe('fetch(request) from tenant code', () => {
+  it('sends header values as UTF-8 and reads them so, as workerd does', async () => {
+    const out = await call('header-text', `export default { async fetch(request) {
+      const origin = new URL(request.url).searchParams.get('origin');
+      const res = await fetch(origin + '/text', { headers: { 'x-u': 'é€' } });
+      return Response.json({ sent: await res.text(), got: res.headers.get('x-o') });
+    } }`);
+    expect(out).toEqual({ sent: 'c3a9e282ac', got: 'ĉu €' });
+  });
+
   it("honours the Request's signal: aborted before, or aborted while the subrequest runs", async () => {
     hits = 0;
     const out = await call('request-signal', `export default { async fetch(request) {

@@ -14,6 +14,7 @@ import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
 import { IDLE_GC_ALLOWANCE_NS, MAX_CRYPTO_OPS_PER_ISOLATE, MAX_PENDING_SUBREQUESTS, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import { MALFORMED_RESPONSE, splitPseudoFields, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import { MODULE_LOADED_EXPORT } from '../../bundle/index.ts';
+import { headerValuesAsBytes, headerValuesAsText } from './header-text.ts';
 import { LegacyDecoders, legacyEncodingOf } from './legacy-text.ts';
 import { Digests } from './digests.ts';
 import { LogBudget } from '../log-budget.ts';
@@ -441,7 +442,7 @@ export class IsolateSandbox implements Sandbox {
         this.#queue = [];
       }
       this.#queueDepth = task.depth;
-      this.#queue.push(task.id, request.method, request.url, request.headers, body);
+      this.#queue.push(task.id, request.method, request.url, headerValuesAsText(request.headers), body);
       // The watchdog looks at it on each tick (onClientLeft), aborted already or not.
       task.signal = request.signal;
       if (!this.#flushScheduled) {
@@ -563,7 +564,7 @@ export class IsolateSandbox implements Sandbox {
         task.reject(new TenantExceptionError(this.#spec.name, name, message, mapped));
       } else {
         const [statusText, encodedByTenant, headers] = splitPseudoFields(results[i + 3]);
-        const response = { status: results[i + 2], headers, body: results[i + 4], cpuNs: cpuShareNs } as WireResponse;
+        const response = { status: results[i + 2], headers: headerValuesAsBytes(headers), body: results[i + 4], cpuNs: cpuShareNs } as WireResponse;
         if (statusText !== undefined) response.statusText = statusText;
         if (encodedByTenant) response.encodedByTenant = true;
         const body: unknown = response.body;
@@ -593,7 +594,8 @@ export class IsolateSandbox implements Sandbox {
 
   /** `task` answered an upgrade with a WebSocketPair end: the runtime knows its other end as `socketId`. */
   #answerWithSocket(task: Task, flatHeaders: unknown, socketId: unknown): void {
-    const [, , headers] = splitPseudoFields(flatHeaders);
+    const [, , tenantHeaders] = splitPseudoFields(flatHeaders);
+    const headers = headerValuesAsBytes(tenantHeaders);
     const problem = wireResponseProblem(200, headers);
     const link = problem === undefined ? this.#sockets.answer(socketId) : undefined;
     if (!link) {
@@ -760,7 +762,7 @@ export class IsolateSandbox implements Sandbox {
     const refused = this.#subrequestRefusal();
     if (refused !== undefined) return this.#settleFetch([id, false, 0, refused, [], null, []]);
     this.#subrequestBudget--;
-    const flat = Array.isArray(headers) ? headers.map(String) : [];
+    const flat = headerValuesAsBytes(Array.isArray(headers) ? headers.map(String) : []);
     const mode = redirect === 'manual' || redirect === 'error' ? redirect : 'follow';
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
@@ -768,7 +770,7 @@ export class IsolateSandbox implements Sandbox {
       .outbound({ method: String(method), url: String(url), headers: flat, body: body instanceof ArrayBuffer ? body : null, redirect: mode }, cancel.signal, this.#responseBytes, ...serviceCall(service, this.#tasks, depth))
       .then(
         (res) => {
-          this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls]);
+          this.#settleFetch([id, true, res.status, res.statusText, headerValuesAsText(res.headers), res.body, res.urls]);
           // Copied into the isolate (or dropped with it): the host holds it no more.
           this.#responseBytes.release(res.body?.byteLength ?? 0);
         },
@@ -791,14 +793,14 @@ export class IsolateSandbox implements Sandbox {
     this.#subrequestBudget--;
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
-    const flat = Array.isArray(headers) ? headers.map(String) : [];
+    const flat = headerValuesAsBytes(Array.isArray(headers) ? headers.map(String) : []);
     const connecting = connect!({ url: String(url), headers: flat }, cancel.signal, this.#responseBytes);
     this.#sockets.handshake(socketId as number, connecting, cancel.signal, () => this.alive)
       .then((answer) => {
         if (answer === undefined) return;
         if ('error' in answer) return this.#settleFetch([id, false, 0, answer.error, [], null, []]);
         const res = answer.response;
-        this.#settleFetch([id, true, res.status, res.statusText, res.headers, res.body, res.urls, answer.socketId ?? 0]);
+        this.#settleFetch([id, true, res.status, res.statusText, headerValuesAsText(res.headers), res.body, res.urls, answer.socketId ?? 0]);
         // Copied into the isolate (or dropped with it): the host holds it no more.
         this.#responseBytes.release(res.body?.byteLength ?? 0);
       })
