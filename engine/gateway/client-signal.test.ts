@@ -52,6 +52,19 @@ describe('request.signal', () => {
     await expect.poll(seen, { timeout: 3_000 }).toContain('late:true');
   });
 
+  it('aborts when the client leaves midway through an upload the handler has not read', async () => {
+    // Past ~64 KB of an unread streamed body (declared over 1 MB), Node stops reading the socket
+    // and so never saw the client go: the request held its place until its wall-clock limit.
+    const { hostname, port } = new URL(served.url);
+    const socket = (await import('node:net')).connect(Number(port), hostname);
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write(`POST /listen?tag=upload HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 5000000\r\n\r\n`);
+    socket.write(Buffer.alloc(300_000, 120));
+    await new Promise((r) => setTimeout(r, 200));
+    socket.destroy();
+    await expect.poll(seen, { timeout: 5_000 }).toContain('upload:AbortError');
+  });
+
   it('aborts when the client leaves a streamed body midway', async () => {
     await leave('/stream?tag=stream', 0, true);
     await expect.poll(seen, { timeout: 3_000 }).toContain('stream:true');

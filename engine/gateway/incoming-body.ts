@@ -6,6 +6,7 @@ import { BadRequestError, BodyTooLargeError } from '../errors.ts';
 
 export function incomingBodyStream(incoming: IncomingMessage, fn: string, maxBodyBytes: number): ReadableStream<Uint8Array> {
   let size = 0;
+  const stopWatching = watchWhileUnread(incoming);
   return new ReadableStream<Uint8Array>({
     pull: (controller) => new Promise<void>((resolve) => {
       const done = (settle: () => void) => {
@@ -44,7 +45,36 @@ export function incomingBodyStream(incoming: IncomingMessage, fn: string, maxBod
     }),
     // The tenant does not want the rest: drain it, so that the connection stays usable.
     cancel: () => {
+      stopWatching();
       incoming.resume();
     },
   }, { highWaterMark: 0 });
+}
+
+/** How often a body nobody reads has its socket read once, to see whether the client is still there. */
+const LIVENESS_MS = 1_000;
+
+/**
+ * While nobody reads the body, Node reads the socket no more once its buffers are full (~64 KB),
+ * and so never sees the client go: request.signal did not abort, and the request held its place
+ * until its wall-clock limit. So each second the socket is let read once (Node pauses it again as
+ * soon as the body buffer takes the chunk): a client gone shows as the connection closing. Each
+ * look buffers at most one more socket read (64 KB), a second, within the body limit. Returns the
+ * stop.
+ */
+function watchWhileUnread(incoming: IncomingMessage): () => void {
+  const timer = setInterval(() => {
+    if (incoming.complete || incoming.destroyed) return stop();
+    const socket = incoming.socket;
+    if (socket && socket.isPaused() && !socket.destroyed) socket.resume();
+  }, LIVENESS_MS);
+  timer.unref();
+  const stop = () => {
+    clearInterval(timer);
+    incoming.off('close', stop);
+    incoming.off('end', stop);
+  };
+  incoming.once('close', stop);
+  incoming.once('end', stop);
+  return stop;
 }
