@@ -14,6 +14,9 @@ describe('islet.config.json', () => {
     const fns = (b: Record<string, unknown>) => ({ functions: { ok: { code: 'x' }, b: { code: 'y', ...b }, c: { code: 'z' } } });
     expect(() => parseConfig(fns({ limits: { cpuMs: 0 } }), '/', 'cfg')).toThrow(/^cfg: function "b": limit cpuMs must be an integer/);
     expect(() => parseConfig(fns({ crons: ['61 * * * *'] }), '/', 'cfg')).toThrow(/^cfg: function "b": .*61 \* \* \* \*/);
+    // Each cron is a run of its own: a thousand of one were taken, to run it a thousand times a minute.
+    expect(() => parseConfig(fns({ crons: Array(1000).fill('* * * * *') }), '/', 'cfg')).toThrow(/^cfg: function "b": "crons" lists 1000 expressions; a function may have at most 32/);
+    expect(() => parseConfig(fns({ crons: ['* * * * *', '* * * * *'] }), '/', 'cfg')).toThrow(/^cfg: function "b": "crons" lists the same expression twice/);
     expect(() => parseConfig({ limits: { memoryMb: 1 }, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "limits": limit memoryMb/);
     expect(() => parseConfig({ drainGraceMs: -1, functions: {} }, '/', 'cfg')).toThrow(/^cfg: "drainGraceMs" must be an integer/);
     expect(parseConfig({ drainGraceMs: 2500, functions: {} }, '/').drainGraceMs).toBe(2500);

@@ -11,6 +11,10 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 export function checkCrons(crons: unknown): string[] {
   if (crons === undefined) return [];
   if (!Array.isArray(crons) || !crons.every((c) => typeof c === 'string')) throw new ConfigError('"crons" must be a list of cron expressions');
+  // Each is a timer and, when due, a run with its own CPU limit: a thousand identical ones were
+  // taken, and would have run the handler a thousand times a minute. (Workers allow 5 a script.)
+  if (crons.length > MAX_CRONS) throw new ConfigError(`"crons" lists ${crons.length} expressions; a function may have at most ${MAX_CRONS}`);
+  if (new Set(crons).size !== crons.length) throw new ConfigError('"crons" lists the same expression twice');
   for (const cron of crons) {
     try {
       CronExpressionParser.parse(cron);
@@ -20,6 +24,9 @@ export function checkCrons(crons: unknown): string[] {
   }
   return crons as string[];
 }
+
+/** Cron triggers a function may have. */
+const MAX_CRONS = 32;
 
 export class CronTriggers {
   readonly #timers = new Map<string, NodeJS.Timeout[]>();
