@@ -70,6 +70,28 @@ export function boundedThrown(name: string, message: string, stack: string): [st
   return [cutText(name, 256), cutText(message, THROWN_TEXT_CHARS), frames];
 }
 
+/**
+ * What a sandbox threw or left rejected, as the host got it (isolated-vm copies it whole: a
+ * tenant's 512 MB string, or an Error with such a message), made small before anything splits,
+ * maps or logs it: an Error with its name, message and stack cut as boundedThrown cuts them, and
+ * anything else as an Error whose message is its cut text.
+ */
+export function boundedError(err: unknown): Error {
+  if (err instanceof Error) {
+    const stack = typeof err.stack === 'string' ? err.stack : '';
+    if (err.message.length <= THROWN_TEXT_CHARS && stack.length <= THROWN_TEXT_CHARS && err.name.length <= 256) return err;
+    const [name, message, cutStack] = boundedThrown(err.name, err.message, stack);
+    const bounded = new Error(message);
+    bounded.name = name;
+    bounded.stack = cutStack || `${name}: ${message}`;
+    return bounded;
+  }
+  const text = typeof err === 'string' ? err : String(err);
+  const bounded = new Error(cutText(text));
+  bounded.stack = bounded.message;
+  return bounded;
+}
+
 /** `text` cut to `max` characters (a thrown message's THROWN_TEXT_CHARS by default), marked where cut. */
 export function cutText(text: string, max = THROWN_TEXT_CHARS): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;

@@ -4,7 +4,7 @@ import { host } from '../host/host-calls.ts';
 import type { ChunkReader } from '../web/index.ts';
 import { abortRequest, requestEnded } from './client-signal.ts';
 import { enterChain, UNKNOWN_DEPTH } from './chain-depth.ts';
-import { cut, describe, describeThrown } from './describe.ts';
+import { cut, describeThrown } from './describe.ts';
 
 /** The most of a stream's error text that goes to the host's log (which keeps 16 KB). */
 const ERROR_CHARS = 32 * 1024;
@@ -35,13 +35,22 @@ export function pullResponseStream(id: number, depth = UNKNOWN_DEPTH): void {
     (err: unknown) => {
       open.delete(id);
       requestEnded(id);
-      // Cut before it is copied out, with the built-ins there were at load (describe.ts): a stream
-      // failing with a 512 MB message cost the host ~1 GB and a 0.5 s stall, and with a replaced
-      // String the process.
-      const [name, message] = describeThrown(err);
-      host().streamChunk(id, null, err instanceof Error ? `${name}: ${message}` : typeof err === 'string' ? cut(err, ERROR_CHARS) : describe(err));
+      host().streamChunk(id, null, streamErrorText(err));
     },
   );
+}
+
+/**
+ * What a stream failed with, as the host logs it: cut before it is copied out, and read only inside
+ * describeThrown's guard with the built-ins there were at load (describe.ts). A stream failing with
+ * a 512 MB message cost the host ~1 GB and a 0.5 s stall, with a replaced String the process; an
+ * `instanceof Error` outside the guard ran a tenant's Symbol.hasInstance, whose throw was copied
+ * out whole and left the stream open until the wall-clock limit.
+ */
+function streamErrorText(err: unknown): string {
+  if (typeof err === 'string') return cut(err, ERROR_CHARS);
+  const [name, message] = describeThrown(err);
+  return `${name}: ${message}`;
 }
 
 /**

@@ -70,27 +70,25 @@ export async function fetchThrough(service: string | null, input: unknown, init?
   if (bytes > 0 && bodyBytesPending + bytes > bodyBytesBound) {
     throw new TypeError(`fetch: the bodies of subrequests already on their way and this one's (${bytes} bytes) would pass ${bodyBytesBound} bytes, half the function's memory limit`);
   }
-  // Counted from here until the subrequest is answered, fails or is aborted.
-  bodyBytesPending += bytes;
-  let counted = bytes > 0;
-  const release = () => {
-    if (counted) bodyBytesPending -= bytes;
-    counted = false;
-  };
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
-  try {
-    const response = await pending.start(
-      signal ?? undefined,
-      (id) => host().startFetch(id, method, url, flat, body, redirect, service, chainDepth()),
-      (id) => host().abortFetch(id),
-    );
-    release();
-    return response;
-  } catch (err) {
-    release();
-    throw err;
-  }
+  return pending.start(
+    signal ?? undefined,
+    (id) => {
+      // Counted until the host settles this id (settleFetch), which it does for every subrequest
+      // it was given, aborted ones too: the host holds the body until then. Released when the
+      // tenant's promise settled, an abort let a loop of 60 MB bodies past the bound.
+      if (bytes > 0) {
+        bodyBytesPending += bytes;
+        bodyBytesById.set(id, bytes);
+      }
+      host().startFetch(id, method, url, flat, body, redirect, service, chainDepth());
+    },
+    (id) => host().abortFetch(id),
+  );
 }
+
+/** The body bytes of each subrequest the host holds, by id, until it settles it. */
+const bodyBytesById = new Map<number, number>();
 
 /** A fetch()'s outbound handshakes in flight, by subrequest id: the socket a 101 answer carries. */
 const handshakes = new Map<number, unknown>();
@@ -133,6 +131,11 @@ export function connectSocket(url: string, headers: string[], signal?: AbortSign
  * without, the reason it failed.
  */
 export function settleFetch(id: number, ok: boolean, status: number, statusText: string, headers: string[], body: ArrayBuffer | null, urls: string[], socketId = 0): void {
+  const bytes = bodyBytesById.get(id);
+  if (bytes !== undefined) {
+    bodyBytesById.delete(id);
+    bodyBytesPending -= bytes;
+  }
   const socket = handshakes.get(id);
   handshakes.delete(id);
   const p = pending.take(id);

@@ -225,6 +225,21 @@ describe('calls to the host that are not waited for', () => {
         } }));
       } }`, 500);
     expect(replaced.grewMb).toBeLessThan(64);
+    // A Symbol.hasInstance that throws the second time: read outside describeThrown's guard, its
+    // throw was copied out whole, and the stream was left open until the wall-clock limit.
+    const started = performance.now();
+    const hasInstance = await flood('stream-instance-flood', `const big = 'x'.repeat(64 * 1024 * 1024);
+      export default { fetch() {
+        let n = 0, m = 0;
+        return new Response(new ReadableStream({ pull(c) {
+          if (m++ === 0) return c.enqueue(new Uint8Array(1));
+          Object.defineProperty(Error, Symbol.hasInstance, { value() { if (++n > 1) throw big; return true; } });
+          throw new Error('broke');
+        } }));
+      } }`, 500);
+    expect(hasInstance.text).toMatch(/^failed: /);
+    expect(hasInstance.grewMb).toBeLessThan(32);
+    expect(performance.now() - started).toBeLessThan(5_000);
     const object = await flood('thrown-object-flood', `const big = 'x'.repeat(64 * 1024 * 1024);
       export default { fetch() { Object.prototype.toString = () => big; throw {}; } }`, 500);
     expect(object.status).toBe(500);
@@ -249,6 +264,31 @@ describe('calls to the host that are not waited for', () => {
     clearInterval(watch);
     expect(failed?.message.length).toBeLessThan(17 * 1024);
     expect(Math.max(most, held() - before) / 2 ** 20).toBeLessThan(32);
+
+    // What isolated-vm copies whole (a floating rejection, a load's exception) is cut before the host
+    // maps, splits or passes it on: a cron run's rejected a 512 MB engine.scheduled() message, and a
+    // load's 64 MB of stack-like lines held the event loop 4.9 s.
+    await engine.deploy('cron-floating-flood', { code: `const big = 'x'.repeat(16 * 1024 * 1024);
+      export default { fetch: () => new Response('ok'), async scheduled() { Promise.reject(big); } }`, limits: { cpuMs: 500, memoryMb: 64 } });
+    const floating = await engine.scheduled('cron-floating-flood').then(() => undefined, (err: Error) => err);
+    expect(floating === undefined || floating.message.length < 17 * 1024).toBe(true);
+    const loadStarted = performance.now();
+    const load = await engine.deploy('load-lines-flood', { code: `throw new Error('at x\\n'.repeat(3 * 1024 * 1024)); export default {}`, limits: { memoryMb: 64 } })
+      .then(() => undefined, (err: Error & { diagnostics?: string[] }) => err);
+    // 16 KB of message, and its diagnostics from 16 KB of stack.
+    expect(load?.message.length).toBeLessThan(40 * 1024);
+    expect(performance.now() - loadStarted).toBeLessThan(3_000);
+  });
+
+  it('a big string body is sent as bytes made in the isolate, under its memory limit', async () => {
+    // Past 1 M characters: UTF-8 encoded in the isolate, so intact, and charged to the tenant.
+    const fine = await flood('string-body-fine', `export default { fetch: () => new Response('é'.repeat(1_500_000) + '✓') }`, 2_000);
+    expect([fine.status, fine.text.length, fine.text.endsWith('é✓')]).toEqual([200, 1_500_001, true]);
+    // Before, a 96 M-character string crossed as a string, beside the isolate's memory limit, for
+    // the host to hold and encode: now its bytes are past the limit, and the tenant's to pay.
+    const big = await flood('string-body-big', `export default { fetch: () => new Response('x'.repeat(96 * 1024 * 1024)) }`, 2_000);
+    expect(big.status).toBeGreaterThanOrEqual(500);
+    expect(big.grewMb).toBeLessThan(64);
   });
 
   it("subrequest bodies on their way at once are bounded by half the function's memory limit", async () => {
@@ -271,6 +311,22 @@ describe('calls to the host that are not waited for', () => {
       // Four fit half the 64 MB limit; the next ones are refused before they are copied out (before,
       // the isolate's own limit refused them only once seven were on the host).
       expect(JSON.parse(got.text)).toEqual([...Array(4).fill('waiting'), ...Array(8).fill("fetch: the bodies of subrequests already on their way and this one's")]);
+      // Aborted at once, each is still the host's to hold until it has let it go: counted until
+      // then (released when the tenant's promise settled, a loop of aborts passed the bound).
+      const aborting = await flood('fetch-abort-flood', `export default { async fetch() {
+        const body = new Uint8Array(8 * 1024 * 1024);
+        const outcomes = [];
+        for (let i = 0; i < 12; i++) {
+          const c = new AbortController();
+          const p = fetch('http://127.0.0.1:${port}/', { method: 'POST', body, signal: c.signal });
+          // Long enough for the body to have been read and handed to the host.
+          for (let j = 0; j < 8; j++) await null;
+          c.abort();
+          outcomes.push(await p.then(() => 'answered', (e) => e.name === 'AbortError' ? 'aborted' : e.message.split(' (')[0]));
+        }
+        return Response.json(outcomes);
+      } }`, 2_000);
+      expect(JSON.parse(aborting.text)).toEqual([...Array(4).fill('aborted'), ...Array(8).fill("fetch: the bodies of subrequests already on their way and this one's")]);
     } finally {
       for (const socket of sockets) socket.destroy();
       server.close();

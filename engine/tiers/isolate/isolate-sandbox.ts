@@ -4,7 +4,7 @@ import { getRandomValues } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import ivm from 'isolated-vm';
 import {
-  boundedThrown, BundleError, CpuLimitError, cutText, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
+  boundedError, boundedThrown, BundleError, CpuLimitError, cutText, IsletError, MemoryLimitError, SandboxUnavailableError, TenantExceptionError,
   WallLimitError,
 } from '../../errors.ts';
 import type { TensorMap } from '../../accel/index.ts';
@@ -341,7 +341,10 @@ export class IsolateSandbox implements Sandbox {
         spec.services ? new ivm.ExternalCopy(spec.services).copyInto() : null,
       ]);
       this.#cpuAnsweredNs = this.#readCpuNs();
-    } catch (err) {
+    } catch (thrown) {
+      // What the top level threw, copied whole by isolated-vm: cut before it is split and mapped
+      // (a probe's 64 MB message of stack-like lines held the event loop 4.9 s).
+      const err = boundedError(thrown);
       // Killed by a limit while its top level ran (after a top-level await, on the meter): say which.
       if (this.#death instanceof CpuLimitError) {
         this.stop();
@@ -474,7 +477,7 @@ export class IsolateSandbox implements Sandbox {
         (err: unknown) => {
           if (this.#isolate.isDisposed) return this.#die(this.#death ?? this.#deathFromDisposal(err));
           if (!this.#tasks.get(task.id)) return;
-          task.reject(err instanceof Error ? err : new Error(String(err)));
+          task.reject(boundedError(err));
           this.#tasks.finish(task);
         },
       );
@@ -681,7 +684,9 @@ export class IsolateSandbox implements Sandbox {
     if (task.answered && !task.waitUntilPending && !task.body?.open) this.#tasks.finish(task);
   }
 
-  #onBatchFailed(err: unknown, batch: unknown[], seq: number): void {
+  #onBatchFailed(thrown: unknown, batch: unknown[], seq: number): void {
+    // isolated-vm copied it whole (a floating rejection of a 512 MB string, a probe's): cut first.
+    const err = boundedError(thrown);
     if (this.#isolate.isDisposed) {
       this.#die(this.#death ?? this.#deathFromDisposal(err));
       return;
@@ -926,8 +931,9 @@ export class IsolateSandbox implements Sandbox {
    * A delivery fails only when what it ran left a rejection unhandled (a timer callback's, say),
    * or when the isolate died, which the meter and the next call find out.
    */
-  #deliveryFailed = (err: unknown): void => {
+  #deliveryFailed = (thrown: unknown): void => {
     if (!this.alive || this.#isolate.isDisposed) return;
+    const err = boundedError(thrown);
     // While a module loads, what its top level left uncaught is why it failed to load (a
     // rejected top-level await), as an unhandled rejection ends a Node program.
     if (this.#loading) this.#loadFailure ??= err;

@@ -458,9 +458,10 @@ export class ProcessSandbox implements Sandbox {
     if (!spec) return;
     switch (head.t) {
       case 'load-error': {
-        const stack = String(head.stack ?? '');
+        // Cut before it is mapped and split, as a request's exception is.
+        const [, message, stack] = boundedThrown('Error', String(head.message), String(head.stack ?? ''));
         const mapped = (spec.mapStack?.(stack) ?? stack).split('\n').slice(1).filter(Boolean);
-        return this.#onStep?.(new BundleError(`function "${spec.name}" failed to load: ${String(head.message)}`, mapped));
+        return this.#onStep?.(new BundleError(`function "${spec.name}" failed to load: ${message}`, mapped));
       }
       case 'res': return this.#onResponse(head, body);
       case 'exc': return this.#onException(head);
