@@ -281,10 +281,26 @@ function encodingOnTheWay(wire: WireResponse): string | undefined {
 export function headAnswer(answer: WireResponse): void {
   const body = answer.body;
   answer.body = null;
-  answer.bodyOmitted = body !== null;
   if (body instanceof ReadableStream) void body.cancel().catch(() => {});
+  // The function's own Content-Length says it best, as workerd takes it: a proxy answering HEAD
+  // with its origin's HEAD answer has no body to count, and went out with "content-length: 0".
+  const declared = encodingOnTheWay(answer) === undefined ? declaredLength(answer.headers) : undefined;
+  if (declared !== undefined) {
+    answer.bodyOmitted = true;
+    answer.bodyLength = declared;
+    return;
+  }
+  answer.bodyOmitted = body !== null;
   if (body === null || encodingOnTheWay(answer) !== undefined) answer.bodyLength = undefined;
   else if (!(body instanceof ReadableStream)) answer.bodyLength = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+}
+
+/** A response's own Content-Length, when it is one (a decimal number); undefined otherwise. */
+function declaredLength(flat: string[]): number | undefined {
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] === 'content-length') return /^\d{1,15}$/.test(flat[i + 1]!) ? Number(flat[i + 1]) : undefined;
+  }
+  return undefined;
 }
 
 /**

@@ -21,6 +21,9 @@ const tenant = `export default {
     if (t === 'reason') return new Response('hello', { status: 299, statusText: 'Custom Reason' });
     if (t === 'empty') return new Response(null, { headers: { 'content-length': '9' } });
     if (t === 'reset') return new Response('', { status: 205 });
+    // A proxy answering HEAD with its origin's HEAD answer: no body, the origin's length.
+    if (t === 'head-length') return new Response(null, { headers: { 'content-length': '1234' } });
+    if (t === 'head-stream') return new Response(new ReadableStream({ start(c) { c.enqueue(new Uint8Array(5)); c.close(); } }), { headers: { 'content-length': '5' } });
     if (t === 'text-string') return new Response('x', { headers: { 'x-o': 'é€' } });
     if (t === 'text-null') return new Response(null, { headers: { 'x-o': 'é€' } });
     if (t === 'text-stream') return new Response(new ReadableStream({ start(c) { c.enqueue(new Uint8Array([120])); c.close(); } }), { headers: { 'x-o': 'é€' } });
@@ -129,6 +132,16 @@ describe('CONNECT', () => {
     expect(raw).toMatch(/^HTTP\/1\.1 501 Not Implemented\r\n/);
     expect(raw).toContain('\r\nislet-error: not-implemented\r\n');
     expect(raw.endsWith('"message":"CONNECT is not served here"}')).toBe(true);
+  });
+});
+
+describe('HEAD', () => {
+  it("goes out with the function's own Content-Length, as on workerd (GET keeps the body's)", async () => {
+    // Before, a HEAD answer with no body said "content-length: 0": a proxied file looked empty.
+    const head = (t: string) => request(served.url, { path: `/?t=${t}`, method: 'HEAD', host: 't.localhost' });
+    expect((await head('head-length')).headers['content-length']).toBe('1234');
+    expect((await head('head-stream')).headers['content-length']).toBe('5');
+    expect((await request(served.url, { path: '/?t=head-length', host: 't.localhost' })).headers['content-length']).toBe('0');
   });
 });
 
