@@ -82,7 +82,7 @@ describe('fixtures', () => {
   it('cloudflare:workers: a WorkerEntrypoint class handles each request and cron run, and env is there at the top', async () => {
     await engine.deploy('entrypoint', { entry: fixture('entrypoint-class', 'index.js'), env: { GREETING: 'ahoy' } });
     for (let i = 0; i < 2; i++) {
-      expect(await (await get(engine, 'entrypoint', '/a')).json()).toEqual({ path: '/a', greetingAtLoad: 'ahoy', greeting: 'ahoy', sameEnv: true, seen: 1 });
+      expect(await (await get(engine, 'entrypoint', '/a')).json()).toEqual({ path: '/a', greetingAtLoad: 'ahoy', greeting: 'ahoy', sameEnv: true, seen: 1, props: 'object' });
     }
     // Inline code too (the admin API's, which may import nothing else), and a scheduled method.
     await engine.deploy('entrypoint-inline', {
@@ -99,8 +99,13 @@ describe('fixtures', () => {
     const sockets = await engine.deploy('sockets', { code: "import { connect } from 'cloudflare:sockets'; export default { fetch: () => new Response(typeof connect) }" }).catch((e) => e);
     expect(sockets).toBeInstanceOf(BundleError);
     expect(sockets.diagnostics.join()).toContain('"cloudflare:sockets" is not available in islet');
-    const classless = await engine.deploy('classless', { code: 'export default class { hello() {} }' }).catch((e) => e);
-    expect(classless.message).toContain('a class with neither a fetch nor a scheduled method');
+    // Methods are looked up on each instance: a class field works, as on workerd; a class with
+    // none loads, and its requests fail.
+    await engine.deploy('field', { code: "import { WorkerEntrypoint } from 'cloudflare:workers'; export default class extends WorkerEntrypoint { fetch = () => new Response(typeof this.env) }" });
+    expect(await (await get(engine, 'field')).text()).toBe('object');
+    await engine.deploy('classless', { code: 'export default class { hello() {} }' });
+    const classless = await get(engine, 'classless');
+    expect(classless.status).toBe(500);
   });
 });
 

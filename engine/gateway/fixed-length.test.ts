@@ -105,6 +105,8 @@ describe('a body the runtime holds, passed on as a stream', () => {
     expect([passed.text, passed.headers['content-length'], passed.headers['transfer-encoding'], passed.headers['x-from']]).toEqual(['héllo wörld', '13', undefined, 'origin']);
     const cloned = await get('/passed-clone');
     expect([cloned.headers['content-length'], cloned.headers['transfer-encoding']]).toEqual(['7', undefined]);
+    const blob = await get('/passed-blob');
+    expect([blob.text, blob.headers['content-length'], blob.headers['transfer-encoding']]).toEqual(['abcdef', '6', undefined]);
     // A request body big enough to stream in (past 1 MB), passed back with its Content-Length.
     const body = 'x'.repeat(1_500_000);
     const echoed = await request(served.url, { path: '/passed-request', method: 'POST', host: 'fixed.localhost', body, headers: { 'content-length': String(body.length) } });

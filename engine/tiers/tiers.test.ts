@@ -105,7 +105,7 @@ describe.each(runnable)('the $label backend', (backend) => {
     expect((await get(backend, 'honoapp', '/runtime')).json()).toEqual({ runtime: 'workerd', greeting: 'hej' });
     // cloudflare:workers: a WorkerEntrypoint class as the handler, and env from the module's top.
     for (let i = 0; i < 2; i++) {
-      expect((await get(backend, 'entrypoint', '/x')).json()).toEqual({ path: '/x', greetingAtLoad: 'hej', greeting: 'hej', sameEnv: true, seen: 1 });
+      expect((await get(backend, 'entrypoint', '/x')).json()).toEqual({ path: '/x', greetingAtLoad: 'hej', greeting: 'hej', sameEnv: true, seen: 1, props: 'object' });
     }
     const created = await get(backend, 'api', '/todos', { method: 'POST', body: JSON.stringify({ title: 'ship it' }) });
     expect(created.status).toBe(201);

@@ -73,7 +73,8 @@ export function setTenant(
   const made: Record<string, unknown> = {};
   if (aiBinding !== null && aiLimits !== null) made[aiBinding] = new Ai(aiLimits, isolateAi);
   for (const binding of services ?? []) made[binding] = new Fetcher(binding);
-  env = Object.freeze(Object.assign(sharedEnv, tenantEnv, made));
+  // Not frozen: workerd lets code add to env (a memo, a computed setting), and it is the tenant's own.
+  env = Object.assign(sharedEnv, tenantEnv, made);
   // A service-worker script reads its bindings as globals: the ones exposed before it ran, and
   // those made here. A module's are its env argument only.
   if (!chosen.listening) takeBackBindings(exposed);

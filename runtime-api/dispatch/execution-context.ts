@@ -5,6 +5,9 @@ import { reportError } from '../host/timers.ts';
 const waitUntils = new WeakMap<ExecutionContext, Promise<unknown>[]>();
 
 export class ExecutionContext {
+  /** Workers' ctx.props: what a service binding's caller passes; islet's bindings pass none. */
+  readonly props: Record<string, unknown> = {};
+
   constructor() {
     waitUntils.set(this, []);
   }

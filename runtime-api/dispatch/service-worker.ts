@@ -171,10 +171,7 @@ export function tenantHandler<H extends Handler>(exported: unknown, sw: ServiceW
   return { handler, listening: false };
 }
 
-type EntrypointClass = new (ctx: Context, env: unknown) => {
-  fetch?(request: unknown): unknown;
-  scheduled?(controller: unknown): unknown;
-};
+type EntrypointClass = new (ctx: Context, env: unknown) => object;
 
 /**
  * A default export that is a class (`export default class extends WorkerEntrypoint`, from
@@ -183,14 +180,17 @@ type EntrypointClass = new (ctx: Context, env: unknown) => {
  * alone.
  */
 function classHandler(Entrypoint: EntrypointClass): Handler {
-  const proto = Entrypoint.prototype as Record<string, unknown> | undefined;
-  const has = (name: string) => typeof proto?.[name] === 'function';
-  if (!has('fetch') && !has('scheduled')) {
-    throw new TypeError('the module\'s default export is a class with neither a fetch nor a scheduled method (a WorkerEntrypoint needs one)');
-  }
+  // Looked up on the instance, not the prototype: `fetch = (request) => …` is a class field, and
+  // workerd takes it (a deploy was refused). A class with no such method fails the request, as there.
+  const call = (method: 'fetch' | 'scheduled', arg: unknown, env: unknown, ctx: Context): unknown => {
+    const instance = new Entrypoint(ctx, env) as Record<string, unknown>;
+    const fn = instance[method];
+    if (typeof fn !== 'function') throw new TypeError(`the module's default export is a class without a ${method} method`);
+    return Reflect.apply(fn, instance, [arg]);
+  };
   return {
-    ...(has('fetch') && { fetch: (request, env, ctx) => new Entrypoint(ctx, env).fetch!(request) }),
-    ...(has('scheduled') && { scheduled: (controller, env, ctx) => new Entrypoint(ctx, env).scheduled!(controller) }),
+    fetch: (request, env, ctx) => call('fetch', request, env, ctx),
+    scheduled: (controller, env, ctx) => call('scheduled', controller, env, ctx),
   };
 }
 

@@ -4,6 +4,7 @@
 // A slice keeps the whole buffer it was cut from alive, as long as it lives.
 import { utf8Decode, utf8Encode } from '../encoding/utf8.ts';
 import { joinBytes } from './bytes.ts';
+import { declareStreamLength } from './streams.ts';
 import {
   defineInterface,
   requireArguments,
@@ -186,13 +187,16 @@ export class Blob {
       throw new TypeError("Failed to execute 'stream' on 'Blob': streams are not available yet");
     }
     // File API "get stream" sets the stream up with byte reading support, so BYOB readers work.
-    return new ReadableStreamConstructor({
+    const stream = new ReadableStreamConstructor({
       type: 'bytes',
       start(controller) {
         if (bytes.length > 0) controller.enqueue(bytes.slice());
         controller.close();
       },
     }) as ReadableStream<Uint8Array<ArrayBuffer>>;
+    // Its length is known: `new Response(blob.stream())` goes out with it, as on workerd.
+    declareStreamLength(stream as never, bytes.length);
+    return stream;
   }
 
   /** File API §3.3.3: "UTF-8 decode", which drops a leading BOM. */

@@ -97,12 +97,22 @@ function uncaught(err: unknown, floating: boolean): string {
   return `Uncaught ${floating ? '(in promise) ' : ''}${stack || (message.startsWith('Uncaught ') ? message.slice(9) : `${name}: ${message}`)}`;
 }
 
+/** The handler's ctx, shaped as the isolate tier's (runtime-api/dispatch/execution-context.ts). */
 class ExecutionContext {
-  readonly promises: Promise<unknown>[] = [];
+  readonly #promises: Promise<unknown>[] = [];
+  /** Workers' ctx.props: what a service binding's caller passes; islet's bindings pass none. */
+  readonly props: Record<string, unknown> = {};
   waitUntil(promise: unknown): void {
-    this.promises.push(Promise.resolve(promise));
+    this.#promises.push(Promise.resolve(promise));
   }
   passThroughOnException(): void {}
+  /** The waitUntil work so far (the runtime's, not the tenant's: not a property). */
+  static promisesOf(ctx: ExecutionContext): Promise<unknown>[] {
+    return ctx.#promises;
+  }
+  get [Symbol.toStringTag]() {
+    return 'ExecutionContext';
+  }
 }
 
 /** An Error as console prints it, with stackOf's stack: what inspect would show, minus host paths. */
@@ -122,7 +132,8 @@ async function load(head: FrameHead, code: Uint8Array | null): Promise<void> {
   const bindings: Record<string, unknown> = Object.fromEntries(services.map((b) => [b, new Fetcher(b)]));
   const ai = head.ai as { binding: string; limits: AiLimits } | undefined;
   if (ai) bindings[ai.binding] = new Ai(ai.limits, processAi);
-  env = Object.freeze({ ...(head.env as Record<string, unknown>), ...bindings });
+  // Not frozen, as in an isolate (and on workerd).
+  env = { ...(head.env as Record<string, unknown>), ...bindings };
   // cloudflare:workers' env is this object, from the module's first line.
   Object.defineProperty(globalThis, ENV_KEY, { value: env, writable: false, configurable: true, enumerable: false });
   // A script in service-worker syntax reads its bindings as globals from its first line; a
@@ -214,7 +225,7 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
     const socketEnd = responseSockets.get(response);
     if (socketEnd !== undefined) {
       const socket = webSockets.handOver(socketEnd);
-      send({ t: 'res', id, status: 101, statusText: '', headers: flatHeaders(response.headers), hasBody: false, webSocket: socket, waitUntil: ctx.promises.length > 0 });
+      send({ t: 'res', id, status: 101, statusText: '', headers: flatHeaders(response.headers), hasBody: false, webSocket: socket, waitUntil: ExecutionContext.promisesOf(ctx).length > 0 });
       throw SENT;
     }
     const answer = {
@@ -222,19 +233,19 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
       ...(encodedByTenant.has(response) && { encoded: true }),
     };
     if (response.body === null) {
-      send({ ...answer, hasBody: false, waitUntil: ctx.promises.length > 0 });
+      send({ ...answer, hasBody: false, waitUntil: ExecutionContext.promisesOf(ctx).length > 0 });
     } else {
       const length = declaredLengths.get(response.body);
       const { bytes, rest } = await readyBytes(response.body.getReader());
       if (rest) streams.set(id, rest);
-      send({ ...answer, hasBody: true, stream: rest !== undefined, ...(rest && length !== undefined && { length }), waitUntil: ctx.promises.length > 0 }, bytes);
+      send({ ...answer, hasBody: true, stream: rest !== undefined, ...(rest && length !== undefined && { length }), waitUntil: ExecutionContext.promisesOf(ctx).length > 0 }, bytes);
     }
   } catch (err) {
-    if (err !== SENT) send({ t: 'exc', id, ...errorFields(err), waitUntil: ctx.promises.length > 0 });
+    if (err !== SENT) send({ t: 'exc', id, ...errorFields(err), waitUntil: ExecutionContext.promisesOf(ctx).length > 0 });
   }
   // A streamed body's request ends with its stream (pullBody, cancelBody).
   if (!streams.has(id)) clientSignals.delete(id);
-  if (ctx.promises.length) {
+  if (ExecutionContext.promisesOf(ctx).length) {
     await settleWaitUntil(ctx);
     send({ t: 'done', id });
   }
@@ -246,7 +257,7 @@ async function runRequest(head: FrameHead, body: Uint8Array | null): Promise<voi
  */
 async function settleWaitUntil(ctx: ExecutionContext): Promise<{ reason: unknown } | undefined> {
   let failed: { reason: unknown } | undefined;
-  for (const result of await Promise.allSettled(ctx.promises)) {
+  for (const result of await Promise.allSettled(ExecutionContext.promisesOf(ctx))) {
     if (result.status !== 'rejected') continue;
     send({ t: 'log', level: 'error', message: uncaught(result.reason, false) });
     failed ??= { reason: result.reason };
