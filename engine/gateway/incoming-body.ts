@@ -53,19 +53,23 @@ export function incomingBodyStream(incoming: IncomingMessage, fn: string, maxBod
 
 /** How often a body nobody reads has its socket read once, to see whether the client is still there. */
 const LIVENESS_MS = 1_000;
+/** Body bytes waiting for the function past which the socket is not read to look (a probe's 2 MB a request, at a read a second over 30 s). */
+const LIVENESS_BUFFER_BYTES = 512 * 1024;
 
 /**
  * While nobody reads the body, Node reads the socket no more once its buffers are full (~64 KB),
  * and so never sees the client go: request.signal did not abort, and the request held its place
  * until its wall-clock limit. So each second the socket is let read once (Node pauses it again as
  * soon as the body buffer takes the chunk): a client gone shows as the connection closing. Each
- * look buffers at most one more socket read (64 KB), a second, within the body limit. Returns the
- * stop.
+ * look buffers at most one more socket read (64 KB), and none once 512 KB wait for the function:
+ * a client that left more than that unread is seen only at the wall-clock limit, as before.
+ * Returns the stop.
  */
 function watchWhileUnread(incoming: IncomingMessage): () => void {
   const timer = setInterval(() => {
     if (incoming.complete || incoming.destroyed) return stop();
     const socket = incoming.socket;
+    if (incoming.readableLength >= LIVENESS_BUFFER_BYTES) return;
     if (socket && socket.isPaused() && !socket.destroyed) socket.resume();
   }, LIVENESS_MS);
   timer.unref();

@@ -5,6 +5,7 @@ import type { ChunkReader } from '../web/index.ts';
 import { abortRequest, requestEnded } from './client-signal.ts';
 import { enterChain, UNKNOWN_DEPTH } from './chain-depth.ts';
 import { cut, describeThrown } from './describe.ts';
+import { checkedArrayBuffer } from '../web/plain-bytes.ts';
 
 /** The most of a stream's error text that goes to the host's log (which keeps 16 KB). */
 const ERROR_CHARS = 32 * 1024;
@@ -24,19 +25,31 @@ export function pullResponseStream(id: number, depth = UNKNOWN_DEPTH): void {
   enterChain(depth);
   const reader = open.get(id);
   if (!reader) return;
+  const failed = (err: unknown) => {
+    open.delete(id);
+    requestEnded(id);
+    host().streamChunk(id, null, streamErrorText(err));
+  };
   reader.next().then(
     (chunk) => {
+      // Checked with the getter there was at load before the call copies it: the reader comes out
+      // of a Map whose methods the tenant can replace, and one handed over its own reader, whose
+      // "chunks" were 128 MB strings copied onto the host's heap.
+      if (chunk !== null) {
+        try {
+          checkedArrayBuffer(chunk, 'a response body chunk');
+        } catch (err) {
+          failed(err);
+          return;
+        }
+      }
       if (chunk === null) {
         open.delete(id);
         requestEnded(id);
       }
       host().streamChunk(id, chunk, null);
     },
-    (err: unknown) => {
-      open.delete(id);
-      requestEnded(id);
-      host().streamChunk(id, null, streamErrorText(err));
-    },
+    failed,
   );
 }
 

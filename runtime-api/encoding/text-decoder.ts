@@ -2,6 +2,7 @@
 // encodings (windows-1252, Shift_JIS, GBK…) by the host (engine/tiers/isolate/legacy-text.ts),
 // whose TextDecoder implements the same standard: their tables would cost every isolate memory.
 import { host } from '../host/host-calls.ts';
+import { copyOfRange, viewByteLength } from '../web/plain-bytes.ts';
 import { defineInterface, toDictionary, toDOMString, viewBufferSource } from '../webidl/index.ts';
 import { runUtf16leDecoder, runUtf8Decoder, Utf16leDecoder, Utf8Decoder } from './utf8.ts';
 
@@ -112,11 +113,14 @@ export class TextDecoder {
       // A copy of the view's bytes crosses to the host, whose decoder keeps a stream's state. A
       // host call runs on the engine's event loop, so it takes LEGACY_PIECE_BYTES at most: more
       // goes as pieces of one stream, and other tenants' I/O runs between them.
+      // Pieces cut with the getters there were at load (plain-bytes.ts): a replaced slice or
+      // buffer getter could otherwise hand the call anything to copy.
       let out = '';
+      const length = viewByteLength(bytes, "Failed to execute 'decode' on 'TextDecoder'");
       for (let at = 0; ; at += LEGACY_PIECE_BYTES) {
-        const last = at + LEGACY_PIECE_BYTES >= bytes.length;
-        const piece = bytes.slice(at, at + LEGACY_PIECE_BYTES);
-        const [ok, text] = host().decodeLegacy(this.#legacyId, this.#encoding, piece.buffer, last ? stream : true, this.#fatal, this.#ignoreBOM);
+        const last = at + LEGACY_PIECE_BYTES >= length;
+        const piece = copyOfRange(bytes, at, at + LEGACY_PIECE_BYTES, "Failed to execute 'decode' on 'TextDecoder'");
+        const [ok, text] = host().decodeLegacy(this.#legacyId, this.#encoding, piece, last ? stream : true, this.#fatal, this.#ignoreBOM);
         if (!ok) throw new TypeError(`Failed to execute 'decode' on 'TextDecoder': ${text}`);
         out += text;
         if (last) return out;

@@ -9,6 +9,7 @@ import { viewBufferSource } from '../webidl/index.ts';
 import { nodeDigestName } from './digest-names.ts';
 import { defineDigestStream } from './digest-stream.ts';
 import { host } from './host-calls.ts';
+import { copyOfRange, viewByteLength } from '../web/plain-bytes.ts';
 
 const PIECE_BYTES = 256 * 1024;
 
@@ -20,24 +21,30 @@ export function digestName(algorithm: unknown, where: string): string {
 // Stream 0 is the host's one-shot digest; these number the hashes kept open between calls.
 let nextStream = 1;
 
-/** The host call for one piece: its bytes copied out of the view (the call copies a whole buffer). */
-function feed(name: string, bytes: Uint8Array, stream: number, end: boolean): ArrayBuffer | null {
-  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-  return host().digest(name, whole ? bytes.buffer as ArrayBuffer : bytes.slice().buffer, stream, end);
+/**
+ * The host call for one piece: bytes `start` to `end` of the view, copied out with the getters
+ * there were at load (plain-bytes.ts). The call copies what it is given before the host can look:
+ * a tenant's replaced slice or buffer getter could have handed it anything.
+ */
+function feed(name: string, bytes: Uint8Array, stream: number, end: boolean, start = 0, stop = PIECE_BYTES): ArrayBuffer | null {
+  return host().digest(name, copyOfRange(bytes, start, stop, 'digest'), stream, end);
 }
 
 /** Feeds `bytes` to open hash `stream`, piece by piece. */
 function feedPieces(name: string, bytes: Uint8Array, stream: number): void {
-  for (let at = 0; at < bytes.byteLength; at += PIECE_BYTES) feed(name, bytes.subarray(at, at + PIECE_BYTES), stream, false);
+  const length = viewByteLength(bytes, 'digest');
+  for (let at = 0; at < length; at += PIECE_BYTES) feed(name, bytes, stream, false, at, at + PIECE_BYTES);
 }
 
 /** The digest of `bytes` with the host's hash `name`. */
 export function digestBytes(name: string, bytes: Uint8Array): ArrayBuffer {
-  if (bytes.byteLength <= PIECE_BYTES) return feed(name, bytes, 0, true)!;
+  if (viewByteLength(bytes, 'digest') <= PIECE_BYTES) return feed(name, bytes, 0, true)!;
   const stream = nextStream++;
   feedPieces(name, bytes, stream);
-  return feed(name, new Uint8Array(0), stream, true)!;
+  return feed(name, NO_BYTES, stream, true)!;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Workers' crypto.DigestStream (digest-stream.ts) over the host's kept hashes: the bytes go to the
@@ -55,7 +62,7 @@ export const DigestStream = defineDigestStream(WritableStream as unknown as type
         feedPieces(name, bytes, stream);
         opened = true;
       },
-      finish: () => feed(name, new Uint8Array(0), stream, true)!,
+      finish: () => feed(name, NO_BYTES, stream, true)!,
       drop() {
         if (!opened) return;
         opened = false;

@@ -81,15 +81,19 @@ export async function fetchThrough(service: string | null, input: unknown, init?
       // After the call: one that threw handed the host nothing (its settle comes later, from the host's loop).
       if (bytes > 0) {
         bodyBytesPending += bytes;
-        bodyBytesById.set(id, bytes);
+        bodyBytesById[id] = bytes;
       }
     },
     (id) => host().abortFetch(id),
   );
 }
 
-/** The body bytes of each subrequest the host holds, by id, until it settles it. */
-const bodyBytesById = new Map<number, number>();
+/**
+ * The body bytes of each subrequest the host holds, by id, until it settles it: a null-prototype
+ * object, which no method or setter of the tenant's can reach (a replaced Map.prototype.get made
+ * the count negative, and the bound void).
+ */
+const bodyBytesById: Record<number, number> = Object.create(null) as Record<number, number>;
 
 /** A fetch()'s outbound handshakes in flight, by subrequest id: the socket a 101 answer carries. */
 const handshakes = new Map<number, unknown>();
@@ -132,9 +136,9 @@ export function connectSocket(url: string, headers: string[], signal?: AbortSign
  * without, the reason it failed.
  */
 export function settleFetch(id: number, ok: boolean, status: number, statusText: string, headers: string[], body: ArrayBuffer | null, urls: string[], socketId = 0): void {
-  const bytes = bodyBytesById.get(id);
+  const bytes = bodyBytesById[id];
   if (bytes !== undefined) {
-    bodyBytesById.delete(id);
+    delete bodyBytesById[id];
     bodyBytesPending -= bytes;
   }
   const socket = handshakes.get(id);

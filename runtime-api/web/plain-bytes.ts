@@ -23,6 +23,34 @@ export function copyOfView(view: unknown, where: string): ArrayBuffer {
   return out;
 }
 
+const typedByteOffset = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'byteOffset')!.get!;
+const typedBuffer = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'buffer')!.get!;
+
+/** The byte length of typed array `view`, read with the getter there was at load. */
+export function viewByteLength(view: unknown, where: string): number {
+  try {
+    return apply(typedByteLength, view, []) as number;
+  } catch {
+    throw new TypeError(`${where}: expected a typed array`);
+  }
+}
+
+/**
+ * A new ArrayBuffer holding bytes `start` to `end` (clamped to its length) of typed array `view`:
+ * a piece of a tenant's bytes for a host call, cut without slice, subarray or the view's getters
+ * as the tenant may have replaced them.
+ */
+export function copyOfRange(view: unknown, start: number, end: number, where: string): ArrayBuffer {
+  const length = viewByteLength(view, where);
+  const from = start < 0 ? 0 : start > length ? length : start;
+  const to = end > length ? length : end < from ? from : end;
+  const offset = apply(typedByteOffset, view, []) as number;
+  const buffer = apply(typedBuffer, view, []) as ArrayBuffer;
+  const out = new PlainArrayBuffer(to - from);
+  apply(setBytes, new PlainUint8Array(out), [new PlainUint8Array(buffer, offset + from, to - from)]);
+  return out;
+}
+
 /** `view`'s bytes as a new Uint8Array (copyOfView's, viewed). */
 export function copyOfBytes(view: unknown, where: string): Uint8Array {
   return new PlainUint8Array(copyOfView(view, where));

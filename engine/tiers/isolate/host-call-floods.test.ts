@@ -280,6 +280,38 @@ describe('calls to the host that are not waited for', () => {
     expect(performance.now() - loadStarted).toBeLessThan(3_000);
   });
 
+  it('and an eighth: replaced Map methods, slice and buffer getters reach no host call', async () => {
+    // A replaced Map.prototype.get handed the response stream's puller the tenant's own reader,
+    // whose "chunks" (64 MB strings) were copied to the host as they were.
+    const chunks = await flood('map-chunk-flood', `const big = 'x'.repeat(64 * 1024 * 1024);
+      export default { fetch() {
+        const get = Map.prototype.get;
+        Map.prototype.get = function (k) {
+          const v = get.call(this, k);
+          return v && typeof v.next === 'function' && typeof k === 'number' ? { next: () => Promise.resolve(big), cancel() {} } : v;
+        };
+        return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(10)); } }));
+      } }`, 500);
+    expect(chunks.text).toMatch(/^failed: /);
+    expect(chunks.grewMb).toBeLessThan(32);
+    // Pieces for the host's legacy decoders and digests were cut with the tenant's slice and
+    // read through its buffer getter: either could hand the call 16 references to an 8 MB string.
+    const pieces = await flood('slice-flood', `const big = 'x'.repeat(8 * 1024 * 1024);
+      export default { async fetch() {
+        const fake = Object.assign(new ArrayBuffer(0), { pad: Array(16).fill(big) });
+        const bytes = new Uint8Array(300_000).fill(65);
+        const honest = await crypto.subtle.digest('SHA-256', bytes);
+        Uint8Array.prototype.slice = function () { return { buffer: fake, byteLength: 0 }; };
+        Uint8Array.prototype.subarray = function () { return new Uint8Array(0); };
+        const digest = await crypto.subtle.digest('SHA-256', bytes);
+        const text = new TextDecoder('windows-1252').decode(bytes);
+        const same = new Uint8Array(honest).every((b, i) => b === new Uint8Array(digest)[i]);
+        return Response.json({ same, text: text.length });
+      } }`, 2_000);
+    expect(JSON.parse(pieces.text)).toEqual({ same: true, text: 300_000 });
+    expect(pieces.grewMb).toBeLessThan(32);
+  });
+
   it('a big string body is sent as bytes made in the isolate, under its memory limit', async () => {
     // Past 1 M characters: UTF-8 encoded in the isolate, so intact, and charged to the tenant.
     const fine = await flood('string-body-fine', `export default { fetch: () => new Response('é'.repeat(1_500_000) + '✓') }`, 2_000);
@@ -311,6 +343,28 @@ describe('calls to the host that are not waited for', () => {
       // Four fit half the 64 MB limit; the next ones are refused before they are copied out (before,
       // the isolate's own limit refused them only once seven were on the host).
       expect(JSON.parse(got.text)).toEqual([...Array(4).fill('waiting'), ...Array(8).fill("fetch: the bodies of subrequests already on their way and this one's")]);
+      // The count is kept where no Map method reaches it: replaced ones once made it negative.
+      const mapped = await flood('fetch-bodies-map-flood', `export default { async fetch() {
+        const get = Map.prototype.get;
+        Map.prototype.get = function (k) { const v = get.call(this, k); return v === 1 ? 1e15 : v; };
+        // A 1-byte subrequest the host settles (aborted): the count would drop by 1e15.
+        const c = new AbortController();
+        const first = fetch('http://127.0.0.1:${port}/', { method: 'POST', body: 'x', signal: c.signal });
+        for (let j = 0; j < 8; j++) await null;
+        c.abort();
+        await first.catch(() => {});
+        await new Promise((r) => setTimeout(r, 50));
+        Map.prototype.get = get;
+        const body = new Uint8Array(8 * 1024 * 1024);
+        const outcomes = [];
+        for (let i = 0; i < 12; i++) {
+          outcomes.push(fetch('http://127.0.0.1:${port}/', { method: 'POST', body }).then(() => 'answered', (e) => e.message.split(' (')[0]));
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        const waiting = {};
+        return Response.json((await Promise.all(outcomes.map((o) => Promise.race([o, waiting])))).filter((v) => v !== waiting));
+      } }`, 2_000);
+      expect(JSON.parse(mapped.text)).toEqual(Array(8).fill("fetch: the bodies of subrequests already on their way and this one's"));
       // Aborted at once, each is still the host's to hold until it has let it go: counted until
       // then (released when the tenant's promise settled, a loop of aborts passed the bound).
       const aborting = await flood('fetch-abort-flood', `export default { async fetch() {
