@@ -98,17 +98,21 @@ export function exposeEnv(bindings: Record<string, unknown>): void {
  * batch's answers back from here (answersOf) instead of failing every request in it. Each batch
  * says which batches the host has settled, and their answers are let go.
  */
-const unconfirmed = new Map<number, unknown[]>();
+// A null-prototype object, not a Map: a tenant's replaced Map.prototype.get answered answersOf with
+// its own array of 64 MB strings, which the host copied (528 MB from one request).
+let unconfirmed: Record<number, unknown[]> = Object.create(null) as Record<number, unknown[]>;
 
 /** Runs a batch of requests, all `depth` service-binding calls deep (the host batches them so). */
 export async function dispatchBatch(batch: unknown[], seq: number, settledUpTo: number, depth = 0): Promise<unknown[]> {
   enterChain(depth);
-  for (const done of unconfirmed.keys()) {
+  // Integer keys enumerate in ascending order.
+  for (const key in unconfirmed) {
+    const done = +key;
     if (done > settledUpTo) break;
-    unconfirmed.delete(done);
+    delete unconfirmed[done];
   }
   const ready: unknown[] = [];
-  unconfirmed.set(seq, ready);
+  unconfirmed[seq] = ready;
   let pending = 0;
   let open = true;
   for (let i = 0; i < batch.length; i += REQUEST_FIELDS) {
@@ -136,13 +140,13 @@ export async function dispatchBatch(batch: unknown[], seq: number, settledUpTo: 
 
 /** Lets every kept answer go: the host's idle collection runs only with nothing in flight. */
 export function forgetAnswers(): void {
-  unconfirmed.clear();
+  unconfirmed = Object.create(null) as Record<number, unknown[]>;
 }
 
 /** What batch `seq` answered before its call failed (undefined: it is not known here). */
 export function answersOf(seq: number): unknown[] | undefined {
-  const ready = unconfirmed.get(seq);
-  unconfirmed.delete(seq);
+  const ready = unconfirmed[seq];
+  delete unconfirmed[seq];
   return ready;
 }
 

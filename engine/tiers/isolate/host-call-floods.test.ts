@@ -294,6 +294,17 @@ describe('calls to the host that are not waited for', () => {
       } }`, 500);
     expect(chunks.text).toMatch(/^failed: /);
     expect(chunks.grewMb).toBeLessThan(32);
+    // The answers the host takes back after a floating rejection were kept in a Map: a replaced
+    // get answered with eight 64 MB strings (528 MB on the host), and the request hung.
+    const answers = await flood('answers-flood', `const big = 'x'.repeat(64 * 1024 * 1024);
+      export default { fetch() {
+        const get = Map.prototype.get;
+        Map.prototype.get = function (k) { const v = get.call(this, k); return Array.isArray(v) ? Array(8).fill(big) : v; };
+        Promise.reject(1);
+        return new Response('ok');
+      } }`, 500);
+    expect([answers.status, answers.text]).toEqual([200, 'ok']);
+    expect(answers.grewMb).toBeLessThan(32);
     // Pieces for the host's legacy decoders and digests were cut with the tenant's slice and
     // read through its buffer getter: either could hand the call 16 references to an 8 MB string.
     const pieces = await flood('slice-flood', `const big = 'x'.repeat(8 * 1024 * 1024);
