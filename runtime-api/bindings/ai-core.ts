@@ -3,6 +3,7 @@
 // realm's (an AiTransport): isolated-vm callbacks in an isolate (ai.ts), frames in a process
 // sandbox (engine/tiers/process/sandbox-runtime.ts). Only classes and functions are defined at
 // load time, so this module can sit in the runtime's V8 snapshot.
+import { plainArray } from '../web/plain-bytes.ts';
 
 /** What one input or output looks like to the tenant. */
 export interface AiTensor {
@@ -138,7 +139,9 @@ const { apply } = Reflect;
  * weighs them, names and shapes too; Infinity for what cannot be measured.
  */
 function checkedWire(wire: WireTensor[], stringOverheadBytes: number): { wire: WireTensor[]; bytes: number; strings: number } {
-  const out: WireTensor[] = [];
+  // Filled by index into arrays with no prototype (plainArray): a setter on Array.prototype for an
+  // index hung 64 MB strings on the copies as named properties, for the host to copy too.
+  const out = plainArray<WireTensor>();
   let bytes = 0;
   let strings = 0;
   if (!isArray(wire)) return { wire: out, bytes: Infinity, strings: Infinity };
@@ -150,7 +153,7 @@ function checkedWire(wire: WireTensor[], stringOverheadBytes: number): { wire: W
     let shapeCopy: number[] | null = null;
     if (shape !== null) {
       if (!isArray(shape)) return { wire: out, bytes: Infinity, strings };
-      shapeCopy = [];
+      shapeCopy = plainArray<number>();
       for (let j = 0; j < shape.length; j++) {
         const d: unknown = shape[j];
         if (typeof d !== 'number') return { wire: out, bytes: Infinity, strings };
@@ -160,7 +163,7 @@ function checkedWire(wire: WireTensor[], stringOverheadBytes: number): { wire: W
     }
     let dataCopy: ArrayBuffer | string[];
     if (isArray(data)) {
-      const texts: string[] = [];
+      const texts = plainArray<string>();
       for (let j = 0; j < data.length; j++) {
         const text: unknown = data[j];
         if (typeof text !== 'string') return { wire: out, bytes: Infinity, strings };

@@ -10,6 +10,7 @@ const { slice } = String.prototype;
 const { toString: objectToString } = Object.prototype;
 const { stringify } = JSON;
 const StringOf = String;
+const { setPrototypeOf } = Object;
 
 /** `text` cut to at most `max` characters, with String.prototype.slice as it was at load. */
 export function cut(text: string, max: number): string {
@@ -38,6 +39,12 @@ const TEXT_CHARS = 32 * 1024;
  * answers.
  */
 export function describeThrown(err: unknown): [name: string, message: string, stack: string] {
+  // Read by index by its callers, and without a prototype: it is copied to the host as it is (a cron
+  // run's answer), where a tenant's Array.prototype.then or index setter would otherwise apply.
+  return setPrototypeOf(describeThrownTexts(err), null) as [string, string, string];
+}
+
+function describeThrownTexts(err: unknown): [name: string, message: string, stack: string] {
   try {
     if (err instanceof Error) {
       // Template literals make primitive strings whatever String or an object's toString became;

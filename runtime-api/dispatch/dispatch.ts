@@ -28,6 +28,9 @@ interface ExportedHandler {
 }
 
 let handler: ExportedHandler | undefined;
+// Captured at load: the records handed to the host are made with it (plainRecord).
+const { setPrototypeOf } = Object;
+
 let env: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 // The object env becomes, there from before the tenant's code runs: cloudflare:workers' `env` is
 // it, read at the module's first line (its variables are in it by then when the function has any).
@@ -111,7 +114,9 @@ export async function dispatchBatch(batch: unknown[], seq: number, settledUpTo: 
     if (done > settledUpTo) break;
     delete unconfirmed[done];
   }
-  const ready: unknown[] = [];
+  // No prototype: an index setter of the tenant's on Array.prototype would run as it is filled
+  // (and hang 64 MB strings on it), and a `then` would make it a thenable as dispatchBatch returns it.
+  const ready = setPrototypeOf([], null) as unknown[];
   unconfirmed[seq] = ready;
   let pending = 0;
   let open = true;
@@ -161,26 +166,37 @@ async function runRequest(id: number, method: string, url: string, headers: stri
       throw new TypeError(`the fetch handler must return a Response (or a Promise of one), got ${describe(response)}`);
     }
     if (response.type === 'error') throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
+    // What goes back to the host is read by index and returned as a record without a prototype:
+    // destructuring and spreading go through the tenant's Array iterator (which swapped in headers
+    // past the head check, and 64 MB strings for the host to copy), and an array returned from an
+    // async function is a thenable once the tenant defines Array.prototype.then.
     const webSocket = responseWebSocket(response);
     if (webSocket !== null) {
       const socketId = handOverSocket(webSocket);
-      const [status, flatHeaders] = responseToWire(response);
+      const wire = responseToWire(response);
       requestEnded(id);
-      return [id, RESULT_WEBSOCKET, status, flatHeaders, socketId, settleWaitUntil(ctx, id)];
+      return plainRecord(id, RESULT_WEBSOCKET, wire[0], wire[1], socketId, settleWaitUntil(ctx, id));
     }
     if (responseHasStreamBody(response)) {
-      const [status, flatHeaders, reader] = responseToWireStream(response);
+      const wire = responseToWireStream(response);
+      const reader = wire[2];
       // Its request ends with the stream (response-stream.ts).
       openResponseStream(id, reader);
-      return [id, RESULT_STREAM, status, flatHeaders, reader.length, settleWaitUntil(ctx, id)];
+      return plainRecord(id, RESULT_STREAM, wire[0], wire[1], reader.length, settleWaitUntil(ctx, id));
     }
-    const [status, flatHeaders, wireBody] = responseToWire(response);
+    const wire = responseToWire(response);
     requestEnded(id);
-    return [id, RESULT_OK, status, flatHeaders, wireBody, settleWaitUntil(ctx, id)];
+    return plainRecord(id, RESULT_OK, wire[0], wire[1], wire[2], settleWaitUntil(ctx, id));
   } catch (err) {
     requestEnded(id);
-    return [id, RESULT_EXCEPTION, ...describeThrown(err), settleWaitUntil(ctx, id)];
+    const thrown = describeThrown(err);
+    return plainRecord(id, RESULT_EXCEPTION, thrown[0], thrown[1], thrown[2], settleWaitUntil(ctx, id));
   }
+}
+
+/** A request's answer record for the host: an array with no prototype (see runRequest). */
+function plainRecord(a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown): unknown[] {
+  return setPrototypeOf([a, b, c, d, e, f], null) as unknown[];
 }
 
 /**
@@ -232,7 +248,7 @@ export async function runScheduled(cron: string, scheduledTime: number): Promise
     await handler.scheduled(new ScheduledController(cron, scheduledTime), env, ctx);
     const failed = await waitUntilSettled(ctx);
     if (failed) throw failed.reason;
-    return [];
+    return setPrototypeOf([], null) as string[];
   } catch (err) {
     // Cut, and read with the built-ins there were at load, as a request's exception is: a cron
     // run's 512 MB message (or a replaced String's answer) was copied whole to the host.

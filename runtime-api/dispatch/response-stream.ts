@@ -62,8 +62,8 @@ export function pullResponseStream(id: number, depth = UNKNOWN_DEPTH): void {
  */
 function streamErrorText(err: unknown): string {
   if (typeof err === 'string') return cut(err, ERROR_CHARS);
-  const [name, message] = describeThrown(err);
-  return `${name}: ${message}`;
+  const thrown = describeThrown(err);
+  return `${thrown[0]}: ${thrown[1]}`;
 }
 
 /**

@@ -13,6 +13,7 @@ export const MAX_HEAD_CHARS = 128 * 1024;
 
 // Captured at load, before any tenant code runs in this realm.
 const isArray = Array.isArray;
+const { setPrototypeOf } = Object;
 
 /**
  * `flat` as a fresh array of its strings (so that only they cross: an array can carry named
@@ -20,13 +21,24 @@ const isArray = Array.isArray;
  * more (a URL, a method, a status text), it passes MAX_HEAD_CHARS; `what` names those parts in
  * the message.
  */
-export function checkHeadSize(flat: unknown, chars: number, where: string, what = 'its URL and headers'): string[] {
+export function checkHeadSize(flat: unknown, chars: number, where: string, what = 'its URL and headers', prefix?: string[]): string[] {
   if (!isArray(flat)) throw new TypeError(`${where}: the headers are not a header list`);
-  const copy: string[] = [];
+  // With no prototype, so that no setter a tenant put on Array.prototype (for an index) runs as
+  // it is filled, nor a `then` or an iterator of theirs applies to it: a setter hung 64 MB strings
+  // on the copy as a named property, for the host to copy too. Only indexes and length are used.
+  const copy = setPrototypeOf([], null) as string[];
+  let n = 0;
+  // The runtime's own leading fields (a response's status text), counted with the rest.
+  if (prefix !== undefined) {
+    for (let i = 0; i < prefix.length; i++) {
+      copy[n++] = prefix[i]!;
+      chars += prefix[i]!.length;
+    }
+  }
   for (let i = 0; i < flat.length; i++) {
     const item: unknown = flat[i];
     if (typeof item !== 'string') throw new TypeError(`${where}: the headers are not a header list`);
-    copy[i] = item;
+    copy[n++] = item;
     chars += item.length;
   }
   if (chars > MAX_HEAD_CHARS) throw new TypeError(`${where}: ${what} total ${chars} characters, more than ${MAX_HEAD_CHARS}`);

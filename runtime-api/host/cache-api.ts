@@ -5,7 +5,7 @@
 // runtime turns the tenant's Request and Response into plain data, reads the body to put, and
 // makes a Response of what the host answers.
 
-import { joinBytes } from '../web/bytes.ts';
+import { byteLengthOf, copyOfView, joinBuffers } from '../web/plain-bytes.ts';
 import { resumingHere } from '../dispatch/chain-depth.ts';
 import { checkHeadSize } from '../fetch/head-size.ts';
 
@@ -137,17 +137,22 @@ export function defineCacheApi<Req extends RequestLike, Res>(t: CacheTransport<R
 /** A body's bytes, or a TypeError as soon as they pass `limit` (its stream then cancelled). */
 async function readAtMost(body: unknown, limit: number): Promise<ArrayBuffer> {
   const reader = (body as { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(reason?: unknown): Promise<void> } }).getReader();
-  const chunks: Uint8Array[] = [];
+  // Each chunk copied, measured and joined with the getters there were at load (plain-bytes.ts):
+  // the joined buffer goes to the host, and a replaced `buffer` getter or iterator had it be the
+  // tenant's own array of 64 MB strings.
+  const chunks: ArrayBuffer[] = [];
+  let count = 0;
   let size = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    size += value!.byteLength;
+    const copy = copyOfView(value, 'Cache.put');
+    size += byteLengthOf(copy, 'Cache.put');
     if (size > limit) {
       void reader.cancel();
       throw new TypeError(`Cache.put: the response's body is larger than this function's whole cache (${limit} bytes, its cacheMb)`);
     }
-    chunks.push(value!);
+    chunks[count++] = copy;
   }
-  return joinBytes(chunks, size).buffer;
+  return joinBuffers(chunks, count, size);
 }

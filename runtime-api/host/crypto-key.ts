@@ -1,7 +1,7 @@
 // CryptoKey (Web Crypto §13). A key is its algorithm, usages and key material; the material sits
 // in a private field that tenant code cannot read, and crosses to the host only as the argument
 // of an operation (engine/tiers/isolate/web-crypto.ts), never as a host object.
-import { copyOfBytes } from '../web/plain-bytes.ts';
+import { copyOfBytes, plainArray } from '../web/plain-bytes.ts';
 
 /** A key as it crosses the boundary, in the host's shape. */
 export interface KeyDescriptor {
@@ -94,7 +94,7 @@ export function heldKey(key: unknown, where: string): HeldKey {
 
 /** A key's usages copied with an index loop: spreading went through the tenant's Array iterator. */
 function copyList(list: readonly string[]): string[] {
-  const copy: string[] = [];
+  const copy = plainArray<string>();
   for (let i = 0; i < list.length; i++) copy[i] = list[i]!;
   return copy;
 }

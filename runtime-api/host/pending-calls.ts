@@ -12,10 +12,13 @@ export interface Settle<T> {
 }
 
 export class PendingCalls<T> {
-  readonly #pending = new Map<number, Settle<T>>();
+  // A null-prototype record, not a Map: the count below is moved only for entries really there, and
+  // a tenant's replaced Map.prototype.get (answering for ids that had gone) drove it below zero,
+  // voiding every bound kept with it (300 AI calls of 4 MB went out where 64 may).
+  readonly #pending = Object.create(null) as Record<number, Settle<T>>;
   #nextId = 1;
-  // Counted apart from the map: callers bound their calls in flight by it, and a tenant can patch
-  // Map.prototype (its size getter) in this realm; a plain number it cannot reach.
+  // Counted apart from the record: callers bound their calls in flight by it; a plain number the
+  // tenant cannot reach.
   #count = 0;
 
   get size(): number {
@@ -31,7 +34,7 @@ export class PendingCalls<T> {
     this.#count++;
     return new Promise<T>((resolve, reject) => {
       let stopListening = () => {};
-      this.#pending.set(id, {
+      this.#pending[id] = {
         resolve: (value) => {
           stopListening();
           resolve(value);
@@ -41,10 +44,11 @@ export class PendingCalls<T> {
           reject(err);
         },
         depth,
-      });
+      };
       if (signal) {
         stopListening = addAbortAlgorithm(signal, () => {
-          if (!this.#pending.delete(id)) return;
+          if (this.#pending[id] === undefined) return;
+          delete this.#pending[id];
           this.#count--;
           abort(id);
           reject(signal.reason);
@@ -59,9 +63,9 @@ export class PendingCalls<T> {
    * that follows is its starter's.
    */
   take(id: number): Settle<T> | undefined {
-    const p = this.#pending.get(id);
-    if (p) {
-      this.#pending.delete(id);
+    const p = this.#pending[id];
+    if (p !== undefined) {
+      delete this.#pending[id];
       this.#count--;
     }
     enterChain(p ? p.depth : UNKNOWN_DEPTH);

@@ -76,10 +76,16 @@ function algorithmDict(algorithm: unknown, where: string): Record<string, unknow
   if (algorithm === null || typeof algorithm !== 'object') throw new TypeError(`${where}: the algorithm must be a name or an object`);
   const given = algorithm as Record<string, unknown>;
   if (given.name === undefined) throw new TypeError(`${where}: the algorithm has no name`);
-  const out: Record<string, unknown> = { name: shortName(given.name, where) };
+  // A null-prototype record, filled by index loops: a setter the tenant put on Object.prototype
+  // (for `iv`, say) ran on each assignment and hung 64 MB strings on the dictionary for the copy.
+  const out = Object.create(null) as Record<string, unknown>;
+  out.name = shortName(given.name, where);
   const hash = given.hash;
   if (hash !== undefined) out.hash = typeof hash === 'string' ? shortName(hash, where) : algorithmDict(hash, where);
-  for (const member of BYTE_MEMBERS) if (given[member] !== undefined) out[member] = bytes(given[member], where);
+  for (let i = 0; i < BYTE_MEMBERS.length; i++) {
+    const member = BYTE_MEMBERS[i]!;
+    if (given[member] !== undefined) out[member] = bytes(given[member], where);
+  }
   for (let i = 0; i < NUMBER_MEMBERS.length; i++) {
     const member = NUMBER_MEMBERS[i]!;
     if (given[member] !== undefined) out[member] = toNumber(given[member]);

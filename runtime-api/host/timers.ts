@@ -28,7 +28,11 @@ interface Timer extends Deadlined {
   depth: number;
 }
 
-const timers = new Map<number, Timer>();
+// A null-prototype record and a plain count, not a Map: what clearTimeout sends the host is read
+// from here, and a tenant's replaced Map.prototype.get (with a replaced Number) had it send an array
+// of 64 MB strings as a timer's id, four times for 2 GB on the host.
+const timers: Record<number, Timer> = Object.create(null) as Record<number, Timer>;
+let timerCount = 0;
 /** The pending timers, earliest first. */
 const queue = new DeadlineQueue<Timer>();
 let nextId = 1;
@@ -97,12 +101,13 @@ function arm(callback: unknown, ms: unknown, args: unknown[], repeat: boolean): 
     // Strings are code in browsers; an isolate has no eval-from-timer, so say so plainly.
     throw new TypeError('setTimeout/setInterval need a function as their first argument');
   }
-  if (timers.size >= maxTimers) throw new RangeError(`too many pending timers (limit ${maxTimers})`);
+  if (timerCount >= maxTimers) throw new RangeError(`too many pending timers (limit ${maxTimers})`);
   const nesting = firing + 1;
   const delay = clampNested(normalizeDelay(ms), nesting);
   const id = nextId++;
   const timer: Timer = { id, deadline: 0, seq: 0, callback: callback as Timer['callback'], args, repeatMs: repeat ? Math.max(delay, 1) : 0, nesting, depth: chainDepth() };
-  timers.set(id, timer);
+  timers[id] = timer;
+  timerCount++;
   schedule(timer, delay);
   return id;
 }
@@ -116,12 +121,14 @@ export function setInterval(callback: unknown, ms?: unknown, ...args: unknown[])
 }
 
 export function clearTimeout(id?: unknown): void {
-  const n = Number(id);
-  const timer = timers.get(n);
-  if (!timer) return;
-  timers.delete(n);
+  const n = toNumber(id);
+  if (typeof n !== 'number') return;
+  const timer = timers[n];
+  if (timer === undefined) return;
+  delete timers[n];
+  timerCount--;
   queue.remove(timer);
-  host().clearTimer(n);
+  host().clearTimer(timer.id);
 }
 
 export const clearInterval = clearTimeout;
@@ -142,7 +149,10 @@ export function fireDueTimer(): void {
   queue.shift();
   enterChain(timer.depth);
   if (timer.repeatMs) schedule(timer, clampNested(timer.repeatMs, ++timer.nesting));
-  else timers.delete(timer.id);
+  else {
+    delete timers[timer.id];
+    timerCount--;
+  }
   firing = timer.nesting;
   try {
     // HTML "timer initialization steps": the callback's this is the global object, never the record.

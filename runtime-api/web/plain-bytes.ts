@@ -51,6 +51,31 @@ export function copyOfRange(view: unknown, start: number, end: number, where: st
   return out;
 }
 
+/** One new ArrayBuffer of `size` bytes holding `buffers` one after another (their lengths read with the getter there was at load). */
+export function joinBuffers(buffers: ArrayBuffer[], count: number, size: number): ArrayBuffer {
+  const out = new PlainArrayBuffer(size);
+  const into = new PlainUint8Array(out);
+  let offset = 0;
+  for (let i = 0; i < count; i++) {
+    const piece = buffers[i];
+    const length = byteLengthOf(piece, 'a piece of a body');
+    apply(setBytes, into, [new PlainUint8Array(piece as ArrayBuffer), offset]);
+    offset += length;
+  }
+  return out;
+}
+
+const { setPrototypeOf } = Object;
+
+/**
+ * A new empty array with no prototype, for lists the runtime fills to hand the host: filled by
+ * index, no setter the tenant put on Array.prototype (for an index) runs, no `then` makes it a
+ * thenable, no iterator of theirs applies. Use indexes and length only: it has no methods.
+ */
+export function plainArray<T>(): T[] {
+  return setPrototypeOf([], null) as T[];
+}
+
 /** `view`'s bytes as a new Uint8Array (copyOfView's, viewed). */
 export function copyOfBytes(view: unknown, where: string): Uint8Array {
   return new PlainUint8Array(copyOfView(view, where));

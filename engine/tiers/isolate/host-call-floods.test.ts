@@ -323,6 +323,75 @@ describe('calls to the host that are not waited for', () => {
     expect(pieces.grewMb).toBeLessThan(32);
   });
 
+  it('and a ninth: Array.prototype setters, unshift, then and iterators, Object.prototype setters, a replaced Number, hasOwn or buffer getter', async () => {
+    // An audit of every host call for built-ins the runtime still took from the tenant's realm. Each
+    // of these had the host copy 0.2–2 GB from one request (the arrays of 64 MB strings).
+    const prelude = "const big = 'x'.repeat(64 * 1024 * 1024); const pad = Array(8).fill(big);";
+    const cases: Record<string, string> = {
+      indexSetter: `export default { fetch() {
+        Object.defineProperty(Array.prototype, '0', { configurable: true, get() {},
+          set(v) { Object.defineProperty(this, '0', { value: v, writable: true, enumerable: true, configurable: true }); if (this !== pad) this.pad = pad; } });
+        return new Response('ok');
+      } }`,
+      unshift: `export default { fetch() {
+        const unshift = Array.prototype.unshift;
+        Array.prototype.unshift = function (...a) { this.pad = pad; return unshift.apply(this, a); };
+        return new Response('ok', { statusText: 'Fine' });
+      } }`,
+      then: `export default { fetch() {
+        let armed = true;
+        Object.defineProperty(Array.prototype, 'then', { configurable: true, get() {
+          if (!armed || this === pad) return undefined;
+          return (resolve) => { armed = false; resolve(pad); };
+        } });
+        return new Response('ok');
+      } }`,
+      iterator: `export default { fetch() {
+        const orig = Array.prototype[Symbol.iterator];
+        Array.prototype[Symbol.iterator] = function () {
+          if (this.length === 3 && this[1] === 'boom') { let n = 0; return { next: () => (n++ < 8 ? { value: big, done: false } : { done: true }) }; }
+          return orig.call(this);
+        };
+        throw new Error('boom');
+      } }`,
+      clearTimeout: `export default { fetch() {
+        const N = Number, get = Map.prototype.get;
+        globalThis.Number = (v) => (v === 'boom' ? pad : N(v));
+        Map.prototype.get = function (k) { return k === pad ? { deadline: 0, seq: 0 } : get.call(this, k); };
+        for (let i = 0; i < 4; i++) clearTimeout('boom');
+        globalThis.Number = N; Map.prototype.get = get;
+        return new Response('ok');
+      } }`,
+      digestName: `export default { async fetch() {
+        Object.prototype.zz = pad;
+        const up = String.prototype.toUpperCase, has = Object.hasOwn;
+        String.prototype.toUpperCase = function () { return this == 'evil' ? 'zz' : up.call(this); };
+        Object.hasOwn = (o, k) => k === 'zz' || has(o, k);
+        const out = await crypto.subtle.digest('evil', new Uint8Array(4)).then(() => 'ok', (e) => e.name);
+        delete Object.prototype.zz;
+        return new Response(out);
+      } }`,
+      algorithmSetter: `export default { async fetch() {
+        const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 128 }, false, ['encrypt']);
+        Object.defineProperty(Object.prototype, 'iv', { configurable: true, get() {},
+          set(v) { Object.defineProperty(this, 'iv', { value: v, enumerable: true, writable: true, configurable: true }); this.pad = pad; } });
+        const r = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: new Uint8Array(12) }, key, new Uint8Array(4)).then((b) => 'ok ' + b.byteLength, (e) => e.name);
+        return new Response(r);
+      } }`,
+      cacheBuffer: `export default { async fetch() {
+        const TA = Object.getPrototypeOf(Uint8Array.prototype);
+        const d = Object.getOwnPropertyDescriptor(TA, 'buffer');
+        Object.defineProperty(TA, 'buffer', { configurable: true, get() { return String(new Error().stack).includes('readAtMost') ? pad : d.get.call(this); } });
+        const r = await caches.default.put('http://x/', new Response('a')).then(() => 'ok', (e) => e.message);
+        Object.defineProperty(TA, 'buffer', d);
+        return new Response(r);
+      } }`,
+    };
+    const grew: Record<string, number> = {};
+    for (const [name, code] of Object.entries(cases)) grew[name] = Math.round((await flood(`audit-${name.toLowerCase()}`, `${prelude}\n${code}`, 500)).grewMb);
+    for (const name of Object.keys(cases)) expect.soft(grew[name], name).toBeLessThan(64);
+  });
+
   it('a big string body is sent as bytes made in the isolate, under its memory limit', async () => {
     // Past 1 M characters: UTF-8 encoded in the isolate, so intact, and charged to the tenant.
     const fine = await flood('string-body-fine', `export default { fetch: () => new Response('é'.repeat(1_500_000) + '✓') }`, 2_000);

@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { formatWithOptions, inspect } from 'node:util';
 import { scheduler } from 'node:timers/promises';
 // Bundled into the runtime file with it: the isolate runtime's wording for what was thrown.
-import { Ai, AIError, outputsOf, type AiLimits, type AiTransport } from '../../../runtime-api/bindings/ai-core.ts';
+import { Ai, AIError, outputsOf, type AiLimits, type AiTransport, type WireTensor } from '../../../runtime-api/bindings/ai-core.ts';
 import { describe } from '../../../runtime-api/dispatch/describe.ts';
 import { defineIdentityStreams } from '../../../runtime-api/web/identity-streams.ts';
 import { defineServiceWorker, exposeBindings, takeBackBindings, tenantHandler } from '../../../runtime-api/dispatch/service-worker.ts';
@@ -396,8 +396,9 @@ const processAi: AiTransport = {
     return aiPending;
   },
   async call(model, wire, timeoutMs, signal) {
-    const numeric = wire.flatMap((t) => (t.data instanceof ArrayBuffer ? [new Uint8Array(t.data)] : []));
-    const tensors = wire.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, ...(t.data instanceof ArrayBuffer ? { bytes: t.data.byteLength } : { strings: t.data }) }));
+    // The checked inputs are arrays with no prototype (ai-core.ts): Array's methods are lent.
+    const numeric = Array.prototype.flatMap.call(wire, (t: WireTensor) => (t.data instanceof ArrayBuffer ? [new Uint8Array(t.data)] : [])) as Uint8Array[];
+    const tensors = Array.prototype.map.call(wire, (t: WireTensor) => ({ name: t.name, dtype: t.dtype, shape: t.shape, ...(t.data instanceof ArrayBuffer ? { bytes: t.data.byteLength } : { strings: t.data }) }));
     aiPending++;
     try {
       const { head, body } = await hostCall({ t: 'ai', model, timeoutMs, tensors }, numeric.length ? Buffer.concat(numeric) : null, signal as AbortSignal | undefined);
