@@ -408,16 +408,18 @@ describe('calls to the host that are not waited for', () => {
     const sockets: Socket[] = [];
     const server = createServer((socket) => sockets.push(socket.pause()));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const { port } = server.address() as AddressInfo;
-      const got = await flood('fetch-bodies-flood', `export default { async fetch() {
-        const body = new Uint8Array(8 * 1024 * 1024);
+    // Twelve 8 MB POSTs from the tenant, 1 ms apart; `outcomes` their promises, `waiting` a marker.
+    const postTwelve = (port: number) => `const body = new Uint8Array(8 * 1024 * 1024);
         const outcomes = [];
         for (let i = 0; i < 12; i++) {
           outcomes.push(fetch('http://127.0.0.1:${port}/', { method: 'POST', body }).then(() => 'answered', (e) => e.message.split(' (')[0]));
           await new Promise((r) => setTimeout(r, 1));
         }
-        const waiting = {};
+        const waiting = {};`;
+    try {
+      const { port } = server.address() as AddressInfo;
+      const got = await flood('fetch-bodies-flood', `export default { async fetch() {
+        ${postTwelve(port)}
         return Response.json(await Promise.all(outcomes.map((o) => Promise.race([o, waiting]).then((v) => v === waiting ? 'waiting' : v))));
       } }`, 2_000);
       // Four fit half the 64 MB limit; the next ones are refused before they are copied out (before,
@@ -435,13 +437,7 @@ describe('calls to the host that are not waited for', () => {
         await first.catch(() => {});
         await new Promise((r) => setTimeout(r, 50));
         Map.prototype.get = get;
-        const body = new Uint8Array(8 * 1024 * 1024);
-        const outcomes = [];
-        for (let i = 0; i < 12; i++) {
-          outcomes.push(fetch('http://127.0.0.1:${port}/', { method: 'POST', body }).then(() => 'answered', (e) => e.message.split(' (')[0]));
-          await new Promise((r) => setTimeout(r, 1));
-        }
-        const waiting = {};
+        ${postTwelve(port)}
         return Response.json((await Promise.all(outcomes.map((o) => Promise.race([o, waiting])))).filter((v) => v !== waiting));
       } }`, 2_000);
       expect(JSON.parse(mapped.text)).toEqual(Array(8).fill("fetch: the bodies of subrequests already on their way and this one's"));
