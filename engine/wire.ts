@@ -251,7 +251,8 @@ export function responseFromWire(wire: WireResponse): Response {
   return new Response(body, { status: wire.status, statusText: wire.statusText, headers });
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+/** A character past ASCII: a header value with one is bytes that differ between Latin-1 and UTF-8. */
+export const NON_ASCII = /[^\x00-\x7f]/;
 
 function hasNonAsciiValue(flat: string[]): boolean {
   for (let i = 1; i < flat.length; i += 2) if (NON_ASCII.test(flat[i]!)) return true;

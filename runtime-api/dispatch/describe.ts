@@ -5,12 +5,13 @@
 // can refuse it, and a tenant can make a 512 MB string for almost nothing ('x'.repeat(2 ** 29)).
 // So the built-ins it calls are the ones there were when the runtime loaded (a tenant's String,
 // JSON.stringify or Object.prototype.toString could answer with anything).
+import { plainArray } from '../web/plain-bytes.ts';
+
 const { apply } = Reflect;
 const { slice } = String.prototype;
 const { toString: objectToString } = Object.prototype;
 const { stringify } = JSON;
 const StringOf = String;
-const { setPrototypeOf } = Object;
 
 /** `text` cut to at most `max` characters, with String.prototype.slice as it was at load. */
 export function cut(text: string, max: number): string {
@@ -41,7 +42,7 @@ const TEXT_CHARS = 32 * 1024;
 export function describeThrown(err: unknown): [name: string, message: string, stack: string] {
   // Read by index by its callers, and without a prototype: it is copied to the host as it is (a cron
   // run's answer), where a tenant's Array.prototype.then or index setter would otherwise apply.
-  return setPrototypeOf(describeThrownTexts(err), null) as [string, string, string];
+  return plainArray(describeThrownTexts(err)) as [string, string, string];
 }
 
 function describeThrownTexts(err: unknown): [name: string, message: string, stack: string] {

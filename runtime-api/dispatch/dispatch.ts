@@ -15,6 +15,7 @@ import { clientSignal, requestEnded, requestStarted } from './client-signal.ts';
 import { enterChain, UNKNOWN_DEPTH } from './chain-depth.ts';
 import { describe, describeThrown } from './describe.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
+import { plainArray } from '../web/plain-bytes.ts';
 import { requestBodyStream } from './request-stream.ts';
 import { openResponseStream } from './response-stream.ts';
 import { defineServiceWorker, exposeBindings, takeBackBindings, tenantHandler } from './service-worker.ts';
@@ -28,9 +29,6 @@ interface ExportedHandler {
 }
 
 let handler: ExportedHandler | undefined;
-// Captured at load: the records handed to the host are made with it (plainRecord).
-const { setPrototypeOf } = Object;
-
 let env: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 // The object env becomes, there from before the tenant's code runs: cloudflare:workers' `env` is
 // it, read at the module's first line (its variables are in it by then when the function has any).
@@ -116,7 +114,7 @@ export async function dispatchBatch(batch: unknown[], seq: number, settledUpTo: 
   }
   // No prototype: an index setter of the tenant's on Array.prototype would run as it is filled
   // (and hang 64 MB strings on it), and a `then` would make it a thenable as dispatchBatch returns it.
-  const ready = setPrototypeOf([], null) as unknown[];
+  const ready = plainArray<unknown>();
   unconfirmed[seq] = ready;
   let pending = 0;
   let open = true;
@@ -196,7 +194,7 @@ async function runRequest(id: number, method: string, url: string, headers: stri
 
 /** A request's answer record for the host: an array with no prototype (see runRequest). */
 function plainRecord(a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown): unknown[] {
-  return setPrototypeOf([a, b, c, d, e, f], null) as unknown[];
+  return plainArray([a, b, c, d, e, f]);
 }
 
 /**
@@ -248,7 +246,7 @@ export async function runScheduled(cron: string, scheduledTime: number): Promise
     await handler.scheduled(new ScheduledController(cron, scheduledTime), env, ctx);
     const failed = await waitUntilSettled(ctx);
     if (failed) throw failed.reason;
-    return setPrototypeOf([], null) as string[];
+    return plainArray<string>();
   } catch (err) {
     // Cut, and read with the built-ins there were at load, as a request's exception is: a cron
     // run's 512 MB message (or a replaced String's answer) was copied whole to the host.

@@ -1,6 +1,7 @@
 // The bound on what a message's head may carry across to the host, checked before the copy. It
-// imports nothing, so the isolate's runtime (fetch, responses, WebSockets) and the Cache API of
-// both runtimes (host/cache-api.ts, also bundled into the process sandboxes' runtime) share it.
+// imports only plain-bytes.ts (which imports nothing), so the isolate's runtime (fetch, responses,
+// WebSockets) and the Cache API of both runtimes (host/cache-api.ts, also bundled into the process
+// sandboxes' runtime) share it.
 
 /**
  * The most characters a message's head may carry across to the host: names, values and the URL
@@ -11,9 +12,10 @@
  */
 export const MAX_HEAD_CHARS = 128 * 1024;
 
+import { plainArray } from '../web/plain-bytes.ts';
+
 // Captured at load, before any tenant code runs in this realm.
 const isArray = Array.isArray;
-const { setPrototypeOf } = Object;
 
 /**
  * `flat` as a fresh array of its strings (so that only they cross: an array can carry named
@@ -26,7 +28,7 @@ export function checkHeadSize(flat: unknown, chars: number, where: string, what 
   // With no prototype, so that no setter a tenant put on Array.prototype (for an index) runs as
   // it is filled, nor a `then` or an iterator of theirs applies to it: a setter hung 64 MB strings
   // on the copy as a named property, for the host to copy too. Only indexes and length are used.
-  const copy = setPrototypeOf([], null) as string[];
+  const copy = plainArray<string>();
   let n = 0;
   // The runtime's own leading fields (a response's status text), counted with the rest.
   if (prefix !== undefined) {

@@ -75,8 +75,8 @@ export async function fetchThrough(service: string | null, input: unknown, init?
     signal ?? undefined,
     (id) => {
       // Counted until the host settles this id (settleFetch), which it does for every subrequest
-      // it was given, aborted ones too: the host holds the body until then. Released when the
-      // tenant's promise settled, an abort let a loop of 60 MB bodies past the bound.
+      // it was given, aborted ones too: the host holds the body until then. (Released when the
+      // tenant's promise settled instead, aborts let a loop of 60 MB bodies past the bound.)
       host().startFetch(id, method, url, flat, body, redirect, service, chainDepth());
       // After the call: one that threw handed the host nothing (its settle comes later, from the host's loop).
       if (bytes > 0) {

@@ -68,12 +68,13 @@ export function joinBuffers(buffers: ArrayBuffer[], count: number, size: number)
 const { setPrototypeOf } = Object;
 
 /**
- * A new empty array with no prototype, for lists the runtime fills to hand the host: filled by
- * index, no setter the tenant put on Array.prototype (for an index) runs, no `then` makes it a
- * thenable, no iterator of theirs applies. Use indexes and length only: it has no methods.
+ * An array with no prototype, for lists the runtime hands the host: `items` (a fresh array, made
+ * by the caller as a literal) or a new empty one to fill by index. No setter the tenant put on
+ * Array.prototype (for an index) runs as it is filled, no `then` makes it a thenable, no iterator
+ * of theirs applies. Use indexes and length only: it has no methods.
  */
-export function plainArray<T>(): T[] {
-  return setPrototypeOf([], null) as T[];
+export function plainArray<T>(items: T[] = []): T[] {
+  return setPrototypeOf(items, null) as T[];
 }
 
 /** `view`'s bytes as a new Uint8Array (copyOfView's, viewed). */

@@ -5,7 +5,7 @@
 // and encoded as they come out of it, here at the isolate tier's edge; the process tiers run
 // Node's own Headers, whose values are those bytes. Most values are ASCII, passed as they are.
 
-const NON_ASCII = /[^\x00-\x7f]/;
+import { NON_ASCII } from '../../wire.ts';
 
 /** Flat [name, value, …] headers from the host with values read as UTF-8; the same array when all are ASCII. */
 export function headerValuesAsText(flat: string[]): string[] {
@@ -17,6 +17,11 @@ export function headerValuesAsText(flat: string[]): string[] {
     out[i] = Buffer.from(value, 'latin1').toString('utf8');
   }
   return out;
+}
+
+/** A subrequest's or WebSocket handshake's headers as the isolate gave them: strings, values as UTF-8 bytes. */
+export function outboundHeaders(headers: unknown): string[] {
+  return headerValuesAsBytes(Array.isArray(headers) ? headers.map(String) : []);
 }
 
 /**

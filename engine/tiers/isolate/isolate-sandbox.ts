@@ -14,7 +14,7 @@ import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
 import { IDLE_GC_ALLOWANCE_NS, MAX_CRYPTO_OPS_PER_ISOLATE, MAX_PENDING_SUBREQUESTS, MAX_TIMERS_PER_ISOLATE } from '../../limits.ts';
 import { MALFORMED_RESPONSE, splitPseudoFields, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import { MODULE_LOADED_EXPORT } from '../../bundle/index.ts';
-import { headerValuesAsBytes, headerValuesAsText } from './header-text.ts';
+import { headerValuesAsBytes, headerValuesAsText, outboundHeaders } from './header-text.ts';
 import { LegacyDecoders, legacyEncodingOf } from './legacy-text.ts';
 import { Digests } from './digests.ts';
 import { LogBudget } from '../log-budget.ts';
@@ -767,7 +767,7 @@ export class IsolateSandbox implements Sandbox {
     const refused = this.#subrequestRefusal();
     if (refused !== undefined) return this.#settleFetch([id, false, 0, refused, [], null, []]);
     this.#subrequestBudget--;
-    const flat = headerValuesAsBytes(Array.isArray(headers) ? headers.map(String) : []);
+    const flat = outboundHeaders(headers);
     const mode = redirect === 'manual' || redirect === 'error' ? redirect : 'follow';
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
@@ -798,7 +798,7 @@ export class IsolateSandbox implements Sandbox {
     this.#subrequestBudget--;
     const cancel = new AbortController();
     this.#subrequests.set(id, cancel);
-    const flat = headerValuesAsBytes(Array.isArray(headers) ? headers.map(String) : []);
+    const flat = outboundHeaders(headers);
     const connecting = connect!({ url: String(url), headers: flat }, cancel.signal, this.#responseBytes);
     this.#sockets.handshake(socketId as number, connecting, cancel.signal, () => this.alive)
       .then((answer) => {
