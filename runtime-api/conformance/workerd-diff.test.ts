@@ -27,6 +27,7 @@ const CASES: { worker: string; method?: string; path: string; body?: string; hea
   { worker: 'events', path: '/' },
   { worker: 'streams', path: '/stream' },
   { worker: 'streams', path: '/pipes' },
+  { worker: 'streams', path: '/fixed-length' },
   { worker: 'digest', method: 'POST', path: '/', body: 'the quick brown fox' },
   { worker: 'crypto', path: '/symmetric' },
   { worker: 'crypto', path: '/asymmetric' },

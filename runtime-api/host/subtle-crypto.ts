@@ -147,6 +147,9 @@ function jwkInOrder(jwk: Record<string, unknown>): Record<string, unknown> {
   return Object.assign(ordered, rest);
 }
 
+/** Algorithms whose "raw" format is the public key (an EC point or a curve's public bytes). */
+const RAW_PUBLIC_ONLY = new Set(['ECDSA', 'ECDH', 'Ed25519', 'X25519']);
+
 const where = (method: string) => `Failed to execute '${method}' on 'SubtleCrypto'`;
 
 class SubtleCrypto {
@@ -198,7 +201,13 @@ class SubtleCrypto {
     const w = where('exportKey');
     const d = descriptor(key, w);
     requireExtractable(key, w);
-    const exported = await call('exportKey', [shortName(format, w), d]);
+    const f = shortName(format, w);
+    // §23.8 / Secure Curves: "raw" exports an elliptic-curve key's public point only. Node calls a
+    // private key in "raw" unsupported; the standard (and workerd) an InvalidAccessError.
+    if (f === 'raw' && d.type === 'private' && RAW_PUBLIC_ONLY.has(String(d.algorithm.name))) {
+      throw new DOMException(`${w}: only a public ${String(d.algorithm.name)} key exports as raw`, 'InvalidAccessError');
+    }
+    const exported = await call('exportKey', [f, d]);
     return exported instanceof ArrayBuffer ? exported : jwkInOrder(exported as Record<string, unknown>);
   }
 

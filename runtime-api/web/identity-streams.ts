@@ -70,7 +70,12 @@ export function defineIdentityStreams(
           if (bytes === null || bytes.byteLength === 0) return;
           if (expected !== undefined) {
             seen += bytes.byteLength;
-            if (seen > expected) throw new TypeError(`More bytes were written to a FixedLengthStream than the ${expected} it was made for`);
+            // As on workerd, the write that overflows resolves and the stream errors: the reader
+            // (the response body) fails, and later writes reject.
+            if (seen > expected) {
+              controller.error(new TypeError(`More bytes were written to a FixedLengthStream than the ${expected} it was made for`));
+              return;
+            }
           }
           controller.enqueue(bytes);
         },
