@@ -3,7 +3,7 @@ export { Engine, type EngineStats, type DeployOptions, type DeployResult, type E
 export { DEFAULT_LIMITS, ISOLATE_TEARDOWN_SETTLE_MS, resolveLimits, type Limits } from './limits.ts';
 export * from './errors.ts';
 export type { WireRequest, WireResponse } from './wire.ts';
-export { createGateway, functionFromHost, islet, serveGateway, type GatewayOptions, type IsletMiddlewareOptions } from './gateway/index.ts';
+export { createGateway, functionFromHost, islet, isletWebSocketServer, serveGateway, type GatewayOptions, type IsletMiddlewareOptions } from './gateway/index.ts';
 export { createLogger, type Logger } from './observe/index.ts';
 export { loadConfig, parseConfig, type ServerConfig } from './config.ts';
 export type { QuarantineOptions, SchedOptions, SchedOverrides } from './sched/index.ts';

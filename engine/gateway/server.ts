@@ -8,7 +8,7 @@ import { createAdaptorServer, getRequestListener, RequestError, type ServerType 
 import type { Hono } from 'hono';
 import { BadRequestError, ConfigError, errorAnswer } from '../errors.ts';
 import type { WebSocketServer } from 'ws';
-import { createWebSocketServer } from './websocket.ts';
+import { isletWebSocketServer } from './websocket.ts';
 
 export interface ServedGateway {
   url: string;
@@ -29,7 +29,7 @@ export type ListenOptions = { port: number; host: string } | { path: string };
 export function serveGateway(app: Hono, options: ListenOptions): Promise<ServedGateway> {
   return new Promise((resolve, reject) => {
     // With a WebSocket server, upgrade requests reach the app too (gateway/websocket.ts).
-    const webSockets = createWebSocketServer();
+    const webSockets = isletWebSocketServer();
     const server = createAdaptorServer({
       fetch: app.fetch,
       websocket: { server: webSockets },

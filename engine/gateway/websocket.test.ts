@@ -2,11 +2,14 @@
 // Workers' WebSocketPair. Messages both ways, closes from either side, the limits, and what
 // happens to requests that are not upgrades or answers that are not sockets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGateway, Engine, serveGateway } from '../index.ts';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import { Hono } from 'hono';
+import { createGateway, Engine, islet, isletWebSocketServer, serveGateway } from '../index.ts';
 import { FixedTtlPolicy } from '../warm/index.ts';
 import type { ServedGateway } from './index.ts';
 import net from 'node:net';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { request } from './test-http.ts';
 
 const ECHO = `export default {
@@ -428,6 +431,53 @@ describe('WebSockets', () => {
     } finally {
       await server.close(0);
       await own.close();
+    }
+  });
+});
+
+describe('WebSockets in your own Hono app', () => {
+  /** The echo function mounted with islet() in an app of its own, on the WebSocket server given. */
+  async function ownApp(webSockets: WebSocketServer): Promise<{ url: string; close: () => Promise<void> }> {
+    const app = new Hono();
+    app.use('*', islet(engine, { function: 'echo' }));
+    const server = createAdaptorServer({ fetch: app.fetch, websocket: { server: webSockets } });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      close: () => new Promise<void>((resolve) => {
+        for (const client of webSockets.clients) client.terminate();
+        server.close(() => resolve());
+      }),
+    };
+  }
+
+  it("keeps Workers' 1 MB bound and the tenant's subprotocol on isletWebSocketServer() and on a plain ws server alike", async () => {
+    for (const [kind, webSockets] of [['islet', isletWebSocketServer()], ['plain', new WebSocketServer({ noServer: true })]] as const) {
+      const app = await ownApp(webSockets);
+      try {
+        const small = connect('/', ['chat'], app.url);
+        await small.opened;
+        expect(small.ws.protocol, kind).toBe('chat');
+        expect(await small.next()).toBe('hello');
+        small.ws.send('ping');
+        expect(await small.next()).toBe('echo:ping');
+        // Past 1 MB: closed before the tenant sees it (a plain ws server takes up to 100 MB).
+        small.ws.send('x'.repeat(2 * 1024 * 1024));
+        expect((await small.closed).code, kind).toBe(1009);
+        // The tenant picked "chat"; a plain ws server settles on the first one offered.
+        const mismatched = connect('/', ['other', 'chat'], app.url);
+        await mismatched.opened;
+        if (kind === 'islet') {
+          expect(mismatched.ws.protocol).toBe('chat');
+          mismatched.ws.close();
+        } else {
+          expect(mismatched.ws.protocol).toBe('other');
+          expect((await mismatched.closed).code).toBe(1002);
+        }
+      } finally {
+        await app.close();
+      }
     }
   });
 });

@@ -18,9 +18,17 @@ const HANDSHAKE_FIELDS = new Set(['upgrade', 'connection', 'sec-websocket-accept
 /** The subprotocol each tenant picked (its 101's Sec-WebSocket-Protocol), for the handshake. */
 const pickedProtocol = new WeakMap<IncomingMessage, string>();
 
-/** The WebSocket server serveGateway gives @hono/node-server: handshakes only (noServer). */
-export function createWebSocketServer(): WebSocketServer {
-  return new WebSocketServer({
+/** WebSocket servers made here: their handshakes pick the tenant's subprotocol and bound messages. */
+const ours = new WeakSet<WebSocketServer>();
+
+/**
+ * The WebSocket server to give @hono/node-server (`createAdaptorServer({ fetch, websocket: {
+ * server: isletWebSocketServer() } })`); serveGateway makes one itself. Handshakes only
+ * (noServer), messages bounded to Workers' 1 MB as they arrive, the tenant's subprotocol chosen.
+ * Routes of the app's own may use it too: a handshake islet did not answer picks no subprotocol.
+ */
+export function isletWebSocketServer(): WebSocketServer {
+  const server = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_SOCKET_MESSAGE_BYTES,
     // Compression costs the host CPU per message that no tenant's limit sees; Workers offer none either.
@@ -30,6 +38,15 @@ export function createWebSocketServer(): WebSocketServer {
       return picked !== undefined && offered.has(picked) ? picked : false;
     },
   });
+  ours.add(server);
+  return server;
+}
+
+/** The bytes of one message as ws handed it to Hono's helper. */
+function messageBytes(data: unknown): number {
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
+  return data instanceof Blob ? data.size : 0;
 }
 
 /**
@@ -44,7 +61,7 @@ export async function answerWithSocket(c: Context, name: string, answer: WireRes
   if (!upgrading) {
     socket.closed(1006, 'the request was not a WebSocket upgrade');
     const why = c.req.header('upgrade')?.toLowerCase() === 'websocket'
-      ? 'the function answered with a WebSocket, but this server does not take WebSocket upgrades (serve it with serveGateway, or give @hono/node-server a { websocket: { server } })'
+      ? 'the function answered with a WebSocket, but this server does not take WebSocket upgrades (serve it with serveGateway, or give @hono/node-server { websocket: { server: isletWebSocketServer() } })'
       : 'the function answered with a WebSocket a request without "Upgrade: websocket"';
     throw new TenantExceptionError(name, 'TypeError', why, '');
   }
@@ -56,13 +73,36 @@ export async function answerWithSocket(c: Context, name: string, answer: WireRes
     // fetch() (proxying) carries the upstream's, which would go out twice and fail the handshake.
     else if (!HANDSHAKE_FIELDS.has(field)) headers.append(field, answer.headers[i + 1]!);
   }
+  // A server of the app's own (`new WebSocketServer({ noServer: true })`) takes messages up to ws's
+  // 100 MB and picks the first subprotocol offered: the bound is kept here instead, and a handshake
+  // that settled on another subprotocol than the tenant's is closed rather than left to speak the
+  // wrong one. A probe fed a tenant 90 MB messages through such an app.
+  const foreign = !ours.has((c.env as { wss?: WebSocketServer }).wss as WebSocketServer);
+  const picked = pickedProtocol.get(node.incoming!);
+  // What islet's own server would have settled on: the tenant's pick, if the client offered it.
+  const offered = (c.req.header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
+  const expected = picked !== undefined && offered.includes(picked) ? picked : '';
   let opened = false;
+  let refused = false;
   const upgrade = upgradeWebSocket(() => ({
     onOpen: (_event, ws) => {
       opened = true;
-      socket.open(clientSocketOf(ws.raw as WebSocket));
+      const raw = ws.raw as WebSocket;
+      socket.open(clientSocketOf(raw));
+      if (foreign && picked !== undefined && raw.protocol !== expected) {
+        refused = true;
+        raw.close(1002, 'subprotocol mismatch: give the server isletWebSocketServer()');
+      }
     },
-    onMessage: (event) => socket.message(event.data as string | ArrayBuffer),
+    onMessage: (event, ws) => {
+      if (refused) return;
+      if (foreign && messageBytes(event.data) > MAX_SOCKET_MESSAGE_BYTES) {
+        refused = true;
+        (ws.raw as WebSocket).close(1009, 'message too big');
+        return;
+      }
+      socket.message(event.data as string | ArrayBuffer);
+    },
     onClose: (event) => socket.closed(event.code, event.reason),
     // An error is followed by the close: that one tells the tenant.
     onError: () => {},
