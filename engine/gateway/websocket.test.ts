@@ -348,6 +348,28 @@ describe('WebSockets', () => {
     }
   });
 
+  it("charges the host's work on each send to the tenant: sends queued before the 101 cannot spin the host past the limit", async () => {
+    // Before, each synchronous send's host work went uncharged (the isolate's clock stands still
+    // while it waits): from a 50 ms limit the flush of the queue kept the event loop busy 2.3 s
+    // and delivered ~29,000 of these.
+    await engine.deploy('flooder', {
+      code: `export default { fetch() {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        for (let i = 0; i < 100000; i++) server.send('');
+        return new Response(null, { status: 101, webSocket: client });
+      } }`,
+      limits: { cpuMs: 50 },
+    });
+    const ws = new WebSocket(`${served.url.replace('http', 'ws')}/`, { headers: { host: 'flooder.localhost' } });
+    let received = 0;
+    ws.on('message', () => received++);
+    ws.on('error', () => {});
+    const code = await new Promise<number>((resolve) => ws.on('close', (c) => resolve(c)));
+    expect(code).toBe(1011);
+    expect(received).toBeLessThan(10_000);
+  });
+
   it('holds the host to its own checks: a tenant that patches the runtime\'s cannot send past 1 MB', async () => {
     await engine.deploy('patcher', {
       code: `export default { fetch() {

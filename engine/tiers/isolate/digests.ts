@@ -2,8 +2,9 @@
 // synchronous host call. Such a call runs on the engine's event loop, so one call hashes at most
 // DIGEST_PIECE_BYTES (~0.5 ms of SHA-256 here): the runtime feeds bigger data piece by piece into
 // a hash kept here between calls, and other tenants' I/O runs between the pieces. (One call over
-// 32 MB held the loop for 60 ms.) The isolate waits through each call, so the tenant's own CPU
-// clock pays for its hashing, as it would in workerd.
+// 32 MB held the loop for 60 ms.) The isolate waits through each call and its clock stands still,
+// so the sandbox charges the call's time on the host to the tenant's CPU limit (#charged in
+// isolate-sandbox.ts), as workerd's would count its hashing.
 import { createHash, type Hash } from 'node:crypto';
 import { NODE_DIGESTS } from '../../../runtime-api/host/digest-names.ts';
 

@@ -259,7 +259,7 @@ export class IsolateSandbox implements Sandbox {
     const runtime = await loadRuntime(this.#isolate, context, this.#fromSnapshot);
     await runtime.init.apply(undefined, [
       new ivm.Callback((level: string, message: string) => this.#console(String(level), String(message)), { ignored: true }),
-      new ivm.Callback((length: number) => this.#randomBytes(length)),
+      new ivm.Callback((length: number) => this.#charged(() => this.#randomBytes(length))),
       new ivm.Callback((id: number, delayMs: number, setAt: number) => this.#setTimer(id, delayMs, setAt), { ignored: true }),
       new ivm.Callback((id: number) => this.#timers.clear(Number(id)), { ignored: true }),
       new ivm.Callback((results: unknown[]) => this.#onResults(results), { ignored: true }),
@@ -271,7 +271,7 @@ export class IsolateSandbox implements Sandbox {
         { ignored: true },
       ),
       new ivm.Callback((id: number) => this.#abortFetch(id), { ignored: true }),
-      new ivm.Callback((algorithm: unknown, data: unknown, stream: unknown, end: unknown) => this.#digests.update(algorithm, data, stream, end)),
+      new ivm.Callback((algorithm: unknown, data: unknown, stream: unknown, end: unknown) => this.#charged(() => this.#digests.update(algorithm, data, stream, end))),
       new ivm.Callback((id: number, op: string, args: unknown) => this.#startCrypto(id, op, args), { ignored: true }),
       new ivm.Callback((id: number, chunk: unknown, error: unknown) => this.#onStreamChunk(id, chunk, error), { ignored: true }),
       new ivm.Callback((id: number) => this.#pullRequestBody(id), { ignored: true }),
@@ -280,13 +280,13 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((id: number) => this.#aiCalls.get(id)?.abort(), { ignored: true }),
       new ivm.Callback((label: string) => legacyEncodingOf(label)),
       new ivm.Callback((id: number, encoding: string, bytes: unknown, stream: boolean, fatal: boolean, ignoreBOM: boolean) =>
-        new ivm.ExternalCopy(this.#legacyDecoders.decode(id, encoding, bytes, stream, fatal, ignoreBOM)).copyInto()),
+        this.#charged(() => new ivm.ExternalCopy(this.#legacyDecoders.decode(id, encoding, bytes, stream, fatal, ignoreBOM)).copyInto())),
       new ivm.Callback((id: number, op: unknown, cacheName: unknown, request: unknown, response: unknown, ignoreMethod: unknown) =>
         this.#cacheOp(Number(id), op, cacheName, request, response, ignoreMethod), { ignored: true }),
       // Synchronous, unlike most: the host takes each message (or refuses it) before the tenant's
       // next send, so a tenant sending in a loop cannot pile copies up on the host first.
-      new ivm.Callback((id: number, data: unknown) => this.#sockets.send(Number(id), data)),
-      new ivm.Callback((id: number, code: unknown, reason: unknown) => this.#sockets.close(Number(id), code, reason)),
+      new ivm.Callback((id: number, data: unknown) => this.#charged(() => this.#sockets.send(Number(id), data))),
+      new ivm.Callback((id: number, code: unknown, reason: unknown) => this.#charged(() => this.#sockets.close(Number(id), code, reason))),
       new ivm.Callback((id: number, socketId: unknown, url: unknown, headers: unknown) => this.#startSocket(id, socketId, url, headers), { ignored: true }),
       new ivm.Callback((id: unknown) => this.#sockets.acceptOutbound(id), { ignored: true }),
       // Loading lol-html for a first HTMLRewriter (compiling and warming ~0.9 MB of WebAssembly,
@@ -302,6 +302,19 @@ export class IsolateSandbox implements Sandbox {
     await lolHtmlReady;
     this.#context = context;
     this.#runtime = runtime;
+  }
+
+  /**
+   * A synchronous call's work on the host, charged to this sandbox's CPU limit: its thread waits
+   * for the answer, so its own clock does not see it (SandboxMeter.chargeHost).
+   */
+  #charged<R>(work: () => R): R {
+    const start = performance.now();
+    try {
+      return work();
+    } finally {
+      this.#meter?.chargeHost((performance.now() - start) * 1e6);
+    }
   }
 
   /** Loads the tenant's module into this blank sandbox; throws BundleError if it does not load. */

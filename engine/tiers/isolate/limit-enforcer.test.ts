@@ -198,6 +198,25 @@ describe('LimitEnforcer', () => {
     serving!.stop();
   });
 
+  it("charges the host's time in a sandbox's synchronous calls in full, beside its scaled clock", async () => {
+    let budget = 0;
+    const enforcer = new LimitEnforcer({ intervalMs: 1, readCpuBudgetNs: () => budget });
+    let clock = 0;
+    const events: string[] = [];
+    const meter = enforcer.meter(10, { readCpuNs: () => clock, onCpuLimit: () => events.push('cpu'), onWallLimit() {} });
+    const task = { cpuNs: 0, deadline: Infinity };
+    meter.start(task);
+    // The isolate's thread waited through the calls (its clock, and the budget, barely moved);
+    // the event loop hashed for it.
+    clock += 1e6;
+    budget += 1e6;
+    meter.chargeHost(4e6);
+    await expect.poll(() => task.cpuNs).toBe(5e6);
+    meter.chargeHost(6e6);
+    await expect.poll(() => events).toEqual(['cpu']);
+    expect(enforcer.watching).toBe(0);
+  });
+
   it('charges exact clocks (a child process) without a budget', async () => {
     const enforcer = new LimitEnforcer({ intervalMs: 1 });
     let clock = 0;
