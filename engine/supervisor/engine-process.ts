@@ -44,7 +44,7 @@ export class EngineProcess {
   constructor(start: EngineStart, options: { connections: number | null; events: EngineEvents }) {
     this.socketPath = start.socketPath;
     // stdout/stderr inherited: the engines' JSON log lines join the supervisor's.
-    this.child = fork(WORKER, [], { execArgv: ['--no-node-snapshot', ...process.execArgv.filter((a) => a !== '--no-node-snapshot')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    this.child = fork(WORKER, [], { execArgv: ['--no-node-snapshot', '--disable-sigusr1', ...process.execArgv.filter((a) => a !== '--no-node-snapshot' && a !== '--disable-sigusr1')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     this.pool = new Pool('http://localhost', { socketPath: start.socketPath, connections: options.connections, pipelining: 1, keepAliveTimeout: 60_000,
       // The engine enforces the tenants' limits; a proxy timeout of its own would cut a quiet
       // stream (server-sent events, a log tail) after undici's default 5 minutes.

@@ -7,6 +7,7 @@ import { Engine } from '../../index.ts';
 import { request } from '../../gateway/test-http.ts';
 import { createGateway, serveGateway, type ServedGateway } from '../../gateway/index.ts';
 import { ProcessTier } from './index.ts';
+import inspector from 'node:inspector';
 
 const tier = new ProcessTier();
 const missing = tier.unavailable();
@@ -50,6 +51,8 @@ export default {
         group: tryIt(() => process.kill(0, 0)),
         everyone: tryIt(() => process.kill(-1, 0)),
         raw: tryIt(() => process._kill(process.ppid, 0)),
+        // SIGUSR1: the engine's inspector, open on loopback to the sandbox's node:net.
+        debug: tryIt(() => process._debugProcess(process.ppid)),
         renice: tryIt(() => os.setPriority(process.ppid, parentPriority)),
         self: tryIt(() => process.kill(process.pid, 0)),
         selfPriority: tryIt(() => os.setPriority(os.getPriority())),
@@ -101,9 +104,12 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
   it('may signal and renice only its own process, not the engine, its process group or everyone', async () => {
     const res = await request(served.url, { path: '/signals', host });
     expect(await res.json()).toEqual({
-      parent: 'ERR_ACCESS_DENIED', group: 'ERR_ACCESS_DENIED', everyone: 'ERR_ACCESS_DENIED', raw: 'ERR_ACCESS_DENIED',
+      parent: 'ERR_ACCESS_DENIED', group: 'ERR_ACCESS_DENIED', everyone: 'ERR_ACCESS_DENIED', raw: 'ERR_ACCESS_DENIED', debug: 'ERR_ACCESS_DENIED',
       renice: 'ERR_ACCESS_DENIED', self: 'ok', selfPriority: 'ok', shifty: 'ERR_ACCESS_DENIED', renamed: 'ERR_ACCESS_DENIED',
     });
+    // Node opens the inspector on SIGUSR1 a moment after the signal.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(inspector.url()).toBeUndefined();
   });
 
   it('ends only its own sandbox with a frame that breaks the protocol; the engine serves on', async () => {

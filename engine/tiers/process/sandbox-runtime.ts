@@ -573,8 +573,8 @@ async function warmWebApis(): Promise<void> {
 /**
  * Node's permission model (the process tier's boundary) does not cover signals or scheduling
  * priorities, and the sandbox shares the engine's user and process group: process.kill(0) or
- * process.kill(process.ppid) ended the engine and every tenant with it, and os.setPriority could
- * starve it. Before any tenant code loads, both are held to this process; the originals stay in
+ * process.kill(process.ppid) ended the engine and every tenant with it, process._debugProcess
+ * opened its inspector, and os.setPriority could starve it. Before any tenant code loads, both are held to this process; the originals stay in
  * this closure only. (Containers, gVisor and VMs also have their own user and pid namespace.)
  */
 function confineToSelf(): void {
@@ -594,6 +594,12 @@ function confineToSelf(): void {
   process.kill = (pid, signal) => {
     if (!self(pid)) throw denied('process.kill');
     return kill(pid, signal);
+  };
+  // process._debugProcess(pid) sends SIGUSR1, which opens the inspector of a Node process that did
+  // not disable it: a probe opened the engine's this way and ran code in it over loopback. Not
+  // needed even for the sandbox itself (the permission model refuses it an inspector).
+  (process as unknown as { _debugProcess(pid: number): void })._debugProcess = () => {
+    throw denied('process._debugProcess');
   };
   const setPriority = os.setPriority.bind(os) as (pid: number, priority: number) => void;
   os.setPriority = ((pid: unknown, priority?: unknown) => {
