@@ -64,6 +64,14 @@ export default {
     }
     if (url.pathname === '/forge-exception') forge({ t: 'exc', id, name: { toString: 1 } });
     if (url.pathname === '/forge-done') forge({ t: 'done', id });
+    if (url.pathname === '/forge-big-head') {
+      // Only the start of a frame whose head says 200 MB: the rest would be objects for the host's JSON.parse.
+      const prefix = Buffer.alloc(8);
+      prefix.writeUInt32BE(4 + 200 * 1024 * 1024, 0);
+      prefix.writeUInt32BE(200 * 1024 * 1024, 4);
+      fs.writeSync(fd, Buffer.concat([prefix, Buffer.from('{"t":"x","a":[{},{},')]));
+      await new Promise(() => {});
+    }
     if (url.pathname === '/flood') {
       // A body that never produces, then chunks nobody asked for, as fast as they can be written.
       setTimeout(() => { for (let i = 0; i < 8; i++) forge({ t: 'chunk', id }, new Uint8Array(64 * 1024)); }, 50);
@@ -73,11 +81,15 @@ export default {
       // Stops reading the channel, then asks for big answers (16 MB embeddings of small inputs)
       // as fast as the quota lets it: the host must not hold them all for it.
       for (const h of process._getActiveHandles()) if (h && typeof h.pause === 'function' && h._handle && h._handle.fd === fd) h.pause();
-      const strings = Array(16384).fill('a');
+      // 16,384 strings "a" as the protocol carries text: [u32 count] then [u32 bytes][UTF-8] each.
+      const count = 16384;
+      const strings = Buffer.alloc(4 + count * 5);
+      strings.writeUInt32BE(count, 0);
+      for (let i = 0; i < count; i++) { strings.writeUInt32BE(1, 4 + i * 5); strings[8 + i * 5] = 97; }
       let next = 1e9;
       const end = Date.now() + 2500;
       while (Date.now() < end) {
-        for (let i = 0; i < 4; i++) forge({ t: 'ai', id: next++, model: '@islet/embed-text', timeoutMs: 60000, tensors: [{ name: 'text', dtype: 'string', shape: [strings.length], strings }] });
+        for (let i = 0; i < 4; i++) forge({ t: 'ai', id: next++, model: '@islet/embed-text', timeoutMs: 60000, tensors: [{ name: 'text', dtype: 'string', shape: [count], bytes: strings.length }] }, strings);
         await new Promise((r) => setTimeout(r, 100));
       }
       return new Response('forged ' + (next - 1e9));
@@ -113,7 +125,7 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
   });
 
   it('ends only its own sandbox with a frame that breaks the protocol; the engine serves on', async () => {
-    for (const path of ['/forge-exception', '/forge-done']) {
+    for (const path of ['/forge-exception', '/forge-done', '/forge-big-head']) {
       const res = await request(served.url, { path, host });
       expect([res.status, res.headers['islet-error']], path).toEqual([502, 'sandbox-crashed']);
       expect((await request(served.url, { path: '/', host })).text).toMatch(/^pid \d+$/);
@@ -167,6 +179,8 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
       // by now; computing answers only to refuse them left ~190 MB of them for the collector,
       // 254 on a busy machine.
       expect(most).toBeLessThan(128);
+      // The forged calls were real ones: answers did wait for the sandbox.
+      expect(most).toBeGreaterThan(16);
     } finally {
       await ai.close();
     }

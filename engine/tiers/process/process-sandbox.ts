@@ -17,7 +17,7 @@ import { aiFailure, runtimeAiLimits, type WireTensor } from '../../bindings/inde
 import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
 import { MAX_SOCKET_MESSAGE_BYTES, SandboxSockets, type SocketEvent } from '../socket-link.ts';
 import { EgressError, ResponseBytes } from '../../egress/index.ts';
-import { MAX_PENDING_SUBREQUESTS } from '../../limits.ts';
+import { ACCEL_DEFAULTS, MAX_PENDING_SUBREQUESTS } from '../../limits.ts';
 import { MALFORMED_RESPONSE, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, SandboxMeter, Turn } from '../isolate/index.ts';
 import { abortOutstanding, SandboxTasks, type SandboxTask, serviceCall } from '../sandbox-tasks.ts';
@@ -27,7 +27,7 @@ import type { Sandbox, SandboxSpec } from '../tier.ts';
 import type { SandboxCgroup } from './cgroup.ts';
 import type { Launcher } from './launcher.ts';
 import { LogBudget } from '../log-budget.ts';
-import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
+import { decodeStrings, encodeFrame, FrameReader, MAX_SANDBOX_HEAD_BYTES, type Frame, type FrameHead } from './protocol.ts';
 
 export interface ProcessLaunch {
   command: string;
@@ -227,7 +227,7 @@ export class ProcessSandbox implements Sandbox {
 
   private constructor(launch: ProcessLaunch) {
     this.#launch = launch;
-    this.#reader = new FrameReader(launch.memoryBytes + FRAME_SLACK_BYTES);
+    this.#reader = new FrameReader(launch.memoryBytes + FRAME_SLACK_BYTES, MAX_SANDBOX_HEAD_BYTES);
     this.exited = new Promise((resolve) => (this.#onExited = resolve));
     // A clean environment: nothing of the host's leaks in, and NODE_EXTRA_CA_CERTS and the like
     // do not slow every start.
@@ -844,15 +844,18 @@ function wireTensors(described: unknown, body: Uint8Array | null): WireTensor[] 
     if (t === null || typeof t !== 'object' || typeof t.name !== 'string' || typeof t.dtype !== 'string') return 'an AI input needs a name and a dtype';
     const shape = t.shape === null ? null : Array.isArray(t.shape) ? t.shape : undefined;
     if (shape === undefined) return `AI input "${t.name}": shape must be a list or null`;
-    if (Array.isArray(t.strings)) {
-      wire.push({ name: t.name, dtype: t.dtype, shape: shape as number[] | null, data: t.strings });
-      continue;
-    }
     const bytes = t.bytes;
     if (!Number.isInteger(bytes) || (bytes as number) < 0 || offset + (bytes as number) > (body?.byteLength ?? 0)) return `AI input "${t.name}": its bytes are not in the frame`;
-    // Its own buffer: the body's bytes are the frame reader's (an empty body arrives as null).
-    wire.push({ name: t.name, dtype: t.dtype, shape: shape as number[] | null, data: new Uint8Array((body ?? EMPTY).subarray(offset, offset + (bytes as number))).buffer as ArrayBuffer });
+    const piece = (body ?? EMPTY).subarray(offset, offset + (bytes as number));
     offset += bytes as number;
+    if (t.dtype === 'string') {
+      const strings = decodeStrings(piece, ACCEL_DEFAULTS.maxStrings);
+      if (typeof strings === 'string') return `AI input "${t.name}": ${strings}`;
+      wire.push({ name: t.name, dtype: t.dtype, shape: shape as number[] | null, data: strings });
+      continue;
+    }
+    // Its own buffer: the body's bytes are the frame reader's (an empty body arrives as null).
+    wire.push({ name: t.name, dtype: t.dtype, shape: shape as number[] | null, data: new Uint8Array(piece).buffer as ArrayBuffer });
   }
   return wire;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { encodeFrame, FrameError, FrameReader } from './protocol.ts';
+import { decodeStrings, encodeFrame, encodeStrings, FrameError, FrameReader } from './protocol.ts';
 
 describe('the sandbox protocol', () => {
   it('round-trips heads and bodies, whatever the chunking', () => {
@@ -40,6 +40,32 @@ describe('the sandbox protocol', () => {
     } finally {
       concat.mockRestore();
     }
+  });
+
+  it("refuses a head over the reader's head limit as soon as its length is in, before the rest", () => {
+    // A sandbox's forged head of 240 MB of `{},` was 80 million objects on the host's heap.
+    const prefix = Buffer.alloc(8);
+    prefix.writeUInt32BE(4 + 200 * 1024 * 1024, 0);
+    prefix.writeUInt32BE(200 * 1024 * 1024, 4);
+    const reader = new FrameReader(512 * 1024 * 1024, 1024 * 1024);
+    expect(reader.push(prefix.subarray(0, 6))).toEqual([]);
+    expect(() => reader.push(prefix.subarray(6))).toThrow(/frame head of 209715200 bytes refused/);
+    // Within the limit, heads and big bodies pass as before.
+    const ok = new FrameReader(512 * 1024 * 1024, 1024 * 1024);
+    expect(ok.push(encodeFrame({ t: 'res', id: 1 }, new Uint8Array(2 * 1024 * 1024)))).toHaveLength(1);
+  });
+
+  it('carries strings as body bytes, and refuses bytes that are not that', () => {
+    const texts = ['', 'a', 'héllo', '\u0000\ud83d\ude00', 'x'.repeat(70_000)];
+    expect(decodeStrings(encodeStrings(texts), 10)).toEqual(texts);
+    expect(decodeStrings(encodeStrings(texts), 4)).toMatch(/more strings than 4/);
+    const cut = encodeStrings(['abc']).subarray(0, 9);
+    expect(decodeStrings(cut, 10)).toBe('strings cut short');
+    expect(decodeStrings(Buffer.concat([encodeStrings(['a']), Buffer.from([1])]), 10)).toBe('bytes after the strings');
+    // A count that the bytes cannot hold is refused before an array of that size is made.
+    const huge = Buffer.alloc(8);
+    huge.writeUInt32BE(0xffffffff, 0);
+    expect(decodeStrings(huge, 1e9)).toMatch(/more strings than 1/);
   });
 
   it('refuses an oversized frame as soon as its length prefix arrives', () => {

@@ -28,7 +28,7 @@ import { ENV_KEY } from '../../../runtime-api/bindings/env-key.ts';
 import { asksForWebSocket, defineWebSockets, SOCKET_MESSAGE, type WebSocketDeps } from '../../../runtime-api/host/websocket-api.ts';
 import { defineHTMLRewriter } from '../../../runtime-api/html/html-rewriter.ts';
 import { lolHtmlLoader, type Glue } from '../../../runtime-api/html/lol-html.ts';
-import { encodeFrame, FrameReader, type Frame, type FrameHead } from './protocol.ts';
+import { encodeFrame, encodeStrings, FrameReader, MAX_SANDBOX_HEAD_BYTES, type Frame, type FrameHead } from './protocol.ts';
 
 interface ExportedHandler {
   fetch?(request: Request, env: unknown, ctx: unknown): unknown;
@@ -65,7 +65,20 @@ let moduleUrl = '';
 let shownUrl = '';
 
 function send(head: FrameHead, body?: Uint8Array | null): void {
-  output.write(encodeFrame(head, body));
+  const frame = encodeFrame(head, body);
+  // The host refuses a bigger head and ends the sandbox: this says why, where it can be caught
+  // (a response's or a subrequest's headers past it fail that call).
+  if (frame.readUInt32BE(4) > MAX_SANDBOX_HEAD_BYTES) throw new TypeError(`${frame.readUInt32BE(4)} bytes of headers and names in one message to the host, past its ${MAX_SANDBOX_HEAD_BYTES}`);
+  output.write(frame);
+}
+
+/** The host keeps 16 KB of a log line (CONSOLE_LINE_CHARS) and says how much it cut; a little more goes, as from isolates. */
+const MAX_LINE = 16 * 1024 + 64;
+/** The host keeps 16 KB of a thrown value's name, message and stack each (THROWN_TEXT_CHARS). */
+const MAX_THROWN_CHARS = 16 * 1024 + 64;
+
+function sendLog(level: string, message: string): void {
+  send({ t: 'log', level, message: message.length > MAX_LINE ? message.slice(0, MAX_LINE) : message });
 }
 
 /** Stack traces name the module as the isolate tier does, so the host's source map applies. */
@@ -81,8 +94,9 @@ function errorFields(err: unknown): { name: string; message: string; stack: stri
   // Reading what was thrown may throw again (a null-prototype object, a getter that throws): that
   // must still answer the request, not leave it waiting for the wall-clock limit.
   try {
-    if (err instanceof Error) return { name: String(err.name), message: String(err.message), stack: stackOf(err) };
-    return { name: 'Error', message: `Uncaught ${describe(err)}`, stack: '' };
+    const cut = (text: string) => (text.length > MAX_THROWN_CHARS ? text.slice(0, MAX_THROWN_CHARS) : text);
+    if (err instanceof Error) return { name: cut(String(err.name)), message: cut(String(err.message)), stack: cut(stackOf(err)) };
+    return { name: 'Error', message: cut(`Uncaught ${describe(err)}`), stack: '' };
   } catch {
     return { name: 'Error', message: 'Uncaught exception (reading what was thrown threw again)', stack: '' };
   }
@@ -259,7 +273,7 @@ async function settleWaitUntil(ctx: ExecutionContext): Promise<{ reason: unknown
   let failed: { reason: unknown } | undefined;
   for (const result of await Promise.allSettled(ExecutionContext.promisesOf(ctx))) {
     if (result.status !== 'rejected') continue;
-    send({ t: 'log', level: 'error', message: uncaught(result.reason, false) });
+    sendLog('error', uncaught(result.reason, false));
     failed ??= { reason: result.reason };
   }
   return failed;
@@ -397,11 +411,12 @@ const processAi: AiTransport = {
   },
   async call(model, wire, timeoutMs, signal) {
     // The checked inputs are arrays with no prototype (ai-core.ts): Array's methods are lent.
-    const numeric = Array.prototype.flatMap.call(wire, (t: WireTensor) => (t.data instanceof ArrayBuffer ? [new Uint8Array(t.data)] : [])) as Uint8Array[];
-    const tensors = Array.prototype.map.call(wire, (t: WireTensor) => ({ name: t.name, dtype: t.dtype, shape: t.shape, ...(t.data instanceof ArrayBuffer ? { bytes: t.data.byteLength } : { strings: t.data }) }));
+    // Every input's bytes in the body, text too (encodeStrings): the host takes only small heads.
+    const parts = Array.prototype.map.call(wire, (t: WireTensor) => (t.data instanceof ArrayBuffer ? new Uint8Array(t.data) : encodeStrings(t.data as string[]))) as Uint8Array[];
+    const tensors = Array.prototype.map.call(wire, (t: WireTensor, i: number) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: parts[i]!.byteLength }));
     aiPending++;
     try {
-      const { head, body } = await hostCall({ t: 'ai', model, timeoutMs, tensors }, numeric.length ? Buffer.concat(numeric) : null, signal as AbortSignal | undefined);
+      const { head, body } = await hostCall({ t: 'ai', model, timeoutMs, tensors }, parts.length ? Buffer.concat(parts) : null, signal as AbortSignal | undefined);
       const failed = head.aiError as { code: string; message: string } | undefined;
       if (failed) throw new AIError(String(failed.code), String(failed.message));
       const outputs = head.outputs as [string, string, number[], string[] | null, number][];
@@ -505,7 +520,7 @@ function responseOf(head: FrameHead, body: Uint8Array | null, requestUrl: string
 function forwardConsole(): void {
   const stdout = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      send({ t: 'log', level: 'log', message: chunk.toString().replace(/\n$/, '') });
+      sendLog('log', chunk.toString().replace(/\n$/, ''));
       done();
     },
   });
@@ -515,7 +530,7 @@ function forwardConsole(): void {
       // printf-style substitutions (%s, %d, %o…) as every console has; an Error prints its stack as
       // the isolate tier shows it (the module's public name, no runtime or Node frames).
       const message = formatWithOptions({ depth: 4, breakLength: Infinity }, ...args.map((a) => (a instanceof Error ? shownError(a) : a)));
-      send({ t: 'log', level, message });
+      sendLog(level, message);
     };
   }
 }
@@ -736,7 +751,7 @@ class ReportingEventTarget extends EventTarget {
           // An async listener's rejection is an unhandled one, logged as such (process.on below).
           return result;
         } catch (err) {
-          send({ t: 'log', level: 'error', message: uncaught(err, false) });
+          sendLog('error', uncaught(err, false));
         }
       };
       byType.set(type, wrapper);
@@ -818,4 +833,4 @@ input.on('data', (chunk: Buffer) => {
 });
 // The host closed the channel: nothing more will come, so end (timers included).
 input.on('end', () => process.exit(0));
-process.on('unhandledRejection', (err) => send({ t: 'log', level: 'error', message: uncaught(err, true) }));
+process.on('unhandledRejection', (err) => sendLog('error', uncaught(err, true)));
