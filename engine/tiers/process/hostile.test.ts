@@ -77,6 +77,15 @@ export default {
       setTimeout(() => { for (let i = 0; i < 8; i++) forge({ t: 'chunk', id }, new Uint8Array(64 * 1024)); }, 50);
       return new Response(new ReadableStream({ pull() { return new Promise(() => {}); } }));
     }
+    if (url.pathname === '/cache-stall') {
+      // An 8 MB entry, then the channel left unread while matches for it are forged.
+      const big = ['GET', 'https://x.test/big', []];
+      forge({ t: 'cache', id: 3e9, op: 'put', cacheName: 'default', request: big, response: [200, '', []], hasBody: true }, new Uint8Array(8 * 1024 * 1024));
+      await new Promise((r) => setTimeout(r, 300));
+      for (const h of process._getActiveHandles()) if (h && typeof h.pause === 'function' && h._handle && h._handle.fd === fd) h.pause();
+      for (let i = 0; i < 40; i++) forge({ t: 'cache', id: 2e9 + i, op: 'match', cacheName: 'default', request: big });
+      return new Response('forged');
+    }
     if (url.pathname === '/ai-stall') {
       // Stops reading the channel, then asks for big answers (16 MB embeddings of small inputs)
       // as fast as the quota lets it: the host must not hold them all for it.
@@ -183,6 +192,28 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
       expect(most).toBeGreaterThan(16);
     } finally {
       await ai.close();
+    }
+  }, 30_000);
+
+  it('cannot make the engine hold Cache API answers it does not read: past its memory limit, matches are refused', async () => {
+    const cached = new Engine({ tiers: [new ProcessTier()], sched: { quarantine: false } });
+    try {
+      await cached.deploy('stall', { code: FORGER, tier: 'process', needs: ['node-builtins'], limits: { cpuMs: 5_000, wallMs: 20_000, memoryMb: 64 } });
+      const held = () => process.memoryUsage().arrayBuffers / 2 ** 20;
+      const before = held();
+      let most = 0;
+      const watch = setInterval(() => (most = Math.max(most, held() - before)), 50);
+      const res = await cached.fetch('stall', new Request('http://stall.test/cache-stall'));
+      expect(await res.text()).toBe('forged');
+      await new Promise((r) => setTimeout(r, 1_000));
+      clearInterval(watch);
+      console.error('MOST', most, process.memoryUsage().arrayBuffers / 2 ** 20 - before);
+      // 40 answers of 8 MB: 320 MB unbounded (the probe's 30 MB entry, 1.5 GB a request); now
+      // what waits is bounded by the memory limit (64 MB) and the entry itself.
+      expect(most).toBeGreaterThan(8);
+      expect(most).toBeLessThan(112);
+    } finally {
+      await cached.close();
     }
   }, 30_000);
 

@@ -716,7 +716,11 @@ export class ProcessSandbox implements Sandbox {
     const value = result.value;
     if (!Array.isArray(value)) return this.#send({ t: 'cache-res', id, value });
     const [status, statusText, headers, kept] = value;
-    this.#send({ t: 'cache-res', id, status, statusText, headers, hasBody: kept !== null }, kept && new Uint8Array(kept));
+    // Counted until the channel took it, as a subrequest's answer: a sandbox that stops reading
+    // and forges matches for a 30 MB entry had the host hold 1.5 GB of answers per request.
+    const bytes = kept?.byteLength ?? 0;
+    if (bytes > 0 && !this.#responseBytes.take(bytes)) return this.#send({ t: 'cache-res', id, error: this.#unreadAnswers() });
+    this.#send({ t: 'cache-res', id, status, statusText, headers, hasBody: kept !== null }, kept && new Uint8Array(kept), bytes > 0 ? () => this.#responseBytes.release(bytes) : undefined);
   }
 
   /** `task` answered an upgrade with a WebSocketPair end: the runtime knows its other end as `head.webSocket`. */
