@@ -251,6 +251,29 @@ export function responseFromWire(wire: WireResponse): Response {
   return new Response(body, { status: wire.status, statusText: wire.statusText, headers });
 }
 
+/**
+ * Whether @hono/node-server will send `wire` with a Content-Type the function never set: it gives
+ * one ("text/plain; charset=UTF-8") to every response with a body and none, unless its headers are
+ * a plain record — and responseFromWire makes them a Headers when a name repeats (two
+ * Set-Cookies), so a proxied image with two cookies went out typed as text. workerd adds none.
+ */
+export function getsInventedType(wire: WireResponse): boolean {
+  if (wire.body === null || NULL_BODY_STATUS.has(wire.status)) return false;
+  const flat = wire.headers;
+  const seen: Record<string, true> = {};
+  let repeated = false;
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    if (name === 'content-type') return false;
+    if (seen[name]) repeated = true;
+    seen[name] = true;
+  }
+  return repeated;
+}
+
+/** The Content-Type @hono/node-server gives a response with a body and none (see getsInventedType). */
+export const INVENTED_TYPE = 'text/plain; charset=UTF-8';
+
 /** A character past ASCII: a header value with one is bytes that differ between Latin-1 and UTF-8. */
 export const NON_ASCII = /[^\x00-\x7f]/;
 

@@ -6,6 +6,7 @@ import net, { type AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../engine.ts';
 import { islet } from './middleware.ts';
@@ -25,6 +26,9 @@ beforeAll(async () => {
       return Response.json({ url: r.url, auth: r.headers.get('authorization'), user: r.headers.get('x-user'), bytes: body.length, sum: body.reduce((a, b) => a + b, 0) });
     } }`,
     limits: { maxBodyBytes: 8 * 1024 * 1024, wallMs: 1_000 },
+  });
+  await engine.deploy('cookies', {
+    code: `export default { fetch: () => new Response(new Uint8Array([1, 2]), { headers: [['set-cookie', 'a=1'], ['set-cookie', 'b=2']] }) }`,
   });
   const app = new Hono();
   app.post('/logged/*', async (c, next) => {
@@ -46,6 +50,9 @@ beforeAll(async () => {
     if (!c.req.raw.body) return c.text('no body', 400);
     await next();
   });
+  // CORS before islet(): Hono then puts a copy of the function's response in c.res.
+  app.use('/cors/*', cors());
+  app.all('/cors/*', islet(engine, { function: 'cookies' }));
   app.all('/auth/*', islet(engine, { function: 'mirror' }));
   app.all('/behind-tls/*', islet(engine, { function: 'mirror', trustProxy: true }));
   app.all('/rewrite/*', islet(engine, { function: 'mirror' }));
@@ -107,6 +114,18 @@ describe('islet() after middleware that looked at the request', () => {
     expect(await exchange('GET /auth/x HTTP/1.1\r\nHost: a.localhost\r\nHost: b.localhost\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
     const slow = await exchange('POST /auth/x HTTP/1.1\r\nHost: a.localhost\r\nContent-Length: 1000\r\n\r\n0123456789');
     expect(slow).toMatch(/^HTTP\/1\.1 408 [^]*islet-error: request-timeout/);
+  });
+});
+
+describe('islet() after middleware that copies the response (CORS)', () => {
+  it("keeps the function's Set-Cookies apart and invents no Content-Type for its bytes", async () => {
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: served.port, path: '/cors/x', headers: { origin: 'https://a.example' } }, resolve).on('error', reject);
+    });
+    res.resume();
+    expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(res.headers['access-control-allow-origin']).toBe('*');
+    expect(res.headers['content-type']).toBeUndefined();
   });
 });
 

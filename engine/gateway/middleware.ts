@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Engine } from '../engine.ts';
 import { BodyTooLargeError, NoSuchFunctionError } from '../errors.ts';
-import { ASCII_REASON, flatHeaders, headAnswer, responseFromWire, wireFromRequest, type WireRequest } from '../wire.ts';
+import { ASCII_REASON, flatHeaders, getsInventedType, headAnswer, INVENTED_TYPE, responseFromWire, wireFromRequest, type WireRequest } from '../wire.ts';
 import { checkOneHost, wireFromIncoming } from './node-wire.ts';
 import { answerWithSocket, refuseUpgrade } from './websocket.ts';
 
@@ -45,7 +45,12 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       if (incoming && node.outgoing === undefined && await refuseUpgrade(c, answer)) return new Response(null, { status: answer.status });
       if (wire.method === 'HEAD') headAnswer(answer);
       if (answer.body instanceof ReadableStream && incoming?.socket) answer.body = cutOnFailure(answer.body, incoming.socket);
+      const untyped = node?.outgoing !== undefined && getsInventedType(answer);
       const response = responseFromWire(answer);
+      if (untyped) {
+        // Unless middleware after this one gave the response a type of its own.
+        leaveUntyped(node.outgoing!, () => !c.finalized || !c.res.headers.has('content-type'));
+      }
       // @hono/node-server writes the status line from the status alone; Node takes the reason
       // phrase set on the outgoing response, so a tenant's own statusText reaches the client.
       // ASCII only: Node writes the head in the body's encoding, so obs-text would reach the client
@@ -63,16 +68,33 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
   };
 }
 
+/** Has `outgoing` go without the Content-Type @hono/node-server gives it, if `stillUntyped()` when the head goes out. */
+function leaveUntyped(outgoing: ServerResponse, stillUntyped: () => boolean): void {
+  beforeHead(outgoing, (_res, headers) => {
+    // A record of @hono/node-server's own making, given as writeHead(status, headers).
+    if (headers && typeof headers === 'object' && !Array.isArray(headers) && (headers as Record<string, unknown>)['content-type'] === INVENTED_TYPE && stillUntyped()) {
+      delete (headers as Record<string, unknown>)['content-type'];
+    }
+  });
+}
+
 /**
  * Has `outgoing` send `reason` as its status line's phrase, if `stillOurs()` when the head goes out:
  * middleware after this one may have put another response in its place (a 403 of its own), which
  * must not go out with the tenant's phrase.
  */
 function sendReasonPhrase(outgoing: ServerResponse, reason: string, stillOurs: () => boolean): void {
+  beforeHead(outgoing, (res) => {
+    if (stillOurs()) res.statusMessage = reason;
+  });
+}
+
+/** Runs `act` once, as `outgoing`'s head is written, with the headers writeHead was given last. */
+function beforeHead(outgoing: ServerResponse, act: (res: ServerResponse, headers: unknown) => void): void {
   const writeHead = outgoing.writeHead;
   outgoing.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
     outgoing.writeHead = writeHead;
-    if (stillOurs()) this.statusMessage = reason;
+    act(this, args[args.length - 1]);
     return writeHead.apply(this, args);
   } as ServerResponse['writeHead'];
 }

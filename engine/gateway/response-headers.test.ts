@@ -32,6 +32,11 @@ const tenant = `export default {
       return new Response([...v].map((c) => c.codePointAt(0).toString(16)).join(' '), { headers: { 'x-o': v } });
     }
     if (t === 'reason-stream') return new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('hello')); c.close(); } }), { status: 404, statusText: 'Nope' });
+    if (t === 'cookies-bytes' || t === 'cookies-stream') {
+      const headers = new Headers([['set-cookie', 'a=1'], ['set-cookie', 'b=2']]);
+      const png = new Uint8Array([137, 80, 78, 71]);
+      return new Response(t === 'cookies-bytes' ? png : new ReadableStream({ start(c) { c.enqueue(png); c.close(); } }), { headers });
+    }
     return new Response('next');
   },
 };`;
@@ -242,6 +247,16 @@ describe("a tenant's response headers", () => {
     const head = responses[0]!.head.toLowerCase();
     expect(head).toContain('x-kept: yes');
     expect(head).not.toMatch(/upgrade:|keep-alive: timeout=1|connection: close/);
+  });
+
+  it('get no Content-Type the function did not give, as on workerd, two Set-Cookies or not', async () => {
+    // A repeated name took @hono/node-server's path that types every body "text/plain".
+    for (const t of ['cookies-bytes', 'cookies-stream']) {
+      const raw = await exchange(`GET /?t=${t} HTTP/1.1\r\nHost: t.localhost\r\nConnection: close\r\n\r\n`);
+      const head = raw.slice(0, raw.indexOf('\r\n\r\n')).toLowerCase();
+      expect(head, t).not.toContain('content-type');
+      expect(head.match(/set-cookie: [ab]=[12]/g), t).toEqual(['set-cookie: a=1', 'set-cookie: b=2']);
+    }
   });
 
   it('say an answer without a body has a length of 0 (205 included), as workerd does, not a chunked nothing', async () => {
