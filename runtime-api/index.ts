@@ -18,7 +18,8 @@ import { console } from './host/console.ts';
 import { crypto, Crypto } from './host/crypto.ts';
 import { CryptoKey } from './host/crypto-key.ts';
 import { settleCrypto, SubtleCrypto } from './host/subtle-crypto.ts';
-import { fetch, setOutboundSockets, setSubrequestBodyBound, settleFetch } from './host/outbound-fetch.ts';
+import { fetch, setOutboundSockets, settleFetch } from './host/outbound-fetch.ts';
+import { setBytesToHostBound } from './host/bytes-to-host.ts';
 import { Performance, performance, resetPerformanceClock } from './host/performance.ts';
 import { Scheduler, scheduler } from './host/scheduler.ts';
 import { host, setHostCalls, type HostCalls } from './host/host-calls.ts';
@@ -222,7 +223,7 @@ const entry = {
     });
     setMaxTimers(maxTimers);
     confineWebAssembly(memoryLimitMb * 1048576);
-    setSubrequestBodyBound(memoryLimitMb * 524288);
+    setBytesToHostBound(memoryLimitMb * 524288);
     resetPerformanceClock();
     findSharedArrayBuffer();
     delete (globalThis as Record<string, unknown>).__islet_runtime;

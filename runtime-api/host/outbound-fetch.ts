@@ -4,6 +4,7 @@
 import { checkHeadSize, headersToFlat, Request, requestSignalSource, responseFromNetwork, type AbortSignal, type Response } from '../web/index.ts';
 import { processDataUrl } from '../fetch/data-url.ts';
 import { byteLengthOf, checkedArrayBuffer } from '../web/plain-bytes.ts';
+import { bytesToHostRefusal, holdBytesToHost, releaseBytesToHost } from './bytes-to-host.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
 import { chainDepth } from '../dispatch/chain-depth.ts';
@@ -15,18 +16,8 @@ const pending = new PendingCalls<Response>();
 // on the host.
 const MAX_PENDING = 256;
 
-// And on the bytes of their bodies: each is copied to the host when its fetch() starts, and held
-// there until sent. Fifty 30 MB bodies to a server that did not read them put 355 MB on the
-// host's heap within one request's CPU limit. The bound is half the isolate's memory limit: a
-// body is in the isolate twice on its way out (the Request's and the copy sent), so no single body
-// could be larger anyway.
-let bodyBytesBound = 64 * 1048576;
-let bodyBytesPending = 0;
-
-export function setSubrequestBodyBound(bytes: number): void {
-  bodyBytesBound = bytes;
-}
-
+// And on the bytes of their bodies, which the host holds until it settles each: counted with
+// crypto.subtle's inputs against one bound (bytes-to-host.ts).
 export function fetch(input: unknown, init?: unknown): Promise<Response> {
   return fetchThrough(null, input, init);
 }
@@ -67,9 +58,8 @@ export async function fetchThrough(service: string | null, input: unknown, init?
   // Request.prototype.arrayBuffer is the tenant's to replace: what it gives must be an ArrayBuffer.
   const body = method === 'GET' || method === 'HEAD' ? null : checkedArrayBuffer(await request.arrayBuffer(), 'fetch');
   const bytes = body === null ? 0 : byteLengthOf(body, 'fetch');
-  if (bytes > 0 && bodyBytesPending + bytes > bodyBytesBound) {
-    throw new TypeError(`fetch: the bodies of subrequests already on their way and this one's (${bytes} bytes) would pass ${bodyBytesBound} bytes, half the function's memory limit`);
-  }
+  const refused = bytesToHostRefusal(bytes, 'fetch');
+  if (refused !== undefined) throw new TypeError(refused);
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
   return pending.start(
     signal ?? undefined,
@@ -80,7 +70,7 @@ export async function fetchThrough(service: string | null, input: unknown, init?
       host().startFetch(id, method, url, flat, body, redirect, service, chainDepth());
       // After the call: one that threw handed the host nothing (its settle comes later, from the host's loop).
       if (bytes > 0) {
-        bodyBytesPending += bytes;
+        holdBytesToHost(bytes);
         bodyBytesById[id] = bytes;
       }
     },
@@ -139,7 +129,7 @@ export function settleFetch(id: number, ok: boolean, status: number, statusText:
   const bytes = bodyBytesById[id];
   if (bytes !== undefined) {
     delete bodyBytesById[id];
-    bodyBytesPending -= bytes;
+    releaseBytesToHost(bytes);
   }
   const socket = handshakes.get(id);
   handshakes.delete(id);
