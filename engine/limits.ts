@@ -210,6 +210,14 @@ export const ACCEL_DEFAULTS = Object.freeze({
    */
   maxOutputBytes: 16 * 1024 * 1024,
   maxWorkPerCall: 2 ** 27,
+  /**
+   * Most input bytes one batch carries, all its calls together (counted as maxInputBytes counts);
+   * a call bigger than that runs in a batch of its own. A batch's run takes about as long as its
+   * inputs are big, and every call in it waits for all of it: with count alone, one tenant's 31
+   * calls of 16 MB strings made a batch of ~15 s, and another tenant's 5-character call in it
+   * timed out.
+   */
+  maxBatchBytes: 4 * 1024 * 1024,
 });
 
 /** What one string in an env.AI input counts for besides its characters (see maxInputBytes). */

@@ -94,7 +94,9 @@ describe('probeWebGpu', () => {
 
 describe('checkModels', () => {
   it('fills in defaults and refuses what cannot work', () => {
-    expect(checkModels({ m: { path: 'a.onnx', maxBatch: 8 } }).m).toEqual({ path: 'a.onnx', backend: 'onnx', device: 'auto', maxBatch: 8, maxWaitUs: 0, maxQueued: 1024 });
+    expect(checkModels({ m: { path: 'a.onnx', maxBatch: 8 } }).m).toEqual({ path: 'a.onnx', backend: 'onnx', device: 'auto', maxBatch: 8, maxWaitUs: 0, maxQueued: 1024, maxBatchBytes: 4 * 1024 * 1024 });
+    expect(checkModels({ m: { path: 'a.onnx', maxBatchBytes: 1024 } }).m!.maxBatchBytes).toBe(1024);
+    expect(() => checkModels({ m: { path: 'a.onnx', maxBatchBytes: 0.5 } })).toThrow(/"maxBatchBytes" must be an integer from 1/);
     expect(() => checkModels({ m: { path: 'a.bin' } })).toThrow(/needs a "path" to an .onnx file/);
     expect(() => checkModels({ '@islet/mine': { path: 'a.onnx' } })).toThrow(/may not start with @islet/);
     expect(() => checkModels({ m: { path: 'a.onnx', maxBatch: 0 } })).toThrow(/"maxBatch" must be an integer from 1/);

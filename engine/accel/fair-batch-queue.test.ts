@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FairBatchQueue } from './fair-batch-queue.ts';
 
-const call = (tenant: string, queuedUs = 0) => ({ tenant, queuedUs });
+const call = (tenant: string, queuedUs = 0, cost = 1) => ({ tenant, queuedUs, cost });
 
 describe('FairBatchQueue', () => {
   it('fills a batch round-robin across tenants, whatever each has queued', () => {
@@ -20,6 +20,23 @@ describe('FairBatchQueue', () => {
     expect(q.take().map((c) => c.tenant)).toEqual(['a', 'b']);
     expect(q.take().map((c) => c.tenant)).toEqual(['c', 'a']);
     expect(q.take().map((c) => c.tenant)).toEqual(['b', 'c']);
+  });
+
+  it("bounds a batch by its calls' cost: a big call runs alone, and small ones do not wait behind a batch of big ones", () => {
+    const q = new FairBatchQueue<ReturnType<typeof call>>({ maxBatch: 32, maxWaitUs: 0, maxQueued: 100, maxBatchCost: 100 });
+    for (let i = 0; i < 4; i++) q.push(call('heavy', 0, 80));
+    q.push(call('light', 0, 5));
+    q.push(call('light', 0, 5));
+    // Without the bound: every call in one batch, the light ones waiting for four heavy runs.
+    expect(q.take().map((c) => `${c.tenant}:${c.cost}`)).toEqual(['heavy:80', 'light:5', 'light:5']);
+    expect(q.take().map((c) => c.tenant)).toEqual(['heavy']);
+    // A call past the bound on its own still goes, alone.
+    q.push(call('huge', 0, 500));
+    q.push(call('light', 0, 5));
+    expect(q.take().map((c) => c.tenant)).toEqual(['heavy', 'light']);
+    expect(q.take().map((c) => c.tenant)).toEqual(['huge']);
+    expect(q.take().map((c) => c.tenant)).toEqual(['heavy']);
+    expect(q.size).toBe(0);
   });
 
   it('is ready when full or when the oldest call has waited maxWaitUs', () => {

@@ -1,12 +1,17 @@
 // One model's queue: calls wait here until a batch goes out, and each batch is filled round-robin
 // across tenants — one call from each tenant with calls waiting, then another round — starting
 // with the tenants the previous batch reached last. A tenant with a thousand calls queued gets no
-// bigger share of a batch than one with a single call, so it cannot starve anyone.
+// bigger share of a batch than one with a single call, so it cannot starve anyone. Batches are
+// bounded by their calls' cost (input bytes) as well as their count: every call in a batch waits
+// for the whole of it, so a call bigger than the bound runs alone, and a small one never waits
+// behind more than one batch's worth of another tenant's big ones.
 
 export interface QueuedCall {
   readonly tenant: string;
   /** When the call was queued, in µs on performance.now()'s clock. */
   readonly queuedUs: number;
+  /** What it weighs against maxBatchCost (its input bytes), at least 1. */
+  readonly cost: number;
 }
 
 export interface FairBatchQueueOptions {
@@ -15,6 +20,8 @@ export interface FairBatchQueueOptions {
   maxWaitUs: number;
   /** Most calls queued; push refuses beyond it. */
   maxQueued: number;
+  /** Most cost one batch carries (a first call bigger than it goes alone); no bound when left out. */
+  maxBatchCost?: number;
 }
 
 export class FairBatchQueue<C extends QueuedCall> {
@@ -61,13 +68,23 @@ export class FairBatchQueue<C extends QueuedCall> {
     return Math.max(0, oldest + this.options.maxWaitUs - nowUs);
   }
 
-  /** The next batch: up to maxBatch calls, round-robin across tenants. */
+  /** The next batch: up to maxBatch calls and maxBatchCost, round-robin across tenants. */
   take(): C[] {
     const batch: C[] = [];
     const served: string[] = [];
-    while (batch.length < this.options.maxBatch && this.#byTenant.size > 0) {
+    const maxCost = this.options.maxBatchCost ?? Infinity;
+    let cost = 0;
+    let took = true;
+    while (took && batch.length < this.options.maxBatch && this.#byTenant.size > 0) {
+      took = false;
       for (const [tenant, list] of this.#byTenant) {
-        batch.push(list.shift()!);
+        // A tenant whose next call would pass the cost bound waits for the next batch (in order:
+        // its later calls wait behind it); a batch always takes its first call.
+        if (batch.length > 0 && cost + list[0]!.cost > maxCost) continue;
+        const call = list.shift()!;
+        batch.push(call);
+        cost += call.cost;
+        took = true;
         if (!served.includes(tenant)) served.push(tenant);
         if (list.length === 0) this.#byTenant.delete(tenant);
         if (batch.length === this.options.maxBatch) break;

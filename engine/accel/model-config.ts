@@ -13,6 +13,8 @@ export interface ModelConfig {
   maxBatch?: number;
   maxWaitUs?: number;
   maxQueued?: number;
+  /** Most input bytes one batch carries (ACCEL_DEFAULTS.maxBatchBytes); a bigger call runs alone. */
+  maxBatchBytes?: number;
   /** Backend-specific settings, passed to the backend as they are. */
   options?: Record<string, unknown>;
 }
@@ -28,7 +30,7 @@ const NAME = /^[A-Za-z0-9@][\w@.\-/]{0,127}$/;
 
 const DEVICES = ['auto', 'cpu', 'cuda', 'webgpu'] as const satisfies readonly ('auto' | Device)[];
 
-const BOUNDS = { maxBatch: [1, 4096], maxWaitUs: [0, 1_000_000], maxQueued: [1, 1_000_000] } as const;
+const BOUNDS = { maxBatch: [1, 4096], maxWaitUs: [0, 1_000_000], maxQueued: [1, 1_000_000], maxBatchBytes: [1, 2 ** 31] } as const;
 
 export function checkModels(raw: unknown, where = 'models'): Record<string, ResolvedModelConfig> {
   if (raw === undefined) return {};
@@ -38,7 +40,7 @@ export function checkModels(raw: unknown, where = 'models'): Record<string, Reso
 
 /** Settings for a built-in model, which takes the defaults. */
 export function builtinModelConfig(backend: string): ResolvedModelConfig {
-  return { backend, device: 'auto', maxBatch: ACCEL_DEFAULTS.maxBatch, maxWaitUs: ACCEL_DEFAULTS.maxWaitUs, maxQueued: ACCEL_DEFAULTS.maxQueued };
+  return { backend, device: 'auto', maxBatch: ACCEL_DEFAULTS.maxBatch, maxWaitUs: ACCEL_DEFAULTS.maxWaitUs, maxQueued: ACCEL_DEFAULTS.maxQueued, maxBatchBytes: ACCEL_DEFAULTS.maxBatchBytes };
 }
 
 function checkModel(name: string, spec: unknown, where: string): ResolvedModelConfig {
@@ -46,7 +48,7 @@ function checkModel(name: string, spec: unknown, where: string): ResolvedModelCo
     throw new ConfigError(`${where}: names are letters, digits and @ . _ - /, at most 128, and may not start with ${BUILTIN_PREFIX}`);
   }
   if (!isObject(spec)) throw new ConfigError(`${where} must be an object`);
-  const { path, backend = 'auto', device = 'auto', maxBatch, maxWaitUs, maxQueued, options, ...rest } = spec;
+  const { path, backend = 'auto', device = 'auto', maxBatch, maxWaitUs, maxQueued, maxBatchBytes, options, ...rest } = spec;
   if (Object.keys(rest).length) throw new ConfigError(`${where}: unknown field(s) ${Object.keys(rest).join(', ')}`);
   if (path !== undefined && (typeof path !== 'string' || !path)) throw new ConfigError(`${where}: "path" must be a file path`);
   if (typeof backend !== 'string' || !backend) throw new ConfigError(`${where}: "backend" must be "auto" or a backend's name`);
@@ -55,7 +57,7 @@ function checkModel(name: string, spec: unknown, where: string): ResolvedModelCo
   }
   if (!(DEVICES as readonly unknown[]).includes(device)) throw new ConfigError(`${where}: "device" must be ${DEVICES.map((d) => `"${d}"`).join(', ')}`);
   if (options !== undefined && !isObject(options)) throw new ConfigError(`${where}: "options" must be an object`);
-  const numbers = { maxBatch, maxWaitUs, maxQueued };
+  const numbers = { maxBatch, maxWaitUs, maxQueued, maxBatchBytes };
   for (const [key, value] of Object.entries(numbers)) {
     const [min, max] = BOUNDS[key as keyof typeof BOUNDS];
     if (value !== undefined && (!Number.isInteger(value) || (value as number) < min || (value as number) > max)) {
@@ -69,6 +71,7 @@ function checkModel(name: string, spec: unknown, where: string): ResolvedModelCo
     maxBatch: (maxBatch as number | undefined) ?? ACCEL_DEFAULTS.maxBatch,
     maxWaitUs: (maxWaitUs as number | undefined) ?? ACCEL_DEFAULTS.maxWaitUs,
     maxQueued: (maxQueued as number | undefined) ?? ACCEL_DEFAULTS.maxQueued,
+    maxBatchBytes: (maxBatchBytes as number | undefined) ?? ACCEL_DEFAULTS.maxBatchBytes,
     ...(options !== undefined && { options: options as Record<string, unknown> }),
   };
 }

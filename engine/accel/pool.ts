@@ -6,7 +6,7 @@
 // starts a replacement worker.
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { ACCEL_DEFAULTS, accelWorkers } from '../limits.ts';
+import { ACCEL_DEFAULTS, accelWorkers, STRING_OVERHEAD_BYTES } from '../limits.ts';
 import { silentLogger, type Logger } from '../observe/index.ts';
 import type { CallFailure, Capabilities, Device, ModelPlan, ModelSignature } from './backend.ts';
 import { selectDevice } from './device-select.ts';
@@ -17,7 +17,7 @@ import {
 import { FairBatchQueue, type QueuedCall } from './fair-batch-queue.ts';
 import { builtinModelConfig, checkModels, type ModelConfig, type ResolvedModelConfig } from './model-config.ts';
 import { checkInputs } from './signature.ts';
-import { buffersOf, type TensorMap } from './tensor.ts';
+import { buffersOf, tensorBytes, type TensorMap } from './tensor.ts';
 import type { Description, ProbeReply, WorkerData, WorkerTask } from './worker.ts';
 import { ownFile } from '../own-file.ts';
 
@@ -173,7 +173,7 @@ export class AccelPool {
     const plans: ModelPlan[] = [];
     for (const [name, config] of Object.entries(configs)) {
       const batchOptions = this.#batching ? config : { ...config, maxBatch: 1, maxWaitUs: 0 };
-      const model: Model = { name, config, queue: new FairBatchQueue(batchOptions), calls: 0, batches: 0, failedBatches: 0, stoppedBatches: 0 };
+      const model: Model = { name, config, queue: new FairBatchQueue({ ...batchOptions, maxBatchCost: batchOptions.maxBatchBytes }), calls: 0, batches: 0, failedBatches: 0, stoppedBatches: 0 };
       const selected = selectDevice(name, batchOptions, this.#capabilities);
       model.error = selected.error;
       model.fallback = selected.fallback;
@@ -270,8 +270,10 @@ export class AccelPool {
     const timeoutMs = request.timeoutMs ?? ACCEL_DEFAULTS.timeoutMs;
 
     return new Promise<TensorMap>((resolve, reject) => {
+      let cost = 1;
+      for (const name in request.inputs) cost += tensorBytes(request.inputs[name]!, STRING_OVERHEAD_BYTES);
       const call: Call = {
-        tenant: request.tenant, queuedUs: nowUs(), model, inputs: request.inputs, settled: false, resolve, reject, cleanup: () => {},
+        tenant: request.tenant, queuedUs: nowUs(), cost, model, inputs: request.inputs, settled: false, resolve, reject, cleanup: () => {},
       };
       if (!model.queue.push(call)) {
         reject(new OverloadedError(model.name, model.queue.options.maxQueued));

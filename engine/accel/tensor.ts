@@ -28,6 +28,14 @@ export interface Tensor {
 
 export type TensorMap = Record<string, Tensor>;
 
+/** What a tensor weighs, as the accelerator's bounds count it: its bytes, or per string its UTF-16 bytes and `stringOverhead`. */
+export function tensorBytes(tensor: Tensor, stringOverhead: number): number {
+  if (tensor.data instanceof ArrayBuffer) return tensor.data.byteLength;
+  let bytes = 0;
+  for (const s of tensor.data) bytes += s.length * 2 + stringOverhead;
+  return bytes;
+}
+
 /** A declared input or output: `null` in a shape is a dimension of any size. */
 export interface TensorSpec {
   dtype: DType;

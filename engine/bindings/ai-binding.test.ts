@@ -175,6 +175,20 @@ describe.each(['isolate', 'process'] as const)('env.AI on the %s tier', (name) =
     expect(timed).toEqual(['AITimeoutError', 'timeout', 'the call to model "slow" did not finish within 50 ms']);
   });
 
+  it("inputs on their way to the host are bounded in bytes too, with subrequest bodies (half the memory limit)", async () => {
+    // The process tier's inputs cross its channel, which the host reads as it goes.
+    if (tier !== 'isolate') return;
+    const out = await run('ai-bytes', `
+      const x = { x: new Float32Array(3 * 1024 * 1024) };
+      const calls = [];
+      for (let i = 0; i < 8; i++) calls.push(env.AI.run('slow', x).then(() => 'ran', (e) => e.code + ': ' + e.message.split(' (')[0]));
+      return Response.json(await Promise.all(calls));
+    `);
+    // 12 MB each against 64 MB (a 128 MB function): five go, the rest wait for none of the host's memory.
+    const refused = "quota_exceeded: AI.run: the subrequest bodies, crypto.subtle and AI inputs already on their way to the host and this call's";
+    expect(out).toEqual([...Array(5).fill('ran'), ...Array(3).fill(refused)]);
+  }, 20_000);
+
   it('a full model queue is an overloaded error in the tenant', async () => {
     const out = await run('ai-overload', `
       const x = () => ({ x: new Float32Array([1]) });

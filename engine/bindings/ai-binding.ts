@@ -6,6 +6,7 @@ import {
   type TensorMap,
 } from '../accel/index.ts';
 import { AccelError, BackendError, QuotaExceededError } from '../accel/errors.ts';
+import { tensorBytes } from '../accel/tensor.ts';
 import { ConfigError } from '../errors.ts';
 import { BINDING_NAME } from '../names.ts';
 import type { TenantLog } from '../tiers/tier.ts';
@@ -109,9 +110,7 @@ export function tensorsFromWire(model: string, info: ModelInfo, wire: WireTensor
     const where = `model "${model}" input "${name}"`;
     if (!spec) throw new BadInputError(`model "${model}" has no input "${name}" (its inputs: ${Object.keys(info.signature?.inputs ?? {}).join(', ')})`);
     const tensor = toTensor(where, t, spec.dtype, spec.shape);
-    bytes += tensor.data instanceof ArrayBuffer
-      ? tensor.data.byteLength
-      : (tensor.data as string[]).reduce((n, s) => n + s.length * 2 + STRING_OVERHEAD_BYTES, 0);
+    bytes += tensorBytes(tensor, STRING_OVERHEAD_BYTES);
     if (bytes > ACCEL_DEFAULTS.maxInputBytes) throw new BadInputError(`inputs to model "${model}" are larger than ${ACCEL_DEFAULTS.maxInputBytes} bytes`);
     if (Array.isArray(tensor.data)) strings += tensor.data.length;
     if (strings > ACCEL_DEFAULTS.maxStrings) throw new BadInputError(`inputs to model "${model}" hold more than ${ACCEL_DEFAULTS.maxStrings} strings`);

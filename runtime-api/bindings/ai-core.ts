@@ -196,8 +196,11 @@ export interface AiTransport {
   isSignal(value: unknown): boolean;
   /** AI calls of this sandbox waiting for the host (the quota check). */
   readonly pending: number;
-  /** Sends one call; resolves with its outputs, rejects with an AIError or the signal's reason. */
-  call(model: string, wire: WireTensor[], timeoutMs: number | null, signal: unknown): Promise<Record<string, AiTensor>>;
+  /**
+   * Sends one call whose inputs weigh `bytes` (as maxInputBytes counts them); resolves with its
+   * outputs, rejects with an AIError or the signal's reason.
+   */
+  call(model: string, wire: WireTensor[], timeoutMs: number | null, signal: unknown, bytes: number): Promise<Record<string, AiTensor>>;
 }
 
 export class Ai {
@@ -238,7 +241,7 @@ export class Ai {
     if (!(size.strings <= limits.maxStrings)) {
       return Promise.reject(new AIError('bad_input', `inputs to model "${model}" hold more than ${limits.maxStrings} strings`));
     }
-    return this.#transport.call(model, size.wire, timeoutMs ?? null, signal);
+    return this.#transport.call(model, size.wire, timeoutMs ?? null, signal, size.bytes);
   }
 
   get [Symbol.toStringTag]() {

@@ -1,5 +1,5 @@
 // The bytes the runtime has handed the host for calls the host has not settled yet: subrequest
-// bodies and crypto.subtle inputs, each copied to the host's heap when its call starts and held
+// bodies, crypto.subtle inputs and env.AI inputs, each copied to the host's heap when its call starts and held
 // there until it ends. Counted together against one bound, half the isolate's memory limit (a
 // body is in the isolate twice on its way out, so no single one could be larger anyway): fifty
 // 30 MB subrequest bodies to a server that did not read them put 355 MB on the host's heap, and
@@ -18,7 +18,7 @@ export function setBytesToHostBound(bytes: number): void {
 /** Why `bytes` more cannot go to the host now (`what` names the call), or undefined when they can. */
 export function bytesToHostRefusal(bytes: number, what: string): string | undefined {
   if (bytes === 0 || held + bytes <= bound) return undefined;
-  return `${what}: the subrequest bodies and crypto.subtle inputs already on their way to the host and this call's (${bytes} bytes) would pass ${bound} bytes, half the function's memory limit`;
+  return `${what}: the subrequest bodies, crypto.subtle and AI inputs already on their way to the host and this call's (${bytes} bytes) would pass ${bound} bytes, half the function's memory limit`;
 }
 
 export function holdBytesToHost(bytes: number): void {

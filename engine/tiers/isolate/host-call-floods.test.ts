@@ -424,7 +424,7 @@ describe('calls to the host that are not waited for', () => {
       } }`, 2_000);
       // Four fit half the 64 MB limit; the next ones are refused before they are copied out (before,
       // the isolate's own limit refused them only once seven were on the host).
-      expect(JSON.parse(got.text)).toEqual([...Array(4).fill('waiting'), ...Array(8).fill("fetch: the subrequest bodies and crypto.subtle inputs already on their way to the host and this call's")]);
+      expect(JSON.parse(got.text)).toEqual([...Array(4).fill('waiting'), ...Array(8).fill("fetch: the subrequest bodies, crypto.subtle and AI inputs already on their way to the host and this call's")]);
       // The count is kept where no Map method reaches it: replaced ones once made it negative.
       const mapped = await flood('fetch-bodies-map-flood', `export default { async fetch() {
         const get = Map.prototype.get;
@@ -440,7 +440,7 @@ describe('calls to the host that are not waited for', () => {
         ${postTwelve(port)}
         return Response.json((await Promise.all(outcomes.map((o) => Promise.race([o, waiting])))).filter((v) => v !== waiting));
       } }`, 2_000);
-      expect(JSON.parse(mapped.text)).toEqual(Array(8).fill("fetch: the subrequest bodies and crypto.subtle inputs already on their way to the host and this call's"));
+      expect(JSON.parse(mapped.text)).toEqual(Array(8).fill("fetch: the subrequest bodies, crypto.subtle and AI inputs already on their way to the host and this call's"));
       // Aborted at once, each is still the host's to hold until it has let it go: counted until
       // then (released when the tenant's promise settled, a loop of aborts passed the bound).
       const aborting = await flood('fetch-abort-flood', `export default { async fetch() {
@@ -456,7 +456,7 @@ describe('calls to the host that are not waited for', () => {
         }
         return Response.json(outcomes);
       } }`, 2_000);
-      expect(JSON.parse(aborting.text)).toEqual([...Array(4).fill('aborted'), ...Array(8).fill("fetch: the subrequest bodies and crypto.subtle inputs already on their way to the host and this call's")]);
+      expect(JSON.parse(aborting.text)).toEqual([...Array(4).fill('aborted'), ...Array(8).fill("fetch: the subrequest bodies, crypto.subtle and AI inputs already on their way to the host and this call's")]);
     } finally {
       for (const socket of sockets) socket.destroy();
       server.close();
@@ -476,7 +476,7 @@ describe('calls to the host that are not waited for', () => {
       settled.push(await crypto.subtle.sign('HMAC', key, data).then(() => 'signed'));
       return Response.json(settled);
     } }`, 2_000);
-    const refused = "OperationError: crypto.subtle.sign: the subrequest bodies and crypto.subtle inputs already on their way to the host and this call's";
+    const refused = "OperationError: crypto.subtle.sign: the subrequest bodies, crypto.subtle and AI inputs already on their way to the host and this call's";
     // Two fit half the 64 MB limit.
     expect(JSON.parse(got.text)).toEqual(['signed', 'signed', refused, refused, 'signed']);
   });
