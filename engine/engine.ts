@@ -329,7 +329,7 @@ export class Engine {
       env,
       log: this.#tenantLog(name),
       // Subrequests: service bindings to the functions they name, the rest to the network.
-      outbound: services ? withServices(network, services, (target, request, depth, lender) => this.#callService(target, request, depth, lender)) : network,
+      outbound: services ? withServices(network, services, (target, request, depth, lender, deadline) => this.#callService(target, request, depth, lender, deadline)) : network,
       ...(services && { services: Object.keys(services) }),
       // The isolate names the bundle file:///<name>.js (see IsolateSandbox.specialise).
       mapStack: bundle.sourceMap ? stackMapper(bundle.sourceMap, `file:///${name}.js`) : undefined,
@@ -567,13 +567,14 @@ export class Engine {
   }
 
   /** fetch(), for a request `depth` service-binding calls deep (0: from a client), `lender` lending it a place. */
-  async #fetch(name: string, request: Request, depth: number, lender?: Lender): Promise<Response> {
+  async #fetch(name: string, request: Request, depth: number, lender?: Lender, deadline?: number): Promise<Response> {
     try {
       const limits = this.#functions.get(name)?.limits ?? this.defaultLimits;
       const wire = await wireFromRequest(request, name, limits.maxBodyBytes);
       if (depth > 0) {
         wire.depth = depth;
         wire.lender = lender;
+        wire.deadline = deadline;
       }
       const answer = await this.invoke(name, wire);
       if (answer.webSocket) {
@@ -591,9 +592,9 @@ export class Engine {
   }
 
   /** A service binding's call: in this engine, after asking for the function to be placed here if it is not. */
-  async #callService(target: string, request: Request, depth: number, lender?: Lender): Promise<Response> {
+  async #callService(target: string, request: Request, depth: number, lender?: Lender, deadline?: number): Promise<Response> {
     if (!this.#functions.has(target) && this.#placeService) await this.#placeService(target).catch(() => false);
-    return this.#fetch(target, request, depth, lender);
+    return this.#fetch(target, request, depth, lender, deadline);
   }
 
   errorResponse(err: unknown, name: string | undefined): Response {

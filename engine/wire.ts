@@ -18,6 +18,11 @@ export interface WireRequest {
   depth?: number;
   /** Set with depth: who may lend the call a place (the caller's sandbox; in process only). */
   lender?: Lender;
+  /**
+   * Set with depth: the latest its callers may still run (performance.now() ms), past which it
+   * may not run either, whatever its own wallMs: a chain of calls ends with the request it serves.
+   */
+  deadline?: number;
 }
 
 /**

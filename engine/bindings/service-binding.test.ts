@@ -116,6 +116,34 @@ describe('service bindings', () => {
     expect(again.status).toBe(201);
   }, 20_000);
 
+  it('a chain ends with the request it serves: a self-bound function fanning out stops at its root\'s wall clock', async () => {
+    // Before, each callee had a wallMs of its own from when it started: a probe's fan-out of six a
+    // level kept the engine busy 40 s after its root request had answered 503.
+    await engine.deploy('fan', {
+      code: `export default { async fetch(request, env) {
+        console.log('hop');
+        await Promise.all([1, 2, 3, 4, 5, 6].map(() => env.SELF.fetch(request.url).then((r) => r.arrayBuffer()).catch(() => 0)));
+        return new Response('done');
+      } }`,
+      services: { SELF: 'fan' },
+      limits: { wallMs: 800 },
+    });
+    let hops = 0;
+    const stop = engine.logs.follow('fan', (record) => { if (record.msg === 'hop') hops++; });
+    try {
+      const started = performance.now();
+      const res = await engine.fetch('fan', new Request('http://fan.test/'));
+      expect(res.headers.get('islet-error')).toBe('wall-limit');
+      await new Promise((r) => setTimeout(r, Math.max(0, started + 1_100 - performance.now())));
+      const after = hops;
+      expect(after).toBeGreaterThan(3);
+      await new Promise((r) => setTimeout(r, 800));
+      expect(hops).toBe(after);
+    } finally {
+      stop();
+    }
+  }, 20_000);
+
   it('each call is charged its own request\'s chain: overlapping chains of a function bound to itself all reach 31 deep', async () => {
     // Four clients at once, each a chain of 31 hops through the same sandbox (a short wait and a
     // digest per hop so that they overlap, and the call is made after both): no hop is refused,

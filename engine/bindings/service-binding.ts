@@ -31,10 +31,10 @@ export function checkServices(raw: unknown, taken: (name: string) => boolean, wh
 }
 
 /**
- * Calls function `name` with a request, `depth` service calls deep, `lender` lending it a place
- * (as Engine.fetch: errors are responses).
+ * Calls function `name` with a request, `depth` service calls deep, `lender` lending it a place,
+ * to be over by its caller's `deadline` at the latest (as Engine.fetch: errors are responses).
  */
-export type CallFunction = (name: string, request: Request, depth: number, lender?: Lender) => Promise<Response>;
+export type CallFunction = (name: string, request: Request, depth: number, lender?: Lender, deadline?: number) => Promise<Response>;
 
 /**
  * How deep a chain of service-binding calls may go, as Workers bounds it: a function bound to
@@ -48,12 +48,12 @@ export const MAX_SERVICE_DEPTH = 32;
  * rest to `network` (its egress policy).
  */
 export function withServices(network: OutboundFetch, services: Record<string, string>, call: CallFunction): OutboundFetch {
-  const outbound: OutboundFetch = (request, signal, held, service, depth = 0, lender) => {
+  const outbound: OutboundFetch = (request, signal, held, service, depth = 0, lender, deadline) => {
     if (service === undefined) return network(request, signal, held);
     const target = Object.hasOwn(services, service) ? services[service] : undefined;
     if (target === undefined) return Promise.reject(new EgressError(`fetch: this function has no service binding "${service}"`));
     if (depth >= MAX_SERVICE_DEPTH) return Promise.reject(new EgressError(`${service}.fetch: the chain of service-binding calls is already ${MAX_SERVICE_DEPTH} deep`));
-    return callService(target, request, signal, held, (name, req) => call(name, req, depth + 1, lender))
+    return callService(target, request, signal, held, (name, req) => call(name, req, depth + 1, lender, deadline))
       .catch((err: unknown) => Promise.reject(serviceError(err, service, target)));
   };
   if (network.connectSocket) outbound.connectSocket = network.connectSocket;

@@ -81,7 +81,7 @@ export class ResponseBytes {
  * `connectSocket`, where given, opens a WebSocket under the same policy (outbound-websocket.ts);
  * without it, none opens.
  */
-export type OutboundFetch = ((request: OutboundRequest, signal?: AbortSignal, held?: ResponseBytes, service?: string, depth?: number, lender?: Lender) => Promise<OutboundResponse>) & {
+export type OutboundFetch = ((request: OutboundRequest, signal?: AbortSignal, held?: ResponseBytes, service?: string, depth?: number, lender?: Lender, deadline?: number) => Promise<OutboundResponse>) & {
   connectSocket?: ConnectOutboundSocket;
 };
 

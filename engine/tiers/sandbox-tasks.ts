@@ -42,11 +42,11 @@ const MAX_LENT_UNNAMED = 32;
  * charged the deepest request the sandbox is serving. A process sandbox's runtime shares its
  * process with tenant code, so its word is not taken, and it lends per request over all its calls.
  */
-export function serviceCall(service: unknown, tasks: SandboxTasks<any>, claimed?: unknown): [service?: string, depth?: number, lender?: Lender] {
+export function serviceCall(service: unknown, tasks: SandboxTasks<any>, claimed?: unknown): [service?: string, depth?: number, lender?: Lender, deadline?: number] {
   if (typeof service !== 'string') return [];
-  if (claimed === undefined) return [service, tasks.maxDepth(), tasks.lender()];
+  if (claimed === undefined) return [service, tasks.maxDepth(), tasks.lender(), tasks.latestDeadline()];
   const named = typeof claimed === 'number' && Number.isSafeInteger(claimed) && claimed >= 0;
-  return named ? [service, claimed, tasks.lender(claimed)] : [service, tasks.maxDepth()];
+  return named ? [service, claimed, tasks.lender(claimed), tasks.latestDeadline(claimed)] : [service, tasks.maxDepth(), undefined, tasks.latestDeadline()];
 }
 
 /**
@@ -133,9 +133,25 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
     return this.#tasks.get(id);
   }
 
-  /** Registers and meters a task `depth` service-binding calls deep; `fields` are the tier's own (see TaskHooks). */
-  start(resolve: SandboxTask['resolve'], reject: SandboxTask['reject'], wallMs: number, depth = 0, fields?: Omit<T, keyof SandboxTask>): T {
-    const task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: performance.now() + wallMs, answered: false, signal: undefined, depth, ...fields } as T;
+  /**
+   * The latest deadline of the tasks `depth` calls deep (of any, when the depth is not known): what
+   * a service-binding call they make inherits. The host cannot tell which task made a call, so it
+   * takes the latest that could have; a probe's self-bound function fanning out 6 calls a level
+   * kept the engine busy 40 s after its root request had failed, each callee with a fresh wallMs.
+   */
+  latestDeadline(depth?: number): number {
+    let latest = -Infinity;
+    for (const task of this.#tasks.values()) if ((depth === undefined || task.depth === depth) && task.deadline > latest) latest = task.deadline;
+    // No task (a WebSocket's event): no request's chain to end with.
+    return latest === -Infinity ? Infinity : latest;
+  }
+
+  /**
+   * Registers and meters a task `depth` service-binding calls deep, over at `wallMs` or at its
+   * callers' `deadline`, whichever comes first; `fields` are the tier's own (see TaskHooks).
+   */
+  start(resolve: SandboxTask['resolve'], reject: SandboxTask['reject'], wallMs: number, depth = 0, fields?: Omit<T, keyof SandboxTask>, deadline = Infinity): T {
+    const task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: Math.min(performance.now() + wallMs, deadline), answered: false, signal: undefined, depth, ...fields } as T;
     this.#tasks.set(task.id, task);
     this.#atDepth[depth] = (this.#atDepth[depth] ?? 0) + 1;
     this.#meter!.start(task);

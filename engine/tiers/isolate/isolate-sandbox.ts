@@ -324,7 +324,12 @@ export class IsolateSandbox implements Sandbox {
     this.#meter = enforcer.meter<Task>(spec.limits.cpuMs, {
       readCpuNs: () => this.#readCpuNs(),
       onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
-      onWallLimit: (task) => this.#tasks.overWallClock(task, spec),
+      // Its request.signal aborts too, as when its client leaves: a handler that waits on it (a
+      // service binding's callee, whose caller's wall clock it inherits) stops with the chain.
+      onWallLimit: (task) => {
+        this.#clientLeft(task);
+        this.#tasks.overWallClock(task, spec);
+      },
       onClientLeft: (task) => this.#clientLeft(task),
     });
     this.#tasks.meter = this.#meter;
@@ -437,16 +442,16 @@ export class IsolateSandbox implements Sandbox {
   }
 
   /** A unit of work the limits apply to (a request, or a scheduled run), registered and metered. */
-  #startTask(resolve: Task['resolve'], reject: Task['reject'], depth?: number): Task {
+  #startTask(resolve: Task['resolve'], reject: Task['reject'], depth?: number, deadline?: number): Task {
     this.#reclaimed = false;
     this.#subrequestBudget += this.#spec.limits.maxSubrequests;
-    return this.#tasks.start(resolve, reject, this.#spec.limits.wallMs, depth, { waitUntilPending: false, body: undefined, requestBody: undefined });
+    return this.#tasks.start(resolve, reject, this.#spec.limits.wallMs, depth, { waitUntilPending: false, body: undefined, requestBody: undefined }, deadline);
   }
 
   invoke(request: WireRequest): Promise<WireResponse> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<WireResponse>((resolve, reject) => {
-      const task = this.#startTask(resolve, reject, request.depth);
+      const task = this.#startTask(resolve, reject, request.depth, request.deadline);
       let body: unknown = request.body;
       if (body instanceof ReadableStream) {
         // The isolate gets a marker and pulls the bytes when the tenant reads them.

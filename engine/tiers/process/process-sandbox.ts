@@ -269,7 +269,10 @@ export class ProcessSandbox implements Sandbox {
     this.#meter = enforcer.meter<ProcessTask>(spec.limits.cpuMs, {
       readCpuNs: () => this.#sample(),
       onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
-      onWallLimit: (task) => this.#tasks.overWallClock(task, spec),
+      onWallLimit: (task) => {
+        this.#send({ t: 'abort', id: task.id });
+        this.#tasks.overWallClock(task, spec);
+      },
       onClientLeft: (task) => this.#send({ t: 'abort', id: task.id }),
     });
     this.#tasks.meter = this.#meter;
@@ -391,7 +394,7 @@ export class ProcessSandbox implements Sandbox {
   invoke(request: WireRequest): Promise<WireResponse> {
     if (!this.alive) return Promise.reject(this.#death!);
     return new Promise<WireResponse>((resolve, reject) => {
-      const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs, request.depth, { body: undefined, waitUntilPending: false, requestBody: undefined });
+      const task = this.#tasks.start(resolve, reject, this.#spec!.limits.wallMs, request.depth, { body: undefined, waitUntilPending: false, requestBody: undefined }, request.deadline);
       this.#subrequestBudget += this.#spec!.limits.maxSubrequests;
       const head = { t: 'req', id: task.id, method: request.method, url: request.url, headers: request.headers };
       if (request.body instanceof ReadableStream) {
