@@ -164,6 +164,9 @@ export class FunctionCache {
     const key = keyOf(cacheName, request.url);
     if (request.method !== 'GET') throw new CacheError('Cannot cache response to non-GET request.');
     if (response.status === 206) throw new CacheError('Cannot cache response to a range request (206 Partial Content).');
+    // Before any work on them: a put with 9,000 headers and a 30,000-name private= list held the
+    // host's loop 0.23 s (a quadratic filter), and 50 of them a request 11 s.
+    if (response.headers.length / 2 > 2 * MAX_HEADERS) throw new CacheError(`cache.put: a kept response has at most ${MAX_HEADERS} headers, this one has ${response.headers.length / 2}`);
     const headers = headerMap(response.headers);
     if ((headers.get('vary') ?? '').split(',').some((v) => v.trim() === '*')) throw new CacheError("Cannot cache response with 'Vary: *' header.");
     const verdict = storability(response.status, headers, now);
@@ -251,7 +254,8 @@ function headerMap(flat: string[]): Map<string, string> {
 }
 
 function withoutHeaders(flat: string[], names: string[]): string[] {
+  const dropped = new Set(names);
   const out: string[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) if (!names.includes(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
+  for (let i = 0; i + 1 < flat.length; i += 2) if (!dropped.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
   return out;
 }
