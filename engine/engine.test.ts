@@ -106,6 +106,15 @@ describe('fixtures', () => {
     await engine.deploy('classless', { code: 'export default class { hello() {} }' });
     const classless = await get(engine, 'classless');
     expect(classless.status).toBe(500);
+    // A plain function is no handler: refused at load, not a "not a constructor" on every request.
+    for (const code of ['export default (request) => new Response("x")', 'export default async function (request) { return new Response("x") }', 'export default function handler(request) { return new Response("x") }']) {
+      const err = await engine.deploy('plain-function', { code }).catch((e: unknown) => e);
+      expect(err, code).toBeInstanceOf(BundleError);
+      expect((err as Error).message, code).toContain("the module's default export is a function; it must be an object with a fetch method");
+    }
+    // A constructor function whose prototype has fetch is one.
+    await engine.deploy('prototype-fetch', { code: 'function H() {} H.prototype.fetch = function () { return new Response("proto") }; export default H;' });
+    expect(await (await get(engine, 'prototype-fetch')).text()).toBe('proto');
   });
 });
 

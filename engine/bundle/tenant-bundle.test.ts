@@ -1,6 +1,17 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { BundleError } from '../errors.ts';
 import { bundleEntry, bundleSource } from './index.ts';
+
+// A WebAssembly module exporting add(i32, i32): i32.
+const ADD_WASM = Uint8Array.from([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x07, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x03, 0x02, 0x01, 0x00,
+  0x07, 0x07, 0x01, 0x03, 0x61, 0x64, 0x64, 0x00, 0x00, 0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x20, 0x01, 0x6a, 0x0b,
+]);
 
 describe('tenant bundles', () => {
   it('as a script, evaluate to the module\'s exports, in strict mode, with top-level names kept local', async () => {
@@ -25,6 +36,30 @@ describe('tenant bundles', () => {
   it('replace process.env.NODE_ENV, which npm packages branch on, and leave no other `process` behind', async () => {
     const bundle = await bundleSource('export default { fetch: () => [process.env.NODE_ENV === "production" ? "lean" : "dev", typeof process] };', 'f', { format: 'script' });
     expect(vm.runInContext(bundle.code, vm.createContext({})).default.fetch()).toEqual(['lean', 'undefined']);
+  });
+
+  it("import text, data and WebAssembly files by Workers' default module rules", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'islet-rules-'));
+    try {
+      await writeFile(path.join(dir, 'note.txt'), 'a note');
+      await writeFile(path.join(dir, 'page.html'), '<p>hi</p>');
+      await writeFile(path.join(dir, 'data.bin'), Uint8Array.from([0, 1, 254, 255]));
+      await writeFile(path.join(dir, 'add.wasm'), ADD_WASM);
+      await writeFile(path.join(dir, 'text.js'), "import note from './note.txt'; import page from './page.html'; import data from './data.bin'; export default { note, page, data };");
+      const text = await bundleEntry(path.join(dir, 'text.js'), { format: 'script' });
+      const exported = vm.runInContext(text.code, vm.createContext({ atob, Uint8Array })).default;
+      expect([exported.note, exported.page, [...new Uint8Array(exported.data)], Object.prototype.toString.call(exported.data)]).toEqual(['a note', '<p>hi</p>', [0, 1, 254, 255], '[object ArrayBuffer]']);
+      // CompiledWasm: on a tier with Node's WebAssembly, a Module; on the isolate tier, said so.
+      await writeFile(path.join(dir, 'wasm.js'), "import mod from './add.wasm'; export default { add: new WebAssembly.Instance(mod).exports.add(2, 3) };");
+      const wasm = await bundleEntry(path.join(dir, 'wasm.js'), { nodeBuiltins: true });
+      await writeFile(path.join(dir, 'bundled.mjs'), wasm.code);
+      expect((await import(pathToFileURL(path.join(dir, 'bundled.mjs')).href)).default.add).toBe(5);
+      const refused = await bundleEntry(path.join(dir, 'wasm.js')).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(BundleError);
+      expect((refused as BundleError).diagnostics.join()).toContain("importing a WebAssembly module (Workers' CompiledWasm rule) is not supported on the isolate tier");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('say plainly that an entry file does not exist', async () => {

@@ -2,6 +2,7 @@
 // process, aimed at the isolate's V8.
 import { builtinModules, createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -68,6 +69,29 @@ const refuseAllImports: esbuild.Plugin = {
   },
 };
 
+// Workers' default module rules (wrangler's): `.txt` and `.html` import as text, `.bin` as an
+// ArrayBuffer, `.wasm` as a WebAssembly.Module (CompiledWasm). The isolate tier generates no code
+// from bytes (runtime-api/host/webassembly.ts), so there a `.wasm` import is said to be
+// unsupported at bundle time, rather than as esbuild's "No loader is configured"; the process
+// tiers' Node compiles it as the module loads.
+function workersModuleRules(compileWasm: boolean): esbuild.Plugin {
+  const bytesOf = async (file: string) => `Uint8Array.from(atob(${JSON.stringify((await readFile(file)).toString('base64'))}), (c) => c.charCodeAt(0))`;
+  return {
+    name: 'islet-workers-module-rules',
+    setup(build) {
+      build.onLoad({ filter: /\.bin$/ }, async (args) => ({ contents: `export default ${await bytesOf(args.path)}.buffer;`, loader: 'js' }));
+      if (compileWasm) {
+        build.onResolve({ filter: /\.wasm\?module$/ }, (args) => ({ path: path.resolve(args.resolveDir, args.path.slice(0, -'?module'.length)) }));
+        build.onLoad({ filter: /\.wasm$/ }, async (args) => ({ contents: `export default new WebAssembly.Module(${await bytesOf(args.path)});`, loader: 'js' }));
+        return;
+      }
+      build.onResolve({ filter: /\.wasm(\?module)?$/ }, (args) => ({
+        errors: [{ text: `"${args.path}": importing a WebAssembly module (Workers' CompiledWasm rule) is not supported on the isolate tier, which compiles no WebAssembly from bytes; a process tier compiles it (islet dev: --needs node-builtins)` }],
+      }));
+    },
+  };
+}
+
 const COMMON: esbuild.BuildOptions = {
   bundle: true,
   write: false,
@@ -78,6 +102,7 @@ const COMMON: esbuild.BuildOptions = {
   mainFields: ['workerd', 'worker', 'browser', 'module', 'main'],
   conditions: ['workerd', 'worker', 'browser'],
   logLevel: 'silent',
+  loader: { '.txt': 'text', '.html': 'text' },
   legalComments: 'none',
   charset: 'utf8',
   metafile: true,
@@ -174,7 +199,7 @@ export async function bundleEntry(entry: string, options: BundleOptions = {}): P
   // esbuild would say "Could not resolve": a path that names no file is plainer said so.
   if (!existsSync(absolute)) throw new BundleError(`the entry file ${entry} does not exist (looked for ${absolute})`);
   const packages: string[] = [];
-  const plugins = [cloudflareModules, ...options.packagesAtRunTime ? [packagesAtRunTime(packages)] : options.nodeBuiltins ? [] : [refuseNodeBuiltins]];
+  const plugins = [cloudflareModules, workersModuleRules(Boolean(options.nodeBuiltins || options.packagesAtRunTime)), ...options.packagesAtRunTime ? [packagesAtRunTime(packages)] : options.nodeBuiltins ? [] : [refuseNodeBuiltins]];
   const target = options.nodeBuiltins || options.packagesAtRunTime ? { ...NODE_TARGET, plugins } : { plugins };
   const bundle = await run({ ...COMMON, ...target, entryPoints: [absolute], outfile: path.join(process.cwd(), 'bundle.js') }, process.cwd(), options.format);
   return options.packagesAtRunTime ? { ...bundle, packageRoot: packageRoot(packages) } : bundle;

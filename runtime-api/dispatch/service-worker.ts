@@ -163,7 +163,15 @@ export function defineServiceWorker(EventClass: typeof Event, DOMExceptionClass:
 export function tenantHandler<H extends Handler>(exported: unknown, sw: ServiceWorker): { handler: H; listening: boolean } {
   const listening = exported === undefined ? sw.handler() : undefined;
   if (listening) return { handler: listening as H, listening: true };
-  if (typeof exported === 'function') return { handler: classHandler(exported as EntrypointClass) as H, listening: false };
+  if (typeof exported === 'function') {
+    // A class, or a constructor whose prototype has the handler's methods. A plain function
+    // (`export default (request) => …`, a Pages-style handler) is neither: said at load, where
+    // before every request failed with "Entrypoint is not a constructor".
+    if (!isEntrypointClass(exported)) {
+      throw new TypeError('the module\'s default export is a function; it must be an object with a fetch method (`export default { fetch(request, env, ctx) { ... } }`) or a class with one');
+    }
+    return { handler: classHandler(exported as EntrypointClass) as H, listening: false };
+  }
   const handler = exported as H | null | undefined;
   if (handler === null || typeof handler !== 'object' || (typeof handler.fetch !== 'function' && typeof handler.scheduled !== 'function')) {
     throw new TypeError('the module must `export default { fetch(request, env, ctx) { ... } }` (or a scheduled handler), or call addEventListener("fetch", …)');
@@ -172,6 +180,20 @@ export function tenantHandler<H extends Handler>(exported: unknown, sw: ServiceW
 }
 
 type EntrypointClass = new (ctx: Context, env: unknown) => object;
+
+const functionText = Function.prototype.toString;
+
+function isEntrypointClass(value: Function): boolean {
+  const prototype = (value as { prototype?: Record<string, unknown> }).prototype;
+  if (prototype === undefined || prototype === null) return false;
+  if (typeof prototype.fetch === 'function' || typeof prototype.scheduled === 'function') return true;
+  // Class syntax (its methods may be class fields, made per instance).
+  try {
+    return /^class\b/.test(Reflect.apply(functionText, value, []) as string);
+  } catch {
+    return false;
+  }
+}
 
 /**
  * A default export that is a class (`export default class extends WorkerEntrypoint`, from
