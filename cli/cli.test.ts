@@ -429,6 +429,7 @@ describe('islet dev', () => {
     await writeFile(path.join(dir, 'message.ts'), 'export const message = ;\n');
     for (let i = 0; i < 100 && !output().includes('message.ts:1'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(output()).toContain('message.ts:1');
+    expect(output()).toContain('(still serving the last version that built)');
     expect((await request(url)).text).toBe('second /');
 
     // An import of a file that does not exist yet fails; creating the file is the fix, and it
@@ -536,6 +537,12 @@ describe('flags', () => {
     const first = await request(url);
     expect([first.status, first.headers['islet-error']]).toEqual([500, 'bad-code']);
     expect(first.text).toMatch(/does not build:[\s\S]*broken\.ts:2:\d+: error/);
+    // The stand-in that answers the error is no deploy of the code to report.
+    expect(output()).not.toContain('function deployed');
+    // Broken again, differently: requests get the new error, not the first one.
+    await writeFile(broken, 'export default {\n\n\n  fetch() { return new Response( }\n};\n');
+    for (let i = 0; i < 100 && !(await request(url)).text.includes('broken.ts:4:'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await request(url)).text).toMatch(/broken\.ts:4:\d+: error/);
     await writeFile(broken, 'export default { fetch: () => new Response("fixed") };\n');
     expect(await answerOnceReloaded(url, 'fixed')).toBe('fixed');
   });

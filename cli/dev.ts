@@ -112,6 +112,19 @@ export async function dev(args: string[]): Promise<void> {
   const dotDevVars = path.resolve('.dev.vars');
   let building = false;
   let again = false;
+  // Whether what is served is the stand-in that answers a build error (brokenBuild).
+  let servingBroken = false;
+  const serveBuildError = async (why: string) => {
+    // Its own "function deployed" line would read as the code's success.
+    const level = logger.level;
+    logger.level = 'warn';
+    try {
+      await engine.deploy(name, { code: brokenBuild(entry, why) });
+      servingBroken = true;
+    } finally {
+      logger.level = level;
+    }
+  };
   const build = async (): Promise<{ tier: string; tierReason: string } | BundleError> => {
     const startedAt = Date.now();
     try {
@@ -139,9 +152,17 @@ export async function dev(args: string[]): Promise<void> {
         again = false;
         const outcome = await build();
         if (stopping) return;
-        // Keep serving the last good version; the developer sees why the new one was refused.
-        if (outcome instanceof BundleError) logger.error(outcome.message);
-        else logger.info(`reloaded ${path.relative(process.cwd(), entry)}`);
+        // Keep serving the last good version, and say so; the developer sees why the new one was
+        // refused. With none yet, requests get the newest error.
+        if (outcome instanceof BundleError && servingBroken) {
+          logger.error(outcome.message);
+          await serveBuildError(outcome.message);
+        } else if (outcome instanceof BundleError) {
+          logger.error(`${outcome.message}\n(still serving the last version that built)`);
+        } else {
+          servingBroken = false;
+          logger.info(`reloaded ${path.relative(process.cwd(), entry)}`);
+        }
       } while (again);
     } catch (err) {
       logger.error((err as Error).message);
@@ -153,6 +174,9 @@ export async function dev(args: string[]): Promise<void> {
   // Watched from before the first build, which can take seconds: a save meanwhile is not lost.
   watcher.set([entry, dotDevVars]);
 
+  // A first build can take a while (a top level awaiting something, up to its wallMs): say so.
+  console.log(`islet dev: building ${path.relative(process.cwd(), entry)}…`);
+  warnOfWranglerConfig();
   building = true;
   const first = await build().catch(async (err: unknown) => {
     if (stopping) await new Promise(() => {});
@@ -174,7 +198,7 @@ export async function dev(args: string[]): Promise<void> {
     logger.error(first.message);
     // Still under the one-build guard: a save meanwhile waits for it, rather than deploying
     // beside it (the two refused each other, and dev exited).
-    await engine.deploy(name, { code: brokenBuild(entry, first.message) }).catch((err: Error) => logger.error(err.message));
+    await serveBuildError(first.message).catch((err: Error) => logger.error(err.message));
   }
   building = false;
   if (again) void reload();
@@ -204,6 +228,12 @@ function changedSince(files: string[], since: number): boolean {
 const DEV_STOP_GRACE_MS = 500;
 
 /** A stand-in function that answers 500 with why `entry` does not build. */
+/** Workers projects keep their vars and entry in wrangler's config, which islet does not read: said once. */
+function warnOfWranglerConfig(): void {
+  const found = ['wrangler.toml', 'wrangler.json', 'wrangler.jsonc'].find((file) => existsSync(file));
+  if (found) console.log(`islet dev: ${found} is not read; give the entry on the command line, vars with --var NAME=value or .dev.vars, limits with --cpu-ms / --memory-mb`);
+}
+
 function brokenBuild(entry: string, why: string): string {
   const text = `islet dev: ${path.relative(process.cwd(), entry)} does not build:\n${why}\n`;
   return `export default { fetch: () => new Response(${JSON.stringify(text)}, { status: 500, headers: { 'islet-error': 'bad-code' } }) }`;
