@@ -144,6 +144,37 @@ describe('service bindings', () => {
     }
   }, 20_000);
 
+  it('a chain that hops on from timers after its requests ended still ends with its root', async () => {
+    // Each hop answers at once and calls the next from a timer; a held call keeps a task of the
+    // chain in the sandbox. The timer's depth has no task left: before, its call got a fresh
+    // wallMs, and a probe's chain ran 30 hops, 8 s past its root's wall clock.
+    await engine.deploy('relay', {
+      code: `export default { async fetch(request, env) {
+        const u = new URL(request.url);
+        const d = Number(u.searchParams.get('d') ?? 0);
+        if (u.pathname === '/hold') { await scheduler.wait(450); return new Response('held'); }
+        console.log('step');
+        if (d >= 30) return new Response('bottom');
+        env.SELF.fetch('https://s/hold').catch(() => {});
+        setTimeout(() => { env.SELF.fetch('https://s/step?d=' + (d + 1)).catch(() => {}); }, 300);
+        return new Response('answered ' + d);
+      } }`,
+      services: { SELF: 'relay' },
+      limits: { wallMs: 1_000 },
+    });
+    const steps: number[] = [];
+    const started = performance.now();
+    const stop = engine.logs.follow('relay', (record) => { if (record.msg === 'step') steps.push(performance.now() - started); });
+    try {
+      expect(await (await engine.fetch('relay', new Request('http://relay.test/'))).text()).toBe('answered 0');
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect(steps.length).toBeGreaterThan(1);
+      expect(Math.max(...steps)).toBeLessThan(1_500);
+    } finally {
+      stop();
+    }
+  }, 20_000);
+
   it('each call is charged its own request\'s chain: overlapping chains of a function bound to itself all reach 31 deep', async () => {
     // Four clients at once, each a chain of 31 hops through the same sandbox (a short wait and a
     // digest per hop so that they overlap, and the call is made after both): no hop is refused,

@@ -264,7 +264,7 @@ export class IsolateSandbox implements Sandbox {
       new ivm.Callback((id: number) => this.#timers.clear(Number(id)), { ignored: true }),
       new ivm.Callback((results: unknown[]) => this.#onResults(results), { ignored: true }),
       new ivm.Callback((id: number) => this.#onTaskDone(id), { ignored: true }),
-      new ivm.Callback((domain: string) => domainToASCII(String(domain)) || null),
+      new ivm.Callback((domain: string) => this.#charged(() => domainToASCII(String(domain)) || null)),
       new ivm.Callback(
         (id: number, method: string, url: string, headers: unknown, body: unknown, redirect: string, service: unknown, depth: unknown) =>
           this.#startFetch(id, method, url, headers, body, redirect, service, depth),
