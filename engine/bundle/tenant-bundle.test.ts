@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -57,6 +57,26 @@ describe('tenant bundles', () => {
       const refused = await bundleEntry(path.join(dir, 'wasm.js')).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(BundleError);
       expect((refused as BundleError).diagnostics.join()).toContain("importing a WebAssembly module (Workers' CompiledWasm rule) is not supported on the isolate tier");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("honour a package's browser map that leaves a Node built-in out, as wrangler's bundles do (crypto-js, qs)", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'islet-browser-map-'));
+    try {
+      const lib = path.join(dir, 'node_modules', 'uses-crypto');
+      await mkdir(lib, { recursive: true });
+      await writeFile(path.join(lib, 'package.json'), JSON.stringify({ name: 'uses-crypto', main: 'index.js', browser: { crypto: false, './inspect.js': false } }));
+      await writeFile(path.join(lib, 'index.js'), "const c = require('crypto'); const i = require('./inspect.js'); module.exports = { crypto: Object.keys(c).length, inspect: Object.keys(i).length };");
+      await writeFile(path.join(lib, 'inspect.js'), "module.exports = require('util').inspect;");
+      await writeFile(path.join(dir, 'worker.js'), "import lib from 'uses-crypto'; export default { lib };");
+      const bundle = await bundleEntry(path.join(dir, 'worker.js'), { format: 'script' });
+      expect(vm.runInContext(bundle.code, vm.createContext({})).default.lib).toEqual({ crypto: 0, inspect: 0 });
+      // A built-in the code itself imports is still refused, with the way out.
+      await writeFile(path.join(dir, 'fs.js'), "import fs from 'node:fs'; export default { fs };");
+      const refused = await bundleEntry(path.join(dir, 'fs.js')).catch((e: unknown) => e);
+      expect((refused as BundleError).diagnostics.join()).toContain('Node built-in "node:fs" is not available in the isolate tier');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -24,12 +24,18 @@ export interface TenantBundle {
 const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
 // The isolate tier runs plain V8: a Node built-in would only fail later, at run time, with a
-// less helpful message. Refuse it at bundle time, naming the importing file and line.
+// less helpful message. Refuse it at bundle time, naming the importing file and line — unless the
+// importing package's "browser" map leaves it out (`"browser": { "crypto": false }`, as crypto-js,
+// bcryptjs and qs's object-inspect have it, and as wrangler's bundles honour it): then esbuild
+// puts an empty module in its place.
+const RESOLVING_BUILTIN = Symbol('islet resolving a built-in');
 const refuseNodeBuiltins: esbuild.Plugin = {
   name: 'islet-refuse-node-builtins',
   setup(build) {
-    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
-      if (!NODE_BUILTINS.has(args.path)) return undefined;
+    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, async (args) => {
+      if (!NODE_BUILTINS.has(args.path) || args.pluginData === RESOLVING_BUILTIN) return undefined;
+      const mapped = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: RESOLVING_BUILTIN });
+      if (mapped.errors.length === 0) return undefined;
       return {
         errors: [{ text: `Node built-in "${args.path}" is not available in the isolate tier (isolates run Web APIs only); declare \"needs\": [\"node-builtins\"] (islet dev: --needs node-builtins) to run on a tier with Node's APIs` }],
       };
@@ -96,7 +102,8 @@ const COMMON: esbuild.BuildOptions = {
   bundle: true,
   write: false,
   format: 'esm',
-  platform: 'neutral',
+  // As wrangler bundles: packages' "browser" maps apply (a file or built-in mapped to false).
+  platform: 'browser',
   // Node 24's V8 (13.x) understands all of ES2024; newer syntax is lowered where esbuild can.
   target: 'es2024',
   mainFields: ['workerd', 'worker', 'browser', 'module', 'main'],
