@@ -4,7 +4,7 @@
 // AIErrors whose `name` and `code` say what went wrong (ai-core.ts, shared with process sandboxes).
 // Only classes and functions are defined at load time, so this module can sit in the runtime's V8
 // snapshot.
-import { AbortSignal } from '../web/index.ts';
+import { type AbortSignal, isAbortSignalObject } from '../web/abort.ts';
 import { host } from '../host/host-calls.ts';
 import { PendingCalls } from '../host/pending-calls.ts';
 import { bytesToHostRefusal, holdBytesToHost, releaseBytesToHost } from '../host/bytes-to-host.ts';
@@ -19,7 +19,8 @@ const bytesById: Record<number, number> = Object.create(null) as Record<number, 
 
 /** Calls through isolated-vm callbacks, answered by settleAi. */
 export const isolateAi: AiTransport = {
-  isSignal: (value) => value instanceof AbortSignal,
+  // The brand, not instanceof: AbortSignal[Symbol.hasInstance] is the tenant's to replace.
+  isSignal: (value) => isAbortSignalObject(value),
   get pending() {
     return pending.size;
   },

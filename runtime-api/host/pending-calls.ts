@@ -45,16 +45,28 @@ export class PendingCalls<T> {
         },
         depth,
       };
-      if (signal) {
-        stopListening = addAbortAlgorithm(signal, () => {
-          if (this.#pending[id] === undefined) return;
+      try {
+        if (signal) {
+          stopListening = addAbortAlgorithm(signal, () => {
+            if (this.#pending[id] === undefined) return;
+            delete this.#pending[id];
+            this.#count--;
+            abort(id);
+            reject(signal.reason);
+          });
+        }
+        send(id);
+      } catch (err) {
+        // The host was never given it (isolated-vm could not copy an argument, a signal that is
+        // none): it is no call of the host's to settle. Left counted, 256 such calls had every later
+        // fetch() of the isolate refused as too many pending, long after.
+        stopListening();
+        if (this.#pending[id] !== undefined) {
           delete this.#pending[id];
           this.#count--;
-          abort(id);
-          reject(signal.reason);
-        });
+        }
+        throw err;
       }
-      send(id);
     });
   }
 

@@ -105,7 +105,7 @@ function arm(callback: unknown, ms: unknown, args: unknown[], repeat: boolean): 
   const nesting = firing + 1;
   const delay = clampNested(normalizeDelay(ms), nesting);
   const id = nextId++;
-  const timer: Timer = { id, deadline: 0, seq: 0, callback: callback as Timer['callback'], args, repeatMs: repeat ? Math.max(delay, 1) : 0, nesting, depth: chainDepth() };
+  const timer: Timer = { id, deadline: 0, seq: 0, callback: callback as Timer['callback'], args, repeatMs: repeat ? (delay > 1 ? delay : 1) : 0, nesting, depth: chainDepth() };
   timers[id] = timer;
   timerCount++;
   schedule(timer, delay);

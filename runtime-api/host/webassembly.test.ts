@@ -79,3 +79,32 @@ it('gives a dropped memory\'s pages back, collecting when the budget looks spent
   for (let i = 0; i < 4; i++) answers.push(await (await engine.fetch('churn', new Request('http://c.test/'))).text());
   expect(answers).toEqual(['made', 'made', 'made', 'made']);
 });
+
+it('holds, whatever the tenant replaced before it first touched WebAssembly', async () => {
+  // The confinement is put in place on the global's first read, after tenant code ran: a probe
+  // replaced Object.defineProperty first and compiled from bytes with no memory bound, and
+  // replaced Number and made a 1 GB memory in a 64 MB function.
+  const cases: Record<string, string> = {
+    defineProperty: `const dp = Object.defineProperty; Object.defineProperty = (o) => o;
+      try { new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])); return 'compiled'; } catch (e) { return e.message; } finally { Object.defineProperty = dp; }`,
+    number: `const N = Number; let n = 0; globalThis.Number = () => ({ [Symbol.toPrimitive]: () => (n++ > 0 ? 16000 : 0) });
+      try { return String(new WebAssembly.Memory({ initial: 16000 }).buffer.byteLength); } catch (e) { return e.message; } finally { globalThis.Number = N; }`,
+    iterator: `const it = Array.prototype[Symbol.iterator]; Array.prototype[Symbol.iterator] = function* () {};
+      try { return String(typeof WebAssembly.compile); } finally { Array.prototype[Symbol.iterator] = it; }`,
+  };
+  const answers: Record<string, string> = {};
+  for (const [name, body] of Object.entries(cases)) {
+    await engine.deploy(`wasm-${name.toLowerCase()}`, { limits: { memoryMb: 64 }, code: `export default { fetch() { return new Response((() => { ${body} })()); } }` });
+    answers[name] = await (await engine.fetch(`wasm-${name.toLowerCase()}`, new Request('http://w.test/'))).text();
+  }
+  expect(answers.defineProperty).toBe('WebAssembly.Module(): Wasm code generation disallowed by embedder');
+  expect(answers.number).toBe("WebAssembly.Memory(): the isolate's WebAssembly memories would pass its memory limit of 64 MB");
+  expect(answers.iterator).toBe('function');
+  // And after the iterator was replaced, compile is still the refusing stand-in.
+  await engine.deploy('wasm-after-iterator', { code: `export default { async fetch() {
+    const it = Array.prototype[Symbol.iterator]; Array.prototype[Symbol.iterator] = function* () {};
+    const compile = WebAssembly.compile; Array.prototype[Symbol.iterator] = it;
+    return new Response(await compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])).then(() => 'compiled', (e) => e.message));
+  } }` });
+  expect(await (await engine.fetch('wasm-after-iterator', new Request('http://w.test/'))).text()).toBe('WebAssembly.compile(): Wasm code generation disallowed by embedder');
+});

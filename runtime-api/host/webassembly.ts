@@ -50,9 +50,9 @@ export function confineWebAssembly(maxMemoryBytes: number): void {
   if (wasm === undefined) return;
   intrinsics = { Module: wasm.Module, Instance: wasm.Instance };
   const settle = (value: unknown) => {
-    Object.defineProperty(globalThis, 'WebAssembly', { value, writable: true, configurable: true, enumerable: false });
+    defineProperty(globalThis, 'WebAssembly', { value, writable: true, configurable: true, enumerable: false });
   };
-  Object.defineProperty(globalThis, 'WebAssembly', {
+  defineProperty(globalThis, 'WebAssembly', {
     get: () => {
       confine(wasm, maxMemoryBytes);
       settle(wasm);
@@ -64,48 +64,75 @@ export function confineWebAssembly(maxMemoryBytes: number): void {
   });
 }
 
+// Taken as the runtime loads, before any tenant code: confine() runs when the tenant first reads
+// the WebAssembly global, by when its code may have replaced any of these. A probe replaced
+// Object.defineProperty first and compiled WebAssembly from bytes, with no bound on its memories;
+// another replaced Number and made a 1 GB memory in a 64 MB function.
+const { defineProperty, getOwnPropertyDescriptor } = Object;
+const { ownKeys, construct, apply } = Reflect;
+const toNumber = Number;
+const { trunc, floor } = Math;
+const PlainWeakRef = WeakRef;
+const PlainWeakMap = WeakMap;
+const derefOf = WeakRef.prototype.deref;
+const weakGet = WeakMap.prototype.get;
+const weakSet = WeakMap.prototype.set;
+const arrayBufferByteLength = getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get!;
+
 function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
   // Named apart from the stand-ins below, whose function names (Module, Memory) shadow them inside.
+  // (The namespace's own members are as V8 made them: no tenant code reached it before this.)
   const { Module: OriginalModule, Memory: OriginalMemory, CompileError } = wasm;
   const refused = (what: string) => new CompileError(`WebAssembly.${what}(): Wasm code generation disallowed by embedder`);
+  const bufferOf = getOwnPropertyDescriptor(OriginalMemory.prototype, 'buffer')!.get!;
+  const pagesOf = (memory: WasmMemory) => (apply(arrayBufferByteLength, apply(bufferOf, memory, []), []) as number) / PAGE_BYTES;
 
   // Module keeps its prototype and its static functions (imports, exports, customSections work on
   // modules, and there are none a tenant could get): only constructing one is refused.
   const TenantModule = function Module() {
     throw refused('Module');
   } as unknown as Constructor;
-  for (const key of Reflect.ownKeys(OriginalModule)) {
+  const keys = ownKeys(OriginalModule);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     if (key === 'prototype' || key === 'name' || key === 'length') continue;
-    Object.defineProperty(TenantModule, key, Object.getOwnPropertyDescriptor(OriginalModule, key)!);
+    defineProperty(TenantModule, key, getOwnPropertyDescriptor(OriginalModule, key)!);
   }
   // Named here: the bundler drops a function expression's own name when the body does not use it.
-  Object.defineProperty(TenantModule, 'name', { value: 'Module' });
-  Object.defineProperty(TenantModule, 'length', { value: 1 });
-  Object.defineProperty(TenantModule, 'prototype', { value: OriginalModule.prototype });
-  Object.defineProperty(OriginalModule.prototype, 'constructor', { value: TenantModule, writable: true, configurable: true });
+  defineProperty(TenantModule, 'name', { value: 'Module' });
+  defineProperty(TenantModule, 'length', { value: 1 });
+  defineProperty(TenantModule, 'prototype', { value: OriginalModule.prototype });
+  defineProperty(OriginalModule.prototype, 'constructor', { value: TenantModule, writable: true, configurable: true });
   const instantiate = wasm.instantiate;
-  const methods: Record<string, (...args: unknown[]) => Promise<unknown>> = {
-    compile: () => Promise.reject(refused('compile')),
-    compileStreaming: () => Promise.reject(refused('compileStreaming')),
-    instantiateStreaming: () => Promise.reject(refused('instantiateStreaming')),
+  const rejected = (what: string) => new Promise<never>((_, reject) => reject(refused(what)));
+  // [name, stand-in, whether only some V8 builds have it]
+  const methods: [string, (...args: unknown[]) => Promise<unknown>, boolean][] = [
+    ['compile', () => rejected('compile'), false],
+    ['compileStreaming', () => rejected('compileStreaming'), true],
+    ['instantiateStreaming', () => rejected('instantiateStreaming'), true],
     // A Module could be instantiated, but a tenant cannot come by one: bytes are refused.
     // V8 answers in a task of its own: what follows runs at the caller's depth again.
-    instantiate: (source: unknown, ...rest: unknown[]) => (source instanceof OriginalModule ? resumingHere(Reflect.apply(instantiate, wasm, [source, ...rest]) as Promise<unknown>) : Promise.reject(refused('instantiate'))),
-  };
-  for (const [name, fn] of Object.entries(methods)) {
-    if (name.endsWith('Streaming') && !(name in wasm)) continue;
-    Object.defineProperty(fn, 'name', { value: name });
-    Object.defineProperty(fn, 'length', { value: 1 });
-    Object.defineProperty(wasm, name, { value: fn, writable: true, configurable: true, enumerable: false });
+    ['instantiate', (source: unknown, imports?: unknown) => (source instanceof OriginalModule ? resumingHere(apply(instantiate, wasm, [source, imports]) as Promise<unknown>) : rejected('instantiate')), false],
+  ];
+  for (let i = 0; i < methods.length; i++) {
+    // By index: destructuring would take the tenant's Array iterator.
+    const method = methods[i]!;
+    const name = method[0], fn = method[1], optional = method[2];
+    if (optional && !(name in wasm)) continue;
+    defineProperty(fn, 'name', { value: name });
+    defineProperty(fn, 'length', { value: 1 });
+    defineProperty(wasm, name, { value: fn, writable: true, configurable: true, enumerable: false });
   }
-  Object.defineProperty(wasm, 'Module', { value: TenantModule, writable: true, configurable: true, enumerable: false });
+  defineProperty(wasm, 'Module', { value: TenantModule, writable: true, configurable: true, enumerable: false });
 
-  const budgetPages = Math.floor(maxMemoryBytes / PAGE_BYTES);
+  const budgetPages = floor(maxMemoryBytes / PAGE_BYTES);
   // The memories made here and the pages each holds. A dropped memory puts no pressure on the V8
   // heap, so nothing may collect it for a long time: when the budget looks spent, a collection
-  // runs and the live ones are counted again before anything is refused.
-  const live = new Set<{ ref: WeakRef<WasmMemory>; pages: number }>();
-  const heldBy = new WeakMap<object, { ref: WeakRef<WasmMemory>; pages: number }>();
+  // runs and the live ones are counted again before anything is refused. A plain array walked by
+  // index, and a WeakMap's methods taken at load: Set's and WeakMap's are the tenant's to replace.
+  interface Held { ref: WeakRef<WasmMemory>; pages: number }
+  let live: Held[] = [];
+  const heldBy = new PlainWeakMap<object, Held>();
   let reservedPages = 0;
   // A collection (~25 ms of the tenant's CPU) only if a memory was made since the last one.
   let madeSinceCollection = false;
@@ -115,10 +142,14 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
     madeSinceCollection = false;
     collectGarbageNow();
     reservedPages = 0;
-    for (const entry of live) {
-      if (entry.ref.deref() === undefined) live.delete(entry);
-      else reservedPages += entry.pages;
+    const kept: Held[] = [];
+    for (let i = 0; i < live.length; i++) {
+      const entry = live[i]!;
+      if (apply(derefOf, entry.ref, []) === undefined) continue;
+      kept[kept.length] = entry;
+      reservedPages += entry.pages;
     }
+    live = kept;
     if (pages <= budgetPages - reservedPages) return;
     throw refusal(where);
   };
@@ -126,7 +157,7 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
   const TenantMemory = function Memory(this: unknown, descriptor: unknown) {
     if (new.target === undefined) throw new TypeError("WebAssembly.Memory must be invoked with 'new'");
     if (descriptor === null || (typeof descriptor !== 'object' && typeof descriptor !== 'function')) {
-      return Reflect.construct(OriginalMemory, [descriptor], new.target); // its TypeError
+      return construct(OriginalMemory, [descriptor], new.target); // its TypeError
     }
     // Each member read and converted once, and the numbers checked are the numbers passed on: a
     // getter or valueOf could say one size to the check and another to the constructor.
@@ -134,32 +165,32 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
     const index = d.index;
     const initialMember = d.initial;
     const maximumMember = d.maximum;
-    const shared = Boolean(d.shared);
+    const shared = !!d.shared;
     if (index !== undefined && `${index}` !== 'i32') throw new TypeError("WebAssembly.Memory(): islet's isolates make 32-bit memories only");
-    const initial = Number(initialMember);
-    const maximum = maximumMember === undefined ? undefined : Number(maximumMember);
-    if (initial > 0) reserve(Math.trunc(initial), 'WebAssembly.Memory()');
-    const memory = Reflect.construct(OriginalMemory, [{ initial, maximum, shared }], new.target) as WasmMemory;
-    const held = { ref: new WeakRef(memory), pages: memory.buffer.byteLength / PAGE_BYTES };
+    const initial = toNumber(initialMember);
+    const maximum = maximumMember === undefined ? undefined : toNumber(maximumMember);
+    if (initial > 0) reserve(trunc(initial), 'WebAssembly.Memory()');
+    const memory = construct(OriginalMemory, [{ initial, maximum, shared }], new.target) as WasmMemory;
+    const held: Held = { ref: new PlainWeakRef(memory), pages: pagesOf(memory) };
     reservedPages += held.pages;
-    live.add(held);
-    heldBy.set(memory, held);
+    live[live.length] = held;
+    apply(weakSet, heldBy, [memory, held]);
     madeSinceCollection = true;
     return memory;
   } as unknown as WasmNamespace['Memory'];
-  Object.defineProperty(TenantMemory, 'name', { value: 'Memory' });
-  Object.defineProperty(TenantMemory, 'length', { value: 1 });
-  Object.defineProperty(TenantMemory, 'prototype', { value: OriginalMemory.prototype });
-  Object.defineProperty(OriginalMemory.prototype, 'constructor', { value: TenantMemory, writable: true, configurable: true });
+  defineProperty(TenantMemory, 'name', { value: 'Memory' });
+  defineProperty(TenantMemory, 'length', { value: 1 });
+  defineProperty(TenantMemory, 'prototype', { value: OriginalMemory.prototype });
+  defineProperty(OriginalMemory.prototype, 'constructor', { value: TenantMemory, writable: true, configurable: true });
   const grow = OriginalMemory.prototype.grow;
-  Object.defineProperty(OriginalMemory.prototype, 'grow', {
+  defineProperty(OriginalMemory.prototype, 'grow', {
     value: function grow_(this: WasmMemory, delta: unknown): number {
-      const pages = Number(delta); // once, and passed on as converted
-      const held = heldBy.get(this);
-      if (held !== undefined && pages > 0) reserve(Math.trunc(pages), 'WebAssembly.Memory.grow()');
-      const before = Reflect.apply(grow, this, [pages]) as number;
+      const pages = toNumber(delta); // once, and passed on as converted
+      const held = apply(weakGet, heldBy, [this]) as Held | undefined;
+      if (held !== undefined && pages > 0) reserve(trunc(pages), 'WebAssembly.Memory.grow()');
+      const before = apply(grow, this, [pages]) as number;
       if (held !== undefined) {
-        const now = this.buffer.byteLength / PAGE_BYTES;
+        const now = pagesOf(this);
         reservedPages += now - held.pages;
         held.pages = now;
       }
@@ -168,6 +199,6 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
     writable: true,
     configurable: true,
   });
-  Object.defineProperty(OriginalMemory.prototype.grow, 'name', { value: 'grow' });
-  Object.defineProperty(wasm, 'Memory', { value: TenantMemory, writable: true, configurable: true, enumerable: false });
+  defineProperty(OriginalMemory.prototype.grow, 'name', { value: 'grow' });
+  defineProperty(wasm, 'Memory', { value: TenantMemory, writable: true, configurable: true, enumerable: false });
 }
