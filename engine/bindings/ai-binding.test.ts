@@ -175,6 +175,21 @@ describe.each(['isolate', 'process'] as const)('env.AI on the %s tier', (name) =
     expect(timed).toEqual(['AITimeoutError', 'timeout', 'the call to model "slow" did not finish within 50 ms']);
   });
 
+  it('a signal that is no AbortSignal, however instanceof answers, is a TypeError and leaves no call pending', async () => {
+    if (tier !== 'isolate') return;
+    // Before: the fake passed instanceof and broke inside, each call stayed counted, and env.AI
+    // answered quota_exceeded for the rest of the isolate's life.
+    const out = await run('ai-fake-signal', `
+      Object.defineProperty(AbortSignal, Symbol.hasInstance, { value: () => true, configurable: true });
+      const faked = [];
+      for (let i = 0; i < 100; i++) faked.push(await env.AI.run('slow', { x: new Float32Array([1]) }, { signal: { aborted: false } }).then(() => 'ran', (e) => e.name));
+      delete AbortSignal[Symbol.hasInstance];
+      const after = await env.AI.run('slow', { x: new Float32Array([1]) }).then((o) => [...o.y.data]);
+      return Response.json({ faked: [...new Set(faked)], after });
+    `);
+    expect(out).toEqual({ faked: ['TypeError'], after: [2] });
+  });
+
   it("inputs on their way to the host are bounded in bytes too, with subrequest bodies (half the memory limit)", async () => {
     // The process tier's inputs cross its channel, which the host reads as it goes.
     if (tier !== 'isolate') return;

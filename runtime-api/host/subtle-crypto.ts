@@ -86,6 +86,20 @@ const BYTE_MEMBERS = ['iv', 'counter', 'additionalData', 'label', 'salt', 'info'
 const NUMBER_MEMBERS = ['length', 'tagLength', 'iterations', 'saltLength', 'modulusLength'];
 
 /**
+ * A hash given as a dictionary: its name is all a HashAlgorithmIdentifier says. (Normalized as a
+ * whole algorithm, a hash nested in hashes carried byte members past what the host's byte count
+ * looks at, three times the bound on the host.)
+ */
+function hashDict(hash: unknown, where: string): Record<string, unknown> {
+  if (hash === null || typeof hash !== 'object') throw new TypeError(`${where}: the hash must be a name or an object`);
+  const name = (hash as { name?: unknown }).name;
+  if (name === undefined) throw new TypeError(`${where}: the hash has no name`);
+  const out = Object.create(null) as Record<string, unknown>;
+  out.name = shortName(name, where);
+  return out;
+}
+
+/**
  * §18.4 "normalize an algorithm", the part that must happen before data leaves the isolate: a
  * name or dictionary becomes a plain dictionary of the members some algorithm defines, with
  * BufferSources copied and CryptoKeys turned into descriptors. Node validates the rest.
@@ -100,7 +114,7 @@ function algorithmDict(algorithm: unknown, where: string): Record<string, unknow
   const out = Object.create(null) as Record<string, unknown>;
   out.name = shortName(given.name, where);
   const hash = given.hash;
-  if (hash !== undefined) out.hash = typeof hash === 'string' ? shortName(hash, where) : algorithmDict(hash, where);
+  if (hash !== undefined) out.hash = typeof hash === 'string' ? shortName(hash, where) : hashDict(hash, where);
   for (let i = 0; i < BYTE_MEMBERS.length; i++) {
     const member = BYTE_MEMBERS[i]!;
     if (given[member] !== undefined) out[member] = bytes(given[member], where);

@@ -481,6 +481,64 @@ describe('calls to the host that are not waited for', () => {
     expect(JSON.parse(got.text)).toEqual(['signed', 'signed', refused, refused, 'signed']);
   });
 
+  it('a replaced Math.max reaches no host call: an interval\'s repeat, getRandomValues', async () => {
+    // Before: each interval sent the tenant's 32 MB object as its delay on every firing (1.3 GB on
+    // the host within 1.5 s), and getRandomValues sent one per call and handed out zeros.
+    const intervals = await flood('interval-max-flood', `export default { fetch() {
+      const big = 'x'.repeat(4 * 1024 * 1024);
+      const delay = { pad: Array(8).fill(big), [Symbol.toPrimitive]() { return 1; } };
+      const max = Math.max;
+      Math.max = () => delay;
+      const ids = [];
+      for (let i = 0; i < 40; i++) ids.push(setInterval(() => {}, 1));
+      Math.max = max;
+      return new Promise((resolve) => setTimeout(() => { ids.forEach(clearInterval); resolve(new Response('ran')); }, 1500));
+    } }`, 2_000);
+    expect([intervals.status, intervals.text]).toEqual([200, 'ran']);
+    expect(intervals.grewMb).toBeLessThan(64);
+    const random = await flood('random-max-flood', `export default { fetch() {
+      const n = { pad: Array(8).fill('x'.repeat(4 * 1024 * 1024)) };
+      const max = Math.max;
+      Math.max = () => n;
+      // Past the pool's block, so each call asks the host.
+      const a = new Uint8Array(65536);
+      try { for (let i = 0; i < 40; i++) crypto.getRandomValues(a); } finally { Math.max = max; }
+      return new Response(String(a.some((b) => b !== 0)));
+    } }`, 2_000);
+    expect([random.status, random.text]).toEqual([200, 'true']);
+    expect(random.grewMb).toBeLessThan(64);
+  });
+
+  it('a call the host was never given is not left pending: a detached body, a nested hash', async () => {
+    // isolated-vm cannot copy a detached buffer: each such fetch() stayed counted as pending, and
+    // after 256 every later fetch() of the isolate was refused, the patch long undone.
+    await engine.deploy('detached-pending', { limits: { cpuMs: 2_000 }, egress: { allowPrivate: true }, code: `export default { async fetch(request) {
+      const out = [];
+      if (new URL(request.url).pathname === '/patch') {
+        const original = Request.prototype.arrayBuffer;
+        Request.prototype.arrayBuffer = async function () { const b = new ArrayBuffer(8); b.transfer(); return b; };
+        for (let i = 0; i < 300; i++) out.push(await fetch('http://127.0.0.1:9/', { method: 'POST', body: 'x' }).then(() => 'ok', (e) => e.name));
+        Request.prototype.arrayBuffer = original;
+      }
+      out.push(await fetch('http://127.0.0.1:9/').then(() => 'ok', (e) => e.message.includes('already pending') ? 'pending' : 'answered'));
+      return Response.json([...new Set(out)]);
+    } }` });
+    const call = async (path: string) => (await engine.fetch('detached-pending', new Request(`http://d.test${path}`))).json();
+    expect(await call('/patch')).toEqual(['TypeError', 'answered']);
+    expect(await call('/')).toEqual(['answered']);
+    // A hash is a name: bytes hung on a hash nested in hashes were never counted (three levels
+    // down), and went out past the bound.
+    const nested = await flood('nested-hash', `export default { async fetch() {
+      const key = await crypto.subtle.importKey('raw', new Uint8Array(16), 'PBKDF2', false, ['deriveBits']);
+      const big = new Uint8Array(6 * 1024 * 1024);
+      const calls = [];
+      for (let i = 0; i < 30; i++) calls.push(crypto.subtle.deriveBits({ name: 'PBKDF2', salt: new Uint8Array(8), iterations: 1, hash: { name: 'SHA-256', hash: { name: 'SHA-256', iv: big } } }, key, 256).then(() => 'ok', (e) => e.name));
+      return Response.json([...new Set(await Promise.all(calls))]);
+    } }`, 2_000);
+    expect(JSON.parse(nested.text)).toEqual(['ok']);
+    expect(nested.grewMb).toBeLessThan(32);
+  });
+
   it('a response\'s headers past 128 KB are a TypeError in the tenant, not 20 MB for the host to take', async () => {
     const got = await flood('header-flood', `const v = 'y'.repeat(20 * 1024 * 1024);
       export default { fetch() { return new Response('ok', { headers: { 'x-big': v } }); } }`);
