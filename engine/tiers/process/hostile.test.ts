@@ -77,6 +77,21 @@ export default {
       setTimeout(() => { for (let i = 0; i < 8; i++) forge({ t: 'chunk', id }, new Uint8Array(64 * 1024)); }, 50);
       return new Response(new ReadableStream({ pull() { return new Promise(() => {}); } }));
     }
+    if (url.pathname === '/pull-flood') {
+      // Stops reading, then sends frames the host answers (a body pull for no request), 300,000 in
+      // 11 MB: every answer waits on the host for a reader that never comes.
+      for (const h of process._getActiveHandles()) if (h && typeof h.pause === 'function' && h._handle && h._handle.fd === fd) h.pause();
+      const json = Buffer.from(JSON.stringify({ t: 'body-pull', id: 999999 }));
+      const one = Buffer.alloc(8 + json.length);
+      one.writeUInt32BE(4 + json.length, 0);
+      one.writeUInt32BE(json.length, 4);
+      json.copy(one, 8);
+      const many = Buffer.alloc(one.length * 300000, one);
+      for (let at = 0; at < many.length;) {
+        try { at += fs.writeSync(fd, many, at); } catch (e) { if (e.code !== 'EAGAIN') throw e; }
+      }
+      return new Response('flooded');
+    }
     if (url.pathname === '/cache-stall') {
       // An 8 MB entry, then the channel left unread while matches for it are forged.
       const big = ['GET', 'https://x.test/big', []];
@@ -192,6 +207,23 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
       expect(most).toBeGreaterThan(16);
     } finally {
       await ai.close();
+    }
+  }, 30_000);
+
+  it('cannot make the engine hold answers to frames it sends while it reads nothing: it is ended', async () => {
+    const flooded = new Engine({ tiers: [new ProcessTier()], sched: { quarantine: false } });
+    try {
+      await flooded.deploy('flood', { code: FORGER, tier: 'process', needs: ['node-builtins'], limits: { cpuMs: 5_000, wallMs: 20_000 } });
+      const before = process.memoryUsage().rss;
+      const res = await flooded.fetch('flood', new Request('http://flood.test/pull-flood'));
+      // Before: 150-byte answers piled up by the hundred thousand (the engine grew 130 MB a second
+      // under a repeated flood until its heap ran out).
+      expect([res.status, res.headers.get('islet-error')]).toEqual([502, 'sandbox-crashed']);
+      expect(await res.text()).toContain('stopped reading what the host sends');
+      expect((process.memoryUsage().rss - before) / 2 ** 20).toBeLessThan(160);
+      expect(await (await flooded.fetch('flood', new Request('http://flood.test/'))).text()).toMatch(/^pid \d+$/);
+    } finally {
+      await flooded.close();
     }
   }, 30_000);
 

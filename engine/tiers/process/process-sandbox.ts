@@ -58,6 +58,9 @@ const PAGE_BYTES = 4096;
 // The protocol refuses frames past this: a response larger than the sandbox's memory cannot be
 // real, so a bigger length means a corrupted or hostile stream.
 const FRAME_SLACK_BYTES = 64 * 1024 * 1024;
+/** What may wait in the channel for a sandbox beyond the answers ResponseBytes counts (see #send). */
+const UNREAD_SLACK_BYTES = 64 * 1024 * 1024;
+const MAX_UNREAD_FRAMES = 65_536;
 
 let nextPingId = 1;
 
@@ -359,9 +362,27 @@ export class ProcessSandbox implements Sandbox {
 
   /** Writes a frame to the sandbox; `written` runs once the channel has taken it (or cannot). */
   #send(head: FrameHead, body?: Uint8Array | null, written?: () => void): void {
-    if (this.#channel.writable) this.#channel.write(encodeFrame(head, body), written && (() => written()));
-    else written?.();
+    if (!this.#channel.writable) return written?.();
+    // What waits for the sandbox to read: the answers counted in ResponseBytes, requests and their
+    // bodies, and the small answers to frames it sent. A sandbox that stops reading and sends
+    // frames each answered (a body-pull for no request) grew the engine 130 MB a second until its
+    // heap ran out; past this it is ended, as one that broke the protocol.
+    // Counted in frames too: each waiting write costs the engine far more than its bytes (a
+    // million 150-byte answers held 600 MB).
+    if (this.#unwritten >= MAX_UNREAD_FRAMES || this.#channel.writableLength > this.#responseBytes.limit + UNREAD_SLACK_BYTES) {
+      const waiting = `${this.#unwritten} frames, ${Math.round(this.#channel.writableLength / 1048576)} MB`;
+      this.#die(new SandboxCrashedError(`${this.#who()}: its sandbox stopped reading what the host sends (${waiting} waiting for it)`));
+      return written?.();
+    }
+    this.#unwritten++;
+    this.#channel.write(encodeFrame(head, body), () => {
+      this.#unwritten--;
+      written?.();
+    });
   }
+
+  /** Frames written to the channel that it has not taken yet. */
+  #unwritten = 0;
 
   /** The watchdog's tick: the sandbox's CPU clock (ns), and its RSS without a cgroup. */
   #sample(): number {
