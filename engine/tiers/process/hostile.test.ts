@@ -8,6 +8,10 @@ import { request } from '../../gateway/test-http.ts';
 import { createGateway, serveGateway, type ServedGateway } from '../../gateway/index.ts';
 import { ProcessTier } from './index.ts';
 import inspector from 'node:inspector';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 const tier = new ProcessTier();
 const missing = tier.unavailable();
@@ -62,6 +66,22 @@ export default {
         renamed: tryIt(() => { const parent = process.ppid; Object.defineProperty(process, 'pid', { value: parent }); return process.kill(parent, 0); }),
       });
     }
+    if (url.pathname === '/network') {
+      const net = await import('node:net');
+      const dgram = await import('node:dgram');
+      const http = await import('node:http');
+      const tryIt = (f) => { try { f(); return 'ok'; } catch (e) { return e.code ?? e.message; } };
+      const socketPath = url.searchParams.get('path');
+      return Response.json({
+        unix: tryIt(() => net.connect(socketPath).on('error', () => {})),
+        unixOptions: tryIt(() => net.createConnection({ path: socketPath }).on('error', () => {})),
+        abstract: tryIt(() => net.connect('\0islet-abstract').on('error', () => {})),
+        httpSocketPath: tryIt(() => http.get({ socketPath, path: '/' }).on('error', () => {})),
+        listen: tryIt(() => net.createServer().listen(0)),
+        udp: tryIt(() => dgram.createSocket('udp4')),
+        tcp: tryIt(() => net.connect(9, '127.0.0.1').on('error', () => {}).destroy()),
+      });
+    }
     if (url.pathname === '/forge-exception') forge({ t: 'exc', id, name: { toString: 1 } });
     if (url.pathname === '/forge-done') forge({ t: 'done', id });
     if (url.pathname === '/forge-big-head') {
@@ -98,6 +118,8 @@ export default {
       forge({ t: 'cache', id: 3e9, op: 'put', cacheName: 'default', request: big, response: [200, '', []], hasBody: true }, new Uint8Array(8 * 1024 * 1024));
       await new Promise((r) => setTimeout(r, 300));
       for (const h of process._getActiveHandles()) if (h && typeof h.pause === 'function' && h._handle && h._handle.fd === fd) h.pause();
+      // A channel that is not read holds no process open: without this it could exit before its answer went.
+      setInterval(() => {}, 60000);
       for (let i = 0; i < 40; i++) forge({ t: 'cache', id: 2e9 + i, op: 'match', cacheName: 'default', request: big });
       return new Response('forged');
     }
@@ -146,6 +168,28 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
     // Node opens the inspector on SIGUSR1 a moment after the signal.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(inspector.url()).toBeUndefined();
+  });
+
+  it('may not reach Unix-domain sockets, listen or use UDP; outbound TCP stays', async () => {
+    // As root in the host's network namespace, a probe's tenant reached a 0700 Unix socket of the
+    // host's and an abstract one, and bound 1,000 ports on every interface.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-unix-'));
+    const socketPath = path.join(dir, 'private.sock');
+    let reached = 0;
+    const server = net.createServer((s) => { reached++; s.end('secret'); });
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    try {
+      const res = await request(served.url, { path: `/network?path=${encodeURIComponent(socketPath)}`, host });
+      expect(await res.json()).toEqual({
+        unix: 'ERR_ACCESS_DENIED', unixOptions: 'ERR_ACCESS_DENIED', abstract: 'ERR_ACCESS_DENIED', httpSocketPath: 'ERR_ACCESS_DENIED',
+        listen: 'ERR_ACCESS_DENIED', udp: 'ERR_ACCESS_DENIED', tcp: 'ok',
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(reached).toBe(0);
+    } finally {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('ends only its own sandbox with a frame that breaks the protocol; the engine serves on', async () => {

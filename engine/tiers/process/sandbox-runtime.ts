@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import os from 'node:os';
 import { createReadStream, createWriteStream, fstatSync, mkdirSync, writeFileSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { Server, Socket } from 'node:net';
+import dgram from 'node:dgram';
 import path from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import type { ReadableStreamReadResult } from 'node:stream/web';
@@ -626,7 +627,37 @@ function confineToSelf(): void {
   syncBuiltinESMExports();
 }
 
+/**
+ * Node's permission model does not cover the network in Node 24, and on the process tier the
+ * sandbox shares the engine's user (root here) and network namespace: a probe's tenant connected
+ * to a 0700 Unix socket of the host's and to an abstract one, and bound 1,000 ports on every
+ * interface (the host's own next listen failed). A function answers requests; it does not serve
+ * ports or talk to the machine's local services: Unix-domain connections, listening and UDP are
+ * refused before tenant code loads. Outbound TCP stays (README: the container, gVisor and microVM
+ * tiers have no network at all).
+ */
+function confineNetwork(): void {
+  const denied = (what: string) => Object.assign(new Error(`${what}: a sandbox on the process tier may not ${what === 'net.Server.listen' ? 'listen for connections' : what.startsWith('dgram') ? 'use UDP' : 'connect to Unix-domain sockets'}`), { code: 'ERR_ACCESS_DENIED' });
+  const connect = Socket.prototype.connect;
+  // net.connect(path), connect({ path }), and http's socketPath all come here. A string that is not
+  // a port number is a path; a number or numeric string a TCP port.
+  Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
+    const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
+    const path = first !== null && typeof first === 'object' ? (first as { path?: unknown }).path : typeof first === 'string' && !/^\s*\d+\s*$/.test(first) ? first : undefined;
+    if (path !== undefined && path !== null) throw denied('net.Socket.connect');
+    return Reflect.apply(connect, this, args) as Socket;
+  } as typeof Socket.prototype.connect;
+  Server.prototype.listen = function () {
+    throw denied('net.Server.listen');
+  } as typeof Server.prototype.listen;
+  dgram.createSocket = (() => {
+    throw denied('dgram.createSocket');
+  }) as typeof dgram.createSocket;
+  syncBuiltinESMExports();
+}
+
 confineToSelf();
+confineNetwork();
 forwardConsole();
 globalThis.fetch = hostFetch;
 // Workers' timer ids are numbers (Node's are objects); Node's clear functions take the number too.
