@@ -36,6 +36,14 @@ async function withEngine(options: ConstructorParameters<typeof Engine>[0], body
   }
 }
 
+/** When (ms from now) function `name` logged the line `msg`, as it does; `stop()` stops following. */
+function logged(name: string, msg: string): { at: number[]; since: () => number; stop: () => void } {
+  const started = performance.now();
+  const at: number[] = [];
+  const stop = engine.logs.follow(name, (record) => { if (record.msg === msg) at.push(performance.now() - started); });
+  return { at, since: () => performance.now() - started, stop };
+}
+
 const ASK = `
   const res = await env.AUTH.fetch('https://auth.internal/check?x=1', { method: 'POST', headers: { 'x-user': 'ann' }, body: 'hi' });
   return Response.json({ status: res.status, json: await res.json(), auth: res.headers.get('x-auth'), cookies: res.headers.getSetCookie(), tag: Object.prototype.toString.call(env.AUTH) });`;
@@ -128,19 +136,17 @@ describe('service bindings', () => {
       services: { SELF: 'fan' },
       limits: { wallMs: 800 },
     });
-    let hops = 0;
-    const stop = engine.logs.follow('fan', (record) => { if (record.msg === 'hop') hops++; });
+    const hops = logged('fan', 'hop');
     try {
-      const started = performance.now();
       const res = await engine.fetch('fan', new Request('http://fan.test/'));
       expect(res.headers.get('islet-error')).toBe('wall-limit');
-      await new Promise((r) => setTimeout(r, Math.max(0, started + 1_100 - performance.now())));
-      const after = hops;
+      await new Promise((r) => setTimeout(r, Math.max(0, 1_100 - hops.since())));
+      const after = hops.at.length;
       expect(after).toBeGreaterThan(3);
       await new Promise((r) => setTimeout(r, 800));
-      expect(hops).toBe(after);
+      expect(hops.at.length).toBe(after);
     } finally {
-      stop();
+      hops.stop();
     }
   }, 20_000);
 
@@ -162,16 +168,14 @@ describe('service bindings', () => {
       services: { SELF: 'relay' },
       limits: { wallMs: 1_000 },
     });
-    const steps: number[] = [];
-    const started = performance.now();
-    const stop = engine.logs.follow('relay', (record) => { if (record.msg === 'step') steps.push(performance.now() - started); });
+    const steps = logged('relay', 'step');
     try {
       expect(await (await engine.fetch('relay', new Request('http://relay.test/'))).text()).toBe('answered 0');
       await new Promise((r) => setTimeout(r, 2_500));
-      expect(steps.length).toBeGreaterThan(1);
-      expect(Math.max(...steps)).toBeLessThan(1_500);
+      expect(steps.at.length).toBeGreaterThan(1);
+      expect(Math.max(...steps.at)).toBeLessThan(1_500);
     } finally {
-      stop();
+      steps.stop();
     }
   }, 20_000);
 

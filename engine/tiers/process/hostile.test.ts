@@ -145,6 +145,20 @@ export default {
   },
 };`;
 
+/**
+ * Runs `body` with an engine of its own (its sandboxes and template pool not the other tests'),
+ * the forger deployed as `name` with `limits` (and `extra` deploy options).
+ */
+async function withForger(name: string, limits: Record<string, number>, body: (engine: Engine) => Promise<void>, options: ConstructorParameters<typeof Engine>[0] = {}, extra: Record<string, unknown> = {}): Promise<void> {
+  const own = new Engine({ tiers: [new ProcessTier()], sched: { quarantine: false }, ...options });
+  try {
+    await own.deploy(name, { code: FORGER, tier: 'process', needs: ['node-builtins'], limits, ...extra });
+    await body(own);
+  } finally {
+    await own.close();
+  }
+}
+
 describe.skipIf(missing)('a hostile tenant on the process tier', () => {
   let engine: Engine;
   let served: ServedGateway;
@@ -229,10 +243,7 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
   });
 
   it('cannot make the engine hold AI answers it does not read: past its memory limit, calls are refused', async () => {
-    // A tier of its own: its sandboxes (and its template pool) are not the other tests'.
-    const ai = new Engine({ tiers: [new ProcessTier()], sched: { quarantine: false }, accel: { workers: 1 } });
-    try {
-      await ai.deploy('stall', { code: FORGER, tier: 'process', needs: ['node-builtins'], ai: {}, limits: { cpuMs: 5_000, wallMs: 20_000, memoryMb: 64 } });
+    await withForger('stall', { cpuMs: 5_000, wallMs: 20_000, memoryMb: 64 }, async (ai) => {
       const held = () => process.memoryUsage().arrayBuffers / 2 ** 20;
       const before = held();
       let most = 0;
@@ -249,15 +260,11 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
       expect(most).toBeLessThan(128);
       // The forged calls were real ones: answers did wait for the sandbox.
       expect(most).toBeGreaterThan(16);
-    } finally {
-      await ai.close();
-    }
+    }, { accel: { workers: 1 } }, { ai: {} });
   }, 30_000);
 
   it('cannot make the engine hold answers to frames it sends while it reads nothing: it is ended', async () => {
-    const flooded = new Engine({ tiers: [new ProcessTier()], sched: { quarantine: false } });
-    try {
-      await flooded.deploy('flood', { code: FORGER, tier: 'process', needs: ['node-builtins'], limits: { cpuMs: 5_000, wallMs: 20_000 } });
+    await withForger('flood', { cpuMs: 5_000, wallMs: 20_000 }, async (flooded) => {
       const before = process.memoryUsage().rss;
       const res = await flooded.fetch('flood', new Request('http://flood.test/pull-flood'));
       // Before: 150-byte answers piled up by the hundred thousand (the engine grew 130 MB a second
@@ -266,15 +273,11 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
       expect(await res.text()).toContain('stopped reading what the host sends');
       expect((process.memoryUsage().rss - before) / 2 ** 20).toBeLessThan(160);
       expect(await (await flooded.fetch('flood', new Request('http://flood.test/'))).text()).toMatch(/^pid \d+$/);
-    } finally {
-      await flooded.close();
-    }
+    });
   }, 30_000);
 
   it('cannot make the engine hold Cache API answers it does not read: past its memory limit, matches are refused', async () => {
-    const cached = new Engine({ tiers: [new ProcessTier()], sched: { quarantine: false } });
-    try {
-      await cached.deploy('stall', { code: FORGER, tier: 'process', needs: ['node-builtins'], limits: { cpuMs: 5_000, wallMs: 20_000, memoryMb: 64 } });
+    await withForger('stall', { cpuMs: 5_000, wallMs: 20_000, memoryMb: 64 }, async (cached) => {
       const held = () => process.memoryUsage().arrayBuffers / 2 ** 20;
       const before = held();
       let most = 0;
@@ -288,9 +291,7 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
       // what waits is bounded by the memory limit (64 MB) and the entry itself.
       expect(most).toBeGreaterThan(8);
       expect(most).toBeLessThan(112);
-    } finally {
-      await cached.close();
-    }
+    });
   }, 30_000);
 
   it('cannot make the engine buffer body chunks it did not ask for: the first one ends its sandbox', async () => {
