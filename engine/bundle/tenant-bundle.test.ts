@@ -74,9 +74,11 @@ describe('tenant bundles', () => {
       const bundle = await bundleEntry(path.join(dir, 'worker.js'), { format: 'script' });
       expect(vm.runInContext(bundle.code, vm.createContext({})).default.lib).toEqual({ crypto: 0, inspect: 0 });
       // A built-in the code itself imports is still refused, with the way out.
-      await writeFile(path.join(dir, 'fs.js'), "import fs from 'node:fs'; export default { fs };");
+      await writeFile(path.join(dir, 'fs.js'), "import fs from 'node:fs'; import http2 from 'http2'; export default { fs, http2 };");
       const refused = await bundleEntry(path.join(dir, 'fs.js')).catch((e: unknown) => e);
       expect((refused as BundleError).diagnostics.join()).toContain('Node built-in "node:fs" is not available in the isolate tier');
+      // Names with digits too (http2, v8), which got esbuild's bare "Could not resolve".
+      expect((refused as BundleError).diagnostics.join()).toContain('Node built-in "http2" is not available in the isolate tier');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -32,7 +32,7 @@ const RESOLVING_BUILTIN = Symbol('islet resolving a built-in');
 const refuseNodeBuiltins: esbuild.Plugin = {
   name: 'islet-refuse-node-builtins',
   setup(build) {
-    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, async (args) => {
+    build.onResolve({ filter: /^(node:)?[a-z0-9_/]+$/ }, async (args) => {
       if (!NODE_BUILTINS.has(args.path) || args.pluginData === RESOLVING_BUILTIN) return undefined;
       const mapped = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: RESOLVING_BUILTIN });
       if (mapped.errors.length === 0) return undefined;
@@ -47,7 +47,7 @@ const refuseNodeBuiltins: esbuild.Plugin = {
 const keepNodeBuiltins: esbuild.Plugin = {
   name: 'islet-keep-node-builtins',
   setup(build) {
-    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => (NODE_BUILTINS.has(args.path) ? { path: args.path, external: true } : undefined));
+    build.onResolve({ filter: /^(node:)?[a-z0-9_/]+$/ }, (args) => (NODE_BUILTINS.has(args.path) ? { path: args.path, external: true } : undefined));
   },
 };
 

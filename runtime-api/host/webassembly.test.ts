@@ -100,6 +100,13 @@ it('holds, whatever the tenant replaced before it first touched WebAssembly', as
   expect(answers.defineProperty).toBe('WebAssembly.Module(): Wasm code generation disallowed by embedder');
   expect(answers.number).toBe("WebAssembly.Memory(): the isolate's WebAssembly memories would pass its memory limit of 64 MB");
   expect(answers.iterator).toBe('function');
+  // Bytes dressed as a Module (its prototype set) are still bytes: V8 would compile them.
+  await engine.deploy('wasm-fake-module', { limits: { memoryMb: 32 }, code: `export default { async fetch() {
+    const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+    Object.setPrototypeOf(bytes, WebAssembly.Module.prototype);
+    return new Response(await WebAssembly.instantiate(bytes, {}).then(() => 'compiled', (e) => e.message));
+  } }` });
+  expect(await (await engine.fetch('wasm-fake-module', new Request('http://w.test/'))).text()).toBe('WebAssembly.instantiate(): Wasm code generation disallowed by embedder');
   // And after the iterator was replaced, compile is still the refusing stand-in.
   await engine.deploy('wasm-after-iterator', { code: `export default { async fetch() {
     const it = Array.prototype[Symbol.iterator]; Array.prototype[Symbol.iterator] = function* () {};

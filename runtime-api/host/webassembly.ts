@@ -104,6 +104,18 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
   defineProperty(TenantModule, 'prototype', { value: OriginalModule.prototype });
   defineProperty(OriginalModule.prototype, 'constructor', { value: TenantModule, writable: true, configurable: true });
   const instantiate = wasm.instantiate;
+  // A Module by its internal slot, not its prototype chain: V8's instantiate compiles anything
+  // that is not one as bytes, and a probe's Uint8Array with Module.prototype set passed
+  // `instanceof`, compiled, and grew its own memory to 1 GB in a 32 MB function.
+  const moduleExports = (OriginalModule as unknown as { exports: (module: unknown) => unknown }).exports;
+  const isModule = (value: unknown) => {
+    try {
+      apply(moduleExports, OriginalModule, [value]);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const rejected = (what: string) => new Promise<never>((_, reject) => reject(refused(what)));
   // [name, stand-in, whether only some V8 builds have it]
   const methods: [string, (...args: unknown[]) => Promise<unknown>, boolean][] = [
@@ -112,7 +124,7 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
     ['instantiateStreaming', () => rejected('instantiateStreaming'), true],
     // A Module could be instantiated, but a tenant cannot come by one: bytes are refused.
     // V8 answers in a task of its own: what follows runs at the caller's depth again.
-    ['instantiate', (source: unknown, imports?: unknown) => (source instanceof OriginalModule ? resumingHere(apply(instantiate, wasm, [source, imports]) as Promise<unknown>) : rejected('instantiate')), false],
+    ['instantiate', (source: unknown, imports?: unknown) => (isModule(source) ? resumingHere(apply(instantiate, wasm, [source, imports]) as Promise<unknown>) : rejected('instantiate')), false],
   ];
   for (let i = 0; i < methods.length; i++) {
     // By index: destructuring would take the tenant's Array iterator.
