@@ -77,8 +77,13 @@ export default {
         unixOptions: tryIt(() => net.createConnection({ path: socketPath }).on('error', () => {})),
         abstract: tryIt(() => net.connect('\0islet-abstract').on('error', () => {})),
         httpSocketPath: tryIt(() => http.get({ socketPath, path: '/' }).on('error', () => {})),
+        // A Proxy that answers no path to a first read and the socket to the next: copied, it is
+        // options with nothing in them.
+        proxied: tryIt(() => { let n = 0; net.connect(new Proxy({}, { get: (t, k) => (k === 'path' ? (n++ === 0 ? undefined : socketPath) : undefined) })).on('error', () => {}); }),
         listen: tryIt(() => net.createServer().listen(0)),
+        listen2: tryIt(() => net.createServer()._listen2('127.0.0.1', 0, 4, 511)),
         udp: tryIt(() => dgram.createSocket('udp4')),
+        udpConstructed: tryIt(() => new dgram.Socket('udp4').bind(0)),
         tcp: tryIt(() => net.connect(9, '127.0.0.1').on('error', () => {}).destroy()),
       });
     }
@@ -196,7 +201,7 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
       const res = await request(served.url, { path: `/network?path=${encodeURIComponent(socketPath)}`, host });
       expect(await res.json()).toEqual({
         unix: 'ERR_ACCESS_DENIED', unixOptions: 'ERR_ACCESS_DENIED', abstract: 'ERR_ACCESS_DENIED', httpSocketPath: 'ERR_ACCESS_DENIED',
-        listen: 'ERR_ACCESS_DENIED', udp: 'ERR_ACCESS_DENIED', tcp: 'ok',
+        proxied: 'ERR_MISSING_ARGS', listen: 'ERR_ACCESS_DENIED', listen2: 'ERR_ACCESS_DENIED', udp: 'ERR_ACCESS_DENIED', udpConstructed: 'ERR_ACCESS_DENIED', tcp: 'ok',
       });
       await new Promise((r) => setTimeout(r, 100));
       expect(reached).toBe(0);
@@ -274,6 +279,29 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
       expect((process.memoryUsage().rss - before) / 2 ** 20).toBeLessThan(160);
       expect(await (await flooded.fetch('flood', new Request('http://flood.test/'))).text()).toMatch(/^pid \d+$/);
     });
+  }, 30_000);
+
+  it('an honest sandbox busy for a while, with uploads queued for it, is not taken for one that stopped reading', async () => {
+    // 100 requests of 1 MB wait in the channel while the sandbox works for 1.5 s: past its
+    // memory limit and the slack (16 + 64 MB), within what its concurrency lets the host send.
+    const own = new Engine({ tiers: [new ProcessTier()], sched: { quarantine: false } });
+    try {
+      await own.deploy('busy', {
+        code: `export default { async fetch(request) {
+          if (new URL(request.url).pathname === '/work') { const end = Date.now() + 1500; while (Date.now() < end) {} return new Response('worked'); }
+          return new Response(String((await request.arrayBuffer()).byteLength));
+        } }`,
+        tier: 'process', needs: ['node-builtins'], limits: { cpuMs: 10_000, wallMs: 30_000, memoryMb: 16, concurrency: 128, maxReplicas: 1 },
+      });
+      await own.fetch('busy', new Request('http://busy.test/'));
+      const work = own.fetch('busy', new Request('http://busy.test/work')).then((r) => r.text());
+      await new Promise((r) => setTimeout(r, 200));
+      const body = new Uint8Array(1024 * 1024);
+      const uploads = await Promise.all(Array.from({ length: 100 }, () => own.fetch('busy', new Request('http://busy.test/up', { method: 'POST', body })).then((r) => r.text())));
+      expect([await work, ...new Set(uploads)]).toEqual(['worked', String(body.length)]);
+    } finally {
+      await own.close();
+    }
   }, 30_000);
 
   it('cannot make the engine hold Cache API answers it does not read: past its memory limit, matches are refused', async () => {

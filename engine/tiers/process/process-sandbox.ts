@@ -17,7 +17,7 @@ import { aiFailure, runtimeAiLimits, type WireTensor } from '../../bindings/inde
 import { runCacheOp, type CacheOpResult } from '../../cache/index.ts';
 import { MAX_SOCKET_MESSAGE_BYTES, SandboxSockets, type SocketEvent } from '../socket-link.ts';
 import { EgressError, ResponseBytes } from '../../egress/index.ts';
-import { ACCEL_DEFAULTS, MAX_PENDING_SUBREQUESTS } from '../../limits.ts';
+import { ACCEL_DEFAULTS, MAX_BUFFERED_BODY_BYTES, MAX_PENDING_SUBREQUESTS } from '../../limits.ts';
 import { MALFORMED_RESPONSE, wireResponseProblem, type WireRequest, type WireResponse } from '../../wire.ts';
 import type { LimitEnforcer, SandboxMeter, Turn } from '../isolate/index.ts';
 import { abortOutstanding, SandboxTasks, type SandboxTask, serviceCall } from '../sandbox-tasks.ts';
@@ -369,7 +369,11 @@ export class ProcessSandbox implements Sandbox {
     // heap ran out; past this it is ended, as one that broke the protocol.
     // Counted in frames too: each waiting write costs the engine far more than its bytes (a
     // million 150-byte answers held 600 MB).
-    if (this.#unwritten >= MAX_UNREAD_FRAMES || this.#channel.writableLength > this.#responseBytes.limit + UNREAD_SLACK_BYTES) {
+    // Requests the host sends are waiting there too when the sandbox is busy: each with a body of
+    // up to MAX_BUFFERED_BODY_BYTES, as many as its concurrency (an honest sandbox busy for 3 s
+    // with 220 uploads of 1 MB queued was ended before).
+    const room = this.#responseBytes.limit + UNREAD_SLACK_BYTES + (this.#spec?.limits.concurrency ?? 0) * MAX_BUFFERED_BODY_BYTES;
+    if (this.#unwritten >= MAX_UNREAD_FRAMES || this.#channel.writableLength > room) {
       const waiting = `${this.#unwritten} frames, ${Math.round(this.#channel.writableLength / 1048576)} MB`;
       this.#die(new SandboxCrashedError(`${this.#who()}: its sandbox stopped reading what the host sends (${waiting} waiting for it)`));
       return written?.();

@@ -637,22 +637,41 @@ function confineToSelf(): void {
  * tiers have no network at all).
  */
 function confineNetwork(): void {
-  const denied = (what: string) => Object.assign(new Error(`${what}: a sandbox on the process tier may not ${what === 'net.Server.listen' ? 'listen for connections' : what.startsWith('dgram') ? 'use UDP' : 'connect to Unix-domain sockets'}`), { code: 'ERR_ACCESS_DENIED' });
+  const denied = (what: string) => Object.assign(new Error(`${what}: a sandbox on the process tier may not ${what.startsWith('net.Server') ? 'listen for connections' : what.startsWith('dgram') ? 'use UDP' : 'connect to Unix-domain sockets'}`), { code: 'ERR_ACCESS_DENIED' });
   const connect = Socket.prototype.connect;
   // net.connect(path), connect({ path }), and http's socketPath all come here. A string that is not
-  // a port number is a path; a number or numeric string a TCP port.
+  // a port number is a path; a number or numeric string a TCP port. Options are copied, each
+  // member read once, and the copy is what is checked and passed on: a Proxy answered no path to
+  // the check and the host's socket to net.
   Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
-    const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
-    const path = first !== null && typeof first === 'object' ? (first as { path?: unknown }).path : typeof first === 'string' && !/^\s*\d+\s*$/.test(first) ? first : undefined;
-    if (path !== undefined && path !== null) throw denied('net.Socket.connect');
-    return Reflect.apply(connect, this, args) as Socket;
+    // net.connect() hands over [options, callback] (normalized); a caller gives (options, callback).
+    const normalized = Array.isArray(args[0]);
+    const first = normalized ? (args[0] as unknown[])[0] : args[0];
+    const callback = normalized ? (args[0] as unknown[])[1] : args[1];
+    if (first !== null && typeof first === 'object') {
+      const options = Object.assign({}, first) as { path?: unknown };
+      if (options.path !== undefined && options.path !== null) throw denied('net.Socket.connect');
+      return Reflect.apply(connect, this, callback === undefined ? [options] : [options, callback]) as Socket;
+    }
+    if (typeof first === 'string' && !/^\s*\d+\s*$/.test(first)) throw denied('net.Socket.connect');
+    return Reflect.apply(connect, this, normalized ? [first, callback] : args) as Socket;
   } as typeof Socket.prototype.connect;
-  Server.prototype.listen = function () {
+  // listen() and the method every listen path ends in (a probe called it directly).
+  const refuseListen = function () {
     throw denied('net.Server.listen');
-  } as typeof Server.prototype.listen;
+  };
+  Server.prototype.listen = refuseListen as typeof Server.prototype.listen;
+  (Server.prototype as unknown as { _listen2: unknown })._listen2 = refuseListen;
+  // UDP's every way to a socket of the system's: made with createSocket or the constructor, a
+  // dgram socket binds on bind, send or connect.
   dgram.createSocket = (() => {
     throw denied('dgram.createSocket');
   }) as typeof dgram.createSocket;
+  for (const method of ['bind', 'send', 'connect'] as const) {
+    (dgram.Socket.prototype as unknown as Record<string, unknown>)[method] = () => {
+      throw denied(`dgram.Socket.${method}`);
+    };
+  }
   syncBuiltinESMExports();
 }
 
