@@ -14,7 +14,20 @@ export interface SandboxTask extends MeteredTask {
   answered: boolean;
   /** How many service-binding calls deep its request is (0: from a client, or a scheduled run). */
   readonly depth: number;
+  /**
+   * When the request its chain serves is over (performance.now() ms): its own deadline for a
+   * client's request, its callers' for a service binding's call, which passes it on.
+   */
+  readonly chainDeadline: number;
 }
+
+/**
+ * How long a service binding's call may outlive the request its chain serves: the caller, over
+ * its wall clock first, answers 503 itself rather than with its callee's 503 (a test saw a caller
+ * answer 200 with the callee's error when both expired in the same tick). Not added up along a
+ * chain: every call in it ends this long after the root at the latest.
+ */
+const CHAIN_GRACE_MS = 100;
 
 /** What a tier keeps per task besides the common fields, and how it lets go of it. */
 export interface TaskHooks<T extends SandboxTask> {
@@ -143,8 +156,8 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
     let latest = -Infinity;
     let any = -Infinity;
     for (const task of this.#tasks.values()) {
-      if (task.deadline > any) any = task.deadline;
-      if ((depth === undefined || task.depth === depth) && task.deadline > latest) latest = task.deadline;
+      if (task.chainDeadline > any) any = task.chainDeadline;
+      if ((depth === undefined || task.depth === depth) && task.chainDeadline > latest) latest = task.chainDeadline;
     }
     // None at that depth (a timer that fires after its request ended: a probe chained 30 hops
     // that way, 8 s past the root): the latest of any, each of which ends with its own chain. No
@@ -158,7 +171,11 @@ export class SandboxTasks<T extends SandboxTask = SandboxTask> {
    * callers' `deadline`, whichever comes first; `fields` are the tier's own (see TaskHooks).
    */
   start(resolve: SandboxTask['resolve'], reject: SandboxTask['reject'], wallMs: number, depth = 0, fields?: Omit<T, keyof SandboxTask>, deadline = Infinity): T {
-    const task = { id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: Math.min(performance.now() + wallMs, deadline), answered: false, signal: undefined, depth, ...fields } as T;
+    const own = performance.now() + wallMs;
+    const task = {
+      id: nextTaskId++, resolve, reject, cpuNs: 0, deadline: Math.min(own, deadline + CHAIN_GRACE_MS), chainDeadline: Math.min(own, deadline),
+      answered: false, signal: undefined, depth, ...fields,
+    } as T;
     this.#tasks.set(task.id, task);
     this.#atDepth[depth] = (this.#atDepth[depth] ?? 0) + 1;
     this.#meter!.start(task);
