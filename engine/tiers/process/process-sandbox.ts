@@ -363,15 +363,14 @@ export class ProcessSandbox implements Sandbox {
   /** Writes a frame to the sandbox; `written` runs once the channel has taken it (or cannot). */
   #send(head: FrameHead, body?: Uint8Array | null, written?: () => void): void {
     if (!this.#channel.writable) return written?.();
-    // What waits for the sandbox to read: the answers counted in ResponseBytes, requests and their
-    // bodies, and the small answers to frames it sent. A sandbox that stops reading and sends
-    // frames each answered (a body-pull for no request) grew the engine 130 MB a second until its
-    // heap ran out; past this it is ended, as one that broke the protocol.
-    // Counted in frames too: each waiting write costs the engine far more than its bytes (a
-    // million 150-byte answers held 600 MB).
-    // Requests the host sends are waiting there too when the sandbox is busy: each with a body of
-    // up to MAX_BUFFERED_BODY_BYTES, as many as its concurrency (an honest sandbox busy for 3 s
-    // with 220 uploads of 1 MB queued was ended before).
+    // What waits for the sandbox to read is bounded: a sandbox that stopped reading and sent frames
+    // each answered (a body-pull for no request) grew the engine 130 MB a second until its heap ran
+    // out; past the bound it is ended, as one that broke the protocol. Counted in frames as well as
+    // bytes, since each waiting write costs the engine far more than its bytes (a million 150-byte
+    // answers held 600 MB). The room in bytes: the answers ResponseBytes counts, some slack, and
+    // the requests the host may send a busy sandbox, each with a body of up to
+    // MAX_BUFFERED_BODY_BYTES, as many as its concurrency (an honest sandbox busy for 3 s with 220
+    // uploads of 1 MB queued was ended before that was in).
     const room = this.#responseBytes.limit + UNREAD_SLACK_BYTES + (this.#spec?.limits.concurrency ?? 0) * MAX_BUFFERED_BODY_BYTES;
     if (this.#unwritten >= MAX_UNREAD_FRAMES || this.#channel.writableLength > room) {
       const waiting = `${this.#unwritten} frames, ${Math.round(this.#channel.writableLength / 1048576)} MB`;
