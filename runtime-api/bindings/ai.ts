@@ -7,15 +7,12 @@
 import { type AbortSignal, isAbortSignalObject } from '../web/abort.ts';
 import { host } from '../host/host-calls.ts';
 import { PendingCalls } from '../host/pending-calls.ts';
-import { bytesToHostRefusal, holdBytesToHost, releaseBytesToHost } from '../host/bytes-to-host.ts';
+import { bytesToHostRefusal } from '../host/bytes-to-host.ts';
 import { AIError, outputsOf, type AiTensor, type AiTransport, type OutputMeta } from './ai-core.ts';
 
 export { Ai, AIError, type AiLimits, type AiTensor } from './ai-core.ts';
 
 const pending = new PendingCalls<Record<string, AiTensor>>();
-
-/** The input bytes of each call the host holds, by id, until it settles it (bytes-to-host.ts). */
-const bytesById: Record<number, number> = Object.create(null) as Record<number, number>;
 
 /** Calls through isolated-vm callbacks, answered by settleAi. */
 export const isolateAi: AiTransport = {
@@ -28,11 +25,7 @@ export const isolateAi: AiTransport = {
     // With the count alone, 64 calls of 16 MB each were 1 GB on the host for one function.
     const refused = bytesToHostRefusal(bytes, 'AI.run');
     if (refused !== undefined) return Promise.reject(new AIError('quota_exceeded', refused));
-    return pending.start(signal as AbortSignal | undefined, (id) => {
-      host().aiRun(id, model, wire, timeoutMs);
-      holdBytesToHost(bytes);
-      bytesById[id] = bytes;
-    }, (id) => host().aiAbort(id));
+    return pending.start(signal as AbortSignal | undefined, (id) => host().aiRun(id, model, wire, timeoutMs), (id) => host().aiAbort(id), bytes);
   },
 };
 
@@ -41,11 +34,6 @@ export const isolateAi: AiTransport = {
  * [name, dtype, shape, strings | null] entry per output and the numeric outputs' buffers in order.
  */
 export function settleAi(id: number, code: string, message: string, meta: OutputMeta[], ...buffers: ArrayBuffer[]): void {
-  const bytes = bytesById[id];
-  if (bytes !== undefined) {
-    delete bytesById[id];
-    releaseBytesToHost(bytes);
-  }
   const p = pending.take(id);
   if (!p) return;
   if (code) p.reject(new AIError(code, message));

@@ -3,7 +3,8 @@
 // there until it ends. Counted together against one bound, half the isolate's memory limit (a
 // body is in the isolate twice on its way out, so no single one could be larger anyway): fifty
 // 30 MB subrequest bodies to a server that did not read them put 355 MB on the host's heap, and
-// 32 HMACs of 20 MB each 280 MB, within one request's limits. Per-call records are the callers'.
+// 32 HMACs of 20 MB each 280 MB, within one request's limits. Each call's bytes are held by its
+// PendingCalls from when it is sent until the host settles it.
 const { apply } = Reflect;
 const keysOf = Object.keys;
 const arrayBufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get!;

@@ -4,7 +4,7 @@
 import { checkHeadSize, headersToFlat, Request, requestSignalSource, responseFromNetwork, type AbortSignal, type Response } from '../web/index.ts';
 import { processDataUrl } from '../fetch/data-url.ts';
 import { byteLengthOf, checkedArrayBuffer } from '../web/plain-bytes.ts';
-import { bytesToHostRefusal, holdBytesToHost, releaseBytesToHost } from './bytes-to-host.ts';
+import { bytesToHostRefusal } from './bytes-to-host.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
 import { chainDepth } from '../dispatch/chain-depth.ts';
@@ -61,29 +61,15 @@ export async function fetchThrough(service: string | null, input: unknown, init?
   const refused = bytesToHostRefusal(bytes, 'fetch');
   if (refused !== undefined) throw new TypeError(refused);
   // Fetch §4.1 "abort fetch": an abort rejects with the signal's reason and cancels the host's request.
+  // The body is counted until the host settles this id (settleFetch), aborted or not: released
+  // when the tenant's promise settled instead, aborts let a loop of 60 MB bodies past the bound.
   return pending.start(
     signal ?? undefined,
-    (id) => {
-      // Counted until the host settles this id (settleFetch), which it does for every subrequest
-      // it was given, aborted ones too: the host holds the body until then. (Released when the
-      // tenant's promise settled instead, aborts let a loop of 60 MB bodies past the bound.)
-      host().startFetch(id, method, url, flat, body, redirect, service, chainDepth());
-      // After the call: one that threw handed the host nothing (its settle comes later, from the host's loop).
-      if (bytes > 0) {
-        holdBytesToHost(bytes);
-        bodyBytesById[id] = bytes;
-      }
-    },
+    (id) => host().startFetch(id, method, url, flat, body, redirect, service, chainDepth()),
     (id) => host().abortFetch(id),
+    bytes,
   );
 }
-
-/**
- * The body bytes of each subrequest the host holds, by id, until it settles it: a null-prototype
- * object, which no method or setter of the tenant's can reach (a replaced Map.prototype.get made
- * the count negative, and the bound void).
- */
-const bodyBytesById: Record<number, number> = Object.create(null) as Record<number, number>;
 
 /** A fetch()'s outbound handshakes in flight, by subrequest id: the socket a 101 answer carries. */
 const handshakes = new Map<number, unknown>();
@@ -126,11 +112,6 @@ export function connectSocket(url: string, headers: string[], signal?: AbortSign
  * without, the reason it failed.
  */
 export function settleFetch(id: number, ok: boolean, status: number, statusText: string, headers: string[], body: ArrayBuffer | null, urls: string[], socketId = 0): void {
-  const bytes = bodyBytesById[id];
-  if (bytes !== undefined) {
-    delete bodyBytesById[id];
-    releaseBytesToHost(bytes);
-  }
   const socket = handshakes.get(id);
   handshakes.delete(id);
   const p = pending.take(id);

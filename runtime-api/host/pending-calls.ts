@@ -3,6 +3,7 @@
 // The call that settles one works for the request that started it (dispatch/chain-depth.ts).
 import { addAbortAlgorithm, type AbortSignal } from '../web/index.ts';
 import { chainDepth, enterChain, UNKNOWN_DEPTH } from '../dispatch/chain-depth.ts';
+import { holdBytesToHost, releaseBytesToHost } from './bytes-to-host.ts';
 
 export interface Settle<T> {
   resolve(value: T): void;
@@ -20,13 +21,21 @@ export class PendingCalls<T> {
   // Counted apart from the record: callers bound their calls in flight by it; a plain number the
   // tenant cannot reach.
   #count = 0;
+  /**
+   * The bytes each call handed the host (bytes-to-host.ts), counted until the host settles it
+   * (take), which it does for every call it was given, aborted ones too: it holds them until then.
+   */
+  readonly #bytes = Object.create(null) as Record<number, number>;
 
   get size(): number {
     return this.#count;
   }
 
-  /** Starts a call: `send(id)` hands it to the host; `abort(id)` tells the host it was cancelled. */
-  start(signal: AbortSignal | undefined, send: (id: number) => void, abort: (id: number) => void): Promise<T> {
+  /**
+   * Starts a call: `send(id)` hands it to the host, with `bytes` of data the host holds until it
+   * settles the call; `abort(id)` tells the host it was cancelled.
+   */
+  start(signal: AbortSignal | undefined, send: (id: number) => void, abort: (id: number) => void, bytes = 0): Promise<T> {
     // Aborted while the caller was getting ready (reading a body): an abort algorithm would never run.
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = this.#nextId++;
@@ -56,6 +65,11 @@ export class PendingCalls<T> {
           });
         }
         send(id);
+        // After the call: one that threw handed the host nothing.
+        if (bytes > 0) {
+          holdBytesToHost(bytes);
+          this.#bytes[id] = bytes;
+        }
       } catch (err) {
         // The host was never given it (isolated-vm could not copy an argument, a signal that is
         // none): it is no call of the host's to settle. Left counted, 256 such calls had every later
@@ -75,6 +89,11 @@ export class PendingCalls<T> {
    * that follows is its starter's.
    */
   take(id: number): Settle<T> | undefined {
+    const bytes = this.#bytes[id];
+    if (bytes !== undefined) {
+      delete this.#bytes[id];
+      releaseBytesToHost(bytes);
+    }
     const p = this.#pending[id];
     if (p !== undefined) {
       delete this.#pending[id];

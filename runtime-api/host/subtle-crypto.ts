@@ -11,16 +11,13 @@ import { type CryptoKey, heldKey, keyFromDescriptor, type KeyDescriptor } from '
 import { digestBytes, digestName } from './digest.ts';
 import { host } from './host-calls.ts';
 import { PendingCalls } from './pending-calls.ts';
-import { bytesIn, bytesToHostRefusal, holdBytesToHost, releaseBytesToHost } from './bytes-to-host.ts';
+import { bytesIn, bytesToHostRefusal } from './bytes-to-host.ts';
 
 
 // Operations waiting for the host, per isolate; the host keeps its own bound too.
 const MAX_PENDING = 32;
 
 const pending = new PendingCalls<unknown>();
-
-/** The input bytes of each operation the host holds, by id, until it settles it (a record no tenant method reaches). */
-const bytesById: Record<number, number> = Object.create(null) as Record<number, number>;
 
 function call(op: string, args: unknown[]): Promise<unknown> {
   if (pending.size >= MAX_PENDING) {
@@ -30,23 +27,11 @@ function call(op: string, args: unknown[]): Promise<unknown> {
   const refused = bytesToHostRefusal(bytes, `crypto.subtle.${op}`);
   if (refused !== undefined) return Promise.reject(new DOMException(refused, 'OperationError'));
   // Web Crypto operations take no AbortSignal: nothing cancels them once started.
-  return pending.start(undefined, (id) => {
-    host().startCrypto(id, op, args);
-    // After the call: one that threw handed the host nothing.
-    if (bytes > 0) {
-      holdBytesToHost(bytes);
-      bytesById[id] = bytes;
-    }
-  }, () => {});
+  return pending.start(undefined, (id) => host().startCrypto(id, op, args), () => {}, bytes);
 }
 
 /** Called by the host when operation `id` is done: its result, or the {name, message} it failed with. */
 export function settleCrypto(id: number, ok: boolean, value: unknown): void {
-  const bytes = bytesById[id];
-  if (bytes !== undefined) {
-    delete bytesById[id];
-    releaseBytesToHost(bytes);
-  }
   const p = pending.take(id);
   if (!p) return;
   if (ok) return p.resolve(value);
