@@ -253,27 +253,23 @@ export function responseFromWire(wire: WireResponse): Response {
       setHeader(headers, 'content-length', String(wire.bodyLength));
     }
   }
-  return new Response(body, { status: wire.status, statusText: wire.statusText, headers });
+  const response = new Response(body, { status: wire.status, statusText: wire.statusText, headers });
+  if (body !== null && headers instanceof Headers && !headers.has('content-type')) untyped.add(response);
+  return response;
 }
 
+/** Responses of responseFromWire's with a body, no Content-Type and their headers as a Headers. */
+const untyped = new WeakSet<Response>();
+
 /**
- * Whether @hono/node-server will send `wire` with a Content-Type the function never set: it gives
- * one ("text/plain; charset=UTF-8") to every response with a body and none, unless its headers are
- * a plain record — and responseFromWire makes them a Headers when a name repeats (two
- * Set-Cookies), so a proxied image with two cookies went out typed as text. workerd adds none.
+ * Whether @hono/node-server will send `response`, made by responseFromWire, with a Content-Type
+ * the function never set: it gives one ("text/plain; charset=UTF-8") to every response with a body
+ * and none, unless its headers are a plain record — and responseFromWire makes them a Headers when
+ * a name repeats (two Set-Cookies), so a proxied image with two cookies went out typed as text.
+ * workerd adds none.
  */
-export function getsInventedType(wire: WireResponse): boolean {
-  if (wire.body === null || NULL_BODY_STATUS.has(wire.status)) return false;
-  const flat = wire.headers;
-  const seen: Record<string, true> = {};
-  let repeated = false;
-  for (let i = 0; i < flat.length; i += 2) {
-    const name = flat[i]!;
-    if (name === 'content-type') return false;
-    if (seen[name]) repeated = true;
-    seen[name] = true;
-  }
-  return repeated;
+export function getsInventedType(response: Response): boolean {
+  return untyped.has(response);
 }
 
 /** The Content-Type @hono/node-server gives a response with a body and none (see getsInventedType). */

@@ -45,11 +45,10 @@ export function islet(engine: Engine, options: IsletMiddlewareOptions): Middlewa
       if (incoming && node.outgoing === undefined && await refuseUpgrade(c, answer)) return new Response(null, { status: answer.status });
       if (wire.method === 'HEAD') headAnswer(answer);
       if (answer.body instanceof ReadableStream && incoming?.socket) answer.body = cutOnFailure(answer.body, incoming.socket);
-      const untyped = node?.outgoing !== undefined && getsInventedType(answer);
       const response = responseFromWire(answer);
-      if (untyped) {
+      if (node?.outgoing && getsInventedType(response)) {
         // Unless middleware after this one gave the response a type of its own.
-        leaveUntyped(node.outgoing!, () => !c.finalized || !c.res.headers.has('content-type'));
+        leaveUntyped(node.outgoing, () => !c.finalized || !c.res.headers.has('content-type'));
       }
       // @hono/node-server writes the status line from the status alone; Node takes the reason
       // phrase set on the outgoing response, so a tenant's own statusText reaches the client.
