@@ -1,6 +1,7 @@
 // `console` for tenant code: every call becomes one line in the host log, tagged with its level.
 // Lines are rate-limited here, before they cross to the host: writing a log line costs the host
 // more CPU than the tenant spends asking for it, and that CPU is not the tenant's to spend.
+import { cut } from '../dispatch/describe.ts';
 import { host } from './host-calls.ts';
 import { formatLogArgs, inspect } from './inspect.ts';
 
@@ -11,13 +12,11 @@ let tokens = BURST;
 let refilledAt = 0;
 let dropped = 0;
 // Taken at load: a tenant that replaces Date.now gets past this limit no faster than the host's.
-// So is everything else the limit and the cut below use, and they call no method the tenant can
-// replace: a probe that replaced Math.min (which this used) and String.prototype.slice sent
-// 1,000 lines of 1 MB before the host could refuse one, 2 GB of its heap, and four such requests
-// at once ended the host process.
+// So is everything else the limit and the cut below use (describe.ts's cut takes slice at load),
+// and they call no method the tenant can replace: a probe that replaced Math.min (which this used)
+// and String.prototype.slice sent 1,000 lines of 1 MB before the host could refuse one, 2 GB of
+// its heap, and four such requests at once ended the host process.
 const clock = Date.now;
-const { apply } = Reflect;
-const { slice } = String.prototype;
 /** The host keeps 16 KB of a line (CONSOLE_LINE_CHARS); a little more goes, so that it marks the cut. */
 const MAX_LINE = 16 * 1024 + 64;
 
@@ -36,7 +35,7 @@ function emit(level: string, args: unknown[]): void {
     dropped = 0;
   }
   const line = formatLogArgs(args);
-  host().log(level, typeof line !== 'string' ? '' : line.length > MAX_LINE ? apply(slice, line, [0, MAX_LINE]) as string : line);
+  host().log(level, typeof line !== 'string' ? '' : cut(line, MAX_LINE));
 }
 
 /** An uncaught error's line (reportError, a timer's exception), under the same limit as console's. */

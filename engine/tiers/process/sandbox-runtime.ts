@@ -18,7 +18,7 @@ import { formatWithOptions, inspect } from 'node:util';
 import { scheduler } from 'node:timers/promises';
 // Bundled into the runtime file with it: the isolate runtime's wording for what was thrown.
 import { Ai, AIError, outputsOf, type AiLimits, type AiTransport, type WireTensor } from '../../../runtime-api/bindings/ai-core.ts';
-import { describe } from '../../../runtime-api/dispatch/describe.ts';
+import { cut, describe } from '../../../runtime-api/dispatch/describe.ts';
 import { defineIdentityStreams } from '../../../runtime-api/web/identity-streams.ts';
 import { defineServiceWorker, exposeBindings, takeBackBindings, tenantHandler } from '../../../runtime-api/dispatch/service-worker.ts';
 import { nodeDigestName } from '../../../runtime-api/host/digest-names.ts';
@@ -69,7 +69,8 @@ function send(head: FrameHead, body?: Uint8Array | null): void {
   const frame = encodeFrame(head, body);
   // The host refuses a bigger head and ends the sandbox: this says why, where it can be caught
   // (a response's or a subrequest's headers past it fail that call).
-  if (frame.readUInt32BE(4) > MAX_SANDBOX_HEAD_BYTES) throw new TypeError(`${frame.readUInt32BE(4)} bytes of headers and names in one message to the host, past its ${MAX_SANDBOX_HEAD_BYTES}`);
+  const headBytes = frame.readUInt32BE(4);
+  if (headBytes > MAX_SANDBOX_HEAD_BYTES) throw new TypeError(`${headBytes} bytes of headers and names in one message to the host, past its ${MAX_SANDBOX_HEAD_BYTES}`);
   output.write(frame);
 }
 
@@ -79,7 +80,7 @@ const MAX_LINE = 16 * 1024 + 64;
 const MAX_THROWN_CHARS = 16 * 1024 + 64;
 
 function sendLog(level: string, message: string): void {
-  send({ t: 'log', level, message: message.length > MAX_LINE ? message.slice(0, MAX_LINE) : message });
+  send({ t: 'log', level, message: cut(message, MAX_LINE) });
 }
 
 /** Stack traces name the module as the isolate tier does, so the host's source map applies. */
@@ -95,9 +96,8 @@ function errorFields(err: unknown): { name: string; message: string; stack: stri
   // Reading what was thrown may throw again (a null-prototype object, a getter that throws): that
   // must still answer the request, not leave it waiting for the wall-clock limit.
   try {
-    const cut = (text: string) => (text.length > MAX_THROWN_CHARS ? text.slice(0, MAX_THROWN_CHARS) : text);
-    if (err instanceof Error) return { name: cut(String(err.name)), message: cut(String(err.message)), stack: cut(stackOf(err)) };
-    return { name: 'Error', message: cut(`Uncaught ${describe(err)}`), stack: '' };
+    if (err instanceof Error) return { name: cut(String(err.name), MAX_THROWN_CHARS), message: cut(String(err.message), MAX_THROWN_CHARS), stack: cut(stackOf(err), MAX_THROWN_CHARS) };
+    return { name: 'Error', message: cut(`Uncaught ${describe(err)}`, MAX_THROWN_CHARS), stack: '' };
   } catch {
     return { name: 'Error', message: 'Uncaught exception (reading what was thrown threw again)', stack: '' };
   }
@@ -586,17 +586,23 @@ async function warmWebApis(): Promise<void> {
   new URL('http://warm.invalid/a?b=c').searchParams.get('b');
 }
 
+/** The error Node's permission model throws, for what the runtime refuses beside it. */
+function accessDenied(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_ACCESS_DENIED' });
+}
+
 /**
  * Node's permission model (the process tier's boundary) does not cover signals or scheduling
  * priorities, and the sandbox shares the engine's user and process group: process.kill(0) or
  * process.kill(process.ppid) ended the engine and every tenant with it, process._debugProcess
- * opened its inspector, and os.setPriority could starve it. Before any tenant code loads, both are held to this process; the originals stay in
- * this closure only. (Containers, gVisor and VMs also have their own user and pid namespace.)
+ * opened its inspector, and os.setPriority could starve it. Before any tenant code loads, each is
+ * held to this process; the originals stay in this closure only. (Containers, gVisor and VMs also
+ * have their own user and pid namespace.)
  */
 function confineToSelf(): void {
   // Taken now: process.pid is configurable, and a tenant could make it the engine's.
   const ownPid = process.pid;
-  const denied = (what: string) => Object.assign(new Error(`${what}: a sandbox may act only on its own process (pid ${ownPid})`), { code: 'ERR_ACCESS_DENIED' });
+  const denied = (what: string) => accessDenied(`${what}: a sandbox may act only on its own process (pid ${ownPid})`);
   // A number, checked and then passed on as it is: an object's valueOf could say one pid to the
   // check and another (0, the process group) to the kill.
   const self = (pid: unknown): pid is number => typeof pid === 'number' && pid === ownPid;
@@ -637,7 +643,8 @@ function confineToSelf(): void {
  * tiers have no network at all).
  */
 function confineNetwork(): void {
-  const denied = (what: string) => Object.assign(new Error(`${what}: a sandbox on the process tier may not ${what.startsWith('net.Server') ? 'listen for connections' : what.startsWith('dgram') ? 'use UDP' : 'connect to Unix-domain sockets'}`), { code: 'ERR_ACCESS_DENIED' });
+  const denied = (what: string, doing: string) => accessDenied(`${what}: a sandbox on the process tier may not ${doing}`);
+  const unixSockets = 'connect to Unix-domain sockets';
   const connect = Socket.prototype.connect;
   // net.connect(path), connect({ path }), and http's socketPath all come here. A string that is not
   // a port number is a path; a number or numeric string a TCP port. Options are copied, each
@@ -650,26 +657,26 @@ function confineNetwork(): void {
     const callback = normalized ? (args[0] as unknown[])[1] : args[1];
     if (first !== null && typeof first === 'object') {
       const options = Object.assign({}, first) as { path?: unknown };
-      if (options.path !== undefined && options.path !== null) throw denied('net.Socket.connect');
+      if (options.path !== undefined && options.path !== null) throw denied('net.Socket.connect', unixSockets);
       return Reflect.apply(connect, this, callback === undefined ? [options] : [options, callback]) as Socket;
     }
-    if (typeof first === 'string' && !/^\s*\d+\s*$/.test(first)) throw denied('net.Socket.connect');
+    if (typeof first === 'string' && !/^\s*\d+\s*$/.test(first)) throw denied('net.Socket.connect', unixSockets);
     return Reflect.apply(connect, this, normalized ? [first, callback] : args) as Socket;
   } as typeof Socket.prototype.connect;
   // listen() and the method every listen path ends in (a probe called it directly).
   const refuseListen = function () {
-    throw denied('net.Server.listen');
+    throw denied('net.Server.listen', 'listen for connections');
   };
   Server.prototype.listen = refuseListen as typeof Server.prototype.listen;
   (Server.prototype as unknown as { _listen2: unknown })._listen2 = refuseListen;
   // UDP's every way to a socket of the system's: made with createSocket or the constructor, a
   // dgram socket binds on bind, send or connect.
   dgram.createSocket = (() => {
-    throw denied('dgram.createSocket');
+    throw denied('dgram.createSocket', 'use UDP');
   }) as typeof dgram.createSocket;
   for (const method of ['bind', 'send', 'connect'] as const) {
     (dgram.Socket.prototype as unknown as Record<string, unknown>)[method] = () => {
-      throw denied(`dgram.Socket.${method}`);
+      throw denied(`dgram.Socket.${method}`, 'use UDP');
     };
   }
   syncBuiltinESMExports();
