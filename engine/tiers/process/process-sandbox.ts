@@ -272,11 +272,12 @@ export class ProcessSandbox implements Sandbox {
     this.#meter = enforcer.meter<ProcessTask>(spec.limits.cpuMs, {
       readCpuNs: () => this.#sample(),
       onCpuLimit: () => this.#die(new CpuLimitError(spec.name, spec.limits.cpuMs)),
+      // Its request.signal aborts too, as when its client leaves (see IsolateSandbox).
       onWallLimit: (task) => {
-        this.#send({ t: 'abort', id: task.id });
+        this.#abortRequest(task);
         this.#tasks.overWallClock(task, spec);
       },
-      onClientLeft: (task) => this.#send({ t: 'abort', id: task.id }),
+      onClientLeft: (task) => this.#abortRequest(task),
     });
     this.#tasks.meter = this.#meter;
     this.#responseBytes = new ResponseBytes(spec.limits.memoryMb * 1024 * 1024);
@@ -358,6 +359,11 @@ export class ProcessSandbox implements Sandbox {
 
   #who(): string {
     return this.#spec ? `function "${this.#spec.name}"` : 'a blank sandbox';
+  }
+
+  /** `task`'s request.signal aborts in the sandbox. */
+  #abortRequest(task: ProcessTask): void {
+    this.#send({ t: 'abort', id: task.id });
   }
 
   /** Writes a frame to the sandbox; `written` runs once the channel has taken it (or cannot). */
