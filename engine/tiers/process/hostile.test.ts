@@ -164,6 +164,21 @@ async function withForger(name: string, limits: Record<string, number>, body: (e
   }
 }
 
+/** The most the engine's ArrayBuffers grew (MB), read every `everyMs`, while `run` went and for a second after. */
+async function arrayBuffersGrowth(run: () => Promise<void>, everyMs: number): Promise<number> {
+  const held = () => process.memoryUsage().arrayBuffers / 2 ** 20;
+  const before = held();
+  let most = 0;
+  const watch = setInterval(() => (most = Math.max(most, held() - before)), everyMs);
+  try {
+    await run();
+    await new Promise((r) => setTimeout(r, 1_000));
+  } finally {
+    clearInterval(watch);
+  }
+  return most;
+}
+
 describe.skipIf(missing)('a hostile tenant on the process tier', () => {
   let engine: Engine;
   let served: ServedGateway;
@@ -249,14 +264,10 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
 
   it('cannot make the engine hold AI answers it does not read: past its memory limit, calls are refused', async () => {
     await withForger('stall', { cpuMs: 5_000, wallMs: 20_000, memoryMb: 64 }, async (ai) => {
-      const held = () => process.memoryUsage().arrayBuffers / 2 ** 20;
-      const before = held();
-      let most = 0;
-      const watch = setInterval(() => (most = Math.max(most, held() - before)), 100);
-      const res = await ai.fetch('stall', new Request('http://stall.test/ai-stall'));
-      expect(await res.text()).toMatch(/^forged \d+$/);
-      await new Promise((r) => setTimeout(r, 1_000));
-      clearInterval(watch);
+      const most = await arrayBuffersGrowth(async () => {
+        const res = await ai.fetch('stall', new Request('http://stall.test/ai-stall'));
+        expect(await res.text()).toMatch(/^forged \d+$/);
+      }, 100);
       // Each answer is 16 MB and they came at ~160 MB/s; what waits for the sandbox is bounded by
       // its memory limit (64 MB), whatever it asks, and once that is full no more are computed:
       // ~77 MB held at most here (the limit and the answer in flight). Unbounded it was over 400 MB
@@ -306,15 +317,10 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
 
   it('cannot make the engine hold Cache API answers it does not read: past its memory limit, matches are refused', async () => {
     await withForger('stall', { cpuMs: 5_000, wallMs: 20_000, memoryMb: 64 }, async (cached) => {
-      const held = () => process.memoryUsage().arrayBuffers / 2 ** 20;
-      const before = held();
-      let most = 0;
-      const watch = setInterval(() => (most = Math.max(most, held() - before)), 50);
-      const res = await cached.fetch('stall', new Request('http://stall.test/cache-stall'));
-      expect(await res.text()).toBe('forged');
-      await new Promise((r) => setTimeout(r, 1_000));
-      clearInterval(watch);
-      console.error('MOST', most, process.memoryUsage().arrayBuffers / 2 ** 20 - before);
+      const most = await arrayBuffersGrowth(async () => {
+        const res = await cached.fetch('stall', new Request('http://stall.test/cache-stall'));
+        expect(await res.text()).toBe('forged');
+      }, 50);
       // 40 answers of 8 MB: 320 MB unbounded (the probe's 30 MB entry, 1.5 GB a request); now
       // what waits is bounded by the memory limit (64 MB) and the entry itself.
       expect(most).toBeGreaterThan(8);
