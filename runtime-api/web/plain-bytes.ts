@@ -12,13 +12,7 @@ const setBytes = (typedArrayPrototype as { set: (source: ArrayLike<number>) => v
 
 /** A new ArrayBuffer holding the bytes of typed array `view`; a TypeError for anything else. */
 export function copyOfView(view: unknown, where: string): ArrayBuffer {
-  let length: number;
-  try {
-    length = apply(typedByteLength, view, []) as number;
-  } catch {
-    throw new TypeError(`${where}: expected a typed array`);
-  }
-  const out = new PlainArrayBuffer(length);
+  const out = new PlainArrayBuffer(viewByteLength(view, where));
   apply(setBytes, new PlainUint8Array(out), [view]);
   return out;
 }
