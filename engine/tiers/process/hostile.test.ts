@@ -12,6 +12,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 const tier = new ProcessTier();
 const missing = tier.unavailable();
@@ -164,9 +166,14 @@ async function withForger(name: string, limits: Record<string, number>, body: (e
   }
 }
 
-/** The most the engine's ArrayBuffers grew (MB), read every `everyMs`, while `run` went and for a second after. */
+/**
+ * The most the engine's ArrayBuffers grew (MB), read every `everyMs`, while `run` went and for a
+ * second after. Garbage is collected first: buffers earlier tests left for the collector would
+ * otherwise count in the baseline, and their collection mid-run could hide the growth measured.
+ */
 async function arrayBuffersGrowth(run: () => Promise<void>, everyMs: number): Promise<number> {
   const held = () => process.memoryUsage().arrayBuffers / 2 ** 20;
+  collectGarbage();
   const before = held();
   let most = 0;
   const watch = setInterval(() => (most = Math.max(most, held() - before)), everyMs);
@@ -177,6 +184,12 @@ async function arrayBuffersGrowth(run: () => Promise<void>, everyMs: number): Pr
     clearInterval(watch);
   }
   return most;
+}
+
+/** A full collection, through the `gc` V8 gives a fresh context once the flag is set. */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
 }
 
 describe.skipIf(missing)('a hostile tenant on the process tier', () => {
