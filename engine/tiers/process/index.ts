@@ -1,9 +1,10 @@
 // The process tier: every sandbox is a long-lived Node 24 child running the in-sandbox runtime,
 // under Node's permission model (reads limited to the runtime and the function's bundle; no child
-// processes, workers, addons or writes), a heap limit, a cgroup where the host allows one, and the
-// host's CPU and wall-clock watchdog. Heavier tiers reuse it with another launcher.
+// processes, workers, addons or writes), a heap limit, a cgroup where the host allows one, an empty
+// network namespace and a uid of its own where it allows those (launcher.ts), and the host's CPU
+// and wall-clock watchdog. Heavier tiers reuse it with another launcher.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SANDBOX_CPUS, SANDBOX_PIDS_MAX, SANDBOX_PROCESS_OVERHEAD_MB, SANDBOX_START_TIMEOUT_MS } from '../../limits.ts';
@@ -23,7 +24,11 @@ export interface ProcessTierOptions {
   templates?: TemplatePoolOptions | false;
   /** Put each sandbox in its own cgroup when the host allows (default true). */
   cgroups?: boolean;
-  /** Where bundles and the runtime are written (default: a fresh directory under the OS tmpdir). */
+  /**
+   * Where bundles and the runtime are written (default: a fresh directory under the OS tmpdir,
+   * mode 0711). Sandboxes given a uid of their own must be able to pass through it and the
+   * directories above it.
+   */
   workDir?: string;
 }
 
@@ -76,7 +81,8 @@ export class ProcessTier implements IsolationTier {
   async prepare(spec: SandboxSpec): Promise<SandboxSpec> {
     const hash = createHash('sha256').update(spec.code).digest('hex').slice(0, 16);
     const dir = path.join(this.#dir(), 'bundles');
-    mkdirSync(dir, { recursive: true });
+    // Only the host reads here (it copies a bundle into each sandbox's own directory).
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = path.join(dir, `${spec.name}-${hash}.mjs`);
     writeFileSync(file, spec.code);
     return { ...spec, artifact: file };
@@ -127,7 +133,13 @@ export class ProcessTier implements IsolationTier {
     const cgroup = this.#cgroup(id, memoryBytes);
     let spawned = false;
     try {
-      let { command, args } = this.launcher.command(request);
+      let { command, args, uid } = this.launcher.command(request);
+      if (uid !== undefined) {
+        // Its code directory is its own and no other sandbox's; the work directory above it
+        // only lets it pass through to it and to the runtime's files.
+        chownSync(codeDir, uid, uid);
+        chmodSync(codeDir, 0o700);
+      }
       if (cgroup) ({ command, args } = commandInCgroup(cgroup, command, args));
       const { channel, cpuClock, cpuSlowdown, codeFile } = this.launcher;
       const cleanup = this.launcher.cleanup && (() => this.launcher.cleanup!(request));
@@ -156,6 +168,7 @@ export class ProcessTier implements IsolationTier {
       started: this.#started,
       templates: this.#pool?.stats() ?? [],
       cgroups: this.#cgroupLayout ? `v${this.#cgroupLayout.version}` : false,
+      ...(this.#checked && this.launcher.describe && { confinement: this.launcher.describe() }),
       ...(this.#cgroupTrouble && { cgroupTrouble: this.#cgroupTrouble }),
     };
   }
@@ -176,6 +189,9 @@ export class ProcessTier implements IsolationTier {
     if (!this.#workDir) {
       removeStaleWorkDirs(this.name);
       this.#workDir = mkdtempSync(path.join(tmpdir(), `islet-${this.name}-${process.pid}-`));
+      // Sandboxes running as users of their own pass through it to the runtime and their code;
+      // they cannot list it.
+      chmodSync(this.#workDir, 0o711);
     }
     return this.#workDir;
   }

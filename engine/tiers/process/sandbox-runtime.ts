@@ -593,7 +593,8 @@ function accessDenied(message: string): Error {
 
 /**
  * Node's permission model (the process tier's boundary) does not cover signals or scheduling
- * priorities, and the sandbox shares the engine's user and process group: process.kill(0) or
+ * priorities, and where the launcher cannot give the sandbox a uid of its own (an engine not
+ * running as root) it shares the engine's user and process group: process.kill(0) or
  * process.kill(process.ppid) ended the engine and every tenant with it, process._debugProcess
  * opened its inspector, and os.setPriority could starve it. Before any tenant code loads, each is
  * held to this process; the originals stay in this closure only. (Containers, gVisor and VMs also
@@ -634,13 +635,13 @@ function confineToSelf(): void {
 }
 
 /**
- * Node's permission model does not cover the network in Node 24, and on the process tier the
- * sandbox shares the engine's user (root here) and network namespace: a probe's tenant connected
- * to a 0700 Unix socket of the host's and to an abstract one, and bound 1,000 ports on every
- * interface (the host's own next listen failed). A function answers requests; it does not serve
- * ports or talk to the machine's local services: Unix-domain connections, listening and UDP are
- * refused before tenant code loads. Outbound TCP stays (README: the container, gVisor and microVM
- * tiers have no network at all).
+ * Node's permission model does not cover the network in Node 24. The launcher puts the sandbox in
+ * an empty network namespace where the host allows (README), but a path socket is a file, outside
+ * any network namespace, and a host may allow no namespace: a probe's tenant, sharing the
+ * engine's user (root) and network, connected to a 0700 Unix socket of the host's and to an
+ * abstract one, and bound 1,000 ports on every interface (the host's own next listen failed). A
+ * function answers requests; it does not serve ports or talk to the machine's local services:
+ * Unix-domain connections, listening and UDP are refused here too, before tenant code loads.
  */
 function confineNetwork(): void {
   const denied = (what: string, doing: string) => accessDenied(`${what}: a sandbox on the process tier may not ${doing}`);
