@@ -1,7 +1,8 @@
 // One request from the front socket to an engine process and its answer back, through an undici
 // pool of keep-alive connections to the engine's Unix socket. If the engine dies before it
 // answers, the client gets 502 `engine-restarted` (or, once the answer had started, a cut
-// connection, as from any server that dies mid-answer).
+// connection, as from any server that dies mid-answer); a request whose connection the dead
+// engine's socket refused never reached it, and is sent again (to its replacement).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { BadRequestError, EngineRestartedError, errorAnswer, type IsletError } from '../errors.ts';
@@ -10,14 +11,21 @@ import { BadRequestError, EngineRestartedError, errorAnswer, type IsletError } f
 // most of them, and `expect: 100-continue` was already answered by the front server.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect']);
 
+// How a connection that never opened fails: the engine's socket file is gone, or no one listens on it.
+const REFUSED = new Set(['ECONNREFUSED', 'ENOENT']);
+
 /**
  * `done` runs once the exchange is over, however it ended; `engineFailed` when the engine's
- * connection broke under the request (not when the client went away). Returns what ends the
- * exchange early (the supervisor shutting down): the client gets `reason`'s answer if none had
- * started, else a cut connection.
+ * connection broke under the request (not when the client went away); `resend`, if given, instead
+ * of answering 502 when the connection was refused before any of the request was read, which
+ * happens between an engine's death and the supervisor learning of it: the caller sends the
+ * request again, and this exchange is over without an answer. Returns what ends the exchange
+ * early (the supervisor shutting down): the client gets `reason`'s answer if none had started,
+ * else a cut connection.
  */
 export function forward(
   pool: Dispatcher, req: IncomingMessage, res: ServerResponse, fn: string, done: () => void, engineFailed: () => void,
+  resend?: () => void,
 ): (reason: IsletError) => void {
   const raw = req.rawHeaders;
   const headers: string[] = [];
@@ -74,6 +82,10 @@ export function forward(
         return finish();
       }
       if (!clientGone) engineFailed();
+      if (resend && !clientGone && !res.headersSent && !req.readableDidRead && REFUSED.has((err as { code?: string }).code ?? '')) {
+        finish();
+        return resend();
+      }
       if (res.headersSent || res.destroyed) {
         res.destroy(err);
       } else {

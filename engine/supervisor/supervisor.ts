@@ -187,7 +187,7 @@ export class Supervisor {
    * calls (`load: 0`) do not count: a log stream stays open for as long as someone follows it,
    * and forty of them would make a function spill to an engine whose logs nobody follows.
    */
-  dispatch(slotIndex: number, engine: EngineProcess, req: IncomingMessage, res: ServerResponse, fn: string, load: 0 | 1 = 1): void {
+  dispatch(slotIndex: number, engine: EngineProcess, req: IncomingMessage, res: ServerResponse, fn: string, load: 0 | 1 = 1, resent = false): void {
     engine.inFlight++;
     this.#load[slotIndex]! += load;
     // forward() may end the exchange before it returns (undici refuses some requests at once).
@@ -199,8 +199,22 @@ export class Supervisor {
       this.#load[slotIndex]! -= load;
       if (stop) this.#proxied.delete(stop);
       if (engine.inFlight === 0) engine.emitIdle();
-    }, () => this.#failed(engine));
+    }, () => this.#failed(engine), resent ? undefined : () => this.#resend(slotIndex, engine, req, res, fn, load));
     if (!ended) this.#proxied.add(stop);
+  }
+
+  /**
+   * A request that `engine`'s socket refused: the engine is dead, and the supervisor has not seen
+   * its exit yet (tens of ms). It is sent once more, when the engine is gone or found unresponsive
+   * (#failed has asked), to the slot's serving engine: its replacement, which engineOf waits for.
+   */
+  #resend(slotIndex: number, engine: EngineProcess, req: IncomingMessage, res: ServerResponse, fn: string, load: 0 | 1): void {
+    const checked = new Promise((resolve) => setTimeout(resolve, ENGINE_CHECK_MS + 50).unref());
+    void Promise.race([engine.exited, checked])
+      .then(() => this.engineOf(slotIndex))
+      .then((next) => {
+        if (!res.destroyed) this.dispatch(slotIndex, next, req, res, fn, load, true);
+      }, (err: unknown) => this.#fail(res, err, fn));
   }
 
   /**
