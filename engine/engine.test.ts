@@ -1,6 +1,8 @@
 // The engine end to end through its library API (Engine.fetch with Web Requests): every fixture,
 // every limit, and isolation between tenants. Gateway and CLI tests cover the HTTP side.
 import { spawnSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -385,17 +387,38 @@ describe('isolation', () => {
 
 describe('deploys', () => {
   it('a redeploy swaps versions without dropping a request in flight', async () => {
-    const slow = (v: string) => `export default { async fetch() { await new Promise(r => setTimeout(r, 200)); return new Response("${v}") } }`;
-    const first = await engine.deploy('swap', { code: slow('v1') });
-    expect(first.created).toBe(true);
-    const inFlight = get(engine, 'swap');
-    await new Promise((r) => setTimeout(r, 50));
-    const second = await engine.deploy('swap', { code: slow('v2') });
-    expect(second.created).toBe(false);
-    expect(await (await inFlight).text()).toBe('v1');
-    expect(await (await get(engine, 'swap')).text()).toBe('v2');
-    expect(await engine.undeploy('swap')).toBe(true);
-    expect((await get(engine, 'swap')).status).toBe(404);
+    // v1's request waits on a subrequest the test answers: the server seeing it proves the request
+    // is in v1's isolate, and it stays there, idle, until the redeploy is done. Before, a 50 ms
+    // sleep was to get it there and a 200 ms timer to outlast the redeploy; on a loaded machine
+    // v1's isolate could still be running while v2 booted, and its thread, waiting for a core
+    // beside v2's compile, was charged that wait (isolated-vm's CPU clock is the wall clock for
+    // the stretch in progress) past the 50 ms limit.
+    let release!: () => void;
+    let arrive!: () => void;
+    const arrived = new Promise<void>((r) => { arrive = r; });
+    const gate = http.createServer((_req, res) => {
+      release = () => res.end('go');
+      arrive();
+    });
+    await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`;
+    const gated = (v: string) => `export default { async fetch() { await (await fetch(${JSON.stringify(url)})).text(); return new Response("${v}") } }`;
+    try {
+      const first = await engine.deploy('swap', { code: gated('v1'), egress: { allowPrivate: true } });
+      expect(first.created).toBe(true);
+      const inFlight = get(engine, 'swap');
+      await arrived;
+      const second = await engine.deploy('swap', { code: 'export default { fetch: () => new Response("v2") }' });
+      expect(second.created).toBe(false);
+      release();
+      expect(await (await inFlight).text()).toBe('v1');
+      expect(await (await get(engine, 'swap')).text()).toBe('v2');
+      expect(await engine.undeploy('swap')).toBe(true);
+      expect((await get(engine, 'swap')).status).toBe(404);
+    } finally {
+      gate.closeAllConnections();
+      gate.close();
+    }
   });
 
   it('of one name that overlap: the later decides, unless it fails, and a deploy that fails cancels nothing', async () => {

@@ -2,10 +2,14 @@
 // results and typed errors; the host never fails with them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS_DIR } from '../../fixtures/accel/make-models.ts';
+import { HANG } from '../accel/test-backend.ts';
 import { ConfigError } from '../errors.ts';
 import { Engine } from '../index.ts';
+import { MAX_BUFFERED_BODY_BYTES } from '../limits.ts';
 
 const TEST_BACKEND = new URL('../accel/test-backend.ts', import.meta.url).href;
+/** Batches the narrow model has sent to a worker so far (0 before the pool starts). */
+const narrowBatches = (): number => (engine.status().accel as any).models?.narrow?.batches ?? 0;
 let engine: Engine;
 /** The tier the tenant-facing tests deploy to: each runs on an isolate and in a process sandbox. */
 let tier: 'isolate' | 'process' = 'isolate';
@@ -205,16 +209,33 @@ describe.each(['isolate', 'process'] as const)('env.AI on the %s tier', (name) =
   }, 20_000);
 
   it('a full model queue is an overloaded error in the tenant', async () => {
-    const out = await run('ai-overload', `
-      const x = () => ({ x: new Float32Array([1]) });
-      const running = env.AI.run('narrow', x());
-      await new Promise((r) => setTimeout(r, 20));
-      const queued = env.AI.run('narrow', x());
-      const refused = await env.AI.run('narrow', x()).catch((e) => [e.name, e.code]);
-      await Promise.all([running, queued]);
-      return Response.json(refused);
-    `);
-    expect(out).toEqual(['AIOverloadedError', 'overloaded']);
+    // No timing: the first call hangs (HANG) until the tenant aborts it, so it holds the model's
+    // only worker for as long as the rest takes, and the tenant sends the other two only once the
+    // test has seen that first call leave the queue for the worker: its request body is the gate,
+    // past what the engine reads whole before the tenant starts, so the tenant reads on until the
+    // test ends it.
+    // A sleep instead let the first call still be queued (the pool starting, a loaded host) or
+    // already done when the others came.
+    await engine.deploy('ai-overload', { code: `export default { async fetch(request, env) {
+      const x = (v) => ({ x: new Float32Array([v]) });
+      const stop = new AbortController();
+      const running = env.AI.run('narrow', x(${HANG}), { signal: stop.signal }).then(() => 'ran', (e) => e.name);
+      await request.arrayBuffer();
+      const queued = env.AI.run('narrow', x(1)).then((o) => [...o.y.data], (e) => e.code);
+      const refused = await env.AI.run('narrow', x(1)).catch((e) => [e.name, e.code]);
+      stop.abort();
+      return Response.json({ refused, running: await running, queued: await queued });
+    } }`, ai: {}, limits: { cpuMs: 1000 }, tier });
+    const before = narrowBatches();
+    let open!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => { open = c; c.enqueue(new Uint8Array(MAX_BUFFERED_BODY_BYTES + 1)); } });
+    const answer = engine.fetch('ai-overload', new Request('http://ai-overload.test/', { method: 'POST', body, duplex: 'half' } as RequestInit));
+    await expect.poll(() => engine.status().accel, { timeout: 15_000 }).toMatchObject({ models: { narrow: { batches: before + 1, queued: 0 } } });
+    open.close();
+    const res = await answer;
+    expect(res.status, await res.clone().text()).toBe(200);
+    // The aborted batch is stopped and its worker replaced; the queued call then runs on the new one.
+    expect(await res.json()).toEqual({ refused: ['AIOverloadedError', 'overloaded'], running: 'AbortError', queued: [2] });
   });
 
   it('empty inputs are typed errors, empty outputs and shared memory work, as on every tier', async () => {
