@@ -5,7 +5,7 @@
 import { utf8Decode, utf8Encode, utf8Length } from '../encoding/utf8.ts';
 import { joinBytes } from '../web/bytes.ts';
 // The files themselves, not web/index.ts, which re-exports this module.
-import { type Blob, blobBytes, blobType, createBlob, isBlob, toBlobType } from '../web/blob.ts';
+import { type Blob, blobBytes, blobType, createBlob, isBlob, printableBlobType } from '../web/blob.ts';
 import { createFormData, type FormData, formDataEntryList, isFormData } from '../web/form-data.ts';
 import {
   closeByteStream, declaredStreamLength, declareStreamLength, isReadableStream, isReadableStreamDisturbed, isReadableStreamLocked, ReadableStream,
@@ -374,9 +374,14 @@ function consumeBody<T>(bodyOf: () => Body | null, convert: (source: string | Ui
 // Taken at load, before tenant code could replace it.
 const getHeader = Headers.prototype.get;
 
-/** blob()'s type: the MIME type serialized, then held to File API's rule for a Blob's type, as Node's blob() is. */
+/**
+ * blob()'s type: the MIME type serialized (type, subtype and parameter names lower-case, values as
+ * written), printable ASCII or nothing. Not lower-cased whole as the Blob constructor's type is
+ * (Node's blob() does): a multipart boundary is case-sensitive and browsers' are mixed case, so the
+ * blob would no longer describe its own bytes (workerd keeps the case too).
+ */
 function blobTypeFrom(mimeType: MimeType | null): string {
-  return mimeType === null ? '' : toBlobType(serializeMimeType(mimeType));
+  return mimeType === null ? '' : printableBlobType(serializeMimeType(mimeType));
 }
 
 /** Fetch §5.3 formData() steps, on the bytes read and the result of "get the MIME type". */

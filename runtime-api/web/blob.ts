@@ -52,6 +52,11 @@ export function toBlobType(type: string): string {
   return printableASCII.test(type) ? type.toLowerCase() : '';
 }
 
+/** A type as given if every code point is in U+0020–U+007E, else none: the constructor's rule without its lower-casing. */
+export function printableBlobType(type: string): string {
+  return printableASCII.test(type) ? type : '';
+}
+
 export function isBlob(value: unknown): value is Blob {
   return typeof value === 'object' && value !== null && isBlobImpl(value);
 }
