@@ -42,6 +42,7 @@ import { confineWebAssembly } from './host/webassembly.ts';
 import { collectGarbageNow } from './host/collect-garbage.ts';
 import { attributeV8Tasks, chainDepth, enterChain, UNKNOWN_DEPTH } from './dispatch/chain-depth.ts';
 import { forbidAtomicsWait } from './web/atomics-wait.ts';
+import { installUint8ArrayBase64 } from './web/uint8-base64.ts';
 import { WORKERS_USER_AGENT } from './web/navigator.ts';
 // Eagerly: it takes eval while no tenant code has run.
 import { isolateHTMLRewriter } from './html/isolate-html-rewriter.ts';
@@ -62,6 +63,7 @@ const globals: Record<string, unknown> = {
 
 attributeV8Tasks(globalThis);
 forbidAtomicsWait(globalThis);
+installUint8ArrayBase64();
 // `new URL(request.url)` and its kind skip whatwg-url's state machine (url/fast-parse.ts), and
 // a query without percent-escapes its byte-level urlencoded parser (url/fast-urlencoded.ts).
 installFastURLParse(urlStateMachine);
