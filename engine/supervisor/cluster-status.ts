@@ -15,13 +15,23 @@ export interface EngineStatus {
   status: Record<string, unknown>;
 }
 
+/** As many rows of `busiest` as one engine lists (engine.ts). */
+const BUSIEST_ROWS = 50;
+
+type Fields = Record<string, unknown>;
+
+/**
+ * /_islet/status across engines: the top level is what the whole server does (in flight, RSS and
+ * cache use summed, the worst lag, shedding if any engine sheds, the heaviest functions of all),
+ * and `engines` holds each engine's own answer.
+ */
 export function clusterStatus(engines: EngineStatus[], info: SupervisorInfo): Record<string, unknown> {
-  // Counters and sizes add up across engines; the rest (version, tiers) is the same in each.
-  const total: Record<string, unknown> = {};
-  for (const { status } of engines) {
-    for (const [key, value] of Object.entries(status)) {
-      total[key] = typeof value === 'number' ? ((total[key] as number | undefined) ?? 0) + value : (total[key] ?? value);
-    }
+  const statuses = engines.map((e) => e.status);
+  const total: Fields = {};
+  for (const key of new Set(statuses.flatMap((s) => Object.keys(s)))) {
+    const values = statuses.map((s) => s[key]).filter((v) => v !== undefined);
+    const merge = MERGES[key];
+    total[key] = merge ? merge(values) : sumOrFirst(values);
   }
   return {
     ...total,
@@ -29,6 +39,107 @@ export function clusterStatus(engines: EngineStatus[], info: SupervisorInfo): Re
     engines: engines.map((e, slot) => ({ slot, pid: e.pid, inFlight: e.inFlight, ...e.status })),
   };
 }
+
+/** Fields whose merge is not "add the numbers, keep the rest from the first engine". */
+const MERGES: Record<string, (values: unknown[]) => unknown> = {
+  scheduler: (values) => {
+    const all = objects(values);
+    return {
+      ...sumFields(all),
+      eventLoopLagMs: Math.max(0, ...all.map((s) => num(s.eventLoopLagMs))),
+      // The reason of the first engine that sheds (queue, event-loop-lag, memory…): null if none does.
+      shedding: all.map((s) => s.shedding).find((r) => r !== null && r !== undefined) ?? null,
+    };
+  },
+  // Engine processes' CPU and RSS add up; null only if no engine has been sampled yet.
+  process: (values) => (objects(values).length ? sumFields(objects(values)) : null),
+  cache: (values) => sumFields(objects(values)),
+  codeCache: (values) => (objects(values).length ? sumFields(objects(values)) : undefined),
+  // Each engine keeps its own shelves of templates: per memory size, ready and target add up.
+  templates: (values) => mergeBy(values, 'memoryMb', (rows) => ({ ...rows[0], ready: sumOf(rows, 'ready'), target: sumOf(rows, 'target') })),
+  busiest: mergeBusiest,
+  accel: mergeAccel,
+};
+
+/** A function that spilled is listed by two engines: one row, with both engines' isolates. */
+function mergeBusiest(values: unknown[]): Fields[] {
+  const rows = mergeBy(values, 'name', (same) => ({
+    ...same[0],
+    inFlight: sumOf(same, 'inFlight'),
+    queued: sumOf(same, 'queued'),
+    isolates: same.flatMap((r) => (Array.isArray(r.isolates) ? r.isolates : [])),
+    quarantinedForMs: Math.max(0, ...same.map((r) => num(r.quarantinedForMs))),
+  }));
+  const heap = (row: Fields) => (row.isolates as Fields[]).reduce((sum, i) => sum + num(i.heapMb), 0);
+  return rows.sort((a, b) => heap(b) - heap(a)).slice(0, BUSIEST_ROWS);
+}
+
+/** Worst first: an engine whose pool failed is what an operator must see. */
+const ACCEL_STATES = ['failed', 'starting', 'ready', 'off'];
+
+/** Each engine has its own accelerator pool: its workers and its models' calls add up. */
+function mergeAccel(values: unknown[]): Fields | undefined {
+  const pools = objects(values);
+  const on = pools.filter((p) => p.state !== 'off');
+  if (!on.length) return pools[0];
+  const rank = (p: Fields) => ACCEL_STATES.indexOf(String(p.state));
+  const worst = on.reduce((a, b) => (rank(b) < rank(a) ? b : a));
+  const counts = ['workers', 'acceleratorWorkers', 'batchesRunning', 'tenantsWaiting'];
+  const models: Fields = {};
+  for (const pool of on) {
+    for (const [name, model] of Object.entries(isObject(pool.models) ? pool.models : {})) {
+      if (!isObject(model)) continue;
+      const seen = models[name] as Fields | undefined;
+      if (!seen) {
+        models[name] = { ...model };
+        continue;
+      }
+      for (const key of ['queued', 'calls', 'batches', 'failedBatches', 'stoppedBatches']) seen[key] = num(seen[key]) + num(model[key]);
+      seen.meanBatch = num(seen.batches) ? Math.round((num(seen.calls) / num(seen.batches)) * 10) / 10 : 0;
+    }
+  }
+  return {
+    ...on[0],
+    state: worst.state,
+    ...(worst.error !== undefined && { error: worst.error }),
+    ...Object.fromEntries(counts.filter((k) => on.some((p) => p[k] !== undefined)).map((k) => [k, sumOf(on, k)])),
+    devices: [...new Set(on.flatMap((p) => (Array.isArray(p.devices) ? p.devices : [])))],
+    models,
+  };
+}
+
+/** Rows of every engine's list, those with the same `key` merged into one by `merge`. */
+function mergeBy(values: unknown[], key: string, merge: (rows: Fields[]) => Fields): Fields[] {
+  const groups = new Map<unknown, Fields[]>();
+  for (const list of values) {
+    if (!Array.isArray(list)) continue;
+    for (const row of list) {
+      if (!isObject(row)) continue;
+      const group = groups.get(row[key]);
+      if (group) group.push(row);
+      else groups.set(row[key], [row]);
+    }
+  }
+  return [...groups.values()].map((rows) => (rows.length === 1 ? rows[0]! : merge(rows)));
+}
+
+/** Numbers add up (nested objects field by field); anything else is the first engine's. */
+function sumOrFirst(values: unknown[]): unknown {
+  if (values.length && values.every((v) => typeof v === 'number')) return (values as number[]).reduce((a, b) => a + b, 0);
+  if (values.length && values.every(isObject)) return sumFields(values as Fields[]);
+  return values[0];
+}
+
+function sumFields(all: Fields[]): Fields {
+  const out: Fields = {};
+  for (const key of new Set(all.flatMap((o) => Object.keys(o)))) out[key] = sumOrFirst(all.map((o) => o[key]).filter((v) => v !== undefined));
+  return out;
+}
+
+const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
+const objects = (values: unknown[]): Fields[] => values.filter(isObject);
+const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+const sumOf = (rows: Fields[], key: string): number => rows.reduce((sum, r) => sum + num(r[key]), 0);
 
 export function supervisorMetrics(info: SupervisorInfo): string {
   return [

@@ -280,6 +280,44 @@ describe('supervisor', () => {
     expect((await exited).code).toBe(0);
   });
 
+  it('ends the SIGTERM drain with the work in flight when proxied, keep-alive clients or not: each answer then says Connection: close', async () => {
+    const { url, child, exited } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') } }, ['--workers', '2']);
+    const { hostname, port } = new URL(url);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 10 });
+    const statuses: number[] = [];
+    const connectionAfterSigterm = new Set<string | undefined>();
+    let sigterm = 0;
+    let done = false;
+    // Connection errors are not counted: a request written on a kept-alive connection as the
+    // server closes it idle, or queued on the listening socket as it closes, is reset (or refused),
+    // as on any HTTP/1.1 server that stops.
+    const one = () => new Promise<void>((resolve) => {
+      const req = http.get({ hostname, port, path: '/', headers: { host: 'hello.localhost' }, agent }, (res) => {
+        // Past the answers whose head was already going out when the signal came.
+        if (sigterm && performance.now() - sigterm > 100) connectionAfterSigterm.add(res.headers.connection);
+        res.resume();
+        res.on('end', () => resolve(void statuses.push(res.statusCode ?? 0)));
+      });
+      req.on('error', () => resolve());
+    });
+    const clients = Promise.all(Array.from({ length: 10 }, async () => {
+      while (!done) await one();
+    }));
+    await new Promise((r) => setTimeout(r, 1_000));
+    sigterm = performance.now();
+    child.kill('SIGTERM');
+    const { code } = await exited;
+    const drainMs = performance.now() - sigterm;
+    done = true;
+    await clients;
+    agent.destroy();
+    expect(code).toBe(0);
+    // Not the whole 10 s grace, after which the requests still coming were answered 503.
+    expect(drainMs).toBeLessThan(4_000);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect([...connectionAfterSigterm].filter((c) => c !== 'close')).toEqual([]);
+  }, 30_000);
+
   it.each([['handed over', []], ['proxied', ['--workers', '2']]])('recycles engines past the RSS threshold without failing a request (%s)', async (_, flags) => {
     const { url } = await serve({ hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') } }, ['--recycle-rss-mb', '1', ...flags]);
     const first = (await status(url)).engines.map((e: { pid: number }) => e.pid);

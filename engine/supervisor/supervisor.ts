@@ -239,6 +239,9 @@ export class Supervisor {
   /** Ends each proxied exchange still open (proxy.ts): what close() calls once its grace is over. */
   readonly #proxied = new Set<(reason: IsletError) => void>();
 
+  /** Front responses not yet over, for a shutdown to end their connections after them. */
+  readonly #answering = new Set<ServerResponse>();
+
   readonly #events: EngineEvents = {
     connections: (engine, report) => this.#handoff?.report(engine, report),
     adminWrite: (engine, name, config) => {
@@ -301,6 +304,14 @@ export class Supervisor {
     const server = this.#server;
     if (server instanceof http.Server) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A busy keep-alive connection never goes idle by itself: each answer from now on says
+      // `Connection: close` (#handle), and one whose head went out before is closed once it is
+      // over, so the drain ends with the work in flight, as with handoff (engine-worker.ts).
+      for (const res of this.#answering) {
+        if (!res.headersSent) res.shouldKeepAlive = false;
+        else res.once('close', () => server.closeIdleConnections());
+      }
+      this.#answering.clear();
       server.closeIdleConnections();
       // Past the grace, a request still waiting is answered 503 "shutting down", as the engines'
       // own drain answers it with handoff (one whose answer had started is cut), and a connection
@@ -335,6 +346,13 @@ export class Supervisor {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.#closing) {
+      // A request on a kept-alive connection after SIGTERM is still served, and its connection closed.
+      res.shouldKeepAlive = false;
+    } else {
+      this.#answering.add(res);
+      res.once('close', () => this.#answering.delete(res));
+    }
     const url = req.url ?? '/';
     // Decided as the engine's router will decide it ("/x/../_islet/…", "/%5Fislet/…" and absolute
     // targets are the admin API there too), or a request would reach one engine's admin API alone.
