@@ -14,10 +14,26 @@ export interface Parsed {
 
 export function parse(args: string[], options: Options, command: string): Parsed {
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    return parseArgs({ args: negativesJoined(args, options), options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\nRun "islet ${command} --help" for usage.`);
   }
+}
+
+/**
+ * `--workers -1` as `--workers=-1`: parseArgs refuses a value that starts with a dash as
+ * "ambiguous", where the flag's own check says what it takes (an integer from 1 to 256).
+ */
+function negativesJoined(args: string[], options: Options): string[] {
+  const takesValue = (arg: string) => arg.startsWith('--') && options[arg.slice(2)]?.type === 'string';
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (args[i] === '--') return [...out, ...args.slice(i)];
+    if (next !== undefined && /^-\d/.test(next) && takesValue(args[i]!)) out.push(`${args[i]}=${args[++i]}`);
+    else out.push(args[i]!);
+  }
+  return out;
 }
 
 export function intFlag(value: string | undefined, flag: string, min: number, max: number): number | undefined {

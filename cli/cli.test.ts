@@ -524,6 +524,14 @@ describe('flags', () => {
     const badConfig = runCli(['serve', '--config', config]);
     expect(badConfig.status).toBe(2);
     expect(badConfig.stderr).toContain('cpuMs');
+    // Not parseArgs's "argument is ambiguous": the flag's own range.
+    for (const [flag, range] of [['--workers', 'from 1 to 256'], ['--port', 'from 0 to 65535']]) {
+      const negative = runCli(['serve', flag, '-1']);
+      expect([negative.status, negative.stderr]).toEqual([2, expect.stringContaining(`${flag} must be an integer ${range}, got "-1"`)]);
+    }
+    await writeFile(config, JSON.stringify({ sched: { tickMs: 1e10 }, functions: {} }));
+    const badSched = runCli(['serve', '--config', config]);
+    expect([badSched.status, badSched.stderr]).toEqual([2, expect.stringContaining('scheduler option tickMs must be an integer from 1 to 60000, got 10000000000')]);
     const missing = runCli(['dev', path.join(tmp, 'no-such-file.ts'), '--port', '0']);
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/no-such-file\.ts/);

@@ -95,25 +95,55 @@ export function resolveSchedOptions(overrides: SchedOverrides = {}): SchedOption
         const unknown = Object.keys(value as object).find((k) => !(k in DEFAULT_QUARANTINE));
         if (unknown !== undefined) throw new ConfigError(`unknown scheduler option "quarantine.${unknown}" (known: ${Object.keys(DEFAULT_QUARANTINE).join(', ')})`);
       }
-      options.quarantine = value === false ? false : { ...DEFAULT_QUARANTINE, ...checkPositive(value as Partial<QuarantineOptions>, 'quarantine.') };
-      if (options.quarantine !== false && options.quarantine.minKillShare > 1) {
-        throw new ConfigError(`scheduler option quarantine.minKillShare is a share from 0 to 1, got ${options.quarantine.minKillShare}`);
+      options.quarantine = value === false ? false : { ...DEFAULT_QUARANTINE, ...checkRanges(value as Partial<QuarantineOptions>, 'quarantine.') };
+      if (options.quarantine !== false && options.quarantine.baseMs > options.quarantine.maxMs) {
+        throw new ConfigError(`scheduler option quarantine.baseMs (${options.quarantine.baseMs}) must not be more than quarantine.maxMs (${options.quarantine.maxMs})`);
       }
       continue;
     }
-    checkPositive({ [key]: value }, '');
+    checkRanges({ [key]: value }, '');
     (options as unknown as Record<string, unknown>)[key] = value;
   }
   return options;
 }
 
-// Options where 0 means "off" rather than a bound.
-const MAY_BE_ZERO = new Set(['quarantine.holdMs', 'quarantine.minKillShare']);
+const DAY_MS = 86_400_000;
 
-function checkPositive<T extends object>(values: T, prefix: string): T {
+/**
+ * What each option may be. Counts and times are whole numbers; `min: 0` is where 0 means "off".
+ * Upper bounds too: past 2^31 ms Node's timers fire after 1 ms (a tickMs of 1e10 ticked every
+ * millisecond, which also hid all event-loop lag), and a share past 1 never triggers.
+ */
+const RANGES: Record<string, { min: number; max: number; integer: boolean; share?: true }> = {
+  scaleOutBusyShare: { min: 0.01, max: 1, integer: false, share: true },
+  scaleInAfterMs: { min: 1, max: DAY_MS, integer: true },
+  maxQueueWaitMs: { min: 1, max: DAY_MS, integer: true },
+  maxInFlight: { min: 1, max: 1_000_000, integer: true },
+  quantumMs: { min: 1, max: 60_000, integer: false },
+  maxEventLoopLagMs: { min: 1, max: 60_000, integer: true },
+  maxRssMb: { min: 1, max: 16_777_216, integer: true },
+  // The tick also measures event-loop lag: a tick of minutes would never see any.
+  tickMs: { min: 1, max: 60_000, integer: true },
+  'quarantine.strikes': { min: 1, max: 1_000_000, integer: true },
+  'quarantine.windowMs': { min: 1, max: DAY_MS, integer: true },
+  'quarantine.minKillShare': { min: 0, max: 1, integer: false, share: true },
+  'quarantine.baseMs': { min: 1, max: DAY_MS, integer: true },
+  'quarantine.maxMs': { min: 1, max: DAY_MS, integer: true },
+  'quarantine.forgiveAfterMs': { min: 1, max: DAY_MS, integer: true },
+  'quarantine.holdMs': { min: 0, max: 60_000, integer: true },
+  'quarantine.maxHeld': { min: 1, max: 1_000_000, integer: true },
+};
+
+function checkRanges<T extends object>(values: T, prefix: string): T {
   for (const [key, value] of Object.entries(values)) {
-    if (MAY_BE_ZERO.has(prefix + key) && value === 0) continue;
-    if (typeof value !== 'number' || !(value > 0)) throw new ConfigError(`scheduler option ${prefix}${key} must be a positive number, got ${JSON.stringify(value)}`);
+    const name = prefix + key;
+    const range = RANGES[name]!;
+    if (typeof value !== 'number' || !(value > 0 || (range.min === 0 && value === 0))) throw new ConfigError(`scheduler option ${name} must be a positive number, got ${JSON.stringify(value)}`);
+    if (range.share) {
+      if (value < range.min || value > range.max) throw new ConfigError(`scheduler option ${name} is a share from ${range.min} to ${range.max}, got ${value}`);
+    } else if ((range.integer && !Number.isInteger(value)) || value < range.min || value > range.max) {
+      throw new ConfigError(`scheduler option ${name} must be ${range.integer ? 'an integer' : 'a number'} from ${range.min} to ${range.max}, got ${value}`);
+    }
   }
   return values;
 }
