@@ -96,6 +96,8 @@ describe('islet serve', () => {
     for (let i = 0; i < 3; i++) await request(url, { host: 'hello.localhost' });
     // The first request kills the hog's isolate, so the second boots a fresh one: a cold start.
     for (let i = 0; i < 2; i++) await request(url, { host: 'hog.localhost' });
+    // Hosts naming no function are counted, without a label each (a flood of them adds no series).
+    for (let i = 0; i < 3; i++) expect((await request(url, { host: `nobody-${i}.localhost` })).status).toBe(404);
     expect((await request(url, { path: '/_islet/metrics' })).status).toBe(401);
     const res = await request(url, { path: '/_islet/metrics', headers: { authorization: `Bearer ${TOKEN}` } });
     expect(res.status).toBe(200);
@@ -119,6 +121,8 @@ describe('islet serve', () => {
     expect(value('islet_queue_length', { function: 'hello' })).toBe(0);
     expect(value('islet_cold_starts_total', { function: 'hog' })).toBe(1);
     expect(present('islet_isolates_alive')).toBe(true);
+    expect(value('islet_unrouted_requests_total')).toBe(3);
+    expect(samples.filter((x) => x.name === 'islet_unrouted_requests_total')).toHaveLength(1);
     expect(present('islet_event_loop_lag_seconds')).toBe(true);
     for (const name of ['islet_shed_total', 'process_resident_memory_bytes', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes']) {
       expect(text).toContain(`# TYPE ${name} `);

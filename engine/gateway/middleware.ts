@@ -135,7 +135,10 @@ function cutOnFailure(body: ReadableStream<Uint8Array>, socket: Socket): Readabl
 
 function toWire(c: Context, engine: Engine, name: string, incoming: IncomingMessage | undefined): WireRequest | Promise<WireRequest> {
   const limits = engine.limitsOf(name);
-  if (!limits) throw new NoSuchFunctionError(name);
+  if (!limits) {
+    engine.metrics.unrouted.inc();
+    throw new NoSuchFunctionError(name);
+  }
   if (incoming) {
     // The fast path: a request nothing before this middleware touched goes from Node's parsed head
     // and the socket, without a Web Request being built.

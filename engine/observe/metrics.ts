@@ -76,11 +76,14 @@ function durationHistogram(meters: Map<string, FunctionMeter>): Metric {
 export class EngineMetrics {
   readonly registry = new Registry();
   readonly #meters = new Map<string, FunctionMeter>();
+  /** Requests for a function that is not deployed (404 no-such-function): no label, whatever the Host. */
+  readonly unrouted: Counter;
 
   constructor(source: MetricsSource) {
     const r = this.registry;
     const meters = this.#meters;
     collectDefaultMetrics({ register: r });
+    this.unrouted = new Counter({ name: 'islet_unrouted_requests_total', help: 'Requests for no deployed function (404 no-such-function)', registers: [r] });
     r.registerMetric(durationHistogram(meters));
     // Counters are set from the meters' totals at scrape time: the request path never hashes labels.
     const fromMeters = <L extends string>(name: string, help: string, labelNames: L[], fill: (c: Counter<L>, fn: string, m: FunctionMeter) => void) =>

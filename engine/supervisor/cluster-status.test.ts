@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { clusterStatus, type EngineStatus } from './cluster-status.ts';
 
-const INFO = { workers: 2, functions: 3, engineRestarts: 0, engineRecycles: 0 };
+const INFO = { workers: 2, functions: 3, engineRestarts: 0, engineRecycles: 0, answers: {} };
 
 function engine(pid: number, status: Record<string, unknown>): EngineStatus {
   return { pid, inFlight: 0, status };
@@ -58,7 +58,7 @@ describe('clusterStatus', () => {
 
   it('reports one engine as it is', () => {
     const status = { scheduler: { inFlight: 1, eventLoopLagMs: 2, shedding: null }, process: null, busiest: [{ name: 'a', inFlight: 0, queued: 0, isolates: [isolate(1)], quarantinedForMs: 0 }], tier: 'isolate' };
-    const { engines: _engines, workers: _w, functions: _f, engineRestarts: _r, engineRecycles: _c, ...top } = clusterStatus([engine(1, status)], INFO);
+    const { engines: _engines, workers: _w, functions: _f, engineRestarts: _r, engineRecycles: _c, answers: _a, ...top } = clusterStatus([engine(1, status)], INFO);
     expect(top).toEqual(status);
   });
 });

@@ -7,6 +7,8 @@ export interface SupervisorInfo {
   functions: number;
   engineRestarts: number;
   engineRecycles: number;
+  /** Error answers the supervisor wrote itself, by islet-error code. */
+  answers: Record<string, number>;
 }
 
 export interface EngineStatus {
@@ -149,6 +151,12 @@ export function supervisorMetrics(info: SupervisorInfo): string {
     '# HELP islet_engine_recycles_total Engine processes replaced for passing their RSS threshold.',
     '# TYPE islet_engine_recycles_total counter',
     `islet_engine_recycles_total ${info.engineRecycles}`,
+    // No engine saw these requests: 502 engine-restarted (and, with handoff, answers written to
+    // each connection the dead engine held, idle keep-alive ones included), 503 while shutting
+    // down or with no engine ready in time. Labelled by islet-error code, a closed set.
+    '# HELP islet_supervisor_answers_total Error answers written by the supervisor itself, not by an engine.',
+    '# TYPE islet_supervisor_answers_total counter',
+    ...Object.entries(info.answers ?? {}).map(([code, n]) => `islet_supervisor_answers_total{error="${code}"} ${n}`),
     '',
   ].join('\n');
 }

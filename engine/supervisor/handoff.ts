@@ -67,20 +67,26 @@ export class Handoff {
    * nothing else would answer them. A truly idle keep-alive client
    * sees an unsolicited answer and a close, which clients treat as a stale connection (as after a
    * server's idle timeout) and reconnect; the client that did send a request gets a retryable 502
-   * instead of waiting forever. Connections never handed to it go to the next engine.
+   * instead of waiting forever. Connections never handed to it go to the next engine. Returns how
+ * many were answered (not those cut mid-answer).
    */
-  engineGone(engine: EngineProcess, why: IsletError = new EngineRestartedError()): void {
+  engineGone(engine: EngineProcess, why: IsletError = new EngineRestartedError()): number {
     if (this.#target === engine) this.#target = undefined;
+    let answered = 0;
     const answer = errorAnswer(why, undefined, false);
     const head = `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\n${Object.entries(answer.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}content-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n`;
     for (const [id, c] of this.#conns) {
       if (c.engine !== engine) continue;
       // Midway through an answer, a 502 would be read as part of its body: cut it instead.
       if (c.answering) c.socket.destroy();
-      else c.socket.end(head + answer.body, () => c.socket.destroy());
+      else {
+        c.socket.end(head + answer.body, () => c.socket.destroy());
+        answered++;
+      }
       this.#conns.delete(id);
     }
     this.#releases.get(engine)?.();
+    return answered;
   }
 
   /**

@@ -5,7 +5,7 @@
 // engine's socket refused never reached it, and is sent again (to its replacement).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { BadRequestError, EngineRestartedError, errorAnswer, type IsletError } from '../errors.ts';
+import { BadRequestError, EngineRestartedError, errorAnswer, type ErrorAnswer, type IsletError } from '../errors.ts';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's, not the request's; undici refuses
 // most of them, and `expect: 100-continue` was already answered by the front server.
@@ -19,13 +19,15 @@ const REFUSED = new Set(['ECONNREFUSED', 'ENOENT']);
  * connection broke under the request (not when the client went away); `resend`, if given, instead
  * of answering 502 when the connection was refused before any of the request was read, which
  * happens between an engine's death and the supervisor learning of it: the caller sends the
- * request again, and this exchange is over without an answer. Returns what ends the exchange
+ * request again, and this exchange is over without an answer; `answered` learns of each error
+ * answer written here (the supervisor's metrics). Returns what ends the exchange
  * early (the supervisor shutting down): the client gets `reason`'s answer if none had started,
  * else a cut connection.
  */
 export function forward(
   pool: Dispatcher, req: IncomingMessage, res: ServerResponse, fn: string, done: () => void, engineFailed: () => void,
   resend?: () => void,
+  answered: (answer: ErrorAnswer) => void = () => {},
 ): (reason: IsletError) => void {
   const raw = req.rawHeaders;
   const headers: string[] = [];
@@ -78,6 +80,7 @@ export function forward(
         if (!res.headersSent && !res.destroyed) {
           const answer = errorAnswer(new BadRequestError(`the request cannot be forwarded: ${err.message}`), fn || undefined, false);
           res.writeHead(answer.status, answer.headers).end(answer.body);
+          answered(answer);
         }
         return finish();
       }
@@ -91,6 +94,7 @@ export function forward(
       } else {
         const answer = errorAnswer(new EngineRestartedError(), fn || undefined, false);
         res.writeHead(answer.status, answer.headers).end(answer.body);
+        answered(answer);
       }
       finish();
     },
@@ -103,6 +107,7 @@ export function forward(
     } else {
       const answer = errorAnswer(reason, fn || undefined, false);
       res.writeHead(answer.status, { ...answer.headers, connection: 'close' }).end(answer.body);
+      answered(answer);
     }
     controller?.abort(reason);
   };

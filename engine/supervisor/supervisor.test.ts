@@ -149,6 +149,11 @@ describe('supervisor', () => {
     const lost = await inFlight;
     expect(lost.status).toBe(502);
     expect(lost.headers['islet-error']).toBe('engine-restarted');
+    // No engine saw that answer, yet it is in the metrics (the new engine serves them; it hears of
+    // the count within a second). Idle keep-alive connections the dead engine held (the status
+    // request's) were answered too.
+    const supervisorAnswers = async () => Number((await request(url, { path: '/_islet/metrics', headers: auth })).text.match(/islet_supervisor_answers_total\{error="engine-restarted"\} (\d+)/)?.[1] ?? 0);
+    await expect.poll(supervisorAnswers, { timeout: 5_000 }).toBeGreaterThanOrEqual(1);
     // The supervisor wrote this answer on a connection it had handed over: it never read the request.
     expect(lost.json()).toMatchObject({ error: 'engine_restarted' });
 

@@ -8,7 +8,7 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FunctionConfig } from '../engine.ts';
-import { ConfigError, IsletError, SandboxUnavailableError, errorAnswer } from '../errors.ts';
+import { ConfigError, EngineRestartedError, IsletError, SandboxUnavailableError, errorAnswer } from '../errors.ts';
 import { functionForTarget, isAdminTarget, listenError, refuseConnect, refuseUnparsable } from '../gateway/index.ts';
 import { silentLogger, type Logger } from '../observe/index.ts';
 import { EngineProcess, type EngineEvents } from './engine-process.ts';
@@ -46,7 +46,12 @@ interface Slot {
 export interface SupervisorStats {
   restarts: number;
   recycles: number;
+  /** Error answers the supervisor wrote itself (no engine counted them), by islet-error code. */
+  answers: Record<string, number>;
 }
+
+/** With handoff, the engines serve /_islet/metrics: they hear of new answer counts at most this often. */
+const ANSWERS_PUSH_MS = 1_000;
 
 /** How long after a standby engine died before another is started. */
 const STANDBY_RETRY_MS = 1_000;
@@ -60,7 +65,8 @@ export class Supervisor {
   readonly workers: number;
   readonly ring: HashRing;
   readonly table: FunctionTable;
-  readonly stats: SupervisorStats = { restarts: 0, recycles: 0 };
+  readonly stats: SupervisorStats = { restarts: 0, recycles: 0, answers: Object.create(null) as Record<string, number> };
+  #answersPush: NodeJS.Timeout | undefined;
   readonly #options: Required<Omit<SupervisorOptions, 'logger' | 'functions' | 'adminToken' | 'engine' | 'dataPath' | 'trustProxy'>> & SupervisorOptions;
   readonly #slots: Slot[];
   /** Requests in flight per slot, the load the ring bounds. */
@@ -147,7 +153,16 @@ export class Supervisor {
   }
 
   info(): SupervisorInfo {
-    return { workers: this.workers, functions: this.table.size, engineRestarts: this.stats.restarts, engineRecycles: this.stats.recycles };
+    return { workers: this.workers, functions: this.table.size, engineRestarts: this.stats.restarts, engineRecycles: this.stats.recycles, answers: { ...this.stats.answers } };
+  }
+
+  /** Counts `n` error answers the supervisor wrote (502 engine-restarted, 503 shutting down…). */
+  #countAnswers(code: string, n = 1): void {
+    this.stats.answers[code] = (this.stats.answers[code] ?? 0) + n;
+    this.#answersPush ??= setTimeout(() => {
+      this.#answersPush = undefined;
+      this.#pushInfo();
+    }, ANSWERS_PUSH_MS).unref();
   }
 
   /**
@@ -199,7 +214,7 @@ export class Supervisor {
       this.#load[slotIndex]! -= load;
       if (stop) this.#proxied.delete(stop);
       if (engine.inFlight === 0) engine.emitIdle();
-    }, () => this.#failed(engine), resent ? undefined : () => this.#resend(slotIndex, engine, req, res, fn, load));
+    }, () => this.#failed(engine), resent ? undefined : () => this.#resend(slotIndex, engine, req, res, fn, load), (answer) => this.#countAnswers(answer.headers['islet-error']!));
     if (!ended) this.#proxied.add(stop);
   }
 
@@ -384,6 +399,7 @@ export class Supervisor {
     if (res.headersSent) return void res.destroy();
     const answer = errorAnswer(err, fn, false);
     res.writeHead(answer.status, answer.headers).end(answer.body);
+    this.#countAnswers(answer.headers['islet-error']!);
   }
 
   /** A hot function's home is over its bound: deploy it on its second engine, in the background. */
@@ -528,7 +544,9 @@ export class Supervisor {
     for (const w of slot.waiters.splice(0)) w(engine);
     void engine.exited.then((why) => {
       // Cut off at the end of a shutdown's drain, a request is told so, not that a new engine comes.
-      this.#handoff?.engineGone(engine, this.#closing ? new SandboxUnavailableError('islet is shutting down') : undefined);
+      const reason = this.#closing ? new SandboxUnavailableError('islet is shutting down') : new EngineRestartedError();
+      const answered = this.#handoff?.engineGone(engine, reason) ?? 0;
+      if (answered) this.#countAnswers(reason.code, answered);
       if (slot.engine !== engine || this.#closing) return;
       slot.engine = undefined;
       this.stats.restarts++;
