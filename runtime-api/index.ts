@@ -23,7 +23,7 @@ import { setBytesToHostBound } from './host/bytes-to-host.ts';
 import { Performance, performance, resetPerformanceClock } from './host/performance.ts';
 import { Scheduler, scheduler } from './host/scheduler.ts';
 import { host, setHostCalls, type HostCalls } from './host/host-calls.ts';
-import { findSharedArrayBuffer, markPlatformInterface, viewBufferSource } from './webidl/index.ts';
+import { findSharedArrayBuffer, markPlatformInterface, nullProto, viewBufferSource } from './webidl/index.ts';
 import { declareStreamLength } from './web/streams.ts';
 import type { IdentityStreams } from './web/identity-streams.ts';
 import { defineEventInterfaces } from './web/event-interfaces.ts';
@@ -165,20 +165,21 @@ function identityStreams(): IdentityStreams {
  */
 function named(name: string, value: unknown): unknown {
   if (typeof value === 'function' && value.name !== name && globals[value.name] !== value) {
-    Object.defineProperty(value, 'name', { value: name, configurable: true });
+    Object.defineProperty(value, 'name', nullProto({ value: name, configurable: true }));
   }
   return value;
 }
 
 // Web APIs are writable, configurable, non-enumerable properties of the global object (WebIDL).
+// A lazy global is defined on first use, after tenant code ran (webidl/null-prototype.ts).
 function defineGlobal(name: string, value: unknown): void {
-  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(globalThis, name, nullProto({ value, writable: true, configurable: true, enumerable: false }));
 }
 
 for (const [name, value] of Object.entries(globals)) defineGlobal(name, named(name, value));
 // A lazy global is an accessor until first read or written, then the data property it would have been.
 for (const [name, load] of Object.entries(lazyGlobals)) {
-  Object.defineProperty(globalThis, name, {
+  Object.defineProperty(globalThis, name, nullProto({
     get: () => {
       const value = named(name, load());
       defineGlobal(name, value);
@@ -187,15 +188,15 @@ for (const [name, load] of Object.entries(lazyGlobals)) {
     set: (value: unknown) => defineGlobal(name, value),
     configurable: true,
     enumerable: false,
-  });
+  }));
 }
-Object.defineProperty(globalThis, 'self', { value: globalThis, writable: true, configurable: true, enumerable: false });
-Object.defineProperty(globalThis, 'navigator', {
+Object.defineProperty(globalThis, 'self', nullProto({ value: globalThis, writable: true, configurable: true, enumerable: false }));
+Object.defineProperty(globalThis, 'navigator', nullProto({
   // As workerd reports them: libraries tell the runtime by the user agent (Hono's getRuntimeKey,
   // and with it hono/adapter's env(c), which read nothing on "islet"); a worker's code runs on
   // one thread.
   value: Object.freeze({ userAgent: WORKERS_USER_AGENT, hardwareConcurrency: 1 }), writable: true, configurable: true, enumerable: false,
-});
+}));
 
 /** The host's idle collection (IsolateSandbox.reclaim): gives the isolate's idle pages back. */
 function collectGarbage(): void {
@@ -263,4 +264,4 @@ function unattributed<A extends unknown[], R>(fn: (...args: A) => R): (...args: 
   };
 }
 
-Object.defineProperty(globalThis, '__islet_runtime', { value: entry, configurable: true, enumerable: false });
+Object.defineProperty(globalThis, '__islet_runtime', nullProto({ value: entry, configurable: true, enumerable: false }));

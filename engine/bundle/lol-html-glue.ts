@@ -13,6 +13,7 @@ import * as esbuild from 'esbuild';
 import { LOL_HTML_MAX_MB } from '../../runtime-api/html/html-rewriter.ts';
 import { ownFile } from '../own-file.ts';
 import { ISOLATE_SCRIPT } from './runtime-bundle.ts';
+import { pollutionSafeHelpers } from './prototype-pollution.ts';
 
 const GLUE_FILE = /[\\/]html-rewriter-wasm[\\/]dist[\\/](html_rewriter|asyncify)\.js$/;
 const ASSERT = `function assert(ok, message) { if (!ok) throw new Error(message || 'lol-html: assertion failed'); }
@@ -58,7 +59,9 @@ const SCRIPT_ENTRY = fileURLToPath(ownFile('../../runtime-api/html/glue-entry', 
 export async function lolHtmlGlueScript(): Promise<string> {
   const result = await esbuild.build({ ...ISOLATE_SCRIPT, entryPoints: [SCRIPT_ENTRY], format: 'cjs', plugins: [lolHtmlGlue(SCRIPT_IMPORTS)] });
   if (!result.outputFiles) throw new Error('the glue script was not built');
-  return `(function (__islet_glue_imports) { var module = { exports: {} }; var exports = module.exports;\n${result.outputFiles[0]!.text}\nreturn module.exports; })`;
+  // Evaluated on a tenant's first HTMLRewriter, so after its code ran: esbuild's helpers must not
+  // be misled by Object.prototype (prototype-pollution.ts).
+  return `(function (__islet_glue_imports) { var module = { exports: {} }; var exports = module.exports;\n${pollutionSafeHelpers(result.outputFiles[0]!.text)}\nreturn module.exports; })`;
 }
 
 const WASM_PAGE = 65536;

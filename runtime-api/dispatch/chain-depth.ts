@@ -11,6 +11,8 @@
 // the deepest request its sandbox serves. Tenant code cannot set it; code that hands work from one
 // request to another (a promise one resolves and the other awaits) moves that work to the other's
 // chain, as on Workers.
+import { nullProto } from '../webidl/null-prototype.ts';
+
 export const UNKNOWN_DEPTH = -1;
 
 let current = UNKNOWN_DEPTH;
@@ -73,8 +75,8 @@ export function attributeV8Tasks(global: typeof globalThis): void {
       }
     };
     // The bundle may rename a class expression; the global keeps V8's name.
-    Object.defineProperty(FinalizationRegistry, 'name', { value: 'FinalizationRegistry' });
-    Object.defineProperty(global, 'FinalizationRegistry', { value: FinalizationRegistry, writable: true, configurable: true, enumerable: false });
+    Object.defineProperty(FinalizationRegistry, 'name', nullProto({ value: 'FinalizationRegistry' }));
+    Object.defineProperty(global, 'FinalizationRegistry', nullProto({ value: FinalizationRegistry, writable: true, configurable: true, enumerable: false }));
   }
   type WaitAsync = (...args: unknown[]) => { async: boolean; value: unknown };
   const waitAsync = (Atomics as { waitAsync?: WaitAsync }).waitAsync;
@@ -86,7 +88,7 @@ export function attributeV8Tasks(global: typeof globalThis): void {
         return result;
       },
     }.waitAsync;
-    Object.defineProperty(wrapped, 'length', { value: 4 });
-    Object.defineProperty(Atomics, 'waitAsync', { value: wrapped, writable: true, configurable: true, enumerable: false });
+    Object.defineProperty(wrapped, 'length', nullProto({ value: 4 }));
+    Object.defineProperty(Atomics, 'waitAsync', nullProto({ value: wrapped, writable: true, configurable: true, enumerable: false }));
   }
 }

@@ -17,6 +17,7 @@ import { describe, describeThrown } from './describe.ts';
 import { ExecutionContext, settleWaitUntil, waitUntilSettled } from './execution-context.ts';
 import { plainArray } from '../web/plain-bytes.ts';
 import { requestBodyStream } from './request-stream.ts';
+import { nullProto } from '../webidl/null-prototype.ts';
 import { openResponseStream } from './response-stream.ts';
 import { defineServiceWorker, exposeBindings, takeBackBindings, tenantHandler } from './service-worker.ts';
 
@@ -33,7 +34,7 @@ let env: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 // The object env becomes, there from before the tenant's code runs: cloudflare:workers' `env` is
 // it, read at the module's first line (its variables are in it by then when the function has any).
 const sharedEnv: Record<string, unknown> = {};
-Object.defineProperty(globalThis, ENV_KEY, { value: sharedEnv, writable: false, configurable: true, enumerable: false });
+Object.defineProperty(globalThis, ENV_KEY, nullProto({ value: sharedEnv, writable: false, configurable: true, enumerable: false }));
 
 /** Record layout of a request in a batch: [id, method, url, flatHeaders, body]; body true: it streams (request-stream.ts). */
 const REQUEST_FIELDS = 5;

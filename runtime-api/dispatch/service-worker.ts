@@ -3,6 +3,7 @@
 // its bindings as globals. Cloudflare recommends modules now, but workerd still runs such
 // scripts and much Workers code is written this way. Both runtimes use this module (the isolate's
 // and the process tiers'), each with its own Event and DOMException classes.
+import { nullProto } from '../webidl/null-prototype.ts';
 
 /** What a handler's `ctx` offers the events: waitUntil. */
 interface Context {
@@ -224,7 +225,7 @@ function classHandler(Entrypoint: EntrypointClass): Handler {
  */
 export function exposeBindings(bindings: Record<string, unknown>): string[] {
   const exposed = Object.keys(bindings).filter((name) => !(name in globalThis));
-  for (const name of exposed) Object.defineProperty(globalThis, name, { value: bindings[name], writable: true, configurable: true, enumerable: true });
+  for (const name of exposed) Object.defineProperty(globalThis, name, nullProto({ value: bindings[name], writable: true, configurable: true, enumerable: true }));
   return exposed;
 }
 

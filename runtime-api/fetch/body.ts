@@ -11,7 +11,7 @@ import {
   closeByteStream, declaredStreamLength, declareStreamLength, isReadableStream, isReadableStreamDisturbed, isReadableStreamLocked, ReadableStream,
   ReadableStreamDefaultReader, TransformStream,
 } from '../web/streams.ts';
-import { isArrayBuffer, toUSVString, typedArrayName, viewBufferSource } from '../webidl/index.ts';
+import { isArrayBuffer, nullProto, toUSVString, typedArrayName, viewBufferSource } from '../webidl/index.ts';
 import { Headers } from './headers.ts';
 import { extractMimeType, essence, type MimeType, serializeMimeType } from './mime-type.ts';
 import { encodeMultipartFormData, parseMultipartFormData } from './multipart.ts';
@@ -438,6 +438,6 @@ export function defineBodyMixin(prototype: object, bodyOf: (object: unknown) => 
     },
   };
   for (const key of Object.keys(members)) {
-    Object.defineProperty(prototype, key, { ...Object.getOwnPropertyDescriptor(members, key), enumerable: true });
+    Object.defineProperty(prototype, key, nullProto({ ...Object.getOwnPropertyDescriptor(members, key), enumerable: true }));
   }
 }

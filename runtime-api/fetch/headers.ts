@@ -10,6 +10,7 @@
 import {
   defineInterface,
   defineIteratorPrototype,
+  nullProto,
   requireArguments,
   toByteString,
   toUSVString,
@@ -231,12 +232,12 @@ export class Headers {
 }
 
 // WebIDL iterable declarations: @@iterator is the same function object as entries.
-Object.defineProperty(Headers.prototype, Symbol.iterator, {
+Object.defineProperty(Headers.prototype, Symbol.iterator, nullProto({
   value: Headers.prototype.entries,
   writable: true,
   enumerable: false,
   configurable: true,
-});
+}));
 defineInterface(Headers, 'Headers');
 
 /** WebIDL "default iterator objects" for Headers' pair iterator. */

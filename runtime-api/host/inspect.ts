@@ -122,7 +122,8 @@ function showAttributes(value: object, prefix: string, show: (v: unknown) => str
   const items: string[] = [];
   for (let proto = Object.getPrototypeOf(value); proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     for (const [name, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(proto))) {
-      if (!descriptor.get || MADE_ON_READ.has(name) || items.length >= MAX_ITEMS) continue;
+      // Own `get` only: a data property's descriptor inherits one when Object.prototype has it.
+      if (!Object.hasOwn(descriptor, 'get') || !descriptor.get || MADE_ON_READ.has(name) || items.length >= MAX_ITEMS) continue;
       try {
         items.push(`${name}: ${show(Reflect.get(proto, name, value))}`);
       } catch {

@@ -8,6 +8,7 @@
 
 import { collectGarbageNow } from './collect-garbage.ts';
 import { resumingHere } from '../dispatch/chain-depth.ts';
+import { nullProto } from '../webidl/null-prototype.ts';
 
 const PAGE_BYTES = 65536;
 
@@ -50,9 +51,9 @@ export function confineWebAssembly(maxMemoryBytes: number): void {
   if (wasm === undefined) return;
   intrinsics = { Module: wasm.Module, Instance: wasm.Instance };
   const settle = (value: unknown) => {
-    defineProperty(globalThis, 'WebAssembly', { value, writable: true, configurable: true, enumerable: false });
+    defineProperty(globalThis, 'WebAssembly', nullProto({ value, writable: true, configurable: true, enumerable: false }));
   };
-  defineProperty(globalThis, 'WebAssembly', {
+  defineProperty(globalThis, 'WebAssembly', nullProto({
     get: () => {
       confine(wasm, maxMemoryBytes);
       settle(wasm);
@@ -61,7 +62,7 @@ export function confineWebAssembly(maxMemoryBytes: number): void {
     set: settle,
     configurable: true,
     enumerable: false,
-  });
+  }));
 }
 
 // Taken as the runtime loads, before any tenant code: confine() runs when the tenant first reads
@@ -96,13 +97,13 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     if (key === 'prototype' || key === 'name' || key === 'length') continue;
-    defineProperty(TenantModule, key, getOwnPropertyDescriptor(OriginalModule, key)!);
+    defineProperty(TenantModule, key, nullProto(getOwnPropertyDescriptor(OriginalModule, key)!));
   }
   // Named here: the bundler drops a function expression's own name when the body does not use it.
-  defineProperty(TenantModule, 'name', { value: 'Module' });
-  defineProperty(TenantModule, 'length', { value: 1 });
-  defineProperty(TenantModule, 'prototype', { value: OriginalModule.prototype });
-  defineProperty(OriginalModule.prototype, 'constructor', { value: TenantModule, writable: true, configurable: true });
+  defineProperty(TenantModule, 'name', nullProto({ value: 'Module' }));
+  defineProperty(TenantModule, 'length', nullProto({ value: 1 }));
+  defineProperty(TenantModule, 'prototype', nullProto({ value: OriginalModule.prototype }));
+  defineProperty(OriginalModule.prototype, 'constructor', nullProto({ value: TenantModule, writable: true, configurable: true }));
   const instantiate = wasm.instantiate;
   // A Module by its internal slot, not its prototype chain: V8's instantiate compiles anything
   // that is not one as bytes, and a probe's Uint8Array with Module.prototype set passed
@@ -131,11 +132,11 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
     const method = methods[i]!;
     const name = method[0], fn = method[1], optional = method[2];
     if (optional && !(name in wasm)) continue;
-    defineProperty(fn, 'name', { value: name });
-    defineProperty(fn, 'length', { value: 1 });
-    defineProperty(wasm, name, { value: fn, writable: true, configurable: true, enumerable: false });
+    defineProperty(fn, 'name', nullProto({ value: name }));
+    defineProperty(fn, 'length', nullProto({ value: 1 }));
+    defineProperty(wasm, name, nullProto({ value: fn, writable: true, configurable: true, enumerable: false }));
   }
-  defineProperty(wasm, 'Module', { value: TenantModule, writable: true, configurable: true, enumerable: false });
+  defineProperty(wasm, 'Module', nullProto({ value: TenantModule, writable: true, configurable: true, enumerable: false }));
 
   const budgetPages = floor(maxMemoryBytes / PAGE_BYTES);
   // The memories made here and the pages each holds. A dropped memory puts no pressure on the V8
@@ -190,12 +191,12 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
     madeSinceCollection = true;
     return memory;
   } as unknown as WasmNamespace['Memory'];
-  defineProperty(TenantMemory, 'name', { value: 'Memory' });
-  defineProperty(TenantMemory, 'length', { value: 1 });
-  defineProperty(TenantMemory, 'prototype', { value: OriginalMemory.prototype });
-  defineProperty(OriginalMemory.prototype, 'constructor', { value: TenantMemory, writable: true, configurable: true });
+  defineProperty(TenantMemory, 'name', nullProto({ value: 'Memory' }));
+  defineProperty(TenantMemory, 'length', nullProto({ value: 1 }));
+  defineProperty(TenantMemory, 'prototype', nullProto({ value: OriginalMemory.prototype }));
+  defineProperty(OriginalMemory.prototype, 'constructor', nullProto({ value: TenantMemory, writable: true, configurable: true }));
   const grow = OriginalMemory.prototype.grow;
-  defineProperty(OriginalMemory.prototype, 'grow', {
+  defineProperty(OriginalMemory.prototype, 'grow', nullProto({
     value: function grow_(this: WasmMemory, delta: unknown): number {
       const pages = toNumber(delta); // once, and passed on as converted
       const held = apply(weakGet, heldBy, [this]) as Held | undefined;
@@ -210,7 +211,7 @@ function confine(wasm: WasmNamespace, maxMemoryBytes: number): void {
     },
     writable: true,
     configurable: true,
-  });
-  defineProperty(OriginalMemory.prototype.grow, 'name', { value: 'grow' });
-  defineProperty(wasm, 'Memory', { value: TenantMemory, writable: true, configurable: true, enumerable: false });
+  }));
+  defineProperty(OriginalMemory.prototype.grow, 'name', nullProto({ value: 'grow' }));
+  defineProperty(wasm, 'Memory', nullProto({ value: TenantMemory, writable: true, configurable: true, enumerable: false }));
 }

@@ -10,6 +10,7 @@
 // (websocket.ts) and the process tiers' (sandbox-runtime.ts) each give it their own events,
 // conversions and way to the host.
 import { byteLengthOf, copyOfBufferSource } from '../web/plain-bytes.ts';
+import { nullProto } from '../webidl/null-prototype.ts';
 
 /** Workers' bound on one message, either way. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -305,7 +306,7 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
     }
 
     static {
-      const handler = (type: string) => ({
+      const handler = (type: string) => nullProto({
         get(this: WebSocket) {
           return this.#handlers.get(type) ?? null;
         },
@@ -321,7 +322,7 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
       });
       for (const type of ['open', 'message', 'close', 'error']) Object.defineProperty(WebSocket.prototype, `on${type}`, handler(type));
       for (const [name, value] of [['CONNECTING', 0], ['OPEN', 1], ['CLOSING', 2], ['CLOSED', 3]] as const) {
-        Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+        Object.defineProperty(WebSocket.prototype, name, nullProto({ value, enumerable: true }));
       }
       const pairOf = (client: WebSocket, server: WebSocket) => {
         client.#peer = server;
@@ -384,8 +385,8 @@ export function defineWebSockets(deps: WebSocketDeps): WebSockets {
 
     constructor() {
       const [client, server] = makePair();
-      Object.defineProperty(this, 0, { value: client, enumerable: true });
-      Object.defineProperty(this, 1, { value: server, enumerable: true });
+      Object.defineProperty(this, 0, nullProto({ value: client, enumerable: true }));
+      Object.defineProperty(this, 1, nullProto({ value: server, enumerable: true }));
     }
   }
 

@@ -5,6 +5,7 @@
 // idle host), held it past its wall-clock limit, and with four parked the other tenants' calls
 // into isolates were let in one at a time. workerd forbids it on its request threads, as browsers
 // do on their main thread, with the same words; Atomics.waitAsync, which does not block, stays.
+import { nullProto } from '../webidl/null-prototype.ts';
 
 export function forbidAtomicsWait(global: typeof globalThis): void {
   const wait = {
@@ -12,6 +13,6 @@ export function forbidAtomicsWait(global: typeof globalThis): void {
       throw new TypeError('Atomics.wait cannot be called in this context');
     },
   }.wait;
-  Object.defineProperty(wait, 'length', { value: 4 });
-  Object.defineProperty(global.Atomics, 'wait', { value: wait, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(wait, 'length', nullProto({ value: 4 }));
+  Object.defineProperty(global.Atomics, 'wait', nullProto({ value: wait, writable: true, configurable: true, enumerable: false }));
 }

@@ -1,6 +1,6 @@
 // WebIDL "DOMException". Its prototype's [[Prototype]] is
 // %Error.prototype% (extending Error also gives instances a V8 stack).
-import { defineInterface, toDOMString } from '../webidl/index.ts';
+import { defineInterface, nullProto, toDOMString } from '../webidl/index.ts';
 
 // WebIDL "error names" table: the names that carry a legacy code.
 const legacyCodes = new Map(Object.entries({
@@ -76,7 +76,7 @@ export class DOMException extends Error {
     if (captureStackTrace) {
       const holder = { name: this.#name, message: this.#message, stack: '' };
       captureStackTrace(holder, DOMException);
-      defineProperty(this, 'stack', { value: holder.stack, writable: true, configurable: true, enumerable: false });
+      defineProperty(this, 'stack', nullProto({ value: holder.stack, writable: true, configurable: true, enumerable: false }));
     }
   }
 
@@ -106,7 +106,7 @@ defineInterface(DOMException, 'DOMException');
 for (const key of Object.getOwnPropertyNames(DOMException)) {
   if (!key.endsWith('_ERR')) continue;
   const value = (DOMException as unknown as Record<string, number>)[key];
-  const descriptor = { value, writable: false, enumerable: true, configurable: false };
+  const descriptor = nullProto({ value, writable: false, enumerable: true, configurable: false });
   Object.defineProperty(DOMException, key, descriptor);
   Object.defineProperty(DOMException.prototype, key, descriptor);
 }

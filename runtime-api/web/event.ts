@@ -4,7 +4,7 @@
 // the two "invoke" passes at the target, capture listeners first, then the rest.
 import type { AbortSignal } from './abort.ts';
 import { DOMException } from './dom-exception.ts';
-import { defineInterface, requireArguments, toDictionary, toDOMString } from '../webidl/index.ts';
+import { defineInterface, nullProto, requireArguments, toDictionary, toDOMString } from '../webidl/index.ts';
 
 export interface EventInit {
   bubbles?: boolean;
@@ -214,7 +214,8 @@ export class Event {
   }
 }
 
-const isTrustedProperty: PropertyDescriptor = {
+// With no prototype, as every descriptor the runtime writes: each Event is made after tenant code ran.
+const isTrustedProperty: PropertyDescriptor = nullProto({
   get: Object.getOwnPropertyDescriptor(
     {
       get isTrusted(): boolean {
@@ -225,12 +226,12 @@ const isTrustedProperty: PropertyDescriptor = {
   )!.get,
   enumerable: true,
   configurable: false,
-};
+});
 
 defineInterface(Event, 'Event');
 // WebIDL constants are on the interface object and on the prototype.
 for (const key of ['NONE', 'CAPTURING_PHASE', 'AT_TARGET', 'BUBBLING_PHASE'] as const) {
-  const descriptor = { value: Event[key], writable: false, enumerable: true, configurable: false };
+  const descriptor = nullProto({ value: Event[key], writable: false, enumerable: true, configurable: false });
   defineProperty(Event, key, descriptor);
   defineProperty(Event.prototype, key, descriptor);
 }

@@ -4,6 +4,7 @@
 import {
   defineInterface,
   defineIteratorPrototype,
+  nullProto,
   requireArguments,
   toUSVString,
 } from '../webidl/index.ts';
@@ -125,12 +126,12 @@ export class FormData {
 }
 
 // WebIDL iterable declarations: @@iterator is the same function object as entries.
-Object.defineProperty(FormData.prototype, Symbol.iterator, {
+Object.defineProperty(FormData.prototype, Symbol.iterator, nullProto({
   value: FormData.prototype.entries,
   writable: true,
   enumerable: false,
   configurable: true,
-});
+}));
 defineInterface(FormData, 'FormData');
 
 /** WebIDL "default iterator objects" for FormData's pair iterator: it follows the entry list as it changes. */

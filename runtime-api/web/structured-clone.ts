@@ -4,8 +4,8 @@
 // the spec, serialization finishes (getters run, transfers detach) before any
 // clone exists.
 import {
-  isArrayBuffer, isPlatformPrototype, isSharedArrayBuffer, isSharedArrayBufferPrototype, requireArguments, toDictionary, toDOMString,
-  typedArrayName,
+  isArrayBuffer, isPlatformPrototype, isSharedArrayBuffer, isSharedArrayBufferPrototype, nullProto, requireArguments, toDictionary,
+  toDOMString, typedArrayName,
 } from '../webidl/index.ts';
 import { DOMException, isDOMException } from './dom-exception.ts';
 import { Blob, blobBytes, blobType, createBlob, createFile, File, fileLastModified, fileName, isBlob, isFile } from './blob.ts';
@@ -427,7 +427,7 @@ function serializeView(view: ArrayBufferView, memory: Memory): ViewRecord {
 function serializeError(value: Error, memory: Memory): ErrorRecord {
   const name = value.name;
   const messageDescriptor = Object.getOwnPropertyDescriptor(value, 'message');
-  const message = messageDescriptor !== undefined && 'value' in messageDescriptor ? toDOMString(messageDescriptor.value) : undefined;
+  const message = messageDescriptor !== undefined && Object.hasOwn(messageDescriptor, 'value') ? toDOMString(messageDescriptor.value) : undefined;
   const stack = value.stack;
   const record: ErrorRecord = {
     type: 'Error',
@@ -438,7 +438,7 @@ function serializeError(value: Error, memory: Memory): ErrorRecord {
   };
   memory.set(value, record); // before the cause, which may lead back here
   const causeDescriptor = Object.getOwnPropertyDescriptor(value, 'cause');
-  if (causeDescriptor !== undefined && 'value' in causeDescriptor) {
+  if (causeDescriptor !== undefined && Object.hasOwn(causeDescriptor, 'value')) {
     record.cause = { value: structuredSerializeInternal(causeDescriptor.value, memory) };
   }
   return record;
@@ -472,7 +472,7 @@ const Float16 = (globalThis as { Float16Array?: (typeof viewConstructors)[string
 if (Float16 !== undefined) viewConstructors.Float16Array = Float16;
 
 function defineValue(target: object, key: string, value: unknown, enumerable: boolean): void {
-  Object.defineProperty(target, key, { value, writable: true, enumerable, configurable: true });
+  Object.defineProperty(target, key, nullProto({ value, writable: true, enumerable, configurable: true }));
 }
 
 /** HTML StructuredDeserialize(serialized, targetRealm, memory), memory kept on the records. */

@@ -1,2 +1,3 @@
 export * from './conversions.ts';
 export * from './interface.ts';
+export * from './null-prototype.ts';

@@ -1,6 +1,7 @@
 // Gives a JavaScript class the shape WebIDL's JavaScript binding gives an
 // interface, so tenant code sees the same property attributes as in browsers
 // and workerd.
+import { nullProto } from './null-prototype.ts';
 
 const platformPrototypes = new WeakSet<object>();
 
@@ -13,14 +14,14 @@ const platformPrototypes = new WeakSet<object>();
 export function defineInterface(cls: abstract new (...args: never[]) => unknown, name: string): void {
   markEnumerable(cls.prototype as object, prototypeOwnKeys);
   markEnumerable(cls, constructorOwnKeys);
-  Object.defineProperty(cls.prototype, Symbol.toStringTag, { value: name, configurable: true });
+  Object.defineProperty(cls.prototype, Symbol.toStringTag, nullProto({ value: name, configurable: true }));
   platformPrototypes.add(cls.prototype as object);
 }
 
 /** Same as defineInterface for an iterator prototype (WebIDL "default iterator objects"). */
 export function defineIteratorPrototype(proto: object, name: string): void {
   markEnumerable(proto, prototypeOwnKeys);
-  Object.defineProperty(proto, Symbol.toStringTag, { value: name, configurable: true });
+  Object.defineProperty(proto, Symbol.toStringTag, nullProto({ value: name, configurable: true }));
   platformPrototypes.add(proto);
 }
 
@@ -42,9 +43,12 @@ export function isPlatformPrototype(proto: object): boolean {
 const prototypeOwnKeys = new Set(['constructor']);
 const constructorOwnKeys = new Set(['length', 'name', 'prototype']);
 
+// One descriptor for every member: interfaces defined on first use are marked after tenant code ran.
+const ENUMERABLE = nullProto({ enumerable: true });
+
 function markEnumerable(target: object, skip: Set<string>): void {
   for (const key of Object.getOwnPropertyNames(target)) {
     if (skip.has(key)) continue;
-    Object.defineProperty(target, key, { enumerable: true });
+    Object.defineProperty(target, key, ENUMERABLE);
   }
 }
