@@ -91,6 +91,25 @@ describe('islet bench', () => {
     }
   }, 60_000);
 
+  it('measures for the time asked, after a warm-up too, and under a second', async () => {
+    const server = http.createServer((_req, res) => res.end('hello'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      // autocannon looked at its stop flag once a second: 2 s after a warm-up often ran 3, and
+      // 500 ms a whole second.
+      for (const [duration, seconds] of [['2', 2], ['500ms', 0.5]] as const) {
+        const r = await islet([url, '-d', duration, '--warmup', '1', '-c', '2', '--json']);
+        expect(r.code, r.stderr).toBe(0);
+        const { elapsedS } = JSON.parse(r.stdout) as { elapsedS: number };
+        expect(elapsedS, duration).toBeGreaterThanOrEqual(seconds);
+        expect(elapsedS, duration).toBeLessThan(seconds + 0.4);
+      }
+    } finally {
+      server.close();
+    }
+  }, 60_000);
+
   it('refuses bad usage with exit 2 before any load', async () => {
     const r = await islet(['--fixture', 'hello', '--assert', 'speed>1']);
     expect(r.code).toBe(2);
