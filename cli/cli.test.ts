@@ -447,11 +447,17 @@ describe('islet dev', () => {
 
   it('runs the scheduled handler on GET /__scheduled with --test-scheduled', async () => {
     const entry = path.join(tmp, 'cron.js');
-    await writeFile(entry, 'const runs = []; export default { fetch: () => Response.json(runs), scheduled(c) { runs.push(c.cron) } };\n');
-    const { url } = await start(['dev', entry, '--port', '0', '--test-scheduled']);
+    await writeFile(entry, 'const runs = []; export default { fetch: () => Response.json(runs), scheduled(c) { if (c.cron === "fail") throw new Error("cron broke"); runs.push(c.cron) } };\n');
+    const { url, output } = await start(['dev', entry, '--port', '0', '--test-scheduled']);
     const ran = await request(url, { path: '/__scheduled?cron=*/5+*+*+*+*' });
     expect([ran.status, ran.text]).toEqual([200, 'Ran scheduled event\n']);
     expect((await request(url)).json()).toEqual(['*/5 * * * *']);
+    // A handler that throws: a 500 with its stack, and the stack in the terminal once (it was twice).
+    const failed = await request(url, { path: '/__scheduled?cron=fail' });
+    expect([failed.status, failed.json().stack]).toEqual([500, expect.stringContaining('cron broke')]);
+    for (let i = 0; i < 40 && !output().includes('cron broke'); i++) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(output().match(/cron broke/g)).toHaveLength(1);
   });
 
   it('stops at once on Ctrl-C, though a streamed answer is still open', async () => {

@@ -473,7 +473,9 @@ export class Engine {
     } catch (err) {
       const stack = err instanceof TenantExceptionError ? err.tenantStack : undefined;
       const msg = `scheduled event failed: ${(err as Error).message}`;
-      this.logger.error({ fn: name, cron, stack }, msg);
+      // In dev the stack is the message, as for a request's exception (errorResponse).
+      if (this.exposeStack && stack !== undefined) this.logger.error({ fn: name, cron }, `scheduled event failed: ${stack}`);
+      else this.logger.error({ fn: name, cron, stack }, msg);
       if (this.logs.following(name)) this.logs.publish({ time: Date.now(), level: 'error', fn: name, msg, cron, ...(stack !== undefined && { stack }) });
       throw err;
     }

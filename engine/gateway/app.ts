@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { Hono, type Context } from 'hono';
 import type { Engine } from '../engine.ts';
 import { adminApi, type AdminWrite } from './admin.ts';
+import { errorAnswer } from '../errors.ts';
 import { islet } from './middleware.ts';
 
 export interface GatewayOptions {
@@ -32,7 +33,9 @@ export function createGateway(engine: Engine, options: GatewayOptions = {}): Hon
         await engine.scheduled(fn, c.req.query('cron') ?? '');
         return c.text('Ran scheduled event\n');
       } catch (err) {
-        return engine.errorResponse(err, fn);
+        // engine.scheduled has logged it: answered without a second line (errorResponse logs).
+        const answer = errorAnswer(err, fn, engine.exposeStack);
+        return new Response(answer.body, { status: answer.status, headers: answer.headers });
       }
     });
   }
