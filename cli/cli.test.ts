@@ -500,6 +500,15 @@ describe('islet dev', () => {
     expect(res.status).toBe(500);
     expect(res.json().stack).toContain('tenant code failed on purpose');
   });
+
+  it('shows console.debug in dev, as wrangler dev does (serve logs from info up)', async () => {
+    const entry = path.join(tmp, 'debugs.js');
+    await writeFile(entry, 'export default { fetch: () => { console.debug("a debug line"); return new Response("ok") } };\n');
+    const { url, output } = await start(['dev', entry, '--port', '0'], { ISLET_LOG_LEVEL: '' });
+    expect((await request(url)).text).toBe('ok');
+    for (let i = 0; i < 40 && !output().includes('a debug line'); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(output()).toContain('a debug line');
+  });
 });
 
 describe('flags', () => {

@@ -70,7 +70,9 @@ export async function dev(args: string[]): Promise<void> {
     }
   })();
 
-  const logger = createLogger({ pretty: true });
+  // A function's console.debug lines show in dev, as in wrangler dev (the engine itself logs
+  // nothing at debug); ISLET_LOG_LEVEL still decides when set.
+  const logger = createLogger({ pretty: true, level: process.env.ISLET_LOG_LEVEL || 'debug' });
   const engine = new Engine({ logger, exposeStack: true, tiers: hostTiers({ containerRuntime: containerRuntimeFlag(values['container-runtime']) }) });
   const name = functionName(entry);
   const ai = values.ai !== undefined ? { binding: values.ai as string } : undefined;
