@@ -89,6 +89,20 @@ export default {
         tcp: tryIt(() => net.connect(9, '127.0.0.1').on('error', () => {}).destroy()),
       });
     }
+    if (url.pathname === '/sqlite') {
+      const { createRequire } = await import('node:module');
+      const target = url.searchParams.get('file');
+      const tryIt = (f) => { try { f(); return 'ok'; } catch (e) { return e.code ?? e.message; } };
+      const imported = await import('node:sqlite');
+      return Response.json({
+        imported: tryIt(() => new imported.DatabaseSync(':memory:').exec('ATTACH DATABASE ' + JSON.stringify(target) + ' AS p; CREATE TABLE p.t(x)')),
+        file: tryIt(() => new imported.DatabaseSync(target)),
+        required: tryIt(() => new (createRequire(import.meta.url)('node:sqlite').DatabaseSync)(':memory:')),
+        builtin: tryIt(() => new (process.getBuiltinModule('node:sqlite').DatabaseSync)(':memory:')),
+        backup: tryIt(() => imported.backup(undefined, target)),
+      });
+    }
+    if (url.pathname === '/stop-self') process.kill(process.pid, 'SIGSTOP');
     if (url.pathname === '/outbound') {
       const net = await import('node:net');
       const reached = await new Promise((resolve) => {
@@ -239,12 +253,27 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
       const seen = await (await request(served.url, { path: `/outbound?port=${port}`, host })).json() as { reached: string; uid: number; gid: number };
       expect(seen.reached).toBe('ENETUNREACH');
       expect(reached).toBe(0);
-      if (confinement.user.startsWith('a uid of its own')) {
+      // (In a user namespace the sandbox sees itself as its namespace's root.)
+      if (confinement.user.startsWith('a uid of its own') && confinement.network === 'an empty network namespace') {
         expect(seen.uid).not.toBe(process.getuid!());
         expect([seen.uid, seen.gid].every((id) => id >= 2 ** 31)).toBe(true);
       }
     } finally {
       server.close();
+    }
+  });
+
+  it('may not use node:sqlite, which writes files past the permission model', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'islet-sqlite-'));
+    fs.chmodSync(dir, 0o777);
+    const file = path.join(dir, 'written.db');
+    try {
+      const res = await request(served.url, { path: `/sqlite?file=${encodeURIComponent(file)}`, host });
+      // Before: the ATTACH created the file, and so did opening it (a probe filled /dev/shm).
+      expect(await res.json()).toEqual({ imported: 'ERR_ACCESS_DENIED', file: 'ERR_ACCESS_DENIED', required: 'ERR_ACCESS_DENIED', builtin: 'ERR_ACCESS_DENIED', backup: 'ERR_ACCESS_DENIED' });
+      expect(fs.existsSync(file)).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -332,6 +361,18 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
       // The forged calls were real ones: answers did wait for the sandbox.
       expect(most).toBeGreaterThan(16);
     }, { accel: { workers: 1 } }, { ai: {} });
+  }, 30_000);
+
+  it('is ended once it stopped itself (SIGSTOP) and let a request reach its wall-clock limit', async () => {
+    await withForger('stopper', { wallMs: 1_000 }, async (own) => {
+      const before = await (await own.fetch('stopper', new Request('http://stopper.test/'))).text();
+      const stopped = await own.fetch('stopper', new Request('http://stopper.test/stop-self'));
+      expect([stopped.status, stopped.headers.get('islet-error')]).toEqual([503, 'wall-limit']);
+      // Before: every later request waited out its wall-clock limit on the stopped process.
+      const after = await own.fetch('stopper', new Request('http://stopper.test/'));
+      expect(after.status).toBe(200);
+      expect(await after.text()).not.toBe(before);
+    });
   }, 30_000);
 
   it('cannot make the engine hold answers to frames it sends while it reads nothing: it is ended', async () => {

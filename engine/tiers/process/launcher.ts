@@ -1,6 +1,8 @@
 // How a sandbox's Node process is started: directly (the process tier) or inside another
 // boundary (bubblewrap for the container tier). A launcher only builds the command line.
 import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import path from 'node:path';
 
 export interface LaunchRequest {
   /** Unique among this host's sandboxes (container runtimes name containers with it). */
@@ -70,52 +72,104 @@ export const directLauncher: Launcher = {
   channel: 'fd3',
   cpuClock: 'all-threads',
   unavailable: () => undefined,
-  command: ({ node, nodeArgs }) => {
+  command: ({ id, node, nodeArgs, readable }) => {
     const confine = confinement();
-    if (confine.kind === 'root') {
-      const uid = sandboxUid();
-      const drop = ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--no-new-privs', node];
-      return { command: 'unshare', args: ['--net', ...drop, ...nodeArgs], uid };
-    }
-    if (confine.kind === 'user-namespace') return { command: 'unshare', args: ['--user', '--map-root-user', '--net', node, ...nodeArgs] };
-    return { command: node, args: nodeArgs };
+    // A uid of its own only if it can reach what it must read: a work directory under one only
+    // root may enter (TMPDIR=/root/tmp) had every sandbox fail to boot.
+    const unreachable = confine.ownUid ? readable.find((p) => !othersMayPass(path.dirname(p))) : undefined;
+    if (unreachable !== undefined) skippedUid = unreachable;
+    const uid = confine.ownUid && unreachable === undefined ? takeUid(id) : undefined;
+    const drop = uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--no-new-privs'];
+    const line = [...NET_PREFIX[confine.net](drop), node, ...nodeArgs];
+    return { command: line[0]!, args: line.slice(1), ...(uid !== undefined && { uid }) };
   },
   describe: () => {
     const confine = confinement();
-    if (confine.kind === 'root') return { network: 'an empty network namespace', user: 'a uid of its own per sandbox' };
-    if (confine.kind === 'user-namespace') return { network: 'an empty network namespace (in a user namespace)', user: "the engine's" };
-    return { network: "the engine's (outbound TCP open)", user: "the engine's", why: confine.why };
+    return {
+      network: { namespace: 'an empty network namespace', 'user-namespace': 'an empty network namespace (in a user namespace)', shared: "the engine's (outbound TCP open)" }[confine.net],
+      user: !confine.ownUid ? "the engine's" : skippedUid === undefined ? 'a uid of its own per sandbox' : `the engine's: ${skippedUid} is not reachable by other users`,
+      ...(confine.why !== undefined && { why: confine.why }),
+    };
+  },
+  cleanup: async ({ id }) => {
+    uidsInUse.delete(id);
   },
 };
 
-type Confinement = { kind: 'root' } | { kind: 'user-namespace' } | { kind: 'none'; why: string };
+interface Confinement {
+  net: 'namespace' | 'user-namespace' | 'shared';
+  ownUid: boolean;
+  why?: string;
+}
 let decided: Confinement | undefined;
+let skippedUid: string | undefined;
 
 /**
- * What this host lets the process tier add, tried once (a few ms): as root, a network namespace
- * and another uid; otherwise a user namespace holding a network namespace, where the kernel lets
- * an unprivileged user make one; else nothing, and the status says why.
+ * The command line before node for each network confinement, around the uid drop (`drop`, empty
+ * for none): as root, `unshare --net` then the drop; a user namespace is made after the drop (by
+ * the sandbox's own uid, where the kernel lets users make them), or by the engine's user.
+ */
+const NET_PREFIX: Record<Confinement['net'], (drop: string[]) => string[]> = {
+  namespace: (drop) => ['unshare', '--net', ...drop],
+  'user-namespace': (drop) => [...drop, 'unshare', '--user', '--map-root-user', '--net'],
+  shared: (drop) => drop,
+};
+
+/**
+ * What this host lets the process tier add, tried once (a few ms each): as root, a network
+ * namespace and a uid of its own; failing the namespace (root without CAP_SYS_ADMIN, as in a
+ * container), the uid with a user namespace holding a network namespace, or the uid alone;
+ * not root, the user and network namespaces where the kernel lets users make them. The status says
+ * what it got.
  */
 function confinement(): Confinement {
   if (decided) return decided;
-  const tries = (args: string[]) => spawnSync('unshare', args, { stdio: 'ignore', timeout: 5_000 }).status === 0;
-  if (process.getuid?.() === 0) {
-    const uid = sandboxUid();
-    if (tries(['--net', 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--no-new-privs', 'true'])) return (decided = { kind: 'root' });
-  } else if (tries(['--user', '--map-root-user', '--net', 'true'])) {
-    return (decided = { kind: 'user-namespace' });
+  const works = (line: string[]) => spawnSync(line[0]!, line.slice(1), { stdio: 'ignore', timeout: 5_000 }).status === 0;
+  const trial = ['setpriv', `--reuid=${TRIAL_UID}`, `--regid=${TRIAL_UID}`, '--clear-groups', '--no-new-privs'];
+  const root = process.getuid?.() === 0;
+  const candidates: Confinement[] = root
+    ? [{ net: 'namespace', ownUid: true }, { net: 'user-namespace', ownUid: true }, { net: 'shared', ownUid: true }]
+    : [{ net: 'user-namespace', ownUid: false }];
+  for (const c of candidates) {
+    const line = [...NET_PREFIX[c.net](c.ownUid ? trial : []), 'true'];
+    if (works(line)) {
+      decided = c.net === 'shared' ? { ...c, why: 'this host refuses the process tier a network namespace' } : c;
+      return decided;
+    }
   }
-  return (decided = { kind: 'none', why: 'util-linux unshare/setpriv missing, or this host refuses new namespaces' });
+  return (decided = { net: 'shared', ownUid: false, why: 'util-linux unshare/setpriv missing, or this host refuses new namespaces' });
 }
 
-let nextUid = 0;
-/**
- * A uid no account has, different for each sandbox of this engine and, by its pid, most likely
- * from other engines' on the host: from 2^31 up, the engine's pid in the bits above a counter in
- * the low 16 (well below (uid_t)-1). Sandboxes cannot signal one another or the engine, and files
- * they could reach through a flaw in the permission model are only the world-readable ones.
- */
-function sandboxUid(): number {
-  nextUid = (nextUid % 0xfffe) + 1;
-  return 0x80000000 + ((process.pid & 0x3fff) << 16) + nextUid;
+/** Whether users other than the engine's may pass through `dir` and every directory above it. */
+function othersMayPass(dir: string): boolean {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    try {
+      if ((statSync(d).mode & 0o001) === 0) return false;
+    } catch {
+      return false;
+    }
+    if (d === path.dirname(d)) return true;
+  }
+}
+
+// Uids from 2^31 up, none an account's: the engine's pid (at most 2^22 - 1, Linux's largest
+// pid_max) above a slot of 9 bits, so engines on one host never share one, and within an engine a
+// slot is not handed out again while its sandbox lives (511 at once; past that they share).
+// Sandboxes cannot signal one another or the engine, and files they could reach through a flaw in
+// the permission model are only the world-readable ones.
+const SLOTS = 511;
+const TRIAL_UID = 0x80000000 + process.pid * 512 + SLOTS;
+const uidsInUse = new Map<string, number>();
+let nextSlot = 0;
+
+function takeUid(id: string): number {
+  const used = new Set(uidsInUse.values());
+  let uid = 0;
+  for (let tries = 0; tries < SLOTS; tries++) {
+    uid = 0x80000000 + process.pid * 512 + nextSlot;
+    nextSlot = (nextSlot + 1) % SLOTS;
+    if (!used.has(uid)) break;
+  }
+  uidsInUse.set(id, uid);
+  return uid;
 }

@@ -93,6 +93,18 @@ function leafPid(pid: number): number {
   return pid;
 }
 
+/** Whether `pid` is stopped by a signal or a tracer (state T or t in /proc/<pid>/stat). */
+function processStopped(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat[stat.lastIndexOf(')') + 2];
+    return state === 'T' || state === 't';
+  } catch {
+    return false;
+  }
+}
+
 const CLOCK_TICK_NS = 1e9 / 100;
 
 /** Threads of `pid` that run a VM's virtual CPUs (QEMU names them "CPU 0/TCG", "CPU 0/KVM"). */
@@ -276,6 +288,10 @@ export class ProcessSandbox implements Sandbox {
       onWallLimit: (task) => {
         this.#abortRequest(task);
         this.#tasks.overWallClock(task, spec);
+        // A sandbox that stopped itself (process.kill(process.pid, 'SIGSTOP')) burns no CPU and
+        // answers nothing: every later request waited out its wall-clock limit, and the process
+        // held its memory until the engine closed (7 minutes in a probe). Ended instead.
+        if (processStopped(this.#hostPid)) this.#die(new SandboxCrashedError(`${this.#who()}: its sandbox stopped itself (SIGSTOP) and was ended`));
       },
       onClientLeft: (task) => this.#abortRequest(task),
     });

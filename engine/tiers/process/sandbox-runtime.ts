@@ -635,6 +635,26 @@ function confineToSelf(): void {
 }
 
 /**
+ * SQLite opens its files itself, past Node's permission model: a probe's tenant, with no write
+ * permission, created `/tmp/pwn.db` through `new DatabaseSync(':memory:')` and `ATTACH`, and 50 MB
+ * in /dev/shm in 43 ms (`new DatabaseSync('/tmp/x.db')` creates a file as well), files that
+ * outlive the sandbox. Where the permission model is the boundary (the process tier) node:sqlite
+ * is refused whole — its classes and functions replaced before tenant code loads, for `import`,
+ * `require` and process.getBuiltinModule alike (they share one exports object). Where the kernel is
+ * the boundary (containers, gVisor, VMs: no permission model, a private /tmp) it stays.
+ */
+function refuseSqliteWhereNoWrites(): void {
+  const permission = (process as unknown as { permission?: { has(scope: string): boolean } }).permission;
+  if (!permission || permission.has('fs.write')) return;
+  const sqlite = process.getBuiltinModule('node:sqlite') as Record<string, unknown>;
+  const refuse = function refused(): never {
+    throw accessDenied('node:sqlite: not on the process tier (SQLite writes files past Node\'s permission model); the container tiers allow it');
+  };
+  for (const key of Object.keys(sqlite)) if (typeof sqlite[key] === 'function') sqlite[key] = refuse;
+  syncBuiltinESMExports();
+}
+
+/**
  * Node's permission model does not cover the network in Node 24. The launcher puts the sandbox in
  * an empty network namespace where the host allows (README), but a path socket is a file, outside
  * any network namespace, and a host may allow no namespace: a probe's tenant, sharing the
@@ -685,6 +705,7 @@ function confineNetwork(): void {
 
 confineToSelf();
 confineNetwork();
+refuseSqliteWhereNoWrites();
 forwardConsole();
 globalThis.fetch = hostFetch;
 // Workers' timer ids are numbers (Node's are objects); Node's clear functions take the number too.
