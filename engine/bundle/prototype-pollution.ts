@@ -5,10 +5,13 @@
 // descriptors have no prototype (runtime-api/webidl/null-prototype.ts); this gives the same to the
 // code islet bundles into isolates without writing it, where it defines properties after tenant
 // code ran: esbuild's helpers for modules evaluated on first use, and a few places in dependencies.
+// The same goes for option bags a dependency makes for itself and then reads member by member.
 import { readFile } from 'node:fs/promises';
 import type * as esbuild from 'esbuild';
 
-/** [file, the text as published, the text with null-prototype descriptors] */
+const PONYFILL = /[\\/]web-streams-polyfill[\\/]dist[\\/]ponyfill\.mjs$/;
+
+/** [file, the text as published, the text with null-prototype descriptors and option bags] */
 const DEPENDENCY_PATCHES: [RegExp, string, string][] = [
   // Each interface's ancestry, worked out on the first URL or URLSearchParams a tenant uses.
   [
@@ -40,6 +43,25 @@ const DEPENDENCY_PATCHES: [RegExp, string, string][] = [
   ],
   // The polyfill names its functions as it loads, on a tenant's first URLPattern.
   [/[\\/]urlpattern-polyfill[\\/]dist[\\/]urlpattern\.js$/, `Pe(e,"name",{value:t,configurable:!0})`, `Pe(e,"name",{__proto__:null,value:t,configurable:!0})`],
+  // An omitted options argument is WebIDL's empty dictionary, but the streams ponyfill defaults it
+  // to `{}` and then reads every member, inherited ones too: `new TransformStream()` (which Request
+  // and Response make), `pipeThrough(t)` and `pipeTo(w)` would take a tenant's Object.prototype
+  // `size`, `highWaterMark`, `start`, `preventClose` or `signal` as their own. They default to
+  // one frozen object with no prototype instead, declared with the first of them.
+  [
+    PONYFILL,
+    'class WritableStream{constructor(e={},t={}){',
+    'const islet_noMembers=Object.freeze({__proto__:null});class WritableStream{constructor(e=islet_noMembers,t=islet_noMembers){',
+  ],
+  [PONYFILL, 'read(e,t={}){', 'read(e,t=islet_noMembers){'],
+  [PONYFILL, 'class ReadableStream{constructor(e={},t={}){', 'class ReadableStream{constructor(e=islet_noMembers,t=islet_noMembers){'],
+  [PONYFILL, 'pipeThrough(e,t={}){', 'pipeThrough(e,t=islet_noMembers){'],
+  [PONYFILL, 'pipeTo(e,t={}){', 'pipeTo(e,t=islet_noMembers){'],
+  [
+    PONYFILL,
+    'class TransformStream{constructor(e={},t={},r={}){',
+    'class TransformStream{constructor(e=islet_noMembers,t=islet_noMembers,r=islet_noMembers){',
+  ],
 ];
 
 /** `source`, the file at `path`, with the descriptors it defines after tenant code ran given no prototype. */

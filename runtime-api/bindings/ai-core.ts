@@ -4,6 +4,7 @@
 // sandbox (engine/tiers/process/sandbox-runtime.ts). Only classes and functions are defined at
 // load time, so this module can sit in the runtime's V8 snapshot.
 import { plainArray } from '../web/plain-bytes.ts';
+import { NO_MEMBERS } from '../webidl/null-prototype.ts';
 
 /** What one input or output looks like to the tenant. */
 export interface AiTensor {
@@ -219,7 +220,7 @@ export class Ai {
     if (inputs === null || typeof inputs !== 'object' || Array.isArray(inputs) || ArrayBuffer.isView(inputs)) {
       return Promise.reject(new TypeError('AI.run: inputs must be an object of input name → tensor'));
     }
-    const { timeoutMs, signal } = (options ?? {}) as { timeoutMs?: unknown; signal?: unknown };
+    const { timeoutMs, signal } = (options ?? NO_MEMBERS) as { timeoutMs?: unknown; signal?: unknown };
     if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0))) return Promise.reject(new TypeError('AI.run: timeoutMs must be a positive number'));
     if (signal !== undefined && !this.#transport.isSignal(signal)) return Promise.reject(new TypeError('AI.run: signal must be an AbortSignal'));
     if ((signal as { aborted?: boolean } | undefined)?.aborted) return Promise.reject((signal as { reason: unknown }).reason);

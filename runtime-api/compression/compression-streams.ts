@@ -6,8 +6,8 @@
 // Defined on first use (runtime-api/index.ts, lazyGlobals), inside a function as the event
 // interfaces are, and the codecs are loaded by the first stream made: `typeof CompressionStream`
 // alone does not evaluate fflate.
-import { type ReadableStream, TransformStream, type WritableStream } from 'web-streams-polyfill';
-import { defineInterface, requireArguments, toEnum, viewBufferSource } from '../webidl/index.ts';
+import { type ReadableStream, type Transformer, TransformStream, type WritableStream } from 'web-streams-polyfill';
+import { defineInterface, nullProto, requireArguments, toEnum, viewBufferSource } from '../webidl/index.ts';
 import type { Codec, CompressionFormat } from './codecs.ts';
 
 type Codecs = Pick<typeof import('./codecs.ts'), 'compressor' | 'decompressor'>;
@@ -17,7 +17,7 @@ const FORMATS: readonly CompressionFormat[] = ['deflate', 'deflate-raw', 'gzip']
 
 /** A TransformStream that hands each chunk, as a BufferSource, to the codec. */
 function codecTransform(codec: Codec, where: string): TransformStream<unknown, Uint8Array<ArrayBuffer>> {
-  return new TransformStream<unknown, Uint8Array<ArrayBuffer>>({
+  return new TransformStream<unknown, Uint8Array<ArrayBuffer>>(nullProto<Transformer<unknown, Uint8Array<ArrayBuffer>>>({
     transform(chunk, controller) {
       // "If chunk is not a BufferSource type, then throw a TypeError."
       const bytes = viewBufferSource(chunk, false, where);
@@ -27,7 +27,7 @@ function codecTransform(codec: Codec, where: string): TransformStream<unknown, U
     flush(controller) {
       codec.close((output) => controller.enqueue(output));
     },
-  });
+  }));
 }
 
 /** Makes the two interfaces; called once per isolate, on first use of either. */

@@ -2,7 +2,8 @@
 // them off the socket) only as it reads, so a big upload never sits whole in the isolate.
 import { host } from '../host/host-calls.ts';
 import { ReadableStream } from '../web/index.ts';
-import { closeByteStream, type ReadableByteStreamController } from '../web/streams.ts';
+import { closeByteStream, PULL_ON_FIRST_READ, type ReadableByteStreamController } from '../web/streams.ts';
+import { nullProto } from '../webidl/index.ts';
 import { enterChain, UNKNOWN_DEPTH } from './chain-depth.ts';
 
 interface Waiting {
@@ -15,7 +16,7 @@ const waiting = new Map<number, Waiting>();
 
 export function requestBodyStream(id: number): ReadableStream<Uint8Array> {
   // A byte stream, as Fetch's request bodies are: a BYOB reader reads straight into its own buffer.
-  return new ReadableStream<Uint8Array>({
+  return new ReadableStream<Uint8Array>(nullProto({
     type: 'bytes',
     pull: (controller: ReadableByteStreamController) => new Promise<void>((resolve) => {
       waiting.set(id, { controller, resolve });
@@ -25,7 +26,7 @@ export function requestBodyStream(id: number): ReadableStream<Uint8Array> {
       waiting.delete(id);
       host().cancelRequestBody(id);
     },
-  }, { highWaterMark: 0 });
+  }), PULL_ON_FIRST_READ);
 }
 
 /**

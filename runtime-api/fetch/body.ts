@@ -8,8 +8,8 @@ import { joinBytes } from '../web/bytes.ts';
 import { type Blob, blobBytes, blobType, createBlob, isBlob, printableBlobType } from '../web/blob.ts';
 import { createFormData, type FormData, formDataEntryList, isFormData } from '../web/form-data.ts';
 import {
-  closeByteStream, declaredStreamLength, declareStreamLength, isReadableStream, isReadableStreamDisturbed, isReadableStreamLocked, ReadableStream,
-  ReadableStreamDefaultReader, TransformStream,
+  closeByteStream, declaredStreamLength, declareStreamLength, isReadableStream, isReadableStreamDisturbed, isReadableStreamLocked, PULL_ON_FIRST_READ,
+  ReadableStream, ReadableStreamDefaultReader, TransformStream,
 } from '../web/streams.ts';
 import { isArrayBuffer, nullProto, toUSVString, typedArrayName, viewBufferSource } from '../webidl/index.ts';
 import { Headers } from './headers.ts';
@@ -152,7 +152,7 @@ function bodyStream(body: Body): ReadableStream<Uint8Array> {
   if (body.stream !== null) return body.stream;
   if (body.used) {
     // What consume body left behind: locked by its reader, and disturbed.
-    const stream = new ReadableStream<Uint8Array>({ type: 'bytes' });
+    const stream = new ReadableStream<Uint8Array>(nullProto({ type: 'bytes' }));
     void Reflect.apply(cancel, Reflect.apply(getReader, stream, []), []);
     body.stream = stream;
     return stream;
@@ -163,7 +163,7 @@ function bodyStream(body: Body): ReadableStream<Uint8Array> {
   // enqueue moves the source's buffer into the stream, which it can since the body owns it.
   let pending = body.source;
   body.stream = new ReadableStream<Uint8Array>(
-    {
+    nullProto({
       type: 'bytes',
       pull(controller) {
         const source = pending;
@@ -174,8 +174,8 @@ function bodyStream(body: Body): ReadableStream<Uint8Array> {
         }
         closeByteStream(controller);
       },
-    },
-    { highWaterMark: 0 },
+    }),
+    PULL_ON_FIRST_READ,
   );
   // Its length is known, as workerd knows it: `new Response(response.body, response)`, the usual
   // way to pass a fetched body on with other headers, goes out with a Content-Length, not chunked.

@@ -6,6 +6,7 @@ import { type AbortSignal, dependentAbortSignal, isAbortSignalObject } from '../
 import { URL } from 'whatwg-url';
 import {
   defineInterface,
+  NO_MEMBERS,
   requireArguments,
   toByteString,
   toDictionary,
@@ -129,14 +130,14 @@ export class Request {
   /** Workers' `request.cf`: an incoming request's (INCOMING_CF until first read), or init's. */
   #cf: object | typeof INCOMING_CF | undefined = undefined;
 
-  constructor(input: Request | string | URL, init: RequestInit = {}) {
+  constructor(input: Request | string | URL, init: RequestInit | undefined = undefined) {
     if ((input as unknown) === internal) return;
     const where = "Failed to construct 'Request'";
     requireArguments(arguments.length, 1, where);
     // WebIDL conversions: RequestInfo, then RequestInit's members in lexicographic order.
     const inputRequest = isRequest(input) ? input : null;
     const inputURL = inputRequest === null ? toUSVString(input) : '';
-    const dict = toDictionary(init, where) ?? {};
+    const dict = toDictionary(init, where) ?? NO_MEMBERS;
     const bodyMember = dict.body;
     const initBody: BodyWithType | null = bodyMember === undefined || bodyMember === null ? null : extractBody(bodyMember, where);
     const cacheMember = dict.cache;

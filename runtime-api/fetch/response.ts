@@ -3,6 +3,7 @@
 import { URL } from 'whatwg-url';
 import {
   defineInterface,
+  NO_MEMBERS,
   requireArguments,
   toByteString,
   toDictionary,
@@ -116,7 +117,7 @@ export class Response {
   /** Workers' webSocket: the WebSocketPair end given to the client of an upgrade (status 101). */
   #webSocket: unknown = null;
 
-  constructor(body: BodyInit | null = null, init: ResponseInit = {}) {
+  constructor(body: BodyInit | null = null, init: ResponseInit | undefined = undefined) {
     if ((body as unknown) === internal) return;
     const where = "Failed to construct 'Response'";
     this.#headers = new Headers();
@@ -193,7 +194,7 @@ export class Response {
   }
 
   /** Fetch §5.5 Response.json(data, init): "serialize a JavaScript value to JSON bytes". */
-  static json(data: unknown, init: ResponseInit = {}): Response {
+  static json(data: unknown, init: ResponseInit | undefined = undefined): Response {
     const where = "Failed to execute 'json' on 'Response'";
     requireArguments(arguments.length, 1, where);
     const json = stringify(data) as string | undefined;
@@ -232,7 +233,7 @@ export class Response {
     // Fetch §5.5 "initialize a response", with ResponseInit converted first
     // (members in lexicographic order: headers, status, statusText).
     initializeResponse = (response, init, body, where) => {
-      const dict = toDictionary(init, where) ?? {};
+      const dict = toDictionary(init, where) ?? NO_MEMBERS;
       const encodeBodyMember = dict.encodeBody;
       const encodeBody = encodeBodyMember === undefined ? 'automatic' : toEnum(encodeBodyMember, encodeBodyValues, where);
       const headersInit = dict.headers;

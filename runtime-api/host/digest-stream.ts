@@ -3,6 +3,8 @@
 // over the host's kept hashes (digest.ts), the process tiers' over node:crypto, each with its own
 // WritableStream class.
 
+import { nullProto } from '../webidl/null-prototype.ts';
+
 /** One stream's hash: fed as bytes are written, then finished once (or dropped). */
 export interface Hasher {
   update(bytes: Uint8Array): void;
@@ -31,7 +33,7 @@ export function defineDigestStream(Writable: typeof WritableStream, options: Dig
       });
       // `this` is not there before super(): written bytes are counted through this.
       let counted = (_bytes: number) => {};
-      super({
+      super(nullProto<NonNullable<ConstructorParameters<typeof WritableStream<unknown>>[0]>>({
         write(chunk) {
           try {
             const bytes = options.bytesOf(chunk);
@@ -53,7 +55,7 @@ export function defineDigestStream(Writable: typeof WritableStream, options: Dig
           hasher.drop();
           settle.reject(reason);
         },
-      });
+      }));
       this.#digest = digest;
       counted = (bytes) => void (this.#bytesWritten += BigInt(bytes));
       // Nobody need await it: a rejection after abort() must not count as unhandled.

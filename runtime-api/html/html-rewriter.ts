@@ -4,7 +4,8 @@
 // the HTML a tenant rewrites never leaves its sandbox. In an isolate this file comes with the glue,
 // in a script the host hands over on first use of the global (isolate-html-rewriter.ts); the
 // process tiers bundle it into their runtime (engine/tiers/process/sandbox-runtime.ts).
-import { requireArguments, toDictionary, toDOMString } from '../webidl/index.ts';
+import type { UnderlyingSource } from 'web-streams-polyfill';
+import { nullProto, requireArguments, toDictionary, toDOMString } from '../webidl/index.ts';
 
 /** What html-rewriter-wasm's HTMLRewriter offers; one of these runs one transform. */
 export interface LolHtmlRewriter {
@@ -283,7 +284,7 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
         : new TypeError(`HTMLRewriter: lol-html failed (${err.message})`);
     };
     const reader = body.getReader();
-    return new ReadableStream<Uint8Array>({
+    return new ReadableStream<Uint8Array>(nullProto<UnderlyingSource<Uint8Array>>({
       start(controller) {
         output = controller;
       },
@@ -320,7 +321,7 @@ export function defineHTMLRewriter(deps: HtmlRewriterDeps) {
         else free();
         return reader.cancel(reason);
       },
-    });
+    }));
   }
 
   return { HTMLRewriter };

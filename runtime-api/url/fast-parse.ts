@@ -14,6 +14,8 @@
 // takes the full parser. The test beside this file compares both parsers' records on generated
 // and Web Platform Tests inputs.
 
+import { NO_MEMBERS, nullProto } from '../webidl/null-prototype.ts';
+
 /** whatwg-url's URL record (its own property order, so both parsers' records share a shape). */
 export interface URLRecord {
   scheme: string;
@@ -171,11 +173,23 @@ export interface StateMachineModule {
  */
 export function installFastURLParse(usm: StateMachineModule): void {
   const full = usm.basicURLParse;
-  usm.basicURLParse = function basicURLParse(input, options = {}) {
-    if (options.stateOverride === undefined && options.url === undefined && options.encoding === undefined) {
+  usm.basicURLParse = function basicURLParse(input, options = NO_MEMBERS) {
+    // whatwg-url's callers pass literals that leave out what they do not set: read only what they
+    // wrote, as `url` or `encoding` on a tenant's Object.prototype would otherwise be parsed into.
+    const stateOverride = ownMember(options, 'stateOverride');
+    const url = ownMember(options, 'url');
+    const encoding = ownMember(options, 'encoding');
+    if (stateOverride === undefined && url === undefined && encoding === undefined) {
       const record = fastParseURL(input);
       if (record !== null) return record;
     }
-    return full(input, options);
+    return full(input, nullProto({ baseURL: ownMember(options, 'baseURL'), encoding, url, stateOverride }));
   };
+}
+
+// Taken at load, before tenant code could replace it.
+const { hasOwn } = Object;
+
+function ownMember<T extends object, K extends keyof T>(options: T, key: K): T[K] | undefined {
+  return hasOwn(options, key) ? options[key] : undefined;
 }

@@ -3,6 +3,7 @@
 // and newline removed, then the leading digits kept: "8\t0" and "80x" are port 80), which is what
 // URLPattern §1.6 "canonicalize a port" asks for.
 import { URLPattern as PolyfillURLPattern } from 'urlpattern-polyfill/urlpattern';
+import { nullProto } from '../webidl/null-prototype.ts';
 
 const TAB_OR_NEWLINE = /[\t\n\r]/g;
 const LEADING_DIGITS = /^\d+/;
@@ -15,8 +16,9 @@ function canonicalInput(input: unknown): unknown {
   const digits = LEADING_DIGITS.exec(port.replace(TAB_OR_NEWLINE, ''));
   // No leading digit: not a port; the polyfill reports it as it would have.
   if (!digits) return input;
-  // A dictionary, read member by member as WebIDL does (inherited members count too).
-  const init: Record<string, unknown> = {};
+  // A dictionary, read member by member as WebIDL does (inherited members count too); the copy
+  // has no prototype, so the polyfill finds in it only what was read.
+  const init: Record<string, unknown> = nullProto({});
   for (const member of INIT_MEMBERS) {
     const value = (input as Record<string, unknown>)[member];
     if (value !== undefined) init[member] = value;

@@ -7,6 +7,8 @@ import { joinBytes } from './bytes.ts';
 import { declareStreamLength } from './streams.ts';
 import {
   defineInterface,
+  NO_MEMBERS,
+  nullProto,
   requireArguments,
   toDictionary,
   toDOMString,
@@ -160,7 +162,7 @@ export class Blob {
     if ((blobParts as unknown) === internal) return;
     const where = "Failed to construct 'Blob'";
     const parts = blobParts === undefined ? [] : toBlobParts(blobParts, where);
-    const { endings, type } = readBlobPropertyBag(toDictionary(options, where) ?? {}, where);
+    const { endings, type } = readBlobPropertyBag(toDictionary(options, where) ?? NO_MEMBERS, where);
     this.#bytes = processBlobParts(parts, endings);
     this.#type = type;
   }
@@ -192,13 +194,13 @@ export class Blob {
       throw new TypeError("Failed to execute 'stream' on 'Blob': streams are not available yet");
     }
     // File API "get stream" sets the stream up with byte reading support, so BYOB readers work.
-    const stream = new ReadableStreamConstructor({
+    const stream = new ReadableStreamConstructor(nullProto<ReadableStreamSource>({
       type: 'bytes',
       start(controller) {
         if (bytes.length > 0) controller.enqueue(bytes.slice());
         controller.close();
       },
-    }) as ReadableStream<Uint8Array<ArrayBuffer>>;
+    })) as ReadableStream<Uint8Array<ArrayBuffer>>;
     // Its length is known: `new Response(blob.stream())` goes out with it, as on workerd.
     declareStreamLength(stream as never, bytes.length);
     return stream;
@@ -277,7 +279,7 @@ function convertFileArguments(
   const parts = toBlobParts(fileBits, where);
   const name = toUSVString(fileName);
   // FilePropertyBag: the inherited BlobPropertyBag members come first.
-  const dict = toDictionary(options, where) ?? {};
+  const dict = toDictionary(options, where) ?? NO_MEMBERS;
   const { endings, type } = readBlobPropertyBag(dict, where);
   const lastModifiedMember = dict.lastModified;
   const lastModified = lastModifiedMember === undefined ? Date.now() : toLongLong(lastModifiedMember);

@@ -5,13 +5,13 @@
 // classes are made inside a function, not at the top level and not in a require()d module, which
 // would make esbuild wrap this module's imports (event.ts, webidl/) in lazy initializers too.
 import { Event, type EventInit } from './event.ts';
-import { defineInterface, requireArguments, toDictionary, toDOMString, toUnsignedShort, toUSVString } from '../webidl/index.ts';
+import { defineInterface, NO_MEMBERS, requireArguments, toDictionary, toDOMString, toUnsignedShort, toUSVString } from '../webidl/index.ts';
 
 type Init = EventInit & Record<string, unknown>;
 
 /** The event's own dictionary; Event's constructor has checked it is one and read its members. */
 function dict(eventInitDict: unknown): Record<string, unknown> {
-  return (eventInitDict ?? {}) as Record<string, unknown>;
+  return (eventInitDict ?? NO_MEMBERS) as Record<string, unknown>;
 }
 
 function isEmptySequence(value: unknown): boolean {

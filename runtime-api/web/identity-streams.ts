@@ -8,6 +8,9 @@
 // Both runtimes define them: the isolate's over the web-streams-polyfill classes, the process
 // tier's over Node's, so the classes take what they build on as arguments.
 
+import type { Transformer } from 'web-streams-polyfill';
+import { nullProto } from '../webidl/null-prototype.ts';
+
 /** What the writable side takes: WebIDL's BufferSource. */
 type ByteChunk = ArrayBuffer | ArrayBufferView;
 
@@ -63,7 +66,7 @@ export function defineIdentityStreams(
       const expected = nextExpected;
       nextExpected = undefined;
       let seen = 0;
-      super({
+      super(nullProto<Transformer<ByteChunk, Uint8Array>>({
         transform(chunk, controller) {
           const bytes = chunkBytes(chunk);
           // Nothing to pass on: a reader never sees an empty chunk, as in workerd.
@@ -84,7 +87,7 @@ export function defineIdentityStreams(
             throw new TypeError(`A FixedLengthStream made for ${expected} bytes was closed after ${seen}`);
           }
         },
-      }, strategy(options));
+      }), strategy(options));
       if (expected !== undefined) declare(this.readable, expected);
     }
 

@@ -2,6 +2,7 @@
 // reference implementation; it installs no globals), plus the few abstract
 // operations Fetch needs and the Encoding standard's stream classes.
 import { ReadableByteStreamController, ReadableStream, ReadableStreamBYOBRequest } from 'web-streams-polyfill';
+import { nullProto } from '../webidl/null-prototype.ts';
 
 export {
   ByteLengthQueuingStrategy, CountQueuingStrategy, ReadableByteStreamController, ReadableStream, ReadableStreamBYOBReader,
@@ -9,6 +10,13 @@ export {
   TransformStreamDefaultController, WritableStream, WritableStreamDefaultController, WritableStreamDefaultWriter,
 } from 'web-streams-polyfill';
 export { TextDecoderStream, TextEncoderStream } from './text-streams.ts';
+
+/**
+ * A strategy of highWaterMark 0 (pull runs on the first read), for the streams the runtime makes.
+ * The ponyfill reads a strategy's `size` too: with no prototype, one a tenant gave Object.prototype
+ * is not read as this one's. One object for every stream, as bodies make one per request.
+ */
+export const PULL_ON_FIRST_READ: { readonly highWaterMark: number; readonly size?: undefined } = Object.freeze(nullProto({ highWaterMark: 0 }));
 
 // Taken at load, before tenant code could replace it. Its brand check throws for anything but a ReadableStream.
 const lockedGetter = Object.getOwnPropertyDescriptor(ReadableStream.prototype, 'locked')!.get!;

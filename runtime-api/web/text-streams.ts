@@ -2,10 +2,10 @@
 // TextDecoderStream, TransformStreams around the encoder and the decoder in
 // streaming mode, so a multi-byte sequence or surrogate pair split across
 // chunks comes out whole.
-import { type ReadableStream, TransformStream, type WritableStream } from 'web-streams-polyfill';
+import { type ReadableStream, type Transformer, TransformStream, type WritableStream } from 'web-streams-polyfill';
 import { TextDecoder } from '../encoding/text-decoder.ts';
 import { utf8Encode } from '../encoding/utf8.ts';
-import { defineInterface, toDOMString } from '../webidl/index.ts';
+import { defineInterface, nullProto, toDOMString } from '../webidl/index.ts';
 
 const replacementBytes = Uint8Array.of(0xef, 0xbf, 0xbd);
 
@@ -19,7 +19,7 @@ export class TextEncoderStream {
   constructor() {
     // Encoding §7.2 "encoder's leading surrogate": held back until the next chunk shows whether it pairs.
     let leadingSurrogate = '';
-    this.#transform = new TransformStream<unknown, Uint8Array<ArrayBuffer>>({
+    this.#transform = new TransformStream<unknown, Uint8Array<ArrayBuffer>>(nullProto<Transformer<unknown, Uint8Array<ArrayBuffer>>>({
       transform(chunk, controller) {
         let input = leadingSurrogate + toDOMString(chunk);
         leadingSurrogate = '';
@@ -34,7 +34,7 @@ export class TextEncoderStream {
         // "encode and flush": a leading surrogate left over is U+FFFD.
         if (leadingSurrogate !== '') controller.enqueue(replacementBytes.slice());
       },
-    });
+    }));
   }
 
   get encoding(): 'utf-8' {
@@ -60,7 +60,7 @@ export class TextDecoderStream {
     // TextDecoder does the label and options conversions and throws as the spec's constructor does.
     const decoder = new TextDecoder(label, options);
     this.#decoder = decoder;
-    this.#transform = new TransformStream<unknown, string>({
+    this.#transform = new TransformStream<unknown, string>(nullProto<Transformer<unknown, string>>({
       // "decode and enqueue a chunk": decode() converts the chunk as BufferSource and throws a TypeError if fatal.
       transform(chunk, controller) {
         // decode() reads a missing input as empty; a chunk must be a BufferSource.
@@ -72,7 +72,7 @@ export class TextDecoderStream {
         const output = decoder.decode();
         if (output !== '') controller.enqueue(output);
       },
-    });
+    }));
   }
 
   get encoding(): string {

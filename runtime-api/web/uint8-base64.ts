@@ -5,6 +5,7 @@
 // core-js, whose modules for these are 70 KB with their internals (every isolate holds the
 // runtime's source) and keep shared state on the global object. Installed only where the
 // engine's V8 lacks them, so a newer one's own take over.
+import { NO_MEMBERS } from '../webidl/null-prototype.ts';
 
 type Alphabet = 'base64' | 'base64url';
 type LastChunkHandling = 'loose' | 'strict' | 'stop-before-partial';
@@ -58,7 +59,7 @@ function readOptions(options: unknown, method: string): { alphabet: Alphabet; op
   if (options !== undefined && (typeof options !== 'object' || options === null) && typeof options !== 'function') {
     throw new TypeError(`${method}: options must be an object`);
   }
-  const bag = (options ?? {}) as Record<string, unknown>;
+  const bag = (options ?? NO_MEMBERS) as Record<string, unknown>;
   const alphabet = bag.alphabet ?? 'base64';
   if (alphabet !== 'base64' && alphabet !== 'base64url') throw new TypeError(`${method}: alphabet must be "base64" or "base64url"`);
   return { alphabet, options: bag };

@@ -79,3 +79,52 @@ it("keeps the runtime's built-ins working in a tenant that polluted Object.proto
   expect(Object.values(clean).filter((v) => String(v).startsWith('threw'))).toEqual([]);
   for (const [name, got] of Object.entries(answers)) expect({ name, got }).toEqual({ name, got: clean });
 });
+
+// Option bags: the runtime's own (an omitted init, a body stream's source and strategy, the streams
+// ponyfill's defaults, whatwg-url's parse options) must not take members a tenant gave
+// Object.prototype. The tenant here passes no bag of its own (or one with no prototype), so that
+// what WebIDL reads from a tenant's dictionary, inherited members included, is not in play.
+const BAG_KEYS = ['headers', 'status', 'statusText', 'method', 'body', 'signal', 'cf', 'size', 'highWaterMark', 'start', 'pull', 'cancel', 'type',
+  'autoAllocateChunkSize', 'preventClose', 'url', 'encoding', 'stateOverride', 'alphabet', 'endings', 'lastModified', 'window', 'integrity'];
+
+const bagUses = `
+const text = async (stream) => { let out = ''; const d = new TextDecoder(); for await (const c of stream) out += d.decode(c, { __proto__: null, stream: true }); return out; };
+const tries = {
+  url: (req) => { const u = new URL(req.url); u.search = 'z=1'; return u.href + new URL('../a', 'http://x.test/p/q').href + new URL('ftp://f.test/x').href; },
+  request: async () => { const r = new Request('http://x.test/'); return [r.method, r.cache, r.redirect, r.integrity, r.signal.aborted, [...r.headers].length].join(); },
+  response: async () => { const r = new Response('x'); return r.status + r.statusText + (await r.text()) + [...r.headers].join(); },
+  responseJson: async () => { const r = Response.json(1); return r.status + r.headers.get('content-type') + await r.text(); },
+  body: async () => text(new Response('body').body),
+  requestBody: async (req) => text(req.body),
+  clone: async () => { const r = new Response('c'); const c = r.clone(); return (await r.text()) + (await c.text()); },
+  transform: async () => text(new Response('t').body.pipeThrough(new TransformStream())),
+  pipeTo: async () => { const t = new TransformStream(); const done = new Response('p').body.pipeTo(t.writable); const out = await text(t.readable); await done; return out; },
+  compression: async () => new Response(new Response('zip').body.pipeThrough(new CompressionStream('gzip')).pipeThrough(new DecompressionStream('gzip'))).text(),
+  textStreams: async () => { let out = ''; for await (const c of new Response('h\\u00e9').body.pipeThrough(new TextDecoderStream()).pipeThrough(new TextEncoderStream()).pipeThrough(new TextDecoderStream())) out += c; return out; },
+  identity: async () => { const t = new FixedLengthStream(2); const w = t.writable.getWriter(); w.write(new Uint8Array([104, 105])); w.close(); return text(t.readable); },
+  htmlRewriter: async () => new HTMLRewriter().transform(new Response('<p>hi</p>')).text(),
+  blob: async () => { const b = new Blob(['ab']); const f = new File(['f'], 'f.txt'); return b.size + b.type + await b.text() + await text(b.stream()) + f.type + typeof f.lastModified; },
+  base64: () => new Uint8Array([1, 2]).toBase64() + Uint8Array.fromBase64('AQI=').length,
+  cache: async () => { await caches.default.put('http://c.test/k', new Response('kept', { __proto__: null, headers: { 'cache-control': 'max-age=60' } })); return (await caches.default.match('http://c.test/k')).text(); },
+};
+export default { async fetch(req) {
+  const got = {};
+  for (const [name, use] of Object.entries(tries)) {
+    try { got[name] = String(await use(req)); } catch (err) { got[name] = 'threw ' + err; }
+  }
+  return new Response(JSON.stringify(got), { __proto__: null });
+} };`;
+
+it("keeps the runtime's own option bags from taking members a tenant gave Object.prototype", async () => {
+  const answers: Record<string, unknown> = {};
+  for (const key of ['', ...BAG_KEYS]) {
+    const fn = `bag-${key.toLowerCase() || 'clean'}`;
+    const pollution = key ? `Object.prototype[${JSON.stringify(key)}] = 'p';` : '';
+    await engine.deploy(fn, { code: `${pollution}\n${bagUses}`, limits: { cpuMs: 2000 } });
+    const res = await engine.fetch(fn, new Request(`http://${fn}.test/path?q=1`, { method: 'POST', body: 'in' }));
+    answers[key || 'clean'] = res.status === 200 ? await res.json() : `${res.status} ${await res.text()}`;
+  }
+  const clean = answers.clean as Record<string, unknown>;
+  expect(Object.values(clean).filter((v) => String(v).startsWith('threw'))).toEqual([]);
+  for (const [key, got] of Object.entries(answers)) expect({ key, got }).toEqual({ key, got: { ...clean, url: String(clean.url).replace('bag-clean', `bag-${key.toLowerCase()}`) } });
+});

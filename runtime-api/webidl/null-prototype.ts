@@ -11,3 +11,9 @@ const { setPrototypeOf } = Object;
 export function nullProto<T extends object>(fields: T): T {
   return setPrototypeOf(fields, null) as T;
 }
+
+/**
+ * The empty dictionary WebIDL makes of an omitted (undefined or null) options argument: no members,
+ * not even inherited ones. One object for every call, as it is read on per-request paths.
+ */
+export const NO_MEMBERS: Readonly<Record<string, unknown>> = Object.freeze(nullProto({}));
