@@ -32,7 +32,9 @@ export class AdoptedConnections {
   #watch: NodeJS.Timeout | undefined;
   #flushing = false;
   #releasing = false;
-  readonly #idle = new IdleSignal();
+  #draining = false;
+  /** Notified when no adopted connection is left, once the supervisor has been told. */
+  readonly #gone = new IdleSignal();
 
   constructor(server: Server, report: (r: ConnectionReport) => void, webSockets?: EventEmitter) {
     this.#server = server;
@@ -97,9 +99,22 @@ export class AdoptedConnections {
     for (const [id, socket] of this.#sockets) if (socket[IN_FLIGHT] === 0 && !upgrading(socket)) this.#giveBack(id);
   }
 
-  /** Resolves when no request is in flight on an adopted connection (or after timeoutMs). */
-  idle(timeoutMs: number): Promise<void> {
-    return this.#idle.wait(this.total === 0, timeoutMs);
+  /**
+   * SIGTERM: each answer from now on says `Connection: close` and each connection is closed once
+   * its answers are over, so that keep-alive clients leave after their current request, and
+   * requests still coming are served, not refused by an engine that stopped at its first idle
+   * moment. Idle connections are the gateway's to close (ServedGateway.close). Resolves when no
+   * adopted connection is left (or after timeoutMs).
+   */
+  drain(timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    // Added only now, and first, before the gateway writes a head: serving costs nothing more.
+    this.#server.prependListener('request', lastOnItsConnection);
+    for (const socket of this.#inFlightSockets) {
+      const res = (socket as Adopted & { _httpMessage?: ServerResponse })._httpMessage;
+      if (res && !res.headersSent) res.shouldKeepAlive = false;
+    }
+    return this.#gone.wait(this.#sockets.size === 0, timeoutMs);
   }
 
   /**
@@ -124,8 +139,10 @@ export class AdoptedConnections {
         this.#schedule();
       }
       if (this.#releasing) this.#giveBack(id);
+      // An answer whose head went out keep-alive before the drain: its client would send the
+      // next request here. The FIN goes now, not when the supervisor hears of the close.
+      else if (this.#draining && !upgrading(socket)) socket.destroySoon();
     }
-    if (this.#total === 0) this.#idle.notify();
   }
 
   /**
@@ -159,8 +176,16 @@ export class AdoptedConnections {
       this.#released = [];
       this.#nowAnswering = [];
       this.#nowAnswered = [];
+      // After the report: the supervisor hears of every close before the engine says it drained,
+      // or it would answer 503 on connections the engine had closed.
+      if (this.#sockets.size === 0) this.#gone.notify();
     });
   }
+}
+
+/** A 'request' listener while draining: the answer says `Connection: close`, and Node closes after it. */
+function lastOnItsConnection(_req: IncomingMessage, res: ServerResponse): void {
+  res.shouldKeepAlive = false;
 }
 
 /**

@@ -128,10 +128,10 @@ async function deployAll(functions: [string, FunctionConfig][], boot: boolean): 
 async function drain(graceMs: number): Promise<void> {
   if (draining) return;
   draining = true;
-  // Handed-over connections are not the listening server's: wait for their requests too.
+  // Handed-over connections are not the listening server's: wait for them to close too.
   // Live log streams never end by themselves: close them, or they hold the drain to its grace.
   engine?.logs.close();
-  await Promise.all([served?.close(graceMs), adopted?.idle(graceMs)]);
+  await Promise.all([adopted?.drain(graceMs), served?.close(graceMs)]);
   (served?.server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
   await engine?.close();
   // The log is written asynchronously: what it holds (the drain's own 503s among it) goes out
