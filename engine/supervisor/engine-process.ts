@@ -1,7 +1,7 @@
 // One engine process as the supervisor sees it: the child, the connection pool to its socket,
 // its requests in flight, and the calls that load functions into it or drain it.
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { TenantBundle } from '../bundle/index.ts';
@@ -58,6 +58,8 @@ export class EngineProcess {
       for (const p of this.#pending.values()) p.reject(why);
       this.#pending.clear();
       void this.pool.destroy().catch(() => {});
+      // A killed engine leaves its socket file: one per crash piled up in the supervisor's directory.
+      rmSync(this.socketPath, { force: true });
       resolve(signal ?? String(code));
     }));
     this.#up = new Promise((resolve, reject) => {

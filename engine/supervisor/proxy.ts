@@ -11,8 +11,13 @@ import { BadRequestError, EngineRestartedError, errorAnswer, type ErrorAnswer, t
 // most of them, and `expect: 100-continue` was already answered by the front server.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect']);
 
-// How a connection that never opened fails: the engine's socket file is gone, or no one listens on it.
+// How a connection that never opened fails: the engine's socket file is gone, or no one listens on
+// it; and any error of the connect call itself (a reset while connecting, seen in a probe).
 const REFUSED = new Set(['ECONNREFUSED', 'ENOENT']);
+const neverConnected = (err: Error) => {
+  const { code, syscall } = err as { code?: string; syscall?: string };
+  return REFUSED.has(code ?? '') || syscall === 'connect';
+};
 
 /**
  * `done` runs once the exchange is over, however it ended; `engineFailed` when the engine's
@@ -26,7 +31,7 @@ const REFUSED = new Set(['ECONNREFUSED', 'ENOENT']);
  */
 export function forward(
   pool: Dispatcher, req: IncomingMessage, res: ServerResponse, fn: string, done: () => void, engineFailed: () => void,
-  resend?: () => void,
+  resend?: (refused: boolean) => void,
   answered: (answer: ErrorAnswer) => void = () => {},
 ): (reason: IsletError) => void {
   const raw = req.rawHeaders;
@@ -85,9 +90,9 @@ export function forward(
         return finish();
       }
       if (!clientGone) engineFailed();
-      if (resend && !clientGone && !res.headersSent && !req.readableDidRead && REFUSED.has((err as { code?: string }).code ?? '')) {
+      if (resend && !clientGone && !res.headersSent && !req.readableDidRead && neverConnected(err)) {
         finish();
-        return resend();
+        return resend(REFUSED.has((err as { code?: string }).code ?? ''));
       }
       if (res.headersSent || res.destroyed) {
         res.destroy(err);

@@ -27,12 +27,12 @@ function serve(functions: Record<string, unknown>, flags: string[] = []) {
   return serveWith({ functions }, flags);
 }
 
-async function serveWith(settings: Record<string, unknown>, flags: string[] = []) {
+async function serveWith(settings: Record<string, unknown>, flags: string[] = [], env: Record<string, string> = {}) {
   const config = path.join(tmp, `config-${children.length}.json`);
   await writeFile(config, JSON.stringify(settings));
   const child = spawn(process.execPath, ['--no-node-snapshot', path.join(ROOT, 'cli/islet.js'), 'serve', '--config', config, '--port', '0', '--admin-token', TOKEN, ...flags], {
     cwd: ROOT,
-    env: { ...process.env, ISLET_LOG_LEVEL: 'error' },
+    env: { ...process.env, ISLET_LOG_LEVEL: 'error', ...env },
   });
   children.push(child);
   let output = '';
@@ -179,6 +179,19 @@ describe('supervisor', () => {
     expect(await idle.closed).toMatch(/Hello World!HTTP\/1\.1 502 [^]*islet-error: engine-restarted/);
     expect(await firstSuccess(url, 'hello.localhost', 5_000)).toBeLessThan(5_000);
     expect((await request(url, { host: 'echo.localhost' })).status).toBe(404);
+  });
+
+  it('leaves no socket file of a dead engine behind (one per crash piled up)', async () => {
+    const own = await mkdtemp(path.join(tmp, 'tmpdir-'));
+    const { url } = await serveWith({ functions: { hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') } } }, ['--proxy'], { TMPDIR: own });
+    const sockets = () => readdirSync(own).filter((d) => d.startsWith('islet-engines-')).flatMap((d) => readdirSync(path.join(own, d)).filter((f) => f.endsWith('.sock')));
+    for (let i = 0; i < 2; i++) {
+      const { pid } = (await status(url)).engines[0];
+      process.kill(pid, 'SIGKILL');
+      expect(await firstSuccess(url, 'hello.localhost', 10_000)).toBeLessThan(10_000);
+      await expect.poll(async () => (await status(url)).engines[0].pid).not.toBe(pid);
+    }
+    expect(sockets()).toHaveLength(1);
   });
 
   it('restarts with what the engine ran, not what is on disk or whichever admin answer came last; refuses a deploy before reading it', async () => {

@@ -214,7 +214,7 @@ export class Supervisor {
       this.#load[slotIndex]! -= load;
       if (stop) this.#proxied.delete(stop);
       if (engine.inFlight === 0) engine.emitIdle();
-    }, () => this.#failed(engine), resent ? undefined : () => this.#resend(slotIndex, engine, req, res, fn, load), (answer) => this.#countAnswers(answer.headers['islet-error']!));
+    }, () => this.#failed(engine), resent ? undefined : (refused) => this.#resend(slotIndex, engine, req, res, fn, load, refused), (answer) => this.#countAnswers(answer.headers['islet-error']!));
     if (!ended) this.#proxied.add(stop);
   }
 
@@ -223,13 +223,29 @@ export class Supervisor {
    * its exit yet (tens of ms). It is sent once more, when the engine is gone or found unresponsive
    * (#failed has asked), to the slot's serving engine: its replacement, which engineOf waits for.
    */
-  #resend(slotIndex: number, engine: EngineProcess, req: IncomingMessage, res: ServerResponse, fn: string, load: 0 | 1): void {
+  #resend(slotIndex: number, engine: EngineProcess, req: IncomingMessage, res: ServerResponse, fn: string, load: 0 | 1, refused: boolean): void {
     const checked = new Promise((resolve) => setTimeout(resolve, ENGINE_CHECK_MS + 50).unref());
     void Promise.race([engine.exited, checked])
-      .then(() => this.engineOf(slotIndex))
+      .then(() => {
+        // Alive and answering over IPC, yet its socket refuses connections (its file removed by a
+        // tmp cleaner): it can serve no one, and every request waited 3 s for a 502. Replaced.
+        // (Only for a refusal: another error of the connect call, EAGAIN from a full backlog
+        // say, comes from an engine that is there.)
+        if (refused && engine.state === 'serving' && !this.#closing) {
+          this.logger.error({ pid: engine.pid }, 'engine process refuses connections on its socket: replacing it');
+          engine.state = 'failed';
+          engine.kill();
+        }
+        // Shutting down meanwhile: the 503 every other waiting request gets.
+        if (this.#closing) throw new SandboxUnavailableError('islet is shutting down');
+        return this.engineOf(slotIndex);
+      })
       .then((next) => {
         if (!res.destroyed) this.dispatch(slotIndex, next, req, res, fn, load, true);
-      }, (err: unknown) => this.#fail(res, err, fn));
+      }, (err: unknown) => {
+        // A client that left meanwhile gets no answer, and none is counted.
+        if (!res.destroyed) this.#fail(res, err, fn);
+      });
   }
 
   /**
