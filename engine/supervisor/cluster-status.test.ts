@@ -56,6 +56,15 @@ describe('clusterStatus', () => {
     expect(status.accel).toMatchObject({ state: 'failed', error: 'no device', workers: 2, models: { m: { calls: 6, batches: 6, meanBatch: 1 } } });
   });
 
+  it('merges the other tiers: started and templates add up, available only where every engine found it so', () => {
+    const tier = (started: number, ready: number, available: boolean | string, missing?: string) => ({ available, ...(missing && { missing }), started, templates: [{ memoryMb: 128, ready, target: 1 }], cgroups: 'v2' });
+    const status = clusterStatus([engine(1, { tiers: { process: tier(2, 1, true) } }), engine(2, { tiers: { process: tier(3, 0, false, 'no unshare'), gvisor: tier(0, 0, 'not checked yet') } })], INFO);
+    expect(status.tiers).toEqual({
+      process: { available: false, missing: 'no unshare', started: 5, templates: [{ memoryMb: 128, ready: 1, target: 2 }], cgroups: 'v2' },
+      gvisor: { available: 'not checked yet', started: 0, templates: [{ memoryMb: 128, ready: 0, target: 1 }], cgroups: 'v2' },
+    });
+  });
+
   it('reports one engine as it is', () => {
     const status = { scheduler: { inFlight: 1, eventLoopLagMs: 2, shedding: null }, process: null, busiest: [{ name: 'a', inFlight: 0, queued: 0, isolates: [isolate(1)], quarantinedForMs: 0 }], tier: 'isolate' };
     const { engines: _engines, workers: _w, functions: _f, engineRestarts: _r, engineRecycles: _c, answers: _a, ...top } = clusterStatus([engine(1, status)], INFO);

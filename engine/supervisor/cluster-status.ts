@@ -61,7 +61,29 @@ const MERGES: Record<string, (values: unknown[]) => unknown> = {
   templates: (values) => mergeBy(values, 'memoryMb', (rows) => ({ ...rows[0], ready: sumOf(rows, 'ready'), target: sumOf(rows, 'target') })),
   busiest: mergeBusiest,
   accel: mergeAccel,
+  tiers: mergeTiers,
 };
+
+/**
+ * Each engine has its own sandboxes of the other tiers: per tier, started and template shelves add
+ * up; it is available only if every engine found it so (the first `missing` says why not); the
+ * rest (cgroups, confinement: the same host) is the first engine's.
+ */
+function mergeTiers(values: unknown[]): Fields {
+  const merged: Fields = {};
+  const all = objects(values);
+  for (const name of new Set(all.flatMap((t) => Object.keys(t)))) {
+    const tiers = all.map((t) => t[name]).filter(isObject);
+    const unavailable = tiers.find((t) => t.available !== true);
+    merged[name] = {
+      ...tiers[0],
+      ...(tiers.some((t) => t.started !== undefined) && { started: sumOf(tiers, 'started') }),
+      ...(tiers.some((t) => Array.isArray(t.templates)) && { templates: MERGES.templates!(tiers.map((t) => t.templates)) }),
+      ...(unavailable && { available: unavailable.available, ...(unavailable.missing !== undefined && { missing: unavailable.missing }) }),
+    };
+  }
+  return merged;
+}
 
 /** A function that spilled is listed by two engines: one row, with both engines' isolates. */
 function mergeBusiest(values: unknown[]): Fields[] {
