@@ -26,11 +26,12 @@ import { host, setHostCalls, type HostCalls } from './host/host-calls.ts';
 import { findSharedArrayBuffer, markPlatformInterface, nullProto, viewBufferSource } from './webidl/index.ts';
 import { declareStreamLength } from './web/streams.ts';
 import type { IdentityStreams } from './web/identity-streams.ts';
-import { defineEventInterfaces } from './web/event-interfaces.ts';
+import { eventInterfaces } from './web/event-interfaces.ts';
 import { defineCompressionStreams } from './compression/compression-streams.ts';
 import {
   clearInterval, clearTimeout, fireDueTimer, queueMicrotask, reportError, setInterval, setMaxTimers, setTimeout,
 } from './host/timers.ts';
+import { globalScope } from './dispatch/global-scope.ts';
 import { answersOf, dispatchBatch, exposeEnv, forgetAnswers, runScheduled, ScheduledController, serviceWorker, setTenant, warmDispatch } from './dispatch/dispatch.ts';
 import { ExecutionContext } from './dispatch/execution-context.ts';
 import { abortRequest } from './dispatch/client-signal.ts';
@@ -50,7 +51,7 @@ import { isolateHTMLRewriter } from './html/isolate-html-rewriter.ts';
 const globals: Record<string, unknown> = {
   URL, URLSearchParams, DOMException, Headers, Request, Response, TextDecoder, TextEncoder,
   atob, btoa, structuredClone, console, crypto, Crypto, setTimeout, clearTimeout, setInterval,
-  clearInterval, queueMicrotask, reportError, ExecutionContext, fetch, Event, EventTarget, CustomEvent,
+  clearInterval, queueMicrotask, reportError: globalScope.reportError, ExecutionContext, fetch, Event, EventTarget, CustomEvent,
   AbortController, AbortSignal, Blob, File, FormData, performance, Performance, ScheduledController,
   SubtleCrypto, CryptoKey, ReadableStream, ReadableStreamDefaultReader, ReadableStreamBYOBReader, ReadableStreamBYOBRequest,
   ReadableStreamDefaultController, ReadableByteStreamController, WritableStream, WritableStreamDefaultWriter,
@@ -58,6 +59,7 @@ const globals: Record<string, unknown> = {
   CountQueuingStrategy, TextEncoderStream, TextDecoderStream, scheduler,
   // Workers' service-worker syntax (dispatch/service-worker.ts).
   addEventListener: serviceWorker.addEventListener, removeEventListener: serviceWorker.removeEventListener,
+  dispatchEvent: globalScope.dispatchEvent,
   FetchEvent: serviceWorker.FetchEvent, ScheduledEvent: serviceWorker.ScheduledEvent,
 };
 
@@ -75,7 +77,9 @@ for (const cls of [URL, URLSearchParams, Crypto, CryptoKey, SubtleCrypto, Perfor
   markPlatformInterface(cls);
 }
 
-// An exception in an event listener is reported like any uncaught error: to the host log.
+// An exception in an event listener is reported like any uncaught error: to the host log. Not to
+// the global 'error' listeners: workerd fires them for reportError() alone, and one that throws
+// would report again.
 setReportError(reportError);
 
 // Interfaces few functions use, evaluated on first access rather than in every isolate. esbuild
@@ -129,12 +133,6 @@ function cacheApi(): typeof import('./host/cache-storage.ts') {
     markPlatformInterface(cacheModule.CacheStorage);
   }
   return cacheModule;
-}
-
-let events: ReturnType<typeof defineEventInterfaces> | undefined;
-function eventInterfaces(): ReturnType<typeof defineEventInterfaces> {
-  events ??= defineEventInterfaces();
-  return events;
 }
 
 let compression: ReturnType<typeof defineCompressionStreams> | undefined;

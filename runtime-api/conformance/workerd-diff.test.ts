@@ -25,6 +25,7 @@ const CASES: { worker: string; method?: string; path: string; body?: string; hea
   { worker: 'redirect', path: '/' },
   { worker: 'redirect', path: '/throw' },
   { worker: 'events', path: '/' },
+  { worker: 'global-events', path: '/' },
   { worker: 'streams', path: '/stream' },
   { worker: 'streams', path: '/pipes' },
   { worker: 'streams', path: '/fixed-length' },

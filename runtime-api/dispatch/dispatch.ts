@@ -19,10 +19,11 @@ import { plainArray } from '../web/plain-bytes.ts';
 import { requestBodyStream } from './request-stream.ts';
 import { nullProto } from '../webidl/null-prototype.ts';
 import { openResponseStream } from './response-stream.ts';
+import { globalScope } from './global-scope.ts';
 import { defineServiceWorker, exposeBindings, takeBackBindings, tenantHandler } from './service-worker.ts';
 
 /** addEventListener('fetch', …) and its events, for scripts in Workers' service-worker syntax. */
-export const serviceWorker = defineServiceWorker(Event as unknown as typeof globalThis.Event, DOMException as unknown as typeof globalThis.DOMException);
+export const serviceWorker = defineServiceWorker(Event as unknown as typeof globalThis.Event, DOMException as unknown as typeof globalThis.DOMException, globalScope);
 
 interface ExportedHandler {
   fetch?(request: unknown, env: unknown, ctx: ExecutionContext): unknown;

@@ -22,16 +22,23 @@ interface Handler {
   scheduled?(controller: { cron: string; scheduledTime: number }, env: unknown, ctx: Context): unknown;
 }
 
+/** Where listeners of the other types go: the global scope's event target (web/global-scope.ts). */
+export interface OtherListeners {
+  addEventListener(type: string, listener: unknown, options?: unknown): void;
+  removeEventListener(type: string, listener: unknown, options?: unknown): void;
+}
+
 export interface ServiceWorker {
   addEventListener(type: string, listener: unknown, options?: unknown): void;
-  removeEventListener(type: string, listener: unknown): void;
+  removeEventListener(type: string, listener: unknown, options?: unknown): void;
   FetchEvent: new (...args: never[]) => Event;
   ScheduledEvent: new (...args: never[]) => Event;
   /** The handler the script's listeners make, or undefined when it registered none. */
   handler(): Handler | undefined;
 }
 
-export function defineServiceWorker(EventClass: typeof Event, DOMExceptionClass: typeof DOMException): ServiceWorker {
+/** Without others, listeners of other types (workerd's 'unhandledrejection', say) are taken and never fired. */
+export function defineServiceWorker(EventClass: typeof Event, DOMExceptionClass: typeof DOMException, others?: OtherListeners): ServiceWorker {
   const listeners: Record<string, Listener[]> = { fetch: [], scheduled: [] };
   // Events are made here only: a token the constructors check, so tenant code cannot make one
   // whose respondWith answers a request it was never given.
@@ -121,21 +128,22 @@ export function defineServiceWorker(EventClass: typeof Event, DOMExceptionClass:
 
   return {
     addEventListener(type, listener, options) {
+      const list = listeners[String(type)];
+      if (!list) return others?.addEventListener(type, listener, options);
       // DOM: a null listener is no listener.
       if (listener === null || listener === undefined) return;
       if (typeof listener !== 'function' && (typeof listener !== 'object' || typeof (listener as { handleEvent?: unknown }).handleEvent !== 'function')) {
         throw new TypeError('addEventListener: the listener must be a function or have a handleEvent method');
       }
-      const list = listeners[String(type)];
-      // Other types (workerd's 'unhandledrejection', say) are taken and never fired.
-      if (!list || list.some((l) => l.callback === listener)) return;
+      if (list.some((l) => l.callback === listener)) return;
       const once = typeof options === 'object' && options !== null && Boolean((options as { once?: unknown }).once);
       list.push({ callback: listener as Callback, once });
     },
-    removeEventListener(type, listener) {
+    removeEventListener(type, listener, options) {
       const list = listeners[String(type)];
-      const at = list ? list.findIndex((l) => l.callback === listener) : -1;
-      if (at !== -1) list!.splice(at, 1);
+      if (!list) return others?.removeEventListener(type, listener, options);
+      const at = list.findIndex((l) => l.callback === listener);
+      if (at !== -1) list.splice(at, 1);
     },
     FetchEvent,
     ScheduledEvent,

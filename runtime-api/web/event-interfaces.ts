@@ -167,3 +167,11 @@ export function defineEventInterfaces() {
 
   return { ErrorEvent, PromiseRejectionEvent, MessageEvent, CloseEvent };
 }
+
+let events: ReturnType<typeof defineEventInterfaces> | undefined;
+
+/** The isolate's one set of the four interfaces, made on the first call. */
+export function eventInterfaces(): ReturnType<typeof defineEventInterfaces> {
+  events ??= defineEventInterfaces();
+  return events;
+}

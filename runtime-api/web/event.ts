@@ -297,7 +297,7 @@ let addListener: (target: EventTarget, listener: Listener, signal: AbortSignal |
 let findListener: (target: EventTarget, type: string, callback: object, capture: boolean) => Listener | undefined;
 let removeListener: (target: EventTarget, listener: Listener) => void;
 let hasListener: (target: EventTarget, type: string) => boolean;
-let innerInvoke: (target: EventTarget, event: Event, capturePass: boolean) => void;
+let innerInvoke: (target: EventTarget, event: Event, capturePass: boolean, shown: object) => void;
 
 export class EventTarget {
   /** The event listener list, created with the first listener. */
@@ -367,13 +367,8 @@ export class EventTarget {
   }
 
   dispatchEvent(event: Event): boolean {
-    const where = "Failed to execute 'dispatchEvent' on 'EventTarget'";
-    requireArguments(arguments.length, 1, where);
-    if (!isEvent(event)) throw new TypeError(`${where}: parameter 1 is not of type 'Event'`);
-    const flags = flagsOf(event);
-    if (flags & dispatchFlag) throw new DOMException(`${where}: The event is already being dispatched.`, 'InvalidStateError');
-    setFlags(event, flags & ~trustedFlag);
-    return dispatch(event, this);
+    requireArguments(arguments.length, 1, "Failed to execute 'dispatchEvent' on 'EventTarget'");
+    return dispatchUntrusted(this, event, this);
   }
 
   static {
@@ -418,7 +413,7 @@ export class EventTarget {
       signalHooks?.listenersChanged(target, listener.type);
     };
     // §2.9 "inner invoke", for one of the two passes at the target.
-    innerInvoke = (target, event, capturePass) => {
+    innerInvoke = (target, event, capturePass, shown) => {
       const listeners = target.#listeners;
       if (listeners === null) return;
       const type = typeOf(event);
@@ -431,7 +426,7 @@ export class EventTarget {
           if (listener.once) removeListener(target, listener);
           if (listener.passive) setFlags(event, flagsOf(event) | inPassiveListenerFlag);
           try {
-            callListener(listener.callback, event, target);
+            callListener(listener.callback, event, shown);
           } catch (error) {
             reportException(error);
           }
@@ -467,7 +462,7 @@ function toEventListener(value: unknown, where: string): object | null {
 }
 
 /** WebIDL "call a user object's operation" handleEvent, with the event's currentTarget as this for a function. */
-function callListener(callback: object, event: Event, currentTarget: EventTarget): void {
+function callListener(callback: object, event: Event, currentTarget: object): void {
   if (typeof callback === 'function') {
     Reflect.apply(callback, currentTarget, [event]);
     return;
@@ -477,13 +472,26 @@ function callListener(callback: object, event: Event, currentTarget: EventTarget
   Reflect.apply(handleEvent, callback, [event]);
 }
 
-/** §2.9 "dispatch" to a target with no parent; returns false when the event was canceled. */
-function dispatch(event: Event, target: EventTarget): boolean {
+/** EventTarget's dispatchEvent() after its argument count: an Event, not being dispatched, made untrusted. */
+function dispatchUntrusted(target: EventTarget, event: unknown, shown: object): boolean {
+  const where = "Failed to execute 'dispatchEvent' on 'EventTarget'";
+  if (!isEvent(event)) throw new TypeError(`${where}: parameter 1 is not of type 'Event'`);
+  const flags = flagsOf(event);
+  if (flags & dispatchFlag) throw new DOMException(`${where}: The event is already being dispatched.`, 'InvalidStateError');
+  setFlags(event, flags & ~trustedFlag);
+  return dispatch(event, target, shown);
+}
+
+/**
+ * §2.9 "dispatch" to a target with no parent; returns false when the event was canceled. The
+ * listeners are target's; shown is the target listeners see (target, currentTarget, this).
+ */
+function dispatch(event: Event, target: EventTarget, shown: object = target): boolean {
   setFlags(event, flagsOf(event) | dispatchFlag);
-  setTarget(event, target);
+  setTarget(event, shown as EventTarget);
   try {
-    invoke(target, event, true);
-    invoke(target, event, false);
+    invoke(target, event, true, shown);
+    invoke(target, event, false, shown);
   } finally {
     setCurrentTarget(event, null, NONE);
     setFlags(event, flagsOf(event) & ~(dispatchFlag | stopPropagationFlag | stopImmediatePropagationFlag));
@@ -492,10 +500,25 @@ function dispatch(event: Event, target: EventTarget): boolean {
 }
 
 /** §2.9 "invoke", at the target: eventPhase is AT_TARGET in both passes. */
-function invoke(target: EventTarget, event: Event, capturePass: boolean): void {
+function invoke(target: EventTarget, event: Event, capturePass: boolean, shown: object): void {
   if (flagsOf(event) & stopPropagationFlag) return;
-  setCurrentTarget(event, target, AT_TARGET);
-  innerInvoke(target, event, capturePass);
+  setCurrentTarget(event, shown as EventTarget, AT_TARGET);
+  innerInvoke(target, event, capturePass, shown);
+}
+
+/**
+ * The global scope's dispatchEvent(): workerd's global object is an event target but no
+ * EventTarget (`globalThis instanceof EventTarget` is false there), so its listeners are kept in
+ * target and the events show the global object (web/global-scope.ts).
+ */
+export function dispatchEventAs(target: EventTarget, event: unknown, shown: object): boolean {
+  return dispatchUntrusted(target, event, shown);
+}
+
+/** A trusted event the runtime made, dispatched as dispatchEventAs does; false when canceled. */
+export function fireEventAs(target: EventTarget, event: Event, shown: object): boolean {
+  setFlags(event, flagsOf(event) | trustedFlag);
+  return dispatch(event, target, shown);
 }
 
 /**
