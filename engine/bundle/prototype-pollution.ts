@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import type * as esbuild from 'esbuild';
 
+const URL_PATTERN = /[\\/]urlpattern-polyfill[\\/]dist[\\/]urlpattern\.js$/;
 const PONYFILL = /[\\/]web-streams-polyfill[\\/]dist[\\/]ponyfill\.mjs$/;
 
 /** [file, the text as published, the text with null-prototype descriptors and option bags] */
@@ -42,7 +43,11 @@ const DEPENDENCY_PATCHES: [RegExp, string, string][] = [
     value:`,
   ],
   // The polyfill names its functions as it loads, on a tenant's first URLPattern.
-  [/[\\/]urlpattern-polyfill[\\/]dist[\\/]urlpattern\.js$/, `Pe(e,"name",{value:t,configurable:!0})`, `Pe(e,"name",{__proto__:null,value:t,configurable:!0})`],
+  [URL_PATTERN, `Pe(e,"name",{value:t,configurable:!0})`, `Pe(e,"name",{__proto__:null,value:t,configurable:!0})`],
+  // The dictionary a constructor string parses into, and the one a test() or exec() string does:
+  // the polyfill reads each member (`baseURL`, and what the string left out) with [[Get]].
+  [URL_PATTERN, 'var C=class{#i;#n=[];#t={};', 'var C=class{#i;#n=[];#t={__proto__:null};'],
+  [URL_PATTERN, 'let r=new URL(e,t);return{protocol:', 'let r=new URL(e,t);return{__proto__:null,protocol:'],
   // An omitted options argument is WebIDL's empty dictionary, but the streams ponyfill defaults it
   // to `{}` and then reads every member, inherited ones too: `new TransformStream()` (which Request
   // and Response make), `pipeThrough(t)` and `pipeTo(w)` would take a tenant's Object.prototype

@@ -7,6 +7,7 @@
 import { DOMException } from '../web/index.ts';
 import { copyOfBytes, copyOfView } from '../web/plain-bytes.ts';
 import { requireArguments, viewBufferSource } from '../webidl/index.ts';
+import { nullProto } from '../webidl/null-prototype.ts';
 import { type CryptoKey, heldKey, keyFromDescriptor, type KeyDescriptor } from './crypto-key.ts';
 import { digestBytes, digestName } from './digest.ts';
 import { host } from './host-calls.ts';
@@ -67,9 +68,6 @@ function shortName(value: unknown, where: string): string {
 /** JWKs cross as JSON; a real one (an RSA-4096 private key) is a few KB. */
 const MAX_JWK_CHARS = 64 * 1024;
 
-const BYTE_MEMBERS = ['iv', 'counter', 'additionalData', 'label', 'salt', 'info', 'context'];
-const NUMBER_MEMBERS = ['length', 'tagLength', 'iterations', 'saltLength', 'modulusLength'];
-
 /**
  * A hash given as a dictionary: its name is all a HashAlgorithmIdentifier says. (Normalized as a
  * whole algorithm, a hash nested in hashes carried byte members past what the host's byte count
@@ -84,36 +82,79 @@ function hashDict(hash: unknown, where: string): Record<string, unknown> {
   return out;
 }
 
+function exponent(value: unknown, where: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${where}: publicExponent must be a Uint8Array`);
+  return copyOfBytes(value, where);
+}
+
+/** How each member of some algorithm dictionary is converted into the plain data the host takes. */
+const CONVERT = nullProto({
+  additionalData: bytes, context: bytes, counter: bytes, info: bytes, iv: bytes, label: bytes, salt: bytes,
+  iterations: toNumber, length: toNumber, modulusLength: toNumber, saltLength: toNumber, tagLength: toNumber,
+  hash: (hash: unknown, where: string) => typeof hash === 'string' ? shortName(hash, where) : hashDict(hash, where),
+  namedCurve: shortName,
+  publicExponent: exponent,
+  public: descriptor,
+});
+type Member = keyof typeof CONVERT;
+/** Upper-cased algorithm name → the members of its dictionary for one operation, beyond `name`. */
+type Dictionaries = Readonly<Record<string, readonly Member[]>>;
+
+// §18.4 reads the members of the algorithm's own dictionary for the operation, inherited values
+// included, and no others: reading every member some algorithm has made a tenant's
+// `Object.prototype.iv = 1` break HMAC (a BufferSource expected). Algorithms that take nothing
+// but a name for an operation are not listed. Members are in the spec's order of reading them.
+const RSA_KEY_GEN: readonly Member[] = ['modulusLength', 'publicExponent', 'hash'];
+const AES_KEY_LENGTH: readonly Member[] = ['length'];
+const HMAC_KEY: readonly Member[] = ['hash', 'length'];
+
+/** encrypt and decrypt; wrapKey and unwrapKey fall back to them (AES-KW's wrap takes a name only). */
+const CIPHER: Dictionaries = nullProto({
+  'RSA-OAEP': ['label'], 'AES-CTR': ['counter', 'length'], 'AES-CBC': ['iv'], 'AES-GCM': ['additionalData', 'iv', 'tagLength'],
+});
+const SIGN: Dictionaries = nullProto({ 'RSA-PSS': ['saltLength'], ECDSA: ['hash'], ED448: ['context'] });
+const GENERATE_KEY: Dictionaries = nullProto({
+  'RSASSA-PKCS1-V1_5': RSA_KEY_GEN, 'RSA-PSS': RSA_KEY_GEN, 'RSA-OAEP': RSA_KEY_GEN,
+  ECDSA: ['namedCurve'], ECDH: ['namedCurve'], 'NODE-ED25519': ['namedCurve'],
+  'AES-CTR': AES_KEY_LENGTH, 'AES-CBC': AES_KEY_LENGTH, 'AES-GCM': AES_KEY_LENGTH, 'AES-KW': AES_KEY_LENGTH, HMAC: HMAC_KEY,
+});
+const IMPORT_KEY: Dictionaries = nullProto({
+  'RSASSA-PKCS1-V1_5': ['hash'], 'RSA-PSS': ['hash'], 'RSA-OAEP': ['hash'],
+  ECDSA: ['namedCurve'], ECDH: ['namedCurve'], 'NODE-ED25519': ['namedCurve'], HMAC: HMAC_KEY,
+});
+const DERIVE_BITS: Dictionaries = nullProto({
+  ECDH: ['public'], X25519: ['public'], X448: ['public'], HKDF: ['hash', 'info', 'salt'], PBKDF2: ['hash', 'iterations', 'salt'],
+});
+/** deriveKey's derivedKeyType is normalized for importKey and for "get key length". */
+const DERIVED_KEY: Dictionaries = nullProto({
+  ...IMPORT_KEY, 'AES-CTR': AES_KEY_LENGTH, 'AES-CBC': AES_KEY_LENGTH, 'AES-GCM': AES_KEY_LENGTH, 'AES-KW': AES_KEY_LENGTH,
+});
+
+const NO_DICTIONARY: readonly Member[] = [];
+
 /**
  * §18.4 "normalize an algorithm", the part that must happen before data leaves the isolate: a
- * name or dictionary becomes a plain dictionary of the members some algorithm defines, with
- * BufferSources copied and CryptoKeys turned into descriptors. Node validates the rest.
+ * name or dictionary becomes a plain dictionary of the members the named algorithm's dictionary
+ * for this operation defines, with BufferSources copied and CryptoKeys turned into descriptors.
+ * An algorithm not registered for the operation keeps its name only; node refuses it and
+ * validates the rest.
  */
-function algorithmDict(algorithm: unknown, where: string): Record<string, unknown> {
+function algorithmDict(algorithm: unknown, dictionaries: Dictionaries, where: string): Record<string, unknown> {
   if (typeof algorithm === 'string') return { name: shortName(algorithm, where) };
   if (algorithm === null || typeof algorithm !== 'object') throw new TypeError(`${where}: the algorithm must be a name or an object`);
   const given = algorithm as Record<string, unknown>;
   if (given.name === undefined) throw new TypeError(`${where}: the algorithm has no name`);
-  // A null-prototype record, filled by index loops: a setter the tenant put on Object.prototype
+  // A null-prototype record, filled by an index loop: a setter the tenant put on Object.prototype
   // (for `iv`, say) ran on each assignment and hung 64 MB strings on the dictionary for the copy.
   const out = Object.create(null) as Record<string, unknown>;
-  out.name = shortName(given.name, where);
-  const hash = given.hash;
-  if (hash !== undefined) out.hash = typeof hash === 'string' ? shortName(hash, where) : hashDict(hash, where);
-  for (let i = 0; i < BYTE_MEMBERS.length; i++) {
-    const member = BYTE_MEMBERS[i]!;
-    if (given[member] !== undefined) out[member] = bytes(given[member], where);
+  const name = shortName(given.name, where);
+  out.name = name;
+  const members = dictionaries[name.toUpperCase()] ?? NO_DICTIONARY;
+  for (let i = 0; i < members.length; i++) {
+    const member = members[i]!;
+    const value = given[member];
+    if (value !== undefined) out[member] = CONVERT[member](value, where);
   }
-  for (let i = 0; i < NUMBER_MEMBERS.length; i++) {
-    const member = NUMBER_MEMBERS[i]!;
-    if (given[member] !== undefined) out[member] = toNumber(given[member]);
-  }
-  if (given.namedCurve !== undefined) out.namedCurve = shortName(given.namedCurve, where);
-  if (given.publicExponent !== undefined) {
-    if (!(given.publicExponent instanceof Uint8Array)) throw new TypeError(`${where}: publicExponent must be a Uint8Array`);
-    out.publicExponent = copyOfBytes(given.publicExponent, where);
-  }
-  if (given.public !== undefined) out.public = descriptor(given.public, where);
   return out;
 }
 
@@ -180,27 +221,27 @@ class SubtleCrypto {
 
   async encrypt(algorithm: unknown, key: unknown, data: unknown): Promise<ArrayBuffer> {
     const w = where('encrypt');
-    return call('encrypt', [algorithmDict(algorithm, w), descriptor(key, w), bytes(data, w)]) as Promise<ArrayBuffer>;
+    return call('encrypt', [algorithmDict(algorithm, CIPHER, w), descriptor(key, w), bytes(data, w)]) as Promise<ArrayBuffer>;
   }
 
   async decrypt(algorithm: unknown, key: unknown, data: unknown): Promise<ArrayBuffer> {
     const w = where('decrypt');
-    return call('decrypt', [algorithmDict(algorithm, w), descriptor(key, w), bytes(data, w)]) as Promise<ArrayBuffer>;
+    return call('decrypt', [algorithmDict(algorithm, CIPHER, w), descriptor(key, w), bytes(data, w)]) as Promise<ArrayBuffer>;
   }
 
   async sign(algorithm: unknown, key: unknown, data: unknown): Promise<ArrayBuffer> {
     const w = where('sign');
-    return call('sign', [algorithmDict(algorithm, w), descriptor(key, w), bytes(data, w)]) as Promise<ArrayBuffer>;
+    return call('sign', [algorithmDict(algorithm, SIGN, w), descriptor(key, w), bytes(data, w)]) as Promise<ArrayBuffer>;
   }
 
   async verify(algorithm: unknown, key: unknown, signature: unknown, data: unknown): Promise<boolean> {
     const w = where('verify');
-    return call('verify', [algorithmDict(algorithm, w), descriptor(key, w), bytes(signature, w), bytes(data, w)]) as Promise<boolean>;
+    return call('verify', [algorithmDict(algorithm, SIGN, w), descriptor(key, w), bytes(signature, w), bytes(data, w)]) as Promise<boolean>;
   }
 
   async generateKey(algorithm: unknown, extractable: unknown, usages: unknown): Promise<unknown> {
     const w = where('generateKey');
-    const result = await call('generateKey', [algorithmDict(algorithm, w), usageList(usages, w)]) as KeyDescriptor | { publicKey: KeyDescriptor; privateKey: KeyDescriptor };
+    const result = await call('generateKey', [algorithmDict(algorithm, GENERATE_KEY, w), usageList(usages, w)]) as KeyDescriptor | { publicKey: KeyDescriptor; privateKey: KeyDescriptor };
     // §14.3.6: a pair's public key is always extractable.
     if ('publicKey' in result) {
       return { publicKey: keyFromDescriptor(result.publicKey, true), privateKey: keyFromDescriptor(result.privateKey, Boolean(extractable)) };
@@ -211,7 +252,7 @@ class SubtleCrypto {
   async importKey(format: unknown, keyData_: unknown, algorithm: unknown, extractable: unknown, usages: unknown): Promise<unknown> {
     const w = where('importKey');
     const f = shortName(format, w);
-    const d = await call('importKey', [f, keyData(f, keyData_, w), algorithmDict(algorithm, w), usageList(usages, w)]) as KeyDescriptor;
+    const d = await call('importKey', [f, keyData(f, keyData_, w), algorithmDict(algorithm, IMPORT_KEY, w), usageList(usages, w)]) as KeyDescriptor;
     return importedKey(d, extractable, w);
   }
 
@@ -231,12 +272,12 @@ class SubtleCrypto {
 
   async deriveBits(algorithm: unknown, baseKey: unknown, length: unknown = null): Promise<ArrayBuffer> {
     const w = where('deriveBits');
-    return call('deriveBits', [algorithmDict(algorithm, w), descriptor(baseKey, w), length === null ? null : toNumber(length)]) as Promise<ArrayBuffer>;
+    return call('deriveBits', [algorithmDict(algorithm, DERIVE_BITS, w), descriptor(baseKey, w), length === null ? null : toNumber(length)]) as Promise<ArrayBuffer>;
   }
 
   async deriveKey(algorithm: unknown, baseKey: unknown, derivedKeyType: unknown, extractable: unknown, usages: unknown): Promise<unknown> {
     const w = where('deriveKey');
-    const d = await call('deriveKey', [algorithmDict(algorithm, w), descriptor(baseKey, w), algorithmDict(derivedKeyType, w), usageList(usages, w)]) as KeyDescriptor;
+    const d = await call('deriveKey', [algorithmDict(algorithm, DERIVE_BITS, w), descriptor(baseKey, w), algorithmDict(derivedKeyType, DERIVED_KEY, w), usageList(usages, w)]) as KeyDescriptor;
     return keyFromDescriptor(d, Boolean(extractable));
   }
 
@@ -244,7 +285,7 @@ class SubtleCrypto {
     const w = where('wrapKey');
     const d = descriptor(key, w);
     requireExtractable(key, w);
-    return call('wrapKey', [shortName(format, w), d, descriptor(wrappingKey, w), algorithmDict(wrapAlgorithm, w)]) as Promise<ArrayBuffer>;
+    return call('wrapKey', [shortName(format, w), d, descriptor(wrappingKey, w), algorithmDict(wrapAlgorithm, CIPHER, w)]) as Promise<ArrayBuffer>;
   }
 
   async unwrapKey(
@@ -253,8 +294,8 @@ class SubtleCrypto {
   ): Promise<unknown> {
     const w = where('unwrapKey');
     const d = await call('unwrapKey', [
-      shortName(format, w), bytes(wrappedKey, w), descriptor(unwrappingKey, w), algorithmDict(unwrapAlgorithm, w),
-      algorithmDict(unwrappedKeyAlgorithm, w), usageList(usages, w),
+      shortName(format, w), bytes(wrappedKey, w), descriptor(unwrappingKey, w), algorithmDict(unwrapAlgorithm, CIPHER, w),
+      algorithmDict(unwrappedKeyAlgorithm, IMPORT_KEY, w), usageList(usages, w),
     ]) as KeyDescriptor;
     return importedKey(d, extractable, w);
   }

@@ -128,3 +128,146 @@ it("keeps the runtime's own option bags from taking members a tenant gave Object
   expect(Object.values(clean).filter((v) => String(v).startsWith('threw'))).toEqual([]);
   for (const [key, got] of Object.entries(answers)) expect({ key, got }).toEqual({ key, got: { ...clean, url: String(clean.url).replace('bag-clean', `bag-${key.toLowerCase()}`) } });
 });
+
+// Web Crypto's "normalize an algorithm" (§18.4) reads the members of the named algorithm's own
+// dictionary for the operation, inherited ones included, and no others. Each use says which members
+// it leaves for the prototype to give (those its dictionaries have and it does not set itself):
+// with one of those polluted, the use may fail, as it does on workerd; with any other it must not.
+const CRYPTO_USES: Record<string, { reads: string[]; code: string }> = {
+  hmac: {
+    reads: ['length'],
+    code: `const k = await s.importKey('raw', bytes(32), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+      const sig = await s.sign({ name: 'HMAC' }, k, bytes(4)); return hex(sig) + await s.verify({ name: 'HMAC' }, k, sig, bytes(4));`,
+  },
+  hmacGenerate: {
+    reads: ['length'],
+    code: `const k = await s.generateKey({ name: 'HMAC', hash: { name: 'SHA-256' } }, true, ['sign']); return k.algorithm.length + k.algorithm.hash.name;`,
+  },
+  aesGcm: {
+    reads: ['additionalData', 'tagLength'],
+    code: `const k = await s.importKey('raw', bytes(16), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+      const c = await s.encrypt({ name: 'AES-GCM', iv: bytes(12) }, k, bytes(5)); return hex(c) + hex(await s.decrypt({ name: 'AES-GCM', iv: bytes(12) }, k, c));`,
+  },
+  aesCbc: {
+    reads: [],
+    code: `const k = await s.importKey('raw', bytes(16), { name: 'AES-CBC' }, false, ['encrypt']); return hex(await s.encrypt({ name: 'AES-CBC', iv: bytes(16) }, k, bytes(5)));`,
+  },
+  aesCtr: {
+    reads: [],
+    code: `const k = await s.importKey('raw', bytes(16), { name: 'AES-CTR' }, false, ['encrypt']); return hex(await s.encrypt({ name: 'AES-CTR', counter: bytes(16), length: 64 }, k, bytes(5)));`,
+  },
+  aesKw: {
+    reads: [],
+    code: `const kek = await s.importKey('raw', bytes(16), { name: 'AES-KW' }, false, ['wrapKey', 'unwrapKey']);
+      const k = await s.generateKey({ name: 'AES-GCM', length: 128 }, true, ['encrypt']);
+      const wrapped = await s.wrapKey('raw', k, kek, { name: 'AES-KW' });
+      const back = await s.unwrapKey('raw', wrapped, kek, { name: 'AES-KW' }, { name: 'AES-GCM' }, true, ['encrypt']);
+      return wrapped.byteLength + back.algorithm.name + back.algorithm.length;`,
+  },
+  ecdsa: {
+    reads: [],
+    code: `const p = await s.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+      const sig = await s.sign({ name: 'ECDSA', hash: 'SHA-256' }, p.privateKey, bytes(4)); return await s.verify({ name: 'ECDSA', hash: 'SHA-256' }, p.publicKey, sig, bytes(4));`,
+  },
+  ecdh: {
+    reads: [],
+    code: `const a = await s.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']); const b = await s.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
+      return hex(await s.deriveBits({ name: 'ECDH', public: b.publicKey }, a.privateKey, 256)) === hex(await s.deriveBits({ name: 'ECDH', public: a.publicKey }, b.privateKey, 256));`,
+  },
+  ed25519: {
+    reads: [],
+    code: `const p = await s.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']); return s.verify({ name: 'Ed25519' }, p.publicKey, await s.sign({ name: 'Ed25519' }, p.privateKey, bytes(4)), bytes(4));`,
+  },
+  rsaPss: {
+    reads: [],
+    code: `const p = await s.generateKey({ name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, ['sign', 'verify']);
+      return s.verify({ name: 'RSA-PSS', saltLength: 32 }, p.publicKey, await s.sign({ name: 'RSA-PSS', saltLength: 32 }, p.privateKey, bytes(4)), bytes(4));`,
+  },
+  rsaOaep: {
+    reads: ['label'],
+    code: `const p = await s.generateKey({ name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, ['encrypt', 'decrypt']);
+      return hex(await s.decrypt({ name: 'RSA-OAEP' }, p.privateKey, await s.encrypt({ name: 'RSA-OAEP' }, p.publicKey, bytes(5))));`,
+  },
+  pbkdf2: {
+    reads: [],
+    code: `const k = await s.importKey('raw', bytes(8), { name: 'PBKDF2' }, false, ['deriveBits']);
+      return hex(await s.deriveBits({ name: 'PBKDF2', salt: bytes(8), iterations: 1000, hash: 'SHA-256' }, k, 128));`,
+  },
+  hkdf: {
+    reads: [],
+    code: `const k = await s.importKey('raw', bytes(8), { name: 'HKDF' }, false, ['deriveKey']);
+      const d = await s.deriveKey({ name: 'HKDF', hash: 'SHA-256', salt: bytes(8), info: bytes(2) }, k, { name: 'AES-GCM', length: 128 }, true, ['encrypt']);
+      return hex(await s.exportKey('raw', d));`,
+  },
+};
+const CRYPTO_MEMBERS = ['iv', 'salt', 'info', 'label', 'counter', 'additionalData', 'publicExponent', 'modulusLength', 'iterations', 'tagLength',
+  'length', 'hash', 'saltLength', 'namedCurve', 'public', 'context'];
+
+const cryptoUses = `
+const s = crypto.subtle;
+const bytes = (n) => new Uint8Array(n).map((_, i) => i + 1);
+const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
+const tries = {
+${Object.entries(CRYPTO_USES).map(([name, use]) => `  ${name}: async () => { ${use.code} },`).join('\n')}
+};
+export default { async fetch() {
+  const got = {};
+  for (const [name, use] of Object.entries(tries)) {
+    try { got[name] = String(await use()); } catch (err) { got[name] = 'threw ' + err; }
+  }
+  return Response.json(got);
+} };`;
+
+it('reads only the members of the algorithm dictionary for the operation, whatever a tenant gave Object.prototype', async () => {
+  const answers: Record<string, Record<string, string>> = {};
+  for (const member of ['', ...CRYPTO_MEMBERS]) {
+    const fn = `crypto-${member.toLowerCase() || 'clean'}`;
+    // An object is no BufferSource, number, hash or CryptoKey: whichever member the runtime reads, it fails.
+    const pollution = member ? `Object.prototype[${JSON.stringify(member)}] = {};` : '';
+    await engine.deploy(fn, { code: `${pollution}\n${cryptoUses}`, limits: { cpuMs: 2000 } });
+    const res = await engine.fetch(fn, new Request(`http://${fn}.test/`));
+    expect(res.status).toBe(200);
+    answers[member || 'clean'] = await res.json() as Record<string, string>;
+  }
+  const clean = answers.clean!;
+  expect(Object.values(clean).filter((v) => v.startsWith('threw'))).toEqual([]);
+  const unread = (member: string, got: Record<string, string>) => Object.fromEntries(Object.entries(got).filter(([use]) => !CRYPTO_USES[use]!.reads.includes(member)));
+  const byMember = (got: (member: string) => Record<string, string>) => Object.fromEntries(CRYPTO_MEMBERS.map((m) => [m, unread(m, got(m))]));
+  expect(byMember((m) => answers[m]!)).toEqual(byMember(() => clean));
+});
+
+// The URLPattern polyfill parses a constructor string into a dictionary of its own, and a test() or
+// exec() input string into another, then reads each member: one a tenant gave Object.prototype was
+// taken as part of the pattern or the input. (A URLPatternInit the tenant passes has no prototype
+// here: WebIDL reads its inherited members too.)
+const URL_PATTERN_MEMBERS = ['protocol', 'username', 'password', 'hostname', 'port', 'pathname', 'search', 'hash', 'baseURL'];
+
+const urlPatternUses = `
+const tries = {
+  parse: () => { const p = new URLPattern('http://x.test/a/:id'); return [p.protocol, p.username, p.password, p.hostname, p.port, p.pathname, p.search, p.hash].join('|'); },
+  relative: () => new URLPattern('/a/:id', 'http://x.test').hostname,
+  exec: () => new URLPattern('http://x.test/a/:id').exec('http://x.test/a/7').pathname.groups.id,
+  test: () => new URLPattern('http://x.test/a/:id').test('http://x.test/a/7?q#h'),
+  testBase: () => new URLPattern({ __proto__: null, pathname: '/a/:id' }).test('/a/7', 'http://x.test'),
+};
+export default { async fetch() {
+  const got = {};
+  for (const [name, use] of Object.entries(tries)) {
+    try { got[name] = String(use()); } catch (err) { got[name] = 'threw ' + err; }
+  }
+  return Response.json(got);
+} };`;
+
+it("parses a URLPattern's strings into dictionaries that take nothing from Object.prototype", async () => {
+  const answers: Record<string, unknown> = {};
+  for (const member of ['', ...URL_PATTERN_MEMBERS]) {
+    const fn = `url-pattern-${member.toLowerCase() || 'clean'}`;
+    const pollution = member ? `Object.prototype[${JSON.stringify(member)}] = 'polluted';` : '';
+    await engine.deploy(fn, { code: `${pollution}\n${urlPatternUses}`, limits: { cpuMs: 2000 } });
+    const res = await engine.fetch(fn, new Request(`http://${fn}.test/`));
+    answers[member || 'clean'] = res.status === 200 ? await res.json() : `${res.status} ${await res.text()}`;
+  }
+  const clean = answers.clean as Record<string, string>;
+  expect(Object.values(clean).filter((v) => v.startsWith('threw'))).toEqual([]);
+  expect(answers).toEqual(Object.fromEntries(['clean', ...URL_PATTERN_MEMBERS].map((m) => [m, clean])));
+});
