@@ -1,6 +1,6 @@
 // End to end through `islet serve`: the supervisor in front of real engine processes, over HTTP.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -192,6 +192,23 @@ describe('supervisor', () => {
       await expect.poll(async () => (await status(url)).engines[0].pid).not.toBe(pid);
     }
     expect(sockets()).toHaveLength(1);
+  });
+
+  it('replaces an engine whose socket file was removed (a tmp cleaner), rather than failing every request', async () => {
+    const own = await mkdtemp(path.join(tmp, 'tmpdir-'));
+    const { url } = await serveWith({ functions: { hello: { entry: path.join(ROOT, 'fixtures/hello/index.ts') } } }, ['--proxy'], { TMPDIR: own });
+    expect((await request(url, { host: 'hello.localhost' })).status).toBe(200);
+    const { pid } = (await status(url)).engines[0];
+    const dir = readdirSync(own).find((d) => d.startsWith('islet-engines-'))!;
+    for (const f of readdirSync(path.join(own, dir))) if (f.endsWith('.sock')) rmSync(path.join(own, dir, f));
+    // Refused: alive and answering over IPC, it can serve no one. Before, each request on a new
+    // connection waited 3 s for a 502, for as long as the engine lived; now the engine is replaced
+    // and the request waits for the new one.
+    // Several at once, so that the proxy opens new connections to the engine (one may reuse the
+    // connection it kept from the first request, which still works).
+    const answers = await Promise.all(Array.from({ length: 6 }, () => request(url, { host: 'hello.localhost' })));
+    expect(answers.map((r) => r.status)).toEqual(Array(6).fill(200));
+    expect((await status(url)).engines[0].pid).not.toBe(pid);
   });
 
   it('restarts with what the engine ran, not what is on disk or whichever admin answer came last; refuses a deploy before reading it', async () => {
