@@ -211,7 +211,8 @@ export const ACCEL_DEFAULTS = Object.freeze({
   maxOutputBytes: 16 * 1024 * 1024,
   maxWorkPerCall: 2 ** 27,
   /**
-   * Most input bytes one batch carries, all its calls together (counted as maxInputBytes counts);
+   * Most bytes one batch carries, all its calls together: inputs (counted as maxInputBytes counts)
+   * and the outputs their rows will make, where the signature gives their size (pool.ts);
    * a call bigger than that runs in a batch of its own. A batch's run takes about as long as its
    * inputs are big, and every call in it waits for all of it: with count alone, one tenant's 31
    * calls of 16 MB strings made a batch of ~15 s, and another tenant's 5-character call in it

@@ -14,6 +14,21 @@ describe('FairBatchQueue', () => {
     expect(q.size).toBe(4);
   });
 
+  it('when full, makes room for a tenant with fewer queued: the newest call of the one with the most leaves', () => {
+    const q = new FairBatchQueue<ReturnType<typeof call>>({ maxBatch: 8, maxWaitUs: 0, maxQueued: 4 });
+    const heavy = [call('heavy', 1), call('heavy', 2), call('heavy', 3)];
+    for (const c of heavy) q.push(c);
+    q.push(call('a'));
+    const displaced: ReturnType<typeof call>[] = [];
+    expect(q.push(call('b'), (c) => displaced.push(c))).toBe(true);
+    expect(displaced).toEqual([heavy[2]]);
+    // heavy 2, a 1, b 1: no tenant has more than one call over b's 2, so the next is refused.
+    expect(q.push(call('b'), (c) => displaced.push(c))).toBe(false);
+    expect(q.push(call('c'))).toBe(false);
+    expect(q.size).toBe(4);
+    expect(q.take().map((c) => c.tenant)).toEqual(['heavy', 'a', 'b', 'heavy']);
+  });
+
   it('starts the next batch with the tenants the last one did not reach', () => {
     const q = new FairBatchQueue<ReturnType<typeof call>>({ maxBatch: 2, maxWaitUs: 0, maxQueued: 100 });
     for (const t of ['a', 'b', 'c', 'a', 'b', 'c']) q.push(call(t));

@@ -38,9 +38,24 @@ export class FairBatchQueue<C extends QueuedCall> {
     return this.#size;
   }
 
-  /** Queues `call`; false when the queue is full. */
-  push(call: C): boolean {
-    if (this.#size >= this.options.maxQueued) return false;
+  /**
+   * Queues `call`; false when the queue is full. A full queue makes room, when `displace` is
+   * given, by taking out the newest call of the tenant with the most queued, if that is more than
+   * this tenant's would be (the call is handed to `displace` to answer). Otherwise a few tenants at
+   * their quota could hold every place: twenty tenants of 64 calls each kept another 200 single
+   * calls from ten tenants out, all refused while theirs were served.
+   */
+  push(call: C, displace?: (displaced: C) => void): boolean {
+    if (this.#size >= this.options.maxQueued) {
+      const own = this.#byTenant.get(call.tenant)?.length ?? 0;
+      let heaviest: C[] | undefined;
+      for (const list of this.#byTenant.values()) if (!heaviest || list.length > heaviest.length) heaviest = list;
+      if (!displace || !heaviest || heaviest.length <= own + 1) return false;
+      // Still at least `own + 1` calls left in that list: it stays in the map, and in its place.
+      const displaced = heaviest.pop()!;
+      this.#size--;
+      displace(displaced);
+    }
     const list = this.#byTenant.get(call.tenant);
     if (list) list.push(call);
     else this.#byTenant.set(call.tenant, [call]);

@@ -13,7 +13,7 @@ export interface ModelConfig {
   maxBatch?: number;
   maxWaitUs?: number;
   maxQueued?: number;
-  /** Most input bytes one batch carries (ACCEL_DEFAULTS.maxBatchBytes); a bigger call runs alone. */
+  /** Most bytes one batch carries, inputs and the outputs they will make (ACCEL_DEFAULTS.maxBatchBytes); a bigger call runs alone. */
   maxBatchBytes?: number;
   /** Backend-specific settings, passed to the backend as they are. */
   options?: Record<string, unknown>;

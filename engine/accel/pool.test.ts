@@ -1,10 +1,11 @@
 // The pool with real worker threads: built-in and ONNX models, batching, fairness, quotas,
 // overload, timeouts, cancellation, crashes and device fallback.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFixtureModels } from '../../fixtures/accel/make-models.ts';
+import { tokenEmbedding } from '../../fixtures/accel/onnx-mlp.ts';
 import { EMBED_DIMS, EMBED_MODEL, TOP_K_MODEL } from './backends/index.ts';
 import {
   AbortedError, AccelTimeoutError, BackendError, BadInputError, OverloadedError, QuotaExceededError, UnknownModelError,
@@ -120,6 +121,19 @@ describe('scheduling', () => {
     await Promise.all(greedy);
   });
 
+  it("a batch's bytes count the outputs its calls will make, not only their inputs", async () => {
+    // Before: only inputs counted, so calls of a few bytes of text each making 16 MB of
+    // embeddings joined batches of 112 MB of outputs. Here a call's 4 rows make 48 bytes of
+    // outputs from 16 of inputs: two such calls pass 100 bytes, so each runs alone.
+    const p = pool({ models: { m: { backend: 'test', maxBatch: 8, maxBatchBytes: 100 } } });
+    await p.ready;
+    const outs = await Promise.all(['a', 'b', 'c'].map((tenant) => p.run({ tenant, model: 'm', inputs: x(1, 2, 3, 4) })));
+    expect(outs.map((o) => ints(o.batchSize)[0])).toEqual([1, 1, 1]);
+    // Calls light enough still share a batch.
+    const small = await Promise.all(['a', 'b', 'c'].map((tenant) => p.run({ tenant, model: 'm', inputs: x(1) })));
+    expect(small.map((o) => ints(o.batchSize)[0])).toEqual([3, 3, 3]);
+  });
+
   it('a tenant over its quota is refused at once, others are not', async () => {
     const p = pool({ models: { slow: { backend: 'test', maxBatch: 1, options: { delayMs: 30 } } } });
     const held = Array.from({ length: 3 }, (_, i) => p.run({ tenant: 'a', model: 'slow', inputs: x(i), maxPending: 3 }));
@@ -127,6 +141,21 @@ describe('scheduling', () => {
     await expect(p.run({ tenant: 'b', model: 'slow', inputs: x(9), maxPending: 3 })).resolves.toBeDefined();
     await Promise.all(held);
     await expect(p.run({ tenant: 'a', model: 'slow', inputs: x(9), maxPending: 3 })).resolves.toBeDefined();
+  });
+
+  it('tenants at their quota cannot hold a full queue against others: their newest calls make room', async () => {
+    // Before: twenty tenants at their quota of 64 filled the 1024 places, and every single call
+    // from ten other tenants was refused overloaded while theirs ran.
+    const p = pool({ models: { slow: { backend: 'test', maxBatch: 1, maxQueued: 4, options: { delayMs: 50 } } } });
+    await p.ready;
+    const running = p.run({ tenant: 'a', model: 'slow', inputs: x(1) });
+    await new Promise((r) => setImmediate(r));
+    const greedy = [1, 2, 3, 4].map((i) => p.run({ tenant: 'greedy', model: 'slow', inputs: x(i), maxPending: 10 }).then(() => 'ran', (e) => e.code));
+    const light = p.run({ tenant: 'light', model: 'slow', inputs: x(7) });
+    expect(floats((await light).y)).toEqual([14]);
+    expect(await Promise.all(greedy)).toEqual(['ran', 'ran', 'ran', 'overloaded']);
+    expect(p.pendingCalls('greedy')).toBe(0);
+    await running;
   });
 
   it('a full queue answers overloaded, to every tenant', async () => {
@@ -186,6 +215,20 @@ describe('timeouts and cancellation', () => {
   });
 });
 
+describe('closing', () => {
+  it('a second close() settles only once the first has ended the workers', async () => {
+    // Before: it answered at once, while the first still waited for the workers to go.
+    const p = pool();
+    await p.ready;
+    let firstDone = false;
+    void p.close().then(() => {
+      firstDone = true;
+    });
+    await p.close();
+    expect(firstDone).toBe(true);
+  });
+});
+
 describe('failures', () => {
   it('a batch that crashes its worker fails alone; the pool replaces the worker', async () => {
     const p = pool({ models: { m: { backend: 'test', maxBatch: 2, maxWaitUs: 0 } } });
@@ -216,6 +259,23 @@ describe('failures', () => {
     expect(ints((fine as PromiseFulfilledResult<TensorMap>).value.batchSize)).toEqual([2]);
   });
 
+  it('an input onnxruntime refuses fails that call alone: its batch-mates get answers, not its values', async () => {
+    // Before: one tenant's token id past the table failed every call in the batch, and each of
+    // the other tenants read "idx=99 must be within…" in its error.
+    const file = path.join(dir, 'token-embedding.onnx');
+    await writeFile(file, tokenEmbedding({ vocab: 10, tokens: 2, dims: 3 }));
+    const p = pool({ models: { embed: { path: file, maxBatch: 8 } } });
+    const ids = (a: number, b: number): TensorMap => ({ ids: { dtype: 'int64', shape: [1, 2], data: BigInt64Array.of(BigInt(a), BigInt(b)).buffer } });
+    const results = await Promise.allSettled([1, 99, 2, 3].map((id, i) => p.run({ tenant: `t${i}`, model: 'embed', inputs: ids(id, 0) })));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(floats((results[2] as PromiseFulfilledResult<TensorMap>).value.embedding)).toEqual([6, 7, 8, 0, 1, 2]);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(BadInputError);
+    expect((results[1] as PromiseRejectedResult).reason.message).toMatch(/out of data bounds/);
+    expect((p.status() as any).models.embed).toMatchObject({ batches: 1, failedBatches: 0 });
+    // Alone, or with only bad company, the run fails as a batch does.
+    await expect(p.run({ tenant: 'a', model: 'embed', inputs: ids(99, 0) })).rejects.toBeInstanceOf(BackendError);
+  });
+
   it('bad inputs are refused before they are queued, with what was expected', async () => {
     const p = pool({ models: { mlp: { path: models['mlp-classifier'] } } });
     await expect(p.run({ tenant: 'a', model: 'nope', inputs: {} })).rejects.toBeInstanceOf(UnknownModelError);
@@ -231,6 +291,30 @@ describe('failures', () => {
       inputs: { query: f32([1, 2], [1, 0]), candidates: f32([1, 3], [1, 0, 0]), k: { dtype: 'int32', shape: [], data: Int32Array.of(1).buffer } },
     })).rejects.toThrow(/query rows have 2 dimensions, candidate rows 3/);
     expect((p.status() as any).models.mlp.calls).toBe(0);
+  });
+
+  it('a model a new worker cannot load is unavailable to callers, who are not shown why (a path on the host)', async () => {
+    // Before: a replacement worker that found the model's file gone failed the batch with
+    // "Load model from /…/private.onnx failed", path and all, to every caller in it.
+    const file = path.join(dir, 'private.onnx');
+    await copyFile(models['mlp-classifier'], file);
+    const p = pool({ models: { mlp: { path: file }, m: { backend: 'test' } } });
+    const input = { input: f32([1, 8], row(0, 8)) };
+    await expect(p.run({ tenant: 'a', model: 'mlp', inputs: input })).resolves.toBeDefined();
+    await rm(file);
+    await expect(p.run({ tenant: 'a', model: 'm', inputs: x(CRASH) })).rejects.toBeInstanceOf(BackendError);
+    const err = await p.run({ tenant: 'a', model: 'mlp', inputs: { input: f32([1, 8], row(0, 8)) } }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect((err as Error).message).toBe('model "mlp" is unavailable on this host');
+    expect((p.status() as any).models.mlp.failedBatches).toBe(1);
+  });
+
+  it('a pool that failed to start answers backend_error, not unknown_model, and keeps why to the status', async () => {
+    // Before: model() found no models and the binding told tenants their model's name was unknown.
+    const p = pool({ probe: async () => { throw new Error('/opt/private/libonnxruntime.so: cannot open'); } });
+    await expect(p.model(EMBED_MODEL)).rejects.toThrow(new BackendError('the accelerator pool is unavailable on this host'));
+    await expect(p.run({ tenant: 'a', model: EMBED_MODEL, inputs: {} })).rejects.toThrow(/^the accelerator pool is unavailable on this host$/);
+    expect(p.status()).toMatchObject({ state: 'failed', error: '/opt/private/libonnxruntime.so: cannot open' });
   });
 
   it('a model that cannot load is reported, and calls to it fail clearly', async () => {

@@ -17,8 +17,8 @@ import {
 import { FairBatchQueue, type QueuedCall } from './fair-batch-queue.ts';
 import { builtinModelConfig, checkModels, type ModelConfig, type ResolvedModelConfig } from './model-config.ts';
 import { checkInputs } from './signature.ts';
-import { buffersOf, tensorBytes, type TensorMap } from './tensor.ts';
-import type { Description, ProbeReply, WorkerData, WorkerTask } from './worker.ts';
+import { buffersOf, bytesPerElement, elementCount, tensorBytes, type TensorMap } from './tensor.ts';
+import type { Description, ProbeReply, Unavailable, WorkerData, WorkerTask } from './worker.ts';
 import { ownFile } from '../own-file.ts';
 
 export interface AccelPoolOptions {
@@ -120,6 +120,21 @@ function infoOf(m: Model): ModelInfo {
   };
 }
 
+/**
+ * The bytes a call of `rows` rows makes at least, from the outputs' declared shapes: the batch
+ * dimension of a row-batched model is its rows; other free dimensions count as 1, and a model
+ * batched by call counts its fixed dimensions only.
+ */
+function outputBytes(signature: ModelSignature, rows: number): number {
+  let bytes = 0;
+  for (const spec of Object.values(signature.outputs)) {
+    if (spec.dtype === 'string') continue;
+    const dims = spec.shape.map((d, i) => d ?? (i === 0 && signature.batching === 'rows' ? rows : 1));
+    bytes += elementCount(dims) * bytesPerElement(spec.dtype);
+  }
+  return bytes;
+}
+
 const WORKER = ownFile('./worker', import.meta.url).href;
 /** One for the process, shared by every pool's workers: WebGPU runs one at a time (gpu-turns.ts). */
 const GPU_TURNS = createTurnWord();
@@ -143,6 +158,7 @@ export class AccelPool {
   #cursor = 0;
   #wake: { cancel(): void } | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
   #pumpScheduled = false;
 
   constructor(options: AccelPoolOptions = {}) {
@@ -248,6 +264,9 @@ export class AccelPool {
 
   async model(name: string): Promise<ModelInfo | undefined> {
     if (!this.#started) await this.ready;
+    // A pool that failed to start has no models: its callers were told their model's name was
+    // unknown ("available: none"). The reason (a library's path) is the log's and the status's.
+    if (this.#startError) throw new BackendError('the accelerator pool is unavailable on this host');
     const model = this.#models.get(name);
     return model && infoOf(model);
   }
@@ -256,12 +275,12 @@ export class AccelPool {
   async run(request: RunRequest): Promise<TensorMap> {
     if (!this.#started) await this.ready;
     if (this.#closed) throw new AbortedError('the accelerator pool is closed');
-    if (this.#startError) throw new BackendError(`the accelerator pool failed to start: ${this.#startError}`);
+    if (this.#startError) throw new BackendError('the accelerator pool is unavailable on this host');
     const model = this.#models.get(request.model);
     if (!model) throw new UnknownModelError(request.model, [...this.#models.keys()]);
     // The reason (a path, a library's words) is in the log and the status, not in what callers see.
     if (model.error) throw new BackendError(`model "${model.name}" is unavailable on this host`);
-    checkInputs(model.name, model.signature!, request.inputs);
+    const rows = checkInputs(model.name, model.signature!, request.inputs);
     const maxPending = request.maxPending ?? ACCEL_DEFAULTS.maxPending;
     const pending = this.#pending.get(request.tenant) ?? 0;
     if (pending >= maxPending) throw new QuotaExceededError(request.tenant, maxPending);
@@ -270,13 +289,19 @@ export class AccelPool {
     const timeoutMs = request.timeoutMs ?? ACCEL_DEFAULTS.timeoutMs;
 
     return new Promise<TensorMap>((resolve, reject) => {
-      let cost = 1;
+      // What the call weighs against maxBatchBytes: its inputs, and the outputs its rows will make
+      // where the signature says (a row of embeddings is 1 KB from a few bytes of text: 64 calls
+      // of 16,000 one-letter texts made batches of 112 MB of outputs, 0.3 GB on the host at once).
+      let cost = 1 + outputBytes(model.signature!, rows);
       for (const name in request.inputs) cost += tensorBytes(request.inputs[name]!, STRING_OVERHEAD_BYTES);
       const call: Call = {
         tenant: request.tenant, queuedUs: nowUs(), cost, model, inputs: request.inputs, settled: false, resolve, reject, cleanup: () => {},
       };
-      if (!model.queue.push(call)) {
-        reject(new OverloadedError(model.name, model.queue.options.maxQueued));
+      const overloaded = () => new OverloadedError(model.name, model.queue.options.maxQueued);
+      // A full queue refuses this call, or answers overloaded to the newest call of a tenant with
+      // more queued than this one (FairBatchQueue.push).
+      if (!model.queue.push(call, (displaced) => this.#settle(displaced, overloaded()))) {
+        reject(overloaded());
         return;
       }
       this.#pending.set(request.tenant, pending + 1);
@@ -389,10 +414,19 @@ export class AccelPool {
     lane.piscina
       .run(task, { transferList: buffersOf(inputs), signal: batch.cancel.signal })
       .then(
-        (results: (TensorMap | CallFailure)[]) => calls.forEach((call, i) => {
-          const r = results[i]!;
-          this.#settle(call, typeof (r as CallFailure).error === 'string' ? new BadInputError(`model "${model.name}": ${(r as CallFailure).error}`) : (r as TensorMap));
-        }),
+        (results: (TensorMap | CallFailure)[] | Unavailable) => {
+          if (!Array.isArray(results)) {
+            // As at start (run): the reason, a path on this host, goes to the log, not to tenants.
+            model.failedBatches++;
+            this.#logger.error({ model: model.name, calls: calls.length, error: results.unavailable }, 'accelerator model failed to load in a worker');
+            for (const call of calls) this.#settle(call, new BackendError(`model "${model.name}" is unavailable on this host`));
+            return;
+          }
+          calls.forEach((call, i) => {
+            const r = results[i]!;
+            this.#settle(call, typeof (r as CallFailure).error === 'string' ? new BadInputError(`model "${model.name}": ${(r as CallFailure).error}`) : (r as TensorMap));
+          });
+        },
         (err: unknown) => {
           if (batch.cancel.signal.aborted) return;
           if (this.#closed) {
@@ -444,8 +478,13 @@ export class AccelPool {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /** Settles once the workers are gone, for every caller: a second close() waits for the first. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     this.#wake?.cancel();
     for (const model of this.#models.values()) {

@@ -22,6 +22,11 @@ export type Description =
   | { name: string; ok: true; signature: ModelSignature; device: Device; fallback?: string; choice?: string }
   | { name: string; ok: false; error: string };
 
+/** A run's answer when this worker could not load the model, with why. */
+export interface Unavailable {
+  unavailable: string;
+}
+
 export interface WorkerData {
   /** Modules (paths or URLs) whose `backend` export joins the built-in backends. */
   backendModules?: string[];
@@ -92,7 +97,15 @@ export default async function task(t: WorkerTask): Promise<unknown> {
         }
       }));
     case 'run': {
-      const m = await model(t.plan);
+      let m: LoadedModel;
+      try {
+        m = await model(t.plan);
+      } catch (err) {
+        // A worker started after the pool's (a replacement, or a second one on its first batch)
+        // loads the model now. Why it failed (a path on this host) is the pool's to log; the
+        // batch's callers are only told the model is unavailable.
+        return { unavailable: err instanceof Error ? err.message : String(err) } satisfies Unavailable;
+      }
       const results = await m.run(t.calls);
       if (results.length !== t.calls.length) throw new Error(`backend "${t.plan.backend}" answered ${results.length} of ${t.calls.length} calls`);
       return move(new MovedResults(results));

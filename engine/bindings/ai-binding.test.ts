@@ -88,6 +88,7 @@ describe.each(['isolate', 'process'] as const)('env.AI on the %s tier', (name) =
         noDims: () => env.AI.run('@islet/cosine-top-k', { query: { data: new Float32Array(0), shape: [3, 0] }, candidates: { data: new Float32Array(0), shape: [4, 0] }, k: 1 }),
         empty: () => env.AI.run('@islet/embed-text', { text: [] }),
         tooMany: () => env.AI.run('classifier', { input: new Array(5 * 1024 * 1024).fill(0) }),
+        deep: () => { let a = [1]; for (let i = 0; i < 10000; i++) a = [a]; return env.AI.run('classifier', { input: a }); },
       };
       const out = {};
       for (const [k, f] of Object.entries(tries)) { try { await f(); out[k] = 'no error'; } catch (e) { out[k] = [e.name, e.code ?? null, e.message]; } }
@@ -111,6 +112,8 @@ describe.each(['isolate', 'process'] as const)('env.AI on the %s tier', (name) =
     expect(out.empty).toEqual(['AIInputError', 'bad_input', 'AI.run: input "text" is empty']);
     // Refused in the isolate before any copy to the host.
     expect(out.tooMany[2]).toMatch(/plain arrays may hold 4194304/);
+    // Before: a RangeError (stack overflow) in a process sandbox, bad_input from the host on an isolate.
+    expect(out.deep).toEqual(['AIInputError', 'bad_input', 'AI.run: input "input" nests arrays more than 8 deep; a tensor has at most 8 dimensions']);
   });
 
   it('inputs past the limit are refused in the isolate, strings weighed by count too; outputs and work past theirs fail alone', async () => {

@@ -73,7 +73,12 @@ function bytesOf(view: ArrayBufferView): ArrayBuffer {
  */
 function flatten(value: unknown[], where: string, maxNumbers: number): { shape: number[]; data: number[] } | undefined {
   const shape: number[] = [];
-  for (let level: unknown = value; Array.isArray(level); level = level[0]) shape.push(level.length);
+  for (let level: unknown = value; Array.isArray(level); level = level[0]) {
+    // Deeper than any tensor the host takes: flattening 10,000 levels overflowed a process
+    // sandbox's stack (a RangeError, where an isolate answered bad_input).
+    if (shape.length === MAX_DIMS) throw new AIError('bad_input', `${where} nests arrays more than ${MAX_DIMS} deep; a tensor has at most ${MAX_DIMS} dimensions`);
+    shape.push(level.length);
+  }
   const count = shape.reduce((n, d) => n * d, 1);
   if (count > maxNumbers) throw new AIError('bad_input', `${where} has ${count} numbers; plain arrays may hold ${maxNumbers} (pass a typed array)`);
   const data = (value as unknown[]).flat(shape.length) as unknown[];
@@ -110,6 +115,9 @@ function toWire(name: string, value: unknown): WireTensor {
   }
   throw new TypeError(`${where} must be a typed array, numbers, strings, or { data, shape }`);
 }
+
+/** Dimensions a tensor may have: the host's bound (engine/bindings/ai-binding.ts). */
+const MAX_DIMS = 8;
 
 /** Plain numbers one input may hold: the host's 16 MB input limit at 4 bytes a number. */
 const MAX_PLAIN_NUMBERS = 4 * 1024 * 1024;

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
-import type { Backend, Device, LoadedModel, ModelPlan, ModelSignature } from '../backend.ts';
+import type { Backend, CallFailure, Device, LoadedModel, ModelPlan, ModelSignature } from '../backend.ts';
 import { concatRows, isDType, NUMERIC_DTYPES, splitRows, view, type DType, type Tensor, type TensorMap, type TensorSpec } from '../tensor.ts';
 import { workerData } from 'piscina';
 import { describeChoice, fastest, sampleInputs, timeDevices } from '../device-timing.ts';
@@ -168,12 +168,24 @@ export const onnxBackend: Backend = {
       fallback,
       choice,
       async run(calls) {
-        if (signature.batching === 'calls' || calls.length === 1) return Promise.all(calls.map(runOne));
-        const rows = calls.map((c) => Object.values(c)[0]!.shape[0]!);
-        const joined = Object.fromEntries(Object.keys(signature.inputs).map((n) => [n, concatRows(calls.map((c) => c[n]!))]));
-        const out = await runOne(joined);
-        const pieces = Object.fromEntries(outputNames.map((n) => [n, splitRows(out[n]!, rows)]));
-        return calls.map((_, i) => Object.fromEntries(outputNames.map((n) => [n, pieces[n]![i]!])));
+        if (signature.batching === 'rows' && calls.length > 1) {
+          const rows = calls.map((c) => Object.values(c)[0]!.shape[0]!);
+          const joined = Object.fromEntries(Object.keys(signature.inputs).map((n) => [n, concatRows(calls.map((c) => c[n]!))]));
+          try {
+            const out = await runOne(joined);
+            const pieces = Object.fromEntries(outputNames.map((n) => [n, splitRows(out[n]!, rows)]));
+            return calls.map((_, i) => Object.fromEntries(outputNames.map((n) => [n, pieces[n]![i]!])));
+          } catch {
+            // Which call was it? Each runs alone below (the joined run copied their inputs).
+          }
+        }
+        // One call's values can make onnxruntime refuse the run (a token id past a Gather's
+        // table): that call fails alone, and its batch-mates neither fail with it nor read its
+        // values in the message ("idx=99 must be within…"). When every call fails, the model
+        // itself is failing: the batch fails, as before.
+        const settled = await Promise.allSettled(calls.map(runOne));
+        if (settled.every((r) => r.status === 'rejected')) throw (settled[0] as PromiseRejectedResult).reason;
+        return settled.map((r): TensorMap | CallFailure => (r.status === 'fulfilled' ? r.value : { error: ortMessage(r.reason) }));
       },
     };
   },
