@@ -250,6 +250,7 @@ export class Engine {
       eventLoopLagSeconds: () => this.#sched.eventLoopLagMs / 1000,
       functions: () => this.#gauges(),
       sandboxProcesses: () => this.#sandboxProcesses(),
+      models: () => this.#accel?.gauges() ?? [],
     });
     this.#residency = new Residency({
       maxLive,

@@ -20,6 +20,7 @@ import { checkInputs } from './signature.ts';
 import { buffersOf, bytesPerElement, elementCount, tensorBytes, type TensorMap } from './tensor.ts';
 import type { Description, ProbeReply, Unavailable, WorkerData, WorkerTask } from './worker.ts';
 import { ownFile } from '../own-file.ts';
+import type { ModelGauges } from '../observe/metrics.ts';
 
 export interface AccelPoolOptions {
   /** Models beyond the built-in ones (the config's "models"). */
@@ -445,6 +446,13 @@ export class AccelPool {
         lane.inFlight--;
         this.#pump();
       });
+  }
+
+  /** Each model's counts, for /_islet/metrics (observe/metrics.ts). */
+  *gauges(): Iterable<ModelGauges> {
+    for (const m of this.#models.values()) {
+      yield { name: m.name, queued: m.queue.size, calls: m.calls, batches: m.batches, failedBatches: m.failedBatches, stoppedBatches: m.stoppedBatches };
+    }
   }
 
   status(): Record<string, unknown> {

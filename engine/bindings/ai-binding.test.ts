@@ -284,4 +284,17 @@ describe('env.AI config and status', () => {
     expect(accel.backends.onnx.detail).toMatch(/onnxruntime-node .*cuda: /);
     expect(engine.get('ai-named')?.ai).toEqual({ binding: 'Models', maxPending: 64, timeoutMs: 10000 });
   });
+
+  it('the metrics count each model\'s calls, batches and failures, as the status does', async () => {
+    const text = await engine.metrics.text();
+    const sample = (name: string, model: string) => Number(new RegExp(`^${name}\\{model="${model}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    const { classifier, missing } = (engine.status().accel as any).models;
+    // The tests above ran the classifier on both tiers, and failed on the missing model's file.
+    expect(classifier.calls).toBeGreaterThan(0);
+    expect(sample('islet_ai_calls_total', 'classifier')).toBe(classifier.calls);
+    expect(sample('islet_ai_batches_total', 'classifier')).toBe(classifier.batches);
+    expect(sample('islet_ai_queue_length', 'classifier')).toBe(0);
+    expect(text).toMatch(/^# TYPE islet_ai_failed_batches_total counter$/m);
+    expect(sample('islet_ai_failed_batches_total', 'missing') || 0).toBe(missing.failedBatches);
+  });
 });

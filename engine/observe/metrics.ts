@@ -14,6 +14,18 @@ export interface MetricsSource {
   functions(): Iterable<FunctionGauges>;
   /** Processes of sandboxes in other tiers, by function. */
   sandboxProcesses(): Iterable<{ fn: string; pid: number; cpuPercent: number; rssBytes: number }>;
+  /** The accelerator pool's models (none until a function with an AI binding started it). */
+  models(): Iterable<ModelGauges>;
+}
+
+/** One model of the accelerator pool, as a scrape sees it (AccelPool.gauges). */
+export interface ModelGauges {
+  name: string;
+  queued: number;
+  calls: number;
+  batches: number;
+  failedBatches: number;
+  stoppedBatches: number;
 }
 
 export interface FunctionGauges {
@@ -148,6 +160,25 @@ export class EngineMetrics {
       });
     sandboxGauge('islet_sandbox_process_cpu_percent', 'CPU of sandbox processes (process tiers), percent of one core', (p) => p.cpuPercent);
     sandboxGauge('islet_sandbox_process_rss_bytes', 'Resident memory of sandbox processes (process tiers)', (p) => p.rssBytes);
+    // The accelerator pool, by model: what /_islet/status shows, for alerting on a model whose
+    // batches fail or whose queue stays full.
+    const perModel = (type: 'counter' | 'gauge', name: string, help: string, value: (m: ModelGauges) => number) => {
+      const collect = function (this: Counter<'model'> | Gauge<'model'>) {
+        this.reset();
+        for (const m of source.models()) {
+          const v = value(m);
+          if (this instanceof Gauge) this.set({ model: m.name }, v);
+          else if (v > 0) this.inc({ model: m.name }, v);
+        }
+      };
+      if (type === 'gauge') new Gauge({ name, help, labelNames: ['model'], registers: [r], collect });
+      else new Counter({ name, help, labelNames: ['model'], registers: [r], collect });
+    };
+    perModel('counter', 'islet_ai_calls_total', 'env.AI calls the accelerator pool ran, by model', (m) => m.calls);
+    perModel('counter', 'islet_ai_batches_total', 'Batches the accelerator pool ran, by model', (m) => m.batches);
+    perModel('counter', 'islet_ai_failed_batches_total', 'Batches that failed (a backend error, a crashed worker, a model that did not load)', (m) => m.failedBatches);
+    perModel('counter', 'islet_ai_stopped_batches_total', 'Batches stopped because every caller gave up (their worker replaced)', (m) => m.stoppedBatches);
+    perModel('gauge', 'islet_ai_queue_length', 'env.AI calls waiting for a batch, by model', (m) => m.queued);
   }
 
   /** The meter of function `fn`, created on first use and kept across redeploys. */
