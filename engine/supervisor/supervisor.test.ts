@@ -523,7 +523,7 @@ describe('supervisor', () => {
 
   it('in proxy mode, one tenant\'s many slow requests wait in its engine\'s fair queue, not ahead of everyone in the supervisor', async () => {
     const { url } = await serve({
-      slow: { code: SLOWER.replace('5000', '3000'), limits: { maxReplicas: 1 } },
+      slow: { code: SLOWER.replace('5000', '1500'), limits: { maxReplicas: 1 } },
       hello: { code: 'export default { fetch: () => new Response("hi") }' },
     }, ['--proxy']);
     const { hostname, port } = new URL(url);
@@ -540,7 +540,7 @@ describe('supervisor', () => {
     const started = performance.now();
     expect((await request(url, { host: 'hello.localhost' })).text).toBe('hi');
     expect(performance.now() - started).toBeLessThan(1_500);
-    // 64 run and 136 wait in the engine's queue (256 places): every one is answered.
+    // 64 run and 136 wait in the engine's queue (256 places), 1.5 s a round: every one is answered.
     expect(new Set(await slow)).toEqual(new Set([200]));
     agent.destroy();
   });

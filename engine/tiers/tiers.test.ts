@@ -21,6 +21,12 @@ interface Backend {
   lifecycle: boolean;
   /** Per test, for backends that boot for seconds (default vitest's). */
   timeoutMs?: number;
+  /**
+   * Leave out the lifecycle tests that exercise only what every process-based tier shares (the
+   * sandbox runtime and its framed protocol, which the process tier's run covers): each costs
+   * this backend a boot of seconds, and the default test run has ~10 minutes in all.
+   */
+  sharedOnce?: boolean;
   engine?: Engine;
   url?: string;
   close?: () => Promise<void>;
@@ -36,7 +42,7 @@ const BACKENDS: Backend[] = [
   { label: 'gvisor', tier: new GvisorTier(), lifecycle: true },
   // A VM boots in ~5 s here, 10–20 s while the rest of the suite runs beside it; one template at
   // most, so that the pool does not boot VMs no test takes.
-  { label: 'microvm', tier: new MicrovmTier({ templates: { maxSize: 1 } }), lifecycle: true, timeoutMs: 90_000 },
+  { label: 'microvm', tier: new MicrovmTier({ templates: { maxSize: 1 } }), lifecycle: true, timeoutMs: 90_000, sharedOnce: true },
 ];
 const runnable = BACKENDS.filter((b) => {
   const missing = b.tier.unavailable();
@@ -150,6 +156,8 @@ describe.each(runnable)('the $label backend', (backend) => {
 
 describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $label backend', (backend) => {
   const it = itOn(backend);
+  /** A test of the shared runtime and protocol alone: see Backend.sharedOnce. */
+  const itShared = backend.sharedOnce ? test.skip : it;
   const tier = backend.tier.name;
 
   it('a crash answers 502 sandbox-crashed and the next request gets a new sandbox', async () => {
@@ -175,7 +183,7 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     expect(await sandbox.health()).toBe(false);
   });
 
-  it('the keep-alive sweep unloads an idle sandbox; the next request starts one', async () => {
+  itShared('the keep-alive sweep unloads an idle sandbox; the next request starts one', async () => {
     await backend.engine!.deploy('idle', { entry: fixture('hello'), tier });
     const live = backend.engine!.liveCount;
     backend.engine!.sweep(Date.now() + 11 * 60_000);
@@ -190,7 +198,7 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     expect(res.headers['islet-error']).toBe('wall-limit');
   });
 
-  it("runs the tenant's fetch() through the host, under the function's egress policy", async () => {
+  itShared("runs the tenant's fetch() through the host, under the function's egress policy", async () => {
     const upstream = http.createServer((req, res) => res.end(`upstream saw ${req.method} ${req.url}`));
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     const target = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/x`;
@@ -289,7 +297,7 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     }
   });
 
-  it('sends a FixedLengthStream body with its Content-Length and holds it to it, as the isolate tier does', async () => {
+  itShared('sends a FixedLengthStream body with its Content-Length and holds it to it, as the isolate tier does', async () => {
     const fixed = await get(backend, 'fixed', '/fixed');
     expect([fixed.text, fixed.headers['content-length'], fixed.headers['transfer-encoding']]).toEqual(['hello world', '11', undefined]);
     expect((await get(backend, 'fixed', '/fixed', { method: 'HEAD' })).headers['content-length']).toBe('11');
@@ -306,7 +314,7 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     for (const b of [isolate, backend]) expect((await get(b, 'module-env')).text, b.label).toBe('undefined hej');
   });
 
-  it('runs a worker in service-worker syntax (addEventListener, bindings as globals) as the isolate tier does', async () => {
+  itShared('runs a worker in service-worker syntax (addEventListener, bindings as globals) as the isolate tier does', async () => {
     for (const b of [isolate, backend]) {
       expect((await get(b, 'sw', '/a')).json(), b.label).toEqual({ greeting: 'hej', atLoad: 'string', path: '/a', event: 'function' });
 
@@ -332,7 +340,7 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     }
   });
 
-  it('hashes with crypto.DigestStream as the isolate tier does', async () => {
+  itShared('hashes with crypto.DigestStream as the isolate tier does', async () => {
     const code = `export default { async fetch() {
       const hex = (b) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
       const stream = new crypto.DigestStream('SHA-256');
@@ -350,7 +358,7 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     expect(got.digest).toHaveLength(64);
   });
 
-  it('keeps responses in the Cache API as the isolate tier does', async () => {
+  itShared('keeps responses in the Cache API as the isolate tier does', async () => {
     const code = `export default { async fetch(request) {
       const cache = caches.default, named = await caches.open('n');
       const key = 'https://cache.test/' + new URL(request.url).pathname;
@@ -445,7 +453,7 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     expect(code2).toBe(1011);
   });
 
-  it('opens WebSockets of the function\'s own through the host, under its egress policy, as the isolate tier does', async () => {
+  itShared('opens WebSockets of the function\'s own through the host, under its egress policy, as the isolate tier does', async () => {
     const upstream = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await new Promise((r) => upstream.once('listening', r));
     upstream.on('connection', (ws) => {
