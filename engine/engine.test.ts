@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { BundleError, ConfigError, Engine, type EngineOptions } from './index.ts';
+import type { TenantExceptionError } from './errors.ts';
 
 const fixture = (name: string, file = 'index.ts') => fileURLToPath(new URL(`../fixtures/${name}/${file}`, import.meta.url));
 const get = (engine: Engine, fn: string, path = '/', init?: RequestInit) => engine.fetch(fn, new Request(`http://${fn}.test${path}`, init));
@@ -509,6 +510,19 @@ describe('deploys', () => {
       expect(logged, what).not.toMatch(/islet:runtime|file:\/\/\/stacks\.js/);
     }
   });
+
+  it('what a console line holds after a stack is kept when the runtime\'s frames are taken out', async () => {
+    // The rest of the line followed the stack's last frame, the runtime's, and went with it.
+    await engine.deploy('stack-then-more', {
+      code: 'export default { fetch() { console.log({ e: new Error("inner"), after: "kept" }); console.log(new Error("first"), "second"); return new Response("") } }',
+    });
+    await get(engine, 'stack-then-more');
+    await new Promise((r) => setTimeout(r, 50));
+    const lines = logLines.filter((l) => l.fn === 'stack-then-more' && l.src === 'console').map((l) => String(l.msg));
+    expect(lines.find((m) => m.includes('inner'))).toMatch(/stack-then-more\.ts:1:\d+\), after: "kept" }$/);
+    expect(lines.find((m) => m.includes('first'))).toMatch(/stack-then-more\.ts:1:\d+\) second$/);
+    expect(lines.join('\n')).not.toContain('islet:runtime');
+  });
 });
 
 describe('quarantine across deploys', () => {
@@ -720,7 +734,11 @@ describe('scheduled handlers', () => {
     await engine.deploy('cron-fn', { code });
     await engine.scheduled('cron-fn', '0 * * * *');
     expect(await (await get(engine, 'cron-fn')).json()).toEqual(['0 * * * *@true']);
-    await expect(engine.scheduled('cron-fn', 'boom')).rejects.toThrow(/scheduled failed/);
+    const failed = (await engine.scheduled('cron-fn', 'boom').catch((e: unknown) => e)) as TenantExceptionError;
+    expect(failed.message).toMatch(/scheduled failed/);
+    // Its stack as a request's: the tenant's frames, not the runtime's `at runScheduled (islet:runtime:…)`.
+    expect(failed.tenantStack).toMatch(/at Object\.scheduled \(cron-fn\.ts:5:\d+\)/);
+    expect(failed.tenantStack).not.toContain('islet:runtime');
     // Work it left to waitUntil that failed is the run's failure too, as workerd reports it.
     await expect(engine.scheduled('cron-fn', 'later')).rejects.toThrow(/waitUntil work failed/);
   });

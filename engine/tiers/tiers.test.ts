@@ -616,6 +616,31 @@ describe.skipIf(!processBackend)('choosing a tier', () => {
     }
   });
 
+  it('an error logged inside an object is mapped to its sources as on the isolate tier, without the runtime\'s frames', async () => {
+    const dev = new Engine({ tiers: [new ProcessTier({ templates: false })] });
+    try {
+      const logged: string[] = [];
+      for (const tier of ['isolate', 'process'] as const) {
+        const name = `nested-${tier}`;
+        await dev.deploy(name, { code: 'export default {\n  fetch() {\n    console.log({ err: new Error("inner"), after: 1 });\n    return new Response("");\n  },\n};', tier });
+        const unfollow = dev.logs.follow(name, (record) => { if (record.src === 'console') logged.push(String(record.msg)); });
+        await dev.fetch(name, new Request('http://x/'));
+        for (let waited = 0; logged.length < (tier === 'isolate' ? 1 : 2) && waited < 3_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+        unfollow();
+      }
+      // Before, the process tier's read `at Object.fetch (file:///tmp/islet-process-…/index.mjs:…)`
+      // and went on through runtime.mjs and node:events.
+      for (const [i, line] of logged.entries()) {
+        expect(line, `line ${i}`).toMatch(/at Object\.fetch \(nested-(isolate|process)\.ts:3:\d+\)/);
+        expect(line, `line ${i}`).toMatch(/after: 1\s*}$/);
+        expect(line, `line ${i}`).not.toMatch(/runtime\.mjs|node:|islet:runtime|file:\/\//);
+      }
+      expect(logged).toHaveLength(2);
+    } finally {
+      await dev.close();
+    }
+  });
+
   it('auto with no needs stays on isolates; Node built-ins need a tier with Node', async () => {
     const engine = processBackend!.engine!;
     expect((await engine.deploy('auto-plain', { entry: fixture('hello'), tier: 'auto' })).tier).toBe('isolate');

@@ -22,6 +22,19 @@ describe('console formatting', () => {
     expect(responseHasStreamBody(response)).toBe(false);
   });
 
+  it('shows an error\'s cause and own properties after its stack, as Node and workerd do', () => {
+    const err = Object.assign(new Error('query failed', { cause: new TypeError('socket closed') }), { status: 503 });
+    err.stack = 'Error: query failed\n    at f (a.ts:1:1)';
+    (err.cause as Error).stack = 'TypeError: socket closed\n    at g (b.ts:2:2)';
+    expect(formatLogArgs([err])).toBe('Error: query failed\n    at f (a.ts:1:1) { status: 503, [cause]: TypeError: socket closed\n    at g (b.ts:2:2) }');
+    const plain = new Error('plain');
+    expect(formatLogArgs([plain])).toBe(plain.stack);
+    // A cause that is its own error is shown once.
+    const loop = new Error('loop');
+    loop.cause = loop;
+    expect(formatLogArgs([loop])).toBe(`${loop.stack} { cause: [Circular] }`);
+  });
+
   it('leaves other objects as they were', () => {
     class Plain { get hidden() { return 1; } }
     expect(formatLogArgs([new Plain()])).toBe('Plain {}');

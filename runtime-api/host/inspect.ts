@@ -47,7 +47,7 @@ export function inspect(value: unknown, depth: number, seen: unknown[] = []): st
   }
   if (value === null) return 'null';
   if (seen.includes(value)) return '[Circular]';
-  if (value instanceof Error) return value.stack || `${value.name}: ${value.message}`;
+  if (value instanceof Error) return showError(value, depth, seen);
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
   if (value instanceof RegExp) return String(value);
   if (depth >= MAX_DEPTH) return Array.isArray(value) ? '[Array]' : '[Object]';
@@ -89,6 +89,36 @@ export function inspect(value: unknown, depth: number, seen: unknown[] = []): st
     return `${key}: ${show(v)}`;
   });
   return `${prefix}{ ${entries.join(', ')} }`;
+}
+
+/**
+ * An Error as Node and workerd print one: its stack, then what it carries besides (its own
+ * properties, `[cause]`), which was left out: `new Error('query failed', { cause })` showed no
+ * cause, and `err.status = 404` no status.
+ */
+function showError(err: Error, depth: number, seen: unknown[]): string {
+  const stack = err.stack || `${err.name}: ${err.message}`;
+  if (depth >= MAX_DEPTH) return stack;
+  const next = [...seen, err];
+  const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : inspect(v, depth + 1, next));
+  const extras: string[] = [];
+  const keys = Object.keys(err).filter((k) => k !== 'stack' && k !== 'message');
+  for (const k of keys.slice(0, MAX_ITEMS)) {
+    const key = /^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k);
+    try {
+      extras.push(`${key}: ${show((err as unknown as Record<string, unknown>)[k])}`);
+    } catch {
+      extras.push(`${key}: [Getter threw]`);
+    }
+  }
+  if (Object.hasOwn(err, 'cause') && !keys.includes('cause')) {
+    try {
+      extras.push(`[cause]: ${show(err.cause)}`);
+    } catch {
+      extras.push('[cause]: [Getter threw]');
+    }
+  }
+  return extras.length ? `${stack} { ${extras.join(', ')} }` : stack;
 }
 
 /** Interfaces printed as their entries: `Headers(1) { 'content-type' => 'text/plain' }`. */

@@ -70,8 +70,23 @@ function withoutRuntimeFrames(stack: string): string {
   const lines = stack.split('\n');
   const boundary = lines.findIndex((line) => line.includes('<isolated-vm boundary>'));
   // A frame of the runtime reads `at name (islet:runtime:…)`, or `at islet:runtime:…` for an anonymous function.
-  return (boundary === -1 ? lines : lines.slice(0, boundary)).filter((line) => !/[( ]islet:runtime:/.test(line)).join('\n');
+  // In a console line the stack is only part of it: what was logged after it (the rest of an
+  // object holding the error, the next argument) goes on on its last frame's line, and is kept.
+  const kept: string[] = [];
+  for (const line of boundary === -1 ? lines : lines.slice(0, boundary)) {
+    const frame = RUNTIME_FRAME.exec(line);
+    if (!frame) kept.push(line);
+    else if (frame[0].length < line.length) {
+      const rest = line.slice(frame[0].length);
+      if (kept.length) kept[kept.length - 1] += rest;
+      else kept.push(rest);
+    }
+  }
+  return kept.join('\n');
 }
+
+/** A runtime frame at the start of a line: `    at name (islet:runtime:1:2)` or `    at islet:runtime:1:2`. */
+const RUNTIME_FRAME = /^\s*at (?:[^\n]*? \()?islet:runtime:[^\s)]*\)?/;
 
 export class IsolateSandbox implements Sandbox {
   // Set when the sandbox is specialised for a function; a blank sandbox (booted ahead of time
@@ -485,9 +500,10 @@ export class IsolateSandbox implements Sandbox {
           const thrown = result as unknown as string[];
           if (thrown[0] === undefined) task.resolve(undefined as never);
           else {
-            // As a request's exception: cut before the stack is split and source-mapped.
+            // As a request's exception: cut before the stack is split and source-mapped, and
+            // without the runtime's frames (`at runScheduled (islet:runtime:…)` showed).
             const [name, message, stack] = boundedThrown(String(thrown[0]), String(thrown[1] ?? ''), String(thrown[2] ?? ''));
-            task.reject(new TenantExceptionError(this.#spec.name, name, message, this.#spec.mapStack?.(stack) ?? stack));
+            task.reject(new TenantExceptionError(this.#spec.name, name, message, this.#tenantStack(stack)));
           }
           task.answered = true;
           this.#tasks.finish(task);

@@ -536,9 +536,10 @@ export class ProcessSandbox implements Sandbox {
         return;
       }
       case 'log': {
-        // A line holding a stack (console.log(err)) is mapped to the sources, as a thrown one is.
+        // A line holding a stack (console.log(err)) is mapped to the sources, as a thrown one is;
+        // one inside an object (console.log({ err })) is indented deeper.
         const message = String(head.message);
-        const rewrite = spec.mapStack && message.includes('\n    at ') ? spec.mapStack : undefined;
+        const rewrite = spec.mapStack && /\n +at /.test(message) ? spec.mapStack : undefined;
         return this.#logBudget.line(spec.log, String(head.level), message, undefined, rewrite);
       }
       case 'fetch': return this.#startFetch(head, body);

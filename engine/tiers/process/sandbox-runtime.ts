@@ -135,6 +135,28 @@ function shownError(err: Error): { [inspect.custom](): string } {
   return { [inspect.custom]: () => stackOf(err) || String(err) };
 }
 
+/**
+ * Runs `format` with every Error printed as shownError prints one, those inside objects too
+ * (`console.log({ err })`): inspect printed theirs with the sandbox's paths and the runtime's and
+ * Node's frames, which the host could not map to the sources. Only while it formats: the
+ * tenant's own util.inspect is left as Node's.
+ */
+function withNestedErrorsShown(format: () => string): string {
+  const proto = Error.prototype as unknown as Record<symbol, unknown>;
+  const had = Object.getOwnPropertyDescriptor(proto, inspect.custom);
+  try {
+    Object.defineProperty(proto, inspect.custom, { value(this: Error) { return stackOf(this) || String(this); }, configurable: true, writable: true });
+  } catch {
+    return format(); // a frozen Error.prototype (hardened code): printed as inspect prints it
+  }
+  try {
+    return format();
+  } finally {
+    if (had) Object.defineProperty(proto, inspect.custom, had);
+    else delete proto[inspect.custom];
+  }
+}
+
 /** Loads the tenant's module: from a file the host wrote, or (in a VM) from the bytes in the frame. */
 async function load(head: FrameHead, code: Uint8Array | null): Promise<void> {
   if (code) {
@@ -530,7 +552,7 @@ function forwardConsole(): void {
     console[level] = (...args: unknown[]) => {
       // printf-style substitutions (%s, %d, %o…) as every console has; an Error prints its stack as
       // the isolate tier shows it (the module's public name, no runtime or Node frames).
-      const message = formatWithOptions({ depth: 4, breakLength: Infinity }, ...args.map((a) => (a instanceof Error ? shownError(a) : a)));
+      const message = withNestedErrorsShown(() => formatWithOptions({ depth: 4, breakLength: Infinity }, ...args.map((a) => (a instanceof Error ? shownError(a) : a))));
       sendLog(level, message);
     };
   }
