@@ -483,6 +483,48 @@ describe('islet dev', () => {
     expect(runCli(['dev', 'x.js', '--var', 'nope']).stderr).toContain('--var takes NAME=value');
   });
 
+  it('reads .env and .env.local without a .dev.vars, as wrangler dev does, and reloads when they change', async () => {
+    const dir = path.join(tmp, 'dot-env');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'index.js'), 'export default { fetch: (r, env) => Response.json(env) };\n');
+    await writeFile(path.join(dir, '.env'), 'API_KEY="from .env"\nREGION=eu\n');
+    await writeFile(path.join(dir, '.env.local'), 'REGION=local\n');
+    const { url } = await start(['dev', 'index.js', '--port', '0'], {}, dir);
+    // Before, the function got no env at all, and nothing said why.
+    expect((await request(url)).json()).toEqual({ API_KEY: 'from .env', REGION: 'local' });
+    await writeFile(path.join(dir, '.env'), 'API_KEY=changed\n');
+    expect(await answerOnceReloaded(url, '{"API_KEY":"changed","REGION":"local"}')).toBe('{"API_KEY":"changed","REGION":"local"}');
+    // A .dev.vars, once there, is read instead of them, as wrangler does.
+    await writeFile(path.join(dir, '.dev.vars'), 'ONLY=dev-vars\n');
+    expect(await answerOnceReloaded(url, '{"ONLY":"dev-vars"}')).toBe('{"ONLY":"dev-vars"}');
+  });
+
+  it('dev with no entry, beside a wrangler config, names the entry that config gives', async () => {
+    const dir = path.join(tmp, 'wrangler-main');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'wrangler.toml'), 'name = "app"\nmain = "src/index.ts"\ncompatibility_date = "2025-01-01"\n\n[vars]\nmain = "not this"\n');
+    const run = runCli(['dev'], dir);
+    expect(run.status).toBe(2);
+    // Before: only that one entry file was needed, though `wrangler dev` needs none given.
+    expect(run.stderr).toContain('wrangler.toml is not read (its main is "src/index.ts": run islet dev src/index.ts)');
+  });
+
+  it('dev lets the function fetch a server on localhost, as wrangler dev does', async () => {
+    const local = http.createServer((_req, res) => res.end('from localhost'));
+    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+    try {
+      const dir = path.join(tmp, 'dev-localhost');
+      await mkdir(dir, { recursive: true });
+      const port = (local.address() as { port: number }).port;
+      await writeFile(path.join(dir, 'index.js'), `export default { fetch: () => fetch('http://localhost:${port}/').then((r) => r.text(), (e) => e.message).then((text) => new Response(text)) };\n`);
+      const { url } = await start(['dev', 'index.js', '--port', '0'], {}, dir);
+      // Before: "fetch to localhost refused: not a public address", and no flag to allow it.
+      expect((await request(url)).text).toBe('from localhost');
+    } finally {
+      local.close();
+    }
+  });
+
   it('says so when .dev.vars cannot be read, rather than crashing with a stack', async () => {
     const dir = path.join(tmp, 'dev-vars-folder');
     const { mkdir } = await import('node:fs/promises');
@@ -649,6 +691,30 @@ describe('flags', () => {
     // Before, the handlers came after the first deploy: Node's default ended it (130) with the engine
     // open, and a microVM tier's QEMU guests ran on, orphaned.
     expect(await exited).toBe(0);
+  });
+
+  it('dev reloads when tsconfig.json or a file in node_modules changes, and when a missing alias is added', async () => {
+    const dir = path.join(tmp, 'tsconfig-paths');
+    await mkdir(path.join(dir, 'src', 'a'), { recursive: true });
+    await mkdir(path.join(dir, 'src', 'b'), { recursive: true });
+    await mkdir(path.join(dir, 'node_modules', 'dep'), { recursive: true });
+    await writeFile(path.join(dir, 'src', 'a', 'word.ts'), 'export const word = "a";\n');
+    await writeFile(path.join(dir, 'src', 'b', 'word.ts'), 'export const word = "b";\n');
+    await writeFile(path.join(dir, 'node_modules', 'dep', 'package.json'), '{ "name": "dep", "main": "index.js" }');
+    await writeFile(path.join(dir, 'node_modules', 'dep', 'index.js'), 'export const dep = "1";\n');
+    await writeFile(path.join(dir, 'src', 'index.ts'), 'import { word } from "@lib/word";\nimport { dep } from "dep";\nexport default { fetch: () => new Response(word + dep) };\n');
+    // Started without the alias: the fix is in tsconfig.json, which no build had read yet.
+    await writeFile(path.join(dir, 'tsconfig.json'), '{ "compilerOptions": {} }');
+    const { url, output } = await start(['dev', 'src/index.ts', '--port', '0'], {}, dir);
+    expect(output()).toContain('Could not resolve "@lib/word"');
+    const paths = (to: string) => JSON.stringify({ compilerOptions: { paths: { '@lib/*': [`./src/${to}/*`] } } });
+    await writeFile(path.join(dir, 'tsconfig.json'), paths('a'));
+    expect(await answerOnceReloaded(url, 'a1')).toBe('a1');
+    // Before, neither rebuilt: the old alias's code, and the old package's, were served on.
+    await writeFile(path.join(dir, 'tsconfig.json'), paths('b'));
+    expect(await answerOnceReloaded(url, 'b1')).toBe('b1');
+    await writeFile(path.join(dir, 'node_modules', 'dep', 'index.js'), 'export const dep = "2";\n');
+    expect(await answerOnceReloaded(url, 'b2')).toBe('b2');
   });
 
   it('dev reloads when .dev.vars changes, and a log written beside broken code does not rebuild it', async () => {

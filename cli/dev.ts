@@ -11,7 +11,9 @@ import { SourceWatcher } from './watch.ts';
 export const devHelp = `Usage: islet dev <entry> [options]
 
 Serves one function, from a TypeScript or JavaScript entry file, on every path. Rebuilds and
-swaps it when the entry or anything it imports changes. Tenant stack traces are shown.
+swaps it when the entry or anything it imports changes. Tenant stack traces are shown. Its
+fetch() may reach localhost and private addresses, as under wrangler dev (islet serve refuses
+them unless the function's "egress" allows them).
 
 Options:
   --port <n>         port to listen on (default 8787; 0 picks a free one)
@@ -30,7 +32,8 @@ Options:
                      built from that entry file, served beside it and reloaded with it
   --var <NAME=value> an env variable for the function (repeatable). Variables are also read
                      from .dev.vars in the current folder (NAME=value lines, as wrangler's),
-                     again at each reload; --var wins over .dev.vars
+                     or without one from .env and .env.local (as wrangler's, .env.local
+                     winning), again at each reload; --var wins over them
   -h, --help         show this help`;
 
 export async function dev(args: string[]): Promise<void> {
@@ -50,6 +53,11 @@ export async function dev(args: string[]): Promise<void> {
   if (values.help) {
     console.log(devHelp);
     return;
+  }
+  if (positionals.length === 0 && wranglerMain()) {
+    // `wrangler dev` finds its entry in the config: said which file to give, rather than only that one is needed.
+    const { file, main } = wranglerMain()!;
+    throw new UsageError(`islet dev needs its entry file: ${file} is not read (its main is ${JSON.stringify(main)}: run islet dev ${main}).\nRun "islet dev --help" for usage.`);
   }
   if (positionals.length !== 1) throw new UsageError('islet dev needs exactly one entry file.\nRun "islet dev --help" for usage.');
   const entry = path.resolve(positionals[0]!);
@@ -83,8 +91,8 @@ export async function dev(args: string[]): Promise<void> {
   // the inputs watched are all of theirs.
   const deploy = async () => {
     const inputs: string[] = [];
-    for (const b of bound) inputs.push(...(await engine.deploy(b.name, { entry: b.entry, limits, ...tierFields })).inputs);
-    const result = await engine.deploy(name, { entry, limits, ai, services, env: { ...devVars(), ...flagVars }, ...tierFields });
+    for (const b of bound) inputs.push(...(await engine.deploy(b.name, { entry: b.entry, limits, egress: DEV_EGRESS, ...tierFields })).inputs);
+    const result = await engine.deploy(name, { entry, limits, ai, services, egress: DEV_EGRESS, env: { ...devVars(), ...flagVars }, ...tierFields });
     return { ...result, inputs: [...result.inputs, ...inputs] };
   };
 
@@ -111,7 +119,7 @@ export async function dev(args: string[]): Promise<void> {
   // One build at a time, and the last save always wins: a save during a build (or one whose
   // event came before the build read its file) asks for one more build after it, never for one
   // beside it (two deploys of one function at once refuse the older).
-  const dotDevVars = path.resolve('.dev.vars');
+  const varFiles = VAR_FILES.map((file) => path.resolve(file));
   let building = false;
   let again = false;
   // Whether what is served is the stand-in that answers a build error (brokenBuild).
@@ -131,8 +139,8 @@ export async function dev(args: string[]): Promise<void> {
     const startedAt = Date.now();
     try {
       const result = await deploy();
-      // .dev.vars is read at each deploy, so a change to it reloads too.
-      const inputs = [...result.inputs, dotDevVars];
+      // .dev.vars (or .env) is read at each deploy, so a change to it reloads too.
+      const inputs = [...result.inputs, ...varFiles];
       watcher.set(inputs);
       if (changedSince(inputs, startedAt)) again = true;
       return result;
@@ -174,7 +182,7 @@ export async function dev(args: string[]): Promise<void> {
   };
   const watcher = new SourceWatcher(() => void reload());
   // Watched from before the first build, which can take seconds: a save meanwhile is not lost.
-  watcher.set([entry, dotDevVars]);
+  watcher.set([entry, ...varFiles]);
 
   // A first build can take a while (a top level awaiting something, up to its wallMs): say so.
   console.log(`islet dev: building ${path.relative(process.cwd(), entry)}…`);
@@ -226,14 +234,40 @@ function changedSince(files: string[], since: number): boolean {
   });
 }
 
+/**
+ * In dev a function may fetch private and loopback addresses, as under wrangler dev: the code is
+ * the developer's own, and the API it calls often runs beside it (`fetch('http://localhost:3000')`
+ * was refused as "not a public address", with no flag to allow it). `islet serve` still refuses them
+ * unless a function's "egress" allows it.
+ */
+const DEV_EGRESS = { allowPrivate: true };
+
 /** How long `islet dev` lets requests in flight finish when it is stopped. */
 const DEV_STOP_GRACE_MS = 500;
+
+const WRANGLER_CONFIGS = ['wrangler.toml', 'wrangler.json', 'wrangler.jsonc'];
 
 /** A stand-in function that answers 500 with why `entry` does not build. */
 /** Workers projects keep their vars and entry in wrangler's config, which islet does not read: said once. */
 function warnOfWranglerConfig(): void {
-  const found = ['wrangler.toml', 'wrangler.json', 'wrangler.jsonc'].find((file) => existsSync(file));
+  const found = WRANGLER_CONFIGS.find((file) => existsSync(file));
   if (found) console.log(`islet dev: ${found} is not read; give the entry on the command line, vars with --var NAME=value or .dev.vars, limits with --cpu-ms / --memory-mb`);
+}
+
+/** The entry a wrangler config in the current folder names (its top-level `main`), if one does. */
+function wranglerMain(): { file: string; main: string } | undefined {
+  for (const file of WRANGLER_CONFIGS) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    // `main = "src/index.ts"` in TOML (before any [table]), `"main": "src/index.ts"` in JSON(C).
+    const main = file.endsWith('.toml') ? /^\s*main\s*=\s*["']([^"']+)["']/m.exec(text.split(/^\s*\[/m)[0]!)?.[1] : /"main"\s*:\s*"([^"]+)"/.exec(text)?.[1];
+    if (main) return { file, main };
+  }
+  return undefined;
 }
 
 function brokenBuild(entry: string, why: string): string {
@@ -264,19 +298,28 @@ function varsFromFlags(flags: string[]): Record<string, string> {
   return vars;
 }
 
+/** The files dev reads variables from: .dev.vars, or without it (as wrangler since 2025) .env and .env.local. */
+const VAR_FILES = ['.dev.vars', '.env', '.env.local'];
+
 /**
- * The variables in ./.dev.vars (dotenv syntax, parsed by Node's util.parseEnv), if there is one.
+ * The variables in ./.dev.vars (dotenv syntax, parsed by Node's util.parseEnv), if there is one;
+ * if not, those of ./.env and ./.env.local, the latter winning, as wrangler dev reads them (projects
+ * scaffolded since keep their secrets in .env only, and got no env here without a word).
  * One that cannot be read (a folder, no permission) is the developer's to fix: at start dev exits
  * saying so, at a reload it keeps serving the last version.
  */
 function devVars(): Record<string, string> {
-  const file = path.resolve('.dev.vars');
-  if (!existsSync(file)) return {};
-  try {
-    return parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
-  } catch (err) {
-    throw new ConfigError(`.dev.vars could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): it should be a file of NAME=value lines`);
+  const present = VAR_FILES.filter((file) => existsSync(path.resolve(file)));
+  const read = present[0] === '.dev.vars' ? ['.dev.vars'] : present;
+  const vars: Record<string, string> = {};
+  for (const file of read) {
+    try {
+      Object.assign(vars, parseEnv(readFileSync(path.resolve(file), 'utf8')));
+    } catch (err) {
+      throw new ConfigError(`${file} could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): it should be a file of NAME=value lines`);
+    }
   }
+  return vars;
 }
 
 /** fixtures/hello/index.ts → "hello"; src/my_api.ts → "my-api". */

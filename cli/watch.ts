@@ -31,13 +31,15 @@ export class SourceWatcher {
   }
 
   /**
-   * Replace the watched set with `files` (node_modules are left out: they rarely change). A
-   * rebuild a save already asked for still comes: the save may be newer than what was built.
+   * Replace the watched set with `files`. A rebuild a save already asked for still comes: the
+   * save may be newer than what was built. Files in node_modules are watched too, as wrangler's
+   * esbuild watches them: a package updated by `npm install`, or edited to debug it, must not
+   * leave the old code served (a 2 MB bundle's 1,800 files lie in ~200 folders, a watch each).
    */
   set(files: string[]): void {
     this.#unwatch();
     this.#anyFile = false;
-    this.#files = new Set(files.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`)));
+    this.#files = new Set(files);
     const dirs = new Set([...this.#files].map((f) => path.dirname(f)));
     for (const dir of dirs) this.#watch(dir);
   }

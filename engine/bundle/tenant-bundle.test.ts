@@ -43,12 +43,13 @@ describe('tenant bundles', () => {
     try {
       await writeFile(path.join(dir, 'note.txt'), 'a note');
       await writeFile(path.join(dir, 'page.html'), '<p>hi</p>');
+      await writeFile(path.join(dir, 'schema.sql'), 'SELECT 1;');
       await writeFile(path.join(dir, 'data.bin'), Uint8Array.from([0, 1, 254, 255]));
       await writeFile(path.join(dir, 'add.wasm'), ADD_WASM);
-      await writeFile(path.join(dir, 'text.js'), "import note from './note.txt'; import page from './page.html'; import data from './data.bin'; export default { note, page, data };");
+      await writeFile(path.join(dir, 'text.js'), "import note from './note.txt'; import page from './page.html'; import schema from './schema.sql'; import data from './data.bin'; export default { note, page, schema, data };");
       const text = await bundleEntry(path.join(dir, 'text.js'), { format: 'script' });
       const exported = vm.runInContext(text.code, vm.createContext({ atob, Uint8Array })).default;
-      expect([exported.note, exported.page, [...new Uint8Array(exported.data)], Object.prototype.toString.call(exported.data)]).toEqual(['a note', '<p>hi</p>', [0, 1, 254, 255], '[object ArrayBuffer]']);
+      expect([exported.note, exported.page, exported.schema, [...new Uint8Array(exported.data)], Object.prototype.toString.call(exported.data)]).toEqual(['a note', '<p>hi</p>', 'SELECT 1;', [0, 1, 254, 255], '[object ArrayBuffer]']);
       // CompiledWasm: on a tier with Node's WebAssembly, a Module; on the isolate tier, said so.
       await writeFile(path.join(dir, 'wasm.js'), "import mod from './add.wasm'; export default { add: new WebAssembly.Instance(mod).exports.add(2, 3) };");
       const wasm = await bundleEntry(path.join(dir, 'wasm.js'), { nodeBuiltins: true });
@@ -79,6 +80,27 @@ describe('tenant bundles', () => {
       expect((refused as BundleError).diagnostics.join()).toContain('Node built-in "node:fs" is not available in the isolate tier');
       // Names with digits too (http2, v8), which got esbuild's bare "Could not resolve".
       expect((refused as BundleError).diagnostics.join()).toContain('Node built-in "http2" is not available in the isolate tier');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('count the project configs esbuild reads as inputs, a tsconfig\'s base too, so that islet dev watches them', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'islet-configs-'));
+    try {
+      await mkdir(path.join(dir, 'app', 'src', 'lib'), { recursive: true });
+      await writeFile(path.join(dir, 'tsconfig.base.json'), JSON.stringify({ compilerOptions: { paths: { '@lib/*': ['./app/src/lib/*'] } } }));
+      await writeFile(path.join(dir, 'app', 'tsconfig.json'), '{\n  // shared settings\n  "extends": "../tsconfig.base"\n}');
+      await writeFile(path.join(dir, 'app', 'package.json'), '{ "name": "app" }');
+      await writeFile(path.join(dir, 'app', 'src', 'lib', 'word.ts'), 'export const word = "w";');
+      await writeFile(path.join(dir, 'app', 'src', 'index.ts'), 'import { word } from "@lib/word"; export default { word };');
+      const bundle = await bundleEntry(path.join(dir, 'app', 'src', 'index.ts'));
+      // Before, only the two source files: an edit of an alias served the old code on.
+      expect(bundle.inputs).toEqual(expect.arrayContaining([path.join(dir, 'app', 'tsconfig.json'), path.join(dir, 'tsconfig.base.json'), path.join(dir, 'app', 'package.json')]));
+      // A build that fails names them too: the fix may be an alias added there.
+      await writeFile(path.join(dir, 'app', 'src', 'index.ts'), 'import { word } from "@missing/word"; export default { word };');
+      const failed = await bundleEntry(path.join(dir, 'app', 'src', 'index.ts')).catch((e: unknown) => e);
+      expect((failed as BundleError).files).toEqual(expect.arrayContaining([path.join(dir, 'app', 'tsconfig.json'), path.join(dir, 'tsconfig.base.json')]));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
 // Tenant code in, one ESM module (or, for the isolate tier, one script) out: esbuild's API in
 // process, aimed at the isolate's V8.
 import { builtinModules, createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,8 +75,8 @@ const refuseAllImports: esbuild.Plugin = {
   },
 };
 
-// Workers' default module rules (wrangler's): `.txt` and `.html` import as text, `.bin` as an
-// ArrayBuffer, `.wasm` as a WebAssembly.Module (CompiledWasm). The isolate tier generates no code
+// Workers' default module rules (wrangler's): `.txt`, `.html` and `.sql` (D1 schemas) import as
+// text, `.bin` as an ArrayBuffer, `.wasm` as a WebAssembly.Module (CompiledWasm). The isolate tier generates no code
 // from bytes (runtime-api/host/webassembly.ts), so there a `.wasm` import is said to be
 // unsupported at bundle time, rather than as esbuild's "No loader is configured"; the process
 // tiers' Node compiles it as the module loads.
@@ -109,7 +109,7 @@ const COMMON: esbuild.BuildOptions = {
   mainFields: ['workerd', 'worker', 'browser', 'module', 'main'],
   conditions: ['workerd', 'worker', 'browser'],
   logLevel: 'silent',
-  loader: { '.txt': 'text', '.html': 'text' },
+  loader: { '.txt': 'text', '.html': 'text', '.sql': 'text' },
   legalComments: 'none',
   charset: 'utf8',
   metafile: true,
@@ -208,8 +208,52 @@ export async function bundleEntry(entry: string, options: BundleOptions = {}): P
   const packages: string[] = [];
   const plugins = [cloudflareModules, workersModuleRules(Boolean(options.nodeBuiltins || options.packagesAtRunTime)), ...options.packagesAtRunTime ? [packagesAtRunTime(packages)] : options.nodeBuiltins ? [] : [refuseNodeBuiltins]];
   const target = options.nodeBuiltins || options.packagesAtRunTime ? { ...NODE_TARGET, plugins } : { plugins };
-  const bundle = await run({ ...COMMON, ...target, entryPoints: [absolute], outfile: path.join(process.cwd(), 'bundle.js') }, process.cwd(), options.format);
+  let bundle: TenantBundle;
+  try {
+    bundle = await run({ ...COMMON, ...target, entryPoints: [absolute], outfile: path.join(process.cwd(), 'bundle.js') }, process.cwd(), options.format);
+  } catch (err) {
+    // The fix may be in a config (a paths alias added to tsconfig.json, a package installed).
+    if (err instanceof BundleError) err.files.push(...projectConfigs([absolute, ...err.files]));
+    throw err;
+  }
+  bundle.inputs.push(...projectConfigs(bundle.inputs));
   return options.packagesAtRunTime ? { ...bundle, packageRoot: packageRoot(packages) } : bundle;
+}
+
+/** The configs esbuild reads for a project's files besides them: its paths aliases, decorators, JSX and "imports". */
+const PROJECT_CONFIGS = ['tsconfig.json', 'jsconfig.json', 'package.json'];
+
+/**
+ * The project configs in the folders of `files` (not in node_modules) and above them. They are
+ * no input in esbuild's metafile, yet a change to one changes the bundle (or, with a package.json
+ * that `npm install` rewrote, may fix it): `islet dev` watches them too, as wrangler's esbuild does.
+ */
+function projectConfigs(files: string[]): string[] {
+  const found = new Set<string>();
+  const seen = new Set<string>();
+  for (const file of files) {
+    if (file.includes(`${path.sep}node_modules${path.sep}`)) continue;
+    for (let dir = path.dirname(file); !seen.has(dir); dir = path.dirname(dir)) {
+      seen.add(dir);
+      for (const name of PROJECT_CONFIGS) if (existsSync(path.join(dir, name))) found.add(path.join(dir, name));
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  // A tsconfig's `"extends": "../tsconfig.base.json"` (a monorepo's shared paths) is read too.
+  for (const config of found) {
+    if (path.basename(config) === 'package.json') continue;
+    let text = '';
+    try {
+      text = readFileSync(config, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const [, base] of text.matchAll(/"extends"\s*:\s*"(\.{1,2}\/[^"]+)"/g)) {
+      const file = path.resolve(path.dirname(config), base!);
+      for (const candidate of [file, `${file}.json`]) if (existsSync(candidate) && !found.has(candidate)) found.add(candidate);
+    }
+  }
+  return [...found];
 }
 
 /**
