@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { findExecutable } from '../host-binaries.ts';
 import type { Launcher, LaunchRequest } from '../process/index.ts';
+import { processAlive } from '../process/cgroup.ts';
 
 export type OciRuntime = 'runc' | 'crun' | 'runsc';
 
@@ -119,6 +120,22 @@ export class OciLauncher implements Launcher {
       rmSync(scratch, { recursive: true, force: true });
     }
     return this.#probe;
+  }
+
+  /**
+   * Deletes the containers of engines that died (SIGKILL) before deleting theirs: the runtime keeps
+   * their state, named for the engine's pid, and an engine that later got the same pid (pid_max is
+   * 32768 here) had every sandbox refused ("container with given ID already exists"). Ours cannot
+   * exist yet, so one named for this pid is a dead engine's too.
+   */
+  async prepare(): Promise<void> {
+    const { command, args } = this.#invocation(['list', this.runtime === 'runsc' ? '-quiet' : '--quiet']);
+    const listed = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
+    const stale = (listed.stdout ?? '').split('\n').filter((id) => {
+      const pid = /^islet-(\d+)-/.exec(id)?.[1];
+      return pid !== undefined && (Number(pid) === process.pid || !processAlive(Number(pid)));
+    });
+    await Promise.all(stale.map((id) => this.cleanup({ id } as LaunchRequest)));
   }
 
   command(request: LaunchRequest): { command: string; args: string[] } {

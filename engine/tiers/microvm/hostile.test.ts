@@ -2,6 +2,7 @@
 // files of the host's but the read-only disk holding Node and the runtime. The VM is the whole
 // boundary here (the guest's Node runs without the permission model), so every probe goes as
 // far as the guest kernel lets it.
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../index.ts';
 import { hostileProbes } from '../hostile-probes.ts';
@@ -31,8 +32,56 @@ describe.skipIf(missing)(`a hostile tenant in the microvm tier${missing ? ` (ski
       // The guest's own kernel, booted for this VM, and its own scratch space.
       expect(results.kernel).toMatch(/^ok: console=ttyS0 /);
       expect(results.write).toMatch(/^ok/);
+      // Its QEMU runs under QEMU's seccomp filter (mode 2, with no new privileges): an escape from
+      // the emulator does not get every system call of the engine's user (root here).
+      const [qemu] = qemus();
+      expect(qemu).toMatch(/^Seccomp:\s+2$/m);
+      expect(qemu).toMatch(/^NoNewPrivs:\s+1$/m);
+    } finally {
+      await engine.close();
+    }
+  }, 60_000);
+
+  it('has a timer that burns half a host core after its answer metered: its VM is ended, not kept burning', async () => {
+    const engine = new Engine({ tiers: [microvm] });
+    try {
+      // 45 ms of every 100 ms: 4.5 ms a look once divided by the VM's slowdown, under the idle
+      // check's threshold, with pauses that ended the watchdog's ticks; it burnt on for minutes.
+      const code = `export default { fetch() {
+          setInterval(() => { const end = Date.now() + 45; while (Date.now() < end); }, 100);
+          return new Response('burning');
+        } }`;
+      await engine.deploy('burner', { code, tier: 'microvm', needs: ['node-builtins'], limits: { cpuMs: 50 } });
+      expect(await (await engine.fetch('burner', new Request('http://burner/'))).text()).toBe('burning');
+      expect(qemus()).toHaveLength(1);
+      // Ended at its background budget (50 ms of its clock: about a second of burning, then the
+      // idle check's next look); before, it was still burning when the keep-alive came for it.
+      for (let waited = 0; qemus().length > 0 && waited < 15_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+      expect(qemus()).toEqual([]);
     } finally {
       await engine.close();
     }
   }, 60_000);
 });
+
+/** The status of each QEMU this process started (no template pool here: each is a tenant's VM). */
+function qemus(): string[] {
+  const descendants = (pid: number): number[] => {
+    try {
+      return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+        const children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+        return children.flatMap((child) => [child, ...descendants(child)]);
+      });
+    } catch {
+      return []; // gone meanwhile
+    }
+  };
+  return descendants(process.pid).flatMap((pid) => {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      return /^Name:\s+qemu/m.test(status) && !/^State:\s+Z/m.test(status) ? [status] : [];
+    } catch {
+      return [];
+    }
+  });
+}

@@ -96,6 +96,12 @@ export class QemuLauncher implements Launcher {
         '-M', 'microvm', '-accel', `tcg,tb-size=${TCG_CODE_CACHE_MB}`, '-cpu', 'max', '-smp', '1',
         '-m', `${memoryMb + GUEST_OVERHEAD_MB}M`,
         '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+        // QEMU runs as the engine's user (root here, every capability): a guest that breaks out of
+        // the emulator then had all of the host's system calls. QEMU's seccomp filter takes away
+        // what a VM like this one never needs: obsolete calls, setuid and the like, fork and exec,
+        // scheduling and priorities. (Its uid stays: a new one would clear the parent-death signal
+        // parent-death.ts sets, and it could not read the guest image under ~/.cache.)
+        '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
         '-kernel', image.kernel, '-initrd', image.initrd, '-append', append.join(' '),
         // Node's stdio pipes are socket pairs, which QEMU takes as a socket chardev by descriptor.
         '-chardev', 'socket,id=console,fd=2', '-serial', 'chardev:console',

@@ -332,6 +332,15 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
     expect(next.text).not.toBe(first.text);
   });
 
+  it("works in a directory of its own, not the engine's: what the kernel writes there for it (its core) goes with it", async () => {
+    // process.abort() with core dumps on (ulimit -c) and core_pattern "core" wrote a 600 MB core
+    // into the engine's working directory, where that was /tmp or another one others may write.
+    await engine.deploy('cwd', { code: `export default { fetch: () => new Response(process.cwd()) }`, tier: 'process', needs: ['node-builtins'] });
+    const cwd = (await request(served.url, { path: '/', host: 'cwd.localhost' })).text;
+    expect(cwd).not.toBe(process.cwd());
+    expect(cwd).toMatch(/\/islet-\d+-process-\d+\/code$/);
+  });
+
   it('is held at load to startupCpuMs and its wall-clock limit, as on isolates: bad code (400), not a sandbox that failed', async () => {
     const started = performance.now();
     const spin = await engine.deploy('spins-at-load', { code: 'for (;;) {} export default { fetch: () => new Response("") }', tier: 'process', needs: ['node-builtins'], limits: { startupCpuMs: 200 } }).catch((e) => e);

@@ -249,6 +249,10 @@ export class ProcessSandbox implements Sandbox {
     const fd3 = launch.channel === 'fd3';
     this.#child = spawn(launch.command, launch.args, {
       env: { ISLET_CHANNEL_FD: fd3 ? '3' : 'stdio' },
+      // Its own directory, not the engine's: a process tier tenant's process.abort() had the
+      // kernel write its core (600 MB, core_pattern "core") into the engine's working directory
+      // where that was writable (/tmp), past the permission model; here it goes with the sandbox.
+      cwd: launch.codeDir,
       stdio: fd3 ? ['ignore', 'ignore', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
     });
     this.#channel = (fd3 ? this.#child.stdio[3] : this.#child.stdin) as Writable;
@@ -319,13 +323,23 @@ export class ProcessSandbox implements Sandbox {
     // answer no longer burns a core until the keep-alive unloads the sandbox. A quiet look refills
     // that budget: noise (a VM's idle vCPU, gVisor's Sentry) must not add up to a kill over hours.
     // Only from here: its load is held to startupCpuMs, not to the background budget.
+    // A burn is host CPU, not the clock a request is charged: a VM's is divided by its slowdown
+    // (10), which made 5% of a core half of one, and a tenant's timer burning 45% of a core in a
+    // microVM, in bursts the ticks did not follow, ran for as long as the VM was kept. What a
+    // burning look found and the ticks did not charge is charged (look()).
+    const slowdown = this.#launch.cpuSlowdown ?? 1;
     let lastCpuNs = this.#sample();
     this.#idleCheck = setInterval(() => {
       const cpuNs = this.#sample();
       const burnt = cpuNs - lastCpuNs;
       lastCpuNs = cpuNs;
-      if (burnt > IDLE_CPU_BURN_NS) this.#meter?.poke();
-      else if (burnt < IDLE_CPU_NOISE_NS) this.#meter?.rest();
+      if (burnt * slowdown > IDLE_CPU_BURN_NS) {
+        this.#meter?.look(burnt);
+        if (this.alive) this.#meter?.poke();
+      } else {
+        this.#meter?.look(0);
+        if (burnt < IDLE_CPU_NOISE_NS) this.#meter?.rest();
+      }
     }, IDLE_CPU_CHECK_MS).unref();
   }
 
