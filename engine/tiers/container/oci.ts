@@ -14,6 +14,9 @@ import { processAlive } from '../process/cgroup.ts';
 
 export type OciRuntime = 'runc' | 'crun' | 'runsc';
 
+/** The runtimes whose leftover containers this process has looked for (OciLauncher.prepare). */
+const swept = new Set<OciRuntime>();
+
 const NOBODY = 65534;
 const HYBRID_CGROUP2 = '/sys/fs/cgroup/unified';
 
@@ -125,15 +128,19 @@ export class OciLauncher implements Launcher {
   /**
    * Deletes the containers of engines that died (SIGKILL) before deleting theirs: the runtime keeps
    * their state, named for the engine's pid, and an engine that later got the same pid (pid_max is
-   * 32768 here) had every sandbox refused ("container with given ID already exists"). Ours cannot
-   * exist yet, so one named for this pid is a dead engine's too.
+   * 32768 here) had every sandbox refused ("container with given ID already exists"). At this
+   * runtime's first start in this process none of this process's can exist yet, so one named for
+   * this pid is a dead engine's too; later (another engine or tier in the same process) they may
+   * be live ones.
    */
   async prepare(): Promise<void> {
+    const first = !swept.has(this.runtime);
+    swept.add(this.runtime);
     const { command, args } = this.#invocation(['list', this.runtime === 'runsc' ? '-quiet' : '--quiet']);
     const listed = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
     const stale = (listed.stdout ?? '').split('\n').filter((id) => {
       const pid = /^islet-(\d+)-/.exec(id)?.[1];
-      return pid !== undefined && (Number(pid) === process.pid || !processAlive(Number(pid)));
+      return pid !== undefined && (Number(pid) === process.pid ? first : !processAlive(Number(pid)));
     });
     await Promise.all(stale.map((id) => this.cleanup({ id } as LaunchRequest)));
   }
