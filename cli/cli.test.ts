@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../engine/gateway/test-http.ts';
 import { parsePrometheus } from './bench/prometheus.ts';
+import { functionName } from './dev.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -447,11 +448,19 @@ describe('islet dev', () => {
 
   it('runs the scheduled handler on GET /__scheduled with --test-scheduled', async () => {
     const entry = path.join(tmp, 'cron.js');
-    await writeFile(entry, 'const runs = []; export default { fetch: () => Response.json(runs), scheduled(c) { if (c.cron === "fail") throw new Error("cron broke"); runs.push(c.cron) } };\n');
+    await writeFile(entry, 'const runs = []; export default { fetch: () => Response.json(runs), scheduled(c) { if (c.cron === "fail") throw new Error("cron broke"); runs.push([c.cron, c.scheduledTime]) } };\n');
     const { url, output } = await start(['dev', entry, '--port', '0', '--test-scheduled']);
+    const before = Date.now();
     const ran = await request(url, { path: '/__scheduled?cron=*/5+*+*+*+*' });
     expect([ran.status, ran.text]).toEqual([200, 'Ran scheduled event\n']);
-    expect((await request(url)).json()).toEqual(['*/5 * * * *']);
+    expect((await request(url)).json()).toEqual([['*/5 * * * *', expect.any(Number)]]);
+    expect((await request(url)).json()[0][1]).toBeGreaterThanOrEqual(before);
+    // wrangler's ?time= sets scheduledTime (it was ignored); one that is no time is a 400 that says so.
+    expect((await request(url, { path: '/__scheduled?cron=0+9+*+*+1&time=1735290000000' })).status).toBe(200);
+    expect((await request(url)).json()[1]).toEqual(['0 9 * * 1', 1735290000000]);
+    const bad = await request(url, { path: '/__scheduled?cron=*+*+*+*+*&time=yesterday' });
+    expect([bad.status, bad.text]).toEqual([400, expect.stringContaining('?time must be a time in milliseconds since the epoch')]);
+    expect((await request(url)).json()).toHaveLength(2);
     // A handler that throws: a 500 with its stack, and the stack in the terminal once (it was twice).
     const failed = await request(url, { path: '/__scheduled?cron=fail' });
     expect([failed.status, failed.json().stack]).toEqual([500, expect.stringContaining('cron broke')]);
@@ -507,6 +516,24 @@ describe('islet dev', () => {
     expect(run.status).toBe(2);
     // Before: only that one entry file was needed, though `wrangler dev` needs none given.
     expect(run.stderr).toContain('wrangler.toml is not read (its main is "src/index.ts": run islet dev src/index.ts)');
+  });
+
+  it('dev names a project\'s src/index.* or index.* entry after the project, others after their file', async () => {
+    const project = path.join(tmp, 'My Worker');
+    await mkdir(path.join(project, 'src'), { recursive: true });
+    // Before: "src", in every log line.
+    expect(functionName(path.join(project, 'src/index.ts'))).toBe('my-worker');
+    expect(functionName(path.join(project, 'index.js'))).toBe('my-worker');
+    expect(functionName(path.join(project, 'src/my_api.ts'))).toBe('my-api');
+    expect(functionName(path.join(ROOT, 'fixtures/hello/index.ts'))).toBe('hello');
+    await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: '@acme/edge-api' }));
+    expect(functionName(path.join(project, 'src/index.ts'))).toBe('edge-api');
+    expect(functionName(path.join(project, 'index.ts'))).toBe('edge-api');
+    expect(functionName(path.join(project, 'src/api.ts'))).toBe('api');
+    await writeFile(path.join(project, 'src/index.ts'), 'export default { fetch: () => new Response("ok") };\n');
+    const { output, child } = await start(['dev', 'src/index.ts', '--port', '0'], {}, project);
+    expect(output()).toContain('serving src/index.ts as "edge-api"');
+    child.kill('SIGKILL');
   });
 
   it('dev lets the function fetch a server on localhost, as wrangler dev does', async () => {

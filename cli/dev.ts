@@ -26,7 +26,8 @@ Options:
                      --tier, the cheapest available tier that meets them runs it
   --container-runtime <r>  what makes the container tier's containers: bubblewrap
                      (default), runc or crun
-  --test-scheduled   GET /__scheduled?cron=<expr> runs the scheduled handler
+  --test-scheduled   GET /__scheduled?cron=<expr>[&time=<ms>] runs the scheduled handler
+                     (time: its scheduledTime, in ms since the epoch; default now)
   --ai <name>        give the function the AI binding as env.<name> (built-in models only)
   --service <NAME=entry>  a service binding (repeatable): env.NAME.fetch() calls the function
                      built from that entry file, served beside it and reloaded with it
@@ -322,9 +323,30 @@ function devVars(): Record<string, string> {
   return vars;
 }
 
-/** fixtures/hello/index.ts → "hello"; src/my_api.ts → "my-api". */
-function functionName(entry: string): string {
+/**
+ * fixtures/hello/index.ts → "hello"; src/my_api.ts → "my-api". A project's own entry (index.* in
+ * its folder, or in its src/) is named as the project: its package.json's "name" (without an npm
+ * scope), or else its folder's. `islet dev src/index.ts`, as a wrangler project has it, named
+ * every log line "src".
+ */
+export function functionName(entry: string): string {
   const stem = path.basename(entry).replace(/\.[^.]+$/, '');
-  const base = stem === 'index' ? path.basename(path.dirname(entry)) : stem;
-  return base.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63) || 'dev';
+  if (stem !== 'index') return slug(stem) || 'dev';
+  const dir = path.basename(path.dirname(entry)) === 'src' ? path.dirname(path.dirname(entry)) : path.dirname(entry);
+  return slug(packageName(dir)) || slug(path.basename(dir)) || 'dev';
+}
+
+/** `text` as a function's name: lower case, runs of anything else than [a-z0-9-] as one "-". */
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+}
+
+/** The "name" in `dir`/package.json, without its npm scope ("@acme/api" → "api"); '' when none. */
+function packageName(dir: string): string {
+  try {
+    const { name } = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+    return typeof name === 'string' ? name.replace(/^@[^/]*\//, '') : '';
+  } catch {
+    return '';
+  }
 }

@@ -214,7 +214,16 @@ describe('errors', () => {
     expect(await (await get(engine, 'tla')).text()).toBe('42');
     const throwsAtLoad = await engine.deploy('loadfail', { code: 'throw new TypeError("not today"); export default { fetch() {} }' }).catch((e) => e);
     expect(throwsAtLoad).toBeInstanceOf(BundleError);
-    expect(throwsAtLoad.message).toContain('failed to load: not today');
+    // Named as workerd names it, with the tenant's frames only: the script wrapper's call showed
+    // as a frame on the module's last line.
+    expect(throwsAtLoad.message).toContain('failed to load: Uncaught TypeError: not today');
+    expect(throwsAtLoad.diagnostics).toEqual(['    at loadfail.ts:1:7']);
+    const nested = await engine.deploy('loadfail-nested', { code: 'class ConfigError extends Error { name = "ConfigError" }\nfunction check() { throw new ConfigError("no key") }\ncheck();\nexport default { fetch() {} }' }).catch((e) => e);
+    expect(nested.message).toMatch(/failed to load: Uncaught ConfigError: no key\n/);
+    expect(nested.diagnostics).toEqual(['    at check (loadfail-nested.ts:2:26)', '    at loadfail-nested.ts:3:1']);
+    // islet's own check of the exports is not something the code threw.
+    const plain = await engine.deploy('loadfail-plain', { code: 'export default function () {}' }).catch((e) => e);
+    expect(plain.message).toMatch(/failed to load: the module's default export is a function/);
     // Top-level await on the host's work (a timer, crypto.subtle) finishes after the call that
     // evaluated the module returned: the deploy waits for it.
     await engine.deploy('tla-host', {
@@ -235,7 +244,7 @@ describe('errors', () => {
       limits: { wallMs: 10_000 },
     }).catch((e) => e);
     expect(rejected).toBeInstanceOf(BundleError);
-    expect(rejected.message).toContain('failed to load: config fetch failed');
+    expect(rejected.message).toContain('failed to load: Uncaught Error: config fetch failed');
     expect(performance.now() - started).toBeLessThan(5_000);
     // A loop after a top-level await is stopped by the CPU limit, and said to be.
     const spins = await engine.deploy('tla-spins', { code: 'await new Promise((r) => setTimeout(r, 10)); for (;;) {} export default { fetch: () => new Response("x") }' }).catch((e) => e);

@@ -12,7 +12,7 @@ export interface GatewayOptions {
   adminToken?: string;
   /** Serve this one function on every host and path (islet dev). */
   function?: string;
-  /** With `function`: GET /__scheduled?cron=… runs its scheduled handler (islet dev --test-scheduled). */
+  /** With `function`: GET /__scheduled?cron=…&time=… runs its scheduled handler (islet dev --test-scheduled). */
   testScheduled?: boolean;
   /**
    * Told of each deploy (its config) and removal (undefined) made through the admin API, in the
@@ -29,8 +29,15 @@ export function createGateway(engine: Engine, options: GatewayOptions = {}): Hon
   const fn = options.function;
   if (fn !== undefined && options.testScheduled) {
     app.get('/__scheduled', async (c) => {
+      // As wrangler's: ?time=<ms since the epoch> is the run's controller.scheduledTime (a test of
+      // code that branches on the hour or the day), and without one (or empty) it is now.
+      const time = c.req.query('time') || undefined;
+      const scheduledTime = time === undefined ? Date.now() : Number(time);
+      if (time !== undefined && !(/^\d{1,16}$/.test(time) && scheduledTime <= MAX_DATE_MS)) {
+        return c.text(`?time must be a time in milliseconds since the epoch (as Date.now() gives, e.g. ${Date.now()}), got ${JSON.stringify(time.slice(0, 64))}\n`, 400);
+      }
       try {
-        await engine.scheduled(fn, c.req.query('cron') ?? '');
+        await engine.scheduled(fn, c.req.query('cron') ?? '', scheduledTime);
         return c.text('Ran scheduled event\n');
       } catch (err) {
         // engine.scheduled has logged it: answered without a second line (errorResponse logs).
@@ -43,6 +50,9 @@ export function createGateway(engine: Engine, options: GatewayOptions = {}): Hon
   app.onError((err, c) => engine.errorResponse(err, undefined));
   return app;
 }
+
+/** The latest time a Date holds (ECMAScript's time range), in ms since the epoch. */
+const MAX_DATE_MS = 8.64e15;
 
 // An IPv4 address with an optional port: its first label is a number, not a function's name.
 // (An IPv6 literal, "[::1]:8787", has no dot before its first label.)

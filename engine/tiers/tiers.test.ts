@@ -183,6 +183,31 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
     expect(await sandbox.health()).toBe(false);
   });
 
+  itShared('a top level that throws fails the load as workerd says it, with the tenant\'s frames only', async () => {
+    const failed = await backend.engine!.deploy('loadfail', {
+      code: 'function check() { throw new TypeError("no key") }\ncheck();\nexport default { fetch() {} }',
+      tier,
+      needs: ['node-builtins'],
+    }).catch((e) => e);
+    expect(failed.message).toMatch(/failed to load: Uncaught TypeError: no key\n/);
+    // Node's module loader showed as a frame (`at async node:internal/modules/esm/loader…`).
+    expect(failed.diagnostics).toEqual(['    at check (loadfail.ts:1:26)', '    at loadfail.ts:2:1']);
+    // islet's check of the exports is not something the code threw.
+    const plain = await backend.engine!.deploy('loadfail', { code: 'export default function () {}', tier, needs: ['node-builtins'] }).catch((e) => e);
+    expect(plain.message).toMatch(/failed to load: the module's default export is a function/);
+  });
+
+  itShared('puts the function\'s variables in process.env, as workerd with nodejs_compat does', async () => {
+    await backend.engine!.deploy('penv', {
+      // The global: `import process from "node:process"` fails to load on gVisor (open EEXIST).
+      code: 'export default { fetch: () => Response.json(process.env) }',
+      tier,
+      needs: ['node-builtins'],
+      env: { GREETING: 'hej', CONF: { a: 1 } },
+    });
+    expect((await get(backend, 'penv')).json()).toMatchObject({ GREETING: 'hej', CONF: '{"a":1}' });
+  });
+
   itShared('the keep-alive sweep unloads an idle sandbox; the next request starts one', async () => {
     await backend.engine!.deploy('idle', { entry: fixture('hello'), tier });
     const live = backend.engine!.liveCount;

@@ -356,6 +356,9 @@ export class IsolateSandbox implements Sandbox {
     // the exports (a `fetch` getter). A probe's deploy spun a core for ever that way. So the load as
     // a whole is held to its CPU budget on the isolate's clock, past a grace for the runtime's own.
     const loadStartNs = Number(this.#isolate.cpuTime);
+    // Set once the top level has run: what fails after it is islet's check of the exports, not
+    // something the tenant's code threw.
+    let ranTopLevel = false;
     const overrun = setInterval(() => {
       if (this.#isolate.isDisposed) return;
       if ((Number(this.#isolate.cpuTime) - loadStartNs) / 1e6 > limits.startupCpuMs + LOAD_CPU_GRACE_MS) {
@@ -366,6 +369,7 @@ export class IsolateSandbox implements Sandbox {
       // A script in service-worker syntax reads its bindings as globals from its first line.
       if (Object.keys(spec.env).length > 0) await runtime.exposeBindings.apply(undefined, [new ivm.ExternalCopy(spec.env).copyInto()]);
       const exported = spec.format === 'script' ? await this.#runScript(spec, codeCache) : await this.#evaluateModule(spec);
+      ranTopLevel = true;
       await runtime.setTenant.apply(undefined, [
         exported,
         new ivm.ExternalCopy(spec.env).copyInto(),
@@ -393,10 +397,16 @@ export class IsolateSandbox implements Sandbox {
       if (message === 'Script execution timed out.') {
         throw BundleError.ofLimit('cpu', `function "${name}": its top level ran past its startup CPU limit of ${limits.startupCpuMs} ms (startupCpuMs)`);
       }
-      // The tenant's frames only: not the runtime's (setTenant's check), nor the host's.
-      const raw = err instanceof Error && err.stack ? this.#tenantStack(err.stack) : '';
-      const stack = raw ? raw.split('\n').filter((l) => !l.includes('node:') && !l.includes('/engine/')) : [];
-      throw new BundleError(`function "${name}" failed to load: ${message}`, stack.slice(1));
+      // The tenant's frames only: not the runtime's (setTenant's check), nor the host's, nor the
+      // script wrapper's call (it mapped to the module's last line, a frame the code does not have).
+      const raw = err instanceof Error && err.stack ? this.#tenantStack(withoutWrapperCall(withoutRuntimeFrames(err.stack), spec)) : '';
+      const stack = raw ? raw.split('\n').filter((l) => /^\s+at /.test(l) && !l.includes('node:') && !l.includes('/engine/')) : [];
+      // What the top level threw is named as workerd names it ("Uncaught TypeError: …"): the
+      // message alone lost its type. isolated-vm keeps a thrown Error's name; anything else
+      // thrown reaches the host as its text.
+      const uncaught = !ranTopLevel && !LOAD_ERRORS.has(err);
+      const headline = !uncaught ? message : thrown instanceof Error ? `Uncaught ${err.name}: ${message}` : `Uncaught ${message}`;
+      throw new BundleError(`function "${name}" failed to load: ${headline}`, stack);
     } finally {
       clearInterval(overrun);
     }
@@ -1109,5 +1119,24 @@ function isAllocationFailure(err: unknown): boolean {
 function loadError(message: string): Error {
   const err = new Error(message);
   err.stack = '';
+  LOAD_ERRORS.add(err);
   return err;
+}
+
+/** The errors loadError made: the host's words for why a load failed, not what the tenant threw. */
+const LOAD_ERRORS = new WeakSet<object>();
+
+/**
+ * `stack` without the frame of a script bundle's wrapper call (SCRIPT_WRAPPER's `})()`, the last
+ * line of its code), which a stack captured while its top level ran ends with.
+ */
+function withoutWrapperCall(stack: string, spec: SandboxSpec): string {
+  if (spec.format !== 'script') return stack;
+  const last = stack.lastIndexOf('\n');
+  const frame = /^\s+at (file:\/\/\/[^\s()]+\.js):(\d+):\d+$/.exec(stack.slice(last + 1));
+  if (frame?.[1] !== `file:///${spec.name}.js`) return stack;
+  const code = spec.code.trimEnd();
+  let lines = 1;
+  for (let i = code.indexOf('\n'); i !== -1; i = code.indexOf('\n', i + 1)) lines++;
+  return Number(frame[2]) === lines ? stack.slice(0, last) : stack;
 }

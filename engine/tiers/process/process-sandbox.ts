@@ -522,9 +522,12 @@ export class ProcessSandbox implements Sandbox {
     switch (head.t) {
       case 'load-error': {
         // Cut before it is mapped and split, as a request's exception is.
-        const [, message, stack] = boundedThrown('Error', String(head.message), String(head.stack ?? ''));
-        const mapped = (spec.mapStack?.(stack) ?? stack).split('\n').slice(1).filter(Boolean);
-        return this.#onStep?.(new BundleError(`function "${spec.name}" failed to load: ${message}`, mapped));
+        const [name, message, stack] = boundedThrown(String(head.name ?? 'Error'), String(head.message), String(head.stack ?? ''));
+        const mapped = (spec.mapStack?.(stack) ?? stack).split('\n').filter((l) => /^\s+at /.test(l));
+        // What the top level threw is named as the isolate tier (and workerd) name it; islet's
+        // check of the exports says why in its own words. A thrown non-Error came described.
+        const headline = head.uncaught !== true ? message : message.startsWith('Uncaught ') ? message : `Uncaught ${name}: ${message}`;
+        return this.#onStep?.(new BundleError(`function "${spec.name}" failed to load: ${headline}`, mapped));
       }
       case 'res': return this.#onResponse(head, body);
       case 'exc': return this.#onException(head);

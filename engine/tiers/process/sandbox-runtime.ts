@@ -87,7 +87,7 @@ function sendLog(level: string, message: string): void {
 function stackOf(err: unknown): string {
   const stack = err instanceof Error && typeof err.stack === 'string' ? err.stack : '';
   // The runtime's own frames and Node's (`at Socket.emit (node:events:…)`) mean nothing to the tenant.
-  const ours = (line: string) => line.includes(import.meta.url) || /\(node:|at node:/.test(line);
+  const ours = (line: string) => line.includes(import.meta.url) || /\(node:|at (?:async )?node:/.test(line);
   return stack.split('\n').filter((line) => !ours(line)).join('\n').replaceAll(moduleUrl, shownUrl);
 }
 
@@ -171,13 +171,28 @@ async function load(head: FrameHead, code: Uint8Array | null): Promise<void> {
   if (ai) bindings[ai.binding] = new Ai(ai.limits, processAi);
   // Not frozen, as in an isolate (and on workerd).
   env = { ...(head.env as Record<string, unknown>), ...bindings };
+  // As workerd with nodejs_compat puts them (nodejs_compat_populate_process_env, the default since
+  // 2025-04-01): the function's variables are in process.env too, where Node libraries look (an
+  // SDK reading its API key). A JSON variable is its JSON text, as workerd's json bindings are; a
+  // binding (a service, env.AI) is no text and stays out. Nothing of the host's is here to leak:
+  // the sandbox starts with a clean environment.
+  for (const [key, value] of Object.entries(head.env as Record<string, unknown>)) {
+    process.env[key] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
   // cloudflare:workers' env is this object, from the module's first line.
   Object.defineProperty(globalThis, ENV_KEY, { value: env, writable: false, configurable: true, enumerable: false });
   // A script in service-worker syntax reads its bindings as globals from its first line; a
   // module's are taken away again once it turns out to be one.
   const exposed = exposeBindings(env);
+  let namespace: { default?: ExportedHandler };
   try {
-    const namespace = (await import(moduleUrl)) as { default?: ExportedHandler };
+    namespace = (await import(moduleUrl)) as { default?: ExportedHandler };
+  } catch (err) {
+    // What the tenant's top level threw, which the host names as workerd does ("Uncaught TypeError: …").
+    send({ t: 'load-error', ...errorFields(err), uncaught: true });
+    return;
+  }
+  try {
     const chosen = tenantHandler<ExportedHandler>(namespace.default, serviceWorker);
     handler = chosen.handler;
     if (!chosen.listening) takeBackBindings(exposed);
