@@ -1,7 +1,7 @@
 // OCI runtimes keep a container's state until it is deleted; an engine killed with SIGKILL leaves
 // its containers' behind, named for its pid, which a later engine may be given again.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,13 +19,23 @@ for (const runtime of ['runc', 'crun', 'runsc'] as OciRuntime[]) {
       const launcher = new OciLauncher(runtime);
       const scratch = mkdtempSync(path.join(tmpdir(), 'islet-oci-test-'));
       const ids = [1, 2, 3, 4, 5, 6].map((n) => `islet-${process.pid}-${tierName}-${n}`);
-      for (const id of ids) {
-        const scratchDir = path.join(scratch, id);
-        mkdirSync(scratchDir);
-        const { command, args } = launcher.command({ id, scratchDir, node: '/usr/bin/sleep', nodeArgs: ['60'], readable: [], memoryMb: 0, network: false });
-        args[args.indexOf('run')] = 'create';
-        expect(spawnSync(command, args, { stdio: 'ignore', timeout: 20_000 }).status).toBe(0);
-      }
+      // Made by another process, as the dead engine's were: the launcher keeps apart those its own
+      // process started.
+      const made = spawnSync(process.execPath, ['--input-type=module', '-e', `
+        import { mkdirSync } from 'node:fs';
+        import { spawnSync } from 'node:child_process';
+        import path from 'node:path';
+        const { OciLauncher } = await import(${JSON.stringify(path.join(import.meta.dirname, 'oci.ts'))});
+        const launcher = new OciLauncher(${JSON.stringify(runtime)});
+        for (const id of ${JSON.stringify(ids)}) {
+          const scratchDir = path.join(${JSON.stringify(scratch)}, id);
+          mkdirSync(scratchDir);
+          const { command, args } = launcher.command({ id, scratchDir, node: '/usr/bin/sleep', nodeArgs: ['60'], readable: [], memoryMb: 0, network: false });
+          args[args.indexOf('run')] = 'create';
+          if (spawnSync(command, args, { stdio: 'ignore', timeout: 20_000 }).status !== 0) process.exit(1);
+        }`], { stdio: 'inherit', timeout: 60_000 });
+      expect(made.status).toBe(0);
+      expect(await launcher.containers()).toEqual(expect.arrayContaining(ids));
       const { GvisorTier } = await import('../gvisor/index.ts');
       const engine = new Engine({ tiers: [runtime === 'runsc' ? new GvisorTier({ templates: false }) : new ContainerTier({ runtime, templates: false })] });
       try {

@@ -4,7 +4,8 @@
 // private /tmp, no network, an unprivileged user without capabilities. The runtime's stdin and
 // stdout carry the protocol. Limits come from the sandbox's cgroup, which the runtime process is
 // started in: the container's own cgroup is a relative path, so it nests under it.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,8 +15,8 @@ import { processAlive } from '../process/cgroup.ts';
 
 export type OciRuntime = 'runc' | 'crun' | 'runsc';
 
-/** The runtimes whose leftover containers this process has looked for (OciLauncher.prepare). */
-const swept = new Set<OciRuntime>();
+/** Containers this process started and has not deleted: never a dead engine's (OciLauncher.prepare). */
+const launched = new Set<string>();
 
 const NOBODY = 65534;
 const HYBRID_CGROUP2 = '/sys/fs/cgroup/unified';
@@ -113,11 +114,14 @@ export class OciLauncher implements Launcher {
     if (process.getuid?.() !== 0) return (this.#probe = `${this.runtime} needs root here (rootless containers are not set up)`);
     const scratch = mkdtempSync(path.join(tmpdir(), `islet-probe-${this.runtime}-`));
     try {
-      const request = { id: `islet-probe-${process.pid}-${this.runtime}`, scratchDir: scratch, node: '/usr/bin/true', nodeArgs: [], readable: [], memoryMb: 0, network: false };
+      // Its own id each time: a probe cut short (its engine killed) leaves its container behind,
+      // which a later engine given the same pid would otherwise collide with.
+      const request = { id: `islet-probe-${process.pid}-${this.runtime}-${randomUUID().slice(0, 8)}`, scratchDir: scratch, node: '/usr/bin/true', nodeArgs: [], readable: [], memoryMb: 0, network: false };
       const { command, args } = this.command(request);
       const run = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000, stdio: ['ignore', 'pipe', 'pipe'] });
       const { command: del, args: delArgs } = this.#invocation(['delete', this.runtime === 'runsc' ? '-force' : '--force', request.id]);
       spawnSync(del, delArgs, { stdio: 'ignore', timeout: 10_000 });
+      launched.delete(request.id);
       this.#probe = run.status === 0 ? undefined : `${this.runtime} cannot run a container here: ${(run.stderr || run.error?.message || `exit ${run.status}`).trim().split('\n').slice(-2).join(' ')}`;
     } finally {
       rmSync(scratch, { recursive: true, force: true });
@@ -128,27 +132,31 @@ export class OciLauncher implements Launcher {
   /**
    * Deletes the containers of engines that died (SIGKILL) before deleting theirs: the runtime keeps
    * their state, named for the engine's pid, and an engine that later got the same pid (pid_max is
-   * 32768 here) had every sandbox refused ("container with given ID already exists"). At this
-   * runtime's first start in this process none of this process's can exist yet, so one named for
-   * this pid is a dead engine's too; later (another engine or tier in the same process) they may
-   * be live ones.
+   * 32768 here) had every sandbox refused ("container with given ID already exists"). One named
+   * for this pid that this process did not start is such a dead engine's too.
    */
   async prepare(): Promise<void> {
-    const first = !swept.has(this.runtime);
-    swept.add(this.runtime);
-    const { command, args } = this.#invocation(['list', this.runtime === 'runsc' ? '-quiet' : '--quiet']);
-    const listed = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
-    const stale = (listed.stdout ?? '').split('\n').filter((id) => {
-      const pid = /^islet-(\d+)-/.exec(id)?.[1];
-      return pid !== undefined && (Number(pid) === process.pid ? first : !processAlive(Number(pid)));
+    const stale = (await this.containers()).filter((id) => {
+      const pid = /^islet-(?:probe-)?(\d+)-/.exec(id)?.[1];
+      if (pid === undefined || launched.has(id)) return false;
+      return Number(pid) === process.pid || !processAlive(Number(pid));
     });
     await Promise.all(stale.map((id) => this.cleanup({ id } as LaunchRequest)));
+  }
+
+  /** The ids of the containers the runtime holds; none when it cannot say (in time). */
+  containers(): Promise<string[]> {
+    const { command, args } = this.#invocation(['list', this.runtime === 'runsc' ? '-quiet' : '--quiet']);
+    return new Promise((resolve) => {
+      execFile(command, args, { encoding: 'utf8', timeout: 20_000 }, (err, stdout) => resolve(err ? [] : stdout.split('\n').filter(Boolean)));
+    });
   }
 
   command(request: LaunchRequest): { command: string; args: string[] } {
     const rootfs = path.join(request.scratchDir, 'rootfs');
     mkdirSync(rootfs);
     writeFileSync(path.join(request.scratchDir, 'config.json'), JSON.stringify(ociConfig(request, rootfs)));
+    launched.add(request.id);
     return this.#invocation(['run', '--bundle', request.scratchDir, request.id]);
   }
 
@@ -156,9 +164,13 @@ export class OciLauncher implements Launcher {
   cleanup(request: LaunchRequest): Promise<void> {
     const { command, args } = this.#invocation(['delete', this.runtime === 'runsc' ? '-force' : '--force', request.id]);
     return new Promise((resolve) => {
-      const child = spawn(command, args, { stdio: 'ignore' });
+      // Bounded: a runtime that hangs must not hold the tier's start (prepare) or its close.
+      const child = spawn(command, args, { stdio: 'ignore', timeout: 20_000 });
       child.on('error', () => resolve());
-      child.on('close', () => resolve());
+      child.on('close', () => {
+        launched.delete(request.id);
+        resolve();
+      });
     });
   }
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { SandboxUnavailableError } from '../../errors.ts';
 import { SANDBOX_PROCESS_OVERHEAD_MB } from '../../limits.ts';
 import { findExecutable } from '../host-binaries.ts';
+import { killedWithEngine } from '../process/parent-death.ts';
 import type { Launcher, LaunchRequest } from '../process/index.ts';
 import { guestImage, guestImageMissing, type GuestImage } from './image.ts';
 
@@ -88,26 +89,24 @@ export class QemuLauncher implements Launcher {
       ...(tscKhz ? [`tsc_early_khz=${tscKhz}`, 'tsc=reliable'] : []),
       `islet.heap=${memoryMb}`, `islet.memory=${memoryMb + SANDBOX_PROCESS_OVERHEAD_MB}`,
     ];
-    return {
-      command: findExecutable('qemu-system-x86_64')!,
-      args: [
-        // debug-threads names the vCPU thread ("CPU 0/TCG"), whose CPU clock a request is charged.
-        '-name', `${id},debug-threads=on`,
-        '-M', 'microvm', '-accel', `tcg,tb-size=${TCG_CODE_CACHE_MB}`, '-cpu', 'max', '-smp', '1',
-        '-m', `${memoryMb + GUEST_OVERHEAD_MB}M`,
-        '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-        // QEMU runs as the engine's user (root here, every capability): a guest that breaks out of
-        // the emulator then had all of the host's system calls. QEMU's seccomp filter takes away
-        // what a VM like this one never needs: obsolete calls, setuid and the like, fork and exec,
-        // scheduling and priorities. (Its uid stays: a new one would clear the parent-death signal
-        // parent-death.ts sets, and it could not read the guest image under ~/.cache.)
-        '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
-        '-kernel', image.kernel, '-initrd', image.initrd, '-append', append.join(' '),
-        // Node's stdio pipes are socket pairs, which QEMU takes as a socket chardev by descriptor.
-        '-chardev', 'socket,id=console,fd=2', '-serial', 'chardev:console',
-        '-drive', `if=none,id=node,file=${image.disk},format=raw,readonly=on`, '-device', 'virtio-blk-device,drive=node',
-        '-chardev', 'stdio,id=islet,signal=off', '-device', 'virtio-serial-device', '-device', 'virtserialport,chardev=islet,name=islet,nr=1',
-      ],
-    };
+    // Killed with the engine: QEMU does not notice that its stdio closed (parent-death.ts).
+    return killedWithEngine(findExecutable('qemu-system-x86_64')!, [
+      // debug-threads names the vCPU thread ("CPU 0/TCG"), whose CPU clock a request is charged.
+      '-name', `${id},debug-threads=on`,
+      '-M', 'microvm', '-accel', `tcg,tb-size=${TCG_CODE_CACHE_MB}`, '-cpu', 'max', '-smp', '1',
+      '-m', `${memoryMb + GUEST_OVERHEAD_MB}M`,
+      '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+      // QEMU runs as the engine's user (root here, every capability): a guest that breaks out of
+      // the emulator then had all of the host's system calls. QEMU's seccomp filter takes away
+      // what a VM like this one never needs: obsolete calls, setuid and the like, fork and exec,
+      // scheduling and priorities. (Its uid stays: a new one would clear the parent-death signal
+      // parent-death.ts sets, and it could not read the guest image under ~/.cache.)
+      '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+      '-kernel', image.kernel, '-initrd', image.initrd, '-append', append.join(' '),
+      // Node's stdio pipes are socket pairs, which QEMU takes as a socket chardev by descriptor.
+      '-chardev', 'socket,id=console,fd=2', '-serial', 'chardev:console',
+      '-drive', `if=none,id=node,file=${image.disk},format=raw,readonly=on`, '-device', 'virtio-blk-device,drive=node',
+      '-chardev', 'stdio,id=islet,signal=off', '-device', 'virtio-serial-device', '-device', 'virtserialport,chardev=islet,name=islet,nr=1',
+    ]);
   }
 }

@@ -11,7 +11,6 @@ import { SANDBOX_CPUS, SANDBOX_PIDS_MAX, SANDBOX_PROCESS_OVERHEAD_MB, SANDBOX_ST
 import { TemplatePool, type TemplatePoolOptions } from '../../warm/index.ts';
 import { LimitEnforcer } from '../isolate/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TierCapabilities, TierName } from '../tier.ts';
-import { killedWithEngine } from './parent-death.ts';
 import { commandInCgroup, detectCgroups, processAlive, removeStaleCgroups, SandboxCgroup, type CgroupLayout } from './cgroup.ts';
 import { directLauncher, type Launcher } from './launcher.ts';
 import { ProcessSandbox } from './process-sandbox.ts';
@@ -141,7 +140,6 @@ export class ProcessTier implements IsolationTier {
         chownSync(codeDir, uid, uid);
         chmodSync(codeDir, 0o700);
       }
-      ({ command, args } = killedWithEngine(command, args));
       if (cgroup) ({ command, args } = commandInCgroup(cgroup, command, args));
       const { channel, cpuClock, cpuSlowdown, codeFile } = this.launcher;
       const cleanup = this.launcher.cleanup && (() => this.launcher.cleanup!(request));

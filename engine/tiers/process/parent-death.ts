@@ -1,9 +1,10 @@
-// A sandbox must not outlive its engine. Most notice on their own: Node in the process tier reads
-// EOF on its channel, bubblewrap has --die-with-parent, an OCI runtime goes with its shell. QEMU
-// does not: its stdio chardev ignores EOF, and a VM killed mid-boot with its engine (SIGKILL, a V8
-// fatal error) kept spinning its TCG thread for hours. So the kernel is asked to kill every
-// sandbox's first program when the engine dies (PR_SET_PDEATHSIG, set by util-linux's setpriv
-// just before it execs the launcher's command in the same pid).
+// A sandbox must not outlive its engine. Most notice on their own: Node in the process tier and
+// in containers reads EOF on its channel and exits, bubblewrap has --die-with-parent, and an OCI
+// runtime in the foreground deletes its container once the container's Node has exited (killing
+// the runtime first would leave the container's state behind). QEMU does not: its stdio chardev
+// ignores EOF, and a VM killed mid-boot with its engine (SIGKILL, a V8 fatal error) kept spinning
+// its TCG thread for hours. So its launcher asks the kernel to kill it when the engine dies
+// (PR_SET_PDEATHSIG, set by util-linux's setpriv just before it execs QEMU in the same pid).
 import { spawnSync } from 'node:child_process';
 import { findExecutable } from '../host-binaries.ts';
 
@@ -21,9 +22,8 @@ function setprivWithPdeathsig(): string | undefined {
 
 /**
  * `command args` run so that it is killed when this process dies; as it was where setpriv is
- * missing or too old (the process tier's and container tiers' own ways of noticing still hold).
- * The signal is cleared by the kernel when a later program changes user or is set-uid: those
- * launchers are the ones that notice their engine's death on their own.
+ * missing or too old. The kernel clears the signal when a later program changes user or is
+ * set-uid, so it suits a command that execs no such program.
  */
 export function killedWithEngine(command: string, args: string[]): { command: string; args: string[] } {
   const wrapper = setprivWithPdeathsig();
