@@ -532,6 +532,27 @@ describe('deploys', () => {
     expect(lines.find((m) => m.includes('first'))).toMatch(/stack-then-more\.ts:1:\d+\) second$/);
     expect(lines.join('\n')).not.toContain('islet:runtime');
   });
+
+  it('takes out frames of code the runtime evaluated and anonymous async ones whole, leaving the tenant\'s alone', async () => {
+    // HTMLRewriter's glue is evaluated by the runtime: its frames read `at x (eval at y
+    // (islet:runtime:…), <anonymous>:3:20768)`, and their tails were glued onto the tenant's line.
+    await engine.deploy('rewriter-throws', {
+      code: [
+        'export default {',
+        '  async fetch() {',
+        '    const rewriter = new HTMLRewriter().on("p", { element() { throw new Error("handler failed"); } });',
+        '    return new Response(await rewriter.transform(new Response("<p>x</p>")).text());',
+        '  },',
+        '};',
+      ].join('\n'),
+    });
+    const failed = await engine.invoke('rewriter-throws', { method: 'GET', url: 'http://x/', headers: [], body: null }).catch((e) => e);
+    expect(failed.message).toContain('handler failed');
+    const tenantLines = String(failed.tenantStack).split('\n').filter((l) => l.includes('rewriter-throws.ts'));
+    expect(tenantLines.length).toBeGreaterThan(0);
+    // Each of the tenant's frames is one frame: nothing of another frame's location after it.
+    for (const line of tenantLines) expect(line).toMatch(/^\s*at .*\(rewriter-throws\.ts:\d+:\d+\)$/);
+  });
 });
 
 describe('quarantine across deploys', () => {

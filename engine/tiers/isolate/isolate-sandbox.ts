@@ -69,24 +69,42 @@ type CryptoSettled = [id: number, ok: boolean, value: unknown];
 function withoutRuntimeFrames(stack: string): string {
   const lines = stack.split('\n');
   const boundary = lines.findIndex((line) => line.includes('<isolated-vm boundary>'));
-  // A frame of the runtime reads `at name (islet:runtime:…)`, or `at islet:runtime:…` for an anonymous function.
   // In a console line the stack is only part of it: what was logged after it (the rest of an
   // object holding the error, the next argument) goes on on its last frame's line, and is kept.
   const kept: string[] = [];
   for (const line of boundary === -1 ? lines : lines.slice(0, boundary)) {
-    const frame = RUNTIME_FRAME.exec(line);
-    if (!frame) kept.push(line);
-    else if (frame[0].length < line.length) {
-      const rest = line.slice(frame[0].length);
-      if (kept.length) kept[kept.length - 1] += rest;
-      else kept.push(rest);
+    if (!RUNTIME_FRAME.test(line)) {
+      kept.push(line);
+      continue;
     }
+    const rest = line.slice(frameEnd(line));
+    if (rest === '') continue;
+    if (kept.length) kept[kept.length - 1] += rest;
+    else kept.push(rest);
   }
   return kept.join('\n');
 }
 
-/** A runtime frame at the start of a line: `    at name (islet:runtime:1:2)` or `    at islet:runtime:1:2`. */
-const RUNTIME_FRAME = /^\s*at (?:[^\n]*? \()?islet:runtime:[^\s)]*\)?/;
+/**
+ * A frame of the runtime: `at name (islet:runtime:…)`, `at islet:runtime:…` or `at async
+ * islet:runtime:…` for an anonymous function, or code the runtime evaluated, `at name (eval at
+ * other (islet:runtime:…), <anonymous>:3:20)`.
+ */
+const RUNTIME_FRAME = /^\s*at (?:.*[( ])?islet:runtime:/;
+
+/** Where the frame on `line` ends: after its balanced parentheses, or its bare location. */
+function frameEnd(line: string): number {
+  const open = line.indexOf('(');
+  const bare = /^\s*at (?:async )?islet:runtime:\d+(?::\d+)?/.exec(line);
+  if (bare && (open === -1 || open > bare[0].length)) return bare[0].length;
+  if (open === -1) return line.length;
+  let depth = 0;
+  for (let i = open; i < line.length; i++) {
+    if (line[i] === '(') depth++;
+    else if (line[i] === ')' && --depth === 0) return i + 1;
+  }
+  return line.length;
+}
 
 export class IsolateSandbox implements Sandbox {
   // Set when the sandbox is specialised for a function; a blank sandbox (booted ahead of time
