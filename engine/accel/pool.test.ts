@@ -272,7 +272,11 @@ describe('failures', () => {
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(BadInputError);
     expect((results[1] as PromiseRejectedResult).reason.message).toMatch(/out of data bounds/);
     expect((p.status() as any).models.embed).toMatchObject({ batches: 1, failedBatches: 0 });
-    // Alone, or with only bad company, the run fails as a batch does.
+    // Two bad calls in one batch, each with its own values: each caller reads its own only.
+    const bad = await Promise.allSettled([77, 99].map((id, i) => p.run({ tenant: `u${i}`, model: 'embed', inputs: ids(id, 0) })));
+    expect(bad.map((r) => (r as PromiseRejectedResult).reason.message)).toEqual([expect.stringMatching(/idx=77/), expect.stringMatching(/idx=99/)]);
+    expect((bad[0] as PromiseRejectedResult).reason.message).not.toMatch(/idx=99/);
+    // Alone the run fails as a batch does.
     await expect(p.run({ tenant: 'a', model: 'embed', inputs: ids(99, 0) })).rejects.toBeInstanceOf(BackendError);
   });
 

@@ -181,10 +181,12 @@ export const onnxBackend: Backend = {
         }
         // One call's values can make onnxruntime refuse the run (a token id past a Gather's
         // table): that call fails alone, and its batch-mates neither fail with it nor read its
-        // values in the message ("idx=99 must be within…"). When every call fails, the model
-        // itself is failing: the batch fails, as before.
+        // values in the message ("idx=99 must be within…"). Only when every call fails with the
+        // same words is the model itself failing (the batch fails, as before); words that differ
+        // carry each call's own values, and each caller reads only its own.
         const settled = await Promise.allSettled(calls.map(runOne));
-        if (settled.every((r) => r.status === 'rejected')) throw (settled[0] as PromiseRejectedResult).reason;
+        const failures = settled.flatMap((r) => (r.status === 'rejected' ? [ortMessage(r.reason)] : []));
+        if (failures.length === settled.length && failures.every((m) => m === failures[0])) throw (settled[0] as PromiseRejectedResult).reason;
         return settled.map((r): TensorMap | CallFailure => (r.status === 'fulfilled' ? r.value : { error: ortMessage(r.reason) }));
       },
     };
