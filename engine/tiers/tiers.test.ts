@@ -647,7 +647,7 @@ describe.skipIf(!processBackend)('choosing a tier', () => {
       const logged: string[] = [];
       for (const tier of ['isolate', 'process'] as const) {
         const name = `nested-${tier}`;
-        await dev.deploy(name, { code: 'export default {\n  fetch() {\n    console.log({ err: new Error("inner"), after: 1 });\n    return new Response("");\n  },\n};', tier });
+        await dev.deploy(name, { code: 'export default {\n  fetch() {\n    console.log({ err: new Error("inner", { cause: "the root" }), after: 1 }, Object.assign(new Error("outer"), { status: 503 }));\n    return new Response("");\n  },\n};', tier });
         const unfollow = dev.logs.follow(name, (record) => { if (record.src === 'console') logged.push(String(record.msg)); });
         await dev.fetch(name, new Request('http://x/'));
         for (let waited = 0; logged.length < (tier === 'isolate' ? 1 : 2) && waited < 3_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
@@ -657,7 +657,10 @@ describe.skipIf(!processBackend)('choosing a tier', () => {
       // and went on through runtime.mjs and node:events.
       for (const [i, line] of logged.entries()) {
         expect(line, `line ${i}`).toMatch(/at Object\.fetch \(nested-(isolate|process)\.ts:3:\d+\)/);
-        expect(line, `line ${i}`).toMatch(/after: 1\s*}$/);
+        // What an error carries besides its stack shows, as Node and workerd show it.
+        expect(line, `line ${i}`).toMatch(/\[cause\]: ['"]the root['"]/);
+        expect(line, `line ${i}`).toMatch(/after: 1\s*} Error: outer/);
+        expect(line, `line ${i}`).toMatch(/ \{ status: 503 \}$/);
         expect(line, `line ${i}`).not.toMatch(/runtime\.mjs|node:|islet:runtime|file:\/\//);
       }
       expect(logged).toHaveLength(2);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { type Readable, Writable } from 'node:stream';
 import type { ReadableStreamReadResult } from 'node:stream/web';
 import { pathToFileURL } from 'node:url';
-import { formatWithOptions, inspect } from 'node:util';
+import { formatWithOptions, inspect, type InspectOptionsStylized } from 'node:util';
 import { scheduler } from 'node:timers/promises';
 // Bundled into the runtime file with it: the isolate runtime's wording for what was thrown.
 import { Ai, AIError, outputsOf, type AiLimits, type AiTransport, type WireTensor } from '../../../runtime-api/bindings/ai-core.ts';
@@ -130,9 +130,31 @@ class ExecutionContext {
   }
 }
 
-/** An Error as console prints it, with stackOf's stack: what inspect would show, minus host paths. */
-function shownError(err: Error): { [inspect.custom](): string } {
-  return { [inspect.custom]: () => stackOf(err) || String(err) };
+/**
+ * An Error as console prints it: stackOf's stack (what inspect would show, minus host paths), then
+ * what it carries besides (its own properties, `[cause]`), as Node and the isolate tier show them.
+ */
+function errorText(err: Error, depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+  const stack = stackOf(err) || String(err);
+  if (depth < 0) return stack;
+  const nested = { ...options, depth: options.depth === null ? null : (options.depth ?? 2) - 1 };
+  const own = Object.keys(err).filter((key) => key !== 'stack' && key !== 'message');
+  const extras: string[] = [];
+  const add = (label: string, read: () => unknown) => {
+    try {
+      extras.push(`${label}: ${show(read(), nested)}`);
+    } catch {
+      extras.push(`${label}: [Getter threw]`);
+    }
+  };
+  for (const key of own) add(/^[A-Za-z_$][\w$]*$/.test(key) ? key : JSON.stringify(key), () => (err as unknown as Record<string, unknown>)[key]);
+  if (Object.hasOwn(err, 'cause') && !own.includes('cause')) add('[cause]', () => err.cause);
+  return extras.length ? `${stack} { ${extras.join(', ')} }` : stack;
+}
+
+/** An Error as console prints it (errorText). */
+function shownError(err: Error): { [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string } {
+  return { [inspect.custom]: (depth, options, show) => errorText(err, depth, options, show) };
 }
 
 /**
@@ -145,7 +167,13 @@ function withNestedErrorsShown(format: () => string): string {
   const proto = Error.prototype as unknown as Record<symbol, unknown>;
   const had = Object.getOwnPropertyDescriptor(proto, inspect.custom);
   try {
-    Object.defineProperty(proto, inspect.custom, { value(this: Error) { return stackOf(this) || String(this); }, configurable: true, writable: true });
+    Object.defineProperty(proto, inspect.custom, {
+      value(this: Error, depth: number, options: InspectOptionsStylized, show: typeof inspect) {
+        return errorText(this, depth, options, show);
+      },
+      configurable: true,
+      writable: true,
+    });
   } catch {
     return format(); // a frozen Error.prototype (hardened code): printed as inspect prints it
   }
