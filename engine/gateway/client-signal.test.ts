@@ -26,7 +26,7 @@ const leave = (path: string, ms: number, afterFirstBytes = false) => disconnectE
 
 beforeAll(async () => {
   engine = new Engine({ logger: pino({ level: 'silent' }) });
-  await engine.deploy('watcher', { entry: watcher, limits: { wallMs: 20_000 }, egress: { allowPrivate: true } });
+  await engine.deploy('watcher', { entry: watcher, limits: { wallMs: 20_000, cpuMs: 1_000 }, egress: { allowPrivate: true } });
   served = await serveGateway(createGateway(engine), { port: 0, host: '127.0.0.1' });
   // An upstream that never answers, and notes when the proxy's connection to it closes.
   upstream = http.createServer((req) => req.socket.once('close', () => upstreamClosed.push(req.url ?? '')));

@@ -47,7 +47,8 @@ it('reads a descriptor or a delta once, whatever it is, and counts what it made'
   // Each of these took the engine gigabytes past the limit in a probe: a function as the
   // descriptor skipped the check, and valueOf said 0 to the check and 8192 pages to V8.
   await engine.deploy('tricks', {
-    limits: { memoryMb: 32 },
+    // Refusals may collect first, as above: CPU is not what this tests.
+    limits: { memoryMb: 32, cpuMs: 1_000 },
     code: `export default { fetch() {
       const tryIt = (make) => { try { return make(); } catch (err) { return err.constructor.name; } };
       const twoFaced = () => { let calls = 0; return { valueOf: () => (calls++ === 0 ? 0 : 8192) }; };
