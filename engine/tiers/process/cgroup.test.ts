@@ -3,8 +3,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { commandInCgroup, detectCgroups, removeStaleCgroups, SandboxCgroup } from './cgroup.ts';
+import { sandboxCommand, detectCgroups, removeStaleCgroups, SandboxCgroup } from './cgroup.ts';
 
 let root: string;
 const LIMITS = { memoryBytes: 192 * 1048576, pidsMax: 256, cpus: 1 };
@@ -81,8 +82,15 @@ describe('cgroups', () => {
   it('the launch command joins every hierarchy before it execs the sandbox', () => {
     fakeFs({ 'fs/cgroup.controllers': 'memory', self: '0::/\n' });
     const cg = SandboxCgroup.create(detectCgroups(path.join(root, 'fs'), path.join(root, 'self'))!, 'sb4', LIMITS);
-    const { command, args } = commandInCgroup(cg, '/usr/bin/env', ['true']);
+    const { command, args } = sandboxCommand(cg, '/usr/bin/env', ['true']);
     expect(command).toBe('/bin/sh');
     expect(args.slice(3)).toEqual([...cg.procsFiles, '--', '/usr/bin/env', 'true']);
+  });
+
+  it('the launch command takes core dumps away, with or without cgroups, whatever its engine allowed', () => {
+    // The engine may run where cores are on (ulimit -c unlimited): a sandbox's abort() wrote one.
+    const { command, args } = sandboxCommand(undefined, '/bin/sh', ['-c', 'ulimit -c']);
+    const run = spawnSync('/bin/sh', ['-c', 'ulimit -c unlimited && exec "$@"', 'engine', command, ...args], { encoding: 'utf8' });
+    expect(run.stdout.trim()).toBe('0');
   });
 });

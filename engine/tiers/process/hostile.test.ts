@@ -335,10 +335,12 @@ describe.skipIf(missing)('a hostile tenant on the process tier', () => {
   it("works in a directory of its own, not the engine's: what the kernel writes there for it (its core) goes with it", async () => {
     // process.abort() with core dumps on (ulimit -c) and core_pattern "core" wrote a 600 MB core
     // into the engine's working directory, where that was /tmp or another one others may write.
-    await engine.deploy('cwd', { code: `export default { fetch: () => new Response(process.cwd()) }`, tier: 'process', needs: ['node-builtins'] });
-    const cwd = (await request(served.url, { path: '/', host: 'cwd.localhost' })).text;
+    await engine.deploy('cwd', { code: `export default { fetch: () => Response.json([process.cwd(), process.report.getReport().userLimits.core_file_size_blocks]) }`, tier: 'process', needs: ['node-builtins'] });
+    const [cwd, core] = (await request(served.url, { path: '/', host: 'cwd.localhost' })).json() as [string, { soft: unknown; hard: unknown }];
     expect(cwd).not.toBe(process.cwd());
     expect(cwd).toMatch(/\/islet-\d+-process-\d+\/code$/);
+    // And the kernel writes none: no core dumps at all.
+    expect(core.soft).toBe(0);
   });
 
   it('is held at load to startupCpuMs and its wall-clock limit, as on isolates: bad code (400), not a sandbox that failed', async () => {

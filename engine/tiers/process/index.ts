@@ -11,7 +11,7 @@ import { SANDBOX_CPUS, SANDBOX_PIDS_MAX, SANDBOX_PROCESS_OVERHEAD_MB, SANDBOX_ST
 import { TemplatePool, type TemplatePoolOptions } from '../../warm/index.ts';
 import { LimitEnforcer } from '../isolate/index.ts';
 import type { IsolationTier, Sandbox, SandboxSpec, TierCapabilities, TierName } from '../tier.ts';
-import { commandInCgroup, detectCgroups, processAlive, removeStaleCgroups, SandboxCgroup, type CgroupLayout } from './cgroup.ts';
+import { sandboxCommand, detectCgroups, processAlive, removeStaleCgroups, SandboxCgroup, type CgroupLayout } from './cgroup.ts';
 import { directLauncher, type Launcher } from './launcher.ts';
 import { ProcessSandbox } from './process-sandbox.ts';
 import { LOL_HTML_FILE, writeRuntimeFile } from './runtime-file.ts';
@@ -140,7 +140,7 @@ export class ProcessTier implements IsolationTier {
         chownSync(codeDir, uid, uid);
         chmodSync(codeDir, 0o700);
       }
-      if (cgroup) ({ command, args } = commandInCgroup(cgroup, command, args));
+      ({ command, args } = sandboxCommand(cgroup, command, args));
       const { channel, cpuClock, cpuSlowdown, codeFile } = this.launcher;
       const cleanup = this.launcher.cleanup && (() => this.launcher.cleanup!(request));
       const launch = { command, args, cgroup, memoryBytes, dir, codeDir, channel, cpuClock, cpuSlowdown, codeFile, startTimeoutMs: this.startTimeoutMs, cleanup };
