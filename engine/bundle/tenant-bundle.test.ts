@@ -101,6 +101,12 @@ describe('tenant bundles', () => {
       await writeFile(path.join(dir, 'app', 'src', 'index.ts'), 'import { word } from "@missing/word"; export default { word };');
       const failed = await bundleEntry(path.join(dir, 'app', 'src', 'index.ts')).catch((e: unknown) => e);
       expect((failed as BundleError).files).toEqual(expect.arrayContaining([path.join(dir, 'app', 'tsconfig.json'), path.join(dir, 'tsconfig.base.json')]));
+      // Nothing above the project's package.json: a stray one in a home folder would have the
+      // whole folder watched while the build is broken.
+      await writeFile(path.join(dir, 'package.json'), '{}');
+      expect((failed as BundleError).files.concat(bundle.inputs).every((f) => f.startsWith(dir))).toBe(true);
+      const again = await bundleEntry(path.join(dir, 'app', 'src', 'index.ts')).catch((e: unknown) => e);
+      expect((again as BundleError).files).not.toContain(path.join(dir, 'package.json'));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

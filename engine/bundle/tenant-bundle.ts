@@ -224,7 +224,8 @@ export async function bundleEntry(entry: string, options: BundleOptions = {}): P
 const PROJECT_CONFIGS = ['tsconfig.json', 'jsconfig.json', 'package.json'];
 
 /**
- * The project configs in the folders of `files` (not in node_modules) and above them. They are
+ * The project configs in the folders of `files` (not in node_modules) and above them, up to the
+ * nearest package.json. They are
  * no input in esbuild's metafile, yet a change to one changes the bundle (or, with a package.json
  * that `npm install` rewrote, may fix it): `islet dev` watches them too, as wrangler's esbuild does.
  */
@@ -236,7 +237,9 @@ function projectConfigs(files: string[]): string[] {
     for (let dir = path.dirname(file); !seen.has(dir); dir = path.dirname(dir)) {
       seen.add(dir);
       for (const name of PROJECT_CONFIGS) if (existsSync(path.join(dir, name))) found.add(path.join(dir, name));
-      if (path.dirname(dir) === dir) break;
+      // The nearest package.json is the project's root: above it, a home folder's stray
+      // package.json would have dev watch the whole home folder while a build is broken.
+      if (existsSync(path.join(dir, 'package.json')) || path.dirname(dir) === dir) break;
     }
   }
   // A tsconfig's `"extends": "../tsconfig.base.json"` (a monorepo's shared paths) is read too.
