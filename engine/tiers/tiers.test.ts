@@ -206,13 +206,34 @@ describe.each(runnable.filter((b) => b.lifecycle))('sandbox lifecycle on the $la
 
   itShared('puts the function\'s variables in process.env, as workerd with nodejs_compat does', async () => {
     await backend.engine!.deploy('penv', {
-      // The global: `import process from "node:process"` fails to load on gVisor (open EEXIST).
       code: 'export default { fetch: () => Response.json(process.env) }',
       tier,
       needs: ['node-builtins'],
       env: { GREETING: 'hej', CONF: { a: 1 } },
     });
     expect((await get(backend, 'penv')).json()).toMatchObject({ GREETING: 'hej', CONF: '{"a":1}' });
+  });
+
+  itShared('loads node: built-ins imported either way, node:process too, whose stdin is not the channel', async () => {
+    // Where the channel is stdin and stdout (runsc, runc, crun), node:process's namespace read
+    // process.stdin, which opened fd 0 again: the load failed with "open EEXIST".
+    const code = `import process from 'node:process';
+      import * as processNs from 'node:process';
+      import fs from 'node:fs';
+      import * as fsNs from 'node:fs';
+      import { Buffer } from 'node:buffer';
+      import * as crypto from 'node:crypto';
+      import EventEmitter, * as events from 'node:events';
+      export default { async fetch() {
+        let stdin = 0;
+        for await (const chunk of process.stdin) stdin += chunk.length;
+        return Response.json({
+          pid: typeof processNs.default.pid, fs: typeof fs.readFileSync === typeof fsNs.readFileSync, buffer: Buffer.from('hi').toString('hex'),
+          hash: crypto.createHash('sha256').update('').digest('hex').slice(0, 8), events: events.EventEmitter === EventEmitter, stdin,
+        });
+      } }`;
+    await backend.engine!.deploy('builtins', { code, tier, needs: ['node-builtins'] });
+    expect((await get(backend, 'builtins')).json()).toEqual({ pid: 'number', fs: true, buffer: '6869', hash: 'e3b0c442', events: true, stdin: 0 });
   });
 
   itShared('the keep-alive sweep unloads an idle sandbox; the next request starts one', async () => {

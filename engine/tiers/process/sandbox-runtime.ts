@@ -11,7 +11,7 @@ import { createReadStream, createWriteStream, fstatSync, mkdirSync, writeFileSyn
 import { Server, Socket } from 'node:net';
 import dgram from 'node:dgram';
 import path from 'node:path';
-import { type Readable, Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import type { ReadableStreamReadResult } from 'node:stream/web';
 import { pathToFileURL } from 'node:url';
 import { formatWithOptions, inspect, type InspectOptionsStylized } from 'node:util';
@@ -44,6 +44,14 @@ const [inFd, outFd] = channel === 'stdio' ? [0, 1] : [Number(channel), Number(ch
 const device = fstatSync(inFd).isCharacterDevice();
 const input: Readable = device ? createReadStream('', { fd: inFd, highWaterMark: 256 * 1024 }) : new Socket({ fd: inFd, readable: true, writable: inFd === outFd });
 const output: Writable = device ? createWriteStream('', { fd: outFd }) : inFd === outFd ? (input as Socket) : new Socket({ fd: outFd, readable: false, writable: true });
+// Node's process.stdin opens a stream of its own on fd 0 when first read, and libuv refuses a
+// descriptor the loop already holds ("open EEXIST"): where fd 0 is the channel, a tenant's
+// `import process from 'node:process'` (whose namespace reads every property of process) failed to
+// load. There stdin is what the process tier's /dev/null gives: an empty stream, never the frames.
+if (inFd === 0) {
+  let stdin: Readable | undefined;
+  Object.defineProperty(process, 'stdin', { get: () => (stdin ??= Readable.from([])), configurable: true, enumerable: true });
+}
 const reader = new FrameReader(MAX_FRAME_BYTES);
 const subrequests = new Map<number, { resolve(frame: Frame): void; reject(err: unknown): void }>();
 // Node's own, taken before tenant code runs (it may replace the globals).
