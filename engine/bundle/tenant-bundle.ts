@@ -21,7 +21,8 @@ export interface TenantBundle {
   packageRoot?: string;
 }
 
-const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+// Node 24 lists the built-ins only reachable with the prefix (node:sea, node:sqlite, node:test) with it.
+const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => (m.startsWith('node:') ? [m] : [m, `node:${m}`])));
 
 // The isolate tier runs plain V8: a Node built-in would only fail later, at run time, with a
 // less helpful message. Refuse it at bundle time, naming the importing file and line — unless the
