@@ -92,9 +92,11 @@ export async function functionSnapshot(args: string[]) {
       snapshot.push(performance.now() - t);
       if (status !== 200) throw new Error(`function snapshot: f${i} answered ${status}`);
       isolate.dispose();
+      fnSnapshot.release();
     }
   } finally {
-    tier.close();
+    // Waits for the template a refill may still be creating: exiting meanwhile crashed isolated-vm.
+    await tier.close();
     await rm(dir, { recursive: true, force: true });
   }
   const rows = [

@@ -46,6 +46,28 @@ describe('TemplatePool', () => {
     await expect.poll(() => pool.stats()[0]!.ready).toBe(2);
   });
 
+  it('closes once the boot in flight has ended and its template is stopped, and boots nothing after', async () => {
+    // An isolate still being created when its process exited crashed isolated-vm at exit.
+    let finish!: () => void;
+    const made: Fake[] = [];
+    const pool = new TemplatePool<Fake>(
+      (mb) => new Promise((resolve) => (finish = () => resolve(made[made.push(new Fake(mb)) - 1]!))),
+      () => {},
+      FAST,
+    );
+    pool.take(128);
+    await expect.poll(() => made.length === 0 && typeof finish === 'function').toBe(true);
+    let closed = false;
+    void pool.close().then(() => (closed = true));
+    await tick();
+    expect(closed).toBe(false);
+    finish();
+    await expect.poll(() => closed).toBe(true);
+    expect(made.map((t) => t.stopped)).toEqual([true]);
+    await tick();
+    expect(made).toHaveLength(1);
+  });
+
   it('keeps shelves per memory limit and grows a shelf up to maxSize on misses', async () => {
     const { pool } = fakePool({ maxSize: 3 });
     for (let i = 0; i < 5; i++) pool.take(64);

@@ -95,14 +95,23 @@ export class TemplatePool<T extends Template> {
     return [...this.#shelves].map(([memoryMb, s]) => ({ memoryMb, ready: s.ready.length, target: s.target }));
   }
 
-  close(): void {
+  /**
+   * Stops every ready template and boots no more. Resolves once the boots in flight have ended
+   * and their templates are stopped too: an isolate still being created when its process exits
+   * crashed isolated-vm at exit (`environment != nullptr`).
+   */
+  close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweeper);
     for (const shelf of this.#shelves.values()) {
       for (const t of shelf.ready) t.stop();
       shelf.ready = [];
     }
+    return Promise.all(this.#booting).then(() => {});
   }
+
+  /** Boots in flight: close() waits for them. */
+  readonly #booting = new Set<Promise<void>>();
 
   #shelf(memoryMb: number): Shelf<T> {
     let shelf = this.#shelves.get(memoryMb);
@@ -140,7 +149,11 @@ export class TemplatePool<T extends Template> {
     if (!this.#roomForOne(shelf)) return;
     shelf.booting = true;
     const timer = setTimeout(() => {
-      this.#boot(memoryMb).then(
+      if (this.#closed) {
+        shelf.booting = false;
+        return;
+      }
+      const boot = this.#boot(memoryMb).then(
         (template) => {
           shelf.booting = false;
           if (this.#closed) template.stop();
@@ -150,9 +163,11 @@ export class TemplatePool<T extends Template> {
         (err: unknown) => {
           // A template that cannot boot now is not retried in a loop; the next take tries again.
           shelf.booting = false;
-          this.#onError(err);
+          if (!this.#closed) this.#onError(err);
         },
       );
+      this.#booting.add(boot);
+      void boot.finally(() => this.#booting.delete(boot));
     }, this.#options.refillDelayMs);
     timer.unref();
   }

@@ -66,9 +66,11 @@ export class IsolateTier implements IsolationTier {
     return { tier: this.name, snapshot: this.#snapshot, templates: this.templateStats(), codeCache: this.#codeCache?.stats() };
   }
 
-  close(): void {
-    this.#pool?.close();
+  /** Stops the template pool; resolves once no template is still being created (TemplatePool.close). */
+  async close(): Promise<void> {
+    const booting = this.#pool?.close();
     this.#codeCache?.clear();
+    await booting;
   }
 
   async #blank(memoryMb: number, rehearse = false): Promise<IsolateSandbox> {

@@ -175,7 +175,8 @@ export class ProcessTier implements IsolationTier {
 
   /** Stops every sandbox of this tier and waits until their cgroups and runtime state are gone. */
   async close(): Promise<void> {
-    this.#pool?.close();
+    // A template still booting is among the sandboxes below, stopped with them: not waited for.
+    void this.#pool?.close();
     const sandboxes = [...this.#sandboxes];
     for (const sandbox of sandboxes) sandbox.stop();
     await Promise.all(sandboxes.map((s) => s.exited));
