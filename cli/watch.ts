@@ -44,6 +44,16 @@ export class SourceWatcher {
     for (const dir of dirs) this.#watch(dir);
   }
 
+  #warned = false;
+
+  /** Out of inotify watches or descriptors: edits there would be missed without a word. Said once. */
+  #cannotWatch(err: unknown): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (this.#warned || (code !== 'ENOSPC' && code !== 'EMFILE')) return;
+    this.#warned = true;
+    console.warn(`islet dev: cannot watch every source folder (${code}: the system's limit on file watches); edits there are missed until a restart. Raise fs.inotify.max_user_watches, or watch fewer files.`);
+  }
+
   #watch(dir: string): void {
     this.#watchers.get(dir)?.close();
     this.#watchers.delete(dir);
@@ -55,10 +65,11 @@ export class SourceWatcher {
         const full = path.join(dir, file);
         if (this.#files.has(full) || (this.#anyFile && isSourceOrFolder(full))) this.#debounce();
       });
-    } catch {
+    } catch (err) {
+      this.#cannotWatch(err);
       return; // a folder that is gone: nothing there to wait for
     }
-    w.on('error', () => {});
+    w.on('error', (err) => this.#cannotWatch(err));
     this.#watchers.set(dir, w);
   }
 
