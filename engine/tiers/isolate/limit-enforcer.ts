@@ -125,6 +125,16 @@ export class SandboxMeter<T extends MeteredTask> {
     }
   }
 
+  /**
+   * Charges what the clock says now, as a tick would, so that an answer's CPU is its own and not
+   * what the last tick (up to an interval ago) had seen: for the request log of tiers whose clock
+   * is exact (a process's; an isolate's answers share their batch's reading instead).
+   */
+  settle(): void {
+    if (!this.#watched) return;
+    if (!this.charge(performance.now(), this.read() + this.readHost())) this.#enforcer.unwatch(this);
+  }
+
   /** CPU the ticks have read since the last look(), in ns. */
   #tickedNs = 0;
 

@@ -582,12 +582,16 @@ export class ProcessSandbox implements Sandbox {
       if (head.webSocket !== undefined) this.#sockets.answer(head.webSocket)?.closed(1006, 'the request was over');
       return;
     }
+    // The CPU it used, for the request log (it was null on these tiers): the clock read now. A
+    // sandbox found past its limit here dies, and the request with it.
+    this.#meter?.settle();
+    if (!this.alive || task.answered) return;
     task.answered = true;
     task.waitUntilPending = head.waitUntil === true;
     if (head.webSocket !== undefined) return this.#answerWithSocket(task, head);
     const statusText = typeof head.statusText === 'string' && head.statusText !== '' ? head.statusText : undefined;
-    // Fields every answer carries beside its body: a reason phrase and encodeBody 'manual', if any.
-    const extra = { ...(statusText && { statusText }), ...(head.encoded === true && { encodedByTenant: true }) };
+    // Fields every answer carries beside its body: a reason phrase, encodeBody 'manual', its CPU.
+    const extra = { ...(statusText && { statusText }), ...(head.encoded === true && { encodedByTenant: true }), cpuNs: task.cpuNs };
     // A streamed body's declared length (a FixedLengthStream), which it is held to.
     const declared = head.stream === true && head.length !== undefined ? head.length : undefined;
     const problem = wireResponseProblem(head.status, head.headers, statusText)
