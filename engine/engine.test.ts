@@ -389,7 +389,8 @@ describe('isolation', () => {
       'WritableStream', 'WritableStreamDefaultWriter', 'WritableStreamDefaultController', 'TransformStream',
       'TransformStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'TextEncoderStream',
       'TextDecoderStream', 'CompressionStream', 'DecompressionStream', 'IdentityTransformStream', 'FixedLengthStream', 'self', 'navigator', 'scheduler',
-      'addEventListener', 'removeEventListener', 'dispatchEvent', 'FetchEvent', 'ScheduledEvent', 'caches', 'Cache', 'CacheStorage', 'WebSocket', 'WebSocketPair', 'HTMLRewriter'];
+      'addEventListener', 'removeEventListener', 'dispatchEvent', 'FetchEvent', 'ScheduledEvent', 'caches', 'Cache', 'CacheStorage', 'WebSocket', 'WebSocketPair', 'HTMLRewriter',
+      'WorkerGlobalScope', 'ServiceWorkerGlobalScope', 'Navigator'];
     // Everything else on the global object must be an ECMAScript built-in of this V8.
     const extra = body.names.filter((n: string) => !web.includes(n) && !(n in globalThis));
     expect(extra).toEqual([]);

@@ -44,7 +44,7 @@ import { collectGarbageNow } from './host/collect-garbage.ts';
 import { attributeV8Tasks, chainDepth, enterChain, UNKNOWN_DEPTH } from './dispatch/chain-depth.ts';
 import { forbidAtomicsWait } from './web/atomics-wait.ts';
 import { installUint8ArrayBase64 } from './web/uint8-base64.ts';
-import { WORKERS_USER_AGENT } from './web/navigator.ts';
+import { defineGlobalInterfaces, Navigator, ServiceWorkerGlobalScope, WorkerGlobalScope } from './web/global-interfaces.ts';
 // Eagerly: it takes eval while no tenant code has run.
 import { isolateHTMLRewriter } from './html/isolate-html-rewriter.ts';
 
@@ -61,6 +61,7 @@ const globals: Record<string, unknown> = {
   addEventListener: serviceWorker.addEventListener, removeEventListener: serviceWorker.removeEventListener,
   dispatchEvent: globalScope.dispatchEvent,
   FetchEvent: serviceWorker.FetchEvent, ScheduledEvent: serviceWorker.ScheduledEvent,
+  WorkerGlobalScope, ServiceWorkerGlobalScope, Navigator,
 };
 
 attributeV8Tasks(globalThis);
@@ -73,7 +74,8 @@ installFastUrlencoded(urlencoded);
 
 // Interfaces not made with defineInterface hold their state in slots all the same: structuredClone
 // must refuse their objects (workerd does, for CryptoKey too), not copy their own properties.
-for (const cls of [URL, URLSearchParams, Crypto, CryptoKey, SubtleCrypto, Performance, ExecutionContext, ScheduledController, Scheduler]) {
+for (const cls of [URL, URLSearchParams, Crypto, CryptoKey, SubtleCrypto, Performance, ExecutionContext, ScheduledController, Scheduler, Navigator as never,
+  ServiceWorkerGlobalScope as never]) {
   markPlatformInterface(cls);
 }
 
@@ -189,12 +191,10 @@ for (const [name, load] of Object.entries(lazyGlobals)) {
   }));
 }
 Object.defineProperty(globalThis, 'self', nullProto({ value: globalThis, writable: true, configurable: true, enumerable: false }));
-Object.defineProperty(globalThis, 'navigator', nullProto({
-  // As workerd reports them: libraries tell the runtime by the user agent (Hono's getRuntimeKey,
-  // and with it hono/adapter's env(c), which read nothing on "islet"); a worker's code runs on
-  // one thread.
-  value: Object.freeze({ userAgent: WORKERS_USER_AGENT, hardwareConcurrency: 1 }), writable: true, configurable: true, enumerable: false,
-}));
+// As workerd has it (web/global-interfaces.ts): libraries tell the runtime by the user agent (Hono's
+// getRuntimeKey, and with it hono/adapter's env(c), which read nothing on "islet"), and a worker
+// from a browser or Node by the global object's interfaces.
+defineGlobal('navigator', defineGlobalInterfaces(EventTarget.prototype));
 
 /** The host's idle collection (IsolateSandbox.reclaim): gives the isolate's idle pages back. */
 function collectGarbage(): void {

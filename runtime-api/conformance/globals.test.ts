@@ -288,6 +288,27 @@ describe.each([{ snapshot: true }, { snapshot: false }])('runtime globals (snaps
       });
     });
 
+    it('has workerd\'s global scope identity: a ServiceWorkerGlobalScope with a Navigator, neither constructible', async () => {
+      // fixtures/diff/global-scope.js compares these with workerd; here both boots must give them.
+      const out = await run('global-identity', `
+        const illegal = (f) => { try { f(); return 'no error'; } catch (e) { return e instanceof TypeError && e.message; } };
+        return Response.json({
+          is: [globalThis instanceof ServiceWorkerGlobalScope, globalThis instanceof WorkerGlobalScope, EventTarget.prototype.isPrototypeOf(globalThis),
+            navigator instanceof Navigator, self === globalThis],
+          names: [globalThis.constructor.name, Object.prototype.toString.call(globalThis), String(navigator), Navigator.name],
+          navigator: [navigator.userAgent, navigator.hardwareConcurrency, navigator.platform, Object.isFrozen(navigator),
+            Object.getOwnPropertyDescriptor(navigator, 'userAgent').writable],
+          illegal: [illegal(() => new WorkerGlobalScope()), illegal(() => ServiceWorkerGlobalScope()), illegal(() => new Navigator())],
+        });
+      `);
+      expect(out).toEqual({
+        is: [true, false, false, true, true],
+        names: ['ServiceWorkerGlobalScope', '[object ServiceWorkerGlobalScope]', '[object Navigator]', 'Navigator'],
+        navigator: ['Cloudflare-Workers', 1, '', false, false],
+        illegal: Array(3).fill('Illegal constructor'),
+      });
+    });
+
     it('has the event interfaces workers construct, loaded on first use, and navigator.hardwareConcurrency', async () => {
       const out = await run('event-interfaces', `
         const lazy = ['ErrorEvent', 'PromiseRejectionEvent', 'MessageEvent', 'CloseEvent'].map((n) => typeof Object.getOwnPropertyDescriptor(globalThis, n).get);

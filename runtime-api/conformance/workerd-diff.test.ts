@@ -26,6 +26,7 @@ const CASES: { worker: string; method?: string; path: string; body?: string; hea
   { worker: 'redirect', path: '/throw' },
   { worker: 'events', path: '/' },
   { worker: 'global-events', path: '/' },
+  { worker: 'global-scope', path: '/' },
   { worker: 'streams', path: '/stream' },
   { worker: 'streams', path: '/pipes' },
   { worker: 'streams', path: '/fixed-length' },
