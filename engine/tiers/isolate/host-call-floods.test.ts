@@ -105,7 +105,9 @@ describe('calls to the host that are not waited for', () => {
         ai: await outcome(env.AI.run(big, { text: 'a' })),
         crypto: await outcome(crypto.subtle.generateKey({ name: big }, true, ['sign'])),
       });
-    } }`, 200, { ai: {} });
+    } }`, 1_000, { ai: {} });
+    // (Its CPU is not what is tested: one quiet full run saw it pass 200 ms once, where it takes
+    // ~50, while the accelerator pool it starts loaded onnxruntime beside it.)
     expect(JSON.parse(got.text)).toEqual({
       put: expect.stringMatching(/^TypeError: /),
       match: expect.stringMatching(/^TypeError: /),
