@@ -124,7 +124,11 @@ describe('fetch() from tenant code', () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(outcomes.filter((o) => o === `ok ${2 * 1024 * 1024 + 1}`).length).toBeGreaterThan(0);
     // What was handed over was let go: the same request again gets bodies through.
-    const again: string[] = await call('hoarder', origin);
+    let again: string[] = await call('hoarder', origin);
+    // The isolate may still hold the first call's bodies, uncollected, and meet its own 16 MB
+    // limit (a full run saw an error answer here): its replacement asks again. A host that had
+    // kept the first call's bytes would refuse that one too.
+    if (!Array.isArray(again)) again = await call('hoarder', origin);
     expect(again.some((o) => o.startsWith('ok'))).toBe(true);
   });
 
