@@ -55,9 +55,10 @@ export async function dev(args: string[]): Promise<void> {
     console.log(devHelp);
     return;
   }
-  if (positionals.length === 0 && wranglerMain()) {
+  const named = positionals.length === 0 ? wranglerMain() : undefined;
+  if (named) {
     // `wrangler dev` finds its entry in the config: said which file to give, rather than only that one is needed.
-    const { file, main } = wranglerMain()!;
+    const { file, main } = named;
     throw new UsageError(`islet dev needs its entry file: ${file} is not read (its main is ${JSON.stringify(main)}: run islet dev ${main}).\nRun "islet dev --help" for usage.`);
   }
   if (positionals.length !== 1) throw new UsageError('islet dev needs exactly one entry file.\nRun "islet dev --help" for usage.');
